@@ -1,0 +1,57 @@
+// Package cli holds shopstream's subcommands, their flags and the wiring of
+// the components behind them. Every flag can also be set through a
+// SHOPSTREAM_<FLAG> environment variable; the command line wins.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		// "run" and the other commands are added as their files land.
+	}
+}
+
+// Run executes the subcommand named by args[0].
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout, cmds)
+		if len(args) == 0 {
+			return usageError{fmt.Errorf("no command given")}
+		}
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		usage(stderr, cmds)
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("shopstream: real-time e-commerce analytics pipeline\n\nUsage: shopstream <command> [flags]\n\nCommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	b.WriteString("\nRun 'shopstream <command> -h' for a command's flags. Every flag can also be set as SHOPSTREAM_<FLAG>.\n")
+	io.WriteString(w, b.String())
+}

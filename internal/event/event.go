@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 )
@@ -119,4 +120,44 @@ func Decode(b []byte, t *Transaction) error {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil
+}
+
+// AppendItemsJSON appends the items as a JSON array, the form stored with a
+// transaction.
+func AppendItemsJSON(b []byte, items []Item) []byte {
+	b = append(b, '[')
+	for i := range items {
+		it := &items[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"product_id":`...)
+		b = AppendJSONString(b, it.ProductID)
+		b = append(b, `,"category":`...)
+		b = AppendJSONString(b, it.Category)
+		b = append(b, `,"quantity":`...)
+		b = strconv.AppendInt(b, int64(it.Quantity), 10)
+		b = append(b, `,"unit_price":`...)
+		b = it.UnitPriceCents.AppendJSON(b)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// AppendJSONString appends s as a JSON string literal, escaping what JSON
+// requires and replacing invalid UTF-8 with U+FFFD.
+func AppendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }

@@ -1,0 +1,158 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
+)
+
+// Default topic names.
+const (
+	TopicTransactions = "transactions"
+	TopicDeadLetter   = "transactions.dlq"
+	TopicAlerts       = "alerts"
+)
+
+// SplitBrokers parses a comma-separated broker list.
+func SplitBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ClientOpts returns the options every shopstream client shares: the seed
+// brokers, logging through slog, and retries that outlast a broker restart.
+func ClientOpts(brokers []string, logger *slog.Logger) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.RetryTimeout(0), // retry requests until the context ends: a broker restart is waited out
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			d := time.Duration(1<<min(tries, 8)) * 50 * time.Millisecond
+			return min(d, 5*time.Second)
+		}),
+	}
+	if logger != nil {
+		opts = append(opts, kgo.WithLogger(kslog.New(logger.With("component", "kafka"))))
+	}
+	return opts
+}
+
+// EnsureTopic creates topic with the given partitions if it does not exist.
+// An existing topic is left as it is.
+func EnsureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
+	if err != nil {
+		if strings.Contains(err.Error(), "TOPIC_ALREADY_EXISTS") {
+			return nil
+		}
+		return fmt.Errorf("creating topic %s: %w", topic, err)
+	}
+	if resp.Err != nil && !strings.Contains(resp.Err.Error(), "TOPIC_ALREADY_EXISTS") {
+		return fmt.Errorf("creating topic %s: %w", topic, resp.Err)
+	}
+	return nil
+}
+
+// EmbeddedConfig configures the in-process broker.
+type EmbeddedConfig struct {
+	// Addr is the listen address host:port; port 0 picks a free one.
+	// Defaults to 127.0.0.1:0.
+	Addr string
+	// DataDir, when set, persists topics and group state across restarts.
+	// Defaults to "" (memory only).
+	DataDir string
+	// Partitions of the topics it creates. Defaults to 4.
+	Partitions int32
+	// RetentionBytes bounds each partition's log so memory stays flat in a
+	// long run. Defaults to 128 MiB.
+	RetentionBytes int64
+	// Logger receives the broker's own messages. Defaults to none.
+	Logger *slog.Logger
+}
+
+// Embedded is an in-process Kafka-protocol broker (github.com/twmb/franz-go/pkg/kfake).
+type Embedded struct {
+	c    *kfake.Cluster
+	stop chan struct{}
+}
+
+// StartEmbedded starts the in-process broker with the transactions,
+// dead-letter and alerts topics created.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 4
+	}
+	if cfg.RetentionBytes == 0 {
+		cfg.RetentionBytes = 128 << 20
+	}
+	host, port, err := splitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker address %q: %w", cfg.Addr, err)
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.DefaultNumPartitions(int(cfg.Partitions)),
+		kfake.AllowAutoTopicCreation(),
+		kfake.SeedTopics(cfg.Partitions, TopicTransactions, TopicDeadLetter, TopicAlerts),
+		kfake.BrokerConfigs(map[string]string{
+			"log.retention.bytes": fmt.Sprint(cfg.RetentionBytes),
+		}),
+	}
+	if host != "" && host != "127.0.0.1" {
+		opts = append(opts, kfake.ListenFn(func(network, _ string) (netListener, error) {
+			return listen(network, cfg.Addr)
+		}))
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if cfg.Logger != nil {
+		opts = append(opts, kfake.WithLogger(slogAdapter{cfg.Logger.With("component", "broker")}))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded broker on %s: %w", cfg.Addr, err)
+	}
+	e := &Embedded{c: c, stop: make(chan struct{})}
+	go e.retention()
+	return e, nil
+}
+
+// retention applies the size limit every 30 s.
+func (e *Embedded) retention() {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.c.ApplyRetention()
+		}
+	}
+}
+
+// Addrs returns the addresses clients dial.
+func (e *Embedded) Addrs() []string { return e.c.ListenAddrs() }
+
+// Close stops the broker.
+func (e *Embedded) Close() {
+	close(e.stop)
+	e.c.Close()
+}

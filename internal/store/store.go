@@ -1,0 +1,306 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Store is the system of record. Implementations are safe for concurrent use.
+type Store interface {
+	// WriteBatch stores b and advances the consumer offsets of its
+	// partitions atomically. It returns a *FencedError when a partition's
+	// stored offset is not the batch's From, and a *DuplicateError when
+	// transactions already stored are in the batch; nothing is written then.
+	WriteBatch(ctx context.Context, b *Batch) error
+	// Offsets returns the next offset to consume per partition of topic
+	// for the consumer group; partitions never committed are absent.
+	Offsets(ctx context.Context, group, topic string) (map[int32]int64, error)
+	// Summary returns the running totals the dashboard's header shows.
+	Summary(ctx context.Context) (Summary, error)
+	// Windows returns window metrics of one granularity from since on,
+	// summed over channel and payment method unless by is set.
+	Windows(ctx context.Context, g Granularity, since time.Time) ([]WindowRow, error)
+	// RecentTransactions returns the stored transactions of a partition
+	// with event time at or after since, in offset order, for rebuilding
+	// per-partition state after a rebalance.
+	RecentTransactions(ctx context.Context, partition int32, since time.Time, fn func(*Tx) error) error
+	// DeliverOutbox hands up to limit due outbox messages, oldest first,
+	// to send; each one send accepts is marked delivered, each it refuses is
+	// retried later with exponential backoff. Several instances may call it
+	// at once: a message is handed to one of them at a time.
+	DeliverOutbox(ctx context.Context, limit int, send func(*OutboxMsg) error) (delivered, failed int, err error)
+	// Ping checks the connection.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Batch is what one processor commits in one database transaction.
+type Batch struct {
+	Group string
+	Topic string
+	Parts []Part
+}
+
+// Part is one partition's share of a batch: the records with offsets in
+// [From, To), and what was computed from them.
+type Part struct {
+	Partition   int32
+	From, To    int64
+	Txs         []Tx
+	Quarantined []Quarantined
+	Labels      []Label
+	Alerts      []Alert
+	Outbox      []OutboxMsg
+}
+
+// Len is the number of records the part covers.
+func (p *Part) Len() int { return len(p.Txs) + len(p.Quarantined) }
+
+// Tx is a stored transaction with its fraud result.
+type Tx struct {
+	TransactionID   string
+	CustomerID      string
+	EventTime       time.Time
+	TotalCents      int64
+	Currency        string
+	PaymentMethod   string
+	Channel         string
+	CardBIN         string
+	CardLast4       string
+	DeviceID        string
+	IPAddress       string
+	BillingCountry  string
+	ShippingCountry string
+	// ItemsJSON is the items array as JSON.
+	ItemsJSON []byte
+	Partition int32
+	Offset    int64
+	Risk      float64
+	Decision  string
+	// ReasonsJSON is the fraud reasons array as JSON ("[]" when none).
+	ReasonsJSON []byte
+	// Features is the fraud feature vector the score was computed from,
+	// kept for model training. May be nil.
+	Features []float32
+	// ProducedAt is the Kafka record timestamp.
+	ProducedAt time.Time
+	// Raw is the record as consumed. Not stored; kept so a transaction
+	// found to be a duplicate at write time can be quarantined as it came.
+	Raw []byte
+}
+
+// Quarantined is a record that failed a data-quality check.
+type Quarantined struct {
+	Reason    string
+	Detail    string
+	Raw       []byte
+	Partition int32
+	Offset    int64
+	// Expected is the bad-record kind the generator labelled it with, if any.
+	Expected string
+}
+
+// Label is the generator's out-of-band truth about a record, used only by
+// evaluation.
+type Label struct {
+	TransactionID string
+	Fraud         bool
+	Scenario      string
+}
+
+// Alert is a transaction the fraud scorer sent to review or decline.
+type Alert struct {
+	TransactionID string
+	CustomerID    string
+	EventTime     time.Time
+	Risk          float64
+	Decision      string
+	ReasonsJSON   []byte
+	AmountCents   int64
+}
+
+// OutboxMsg is an outbound message delivered after its transaction commits.
+type OutboxMsg struct {
+	ID      int64  // set when read back for delivery
+	Kind    string // "kafka" or "webhook"
+	Target  string // topic or webhook name
+	Key     []byte
+	Headers []byte // JSON object of string headers, may be nil
+	Payload []byte
+	// Attempts counts failed deliveries so far (when read back).
+	Attempts int
+	// Ref is the transaction the message is about. Not stored.
+	Ref string
+}
+
+// OutboxBackoff is the wait before retrying a message that failed attempts
+// times: 1 s doubling, at most 5 minutes.
+func OutboxBackoff(attempts int) time.Duration {
+	d := time.Second << min(attempts, 9)
+	return min(d, 5*time.Minute)
+}
+
+// FencedError reports partitions whose stored offset moved on: another
+// processor owns them now. The caller drops them and re-seeks.
+type FencedError struct {
+	Partitions []int32
+}
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("partitions %v are owned by another processor (stored offset moved)", e.Partitions)
+}
+
+// DuplicateError reports transactions already stored.
+type DuplicateError struct {
+	IDs []string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%d transactions already stored (first: %s)", len(e.IDs), e.IDs[0])
+}
+
+// IsFenced and IsDuplicate classify WriteBatch errors.
+func IsFenced(err error) (*FencedError, bool) {
+	var f *FencedError
+	return f, errors.As(err, &f)
+}
+
+// IsDuplicate reports whether err is a *DuplicateError.
+func IsDuplicate(err error) (*DuplicateError, bool) {
+	var d *DuplicateError
+	return d, errors.As(err, &d)
+}
+
+// Summary holds running totals.
+type Summary struct {
+	TransactionsTotal int64   `json:"transactions_total"`
+	RevenueTotal      float64 `json:"revenue_total"`
+	RevenueCents      int64   `json:"revenue_cents"`
+	FraudAlertsTotal  int64   `json:"fraud_alerts_total"`
+	QuarantinedTotal  int64   `json:"quarantined_total"`
+	CustomersTotal    int64   `json:"customers_total"`
+	// LastEventTime is the latest event time stored, if any.
+	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+}
+
+// Granularity of a window metric.
+type Granularity string
+
+// Window sizes kept.
+const (
+	Minute Granularity = "minute"
+	Hour   Granularity = "hour"
+)
+
+// Truncate returns the start of t's window.
+func (g Granularity) Truncate(t time.Time) time.Time {
+	if g == Hour {
+		return t.UTC().Truncate(time.Hour)
+	}
+	return t.UTC().Truncate(time.Minute)
+}
+
+// WindowRow is one window's additive totals.
+type WindowRow struct {
+	Granularity   Granularity `json:"granularity"`
+	Start         time.Time   `json:"start"`
+	Channel       string      `json:"channel"`
+	PaymentMethod string      `json:"payment_method"`
+	Count         int64       `json:"count"`
+	RevenueCents  int64       `json:"revenue_cents"`
+	Alerts        int64       `json:"alerts"`
+}
+
+// WindowDeltas sums the transactions of parts into per-minute and per-hour
+// increments by channel and payment method, sorted by key so concurrent
+// writers lock rows in one order.
+func WindowDeltas(parts []Part) []WindowRow {
+	type key struct {
+		g     Granularity
+		start int64
+		ch    string
+		pm    string
+	}
+	m := map[key]*WindowRow{}
+	for i := range parts {
+		for j := range parts[i].Txs {
+			tx := &parts[i].Txs[j]
+			alert := int64(0)
+			if tx.Decision != "" && tx.Decision != "approve" {
+				alert = 1
+			}
+			for _, g := range [...]Granularity{Minute, Hour} {
+				s := g.Truncate(tx.EventTime)
+				k := key{g, s.Unix(), tx.Channel, tx.PaymentMethod}
+				w := m[k]
+				if w == nil {
+					w = &WindowRow{Granularity: g, Start: s, Channel: tx.Channel, PaymentMethod: tx.PaymentMethod}
+					m[k] = w
+				}
+				w.Count++
+				w.RevenueCents += tx.TotalCents
+				w.Alerts += alert
+			}
+		}
+	}
+	out := make([]WindowRow, 0, len(m))
+	for _, w := range m {
+		out = append(out, *w)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Granularity != b.Granularity {
+			return a.Granularity < b.Granularity
+		}
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		if a.Channel != b.Channel {
+			return a.Channel < b.Channel
+		}
+		return a.PaymentMethod < b.PaymentMethod
+	})
+	return out
+}
+
+// CustomerDelta is the additive change one batch makes to a customer.
+type CustomerDelta struct {
+	CustomerID   string
+	FirstSeen    time.Time
+	LastSeen     time.Time
+	Orders       int64
+	RevenueCents int64
+}
+
+// CustomerDeltas sums the transactions of parts per customer, sorted by id.
+func CustomerDeltas(parts []Part) []CustomerDelta {
+	m := map[string]*CustomerDelta{}
+	for i := range parts {
+		for j := range parts[i].Txs {
+			tx := &parts[i].Txs[j]
+			c := m[tx.CustomerID]
+			if c == nil {
+				c = &CustomerDelta{CustomerID: tx.CustomerID, FirstSeen: tx.EventTime, LastSeen: tx.EventTime}
+				m[tx.CustomerID] = c
+			}
+			c.Orders++
+			c.RevenueCents += tx.TotalCents
+			if tx.EventTime.Before(c.FirstSeen) {
+				c.FirstSeen = tx.EventTime
+			}
+			if tx.EventTime.After(c.LastSeen) {
+				c.LastSeen = tx.EventTime
+			}
+		}
+	}
+	out := make([]CustomerDelta, 0, len(m))
+	for _, c := range m {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CustomerID < out[j].CustomerID })
+	return out
+}

@@ -1,0 +1,241 @@
+// Package storetest is the conformance suite every store.Store
+// implementation passes: the PostgreSQL and SQLite stores run the same tests.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Run runs the suite; open returns a fresh, empty store for one test.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"BatchAndOffsets", testBatchAndOffsets},
+		{"Fence", testFence},
+		{"Duplicates", testDuplicates},
+		{"WindowsAreAdditive", testWindowsAdditive},
+		{"RecentTransactions", testRecent},
+		{"EmptyStore", testEmpty},
+		{"Outbox", testOutbox},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Tx returns a valid transaction row for tests.
+func Tx(id string, customer string, at time.Time, cents int64, partition int32, offset int64) store.Tx {
+	return store.Tx{
+		TransactionID: id, CustomerID: customer, EventTime: at, TotalCents: cents, Currency: "EUR",
+		PaymentMethod: "card", Channel: "web", CardBIN: "411111", CardLast4: "1234", DeviceID: "d1",
+		IPAddress: "10.0.0.1", BillingCountry: "DE", ShippingCountry: "DE",
+		ItemsJSON: []byte(`[{"product_id":"P1","category":"books","quantity":1,"unit_price":1.00}]`),
+		Partition: partition, Offset: offset, Decision: "approve", ReasonsJSON: []byte("[]"),
+		Features: []float32{1, 2.5}, ProducedAt: at,
+	}
+}
+
+func part(p int32, from int64, txs ...store.Tx) store.Part {
+	return store.Part{Partition: p, From: from, To: from + int64(len(txs)), Txs: txs}
+}
+
+func write(t *testing.T, s store.Store, parts ...store.Part) {
+	t.Helper()
+	if err := s.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "transactions", Parts: parts}); err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+}
+
+func testBatchAndOffsets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p0 := part(0, 0, Tx("a", "c1", base, 1000, 0, 0), Tx("b", "c2", base.Add(time.Second), 250, 0, 1))
+	p1 := part(1, 5, Tx("c", "c1", base.Add(2*time.Minute), 99, 1, 5))
+	p1.Quarantined = []store.Quarantined{{Reason: "malformed_json", Detail: "x", Raw: []byte("{"), Partition: 1, Offset: 6}}
+	p1.To = 7
+	p1.Labels = []store.Label{{TransactionID: "c", Fraud: true, Scenario: "card_testing"}}
+	p1.Alerts = []store.Alert{{TransactionID: "c", CustomerID: "c1", EventTime: base, Risk: 0.9, Decision: "decline", ReasonsJSON: []byte(`["r"]`), AmountCents: 99}}
+	p1.Txs[0].Decision = "decline"
+	p1.Outbox = []store.OutboxMsg{{Kind: "kafka", Target: "alerts", Key: []byte("c1"), Payload: []byte("{}")}}
+	write(t, s, p0, p1)
+
+	offs, err := s.Offsets(ctx, "g", "transactions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offs[0] != 2 || offs[1] != 7 || len(offs) != 2 {
+		t.Fatalf("offsets = %v, want map[0:2 1:7]", offs)
+	}
+	if other, _ := s.Offsets(ctx, "other", "transactions"); len(other) != 0 {
+		t.Fatalf("offsets of another group = %v, want none", other)
+	}
+	sum, err := s.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Summary{TransactionsTotal: 3, RevenueCents: 1349, RevenueTotal: 13.49, FraudAlertsTotal: 1, QuarantinedTotal: 1, CustomersTotal: 2}
+	sum.LastEventTime = nil
+	if sum != want {
+		t.Fatalf("summary = %+v, want %+v", sum, want)
+	}
+	// A second batch continues from the stored offsets.
+	write(t, s, part(0, 2, Tx("d", "c3", base, 1, 0, 2)))
+	offs, _ = s.Offsets(ctx, "g", "transactions")
+	if offs[0] != 3 {
+		t.Fatalf("offset of partition 0 = %d, want 3", offs[0])
+	}
+}
+
+func testFence(t *testing.T, s store.Store) {
+	write(t, s, part(0, 0, Tx("a", "c1", base, 100, 0, 0), Tx("b", "c1", base, 100, 0, 1)))
+	// A zombie that still believes partition 0 is at offset 1.
+	err := s.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "transactions",
+		Parts: []store.Part{part(0, 1, Tx("z", "c1", base, 100, 0, 1)), part(2, 0, Tx("y", "c9", base, 5, 2, 0))}})
+	f, ok := store.IsFenced(err)
+	if !ok || len(f.Partitions) != 1 || f.Partitions[0] != 0 {
+		t.Fatalf("WriteBatch from a stale offset = %v, want FencedError for partition 0", err)
+	}
+	sum, _ := s.Summary(context.Background())
+	if sum.TransactionsTotal != 2 || sum.RevenueCents != 200 {
+		t.Fatalf("a fenced batch wrote something: %+v", sum)
+	}
+	offs, _ := s.Offsets(context.Background(), "g", "transactions")
+	if _, ok := offs[2]; ok {
+		t.Fatalf("a fenced batch registered partition 2: %v", offs)
+	}
+}
+
+func testDuplicates(t *testing.T, s store.Store) {
+	write(t, s, part(0, 0, Tx("a", "c1", base, 100, 0, 0)))
+	err := s.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "transactions",
+		Parts: []store.Part{part(0, 1, Tx("b", "c1", base, 100, 0, 1), Tx("a", "c1", base, 100, 0, 2))}})
+	d, ok := store.IsDuplicate(err)
+	if !ok || len(d.IDs) != 1 || d.IDs[0] != "a" {
+		t.Fatalf("WriteBatch with a stored id = %v, want DuplicateError [a]", err)
+	}
+	offs, _ := s.Offsets(context.Background(), "g", "transactions")
+	if offs[0] != 1 {
+		t.Fatalf("offset moved on a failed batch: %v", offs)
+	}
+	// Within one batch, too.
+	err = s.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "transactions",
+		Parts: []store.Part{part(0, 1, Tx("x", "c1", base, 100, 0, 1), Tx("x", "c1", base, 100, 0, 2))}})
+	if d, ok := store.IsDuplicate(err); !ok || d.IDs[0] != "x" {
+		t.Fatalf("WriteBatch repeating an id = %v, want DuplicateError [x]", err)
+	}
+}
+
+func testWindowsAdditive(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	off := int64(0)
+	for i := range 5 {
+		var txs []store.Tx
+		for j := range 3 {
+			at := base.Add(time.Duration(i*40+j) * time.Second)
+			txs = append(txs, Tx(fmt.Sprintf("t%d-%d", i, j), "c1", at, int64(100*(j+1)), 0, off+int64(j)))
+		}
+		write(t, s, part(0, off, txs...))
+		off += 3
+	}
+	ws, err := s.Windows(ctx, store.Minute, base.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, rev int64
+	for _, w := range ws {
+		n += w.Count
+		rev += w.RevenueCents
+	}
+	if n != 15 || rev != 3000 {
+		t.Fatalf("minute windows sum to %d tx, %d cents; want 15, 3000", n, rev)
+	}
+	// Events at 0..162 s after 12:00 fall in minutes 12:00..12:02.
+	if len(ws) != 3 || !ws[0].Start.Equal(base) {
+		t.Fatalf("got %d minute windows starting %v, want 3 from %v", len(ws), ws[0].Start, base)
+	}
+	hs, _ := s.Windows(ctx, store.Hour, base.Add(-time.Hour))
+	if len(hs) != 1 || hs[0].Count != 15 {
+		t.Fatalf("hour windows = %+v, want one with 15", hs)
+	}
+	later, _ := s.Windows(ctx, store.Minute, base.Add(2*time.Minute))
+	if len(later) != 1 || later[0].Count != 6 {
+		t.Fatalf("windows since 12:02 = %d, want 1 with 6 transactions", len(later))
+	}
+}
+
+func testRecent(t *testing.T, s store.Store) {
+	write(t, s,
+		part(0, 0, Tx("old", "c1", base.Add(-48*time.Hour), 1, 0, 0), Tx("new", "c1", base, 2, 0, 1)),
+		part(1, 0, Tx("other", "c2", base, 3, 1, 0)))
+	var got []string
+	err := s.RecentTransactions(context.Background(), 0, base.Add(-24*time.Hour), func(tx *store.Tx) error {
+		if tx.Partition != 0 || tx.CustomerID != "c1" || tx.TotalCents != 2 || !tx.EventTime.Equal(base) {
+			return fmt.Errorf("unexpected row %+v", tx)
+		}
+		got = append(got, tx.TransactionID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "new" {
+		t.Fatalf("recent = %v, want [new]", got)
+	}
+}
+
+func testEmpty(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.Summary(ctx)
+	if err != nil || sum.TransactionsTotal != 0 || sum.LastEventTime != nil {
+		t.Fatalf("summary of an empty store = %+v, %v", sum, err)
+	}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t"}); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+}
+
+func testOutbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := part(0, 0, Tx("a", "c1", base, 1, 0, 0))
+	p.Outbox = []store.OutboxMsg{
+		{Kind: "kafka", Target: "alerts", Key: []byte("k1"), Headers: []byte(`{"h":"v"}`), Payload: []byte("one")},
+		{Kind: "webhook", Target: "slack", Payload: []byte("two")},
+	}
+	write(t, s, p)
+	var seen []string
+	d, f, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error {
+		seen = append(seen, string(m.Payload))
+		if m.Kind == "webhook" {
+			return fmt.Errorf("endpoint down")
+		}
+		if string(m.Key) != "k1" || string(m.Headers) != `{"h":"v"}` || m.Target != "alerts" {
+			t.Errorf("message read back as %+v", m)
+		}
+		return nil
+	})
+	if err != nil || d != 1 || f != 1 || len(seen) != 2 || seen[0] != "one" {
+		t.Fatalf("first delivery: delivered %d, failed %d, err %v, order %v; want 1, 1, nil, [one two]", d, f, err, seen)
+	}
+	// The delivered one is gone; the failed one waits for its backoff.
+	d, f, err = s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error {
+		t.Errorf("message %q handed out again too early", m.Payload)
+		return nil
+	})
+	if err != nil || d != 0 || f != 0 {
+		t.Fatalf("second delivery: %d, %d, %v", d, f, err)
+	}
+}

@@ -1,0 +1,17 @@
+// Package pipeline is the stream processor: it consumes the transactions
+// topic in a consumer group, and for each fetched batch, partition by
+// partition and in order, decodes and checks every record (quarantining bad
+// ones with their reason), scores fraud from the partition's state, and hands
+// one store.Batch to the writer, which commits results and offsets in one
+// database transaction.
+//
+// Exactly once: offsets live in the database, not in Kafka. On every
+// assignment the processor seeks to the stored offsets; the store fences each
+// write against the stored offset, so a processor that lost a partition
+// cannot write it twice. Per-partition state is rebuilt on assignment by
+// replaying the partition's recent stored transactions.
+//
+// Flow control: one goroutine polls and processes (it owns all partition
+// state, so it takes no locks), one writes; a channel of two batches between
+// them bounds memory, and a slow database slows polling instead of queueing.
+package pipeline

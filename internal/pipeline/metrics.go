@@ -1,0 +1,40 @@
+package pipeline
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the processor's Prometheus metrics.
+type Metrics struct {
+	Records     *prometheus.CounterVec
+	Batches     prometheus.Counter
+	BatchSize   prometheus.Histogram
+	Latency     prometheus.Histogram
+	WriteTime   prometheus.Histogram
+	WriteErrors *prometheus.CounterVec
+	Rebalances  *prometheus.CounterVec
+	Assigned    prometheus.Gauge
+}
+
+// NewMetrics registers the processor's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		Records: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_records_total",
+			Help: "Records committed to the store, by outcome (stored, quarantined)."}, []string{"outcome"}),
+		Batches: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_batches_total", Help: "Batches committed."}),
+		BatchSize: f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_batch_records",
+			Help: "Records per committed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
+		Latency: f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_e2e_latency_seconds",
+			Help:    "Time from a record's produce timestamp to the commit of its batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		WriteTime: f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_batch_write_seconds",
+			Help: "Time to write and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		WriteErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_batch_write_errors_total",
+			Help: "Failed batch writes, by kind (retry, fenced, duplicate)."}, []string{"kind"}),
+		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
+			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
+		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),
+	}
+}

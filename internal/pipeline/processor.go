@@ -1,0 +1,381 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/quality"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Scorer owns one partition's fraud state and scores its transactions in
+// offset order. It is used by one goroutine at a time.
+type Scorer interface {
+	// Score sets row's Risk, Decision, ReasonsJSON and Features from t and
+	// the partition's state, then folds t into the state.
+	Score(t *event.Transaction, row *store.Tx)
+	// Replay folds a stored transaction into the state without scoring it;
+	// the processor calls it to rebuild state after an assignment.
+	Replay(row *store.Tx)
+}
+
+// Config configures a Processor.
+type Config struct {
+	// Brokers are the Kafka seed brokers. Required.
+	Brokers []string
+	// Topic is the transactions topic. Defaults to "transactions".
+	Topic string
+	// Group is the consumer group; processors in one group share the
+	// partitions. Defaults to "shopstream".
+	Group string
+	// Store receives the batches. Required.
+	Store store.Store
+	// MaxBatch bounds the records in one batch. Defaults to 5000.
+	MaxBatch int
+	// Quality holds the data-quality tolerances. Defaults to quality's.
+	Quality quality.Config
+	// DedupWindow is how many recent transaction ids each partition
+	// remembers for the duplicate check. Defaults to 100,000.
+	DedupWindow int
+	// NewScorer creates a partition's fraud scorer. Defaults to none:
+	// every transaction is approved with risk 0.
+	NewScorer func(partition int32) Scorer
+	// StateWindow is how much stored history is replayed into a new
+	// partition's scorer. Defaults to 24 hours.
+	StateWindow time.Duration
+	// DeadLetterTopic receives quarantined records through the outbox.
+	// Defaults to "transactions.dlq".
+	DeadLetterTopic string
+	// AlertsTopic receives alerts through the outbox. Defaults to "alerts".
+	AlertsTopic string
+	// Webhooks are names of webhook targets each alert is also queued for.
+	// Defaults to none.
+	Webhooks []string
+	// ShutdownGrace bounds how long in-flight batches may take to commit
+	// after the context is cancelled. Defaults to 10 s.
+	ShutdownGrace time.Duration
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics, when set, receive the processor's metrics.
+	Metrics *Metrics
+	// OnCommit, when set, is called after every committed batch with the
+	// batch and the commit time (used by the benchmark for latencies).
+	OnCommit func(b *store.Batch, at time.Time)
+	// KafkaOpts are extra franz-go options (tests use them for timeouts).
+	KafkaOpts []kgo.Opt
+}
+
+func (c Config) withDefaults() Config {
+	if c.Topic == "" {
+		c.Topic = bus.TopicTransactions
+	}
+	if c.Group == "" {
+		c.Group = "shopstream"
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 5000
+	}
+	c.Quality = c.Quality.WithDefaults()
+	if c.DedupWindow == 0 {
+		c.DedupWindow = 100_000
+	}
+	if c.StateWindow == 0 {
+		c.StateWindow = 24 * time.Hour
+	}
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = bus.TopicDeadLetter
+	}
+	if c.AlertsTopic == "" {
+		c.AlertsTopic = bus.TopicAlerts
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("pipeline: no Kafka brokers given (--brokers)")
+	case c.Store == nil:
+		return errors.New("pipeline: no store given")
+	case c.MaxBatch < 1:
+		return fmt.Errorf("pipeline: batch size %d must be at least 1", c.MaxBatch)
+	}
+	return nil
+}
+
+// partState is what the processor keeps per owned partition.
+type partState struct {
+	pos    int64 // next offset expected; -1 when unknown (start of log)
+	dedup  *quality.Dedup
+	scorer Scorer
+}
+
+// Processor consumes, checks, scores and stores transactions exactly once.
+type Processor struct {
+	cfg Config
+	log *slog.Logger
+	cl  *kgo.Client
+
+	mu    sync.Mutex // guards parts between the poll loop and rebalance callbacks
+	parts map[int32]*partState
+
+	fencedMu sync.Mutex
+	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
+
+	writeCh chan *work
+
+	stored, quarantined, batches atomic.Int64
+}
+
+// work is a batch for the writer, or a flush barrier when batch is nil.
+type work struct {
+	batch *store.Batch
+	done  chan struct{}
+}
+
+// New validates cfg and returns a Processor.
+func New(cfg Config) (*Processor, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Processor{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "processor"),
+		parts:   map[int32]*partState{},
+		fenced:  map[int32]bool{},
+		writeCh: make(chan *work, 2),
+	}, nil
+}
+
+// Stats are running counts since start.
+type Stats struct {
+	Stored, Quarantined, Batches int64
+}
+
+// Stats returns counts of committed records.
+func (p *Processor) Stats() Stats {
+	return Stats{Stored: p.stored.Load(), Quarantined: p.quarantined.Load(), Batches: p.batches.Load()}
+}
+
+// Run consumes until ctx is cancelled, then commits what is in flight
+// within the shutdown grace period and leaves the group.
+func (p *Processor) Run(ctx context.Context) error {
+	opts := append(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
+		kgo.OnPartitionsAssigned(p.assigned),
+		kgo.OnPartitionsRevoked(p.revoked),
+		kgo.OnPartitionsLost(p.lost),
+		kgo.FetchMaxWait(500*time.Millisecond),
+	)
+	opts = append(opts, p.cfg.KafkaOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("creating Kafka consumer: %w", err)
+	}
+	p.cl = cl
+
+	// The writer outlives ctx by the grace period so in-flight batches commit.
+	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrite()
+	writerDone := make(chan error, 1)
+	go func() { writerDone <- p.writer(writeCtx) }()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(p.cfg.ShutdownGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			p.log.Warn("shutdown grace period over; abandoning uncommitted batches (they will be replayed)")
+			cancelWrite()
+		case <-writeCtx.Done():
+		}
+	})
+	defer stopGrace()
+
+	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers)
+	pollErr := p.poll(ctx, writerDone)
+	close(p.writeCh)
+	werr := <-writerDone
+	cancelWrite()
+	// Leave the group only after the writer is done: revoke callbacks flush.
+	cl.Close()
+	p.log.Info("processor stopped", "stored", p.stored.Load(), "quarantined", p.quarantined.Load())
+	if pollErr != nil {
+		return pollErr
+	}
+	return werr
+}
+
+func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
+	for {
+		fetches := p.cl.PollRecords(ctx, p.cfg.MaxBatch)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			p.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, part int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				p.log.Warn("fetch error (retrying)", "topic", topic, "partition", part, "err", err)
+			}
+		})
+		p.mu.Lock()
+		p.resetFenced(ctx)
+		b := p.build(fetches)
+		p.mu.Unlock()
+		if b != nil {
+			select {
+			case p.writeCh <- &work{batch: b}:
+			case err := <-writerDone:
+				p.cl.AllowRebalance()
+				writerDone <- err
+				return fmt.Errorf("writer stopped: %w", err)
+			}
+		}
+		p.cl.AllowRebalance()
+	}
+}
+
+// build turns fetched records into one batch, partition by partition.
+func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
+	b := &store.Batch{Group: p.cfg.Group, Topic: p.cfg.Topic}
+	now := p.cfg.Now()
+	var t event.Transaction
+	fetches.EachPartition(func(ft kgo.FetchTopicPartition) {
+		if len(ft.Records) == 0 {
+			return
+		}
+		ps := p.parts[ft.Partition]
+		if ps == nil {
+			// Records of a partition we do not (or no longer) own.
+			return
+		}
+		part := store.Part{Partition: ft.Partition, From: ps.pos}
+		for _, r := range ft.Records {
+			if ps.pos >= 0 && r.Offset < ps.pos {
+				continue // fetched before a re-seek; already handled
+			}
+			if part.From < 0 {
+				part.From = r.Offset
+			}
+			p.process(ps, r, now, &t, &part)
+			part.To = r.Offset + 1
+			ps.pos = part.To
+		}
+		if part.To > part.From {
+			b.Parts = append(b.Parts, part)
+		}
+	})
+	if len(b.Parts) == 0 {
+		return nil
+	}
+	return b
+}
+
+// Label header keys set by the generator. Only evaluation reads them.
+const (
+	HeaderLabel    = "shopstream-label"
+	HeaderScenario = "shopstream-scenario"
+	HeaderBad      = "shopstream-bad"
+)
+
+func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *event.Transaction, part *store.Part) {
+	var label, scenario, bad string
+	for _, h := range r.Headers {
+		switch h.Key {
+		case HeaderLabel:
+			label = string(h.Value)
+		case HeaderScenario:
+			scenario = string(h.Value)
+		case HeaderBad:
+			bad = string(h.Value)
+		}
+	}
+	fail := p.cfg.Quality.Decode(r.Value, now, t)
+	if fail == nil {
+		fail = ps.dedup.Check(t.TransactionID)
+	}
+	if fail != nil {
+		p.quarantine(part, r.Partition, r.Offset, r.Value, fail, bad)
+		return
+	}
+	row := store.Tx{
+		TransactionID: t.TransactionID, CustomerID: t.CustomerID, EventTime: t.EventTime.UTC(),
+		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
+		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
+		BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
+		ItemsJSON: event.AppendItemsJSON(nil, t.Items), Partition: r.Partition, Offset: r.Offset,
+		Decision: "approve", ReasonsJSON: []byte("[]"), ProducedAt: r.Timestamp, Raw: r.Value,
+	}
+	if ps.scorer != nil {
+		ps.scorer.Score(t, &row)
+	}
+	part.Txs = append(part.Txs, row)
+	if label == "fraud" || label == "legit" {
+		part.Labels = append(part.Labels, store.Label{TransactionID: t.TransactionID, Fraud: label == "fraud", Scenario: scenario})
+	}
+	if row.Decision != "approve" {
+		p.alert(part, &row)
+	}
+}
+
+func (p *Processor) quarantine(part *store.Part, partition int32, offset int64, raw []byte, fail *quality.Failure, expected string) {
+	part.Quarantined = append(part.Quarantined, store.Quarantined{
+		Reason: string(fail.Reason), Detail: fail.Detail, Raw: raw, Partition: partition, Offset: offset, Expected: expected,
+	})
+	hdr, _ := json.Marshal(map[string]string{
+		"shopstream-reason": string(fail.Reason), "shopstream-detail": fail.Detail,
+		"shopstream-partition": fmt.Sprint(partition), "shopstream-offset": fmt.Sprint(offset),
+	})
+	part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "kafka", Target: p.cfg.DeadLetterTopic, Key: []byte(fail.Reason), Headers: hdr, Payload: raw})
+}
+
+// AlertPayload is the JSON sent to the alerts topic and webhooks.
+type AlertPayload struct {
+	TransactionID string          `json:"transaction_id"`
+	CustomerID    string          `json:"customer_id"`
+	EventTime     time.Time       `json:"event_time"`
+	Amount        event.Cents     `json:"amount"`
+	Currency      string          `json:"currency"`
+	Risk          float64         `json:"risk"`
+	Decision      string          `json:"decision"`
+	Reasons       json.RawMessage `json:"reasons"`
+}
+
+func (p *Processor) alert(part *store.Part, row *store.Tx) {
+	part.Alerts = append(part.Alerts, store.Alert{
+		TransactionID: row.TransactionID, CustomerID: row.CustomerID, EventTime: row.EventTime,
+		Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents,
+	})
+	payload, _ := json.Marshal(AlertPayload{TransactionID: row.TransactionID, CustomerID: row.CustomerID, EventTime: row.EventTime,
+		Amount: event.Cents(row.TotalCents), Currency: row.Currency, Risk: row.Risk, Decision: row.Decision, Reasons: row.ReasonsJSON})
+	part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "kafka", Target: p.cfg.AlertsTopic, Key: []byte(row.CustomerID), Payload: payload, Ref: row.TransactionID})
+	for _, w := range p.cfg.Webhooks {
+		part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "webhook", Target: w, Payload: payload, Ref: row.TransactionID})
+	}
+}

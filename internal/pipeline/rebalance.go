@@ -1,0 +1,98 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/quality"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// adjustOffsets replaces Kafka's committed offsets of newly assigned
+// partitions by the ones stored with the results, and builds the partitions'
+// state. A partition with no stored offset starts at the log start.
+func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	stored, err := p.cfg.Store.Offsets(ctx, p.cfg.Group, p.cfg.Topic)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for topic, parts := range offsets {
+		if topic != p.cfg.Topic {
+			continue
+		}
+		for part := range parts {
+			off, ok := stored[part]
+			if ok {
+				parts[part] = kgo.NewOffset().At(off)
+			} else {
+				parts[part] = kgo.NewOffset().AtStart()
+				off = -1
+			}
+			p.parts[part] = p.newPartState(ctx, part, off)
+		}
+	}
+	return offsets, nil
+}
+
+// newPartState creates a partition's state, replaying its recent stored
+// transactions into a new scorer.
+func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *partState {
+	ps := &partState{pos: pos, dedup: quality.NewDedup(p.cfg.DedupWindow)}
+	if p.cfg.NewScorer == nil {
+		return ps
+	}
+	ps.scorer = p.cfg.NewScorer(part)
+	start := time.Now()
+	n := 0
+	err := p.cfg.Store.RecentTransactions(ctx, part, p.cfg.Now().Add(-p.cfg.StateWindow), func(t *store.Tx) error {
+		ps.scorer.Replay(t)
+		ps.dedup.Check(t.TransactionID)
+		n++
+		return nil
+	})
+	if err != nil {
+		p.log.Error("rebuilding partition state failed; scoring starts from empty state", "partition", part, "err", err)
+	}
+	p.log.Info("partition state rebuilt", "partition", part, "transactions", n, "took", time.Since(start).Round(time.Millisecond))
+	return ps
+}
+
+func (p *Processor) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	n := len(assigned[p.cfg.Topic])
+	p.log.Info("partitions assigned", "partitions", assigned[p.cfg.Topic])
+	if m := p.cfg.Metrics; m != nil {
+		m.Rebalances.WithLabelValues("assigned").Add(float64(n))
+		m.Assigned.Add(float64(n))
+	}
+}
+
+// revoked commits what is in flight for the partitions being given up, then
+// forgets their state; the next owner resumes from the stored offsets.
+func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	p.giveUp(ctx, revoked, "revoked")
+}
+
+// lost forgets partitions lost without a clean revoke (session expiry). The
+// store's offset fence stops any late write for them.
+func (p *Processor) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	p.giveUp(ctx, lost, "lost")
+}
+
+func (p *Processor) giveUp(ctx context.Context, parts map[string][]int32, event string) {
+	p.flush(ctx)
+	p.mu.Lock()
+	for _, part := range parts[p.cfg.Topic] {
+		delete(p.parts, part)
+	}
+	p.mu.Unlock()
+	n := len(parts[p.cfg.Topic])
+	p.log.Info("partitions "+event, "partitions", parts[p.cfg.Topic])
+	if m := p.cfg.Metrics; m != nil {
+		m.Rebalances.WithLabelValues(event).Add(float64(n))
+		m.Assigned.Sub(float64(n))
+	}
+}

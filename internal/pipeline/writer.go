@@ -1,0 +1,226 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/quality"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// writer commits batches in order. A failed write is retried with backoff
+// until it succeeds or ctx ends; nothing is skipped, so a lost database
+// stalls the pipeline (and, through the bounded channel, the consumer)
+// instead of losing records.
+func (p *Processor) writer(ctx context.Context) error {
+	for w := range p.writeCh {
+		if w.batch == nil {
+			close(w.done)
+			continue
+		}
+		if err := p.write(ctx, w.batch); err != nil {
+			// Drain so the poll loop and flushes never block on us.
+			go func() {
+				for w := range p.writeCh {
+					if w.done != nil {
+						close(w.done)
+					}
+				}
+			}()
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Processor) write(ctx context.Context, b *store.Batch) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		p.dropFenced(b)
+		if len(b.Parts) == 0 {
+			return nil
+		}
+		start := time.Now()
+		err := p.cfg.Store.WriteBatch(ctx, b)
+		if err == nil {
+			at := p.cfg.Now()
+			p.committed(b, at, time.Since(start))
+			return nil
+		}
+		if f, ok := store.IsFenced(err); ok {
+			p.count("fenced")
+			p.log.Warn("partitions fenced: another processor owns them; re-seeking", "partitions", f.Partitions)
+			p.fencedMu.Lock()
+			for _, part := range f.Partitions {
+				p.fenced[part] = true
+			}
+			p.fencedMu.Unlock()
+			continue
+		}
+		if d, ok := store.IsDuplicate(err); ok {
+			p.count("duplicate")
+			p.log.Warn("transactions already stored; quarantining them as duplicates", "count", len(d.IDs), "first", d.IDs[0])
+			quarantineDuplicates(b, d.IDs)
+			continue
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		p.count("retry")
+		p.log.Error("writing batch failed; retrying", "attempt", attempt, "backoff", backoff, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return err
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (p *Processor) count(kind string) {
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.WriteErrors.WithLabelValues(kind).Inc()
+	}
+}
+
+func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) {
+	var n, q int
+	for i := range b.Parts {
+		n += len(b.Parts[i].Txs)
+		q += len(b.Parts[i].Quarantined)
+	}
+	p.stored.Add(int64(n))
+	p.quarantined.Add(int64(q))
+	p.batches.Add(1)
+	if m := p.cfg.Metrics; m != nil {
+		m.Records.WithLabelValues("stored").Add(float64(n))
+		m.Records.WithLabelValues("quarantined").Add(float64(q))
+		m.Batches.Inc()
+		m.BatchSize.Observe(float64(n + q))
+		m.WriteTime.Observe(took.Seconds())
+		for i := range b.Parts {
+			for j := range b.Parts[i].Txs {
+				if pt := b.Parts[i].Txs[j].ProducedAt; !pt.IsZero() {
+					m.Latency.Observe(at.Sub(pt).Seconds())
+				}
+			}
+		}
+	}
+	if p.cfg.OnCommit != nil {
+		p.cfg.OnCommit(b, at)
+	}
+}
+
+// dropFenced removes the parts of fenced partitions from b.
+func (p *Processor) dropFenced(b *store.Batch) {
+	p.fencedMu.Lock()
+	defer p.fencedMu.Unlock()
+	if len(p.fenced) == 0 {
+		return
+	}
+	kept := b.Parts[:0]
+	for _, part := range b.Parts {
+		if !p.fenced[part.Partition] {
+			kept = append(kept, part)
+		}
+	}
+	b.Parts = kept
+}
+
+// quarantineDuplicates moves the transactions the store reported as
+// already stored out of b into quarantine, with their labels, alerts and
+// outbox messages. Repeats within a batch cannot reach here: the
+// partition's dedup ring catches them first (a repeat has the same key,
+// so the same partition).
+func quarantineDuplicates(b *store.Batch, ids []string) {
+	dup := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		dup[id] = true
+	}
+	for i := range b.Parts {
+		part := &b.Parts[i]
+		kept := part.Txs[:0]
+		for _, t := range part.Txs {
+			if dup[t.TransactionID] {
+				part.Quarantined = append(part.Quarantined, store.Quarantined{
+					Reason: string(quality.DuplicateID), Detail: "transaction_id " + t.TransactionID + " is stored already",
+					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset,
+				})
+				continue
+			}
+			kept = append(kept, t)
+		}
+		part.Txs = kept
+		part.Labels = filter(part.Labels, func(l store.Label) bool { return !dup[l.TransactionID] })
+		part.Alerts = filter(part.Alerts, func(a store.Alert) bool { return !dup[a.TransactionID] })
+		part.Outbox = filter(part.Outbox, func(o store.OutboxMsg) bool { return o.Ref == "" || !dup[o.Ref] })
+	}
+}
+
+func filter[T any](xs []T, keep func(T) bool) []T {
+	out := xs[:0]
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// resetFenced re-seeks fenced partitions to their stored offsets and
+// rebuilds their state. Called by the poll loop with p.mu held.
+func (p *Processor) resetFenced(ctx context.Context) {
+	p.fencedMu.Lock()
+	if len(p.fenced) == 0 {
+		p.fencedMu.Unlock()
+		return
+	}
+	parts := make([]int32, 0, len(p.fenced))
+	for part := range p.fenced {
+		parts = append(parts, part)
+	}
+	clear(p.fenced)
+	p.fencedMu.Unlock()
+
+	stored, err := p.cfg.Store.Offsets(ctx, p.cfg.Group, p.cfg.Topic)
+	if err != nil {
+		p.log.Error("reading stored offsets after a fence; dropping the partitions until the next assignment", "err", err)
+		for _, part := range parts {
+			delete(p.parts, part)
+		}
+		return
+	}
+	seek := map[int32]kgo.EpochOffset{}
+	for _, part := range parts {
+		if _, ok := p.parts[part]; !ok {
+			continue
+		}
+		off, ok := stored[part]
+		if !ok {
+			off = 0
+		}
+		p.parts[part] = p.newPartState(ctx, part, off)
+		seek[part] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	if len(seek) > 0 {
+		p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: seek})
+	}
+}
+
+// flush waits until every batch queued so far is committed (or the writer
+// has stopped).
+func (p *Processor) flush(ctx context.Context) {
+	w := &work{done: make(chan struct{})}
+	defer func() { _ = recover() }() // the channel is closed at shutdown: nothing left to flush
+	select {
+	case p.writeCh <- w:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+	}
+}

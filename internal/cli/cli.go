@@ -19,7 +19,10 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		// "run" and the other commands are added as their files land.
+		"run":     {"run the whole pipeline in one process on embedded defaults", runAll},
+		"process": {"consume transactions from Kafka, check, score and store them exactly once", runProcess},
+		"serve":   {"serve the dashboard, REST API and metrics over the store", runServe},
+		"broker":  {"run the embedded Kafka-protocol broker on its own", runBroker},
 	}
 }
 

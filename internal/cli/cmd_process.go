@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/alert"
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// kafkaFlags are the flags of commands that talk to Kafka.
+type kafkaFlags struct {
+	brokers string
+	topic   string
+}
+
+func (f *kafkaFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.brokers, "brokers", "", "Kafka seed brokers, comma-separated host:port")
+	fs.StringVar(&f.topic, "topic", bus.TopicTransactions, "transactions topic")
+}
+
+func (f *kafkaFlags) list() ([]string, error) {
+	b := bus.SplitBrokers(f.brokers)
+	if len(b) == 0 {
+		return nil, usageError{fmt.Errorf("flag -brokers is required (or set %s)", EnvName("brokers"))}
+	}
+	return b, nil
+}
+
+// processFlags configure the stream processor.
+type processFlags struct {
+	group    string
+	batch    int
+	webhooks multiFlag
+	grace    time.Duration
+}
+
+func (f *processFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.group, "group", "shopstream", "consumer group; processors in one group share the partitions")
+	fs.IntVar(&f.batch, "batch", 5000, "most records per database transaction")
+	fs.Var(&f.webhooks, "webhook", "alert webhook as [name=]URL (Slack-compatible JSON); repeatable")
+	fs.DurationVar(&f.grace, "shutdown-grace", 10*time.Second, "how long in-flight batches may take to commit at shutdown")
+}
+
+func (f *processFlags) validate() error {
+	if f.batch < 1 {
+		return usageError{fmt.Errorf("invalid value %d for flag -batch: must be at least 1", f.batch)}
+	}
+	return nil
+}
+
+// pipelineDeps is what a processor needs from its surroundings.
+type pipelineDeps struct {
+	brokers []string
+	topic   string
+	store   store.Store
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+}
+
+// startPipeline builds the processor and the outbox deliverer and runs them
+// in g until ctx ends.
+func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *processFlags) (*pipeline.Processor, error) {
+	hooks, err := parseWebhooks(f.webhooks)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(hooks))
+	for n := range hooks {
+		names = append(names, n)
+	}
+	proc, err := pipeline.New(pipeline.Config{
+		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
+		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
+		NewScorer: newScorer(d),
+	})
+	if err != nil {
+		return nil, err
+	}
+	producer, err := kgo.NewClient(append(bus.ClientOpts(d.brokers, d.logger), kgo.ProducerLinger(5*time.Millisecond))...)
+	if err != nil {
+		return nil, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
+	}
+	deliverer, err := alert.New(alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg})
+	if err != nil {
+		producer.Close()
+		return nil, err
+	}
+	g.Go(func() error { return proc.Run(ctx) })
+	g.Go(func() error {
+		defer producer.Close()
+		return deliverer.Run(ctx)
+	})
+	return proc, nil
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("process", stderr)
+	var kf kafkaFlags
+	var sf storeFlags
+	var pf processFlags
+	var lf logFlags
+	kf.register(fs)
+	sf.register(fs)
+	pf.register(fs)
+	lf.register(fs, "info")
+	metricsAddr := fs.String("addr", "", "serve /metrics, /healthz and the API on this address (default: off)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	brokers, err := kf.list()
+	if err != nil {
+		return err
+	}
+	if err := pf.validate(); err != nil {
+		return err
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	logger.Info("store opened", "store", sf.describe())
+	reg := newRegistry()
+	g, gctx := errgroup.WithContext(ctx)
+	if _, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf); err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		srv, err := web.New(web.Config{Addr: *metricsAddr, Store: st, Gatherer: reg, Logger: logger})
+		if err != nil {
+			return err
+		}
+		ln, err := srv.Listen()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "metrics and API on http://%s\n", ln.Addr())
+		g.Go(func() error { return srv.Serve(gctx, ln) })
+	}
+	return g.Wait()
+}

@@ -1,0 +1,254 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// runAll is `shopstream run`: the embedded broker, the generator, the
+// processor, the SQLite store and the web server in one process.
+func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	var lf logFlags
+	var pf processFlags
+	lf.register(fs, "warn")
+	pf.register(fs)
+	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
+	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
+	rate := fs.Float64("rate", 1000, "generated transactions per second")
+	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
+	seed := fs.Int64("seed", 1, "generator seed")
+	customers := fs.Int("customers", 10000, "customers in the synthetic shop")
+	products := fs.Int("products", 2000, "products in the synthetic catalogue")
+	fraudRate := fs.Float64("fraud-rate", 0.01, "share of generated transactions that are fraud")
+	badRate := fs.Float64("bad-rate", 0.001, "share of generated records that are malformed or invalid")
+	partitions := fs.Int("partitions", 4, "partitions of the embedded topics")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *rate <= 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -rate: must be above 0", *rate)}
+	case *duration < 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -duration: must not be negative", *duration)}
+	case *partitions < 1 || *partitions > 256:
+		return usageError{fmt.Errorf("invalid value %d for flag -partitions: want 1..256", *partitions)}
+	}
+	if err := pf.validate(); err != nil {
+		return err
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate}
+	st, err := sqlite.Open(ctx, *dataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	defer st.Close()
+	// A restart on the same data must not replay the same transaction ids.
+	if sum, err := st.Summary(ctx); err == nil && sum.TransactionsTotal > 0 {
+		gcfg.Seed += sum.TransactionsTotal + sum.QuarantinedTotal
+		logger.Info("resuming on existing data; generator seed moved on", "seed", gcfg.Seed)
+	}
+	gen, err := generate.New(gcfg)
+	if err != nil {
+		return usageError{err}
+	}
+	broker, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(*partitions), DataDir: filepath.Join(*dataDir, "kafka"), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	brokers := broker.Addrs()
+
+	reg := newRegistry()
+	srv, err := web.New(web.Config{Addr: *addr, Store: st, Gatherer: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "shopstream is running: dashboard on %s, API on %s/api/v1/summary\n", dashboardURL(ln.Addr().String()), dashboardURL(ln.Addr().String()))
+	fmt.Fprintf(stdout, "embedded Kafka on %s, SQLite store in %s; generating %.0f transactions/s. Ctrl-C stops.\n", strings.Join(brokers, ","), *dataDir, *rate)
+
+	sink, err := newKafkaSink(ctx, brokers, bus.TopicTransactions, logger)
+	if err != nil {
+		return err
+	}
+	defer sink.(*kafkaSink).Close()
+
+	// The generator stops first; the processor then drains what was produced
+	// before everything else stops.
+	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipe()
+	g, gctx := errgroup.WithContext(pipeCtx)
+	proc, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg}, &pf)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+
+	var generated progressCounter
+	genDone := make(chan error, 1)
+	go func() {
+		err := generate.Run(ctx, gen, sink, generate.RunConfig{Rate: *rate, Progress: func(p generate.Progress) { generated.set(p.Count) }})
+		if ferr := sink.Flush(context.WithoutCancel(ctx)); err == nil {
+			err = ferr
+		}
+		genDone <- err
+	}()
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		printProgress(gctx, stderr, &generated, func() (int64, int64, int64) {
+			s := proc.Stats()
+			return s.Stored, s.Quarantined, 0
+		})
+	}()
+
+	var genErr error
+	select {
+	case genErr = <-genDone:
+	case <-gctx.Done():
+		// The pipeline failed; stop the generator too.
+		stopPipe()
+		<-genDone
+	}
+	if genErr != nil && ctx.Err() == nil {
+		logger.Error("generator stopped", "err", genErr)
+	}
+	if gctx.Err() == nil {
+		fmt.Fprintln(stderr, "\nstopping: committing what was produced…")
+		if err := waitCaughtUp(gctx, brokers, st, pf.group, bus.TopicTransactions, pf.grace); err != nil {
+			logger.Warn("not everything produced was committed before the grace period ended; it will be processed on the next start", "err", err)
+		}
+	}
+	stopPipe()
+	err = g.Wait()
+	<-progressDone
+	sum, serr := st.Summary(context.WithoutCancel(ctx))
+	if serr == nil {
+		fmt.Fprintf(stdout, "stored %d transactions (revenue %.2f), %d fraud alerts, %d quarantined records\n",
+			sum.TransactionsTotal, sum.RevenueTotal, sum.FraudAlertsTotal, sum.QuarantinedTotal)
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// dashboardURL turns a listen address into a URL a browser can open.
+func dashboardURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// waitCaughtUp waits until the stored offsets of group reach the end of
+// every partition of topic, or timeout passes.
+func waitCaughtUp(ctx context.Context, brokers []string, st store.Store, group, topic string, timeout time.Duration) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			stored, serr := st.Offsets(ctx, group, topic)
+			if serr == nil {
+				behind := int64(0)
+				ends.Each(func(o kadm.ListedOffset) {
+					if d := o.Offset - stored[o.Partition]; d > 0 {
+						behind += d
+					}
+				})
+				if behind == 0 {
+					return nil
+				}
+				err = fmt.Errorf("%d records not yet committed", behind)
+			} else {
+				err = serr
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+type progressCounter struct {
+	mu sync.Mutex
+	n  int64
+}
+
+func (c *progressCounter) set(n int64) { c.mu.Lock(); c.n = n; c.mu.Unlock() }
+func (c *progressCounter) get() int64  { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+// printProgress writes a one-line live report every second: on a terminal
+// it rewrites the line, elsewhere it prints a line every 10 s.
+func printProgress(ctx context.Context, w io.Writer, generated *progressCounter, stats func() (stored, quarantined, alerts int64)) {
+	tty := isTerminal(w)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	start := time.Now()
+	var lastStored int64
+	lastAt := start
+	for i := 1; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			stored, quar, _ := stats()
+			rate := float64(stored-lastStored) / now.Sub(lastAt).Seconds()
+			lastStored, lastAt = stored, now
+			line := fmt.Sprintf("%s  generated %d · stored %d · quarantined %d · %.0f tx/s",
+				time.Since(start).Round(time.Second), generated.get(), stored, quar, rate)
+			if tty {
+				fmt.Fprintf(w, "\r\033[K%s", line)
+			} else if i%10 == 0 {
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/postgres"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+)
+
+// storeFlags are the flags of every command that reads or writes the store.
+type storeFlags struct {
+	dataDir  string
+	postgres string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the embedded SQLite store (used unless --postgres is set)")
+	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/db (default: embedded SQLite in --data-dir)")
+}
+
+func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
+	if f.postgres != "" {
+		s, err := postgres.Open(ctx, f.postgres)
+		if err != nil {
+			return nil, fmt.Errorf("--postgres: %w", err)
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, f.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("--data-dir: %w", err)
+	}
+	return s, nil
+}
+
+// describe names the store for log lines, without credentials.
+func (f *storeFlags) describe() string {
+	if f.postgres != "" {
+		u := f.postgres
+		if at := strings.LastIndex(u, "@"); at >= 0 {
+			if i := strings.Index(u, "://"); i >= 0 {
+				u = u[:i+3] + "…" + u[at:]
+			}
+		}
+		return "PostgreSQL " + u
+	}
+	return "SQLite in " + f.dataDir
+}
+
+// logFlags is the --log-level flag.
+type logFlags struct{ level string }
+
+func (f *logFlags) register(fs *flag.FlagSet, def string) {
+	fs.StringVar(&f.level, "log-level", def, "log level: debug, info, warn or error")
+}
+
+func (f *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, usageError{fmt.Errorf("invalid value %q for flag -log-level: want debug, info, warn or error", f.level)}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// parseWebhooks turns name=url pairs into a map; a bare URL is named "default".
+func parseWebhooks(vals []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			name, url, ok := strings.Cut(item, "=")
+			if !ok || strings.Contains(name, "/") {
+				name, url = "default", item
+			}
+			if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+				return nil, usageError{fmt.Errorf("invalid value %q for flag -webhook: want [name=]http(s)://...", item)}
+			}
+			out[name] = url
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/pipeline"
+)
+
+// kafkaSink produces generated records to a topic, keyed by customer, with
+// the labels in headers that only evaluation reads.
+type kafkaSink struct {
+	cl    *kgo.Client
+	topic string
+	mu    sync.Mutex
+	err   error
+	own   bool
+}
+
+// newKafkaSink returns a generate.Sink producing to topic on brokers.
+func newKafkaSink(ctx context.Context, brokers []string, topic string, logger *slog.Logger) (generate.Sink, error) {
+	cl, err := kgo.NewClient(append(bus.ClientOpts(brokers, logger),
+		kgo.ProducerLinger(2*time.Millisecond),
+		kgo.MaxBufferedRecords(20000),
+		kgo.ProducerBatchMaxBytes(1<<20),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating Kafka producer: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("reaching Kafka at %v: %w", brokers, err)
+	}
+	return &kafkaSink{cl: cl, topic: topic, own: true}, nil
+}
+
+// labelHeaders carries a record's labels out of band.
+func labelHeaders(r *generate.Record) []kgo.RecordHeader {
+	label := "legit"
+	switch {
+	case r.Bad != "":
+		label = "bad"
+	case r.Fraud:
+		label = "fraud"
+	}
+	hs := []kgo.RecordHeader{{Key: pipeline.HeaderLabel, Value: []byte(label)}}
+	if r.Scenario != "" {
+		hs = append(hs, kgo.RecordHeader{Key: pipeline.HeaderScenario, Value: []byte(r.Scenario)})
+	}
+	if r.Bad != "" {
+		hs = append(hs, kgo.RecordHeader{Key: pipeline.HeaderBad, Value: []byte(r.Bad)})
+	}
+	return hs
+}
+
+func (s *kafkaSink) Write(ctx context.Context, r generate.Record) error {
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	rec := &kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value, Headers: labelHeaders(&r)}
+	s.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+		if err != nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = fmt.Errorf("producing to %s: %w", s.topic, err)
+			}
+			s.mu.Unlock()
+		}
+	})
+	return nil
+}
+
+func (s *kafkaSink) Flush(ctx context.Context) error {
+	if err := s.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flushing to %s: %w", s.topic, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close flushes nothing more and releases the client.
+func (s *kafkaSink) Close() {
+	if s.own {
+		s.cl.Close()
+	}
+}

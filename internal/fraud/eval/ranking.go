@@ -1,0 +1,161 @@
+package eval
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// ROCAUC is the area under the ROC curve, computed as the Mann-Whitney U
+// statistic: tied scores share the average of their ranks, which is the
+// same as counting each positive-negative tie as half a correct ordering
+// (and equals scikit-learn's roc_auc_score). It is NaN when labels hold
+// only one class, since there is then no pair to order.
+//
+// NaN scores rank below every number and tie with each other.
+func ROCAUC(scores []float64, labels []bool) float64 {
+	checkLengths("ROCAUC", scores, labels)
+	idx := orderAscending(scores)
+	var nPos, nNeg int
+	var posRankSum float64
+	for i := 0; i < len(idx); {
+		j := tieEnd(scores, idx, i)
+		// Ranks i+1..j (1-based) averaged.
+		avg := float64(i+1+j) / 2
+		for _, k := range idx[i:j] {
+			if labels[k] {
+				posRankSum += avg
+				nPos++
+			} else {
+				nNeg++
+			}
+		}
+		i = j
+	}
+	if nPos == 0 || nNeg == 0 {
+		return math.NaN()
+	}
+	p, n := float64(nPos), float64(nNeg)
+	return (posRankSum - p*(p+1)/2) / (p * n)
+}
+
+// PRAUC is the area under the precision-recall curve as average precision,
+// AP = Σₖ (Rₖ − Rₖ₋₁)·Pₖ over the distinct score thresholds from the
+// highest down: the step-wise sum of scikit-learn's
+// average_precision_score, with no interpolation (trapezoids over PR
+// points overstate it). Tied scores form one threshold. It is NaN when
+// labels hold only one class: with no positives recall is undefined, and
+// with no negatives every ranking is perfect, which says nothing about the
+// scores.
+func PRAUC(scores []float64, labels []bool) float64 {
+	checkLengths("PRAUC", scores, labels)
+	nPos, nNeg := countClasses(labels)
+	if nPos == 0 || nNeg == 0 {
+		return math.NaN()
+	}
+	idx := orderDescending(scores)
+	var tp, fp int
+	var ap, prevRecall float64
+	for i := 0; i < len(idx); {
+		j := tieEnd(scores, idx, i)
+		for _, k := range idx[i:j] {
+			if labels[k] {
+				tp++
+			} else {
+				fp++
+			}
+		}
+		recall := float64(tp) / float64(nPos)
+		precision := float64(tp) / float64(tp+fp)
+		ap += (recall - prevRecall) * precision
+		prevRecall = recall
+		i = j
+	}
+	return ap
+}
+
+// RecallAtFPR returns the highest recall reachable while the false-positive
+// rate stays at or below maxFPR, and the threshold that reaches it (flag
+// scores >= threshold). Among thresholds with that recall it returns the
+// highest, the one with the fewest false alarms. When even the top-scored
+// group of records breaks the budget, nothing can be flagged: recall is 0
+// and threshold +Inf. Both are NaN when labels hold only one class.
+func RecallAtFPR(scores []float64, labels []bool, maxFPR float64) (recall, threshold float64) {
+	checkLengths("RecallAtFPR", scores, labels)
+	nPos, nNeg := countClasses(labels)
+	if nPos == 0 || nNeg == 0 {
+		return math.NaN(), math.NaN()
+	}
+	idx := orderDescending(scores)
+	recall, threshold = 0, math.Inf(1)
+	var tp, fp int
+	for i := 0; i < len(idx); {
+		j := tieEnd(scores, idx, i)
+		gained := false
+		for _, k := range idx[i:j] {
+			if labels[k] {
+				tp++
+				gained = true
+			} else {
+				fp++
+			}
+		}
+		// FPR only grows as the threshold falls, so the first breach ends
+		// the search.
+		if !(float64(fp)/float64(nNeg) <= maxFPR) {
+			break
+		}
+		if gained {
+			recall, threshold = float64(tp)/float64(nPos), scores[idx[i]]
+		}
+		i = j
+	}
+	return recall, threshold
+}
+
+// checkLengths panics when scores and labels do not pair up: silently
+// truncating would report a figure for data that was never scored.
+func checkLengths(fn string, scores []float64, labels []bool) {
+	if len(scores) != len(labels) {
+		panic(fmt.Sprintf("eval.%s: %d scores but %d labels", fn, len(scores), len(labels)))
+	}
+}
+
+func countClasses(labels []bool) (pos, neg int) {
+	for _, l := range labels {
+		if l {
+			pos++
+		}
+	}
+	return pos, len(labels) - pos
+}
+
+// orderAscending returns the indices of scores sorted by score, NaN first.
+func orderAscending(scores []float64) []int {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(scores[a], scores[b]) })
+	return idx
+}
+
+// orderDescending returns the indices of scores sorted highest first, NaN last.
+func orderDescending(scores []float64) []int {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	return idx
+}
+
+// tieEnd returns the end of the run of equal scores in idx starting at i.
+func tieEnd(scores []float64, idx []int, i int) int {
+	j := i + 1
+	for j < len(idx) && cmp.Compare(scores[idx[j]], scores[idx[i]]) == 0 {
+		j++
+	}
+	return j
+}

@@ -1,0 +1,85 @@
+package iforest
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestReadLabelledCSV(t *testing.T) {
+	t.Parallel()
+	X, y, err := ReadLabelledCSV(strings.NewReader("1,2.5,0\n-3e2, 4 ,1\n\n0,0,1.0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]float64{{1, 2.5}, {-300, 4}, {0, 0}}; !reflect.DeepEqual(X, want) {
+		t.Errorf("X = %v, want %v", X, want)
+	}
+	if want := []bool{false, true, true}; !reflect.DeepEqual(y, want) {
+		t.Errorf("y = %v, want %v", y, want)
+	}
+}
+
+func TestReadLabelledCSVErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"empty", "", "no rows"},
+		{"blank lines only", "\n\n", "no rows"},
+		{"label only", "1\n", "line 1: 1 column(s), need at least one feature and the label"},
+		{"not a number", "1,2,0\n3,x,1\n", `line 2, column 2: feature "x": invalid syntax`},
+		{"NaN", "1,2,0\n3,4,0\nNaN,4,0\n", `line 3, column 1: feature "NaN": not a finite number`},
+		{"Inf", "1,-Inf,0\n", `line 1, column 2: feature "-Inf": not a finite number`},
+		{"out of range", "1e999,2,0\n", `line 1, column 1: feature "1e999": value out of range`},
+		{"label 2", "1,2,0\n3,4,2\n", `line 2, column 3: label "2" is not 0 or 1`},
+		{"label text", "1,2,yes\n", `line 1, column 3: label "yes" is not 0 or 1`},
+		{"ragged", "1,2,0\n3,1\n", "record on line 2: wrong number of fields"},
+		{"bad quote", "1,\"2,0\n", "extraneous or missing \" in quoted-field"},
+		{"header", "a,b,label\n1,2,0\n", `line 1, column 1: feature "a"`},
+	} {
+		_, _, err := ReadLabelledCSV(strings.NewReader(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// FuzzReadLabelledCSV: any input either fails cleanly or yields a
+// rectangular set of finite features with one label per row.
+func FuzzReadLabelledCSV(f *testing.F) {
+	for _, s := range []string{
+		"1,2,0\n3,4,1\n",
+		"5,1,1,1,2,1,3,1,1,0\n",
+		"0.5804691396063525,-0.9025340443520413,1\n",
+		"\"1\",2,0\n",
+		"1,2,0\r\n3,4,1\r\n",
+		"1,,0\n",
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		X, y, err := ReadLabelledCSV(strings.NewReader(in))
+		if err != nil {
+			if X != nil || y != nil {
+				t.Fatal("data returned with an error")
+			}
+			return
+		}
+		if len(X) == 0 || len(X) != len(y) {
+			t.Fatalf("%d rows and %d labels without an error", len(X), len(y))
+		}
+		for i, row := range X {
+			if len(row) == 0 || len(row) != len(X[0]) {
+				t.Fatalf("row %d has %d features, row 0 %d", i, len(row), len(X[0]))
+			}
+			for _, v := range row {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("row %d holds %v", i, v)
+				}
+			}
+		}
+	})
+}

@@ -141,6 +141,9 @@ func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
 		if it.UnitPriceCents < 0 {
 			return fail(NegativeAmount, "items[%d].unit_price %s is negative", i, it.UnitPriceCents)
 		}
+		if it.UnitPriceCents > c.MaxTotalCents {
+			return fail(OutOfRange, "items[%d].unit_price %s above %s", i, it.UnitPriceCents, c.MaxTotalCents)
+		}
 		if it.Quantity <= 0 || it.Quantity > c.MaxQuantity {
 			return fail(OutOfRange, "items[%d].quantity %d outside 1..%d", i, it.Quantity, c.MaxQuantity)
 		}

@@ -1,0 +1,98 @@
+package quality
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+)
+
+var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+const good = `{"schema_version":1,"transaction_id":"t1","customer_id":"c1","event_time":"2026-11-24T11:59:00Z",
+"items":[{"product_id":"p1","category":"books","quantity":2,"unit_price":5.25}],"total_amount":10.50,"currency":"EUR",
+"payment_method":"card","card":{"bin":"411111","last4":"1111"},"device_id":"d1","ip_address":"1.2.3.4",
+"billing_country":"DE","shipping_country":"FR","channel":"web"}`
+
+func TestDecode(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	tests := []struct {
+		name string
+		edit func(string) string
+		want Reason
+	}{
+		{"clean", func(s string) string { return s }, OK},
+		{"malformed", func(s string) string { return s[:40] }, MalformedJSON},
+		{"not an object", func(string) string { return `[1,2]` }, WrongType},
+		{"quantity as string", func(s string) string { return strings.Replace(s, `"quantity":2`, `"quantity":"2"`, 1) }, WrongType},
+		{"price as string", func(s string) string { return strings.Replace(s, `"unit_price":5.25`, `"unit_price":"5.25"`, 1) }, WrongType},
+		{"bad time", func(s string) string { return strings.Replace(s, `2026-11-24T11:59:00Z`, `yesterday`, 1) }, WrongType},
+		{"no version", func(s string) string { return strings.Replace(s, `"schema_version":1,`, ``, 1) }, MissingField},
+		{"version 2", func(s string) string { return strings.Replace(s, `"schema_version":1`, `"schema_version":2`, 1) }, UnsupportedVer},
+		{"no id", func(s string) string { return strings.Replace(s, `"transaction_id":"t1",`, ``, 1) }, MissingField},
+		{"no customer", func(s string) string { return strings.Replace(s, `"customer_id":"c1"`, `"customer_id":""`, 1) }, MissingField},
+		{"no items", func(s string) string {
+			return strings.Replace(s, `[{"product_id":"p1","category":"books","quantity":2,"unit_price":5.25}]`, `[]`, 1)
+		}, MissingField},
+		{"no product", func(s string) string { return strings.Replace(s, `"product_id":"p1"`, `"product_id":""`, 1) }, MissingField},
+		{"negative total", func(s string) string { return strings.Replace(s, `"total_amount":10.50`, `"total_amount":-10.50`, 1) }, NegativeAmount},
+		{"negative price", func(s string) string {
+			return strings.Replace(strings.Replace(s, `"unit_price":5.25`, `"unit_price":-5.25`, 1), `"total_amount":10.50`, `"total_amount":0`, 1)
+		}, NegativeAmount},
+		{"zero quantity", func(s string) string { return strings.Replace(s, `"quantity":2`, `"quantity":0`, 1) }, OutOfRange},
+		{"mismatch", func(s string) string { return strings.Replace(s, `"total_amount":10.50`, `"total_amount":10.49`, 1) }, TotalMismatch},
+		{"currency", func(s string) string { return strings.Replace(s, `"EUR"`, `"XXX"`, 1) }, UnknownCurrency},
+		{"country", func(s string) string { return strings.Replace(s, `"shipping_country":"FR"`, `"shipping_country":"QQ"`, 1) }, UnknownCountry},
+		{"future", func(s string) string { return strings.Replace(s, `2026-11-24T11:59:00Z`, `2026-11-24T12:06:00Z`, 1) }, FutureTimestamp},
+		{"slightly ahead is fine", func(s string) string { return strings.Replace(s, `2026-11-24T11:59:00Z`, `2026-11-24T12:04:00Z`, 1) }, OK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tx event.Transaction
+			f := cfg.Decode([]byte(tc.edit(good)), now, &tx)
+			got := OK
+			if f != nil {
+				got = f.Reason
+				if f.Detail == "" {
+					t.Errorf("failure %s has no detail", f.Reason)
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("reason = %q (%v), want %q", got, f, tc.want)
+			}
+		})
+	}
+}
+
+func TestDedup(t *testing.T) {
+	d := NewDedup(3)
+	for _, id := range []string{"a", "b", "c"} {
+		if f := d.Check(id); f != nil {
+			t.Fatalf("first sight of %s rejected: %v", id, f)
+		}
+	}
+	if f := d.Check("b"); f == nil || f.Reason != DuplicateID {
+		t.Fatalf("repeat of b = %v, want duplicate_id", f)
+	}
+	d.Check("d") // pushes "a" out of the ring of 3
+	if f := d.Check("a"); f != nil {
+		t.Fatalf("a should have left the ring: %v", f)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte(`{"items":[{"quantity":1e9}]}`))
+	cfg := Config{}.WithDefaults()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var tx event.Transaction
+		fail := cfg.Decode(data, now, &tx)
+		if fail != nil && fail.Reason == OK {
+			t.Fatal("a failure without a reason")
+		}
+		if fail == nil && (tx.TransactionID == "" || tx.ItemsCents() != tx.TotalCents || tx.TotalCents < 0) {
+			t.Fatalf("accepted an invalid record: %+v", tx)
+		}
+	})
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -57,6 +56,11 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
 	}
 	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate}
 	st, err := sqlite.Open(ctx, *dataDir)
@@ -109,10 +113,10 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 
-	var generated progressCounter
+	ks := sink.(*kafkaSink)
 	genDone := make(chan error, 1)
 	go func() {
-		err := generate.Run(ctx, gen, sink, generate.RunConfig{Rate: *rate, Progress: func(p generate.Progress) { generated.set(p.Count) }})
+		err := generate.Run(ctx, gen, sink, generate.RunConfig{Rate: *rate})
 		if ferr := sink.Flush(context.WithoutCancel(ctx)); err == nil {
 			err = ferr
 		}
@@ -121,7 +125,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
-		printProgress(gctx, stderr, &generated, func() (int64, int64, int64) {
+		printProgress(gctx, stderr, ks.written.Load, func() (int64, int64, int64) {
 			s := proc.Stats()
 			return s.Stored, s.Quarantined, 0
 		})
@@ -208,17 +212,9 @@ func waitCaughtUp(ctx context.Context, brokers []string, st store.Store, group, 
 	}
 }
 
-type progressCounter struct {
-	mu sync.Mutex
-	n  int64
-}
-
-func (c *progressCounter) set(n int64) { c.mu.Lock(); c.n = n; c.mu.Unlock() }
-func (c *progressCounter) get() int64  { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
-
 // printProgress writes a one-line live report every second: on a terminal
 // it rewrites the line, elsewhere it prints a line every 10 s.
-func printProgress(ctx context.Context, w io.Writer, generated *progressCounter, stats func() (stored, quarantined, alerts int64)) {
+func printProgress(ctx context.Context, w io.Writer, generated func() int64, stats func() (stored, quarantined, alerts int64)) {
 	tty := isTerminal(w)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -234,7 +230,7 @@ func printProgress(ctx context.Context, w io.Writer, generated *progressCounter,
 			rate := float64(stored-lastStored) / now.Sub(lastAt).Seconds()
 			lastStored, lastAt = stored, now
 			line := fmt.Sprintf("%s  generated %d · stored %d · quarantined %d · %.0f tx/s",
-				time.Since(start).Round(time.Second), generated.get(), stored, quar, rate)
+				time.Since(start).Round(time.Second), generated(), stored, quar, rate)
 			if tty {
 				fmt.Fprintf(w, "\r\033[K%s", line)
 			} else if i%10 == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,6 +23,8 @@ type kafkaSink struct {
 	mu    sync.Mutex
 	err   error
 	own   bool
+	// written counts records acknowledged by the broker.
+	written atomic.Int64
 }
 
 // newKafkaSink returns a generate.Sink producing to topic on brokers.
@@ -71,7 +74,11 @@ func (s *kafkaSink) Write(ctx context.Context, r generate.Record) error {
 	}
 	rec := &kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value, Headers: labelHeaders(&r)}
 	s.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-		if err != nil {
+		if err == nil {
+			s.written.Add(1)
+			return
+		}
+		{
 			s.mu.Lock()
 			if s.err == nil {
 				s.err = fmt.Errorf("producing to %s: %w", s.topic, err)

@@ -73,6 +73,9 @@ type Config struct {
 	// OnCommit, when set, is called after every committed batch with the
 	// batch and the commit time (used by the benchmark for latencies).
 	OnCommit func(b *store.Batch, at time.Time)
+	// OnFetch, when set, is called after every poll that returned records,
+	// with their number and the time (used by the benchmark).
+	OnFetch func(n int, at time.Time)
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
 }
@@ -244,6 +247,11 @@ func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
 				p.log.Warn("fetch error (retrying)", "topic", topic, "partition", part, "err", err)
 			}
 		})
+		if p.cfg.OnFetch != nil {
+			if n := fetches.NumRecords(); n > 0 {
+				p.cfg.OnFetch(n, p.cfg.Now())
+			}
+		}
 		p.mu.Lock()
 		p.resetFenced(ctx)
 		b := p.build(fetches)
@@ -324,14 +332,7 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *even
 		p.quarantine(part, r.Partition, r.Offset, r.Value, fail, bad)
 		return
 	}
-	row := store.Tx{
-		TransactionID: t.TransactionID, CustomerID: t.CustomerID, EventTime: t.EventTime.UTC(),
-		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
-		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
-		BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
-		ItemsJSON: event.AppendItemsJSON(nil, t.Items), Partition: r.Partition, Offset: r.Offset,
-		Decision: "approve", ReasonsJSON: []byte("[]"), ProducedAt: r.Timestamp, Raw: r.Value,
-	}
+	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, r.Value)
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
 	}
@@ -377,5 +378,18 @@ func (p *Processor) alert(part *store.Part, row *store.Tx) {
 	part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "kafka", Target: p.cfg.AlertsTopic, Key: []byte(row.CustomerID), Payload: payload, Ref: row.TransactionID})
 	for _, w := range p.cfg.Webhooks {
 		part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "webhook", Target: w, Payload: payload, Ref: row.TransactionID})
+	}
+}
+
+// NewTx is the stored row of a checked transaction, approved with risk 0
+// until a scorer says otherwise.
+func NewTx(t *event.Transaction, partition int32, offset int64, produced time.Time, raw []byte) store.Tx {
+	return store.Tx{
+		TransactionID: t.TransactionID, CustomerID: t.CustomerID, EventTime: t.EventTime.UTC(),
+		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
+		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
+		BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
+		ItemsJSON: event.AppendItemsJSON(nil, t.Items), Partition: partition, Offset: offset,
+		Decision: "approve", ReasonsJSON: []byte("[]"), ProducedAt: produced, Raw: raw,
 	}
 }

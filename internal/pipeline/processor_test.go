@@ -61,8 +61,8 @@ func produce(t *testing.T, brokers []string, n, startID int) produced {
 		}
 		cents := event.Cents(100 + id%5000)
 		tx := event.Transaction{SchemaVersion: 1, TransactionID: fmt.Sprintf("T%08d", id), CustomerID: cust,
-			EventTime: now.Add(-time.Duration(n-i) * time.Second),
-			Items:     []event.Item{{ProductID: "P1", Category: "books", Quantity: 1, UnitPriceCents: cents}},
+			EventTime:  now.Add(-time.Duration(n-i) * time.Second),
+			Items:      []event.Item{{ProductID: "P1", Category: "books", Quantity: 1, UnitPriceCents: cents}},
 			TotalCents: cents, Currency: "EUR", PaymentMethod: "card", Card: event.Card{BIN: "411111", Last4: "0001"},
 			DeviceID: "D1", IPAddress: "10.1.2.3", BillingCountry: "DE", ShippingCountry: "DE", Channel: "web"}
 		b, err := event.Marshal(&tx)

@@ -1,0 +1,103 @@
+# shopstream's everyday commands. `make` (or `make help`) lists them; the text
+# after `## ` on a target's line is its description.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO ?= go
+# staticcheck 2026.2.2 (v0.8.2) is the first release checked to work with go1.26.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/staticcheck")
+FUZZTIME ?= 20s
+# Go files to format-check: all but fetched or generated trees.
+GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './test/kafka/*')
+
+.PHONY: help build run test lint kafka-test bench fuzz clean postgres-server staticcheck
+
+help: ## List the targets and what each does (the default)
+	@echo "Usage: make <target>"
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## Build the binary into bin/shopstream
+	$(GO) build -o bin/shopstream ./cmd/shopstream
+
+run: ## Run everything in one process on embedded defaults (dashboard on :8050)
+	$(GO) run ./cmd/shopstream run
+
+test: postgres-server ## Run all tests once: race detector, random order (installs the PostgreSQL server if missing and root)
+	@echo "==> go test -race -shuffle=on -count=1 -timeout 30m ./...$(if $(SHOPSTREAM_TEST_KAFKA), (integration suite also against the real Kafka at $(SHOPSTREAM_TEST_KAFKA)),)"
+	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+
+# The store tests start a throwaway PostgreSQL (internal/store/pgtest) and need
+# its server binaries, unless SHOPSTREAM_TEST_POSTGRES names a server to use.
+postgres-server:
+	@have_pg() { \
+		local d; \
+		d="$$(pg_config --bindir 2>/dev/null)" && [[ -x "$$d/initdb" && -x "$$d/pg_ctl" ]] && return 0; \
+		command -v initdb >/dev/null && command -v pg_ctl >/dev/null && return 0; \
+		for d in /usr/lib/postgresql/*/bin; do [[ -x "$$d/initdb" && -x "$$d/pg_ctl" ]] && return 0; done; \
+		return 1; \
+	}; \
+	if [[ -n "$${SHOPSTREAM_TEST_POSTGRES:-}" ]]; then \
+		echo "==> PostgreSQL: using the server in SHOPSTREAM_TEST_POSTGRES"; \
+	elif have_pg; then \
+		echo "==> PostgreSQL: server binaries found; tests start a throwaway cluster"; \
+	elif [[ "$$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then \
+		echo "==> PostgreSQL: server binaries missing; installing them (apt-get install -y postgresql)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends postgresql; \
+	elif [[ "$${SHOPSTREAM_SKIP_POSTGRES:-}" == 1 ]]; then \
+		echo "==> PostgreSQL: server binaries missing; SHOPSTREAM_SKIP_POSTGRES=1, so the tests that need them are skipped"; \
+	else \
+		echo "PostgreSQL server binaries (initdb, pg_ctl) are missing, and the store tests need them. Either:" >&2; \
+		echo "  - install them: sudo apt-get install -y postgresql (Debian/Ubuntu), or your system's PostgreSQL server package;" >&2; \
+		echo "  - or point the tests at a server where the user may create databases:" >&2; \
+		echo "      SHOPSTREAM_TEST_POSTGRES=postgres://user:pass@127.0.0.1:5432/postgres?sslmode=disable make test" >&2; \
+		echo "  - or skip those tests: SHOPSTREAM_SKIP_POSTGRES=1 make test" >&2; \
+		exit 1; \
+	fi
+
+lint: staticcheck ## Check formatting (gofmt), then go vet and staticcheck
+	@echo "==> gofmt -l"
+	@unformatted="$$(gofmt -l $(GOFILES))"; \
+	if [[ -n "$$unformatted" ]]; then echo "not gofmt-ed (run gofmt -w on them):"; echo "$$unformatted"; exit 1; fi
+	@echo "==> go vet ./..."
+	$(GO) vet ./...
+	@echo "==> staticcheck ./..."
+	$(STATICCHECK) ./...
+
+# Installs staticcheck $(STATICCHECK_VERSION) when it is missing or another version.
+staticcheck:
+	@if ! "$(STATICCHECK)" -version 2>/dev/null | grep -q "($(STATICCHECK_VERSION:v%=%))"; then \
+		echo "==> go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)"; \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+	fi
+
+kafka-test: ## Start a real Apache Kafka broker, run the integration tests against it, stop it
+	@echo "==> starting Apache Kafka (test/kafka/kafka.sh start)"
+	@brokers="$$(test/kafka/kafka.sh start | sed -n 's/^KAFKA_BROKERS=//p')"; \
+	trap 'test/kafka/kafka.sh stop' EXIT; \
+	echo "==> SHOPSTREAM_TEST_KAFKA=$$brokers go test -race -count=1 -run Integration ./..."; \
+	SHOPSTREAM_TEST_KAFKA="$$brokers" $(GO) test -race -count=1 -run Integration ./...
+
+bench: ## Run the reproducible end-to-end benchmark
+	$(GO) run ./cmd/shopstream bench
+
+fuzz: ## Run each fuzz target for 20 s (FUZZTIME=1m make fuzz for longer)
+	@found=0; \
+	for file in $$(grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata '^func Fuzz[A-Za-z0-9_]*\(' . | sort); do \
+		dir="$$(dirname "$$file")"; \
+		for target in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$file"); do \
+			found=$$((found + 1)); \
+			echo "==> fuzzing $$target in $$dir for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$dir"; \
+		done; \
+	done; \
+	echo "==> $$found fuzz targets passed"
+
+clean: ## Stop a test Kafka left running; remove bin/, the fetched Kafka and the test cache
+	test/kafka/kafka.sh stop
+	rm -rf bin test/kafka/lib
+	$(GO) clean -testcache

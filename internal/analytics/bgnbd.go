@@ -1,0 +1,261 @@
+package analytics
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mathext"
+)
+
+// BGNBD holds the parameters of the beta-geometric/negative-binomial model
+// of Fader, Hardie and Lee (2005): while alive, a customer buys as a Poisson
+// process with rate λ ~ Gamma(shape R, rate Alpha); after each purchase the
+// customer drops out with probability p ~ Beta(A, B). Alpha is in the
+// period the data was summarised in (weeks for CDNOW), so predictions must
+// use the same period.
+type BGNBD struct {
+	R, Alpha, A, B float64
+}
+
+// BGNBDFit is the result of [FitBGNBD].
+type BGNBDFit struct {
+	BGNBD
+	// LogLikelihood is the log-likelihood of the data at the fitted
+	// parameters (-9582.4 on CDNOW), for comparing fits on the same data.
+	LogLikelihood float64
+	// Customers is how many summaries were fitted.
+	Customers int
+}
+
+// bgRow is one distinct (x, t_x, T) history with how many customers share
+// it: fitting iterates over distinct histories, and x is shared by many, so
+// the special functions of x are computed once per distinct x.
+type bgRow struct {
+	tx, T, w float64
+}
+
+type bgGroup struct {
+	x    float64
+	rows []bgRow
+}
+
+func groupBG(customers []Summary) ([]bgGroup, float64, error) {
+	if len(customers) == 0 {
+		return nil, 0, errors.New("no customers")
+	}
+	type key struct {
+		x     int
+		tx, T float64
+	}
+	keys := make([]key, 0, len(customers))
+	for i, s := range customers {
+		if err := validateSummary(i, s); err != nil {
+			return nil, 0, err
+		}
+		keys = append(keys, key{s.Frequency, s.Recency, s.Age})
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.x != b.x {
+			return a.x - b.x
+		}
+		if c := cmpFloat(a.tx, b.tx); c != 0 {
+			return c
+		}
+		return cmpFloat(a.T, b.T)
+	})
+	var groups []bgGroup
+	for i, k := range keys {
+		if i == 0 || k.x != keys[i-1].x {
+			groups = append(groups, bgGroup{x: float64(k.x)})
+		}
+		g := &groups[len(groups)-1]
+		if n := len(g.rows); n > 0 && i > 0 && keys[i-1] == k {
+			g.rows[n-1].w++
+			continue
+		}
+		g.rows = append(g.rows, bgRow{tx: k.tx, T: k.T, w: 1})
+	}
+	return groups, float64(len(customers)), nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// bgLogLikelihood returns the total log-likelihood (eq. 6 of Fader, Hardie
+// and Lee 2005, summed) and, if grad is not nil, its gradient with respect
+// to (r, α, a, b). Per customer
+//
+//	ln L = lnΓ(r+x) − lnΓ(r) + r ln α + ln(A₁ + δ(x>0) A₂)
+//	ln A₁ = ln B(a, b+x) − ln B(a, b) − (r+x) ln(α+T)
+//	ln A₂ = ln B(a+1, b+x−1) − ln B(a, b) − (r+x) ln(α+t_x)
+//
+// summed in log space so that neither term underflows for heavy buyers.
+func bgLogLikelihood(m BGNBD, groups []bgGroup, grad []float64) float64 {
+	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	lnAlpha := math.Log(alpha)
+	lgR, _ := math.Lgamma(r)
+	lbAB := mathext.Lbeta(a, b)
+	var psiR, psiA, psiB, psiAB float64
+	if grad != nil {
+		psiR, psiA, psiB, psiAB = mathext.Digamma(r), mathext.Digamma(a), mathext.Digamma(b), mathext.Digamma(a+b)
+	}
+	psiA1 := psiA + 1/a
+	var ll, gr, ga, gA, gB float64
+	for _, g := range groups {
+		x := g.x
+		lgRX, _ := math.Lgamma(r + x)
+		lb1 := mathext.Lbeta(a, b+x) - lbAB
+		lb2 := math.Inf(-1)
+		if x > 0 {
+			lb2 = mathext.Lbeta(a+1, b+x-1) - lbAB
+		}
+		base := lgRX - lgR + r*lnAlpha
+		var psiRX, psiABX, psiBX, psiBX1 float64
+		if grad != nil {
+			psiRX, psiABX, psiBX = mathext.Digamma(r+x), mathext.Digamma(a+b+x), mathext.Digamma(b+x)
+			if x > 0 {
+				psiBX1 = mathext.Digamma(b + x - 1)
+			}
+		}
+		for _, row := range g.rows {
+			lnAT := math.Log(alpha + row.T)
+			l1 := lb1 - (r+x)*lnAT
+			li, w1, w2, lnAtx := l1, 1.0, 0.0, 0.0
+			if x > 0 {
+				lnAtx = math.Log(alpha + row.tx)
+				l2 := lb2 - (r+x)*lnAtx
+				hi, lo := max(l1, l2), min(l1, l2)
+				li = hi + math.Log1p(math.Exp(lo-hi))
+				w1 = math.Exp(l1 - li)
+				w2 = 1 - w1
+			}
+			ll += row.w * (base + li)
+			if grad == nil {
+				continue
+			}
+			gr += row.w * (psiRX - psiR + lnAlpha - w1*lnAT - w2*lnAtx)
+			ga += row.w * (r/alpha - (r+x)*(w1/(alpha+row.T)+w2/(alpha+row.tx)))
+			gA += row.w * (w1*(psiA-psiABX) + w2*(psiA1-psiABX) - (psiA - psiAB))
+			gB += row.w * (w1*(psiBX-psiABX) + w2*(psiBX1-psiABX) - (psiB - psiAB))
+		}
+	}
+	if grad != nil {
+		grad[0], grad[1], grad[2], grad[3] = gr, ga, gA, gB
+	}
+	return ll
+}
+
+// LogLikelihood returns the BG/NBD log-likelihood of the customers'
+// histories under m, for comparing parameter sets on the same data.
+func (m BGNBD) LogLikelihood(customers []Summary) (float64, error) {
+	if err := m.validate(); err != nil {
+		return 0, err
+	}
+	groups, _, err := groupBG(customers)
+	if err != nil {
+		return 0, fmt.Errorf("BG/NBD log-likelihood: %w", err)
+	}
+	return bgLogLikelihood(m, groups, nil), nil
+}
+
+func (m BGNBD) validate() error {
+	for _, v := range []float64{m.R, m.Alpha, m.A, m.B} {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("BG/NBD parameters %+v: every parameter must be a positive number", m)
+		}
+	}
+	return nil
+}
+
+// FitBGNBD estimates the BG/NBD parameters by maximum likelihood over the
+// customers' (x, t_x, T), with BFGS on the log-parameters and the analytic
+// gradient. Customers with identical histories are folded together first,
+// which makes fitting a large population cheap. It fails, naming the
+// customer, on a history the model cannot describe (negative x, t_x
+// outside [0, T]).
+func FitBGNBD(customers []Summary) (BGNBDFit, error) {
+	groups, n, err := groupBG(customers)
+	if err != nil {
+		return BGNBDFit{}, fmt.Errorf("fitting BG/NBD: %w", err)
+	}
+	// Start from a rate of one purchase per mean age, a standard scale
+	// guess, and a neutral dropout Beta(1, 1).
+	var meanT float64
+	for _, s := range customers {
+		meanT += s.Age
+	}
+	meanT = max(meanT/n, 1e-3)
+	fg := func(p, grad []float64) float64 {
+		ll := bgLogLikelihood(BGNBD{p[0], p[1], p[2], p[3]}, groups, grad)
+		for i := range grad {
+			grad[i] /= n
+		}
+		return ll / n
+	}
+	p, err := maximize([]float64{1, meanT, 1, 1}, fg)
+	if err != nil {
+		return BGNBDFit{}, fmt.Errorf("fitting BG/NBD on %d customers: %w", len(customers), err)
+	}
+	m := BGNBD{p[0], p[1], p[2], p[3]}
+	return BGNBDFit{BGNBD: m, LogLikelihood: bgLogLikelihood(m, groups, nil), Customers: len(customers)}, nil
+}
+
+// ProbAlive is the probability that a customer with x repeat purchases,
+// the last at t_x, is still alive at age T (Fader, Hardie and Lee 2008):
+//
+//	P(alive) = 1 / (1 + δ(x>0) · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x))
+//
+// A customer with no repeat purchase has never had a chance to drop out
+// (dropout happens right after a purchase), so P(alive) = 1.
+func (m BGNBD) ProbAlive(x, tx, T float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	return 1 / (1 + math.Exp(m.logOdds(x, tx, T)))
+}
+
+// logOdds is ln(a/(b+x−1)) + (r+x) ln((α+T)/(α+t_x)), the log of the
+// dead-to-alive odds ratio term shared by ProbAlive and ExpectedPurchases.
+func (m BGNBD) logOdds(x, tx, T float64) float64 {
+	return math.Log(m.A/(m.B+x-1)) + (m.R+x)*(math.Log(m.Alpha+T)-math.Log(m.Alpha+tx))
+}
+
+// ExpectedPurchases is the expected number of purchases in the next t
+// periods of a customer with history (x, t_x, T), eq. 10 of Fader, Hardie
+// and Lee (2005):
+//
+//	E[Y(t) | x, t_x, T] =
+//	  (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))]
+//	  / (1 + δ(x>0) · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x))
+//
+// The formula has a removable singularity at a = 1; fitted values of a
+// near 1 lose precision there.
+func (m BGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
+	alive := m.ProbAlive(x, tx, T)
+	if alive == 0 {
+		return 0 // and do not ask 2F1 about a hopeless case
+	}
+	return m.purchasesIfAlive(t, x, T) * alive
+}
+
+// purchasesIfAlive is the numerator of eq. 10; the denominator is
+// 1/ProbAlive, so that callers predicting several horizons for one
+// customer compute it once.
+func (m BGNBD) purchasesIfAlive(t, x, T float64) float64 {
+	if t <= 0 {
+		return 0
+	}
+	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	z := t / (alpha + T + t)
+	lead := math.Exp((r + x) * (math.Log(alpha+T) - math.Log(alpha+T+t)))
+	return (a + b + x - 1) / (a - 1) * (1 - lead*mathext.Hypergeo(r+x, b+x, a+b+x-1, z))
+}

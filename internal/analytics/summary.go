@@ -1,0 +1,145 @@
+package analytics
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Day and Week are the usual periods for [Summarize]. The CDNOW data the
+// BG/NBD and Gamma-Gamma models were published on is in weeks; parameters
+// fitted in one period only make sense for predictions in the same period.
+const (
+	Day  = 24 * time.Hour
+	Week = 7 * Day
+)
+
+// Purchase is one purchase of one customer: the input of [Summarize] and
+// [BuildCohorts]. Amount is in major units (12.34), the order total.
+type Purchase struct {
+	CustomerID string
+	Time       time.Time
+	Amount     float64
+}
+
+// Summary is what the customer models need to know of one customer's
+// history up to the end of a calibration period. The models are counting
+// models over days, so purchases on the same calendar day are one purchase
+// (their amounts added), as in the CDNOW summary.
+type Summary struct {
+	CustomerID string
+	// Frequency x is the number of repeat purchase days: purchase days after
+	// the first one. A one-time buyer has x = 0.
+	Frequency int
+	// Recency t_x is the time from the first to the last purchase day, in
+	// periods (weeks or days, as given to Summarize). Zero when x = 0.
+	Recency float64
+	// Age T is the time from the first purchase day to the end of the
+	// calibration period, in the same periods.
+	Age float64
+	// MonetaryMean is the mean value of the repeat purchases (the first
+	// purchase excluded, as the Gamma-Gamma model requires); 0 when x = 0.
+	MonetaryMean float64
+	// TotalSpend is the value of all purchases in the calibration period,
+	// the first included: the M of RFM.
+	TotalSpend float64
+}
+
+// RFMValues returns the raw recency (periods since the last purchase, so
+// smaller is more recent), frequency (purchase days, first included) and
+// monetary value (total spend) that [ScoreRFM] ranks.
+func (s Summary) RFMValues() RFMValues {
+	return RFMValues{Recency: s.Age - s.Recency, Frequency: float64(s.Frequency + 1), Monetary: s.TotalSpend}
+}
+
+// Summarize builds one Summary per customer from purchases up to and
+// including the calendar day of end; later purchases are ignored, and
+// customers whose first purchase is after end are absent. Times are
+// resolved to calendar days in each time's own location, so convert them
+// to the shop's zone first. Recency and age are expressed in periods of
+// unit (Week or Day; any positive multiple of an hour works, measured as
+// days / (unit / 24h)). The result is sorted by CustomerID so that it does
+// not depend on the order of the input.
+func Summarize(purchases []Purchase, end time.Time, unit time.Duration) ([]Summary, error) {
+	if unit <= 0 {
+		return nil, fmt.Errorf("summarizing purchases: period %v is not positive", unit)
+	}
+	periodDays := unit.Hours() / 24
+	endDay := civilDay(end)
+
+	type dayAmount struct {
+		day    int64
+		amount float64
+	}
+	byCustomer := make(map[string][]dayAmount)
+	for i, p := range purchases {
+		if math.IsNaN(p.Amount) || math.IsInf(p.Amount, 0) {
+			return nil, fmt.Errorf("summarizing purchases: purchase %d of customer %q has amount %v", i, p.CustomerID, p.Amount)
+		}
+		d := civilDay(p.Time)
+		if d > endDay {
+			continue
+		}
+		byCustomer[p.CustomerID] = append(byCustomer[p.CustomerID], dayAmount{d, p.Amount})
+	}
+
+	out := make([]Summary, 0, len(byCustomer))
+	for id, ps := range byCustomer {
+		slices.SortFunc(ps, func(a, b dayAmount) int {
+			switch {
+			case a.day < b.day:
+				return -1
+			case a.day > b.day:
+				return 1
+			}
+			return 0
+		})
+		s := Summary{CustomerID: id}
+		first, last := ps[0].day, ps[0].day
+		var repeat float64
+		for _, p := range ps {
+			s.TotalSpend += p.amount
+			if p.day == first {
+				continue
+			}
+			if p.day != last {
+				s.Frequency++
+				last = p.day
+			}
+			repeat += p.amount
+		}
+		s.Recency = float64(last-first) / periodDays
+		s.Age = float64(endDay-first) / periodDays
+		if s.Frequency > 0 {
+			s.MonetaryMean = repeat / float64(s.Frequency)
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Summary) int { return strings.Compare(a.CustomerID, b.CustomerID) })
+	return out, nil
+}
+
+// civilDay numbers t's calendar date (in t's location) as days since
+// 1970-01-01, so that day differences ignore clock time and DST.
+func civilDay(t time.Time) int64 {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+// validateSummary rejects histories the models cannot describe, naming the
+// customer, so that one bad row fails a fit loudly rather than skewing it.
+func validateSummary(i int, s Summary) error {
+	switch {
+	case s.Frequency < 0:
+		return fmt.Errorf("customer %d (%q): frequency %d is negative", i, s.CustomerID, s.Frequency)
+	case !(s.Age >= 0) || math.IsInf(s.Age, 0):
+		return fmt.Errorf("customer %d (%q): age T = %v is not a finite non-negative number", i, s.CustomerID, s.Age)
+	case !(s.Recency >= 0) || s.Recency > s.Age:
+		return fmt.Errorf("customer %d (%q): recency t_x = %v is not within [0, T = %v]", i, s.CustomerID, s.Recency, s.Age)
+	case s.Frequency > 0 && s.Recency == 0:
+		return fmt.Errorf("customer %d (%q): %d repeat purchases but recency t_x = 0", i, s.CustomerID, s.Frequency)
+	}
+	return nil
+}

@@ -1,0 +1,426 @@
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+)
+
+// readAll drains a Reader, failing the test on any error but io.EOF.
+func readAll(t testing.TB, r *Reader) []event.Transaction {
+	t.Helper()
+	var out []event.Transaction
+	for {
+		tx, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		out = append(out, tx)
+	}
+}
+
+func TestHeaderRecognition(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		header  string
+		cfg     Config
+		want    map[string]string // logical name → header field it must use
+		wantErr []string          // substrings of the error, if one is expected
+	}{
+		{
+			name:   "UCI Online Retail",
+			header: "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+			want: map[string]string{OrderID: "InvoiceNo", ProductID: "StockCode", Quantity: "Quantity", Timestamp: "InvoiceDate",
+				UnitPrice: "UnitPrice", CustomerID: "CustomerID", Country: "Country"},
+		},
+		{
+			name:   "UCI Online Retail II, with a byte-order mark",
+			header: "\ufeffInvoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country",
+			want: map[string]string{OrderID: "Invoice", ProductID: "StockCode", Quantity: "Quantity", Timestamp: "InvoiceDate",
+				UnitPrice: "Price", CustomerID: "Customer ID", Country: "Country"},
+		},
+		{
+			name:   "snake case with the optional columns, any case",
+			header: "ORDER_ID, Customer_Id ,sku,qty,unit_price,order_date,country_code,Category,currency",
+			want: map[string]string{OrderID: "ORDER_ID", CustomerID: " Customer_Id ", ProductID: "sku", Quantity: "qty",
+				UnitPrice: "unit_price", Timestamp: "order_date", Country: "country_code", Category: "Category", Currency: "currency"},
+		},
+		{
+			name:   "a more specific synonym wins over date",
+			header: "date,order_id,customer_id,product_id,quantity,price,timestamp,country",
+			want:   map[string]string{Timestamp: "timestamp", UnitPrice: "price"},
+		},
+		{
+			name:   "explicit mapping, the rest recognised",
+			header: "Bestellnummer,Kunde,Artikel,Menge,Preis,Zeit,Land,quantity",
+			cfg: Config{Columns: map[string]string{OrderID: "bestellnummer", CustomerID: "Kunde", ProductID: "Artikel",
+				Quantity: "Menge", UnitPrice: "Preis", Timestamp: "Zeit", Country: "Land"}},
+			want: map[string]string{OrderID: "Bestellnummer", Quantity: "Menge", Country: "Land"},
+		},
+		{
+			name:    "missing columns are named, with the header seen",
+			header:  "InvoiceNo,StockCode,Quantity,CustomerID,Country",
+			wantErr: []string{"no column for unit_price, timestamp", `header ["InvoiceNo" "StockCode" "Quantity" "CustomerID" "Country"]`},
+		},
+		{
+			name:    "a mapped header that is absent",
+			header:  "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+			cfg:     Config{Columns: map[string]string{Timestamp: "When"}},
+			wantErr: []string{`timestamp (mapped to "When")`},
+		},
+		{
+			name:    "an unknown logical name",
+			header:  "InvoiceNo",
+			cfg:     Config{Columns: map[string]string{"invoice": "InvoiceNo"}},
+			wantErr: []string{`unknown column "invoice"`},
+		},
+		{name: "empty input", header: "", wantErr: []string{"input is empty"}},
+		{name: "bad default currency", header: "a", cfg: Config{DefaultCurrency: "euro"}, wantErr: []string{`DefaultCurrency "euro"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := New(strings.NewReader(tt.header), tt.cfg)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatal("New succeeded, want an error")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, h := range tt.want {
+				c := indexOf(logicalNames[:], name)
+				if i := r.col[c]; i < 0 || strings.TrimPrefix(r.header[i], "\ufeff") != strings.TrimPrefix(h, "\ufeff") {
+					t.Errorf("%s uses column %d, want %q", name, i, h)
+				}
+			}
+		})
+	}
+	var he *HeaderError
+	if _, err := New(strings.NewReader("a,b"), Config{}); !errors.As(err, &he) || len(he.Missing) != 7 {
+		t.Errorf("error %v is not a *HeaderError with 7 missing columns", err)
+	}
+}
+
+const snakeHeader = "order_id,customer_id,product_id,quantity,unit_price,timestamp,country\n"
+
+func TestTimestampFormats(t *testing.T) {
+	t.Parallel()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		berlin = time.FixedZone("CET", 3600) // no tzdata: winter time is enough here
+	}
+	utc := func(y int, m time.Month, d, h, min, s, ns int) time.Time {
+		return time.Date(y, m, d, h, min, s, ns, time.UTC)
+	}
+	tests := []struct {
+		value string
+		cfg   Config
+		want  time.Time
+	}{
+		{"2010-12-01T08:26:00Z", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)},
+		{"2010-12-01T08:26:00.250+01:00", Config{}, utc(2010, 12, 1, 7, 26, 0, 250e6)},
+		{"2010-12-01T08:26:00", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)},
+		{"2010-12-01 08:26:07", Config{}, utc(2010, 12, 1, 8, 26, 7, 0)},
+		{"2010-12-01 08:26:07.5", Config{}, utc(2010, 12, 1, 8, 26, 7, 5e8)},
+		{"2010-12-01 08:26", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)},
+		{"2010-12-01", Config{}, utc(2010, 12, 1, 0, 0, 0, 0)},
+		{"12/1/2010 8:26", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)}, // UCI Online Retail
+		{"1/12/2011 17:05:59", Config{}, utc(2011, 1, 12, 17, 5, 59, 0)},
+		{"01/02/2011 09:05", Config{}, utc(2011, 1, 2, 9, 5, 0, 0)},
+		{"3/4/2011", Config{}, utc(2011, 3, 4, 0, 0, 0, 0)},
+		{"2010-12-01 08:26", Config{Location: berlin}, utc(2010, 12, 1, 7, 26, 0, 0)},
+		{"01/02/2011 09:05", Config{TimeLayouts: []string{"02/01/2006 15:04"}}, utc(2011, 2, 1, 9, 5, 0, 0)},
+	}
+	for _, tt := range tests {
+		r, err := New(strings.NewReader(snakeHeader+"o1,c1,p1,1,1.00,"+tt.value+",GB\n"), tt.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs := readAll(t, r)
+		if len(txs) != 1 {
+			t.Errorf("%q: %d transactions, report %+v", tt.value, len(txs), r.Report())
+			continue
+		}
+		if got := txs[0].EventTime; !got.Equal(tt.want) || got.Location() != time.UTC {
+			t.Errorf("%q parsed as %v, want %v in UTC", tt.value, got, tt.want)
+		}
+	}
+}
+
+func TestSkipReasons(t *testing.T) {
+	t.Parallel()
+	header := snakeHeader[:len(snakeHeader)-1] + ",currency\n"
+	tests := []struct {
+		row  string
+		want SkipReason
+	}{
+		{`o1,c1,p1,1,1.00,2024-01-01,GB,EUR,"extra"`, ""}, // extra fields are fine
+		{`o1,c1,p1,1,1.00`, ShortRow},
+		{`,c1,p1,1,1.00,2024-01-01,GB,`, MissingOrderID},
+		{`o1,,p1,1,1.00,2024-01-01,GB,`, MissingCustomerID},
+		{`o1,  ,p1,1,1.00,2024-01-01,GB,`, MissingCustomerID},
+		{`o1,c1,,1,1.00,2024-01-01,GB,`, MissingProductID},
+		{`o1,c1,p1,two,1.00,2024-01-01,GB,`, BadQuantity},
+		{`o1,c1,p1,1.5,1.00,2024-01-01,GB,`, BadQuantity},
+		{`o1,c1,p1,99999999999,1.00,2024-01-01,GB,`, BadQuantity},
+		{`C536379,c1,D,-1,27.50,2024-01-01,GB,`, NonPositiveQuantity}, // a cancellation
+		{`o1,c1,p1,0,1.00,2024-01-01,GB,`, NonPositiveQuantity},
+		{`o1,c1,p1,1,1e3,2024-01-01,GB,`, BadPrice},
+		{`o1,c1,p1,1,£1.00,2024-01-01,GB,`, BadPrice},
+		{`o1,c1,p1,1,NaN,2024-01-01,GB,`, BadPrice},
+		{`o1,c1,p1,1,"1,000.00",2024-01-01,GB,`, BadPrice},
+		{`o1,c1,p1,1,0,2024-01-01,GB,`, NonPositivePrice},
+		{`o1,c1,p1,1,0.001,2024-01-01,GB,`, NonPositivePrice}, // rounds to 0 cents
+		{`o1,c1,p1,1,-11062.06,2024-01-01,GB,`, NonPositivePrice},
+		{`o1,c1,p1,1,1.00,yesterday,GB,`, BadTimestamp},
+		{`o1,c1,p1,1,1.00,,GB,`, BadTimestamp},
+		{`o1,c1,p1,1,1.00,2024-13-01,GB,`, BadTimestamp},
+		{`o1,c1,p1,1,1.00,0001-01-01T00:00:00+01:00,GB,`, BadTimestamp}, // year 0 in UTC
+		{`o1,c1,p1,1,1.00,2024-01-01,GB,euro`, BadCurrency},
+		{`o1,c1,p1,1000000000,9999999999.99,2024-01-01,GB,`, AmountOutOfRange},
+		{`o1,c1,p1,1,99999999999999.00,2024-01-01,GB,`, BadPrice},
+	}
+	for _, tt := range tests {
+		r, err := New(strings.NewReader(header+tt.row+"\n"), Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs := readAll(t, r)
+		rep := r.Report()
+		if rep.Rows != 1 || rep.Items+rep.SkippedRows() != 1 {
+			t.Errorf("%s: report %+v does not account for one row", tt.row, rep)
+		}
+		if tt.want == "" {
+			if len(txs) != 1 || rep.SkippedRows() != 0 {
+				t.Errorf("%s: skipped %v, want imported", tt.row, rep.Skipped)
+			}
+			continue
+		}
+		if len(txs) != 0 || rep.Skipped[tt.want] != 1 {
+			t.Errorf("%s: skipped %v, want one %s", tt.row, rep.Skipped, tt.want)
+		}
+	}
+}
+
+// An order whose total would overflow what an event carries loses the
+// line that overflows, counted, and keeps the rest.
+func TestOrderTotalOutOfRange(t *testing.T) {
+	t.Parallel()
+	in := snakeHeader +
+		"o1,c1,p1,1000,9999999999.99,2024-01-01,GB\n" + // 10¹³ − 10: just fits
+		"o1,c1,p2,1,100.00,2024-01-01,GB\n" +
+		"o1,c1,p3,1,5.00,2024-01-01,GB\n"
+	r, err := New(strings.NewReader(in), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := readAll(t, r)
+	if len(txs) != 1 || len(txs[0].Items) != 2 || r.Report().Skipped[AmountOutOfRange] != 1 {
+		t.Fatalf("got %+v, report %+v", txs, r.Report())
+	}
+	if _, err := event.Marshal(&txs[0]); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGroupingIntoTransactions(t *testing.T) {
+	t.Parallel()
+	in := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
+		"536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom\n" +
+		"536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850.0,United Kingdom\n" +
+		"536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,17850,United Kingdom\n" +
+		"C536379,D,Discount,-1,12/1/2010 9:41,27.5,14527,United Kingdom\n" +
+		"536414,22139,,56,12/1/2010 11:52,0,,United Kingdom\n" +
+		"536365,84406B,CREAM CUPID HEARTS COAT HANGER,8,12/1/2010 8:26,2.75,17850,United Kingdom\n" + // the order again
+		"536370,22728,\"ALARM CLOCK BAKELIKE \"\"PINK\"\"\",24,12/1/2010 8:45,3.75,12583,France\n" +
+		"536370,22727,ALARM CLOCK BAKELIKE RED ,24,12/1/2010 8:45,3.75,12583,France\n" +
+		"536371,22086,PAPER CHAIN KIT,80,12/1/2010 9:00,2.55,13748,EIRE\n" +
+		"536372,21,x,1,12/1/2010 9:01,1,13748,Unspecified\n" +
+		"536373,21,x,1,12/1/2010 9:02,1,13749,ca\n" +
+		"536373,22,y,2,12/1/2010 9:02,1,13750,ca\n" // same order, another customer
+	r, err := New(strings.NewReader(in), Config{DefaultCurrency: "gbp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := readAll(t, r)
+	type got struct {
+		id, customer, country string
+		items                 int
+		total                 event.Cents
+	}
+	var gotTx []got
+	for _, tx := range txs {
+		gotTx = append(gotTx, got{tx.TransactionID, tx.CustomerID, tx.BillingCountry, len(tx.Items), tx.TotalCents})
+		if tx.ShippingCountry != tx.BillingCountry || tx.Currency != "GBP" || tx.Channel != "import" ||
+			tx.PaymentMethod != "unknown" || tx.SchemaVersion != 1 || tx.TotalCents != tx.ItemsCents() {
+			t.Errorf("transaction %s: %+v", tx.TransactionID, tx)
+		}
+		for _, it := range tx.Items {
+			if it.Category != "unknown" {
+				t.Errorf("item %+v: category %q, want unknown", it, it.Category)
+			}
+		}
+	}
+	want := []got{
+		{"536365", "17850", "GB", 2, 6*255 + 6*339},
+		{"536366", "17850", "GB", 1, 6 * 185},
+		{"536365#2", "17850", "GB", 1, 8 * 275},
+		{"536370", "12583", "FR", 2, 2 * 24 * 375},
+		{"536371", "13748", "IE", 1, 80 * 255},
+		{"536372", "13748", "", 1, 100},
+		{"536373", "13749", "CA", 1, 100},
+		{"536373#2", "13750", "CA", 1, 200},
+	}
+	if !reflect.DeepEqual(gotTx, want) {
+		t.Errorf("transactions\n%+v\nwant\n%+v", gotTx, want)
+	}
+	if txs[0].EventTime != time.Date(2010, 12, 1, 8, 26, 0, 0, time.UTC) || txs[0].Items[1] != (event.Item{ProductID: "71053", Category: "unknown", Quantity: 6, UnitPriceCents: 339}) {
+		t.Errorf("first transaction %+v", txs[0])
+	}
+	rep := r.Report()
+	wantRep := Report{Rows: 12, Items: 10, Transactions: 8, SplitOrders: 2,
+		Skipped:          map[SkipReason]int64{NonPositiveQuantity: 1, MissingCustomerID: 1},
+		UnknownCountries: map[string]int64{"Unspecified": 1}}
+	if !reflect.DeepEqual(rep, wantRep) {
+		t.Errorf("report %+v, want %+v", rep, wantRep)
+	}
+}
+
+func TestOptionalColumns(t *testing.T) {
+	t.Parallel()
+	in := "order_id,customer_id,product_id,quantity,unit_price,timestamp,country,category,currency\n" +
+		"o1,c1,p1,2,10.005,2024-01-01,de,Books,usd\n" +
+		"o1,c1,p2,1,+3,2024-01-01,de,,USD\n" +
+		"o1,c1,p3,1,4.5,2024-01-01,de,Toys,\n" // the default currency: a new run
+	r, err := New(strings.NewReader(in), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := readAll(t, r)
+	if len(txs) != 2 {
+		t.Fatalf("%d transactions: %+v", len(txs), txs)
+	}
+	want0 := []event.Item{{ProductID: "p1", Category: "Books", Quantity: 2, UnitPriceCents: 1001}, {ProductID: "p2", Category: "unknown", Quantity: 1, UnitPriceCents: 300}}
+	if !reflect.DeepEqual(txs[0].Items, want0) || txs[0].Currency != "USD" || txs[0].TotalCents != 2302 || txs[0].BillingCountry != "DE" {
+		t.Errorf("first transaction %+v", txs[0])
+	}
+	if txs[1].Currency != "EUR" || txs[1].TransactionID != "o1#2" {
+		t.Errorf("second transaction %+v", txs[1])
+	}
+}
+
+func TestParseCents(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		want event.Cents
+		ok   bool
+	}{
+		{"2.55", 255, true}, {"0.5", 50, true}, {".5", 50, true}, {"3.", 300, true}, {"007", 700, true},
+		{"1.005", 101, true}, {"1.0049", 100, true}, {"-1.005", -101, true}, {"+2", 200, true},
+		{"9999999999999.99", 999999999999999, true},
+		{"", 0, false}, {".", 0, false}, {"-", 0, false}, {"1.2.3", 0, false}, {"1e2", 0, false},
+		{"Inf", 0, false}, {"0x10", 0, false}, {"1 000", 0, false}, {"10000000000000", 0, false},
+	} {
+		got, err := parseCents(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseCents(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(snakeHeader)
+	for i := range 25 {
+		b.WriteString("o" + string(rune('a'+i)) + ",c,p,1,1,2024-01-01,GB\n")
+	}
+	var calls []int64
+	r, err := New(strings.NewReader(b.String()), Config{ProgressEvery: 10, Progress: func(n int64) { calls = append(calls, n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readAll(t, r)); n != 25 {
+		t.Fatalf("%d transactions, want 25", n)
+	}
+	if want := []int64{10, 20, 25}; !reflect.DeepEqual(calls, want) {
+		t.Errorf("progress calls %v, want %v", calls, want)
+	}
+}
+
+type failingReader struct {
+	data string
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.data == "" {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// A read error is returned, wrapped, after the transaction in progress,
+// and again on every later call.
+func TestReadError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("disk on fire")
+	r, err := New(&failingReader{data: snakeHeader + "o1,c1,p1,1,1,2024-01-01,GB\n", err: boom}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx, err := r.Next(); err != nil || tx.TransactionID != "o1" {
+		t.Fatalf("first Next = %+v, %v", tx, err)
+	}
+	for range 2 {
+		if _, err := r.Next(); !errors.Is(err, boom) || !strings.Contains(err.Error(), "reading row 2") {
+			t.Errorf("Next error %v, want the read error naming row 2", err)
+		}
+	}
+}
+
+// BenchmarkImport reads a UCI-like export of 100,000 rows in orders of
+// four lines, reporting rows per second.
+func BenchmarkImport(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n")
+	const rows = 100_000
+	for i := range rows {
+		fmt.Fprintf(&sb, "%d,%d,SOME PRODUCT DESCRIPTION,%d,12/%d/2010 %d:%02d,%d.%02d,%d,United Kingdom\n",
+			536365+i/4, 20000+i%3000, 1+i%24, 1+i%28, i/4%24, i/4%60, i%20, 1+i%99, 12000+i/4%4000)
+	}
+	data := sb.String()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := New(strings.NewReader(data), Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(readAll(b, r)); n != rows/4 {
+			b.Fatalf("%d transactions", n)
+		}
+	}
+	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -23,6 +23,7 @@ func commands() map[string]command {
 		"process": {"consume transactions from Kafka, check, score and store them exactly once", runProcess},
 		"serve":   {"serve the dashboard, REST API and metrics over the store", runServe},
 		"broker":  {"run the embedded Kafka-protocol broker on its own", runBroker},
+		"bench":   {"measure throughput, latency and memory end to end (reproducible)", runBench},
 		"iforest": {"train the isolation forest on a labelled CSV and print ROC-AUC and PR-AUC", runIForest},
 	}
 }

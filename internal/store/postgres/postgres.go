@@ -227,6 +227,10 @@ func (s *txSource) Values() ([]any, error) {
 func (s *txSource) Err() error { return nil }
 
 func copyTxs(ctx context.Context, tx pgx.Tx, parts []store.Part) error {
+	return copyTxsInto(ctx, tx, "transactions", parts)
+}
+
+func copyTxsInto(ctx context.Context, tx pgx.Tx, table string, parts []store.Part) error {
 	n := 0
 	for i := range parts {
 		n += len(parts[i].Txs)
@@ -234,8 +238,29 @@ func copyTxs(ctx context.Context, tx pgx.Tx, parts []store.Part) error {
 	if n == 0 {
 		return nil
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"transactions"}, txColumns, &txSource{parts: parts})
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, txColumns, &txSource{parts: parts})
 	return err
+}
+
+// BareCopy copies rows into a fresh copy of the transactions table (same
+// columns, keys and indexes) in one transaction, and drops it afterwards:
+// the benchmark's yardstick of what PostgreSQL can take, measured the same
+// way the processor writes.
+func (s *Store) BareCopy(ctx context.Context, batches [][]store.Tx) (time.Duration, error) {
+	if _, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE transactions INCLUDING ALL)"); err != nil {
+		return 0, fmt.Errorf("creating bench_copy: %w", err)
+	}
+	defer s.pool.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_copy") //nolint:errcheck // best effort
+	start := time.Now()
+	for _, rows := range batches {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return copyTxsInto(ctx, tx, "bench_copy", []store.Part{{Txs: rows}})
+		})
+		if err != nil {
+			return 0, fmt.Errorf("copying into bench_copy: %w", err)
+		}
+	}
+	return time.Since(start), nil
 }
 
 func copyRest(ctx context.Context, tx pgx.Tx, parts []store.Part) error {

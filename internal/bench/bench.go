@@ -1,0 +1,544 @@
+// Package bench is `shopstream bench`: the reproducible end-to-end
+// benchmark. On a fixed seed and data size it measures, in one run and side
+// by side:
+//
+//   - e2e_tps: generator -> Kafka -> full processing -> committed in
+//     PostgreSQL, the topic pre-loaded, timed from the processor's first
+//     fetch to its last commit;
+//   - copy_rows_per_s: the bare PostgreSQL COPY of the same rows, in the same
+//     batch size, into a copy of the transactions table;
+//   - ratio = e2e_tps / copy_rows_per_s;
+//   - p50/p95/p99 latency from produce to commit with the generator running
+//     at a fixed offered rate;
+//   - embedded_tps: the same as e2e_tps with the SQLite store;
+//   - peak_rss_bytes: the process's peak resident memory (broker included).
+//
+// Each figure is the median over the runs.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/postgres"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+)
+
+// Config configures a benchmark.
+type Config struct {
+	// PostgresURL is the server to measure; each run uses a schema of its
+	// own, dropped afterwards. Required.
+	PostgresURL string
+	// Records per throughput run. Defaults to 200,000.
+	Records int
+	// Customers in the generated shop. Defaults to 100,000.
+	Customers int
+	// Seed of the generator. Defaults to 1.
+	Seed int64
+	// Runs, whose median is reported. Defaults to 3.
+	Runs int
+	// Batch is the most records per database transaction, for the
+	// processor and the bare COPY alike. Defaults to 10,000.
+	Batch int
+	// Partitions of the topic. Defaults to 4.
+	Partitions int
+	// LatencyRate is the offered rate of the latency run. Defaults to 20,000/s.
+	LatencyRate float64
+	// LatencyDuration is how long the latency run offers load (the first
+	// 20% is warm-up and not counted). Defaults to 10 s.
+	LatencyDuration time.Duration
+	// SkipEmbedded leaves out the SQLite run.
+	SkipEmbedded bool
+	// NewScorer is the processor's fraud scorer factory, as in production.
+	NewScorer func(partition int32) pipeline.Scorer
+	// Logger receives progress. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Records == 0 {
+		c.Records = 200_000
+	}
+	if c.Customers == 0 {
+		c.Customers = 100_000
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Runs == 0 {
+		c.Runs = 3
+	}
+	if c.Batch == 0 {
+		c.Batch = 10_000
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 4
+	}
+	if c.LatencyRate == 0 {
+		c.LatencyRate = 20_000
+	}
+	if c.LatencyDuration == 0 {
+		c.LatencyDuration = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Result is what the benchmark prints; each figure is a median over runs.
+type Result struct {
+	E2ETPS       float64 `json:"e2e_tps"`
+	CopyRowsPerS float64 `json:"copy_rows_per_s"`
+	Ratio        float64 `json:"ratio"`
+	P50Ms        float64 `json:"p50_ms"`
+	P95Ms        float64 `json:"p95_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	LatencyRate  float64 `json:"latency_offered_rate"`
+	AchievedRate float64 `json:"latency_achieved_rate"`
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	EmbeddedTPS  float64 `json:"embedded_tps,omitempty"`
+
+	Records   int       `json:"records"`
+	Customers int       `json:"customers"`
+	Runs      int       `json:"runs"`
+	Batch     int       `json:"batch"`
+	Seed      int64     `json:"seed"`
+	Commit    string    `json:"commit"`
+	Machine   string    `json:"machine"`
+	GoVersion string    `json:"go_version"`
+	At        time.Time `json:"at"`
+
+	// Per-run figures, for the spread.
+	E2ERuns      []float64 `json:"e2e_tps_runs"`
+	CopyRuns     []float64 `json:"copy_rows_per_s_runs"`
+	EmbeddedRuns []float64 `json:"embedded_tps_runs,omitempty"`
+	P99Runs      []float64 `json:"p99_ms_runs"`
+}
+
+// Run executes the benchmark.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg = cfg.withDefaults()
+	if cfg.PostgresURL == "" {
+		return nil, fmt.Errorf("bench: no PostgreSQL URL")
+	}
+	log := cfg.Logger
+	res := &Result{Records: cfg.Records, Customers: cfg.Customers, Runs: cfg.Runs, Batch: cfg.Batch, Seed: cfg.Seed,
+		Commit: commit(), Machine: machine(), GoVersion: runtime.Version(), At: time.Now().UTC(), LatencyRate: cfg.LatencyRate}
+
+	log.Info("generating records", "records", cfg.Records, "customers", cfg.Customers, "seed", cfg.Seed)
+	recs, rows, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var p50s, p95s, p99s, achieved []float64
+	for run := 1; run <= cfg.Runs; run++ {
+		copyRate, err := bareCopy(ctx, cfg, rows, run)
+		if err != nil {
+			return nil, err
+		}
+		res.CopyRuns = append(res.CopyRuns, copyRate)
+		log.Info("bare COPY", "run", run, "rows_per_s", int(copyRate))
+
+		tps, err := throughput(ctx, cfg, recs, run, false)
+		if err != nil {
+			return nil, err
+		}
+		res.E2ERuns = append(res.E2ERuns, tps)
+		log.Info("end to end (PostgreSQL)", "run", run, "tps", int(tps))
+
+		if !cfg.SkipEmbedded {
+			etps, err := throughput(ctx, cfg, recs, run, true)
+			if err != nil {
+				return nil, err
+			}
+			res.EmbeddedRuns = append(res.EmbeddedRuns, etps)
+			log.Info("end to end (SQLite)", "run", run, "tps", int(etps))
+		}
+
+		lat, rate, err := latency(ctx, cfg, run)
+		if err != nil {
+			return nil, err
+		}
+		p50s, p95s, p99s = append(p50s, lat[0]), append(p95s, lat[1]), append(p99s, lat[2])
+		achieved = append(achieved, rate)
+		log.Info("latency", "run", run, "p50_ms", lat[0], "p95_ms", lat[1], "p99_ms", lat[2], "achieved_rate", int(rate))
+	}
+	res.E2ETPS, res.CopyRowsPerS = median(res.E2ERuns), median(res.CopyRuns)
+	res.Ratio = res.E2ETPS / res.CopyRowsPerS
+	res.EmbeddedTPS = median(res.EmbeddedRuns)
+	res.P50Ms, res.P95Ms, res.P99Ms = median(p50s), median(p95s), median(p99s)
+	res.P99Runs = p99s
+	res.AchievedRate = median(achieved)
+	res.PeakRSSBytes = peakRSS()
+	return res, nil
+}
+
+// prepare generates the records once, and the stored rows they make.
+func prepare(cfg Config) ([]generate.Record, [][]store.Tx, error) {
+	g, err := generate.New(generate.Config{Seed: cfg.Seed, Customers: cfg.Customers})
+	if err != nil {
+		return nil, nil, err
+	}
+	recs := make([]generate.Record, cfg.Records)
+	var rows [][]store.Tx
+	var batch []store.Tx
+	// Event times spread over the last hour, as a live stream's would be.
+	now := time.Now()
+	start := now.Add(-time.Hour)
+	step := time.Hour / time.Duration(cfg.Records)
+	for i := range recs {
+		recs[i] = g.NextAt(start.Add(time.Duration(i) * step))
+		var t event.Transaction
+		if err := event.Decode(recs[i].Value, &t); err != nil {
+			return nil, nil, fmt.Errorf("generated record %d does not decode: %w", i, err)
+		}
+		batch = append(batch, pipeline.NewTx(&t, int32(i%cfg.Partitions), int64(i), now, recs[i].Value))
+		if len(batch) == cfg.Batch {
+			rows = append(rows, batch)
+			batch = nil
+		}
+	}
+	if len(batch) > 0 {
+		rows = append(rows, batch)
+	}
+	return recs, rows, nil
+}
+
+// schemaURL returns the URL of a fresh schema of its own for one run.
+func schemaURL(ctx context.Context, base, name string) (string, func(), error) {
+	st, err := postgres.Open(ctx, base)
+	if err != nil {
+		return "", nil, err
+	}
+	defer st.Close()
+	if _, err := st.Pool().Exec(ctx, "DROP SCHEMA IF EXISTS "+name+" CASCADE; CREATE SCHEMA "+name); err != nil {
+		return "", nil, fmt.Errorf("creating schema %s: %w", name, err)
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	drop := func() {
+		if st, err := postgres.Open(context.WithoutCancel(ctx), base); err == nil {
+			st.Pool().Exec(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+name+" CASCADE") //nolint:errcheck // best effort
+			st.Close()
+		}
+	}
+	return base + sep + "search_path=" + name, drop, nil
+}
+
+func bareCopy(ctx context.Context, cfg Config, rows [][]store.Tx, run int) (float64, error) {
+	url, drop, err := schemaURL(ctx, cfg.PostgresURL, fmt.Sprintf("bench_copy_%d", run))
+	if err != nil {
+		return 0, err
+	}
+	defer drop()
+	st, err := postgres.Open(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	took, err := st.BareCopy(ctx, rows)
+	if err != nil {
+		return 0, err
+	}
+	return float64(cfg.Records) / took.Seconds(), nil
+}
+
+// preload starts a broker and fills its topic with recs.
+func preload(ctx context.Context, cfg Config, recs []generate.Record) (*bus.Embedded, error) {
+	b, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(cfg.Partitions), RetentionBytes: 8 << 30})
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.DefaultProduceTopic(bus.TopicTransactions),
+		kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(50_000))
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	defer cl.Close()
+	var perr atomic.Value
+	for i := range recs {
+		cl.Produce(ctx, &kgo.Record{Key: recs[i].Key, Value: recs[i].Value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				perr.Store(err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err, _ := perr.Load().(error); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("pre-loading the topic: %w", err)
+	}
+	return b, nil
+}
+
+// throughput runs the processor over a pre-loaded topic until every record
+// is committed and returns records per second from first fetch to last commit.
+func throughput(ctx context.Context, cfg Config, recs []generate.Record, run int, embedded bool) (float64, error) {
+	b, err := preload(ctx, cfg, recs)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	var st store.Store
+	if embedded {
+		dir, err := os.MkdirTemp("", "shopstream-bench-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		s, err := sqlite.Open(ctx, dir)
+		if err != nil {
+			return 0, err
+		}
+		st = s
+	} else {
+		url, drop, err := schemaURL(ctx, cfg.PostgresURL, fmt.Sprintf("bench_e2e_%d", run))
+		if err != nil {
+			return 0, err
+		}
+		defer drop()
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			return 0, err
+		}
+		st = s
+	}
+	defer st.Close()
+
+	var mu sync.Mutex
+	var first, last time.Time
+	var committed int
+	done := make(chan struct{})
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p, err := pipeline.New(pipeline.Config{
+		Brokers: b.Addrs(), Store: st, Group: "bench", MaxBatch: cfg.Batch, NewScorer: cfg.NewScorer,
+		Logger:  slog.New(slog.DiscardHandler),
+		OnFetch: func(_ int, at time.Time) {
+			mu.Lock()
+			if first.IsZero() {
+				first = at
+			}
+			mu.Unlock()
+		},
+		OnCommit: func(bt *store.Batch, at time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range bt.Parts {
+				committed += bt.Parts[i].Len()
+			}
+			last = at
+			if committed >= len(recs) {
+				select {
+				case <-done:
+				default:
+					close(done)
+				}
+			}
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(pctx) }()
+	select {
+	case <-done:
+	case err := <-errc:
+		return 0, fmt.Errorf("processor stopped: %w", err)
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return float64(committed) / last.Sub(first).Seconds(), nil
+}
+
+// latency offers generated records at cfg.LatencyRate for LatencyDuration
+// while the processor runs, and returns the p50, p95 and p99 of produce to
+// commit in milliseconds (after a 20% warm-up), and the rate achieved.
+func latency(ctx context.Context, cfg Config, run int) ([3]float64, float64, error) {
+	var out [3]float64
+	b, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(cfg.Partitions), RetentionBytes: 8 << 30})
+	if err != nil {
+		return out, 0, err
+	}
+	defer b.Close()
+	url, drop, err := schemaURL(ctx, cfg.PostgresURL, fmt.Sprintf("bench_lat_%d", run))
+	if err != nil {
+		return out, 0, err
+	}
+	defer drop()
+	st, err := postgres.Open(ctx, url)
+	if err != nil {
+		return out, 0, err
+	}
+	defer st.Close()
+
+	var mu sync.Mutex
+	var lats []float64
+	warm := time.Now().Add(cfg.LatencyDuration / 5)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p, err := pipeline.New(pipeline.Config{
+		Brokers: b.Addrs(), Store: st, Group: "bench", MaxBatch: cfg.Batch, NewScorer: cfg.NewScorer,
+		Logger: slog.New(slog.DiscardHandler),
+		OnCommit: func(bt *store.Batch, at time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range bt.Parts {
+				for j := range bt.Parts[i].Txs {
+					if pt := bt.Parts[i].Txs[j].ProducedAt; pt.After(warm) {
+						lats = append(lats, at.Sub(pt).Seconds()*1000)
+					}
+				}
+			}
+		},
+	})
+	if err != nil {
+		return out, 0, err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(pctx) }()
+
+	g, err := generate.New(generate.Config{Seed: cfg.Seed + int64(run), Customers: cfg.Customers})
+	if err != nil {
+		return out, 0, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.DefaultProduceTopic(bus.TopicTransactions), kgo.ProducerLinger(0))
+	if err != nil {
+		return out, 0, err
+	}
+	defer cl.Close()
+	// Pace in 1 ms ticks so the offered load is smooth.
+	start := time.Now()
+	sent := 0
+	tick := time.NewTicker(time.Millisecond)
+	for now := range tick.C {
+		el := now.Sub(start)
+		if el >= cfg.LatencyDuration || ctx.Err() != nil {
+			break
+		}
+		due := int(el.Seconds() * cfg.LatencyRate)
+		for ; sent < due; sent++ {
+			r := g.NextAt(now)
+			cl.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, nil)
+		}
+	}
+	tick.Stop()
+	achieved := float64(sent) / time.Since(start).Seconds()
+	if err := cl.Flush(ctx); err != nil {
+		return out, 0, err
+	}
+	// Wait for the tail to commit.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := p.Stats(); s.Stored+s.Quarantined >= int64(sent) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		return out, 0, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lats) == 0 {
+		return out, 0, fmt.Errorf("no latencies measured")
+	}
+	slices.Sort(lats)
+	for i, q := range []float64{0.50, 0.95, 0.99} {
+		out[i] = lats[min(len(lats)-1, int(q*float64(len(lats))))]
+	}
+	return out, achieved, nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		c += "-dirty"
+	}
+	return c
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"), "%d", &kb)
+		mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+	}
+	return fmt.Sprintf("%s, %d cores%s, %s/%s", model, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH)
+}
+
+// peakRSS is the process's peak resident set (VmHWM), in bytes.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}

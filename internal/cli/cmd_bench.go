@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/bench"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", stderr)
+	var lf logFlags
+	lf.register(fs, "info")
+	pg := fs.String("postgres", "", "PostgreSQL URL to measure (default: start a throwaway cluster, fsync on)")
+	records := fs.Int("records", 200_000, "records per throughput run")
+	customers := fs.Int("customers", 100_000, "customers in the generated shop")
+	seed := fs.Int64("seed", 1, "generator seed")
+	runs := fs.Int("runs", 3, "runs; each figure is the median")
+	batch := fs.Int("batch", 10_000, "most records per database transaction (processor and bare COPY alike)")
+	latRate := fs.Float64("latency-rate", 20_000, "offered rate of the latency run, transactions/s")
+	latDur := fs.Duration("latency-duration", 10*time.Second, "length of the latency run")
+	skipEmbedded := fs.Bool("skip-embedded", false, "leave out the embedded (SQLite) run")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *records < 1000:
+		return usageError{fmt.Errorf("invalid value %d for flag -records: at least 1000", *records)}
+	case *runs < 1:
+		return usageError{fmt.Errorf("invalid value %d for flag -runs: at least 1", *runs)}
+	case *batch < 1:
+		return usageError{fmt.Errorf("invalid value %d for flag -batch: at least 1", *batch)}
+	case *latRate <= 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -latency-rate: must be above 0", *latRate)}
+	case *latDur < time.Second:
+		return usageError{fmt.Errorf("invalid value %v for flag -latency-duration: at least 1s", *latDur)}
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	url := *pg
+	if url == "" {
+		u, stop, err := throwawayPostgres(ctx, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		url = u
+	}
+	res, err := bench.Run(ctx, bench.Config{
+		PostgresURL: url, Records: *records, Customers: *customers, Seed: *seed, Runs: *runs, Batch: *batch,
+		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded,
+		NewScorer: newScorer(pipelineDeps{logger: logger}), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "shopstream bench  commit %s  %s  %s\n", res.Commit, res.Machine, res.GoVersion)
+	fmt.Fprintf(stdout, "%d records, %d customers, seed %d, batch %d, median of %d runs\n\n", res.Records, res.Customers, res.Seed, res.Batch, res.Runs)
+	fmt.Fprintf(stdout, "  end to end, PostgreSQL    %10.0f tx/s     runs %s\n", res.E2ETPS, runsList(res.E2ERuns))
+	fmt.Fprintf(stdout, "  bare COPY, same rows      %10.0f rows/s   runs %s\n", res.CopyRowsPerS, runsList(res.CopyRuns))
+	fmt.Fprintf(stdout, "  ratio                     %10.2f          (target >= 0.5)\n", res.Ratio)
+	if !*skipEmbedded {
+		fmt.Fprintf(stdout, "  end to end, SQLite        %10.0f tx/s     runs %s\n", res.EmbeddedTPS, runsList(res.EmbeddedRuns))
+	}
+	fmt.Fprintf(stdout, "  latency at %.0f/s offered (%.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
+		res.LatencyRate, res.AchievedRate, res.P50Ms, res.P95Ms, res.P99Ms)
+	fmt.Fprintf(stdout, "  peak RSS (whole process, embedded broker included) %.0f MiB\n", float64(res.PeakRSSBytes)/(1<<20))
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Fprintf(stdout, "%s\n", b)
+	}
+	return nil
+}
+
+func runsList(xs []float64) string {
+	s := ""
+	for i, x := range xs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%.0f", x)
+	}
+	return s
+}

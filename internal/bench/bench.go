@@ -337,7 +337,7 @@ func throughput(ctx context.Context, cfg Config, recs []generate.Record, run int
 	defer cancel()
 	p, err := pipeline.New(pipeline.Config{
 		Brokers: b.Addrs(), Store: st, Group: "bench", MaxBatch: cfg.Batch, NewScorer: cfg.NewScorer,
-		Logger:  slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler),
 		OnFetch: func(_ int, at time.Time) {
 			mu.Lock()
 			if first.IsZero() {

@@ -11,7 +11,9 @@
 // cannot write it twice. Per-partition state is rebuilt on assignment by
 // replaying the partition's recent stored transactions.
 //
-// Flow control: one goroutine polls and processes (it owns all partition
-// state, so it takes no locks), one writes; a channel of two batches between
-// them bounds memory, and a slow database slows polling instead of queueing.
+// Flow control: one goroutine polls; each partition's records in a poll are
+// processed by a goroutine of their own (only it touches that partition's
+// state, so nothing is locked); one goroutine writes. A channel of two
+// batches between poller and writer bounds memory, and a slow database slows
+// polling instead of queueing.
 package pipeline

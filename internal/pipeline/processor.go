@@ -269,36 +269,62 @@ func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
 	}
 }
 
-// build turns fetched records into one batch, partition by partition.
+// build turns fetched records into one batch. Partitions are processed in
+// parallel, one goroutine each: every partition's state is touched only by
+// its own goroutine, so nothing is locked; records within a partition keep
+// their order.
 func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
-	b := &store.Batch{Group: p.cfg.Group, Topic: p.cfg.Topic}
-	now := p.cfg.Now()
-	var t event.Transaction
+	type job struct {
+		ps   *partState
+		recs []*kgo.Record
+		part store.Part
+	}
+	var jobs []job
 	fetches.EachPartition(func(ft kgo.FetchTopicPartition) {
 		if len(ft.Records) == 0 {
 			return
 		}
 		ps := p.parts[ft.Partition]
 		if ps == nil {
-			// Records of a partition we do not (or no longer) own.
-			return
+			return // records of a partition we do not (or no longer) own
 		}
-		part := store.Part{Partition: ft.Partition, From: ps.pos}
-		for _, r := range ft.Records {
+		jobs = append(jobs, job{ps: ps, recs: ft.Records, part: store.Part{Partition: ft.Partition}})
+	})
+	if len(jobs) == 0 {
+		return nil
+	}
+	now := p.cfg.Now()
+	run := func(j *job) {
+		var t event.Transaction
+		ps, part := j.ps, &j.part
+		part.From = ps.pos
+		for _, r := range j.recs {
 			if ps.pos >= 0 && r.Offset < ps.pos {
 				continue // fetched before a re-seek; already handled
 			}
 			if part.From < 0 {
 				part.From = r.Offset
 			}
-			p.process(ps, r, now, &t, &part)
+			p.process(ps, r, now, &t, part)
 			part.To = r.Offset + 1
 			ps.pos = part.To
 		}
-		if part.To > part.From {
+	}
+	if len(jobs) == 1 {
+		run(&jobs[0])
+	} else {
+		var wg sync.WaitGroup
+		for i := range jobs {
+			wg.Go(func() { run(&jobs[i]) })
+		}
+		wg.Wait()
+	}
+	b := &store.Batch{Group: p.cfg.Group, Topic: p.cfg.Topic}
+	for i := range jobs {
+		if part := jobs[i].part; part.To > part.From {
 			b.Parts = append(b.Parts, part)
 		}
-	})
+	}
 	if len(b.Parts) == 0 {
 		return nil
 	}

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+)
+
+func TestGenerateToFileIsReproducible(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name string) ([]byte, []byte) {
+		out, labels := filepath.Join(dir, name+".jsonl"), filepath.Join(dir, name+".csv")
+		var stdout, stderr bytes.Buffer
+		err := runGenerate(context.Background(), []string{
+			"--out", out, "--labels", labels, "--rate", "0", "--count", "1000", "--seed", "5",
+			"--customers", "500", "--fraud-rate", "0.05", "--bad-rate", "0.01",
+		}, &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("generate: %v\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "done: 1000 records") {
+			t.Fatalf("no summary on stderr: %q", stderr.String())
+		}
+		v, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := os.ReadFile(labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, l
+	}
+	v1, l1 := run("a")
+	v2, l2 := run("b")
+	if !bytes.Equal(v1, v2) || !bytes.Equal(l1, l2) {
+		t.Fatal("two runs with the same seed wrote different files")
+	}
+	lines := strings.Split(strings.TrimSuffix(string(v1), "\n"), "\n")
+	rows := strings.Split(strings.TrimSuffix(string(l1), "\n"), "\n")
+	if len(lines) != 1000 || len(rows) != 1001 {
+		t.Fatalf("%d lines and %d label rows, want 1000 and 1001", len(lines), len(rows))
+	}
+	for i, line := range lines {
+		var tx event.Transaction
+		err := event.Decode([]byte(line), &tx)
+		isBad := strings.HasSuffix(rows[i+1], ",malformed_json") || strings.HasSuffix(rows[i+1], ",wrong_type")
+		if err != nil && !isBad {
+			t.Fatalf("line %d (%s) does not decode: %v\n%s", i+1, rows[i+1], err, line)
+		}
+	}
+	if !strings.Contains(lines[0], `"event_time":"2026-01-01T00:00:00.000Z"`) {
+		t.Fatalf("first record does not start at the default start: %s", lines[0])
+	}
+}
+
+func TestGenerateStartAndHistoryFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "h.jsonl")
+	var stdout, stderr bytes.Buffer
+	err := runGenerate(context.Background(), []string{
+		"--out", out, "--rate", "0", "--count", "50", "--start", "2025-06-01T00:00:00Z", "--history", "2d", "--customers", "100",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr.String())
+	}
+	v, _ := os.ReadFile(out)
+	if !bytes.HasPrefix(v, []byte(`{"schema_version":1,`)) || !bytes.Contains(v, []byte(`"event_time":"2025-06-01T00:00:00.000Z"`)) {
+		t.Fatalf("history does not start at --start:\n%.300s", v)
+	}
+}
+
+func TestGenerateToStdout(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := runGenerate(context.Background(), []string{"--out", "-", "--rate", "0", "--count", "3", "--customers", "50"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 3 {
+		t.Fatalf("%d lines on stdout, want 3", n)
+	}
+}
+
+func TestGenerateFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--out and --brokers"},
+		{[]string{"--out", "x", "--brokers", "y:9092"}, "--out and --brokers"},
+		{[]string{"--out", "x", "--rate", "-1"}, "-rate"},
+		{[]string{"--out", "x", "--rate", "fast"}, "-rate"},
+		{[]string{"--out", "x", "--history", "a year"}, "-history"},
+		{[]string{"--out", "x", "--duration", "-5s"}, "-duration"},
+		{[]string{"--out", "x", "--start", "yesterday"}, "-start"},
+		{[]string{"--out", "x", "--customers", "0"}, "-customers"},
+		{[]string{"--out", "x", "--products", "10"}, "-products"},
+		{[]string{"--out", "x", "--fraud-rate", "0.9"}, "-fraud-rate"},
+		{[]string{"--out", "x", "--bad-rate", "2"}, "-bad-rate"},
+		{[]string{"--out", "x", "--count", "-3"}, "-count"},
+		{[]string{"--out", "x", "--labels", "x"}, "-labels"},
+		{[]string{"--brokers", " , "}, "-brokers"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		err := runGenerate(context.Background(), tt.args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !IsUsage(err) {
+			t.Errorf("generate %v: error %v, want a usage error naming %s", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestParseDayDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"365d", 365 * 24 * time.Hour, true},
+		{"1d12h", 36 * time.Hour, true},
+		{"90s", 90 * time.Second, true},
+		{"0", 0, true},
+		{"d", 0, false},
+		{"-1d", 0, false},
+		{"1.5d", 0, false},
+		{"-2h", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseDayDuration(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
+			t.Errorf("parseDayDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}

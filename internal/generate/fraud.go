@@ -1,0 +1,349 @@
+package generate
+
+import "math"
+
+// Fraud comes in campaigns: a fraudster's session of one or more orders
+// from one customer account, so the per-customer state a processor keeps
+// (velocity, devices, cards, countries, usual spend) sees the whole pattern
+// in its partition. Each scenario leaves the traces real fraud leaves, and
+// honest traffic shows each trace now and then (see buildLegit), so a
+// detector has to combine them.
+
+// scenarioSpec is a scenario's campaign length, uniform in [minLen, maxLen].
+type scenarioSpec struct {
+	name           string
+	minLen, maxLen int
+}
+
+func (s scenarioSpec) meanLen() float64 { return float64(s.minLen+s.maxLen) / 2 }
+
+// scenarioTable is in the order of Scenarios.
+var scenarioTable = []scenarioSpec{
+	{name: CardTesting, minLen: 6, maxLen: 30},
+	{name: AccountTakeover, minLen: 1, maxLen: 4},
+	{name: StolenCard, minLen: 1, maxLen: 3},
+	{name: BotBurst, minLen: 10, maxLen: 40},
+	{name: GeoMismatch, minLen: 1, maxLen: 2},
+}
+
+const (
+	scCardTesting = iota
+	scTakeover
+	scStolen
+	scBot
+	scGeo
+)
+
+// campaign is a scheduled series of events from one account: a fraud
+// campaign (scen > 0, scenario index + 1) or an honest follow-up order
+// (scen == 0) by the customer in slot.
+type campaign struct {
+	due     int64
+	device  uint64
+	cust    uint32
+	slot    int32
+	bin     uint32
+	ip      uint32
+	product uint32
+	last4   uint16
+	scen    uint8
+	left    uint8
+	home    uint8 // the account's country: billing address
+	ship    uint8
+	ipc     uint8 // where the fraudster connects from
+	payment uint8
+	channel uint8
+	hosting bool // connects through datacenter addresses
+	rotate  bool // changes device (bots) on every order
+}
+
+// eventHeap is a min-heap of campaigns by due time, bounded: when full a
+// new campaign is dropped, which bounds memory at any live rate.
+type eventHeap struct {
+	h   []campaign
+	max int
+}
+
+func (q *eventHeap) push(c campaign) {
+	if len(q.h) >= q.max {
+		return
+	}
+	q.h = append(q.h, c)
+	h := q.h
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h[p].due <= h[i].due {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+// fix restores the heap after the root's due time grew.
+func (q *eventHeap) fix() {
+	h := q.h
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].due < h[l].due {
+			m = r
+		}
+		if h[i].due <= h[m].due {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (q *eventHeap) pop() {
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h = q.h[:n]
+	q.fix()
+}
+
+// due is the due time of the earliest event, MaxInt64 when there is none.
+func (q *eventHeap) due() int64 {
+	if len(q.h) == 0 {
+		return math.MaxInt64
+	}
+	return q.h[0].due
+}
+
+// nextPending is the heap holding the earliest scheduled event.
+func (g *Generator) nextPending() *eventHeap {
+	if g.followUps.due() < g.campaigns.due() {
+		return &g.followUps
+	}
+	return &g.campaigns
+}
+
+// emitPending emits the earliest scheduled event, with event time ms. It
+// reports false when the event no longer applies (a follow-up by a
+// customer who has churned since).
+func (g *Generator) emitPending(ms int64) (Record, bool) {
+	q := g.nextPending()
+	c := &q.h[0]
+	if ms > g.clock {
+		g.clock = ms
+	}
+	if c.scen == 0 {
+		s := int(c.slot)
+		ok := g.cust[s].id == c.cust
+		q.pop()
+		if !ok {
+			return Record{}, false
+		}
+		g.buildLegit(s, ms, true)
+		rec := g.finish(ms, "", "")
+		g.afterGood(rec, ms)
+		return rec, true
+	}
+	sc := int(c.scen - 1)
+	g.buildFraud(c, ms)
+	rec := g.finish(ms, Scenarios[sc], "")
+	c.left--
+	if c.left == 0 {
+		q.pop()
+	} else {
+		c.due = ms + g.gap(sc)
+		q.fix()
+	}
+	return rec, true
+}
+
+// gap is the time to a campaign's next order, in ms.
+func (g *Generator) gap(sc int) int64 {
+	e := g.r.ExpFloat64()
+	switch sc {
+	case scCardTesting:
+		return 1_000 + int64(e*20_000)
+	case scBot:
+		return 200 + int64(e*3_000)
+	case scTakeover:
+		return 60_000 + int64(e*10*60_000)
+	case scStolen:
+		return 30_000 + int64(e*8*60_000)
+	}
+	return 60_000 + int64(e*15*60_000)
+}
+
+// existingCustomer draws a slot whose customer has ordered before, by
+// activity, as an account-takeover victim (fraudsters target accounts with
+// history and saved cards).
+func (g *Generator) existingCustomer(ms int64) int {
+	s := g.pickBuyer(ms)
+	for i := 0; i < 16 && g.cust[s].purchases == 0; i++ {
+		s = g.pickBuyer(ms)
+	}
+	return s
+}
+
+// startCampaign sets up a campaign of scenario sc beginning shortly after ms.
+func (g *Generator) startCampaign(ms int64, sc int) {
+	r := g.r
+	spec := scenarioTable[sc]
+	c := campaign{
+		scen:    uint8(sc + 1),
+		left:    uint8(spec.minLen + r.IntN(spec.maxLen-spec.minLen+1)),
+		device:  r.Uint64(),
+		payment: payCard,
+		channel: chanWeb,
+	}
+	newAccount := func() {
+		g.nextID++
+		c.cust = g.nextID
+		c.home = g.randomMarket(r)
+	}
+	switch sc {
+	case scCardTesting:
+		newAccount()
+		c.ipc = g.fraudOrigin(r)
+		c.hosting = r.Float64() < 0.4
+		c.due = ms + int64(r.ExpFloat64()*120_000)
+		if r.Float64() < 0.3 {
+			c.channel = chanMob
+		}
+	case scBot:
+		c.rotate = r.Float64() < 0.7
+		c.hosting = r.Float64() < 0.6
+		c.product = g.cat.hype[r.IntN(len(g.cat.hype))]
+		if r.Float64() < 0.4 {
+			// a scalper's own, otherwise ordinary, account
+			v := &g.cust[g.pickBuyer(ms)]
+			c.cust, c.home = v.id, v.country
+			c.bin, c.last4 = v.bin[0], v.last4[0]
+		} else {
+			newAccount()
+			h := r.Uint64()
+			c.bin, c.last4 = binOf(c.home, h), uint16(h>>48)%10000
+		}
+		c.ipc = c.home
+		c.due = ms + int64(r.ExpFloat64()*60_000)
+	case scTakeover:
+		v := &g.cust[g.existingCustomer(ms)]
+		c.cust, c.home = v.id, v.country
+		c.bin, c.last4 = v.bin[0], v.last4[0]
+		if !paymentHasCard[v.payment] && r.Float64() < 0.5 {
+			c.payment = payPal
+		}
+		if r.Float64() < 0.6 {
+			c.ipc = g.fraudOrigin(r)
+		} else {
+			c.ipc = g.otherMarket(r, c.home)
+		}
+		c.ship = g.otherMarket(r, c.home)
+		if r.Float64() < 0.5 && c.ipc != c.home && countryTable[c.ipc].market > 0 {
+			c.ship = c.ipc
+		}
+		c.hosting = r.Float64() < 0.3
+		if r.Float64() < 0.3 {
+			c.channel = chanMob
+		}
+		c.due = ms + 2*60_000 + int64(r.ExpFloat64()*10*60_000) // login, change address, shop
+	case scStolen:
+		newAccount() // the card holder's country is entered as the address
+		h := r.Uint64()
+		c.bin, c.last4 = binOf(c.home, h), uint16(h>>48)%10000
+		c.ship = c.home
+		if r.Float64() < 0.5 {
+			c.ship = g.otherMarket(r, c.home)
+		}
+		c.ipc = c.home
+		if r.Float64() < 0.6 {
+			c.ipc = g.fraudOrigin(r)
+		}
+		c.hosting = r.Float64() < 0.3
+		c.channel = uint8(pick(r, channelMix))
+		c.due = ms + int64(r.ExpFloat64()*10*60_000)
+	case scGeo:
+		newAccount()
+		binC := g.randomMarket(r)
+		if r.Float64() < 0.4 {
+			binC = geo.others[r.IntN(len(geo.others))]
+		}
+		h := r.Uint64()
+		c.bin, c.last4 = binOf(binC, h), uint16(h>>48)%10000
+		for c.ipc = g.fraudOrigin(r); c.ipc == binC; c.ipc = g.fraudOrigin(r) {
+		}
+		for c.ship = g.randomMarket(r); c.ship == binC || c.ship == c.ipc; c.ship = g.randomMarket(r) {
+		}
+		c.home = binC
+		if r.Float64() < 0.4 {
+			c.home = c.ship
+		}
+		c.channel = uint8(pick(r, channelMix))
+		c.due = ms + int64(r.ExpFloat64()*10*60_000)
+	}
+	c.ip = residentialIP(c.ipc, r.Uint64())
+	if c.hosting {
+		c.ip = hostingIP(c.ipc, r.Uint64())
+	}
+	g.campaigns.push(c)
+}
+
+// buildFraud fills g.tx with campaign c's next order at ms.
+func (g *Generator) buildFraud(c *campaign, ms int64) {
+	r := g.r
+	t := g.newTx(c.cust, ms)
+	t.payment, t.channel, t.device, t.ip = c.payment, c.channel, c.device, c.ip
+	t.hasCard, t.bin, t.last4 = c.payment == payCard, c.bin, c.last4
+	t.bill = countryTable[c.home].code
+	t.ship = t.bill
+	switch int(c.scen - 1) {
+	case scCardTesting:
+		// a new card on every try, from anywhere
+		issuer := c.home
+		if r.Float64() < 0.6 {
+			issuer = g.fraudOrigin(r)
+		}
+		h := r.Uint64()
+		t.bin, t.last4 = binOf(issuer, h), uint16(h>>48)%10000
+		g.addLine(g.cat.cheap[r.IntN(len(g.cat.cheap))], 1)
+		if r.Float64() < 0.2 {
+			t.ip = residentialIP(c.ipc, r.Uint64())
+		}
+	case scBot:
+		g.addLine(c.product, 1+int32(r.IntN(2)))
+		if c.rotate {
+			t.device = r.Uint64()
+		}
+		if c.hosting {
+			t.ip = hostingIP(g.randomMarket(r), r.Uint64())
+		} else {
+			t.ip = residentialIP(c.home, r.Uint64())
+		}
+	case scTakeover:
+		t.ship = countryTable[c.ship].code
+		t.hasCard = c.payment == payCard
+		for i, n := 0, 1+r.IntN(3); i < n; i++ {
+			g.addLine(g.cat.high[g.cat.highA.sample(r)], 1+int32(r.IntN(2)))
+		}
+	case scStolen:
+		t.ship = countryTable[c.ship].code
+		qty := int32(1)
+		if u := r.Float64(); u > 0.9 {
+			qty = 3
+		} else if u > 0.6 {
+			qty = 2
+		}
+		g.addLine(g.cat.high[g.cat.highA.sample(r)], qty)
+		if r.Float64() < 0.3 {
+			g.addLine(g.cat.high[g.cat.highA.sample(r)], 1)
+		}
+	case scGeo:
+		t.ship = countryTable[c.ship].code
+		for i, n := 0, 1+r.IntN(3); i < n; i++ {
+			if r.Float64() < 0.5 {
+				g.addLine(g.cat.high[g.cat.highA.sample(r)], 1)
+			} else {
+				g.addLine(g.cat.product(r, g.cat.catPick.sample(r)), 1)
+			}
+		}
+	}
+}

@@ -1,0 +1,231 @@
+package generate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// RunConfig says how fast, for how long and over which time Run drives a
+// generator.
+type RunConfig struct {
+	// Rate is the live pace in records per second; 0 means as fast as
+	// possible. Defaults to 0.
+	Rate float64
+	// Count stops the run after this many records, history included; 0
+	// means no limit.
+	Count int64
+	// Duration stops the run after this much time on Now; 0 means no limit.
+	Duration time.Duration
+	// History is how much past to emit first, on the simulated clock and as
+	// fast as possible: event times run from Config.Start (now − History
+	// when Config.Start was not set) to Start + History. 0 means none.
+	History time.Duration
+	// Now is the wall clock. Defaults to time.Now.
+	Now func() time.Time
+	// Sleep waits for d or until ctx is done; tests pair it with a fake Now.
+	// Defaults to a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Progress, if set, is called about once a second of Now, and once more
+	// at the end with Final set.
+	Progress func(Progress)
+}
+
+// Progress is a report on a run so far.
+type Progress struct {
+	Count     int64         // records written
+	Fraud     int64         // of which fraud
+	Bad       int64         // of which bad
+	Rate      float64       // records per second since the previous report
+	Elapsed   time.Duration // since Run started
+	EventTime time.Time     // of the last record
+	Final     bool          // the run is over
+}
+
+func (rc RunConfig) validate() error {
+	switch {
+	case math.IsNaN(rc.Rate) || math.IsInf(rc.Rate, 0) || rc.Rate < 0:
+		return fmt.Errorf("generate: RunConfig.Rate must be a non-negative number of records per second, got %v", rc.Rate)
+	case rc.Count < 0:
+		return fmt.Errorf("generate: RunConfig.Count must not be negative, got %d", rc.Count)
+	case rc.Duration < 0:
+		return fmt.Errorf("generate: RunConfig.Duration must not be negative, got %s", rc.Duration)
+	case rc.History < 0:
+		return fmt.Errorf("generate: RunConfig.History must not be negative, got %s", rc.History)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flushGrace bounds the final flush after the run's context is cancelled.
+const flushGrace = 30 * time.Second
+
+// Run drives g into sink in up to two phases, then flushes the sink:
+//
+//   - History > 0: the past, on the simulated clock, as fast as possible;
+//     arrivals follow the customers' buy-till-you-die processes and
+//     seasonality.
+//   - Live: event time is Now, paced at Rate (or unpaced at Rate 0), and
+//     each buyer is drawn in proportion to the customers' seasonal rates.
+//
+// With neither History nor Rate the whole run is on the simulated clock
+// from Config.Start (DefaultStart unless set): the bulk mode for files and
+// benchmarks, byte-identical for the same seed, with event times that may
+// lie ahead of the wall clock.
+//
+// Run stops after Count records, after Duration, or when ctx is cancelled,
+// which is a normal stop: Run still flushes (within a grace period) and
+// returns nil. It returns the first error of the sink.
+func Run(ctx context.Context, g *Generator, sink Sink, rc RunConfig) error {
+	if err := rc.validate(); err != nil {
+		return err
+	}
+	if rc.Now == nil {
+		rc.Now = time.Now
+	}
+	if rc.Sleep == nil {
+		rc.Sleep = sleepCtx
+	}
+	r := &runner{ctx: ctx, g: g, sink: sink, rc: rc}
+	r.begin = rc.Now()
+	r.lastReport = r.begin
+	err := r.run()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushGrace)
+	defer cancel()
+	if ferr := sink.Flush(fctx); ferr != nil && err == nil {
+		err = fmt.Errorf("flushing after %d records: %w", r.n, ferr)
+	}
+	r.report(rc.Now(), true)
+	return err
+}
+
+type runner struct {
+	ctx        context.Context
+	g          *Generator
+	sink       Sink
+	rc         RunConfig
+	begin      time.Time
+	n          int64
+	fraud, bad int64
+	lastEvent  time.Time
+	lastReport time.Time
+	lastN      int64
+}
+
+// checkEvery is how many records an unpaced phase writes between looks at
+// the clock and the context.
+const checkEvery = 256
+
+func (r *runner) run() error {
+	g, rc := r.g, r.rc
+	if rc.History > 0 || rc.Rate == 0 {
+		end := int64(math.MaxInt64)
+		if rc.History > 0 {
+			if !g.started && !g.startGiven {
+				g.setStart(r.begin.Add(-rc.History))
+			}
+			end = g.startMs + rc.History.Milliseconds()
+		}
+		for i := 0; ; i++ {
+			if rc.Count > 0 && r.n >= rc.Count {
+				return nil
+			}
+			if i%checkEvery == 0 && r.stop(rc.Now()) {
+				return nil
+			}
+			if g.peekTime() >= end {
+				break
+			}
+			if err := r.emit(g.Next()); err != nil {
+				return err
+			}
+		}
+	}
+	liveStart := rc.Now()
+	for k := int64(0); ; k++ {
+		if rc.Count > 0 && r.n >= rc.Count {
+			return nil
+		}
+		now := rc.Now()
+		if rc.Rate > 0 {
+			due := liveStart.Add(time.Duration(float64(k) / rc.Rate * float64(time.Second)))
+			if rc.Duration > 0 && due.Sub(r.begin) >= rc.Duration {
+				return nil // the next record is due after the end
+			}
+			// Sleep only when a millisecond ahead: at high rates records
+			// go out in small bursts instead of one timer per record.
+			if wait := due.Sub(now); wait >= time.Millisecond {
+				if rc.Sleep(r.ctx, wait) != nil {
+					return nil
+				}
+				now = rc.Now()
+			}
+		}
+		if r.stop(now) {
+			return nil
+		}
+		if err := r.emit(g.NextAt(now)); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *runner) emit(rec Record) error {
+	if err := r.sink.Write(r.ctx, rec); err != nil {
+		return fmt.Errorf("writing record %d (%s): %w", r.n+1, rec.TransactionID, err)
+	}
+	r.n++
+	if rec.Fraud {
+		r.fraud++
+	}
+	if rec.Bad != "" {
+		r.bad++
+	}
+	r.lastEvent = rec.EventTime
+	return nil
+}
+
+// stop reports progress when due and whether the run must end.
+func (r *runner) stop(now time.Time) bool {
+	if now.Sub(r.lastReport) >= time.Second {
+		r.report(now, false)
+	}
+	if r.rc.Duration > 0 && now.Sub(r.begin) >= r.rc.Duration {
+		return true
+	}
+	return r.ctx.Err() != nil
+}
+
+func (r *runner) report(now time.Time, final bool) {
+	p := Progress{
+		Count:     r.n,
+		Fraud:     r.fraud,
+		Bad:       r.bad,
+		Elapsed:   now.Sub(r.begin),
+		EventTime: r.lastEvent,
+		Final:     final,
+	}
+	if d := now.Sub(r.lastReport).Seconds(); d > 0 {
+		p.Rate = float64(r.n-r.lastN) / d
+	}
+	if final {
+		if d := p.Elapsed.Seconds(); d > 0 {
+			p.Rate = float64(r.n) / d
+		}
+	}
+	r.lastReport, r.lastN = now, r.n
+	if r.rc.Progress != nil {
+		r.rc.Progress(p)
+	}
+}

@@ -1,0 +1,246 @@
+package generate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeClock stands still until someone sleeps, or ticks by step on every
+// reading when step is set.
+type fakeClock struct {
+	t    time.Time
+	step time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.t = c.t.Add(c.step)
+	return c.t
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.t = c.t.Add(d)
+	return ctx.Err()
+}
+
+// recorder is a Sink that keeps what it is given.
+type recorder struct {
+	recs    []Record
+	flushes int
+	failAt  int // fail the Write of this record number (1-based); 0 = never
+	onWrite func(n int)
+}
+
+func (s *recorder) Write(_ context.Context, r Record) error {
+	if s.failAt == len(s.recs)+1 {
+		return errors.New("disk full")
+	}
+	s.recs = append(s.recs, r)
+	if s.onWrite != nil {
+		s.onWrite(len(s.recs))
+	}
+	return nil
+}
+
+func (s *recorder) Flush(context.Context) error { s.flushes++; return nil }
+
+func smallShop(t testing.TB, cfg Config) *Generator {
+	t.Helper()
+	cfg.Customers, cfg.Products = 2000, 200
+	return newGen(t, cfg)
+}
+
+func TestRunCountIsExactAndReproducible(t *testing.T) {
+	t.Parallel()
+	run := func() []byte {
+		var out bytes.Buffer
+		clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		err := Run(context.Background(), smallShop(t, Config{Seed: 4, BadRate: 0.05}), NewFileSink(&out, nil),
+			RunConfig{Count: 12_345, Now: clk.Now, Sleep: clk.Sleep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	a, b := run(), run()
+	if n := bytes.Count(a, []byte("\n")); n != 12_345 {
+		t.Fatalf("Run wrote %d records, Count was 12345", n)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("two bulk runs with the same seed differ")
+	}
+	if !bytes.Contains(a[:200], []byte(DefaultStart.Format("2006-01-02T15:04:05.000Z"))) {
+		t.Fatalf("bulk run without Start does not begin at DefaultStart: %.200s", a)
+	}
+}
+
+func TestRunPacesAtRate(t *testing.T) {
+	t.Parallel()
+	for _, rate := range []float64{100, 25_000} {
+		clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		begin := clk.t
+		sink := &recorder{}
+		err := Run(context.Background(), smallShop(t, Config{Seed: 1}), sink,
+			RunConfig{Rate: rate, Duration: 10 * time.Second, Now: clk.Now, Sleep: clk.Sleep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int(rate * 10); len(sink.recs) != want {
+			t.Fatalf("rate %v for 10s: %d records, want %d", rate, len(sink.recs), want)
+		}
+		// The k-th record goes out when due, give or take the sleep
+		// granularity (1ms early at most) and the event time's millisecond
+		// truncation.
+		for k, r := range sink.recs {
+			due := begin.Add(time.Duration(float64(k) / rate * float64(time.Second)))
+			if lag := r.EventTime.Sub(due); lag <= -2*time.Millisecond || lag > time.Millisecond {
+				t.Fatalf("rate %v: record %d at %v, due %v", rate, k, r.EventTime, due)
+			}
+		}
+		if sink.flushes != 1 {
+			t.Fatalf("sink flushed %d times, want once at the end", sink.flushes)
+		}
+	}
+}
+
+func TestRunHistoryThenLive(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: now}
+	sink := &recorder{}
+	var final Progress
+	err := Run(context.Background(), smallShop(t, Config{Seed: 1}), sink, RunConfig{
+		History: 30 * 24 * time.Hour, Rate: 50, Duration: 4 * time.Second,
+		Now: clk.Now, Sleep: clk.Sleep,
+		Progress: func(p Progress) {
+			if p.Final {
+				final = p
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, live := 0, 0
+	var prev time.Time
+	for i, r := range sink.recs {
+		if r.EventTime.Before(prev) {
+			t.Fatalf("record %d at %v before the previous %v", i, r.EventTime, prev)
+		}
+		prev = r.EventTime
+		if r.EventTime.Before(now) {
+			hist++
+			if r.EventTime.Before(now.Add(-30 * 24 * time.Hour)) {
+				t.Fatalf("history record %d at %v, before now − History", i, r.EventTime)
+			}
+		} else {
+			live++
+		}
+	}
+	// 2000 customers buying about monthly: roughly 2000 orders a month.
+	if hist < 1000 || hist > 4000 {
+		t.Errorf("%d history records for 30 days of 2000 customers, want about 2000", hist)
+	}
+	if live != 200 {
+		t.Errorf("%d live records in 4s at 50/s, want 200", live)
+	}
+	if !sink.recs[0].EventTime.Equal(now.Add(-30 * 24 * time.Hour)) {
+		t.Errorf("history starts at %v, want now − History", sink.recs[0].EventTime)
+	}
+	if !final.Final || final.Count != int64(len(sink.recs)) {
+		t.Errorf("final progress %+v for %d records", final, len(sink.recs))
+	}
+}
+
+func TestRunHistoryFromGivenStart(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: now, step: time.Microsecond}
+	sink := &recorder{}
+	err := Run(context.Background(), smallShop(t, Config{Seed: 1, Start: start}), sink, RunConfig{
+		History: 7 * 24 * time.Hour, Duration: time.Millisecond, Now: clk.Now, Sleep: clk.Sleep,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := start.Add(7 * 24 * time.Hour)
+	hist := 0
+	for i, r := range sink.recs {
+		switch {
+		case r.EventTime.Before(end):
+			if hist != i || r.EventTime.Before(start) {
+				t.Fatalf("record %d at %v out of place", i, r.EventTime)
+			}
+			hist++
+		case r.EventTime.Before(now):
+			t.Fatalf("record %d at %v, neither history nor live", i, r.EventTime)
+		}
+	}
+	if !sink.recs[0].EventTime.Equal(start) || hist < 200 || hist == len(sink.recs) {
+		t.Fatalf("%d history records from %v, %d live", hist, sink.recs[0].EventTime, len(sink.recs)-hist)
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := &recorder{onWrite: func(n int) {
+		if n == 1000 {
+			cancel()
+		}
+	}}
+	clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), step: time.Microsecond}
+	if err := Run(ctx, smallShop(t, Config{Seed: 1}), sink, RunConfig{Now: clk.Now, Sleep: clk.Sleep}); err != nil {
+		t.Fatalf("cancelled run returned %v, want nil", err)
+	}
+	if n := len(sink.recs); n < 1000 || n > 1000+checkEvery {
+		t.Fatalf("run went on for %d records after cancel at 1000", n)
+	}
+	if sink.flushes != 1 {
+		t.Fatalf("sink flushed %d times after cancel, want once", sink.flushes)
+	}
+}
+
+func TestRunReportsProgress(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), step: time.Millisecond}
+	var reports []Progress
+	err := Run(context.Background(), smallShop(t, Config{Seed: 1}), &recorder{}, RunConfig{
+		Rate: 1000, Count: 5000, Now: clk.Now, Sleep: clk.Sleep,
+		Progress: func(p Progress) { reports = append(reports, p) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) < 3 {
+		t.Fatalf("%d progress reports over about 5 seconds", len(reports))
+	}
+	last := reports[len(reports)-1]
+	if !last.Final || last.Count != 5000 || last.Rate < 500 || last.Rate > 1500 || last.Elapsed < 4*time.Second {
+		t.Fatalf("final report %+v", last)
+	}
+	for _, p := range reports[:len(reports)-1] {
+		if p.Final || p.Rate <= 0 {
+			t.Fatalf("interim report %+v", p)
+		}
+	}
+}
+
+func TestRunSinkErrorAndBadConfig(t *testing.T) {
+	t.Parallel()
+	err := Run(context.Background(), smallShop(t, Config{Seed: 1}), &recorder{failAt: 10}, RunConfig{Count: 100})
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "record 10") {
+		t.Fatalf("sink failure reported as %v", err)
+	}
+	for _, rc := range []RunConfig{{Rate: -1}, {Count: -1}, {Duration: -time.Second}, {History: -time.Hour}} {
+		err := Run(context.Background(), smallShop(t, Config{Seed: 1}), &recorder{}, rc)
+		if err == nil || !strings.Contains(err.Error(), "RunConfig.") {
+			t.Fatalf("Run(%+v) = %v, want an error naming the field", rc, err)
+		}
+	}
+}

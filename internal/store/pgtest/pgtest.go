@@ -10,11 +10,12 @@
 //   - Otherwise the first call starts a private cluster: initdb into a
 //     temporary directory, then pg_ctl start on a free port of 127.0.0.1 with
 //     the unix socket inside that directory, fsync on and
-//     max_connections=200. When the test binary runs as root, initdb and the
-//     server run as the "postgres" OS user, since PostgreSQL refuses root. The
-//     server binaries are found through `pg_config --bindir`, PATH, or the
-//     newest /usr/lib/postgresql/*/bin. Without them the test fails with a
-//     message saying how to install them, or is skipped when
+//     max_connections=200 (see package internal/pgcluster, which does the
+//     work). When the test binary runs as root, initdb and the server run as
+//     the "postgres" OS user, since PostgreSQL refuses root. The server
+//     binaries are found through `pg_config --bindir`, PATH, or the newest
+//     /usr/lib/postgresql/*/bin. Without them the test fails with a message
+//     saying how to install them, or is skipped when
 //     SHOPSTREAM_SKIP_POSTGRES=1.
 //
 // A package whose tests use pgtest calls Main from its TestMain, so the
@@ -39,16 +40,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
-	"os/user"
-	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +52,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/shopstream/shopstream/internal/pgcluster"
 )
 
 // Environment variables read by this package.
@@ -70,13 +67,12 @@ const (
 	EnvSkip = "SHOPSTREAM_SKIP_POSTGRES"
 )
 
-// installHint is how to get a server, in every message about a missing one.
-const installHint = "install the PostgreSQL server (Debian/Ubuntu: apt-get install -y postgresql; " +
-	"other systems: the package providing initdb and pg_ctl), or set " + EnvURL +
-	" to the URL of a server where the user may create databases, or set " + EnvSkip +
-	"=1 to skip these tests"
+// moreHints follow pgcluster's install hint in the message about a missing
+// server.
+const moreHints = ", or set " + EnvURL + " to the URL of a server where the user may create databases, or set " +
+	EnvSkip + "=1 to skip these tests"
 
-// startTimeout bounds pg_ctl start and stop.
+// startTimeout bounds each CREATE or DROP DATABASE.
 const startTimeout = 60 * time.Second
 
 var (
@@ -88,7 +84,7 @@ var (
 // server is the one PostgreSQL server of this test binary.
 type server struct {
 	admin   string // URL of the maintenance database, as the superuser
-	cluster *cluster
+	cluster *pgcluster.Cluster
 	err     error
 	skip    bool // binaries missing and EnvSkip set
 
@@ -109,19 +105,21 @@ func get() *server {
 			shared.admin = u
 			return
 		}
-		bin, err := findBinaries()
-		if err != nil {
-			shared.err = err
+		c, err := pgcluster.Start(context.Background(), pgcluster.Options{
+			Settings:  map[string]string{"max_connections": "200"},
+			DirPrefix: "shopstream-pgtest-",
+		})
+		if errors.Is(err, pgcluster.ErrNoServer) {
+			shared.err = fmt.Errorf("%w%s", err, moreHints)
 			shared.skip = os.Getenv(EnvSkip) == "1"
 			return
 		}
-		c, err := startCluster(bin)
 		if err != nil {
 			shared.err = err
 			return
 		}
 		shared.cluster = c
-		shared.admin = c.url("postgres")
+		shared.admin = c.URL("postgres")
 		watchSignals()
 	})
 	return &shared
@@ -217,13 +215,13 @@ func Stop(tb testing.TB) {
 	c := controlled(tb)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		tb.Fatalf("pgtest: stopping the cluster: %v", err)
 	}
 	tb.Cleanup(func() {
 		shared.mu.Lock()
 		defer shared.mu.Unlock()
-		if err := c.start(); err != nil {
+		if err := c.Start(); err != nil {
 			tb.Errorf("pgtest: starting the cluster again after the test: %v", err)
 		}
 	})
@@ -235,12 +233,12 @@ func Start(tb testing.TB) {
 	c := controlled(tb)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if err := c.start(); err != nil {
+	if err := c.Start(); err != nil {
 		tb.Fatalf("pgtest: starting the cluster: %v", err)
 	}
 }
 
-func controlled(tb testing.TB) *cluster {
+func controlled(tb testing.TB) *pgcluster.Cluster {
 	tb.Helper()
 	s := get()
 	s.check(tb)
@@ -264,7 +262,7 @@ func shutdown() {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if c := shared.cluster; c != nil {
-		if err := c.destroy(); err != nil {
+		if err := c.Destroy(); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		}
 	}
@@ -320,263 +318,4 @@ func redact(u string) string {
 		return p.Redacted()
 	}
 	return "(unparsable URL)"
-}
-
-// binaries are the server programs of one PostgreSQL installation.
-type binaries struct{ initdb, pgCtl string }
-
-// findBinaries looks for initdb, pg_ctl and postgres in one directory: the
-// one `pg_config --bindir` names, then the one pg_ctl is in on PATH, then the
-// newest /usr/lib/postgresql/*/bin (Debian's layout, off PATH).
-func findBinaries() (binaries, error) {
-	var dirs []string
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		dirs = append(dirs, strings.TrimSpace(string(out)))
-	}
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		dirs = append(dirs, filepath.Dir(p))
-	}
-	dirs = append(dirs, debianBinDirs()...)
-	for _, d := range dirs {
-		b := binaries{initdb: filepath.Join(d, "initdb"), pgCtl: filepath.Join(d, "pg_ctl")}
-		if isExecutable(b.initdb) && isExecutable(b.pgCtl) && isExecutable(filepath.Join(d, "postgres")) {
-			return b, nil
-		}
-	}
-	return binaries{}, fmt.Errorf("no PostgreSQL server binaries (initdb, pg_ctl, postgres) found "+
-		"via pg_config --bindir, PATH or /usr/lib/postgresql/*/bin: %s", installHint)
-}
-
-// debianBinDirs lists /usr/lib/postgresql/<version>/bin, newest first.
-func debianBinDirs() []string {
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	version := func(dir string) float64 {
-		v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
-		return v
-	}
-	sort.Slice(matches, func(i, j int) bool { return version(matches[i]) > version(matches[j]) })
-	return matches
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
-// cluster is a PostgreSQL cluster in a temporary directory, run by pg_ctl.
-type cluster struct {
-	bin      binaries
-	dir      string // temporary directory holding everything below
-	data     string // data directory
-	logFile  string
-	port     int
-	cred     *syscall.Credential // the postgres OS user when running as root
-	watchdog *os.Process
-	running  bool
-	removed  bool
-}
-
-// startCluster makes a cluster with initdb and starts it on a free port,
-// trying another port if the first is taken in the meantime.
-func startCluster(bin binaries) (*cluster, error) {
-	c := &cluster{bin: bin}
-	if os.Geteuid() == 0 {
-		cred, err := postgresUser()
-		if err != nil {
-			return nil, err
-		}
-		c.cred = cred
-	}
-	dir, err := os.MkdirTemp("", "shopstream-pgtest-")
-	if err != nil {
-		return nil, fmt.Errorf("making the cluster directory: %w", err)
-	}
-	c.dir = dir
-	c.data = filepath.Join(dir, "data")
-	c.logFile = filepath.Join(dir, "postgres.log")
-	if c.cred != nil {
-		if err := os.Chown(dir, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
-			c.removeDir()
-			return nil, fmt.Errorf("handing %s to the postgres user: %w", dir, err)
-		}
-	}
-	if err := c.startWatchdog(); err != nil {
-		c.removeDir()
-		return nil, err
-	}
-
-	out, err := c.command(bin.initdb, "-D", c.data, "-U", "postgres", "--auth=trust",
-		"--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions").CombinedOutput()
-	if err != nil {
-		_ = c.destroy()
-		return nil, fmt.Errorf("initdb failed: %w\n%s", err, out)
-	}
-	// The settings live in a file of their own, included once, so a restart
-	// keeps them. fsync stays on, as in production.
-	conf, err := os.OpenFile(filepath.Join(c.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = conf.WriteString("\ninclude 'pgtest.conf'\n")
-		err = errors.Join(err, conf.Close())
-	}
-	if err != nil {
-		_ = c.destroy()
-		return nil, fmt.Errorf("configuring the cluster: %w", err)
-	}
-
-	for attempt := 1; ; attempt++ {
-		if c.port, err = freePort(); err == nil {
-			if err = c.writeSettings(); err == nil {
-				err = c.start()
-			}
-		}
-		if err == nil {
-			return c, nil
-		}
-		if attempt == 3 || !strings.Contains(err.Error(), "in use") {
-			_ = c.destroy()
-			return nil, err
-		}
-	}
-}
-
-func (c *cluster) writeSettings() error {
-	settings := fmt.Sprintf(`# Written by pgtest.
-listen_addresses = '127.0.0.1'
-port = %d
-unix_socket_directories = '%s'
-max_connections = 200
-fsync = on
-`, c.port, strings.ReplaceAll(c.dir, "'", "''"))
-	path := filepath.Join(c.data, "pgtest.conf")
-	if err := os.WriteFile(path, []byte(settings), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if c.cred != nil {
-		return os.Chown(path, int(c.cred.Uid), int(c.cred.Gid))
-	}
-	return nil
-}
-
-func (c *cluster) url(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
-}
-
-// start runs pg_ctl start and waits until the server accepts connections.
-func (c *cluster) start() error {
-	if c.running {
-		return nil
-	}
-	out, err := c.command(c.bin.pgCtl, "start", "-D", c.data, "-l", c.logFile, "-w",
-		"-t", strconv.Itoa(int(startTimeout.Seconds()))).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pg_ctl start failed: %w\n%s\nlast lines of %s:\n%s", err, out, c.logFile, c.logTail())
-	}
-	c.running = true
-	return nil
-}
-
-// stop runs pg_ctl stop -m immediate and waits until the server is gone.
-func (c *cluster) stop() error {
-	if !c.running {
-		return nil
-	}
-	out, err := c.command(c.bin.pgCtl, "stop", "-D", c.data, "-m", "immediate", "-w",
-		"-t", strconv.Itoa(int(startTimeout.Seconds()))).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pg_ctl stop failed: %w\n%s", err, out)
-	}
-	c.running = false
-	return nil
-}
-
-// destroy stops the server, ends the watchdog and removes the directory.
-func (c *cluster) destroy() error {
-	if c.removed {
-		return nil
-	}
-	err := c.stop()
-	if c.watchdog != nil {
-		// The watchdog leads its own process group: end it and its sleep.
-		_ = syscall.Kill(-c.watchdog.Pid, syscall.SIGKILL)
-		_, _ = c.watchdog.Wait()
-		c.watchdog = nil
-	}
-	c.removeDir()
-	return err
-}
-
-func (c *cluster) removeDir() {
-	c.removed = true
-	if err := os.RemoveAll(c.dir); err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: removing %s: %v\n", c.dir, err)
-	}
-}
-
-// startWatchdog starts a shell, in a session of its own, that waits for this
-// process to end and then stops the server and removes the directory; normal
-// shutdown kills it first. It is what cleans up when the test binary dies
-// without running Main's cleanup (panic, -timeout, SIGKILL).
-func (c *cluster) startWatchdog() error {
-	const script = `while [ -d "/proc/$1" ]; do sleep 1; done
-"$2" stop -D "$3" -m immediate -w >/dev/null 2>&1
-rm -rf "$4"`
-	cmd := c.command("/bin/sh", "-c", script, "pgtest-watchdog",
-		strconv.Itoa(os.Getpid()), c.bin.pgCtl, c.data, c.dir)
-	cmd.SysProcAttr.Setsid = true
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the cleanup watchdog: %w", err)
-	}
-	c.watchdog = cmd.Process
-	return nil
-}
-
-// command prepares a program to run as the cluster's OS user.
-func (c *cluster) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = c.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
-	// pg_ctl hands the server's output to the log file; WaitDelay guards
-	// against any child that still holds our pipes.
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "PGTZ=UTC")
-	return cmd
-}
-
-func (c *cluster) logTail() string {
-	b, err := os.ReadFile(c.logFile)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// postgresUser returns the credential of the "postgres" OS user, under which
-// initdb and the server run when the tests run as root.
-func postgresUser() (*syscall.Credential, error) {
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root, PostgreSQL must run as another user, and the user \"postgres\" was not found (%v): "+
-			"installing the server package creates it (apt-get install -y postgresql), or run the tests as a normal user", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("user postgres has a non-numeric uid %q or gid %q", u.Uid, u.Gid)
-	}
-	// No supplementary groups: the server must not keep root's.
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -19,13 +19,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":      {"run the whole pipeline in one process on embedded defaults", runAll},
-		"process":  {"consume transactions from Kafka, check, score and store them exactly once", runProcess},
-		"serve":    {"serve the dashboard, REST API and metrics over the store", runServe},
-		"broker":   {"run the embedded Kafka-protocol broker on its own", runBroker},
-		"bench":    {"measure throughput, latency and memory end to end (reproducible)", runBench},
-		"generate": {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
-		"iforest":  {"train the isolation forest on a labelled CSV and print ROC-AUC and PR-AUC", runIForest},
+		"run":        {"run the whole pipeline in one process on embedded defaults", runAll},
+		"process":    {"consume transactions from Kafka, check, score and store them exactly once", runProcess},
+		"serve":      {"serve the dashboard, REST API and metrics over the store", runServe},
+		"broker":     {"run the embedded Kafka-protocol broker on its own", runBroker},
+		"bench":      {"measure throughput, latency and memory end to end (reproducible)", runBench},
+		"fraud-eval": {"measure fraud detection on the synthetic shop's labelled stream", runFraudEval},
+		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
+		"iforest":    {"train the isolation forest on a labelled CSV and print ROC-AUC and PR-AUC", runIForest},
 	}
 }
 

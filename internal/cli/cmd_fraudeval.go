@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/generate"
+)
+
+// fraudEvalReport is the one JSON object `shopstream fraud-eval --json`
+// prints. Rates with no meaning for the run (no fraud, nothing flagged)
+// are null.
+type fraudEvalReport struct {
+	Seed        int64 `json:"seed"`
+	Records     int   `json:"records"`
+	Quarantined int   `json:"quarantined"`
+	Trained     int   `json:"trained"`
+	Scored      int   `json:"scored"`
+	Fraud       int   `json:"fraud"`
+
+	ReviewAt  jsonNum `json:"review_at"`
+	Precision jsonNum `json:"precision"`
+	Recall    jsonNum `json:"recall"`
+	FPR       jsonNum `json:"fpr"`
+	PRAUC     jsonNum `json:"pr_auc"`
+	ROCAUC    jsonNum `json:"roc_auc"`
+
+	RecallAt1pctFPR      jsonNum `json:"recall_at_1pct_fpr"`
+	ThresholdAt1pctFPR   jsonNum `json:"threshold_at_1pct_fpr"`
+	RulesRecallAt1pctFPR jsonNum `json:"rules_recall_at_1pct_fpr"`
+	ModelRecallAt1pctFPR jsonNum `json:"model_recall_at_1pct_fpr"`
+	ModelROCAUC          jsonNum `json:"model_roc_auc"`
+
+	// PerScenario is each scenario's recall at the review threshold;
+	// PerScenarioAt1pctFPR at the 1%-FPR threshold.
+	PerScenario          map[string]jsonNum `json:"per_scenario"`
+	PerScenarioAt1pctFPR map[string]jsonNum `json:"per_scenario_at_1pct_fpr"`
+	ScenarioCounts       map[string]int     `json:"scenario_counts"`
+	RuleHits             map[string]ruleHit `json:"rule_hits"`
+}
+
+type ruleHit struct {
+	Hits  int `json:"hits"`
+	Fraud int `json:"fraud"`
+}
+
+// jsonNum is a rate rounded to six decimals, null when NaN or infinite
+// (which JSON cannot carry).
+type jsonNum float64
+
+func (n jsonNum) MarshalJSON() ([]byte, error) {
+	v := float64(n)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, math.Round(v*1e6)/1e6, 'f', -1, 64), nil
+}
+
+// runFraudEval measures the fraud scoring chain on the synthetic shop's
+// labelled stream: every record through the quality checks, the features
+// from per-partition state, the rules and the isolation forest (trained
+// on the first part of the stream without labels), and reports precision,
+// recall, false-positive rate, PR-AUC and ROC-AUC, recall at a 1%
+// false-positive rate, and recall per fraud scenario.
+func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fraud-eval", stderr)
+	count := fs.Int("count", 100_000, "records to generate; the first --train-fraction of them train the isolation forest, the rest are measured")
+	seed := fs.Int64("seed", 42, "seed of the generator and the forest (the default rules were tuned on seeds 1-3)")
+	fraudRate := fs.Float64("fraud-rate", 0, "share of fraudulent records; 0 means the generator's default (0.01), negative none")
+	badRate := fs.Float64("bad-rate", 0, "share of bad records, quarantined by the quality checks before scoring")
+	customers := fs.Int("customers", 0, "size of the customer base; 0 means the generator's default (10,000)")
+	trainFraction := fs.Float64("train-fraction", 0.2, "leading share of the records whose unflagged transactions train the forest")
+	rulesPath := fs.String("rules", "", "rules file (JSON); default: the embedded default rules")
+	reviewAt := fs.Float64("review-at", 0, "risk at or above which a transaction is held for review; 0 means the default (0.4)")
+	declineAt := fs.Float64("decline-at", 0, "risk at or above which a transaction is declined; 0 means the default (0.9)")
+	modelWeight := fs.Float64("model-weight", 0, "weight of the isolation forest's evidence; 0 means the default (0.3)")
+	noModel := fs.Bool("no-model", false, "score with the rules alone")
+	asJSON := fs.Bool("json", false, `print one JSON object {"precision", "recall", "fpr", "pr_auc", "roc_auc", "recall_at_1pct_fpr", "per_scenario", ...}`)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *count < 100 {
+		return usageError{fmt.Errorf("invalid value %d for flag -count: want at least 100", *count)}
+	}
+	if !(*trainFraction > 0 && *trainFraction < 1) {
+		return usageError{fmt.Errorf("invalid value %v for flag -train-fraction: want a share between 0 and 1", *trainFraction)}
+	}
+	gcfg := generate.Config{Seed: *seed, FraudRate: *fraudRate, BadRate: *badRate, Customers: *customers}
+	if err := gcfg.WithDefaults().Validate(); err != nil {
+		return usageError{fmt.Errorf("flags -fraud-rate, -bad-rate, -customers: %w", err)}
+	}
+	scfg := fraud.ScorerConfig{ReviewAt: *reviewAt, DeclineAt: *declineAt, ModelWeight: *modelWeight}
+	if err := scfg.WithDefaults().Validate(); err != nil {
+		return usageError{fmt.Errorf("flags -review-at, -decline-at, -model-weight: %w", err)}
+	}
+	var rules *fraud.RuleSet
+	if *rulesPath != "" {
+		b, err := os.ReadFile(*rulesPath)
+		if err != nil {
+			return fmt.Errorf("reading --rules: %w", err)
+		}
+		if rules, err = fraud.ParseRules(b); err != nil {
+			return fmt.Errorf("%s: %w", *rulesPath, err)
+		}
+	}
+
+	rep, err := fraud.Evaluate(ctx, fraud.EvalConfig{
+		Records: *count, Seed: *seed, FraudRate: *fraudRate, BadRate: *badRate, Customers: *customers,
+		TrainFraction: *trainFraction, NoModel: *noModel, Rules: rules, Scorer: scfg, MaxFPR: 0.01,
+	})
+	if errors.Is(err, fraud.ErrInvalidConfig) {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	out := fraudEvalReport{
+		Seed: *seed, Records: rep.Records, Quarantined: rep.Quarantined, Trained: rep.Trained,
+		Scored: rep.Scored, Fraud: rep.Fraud,
+		ReviewAt: jsonNum(rep.ReviewAt), Precision: jsonNum(rep.Precision), Recall: jsonNum(rep.Recall),
+		FPR: jsonNum(rep.FPR), PRAUC: jsonNum(rep.PRAUC), ROCAUC: jsonNum(rep.ROCAUC),
+		RecallAt1pctFPR: jsonNum(rep.RecallAtFPR), ThresholdAt1pctFPR: jsonNum(rep.ThresholdAtFPR),
+		RulesRecallAt1pctFPR: jsonNum(rep.RulesRecallAtFPR), ModelRecallAt1pctFPR: jsonNum(rep.ModelRecallAtFPR),
+		ModelROCAUC:          jsonNum(rep.ModelROCAUC),
+		PerScenario:          map[string]jsonNum{},
+		PerScenarioAt1pctFPR: map[string]jsonNum{},
+		ScenarioCounts:       map[string]int{},
+		RuleHits:             map[string]ruleHit{},
+	}
+	for name, s := range rep.Scenarios {
+		out.PerScenario[name] = jsonNum(s.Recall)
+		out.PerScenarioAt1pctFPR[name] = jsonNum(s.RecallAtFPR)
+		out.ScenarioCounts[name] = s.Count
+	}
+	for name, h := range rep.RuleHits {
+		out.RuleHits[name] = ruleHit{Hits: h.Hits, Fraud: h.Fraud}
+	}
+	if *asJSON {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return fmt.Errorf("encoding the report: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	return printFraudEval(stdout, rep, *seed, *trainFraction)
+}
+
+func printFraudEval(w io.Writer, rep *fraud.EvalReport, seed int64, trainFraction float64) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fraud-eval: seed %d, %d records, %d quarantined by the quality checks\n", seed, rep.Records, rep.Quarantined)
+	if rep.Trained > 0 {
+		fmt.Fprintf(&b, "forest trained on %d unflagged transactions of the first %.0f%%\n", rep.Trained, 100*trainFraction)
+	} else {
+		b.WriteString("rules only, no forest\n")
+	}
+	fmt.Fprintf(&b, "measured on the remaining %d transactions, %d of them fraud (%.2f%%)\n\n", rep.Scored, rep.Fraud, 100*float64(rep.Fraud)/float64(max(rep.Scored, 1)))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "at the review threshold (risk >= %.2f):\tprecision %.3f\trecall %.3f\tFPR %.2f%%\n", rep.ReviewAt, rep.Precision, rep.Recall, 100*rep.FPR)
+	fmt.Fprintf(tw, "at FPR <= 1%% (risk >= %.3f):\trecall %.3f\trules alone %.3f\tforest alone %.3f\n", rep.ThresholdAtFPR, rep.RecallAtFPR, rep.RulesRecallAtFPR, rep.ModelRecallAtFPR)
+	fmt.Fprintf(tw, "ranking:\tPR-AUC %.3f\tROC-AUC %.3f\tforest alone ROC-AUC %.3f\n", rep.PRAUC, rep.ROCAUC, rep.ModelROCAUC)
+	tw.Flush()
+
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario\trecords\trecall at review\trecall at FPR <= 1%%\t\n")
+	for _, name := range generate.Scenarios {
+		s := rep.Scenarios[name]
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t\n", name, s.Count, s.Recall, s.RecallAtFPR)
+	}
+	tw.Flush()
+
+	b.WriteString("\n")
+	names := make([]string, 0, len(rep.RuleHits))
+	for n := range rep.RuleHits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "rule\thits\tfraud\tprecision\t\n")
+	for _, n := range names {
+		h := rep.RuleHits[n]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t\n", n, h.Hits, h.Fraud, float64(h.Fraud)/float64(h.Hits))
+	}
+	tw.Flush()
+	_, err := io.WriteString(w, b.String())
+	return err
+}

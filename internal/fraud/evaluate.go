@@ -1,0 +1,277 @@
+package fraud
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/fraud/eval"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/quality"
+)
+
+// EvalConfig describes an evaluation run over the synthetic shop.
+type EvalConfig struct {
+	// Records is the number of generated records, training part included.
+	// Defaults to 100,000.
+	Records int
+	// Seed seeds the generator and the forest. Tune on one seed, report on
+	// another. There is no default: 0 is a seed like any other.
+	Seed int64
+	// FraudRate is the generator's share of fraudulent records. Defaults
+	// to the generator's default (1%).
+	FraudRate float64
+	// BadRate is the generator's share of bad records, which the quality
+	// checks quarantine before scoring. Defaults to 0.
+	BadRate float64
+	// Customers is the generator's customer base. Defaults to the
+	// generator's default.
+	Customers int
+	// TrainFraction is the leading share of records whose features train
+	// the isolation forest; metrics cover only the records after it.
+	// Records a rule flags are left out of training, and labels are never
+	// read. Defaults to 0.2; it must be in (0, 1).
+	TrainFraction float64
+	// NoModel scores with the rules alone.
+	NoModel bool
+	// Rules are the rules to evaluate. Defaults to DefaultRules().
+	Rules *RuleSet
+	// Scorer sets the thresholds and the model's weight.
+	Scorer ScorerConfig
+	// MaxFPR is the false-positive budget of RecallAtFPR. Defaults to 0.01.
+	MaxFPR float64
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c EvalConfig) WithDefaults() EvalConfig {
+	if c.Records == 0 {
+		c.Records = 100_000
+	}
+	if c.TrainFraction == 0 {
+		c.TrainFraction = 0.2
+	}
+	if c.MaxFPR == 0 {
+		c.MaxFPR = 0.01
+	}
+	if c.Rules == nil {
+		c.Rules = DefaultRules()
+	}
+	return c
+}
+
+func (c EvalConfig) validate() error {
+	switch {
+	case c.Records < 100:
+		return fmt.Errorf("%w: Records %d, need at least 100", ErrInvalidConfig, c.Records)
+	case !(c.TrainFraction > 0 && c.TrainFraction < 1):
+		return fmt.Errorf("%w: TrainFraction %v is outside (0, 1)", ErrInvalidConfig, c.TrainFraction)
+	case !(c.MaxFPR > 0 && c.MaxFPR < 1):
+		return fmt.Errorf("%w: MaxFPR %v is outside (0, 1)", ErrInvalidConfig, c.MaxFPR)
+	}
+	return nil
+}
+
+// EvalReport is the outcome of Evaluate. Rates with no meaning for the
+// run (say, precision when nothing was flagged) are NaN.
+type EvalReport struct {
+	Records     int // generated
+	Quarantined int // failed a quality check, not scored
+	Trained     int // feature vectors the forest was trained on
+	Scored      int // evaluated (after the training part)
+	Fraud       int // of which fraud
+	// At the scorer's review threshold (review or decline = flagged).
+	ReviewAt                     float64
+	Precision, Recall, FPR       float64
+	Confusion                    eval.Confusion
+	DeclinePrecision, DeclineFPR float64
+	// Threshold-free rankings of the risk.
+	PRAUC, ROCAUC float64
+	// The best recall at FPR <= MaxFPR, and the risk threshold reaching it.
+	MaxFPR         float64
+	RecallAtFPR    float64
+	ThresholdAtFPR float64
+	// The same for the rules alone and the model alone, to show what each
+	// contributes (NaN without a model).
+	RulesRecallAtFPR, ModelRecallAtFPR float64
+	ModelROCAUC                        float64
+	// Per fraud scenario: records, recall at the review threshold, recall
+	// at ThresholdAtFPR.
+	Scenarios map[string]ScenarioReport
+	// RuleHits counts, per rule, the evaluated records it fired on and how
+	// many of them were fraud: each rule's precision.
+	RuleHits map[string]RuleReport
+}
+
+// ScenarioReport is the detection of one fraud scenario.
+type ScenarioReport struct {
+	Count       int
+	Recall      float64 // at the review threshold
+	RecallAtFPR float64 // at the report's ThresholdAtFPR
+}
+
+// RuleReport is how often a rule fired in the evaluated part, and on how
+// much fraud.
+type RuleReport struct {
+	Hits, Fraud int
+}
+
+// Evaluate runs the scoring chain over the synthetic shop's labelled
+// stream exactly as the pipeline does, record by record: the quality
+// checks (failures are quarantined, not scored), State.Features, the
+// Scorer, State.Update. The forest is trained on the features of the first
+// TrainFraction of the records, leaving out those a rule flagged, and
+// everything after that is measured. The labels are read only to count.
+// It stops early, with ctx's error, when ctx is done.
+func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	gen, err := generate.New(generate.Config{
+		Seed:      cfg.Seed,
+		FraudRate: cfg.FraudRate,
+		BadRate:   cfg.BadRate,
+		Customers: cfg.Customers,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evaluating fraud scoring: %w", err)
+	}
+	state, err := NewState(StateConfig{
+		CountryOfIP:  generate.CountryOfIP,
+		CountryOfBIN: generate.CountryOfBIN,
+		IsHostingIP:  generate.IsHostingIP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Until the forest is trained, the rules score alone.
+	scorer, err := NewScorer(cfg.Rules, nil, cfg.Scorer)
+	if err != nil {
+		return nil, err
+	}
+	qc := quality.Config{}.WithDefaults()
+	dedup := quality.NewDedup(1 << 16)
+
+	rep := &EvalReport{Records: cfg.Records, MaxFPR: cfg.MaxFPR, ReviewAt: scorer.cfg.ReviewAt,
+		Scenarios: map[string]ScenarioReport{}, RuleHits: map[string]RuleReport{}}
+	trainUntil := int(cfg.TrainFraction * float64(cfg.Records))
+	var (
+		train            [][]float64
+		model            *ForestModel
+		risks, ruleRisks []float64
+		modelScores      []float64
+		labels           []bool
+		scenarios        []string
+		t                event.Transaction
+		f                Features
+		res              Result
+		nextExpire       time.Time
+		trained          bool
+	)
+	for i := 0; i < cfg.Records; i++ {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		rec := gen.Next()
+		if fail := qc.Decode(rec.Value, rec.EventTime, &t); fail != nil {
+			rep.Quarantined++
+			continue
+		}
+		if fail := dedup.Check(t.TransactionID); fail != nil {
+			rep.Quarantined++
+			continue
+		}
+		if !trained && i >= trainUntil {
+			trained = true
+			if !cfg.NoModel && len(train) >= 2 {
+				if model, err = TrainModel(train, cfg.Seed); err != nil {
+					return nil, err
+				}
+				rep.Trained = len(train)
+				if scorer, err = NewScorer(cfg.Rules, model, cfg.Scorer); err != nil {
+					return nil, err
+				}
+			}
+			train = nil
+		}
+		state.FeaturesInto(&t, &f)
+		scorer.ScoreInto(&f, &res)
+		state.Update(&t, &f)
+		if t.EventTime.After(nextExpire) {
+			state.Expire(t.EventTime)
+			nextExpire = t.EventTime.Add(time.Hour)
+		}
+		if !trained {
+			if len(res.Hits) == 0 && len(train) < ModelSampleLimit {
+				train = append(train, f.Vector(make([]float64, 0, NumFeatures)))
+			}
+			continue
+		}
+		rep.Scored++
+		risks = append(risks, res.Risk)
+		labels = append(labels, rec.Fraud)
+		scenarios = append(scenarios, rec.Scenario)
+		keep := 1.0
+		for _, h := range res.Hits {
+			keep *= 1 - h.Weight
+			rr := rep.RuleHits[h.Rule]
+			rr.Hits++
+			if rec.Fraud {
+				rr.Fraud++
+			}
+			rep.RuleHits[h.Rule] = rr
+		}
+		ruleRisks = append(ruleRisks, 1-keep)
+		if model != nil {
+			modelScores = append(modelScores, model.RawScore(f.Values[:]))
+		}
+		if rec.Fraud {
+			rep.Fraud++
+		}
+	}
+
+	c := eval.ConfusionAt(risks, labels, scorer.cfg.ReviewAt)
+	rep.Confusion = c
+	rep.Precision, rep.Recall, rep.FPR = c.Precision(), c.Recall(), c.FPR()
+	d := eval.ConfusionAt(risks, labels, scorer.cfg.DeclineAt)
+	rep.DeclinePrecision, rep.DeclineFPR = d.Precision(), d.FPR()
+	rep.PRAUC = eval.PRAUC(risks, labels)
+	rep.ROCAUC = eval.ROCAUC(risks, labels)
+	rep.RecallAtFPR, rep.ThresholdAtFPR = eval.RecallAtFPR(risks, labels, cfg.MaxFPR)
+	rep.RulesRecallAtFPR, _ = eval.RecallAtFPR(ruleRisks, labels, cfg.MaxFPR)
+	rep.ModelRecallAtFPR, rep.ModelROCAUC = math.NaN(), math.NaN()
+	if model != nil {
+		rep.ModelRecallAtFPR, _ = eval.RecallAtFPR(modelScores, labels, cfg.MaxFPR)
+		rep.ModelROCAUC = eval.ROCAUC(modelScores, labels)
+	}
+	type tally struct{ n, review, atFPR int }
+	per := map[string]*tally{}
+	for _, s := range generate.Scenarios {
+		per[s] = &tally{}
+	}
+	for i, s := range scenarios {
+		if !labels[i] {
+			continue
+		}
+		tl := per[s]
+		if tl == nil {
+			tl = &tally{}
+			per[s] = tl
+		}
+		tl.n++
+		if risks[i] >= scorer.cfg.ReviewAt {
+			tl.review++
+		}
+		if risks[i] >= rep.ThresholdAtFPR {
+			tl.atFPR++
+		}
+	}
+	for s, tl := range per {
+		rep.Scenarios[s] = ScenarioReport{Count: tl.n,
+			Recall:      float64(tl.review) / float64(tl.n),
+			RecallAtFPR: float64(tl.atFPR) / float64(tl.n)}
+	}
+	return rep, nil
+}

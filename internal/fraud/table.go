@@ -1,0 +1,160 @@
+package fraud
+
+import (
+	"math"
+	"time"
+)
+
+// table is a slab of per-key records: an index from a key's 64-bit hash to
+// a slot, and the records themselves in one slice without pointers, so a
+// million of them cost the garbage collector nothing to scan and an update
+// is one map lookup followed by writes in place. Freed slots are reused.
+// A *T returned by get or put is valid until the next put.
+type table[T any] struct {
+	idx  map[uint64]uint32
+	vals []T
+	free []uint32
+}
+
+func (t *table[T]) get(k uint64) *T {
+	i, ok := t.idx[k]
+	if !ok {
+		return nil
+	}
+	return &t.vals[i]
+}
+
+// put returns k's record, adding a zero one if k has none.
+func (t *table[T]) put(k uint64) *T {
+	if i, ok := t.idx[k]; ok {
+		return &t.vals[i]
+	}
+	if t.idx == nil {
+		t.idx = make(map[uint64]uint32)
+	}
+	var i uint32
+	if n := len(t.free); n > 0 {
+		i = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		var zero T
+		t.vals = append(t.vals, zero)
+		i = uint32(len(t.vals) - 1)
+	}
+	t.idx[k] = i
+	return &t.vals[i]
+}
+
+func (t *table[T]) len() int { return len(t.idx) }
+
+// evict removes every record for which stale reports true and returns how
+// many it removed.
+func (t *table[T]) evict(stale func(*T) bool) int {
+	n := 0
+	var zero T
+	for k, i := range t.idx {
+		if stale(&t.vals[i]) {
+			delete(t.idx, k)
+			t.vals[i] = zero
+			t.free = append(t.free, i)
+			n++
+		}
+	}
+	if len(t.vals) >= 1024 && len(t.idx) <= len(t.vals)/2 {
+		t.compact()
+	}
+	return n
+}
+
+// compact moves the live records into a new slab of their size and a new
+// index (Go maps never shrink), so memory follows the live keys down after
+// a busy day instead of staying at its high-water mark.
+func (t *table[T]) compact() {
+	idx := make(map[uint64]uint32, len(t.idx))
+	vals := make([]T, 0, len(t.idx)+len(t.idx)/4)
+	for k, i := range t.idx {
+		idx[k] = uint32(len(vals))
+		vals = append(vals, t.vals[i])
+	}
+	t.idx, t.vals, t.free = idx, vals, nil
+}
+
+// hashString is 64-bit FNV-1a followed by MurmurHash3's finaliser. It is
+// fixed (unlike hash/maphash) so that fingerprints, and therefore features,
+// are the same in every process that replays the same transactions. The
+// finaliser matters: FNV-1a alone leaves the top bits, which fingerprints
+// keep, nearly unchanged by the last byte, and IDs differ at the end.
+func hashString(s string) uint64 {
+	return mix(fnv(14695981039346656037, s))
+}
+
+func fnv(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// hashCard keys a card by BIN and last four digits, the most of a card an
+// event carries; 0 means no card.
+func hashCard(bin, last4 string) uint64 {
+	if bin == "" && last4 == "" {
+		return 0
+	}
+	h := mix(fnv(fnv(fnv(14695981039346656037, bin), "|"), last4))
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// fp16 and fp32 are short fingerprints of a key for the rings and lists
+// that only need to tell a handful of keys apart. fp16 is never 0, so 0
+// can mean "none".
+func fp16(h uint64) uint16 {
+	f := uint16(h >> 48)
+	if f == 0 {
+		f = 1
+	}
+	return f
+}
+
+func fp32(h uint64) uint32 {
+	f := uint32(h >> 32)
+	if f == 0 {
+		f = 1
+	}
+	return f
+}
+
+// epochSec is an event time in whole Unix seconds as stored in state:
+// uint32, so valid until 2106; 0 means "empty", so times at or before the
+// epoch become 1.
+func epochSec(t time.Time) uint32 {
+	s := t.Unix()
+	switch {
+	case s < 1:
+		return 1
+	case s > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(s)
+}
+
+// country packs a two-letter country code; 0 is unknown.
+func country(cc string) uint16 {
+	if len(cc) != 2 {
+		return 0
+	}
+	return uint16(cc[0])<<8 | uint16(cc[1])
+}

@@ -157,18 +157,29 @@ func (d *Deliverer) sendWebhook(ctx context.Context, m *store.OutboxMsg) error {
 		return fmt.Errorf("webhook %q is not configured", m.Target)
 	}
 	var a struct {
-		TransactionID string   `json:"transaction_id"`
-		CustomerID    string   `json:"customer_id"`
-		Amount        float64  `json:"amount"`
-		Currency      string   `json:"currency"`
-		Risk          float64  `json:"risk"`
-		Decision      string   `json:"decision"`
-		Reasons       []string `json:"reasons"`
+		TransactionID string  `json:"transaction_id"`
+		CustomerID    string  `json:"customer_id"`
+		Amount        float64 `json:"amount"`
+		Currency      string  `json:"currency"`
+		Risk          float64 `json:"risk"`
+		Decision      string  `json:"decision"`
+		Reasons       []struct {
+			Rule    string  `json:"rule"`
+			Reason  string  `json:"reason"`
+			Feature string  `json:"feature"`
+			Value   float64 `json:"value"`
+			Z       float64 `json:"z"`
+		} `json:"reasons"`
 	}
 	_ = json.Unmarshal(m.Payload, &a)
 	text := fmt.Sprintf(":rotating_light: %s transaction %s of customer %s (%.2f %s), risk %.2f", a.Decision, a.TransactionID, a.CustomerID, a.Amount, a.Currency, a.Risk)
 	for _, r := range a.Reasons {
-		text += "\n• " + r
+		switch {
+		case r.Rule != "":
+			text += fmt.Sprintf("\n• %s (%s)", r.Reason, r.Rule)
+		case r.Feature != "":
+			text += fmt.Sprintf("\n• %s = %g stands out (z = %.1f)", r.Feature, r.Value, r.Z)
+		}
 	}
 	body, _ := json.Marshal(SlackMessage{Text: text, Alert: m.Payload})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/bench"
+	"github.com/shopstream/shopstream/internal/detector"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,6 +27,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	latDur := fs.Duration("latency-duration", 10*time.Second, "length of the latency run")
 	skipEmbedded := fs.Bool("skip-embedded", false, "leave out the embedded (SQLite) run")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,10 +56,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 		url = u
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	det, err := detector.New(detector.Config{Logger: logger})
+	if err != nil {
+		return err
+	}
 	res, err := bench.Run(ctx, bench.Config{
 		PostgresURL: url, Records: *records, Customers: *customers, Seed: *seed, Runs: *runs, Batch: *batch,
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded,
-		NewScorer: newScorer(pipelineDeps{logger: logger}), Logger: logger,
+		NewScorer: det.NewPartitionScorer, Logger: logger,
 	})
 	if err != nil {
 		return err

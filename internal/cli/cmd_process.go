@@ -41,10 +41,13 @@ func (f *kafkaFlags) list() ([]string, error) {
 
 // processFlags configure the stream processor.
 type processFlags struct {
-	group    string
-	batch    int
-	webhooks multiFlag
-	grace    time.Duration
+	group     string
+	batch     int
+	webhooks  multiFlag
+	grace     time.Duration
+	rules     string
+	reviewAt  float64
+	declineAt float64
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -52,11 +55,19 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch", 5000, "most records per database transaction")
 	fs.Var(&f.webhooks, "webhook", "alert webhook as [name=]URL (Slack-compatible JSON); repeatable")
 	fs.DurationVar(&f.grace, "shutdown-grace", 10*time.Second, "how long in-flight batches may take to commit at shutdown")
+	fs.StringVar(&f.rules, "rules", "", "fraud rules file (JSON, re-read when it changes; default: the built-in rules)")
+	fs.Float64Var(&f.reviewAt, "review-at", 0.4, "risk at or above which a transaction is held for review and alerted on")
+	fs.Float64Var(&f.declineAt, "decline-at", 0.9, "risk at or above which a transaction is declined")
 }
 
 func (f *processFlags) validate() error {
-	if f.batch < 1 {
+	switch {
+	case f.batch < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -batch: must be at least 1", f.batch)}
+	case !(f.reviewAt > 0 && f.reviewAt <= 1):
+		return usageError{fmt.Errorf("invalid value %v for flag -review-at: want a risk in (0, 1]", f.reviewAt)}
+	case !(f.declineAt >= f.reviewAt && f.declineAt <= 1):
+		return usageError{fmt.Errorf("invalid value %v for flag -decline-at: want a risk in [review-at, 1]", f.declineAt)}
 	}
 	return nil
 }
@@ -77,6 +88,10 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	if err != nil {
 		return nil, err
 	}
+	det, err := newDetector(d, f)
+	if err != nil {
+		return nil, err
+	}
 	names := make([]string, 0, len(hooks))
 	for n := range hooks {
 		names = append(names, n)
@@ -84,7 +99,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
-		NewScorer: newScorer(d),
+		NewScorer: det.NewPartitionScorer,
 	})
 	if err != nil {
 		return nil, err
@@ -99,6 +114,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		return nil, err
 	}
 	g.Go(func() error { return proc.Run(ctx) })
+	g.Go(func() error { return det.WatchRules(ctx) })
 	g.Go(func() error {
 		defer producer.Close()
 		return deliverer.Run(ctx)

@@ -1,6 +1,22 @@
 package cli
 
-import "github.com/shopstream/shopstream/internal/pipeline"
+import (
+	"fmt"
 
-// newScorer returns the factory of per-partition fraud scorers.
-func newScorer(pipelineDeps) func(int32) pipeline.Scorer { return nil }
+	"github.com/shopstream/shopstream/internal/detector"
+	"github.com/shopstream/shopstream/internal/fraud"
+)
+
+// newDetector builds the live fraud detector from the process flags.
+func newDetector(d pipelineDeps, f *processFlags) (*detector.Detector, error) {
+	det, err := detector.New(detector.Config{
+		RulesFile:  f.rules,
+		Scorer:     fraud.ScorerConfig{ReviewAt: f.reviewAt, DeclineAt: f.declineAt},
+		Logger:     d.logger,
+		Registerer: d.reg,
+	})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("fraud settings: %w", err)}
+	}
+	return det, nil
+}

@@ -42,6 +42,10 @@ type Config struct {
 	Store store.Store
 	// MaxBatch bounds the records in one batch. Defaults to 5000.
 	MaxBatch int
+	// Writers is how many database transactions may be in flight at once.
+	// Partitions are divided among the writers (partition mod Writers), so
+	// each partition's batches still commit in order. Defaults to 2.
+	Writers int
 	// Quality holds the data-quality tolerances. Defaults to quality's.
 	Quality quality.Config
 	// DedupWindow is how many recent transaction ids each partition
@@ -51,8 +55,11 @@ type Config struct {
 	// every transaction is approved with risk 0.
 	NewScorer func(partition int32) Scorer
 	// StateWindow is how much stored history is replayed into a new
-	// partition's scorer. Defaults to 24 hours.
+	// partition's scorer. Defaults to 24 hours, the longest feature window.
 	StateWindow time.Duration
+	// StateMaxRecords bounds the replay to a partition's last this many
+	// records, so a rebalance stays quick at high rates. Defaults to 1,000,000.
+	StateMaxRecords int64
 	// DeadLetterTopic receives quarantined records through the outbox.
 	// Defaults to "transactions.dlq".
 	DeadLetterTopic string
@@ -90,12 +97,18 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 5000
 	}
+	if c.Writers == 0 {
+		c.Writers = 2
+	}
 	c.Quality = c.Quality.WithDefaults()
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 100_000
 	}
 	if c.StateWindow == 0 {
 		c.StateWindow = 24 * time.Hour
+	}
+	if c.StateMaxRecords == 0 {
+		c.StateMaxRecords = 1_000_000
 	}
 	if c.DeadLetterTopic == "" {
 		c.DeadLetterTopic = bus.TopicDeadLetter
@@ -123,6 +136,8 @@ func (c Config) validate() error {
 		return errors.New("pipeline: no store given")
 	case c.MaxBatch < 1:
 		return fmt.Errorf("pipeline: batch size %d must be at least 1", c.MaxBatch)
+	case c.Writers < 1 || c.Writers > 64:
+		return fmt.Errorf("pipeline: %d writers, want 1..64", c.Writers)
 	}
 	return nil
 }
@@ -146,7 +161,7 @@ type Processor struct {
 	fencedMu sync.Mutex
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
 
-	writeCh chan *work
+	writeChs []chan *work // one per writer
 
 	stored, quarantined, batches atomic.Int64
 }
@@ -164,11 +179,11 @@ func New(cfg Config) (*Processor, error) {
 		return nil, err
 	}
 	return &Processor{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "processor"),
-		parts:   map[int32]*partState{},
-		fenced:  map[int32]bool{},
-		writeCh: make(chan *work, 2),
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "processor"),
+		parts:    map[int32]*partState{},
+		fenced:   map[int32]bool{},
+		writeChs: writeChans(cfg.Writers),
 	}, nil
 }
 
@@ -207,8 +222,10 @@ func (p *Processor) Run(ctx context.Context) error {
 	// The writer outlives ctx by the grace period so in-flight batches commit.
 	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrite()
-	writerDone := make(chan error, 1)
-	go func() { writerDone <- p.writer(writeCtx) }()
+	writerDone := make(chan error, len(p.writeChs))
+	for _, ch := range p.writeChs {
+		go func() { writerDone <- p.writer(writeCtx, ch) }()
+	}
 	stopGrace := context.AfterFunc(ctx, func() {
 		t := time.NewTimer(p.cfg.ShutdownGrace)
 		defer t.Stop()
@@ -223,8 +240,15 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers)
 	pollErr := p.poll(ctx, writerDone)
-	close(p.writeCh)
-	werr := <-writerDone
+	for _, ch := range p.writeChs {
+		close(ch)
+	}
+	var werr error
+	for range p.writeChs {
+		if err := <-writerDone; err != nil && werr == nil {
+			werr = err
+		}
+	}
 	cancelWrite()
 	// Leave the group only after the writer is done: revoke callbacks flush.
 	cl.Close()
@@ -256,9 +280,12 @@ func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
 		p.resetFenced(ctx)
 		b := p.build(fetches)
 		p.mu.Unlock()
-		if b != nil {
+		for i, sub := range p.split(b) {
+			if sub == nil {
+				continue
+			}
 			select {
-			case p.writeCh <- &work{batch: b}:
+			case p.writeChs[i] <- &work{batch: sub}:
 			case err := <-writerDone:
 				p.cl.AllowRebalance()
 				writerDone <- err
@@ -267,6 +294,35 @@ func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
 		}
 		p.cl.AllowRebalance()
 	}
+}
+
+func writeChans(n int) []chan *work {
+	chs := make([]chan *work, n)
+	for i := range chs {
+		chs[i] = make(chan *work, 2)
+	}
+	return chs
+}
+
+// split divides b among the writers by partition; nil where a writer gets
+// nothing.
+func (p *Processor) split(b *store.Batch) []*store.Batch {
+	out := make([]*store.Batch, len(p.writeChs))
+	if b == nil {
+		return out
+	}
+	if len(out) == 1 {
+		out[0] = b
+		return out
+	}
+	for _, part := range b.Parts {
+		i := int(part.Partition) % len(out)
+		if out[i] == nil {
+			out[i] = &store.Batch{Group: b.Group, Topic: b.Topic}
+		}
+		out[i].Parts = append(out[i].Parts, part)
+	}
+	return out
 }
 
 // build turns fetched records into one batch. Partitions are processed in

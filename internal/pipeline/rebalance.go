@@ -48,7 +48,8 @@ func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *pa
 	ps.scorer = p.cfg.NewScorer(part)
 	start := time.Now()
 	n := 0
-	err := p.cfg.Store.RecentTransactions(ctx, part, p.cfg.Now().Add(-p.cfg.StateWindow), func(t *store.Tx) error {
+	from := max(0, pos-p.cfg.StateMaxRecords)
+	err := p.cfg.Store.RecentTransactions(ctx, part, from, p.cfg.Now().Add(-p.cfg.StateWindow), func(t *store.Tx) error {
 		ps.scorer.Replay(t)
 		ps.dedup.Check(t.TransactionID)
 		n++

@@ -14,8 +14,8 @@ import (
 // until it succeeds or ctx ends; nothing is skipped, so a lost database
 // stalls the pipeline (and, through the bounded channel, the consumer)
 // instead of losing records.
-func (p *Processor) writer(ctx context.Context) error {
-	for w := range p.writeCh {
+func (p *Processor) writer(ctx context.Context, ch chan *work) error {
+	for w := range ch {
 		if w.batch == nil {
 			close(w.done)
 			continue
@@ -23,7 +23,7 @@ func (p *Processor) writer(ctx context.Context) error {
 		if err := p.write(ctx, w.batch); err != nil {
 			// Drain so the poll loop and flushes never block on us.
 			go func() {
-				for w := range p.writeCh {
+				for w := range ch {
 					if w.done != nil {
 						close(w.done)
 					}
@@ -209,18 +209,24 @@ func (p *Processor) resetFenced(ctx context.Context) {
 	}
 }
 
-// flush waits until every batch queued so far is committed (or the writer
-// has stopped).
+// flush waits until every batch queued so far is committed (or the writers
+// have stopped).
 func (p *Processor) flush(ctx context.Context) {
-	w := &work{done: make(chan struct{})}
-	defer func() { _ = recover() }() // the channel is closed at shutdown: nothing left to flush
-	select {
-	case p.writeCh <- w:
-	case <-ctx.Done():
-		return
+	defer func() { _ = recover() }() // the channels are closed at shutdown: nothing left to flush
+	ws := make([]*work, len(p.writeChs))
+	for i, ch := range p.writeChs {
+		ws[i] = &work{done: make(chan struct{})}
+		select {
+		case ch <- ws[i]:
+		case <-ctx.Done():
+			return
+		}
 	}
-	select {
-	case <-w.done:
-	case <-ctx.Done():
+	for _, w := range ws {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return
+		}
 	}
 }

@@ -23,10 +23,11 @@ type Store interface {
 	// Windows returns window metrics of one granularity from since on,
 	// summed over channel and payment method unless by is set.
 	Windows(ctx context.Context, g Granularity, since time.Time) ([]WindowRow, error)
-	// RecentTransactions returns the stored transactions of a partition
-	// with event time at or after since, in offset order, for rebuilding
-	// per-partition state after a rebalance.
-	RecentTransactions(ctx context.Context, partition int32, since time.Time, fn func(*Tx) error) error
+	// RecentTransactions calls fn for the stored transactions of a
+	// partition with offset at or after fromOffset and event time at or
+	// after since, in offset order, for rebuilding per-partition state after
+	// a rebalance.
+	RecentTransactions(ctx context.Context, partition int32, fromOffset int64, since time.Time, fn func(*Tx) error) error
 	// DeliverOutbox hands up to limit due outbox messages, oldest first,
 	// to send; each one send accepts is marked delivered, each it refuses is
 	// retried later with exponential backoff. Several instances may call it
@@ -83,6 +84,10 @@ type Tx struct {
 	Decision  string
 	// ReasonsJSON is the fraud reasons array as JSON ("[]" when none).
 	ReasonsJSON []byte
+	// ShadowRisk is the risk a shadow model (scored, not acted on) gave,
+	// when HasShadow is set.
+	ShadowRisk float64
+	HasShadow  bool
 	// Features is the fraud feature vector the score was computed from,
 	// kept for model training. May be nil.
 	Features []float32

@@ -192,7 +192,7 @@ func fence(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
 
 var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_cents", "currency",
 	"payment_method", "channel", "card_bin", "card_last4", "device_id", "ip_address", "billing_country",
-	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "features", "produced_at"}
+	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "shadow_risk", "features", "produced_at"}
 
 // txSource streams the batch's transactions to COPY without copying them.
 type txSource struct {
@@ -214,13 +214,16 @@ func (s *txSource) Next() bool {
 
 func (s *txSource) Values() ([]any, error) {
 	t := &s.parts[s.i].Txs[s.j-1]
-	var feats any
+	var feats, shadow any
 	if t.Features != nil {
 		feats = t.Features
 	}
+	if t.HasShadow {
+		shadow = float32(t.ShadowRisk)
+	}
 	s.row = append(s.row[:0], t.TransactionID, t.CustomerID, t.EventTime, t.TotalCents, t.Currency,
 		t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry,
-		t.ShippingCountry, string(t.ItemsJSON), t.Partition, t.Offset, float32(t.Risk), t.Decision, string(t.ReasonsJSON), feats, t.ProducedAt)
+		t.ShippingCountry, string(t.ItemsJSON), t.Partition, t.Offset, float32(t.Risk), t.Decision, string(t.ReasonsJSON), shadow, feats, t.ProducedAt)
 	return s.row, nil
 }
 
@@ -443,10 +446,10 @@ func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Tim
 }
 
 // RecentTransactions implements store.Store.
-func (s *Store) RecentTransactions(ctx context.Context, partition int32, since time.Time, fn func(*store.Tx) error) error {
+func (s *Store) RecentTransactions(ctx context.Context, partition int32, fromOffset int64, since time.Time, fn func(*store.Tx) error) error {
 	rows, err := s.pool.Query(ctx, `SELECT transaction_id, customer_id, event_time, total_cents, currency, payment_method, channel,
 		card_bin, card_last4, device_id, ip_address, billing_country, shipping_country, items::text, kafka_offset, risk, decision
-		FROM transactions WHERE kafka_partition = $1 AND event_time >= $2 ORDER BY kafka_offset`, partition, since)
+		FROM transactions WHERE kafka_partition = $1 AND kafka_offset >= $2 AND event_time >= $3 ORDER BY kafka_offset`, partition, fromOffset, since)
 	if err != nil {
 		return fmt.Errorf("reading recent transactions of partition %d: %w", partition, err)
 	}

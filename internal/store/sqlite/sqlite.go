@@ -108,6 +108,13 @@ func us(t time.Time) int64 { return t.UnixMicro() }
 
 func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
+func shadowOf(t *store.Tx) any {
+	if t.HasShadow {
+		return t.ShadowRisk
+	}
+	return nil
+}
+
 func featuresBlob(f []float32) []byte {
 	if f == nil {
 		return nil
@@ -154,8 +161,8 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO transactions (transaction_id, customer_id, event_time, total_cents, currency,
 		payment_method, channel, card_bin, card_last4, device_id, ip_address, billing_country, shipping_country, items,
-		kafka_partition, kafka_offset, risk, decision, reasons, features, produced_at, stored_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		kafka_partition, kafka_offset, risk, decision, reasons, shadow_risk, features, produced_at, stored_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("preparing insert: %w", err)
 	}
@@ -165,7 +172,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 			t := &b.Parts[i].Txs[j]
 			if _, err := ins.ExecContext(ctx, t.TransactionID, t.CustomerID, us(t.EventTime), t.TotalCents, t.Currency,
 				t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry,
-				string(t.ItemsJSON), t.Partition, t.Offset, t.Risk, t.Decision, string(t.ReasonsJSON), featuresBlob(t.Features),
+				string(t.ItemsJSON), t.Partition, t.Offset, t.Risk, t.Decision, string(t.ReasonsJSON), shadowOf(t), featuresBlob(t.Features),
 				us(t.ProducedAt), now); err != nil {
 				if strings.Contains(err.Error(), "UNIQUE constraint failed: transactions.transaction_id") {
 					ins.Close()
@@ -336,10 +343,10 @@ func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Tim
 }
 
 // RecentTransactions implements store.Store.
-func (s *Store) RecentTransactions(ctx context.Context, partition int32, since time.Time, fn func(*store.Tx) error) error {
+func (s *Store) RecentTransactions(ctx context.Context, partition int32, fromOffset int64, since time.Time, fn func(*store.Tx) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT transaction_id, customer_id, event_time, total_cents, currency, payment_method, channel,
 		card_bin, card_last4, device_id, ip_address, billing_country, shipping_country, items, kafka_offset, risk, decision
-		FROM transactions WHERE kafka_partition = ? AND event_time >= ? ORDER BY kafka_offset`, partition, us(since))
+		FROM transactions WHERE kafka_partition = ? AND kafka_offset >= ? AND event_time >= ? ORDER BY kafka_offset`, partition, fromOffset, us(since))
 	if err != nil {
 		return fmt.Errorf("reading recent transactions of partition %d: %w", partition, err)
 	}

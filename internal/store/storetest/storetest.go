@@ -179,7 +179,7 @@ func testRecent(t *testing.T, s store.Store) {
 		part(0, 0, Tx("old", "c1", base.Add(-48*time.Hour), 1, 0, 0), Tx("new", "c1", base, 2, 0, 1)),
 		part(1, 0, Tx("other", "c2", base, 3, 1, 0)))
 	var got []string
-	err := s.RecentTransactions(context.Background(), 0, base.Add(-24*time.Hour), func(tx *store.Tx) error {
+	err := s.RecentTransactions(context.Background(), 0, 0, base.Add(-24*time.Hour), func(tx *store.Tx) error {
 		if tx.Partition != 0 || tx.CustomerID != "c1" || tx.TotalCents != 2 || !tx.EventTime.Equal(base) {
 			return fmt.Errorf("unexpected row %+v", tx)
 		}
@@ -191,6 +191,11 @@ func testRecent(t *testing.T, s store.Store) {
 	}
 	if len(got) != 1 || got[0] != "new" {
 		t.Fatalf("recent = %v, want [new]", got)
+	}
+	// From an offset past every row: nothing.
+	n := 0
+	if err := s.RecentTransactions(context.Background(), 0, 2, base.Add(-72*time.Hour), func(*store.Tx) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("recent from offset 2 = %d rows, %v; want none", n, err)
 	}
 }
 

@@ -19,12 +19,13 @@ CREATE TABLE transactions (
     risk             real NOT NULL,
     decision         text NOT NULL,
     reasons          json NOT NULL,
+    shadow_risk      real,
     features         real[],
     produced_at      timestamptz NOT NULL,
     stored_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX transactions_customer_idx ON transactions (customer_id, event_time);
-CREATE INDEX transactions_partition_idx ON transactions (kafka_partition, event_time);
+CREATE INDEX transactions_partition_idx ON transactions (kafka_partition, kafka_offset);
 
 -- Generator labels, out of band: read only by evaluation.
 CREATE TABLE labels (

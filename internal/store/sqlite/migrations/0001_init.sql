@@ -19,12 +19,13 @@ CREATE TABLE transactions (
     risk             REAL NOT NULL,
     decision         TEXT NOT NULL,
     reasons          TEXT NOT NULL,
+    shadow_risk      REAL,
     features         BLOB,
     produced_at      INTEGER NOT NULL,
     stored_at        INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX transactions_customer_idx ON transactions (customer_id, event_time);
-CREATE INDEX transactions_partition_idx ON transactions (kafka_partition, event_time);
+CREATE INDEX transactions_partition_idx ON transactions (kafka_partition, kafka_offset);
 
 CREATE TABLE labels (
     transaction_id TEXT PRIMARY KEY,

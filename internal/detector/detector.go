@@ -1,0 +1,320 @@
+// Package detector runs fraud detection live: it holds the current scorer
+// (rules and isolation-forest model, swapped atomically when the rules file
+// changes or a model version is promoted), an optional shadow model that is
+// scored and stored but not acted on, and gives each Kafka partition a
+// pipeline.Scorer that owns that partition's feature state.
+//
+// The pure parts (features, rules, risk, the forest) live in package fraud;
+// this package adds the files, clocks and concurrency around them.
+package detector
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Config configures a Detector.
+type Config struct {
+	// RulesFile is a JSON rules file (see docs/fraud.md), re-read whenever
+	// it changes. Defaults to "": the built-in rules.
+	RulesFile string
+	// Scorer holds the thresholds. Defaults to fraud's defaults.
+	Scorer fraud.ScorerConfig
+	// State configures the per-partition feature state. Its country
+	// lookups default to the synthetic shop's tables (generate.CountryOfIP,
+	// generate.CountryOfBIN, generate.IsHostingIP), which stand in for a
+	// GeoIP and a BIN database.
+	State fraud.StateConfig
+	// WatchInterval is how often the rules file is checked. Defaults to 2 s.
+	WatchInterval time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer, when set, receives the detector's metrics.
+	Registerer prometheus.Registerer
+}
+
+// Model is a model version the detector scores with.
+type Model struct {
+	Version int
+	Model   *fraud.ForestModel
+}
+
+// Detector is the live fraud detection of one process. Safe for concurrent use.
+type Detector struct {
+	cfg     Config
+	log     *slog.Logger
+	scorer  atomic.Pointer[fraud.Scorer]
+	shadow  atomic.Pointer[fraud.Scorer]
+	rules   atomic.Pointer[fraud.RuleSet]
+	active  atomic.Pointer[Model]
+	shadowM atomic.Pointer[Model]
+
+	rulesRaw  []byte
+	rulesMod  time.Time
+	decisions *prometheus.CounterVec
+	reloads   *prometheus.CounterVec
+}
+
+// New loads the rules and returns a Detector scoring with rules only until
+// a model is set.
+func New(cfg Config) (*Detector, error) {
+	if cfg.WatchInterval == 0 {
+		cfg.WatchInterval = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.State.CountryOfIP == nil {
+		cfg.State.CountryOfIP = generate.CountryOfIP
+	}
+	if cfg.State.CountryOfBIN == nil {
+		cfg.State.CountryOfBIN = generate.CountryOfBIN
+	}
+	if cfg.State.IsHostingIP == nil {
+		cfg.State.IsHostingIP = generate.IsHostingIP
+	}
+	cfg.Scorer = cfg.Scorer.WithDefaults()
+	if err := cfg.Scorer.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := fraud.NewState(cfg.State); err != nil {
+		return nil, err
+	}
+	reg := cfg.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	f := promauto.With(reg)
+	d := &Detector{cfg: cfg, log: cfg.Logger.With("component", "detector"),
+		decisions: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_decisions_total",
+			Help: "Transactions scored, by decision (approve, review, decline)."}, []string{"decision"}),
+		reloads: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_rules_reloads_total",
+			Help: "Rules file reloads, by outcome (ok, error)."}, []string{"outcome"}),
+	}
+	rules := fraud.DefaultRules()
+	if cfg.RulesFile != "" {
+		var err error
+		if rules, err = d.readRules(); err != nil {
+			return nil, fmt.Errorf("--rules %s: %w", cfg.RulesFile, err)
+		}
+	}
+	d.rules.Store(rules)
+	if err := d.rebuild(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Detector) readRules() (*fraud.RuleSet, error) {
+	fi, err := os.Stat(d.cfg.RulesFile)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(d.cfg.RulesFile)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := fraud.ParseRules(b)
+	if err != nil {
+		return nil, err
+	}
+	d.rulesRaw, d.rulesMod = b, fi.ModTime()
+	return rs, nil
+}
+
+// rebuild makes new scorers from the current rules and models.
+func (d *Detector) rebuild() error {
+	rules := d.rules.Load()
+	var model fraud.Model
+	if m := d.active.Load(); m != nil {
+		model = m.Model
+	}
+	sc, err := fraud.NewScorer(rules, model, d.cfg.Scorer)
+	if err != nil {
+		return err
+	}
+	d.scorer.Store(sc)
+	if m := d.shadowM.Load(); m != nil {
+		sh, err := fraud.NewScorer(rules, m.Model, d.cfg.Scorer)
+		if err != nil {
+			return err
+		}
+		d.shadow.Store(sh)
+	} else {
+		d.shadow.Store(nil)
+	}
+	return nil
+}
+
+// Scorer returns the scorer in force.
+func (d *Detector) Scorer() *fraud.Scorer { return d.scorer.Load() }
+
+// Rules returns the rules in force.
+func (d *Detector) Rules() *fraud.RuleSet { return d.rules.Load() }
+
+// Active and Shadow return the model versions in use, or nil.
+func (d *Detector) Active() *Model { return d.active.Load() }
+
+// Shadow returns the shadow model, or nil.
+func (d *Detector) Shadow() *Model { return d.shadowM.Load() }
+
+// SetModels swaps in the active and shadow models (nil for none).
+func (d *Detector) SetModels(active, shadow *Model) error {
+	d.active.Store(active)
+	d.shadowM.Store(shadow)
+	return d.rebuild()
+}
+
+// SetRules swaps in a rule set.
+func (d *Detector) SetRules(rs *fraud.RuleSet) error {
+	d.rules.Store(rs)
+	return d.rebuild()
+}
+
+// StateConfig is the feature-state configuration partitions use.
+func (d *Detector) StateConfig() fraud.StateConfig { return d.cfg.State }
+
+// WatchRules re-reads the rules file whenever it changes, until ctx ends.
+// A file that does not parse is reported and the rules in force are kept.
+func (d *Detector) WatchRules(ctx context.Context) error {
+	if d.cfg.RulesFile == "" {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(d.cfg.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		fi, err := os.Stat(d.cfg.RulesFile)
+		if err != nil {
+			d.log.Warn("rules file unreadable; keeping the rules in force", "file", d.cfg.RulesFile, "err", err)
+			continue
+		}
+		if fi.ModTime().Equal(d.rulesMod) {
+			continue
+		}
+		raw := d.rulesRaw
+		rs, err := d.readRules()
+		if err != nil {
+			d.rulesMod = fi.ModTime() // report a bad version once
+			d.reloads.WithLabelValues("error").Inc()
+			d.log.Error("rules file does not parse; keeping the rules in force", "file", d.cfg.RulesFile, "err", err)
+			continue
+		}
+		if bytes.Equal(raw, d.rulesRaw) {
+			continue
+		}
+		if err := d.SetRules(rs); err != nil {
+			d.reloads.WithLabelValues("error").Inc()
+			d.log.Error("applying rules failed; keeping the rules in force", "err", err)
+			continue
+		}
+		d.reloads.WithLabelValues("ok").Inc()
+		d.log.Info("rules reloaded", "file", d.cfg.RulesFile, "rules", rs.Len())
+	}
+}
+
+// NewPartitionScorer returns the scorer of one partition: it owns the
+// partition's feature state and scores with whatever scorer is in force.
+func (d *Detector) NewPartitionScorer(int32) pipeline.Scorer {
+	st, err := fraud.NewState(d.cfg.State)
+	if err != nil {
+		panic(err) // validated in New
+	}
+	return &partScorer{d: d, state: st}
+}
+
+// partScorer is a pipeline.Scorer; one goroutine at a time uses it.
+type partScorer struct {
+	d       *Detector
+	state   *fraud.State
+	f       fraud.Features
+	res     fraud.Result
+	vec     []float64
+	n       int
+	expired time.Time
+}
+
+// expireEvery is how many transactions pass between sweeps of idle state.
+const expireEvery = 50_000
+
+// featureSample: one transaction in this many keeps its feature vector.
+const featureSample = 16
+
+func (p *partScorer) Score(t *event.Transaction, row *store.Tx) {
+	p.state.FeaturesInto(t, &p.f)
+	sc := p.d.scorer.Load()
+	sc.ScoreInto(&p.f, &p.res)
+	row.Risk = p.res.Risk
+	row.Decision = p.res.Decision.String()
+	row.ReasonsJSON = p.res.AppendReasonsJSON(row.ReasonsJSON[:0:0])
+	// Feature vectors are kept for model training on a sample of the
+	// traffic (and every alert), which keeps the stored rows lean.
+	if p.n%featureSample == 0 || p.res.Decision != fraud.Approve {
+		p.vec = p.f.Vector(p.vec[:0])
+		feats := make([]float32, len(p.vec))
+		for i, v := range p.vec {
+			feats[i] = float32(v)
+		}
+		row.Features = feats
+	}
+	if sh := p.d.shadow.Load(); sh != nil {
+		var r fraud.Result
+		sh.ScoreInto(&p.f, &r)
+		row.ShadowRisk, row.HasShadow = r.Risk, true
+	}
+	p.d.decisions.WithLabelValues(row.Decision).Inc()
+	p.state.Update(t, &p.f)
+	p.sweep(t.EventTime)
+}
+
+func (p *partScorer) Replay(row *store.Tx) {
+	t := TransactionOf(row)
+	p.state.Update(&t, nil)
+	p.sweep(row.EventTime)
+}
+
+func (p *partScorer) sweep(now time.Time) {
+	p.n++
+	if p.n%expireEvery == 0 || now.Sub(p.expired) > time.Hour {
+		p.state.Expire(now)
+		p.expired = now
+	}
+}
+
+// TransactionOf rebuilds the event of a stored row, enough for the feature
+// state (which needs no items beyond their categories).
+func TransactionOf(row *store.Tx) event.Transaction {
+	t := event.Transaction{
+		SchemaVersion: event.SchemaVersion, TransactionID: row.TransactionID, CustomerID: row.CustomerID,
+		EventTime: row.EventTime, TotalCents: event.Cents(row.TotalCents), Currency: row.Currency,
+		PaymentMethod: row.PaymentMethod, Card: event.Card{BIN: row.CardBIN, Last4: row.CardLast4},
+		DeviceID: row.DeviceID, IPAddress: row.IPAddress, BillingCountry: row.BillingCountry,
+		ShippingCountry: row.ShippingCountry, Channel: row.Channel,
+	}
+	if len(row.ItemsJSON) > 0 {
+		var items []event.Item
+		if err := jsonUnmarshal(row.ItemsJSON, &items); err == nil {
+			t.Items = items
+		}
+	}
+	return t
+}

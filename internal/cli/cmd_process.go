@@ -161,11 +161,12 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	logger.Info("store opened", "store", sf.describe())
 	reg := newRegistry()
 	g, gctx := errgroup.WithContext(ctx)
-	if _, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf); err != nil {
+	proc, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
+	if err != nil {
 		return err
 	}
 	if *metricsAddr != "" {
-		srv, err := web.New(web.Config{Addr: *metricsAddr, Store: st, Gatherer: reg, Logger: logger})
+		srv, err := web.New(web.Config{Addr: *metricsAddr, Store: st, Gatherer: reg, Logger: logger, Health: proc.Healthy})
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/web"
@@ -85,7 +87,13 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	brokers := broker.Addrs()
 
 	reg := newRegistry()
-	srv, err := web.New(web.Config{Addr: *addr, Store: st, Gatherer: reg, Logger: logger})
+	var proc *pipeline.Processor
+	srv, err := web.New(web.Config{Addr: *addr, Store: st, Gatherer: reg, Logger: logger, Health: func(ctx context.Context) error {
+		if proc == nil {
+			return errors.New("processor not started yet")
+		}
+		return proc.Healthy(ctx)
+	}})
 	if err != nil {
 		return err
 	}
@@ -107,7 +115,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	g, gctx := errgroup.WithContext(pipeCtx)
-	proc, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg}, &pf)
+	proc, err = startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg}, &pf)
 	if err != nil {
 		return err
 	}

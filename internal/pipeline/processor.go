@@ -164,6 +164,7 @@ type Processor struct {
 	writeChs []chan *work // one per writer
 
 	stored, quarantined, batches atomic.Int64
+	running                      atomic.Bool
 }
 
 // work is a batch for the writer, or a flush barrier when batch is nil.
@@ -195,6 +196,14 @@ type Stats struct {
 // Stats returns counts of committed records.
 func (p *Processor) Stats() Stats {
 	return Stats{Stored: p.stored.Load(), Quarantined: p.quarantined.Load(), Batches: p.batches.Load()}
+}
+
+// Healthy reports an error unless the processor is running.
+func (p *Processor) Healthy(context.Context) error {
+	if !p.running.Load() {
+		return errors.New("processor is not running")
+	}
+	return nil
 }
 
 // Run consumes until ctx is cancelled, then commits what is in flight
@@ -238,6 +247,8 @@ func (p *Processor) Run(ctx context.Context) error {
 	})
 	defer stopGrace()
 
+	p.running.Store(true)
+	defer p.running.Store(false)
 	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers)
 	pollErr := p.poll(ctx, writerDone)
 	for _, ch := range p.writeChs {

@@ -147,7 +147,16 @@ type partState struct {
 	pos    int64 // next offset expected; -1 when unknown (start of log)
 	dedup  *quality.Dedup
 	scorer Scorer
+	// gaps counts polls in a row whose records all lay beyond pos: records
+	// fetched before a seek, which are dropped, or (when it persists) a
+	// log whose start moved past pos, which is then accepted.
+	gaps int
 }
+
+// maxGapPolls is how many polls in a row may bring only records beyond the
+// expected offset before the gap is taken to be real (retention deleted
+// those records) rather than a fetch from before a seek.
+const maxGapPolls = 20
 
 // Processor consumes, checks, scores and stores transactions exactly once.
 type Processor struct {
@@ -365,10 +374,26 @@ func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
 		var t event.Transaction
 		ps, part := j.ps, &j.part
 		part.From = ps.pos
-		for _, r := range j.recs {
-			if ps.pos >= 0 && r.Offset < ps.pos {
-				continue // fetched before a re-seek; already handled
+		recs := j.recs
+		for len(recs) > 0 && ps.pos >= 0 && recs[0].Offset < ps.pos {
+			recs = recs[1:] // fetched before a re-seek; already handled
+		}
+		if len(recs) > 0 && ps.pos >= 0 && recs[0].Offset > ps.pos {
+			// Records beyond the expected offset: fetched before a seek
+			// back (after a fence), so the ones in between will come again.
+			// Never store past a gap: that would skip records for good.
+			ps.gaps++
+			if ps.gaps == 1 {
+				p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: {part.Partition: {Epoch: -1, Offset: ps.pos}}})
 			}
+			if ps.gaps < maxGapPolls {
+				return
+			}
+			p.log.Warn("records are no longer in the log (retention); continuing after the gap",
+				"partition", part.Partition, "missing_from", ps.pos, "missing_to", recs[0].Offset)
+		}
+		ps.gaps = 0
+		for _, r := range recs {
 			if part.From < 0 {
 				part.From = r.Offset
 			}
@@ -426,6 +451,7 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *even
 		return
 	}
 	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, r.Value)
+	row.ExpectedBad = bad
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
 	}
@@ -439,14 +465,20 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *even
 }
 
 func (p *Processor) quarantine(part *store.Part, partition int32, offset int64, raw []byte, fail *quality.Failure, expected string) {
-	part.Quarantined = append(part.Quarantined, store.Quarantined{
+	p.addQuarantined(part, store.Quarantined{
 		Reason: string(fail.Reason), Detail: fail.Detail, Raw: raw, Partition: partition, Offset: offset, Expected: expected,
 	})
+}
+
+// addQuarantined adds a quarantined record to part, with its dead-letter
+// message in the outbox.
+func (p *Processor) addQuarantined(part *store.Part, q store.Quarantined) {
+	part.Quarantined = append(part.Quarantined, q)
 	hdr, _ := json.Marshal(map[string]string{
-		"shopstream-reason": string(fail.Reason), "shopstream-detail": fail.Detail,
-		"shopstream-partition": fmt.Sprint(partition), "shopstream-offset": fmt.Sprint(offset),
+		"shopstream-reason": q.Reason, "shopstream-detail": q.Detail,
+		"shopstream-partition": fmt.Sprint(q.Partition), "shopstream-offset": fmt.Sprint(q.Offset),
 	})
-	part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "kafka", Target: p.cfg.DeadLetterTopic, Key: []byte(fail.Reason), Headers: hdr, Payload: raw})
+	part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "kafka", Target: p.cfg.DeadLetterTopic, Key: []byte(q.Reason), Headers: hdr, Payload: q.Raw})
 }
 
 // AlertPayload is the JSON sent to the alerts topic and webhooks.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,6 +45,11 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 		}
 		start := time.Now()
 		err := p.cfg.Store.WriteBatch(ctx, b)
+		if errors.Is(err, store.ErrAlreadyCommitted) {
+			// An earlier attempt committed, but its reply was lost.
+			p.log.Warn("batch found committed by an earlier attempt whose reply was lost", "attempt", attempt)
+			err = nil
+		}
 		if err == nil {
 			at := p.cfg.Now()
 			p.committed(b, at, time.Since(start))
@@ -62,7 +68,7 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 		if d, ok := store.IsDuplicate(err); ok {
 			p.count("duplicate")
 			p.log.Warn("transactions already stored; quarantining them as duplicates", "count", len(d.IDs), "first", d.IDs[0])
-			quarantineDuplicates(b, d.IDs)
+			p.quarantineDuplicates(b, d.IDs)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -134,20 +140,22 @@ func (p *Processor) dropFenced(b *store.Batch) {
 // outbox messages. Repeats within a batch cannot reach here: the
 // partition's dedup ring catches them first (a repeat has the same key,
 // so the same partition).
-func quarantineDuplicates(b *store.Batch, ids []string) {
+func (p *Processor) quarantineDuplicates(b *store.Batch, ids []string) {
 	dup := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		dup[id] = true
 	}
 	for i := range b.Parts {
 		part := &b.Parts[i]
+		var deferred []store.Quarantined
 		kept := part.Txs[:0]
 		for _, t := range part.Txs {
 			if dup[t.TransactionID] {
-				part.Quarantined = append(part.Quarantined, store.Quarantined{
+				q := store.Quarantined{
 					Reason: string(quality.DuplicateID), Detail: "transaction_id " + t.TransactionID + " is stored already",
-					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset,
-				})
+					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad,
+				}
+				deferred = append(deferred, q)
 				continue
 			}
 			kept = append(kept, t)
@@ -156,6 +164,9 @@ func quarantineDuplicates(b *store.Batch, ids []string) {
 		part.Labels = filter(part.Labels, func(l store.Label) bool { return !dup[l.TransactionID] })
 		part.Alerts = filter(part.Alerts, func(a store.Alert) bool { return !dup[a.TransactionID] })
 		part.Outbox = filter(part.Outbox, func(o store.OutboxMsg) bool { return o.Ref == "" || !dup[o.Ref] })
+		for _, q := range deferred {
+			p.addQuarantined(part, q)
+		}
 	}
 }
 

@@ -14,6 +14,9 @@ type Store interface {
 	// partitions atomically. It returns a *FencedError when a partition's
 	// stored offset is not the batch's From, and a *DuplicateError when
 	// transactions already stored are in the batch; nothing is written then.
+	// When every partition's stored offset already equals the batch's To,
+	// the batch was committed before (a retry after a commit whose reply was
+	// lost): it returns ErrAlreadyCommitted and writes nothing.
 	WriteBatch(ctx context.Context, b *Batch) error
 	// Offsets returns the next offset to consume per partition of topic
 	// for the consumer group; partitions never committed are absent.
@@ -96,6 +99,10 @@ type Tx struct {
 	// Raw is the record as consumed. Not stored; kept so a transaction
 	// found to be a duplicate at write time can be quarantined as it came.
 	Raw []byte
+	// ExpectedBad is the bad-record kind the generator's label header
+	// named, if any. Not stored with the row; it goes with the record to
+	// quarantine if the store finds it a duplicate.
+	ExpectedBad string
 }
 
 // Quarantined is a record that failed a data-quality check.
@@ -166,6 +173,35 @@ type DuplicateError struct {
 
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("%d transactions already stored (first: %s)", len(e.IDs), e.IDs[0])
+}
+
+// ErrAlreadyCommitted reports a batch found committed already: the caller
+// counts it as written.
+var ErrAlreadyCommitted = errors.New("batch was committed already")
+
+// Fence compares a batch with the stored offsets of its partitions: nil when
+// every part starts where its partition stands, ErrAlreadyCommitted when
+// every part ends there, else a *FencedError naming the partitions that
+// moved. Both stores call it with the rows they locked.
+func Fence(parts []Part, stored map[int32]int64) error {
+	var fenced []int32
+	done := true
+	for _, p := range parts {
+		cur, ok := stored[p.Partition]
+		if !ok || cur != p.To || p.To == p.From {
+			done = false
+		}
+		if ok && cur != p.From {
+			fenced = append(fenced, p.Partition)
+		}
+	}
+	if done {
+		return ErrAlreadyCommitted
+	}
+	if len(fenced) > 0 {
+		return &FencedError{Partitions: fenced}
+	}
+	return nil
 }
 
 // IsFenced and IsDuplicate classify WriteBatch errors.

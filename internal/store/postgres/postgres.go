@@ -111,7 +111,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
 
 	if err := fence(ctx, tx, b); err != nil {
-		return err
+		return err // nothing written: rolled back
 	}
 	if err := copyTxs(ctx, tx, b.Parts); err != nil {
 		var pgErr *pgconn.PgError
@@ -178,16 +178,7 @@ func fence(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading offsets: %w", err)
 	}
-	var fenced []int32
-	for _, p := range b.Parts {
-		if stored[p.Partition] != p.From {
-			fenced = append(fenced, p.Partition)
-		}
-	}
-	if len(fenced) > 0 {
-		return &store.FencedError{Partitions: fenced}
-	}
-	return nil
+	return store.Fence(b.Parts, stored)
 }
 
 var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_cents", "currency",

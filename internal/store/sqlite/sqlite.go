@@ -140,23 +140,21 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	defer tx.Rollback() //nolint:errcheck // a no-op after commit
 	now := time.Now().UnixMicro()
 
-	var fenced []int32
+	stored := make(map[int32]int64, len(b.Parts))
 	for _, p := range b.Parts {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO consumer_offsets (group_id, topic, partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)`,
 			b.Group, b.Topic, p.Partition, p.From, now); err != nil {
 			return fmt.Errorf("registering offsets: %w", err)
 		}
-		var stored int64
+		var cur int64
 		if err := tx.QueryRowContext(ctx, `SELECT next_offset FROM consumer_offsets WHERE group_id = ? AND topic = ? AND partition = ?`,
-			b.Group, b.Topic, p.Partition).Scan(&stored); err != nil {
+			b.Group, b.Topic, p.Partition).Scan(&cur); err != nil {
 			return fmt.Errorf("reading offsets: %w", err)
 		}
-		if stored != p.From {
-			fenced = append(fenced, p.Partition)
-		}
+		stored[p.Partition] = cur
 	}
-	if len(fenced) > 0 {
-		return &store.FencedError{Partitions: fenced}
+	if err := store.Fence(b.Parts, stored); err != nil {
+		return err // nothing written: rolled back
 	}
 
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO transactions (transaction_id, customer_id, event_time, total_cents, currency,

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Analytics is what the periodic customer-analytics job, the analytics API
+// and the `shopstream analytics` command need from the store. Both the
+// PostgreSQL and the SQLite store implement it.
+//
+// Reads stream or aggregate in SQL, so a refresh over ten million
+// transactions never holds them in memory. Writes go in chunks of at most
+// [AnalyticsChunk] rows per database transaction, so the stream's batches
+// are never held up behind a refresh for long.
+type Analytics interface {
+	// PurchaseDays streams one row per customer and UTC calendar day with
+	// a purchase before until: purchases on the same day count once (their
+	// amounts added), as the customer models require. Rows come ordered by
+	// customer ID (byte order) and then day.
+	PurchaseDays(ctx context.Context, until time.Time, fn func(*PurchaseDay) error) error
+	// CategorySpend streams each customer's spend per item category, from
+	// the items of transactions before until, ordered by customer ID (byte
+	// order) and then category.
+	CategorySpend(ctx context.Context, until time.Time, fn func(*CategorySpend) error) error
+	// LatestPurchase returns the latest event time of any stored purchase,
+	// or the zero time when there is none.
+	LatestPurchase(ctx context.Context) (time.Time, error)
+
+	// WriteCustomerAnalytics upserts the rows, at most AnalyticsChunk per
+	// database transaction.
+	WriteCustomerAnalytics(ctx context.Context, rows []CustomerAnalytics) error
+	// ReplaceCohorts replaces the stored cohort matrix in one transaction.
+	ReplaceCohorts(ctx context.Context, cells []CohortCell, computedAt time.Time) error
+	// SaveModelVersion stores a new version of a model of kind (one more
+	// than the latest), marks it active and earlier versions retired, and
+	// returns its version.
+	SaveModelVersion(ctx context.Context, kind string, params, metrics []byte) (int, error)
+
+	// LatestModelVersion returns the newest model of kind, or ErrNoModel.
+	LatestModelVersion(ctx context.Context, kind string) (*ModelVersion, error)
+	// CustomerProfile returns a customer's stored totals and analytics, or
+	// ErrUnknownCustomer.
+	CustomerProfile(ctx context.Context, customerID string) (*CustomerProfile, error)
+	// SegmentStats returns, per RFM segment with customers, how many there
+	// are and their value, largest segment first.
+	SegmentStats(ctx context.Context) ([]SegmentStat, error)
+	// TopCustomers returns up to limit customers with the highest
+	// predicted CLV, highest first.
+	TopCustomers(ctx context.Context, limit int) ([]CustomerAnalytics, error)
+	// Cohorts returns the stored cohort matrix, ordered by cohort month and
+	// month offset, and when it was computed (zero when never).
+	Cohorts(ctx context.Context) ([]CohortCell, time.Time, error)
+
+	// TryLead tries to become the one instance that runs the periodic job
+	// called name. It does not wait: ok is false when another instance
+	// leads. While ok, the caller leads until it calls release, which must
+	// be called exactly once. PostgreSQL holds a session advisory lock on a
+	// dedicated pooled connection; SQLite serves one process, so it only
+	// keeps two runs in that process apart.
+	TryLead(ctx context.Context, name string) (release func(), ok bool, err error)
+}
+
+// AnalyticsChunk is the most rows WriteCustomerAnalytics writes in one
+// database transaction.
+const AnalyticsChunk = 5000
+
+// Model kinds of the analytics job in the models table.
+const (
+	ModelCLV      = "clv"
+	ModelSegments = "segments"
+)
+
+// ErrUnknownCustomer is returned for a customer the store has no purchase of.
+var ErrUnknownCustomer = errors.New("unknown customer")
+
+// ErrNoModel is returned when no model of the kind asked for was stored.
+var ErrNoModel = errors.New("no model stored")
+
+// PurchaseDay is one customer's purchases on one UTC calendar day.
+type PurchaseDay struct {
+	CustomerID string
+	// Day is midnight UTC of the day.
+	Day time.Time
+	// Orders is how many transactions fell on the day.
+	Orders int64
+	// AmountCents is their total.
+	AmountCents int64
+}
+
+// CategorySpend is one customer's spend in one item category.
+type CategorySpend struct {
+	CustomerID string
+	Category   string
+	// Cents is the sum of quantity × unit price over the customer's items
+	// in the category.
+	Cents int64
+}
+
+// CustomerAnalytics is the job's result for one customer.
+type CustomerAnalytics struct {
+	CustomerID string `json:"customer_id"`
+	// RecencyDays is the days from the last purchase to the refresh's
+	// as-of day; FrequencyDays the purchase days; MonetaryCents the total
+	// spend: the raw values the scores rank.
+	RecencyDays   float64 `json:"recency_days"`
+	FrequencyDays int64   `json:"frequency_days"`
+	MonetaryCents int64   `json:"monetary_cents"`
+	// R, F and M are quintile scores 1-5 over the whole population.
+	R       int    `json:"r"`
+	F       int    `json:"f"`
+	M       int    `json:"m"`
+	Segment string `json:"segment"`
+	// Cluster is the behavioural cluster (0 = largest), nil when no
+	// clustering has been fitted.
+	Cluster *int `json:"cluster"`
+	// CLV holds the lifetime-value prediction, nil when no CLV model has
+	// been fitted.
+	CLV *CLVFigures `json:"clv"`
+	// UpdatedAt is when the job computed the row.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// CLVFigures are one customer's predicted lifetime-value figures.
+type CLVFigures struct {
+	ProbAlive float64 `json:"p_alive"`
+	// ExpectedPurchases is over the CLV horizon (12 months by default).
+	ExpectedPurchases float64 `json:"expected_purchases"`
+	// ExpectedAOV is the expected value of one future order, in major
+	// units.
+	ExpectedAOV float64 `json:"expected_aov"`
+	// Value is the discounted expected revenue over the horizon, in major
+	// units.
+	Value float64 `json:"value"`
+	// ModelVersion is the CLV model version the figures came from.
+	ModelVersion int `json:"model_version"`
+}
+
+// CustomerProfile is what the store knows about one customer.
+type CustomerProfile struct {
+	CustomerID   string    `json:"customer_id"`
+	FirstSeen    time.Time `json:"first_seen"`
+	LastSeen     time.Time `json:"last_seen"`
+	Orders       int64     `json:"orders"`
+	RevenueCents int64     `json:"revenue_cents"`
+	// Analytics is nil until the job has scored the customer.
+	Analytics *CustomerAnalytics `json:"analytics"`
+}
+
+// SegmentStat is one RFM segment's size and value.
+type SegmentStat struct {
+	Segment   string `json:"segment"`
+	Customers int64  `json:"customers"`
+	// RevenueCents is the segment's customers' total revenue to date.
+	RevenueCents int64 `json:"revenue_cents"`
+	// MeanCLV is the mean predicted CLV of the segment's customers with a
+	// prediction, nil when none has one.
+	MeanCLV *float64 `json:"mean_clv"`
+}
+
+// CohortCell is one cell of the acquisition-cohort matrix: the customers
+// whose first purchase fell in Month, and what they did MonthOffset months
+// later (0 = the acquisition month).
+type CohortCell struct {
+	// Month is the first instant of the cohort's calendar month, UTC.
+	Month       time.Time `json:"month"`
+	MonthOffset int       `json:"month_offset"`
+	// Size is how many customers the cohort has.
+	Size int64 `json:"size"`
+	// Active is how many of them bought in the month.
+	Active int64 `json:"active"`
+	// RevenueCents is what they spent in the month.
+	RevenueCents int64 `json:"revenue_cents"`
+}
+
+// ModelVersion is one stored version of a model.
+type ModelVersion struct {
+	Kind    string
+	Version int
+	Status  string
+	// Params and Metrics are JSON documents.
+	Params    []byte
+	Metrics   []byte
+	CreatedAt time.Time
+}

@@ -1,0 +1,376 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// RunAnalytics runs the conformance suite of store.Analytics; open returns
+// a fresh, empty store for one test, which must implement store.Analytics.
+// Every expected figure below is worked out by hand from the rows written.
+func RunAnalytics(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store, a store.Analytics)
+	}{
+		{"PurchaseDays", testPurchaseDays},
+		{"CategorySpend", testCategorySpend},
+		{"CustomerAnalytics", testCustomerAnalytics},
+		{"AnalyticsChunks", testAnalyticsChunks},
+		{"Cohorts", testCohorts},
+		{"Models", testModels},
+		{"TryLead", testTryLead},
+		{"EmptyAnalytics", testEmptyAnalytics},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			a, ok := s.(store.Analytics)
+			if !ok {
+				t.Fatalf("%T does not implement store.Analytics", s)
+			}
+			tc.fn(t, s, a)
+		})
+	}
+}
+
+var day0 = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+
+// at is day d of February 2026 (d = 1 is the 1st) at hh:mm UTC.
+func at(d, hh, mm int) time.Time {
+	return day0.AddDate(0, 0, d-1).Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute)
+}
+
+// writeTxs stores txs as one batch of partition 0 of topic "analytics".
+func writeTxs(t *testing.T, s store.Store, txs ...store.Tx) {
+	t.Helper()
+	for i := range txs {
+		txs[i].Offset = int64(i)
+	}
+	err := s.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "analytics",
+		Parts: []store.Part{{Partition: 0, From: 0, To: int64(len(txs)), Txs: txs}}})
+	if err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+}
+
+func testPurchaseDays(t *testing.T, s store.Store, a store.Analytics) {
+	// Customer IDs chosen so that byte order ("B" < "a" < "b") differs
+	// from most locales' order.
+	writeTxs(t, s,
+		Tx("t1", "a", at(1, 10, 0), 1000, 0, 0),
+		Tx("t2", "a", at(1, 23, 59), 500, 0, 0), // same UTC day: counts once
+		Tx("t3", "a", at(3, 0, 1), 200, 0, 0),
+		Tx("t4", "b", at(2, 12, 0), 300, 0, 0),
+		Tx("t5", "B", at(1, 8, 0), 100, 0, 0),
+		Tx("t6", "b", at(5, 0, 0), 999, 0, 0), // at until: excluded
+	)
+	var got []store.PurchaseDay
+	err := a.PurchaseDays(context.Background(), at(5, 0, 0), func(d *store.PurchaseDay) error {
+		got = append(got, *d)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.PurchaseDay{
+		{CustomerID: "B", Day: at(1, 0, 0), Orders: 1, AmountCents: 100},
+		{CustomerID: "a", Day: at(1, 0, 0), Orders: 2, AmountCents: 1500},
+		{CustomerID: "a", Day: at(3, 0, 0), Orders: 1, AmountCents: 200},
+		{CustomerID: "b", Day: at(2, 0, 0), Orders: 1, AmountCents: 300},
+	}
+	if !equalDays(got, want) {
+		t.Fatalf("purchase days =\n%v\nwant\n%v", got, want)
+	}
+	// An error from fn stops the stream and comes back as it is.
+	stop := errors.New("stop")
+	n := 0
+	err = a.PurchaseDays(context.Background(), at(5, 0, 0), func(*store.PurchaseDay) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("fn error: got %v after %d rows, want stop after 1", err, n)
+	}
+	last, err := a.LatestPurchase(context.Background())
+	if err != nil || !last.Equal(at(5, 0, 0)) {
+		t.Fatalf("LatestPurchase = %v, %v; want %v", last, err, at(5, 0, 0))
+	}
+}
+
+func equalDays(a, b []store.PurchaseDay) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].CustomerID != b[i].CustomerID || !a[i].Day.Equal(b[i].Day) || a[i].Orders != b[i].Orders || a[i].AmountCents != b[i].AmountCents {
+			return false
+		}
+	}
+	return true
+}
+
+func withItems(tx store.Tx, items string) store.Tx {
+	tx.ItemsJSON = []byte(items)
+	return tx
+}
+
+func testCategorySpend(t *testing.T, s store.Store, a store.Analytics) {
+	writeTxs(t, s,
+		withItems(Tx("t1", "a", at(1, 10, 0), 1249, 0, 0),
+			`[{"product_id":"P1","category":"books","quantity":2,"unit_price":1.25},{"product_id":"P2","category":"toys","quantity":1,"unit_price":9.99}]`),
+		withItems(Tx("t2", "a", at(2, 10, 0), 930, 0, 0),
+			`[{"product_id":"P3","category":"books","quantity":3,"unit_price":3.10}]`),
+		withItems(Tx("t3", "a", at(2, 11, 0), 70, 0, 0),
+			`[{"product_id":"P4","category":"Zines","quantity":1,"unit_price":0.70}]`),
+		withItems(Tx("t4", "B", at(2, 11, 0), 10001, 0, 0),
+			`[{"product_id":"P5","category":"toys","quantity":7,"unit_price":14.29}]`),
+		withItems(Tx("t5", "B", at(9, 0, 0), 500, 0, 0), // after until
+			`[{"product_id":"P6","category":"toys","quantity":1,"unit_price":5.00}]`),
+	)
+	var got []store.CategorySpend
+	err := a.CategorySpend(context.Background(), at(9, 0, 0), func(c *store.CategorySpend) error {
+		got = append(got, *c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.CategorySpend{
+		{CustomerID: "B", Category: "toys", Cents: 7 * 1429},
+		{CustomerID: "a", Category: "Zines", Cents: 70},
+		{CustomerID: "a", Category: "books", Cents: 2*125 + 3*310},
+		{CustomerID: "a", Category: "toys", Cents: 999},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("category spend =\n%v\nwant\n%v", got, want)
+	}
+}
+
+func intp(v int) *int { return &v }
+
+func testCustomerAnalytics(t *testing.T, s store.Store, a store.Analytics) {
+	ctx := context.Background()
+	writeTxs(t, s,
+		Tx("t1", "a", at(1, 10, 0), 1000, 0, 0),
+		Tx("t2", "a", at(3, 10, 0), 500, 0, 0),
+		Tx("t3", "b", at(2, 10, 0), 300, 0, 0),
+		Tx("t4", "c", at(2, 11, 0), 200, 0, 0),
+	)
+	when := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
+	rows := []store.CustomerAnalytics{
+		{CustomerID: "a", RecencyDays: 7, FrequencyDays: 2, MonetaryCents: 1500, R: 5, F: 5, M: 5, Segment: "Champions",
+			Cluster: intp(1), CLV: &store.CLVFigures{ProbAlive: 0.9, ExpectedPurchases: 3, ExpectedAOV: 7.5, Value: 20, ModelVersion: 4}, UpdatedAt: when},
+		{CustomerID: "b", RecencyDays: 8, FrequencyDays: 1, MonetaryCents: 300, R: 1, F: 1, M: 1, Segment: "Lost",
+			Cluster: intp(0), CLV: &store.CLVFigures{ProbAlive: 1, ExpectedPurchases: 0.5, ExpectedAOV: 5, Value: 2.5, ModelVersion: 4}, UpdatedAt: when},
+		{CustomerID: "c", RecencyDays: 8, FrequencyDays: 1, MonetaryCents: 200, R: 1, F: 1, M: 1, Segment: "Lost", UpdatedAt: when},
+	}
+	if err := a.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	// A second refresh overwrites: c gets a CLV and a cluster, a moves.
+	rows[2].CLV = &store.CLVFigures{ProbAlive: 1, ExpectedPurchases: 0.4, ExpectedAOV: 5, Value: 1.5, ModelVersion: 5}
+	rows[2].Cluster = intp(0)
+	rows[0].Segment, rows[0].R, rows[0].Cluster = "Loyal", 4, intp(2)
+	if err := a.WriteCustomerAnalytics(ctx, rows[0:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WriteCustomerAnalytics(ctx, rows[2:3]); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := a.CustomerProfile(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CustomerID != "a" || p.Orders != 2 || p.RevenueCents != 1500 || !p.FirstSeen.Equal(at(1, 10, 0)) || !p.LastSeen.Equal(at(3, 10, 0)) {
+		t.Fatalf("profile totals = %+v", p)
+	}
+	if p.Analytics == nil || !p.Analytics.UpdatedAt.Equal(when) {
+		t.Fatalf("profile analytics = %+v, want updated at %v", p.Analytics, when)
+	}
+	got := *p.Analytics
+	got.UpdatedAt = when
+	if !reflect.DeepEqual(got, rows[0]) {
+		t.Fatalf("analytics of a =\n%+v\nwant\n%+v", got, rows[0])
+	}
+	if _, err := a.CustomerProfile(ctx, "nobody"); !errors.Is(err, store.ErrUnknownCustomer) {
+		t.Fatalf("profile of an unknown customer: %v, want ErrUnknownCustomer", err)
+	}
+
+	stats, err := a.SegmentStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean := (2.5 + 1.5) / 2
+	twenty := 20.0
+	wantStats := []store.SegmentStat{
+		{Segment: "Lost", Customers: 2, RevenueCents: 500, MeanCLV: &mean},
+		{Segment: "Loyal", Customers: 1, RevenueCents: 1500, MeanCLV: &twenty},
+	}
+	if !reflect.DeepEqual(stats, wantStats) {
+		t.Fatalf("segment stats = %s, want %s", fmtStats(stats), fmtStats(wantStats))
+	}
+
+	top, err := a.TopCustomers(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top) != 2 || top[0].CustomerID != "a" || top[1].CustomerID != "b" || top[1].CLV.Value != 2.5 || *top[1].Cluster != 0 {
+		t.Fatalf("top customers = %+v, want a then b", top)
+	}
+}
+
+func fmtStats(ss []store.SegmentStat) string {
+	out := "["
+	for _, s := range ss {
+		m := "nil"
+		if s.MeanCLV != nil {
+			m = fmt.Sprint(*s.MeanCLV)
+		}
+		out += fmt.Sprintf("{%s %d %d %s}", s.Segment, s.Customers, s.RevenueCents, m)
+	}
+	return out + "]"
+}
+
+func testAnalyticsChunks(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	n := 2*store.AnalyticsChunk + 3
+	rows := make([]store.CustomerAnalytics, n)
+	for i := range rows {
+		rows[i] = store.CustomerAnalytics{CustomerID: fmt.Sprintf("c%06d", i), RecencyDays: float64(i % 30), FrequencyDays: 1,
+			MonetaryCents: int64(i), R: 3, F: 3, M: 3, Segment: "Need Attention", UpdatedAt: day0}
+	}
+	rows[n-1].CLV = &store.CLVFigures{Value: 1, ModelVersion: 1}
+	if err := a.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := a.SegmentStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// None of these customers has bought (no customers rows): revenue 0;
+	// only the last has a CLV.
+	if len(stats) != 1 || stats[0].Customers != int64(n) || stats[0].RevenueCents != 0 || stats[0].MeanCLV == nil || *stats[0].MeanCLV != 1 {
+		t.Fatalf("segment stats after %d rows = %s", n, fmtStats(stats))
+	}
+}
+
+func testCohorts(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	feb := jan.AddDate(0, 1, 0)
+	first := []store.CohortCell{{Month: jan, MonthOffset: 0, Size: 9, Active: 9, RevenueCents: 1}}
+	if err := a.ReplaceCohorts(ctx, first, day0); err != nil {
+		t.Fatal(err)
+	}
+	cells := []store.CohortCell{
+		{Month: jan, MonthOffset: 0, Size: 3, Active: 3, RevenueCents: 600},
+		{Month: jan, MonthOffset: 1, Size: 3, Active: 1, RevenueCents: 250},
+		{Month: feb, MonthOffset: 0, Size: 2, Active: 2, RevenueCents: 90},
+	}
+	// Written out of order; read back in order.
+	when := day0.Add(time.Hour)
+	if err := a.ReplaceCohorts(ctx, []store.CohortCell{cells[2], cells[0], cells[1]}, when); err != nil {
+		t.Fatal(err)
+	}
+	got, at, err := a.Cohorts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !at.Equal(when) || len(got) != len(cells) {
+		t.Fatalf("cohorts computed at %v with %d cells, want %v and %d", at, len(got), when, len(cells))
+	}
+	for i := range got {
+		if !got[i].Month.Equal(cells[i].Month) || got[i].MonthOffset != cells[i].MonthOffset || got[i].Size != cells[i].Size ||
+			got[i].Active != cells[i].Active || got[i].RevenueCents != cells[i].RevenueCents {
+			t.Fatalf("cell %d = %+v, want %+v", i, got[i], cells[i])
+		}
+	}
+}
+
+func testModels(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	if _, err := a.LatestModelVersion(ctx, store.ModelCLV); !errors.Is(err, store.ErrNoModel) {
+		t.Fatalf("latest model of an empty store: %v, want ErrNoModel", err)
+	}
+	for i, want := range []int{1, 2} {
+		v, err := a.SaveModelVersion(ctx, store.ModelCLV, fmt.Appendf(nil, `{"r":%d}`, i), []byte(`{"ll":-1.5}`))
+		if err != nil || v != want {
+			t.Fatalf("save %d: version %d, %v; want %d", i, v, err, want)
+		}
+	}
+	if v, err := a.SaveModelVersion(ctx, store.ModelSegments, []byte(`{}`), nil); err != nil || v != 1 {
+		t.Fatalf("first segments model: version %d, %v; want 1", v, err)
+	}
+	m, err := a.LatestModelVersion(ctx, store.ModelCLV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != store.ModelCLV || m.Version != 2 || m.Status != "active" || string(m.Params) != `{"r":1}` || string(m.Metrics) != `{"ll":-1.5}` {
+		t.Fatalf("latest CLV model = %+v (params %s, metrics %s)", m, m.Params, m.Metrics)
+	}
+	if time.Since(m.CreatedAt) > time.Hour || m.CreatedAt.Location() != time.UTC {
+		t.Fatalf("created at %v", m.CreatedAt)
+	}
+	seg, err := a.LatestModelVersion(ctx, store.ModelSegments)
+	if err != nil || seg.Version != 1 || string(seg.Metrics) != "{}" {
+		t.Fatalf("segments model = %+v, %v", seg, err)
+	}
+}
+
+func testTryLead(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	release, ok, err := a.TryLead(ctx, "refresh")
+	if err != nil || !ok {
+		t.Fatalf("first TryLead: ok %v, err %v", ok, err)
+	}
+	if _, ok, err := a.TryLead(ctx, "refresh"); err != nil || ok {
+		t.Fatalf("second TryLead while led: ok %v, err %v; want not ok", ok, err)
+	}
+	other, ok, err := a.TryLead(ctx, "another job")
+	if err != nil || !ok {
+		t.Fatalf("TryLead of another name: ok %v, err %v", ok, err)
+	}
+	other()
+	release()
+	release() // a second call is harmless
+	// Leading and releasing many times must not leak connections.
+	for i := range 20 {
+		r, ok, err := a.TryLead(ctx, "refresh")
+		if err != nil || !ok {
+			t.Fatalf("TryLead %d after release: ok %v, err %v", i, ok, err)
+		}
+		r()
+	}
+}
+
+func testEmptyAnalytics(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	n := 0
+	if err := a.PurchaseDays(ctx, time.Now(), func(*store.PurchaseDay) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("purchase days of an empty store: %d rows, %v", n, err)
+	}
+	if err := a.CategorySpend(ctx, time.Now(), func(*store.CategorySpend) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("category spend of an empty store: %d rows, %v", n, err)
+	}
+	if last, err := a.LatestPurchase(ctx); err != nil || !last.IsZero() {
+		t.Fatalf("latest purchase of an empty store: %v, %v", last, err)
+	}
+	if cells, at, err := a.Cohorts(ctx); err != nil || len(cells) != 0 || !at.IsZero() || cells == nil {
+		t.Fatalf("cohorts of an empty store: %v, %v, %v (want an empty, non-nil slice)", cells, at, err)
+	}
+	if st, err := a.SegmentStats(ctx); err != nil || len(st) != 0 || st == nil {
+		t.Fatalf("segment stats of an empty store: %v, %v", st, err)
+	}
+	if top, err := a.TopCustomers(ctx, 10); err != nil || len(top) != 0 || top == nil {
+		t.Fatalf("top customers of an empty store: %v, %v", top, err)
+	}
+	if err := a.WriteCustomerAnalytics(ctx, nil); err != nil {
+		t.Fatalf("writing no rows: %v", err)
+	}
+}

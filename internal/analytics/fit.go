@@ -24,20 +24,16 @@ func maximize(init []float64, fg func(params, grad []float64) float64) ([]float6
 			// Outside this box a parameter is degenerate (a rate of e^40);
 			// report it as infeasible so that the line search backs off.
 			if !(t > -40 && t < 40) {
-				if g != nil {
-					for j := range g {
-						g[j] = 0
-					}
+				for j := range g {
+					g[j] = 0
 				}
 				return math.Inf(1)
 			}
 			params[i] = math.Exp(t)
 		}
 		ll := fg(params, grad)
-		if g != nil {
-			for i := range g {
-				g[i] = -grad[i] * params[i] // chain rule: d/dlog p = p d/dp
-			}
+		for i := range g {
+			g[i] = -grad[i] * params[i] // chain rule: d/dlog p = p d/dp
 		}
 		if math.IsNaN(ll) {
 			return math.Inf(1)

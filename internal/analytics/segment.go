@@ -58,15 +58,15 @@ func (c *SegmentConfig) withDefaults() {
 func (c *SegmentConfig) validate(n int) error {
 	switch {
 	case c.K < 0:
-		return fmt.Errorf("K %d is negative", c.K)
+		return fmt.Errorf("segments: K %d is negative", c.K)
 	case c.K > 0 && c.K > n:
-		return fmt.Errorf("K %d exceeds the %d points", c.K, n)
+		return fmt.Errorf("segments: K %d exceeds the %d points", c.K, n)
 	case c.K == 0 && (c.KMin < 2 || c.KMax < c.KMin):
 		return fmt.Errorf("k range [%d, %d] is not a range of at least 2 clusters", c.KMin, c.KMax)
 	case c.K == 0 && n < 3:
 		return fmt.Errorf("choosing k needs at least 3 points, got %d", n)
 	case c.Starts < 1 || c.MaxIterations < 1 || c.SilhouetteSample < 2:
-		return fmt.Errorf("Starts %d, MaxIterations %d and SilhouetteSample %d must be positive (sample at least 2)", c.Starts, c.MaxIterations, c.SilhouetteSample)
+		return fmt.Errorf("segments: Starts %d, MaxIterations %d and SilhouetteSample %d must be positive (sample at least 2)", c.Starts, c.MaxIterations, c.SilhouetteSample)
 	}
 	return nil
 }

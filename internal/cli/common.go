@@ -88,7 +88,7 @@ func parseWebhooks(vals []string) (map[string]string, error) {
 				name, url = "default", item
 			}
 			if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-				return nil, usageError{fmt.Errorf("invalid value %q for flag -webhook: want [name=]http(s)://...", item)}
+				return nil, usageError{fmt.Errorf("invalid value %q for flag -webhook: want [name=]http(s)://host/path", item)}
 			}
 			out[name] = url
 		}

@@ -64,11 +64,8 @@ func betaRand(r *rand.Rand, a, b float64) float64 {
 	return x / (x + y)
 }
 
-// poissonRand draws from Poisson(mean) by multiplication of uniforms; the
-// means used here are small.
-func poissonRand(r *rand.Rand, mean float64) int { return poissonExp(r, math.Exp(-mean)) }
-
-// poissonExp is poissonRand with exp(-mean) precomputed, for the hot path.
+// poissonExp draws from Poisson(mean), given exp(-mean) precomputed, by
+// multiplication of uniforms; the means used here are small.
 func poissonExp(r *rand.Rand, expNegMean float64) int {
 	k, p := 0, r.Float64()
 	for p > expNegMean {

@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 # Go files to format-check: all but fetched or generated trees.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './test/kafka/*')
 
-.PHONY: help build run test lint kafka-test bench fuzz clean postgres-server staticcheck
+.PHONY: help build run test lint kafka-test bench fuzz clean postgres-server chromium staticcheck
 
 help: ## List the targets and what each does (the default)
 	@echo "Usage: make <target>"
@@ -26,7 +26,7 @@ build: ## Build the binary into bin/shopstream
 run: ## Run everything in one process on embedded defaults (dashboard on :8050)
 	$(GO) run ./cmd/shopstream run
 
-test: postgres-server ## Run all tests once: race detector, random order (installs the PostgreSQL server if missing and root)
+test: postgres-server chromium ## Run all tests once: race detector, random order (installs the PostgreSQL server if missing and root)
 	@echo "==> go test -race -shuffle=on -count=1 -timeout 30m ./...$(if $(SHOPSTREAM_TEST_KAFKA), (integration suite also against the real Kafka at $(SHOPSTREAM_TEST_KAFKA)),)"
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
 
@@ -57,6 +57,19 @@ postgres-server:
 		echo "      SHOPSTREAM_TEST_POSTGRES=postgres://user:pass@127.0.0.1:5432/postgres?sslmode=disable make test" >&2; \
 		echo "  - or skip those tests: SHOPSTREAM_SKIP_POSTGRES=1 make test" >&2; \
 		exit 1; \
+	fi
+
+# The dashboard's browser test drives Debian's Chromium (internal/web); without
+# it that test is skipped (outside CI) with a message.
+chromium:
+	@if command -v chromium >/dev/null || [[ -n "$${SHOPSTREAM_CHROMIUM:-}" ]]; then \
+		echo "==> Chromium: found; the dashboard's browser test runs"; \
+	elif [[ "$$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then \
+		echo "==> Chromium: missing; installing it for the dashboard's browser test (apt-get install -y chromium)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends chromium; \
+	else \
+		echo "==> Chromium: missing and not root, so not installed; the dashboard's browser test will be skipped (install chromium, or set SHOPSTREAM_CHROMIUM to a Chromium binary)"; \
 	fi
 
 lint: staticcheck ## Check formatting (gofmt), then go vet and staticcheck

@@ -23,6 +23,8 @@ func commands() map[string]command {
 		"process":    {"consume transactions from Kafka, check, score and store them exactly once", runProcess},
 		"serve":      {"serve the dashboard, REST API and metrics over the store", runServe},
 		"broker":     {"run the embedded Kafka-protocol broker on its own", runBroker},
+		"analytics":  {"show customer analytics: RFM segments, cohorts, CLV, behavioural clusters", runAnalytics},
+		"import":     {"import a shop's order-history CSV into the store (resumable, exactly once)", runImport},
 		"bench":      {"measure throughput, latency and memory end to end (reproducible)", runBench},
 		"fraud-eval": {"measure fraud detection on the synthetic shop's labelled stream", runFraudEval},
 		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},

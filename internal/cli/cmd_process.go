@@ -137,6 +137,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	kf.register(fs)
 	sf.register(fs)
 	pf.register(fs)
+	var af analyticsFlags
+	af.register(fs, "analytics-")
 	lf.register(fs, "info")
 	metricsAddr := fs.String("addr", "", "serve /metrics, /healthz and the API on this address (default: off)")
 	if err := parseFlags(fs, args); err != nil {
@@ -147,6 +149,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if err := pf.validate(); err != nil {
+		return err
+	}
+	if err := af.validate(); err != nil {
 		return err
 	}
 	logger, err := lf.logger(stderr)
@@ -165,9 +170,15 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
+		return err
+	}
 	if *metricsAddr != "" {
 		srv, err := web.New(web.Config{Addr: *metricsAddr, Store: st, Gatherer: reg, Logger: logger, Health: proc.Healthy})
 		if err != nil {
+			return err
+		}
+		if err := registerAnalyticsAPI(srv, st); err != nil {
 			return err
 		}
 		ln, err := srv.Listen()

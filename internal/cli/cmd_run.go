@@ -31,12 +31,15 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var pf processFlags
 	lf.register(fs, "warn")
 	pf.register(fs)
+	var af analyticsFlags
+	af.register(fs, "analytics-")
 	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
 	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
 	rate := fs.Float64("rate", 1000, "generated transactions per second")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	seed := fs.Int64("seed", 1, "generator seed")
-	customers := fs.Int("customers", 10000, "customers in the synthetic shop")
+	customers := fs.Int("customers", 1_000_000, "customers in the synthetic shop")
+	historyFlag := fs.String("history", "7d", "backfill this much past purchase history first, as fast as possible (e.g. 30d; 0 for none)")
 	products := fs.Int("products", 2000, "products in the synthetic catalogue")
 	fraudRate := fs.Float64("fraud-rate", 0.01, "share of generated transactions that are fraud")
 	badRate := fs.Float64("bad-rate", 0.001, "share of generated records that are malformed or invalid")
@@ -55,6 +58,13 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := pf.validate(); err != nil {
 		return err
 	}
+	if err := af.validate(); err != nil {
+		return err
+	}
+	history, err := parseDayDuration(*historyFlag)
+	if err != nil || history < 0 {
+		return usageError{fmt.Errorf("invalid value %q for flag -history: want a duration like 7d or 36h", *historyFlag)}
+	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		return err
@@ -70,10 +80,14 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("--data-dir: %w", err)
 	}
 	defer st.Close()
-	// A restart on the same data must not replay the same transaction ids.
+	// A restart on the same data must not replay the same transaction ids,
+	// nor backfill history again.
+	var resumed int64
 	if sum, err := st.Summary(ctx); err == nil && sum.TransactionsTotal > 0 {
-		gcfg.Seed += sum.TransactionsTotal + sum.QuarantinedTotal
-		logger.Info("resuming on existing data; generator seed moved on", "seed", gcfg.Seed)
+		resumed = sum.TransactionsTotal + sum.QuarantinedTotal
+		gcfg.Seed += resumed
+		history = 0
+		logger.Info("resuming on existing data; generator seed moved on, no history backfill", "seed", gcfg.Seed)
 	}
 	gen, err := generate.New(gcfg)
 	if err != nil {
@@ -97,12 +111,18 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := registerAnalyticsAPI(srv, st); err != nil {
+		return err
+	}
 	ln, err := srv.Listen()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "shopstream is running: dashboard on %s, API on %s/api/v1/summary\n", dashboardURL(ln.Addr().String()), dashboardURL(ln.Addr().String()))
-	fmt.Fprintf(stdout, "embedded Kafka on %s, SQLite store in %s; generating %.0f transactions/s. Ctrl-C stops.\n", strings.Join(brokers, ","), *dataDir, *rate)
+	if history > 0 && resumed == 0 {
+		fmt.Fprintf(stdout, "backfilling %s of purchase history first, then ", *historyFlag)
+	}
+	fmt.Fprintf(stdout, "generating %.0f transactions/s; embedded Kafka on %s, SQLite store in %s. Ctrl-C stops.\n", *rate, strings.Join(brokers, ","), *dataDir)
 
 	sink, err := newKafkaSink(ctx, brokers, bus.TopicTransactions, logger)
 	if err != nil {
@@ -120,11 +140,14 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
+	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
+		return err
+	}
 
 	ks := sink.(*kafkaSink)
 	genDone := make(chan error, 1)
 	go func() {
-		err := generate.Run(ctx, gen, sink, generate.RunConfig{Rate: *rate})
+		err := generate.Run(ctx, gen, sink, generate.RunConfig{Rate: *rate, History: history})
 		if ferr := sink.Flush(context.WithoutCancel(ctx)); err == nil {
 			err = ferr
 		}

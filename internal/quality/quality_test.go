@@ -43,7 +43,9 @@ func TestDecode(t *testing.T) {
 		{"zero quantity", func(s string) string { return strings.Replace(s, `"quantity":2`, `"quantity":0`, 1) }, OutOfRange},
 		{"mismatch", func(s string) string { return strings.Replace(s, `"total_amount":10.50`, `"total_amount":10.49`, 1) }, TotalMismatch},
 		{"currency", func(s string) string { return strings.Replace(s, `"EUR"`, `"XXX"`, 1) }, UnknownCurrency},
-		{"country", func(s string) string { return strings.Replace(s, `"shipping_country":"FR"`, `"shipping_country":"QQ"`, 1) }, UnknownCountry},
+		{"country", func(s string) string {
+			return strings.Replace(s, `"shipping_country":"FR"`, `"shipping_country":"QQ"`, 1)
+		}, UnknownCountry},
 		{"future", func(s string) string { return strings.Replace(s, `2026-11-24T11:59:00Z`, `2026-11-24T12:06:00Z`, 1) }, FutureTimestamp},
 		{"slightly ahead is fine", func(s string) string { return strings.Replace(s, `2026-11-24T11:59:00Z`, `2026-11-24T12:04:00Z`, 1) }, OK},
 	}

@@ -1,0 +1,379 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/jobs"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// analyticsFlags configure the analytics refresh: in `shopstream analytics`
+// without a prefix, in the long-running commands prefixed "analytics-".
+type analyticsFlags struct {
+	prefix    string
+	interval  time.Duration
+	seed      uint64
+	k         int
+	discount  float64
+	clvMonths int
+}
+
+func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
+	f.prefix = prefix
+	if prefix != "" {
+		fs.DurationVar(&f.interval, prefix+"interval", 5*time.Minute,
+			"how often the customer-analytics refresh (RFM, CLV, clusters, cohorts) runs; one instance at a time; 0 turns it off")
+	}
+	fs.Uint64Var(&f.seed, prefix+"seed", 1, "seed of the k-means sample and starts (same data and seed, same clusters)")
+	fs.IntVar(&f.k, prefix+"k", 0, "number of behavioural clusters (0: choose 2..8 by silhouette)")
+	fs.Float64Var(&f.discount, prefix+"discount-rate", 0.10, "annual discount rate of predicted CLV")
+	fs.IntVar(&f.clvMonths, prefix+"clv-months", 12, "CLV horizon in months")
+}
+
+func (f *analyticsFlags) validate() error {
+	switch {
+	case f.interval < 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -%sinterval: must not be negative", f.interval, f.prefix)}
+	case f.k < 0 || f.k > 100:
+		return usageError{fmt.Errorf("invalid value %d for flag -%sk: want 0..100", f.k, f.prefix)}
+	case !(f.discount > -1 && f.discount < 10):
+		return usageError{fmt.Errorf("invalid value %v for flag -%sdiscount-rate: want a rate above -1 and below 10", f.discount, f.prefix)}
+	case f.clvMonths < 1 || f.clvMonths > 1200:
+		return usageError{fmt.Errorf("invalid value %d for flag -%sclv-months: want 1..1200", f.clvMonths, f.prefix)}
+	}
+	return nil
+}
+
+func (f *analyticsFlags) refresh(a store.Analytics, logger *slog.Logger) (*jobs.Refresh, error) {
+	return jobs.NewRefresh(jobs.RefreshConfig{Store: a, Logger: logger, Seed: f.seed, K: f.k,
+		DiscountRate: f.discount, NoDiscount: f.discount == 0, CLVMonths: f.clvMonths})
+}
+
+// analyticsOf returns the store's analytics side.
+func analyticsOf(st store.Store) (store.Analytics, error) {
+	a, ok := st.(store.Analytics)
+	if !ok {
+		return nil, fmt.Errorf("store %T does not support customer analytics", st)
+	}
+	return a, nil
+}
+
+// registerAnalyticsAPI adds the customer-analytics routes to srv.
+func registerAnalyticsAPI(srv *web.Server, st store.Store) error {
+	a, err := analyticsOf(st)
+	if err != nil {
+		return err
+	}
+	web.RegisterAnalytics(srv, a)
+	return nil
+}
+
+// startAnalyticsJob runs the analytics refresh in g every --analytics-interval
+// (the first run after 10 seconds, or one interval if shorter) until ctx
+// ends; a zero interval runs nothing.
+// Every instance may run it: the store's leader lock lets one refresh at a
+// time and the others skip.
+func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, f *analyticsFlags) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	if f.interval == 0 {
+		return nil
+	}
+	a, err := analyticsOf(st)
+	if err != nil {
+		return err
+	}
+	r, err := f.refresh(a, logger)
+	if err != nil {
+		return usageError{err}
+	}
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg}, r.Job(f.interval, min(10*time.Second, f.interval)))
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return runner.Run(ctx) })
+	return nil
+}
+
+const analyticsUsage = `Usage: shopstream analytics rfm|cohorts|clv|segments [flags]
+
+Shows the customer analytics the periodic refresh stored:
+  rfm       customers per RFM segment, with revenue and mean CLV
+  cohorts   acquisition cohorts: retention by month since first purchase
+  clv       the CLV model's parameters and fit, and the top customers by CLV
+  segments  behavioural clusters (k-means) and their profiles
+
+--refresh runs the refresh first (as the one leader; skipped if another
+instance is refreshing). --json prints what the REST API serves.
+
+Flags:
+`
+
+func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("analytics", stderr)
+	fs.Usage = func() {
+		io.WriteString(stderr, analyticsUsage)
+		fs.PrintDefaults()
+	}
+	var sf storeFlags
+	var af analyticsFlags
+	var lf logFlags
+	sf.register(fs)
+	af.register(fs, "")
+	lf.register(fs, "warn")
+	asJSON := fs.Bool("json", false, "print JSON (the REST API's shape) instead of a table")
+	refresh := fs.Bool("refresh", false, "run the analytics refresh once before showing")
+	top := fs.Int("top", 10, "customers listed by the clv view")
+	months := fs.Int("months", 12, "months since acquisition shown by the cohorts view (the JSON has all)")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fs.Usage()
+			return flag.ErrHelp
+		}
+		fs.Usage()
+		return usageError{errors.New("analytics: name what to show: rfm, cohorts, clv or segments")}
+	}
+	what := args[0]
+	switch what {
+	case "rfm", "cohorts", "clv", "segments":
+	default:
+		fs.Usage()
+		return usageError{fmt.Errorf("analytics: unknown view %q: want rfm, cohorts, clv or segments", what)}
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := af.validate(); err != nil {
+		return err
+	}
+	if *top < 1 || *months < 1 {
+		return usageError{fmt.Errorf("flags -top and -months must be at least 1")}
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a, err := analyticsOf(st)
+	if err != nil {
+		return err
+	}
+	if *refresh {
+		r, err := af.refresh(a, logger)
+		if err != nil {
+			return usageError{err}
+		}
+		rep, err := r.RunOnce(ctx)
+		switch {
+		case errors.Is(err, jobs.ErrSkipped):
+			fmt.Fprintln(stderr, "refresh skipped: another instance is refreshing; showing what is stored")
+		case err != nil:
+			return err
+		default:
+			printRefreshReport(stderr, rep)
+		}
+	}
+	switch what {
+	case "rfm":
+		return showRFM(ctx, a, stdout, *asJSON)
+	case "cohorts":
+		return showCohorts(ctx, a, stdout, *asJSON, *months)
+	case "clv":
+		return showCLV(ctx, a, stdout, *asJSON, *top)
+	default:
+		return showSegments(ctx, a, stdout, *asJSON)
+	}
+}
+
+func printRefreshReport(w io.Writer, r *jobs.RefreshReport) {
+	if r.Customers == 0 {
+		fmt.Fprintln(w, "refresh: no purchases stored yet")
+		return
+	}
+	fmt.Fprintf(w, "refresh: %s customers as of %s in %.1fs", withThousands(int64(r.Customers)), r.AsOf.Format(time.RFC3339), r.Seconds)
+	switch {
+	case r.CLVFitted:
+		fmt.Fprintf(w, "; CLV model %d fitted", r.CLVVersion)
+	case r.CLVVersion > 0:
+		fmt.Fprintf(w, "; CLV model %d kept (%s)", r.CLVVersion, r.CLVNote)
+	default:
+		fmt.Fprintf(w, "; no CLV (%s)", r.CLVNote)
+	}
+	if r.SegmentsVersion > 0 {
+		fmt.Fprintf(w, "; %d clusters", r.K)
+	} else {
+		fmt.Fprintf(w, "; no clusters (%s)", r.SegmentsNote)
+	}
+	fmt.Fprintln(w)
+}
+
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+const noRefreshYet = "nothing computed yet: run with --refresh, or wait for the periodic refresh of a running shopstream"
+
+func showRFM(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) error {
+	s, err := web.Segments(ctx, a)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSONTo(w, struct {
+			Customers int64            `json:"customers"`
+			RFM       []web.SegmentRow `json:"rfm"`
+		}{s.Customers, s.RFM})
+	}
+	if s.Customers == 0 {
+		fmt.Fprintln(w, noRefreshYet)
+		return nil
+	}
+	fmt.Fprintf(w, "RFM segments of %s customers\n\n", withThousands(s.Customers))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "segment\tcustomers\tshare\trevenue\tmean CLV\t")
+	for _, r := range s.RFM {
+		clv := "-"
+		if r.MeanCLV != nil {
+			clv = fmt.Sprintf("%.2f", *r.MeanCLV)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%.2f\t%s\t\n", r.Segment, withThousands(r.Customers), 100*r.Share, r.Revenue, clv)
+	}
+	return tw.Flush()
+}
+
+func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, months int) error {
+	cells, at, err := a.Cohorts(ctx)
+	if err != nil {
+		return err
+	}
+	m := web.CohortMatrix(cells, at)
+	if asJSON {
+		return writeJSONTo(w, m)
+	}
+	if len(m.Cohorts) == 0 {
+		fmt.Fprintln(w, noRefreshYet)
+		return nil
+	}
+	fmt.Fprintf(w, "retention by month since first purchase (computed %s)\n\n", at.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "cohort\tsize\t")
+	for k := range months {
+		fmt.Fprintf(tw, "m%d\t", k)
+	}
+	fmt.Fprintln(tw, "revenue\t")
+	for _, c := range m.Cohorts {
+		fmt.Fprintf(tw, "%s\t%s\t", c.Month, withThousands(c.Size))
+		var rev float64
+		for k, r := range c.Retention {
+			rev += c.Revenue[k]
+			if k < months {
+				fmt.Fprintf(tw, "%.0f%%\t", 100*r)
+			}
+		}
+		for k := len(c.Retention); k < months; k++ {
+			fmt.Fprint(tw, "\t")
+		}
+		fmt.Fprintf(tw, "%.2f\t\n", rev)
+	}
+	return tw.Flush()
+}
+
+func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, top int) error {
+	m, err := web.CLVModel(ctx, a)
+	if err != nil && !errors.Is(err, store.ErrNoModel) {
+		return err
+	}
+	customers, err2 := a.TopCustomers(ctx, top)
+	if err2 != nil {
+		return err2
+	}
+	if asJSON {
+		return writeJSONTo(w, struct {
+			Model        *web.CLVModelResponse     `json:"model"`
+			TopCustomers []store.CustomerAnalytics `json:"top_customers"`
+		}{m, customers})
+	}
+	if m == nil {
+		fmt.Fprintln(w, "no CLV model fitted yet (it needs 100 customers, 20 with a repeat purchase); "+noRefreshYet)
+		return nil
+	}
+	p, met := m.Params, m.Metrics
+	fmt.Fprintf(w, "CLV model %d, fitted %s on %s customers as of %s\n", m.Version, m.CreatedAt.Format(time.RFC3339),
+		withThousands(int64(met.Customers)), met.AsOf.Format("2006-01-02"))
+	fmt.Fprintf(w, "  BG/NBD        r = %.4g, α = %.4g, a = %.4g, b = %.4g (weeks); log-likelihood %.1f\n",
+		p.BGNBD.R, p.BGNBD.Alpha, p.BGNBD.A, p.BGNBD.B, met.BGNBDLogLikelihood)
+	fmt.Fprintf(w, "  Gamma-Gamma   p = %.4g, q = %.4g, γ = %.4g on %s repeat customers; population mean order %.2f\n",
+		p.GammaGamma.P, p.GammaGamma.Q, p.GammaGamma.Gamma, withThousands(int64(met.RepeatCustomers)), met.PopulationMeanSpend)
+	fmt.Fprintf(w, "  frequency/spend correlation %.3f (Gamma-Gamma assumes about 0)\n", met.FrequencyMonetaryCorrelation)
+	fmt.Fprintf(w, "  %d-month CLV at %.0f%% a year: mean %.2f, total %.2f; mean P(alive) %.3f\n\n",
+		met.HorizonMonths, 100*met.DiscountRate, met.MeanCLV, met.TotalCLV, met.MeanProbAlive)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "customer\tP(alive)\tpurchases\tavg order\tCLV\tsegment\t")
+	for _, c := range customers {
+		fmt.Fprintf(tw, "%s\t%.3f\t%.2f\t%.2f\t%.2f\t%s\t\n", c.CustomerID, c.CLV.ProbAlive, c.CLV.ExpectedPurchases, c.CLV.ExpectedAOV, c.CLV.Value, c.Segment)
+	}
+	return tw.Flush()
+}
+
+func showSegments(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) error {
+	s, err := web.Segments(ctx, a)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSONTo(w, s.Clusters)
+	}
+	c := s.Clusters
+	if c == nil {
+		fmt.Fprintln(w, "no behavioural clustering yet; "+noRefreshYet)
+		return nil
+	}
+	sil := "n/a"
+	if c.Silhouette != nil {
+		sil = fmt.Sprintf("%.3f", *c.Silhouette)
+	}
+	fmt.Fprintf(w, "%d clusters (model %d, %s), mean silhouette %s", c.K, c.Version, c.CreatedAt.Format(time.RFC3339), sil)
+	if len(c.Candidates) > 0 {
+		var cands []string
+		for _, k := range c.Candidates {
+			cands = append(cands, fmt.Sprintf("k=%d %.3f", k.K, k.Silhouette))
+		}
+		fmt.Fprintf(w, " (tried %s)", strings.Join(cands, ", "))
+	}
+	fmt.Fprintf(w, "\nfeatures: %s\n\n", strings.Join(c.Features, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "cluster\tcustomers\tshare\trecency (days)\tpurchase days\tspend\tmean CLV\ttop categories")
+	for _, p := range c.Profiles {
+		clv := "-"
+		if p.MeanCLV != nil {
+			clv = fmt.Sprintf("%.2f", *p.MeanCLV)
+		}
+		var cats []string
+		for _, t := range p.TopCategories {
+			cats = append(cats, fmt.Sprintf("%s %.0f%%", t.Category, 100*t.Share))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.1f%%\t%.0f\t%.1f\t%.2f\t%s\t%s\n", p.Cluster, withThousands(int64(p.Size)), 100*p.Share,
+			p.MeanRecencyDays, p.MeanFrequency, p.MeanMonetary, clv, strings.Join(cats, ", "))
+	}
+	return tw.Flush()
+}

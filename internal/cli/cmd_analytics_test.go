@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// generatedOrdersCSV writes n generated transactions as an order-line
+// export, the way a shop's history arrives.
+func generatedOrdersCSV(t *testing.T, path string, customers, n int) {
+	t.Helper()
+	g, err := generate.New(generate.Config{Seed: 21, Customers: customers, FraudRate: -1, Start: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("order_id,customer_id,product_id,quantity,unit_price,timestamp,country,category,currency\n")
+	for range n {
+		var ev event.Transaction
+		if err := event.Decode(g.Next().Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range ev.Items {
+			fmt.Fprintf(&b, "%s,%s,%s,%d,%s,%s,%s,%s,%s\n", ev.TransactionID, ev.CustomerID, it.ProductID, it.Quantity,
+				it.UnitPriceCents, ev.EventTime.Format(time.RFC3339Nano), ev.BillingCountry, it.Category, ev.Currency)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runAnalyticsCmd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := runAnalytics(context.Background(), args, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+// Import a generated history, refresh, and show every view as text and
+// JSON.
+func TestAnalyticsCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	csv := filepath.Join(t.TempDir(), "history.csv")
+	generatedOrdersCSV(t, csv, 200, 4000)
+	rep, _ := importJSON(t, "--csv", csv, "--data-dir", dir)
+	if rep.Stored != 4000 || rep.Quarantined != 0 {
+		t.Fatalf("import: %+v", rep)
+	}
+
+	out, errOut, err := runAnalyticsCmd(t, "rfm", "--refresh", "--data-dir", dir, "--seed", "3")
+	if err != nil {
+		t.Fatalf("rfm --refresh: %v\n%s", err, errOut)
+	}
+	t.Logf("%s%s", errOut, out)
+	if !strings.Contains(errOut, "CLV model 1 fitted") || !strings.Contains(out, "RFM segments of") || !strings.Contains(out, "Champions") {
+		t.Fatalf("rfm --refresh printed:\n%s\n%s", errOut, out)
+	}
+
+	out, _, err = runAnalyticsCmd(t, "clv", "--data-dir", dir, "--json", "--top", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clv struct {
+		Model        *web.CLVModelResponse     `json:"model"`
+		TopCustomers []store.CustomerAnalytics `json:"top_customers"`
+	}
+	if err := json.Unmarshal([]byte(out), &clv); err != nil {
+		t.Fatal(err)
+	}
+	if clv.Model == nil || clv.Model.Version != 1 || clv.Model.Params.BGNBD.R <= 0 || len(clv.TopCustomers) != 5 ||
+		clv.TopCustomers[0].CLV.Value < clv.TopCustomers[4].CLV.Value {
+		t.Fatalf("clv --json: %s", out)
+	}
+
+	for _, view := range []string{"clv", "cohorts", "segments"} {
+		out, errOut, err := runAnalyticsCmd(t, view, "--data-dir", dir)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", view, err, errOut)
+		}
+		t.Logf("%s:\n%s", view, out)
+		if len(strings.Split(out, "\n")) < 5 {
+			t.Errorf("%s printed little:\n%s", view, out)
+		}
+	}
+
+	out, _, err = runAnalyticsCmd(t, "cohorts", "--data-dir", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var coh web.CohortsResponse
+	if err := json.Unmarshal([]byte(out), &coh); err != nil || len(coh.Cohorts) == 0 || coh.Cohorts[0].Retention[0] != 1 {
+		t.Fatalf("cohorts --json: %v\n%.500s", err, out)
+	}
+	out, _, err = runAnalyticsCmd(t, "segments", "--data-dir", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg web.ClustersResponse
+	if err := json.Unmarshal([]byte(out), &seg); err != nil || seg.K < 2 || len(seg.Profiles) != seg.K {
+		t.Fatalf("segments --json: %v\n%.500s", err, out)
+	}
+}
+
+func TestAnalyticsCommandEmptyStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, view := range []string{"rfm", "cohorts", "clv", "segments"} {
+		out, _, err := runAnalyticsCmd(t, view, "--data-dir", dir)
+		if err != nil || !strings.Contains(out, "--refresh") {
+			t.Errorf("%s on an empty store: %v\n%s", view, err, out)
+		}
+	}
+	out, errOut, err := runAnalyticsCmd(t, "clv", "--data-dir", dir, "--refresh")
+	if err != nil || !strings.Contains(errOut, "no purchases stored yet") || !strings.Contains(out, "no CLV model") {
+		t.Errorf("clv --refresh on an empty store: %v\n%s\n%s", err, errOut, out)
+	}
+}
+
+func TestAnalyticsCommandUsage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "rfm, cohorts, clv or segments"},
+		{[]string{"--json"}, "rfm, cohorts, clv or segments"},
+		{[]string{"ltv"}, `unknown view "ltv"`},
+		{[]string{"segments", "--k", "-1"}, "-k"},
+		{[]string{"clv", "--discount-rate", "-2"}, "-discount-rate"},
+		{[]string{"clv", "--clv-months", "0"}, "-clv-months"},
+		{[]string{"cohorts", "--months", "0"}, "-months"},
+		{[]string{"rfm", "extra"}, "unexpected argument"},
+	} {
+		_, _, err := runAnalyticsCmd(t, append(tc.args, "--data-dir", dir)...)
+		if !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want a usage error mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// The periodic refresh as the long-running commands start it, and the API
+// they serve.
+func TestAnalyticsJobAndAPI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	importJSON(t, "--csv", importCSV, "--data-dir", dir)
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	fs := newFlagSet("run", &bytes.Buffer{})
+	var af analyticsFlags
+	af.register(fs, "analytics-")
+	if err := parseFlags(fs, []string{"--analytics-interval", "50ms", "--analytics-k", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registerAnalyticsAPI(srv, st); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if ok := jobRuns(t, reg, "ok"); ok >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two successful refreshes in 20 s (%v failed)", jobRuns(t, reg, "error"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/customers/17850", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"segment":`) || !strings.Contains(rec.Body.String(), `"cluster":`) {
+		t.Fatalf("GET /api/v1/customers/17850: %d %s", rec.Code, rec.Body.String())
+	}
+	// Off when the interval is zero.
+	af.interval = 0
+	if err := startAnalyticsJob(ctx, g, st, logger, prometheus.NewRegistry(), &af); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jobRuns reads shopstream_job_runs_total{outcome} from reg.
+func jobRuns(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "shopstream_job_runs_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,325 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+)
+
+const importCSV = "testdata/import_orders.csv"
+
+// importJSON runs `shopstream import --json` and decodes its report.
+func importJSON(t *testing.T, args ...string) (importReport, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if err := runImport(context.Background(), append(args, "--json"), &stdout, &stderr); err != nil {
+		t.Fatalf("import %v: %v\n%s", args, err, stderr.String())
+	}
+	var rep importReport
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("decoding the report: %v", err)
+	}
+	return rep, stderr.String()
+}
+
+func storeSummary(t *testing.T, dir string) store.Summary {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sum, err := st.Summary(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// The testdata file, counted by hand: 13 rows; 3 skipped (no customer, a
+// cancellation, a price "abc"); 10 items in 8 orders; the "Unspecified"
+// country and the quantity of 5000 are quarantined; 6 orders of 3
+// customers are stored.
+func TestImportCSV(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rep, _ := importJSON(t, "--csv", importCSV, "--data-dir", dir)
+	want := importReport{File: importCSV, Source: "import_orders.csv", Rows: 13, Items: 10, Transactions: 8, Records: 8, Stored: 6, Quarantined: 2,
+		QuarantinedBy:    map[string]int64{"missing_field": 1, "out_of_range": 1},
+		Skipped:          map[string]int64{"missing_customer_id": 1, "non_positive_quantity": 1, "bad_price": 1},
+		UnknownCountries: map[string]int64{"Unspecified": 1}}
+	rep.Seconds, rep.RowsPerSecond = 0, 0
+	if !reflect.DeepEqual(rep, want) {
+		t.Fatalf("report\n%+v\nwant\n%+v", rep, want)
+	}
+	sum := storeSummary(t, dir)
+	// 536365: 6 × 2.55 + 6 × 3.39 = 35.64; 536366: 11.10; 536367: 54.08;
+	// 536370: 2 × 24 × 3.75 = 180.00; 537000: 10.20; 537001: 25.50.
+	if sum.TransactionsTotal != 6 || sum.QuarantinedTotal != 2 || sum.CustomersTotal != 3 || sum.RevenueCents != 3564+1110+5408+18000+1020+2550 {
+		t.Fatalf("store after import: %+v", sum)
+	}
+
+	// The same file again: nothing to do, and it says so.
+	var stdout, stderr bytes.Buffer
+	if err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", dir}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if out := stdout.String(); !strings.Contains(out, "already imported: all 8 records") || !strings.Contains(stderr.String(), "8 records of source") {
+		t.Fatalf("second import said:\n%s\n%s", out, stderr.String())
+	}
+	again := storeSummary(t, dir)
+	sum.LastEventTime, again.LastEventTime = nil, nil
+	if again != sum {
+		t.Fatalf("second import changed the store: %+v, was %+v", again, sum)
+	}
+}
+
+// The text report names every reason.
+func TestImportTextReport(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", t.TempDir(), "--progress-every", "5"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"rows read", "13", "stored now", "missing_customer_id", "non_positive_quantity", "bad_price",
+		"quarantined", "missing_field", "out_of_range", "Unspecified"} {
+		if !strings.Contains(stdout.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, stdout.String())
+		}
+	}
+	// Progress every 5 rows: at 5 and 10, and at the end.
+	if n := strings.Count(stderr.String(), "rows read"); n != 3 {
+		t.Errorf("%d progress lines, want 3:\n%s", n, stderr.String())
+	}
+}
+
+// writeOrdersCSV writes orders order-0 ... order-(n-1) of lines lines each,
+// customer c<i%7>, one day apart.
+func writeOrdersCSV(t *testing.T, path string, n, lines int) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("order_id,customer_id,product_id,quantity,unit_price,timestamp,country,category\n")
+	for i := range n {
+		for l := range lines {
+			fmt.Fprintf(&b, "order-%d,c%d,P%d,%d,1.%02d,2025-01-%02dT10:00:00Z,DE,cat%d\n", i, i%7, l, 1+l%3, l%100, 1+i%28, l%4)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An import cut short resumes after what was stored; batches are small so
+// that several are written.
+func TestImportResumes(t *testing.T) {
+	t.Parallel()
+	dir, data := t.TempDir(), t.TempDir()
+	full, part := filepath.Join(data, "full.csv"), filepath.Join(data, "part.csv")
+	writeOrdersCSV(t, full, 40, 3)
+	writeOrdersCSV(t, part, 25, 3) // the first 25 orders, as if interrupted
+	first, _ := importJSON(t, "--csv", part, "--source", "orders", "--data-dir", dir, "--batch", "4")
+	if first.Stored != 25 {
+		t.Fatalf("first import stored %d, want 25", first.Stored)
+	}
+	rep, stderr := importJSON(t, "--csv", full, "--source", "orders", "--data-dir", dir, "--batch", "4")
+	if rep.Previously != 25 || rep.Stored != 15 || rep.Records != 40 || !strings.Contains(stderr, "resuming") {
+		t.Fatalf("resumed import: %+v\n%s", rep, stderr)
+	}
+	if sum := storeSummary(t, dir); sum.TransactionsTotal != 40 {
+		t.Fatalf("%d transactions stored, want 40", sum.TransactionsTotal)
+	}
+	// The same file under another source name: every order is stored
+	// already, so each is quarantined as a duplicate, not lost or doubled.
+	dup, _ := importJSON(t, "--csv", full, "--source", "copy", "--data-dir", dir, "--batch", "7")
+	if dup.Stored != 0 || dup.Quarantined != 40 || dup.QuarantinedBy["duplicate_id"] != 40 {
+		t.Fatalf("import under another name: %+v", dup)
+	}
+	// A shorter file under a name that has more records stored is refused.
+	var stdout, stderrBuf bytes.Buffer
+	err := runImport(context.Background(), []string{"--csv", part, "--source", "orders", "--data-dir", dir}, &stdout, &stderrBuf)
+	if err == nil || !strings.Contains(err.Error(), "--source") {
+		t.Fatalf("shorter file under a used name: %v", err)
+	}
+}
+
+// Orders of more than 100 lines are imported in parts of at most 100.
+func TestImportSplitsLongOrders(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(t.TempDir(), "long.csv")
+	writeOrdersCSV(t, path, 2, 250)
+	rep, _ := importJSON(t, "--csv", path, "--data-dir", dir)
+	if rep.Transactions != 2 || rep.LongOrders != 2 || rep.Records != 6 || rep.Stored != 6 || rep.Quarantined != 0 {
+		t.Fatalf("report %+v: want 2 orders in 6 parts, all stored", rep)
+	}
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ids []string
+	var items []int
+	rows, err := st.DB().Query(`SELECT transaction_id, json_array_length(items) FROM transactions ORDER BY kafka_offset`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		ids, items = append(ids, id), append(items, n)
+	}
+	if !reflect.DeepEqual(ids, []string{"order-0", "order-0#p2", "order-0#p3", "order-1", "order-1#p2", "order-1#p3"}) ||
+		!reflect.DeepEqual(items, []int{100, 100, 50, 100, 100, 50}) {
+		t.Fatalf("stored %v with %v items", ids, items)
+	}
+}
+
+func TestImportUsage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{nil, true, "-csv is required"},
+		{[]string{"--csv", importCSV, "--batch", "0"}, true, "-batch"},
+		{[]string{"--csv", importCSV, "--columns", "order=InvoiceNo"}, true, `unknown column "order"`},
+		{[]string{"--csv", importCSV, "--timezone", "Mars/Olympus"}, true, "-timezone"},
+		{[]string{"--csv", importCSV, "--separator", ";;"}, true, "-separator"},
+		{[]string{"--csv", "no/such.csv"}, false, "--csv"},
+		// Mapping order_id to a header that is not there.
+		{[]string{"--csv", importCSV, "--columns", "order_id=OrderNumber"}, false, "--columns"},
+	} {
+		err := runImport(context.Background(), append(tc.args, "--data-dir", dir), &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || IsUsage(err) != tc.usage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v (usage %v), want usage=%v mentioning %q", tc.args, err, IsUsage(err), tc.usage, tc.want)
+		}
+	}
+}
+
+// writeRetailCSV writes rows order lines shaped like the UCI Online Retail
+// export (541,909 rows, 25,900 invoices of 4,372 customers, 2010-12 to
+// 2011-12): invoices of about 20 lines, a few of several hundred; a quarter
+// of the rows without a customer; 2% cancellations; month-first dates.
+func writeRetailCSV(tb testing.TB, path string, rows int) {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	countries := []string{"United Kingdom", "United Kingdom", "United Kingdom", "United Kingdom", "United Kingdom", "Germany", "France", "EIRE", "Spain", "Netherlands"}
+	start := time.Date(2010, 12, 1, 8, 0, 0, 0, time.UTC)
+	fmt.Fprintln(w, "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country")
+	for n, inv := 0, 536365; n < rows; inv++ {
+		lines := 1 + int(rng.ExpFloat64()*20)
+		customer := ""
+		if rng.Float64() > 0.25 {
+			customer = strconv.Itoa(12346 + rng.IntN(4372))
+		}
+		no, sign := strconv.Itoa(inv), 1
+		if rng.Float64() < 0.02 {
+			no, sign = "C"+no, -1
+		}
+		at := start.Add(time.Duration(float64(n) / float64(rows) * float64(373*24*time.Hour))).Format("1/2/2006 15:04")
+		country := countries[rng.IntN(len(countries))]
+		for l := 0; l < lines && n < rows; l++ {
+			fmt.Fprintf(w, "%s,%d,ITEM %d,%d,%s,%.2f,%s,%s\n", no, 20000+rng.IntN(4000), l, sign*(1+rng.IntN(24)), at, 0.1+rng.Float64()*20, customer, country)
+			n++
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkImport imports a UCI-Online-Retail-sized export (override the
+// rows with SHOPSTREAM_BENCH_ROWS) into a fresh SQLite store and a fresh
+// database on a throwaway PostgreSQL cluster:
+//
+//	go test ./internal/cli/ -run '^$' -bench Import -benchtime 1x
+func BenchmarkImport(b *testing.B) {
+	rows := 541_909
+	if v := os.Getenv("SHOPSTREAM_BENCH_ROWS"); v != "" {
+		var err error
+		if rows, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	csv := filepath.Join(b.TempDir(), "retail.csv")
+	writeRetailCSV(b, csv, rows)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, name := range []string{"SQLite", "PostgreSQL"} {
+		b.Run(name, func(b *testing.B) {
+			var pgURL string
+			if name == "PostgreSQL" {
+				url, stop, err := throwawayPostgres(context.Background(), quiet)
+				if err != nil {
+					b.Skip(err)
+				}
+				defer stop()
+				pgURL = url
+			}
+			var rep importReport
+			i := 0
+			for b.Loop() {
+				args := []string{"--csv", csv, "--json", "--source", fmt.Sprintf("run%d", i)}
+				if pgURL != "" {
+					// A fresh database each run, so nothing is a duplicate.
+					db := fmt.Sprintf("import%d", i)
+					conn, err := pgx.Connect(context.Background(), pgURL)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := conn.Exec(context.Background(), "CREATE DATABASE "+db); err != nil {
+						b.Fatal(err)
+					}
+					conn.Close(context.Background())
+					args = append(args, "--postgres", strings.Replace(pgURL, "/postgres?", "/"+db+"?", 1))
+				} else {
+					args = append(args, "--data-dir", b.TempDir())
+				}
+				var stdout bytes.Buffer
+				if err := runImport(context.Background(), args, &stdout, io.Discard); err != nil {
+					b.Fatal(err)
+				}
+				if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(rep.Rows)/sec, "rows/s")
+			b.ReportMetric(float64(rep.Stored)/sec, "tx/s")
+			b.Logf("%s: %d rows, %d transactions (%d long orders split), %d stored, %d quarantined %v, skipped %v",
+				name, rep.Rows, rep.Transactions, rep.LongOrders, rep.Stored, rep.Quarantined, rep.QuarantinedBy, rep.Skipped)
+		})
+	}
+}

@@ -1,0 +1,132 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
+)
+
+// benchCustomers is the population of BenchmarkRefreshStore:
+// SHOPSTREAM_BENCH_CUSTOMERS, default 100,000.
+func benchCustomers(b *testing.B) int {
+	n := 100_000
+	if v := os.Getenv("SHOPSTREAM_BENCH_CUSTOMERS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 100 {
+			b.Fatalf("SHOPSTREAM_BENCH_CUSTOMERS=%q: want a number of at least 100", v)
+		}
+	}
+	return n
+}
+
+var benchCategories = []string{"fashion", "home_kitchen", "tech_accessories", "books", "beauty", "electronics", "grocery", "shoes", "toys", "phones"}
+
+// fillSynthetic writes customers' histories drawn from the BG/NBD and
+// Gamma-Gamma models with the CDNOW parameters (rates in weeks): first
+// purchases uniform over 78 weeks, then Poisson purchases with rate
+// λ ~ Gamma(0.243, 4.414) until dropping out with p ~ Beta(0.793, 2.426)
+// after each, each worth Gamma(6.25, ν), ν ~ Gamma(3.74, 15.44), in one to
+// three items of random categories. Deterministic for seed. It returns the
+// transactions written.
+func fillSynthetic(b *testing.B, s store.Store, seed uint64, customers int) int64 {
+	src := rand.NewPCG(seed, 1)
+	rng := rand.New(src)
+	lambda := distuv.Gamma{Alpha: 0.243, Beta: 4.414, Src: src}
+	drop := distuv.Beta{Alpha: 0.793, Beta: 2.426, Src: src}
+	nu := distuv.Gamma{Alpha: 3.74, Beta: 15.44, Src: src}
+	const weeks = 78
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	week := float64(7 * 24 * time.Hour)
+	var txs []store.Tx
+	var off int64
+	flush := func() {
+		err := s.WriteBatch(context.Background(), &store.Batch{Group: "bench", Topic: "transactions",
+			Parts: []store.Part{{Partition: 0, From: off, To: off + int64(len(txs)), Txs: txs}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		off += int64(len(txs))
+		txs = txs[:0]
+	}
+	for c := range customers {
+		id := fmt.Sprintf("c%08d", c)
+		l, p := lambda.Rand(), drop.Rand()
+		spend := distuv.Gamma{Alpha: 6.25, Beta: nu.Rand(), Src: src}
+		for now, k := rng.Float64()*weeks, 0; now < weeks; k++ {
+			n := 1 + rng.IntN(3)
+			each := event.Cents(max(1, math.Round(100*spend.Rand()/float64(n))))
+			items := make([]event.Item, n)
+			for i := range items {
+				items[i] = event.Item{ProductID: "P" + strconv.Itoa(rng.IntN(5000)), Category: benchCategories[rng.IntN(len(benchCategories))],
+					Quantity: 1, UnitPriceCents: each}
+			}
+			at := start.Add(time.Duration(now * week))
+			txs = append(txs, store.Tx{TransactionID: id + "-" + strconv.Itoa(k), CustomerID: id, EventTime: at,
+				TotalCents: int64(each) * int64(n), Currency: "USD", PaymentMethod: "card", Channel: "web", BillingCountry: "DE", ShippingCountry: "DE",
+				ItemsJSON: event.AppendItemsJSON(nil, items), Offset: off + int64(len(txs)), Decision: "approve", ReasonsJSON: []byte("[]"), ProducedAt: at})
+			if len(txs) == 10_000 {
+				flush()
+			}
+			if k > 0 && rng.Float64() < p {
+				break
+			}
+			now += rng.ExpFloat64() / l
+		}
+	}
+	if len(txs) > 0 {
+		flush()
+	}
+	return off
+}
+
+// BenchmarkRefreshStore is one whole refresh, store included, over
+// SHOPSTREAM_BENCH_CUSTOMERS synthetic customers (drawn from the CDNOW
+// model parameters): reading purchase days and category mix out of the store, fitting
+// CLV, scoring, clustering, and writing every customer's row back in
+// chunks. Filling the store is not timed.
+//
+//	SHOPSTREAM_BENCH_CUSTOMERS=1000000 go test ./internal/jobs/ -run '^$' -bench RefreshStore -benchtime 1x -timeout 60m
+func BenchmarkRefreshStore(b *testing.B) {
+	customers := benchCustomers(b)
+	for _, name := range []string{"SQLite", "PostgreSQL"} {
+		b.Run(name, func(b *testing.B) {
+			var s testStore
+			if name == "SQLite" {
+				s = openSQLite(b)
+			} else {
+				s = openPostgres(b, pgtest.URL(b))
+			}
+			fillStart := time.Now()
+			n := fillSynthetic(b, s, 1, customers)
+			b.Logf("%s: filled %d transactions of %d customers in %v", name, n, customers, time.Since(fillStart).Round(time.Second))
+			r, err := NewRefresh(RefreshConfig{Store: s, Logger: quiet, Now: farFuture, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				rep, err := r.RunOnce(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Customers != customers || !rep.CLVFitted {
+					b.Fatalf("report %+v", *rep)
+				}
+				b.Logf("%s: refresh %.1fs: read %.1fs, RFM %.1fs, CLV %.1fs, clusters %.1fs (k = %d), write %.1fs",
+					name, rep.Seconds, rep.ReadSeconds, rep.RFMSeconds, rep.CLVSeconds, rep.SegmentsSeconds, rep.K, rep.WriteSeconds)
+			}
+			b.ReportMetric(float64(customers)/(b.Elapsed().Seconds()/float64(b.N)), "customers/s")
+		})
+	}
+}

@@ -1,0 +1,369 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/shopstream/shopstream/internal/analytics"
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
+	"github.com/shopstream/shopstream/internal/store/postgres"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+type testStore interface {
+	store.Store
+	store.Analytics
+}
+
+func openSQLite(t testing.TB) testStore {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openPostgres(t testing.TB, url string) testStore {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// farFuture is the clock of refresh tests: later than any generated
+// purchase, so customers are scored as of the latest one.
+func farFuture() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// fill writes n generated transactions of a shop with the given active
+// customer base, the way the processor stores them, and returns how many
+// distinct customers bought.
+func fill(t *testing.T, s store.Store, seed int64, customers, n int) int {
+	t.Helper()
+	g, err := generate.New(generate.Config{Seed: seed, Customers: customers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var txs []store.Tx
+	off := int64(0)
+	flush := func() {
+		if len(txs) == 0 {
+			return
+		}
+		err := s.WriteBatch(context.Background(), &store.Batch{Group: "test", Topic: "transactions",
+			Parts: []store.Part{{Partition: 0, From: off, To: off + int64(len(txs)), Txs: txs}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off += int64(len(txs))
+		txs = txs[:0]
+	}
+	for range n {
+		rec := g.Next()
+		var ev event.Transaction
+		if err := event.Decode(rec.Value, &ev); err != nil {
+			t.Fatalf("generated record does not decode: %v", err)
+		}
+		seen[ev.CustomerID] = true
+		txs = append(txs, pipeline.NewTx(&ev, 0, off+int64(len(txs)), rec.EventTime, nil))
+		if len(txs) == 2000 {
+			flush()
+		}
+	}
+	flush()
+	return len(seen)
+}
+
+func newRefresh(t *testing.T, cfg RefreshConfig) *Refresh {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	if cfg.Now == nil {
+		cfg.Now = farFuture
+	}
+	r, err := NewRefresh(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRefresh runs the refresh on the same generated shop in both stores,
+// checks what it wrote, and that both stores led to the same models.
+func TestRefresh(t *testing.T) {
+	t.Parallel()
+	stores := map[string]testStore{"SQLite": openSQLite(t), "PostgreSQL": openPostgres(t, pgtest.URL(t))}
+	models := map[string][2][]byte{}
+	for name, s := range stores {
+		t.Run(name, func(t *testing.T) {
+			testRefresh(t, s)
+			clv, err1 := s.LatestModelVersion(context.Background(), store.ModelCLV)
+			seg, err2 := s.LatestModelVersion(context.Background(), store.ModelSegments)
+			if err := errors.Join(err1, err2); err != nil {
+				t.Fatal(err)
+			}
+			models[name] = [2][]byte{clv.Params, seg.Params}
+		})
+	}
+	if a, b := models["SQLite"], models["PostgreSQL"]; !bytes.Equal(a[0], b[0]) || !bytes.Equal(a[1], b[1]) {
+		t.Fatalf("the stores led to different models:\nSQLite     %s\n           %s\nPostgreSQL %s\n           %s", a[0], a[1], b[0], b[1])
+	}
+}
+
+// testRefresh runs the refresh on a generated shop and checks what it
+// wrote.
+func testRefresh(t *testing.T, s testStore) {
+	ctx := context.Background()
+	customers := fill(t, s, 11, 300, 5_000)
+	r := newRefresh(t, RefreshConfig{Store: s, Seed: 5})
+	rep, err := r.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report: %+v", *rep)
+	if rep.Customers != customers || !rep.CLVFitted || rep.CLVVersion != 1 || rep.SegmentsVersion != 1 || rep.K < 2 || rep.K > 8 {
+		t.Fatalf("report %+v for %d customers: want all customers, CLV and segments version 1, k in 2..8", *rep, customers)
+	}
+
+	// Every customer has a row with a CLV that is a finite non-negative
+	// figure, and a cluster.
+	all, err := s.TopCustomers(ctx, customers+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != customers {
+		t.Fatalf("%d customers with CLV, want all %d", len(all), customers)
+	}
+	var total float64
+	for _, a := range all {
+		c := a.CLV
+		for _, v := range []float64{c.ProbAlive, c.ExpectedPurchases, c.ExpectedAOV, c.Value} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				t.Fatalf("customer %s: CLV figures %+v", a.CustomerID, *c)
+			}
+		}
+		if c.ProbAlive > 1 || c.ModelVersion != 1 || a.Cluster == nil || *a.Cluster < 0 || *a.Cluster >= rep.K {
+			t.Fatalf("customer %s: %+v, CLV %+v", a.CustomerID, a, *c)
+		}
+		if a.R < 1 || a.R > 5 || a.F < 1 || a.F > 5 || a.M < 1 || a.M > 5 || a.FrequencyDays < 1 || a.MonetaryCents <= 0 {
+			t.Fatalf("customer %s: RFM %+v", a.CustomerID, a)
+		}
+		total += c.Value
+	}
+	if total <= 0 {
+		t.Fatal("total CLV is zero")
+	}
+
+	// Segments cover every customer, with the conventional names.
+	stats, err := s.SegmentStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, st := range stats {
+		if !slices.Contains(analytics.Segments, analytics.Segment(st.Segment)) {
+			t.Errorf("unknown segment %q", st.Segment)
+		}
+		n += st.Customers
+	}
+	if n != int64(customers) || len(stats) < 4 {
+		t.Fatalf("segments cover %d customers in %d segments, want %d in several", n, len(stats), customers)
+	}
+
+	// Cohort sizes add up to the customers; month 0 has everyone active.
+	cells, _, err := s.Cohorts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acquired int64
+	for _, c := range cells {
+		if c.MonthOffset == 0 {
+			acquired += c.Size
+			if c.Active != c.Size {
+				t.Fatalf("cohort %v: %d active in its first month of %d", c.Month, c.Active, c.Size)
+			}
+		}
+	}
+	if acquired != int64(customers) {
+		t.Fatalf("cohorts hold %d customers, want %d", acquired, customers)
+	}
+
+	// The models are stored with their statistics.
+	m, err := s.LatestModelVersion(ctx, store.ModelCLV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p CLVParams
+	var met CLVMetrics
+	if err := json.Unmarshal(m.Params, &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(m.Metrics, &met); err != nil {
+		t.Fatal(err)
+	}
+	if p.BGNBD.R <= 0 || p.GammaGamma.Q <= 1 || met.Customers != customers || met.BGNBDLogLikelihood >= 0 || met.HorizonMonths != 12 || met.DiscountRate != 0.10 {
+		t.Fatalf("CLV model %s, metrics %s", m.Params, m.Metrics)
+	}
+	seg1, err := s.LatestModelVersion(ctx, store.ModelSegments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sm SegmentsMetrics
+	if err := json.Unmarshal(seg1.Metrics, &sm); err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	for _, c := range sm.Clusters {
+		size += c.Size
+		if len(c.TopCategories) == 0 {
+			t.Errorf("cluster %d has no top categories", c.Cluster)
+		}
+	}
+	if size != customers || len(sm.Clusters) != rep.K || sm.Silhouette == nil {
+		t.Fatalf("segments metrics %s", seg1.Metrics)
+	}
+
+	// A second run on the same data and seed fits the same models.
+	rep2, err := r.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg2, err := s.LatestModelVersion(ctx, store.ModelSegments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.CLVVersion != 2 || seg2.Version != 2 || !bytes.Equal(seg1.Params, seg2.Params) || !bytes.Equal(seg1.Metrics, seg2.Metrics) {
+		t.Fatalf("second run: report %+v; segments model %s, want %s", *rep2, seg2.Params, seg1.Params)
+	}
+
+	// Too few customers to refit: the previous model is kept and used.
+	keep := newRefresh(t, RefreshConfig{Store: s, Seed: 5, MinCustomers: 1_000_000})
+	rep3, err := keep.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep3.CLVFitted || rep3.CLVVersion != 2 || rep3.CLVNote == "" {
+		t.Fatalf("refresh without refit: %+v, want CLV model 2 kept with a note", *rep3)
+	}
+	top, err := s.TopCustomers(ctx, 1)
+	if err != nil || len(top) != 1 || top[0].CLV.ModelVersion != 2 {
+		t.Fatalf("top customer after keeping the model: %+v, %v", top, err)
+	}
+}
+
+// The cohort matrix of a hand-checked example goes through the store and
+// the refresh unchanged; four customers are too few for CLV.
+func TestRefreshHandCheckedCohorts(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	ctx := context.Background()
+	var txs []store.Tx
+	for _, days := range handCohortDays {
+		for _, d := range days {
+			txs = append(txs, storetest.Tx(fmt.Sprintf("t%d", len(txs)), d.CustomerID, d.Day.Add(10*time.Hour), d.AmountCents, 0, int64(len(txs))))
+		}
+	}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "test", Topic: "t", Parts: []store.Part{{From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := newRefresh(t, RefreshConfig{Store: s}).RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Customers != 4 || rep.CLVVersion != 0 || rep.CLVNote == "" || !rep.AsOf.Equal(day(2026, 3, 15).Add(10*time.Hour)) {
+		t.Fatalf("report %+v", *rep)
+	}
+	cells, _, err := s.Cohorts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(cells, handCohorts, func(a, b store.CohortCell) bool {
+		return a.Month.Equal(b.Month) && a.MonthOffset == b.MonthOffset && a.Size == b.Size && a.Active == b.Active && a.RevenueCents == b.RevenueCents
+	}) {
+		t.Fatalf("stored cohorts =\n%s\nwant\n%s", fmtCells(cells), fmtCells(handCohorts))
+	}
+	// Without a CLV model the customer still has RFM scores and a cluster.
+	p, err := s.CustomerProfile(ctx, "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Analytics
+	// A: last purchase 3 March, as of 15 March: 12 days; 3 purchase days;
+	// 180.00 spent, third of 35, 40, 180, 200: mid-rank 2.5 of 4, so
+	// M = 1 + ⌊5 · 2.5/4⌋ = 4.
+	if a == nil || a.CLV != nil || a.Cluster == nil || a.RecencyDays != 12 || a.FrequencyDays != 3 || a.MonetaryCents != 18000 || a.M != 4 {
+		t.Fatalf("analytics of A = %+v", a)
+	}
+}
+
+// A second instance on PostgreSQL does not refresh while the first leads.
+func TestRefreshLeaderPostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a, b := openPostgres(t, url), openPostgres(t, url)
+	fill(t, a, 3, 100, 2_000)
+	ctx := context.Background()
+
+	leading, proceed := make(chan struct{}), make(chan struct{})
+	ra := newRefresh(t, RefreshConfig{Store: a})
+	ra.testHookLeading = func() {
+		close(leading)
+		<-proceed
+	}
+	done := make(chan error)
+	go func() { _, err := ra.RunOnce(ctx); done <- err }()
+	<-leading
+
+	rb := newRefresh(t, RefreshConfig{Store: b})
+	if _, err := rb.RunOnce(ctx); !errors.Is(err, ErrSkipped) {
+		t.Fatalf("second instance while the first leads: %v, want ErrSkipped", err)
+	}
+	// Through a runner, the skip is counted as such.
+	runner, err := NewRunner(Config{Logger: quiet}, rb.Job(time.Hour, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner.once(ctx, runner.jobs[0])
+	if got := testutilCount(runner, "skipped"); got != 1 {
+		t.Fatalf("skipped runs = %v, want 1", got)
+	}
+	close(proceed)
+	if err := <-done; err != nil {
+		t.Fatalf("leader: %v", err)
+	}
+	// The lead is free again.
+	rep, err := rb.RunOnce(ctx)
+	if err != nil || rep.CLVVersion != 2 {
+		t.Fatalf("second instance after the first finished: %+v, %v; want CLV model version 2", rep, err)
+	}
+}
+
+func testutilCount(r *Runner, outcome string) float64 {
+	return testutil.ToFloat64(r.runs.WithLabelValues(r.jobs[0].Name, outcome))
+}

@@ -1,0 +1,181 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// ErrSkipped marks a run that did nothing on purpose, typically because
+// another instance leads. A run returning an error that wraps it is counted
+// with outcome "skipped" and logged at debug level.
+var ErrSkipped = errors.New("skipped")
+
+// Job is one periodic job.
+type Job struct {
+	// Name names the job in logs and metrics. Required.
+	Name string
+	// Run does one run. Required.
+	Run func(ctx context.Context) error
+	// Interval is the time between the starts of two runs. A run that
+	// takes longer makes the next start at the first tick after it ends.
+	// Required, positive.
+	Interval time.Duration
+	// FirstDelay is the wait before the first run. Defaults to 0: the
+	// first run starts at once.
+	FirstDelay time.Duration
+	// Timeout bounds one run. Defaults to 0: no limit.
+	Timeout time.Duration
+}
+
+// Clock is the time source of a Runner.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config configures a Runner.
+type Config struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the job metrics. Defaults to nil: the metrics
+	// are kept but not registered anywhere.
+	Registerer prometheus.Registerer
+	// Clock defaults to the system clock.
+	Clock Clock
+}
+
+// Runner runs periodic jobs until its context ends.
+type Runner struct {
+	jobs  []Job
+	log   *slog.Logger
+	clock Clock
+	runs  *prometheus.CounterVec
+	dur   *prometheus.HistogramVec
+	last  *prometheus.GaugeVec
+}
+
+// NewRunner validates the jobs and registers the metrics.
+func NewRunner(cfg Config, jobs ...Job) (*Runner, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	seen := map[string]bool{}
+	for i, j := range jobs {
+		switch {
+		case j.Name == "":
+			return nil, fmt.Errorf("jobs: job %d has no name", i)
+		case seen[j.Name]:
+			return nil, fmt.Errorf("jobs: two jobs named %q", j.Name)
+		case j.Run == nil:
+			return nil, fmt.Errorf("jobs: job %q has no Run function", j.Name)
+		case j.Interval <= 0:
+			return nil, fmt.Errorf("jobs: job %q: interval %v is not positive", j.Name, j.Interval)
+		case j.FirstDelay < 0 || j.Timeout < 0:
+			return nil, fmt.Errorf("jobs: job %q: first delay %v and timeout %v must not be negative", j.Name, j.FirstDelay, j.Timeout)
+		}
+		seen[j.Name] = true
+	}
+	f := promauto.With(cfg.Registerer)
+	r := &Runner{
+		jobs:  jobs,
+		log:   cfg.Logger.With("component", "jobs"),
+		clock: cfg.Clock,
+		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_job_runs_total",
+			Help: "Runs of periodic jobs, by job and outcome (ok, skipped, error)."}, []string{"job", "outcome"}),
+		dur: f.NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_job_duration_seconds",
+			Help: "Duration of periodic job runs that were not skipped.", Buckets: prometheus.ExponentialBuckets(0.01, 3, 12)}, []string{"job"}),
+		last: f.NewGaugeVec(prometheus.GaugeOpts{Name: "shopstream_job_last_success_timestamp_seconds",
+			Help: "Unix time of the last successful run of each periodic job."}, []string{"job"}),
+	}
+	for _, j := range jobs {
+		for _, o := range []string{"ok", "skipped", "error"} {
+			r.runs.WithLabelValues(j.Name, o)
+		}
+	}
+	return r, nil
+}
+
+// Run runs every job on its schedule until ctx ends, waits for runs in
+// progress to see the cancellation and return, and returns nil.
+func (r *Runner) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, j := range r.jobs {
+		wg.Go(func() { r.loop(ctx, j) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (r *Runner) loop(ctx context.Context, j Job) {
+	next := r.clock.Now().Add(j.FirstDelay)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.clock.After(next.Sub(r.clock.Now())):
+		}
+		start := r.clock.Now()
+		r.once(ctx, j)
+		if ctx.Err() != nil {
+			return
+		}
+		// The next tick after now: missed ticks are skipped, not queued.
+		next = start.Add(j.Interval)
+		if now := r.clock.Now(); !next.After(now) {
+			next = next.Add(now.Sub(next).Truncate(j.Interval) + j.Interval)
+		}
+	}
+}
+
+// once does one run of j, turning a panic into an error.
+func (r *Runner) once(ctx context.Context, j Job) {
+	if j.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, j.Timeout)
+		defer cancel()
+	}
+	start := r.clock.Now()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		return j.Run(ctx)
+	}()
+	took := r.clock.Now().Sub(start)
+	switch {
+	case errors.Is(err, ErrSkipped):
+		r.runs.WithLabelValues(j.Name, "skipped").Inc()
+		r.log.Debug("job skipped", "job", j.Name, "reason", err)
+	case err != nil:
+		r.runs.WithLabelValues(j.Name, "error").Inc()
+		r.dur.WithLabelValues(j.Name).Observe(took.Seconds())
+		if ctx.Err() != nil {
+			r.log.Info("job stopped", "job", j.Name, "err", err)
+			return
+		}
+		r.log.Error("job failed", "job", j.Name, "err", err, "seconds", took.Seconds())
+	default:
+		r.runs.WithLabelValues(j.Name, "ok").Inc()
+		r.dur.WithLabelValues(j.Name).Observe(took.Seconds())
+		r.last.WithLabelValues(j.Name).Set(float64(r.clock.Now().UnixMilli()) / 1000)
+		r.log.Debug("job done", "job", j.Name, "seconds", took.Seconds())
+	}
+}

@@ -1,0 +1,199 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// fakeClock is a manual clock: After fires when Advance passes its time.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+	changed chan struct{} // closed and replaced whenever waiters change
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), changed: make(chan struct{})}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return ch
+}
+
+// Advance moves the clock on and fires the waiters now due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	keep := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	c.waiters = keep
+}
+
+// waitWaiters blocks until n goroutines wait on the clock.
+func (c *fakeClock) waitWaiters(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		got, ch := len(c.waiters), c.changed
+		c.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%d goroutines wait on the clock, want %d", got, n)
+		}
+	}
+}
+
+func TestRunnerSchedule(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	reg := prometheus.NewRegistry()
+	var runs atomic.Int32
+	var starts []time.Time
+	var mu sync.Mutex
+	outcomes := []error{nil, fmt.Errorf("lost the lead: %w", ErrSkipped), errors.New("database down"), nil}
+	job := Job{Name: "refresh", Interval: time.Minute, FirstDelay: 10 * time.Second, Run: func(ctx context.Context) error {
+		i := runs.Add(1) - 1
+		mu.Lock()
+		starts = append(starts, clock.Now())
+		mu.Unlock()
+		if i == 1 {
+			// This run overruns two and a half intervals: the ticks it
+			// missed are skipped, not queued.
+			clock.Advance(150 * time.Second)
+		}
+		if int(i) == len(outcomes) {
+			panic("boom")
+		}
+		if int(i) > len(outcomes) {
+			return nil
+		}
+		return outcomes[i]
+	}}
+	r, err := NewRunner(Config{Registerer: reg, Clock: clock}, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+
+	t0 := clock.Now()
+	// Run 0 at +10 s, run 1 at +70 s (overruns to +220 s), run 2 at the
+	// next tick +250 s, run 3 at +310 s, run 4 (panics) at +370 s.
+	for _, step := range []time.Duration{10 * time.Second, 60 * time.Second, 30 * time.Second, 60 * time.Second, 60 * time.Second} {
+		clock.waitWaiters(t, 1)
+		clock.Advance(step)
+	}
+	clock.waitWaiters(t, 1) // waiting after the panic: the runner lives on
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	want := []time.Duration{10 * time.Second, 70 * time.Second, 250 * time.Second, 310 * time.Second, 370 * time.Second}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) != len(want) {
+		t.Fatalf("%d runs, want %d", len(starts), len(want))
+	}
+	for i, s := range starts {
+		if s.Sub(t0) != want[i] {
+			t.Errorf("run %d started at +%v, want +%v", i, s.Sub(t0), want[i])
+		}
+	}
+	for outcome, n := range map[string]float64{"ok": 2, "skipped": 1, "error": 2} {
+		if got := testutil.ToFloat64(r.runs.WithLabelValues("refresh", outcome)); got != n {
+			t.Errorf("shopstream_job_runs_total{outcome=%q} = %v, want %v", outcome, got, n)
+		}
+	}
+	if n := testutil.CollectAndCount(reg, "shopstream_job_duration_seconds"); n != 1 {
+		t.Errorf("duration histograms: %d, want 1", n)
+	}
+	if got := testutil.ToFloat64(r.last.WithLabelValues("refresh")); got != float64(t0.Add(310*time.Second).Unix()) {
+		t.Errorf("last success at %v, want +310 s", got)
+	}
+}
+
+func TestRunnerRejectsBadJobs(t *testing.T) {
+	t.Parallel()
+	run := func(context.Context) error { return nil }
+	for _, tc := range []struct {
+		name string
+		jobs []Job
+	}{
+		{"no name", []Job{{Run: run, Interval: time.Second}}},
+		{"no run", []Job{{Name: "a", Interval: time.Second}}},
+		{"zero interval", []Job{{Name: "a", Run: run}}},
+		{"negative delay", []Job{{Name: "a", Run: run, Interval: time.Second, FirstDelay: -1}}},
+		{"same name", []Job{{Name: "a", Run: run, Interval: time.Second}, {Name: "a", Run: run, Interval: time.Second}}},
+	} {
+		if _, err := NewRunner(Config{}, tc.jobs...); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+// Cancelling the context reaches a run in progress, and Run waits for it.
+func TestRunnerStopsRunInProgress(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	var finished atomic.Bool
+	r, err := NewRunner(Config{}, Job{Name: "slow", Interval: time.Hour, Run: func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		finished.Store(true)
+		return ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	<-started
+	cancel()
+	if err := <-done; err != nil || !finished.Load() {
+		t.Fatalf("Run returned %v before the run finished (%v)", err, finished.Load())
+	}
+}

@@ -1,0 +1,186 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/store/storetest"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// analyticsServer returns a server over a SQLite store holding two
+// customers' purchases, the analytics of one, a cohort matrix and both
+// models, as the refresh would have stored them.
+func analyticsServer(t *testing.T, empty bool) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	if empty {
+		return ts
+	}
+
+	jan := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+	txs := []store.Tx{
+		storetest.Tx("t1", "alice", jan, 12000, 0, 0),
+		storetest.Tx("t2", "alice", jan.AddDate(0, 1, 0), 3050, 0, 1),
+		storetest.Tx("t3", "bob", jan, 999, 0, 2),
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: 3, Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	cluster := 1
+	updated := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	rows := []store.CustomerAnalytics{
+		{CustomerID: "alice", RecencyDays: 19, FrequencyDays: 2, MonetaryCents: 15050, R: 5, F: 4, M: 5, Segment: "Champions",
+			Cluster: &cluster, CLV: &store.CLVFigures{ProbAlive: 0.8, ExpectedPurchases: 2.5, ExpectedAOV: 60, Value: 140, ModelVersion: 1}, UpdatedAt: updated},
+	}
+	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	cells := []store.CohortCell{
+		{Month: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), MonthOffset: 0, Size: 2, Active: 2, RevenueCents: 12999},
+		{Month: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), MonthOffset: 1, Size: 2, Active: 1, RevenueCents: 3050},
+	}
+	if err := st.ReplaceCohorts(ctx, cells, updated); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SaveModelVersion(ctx, store.ModelCLV,
+		[]byte(`{"bgnbd":{"r":0.24,"alpha":4.4,"a":0.79,"b":2.4},"gamma_gamma":{"p":6.25,"q":3.74,"gamma":15.44},"period":"week"}`),
+		[]byte(`{"customers":2,"repeat_customers":1,"bgnbd_log_likelihood":-10.5,"horizon_months":12,"discount_rate":0.1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SaveModelVersion(ctx, store.ModelSegments,
+		[]byte(`{"k":2,"features":["recency_days","log1p_frequency","log1p_monetary"],"centroids":[[1,2,3],[4,5,6]],"seed":1,"sample_size":2}`),
+		[]byte(`{"customers":2,"silhouette":0.5,"candidates":[{"k":2,"silhouette":0.5}],"clusters":[{"cluster":0,"size":1,"share":0.5,"top_categories":[{"category":"books","share":1}]},{"cluster":1,"size":1,"share":0.5,"top_categories":[]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func getAnalyticsJSON(t *testing.T, ts *httptest.Server, path string, wantStatus int, v any) string {
+	t.Helper()
+	resp, err := http.Get(ts.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatalf("GET %s: decoding: %v", path, err)
+	}
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("GET %s: status %d, want %d: %s", path, resp.StatusCode, wantStatus, raw)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("GET %s: Content-Type %q", path, ct)
+	}
+	if v != nil {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("GET %s: %v in %s", path, err, raw)
+		}
+	}
+	return string(raw)
+}
+
+func TestAnalyticsCustomer(t *testing.T) {
+	t.Parallel()
+	ts := analyticsServer(t, false)
+	var c web.CustomerResponse
+	getAnalyticsJSON(t, ts, "/api/v1/customers/alice", http.StatusOK, &c)
+	if c.CustomerID != "alice" || c.Orders != 2 || c.RevenueCents != 15050 || c.Revenue != 150.5 || c.Cluster == nil || *c.Cluster != 1 {
+		t.Fatalf("alice = %+v", c)
+	}
+	if c.RFM == nil || c.RFM.Score != "545" || c.RFM.Segment != "Champions" || c.RFM.Monetary != 150.5 || c.RFM.Frequency != 2 {
+		t.Fatalf("alice's RFM = %+v", c.RFM)
+	}
+	if c.CLV == nil || c.CLV.Value != 140 || c.CLV.ProbAlive != 0.8 || c.CLV.ModelVersion != 1 || c.UpdatedAt == nil {
+		t.Fatalf("alice's CLV = %+v", c.CLV)
+	}
+	// bob bought but was not scored yet: nulls, not an error.
+	raw := getAnalyticsJSON(t, ts, "/api/v1/customers/bob", http.StatusOK, &c)
+	if c.RFM != nil || c.CLV != nil || c.Cluster != nil || !strings.Contains(raw, `"rfm":null`) {
+		t.Fatalf("bob = %s", raw)
+	}
+	raw = getAnalyticsJSON(t, ts, "/api/v1/customers/nobody", http.StatusNotFound, nil)
+	if !strings.Contains(raw, `nobody`) {
+		t.Fatalf("404 body %s does not name the customer", raw)
+	}
+}
+
+func TestAnalyticsSegments(t *testing.T) {
+	t.Parallel()
+	ts := analyticsServer(t, false)
+	var s web.SegmentsResponse
+	getAnalyticsJSON(t, ts, "/api/v1/segments", http.StatusOK, &s)
+	if s.Customers != 1 || len(s.RFM) != 11 || s.RFM[0].Segment != "Champions" || s.RFM[0].Customers != 1 || s.RFM[0].Share != 1 ||
+		s.RFM[0].Revenue != 150.5 || s.RFM[0].MeanCLV == nil || *s.RFM[0].MeanCLV != 140 || s.RFM[10].Segment != "Lost" || s.RFM[10].Customers != 0 {
+		t.Fatalf("segments = %+v", s)
+	}
+	cl := s.Clusters
+	if cl == nil || cl.Version != 1 || cl.K != 2 || *cl.Silhouette != 0.5 || len(cl.Profiles) != 2 || cl.Profiles[0].TopCategories[0].Category != "books" || len(cl.Features) != 3 {
+		t.Fatalf("clusters = %+v", cl)
+	}
+}
+
+func TestAnalyticsCohorts(t *testing.T) {
+	t.Parallel()
+	ts := analyticsServer(t, false)
+	var c web.CohortsResponse
+	getAnalyticsJSON(t, ts, "/api/v1/cohorts", http.StatusOK, &c)
+	if c.ComputedAt == nil || len(c.Cohorts) != 1 {
+		t.Fatalf("cohorts = %+v", c)
+	}
+	row := c.Cohorts[0]
+	if row.Month != "2026-01" || row.Size != 2 || len(row.Active) != 2 || row.Active[1] != 1 || row.Retention[0] != 1 || row.Retention[1] != 0.5 || row.Revenue[0] != 129.99 {
+		t.Fatalf("cohort row = %+v", row)
+	}
+}
+
+func TestAnalyticsCLVModel(t *testing.T) {
+	t.Parallel()
+	ts := analyticsServer(t, false)
+	var m web.CLVModelResponse
+	getAnalyticsJSON(t, ts, "/api/v1/clv/model", http.StatusOK, &m)
+	if m.Version != 1 || m.Status != "active" || m.Params.BGNBD.R != 0.24 || m.Params.GammaGamma.Gamma != 15.44 || m.Metrics.Customers != 2 || m.Metrics.BGNBDLogLikelihood != -10.5 {
+		t.Fatalf("CLV model = %+v", m)
+	}
+}
+
+// Before the first refresh: empty lists and nulls, and 404 for the model.
+func TestAnalyticsEmpty(t *testing.T) {
+	t.Parallel()
+	ts := analyticsServer(t, true)
+	var s web.SegmentsResponse
+	raw := getAnalyticsJSON(t, ts, "/api/v1/segments", http.StatusOK, &s)
+	if s.Customers != 0 || len(s.RFM) != 11 || s.Clusters != nil {
+		t.Fatalf("segments of an empty store: %s", raw)
+	}
+	raw = getAnalyticsJSON(t, ts, "/api/v1/cohorts", http.StatusOK, nil)
+	if raw != `{"computed_at":null,"cohorts":[]}` {
+		t.Fatalf("cohorts of an empty store: %s", raw)
+	}
+	raw = getAnalyticsJSON(t, ts, "/api/v1/clv/model", http.StatusNotFound, nil)
+	if !strings.Contains(raw, "no CLV model") {
+		t.Fatalf("CLV model of an empty store: %s", raw)
+	}
+}

@@ -98,6 +98,7 @@ type customer struct {
 	channel   uint8
 	devices   uint8
 	cards     uint8
+	lastAt    uint32 // Unix seconds of the last order, 0 before the first
 }
 
 // group is the customers sharing a time zone and a daily profile, stored

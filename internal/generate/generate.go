@@ -235,6 +235,7 @@ type Generator struct {
 	clock      int64     // event time of the last record, ms
 	legitNext  int64     // simulated time of the next regular purchase
 	legitStale bool      // legitNext must be redrawn from clock
+	live       bool      // the caller sets event times (NextAt): see liveCooldown
 	campaigns  eventHeap // fraud campaigns
 	followUps  eventHeap // honest quick second orders
 
@@ -333,6 +334,7 @@ func (g *Generator) setStart(t time.Time) {
 // orders are interleaved at their own times. The first record falls at
 // Config.Start.
 func (g *Generator) Next() Record {
+	g.live = false
 	if !g.started {
 		g.started = true
 		g.legitNext = g.startMs
@@ -365,6 +367,7 @@ func (g *Generator) Next() Record {
 // drawn in proportion to the customers' seasonal purchase rates at t.
 func (g *Generator) NextAt(t time.Time) Record {
 	ms := t.UnixMilli()
+	g.live = true
 	g.started = true
 	g.legitStale = true
 	g.clock = ms
@@ -457,6 +460,10 @@ func (g *Generator) pickBuyer(ms int64) int {
 	return gr.off + g.groupTree(gi).find(g.r.Int64N(gr.weight))
 }
 
+// liveCooldown is how long, in seconds, an honest customer waits before
+// ordering again in live mode (NextAt).
+const liveCooldown = 30 * 60
+
 // emitSlot fills a regular purchase slot: a bad record or a legit order.
 func (g *Generator) emitSlot(ms int64) Record {
 	if g.badProb > 0 && g.r.Float64() < g.badProb {
@@ -465,6 +472,16 @@ func (g *Generator) emitSlot(ms int64) Record {
 		}
 	}
 	s := g.pickBuyer(ms)
+	if g.live {
+		// At a forced rate the buyers' own cadence is compressed (a live
+		// stream of 1,000/s over a million customers is one order every
+		// 17 minutes each, where real customers order monthly). Keep
+		// honest customers from ordering again within liveCooldown, as
+		// real ones don't, by drawing another buyer a few times.
+		for try := 0; try < 8 && g.cust[s].lastAt != 0 && int64(g.cust[s].lastAt)+liveCooldown > ms/1000; try++ {
+			s = g.pickBuyer(ms)
+		}
+	}
 	g.buildLegit(s, ms, false)
 	rec := g.finish(ms, "", "")
 	g.afterPurchase(s, ms)
@@ -489,6 +506,7 @@ func (g *Generator) afterGood(rec Record, ms int64) {
 // order, and the chance to churn, which hands the slot to a new customer.
 func (g *Generator) afterPurchase(s int, ms int64) {
 	c := &g.cust[s]
+	c.lastAt = uint32(max(ms/1000, 1))
 	if c.purchases < math.MaxUint16 {
 		c.purchases++
 	}

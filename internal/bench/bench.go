@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -144,18 +145,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Commit: commit(), Machine: machine(), GoVersion: runtime.Version(), At: time.Now().UTC(), LatencyRate: cfg.LatencyRate}
 
 	log.Info("generating records", "records", cfg.Records, "customers", cfg.Customers, "seed", cfg.Seed)
-	recs, rows, err := prepare(cfg)
+	recs, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
 	var p50s, p95s, p99s, achieved []float64
+	// Each phase starts on a collected heap, so one phase's garbage (a
+	// closed broker's log, say) does not slow the next.
+	// PostgreSQL flushes the previous phase's writes first (CHECKPOINT;
+	// skipped without the privilege), so a checkpoint does not land inside
+	// a timed phase.
+	settle := func() {
+		runtime.GC()
+		debug.FreeOSMemory()
+		checkpoint(ctx, cfg.PostgresURL)
+	}
 	for run := 1; run <= cfg.Runs; run++ {
+		settle()
+		rows, err := rowsOf(cfg, recs)
+		if err != nil {
+			return nil, err
+		}
 		copyRate, err := bareCopy(ctx, cfg, rows, run)
+		rows = nil
 		if err != nil {
 			return nil, err
 		}
 		res.CopyRuns = append(res.CopyRuns, copyRate)
 		log.Info("bare COPY", "run", run, "rows_per_s", int(copyRate))
+		settle()
 
 		tps, err := throughput(ctx, cfg, recs, run, false)
 		if err != nil {
@@ -165,6 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		log.Info("end to end (PostgreSQL)", "run", run, "tps", int(tps))
 
 		if !cfg.SkipEmbedded {
+			settle()
 			etps, err := throughput(ctx, cfg, recs, run, true)
 			if err != nil {
 				return nil, err
@@ -173,6 +192,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			log.Info("end to end (SQLite)", "run", run, "tps", int(etps))
 		}
 
+		settle()
 		lat, rate, err := latency(ctx, cfg, run)
 		if err != nil {
 			return nil, err
@@ -191,24 +211,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// prepare generates the records once, and the stored rows they make.
-func prepare(cfg Config) ([]generate.Record, [][]store.Tx, error) {
+// prepare generates the records once. Event times are spread over the
+// last hour, as a live stream's would be.
+func prepare(cfg Config) ([]generate.Record, error) {
 	g, err := generate.New(generate.Config{Seed: cfg.Seed, Customers: cfg.Customers})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	recs := make([]generate.Record, cfg.Records)
-	var rows [][]store.Tx
-	var batch []store.Tx
-	// Event times spread over the last hour, as a live stream's would be.
-	now := time.Now()
-	start := now.Add(-time.Hour)
+	start := time.Now().Add(-time.Hour)
 	step := time.Hour / time.Duration(cfg.Records)
 	for i := range recs {
 		recs[i] = g.NextAt(start.Add(time.Duration(i) * step))
+	}
+	return recs, nil
+}
+
+// rowsOf builds the stored rows of recs in batches, as the processor would
+// (without fraud scoring), for the bare COPY. They are built per run and
+// dropped after it, so they do not weigh on the other phases' heap.
+func rowsOf(cfg Config, recs []generate.Record) ([][]store.Tx, error) {
+	var rows [][]store.Tx
+	var batch []store.Tx
+	now := time.Now()
+	for i := range recs {
 		var t event.Transaction
 		if err := event.Decode(recs[i].Value, &t); err != nil {
-			return nil, nil, fmt.Errorf("generated record %d does not decode: %w", i, err)
+			return nil, fmt.Errorf("generated record %d does not decode: %w", i, err)
 		}
 		batch = append(batch, pipeline.NewTx(&t, int32(i%cfg.Partitions), int64(i), now, recs[i].Value))
 		if len(batch) == cfg.Batch {
@@ -219,7 +248,7 @@ func prepare(cfg Config) ([]generate.Record, [][]store.Tx, error) {
 	if len(batch) > 0 {
 		rows = append(rows, batch)
 	}
-	return recs, rows, nil
+	return rows, nil
 }
 
 // schemaURL returns the URL of a fresh schema of its own for one run.
@@ -270,7 +299,7 @@ func preload(ctx context.Context, cfg Config, recs []generate.Record) (*bus.Embe
 		return nil, err
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.DefaultProduceTopic(bus.TopicTransactions),
-		kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(50_000))
+		kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(50_000), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -405,6 +434,7 @@ func latency(ctx context.Context, cfg Config, run int) ([3]float64, float64, err
 
 	var mu sync.Mutex
 	var lats []float64
+	var batches, records int
 	warm := time.Now().Add(cfg.LatencyDuration / 5)
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -414,7 +444,9 @@ func latency(ctx context.Context, cfg Config, run int) ([3]float64, float64, err
 		OnCommit: func(bt *store.Batch, at time.Time) {
 			mu.Lock()
 			defer mu.Unlock()
+			batches++
 			for i := range bt.Parts {
+				records += bt.Parts[i].Len()
 				for j := range bt.Parts[i].Txs {
 					if pt := bt.Parts[i].Txs[j].ProducedAt; pt.After(warm) {
 						lats = append(lats, at.Sub(pt).Seconds()*1000)
@@ -433,7 +465,8 @@ func latency(ctx context.Context, cfg Config, run int) ([3]float64, float64, err
 	if err != nil {
 		return out, 0, err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.DefaultProduceTopic(bus.TopicTransactions), kgo.ProducerLinger(0))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.DefaultProduceTopic(bus.TopicTransactions), kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		return out, 0, err
 	}
@@ -475,11 +508,21 @@ func latency(ctx context.Context, cfg Config, run int) ([3]float64, float64, err
 	if len(lats) == 0 {
 		return out, 0, fmt.Errorf("no latencies measured")
 	}
+	cfg.Logger.Info("latency run batches", "run", run, "batches", batches, "mean_records", records/max(batches, 1))
 	slices.Sort(lats)
 	for i, q := range []float64{0.50, 0.95, 0.99} {
 		out[i] = lats[min(len(lats)-1, int(q*float64(len(lats))))]
 	}
 	return out, achieved, nil
+}
+
+func checkpoint(ctx context.Context, url string) {
+	st, err := postgres.Open(ctx, url)
+	if err != nil {
+		return
+	}
+	defer st.Close()
+	st.Pool().Exec(ctx, "CHECKPOINT") //nolint:errcheck // needs superuser or pg_checkpoint; best effort
 }
 
 func median(xs []float64) float64 {

@@ -76,7 +76,7 @@ type EmbeddedConfig struct {
 	// Partitions of the topics it creates. Defaults to 4.
 	Partitions int32
 	// RetentionBytes bounds each partition's log so memory stays flat in a
-	// long run. Defaults to 128 MiB.
+	// long run. Defaults to 32 MiB.
 	RetentionBytes int64
 	// Logger receives the broker's own messages. Defaults to none.
 	Logger *slog.Logger
@@ -98,7 +98,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		cfg.Partitions = 4
 	}
 	if cfg.RetentionBytes == 0 {
-		cfg.RetentionBytes = 128 << 20
+		cfg.RetentionBytes = 32 << 20
 	}
 	host, port, err := splitHostPort(cfg.Addr)
 	if err != nil {

@@ -33,7 +33,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var duration, history dayDuration
 	fs.Var(&duration, "duration", "stop after this long, e.g. 90s, 2h or 1d; 0 = no limit")
 	fs.Var(&history, "history", "first emit this much past history as fast as possible, e.g. 365d or 72h")
-	customers := fs.Int("customers", 10_000, "size of the active customer base")
+	customers := fs.Int("customers", 1_000_000, "size of the active customer base (at a forced --rate, fewer customers means each orders unrealistically often)")
 	products := fs.Int("products", 2_000, "size of the catalogue (at least 50)")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and flags give the same records")
 	fraudRate := fs.Float64("fraud-rate", 0.01, "share of good records that are fraud (0 to 0.5)")

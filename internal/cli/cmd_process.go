@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/alert"
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
@@ -48,6 +49,8 @@ type processFlags struct {
 	rules     string
 	reviewAt  float64
 	declineAt float64
+	// autoPromote: see detector.TrainConfig.AutoPromoteAfter.
+	autoPromote time.Duration
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -58,6 +61,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rules, "rules", "", "fraud rules file (JSON, re-read when it changes; default: the built-in rules)")
 	fs.Float64Var(&f.reviewAt, "review-at", 0.4, "risk at or above which a transaction is held for review and alerted on")
 	fs.Float64Var(&f.declineAt, "decline-at", 0.9, "risk at or above which a transaction is declined")
+	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
 func (f *processFlags) validate() error {
@@ -68,6 +72,8 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -review-at: want a risk in (0, 1]", f.reviewAt)}
 	case !(f.declineAt >= f.reviewAt && f.declineAt <= 1):
 		return usageError{fmt.Errorf("invalid value %v for flag -decline-at: want a risk in [review-at, 1]", f.declineAt)}
+	case f.autoPromote < 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
 	}
 	return nil
 }
@@ -81,16 +87,30 @@ type pipelineDeps struct {
 	reg     *prometheus.Registry
 }
 
-// startPipeline builds the processor and the outbox deliverer and runs them
-// in g until ctx ends.
-func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *processFlags) (*pipeline.Processor, error) {
+// startPipeline builds the processor, the outbox deliverer and the fraud
+// model jobs (the watcher that hot-swaps the stored active and shadow
+// versions, and the training job, which runs on the leader only), runs them
+// in g until ctx ends, and returns the processor and what the fraud API needs.
+func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *processFlags) (*pipeline.Processor, web.FraudDeps, error) {
 	hooks, err := parseWebhooks(f.webhooks)
 	if err != nil {
-		return nil, err
+		return nil, web.FraudDeps{}, err
 	}
 	det, err := newDetector(d, f)
 	if err != nil {
-		return nil, err
+		return nil, web.FraudDeps{}, err
+	}
+	fst, ok := d.store.(store.Fraud)
+	if !ok {
+		return nil, web.FraudDeps{}, fmt.Errorf("store %T keeps no fraud models", d.store)
+	}
+	models := detector.NewModelWatcher(det, fst, detector.WatchConfig{Logger: d.logger, Registerer: d.reg})
+	if err := models.Sync(ctx); err != nil { // score the first batch with the stored model
+		return nil, web.FraudDeps{}, fmt.Errorf("reading the fraud models in use: %w", err)
+	}
+	trainer, err := detector.NewTrainer(det, fst, detector.TrainConfig{AutoPromoteAfter: f.autoPromote, Logger: d.logger, Registerer: d.reg})
+	if err != nil {
+		return nil, web.FraudDeps{}, usageError{err}
 	}
 	names := make([]string, 0, len(hooks))
 	for n := range hooks {
@@ -102,24 +122,26 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		NewScorer: det.NewPartitionScorer,
 	})
 	if err != nil {
-		return nil, err
+		return nil, web.FraudDeps{}, err
 	}
 	producer, err := kgo.NewClient(append(bus.ClientOpts(d.brokers, d.logger), kgo.ProducerLinger(5*time.Millisecond))...)
 	if err != nil {
-		return nil, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
+		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}
 	deliverer, err := alert.New(alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg})
 	if err != nil {
 		producer.Close()
-		return nil, err
+		return nil, web.FraudDeps{}, err
 	}
 	g.Go(func() error { return proc.Run(ctx) })
 	g.Go(func() error { return det.WatchRules(ctx) })
+	g.Go(func() error { return models.Run(ctx) })
+	g.Go(func() error { return trainer.Run(ctx) })
 	g.Go(func() error {
 		defer producer.Close()
 		return deliverer.Run(ctx)
 	})
-	return proc, nil
+	return proc, web.FraudDeps{Store: fst, Detector: det, Models: models}, nil
 }
 
 func newRegistry() *prometheus.Registry {
@@ -166,7 +188,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	logger.Info("store opened", "store", sf.describe())
 	reg := newRegistry()
 	g, gctx := errgroup.WithContext(ctx)
-	proc, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
 	if err != nil {
 		return err
 	}
@@ -181,6 +203,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := registerAnalyticsAPI(srv, st); err != nil {
 			return err
 		}
+		web.RegisterFraud(srv, fraudDeps)
 		ln, err := srv.Listen()
 		if err != nil {
 			return err

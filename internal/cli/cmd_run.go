@@ -135,10 +135,11 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	g, gctx := errgroup.WithContext(pipeCtx)
-	proc, err = startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg}, &pf)
 	if err != nil {
 		return err
 	}
+	web.RegisterFraud(srv, fraudDeps)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err

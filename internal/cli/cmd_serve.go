@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"io"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/detector"
+	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
 
@@ -15,6 +20,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf.register(fs)
 	lf.register(fs, "info")
 	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
+	rules := fs.String("rules", "", "fraud rules file, as given to process (shown by the API, used by POST /api/v1/score)")
+	reviewAt := fs.Float64("review-at", 0.4, "risk at or above which a transaction is held for review, as given to process")
+	declineAt := fs.Float64("decline-at", 0.9, "risk at or above which a transaction is declined, as given to process")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -27,10 +35,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	srv, err := web.New(web.Config{Addr: *addr, Store: st, Gatherer: newRegistry(), Logger: logger})
+	reg := newRegistry()
+	srv, err := web.New(web.Config{Addr: *addr, Store: st, Gatherer: reg, Logger: logger})
 	if err != nil {
 		return err
 	}
+	det, err := detector.New(detector.Config{RulesFile: *rules, Scorer: fraud.ScorerConfig{ReviewAt: *reviewAt, DeclineAt: *declineAt},
+		Logger: logger, Registerer: reg})
+	if err != nil {
+		return usageError{fmt.Errorf("fraud settings: %w", err)}
+	}
+	fst, ok := st.(store.Fraud)
+	if !ok {
+		return fmt.Errorf("store %T keeps no fraud models", st)
+	}
+	models := detector.NewModelWatcher(det, fst, detector.WatchConfig{Logger: logger, Registerer: reg})
+	if err := models.Sync(ctx); err != nil {
+		return fmt.Errorf("reading the fraud models in use: %w", err)
+	}
+	web.RegisterFraud(srv, web.FraudDeps{Store: fst, Detector: det, Models: models})
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err
 	}
@@ -39,5 +62,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "dashboard on %s (store: %s)\n", dashboardURL(ln.Addr().String()), sf.describe())
-	return srv.Serve(ctx, ln)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return models.Run(gctx) })
+	g.Go(func() error { return det.WatchRules(gctx) })
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+	return g.Wait()
 }

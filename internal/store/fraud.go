@@ -302,3 +302,20 @@ func CollectOutcomes(ctx context.Context, partitions []int32, q OutcomeQuery, pa
 	sort.Slice(out.Rows, func(i, j int) bool { return out.Rows[i].EventTime.Before(out.Rows[j].EventTime) })
 	return out, nil
 }
+
+// ValidAlertStatus reports whether s is one of the Alert* statuses.
+func ValidAlertStatus(s string) bool {
+	return s == AlertOpen || s == AlertConfirmedFraud || s == AlertFalsePositive
+}
+
+// ApplyAnalystLabel lets an analyst's verdict on o's alert (its status)
+// decide o's truth: confirmed fraud counts as fraud and a false positive as
+// legitimate, whatever the generator said.
+func ApplyAnalystLabel(o *Outcome, alertStatus string) {
+	switch alertStatus {
+	case AlertConfirmedFraud:
+		o.Labelled, o.Fraud, o.Analyst = true, true, true
+	case AlertFalsePositive:
+		o.Labelled, o.Fraud, o.Analyst = true, false, true
+	}
+}

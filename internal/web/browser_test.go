@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/store/storetest"
@@ -27,8 +29,10 @@ import (
 
 // TestDashboardInBrowser loads the dashboard in headless Chromium while a
 // goroutine keeps writing transactions, and checks that the tiles follow the
-// live data, that both charts are drawn and that the console stays clean. It
-// saves a screenshot to SHOPSTREAM_SCREENSHOT_DIR (or a temporary directory).
+// live data, that the fraud alerts panel lists new alerts as they come, that
+// the detection-quality figures show, that every chart is drawn and that the
+// console stays clean. It saves a screenshot to SHOPSTREAM_SCREENSHOT_DIR (or
+// a temporary directory).
 //
 // The browser is SHOPSTREAM_CHROMIUM, /usr/bin/chromium or chromium on PATH.
 // Without one the test is skipped, except in CI, which installs it.
@@ -47,6 +51,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	det, err := detector.New(detector.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterFraud(srv, web.FraudDeps{Store: st, Detector: det, MetricsTTL: time.Second})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
@@ -147,6 +156,26 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the per-second tile shows a number", `/^[0-9][0-9,]*$/.test(document.getElementById("t-tps").textContent)`)
 	wait("the per-second chart has two points", `tpsChart.data[0].length >= 2 && tpsChart.data[1].every(Number.isFinite)`)
 	wait("the per-minute chart has data", `minChart.data[0].length >= 2`)
+
+	// The alerts panel: rows with customer, amount, risk, decision and
+	// reasons, and a newer alert on top as the feeder declines more.
+	const topAlert = `(document.querySelector("#alerts-body tr[data-id]") || {dataset: {}}).dataset.id || ""`
+	wait("the alerts panel lists alerts", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0`)
+	firstAlert, err := chromedp.Run(bctx, chromedp.Evaluate[string](topAlert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelector("#alerts-body tr[data-id]").cells].map((c) => c.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != 7 || !strings.HasPrefix(cells[1], "c") || !regexp.MustCompile(`^[0-9,]+\.[0-9]{2}$`).MatchString(cells[2]) ||
+		cells[3] != "0.900" || cells[4] != "decline" || cells[5] != "velocity" {
+		t.Errorf("alert row = %q, want time, customer, amount, risk, decision, reasons, status", cells)
+	}
+	wait("a newer alert tops the panel", "("+topAlert+`) !== "`+firstAlert+`"`)
+	wait("the quality panel shows recall and precision", `/^[0-9.]+%$/.test(document.getElementById("fq-recall").textContent) && /^[0-9.]+%$/.test(document.getElementById("fq-precision").textContent)`)
+	wait("the recall chart has data", `fraudChart.data[0].length >= 2`)
 	t.Logf("dashboard live after %v", time.Since(start).Round(time.Millisecond))
 
 	// Each chart is a uPlot with a canvas on which its series were drawn:
@@ -156,7 +185,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the charts: %v", err)
 	}
-	want := map[string][]string{"chart-tps": {"tx/s"}, "chart-min": {"revenue", "transactions"}}
+	want := map[string][]string{"chart-tps": {"tx/s"}, "chart-min": {"revenue", "transactions"}, "chart-fraud": {"recall", "precision"}}
 	if len(charts) != len(want) {
 		t.Errorf("found %d charts, want %d: %+v", len(charts), len(want), charts)
 	}
@@ -263,12 +292,17 @@ func (f *feeder) write(ctx context.Context, at time.Time, n int) error {
 		tx.Channel = channels[f.rng.IntN(len(channels))]
 		tx.PaymentMethod = paymentMethods[f.rng.IntN(len(paymentMethods))]
 		tx.Risk = f.rng.Float64() * 0.5
+		label := store.Label{TransactionID: id}
 		if f.rng.IntN(20) == 0 {
 			tx.Risk, tx.Decision, tx.ReasonsJSON = 0.9, "decline", []byte(`["velocity"]`)
 			p.Alerts = append(p.Alerts, store.Alert{TransactionID: id, CustomerID: tx.CustomerID, EventTime: tx.EventTime,
 				Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents})
+			label.Fraud, label.Scenario = f.rng.IntN(5) != 0, "card_testing" // four in five alerts are fraud
+		} else if f.rng.IntN(100) == 0 {
+			label.Fraud, label.Scenario = true, "stolen_card" // missed
 		}
 		p.Txs = append(p.Txs, tx)
+		p.Labels = append(p.Labels, label)
 		if f.rng.IntN(50) == 0 {
 			p.Quarantined = append(p.Quarantined, store.Quarantined{Reason: "malformed_json", Detail: "unexpected end of input",
 				Raw: []byte(`{"transaction_id":`), Partition: p.Partition, Offset: off + 1})
@@ -312,7 +346,7 @@ type chartPixels struct {
 // chartPixelsJS counts, for each series of each chart, the opaque canvas
 // pixels close to the series' stroke colour.
 const chartPixelsJS = `(() => {
-  const charts = {"chart-tps": tpsChart, "chart-min": minChart};
+  const charts = {"chart-tps": tpsChart, "chart-min": minChart, "chart-fraud": fraudChart};
   const rgb = (css) => {
     const c = document.createElement("canvas").getContext("2d");
     c.fillStyle = css;

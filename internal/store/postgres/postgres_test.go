@@ -36,3 +36,4 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 		s.Close()
 	}
 }
+func TestFraudConformance(t *testing.T) { storetest.RunFraud(t, open) }

@@ -43,3 +43,4 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("offsets after reopen = %v", offs)
 	}
 }
+func TestFraudConformance(t *testing.T) { storetest.RunFraudIn(t, sqlite.Open) }

@@ -1,0 +1,428 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/detector"
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
+	"github.com/shopstream/shopstream/internal/store/postgres"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/store/storetest"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var fraudStores = map[string]func(t *testing.T) store.Store{
+	"sqlite": func(t *testing.T) store.Store {
+		st, err := sqlite.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	},
+	"postgres": func(t *testing.T) store.Store {
+		st, err := postgres.Open(context.Background(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	},
+}
+
+// forestParams returns the encoding of a small forest on random vectors.
+func forestParams(t *testing.T, seed uint64) []byte {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	vecs := make([][]float64, 256)
+	for i := range vecs {
+		vecs[i] = make([]float64, fraud.NumFeatures)
+		for j := range vecs[i] {
+			vecs[i][j] = rng.Float64()
+		}
+	}
+	m, err := fraud.TrainModel(vecs, int64(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var fraudBase = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+
+// fraudFixture stores ten scored transactions of partition 0 a minute
+// apart (nine labelled, five alerted) and an old unlabelled one in
+// partition 1, and two model versions (1 active, 2 shadow).
+//
+//	id  decision risk  truth                         alert
+//	f0  approve  0.10  legit
+//	f1  approve  0.20  legit
+//	f2  review   0.50  fraud card_testing            yes (shadow risk 0.7)
+//	f3  decline  0.95  fraud bot_burst               yes
+//	f4  approve  0.30  fraud stolen_card (missed)
+//	f5  review   0.45  legit                         yes (shadow risk 0.1)
+//	f6  approve  0.05  legit
+//	f7  review   0.60  no label                      yes (the test confirms it as fraud)
+//	f8  decline  0.92  fraud card_testing            yes (the test marks it a false positive)
+//	f9  approve  0.15  no label
+func fraudFixture(t *testing.T, st store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	type row struct {
+		decision string
+		risk     float64
+		label    *store.Label
+	}
+	legit := func(id string) *store.Label { return &store.Label{TransactionID: id} }
+	fraudL := func(id, sc string) *store.Label { return &store.Label{TransactionID: id, Fraud: true, Scenario: sc} }
+	rows := []row{
+		{"approve", 0.10, legit("f0")}, {"approve", 0.20, legit("f1")}, {"review", 0.50, fraudL("f2", "card_testing")},
+		{"decline", 0.95, fraudL("f3", "bot_burst")}, {"approve", 0.30, fraudL("f4", "stolen_card")}, {"review", 0.45, legit("f5")},
+		{"approve", 0.05, legit("f6")}, {"review", 0.60, nil}, {"decline", 0.92, fraudL("f8", "card_testing")}, {"approve", 0.15, nil},
+	}
+	p0 := store.Part{Partition: 0, From: 0, To: int64(len(rows))}
+	for i, r := range rows {
+		id := fmt.Sprintf("f%d", i)
+		tx := storetest.Tx(id, "alice", fraudBase.Add(time.Duration(i)*time.Minute), int64(1000+i), 0, int64(i))
+		tx.Decision, tx.Risk = r.decision, r.risk
+		if r.decision != "approve" {
+			tx.ReasonsJSON = []byte(`[{"rule":"order_velocity","reason":"three or more orders in ten minutes","weight":0.95}]`)
+			p0.Alerts = append(p0.Alerts, store.Alert{TransactionID: id, CustomerID: tx.CustomerID, EventTime: tx.EventTime,
+				Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents})
+		}
+		switch id {
+		case "f2":
+			tx.ShadowRisk, tx.HasShadow = 0.7, true
+		case "f5":
+			tx.ShadowRisk, tx.HasShadow = 0.1, true
+		}
+		p0.Txs = append(p0.Txs, tx)
+		if r.label != nil {
+			p0.Labels = append(p0.Labels, *r.label)
+		}
+	}
+	old := storetest.Tx("old", "bob", fraudBase.Add(-48*time.Hour), 500, 1, 0)
+	p1 := store.Part{Partition: 1, From: 0, To: 1, Txs: []store.Tx{old}}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{p0, p1}}); err != nil {
+		t.Fatal(err)
+	}
+	f := st.(store.Fraud)
+	for i, status := range []string{store.StatusActive, store.StatusShadow} {
+		if _, err := f.SaveFraudModel(ctx, store.FraudModel{Status: status, Params: forestParams(t, uint64(i+1)),
+			Metrics: []byte(`{"rows":256}`), CreatedAt: fraudBase.Add(time.Duration(i) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type fraudEnv struct {
+	ts  *httptest.Server
+	det *detector.Detector
+}
+
+func newFraudEnv(t *testing.T, st store.Store) *fraudEnv {
+	t.Helper()
+	det, err := detector.New(detector.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := st.(store.Fraud)
+	w := detector.NewModelWatcher(det, f, detector.WatchConfig{Logger: slog.New(slog.DiscardHandler)})
+	if err := w.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := fraudBase.Add(time.Hour)
+	web.RegisterFraud(srv, web.FraudDeps{Store: f, Detector: det, Models: w, Now: func() time.Time { return now }})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &fraudEnv{ts: ts, det: det}
+}
+
+// call sends a request and decodes the JSON answer into v (strictly, so
+// the documented shape is the whole shape), failing unless the status is
+// want. It returns the raw body.
+func (e *fraudEnv) call(t *testing.T, method, path, body string, want int, v any) string {
+	t.Helper()
+	req, err := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type %q", method, path, ct)
+	}
+	if v != nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+	return string(raw)
+}
+
+func near(p *float64, want float64) bool { return p != nil && math.Abs(*p-want) < 1e-4 }
+
+func alertIDs(as []web.AlertJSON) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.TransactionID)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestFraudAPI(t *testing.T) {
+	for name, open := range fraudStores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := open(t)
+			fraudFixture(t, st)
+			e := newFraudEnv(t, st)
+			t.Run("alerts", func(t *testing.T) { testAlertsAPI(t, e) })
+			t.Run("label", func(t *testing.T) { testLabelAPI(t, e) })
+			t.Run("metrics", func(t *testing.T) { testMetricsAPI(t, e) })
+			t.Run("rules", func(t *testing.T) { testRulesAPI(t, e) })
+			t.Run("models", func(t *testing.T) { testModelsAPI(t, e) })
+			t.Run("score", func(t *testing.T) { testScoreAPI(t, e) })
+		})
+	}
+}
+
+func testAlertsAPI(t *testing.T, e *fraudEnv) {
+	var r web.AlertsResponse
+	e.call(t, "GET", "/api/v1/alerts", "", 200, &r)
+	if got := alertIDs(r.Alerts); got != "f8,f7,f5,f3,f2" {
+		t.Fatalf("alerts = %s, want newest first", got)
+	}
+	a := r.Alerts[0]
+	if a.CustomerID != "alice" || a.Amount != 10.08 || a.AmountCents != 1008 || a.Risk != 0.92 || a.Decision != "decline" ||
+		a.Status != "open" || a.LabelledAt != nil || !a.EventTime.Equal(fraudBase.Add(8*time.Minute)) || r.LastID != a.ID {
+		t.Fatalf("newest alert = %+v (last_id %d)", a, r.LastID)
+	}
+	var reasons []map[string]any
+	if err := json.Unmarshal(a.Reasons, &reasons); err != nil || len(reasons) != 1 || reasons[0]["rule"] != "order_velocity" {
+		t.Fatalf("reasons = %s (%v), want parsed JSON", a.Reasons, err)
+	}
+	var page web.AlertsResponse
+	e.call(t, "GET", fmt.Sprintf("/api/v1/alerts?status=open&limit=2&since_id=%d", r.Alerts[3].ID), "", 200, &page)
+	if got := alertIDs(page.Alerts); got != "f8,f7" || page.LastID != a.ID {
+		t.Fatalf("page = %s (last_id %d)", got, page.LastID)
+	}
+	var none web.AlertsResponse
+	e.call(t, "GET", fmt.Sprintf("/api/v1/alerts?since_id=%d", a.ID), "", 200, &none)
+	if none.Alerts == nil || len(none.Alerts) != 0 || none.LastID != a.ID {
+		t.Fatalf("nothing new = %+v", none)
+	}
+	for _, q := range []string{"status=closed", "limit=0", "limit=5000", "since_id=-1", "since_id=x"} {
+		e.call(t, "GET", "/api/v1/alerts?"+q, "", 400, nil)
+	}
+}
+
+func testLabelAPI(t *testing.T, e *fraudEnv) {
+	var a web.AlertJSON
+	e.call(t, "POST", "/api/v1/alerts/f7/label", `{"label": "fraud"}`, 200, &a)
+	if a.TransactionID != "f7" || a.Status != "confirmed_fraud" || a.LabelledAt == nil || !a.LabelledAt.Equal(fraudBase.Add(time.Hour)) {
+		t.Fatalf("labelled alert = %+v", a)
+	}
+	e.call(t, "POST", "/api/v1/alerts/f8/label", `{"label": "false_positive"}`, 200, &a)
+	if a.Status != "false_positive" {
+		t.Fatalf("false positive = %+v", a)
+	}
+	e.call(t, "POST", "/api/v1/alerts/f0/label", `{"label": "fraud"}`, 404, nil) // stored, but never alerted
+	e.call(t, "POST", "/api/v1/alerts/nope/label", `{"label": "fraud"}`, 404, nil)
+	e.call(t, "POST", "/api/v1/alerts/f7/label", `{"label": "maybe"}`, 422, nil)
+	e.call(t, "POST", "/api/v1/alerts/f7/label", `{"label": ""}`, 422, nil)
+	e.call(t, "POST", "/api/v1/alerts/f7/label", `{"verdict": "fraud"}`, 400, nil)
+	e.call(t, "POST", "/api/v1/alerts/f7/label", `fraud`, 400, nil)
+	var open web.AlertsResponse
+	e.call(t, "GET", "/api/v1/alerts?status=open", "", 200, &open)
+	if got := alertIDs(open.Alerts); got != "f5,f3,f2" {
+		t.Fatalf("open alerts after labelling = %s", got)
+	}
+}
+
+// testMetricsAPI checks figures worked out by hand from the fixture after
+// the analyst labels: truth fraud f2 f3 f4 f7, legit f0 f1 f5 f6 f8;
+// flagged f2 f3 f5 f7 f8. TP 3, FP 2, FN 1, TN 3.
+//
+// Average precision, by risk: 0.95 f3 (P 1, R 1/4), 0.92 f8, 0.60 f7
+// (P 2/3, R 2/4), 0.50 f2 (P 3/4, R 3/4), 0.45 f5, 0.30 f4 (P 4/6, R 1):
+// (1 + 2/3 + 3/4 + 2/3) / 4 = 0.770833. ROC-AUC: legit below each fraud
+// 5 + 4 + 4 + 3 = 16 of 20 pairs = 0.8.
+func testMetricsAPI(t *testing.T, e *fraudEnv) {
+	var m web.FraudMetrics
+	e.call(t, "GET", "/api/v1/fraud/metrics", "", 200, &m)
+	if m.Window != "1h" || m.AsOf == nil || !m.AsOf.Equal(fraudBase.Add(9*time.Minute)) || m.Since == nil ||
+		!m.Since.Equal(fraudBase.Add(9*time.Minute-time.Hour)) {
+		t.Fatalf("window = %s as of %v since %v", m.Window, m.AsOf, m.Since)
+	}
+	if m.Transactions != 10 || m.Labelled != 9 || m.AnalystLabelled != 2 || m.Fraud != 4 || m.Flagged != 5 || m.Sampled ||
+		m.SampleLimit != store.DefaultOutcomeLimit {
+		t.Fatalf("counts = %+v", m)
+	}
+	if !near(m.Precision, 0.6) || !near(m.Recall, 0.75) || !near(m.FPR, 0.4) || !near(m.PRAUC, 0.770833) || !near(m.ROCAUC, 0.8) {
+		t.Fatalf("rates: precision %v recall %v fpr %v pr_auc %v roc_auc %v", *m.Precision, *m.Recall, *m.FPR, *m.PRAUC, *m.ROCAUC)
+	}
+	want := map[string][2]int{"card_testing": {1, 1}, "bot_burst": {1, 1}, "stolen_card": {1, 0}, "analyst": {1, 1}}
+	if len(m.PerScenario) != len(want) {
+		t.Fatalf("per scenario = %+v", m.PerScenario)
+	}
+	for name, w := range want {
+		s := m.PerScenario[name]
+		if s.Fraud != w[0] || s.Caught != w[1] || !near(s.Recall, float64(w[1])/float64(w[0])) {
+			t.Errorf("scenario %s = %+v, want %v", name, s, w)
+		}
+	}
+	if m.Thresholds.ReviewAt != 0.4 || m.Thresholds.DeclineAt != 0.9 {
+		t.Errorf("thresholds = %+v", m.Thresholds)
+	}
+	if m.Shadow == nil || m.Shadow.Rows != 2 || m.Shadow.Fraud != 1 || !near(m.Shadow.PRAUC, 1) || m.Shadow.Version == nil || *m.Shadow.Version != 2 {
+		t.Errorf("shadow = %+v", m.Shadow)
+	}
+	var labelled, fraud int
+	for _, p := range m.Series {
+		labelled += p.Labelled
+		fraud += p.Fraud
+	}
+	if len(m.Series) == 0 || labelled != 9 || fraud != 4 {
+		t.Errorf("series = %+v", m.Series)
+	}
+	var all web.FraudMetrics
+	e.call(t, "GET", "/api/v1/fraud/metrics?window=all", "", 200, &all)
+	if all.Window != "all" || all.Since != nil || all.Transactions != 11 || all.Labelled != 9 {
+		t.Fatalf("all = %+v", all)
+	}
+	var day web.FraudMetrics
+	e.call(t, "GET", "/api/v1/fraud/metrics?window=24h", "", 200, &day)
+	if day.Transactions != 10 {
+		t.Fatalf("24h: %d transactions, want 10 (the old one is 48 h back)", day.Transactions)
+	}
+	e.call(t, "GET", "/api/v1/fraud/metrics?window=7d", "", 400, nil)
+}
+
+func testRulesAPI(t *testing.T, e *fraudEnv) {
+	var r struct {
+		Rules      []fraud.Rule    `json:"rules"`
+		Thresholds web.Thresholds  `json:"thresholds"`
+		Models     web.ModelsInUse `json:"models"`
+	}
+	e.call(t, "GET", "/api/v1/fraud/rules", "", 200, &r)
+	if len(r.Rules) != fraud.DefaultRules().Len() || r.Rules[0].Name != "card_testing_many_cards" || r.Rules[0].When == "" ||
+		r.Rules[0].Reason == "" || r.Rules[0].Weight != 0.95 {
+		t.Fatalf("rules = %+v", r.Rules)
+	}
+	if r.Thresholds.ReviewAt != 0.4 || r.Thresholds.DeclineAt != 0.9 || r.Thresholds.ModelWeight != 0.3 {
+		t.Fatalf("thresholds = %+v", r.Thresholds)
+	}
+	if r.Models.Active == nil || *r.Models.Active != 1 || r.Models.Shadow == nil || *r.Models.Shadow != 2 {
+		t.Fatalf("models = %+v", r.Models)
+	}
+}
+
+func versionsOf(r web.ModelsResponse) string {
+	var s []string
+	for _, m := range r.Models {
+		s = append(s, fmt.Sprintf("%d:%s", m.Version, m.Status))
+	}
+	return strings.Join(s, " ")
+}
+
+func ptr(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func testModelsAPI(t *testing.T, e *fraudEnv) {
+	var r web.ModelsResponse
+	e.call(t, "GET", "/api/v1/fraud/models", "", 200, &r)
+	if versionsOf(r) != "2:shadow 1:active" || ptr(r.Stored.Active) != 1 || ptr(r.Stored.Shadow) != 2 || ptr(r.InUse.Active) != 1 ||
+		ptr(r.InUse.Shadow) != 2 || string(r.Models[0].Metrics) != `{"rows":256}` || !r.Models[0].CreatedAt.Equal(fraudBase.Add(time.Hour)) {
+		t.Fatalf("models = %+v", r)
+	}
+	e.call(t, "POST", "/api/v1/fraud/models/2/promote", "", 200, &r)
+	if versionsOf(r) != "2:active 1:retired" || ptr(r.InUse.Active) != 2 || r.InUse.Shadow != nil || e.det.Active().Version != 2 ||
+		r.Models[0].Note != "promoted through the API" || r.Models[0].ActivatedAt == nil {
+		t.Fatalf("after promoting 2: %+v (detector: %d)", r, e.det.Active().Version)
+	}
+	e.call(t, "POST", "/api/v1/fraud/models/rollback", "", 200, &r)
+	if versionsOf(r) != "2:retired 1:active" || ptr(r.InUse.Active) != 1 || e.det.Active().Version != 1 || !r.Models[0].RolledBack {
+		t.Fatalf("after the rollback: %+v", r)
+	}
+	e.call(t, "POST", "/api/v1/fraud/models/rollback", "", 409, nil)
+	e.call(t, "POST", "/api/v1/fraud/models/99/promote", "", 404, nil)
+	e.call(t, "POST", "/api/v1/fraud/models/x/promote", "", 400, nil)
+	e.call(t, "POST", "/api/v1/fraud/models/1/promote", "", 200, &r) // already active: no change
+	if versionsOf(r) != "2:retired 1:active" {
+		t.Fatalf("promoting the active version: %s", versionsOf(r))
+	}
+}
+
+func testScoreAPI(t *testing.T, e *fraudEnv) {
+	tx := event.Transaction{SchemaVersion: event.SchemaVersion, TransactionID: "new-1", CustomerID: "alice",
+		EventTime: fraudBase.Add(10 * time.Minute), Items: []event.Item{{ProductID: "P1", Category: "books", Quantity: 1, UnitPriceCents: 1250}},
+		TotalCents: 1250, Currency: "EUR", PaymentMethod: "card", Card: event.Card{BIN: "411111", Last4: "1234"}, DeviceID: "d1",
+		IPAddress: "10.0.0.1", BillingCountry: "DE", ShippingCountry: "DE", Channel: "web"}
+	body, err := event.Marshal(&tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v detector.Verdict
+	e.call(t, "POST", "/api/v1/score", string(body), 200, &v)
+	// alice ordered ten times in the ten minutes before: velocity.
+	if v.History != 10 || v.Decision != "decline" || v.ModelVersion == nil || *v.ModelVersion != e.det.Active().Version ||
+		!strings.Contains(string(v.Reasons), "order_velocity") || v.Risk < 0.9 || v.Risk > 1 {
+		t.Fatalf("verdict = %+v %s", v, v.Reasons)
+	}
+	// Nothing is stored.
+	var r web.AlertsResponse
+	e.call(t, "GET", "/api/v1/alerts?limit=1", "", 200, &r)
+	if r.Alerts[0].TransactionID == "new-1" {
+		t.Fatal("scoring stored an alert")
+	}
+	bad := strings.Replace(string(body), `"transaction_id":"new-1",`, "", 1)
+	if out := e.call(t, "POST", "/api/v1/score", bad, 422, nil); !strings.Contains(out, "missing_field") {
+		t.Fatalf("missing transaction_id: %s", out)
+	}
+	if out := e.call(t, "POST", "/api/v1/score", `{"transaction_id": `, 422, nil); !strings.Contains(out, "malformed_json") {
+		t.Fatalf("malformed: %s", out)
+	}
+	future := strings.Replace(string(body), "2026-06-01T10:10:00", "2026-06-01T12:10:00", 1)
+	if out := e.call(t, "POST", "/api/v1/score", future, 422, nil); !strings.Contains(out, "future_timestamp") {
+		t.Fatalf("event time ahead of the clock: %s", out)
+	}
+}

@@ -4,6 +4,9 @@
 const fmtInt = new Intl.NumberFormat("en-US");
 const fmtMoney = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 const $ = (id) => document.getElementById(id);
+// compact formats an axis value: 1.2M, 350k, 42.
+const compactFmt = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+const compact = (v) => (v == null ? "" : compactFmt.format(v));
 
 async function getJSON(url) {
   const r = await fetch(url, { cache: "no-store" });
@@ -31,7 +34,7 @@ const minChart = new uPlot({
   width: chartWidth(minEl), height: 260,
   series: [{}, { label: "revenue", stroke: "#3ecf8e", width: 2, scale: "rev" },
     { label: "transactions", stroke: "#f5a623", width: 2, scale: "n" }],
-  axes: [axes[0], { scale: "rev", stroke: "#3ecf8e", grid: { stroke: "#252b40" } },
+  axes: [axes[0], { scale: "rev", stroke: "#3ecf8e", grid: { stroke: "#252b40" }, size: 64, values: (u, vals) => vals.map(compact) },
     { scale: "n", side: 1, stroke: "#f5a623", grid: { show: false } }],
   scales: { x: { time: true } },
 }, [[], [], []], minEl);

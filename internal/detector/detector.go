@@ -63,10 +63,12 @@ type Detector struct {
 	active  atomic.Pointer[Model]
 	shadowM atomic.Pointer[Model]
 
-	rulesRaw  []byte
-	rulesMod  time.Time
-	decisions *prometheus.CounterVec
-	reloads   *prometheus.CounterVec
+	rulesRaw []byte
+	rulesMod time.Time
+	// decided counts scored transactions per fraud.Decision, resolved
+	// once so the hot path does no label lookup.
+	decided [3]prometheus.Counter
+	reloads *prometheus.CounterVec
 }
 
 // New loads the rules and returns a Detector scoring with rules only until
@@ -99,9 +101,14 @@ func New(cfg Config) (*Detector, error) {
 		reg = prometheus.NewRegistry()
 	}
 	f := promauto.With(reg)
+	decisions := f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_decisions_total",
+		Help: "Transactions scored, by decision (approve, review, decline)."}, []string{"decision"})
 	d := &Detector{cfg: cfg, log: cfg.Logger.With("component", "detector"),
-		decisions: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_decisions_total",
-			Help: "Transactions scored, by decision (approve, review, decline)."}, []string{"decision"}),
+		decided: [3]prometheus.Counter{
+			decisions.WithLabelValues(fraud.Approve.String()),
+			decisions.WithLabelValues(fraud.Review.String()),
+			decisions.WithLabelValues(fraud.Decline.String()),
+		},
 		reloads: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_rules_reloads_total",
 			Help: "Rules file reloads, by outcome (ok, error)."}, []string{"outcome"}),
 	}
@@ -281,7 +288,9 @@ func (p *partScorer) Score(t *event.Transaction, row *store.Tx) {
 		sh.ScoreInto(&p.f, &r)
 		row.ShadowRisk, row.HasShadow = r.Risk, true
 	}
-	p.d.decisions.WithLabelValues(row.Decision).Inc()
+	if int(p.res.Decision) < len(p.d.decided) {
+		p.d.decided[p.res.Decision].Inc()
+	}
 	p.state.Update(t, &p.f)
 	p.sweep(t.EventTime)
 }

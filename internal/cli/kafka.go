@@ -12,7 +12,6 @@ import (
 
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/generate"
-	"github.com/shopstream/shopstream/internal/pipeline"
 )
 
 // kafkaSink produces generated records to a topic, keyed by customer, with
@@ -46,25 +45,6 @@ func newKafkaSink(ctx context.Context, brokers []string, topic string, logger *s
 	return &kafkaSink{cl: cl, topic: topic, own: true}, nil
 }
 
-// labelHeaders carries a record's labels out of band.
-func labelHeaders(r *generate.Record) []kgo.RecordHeader {
-	label := "legit"
-	switch {
-	case r.Bad != "":
-		label = "bad"
-	case r.Fraud:
-		label = "fraud"
-	}
-	hs := []kgo.RecordHeader{{Key: pipeline.HeaderLabel, Value: []byte(label)}}
-	if r.Scenario != "" {
-		hs = append(hs, kgo.RecordHeader{Key: pipeline.HeaderScenario, Value: []byte(r.Scenario)})
-	}
-	if r.Bad != "" {
-		hs = append(hs, kgo.RecordHeader{Key: pipeline.HeaderBad, Value: []byte(r.Bad)})
-	}
-	return hs
-}
-
 func (s *kafkaSink) Write(ctx context.Context, r generate.Record) error {
 	s.mu.Lock()
 	err := s.err
@@ -72,7 +52,12 @@ func (s *kafkaSink) Write(ctx context.Context, r generate.Record) error {
 	if err != nil {
 		return err
 	}
-	rec := &kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value, Headers: labelHeaders(&r)}
+	rec := &kgo.Record{Topic: s.topic, Key: r.Key, Value: r.Value}
+	for _, h := range r.Headers() {
+		if len(h.Value) > 0 {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+	}
 	s.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 		if err == nil {
 			s.written.Add(1)

@@ -11,6 +11,15 @@ import (
 	json "github.com/goccy/go-json"
 )
 
+// Label headers: the generator's truth about a record travels in these
+// Kafka headers, never in the event, so scoring cannot see it; only
+// evaluation reads them.
+const (
+	HeaderLabel    = "shopstream-label"    // "fraud", "legit" or "bad"
+	HeaderScenario = "shopstream-scenario" // fraud scenario, "" when legit
+	HeaderBad      = "shopstream-bad"      // quality reason of a bad record, "" when good
+)
+
 // SchemaVersion is the version of the transaction event this package reads
 // and writes. A record with another version is rejected by Decode.
 const SchemaVersion = 1

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/shopstream/shopstream/internal/event"
 )
 
 // Header is one Kafka record header. It has the shape of franz-go's
@@ -16,9 +18,9 @@ type Header struct {
 
 // The out-of-band label headers. Evaluation reads them; the scorer must not.
 const (
-	HeaderLabel    = "shopstream-label"    // "fraud", "legit" or "bad"
-	HeaderScenario = "shopstream-scenario" // fraud scenario, "" when legit
-	HeaderBad      = "shopstream-bad"      // quality.Reason of a bad record, "" when good
+	HeaderLabel    = event.HeaderLabel
+	HeaderScenario = event.HeaderScenario
+	HeaderBad      = event.HeaderBad
 )
 
 // Headers returns the record's labels as Kafka headers, always all three

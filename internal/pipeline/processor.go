@@ -425,9 +425,9 @@ func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
 
 // Label header keys set by the generator. Only evaluation reads them.
 const (
-	HeaderLabel    = "shopstream-label"
-	HeaderScenario = "shopstream-scenario"
-	HeaderBad      = "shopstream-bad"
+	HeaderLabel    = event.HeaderLabel
+	HeaderScenario = event.HeaderScenario
+	HeaderBad      = event.HeaderBad
 )
 
 func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *event.Transaction, part *store.Part) {

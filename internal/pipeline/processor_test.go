@@ -14,7 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
@@ -191,6 +193,69 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 				t.Fatalf("restarted processor committed %d records, want exactly the 2000 new ones", s.Stored+s.Quarantined)
 			}
 			checkTotals(t, st, want)
+		})
+	}
+}
+
+// TestGeneratedTransactions runs the pipeline in process, with fraud
+// scoring, over a fixed number of the generator's transactions (labelled
+// in headers, with bad records), and checks every one is stored exactly
+// once with the right totals, on both stores.
+func TestGeneratedTransactions(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokers := embedded(t)
+			st := open(t)
+			g, err := generate.New(generate.Config{Seed: 11, Customers: 20_000, BadRate: 0.02, FraudRate: 0.02})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(bus.TopicTransactions))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			const n = 5000
+			var want produced
+			start := time.Now().Add(-10 * time.Minute)
+			for i := range n {
+				r := g.NextAt(start.Add(time.Duration(i) * 100 * time.Millisecond))
+				rec := &kgo.Record{Key: r.Key, Value: r.Value}
+				for _, h := range r.Headers() {
+					rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+				}
+				if r.Bad != "" {
+					want.bad++
+				} else {
+					want.good++
+					want.cents += int64(r.AmountCents)
+				}
+				if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			det, err := detector.New(detector.Config{Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Logger: quiet, MaxBatch: 500, NewScorer: det.NewPartitionScorer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			waitFor(t, "every generated record", func() bool { s := p.Stats(); return s.Stored+s.Quarantined == n })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			checkTotals(t, st, want)
+			sum, _ := st.Summary(context.Background())
+			if sum.FraudAlertsTotal == 0 {
+				t.Fatalf("no fraud alerts among %d transactions with 2%% fraud", want.good)
+			}
 		})
 	}
 }

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	t.Setenv("SHOPSTREAM_RATE", "250")
+	t.Setenv("SHOPSTREAM_DATA_DIR", "/tmp/x")
+	fs := newFlagSet("t", &bytes.Buffer{})
+	rate := fs.Float64("rate", 1000, "")
+	dir := fs.String("data-dir", "./data", "")
+	dur := fs.Duration("duration", 0, "")
+	if err := parseFlags(fs, []string{"--duration", "3s"}); err != nil {
+		t.Fatal(err)
+	}
+	if *rate != 250 || *dir != "/tmp/x" || *dur != 3*time.Second {
+		t.Fatalf("rate %v, data-dir %q, duration %v; want 250 from the environment, /tmp/x, 3s", *rate, *dir, *dur)
+	}
+	// The command line wins over the environment.
+	fs = newFlagSet("t", &bytes.Buffer{})
+	rate = fs.Float64("rate", 1000, "")
+	fs.String("data-dir", "./data", "")
+	if err := parseFlags(fs, []string{"--rate", "7"}); err != nil || *rate != 7 {
+		t.Fatalf("rate %v, %v; want 7 from the command line", *rate, err)
+	}
+}
+
+func TestBadValuesNameTheFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{args: []string{"run", "--rate", "-5"}, want: "-rate"},
+		{args: []string{"run", "--history", "yesterday"}, want: "-history"},
+		{args: []string{"run", "--review-at", "2"}, want: "-review-at"},
+		{args: []string{"process"}, want: "-brokers"},
+		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RATE": "fast"}, want: "SHOPSTREAM_RATE"},
+		{args: []string{"nonsense"}, want: `unknown command "nonsense"`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			err := Run(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+			if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run(%v) = %v; want a usage error naming %s", tc.args, err, tc.want)
+			}
+		})
+	}
+}

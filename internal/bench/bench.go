@@ -58,6 +58,9 @@ type Config struct {
 	// Batch is the most records per database transaction, for the
 	// processor and the bare COPY alike. Defaults to 10,000.
 	Batch int
+	// Writers is the processor's concurrent database transactions.
+	// Defaults to the processor's default (2).
+	Writers int
 	// Partitions of the topic. Defaults to 4.
 	Partitions int
 	// LatencyRate is the offered rate of the latency run. Defaults to 20,000/s.
@@ -365,7 +368,7 @@ func throughput(ctx context.Context, cfg Config, recs []generate.Record, run int
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p, err := pipeline.New(pipeline.Config{
-		Brokers: b.Addrs(), Store: st, Group: "bench", MaxBatch: cfg.Batch, NewScorer: cfg.NewScorer,
+		Brokers: b.Addrs(), Store: st, Group: "bench", MaxBatch: cfg.Batch, Writers: cfg.Writers, NewScorer: cfg.NewScorer,
 		Logger: slog.New(slog.DiscardHandler),
 		OnFetch: func(_ int, at time.Time) {
 			mu.Lock()
@@ -439,7 +442,7 @@ func latency(ctx context.Context, cfg Config, run int) ([3]float64, float64, err
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p, err := pipeline.New(pipeline.Config{
-		Brokers: b.Addrs(), Store: st, Group: "bench", MaxBatch: cfg.Batch, NewScorer: cfg.NewScorer,
+		Brokers: b.Addrs(), Store: st, Group: "bench", MaxBatch: cfg.Batch, Writers: cfg.Writers, NewScorer: cfg.NewScorer,
 		Logger: slog.New(slog.DiscardHandler),
 		OnCommit: func(bt *store.Batch, at time.Time) {
 			mu.Lock()

@@ -28,6 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 10_000, "most records per database transaction (processor and bare COPY alike)")
 	latRate := fs.Float64("latency-rate", 20_000, "offered rate of the latency run, transactions/s")
 	latDur := fs.Duration("latency-duration", 10*time.Second, "length of the latency run")
+	writers := fs.Int("writers", 2, "database transactions the processor keeps in flight")
 	skipEmbedded := fs.Bool("skip-embedded", false, "leave out the embedded (SQLite) run")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
@@ -39,6 +40,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("invalid value %d for flag -records: at least 1000", *records)}
 	case *runs < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -runs: at least 1", *runs)}
+	case *writers < 1 || *writers > 64:
+		return usageError{fmt.Errorf("invalid value %d for flag -writers: want 1..64", *writers)}
 	case *batch < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -batch: at least 1", *batch)}
 	case *latRate <= 0:
@@ -81,7 +84,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	res, err := bench.Run(ctx, bench.Config{
 		PostgresURL: url, Records: *records, Customers: *customers, Seed: *seed, Runs: *runs, Batch: *batch,
-		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded,
+		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
 		NewScorer: det.NewPartitionScorer, Logger: logger,
 	})
 	if err != nil {

@@ -124,10 +124,13 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	if err := copyRest(ctx, tx, b.Parts); err != nil {
 		return err
 	}
-	if err := upsertWindows(ctx, tx, store.WindowDeltas(b.Parts)); err != nil {
+	if err := upsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {
 		return err
 	}
-	if err := upsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {
+	// Window rows are shared by every writer (each batch touches the same
+	// few minutes), so they are locked last, just before the commit, to
+	// keep concurrent writers from queueing on them for the whole batch.
+	if err := upsertWindows(ctx, tx, store.WindowDeltas(b.Parts)); err != nil {
 		return err
 	}
 	parts := make([]int32, len(b.Parts))

@@ -5,8 +5,9 @@
 //   - e2e_tps: generator -> Kafka -> full processing -> committed in
 //     PostgreSQL, the topic pre-loaded, timed from the processor's first
 //     fetch to its last commit;
-//   - copy_rows_per_s: the bare PostgreSQL COPY of the same rows, in the same
-//     batch size, into a copy of the transactions table;
+//   - copy_rows_per_s: the bare PostgreSQL COPY of the same rows, as the
+//     processor stores them (scores and reasons included), in the same batch
+//     size, into a copy of the transactions table;
 //   - ratio = e2e_tps / copy_rows_per_s;
 //   - p50/p95/p99 latency from produce to commit with the generator running
 //     at a fixed offered rate;
@@ -230,10 +231,18 @@ func prepare(cfg Config) ([]generate.Record, error) {
 	return recs, nil
 }
 
-// rowsOf builds the stored rows of recs in batches, as the processor would
-// (without fraud scoring), for the bare COPY. They are built per run and
-// dropped after it, so they do not weigh on the other phases' heap.
+// rowsOf builds the stored rows of recs in batches, as the processor
+// stores them (scored by cfg.NewScorer, one scorer per partition, so risk,
+// reasons and the sampled feature vectors are there too), for the bare
+// COPY. They are built per run and dropped after it, so they do not weigh
+// on the other phases' heap.
 func rowsOf(cfg Config, recs []generate.Record) ([][]store.Tx, error) {
+	scorers := make([]pipeline.Scorer, cfg.Partitions)
+	if cfg.NewScorer != nil {
+		for p := range scorers {
+			scorers[p] = cfg.NewScorer(int32(p))
+		}
+	}
 	var rows [][]store.Tx
 	var batch []store.Tx
 	now := time.Now()
@@ -242,7 +251,12 @@ func rowsOf(cfg Config, recs []generate.Record) ([][]store.Tx, error) {
 		if err := event.Decode(recs[i].Value, &t); err != nil {
 			return nil, fmt.Errorf("generated record %d does not decode: %w", i, err)
 		}
-		batch = append(batch, pipeline.NewTx(&t, int32(i%cfg.Partitions), int64(i), now, recs[i].Value))
+		p := i % cfg.Partitions
+		row := pipeline.NewTx(&t, int32(p), int64(i), now, recs[i].Value)
+		if sc := scorers[p]; sc != nil {
+			sc.Score(&t, &row)
+		}
+		batch = append(batch, row)
 		if len(batch) == cfg.Batch {
 			rows = append(rows, batch)
 			batch = nil

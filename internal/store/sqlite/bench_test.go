@@ -27,7 +27,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 		txs := make([]store.Tx, batch)
 		for i := range txs {
 			n := off + int64(i)
-			txs[i] = storetest.Tx(fmt.Sprintf("t%09d", n), fmt.Sprintf("c%06d", n%50_000), base.Add(time.Duration(n)*time.Millisecond), 100+n%900, 0, n)
+			txs[i] = storetest.Tx(fmt.Sprintf("tx_%016x", uint64(n)*0x9e3779b97f4a7c15), fmt.Sprintf("c%06d", n%50_000), base.Add(time.Duration(n)*time.Millisecond), 100+n%900, 0, n)
 		}
 		err := s.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "t",
 			Parts: []store.Part{{Partition: 0, From: off, To: off + batch, Txs: txs}}})

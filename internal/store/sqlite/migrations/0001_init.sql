@@ -23,7 +23,9 @@ CREATE TABLE transactions (
     features         BLOB,
     produced_at      INTEGER NOT NULL,
     stored_at        INTEGER NOT NULL
-) WITHOUT ROWID;
+);
+-- A rowid table: wide rows are appended in arrival order, and only the
+-- narrow primary-key index takes the random transaction ids.
 CREATE INDEX transactions_customer_idx ON transactions (customer_id, event_time);
 CREATE INDEX transactions_partition_idx ON transactions (kafka_partition, kafka_offset);
 

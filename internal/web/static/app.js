@@ -25,7 +25,8 @@ const tpsEl = $("chart-tps");
 const tpsChart = new uPlot({
   width: chartWidth(tpsEl), height: 260,
   series: [{}, { label: "tx/s", stroke: "#4f8cff", fill: "rgba(79,140,255,0.15)", width: 2 }],
-  axes: axes, scales: { x: { time: true } },
+  // The y axis starts at 0, so small changes of rate do not look like swings.
+  axes: axes, scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
 }, tpsData, tpsEl);
 
 // Per-minute revenue and volume in event time.
@@ -36,7 +37,7 @@ const minChart = new uPlot({
     { label: "transactions", stroke: "#f5a623", width: 2, scale: "n" }],
   axes: [axes[0], { scale: "rev", stroke: "#3ecf8e", grid: { stroke: "#252b40" }, size: 64, values: (u, vals) => vals.map(compact) },
     { scale: "n", side: 1, stroke: "#f5a623", grid: { show: false } }],
-  scales: { x: { time: true } },
+  scales: { x: { time: true }, rev: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, n: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
 }, [[], [], []], minEl);
 
 let last = null;

@@ -310,20 +310,15 @@ func (p *partScorer) sweep(now time.Time) {
 }
 
 // TransactionOf rebuilds the event of a stored row, enough for the feature
-// state (which needs no items beyond their categories).
+// state's Update, which reads the customer, card, device, IP address,
+// shipping country, time and total, never the items (so they are not
+// decoded: replay after a rebalance reads up to a million rows).
 func TransactionOf(row *store.Tx) event.Transaction {
-	t := event.Transaction{
+	return event.Transaction{
 		SchemaVersion: event.SchemaVersion, TransactionID: row.TransactionID, CustomerID: row.CustomerID,
 		EventTime: row.EventTime, TotalCents: event.Cents(row.TotalCents), Currency: row.Currency,
 		PaymentMethod: row.PaymentMethod, Card: event.Card{BIN: row.CardBIN, Last4: row.CardLast4},
 		DeviceID: row.DeviceID, IPAddress: row.IPAddress, BillingCountry: row.BillingCountry,
 		ShippingCountry: row.ShippingCountry, Channel: row.Channel,
 	}
-	if len(row.ItemsJSON) > 0 {
-		var items []event.Item
-		if err := jsonUnmarshal(row.ItemsJSON, &items); err == nil {
-			t.Items = items
-		}
-	}
-	return t
 }

@@ -272,7 +272,11 @@ func (p *partScorer) Score(t *event.Transaction, row *store.Tx) {
 	sc.ScoreInto(&p.f, &p.res)
 	row.Risk = p.res.Risk
 	row.Decision = p.res.Decision.String()
-	row.ReasonsJSON = p.res.AppendReasonsJSON(row.ReasonsJSON[:0:0])
+	if len(p.res.Hits) == 0 && len(p.res.Outliers) == 0 {
+		row.ReasonsJSON = pipeline.NoReasons
+	} else {
+		row.ReasonsJSON = p.res.AppendReasonsJSON(nil)
+	}
 	// Feature vectors are kept for model training on a sample of the
 	// traffic (and every alert), which keeps the stored rows lean.
 	if p.n%featureSample == 0 || p.res.Decision != fraud.Approve {

@@ -506,6 +506,10 @@ func (p *Processor) alert(part *store.Part, row *store.Tx) {
 	}
 }
 
+// NoReasons is the stored reasons of a transaction nothing was found
+// against. Shared by every such row: read it, never write into it.
+var NoReasons = []byte("[]")
+
 // NewTx is the stored row of a checked transaction, approved with risk 0
 // until a scorer says otherwise.
 func NewTx(t *event.Transaction, partition int32, offset int64, produced time.Time, raw []byte) store.Tx {
@@ -515,6 +519,6 @@ func NewTx(t *event.Transaction, partition int32, offset int64, produced time.Ti
 		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
 		BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
 		ItemsJSON: event.AppendItemsJSON(nil, t.Items), Partition: partition, Offset: offset,
-		Decision: "approve", ReasonsJSON: []byte("[]"), ProducedAt: produced, Raw: raw,
+		Decision: "approve", ReasonsJSON: NoReasons, ProducedAt: produced, Raw: raw,
 	}
 }

@@ -1,13 +1,11 @@
 package bus
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
@@ -46,23 +44,6 @@ func ClientOpts(brokers []string, logger *slog.Logger) []kgo.Opt {
 		opts = append(opts, kgo.WithLogger(kslog.New(logger.With("component", "kafka"))))
 	}
 	return opts
-}
-
-// EnsureTopic creates topic with the given partitions if it does not exist.
-// An existing topic is left as it is.
-func EnsureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
-	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
-	if err != nil {
-		if strings.Contains(err.Error(), "TOPIC_ALREADY_EXISTS") {
-			return nil
-		}
-		return fmt.Errorf("creating topic %s: %w", topic, err)
-	}
-	if resp.Err != nil && !strings.Contains(resp.Err.Error(), "TOPIC_ALREADY_EXISTS") {
-		return fmt.Errorf("creating topic %s: %w", topic, resp.Err)
-	}
-	return nil
 }
 
 // EmbeddedConfig configures the in-process broker.

@@ -13,7 +13,8 @@
 //
 // Flow control: one goroutine polls; each partition's records in a poll are
 // processed by a goroutine of their own (only it touches that partition's
-// state, so nothing is locked); one goroutine writes. A channel of two
-// batches between poller and writer bounds memory, and a slow database slows
-// polling instead of queueing.
+// state, so nothing is locked); Config.Writers goroutines write, each
+// owning a fixed share of the partitions so a partition's batches commit in
+// order. A channel of two batches per writer bounds memory, and a slow
+// database slows polling instead of queueing.
 package pipeline

@@ -36,6 +36,11 @@ type Store interface {
 	// retried later with exponential backoff. Several instances may call it
 	// at once: a message is handed to one of them at a time.
 	DeliverOutbox(ctx context.Context, limit int, send func(*OutboxMsg) error) (delivered, failed int, err error)
+	// Checkpoint returns the partition state stored with the partition's
+	// offset by the last batch that carried one (Part.Checkpoint), or nil
+	// when none was stored. The caller restores it and replays only the
+	// records from its Offset to the stored next offset.
+	Checkpoint(ctx context.Context, group, topic string, partition int32) (*Checkpoint, error)
 	// Ping checks the connection.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -46,7 +51,18 @@ type Store interface {
 type Batch struct {
 	Group string
 	Topic string
-	Parts []Part
+	// Owner names the processor that made the batch (its stable instance
+	// id); Generation is the consumer-group generation in which it owned
+	// the batch's partitions. The store records both with the offsets and
+	// refuses a batch whose Generation is older than the stored one (a
+	// zombie's), with a *FencedError. A batch found committed already is
+	// ErrAlreadyCommitted only when the stored owner is this Owner (its own
+	// commit whose reply was lost); another owner's is a *FencedError.
+	// Generation -1 (and an empty Owner) is a writer outside any group,
+	// such as the importer: it is fenced by offsets alone.
+	Owner      string
+	Generation int32
+	Parts      []Part
 }
 
 // Part is one partition's share of a batch: the records with offsets in
@@ -59,6 +75,20 @@ type Part struct {
 	Labels      []Label
 	Alerts      []Alert
 	Outbox      []OutboxMsg
+	// Checkpoint, when not nil, is the partition's processing state (fraud
+	// features, dedup window) as of offset To, stored with the offset in the
+	// same transaction and handed back by Store.Checkpoint.
+	Checkpoint []byte
+}
+
+// Checkpoint is a partition's state stored with its offset.
+type Checkpoint struct {
+	// Offset is the next offset to consume when the state was taken.
+	Offset int64
+	// State is the encoded state (Part.Checkpoint as written).
+	State []byte
+	// At is when it was stored.
+	At time.Time
 }
 
 // Len is the number of records the part covers.
@@ -166,9 +196,48 @@ func (e *FencedError) Error() string {
 	return fmt.Sprintf("partitions %v are owned by another processor (stored offset moved)", e.Partitions)
 }
 
-// DuplicateError reports transactions already stored.
+// DuplicateError reports transactions already stored, or repeated within
+// the batch (the same id on two partitions): the first stored wins, and
+// every later copy is listed in Copies.
 type DuplicateError struct {
+	// IDs are the distinct transaction ids concerned.
 	IDs []string
+	// Copies are the records to quarantine as duplicate_id, each naming
+	// where the copy that is kept lives.
+	Copies []DuplicateCopy
+}
+
+// DuplicateCopy is one record of a batch whose transaction id is stored
+// already (or kept from an earlier part of the same batch).
+type DuplicateCopy struct {
+	TransactionID string
+	// Partition and Offset locate the copy in this batch.
+	Partition int32
+	Offset    int64
+	// KeptPartition and KeptOffset locate the copy that is stored.
+	KeptPartition int32
+	KeptOffset    int64
+}
+
+// RejectedError reports a batch the database refused for a reason in the
+// data (a constraint, an encoding, a value out of range): writing the same
+// rows again cannot succeed. The caller finds the offending records (by
+// bisecting the batch) and quarantines them as store_rejected with Message.
+// Every other error from WriteBatch is transient and worth retrying.
+type RejectedError struct {
+	// Message is the database's own message, safe to store and show.
+	Message string
+	Err     error
+}
+
+func (e *RejectedError) Error() string { return "the database rejected the batch: " + e.Message }
+
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// IsRejected reports whether err is a *RejectedError.
+func IsRejected(err error) (*RejectedError, bool) {
+	var r *RejectedError
+	return r, errors.As(err, &r)
 }
 
 func (e *DuplicateError) Error() string {

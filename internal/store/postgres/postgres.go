@@ -229,15 +229,27 @@ func (d dialect) LockMigrations(ctx context.Context) (func(), error) {
 	}, nil
 }
 
-func (d dialect) Classify(err error) (bool, error) {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false, err
+// Classify sorts by SQLSTATE: class 22 (data exception, encodings
+// included), class 23 (integrity) and 54000 (program limit, a value too
+// large) are data errors; the duplicate key of transactions_pkey may be a
+// stored transaction. Everything else (class 08, 40001, 40P01, 53, 57P01,
+// ...) is transient.
+func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return sqlstore.Transient, ""
 	}
-	if pgErr.Code == "23505" && pgErr.ConstraintName == "transactions_pkey" {
-		return true, err
+	switch {
+	case e.Code == "23505" && e.ConstraintName == "transactions_pkey":
+		return sqlstore.DuplicateKey, e.Message
+	case strings.HasPrefix(e.Code, "22"), strings.HasPrefix(e.Code, "23"), e.Code == "54000":
+		msg := e.Message
+		if e.Detail != "" {
+			msg += " (" + e.Detail + ")"
+		}
+		return sqlstore.Data, msg
 	}
-	return false, err
+	return sqlstore.Transient, ""
 }
 
 // LockOffsets registers the batch's partitions and locks their rows in

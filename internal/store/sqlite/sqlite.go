@@ -142,16 +142,22 @@ func (d *dialect) LockModels(context.Context, sqlstore.DB) error { return nil }
 // version under SQLite's write lock.
 func (d *dialect) LockMigrations(context.Context) (func(), error) { return func() {}, nil }
 
-func (d *dialect) Classify(err error) (bool, error) {
+// Classify sorts by SQLite's extended result codes: constraints, a value
+// too big and a datatype mismatch are data errors; a primary-key or
+// unique violation may be a stored transaction. Everything else (busy,
+// locked, I/O, a full disk, a cancelled context) is transient.
+func (d *dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
-		return false, err
+		return sqlstore.Transient, ""
 	}
-	switch e.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-		return true, err
+	switch code := e.Code(); {
+	case code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, code == sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return sqlstore.DuplicateKey, e.Error()
+	case code&0xff == sqlite3.SQLITE_CONSTRAINT, code&0xff == sqlite3.SQLITE_TOOBIG, code&0xff == sqlite3.SQLITE_MISMATCH:
+		return sqlstore.Data, e.Error()
 	}
-	return false, err
+	return sqlstore.Transient, ""
 }
 
 func (d *dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]sqlstore.Offset, error) {

@@ -72,12 +72,27 @@ type Dialect interface {
 	// starting together until release is called.
 	LockMigrations(ctx context.Context) (release func(), err error)
 
-	// Classify sorts an error of a write: a duplicate key of the
-	// transactions table (dup), a data error the database will refuse
-	// again (a *store.RejectedError, returned as err), or anything else,
-	// returned as it came (transient).
-	Classify(err error) (dup bool, classified error)
+	// Classify sorts an error of a write by the database's error code,
+	// never by its text, and returns the database's message.
+	Classify(err error) (c ErrorClass, message string)
 }
+
+// ErrorClass sorts the errors of a write.
+type ErrorClass int
+
+// Error classes.
+const (
+	// Transient is every error worth retrying: connection lost,
+	// serialisation failure, deadlock, timeout, cancelled context, and
+	// whatever the dialect does not know.
+	Transient ErrorClass = iota
+	// DuplicateKey is a unique violation that may be a transaction id
+	// stored already (PostgreSQL: of transactions_pkey only).
+	DuplicateKey
+	// Data is a refusal for a reason in the data: a constraint, an
+	// encoding, a value out of range. The same rows fail again.
+	Data
+)
 
 // Queries are the statements that differ between the dialects.
 type Queries struct {

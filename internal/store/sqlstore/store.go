@@ -78,8 +78,14 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 		return nil
 	}
 	err := s.d.Tx(ctx, func(tx DB) error { return s.writeBatch(ctx, tx, b) })
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, errDuplicateKey) {
 		return s.duplicates(ctx, b.Parts)
+	}
+	if c, msg := s.d.Classify(err); c != Transient {
+		return &store.RejectedError{Message: Sanitize(msg), Err: err}
 	}
 	return err
 }
@@ -101,7 +107,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 		return err // nothing written: rolled back
 	}
 	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
-		if dup, _ := s.d.Classify(err); dup {
+		if c, _ := s.d.Classify(err); c == DuplicateKey {
 			return errDuplicateKey
 		}
 		return fmt.Errorf("copying transactions: %w", err)

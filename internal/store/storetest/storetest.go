@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecentTransactions", testRecent},
 		{"EmptyStore", testEmpty},
 		{"Outbox", testOutbox},
+		{"Rejected", testRejected},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,5 +243,42 @@ func testOutbox(t *testing.T, s store.Store) {
 	})
 	if err != nil || d != 0 || f != 0 {
 		t.Fatalf("second delivery: %d, %d, %v", d, f, err)
+	}
+}
+
+// A row the database refuses for a reason in the data is a RejectedError
+// with the database's message, and nothing of the batch is written; an
+// error that is not about the data is not.
+func testRejected(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	bad := Tx("neg", "c2", base, -5, 0, 1)
+	p := part(0, 0, Tx("ok", "c1", base, 100, 0, 0), bad)
+	p.Quarantined = []store.Quarantined{{Reason: "malformed_json", Detail: "x", Raw: []byte("{"), Partition: 0, Offset: 2}}
+	p.To = 3
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{p}})
+	r, ok := store.IsRejected(err)
+	if !ok {
+		t.Fatalf("WriteBatch with a negative total = %v, want a RejectedError", err)
+	}
+	if r.Message == "" || r.Err == nil {
+		t.Fatalf("RejectedError without the database's message or error: %+v", r)
+	}
+	if _, dup := store.IsDuplicate(err); dup {
+		t.Fatalf("a rejected batch is reported as duplicates: %v", err)
+	}
+	sum, _ := s.Summary(ctx)
+	offs, _ := s.Offsets(ctx, "g", "transactions")
+	if sum.TransactionsTotal != 0 || sum.QuarantinedTotal != 0 || sum.CustomersTotal != 0 || len(offs) != 0 {
+		t.Fatalf("a rejected batch wrote something: %+v, offsets %v", sum, offs)
+	}
+	// Without the bad row the same batch goes through.
+	write(t, s, part(0, 0, Tx("ok", "c1", base, 100, 0, 0)))
+
+	// A cancelled write is worth retrying: not a rejection.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err = s.WriteBatch(cctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{part(0, 1, Tx("x", "c1", base, 1, 0, 1))}})
+	if _, ok := store.IsRejected(err); err == nil || ok {
+		t.Fatalf("WriteBatch with a cancelled context = %v, want a plain error", err)
 	}
 }

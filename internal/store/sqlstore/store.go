@@ -140,7 +140,14 @@ func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error
 			labels = append(labels, []any{l.TransactionID, l.Fraud, l.Scenario})
 		}
 		for _, q := range p.Quarantined {
-			quar = append(quar, []any{q.Reason, q.Detail, q.Raw, q.Partition, q.Offset, q.Expected, now})
+			// Whatever came in, the quarantine row must be storable: a
+			// tombstone (nil value) is stored as empty bytes, and text
+			// loses NUL and invalid UTF-8, which PostgreSQL refuses.
+			raw := q.Raw
+			if raw == nil {
+				raw = []byte{}
+			}
+			quar = append(quar, []any{Sanitize(q.Reason), Sanitize(q.Detail), raw, q.Partition, q.Offset, Sanitize(q.Expected), now})
 		}
 		for _, a := range p.Alerts {
 			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, a.Risk, a.Decision, string(a.ReasonsJSON), a.AmountCents, now})

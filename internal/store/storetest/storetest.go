@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EmptyStore", testEmpty},
 		{"Outbox", testOutbox},
 		{"Rejected", testRejected},
+		{"QuarantineTakesAnything", testQuarantineTakesAnything},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,5 +281,27 @@ func testRejected(t *testing.T, s store.Store) {
 	err = s.WriteBatch(cctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{part(0, 1, Tx("x", "c1", base, 1, 0, 1))}})
 	if _, ok := store.IsRejected(err); err == nil || ok {
 		t.Fatalf("WriteBatch with a cancelled context = %v, want a plain error", err)
+	}
+}
+
+// Nothing about a record's bytes can make its quarantine row fail: a
+// tombstone (nil value), an empty value, and reason and detail text with
+// NUL and invalid UTF-8 are all stored.
+func testQuarantineTakesAnything(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := store.Part{Partition: 0, From: 0, To: 4, Quarantined: []store.Quarantined{
+		{Reason: "empty_value", Detail: "tombstone", Raw: nil, Partition: 0, Offset: 0},
+		{Reason: "empty_value", Detail: "empty", Raw: []byte{}, Partition: 0, Offset: 1},
+		{Reason: "malformed_json", Detail: "bad \x00 byte \x00 and \xff\xfe here", Raw: []byte("\x00\xff{"), Partition: 0, Offset: 2},
+		{Reason: "odd\x00reason\xc3", Detail: "", Raw: []byte("x"), Partition: 0, Offset: 3, Expected: "\xff"},
+	}}
+	write(t, s, p)
+	sum, err := s.Summary(ctx)
+	if err != nil || sum.QuarantinedTotal != 4 {
+		t.Fatalf("quarantined = %d, %v; want 4", sum.QuarantinedTotal, err)
+	}
+	offs, _ := s.Offsets(ctx, "g", "transactions")
+	if offs[0] != 4 {
+		t.Fatalf("offset = %v, want 4", offs)
 	}
 }

@@ -177,46 +177,55 @@ func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error
 	return nil
 }
 
-// duplicates finds which of the batch's transactions are stored already
-// or repeated within it.
+// duplicates finds the batch's transactions whose id is stored already
+// or came earlier in the batch: the first stored wins, and every later
+// copy is listed with where the kept one lives.
 func (s *Store) duplicates(ctx context.Context, parts []store.Part) error {
+	type loc struct {
+		p   int32
+		off int64
+	}
 	var ids []string
 	for i := range parts {
 		for _, t := range parts[i].Txs {
 			ids = append(ids, t.TransactionID)
 		}
 	}
-	stored := map[string]bool{}
+	kept := map[string]loc{}
 	err := inChunks(ids, func(list string, args []any) error {
-		rows, err := s.d.DB().Query(ctx, "SELECT transaction_id FROM transactions WHERE transaction_id IN ("+list+")", args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+		return each(ctx, s.d.DB(), "SELECT transaction_id, kafka_partition, kafka_offset FROM transactions WHERE transaction_id IN ("+list+")",
+			args, func(r Rows) error {
+				var id string
+				var l loc
+				err := r.Scan(&id, &l.p, &l.off)
+				kept[id] = l
 				return err
-			}
-			stored[id] = true
-		}
-		return rows.Err()
+			})
 	})
 	if err != nil {
 		return fmt.Errorf("finding duplicate transactions: %w", err)
 	}
-	var dups []string
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if (stored[id] && !seen[id]) || (seen[id] && !stored[id]) {
-			dups = append(dups, id)
+	d := &store.DuplicateError{}
+	listed := map[string]bool{}
+	for i := range parts {
+		for _, t := range parts[i].Txs {
+			k, ok := kept[t.TransactionID]
+			if !ok {
+				kept[t.TransactionID] = loc{t.Partition, t.Offset}
+				continue
+			}
+			d.Copies = append(d.Copies, store.DuplicateCopy{TransactionID: t.TransactionID, Partition: t.Partition, Offset: t.Offset,
+				KeptPartition: k.p, KeptOffset: k.off})
+			if !listed[t.TransactionID] {
+				listed[t.TransactionID] = true
+				d.IDs = append(d.IDs, t.TransactionID)
+			}
 		}
-		seen[id] = true
 	}
-	if len(dups) == 0 {
+	if len(d.Copies) == 0 {
 		return fmt.Errorf("copying transactions: unique violation but no duplicate found")
 	}
-	return &store.DuplicateError{IDs: dups}
+	return d
 }
 
 // inChunks calls fn with a placeholder list ("$1, $2, ...") and its

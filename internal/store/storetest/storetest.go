@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Outbox", testOutbox},
 		{"Rejected", testRejected},
 		{"QuarantineTakesAnything", testQuarantineTakesAnything},
+		{"DuplicatesAcrossPartitionsInOneBatch", testDuplicatesInOneBatch},
+		{"DuplicatesAcrossBatches", testDuplicatesAcrossBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,5 +306,106 @@ func testQuarantineTakesAnything(t *testing.T, s store.Store) {
 	offs, _ := s.Offsets(ctx, "g", "transactions")
 	if offs[0] != 4 {
 		t.Fatalf("offset = %v, want 4", offs)
+	}
+}
+
+// withoutCopies removes the records d lists from parts, as the caller does
+// before quarantining them.
+func withoutCopies(parts []store.Part, d *store.DuplicateError) []store.Part {
+	type loc struct {
+		p   int32
+		off int64
+	}
+	gone := map[loc]bool{}
+	for _, c := range d.Copies {
+		gone[loc{c.Partition, c.Offset}] = true
+	}
+	for i := range parts {
+		var kept []store.Tx
+		for _, t := range parts[i].Txs {
+			if !gone[loc{t.Partition, t.Offset}] {
+				kept = append(kept, t)
+			}
+		}
+		parts[i].Txs = kept
+	}
+	return parts
+}
+
+// storedAt returns the customer of the transaction id stored in partition
+// p, or "" when there is none.
+func storedAt(t *testing.T, s store.Store, p int32, id string) string {
+	t.Helper()
+	var customer string
+	err := s.RecentTransactions(context.Background(), p, 0, base.Add(-time.Hour), func(tx *store.Tx) error {
+		if tx.TransactionID == id {
+			customer = tx.CustomerID
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return customer
+}
+
+// The same id on two partitions of one batch: the first copy is kept,
+// the later one is listed with where the kept one lives.
+func testDuplicatesInOneBatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	parts := []store.Part{
+		part(0, 0, Tx("x", "first", base, 100, 0, 0), Tx("y", "c1", base, 100, 0, 1)),
+		part(3, 10, Tx("z", "c2", base, 100, 3, 10), Tx("x", "second", base, 100, 3, 11)),
+	}
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: parts})
+	d, ok := store.IsDuplicate(err)
+	if !ok {
+		t.Fatalf("WriteBatch with x on partitions 0 and 3 = %v, want a DuplicateError", err)
+	}
+	want := []store.DuplicateCopy{{TransactionID: "x", Partition: 3, Offset: 11, KeptPartition: 0, KeptOffset: 0}}
+	if !reflect.DeepEqual(d.Copies, want) || !reflect.DeepEqual(d.IDs, []string{"x"}) {
+		t.Fatalf("duplicates = %+v (ids %v), want copies %+v", d.Copies, d.IDs, want)
+	}
+	write(t, s, withoutCopies(parts, d)...)
+	if c := storedAt(t, s, 0, "x"); c != "first" {
+		t.Fatalf("x stored on partition 0 for customer %q, want the first copy's customer", c)
+	}
+	if c := storedAt(t, s, 3, "x"); c != "" {
+		t.Fatalf("the later copy of x was stored on partition 3 too (customer %q)", c)
+	}
+	sum, _ := s.Summary(ctx)
+	if sum.TransactionsTotal != 3 {
+		t.Fatalf("stored %d transactions, want 3", sum.TransactionsTotal)
+	}
+}
+
+// An id stored by an earlier batch: every copy in a later batch is listed
+// with the stored one's partition and offset, read from the database.
+func testDuplicatesAcrossBatches(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	write(t, s, part(0, 0, Tx("a", "c1", base, 100, 0, 0), Tx("x", "first", base, 100, 0, 1)))
+	parts := []store.Part{
+		part(1, 0, Tx("x", "second", base, 100, 1, 0), Tx("b", "c2", base, 100, 1, 1)),
+		part(2, 5, Tx("x", "third", base, 100, 2, 5)),
+	}
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: parts})
+	d, ok := store.IsDuplicate(err)
+	if !ok {
+		t.Fatalf("WriteBatch with a stored id = %v, want a DuplicateError", err)
+	}
+	want := []store.DuplicateCopy{
+		{TransactionID: "x", Partition: 1, Offset: 0, KeptPartition: 0, KeptOffset: 1},
+		{TransactionID: "x", Partition: 2, Offset: 5, KeptPartition: 0, KeptOffset: 1},
+	}
+	if !reflect.DeepEqual(d.Copies, want) {
+		t.Fatalf("duplicates = %+v, want %+v", d.Copies, want)
+	}
+	write(t, s, withoutCopies(parts, d)...)
+	if c := storedAt(t, s, 0, "x"); c != "first" {
+		t.Fatalf("x belongs to %q after the later batch, want the first stored", c)
+	}
+	offs, _ := s.Offsets(ctx, "g", "transactions")
+	if offs[1] != 2 || offs[2] != 6 {
+		t.Fatalf("offsets = %v, want partitions 1 and 2 advanced past the copies", offs)
 	}
 }

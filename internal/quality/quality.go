@@ -21,6 +21,7 @@ type Reason string
 // The quality checks, in the order they are applied.
 const (
 	OK              Reason = ""
+	InvalidText     Reason = "invalid_text"
 	MalformedJSON   Reason = "malformed_json"
 	WrongType       Reason = "wrong_type"
 	MissingField    Reason = "missing_field"
@@ -35,7 +36,7 @@ const (
 )
 
 // Reasons lists every failure reason, for metrics and documentation.
-var Reasons = []Reason{MalformedJSON, WrongType, MissingField, UnsupportedVer, NegativeAmount,
+var Reasons = []Reason{InvalidText, MalformedJSON, WrongType, MissingField, UnsupportedVer, NegativeAmount,
 	OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, FutureTimestamp, DuplicateID}
 
 // Config holds the tolerances of the checks.
@@ -83,6 +84,10 @@ func fail(r Reason, format string, args ...any) *Failure {
 // Decode parses raw into t and applies every check except duplicates. It
 // returns nil when the record is clean, or the first failed check.
 func (c Config) Decode(raw []byte, now time.Time, t *event.Transaction) *Failure {
+	if f := checkText(raw); f != nil {
+		*t = event.Transaction{}
+		return f
+	}
 	if err := event.Decode(raw, t); err != nil {
 		msg := err.Error()
 		if strings.Contains(msg, "cannot unmarshal") || strings.Contains(msg, "is not a number") ||
@@ -94,12 +99,15 @@ func (c Config) Decode(raw []byte, now time.Time, t *event.Transaction) *Failure
 	return c.Validate(t, now)
 }
 
+// trimErr shortens a decoder's message for a failure's detail, which is
+// stored as text: it stays valid UTF-8 without NUL however it is cut.
 func trimErr(s string) string {
 	s = strings.TrimPrefix(s, event.ErrMalformed.Error()+": ")
 	if len(s) > 200 {
 		s = s[:200]
 	}
-	return s
+	s = strings.ToValidUTF8(s, "\ufffd")
+	return strings.ReplaceAll(s, "\x00", `\u0000`)
 }
 
 // Validate applies the field, range and consistency checks to a decoded t.

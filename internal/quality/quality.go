@@ -21,6 +21,7 @@ type Reason string
 // The quality checks, in the order they are applied.
 const (
 	OK              Reason = ""
+	EmptyRecord     Reason = "empty_record"
 	InvalidText     Reason = "invalid_text"
 	MalformedJSON   Reason = "malformed_json"
 	WrongType       Reason = "wrong_type"
@@ -36,7 +37,7 @@ const (
 )
 
 // Reasons lists every failure reason, for metrics and documentation.
-var Reasons = []Reason{InvalidText, MalformedJSON, WrongType, MissingField, UnsupportedVer, NegativeAmount,
+var Reasons = []Reason{EmptyRecord, InvalidText, MalformedJSON, WrongType, MissingField, UnsupportedVer, NegativeAmount,
 	OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, FutureTimestamp, DuplicateID}
 
 // Config holds the tolerances of the checks.
@@ -84,6 +85,13 @@ func fail(r Reason, format string, args ...any) *Failure {
 // Decode parses raw into t and applies every check except duplicates. It
 // returns nil when the record is clean, or the first failed check.
 func (c Config) Decode(raw []byte, now time.Time, t *event.Transaction) *Failure {
+	if len(raw) == 0 {
+		*t = event.Transaction{}
+		if raw == nil {
+			return fail(EmptyRecord, "the record has no value (a tombstone)")
+		}
+		return fail(EmptyRecord, "the record's value is empty")
+	}
 	if f := checkText(raw); f != nil {
 		*t = event.Transaction{}
 		return f

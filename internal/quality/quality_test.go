@@ -68,6 +68,24 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+func TestEmptyRecord(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	for name, raw := range map[string][]byte{"tombstone": nil, "empty": {}} {
+		tx := event.Transaction{TransactionID: "left from the last record"}
+		f := cfg.Decode(raw, now, &tx)
+		if f == nil || f.Reason != EmptyRecord || f.Detail == "" {
+			t.Errorf("%s value: failure %v, want empty_record with a detail", name, f)
+		}
+		if tx.TransactionID != "" {
+			t.Errorf("%s value left the previous transaction in place: %+v", name, tx)
+		}
+	}
+	var tx event.Transaction
+	if f := cfg.Decode([]byte(" "), now, &tx); f == nil || f.Reason != MalformedJSON {
+		t.Errorf("a blank value: failure %v, want malformed_json", f)
+	}
+}
+
 func TestDedup(t *testing.T) {
 	d := NewDedup(3)
 	for _, id := range []string{"a", "b", "c"} {

@@ -32,13 +32,14 @@ const (
 	TotalMismatch   Reason = "total_mismatch"
 	UnknownCurrency Reason = "unknown_currency"
 	UnknownCountry  Reason = "unknown_country"
+	InvalidCard     Reason = "invalid_card"
 	FutureTimestamp Reason = "future_timestamp"
 	DuplicateID     Reason = "duplicate_id"
 )
 
 // Reasons lists every failure reason, for metrics and documentation.
 var Reasons = []Reason{EmptyRecord, InvalidText, MalformedJSON, WrongType, MissingField, UnsupportedVer, NegativeAmount,
-	OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, FutureTimestamp, DuplicateID}
+	OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, InvalidCard, FutureTimestamp, DuplicateID}
 
 // Config holds the tolerances of the checks.
 type Config struct {
@@ -177,6 +178,9 @@ func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
 		if !KnownCountry(cc) {
 			return fail(UnknownCountry, "country %q is not a known ISO 3166 alpha-2 code", cc)
 		}
+	}
+	if f := checkCard(&t.Card); f != nil {
+		return f
 	}
 	if t.EventTime.After(now.Add(c.MaxFutureSkew)) {
 		return fail(FutureTimestamp, "event_time %s is %s ahead of the clock", t.EventTime.Format(time.RFC3339), t.EventTime.Sub(now).Round(time.Second))

@@ -3,8 +3,8 @@ package event
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -25,8 +25,9 @@ const (
 const SchemaVersion = 1
 
 // Transaction is one purchase as it travels on the "transactions" topic,
-// keyed by CustomerID. Money is carried as JSON numbers with two decimals and
-// held here in minor units (cents) so that sums are exact.
+// keyed by CustomerID. Money is carried as JSON numbers with the decimals of
+// the currency's ISO 4217 minor unit and held here in minor units (cents,
+// yen, fils) so that sums are exact.
 type Transaction struct {
 	SchemaVersion   int       `json:"schema_version"`
 	TransactionID   string    `json:"transaction_id"`
@@ -60,43 +61,36 @@ type Card struct {
 	Last4 string `json:"last4"`
 }
 
-// Cents is an amount of money in minor units. It marshals to and from a JSON
-// number with two decimals (12.34), rounding half away from zero.
+// Cents is an amount of money in minor units of its currency: cents for
+// EUR, yen for JPY, fils (thousandths) for BHD; see CurrencyDigits. On its
+// own (MarshalJSON, UnmarshalJSON, String) it is read and written with two
+// decimals; an event's amounts are read and written with their currency's
+// decimals by Decode and Marshal.
 type Cents int64
 
 // MarshalJSON writes c as a decimal number with two fraction digits.
 func (c Cents) MarshalJSON() ([]byte, error) { return c.AppendJSON(nil), nil }
 
 // AppendJSON appends c as a decimal number with two fraction digits.
-func (c Cents) AppendJSON(b []byte) []byte {
-	v := int64(c)
-	if v < 0 {
-		b = append(b, '-')
-		v = -v
-	}
-	b = strconv.AppendInt(b, v/100, 10)
-	b = append(b, '.')
-	f := v % 100
-	if f < 10 {
-		b = append(b, '0')
-	}
-	return strconv.AppendInt(b, f, 10)
-}
+func (c Cents) AppendJSON(b []byte) []byte { return c.AppendDecimal(b, 2) }
 
-// UnmarshalJSON reads a JSON number into minor units.
+// UnmarshalJSON reads a JSON number with at most two decimals into minor
+// units, exactly (no float64 on the way).
 func (c *Cents) UnmarshalJSON(b []byte) error {
-	f, err := strconv.ParseFloat(string(b), 64)
+	var d decimal
+	if err := d.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	v, err := d.minor(2)
 	if err != nil {
-		return fmt.Errorf("amount %s is not a number", b)
+		return err
 	}
-	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e13 {
-		return fmt.Errorf("amount %s is out of range", b)
-	}
-	*c = Cents(math.Round(f * 100))
+	*c = v
 	return nil
 }
 
-// Float returns c in major units, for models and display.
+// Float returns c in major units of a two-decimal currency, for models and
+// display.
 func (c Cents) Float() float64 { return float64(c) / 100 }
 
 // String formats c like 12.34.
@@ -111,29 +105,140 @@ func (t *Transaction) ItemsCents() Cents {
 	return s
 }
 
-// Marshal encodes t as version-1 JSON.
+// Marshal encodes t as version-1 JSON, its amounts with as many decimals
+// as its currency has (two for a currency CurrencyDigits does not know).
 func Marshal(t *Transaction) ([]byte, error) {
-	return json.Marshal(t)
+	digits, _ := CurrencyDigits(t.Currency)
+	b := make([]byte, 0, 384+96*len(t.Items))
+	b = append(b, `{"schema_version":`...)
+	b = strconv.AppendInt(b, int64(t.SchemaVersion), 10)
+	b = append(b, `,"transaction_id":`...)
+	b = AppendJSONString(b, t.TransactionID)
+	b = append(b, `,"customer_id":`...)
+	b = AppendJSONString(b, t.CustomerID)
+	b = append(b, `,"event_time":`...)
+	tb, err := t.EventTime.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encoding event_time of transaction %q: %w", t.TransactionID, err)
+	}
+	b = append(b, tb...)
+	b = append(b, `,"items":`...)
+	b = appendItems(b, t.Items, digits)
+	b = append(b, `,"total_amount":`...)
+	b = t.TotalCents.AppendDecimal(b, digits)
+	for _, f := range [...]struct{ key, val string }{
+		{`,"currency":`, t.Currency}, {`,"payment_method":`, t.PaymentMethod},
+	} {
+		b = append(b, f.key...)
+		b = AppendJSONString(b, f.val)
+	}
+	b = append(b, `,"card":{"bin":`...)
+	b = AppendJSONString(b, t.Card.BIN)
+	b = append(b, `,"last4":`...)
+	b = AppendJSONString(b, t.Card.Last4)
+	b = append(b, '}')
+	for _, f := range [...]struct{ key, val string }{
+		{`,"device_id":`, t.DeviceID}, {`,"ip_address":`, t.IPAddress}, {`,"billing_country":`, t.BillingCountry},
+		{`,"shipping_country":`, t.ShippingCountry}, {`,"channel":`, t.Channel},
+	} {
+		b = append(b, f.key...)
+		b = AppendJSONString(b, f.val)
+	}
+	return append(b, '}'), nil
 }
 
 // ErrMalformed wraps every error Decode returns for bytes that are not a
 // well-formed version-1 transaction object.
 var ErrMalformed = errors.New("malformed transaction")
 
-// Decode parses a version-1 transaction. It reports syntax and type errors
-// wrapped in ErrMalformed; semantic checks (required fields, ranges,
+// wireTx is the version-1 object as Decode reads it: the transaction with
+// its amounts held as exact decimals until the currency is known.
+type wireTx struct {
+	*Transaction
+	Items []wireItem `json:"items"`
+	Total decimal    `json:"total_amount"`
+}
+
+type wireItem struct {
+	Item
+	UnitPrice decimal `json:"unit_price"`
+}
+
+// Decode parses a version-1 transaction. Amounts are read from their
+// decimal literals exactly and converted to minor units of the record's
+// currency (two decimals when the currency is missing or unknown); an
+// amount with more decimals than that is an error wrapping ErrPrecision,
+// and t then holds the rest of the record. It reports syntax and type
+// errors wrapped in ErrMalformed; semantic checks (required fields, ranges,
 // consistency) are the quality package's job.
 func Decode(b []byte, t *Transaction) error {
 	*t = Transaction{}
-	if err := json.Unmarshal(b, t); err != nil {
+	wp := wirePool.Get().(*wireTx)
+	defer func() {
+		// Keep no part of this record in the pool, and nothing big.
+		items := wp.Items[:cap(wp.Items)]
+		clear(items)
+		if len(items) > 1024 {
+			items = nil
+		}
+		*wp = wireTx{Items: items[:0]}
+		wirePool.Put(wp)
+	}()
+	*wp = wireTx{Transaction: t, Items: wp.Items}
+	if err := json.Unmarshal(b, wp); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	digits, _ := CurrencyDigits(t.Currency)
+	var err error
+	if t.TotalCents, err = amount(wp.Total, digits, t.Currency, -1); err != nil {
+		return err
+	}
+	if wp.Items != nil {
+		t.Items = make([]Item, len(wp.Items))
+		for i := range wp.Items {
+			t.Items[i] = wp.Items[i].Item
+			if t.Items[i].UnitPriceCents, err = amount(wp.Items[i].UnitPrice, digits, t.Currency, i); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
+// wirePool recycles the decoding form and its items between records.
+var wirePool = sync.Pool{New: func() any { return new(wireTx) }}
+
+// amount converts a decoded amount to minor units of a currency with
+// digits decimals; item is the line it belongs to, -1 for the total.
+func amount(d decimal, digits int, currency string, item int) (Cents, error) {
+	c, err := d.minor(digits)
+	if err == nil {
+		return c, nil
+	}
+	field := "total_amount"
+	if item >= 0 {
+		field = fmt.Sprintf("items[%d].unit_price", item)
+	}
+	if err == ErrPrecision {
+		err = &PrecisionError{Field: field, Amount: d.String(), Decimals: -d.exp, Currency: currency, Digits: digits}
+		return 0, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return 0, fmt.Errorf("%w: %s: %w", ErrMalformed, field, err)
+}
+
 // AppendItemsJSON appends the items as a JSON array, the form stored with a
-// transaction.
-func AppendItemsJSON(b []byte, items []Item) []byte {
+// transaction, with prices in two decimals. AppendItemsJSONIn writes them
+// in the transaction's currency.
+func AppendItemsJSON(b []byte, items []Item) []byte { return appendItems(b, items, 2) }
+
+// AppendItemsJSONIn appends the items as a JSON array with prices written
+// with the decimals of currency (see CurrencyDigits).
+func AppendItemsJSONIn(b []byte, items []Item, currency string) []byte {
+	digits, _ := CurrencyDigits(currency)
+	return appendItems(b, items, digits)
+}
+
+func appendItems(b []byte, items []Item, digits int) []byte {
 	b = append(b, '[')
 	for i := range items {
 		it := &items[i]
@@ -147,7 +252,7 @@ func AppendItemsJSON(b []byte, items []Item) []byte {
 		b = append(b, `,"quantity":`...)
 		b = strconv.AppendInt(b, int64(it.Quantity), 10)
 		b = append(b, `,"unit_price":`...)
-		b = it.UnitPriceCents.AppendJSON(b)
+		b = it.UnitPriceCents.AppendDecimal(b, digits)
 		b = append(b, '}')
 	}
 	return append(b, ']')

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 )
@@ -40,8 +41,14 @@ func TestCents(t *testing.T) {
 		want Cents
 		ok   bool
 	}{
-		{"0", 0, true}, {"12.34", 1234, true}, {"0.1", 10, true}, {"0.015", 2, true}, {"-3.5", -350, true},
+		{"0", 0, true}, {"12.34", 1234, true}, {"0.1", 10, true}, {"0.015", 0, false}, {"-3.5", -350, true},
 		{"1e2", 10000, true}, {`"12"`, 0, false}, {"1e300", 0, false}, {"true", 0, false},
+		{"0.1000", 10, true}, {"1.23e1", 1230, true}, {"1234E-2", 1234, true}, {"0.29", 29, true},
+		{"1.13", 113, true}, {"4.35", 435, true}, {"0e999", 0, true}, {"-0.0", 0, true}, {"null", 0, true},
+		{"01", 0, false}, {"1.", 0, false}, {".5", 0, false}, {"+1", 0, false}, {"1e", 0, false}, {"1e+", 0, false},
+		{"--1", 0, false}, {"1.2.3", 0, false}, {"0x10", 0, false}, {"1_000", 0, false}, {"NaN", 0, false},
+		{"Infinity", 0, false}, {"12345678901234567890", 0, false}, {"10000000000000.01", 0, false},
+		{"9999999999999.99", 999999999999999, true}, {"1e-400", 0, false},
 	}
 	for _, tc := range tests {
 		var c Cents
@@ -56,6 +63,119 @@ func TestCents(t *testing.T) {
 	}{{0, "0.00"}, {5, "0.05"}, {1234, "12.34"}, {-7, "-0.07"}, {-12345, "-123.45"}} {
 		if got := tc.c.String(); got != tc.want {
 			t.Errorf("Cents(%d).String() = %q, want %q", tc.c, got, tc.want)
+		}
+	}
+}
+
+func TestMoneyInCurrency(t *testing.T) {
+	tests := []struct {
+		currency, total, price string
+		want                   Cents // total, in minor units; price is total/2
+		err                    error // nil, ErrPrecision, or ErrMalformed for other errors
+	}{
+		{"EUR", "12.34", "6.17", 1234, nil},
+		{"EUR", "12.3", "6.15", 1230, nil},
+		{"EUR", "12.345", "6.17", 0, ErrPrecision},
+		{"EUR", "12.34", "6.175", 0, ErrPrecision},
+		{"EUR", "12.340000", "6.1700", 1234, nil}, // trailing zeros add no precision
+		{"JPY", "1234", "617", 1234, nil},
+		{"JPY", "1234.00", "617.0", 1234, nil},
+		{"JPY", "1234.5", "617", 0, ErrPrecision},
+		{"JPY", "12.34", "6.17", 0, ErrPrecision},
+		{"JPY", "1.234e3", "6.17e2", 1234, nil},
+		{"BHD", "12.345", "6.1725", 0, ErrPrecision},
+		{"BHD", "12.346", "6.173", 12346, nil},
+		{"BHD", "0.002", "0.001", 2, nil},
+		{"BHD", "12.3", "6.15", 12300, nil},
+		{"KWD", "1.0005", "0.5", 0, ErrPrecision},
+		{"CLF", "1.2346", "0.6173", 12346, nil},
+		{"", "12.34", "6.17", 1234, nil},    // missing currency: two decimals
+		{"XBT", "12.34", "6.17", 1234, nil}, // unknown currency: two decimals
+		{"XBT", "0.0001", "0", 0, ErrPrecision},
+		{"EUR", "1e14", "1", 0, ErrMalformed}, // beyond 10^13 major units
+		{"JPY", "9999999999999", "1", 9999999999999, nil},
+	}
+	for _, tc := range tests {
+		raw := `{"schema_version":1,"transaction_id":"t","currency":"` + tc.currency + `","total_amount":` + tc.total +
+			`,"items":[{"product_id":"p","quantity":2,"unit_price":` + tc.price + `}]}`
+		var tx Transaction
+		err := Decode([]byte(raw), &tx)
+		switch {
+		case tc.err == nil && err != nil:
+			t.Errorf("%s %s / %s: %v", tc.currency, tc.total, tc.price, err)
+		case tc.err != nil && !errors.Is(err, tc.err):
+			t.Errorf("%s %s / %s: error %v, want %v", tc.currency, tc.total, tc.price, err, tc.err)
+		case tc.err == ErrPrecision && (!errors.Is(err, ErrMalformed) || tx.Currency != tc.currency || tx.TransactionID != "t"):
+			t.Errorf("%s %s / %s: a precision error %v must wrap ErrMalformed and keep the record (%+v)", tc.currency, tc.total, tc.price, err, tx)
+		case tc.err == nil && tx.TotalCents != tc.want:
+			t.Errorf("%s %s: total %d minor units, want %d", tc.currency, tc.total, tx.TotalCents, tc.want)
+		case tc.err == nil && tx.Items[0].UnitPriceCents*2 != tc.want && tc.price != "1":
+			t.Errorf("%s %s: unit price %d minor units, want %d", tc.currency, tc.price, tx.Items[0].UnitPriceCents, tc.want/2)
+		}
+	}
+}
+
+// TestDecodeKeepsNothingFromTheLastRecord: the decoding form is recycled,
+// so a field absent from a record must not come from the one before.
+func TestDecodeKeepsNothingFromTheLastRecord(t *testing.T) {
+	var tx Transaction
+	full := `{"currency":"EUR","total_amount":3,"items":[{"product_id":"a","category":"books","quantity":1,"unit_price":1},` +
+		`{"product_id":"b","category":"toys","quantity":2,"unit_price":1}]}`
+	if err := Decode([]byte(full), &tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := Decode([]byte(`{"items":[{"unit_price":"x"}]}`), &tx); err == nil {
+		t.Fatal("a price as a string was accepted")
+	}
+	if err := Decode([]byte(`{"currency":"EUR","items":[{"quantity":1},{}]}`), &tx); err != nil {
+		t.Fatal(err)
+	}
+	if tx.TotalCents != 0 || len(tx.Items) != 2 || tx.Items[0] != (Item{Quantity: 1}) || tx.Items[1] != (Item{}) {
+		t.Fatalf("the second record kept fields of the first: %+v", tx)
+	}
+}
+
+func TestMarshalInCurrency(t *testing.T) {
+	for _, tc := range []struct {
+		currency     string
+		total, price Cents
+		want         string
+	}{
+		{"EUR", 21899, 19999, `"total_amount":218.99`},
+		{"JPY", 21899, 19999, `"total_amount":21899,`},
+		{"BHD", 21899, 19999, `"total_amount":21.899`},
+		{"BHD", -5, 19999, `"total_amount":-0.005`},
+		{"CLF", 7, 1, `"total_amount":0.0007`},
+	} {
+		in := sample()
+		in.Currency, in.TotalCents, in.Items = tc.currency, tc.total, in.Items[:1]
+		in.Items[0].UnitPriceCents = tc.price
+		b, err := Marshal(&in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte(tc.want)) {
+			t.Errorf("%s %d written as %s, want %s", tc.currency, tc.total, b, tc.want)
+		}
+		var out Transaction
+		if err := Decode(b, &out); err != nil {
+			t.Fatalf("decoding %s: %v", b, err)
+		}
+		if out.TotalCents != tc.total || out.Items[0].UnitPriceCents != tc.price {
+			t.Errorf("%s: round trip gave %d and %d, want %d and %d", tc.currency, out.TotalCents, out.Items[0].UnitPriceCents, tc.total, tc.price)
+		}
+		var std map[string]any
+		if err := json.Unmarshal(b, &std); err != nil {
+			t.Errorf("Marshal wrote invalid JSON %s: %v", b, err)
+		}
+	}
+}
+
+func TestAppendItemsJSONIn(t *testing.T) {
+	items := []Item{{ProductID: "p", Quantity: 1, UnitPriceCents: 1500}}
+	for cur, want := range map[string]string{"EUR": `"unit_price":15.00}`, "JPY": `"unit_price":1500}`, "KWD": `"unit_price":1.500}`} {
+		if b := AppendItemsJSONIn(nil, items, cur); !bytes.Contains(b, []byte(want)) {
+			t.Errorf("%s: %s, want %s", cur, b, want)
 		}
 	}
 }
@@ -87,6 +207,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"items":[{"unit_price":"x"}]}`))
 	f.Add([]byte(`{"total_amount":1e400}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"currency":"JPY","total_amount":1234,"items":[{"unit_price":617.0,"quantity":2}]}`))
+	f.Add([]byte(`{"currency":"BHD","total_amount":1.2345e1,"items":[]}`))
+	f.Add([]byte(`{"currency":"EUR","total_amount":-0.10,"items":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var tx Transaction
 		if err := Decode(data, &tx); err != nil {
@@ -102,6 +225,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		if back.TotalCents != tx.TotalCents || back.TransactionID != tx.TransactionID || len(back.Items) != len(tx.Items) {
 			t.Fatalf("re-encoding changed the record: %+v vs %+v", back, tx)
+		}
+		for i := range tx.Items {
+			if back.Items[i].UnitPriceCents != tx.Items[i].UnitPriceCents {
+				t.Fatalf("re-encoding changed items[%d].unit_price from %d to %d (%s)", i, tx.Items[i].UnitPriceCents, back.Items[i].UnitPriceCents, again)
+			}
 		}
 	})
 }

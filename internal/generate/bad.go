@@ -2,7 +2,9 @@ package generate
 
 import (
 	"bytes"
+	"fmt"
 
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/quality"
 )
 
@@ -109,4 +111,145 @@ func (g *Generator) corrupt(b []byte) []byte {
 		out = append(out, "NaN"...)
 		return append(out, b[j:]...)
 	}
+}
+
+// damage applies the defects made on the encoded bytes, after encoding:
+// it returns the damaged record and true for those kinds, b and false for
+// the others. A nil result is a tombstone (a record without a value).
+func (g *Generator) damage(b []byte, kind quality.Reason) ([]byte, bool) {
+	switch kind {
+	case quality.MalformedJSON:
+		return g.corrupt(b), true
+	case quality.EmptyRecord:
+		if g.r.IntN(2) == 0 {
+			return nil, true // a delete marker on a compacted topic
+		}
+		return b[:0], true // a producer that sent an empty body
+	case quality.InvalidText:
+		return g.badText(b), true
+	case quality.InvalidCard:
+		return g.badCard(b), true
+	case quality.TooManyDecimals:
+		return g.badDecimals(b), true
+	}
+	return b, false
+}
+
+// insert returns a new slice of b with ins inserted at i.
+func insert(b []byte, i int, ins []byte) []byte {
+	out := make([]byte, 0, len(b)+len(ins))
+	out = append(out, b[:i]...)
+	out = append(out, ins...)
+	return append(out, b[i:]...)
+}
+
+// textFields are string fields a text defect may land in.
+var textFields = []string{`"category":"`, `"product_id":"`, `"device_id":"`, `"payment_method":"`, `"channel":"`}
+
+// badText puts text into a string field that a PostgreSQL text column
+// cannot hold.
+func (g *Generator) badText(b []byte) []byte {
+	r := g.r
+	key := []byte(textFields[r.IntN(len(textFields))])
+	i := bytes.Index(b, key)
+	if i < 0 {
+		key = []byte(`"device_id":"`)
+		i = bytes.Index(b, key)
+	}
+	i += len(key)
+	j := i + bytes.IndexByte(b[i:], '"') // the closing quote
+	var ins []byte
+	switch r.IntN(4) {
+	case 0: // a C string's terminator copied along, escaped by the encoder
+		ins = []byte(`\u0000`)
+	case 1: // the same terminator written raw
+		ins = []byte{0}
+	case 2: // text in Latin-1, not UTF-8 ("café" as 63 61 66 e9)
+		ins = []byte{'c', 'a', 'f', 0xe9}
+	default: // a multi-byte character cut in half by a byte-length limit
+		ins = []byte{0xe2, 0x82}
+	}
+	return insert(b, i+r.IntN(j-i+1), ins)
+}
+
+// badCard writes card data that is not a BIN and last four digits.
+func (g *Generator) badCard(b []byte) []byte {
+	r := g.r
+	i := bytes.Index(b, []byte(`"card":{`))
+	if i < 0 {
+		return b
+	}
+	j := i + bytes.IndexByte(b[i:], '}') + 1
+	var card []byte
+	switch r.IntN(4) {
+	case 0: // the full card number typed into the BIN field
+		p := g.pan()
+		card = fmt.Appendf(nil, `"card":{"bin":"%s","last4":"%s"}`, p, p[len(p)-4:])
+	case 1: // the full card number as last4
+		p := g.pan()
+		card = fmt.Appendf(nil, `"card":{"bin":"%s","last4":"%s"}`, p[:6], p)
+	case 2: // a BIN cut to five digits by a numeric column dropping a leading zero
+		card = fmt.Appendf(nil, `"card":{"bin":"%05d","last4":"%04d"}`, 10000+r.IntN(90000), r.IntN(10000))
+	default: // a masked last4 ("**12") from a payment page
+		card = fmt.Appendf(nil, `"card":{"bin":"%06d","last4":"**%02d"}`, 400000+r.IntN(100000), r.IntN(100))
+	}
+	out := make([]byte, 0, len(b)+len(card))
+	out = append(out, b[:i]...)
+	out = append(out, card...)
+	return append(out, b[j:]...)
+}
+
+// pan makes a 16-digit card number that passes the Luhn check.
+func (g *Generator) pan() []byte {
+	d := make([]byte, 16)
+	d[0] = '4'
+	for k := 1; k < 15; k++ {
+		d[k] = byte('0' + g.r.IntN(10))
+	}
+	sum := 0
+	for k := 14; k >= 0; k-- {
+		v := int(d[k] - '0')
+		if (14-k)%2 == 0 { // doubled: every second digit counting from the check digit
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	d[15] = byte('0' + (10-sum%10)%10)
+	return d
+}
+
+// badDecimals gives an amount more decimals than its currency has: a
+// price computed with VAT and never rounded.
+func (g *Generator) badDecimals(b []byte) []byte {
+	r := g.r
+	key := []byte(`"unit_price":`)
+	if r.IntN(3) == 0 {
+		key = []byte(`"total_amount":`)
+	}
+	i := bytes.Index(b, key)
+	if i < 0 {
+		return b
+	}
+	i += len(key)
+	j := i
+	for j < len(b) && (b[j] == '-' || b[j] == '.' || (b[j] >= '0' && b[j] <= '9')) {
+		j++
+	}
+	digits, _ := event.CurrencyDigits(g.cfg.Currency)
+	have := 0 // decimals written
+	var ins []byte
+	if k := bytes.IndexByte(b[i:j], '.'); k >= 0 {
+		have = j - i - k - 1
+	} else {
+		ins = append(ins, '.')
+	}
+	// up to the currency's decimals, then one to three more, the last not zero
+	for n := digits - have + r.IntN(3); n > 0; n-- {
+		ins = append(ins, byte('0'+r.IntN(10)))
+	}
+	ins = append(ins, byte('1'+r.IntN(9)))
+	return insert(b, j, ins)
 }

@@ -56,8 +56,14 @@ var DefaultFraudMix = map[string]float64{
 var BadKinds = []quality.Reason{
 	quality.MalformedJSON, quality.WrongType, quality.MissingField, quality.NegativeAmount,
 	quality.TotalMismatch, quality.UnknownCurrency, quality.UnknownCountry,
-	quality.FutureTimestamp, quality.DuplicateID,
+	quality.FutureTimestamp, quality.DuplicateID, quality.InvalidText, quality.InvalidCard,
+	quality.TooManyDecimals, quality.EmptyRecord,
 }
+
+// DefaultBadKinds are the kinds made when Config.BadKinds is not set: all
+// but empty_record, which a JSON-lines file cannot tell from a blank line
+// (ask for it by name when writing to Kafka).
+var DefaultBadKinds = BadKinds[: len(BadKinds)-1 : len(BadKinds)-1]
 
 // Config describes the synthetic shop. The zero value, after WithDefaults,
 // is a valid shop.
@@ -81,7 +87,7 @@ type Config struct {
 	// BadRate is the share of all records that are bad. Defaults to 0.
 	BadRate float64
 	// BadKinds are the kinds of bad record to make, drawn uniformly.
-	// Defaults to all of BadKinds.
+	// Defaults to DefaultBadKinds.
 	BadKinds []quality.Reason
 	// Start is the event time of the first record of the simulated clock
 	// (Next). Defaults to DefaultStart. Run moves an unset Start to
@@ -107,7 +113,7 @@ func (c Config) WithDefaults() Config {
 		c.FraudMix = DefaultFraudMix
 	}
 	if c.BadKinds == nil {
-		c.BadKinds = BadKinds
+		c.BadKinds = DefaultBadKinds
 	}
 	if c.Start.IsZero() {
 		c.Start = DefaultStart
@@ -525,13 +531,15 @@ func (g *Generator) afterPurchase(s int, ms int64) {
 // finish encodes g.tx and wraps it in a Record with its labels.
 func (g *Generator) finish(ms int64, scenario string, bad quality.Reason) Record {
 	b, ks, ke, is, ie := g.encode(g.buf[:0], &g.tx)
-	if bad == quality.MalformedJSON {
-		b = g.corrupt(b)
-		ks, ke = 0, 0
-	}
 	g.buf = b
-	v := make([]byte, len(b))
-	copy(v, b)
+	var v []byte
+	if d, ok := g.damage(b, bad); ok {
+		b, ks, ke, is, ie = d, 0, 0, 0, 0
+	}
+	if b != nil {
+		v = make([]byte, len(b))
+		copy(v, b)
+	}
 	rec := Record{
 		Value:     v,
 		EventTime: time.UnixMilli(ms).UTC(),
@@ -544,7 +552,7 @@ func (g *Generator) finish(ms int64, scenario string, bad quality.Reason) Record
 	} else {
 		rec.Key = appendCustomerID(nil, g.tx.cust)
 	}
-	if ie > is && bad != quality.MalformedJSON {
+	if ie > is {
 		// v is never written again, so the ID may share its bytes.
 		rec.TransactionID = unsafe.String(&v[is], ie-is)
 	} else {

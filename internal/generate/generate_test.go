@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -185,6 +186,27 @@ func TestBadVariantsCovered(t *testing.T) {
 		g.tx.omit = f
 		check(fmt.Sprintf("omitted field %d", f), quality.MissingField)
 	}
+	// the defects made on the encoded bytes: each variant, by volume
+	seen := map[string]bool{}
+	for _, kind := range []quality.Reason{quality.InvalidText, quality.InvalidCard, quality.TooManyDecimals, quality.EmptyRecord} {
+		for i := 0; i < 400; i++ {
+			g.buildLegit(0, DefaultStart.UnixMilli(), false)
+			b, _, _, _, _ := g.encode(nil, &g.tx)
+			b, _ = g.damage(b, kind)
+			var tx event.Transaction
+			f := qc.Decode(b, DefaultStart, &tx)
+			if f == nil || f.Reason != kind {
+				t.Fatalf("%s record rejected as %v:\n%q", kind, f, b)
+			}
+			seen[variant(kind, b)] = true
+		}
+	}
+	for _, v := range []string{"tombstone", "empty value", `escaped \u0000`, "raw NUL", "Latin-1", "cut UTF-8",
+		"full number in bin", "full number in last4", "short bin", "masked last4", "price decimals", "total decimals"} {
+		if !seen[v] {
+			t.Errorf("variant %q never made", v)
+		}
+	}
 	for i := 0; i < 200; i++ {
 		g.buildLegit(0, DefaultStart.UnixMilli(), false)
 		b, _, _, _, _ := g.encode(nil, &g.tx)
@@ -194,6 +216,45 @@ func TestBadVariantsCovered(t *testing.T) {
 			t.Fatalf("corrupted record rejected as %v, want malformed_json:\n%s", f, b)
 		}
 	}
+}
+
+// variant names which defect a damaged record carries, written apart from
+// the generator's own choice so that the test can see each was made.
+func variant(kind quality.Reason, b []byte) string {
+	switch {
+	case kind == quality.EmptyRecord && b == nil:
+		return "tombstone"
+	case kind == quality.EmptyRecord:
+		return "empty value"
+	case bytes.Contains(b, []byte(`\u0000`)):
+		return `escaped \u0000`
+	case bytes.IndexByte(b, 0) >= 0:
+		return "raw NUL"
+	case bytes.Contains(b, []byte("caf\xe9")):
+		return "Latin-1"
+	case bytes.Contains(b, []byte("\xe2\x82")):
+		return "cut UTF-8"
+	case kind == quality.InvalidCard:
+		card := regexp.MustCompile(`"card":\{"bin":"([^"]*)","last4":"([^"]*)"\}`).FindSubmatch(b)
+		switch {
+		case card == nil:
+			return "no card"
+		case len(card[1]) == 16:
+			return "full number in bin"
+		case len(card[2]) == 16:
+			return "full number in last4"
+		case len(card[1]) == 5:
+			return "short bin"
+		case bytes.HasPrefix(card[2], []byte("**")):
+			return "masked last4"
+		}
+	case kind == quality.TooManyDecimals:
+		if regexp.MustCompile(`"total_amount":-?[0-9]+\.[0-9]{3}`).Match(b) {
+			return "total decimals"
+		}
+		return "price decimals"
+	}
+	return "unknown"
 }
 
 func TestConfigValidate(t *testing.T) {

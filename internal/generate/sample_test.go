@@ -338,7 +338,7 @@ func TestSampleGoodRecordsPassQuality(t *testing.T) {
 
 func TestSampleBadRecordsRejectedForTheirReason(t *testing.T) {
 	s := getSample(t)
-	for _, k := range BadKinds {
+	for _, k := range DefaultBadKinds {
 		if s.byBad[k] == 0 {
 			t.Errorf("no %s records in %d", k, s.n)
 		}

@@ -4,7 +4,8 @@ package quality
 var currencies = setOf("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF",
 	"RON", "BGN", "JPY", "CNY", "INR", "AUD", "CAD", "NZD", "BRL", "MXN", "ZAR", "SGD", "HKD",
 	"KRW", "TRY", "AED", "SAR", "ILS", "THB", "MYR", "IDR", "PHP", "VND", "ARS", "CLP", "COP",
-	"PEN", "UAH", "NGN", "EGP", "KES", "MAD", "PKR", "BDT", "TWD", "ISK")
+	"PEN", "UAH", "NGN", "EGP", "KES", "MAD", "PKR", "BDT", "TWD", "ISK",
+	"BHD", "KWD", "OMR", "JOD", "QAR")
 
 // countries is the ISO 3166-1 alpha-2 list.
 var countries = setOf("AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",

@@ -21,22 +21,26 @@ type Reason string
 // The quality checks, in the order they are applied.
 const (
 	OK              Reason = ""
+	EmptyRecord     Reason = "empty_record"
+	InvalidText     Reason = "invalid_text"
 	MalformedJSON   Reason = "malformed_json"
 	WrongType       Reason = "wrong_type"
 	MissingField    Reason = "missing_field"
 	UnsupportedVer  Reason = "unsupported_version"
+	TooManyDecimals Reason = "too_many_decimals"
 	NegativeAmount  Reason = "negative_amount"
 	OutOfRange      Reason = "out_of_range"
 	TotalMismatch   Reason = "total_mismatch"
 	UnknownCurrency Reason = "unknown_currency"
 	UnknownCountry  Reason = "unknown_country"
+	InvalidCard     Reason = "invalid_card"
 	FutureTimestamp Reason = "future_timestamp"
 	DuplicateID     Reason = "duplicate_id"
 )
 
 // Reasons lists every failure reason, for metrics and documentation.
-var Reasons = []Reason{MalformedJSON, WrongType, MissingField, UnsupportedVer, NegativeAmount,
-	OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, FutureTimestamp, DuplicateID}
+var Reasons = []Reason{EmptyRecord, InvalidText, MalformedJSON, WrongType, MissingField, UnsupportedVer, TooManyDecimals,
+	NegativeAmount, OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, InvalidCard, FutureTimestamp, DuplicateID}
 
 // Config holds the tolerances of the checks.
 type Config struct {
@@ -47,7 +51,9 @@ type Config struct {
 	MaxItems int
 	// MaxQuantity is the most units of one line. Defaults to 1000.
 	MaxQuantity int
-	// MaxTotalCents is the largest total accepted. Defaults to 1,000,000.00.
+	// MaxTotalCents is the largest total or unit price accepted, in minor
+	// units of the record's currency. Defaults to 100,000,000 (1,000,000.00
+	// in a two-decimal currency).
 	MaxTotalCents event.Cents
 }
 
@@ -83,7 +89,21 @@ func fail(r Reason, format string, args ...any) *Failure {
 // Decode parses raw into t and applies every check except duplicates. It
 // returns nil when the record is clean, or the first failed check.
 func (c Config) Decode(raw []byte, now time.Time, t *event.Transaction) *Failure {
+	if len(raw) == 0 {
+		*t = event.Transaction{}
+		if raw == nil {
+			return fail(EmptyRecord, "the record has no value (a tombstone)")
+		}
+		return fail(EmptyRecord, "the record's value is empty")
+	}
+	if f := checkText(raw); f != nil {
+		*t = event.Transaction{}
+		return f
+	}
 	if err := event.Decode(raw, t); err != nil {
+		if errors.Is(err, event.ErrPrecision) {
+			return c.precision(t, err)
+		}
 		msg := err.Error()
 		if strings.Contains(msg, "cannot unmarshal") || strings.Contains(msg, "is not a number") ||
 			strings.Contains(msg, "out of range") || strings.Contains(msg, "parsing time") {
@@ -94,16 +114,42 @@ func (c Config) Decode(raw []byte, now time.Time, t *event.Transaction) *Failure
 	return c.Validate(t, now)
 }
 
+// precision names an amount with more decimals than its currency has. A
+// record whose currency is missing or unknown (read with two decimals) is
+// named for that instead, as it would be had its amounts fitted.
+func (c Config) precision(t *event.Transaction, err error) *Failure {
+	switch {
+	case t.SchemaVersion == 0:
+		return fail(MissingField, "schema_version is missing")
+	case t.SchemaVersion != event.SchemaVersion:
+		return fail(UnsupportedVer, "schema_version %d, want %d", t.SchemaVersion, event.SchemaVersion)
+	case t.Currency == "":
+		return fail(MissingField, "currency is missing")
+	case !KnownCurrency(t.Currency):
+		return fail(UnknownCurrency, "currency %q is not a known ISO 4217 code", t.Currency)
+	}
+	var pe *event.PrecisionError
+	if errors.As(err, &pe) {
+		return fail(TooManyDecimals, "%s", trimErr(pe.Error()))
+	}
+	return fail(TooManyDecimals, "%s", trimErr(err.Error()))
+}
+
+// trimErr shortens a decoder's message for a failure's detail, which is
+// stored as text: it stays valid UTF-8 without NUL however it is cut.
 func trimErr(s string) string {
 	s = strings.TrimPrefix(s, event.ErrMalformed.Error()+": ")
 	if len(s) > 200 {
 		s = s[:200]
 	}
-	return s
+	s = strings.ToValidUTF8(s, "\ufffd")
+	return strings.ReplaceAll(s, "\x00", `\u0000`)
 }
 
 // Validate applies the field, range and consistency checks to a decoded t.
 func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
+	digits, _ := event.CurrencyDigits(t.Currency)
+	money := func(v event.Cents) string { return string(v.AppendDecimal(nil, digits)) }
 	switch {
 	case t.SchemaVersion == 0:
 		return fail(MissingField, "schema_version is missing")
@@ -131,7 +177,7 @@ func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
 		return fail(OutOfRange, "%d items, at most %d", len(t.Items), c.MaxItems)
 	}
 	if t.TotalCents < 0 {
-		return fail(NegativeAmount, "total_amount %s is negative", t.TotalCents)
+		return fail(NegativeAmount, "total_amount %s is negative", money(t.TotalCents))
 	}
 	for i := range t.Items {
 		it := &t.Items[i]
@@ -139,20 +185,20 @@ func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
 			return fail(MissingField, "items[%d].product_id is missing", i)
 		}
 		if it.UnitPriceCents < 0 {
-			return fail(NegativeAmount, "items[%d].unit_price %s is negative", i, it.UnitPriceCents)
+			return fail(NegativeAmount, "items[%d].unit_price %s is negative", i, money(it.UnitPriceCents))
 		}
 		if it.UnitPriceCents > c.MaxTotalCents {
-			return fail(OutOfRange, "items[%d].unit_price %s above %s", i, it.UnitPriceCents, c.MaxTotalCents)
+			return fail(OutOfRange, "items[%d].unit_price %s above %s", i, money(it.UnitPriceCents), money(c.MaxTotalCents))
 		}
 		if it.Quantity <= 0 || it.Quantity > c.MaxQuantity {
 			return fail(OutOfRange, "items[%d].quantity %d outside 1..%d", i, it.Quantity, c.MaxQuantity)
 		}
 	}
 	if t.TotalCents > c.MaxTotalCents {
-		return fail(OutOfRange, "total_amount %s above %s", t.TotalCents, c.MaxTotalCents)
+		return fail(OutOfRange, "total_amount %s above %s", money(t.TotalCents), money(c.MaxTotalCents))
 	}
 	if s := t.ItemsCents(); s != t.TotalCents {
-		return fail(TotalMismatch, "total_amount %s, items sum to %s", t.TotalCents, s)
+		return fail(TotalMismatch, "total_amount %s, items sum to %s", money(t.TotalCents), money(s))
 	}
 	if !KnownCurrency(t.Currency) {
 		return fail(UnknownCurrency, "currency %q is not a known ISO 4217 code", t.Currency)
@@ -161,6 +207,9 @@ func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
 		if !KnownCountry(cc) {
 			return fail(UnknownCountry, "country %q is not a known ISO 3166 alpha-2 code", cc)
 		}
+	}
+	if f := checkCard(&t.Card); f != nil {
+		return f
 	}
 	if t.EventTime.After(now.Add(c.MaxFutureSkew)) {
 		return fail(FutureTimestamp, "event_time %s is %s ahead of the clock", t.EventTime.Format(time.RFC3339), t.EventTime.Sub(now).Round(time.Second))

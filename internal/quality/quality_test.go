@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopstream/shopstream/internal/event"
 )
@@ -67,6 +68,24 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+func TestEmptyRecord(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	for name, raw := range map[string][]byte{"tombstone": nil, "empty": {}} {
+		tx := event.Transaction{TransactionID: "left from the last record"}
+		f := cfg.Decode(raw, now, &tx)
+		if f == nil || f.Reason != EmptyRecord || f.Detail == "" {
+			t.Errorf("%s value: failure %v, want empty_record with a detail", name, f)
+		}
+		if tx.TransactionID != "" {
+			t.Errorf("%s value left the previous transaction in place: %+v", name, tx)
+		}
+	}
+	var tx event.Transaction
+	if f := cfg.Decode([]byte(" "), now, &tx); f == nil || f.Reason != MalformedJSON {
+		t.Errorf("a blank value: failure %v, want malformed_json", f)
+	}
+}
+
 func TestDedup(t *testing.T) {
 	d := NewDedup(3)
 	for _, id := range []string{"a", "b", "c"} {
@@ -97,4 +116,54 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted an invalid record: %+v", tx)
 		}
 	})
+}
+
+func TestInvalidText(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	tests := []struct {
+		name, from, to string
+		want           Reason
+		field          string // named in the detail
+	}{
+		{"escaped NUL in id", `"transaction_id":"t1"`, `"transaction_id":"t\u00001"`, InvalidText, "transaction_id"},
+		{"escaped NUL in product", `"product_id":"p1"`, `"product_id":"p1\u0000"`, InvalidText, "product_id"},
+		{"escaped NUL in device", `"device_id":"d1"`, `"device_id":"\u0000"`, InvalidText, "device_id"},
+		{"raw NUL byte", `"channel":"web"`, "\"channel\":\"w\x00eb\"", InvalidText, "channel"},
+		{"invalid UTF-8", `"category":"books"`, "\"category\":\"bo\xffoks\"", InvalidText, "category"},
+		{"truncated UTF-8", `"customer_id":"c1"`, "\"customer_id\":\"c1\xc3\"", InvalidText, "customer_id"},
+		{"surrogate encoded as UTF-8", `"ip_address":"1.2.3.4"`, "\"ip_address\":\"\xed\xa0\x80\"", InvalidText, "ip_address"},
+		{"escaped backslash before u0000 is text", `"device_id":"d1"`, `"device_id":"d\\u0000"`, OK, ""},
+		{"other escapes are fine", `"device_id":"d1"`, `"device_id":"\u00e9\n\u0001"`, OK, ""},
+		{"valid UTF-8 is fine", `"category":"books"`, `"category":"Bücher 本 🙂"`, OK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := strings.Replace(good, tc.from, tc.to, 1)
+			if raw == good {
+				t.Fatalf("edit %q not applied", tc.from)
+			}
+			var tx event.Transaction
+			f := cfg.Decode([]byte(raw), now, &tx)
+			got := OK
+			if f != nil {
+				got = f.Reason
+			}
+			if got != tc.want {
+				t.Fatalf("reason = %q (%v), want %q", got, f, tc.want)
+			}
+			if f != nil && !strings.Contains(f.Detail, `"`+tc.field+`"`) {
+				t.Errorf("detail %q does not name field %s", f.Detail, tc.field)
+			}
+		})
+	}
+}
+
+func TestDetailIsStorableText(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes: a cut at 200 would split nothing, at 201 a rune
+	for _, msg := range []string{"x" + long, long, "a\x00b", "bad \xff byte"} {
+		d := trimErr(msg)
+		if !utf8.ValidString(d) || strings.IndexByte(d, 0) >= 0 {
+			t.Errorf("trimErr(%q) = %q: not valid UTF-8 without NUL", msg, d)
+		}
+	}
 }

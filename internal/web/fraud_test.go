@@ -18,6 +18,7 @@ import (
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/postgres"
@@ -143,7 +144,7 @@ type fraudEnv struct {
 
 func newFraudEnv(t *testing.T, st store.Store) *fraudEnv {
 	t.Helper()
-	det, err := detector.New(detector.Config{Logger: slog.New(slog.DiscardHandler)})
+	det, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
-	"github.com/shopstream/shopstream/internal/jobs"
+	"github.com/shopstream/shopstream/internal/modeldoc"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -141,14 +141,14 @@ type SegmentRow struct {
 
 // ClustersResponse is a stored clustering and its cluster profiles.
 type ClustersResponse struct {
-	Version    int                   `json:"version"`
-	CreatedAt  time.Time             `json:"created_at"`
-	K          int                   `json:"k"`
-	Silhouette *float64              `json:"silhouette"`
-	Candidates []jobs.KSilhouette    `json:"candidates"`
-	Features   []string              `json:"features"`
-	Centroids  [][]float64           `json:"centroids"`
-	Profiles   []jobs.ClusterProfile `json:"profiles"`
+	Version    int                       `json:"version"`
+	CreatedAt  time.Time                 `json:"created_at"`
+	K          int                       `json:"k"`
+	Silhouette *float64                  `json:"silhouette"`
+	Candidates []modeldoc.KSilhouette    `json:"candidates"`
+	Features   []string                  `json:"features"`
+	Centroids  [][]float64               `json:"centroids"`
+	Profiles   []modeldoc.ClusterProfile `json:"profiles"`
 }
 
 func (h *analyticsAPI) segments(w http.ResponseWriter, r *http.Request) {
@@ -191,8 +191,8 @@ func Segments(ctx context.Context, a store.Analytics) (SegmentsResponse, error) 
 	if err != nil {
 		return SegmentsResponse{}, err
 	}
-	var p jobs.SegmentsParams
-	var met jobs.SegmentsMetrics
+	var p modeldoc.SegmentsParams
+	var met modeldoc.SegmentsMetrics
 	if err := errors.Join(json.Unmarshal(m.Params, &p), json.Unmarshal(m.Metrics, &met)); err != nil {
 		return SegmentsResponse{}, fmt.Errorf("decoding segments model %d: %w", m.Version, err)
 	}
@@ -256,11 +256,11 @@ func CohortMatrix(cells []store.CohortCell, computedAt time.Time) CohortsRespons
 
 // CLVModelResponse is the body of GET /api/v1/clv/model.
 type CLVModelResponse struct {
-	Version   int             `json:"version"`
-	Status    string          `json:"status"`
-	CreatedAt time.Time       `json:"created_at"`
-	Params    jobs.CLVParams  `json:"params"`
-	Metrics   jobs.CLVMetrics `json:"metrics"`
+	Version   int                 `json:"version"`
+	Status    string              `json:"status"`
+	CreatedAt time.Time           `json:"created_at"`
+	Params    modeldoc.CLVParams  `json:"params"`
+	Metrics   modeldoc.CLVMetrics `json:"metrics"`
 }
 
 func (h *analyticsAPI) clvModel(w http.ResponseWriter, r *http.Request) {

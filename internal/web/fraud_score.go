@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,10 +25,28 @@ func (h *fraudAPI) score(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	v.Risk = round4(v.Risk)
+	resp := ScoreResponse{Risk: round4(v.Risk), Decision: v.Decision, Reasons: v.Reasons, ModelVersion: v.ModelVersion,
+		ShadowVersion: v.ShadowVersion, History: v.History}
 	if v.ShadowRisk != nil {
 		sr := round4(*v.ShadowRisk)
-		v.ShadowRisk = &sr
+		resp.ShadowRisk = &sr
 	}
-	WriteJSON(w, http.StatusOK, v)
+	WriteJSON(w, http.StatusOK, resp)
+}
+
+// ScoreResponse is the body of POST /api/v1/score.
+type ScoreResponse struct {
+	Risk     float64 `json:"risk"`
+	Decision string  `json:"decision"`
+	// Reasons is the JSON array stored with transactions (rules, then
+	// standing-out features).
+	Reasons json.RawMessage `json:"reasons"`
+	// ModelVersion is the active model scored with, null for rules alone.
+	ModelVersion *int `json:"model_version"`
+	// ShadowRisk is the shadow model's risk, when there is one.
+	ShadowRisk    *float64 `json:"shadow_risk,omitempty"`
+	ShadowVersion *int     `json:"shadow_version,omitempty"`
+	// History is how many stored transactions of the customer were
+	// replayed.
+	History int `json:"history"`
 }

@@ -402,7 +402,7 @@ func testScoreAPI(t *testing.T, e *fraudEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v detector.Verdict
+	var v web.ScoreResponse
 	e.call(t, "POST", "/api/v1/score", string(body), 200, &v)
 	// alice ordered ten times in the ten minutes before: velocity.
 	if v.History != 10 || v.Decision != "decline" || v.ModelVersion == nil || *v.ModelVersion != e.det.Active().Version ||

@@ -22,6 +22,10 @@
 // over the synthetic shop's labelled stream and reports how well it
 // detects; docs/fraud.md gives the figures and how to reproduce them.
 //
+// The State lives in state.go (its records and lifecycle), state_config.go,
+// state_features.go (reading features) and state_update.go (folding a
+// transaction in).
+//
 // Nothing here does I/O, reads the clock or draws random numbers except
 // through what its caller passes in.
 package fraud

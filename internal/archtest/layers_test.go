@@ -37,9 +37,22 @@ var pureLibraries = []string{
 // domain leaves them to the plumbing.
 var ioStd = []string{"net", "database/sql", "os/exec", "syscall", "log", "log/slog"}
 
+// upward lists, for packages above the domain, what they must not reach
+// even indirectly: the arrows issue 9 turned around stay turned.
+var upward = map[string][]string{
+	"internal/detector":      {"internal/pipeline", "internal/bus", "internal/generate", "internal/web", "internal/jobs"},
+	"internal/web":           {"internal/jobs", "internal/pipeline", "internal/bus", "internal/generate", "internal/cli"},
+	"internal/fraudmetrics":  {"internal/web", "internal/cli", "internal/pipeline", "internal/bus", "internal/generate"},
+	"internal/analyticsview": {"internal/web", "internal/cli", "internal/jobs", "internal/pipeline", "internal/bus"},
+	"internal/jobs":          {"internal/web", "internal/cli", "internal/pipeline", "internal/bus", "internal/generate"},
+	"internal/importer":      {"internal/store", "internal/pipeline", "internal/bus", "internal/web", "internal/cli"},
+	"internal/store":         {"internal/pipeline", "internal/bus", "internal/web", "internal/cli", "internal/jobs", "internal/detector"},
+}
+
 type pkg struct {
 	ImportPath string
 	Imports    []string
+	Deps       []string
 	Standard   bool
 }
 
@@ -50,7 +63,7 @@ func listModule(t *testing.T) []pkg {
 	if err != nil {
 		t.Fatalf("the go command is needed to list the packages: %v", err)
 	}
-	cmd := exec.Command(gobin, "list", "-json=ImportPath,Imports,Standard", module+"/...")
+	cmd := exec.Command(gobin, "list", "-json=ImportPath,Imports,Deps,Standard", module+"/...")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -132,6 +145,41 @@ func TestDomainImportsNoPlumbing(t *testing.T) {
 	for _, d := range []string{"internal/event", "internal/quality", "internal/fraud", "internal/analytics"} {
 		if !found[d] {
 			t.Errorf("domain package %s not found; update the domain list", path.Join(module, d))
+		}
+	}
+}
+
+// TestArrowsPointInwards fails when a package in upward depends, directly
+// or not, on one it must not.
+func TestArrowsPointInwards(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, p := range listModule(t) {
+		rel, ok := strings.CutPrefix(p.ImportPath, module+"/")
+		if !ok {
+			continue
+		}
+		for from, banned := range upward {
+			if !under(rel, from) {
+				continue
+			}
+			seen[from] = true
+			for _, d := range p.Deps {
+				drel, ok := strings.CutPrefix(d, module+"/")
+				if !ok {
+					continue
+				}
+				for _, b := range banned {
+					if under(drel, b) {
+						t.Errorf("%s depends on %s; it must not (see upward)", p.ImportPath, d)
+					}
+				}
+			}
+		}
+	}
+	for from := range upward {
+		if !seen[from] {
+			t.Errorf("package %s not found; update upward", path.Join(module, from))
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shopstream/shopstream/internal/analyticsview"
 	"github.com/shopstream/shopstream/internal/jobs"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
@@ -234,14 +235,14 @@ func writeJSONTo(w io.Writer, v any) error {
 const noRefreshYet = "nothing computed yet: run with --refresh, or wait for the periodic refresh of a running shopstream"
 
 func showRFM(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) error {
-	s, err := web.Segments(ctx, a)
+	s, err := analyticsview.ReadSegments(ctx, a)
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		return writeJSONTo(w, struct {
-			Customers int64            `json:"customers"`
-			RFM       []web.SegmentRow `json:"rfm"`
+			Customers int64                      `json:"customers"`
+			RFM       []analyticsview.SegmentRow `json:"rfm"`
 		}{s.Customers, s.RFM})
 	}
 	if s.Customers == 0 {
@@ -266,7 +267,7 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 	if err != nil {
 		return err
 	}
-	m := web.CohortMatrix(cells, at)
+	m := analyticsview.CohortMatrix(cells, at)
 	if asJSON {
 		return writeJSONTo(w, m)
 	}
@@ -299,18 +300,22 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 }
 
 func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, top int) error {
-	m, err := web.CLVModel(ctx, a)
+	m, err := analyticsview.ReadCLVModel(ctx, a)
 	if err != nil && !errors.Is(err, store.ErrNoModel) {
 		return err
 	}
-	customers, err2 := a.TopCustomers(ctx, top)
+	rows, err2 := a.TopCustomers(ctx, top)
 	if err2 != nil {
 		return err2
 	}
+	customers := make([]analyticsview.Customer, len(rows))
+	for i := range rows {
+		customers[i] = analyticsview.CustomerOf(&rows[i])
+	}
 	if asJSON {
 		return writeJSONTo(w, struct {
-			Model        *web.CLVModelResponse     `json:"model"`
-			TopCustomers []store.CustomerAnalytics `json:"top_customers"`
+			Model        *analyticsview.CLVModel  `json:"model"`
+			TopCustomers []analyticsview.Customer `json:"top_customers"`
 		}{m, customers})
 	}
 	if m == nil {
@@ -336,7 +341,7 @@ func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, t
 }
 
 func showSegments(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) error {
-	s, err := web.Segments(ctx, a)
+	s, err := analyticsview.ReadSegments(ctx, a)
 	if err != nil {
 		return err
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shopstream/shopstream/internal/analyticsview"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
-	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -82,8 +82,8 @@ func TestAnalyticsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var clv struct {
-		Model        *web.CLVModelResponse     `json:"model"`
-		TopCustomers []store.CustomerAnalytics `json:"top_customers"`
+		Model        *analyticsview.CLVModel  `json:"model"`
+		TopCustomers []analyticsview.Customer `json:"top_customers"`
 	}
 	if err := json.Unmarshal([]byte(out), &clv); err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestAnalyticsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var coh web.CohortsResponse
+	var coh analyticsview.Cohorts
 	if err := json.Unmarshal([]byte(out), &coh); err != nil || len(coh.Cohorts) == 0 || coh.Cohorts[0].Retention[0] != 1 {
 		t.Fatalf("cohorts --json: %v\n%.500s", err, out)
 	}
@@ -116,7 +116,7 @@ func TestAnalyticsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seg web.ClustersResponse
+	var seg analyticsview.Clusters
 	if err := json.Unmarshal([]byte(out), &seg); err != nil || seg.K < 2 || len(seg.Profiles) != seg.K {
 		t.Fatalf("segments --json: %v\n%.500s", err, out)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,7 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer pprof.StopCPUProfile()
 	}
-	det, err := detector.New(detector.Config{Logger: logger})
+	det, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res, err := bench.Run(ctx, bench.Config{
 		PostgresURL: url, Records: *records, Customers: *customers, Seed: *seed, Runs: *runs, Batch: *batch,
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
-		NewScorer: det.NewPartitionScorer, Logger: logger,
+		NewScorer: partitionScorers(det), Logger: logger,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/shopstream/shopstream/internal/evaluate"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
 )
@@ -114,7 +115,7 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 
-	rep, err := fraud.Evaluate(ctx, fraud.EvalConfig{
+	rep, err := evaluate.Fraud(ctx, evaluate.Config{
 		Records: *count, Seed: *seed, FraudRate: *fraudRate, BadRate: *badRate, Customers: *customers,
 		TrainFraction: *trainFraction, NoModel: *noModel, Rules: rules, Scorer: scfg, MaxFPR: 0.01,
 	})
@@ -156,7 +157,7 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return printFraudEval(stdout, rep, *seed, *trainFraction)
 }
 
-func printFraudEval(w io.Writer, rep *fraud.EvalReport, seed int64, trainFraction float64) error {
+func printFraudEval(w io.Writer, rep *evaluate.Report, seed int64, trainFraction float64) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fraud-eval: seed %d, %d records, %d quarantined by the quality checks\n", seed, rep.Records, rep.Quarantined)
 	if rep.Trained > 0 {

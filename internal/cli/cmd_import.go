@@ -16,21 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/importer"
-	"github.com/shopstream/shopstream/internal/pipeline"
-	"github.com/shopstream/shopstream/internal/quality"
-	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/importjob"
 )
-
-// Imports are stored like a consumer group reading one partition: group
-// importGroup, topic "import:<source>", offsets = record ordinals in the
-// file, so a re-import resumes where the last one stopped, or does nothing.
-const importGroup = "import"
-
-// importPartition is the kafka_partition of imported rows: no Kafka
-// partition, so the processors' state rebuild never replays them.
-const importPartition = -1
 
 // importReport is the final report of an import (--json prints it).
 type importReport struct {
@@ -153,19 +141,23 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 
-	imp := &importRun{st: st, topic: "import:" + *source, batch: *batch, quality: quality.Config{}.WithDefaults(),
-		rep: importReport{File: *path, Source: *source, QuarantinedBy: map[string]int64{}}, start: time.Now()}
+	job, err := importjob.New(importjob.Config{Store: st, Source: *source, Batch: *batch})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
 	cfg.Progress = func(rows int64) {
 		if rows == 0 {
 			return
 		}
-		el := time.Since(imp.start).Seconds()
+		el := time.Since(start).Seconds()
 		pct := ""
 		if size > 0 {
 			pct = fmt.Sprintf(" (%.0f%% of %s)", 100*float64(counted.n)/float64(size), byteSize(size))
 		}
+		res := job.Result()
 		fmt.Fprintf(stderr, "import: %s rows read%s, %s transactions stored, %s quarantined, %.0f rows/s\n",
-			withThousands(rows), pct, withThousands(imp.rep.Stored), withThousands(imp.rep.Quarantined), float64(rows)/max(el, 1e-9))
+			withThousands(rows), pct, withThousands(res.Stored), withThousands(res.Quarantined), float64(rows)/max(el, 1e-9))
 	}
 	rd, err := importer.New(bufio.NewReaderSize(counted, 1<<20), cfg)
 	if err != nil {
@@ -177,185 +169,39 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--csv %s: %w", *path, err)
 	}
 
-	offs, err := st.Offsets(ctx, importGroup, imp.topic)
+	resume, err := job.Resume(ctx)
 	if err != nil {
 		return err
 	}
-	imp.resume = offs[0]
-	if imp.resume > 0 {
-		fmt.Fprintf(stderr, "import: %s records of source %q are stored already; resuming after them\n", withThousands(imp.resume), *source)
+	if resume > 0 {
+		fmt.Fprintf(stderr, "import: %s records of source %q are stored already; resuming after them\n", withThousands(resume), *source)
 	}
-	if err := imp.run(ctx, rd); err != nil {
+	if err := job.Run(ctx, rd); err != nil {
 		return err
 	}
-	rr := rd.Report()
-	rep := &imp.rep
-	rep.Rows, rep.Items, rep.Transactions, rep.SplitOrders = rr.Rows, rr.Items, rr.Transactions, rr.SplitOrders
-	rep.Skipped, rep.UnknownCountries = map[string]int64{}, rr.UnknownCountries
+	res, rr := job.Result(), rd.Report()
+	rep := &importReport{File: *path, Source: *source, Rows: rr.Rows, Items: rr.Items, Transactions: rr.Transactions,
+		SplitOrders: rr.SplitOrders, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
+		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
+		Skipped: map[string]int64{}, UnknownCountries: rr.UnknownCountries}
 	for k, v := range rr.Skipped {
 		rep.Skipped[string(k)] = v
 	}
 	if rep.UnknownCountries == nil {
 		rep.UnknownCountries = map[string]int64{}
 	}
-	rep.Seconds = time.Since(imp.start).Seconds()
+	rep.Seconds = time.Since(start).Seconds()
 	rep.RowsPerSecond = float64(rep.Rows) / max(rep.Seconds, 1e-9)
 
-	if rep.Records < imp.resume {
+	if rep.Records < resume {
 		return fmt.Errorf("the store holds %d records of source %q but %s has only %d: is it another file of the same name? "+
-			"Import it with --source <another name>", imp.resume, *source, *path, rep.Records)
+			"Import it with --source <another name>", resume, *source, *path, rep.Records)
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(rep)
 	}
 	printImportReport(stdout, rep, sf.describe())
 	return nil
-}
-
-// importRun writes one file's records in batches.
-type importRun struct {
-	st      store.Store
-	topic   string
-	batch   int
-	quality quality.Config
-	resume  int64 // records stored by earlier imports
-	start   time.Time
-	rep     importReport
-	part    store.Part
-}
-
-func (r *importRun) run(ctx context.Context, rd *importer.Reader) error {
-	now := time.Now()
-	r.part = store.Part{Partition: 0, From: r.resume, To: r.resume}
-	for {
-		t, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("--csv: %w", err)
-		}
-		parts := splitLongOrder(t, r.quality.MaxItems)
-		if len(parts) > 1 {
-			r.rep.LongOrders++
-		}
-		for i := range parts {
-			ord := r.rep.Records
-			r.rep.Records++
-			if ord < r.resume {
-				r.rep.Previously++
-				continue
-			}
-			p := &parts[i]
-			if fail := r.quality.Validate(p, now); fail != nil {
-				raw, _ := event.Marshal(p)
-				r.part.Quarantined = append(r.part.Quarantined, store.Quarantined{Reason: string(fail.Reason),
-					Detail: fail.Detail, Raw: raw, Partition: importPartition, Offset: ord})
-			} else {
-				r.part.Txs = append(r.part.Txs, pipeline.NewTx(p, importPartition, ord, now, nil))
-			}
-			r.part.To++
-			if r.part.Len() >= r.batch {
-				if err := r.flush(ctx); err != nil {
-					return err
-				}
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	return r.flush(ctx)
-}
-
-// flush writes the pending part. Transactions already in the store (an
-// order imported before under another source name, say) are quarantined as
-// duplicate_id instead, as the stream processor does.
-func (r *importRun) flush(ctx context.Context) error {
-	if r.part.Len() == 0 {
-		return nil
-	}
-	for {
-		err := r.st.WriteBatch(ctx, &store.Batch{Group: importGroup, Topic: r.topic, Parts: []store.Part{r.part}})
-		if d, ok := store.IsDuplicate(err); ok {
-			// The later copies, by offset: the first of an id repeated
-			// within the part is kept.
-			dup := map[int64]store.DuplicateCopy{}
-			for _, c := range d.Copies {
-				dup[c.Offset] = c
-			}
-			kept := r.part.Txs[:0]
-			for _, t := range r.part.Txs {
-				c, ok := dup[t.Offset]
-				if !ok {
-					kept = append(kept, t)
-					continue
-				}
-				r.part.Quarantined = append(r.part.Quarantined, store.Quarantined{Reason: string(quality.DuplicateID),
-					Detail: fmt.Sprintf("transaction %s is stored already, at offset %d", t.TransactionID, c.KeptOffset),
-					Raw:    importRaw(&t), Partition: importPartition, Offset: t.Offset})
-			}
-			r.part.Txs = kept
-			continue
-		}
-		if _, ok := store.IsFenced(err); ok {
-			return fmt.Errorf("another import of source %q wrote meanwhile (its stored offset moved); run this one again to resume after it", r.rep.Source)
-		}
-		if err != nil {
-			return fmt.Errorf("storing records %d-%d: %w", r.part.From, r.part.To-1, err)
-		}
-		break
-	}
-	r.rep.Stored += int64(len(r.part.Txs))
-	r.rep.Quarantined += int64(len(r.part.Quarantined))
-	for _, q := range r.part.Quarantined {
-		r.rep.QuarantinedBy[q.Reason]++
-	}
-	r.part = store.Part{Partition: 0, From: r.part.To, To: r.part.To}
-	return nil
-}
-
-// importRaw rebuilds the event of a stored row for the quarantine.
-func importRaw(t *store.Tx) []byte {
-	b := []byte(`{"schema_version":1,"transaction_id":`)
-	b = event.AppendJSONString(b, t.TransactionID)
-	b = append(b, `,"customer_id":`...)
-	b = event.AppendJSONString(b, t.CustomerID)
-	b = append(b, `,"event_time":"`...)
-	b = t.EventTime.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","total_amount":`...)
-	b = event.Cents(t.TotalCents).AppendJSON(b)
-	b = append(b, `,"currency":`...)
-	b = event.AppendJSONString(b, t.Currency)
-	b = append(b, `,"billing_country":`...)
-	b = event.AppendJSONString(b, t.BillingCountry)
-	b = append(b, `,"channel":`...)
-	b = event.AppendJSONString(b, t.Channel)
-	b = append(b, `,"items":`...)
-	b = append(b, t.ItemsJSON...)
-	return append(b, '}')
-}
-
-// splitLongOrder splits an order of more than maxItems lines, which the
-// quality checks reject, into parts of at most maxItems: "<order>",
-// "<order>#p2", ... each with its own total. Real order exports (UCI Online
-// Retail) have invoices of several hundred lines; splitting keeps their
-// revenue, while the purchase-day models count them once anyway.
-func splitLongOrder(t event.Transaction, maxItems int) []event.Transaction {
-	if len(t.Items) <= maxItems {
-		return []event.Transaction{t}
-	}
-	var out []event.Transaction
-	for i := 0; i < len(t.Items); i += maxItems {
-		p := t
-		p.Items = t.Items[i:min(i+maxItems, len(t.Items))]
-		p.TotalCents = p.ItemsCents()
-		if i > 0 {
-			p.TransactionID = t.TransactionID + "#p" + strconv.Itoa(i/maxItems+1)
-		}
-		out = append(out, p)
-	}
-	return out
 }
 
 func printImportReport(w io.Writer, r *importReport, where string) {

@@ -119,7 +119,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
-		NewScorer: det.NewPartitionScorer,
+		NewScorer: partitionScorers(det),
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err

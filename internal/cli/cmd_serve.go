@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -41,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	det, err := detector.New(detector.Config{RulesFile: *rules, Scorer: fraud.ScorerConfig{ReviewAt: *reviewAt, DeclineAt: *declineAt},
+		State:  shopgeo.Lookups(fraud.StateConfig{}),
 		Logger: logger, Registerer: reg})
 	if err != nil {
 		return usageError{fmt.Errorf("fraud settings: %w", err)}

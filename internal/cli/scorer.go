@@ -5,13 +5,17 @@ import (
 
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 )
 
-// newDetector builds the live fraud detector from the process flags.
+// newDetector builds the live fraud detector from the process flags, with
+// the synthetic shop's tables as its GeoIP and BIN databases.
 func newDetector(d pipelineDeps, f *processFlags) (*detector.Detector, error) {
 	det, err := detector.New(detector.Config{
 		RulesFile:  f.rules,
 		Scorer:     fraud.ScorerConfig{ReviewAt: f.reviewAt, DeclineAt: f.declineAt},
+		State:      shopgeo.Lookups(fraud.StateConfig{}),
 		Logger:     d.logger,
 		Registerer: d.reg,
 	})
@@ -19,4 +23,10 @@ func newDetector(d pipelineDeps, f *processFlags) (*detector.Detector, error) {
 		return nil, usageError{fmt.Errorf("fraud settings: %w", err)}
 	}
 	return det, nil
+}
+
+// partitionScorers hands the detector's per-partition scorers to the
+// processor, which knows them by its own Scorer interface.
+func partitionScorers(det *detector.Detector) func(int32) pipeline.Scorer {
+	return func(p int32) pipeline.Scorer { return det.NewPartitionScorer(p) }
 }

@@ -2,7 +2,8 @@
 // (rules and isolation-forest model, swapped atomically when the rules file
 // changes or a model version is promoted), an optional shadow model that is
 // scored and stored but not acted on, and gives each Kafka partition a
-// pipeline.Scorer that owns that partition's feature state.
+// PartitionScorer that owns that partition's feature state (the processor's
+// scorer of the partition; the wiring hands it over).
 //
 // The pure parts (features, rules, risk, the forest) live in package fraud;
 // this package adds the files, clocks and concurrency around them.
@@ -22,8 +23,6 @@ import (
 
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
-	"github.com/shopstream/shopstream/internal/generate"
-	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -35,9 +34,9 @@ type Config struct {
 	// Scorer holds the thresholds. Defaults to fraud's defaults.
 	Scorer fraud.ScorerConfig
 	// State configures the per-partition feature state. Its country
-	// lookups default to the synthetic shop's tables (generate.CountryOfIP,
-	// generate.CountryOfBIN, generate.IsHostingIP), which stand in for a
-	// GeoIP and a BIN database.
+	// lookups stand in for a GeoIP and a BIN database; they default to
+	// none, as in fraud.StateConfig. The wiring passes the synthetic shop's
+	// tables (package shopgeo).
 	State fraud.StateConfig
 	// WatchInterval is how often the rules file is checked. Defaults to 2 s.
 	WatchInterval time.Duration
@@ -79,15 +78,6 @@ func New(cfg Config) (*Detector, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.State.CountryOfIP == nil {
-		cfg.State.CountryOfIP = generate.CountryOfIP
-	}
-	if cfg.State.CountryOfBIN == nil {
-		cfg.State.CountryOfBIN = generate.CountryOfBIN
-	}
-	if cfg.State.IsHostingIP == nil {
-		cfg.State.IsHostingIP = generate.IsHostingIP
 	}
 	cfg.Scorer = cfg.Scorer.WithDefaults()
 	if err := cfg.Scorer.Validate(); err != nil {
@@ -241,16 +231,18 @@ func (d *Detector) WatchRules(ctx context.Context) error {
 
 // NewPartitionScorer returns the scorer of one partition: it owns the
 // partition's feature state and scores with whatever scorer is in force.
-func (d *Detector) NewPartitionScorer(int32) pipeline.Scorer {
+func (d *Detector) NewPartitionScorer(int32) *PartitionScorer {
 	st, err := fraud.NewState(d.cfg.State)
 	if err != nil {
 		panic(err) // validated in New
 	}
-	return &partScorer{d: d, state: st}
+	return &PartitionScorer{d: d, state: st}
 }
 
-// partScorer is a pipeline.Scorer; one goroutine at a time uses it.
-type partScorer struct {
+// PartitionScorer scores one partition's transactions and keeps its
+// feature state; it is the processor's pipeline.Scorer of that partition.
+// One goroutine at a time uses it.
+type PartitionScorer struct {
 	d       *Detector
 	state   *fraud.State
 	f       fraud.Features
@@ -266,17 +258,16 @@ const expireEvery = 50_000
 // featureSample: one transaction in this many keeps its feature vector.
 const featureSample = 16
 
-func (p *partScorer) Score(t *event.Transaction, row *store.Tx) {
+// Score scores t from the partition's state, fills in row's risk,
+// decision, reasons, sampled features and shadow risk, then folds t into
+// the state.
+func (p *PartitionScorer) Score(t *event.Transaction, row *store.Tx) {
 	p.state.FeaturesInto(t, &p.f)
 	sc := p.d.scorer.Load()
 	sc.ScoreInto(&p.f, &p.res)
 	row.Risk = p.res.Risk
 	row.Decision = p.res.Decision.String()
-	if len(p.res.Hits) == 0 && len(p.res.Outliers) == 0 {
-		row.ReasonsJSON = pipeline.NoReasons
-	} else {
-		row.ReasonsJSON = p.res.AppendReasonsJSON(nil)
-	}
+	row.ReasonsJSON = p.res.ReasonsJSON()
 	// Feature vectors are kept for model training on a sample of the
 	// traffic (and every alert), which keeps the stored rows lean.
 	if p.n%featureSample == 0 || p.res.Decision != fraud.Approve {
@@ -299,13 +290,15 @@ func (p *partScorer) Score(t *event.Transaction, row *store.Tx) {
 	p.sweep(t.EventTime)
 }
 
-func (p *partScorer) Replay(row *store.Tx) {
+// Replay folds a stored transaction into the state without scoring it:
+// the state is rebuilt this way after a rebalance.
+func (p *PartitionScorer) Replay(row *store.Tx) {
 	t := TransactionOf(row)
 	p.state.Update(&t, nil)
 	p.sweep(row.EventTime)
 }
 
-func (p *partScorer) sweep(now time.Time) {
+func (p *PartitionScorer) sweep(now time.Time) {
 	p.n++
 	if p.n%expireEvery == 0 || now.Sub(p.expired) > time.Hour {
 		p.state.Expire(now)

@@ -175,7 +175,7 @@ func TestModelLifecycleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	proc, err := pipeline.New(pipeline.Config{Brokers: broker.Addrs(), Store: st, Logger: quiet, MaxBatch: 2000,
-		NewScorer: det.NewPartitionScorer,
+		NewScorer: func(part int32) pipeline.Scorer { return det.NewPartitionScorer(part) },
 		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}})
 	if err != nil {
 		t.Fatal(err)

@@ -26,19 +26,19 @@ const HistoryLimit = 64
 
 // Verdict is the answer of ScoreOne.
 type Verdict struct {
-	Risk     float64 `json:"risk"`
-	Decision string  `json:"decision"`
+	Risk     float64
+	Decision string
 	// Reasons is the JSON array stored with transactions (rules, then
 	// standing-out features).
-	Reasons json.RawMessage `json:"reasons"`
-	// ModelVersion is the active model scored with, null for rules alone.
-	ModelVersion *int `json:"model_version"`
+	Reasons json.RawMessage
+	// ModelVersion is the active model scored with, nil for rules alone.
+	ModelVersion *int
 	// ShadowRisk is the shadow model's risk, when there is one.
-	ShadowRisk    *float64 `json:"shadow_risk,omitempty"`
-	ShadowVersion *int     `json:"shadow_version,omitempty"`
+	ShadowRisk    *float64
+	ShadowVersion *int
 	// History is how many stored transactions of the customer were
 	// replayed.
-	History int `json:"history"`
+	History int
 }
 
 // ScoreOne scores t synchronously, as the pipeline would, without storing

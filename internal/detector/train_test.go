@@ -14,9 +14,11 @@ import (
 
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/quality"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
@@ -35,7 +37,7 @@ func openSQLite(t testing.TB) *sqlite.Store {
 
 func newDetector(t testing.TB) *detector.Detector {
 	t.Helper()
-	d, err := detector.New(detector.Config{Logger: quiet})
+	d, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,13 @@
 //     into one risk in [0, 1], a Decision (approve, review, decline) and the
 //     reasons behind it.
 //
-// Evaluate runs the whole chain over the synthetic shop's labelled stream
-// and reports precision, recall, false-positive rate, PR-AUC and recall per
-// fraud scenario; docs/fraud.md gives the figures and how to reproduce them.
+// Package evaluate (above this one and the generator) runs the whole chain
+// over the synthetic shop's labelled stream and reports how well it
+// detects; docs/fraud.md gives the figures and how to reproduce them.
+//
+// The State lives in state.go (its records and lifecycle), state_config.go,
+// state_features.go (reading features) and state_update.go (folding a
+// transaction in).
 //
 // Nothing here does I/O, reads the clock or draws random numbers except
 // through what its caller passes in.

@@ -281,6 +281,20 @@ func (r *Result) AppendReasonsJSON(b []byte) []byte {
 	return append(b, ']')
 }
 
+// NoReasons is the reasons JSON of a result nothing was found against.
+// Shared by every such stored row: read it, never write into it.
+var NoReasons = []byte("[]")
+
+// ReasonsJSON returns the reasons of r as AppendReasonsJSON writes them,
+// or the shared NoReasons, without allocating, when there are none: most
+// transactions have none.
+func (r *Result) ReasonsJSON() []byte {
+	if len(r.Hits) == 0 && len(r.Outliers) == 0 {
+		return NoReasons
+	}
+	return r.AppendReasonsJSON(nil)
+}
+
 // appendNum writes a JSON number, or null for what JSON cannot hold.
 func appendNum(b []byte, v float64) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {

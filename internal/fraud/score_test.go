@@ -191,3 +191,15 @@ func TestAppendReasonsJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestReasonsJSON(t *testing.T) {
+	t.Parallel()
+	var none Result
+	if got := none.ReasonsJSON(); &got[0] != &NoReasons[0] || string(got) != "[]" {
+		t.Errorf("no reasons: got %q, want the shared NoReasons", got)
+	}
+	hit := Result{Hits: []Hit{{Rule: "r", Reason: "why", Weight: 0.5}}}
+	if got, want := string(hit.ReasonsJSON()), string(hit.AppendReasonsJSON(nil)); got != want {
+		t.Errorf("ReasonsJSON = %s, want %s", got, want)
+	}
+}

@@ -20,4 +20,10 @@
 //     for orders whose rows are not contiguous.
 //   - It streams: memory grows with the number of distinct orders (a set
 //     of order IDs, to keep transaction IDs unique), not with the file.
+//
+// Files: config.go (the columns and Config), header.go (finding the
+// columns), importer.go (the Reader), parse.go (one row's fields),
+// countries.go (country names), report.go (the accounting), split.go
+// (orders too long for the quality checks). Storing the transactions is
+// package importjob's work.
 package importer

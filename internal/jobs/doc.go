@@ -20,4 +20,9 @@
 // assigns all of them, and writes the results in chunks of
 // [store.AnalyticsChunk] rows, so the stream's batches keep flowing
 // between them.
+//
+// The files follow the steps: refresh.go schedules one run and times its
+// phases, population.go reads the customers, clv.go and segments.go each
+// load, fit and store one model (their stored form is package modeldoc),
+// cohorts.go builds the cohort matrix and write.go writes the customers.
 package jobs

@@ -18,6 +18,7 @@ import (
 	"github.com/shopstream/shopstream/internal/analytics"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/modeldoc"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
@@ -219,8 +220,8 @@ func testRefresh(t *testing.T, s testStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p CLVParams
-	var met CLVMetrics
+	var p modeldoc.CLVParams
+	var met modeldoc.CLVMetrics
 	if err := json.Unmarshal(m.Params, &p); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func testRefresh(t *testing.T, s testStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sm SegmentsMetrics
+	var sm modeldoc.SegmentsMetrics
 	if err := json.Unmarshal(seg1.Metrics, &sm); err != nil {
 		t.Fatal(err)
 	}

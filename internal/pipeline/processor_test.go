@@ -16,8 +16,10 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/postgres"
@@ -235,11 +237,11 @@ func TestGeneratedTransactions(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			det, err := detector.New(detector.Config{Logger: quiet})
+			det, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Logger: quiet, MaxBatch: 500, NewScorer: det.NewPartitionScorer})
+			p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Logger: quiet, MaxBatch: 500, NewScorer: func(part int32) pipeline.Scorer { return det.NewPartitionScorer(part) }})
 			if err != nil {
 				t.Fatal(err)
 			}

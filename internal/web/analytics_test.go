@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/analyticsview"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/store/storetest"
@@ -130,7 +131,7 @@ func TestAnalyticsCustomer(t *testing.T) {
 func TestAnalyticsSegments(t *testing.T) {
 	t.Parallel()
 	ts := analyticsServer(t, false)
-	var s web.SegmentsResponse
+	var s analyticsview.Segments
 	getAnalyticsJSON(t, ts, "/api/v1/segments", http.StatusOK, &s)
 	if s.Customers != 1 || len(s.RFM) != 11 || s.RFM[0].Segment != "Champions" || s.RFM[0].Customers != 1 || s.RFM[0].Share != 1 ||
 		s.RFM[0].Revenue != 150.5 || s.RFM[0].MeanCLV == nil || *s.RFM[0].MeanCLV != 140 || s.RFM[10].Segment != "Lost" || s.RFM[10].Customers != 0 {
@@ -145,7 +146,7 @@ func TestAnalyticsSegments(t *testing.T) {
 func TestAnalyticsCohorts(t *testing.T) {
 	t.Parallel()
 	ts := analyticsServer(t, false)
-	var c web.CohortsResponse
+	var c analyticsview.Cohorts
 	getAnalyticsJSON(t, ts, "/api/v1/cohorts", http.StatusOK, &c)
 	if c.ComputedAt == nil || len(c.Cohorts) != 1 {
 		t.Fatalf("cohorts = %+v", c)
@@ -159,7 +160,7 @@ func TestAnalyticsCohorts(t *testing.T) {
 func TestAnalyticsCLVModel(t *testing.T) {
 	t.Parallel()
 	ts := analyticsServer(t, false)
-	var m web.CLVModelResponse
+	var m analyticsview.CLVModel
 	getAnalyticsJSON(t, ts, "/api/v1/clv/model", http.StatusOK, &m)
 	if m.Version != 1 || m.Status != "active" || m.Params.BGNBD.R != 0.24 || m.Params.GammaGamma.Gamma != 15.44 || m.Metrics.Customers != 2 || m.Metrics.BGNBDLogLikelihood != -10.5 {
 		t.Fatalf("CLV model = %+v", m)
@@ -170,7 +171,7 @@ func TestAnalyticsCLVModel(t *testing.T) {
 func TestAnalyticsEmpty(t *testing.T) {
 	t.Parallel()
 	ts := analyticsServer(t, true)
-	var s web.SegmentsResponse
+	var s analyticsview.Segments
 	raw := getAnalyticsJSON(t, ts, "/api/v1/segments", http.StatusOK, &s)
 	if s.Customers != 0 || len(s.RFM) != 11 || s.Clusters != nil {
 		t.Fatalf("segments of an empty store: %s", raw)

@@ -21,6 +21,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shopstream/shopstream/internal/detector"
+	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/store/storetest"
@@ -51,7 +53,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	det, err := detector.New(detector.Config{Logger: slog.New(slog.DiscardHandler)})
+	det, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/postgres"
@@ -143,7 +144,7 @@ type fraudEnv struct {
 
 func newFraudEnv(t *testing.T, st store.Store) *fraudEnv {
 	t.Helper()
-	det, err := detector.New(detector.Config{Logger: slog.New(slog.DiscardHandler)})
+	det, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +402,7 @@ func testScoreAPI(t *testing.T, e *fraudEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v detector.Verdict
+	var v web.ScoreResponse
 	e.call(t, "POST", "/api/v1/score", string(body), 200, &v)
 	// alice ordered ten times in the ten minutes before: velocity.
 	if v.History != 10 || v.Decision != "decline" || v.ModelVersion == nil || *v.ModelVersion != e.det.Active().Version ||

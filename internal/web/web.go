@@ -168,7 +168,25 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, sum)
+	WriteJSON(w, http.StatusOK, summaryJSON(sum))
+}
+
+// SummaryResponse is the body of GET /api/v1/summary: the running totals.
+type SummaryResponse struct {
+	TransactionsTotal int64   `json:"transactions_total"`
+	RevenueTotal      float64 `json:"revenue_total"`
+	RevenueCents      int64   `json:"revenue_cents"`
+	FraudAlertsTotal  int64   `json:"fraud_alerts_total"`
+	QuarantinedTotal  int64   `json:"quarantined_total"`
+	CustomersTotal    int64   `json:"customers_total"`
+	// LastEventTime is the latest event time stored, absent before any.
+	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+}
+
+func summaryJSON(s store.Summary) SummaryResponse {
+	return SummaryResponse{TransactionsTotal: s.TransactionsTotal, RevenueTotal: s.RevenueTotal, RevenueCents: s.RevenueCents,
+		FraudAlertsTotal: s.FraudAlertsTotal, QuarantinedTotal: s.QuarantinedTotal, CustomersTotal: s.CustomersTotal,
+		LastEventTime: s.LastEventTime}
 }
 
 func (s *Server) cachedSummary(ctx context.Context) (store.Summary, error) {
@@ -223,8 +241,22 @@ func (s *Server) windows(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	if rows == nil {
-		rows = []store.WindowRow{}
+	out := make([]WindowJSON, len(rows))
+	for i, row := range rows {
+		out[i] = WindowJSON{Granularity: string(row.Granularity), Start: row.Start, Channel: row.Channel,
+			PaymentMethod: row.PaymentMethod, Count: row.Count, RevenueCents: row.RevenueCents, Alerts: row.Alerts}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"granularity": g, "since": since.UTC(), "windows": rows})
+	WriteJSON(w, http.StatusOK, map[string]any{"granularity": g, "since": since.UTC(), "windows": out})
+}
+
+// WindowJSON is one window of GET /api/v1/windows: the additive totals of
+// one channel and payment method in one minute or hour.
+type WindowJSON struct {
+	Granularity   string    `json:"granularity"`
+	Start         time.Time `json:"start"`
+	Channel       string    `json:"channel"`
+	PaymentMethod string    `json:"payment_method"`
+	Count         int64     `json:"count"`
+	RevenueCents  int64     `json:"revenue_cents"`
+	Alerts        int64     `json:"alerts"`
 }

@@ -1,4 +1,4 @@
-package fraud
+package evaluate
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
 )
 
@@ -19,7 +20,7 @@ const heldOutSeed = 42
 // scenario caught. 100,000 records, the first 20% training the forest.
 func TestEvaluateDefaultMix(t *testing.T) {
 	t.Parallel()
-	rep, err := Evaluate(context.Background(), EvalConfig{Records: 100_000, Seed: heldOutSeed})
+	rep, err := Fraud(context.Background(), Config{Records: 100_000, Seed: heldOutSeed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestEvaluateDefaultMix(t *testing.T) {
 func TestEvaluateSmallRuns(t *testing.T) {
 	t.Parallel()
 	// Without a model, and with bad records that quality quarantines.
-	rep, err := Evaluate(context.Background(), EvalConfig{Records: 5000, Seed: 5, NoModel: true, BadRate: 0.05})
+	rep, err := Fraud(context.Background(), Config{Records: 5000, Seed: 5, NoModel: true, BadRate: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestEvaluateSmallRuns(t *testing.T) {
 		t.Errorf("%d scored + %d quarantined > %d records", rep.Scored, rep.Quarantined, rep.Records)
 	}
 	// No fraud at all: the rates that need positives are NaN, not made up.
-	rep, err = Evaluate(context.Background(), EvalConfig{Records: 2000, Seed: 5, FraudRate: -1})
+	rep, err = Fraud(context.Background(), Config{Records: 2000, Seed: 5, FraudRate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,22 +80,22 @@ func TestEvaluateSmallRuns(t *testing.T) {
 
 func TestEvaluateErrors(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []EvalConfig{
+	for _, cfg := range []Config{
 		{Records: 10},
 		{TrainFraction: 1.5},
 		{MaxFPR: 2},
-		{Scorer: ScorerConfig{ReviewAt: 2}},
+		{Scorer: fraud.ScorerConfig{ReviewAt: 2}},
 	} {
-		if _, err := Evaluate(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("Evaluate(%+v) = %v, want ErrInvalidConfig", cfg, err)
+		if _, err := Fraud(context.Background(), cfg); !errors.Is(err, fraud.ErrInvalidConfig) {
+			t.Errorf("Fraud(%+v) = %v, want fraud.ErrInvalidConfig", cfg, err)
 		}
 	}
-	if _, err := Evaluate(context.Background(), EvalConfig{FraudRate: 0.9}); err == nil {
+	if _, err := Fraud(context.Background(), Config{FraudRate: 0.9}); err == nil {
 		t.Error("accepted a fraud rate the generator rejects")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Evaluate(ctx, EvalConfig{Records: 100_000}); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled Evaluate = %v", err)
+	if _, err := Fraud(ctx, Config{Records: 100_000}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Fraud = %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package fraud
+package evaluate
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/fraud/eval"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/quality"
 )
 
-// EvalConfig describes an evaluation run over the synthetic shop.
-type EvalConfig struct {
+// Config describes an evaluation run over the synthetic shop.
+type Config struct {
 	// Records is the number of generated records, training part included.
 	// Defaults to 100,000.
 	Records int
@@ -36,16 +37,16 @@ type EvalConfig struct {
 	TrainFraction float64
 	// NoModel scores with the rules alone.
 	NoModel bool
-	// Rules are the rules to evaluate. Defaults to DefaultRules().
-	Rules *RuleSet
+	// Rules are the rules to evaluate. Defaults to fraud.DefaultRules().
+	Rules *fraud.RuleSet
 	// Scorer sets the thresholds and the model's weight.
-	Scorer ScorerConfig
+	Scorer fraud.ScorerConfig
 	// MaxFPR is the false-positive budget of RecallAtFPR. Defaults to 0.01.
 	MaxFPR float64
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
-func (c EvalConfig) WithDefaults() EvalConfig {
+func (c Config) WithDefaults() Config {
 	if c.Records == 0 {
 		c.Records = 100_000
 	}
@@ -56,26 +57,26 @@ func (c EvalConfig) WithDefaults() EvalConfig {
 		c.MaxFPR = 0.01
 	}
 	if c.Rules == nil {
-		c.Rules = DefaultRules()
+		c.Rules = fraud.DefaultRules()
 	}
 	return c
 }
 
-func (c EvalConfig) validate() error {
+func (c Config) validate() error {
 	switch {
 	case c.Records < 100:
-		return fmt.Errorf("%w: Records %d, need at least 100", ErrInvalidConfig, c.Records)
+		return fmt.Errorf("%w: Records %d, need at least 100", fraud.ErrInvalidConfig, c.Records)
 	case !(c.TrainFraction > 0 && c.TrainFraction < 1):
-		return fmt.Errorf("%w: TrainFraction %v is outside (0, 1)", ErrInvalidConfig, c.TrainFraction)
+		return fmt.Errorf("%w: TrainFraction %v is outside (0, 1)", fraud.ErrInvalidConfig, c.TrainFraction)
 	case !(c.MaxFPR > 0 && c.MaxFPR < 1):
-		return fmt.Errorf("%w: MaxFPR %v is outside (0, 1)", ErrInvalidConfig, c.MaxFPR)
+		return fmt.Errorf("%w: MaxFPR %v is outside (0, 1)", fraud.ErrInvalidConfig, c.MaxFPR)
 	}
 	return nil
 }
 
-// EvalReport is the outcome of Evaluate. Rates with no meaning for the
+// Report is the outcome of Fraud. Rates with no meaning for the
 // run (say, precision when nothing was flagged) are NaN.
-type EvalReport struct {
+type Report struct {
 	Records     int // generated
 	Quarantined int // failed a quality check, not scored
 	Trained     int // feature vectors the forest was trained on
@@ -117,14 +118,14 @@ type RuleReport struct {
 	Hits, Fraud int
 }
 
-// Evaluate runs the scoring chain over the synthetic shop's labelled
+// Fraud runs the scoring chain over the synthetic shop's labelled
 // stream exactly as the pipeline does, record by record: the quality
-// checks (failures are quarantined, not scored), State.Features, the
-// Scorer, State.Update. The forest is trained on the features of the first
+// checks (failures are quarantined, not scored), fraud.State.Features, the
+// fraud.Scorer, fraud.State.Update. The forest is trained on the features of the first
 // TrainFraction of the records, leaving out those a rule flagged, and
 // everything after that is measured. The labels are read only to count.
 // It stops early, with ctx's error, when ctx is done.
-func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
+func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -138,7 +139,7 @@ func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evaluating fraud scoring: %w", err)
 	}
-	state, err := NewState(StateConfig{
+	state, err := fraud.NewState(fraud.StateConfig{
 		CountryOfIP:  generate.CountryOfIP,
 		CountryOfBIN: generate.CountryOfBIN,
 		IsHostingIP:  generate.IsHostingIP,
@@ -147,26 +148,26 @@ func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
 		return nil, err
 	}
 	// Until the forest is trained, the rules score alone.
-	scorer, err := NewScorer(cfg.Rules, nil, cfg.Scorer)
+	scorer, err := fraud.NewScorer(cfg.Rules, nil, cfg.Scorer)
 	if err != nil {
 		return nil, err
 	}
 	qc := quality.Config{}.WithDefaults()
 	dedup := quality.NewDedup(1 << 16)
 
-	rep := &EvalReport{Records: cfg.Records, MaxFPR: cfg.MaxFPR, ReviewAt: scorer.cfg.ReviewAt,
+	rep := &Report{Records: cfg.Records, MaxFPR: cfg.MaxFPR, ReviewAt: scorer.Config().ReviewAt,
 		Scenarios: map[string]ScenarioReport{}, RuleHits: map[string]RuleReport{}}
 	trainUntil := int(cfg.TrainFraction * float64(cfg.Records))
 	var (
 		train            [][]float64
-		model            *ForestModel
+		model            *fraud.ForestModel
 		risks, ruleRisks []float64
 		modelScores      []float64
 		labels           []bool
 		scenarios        []string
 		t                event.Transaction
-		f                Features
-		res              Result
+		f                fraud.Features
+		res              fraud.Result
 		nextExpire       time.Time
 		trained          bool
 	)
@@ -186,11 +187,11 @@ func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
 		if !trained && i >= trainUntil {
 			trained = true
 			if !cfg.NoModel && len(train) >= 2 {
-				if model, err = TrainModel(train, cfg.Seed); err != nil {
+				if model, err = fraud.TrainModel(train, cfg.Seed); err != nil {
 					return nil, err
 				}
 				rep.Trained = len(train)
-				if scorer, err = NewScorer(cfg.Rules, model, cfg.Scorer); err != nil {
+				if scorer, err = fraud.NewScorer(cfg.Rules, model, cfg.Scorer); err != nil {
 					return nil, err
 				}
 			}
@@ -204,8 +205,8 @@ func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
 			nextExpire = t.EventTime.Add(time.Hour)
 		}
 		if !trained {
-			if len(res.Hits) == 0 && len(train) < ModelSampleLimit {
-				train = append(train, f.Vector(make([]float64, 0, NumFeatures)))
+			if len(res.Hits) == 0 && len(train) < fraud.ModelSampleLimit {
+				train = append(train, f.Vector(make([]float64, 0, fraud.NumFeatures)))
 			}
 			continue
 		}
@@ -232,10 +233,10 @@ func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
 		}
 	}
 
-	c := eval.ConfusionAt(risks, labels, scorer.cfg.ReviewAt)
+	c := eval.ConfusionAt(risks, labels, scorer.Config().ReviewAt)
 	rep.Confusion = c
 	rep.Precision, rep.Recall, rep.FPR = c.Precision(), c.Recall(), c.FPR()
-	d := eval.ConfusionAt(risks, labels, scorer.cfg.DeclineAt)
+	d := eval.ConfusionAt(risks, labels, scorer.Config().DeclineAt)
 	rep.DeclinePrecision, rep.DeclineFPR = d.Precision(), d.FPR()
 	rep.PRAUC = eval.PRAUC(risks, labels)
 	rep.ROCAUC = eval.ROCAUC(risks, labels)
@@ -261,7 +262,7 @@ func Evaluate(ctx context.Context, cfg EvalConfig) (*EvalReport, error) {
 			per[s] = tl
 		}
 		tl.n++
-		if risks[i] >= scorer.cfg.ReviewAt {
+		if risks[i] >= scorer.Config().ReviewAt {
 			tl.review++
 		}
 		if risks[i] >= rep.ThresholdAtFPR {

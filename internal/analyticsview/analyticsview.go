@@ -1,0 +1,215 @@
+// Package analyticsview reads the customer analytics the periodic refresh
+// stored and arranges them for people: the RFM segments with the latest
+// clustering, the cohort matrix, the CLV model, a customer's figures. The
+// REST API (internal/web) and the command line (internal/cli) show the
+// same views, so they share this package and its JSON form rather than
+// one rendering through the other; the store's rows are converted here.
+package analyticsview
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/analytics"
+	"github.com/shopstream/shopstream/internal/modeldoc"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Segments is the customers per RFM segment and the latest clustering
+// (GET /api/v1/segments, `shopstream analytics rfm|segments`).
+type Segments struct {
+	// Customers is how many customers the refresh scored.
+	Customers int64 `json:"customers"`
+	// RFM lists every conventional segment, best first, empty ones too.
+	RFM []SegmentRow `json:"rfm"`
+	// Clusters is the latest behavioural clustering, null before the
+	// first.
+	Clusters *Clusters `json:"clusters"`
+}
+
+// SegmentRow is one RFM segment.
+type SegmentRow struct {
+	Segment   string   `json:"segment"`
+	Customers int64    `json:"customers"`
+	Share     float64  `json:"share"`
+	Revenue   float64  `json:"revenue"`
+	MeanCLV   *float64 `json:"mean_clv"`
+}
+
+// Clusters is a stored clustering and its cluster profiles.
+type Clusters struct {
+	Version    int                       `json:"version"`
+	CreatedAt  time.Time                 `json:"created_at"`
+	K          int                       `json:"k"`
+	Silhouette *float64                  `json:"silhouette"`
+	Candidates []modeldoc.KSilhouette    `json:"candidates"`
+	Features   []string                  `json:"features"`
+	Centroids  [][]float64               `json:"centroids"`
+	Profiles   []modeldoc.ClusterProfile `json:"profiles"`
+}
+
+// ReadSegments reads the customers per RFM segment and the latest
+// clustering.
+func ReadSegments(ctx context.Context, a store.Analytics) (Segments, error) {
+	stats, err := a.SegmentStats(ctx)
+	if err != nil {
+		return Segments{}, err
+	}
+	out := Segments{RFM: []SegmentRow{}}
+	by := map[string]store.SegmentStat{}
+	for _, s := range stats {
+		by[s.Segment] = s
+		out.Customers += s.Customers
+	}
+	names := make([]string, 0, len(analytics.Segments))
+	for _, s := range analytics.Segments {
+		names = append(names, string(s))
+	}
+	for _, s := range stats { // any segment not in the conventional list
+		if !slices.Contains(names, s.Segment) {
+			names = append(names, s.Segment)
+		}
+	}
+	for _, name := range names {
+		s := by[name]
+		row := SegmentRow{Segment: name, Customers: s.Customers, Revenue: float64(s.RevenueCents) / 100, MeanCLV: s.MeanCLV}
+		if out.Customers > 0 {
+			row.Share = float64(s.Customers) / float64(out.Customers)
+		}
+		out.RFM = append(out.RFM, row)
+	}
+	m, err := a.LatestModelVersion(ctx, store.ModelSegments)
+	if errors.Is(err, store.ErrNoModel) {
+		return out, nil
+	}
+	if err != nil {
+		return Segments{}, err
+	}
+	var p modeldoc.SegmentsParams
+	var met modeldoc.SegmentsMetrics
+	if err := errors.Join(json.Unmarshal(m.Params, &p), json.Unmarshal(m.Metrics, &met)); err != nil {
+		return Segments{}, fmt.Errorf("decoding segments model %d: %w", m.Version, err)
+	}
+	out.Clusters = &Clusters{Version: m.Version, CreatedAt: m.CreatedAt, K: p.K, Silhouette: met.Silhouette,
+		Candidates: met.Candidates, Features: p.Features, Centroids: p.Centroids, Profiles: met.Clusters}
+	return out, nil
+}
+
+// Cohorts is the acquisition-cohort matrix (GET /api/v1/cohorts,
+// `shopstream analytics cohorts`).
+type Cohorts struct {
+	// ComputedAt is when the refresh built the matrix; null before the
+	// first refresh.
+	ComputedAt *time.Time  `json:"computed_at"`
+	Cohorts    []CohortRow `json:"cohorts"`
+}
+
+// CohortRow is one acquisition cohort; element k of each array is the
+// cohort's k-th month (0 = the month of first purchase).
+type CohortRow struct {
+	// Month is the acquisition month, "2006-01".
+	Month     string    `json:"month"`
+	Size      int64     `json:"size"`
+	Active    []int64   `json:"active"`
+	Retention []float64 `json:"retention"`
+	Revenue   []float64 `json:"revenue"`
+}
+
+// CohortMatrix arranges stored cohort cells (ordered by month and offset)
+// as rows.
+func CohortMatrix(cells []store.CohortCell, computedAt time.Time) Cohorts {
+	out := Cohorts{Cohorts: []CohortRow{}}
+	if !computedAt.IsZero() {
+		out.ComputedAt = &computedAt
+	}
+	for _, c := range cells {
+		month := c.Month.UTC().Format("2006-01")
+		if n := len(out.Cohorts); n == 0 || out.Cohorts[n-1].Month != month {
+			out.Cohorts = append(out.Cohorts, CohortRow{Month: month, Size: c.Size, Active: []int64{}, Retention: []float64{}, Revenue: []float64{}})
+		}
+		row := &out.Cohorts[len(out.Cohorts)-1]
+		ret := 0.0
+		if c.Size > 0 {
+			ret = float64(c.Active) / float64(c.Size)
+		}
+		row.Active = append(row.Active, c.Active)
+		row.Retention = append(row.Retention, ret)
+		row.Revenue = append(row.Revenue, float64(c.RevenueCents)/100)
+	}
+	return out
+}
+
+// CLVModel is the CLV model in force (GET /api/v1/clv/model,
+// `shopstream analytics clv`).
+type CLVModel struct {
+	Version   int                 `json:"version"`
+	Status    string              `json:"status"`
+	CreatedAt time.Time           `json:"created_at"`
+	Params    modeldoc.CLVParams  `json:"params"`
+	Metrics   modeldoc.CLVMetrics `json:"metrics"`
+}
+
+// ReadCLVModel reads the CLV model in force; the error wraps
+// store.ErrNoModel before the first fit.
+func ReadCLVModel(ctx context.Context, a store.Analytics) (*CLVModel, error) {
+	m, err := a.LatestModelVersion(ctx, store.ModelCLV)
+	if err != nil {
+		return nil, err
+	}
+	out := &CLVModel{Version: m.Version, Status: m.Status, CreatedAt: m.CreatedAt}
+	if err := errors.Join(json.Unmarshal(m.Params, &out.Params), json.Unmarshal(m.Metrics, &out.Metrics)); err != nil {
+		return nil, fmt.Errorf("decoding CLV model %d: %w", m.Version, err)
+	}
+	return out, nil
+}
+
+// CLV is a customer's CLV prediction.
+type CLV struct {
+	// ProbAlive is the probability the customer is still active.
+	ProbAlive float64 `json:"p_alive"`
+	// ExpectedPurchases is the expected number of purchases in the horizon.
+	ExpectedPurchases float64 `json:"expected_purchases"`
+	// ExpectedAOV is the expected value of one order.
+	ExpectedAOV float64 `json:"expected_aov"`
+	// Value is the discounted CLV over the horizon.
+	Value float64 `json:"value"`
+	// ModelVersion is the CLV model that predicted it.
+	ModelVersion int `json:"model_version"`
+}
+
+// CLVOf converts a stored prediction; nil stays nil.
+func CLVOf(c *store.CLVFigures) *CLV {
+	if c == nil {
+		return nil
+	}
+	return &CLV{ProbAlive: c.ProbAlive, ExpectedPurchases: c.ExpectedPurchases, ExpectedAOV: c.ExpectedAOV,
+		Value: c.Value, ModelVersion: c.ModelVersion}
+}
+
+// Customer is one customer's refreshed figures: RFM values, scores and
+// segment, cluster and CLV.
+type Customer struct {
+	CustomerID    string  `json:"customer_id"`
+	RecencyDays   float64 `json:"recency_days"`
+	FrequencyDays int64   `json:"frequency_days"`
+	MonetaryCents int64   `json:"monetary_cents"`
+	R             int     `json:"r"`
+	F             int     `json:"f"`
+	M             int     `json:"m"`
+	Segment       string  `json:"segment"`
+	// Cluster and CLV are null until a clustering or CLV model exists.
+	Cluster   *int      `json:"cluster"`
+	CLV       *CLV      `json:"clv"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// CustomerOf converts a stored customer row.
+func CustomerOf(a *store.CustomerAnalytics) Customer {
+	return Customer{CustomerID: a.CustomerID, RecencyDays: a.RecencyDays, FrequencyDays: a.FrequencyDays,
+		MonetaryCents: a.MonetaryCents, R: a.R, F: a.F, M: a.M, Segment: a.Segment, Cluster: a.Cluster,
+		CLV: CLVOf(a.CLV), UpdatedAt: a.UpdatedAt}
+}

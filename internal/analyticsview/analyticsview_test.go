@@ -1,0 +1,56 @@
+package analyticsview
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+func TestCustomerJSON(t *testing.T) {
+	t.Parallel()
+	cluster := 2
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	row := store.CustomerAnalytics{CustomerID: "c1", RecencyDays: 3, FrequencyDays: 4, MonetaryCents: 12345, R: 5, F: 4, M: 3,
+		Segment: "champions", Cluster: &cluster, UpdatedAt: at,
+		CLV: &store.CLVFigures{ProbAlive: 0.5, ExpectedPurchases: 2, ExpectedAOV: 60, Value: 100, ModelVersion: 7}}
+	b, err := json.Marshal(CustomerOf(&row))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"customer_id":"c1","recency_days":3,"frequency_days":4,"monetary_cents":12345,"r":5,"f":4,"m":3,` +
+		`"segment":"champions","cluster":2,"clv":{"p_alive":0.5,"expected_purchases":2,"expected_aov":60,"value":100,` +
+		`"model_version":7},"updated_at":"2026-03-01T00:00:00Z"}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	row.CLV, row.Cluster = nil, nil
+	if c := CustomerOf(&row); c.CLV != nil || c.Cluster != nil {
+		t.Errorf("missing CLV and cluster must stay null: %+v", c)
+	}
+}
+
+func TestCohortMatrix(t *testing.T) {
+	t.Parallel()
+	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	feb := jan.AddDate(0, 1, 0)
+	cells := []store.CohortCell{
+		{Month: jan, MonthOffset: 0, Size: 10, Active: 10, RevenueCents: 1000},
+		{Month: jan, MonthOffset: 1, Size: 10, Active: 4, RevenueCents: 500},
+		{Month: feb, MonthOffset: 0, Size: 0, Active: 0},
+	}
+	m := CohortMatrix(cells, feb)
+	if m.ComputedAt == nil || len(m.Cohorts) != 2 || m.Cohorts[0].Month != "2026-01" || m.Cohorts[1].Month != "2026-02" {
+		t.Fatalf("matrix = %+v", m)
+	}
+	if r := m.Cohorts[0]; len(r.Retention) != 2 || r.Retention[1] != 0.4 || r.Revenue[1] != 5 {
+		t.Errorf("january = %+v", r)
+	}
+	if r := m.Cohorts[1]; r.Retention[0] != 0 {
+		t.Errorf("an empty cohort's retention must be 0, not NaN: %+v", r)
+	}
+	if e := CohortMatrix(nil, time.Time{}); e.ComputedAt != nil || e.Cohorts == nil {
+		t.Errorf("before the first refresh: %+v", e)
+	}
+}

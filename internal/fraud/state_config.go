@@ -1,0 +1,55 @@
+package fraud
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultHighRiskCategories are the departments whose goods resell easily
+// and are what stolen cards and hijacked accounts are spent on.
+var DefaultHighRiskCategories = []string{"electronics", "phones", "computers", "jewelry", "gift_cards"}
+
+// StateConfig configures a State. The lookups stand in for a GeoIP and a
+// card BIN database; they are functions so that this package carries no
+// such data and tests can pass tables.
+type StateConfig struct {
+	// CountryOfIP returns the ISO 3166 alpha-2 country of an IP address,
+	// or "" when unknown. Defaults to nil: no IP geography (the IP
+	// mismatch features are 0).
+	CountryOfIP func(ip string) string
+	// CountryOfBIN returns the issuing country of a card BIN, or "".
+	// Defaults to nil: no card geography.
+	CountryOfBIN func(bin string) string
+	// IsHostingIP reports whether an IP address belongs to a datacenter or
+	// VPN range. Defaults to nil: hosting_ip is always 0.
+	IsHostingIP func(ip string) bool
+	// HighRiskCategories lists the categories counted by high_risk_share.
+	// Defaults to DefaultHighRiskCategories.
+	HighRiskCategories []string
+	// CustomerIdle is how long a customer's history is kept after their
+	// last purchase before Expire forgets it. It must be at least 24h, the
+	// longest window. Defaults to 90 days.
+	CustomerIdle time.Duration
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c StateConfig) WithDefaults() StateConfig {
+	if c.HighRiskCategories == nil {
+		c.HighRiskCategories = DefaultHighRiskCategories
+	}
+	if c.CustomerIdle == 0 {
+		c.CustomerIdle = 90 * 24 * time.Hour
+	}
+	return c
+}
+
+// ErrInvalidConfig is wrapped by every error about a configuration value.
+var ErrInvalidConfig = errors.New("invalid fraud configuration")
+
+func (c StateConfig) validate() error {
+	if c.CustomerIdle < window24h*time.Second {
+		return fmt.Errorf("%w: CustomerIdle %s is shorter than the 24h window", ErrInvalidConfig, c.CustomerIdle)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package importer
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+)
+
+// maxCents is the largest amount an event carries: event.Cents decodes at
+// most 10¹³ in major units.
+const maxCents = 1e15
+
+// row adds one data row to the pending transaction. When the row starts a
+// new run it returns the finished previous transaction.
+func (r *Reader) row(rec []string) (event.Transaction, bool) {
+	if len(rec) < r.minWidth {
+		r.skip(ShortRow)
+		return event.Transaction{}, false
+	}
+	field := func(c int) string {
+		if r.col[c] < 0 {
+			return ""
+		}
+		return strings.TrimSpace(rec[r.col[c]])
+	}
+	order, customer, product := field(colOrder), normCustomerID(field(colCustomer)), field(colProduct)
+	switch {
+	case order == "":
+		r.skip(MissingOrderID)
+		return event.Transaction{}, false
+	case customer == "":
+		r.skip(MissingCustomerID)
+		return event.Transaction{}, false
+	case product == "":
+		r.skip(MissingProductID)
+		return event.Transaction{}, false
+	}
+	qty, err := parseQuantity(field(colQuantity))
+	if err != nil {
+		r.skip(BadQuantity)
+		return event.Transaction{}, false
+	}
+	if qty <= 0 {
+		r.skip(NonPositiveQuantity)
+		return event.Transaction{}, false
+	}
+	price, err := parseCents(field(colPrice))
+	if err != nil {
+		r.skip(BadPrice)
+		return event.Transaction{}, false
+	}
+	if price <= 0 {
+		r.skip(NonPositivePrice)
+		return event.Transaction{}, false
+	}
+	at, ok := r.parseTime(field(colTime))
+	if !ok {
+		r.skip(BadTimestamp)
+		return event.Transaction{}, false
+	}
+	currency := r.cfg.DefaultCurrency
+	if c := field(colCurrency); c != "" {
+		if currency, ok = normCurrency(c); !ok {
+			r.skip(BadCurrency)
+			return event.Transaction{}, false
+		}
+	}
+	if price > maxCents/event.Cents(qty) {
+		r.skip(AmountOutOfRange)
+		return event.Transaction{}, false
+	}
+	line := event.Cents(qty) * price
+	category := field(colCategory)
+	if category == "" {
+		category = "unknown"
+	}
+	item := event.Item{ProductID: product, Category: category, Quantity: qty, UnitPriceCents: price}
+
+	key := runKey{order, customer, currency}
+	if r.pending != nil && key == r.key {
+		if r.pending.TotalCents > maxCents-line {
+			r.skip(AmountOutOfRange)
+			return event.Transaction{}, false
+		}
+		r.pending.Items = append(r.pending.Items, item)
+		r.pending.TotalCents += line
+		r.report.Items++
+		return event.Transaction{}, false
+	}
+
+	country := r.country(field(colCountry))
+	next := &event.Transaction{
+		SchemaVersion:   event.SchemaVersion,
+		TransactionID:   order,
+		CustomerID:      customer,
+		EventTime:       at,
+		Items:           []event.Item{item},
+		TotalCents:      line,
+		Currency:        currency,
+		PaymentMethod:   "unknown",
+		BillingCountry:  country,
+		ShippingCountry: country,
+		Channel:         "import",
+	}
+	if n := r.runs[order]; n > 0 {
+		next.TransactionID = order + "#" + strconv.Itoa(n+1)
+		r.report.SplitOrders++
+	}
+	r.runs[order]++
+	r.report.Items++
+	r.key = key
+	if r.pending == nil {
+		r.pending = next
+		return event.Transaction{}, false
+	}
+	return r.emit(next), true
+}
+
+// emit returns the pending transaction and makes next pending.
+func (r *Reader) emit(next *event.Transaction) event.Transaction {
+	out := *r.pending
+	r.pending = next
+	r.report.Transactions++
+	return out
+}
+
+func (r *Reader) parseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	layouts := r.cfg.TimeLayouts
+	// Files use one format throughout: try the last one that worked first.
+	t, err := time.ParseInLocation(layouts[r.layout], s, r.cfg.Location)
+	for i := 0; err != nil && i < len(layouts); i++ {
+		if i != r.layout {
+			if t, err = time.ParseInLocation(layouts[i], s, r.cfg.Location); err == nil {
+				r.layout = i
+			}
+		}
+	}
+	if err != nil {
+		return time.Time{}, false
+	}
+	// An event's time must encode as RFC 3339: a four-digit year in UTC.
+	t = t.UTC()
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func (r *Reader) country(v string) string {
+	if v == "" {
+		r.report.UnknownCountries[""]++
+		return ""
+	}
+	if len(v) == 2 && isASCIILetter(v[0]) && isASCIILetter(v[1]) && !strings.EqualFold(v, "uk") {
+		return strings.ToUpper(v)
+	}
+	if code, ok := countryCodes[strings.ToLower(strings.Join(strings.Fields(v), " "))]; ok {
+		return code
+	}
+	r.report.UnknownCountries[v]++
+	return ""
+}
+
+func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
+func normCurrency(s string) (string, bool) {
+	if len(s) != 3 || !isASCIILetter(s[0]) || !isASCIILetter(s[1]) || !isASCIILetter(s[2]) {
+		return "", false
+	}
+	return strings.ToUpper(s), true
+}
+
+// normCustomerID undoes the float formatting spreadsheet and pandas
+// exports give numeric IDs ("17850.0" → "17850"), so that a customer has
+// one ID whichever tool wrote the file.
+func normCustomerID(s string) string {
+	if base, ok := strings.CutSuffix(s, ".0"); ok && base != "" && strings.Trim(base, "0123456789") == "" {
+		return base
+	}
+	return s
+}
+
+// parseQuantity reads an integer, also written with a zero fraction
+// ("6.0"), within ±10⁹.
+func parseQuantity(s string) (int, error) {
+	if base, ok := strings.CutSuffix(s, ".0"); ok {
+		s = base
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > 1e9 || n < -1e9 {
+		return 0, fmt.Errorf("quantity %q is not an integer within ±10⁹", s)
+	}
+	return int(n), nil
+}
+
+// parseCents reads a plain decimal number ("2.55", "-1", ".5", "3.")
+// into cents, exactly, rounding half away from zero beyond two decimals.
+// Exponents, thousands separators, currency signs, NaN and infinities are
+// rejected, so that no float rounding or locale guess decides an amount.
+func parseCents(s string) (event.Cents, error) {
+	bad := fmt.Errorf("price %q is not a plain decimal number", s)
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" && frac == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
+		return 0, bad
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if len(whole) > 13 {
+		return 0, fmt.Errorf("price %q exceeds 10¹³", s)
+	}
+	var c int64
+	for i := 0; i < len(whole); i++ {
+		c = c*10 + int64(whole[i]-'0')
+	}
+	for i := range 2 {
+		c *= 10
+		if i < len(frac) {
+			c += int64(frac[i] - '0')
+		}
+	}
+	if len(frac) > 2 && frac[2] >= '5' {
+		c++
+	}
+	if neg {
+		c = -c
+	}
+	return event.Cents(c), nil
+}

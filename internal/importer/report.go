@@ -1,0 +1,89 @@
+package importer
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SkipReason says why a data row did not become part of a transaction.
+type SkipReason string
+
+// The reasons a row is skipped, checked in this order (a row is counted
+// once, under the first that applies).
+const (
+	// MalformedRow: the CSV reader could not parse the line.
+	MalformedRow SkipReason = "malformed_row"
+	// ShortRow: the row has fewer fields than the header needs.
+	ShortRow SkipReason = "short_row"
+	// MissingOrderID, MissingCustomerID, MissingProductID: the field is
+	// empty. Guest checkouts without a customer cannot feed per-customer
+	// models.
+	MissingOrderID    SkipReason = "missing_order_id"
+	MissingCustomerID SkipReason = "missing_customer_id"
+	MissingProductID  SkipReason = "missing_product_id"
+	// BadQuantity: not an integer. NonPositiveQuantity: zero or negative,
+	// which is how exports record returns and cancellations.
+	BadQuantity         SkipReason = "bad_quantity"
+	NonPositiveQuantity SkipReason = "non_positive_quantity"
+	// BadPrice: not a plain decimal number. NonPositivePrice: zero or
+	// negative after rounding to cents (adjustments, free items, prices
+	// below half a cent).
+	BadPrice         SkipReason = "bad_price"
+	NonPositivePrice SkipReason = "non_positive_price"
+	// BadTimestamp: in none of the accepted layouts, or outside years
+	// 1-9999 in UTC.
+	BadTimestamp SkipReason = "bad_timestamp"
+	// BadCurrency: a currency value that is not three letters.
+	BadCurrency SkipReason = "bad_currency"
+	// AmountOutOfRange: the line, or the order with it, would exceed the
+	// largest amount a transaction event carries (10¹³ in major units).
+	AmountOutOfRange SkipReason = "amount_out_of_range"
+)
+
+// SkipReasons lists every reason, for reports and metrics.
+var SkipReasons = []SkipReason{MalformedRow, ShortRow, MissingOrderID, MissingCustomerID, MissingProductID,
+	BadQuantity, NonPositiveQuantity, BadPrice, NonPositivePrice, BadTimestamp, BadCurrency, AmountOutOfRange}
+
+// Report accounts for every data row read so far: Rows = Items + the sum
+// of Skipped.
+type Report struct {
+	// Rows is the number of data rows (CSV records after the header;
+	// blank lines are not records).
+	Rows int64
+	// Items is the number of rows that became transaction items.
+	Items int64
+	// Transactions is the number of transactions returned by Next.
+	Transactions int64
+	// Skipped counts skipped rows by reason.
+	Skipped map[SkipReason]int64
+	// SplitOrders counts transactions emitted for an order ID that had
+	// already been emitted earlier in the file (see Reader).
+	SplitOrders int64
+	// UnknownCountries counts the rows, by country value, whose country
+	// could not be mapped to an ISO 3166 alpha-2 code. Those rows are
+	// imported with an empty country, not skipped (see Reader).
+	UnknownCountries map[string]int64
+}
+
+// SkippedRows is the total of Skipped.
+func (r Report) SkippedRows() int64 {
+	var n int64
+	for _, v := range r.Skipped {
+		n += v
+	}
+	return n
+}
+
+// HeaderError is returned by New when the header lacks required columns.
+type HeaderError struct {
+	// Missing names the logical columns not found, with the header name
+	// they were mapped to if Config.Columns mapped them.
+	Missing []string
+	// Header is the header line as read.
+	Header []string
+}
+
+func (e *HeaderError) Error() string {
+	return fmt.Sprintf("importer: no column for %s in header %q; name the header of each in Config.Columns",
+		strings.Join(e.Missing, ", "), e.Header)
+}

@@ -1,0 +1,230 @@
+// Package importjob stores an order-history import: it takes the
+// transactions package importer reads out of a file, splits orders too
+// long for the quality checks, checks them, and writes them in batches,
+// exactly once, like a consumer group reading one partition. The group is
+// "import", the topic "import:<source>" and the offsets the records'
+// ordinals in the file, so a re-import resumes where the last one stopped,
+// or does nothing. Records that fail a check, and transactions the store
+// holds already, are quarantined with their reason; nothing is dropped.
+//
+// The reading is in package importer (pure); the command line (flags,
+// progress, the report) in internal/cli.
+package importjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/importer"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/quality"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Group is the consumer group imports store their offsets under.
+const Group = "import"
+
+// Partition is the kafka_partition of imported rows: no Kafka partition,
+// so the processors' state rebuild never replays them.
+const Partition = -1
+
+// Source yields the transactions of a file, io.EOF after the last;
+// *importer.Reader is one.
+type Source interface {
+	Next() (event.Transaction, error)
+}
+
+// Config configures a Job.
+type Config struct {
+	// Store receives the records. Required.
+	Store store.Store
+	// Source names the import, so a re-import of it resumes. Required.
+	Source string
+	// Batch is the records per database transaction. Defaults to 5,000.
+	Batch int
+	// Quality checks every record. Defaults to quality's defaults.
+	Quality quality.Config
+	// Now is the clock of the checks and of the rows' produced time.
+	// Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Result accounts for the records of an import so far.
+type Result struct {
+	// Records are transactions after splitting long orders: the unit of
+	// the stored offsets. Previously is how many an earlier import of the
+	// same source had stored already.
+	Records, Previously int64
+	// LongOrders counts orders of more than Quality.MaxItems items,
+	// imported in parts "<order>", "<order>#p2", ...
+	LongOrders          int64
+	Stored, Quarantined int64
+	// QuarantinedBy counts the quarantined records by reason.
+	QuarantinedBy map[string]int64
+}
+
+// Job is one import. It is not safe for concurrent use.
+type Job struct {
+	cfg    Config
+	topic  string
+	resume int64
+	res    Result
+	part   store.Part
+}
+
+// New validates cfg and returns a Job.
+func New(cfg Config) (*Job, error) {
+	if cfg.Store == nil || cfg.Source == "" {
+		return nil, errors.New("import: Store and Source are required")
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = 5000
+	}
+	if cfg.Batch < 1 {
+		return nil, fmt.Errorf("import: batch %d, must be at least 1", cfg.Batch)
+	}
+	cfg.Quality = cfg.Quality.WithDefaults()
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Job{cfg: cfg, topic: "import:" + cfg.Source, res: Result{QuarantinedBy: map[string]int64{}}}, nil
+}
+
+// Resume reads how many records of the source earlier imports stored;
+// Run skips them.
+func (j *Job) Resume(ctx context.Context) (int64, error) {
+	offs, err := j.cfg.Store.Offsets(ctx, Group, j.topic)
+	if err != nil {
+		return 0, fmt.Errorf("reading the stored offset of import %q: %w", j.cfg.Source, err)
+	}
+	j.resume = offs[0]
+	return j.resume, nil
+}
+
+// Result returns the accounting so far; it may be called from the
+// source's progress callback.
+func (j *Job) Result() Result { return j.res }
+
+// Run stores every transaction of src after those stored before (see
+// Resume), until io.EOF or ctx ends.
+func (j *Job) Run(ctx context.Context, src Source) error {
+	now := j.cfg.Now()
+	j.part = store.Part{Partition: 0, From: j.resume, To: j.resume}
+	for {
+		t, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("--csv: %w", err)
+		}
+		parts := importer.SplitLongOrder(t, j.cfg.Quality.MaxItems)
+		if len(parts) > 1 {
+			j.res.LongOrders++
+		}
+		for i := range parts {
+			ord := j.res.Records
+			j.res.Records++
+			if ord < j.resume {
+				j.res.Previously++
+				continue
+			}
+			p := &parts[i]
+			if fail := j.cfg.Quality.Validate(p, now); fail != nil {
+				raw, _ := event.Marshal(p)
+				j.part.Quarantined = append(j.part.Quarantined, store.Quarantined{Reason: string(fail.Reason),
+					Detail: fail.Detail, Raw: raw, Partition: Partition, Offset: ord})
+			} else {
+				j.part.Txs = append(j.part.Txs, pipeline.NewTx(p, Partition, ord, now, nil))
+			}
+			j.part.To++
+			if j.part.Len() >= j.cfg.Batch {
+				if err := j.flush(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return j.flush(ctx)
+}
+
+// flush writes the pending part. Transactions already in the store (an
+// order imported before under another source name, say) are quarantined as
+// duplicate_id instead, as the stream processor does.
+func (j *Job) flush(ctx context.Context) error {
+	if j.part.Len() == 0 {
+		return nil
+	}
+	for {
+		err := j.cfg.Store.WriteBatch(ctx, &store.Batch{Group: Group, Topic: j.topic, Parts: []store.Part{j.part}})
+		if d, ok := store.IsDuplicate(err); ok {
+			quarantineDuplicates(&j.part, d.Copies)
+			continue
+		}
+		if _, ok := store.IsFenced(err); ok {
+			return fmt.Errorf("another import of source %q wrote meanwhile (its stored offset moved); run this one again to resume after it", j.cfg.Source)
+		}
+		if err != nil {
+			return fmt.Errorf("storing records %d-%d: %w", j.part.From, j.part.To-1, err)
+		}
+		break
+	}
+	j.res.Stored += int64(len(j.part.Txs))
+	j.res.Quarantined += int64(len(j.part.Quarantined))
+	for _, q := range j.part.Quarantined {
+		j.res.QuarantinedBy[q.Reason]++
+	}
+	j.part = store.Part{Partition: 0, From: j.part.To, To: j.part.To}
+	return nil
+}
+
+// quarantineDuplicates moves the later copies the store named (by offset:
+// the first of an id repeated within the part is kept) from part's rows to
+// its quarantine as duplicate_id.
+func quarantineDuplicates(part *store.Part, copies []store.DuplicateCopy) {
+	dup := make(map[int64]store.DuplicateCopy, len(copies))
+	for _, c := range copies {
+		dup[c.Offset] = c
+	}
+	kept := part.Txs[:0]
+	for _, t := range part.Txs {
+		c, ok := dup[t.Offset]
+		if !ok {
+			kept = append(kept, t)
+			continue
+		}
+		part.Quarantined = append(part.Quarantined, store.Quarantined{Reason: string(quality.DuplicateID),
+			Detail: fmt.Sprintf("transaction %s is stored already, at offset %d", t.TransactionID, c.KeptOffset),
+			Raw:    rawOf(&t), Partition: Partition, Offset: t.Offset})
+	}
+	part.Txs = kept
+}
+
+// rawOf rebuilds the event of a stored row for the quarantine: imported
+// rows keep no raw record.
+func rawOf(t *store.Tx) []byte {
+	b := []byte(`{"schema_version":1,"transaction_id":`)
+	b = event.AppendJSONString(b, t.TransactionID)
+	b = append(b, `,"customer_id":`...)
+	b = event.AppendJSONString(b, t.CustomerID)
+	b = append(b, `,"event_time":"`...)
+	b = t.EventTime.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","total_amount":`...)
+	b = event.Cents(t.TotalCents).AppendJSON(b)
+	b = append(b, `,"currency":`...)
+	b = event.AppendJSONString(b, t.Currency)
+	b = append(b, `,"billing_country":`...)
+	b = event.AppendJSONString(b, t.BillingCountry)
+	b = append(b, `,"channel":`...)
+	b = event.AppendJSONString(b, t.Channel)
+	b = append(b, `,"items":`...)
+	b = append(b, t.ItemsJSON...)
+	return append(b, '}')
+}

@@ -13,6 +13,7 @@ type Metrics struct {
 	Latency     prometheus.Histogram
 	WriteTime   prometheus.Histogram
 	WriteErrors *prometheus.CounterVec
+	Retries     *prometheus.CounterVec
 	Rebalances  *prometheus.CounterVec
 	Assigned    prometheus.Gauge
 }
@@ -33,6 +34,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to write and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		WriteErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_batch_write_errors_total",
 			Help: "Failed batch writes, by kind (retry, fenced, duplicate)."}, []string{"kind"}),
+		Retries: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_retries_total",
+			Help: "Retries after a failure, by kind (store_transient: a batch write, after a backoff with jitter)."}, []string{"kind"}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

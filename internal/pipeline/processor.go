@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/event"
@@ -170,16 +171,10 @@ type Processor struct {
 	fencedMu sync.Mutex
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
 
-	writeChs []chan *work // one per writer
+	writers []*writer // partition mod len(writers) writes a partition's batches
 
 	stored, quarantined, batches atomic.Int64
 	running                      atomic.Bool
-}
-
-// work is a batch for the writer, or a flush barrier when batch is nil.
-type work struct {
-	batch *store.Batch
-	done  chan struct{}
 }
 
 // New validates cfg and returns a Processor.
@@ -188,13 +183,16 @@ func New(cfg Config) (*Processor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Processor{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "processor"),
-		parts:    map[int32]*partState{},
-		fenced:   map[int32]bool{},
-		writeChs: writeChans(cfg.Writers),
-	}, nil
+	p := &Processor{
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "processor"),
+		parts:  map[int32]*partState{},
+		fenced: map[int32]bool{},
+	}
+	for range cfg.Writers {
+		p.writers = append(p.writers, newWriter(p))
+	}
+	return p, nil
 }
 
 // Stats are running counts since start.
@@ -216,7 +214,10 @@ func (p *Processor) Healthy(context.Context) error {
 }
 
 // Run consumes until ctx is cancelled, then commits what is in flight
-// within the shutdown grace period and leaves the group.
+// within the shutdown grace period and leaves the group. The poll loop and
+// the writers run in one errgroup: the poll loop owns the writers' channels
+// and closes them when it stops; each writer drains its channel; a writer
+// that fails stops the poll loop.
 func (p *Processor) Run(ctx context.Context) error {
 	opts := append(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger),
 		kgo.ConsumerGroup(p.cfg.Group),
@@ -237,13 +238,9 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	p.cl = cl
 
-	// The writer outlives ctx by the grace period so in-flight batches commit.
+	// The writers outlive ctx by the grace period so in-flight batches commit.
 	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrite()
-	writerDone := make(chan error, len(p.writeChs))
-	for _, ch := range p.writeChs {
-		go func() { writerDone <- p.writer(writeCtx, ch) }()
-	}
 	stopGrace := context.AfterFunc(ctx, func() {
 		t := time.NewTimer(p.cfg.ShutdownGrace)
 		defer t.Stop()
@@ -259,30 +256,36 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.running.Store(true)
 	defer p.running.Store(false)
 	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers)
-	pollErr := p.poll(ctx, writerDone)
-	for _, ch := range p.writeChs {
-		close(ch)
+	g, gctx := errgroup.WithContext(writeCtx)
+	for _, w := range p.writers {
+		g.Go(func() error { return w.Run(gctx) })
 	}
-	var werr error
-	for range p.writeChs {
-		if err := <-writerDone; err != nil && werr == nil {
-			werr = err
-		}
-	}
+	g.Go(func() error {
+		defer func() {
+			for _, w := range p.writers {
+				close(w.ch)
+			}
+		}()
+		return p.poll(ctx, gctx)
+	})
+	err = g.Wait()
 	cancelWrite()
-	// Leave the group only after the writer is done: revoke callbacks flush.
+	// Leave the group only after the writers are done: revoke callbacks flush.
 	cl.Close()
 	p.log.Info("processor stopped", "stored", p.stored.Load(), "quarantined", p.quarantined.Load())
-	if pollErr != nil {
-		return pollErr
-	}
-	return werr
+	return err
 }
 
-func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
+// poll fetches, builds and hands out batches until ctx ends (a clean stop)
+// or wctx ends (a writer failed, or the grace period ran out).
+func (p *Processor) poll(ctx, wctx context.Context) error {
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(wctx, stop)()
 	for {
-		fetches := p.cl.PollRecords(ctx, p.cfg.MaxBatch)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
+		fetches := p.cl.PollRecords(pctx, p.cfg.MaxBatch)
+		if fetches.IsClientClosed() || pctx.Err() != nil {
+			// A clean stop, or a writer failed: its error is the group's.
 			p.cl.AllowRebalance()
 			return nil
 		}
@@ -297,37 +300,29 @@ func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
 			}
 		}
 		p.mu.Lock()
-		p.resetFenced(ctx)
-		b := p.build(fetches)
+		reset := p.resetFenced(ctx)
+		b := p.build(fetches, reset)
 		p.mu.Unlock()
 		for i, sub := range p.split(b) {
 			if sub == nil {
 				continue
 			}
-			select {
-			case p.writeChs[i] <- &work{batch: sub}:
-			case err := <-writerDone:
+			if err := p.writers[i].enqueue(wctx, sub); err != nil {
 				p.cl.AllowRebalance()
-				writerDone <- err
-				return fmt.Errorf("writer stopped: %w", err)
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("handing a batch to writer %d: %w", i, err)
 			}
 		}
 		p.cl.AllowRebalance()
 	}
 }
 
-func writeChans(n int) []chan *work {
-	chs := make([]chan *work, n)
-	for i := range chs {
-		chs[i] = make(chan *work, 2)
-	}
-	return chs
-}
-
 // split divides b among the writers by partition; nil where a writer gets
 // nothing.
 func (p *Processor) split(b *store.Batch) []*store.Batch {
-	out := make([]*store.Batch, len(p.writeChs))
+	out := make([]*store.Batch, len(p.writers))
 	if b == nil {
 		return out
 	}
@@ -349,7 +344,7 @@ func (p *Processor) split(b *store.Batch) []*store.Batch {
 // parallel, one goroutine each: every partition's state is touched only by
 // its own goroutine, so nothing is locked; records within a partition keep
 // their order.
-func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
+func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batch {
 	type job struct {
 		ps   *partState
 		recs []*kgo.Record
@@ -361,8 +356,8 @@ func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
 			return
 		}
 		ps := p.parts[ft.Partition]
-		if ps == nil {
-			return // records of a partition we do not (or no longer) own
+		if ps == nil || reset[ft.Partition] {
+			return // records of a partition we do not (or no longer) own, or fetched before a seek
 		}
 		jobs = append(jobs, job{ps: ps, recs: ft.Records, part: store.Part{Partition: ft.Partition}})
 	})

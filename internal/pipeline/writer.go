@@ -3,42 +3,142 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/quality"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-// writer commits batches in order. A failed write is retried with backoff
-// until it succeeds or ctx ends; nothing is skipped, so a lost database
-// stalls the pipeline (and, through the bounded channel, the consumer)
-// instead of losing records.
-func (p *Processor) writer(ctx context.Context, ch chan *work) error {
-	for w := range ch {
-		if w.batch == nil {
-			close(w.done)
-			continue
-		}
-		if err := p.write(ctx, w.batch); err != nil {
-			// Drain so the poll loop and flushes never block on us.
-			go func() {
-				for w := range ch {
-					if w.done != nil {
-						close(w.done)
-					}
-				}
-			}()
+// work is one batch for a writer.
+type work struct {
+	batch *store.Batch
+}
+
+// writer commits the batches of its share of the partitions in order. The
+// poll loop is the only sender on ch and the only one that closes it; the
+// writer drains ch until it is closed, so shutdown needs no other signal.
+// A failed write is retried until it succeeds or ctx ends: nothing is
+// skipped, so a lost database stalls the pipeline (and, through the bounded
+// channel, the consumer) instead of losing records.
+type writer struct {
+	p  *Processor
+	ch chan *work
+
+	mu      sync.Mutex
+	queued  int64         // batches handed to ch so far
+	done    int64         // batches written (or given up) so far
+	stopped bool          // Run has returned
+	changed chan struct{} // closed and replaced whenever done or stopped changes
+}
+
+func newWriter(p *Processor) *writer {
+	return &writer{p: p, ch: make(chan *work, 2), changed: make(chan struct{})}
+}
+
+// enqueue hands w a batch; it blocks while the writer is two batches behind,
+// so a slow database slows polling. Only the poll loop calls it.
+func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
+	w.mu.Lock()
+	w.queued++
+	w.mu.Unlock()
+	select {
+	case w.ch <- &work{batch: b}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run writes batches until ch is closed and drained, or ctx ends.
+func (w *writer) Run(ctx context.Context) error {
+	defer w.advance(0, true)
+	for wk := range w.ch {
+		if err := w.p.write(ctx, wk.batch); err != nil {
 			return err
 		}
+		w.advance(1, false)
 	}
 	return nil
 }
 
+func (w *writer) advance(n int64, stop bool) {
+	w.mu.Lock()
+	w.done += n
+	w.stopped = w.stopped || stop
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// wait returns once every batch queued before the call is written, the
+// writer has stopped, or ctx ends.
+func (w *writer) wait(ctx context.Context) {
+	w.mu.Lock()
+	target := w.queued
+	w.mu.Unlock()
+	for {
+		w.mu.Lock()
+		ok, ch := w.done >= target || w.stopped, w.changed
+		w.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// flush waits until every batch queued so far is committed (or the writers
+// have stopped). It sends nothing, so it is safe at any time, also after
+// shutdown closed the channels.
+func (p *Processor) flush(ctx context.Context) {
+	for _, w := range p.writers {
+		w.wait(ctx)
+	}
+}
+
+// newBackOff is the wait between attempts of a write that failed for a
+// transient reason: exponential from 100 ms to 10 s with ±50% jitter, so
+// processors that lost the database together do not retry in step.
+func newBackOff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 10 * time.Second
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.5
+	return b
+}
+
+// write commits b, retrying transient errors with backoff until ctx ends.
 func (p *Processor) write(ctx context.Context, b *store.Batch) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
+		return struct{}{}, p.attempt(ctx, b, attempt)
+	}, backoff.WithBackOff(newBackOff()), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			p.retry("store_transient")
+			p.log.Error("writing batch failed; retrying", "attempt", attempt, "backoff", next.Round(time.Millisecond), "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("writing batch of %d records: %w", batchLen(b), err)
+	}
+	return nil
+}
+
+// attempt writes b once. Fenced partitions and duplicates are settled at
+// once (they need no wait); what is left is returned for a retry, and an
+// error that ctx ended is permanent.
+func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) error {
+	for {
 		p.dropFenced(b)
 		if len(b.Parts) == 0 {
 			return nil
@@ -51,8 +151,7 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 			err = nil
 		}
 		if err == nil {
-			at := p.cfg.Now()
-			p.committed(b, at, time.Since(start))
+			p.committed(b, p.cfg.Now(), time.Since(start))
 			return nil
 		}
 		if f, ok := store.IsFenced(err); ok {
@@ -72,22 +171,31 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 			continue
 		}
 		if ctx.Err() != nil {
-			return err
+			return backoff.Permanent(err)
 		}
 		p.count("retry")
-		p.log.Error("writing batch failed; retrying", "attempt", attempt, "backoff", backoff, "err", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return err
-		}
-		backoff = min(2*backoff, 10*time.Second)
+		return err
 	}
+}
+
+func batchLen(b *store.Batch) int {
+	n := 0
+	for i := range b.Parts {
+		n += b.Parts[i].Len()
+	}
+	return n
 }
 
 func (p *Processor) count(kind string) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.WriteErrors.WithLabelValues(kind).Inc()
+	}
+}
+
+// retry counts one retry of the given kind.
+func (p *Processor) retry(kind string) {
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Retries.WithLabelValues(kind).Inc()
 	}
 }
 
@@ -181,16 +289,18 @@ func filter[T any](xs []T, keep func(T) bool) []T {
 }
 
 // resetFenced re-seeks fenced partitions to their stored offsets and
-// rebuilds their state. Called by the poll loop with p.mu held.
-func (p *Processor) resetFenced(ctx context.Context) {
+// rebuilds their state. Called by the poll loop with p.mu held; it returns
+// the partitions it reset, whose records in the current poll were fetched
+// before the seek and must be dropped.
+func (p *Processor) resetFenced(ctx context.Context) map[int32]bool {
 	p.fencedMu.Lock()
 	if len(p.fenced) == 0 {
 		p.fencedMu.Unlock()
-		return
+		return nil
 	}
-	parts := make([]int32, 0, len(p.fenced))
+	reset := make(map[int32]bool, len(p.fenced))
 	for part := range p.fenced {
-		parts = append(parts, part)
+		reset[part] = true
 	}
 	clear(p.fenced)
 	p.fencedMu.Unlock()
@@ -198,13 +308,13 @@ func (p *Processor) resetFenced(ctx context.Context) {
 	stored, err := p.cfg.Store.Offsets(ctx, p.cfg.Group, p.cfg.Topic)
 	if err != nil {
 		p.log.Error("reading stored offsets after a fence; dropping the partitions until the next assignment", "err", err)
-		for _, part := range parts {
+		for part := range reset {
 			delete(p.parts, part)
 		}
-		return
+		return reset
 	}
 	seek := map[int32]kgo.EpochOffset{}
-	for _, part := range parts {
+	for part := range reset {
 		if _, ok := p.parts[part]; !ok {
 			continue
 		}
@@ -218,26 +328,5 @@ func (p *Processor) resetFenced(ctx context.Context) {
 	if len(seek) > 0 {
 		p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: seek})
 	}
-}
-
-// flush waits until every batch queued so far is committed (or the writers
-// have stopped).
-func (p *Processor) flush(ctx context.Context) {
-	defer func() { _ = recover() }() // the channels are closed at shutdown: nothing left to flush
-	ws := make([]*work, len(p.writeChs))
-	for i, ch := range p.writeChs {
-		ws[i] = &work{done: make(chan struct{})}
-		select {
-		case ch <- ws[i]:
-		case <-ctx.Done():
-			return
-		}
-	}
-	for _, w := range ws {
-		select {
-		case <-w.done:
-		case <-ctx.Done():
-			return
-		}
-	}
+	return reset
 }

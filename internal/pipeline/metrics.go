@@ -14,6 +14,7 @@ type Metrics struct {
 	WriteTime   prometheus.Histogram
 	WriteErrors *prometheus.CounterVec
 	Retries     *prometheus.CounterVec
+	RecordsLost *prometheus.CounterVec
 	Rebalances  *prometheus.CounterVec
 	Assigned    prometheus.Gauge
 }
@@ -36,6 +37,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failed batch writes, by kind (retry, fenced, duplicate)."}, []string{"kind"}),
 		Retries: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_retries_total",
 			Help: "Retries after a failure, by kind (store_transient: a batch write, after a backoff with jitter)."}, []string{"kind"}),
+		RecordsLost: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_records_lost_total",
+			Help: "Offsets the broker deleted before they were stored, by partition and reason (retention); counted when the batch that records the loss and its alert commits."}, []string{"partition", "reason"}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

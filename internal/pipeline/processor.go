@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -148,22 +150,22 @@ type partState struct {
 	pos    int64 // next offset expected; -1 when unknown (start of log)
 	dedup  *quality.Dedup
 	scorer Scorer
-	// gaps counts polls in a row whose records all lay beyond pos: records
-	// fetched before a seek, which are dropped, or (when it persists) a
-	// log whose start moved past pos, which is then accepted.
-	gaps int
+	// lost, when set, is a range from pos on that the log no longer holds
+	// (the broker's log start moved past it): the next batch of the
+	// partition moves its offset past the range and carries the alert.
+	lost *lostRange
 }
 
-// maxGapPolls is how many polls in a row may bring only records beyond the
-// expected offset before the gap is taken to be real (retention deleted
-// those records) rather than a fetch from before a seek.
-const maxGapPolls = 20
+// lostRange is a stretch [from, to) of a partition's offsets that
+// retention deleted before they were stored.
+type lostRange struct{ from, to int64 }
 
 // Processor consumes, checks, scores and stores transactions exactly once.
 type Processor struct {
 	cfg Config
 	log *slog.Logger
 	cl  *kgo.Client
+	adm *kadm.Client
 
 	mu    sync.Mutex // guards parts between the poll loop and rebalance callbacks
 	parts map[int32]*partState
@@ -173,8 +175,8 @@ type Processor struct {
 
 	writers []*writer // partition mod len(writers) writes a partition's batches
 
-	stored, quarantined, batches atomic.Int64
-	running                      atomic.Bool
+	stored, quarantined, batches, lostTotal atomic.Int64
+	running                                 atomic.Bool
 }
 
 // New validates cfg and returns a Processor.
@@ -198,11 +200,13 @@ func New(cfg Config) (*Processor, error) {
 // Stats are running counts since start.
 type Stats struct {
 	Stored, Quarantined, Batches int64
+	// Lost counts offsets recorded as lost to retention (see LossAlert).
+	Lost int64
 }
 
 // Stats returns counts of committed records.
 func (p *Processor) Stats() Stats {
-	return Stats{Stored: p.stored.Load(), Quarantined: p.quarantined.Load(), Batches: p.batches.Load()}
+	return Stats{Stored: p.stored.Load(), Quarantined: p.quarantined.Load(), Batches: p.batches.Load(), Lost: p.lostTotal.Load()}
 }
 
 // Healthy reports an error unless the processor is running.
@@ -224,7 +228,14 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.ConsumeTopics(p.cfg.Topic),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Records of aborted transactions never reach the processor, and
+		// records of open ones only once committed.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// An offset the log no longer holds is reported, not silently
+		// reset: the processor asks the broker and makes the loss explicit.
+		// Partitions with no stored offset are sought to the log start by
+		// adjustOffsets.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.revoked),
@@ -237,6 +248,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("creating Kafka consumer: %w", err)
 	}
 	p.cl = cl
+	p.adm = kadm.NewClient(cl)
 
 	// The writers outlive ctx by the grace period so in-flight batches commit.
 	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
@@ -289,8 +301,12 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			p.cl.AllowRebalance()
 			return nil
 		}
+		var outOfRange []int32
 		fetches.EachError(func(topic string, part int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(err, kerr.OffsetOutOfRange) && topic == p.cfg.Topic:
+				outOfRange = append(outOfRange, part)
+			case !errors.Is(err, context.Canceled):
 				p.log.Warn("fetch error (retrying)", "topic", topic, "partition", part, "err", err)
 			}
 		})
@@ -301,6 +317,9 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 		}
 		p.mu.Lock()
 		reset := p.resetFenced(ctx)
+		if len(outOfRange) > 0 {
+			p.outOfRange(ctx, outOfRange)
+		}
 		b := p.build(fetches, reset)
 		p.mu.Unlock()
 		for i, sub := range p.split(b) {
@@ -373,21 +392,16 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 		for len(recs) > 0 && ps.pos >= 0 && recs[0].Offset < ps.pos {
 			recs = recs[1:] // fetched before a re-seek; already handled
 		}
-		if len(recs) > 0 && ps.pos >= 0 && recs[0].Offset > ps.pos {
-			// Records beyond the expected offset: fetched before a seek
-			// back (after a fence), so the ones in between will come again.
-			// Never store past a gap: that would skip records for good.
-			ps.gaps++
-			if ps.gaps == 1 {
-				p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: {part.Partition: {Epoch: -1, Offset: ps.pos}}})
-			}
-			if ps.gaps < maxGapPolls {
-				return
-			}
-			p.log.Warn("records are no longer in the log (retention); continuing after the gap",
-				"partition", part.Partition, "missing_from", ps.pos, "missing_to", recs[0].Offset)
+		if len(recs) == 0 {
+			return
 		}
-		ps.gaps = 0
+		// Records beyond ps.pos are normal: transaction markers, aborted
+		// records and compaction leave gaps. Only the broker's log start
+		// says what retention deleted (see outOfRange and adjustOffsets).
+		if ps.lost != nil {
+			p.lostAlert(part, *ps.lost)
+			ps.lost = nil
+		}
 		for _, r := range recs {
 			if part.From < 0 {
 				part.From = r.Offset

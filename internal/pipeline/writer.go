@@ -208,6 +208,7 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 	p.stored.Add(int64(n))
 	p.quarantined.Add(int64(q))
 	p.batches.Add(1)
+	p.committedLosses(b)
 	if m := p.cfg.Metrics; m != nil {
 		m.Records.WithLabelValues("stored").Add(float64(n))
 		m.Records.WithLabelValues("quarantined").Add(float64(q))

@@ -58,7 +58,7 @@ func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
 func (w *writer) Run(ctx context.Context) error {
 	defer w.advance(0, true)
 	for wk := range w.ch {
-		if err := w.p.write(ctx, wk.batch); err != nil {
+		if err := w.p.commit(ctx, wk.batch); err != nil {
 			return err
 		}
 		w.advance(1, false)
@@ -118,6 +118,7 @@ func newBackOff() *backoff.ExponentialBackOff {
 }
 
 // write commits b, retrying transient errors with backoff until ctx ends.
+// A *store.RejectedError is returned at once (see commit).
 func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 	attempt := 0
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
@@ -170,8 +171,8 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 			p.quarantineDuplicates(b, d.IDs)
 			continue
 		}
-		if ctx.Err() != nil {
-			return backoff.Permanent(err)
+		if _, ok := store.IsRejected(err); ok || ctx.Err() != nil {
+			return backoff.Permanent(err) // rejected: bisected by commit
 		}
 		p.count("retry")
 		return err

@@ -168,7 +168,13 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 		if d, ok := store.IsDuplicate(err); ok {
 			p.count("duplicate")
 			p.log.Warn("transactions already stored; quarantining them as duplicates", "count", len(d.IDs), "first", d.IDs[0])
-			p.quarantineDuplicates(b, d.IDs)
+			before := batchLen(b) - batchTxs(b)
+			p.quarantineDuplicates(b, d)
+			if batchLen(b)-batchTxs(b) == before {
+				// Nothing matched: writing again would loop. Treat it as a
+				// transient error, retried with backoff.
+				return fmt.Errorf("the store reported duplicates not in the batch: %w", err)
+			}
 			continue
 		}
 		if _, ok := store.IsRejected(err); ok || ctx.Err() != nil {
@@ -177,6 +183,14 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 		p.count("retry")
 		return err
 	}
+}
+
+func batchTxs(b *store.Batch) int {
+	n := 0
+	for i := range b.Parts {
+		n += len(b.Parts[i].Txs)
+	}
+	return n
 }
 
 func batchLen(b *store.Batch) int {
@@ -247,28 +261,49 @@ func (p *Processor) dropFenced(b *store.Batch) {
 
 // quarantineDuplicates moves the transactions the store reported as
 // already stored out of b into quarantine, with their labels, alerts and
-// outbox messages. Repeats within a batch cannot reach here: the
-// partition's dedup ring catches them first (a repeat has the same key,
-// so the same partition).
-func (p *Processor) quarantineDuplicates(b *store.Batch, ids []string) {
-	dup := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		dup[id] = true
+// outbox messages. When the store names the copies (d.Copies), exactly
+// those records go, each naming the stored one: the same id on two
+// partitions of one batch keeps its first copy. Otherwise every record
+// with a listed id goes. Repeats within a partition cannot reach here: the
+// partition's dedup ring catches them first.
+func (p *Processor) quarantineDuplicates(b *store.Batch, d *store.DuplicateError) {
+	type loc struct {
+		part int32
+		off  int64
+	}
+	copies := make(map[loc]store.DuplicateCopy, len(d.Copies))
+	for _, c := range d.Copies {
+		copies[loc{c.Partition, c.Offset}] = c
+	}
+	ids := make(map[string]bool, len(d.IDs))
+	for _, id := range d.IDs {
+		ids[id] = true
+	}
+	detail := func(t *store.Tx) (string, bool) {
+		if len(copies) == 0 {
+			return "transaction_id " + t.TransactionID + " is stored already", ids[t.TransactionID]
+		}
+		c, ok := copies[loc{t.Partition, t.Offset}]
+		return fmt.Sprintf("transaction_id %s is stored already (partition %d, offset %d)", t.TransactionID, c.KeptPartition, c.KeptOffset), ok
 	}
 	for i := range b.Parts {
 		part := &b.Parts[i]
 		var deferred []store.Quarantined
+		dup := map[string]bool{} // ids are unique within a part
 		kept := part.Txs[:0]
 		for _, t := range part.Txs {
-			if dup[t.TransactionID] {
-				q := store.Quarantined{
-					Reason: string(quality.DuplicateID), Detail: "transaction_id " + t.TransactionID + " is stored already",
+			if why, ok := detail(&t); ok {
+				dup[t.TransactionID] = true
+				deferred = append(deferred, store.Quarantined{
+					Reason: string(quality.DuplicateID), Detail: why,
 					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad,
-				}
-				deferred = append(deferred, q)
+				})
 				continue
 			}
 			kept = append(kept, t)
+		}
+		if len(dup) == 0 {
+			continue
 		}
 		part.Txs = kept
 		part.Labels = filter(part.Labels, func(l store.Label) bool { return !dup[l.TransactionID] })

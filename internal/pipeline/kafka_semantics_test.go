@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,5 +279,71 @@ func TestRetentionLossIsExplicit(t *testing.T) {
 		Partition: 1, FromOffset: 50, ToOffset: deleteBelow, Count: 30}
 	if len(alerts) != 1 || alerts[0] != want {
 		t.Fatalf("loss alerts %+v, want exactly %+v", alerts, want)
+	}
+}
+
+// ownerStore records the owner and generation of every batch written.
+type ownerStore struct {
+	store.Store
+	mu   sync.Mutex
+	gens map[string][]int32 // owner -> generations, in commit order
+}
+
+func (s *ownerStore) WriteBatch(ctx context.Context, b *store.Batch) error {
+	err := s.Store.WriteBatch(ctx, b)
+	if err == nil {
+		s.mu.Lock()
+		s.gens[b.Owner] = append(s.gens[b.Owner], b.Generation)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// TestBatchesCarryOwnerAndGeneration checks that every batch names its
+// processor's instance id and the group generation it owns the partitions
+// in: a second processor joining makes a newer generation.
+func TestBatchesCarryOwnerAndGeneration(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &ownerStore{Store: openSQLite(t), gens: map[string][]int32{}}
+	start := func(id string) func() {
+		cfg := pipeline.Config{Brokers: brokers, Store: st, Group: "g-owner", Logger: quiet, MaxBatch: 100, InstanceID: id,
+			KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}}
+		p, err := pipeline.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("processor %s: %v", id, err)
+			}
+		}
+	}
+	produce(t, brokers, 400, 0)
+	stopA := start("proc-a")
+	waitCaughtUp(t, brokers, st, "g-owner")
+	stopB := start("proc-b")
+	more := 0
+	waitFor(t, "a batch of the second processor", func() bool {
+		more++
+		produce(t, brokers, 40, more*1000)
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return len(st.gens["proc-b"]) > 0
+	})
+	stopB()
+	stopA()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.gens) != 2 {
+		t.Fatalf("owners %v, want proc-a and proc-b only", st.gens)
+	}
+	a, b := st.gens["proc-a"], st.gens["proc-b"]
+	if a[0] < 1 || b[0] <= a[0] {
+		t.Fatalf("generations: proc-a %v, proc-b %v; want proc-a's first at least 1 and proc-b's newer", a, b)
 	}
 }

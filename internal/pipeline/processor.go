@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,16 @@ type Config struct {
 	// Group is the consumer group; processors in one group share the
 	// partitions. Defaults to "shopstream".
 	Group string
+	// InstanceID is the processor's stable identity. Every batch carries
+	// it as its Owner (with the group generation), so the store can refuse
+	// a zombie's commit and tell a lost reply of its own from another
+	// owner's commit; and the processor joins the group as a static member
+	// with it (kgo.InstanceID), so one restarted after a crash takes its
+	// partitions back at once instead of after the session timeout. A
+	// processor that stops cleanly leaves the group, so its partitions move
+	// at once. Two processors running at the same time must not share it.
+	// Defaults to none: a dynamic member, owner "<host>-<random>".
+	InstanceID string
 	// Store receives the batches. Required.
 	Store store.Store
 	// MaxBatch bounds the records in one batch. Defaults to 5000.
@@ -162,10 +174,11 @@ type lostRange struct{ from, to int64 }
 
 // Processor consumes, checks, scores and stores transactions exactly once.
 type Processor struct {
-	cfg Config
-	log *slog.Logger
-	cl  *kgo.Client
-	adm *kadm.Client
+	cfg   Config
+	log   *slog.Logger
+	cl    *kgo.Client
+	adm   *kadm.Client
+	owner string // Config.InstanceID, or a name of this run
 
 	mu    sync.Mutex // guards parts between the poll loop and rebalance callbacks
 	parts map[int32]*partState
@@ -190,6 +203,11 @@ func New(cfg Config) (*Processor, error) {
 		log:    cfg.Logger.With("component", "processor"),
 		parts:  map[int32]*partState{},
 		fenced: map[int32]bool{},
+		owner:  cfg.InstanceID,
+	}
+	if p.owner == "" {
+		host, _ := os.Hostname()
+		p.owner = fmt.Sprintf("%s-%08x", host, rand.Uint32())
 	}
 	for range cfg.Writers {
 		p.writers = append(p.writers, newWriter(p))
@@ -242,6 +260,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(p.lost),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
+	if p.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
+	}
 	opts = append(opts, p.cfg.KafkaOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -267,7 +288,8 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	p.running.Store(true)
 	defer p.running.Store(false)
-	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers)
+	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers,
+		"owner", p.owner, "static_member", p.cfg.InstanceID != "")
 	g, gctx := errgroup.WithContext(writeCtx)
 	for _, w := range p.writers {
 		g.Go(func() error { return w.Run(gctx) })
@@ -284,8 +306,31 @@ func (p *Processor) Run(ctx context.Context) error {
 	cancelWrite()
 	// Leave the group only after the writers are done: revoke callbacks flush.
 	cl.Close()
+	if p.cfg.InstanceID != "" && ctx.Err() != nil {
+		p.leaveGroup()
+	}
 	p.log.Info("processor stopped", "stored", p.stored.Load(), "quarantined", p.quarantined.Load())
 	return err
+}
+
+// leaveGroup makes a static member leave the group after a clean stop
+// (franz-go does not, so that a restart finds its partitions waiting), so
+// that its partitions move to the other processors at once.
+func (p *Processor) leaveGroup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(bus.ClientOpts(p.cfg.Brokers, nil)...)
+	if err == nil {
+		defer cl.Close()
+		var resp kadm.LeaveGroupResponses
+		resp, err = kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(p.cfg.Group).InstanceIDs(p.cfg.InstanceID).Reason("shopstream processor stopped"))
+		if err == nil {
+			err = resp.Error()
+		}
+	}
+	if err != nil {
+		p.log.Warn("leaving the group as a static member; its partitions move after the session timeout", "instance_id", p.cfg.InstanceID, "err", err)
+	}
 }
 
 // poll fetches, builds and hands out batches until ctx ends (a clean stop)
@@ -321,6 +366,12 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			p.outOfRange(ctx, outOfRange)
 		}
 		b := p.build(fetches, reset)
+		if b != nil {
+			// Rebalances wait for AllowRebalance: the generation is the
+			// one in which this member owns the fetched partitions.
+			_, b.Generation = p.cl.GroupMetadata()
+			b.Owner = p.owner
+		}
 		p.mu.Unlock()
 		for i, sub := range p.split(b) {
 			if sub == nil {
@@ -352,7 +403,7 @@ func (p *Processor) split(b *store.Batch) []*store.Batch {
 	for _, part := range b.Parts {
 		i := int(part.Partition) % len(out)
 		if out[i] == nil {
-			out[i] = &store.Batch{Group: b.Group, Topic: b.Topic}
+			out[i] = &store.Batch{Group: b.Group, Topic: b.Topic, Owner: b.Owner, Generation: b.Generation}
 		}
 		out[i].Parts = append(out[i].Parts, part)
 	}

@@ -5,7 +5,9 @@
 // one store.Batch to the writer, which commits results and offsets in one
 // database transaction.
 //
-// Exactly once: offsets live in the database, not in Kafka. On every
+// Exactly once: offsets live in the database; after each database commit
+// they are also mirrored to the Kafka group asynchronously, for lag tools
+// only. On every
 // assignment the processor seeks to the stored offsets; the store fences each
 // write against the stored offset, so a processor that lost a partition
 // cannot write it twice. Per-partition state is rebuilt on assignment by

@@ -190,6 +190,36 @@ func TestTransactionalUpstream(t *testing.T) {
 	if len(aborted) == 0 || len(committed) == 0 {
 		t.Fatal("the test produced no aborted or no committed transactions")
 	}
+	checkGroupOffsets(t, brokers, st, "g-txn")
+}
+
+// checkGroupOffsets checks that the Kafka group holds the stored offsets,
+// as lag tools read them.
+func checkGroupOffsets(t *testing.T, brokers []string, st store.Store, group string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	fetched, err := kadm.NewClient(cl).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := st.Offsets(context.Background(), group, bus.TopicTransactions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inGroup := map[int32]int64{}
+	fetched.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil {
+			t.Errorf("group offset of partition %d: %v", o.Partition, o.Err)
+		}
+		inGroup[o.Partition] = o.At
+	})
+	if len(stored) == 0 || fmt.Sprint(inGroup) != fmt.Sprint(stored) {
+		t.Fatalf("the Kafka group holds offsets %v, the store %v", inGroup, stored)
+	}
 }
 
 // TestRetentionLossIsExplicit deletes records below an offset while the

@@ -15,8 +15,11 @@ type Metrics struct {
 	WriteErrors *prometheus.CounterVec
 	Retries     *prometheus.CounterVec
 	RecordsLost *prometheus.CounterVec
-	Rebalances  *prometheus.CounterVec
-	Assigned    prometheus.Gauge
+	// GroupCommitErrors counts partitions whose offsets could not be
+	// mirrored to the Kafka group.
+	GroupCommitErrors prometheus.Counter
+	Rebalances        *prometheus.CounterVec
+	Assigned          prometheus.Gauge
 }
 
 // NewMetrics registers the processor's metrics on reg.
@@ -39,6 +42,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Retries after a failure, by kind (store_transient: a batch write, after a backoff with jitter)."}, []string{"kind"}),
 		RecordsLost: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_records_lost_total",
 			Help: "Offsets the broker deleted before they were stored, by partition and reason (retention); counted when the batch that records the loss and its alert commits."}, []string{"partition", "reason"}),
+		GroupCommitErrors: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_group_offset_commit_errors_total",
+			Help: "Partition offsets that could not be mirrored to the Kafka consumer group after a database commit."}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

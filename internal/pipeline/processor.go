@@ -186,7 +186,8 @@ type Processor struct {
 	fencedMu sync.Mutex
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
 
-	writers []*writer // partition mod len(writers) writes a partition's batches
+	writers     []*writer // partition mod len(writers) writes a partition's batches
+	groupCommit *groupCommitter
 
 	stored, quarantined, batches, lostTotal atomic.Int64
 	running                                 atomic.Bool
@@ -212,6 +213,7 @@ func New(cfg Config) (*Processor, error) {
 	for range cfg.Writers {
 		p.writers = append(p.writers, newWriter(p))
 	}
+	p.groupCommit = newGroupCommitter(p)
 	return p, nil
 }
 
@@ -290,19 +292,28 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer p.running.Store(false)
 	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers,
 		"owner", p.owner, "static_member", p.cfg.InstanceID != "")
-	g, gctx := errgroup.WithContext(writeCtx)
-	for _, w := range p.writers {
-		g.Go(func() error { return w.Run(gctx) })
-	}
-	g.Go(func() error {
-		defer func() {
-			for _, w := range p.writers {
-				close(w.ch)
-			}
-		}()
-		return p.poll(ctx, gctx)
+	// The group committer stops after the writers, to mirror their last
+	// commits to the group too.
+	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
+	var outer errgroup.Group
+	outer.Go(func() error { return p.groupCommit.Run(commitCtx) })
+	outer.Go(func() error {
+		defer stopCommit()
+		g, gctx := errgroup.WithContext(writeCtx)
+		for _, w := range p.writers {
+			g.Go(func() error { return w.Run(gctx) })
+		}
+		g.Go(func() error {
+			defer func() {
+				for _, w := range p.writers {
+					close(w.ch)
+				}
+			}()
+			return p.poll(ctx, gctx)
+		})
+		return g.Wait()
 	})
-	err = g.Wait()
+	err = outer.Wait()
 	cancelWrite()
 	// Leave the group only after the writers are done: revoke callbacks flush.
 	cl.Close()

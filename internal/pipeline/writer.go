@@ -224,6 +224,7 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 	p.quarantined.Add(int64(q))
 	p.batches.Add(1)
 	p.committedLosses(b)
+	p.groupCommit.note(b)
 	if m := p.cfg.Metrics; m != nil {
 		m.Records.WithLabelValues("stored").Add(float64(n))
 		m.Records.WithLabelValues("quarantined").Add(float64(q))

@@ -266,12 +266,19 @@ func (p *Processor) Run(ctx context.Context) error {
 		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
 	}
 	opts = append(opts, p.cfg.KafkaOpts...)
+	// The admin client exists before the consumer, whose assignment
+	// callbacks use it as soon as it joins.
+	admCl, err := kgo.NewClient(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger)...)
+	if err != nil {
+		return fmt.Errorf("creating Kafka admin client: %w", err)
+	}
+	defer admCl.Close()
+	p.adm = kadm.NewClient(admCl)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka consumer: %w", err)
 	}
 	p.cl = cl
-	p.adm = kadm.NewClient(cl)
 
 	// The writers outlive ctx by the grace period so in-flight batches commit.
 	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))

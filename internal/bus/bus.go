@@ -31,14 +31,12 @@ func SplitBrokers(s string) []string {
 
 // ClientOpts returns the options every shopstream client shares: the seed
 // brokers, logging through slog, and retries that outlast a broker restart.
+// Retries wait franz-go's default backoff (exponential from 250 ms to 5 s,
+// with jitter), so clients that lost a broker together do not retry in step.
 func ClientOpts(brokers []string, logger *slog.Logger) []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.RetryTimeout(0), // retry requests until the context ends: a broker restart is waited out
-		kgo.RetryBackoffFn(func(tries int) time.Duration {
-			d := time.Duration(1<<min(tries, 8)) * 50 * time.Millisecond
-			return min(d, 5*time.Second)
-		}),
 	}
 	if logger != nil {
 		opts = append(opts, kgo.WithLogger(kslog.New(logger.With("component", "kafka"))))

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +54,9 @@ type processFlags struct {
 	declineAt float64
 	// autoPromote: see detector.TrainConfig.AutoPromoteAfter.
 	autoPromote time.Duration
+	// instanceID: see pipeline.Config.InstanceID; resolveInstanceID fills
+	// in the default.
+	instanceID string
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -61,7 +67,23 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rules, "rules", "", "fraud rules file (JSON, re-read when it changes; default: the built-in rules)")
 	fs.Float64Var(&f.reviewAt, "review-at", 0.4, "risk at or above which a transaction is held for review and alerted on")
 	fs.Float64Var(&f.declineAt, "decline-at", 0.9, "risk at or above which a transaction is declined")
+	fs.StringVar(&f.instanceID, "instance-id", "", "this processor's stable id: the owner of its commits and its static consumer-group membership, so a restart takes its partitions back at once; processors running at the same time need different ids (default: host name and a hash of the store and group)")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
+}
+
+// resolveInstanceID sets the default instance id: the host name and a short
+// hash of the store's location (URL or data directory) and the group, stable
+// across restarts of the same processor.
+func (f *processFlags) resolveInstanceID(storeLocation string) {
+	if f.instanceID != "" {
+		return
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "shopstream"
+	}
+	sum := sha256.Sum256([]byte(storeLocation + "\x00" + f.group))
+	f.instanceID = host + "-" + hex.EncodeToString(sum[:4])
 }
 
 func (f *processFlags) validate() error {
@@ -119,7 +141,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
-		NewScorer: partitionScorers(det),
+		NewScorer: partitionScorers(det), InstanceID: f.instanceID,
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
@@ -180,6 +202,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	pf.resolveInstanceID(sf.location())
 	st, err := sf.open(ctx)
 	if err != nil {
 		return err

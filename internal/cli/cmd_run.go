@@ -74,6 +74,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
+	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
 	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate}
 	st, err := sqlite.Open(ctx, *dataDir)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -37,6 +38,17 @@ func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	return s, nil
+}
+
+// location is where the store lives: its URL or absolute data directory.
+func (f *storeFlags) location() string {
+	if f.postgres != "" {
+		return f.postgres
+	}
+	if abs, err := filepath.Abs(f.dataDir); err == nil {
+		return abs
+	}
+	return f.dataDir
 }
 
 // describe names the store for log lines, without credentials.

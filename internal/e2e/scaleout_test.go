@@ -33,12 +33,12 @@ func scaleOut(t *testing.T, k *kafkaEnv, s *storeEnv) {
 	r := newRig(t, k, s, scaleBatch)
 	f := newFeed(t, scaleSeed)
 
-	p1 := r.start(t, "processor 1")
+	p1 := r.start(t, "processor 1", "--instance-id", "scale-out-1") // two at once need two ids
 	st := f.stream(k, r.topic, scaleWaves, scaleWaveSize, scaleEvery)
 	r.waitCommitted(t, 0, time.Minute, p1)
 
 	st.waitProduced(t, scaleWaves*scaleWaveSize/5)
-	p2 := r.start(t, "processor 2")
+	p2 := r.start(t, "processor 2", "--instance-id", "scale-out-2")
 	// The join is done when the first has given up partitions and the
 	// second has got them and committed a batch of them.
 	waitLogged(t, p1, time.Minute, revokedLine)

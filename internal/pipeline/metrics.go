@@ -13,8 +13,13 @@ type Metrics struct {
 	Latency     prometheus.Histogram
 	WriteTime   prometheus.Histogram
 	WriteErrors *prometheus.CounterVec
-	Rebalances  *prometheus.CounterVec
-	Assigned    prometheus.Gauge
+	Retries     *prometheus.CounterVec
+	RecordsLost *prometheus.CounterVec
+	// GroupCommitErrors counts partitions whose offsets could not be
+	// mirrored to the Kafka group.
+	GroupCommitErrors prometheus.Counter
+	Rebalances        *prometheus.CounterVec
+	Assigned          prometheus.Gauge
 }
 
 // NewMetrics registers the processor's metrics on reg.
@@ -33,6 +38,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to write and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		WriteErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_batch_write_errors_total",
 			Help: "Failed batch writes, by kind (retry, fenced, duplicate)."}, []string{"kind"}),
+		Retries: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_retries_total",
+			Help: "Retries after a failure, by kind (store_transient: a batch write, after a backoff with jitter)."}, []string{"kind"}),
+		RecordsLost: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_records_lost_total",
+			Help: "Offsets the broker deleted before they were stored, by partition and reason (retention); counted when the batch that records the loss and its alert commits."}, []string{"partition", "reason"}),
+		GroupCommitErrors: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_group_offset_commit_errors_total",
+			Help: "Partition offsets that could not be mirrored to the Kafka consumer group after a database commit."}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

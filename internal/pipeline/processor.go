@@ -6,11 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/event"
@@ -38,6 +43,16 @@ type Config struct {
 	// Group is the consumer group; processors in one group share the
 	// partitions. Defaults to "shopstream".
 	Group string
+	// InstanceID is the processor's stable identity. Every batch carries
+	// it as its Owner (with the group generation), so the store can refuse
+	// a zombie's commit and tell a lost reply of its own from another
+	// owner's commit; and the processor joins the group as a static member
+	// with it (kgo.InstanceID), so one restarted after a crash takes its
+	// partitions back at once instead of after the session timeout. A
+	// processor that stops cleanly leaves the group, so its partitions move
+	// at once. Two processors running at the same time must not share it.
+	// Defaults to none: a dynamic member, owner "<host>-<random>".
+	InstanceID string
 	// Store receives the batches. Required.
 	Store store.Store
 	// MaxBatch bounds the records in one batch. Defaults to 5000.
@@ -147,22 +162,23 @@ type partState struct {
 	pos    int64 // next offset expected; -1 when unknown (start of log)
 	dedup  *quality.Dedup
 	scorer Scorer
-	// gaps counts polls in a row whose records all lay beyond pos: records
-	// fetched before a seek, which are dropped, or (when it persists) a
-	// log whose start moved past pos, which is then accepted.
-	gaps int
+	// lost, when set, is a range from pos on that the log no longer holds
+	// (the broker's log start moved past it): the next batch of the
+	// partition moves its offset past the range and carries the alert.
+	lost *lostRange
 }
 
-// maxGapPolls is how many polls in a row may bring only records beyond the
-// expected offset before the gap is taken to be real (retention deleted
-// those records) rather than a fetch from before a seek.
-const maxGapPolls = 20
+// lostRange is a stretch [from, to) of a partition's offsets that
+// retention deleted before they were stored.
+type lostRange struct{ from, to int64 }
 
 // Processor consumes, checks, scores and stores transactions exactly once.
 type Processor struct {
-	cfg Config
-	log *slog.Logger
-	cl  *kgo.Client
+	cfg   Config
+	log   *slog.Logger
+	cl    *kgo.Client
+	adm   *kadm.Client
+	owner string // Config.InstanceID, or a name of this run
 
 	mu    sync.Mutex // guards parts between the poll loop and rebalance callbacks
 	parts map[int32]*partState
@@ -170,16 +186,11 @@ type Processor struct {
 	fencedMu sync.Mutex
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
 
-	writeChs []chan *work // one per writer
+	writers     []*writer // partition mod len(writers) writes a partition's batches
+	groupCommit *groupCommitter
 
-	stored, quarantined, batches atomic.Int64
-	running                      atomic.Bool
-}
-
-// work is a batch for the writer, or a flush barrier when batch is nil.
-type work struct {
-	batch *store.Batch
-	done  chan struct{}
+	stored, quarantined, batches, lostTotal atomic.Int64
+	running                                 atomic.Bool
 }
 
 // New validates cfg and returns a Processor.
@@ -188,23 +199,34 @@ func New(cfg Config) (*Processor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Processor{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "processor"),
-		parts:    map[int32]*partState{},
-		fenced:   map[int32]bool{},
-		writeChs: writeChans(cfg.Writers),
-	}, nil
+	p := &Processor{
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "processor"),
+		parts:  map[int32]*partState{},
+		fenced: map[int32]bool{},
+		owner:  cfg.InstanceID,
+	}
+	if p.owner == "" {
+		host, _ := os.Hostname()
+		p.owner = fmt.Sprintf("%s-%08x", host, rand.Uint32())
+	}
+	for range cfg.Writers {
+		p.writers = append(p.writers, newWriter(p))
+	}
+	p.groupCommit = newGroupCommitter(p)
+	return p, nil
 }
 
 // Stats are running counts since start.
 type Stats struct {
 	Stored, Quarantined, Batches int64
+	// Lost counts offsets recorded as lost to retention (see LossAlert).
+	Lost int64
 }
 
 // Stats returns counts of committed records.
 func (p *Processor) Stats() Stats {
-	return Stats{Stored: p.stored.Load(), Quarantined: p.quarantined.Load(), Batches: p.batches.Load()}
+	return Stats{Stored: p.stored.Load(), Quarantined: p.quarantined.Load(), Batches: p.batches.Load(), Lost: p.lostTotal.Load()}
 }
 
 // Healthy reports an error unless the processor is running.
@@ -216,34 +238,51 @@ func (p *Processor) Healthy(context.Context) error {
 }
 
 // Run consumes until ctx is cancelled, then commits what is in flight
-// within the shutdown grace period and leaves the group.
+// within the shutdown grace period and leaves the group. The poll loop and
+// the writers run in one errgroup: the poll loop owns the writers' channels
+// and closes them when it stops; each writer drains its channel; a writer
+// that fails stops the poll loop.
 func (p *Processor) Run(ctx context.Context) error {
 	opts := append(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger),
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topic),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Records of aborted transactions never reach the processor, and
+		// records of open ones only once committed.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// An offset the log no longer holds is reported, not silently
+		// reset: the processor asks the broker and makes the loss explicit.
+		// Partitions with no stored offset are sought to the log start by
+		// adjustOffsets.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
+	if p.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
+	}
 	opts = append(opts, p.cfg.KafkaOpts...)
+	// The admin client exists before the consumer, whose assignment
+	// callbacks use it as soon as it joins.
+	admCl, err := kgo.NewClient(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger)...)
+	if err != nil {
+		return fmt.Errorf("creating Kafka admin client: %w", err)
+	}
+	defer admCl.Close()
+	p.adm = kadm.NewClient(admCl)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka consumer: %w", err)
 	}
 	p.cl = cl
 
-	// The writer outlives ctx by the grace period so in-flight batches commit.
+	// The writers outlive ctx by the grace period so in-flight batches commit.
 	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrite()
-	writerDone := make(chan error, len(p.writeChs))
-	for _, ch := range p.writeChs {
-		go func() { writerDone <- p.writer(writeCtx, ch) }()
-	}
 	stopGrace := context.AfterFunc(ctx, func() {
 		t := time.NewTimer(p.cfg.ShutdownGrace)
 		defer t.Stop()
@@ -258,36 +297,79 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	p.running.Store(true)
 	defer p.running.Store(false)
-	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers)
-	pollErr := p.poll(ctx, writerDone)
-	for _, ch := range p.writeChs {
-		close(ch)
-	}
-	var werr error
-	for range p.writeChs {
-		if err := <-writerDone; err != nil && werr == nil {
-			werr = err
+	p.log.Info("processor started", "topic", p.cfg.Topic, "group", p.cfg.Group, "brokers", p.cfg.Brokers,
+		"owner", p.owner, "static_member", p.cfg.InstanceID != "")
+	// The group committer stops after the writers, to mirror their last
+	// commits to the group too.
+	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
+	var outer errgroup.Group
+	outer.Go(func() error { return p.groupCommit.Run(commitCtx) })
+	outer.Go(func() error {
+		defer stopCommit()
+		g, gctx := errgroup.WithContext(writeCtx)
+		for _, w := range p.writers {
+			g.Go(func() error { return w.Run(gctx) })
 		}
-	}
+		g.Go(func() error {
+			defer func() {
+				for _, w := range p.writers {
+					close(w.ch)
+				}
+			}()
+			return p.poll(ctx, gctx)
+		})
+		return g.Wait()
+	})
+	err = outer.Wait()
 	cancelWrite()
-	// Leave the group only after the writer is done: revoke callbacks flush.
+	// Leave the group only after the writers are done: revoke callbacks flush.
 	cl.Close()
-	p.log.Info("processor stopped", "stored", p.stored.Load(), "quarantined", p.quarantined.Load())
-	if pollErr != nil {
-		return pollErr
+	if p.cfg.InstanceID != "" && ctx.Err() != nil {
+		p.leaveGroup()
 	}
-	return werr
+	p.log.Info("processor stopped", "stored", p.stored.Load(), "quarantined", p.quarantined.Load())
+	return err
 }
 
-func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
+// leaveGroup makes a static member leave the group after a clean stop
+// (franz-go does not, so that a restart finds its partitions waiting), so
+// that its partitions move to the other processors at once.
+func (p *Processor) leaveGroup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(bus.ClientOpts(p.cfg.Brokers, nil)...)
+	if err == nil {
+		defer cl.Close()
+		var resp kadm.LeaveGroupResponses
+		resp, err = kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(p.cfg.Group).InstanceIDs(p.cfg.InstanceID).Reason("shopstream processor stopped"))
+		if err == nil {
+			err = resp.Error()
+		}
+	}
+	if err != nil {
+		p.log.Warn("leaving the group as a static member; its partitions move after the session timeout", "instance_id", p.cfg.InstanceID, "err", err)
+	}
+}
+
+// poll fetches, builds and hands out batches until ctx ends (a clean stop)
+// or wctx ends (a writer failed, or the grace period ran out).
+func (p *Processor) poll(ctx, wctx context.Context) error {
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(wctx, stop)()
 	for {
-		fetches := p.cl.PollRecords(ctx, p.cfg.MaxBatch)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
+		fetches := p.cl.PollRecords(pctx, p.cfg.MaxBatch)
+		if fetches.IsClientClosed() || pctx.Err() != nil {
+			// A clean stop, or a writer failed: its error is the group's.
 			p.cl.AllowRebalance()
 			return nil
 		}
+		var outOfRange []int32
 		fetches.EachError(func(topic string, part int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(err, kerr.OffsetOutOfRange) && topic == p.cfg.Topic:
+				outOfRange = append(outOfRange, part)
+			case !errors.Is(err, context.Canceled):
 				p.log.Warn("fetch error (retrying)", "topic", topic, "partition", part, "err", err)
 			}
 		})
@@ -297,37 +379,38 @@ func (p *Processor) poll(ctx context.Context, writerDone chan error) error {
 			}
 		}
 		p.mu.Lock()
-		p.resetFenced(ctx)
-		b := p.build(fetches)
+		reset := p.resetFenced(ctx)
+		if len(outOfRange) > 0 {
+			p.outOfRange(ctx, outOfRange)
+		}
+		b := p.build(fetches, reset)
+		if b != nil {
+			// Rebalances wait for AllowRebalance: the generation is the
+			// one in which this member owns the fetched partitions.
+			_, b.Generation = p.cl.GroupMetadata()
+			b.Owner = p.owner
+		}
 		p.mu.Unlock()
 		for i, sub := range p.split(b) {
 			if sub == nil {
 				continue
 			}
-			select {
-			case p.writeChs[i] <- &work{batch: sub}:
-			case err := <-writerDone:
+			if err := p.writers[i].enqueue(wctx, sub); err != nil {
 				p.cl.AllowRebalance()
-				writerDone <- err
-				return fmt.Errorf("writer stopped: %w", err)
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("handing a batch to writer %d: %w", i, err)
 			}
 		}
 		p.cl.AllowRebalance()
 	}
 }
 
-func writeChans(n int) []chan *work {
-	chs := make([]chan *work, n)
-	for i := range chs {
-		chs[i] = make(chan *work, 2)
-	}
-	return chs
-}
-
 // split divides b among the writers by partition; nil where a writer gets
 // nothing.
 func (p *Processor) split(b *store.Batch) []*store.Batch {
-	out := make([]*store.Batch, len(p.writeChs))
+	out := make([]*store.Batch, len(p.writers))
 	if b == nil {
 		return out
 	}
@@ -338,7 +421,7 @@ func (p *Processor) split(b *store.Batch) []*store.Batch {
 	for _, part := range b.Parts {
 		i := int(part.Partition) % len(out)
 		if out[i] == nil {
-			out[i] = &store.Batch{Group: b.Group, Topic: b.Topic}
+			out[i] = &store.Batch{Group: b.Group, Topic: b.Topic, Owner: b.Owner, Generation: b.Generation}
 		}
 		out[i].Parts = append(out[i].Parts, part)
 	}
@@ -349,7 +432,7 @@ func (p *Processor) split(b *store.Batch) []*store.Batch {
 // parallel, one goroutine each: every partition's state is touched only by
 // its own goroutine, so nothing is locked; records within a partition keep
 // their order.
-func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
+func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batch {
 	type job struct {
 		ps   *partState
 		recs []*kgo.Record
@@ -361,8 +444,8 @@ func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
 			return
 		}
 		ps := p.parts[ft.Partition]
-		if ps == nil {
-			return // records of a partition we do not (or no longer) own
+		if ps == nil || reset[ft.Partition] {
+			return // records of a partition we do not (or no longer) own, or fetched before a seek
 		}
 		jobs = append(jobs, job{ps: ps, recs: ft.Records, part: store.Part{Partition: ft.Partition}})
 	})
@@ -378,21 +461,16 @@ func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
 		for len(recs) > 0 && ps.pos >= 0 && recs[0].Offset < ps.pos {
 			recs = recs[1:] // fetched before a re-seek; already handled
 		}
-		if len(recs) > 0 && ps.pos >= 0 && recs[0].Offset > ps.pos {
-			// Records beyond the expected offset: fetched before a seek
-			// back (after a fence), so the ones in between will come again.
-			// Never store past a gap: that would skip records for good.
-			ps.gaps++
-			if ps.gaps == 1 {
-				p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: {part.Partition: {Epoch: -1, Offset: ps.pos}}})
-			}
-			if ps.gaps < maxGapPolls {
-				return
-			}
-			p.log.Warn("records are no longer in the log (retention); continuing after the gap",
-				"partition", part.Partition, "missing_from", ps.pos, "missing_to", recs[0].Offset)
+		if len(recs) == 0 {
+			return
 		}
-		ps.gaps = 0
+		// Records beyond ps.pos are normal: transaction markers, aborted
+		// records and compaction leave gaps. Only the broker's log start
+		// says what retention deleted (see outOfRange and adjustOffsets).
+		if ps.lost != nil {
+			p.lostAlert(part, *ps.lost)
+			ps.lost = nil
+		}
 		for _, r := range recs {
 			if part.From < 0 {
 				part.From = r.Offset

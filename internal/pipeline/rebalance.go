@@ -18,6 +18,10 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 	if err != nil {
 		return nil, err
 	}
+	starts, err := p.logStarts(ctx)
+	if err != nil {
+		p.log.Warn("asking the broker for log start offsets on assignment; a loss to retention will show as offset out of range instead", "err", err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for topic, parts := range offsets {
@@ -33,6 +37,10 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 				off = -1
 			}
 			p.parts[part] = p.newPartState(ctx, part, off)
+			if start, known := starts[part]; ok && known && start > off {
+				p.parts[part].lost = p.lose(part, off, start)
+				parts[part] = kgo.NewOffset().At(start)
+			}
 		}
 	}
 	return offsets, nil

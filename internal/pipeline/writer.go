@@ -4,42 +4,142 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/quality"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-// writer commits batches in order. A failed write is retried with backoff
-// until it succeeds or ctx ends; nothing is skipped, so a lost database
-// stalls the pipeline (and, through the bounded channel, the consumer)
-// instead of losing records.
-func (p *Processor) writer(ctx context.Context, ch chan *work) error {
-	for w := range ch {
-		if w.batch == nil {
-			close(w.done)
-			continue
-		}
-		if err := p.write(ctx, w.batch); err != nil {
-			// Drain so the poll loop and flushes never block on us.
-			go func() {
-				for w := range ch {
-					if w.done != nil {
-						close(w.done)
-					}
-				}
-			}()
+// work is one batch for a writer.
+type work struct {
+	batch *store.Batch
+}
+
+// writer commits the batches of its share of the partitions in order. The
+// poll loop is the only sender on ch and the only one that closes it; the
+// writer drains ch until it is closed, so shutdown needs no other signal.
+// A failed write is retried until it succeeds or ctx ends: nothing is
+// skipped, so a lost database stalls the pipeline (and, through the bounded
+// channel, the consumer) instead of losing records.
+type writer struct {
+	p  *Processor
+	ch chan *work
+
+	mu      sync.Mutex
+	queued  int64         // batches handed to ch so far
+	done    int64         // batches written (or given up) so far
+	stopped bool          // Run has returned
+	changed chan struct{} // closed and replaced whenever done or stopped changes
+}
+
+func newWriter(p *Processor) *writer {
+	return &writer{p: p, ch: make(chan *work, 2), changed: make(chan struct{})}
+}
+
+// enqueue hands w a batch; it blocks while the writer is two batches behind,
+// so a slow database slows polling. Only the poll loop calls it.
+func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
+	w.mu.Lock()
+	w.queued++
+	w.mu.Unlock()
+	select {
+	case w.ch <- &work{batch: b}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run writes batches until ch is closed and drained, or ctx ends.
+func (w *writer) Run(ctx context.Context) error {
+	defer w.advance(0, true)
+	for wk := range w.ch {
+		if err := w.p.commit(ctx, wk.batch); err != nil {
 			return err
 		}
+		w.advance(1, false)
 	}
 	return nil
 }
 
+func (w *writer) advance(n int64, stop bool) {
+	w.mu.Lock()
+	w.done += n
+	w.stopped = w.stopped || stop
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// wait returns once every batch queued before the call is written, the
+// writer has stopped, or ctx ends.
+func (w *writer) wait(ctx context.Context) {
+	w.mu.Lock()
+	target := w.queued
+	w.mu.Unlock()
+	for {
+		w.mu.Lock()
+		ok, ch := w.done >= target || w.stopped, w.changed
+		w.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// flush waits until every batch queued so far is committed (or the writers
+// have stopped). It sends nothing, so it is safe at any time, also after
+// shutdown closed the channels.
+func (p *Processor) flush(ctx context.Context) {
+	for _, w := range p.writers {
+		w.wait(ctx)
+	}
+}
+
+// newBackOff is the wait between attempts of a write that failed for a
+// transient reason: exponential from 100 ms to 10 s with ±50% jitter, so
+// processors that lost the database together do not retry in step.
+func newBackOff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 10 * time.Second
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.5
+	return b
+}
+
+// write commits b, retrying transient errors with backoff until ctx ends.
+// A *store.RejectedError is returned at once (see commit).
 func (p *Processor) write(ctx context.Context, b *store.Batch) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
+		return struct{}{}, p.attempt(ctx, b, attempt)
+	}, backoff.WithBackOff(newBackOff()), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			p.retry("store_transient")
+			p.log.Error("writing batch failed; retrying", "attempt", attempt, "backoff", next.Round(time.Millisecond), "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("writing batch of %d records: %w", batchLen(b), err)
+	}
+	return nil
+}
+
+// attempt writes b once. Fenced partitions and duplicates are settled at
+// once (they need no wait); what is left is returned for a retry, and an
+// error that ctx ended is permanent.
+func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) error {
+	for {
 		p.dropFenced(b)
 		if len(b.Parts) == 0 {
 			return nil
@@ -52,8 +152,7 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 			err = nil
 		}
 		if err == nil {
-			at := p.cfg.Now()
-			p.committed(b, at, time.Since(start))
+			p.committed(b, p.cfg.Now(), time.Since(start))
 			return nil
 		}
 		if f, ok := store.IsFenced(err); ok {
@@ -69,26 +168,49 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 		if d, ok := store.IsDuplicate(err); ok {
 			p.count("duplicate")
 			p.log.Warn("transactions already stored; quarantining them as duplicates", "count", len(d.IDs), "first", d.IDs[0])
-			p.quarantineDuplicates(b, d.Copies)
+			before := batchLen(b) - batchTxs(b)
+			p.quarantineDuplicates(b, d)
+			if batchLen(b)-batchTxs(b) == before {
+				// Nothing matched: writing again would loop. Treat it as a
+				// transient error, retried with backoff.
+				return fmt.Errorf("the store reported duplicates not in the batch: %w", err)
+			}
 			continue
 		}
-		if ctx.Err() != nil {
-			return err
+		if _, ok := store.IsRejected(err); ok || ctx.Err() != nil {
+			return backoff.Permanent(err) // rejected: bisected by commit
 		}
 		p.count("retry")
-		p.log.Error("writing batch failed; retrying", "attempt", attempt, "backoff", backoff, "err", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return err
-		}
-		backoff = min(2*backoff, 10*time.Second)
+		return err
 	}
+}
+
+func batchTxs(b *store.Batch) int {
+	n := 0
+	for i := range b.Parts {
+		n += len(b.Parts[i].Txs)
+	}
+	return n
+}
+
+func batchLen(b *store.Batch) int {
+	n := 0
+	for i := range b.Parts {
+		n += b.Parts[i].Len()
+	}
+	return n
 }
 
 func (p *Processor) count(kind string) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.WriteErrors.WithLabelValues(kind).Inc()
+	}
+}
+
+// retry counts one retry of the given kind.
+func (p *Processor) retry(kind string) {
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Retries.WithLabelValues(kind).Inc()
 	}
 }
 
@@ -101,6 +223,8 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 	p.stored.Add(int64(n))
 	p.quarantined.Add(int64(q))
 	p.batches.Add(1)
+	p.committedLosses(b)
+	p.groupCommit.note(b)
 	if m := p.cfg.Metrics; m != nil {
 		m.Records.WithLabelValues("stored").Add(float64(n))
 		m.Records.WithLabelValues("quarantined").Add(float64(q))
@@ -136,44 +260,56 @@ func (p *Processor) dropFenced(b *store.Batch) {
 	b.Parts = kept
 }
 
-// quarantineDuplicates moves the records the store reported as later
-// copies of a transaction (stored already, or kept from an earlier part of
-// the batch: the same id on another partition) out of b into quarantine,
-// with their labels, alerts and outbox messages. Copies are found by
-// partition and offset, so the kept copy stays.
-func (p *Processor) quarantineDuplicates(b *store.Batch, copies []store.DuplicateCopy) {
+// quarantineDuplicates moves the transactions the store reported as
+// already stored out of b into quarantine, with their labels, alerts and
+// outbox messages. When the store names the copies (d.Copies), exactly
+// those records go, each naming the stored one: the same id on two
+// partitions of one batch keeps its first copy. Otherwise every record
+// with a listed id goes. Repeats within a partition cannot reach here: the
+// partition's dedup ring catches them first.
+func (p *Processor) quarantineDuplicates(b *store.Batch, d *store.DuplicateError) {
 	type loc struct {
-		p   int32
-		off int64
+		part int32
+		off  int64
 	}
-	dup := make(map[loc]store.DuplicateCopy, len(copies))
-	for _, c := range copies {
-		dup[loc{c.Partition, c.Offset}] = c
+	copies := make(map[loc]store.DuplicateCopy, len(d.Copies))
+	for _, c := range d.Copies {
+		copies[loc{c.Partition, c.Offset}] = c
+	}
+	ids := make(map[string]bool, len(d.IDs))
+	for _, id := range d.IDs {
+		ids[id] = true
+	}
+	detail := func(t *store.Tx) (string, bool) {
+		if len(copies) == 0 {
+			return "transaction_id " + t.TransactionID + " is stored already", ids[t.TransactionID]
+		}
+		c, ok := copies[loc{t.Partition, t.Offset}]
+		return fmt.Sprintf("transaction_id %s is stored already (partition %d, offset %d)", t.TransactionID, c.KeptPartition, c.KeptOffset), ok
 	}
 	for i := range b.Parts {
 		part := &b.Parts[i]
 		var deferred []store.Quarantined
-		removed, stays := map[string]bool{}, map[string]bool{}
+		dup := map[string]bool{} // ids are unique within a part
 		kept := part.Txs[:0]
 		for _, t := range part.Txs {
-			if c, ok := dup[loc{t.Partition, t.Offset}]; ok {
-				q := store.Quarantined{
-					Reason: string(quality.DuplicateID),
-					Detail: fmt.Sprintf("transaction_id %s is stored already, at partition %d offset %d", t.TransactionID, c.KeptPartition, c.KeptOffset),
-					Raw:    t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad,
-				}
-				deferred = append(deferred, q)
-				removed[t.TransactionID] = true
+			if why, ok := detail(&t); ok {
+				dup[t.TransactionID] = true
+				deferred = append(deferred, store.Quarantined{
+					Reason: string(quality.DuplicateID), Detail: why,
+					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad,
+				})
 				continue
 			}
-			stays[t.TransactionID] = true
 			kept = append(kept, t)
 		}
+		if len(dup) == 0 {
+			continue
+		}
 		part.Txs = kept
-		gone := func(id string) bool { return removed[id] && !stays[id] }
-		part.Labels = filter(part.Labels, func(l store.Label) bool { return !gone(l.TransactionID) })
-		part.Alerts = filter(part.Alerts, func(a store.Alert) bool { return !gone(a.TransactionID) })
-		part.Outbox = filter(part.Outbox, func(o store.OutboxMsg) bool { return o.Ref == "" || !gone(o.Ref) })
+		part.Labels = filter(part.Labels, func(l store.Label) bool { return !dup[l.TransactionID] })
+		part.Alerts = filter(part.Alerts, func(a store.Alert) bool { return !dup[a.TransactionID] })
+		part.Outbox = filter(part.Outbox, func(o store.OutboxMsg) bool { return o.Ref == "" || !dup[o.Ref] })
 		for _, q := range deferred {
 			p.addQuarantined(part, q)
 		}
@@ -191,16 +327,18 @@ func filter[T any](xs []T, keep func(T) bool) []T {
 }
 
 // resetFenced re-seeks fenced partitions to their stored offsets and
-// rebuilds their state. Called by the poll loop with p.mu held.
-func (p *Processor) resetFenced(ctx context.Context) {
+// rebuilds their state. Called by the poll loop with p.mu held; it returns
+// the partitions it reset, whose records in the current poll were fetched
+// before the seek and must be dropped.
+func (p *Processor) resetFenced(ctx context.Context) map[int32]bool {
 	p.fencedMu.Lock()
 	if len(p.fenced) == 0 {
 		p.fencedMu.Unlock()
-		return
+		return nil
 	}
-	parts := make([]int32, 0, len(p.fenced))
+	reset := make(map[int32]bool, len(p.fenced))
 	for part := range p.fenced {
-		parts = append(parts, part)
+		reset[part] = true
 	}
 	clear(p.fenced)
 	p.fencedMu.Unlock()
@@ -208,13 +346,13 @@ func (p *Processor) resetFenced(ctx context.Context) {
 	stored, err := p.cfg.Store.Offsets(ctx, p.cfg.Group, p.cfg.Topic)
 	if err != nil {
 		p.log.Error("reading stored offsets after a fence; dropping the partitions until the next assignment", "err", err)
-		for _, part := range parts {
+		for part := range reset {
 			delete(p.parts, part)
 		}
-		return
+		return reset
 	}
 	seek := map[int32]kgo.EpochOffset{}
-	for _, part := range parts {
+	for part := range reset {
 		if _, ok := p.parts[part]; !ok {
 			continue
 		}
@@ -228,26 +366,5 @@ func (p *Processor) resetFenced(ctx context.Context) {
 	if len(seek) > 0 {
 		p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: seek})
 	}
-}
-
-// flush waits until every batch queued so far is committed (or the writers
-// have stopped).
-func (p *Processor) flush(ctx context.Context) {
-	defer func() { _ = recover() }() // the channels are closed at shutdown: nothing left to flush
-	ws := make([]*work, len(p.writeChs))
-	for i, ch := range p.writeChs {
-		ws[i] = &work{done: make(chan struct{})}
-		select {
-		case ch <- ws[i]:
-		case <-ctx.Done():
-			return
-		}
-	}
-	for _, w := range ws {
-		select {
-		case <-w.done:
-		case <-ctx.Done():
-			return
-		}
-	}
+	return reset
 }

@@ -34,3 +34,9 @@ func KnownCurrency(code string) bool { _, ok := currencies[code]; return ok }
 
 // KnownCountry reports whether code is an ISO 3166-1 alpha-2 country.
 func KnownCountry(code string) bool { _, ok := countries[code]; return ok }
+
+// StoreRejected is a record the database refused although it passed the
+// checks (the processor finds it by bisecting the refused batch); the detail
+// is the database's own message. No check here produces it, so it is not in
+// Reasons.
+const StoreRejected Reason = "store_rejected"

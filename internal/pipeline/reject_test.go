@@ -1,0 +1,136 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/quality"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// faultyStore wraps a real store. It refuses, with a *store.RejectedError
+// as a database would, every batch holding a transaction whose id is in
+// poison or a quarantine row without raw bytes (NOT NULL); and it fails
+// the first transient writes with a plain error.
+type faultyStore struct {
+	store.Store
+	poison map[string]bool
+
+	mu        sync.Mutex
+	transient int // writes still to fail
+	rejected  int // batches refused
+}
+
+func (s *faultyStore) WriteBatch(ctx context.Context, b *store.Batch) error {
+	s.mu.Lock()
+	if s.transient > 0 {
+		s.transient--
+		s.mu.Unlock()
+		return errors.New("connection reset by peer")
+	}
+	s.mu.Unlock()
+	for _, part := range b.Parts {
+		for _, t := range part.Txs {
+			if s.poison[t.TransactionID] {
+				return s.reject(`invalid byte sequence for encoding "UTF8": 0x00 (SQLSTATE 22021)`)
+			}
+		}
+		for _, q := range part.Quarantined {
+			if q.Raw == nil {
+				return s.reject(`null value in column "raw" of relation "quarantine" violates not-null constraint (SQLSTATE 23502)`)
+			}
+		}
+	}
+	return s.Store.WriteBatch(ctx, b)
+}
+
+func (s *faultyStore) reject(msg string) error {
+	s.mu.Lock()
+	s.rejected++
+	s.mu.Unlock()
+	return &store.RejectedError{Message: msg, Err: errors.New(msg)}
+}
+
+// TestRejectedRecordsDoNotStall feeds records the database refuses among
+// good ones: the processor bisects each refused batch, quarantines exactly
+// the refused records as store_rejected with the database's message,
+// commits the rest with the offsets, and never stalls. Transient failures
+// are retried. stored + quarantined = produced.
+func TestRejectedRecordsDoNotStall(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	want := produce(t, brokers, 1500, 0)
+	// Three poisoned transactions (two adjacent) and two tombstones.
+	poison := map[string]bool{"T00000100": true, "T00000700": true, "T00000701": true}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(bus.TopicTransactions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("C00001")}, &kgo.Record{Key: []byte("C00002")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	const tombstones = 2
+	st := &faultyStore{Store: openSQLite(t), poison: poison, transient: 3}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	p, stop := startProcessor(t, brokers, st, "g-reject", m)
+	waitCaughtUp(t, brokers, st, "g-reject")
+	stop()
+
+	produced := want.good + want.bad + tombstones
+	s := p.Stats()
+	if s.Stored+s.Quarantined != int64(produced) {
+		t.Fatalf("stored %d + quarantined %d != produced %d", s.Stored, s.Quarantined, produced)
+	}
+	if s.Stored != int64(want.good-len(poison)) {
+		t.Fatalf("stored %d, want %d (every good record but the poisoned ones)", s.Stored, want.good-len(poison))
+	}
+	sum, err := st.Summary(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.TransactionsTotal != s.Stored || sum.QuarantinedTotal != s.Quarantined {
+		t.Fatalf("store holds %d transactions and %d quarantined, the processor counted %d and %d",
+			sum.TransactionsTotal, sum.QuarantinedTotal, s.Stored, s.Quarantined)
+	}
+	// The dead-letter messages name each record's reason.
+	rejected := map[string]int{}
+	_, _, err = st.DeliverOutbox(context.Background(), 100_000, func(o *store.OutboxMsg) error {
+		if o.Target != bus.TopicDeadLetter {
+			return nil
+		}
+		var h map[string]string
+		if err := json.Unmarshal(o.Headers, &h); err != nil {
+			t.Errorf("dead-letter headers %q: %v", o.Headers, err)
+		}
+		if h["shopstream-reason"] == string(quality.StoreRejected) {
+			rejected[h["shopstream-detail"]]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rejected[`invalid byte sequence for encoding "UTF8": 0x00 (SQLSTATE 22021)`]; n != len(poison) || len(rejected) != 1 {
+		t.Fatalf("store_rejected dead letters by detail: %v; want %d with the database's message", rejected, len(poison))
+	}
+	if got := testutil.ToFloat64(m.Retries.WithLabelValues("store_transient")); got != 3 {
+		t.Fatalf("shopstream_pipeline_retries_total{kind=store_transient} = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(m.Retries.WithLabelValues("store_rejected")); got == 0 {
+		t.Fatal("no bisection counted in shopstream_pipeline_retries_total{kind=store_rejected}")
+	}
+	if st.rejected == 0 {
+		t.Fatal("the store rejected nothing: the test proves nothing")
+	}
+	t.Logf("%d batch writes rejected while bisecting", st.rejected)
+}

@@ -51,6 +51,9 @@ type processFlags struct {
 	declineAt float64
 	// autoPromote: see detector.TrainConfig.AutoPromoteAfter.
 	autoPromote time.Duration
+	// checkpointRecords, checkpointEvery: see pipeline.Config.
+	checkpointRecords int64
+	checkpointEvery   time.Duration
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -61,6 +64,8 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rules, "rules", "", "fraud rules file (JSON, re-read when it changes; default: the built-in rules)")
 	fs.Float64Var(&f.reviewAt, "review-at", 0.4, "risk at or above which a transaction is held for review and alerted on")
 	fs.Float64Var(&f.declineAt, "decline-at", 0.9, "risk at or above which a transaction is declined")
+	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
+	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -72,6 +77,10 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -review-at: want a risk in (0, 1]", f.reviewAt)}
 	case !(f.declineAt >= f.reviewAt && f.declineAt <= 1):
 		return usageError{fmt.Errorf("invalid value %v for flag -decline-at: want a risk in [review-at, 1]", f.declineAt)}
+	case f.checkpointRecords == 0:
+		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-records: want a count, or negative for never")}
+	case f.checkpointEvery == 0:
+		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-interval: want a duration, or negative for never")}
 	case f.autoPromote < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
 	}
@@ -119,7 +128,8 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
-		NewScorer: det.NewPartitionScorer,
+		NewScorer:         det.NewPartitionScorer,
+		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery,
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err

@@ -60,6 +60,14 @@ type Config struct {
 	// StateMaxRecords bounds the replay to a partition's last this many
 	// records, so a rebalance stays quick at high rates. Defaults to 1,000,000.
 	StateMaxRecords int64
+	// CheckpointRecords and CheckpointInterval say how often a partition's
+	// state (fraud features, dedup window) is stored with its offsets, so
+	// a new owner replays only what came after (see StatefulScorer): after
+	// this many records or this much time, whichever comes first. Default
+	// to 200,000 records and 1 minute; a negative value turns that trigger
+	// off.
+	CheckpointRecords  int64
+	CheckpointInterval time.Duration
 	// DeadLetterTopic receives quarantined records through the outbox.
 	// Defaults to "transactions.dlq".
 	DeadLetterTopic string
@@ -110,6 +118,7 @@ func (c Config) withDefaults() Config {
 	if c.StateMaxRecords == 0 {
 		c.StateMaxRecords = 1_000_000
 	}
+	c = c.checkpointDefaults()
 	if c.DeadLetterTopic == "" {
 		c.DeadLetterTopic = bus.TopicDeadLetter
 	}
@@ -151,6 +160,7 @@ type partState struct {
 	// fetched before a seek, which are dropped, or (when it persists) a
 	// log whose start moved past pos, which is then accepted.
 	gaps int
+	cp   checkpointClock // when the state is next stored (checkpoint.go)
 }
 
 // maxGapPolls is how many polls in a row may bring only records beyond the
@@ -401,6 +411,7 @@ func (p *Processor) build(fetches kgo.Fetches) *store.Batch {
 			part.To = r.Offset + 1
 			ps.pos = part.To
 		}
+		p.maybeCheckpoint(ps, part, now)
 	}
 	if len(jobs) == 1 {
 		run(&jobs[0])

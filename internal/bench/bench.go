@@ -12,7 +12,10 @@
 //   - p50/p95/p99 latency from produce to commit with the generator running
 //     at a fixed offered rate;
 //   - embedded_tps: the same as e2e_tps with the SQLite store;
-//   - peak_rss_bytes: the process's peak resident memory (broker included).
+//   - peak_rss_bytes: the process's peak resident memory (broker included);
+//   - recovery_s: with RecoveryRecords transactions stored, the time from
+//     the SIGKILL of a `process` child to the first commit of the one
+//     started in its place (see recovery.go).
 //
 // Each figure is the median over the runs.
 package bench
@@ -71,6 +74,21 @@ type Config struct {
 	LatencyDuration time.Duration
 	// SkipEmbedded leaves out the SQLite run.
 	SkipEmbedded bool
+	// RecoveryRecords are the transactions stored before the recovery
+	// phase kills a processor. Defaults to 10,000,000.
+	RecoveryRecords int
+	// RecoveryCustomers is the shop's size in the recovery phase. Defaults
+	// to 1,000,000.
+	RecoveryCustomers int
+	// RecoveryRate is the live stream's rate in the recovery phase, per
+	// second. Defaults to 2,000.
+	RecoveryRate float64
+	// SkipRecovery leaves out the recovery phase; OnlyRecovery runs it
+	// alone (once, whatever Runs says).
+	SkipRecovery, OnlyRecovery bool
+	// Executable is the shopstream binary the recovery phase starts as
+	// `process` children. Defaults to the running executable.
+	Executable string
 	// NewScorer is the processor's fraud scorer factory, as in production.
 	NewScorer func(partition int32) pipeline.Scorer
 	// Logger receives progress. Defaults to slog.Default().
@@ -102,6 +120,15 @@ func (c Config) withDefaults() Config {
 	if c.LatencyDuration == 0 {
 		c.LatencyDuration = 10 * time.Second
 	}
+	if c.RecoveryRecords == 0 {
+		c.RecoveryRecords = DefaultRecoveryRecords
+	}
+	if c.RecoveryCustomers == 0 {
+		c.RecoveryCustomers = DefaultRecoveryCustomers
+	}
+	if c.RecoveryRate == 0 {
+		c.RecoveryRate = DefaultRecoveryRate
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -120,6 +147,12 @@ type Result struct {
 	AchievedRate float64 `json:"latency_achieved_rate"`
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`
 	EmbeddedTPS  float64 `json:"embedded_tps,omitempty"`
+	// RecoveryS is SIGKILL to the restarted processor's first commit, with
+	// RecoveryRecords stored; 0 when the phase was skipped.
+	RecoveryS float64 `json:"recovery_s"`
+	// RecoveryRecords is the stored history of the recovery phase.
+	RecoveryRecords   int `json:"recovery_records,omitempty"`
+	RecoveryCustomers int `json:"recovery_customers,omitempty"`
 
 	Records   int       `json:"records"`
 	Customers int       `json:"customers"`
@@ -148,6 +181,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Records: cfg.Records, Customers: cfg.Customers, Runs: cfg.Runs, Batch: cfg.Batch, Seed: cfg.Seed,
 		Commit: commit(), Machine: machine(), GoVersion: runtime.Version(), At: time.Now().UTC(), LatencyRate: cfg.LatencyRate}
 
+	if cfg.OnlyRecovery {
+		res.Runs = 0
+		return res, runRecovery(ctx, cfg, res)
+	}
 	log.Info("generating records", "records", cfg.Records, "customers", cfg.Customers, "seed", cfg.Seed)
 	recs, err := prepare(cfg)
 	if err != nil {
@@ -212,7 +249,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.P99Runs = p99s
 	res.AchievedRate = median(achieved)
 	res.PeakRSSBytes = peakRSS()
+	if !cfg.SkipRecovery {
+		recs = nil
+		settle()
+		if err := runRecovery(ctx, cfg, res); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// runRecovery runs the recovery phase and records its figures in res.
+func runRecovery(ctx context.Context, cfg Config, res *Result) error {
+	rec, err := recovery(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("recovery phase: %w", err)
+	}
+	res.RecoveryS, res.RecoveryRecords, res.RecoveryCustomers = rec.Seconds, cfg.RecoveryRecords, cfg.RecoveryCustomers
+	cfg.Logger.Info("recovery", "recovery_s", rec.Seconds, "all_partitions_s", rec.AllSeconds,
+		"static_membership", rec.StaticMembership, "stored", cfg.RecoveryRecords, "customers", cfg.RecoveryCustomers)
+	for _, l := range rec.Restore {
+		cfg.Logger.Info("restarted processor", "log", l)
+	}
+	return nil
 }
 
 // prepare generates the records once. Event times are spread over the

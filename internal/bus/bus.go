@@ -127,6 +127,15 @@ func (e *Embedded) retention() {
 	}
 }
 
+// DeleteRecords deletes a partition's records below offset, as Kafka's
+// DeleteRecords request does (the benchmark frees filler records with it).
+func (e *Embedded) DeleteRecords(topic string, partition int32, offset int64) error {
+	if err := e.c.DeleteRecords(topic, partition, offset); err != nil {
+		return fmt.Errorf("deleting records of %s/%d below offset %d: %w", topic, partition, offset, err)
+	}
+	return nil
+}
+
 // Addrs returns the addresses clients dial.
 func (e *Embedded) Addrs() []string { return e.c.ListenAddrs() }
 

@@ -31,6 +31,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	latDur := fs.Duration("latency-duration", 10*time.Second, "length of the latency run")
 	writers := fs.Int("writers", 2, "database transactions the processor keeps in flight")
 	skipEmbedded := fs.Bool("skip-embedded", false, "leave out the embedded (SQLite) run")
+	recRecords := fs.Int("recovery-records", bench.DefaultRecoveryRecords, "transactions stored before the recovery phase kills a processor")
+	recCustomers := fs.Int("recovery-customers", bench.DefaultRecoveryCustomers, "customers in the recovery phase's shop")
+	skipRecovery := fs.Bool("skip-recovery", false, "leave out the recovery phase (recovery_s)")
+	onlyRecovery := fs.Bool("recovery-only", false, "run the recovery phase alone")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
@@ -47,6 +51,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("invalid value %d for flag -batch: at least 1", *batch)}
 	case *latRate <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -latency-rate: must be above 0", *latRate)}
+	case *recRecords < 1000:
+		return usageError{fmt.Errorf("invalid value %d for flag -recovery-records: at least 1000", *recRecords)}
+	case *recCustomers < 1:
+		return usageError{fmt.Errorf("invalid value %d for flag -recovery-customers: at least 1", *recCustomers)}
+	case *skipRecovery && *onlyRecovery:
+		return usageError{fmt.Errorf("flags -skip-recovery and -recovery-only exclude each other")}
 	case *latDur < time.Second:
 		return usageError{fmt.Errorf("invalid value %v for flag -latency-duration: at least 1s", *latDur)}
 	}
@@ -87,11 +97,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		PostgresURL: url, Records: *records, Customers: *customers, Seed: *seed, Runs: *runs, Batch: *batch,
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
 		NewScorer: partitionScorers(det), Logger: logger,
+		RecoveryRecords: *recRecords, RecoveryCustomers: *recCustomers, SkipRecovery: *skipRecovery, OnlyRecovery: *onlyRecovery,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "shopstream bench  commit %s  %s  %s\n", res.Commit, res.Machine, res.GoVersion)
+	if *onlyRecovery {
+		printRecovery(stdout, res)
+		if *asJSON {
+			b, _ := json.Marshal(res)
+			fmt.Fprintf(stdout, "%s\n", b)
+		}
+		return nil
+	}
 	fmt.Fprintf(stdout, "%d records, %d customers, seed %d, batch %d, median of %d runs\n\n", res.Records, res.Customers, res.Seed, res.Batch, res.Runs)
 	fmt.Fprintf(stdout, "  end to end, PostgreSQL    %10.0f tx/s     runs %s\n", res.E2ETPS, runsList(res.E2ERuns))
 	fmt.Fprintf(stdout, "  bare COPY, same rows      %10.0f rows/s   runs %s\n", res.CopyRowsPerS, runsList(res.CopyRuns))
@@ -102,11 +121,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  latency at %.0f/s offered (%.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
 		res.LatencyRate, res.AchievedRate, res.P50Ms, res.P95Ms, res.P99Ms)
 	fmt.Fprintf(stdout, "  peak RSS (whole process, embedded broker included) %.0f MiB\n", float64(res.PeakRSSBytes)/(1<<20))
+	if !*skipRecovery {
+		printRecovery(stdout, res)
+	}
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Fprintf(stdout, "%s\n", b)
 	}
 	return nil
+}
+
+func printRecovery(w io.Writer, res *bench.Result) {
+	fmt.Fprintf(w, "  recovery, SIGKILL to first new commit, %d stored over %d customers, seed %d: %.2f s  (target < 5 s)\n",
+		res.RecoveryRecords, res.RecoveryCustomers, res.Seed, res.RecoveryS)
 }
 
 func runsList(xs []float64) string {

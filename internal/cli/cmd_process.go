@@ -57,6 +57,9 @@ type processFlags struct {
 	// instanceID: see pipeline.Config.InstanceID; resolveInstanceID fills
 	// in the default.
 	instanceID string
+	// checkpointRecords, checkpointEvery: see pipeline.Config.
+	checkpointRecords int64
+	checkpointEvery   time.Duration
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -68,6 +71,8 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.reviewAt, "review-at", 0.4, "risk at or above which a transaction is held for review and alerted on")
 	fs.Float64Var(&f.declineAt, "decline-at", 0.9, "risk at or above which a transaction is declined")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this processor's stable id: the owner of its commits and its static consumer-group membership, so a restart takes its partitions back at once; processors running at the same time need different ids (default: host name and a hash of the store and group)")
+	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
+	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -94,6 +99,10 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -review-at: want a risk in (0, 1]", f.reviewAt)}
 	case !(f.declineAt >= f.reviewAt && f.declineAt <= 1):
 		return usageError{fmt.Errorf("invalid value %v for flag -decline-at: want a risk in [review-at, 1]", f.declineAt)}
+	case f.checkpointRecords == 0:
+		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-records: want a count, or negative for never")}
+	case f.checkpointEvery == 0:
+		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-interval: want a duration, or negative for never")}
 	case f.autoPromote < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
 	}
@@ -142,6 +151,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID,
+		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery,
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err

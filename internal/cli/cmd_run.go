@@ -19,7 +19,6 @@ import (
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
-	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/web"
 )
 
@@ -76,7 +75,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
 	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate}
-	st, err := sqlite.Open(ctx, *dataDir)
+	st, err := openEmbedded(ctx, *dataDir, "shopstream run")
 	if err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
 	}

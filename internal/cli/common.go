@@ -11,16 +11,17 @@ import (
 
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/postgres"
-	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
 // storeFlags are the flags of every command that reads or writes the store.
 type storeFlags struct {
 	dataDir  string
 	postgres string
+	command  string // what holds the data dir's lock, e.g. "shopstream serve"
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
+	f.command = "shopstream " + fs.Name()
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the embedded SQLite store (used unless --postgres is set)")
 	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/db (default: embedded SQLite in --data-dir)")
 }
@@ -33,7 +34,7 @@ func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, f.dataDir)
+	s, err := openEmbedded(ctx, f.dataDir, f.command)
 	if err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}

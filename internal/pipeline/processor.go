@@ -75,6 +75,14 @@ type Config struct {
 	// StateMaxRecords bounds the replay to a partition's last this many
 	// records, so a rebalance stays quick at high rates. Defaults to 1,000,000.
 	StateMaxRecords int64
+	// CheckpointRecords and CheckpointInterval say how often a partition's
+	// state (fraud features, dedup window) is stored with its offsets, so
+	// a new owner replays only what came after (see StatefulScorer): after
+	// this many records or this much time, whichever comes first. Default
+	// to 200,000 records and 1 minute; a negative value turns that trigger
+	// off.
+	CheckpointRecords  int64
+	CheckpointInterval time.Duration
 	// DeadLetterTopic receives quarantined records through the outbox.
 	// Defaults to "transactions.dlq".
 	DeadLetterTopic string
@@ -125,6 +133,7 @@ func (c Config) withDefaults() Config {
 	if c.StateMaxRecords == 0 {
 		c.StateMaxRecords = 1_000_000
 	}
+	c = c.checkpointDefaults()
 	if c.DeadLetterTopic == "" {
 		c.DeadLetterTopic = bus.TopicDeadLetter
 	}
@@ -166,6 +175,7 @@ type partState struct {
 	// (the broker's log start moved past it): the next batch of the
 	// partition moves its offset past the range and carries the alert.
 	lost *lostRange
+	cp   checkpointClock // when the state is next stored (checkpoint.go)
 }
 
 // lostRange is a stretch [from, to) of a partition's offsets that
@@ -479,6 +489,7 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			part.To = r.Offset + 1
 			ps.pos = part.To
 		}
+		p.maybeCheckpoint(ps, part, now)
 	}
 	if len(jobs) == 1 {
 		run(&jobs[0])

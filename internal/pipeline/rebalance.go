@@ -46,10 +46,14 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 	return offsets, nil
 }
 
-// newPartState creates a partition's state, replaying its recent stored
-// transactions into a new scorer.
+// newPartState creates a partition's state: from its stored checkpoint and
+// the transactions after it when there is one, else by replaying its
+// recent stored transactions into a new scorer.
 func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *partState {
 	ps := &partState{pos: pos, dedup: quality.NewDedup(p.cfg.DedupWindow)}
+	if p.restoreCheckpoint(ctx, ps, part, pos) {
+		return ps
+	}
 	if p.cfg.NewScorer == nil {
 		return ps
 	}

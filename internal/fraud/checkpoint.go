@@ -1,0 +1,385 @@
+package fraud
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
+)
+
+// A State's checkpoint lets a partition's new owner start from the state
+// as it was at an offset and replay only the records after it, instead of
+// replaying a day or more of stored history. The encoding is versioned,
+// compact and deterministic (the same state always encodes to the same
+// bytes), so tests can compare states by their encodings.
+//
+// Layout of version 1, all integers little-endian or unsigned varints
+// (uv), signed differences zig-zag varints (zz):
+//
+//	"SSFS" 0x01                    magic and version
+//	gN gMeanLog gVarLog gMeanAmt    float64 bits, 8 bytes each
+//	customers, devices, cards, IPs: uv count, then per key in ascending
+//	  order: uv key delta from the previous key, uv last, then the record
+//	  with event times as zz(last - time)
+//	crc32c                         of everything before it, 4 bytes
+//
+// The configuration (lookups, idle time) is not part of the checkpoint:
+// restore into a State made with the same StateConfig.
+
+// checkpointMagic starts every encoded State; the byte after it is the
+// version.
+const checkpointMagic = "SSFS"
+
+// CheckpointVersion is the version of the encoding AppendBinary writes.
+const CheckpointVersion = 1
+
+// stateCRC is the checksum table of the encoding (CRC-32C).
+var stateCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrBadCheckpoint is wrapped by every error about bytes that are not a
+// valid encoded State.
+var ErrBadCheckpoint = errors.New("invalid fraud state checkpoint")
+
+// MarshalBinary encodes the state; see AppendBinary.
+func (s *State) MarshalBinary() ([]byte, error) {
+	return s.AppendBinary(nil)
+}
+
+// AppendBinary appends the state's encoding to b. It never fails; the
+// error is there for encoding.BinaryAppender.
+func (s *State) AppendBinary(b []byte) ([]byte, error) {
+	start := len(b)
+	b = append(b, checkpointMagic...)
+	b = append(b, CheckpointVersion)
+	for _, f := range [...]float64{s.gN, s.gMeanLog, s.gVarLog, s.gMeanAmt} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+	}
+	b = appendTable(b, &s.custs, appendCustomer)
+	b = appendTable(b, &s.devices, func(b []byte, d *device) []byte {
+		b = binary.AppendUvarint(b, uint64(d.last))
+		for _, e := range d.ring {
+			if e == (devEvent{}) {
+				b = append(b, 0)
+				continue
+			}
+			b = appendSec(b, d.last, e.sec)
+			b = binary.AppendUvarint(b, uint64(e.card))
+			b = binary.AppendUvarint(b, uint64(e.cust))
+		}
+		return b
+	})
+	b = appendTable(b, &s.cards, func(b []byte, c *card) []byte {
+		b = binary.AppendUvarint(b, uint64(c.last))
+		for _, e := range c.ring {
+			if e == (cardEvent{}) {
+				b = append(b, 0)
+				continue
+			}
+			b = appendSec(b, c.last, e.sec)
+			b = binary.AppendUvarint(b, uint64(e.cents))
+			b = binary.AppendUvarint(b, uint64(e.cust))
+		}
+		return b
+	})
+	b = appendTable(b, &s.ips, func(b []byte, n *network) []byte {
+		b = binary.AppendUvarint(b, uint64(n.last))
+		for _, e := range n.ring {
+			if e == (ipEvent{}) {
+				b = append(b, 0)
+				continue
+			}
+			b = appendSec(b, n.last, e.sec)
+			b = binary.AppendUvarint(b, uint64(e.cust))
+		}
+		return b
+	})
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], stateCRC)), nil
+}
+
+func appendCustomer(b []byte, c *customer) []byte {
+	b = binary.AppendUvarint(b, uint64(c.last))
+	b = binary.AppendVarint(b, int64(c.last)-int64(c.first))
+	b = binary.AppendUvarint(b, uint64(c.n))
+	for _, f := range [...]float32{c.meanLog, c.varLog, c.meanAmt} {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	for _, list := range [...]*[knownKeys]known{&c.devices, &c.cards} {
+		for _, k := range list {
+			if k == (known{}) {
+				b = append(b, 0)
+				continue
+			}
+			b = binary.AppendUvarint(b, uint64(k.fp)+1)
+			b = binary.AppendVarint(b, int64(c.last)-int64(k.first))
+		}
+	}
+	for _, k := range c.ships {
+		if k == (knownCC{}) {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(k.cc)+1)
+		b = binary.AppendVarint(b, int64(c.last)-int64(k.first))
+	}
+	for _, e := range c.ring {
+		if e == (custEvent{}) {
+			b = append(b, 0)
+			continue
+		}
+		b = appendSec(b, c.last, e.sec)
+		b = binary.AppendUvarint(b, uint64(e.cents))
+		b = binary.AppendUvarint(b, uint64(e.card))
+		b = binary.AppendUvarint(b, uint64(e.dev))
+	}
+	return b
+}
+
+// appendSec writes a ring event's time as its distance from the record's
+// latest time, plus one so that 0 can mark an empty slot.
+func appendSec(b []byte, last, sec uint32) []byte {
+	d := int64(last) - int64(sec)
+	return binary.AppendUvarint(b, uint64(d<<1^d>>63)+1)
+}
+
+func appendTable[T any](b []byte, t *table[T], rec func([]byte, *T) []byte) []byte {
+	keys := make([]uint64, 0, len(t.idx))
+	for k := range t.idx {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	prev := uint64(0)
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, k-prev)
+		prev = k
+		b = rec(b, &t.vals[t.idx[k]])
+	}
+	return b
+}
+
+// UnmarshalBinary replaces the state's contents by the encoded state in
+// data. On error the state is left as it was. The State keeps its own
+// configuration.
+func (s *State) UnmarshalBinary(data []byte) error {
+	if len(data) < len(checkpointMagic)+1+4 || string(data[:len(checkpointMagic)]) != checkpointMagic {
+		return fmt.Errorf("%w: no fraud state header", ErrBadCheckpoint)
+	}
+	if v := data[len(checkpointMagic)]; v != CheckpointVersion {
+		return fmt.Errorf("%w: version %d, this build reads version %d", ErrBadCheckpoint, v, CheckpointVersion)
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if got := crc32.Checksum(body, stateCRC); got != sum {
+		return fmt.Errorf("%w: checksum %08x, want %08x", ErrBadCheckpoint, got, sum)
+	}
+	r := &reader{b: body[len(checkpointMagic)+1:]}
+	var g [4]float64
+	for i := range g {
+		g[i] = math.Float64frombits(r.u64())
+	}
+	var n State
+	readTable(r, &n.custs, "customer", func(r *reader, c *customer) {
+		c.last = r.u32()
+		c.first = r.rel(c.last)
+		c.n = r.u32()
+		c.meanLog, c.varLog, c.meanAmt = r.f32(), r.f32(), r.f32()
+		for _, list := range [...]*[knownKeys]known{&c.devices, &c.cards} {
+			for i := range list {
+				if fp := r.uv(); fp != 0 {
+					list[i] = known{fp: r.check32(fp - 1), first: r.rel(c.last)}
+				}
+			}
+		}
+		for i := range c.ships {
+			if cc := r.uv(); cc != 0 {
+				c.ships[i] = knownCC{cc: r.check16(cc - 1), first: r.rel(c.last)}
+			}
+		}
+		for i := range c.ring {
+			if r.sec(c.last, &c.ring[i].sec) {
+				c.ring[i].cents, c.ring[i].card, c.ring[i].dev = r.u32(), r.u16(), r.u16()
+			}
+		}
+	})
+	readTable(r, &n.devices, "device", func(r *reader, d *device) {
+		d.last = r.u32()
+		for i := range d.ring {
+			if r.sec(d.last, &d.ring[i].sec) {
+				d.ring[i].card, d.ring[i].cust = r.u16(), r.u16()
+			}
+		}
+	})
+	readTable(r, &n.cards, "card", func(r *reader, c *card) {
+		c.last = r.u32()
+		for i := range c.ring {
+			if r.sec(c.last, &c.ring[i].sec) {
+				c.ring[i].cents, c.ring[i].cust = r.u32(), r.u16()
+			}
+		}
+	})
+	readTable(r, &n.ips, "IP address", func(r *reader, n *network) {
+		n.last = r.u32()
+		for i := range n.ring {
+			if r.sec(n.last, &n.ring[i].sec) {
+				n.ring[i].cust = r.u16()
+			}
+		}
+	})
+	if r.err == nil && len(r.b) > 0 {
+		r.fail("%d bytes after the last record", len(r.b))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	s.custs, s.devices, s.cards, s.ips = n.custs, n.devices, n.cards, n.ips
+	s.gN, s.gMeanLog, s.gVarLog, s.gMeanAmt = g[0], g[1], g[2], g[3]
+	return nil
+}
+
+func readTable[T any](r *reader, t *table[T], what string, rec func(*reader, *T)) {
+	n := r.uv()
+	// Every record takes more than one byte, so a count beyond the bytes
+	// left is corrupt; checking first keeps a bad count from allocating.
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.fail("%d %s records in %d bytes", n, what, len(r.b))
+		return
+	}
+	t.idx = make(map[uint64]uint32, n)
+	t.vals = make([]T, n)
+	key := uint64(0)
+	for i := range t.vals {
+		d := r.uv()
+		if i > 0 && d == 0 {
+			r.fail("%s key repeated", what)
+		}
+		if key+d < key {
+			r.fail("%s key overflows", what)
+		}
+		key += d
+		rec(r, &t.vals[i])
+		if r.err != nil {
+			return
+		}
+		t.idx[key] = uint32(i)
+	}
+}
+
+// reader decodes a checkpoint; the first error sticks and later reads
+// return zeros.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", ErrBadCheckpoint, fmt.Sprintf(format, args...))
+	}
+	r.b = nil
+}
+
+func (r *reader) uv() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("truncated or overlong varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) zz() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("truncated or overlong varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u64() uint64 {
+	if r.err == nil && len(r.b) < 8 {
+		r.fail("truncated")
+	}
+	if r.err != nil {
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) f32() float32 {
+	if r.err == nil && len(r.b) < 4 {
+		r.fail("truncated")
+	}
+	if r.err != nil {
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return math.Float32frombits(v)
+}
+
+func (r *reader) check32(v uint64) uint32 {
+	if v > math.MaxUint32 {
+		r.fail("value %d out of range", v)
+		return 0
+	}
+	return uint32(v)
+}
+
+func (r *reader) check16(v uint64) uint16 {
+	if v > math.MaxUint16 {
+		r.fail("value %d out of range", v)
+		return 0
+	}
+	return uint16(v)
+}
+
+func (r *reader) u32() uint32 { return r.check32(r.uv()) }
+
+func (r *reader) u16() uint16 { return r.check16(r.uv()) }
+
+// rel reads a time written as its signed distance from last.
+func (r *reader) rel(last uint32) uint32 {
+	d := r.zz()
+	t := int64(last) - d
+	if d < -math.MaxUint32 || d > math.MaxUint32 || t < 0 || t > math.MaxUint32 {
+		r.fail("time out of range")
+		return 0
+	}
+	return uint32(t)
+}
+
+// sec reads a ring slot's time (see appendSec) into *sec and reports
+// whether the slot holds an event, whose other fields follow.
+func (r *reader) sec(last uint32, sec *uint32) bool {
+	v := r.uv()
+	if v == 0 || r.err != nil {
+		return false
+	}
+	v--
+	if v>>1 > math.MaxUint32 {
+		r.fail("time out of range")
+		return false
+	}
+	d := int64(v>>1) ^ -int64(v&1)
+	t := int64(last) - d
+	if t < 0 || t > math.MaxUint32 {
+		r.fail("time out of range")
+		return false
+	}
+	*sec = uint32(t)
+	return true
+}
+
+func crc32Checksum(b []byte) uint32 { return crc32.Checksum(b, stateCRC) }

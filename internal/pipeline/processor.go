@@ -562,6 +562,10 @@ func (p *Processor) quarantine(part *store.Part, partition int32, offset int64, 
 // addQuarantined adds a quarantined record to part, with its dead-letter
 // message in the outbox.
 func (p *Processor) addQuarantined(part *store.Part, q store.Quarantined) {
+	// No full card number is stored or sent: masked in the raw bytes and
+	// in the detail, which may quote a field.
+	q.Raw = quality.MaskPANs(q.Raw)
+	q.Detail = string(quality.MaskPANs([]byte(q.Detail)))
 	part.Quarantined = append(part.Quarantined, q)
 	hdr, _ := json.Marshal(map[string]string{
 		"shopstream-reason": q.Reason, "shopstream-detail": q.Detail,

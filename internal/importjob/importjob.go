@@ -120,7 +120,7 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("--csv: %w", err)
+			return fmt.Errorf("reading the transactions after record %d of import %q: %w", j.res.Records, j.cfg.Source, err)
 		}
 		parts := importer.SplitLongOrder(t, j.cfg.Quality.MaxItems)
 		if len(parts) > 1 {

@@ -3,7 +3,9 @@ package importjob
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +104,29 @@ func TestRawOfIsTheEvent(t *testing.T) {
 	}
 	if back.TransactionID != "o9" || back.TotalCents != o.TotalCents || len(back.Items) != 3 || !back.EventTime.Equal(when) {
 		t.Errorf("rebuilt event = %+v", back)
+	}
+}
+
+// failing is a Source whose file breaks after one transaction.
+type failing struct{ n int }
+
+func (f *failing) Next() (event.Transaction, error) {
+	f.n++
+	if f.n == 1 {
+		return order("f1", 1), nil
+	}
+	return event.Transaction{}, errors.New("disk gone")
+}
+
+func TestRunReportsReadErrors(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	err = newJob(t, st, "broken.csv").Run(context.Background(), &failing{})
+	if err == nil || !strings.Contains(err.Error(), "disk gone") || !strings.Contains(err.Error(), "after record 1") {
+		t.Errorf("err = %v, want the read error with where it happened", err)
 	}
 }

@@ -47,9 +47,6 @@ func RegisterFraud(s *Server, deps FraudDeps) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.MetricsTTL <= 0 {
-		deps.MetricsTTL = 10 * time.Second
-	}
 	deps.Quality = deps.Quality.WithDefaults()
 	det := deps.Detector
 	metrics, err := fraudmetrics.New(fraudmetrics.Config{Store: deps.Store, Now: deps.Now, TTL: deps.MetricsTTL,

@@ -14,8 +14,10 @@ import (
 
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
+	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -98,7 +100,7 @@ func scores(t *testing.T, st store.Store) map[string]string {
 // records, then stops it.
 func runUntil(t *testing.T, brokers []string, st store.Store, group string, n int64, log *slog.Logger, cfg func(*pipeline.Config)) {
 	t.Helper()
-	det, err := detector.New(detector.Config{Logger: quiet})
+	det, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -132,6 +133,30 @@ func TestDecodeKeepsNothingFromTheLastRecord(t *testing.T) {
 	}
 	if tx.TotalCents != 0 || len(tx.Items) != 2 || tx.Items[0] != (Item{Quantity: 1}) || tx.Items[1] != (Item{}) {
 		t.Fatalf("the second record kept fields of the first: %+v", tx)
+	}
+}
+
+// TestWireHasEveryField: Decode's wire form reads every field of the
+// transaction and its items.
+func TestWireHasEveryField(t *testing.T) {
+	tags := func(v any) map[string]bool {
+		m := map[string]bool{}
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			m[rt.Field(i).Tag.Get("json")] = true
+		}
+		return m
+	}
+	for _, pair := range [][2]any{{Transaction{}, wireTx{}}, {Item{}, wireItem{}}} {
+		want, got := tags(pair[0]), tags(pair[1])
+		for tag := range want {
+			if !got[tag] {
+				t.Errorf("%T has no field for %q of %T", pair[1], tag, pair[0])
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%T has %d fields, %T %d", pair[1], len(got), pair[0], len(want))
+		}
 	}
 }
 

@@ -124,6 +124,11 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+func twoDecimals(currency string) bool {
+	d, _ := event.CurrencyDigits(currency)
+	return d == 2
+}
+
 // Validate reports the first invalid field of c, by name.
 func (c Config) Validate() error {
 	switch {
@@ -137,6 +142,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("generate: BadRate must be between 0 and 1, got %v", c.BadRate)
 	case !quality.KnownCurrency(c.Currency):
 		return fmt.Errorf("generate: Currency %q is not a currency the quality checks accept", c.Currency)
+	case !twoDecimals(c.Currency):
+		return fmt.Errorf("generate: Currency %q does not have two decimals, the only amounts the generator writes", c.Currency)
 	}
 	total := 0.0
 	names := make([]string, 0, len(c.FraudMix))

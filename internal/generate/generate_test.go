@@ -274,6 +274,7 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown scenario", Config{FraudMix: map[string]float64{"phishing": 1}}, "FraudMix"},
 		{"negative weight", Config{FraudMix: map[string]float64{CardTesting: -1}}, "FraudMix"},
 		{"all zero mix", Config{FraudMix: map[string]float64{CardTesting: 0}}, "FraudMix"},
+		{"yen", Config{Currency: "JPY"}, "Currency"},
 		{"unknown bad kind", Config{BadRate: 0.1, BadKinds: []quality.Reason{quality.OutOfRange}}, "BadKinds"},
 		{"empty bad kinds", Config{BadRate: 0.1, BadKinds: []quality.Reason{}}, "BadKinds"},
 	}

@@ -47,6 +47,19 @@ func TestInvalidCard(t *testing.T) {
 	}
 }
 
+func TestDetailMasksCardNumbers(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	var tx event.Transaction
+	raw := strings.Replace(good, `"currency":"EUR"`, `"currency":"4111111111111111"`, 1)
+	f := cfg.Decode([]byte(raw), now, &tx)
+	if f == nil || f.Reason != UnknownCurrency {
+		t.Fatalf("failure %v, want unknown_currency", f)
+	}
+	if strings.Contains(f.Detail, "4111111111111111") || !strings.Contains(f.Detail, "411111******1111") {
+		t.Fatalf("detail %q does not mask the card number", f.Detail)
+	}
+}
+
 func TestMaskPANs(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"bin":"4111111111111111"}`, `{"bin":"411111******1111"}`},

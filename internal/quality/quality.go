@@ -82,8 +82,11 @@ type Failure struct {
 
 func (f *Failure) Error() string { return string(f.Reason) + ": " + f.Detail }
 
+// fail makes a Failure. The detail may quote the record (a currency, an
+// id), so a card number in it is masked: the detail is stored and sent on
+// with the record.
 func fail(r Reason, format string, args ...any) *Failure {
-	return &Failure{Reason: r, Detail: fmt.Sprintf(format, args...)}
+	return &Failure{Reason: r, Detail: string(MaskPANs([]byte(fmt.Sprintf(format, args...))))}
 }
 
 // Decode parses raw into t and applies every check except duplicates. It

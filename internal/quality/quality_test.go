@@ -102,18 +102,47 @@ func TestDedup(t *testing.T) {
 	}
 }
 
+// FuzzDecode: the checks never panic, every failure has a reason and a
+// detail a text column can hold, and what they accept is what the stores
+// can hold the same way: text without NUL or invalid UTF-8, card data
+// that is no card number, amounts consistent in minor units.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte(`{"items":[{"quantity":1e9}]}`))
+	f.Add([]byte(strings.Replace(good, `"currency":"EUR"`, `"currency":"JPY"`, 1)))
+	f.Add([]byte(strings.Replace(good, `"device_id":"d1"`, `"device_id":"d\u0000"`, 1)))
+	f.Add([]byte(strings.Replace(good, `"bin":"411111"`, `"bin":"4111111111111111"`, 1)))
 	cfg := Config{}.WithDefaults()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var tx event.Transaction
 		fail := cfg.Decode(data, now, &tx)
-		if fail != nil && fail.Reason == OK {
-			t.Fatal("a failure without a reason")
+		if fail != nil {
+			if fail.Reason == OK || fail.Detail == "" {
+				t.Fatalf("a failure without a reason or detail: %+v", fail)
+			}
+			if !utf8.ValidString(fail.Detail) || strings.IndexByte(fail.Detail, 0) >= 0 {
+				t.Fatalf("detail %q is not storable text", fail.Detail)
+			}
+			return
 		}
-		if fail == nil && (tx.TransactionID == "" || tx.ItemsCents() != tx.TotalCents || tx.TotalCents < 0) {
+		if tx.TransactionID == "" || tx.ItemsCents() != tx.TotalCents || tx.TotalCents < 0 {
 			t.Fatalf("accepted an invalid record: %+v", tx)
+		}
+		texts := []string{tx.TransactionID, tx.CustomerID, tx.Currency, tx.PaymentMethod, tx.Card.BIN, tx.Card.Last4,
+			tx.DeviceID, tx.IPAddress, tx.BillingCountry, tx.ShippingCountry, tx.Channel}
+		for _, it := range tx.Items {
+			texts = append(texts, it.ProductID, it.Category)
+		}
+		for _, s := range texts {
+			if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+				t.Fatalf("accepted text %q that PostgreSQL cannot store", s)
+			}
+		}
+		if tx.Card.BIN != "" && (len(tx.Card.BIN) > 8 || len(tx.Card.Last4) != 4) {
+			t.Fatalf("accepted card data %+v", tx.Card)
+		}
+		if !KnownCurrency(tx.Currency) {
+			t.Fatalf("accepted currency %q", tx.Currency)
 		}
 	})
 }

@@ -611,7 +611,7 @@ func NewTx(t *event.Transaction, partition int32, offset int64, produced time.Ti
 		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
 		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
 		BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
-		ItemsJSON: event.AppendItemsJSON(nil, t.Items), Partition: partition, Offset: offset,
+		ItemsJSON: event.AppendItemsJSONIn(nil, t.Items, t.Currency), Partition: partition, Offset: offset,
 		Decision: "approve", ReasonsJSON: NoReasons, ProducedAt: produced, Raw: raw,
 	}
 }

@@ -254,7 +254,7 @@ func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 
 // LockOffsets registers the batch's partitions and locks their rows in
 // partition order, two statements for any number of partitions.
-func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]sqlstore.Offset, error) {
+func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]store.StoredOffset, error) {
 	t := pgTx(tx)
 	parts := make([]int32, len(b.Parts))
 	from := make([]int64, len(b.Parts))
@@ -266,17 +266,17 @@ func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch
 		ON CONFLICT DO NOTHING`, b.Group, b.Topic, parts, from); err != nil {
 		return nil, fmt.Errorf("registering offsets: %w", err)
 	}
-	rows, err := t.Query(ctx, `SELECT partition, next_offset FROM consumer_offsets
+	rows, err := t.Query(ctx, `SELECT partition, next_offset, owner, generation FROM consumer_offsets
 		WHERE group_id = $1 AND topic = $2 AND partition = ANY($3) ORDER BY partition FOR UPDATE`, b.Group, b.Topic, parts)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	stored := make(map[int32]sqlstore.Offset, len(parts))
+	stored := make(map[int32]store.StoredOffset, len(parts))
 	for rows.Next() {
 		var p int32
-		var o sqlstore.Offset
-		if err := rows.Scan(&p, &o.Next); err != nil {
+		var o store.StoredOffset
+		if err := rows.Scan(&p, &o.Next, &o.Owner, &o.Generation); err != nil {
 			return nil, err
 		}
 		stored[p] = o
@@ -290,9 +290,9 @@ func (d dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Ba
 	for i, p := range b.Parts {
 		parts[i], next[i] = p.Partition, p.To
 	}
-	_, err := pgTx(tx).Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, updated_at = now()
+	_, err := pgTx(tx).Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, owner = $5, generation = $6, updated_at = now()
 		FROM unnest($3::int[], $4::bigint[]) AS u(p, n)
-		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next)
+		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next, b.Owner, b.Generation)
 	return err
 }
 

@@ -99,11 +99,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 	if err != nil {
 		return fmt.Errorf("locking offsets: %w", err)
 	}
-	next := make(map[int32]int64, len(stored))
-	for p, o := range stored {
-		next[p] = o.Next
-	}
-	if err := store.Fence(b.Parts, next); err != nil {
+	if err := store.Fence(b, stored); err != nil {
 		return err // nothing written: rolled back
 	}
 	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {

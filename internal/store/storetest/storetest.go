@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -29,6 +30,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QuarantineTakesAnything", testQuarantineTakesAnything},
 		{"DuplicatesAcrossPartitionsInOneBatch", testDuplicatesInOneBatch},
 		{"DuplicatesAcrossBatches", testDuplicatesAcrossBatches},
+		{"ZombieGeneration", testZombie},
+		{"OwnLostReply", testOwnLostReply},
+		{"AnotherOwnersCommit", testAnotherOwnersCommit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -407,5 +411,69 @@ func testDuplicatesAcrossBatches(t *testing.T, s store.Store) {
 	offs, _ := s.Offsets(ctx, "g", "transactions")
 	if offs[1] != 2 || offs[2] != 6 {
 		t.Fatalf("offsets = %v, want partitions 1 and 2 advanced past the copies", offs)
+	}
+}
+
+func owned(owner string, gen int32, parts ...store.Part) *store.Batch {
+	return &store.Batch{Group: "g", Topic: "transactions", Owner: owner, Generation: gen, Parts: parts}
+}
+
+// A batch of an older generation than the stored one is a zombie's: refused
+// even where its offsets still match, and nothing is written.
+func testZombie(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.WriteBatch(ctx, owned("a", 3, part(0, 0, Tx("a1", "c1", base, 1, 0, 0)))); err != nil {
+		t.Fatal(err)
+	}
+	// b owned partition 0 in generation 2, and still believes it does.
+	err := s.WriteBatch(ctx, owned("b", 2, part(0, 1, Tx("b1", "c1", base, 1, 0, 1))))
+	if f, ok := store.IsFenced(err); !ok || !reflect.DeepEqual(f.Partitions, []int32{0}) {
+		t.Fatalf("a batch of generation 2 after generation 3 = %v, want FencedError [0]", err)
+	}
+	if sum, _ := s.Summary(ctx); sum.TransactionsTotal != 1 {
+		t.Fatalf("the zombie's batch was written: %d transactions", sum.TransactionsTotal)
+	}
+	// The owner of a newer generation goes on.
+	if err := s.WriteBatch(ctx, owned("b", 4, part(0, 1, Tx("b1", "c1", base, 1, 0, 1)))); err != nil {
+		t.Fatalf("a batch of generation 4: %v", err)
+	}
+	// Once a newer generation stored, the older owner is fenced too.
+	err = s.WriteBatch(ctx, owned("a", 3, part(0, 2, Tx("a2", "c1", base, 1, 0, 2))))
+	if _, ok := store.IsFenced(err); !ok {
+		t.Fatalf("generation 3 after 4 = %v, want FencedError", err)
+	}
+}
+
+// The same batch again from its owner (its commit's reply was lost) is
+// ErrAlreadyCommitted, and writes nothing twice.
+func testOwnLostReply(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	b := owned("a", 5, part(0, 0, Tx("x", "c1", base, 7, 0, 0), Tx("y", "c1", base, 7, 0, 1)), part(1, 3, Tx("z", "c2", base, 7, 1, 3)))
+	if err := s.WriteBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatch(ctx, b); !errors.Is(err, store.ErrAlreadyCommitted) {
+		t.Fatalf("the same batch again from its owner = %v, want ErrAlreadyCommitted", err)
+	}
+	if sum, _ := s.Summary(ctx); sum.TransactionsTotal != 3 || sum.RevenueCents != 21 {
+		t.Fatalf("after the retry: %+v, want 3 transactions, 21 cents", sum)
+	}
+}
+
+// A batch found committed by another owner is not this owner's lost reply:
+// it is fenced, so the processor re-seeks instead of counting it written.
+func testAnotherOwnersCommit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := part(0, 0, Tx("x", "c1", base, 7, 0, 0))
+	if err := s.WriteBatch(ctx, owned("a", 5, p)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.WriteBatch(ctx, owned("b", 6, p))
+	if f, ok := store.IsFenced(err); !ok || !reflect.DeepEqual(f.Partitions, []int32{0}) {
+		t.Fatalf("another owner's committed range = %v, want FencedError [0]", err)
+	}
+	// A writer outside any group keeps offsets-only fencing.
+	if err := s.WriteBatch(ctx, owned("", -1, p)); !errors.Is(err, store.ErrAlreadyCommitted) {
+		t.Fatalf("the committed range from a writer outside any group = %v, want ErrAlreadyCommitted", err)
 	}
 }

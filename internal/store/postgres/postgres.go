@@ -284,15 +284,21 @@ func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch
 	return stored, rows.Err()
 }
 
+// AdvanceOffsets moves every part's offset in one statement, storing a
+// part's checkpoint with it when the part carries one.
 func (d dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) error {
 	parts := make([]int32, len(b.Parts))
 	next := make([]int64, len(b.Parts))
+	cps := make([][]byte, len(b.Parts))
 	for i, p := range b.Parts {
-		parts[i], next[i] = p.Partition, p.To
+		parts[i], next[i], cps[i] = p.Partition, p.To, p.Checkpoint
 	}
-	_, err := pgTx(tx).Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, owner = $5, generation = $6, updated_at = now()
-		FROM unnest($3::int[], $4::bigint[]) AS u(p, n)
-		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next, b.Owner, b.Generation)
+	_, err := pgTx(tx).Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, owner = $5, generation = $6, updated_at = now(),
+			checkpoint = coalesce(u.c, c.checkpoint),
+			checkpoint_offset = CASE WHEN u.c IS NULL THEN c.checkpoint_offset ELSE u.n END,
+			checkpoint_at = CASE WHEN u.c IS NULL THEN c.checkpoint_at ELSE now() END
+		FROM unnest($3::int[], $4::bigint[], $7::bytea[]) AS u(p, n, c)
+		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next, b.Owner, b.Generation, cps)
 	return err
 }
 

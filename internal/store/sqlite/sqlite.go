@@ -181,8 +181,15 @@ func (d *dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batc
 func (d *dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) error {
 	now := time.Now()
 	for _, p := range b.Parts {
-		if _, err := tx.Exec(ctx, `UPDATE consumer_offsets SET next_offset = $1, owner = $2, generation = $3, updated_at = $4
-			WHERE group_id = $5 AND topic = $6 AND partition = $7`, p.To, b.Owner, b.Generation, now, b.Group, b.Topic, p.Partition); err != nil {
+		var cp any // NULL leaves the stored checkpoint in place
+		if p.Checkpoint != nil {
+			cp = p.Checkpoint
+		}
+		if _, err := tx.Exec(ctx, `UPDATE consumer_offsets SET next_offset = $1, owner = $2, generation = $3, updated_at = $4,
+				checkpoint = coalesce($8, checkpoint),
+				checkpoint_offset = CASE WHEN $8 IS NULL THEN checkpoint_offset ELSE $1 END,
+				checkpoint_at = CASE WHEN $8 IS NULL THEN checkpoint_at ELSE $4 END
+			WHERE group_id = $5 AND topic = $6 AND partition = $7`, p.To, b.Owner, b.Generation, now, b.Group, b.Topic, p.Partition, cp); err != nil {
 			return err
 		}
 	}

@@ -265,9 +265,24 @@ func (s *Store) Offsets(ctx context.Context, group, topic string) (map[int32]int
 	return out, nil
 }
 
-// Checkpoint implements store.Store. Checkpoints are not stored yet.
+// Checkpoint implements store.Store.
 func (s *Store) Checkpoint(ctx context.Context, group, topic string, partition int32) (*store.Checkpoint, error) {
-	return nil, nil
+	var cp store.Checkpoint
+	var off *int64
+	var at *time.Time
+	err := s.d.DB().QueryRow(ctx, `SELECT checkpoint, checkpoint_offset, checkpoint_at FROM consumer_offsets
+		WHERE group_id = $1 AND topic = $2 AND partition = $3`, group, topic, partition).Scan(&cp.State, &off, &at)
+	if errors.Is(err, ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
+	}
+	if cp.State == nil || off == nil || at == nil {
+		return nil, nil
+	}
+	cp.Offset, cp.At = *off, at.UTC()
+	return &cp, nil
 }
 
 // Summary implements store.Store.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ZombieGeneration", testZombie},
 		{"OwnLostReply", testOwnLostReply},
 		{"AnotherOwnersCommit", testAnotherOwnersCommit},
+		{"Checkpoints", testCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -475,5 +476,52 @@ func testAnotherOwnersCommit(t *testing.T, s store.Store) {
 	// A writer outside any group keeps offsets-only fencing.
 	if err := s.WriteBatch(ctx, owned("", -1, p)); !errors.Is(err, store.ErrAlreadyCommitted) {
 		t.Fatalf("the committed range from a writer outside any group = %v, want ErrAlreadyCommitted", err)
+	}
+}
+
+// A part's checkpoint is stored with its offset and handed back; a later
+// batch without one leaves the last one in place; partitions, groups and
+// topics keep their own.
+func testCheckpoints(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	get := func(p int32) *store.Checkpoint {
+		t.Helper()
+		cp, err := s.Checkpoint(ctx, "g", "transactions", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	if cp := get(0); cp != nil {
+		t.Fatalf("checkpoint of a partition never written = %+v, want nil", cp)
+	}
+	before := time.Now().Add(-time.Minute)
+	p0 := part(0, 0, Tx("a", "c1", base, 1, 0, 0), Tx("b", "c1", base, 1, 0, 1))
+	p0.Checkpoint = []byte("state at 2")
+	write(t, s, p0, part(1, 0, Tx("c", "c2", base, 1, 1, 0)))
+	cp := get(0)
+	if cp == nil || cp.Offset != 2 || string(cp.State) != "state at 2" || cp.At.Before(before) || cp.At.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("checkpoint of partition 0 = %+v, want state at offset 2, stored now", cp)
+	}
+	if cp := get(1); cp != nil {
+		t.Fatalf("partition 1 got a checkpoint it did not carry: %+v", cp)
+	}
+	// A later batch without a checkpoint moves the offset only.
+	write(t, s, part(0, 2, Tx("d", "c1", base, 1, 0, 2)))
+	if cp := get(0); cp == nil || cp.Offset != 2 || string(cp.State) != "state at 2" {
+		t.Fatalf("after a batch without one, checkpoint = %+v, want the one at 2", cp)
+	}
+	if offs, _ := s.Offsets(ctx, "g", "transactions"); offs[0] != 3 {
+		t.Fatalf("offset = %d, want 3", offs[0])
+	}
+	// A newer one replaces it.
+	p0 = part(0, 3, Tx("e", "c1", base, 1, 0, 3))
+	p0.Checkpoint = []byte("state at 4")
+	write(t, s, p0)
+	if cp := get(0); cp == nil || cp.Offset != 4 || string(cp.State) != "state at 4" {
+		t.Fatalf("checkpoint = %+v, want the one at 4", cp)
+	}
+	if cp, err := s.Checkpoint(ctx, "other", "transactions", 0); err != nil || cp != nil {
+		t.Fatalf("checkpoint of another group = %+v, %v; want none", cp, err)
 	}
 }

@@ -34,8 +34,17 @@ type Store interface {
 	// DeliverOutbox hands up to limit due outbox messages, oldest first,
 	// to send; each one send accepts is marked delivered, each it refuses is
 	// retried later with exponential backoff. Several instances may call it
-	// at once: a message is handed to one of them at a time.
+	// at once: the messages are claimed with a lease in a short transaction
+	// first, so a message is handed to one of them at a time, and no
+	// transaction or lock is held while send runs. A deliverer that dies
+	// after claiming gives its messages back when the lease runs out
+	// (sqlstore.OutboxLease), so a message may then be sent twice:
+	// receivers drop repeats by the message's ID.
 	DeliverOutbox(ctx context.Context, limit int, send func(*OutboxMsg) error) (delivered, failed int, err error)
+	// PruneOutbox deletes the messages delivered before deliveredBefore,
+	// at most batch per transaction (1000 when batch <= 0), and returns
+	// how many it deleted. Messages not delivered are never deleted.
+	PruneOutbox(ctx context.Context, deliveredBefore time.Time, batch int) (int64, error)
 	// Checkpoint returns the partition state stored with the partition's
 	// offset by the last batch that carried one (Part.Checkpoint), or nil
 	// when none was stored. The caller restores it and replays only the

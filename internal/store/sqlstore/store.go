@@ -24,8 +24,9 @@ type Store struct {
 // New returns the store over d.
 func New(d Dialect) *Store { return &Store{d: d, q: d.SQL(), now: time.Now} }
 
-// SetClock replaces the clock the outbox's leases and backoffs are taken
-// from (time.Now by default), so tests can move time on.
+// SetClock replaces the clock (time.Now by default) that the outbox's
+// leases and backoffs and the insertion times of quarantined records,
+// alerts and outbox messages are taken from, so tests can move time on.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Migrate applies the migrations in dir of fsys that the database has not
@@ -128,7 +129,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 
 // insertRest stores what the parts carry beside their transactions.
 func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error {
-	now := time.Now()
+	now := s.now()
 	var labels, quar, alerts, outbox [][]any
 	for i := range parts {
 		p := &parts[i]

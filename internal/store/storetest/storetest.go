@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OwnLostReply", testOwnLostReply},
 		{"AnotherOwnersCommit", testAnotherOwnersCommit},
 		{"Checkpoints", testCheckpoints},
+		{"OutboxConcurrentDeliverers", testOutboxConcurrent},
+		{"OutboxExpiredLease", testOutboxExpiredLease},
+		{"OutboxPrune", testOutboxPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -523,5 +527,145 @@ func testCheckpoints(t *testing.T, s store.Store) {
 	}
 	if cp, err := s.Checkpoint(ctx, "other", "transactions", 0); err != nil || cp != nil {
 		t.Fatalf("checkpoint of another group = %+v, %v; want none", cp, err)
+	}
+}
+
+// writeOutbox stores n outbox messages with payloads "m0", "m1", ... in one
+// batch of partition 0.
+func writeOutbox(t *testing.T, s store.Store, n int) {
+	t.Helper()
+	p := store.Part{Partition: 0, From: 0, To: 1, Quarantined: []store.Quarantined{{Reason: "x", Raw: []byte("x")}}}
+	for i := range n {
+		p.Outbox = append(p.Outbox, store.OutboxMsg{Kind: "kafka", Target: "alerts", Payload: []byte(fmt.Sprintf("m%d", i))})
+	}
+	write(t, s, p)
+}
+
+// Two deliverers at once never get the same message: while the first is
+// still sending what it claimed, the second is handed only the rest.
+func testOutboxConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	writeOutbox(t, s, 50)
+	var mu sync.Mutex
+	got := map[string]int{}
+	record := func(m *store.OutboxMsg) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[string(m.Payload)]++
+	}
+	claimed, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		first := true
+		n, _, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error {
+			if first {
+				first = false
+				close(claimed)
+				<-release // still sending while the other deliverer runs
+			}
+			record(m)
+			return nil
+		})
+		if err == nil && n != 10 {
+			err = fmt.Errorf("the first deliverer delivered %d, want 10", n)
+		}
+		done <- err
+	}()
+	<-claimed
+	n, f, err := s.DeliverOutbox(ctx, 100, func(m *store.OutboxMsg) error { record(m); return nil })
+	close(release)
+	if err != nil || n != 40 || f != 0 {
+		t.Fatalf("the second deliverer: %d delivered, %d failed, %v; want the 40 not claimed", n, f, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 50 {
+		t.Fatalf("%d distinct messages delivered, want 50", len(got))
+	}
+	for p, c := range got {
+		if c != 1 {
+			t.Fatalf("message %s handed out %d times", p, c)
+		}
+	}
+	if n, _, err := s.DeliverOutbox(ctx, 100, func(*store.OutboxMsg) error { return nil }); n != 0 || err != nil {
+		t.Fatalf("after both: %d more delivered, %v; want none", n, err)
+	}
+}
+
+// clocked is a store whose outbox clock tests can move.
+type clocked interface {
+	SetClock(now func() time.Time)
+}
+
+// fakeClock returns a clock starting at the real now, and a function that
+// moves it on.
+func fakeClock(s store.Store, t *testing.T) func(time.Duration) {
+	c, ok := s.(clocked)
+	if !ok {
+		t.Skipf("%T has no SetClock", s)
+	}
+	var mu sync.Mutex
+	now := time.Now()
+	c.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	return func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+}
+
+// A deliverer that dies after claiming (here: send panics) gives its
+// messages back only when the lease runs out.
+func testOutboxExpiredLease(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	advance := fakeClock(s, t)
+	writeOutbox(t, s, 2)
+	func() {
+		defer func() { _ = recover() }()
+		s.DeliverOutbox(ctx, 10, func(*store.OutboxMsg) error { panic("deliverer crashed") }) //nolint:errcheck // it panics
+	}()
+	none := func(m *store.OutboxMsg) error {
+		t.Errorf("message %s handed out while its lease runs", m.Payload)
+		return nil
+	}
+	if n, _, err := s.DeliverOutbox(ctx, 10, none); n != 0 || err != nil {
+		t.Fatalf("during the lease: %d, %v", n, err)
+	}
+	advance(time.Minute / 2)
+	if n, _, err := s.DeliverOutbox(ctx, 10, none); n != 0 || err != nil {
+		t.Fatalf("half-way through the lease: %d, %v", n, err)
+	}
+	advance(2 * time.Minute)
+	var got []string
+	n, f, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error { got = append(got, string(m.Payload)); return nil })
+	if err != nil || n != 2 || f != 0 || !reflect.DeepEqual(got, []string{"m0", "m1"}) {
+		t.Fatalf("after the lease: delivered %d %v, failed %d, %v; want m0 and m1", n, got, f, err)
+	}
+}
+
+// PruneOutbox deletes only delivered messages, and only those delivered
+// before the cutoff, in bounded batches.
+func testOutboxPrune(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	advance := fakeClock(s, t)
+	writeOutbox(t, s, 5)
+	ok := func(*store.OutboxMsg) error { return nil }
+	if n, _, err := s.DeliverOutbox(ctx, 3, ok); n != 3 || err != nil {
+		t.Fatalf("delivering 3: %d, %v", n, err)
+	}
+	advance(time.Hour)
+	if n, _, err := s.DeliverOutbox(ctx, 1, ok); n != 1 || err != nil {
+		t.Fatalf("delivering 1 an hour later: %d, %v", n, err)
+	}
+	cutoff := time.Now().Add(30 * time.Minute) // between the two deliveries
+	if n, err := s.PruneOutbox(ctx, cutoff, 2); n != 3 || err != nil {
+		t.Fatalf("pruning before the cutoff = %d, %v; want the 3 delivered first", n, err)
+	}
+	if n, err := s.PruneOutbox(ctx, cutoff, 2); n != 0 || err != nil {
+		t.Fatalf("pruning again = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PruneOutbox(ctx, time.Now().Add(24*time.Hour), 100); n != 1 || err != nil {
+		t.Fatalf("pruning everything delivered = %d, %v; want 1", n, err)
+	}
+	var got []string
+	if n, _, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error { got = append(got, string(m.Payload)); return nil }); n != 1 || err != nil || got[0] != "m4" {
+		t.Fatalf("the undelivered message after pruning: %v, %d, %v; want m4 still there", got, n, err)
 	}
 }

@@ -23,8 +23,8 @@ type Store interface {
 	Offsets(ctx context.Context, group, topic string) (map[int32]int64, error)
 	// Summary returns the running totals the dashboard's header shows.
 	Summary(ctx context.Context) (Summary, error)
-	// Windows returns window metrics of one granularity from since on,
-	// summed over channel and payment method unless by is set.
+	// Windows returns window metrics of one granularity from since on, a
+	// row per window, channel, payment method and currency.
 	Windows(ctx context.Context, g Granularity, since time.Time) ([]WindowRow, error)
 	// RecentTransactions calls fn for the stored transactions of a
 	// partition with offset at or after fromOffset and event time at or
@@ -331,9 +331,13 @@ type Summary struct {
 	TransactionsTotal int64   `json:"transactions_total"`
 	RevenueTotal      float64 `json:"revenue_total"`
 	RevenueCents      int64   `json:"revenue_cents"`
-	FraudAlertsTotal  int64   `json:"fraud_alerts_total"`
-	QuarantinedTotal  int64   `json:"quarantined_total"`
-	CustomersTotal    int64   `json:"customers_total"`
+	// RevenueByCurrency is the revenue per ISO 4217 currency, in the
+	// currency's minor units; RevenueCents and RevenueTotal add amounts of
+	// different currencies and are kept for compatibility only.
+	RevenueByCurrency map[string]int64 `json:"revenue_by_currency"`
+	FraudAlertsTotal  int64            `json:"fraud_alerts_total"`
+	QuarantinedTotal  int64            `json:"quarantined_total"`
+	CustomersTotal    int64            `json:"customers_total"`
 	// LastEventTime is the latest event time stored, if any.
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
 }
@@ -361,20 +365,24 @@ type WindowRow struct {
 	Start         time.Time   `json:"start"`
 	Channel       string      `json:"channel"`
 	PaymentMethod string      `json:"payment_method"`
-	Count         int64       `json:"count"`
-	RevenueCents  int64       `json:"revenue_cents"`
-	Alerts        int64       `json:"alerts"`
+	// Currency is the ISO 4217 code of RevenueCents, which are its minor
+	// units: rows of different currencies are never added.
+	Currency     string `json:"currency"`
+	Count        int64  `json:"count"`
+	RevenueCents int64  `json:"revenue_cents"`
+	Alerts       int64  `json:"alerts"`
 }
 
 // WindowDeltas sums the transactions of parts into per-minute and per-hour
-// increments by channel and payment method, sorted by key so concurrent
-// writers lock rows in one order.
+// increments by channel, payment method and currency, sorted by key so
+// concurrent writers lock rows in one order.
 func WindowDeltas(parts []Part) []WindowRow {
 	type key struct {
 		g     Granularity
 		start int64
 		ch    string
 		pm    string
+		cur   string
 	}
 	m := map[key]*WindowRow{}
 	for i := range parts {
@@ -386,10 +394,10 @@ func WindowDeltas(parts []Part) []WindowRow {
 			}
 			for _, g := range [...]Granularity{Minute, Hour} {
 				s := g.Truncate(tx.EventTime)
-				k := key{g, s.Unix(), tx.Channel, tx.PaymentMethod}
+				k := key{g, s.Unix(), tx.Channel, tx.PaymentMethod, tx.Currency}
 				w := m[k]
 				if w == nil {
-					w = &WindowRow{Granularity: g, Start: s, Channel: tx.Channel, PaymentMethod: tx.PaymentMethod}
+					w = &WindowRow{Granularity: g, Start: s, Channel: tx.Channel, PaymentMethod: tx.PaymentMethod, Currency: tx.Currency}
 					m[k] = w
 				}
 				w.Count++
@@ -413,7 +421,10 @@ func WindowDeltas(parts []Part) []WindowRow {
 		if a.Channel != b.Channel {
 			return a.Channel < b.Channel
 		}
-		return a.PaymentMethod < b.PaymentMethod
+		if a.PaymentMethod != b.PaymentMethod {
+			return a.PaymentMethod < b.PaymentMethod
+		}
+		return a.Currency < b.Currency
 	})
 	return out
 }

@@ -386,18 +386,21 @@ func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.W
 	st := make([]time.Time, len(ws))
 	ch := make([]string, len(ws))
 	pm := make([]string, len(ws))
+	cur := make([]string, len(ws))
 	n := make([]int64, len(ws))
 	rev := make([]int64, len(ws))
 	al := make([]int64, len(ws))
 	for i, w := range ws {
-		g[i], st[i], ch[i], pm[i], n[i], rev[i], al[i] = string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Count, w.RevenueCents, w.Alerts
+		g[i], st[i], ch[i], pm[i], cur[i] = string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Currency
+		n[i], rev[i], al[i] = w.Count, w.RevenueCents, w.Alerts
 	}
-	_, err := pgTx(tx).Exec(ctx, `INSERT INTO window_metrics AS w (granularity, window_start, channel, payment_method, tx_count, revenue_cents, alert_count)
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
-		ON CONFLICT (granularity, window_start, channel, payment_method) DO UPDATE SET
+	_, err := pgTx(tx).Exec(ctx, `INSERT INTO window_metrics AS w (granularity, window_start, channel, payment_method, currency,
+			tx_count, revenue_cents, alert_count)
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+		ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
 			tx_count = w.tx_count + excluded.tx_count,
 			revenue_cents = w.revenue_cents + excluded.revenue_cents,
-			alert_count = w.alert_count + excluded.alert_count`, g, st, ch, pm, n, rev, al)
+			alert_count = w.alert_count + excluded.alert_count`, g, st, ch, pm, cur, n, rev, al)
 	return err
 }
 

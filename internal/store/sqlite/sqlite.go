@@ -241,14 +241,16 @@ func (d *dialect) Upsert(ctx context.Context, tx sqlstore.DB, table string, cols
 }
 
 func (d *dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.WindowRow) error {
-	return prepared(ctx, tx, `INSERT INTO window_metrics (granularity, window_start, channel, payment_method, tx_count, revenue_cents, alert_count)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (granularity, window_start, channel, payment_method) DO UPDATE SET
+	return prepared(ctx, tx, `INSERT INTO window_metrics (granularity, window_start, channel, payment_method, currency,
+			tx_count, revenue_cents, alert_count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
 			tx_count = tx_count + excluded.tx_count,
 			revenue_cents = revenue_cents + excluded.revenue_cents,
 			alert_count = alert_count + excluded.alert_count`, func(exec func(args ...any) error) error {
 		for _, w := range ws {
-			if err := exec(string(w.Granularity), w.Start.UnixMicro(), w.Channel, w.PaymentMethod, w.Count, w.RevenueCents, w.Alerts); err != nil {
+			if err := exec(string(w.Granularity), w.Start.UnixMicro(), w.Channel, w.PaymentMethod, w.Currency,
+				w.Count, w.RevenueCents, w.Alerts); err != nil {
 				return err
 			}
 		}

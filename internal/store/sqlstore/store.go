@@ -302,6 +302,18 @@ func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&sum.CustomersTotal); err != nil {
 		return sum, fmt.Errorf("counting customers: %w", err)
 	}
+	sum.RevenueByCurrency = map[string]int64{}
+	err = each(ctx, db, `SELECT currency, CAST(sum(revenue_cents) AS BIGINT) FROM window_metrics WHERE granularity = 'hour' GROUP BY currency`,
+		nil, func(r Rows) error {
+			var cur string
+			var cents int64
+			err := r.Scan(&cur, &cents)
+			sum.RevenueByCurrency[cur] = cents
+			return err
+		})
+	if err != nil {
+		return sum, fmt.Errorf("reading revenue by currency: %w", err)
+	}
 	sum.RevenueTotal = float64(sum.RevenueCents) / 100
 	sum.LastEventTime = utcp(sum.LastEventTime)
 	return sum, nil
@@ -310,11 +322,11 @@ func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 // Windows implements store.Store.
 func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Time) ([]store.WindowRow, error) {
 	var out []store.WindowRow
-	err := each(ctx, s.d.DB(), `SELECT window_start, channel, payment_method, tx_count, revenue_cents, alert_count
-		FROM window_metrics WHERE granularity = $1 AND window_start >= $2 ORDER BY window_start, channel, payment_method`,
+	err := each(ctx, s.d.DB(), `SELECT window_start, channel, payment_method, currency, tx_count, revenue_cents, alert_count
+		FROM window_metrics WHERE granularity = $1 AND window_start >= $2 ORDER BY window_start, channel, payment_method, currency`,
 		[]any{string(g), since}, func(r Rows) error {
 			w := store.WindowRow{Granularity: g}
-			if err := r.Scan(&w.Start, &w.Channel, &w.PaymentMethod, &w.Count, &w.RevenueCents, &w.Alerts); err != nil {
+			if err := r.Scan(&w.Start, &w.Channel, &w.PaymentMethod, &w.Currency, &w.Count, &w.RevenueCents, &w.Alerts); err != nil {
 				return err
 			}
 			w.Start = w.Start.UTC()

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OwnLostReply", testOwnLostReply},
 		{"AnotherOwnersCommit", testAnotherOwnersCommit},
 		{"Checkpoints", testCheckpoints},
+		{"RevenuePerCurrency", testRevenuePerCurrency},
 		{"OutboxConcurrentDeliverers", testOutboxConcurrent},
 		{"OutboxExpiredLease", testOutboxExpiredLease},
 		{"OutboxPrune", testOutboxPrune},
@@ -98,9 +99,10 @@ func testBatchAndOffsets(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.Summary{TransactionsTotal: 3, RevenueCents: 1349, RevenueTotal: 13.49, FraudAlertsTotal: 1, QuarantinedTotal: 1, CustomersTotal: 2}
+	want := store.Summary{TransactionsTotal: 3, RevenueCents: 1349, RevenueTotal: 13.49, RevenueByCurrency: map[string]int64{"EUR": 1349},
+		FraudAlertsTotal: 1, QuarantinedTotal: 1, CustomersTotal: 2}
 	sum.LastEventTime = nil
-	if sum != want {
+	if !reflect.DeepEqual(sum, want) {
 		t.Fatalf("summary = %+v, want %+v", sum, want)
 	}
 	// A second batch continues from the stored offsets.
@@ -667,5 +669,41 @@ func testOutboxPrune(t *testing.T, s store.Store) {
 	var got []string
 	if n, _, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error { got = append(got, string(m.Payload)); return nil }); n != 1 || err != nil || got[0] != "m4" {
 		t.Fatalf("the undelivered message after pruning: %v, %d, %v; want m4 still there", got, n, err)
+	}
+}
+
+// Window metrics and the summary keep each currency's revenue apart, in
+// its own minor units.
+func testRevenuePerCurrency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	jpy := Tx("j", "c2", base.Add(time.Second), 1500, 0, 1)
+	jpy.Currency = "JPY"
+	bhd := Tx("b", "c3", base.Add(2*time.Second), 12345, 0, 2)
+	bhd.Currency = "BHD"
+	write(t, s, part(0, 0, Tx("e", "c1", base, 999, 0, 0), jpy, bhd, Tx("e2", "c1", base.Add(3*time.Second), 1, 0, 3)))
+	ws, err := s.Windows(ctx, store.Minute, base.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int64{}
+	for _, w := range ws {
+		if !w.Start.Equal(base) {
+			t.Fatalf("window at %v, want all at %v", w.Start, base)
+		}
+		got[w.Currency] = [2]int64{w.Count, w.RevenueCents}
+	}
+	want := map[string][2]int64{"EUR": {2, 1000}, "JPY": {1, 1500}, "BHD": {1, 12345}}
+	if len(ws) != 3 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("minute windows by currency = %v (%d rows), want %v", got, len(ws), want)
+	}
+	sum, err := s.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := map[string]int64{"EUR": 1000, "JPY": 1500, "BHD": 12345}; !reflect.DeepEqual(sum.RevenueByCurrency, rc) {
+		t.Fatalf("revenue by currency = %v, want %v", sum.RevenueByCurrency, rc)
+	}
+	if sum.TransactionsTotal != 4 {
+		t.Fatalf("transactions = %d, want 4", sum.TransactionsTotal)
 	}
 }

@@ -88,7 +88,14 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	if c, msg := s.d.Classify(err); c != Transient {
 		return &store.RejectedError{Message: Sanitize(msg), Err: err}
 	}
-	return err
+	if _, fenced := store.IsFenced(err); fenced || errors.Is(err, store.ErrAlreadyCommitted) {
+		return err
+	}
+	n := 0
+	for i := range b.Parts {
+		n += b.Parts[i].Len()
+	}
+	return fmt.Errorf("writing a batch of %d records: %w", n, err)
 }
 
 // errDuplicateKey rolls back a batch whose transactions hit the key of

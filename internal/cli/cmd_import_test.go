@@ -88,7 +88,7 @@ func TestImportCSV(t *testing.T) {
 	}
 	again := storeSummary(t, dir)
 	sum.LastEventTime, again.LastEventTime = nil, nil
-	if again != sum {
+	if !reflect.DeepEqual(again, sum) {
 		t.Fatalf("second import changed the store: %+v, was %+v", again, sum)
 	}
 }

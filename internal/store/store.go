@@ -23,8 +23,8 @@ type Store interface {
 	Offsets(ctx context.Context, group, topic string) (map[int32]int64, error)
 	// Summary returns the running totals the dashboard's header shows.
 	Summary(ctx context.Context) (Summary, error)
-	// Windows returns window metrics of one granularity from since on,
-	// summed over channel and payment method unless by is set.
+	// Windows returns window metrics of one granularity from since on, a
+	// row per window, channel, payment method and currency.
 	Windows(ctx context.Context, g Granularity, since time.Time) ([]WindowRow, error)
 	// RecentTransactions calls fn for the stored transactions of a
 	// partition with offset at or after fromOffset and event time at or
@@ -34,8 +34,17 @@ type Store interface {
 	// DeliverOutbox hands up to limit due outbox messages, oldest first,
 	// to send; each one send accepts is marked delivered, each it refuses is
 	// retried later with exponential backoff. Several instances may call it
-	// at once: a message is handed to one of them at a time.
+	// at once: the messages are claimed with a lease in a short transaction
+	// first, so a message is handed to one of them at a time, and no
+	// transaction or lock is held while send runs. A deliverer that dies
+	// after claiming gives its messages back when the lease runs out
+	// (sqlstore.OutboxLease), so a message may then be sent twice:
+	// receivers drop repeats by the message's ID.
 	DeliverOutbox(ctx context.Context, limit int, send func(*OutboxMsg) error) (delivered, failed int, err error)
+	// PruneOutbox deletes the messages delivered before deliveredBefore,
+	// at most batch per transaction (1000 when batch <= 0), and returns
+	// how many it deleted. Messages not delivered are never deleted.
+	PruneOutbox(ctx context.Context, deliveredBefore time.Time, batch int) (int64, error)
 	// Checkpoint returns the partition state stored with the partition's
 	// offset by the last batch that carried one (Part.Checkpoint), or nil
 	// when none was stored. The caller restores it and replays only the
@@ -248,27 +257,59 @@ func (e *DuplicateError) Error() string {
 // counts it as written.
 var ErrAlreadyCommitted = errors.New("batch was committed already")
 
-// Fence compares a batch with the stored offsets of its partitions: nil when
-// every part starts where its partition stands, ErrAlreadyCommitted when
-// every part ends there, else a *FencedError naming the partitions that
-// moved. Both stores call it with the rows they locked.
-func Fence(parts []Part, stored map[int32]int64) error {
-	var fenced []int32
-	done := true
-	for _, p := range parts {
+// StoredOffset is a partition's stored position and who stored it.
+type StoredOffset struct {
+	// Next is the next offset to consume.
+	Next int64
+	// Owner and Generation are those of the batch that stored it ("" and
+	// -1 for a writer outside any group).
+	Owner      string
+	Generation int32
+}
+
+// Fence compares a batch with the stored offsets of its partitions (both
+// stores call it with the rows they locked):
+//   - a partition whose stored generation is newer than the batch's: a
+//     *FencedError naming those partitions (the batch is a zombie's);
+//   - every part ending where its partition stands: ErrAlreadyCommitted
+//     when the stored owner is the batch's Owner (its own commit whose
+//     reply was lost), else a *FencedError naming every partition
+//     (another owner committed the same range);
+//   - a part not starting where its partition stands: a *FencedError
+//     naming the partitions that moved;
+//   - else nil.
+//
+// A batch with Generation -1 or no Owner (the importer, tests) is fenced
+// by offsets alone: its commit found done is ErrAlreadyCommitted.
+func Fence(b *Batch, stored map[int32]StoredOffset) error {
+	grouped := b.Owner != "" && b.Generation >= 0
+	var zombie, moved, all []int32
+	done, mine := true, true
+	for _, p := range b.Parts {
+		all = append(all, p.Partition)
 		cur, ok := stored[p.Partition]
-		if !ok || cur != p.To || p.To == p.From {
+		if grouped && ok && cur.Generation > b.Generation {
+			zombie = append(zombie, p.Partition)
+		}
+		if !ok || cur.Next != p.To || p.To == p.From {
 			done = false
 		}
-		if ok && cur != p.From {
-			fenced = append(fenced, p.Partition)
+		if ok && cur.Owner != b.Owner {
+			mine = false
+		}
+		if ok && cur.Next != p.From {
+			moved = append(moved, p.Partition)
 		}
 	}
-	if done {
+	switch {
+	case len(zombie) > 0:
+		return &FencedError{Partitions: zombie}
+	case done && (mine || !grouped):
 		return ErrAlreadyCommitted
-	}
-	if len(fenced) > 0 {
-		return &FencedError{Partitions: fenced}
+	case done:
+		return &FencedError{Partitions: all}
+	case len(moved) > 0:
+		return &FencedError{Partitions: moved}
 	}
 	return nil
 }
@@ -290,9 +331,13 @@ type Summary struct {
 	TransactionsTotal int64   `json:"transactions_total"`
 	RevenueTotal      float64 `json:"revenue_total"`
 	RevenueCents      int64   `json:"revenue_cents"`
-	FraudAlertsTotal  int64   `json:"fraud_alerts_total"`
-	QuarantinedTotal  int64   `json:"quarantined_total"`
-	CustomersTotal    int64   `json:"customers_total"`
+	// RevenueByCurrency is the revenue per ISO 4217 currency, in the
+	// currency's minor units; RevenueCents and RevenueTotal add amounts of
+	// different currencies and are kept for compatibility only.
+	RevenueByCurrency map[string]int64 `json:"revenue_by_currency"`
+	FraudAlertsTotal  int64            `json:"fraud_alerts_total"`
+	QuarantinedTotal  int64            `json:"quarantined_total"`
+	CustomersTotal    int64            `json:"customers_total"`
 	// LastEventTime is the latest event time stored, if any.
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
 }
@@ -320,20 +365,24 @@ type WindowRow struct {
 	Start         time.Time   `json:"start"`
 	Channel       string      `json:"channel"`
 	PaymentMethod string      `json:"payment_method"`
-	Count         int64       `json:"count"`
-	RevenueCents  int64       `json:"revenue_cents"`
-	Alerts        int64       `json:"alerts"`
+	// Currency is the ISO 4217 code of RevenueCents, which are its minor
+	// units: rows of different currencies are never added.
+	Currency     string `json:"currency"`
+	Count        int64  `json:"count"`
+	RevenueCents int64  `json:"revenue_cents"`
+	Alerts       int64  `json:"alerts"`
 }
 
 // WindowDeltas sums the transactions of parts into per-minute and per-hour
-// increments by channel and payment method, sorted by key so concurrent
-// writers lock rows in one order.
+// increments by channel, payment method and currency, sorted by key so
+// concurrent writers lock rows in one order.
 func WindowDeltas(parts []Part) []WindowRow {
 	type key struct {
 		g     Granularity
 		start int64
 		ch    string
 		pm    string
+		cur   string
 	}
 	m := map[key]*WindowRow{}
 	for i := range parts {
@@ -345,10 +394,10 @@ func WindowDeltas(parts []Part) []WindowRow {
 			}
 			for _, g := range [...]Granularity{Minute, Hour} {
 				s := g.Truncate(tx.EventTime)
-				k := key{g, s.Unix(), tx.Channel, tx.PaymentMethod}
+				k := key{g, s.Unix(), tx.Channel, tx.PaymentMethod, tx.Currency}
 				w := m[k]
 				if w == nil {
-					w = &WindowRow{Granularity: g, Start: s, Channel: tx.Channel, PaymentMethod: tx.PaymentMethod}
+					w = &WindowRow{Granularity: g, Start: s, Channel: tx.Channel, PaymentMethod: tx.PaymentMethod, Currency: tx.Currency}
 					m[k] = w
 				}
 				w.Count++
@@ -372,7 +421,10 @@ func WindowDeltas(parts []Part) []WindowRow {
 		if a.Channel != b.Channel {
 			return a.Channel < b.Channel
 		}
-		return a.PaymentMethod < b.PaymentMethod
+		if a.PaymentMethod != b.PaymentMethod {
+			return a.PaymentMethod < b.PaymentMethod
+		}
+		return a.Currency < b.Currency
 	})
 	return out
 }

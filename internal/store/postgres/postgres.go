@@ -254,7 +254,7 @@ func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 
 // LockOffsets registers the batch's partitions and locks their rows in
 // partition order, two statements for any number of partitions.
-func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]sqlstore.Offset, error) {
+func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]store.StoredOffset, error) {
 	t := pgTx(tx)
 	parts := make([]int32, len(b.Parts))
 	from := make([]int64, len(b.Parts))
@@ -266,17 +266,17 @@ func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch
 		ON CONFLICT DO NOTHING`, b.Group, b.Topic, parts, from); err != nil {
 		return nil, fmt.Errorf("registering offsets: %w", err)
 	}
-	rows, err := t.Query(ctx, `SELECT partition, next_offset FROM consumer_offsets
+	rows, err := t.Query(ctx, `SELECT partition, next_offset, owner, generation FROM consumer_offsets
 		WHERE group_id = $1 AND topic = $2 AND partition = ANY($3) ORDER BY partition FOR UPDATE`, b.Group, b.Topic, parts)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	stored := make(map[int32]sqlstore.Offset, len(parts))
+	stored := make(map[int32]store.StoredOffset, len(parts))
 	for rows.Next() {
 		var p int32
-		var o sqlstore.Offset
-		if err := rows.Scan(&p, &o.Next); err != nil {
+		var o store.StoredOffset
+		if err := rows.Scan(&p, &o.Next, &o.Owner, &o.Generation); err != nil {
 			return nil, err
 		}
 		stored[p] = o
@@ -284,15 +284,21 @@ func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch
 	return stored, rows.Err()
 }
 
+// AdvanceOffsets moves every part's offset in one statement, storing a
+// part's checkpoint with it when the part carries one.
 func (d dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) error {
 	parts := make([]int32, len(b.Parts))
 	next := make([]int64, len(b.Parts))
+	cps := make([][]byte, len(b.Parts))
 	for i, p := range b.Parts {
-		parts[i], next[i] = p.Partition, p.To
+		parts[i], next[i], cps[i] = p.Partition, p.To, p.Checkpoint
 	}
-	_, err := pgTx(tx).Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, updated_at = now()
-		FROM unnest($3::int[], $4::bigint[]) AS u(p, n)
-		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next)
+	_, err := pgTx(tx).Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, owner = $5, generation = $6, updated_at = now(),
+			checkpoint = coalesce(u.c, c.checkpoint),
+			checkpoint_offset = CASE WHEN u.c IS NULL THEN c.checkpoint_offset ELSE u.n END,
+			checkpoint_at = CASE WHEN u.c IS NULL THEN c.checkpoint_at ELSE now() END
+		FROM unnest($3::int[], $4::bigint[], $7::bytea[]) AS u(p, n, c)
+		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next, b.Owner, b.Generation, cps)
 	return err
 }
 
@@ -380,18 +386,21 @@ func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.W
 	st := make([]time.Time, len(ws))
 	ch := make([]string, len(ws))
 	pm := make([]string, len(ws))
+	cur := make([]string, len(ws))
 	n := make([]int64, len(ws))
 	rev := make([]int64, len(ws))
 	al := make([]int64, len(ws))
 	for i, w := range ws {
-		g[i], st[i], ch[i], pm[i], n[i], rev[i], al[i] = string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Count, w.RevenueCents, w.Alerts
+		g[i], st[i], ch[i], pm[i], cur[i] = string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Currency
+		n[i], rev[i], al[i] = w.Count, w.RevenueCents, w.Alerts
 	}
-	_, err := pgTx(tx).Exec(ctx, `INSERT INTO window_metrics AS w (granularity, window_start, channel, payment_method, tx_count, revenue_cents, alert_count)
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
-		ON CONFLICT (granularity, window_start, channel, payment_method) DO UPDATE SET
+	_, err := pgTx(tx).Exec(ctx, `INSERT INTO window_metrics AS w (granularity, window_start, channel, payment_method, currency,
+			tx_count, revenue_cents, alert_count)
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+		ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
 			tx_count = w.tx_count + excluded.tx_count,
 			revenue_cents = w.revenue_cents + excluded.revenue_cents,
-			alert_count = w.alert_count + excluded.alert_count`, g, st, ch, pm, n, rev, al)
+			alert_count = w.alert_count + excluded.alert_count`, g, st, ch, pm, cur, n, rev, al)
 	return err
 }
 

@@ -160,17 +160,17 @@ func (d *dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 	return sqlstore.Transient, ""
 }
 
-func (d *dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]sqlstore.Offset, error) {
-	stored := make(map[int32]sqlstore.Offset, len(b.Parts))
+func (d *dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]store.StoredOffset, error) {
+	stored := make(map[int32]store.StoredOffset, len(b.Parts))
 	now := time.Now()
 	for _, p := range b.Parts {
 		if _, err := tx.Exec(ctx, `INSERT OR IGNORE INTO consumer_offsets (group_id, topic, partition, next_offset, updated_at)
 			VALUES ($1, $2, $3, $4, $5)`, b.Group, b.Topic, p.Partition, p.From, now); err != nil {
 			return nil, fmt.Errorf("registering offsets: %w", err)
 		}
-		var o sqlstore.Offset
-		if err := tx.QueryRow(ctx, `SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-			b.Group, b.Topic, p.Partition).Scan(&o.Next); err != nil {
+		var o store.StoredOffset
+		if err := tx.QueryRow(ctx, `SELECT next_offset, owner, generation FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+			b.Group, b.Topic, p.Partition).Scan(&o.Next, &o.Owner, &o.Generation); err != nil {
 			return nil, err
 		}
 		stored[p.Partition] = o
@@ -181,8 +181,15 @@ func (d *dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batc
 func (d *dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) error {
 	now := time.Now()
 	for _, p := range b.Parts {
-		if _, err := tx.Exec(ctx, `UPDATE consumer_offsets SET next_offset = $1, updated_at = $2 WHERE group_id = $3 AND topic = $4 AND partition = $5`,
-			p.To, now, b.Group, b.Topic, p.Partition); err != nil {
+		var cp any // NULL leaves the stored checkpoint in place
+		if p.Checkpoint != nil {
+			cp = p.Checkpoint
+		}
+		if _, err := tx.Exec(ctx, `UPDATE consumer_offsets SET next_offset = $1, owner = $2, generation = $3, updated_at = $4,
+				checkpoint = coalesce($8, checkpoint),
+				checkpoint_offset = CASE WHEN $8 IS NULL THEN checkpoint_offset ELSE $1 END,
+				checkpoint_at = CASE WHEN $8 IS NULL THEN checkpoint_at ELSE $4 END
+			WHERE group_id = $5 AND topic = $6 AND partition = $7`, p.To, b.Owner, b.Generation, now, b.Group, b.Topic, p.Partition, cp); err != nil {
 			return err
 		}
 	}
@@ -234,14 +241,16 @@ func (d *dialect) Upsert(ctx context.Context, tx sqlstore.DB, table string, cols
 }
 
 func (d *dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.WindowRow) error {
-	return prepared(ctx, tx, `INSERT INTO window_metrics (granularity, window_start, channel, payment_method, tx_count, revenue_cents, alert_count)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (granularity, window_start, channel, payment_method) DO UPDATE SET
+	return prepared(ctx, tx, `INSERT INTO window_metrics (granularity, window_start, channel, payment_method, currency,
+			tx_count, revenue_cents, alert_count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
 			tx_count = tx_count + excluded.tx_count,
 			revenue_cents = revenue_cents + excluded.revenue_cents,
 			alert_count = alert_count + excluded.alert_count`, func(exec func(args ...any) error) error {
 		for _, w := range ws {
-			if err := exec(string(w.Granularity), w.Start.UnixMicro(), w.Channel, w.PaymentMethod, w.Count, w.RevenueCents, w.Alerts); err != nil {
+			if err := exec(string(w.Granularity), w.Start.UnixMicro(), w.Channel, w.PaymentMethod, w.Currency,
+				w.Count, w.RevenueCents, w.Alerts); err != nil {
 				return err
 			}
 		}

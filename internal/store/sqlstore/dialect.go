@@ -50,7 +50,7 @@ type Dialect interface {
 	// LockOffsets registers the batch's partitions (at their From offset
 	// when new), locks their offset rows for the rest of tx and returns
 	// what is stored.
-	LockOffsets(ctx context.Context, tx DB, b *store.Batch) (map[int32]Offset, error)
+	LockOffsets(ctx context.Context, tx DB, b *store.Batch) (map[int32]store.StoredOffset, error)
 	// AdvanceOffsets stores each part's To (and checkpoint) with the
 	// batch's owner and generation.
 	AdvanceOffsets(ctx context.Context, tx DB, b *store.Batch) error
@@ -110,11 +110,4 @@ type Queries struct {
 	// SkipLocked ends a SELECT of rows to claim: it locks them and skips
 	// rows another transaction locked.
 	SkipLocked string
-}
-
-// Offset is a partition's stored position and who stored it.
-type Offset struct {
-	Next       int64
-	Owner      string
-	Generation int32
 }

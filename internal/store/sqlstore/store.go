@@ -24,8 +24,9 @@ type Store struct {
 // New returns the store over d.
 func New(d Dialect) *Store { return &Store{d: d, q: d.SQL(), now: time.Now} }
 
-// SetClock replaces the clock the outbox's leases and backoffs are taken
-// from (time.Now by default), so tests can move time on.
+// SetClock replaces the clock (time.Now by default) that the outbox's
+// leases and backoffs and the insertion times of quarantined records,
+// alerts and outbox messages are taken from, so tests can move time on.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Migrate applies the migrations in dir of fsys that the database has not
@@ -87,7 +88,14 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	if c, msg := s.d.Classify(err); c != Transient {
 		return &store.RejectedError{Message: Sanitize(msg), Err: err}
 	}
-	return err
+	if _, fenced := store.IsFenced(err); fenced || errors.Is(err, store.ErrAlreadyCommitted) {
+		return err
+	}
+	n := 0
+	for i := range b.Parts {
+		n += b.Parts[i].Len()
+	}
+	return fmt.Errorf("writing a batch of %d records: %w", n, err)
 }
 
 // errDuplicateKey rolls back a batch whose transactions hit the key of
@@ -99,11 +107,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 	if err != nil {
 		return fmt.Errorf("locking offsets: %w", err)
 	}
-	next := make(map[int32]int64, len(stored))
-	for p, o := range stored {
-		next[p] = o.Next
-	}
-	if err := store.Fence(b.Parts, next); err != nil {
+	if err := store.Fence(b, stored); err != nil {
 		return err // nothing written: rolled back
 	}
 	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
@@ -132,7 +136,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 
 // insertRest stores what the parts carry beside their transactions.
 func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error {
-	now := time.Now()
+	now := s.now()
 	var labels, quar, alerts, outbox [][]any
 	for i := range parts {
 		p := &parts[i]
@@ -269,9 +273,24 @@ func (s *Store) Offsets(ctx context.Context, group, topic string) (map[int32]int
 	return out, nil
 }
 
-// Checkpoint implements store.Store. Checkpoints are not stored yet.
+// Checkpoint implements store.Store.
 func (s *Store) Checkpoint(ctx context.Context, group, topic string, partition int32) (*store.Checkpoint, error) {
-	return nil, nil
+	var cp store.Checkpoint
+	var off *int64
+	var at *time.Time
+	err := s.d.DB().QueryRow(ctx, `SELECT checkpoint, checkpoint_offset, checkpoint_at FROM consumer_offsets
+		WHERE group_id = $1 AND topic = $2 AND partition = $3`, group, topic, partition).Scan(&cp.State, &off, &at)
+	if errors.Is(err, ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
+	}
+	if cp.State == nil || off == nil || at == nil {
+		return nil, nil
+	}
+	cp.Offset, cp.At = *off, at.UTC()
+	return &cp, nil
 }
 
 // Summary implements store.Store.
@@ -290,6 +309,18 @@ func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&sum.CustomersTotal); err != nil {
 		return sum, fmt.Errorf("counting customers: %w", err)
 	}
+	sum.RevenueByCurrency = map[string]int64{}
+	err = each(ctx, db, `SELECT currency, CAST(sum(revenue_cents) AS BIGINT) FROM window_metrics WHERE granularity = 'hour' GROUP BY currency`,
+		nil, func(r Rows) error {
+			var cur string
+			var cents int64
+			err := r.Scan(&cur, &cents)
+			sum.RevenueByCurrency[cur] = cents
+			return err
+		})
+	if err != nil {
+		return sum, fmt.Errorf("reading revenue by currency: %w", err)
+	}
 	sum.RevenueTotal = float64(sum.RevenueCents) / 100
 	sum.LastEventTime = utcp(sum.LastEventTime)
 	return sum, nil
@@ -298,11 +329,11 @@ func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 // Windows implements store.Store.
 func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Time) ([]store.WindowRow, error) {
 	var out []store.WindowRow
-	err := each(ctx, s.d.DB(), `SELECT window_start, channel, payment_method, tx_count, revenue_cents, alert_count
-		FROM window_metrics WHERE granularity = $1 AND window_start >= $2 ORDER BY window_start, channel, payment_method`,
+	err := each(ctx, s.d.DB(), `SELECT window_start, channel, payment_method, currency, tx_count, revenue_cents, alert_count
+		FROM window_metrics WHERE granularity = $1 AND window_start >= $2 ORDER BY window_start, channel, payment_method, currency`,
 		[]any{string(g), since}, func(r Rows) error {
 			w := store.WindowRow{Granularity: g}
-			if err := r.Scan(&w.Start, &w.Channel, &w.PaymentMethod, &w.Count, &w.RevenueCents, &w.Alerts); err != nil {
+			if err := r.Scan(&w.Start, &w.Channel, &w.PaymentMethod, &w.Currency, &w.Count, &w.RevenueCents, &w.Alerts); err != nil {
 				return err
 			}
 			w.Start = w.Start.UTC()

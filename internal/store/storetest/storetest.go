@@ -4,8 +4,10 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QuarantineTakesAnything", testQuarantineTakesAnything},
 		{"DuplicatesAcrossPartitionsInOneBatch", testDuplicatesInOneBatch},
 		{"DuplicatesAcrossBatches", testDuplicatesAcrossBatches},
+		{"ZombieGeneration", testZombie},
+		{"OwnLostReply", testOwnLostReply},
+		{"AnotherOwnersCommit", testAnotherOwnersCommit},
+		{"Checkpoints", testCheckpoints},
+		{"RevenuePerCurrency", testRevenuePerCurrency},
+		{"OutboxConcurrentDeliverers", testOutboxConcurrent},
+		{"OutboxExpiredLease", testOutboxExpiredLease},
+		{"OutboxPrune", testOutboxPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,9 +99,10 @@ func testBatchAndOffsets(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.Summary{TransactionsTotal: 3, RevenueCents: 1349, RevenueTotal: 13.49, FraudAlertsTotal: 1, QuarantinedTotal: 1, CustomersTotal: 2}
+	want := store.Summary{TransactionsTotal: 3, RevenueCents: 1349, RevenueTotal: 13.49, RevenueByCurrency: map[string]int64{"EUR": 1349},
+		FraudAlertsTotal: 1, QuarantinedTotal: 1, CustomersTotal: 2}
 	sum.LastEventTime = nil
-	if sum != want {
+	if !reflect.DeepEqual(sum, want) {
 		t.Fatalf("summary = %+v, want %+v", sum, want)
 	}
 	// A second batch continues from the stored offsets.
@@ -407,5 +418,292 @@ func testDuplicatesAcrossBatches(t *testing.T, s store.Store) {
 	offs, _ := s.Offsets(ctx, "g", "transactions")
 	if offs[1] != 2 || offs[2] != 6 {
 		t.Fatalf("offsets = %v, want partitions 1 and 2 advanced past the copies", offs)
+	}
+}
+
+func owned(owner string, gen int32, parts ...store.Part) *store.Batch {
+	return &store.Batch{Group: "g", Topic: "transactions", Owner: owner, Generation: gen, Parts: parts}
+}
+
+// A batch of an older generation than the stored one is a zombie's: refused
+// even where its offsets still match, and nothing is written.
+func testZombie(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.WriteBatch(ctx, owned("a", 3, part(0, 0, Tx("a1", "c1", base, 1, 0, 0)))); err != nil {
+		t.Fatal(err)
+	}
+	// b owned partition 0 in generation 2, and still believes it does.
+	err := s.WriteBatch(ctx, owned("b", 2, part(0, 1, Tx("b1", "c1", base, 1, 0, 1))))
+	if f, ok := store.IsFenced(err); !ok || !reflect.DeepEqual(f.Partitions, []int32{0}) {
+		t.Fatalf("a batch of generation 2 after generation 3 = %v, want FencedError [0]", err)
+	}
+	if sum, _ := s.Summary(ctx); sum.TransactionsTotal != 1 {
+		t.Fatalf("the zombie's batch was written: %d transactions", sum.TransactionsTotal)
+	}
+	// The owner of a newer generation goes on.
+	if err := s.WriteBatch(ctx, owned("b", 4, part(0, 1, Tx("b1", "c1", base, 1, 0, 1)))); err != nil {
+		t.Fatalf("a batch of generation 4: %v", err)
+	}
+	// Once a newer generation stored, the older owner is fenced too.
+	err = s.WriteBatch(ctx, owned("a", 3, part(0, 2, Tx("a2", "c1", base, 1, 0, 2))))
+	if _, ok := store.IsFenced(err); !ok {
+		t.Fatalf("generation 3 after 4 = %v, want FencedError", err)
+	}
+}
+
+// The same batch again from its owner (its commit's reply was lost) is
+// ErrAlreadyCommitted, and writes nothing twice.
+func testOwnLostReply(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	b := owned("a", 5, part(0, 0, Tx("x", "c1", base, 7, 0, 0), Tx("y", "c1", base, 7, 0, 1)), part(1, 3, Tx("z", "c2", base, 7, 1, 3)))
+	if err := s.WriteBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatch(ctx, b); !errors.Is(err, store.ErrAlreadyCommitted) {
+		t.Fatalf("the same batch again from its owner = %v, want ErrAlreadyCommitted", err)
+	}
+	if sum, _ := s.Summary(ctx); sum.TransactionsTotal != 3 || sum.RevenueCents != 21 {
+		t.Fatalf("after the retry: %+v, want 3 transactions, 21 cents", sum)
+	}
+}
+
+// A batch found committed by another owner is not this owner's lost reply:
+// it is fenced, so the processor re-seeks instead of counting it written.
+func testAnotherOwnersCommit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := part(0, 0, Tx("x", "c1", base, 7, 0, 0))
+	if err := s.WriteBatch(ctx, owned("a", 5, p)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.WriteBatch(ctx, owned("b", 6, p))
+	if f, ok := store.IsFenced(err); !ok || !reflect.DeepEqual(f.Partitions, []int32{0}) {
+		t.Fatalf("another owner's committed range = %v, want FencedError [0]", err)
+	}
+	// A writer outside any group keeps offsets-only fencing.
+	if err := s.WriteBatch(ctx, owned("", -1, p)); !errors.Is(err, store.ErrAlreadyCommitted) {
+		t.Fatalf("the committed range from a writer outside any group = %v, want ErrAlreadyCommitted", err)
+	}
+}
+
+// A part's checkpoint is stored with its offset and handed back; a later
+// batch without one leaves the last one in place; partitions, groups and
+// topics keep their own.
+func testCheckpoints(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	get := func(p int32) *store.Checkpoint {
+		t.Helper()
+		cp, err := s.Checkpoint(ctx, "g", "transactions", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	if cp := get(0); cp != nil {
+		t.Fatalf("checkpoint of a partition never written = %+v, want nil", cp)
+	}
+	before := time.Now().Add(-time.Minute)
+	p0 := part(0, 0, Tx("a", "c1", base, 1, 0, 0), Tx("b", "c1", base, 1, 0, 1))
+	p0.Checkpoint = []byte("state at 2")
+	write(t, s, p0, part(1, 0, Tx("c", "c2", base, 1, 1, 0)))
+	cp := get(0)
+	if cp == nil || cp.Offset != 2 || string(cp.State) != "state at 2" || cp.At.Before(before) || cp.At.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("checkpoint of partition 0 = %+v, want state at offset 2, stored now", cp)
+	}
+	if cp := get(1); cp != nil {
+		t.Fatalf("partition 1 got a checkpoint it did not carry: %+v", cp)
+	}
+	// A later batch without a checkpoint moves the offset only.
+	write(t, s, part(0, 2, Tx("d", "c1", base, 1, 0, 2)))
+	if cp := get(0); cp == nil || cp.Offset != 2 || string(cp.State) != "state at 2" {
+		t.Fatalf("after a batch without one, checkpoint = %+v, want the one at 2", cp)
+	}
+	if offs, _ := s.Offsets(ctx, "g", "transactions"); offs[0] != 3 {
+		t.Fatalf("offset = %d, want 3", offs[0])
+	}
+	// A newer one replaces it.
+	p0 = part(0, 3, Tx("e", "c1", base, 1, 0, 3))
+	p0.Checkpoint = []byte("state at 4")
+	write(t, s, p0)
+	if cp := get(0); cp == nil || cp.Offset != 4 || string(cp.State) != "state at 4" {
+		t.Fatalf("checkpoint = %+v, want the one at 4", cp)
+	}
+	if cp, err := s.Checkpoint(ctx, "other", "transactions", 0); err != nil || cp != nil {
+		t.Fatalf("checkpoint of another group = %+v, %v; want none", cp, err)
+	}
+}
+
+// writeOutbox stores n outbox messages with payloads "m0", "m1", ... in one
+// batch of partition 0.
+func writeOutbox(t *testing.T, s store.Store, n int) {
+	t.Helper()
+	p := store.Part{Partition: 0, From: 0, To: 1, Quarantined: []store.Quarantined{{Reason: "x", Raw: []byte("x")}}}
+	for i := range n {
+		p.Outbox = append(p.Outbox, store.OutboxMsg{Kind: "kafka", Target: "alerts", Payload: []byte(fmt.Sprintf("m%d", i))})
+	}
+	write(t, s, p)
+}
+
+// Two deliverers at once never get the same message: while the first is
+// still sending what it claimed, the second is handed only the rest.
+func testOutboxConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	writeOutbox(t, s, 50)
+	var mu sync.Mutex
+	got := map[string]int{}
+	record := func(m *store.OutboxMsg) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[string(m.Payload)]++
+	}
+	claimed, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		first := true
+		n, _, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error {
+			if first {
+				first = false
+				close(claimed)
+				<-release // still sending while the other deliverer runs
+			}
+			record(m)
+			return nil
+		})
+		if err == nil && n != 10 {
+			err = fmt.Errorf("the first deliverer delivered %d, want 10", n)
+		}
+		done <- err
+	}()
+	<-claimed
+	n, f, err := s.DeliverOutbox(ctx, 100, func(m *store.OutboxMsg) error { record(m); return nil })
+	close(release)
+	if err != nil || n != 40 || f != 0 {
+		t.Fatalf("the second deliverer: %d delivered, %d failed, %v; want the 40 not claimed", n, f, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 50 {
+		t.Fatalf("%d distinct messages delivered, want 50", len(got))
+	}
+	for p, c := range got {
+		if c != 1 {
+			t.Fatalf("message %s handed out %d times", p, c)
+		}
+	}
+	if n, _, err := s.DeliverOutbox(ctx, 100, func(*store.OutboxMsg) error { return nil }); n != 0 || err != nil {
+		t.Fatalf("after both: %d more delivered, %v; want none", n, err)
+	}
+}
+
+// clocked is a store whose outbox clock tests can move.
+type clocked interface {
+	SetClock(now func() time.Time)
+}
+
+// fakeClock returns a clock starting at the real now, and a function that
+// moves it on.
+func fakeClock(s store.Store, t *testing.T) func(time.Duration) {
+	c, ok := s.(clocked)
+	if !ok {
+		t.Skipf("%T has no SetClock", s)
+	}
+	var mu sync.Mutex
+	now := time.Now()
+	c.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	return func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+}
+
+// A deliverer that dies after claiming (here: send panics) gives its
+// messages back only when the lease runs out.
+func testOutboxExpiredLease(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	advance := fakeClock(s, t)
+	writeOutbox(t, s, 2)
+	func() {
+		defer func() { _ = recover() }()
+		s.DeliverOutbox(ctx, 10, func(*store.OutboxMsg) error { panic("deliverer crashed") }) //nolint:errcheck // it panics
+	}()
+	none := func(m *store.OutboxMsg) error {
+		t.Errorf("message %s handed out while its lease runs", m.Payload)
+		return nil
+	}
+	if n, _, err := s.DeliverOutbox(ctx, 10, none); n != 0 || err != nil {
+		t.Fatalf("during the lease: %d, %v", n, err)
+	}
+	advance(time.Minute / 2)
+	if n, _, err := s.DeliverOutbox(ctx, 10, none); n != 0 || err != nil {
+		t.Fatalf("half-way through the lease: %d, %v", n, err)
+	}
+	advance(2 * time.Minute)
+	var got []string
+	n, f, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error { got = append(got, string(m.Payload)); return nil })
+	if err != nil || n != 2 || f != 0 || !reflect.DeepEqual(got, []string{"m0", "m1"}) {
+		t.Fatalf("after the lease: delivered %d %v, failed %d, %v; want m0 and m1", n, got, f, err)
+	}
+}
+
+// PruneOutbox deletes only delivered messages, and only those delivered
+// before the cutoff, in bounded batches.
+func testOutboxPrune(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	advance := fakeClock(s, t)
+	writeOutbox(t, s, 5)
+	ok := func(*store.OutboxMsg) error { return nil }
+	if n, _, err := s.DeliverOutbox(ctx, 3, ok); n != 3 || err != nil {
+		t.Fatalf("delivering 3: %d, %v", n, err)
+	}
+	advance(time.Hour)
+	if n, _, err := s.DeliverOutbox(ctx, 1, ok); n != 1 || err != nil {
+		t.Fatalf("delivering 1 an hour later: %d, %v", n, err)
+	}
+	cutoff := time.Now().Add(30 * time.Minute) // between the two deliveries
+	if n, err := s.PruneOutbox(ctx, cutoff, 2); n != 3 || err != nil {
+		t.Fatalf("pruning before the cutoff = %d, %v; want the 3 delivered first", n, err)
+	}
+	if n, err := s.PruneOutbox(ctx, cutoff, 2); n != 0 || err != nil {
+		t.Fatalf("pruning again = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PruneOutbox(ctx, time.Now().Add(24*time.Hour), 100); n != 1 || err != nil {
+		t.Fatalf("pruning everything delivered = %d, %v; want 1", n, err)
+	}
+	var got []string
+	if n, _, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error { got = append(got, string(m.Payload)); return nil }); n != 1 || err != nil || got[0] != "m4" {
+		t.Fatalf("the undelivered message after pruning: %v, %d, %v; want m4 still there", got, n, err)
+	}
+}
+
+// Window metrics and the summary keep each currency's revenue apart, in
+// its own minor units.
+func testRevenuePerCurrency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	jpy := Tx("j", "c2", base.Add(time.Second), 1500, 0, 1)
+	jpy.Currency = "JPY"
+	bhd := Tx("b", "c3", base.Add(2*time.Second), 12345, 0, 2)
+	bhd.Currency = "BHD"
+	write(t, s, part(0, 0, Tx("e", "c1", base, 999, 0, 0), jpy, bhd, Tx("e2", "c1", base.Add(3*time.Second), 1, 0, 3)))
+	ws, err := s.Windows(ctx, store.Minute, base.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int64{}
+	for _, w := range ws {
+		if !w.Start.Equal(base) {
+			t.Fatalf("window at %v, want all at %v", w.Start, base)
+		}
+		got[w.Currency] = [2]int64{w.Count, w.RevenueCents}
+	}
+	want := map[string][2]int64{"EUR": {2, 1000}, "JPY": {1, 1500}, "BHD": {1, 12345}}
+	if len(ws) != 3 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("minute windows by currency = %v (%d rows), want %v", got, len(ws), want)
+	}
+	sum, err := s.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := map[string]int64{"EUR": 1000, "JPY": 1500, "BHD": 12345}; !reflect.DeepEqual(sum.RevenueByCurrency, rc) {
+		t.Fatalf("revenue by currency = %v, want %v", sum.RevenueByCurrency, rc)
+	}
+	if sum.TransactionsTotal != 4 {
+		t.Fatalf("transactions = %d, want 4", sum.TransactionsTotal)
 	}
 }

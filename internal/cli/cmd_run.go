@@ -140,6 +140,9 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	web.RegisterFraud(srv, fraudDeps)
+	if err := startRecommendations(gctx, g, srv, st, logger); err != nil {
+		return err
+	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err

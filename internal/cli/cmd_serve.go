@@ -67,6 +67,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return models.Run(gctx) })
 	g.Go(func() error { return det.WatchRules(gctx) })
+	if err := startRecommendations(gctx, g, srv, st, logger); err != nil {
+		return err
+	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	return g.Wait()
 }

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/recommend"
@@ -21,15 +22,55 @@ import (
 	"github.com/shopstream/shopstream/internal/web"
 )
 
+// recommendFlags configure the recommendation service of serve and run.
+type recommendFlags struct {
+	fold, rebuild time.Duration
+	neighbours    int
+	similarity    string
+}
+
+func (f *recommendFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&f.fold, "recommend-fold-interval", 5*time.Second,
+		"how often purchases committed since the last fold are read into the recommendation counts")
+	fs.DurationVar(&f.rebuild, "recommend-rebuild-interval", time.Minute,
+		"how often the recommendation model is rebuilt from the counts; 0 turns recommendations off (no counts kept, endpoints absent)")
+	fs.IntVar(&f.neighbours, "recommend-neighbours", 50, "neighbours kept per product by the item-item model")
+	fs.StringVar(&f.similarity, "recommend-similarity", "jaccard", "item-item similarity: jaccard, cosine or lift")
+}
+
+func (f *recommendFlags) config() (recsvc.Config, error) {
+	switch {
+	case f.fold <= 0:
+		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %v for flag -recommend-fold-interval: must be positive", f.fold)}
+	case f.rebuild < 0:
+		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %v for flag -recommend-rebuild-interval: must not be negative", f.rebuild)}
+	case f.neighbours < 1 || f.neighbours > 1000:
+		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %d for flag -recommend-neighbours: want 1..1000", f.neighbours)}
+	}
+	sim, err := recommend.ParseSimilarity(f.similarity)
+	if err != nil {
+		return recsvc.Config{}, usageError{fmt.Errorf("invalid value for flag -recommend-similarity: %w", err)}
+	}
+	return recsvc.Config{FoldEvery: f.fold, RebuildEvery: f.rebuild,
+		Item: recommend.ItemConfig{Similarity: sim, Neighbours: f.neighbours}}, nil
+}
+
 // startRecommendations runs this instance's recommendation service in g
 // (tailing the store; see recsvc for why every instance keeps its own) and
-// adds its routes to srv, which must not be serving yet.
-func startRecommendations(ctx context.Context, g *errgroup.Group, srv *web.Server, st store.Store, logger *slog.Logger) error {
+// adds its routes to srv, which must not be serving yet. A zero rebuild
+// interval runs nothing.
+func startRecommendations(ctx context.Context, g *errgroup.Group, srv *web.Server, st store.Store, f *recommendFlags,
+	logger *slog.Logger, reg prometheus.Registerer) error {
+	cfg, err := f.config()
+	if err != nil || f.rebuild == 0 {
+		return err
+	}
 	p, ok := st.(store.Purchases)
 	if !ok {
-		return fmt.Errorf("store %T does not read purchases back; recommendations need it", st)
+		return fmt.Errorf("store %T does not read purchases back; recommendations need it (or -recommend-rebuild-interval 0)", st)
 	}
-	svc, err := recsvc.New(recsvc.Config{Store: p, Logger: logger})
+	cfg.Store, cfg.Logger, cfg.Registerer = p, logger, reg
+	svc, err := recsvc.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shopstream/shopstream/internal/recommend"
 )
 
 // recommendCSV is a small shop, worked out by hand. Before 2011-01-01: u1,
@@ -118,6 +121,36 @@ func TestRecommendEvalRejects(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if err := runRecommend(context.Background(), args, &stdout, &stderr); err == nil {
 			t.Errorf("recommend %v succeeded:\n%s", args, stdout.String())
+		}
+	}
+}
+
+func TestRecommendFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"--recommend-similarity", "lift", "--recommend-neighbours", "20"}, true},
+		{[]string{"--recommend-rebuild-interval", "0"}, true},
+		{[]string{"--recommend-similarity", "pearson"}, false},
+		{[]string{"--recommend-neighbours", "0"}, false},
+		{[]string{"--recommend-fold-interval", "0s"}, false},
+		{[]string{"--recommend-rebuild-interval", "-1s"}, false},
+	} {
+		fs := newFlagSet("serve", io.Discard)
+		var rf recommendFlags
+		rf.register(fs)
+		if err := parseFlags(fs, tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		cfg, err := rf.config()
+		if (err == nil) != tc.ok {
+			t.Errorf("%v: config error %v, want ok %v", tc.args, err, tc.ok)
+		}
+		if tc.ok && len(tc.args) == 4 && (cfg.Item.Similarity != recommend.Lift || cfg.Item.Neighbours != 20) {
+			t.Errorf("%v: config %+v", tc.args, cfg)
 		}
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/shopstream/shopstream/internal/recommend"
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -56,6 +59,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Registerer receives the service's metrics. Defaults to nil: the
+	// metrics are kept but not exported.
+	Registerer prometheus.Registerer
 }
 
 func (c Config) withDefaults() Config {
@@ -116,6 +122,10 @@ type Service struct {
 	counts *recommend.Counts
 
 	model atomic.Pointer[snapshot]
+
+	folded     prometheus.Counter
+	foldErrors prometheus.Counter
+	buildTime  prometheus.Histogram
 }
 
 // snapshot is one built model and what it was built from.
@@ -135,8 +145,30 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: cfg.Logger.With("component", "recommendations"),
-		counts: recommend.NewCounts(cfg.MaxHistory), cursor: store.PurchaseCursor{}}, nil
+	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "recommendations"),
+		counts: recommend.NewCounts(cfg.MaxHistory), cursor: store.PurchaseCursor{}}
+	f := promauto.With(cfg.Registerer)
+	s.folded = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_lines_folded_total",
+		Help: "Stored purchase lines folded into this instance's co-purchase counts."})
+	s.foldErrors = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_fold_errors_total",
+		Help: "Reads of new purchases from the store that failed (retried at the next fold)."})
+	s.buildTime = f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_recommendations_build_seconds",
+		Help: "Time to build the item-item model from the counts.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)})
+	stat := func(v func(Stats) float64) func() float64 { return func() float64 { return v(s.Stats()) } }
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_model_built_timestamp_seconds",
+		Help: "When the model in use was built, in Unix seconds (0 before the first)."}, stat(func(st Stats) float64 {
+		if !st.Built {
+			return 0
+		}
+		return float64(st.BuiltAt.UnixNano()) / 1e9
+	}))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_model_products",
+		Help: "Products the model in use knows."}, stat(func(st Stats) float64 { return float64(st.Products) }))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_model_bytes",
+		Help: "Estimated memory of the model in use."}, stat(func(st Stats) float64 { return float64(st.ModelBytes) }))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_counts_bytes",
+		Help: "Estimated memory of the co-purchase counts, as of the last build."}, stat(func(st Stats) float64 { return float64(st.CountBytes) }))
+	return s, nil
 }
 
 // Run folds everything stored, builds the first model, and then folds new
@@ -210,8 +242,10 @@ func (s *Service) Fold(ctx context.Context) (int, error) {
 		flush()
 		s.cursor = next
 		s.lines += int64(n)
+		s.folded.Add(float64(n))
 		total += n
 		if err != nil {
+			s.foldErrors.Inc()
 			return total, fmt.Errorf("folding stored purchases: %w", err)
 		}
 		if n == 0 {
@@ -228,9 +262,11 @@ func (s *Service) Rebuild() bool {
 	if old := s.model.Load(); old != nil && old.lines == s.lines {
 		return false
 	}
+	start := time.Now()
 	m := s.counts.ItemItem(s.cfg.Item)
 	s.model.Store(&snapshot{item: m, pop: m.Popularity(), builtAt: s.cfg.Now(), lines: s.lines,
 		customers: s.counts.Customers(), modelBytes: m.Bytes(), countBytes: s.counts.Bytes()})
+	s.buildTime.Observe(time.Since(start).Seconds())
 	return true
 }
 

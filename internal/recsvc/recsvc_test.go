@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shopstream/shopstream/internal/recommend"
 	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
@@ -258,4 +260,57 @@ func TestConfigRejectsNegatives(t *testing.T) {
 			t.Errorf("New(%+v) accepted it", cfg)
 		}
 	}
+}
+
+func TestServiceMetrics(t *testing.T) {
+	t.Parallel()
+	sh := newShop(t)
+	reg := prometheus.NewRegistry()
+	svc, err := recsvc.New(recsvc.Config{Store: sh.st.(store.Purchases), Registerer: reg, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, reg, "shopstream_recommendations_model_built_timestamp_seconds"); got != 0 {
+		t.Fatalf("build time before a build = %v, want 0", got)
+	}
+	sh.buy("c1:A", "c1:B", "c2:A", "c2:B", "c3:C")
+	if _, err := svc.Fold(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc.Rebuild()
+	want := map[string]float64{
+		"shopstream_recommendations_lines_folded_total":            5,
+		"shopstream_recommendations_model_products":                3,
+		"shopstream_recommendations_model_built_timestamp_seconds": float64(t0.Unix()),
+	}
+	for name, w := range want {
+		if got := metricValue(t, reg, name); got != w {
+			t.Errorf("%s = %v, want %v", name, got, w)
+		}
+	}
+	if got := metricValue(t, reg, "shopstream_recommendations_model_bytes"); got <= 0 {
+		t.Errorf("model bytes = %v, want positive", got)
+	}
+}
+
+// metricValue gathers reg and returns the value of the gauge or counter
+// name.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			return c.GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
 }

@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"fraud-eval": {"measure fraud detection on the synthetic shop's labelled stream", runFraudEval},
 		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
 		"iforest":    {"train the isolation forest on a labelled CSV and print ROC-AUC and PR-AUC", runIForest},
+		"recommend":  {"evaluate the recommenders offline over the stored transactions", runRecommend},
 	}
 }
 

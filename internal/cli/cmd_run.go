@@ -30,6 +30,8 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var pf processFlags
 	lf.register(fs, "warn")
 	pf.register(fs)
+	var rf recommendFlags
+	rf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
 	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
@@ -140,6 +142,9 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	web.RegisterFraud(srv, fraudDeps)
+	if err := startRecommendations(gctx, g, srv, st, &rf, logger, reg); err != nil {
+		return err
+	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err

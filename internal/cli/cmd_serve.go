@@ -20,6 +20,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var lf logFlags
 	sf.register(fs)
 	lf.register(fs, "info")
+	var rf recommendFlags
+	rf.register(fs)
 	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
 	rules := fs.String("rules", "", "fraud rules file, as given to process (shown by the API, used by POST /api/v1/score)")
 	reviewAt := fs.Float64("review-at", 0.4, "risk at or above which a transaction is held for review, as given to process")
@@ -67,6 +69,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return models.Run(gctx) })
 	g.Go(func() error { return det.WatchRules(gctx) })
+	if err := startRecommendations(gctx, g, srv, st, &rf, logger, reg); err != nil {
+		return err
+	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	return g.Wait()
 }

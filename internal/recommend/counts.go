@@ -96,3 +96,18 @@ func (c *Counts) CoCount(a, b string) int {
 	}
 	return int(c.pairs[pairKey(i, j)])
 }
+
+// Bytes estimates the counts' memory: about 16 bytes per counted pair (key,
+// count and map overhead), per customer their id, history and map entry,
+// and per item its name, index entry and count. Pairs dominate; their
+// number is bounded by MaxHistory pairings per purchase.
+func (c *Counts) Bytes() int {
+	b := 16 * len(c.pairs)
+	for cust, h := range c.history {
+		b += len(cust) + 16 + 24 + 8 + 4*cap(h)
+	}
+	for _, n := range c.names {
+		b += 2*16 + 2*len(n) + 8 + 4
+	}
+	return b
+}

@@ -1,6 +1,9 @@
 package recommend
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+)
 
 // Scored is a recommended item and its score.
 type Scored struct {
@@ -14,19 +17,32 @@ type Ranker interface {
 	Rank(history []string, n int, buyAgain bool) []Scored
 }
 
-// topN keeps the n best of scores (item id -> score), ties by id.
+// topN keeps the n best of scores (item id -> score), ties by id. The
+// candidates are copied out of the map once and sorted by value, so the
+// sort does no map lookups: it is the hot path of serving.
 func topN(scores map[int32]float64, n int) []int32 {
-	ids := make([]int32, 0, len(scores))
-	for id := range scores {
-		ids = append(ids, id)
+	type cand struct {
+		id int32
+		s  float64
 	}
-	sort.Slice(ids, func(a, b int) bool {
-		if scores[ids[a]] != scores[ids[b]] {
-			return scores[ids[a]] > scores[ids[b]]
+	cs := make([]cand, 0, len(scores))
+	for id, s := range scores {
+		cs = append(cs, cand{id, s})
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.s != b.s {
+			if a.s > b.s {
+				return -1
+			}
+			return 1
 		}
-		return ids[a] < ids[b]
+		return cmp.Compare(a.id, b.id)
 	})
-	return ids[:min(n, len(ids))]
+	ids := make([]int32, min(n, len(cs)))
+	for i := range ids {
+		ids[i] = cs[i].id
+	}
+	return ids
 }
 
 func (m *ItemModel) historyIDs(history []string) map[int32]bool {
@@ -62,7 +78,7 @@ func (m *ItemModel) fill(out []Scored, n int, exclude map[int32]bool) []Scored {
 // the history has too few neighbours (a new customer gets popularity).
 func (m *ItemModel) Rank(history []string, n int, buyAgain bool) []Scored {
 	h := m.historyIDs(history)
-	scores := map[int32]float64{}
+	scores := make(map[int32]float64, 16*len(h))
 	for id := range h {
 		for _, nb := range m.neighbours[id] {
 			if !buyAgain && h[nb.Item] {

@@ -2,7 +2,9 @@ package recommend
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -100,10 +102,13 @@ type ItemModel struct {
 	users      []int32
 }
 
-// ItemItem builds the neighbour lists from the counts.
+// ItemItem builds the neighbour lists from the counts. The model shares
+// nothing the counts change later, so it can serve while more purchases are
+// folded into the counts.
 func (c *Counts) ItemItem(cfg ItemConfig) *ItemModel {
 	cfg = cfg.withDefaults()
-	m := &ItemModel{names: c.names, ids: c.ids, users: c.users, neighbours: make([][]Neighbour, len(c.names))}
+	m := &ItemModel{names: slices.Clone(c.names), ids: maps.Clone(c.ids), users: slices.Clone(c.users),
+		neighbours: make([][]Neighbour, len(c.names))}
 	n := float64(c.customers)
 	for k, cij := range c.pairs {
 		if int(cij) < cfg.MinSupport {
@@ -153,11 +158,24 @@ func (m *ItemModel) Similar(item string, n int) []Scored {
 	return out
 }
 
-// Bytes estimates the model's memory for serving.
+// Bytes estimates the model's memory for serving: the neighbour lists, the
+// popularity order and per-item counts, and the item names and their index.
 func (m *ItemModel) Bytes() int {
 	b := 0
 	for _, ns := range m.neighbours {
 		b += 24 + 8*cap(ns)
 	}
+	for _, n := range m.names {
+		b += 2*16 + 2*len(n) + 8 // the name in names and as a key of ids, with its id and map overhead
+	}
 	return b + 4*len(m.popular) + 4*len(m.users)
+}
+
+// Items is the number of items the model knows.
+func (m *ItemModel) Items() int { return len(m.names) }
+
+// Known reports whether the model knows item.
+func (m *ItemModel) Known(item string) bool {
+	_, ok := m.ids[item]
+	return ok
 }

@@ -1,0 +1,341 @@
+package recsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/shopstream/shopstream/internal/recommend"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Methods a response names.
+const (
+	// MethodItemItem is item-item collaborative filtering: neighbours of
+	// the customer's recent purchases (filled up with popular products
+	// when they have too few).
+	MethodItemItem = "item-item"
+	// MethodPopularity is the fallback for a customer with no purchases,
+	// or none the model has neighbours for.
+	MethodPopularity = "popularity"
+)
+
+// Errors a lookup returns; the web package maps them to HTTP status.
+var (
+	// ErrNotReady is returned before the first model is built.
+	ErrNotReady = errors.New("the recommendation model is not built yet")
+	// ErrUnknownProduct is returned for a product no stored purchase has.
+	ErrUnknownProduct = errors.New("unknown product")
+)
+
+// Config configures a Service.
+type Config struct {
+	// Store is tailed for purchase lines. Required.
+	Store store.Purchases
+	// FoldEvery is how often what was committed since the last fold is
+	// read and folded into the counts. Defaults to 5 seconds.
+	FoldEvery time.Duration
+	// RebuildEvery is how often the model is rebuilt from the counts, when
+	// purchases were folded since the last build. Defaults to 1 minute.
+	RebuildEvery time.Duration
+	// MaxHistory is how many of each customer's most recent distinct
+	// products are kept and paired with a new purchase. Defaults to 50.
+	MaxHistory int
+	// Item sets the neighbours: similarity, shrinkage, support, and how
+	// many per product. Defaults to recommend's defaults (Jaccard, 50).
+	Item recommend.ItemConfig
+	// ReadBatch is the most transactions per partition one store read
+	// returns, bounding what a fold holds before folding it. Defaults to
+	// 10,000.
+	ReadBatch int
+	// Now is the clock of the model's age. Defaults to time.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the service's metrics. Defaults to nil: the
+	// metrics are kept but not exported.
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	if c.FoldEvery == 0 {
+		c.FoldEvery = 5 * time.Second
+	}
+	if c.RebuildEvery == 0 {
+		c.RebuildEvery = time.Minute
+	}
+	if c.MaxHistory == 0 {
+		c.MaxHistory = 50
+	}
+	if c.ReadBatch == 0 {
+		c.ReadBatch = 10_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("recommendations: no store given")
+	case c.FoldEvery < 0:
+		return fmt.Errorf("recommendations: fold interval %v is negative", c.FoldEvery)
+	case c.RebuildEvery < 0:
+		return fmt.Errorf("recommendations: rebuild interval %v is negative", c.RebuildEvery)
+	case c.MaxHistory < 0:
+		return fmt.Errorf("recommendations: history of %d products is negative", c.MaxHistory)
+	case c.ReadBatch < 0:
+		return fmt.Errorf("recommendations: read batch of %d is negative", c.ReadBatch)
+	case c.Item.Neighbours < 0 || c.Item.MinSupport < 0 || c.Item.Shrink < 0:
+		return fmt.Errorf("recommendations: neighbours %d, support %d and shrink %g must not be negative",
+			c.Item.Neighbours, c.Item.MinSupport, c.Item.Shrink)
+	}
+	return nil
+}
+
+// Service keeps the counts and the model of one instance. Lookups are safe
+// for concurrent use with each other and with Run.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+
+	// foldMu serialises Fold and Rebuild, the only writers.
+	foldMu sync.Mutex
+	cursor store.PurchaseCursor
+	lines  int64 // lines folded so far
+
+	// mu guards counts against lookups reading a history while a fold
+	// changes it; Rebuild only reads the counts, under foldMu.
+	mu     sync.RWMutex
+	counts *recommend.Counts
+
+	model atomic.Pointer[snapshot]
+
+	folded     prometheus.Counter
+	foldErrors prometheus.Counter
+	buildTime  prometheus.Histogram
+}
+
+// snapshot is one built model and what it was built from.
+type snapshot struct {
+	item       *recommend.ItemModel
+	pop        recommend.Popularity
+	builtAt    time.Time
+	lines      int64
+	customers  int
+	modelBytes int
+	countBytes int
+}
+
+// New validates cfg and returns a Service with empty counts and no model.
+func New(cfg Config) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "recommendations"),
+		counts: recommend.NewCounts(cfg.MaxHistory), cursor: store.PurchaseCursor{}}
+	f := promauto.With(cfg.Registerer)
+	s.folded = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_lines_folded_total",
+		Help: "Stored purchase lines folded into this instance's co-purchase counts."})
+	s.foldErrors = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_fold_errors_total",
+		Help: "Reads of new purchases from the store that failed (retried at the next fold)."})
+	s.buildTime = f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_recommendations_build_seconds",
+		Help: "Time to build the item-item model from the counts.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)})
+	stat := func(v func(Stats) float64) func() float64 { return func() float64 { return v(s.Stats()) } }
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_model_built_timestamp_seconds",
+		Help: "When the model in use was built, in Unix seconds (0 before the first)."}, stat(func(st Stats) float64 {
+		if !st.Built {
+			return 0
+		}
+		return float64(st.BuiltAt.UnixNano()) / 1e9
+	}))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_model_products",
+		Help: "Products the model in use knows."}, stat(func(st Stats) float64 { return float64(st.Products) }))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_model_bytes",
+		Help: "Estimated memory of the model in use."}, stat(func(st Stats) float64 { return float64(st.ModelBytes) }))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_counts_bytes",
+		Help: "Estimated memory of the co-purchase counts, as of the last build."}, stat(func(st Stats) float64 { return float64(st.CountBytes) }))
+	return s, nil
+}
+
+// Run folds everything stored, builds the first model, and then folds new
+// purchases every FoldEvery and rebuilds every RebuildEvery until ctx ends.
+// A failed read is logged and retried at the next tick: the store being
+// away for a while must not stop the API, which keeps serving the last
+// model.
+func (s *Service) Run(ctx context.Context) error {
+	start := s.cfg.Now()
+	if _, err := s.Fold(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("reading the stored purchases failed; retrying", "err", err)
+	}
+	s.Rebuild()
+	st := s.Stats()
+	s.log.Info("recommendation model built", "lines", st.Lines, "products", st.Products, "customers", st.Customers,
+		"model_bytes", st.ModelBytes, "took", s.cfg.Now().Sub(start))
+	fold := time.NewTicker(s.cfg.FoldEvery)
+	defer fold.Stop()
+	rebuild := time.NewTicker(s.cfg.RebuildEvery)
+	defer rebuild.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-fold.C:
+			if _, err := s.Fold(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reading new purchases failed; retrying", "err", err)
+			}
+		case <-rebuild.C:
+			if s.Rebuild() {
+				st := s.Stats()
+				s.log.Debug("recommendation model rebuilt", "lines", st.Lines, "products", st.Products, "model_bytes", st.ModelBytes)
+			}
+		}
+	}
+}
+
+// foldChunk is the most lines folded under one hold of the lock, so a
+// lookup never waits long behind a fold.
+const foldChunk = 1000
+
+// Fold reads what was committed since the last fold, in reads of at most
+// ReadBatch transactions per partition until one returns nothing, and
+// folds it into the counts. It returns the number of purchase lines
+// folded. On an error the lines read before it stay folded and the next
+// Fold continues after them.
+func (s *Service) Fold(ctx context.Context) (int, error) {
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	type pair struct{ customer, product string }
+	buf := make([]pair, 0, foldChunk)
+	flush := func() {
+		s.mu.Lock()
+		for _, p := range buf {
+			s.counts.Add(p.customer, p.product)
+		}
+		s.mu.Unlock()
+		buf = buf[:0]
+	}
+	total := 0
+	for {
+		n := 0
+		next, err := s.cfg.Store.PurchaseLines(ctx, s.cursor, s.cfg.ReadBatch, func(l *store.PurchaseLine) error {
+			buf = append(buf, pair{l.CustomerID, l.ProductID})
+			if len(buf) == foldChunk {
+				flush()
+			}
+			n++
+			return nil
+		})
+		flush()
+		s.cursor = next
+		s.lines += int64(n)
+		s.folded.Add(float64(n))
+		total += n
+		if err != nil {
+			s.foldErrors.Inc()
+			return total, fmt.Errorf("folding stored purchases: %w", err)
+		}
+		if n == 0 {
+			return total, nil
+		}
+	}
+}
+
+// Rebuild builds the model from the counts and swaps it in, unless nothing
+// was folded since the last build. It reports whether it built one.
+func (s *Service) Rebuild() bool {
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	if old := s.model.Load(); old != nil && old.lines == s.lines {
+		return false
+	}
+	start := time.Now()
+	m := s.counts.ItemItem(s.cfg.Item)
+	s.model.Store(&snapshot{item: m, pop: m.Popularity(), builtAt: s.cfg.Now(), lines: s.lines,
+		customers: s.counts.Customers(), modelBytes: m.Bytes(), countBytes: s.counts.Bytes()})
+	s.buildTime.Observe(time.Since(start).Seconds())
+	return true
+}
+
+// Result is the answer to a lookup.
+type Result struct {
+	Items []recommend.Scored
+	// Method is MethodItemItem or MethodPopularity.
+	Method string
+	// BuiltAt is when the model answering was built.
+	BuiltAt time.Time
+}
+
+// Recommend returns up to n products for customer, best first: item-item
+// from their recent purchases, leaving those out unless buyAgain, filled
+// up with popular products; popularity alone for a customer with no
+// purchases or none with neighbours.
+func (s *Service) Recommend(customer string, n int, buyAgain bool) (Result, error) {
+	snap := s.model.Load()
+	if snap == nil {
+		return Result{}, ErrNotReady
+	}
+	s.mu.RLock()
+	history := s.counts.History(customer)
+	s.mu.RUnlock()
+	res := Result{BuiltAt: snap.builtAt, Method: MethodPopularity}
+	if len(history) > 0 {
+		res.Items = snap.item.Rank(history, n, buyAgain)
+		if len(res.Items) > 0 && res.Items[0].Score > 0 {
+			res.Method = MethodItemItem
+			return res, nil
+		}
+	}
+	res.Items = snap.pop.Rank(history, n, buyAgain)
+	return res, nil
+}
+
+// Similar returns up to n products most similar to product, best first.
+func (s *Service) Similar(product string, n int) (Result, error) {
+	snap := s.model.Load()
+	if snap == nil {
+		return Result{}, ErrNotReady
+	}
+	if !snap.item.Known(product) {
+		return Result{}, fmt.Errorf("product %q: %w", product, ErrUnknownProduct)
+	}
+	return Result{Items: snap.item.Similar(product, n), Method: MethodItemItem, BuiltAt: snap.builtAt}, nil
+}
+
+// Stats describes the model in use.
+type Stats struct {
+	// Built is false before the first model.
+	Built   bool      `json:"built"`
+	BuiltAt time.Time `json:"built_at"`
+	// Lines is the purchase lines folded into the model.
+	Lines     int64 `json:"lines"`
+	Products  int   `json:"products"`
+	Customers int   `json:"customers"`
+	// ModelBytes estimates the model's memory (neighbour lists, names,
+	// popularity); CountBytes the counts' (pairs, histories).
+	ModelBytes int `json:"model_bytes"`
+	CountBytes int `json:"count_bytes"`
+}
+
+// Stats returns the figures of the model in use.
+func (s *Service) Stats() Stats {
+	snap := s.model.Load()
+	if snap == nil {
+		return Stats{}
+	}
+	return Stats{Built: true, BuiltAt: snap.builtAt, Lines: snap.lines, Products: snap.item.Items(), Customers: snap.customers,
+		ModelBytes: snap.modelBytes, CountBytes: snap.countBytes}
+}

@@ -1,0 +1,124 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/recommend"
+	"github.com/shopstream/shopstream/internal/recsvc"
+)
+
+// Recommender answers recommendation lookups from memory; *recsvc.Service
+// is one.
+type Recommender interface {
+	Recommend(customer string, n int, buyAgain bool) (recsvc.Result, error)
+	Similar(product string, n int) (recsvc.Result, error)
+}
+
+// RegisterRecommendations adds the recommendation API, answered from the
+// model in memory (docs/recommendations.md shows the responses):
+//
+//	GET /api/v1/customers/{id}/recommendations?n=10[&buy_again=true]
+//	GET /api/v1/products/{id}/similar?n=10
+//
+// n defaults to 10, at most 100. Both name the method that answered
+// (item-item, or popularity for a customer with no usable history) and the
+// model's age. Before the first model is built they answer 503.
+func RegisterRecommendations(s *Server, r Recommender) {
+	h := &recommendAPI{r: r, now: time.Now}
+	s.Handle("GET /api/v1/customers/{id}/recommendations", http.HandlerFunc(h.recommendations))
+	s.Handle("GET /api/v1/products/{id}/similar", http.HandlerFunc(h.similar))
+}
+
+type recommendAPI struct {
+	r   Recommender
+	now func() time.Time
+}
+
+// RecommendationsResponse is the body of both recommendation endpoints.
+type RecommendationsResponse struct {
+	// CustomerID is set by /customers/{id}/recommendations, ProductID by
+	// /products/{id}/similar.
+	CustomerID string `json:"customer_id,omitempty"`
+	ProductID  string `json:"product_id,omitempty"`
+	BuyAgain   bool   `json:"buy_again,omitempty"`
+	// Method is "item-item" or "popularity".
+	Method string `json:"method"`
+	// Items are the products, best first; a score is a sum of similarities
+	// for item-item (0 for popular products filling up the list) and a
+	// number of customers for popularity.
+	Items        []recommend.Scored `json:"items"`
+	ModelBuiltAt time.Time          `json:"model_built_at"`
+	// ModelAgeSeconds is how long ago the model answering was built.
+	ModelAgeSeconds float64 `json:"model_age_seconds"`
+}
+
+// maxRecommendations bounds n.
+const maxRecommendations = 100
+
+func parseN(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("n")
+	if v == "" {
+		return 10, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxRecommendations {
+		return 0, fmt.Errorf("%w: n %q, want 1..%d", ErrBadRequest, v, maxRecommendations)
+	}
+	return n, nil
+}
+
+func (h *recommendAPI) recommendations(w http.ResponseWriter, r *http.Request) {
+	n, err := parseN(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	buyAgain := false
+	if v := r.URL.Query().Get("buy_again"); v != "" {
+		if buyAgain, err = strconv.ParseBool(v); err != nil {
+			WriteError(w, fmt.Errorf("%w: buy_again %q, want true or false", ErrBadRequest, v))
+			return
+		}
+	}
+	id := r.PathValue("id")
+	res, err := h.r.Recommend(id, n, buyAgain)
+	h.write(w, res, err, RecommendationsResponse{CustomerID: id, BuyAgain: buyAgain})
+}
+
+func (h *recommendAPI) similar(w http.ResponseWriter, r *http.Request) {
+	n, err := parseN(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	res, err := h.r.Similar(id, n)
+	h.write(w, res, err, RecommendationsResponse{ProductID: id})
+}
+
+func (h *recommendAPI) write(w http.ResponseWriter, res recsvc.Result, err error, body RecommendationsResponse) {
+	switch {
+	case errors.Is(err, recsvc.ErrNotReady):
+		// Not an error of the request: the service is still reading the
+		// store. Retry-After tells clients when to ask again.
+		w.Header().Set("Retry-After", "5")
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	case errors.Is(err, recsvc.ErrUnknownProduct):
+		WriteError(w, fmt.Errorf("%w: %w", ErrNotFound, err))
+		return
+	case err != nil:
+		WriteError(w, err)
+		return
+	}
+	body.Method, body.Items, body.ModelBuiltAt = res.Method, res.Items, res.BuiltAt.UTC()
+	if body.Items == nil {
+		body.Items = []recommend.Scored{}
+	}
+	body.ModelAgeSeconds = h.now().Sub(res.BuiltAt).Seconds()
+	WriteJSON(w, http.StatusOK, body)
+}

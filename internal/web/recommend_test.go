@@ -1,0 +1,125 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/recsvc"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/store/storetest"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// recommendServer serves recommendations over a SQLite store where A and
+// B are bought together by two customers and C by one with A. With build
+// false the model is never built.
+func recommendServer(t *testing.T, build bool) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var txs []store.Tx
+	for i, p := range []string{"c1:A", "c1:B", "c2:A", "c2:B", "c3:A", "c3:C"} {
+		tx := storetest.Tx(fmt.Sprintf("t%d", i), p[:2], time.Date(2026, 1, 1, 0, i, 0, 0, time.UTC), 100, 0, int64(i))
+		tx.ItemsJSON = []byte(fmt.Sprintf(`[{"product_id":%q,"category":"c","quantity":1,"unit_price":1.00}]`, p[3:]))
+		txs = append(txs, tx)
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := recsvc.New(recsvc.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if build {
+		if _, err := svc.Fold(ctx); err != nil {
+			t.Fatal(err)
+		}
+		svc.Rebuild()
+	}
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterRecommendations(srv, svc)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func getRecs(t *testing.T, url string) (int, web.RecommendationsResponse, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatalf("GET %s: decoding: %v", url, err)
+	}
+	b, _ := json.Marshal(raw)
+	var body web.RecommendationsResponse
+	json.Unmarshal(b, &body) //nolint:errcheck // error bodies do not fit; raw has them
+	return resp.StatusCode, body, raw
+}
+
+func TestRecommendationsAPI(t *testing.T) {
+	t.Parallel()
+	ts := recommendServer(t, true)
+	code, body, _ := getRecs(t, ts.URL+"/api/v1/customers/c3/recommendations?n=2")
+	if code != http.StatusOK || body.Method != "item-item" || body.CustomerID != "c3" || len(body.Items) != 1 || body.Items[0].Item != "B" {
+		t.Fatalf("c3: %d %+v; want B by item-item", code, body)
+	}
+	if body.ModelBuiltAt.IsZero() || body.ModelAgeSeconds < 0 || body.ModelAgeSeconds > 60 {
+		t.Fatalf("c3: model built at %v, age %v s", body.ModelBuiltAt, body.ModelAgeSeconds)
+	}
+	code, body, _ = getRecs(t, ts.URL+"/api/v1/customers/nobody/recommendations")
+	if code != http.StatusOK || body.Method != "popularity" || len(body.Items) != 3 || body.Items[0].Item != "A" {
+		t.Fatalf("new customer: %d %+v; want A, B, C by popularity", code, body)
+	}
+	code, body, _ = getRecs(t, ts.URL+"/api/v1/customers/c1/recommendations?n=2&buy_again=true")
+	if code != http.StatusOK || !body.BuyAgain || len(body.Items) != 2 || body.Items[0].Item != "A" || body.Items[1].Item != "B" {
+		t.Fatalf("c1 buying again: %d %+v; want A, B", code, body)
+	}
+	code, body, _ = getRecs(t, ts.URL+"/api/v1/products/B/similar?n=5")
+	if code != http.StatusOK || body.ProductID != "B" || len(body.Items) != 1 || body.Items[0].Item != "A" || body.Items[0].Score <= 0 {
+		t.Fatalf("similar to B: %d %+v; want A", code, body)
+	}
+
+	for _, tc := range []struct {
+		url  string
+		code int
+	}{
+		{"/api/v1/products/Z/similar", http.StatusNotFound},
+		{"/api/v1/products/A/similar?n=0", http.StatusBadRequest},
+		{"/api/v1/products/A/similar?n=101", http.StatusBadRequest},
+		{"/api/v1/customers/c1/recommendations?n=x", http.StatusBadRequest},
+		{"/api/v1/customers/c1/recommendations?buy_again=perhaps", http.StatusBadRequest},
+	} {
+		code, _, raw := getRecs(t, ts.URL+tc.url)
+		if code != tc.code || raw["error"] == "" || raw["error"] == nil {
+			t.Errorf("GET %s = %d %v, want %d with an error message", tc.url, code, raw, tc.code)
+		}
+	}
+}
+
+func TestRecommendationsBeforeTheModel(t *testing.T) {
+	t.Parallel()
+	ts := recommendServer(t, false)
+	for _, u := range []string{"/api/v1/customers/c1/recommendations", "/api/v1/products/A/similar"} {
+		code, _, raw := getRecs(t, ts.URL+u)
+		if code != http.StatusServiceUnavailable || raw["error"] == nil {
+			t.Errorf("GET %s before the model = %d %v, want 503 with an error", u, code, raw)
+		}
+	}
+}

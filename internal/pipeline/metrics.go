@@ -18,8 +18,13 @@ type Metrics struct {
 	// GroupCommitErrors counts partitions whose offsets could not be
 	// mirrored to the Kafka group.
 	GroupCommitErrors prometheus.Counter
-	Rebalances        *prometheus.CounterVec
-	Assigned          prometheus.Gauge
+	// Stalled is 1 while the processor reports a stall (see Health).
+	Stalled prometheus.Gauge
+	// Stalls counts stalls begun, by kind (no_commit, write_retrying,
+	// rebuild_failed).
+	Stalls     *prometheus.CounterVec
+	Rebalances *prometheus.CounterVec
+	Assigned   prometheus.Gauge
 }
 
 // NewMetrics registers the processor's metrics on reg.
@@ -44,6 +49,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Offsets the broker deleted before they were stored, by partition and reason (retention); counted when the batch that records the loss and its alert commits."}, []string{"partition", "reason"}),
 		GroupCommitErrors: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_group_offset_commit_errors_total",
 			Help: "Partition offsets that could not be mirrored to the Kafka consumer group after a database commit."}),
+		Stalled: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_pipeline_stalled",
+			Help: "1 while the processor is stalled: nothing committed for the stall timeout while batches wait, a write stuck retrying, or a failed state rebuild."}),
+		Stalls: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_stalls_total",
+			Help: "Stalls begun, by kind (no_commit, write_retrying, rebuild_failed)."}, []string{"kind"}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

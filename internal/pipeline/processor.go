@@ -83,6 +83,13 @@ type Config struct {
 	// Webhooks are names of webhook targets each alert is also queued for.
 	// Defaults to none.
 	Webhooks []string
+	// StallTimeout is how long nothing may commit while batches wait
+	// before the processor reports itself stalled (Health, /readyz, the
+	// shopstream_pipeline_stalled gauge). Defaults to 30 s.
+	StallTimeout time.Duration
+	// RetryStuckAfter is how long a write may keep failing before its
+	// partitions count as stuck retrying. Defaults to 10 s.
+	RetryStuckAfter time.Duration
 	// ShutdownGrace bounds how long in-flight batches may take to commit
 	// after the context is cancelled. Defaults to 10 s.
 	ShutdownGrace time.Duration
@@ -130,6 +137,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AlertsTopic == "" {
 		c.AlertsTopic = bus.TopicAlerts
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 30 * time.Second
+	}
+	if c.RetryStuckAfter == 0 {
+		c.RetryStuckAfter = 10 * time.Second
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
@@ -188,6 +201,7 @@ type Processor struct {
 
 	writers     []*writer // partition mod len(writers) writes a partition's batches
 	groupCommit *groupCommitter
+	health      *healthState
 
 	stored, quarantined, batches, lostTotal atomic.Int64
 	running                                 atomic.Bool
@@ -205,6 +219,7 @@ func New(cfg Config) (*Processor, error) {
 		parts:  map[int32]*partState{},
 		fenced: map[int32]bool{},
 		owner:  cfg.InstanceID,
+		health: newHealthState(),
 	}
 	if p.owner == "" {
 		host, _ := os.Hostname()
@@ -304,6 +319,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
 	var outer errgroup.Group
 	outer.Go(func() error { return p.groupCommit.Run(commitCtx) })
+	outer.Go(func() error { return p.monitor(commitCtx, time.Second) })
 	outer.Go(func() error {
 		defer stopCommit()
 		g, gctx := errgroup.WithContext(writeCtx)
@@ -444,6 +460,13 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			return
 		}
 		ps := p.parts[ft.Partition]
+		if ps != nil {
+			end := ft.LastStableOffset
+			if end < 0 {
+				end = ft.HighWatermark
+			}
+			p.health.noteEnd(ft.Partition, end)
+		}
 		if ps == nil || reset[ft.Partition] {
 			return // records of a partition we do not (or no longer) own, or fetched before a seek
 		}

@@ -63,6 +63,7 @@ func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *pa
 		n++
 		return nil
 	})
+	p.noteRebuild(part, err)
 	if err != nil {
 		p.log.Error("rebuilding partition state failed; scoring starts from empty state", "partition", part, "err", err)
 	}
@@ -96,6 +97,7 @@ func (p *Processor) giveUp(ctx context.Context, parts map[string][]int32, event 
 	p.mu.Lock()
 	for _, part := range parts[p.cfg.Topic] {
 		delete(p.parts, part)
+		p.health.forget(part)
 	}
 	p.mu.Unlock()
 	n := len(parts[p.cfg.Topic])

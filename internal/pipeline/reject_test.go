@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -26,14 +28,21 @@ type faultyStore struct {
 	poison map[string]bool
 
 	mu        sync.Mutex
-	transient int // writes still to fail
-	rejected  int // batches refused
+	transient int  // writes still to fail
+	down      bool // every write fails while set
+	rejected  int  // batches refused
+}
+
+func (s *faultyStore) setDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
 }
 
 func (s *faultyStore) WriteBatch(ctx context.Context, b *store.Batch) error {
 	s.mu.Lock()
-	if s.transient > 0 {
-		s.transient--
+	if s.transient > 0 || s.down {
+		s.transient = max(0, s.transient-1)
 		s.mu.Unlock()
 		return errors.New("connection reset by peer")
 	}
@@ -133,4 +142,58 @@ func TestRejectedRecordsDoNotStall(t *testing.T) {
 		t.Fatal("the store rejected nothing: the test proves nothing")
 	}
 	t.Logf("%d batch writes rejected while bisecting", st.rejected)
+}
+
+// TestHealthReportsStall takes the database away while records wait: the
+// processor reports a partition stuck retrying and nothing committed, not
+// ready, with the stalled gauge set; once the database is back it commits
+// everything and is ready again.
+func TestHealthReportsStall(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &faultyStore{Store: openSQLite(t)}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-health", Logger: quiet, MaxBatch: 100, Metrics: m,
+		StallTimeout: 300 * time.Millisecond, RetryStuckAfter: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := p.Health(); h.Ready || h.Running {
+		t.Fatalf("health before Run: %+v; want not running, not ready", h)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	want := produce(t, brokers, 200, 0)
+	waitCaughtUp(t, brokers, st, "g-health")
+	if h := p.Health(); !h.Ready || h.LastCommit.IsZero() || h.Lag != 0 {
+		t.Fatalf("health after catching up: %+v; want ready, committed, no lag", h)
+	}
+
+	st.setDown(true)
+	more := produce(t, brokers, 200, 1000)
+	var h pipeline.Health
+	waitFor(t, "a reported stall", func() bool {
+		h = p.Health()
+		return !h.Ready && len(h.Retrying) > 0 && len(h.Reasons) >= 2 && testutil.ToFloat64(m.Stalled) == 1
+	})
+	if h.StalledSince.IsZero() || h.Lag == 0 || !strings.Contains(strings.Join(h.Reasons, "\n"), "connection reset by peer") {
+		t.Fatalf("stalled health %+v: want a start, lag and the last error", h)
+	}
+	if got := testutil.ToFloat64(m.Stalls.WithLabelValues("write_retrying")); got != 1 {
+		t.Fatalf("shopstream_pipeline_stalls_total{kind=write_retrying} = %v, want 1", got)
+	}
+
+	st.setDown(false)
+	waitCaughtUp(t, brokers, st, "g-health")
+	waitFor(t, "ready again", func() bool { return p.Health().Ready && testutil.ToFloat64(m.Stalled) == 0 })
+	if s := p.Stats(); s.Stored+s.Quarantined != int64(want.good+want.bad+more.good+more.bad) {
+		t.Fatalf("committed %d, want %d", s.Stored+s.Quarantined, want.good+want.bad+more.good+more.bad)
+	}
 }

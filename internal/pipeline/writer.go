@@ -312,7 +312,7 @@ func (p *Processor) quarantineDuplicates(b *store.Batch, d *store.DuplicateError
 			return "transaction_id " + t.TransactionID + " is stored already", ids[t.TransactionID]
 		}
 		c, ok := copies[loc{t.Partition, t.Offset}]
-		return fmt.Sprintf("transaction_id %s is stored already (partition %d, offset %d)", t.TransactionID, c.KeptPartition, c.KeptOffset), ok
+		return fmt.Sprintf("transaction_id %s is stored already, at partition %d offset %d", t.TransactionID, c.KeptPartition, c.KeptOffset), ok
 	}
 	for i := range b.Parts {
 		part := &b.Parts[i]

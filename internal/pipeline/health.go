@@ -29,11 +29,14 @@ type Health struct {
 	// RebuildFailed maps partitions whose state could not be rebuilt on
 	// assignment to the error; they are scored from empty state.
 	RebuildFailed map[int32]string `json:"rebuild_failed,omitempty"`
+	// Fenced are partitions whose batches the store refused, with no
+	// commit of theirs for the stall timeout since.
+	Fenced []int32 `json:"fenced,omitempty"`
 	// Ready is false when Reasons is not empty.
 	Ready bool `json:"ready"`
 	// Reasons say why the processor is not ready: nothing committed for
-	// the stall timeout while batches wait, a partition stuck retrying, a
-	// failed state rebuild, or not running.
+	// the stall timeout while batches wait, a partition stuck retrying or
+	// fenced again and again, a failed state rebuild, or not running.
 	Reasons []string `json:"reasons,omitempty"`
 	// StalledSince is when the oldest reason began; zero when ready.
 	StalledSince time.Time `json:"stalled_since,omitzero"`
@@ -42,13 +45,13 @@ type Health struct {
 // PartitionHealth is one owned partition's position.
 type PartitionHealth struct {
 	Partition int32 `json:"partition"`
-	// Committed is the next offset after the last commit this run made,
-	// or -1 when it has committed nothing for the partition yet.
+	// Committed is the stored next offset: read on assignment, then
+	// moved by each commit; -1 when the partition has none.
 	Committed int64 `json:"committed"`
 	// End is the partition's last stable offset (the high watermark
 	// without open transactions) as of the last fetch.
 	End int64 `json:"end"`
-	// Lag is End minus the committed (or else the fetch) position. Under
+	// Lag is End minus Committed (End when nothing is stored). Under
 	// read committed a transaction marker at the end of the log counts as
 	// one, so a lag never reaches zero behind a transactional producer.
 	Lag int64 `json:"lag"`
@@ -71,12 +74,19 @@ type healthState struct {
 	end        map[int32]int64
 	retrying   map[*writer]*RetryHealth
 	rebuild    map[int32]string
+	fenced     map[int32]*fenceRun
 	stalled    bool
+}
+
+// fenceRun is a partition's fences since its last commit.
+type fenceRun struct {
+	since time.Time
+	count int
 }
 
 func newHealthState() *healthState {
 	return &healthState{committed: map[int32]int64{}, end: map[int32]int64{},
-		retrying: map[*writer]*RetryHealth{}, rebuild: map[int32]string{}}
+		retrying: map[*writer]*RetryHealth{}, rebuild: map[int32]string{}, fenced: map[int32]*fenceRun{}}
 }
 
 // noteRebuild records how the state rebuild of a partition ended.
@@ -98,6 +108,18 @@ func (h *healthState) forget(part int32) {
 	delete(h.committed, part)
 	delete(h.end, part)
 	delete(h.rebuild, part)
+	delete(h.fenced, part)
+}
+
+// noteStored records a partition's stored offset, read on assignment.
+func (h *healthState) noteStored(part int32, next int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if next >= 0 {
+		h.committed[part] = next
+	} else {
+		delete(h.committed, part)
+	}
 }
 
 func (h *healthState) noteEnd(part int32, end int64) {
@@ -112,6 +134,20 @@ func (h *healthState) noteCommit(at time.Time, parts map[int32]int64) {
 	h.lastCommit = at
 	for part, to := range parts {
 		h.committed[part] = to
+		delete(h.fenced, part)
+	}
+}
+
+func (h *healthState) noteFenced(at time.Time, parts []int32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, part := range parts {
+		f := h.fenced[part]
+		if f == nil {
+			f = &fenceRun{since: at}
+			h.fenced[part] = f
+		}
+		f.count++
 	}
 }
 
@@ -141,9 +177,9 @@ func (p *Processor) Health() Health {
 	now := p.cfg.Now()
 	out := Health{Running: p.running.Load()}
 	p.mu.Lock()
-	pos := make(map[int32]int64, len(p.parts))
-	for part, ps := range p.parts {
-		pos[part] = ps.pos
+	owned := make(map[int32]bool, len(p.parts))
+	for part := range p.parts {
+		owned[part] = true
 	}
 	p.mu.Unlock()
 	var busySince time.Time
@@ -158,18 +194,14 @@ func (p *Processor) Health() Health {
 	h := p.health
 	h.mu.Lock()
 	out.LastCommit = h.lastCommit
-	for part, fetched := range pos {
+	for part := range owned {
 		ph := PartitionHealth{Partition: part, Committed: -1, End: -1}
 		if c, ok := h.committed[part]; ok {
 			ph.Committed = c
 		}
 		if e, ok := h.end[part]; ok {
 			ph.End = e
-			from := ph.Committed
-			if from < 0 {
-				from = fetched
-			}
-			ph.Lag = max(0, e-max(from, 0))
+			ph.Lag = max(0, e-max(ph.Committed, 0))
 		}
 		out.Lag += ph.Lag
 		out.Partitions = append(out.Partitions, ph)
@@ -179,6 +211,19 @@ func (p *Processor) Health() Health {
 	}
 	if len(h.rebuild) > 0 {
 		out.RebuildFailed = maps.Clone(h.rebuild)
+	}
+	var fencedParts []int32
+	var fencedSince time.Time
+	for part, f := range h.fenced {
+		// Fenced and no commit for the stall timeout since: another
+		// owner's commits, or a generation the store holds newer than the
+		// group's (a recreated group), refuse every batch.
+		if now.Sub(f.since) >= p.cfg.StallTimeout {
+			fencedParts = append(fencedParts, part)
+			if fencedSince.IsZero() || f.since.Before(fencedSince) {
+				fencedSince = f.since
+			}
+		}
 	}
 	h.mu.Unlock()
 	slices.SortFunc(out.Partitions, func(a, b PartitionHealth) int { return int(a.Partition - b.Partition) })
@@ -209,6 +254,13 @@ func (p *Processor) Health() Health {
 				r.Kind, r.Partitions, r.Since.UTC().Format(time.TimeOnly), r.Attempts, r.LastError))
 			since(r.Since)
 		}
+	}
+	if len(fencedParts) > 0 {
+		slices.Sort(fencedParts)
+		out.Fenced = fencedParts
+		out.Reasons = append(out.Reasons, fmt.Sprintf("the store refuses every batch of partitions %v (fenced) since %s",
+			fencedParts, fencedSince.UTC().Format(time.TimeOnly)))
+		since(fencedSince)
 	}
 	if len(out.RebuildFailed) > 0 {
 		parts := make([]string, 0, len(out.RebuildFailed))
@@ -269,6 +321,8 @@ func stallKind(h Health) string {
 	switch {
 	case len(h.Retrying) > 0:
 		return "write_retrying"
+	case len(h.Fenced) > 0:
+		return "fenced"
 	case len(h.RebuildFailed) > 0:
 		return "rebuild_failed"
 	default:

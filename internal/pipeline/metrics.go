@@ -21,7 +21,7 @@ type Metrics struct {
 	// Stalled is 1 while the processor reports a stall (see Health).
 	Stalled prometheus.Gauge
 	// Stalls counts stalls begun, by kind (no_commit, write_retrying,
-	// rebuild_failed).
+	// fenced, rebuild_failed).
 	Stalls     *prometheus.CounterVec
 	Rebalances *prometheus.CounterVec
 	Assigned   prometheus.Gauge
@@ -42,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		WriteTime: f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_batch_write_seconds",
 			Help: "Time to write and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		WriteErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_batch_write_errors_total",
-			Help: "Failed batch writes, by kind (retry, fenced, duplicate)."}, []string{"kind"}),
+			Help: "Failed batch writes, by kind (retry, fenced, duplicate, rejected, unstorable)."}, []string{"kind"}),
 		Retries: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_retries_total",
 			Help: "Retries after a failure, by kind (store_transient: a batch write, after a backoff with jitter)."}, []string{"kind"}),
 		RecordsLost: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_records_lost_total",
@@ -50,9 +50,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		GroupCommitErrors: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_group_offset_commit_errors_total",
 			Help: "Partition offsets that could not be mirrored to the Kafka consumer group after a database commit."}),
 		Stalled: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_pipeline_stalled",
-			Help: "1 while the processor is stalled: nothing committed for the stall timeout while batches wait, a write stuck retrying, or a failed state rebuild."}),
+			Help: "1 while the processor is stalled: nothing committed for the stall timeout while batches wait, a write stuck retrying, partitions fenced again and again, or a failed state rebuild."}),
 		Stalls: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_stalls_total",
-			Help: "Stalls begun, by kind (no_commit, write_retrying, rebuild_failed)."}, []string{"kind"}),
+			Help: "Stalls begun, by kind (no_commit, write_retrying, fenced, rebuild_failed)."}, []string{"kind"}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

@@ -37,6 +37,7 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 				off = -1
 			}
 			p.parts[part] = p.newPartState(ctx, part, off)
+			p.health.noteStored(part, off)
 			if start, known := starts[part]; ok && known && start > off {
 				p.parts[part].lost = p.lose(part, off, start)
 				parts[part] = kgo.NewOffset().At(start)

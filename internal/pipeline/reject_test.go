@@ -28,9 +28,10 @@ type faultyStore struct {
 	poison map[string]bool
 
 	mu        sync.Mutex
-	transient int  // writes still to fail
-	down      bool // every write fails while set
-	rejected  int  // batches refused
+	transient int   // writes still to fail
+	down      bool  // every write fails while set
+	fence     int32 // when >= 0, batches of this partition are fenced
+	rejected  int   // batches refused
 }
 
 func (s *faultyStore) setDown(down bool) {
@@ -46,7 +47,13 @@ func (s *faultyStore) WriteBatch(ctx context.Context, b *store.Batch) error {
 		s.mu.Unlock()
 		return errors.New("connection reset by peer")
 	}
+	fence := s.fence
 	s.mu.Unlock()
+	for _, part := range b.Parts {
+		if part.Partition == fence {
+			return &store.FencedError{Partitions: []int32{fence}}
+		}
+	}
 	for _, part := range b.Parts {
 		for _, t := range part.Txs {
 			if s.poison[t.TransactionID] {
@@ -89,7 +96,7 @@ func TestRejectedRecordsDoNotStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	const tombstones = 2
-	st := &faultyStore{Store: openSQLite(t), poison: poison, transient: 3}
+	st := &faultyStore{Store: openSQLite(t), poison: poison, transient: 3, fence: -1}
 	m := pipeline.NewMetrics(prometheus.NewRegistry())
 	p, stop := startProcessor(t, brokers, st, "g-reject", m)
 	waitCaughtUp(t, brokers, st, "g-reject")
@@ -151,7 +158,7 @@ func TestRejectedRecordsDoNotStall(t *testing.T) {
 func TestHealthReportsStall(t *testing.T) {
 	t.Parallel()
 	brokers := embedded(t)
-	st := &faultyStore{Store: openSQLite(t)}
+	st := &faultyStore{Store: openSQLite(t), fence: -1}
 	m := pipeline.NewMetrics(prometheus.NewRegistry())
 	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-health", Logger: quiet, MaxBatch: 100, Metrics: m,
 		StallTimeout: 300 * time.Millisecond, RetryStuckAfter: 200 * time.Millisecond})
@@ -195,5 +202,45 @@ func TestHealthReportsStall(t *testing.T) {
 	waitFor(t, "ready again", func() bool { return p.Health().Ready && testutil.ToFloat64(m.Stalled) == 0 })
 	if s := p.Stats(); s.Stored+s.Quarantined != int64(want.good+want.bad+more.good+more.bad) {
 		t.Fatalf("committed %d, want %d", s.Stored+s.Quarantined, want.good+want.bad+more.good+more.bad)
+	}
+}
+
+// TestHealthReportsEndlessFence has the store refuse every batch of one
+// partition as fenced (as it would for a processor whose generation is
+// older than the stored one): the processor keeps the other partitions
+// going and reports that partition, not ready.
+func TestHealthReportsEndlessFence(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &faultyStore{Store: openSQLite(t), fence: 2}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-fence", Logger: quiet, MaxBatch: 100, Metrics: m,
+		StallTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	produce(t, brokers, 400, 0)
+	var h pipeline.Health
+	defer func() {
+		t.Logf("last health: %+v, fenced writes %v", h, testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")))
+	}()
+	waitFor(t, "partition 2 reported fenced", func() bool {
+		h = p.Health()
+		return !h.Ready && len(h.Fenced) == 1 && h.Fenced[0] == 2 && testutil.ToFloat64(m.Stalled) == 1
+	})
+	if h.Partitions[2].Committed != -1 || h.Partitions[2].Lag != h.Partitions[2].End || h.Partitions[2].End == 0 {
+		t.Fatalf("partition 2 stored nothing, but health says %+v", h.Partitions[2])
+	}
+	if p.Stats().Stored == 0 {
+		t.Fatal("the other partitions committed nothing")
 	}
 }

@@ -177,6 +177,7 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 				p.fenced[part] = true
 			}
 			p.fencedMu.Unlock()
+			p.health.noteFenced(p.cfg.Now(), f.Partitions)
 			continue
 		}
 		if d, ok := store.IsDuplicate(err); ok {
@@ -384,8 +385,11 @@ func (p *Processor) resetFenced(ctx context.Context) map[int32]bool {
 			continue
 		}
 		off, ok := stored[part]
-		if !ok {
+		if ok {
+			p.health.noteStored(part, off)
+		} else {
 			off = 0
+			p.health.noteStored(part, -1)
 		}
 		p.parts[part] = p.newPartState(ctx, part, off)
 		seek[part] = kgo.EpochOffset{Epoch: -1, Offset: off}

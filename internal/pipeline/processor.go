@@ -198,6 +198,7 @@ type Processor struct {
 
 	fencedMu sync.Mutex
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
+	wake     chan struct{}  // a writer's call to the poll loop to reset fenced partitions
 
 	writers     []*writer // partition mod len(writers) writes a partition's batches
 	groupCommit *groupCommitter
@@ -220,6 +221,7 @@ func New(cfg Config) (*Processor, error) {
 		fenced: map[int32]bool{},
 		owner:  cfg.InstanceID,
 		health: newHealthState(),
+		wake:   make(chan struct{}, 1),
 	}
 	if p.owner == "" {
 		host, _ := os.Hostname()
@@ -367,6 +369,24 @@ func (p *Processor) leaveGroup() {
 	}
 }
 
+// pollOnce polls, returning early (with no records) when a writer wakes
+// the poll loop: a fenced partition must be re-sought even when no new
+// record arrives anywhere.
+func (p *Processor) pollOnce(ctx context.Context) kgo.Fetches {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-p.wake:
+			cancel()
+		case <-done:
+		}
+	}()
+	return p.cl.PollRecords(ctx, p.cfg.MaxBatch)
+}
+
 // poll fetches, builds and hands out batches until ctx ends (a clean stop)
 // or wctx ends (a writer failed, or the grace period ran out).
 func (p *Processor) poll(ctx, wctx context.Context) error {
@@ -374,7 +394,7 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 	defer stop()
 	defer context.AfterFunc(wctx, stop)()
 	for {
-		fetches := p.cl.PollRecords(pctx, p.cfg.MaxBatch)
+		fetches := p.pollOnce(pctx)
 		if fetches.IsClientClosed() || pctx.Err() != nil {
 			// A clean stop, or a writer failed: its error is the group's.
 			p.cl.AllowRebalance()

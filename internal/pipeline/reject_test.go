@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/bus"
@@ -242,5 +244,80 @@ func TestHealthReportsEndlessFence(t *testing.T) {
 	}
 	if p.Stats().Stored == 0 {
 		t.Fatal("the other partitions committed nothing")
+	}
+}
+
+func (s *faultyStore) setFence(part int32) {
+	s.mu.Lock()
+	s.fence = part
+	s.mu.Unlock()
+}
+
+// TestRetentionLossWhileRunning loses records while the processor runs:
+// partition 1 is fenced again and again (so the processor keeps seeking
+// back to its stored offset) while the records past that offset are
+// deleted. The fetch then reports the offset out of range; the processor
+// asks the broker, and once the partition can commit again, records the
+// exact range as lost, once, with its alert.
+func TestRetentionLossWhileRunning(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &faultyStore{Store: openSQLite(t), fence: -1}
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produceN := func(prefix string, perPartition int) {
+		var recs []*kgo.Record
+		for p := range int32(4) {
+			for i := range perPartition {
+				recs = append(recs, txRecord(t, fmt.Sprintf("%s-%d-%03d", prefix, p, i), p))
+			}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	p, stop := startProcessor(t, brokers, st, "g-oor", m)
+	produceN("first", 50)
+	waitCaughtUp(t, brokers, st, "g-oor")
+
+	st.setFence(1)
+	produceN("second", 100)
+	waitFor(t, "partition 1 fenced", func() bool { return testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")) >= 2 })
+	var del kadm.Offsets
+	del.Add(kadm.Offset{Topic: bus.TopicTransactions, Partition: 1, At: 80})
+	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, del)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	fenced := testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced"))
+	waitFor(t, "more fences after the deletion", func() bool { return testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")) >= fenced+2 })
+	st.setFence(-1)
+	waitCaughtUp(t, brokers, st, "g-oor")
+	stop()
+	if s := p.Stats(); s.Lost != 30 || s.Stored != 600-30 {
+		t.Fatalf("stats %+v; want 30 lost and 570 stored", s)
+	}
+	if got := testutil.ToFloat64(m.RecordsLost.WithLabelValues("1", "retention")); got != 30 {
+		t.Fatalf("shopstream_records_lost_total{partition=1} = %v, want 30", got)
+	}
+	n := 0
+	if _, _, err := st.DeliverOutbox(ctx, 10_000, func(o *store.OutboxMsg) error {
+		if string(o.Key) == pipeline.LossAlertKind {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d loss alerts, want 1", n)
 	}
 }

@@ -178,6 +178,10 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 			}
 			p.fencedMu.Unlock()
 			p.health.noteFenced(p.cfg.Now(), f.Partitions)
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
 			continue
 		}
 		if d, ok := store.IsDuplicate(err); ok {

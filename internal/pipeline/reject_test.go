@@ -233,7 +233,9 @@ func TestHealthReportsEndlessFence(t *testing.T) {
 	produce(t, brokers, 400, 0)
 	var h pipeline.Health
 	defer func() {
-		t.Logf("last health: %+v, fenced writes %v", h, testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")))
+		if t.Failed() {
+			t.Logf("last health: %+v, fenced writes %v", h, testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")))
+		}
 	}()
 	waitFor(t, "partition 2 reported fenced", func() bool {
 		h = p.Health()

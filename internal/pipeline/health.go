@@ -75,6 +75,7 @@ type healthState struct {
 	retrying   map[*writer]*RetryHealth
 	rebuild    map[int32]string
 	fenced     map[int32]*fenceRun
+	beyondEnd  map[int32]string // partitions whose stored offset lies past the log end
 	stalled    bool
 }
 
@@ -86,7 +87,8 @@ type fenceRun struct {
 
 func newHealthState() *healthState {
 	return &healthState{committed: map[int32]int64{}, end: map[int32]int64{},
-		retrying: map[*writer]*RetryHealth{}, rebuild: map[int32]string{}, fenced: map[int32]*fenceRun{}}
+		retrying: map[*writer]*RetryHealth{}, rebuild: map[int32]string{}, fenced: map[int32]*fenceRun{},
+		beyondEnd: map[int32]string{}}
 }
 
 // noteRebuild records how the state rebuild of a partition ended.
@@ -109,6 +111,7 @@ func (h *healthState) forget(part int32) {
 	delete(h.end, part)
 	delete(h.rebuild, part)
 	delete(h.fenced, part)
+	delete(h.beyondEnd, part)
 }
 
 // noteStored records a partition's stored offset, read on assignment.
@@ -126,6 +129,18 @@ func (h *healthState) noteEnd(part int32, end int64) {
 	h.mu.Lock()
 	h.end[part] = end
 	h.mu.Unlock()
+}
+
+// noteBeyondEnd records (msg != "") or clears a stored offset past the
+// log end: the broker lost acknowledged records or the topic was recreated.
+func (h *healthState) noteBeyondEnd(part int32, msg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if msg == "" {
+		delete(h.beyondEnd, part)
+	} else {
+		h.beyondEnd[part] = msg
+	}
 }
 
 func (h *healthState) noteCommit(at time.Time, parts map[int32]int64) {
@@ -212,6 +227,10 @@ func (p *Processor) Health() Health {
 	if len(h.rebuild) > 0 {
 		out.RebuildFailed = maps.Clone(h.rebuild)
 	}
+	var beyond []string
+	for part, msg := range h.beyondEnd {
+		beyond = append(beyond, fmt.Sprintf("%d (%s)", part, msg))
+	}
 	var fencedParts []int32
 	var fencedSince time.Time
 	for part, f := range h.fenced {
@@ -261,6 +280,11 @@ func (p *Processor) Health() Health {
 		out.Reasons = append(out.Reasons, fmt.Sprintf("the store refuses every batch of partitions %v (fenced) since %s",
 			fencedParts, fencedSince.UTC().Format(time.TimeOnly)))
 		since(fencedSince)
+	}
+	if len(beyond) > 0 {
+		slices.Sort(beyond)
+		out.Reasons = append(out.Reasons, "stored offsets past the log end (records the broker acknowledged are gone, or the topic was recreated) for partitions "+strings.Join(beyond, ", "))
+		since(now)
 	}
 	if len(out.RebuildFailed) > 0 {
 		parts := make([]string, 0, len(out.RebuildFailed))
@@ -325,6 +349,8 @@ func stallKind(h Health) string {
 		return "fenced"
 	case len(h.RebuildFailed) > 0:
 		return "rebuild_failed"
+	case strings.Contains(strings.Join(h.Reasons, "\n"), "past the log end"):
+		return "offset_beyond_end"
 	default:
 		return "no_commit"
 	}

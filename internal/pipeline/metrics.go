@@ -21,7 +21,7 @@ type Metrics struct {
 	// Stalled is 1 while the processor reports a stall (see Health).
 	Stalled prometheus.Gauge
 	// Stalls counts stalls begun, by kind (no_commit, write_retrying,
-	// fenced, rebuild_failed).
+	// fenced, rebuild_failed, offset_beyond_end).
 	Stalls     *prometheus.CounterVec
 	Rebalances *prometheus.CounterVec
 	Assigned   prometheus.Gauge
@@ -52,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Stalled: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_pipeline_stalled",
 			Help: "1 while the processor is stalled: nothing committed for the stall timeout while batches wait, a write stuck retrying, partitions fenced again and again, or a failed state rebuild."}),
 		Stalls: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_stalls_total",
-			Help: "Stalls begun, by kind (no_commit, write_retrying, fenced, rebuild_failed)."}, []string{"kind"}),
+			Help: "Stalls begun, by kind (no_commit, write_retrying, fenced, rebuild_failed, offset_beyond_end)."}, []string{"kind"}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

@@ -179,6 +179,8 @@ type partState struct {
 	// (the broker's log start moved past it): the next batch of the
 	// partition moves its offset past the range and carries the alert.
 	lost *lostRange
+	// beyondEnd is set while the stored offset lies past the log end.
+	beyondEnd bool
 }
 
 // lostRange is a stretch [from, to) of a partition's offsets that
@@ -513,6 +515,10 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 		if ps.lost != nil {
 			p.lostAlert(part, *ps.lost)
 			ps.lost = nil
+		}
+		if ps.beyondEnd {
+			p.health.noteBeyondEnd(part.Partition, "")
+			ps.beyondEnd = false
 		}
 		for _, r := range recs {
 			if part.From < 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -321,5 +322,47 @@ func TestRetentionLossWhileRunning(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d loss alerts, want 1", n)
+	}
+}
+
+// TestHealthReportsOffsetBeyondEnd restarts a broker that keeps nothing
+// (the topic comes back empty) under stored offsets: the processor skips
+// nothing, and reports the partitions whose stored offset lies past the
+// log end.
+func TestHealthReportsOffsetBeyondEnd(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	start := func() *bus.Embedded {
+		b, err := bus.StartEmbedded(bus.EmbeddedConfig{Addr: addr, Partitions: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	brokers := []string{addr}
+	st := openSQLite(t)
+	b := start()
+	produce(t, brokers, 400, 0)
+	_, stop := startProcessor(t, brokers, st, "g-beyond", nil)
+	waitCaughtUp(t, brokers, st, "g-beyond")
+	stop()
+	b.Close()
+
+	b = start()
+	defer b.Close()
+	produce(t, brokers, 20, 5000)
+	p, stop2 := startProcessor(t, brokers, st, "g-beyond", nil)
+	defer stop2()
+	waitFor(t, "the offsets past the log end reported", func() bool {
+		h := p.Health()
+		return !h.Ready && strings.Contains(strings.Join(h.Reasons, "\n"), "past the log end")
+	})
+	if s := p.Stats(); s.Stored+s.Quarantined != 0 {
+		t.Fatalf("committed %+v from a log that lies before the stored offsets", s)
 	}
 }

@@ -250,18 +250,11 @@ func TestHealthReportsEndlessFence(t *testing.T) {
 	}
 }
 
-func (s *faultyStore) setFence(part int32) {
-	s.mu.Lock()
-	s.fence = part
-	s.mu.Unlock()
-}
-
-// TestRetentionLossWhileRunning loses records while the processor runs:
-// partition 1 is fenced again and again (so the processor keeps seeking
-// back to its stored offset) while the records past that offset are
-// deleted. The fetch then reports the offset out of range; the processor
-// asks the broker, and once the partition can commit again, records the
-// exact range as lost, once, with its alert.
+// TestRetentionLossWhileRunning deletes records the processor has not
+// fetched yet while it runs (its database is down, so it has stopped
+// fetching): its next fetch is out of range; it asks the broker and
+// records exactly the deleted range it had not stored as lost, once, with
+// its alert. Stored + lost = produced on the partition.
 func TestRetentionLossWhileRunning(t *testing.T) {
 	t.Parallel()
 	brokers := embedded(t)
@@ -272,27 +265,50 @@ func TestRetentionLossWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	// Small produce batches and small fetches, so the processor fetches
+	// only a little ahead of what it writes.
 	produceN := func(prefix string, perPartition int) {
-		var recs []*kgo.Record
-		for p := range int32(4) {
-			for i := range perPartition {
-				recs = append(recs, txRecord(t, fmt.Sprintf("%s-%d-%03d", prefix, p, i), p))
+		for i := 0; i < perPartition; i += 10 {
+			var recs []*kgo.Record
+			for p := range int32(4) {
+				for j := i; j < i+10; j++ {
+					recs = append(recs, txRecord(t, fmt.Sprintf("%s-%d-%03d", prefix, p, j), p))
+				}
 			}
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	m := pipeline.NewMetrics(prometheus.NewRegistry())
-	p, stop := startProcessor(t, brokers, st, "g-oor", m)
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-oor", Logger: quiet, MaxBatch: 20, Writers: 1, Metrics: m,
+		KafkaOpts: []kgo.Opt{kgo.FetchMaxBytes(2000), kgo.FetchMaxPartitionBytes(2000)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() {
+		if runCtx.Err() == nil {
+			stop()
+		}
+	}()
 	produceN("first", 50)
 	waitCaughtUp(t, brokers, st, "g-oor")
 
-	st.setFence(1)
-	produceN("second", 100)
-	waitFor(t, "partition 1 fenced", func() bool { return testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")) >= 2 })
+	st.setDown(true)
+	produceN("second", 300)
+	waitFor(t, "the writer blocked with batches waiting", func() bool { return p.Health().PendingBatches >= 2 })
+	const deleteBelow = 50 + 200
 	var del kadm.Offsets
-	del.Add(kadm.Offset{Topic: bus.TopicTransactions, Partition: 1, At: 80})
+	del.Add(kadm.Offset{Topic: bus.TopicTransactions, Partition: 1, At: deleteBelow})
 	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, del)
 	if err == nil {
 		err = resp.Error()
@@ -300,28 +316,45 @@ func TestRetentionLossWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fenced := testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced"))
-	waitFor(t, "more fences after the deletion", func() bool { return testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")) >= fenced+2 })
-	st.setFence(-1)
+	st.setDown(false)
 	waitCaughtUp(t, brokers, st, "g-oor")
 	stop()
-	if s := p.Stats(); s.Lost != 30 || s.Stored != 600-30 {
-		t.Fatalf("stats %+v; want 30 lost and 570 stored", s)
+
+	ids := storedIDs(t, st, 4)
+	storedBefore := 0
+	for i := range 300 {
+		id := fmt.Sprintf("second-1-%03d", i)
+		switch {
+		case ids[id] > 1:
+			t.Errorf("%s stored %d times", id, ids[id])
+		case i >= 200 && ids[id] != 1:
+			t.Errorf("%s, after the deleted range, stored %d times, want once", id, ids[id])
+		case i < 200:
+			storedBefore += ids[id]
+		}
 	}
-	if got := testutil.ToFloat64(m.RecordsLost.WithLabelValues("1", "retention")); got != 30 {
-		t.Fatalf("shopstream_records_lost_total{partition=1} = %v, want 30", got)
+	s := p.Stats()
+	if s.Lost == 0 || int(s.Lost)+storedBefore != 200 {
+		t.Fatalf("lost %d and stored %d of the 200 records before offset %d; want some lost and together exactly 200", s.Lost, storedBefore, deleteBelow)
 	}
-	n := 0
+	if got := testutil.ToFloat64(m.RecordsLost.WithLabelValues("1", "retention")); got != float64(s.Lost) {
+		t.Fatalf("shopstream_records_lost_total{partition=1} = %v, want %d", got, s.Lost)
+	}
+	var alerts []pipeline.LossAlert
 	if _, _, err := st.DeliverOutbox(ctx, 10_000, func(o *store.OutboxMsg) error {
 		if string(o.Key) == pipeline.LossAlertKind {
-			n++
+			var a pipeline.LossAlert
+			if err := json.Unmarshal(o.Payload, &a); err != nil {
+				t.Error(err)
+			}
+			alerts = append(alerts, a)
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("%d loss alerts, want 1", n)
+	if len(alerts) != 1 || alerts[0].Partition != 1 || alerts[0].ToOffset != deleteBelow || alerts[0].Count != s.Lost {
+		t.Fatalf("loss alerts %+v, want one for partition 1 up to offset %d, of %d", alerts, deleteBelow, s.Lost)
 	}
 }
 

@@ -45,8 +45,8 @@ func (p *Processor) commit(ctx context.Context, w *writer, b *store.Batch) error
 func (p *Processor) commitRejected(ctx context.Context, w *writer, b *store.Batch, msg string) error {
 	for i := range b.Parts {
 		p.rejectRecord(&b.Parts[i], msg)
+		p.log.Error("quarantining a record the database rejected", "partition", b.Parts[i].Partition, "offset", b.Parts[i].From, "err", msg)
 	}
-	p.log.Error("quarantining a record the database rejected", "partition", b.Parts[0].Partition, "offset", b.Parts[0].From, "err", msg)
 	err := p.write(ctx, w, b)
 	rej, ok := store.IsRejected(err)
 	if !ok {

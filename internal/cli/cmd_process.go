@@ -60,6 +60,8 @@ type processFlags struct {
 	// checkpointRecords, checkpointEvery: see pipeline.Config.
 	checkpointRecords int64
 	checkpointEvery   time.Duration
+	// stallTimeout: see pipeline.Config.StallTimeout.
+	stallTimeout time.Duration
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -73,6 +75,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.instanceID, "instance-id", "", "this processor's stable id: the owner of its commits and its static consumer-group membership, so a restart takes its partitions back at once; processors running at the same time need different ids (default: host name and a hash of the store and group)")
 	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
+	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -103,6 +106,8 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-records: want a count, or negative for never")}
 	case f.checkpointEvery == 0:
 		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-interval: want a duration, or negative for never")}
+	case f.stallTimeout <= 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -stall-timeout: must be above 0", f.stallTimeout)}
 	case f.autoPromote < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
 	}
@@ -150,7 +155,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
-		NewScorer: partitionScorers(det), InstanceID: f.instanceID,
+		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery,
 	})
 	if err != nil {
@@ -174,6 +179,23 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		return deliverer.Run(ctx)
 	})
 	return proc, web.FraudDeps{Store: fst, Detector: det, Models: models}, nil
+}
+
+// readiness reports the processor's Health for /readyz; proc returns nil
+// until the processor exists.
+func readiness(proc func() *pipeline.Processor) func(context.Context) web.Readiness {
+	return func(context.Context) web.Readiness {
+		p := proc()
+		if p == nil {
+			return web.Readiness{Reasons: []string{"processor not started yet"}}
+		}
+		h := p.Health()
+		rd := web.Readiness{Ready: h.Ready, Reasons: h.Reasons, Detail: h}
+		if !h.StalledSince.IsZero() {
+			rd.StalledSince = &h.StalledSince
+		}
+		return rd
+	}
 }
 
 func newRegistry() *prometheus.Registry {
@@ -229,7 +251,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *metricsAddr != "" {
-		srv, err := web.New(web.Config{Addr: *metricsAddr, Store: st, Gatherer: reg, Logger: logger, Health: proc.Healthy})
+		srv, err := web.New(web.Config{Addr: *metricsAddr, Store: st, Gatherer: reg, Logger: logger, Health: proc.Healthy, Ready: readiness(func() *pipeline.Processor { return proc })})
 		if err != nil {
 			return err
 		}

@@ -109,7 +109,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return errors.New("processor not started yet")
 		}
 		return proc.Healthy(ctx)
-	}})
+	}, Ready: readiness(func() *pipeline.Processor { return proc })})
 	if err != nil {
 		return err
 	}

@@ -51,8 +51,15 @@
 //     connection before the reply arrives: the batch is stored, the
 //     processor sees an error. The database faults above cause this now and
 //     then; here it happens on cue.
+//   - TestTransactionalUpstream (SQLite): two transactional producers
+//     interleave committed and aborted transactions across the partitions;
+//     every committed record is stored exactly once, no aborted one is.
+//   - TestRetentionLoss (SQLite): records below an offset are deleted
+//     while the processor is down; the restarted processor counts exactly
+//     that range as lost, logs it and sends one alert to the alerts topic.
 //   - TestIntegrationRealKafkaCrashRecovery and
-//     TestIntegrationRealKafkaScaleOut run the first two against a real
+//     TestIntegrationRealKafkaScaleOut (and ...TransactionalUpstream,
+//     ...RetentionLoss) run these against a real
 //     Apache Kafka named by SHOPSTREAM_TEST_KAFKA (comma-separated brokers),
 //     on a fresh 4-partition topic; `make kafka-test` starts one
 //     (test/kafka/kafka.sh) and runs them. Without the variable they skip.

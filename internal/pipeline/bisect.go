@@ -19,8 +19,8 @@ import (
 // ones costs about 2k·log2(n) extra writes.
 
 // commit writes b, bisecting it when the store rejects its data.
-func (p *Processor) commit(ctx context.Context, b *store.Batch) error {
-	err := p.write(ctx, b)
+func (p *Processor) commit(ctx context.Context, w *writer, b *store.Batch) error {
+	err := p.write(ctx, w, b)
 	rej, ok := store.IsRejected(err)
 	if !ok {
 		return err
@@ -28,12 +28,12 @@ func (p *Processor) commit(ctx context.Context, b *store.Batch) error {
 	p.count("rejected")
 	halves := p.splitBatch(b)
 	if halves == nil {
-		return p.commitRejected(ctx, b, rej.Message)
+		return p.commitRejected(ctx, w, b, rej.Message)
 	}
 	p.retry("store_rejected")
 	p.log.Warn("the database rejected a batch for its data; bisecting it to find the records", "records", batchLen(b), "err", rej.Message)
 	for _, h := range halves {
-		if err := p.commit(ctx, h); err != nil {
+		if err := p.commit(ctx, w, h); err != nil {
 			return err
 		}
 	}
@@ -42,12 +42,12 @@ func (p *Processor) commit(ctx context.Context, b *store.Batch) error {
 
 // commitRejected commits a batch of at most one record that the store
 // refused: the record goes to quarantine as store_rejected with msg.
-func (p *Processor) commitRejected(ctx context.Context, b *store.Batch, msg string) error {
+func (p *Processor) commitRejected(ctx context.Context, w *writer, b *store.Batch, msg string) error {
 	for i := range b.Parts {
 		p.rejectRecord(&b.Parts[i], msg)
+		p.log.Error("quarantining a record the database rejected", "partition", b.Parts[i].Partition, "offset", b.Parts[i].From, "err", msg)
 	}
-	p.log.Error("quarantining a record the database rejected", "partition", b.Parts[0].Partition, "offset", b.Parts[0].From, "err", msg)
-	err := p.write(ctx, b)
+	err := p.write(ctx, w, b)
 	rej, ok := store.IsRejected(err)
 	if !ok {
 		return err
@@ -61,7 +61,7 @@ func (p *Processor) commitRejected(ctx context.Context, b *store.Batch, msg stri
 			"partition", part.Partition, "from_offset", part.From, "to_offset", part.To, "err", rej.Message)
 		*part = store.Part{Partition: part.Partition, From: part.From, To: part.To}
 	}
-	return p.write(ctx, b)
+	return p.write(ctx, w, b)
 }
 
 // rejectRecord turns the one record of part into a store_rejected

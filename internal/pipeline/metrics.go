@@ -18,8 +18,13 @@ type Metrics struct {
 	// GroupCommitErrors counts partitions whose offsets could not be
 	// mirrored to the Kafka group.
 	GroupCommitErrors prometheus.Counter
-	Rebalances        *prometheus.CounterVec
-	Assigned          prometheus.Gauge
+	// Stalled is 1 while the processor reports a stall (see Health).
+	Stalled prometheus.Gauge
+	// Stalls counts stalls begun, by kind (no_commit, write_retrying,
+	// fenced, rebuild_failed, offset_beyond_end).
+	Stalls     *prometheus.CounterVec
+	Rebalances *prometheus.CounterVec
+	Assigned   prometheus.Gauge
 }
 
 // NewMetrics registers the processor's metrics on reg.
@@ -37,13 +42,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		WriteTime: f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_batch_write_seconds",
 			Help: "Time to write and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		WriteErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_batch_write_errors_total",
-			Help: "Failed batch writes, by kind (retry, fenced, duplicate)."}, []string{"kind"}),
+			Help: "Failed batch writes, by kind (retry, fenced, duplicate, rejected, unstorable)."}, []string{"kind"}),
 		Retries: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_retries_total",
 			Help: "Retries after a failure, by kind (store_transient: a batch write, after a backoff with jitter)."}, []string{"kind"}),
 		RecordsLost: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_records_lost_total",
 			Help: "Offsets the broker deleted before they were stored, by partition and reason (retention); counted when the batch that records the loss and its alert commits."}, []string{"partition", "reason"}),
 		GroupCommitErrors: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_group_offset_commit_errors_total",
 			Help: "Partition offsets that could not be mirrored to the Kafka consumer group after a database commit."}),
+		Stalled: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_pipeline_stalled",
+			Help: "1 while the processor is stalled: nothing committed for the stall timeout while batches wait, a write stuck retrying, partitions fenced again and again, or a failed state rebuild."}),
+		Stalls: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_pipeline_stalls_total",
+			Help: "Stalls begun, by kind (no_commit, write_retrying, fenced, rebuild_failed, offset_beyond_end)."}, []string{"kind"}),
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),

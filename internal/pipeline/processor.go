@@ -91,6 +91,13 @@ type Config struct {
 	// Webhooks are names of webhook targets each alert is also queued for.
 	// Defaults to none.
 	Webhooks []string
+	// StallTimeout is how long nothing may commit while batches wait
+	// before the processor reports itself stalled (Health, /readyz, the
+	// shopstream_pipeline_stalled gauge). Defaults to 30 s.
+	StallTimeout time.Duration
+	// RetryStuckAfter is how long a write may keep failing before its
+	// partitions count as stuck retrying. Defaults to 10 s.
+	RetryStuckAfter time.Duration
 	// ShutdownGrace bounds how long in-flight batches may take to commit
 	// after the context is cancelled. Defaults to 10 s.
 	ShutdownGrace time.Duration
@@ -140,6 +147,12 @@ func (c Config) withDefaults() Config {
 	if c.AlertsTopic == "" {
 		c.AlertsTopic = bus.TopicAlerts
 	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 30 * time.Second
+	}
+	if c.RetryStuckAfter == 0 {
+		c.RetryStuckAfter = 10 * time.Second
+	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
 	}
@@ -176,6 +189,8 @@ type partState struct {
 	// partition moves its offset past the range and carries the alert.
 	lost *lostRange
 	cp   checkpointClock // when the state is next stored (checkpoint.go)
+	// beyondEnd is set while the stored offset lies past the log end.
+	beyondEnd bool
 }
 
 // lostRange is a stretch [from, to) of a partition's offsets that
@@ -195,9 +210,11 @@ type Processor struct {
 
 	fencedMu sync.Mutex
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
+	wake     chan struct{}  // a writer's call to the poll loop to reset fenced partitions
 
 	writers     []*writer // partition mod len(writers) writes a partition's batches
 	groupCommit *groupCommitter
+	health      *healthState
 
 	stored, quarantined, batches, lostTotal atomic.Int64
 	running                                 atomic.Bool
@@ -215,6 +232,8 @@ func New(cfg Config) (*Processor, error) {
 		parts:  map[int32]*partState{},
 		fenced: map[int32]bool{},
 		owner:  cfg.InstanceID,
+		health: newHealthState(),
+		wake:   make(chan struct{}, 1),
 	}
 	if p.owner == "" {
 		host, _ := os.Hostname()
@@ -314,6 +333,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
 	var outer errgroup.Group
 	outer.Go(func() error { return p.groupCommit.Run(commitCtx) })
+	outer.Go(func() error { return p.monitor(commitCtx, time.Second) })
 	outer.Go(func() error {
 		defer stopCommit()
 		g, gctx := errgroup.WithContext(writeCtx)
@@ -361,6 +381,24 @@ func (p *Processor) leaveGroup() {
 	}
 }
 
+// pollOnce polls, returning early (with no records) when a writer wakes
+// the poll loop: a fenced partition must be re-sought even when no new
+// record arrives anywhere.
+func (p *Processor) pollOnce(ctx context.Context) kgo.Fetches {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-p.wake:
+			cancel()
+		case <-done:
+		}
+	}()
+	return p.cl.PollRecords(ctx, p.cfg.MaxBatch)
+}
+
 // poll fetches, builds and hands out batches until ctx ends (a clean stop)
 // or wctx ends (a writer failed, or the grace period ran out).
 func (p *Processor) poll(ctx, wctx context.Context) error {
@@ -368,7 +406,7 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 	defer stop()
 	defer context.AfterFunc(wctx, stop)()
 	for {
-		fetches := p.cl.PollRecords(pctx, p.cfg.MaxBatch)
+		fetches := p.pollOnce(pctx)
 		if fetches.IsClientClosed() || pctx.Err() != nil {
 			// A clean stop, or a writer failed: its error is the group's.
 			p.cl.AllowRebalance()
@@ -454,6 +492,13 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			return
 		}
 		ps := p.parts[ft.Partition]
+		if ps != nil {
+			end := ft.LastStableOffset
+			if end < 0 {
+				end = ft.HighWatermark
+			}
+			p.health.noteEnd(ft.Partition, end)
+		}
 		if ps == nil || reset[ft.Partition] {
 			return // records of a partition we do not (or no longer) own, or fetched before a seek
 		}
@@ -480,6 +525,10 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 		if ps.lost != nil {
 			p.lostAlert(part, *ps.lost)
 			ps.lost = nil
+		}
+		if ps.beyondEnd {
+			p.health.noteBeyondEnd(part.Partition, "")
+			ps.beyondEnd = false
 		}
 		for _, r := range recs {
 			if part.From < 0 {

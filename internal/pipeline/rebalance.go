@@ -37,6 +37,7 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 				off = -1
 			}
 			p.parts[part] = p.newPartState(ctx, part, off)
+			p.health.noteStored(part, off)
 			if start, known := starts[part]; ok && known && start > off {
 				p.parts[part].lost = p.lose(part, off, start)
 				parts[part] = kgo.NewOffset().At(start)
@@ -67,6 +68,7 @@ func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *pa
 		n++
 		return nil
 	})
+	p.noteRebuild(part, err)
 	if err != nil {
 		p.log.Error("rebuilding partition state failed; scoring starts from empty state", "partition", part, "err", err)
 	}
@@ -100,6 +102,7 @@ func (p *Processor) giveUp(ctx context.Context, parts map[string][]int32, event 
 	p.mu.Lock()
 	for _, part := range parts[p.cfg.Topic] {
 		delete(p.parts, part)
+		p.health.forget(part)
 	}
 	p.mu.Unlock()
 	n := len(parts[p.cfg.Topic])

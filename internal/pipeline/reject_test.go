@@ -4,11 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/bus"
@@ -26,18 +31,32 @@ type faultyStore struct {
 	poison map[string]bool
 
 	mu        sync.Mutex
-	transient int // writes still to fail
-	rejected  int // batches refused
+	transient int   // writes still to fail
+	down      bool  // every write fails while set
+	fence     int32 // when >= 0, batches of this partition are fenced
+	rejected  int   // batches refused
+}
+
+func (s *faultyStore) setDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
 }
 
 func (s *faultyStore) WriteBatch(ctx context.Context, b *store.Batch) error {
 	s.mu.Lock()
-	if s.transient > 0 {
-		s.transient--
+	if s.transient > 0 || s.down {
+		s.transient = max(0, s.transient-1)
 		s.mu.Unlock()
 		return errors.New("connection reset by peer")
 	}
+	fence := s.fence
 	s.mu.Unlock()
+	for _, part := range b.Parts {
+		if part.Partition == fence {
+			return &store.FencedError{Partitions: []int32{fence}}
+		}
+	}
 	for _, part := range b.Parts {
 		for _, t := range part.Txs {
 			if s.poison[t.TransactionID] {
@@ -80,7 +99,7 @@ func TestRejectedRecordsDoNotStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	const tombstones = 2
-	st := &faultyStore{Store: openSQLite(t), poison: poison, transient: 3}
+	st := &faultyStore{Store: openSQLite(t), poison: poison, transient: 3, fence: -1}
 	m := pipeline.NewMetrics(prometheus.NewRegistry())
 	p, stop := startProcessor(t, brokers, st, "g-reject", m)
 	waitCaughtUp(t, brokers, st, "g-reject")
@@ -133,4 +152,250 @@ func TestRejectedRecordsDoNotStall(t *testing.T) {
 		t.Fatal("the store rejected nothing: the test proves nothing")
 	}
 	t.Logf("%d batch writes rejected while bisecting", st.rejected)
+}
+
+// TestHealthReportsStall takes the database away while records wait: the
+// processor reports a partition stuck retrying and nothing committed, not
+// ready, with the stalled gauge set; once the database is back it commits
+// everything and is ready again.
+func TestHealthReportsStall(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &faultyStore{Store: openSQLite(t), fence: -1}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-health", Logger: quiet, MaxBatch: 100, Metrics: m,
+		StallTimeout: 300 * time.Millisecond, RetryStuckAfter: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := p.Health(); h.Ready || h.Running {
+		t.Fatalf("health before Run: %+v; want not running, not ready", h)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	want := produce(t, brokers, 200, 0)
+	waitCaughtUp(t, brokers, st, "g-health")
+	if h := p.Health(); !h.Ready || h.LastCommit.IsZero() || h.Lag != 0 {
+		t.Fatalf("health after catching up: %+v; want ready, committed, no lag", h)
+	}
+
+	st.setDown(true)
+	more := produce(t, brokers, 200, 1000)
+	var h pipeline.Health
+	waitFor(t, "a reported stall", func() bool {
+		h = p.Health()
+		return !h.Ready && len(h.Retrying) > 0 && len(h.Reasons) >= 2 && testutil.ToFloat64(m.Stalled) == 1
+	})
+	if h.StalledSince.IsZero() || h.Lag == 0 || !strings.Contains(strings.Join(h.Reasons, "\n"), "connection reset by peer") {
+		t.Fatalf("stalled health %+v: want a start, lag and the last error", h)
+	}
+	if got := testutil.ToFloat64(m.Stalls.WithLabelValues("write_retrying")); got != 1 {
+		t.Fatalf("shopstream_pipeline_stalls_total{kind=write_retrying} = %v, want 1", got)
+	}
+
+	st.setDown(false)
+	waitCaughtUp(t, brokers, st, "g-health")
+	waitFor(t, "ready again", func() bool { return p.Health().Ready && testutil.ToFloat64(m.Stalled) == 0 })
+	if s := p.Stats(); s.Stored+s.Quarantined != int64(want.good+want.bad+more.good+more.bad) {
+		t.Fatalf("committed %d, want %d", s.Stored+s.Quarantined, want.good+want.bad+more.good+more.bad)
+	}
+}
+
+// TestHealthReportsEndlessFence has the store refuse every batch of one
+// partition as fenced (as it would for a processor whose generation is
+// older than the stored one): the processor keeps the other partitions
+// going and reports that partition, not ready.
+func TestHealthReportsEndlessFence(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &faultyStore{Store: openSQLite(t), fence: 2}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-fence", Logger: quiet, MaxBatch: 100, Metrics: m,
+		StallTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	produce(t, brokers, 400, 0)
+	var h pipeline.Health
+	defer func() {
+		if t.Failed() {
+			t.Logf("last health: %+v, fenced writes %v", h, testutil.ToFloat64(m.WriteErrors.WithLabelValues("fenced")))
+		}
+	}()
+	waitFor(t, "partition 2 reported fenced", func() bool {
+		h = p.Health()
+		return !h.Ready && len(h.Fenced) == 1 && h.Fenced[0] == 2 && testutil.ToFloat64(m.Stalled) == 1
+	})
+	if h.Partitions[2].Committed != -1 || h.Partitions[2].Lag != h.Partitions[2].End || h.Partitions[2].End == 0 {
+		t.Fatalf("partition 2 stored nothing, but health says %+v", h.Partitions[2])
+	}
+	if p.Stats().Stored == 0 {
+		t.Fatal("the other partitions committed nothing")
+	}
+}
+
+// TestRetentionLossWhileRunning deletes records the processor has not
+// fetched yet while it runs (its database is down, so it has stopped
+// fetching): its next fetch is out of range; it asks the broker and
+// records exactly the deleted range it had not stored as lost, once, with
+// its alert. Stored + lost = produced on the partition.
+func TestRetentionLossWhileRunning(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &faultyStore{Store: openSQLite(t), fence: -1}
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Small produce batches and small fetches, so the processor fetches
+	// only a little ahead of what it writes.
+	produceN := func(prefix string, perPartition int) {
+		for i := 0; i < perPartition; i += 10 {
+			var recs []*kgo.Record
+			for p := range int32(4) {
+				for j := i; j < i+10; j++ {
+					recs = append(recs, txRecord(t, fmt.Sprintf("%s-%d-%03d", prefix, p, j), p))
+				}
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-oor", Logger: quiet, MaxBatch: 20, Writers: 1, Metrics: m,
+		KafkaOpts: []kgo.Opt{kgo.FetchMaxBytes(2000), kgo.FetchMaxPartitionBytes(2000)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() {
+		if runCtx.Err() == nil {
+			stop()
+		}
+	}()
+	produceN("first", 50)
+	waitCaughtUp(t, brokers, st, "g-oor")
+
+	st.setDown(true)
+	produceN("second", 300)
+	waitFor(t, "the writer blocked with batches waiting", func() bool { return p.Health().PendingBatches >= 2 })
+	const deleteBelow = 50 + 200
+	var del kadm.Offsets
+	del.Add(kadm.Offset{Topic: bus.TopicTransactions, Partition: 1, At: deleteBelow})
+	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, del)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.setDown(false)
+	waitCaughtUp(t, brokers, st, "g-oor")
+	stop()
+
+	ids := storedIDs(t, st, 4)
+	storedBefore := 0
+	for i := range 300 {
+		id := fmt.Sprintf("second-1-%03d", i)
+		switch {
+		case ids[id] > 1:
+			t.Errorf("%s stored %d times", id, ids[id])
+		case i >= 200 && ids[id] != 1:
+			t.Errorf("%s, after the deleted range, stored %d times, want once", id, ids[id])
+		case i < 200:
+			storedBefore += ids[id]
+		}
+	}
+	s := p.Stats()
+	if s.Lost == 0 || int(s.Lost)+storedBefore != 200 {
+		t.Fatalf("lost %d and stored %d of the 200 records before offset %d; want some lost and together exactly 200", s.Lost, storedBefore, deleteBelow)
+	}
+	if got := testutil.ToFloat64(m.RecordsLost.WithLabelValues("1", "retention")); got != float64(s.Lost) {
+		t.Fatalf("shopstream_records_lost_total{partition=1} = %v, want %d", got, s.Lost)
+	}
+	var alerts []pipeline.LossAlert
+	if _, _, err := st.DeliverOutbox(ctx, 10_000, func(o *store.OutboxMsg) error {
+		if string(o.Key) == pipeline.LossAlertKind {
+			var a pipeline.LossAlert
+			if err := json.Unmarshal(o.Payload, &a); err != nil {
+				t.Error(err)
+			}
+			alerts = append(alerts, a)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 1 || alerts[0].Partition != 1 || alerts[0].ToOffset != deleteBelow || alerts[0].Count != s.Lost {
+		t.Fatalf("loss alerts %+v, want one for partition 1 up to offset %d, of %d", alerts, deleteBelow, s.Lost)
+	}
+}
+
+// TestHealthReportsOffsetBeyondEnd restarts a broker that keeps nothing
+// (the topic comes back empty) under stored offsets: the processor skips
+// nothing, and reports the partitions whose stored offset lies past the
+// log end.
+func TestHealthReportsOffsetBeyondEnd(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	start := func() *bus.Embedded {
+		b, err := bus.StartEmbedded(bus.EmbeddedConfig{Addr: addr, Partitions: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	brokers := []string{addr}
+	st := openSQLite(t)
+	b := start()
+	produce(t, brokers, 400, 0)
+	_, stop := startProcessor(t, brokers, st, "g-beyond", nil)
+	waitCaughtUp(t, brokers, st, "g-beyond")
+	stop()
+	b.Close()
+
+	b = start()
+	defer b.Close()
+	produce(t, brokers, 20, 5000)
+	p, stop2 := startProcessor(t, brokers, st, "g-beyond", nil)
+	defer stop2()
+	waitFor(t, "the offsets past the log end reported", func() bool {
+		h := p.Health()
+		return !h.Ready && strings.Contains(strings.Join(h.Reasons, "\n"), "past the log end")
+	})
+	if s := p.Stats(); s.Stored+s.Quarantined != 0 {
+		t.Fatalf("committed %+v from a log that lies before the stored offsets", s)
+	}
 }

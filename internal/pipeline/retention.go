@@ -98,10 +98,15 @@ func (p *Processor) outOfRange(ctx context.Context, parts []int32) {
 		default:
 			// The stored position is past the log end: the broker lost
 			// records it had acknowledged, or the topic was recreated.
-			// Nothing is skipped; an operator must act.
-			p.log.Error("fetch offset out of range although the log starts before it: the log ends before the stored position; retrying there",
-				"partition", part, "stored_offset", ps.pos, "log_start", start)
-			seek[part] = kgo.EpochOffset{Epoch: -1, Offset: ps.pos}
+			// Nothing is skipped: the partition stays stopped (franz-go
+			// keeps it failed) and is reported until an operator acts or a
+			// rebalance seeks it again.
+			if !ps.beyondEnd {
+				p.log.Error("fetch offset out of range past the log end: the broker lost acknowledged records or the topic was recreated; the partition stays stopped until an operator acts",
+					"partition", part, "stored_offset", ps.pos, "log_start", start)
+			}
+			p.health.noteBeyondEnd(part, fmt.Sprintf("stored offset %d", ps.pos))
+			ps.beyondEnd = true
 		}
 	}
 	if len(seek) > 0 {

@@ -29,11 +29,12 @@ type writer struct {
 	p  *Processor
 	ch chan *work
 
-	mu      sync.Mutex
-	queued  int64         // batches handed to ch so far
-	done    int64         // batches written (or given up) so far
-	stopped bool          // Run has returned
-	changed chan struct{} // closed and replaced whenever done or stopped changes
+	mu        sync.Mutex
+	queued    int64         // batches handed to ch so far
+	done      int64         // batches written (or given up) so far
+	stopped   bool          // Run has returned
+	changed   chan struct{} // closed and replaced whenever done or stopped changes
+	busySince time.Time     // when the backlog last grew from empty
 }
 
 func newWriter(p *Processor) *writer {
@@ -44,6 +45,9 @@ func newWriter(p *Processor) *writer {
 // so a slow database slows polling. Only the poll loop calls it.
 func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
 	w.mu.Lock()
+	if w.queued == w.done {
+		w.busySince = w.p.cfg.Now()
+	}
 	w.queued++
 	w.mu.Unlock()
 	select {
@@ -58,7 +62,7 @@ func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
 func (w *writer) Run(ctx context.Context) error {
 	defer w.advance(0, true)
 	for wk := range w.ch {
-		if err := w.p.commit(ctx, wk.batch); err != nil {
+		if err := w.p.commit(ctx, w, wk.batch); err != nil {
 			return err
 		}
 		w.advance(1, false)
@@ -96,6 +100,14 @@ func (w *writer) wait(ctx context.Context) {
 	}
 }
 
+// backlog is the number of batches queued and not yet written, and since
+// when the writer has had a backlog.
+func (w *writer) backlog() (int64, time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued - w.done, w.busySince
+}
+
 // flush waits until every batch queued so far is committed (or the writers
 // have stopped). It sends nothing, so it is safe at any time, also after
 // shutdown closed the channels.
@@ -119,7 +131,7 @@ func newBackOff() *backoff.ExponentialBackOff {
 
 // write commits b, retrying transient errors with backoff until ctx ends.
 // A *store.RejectedError is returned at once (see commit).
-func (p *Processor) write(ctx context.Context, b *store.Batch) error {
+func (p *Processor) write(ctx context.Context, w *writer, b *store.Batch) error {
 	attempt := 0
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		attempt++
@@ -127,8 +139,10 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 	}, backoff.WithBackOff(newBackOff()), backoff.WithMaxElapsedTime(0),
 		backoff.WithNotify(func(err error, next time.Duration) {
 			p.retry("store_transient")
+			p.health.noteRetry(w, p.cfg.Now(), partitions(b), "store_transient", err)
 			p.log.Error("writing batch failed; retrying", "attempt", attempt, "backoff", next.Round(time.Millisecond), "err", err)
 		}))
+	p.health.noteWritten(w)
 	if err != nil {
 		return fmt.Errorf("writing batch of %d records: %w", batchLen(b), err)
 	}
@@ -163,6 +177,11 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 				p.fenced[part] = true
 			}
 			p.fencedMu.Unlock()
+			p.health.noteFenced(p.cfg.Now(), f.Partitions)
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
 			continue
 		}
 		if d, ok := store.IsDuplicate(err); ok {
@@ -183,6 +202,14 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 		p.count("retry")
 		return err
 	}
+}
+
+func partitions(b *store.Batch) []int32 {
+	out := make([]int32, len(b.Parts))
+	for i := range b.Parts {
+		out[i] = b.Parts[i].Partition
+	}
+	return out
 }
 
 func batchTxs(b *store.Batch) int {
@@ -225,6 +252,11 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 	p.batches.Add(1)
 	p.committedLosses(b)
 	p.groupCommit.note(b)
+	to := make(map[int32]int64, len(b.Parts))
+	for i := range b.Parts {
+		to[b.Parts[i].Partition] = b.Parts[i].To
+	}
+	p.health.noteCommit(at, to)
 	if m := p.cfg.Metrics; m != nil {
 		m.Records.WithLabelValues("stored").Add(float64(n))
 		m.Records.WithLabelValues("quarantined").Add(float64(q))
@@ -285,7 +317,7 @@ func (p *Processor) quarantineDuplicates(b *store.Batch, d *store.DuplicateError
 			return "transaction_id " + t.TransactionID + " is stored already", ids[t.TransactionID]
 		}
 		c, ok := copies[loc{t.Partition, t.Offset}]
-		return fmt.Sprintf("transaction_id %s is stored already (partition %d, offset %d)", t.TransactionID, c.KeptPartition, c.KeptOffset), ok
+		return fmt.Sprintf("transaction_id %s is stored already, at partition %d offset %d", t.TransactionID, c.KeptPartition, c.KeptOffset), ok
 	}
 	for i := range b.Parts {
 		part := &b.Parts[i]
@@ -357,8 +389,11 @@ func (p *Processor) resetFenced(ctx context.Context) map[int32]bool {
 			continue
 		}
 		off, ok := stored[part]
-		if !ok {
+		if ok {
+			p.health.noteStored(part, off)
+		} else {
 			off = 0
+			p.health.noteStored(part, -1)
 		}
 		p.parts[part] = p.newPartState(ctx, part, off)
 		seek[part] = kgo.EpochOffset{Epoch: -1, Offset: off}

@@ -38,6 +38,9 @@ type Config struct {
 	// Health reports whether the pipeline is up; nil means only the store
 	// is checked.
 	Health func(ctx context.Context) error
+	// Ready reports whether the pipeline is doing its work, for /readyz
+	// (health.go); nil means only the store is checked.
+	Ready func(ctx context.Context) Readiness
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -71,6 +74,7 @@ func New(cfg Config) (*Server, error) {
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /", http.FileServerFS(static))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /api/v1/summary", s.summary)
 	s.mux.HandleFunc("GET /api/v1/windows", s.windows)

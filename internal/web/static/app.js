@@ -60,7 +60,7 @@ async function pollSummary() {
       $("t-tps").textContent = fmtInt.format(Math.round(tps));
     }
     last = { at: now, total: s.transactions_total };
-    setStatus(true, "live");
+    if (stallText) setStatus(false, stallText); else setStatus(true, "live");
   } catch (e) {
     setStatus(false, "no data: " + e.message);
   }
@@ -83,6 +83,24 @@ async function pollMinutes() {
   }
 }
 
+// Readiness: a stalled pipeline shows in the live indicator, e.g.
+// "stalled since 10:42: writes failing (...)".
+let stallText = null;
+
+async function pollReady() {
+  try {
+    const r = await fetch("readyz", { cache: "no-store" });
+    const body = await r.json();
+    if (body.ready) { stallText = null; return; }
+    const since = body.stalled_since
+      ? new Date(body.stalled_since).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : null;
+    stallText = (since ? "stalled since " + since : "not ready") + ": " + (body.reasons || []).join("; ");
+    setStatus(false, stallText);
+  } catch (e) {
+    // /readyz unreachable: pollSummary reports the lost connection.
+  }
+}
+
 function setStatus(ok, text) {
   const el = $("status");
   el.className = "status " + (ok ? "ok" : "down");
@@ -94,8 +112,9 @@ window.addEventListener("resize", () => {
   minChart.setSize({ width: chartWidth(minEl), height: 260 });
 });
 
-pollSummary(); pollMinutes();
+pollSummary(); pollMinutes(); pollReady();
 setInterval(pollSummary, 1000);
+setInterval(pollReady, 2000);
 setInterval(pollMinutes, 5000);
 
 // ---- Fraud: live alerts, detection quality, model versions ----

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Readiness is what GET /readyz reports: whether the pipeline is doing its
+// work, and if not, why and since when. /healthz only says the process is
+// alive and its store answers.
+type Readiness struct {
+	Ready bool `json:"ready"`
+	// Reasons say why it is not ready, e.g. "writes failing (...) since
+	// 10:42:03: ...".
+	Reasons []string `json:"reasons,omitempty"`
+	// StalledSince is when the oldest reason began.
+	StalledSince *time.Time `json:"stalled_since,omitempty"`
+	// Detail is the component's own snapshot (the processor's Health).
+	Detail any `json:"detail,omitempty"`
+}
+
+// readyz answers 200 when the store answers and Config.Ready says ready,
+// else 503, with a JSON Readiness body either way.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	rd := Readiness{Ready: true}
+	if s.cfg.Ready != nil {
+		rd = s.cfg.Ready(ctx)
+	}
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		rd.Ready = false
+		rd.Reasons = append(rd.Reasons, "store: "+err.Error())
+	}
+	status := http.StatusOK
+	if !rd.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	WriteJSON(w, status, rd)
+}

@@ -104,7 +104,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var simSite *site
 	if sf.share > 0 && rf.rebuild > 0 {
 		simSite = newSite(nil, sf.share, gcfg.Seed)
-		gcfg.Response = generate.Response{Exposures: simSite, Rate: sf.rate, Better: recsvc.MethodItemItem, Uplift: sf.uplift}
+		gcfg.Response = generate.Response{Exposures: simSite, Rate: sf.rate, Better: recsvc.MethodItemItem, Uplift: sf.uplift, Delay: sf.delay}
 	}
 	gen, err := generate.New(gcfg)
 	if err != nil {

@@ -66,7 +66,7 @@ func startExperiments(ctx context.Context, g *errgroup.Group, srv *web.Server, s
 // recommendations, how customers respond, and the default experiments.
 type siteFlags struct {
 	share, rate, uplift float64
-	window              time.Duration
+	window, delay       time.Duration
 	defaults            bool
 }
 
@@ -74,7 +74,8 @@ func (f *siteFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.share, "site-visit-share", 0.1,
 		"share of the buyers the simulated site asks recommendations for right after their purchase (0 turns the site off)")
 	fs.Float64Var(&f.rate, "response-rate", 0.2, "chance a customer shown recommendations buys one of them")
-	fs.Float64Var(&f.uplift, "response-uplift", 0.1, "relative increase of -response-rate for products item-item chose (the planted effect)")
+	fs.Float64Var(&f.uplift, "response-uplift", 0.2, "relative increase of -response-rate for products item-item chose (the planted effect)")
+	fs.DurationVar(&f.delay, "response-delay", 2*time.Minute, "mean time from being shown recommendations to buying one")
 	fs.DurationVar(&f.window, "experiment-window", 30*time.Minute, "conversion window of the default experiments")
 	fs.BoolVar(&f.defaults, "default-experiments", true,
 		"start the A/B (popularity against item-item, half the customers) and the A/A (item-item twice, the other half) experiments")
@@ -90,6 +91,8 @@ func (f *siteFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -response-uplift: must be at least 0 and keep the rate at most 1", f.uplift)}
 	case f.window <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -experiment-window: must be positive", f.window)}
+	case f.delay <= 0 || f.delay > f.window:
+		return usageError{fmt.Errorf("invalid value %v for flag -response-delay: must be positive and within -experiment-window", f.delay)}
 	}
 	return nil
 }

@@ -165,6 +165,8 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := ensureDefaultExperiments(ctx, exps, sf.window); err != nil {
 			return err
 		}
+		fmt.Fprintf(stdout, "experiments %s (popularity against item-item) and %s (A/A) running: results on the dashboard and at %s/api/v1/experiments/%s\n",
+			defaultAB, defaultAA, dashboardURL(ln.Addr().String()), defaultAB)
 	}
 	recs, err := startRecommendations(gctx, g, srv, st, &rf, logger, reg, exps)
 	if err != nil {

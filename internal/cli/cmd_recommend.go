@@ -57,26 +57,27 @@ func (f *recommendFlags) config() (recsvc.Config, error) {
 
 // startRecommendations runs this instance's recommendation service in g
 // (tailing the store; see recsvc for why every instance keeps its own) and
-// adds its routes to srv, which must not be serving yet. A zero rebuild
-// interval runs nothing.
+// adds its routes to srv, which must not be serving yet; assigner, when
+// not nil, puts customers into experiments. A zero rebuild interval runs
+// nothing and returns a nil service.
 func startRecommendations(ctx context.Context, g *errgroup.Group, srv *web.Server, st store.Store, f *recommendFlags,
-	logger *slog.Logger, reg prometheus.Registerer) error {
+	logger *slog.Logger, reg prometheus.Registerer, assigner recsvc.Assigner) (*recsvc.Service, error) {
 	cfg, err := f.config()
 	if err != nil || f.rebuild == 0 {
-		return err
+		return nil, err
 	}
 	p, ok := st.(store.Purchases)
 	if !ok {
-		return fmt.Errorf("store %T does not read purchases back; recommendations need it (or -recommend-rebuild-interval 0)", st)
+		return nil, fmt.Errorf("store %T does not read purchases back; recommendations need it (or -recommend-rebuild-interval 0)", st)
 	}
-	cfg.Store, cfg.Logger, cfg.Registerer = p, logger, reg
+	cfg.Store, cfg.Logger, cfg.Registerer, cfg.Assigner = p, logger, reg, assigner
 	svc, err := recsvc.New(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	web.RegisterRecommendations(srv, svc)
 	g.Go(func() error { return svc.Run(ctx) })
-	return nil
+	return svc, nil
 }
 
 const recommendUsage = `Usage: shopstream recommend eval --split YYYY-MM-DD [--k 10] [--json] [flags]

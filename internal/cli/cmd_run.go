@@ -18,6 +18,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -32,6 +33,10 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	pf.register(fs)
 	var rf recommendFlags
 	rf.register(fs)
+	var ef experimentFlags
+	ef.register(fs)
+	var sf siteFlags
+	sf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
 	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
@@ -62,6 +67,9 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := af.validate(); err != nil {
 		return err
 	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
 	history, err := parseDayDuration(*historyFlag)
 	if err != nil || history < 0 {
 		return usageError{fmt.Errorf("invalid value %q for flag -history: want a duration like 7d or 36h", *historyFlag)}
@@ -90,6 +98,13 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		gcfg.Seed += resumed
 		history = 0
 		logger.Info("resuming on existing data; generator seed moved on, no history backfill", "seed", gcfg.Seed)
+	}
+	// The simulated site: a share of the buyers is shown recommendations,
+	// and the generator's customers respond to what they were shown.
+	var simSite *site
+	if sf.share > 0 && rf.rebuild > 0 {
+		simSite = newSite(nil, sf.share, gcfg.Seed)
+		gcfg.Response = generate.Response{Exposures: simSite, Rate: sf.rate, Better: recsvc.MethodItemItem, Uplift: sf.uplift, Delay: sf.delay}
 	}
 	gen, err := generate.New(gcfg)
 	if err != nil {
@@ -142,8 +157,28 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	web.RegisterFraud(srv, fraudDeps)
-	if err := startRecommendations(gctx, g, srv, st, &rf, logger, reg); err != nil {
+	exps, err := startExperiments(gctx, g, srv, st, &ef, logger, reg)
+	if err != nil {
 		return err
+	}
+	if sf.defaults {
+		if err := ensureDefaultExperiments(ctx, exps, sf.window); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "experiments %s (popularity against item-item) and %s (A/A) running: results on the dashboard and at %s/api/v1/experiments/%s\n",
+			defaultAB, defaultAA, dashboardURL(ln.Addr().String()), defaultAB)
+	}
+	recs, err := startRecommendations(gctx, g, srv, st, &rf, logger, reg, exps)
+	if err != nil {
+		return err
+	}
+	var genSink generate.Sink = sink
+	if simSite != nil && recs != nil {
+		simSite.Sink = sink
+		genSink = simSite
+		for range 2 {
+			g.Go(func() error { return simSite.run(gctx, recs) })
+		}
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
@@ -153,7 +188,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ks := sink.(*kafkaSink)
 	genDone := make(chan error, 1)
 	go func() {
-		err := generate.Run(ctx, gen, sink, generate.RunConfig{Rate: *rate, History: history})
+		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history})
 		if ferr := sink.Flush(context.WithoutCancel(ctx)); err == nil {
 			err = ferr
 		}

@@ -55,4 +55,12 @@ func TestRunCommand(t *testing.T) {
 	if committed != sum.TransactionsTotal+sum.QuarantinedTotal {
 		t.Fatalf("stored offsets cover %d records, the store holds %d + %d quarantined", committed, sum.TransactionsTotal, sum.QuarantinedTotal)
 	}
+	// The default experiments are stored.
+	exps, err := st.ExperimentRows(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exps) != 2 || exps[0].Name != "recs-aa" || exps[1].Name != "recs-ab" {
+		t.Fatalf("stored experiments %+v, want recs-aa and recs-ab", exps)
+	}
 }

@@ -22,6 +22,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lf.register(fs, "info")
 	var rf recommendFlags
 	rf.register(fs)
+	var ef experimentFlags
+	ef.register(fs)
 	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
 	rules := fs.String("rules", "", "fraud rules file, as given to process (shown by the API, used by POST /api/v1/score)")
 	reviewAt := fs.Float64("review-at", 0.4, "risk at or above which a transaction is held for review, as given to process")
@@ -69,7 +71,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return models.Run(gctx) })
 	g.Go(func() error { return det.WatchRules(gctx) })
-	if err := startRecommendations(gctx, g, srv, st, &rf, logger, reg); err != nil {
+	exps, err := startExperiments(gctx, g, srv, st, &ef, logger, reg)
+	if err != nil {
+		return err
+	}
+	if _, err := startRecommendations(gctx, g, srv, st, &rf, logger, reg, exps); err != nil {
 		return err
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })

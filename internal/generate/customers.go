@@ -309,7 +309,13 @@ func (g *Generator) replace(s int) {
 	c := &g.cust[s]
 	gi := int(c.group)
 	old := int64(c.rate)
+	if g.slotOf != nil {
+		delete(g.slotOf, c.id)
+	}
 	g.newCustomer(c, &g.groups[gi], g.r, false)
+	if g.slotOf != nil {
+		g.slotOf[c.id] = int32(s)
+	}
 	d := int64(c.rate) - old
 	g.groups[gi].weight += d
 	g.groupTree(gi).add(s-g.groups[gi].off, d)

@@ -117,10 +117,14 @@ func (q *eventHeap) due() int64 {
 
 // nextPending is the heap holding the earliest scheduled event.
 func (g *Generator) nextPending() *eventHeap {
-	if g.followUps.due() < g.campaigns.due() {
-		return &g.followUps
+	q := &g.campaigns
+	if g.followUps.due() < q.due() {
+		q = &g.followUps
 	}
-	return &g.campaigns
+	if g.responses.due() < q.due() {
+		q = &g.responses
+	}
+	return q
 }
 
 // emitPending emits the earliest scheduled event, with event time ms. It
@@ -131,6 +135,9 @@ func (g *Generator) emitPending(ms int64) (Record, bool) {
 	c := &q.h[0]
 	if ms > g.clock {
 		g.clock = ms
+	}
+	if q == &g.responses {
+		return g.emitResponse(ms)
 	}
 	if c.scen == 0 {
 		s := int(c.slot)

@@ -96,6 +96,9 @@ type Config struct {
 	// Currency is the shop's one settlement currency: every amount is in it,
 	// so amounts compare across customers. Defaults to "USD".
 	Currency string
+	// Response makes customers respond to the recommendations they were
+	// shown; off unless Response.Exposures is set.
+	Response Response
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -120,6 +123,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Currency == "" {
 		c.Currency = "USD"
+	}
+	if c.Response.Exposures != nil {
+		c.Response = c.Response.withDefaults()
 	}
 	return c
 }
@@ -171,6 +177,9 @@ func (c Config) Validate() error {
 		if badIndex(k) < 0 {
 			return fmt.Errorf("generate: BadKinds names %q, which the generator cannot make (known: %v)", k, BadKinds)
 		}
+	}
+	if c.Response.Exposures != nil {
+		return c.Response.validate()
 	}
 	return nil
 }
@@ -251,6 +260,12 @@ type Generator struct {
 	live       bool      // the caller sets event times (NextAt): see liveCooldown
 	campaigns  eventHeap // fraud campaigns
 	followUps  eventHeap // honest quick second orders
+	responses  eventHeap // purchases of recommended products (Config.Response)
+
+	rr        *rand.Rand       // the responses' own stream
+	exposures []Exposure       // drained from Config.Response.Exposures
+	slotOf    map[uint32]int32 // customer number to slot, once exposures come
+	forced    uint32           // product + 1 that buildLegit must start with
 
 	// duplicates repeat one of the last dupRing good records
 	ring  [dupRing]Record
@@ -296,6 +311,8 @@ func New(cfg Config) (*Generator, error) {
 		seasonDirty: true,
 		campaigns:   eventHeap{max: maxCampaigns},
 		followUps:   eventHeap{max: maxFollowUps},
+		responses:   eventHeap{max: maxResponses},
+		rr:          newRand(cfg.Seed, streamResponses),
 	}
 	g.setStart(cfg.Start)
 	g.cat = newCatalogue(newRand(cfg.Seed, streamCatalogue), cfg.Products)
@@ -348,6 +365,7 @@ func (g *Generator) setStart(t time.Time) {
 // Config.Start.
 func (g *Generator) Next() Record {
 	g.live = false
+	g.takeExposures()
 	if !g.started {
 		g.started = true
 		g.legitNext = g.startMs
@@ -381,6 +399,7 @@ func (g *Generator) Next() Record {
 func (g *Generator) NextAt(t time.Time) Record {
 	ms := t.UnixMilli()
 	g.live = true
+	g.takeExposures()
 	g.started = true
 	g.legitStale = true
 	g.clock = ms

@@ -126,6 +126,8 @@ func (g *Generator) buildLegit(s int, ms int64, small bool) {
 	}
 	var first uint32
 	switch u := r.Float64(); {
+	case g.forced != 0:
+		first = g.forced - 1 // a product recommended to them
 	case c.last != 0 && (small || u < 0.05):
 		first = g.cat.partner[c.last-1] // the charger for yesterday's phone
 	case c.last != 0 && u < 0.15:

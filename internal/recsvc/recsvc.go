@@ -62,6 +62,9 @@ type Config struct {
 	// Registerer receives the service's metrics. Defaults to nil: the
 	// metrics are kept but not exported.
 	Registerer prometheus.Registerer
+	// Assigner puts customers into experiments on the recommendations.
+	// Defaults to nil: no experiments.
+	Assigner Assigner
 }
 
 func (c Config) withDefaults() Config {
@@ -123,9 +126,10 @@ type Service struct {
 
 	model atomic.Pointer[snapshot]
 
-	folded     prometheus.Counter
-	foldErrors prometheus.Counter
-	buildTime  prometheus.Histogram
+	folded       prometheus.Counter
+	foldErrors   prometheus.Counter
+	exposeErrors prometheus.Counter
+	buildTime    prometheus.Histogram
 }
 
 // snapshot is one built model and what it was built from.
@@ -152,6 +156,8 @@ func New(cfg Config) (*Service, error) {
 		Help: "Stored purchase lines folded into this instance's co-purchase counts."})
 	s.foldErrors = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_fold_errors_total",
 		Help: "Reads of new purchases from the store that failed (retried at the next fold)."})
+	s.exposeErrors = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_exposure_errors_total",
+		Help: "Experiment exposures that could not be recorded (the customer was answered outside the experiment)."})
 	s.buildTime = f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_recommendations_build_seconds",
 		Help: "Time to build the item-item model from the counts.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)})
 	stat := func(v func(Stats) float64) func() float64 { return func() float64 { return v(s.Stats()) } }
@@ -277,12 +283,17 @@ type Result struct {
 	Method string
 	// BuiltAt is when the model answering was built.
 	BuiltAt time.Time
+	// Experiment and Variant name the experiment the customer is in and
+	// the variant that answered; empty outside experiments.
+	Experiment, Variant string
 }
 
 // Recommend returns up to n products for customer, best first: item-item
 // from their recent purchases, leaving those out unless buyAgain, filled
 // up with popular products; popularity alone for a customer with no
-// purchases or none with neighbours.
+// purchases or none with neighbours. A customer the Assigner puts in an
+// experiment gets the variant's recommender, and the exposure is recorded
+// before the answer is returned.
 func (s *Service) Recommend(customer string, n int, buyAgain bool) (Result, error) {
 	snap := s.model.Load()
 	if snap == nil {
@@ -291,16 +302,10 @@ func (s *Service) Recommend(customer string, n int, buyAgain bool) (Result, erro
 	s.mu.RLock()
 	history := s.counts.History(customer)
 	s.mu.RUnlock()
-	res := Result{BuiltAt: snap.builtAt, Method: MethodPopularity}
-	if len(history) > 0 {
-		res.Items = snap.item.Rank(history, n, buyAgain)
-		if len(res.Items) > 0 && res.Items[0].Score > 0 {
-			res.Method = MethodItemItem
-			return res, nil
-		}
+	if res, ok := s.experiment(snap, customer, history, n, buyAgain); ok {
+		return res, nil
 	}
-	res.Items = snap.pop.Rank(history, n, buyAgain)
-	return res, nil
+	return s.rank(snap, history, n, buyAgain, MethodItemItem), nil
 }
 
 // Similar returns up to n products most similar to product, best first.

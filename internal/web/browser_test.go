@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/shopstream/shopstream/internal/abtest"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/shopgeo"
@@ -66,6 +67,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	web.RegisterFraud(srv, web.FraudDeps{Store: st, Detector: det, MetricsTTL: time.Second})
+	addExperiment(ctx, t, srv, st)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
@@ -190,6 +192,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("a newer alert tops the panel", "("+topAlert+`) !== "`+firstAlert+`"`)
 	wait("the quality panel shows recall and precision", `/^[0-9.]+%$/.test(document.getElementById("fq-recall").textContent) && /^[0-9.]+%$/.test(document.getElementById("fq-precision").textContent)`)
 	wait("the recall chart has data", `fraudChart.data[0].length >= 2`)
+	// The experiments panel: a row per variant with its counts, and the
+	// treatment's lift and verdict.
+	wait("the experiments panel lists both variants", `document.querySelectorAll("#exp-body tr[data-experiment]").length === 2`)
+	expRows, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#exp-body tr[data-experiment]")].map((r) => [...r.cells].map((c) => c.textContent).join("|"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRows := []string{"recs (running)|control|popularity|6|2|33.33%|0.00|control|", "|treatment|item-item|6|4|66.67%|0.00|"}
+	if len(expRows) != 2 || expRows[0] != wantRows[0] || !strings.HasPrefix(expRows[1], wantRows[1]) || !strings.HasSuffix(expRows[1], "|no difference yet") {
+		t.Errorf("experiment rows = %q, want %q then a lift and \"no difference yet\"", expRows, wantRows)
+	}
 	t.Logf("dashboard live after %v", time.Since(start).Round(time.Millisecond))
 
 	// Each chart is a uPlot with a canvas on which its series were drawn:
@@ -387,3 +400,35 @@ const chartPixelsJS = `(() => {
     return out;
   });
 })()`
+
+// addExperiment registers the experiment API on srv with one experiment:
+// six customers exposed per variant, of whom 2 and 4 converted.
+func addExperiment(ctx context.Context, t *testing.T, srv *web.Server, st *sqlite.Store) {
+	t.Helper()
+	exps, err := abtest.New(abtest.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterExperiments(srv, exps)
+	start := time.Now().Add(-2 * time.Hour)
+	_, err = exps.Create(ctx, abtest.Definition{Name: "recs", Start: start, Variants: []abtest.Variant{
+		{Name: "control", Weight: 0.5, Recommender: "popularity"}, {Name: "treatment", Weight: 0.5, Recommender: "item-item"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txs []store.Tx
+	for i := range 12 {
+		x := store.Exposure{Experiment: "recs", CustomerID: fmt.Sprintf("x%d", i), Variant: i % 2, ExposedAt: start,
+			WindowEnd: start.Add(time.Hour), Items: []string{"P1"}}
+		if _, err := st.RecordExposure(ctx, &x); err != nil {
+			t.Fatal(err)
+		}
+		if i < 4 || i%2 == 1 && i < 8 { // x0..x3 and x5, x7: 2 of control, 4 of treatment
+			tx := storetest.Tx(fmt.Sprintf("x-t%d", i), x.CustomerID, start.Add(time.Minute), 0, 99, int64(len(txs)))
+			txs = append(txs, tx)
+		}
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "exp", Topic: "exp", Parts: []store.Part{{Partition: 99, From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -52,6 +52,11 @@ type RecommendationsResponse struct {
 	// number of customers for popularity.
 	Items        []recommend.Scored `json:"items"`
 	ModelBuiltAt time.Time          `json:"model_built_at"`
+	// Experiment and Variant name the experiment the customer is in and
+	// the variant that answered (docs/recommendations.md); absent outside
+	// experiments.
+	Experiment string `json:"experiment,omitempty"`
+	Variant    string `json:"variant,omitempty"`
 	// ModelAgeSeconds is how long ago the model answering was built.
 	ModelAgeSeconds float64 `json:"model_age_seconds"`
 }
@@ -116,6 +121,7 @@ func (h *recommendAPI) write(w http.ResponseWriter, res recsvc.Result, err error
 		return
 	}
 	body.Method, body.Items, body.ModelBuiltAt = res.Method, res.Items, res.BuiltAt.UTC()
+	body.Experiment, body.Variant = res.Experiment, res.Variant
 	if body.Items == nil {
 		body.Items = []recommend.Scored{}
 	}

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/abtest"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Experiments is what the experiment API needs; *abtest.Service is one.
+type Experiments interface {
+	List() []abtest.Definition
+	Create(ctx context.Context, d abtest.Definition) (abtest.Definition, error)
+	Results(ctx context.Context, name string) (*abtest.Results, error)
+}
+
+// RegisterExperiments adds the experiment API (docs/recommendations.md):
+//
+//	GET  /api/v1/experiments          the experiments, with their status
+//	GET  /api/v1/experiments/{name}   one experiment's results
+//	POST /api/v1/experiments          create one (a JSON definition)
+//
+// A definition that is not valid is 422, one whose name is taken 409.
+func RegisterExperiments(s *Server, e Experiments) {
+	h := &experimentAPI{e: e, now: time.Now}
+	s.Handle("GET /api/v1/experiments", http.HandlerFunc(h.list))
+	s.Handle("GET /api/v1/experiments/{name}", http.HandlerFunc(h.results))
+	s.Handle("POST /api/v1/experiments", http.HandlerFunc(h.create))
+}
+
+type experimentAPI struct {
+	e   Experiments
+	now func() time.Time
+}
+
+// ExperimentSummary is an experiment in the list.
+type ExperimentSummary struct {
+	abtest.Definition
+	Status string `json:"status"`
+}
+
+func (h *experimentAPI) list(w http.ResponseWriter, r *http.Request) {
+	defs := h.e.List()
+	now := h.now()
+	out := struct {
+		Experiments []ExperimentSummary `json:"experiments"`
+	}{Experiments: make([]ExperimentSummary, len(defs))}
+	for i := range defs {
+		out.Experiments[i] = ExperimentSummary{Definition: defs[i], Status: defs[i].Status(now)}
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *experimentAPI) results(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	res, err := h.e.Results(ctx, r.PathValue("name"))
+	if errors.Is(err, abtest.ErrUnknown) {
+		err = fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, res)
+}
+
+func (h *experimentAPI) create(w http.ResponseWriter, r *http.Request) {
+	var d abtest.Definition
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		WriteError(w, fmt.Errorf("%w: the body must be an experiment definition: %v", ErrBadRequest, err))
+		return
+	}
+	d, err := h.e.Create(r.Context(), d)
+	switch {
+	case errors.Is(err, abtest.ErrInvalid):
+		WriteError(w, fmt.Errorf("%w: %w", ErrInvalid, err))
+	case errors.Is(err, store.ErrExperimentExists):
+		WriteError(w, fmt.Errorf("%w: %w", ErrConflict, err))
+	case err != nil:
+		WriteError(w, err)
+	default:
+		WriteJSON(w, http.StatusCreated, ExperimentSummary{Definition: d, Status: d.Status(h.now())})
+	}
+}

@@ -1,0 +1,90 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/shopstream/shopstream/internal/abtest"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+func TestExperimentsAPI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := abtest.New(abtest.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterExperiments(srv, svc)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+
+	post := func(body string) int {
+		t.Helper()
+		resp, err := http.Post(ts.URL+"/api/v1/experiments", "application/json", bytes.NewBufferString(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	def := `{"name":"recs","window":"30m","variants":[{"name":"control","weight":0.5,"recommender":"popularity"},
+		{"name":"treatment","weight":0.5,"recommender":"item-item"}]}`
+	for _, tc := range []struct {
+		body string
+		want int
+	}{
+		{def, http.StatusCreated},
+		{def, http.StatusConflict},
+		{`{"name":"x","variants":[{"name":"a","weight":1,"recommender":"popularity"}]}`, http.StatusUnprocessableEntity},
+		{`{"name":"x","colour":"red"}`, http.StatusBadRequest},
+	} {
+		if got := post(tc.body); got != tc.want {
+			t.Errorf("POST %s: %d, want %d", tc.body, got, tc.want)
+		}
+	}
+	var list struct {
+		Experiments []web.ExperimentSummary `json:"experiments"`
+	}
+	getJSON(t, ts.URL+"/api/v1/experiments", http.StatusOK, &list)
+	if len(list.Experiments) != 1 || list.Experiments[0].Name != "recs" || list.Experiments[0].Status != "running" || list.Experiments[0].HashVersion != 2 {
+		t.Fatalf("list: %+v", list)
+	}
+	var res abtest.Results
+	getJSON(t, ts.URL+"/api/v1/experiments/recs", http.StatusOK, &res)
+	if len(res.Variants) != 2 || res.Variants[1].Recommender != "item-item" || len(res.Comparisons) != 1 || res.Comparisons[0].Conversion.Note == "" {
+		t.Fatalf("results of an experiment with no exposures: %+v", res)
+	}
+	getJSON(t, ts.URL+"/api/v1/experiments/nope", http.StatusNotFound, nil)
+}
+
+func getJSON(t *testing.T, url string, status int, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %d, want %d", url, resp.StatusCode, status)
+	}
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+}

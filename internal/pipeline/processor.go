@@ -217,7 +217,11 @@ type Processor struct {
 	health      *healthState
 
 	stored, quarantined, batches, lostTotal atomic.Int64
-	running                                 atomic.Bool
+	// epoch is the ownership epoch of the latest Store.Claim: every batch
+	// carries it as its Generation, so the store refuses the batches of a
+	// processor whose partitions another has claimed since.
+	epoch   atomic.Int32
+	running atomic.Bool
 }
 
 // New validates cfg and returns a Processor.
@@ -433,9 +437,9 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 		}
 		b := p.build(fetches, reset)
 		if b != nil {
-			// Rebalances wait for AllowRebalance: the generation is the
-			// one in which this member owns the fetched partitions.
-			_, b.Generation = p.cl.GroupMetadata()
+			// The epoch the store handed out when the fetched partitions
+			// were last claimed (rebalances wait for AllowRebalance).
+			b.Generation = p.epoch.Load()
 			b.Owner = p.owner
 		}
 		p.mu.Unlock()

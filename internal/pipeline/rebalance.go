@@ -14,6 +14,21 @@ import (
 // partitions by the ones stored with the results, and builds the partitions'
 // state. A partition with no stored offset starts at the log start.
 func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	// Claim the new partitions first: from here on the store refuses the
+	// batches of whoever owned them before, so what is read next is final.
+	var claimed []int32
+	for part := range offsets[p.cfg.Topic] {
+		claimed = append(claimed, part)
+	}
+	if len(claimed) > 0 {
+		epoch, err := p.cfg.Store.Claim(ctx, p.cfg.Group, p.cfg.Topic, p.owner, claimed)
+		if err != nil {
+			return nil, err
+		}
+		for cur := p.epoch.Load(); epoch > cur && !p.epoch.CompareAndSwap(cur, epoch); cur = p.epoch.Load() {
+		}
+		p.log.Info("partitions claimed", "partitions", claimed, "epoch", epoch, "owner", p.owner)
+	}
 	stored, err := p.cfg.Store.Offsets(ctx, p.cfg.Group, p.cfg.Topic)
 	if err != nil {
 		return nil, err

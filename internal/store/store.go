@@ -50,6 +50,14 @@ type Store interface {
 	// when none was stored. The caller restores it and replays only the
 	// records from its Offset to the stored next offset.
 	Checkpoint(ctx context.Context, group, topic string, partition int32) (*Checkpoint, error)
+	// Claim hands owner a new ownership epoch of the group's topic, higher
+	// than any handed out before, and records it with the stored offsets of
+	// partitions (those already registered), so that a batch of an older
+	// epoch (a zombie's) is refused from then on. A processor claims the
+	// partitions it is assigned and writes its batches with the epoch as
+	// their Generation. The epoch never goes backwards, unlike a Kafka
+	// group's generation, which starts again when the group is recreated.
+	Claim(ctx context.Context, group, topic, owner string, partitions []int32) (epoch int32, err error)
 	// Ping checks the connection.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -61,8 +69,8 @@ type Batch struct {
 	Group string
 	Topic string
 	// Owner names the processor that made the batch (its stable instance
-	// id); Generation is the consumer-group generation in which it owned
-	// the batch's partitions. The store records both with the offsets and
+	// id); Generation is the ownership epoch Store.Claim handed it when it
+	// was assigned the batch's partitions. The store records both with the offsets and
 	// refuses a batch whose Generation is older than the stored one (a
 	// zombie's), with a *FencedError. A batch found committed already is
 	// ErrAlreadyCommitted only when the stored owner is this Owner (its own

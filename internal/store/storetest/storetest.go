@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DuplicatesAcrossPartitionsInOneBatch", testDuplicatesInOneBatch},
 		{"DuplicatesAcrossBatches", testDuplicatesAcrossBatches},
 		{"ZombieGeneration", testZombie},
+		{"ClaimEpochs", testClaim},
 		{"OwnLostReply", testOwnLostReply},
 		{"AnotherOwnersCommit", testAnotherOwnersCommit},
 		{"Checkpoints", testCheckpoints},
@@ -448,6 +449,73 @@ func testZombie(t *testing.T, s store.Store) {
 	err = s.WriteBatch(ctx, owned("a", 3, part(0, 2, Tx("a2", "c1", base, 1, 0, 2))))
 	if _, ok := store.IsFenced(err); !ok {
 		t.Fatalf("generation 3 after 4 = %v, want FencedError", err)
+	}
+}
+
+// Claim hands out epochs that only go up, above any generation stored
+// before, records them with the claimed partitions, and so refuses the
+// previous owner's batches at once, before the new owner has committed
+// anything; concurrent claims never get the same epoch.
+func testClaim(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	// Offsets stored under a (Kafka) generation of 7 before any claim.
+	if err := s.WriteBatch(ctx, owned("a", 7, part(0, 0, Tx("a1", "c1", base, 1, 0, 0)), part(1, 0, Tx("a2", "c2", base, 1, 1, 0)))); err != nil {
+		t.Fatal(err)
+	}
+	ea, err := s.Claim(ctx, "g", "transactions", "a", []int32{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ea <= 7 {
+		t.Fatalf("first claim: epoch %d, want above the stored generation 7", ea)
+	}
+	if err := s.WriteBatch(ctx, owned("a", ea, part(0, 1, Tx("a3", "c1", base, 1, 0, 1)))); err != nil {
+		t.Fatalf("a batch of the claimed epoch: %v", err)
+	}
+	// b takes partition 1 over; a still has an uncommitted batch of it.
+	eb, err := s.Claim(ctx, "g", "transactions", "b", []int32{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eb <= ea {
+		t.Fatalf("second claim: epoch %d, want above %d", eb, ea)
+	}
+	err = s.WriteBatch(ctx, owned("a", ea, part(1, 1, Tx("a4", "c2", base, 1, 1, 1))))
+	if f, ok := store.IsFenced(err); !ok || !reflect.DeepEqual(f.Partitions, []int32{1}) {
+		t.Fatalf("the previous owner's batch after the claim = %v, want FencedError [1]", err)
+	}
+	if err := s.WriteBatch(ctx, owned("b", eb, part(1, 1, Tx("a4", "c2", base, 1, 1, 1)))); err != nil {
+		t.Fatalf("the new owner's batch: %v", err)
+	}
+	// a keeps partition 0, whose stored epoch is a's own.
+	if err := s.WriteBatch(ctx, owned("a", ea, part(0, 2, Tx("a5", "c1", base, 1, 0, 2)))); err != nil {
+		t.Fatalf("a batch of a partition a still owns: %v", err)
+	}
+	// Claims at the same time get distinct epochs.
+	const n = 8
+	got := make(chan int32, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			e, err := s.Claim(ctx, "g", "transactions", fmt.Sprintf("p%d", i), []int32{int32(2 + i)})
+			got <- e
+			errs <- err
+		}()
+	}
+	seen := map[int32]bool{}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		e := <-got
+		if seen[e] || e <= eb {
+			t.Fatalf("concurrent claims: epoch %d repeated or not above %d (%v)", e, eb, seen)
+		}
+		seen[e] = true
+	}
+	// Another group and topic count from their own stored generations.
+	if e, err := s.Claim(ctx, "other", "transactions", "a", nil); err != nil || e != 1 {
+		t.Fatalf("first claim of another group = %d, %v; want 1", e, err)
 	}
 }
 

@@ -26,6 +26,14 @@ import (
 // runAll is `shopstream run`: the embedded broker, the generator, the
 // processor, the SQLite store and the web server in one process.
 func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := runEverything(ctx, args, stdout, stderr)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil // stopped (Ctrl-C) while starting: what was stored stays
+	}
+	return err
+}
+
+func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	var lf logFlags
 	var pf processFlags
@@ -225,8 +233,15 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	<-progressDone
 	sum, serr := st.Summary(context.WithoutCancel(ctx))
 	if serr == nil {
-		fmt.Fprintf(stdout, "stored %d transactions (revenue %.2f), %d fraud alerts, %d quarantined records\n",
-			sum.TransactionsTotal, sum.RevenueTotal, sum.FraudAlertsTotal, sum.QuarantinedTotal)
+		var rev []string
+		for _, a := range web.Amounts(sum.RevenueByCurrency) {
+			rev = append(rev, a.Amount+" "+a.Currency)
+		}
+		if len(rev) == 0 {
+			rev = []string{"none"}
+		}
+		fmt.Fprintf(stdout, "stored %d transactions (revenue %s), %d fraud alerts, %d quarantined records\n",
+			sum.TransactionsTotal, strings.Join(rev, ", "), sum.FraudAlertsTotal, sum.QuarantinedTotal)
 	}
 	if err != nil && ctx.Err() == nil {
 		return err

@@ -22,7 +22,7 @@ func TestRunCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
-	m := regexp.MustCompile(`stored (\d+) transactions \(revenue [0-9.]+\), (\d+) fraud alerts, (\d+) quarantined records`).FindStringSubmatch(stdout.String())
+	m := regexp.MustCompile(`stored (\d+) transactions \(revenue [0-9.]+ [A-Z]{3}(?:, [0-9.]+ [A-Z]{3})*\), (\d+) fraud alerts, (\d+) quarantined records`).FindStringSubmatch(stdout.String())
 	if m == nil {
 		t.Fatalf("no final report in the output:\n%s", stdout.String())
 	}

@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +61,28 @@ func TestTwoRunsOnOneDataDir(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("first run did not come up:\n%s", err1.String())
 		}
+	}
+
+	// ... and working once its API reports stored transactions.
+	base := regexp.MustCompile(`dashboard on (http://[^ ,]+)`).FindStringSubmatch(out1.String())
+	if base == nil {
+		t.Fatalf("no dashboard address in %q", out1.String())
+	}
+	for {
+		var sum struct {
+			TransactionsTotal int64 `json:"transactions_total"`
+		}
+		if resp, err := http.Get(base[1] + "/api/v1/summary"); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&sum)
+			resp.Body.Close()
+		}
+		if sum.TransactionsTotal > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("first run stored nothing:\n%s", err1.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	var out2, err2 bytes.Buffer

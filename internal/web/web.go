@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -177,18 +179,50 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 
 // SummaryResponse is the body of GET /api/v1/summary: the running totals.
 type SummaryResponse struct {
-	TransactionsTotal int64   `json:"transactions_total"`
-	RevenueTotal      float64 `json:"revenue_total"`
-	RevenueCents      int64   `json:"revenue_cents"`
-	FraudAlertsTotal  int64   `json:"fraud_alerts_total"`
-	QuarantinedTotal  int64   `json:"quarantined_total"`
-	CustomersTotal    int64   `json:"customers_total"`
+	TransactionsTotal int64 `json:"transactions_total"`
+	// Revenue is the revenue per currency, largest first: amounts of
+	// different currencies are never added up.
+	Revenue          []CurrencyAmount `json:"revenue"`
+	FraudAlertsTotal int64            `json:"fraud_alerts_total"`
+	QuarantinedTotal int64            `json:"quarantined_total"`
+	CustomersTotal   int64            `json:"customers_total"`
 	// LastEventTime is the latest event time stored, absent before any.
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
 }
 
+// CurrencyAmount is an amount of money in one currency.
+type CurrencyAmount struct {
+	// Currency is the ISO 4217 code.
+	Currency string `json:"currency"`
+	// Minor is the amount in the currency's minor unit (cents, yen, fils).
+	Minor int64 `json:"minor"`
+	// Amount is the same as a decimal number with the currency's decimals,
+	// as text so that no float rounds it.
+	Amount string `json:"amount"`
+}
+
+// Amounts lists the amounts per currency, largest first (by minor units,
+// then code): the one place the API turns minor units into money.
+func Amounts(byCurrency map[string]int64) []CurrencyAmount {
+	out := make([]CurrencyAmount, 0, len(byCurrency))
+	for c, v := range byCurrency {
+		digits, ok := event.CurrencyDigits(c)
+		if !ok {
+			digits = 2
+		}
+		out = append(out, CurrencyAmount{Currency: c, Minor: v, Amount: string(event.Cents(v).AppendDecimal(nil, digits))})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Minor != out[j].Minor {
+			return out[i].Minor > out[j].Minor
+		}
+		return out[i].Currency < out[j].Currency
+	})
+	return out
+}
+
 func summaryJSON(s store.Summary) SummaryResponse {
-	return SummaryResponse{TransactionsTotal: s.TransactionsTotal, RevenueTotal: s.RevenueTotal, RevenueCents: s.RevenueCents,
+	return SummaryResponse{TransactionsTotal: s.TransactionsTotal, Revenue: Amounts(s.RevenueByCurrency),
 		FraudAlertsTotal: s.FraudAlertsTotal, QuarantinedTotal: s.QuarantinedTotal, CustomersTotal: s.CustomersTotal,
 		LastEventTime: s.LastEventTime}
 }
@@ -248,19 +282,22 @@ func (s *Server) windows(w http.ResponseWriter, r *http.Request) {
 	out := make([]WindowJSON, len(rows))
 	for i, row := range rows {
 		out[i] = WindowJSON{Granularity: string(row.Granularity), Start: row.Start, Channel: row.Channel,
-			PaymentMethod: row.PaymentMethod, Count: row.Count, RevenueCents: row.RevenueCents, Alerts: row.Alerts}
+			PaymentMethod: row.PaymentMethod, Currency: row.Currency, Count: row.Count, RevenueMinor: row.RevenueCents, Alerts: row.Alerts}
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"granularity": g, "since": since.UTC(), "windows": out})
 }
 
 // WindowJSON is one window of GET /api/v1/windows: the additive totals of
-// one channel and payment method in one minute or hour.
+// one channel, payment method and currency in one minute or hour. Counts
+// may be summed over currencies; revenue may not.
 type WindowJSON struct {
 	Granularity   string    `json:"granularity"`
 	Start         time.Time `json:"start"`
 	Channel       string    `json:"channel"`
 	PaymentMethod string    `json:"payment_method"`
+	Currency      string    `json:"currency"`
 	Count         int64     `json:"count"`
-	RevenueCents  int64     `json:"revenue_cents"`
-	Alerts        int64     `json:"alerts"`
+	// RevenueMinor is the revenue in the currency's minor unit.
+	RevenueMinor int64 `json:"revenue_minor"`
+	Alerts       int64 `json:"alerts"`
 }

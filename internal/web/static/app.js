@@ -3,6 +3,30 @@
 
 const fmtInt = new Intl.NumberFormat("en-US");
 const fmtMoney = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+// The currency with the most revenue: the revenue chart draws it.
+let mainCurrency = null;
+const currencyFormats = new Map();
+// fmtCurrency formats an amount of the summary's revenue ({currency, amount}).
+function fmtCurrency(a) {
+  let f = currencyFormats.get(a.currency);
+  if (!f) {
+    try {
+      f = new Intl.NumberFormat("en-US", { style: "currency", currency: a.currency, maximumFractionDigits: 0 });
+    } catch (e) {
+      f = { format: (v) => fmtMoney.format(v) + " " + a.currency };
+    }
+    currencyFormats.set(a.currency, f);
+  }
+  return f.format(Number(a.amount));
+}
+// minorPer is how many minor units make one unit of a currency.
+function minorPer(currency) {
+  try {
+    return 10 ** new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  } catch (e) {
+    return 100;
+  }
+}
 const $ = (id) => document.getElementById(id);
 // compact formats an axis value: 1.2M, 350k, 42.
 const compactFmt = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
@@ -47,7 +71,10 @@ async function pollSummary() {
     const s = await getJSON("api/v1/summary");
     const now = Date.now() / 1000;
     $("t-tx").textContent = fmtInt.format(s.transactions_total);
-    $("t-rev").textContent = fmtMoney.format(s.revenue_total);
+    // Revenue per currency, largest first: never added across currencies.
+    const rev = s.revenue || [];
+    $("t-rev").textContent = rev.length ? rev.slice(0, 3).map(fmtCurrency).join(" · ") + (rev.length > 3 ? " …" : "") : "–";
+    if (rev.length) mainCurrency = rev[0].currency;
     $("t-alerts").textContent = fmtInt.format(s.fraud_alerts_total);
     $("t-quar").textContent = fmtInt.format(s.quarantined_total);
     $("t-cust").textContent = fmtInt.format(s.customers_total);
@@ -73,9 +100,13 @@ async function pollMinutes() {
     for (const r of w.windows) {
       const t = Date.parse(r.start) / 1000;
       const cur = by.get(t) || { rev: 0, n: 0 };
-      cur.rev += r.revenue_cents / 100; cur.n += r.count;
+      // Counts add up over currencies; revenue is drawn for the main
+      // currency only.
+      if (!mainCurrency || r.currency === mainCurrency) cur.rev += Number(r.revenue_minor) / minorPer(r.currency);
+      cur.n += r.count;
       by.set(t, cur);
     }
+    if (mainCurrency) $("min-currency").textContent = mainCurrency;
     const ts = [...by.keys()].sort((a, b) => a - b);
     minChart.setData([ts, ts.map((t) => by.get(t).rev), ts.map((t) => by.get(t).n)]);
   } catch (e) {

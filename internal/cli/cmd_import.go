@@ -278,18 +278,22 @@ func (r *importRun) flush(ctx context.Context) error {
 	for {
 		err := r.st.WriteBatch(ctx, &store.Batch{Group: importGroup, Topic: r.topic, Parts: []store.Part{r.part}})
 		if d, ok := store.IsDuplicate(err); ok {
-			dup := map[string]bool{}
-			for _, id := range d.IDs {
-				dup[id] = true
+			// The later copies, by offset: the first of an id repeated
+			// within the part is kept.
+			dup := map[int64]store.DuplicateCopy{}
+			for _, c := range d.Copies {
+				dup[c.Offset] = c
 			}
 			kept := r.part.Txs[:0]
 			for _, t := range r.part.Txs {
-				if !dup[t.TransactionID] {
+				c, ok := dup[t.Offset]
+				if !ok {
 					kept = append(kept, t)
 					continue
 				}
 				r.part.Quarantined = append(r.part.Quarantined, store.Quarantined{Reason: string(quality.DuplicateID),
-					Detail: "transaction " + t.TransactionID + " is stored already", Raw: importRaw(&t), Partition: importPartition, Offset: t.Offset})
+					Detail: fmt.Sprintf("transaction %s is stored already, at offset %d", t.TransactionID, c.KeptOffset),
+					Raw:    importRaw(&t), Partition: importPartition, Offset: t.Offset})
 			}
 			r.part.Txs = kept
 			continue

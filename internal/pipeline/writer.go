@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -68,7 +69,7 @@ func (p *Processor) write(ctx context.Context, b *store.Batch) error {
 		if d, ok := store.IsDuplicate(err); ok {
 			p.count("duplicate")
 			p.log.Warn("transactions already stored; quarantining them as duplicates", "count", len(d.IDs), "first", d.IDs[0])
-			p.quarantineDuplicates(b, d.IDs)
+			p.quarantineDuplicates(b, d.Copies)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -135,35 +136,44 @@ func (p *Processor) dropFenced(b *store.Batch) {
 	b.Parts = kept
 }
 
-// quarantineDuplicates moves the transactions the store reported as
-// already stored out of b into quarantine, with their labels, alerts and
-// outbox messages. Repeats within a batch cannot reach here: the
-// partition's dedup ring catches them first (a repeat has the same key,
-// so the same partition).
-func (p *Processor) quarantineDuplicates(b *store.Batch, ids []string) {
-	dup := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		dup[id] = true
+// quarantineDuplicates moves the records the store reported as later
+// copies of a transaction (stored already, or kept from an earlier part of
+// the batch: the same id on another partition) out of b into quarantine,
+// with their labels, alerts and outbox messages. Copies are found by
+// partition and offset, so the kept copy stays.
+func (p *Processor) quarantineDuplicates(b *store.Batch, copies []store.DuplicateCopy) {
+	type loc struct {
+		p   int32
+		off int64
+	}
+	dup := make(map[loc]store.DuplicateCopy, len(copies))
+	for _, c := range copies {
+		dup[loc{c.Partition, c.Offset}] = c
 	}
 	for i := range b.Parts {
 		part := &b.Parts[i]
 		var deferred []store.Quarantined
+		removed, stays := map[string]bool{}, map[string]bool{}
 		kept := part.Txs[:0]
 		for _, t := range part.Txs {
-			if dup[t.TransactionID] {
+			if c, ok := dup[loc{t.Partition, t.Offset}]; ok {
 				q := store.Quarantined{
-					Reason: string(quality.DuplicateID), Detail: "transaction_id " + t.TransactionID + " is stored already",
-					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad,
+					Reason: string(quality.DuplicateID),
+					Detail: fmt.Sprintf("transaction_id %s is stored already, at partition %d offset %d", t.TransactionID, c.KeptPartition, c.KeptOffset),
+					Raw:    t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad,
 				}
 				deferred = append(deferred, q)
+				removed[t.TransactionID] = true
 				continue
 			}
+			stays[t.TransactionID] = true
 			kept = append(kept, t)
 		}
 		part.Txs = kept
-		part.Labels = filter(part.Labels, func(l store.Label) bool { return !dup[l.TransactionID] })
-		part.Alerts = filter(part.Alerts, func(a store.Alert) bool { return !dup[a.TransactionID] })
-		part.Outbox = filter(part.Outbox, func(o store.OutboxMsg) bool { return o.Ref == "" || !dup[o.Ref] })
+		gone := func(id string) bool { return removed[id] && !stays[id] }
+		part.Labels = filter(part.Labels, func(l store.Label) bool { return !gone(l.TransactionID) })
+		part.Alerts = filter(part.Alerts, func(a store.Alert) bool { return !gone(a.TransactionID) })
+		part.Outbox = filter(part.Outbox, func(o store.OutboxMsg) bool { return o.Ref == "" || !gone(o.Ref) })
 		for _, q := range deferred {
 			p.addQuarantined(part, q)
 		}

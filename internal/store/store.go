@@ -248,27 +248,59 @@ func (e *DuplicateError) Error() string {
 // counts it as written.
 var ErrAlreadyCommitted = errors.New("batch was committed already")
 
-// Fence compares a batch with the stored offsets of its partitions: nil when
-// every part starts where its partition stands, ErrAlreadyCommitted when
-// every part ends there, else a *FencedError naming the partitions that
-// moved. Both stores call it with the rows they locked.
-func Fence(parts []Part, stored map[int32]int64) error {
-	var fenced []int32
-	done := true
-	for _, p := range parts {
+// StoredOffset is a partition's stored position and who stored it.
+type StoredOffset struct {
+	// Next is the next offset to consume.
+	Next int64
+	// Owner and Generation are those of the batch that stored it ("" and
+	// -1 for a writer outside any group).
+	Owner      string
+	Generation int32
+}
+
+// Fence compares a batch with the stored offsets of its partitions (both
+// stores call it with the rows they locked):
+//   - a partition whose stored generation is newer than the batch's: a
+//     *FencedError naming those partitions (the batch is a zombie's);
+//   - every part ending where its partition stands: ErrAlreadyCommitted
+//     when the stored owner is the batch's Owner (its own commit whose
+//     reply was lost), else a *FencedError naming every partition
+//     (another owner committed the same range);
+//   - a part not starting where its partition stands: a *FencedError
+//     naming the partitions that moved;
+//   - else nil.
+//
+// A batch with Generation -1 or no Owner (the importer, tests) is fenced
+// by offsets alone: its commit found done is ErrAlreadyCommitted.
+func Fence(b *Batch, stored map[int32]StoredOffset) error {
+	grouped := b.Owner != "" && b.Generation >= 0
+	var zombie, moved, all []int32
+	done, mine := true, true
+	for _, p := range b.Parts {
+		all = append(all, p.Partition)
 		cur, ok := stored[p.Partition]
-		if !ok || cur != p.To || p.To == p.From {
+		if grouped && ok && cur.Generation > b.Generation {
+			zombie = append(zombie, p.Partition)
+		}
+		if !ok || cur.Next != p.To || p.To == p.From {
 			done = false
 		}
-		if ok && cur != p.From {
-			fenced = append(fenced, p.Partition)
+		if ok && cur.Owner != b.Owner {
+			mine = false
+		}
+		if ok && cur.Next != p.From {
+			moved = append(moved, p.Partition)
 		}
 	}
-	if done {
+	switch {
+	case len(zombie) > 0:
+		return &FencedError{Partitions: zombie}
+	case done && (mine || !grouped):
 		return ErrAlreadyCommitted
-	}
-	if len(fenced) > 0 {
-		return &FencedError{Partitions: fenced}
+	case done:
+		return &FencedError{Partitions: all}
+	case len(moved) > 0:
+		return &FencedError{Partitions: moved}
 	}
 	return nil
 }

@@ -1,5 +1,6 @@
-// Package postgres is the PostgreSQL Store: pgx with a connection pool,
-// COPY for bulk rows, additive upserts for window metrics and customers, and
+// Package postgres is the PostgreSQL Store: the shared store logic of
+// sqlstore over pgx with a connection pool, COPY for bulk rows, additive
+// unnest upserts for window metrics and customers, advisory locks, and
 // embedded numbered migrations applied at open.
 package postgres
 
@@ -8,7 +9,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"slices"
+	"hash/fnv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,17 +19,25 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrationsFS embed.FS
 
-// Store is the PostgreSQL implementation of store.Store.
+// Store is the PostgreSQL implementation of store.Store, store.Analytics
+// and store.Fraud.
 type Store struct {
+	*sqlstore.Store
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+// Close and TryLead complete the shared store.
+var _ interface {
+	store.Store
+	store.Analytics
+	store.Fraud
+} = (*Store)(nil)
 
 // Open connects to url, applies pending migrations and returns the store.
 func Open(ctx context.Context, url string) (*Store, error) {
@@ -41,8 +52,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
-	s := &Store{pool: pool}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{Store: sqlstore.New(dialect{pool}), pool: pool}
+	if err := s.Migrate(ctx, migrationsFS, "migrations"); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -52,136 +63,243 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // Pool exposes the connection pool for the model jobs and the API.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// migrationLock is the advisory lock key that serialises migrations among
-// processors starting together.
-const migrationLock = 0x73686f7073747231
-
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := store.LoadMigrations(migrationsFS, "migrations")
-	if err != nil {
-		return err
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connecting to PostgreSQL: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLock)); err != nil {
-		return fmt.Errorf("locking for migrations: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrationLock)) //nolint:errcheck // released with the session anyway
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("creating schema_migrations: %w", err)
-	}
-	var cur int
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&cur); err != nil {
-		return fmt.Errorf("reading schema version: %w", err)
-	}
-	for _, m := range ms[min(cur, len(ms)):] {
-		err := pgx.BeginFunc(ctx, conn.Conn(), func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("applying migration %s: %w", m.Name, err)
-		}
-	}
-	return nil
-}
-
-// Ping checks the connection.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
-
 // Close closes the pool.
 func (s *Store) Close() error { s.pool.Close(); return nil }
 
-// WriteBatch implements store.Store.
-func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
-	if len(b.Parts) == 0 {
-		return nil
+// BareCopy copies rows into a fresh copy of the transactions table (same
+// columns, keys and indexes) in one transaction, and drops it afterwards:
+// the benchmark's yardstick of what PostgreSQL can take, measured the same
+// way the processor writes.
+func (s *Store) BareCopy(ctx context.Context, batches [][]store.Tx) (time.Duration, error) {
+	if _, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE transactions INCLUDING ALL)"); err != nil {
+		return 0, fmt.Errorf("creating bench_copy: %w", err)
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("beginning batch transaction: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
-
-	if err := fence(ctx, tx, b); err != nil {
-		return err // nothing written: rolled back
-	}
-	if err := copyTxs(ctx, tx, b.Parts); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "transactions_pkey" {
-			tx.Rollback(ctx) //nolint:errcheck // the transaction is aborted already
-			return s.duplicates(ctx, b.Parts)
+	defer s.pool.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_copy") //nolint:errcheck // best effort
+	start := time.Now()
+	for _, rows := range batches {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return copyTxsInto(ctx, tx, "bench_copy", []store.Part{{Txs: rows}})
+		})
+		if err != nil {
+			return 0, fmt.Errorf("copying into bench_copy: %w", err)
 		}
-		return fmt.Errorf("copying transactions: %w", err)
 	}
-	if err := copyRest(ctx, tx, b.Parts); err != nil {
-		return err
-	}
-	if err := upsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {
-		return err
-	}
-	// Window rows are shared by every writer (each batch touches the same
-	// few minutes), so they are locked last, just before the commit, to
-	// keep concurrent writers from queueing on them for the whole batch.
-	if err := upsertWindows(ctx, tx, store.WindowDeltas(b.Parts)); err != nil {
-		return err
-	}
-	parts := make([]int32, len(b.Parts))
-	next := make([]int64, len(b.Parts))
-	for i, p := range b.Parts {
-		parts[i], next[i] = p.Partition, p.To
-	}
-	if _, err := tx.Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, updated_at = now()
-		FROM unnest($3::int[], $4::bigint[]) AS u(p, n)
-		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next); err != nil {
-		return fmt.Errorf("advancing offsets: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("committing batch: %w", err)
-	}
-	return nil
+	return time.Since(start), nil
 }
 
-// fence locks the offset rows of the batch's partitions and checks each
-// still stands at the part's From offset.
-func fence(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
+// leaderKey is the advisory lock key of a leader lock: FNV-1a of the name,
+// in a namespace of its own.
+func leaderKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("shopstream/leader/" + name))
+	return int64(h.Sum64())
+}
+
+// TryLead implements store.Analytics with a session-level advisory lock
+// held on a connection taken out of the pool for as long as the caller
+// leads. If that connection dies the server releases the lock, and another
+// instance may start while this one finishes; the job's writes are
+// idempotent upserts, so the overlap costs work, not correctness.
+func (s *Store) TryLead(ctx context.Context, name string) (func(), bool, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("leader lock %s: %w", name, err)
+	}
+	key := leaderKey(name)
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, fmt.Errorf("leader lock %s: %w", name, err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			var unlocked bool
+			if err := conn.QueryRow(uctx, "SELECT pg_advisory_unlock($1)", key).Scan(&unlocked); err != nil || !unlocked {
+				// Ending the session releases whatever it holds.
+				conn.Hijack().Close(uctx) //nolint:errcheck // the session ends either way
+				return
+			}
+			conn.Release()
+		})
+	}
+	return release, true, nil
+}
+
+// Lock keys of the advisory locks, each in a namespace of its own.
+const (
+	migrationLock  = 0x73686f7073747231
+	fraudModelLock = 0x73686f7066726d31
+)
+
+// dialect is sqlstore.Dialect over pgx.
+type dialect struct{ pool *pgxpool.Pool }
+
+// querier is what a pool and a transaction share.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// db adapts a pool or a transaction to sqlstore.DB.
+type db struct{ q querier }
+
+func (d db) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := d.q.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+func (d db) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	rows, err := d.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (d db) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return row{d.q.QueryRow(ctx, sql, args...)}
+}
+
+// row maps pgx.ErrNoRows to sqlstore.ErrNoRows.
+type row struct{ r pgx.Row }
+
+func (r row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlstore.ErrNoRows
+	}
+	return err
+}
+
+// pgTx returns the pgx transaction behind tx.
+func pgTx(tx sqlstore.DB) pgx.Tx { return tx.(db).q.(pgx.Tx) }
+
+func (d dialect) DB() sqlstore.DB { return db{d.pool} }
+
+func (d dialect) Tx(ctx context.Context, fn func(tx sqlstore.DB) error) error {
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(db{tx}) })
+}
+
+func (d dialect) SQL() sqlstore.Queries {
+	return sqlstore.Queries{
+		SchemaMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+		PurchaseDays: `SELECT customer_id, (event_time AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC' AS day,
+				count(*), sum(total_cents)::bigint
+			FROM transactions WHERE event_time < $1
+			GROUP BY customer_id, day ORDER BY customer_id COLLATE "C", day`,
+		// Item prices are JSON numbers with two decimals, so numeric
+		// arithmetic gives exact cents.
+		CategorySpend: `SELECT t.customer_id, coalesce(e->>'category', '') AS category,
+				sum(round((e->>'quantity')::numeric * (e->>'unit_price')::numeric * 100))::bigint
+			FROM transactions t CROSS JOIN LATERAL json_array_elements(t.items) AS e
+			WHERE t.event_time < $1
+			GROUP BY t.customer_id, 2 ORDER BY t.customer_id COLLATE "C", coalesce(e->>'category', '') COLLATE "C"`,
+		Collate:    ` COLLATE "C"`,
+		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
+	}
+}
+
+func (d dialect) LockModels(ctx context.Context, tx sqlstore.DB) error {
+	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(fraudModelLock))
+	return err
+}
+
+// LockMigrations holds a session advisory lock on a connection of its own.
+func (d dialect) LockMigrations(ctx context.Context) (func(), error) {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLock)); err != nil {
+		conn.Release()
+		return nil, err
+	}
+	return func() {
+		conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrationLock)) //nolint:errcheck // released with the session anyway
+		conn.Release()
+	}, nil
+}
+
+// Classify sorts by SQLSTATE: class 22 (data exception, encodings
+// included), class 23 (integrity) and 54000 (program limit, a value too
+// large) are data errors; the duplicate key of transactions_pkey may be a
+// stored transaction. Everything else (class 08, 40001, 40P01, 53, 57P01,
+// ...) is transient.
+func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return sqlstore.Transient, ""
+	}
+	switch {
+	case e.Code == "23505" && e.ConstraintName == "transactions_pkey":
+		return sqlstore.DuplicateKey, e.Message
+	case strings.HasPrefix(e.Code, "22"), strings.HasPrefix(e.Code, "23"), e.Code == "54000":
+		msg := e.Message
+		if e.Detail != "" {
+			msg += " (" + e.Detail + ")"
+		}
+		return sqlstore.Data, msg
+	}
+	return sqlstore.Transient, ""
+}
+
+// LockOffsets registers the batch's partitions and locks their rows in
+// partition order, two statements for any number of partitions.
+func (d dialect) LockOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) (map[int32]store.StoredOffset, error) {
+	t := pgTx(tx)
 	parts := make([]int32, len(b.Parts))
 	from := make([]int64, len(b.Parts))
 	for i, p := range b.Parts {
 		parts[i], from[i] = p.Partition, p.From
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+	if _, err := t.Exec(ctx, `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
 		SELECT $1, $2, p, f FROM unnest($3::int[], $4::bigint[]) AS u(p, f)
 		ON CONFLICT DO NOTHING`, b.Group, b.Topic, parts, from); err != nil {
-		return fmt.Errorf("registering offsets: %w", err)
+		return nil, fmt.Errorf("registering offsets: %w", err)
 	}
-	rows, err := tx.Query(ctx, `SELECT partition, next_offset FROM consumer_offsets
+	rows, err := t.Query(ctx, `SELECT partition, next_offset, owner, generation FROM consumer_offsets
 		WHERE group_id = $1 AND topic = $2 AND partition = ANY($3) ORDER BY partition FOR UPDATE`, b.Group, b.Topic, parts)
 	if err != nil {
-		return fmt.Errorf("locking offsets: %w", err)
+		return nil, err
 	}
-	stored := map[int32]int64{}
+	defer rows.Close()
+	stored := make(map[int32]store.StoredOffset, len(parts))
 	for rows.Next() {
 		var p int32
-		var n int64
-		if err := rows.Scan(&p, &n); err != nil {
-			rows.Close()
-			return fmt.Errorf("reading offsets: %w", err)
+		var o store.StoredOffset
+		if err := rows.Scan(&p, &o.Next, &o.Owner, &o.Generation); err != nil {
+			return nil, err
 		}
-		stored[p] = n
+		stored[p] = o
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading offsets: %w", err)
+	return stored, rows.Err()
+}
+
+// AdvanceOffsets moves every part's offset in one statement, storing a
+// part's checkpoint with it when the part carries one.
+func (d dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Batch) error {
+	parts := make([]int32, len(b.Parts))
+	next := make([]int64, len(b.Parts))
+	cps := make([][]byte, len(b.Parts))
+	for i, p := range b.Parts {
+		parts[i], next[i], cps[i] = p.Partition, p.To, p.Checkpoint
 	}
-	return store.Fence(b.Parts, stored)
+	_, err := pgTx(tx).Exec(ctx, `UPDATE consumer_offsets c SET next_offset = u.n, owner = $5, generation = $6, updated_at = now(),
+			checkpoint = coalesce(u.c, c.checkpoint),
+			checkpoint_offset = CASE WHEN u.c IS NULL THEN c.checkpoint_offset ELSE u.n END,
+			checkpoint_at = CASE WHEN u.c IS NULL THEN c.checkpoint_at ELSE now() END
+		FROM unnest($3::int[], $4::bigint[], $7::bytea[]) AS u(p, n, c)
+		WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p`, b.Group, b.Topic, parts, next, b.Owner, b.Generation, cps)
+	return err
 }
 
 var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_cents", "currency",
@@ -223,8 +341,8 @@ func (s *txSource) Values() ([]any, error) {
 
 func (s *txSource) Err() error { return nil }
 
-func copyTxs(ctx context.Context, tx pgx.Tx, parts []store.Part) error {
-	return copyTxsInto(ctx, tx, "transactions", parts)
+func (d dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Part) error {
+	return copyTxsInto(ctx, pgTx(tx), "transactions", parts)
 }
 
 func copyTxsInto(ctx context.Context, tx pgx.Tx, table string, parts []store.Part) error {
@@ -239,66 +357,28 @@ func copyTxsInto(ctx context.Context, tx pgx.Tx, table string, parts []store.Par
 	return err
 }
 
-// BareCopy copies rows into a fresh copy of the transactions table (same
-// columns, keys and indexes) in one transaction, and drops it afterwards:
-// the benchmark's yardstick of what PostgreSQL can take, measured the same
-// way the processor writes.
-func (s *Store) BareCopy(ctx context.Context, batches [][]store.Tx) (time.Duration, error) {
-	if _, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE transactions INCLUDING ALL)"); err != nil {
-		return 0, fmt.Errorf("creating bench_copy: %w", err)
-	}
-	defer s.pool.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_copy") //nolint:errcheck // best effort
-	start := time.Now()
-	for _, rows := range batches {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			return copyTxsInto(ctx, tx, "bench_copy", []store.Part{{Txs: rows}})
-		})
-		if err != nil {
-			return 0, fmt.Errorf("copying into bench_copy: %w", err)
-		}
-	}
-	return time.Since(start), nil
+func (d dialect) Insert(ctx context.Context, tx sqlstore.DB, table string, cols []string, rows [][]any) error {
+	_, err := pgTx(tx).CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+	return err
 }
 
-func copyRest(ctx context.Context, tx pgx.Tx, parts []store.Part) error {
-	var labels, quar, alerts, outbox [][]any
-	for i := range parts {
-		p := &parts[i]
-		for _, l := range p.Labels {
-			labels = append(labels, []any{l.TransactionID, l.Fraud, l.Scenario})
-		}
-		for _, q := range p.Quarantined {
-			quar = append(quar, []any{q.Reason, q.Detail, q.Raw, q.Partition, q.Offset, q.Expected})
-		}
-		for _, a := range p.Alerts {
-			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, float32(a.Risk), a.Decision, string(a.ReasonsJSON), a.AmountCents})
-		}
-		for _, o := range p.Outbox {
-			outbox = append(outbox, []any{o.Kind, o.Target, o.Key, o.Headers, o.Payload})
-		}
+// Upsert copies the rows into a temporary table like table and merges
+// them from there: COPY's speed with ON CONFLICT's semantics.
+func (d dialect) Upsert(ctx context.Context, tx sqlstore.DB, table string, cols []string, onConflict string, rows [][]any) error {
+	t := pgTx(tx)
+	tmp := "upsert_" + table
+	if _, err := t.Exec(ctx, "CREATE TEMP TABLE "+tmp+" (LIKE "+table+" INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
+		return err
 	}
-	copies := []struct {
-		table string
-		cols  []string
-		rows  [][]any
-	}{
-		{"labels", []string{"transaction_id", "fraud", "scenario"}, labels},
-		{"quarantine", []string{"reason", "detail", "raw", "kafka_partition", "kafka_offset", "expected"}, quar},
-		{"alerts", []string{"transaction_id", "customer_id", "event_time", "risk", "decision", "reasons", "amount_cents"}, alerts},
-		{"outbox", []string{"kind", "target", "msg_key", "headers", "payload"}, outbox},
+	if _, err := t.CopyFrom(ctx, pgx.Identifier{tmp}, cols, pgx.CopyFromRows(rows)); err != nil {
+		return err
 	}
-	for _, c := range copies {
-		if len(c.rows) == 0 {
-			continue
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
-			return fmt.Errorf("copying %d rows into %s: %w", len(c.rows), c.table, err)
-		}
-	}
-	return nil
+	list := strings.Join(cols, ", ")
+	_, err := t.Exec(ctx, "INSERT INTO "+table+" AS a ("+list+") SELECT "+list+" FROM "+tmp+" "+onConflict)
+	return err
 }
 
-func upsertWindows(ctx context.Context, tx pgx.Tx, ws []store.WindowRow) error {
+func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.WindowRow) error {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -312,19 +392,16 @@ func upsertWindows(ctx context.Context, tx pgx.Tx, ws []store.WindowRow) error {
 	for i, w := range ws {
 		g[i], st[i], ch[i], pm[i], n[i], rev[i], al[i] = string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Count, w.RevenueCents, w.Alerts
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO window_metrics AS w (granularity, window_start, channel, payment_method, tx_count, revenue_cents, alert_count)
+	_, err := pgTx(tx).Exec(ctx, `INSERT INTO window_metrics AS w (granularity, window_start, channel, payment_method, tx_count, revenue_cents, alert_count)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
 		ON CONFLICT (granularity, window_start, channel, payment_method) DO UPDATE SET
 			tx_count = w.tx_count + excluded.tx_count,
 			revenue_cents = w.revenue_cents + excluded.revenue_cents,
 			alert_count = w.alert_count + excluded.alert_count`, g, st, ch, pm, n, rev, al)
-	if err != nil {
-		return fmt.Errorf("upserting %d window metrics: %w", len(ws), err)
-	}
-	return nil
+	return err
 }
 
-func upsertCustomers(ctx context.Context, tx pgx.Tx, cs []store.CustomerDelta) error {
+func (d dialect) UpsertCustomers(ctx context.Context, tx sqlstore.DB, cs []store.CustomerDelta) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -336,185 +413,12 @@ func upsertCustomers(ctx context.Context, tx pgx.Tx, cs []store.CustomerDelta) e
 	for i, c := range cs {
 		id[i], first[i], last[i], orders[i], rev[i] = c.CustomerID, c.FirstSeen, c.LastSeen, c.Orders, c.RevenueCents
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO customers AS c (customer_id, first_seen, last_seen, orders, revenue_cents)
+	_, err := pgTx(tx).Exec(ctx, `INSERT INTO customers AS c (customer_id, first_seen, last_seen, orders, revenue_cents)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::bigint[])
 		ON CONFLICT (customer_id) DO UPDATE SET
 			first_seen = least(c.first_seen, excluded.first_seen),
 			last_seen = greatest(c.last_seen, excluded.last_seen),
 			orders = c.orders + excluded.orders,
 			revenue_cents = c.revenue_cents + excluded.revenue_cents`, id, first, last, orders, rev)
-	if err != nil {
-		return fmt.Errorf("upserting %d customers: %w", len(cs), err)
-	}
-	return nil
-}
-
-// duplicates finds which of the batch's transactions are stored already.
-func (s *Store) duplicates(ctx context.Context, parts []store.Part) error {
-	var ids []string
-	for i := range parts {
-		for _, t := range parts[i].Txs {
-			ids = append(ids, t.TransactionID)
-		}
-	}
-	rows, err := s.pool.Query(ctx, "SELECT transaction_id FROM transactions WHERE transaction_id = ANY($1)", ids)
-	if err != nil {
-		return fmt.Errorf("finding duplicate transactions: %w", err)
-	}
-	dups, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("finding duplicate transactions: %w", err)
-	}
-	// Repeats inside the batch itself also violate the key.
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if seen[id] && !slices.Contains(dups, id) {
-			dups = append(dups, id)
-		}
-		seen[id] = true
-	}
-	if len(dups) == 0 {
-		return fmt.Errorf("copying transactions: unique violation but no duplicate found")
-	}
-	return &store.DuplicateError{IDs: dups}
-}
-
-// Offsets implements store.Store.
-func (s *Store) Offsets(ctx context.Context, group, topic string) (map[int32]int64, error) {
-	rows, err := s.pool.Query(ctx, "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2", group, topic)
-	if err != nil {
-		return nil, fmt.Errorf("reading stored offsets: %w", err)
-	}
-	defer rows.Close()
-	out := map[int32]int64{}
-	for rows.Next() {
-		var p int32
-		var n int64
-		if err := rows.Scan(&p, &n); err != nil {
-			return nil, fmt.Errorf("reading stored offsets: %w", err)
-		}
-		out[p] = n
-	}
-	return out, rows.Err()
-}
-
-// Summary implements store.Store.
-func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
-	var sum store.Summary
-	var last *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(tx_count), 0)::bigint, coalesce(sum(revenue_cents), 0)::bigint,
-		coalesce(sum(alert_count), 0)::bigint, max(window_start) FROM window_metrics WHERE granularity = 'hour'`).
-		Scan(&sum.TransactionsTotal, &sum.RevenueCents, &sum.FraudAlertsTotal, &last)
-	if err != nil {
-		return sum, fmt.Errorf("reading totals: %w", err)
-	}
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM quarantine").Scan(&sum.QuarantinedTotal); err != nil {
-		return sum, fmt.Errorf("counting quarantine: %w", err)
-	}
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&sum.CustomersTotal); err != nil {
-		return sum, fmt.Errorf("counting customers: %w", err)
-	}
-	sum.RevenueTotal = float64(sum.RevenueCents) / 100
-	sum.LastEventTime = last
-	return sum, nil
-}
-
-// Windows implements store.Store.
-func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Time) ([]store.WindowRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT window_start, channel, payment_method, tx_count, revenue_cents, alert_count
-		FROM window_metrics WHERE granularity = $1 AND window_start >= $2 ORDER BY window_start, channel, payment_method`, string(g), since)
-	if err != nil {
-		return nil, fmt.Errorf("reading window metrics: %w", err)
-	}
-	defer rows.Close()
-	var out []store.WindowRow
-	for rows.Next() {
-		w := store.WindowRow{Granularity: g}
-		if err := rows.Scan(&w.Start, &w.Channel, &w.PaymentMethod, &w.Count, &w.RevenueCents, &w.Alerts); err != nil {
-			return nil, fmt.Errorf("reading window metrics: %w", err)
-		}
-		w.Start = w.Start.UTC()
-		out = append(out, w)
-	}
-	return out, rows.Err()
-}
-
-// RecentTransactions implements store.Store.
-func (s *Store) RecentTransactions(ctx context.Context, partition int32, fromOffset int64, since time.Time, fn func(*store.Tx) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT transaction_id, customer_id, event_time, total_cents, currency, payment_method, channel,
-		card_bin, card_last4, device_id, ip_address, billing_country, shipping_country, items::text, kafka_offset, risk, decision
-		FROM transactions WHERE kafka_partition = $1 AND kafka_offset >= $2 AND event_time >= $3 ORDER BY kafka_offset`, partition, fromOffset, since)
-	if err != nil {
-		return fmt.Errorf("reading recent transactions of partition %d: %w", partition, err)
-	}
-	defer rows.Close()
-	var t store.Tx
-	for rows.Next() {
-		var items string
-		var risk float32
-		if err := rows.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.TotalCents, &t.Currency, &t.PaymentMethod, &t.Channel,
-			&t.CardBIN, &t.CardLast4, &t.DeviceID, &t.IPAddress, &t.BillingCountry, &t.ShippingCountry, &items, &t.Offset, &risk, &t.Decision); err != nil {
-			return fmt.Errorf("reading recent transactions of partition %d: %w", partition, err)
-		}
-		t.ItemsJSON, t.Risk, t.Partition = []byte(items), float64(risk), partition
-		if err := fn(&t); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// DeliverOutbox implements store.Store.
-func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.OutboxMsg) error) (delivered, failed int, err error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading outbox: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
-	rows, err := tx.Query(ctx, `SELECT id, kind, target, msg_key, headers, payload, attempts FROM outbox
-		WHERE delivered_at IS NULL AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading outbox: %w", err)
-	}
-	var msgs []store.OutboxMsg
-	for rows.Next() {
-		var m store.OutboxMsg
-		if err := rows.Scan(&m.ID, &m.Kind, &m.Target, &m.Key, &m.Headers, &m.Payload, &m.Attempts); err != nil {
-			rows.Close()
-			return 0, 0, fmt.Errorf("reading outbox: %w", err)
-		}
-		msgs = append(msgs, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, 0, fmt.Errorf("reading outbox: %w", err)
-	}
-	var ok []int64
-	for i := range msgs {
-		m := &msgs[i]
-		if serr := send(m); serr != nil {
-			failed++
-			wait := store.OutboxBackoff(m.Attempts)
-			if _, err := tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-				next_attempt_at = now() + $3 * interval '1 millisecond' WHERE id = $1`, m.ID, serr.Error(), wait.Milliseconds()); err != nil {
-				return 0, 0, fmt.Errorf("recording outbox failure: %w", err)
-			}
-			continue
-		}
-		ok = append(ok, m.ID)
-	}
-	if len(ok) > 0 {
-		if _, err := tx.Exec(ctx, "UPDATE outbox SET delivered_at = now() WHERE id = ANY($1)", ok); err != nil {
-			return 0, 0, fmt.Errorf("marking outbox delivered: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, 0, fmt.Errorf("committing outbox delivery: %w", err)
-	}
-	return len(ok), failed, nil
-}
-
-// Checkpoint implements store.Store. Checkpoints are not stored yet.
-func (s *Store) Checkpoint(ctx context.Context, group, topic string, partition int32) (*store.Checkpoint, error) {
-	return nil, nil
+	return err
 }

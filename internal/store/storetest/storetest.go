@@ -4,7 +4,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -24,6 +26,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecentTransactions", testRecent},
 		{"EmptyStore", testEmpty},
 		{"Outbox", testOutbox},
+		{"Rejected", testRejected},
+		{"QuarantineTakesAnything", testQuarantineTakesAnything},
+		{"DuplicatesAcrossPartitionsInOneBatch", testDuplicatesInOneBatch},
+		{"DuplicatesAcrossBatches", testDuplicatesAcrossBatches},
+		{"ZombieGeneration", testZombie},
+		{"OwnLostReply", testOwnLostReply},
+		{"AnotherOwnersCommit", testAnotherOwnersCommit},
+		{"Checkpoints", testCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,5 +252,276 @@ func testOutbox(t *testing.T, s store.Store) {
 	})
 	if err != nil || d != 0 || f != 0 {
 		t.Fatalf("second delivery: %d, %d, %v", d, f, err)
+	}
+}
+
+// A row the database refuses for a reason in the data is a RejectedError
+// with the database's message, and nothing of the batch is written; an
+// error that is not about the data is not.
+func testRejected(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	bad := Tx("neg", "c2", base, -5, 0, 1)
+	p := part(0, 0, Tx("ok", "c1", base, 100, 0, 0), bad)
+	p.Quarantined = []store.Quarantined{{Reason: "malformed_json", Detail: "x", Raw: []byte("{"), Partition: 0, Offset: 2}}
+	p.To = 3
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{p}})
+	r, ok := store.IsRejected(err)
+	if !ok {
+		t.Fatalf("WriteBatch with a negative total = %v, want a RejectedError", err)
+	}
+	if r.Message == "" || r.Err == nil {
+		t.Fatalf("RejectedError without the database's message or error: %+v", r)
+	}
+	if _, dup := store.IsDuplicate(err); dup {
+		t.Fatalf("a rejected batch is reported as duplicates: %v", err)
+	}
+	sum, _ := s.Summary(ctx)
+	offs, _ := s.Offsets(ctx, "g", "transactions")
+	if sum.TransactionsTotal != 0 || sum.QuarantinedTotal != 0 || sum.CustomersTotal != 0 || len(offs) != 0 {
+		t.Fatalf("a rejected batch wrote something: %+v, offsets %v", sum, offs)
+	}
+	// Without the bad row the same batch goes through.
+	write(t, s, part(0, 0, Tx("ok", "c1", base, 100, 0, 0)))
+
+	// A cancelled write is worth retrying: not a rejection.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err = s.WriteBatch(cctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{part(0, 1, Tx("x", "c1", base, 1, 0, 1))}})
+	if _, ok := store.IsRejected(err); err == nil || ok {
+		t.Fatalf("WriteBatch with a cancelled context = %v, want a plain error", err)
+	}
+}
+
+// Nothing about a record's bytes can make its quarantine row fail: a
+// tombstone (nil value), an empty value, and reason and detail text with
+// NUL and invalid UTF-8 are all stored.
+func testQuarantineTakesAnything(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := store.Part{Partition: 0, From: 0, To: 4, Quarantined: []store.Quarantined{
+		{Reason: "empty_value", Detail: "tombstone", Raw: nil, Partition: 0, Offset: 0},
+		{Reason: "empty_value", Detail: "empty", Raw: []byte{}, Partition: 0, Offset: 1},
+		{Reason: "malformed_json", Detail: "bad \x00 byte \x00 and \xff\xfe here", Raw: []byte("\x00\xff{"), Partition: 0, Offset: 2},
+		{Reason: "odd\x00reason\xc3", Detail: "", Raw: []byte("x"), Partition: 0, Offset: 3, Expected: "\xff"},
+	}}
+	write(t, s, p)
+	sum, err := s.Summary(ctx)
+	if err != nil || sum.QuarantinedTotal != 4 {
+		t.Fatalf("quarantined = %d, %v; want 4", sum.QuarantinedTotal, err)
+	}
+	offs, _ := s.Offsets(ctx, "g", "transactions")
+	if offs[0] != 4 {
+		t.Fatalf("offset = %v, want 4", offs)
+	}
+}
+
+// withoutCopies removes the records d lists from parts, as the caller does
+// before quarantining them.
+func withoutCopies(parts []store.Part, d *store.DuplicateError) []store.Part {
+	type loc struct {
+		p   int32
+		off int64
+	}
+	gone := map[loc]bool{}
+	for _, c := range d.Copies {
+		gone[loc{c.Partition, c.Offset}] = true
+	}
+	for i := range parts {
+		var kept []store.Tx
+		for _, t := range parts[i].Txs {
+			if !gone[loc{t.Partition, t.Offset}] {
+				kept = append(kept, t)
+			}
+		}
+		parts[i].Txs = kept
+	}
+	return parts
+}
+
+// storedAt returns the customer of the transaction id stored in partition
+// p, or "" when there is none.
+func storedAt(t *testing.T, s store.Store, p int32, id string) string {
+	t.Helper()
+	var customer string
+	err := s.RecentTransactions(context.Background(), p, 0, base.Add(-time.Hour), func(tx *store.Tx) error {
+		if tx.TransactionID == id {
+			customer = tx.CustomerID
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return customer
+}
+
+// The same id on two partitions of one batch: the first copy is kept,
+// the later one is listed with where the kept one lives.
+func testDuplicatesInOneBatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	parts := []store.Part{
+		part(0, 0, Tx("x", "first", base, 100, 0, 0), Tx("y", "c1", base, 100, 0, 1)),
+		part(3, 10, Tx("z", "c2", base, 100, 3, 10), Tx("x", "second", base, 100, 3, 11)),
+	}
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: parts})
+	d, ok := store.IsDuplicate(err)
+	if !ok {
+		t.Fatalf("WriteBatch with x on partitions 0 and 3 = %v, want a DuplicateError", err)
+	}
+	want := []store.DuplicateCopy{{TransactionID: "x", Partition: 3, Offset: 11, KeptPartition: 0, KeptOffset: 0}}
+	if !reflect.DeepEqual(d.Copies, want) || !reflect.DeepEqual(d.IDs, []string{"x"}) {
+		t.Fatalf("duplicates = %+v (ids %v), want copies %+v", d.Copies, d.IDs, want)
+	}
+	write(t, s, withoutCopies(parts, d)...)
+	if c := storedAt(t, s, 0, "x"); c != "first" {
+		t.Fatalf("x stored on partition 0 for customer %q, want the first copy's customer", c)
+	}
+	if c := storedAt(t, s, 3, "x"); c != "" {
+		t.Fatalf("the later copy of x was stored on partition 3 too (customer %q)", c)
+	}
+	sum, _ := s.Summary(ctx)
+	if sum.TransactionsTotal != 3 {
+		t.Fatalf("stored %d transactions, want 3", sum.TransactionsTotal)
+	}
+}
+
+// An id stored by an earlier batch: every copy in a later batch is listed
+// with the stored one's partition and offset, read from the database.
+func testDuplicatesAcrossBatches(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	write(t, s, part(0, 0, Tx("a", "c1", base, 100, 0, 0), Tx("x", "first", base, 100, 0, 1)))
+	parts := []store.Part{
+		part(1, 0, Tx("x", "second", base, 100, 1, 0), Tx("b", "c2", base, 100, 1, 1)),
+		part(2, 5, Tx("x", "third", base, 100, 2, 5)),
+	}
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: parts})
+	d, ok := store.IsDuplicate(err)
+	if !ok {
+		t.Fatalf("WriteBatch with a stored id = %v, want a DuplicateError", err)
+	}
+	want := []store.DuplicateCopy{
+		{TransactionID: "x", Partition: 1, Offset: 0, KeptPartition: 0, KeptOffset: 1},
+		{TransactionID: "x", Partition: 2, Offset: 5, KeptPartition: 0, KeptOffset: 1},
+	}
+	if !reflect.DeepEqual(d.Copies, want) {
+		t.Fatalf("duplicates = %+v, want %+v", d.Copies, want)
+	}
+	write(t, s, withoutCopies(parts, d)...)
+	if c := storedAt(t, s, 0, "x"); c != "first" {
+		t.Fatalf("x belongs to %q after the later batch, want the first stored", c)
+	}
+	offs, _ := s.Offsets(ctx, "g", "transactions")
+	if offs[1] != 2 || offs[2] != 6 {
+		t.Fatalf("offsets = %v, want partitions 1 and 2 advanced past the copies", offs)
+	}
+}
+
+func owned(owner string, gen int32, parts ...store.Part) *store.Batch {
+	return &store.Batch{Group: "g", Topic: "transactions", Owner: owner, Generation: gen, Parts: parts}
+}
+
+// A batch of an older generation than the stored one is a zombie's: refused
+// even where its offsets still match, and nothing is written.
+func testZombie(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.WriteBatch(ctx, owned("a", 3, part(0, 0, Tx("a1", "c1", base, 1, 0, 0)))); err != nil {
+		t.Fatal(err)
+	}
+	// b owned partition 0 in generation 2, and still believes it does.
+	err := s.WriteBatch(ctx, owned("b", 2, part(0, 1, Tx("b1", "c1", base, 1, 0, 1))))
+	if f, ok := store.IsFenced(err); !ok || !reflect.DeepEqual(f.Partitions, []int32{0}) {
+		t.Fatalf("a batch of generation 2 after generation 3 = %v, want FencedError [0]", err)
+	}
+	if sum, _ := s.Summary(ctx); sum.TransactionsTotal != 1 {
+		t.Fatalf("the zombie's batch was written: %d transactions", sum.TransactionsTotal)
+	}
+	// The owner of a newer generation goes on.
+	if err := s.WriteBatch(ctx, owned("b", 4, part(0, 1, Tx("b1", "c1", base, 1, 0, 1)))); err != nil {
+		t.Fatalf("a batch of generation 4: %v", err)
+	}
+	// Once a newer generation stored, the older owner is fenced too.
+	err = s.WriteBatch(ctx, owned("a", 3, part(0, 2, Tx("a2", "c1", base, 1, 0, 2))))
+	if _, ok := store.IsFenced(err); !ok {
+		t.Fatalf("generation 3 after 4 = %v, want FencedError", err)
+	}
+}
+
+// The same batch again from its owner (its commit's reply was lost) is
+// ErrAlreadyCommitted, and writes nothing twice.
+func testOwnLostReply(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	b := owned("a", 5, part(0, 0, Tx("x", "c1", base, 7, 0, 0), Tx("y", "c1", base, 7, 0, 1)), part(1, 3, Tx("z", "c2", base, 7, 1, 3)))
+	if err := s.WriteBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatch(ctx, b); !errors.Is(err, store.ErrAlreadyCommitted) {
+		t.Fatalf("the same batch again from its owner = %v, want ErrAlreadyCommitted", err)
+	}
+	if sum, _ := s.Summary(ctx); sum.TransactionsTotal != 3 || sum.RevenueCents != 21 {
+		t.Fatalf("after the retry: %+v, want 3 transactions, 21 cents", sum)
+	}
+}
+
+// A batch found committed by another owner is not this owner's lost reply:
+// it is fenced, so the processor re-seeks instead of counting it written.
+func testAnotherOwnersCommit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := part(0, 0, Tx("x", "c1", base, 7, 0, 0))
+	if err := s.WriteBatch(ctx, owned("a", 5, p)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.WriteBatch(ctx, owned("b", 6, p))
+	if f, ok := store.IsFenced(err); !ok || !reflect.DeepEqual(f.Partitions, []int32{0}) {
+		t.Fatalf("another owner's committed range = %v, want FencedError [0]", err)
+	}
+	// A writer outside any group keeps offsets-only fencing.
+	if err := s.WriteBatch(ctx, owned("", -1, p)); !errors.Is(err, store.ErrAlreadyCommitted) {
+		t.Fatalf("the committed range from a writer outside any group = %v, want ErrAlreadyCommitted", err)
+	}
+}
+
+// A part's checkpoint is stored with its offset and handed back; a later
+// batch without one leaves the last one in place; partitions, groups and
+// topics keep their own.
+func testCheckpoints(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	get := func(p int32) *store.Checkpoint {
+		t.Helper()
+		cp, err := s.Checkpoint(ctx, "g", "transactions", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	if cp := get(0); cp != nil {
+		t.Fatalf("checkpoint of a partition never written = %+v, want nil", cp)
+	}
+	before := time.Now().Add(-time.Minute)
+	p0 := part(0, 0, Tx("a", "c1", base, 1, 0, 0), Tx("b", "c1", base, 1, 0, 1))
+	p0.Checkpoint = []byte("state at 2")
+	write(t, s, p0, part(1, 0, Tx("c", "c2", base, 1, 1, 0)))
+	cp := get(0)
+	if cp == nil || cp.Offset != 2 || string(cp.State) != "state at 2" || cp.At.Before(before) || cp.At.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("checkpoint of partition 0 = %+v, want state at offset 2, stored now", cp)
+	}
+	if cp := get(1); cp != nil {
+		t.Fatalf("partition 1 got a checkpoint it did not carry: %+v", cp)
+	}
+	// A later batch without a checkpoint moves the offset only.
+	write(t, s, part(0, 2, Tx("d", "c1", base, 1, 0, 2)))
+	if cp := get(0); cp == nil || cp.Offset != 2 || string(cp.State) != "state at 2" {
+		t.Fatalf("after a batch without one, checkpoint = %+v, want the one at 2", cp)
+	}
+	if offs, _ := s.Offsets(ctx, "g", "transactions"); offs[0] != 3 {
+		t.Fatalf("offset = %d, want 3", offs[0])
+	}
+	// A newer one replaces it.
+	p0 = part(0, 3, Tx("e", "c1", base, 1, 0, 3))
+	p0.Checkpoint = []byte("state at 4")
+	write(t, s, p0)
+	if cp := get(0); cp == nil || cp.Offset != 4 || string(cp.State) != "state at 4" {
+		t.Fatalf("checkpoint = %+v, want the one at 4", cp)
+	}
+	if cp, err := s.Checkpoint(ctx, "other", "transactions", 0); err != nil || cp != nil {
+		t.Fatalf("checkpoint of another group = %+v, %v; want none", cp, err)
 	}
 }

@@ -1,0 +1,237 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// PurchaseDays implements store.Analytics. The grouping runs in the
+// database; rows stream to fn as they arrive.
+func (s *Store) PurchaseDays(ctx context.Context, until time.Time, fn func(*store.PurchaseDay) error) error {
+	var d store.PurchaseDay
+	return stream(ctx, s.d.DB(), "purchase days", s.q.PurchaseDays, []any{until}, func(r Rows) error {
+		err := r.Scan(&d.CustomerID, &d.Day, &d.Orders, &d.AmountCents)
+		d.Day = d.Day.UTC()
+		return err
+	}, func() error { return fn(&d) })
+}
+
+// CategorySpend implements store.Analytics.
+func (s *Store) CategorySpend(ctx context.Context, until time.Time, fn func(*store.CategorySpend) error) error {
+	var c store.CategorySpend
+	return stream(ctx, s.d.DB(), "category spend", s.q.CategorySpend, []any{until}, func(r Rows) error {
+		return r.Scan(&c.CustomerID, &c.Category, &c.Cents)
+	}, func() error { return fn(&c) })
+}
+
+// LatestPurchase implements store.Analytics from the customers table,
+// which the stream keeps current and which is far smaller than
+// transactions.
+func (s *Store) LatestPurchase(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	if err := s.d.DB().QueryRow(ctx, "SELECT max(last_seen) FROM customers").Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("reading latest purchase: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
+
+var anColumns = []string{"customer_id", "recency_days", "frequency_days", "monetary_cents", "r_score", "f_score", "m_score",
+	"segment", "cluster", "p_alive", "expected_purchases", "expected_aov", "clv", "clv_model_version", "updated_at"}
+
+const anConflict = `ON CONFLICT (customer_id) DO UPDATE SET
+	recency_days = excluded.recency_days, frequency_days = excluded.frequency_days, monetary_cents = excluded.monetary_cents,
+	r_score = excluded.r_score, f_score = excluded.f_score, m_score = excluded.m_score, segment = excluded.segment,
+	cluster = excluded.cluster, p_alive = excluded.p_alive, expected_purchases = excluded.expected_purchases,
+	expected_aov = excluded.expected_aov, clv = excluded.clv, clv_model_version = excluded.clv_model_version,
+	updated_at = excluded.updated_at`
+
+// WriteCustomerAnalytics implements store.Analytics: one bulk upsert per
+// chunk, each its own transaction, so the stream's batches interleave with
+// a long refresh.
+func (s *Store) WriteCustomerAnalytics(ctx context.Context, rows []store.CustomerAnalytics) error {
+	for lo := 0; lo < len(rows); lo += store.AnalyticsChunk {
+		chunk := rows[lo:min(lo+store.AnalyticsChunk, len(rows))]
+		vals := make([][]any, len(chunk))
+		for i := range chunk {
+			a := &chunk[i]
+			var alive, purch, aov, clv *float64
+			var ver *int
+			if c := a.CLV; c != nil {
+				alive, purch, aov, clv, ver = &c.ProbAlive, &c.ExpectedPurchases, &c.ExpectedAOV, &c.Value, &c.ModelVersion
+			}
+			vals[i] = []any{a.CustomerID, a.RecencyDays, a.FrequencyDays, a.MonetaryCents, a.R, a.F, a.M, a.Segment,
+				a.Cluster, alive, purch, aov, clv, ver, a.UpdatedAt}
+		}
+		err := s.d.Tx(ctx, func(tx DB) error {
+			return s.d.Upsert(ctx, tx, "customer_analytics", anColumns, anConflict, vals)
+		})
+		if err != nil {
+			return fmt.Errorf("writing analytics of %d customers: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+// ReplaceCohorts implements store.Analytics.
+func (s *Store) ReplaceCohorts(ctx context.Context, cells []store.CohortCell, computedAt time.Time) error {
+	rows := make([][]any, len(cells))
+	for i, c := range cells {
+		rows[i] = []any{c.Month, c.MonthOffset, c.Size, c.Active, c.RevenueCents, computedAt}
+	}
+	err := s.d.Tx(ctx, func(tx DB) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM cohort_cells"); err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		return s.d.Insert(ctx, tx, "cohort_cells", []string{"cohort_month", "month_offset", "cohort_size", "active", "revenue_cents", "computed_at"}, rows)
+	})
+	if err != nil {
+		return fmt.Errorf("replacing %d cohort cells: %w", len(cells), err)
+	}
+	return nil
+}
+
+// SaveModelVersion implements store.Analytics under the model lock, so the
+// next version number is consistent across processes.
+func (s *Store) SaveModelVersion(ctx context.Context, kind string, params, metrics []byte) (int, error) {
+	if len(metrics) == 0 {
+		metrics = []byte("{}")
+	}
+	if params == nil {
+		params = []byte{}
+	}
+	var v int
+	err := s.modelTx(ctx, func(tx DB) error {
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) + 1 FROM models WHERE kind = $1", kind).Scan(&v); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE models SET status = 'retired' WHERE kind = $1 AND status = 'active'", kind); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO models (kind, version, status, params, metrics, created_at) VALUES ($1, $2, 'active', $3, $4, $5)",
+			kind, v, params, string(metrics), time.Now())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("saving %s model: %w", kind, err)
+	}
+	return v, nil
+}
+
+// LatestModelVersion implements store.Analytics.
+func (s *Store) LatestModelVersion(ctx context.Context, kind string) (*store.ModelVersion, error) {
+	m := store.ModelVersion{Kind: kind}
+	var metrics string
+	err := s.d.DB().QueryRow(ctx, `SELECT version, status, params, CAST(metrics AS TEXT), created_at FROM models
+		WHERE kind = $1 ORDER BY version DESC LIMIT 1`, kind).Scan(&m.Version, &m.Status, &m.Params, &metrics, &m.CreatedAt)
+	if errors.Is(err, ErrNoRows) {
+		return nil, fmt.Errorf("%s model: %w", kind, store.ErrNoModel)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s model: %w", kind, err)
+	}
+	m.Metrics, m.CreatedAt = []byte(metrics), m.CreatedAt.UTC()
+	return &m, nil
+}
+
+// anCols are the customer_analytics columns anRow reads.
+const anCols = `a.customer_id, a.recency_days, a.frequency_days, a.monetary_cents, a.r_score, a.f_score, a.m_score, a.segment,
+	a.cluster, a.p_alive, a.expected_purchases, a.expected_aov, a.clv, a.clv_model_version, a.updated_at`
+
+// anRow receives anCols; every field may be NULL under a LEFT JOIN.
+type anRow struct {
+	id, seg                *string
+	rec                    *float64
+	freq, mon              *int64
+	r, f, m, cluster, ver  *int
+	alive, purch, aov, clv *float64
+	upd                    *time.Time
+}
+
+func (a *anRow) dest() []any {
+	return []any{&a.id, &a.rec, &a.freq, &a.mon, &a.r, &a.f, &a.m, &a.seg, &a.cluster, &a.alive, &a.purch, &a.aov, &a.clv, &a.ver, &a.upd}
+}
+
+// result converts the row, or returns nil when it was all NULL.
+func (a *anRow) result() *store.CustomerAnalytics {
+	if a.id == nil {
+		return nil
+	}
+	out := &store.CustomerAnalytics{CustomerID: *a.id, RecencyDays: *a.rec, FrequencyDays: *a.freq, MonetaryCents: *a.mon,
+		R: *a.r, F: *a.f, M: *a.m, Segment: *a.seg, Cluster: a.cluster, UpdatedAt: a.upd.UTC()}
+	if a.clv != nil && a.alive != nil && a.purch != nil && a.aov != nil && a.ver != nil {
+		out.CLV = &store.CLVFigures{ProbAlive: *a.alive, ExpectedPurchases: *a.purch, ExpectedAOV: *a.aov, Value: *a.clv, ModelVersion: *a.ver}
+	}
+	return out
+}
+
+// CustomerProfile implements store.Analytics.
+func (s *Store) CustomerProfile(ctx context.Context, customerID string) (*store.CustomerProfile, error) {
+	var p store.CustomerProfile
+	var a anRow
+	dest := append([]any{&p.CustomerID, &p.FirstSeen, &p.LastSeen, &p.Orders, &p.RevenueCents}, a.dest()...)
+	err := s.d.DB().QueryRow(ctx, `SELECT c.customer_id, c.first_seen, c.last_seen, c.orders, c.revenue_cents, `+anCols+`
+		FROM customers c LEFT JOIN customer_analytics a ON a.customer_id = c.customer_id WHERE c.customer_id = $1`, customerID).Scan(dest...)
+	if errors.Is(err, ErrNoRows) {
+		return nil, fmt.Errorf("customer %q: %w", customerID, store.ErrUnknownCustomer)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading customer %q: %w", customerID, err)
+	}
+	p.FirstSeen, p.LastSeen, p.Analytics = p.FirstSeen.UTC(), p.LastSeen.UTC(), a.result()
+	return &p, nil
+}
+
+// SegmentStats implements store.Analytics.
+func (s *Store) SegmentStats(ctx context.Context) ([]store.SegmentStat, error) {
+	out, err := collect(ctx, s.d.DB(), `SELECT a.segment, count(*), CAST(coalesce(sum(c.revenue_cents), 0) AS BIGINT), avg(a.clv)
+		FROM customer_analytics a LEFT JOIN customers c ON c.customer_id = a.customer_id
+		GROUP BY a.segment ORDER BY 2 DESC, a.segment`+s.q.Collate, nil, func(r Rows) (st store.SegmentStat, err error) {
+		err = r.Scan(&st.Segment, &st.Customers, &st.RevenueCents, &st.MeanCLV)
+		return st, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading segment stats: %w", err)
+	}
+	return out, nil
+}
+
+// TopCustomers implements store.Analytics.
+func (s *Store) TopCustomers(ctx context.Context, limit int) ([]store.CustomerAnalytics, error) {
+	out, err := collect(ctx, s.d.DB(), `SELECT `+anCols+` FROM customer_analytics a WHERE a.clv IS NOT NULL
+		ORDER BY a.clv DESC NULLS LAST, a.customer_id`+s.q.Collate+` LIMIT $1`, []any{limit}, func(r Rows) (store.CustomerAnalytics, error) {
+		var a anRow
+		if err := r.Scan(a.dest()...); err != nil {
+			return store.CustomerAnalytics{}, err
+		}
+		return *a.result(), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading top customers: %w", err)
+	}
+	return out, nil
+}
+
+// Cohorts implements store.Analytics.
+func (s *Store) Cohorts(ctx context.Context) ([]store.CohortCell, time.Time, error) {
+	var at time.Time
+	out, err := collect(ctx, s.d.DB(), `SELECT cohort_month, month_offset, cohort_size, active, revenue_cents, computed_at
+		FROM cohort_cells ORDER BY cohort_month, month_offset`, nil, func(r Rows) (c store.CohortCell, err error) {
+		err = r.Scan(&c.Month, &c.MonthOffset, &c.Size, &c.Active, &c.RevenueCents, &at)
+		c.Month, at = c.Month.UTC(), at.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading cohorts: %w", err)
+	}
+	return out, at, nil
+}

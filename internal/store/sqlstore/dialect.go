@@ -1,0 +1,113 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// ErrNoRows is what Row.Scan returns when the query matched nothing, in
+// every dialect.
+var ErrNoRows = sql.ErrNoRows
+
+// DB runs statements on a connection pool or inside a transaction. SQL is
+// written once, with numbered placeholders ($1, $2, ...); arguments and
+// scan destinations are plain Go types (time.Time, *time.Time, []float32,
+// bool, []byte), which each dialect maps to its own column types.
+type DB interface {
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Rows is a result set being read.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Row is a single-row result; Scan returns ErrNoRows when there is none.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Dialect is what one database supplies: its connections and
+// transactions, its bulk paths, its locks and its error codes. Everything
+// else (fencing, deduplication, the model lifecycle, aggregation, scanning
+// rows into store types) is written once, in Store.
+type Dialect interface {
+	// DB is the connection pool, for reads.
+	DB() DB
+	// Tx runs fn in one write transaction and commits it when fn returns
+	// nil. SQLite serialises writers here.
+	Tx(ctx context.Context, fn func(tx DB) error) error
+	// SQL returns the statements whose text differs between databases.
+	SQL() Queries
+
+	// LockOffsets registers the batch's partitions (at their From offset
+	// when new), locks their offset rows for the rest of tx and returns
+	// what is stored.
+	LockOffsets(ctx context.Context, tx DB, b *store.Batch) (map[int32]store.StoredOffset, error)
+	// AdvanceOffsets stores each part's To (and checkpoint) with the
+	// batch's owner and generation.
+	AdvanceOffsets(ctx context.Context, tx DB, b *store.Batch) error
+	// CopyTxs bulk-loads the parts' transactions.
+	CopyTxs(ctx context.Context, tx DB, parts []store.Part) error
+	// Insert bulk-loads rows into table.
+	Insert(ctx context.Context, tx DB, table string, cols []string, rows [][]any) error
+	// Upsert bulk-loads rows into table, resolving key conflicts with
+	// onConflict ("ON CONFLICT (...) DO UPDATE SET ...").
+	Upsert(ctx context.Context, tx DB, table string, cols []string, onConflict string, rows [][]any) error
+	// UpsertWindows and UpsertCustomers add the batch's deltas to the
+	// shared rows: the hot path of every batch.
+	UpsertWindows(ctx context.Context, tx DB, ws []store.WindowRow) error
+	UpsertCustomers(ctx context.Context, tx DB, cs []store.CustomerDelta) error
+	// LockModels serialises changes to the model versions for the rest
+	// of tx.
+	LockModels(ctx context.Context, tx DB) error
+	// LockMigrations serialises schema migrations among processes
+	// starting together until release is called.
+	LockMigrations(ctx context.Context) (release func(), err error)
+
+	// Classify sorts an error of a write by the database's error code,
+	// never by its text, and returns the database's message.
+	Classify(err error) (c ErrorClass, message string)
+}
+
+// ErrorClass sorts the errors of a write.
+type ErrorClass int
+
+// Error classes.
+const (
+	// Transient is every error worth retrying: connection lost,
+	// serialisation failure, deadlock, timeout, cancelled context, and
+	// whatever the dialect does not know.
+	Transient ErrorClass = iota
+	// DuplicateKey is a unique violation that may be a transaction id
+	// stored already (PostgreSQL: of transactions_pkey only).
+	DuplicateKey
+	// Data is a refusal for a reason in the data: a constraint, an
+	// encoding, a value out of range. The same rows fail again.
+	Data
+)
+
+// Queries are the statements that differ between the dialects.
+type Queries struct {
+	// SchemaMigrations creates the table of applied migrations.
+	SchemaMigrations string
+	// PurchaseDays selects (customer_id, day as a time, orders, cents)
+	// before $1, ordered by customer ID in byte order, then day.
+	PurchaseDays string
+	// CategorySpend selects (customer_id, category, cents) from the items
+	// of transactions before $1, ordered by customer ID and category in
+	// byte order.
+	CategorySpend string
+	// Collate makes an ORDER BY on text compare bytes.
+	Collate string
+	// SkipLocked ends a SELECT of rows to claim: it locks them and skips
+	// rows another transaction locked.
+	SkipLocked string
+}

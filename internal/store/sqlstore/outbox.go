@@ -1,0 +1,102 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// OutboxLease is how long a claimed outbox message is not handed to
+// another deliverer: a deliverer that crashed after claiming gives its
+// messages back when the lease runs out.
+const OutboxLease = time.Minute
+
+// DeliverOutbox implements store.Store. No transaction or row lock is held
+// while send runs: due messages are claimed with a lease in one short
+// transaction (PostgreSQL skips rows another deliverer is claiming), sent,
+// then marked delivered or failed in another.
+func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.OutboxMsg) error) (delivered, failed int, err error) {
+	var msgs []store.OutboxMsg
+	now := s.now()
+	err = s.d.Tx(ctx, func(tx DB) error {
+		var err error
+		msgs, err = collect(ctx, tx, `UPDATE outbox SET next_attempt_at = $1
+			WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
+				ORDER BY id LIMIT $3`+s.q.SkipLocked+`)
+			RETURNING id, kind, target, msg_key, headers, payload, attempts`,
+			[]any{now.Add(OutboxLease), now, limit}, func(r Rows) (m store.OutboxMsg, err error) {
+				err = r.Scan(&m.ID, &m.Kind, &m.Target, &m.Key, &m.Headers, &m.Payload, &m.Attempts)
+				return m, err
+			})
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("claiming outbox messages: %w", err)
+	}
+	if len(msgs) == 0 {
+		return 0, 0, nil
+	}
+	slices.SortFunc(msgs, func(a, b store.OutboxMsg) int { return int(a.ID - b.ID) })
+	type failure struct {
+		id   int64
+		msg  string
+		next time.Time
+	}
+	var ok []int64
+	var bad []failure
+	for i := range msgs {
+		m := &msgs[i]
+		if serr := send(m); serr != nil {
+			bad = append(bad, failure{m.ID, serr.Error(), s.now().Add(store.OutboxBackoff(m.Attempts))})
+			continue
+		}
+		ok = append(ok, m.ID)
+	}
+	err = s.d.Tx(ctx, func(tx DB) error {
+		at := s.now()
+		for _, id := range ok {
+			if _, err := tx.Exec(ctx, "UPDATE outbox SET delivered_at = $1 WHERE id = $2", at, id); err != nil {
+				return fmt.Errorf("marking outbox message %d delivered: %w", id, err)
+			}
+		}
+		for _, f := range bad {
+			if _, err := tx.Exec(ctx, "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3",
+				Sanitize(f.msg), f.next, f.id); err != nil {
+				return fmt.Errorf("recording outbox failure of message %d: %w", f.id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(ok), len(bad), nil
+}
+
+// PruneOutbox deletes delivered messages delivered before deliveredBefore,
+// at most batch rows per transaction, and returns how many it deleted.
+func (s *Store) PruneOutbox(ctx context.Context, deliveredBefore time.Time, batch int) (int64, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	var total int64
+	for {
+		var n int64
+		err := s.d.Tx(ctx, func(tx DB) error {
+			var err error
+			n, err = tx.Exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+				WHERE delivered_at IS NOT NULL AND delivered_at < $1 ORDER BY id LIMIT $2)`, deliveredBefore, batch)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("pruning delivered outbox messages: %w", err)
+		}
+		total += n
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Store implements store.Store, store.Analytics and store.Fraud over a
+// Dialect. The dialect packages embed it and add what only they have:
+// Close and TryLead.
+type Store struct {
+	d   Dialect
+	q   Queries
+	now func() time.Time
+}
+
+// New returns the store over d.
+func New(d Dialect) *Store { return &Store{d: d, q: d.SQL(), now: time.Now} }
+
+// SetClock replaces the clock the outbox's leases and backoffs are taken
+// from (time.Now by default), so tests can move time on.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Migrate applies the migrations in dir of fsys that the database has not
+// applied yet, each in its own transaction, under the dialect's migration
+// lock.
+func (s *Store) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
+	ms, err := store.LoadMigrations(fsys, dir)
+	if err != nil {
+		return err
+	}
+	release, err := s.d.LockMigrations(ctx)
+	if err != nil {
+		return fmt.Errorf("locking for migrations: %w", err)
+	}
+	defer release()
+	if _, err := s.d.DB().Exec(ctx, s.q.SchemaMigrations); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		err := s.d.Tx(ctx, func(tx DB) error {
+			var cur int
+			if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&cur); err != nil {
+				return fmt.Errorf("reading schema version: %w", err)
+			}
+			if cur >= m.Version {
+				return nil // applied already, perhaps by another process
+			}
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", m.Version, m.Name, time.Now())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("applying migration %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// Ping checks the connection.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.d.DB().QueryRow(ctx, "SELECT 1").Scan(&one)
+}
+
+// WriteBatch implements store.Store.
+func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
+	if len(b.Parts) == 0 {
+		return nil
+	}
+	err := s.d.Tx(ctx, func(tx DB) error { return s.writeBatch(ctx, tx, b) })
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, errDuplicateKey) {
+		return s.duplicates(ctx, b.Parts)
+	}
+	if c, msg := s.d.Classify(err); c != Transient {
+		return &store.RejectedError{Message: Sanitize(msg), Err: err}
+	}
+	return err
+}
+
+// errDuplicateKey rolls back a batch whose transactions hit the key of
+// transactions; WriteBatch then finds which.
+var errDuplicateKey = errors.New("duplicate transaction id")
+
+func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
+	stored, err := s.d.LockOffsets(ctx, tx, b)
+	if err != nil {
+		return fmt.Errorf("locking offsets: %w", err)
+	}
+	if err := store.Fence(b, stored); err != nil {
+		return err // nothing written: rolled back
+	}
+	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
+		if c, _ := s.d.Classify(err); c == DuplicateKey {
+			return errDuplicateKey
+		}
+		return fmt.Errorf("copying transactions: %w", err)
+	}
+	if err := s.insertRest(ctx, tx, b.Parts); err != nil {
+		return err
+	}
+	if err := s.d.UpsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {
+		return fmt.Errorf("upserting customers: %w", err)
+	}
+	// Window rows are shared by every writer (each batch touches the same
+	// few minutes), so they are locked last, just before the commit, to
+	// keep concurrent writers from queueing on them for the whole batch.
+	if err := s.d.UpsertWindows(ctx, tx, store.WindowDeltas(b.Parts)); err != nil {
+		return fmt.Errorf("upserting window metrics: %w", err)
+	}
+	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {
+		return fmt.Errorf("advancing offsets: %w", err)
+	}
+	return nil
+}
+
+// insertRest stores what the parts carry beside their transactions.
+func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error {
+	now := time.Now()
+	var labels, quar, alerts, outbox [][]any
+	for i := range parts {
+		p := &parts[i]
+		for _, l := range p.Labels {
+			labels = append(labels, []any{l.TransactionID, l.Fraud, l.Scenario})
+		}
+		for _, q := range p.Quarantined {
+			// Whatever came in, the quarantine row must be storable: a
+			// tombstone (nil value) is stored as empty bytes, and text
+			// loses NUL and invalid UTF-8, which PostgreSQL refuses.
+			raw := q.Raw
+			if raw == nil {
+				raw = []byte{}
+			}
+			quar = append(quar, []any{Sanitize(q.Reason), Sanitize(q.Detail), raw, q.Partition, q.Offset, Sanitize(q.Expected), now})
+		}
+		for _, a := range p.Alerts {
+			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, a.Risk, a.Decision, string(a.ReasonsJSON), a.AmountCents, now})
+		}
+		for _, o := range p.Outbox {
+			outbox = append(outbox, []any{o.Kind, o.Target, o.Key, o.Headers, o.Payload, now, now})
+		}
+	}
+	tables := []struct {
+		name string
+		cols []string
+		rows [][]any
+	}{
+		{"labels", []string{"transaction_id", "fraud", "scenario"}, labels},
+		{"quarantine", []string{"reason", "detail", "raw", "kafka_partition", "kafka_offset", "expected", "quarantined_at"}, quar},
+		{"alerts", []string{"transaction_id", "customer_id", "event_time", "risk", "decision", "reasons", "amount_cents", "created_at"}, alerts},
+		{"outbox", []string{"kind", "target", "msg_key", "headers", "payload", "created_at", "next_attempt_at"}, outbox},
+	}
+	for _, t := range tables {
+		if len(t.rows) == 0 {
+			continue
+		}
+		if err := s.d.Insert(ctx, tx, t.name, t.cols, t.rows); err != nil {
+			return fmt.Errorf("inserting %d rows into %s: %w", len(t.rows), t.name, err)
+		}
+	}
+	return nil
+}
+
+// duplicates finds the batch's transactions whose id is stored already
+// or came earlier in the batch: the first stored wins, and every later
+// copy is listed with where the kept one lives.
+func (s *Store) duplicates(ctx context.Context, parts []store.Part) error {
+	type loc struct {
+		p   int32
+		off int64
+	}
+	var ids []string
+	for i := range parts {
+		for _, t := range parts[i].Txs {
+			ids = append(ids, t.TransactionID)
+		}
+	}
+	kept := map[string]loc{}
+	err := inChunks(ids, func(list string, args []any) error {
+		return each(ctx, s.d.DB(), "SELECT transaction_id, kafka_partition, kafka_offset FROM transactions WHERE transaction_id IN ("+list+")",
+			args, func(r Rows) error {
+				var id string
+				var l loc
+				err := r.Scan(&id, &l.p, &l.off)
+				kept[id] = l
+				return err
+			})
+	})
+	if err != nil {
+		return fmt.Errorf("finding duplicate transactions: %w", err)
+	}
+	d := &store.DuplicateError{}
+	listed := map[string]bool{}
+	for i := range parts {
+		for _, t := range parts[i].Txs {
+			k, ok := kept[t.TransactionID]
+			if !ok {
+				kept[t.TransactionID] = loc{t.Partition, t.Offset}
+				continue
+			}
+			d.Copies = append(d.Copies, store.DuplicateCopy{TransactionID: t.TransactionID, Partition: t.Partition, Offset: t.Offset,
+				KeptPartition: k.p, KeptOffset: k.off})
+			if !listed[t.TransactionID] {
+				listed[t.TransactionID] = true
+				d.IDs = append(d.IDs, t.TransactionID)
+			}
+		}
+	}
+	if len(d.Copies) == 0 {
+		return fmt.Errorf("copying transactions: unique violation but no duplicate found")
+	}
+	return d
+}
+
+// inChunks calls fn with a placeholder list ("$1, $2, ...") and its
+// arguments for every chunk of up to 500 of ids.
+func inChunks(ids []string, fn func(list string, args []any) error) error {
+	const chunk = 500
+	for lo := 0; lo < len(ids); lo += chunk {
+		part := ids[lo:min(lo+chunk, len(ids))]
+		var b strings.Builder
+		args := make([]any, len(part))
+		for i, id := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(i+1))
+			args[i] = id
+		}
+		if err := fn(b.String(), args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Offsets implements store.Store.
+func (s *Store) Offsets(ctx context.Context, group, topic string) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	err := each(ctx, s.d.DB(), "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2",
+		[]any{group, topic}, func(r Rows) error {
+			var p int32
+			var n int64
+			if err := r.Scan(&p, &n); err != nil {
+				return err
+			}
+			out[p] = n
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("reading stored offsets: %w", err)
+	}
+	return out, nil
+}
+
+// Checkpoint implements store.Store.
+func (s *Store) Checkpoint(ctx context.Context, group, topic string, partition int32) (*store.Checkpoint, error) {
+	var cp store.Checkpoint
+	var off *int64
+	var at *time.Time
+	err := s.d.DB().QueryRow(ctx, `SELECT checkpoint, checkpoint_offset, checkpoint_at FROM consumer_offsets
+		WHERE group_id = $1 AND topic = $2 AND partition = $3`, group, topic, partition).Scan(&cp.State, &off, &at)
+	if errors.Is(err, ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
+	}
+	if cp.State == nil || off == nil || at == nil {
+		return nil, nil
+	}
+	cp.Offset, cp.At = *off, at.UTC()
+	return &cp, nil
+}
+
+// Summary implements store.Store.
+func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
+	var sum store.Summary
+	db := s.d.DB()
+	err := db.QueryRow(ctx, `SELECT CAST(coalesce(sum(tx_count), 0) AS BIGINT), CAST(coalesce(sum(revenue_cents), 0) AS BIGINT),
+		CAST(coalesce(sum(alert_count), 0) AS BIGINT), max(window_start) FROM window_metrics WHERE granularity = 'hour'`).
+		Scan(&sum.TransactionsTotal, &sum.RevenueCents, &sum.FraudAlertsTotal, &sum.LastEventTime)
+	if err != nil {
+		return sum, fmt.Errorf("reading totals: %w", err)
+	}
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM quarantine").Scan(&sum.QuarantinedTotal); err != nil {
+		return sum, fmt.Errorf("counting quarantine: %w", err)
+	}
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&sum.CustomersTotal); err != nil {
+		return sum, fmt.Errorf("counting customers: %w", err)
+	}
+	sum.RevenueTotal = float64(sum.RevenueCents) / 100
+	sum.LastEventTime = utcp(sum.LastEventTime)
+	return sum, nil
+}
+
+// Windows implements store.Store.
+func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Time) ([]store.WindowRow, error) {
+	var out []store.WindowRow
+	err := each(ctx, s.d.DB(), `SELECT window_start, channel, payment_method, tx_count, revenue_cents, alert_count
+		FROM window_metrics WHERE granularity = $1 AND window_start >= $2 ORDER BY window_start, channel, payment_method`,
+		[]any{string(g), since}, func(r Rows) error {
+			w := store.WindowRow{Granularity: g}
+			if err := r.Scan(&w.Start, &w.Channel, &w.PaymentMethod, &w.Count, &w.RevenueCents, &w.Alerts); err != nil {
+				return err
+			}
+			w.Start = w.Start.UTC()
+			out = append(out, w)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("reading window metrics: %w", err)
+	}
+	return out, nil
+}
+
+// RecentTransactions implements store.Store.
+func (s *Store) RecentTransactions(ctx context.Context, partition int32, fromOffset int64, since time.Time, fn func(*store.Tx) error) error {
+	var t store.Tx
+	var items string
+	return stream(ctx, s.d.DB(), fmt.Sprintf("recent transactions of partition %d", partition), `SELECT transaction_id, customer_id,
+		event_time, total_cents, currency, payment_method, channel, card_bin, card_last4, device_id, ip_address, billing_country,
+		shipping_country, CAST(items AS TEXT), kafka_offset, risk, decision
+		FROM transactions WHERE kafka_partition = $1 AND kafka_offset >= $2 AND event_time >= $3 ORDER BY kafka_offset`,
+		[]any{partition, fromOffset, since}, func(r Rows) error {
+			err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.TotalCents, &t.Currency, &t.PaymentMethod, &t.Channel,
+				&t.CardBIN, &t.CardLast4, &t.DeviceID, &t.IPAddress, &t.BillingCountry, &t.ShippingCountry, &items, &t.Offset, &t.Risk, &t.Decision)
+			t.EventTime, t.ItemsJSON, t.Partition = t.EventTime.UTC(), []byte(items), partition
+			return err
+		}, func() error { return fn(&t) })
+}

@@ -18,7 +18,6 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 	if err != nil {
 		return nil, err
 	}
-	built := p.buildPartStates(ctx, offsets, stored)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for topic, parts := range offsets {
@@ -33,7 +32,7 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 				parts[part] = kgo.NewOffset().AtStart()
 				off = -1
 			}
-			p.parts[part] = built[part]
+			p.parts[part] = p.newPartState(ctx, part, off)
 		}
 	}
 	return offsets, nil

@@ -2,19 +2,33 @@
 // and dead-letter records to Kafka topics, and alerts to webhooks as
 // Slack-compatible JSON. A message is queued in the same database
 // transaction as the records it is about, so it is sent if and only if they
-// were stored; delivery is retried with backoff until it succeeds.
+// were stored; delivery is retried until it succeeds (at least once).
+//
+// Every message carries a stable id, MessageID of its outbox row, as the
+// Kafka header "message-id" and the webhook header "Idempotency-Key", the
+// same on every attempt, so receivers can drop repeats. A target that
+// fails is left alone for a jittered exponential backoff
+// (github.com/cenkalti/backoff/v5) before it is tried again, so a dead
+// endpoint costs one timeout per backoff, not one per message. A message
+// for a target that is not configured fails at once and is given up on,
+// logged and counted, never retried. Delivered rows are pruned after
+// Config.PruneAfter when the store can prune.
 package alert
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,6 +45,22 @@ type Config struct {
 	Kafka *kgo.Client
 	// Webhooks maps webhook names (as queued) to URLs. Defaults to none.
 	Webhooks map[string]string
+	// Topics are the Kafka topics messages may go to; a message for
+	// another fails at once. Defaults to none: any topic.
+	Topics []string
+	// RetryInitial and RetryMax bound the backoff after a target fails:
+	// it starts at RetryInitial, grows 2x per failure with ±50% jitter, up
+	// to RetryMax. Default to 1 s and 5 minutes.
+	RetryInitial, RetryMax time.Duration
+	// PruneAfter is how long delivered messages are kept before they are
+	// deleted (when the store can prune). Defaults to 24 hours; negative
+	// keeps them.
+	PruneAfter time.Duration
+	// PruneInterval is how often delivered messages are pruned. Defaults
+	// to 10 minutes.
+	PruneInterval time.Duration
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
 	// Interval between outbox polls when idle. Defaults to 250 ms.
 	Interval time.Duration
 	// Batch is the most messages handled per poll. Defaults to 500.
@@ -43,12 +73,44 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
-// Deliverer sends outbox messages.
+// Deliverer sends outbox messages. Run it in one goroutine.
 type Deliverer struct {
-	cfg       Config
-	log       *slog.Logger
-	delivered *prometheus.CounterVec
-	failed    *prometheus.CounterVec
+	cfg           Config
+	log           *slog.Logger
+	delivered     *prometheus.CounterVec
+	failed        *prometheus.CounterVec
+	undeliverable *prometheus.CounterVec
+	pruned        prometheus.Counter
+
+	// backoffs holds the targets that failed, until one of their
+	// messages gets through.
+	backoffs map[target]*targetBackoff
+}
+
+type target struct{ kind, name string }
+
+type targetBackoff struct {
+	b     *backoff.ExponentialBackOff
+	until time.Time
+}
+
+// MessageID is the stable id of outbox message id: the same on every
+// attempt to deliver it, so a receiver can drop repeats.
+func MessageID(id int64) string { return "shopstream-outbox-" + strconv.FormatInt(id, 10) }
+
+// Header names carrying MessageID.
+const (
+	HeaderMessageID      = "message-id"      // Kafka record header
+	HeaderIdempotencyKey = "Idempotency-Key" // HTTP request header
+)
+
+// ErrNotConfigured is wrapped by the error of a message whose target (a
+// webhook name, a topic) is not configured.
+var ErrNotConfigured = errors.New("outbox target is not configured")
+
+// outboxPruner is a store that deletes delivered outbox messages.
+type outboxPruner interface {
+	PruneOutbox(ctx context.Context, deliveredBefore time.Time, batch int) (int64, error)
 }
 
 // New returns a Deliverer.
@@ -68,6 +130,27 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.RetryInitial == 0 {
+		cfg.RetryInitial = time.Second
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = 5 * time.Minute
+	}
+	if cfg.PruneAfter == 0 {
+		cfg.PruneAfter = 24 * time.Hour
+	}
+	if cfg.PruneInterval == 0 {
+		cfg.PruneInterval = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	switch {
+	case cfg.RetryInitial < 0 || cfg.RetryMax < cfg.RetryInitial:
+		return nil, fmt.Errorf("alert: retry backoff from %s to %s: want 0 < initial <= max", cfg.RetryInitial, cfg.RetryMax)
+	case cfg.PruneInterval < 0:
+		return nil, fmt.Errorf("alert: prune interval %s is negative", cfg.PruneInterval)
+	}
 	reg := cfg.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -80,50 +163,128 @@ func New(cfg Config) (*Deliverer, error) {
 			Help: "Outbox messages delivered, by kind."}, []string{"kind"}),
 		failed: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_outbox_failures_total",
 			Help: "Failed outbox delivery attempts, by kind (each is retried)."}, []string{"kind"}),
+		undeliverable: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_outbox_undeliverable_total",
+			Help: "Outbox messages given up on because their target is not configured, by kind."}, []string{"kind"}),
+		pruned: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_outbox_pruned_total",
+			Help: "Delivered outbox messages deleted after the retention."}),
+		backoffs: map[target]*targetBackoff{},
 	}, nil
 }
 
 // Run delivers until ctx is cancelled.
 func (d *Deliverer) Run(ctx context.Context) error {
-	t := time.NewTicker(d.cfg.Interval)
-	defer t.Stop()
+	// A store that cannot be read is retried with a jittered backoff too.
+	readBackoff := d.newBackoff()
+	lastPrune := time.Time{}
+	_, canPrune := d.cfg.Store.(outboxPruner)
+	if !canPrune && d.cfg.PruneAfter > 0 {
+		d.log.Info("the store cannot prune the outbox; delivered messages are kept")
+	}
 	for {
+		wait := d.cfg.Interval
 		n, failed, err := d.cfg.Store.DeliverOutbox(ctx, d.cfg.Batch, d.send(ctx))
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("reading the outbox failed; retrying", "err", err)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			wait = readBackoff.NextBackOff()
+			d.log.Error("reading the outbox failed; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		case err == nil:
+			readBackoff.Reset()
 		}
 		if failed > 0 {
 			d.log.Warn("outbox deliveries failed; they will be retried with backoff", "failed", failed, "delivered", n)
 		}
-		if n == d.cfg.Batch {
+		if canPrune && d.cfg.PruneAfter > 0 && d.cfg.Now().Sub(lastPrune) >= d.cfg.PruneInterval {
+			lastPrune = d.cfg.Now()
+			d.prune(ctx)
+		}
+		if err == nil && n == d.cfg.Batch {
 			continue // more waiting
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
 
+func (d *Deliverer) newBackoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: d.cfg.RetryInitial, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: d.cfg.RetryMax}
+}
+
+// prune deletes the messages delivered before the retention.
+func (d *Deliverer) prune(ctx context.Context) {
+	n, err := d.cfg.Store.(outboxPruner).PruneOutbox(ctx, d.cfg.Now().Add(-d.cfg.PruneAfter), 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("pruning delivered outbox messages failed; trying again later", "err", err)
+		}
+		return
+	}
+	d.pruned.Add(float64(n))
+	if n > 0 {
+		d.log.Info("pruned delivered outbox messages", "deleted", n, "delivered_before", d.cfg.Now().Add(-d.cfg.PruneAfter))
+	}
+}
+
+// send is the store's callback for each due message. An error makes the
+// store try the message again later; nil marks it done.
 func (d *Deliverer) send(ctx context.Context) func(m *store.OutboxMsg) error {
 	return func(m *store.OutboxMsg) error {
+		if err := d.configured(m); err != nil {
+			// Retrying cannot help: give it up, loudly.
+			d.undeliverable.WithLabelValues(m.Kind).Inc()
+			d.log.Error("outbox message given up: its target is not configured", "message_id", MessageID(m.ID), "err", err)
+			return nil
+		}
+		t := target{m.Kind, m.Target}
+		now := d.cfg.Now()
+		if tb := d.backoffs[t]; tb != nil && now.Before(tb.until) {
+			return fmt.Errorf("%s target %s failed recently; next try after %s", m.Kind, m.Target, tb.until.Format(time.RFC3339Nano))
+		}
 		var err error
 		switch m.Kind {
 		case "kafka":
 			err = d.sendKafka(ctx, m)
 		case "webhook":
 			err = d.sendWebhook(ctx, m)
-		default:
-			err = fmt.Errorf("unknown outbox kind %q", m.Kind)
 		}
 		if err != nil {
 			d.failed.WithLabelValues(m.Kind).Inc()
+			tb := d.backoffs[t]
+			if tb == nil {
+				tb = &targetBackoff{b: d.newBackoff()}
+				d.backoffs[t] = tb
+			}
+			tb.until = d.cfg.Now().Add(tb.b.NextBackOff())
 			return err
 		}
+		delete(d.backoffs, t)
 		d.delivered.WithLabelValues(m.Kind).Inc()
 		return nil
 	}
+}
+
+// configured reports a message whose kind or target is not configured.
+func (d *Deliverer) configured(m *store.OutboxMsg) error {
+	switch m.Kind {
+	case "kafka":
+		if len(d.cfg.Topics) > 0 && !slices.Contains(d.cfg.Topics, m.Target) {
+			return fmt.Errorf("%w: topic %q (configured: %v)", ErrNotConfigured, m.Target, d.cfg.Topics)
+		}
+	case "webhook":
+		if _, ok := d.cfg.Webhooks[m.Target]; !ok {
+			names := make([]string, 0, len(d.cfg.Webhooks))
+			for n := range d.cfg.Webhooks {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return fmt.Errorf("%w: webhook %q (configured: %v)", ErrNotConfigured, m.Target, names)
+		}
+	default:
+		return fmt.Errorf("%w: unknown outbox kind %q", ErrNotConfigured, m.Kind)
+	}
+	return nil
 }
 
 func (d *Deliverer) sendKafka(ctx context.Context, m *store.OutboxMsg) error {
@@ -134,11 +295,19 @@ func (d *Deliverer) sendKafka(ctx context.Context, m *store.OutboxMsg) error {
 	if len(m.Headers) > 0 {
 		var hs map[string]string
 		if err := json.Unmarshal(m.Headers, &hs); err == nil {
-			for k, v := range hs {
-				r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+			keys := make([]string, 0, len(hs))
+			for k := range hs {
+				if k != HeaderMessageID {
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(hs[k])})
 			}
 		}
 	}
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: HeaderMessageID, Value: []byte(MessageID(m.ID))})
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return d.cfg.Kafka.ProduceSync(pctx, r).FirstErr()
@@ -152,10 +321,7 @@ type SlackMessage struct {
 }
 
 func (d *Deliverer) sendWebhook(ctx context.Context, m *store.OutboxMsg) error {
-	url, ok := d.cfg.Webhooks[m.Target]
-	if !ok {
-		return fmt.Errorf("webhook %q is not configured", m.Target)
-	}
+	url := d.cfg.Webhooks[m.Target]
 	var a struct {
 		TransactionID string  `json:"transaction_id"`
 		CustomerID    string  `json:"customer_id"`
@@ -187,6 +353,7 @@ func (d *Deliverer) sendWebhook(ctx context.Context, m *store.OutboxMsg) error {
 		return fmt.Errorf("webhook %s: %w", m.Target, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderIdempotencyKey, MessageID(m.ID))
 	resp, err := d.cfg.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", m.Target, err)

@@ -45,8 +45,8 @@ type RecoveryResult struct {
 	// stable instance id (else the restart waits for the killed member's
 	// session to expire).
 	StaticMembership bool
-	// Restore holds the restarted processor's log lines about rebuilding
-	// partition state.
+	// Restore holds the restarted processor's log lines about starting,
+	// its assignment and rebuilding partition state.
 	Restore []string
 }
 
@@ -144,6 +144,7 @@ func recovery(ctx context.Context, cfg Config) (*RecoveryResult, error) {
 		return nil, fmt.Errorf("killing the first processor: %w", err)
 	}
 	killed := time.Now()
+	log.Info("first processor killed", "at", killed.UTC().Format(time.RFC3339Nano))
 	first.cmd.Wait() //nolint:errcheck // killed on purpose
 	atKill, err := st.Offsets(ctx, recoveryGroup, bus.TopicTransactions)
 	if err != nil {
@@ -151,7 +152,8 @@ func recovery(ctx context.Context, cfg Config) (*RecoveryResult, error) {
 	}
 	var restoreMu sync.Mutex
 	second, err := startChild(ctx, exe, args, log, func(line string) {
-		if strings.Contains(line, "partition state") || strings.Contains(line, "checkpoint") {
+		if strings.Contains(line, "partition state") || strings.Contains(line, "checkpoint") ||
+			strings.Contains(line, "processor started") || strings.Contains(line, "partitions assigned") {
 			restoreMu.Lock()
 			res.Restore = append(res.Restore, line)
 			restoreMu.Unlock()

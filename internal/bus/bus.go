@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
@@ -54,9 +55,21 @@ type EmbeddedConfig struct {
 	DataDir string
 	// Partitions of the topics it creates. Defaults to 4.
 	Partitions int32
-	// RetentionBytes bounds each partition's log so memory stays flat in a
-	// long run. Defaults to 32 MiB.
+	// RetentionBytes caps each partition's log of every topic (so memory
+	// stays flat in a long run), RetentionTime the age of its records.
+	// TopicRetention overrides both for the topics it names. Default to
+	// none: nothing is deleted for its size or age.
 	RetentionBytes int64
+	RetentionTime  time.Duration
+	TopicRetention map[string]Retention
+	// DeleteUnread lets retention delete records a consumer group has not
+	// committed past. Defaults to false: retention never deletes past the
+	// lowest offset any consumer group committed on a partition, and
+	// nothing of a topic no group has committed on, so what a processor
+	// has not read yet stays.
+	DeleteUnread bool
+	// RetentionInterval is how often retention runs. Defaults to 30 s.
+	RetentionInterval time.Duration
 	// Logger receives the broker's own messages. Defaults to none.
 	Logger *slog.Logger
 }
@@ -64,7 +77,11 @@ type EmbeddedConfig struct {
 // Embedded is an in-process Kafka-protocol broker (github.com/twmb/franz-go/pkg/kfake).
 type Embedded struct {
 	c    *kfake.Cluster
+	cfg  EmbeddedConfig
+	log  *slog.Logger
+	adm  *kadm.Client
 	stop chan struct{}
+	done chan struct{}
 }
 
 // StartEmbedded starts the in-process broker with the transactions,
@@ -76,8 +93,11 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.Partitions == 0 {
 		cfg.Partitions = 4
 	}
-	if cfg.RetentionBytes == 0 {
-		cfg.RetentionBytes = 32 << 20
+	if cfg.RetentionInterval == 0 {
+		cfg.RetentionInterval = 30 * time.Second
+	}
+	if err := cfg.validateRetention(); err != nil {
+		return nil, err
 	}
 	host, port, err := splitHostPort(cfg.Addr)
 	if err != nil {
@@ -89,9 +109,6 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		kfake.DefaultNumPartitions(int(cfg.Partitions)),
 		kfake.AllowAutoTopicCreation(),
 		kfake.SeedTopics(cfg.Partitions, TopicTransactions, TopicDeadLetter, TopicAlerts),
-		kfake.BrokerConfigs(map[string]string{
-			"log.retention.bytes": fmt.Sprint(cfg.RetentionBytes),
-		}),
 	}
 	if host != "" && host != "127.0.0.1" {
 		opts = append(opts, kfake.ListenFn(func(network, _ string) (netListener, error) {
@@ -108,23 +125,19 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded broker on %s: %w", cfg.Addr, err)
 	}
-	e := &Embedded{c: c, stop: make(chan struct{})}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("creating the embedded broker's admin client: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	e := &Embedded{c: c, cfg: cfg, log: log.With("component", "broker"), adm: kadm.NewClient(adm),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go e.retention()
 	return e, nil
-}
-
-// retention applies the size limit every 30 s.
-func (e *Embedded) retention() {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			e.c.ApplyRetention()
-		}
-	}
 }
 
 // DeleteRecords deletes a partition's records below offset, as Kafka's
@@ -142,5 +155,7 @@ func (e *Embedded) Addrs() []string { return e.c.ListenAddrs() }
 // Close stops the broker.
 func (e *Embedded) Close() {
 	close(e.stop)
+	<-e.done
+	e.adm.Close()
 	e.c.Close()
 }

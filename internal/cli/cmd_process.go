@@ -165,7 +165,8 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	if err != nil {
 		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}
-	deliverer, err := alert.New(alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg})
+	deliverer, err := alert.New(alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg,
+		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}}) // what the processor queues for
 	if err != nil {
 		producer.Close()
 		return nil, web.FraudDeps{}, err

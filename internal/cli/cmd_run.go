@@ -118,7 +118,10 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return usageError{err}
 	}
-	broker, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(*partitions), DataDir: filepath.Join(*dataDir, "kafka"), Logger: logger})
+	// 32 MiB per partition keeps a long run's memory flat; retention never
+	// deletes what the processor has not committed to the group.
+	broker, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(*partitions), DataDir: filepath.Join(*dataDir, "kafka"), Logger: logger,
+		RetentionBytes: 32 << 20})
 	if err != nil {
 		return err
 	}

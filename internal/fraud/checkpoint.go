@@ -1,6 +1,7 @@
 package fraud
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -144,17 +145,21 @@ func appendSec(b []byte, last, sec uint32) []byte {
 }
 
 func appendTable[T any](b []byte, t *table[T], rec func([]byte, *T) []byte) []byte {
-	keys := make([]uint64, 0, len(t.idx))
-	for k := range t.idx {
-		keys = append(keys, k)
+	type slot struct {
+		key uint64
+		i   uint32
 	}
-	slices.Sort(keys)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
+	slots := make([]slot, 0, len(t.idx))
+	for k, i := range t.idx {
+		slots = append(slots, slot{k, i})
+	}
+	slices.SortFunc(slots, func(a, b slot) int { return cmp.Compare(a.key, b.key) })
+	b = binary.AppendUvarint(b, uint64(len(slots)))
 	prev := uint64(0)
-	for _, k := range keys {
-		b = binary.AppendUvarint(b, k-prev)
-		prev = k
-		b = rec(b, &t.vals[t.idx[k]])
+	for _, s := range slots {
+		b = binary.AppendUvarint(b, s.key-prev)
+		prev = s.key
+		b = rec(b, &t.vals[s.i])
 	}
 	return b
 }

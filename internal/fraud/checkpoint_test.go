@@ -206,3 +206,38 @@ func crcOf(b []byte) []byte {
 	out[0], out[1], out[2], out[3] = byte(sum), byte(sum>>8), byte(sum>>16), byte(sum>>24)
 	return out[:]
 }
+
+// BenchmarkCheckpoint encodes and restores the state of a partition that
+// saw 500,000 transactions of 50,000 customers in the last day (every
+// device, card and IP address record still held): the size of one
+// partition's checkpoint with a million customers over four partitions at
+// ten orders each.
+func BenchmarkCheckpoint(b *testing.B) {
+	s, _ := NewState(StateConfig{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 500_000 {
+		c := rng.IntN(50_000)
+		t := &event.Transaction{CustomerID: fmt.Sprintf("c%d", c), EventTime: start.Add(time.Duration(i) * 160 * time.Millisecond),
+			TotalCents: event.Cents(100 + rng.IntN(90_000)), Card: event.Card{BIN: "411111", Last4: fmt.Sprintf("%04d", rng.IntN(10_000))},
+			DeviceID: fmt.Sprintf("d%d", rng.IntN(400_000)), IPAddress: fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), rng.IntN(256)),
+			ShippingCountry: "US"}
+		s.Update(t, nil)
+	}
+	enc, _ := s.MarshalBinary()
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(enc)))
+		for b.Loop() {
+			enc, _ = s.AppendBinary(enc[:0])
+		}
+	})
+	b.Run("restore", func(b *testing.B) {
+		b.SetBytes(int64(len(enc)))
+		for b.Loop() {
+			r, _ := NewState(StateConfig{})
+			if err := r.UnmarshalBinary(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -68,6 +68,7 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *partState {
 	ps := &partState{pos: pos, dedup: quality.NewDedup(p.cfg.DedupWindow)}
 	if p.restoreCheckpoint(ctx, ps, part, pos) {
+		p.noteRebuild(part, nil) // clears an earlier failed rebuild from /readyz
 		return ps
 	}
 	if p.cfg.NewScorer == nil {

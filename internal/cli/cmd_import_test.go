@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +30,9 @@ const importCSV = "testdata/import_orders.csv"
 func importJSON(t *testing.T, args ...string) (importReport, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
+	if !slices.Contains(args, "--currency") {
+		args = append(args, "--currency", "GBP")
+	}
 	if err := runImport(context.Background(), append(args, "--json"), &stdout, &stderr); err != nil {
 		t.Fatalf("import %v: %v\n%s", args, err, stderr.String())
 	}
@@ -80,7 +84,7 @@ func TestImportCSV(t *testing.T) {
 
 	// The same file again: nothing to do, and it says so.
 	var stdout, stderr bytes.Buffer
-	if err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", dir}, &stdout, &stderr); err != nil {
+	if err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", dir, "--currency", "GBP"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if out := stdout.String(); !strings.Contains(out, "already imported: all 8 records") || !strings.Contains(stderr.String(), "8 records of source") {
@@ -93,11 +97,26 @@ func TestImportCSV(t *testing.T) {
 	}
 }
 
+// A file without a currency column is refused without --currency, and the
+// error names the flag; nothing is stored.
+func TestImportNeedsCurrency(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	dir := t.TempDir()
+	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", dir}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--currency") || !strings.Contains(err.Error(), "no currency column") {
+		t.Fatalf("import without --currency: %v, want an error naming --currency", err)
+	}
+	if sum := storeSummary(t, dir); sum.TransactionsTotal != 0 {
+		t.Errorf("store after the refused import: %+v", sum)
+	}
+}
+
 // The text report names every reason.
 func TestImportTextReport(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", t.TempDir(), "--progress-every", "5"}, &stdout, &stderr)
+	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", t.TempDir(), "--progress-every", "5", "--currency", "GBP"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +129,11 @@ func TestImportTextReport(t *testing.T) {
 	// Progress every 5 rows: at 5 and 10, and at the end.
 	if n := strings.Count(stderr.String(), "rows read"); n != 3 {
 		t.Errorf("%d progress lines, want 3:\n%s", n, stderr.String())
+	}
+	// The last line is printed after the last batch is stored, and says so.
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "13 rows read") || !strings.Contains(last, "6 transactions stored, 2 quarantined") {
+		t.Errorf("last progress line %q, want 13 rows read, 6 transactions stored, 2 quarantined", last)
 	}
 }
 
@@ -156,7 +180,7 @@ func TestImportResumes(t *testing.T) {
 	}
 	// A shorter file under a name that has more records stored is refused.
 	var stdout, stderrBuf bytes.Buffer
-	err := runImport(context.Background(), []string{"--csv", part, "--source", "orders", "--data-dir", dir}, &stdout, &stderrBuf)
+	err := runImport(context.Background(), []string{"--csv", part, "--source", "orders", "--data-dir", dir, "--currency", "GBP"}, &stdout, &stderrBuf)
 	if err == nil || !strings.Contains(err.Error(), "--source") {
 		t.Fatalf("shorter file under a used name: %v", err)
 	}

@@ -55,3 +55,59 @@ func abs(v int64) int64 {
 	}
 	return v
 }
+
+func TestSubMinorUnitPrices(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		price     string
+		digits    int
+		qty       int
+		wantUnit  Cents
+		wantExact string
+		wantLine  Cents
+	}{
+		{"0.001", 2, 100, 0, "0.001", 10},
+		{"0.001", 2, 4, 0, "0.001", 0},
+		{"0.005", 2, 1, 1, "0.005", 1},
+		{"0.0125", 2, 3, 1, "0.0125", 4}, // 3.75 cents, rounded once for the line
+		{"2.55", 2, 3, 255, "", 765},
+		{"0", 2, 5, 0, "", 0},
+		{"1.2345", 3, 2, 1235, "1.2345", 2469},
+		{"0.5", 0, 3, 1, "0.5", 2}, // 1.5 yen: half away from zero
+		{"-0.015", 2, 1, -2, "-0.015", -2},
+	}
+	for _, tt := range tests {
+		unit, exact, err := ExactMinor(tt.price, tt.digits)
+		if err != nil {
+			t.Fatalf("ExactMinor(%q, %d): %v", tt.price, tt.digits, err)
+		}
+		if unit != tt.wantUnit || exact != tt.wantExact {
+			t.Errorf("ExactMinor(%q, %d) = %d, %q; want %d, %q", tt.price, tt.digits, unit, exact, tt.wantUnit, tt.wantExact)
+		}
+		it := Item{Quantity: tt.qty, UnitPriceCents: unit, UnitPriceExact: exact}
+		if got := it.LineCents(tt.digits); got != tt.wantLine {
+			t.Errorf("%d × %s: line %d minor units, want %d", tt.qty, tt.price, got, tt.wantLine)
+		}
+	}
+	if _, _, err := ExactMinor("1e", 2); err == nil {
+		t.Error("ExactMinor(\"1e\") did not fail")
+	}
+
+	// The exact price survives the wire and keeps the total consistent.
+	tx := Transaction{SchemaVersion: SchemaVersion, TransactionID: "o1", CustomerID: "c", Currency: "GBP",
+		Items: []Item{{ProductID: "p", Quantity: 100, UnitPriceExact: "0.001"}}, TotalCents: 10}
+	b, err := Marshal(&tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Transaction
+	if err := Decode(b, &back); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	if back.Items[0].UnitPriceExact != "0.001" || back.ItemsCents() != 10 {
+		t.Errorf("decoded %s: items %+v sum to %d, want exact 0.001 summing to 10", b, back.Items, back.ItemsCents())
+	}
+	if err := Decode([]byte(`{"schema_version":1,"currency":"GBP","total_amount":0,"items":[{"quantity":1,"unit_price":0,"unit_price_exact":"abc"}]}`), &back); err == nil {
+		t.Error("Decode accepted unit_price_exact \"abc\"")
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,7 +92,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("import", stderr)
 	var sf storeFlags
 	sf.register(fs)
-	path := fs.String("csv", "", "order-history CSV to import, one line per order line (required)")
+	path := fs.String("csv", "", "order-history CSV to import, one line per order line, gzip-compressed if its name ends in .gz (required)")
 	cols := columnsFlag{}
 	fs.Var(cols, "columns", "header of each column, as name=Header pairs separated by commas, e.g. order_id=InvoiceNo,customer_id=CustomerID\n"+
 		"(names: order_id customer_id product_id quantity unit_price timestamp country category currency; unnamed ones are recognised from common headers)")
@@ -139,6 +140,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		size = fi.Size()
 	}
 	counted := &byteCounter{r: f}
+	var in io.Reader = bufio.NewReaderSize(counted, 1<<20)
+	if strings.HasSuffix(strings.ToLower(*path), ".gz") {
+		// Read compressed files directly; progress is in compressed bytes.
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return fmt.Errorf("--csv %s: reading it as gzip (the name ends in .gz): %w", *path, err)
+		}
+		defer zr.Close()
+		in = bufio.NewReaderSize(zr, 1<<20)
+	}
 
 	st, err := sf.open(ctx)
 	if err != nil {
@@ -173,7 +184,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			progress(rows)
 		}
 	}
-	rd, err := importer.New(bufio.NewReaderSize(counted, 1<<20), cfg)
+	rd, err := importer.New(in, cfg)
 	if err != nil {
 		var he *importer.HeaderError
 		if errors.Is(err, importer.ErrNoCurrency) {

@@ -271,10 +271,11 @@ func TestImportUsage(t *testing.T) {
 }
 
 // writeRetailCSV writes rows order lines shaped like the UCI Online Retail
+// (or, with oneLine, orders of one line each)
 // export (541,909 rows, 25,900 invoices of 4,372 customers, 2010-12 to
 // 2011-12): invoices of about 20 lines, a few of several hundred; a quarter
 // of the rows without a customer; 2% cancellations; month-first dates.
-func writeRetailCSV(tb testing.TB, path string, rows int) {
+func writeRetailCSV(tb testing.TB, path string, rows int, oneLine bool) {
 	tb.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -288,6 +289,9 @@ func writeRetailCSV(tb testing.TB, path string, rows int) {
 	fmt.Fprintln(w, "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country")
 	for n, inv := 0, 536365; n < rows; inv++ {
 		lines := 1 + int(rng.ExpFloat64()*20)
+		if oneLine {
+			lines = 1
+		}
 		customer := ""
 		if rng.Float64() > 0.25 {
 			customer = strconv.Itoa(12346 + rng.IntN(4372))
@@ -321,11 +325,14 @@ func BenchmarkImport(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	csv := filepath.Join(b.TempDir(), "retail.csv")
-	writeRetailCSV(b, csv, rows)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, name := range []string{"SQLite", "PostgreSQL"} {
-		b.Run(name, func(b *testing.B) {
+	for _, bc := range []struct {
+		shape, name string
+	}{{"multi-line", "SQLite"}, {"one-line", "SQLite"}, {"multi-line", "PostgreSQL"}, {"one-line", "PostgreSQL"}} {
+		name := bc.name
+		b.Run(bc.shape+"/"+name, func(b *testing.B) {
+			csv := filepath.Join(b.TempDir(), "retail.csv")
+			writeRetailCSV(b, csv, rows, bc.shape == "one-line")
 			var pgURL string
 			if name == "PostgreSQL" {
 				url, stop, err := throwawayPostgres(context.Background(), quiet)
@@ -338,7 +345,7 @@ func BenchmarkImport(b *testing.B) {
 			var rep importReport
 			i := 0
 			for b.Loop() {
-				args := []string{"--csv", csv, "--json", "--source", fmt.Sprintf("run%d", i)}
+				args := []string{"--csv", csv, "--json", "--currency", "GBP", "--source", fmt.Sprintf("run%d", i)}
 				if pgURL != "" {
 					// A fresh database each run, so nothing is a duplicate.
 					db := fmt.Sprintf("import%d", i)

@@ -83,3 +83,43 @@ func FuzzReadLabelledCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestReadCSVHeaderAndUnlabelled(t *testing.T) {
+	t.Parallel()
+	d, err := ReadCSV(strings.NewReader("amount,items\n1,2.5\n-3e2, 4\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d.Header, []string{"amount", "items"}) || !reflect.DeepEqual(d.X, [][]float64{{1, 2.5}, {-300, 4}}) || d.Y != nil {
+		t.Errorf("got %+v", d)
+	}
+	if _, err := ReadCSV(strings.NewReader("1,2\n3\n"), false); err == nil || !strings.Contains(err.Error(), "line 2: wrong number of fields") {
+		t.Errorf("ragged rows: %v", err)
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n", "1,2,0\n3,4,1\n", "x\n", "1e999,0\n", "\"1\",2\n3,\"4\n"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, in string, labelled bool) {
+		d, err := ReadCSV(strings.NewReader(in), labelled)
+		if err != nil {
+			return
+		}
+		if len(d.X) == 0 || (labelled && len(d.Y) != len(d.X)) || (!labelled && d.Y != nil) {
+			t.Fatalf("%d rows, %d labels", len(d.X), len(d.Y))
+		}
+		for _, x := range d.X {
+			if len(x) != len(d.X[0]) || len(x) == 0 {
+				t.Fatalf("rows of %d and %d features", len(d.X[0]), len(x))
+			}
+			for _, v := range x {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("feature %v", v)
+				}
+			}
+		}
+	})
+}

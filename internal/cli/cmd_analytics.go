@@ -121,6 +121,12 @@ Shows the customer analytics the periodic refresh stored:
 --refresh runs the refresh first (as the one leader; skipped if another
 instance is refreshing). --json prints what the REST API serves.
 
+clv --as-of DAY fits the models on the stored purchases of the calibration
+period ending that day; clv --summary FILE fits them on a per-customer
+(x, t_x, T[, monetary]) summary like lifetimes', without a store. Both
+print the parameters, and --predictions FILE writes each customer's
+P(alive), expected purchases and expected spend.
+
 Flags:
 `
 
@@ -140,6 +146,8 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	refresh := fs.Bool("refresh", false, "run the analytics refresh once before showing")
 	top := fs.Int("top", 10, "customers listed by the clv view")
 	months := fs.Int("months", 12, "months since acquisition shown by the cohorts view (the JSON has all)")
+	var cf clvFitFlags
+	cf.register(fs)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			fs.Usage()
@@ -163,6 +171,12 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *top < 1 || *months < 1 {
 		return usageError{fmt.Errorf("flags -top and -months must be at least 1")}
+	}
+	if cf.active() && what != "clv" {
+		return usageError{fmt.Errorf("flags -summary and -as-of go with the clv view, not %s", what)}
+	}
+	if *cf.summary != "" {
+		return runCLVFit(ctx, &cf, nil, stdout, *asJSON)
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
@@ -191,6 +205,9 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		default:
 			printRefreshReport(stderr, rep)
 		}
+	}
+	if cf.active() {
+		return runCLVFit(ctx, &cf, a, stdout, *asJSON)
 	}
 	switch what {
 	case "rfm":

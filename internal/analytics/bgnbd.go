@@ -33,7 +33,8 @@ type BGNBDFit struct {
 // it: fitting iterates over distinct histories, and x is shared by many, so
 // the special functions of x are computed once per distinct x.
 type bgRow struct {
-	tx, T, w float64
+	itx, iT int32 // indexes of t_x and T in bgData.vals
+	w       float64
 }
 
 type bgGroup struct {
@@ -41,7 +42,17 @@ type bgGroup struct {
 	rows []bgRow
 }
 
-func groupBG(customers []Summary) ([]bgGroup, float64, error) {
+// bgData is the folded histories. Ages and recencies come in whole days,
+// so they take few distinct values: ln(α+v) is computed once per distinct
+// value and evaluation, not once per history.
+type bgData struct {
+	groups []bgGroup
+	vals   []float64
+	// scratch for bgLogLikelihood: ln(α+v) and 1/(α+v) per value.
+	lnTab, invTab []float64
+}
+
+func groupBG(customers []Summary) (*bgData, float64, error) {
 	if len(customers) == 0 {
 		return nil, 0, errors.New("no customers")
 	}
@@ -65,19 +76,30 @@ func groupBG(customers []Summary) ([]bgGroup, float64, error) {
 		}
 		return cmpFloat(a.T, b.T)
 	})
-	var groups []bgGroup
+	d := &bgData{}
+	index := make(map[float64]int32)
+	idx := func(v float64) int32 {
+		i, ok := index[v]
+		if !ok {
+			i = int32(len(d.vals))
+			index[v] = i
+			d.vals = append(d.vals, v)
+		}
+		return i
+	}
 	for i, k := range keys {
 		if i == 0 || k.x != keys[i-1].x {
-			groups = append(groups, bgGroup{x: float64(k.x)})
+			d.groups = append(d.groups, bgGroup{x: float64(k.x)})
 		}
-		g := &groups[len(groups)-1]
+		g := &d.groups[len(d.groups)-1]
 		if n := len(g.rows); n > 0 && i > 0 && keys[i-1] == k {
 			g.rows[n-1].w++
 			continue
 		}
-		g.rows = append(g.rows, bgRow{tx: k.tx, T: k.T, w: 1})
+		g.rows = append(g.rows, bgRow{itx: idx(k.tx), iT: idx(k.T), w: 1})
 	}
-	return groups, float64(len(customers)), nil
+	d.lnTab, d.invTab = make([]float64, len(d.vals)), make([]float64, len(d.vals))
+	return d, float64(len(customers)), nil
 }
 
 func cmpFloat(a, b float64) int {
@@ -99,8 +121,13 @@ func cmpFloat(a, b float64) int {
 //	ln A₂ = ln B(a+1, b+x−1) − ln B(a, b) − (r+x) ln(α+t_x)
 //
 // summed in log space so that neither term underflows for heavy buyers.
-func bgLogLikelihood(m BGNBD, groups []bgGroup, grad []float64) float64 {
+func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
 	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	for i, v := range d.vals {
+		d.lnTab[i] = math.Log(alpha + v)
+		d.invTab[i] = 1 / (alpha + v)
+	}
+	lnTab, invTab := d.lnTab, d.invTab
 	lnAlpha := math.Log(alpha)
 	lgR, _ := math.Lgamma(r)
 	lbAB := mathext.Lbeta(a, b)
@@ -110,7 +137,7 @@ func bgLogLikelihood(m BGNBD, groups []bgGroup, grad []float64) float64 {
 	}
 	psiA1 := psiA + 1/a
 	var ll, gr, ga, gA, gB float64
-	for _, g := range groups {
+	for _, g := range d.groups {
 		x := g.x
 		lgRX, _ := math.Lgamma(r + x)
 		lb1 := mathext.Lbeta(a, b+x) - lbAB
@@ -127,15 +154,19 @@ func bgLogLikelihood(m BGNBD, groups []bgGroup, grad []float64) float64 {
 			}
 		}
 		for _, row := range g.rows {
-			lnAT := math.Log(alpha + row.T)
+			lnAT := lnTab[row.iT]
 			l1 := lb1 - (r+x)*lnAT
 			li, w1, w2, lnAtx := l1, 1.0, 0.0, 0.0
 			if x > 0 {
-				lnAtx = math.Log(alpha + row.tx)
+				lnAtx = lnTab[row.itx]
 				l2 := lb2 - (r+x)*lnAtx
-				hi, lo := max(l1, l2), min(l1, l2)
-				li = hi + math.Log1p(math.Exp(lo-hi))
-				w1 = math.Exp(l1 - li)
+				// li = ln(e^l1 + e^l2) and w1 = e^(l1−li), from one exp.
+				e := math.Exp(-math.Abs(l1 - l2))
+				if l1 >= l2 {
+					li, w1 = l1+math.Log1p(e), 1/(1+e)
+				} else {
+					li, w1 = l2+math.Log1p(e), e/(1+e)
+				}
 				w2 = 1 - w1
 			}
 			ll += row.w * (base + li)
@@ -143,7 +174,7 @@ func bgLogLikelihood(m BGNBD, groups []bgGroup, grad []float64) float64 {
 				continue
 			}
 			gr += row.w * (psiRX - psiR + lnAlpha - w1*lnAT - w2*lnAtx)
-			ga += row.w * (r/alpha - (r+x)*(w1/(alpha+row.T)+w2/(alpha+row.tx)))
+			ga += row.w * (r/alpha - (r+x)*(w1*invTab[row.iT]+w2*invTab[row.itx]))
 			gA += row.w * (w1*(psiA-psiABX) + w2*(psiA1-psiABX) - (psiA - psiAB))
 			gB += row.w * (w1*(psiBX-psiABX) + w2*(psiBX1-psiABX) - (psiB - psiAB))
 		}

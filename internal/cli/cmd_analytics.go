@@ -148,6 +148,7 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	months := fs.Int("months", 12, "months since acquisition shown by the cohorts view (the JSON has all)")
 	var cf clvFitFlags
 	cf.register(fs)
+	rfmCustomers := fs.String("customers", "", "rfm: compute every customer's RFM values, scores and segment as of --as-of (default: the last stored purchase's day) and write them to this CSV")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			fs.Usage()
@@ -172,8 +173,11 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *top < 1 || *months < 1 {
 		return usageError{fmt.Errorf("flags -top and -months must be at least 1")}
 	}
-	if cf.active() && what != "clv" {
-		return usageError{fmt.Errorf("flags -summary and -as-of go with the clv view, not %s", what)}
+	if (*cf.summary != "" || (*cf.asOf != "" && what != "rfm")) && what != "clv" {
+		return usageError{fmt.Errorf("flags -summary and -as-of go with the clv view (and -as-of with rfm --customers), not %s", what)}
+	}
+	if *rfmCustomers != "" && what != "rfm" {
+		return usageError{fmt.Errorf("flag -customers goes with the rfm view, not %s", what)}
 	}
 	if *cf.summary != "" {
 		return runCLVFit(ctx, &cf, nil, stdout, *asJSON)
@@ -205,6 +209,9 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		default:
 			printRefreshReport(stderr, rep)
 		}
+	}
+	if *rfmCustomers != "" {
+		return writeRFMCustomers(ctx, a, *cf.asOf, *rfmCustomers, stdout)
 	}
 	if cf.active() {
 		return runCLVFit(ctx, &cf, a, stdout, *asJSON)

@@ -293,3 +293,69 @@ func writeCLVPredictions(path string, sums []analytics.Summary, bg analytics.BGN
 	}
 	return nil
 }
+
+// writeRFMCustomers computes every customer's RFM values, quintile scores
+// and segment as of a day (the last stored purchase's by default), with
+// the refresh's own functions (analytics.Summarize, ScoreRFM), and writes
+// them to path as CSV: for checking against another tool, customer by
+// customer. Monetary is the exact total in minor units.
+func writeRFMCustomers(ctx context.Context, a store.Analytics, asOf, path string, w io.Writer) error {
+	var day time.Time
+	if asOf != "" {
+		var err error
+		if day, err = time.Parse("2006-01-02", asOf); err != nil {
+			return usageError{fmt.Errorf("invalid value %q for flag -as-of: want a day YYYY-MM-DD", asOf)}
+		}
+	} else {
+		latest, err := a.LatestPurchase(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the last purchase: %w", err)
+		}
+		if latest.IsZero() {
+			return errors.New("no purchases stored")
+		}
+		y, m, d := latest.UTC().Date()
+		day = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	var purchases []analytics.Purchase
+	cents := map[string]int64{}
+	err := a.PurchaseDays(ctx, day.AddDate(0, 0, 1), func(d *store.PurchaseDay) error {
+		purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / 100})
+		cents[d.CustomerID] += d.AmountCents
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the purchases up to %s: %w", day.Format("2006-01-02"), err)
+	}
+	sums, err := analytics.Summarize(purchases, day, analytics.Day)
+	if err != nil {
+		return err
+	}
+	vals := make([]analytics.RFMValues, len(sums))
+	for i, s := range sums {
+		vals[i] = s.RFMValues()
+	}
+	scores, err := analytics.ScoreRFM(vals)
+	if err != nil {
+		return err
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating --customers: %w", err)
+	}
+	bw := bufio.NewWriterSize(fh, 1<<16)
+	bw.WriteString("customer_id,recency_days,frequency,monetary_cents,r,f,m,segment\n")
+	for i, s := range sums {
+		fmt.Fprintf(bw, "%s,%d,%d,%d,%d,%d,%d,%s\n", s.CustomerID, s.DaysSinceLast, s.Frequency+1, cents[s.CustomerID],
+			scores[i].R, scores[i].F, scores[i].M, scores[i].Segment)
+	}
+	if err := bw.Flush(); err != nil {
+		fh.Close()
+		return fmt.Errorf("writing --customers: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("writing --customers: %w", err)
+	}
+	fmt.Fprintf(w, "RFM of %s customers as of %s written to %s\n", withThousands(int64(len(sums))), day.Format("2006-01-02"), path)
+	return nil
+}

@@ -115,4 +115,28 @@ func TestCLVAsOfImportedCDNOW(t *testing.T) {
 		t.Fatalf("import: %+v; want every row stored, free ones counted", rep)
 	}
 	checkCDNOW(t, clvJSON(t, "--data-dir", data, "--as-of", "1997-09-30"))
+
+	// Every customer's RFM, as of the end of the log: one line each, and
+	// equal recencies score alike.
+	out := filepath.Join(dir, "rfm.csv")
+	var stdout, stderr bytes.Buffer
+	if err := runAnalytics(context.Background(), []string{"rfm", "--data-dir", data, "--as-of", "1998-06-30", "--customers", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("analytics rfm --customers: %v\n%s", err, stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 2358 || lines[0] != "customer_id,recency_days,frequency,monetary_cents,r,f,m,segment" {
+		t.Fatalf("%d lines starting %q; want a header and 2,357 customers", len(lines), lines[0])
+	}
+	rByRecency := map[string]string{}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if r, ok := rByRecency[f[1]]; ok && r != f[4] {
+			t.Errorf("recency %s days scored R%s and R%s", f[1], r, f[4])
+		}
+		rByRecency[f[1]] = f[4]
+	}
 }

@@ -240,7 +240,7 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 	fmt.Fprintf(w, "  rows read        %12s\n", withThousands(r.Rows))
 	fmt.Fprintf(w, "  items            %12s", withThousands(r.Items))
 	if r.ZeroPriceItems > 0 || r.SubMinorPrices > 0 {
-		fmt.Fprintf(w, "  (%s free, worth 0; %s with sub-minor-unit prices, kept exact)", withThousands(r.ZeroPriceItems), withThousands(r.SubMinorPrices))
+		fmt.Fprintf(w, "  (%s at a unit price of 0; %s with sub-minor-unit prices, kept exact)", withThousands(r.ZeroPriceItems), withThousands(r.SubMinorPrices))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  transactions     %12s", withThousands(r.Transactions))

@@ -83,7 +83,7 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 	}
 	item := event.Item{ProductID: product, Category: category, Quantity: qty, UnitPriceCents: price, UnitPriceExact: exact}
 	line := item.LineCents(digits)
-	if line == 0 {
+	if price == 0 && exact == "" {
 		r.report.ZeroPriceItems++
 	}
 	if exact != "" {

@@ -65,9 +65,9 @@ type Report struct {
 	// could not be mapped to an ISO 3166 alpha-2 code. Those rows are
 	// imported with an empty country, not skipped (see Reader).
 	UnknownCountries map[string]int64
-	// ZeroPriceItems counts the items worth nothing (a unit price of 0, or
-	// a line below half a minor unit): imported, since the schema allows
-	// them, and counted because revenue models may want to leave them out.
+	// ZeroPriceItems counts the items with a unit price of exactly 0 (free
+	// items, samples): imported, since the schema allows them, and counted
+	// because revenue models may want to leave them out.
 	ZeroPriceItems int64
 	// SubMinorPrices counts the items whose unit price has more decimals
 	// than the currency's minor unit (0.001 GBP), kept exact in

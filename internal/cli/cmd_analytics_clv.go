@@ -44,7 +44,7 @@ type clvFitReport struct {
 	AsOf            string `json:"as_of,omitempty"`
 	Customers       int    `json:"customers"`
 	RepeatCustomers int    `json:"repeat_customers"`
-	BGNBD struct {
+	BGNBD           struct {
 		R             float64 `json:"r"`
 		Alpha         float64 `json:"alpha"`
 		A             float64 `json:"a"`

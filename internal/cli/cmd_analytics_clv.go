@@ -70,7 +70,7 @@ type clvGGReport struct {
 
 // runCLVFit fits the CLV models on a summary file or on the stored
 // purchases up to --as-of, prints the parameters and optionally writes
-// per-customer predictions. st is nil with --summary.
+// per-customer predictions. a is nil with --summary.
 func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writer, asJSON bool) error {
 	if *f.summary != "" && *f.asOf != "" {
 		return usageError{errors.New("analytics clv: give --summary or --as-of, not both")}

@@ -180,7 +180,9 @@ def check_cdnow_log(binary, data, tmp):
         if r > 1e-4:
             FAILED.append(f"{check}: {k}")
 
-    check_rfm_cohorts(binary, db, df, tmp)
+    d = df.copy()
+    d["cents"] = [int(decimal.Decimal(f"{v:.2f}") * 100) for v in d["value"]]
+    check_rfm_cohorts(binary, db, d[["id", "date", "cents"]], tmp, "CDNOW log", asof="1998-06-30")
 
 
 def mid_rank_scores(values):
@@ -192,16 +194,21 @@ def mid_rank_scores(values):
     return np.minimum(5, 1 + np.floor(5 * (avg - 0.5) / n)).astype(int)
 
 
-def check_rfm_cohorts(binary, db, df, tmp):
-    asof = "1998-06-30"
+def check_rfm_cohorts(binary, db, df, tmp, label, asof=None):
+    """RFM per customer and the cohort matrix of the purchases in df (id,
+    date, cents), as stored in db; as of asof, or of the last purchase day."""
     out_path = os.path.join(tmp, "rfm.csv")
-    _, ours_s = shopstream(binary, "analytics", "rfm", "--data-dir", db, "--as-of", asof, "--customers", out_path)
+    args = ["analytics", "rfm", "--data-dir", db, "--customers", out_path]
+    if asof:
+        args += ["--as-of", asof]
+    _, ours_s = shopstream(binary, *args)
     ours = pd.read_csv(out_path, dtype={"customer_id": str}).set_index("customer_id").sort_index()
 
     t0 = time.perf_counter()
     d = df.copy()
-    d["cents"] = [int(decimal.Decimal(v) * 100) for v in d["value"].map(lambda x: f"{x:.2f}")]
     d["day"] = d["date"].dt.normalize()
+    if asof is None:
+        asof = d["day"].max().strftime("%Y-%m-%d")
     g = d.groupby("id")
     peer = pd.DataFrame({
         "recency_days": (pd.Timestamp(asof) - g["day"].max()).dt.days,
@@ -213,7 +220,7 @@ def check_rfm_cohorts(binary, db, df, tmp):
     peer["m"] = mid_rank_scores(peer["monetary_cents"]).to_numpy()
     peer_s = time.perf_counter() - t0
 
-    check = f"CDNOW log: RFM as of {asof} (pandas)"
+    check = f"{label}: RFM as of {asof} (pandas)"
     record(check, "customers", len(ours), len(peer), 0, exact=True, ours_s=ours_s, peer_s=peer_s)
     same_ids = list(ours.index) == list(peer.index)
     record(check, "customer IDs", same_ids, True, 0, exact=True)
@@ -226,7 +233,7 @@ def check_rfm_cohorts(binary, db, df, tmp):
         # scores (documented tie rule). Said, not failed:
         qcut_r = pd.qcut((-peer["recency_days"]).rank(method="first"), 5, labels=[1, 2, 3, 4, 5]).astype(int)
         split = int((qcut_r.to_numpy() != ours["r"].to_numpy()).sum())
-        NOTES.append(f"RFM R score: {split} of {len(peer)} customers score differently under pandas' usual "
+        NOTES.append(f"{label}: RFM R score: {split} of {len(peer)} customers score differently under pandas' usual "
                      "qcut(rank(method='first')), which splits ties by row order; shopstream scores equal "
                      "recencies alike by the documented mid-rank rule, which the suite checks exactly above.")
 
@@ -242,7 +249,7 @@ def check_rfm_cohorts(binary, db, df, tmp):
     active = d2.groupby(["cohort", "offset"])["id"].nunique()
     revenue = d2.groupby(["cohort", "offset"])["cents"].sum()
     peer_s = time.perf_counter() - t0
-    check = "CDNOW log: cohorts (pandas)"
+    check = f"{label}: cohorts (pandas)"
     record(check, "cohorts", len(oc), len(size), 0, exact=True, ours_s=ours_s, peer_s=peer_s)
     bad_size = bad_active = bad_rev = cells = 0
     worst_ret = 0.0
@@ -290,6 +297,30 @@ def check_retail_import(binary, data, tmp):
     record(check, "zero-price lines imported", ours["zero_price_items"], int(zero.sum()), 0, exact=True)
     record(check, "sub-penny unit prices kept exact", ours["sub_minor_unit_prices"], int(sub.sum()), 0, exact=True)
     ROWS.append((check, "import speed (rows/s)", round(ours["rows_per_second"]), "", "", "", True, None, None))
+
+    # What the store holds, by the documented rules: consecutive kept rows of
+    # one invoice and customer are a transaction, taking its first row's
+    # country; orders over 100 lines are split into parts of 100; a part
+    # with a line over 1,000 units, or whose country is not an ISO country
+    # the importer knows, is quarantined whole.
+    t0 = time.perf_counter()
+    k = df[kept].copy()
+    k["id"] = k["CustomerID"].str.replace(r"\.0$", "", regex=True)
+    run = ((k["InvoiceNo"] != k["InvoiceNo"].shift()) | (k["id"] != k["id"].shift())).cumsum()
+    k["part"] = run.astype(str) + "/" + (k.groupby(run).cumcount() // 100).astype(str)
+    first_country = k.groupby(run)["Country"].transform("first")
+    unmapped = first_country.isin(["Unspecified", "European Community", "Channel Islands"])
+    bad = (k["Quantity"] > 1000) | unmapped
+    bad_part = bad.groupby(k["part"]).transform("any")
+    stored = k[~bad_part]
+    cents = [int((decimal.Decimal(q) * decimal.Decimal(p) * 100).quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+             for q, p in zip(stored["Quantity"].astype(str), stored["UnitPrice"])]
+    purchases = pd.DataFrame({"id": stored["id"].to_numpy(), "date": pd.to_datetime(stored["InvoiceDate"]).to_numpy(), "cents": cents})
+    peer_s = time.perf_counter() - t0
+    check = "retail log: stored transactions (pandas)"
+    record(check, "transactions stored", ours["stored"], int(k.loc[~bad_part, "part"].nunique()), 0, exact=True, peer_s=peer_s)
+    record(check, "quarantined", ours["quarantined"], int(k.loc[bad_part, "part"].nunique()), 0, exact=True)
+    check_rfm_cohorts(binary, os.path.join(tmp, "retail"), purchases, tmp, "retail log")
 
 
 # ---------------------------------------------------------------- isolation forest

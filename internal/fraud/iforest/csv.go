@@ -1,13 +1,13 @@
 package iforest
 
 import (
-	"encoding/csv"
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
-	"strings"
 )
 
 // ReadLabelledCSV reads the outlier-benchmark format of ODDS and ADBench:
@@ -50,63 +50,82 @@ func ReadCSV(r io.Reader, labelled bool) (*Data, error) {
 	if labelled {
 		what = "labelled CSV"
 	}
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
+	br := bufio.NewReaderSize(r, 1<<20)
 	d := &Data{}
-	var row []float64
-	width := 0
-	for first := true; ; first = false {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	width, nf := 0, 0
+	var fields [][]byte
+	var block []float64 // rows are carved out of blocks, not allocated one by one
+	for line, first := 0, true; ; {
+		raw, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, fmt.Errorf("reading %s: line %d is longer than 1 MiB", what, line+1)
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("reading %s: %w", what, err)
 		}
-		line, _ := cr.FieldPos(0)
-		nf := len(rec)
-		if labelled {
-			nf--
+		if len(raw) == 0 && err != nil {
+			break
 		}
-		if nf < 1 {
-			return nil, fmt.Errorf("reading %s: line %d: %d column(s), need at least one feature%s", what, line, len(rec), map[bool]string{true: " and the label"}[labelled])
-		}
-		if first && noNumbers(rec) {
-			d.Header = append([]string(nil), rec...)
-			width = len(rec)
-			continue
-		}
-		if width == 0 {
-			width = len(rec)
-		} else if len(rec) != width {
-			return nil, fmt.Errorf("reading %s: line %d: %d columns, the first line has %d", what, line, len(rec), width)
-		}
-		row = make([]float64, nf)
-		for j, field := range rec[:nf] {
-			v, err := strconv.ParseFloat(strings.TrimSpace(field), 64)
-			if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-				err = errors.New("not a finite number")
-			}
+		line++
+		rec := bytes.TrimRight(raw, "\r\n")
+		if len(bytes.TrimSpace(rec)) == 0 {
 			if err != nil {
-				l, _ := cr.FieldPos(j)
-				return nil, fmt.Errorf("reading %s: line %d, column %d: feature %q: %w", what, l, j+1, field, unwrapNum(err))
+				break
+			}
+			continue // blank lines are not rows
+		}
+		fields = splitFields(fields[:0], rec)
+		if first {
+			first = false
+			width, nf = len(fields), len(fields)
+			if labelled {
+				nf--
+			}
+			if nf < 1 {
+				return nil, fmt.Errorf("reading %s: line %d: %d column(s), need at least one feature%s", what, line, len(fields), map[bool]string{true: " and the label"}[labelled])
+			}
+			if noNumbers(fields) {
+				for _, f := range fields {
+					d.Header = append(d.Header, string(f))
+				}
+				if err != nil {
+					break
+				}
+				continue
+			}
+		}
+		if len(fields) != width {
+			return nil, fmt.Errorf("reading %s: line %d: wrong number of fields: %d, the first line has %d", what, line, len(fields), width)
+		}
+		if len(block) < nf {
+			block = make([]float64, nf*max(1, 4096/nf))
+		}
+		row := block[:nf:nf]
+		block = block[nf:]
+		for j, field := range fields[:nf] {
+			v, perr := strconv.ParseFloat(string(field), 64)
+			if perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+				perr = errors.New("not a finite number")
+			}
+			if perr != nil {
+				return nil, fmt.Errorf("reading %s: line %d, column %d: feature %q: %w", what, line, j+1, field, unwrapNum(perr))
 			}
 			row[j] = v
 		}
 		d.X = append(d.X, row)
-		if !labelled {
-			continue
+		if labelled {
+			switch string(fields[nf]) {
+			case "0", "0.0":
+				d.Y = append(d.Y, false)
+			case "1", "1.0":
+				d.Y = append(d.Y, true)
+			default:
+				return nil, fmt.Errorf("reading %s: line %d, column %d: label %q is not 0 or 1", what, line, width, fields[nf])
+			}
 		}
-		var label bool
-		switch strings.TrimSpace(rec[nf]) {
-		case "0", "0.0":
-		case "1", "1.0":
-			label = true
-		default:
-			l, _ := cr.FieldPos(nf)
-			return nil, fmt.Errorf("reading %s: line %d, column %d: label %q is not 0 or 1", what, l, len(rec), rec[nf])
+		if err != nil {
+			break
 		}
-		d.Y = append(d.Y, label)
 	}
 	if len(d.X) == 0 {
 		return nil, fmt.Errorf("reading %s: no rows", what)
@@ -114,10 +133,33 @@ func ReadCSV(r io.Reader, labelled bool) (*Data, error) {
 	return d, nil
 }
 
+// splitFields splits a line at commas, each field trimmed of spaces and of
+// one pair of surrounding double quotes ("1.5"), as spreadsheets quote
+// numbers. A quoted field holding a comma splits at it and then fails to
+// parse as a number, which is the right answer for a numeric file.
+func splitFields(dst [][]byte, rec []byte) [][]byte {
+	for {
+		i := bytes.IndexByte(rec, ',')
+		f := rec
+		if i >= 0 {
+			f = rec[:i]
+		}
+		f = bytes.TrimSpace(f)
+		if len(f) >= 2 && f[0] == '"' && f[len(f)-1] == '"' {
+			f = bytes.TrimSpace(f[1 : len(f)-1])
+		}
+		dst = append(dst, f)
+		if i < 0 {
+			return dst
+		}
+		rec = rec[i+1:]
+	}
+}
+
 // noNumbers tells a header line: none of its fields is a number.
-func noNumbers(rec []string) bool {
+func noNumbers(rec [][]byte) bool {
 	for _, f := range rec {
-		if _, err := strconv.ParseFloat(strings.TrimSpace(f), 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if _, err := strconv.ParseFloat(string(f), 64); err == nil || errors.Is(err, strconv.ErrRange) {
 			return false
 		}
 	}

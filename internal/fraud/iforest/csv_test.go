@@ -35,8 +35,8 @@ func TestReadLabelledCSVErrors(t *testing.T) {
 		{"out of range", "1e999,2,0\n", `line 1, column 1: feature "1e999": value out of range`},
 		{"label 2", "1,2,0\n3,4,2\n", `line 2, column 3: label "2" is not 0 or 1`},
 		{"label text", "1,2,yes\n", `line 1, column 3: label "yes" is not 0 or 1`},
-		{"ragged", "1,2,0\n3,1\n", "record on line 2: wrong number of fields"},
-		{"bad quote", "1,\"2,0\n", "extraneous or missing \" in quoted-field"},
+		{"ragged", "1,2,0\n3,1\n", "line 2: wrong number of fields"},
+		{"bad quote", "1,\"2,0\n", `line 1, column 2: feature "\"2"`},
 		{"header", "a,b,label\n1,2,0\n", `line 1, column 1: feature "a"`},
 	} {
 		_, _, err := ReadLabelledCSV(strings.NewReader(tc.in))

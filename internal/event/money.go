@@ -278,6 +278,15 @@ func exactLine(qty int, price string, digits int) (Cents, bool) {
 	if err != nil {
 		return 0, false
 	}
+	// Bound the arithmetic for hostile exponents: above 10^18 minor units
+	// no line fits an int64; below 10^-40 of one, mant × qty (< 10^28)
+	// rounds to 0.
+	switch s := d.exp + digits; {
+	case d.mant == 0 || s < -40:
+		return 0, true
+	case s > 18:
+		return 0, false
+	}
 	v := new(big.Int).SetUint64(d.mant)
 	v.Mul(v, big.NewInt(int64(qty)))
 	if s := d.exp + digits; s >= 0 {

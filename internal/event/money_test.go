@@ -111,3 +111,68 @@ func TestSubMinorUnitPrices(t *testing.T) {
 		t.Error("Decode accepted unit_price_exact \"abc\"")
 	}
 }
+
+func TestExactLineBounds(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		price string
+		want  Cents
+		ok    bool
+	}{
+		{"1e-99999", 0, true}, {"1e99999", 0, false}, {"0", 0, true}, {"4.5e-3", 5, true}, {"1e16", 0, false},
+	} {
+		got, ok := exactLine(10, tt.price, 2)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("exactLine(10, %q, 2) = %d, %v; want %d, %v", tt.price, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// FuzzExactLine checks the exact line amount against math/big rationals:
+// qty × price in minor units, rounded half away from zero, whenever it
+// fits an int64.
+func FuzzExactLine(f *testing.F) {
+	for _, s := range []string{"0.001", "2.55", "-0.015", "1e-3", "12.5", "9999999999999.999", "1e-50"} {
+		f.Add(s, int32(3), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, price string, qty int32, digits uint8) {
+		digits %= 5
+		got, ok := exactLine(int(qty), price, int(digits))
+		d, err := parseDecimal([]byte(price))
+		if err != nil {
+			if ok {
+				t.Fatalf("exactLine accepted %q", price)
+			}
+			return
+		}
+		r, okr := new(big.Rat).SetString(d.String())
+		if !okr {
+			t.Fatalf("big.Rat cannot read %q", d.String())
+		}
+		r.Mul(r, new(big.Rat).SetInt64(int64(qty)))
+		r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits)), nil)))
+		// round half away from zero
+		num, den := new(big.Int).Set(r.Num()), r.Denom()
+		neg := num.Sign() < 0
+		num.Abs(num)
+		q, m := new(big.Int).QuoRem(num, den, new(big.Int))
+		if m.Lsh(m, 1).Cmp(den) >= 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		if neg {
+			q.Neg(q)
+		}
+		if !q.IsInt64() {
+			if ok {
+				t.Fatalf("exactLine(%d, %q, %d) = %d, want out of range", qty, price, digits, got)
+			}
+			return
+		}
+		if ok && int64(got) != q.Int64() {
+			t.Fatalf("exactLine(%d, %q, %d) = %d, want %s", qty, price, digits, got, q)
+		}
+		if !ok && q.BitLen() < 60 && d.exp+int(digits) <= 18 && d.mant < 1e18 {
+			t.Fatalf("exactLine(%d, %q, %d) refused a line of %s", qty, price, digits, q)
+		}
+	})
+}

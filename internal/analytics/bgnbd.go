@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/mathext"
 )
@@ -50,7 +53,18 @@ type bgData struct {
 	vals   []float64
 	// scratch for bgLogLikelihood: ln(α+v) and 1/(α+v) per value.
 	lnTab, invTab []float64
+	// chunks split the groups' rows into pieces for parallel evaluation;
+	// parts holds each chunk's sums.
+	chunks []bgChunk
+	parts  [][5]float64
+	rows   int
 }
+
+// bgChunk is rows lo..hi of group g.
+type bgChunk struct{ g, lo, hi int }
+
+// chunkRows is the most rows of one chunk.
+const chunkRows = 8192
 
 func groupBG(customers []Summary) (*bgData, float64, error) {
 	if len(customers) == 0 {
@@ -99,6 +113,12 @@ func groupBG(customers []Summary) (*bgData, float64, error) {
 		g.rows = append(g.rows, bgRow{itx: idx(k.tx), iT: idx(k.T), w: 1})
 	}
 	d.lnTab, d.invTab = make([]float64, len(d.vals)), make([]float64, len(d.vals))
+	for gi, g := range d.groups {
+		d.rows += len(g.rows)
+		for lo := 0; lo < len(g.rows); lo += chunkRows {
+			d.chunks = append(d.chunks, bgChunk{gi, lo, min(lo+chunkRows, len(g.rows))})
+		}
+	}
 	return d, float64(len(customers)), nil
 }
 
@@ -122,22 +142,67 @@ func cmpFloat(a, b float64) int {
 //
 // summed in log space so that neither term underflows for heavy buyers.
 func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
-	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	alpha := m.Alpha
 	for i, v := range d.vals {
 		d.lnTab[i] = math.Log(alpha + v)
 		d.invTab[i] = 1 / (alpha + v)
 	}
+	if len(d.parts) != len(d.chunks) {
+		d.parts = make([][5]float64, len(d.chunks))
+	}
+	withGrad := grad != nil
+	if workers := min(runtime.GOMAXPROCS(0), len(d.chunks)); d.rows < parallelRows || workers < 2 {
+		for i, c := range d.chunks {
+			d.parts[i] = bgChunkLL(m, d, c, withGrad)
+		}
+	} else {
+		// Chunks are taken in any order but summed in their own, so the
+		// result does not depend on scheduling.
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < len(d.chunks); i = int(next.Add(1) - 1) {
+					d.parts[i] = bgChunkLL(m, d, d.chunks[i], withGrad)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var ll, gr, ga, gA, gB float64
+	for _, p := range d.parts {
+		ll += p[0]
+		gr += p[1]
+		ga += p[2]
+		gA += p[3]
+		gB += p[4]
+	}
+	if grad != nil {
+		grad[0], grad[1], grad[2], grad[3] = gr, ga, gA, gB
+	}
+	return ll
+}
+
+// parallelRows is the number of distinct histories from which the
+// likelihood is evaluated on several goroutines.
+const parallelRows = 50_000
+
+// bgChunkLL sums the log-likelihood and its gradient over one chunk of
+// one group's histories.
+func bgChunkLL(m BGNBD, d *bgData, c bgChunk, withGrad bool) [5]float64 {
+	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
 	lnTab, invTab := d.lnTab, d.invTab
 	lnAlpha := math.Log(alpha)
 	lgR, _ := math.Lgamma(r)
 	lbAB := mathext.Lbeta(a, b)
 	var psiR, psiA, psiB, psiAB float64
-	if grad != nil {
+	if withGrad {
 		psiR, psiA, psiB, psiAB = mathext.Digamma(r), mathext.Digamma(a), mathext.Digamma(b), mathext.Digamma(a+b)
 	}
 	psiA1 := psiA + 1/a
 	var ll, gr, ga, gA, gB float64
-	for _, g := range d.groups {
+	g := &d.groups[c.g]
+	{
 		x := g.x
 		lgRX, _ := math.Lgamma(r + x)
 		lb1 := mathext.Lbeta(a, b+x) - lbAB
@@ -147,13 +212,13 @@ func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
 		}
 		base := lgRX - lgR + r*lnAlpha
 		var psiRX, psiABX, psiBX, psiBX1 float64
-		if grad != nil {
+		if withGrad {
 			psiRX, psiABX, psiBX = mathext.Digamma(r+x), mathext.Digamma(a+b+x), mathext.Digamma(b+x)
 			if x > 0 {
 				psiBX1 = mathext.Digamma(b + x - 1)
 			}
 		}
-		for _, row := range g.rows {
+		for _, row := range g.rows[c.lo:c.hi] {
 			lnAT := lnTab[row.iT]
 			l1 := lb1 - (r+x)*lnAT
 			li, w1, w2, lnAtx := l1, 1.0, 0.0, 0.0
@@ -170,7 +235,7 @@ func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
 				w2 = 1 - w1
 			}
 			ll += row.w * (base + li)
-			if grad == nil {
+			if !withGrad {
 				continue
 			}
 			gr += row.w * (psiRX - psiR + lnAlpha - w1*lnAT - w2*lnAtx)
@@ -179,10 +244,7 @@ func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
 			gB += row.w * (w1*(psiBX-psiABX) + w2*(psiBX1-psiABX) - (psiB - psiAB))
 		}
 	}
-	if grad != nil {
-		grad[0], grad[1], grad[2], grad[3] = gr, ga, gA, gB
-	}
-	return ll
+	return [5]float64{ll, gr, ga, gA, gB}
 }
 
 // LogLikelihood returns the BG/NBD log-likelihood of the customers'

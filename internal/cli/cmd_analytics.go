@@ -179,6 +179,9 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *rfmCustomers != "" && what != "rfm" {
 		return usageError{fmt.Errorf("flag -customers goes with the rfm view, not %s", what)}
 	}
+	if what == "rfm" && *cf.asOf != "" && *rfmCustomers == "" {
+		return usageError{errors.New("analytics rfm: flag -as-of needs -customers FILE (the stored scores are as of the last refresh)")}
+	}
 	if *cf.summary != "" {
 		return runCLVFit(ctx, &cf, nil, stdout, *asJSON)
 	}

@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 # Go files to format-check: all but fetched or generated trees.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './test/kafka/*')
 
-.PHONY: help build run test lint kafka-test bench fuzz clean postgres-server chromium staticcheck
+.PHONY: help build run test lint kafka-test bench fuzz clean postgres-server chromium staticcheck parity
 
 help: ## List the targets and what each does (the default)
 	@echo "Usage: make <target>"
@@ -29,6 +29,16 @@ run: ## Run everything in one process on embedded defaults (dashboard on :8050)
 test: postgres-server chromium ## Run all tests once: race detector, random order (installs the PostgreSQL server if missing and root)
 	@echo "==> go test -race -shuffle=on -count=1 -timeout 30m ./...$(if $(SHOPSTREAM_TEST_KAFKA), (integration suite also against the real Kafka at $(SHOPSTREAM_TEST_KAFKA)),)"
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+
+# The parity suite's Python peers live in a virtualenv under the repository
+# (ignored by git), with the versions test/parity/requirements.txt pins.
+PARITY_VENV ?= .venv-parity
+PYTHON ?= python3
+
+parity: build ## Compare shopstream with pandas, lifetimes and scikit-learn on the datasets (test/parity; installs the peers with pip into .venv-parity)
+	@test -x $(PARITY_VENV)/bin/python || $(PYTHON) -m venv $(PARITY_VENV)
+	@$(PARITY_VENV)/bin/pip install --quiet --disable-pip-version-check -r test/parity/requirements.txt
+	$(PARITY_VENV)/bin/python test/parity/parity.py --bin bin/shopstream --data testdata/datasets
 
 # The store tests start a throwaway PostgreSQL (internal/store/pgtest) and need
 # its server binaries, unless SHOPSTREAM_TEST_POSTGRES names a server to use.

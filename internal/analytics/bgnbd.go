@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/mathext"
 )
@@ -33,7 +36,8 @@ type BGNBDFit struct {
 // it: fitting iterates over distinct histories, and x is shared by many, so
 // the special functions of x are computed once per distinct x.
 type bgRow struct {
-	tx, T, w float64
+	itx, iT int32 // indexes of t_x and T in bgData.vals
+	w       float64
 }
 
 type bgGroup struct {
@@ -41,7 +45,28 @@ type bgGroup struct {
 	rows []bgRow
 }
 
-func groupBG(customers []Summary) ([]bgGroup, float64, error) {
+// bgData is the folded histories. Ages and recencies come in whole days,
+// so they take few distinct values: ln(α+v) is computed once per distinct
+// value and evaluation, not once per history.
+type bgData struct {
+	groups []bgGroup
+	vals   []float64
+	// scratch for bgLogLikelihood: ln(α+v) and 1/(α+v) per value.
+	lnTab, invTab []float64
+	// chunks split the groups' rows into pieces for parallel evaluation;
+	// parts holds each chunk's sums.
+	chunks []bgChunk
+	parts  [][5]float64
+	rows   int
+}
+
+// bgChunk is rows lo..hi of group g.
+type bgChunk struct{ g, lo, hi int }
+
+// chunkRows is the most rows of one chunk.
+const chunkRows = 8192
+
+func groupBG(customers []Summary) (*bgData, float64, error) {
 	if len(customers) == 0 {
 		return nil, 0, errors.New("no customers")
 	}
@@ -65,19 +90,36 @@ func groupBG(customers []Summary) ([]bgGroup, float64, error) {
 		}
 		return cmpFloat(a.T, b.T)
 	})
-	var groups []bgGroup
+	d := &bgData{}
+	index := make(map[float64]int32)
+	idx := func(v float64) int32 {
+		i, ok := index[v]
+		if !ok {
+			i = int32(len(d.vals))
+			index[v] = i
+			d.vals = append(d.vals, v)
+		}
+		return i
+	}
 	for i, k := range keys {
 		if i == 0 || k.x != keys[i-1].x {
-			groups = append(groups, bgGroup{x: float64(k.x)})
+			d.groups = append(d.groups, bgGroup{x: float64(k.x)})
 		}
-		g := &groups[len(groups)-1]
+		g := &d.groups[len(d.groups)-1]
 		if n := len(g.rows); n > 0 && i > 0 && keys[i-1] == k {
 			g.rows[n-1].w++
 			continue
 		}
-		g.rows = append(g.rows, bgRow{tx: k.tx, T: k.T, w: 1})
+		g.rows = append(g.rows, bgRow{itx: idx(k.tx), iT: idx(k.T), w: 1})
 	}
-	return groups, float64(len(customers)), nil
+	d.lnTab, d.invTab = make([]float64, len(d.vals)), make([]float64, len(d.vals))
+	for gi, g := range d.groups {
+		d.rows += len(g.rows)
+		for lo := 0; lo < len(g.rows); lo += chunkRows {
+			d.chunks = append(d.chunks, bgChunk{gi, lo, min(lo+chunkRows, len(g.rows))})
+		}
+	}
+	return d, float64(len(customers)), nil
 }
 
 func cmpFloat(a, b float64) int {
@@ -99,18 +141,68 @@ func cmpFloat(a, b float64) int {
 //	ln A₂ = ln B(a+1, b+x−1) − ln B(a, b) − (r+x) ln(α+t_x)
 //
 // summed in log space so that neither term underflows for heavy buyers.
-func bgLogLikelihood(m BGNBD, groups []bgGroup, grad []float64) float64 {
+func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
+	alpha := m.Alpha
+	for i, v := range d.vals {
+		d.lnTab[i] = math.Log(alpha + v)
+		d.invTab[i] = 1 / (alpha + v)
+	}
+	if len(d.parts) != len(d.chunks) {
+		d.parts = make([][5]float64, len(d.chunks))
+	}
+	withGrad := grad != nil
+	if workers := min(runtime.GOMAXPROCS(0), len(d.chunks)); d.rows < parallelRows || workers < 2 {
+		for i, c := range d.chunks {
+			d.parts[i] = bgChunkLL(m, d, c, withGrad)
+		}
+	} else {
+		// Chunks are taken in any order but summed in their own, so the
+		// result does not depend on scheduling.
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < len(d.chunks); i = int(next.Add(1) - 1) {
+					d.parts[i] = bgChunkLL(m, d, d.chunks[i], withGrad)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var ll, gr, ga, gA, gB float64
+	for _, p := range d.parts {
+		ll += p[0]
+		gr += p[1]
+		ga += p[2]
+		gA += p[3]
+		gB += p[4]
+	}
+	if grad != nil {
+		grad[0], grad[1], grad[2], grad[3] = gr, ga, gA, gB
+	}
+	return ll
+}
+
+// parallelRows is the number of distinct histories from which the
+// likelihood is evaluated on several goroutines.
+const parallelRows = 50_000
+
+// bgChunkLL sums the log-likelihood and its gradient over one chunk of
+// one group's histories.
+func bgChunkLL(m BGNBD, d *bgData, c bgChunk, withGrad bool) [5]float64 {
 	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	lnTab, invTab := d.lnTab, d.invTab
 	lnAlpha := math.Log(alpha)
 	lgR, _ := math.Lgamma(r)
 	lbAB := mathext.Lbeta(a, b)
 	var psiR, psiA, psiB, psiAB float64
-	if grad != nil {
+	if withGrad {
 		psiR, psiA, psiB, psiAB = mathext.Digamma(r), mathext.Digamma(a), mathext.Digamma(b), mathext.Digamma(a+b)
 	}
 	psiA1 := psiA + 1/a
 	var ll, gr, ga, gA, gB float64
-	for _, g := range groups {
+	g := &d.groups[c.g]
+	{
 		x := g.x
 		lgRX, _ := math.Lgamma(r + x)
 		lb1 := mathext.Lbeta(a, b+x) - lbAB
@@ -120,38 +212,39 @@ func bgLogLikelihood(m BGNBD, groups []bgGroup, grad []float64) float64 {
 		}
 		base := lgRX - lgR + r*lnAlpha
 		var psiRX, psiABX, psiBX, psiBX1 float64
-		if grad != nil {
+		if withGrad {
 			psiRX, psiABX, psiBX = mathext.Digamma(r+x), mathext.Digamma(a+b+x), mathext.Digamma(b+x)
 			if x > 0 {
 				psiBX1 = mathext.Digamma(b + x - 1)
 			}
 		}
-		for _, row := range g.rows {
-			lnAT := math.Log(alpha + row.T)
+		for _, row := range g.rows[c.lo:c.hi] {
+			lnAT := lnTab[row.iT]
 			l1 := lb1 - (r+x)*lnAT
 			li, w1, w2, lnAtx := l1, 1.0, 0.0, 0.0
 			if x > 0 {
-				lnAtx = math.Log(alpha + row.tx)
+				lnAtx = lnTab[row.itx]
 				l2 := lb2 - (r+x)*lnAtx
-				hi, lo := max(l1, l2), min(l1, l2)
-				li = hi + math.Log1p(math.Exp(lo-hi))
-				w1 = math.Exp(l1 - li)
+				// li = ln(e^l1 + e^l2) and w1 = e^(l1−li), from one exp.
+				e := math.Exp(-math.Abs(l1 - l2))
+				if l1 >= l2 {
+					li, w1 = l1+math.Log1p(e), 1/(1+e)
+				} else {
+					li, w1 = l2+math.Log1p(e), e/(1+e)
+				}
 				w2 = 1 - w1
 			}
 			ll += row.w * (base + li)
-			if grad == nil {
+			if !withGrad {
 				continue
 			}
 			gr += row.w * (psiRX - psiR + lnAlpha - w1*lnAT - w2*lnAtx)
-			ga += row.w * (r/alpha - (r+x)*(w1/(alpha+row.T)+w2/(alpha+row.tx)))
+			ga += row.w * (r/alpha - (r+x)*(w1*invTab[row.iT]+w2*invTab[row.itx]))
 			gA += row.w * (w1*(psiA-psiABX) + w2*(psiA1-psiABX) - (psiA - psiAB))
 			gB += row.w * (w1*(psiBX-psiABX) + w2*(psiBX1-psiABX) - (psiB - psiAB))
 		}
 	}
-	if grad != nil {
-		grad[0], grad[1], grad[2], grad[3] = gr, ga, gA, gB
-	}
-	return ll
+	return [5]float64{ll, gr, ga, gA, gB}
 }
 
 // LogLikelihood returns the BG/NBD log-likelihood of the customers'

@@ -98,6 +98,26 @@ func NewCLV(bg BGNBD, gg GammaGamma, cfg CLVConfig) (*CLV, error) {
 // Predict returns the customer's probability alive, expected purchases,
 // expected order value and discounted value over the horizon.
 func (c *CLV) Predict(s Summary) CLVPrediction {
+	x, T := float64(s.Frequency), s.Age
+	cum, disc := c.ifAlive(x, T)
+	return c.predict(s, cum, disc)
+}
+
+// ifAlive is the expected purchases over the horizon of a customer who is
+// alive, undiscounted and discounted. It depends on x and T only, not t_x,
+// so a population with many customers of the same x and age needs it once
+// for all of them (see PredictAll).
+func (c *CLV) ifAlive(x, T float64) (cum, discounted float64) {
+	var prev float64
+	for m, end := range c.ends {
+		cur := c.bg.purchasesIfAlive(end, x, T)
+		discounted += (cur - prev) * c.discount[m]
+		prev = cur
+	}
+	return prev, discounted
+}
+
+func (c *CLV) predict(s Summary, cum, disc float64) CLVPrediction {
 	x, tx, T := float64(s.Frequency), s.Recency, s.Age
 	p := CLVPrediction{
 		ProbAlive:     c.bg.ProbAlive(x, tx, T),
@@ -106,32 +126,38 @@ func (c *CLV) Predict(s Summary) CLVPrediction {
 	if p.ProbAlive == 0 {
 		return p
 	}
-	var prev, discounted float64
-	for m, end := range c.ends {
-		cum := c.bg.purchasesIfAlive(end, x, T) * p.ProbAlive
-		discounted += (cum - prev) * c.discount[m]
-		prev = cum
-	}
-	p.ExpectedPurchases = prev
-	p.Value = discounted * p.ExpectedSpend
+	p.ExpectedPurchases = cum * p.ProbAlive
+	p.Value = disc * p.ProbAlive * p.ExpectedSpend
 	return p
 }
 
 // PredictAll predicts every customer, writing into dst (grown or allocated
-// as needed) and returning it. Each prediction costs a dozen hypergeometric
-// evaluations (about 2 µs), so a population is split into contiguous
-// chunks over GOMAXPROCS goroutines; the result is the same as calling
-// Predict in a loop.
+// as needed) and returning it. The dozen hypergeometric evaluations of a
+// prediction (about 2 µs) depend only on the customer's x and age T, which
+// whole-day histories share widely, so each goroutine computes them once
+// per distinct (x, T); the population is split into contiguous chunks over
+// GOMAXPROCS goroutines. The result is the same as calling Predict in a
+// loop.
 func (c *CLV) PredictAll(customers []Summary, dst []CLVPrediction) []CLVPrediction {
 	dst = slices.Grow(dst[:0], len(customers))[:len(customers)]
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(customers)/1000))
 	chunk := (len(customers) + workers - 1) / max(workers, 1)
+	type key struct{ x, T float64 }
+	type val struct{ cum, disc float64 }
 	var wg sync.WaitGroup
 	for lo := 0; lo < len(customers); lo += chunk {
 		hi := min(lo+chunk, len(customers))
 		wg.Go(func() {
+			cache := make(map[key]val)
 			for i := lo; i < hi; i++ {
-				dst[i] = c.Predict(customers[i])
+				s := customers[i]
+				k := key{float64(s.Frequency), s.Age}
+				v, ok := cache[k]
+				if !ok {
+					v.cum, v.disc = c.ifAlive(k.x, k.T)
+					cache[k] = v
+				}
+				dst[i] = c.predict(s, v.cum, v.disc)
 			}
 		})
 	}

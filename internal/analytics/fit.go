@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/optimize"
 )
@@ -40,9 +41,25 @@ func maximize(init []float64, fg func(params, grad []float64) float64) ([]float6
 		}
 		return -ll
 	}
+	// gonum asks for the value and then the gradient at the same point;
+	// one pass over the data computes both, so the gradient of the last
+	// point is kept for the Grad call that follows.
+	lastTheta, lastGrad := make([]float64, n), make([]float64, n)
+	haveLast := false
 	p := optimize.Problem{
-		Func: func(theta []float64) float64 { return eval(theta, nil) },
-		Grad: func(g, theta []float64) { eval(theta, g) },
+		Func: func(theta []float64) float64 {
+			f := eval(theta, lastGrad)
+			copy(lastTheta, theta)
+			haveLast = true
+			return f
+		},
+		Grad: func(g, theta []float64) {
+			if haveLast && slices.Equal(theta, lastTheta) {
+				copy(g, lastGrad)
+				return
+			}
+			eval(theta, g)
+		},
 	}
 	theta0 := make([]float64, n)
 	for i, v := range init {

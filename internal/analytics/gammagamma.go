@@ -26,6 +26,9 @@ type GammaGammaFit struct {
 	LogLikelihood float64
 	// Customers is how many repeat customers (x > 0) were fitted.
 	Customers int
+	// FreeRepeatCustomers is how many repeat customers were left out
+	// because their repeat purchases were all worth 0 (free items).
+	FreeRepeatCustomers int
 }
 
 // ggLogLikelihood is the log-likelihood of the repeat customers' mean
@@ -65,13 +68,21 @@ func ggLogLikelihood(m GammaGamma, xs, zs []float64, grad []float64) float64 {
 // FitGammaGamma estimates the Gamma-Gamma parameters by maximum likelihood
 // on the customers with at least one repeat purchase, the only ones whose
 // MonetaryMean says anything (the first purchase is excluded by design);
-// the others are skipped. A repeat customer with a non-positive or
-// non-finite mean spend is an error naming the customer, since the model
-// is undefined there.
+// the others are skipped. Repeat customers whose repeat purchases were all
+// free (a mean of exactly 0) are left out too and counted in
+// FreeRepeatCustomers: the model describes positive spends only, and
+// lifetimes users filter them the same way (monetary_value > 0). A repeat
+// customer with a negative or non-finite mean spend is an error naming the
+// customer, since the model is undefined there.
 func FitGammaGamma(customers []Summary) (GammaGammaFit, error) {
 	var xs, zs []float64
+	free := 0
 	for i, s := range customers {
 		if s.Frequency <= 0 {
+			continue
+		}
+		if s.MonetaryMean == 0 {
+			free++
 			continue
 		}
 		if !(s.MonetaryMean > 0) || math.IsInf(s.MonetaryMean, 0) {
@@ -79,6 +90,9 @@ func FitGammaGamma(customers []Summary) (GammaGammaFit, error) {
 		}
 		xs = append(xs, float64(s.Frequency))
 		zs = append(zs, s.MonetaryMean)
+	}
+	if len(xs) == 0 && free > 0 {
+		return GammaGammaFit{}, fmt.Errorf("fitting Gamma-Gamma: no customer has a repeat purchase of positive value (%d repeat customers whose repeat purchases were all free)", free)
 	}
 	if len(xs) == 0 {
 		return GammaGammaFit{}, errors.New("fitting Gamma-Gamma: no customer has a repeat purchase")
@@ -102,7 +116,7 @@ func FitGammaGamma(customers []Summary) (GammaGammaFit, error) {
 		return GammaGammaFit{}, fmt.Errorf("fitting Gamma-Gamma on %d repeat customers: %w", len(xs), err)
 	}
 	m := GammaGamma{p[0], p[1], p[2]}
-	return GammaGammaFit{GammaGamma: m, LogLikelihood: ggLogLikelihood(m, xs, zs, nil), Customers: len(xs)}, nil
+	return GammaGammaFit{GammaGamma: m, LogLikelihood: ggLogLikelihood(m, xs, zs, nil), Customers: len(xs), FreeRepeatCustomers: free}, nil
 }
 
 // ExpectedSpend is the expected value of a customer's future purchases

@@ -90,10 +90,36 @@ func TestFitGammaGammaErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"no repeat customers", []Summary{{Age: 3}}, "no customer has a repeat purchase"},
-		{"zero repeat spend", []Summary{{CustomerID: "z", Frequency: 2, Recency: 1, Age: 3}}, `customer 0 ("z") has 2 repeat purchases with mean value 0`},
+		{"negative repeat spend", []Summary{{CustomerID: "z", Frequency: 2, Recency: 1, Age: 3, MonetaryMean: -1}}, `customer 0 ("z") has 2 repeat purchases with mean value -1`},
+		{"only free repeat purchases", []Summary{{CustomerID: "z", Frequency: 2, Recency: 1, Age: 3}}, "1 repeat customers whose repeat purchases were all free"},
 	} {
 		if _, err := FitGammaGamma(tt.data); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.wantErr)
 		}
+	}
+}
+
+// TestFitGammaGammaSkipsFreeRepeats: repeat customers whose repeat
+// purchases were all free (zero-price lines are imported) tell the spend
+// model nothing; they are left out and counted, as lifetimes users filter
+// monetary_value > 0, rather than failing the fit.
+func TestFitGammaGammaSkipsFreeRepeats(t *testing.T) {
+	t.Parallel()
+	data := []Summary{
+		{CustomerID: "a", Frequency: 2, Recency: 2, Age: 5, MonetaryMean: 10},
+		{CustomerID: "b", Frequency: 1, Recency: 1, Age: 5, MonetaryMean: 30},
+		{CustomerID: "c", Frequency: 4, Recency: 4, Age: 5, MonetaryMean: 18},
+		{CustomerID: "d", Frequency: 3, Recency: 3, Age: 5, MonetaryMean: 7},
+	}
+	want, err := FitGammaGamma(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := FitGammaGamma(append(data, Summary{CustomerID: "free", Frequency: 2, Recency: 2, Age: 5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GammaGamma != want.GammaGamma || got.Customers != 4 || got.FreeRepeatCustomers != 1 {
+		t.Errorf("with a free repeat customer: %+v; want %+v with 1 free repeat customer", got, want)
 	}
 }

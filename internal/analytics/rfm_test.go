@@ -1,11 +1,13 @@
 package analytics
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSegmentOf(t *testing.T) {
@@ -140,5 +142,47 @@ func TestScoreRFMErrors(t *testing.T) {
 	}
 	if err := ScoreRFMInto(make([]RFMScore, 1), nil); err == nil {
 		t.Error("ScoreRFMInto accepted a destination of the wrong length")
+	}
+}
+
+// TestRFMRecencyTiesOnWholeDays: customers whose last purchase is the same
+// number of days before the end must get the same recency value and score,
+// however long ago their first purchase was (issue 16: recency in weeks as
+// (end-first)/7 - (last-first)/7 split such ties into slightly different
+// floats).
+func TestRFMRecencyTiesOnWholeDays(t *testing.T) {
+	t.Parallel()
+	end := time.Date(2011, 12, 9, 12, 0, 0, 0, time.UTC)
+	var purchases []Purchase
+	for i := range 60 {
+		id := fmt.Sprintf("c%02d", i)
+		last := end.AddDate(0, 0, -32-(i%3)*39) // 32, 71 or 110 days ago
+		first := last.AddDate(0, 0, -(i*13)%300)
+		purchases = append(purchases, Purchase{id, first, 1}, Purchase{id, last, float64(i)})
+	}
+	sums, err := Summarize(purchases, end, Week)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]RFMValues, len(sums))
+	for i, s := range sums {
+		vals[i] = s.RFMValues()
+	}
+	scores, err := ScoreRFM(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byValue := map[float64]uint8{}
+	for i, v := range vals {
+		if v.Recency != math.Trunc(v.Recency) {
+			t.Errorf("customer %s: recency %v is not a whole number of days", sums[i].CustomerID, v.Recency)
+		}
+		if r, ok := byValue[v.Recency]; ok && r != scores[i].R {
+			t.Errorf("customer %s: recency %v scored R%d, another customer with it R%d", sums[i].CustomerID, v.Recency, scores[i].R, r)
+		}
+		byValue[v.Recency] = scores[i].R
+	}
+	if len(byValue) != 3 {
+		t.Errorf("got %d distinct recency values %v, want 3 (32, 71 and 110 days)", len(byValue), byValue)
 	}
 }

@@ -45,13 +45,18 @@ type Summary struct {
 	// TotalSpend is the value of all purchases in the calibration period,
 	// the first included: the M of RFM.
 	TotalSpend float64
+	// DaysSinceLast is the whole number of calendar days from the last
+	// purchase day to the end of the calibration period: the R of RFM. It
+	// is counted in days, not derived from Age − Recency in periods, so
+	// that the same recency is the same number and ties score alike.
+	DaysSinceLast int
 }
 
-// RFMValues returns the raw recency (periods since the last purchase, so
-// smaller is more recent), frequency (purchase days, first included) and
+// RFMValues returns the raw recency (whole days since the last purchase,
+// so smaller is more recent), frequency (purchase days, first included) and
 // monetary value (total spend) that [ScoreRFM] ranks.
 func (s Summary) RFMValues() RFMValues {
-	return RFMValues{Recency: s.Age - s.Recency, Frequency: float64(s.Frequency + 1), Monetary: s.TotalSpend}
+	return RFMValues{Recency: float64(s.DaysSinceLast), Frequency: float64(s.Frequency + 1), Monetary: s.TotalSpend}
 }
 
 // Summarize builds one Summary per customer from purchases up to and
@@ -112,6 +117,7 @@ func Summarize(purchases []Purchase, end time.Time, unit time.Duration) ([]Summa
 		}
 		s.Recency = float64(last-first) / periodDays
 		s.Age = float64(endDay-first) / periodDays
+		s.DaysSinceLast = int(endDay - last)
 		if s.Frequency > 0 {
 			s.MonetaryMean = repeat / float64(s.Frequency)
 		}

@@ -21,7 +21,7 @@ func TestSummarize(t *testing.T) {
 			name:      "one-time buyer",
 			purchases: []Purchase{{"a", day(1, 9), 10}},
 			unit:      Week,
-			want:      []Summary{{CustomerID: "a", Age: 4, TotalSpend: 10}},
+			want:      []Summary{{CustomerID: "a", Age: 4, TotalSpend: 10, DaysSinceLast: 28}},
 		},
 		{
 			name: "same-day purchases count once and add up",
@@ -31,7 +31,7 @@ func TestSummarize(t *testing.T) {
 				{"a", day(15, 9), 6}, // second repeat day
 			},
 			unit: Week,
-			want: []Summary{{CustomerID: "a", Frequency: 2, Recency: 2, Age: 4, MonetaryMean: 15, TotalSpend: 45}},
+			want: []Summary{{CustomerID: "a", Frequency: 2, Recency: 2, Age: 4, MonetaryMean: 15, TotalSpend: 45, DaysSinceLast: 14}},
 		},
 		{
 			name: "in days; purchases after the end day are ignored, on it counted",

@@ -28,7 +28,7 @@ func commands() map[string]command {
 		"bench":      {"measure throughput, latency and memory end to end (reproducible)", runBench},
 		"fraud-eval": {"measure fraud detection on the synthetic shop's labelled stream", runFraudEval},
 		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
-		"iforest":    {"train the isolation forest on a labelled CSV and print ROC-AUC and PR-AUC", runIForest},
+		"iforest":    {"isolation forest: ROC-AUC and PR-AUC on a labelled CSV; train saves a model, score writes per-row scores", runIForest},
 		"recommend":  {"evaluate the recommenders offline over the stored transactions", runRecommend},
 	}
 }

@@ -121,6 +121,12 @@ Shows the customer analytics the periodic refresh stored:
 --refresh runs the refresh first (as the one leader; skipped if another
 instance is refreshing). --json prints what the REST API serves.
 
+clv --as-of DAY fits the models on the stored purchases of the calibration
+period ending that day; clv --summary FILE fits them on a per-customer
+(x, t_x, T[, monetary]) summary like lifetimes', without a store. Both
+print the parameters, and --predictions FILE writes each customer's
+P(alive), expected purchases and expected spend.
+
 Flags:
 `
 
@@ -140,6 +146,9 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	refresh := fs.Bool("refresh", false, "run the analytics refresh once before showing")
 	top := fs.Int("top", 10, "customers listed by the clv view")
 	months := fs.Int("months", 12, "months since acquisition shown by the cohorts view (the JSON has all)")
+	var cf clvFitFlags
+	cf.register(fs)
+	rfmCustomers := fs.String("customers", "", "rfm: compute every customer's RFM values, scores and segment as of --as-of (default: the last stored purchase's day) and write them to this CSV")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			fs.Usage()
@@ -163,6 +172,18 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *top < 1 || *months < 1 {
 		return usageError{fmt.Errorf("flags -top and -months must be at least 1")}
+	}
+	if (*cf.summary != "" || (*cf.asOf != "" && what != "rfm")) && what != "clv" {
+		return usageError{fmt.Errorf("flags -summary and -as-of go with the clv view (and -as-of with rfm --customers), not %s", what)}
+	}
+	if *rfmCustomers != "" && what != "rfm" {
+		return usageError{fmt.Errorf("flag -customers goes with the rfm view, not %s", what)}
+	}
+	if what == "rfm" && *cf.asOf != "" && *rfmCustomers == "" {
+		return usageError{errors.New("analytics rfm: flag -as-of needs -customers FILE (the stored scores are as of the last refresh)")}
+	}
+	if *cf.summary != "" {
+		return runCLVFit(ctx, &cf, nil, stdout, *asJSON)
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
@@ -191,6 +212,12 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		default:
 			printRefreshReport(stderr, rep)
 		}
+	}
+	if *rfmCustomers != "" {
+		return writeRFMCustomers(ctx, a, *cf.asOf, *rfmCustomers, stdout)
+	}
+	if cf.active() {
+		return runCLVFit(ctx, &cf, a, stdout, *asJSON)
 	}
 	switch what {
 	case "rfm":

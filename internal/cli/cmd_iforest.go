@@ -26,7 +26,18 @@ type iforestReport struct {
 // every row, and report ROC-AUC and PR-AUC (average precision), averaged
 // over --seeds consecutive seeds since single seeds vary by a few
 // hundredths. The labels are used only to score, never to train.
+//
+// `iforest train` and `iforest score` save a model and score any CSV with
+// it (runIForestTrain, runIForestScore).
 func runIForest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "train":
+			return runIForestTrain(ctx, args[1:], stdout, stderr)
+		case "score":
+			return runIForestScore(ctx, args[1:], stdout, stderr)
+		}
+	}
 	fs := newFlagSet("iforest", stderr)
 	csvPath := fs.String("csv", "", "labelled CSV to train on and score: no header, numeric features, last column the 0/1 label (required)")
 	seed := fs.Int64("seed", 0, "seed of the first forest")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,8 +43,13 @@ type importReport struct {
 	Stored      int64 `json:"stored"`
 	Quarantined int64 `json:"quarantined"`
 	// QuarantinedBy and Skipped count by reason.
-	QuarantinedBy    map[string]int64 `json:"quarantined_by_reason"`
-	Skipped          map[string]int64 `json:"skipped_rows_by_reason"`
+	QuarantinedBy map[string]int64 `json:"quarantined_by_reason"`
+	Skipped       map[string]int64 `json:"skipped_rows_by_reason"`
+	// ZeroPriceItems are items worth nothing (free items), imported;
+	// SubMinorPrices are items whose unit price has more decimals than the
+	// currency, kept exact.
+	ZeroPriceItems   int64            `json:"zero_price_items"`
+	SubMinorPrices   int64            `json:"sub_minor_unit_prices"`
 	UnknownCountries map[string]int64 `json:"unknown_countries"`
 	Seconds          float64          `json:"seconds"`
 	RowsPerSecond    float64          `json:"rows_per_second"`
@@ -86,11 +92,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("import", stderr)
 	var sf storeFlags
 	sf.register(fs)
-	path := fs.String("csv", "", "order-history CSV to import, one line per order line (required)")
+	path := fs.String("csv", "", "order-history CSV to import, one line per order line, gzip-compressed if its name ends in .gz (required)")
 	cols := columnsFlag{}
 	fs.Var(cols, "columns", "header of each column, as name=Header pairs separated by commas, e.g. order_id=InvoiceNo,customer_id=CustomerID\n"+
 		"(names: order_id customer_id product_id quantity unit_price timestamp country category currency; unnamed ones are recognised from common headers)")
-	currency := fs.String("currency", "EUR", "currency of rows without a currency column (ISO 4217)")
+	currency := fs.String("currency", "", "ISO 4217 currency of the amounts when the file has no currency column, or of rows with an empty one (required then: there is no default)")
 	zone := fs.String("timezone", "UTC", "time zone of timestamps that carry none (IANA name, e.g. Europe/London)")
 	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: common layouts, month first)")
 	sep := fs.String("separator", ",", "field separator, one character")
@@ -134,6 +140,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		size = fi.Size()
 	}
 	counted := &byteCounter{r: f}
+	var in io.Reader = bufio.NewReaderSize(counted, 1<<20)
+	if strings.HasSuffix(strings.ToLower(*path), ".gz") {
+		// Read compressed files directly; progress is in compressed bytes.
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return fmt.Errorf("--csv %s: reading it as gzip (the name ends in .gz): %w", *path, err)
+		}
+		defer zr.Close()
+		in = bufio.NewReaderSize(zr, 1<<20)
+	}
 
 	st, err := sf.open(ctx)
 	if err != nil {
@@ -159,9 +175,21 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "import: %s rows read%s, %s transactions stored, %s quarantined, %.0f rows/s\n",
 			withThousands(rows), pct, withThousands(res.Stored), withThousands(res.Quarantined), float64(rows)/max(el, 1e-9))
 	}
-	rd, err := importer.New(bufio.NewReaderSize(counted, 1<<20), cfg)
+	// The importer reports its last rows before the job stores its last
+	// batch; the final line is printed after Run, so it says what is stored.
+	progress, ticked := cfg.Progress, int64(0)
+	cfg.Progress = func(rows int64) {
+		if rows%*every == 0 && rows != ticked {
+			ticked = rows
+			progress(rows)
+		}
+	}
+	rd, err := importer.New(in, cfg)
 	if err != nil {
 		var he *importer.HeaderError
+		if errors.Is(err, importer.ErrNoCurrency) {
+			return usageError{fmt.Errorf("--csv %s has no currency column: give the currency of its amounts with --currency (ISO 4217, e.g. --currency GBP), or set %s", *path, EnvName("currency"))}
+		}
 		if errors.As(err, &he) {
 			return fmt.Errorf("--csv %s: no column for %s in header %q; name them with --columns, e.g. --columns %s=<header>",
 				*path, strings.Join(he.Missing, ", "), he.Header, strings.Fields(he.Missing[0])[0])
@@ -180,10 +208,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	res, rr := job.Result(), rd.Report()
+	if rr.Rows > 0 {
+		progress(rr.Rows)
+	}
 	rep := &importReport{File: *path, Source: *source, Rows: rr.Rows, Items: rr.Items, Transactions: rr.Transactions,
 		SplitOrders: rr.SplitOrders, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
-		Skipped: map[string]int64{}, UnknownCountries: rr.UnknownCountries}
+		Skipped: map[string]int64{}, UnknownCountries: rr.UnknownCountries, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
 	for k, v := range rr.Skipped {
 		rep.Skipped[string(k)] = v
 	}
@@ -207,7 +238,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func printImportReport(w io.Writer, r *importReport, where string) {
 	fmt.Fprintf(w, "imported %s (source %q) into %s in %.1fs: %s rows/s\n", r.File, r.Source, where, r.Seconds, withThousands(int64(r.RowsPerSecond)))
 	fmt.Fprintf(w, "  rows read        %12s\n", withThousands(r.Rows))
-	fmt.Fprintf(w, "  items            %12s\n", withThousands(r.Items))
+	fmt.Fprintf(w, "  items            %12s", withThousands(r.Items))
+	if r.ZeroPriceItems > 0 || r.SubMinorPrices > 0 {
+		fmt.Fprintf(w, "  (%s at a unit price of 0; %s with sub-minor-unit prices, kept exact)", withThousands(r.ZeroPriceItems), withThousands(r.SubMinorPrices))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  transactions     %12s", withThousands(r.Transactions))
 	if r.SplitOrders > 0 || r.LongOrders > 0 {
 		fmt.Fprintf(w, "  (%s orders not contiguous, imported as <order>#2...; %s orders over 100 items, split into <order>#p2...)",

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +31,9 @@ const importCSV = "testdata/import_orders.csv"
 func importJSON(t *testing.T, args ...string) (importReport, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
+	if !slices.Contains(args, "--currency") {
+		args = append(args, "--currency", "GBP")
+	}
 	if err := runImport(context.Background(), append(args, "--json"), &stdout, &stderr); err != nil {
 		t.Fatalf("import %v: %v\n%s", args, err, stderr.String())
 	}
@@ -80,7 +85,7 @@ func TestImportCSV(t *testing.T) {
 
 	// The same file again: nothing to do, and it says so.
 	var stdout, stderr bytes.Buffer
-	if err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", dir}, &stdout, &stderr); err != nil {
+	if err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", dir, "--currency", "GBP"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if out := stdout.String(); !strings.Contains(out, "already imported: all 8 records") || !strings.Contains(stderr.String(), "8 records of source") {
@@ -93,11 +98,49 @@ func TestImportCSV(t *testing.T) {
 	}
 }
 
+// A .csv.gz file is read directly, with the same result as the plain file.
+func TestImportGzip(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(importCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := filepath.Join(t.TempDir(), "import_orders.csv.gz")
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(raw)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gz, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := importJSON(t, "--csv", gz, "--data-dir", t.TempDir())
+	if rep.Rows != 13 || rep.Stored != 6 || rep.Quarantined != 2 {
+		t.Errorf("gzip import: %+v; want 13 rows, 6 stored, 2 quarantined as from the plain file", rep)
+	}
+}
+
+// A file without a currency column is refused without --currency, and the
+// error names the flag; nothing is stored.
+func TestImportNeedsCurrency(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	dir := t.TempDir()
+	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", dir}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--currency") || !strings.Contains(err.Error(), "no currency column") {
+		t.Fatalf("import without --currency: %v, want an error naming --currency", err)
+	}
+	if sum := storeSummary(t, dir); sum.TransactionsTotal != 0 {
+		t.Errorf("store after the refused import: %+v", sum)
+	}
+}
+
 // The text report names every reason.
 func TestImportTextReport(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", t.TempDir(), "--progress-every", "5"}, &stdout, &stderr)
+	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", t.TempDir(), "--progress-every", "5", "--currency", "GBP"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +153,11 @@ func TestImportTextReport(t *testing.T) {
 	// Progress every 5 rows: at 5 and 10, and at the end.
 	if n := strings.Count(stderr.String(), "rows read"); n != 3 {
 		t.Errorf("%d progress lines, want 3:\n%s", n, stderr.String())
+	}
+	// The last line is printed after the last batch is stored, and says so.
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "13 rows read") || !strings.Contains(last, "6 transactions stored, 2 quarantined") {
+		t.Errorf("last progress line %q, want 13 rows read, 6 transactions stored, 2 quarantined", last)
 	}
 }
 
@@ -156,7 +204,7 @@ func TestImportResumes(t *testing.T) {
 	}
 	// A shorter file under a name that has more records stored is refused.
 	var stdout, stderrBuf bytes.Buffer
-	err := runImport(context.Background(), []string{"--csv", part, "--source", "orders", "--data-dir", dir}, &stdout, &stderrBuf)
+	err := runImport(context.Background(), []string{"--csv", part, "--source", "orders", "--data-dir", dir, "--currency", "GBP"}, &stdout, &stderrBuf)
 	if err == nil || !strings.Contains(err.Error(), "--source") {
 		t.Fatalf("shorter file under a used name: %v", err)
 	}
@@ -223,10 +271,11 @@ func TestImportUsage(t *testing.T) {
 }
 
 // writeRetailCSV writes rows order lines shaped like the UCI Online Retail
+// (or, with oneLine, orders of one line each)
 // export (541,909 rows, 25,900 invoices of 4,372 customers, 2010-12 to
 // 2011-12): invoices of about 20 lines, a few of several hundred; a quarter
 // of the rows without a customer; 2% cancellations; month-first dates.
-func writeRetailCSV(tb testing.TB, path string, rows int) {
+func writeRetailCSV(tb testing.TB, path string, rows int, oneLine bool) {
 	tb.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -240,6 +289,9 @@ func writeRetailCSV(tb testing.TB, path string, rows int) {
 	fmt.Fprintln(w, "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country")
 	for n, inv := 0, 536365; n < rows; inv++ {
 		lines := 1 + int(rng.ExpFloat64()*20)
+		if oneLine {
+			lines = 1
+		}
 		customer := ""
 		if rng.Float64() > 0.25 {
 			customer = strconv.Itoa(12346 + rng.IntN(4372))
@@ -273,11 +325,14 @@ func BenchmarkImport(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	csv := filepath.Join(b.TempDir(), "retail.csv")
-	writeRetailCSV(b, csv, rows)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, name := range []string{"SQLite", "PostgreSQL"} {
-		b.Run(name, func(b *testing.B) {
+	for _, bc := range []struct {
+		shape, name string
+	}{{"multi-line", "SQLite"}, {"one-line", "SQLite"}, {"multi-line", "PostgreSQL"}, {"one-line", "PostgreSQL"}} {
+		name := bc.name
+		b.Run(bc.shape+"/"+name, func(b *testing.B) {
+			csv := filepath.Join(b.TempDir(), "retail.csv")
+			writeRetailCSV(b, csv, rows, bc.shape == "one-line")
 			var pgURL string
 			if name == "PostgreSQL" {
 				url, stop, err := throwawayPostgres(context.Background(), quiet)
@@ -290,7 +345,7 @@ func BenchmarkImport(b *testing.B) {
 			var rep importReport
 			i := 0
 			for b.Loop() {
-				args := []string{"--csv", csv, "--json", "--source", fmt.Sprintf("run%d", i)}
+				args := []string{"--csv", csv, "--json", "--currency", "GBP", "--source", fmt.Sprintf("run%d", i)}
 				if pgURL != "" {
 					// A fresh database each run, so nothing is a duplicate.
 					db := fmt.Sprintf("import%d", i)

@@ -51,6 +51,26 @@ type Item struct {
 	Category       string `json:"category"`
 	Quantity       int    `json:"quantity"`
 	UnitPriceCents Cents  `json:"unit_price"`
+	// UnitPriceExact is the unit price as given, a plain decimal in major
+	// units, when it has more decimals than the currency's minor unit (a
+	// wholesale price of 0.001 GBP), and empty otherwise. UnitPriceCents
+	// then holds it rounded half away from zero, for display, and the line
+	// is worth Quantity × UnitPriceExact rounded once (see LineCents), so
+	// that no sub-cent price becomes 0 and totals stay exact.
+	UnitPriceExact string `json:"unit_price_exact,omitempty"`
+}
+
+// LineCents is the item's amount, quantity × unit price, in minor units of
+// a currency with digits decimals: exact from UnitPriceExact when it is
+// set (rounded half away from zero once, for the line), else
+// Quantity × UnitPriceCents.
+func (it *Item) LineCents(digits int) Cents {
+	if it.UnitPriceExact != "" {
+		if c, ok := exactLine(it.Quantity, it.UnitPriceExact, digits); ok {
+			return c
+		}
+	}
+	return Cents(it.Quantity) * it.UnitPriceCents
 }
 
 // Card holds only what may be stored of a payment card: the issuer's BIN
@@ -96,11 +116,13 @@ func (c Cents) Float() float64 { return float64(c) / 100 }
 // String formats c like 12.34.
 func (c Cents) String() string { return string(c.AppendJSON(nil)) }
 
-// ItemsCents is the sum of quantity × unit price over the items.
+// ItemsCents is the sum of the items' amounts (see Item.LineCents) in the
+// transaction's currency.
 func (t *Transaction) ItemsCents() Cents {
+	digits, _ := CurrencyDigits(t.Currency)
 	var s Cents
-	for _, it := range t.Items {
-		s += Cents(it.Quantity) * it.UnitPriceCents
+	for i := range t.Items {
+		s += t.Items[i].LineCents(digits)
 	}
 	return s
 }
@@ -177,6 +199,7 @@ type wireItem struct {
 	Category  string  `json:"category"`
 	Quantity  int     `json:"quantity"`
 	UnitPrice decimal `json:"unit_price"`
+	Exact     string  `json:"unit_price_exact,omitempty"`
 }
 
 // Decode parses a version-1 transaction. Amounts are read from their
@@ -214,9 +237,14 @@ func Decode(b []byte, t *Transaction) error {
 		t.Items = make([]Item, len(w.Items))
 		for i := range w.Items {
 			wi := &w.Items[i]
-			t.Items[i] = Item{ProductID: wi.ProductID, Category: wi.Category, Quantity: wi.Quantity}
+			t.Items[i] = Item{ProductID: wi.ProductID, Category: wi.Category, Quantity: wi.Quantity, UnitPriceExact: wi.Exact}
 			if t.Items[i].UnitPriceCents, err = amount(wi.UnitPrice, digits, t.Currency, i); err != nil {
 				return err
+			}
+			if wi.Exact != "" {
+				if _, err := parseDecimal([]byte(wi.Exact)); err != nil {
+					return fmt.Errorf("%w: items[%d].unit_price_exact %q %v", ErrMalformed, i, wi.Exact, err)
+				}
 			}
 		}
 	}
@@ -271,6 +299,10 @@ func appendItems(b []byte, items []Item, digits int) []byte {
 		b = strconv.AppendInt(b, int64(it.Quantity), 10)
 		b = append(b, `,"unit_price":`...)
 		b = it.UnitPriceCents.AppendDecimal(b, digits)
+		if it.UnitPriceExact != "" {
+			b = append(b, `,"unit_price_exact":`...)
+			b = AppendJSONString(b, it.UnitPriceExact)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']')

@@ -3,6 +3,7 @@ package event
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"strconv"
 )
 
@@ -267,4 +268,69 @@ func (c Cents) AppendDecimal(b []byte, digits int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, f...)
+}
+
+// exactLine is qty × price (a decimal literal in major units) in minor
+// units of a currency with digits decimals, rounded half away from zero;
+// false when price is not a decimal literal or the line is out of range.
+func exactLine(qty int, price string, digits int) (Cents, bool) {
+	d, err := parseDecimal([]byte(price))
+	if err != nil {
+		return 0, false
+	}
+	// Bound the arithmetic for hostile exponents: above 10^18 minor units
+	// no line fits an int64; below 10^-40 of one, mant × qty (< 10^28)
+	// rounds to 0.
+	switch s := d.exp + digits; {
+	case d.mant == 0 || s < -40:
+		return 0, true
+	case s > 18:
+		return 0, false
+	}
+	v := new(big.Int).SetUint64(d.mant)
+	v.Mul(v, big.NewInt(int64(qty)))
+	if s := d.exp + digits; s >= 0 {
+		v.Mul(v, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s)), nil))
+	} else {
+		p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-s)), nil)
+		neg := v.Sign() < 0
+		v.Abs(v)
+		r := new(big.Int)
+		v.QuoRem(v, p, r)
+		if r.Lsh(r, 1).Cmp(p) >= 0 {
+			v.Add(v, big.NewInt(1))
+		}
+		if neg {
+			v.Neg(v)
+		}
+	}
+	if d.neg {
+		v.Neg(v)
+	}
+	if !v.IsInt64() {
+		return 0, false
+	}
+	return Cents(v.Int64()), true
+}
+
+// ExactMinor converts price, a plain decimal literal in major units
+// ("0.001", "-2.5"), to minor units of a currency with digits decimals:
+// rounded half away from zero, and, when price has more decimals than
+// that, the canonical literal to keep in Item.UnitPriceExact (empty
+// otherwise). It fails on anything but the JSON number grammar.
+func ExactMinor(price string, digits int) (Cents, string, error) {
+	d, err := parseDecimal([]byte(price))
+	if err != nil {
+		return 0, "", fmt.Errorf("price %q %w", price, err)
+	}
+	if c, err := d.minor(digits); err == nil {
+		return c, "", nil
+	} else if err != ErrPrecision {
+		return 0, "", err
+	}
+	c, ok := exactLine(1, d.String(), digits)
+	if !ok {
+		return 0, "", fmt.Errorf("price %q is out of range", price)
+	}
+	return c, d.String(), nil
 }

@@ -77,7 +77,11 @@ type Config struct {
 	// recognise everything.
 	Columns map[string]string
 	// DefaultCurrency is the ISO 4217 code of rows without a currency
-	// column or value. Defaults to "EUR".
+	// column or value. There is no default: a file without a currency
+	// column and no DefaultCurrency is refused with ErrNoCurrency, since
+	// guessing the currency of a whole history silently misstates every
+	// amount in it; rows with an empty currency value are then skipped as
+	// MissingCurrency.
 	DefaultCurrency string
 	// Location is the zone of timestamps that carry none. Defaults to UTC.
 	// Event times are returned in UTC.

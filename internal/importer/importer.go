@@ -12,6 +12,11 @@ import (
 	"github.com/shopstream/shopstream/internal/event"
 )
 
+// ErrNoCurrency is returned by New for a file without a currency column
+// when Config.DefaultCurrency is empty: the amounts' currency must be
+// stated, not guessed.
+var ErrNoCurrency = errors.New("importer: the file has no currency column and no currency was given (Config.DefaultCurrency)")
+
 // Reader streams transactions out of an order CSV. It is not safe for
 // concurrent use.
 //
@@ -70,9 +75,6 @@ type runKey struct {
 //	category     category, product_category              (optional)
 //	currency     currency, currency_code                 (optional)
 func New(r io.Reader, cfg Config) (*Reader, error) {
-	if cfg.DefaultCurrency == "" {
-		cfg.DefaultCurrency = "EUR"
-	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
@@ -85,11 +87,13 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 100_000
 	}
-	cur, ok := normCurrency(cfg.DefaultCurrency)
-	if !ok {
-		return nil, fmt.Errorf("importer: DefaultCurrency %q is not a three-letter ISO 4217 code", cfg.DefaultCurrency)
+	if cfg.DefaultCurrency != "" {
+		cur, ok := normCurrency(cfg.DefaultCurrency)
+		if !ok {
+			return nil, fmt.Errorf("importer: DefaultCurrency %q is not a three-letter ISO 4217 code", cfg.DefaultCurrency)
+		}
+		cfg.DefaultCurrency = cur
 	}
-	cfg.DefaultCurrency = cur
 	for name := range cfg.Columns {
 		if indexOf(logicalNames[:], name) < 0 {
 			return nil, fmt.Errorf("importer: Config.Columns maps unknown column %q; known: %s", name, strings.Join(logicalNames[:], ", "))
@@ -122,6 +126,9 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 	rd.nextTick = cfg.ProgressEvery
 	if err := rd.resolve(); err != nil {
 		return nil, err
+	}
+	if rd.col[colCurrency] < 0 && cfg.DefaultCurrency == "" {
+		return nil, ErrNoCurrency
 	}
 	return rd, nil
 }

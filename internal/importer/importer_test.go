@@ -40,12 +40,14 @@ func TestHeaderRecognition(t *testing.T) {
 		{
 			name:   "UCI Online Retail",
 			header: "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+			cfg:    Config{DefaultCurrency: "GBP"},
 			want: map[string]string{OrderID: "InvoiceNo", ProductID: "StockCode", Quantity: "Quantity", Timestamp: "InvoiceDate",
 				UnitPrice: "UnitPrice", CustomerID: "CustomerID", Country: "Country"},
 		},
 		{
 			name:   "UCI Online Retail II, with a byte-order mark",
 			header: "\ufeffInvoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country",
+			cfg:    Config{DefaultCurrency: "GBP"},
 			want: map[string]string{OrderID: "Invoice", ProductID: "StockCode", Quantity: "Quantity", Timestamp: "InvoiceDate",
 				UnitPrice: "Price", CustomerID: "Customer ID", Country: "Country"},
 		},
@@ -58,12 +60,13 @@ func TestHeaderRecognition(t *testing.T) {
 		{
 			name:   "a more specific synonym wins over date",
 			header: "date,order_id,customer_id,product_id,quantity,price,timestamp,country",
+			cfg:    Config{DefaultCurrency: "GBP"},
 			want:   map[string]string{Timestamp: "timestamp", UnitPrice: "price"},
 		},
 		{
 			name:   "explicit mapping, the rest recognised",
 			header: "Bestellnummer,Kunde,Artikel,Menge,Preis,Zeit,Land,quantity",
-			cfg: Config{Columns: map[string]string{OrderID: "bestellnummer", CustomerID: "Kunde", ProductID: "Artikel",
+			cfg: Config{DefaultCurrency: "EUR", Columns: map[string]string{OrderID: "bestellnummer", CustomerID: "Kunde", ProductID: "Artikel",
 				Quantity: "Menge", UnitPrice: "Preis", Timestamp: "Zeit", Country: "Land"}},
 			want: map[string]string{OrderID: "Bestellnummer", Quantity: "Menge", Country: "Land"},
 		},
@@ -75,16 +78,21 @@ func TestHeaderRecognition(t *testing.T) {
 		{
 			name:    "a mapped header that is absent",
 			header:  "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
-			cfg:     Config{Columns: map[string]string{Timestamp: "When"}},
+			cfg:     Config{DefaultCurrency: "EUR", Columns: map[string]string{Timestamp: "When"}},
 			wantErr: []string{`timestamp (mapped to "When")`},
 		},
 		{
 			name:    "an unknown logical name",
 			header:  "InvoiceNo",
-			cfg:     Config{Columns: map[string]string{"invoice": "InvoiceNo"}},
+			cfg:     Config{DefaultCurrency: "EUR", Columns: map[string]string{"invoice": "InvoiceNo"}},
 			wantErr: []string{`unknown column "invoice"`},
 		},
 		{name: "empty input", header: "", wantErr: []string{"input is empty"}},
+		{
+			name:    "no currency column and no currency: refused, not guessed",
+			header:  "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+			wantErr: []string{"no currency column", "DefaultCurrency"},
+		},
 		{name: "bad default currency", header: "a", cfg: Config{DefaultCurrency: "euro"}, wantErr: []string{`DefaultCurrency "euro"`}},
 	}
 	for _, tt := range tests {
@@ -114,7 +122,7 @@ func TestHeaderRecognition(t *testing.T) {
 		})
 	}
 	var he *HeaderError
-	if _, err := New(strings.NewReader("a,b"), Config{}); !errors.As(err, &he) || len(he.Missing) != 7 {
+	if _, err := New(strings.NewReader("a,b"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || len(he.Missing) != 7 {
 		t.Errorf("error %v is not a *HeaderError with 7 missing columns", err)
 	}
 }
@@ -135,19 +143,19 @@ func TestTimestampFormats(t *testing.T) {
 		cfg   Config
 		want  time.Time
 	}{
-		{"2010-12-01T08:26:00Z", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)},
-		{"2010-12-01T08:26:00.250+01:00", Config{}, utc(2010, 12, 1, 7, 26, 0, 250e6)},
-		{"2010-12-01T08:26:00", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)},
-		{"2010-12-01 08:26:07", Config{}, utc(2010, 12, 1, 8, 26, 7, 0)},
-		{"2010-12-01 08:26:07.5", Config{}, utc(2010, 12, 1, 8, 26, 7, 5e8)},
-		{"2010-12-01 08:26", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)},
-		{"2010-12-01", Config{}, utc(2010, 12, 1, 0, 0, 0, 0)},
-		{"12/1/2010 8:26", Config{}, utc(2010, 12, 1, 8, 26, 0, 0)}, // UCI Online Retail
-		{"1/12/2011 17:05:59", Config{}, utc(2011, 1, 12, 17, 5, 59, 0)},
-		{"01/02/2011 09:05", Config{}, utc(2011, 1, 2, 9, 5, 0, 0)},
-		{"3/4/2011", Config{}, utc(2011, 3, 4, 0, 0, 0, 0)},
-		{"2010-12-01 08:26", Config{Location: berlin}, utc(2010, 12, 1, 7, 26, 0, 0)},
-		{"01/02/2011 09:05", Config{TimeLayouts: []string{"02/01/2006 15:04"}}, utc(2011, 2, 1, 9, 5, 0, 0)},
+		{"2010-12-01T08:26:00Z", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 8, 26, 0, 0)},
+		{"2010-12-01T08:26:00.250+01:00", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 7, 26, 0, 250e6)},
+		{"2010-12-01T08:26:00", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 8, 26, 0, 0)},
+		{"2010-12-01 08:26:07", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 8, 26, 7, 0)},
+		{"2010-12-01 08:26:07.5", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 8, 26, 7, 5e8)},
+		{"2010-12-01 08:26", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 8, 26, 0, 0)},
+		{"2010-12-01", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 0, 0, 0, 0)},
+		{"12/1/2010 8:26", Config{DefaultCurrency: "EUR"}, utc(2010, 12, 1, 8, 26, 0, 0)}, // UCI Online Retail
+		{"1/12/2011 17:05:59", Config{DefaultCurrency: "EUR"}, utc(2011, 1, 12, 17, 5, 59, 0)},
+		{"01/02/2011 09:05", Config{DefaultCurrency: "EUR"}, utc(2011, 1, 2, 9, 5, 0, 0)},
+		{"3/4/2011", Config{DefaultCurrency: "EUR"}, utc(2011, 3, 4, 0, 0, 0, 0)},
+		{"2010-12-01 08:26", Config{DefaultCurrency: "EUR", Location: berlin}, utc(2010, 12, 1, 7, 26, 0, 0)},
+		{"01/02/2011 09:05", Config{DefaultCurrency: "EUR", TimeLayouts: []string{"02/01/2006 15:04"}}, utc(2011, 2, 1, 9, 5, 0, 0)},
 	}
 	for _, tt := range tests {
 		r, err := New(strings.NewReader(snakeHeader+"o1,c1,p1,1,1.00,"+tt.value+",GB\n"), tt.cfg)
@@ -187,9 +195,10 @@ func TestSkipReasons(t *testing.T) {
 		{`o1,c1,p1,1,£1.00,2024-01-01,GB,`, BadPrice},
 		{`o1,c1,p1,1,NaN,2024-01-01,GB,`, BadPrice},
 		{`o1,c1,p1,1,"1,000.00",2024-01-01,GB,`, BadPrice},
-		{`o1,c1,p1,1,0,2024-01-01,GB,`, NonPositivePrice},
-		{`o1,c1,p1,1,0.001,2024-01-01,GB,`, NonPositivePrice}, // rounds to 0 cents
-		{`o1,c1,p1,1,-11062.06,2024-01-01,GB,`, NonPositivePrice},
+		{`o1,c1,p1,1,0,2024-01-01,GB,`, ""},     // free items are imported
+		{`o1,c1,p1,1,0.001,2024-01-01,GB,`, ""}, // kept exact, not rounded to 0
+		{`o1,c1,p1,1,-11062.06,2024-01-01,GB,`, NegativePrice},
+		{`o1,c1,p1,1,-0.001,2024-01-01,GB,`, NegativePrice},
 		{`o1,c1,p1,1,1.00,yesterday,GB,`, BadTimestamp},
 		{`o1,c1,p1,1,1.00,,GB,`, BadTimestamp},
 		{`o1,c1,p1,1,1.00,2024-13-01,GB,`, BadTimestamp},
@@ -199,7 +208,7 @@ func TestSkipReasons(t *testing.T) {
 		{`o1,c1,p1,1,99999999999999.00,2024-01-01,GB,`, BadPrice},
 	}
 	for _, tt := range tests {
-		r, err := New(strings.NewReader(header+tt.row+"\n"), Config{})
+		r, err := New(strings.NewReader(header+tt.row+"\n"), Config{DefaultCurrency: "EUR"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +237,7 @@ func TestOrderTotalOutOfRange(t *testing.T) {
 		"o1,c1,p1,1000,9999999999.99,2024-01-01,GB\n" + // 10¹³ − 10: just fits
 		"o1,c1,p2,1,100.00,2024-01-01,GB\n" +
 		"o1,c1,p3,1,5.00,2024-01-01,GB\n"
-	r, err := New(strings.NewReader(in), Config{})
+	r, err := New(strings.NewReader(in), Config{DefaultCurrency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +319,7 @@ func TestOptionalColumns(t *testing.T) {
 		"o1,c1,p1,2,10.005,2024-01-01,de,Books,usd\n" +
 		"o1,c1,p2,1,+3,2024-01-01,de,,USD\n" +
 		"o1,c1,p3,1,4.5,2024-01-01,de,Toys,\n" // the default currency: a new run
-	r, err := New(strings.NewReader(in), Config{})
+	r, err := New(strings.NewReader(in), Config{DefaultCurrency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +327,8 @@ func TestOptionalColumns(t *testing.T) {
 	if len(txs) != 2 {
 		t.Fatalf("%d transactions: %+v", len(txs), txs)
 	}
-	want0 := []event.Item{{ProductID: "p1", Category: "Books", Quantity: 2, UnitPriceCents: 1001}, {ProductID: "p2", Category: "unknown", Quantity: 1, UnitPriceCents: 300}}
-	if !reflect.DeepEqual(txs[0].Items, want0) || txs[0].Currency != "USD" || txs[0].TotalCents != 2302 || txs[0].BillingCountry != "DE" {
+	want0 := []event.Item{{ProductID: "p1", Category: "Books", Quantity: 2, UnitPriceCents: 1001, UnitPriceExact: "10.005"}, {ProductID: "p2", Category: "unknown", Quantity: 1, UnitPriceCents: 300}}
+	if !reflect.DeepEqual(txs[0].Items, want0) || txs[0].Currency != "USD" || txs[0].TotalCents != 2301 || txs[0].BillingCountry != "DE" {
 		t.Errorf("first transaction %+v", txs[0])
 	}
 	if txs[1].Currency != "EUR" || txs[1].TransactionID != "o1#2" {
@@ -327,22 +336,26 @@ func TestOptionalColumns(t *testing.T) {
 	}
 }
 
-func TestParseCents(t *testing.T) {
+func TestParsePrice(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		in   string
-		want event.Cents
-		ok   bool
+		in     string
+		digits int
+		want   event.Cents
+		exact  string
+		ok     bool
 	}{
-		{"2.55", 255, true}, {"0.5", 50, true}, {".5", 50, true}, {"3.", 300, true}, {"007", 700, true},
-		{"1.005", 101, true}, {"1.0049", 100, true}, {"-1.005", -101, true}, {"+2", 200, true},
-		{"9999999999999.99", 999999999999999, true},
-		{"", 0, false}, {".", 0, false}, {"-", 0, false}, {"1.2.3", 0, false}, {"1e2", 0, false},
-		{"Inf", 0, false}, {"0x10", 0, false}, {"1 000", 0, false}, {"10000000000000", 0, false},
+		{"2.55", 2, 255, "", true}, {"0.5", 2, 50, "", true}, {".5", 2, 50, "", true}, {"3.", 2, 300, "", true}, {"007", 2, 700, "", true},
+		{"1.005", 2, 101, "1.005", true}, {"1.0049", 2, 100, "1.0049", true}, {"-1.005", 2, -101, "-1.005", true}, {"+2", 2, 200, "", true},
+		{"0.001", 2, 0, "0.001", true}, {".0010", 2, 0, "0.001", true}, {"2.500", 2, 250, "", true},
+		{"1.005", 3, 1005, "", true}, {"12.5", 0, 13, "12.5", true}, {"12", 0, 12, "", true},
+		{"9999999999999.99", 2, 999999999999999, "", true},
+		{"", 2, 0, "", false}, {".", 2, 0, "", false}, {"-", 2, 0, "", false}, {"1.2.3", 2, 0, "", false}, {"1e2", 2, 0, "", false},
+		{"Inf", 2, 0, "", false}, {"0x10", 2, 0, "", false}, {"1 000", 2, 0, "", false}, {"10000000000000", 2, 0, "", false},
 	} {
-		got, err := parseCents(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseCents(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		got, exact, err := parsePrice(tt.in, tt.digits)
+		if (err == nil) != tt.ok || got != tt.want || exact != tt.exact {
+			t.Errorf("parsePrice(%q, %d) = %v, %q, %v; want %v, %q, ok %v", tt.in, tt.digits, got, exact, err, tt.want, tt.exact, tt.ok)
 		}
 	}
 }
@@ -355,7 +368,7 @@ func TestProgress(t *testing.T) {
 		b.WriteString("o" + string(rune('a'+i)) + ",c,p,1,1,2024-01-01,GB\n")
 	}
 	var calls []int64
-	r, err := New(strings.NewReader(b.String()), Config{ProgressEvery: 10, Progress: func(n int64) { calls = append(calls, n) }})
+	r, err := New(strings.NewReader(b.String()), Config{DefaultCurrency: "EUR", ProgressEvery: 10, Progress: func(n int64) { calls = append(calls, n) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +399,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 func TestReadError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("disk on fire")
-	r, err := New(&failingReader{data: snakeHeader + "o1,c1,p1,1,1,2024-01-01,GB\n", err: boom}, Config{})
+	r, err := New(&failingReader{data: snakeHeader + "o1,c1,p1,1,1,2024-01-01,GB\n", err: boom}, Config{DefaultCurrency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +427,7 @@ func BenchmarkImport(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := New(strings.NewReader(data), Config{})
+		r, err := New(strings.NewReader(data), Config{DefaultCurrency: "EUR"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -423,4 +436,42 @@ func BenchmarkImport(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestZeroAndSubMinorPrices: free items are imported and counted, sub-cent
+// unit prices stay exact in the line total, and a row without a currency
+// value is skipped when no currency was given.
+func TestZeroAndSubMinorPrices(t *testing.T) {
+	t.Parallel()
+	in := snakeHeader[:len(snakeHeader)-1] + ",currency\n" +
+		"o1,c1,p1,1,0,2024-01-01,GB,GBP\n" +
+		"o1,c1,p2,100,0.001,2024-01-01,GB,GBP\n" +
+		"o1,c1,p3,3,0.0125,2024-01-01,GB,GBP\n" +
+		"o2,c1,p1,1,1.00,2024-01-01,GB,\n"
+	r, err := New(strings.NewReader(in), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txs []event.Transaction
+	for {
+		tx, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	rep := r.Report()
+	if len(txs) != 1 || len(txs[0].Items) != 3 {
+		t.Fatalf("got %+v, want one transaction of three items", txs)
+	}
+	// 0 + 100 × 0.001 + 3 × 0.0125 = 0.1375 → 0.14 (each line rounded once: 0 + 10 + 4)
+	if txs[0].TotalCents != 14 || txs[0].ItemsCents() != txs[0].TotalCents {
+		t.Errorf("total %d, items %d; want 14 both", txs[0].TotalCents, txs[0].ItemsCents())
+	}
+	if rep.ZeroPriceItems != 1 || rep.SubMinorPrices != 2 || rep.Skipped[MissingCurrency] != 1 {
+		t.Errorf("report %+v: want 1 zero-price item, 2 sub-minor prices, 1 row missing its currency", rep)
+	}
 }

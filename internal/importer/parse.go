@@ -47,15 +47,6 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 		r.skip(NonPositiveQuantity)
 		return event.Transaction{}, false
 	}
-	price, err := parseCents(field(colPrice))
-	if err != nil {
-		r.skip(BadPrice)
-		return event.Transaction{}, false
-	}
-	if price <= 0 {
-		r.skip(NonPositivePrice)
-		return event.Transaction{}, false
-	}
 	at, ok := r.parseTime(field(colTime))
 	if !ok {
 		r.skip(BadTimestamp)
@@ -68,16 +59,36 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 			return event.Transaction{}, false
 		}
 	}
+	if currency == "" {
+		r.skip(MissingCurrency)
+		return event.Transaction{}, false
+	}
+	digits, _ := event.CurrencyDigits(currency)
+	price, exact, err := parsePrice(field(colPrice), digits)
+	if err != nil {
+		r.skip(BadPrice)
+		return event.Transaction{}, false
+	}
+	if price < 0 || strings.HasPrefix(exact, "-") {
+		r.skip(NegativePrice)
+		return event.Transaction{}, false
+	}
 	if price > maxCents/event.Cents(qty) {
 		r.skip(AmountOutOfRange)
 		return event.Transaction{}, false
 	}
-	line := event.Cents(qty) * price
 	category := field(colCategory)
 	if category == "" {
 		category = "unknown"
 	}
-	item := event.Item{ProductID: product, Category: category, Quantity: qty, UnitPriceCents: price}
+	item := event.Item{ProductID: product, Category: category, Quantity: qty, UnitPriceCents: price, UnitPriceExact: exact}
+	line := item.LineCents(digits)
+	if price == 0 && exact == "" {
+		r.report.ZeroPriceItems++
+	}
+	if exact != "" {
+		r.report.SubMinorPrices++
+	}
 
 	key := runKey{order, customer, currency}
 	if r.pending != nil && key == r.key {
@@ -199,40 +210,40 @@ func parseQuantity(s string) (int, error) {
 	return int(n), nil
 }
 
-// parseCents reads a plain decimal number ("2.55", "-1", ".5", "3.")
-// into cents, exactly, rounding half away from zero beyond two decimals.
-// Exponents, thousands separators, currency signs, NaN and infinities are
-// rejected, so that no float rounding or locale guess decides an amount.
-func parseCents(s string) (event.Cents, error) {
+// parsePrice reads a plain decimal number ("2.55", "-1", ".5", "3.") into
+// minor units of a currency with digits decimals, rounded half away from
+// zero, and, when it has more decimals than that (a unit price of 0.001),
+// its exact literal for event.Item.UnitPriceExact, so that the line total
+// is computed from the price as given. Exponents, thousands separators,
+// currency signs, NaN and infinities are rejected, so that no float
+// rounding or locale guess decides an amount.
+func parsePrice(s string, digits int) (event.Cents, string, error) {
 	bad := fmt.Errorf("price %q is not a plain decimal number", s)
-	neg := false
+	sign := ""
 	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
+		if s[0] == '-' {
+			sign = "-"
+		}
 		s = s[1:]
 	}
 	whole, frac, _ := strings.Cut(s, ".")
 	if whole == "" && frac == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
-		return 0, bad
+		return 0, "", bad
 	}
 	whole = strings.TrimLeft(whole, "0")
 	if len(whole) > 13 {
-		return 0, fmt.Errorf("price %q exceeds 10¹³", s)
+		return 0, "", fmt.Errorf("price %q exceeds 10¹³", s)
 	}
-	var c int64
-	for i := 0; i < len(whole); i++ {
-		c = c*10 + int64(whole[i]-'0')
+	if whole == "" {
+		whole = "0"
 	}
-	for i := range 2 {
-		c *= 10
-		if i < len(frac) {
-			c += int64(frac[i] - '0')
-		}
+	frac = strings.TrimRight(frac, "0")
+	if len(frac) > 17 {
+		return 0, "", fmt.Errorf("price %q has more than 17 decimals", s)
 	}
-	if len(frac) > 2 && frac[2] >= '5' {
-		c++
+	lit := sign + whole
+	if frac != "" {
+		lit += "." + frac
 	}
-	if neg {
-		c = -c
-	}
-	return event.Cents(c), nil
+	return event.ExactMinor(lit, digits)
 }

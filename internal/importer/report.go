@@ -25,16 +25,18 @@ const (
 	// which is how exports record returns and cancellations.
 	BadQuantity         SkipReason = "bad_quantity"
 	NonPositiveQuantity SkipReason = "non_positive_quantity"
-	// BadPrice: not a plain decimal number. NonPositivePrice: zero or
-	// negative after rounding to cents (adjustments, free items, prices
-	// below half a cent).
-	BadPrice         SkipReason = "bad_price"
-	NonPositivePrice SkipReason = "non_positive_price"
 	// BadTimestamp: in none of the accepted layouts, or outside years
 	// 1-9999 in UTC.
 	BadTimestamp SkipReason = "bad_timestamp"
 	// BadCurrency: a currency value that is not three letters.
-	BadCurrency SkipReason = "bad_currency"
+	// MissingCurrency: an empty currency value and no Config.Currency.
+	BadCurrency     SkipReason = "bad_currency"
+	MissingCurrency SkipReason = "missing_currency"
+	// BadPrice: not a plain decimal number. NegativePrice: below zero
+	// (adjustments, bad debt). A price of zero (free items, samples) is
+	// imported, and counted in Report.ZeroPriceItems.
+	BadPrice      SkipReason = "bad_price"
+	NegativePrice SkipReason = "negative_price"
 	// AmountOutOfRange: the line, or the order with it, would exceed the
 	// largest amount a transaction event carries (10¹³ in major units).
 	AmountOutOfRange SkipReason = "amount_out_of_range"
@@ -42,7 +44,7 @@ const (
 
 // SkipReasons lists every reason, for reports and metrics.
 var SkipReasons = []SkipReason{MalformedRow, ShortRow, MissingOrderID, MissingCustomerID, MissingProductID,
-	BadQuantity, NonPositiveQuantity, BadPrice, NonPositivePrice, BadTimestamp, BadCurrency, AmountOutOfRange}
+	BadQuantity, NonPositiveQuantity, BadTimestamp, BadCurrency, MissingCurrency, BadPrice, NegativePrice, AmountOutOfRange}
 
 // Report accounts for every data row read so far: Rows = Items + the sum
 // of Skipped.
@@ -63,6 +65,14 @@ type Report struct {
 	// could not be mapped to an ISO 3166 alpha-2 code. Those rows are
 	// imported with an empty country, not skipped (see Reader).
 	UnknownCountries map[string]int64
+	// ZeroPriceItems counts the items with a unit price of exactly 0 (free
+	// items, samples): imported, since the schema allows them, and counted
+	// because revenue models may want to leave them out.
+	ZeroPriceItems int64
+	// SubMinorPrices counts the items whose unit price has more decimals
+	// than the currency's minor unit (0.001 GBP), kept exact in
+	// event.Item.UnitPriceExact.
+	SubMinorPrices int64
 }
 
 // SkippedRows is the total of Skipped.

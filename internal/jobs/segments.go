@@ -35,7 +35,7 @@ func (r *Refresh) segments(ctx context.Context, pop *population, asOf time.Time,
 		clear(dst)
 		s := pop.sums[i]
 		v := s.RFMValues()
-		dst[0], dst[1], dst[2] = math.Round(v.Recency*7), math.Log1p(v.Frequency), math.Log1p(max(v.Monetary, 0))
+		dst[0], dst[1], dst[2] = v.Recency, math.Log1p(v.Frequency), math.Log1p(max(v.Monetary, 0))
 		var total int64
 		for e := pop.catStart[i]; e < pop.catStart[i+1]; e++ {
 			total += pop.catCents[e]

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
@@ -20,7 +19,7 @@ func (r *Refresh) writeCustomers(ctx context.Context, pop *population, scores []
 	chunk := make([]store.CustomerAnalytics, 0, store.AnalyticsChunk)
 	for i, s := range pop.sums {
 		row := store.CustomerAnalytics{
-			CustomerID: s.CustomerID, RecencyDays: math.Round((s.Age - s.Recency) * 7), FrequencyDays: int64(s.Frequency) + 1,
+			CustomerID: s.CustomerID, RecencyDays: float64(s.DaysSinceLast), FrequencyDays: int64(s.Frequency) + 1,
 			MonetaryCents: pop.cents[i], R: int(scores[i].R), F: int(scores[i].F), M: int(scores[i].M),
 			Segment: string(scores[i].Segment), UpdatedAt: now,
 		}

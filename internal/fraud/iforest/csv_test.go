@@ -35,8 +35,8 @@ func TestReadLabelledCSVErrors(t *testing.T) {
 		{"out of range", "1e999,2,0\n", `line 1, column 1: feature "1e999": value out of range`},
 		{"label 2", "1,2,0\n3,4,2\n", `line 2, column 3: label "2" is not 0 or 1`},
 		{"label text", "1,2,yes\n", `line 1, column 3: label "yes" is not 0 or 1`},
-		{"ragged", "1,2,0\n3,1\n", "record on line 2: wrong number of fields"},
-		{"bad quote", "1,\"2,0\n", "extraneous or missing \" in quoted-field"},
+		{"ragged", "1,2,0\n3,1\n", "line 2: wrong number of fields"},
+		{"bad quote", "1,\"2,0\n", `line 1, column 2: feature "\"2"`},
 		{"header", "a,b,label\n1,2,0\n", `line 1, column 1: feature "a"`},
 	} {
 		_, _, err := ReadLabelledCSV(strings.NewReader(tc.in))
@@ -78,6 +78,46 @@ func FuzzReadLabelledCSV(f *testing.F) {
 			for _, v := range row {
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					t.Fatalf("row %d holds %v", i, v)
+				}
+			}
+		}
+	})
+}
+
+func TestReadCSVHeaderAndUnlabelled(t *testing.T) {
+	t.Parallel()
+	d, err := ReadCSV(strings.NewReader("amount,items\n1,2.5\n-3e2, 4\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d.Header, []string{"amount", "items"}) || !reflect.DeepEqual(d.X, [][]float64{{1, 2.5}, {-300, 4}}) || d.Y != nil {
+		t.Errorf("got %+v", d)
+	}
+	if _, err := ReadCSV(strings.NewReader("1,2\n3\n"), false); err == nil || !strings.Contains(err.Error(), "line 2: wrong number of fields") {
+		t.Errorf("ragged rows: %v", err)
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n", "1,2,0\n3,4,1\n", "x\n", "1e999,0\n", "\"1\",2\n3,\"4\n"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, in string, labelled bool) {
+		d, err := ReadCSV(strings.NewReader(in), labelled)
+		if err != nil {
+			return
+		}
+		if len(d.X) == 0 || (labelled && len(d.Y) != len(d.X)) || (!labelled && d.Y != nil) {
+			t.Fatalf("%d rows, %d labels", len(d.X), len(d.Y))
+		}
+		for _, x := range d.X {
+			if len(x) != len(d.X[0]) || len(x) == 0 {
+				t.Fatalf("rows of %d and %d features", len(d.X[0]), len(x))
+			}
+			for _, v := range x {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("feature %v", v)
 				}
 			}
 		}

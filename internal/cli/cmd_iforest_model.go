@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/fraud/eval"
+	"github.com/shopstream/shopstream/internal/fraud/iforest"
+)
+
+// readFeatures reads --csv for train and score: a header line is
+// recognised, and with labelled the last column is the label.
+func readFeatures(path string, labelled bool) (*iforest.Data, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening --csv: %w", err)
+	}
+	defer fh.Close()
+	d, err := iforest.ReadCSV(bufio.NewReaderSize(fh, 1<<20), labelled)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
+}
+
+// iforestTrainReport is what `iforest train --json` prints.
+type iforestTrainReport struct {
+	Model      string  `json:"model"`
+	Rows       int     `json:"rows"`
+	Features   int     `json:"features"`
+	Trees      int     `json:"trees"`
+	SampleSize int     `json:"sample_size"`
+	Seed       int64   `json:"seed"`
+	Bytes      int     `json:"bytes"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// runIForestTrain trains a forest on every row of a CSV (the label column,
+// if any, dropped) and saves it in the versioned binary format of
+// iforest.Forest.MarshalBinary.
+func runIForestTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("iforest train", stderr)
+	csvPath := fs.String("csv", "", "CSV of numeric features to train on, one row per line, an optional header line (required)")
+	labelled := fs.Bool("labelled", false, "the last column is a 0/1 label: left out of the features")
+	model := fs.String("model", "", "file to write the trained model to (required)")
+	seed := fs.Int64("seed", 0, "seed of the forest")
+	trees := fs.Int("trees", iforest.DefaultTrees, "trees in the forest")
+	sample := fs.Int("sample", iforest.DefaultSampleSize, "sub-sample size ψ per tree (all rows when the CSV has fewer)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *csvPath == "":
+		return usageError{errors.New("iforest train: flag -csv is required: the CSV to train on")}
+	case *model == "":
+		return usageError{errors.New("iforest train: flag -model is required: the file to write the model to")}
+	}
+	start := time.Now()
+	d, err := readFeatures(*csvPath, *labelled)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := iforest.Train(d.X, iforest.Config{Trees: *trees, SampleSize: *sample, Seed: *seed})
+	if errors.Is(err, iforest.ErrInvalidConfig) {
+		return usageError{fmt.Errorf("flags -trees %d, -sample %d: %w", *trees, *sample, err)}
+	}
+	if err != nil {
+		return fmt.Errorf("training on %s: %w", *csvPath, err)
+	}
+	b, err := f.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*model, b, 0o644); err != nil {
+		return fmt.Errorf("writing --model: %w", err)
+	}
+	m := f.Metadata()
+	rep := iforestTrainReport{Model: *model, Rows: len(d.X), Features: m.Features, Trees: m.Trees, SampleSize: m.SampleSize,
+		Seed: m.Seed, Bytes: len(b), Seconds: time.Since(start).Seconds()}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	_, err = fmt.Fprintf(stdout, "trained an isolation forest on %d rows of %d features (%d trees, ψ %d, seed %d) in %.2fs; wrote %s (%d bytes)\n",
+		rep.Rows, rep.Features, rep.Trees, rep.SampleSize, rep.Seed, rep.Seconds, rep.Model, rep.Bytes)
+	return err
+}
+
+// iforestScoreReport is what `iforest score` prints about a scored file;
+// the AUCs only when it is labelled.
+type iforestScoreReport struct {
+	Rows      int      `json:"rows"`
+	Anomalies *int     `json:"anomalies,omitempty"`
+	ROCAUC    *float64 `json:"roc_auc,omitempty"`
+	PRAUC     *float64 `json:"pr_auc,omitempty"`
+	Seconds   float64  `json:"seconds"`
+}
+
+// runIForestScore scores every row of a CSV with a saved model and writes
+// one score per row, in input order, as CSV or JSON lines.
+func runIForestScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("iforest score", stderr)
+	csvPath := fs.String("csv", "", "CSV of numeric features to score, one row per line, an optional header line (required)")
+	labelled := fs.Bool("labelled", false, "the last column is a 0/1 label: not a feature; the labels are copied to the output and ROC-AUC and PR-AUC reported")
+	model := fs.String("model", "", "model file written by iforest train (required)")
+	out := fs.String("out", "-", "file to write the per-row scores to; - is standard output")
+	format := fs.String("format", "csv", "format of the scores: csv (row,score[,label] with a header) or jsonl (one JSON object per row)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON line (to standard error when the scores go to standard output)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *csvPath == "":
+		return usageError{errors.New("iforest score: flag -csv is required: the CSV to score")}
+	case *model == "":
+		return usageError{errors.New("iforest score: flag -model is required: a model file written by iforest train")}
+	case *format != "csv" && *format != "jsonl":
+		return usageError{fmt.Errorf("invalid value %q for flag -format: want csv or jsonl", *format)}
+	}
+	start := time.Now()
+	raw, err := os.ReadFile(*model)
+	if err != nil {
+		return fmt.Errorf("reading --model: %w", err)
+	}
+	var f iforest.Forest
+	if err := f.UnmarshalBinary(raw); err != nil {
+		return fmt.Errorf("--model %s: %w", *model, err)
+	}
+	d, err := readFeatures(*csvPath, *labelled)
+	if err != nil {
+		return err
+	}
+	if want := f.Metadata().Features; len(d.X[0]) != want {
+		return fmt.Errorf("%s has %d features a row, the model %s was trained on %d", *csvPath, len(d.X[0]), *model, want)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	scores := make([]float64, len(d.X))
+	f.ScoreBatch(d.X, scores)
+
+	w, report := stdout, stdout
+	if *out != "-" {
+		fh, err := os.Create(*out)
+		if err != nil {
+			return fmt.Errorf("creating --out: %w", err)
+		}
+		defer fh.Close()
+		w = fh
+	} else {
+		report = stderr
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var line []byte
+	if *format == "csv" {
+		if d.Y != nil {
+			bw.WriteString("row,score,label\n")
+		} else {
+			bw.WriteString("row,score\n")
+		}
+	}
+	for i, s := range scores {
+		line = line[:0]
+		if *format == "jsonl" {
+			line = append(line, `{"row":`...)
+		}
+		line = strconv.AppendInt(line, int64(i), 10)
+		if *format == "jsonl" {
+			line = append(line, `,"score":`...)
+		} else {
+			line = append(line, ',')
+		}
+		line = strconv.AppendFloat(line, s, 'g', -1, 64)
+		if d.Y != nil {
+			if *format == "jsonl" {
+				line = append(line, `,"label":`...)
+			} else {
+				line = append(line, ',')
+			}
+			line = append(line, "01"[b2i(d.Y[i])])
+		}
+		if *format == "jsonl" {
+			line = append(line, '}')
+		}
+		line = append(line, '\n')
+		bw.Write(line)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing the scores: %w", err)
+	}
+	if *out != "-" {
+		if err := w.(*os.File).Close(); err != nil {
+			return fmt.Errorf("writing --out: %w", err)
+		}
+	}
+
+	rep := iforestScoreReport{Rows: len(d.X)}
+	if d.Y != nil {
+		n := 0
+		for _, l := range d.Y {
+			n += b2i(l)
+		}
+		rep.Anomalies = &n
+		if n > 0 && n < len(d.Y) {
+			roc, pr := eval.ROCAUC(scores, d.Y), eval.PRAUC(scores, d.Y)
+			if !math.IsNaN(roc) && !math.IsNaN(pr) {
+				rep.ROCAUC, rep.PRAUC = &roc, &pr
+			}
+		}
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	if *asJSON {
+		return json.NewEncoder(report).Encode(rep)
+	}
+	if *out == "-" {
+		return nil // the scores are the output; --json adds the report
+	}
+	msg := fmt.Sprintf("scored %d rows of %s with %s into %s", rep.Rows, *csvPath, *model, *out)
+	if rep.ROCAUC != nil {
+		msg += fmt.Sprintf(": %d anomalies, ROC-AUC %.4f, PR-AUC %.4f", *rep.Anomalies, *rep.ROCAUC, *rep.PRAUC)
+	}
+	_, err = fmt.Fprintln(report, msg)
+	return err
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/shopstream/shopstream/internal/fraud/iforest"
+)
+
+// A model saved by train and loaded by score gives the scores of the
+// forest trained in memory with the same seed, row for row, for a
+// labelled file and for the same features with a header and no label.
+func TestIForestTrainScore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "breastw.model")
+	ctx := context.Background()
+	var stdout, stderr bytes.Buffer
+	if err := runIForest(ctx, []string{"train", "--csv", breastw, "--labelled", "--model", model, "--seed", "7", "--trees", "50"}, &stdout, &stderr); err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr.String())
+	}
+
+	fh, err := os.Open(breastw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	X, y, err := iforest.ReadLabelledCSV(fh)
+	fh.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := iforest.Train(X, iforest.Config{Trees: 50, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(X))
+	f.ScoreBatch(X, want)
+
+	// Labelled, JSON lines.
+	out := filepath.Join(dir, "scores.jsonl")
+	stdout.Reset()
+	if err := runIForest(ctx, []string{"score", "--model", model, "--csv", breastw, "--labelled", "--format", "jsonl", "--out", out, "--json"}, &stdout, &stderr); err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr.String())
+	}
+	var rep iforestScoreReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Rows != len(X) || rep.ROCAUC == nil || *rep.ROCAUC < 0.95 {
+		t.Errorf("report %s (%v): want %d rows and a ROC-AUC above 0.95", stdout.String(), err, len(X))
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != len(X) {
+		t.Fatalf("%d score lines, want %d", len(lines), len(X))
+	}
+	for i, l := range lines {
+		var r struct {
+			Row   int     `json:"row"`
+			Score float64 `json:"score"`
+			Label int     `json:"label"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("line %d %q: %v", i+1, l, err)
+		}
+		if r.Row != i || r.Score != want[i] || (r.Label == 1) != y[i] {
+			t.Fatalf("line %d: %+v, want row %d score %v label %v", i+1, r, i, want[i], y[i])
+		}
+	}
+
+	// Unlabelled with a header, CSV to standard output.
+	var plain strings.Builder
+	plain.WriteString("f1,f2,f3,f4,f5,f6,f7,f8,f9\n")
+	for _, x := range X {
+		for j, v := range x {
+			if j > 0 {
+				plain.WriteByte(',')
+			}
+			plain.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		plain.WriteByte('\n')
+	}
+	in := filepath.Join(dir, "plain.csv")
+	if err := os.WriteFile(in, []byte(plain.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if err := runIForest(ctx, []string{"score", "--model", model, "--csv", in}, &stdout, &stderr); err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr.String())
+	}
+	lines = strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if lines[0] != "row,score" || len(lines) != len(X)+1 {
+		t.Fatalf("CSV output starts %q, %d lines; want a row,score header and %d rows", lines[0], len(lines), len(X))
+	}
+	for i, l := range lines[1:] {
+		if l != strconv.Itoa(i)+","+strconv.FormatFloat(want[i], 'g', -1, 64) {
+			t.Fatalf("line %d %q, want score %v", i+2, l, want[i])
+		}
+	}
+
+	// The labelled file read as unlabelled has one feature too many.
+	err = runIForest(ctx, []string{"score", "--model", model, "--csv", breastw}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "10 features a row") || !strings.Contains(err.Error(), "trained on 9") {
+		t.Errorf("scoring 10 columns with a 9-feature model: %v", err)
+	}
+}

@@ -28,7 +28,7 @@ type experimentFlags struct {
 
 func (f *experimentFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.file, "experiments", "",
-		`experiments file, JSON {"experiments": [...]} (docs/recommendations.md); each one not in the store yet is created there`)
+		`experiments file, JSON {"experiments": [...]} or the same in YAML (.yaml, .yml; docs/recommendations.md); each one not in the store yet is created there`)
 }
 
 // startExperiments runs this instance's experiment service in g: the

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +69,25 @@ func TestDefinitions(t *testing.T) {
 	}
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	yamlFile := filepath.Join(t.TempDir(), "experiments.yaml")
+	err = os.WriteFile(yamlFile, []byte(`experiments:
+  - name: x
+    window: 30m
+    start: 2026-06-01T12:00:00Z
+    variants:
+      - {name: a, weight: 0.5, recommender: popularity}
+      - {name: b, weight: 0.5, recommender: item-item}
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYAML, err := abtest.ReadFile(yamlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromYAML, defs) {
+		t.Fatalf("YAML gives %+v, JSON %+v", fromYAML, defs)
 	}
 	if _, err := abtest.ParseFile([]byte(`{"experiments":[{"name":"x","windw":"30m"}]}`)); err == nil {
 		t.Fatal("a misspelt field was accepted")

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/shopstream/shopstream/internal/recsvc"
 )
@@ -169,7 +173,7 @@ func (d *Definition) Status(now time.Time) string {
 }
 
 // File is the experiments config file (--experiments): JSON of the form
-// {"experiments": [definition, ...]}.
+// {"experiments": [definition, ...]}, or the same in YAML.
 type File struct {
 	Experiments []Definition `json:"experiments"`
 }
@@ -186,11 +190,17 @@ func ParseFile(b []byte) ([]Definition, error) {
 	return f.Experiments, nil
 }
 
-// ReadFile reads and parses the experiments file at path.
+// ReadFile reads and parses the experiments file at path: YAML when its
+// name ends in .yaml or .yml, JSON otherwise.
 func ReadFile(path string) ([]Definition, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
+		if b, err = yaml.YAMLToJSON(b); err != nil {
+			return nil, fmt.Errorf("%s: parsing YAML: %w", path, err)
+		}
 	}
 	defs, err := ParseFile(b)
 	if err != nil {

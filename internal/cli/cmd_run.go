@@ -111,7 +111,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// and the generator's customers respond to what they were shown.
 	var simSite *site
 	if sf.share > 0 && rf.rebuild > 0 {
-		simSite = newSite(nil, sf.share, gcfg.Seed)
+		simSite = newSite(nil, sf.share, 3*rf.fold, gcfg.Seed)
 		gcfg.Response = generate.Response{Exposures: simSite, Rate: sf.rate, Better: recsvc.MethodItemItem, Uplift: sf.uplift, Delay: sf.delay}
 	}
 	gen, err := generate.New(gcfg)

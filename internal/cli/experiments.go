@@ -28,7 +28,7 @@ type experimentFlags struct {
 
 func (f *experimentFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.file, "experiments", "",
-		`experiments file, JSON {"experiments": [...]} (docs/recommendations.md); each one not in the store yet is created there`)
+		`experiments file, JSON {"experiments": [...]} or the same in YAML (.yaml, .yml; docs/recommendations.md); each one not in the store yet is created there`)
 }
 
 // startExperiments runs this instance's experiment service in g: the
@@ -127,26 +127,35 @@ func ensureDefaultExperiments(ctx context.Context, svc *abtest.Service, window t
 	return nil
 }
 
-// site is run's simulated shop site: a share of the buyers look at their
-// recommendations right after their purchase, asking the recommendation
-// service the API answers from, and what they were shown goes back to
-// the generator (generate.Exposures), whose customers may respond. It
-// wraps the generator's sink to see the buyers.
+// site is run's simulated shop site: a share of the buyers come back to
+// the site a little after their purchase (once it is stored and folded
+// into the recommendation counts, so item-item knows what they bought),
+// asking the recommendation service the API answers from, and what they
+// were shown goes back to the generator (generate.Exposures), whose
+// customers may respond. It wraps the generator's sink to see the buyers.
 type site struct {
 	generate.Sink
 	share  float64
-	visits chan string
+	after  time.Duration
+	visits chan visit
 	rng    *rand.Rand // under mu
 	mu     sync.Mutex
 	xs     []generate.Exposure // under mu
 	shown  atomic.Int64
 }
 
+// visit is a buyer coming back to the site at due.
+type visit struct {
+	customer string
+	due      time.Time
+}
+
 // maxPendingExposures bounds what the site holds for the generator.
 const maxPendingExposures = 10_000
 
-func newSite(next generate.Sink, share float64, seed int64) *site {
-	return &site{Sink: next, share: share, visits: make(chan string, 1024), rng: rand.New(rand.NewPCG(uint64(seed), 0x517e))}
+// newSite returns the site; buyers come back after the given delay.
+func newSite(next generate.Sink, share float64, after time.Duration, seed int64) *site {
+	return &site{Sink: next, share: share, after: after, visits: make(chan visit, 8192), rng: rand.New(rand.NewPCG(uint64(seed), 0x517e))}
 }
 
 // Write passes r on and, for a share of the live buyers, queues a visit;
@@ -154,11 +163,11 @@ func newSite(next generate.Sink, share float64, seed int64) *site {
 func (s *site) Write(ctx context.Context, r generate.Record) error {
 	if r.Bad == "" && !r.Fraud && len(r.Key) > 0 && time.Since(r.EventTime) < time.Minute {
 		s.mu.Lock()
-		visit := s.rng.Float64() < s.share
+		comes := s.rng.Float64() < s.share
 		s.mu.Unlock()
-		if visit {
+		if comes {
 			select {
-			case s.visits <- string(r.Key):
+			case s.visits <- visit{customer: string(r.Key), due: time.Now().Add(s.after)}:
 			default:
 			}
 		}
@@ -181,7 +190,15 @@ func (s *site) run(ctx context.Context, recs *recsvc.Service) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case c := <-s.visits:
+		case v := <-s.visits:
+			if d := time.Until(v.due); d > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(d):
+				}
+			}
+			c := v.customer
 			res, err := recs.Recommend(c, 5, false)
 			if err != nil || res.Experiment == "" || len(res.Items) == 0 {
 				continue // no model yet, or not in an experiment

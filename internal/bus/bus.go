@@ -1,12 +1,15 @@
 package bus
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
@@ -158,4 +161,22 @@ func (e *Embedded) Close() {
 	<-e.done
 	e.adm.Close()
 	e.c.Close()
+}
+
+// EnsureTopics creates those of topics the cluster lacks, with the
+// broker's default partition count and replication factor, so that what
+// is produced to them is not refused: franz-go never asks the broker to
+// auto-create a topic, and many clusters turn auto-creation off anyway.
+// A topic that exists already is left as it is.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, topics ...string) error {
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, -1, -1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("creating topics %v: %w", topics, err)
+	}
+	for _, t := range resp.Sorted() {
+		if t.Err != nil && !errors.Is(t.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t.Topic, t.Err)
+		}
+	}
+	return nil
 }

@@ -165,6 +165,11 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	if err != nil {
 		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := bus.EnsureTopics(ectx, producer, bus.TopicAlerts, bus.TopicDeadLetter); err != nil {
+		d.logger.Warn("the outbox's topics could not be created; deliveries to them are retried until they exist", "err", err)
+	}
+	cancel()
 	deliverer, err := alert.New(alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg,
 		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}}) // what the processor queues for
 	if err != nil {

@@ -42,6 +42,9 @@ func newKafkaSink(ctx context.Context, brokers []string, topic string, logger *s
 		cl.Close()
 		return nil, fmt.Errorf("reaching Kafka at %v: %w", brokers, err)
 	}
+	if err := bus.EnsureTopics(pctx, cl, topic); err != nil {
+		logger.Warn("the topic could not be created; producing to it fails until it exists", "topic", topic, "err", err)
+	}
 	return &kafkaSink{cl: cl, topic: topic, own: true}, nil
 }
 

@@ -30,11 +30,12 @@
 //
 //   - TestCrashRecovery (PostgreSQL and SQLite): a processor is killed with
 //     SIGKILL five times at seeded random moments while it commits batches,
-//     and restarted each time; before the last restart, 50 recent and 50
-//     three-day-old records are produced again, as a producer retrying
-//     across a crash would, and must be quarantined as duplicates (the old
-//     ones are beyond the state a processor rebuilds, so only the store's
-//     unique key can catch them). Nothing is lost or counted twice.
+//     and restarted each time; before the last restart, 50 recent records
+//     are produced again, as a producer retrying across a crash would, and
+//     50 three-day-old ones under another key (so on other partitions,
+//     whose restored state does not know them: only the store's unique key
+//     can catch them); all must be quarantined as duplicates. Nothing is
+//     lost or counted twice.
 //   - TestScaleOut (PostgreSQL): a second processor joins the group
 //     mid-stream and the first leaves with SIGTERM mid-stream; both must have
 //     committed records, and the counts each logs when it stops add up to the

@@ -317,7 +317,7 @@ func (f *feed) history(t *testing.T, k *kafkaEnv, topic string, n int, ago time.
 // from, labelled as duplicates: what a producer retrying across a crash
 // sends. They must be quarantined as duplicate_id, however long ago their
 // originals were stored.
-func (f *feed) resend(t *testing.T, k *kafkaEnv, topic string, from []generate.Record, n int, rng *rand.Rand) {
+func (f *feed) resend(t *testing.T, k *kafkaEnv, topic string, from []generate.Record, n int, rng *rand.Rand, rekey bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -325,6 +325,9 @@ func (f *feed) resend(t *testing.T, k *kafkaEnv, topic string, from []generate.R
 	for range n {
 		r := from[rng.IntN(len(from))]
 		r.Bad, r.Fraud, r.Scenario, r.AmountCents = quality.DuplicateID, false, "", 0
+		if rekey {
+			r.Key = append([]byte("rekeyed-"), r.Key...)
+		}
 		s.send(r)
 	}
 	if err := s.flush(); err != nil {

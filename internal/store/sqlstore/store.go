@@ -209,13 +209,37 @@ func (s *Store) duplicates(ctx context.Context, parts []store.Part) error {
 	if err != nil {
 		return fmt.Errorf("finding duplicate transactions: %w", err)
 	}
+	// Of the copies in the batch of an id not stored yet, the one produced
+	// first (by Kafka timestamp; a missing one counts as last) is kept;
+	// equal times keep the batch's order. Partitions have no order among
+	// each other, so the producer's clock is the best witness of which
+	// copy came first.
+	firstAt := map[string]time.Time{}
+	stored := make(map[string]bool, len(kept))
+	for id := range kept {
+		stored[id] = true
+	}
+	for i := range parts {
+		for _, t := range parts[i].Txs {
+			if stored[t.TransactionID] {
+				continue
+			}
+			at := t.ProducedAt
+			if at.IsZero() {
+				at = time.Unix(1<<40, 0)
+			}
+			if prev, ok := firstAt[t.TransactionID]; !ok || at.Before(prev) {
+				firstAt[t.TransactionID] = at
+				kept[t.TransactionID] = loc{t.Partition, t.Offset}
+			}
+		}
+	}
 	d := &store.DuplicateError{}
 	listed := map[string]bool{}
 	for i := range parts {
 		for _, t := range parts[i].Txs {
-			k, ok := kept[t.TransactionID]
-			if !ok {
-				kept[t.TransactionID] = loc{t.Partition, t.Offset}
+			k := kept[t.TransactionID]
+			if k == (loc{t.Partition, t.Offset}) {
 				continue
 			}
 			d.Copies = append(d.Copies, store.DuplicateCopy{TransactionID: t.TransactionID, Partition: t.Partition, Offset: t.Offset,

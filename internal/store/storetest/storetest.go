@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QuarantineTakesAnything", testQuarantineTakesAnything},
 		{"DuplicatesAcrossPartitionsInOneBatch", testDuplicatesInOneBatch},
 		{"DuplicatesAcrossBatches", testDuplicatesAcrossBatches},
+		{"DuplicatesInOneBatchProducedFirstWins", testDuplicatesProducedFirst},
 		{"ZombieGeneration", testZombie},
 		{"ClaimEpochs", testClaim},
 		{"OwnLostReply", testOwnLostReply},
@@ -388,6 +389,21 @@ func testDuplicatesInOneBatch(t *testing.T, s store.Store) {
 	sum, _ := s.Summary(ctx)
 	if sum.TransactionsTotal != 3 {
 		t.Fatalf("stored %d transactions, want 3", sum.TransactionsTotal)
+	}
+}
+
+// Of two copies of an id in one batch, the one produced first (Kafka
+// timestamp) is kept, wherever it stands in the batch.
+func testDuplicatesProducedFirst(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	early, late := Tx("x", "original", base, 100, 3, 10), Tx("x", "copy", base, 100, 0, 5)
+	early.ProducedAt, late.ProducedAt = base.Add(time.Second), base.Add(time.Minute)
+	parts := []store.Part{part(0, 5, late), part(3, 10, early)}
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: parts})
+	d, ok := store.IsDuplicate(err)
+	want := []store.DuplicateCopy{{TransactionID: "x", Partition: 0, Offset: 5, KeptPartition: 3, KeptOffset: 10}}
+	if !ok || !reflect.DeepEqual(d.Copies, want) {
+		t.Fatalf("WriteBatch = %v (copies %+v), want the later-produced copy on partition 0 listed", err, d)
 	}
 }
 

@@ -48,10 +48,16 @@ func (c *groupCommitter) note(b *store.Batch) {
 }
 
 // Run commits noted offsets until ctx ends, then commits what is left once.
+// Offsets whose commit failed are noted again and retried every few
+// seconds, so a commit refused during a rebalance is not lost.
 func (c *groupCommitter) Run(ctx context.Context) error {
+	retry := time.NewTicker(2 * time.Second)
+	defer retry.Stop()
 	for {
 		select {
 		case <-c.wake:
+			c.commit(ctx)
+		case <-retry.C:
 			c.commit(ctx)
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -81,16 +87,29 @@ func (c *groupCommitter) commit(ctx context.Context) {
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 			if err != nil {
 				c.failed(len(offs), err)
+				for part, o := range offs {
+					c.requeue(part, o.Offset)
+				}
 				return
 			}
 			for _, t := range resp.Topics {
 				for _, pr := range t.Partitions {
 					if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
 						c.failed(1, err)
+						c.requeue(pr.Partition, offs[pr.Partition].Offset)
 					}
 				}
 			}
 		})
+}
+
+// requeue notes off again for part unless a newer offset is pending.
+func (c *groupCommitter) requeue(part int32, off int64) {
+	c.mu.Lock()
+	if off > c.pending[part] {
+		c.pending[part] = off
+	}
+	c.mu.Unlock()
 }
 
 func (c *groupCommitter) failed(partitions int, err error) {

@@ -239,8 +239,8 @@ func (s *Store) duplicates(ctx context.Context, parts []store.Part) error {
 	for i := range parts {
 		for _, t := range parts[i].Txs {
 			k := kept[t.TransactionID]
-			if k == (loc{t.Partition, t.Offset}) {
-				continue
+			if !stored[t.TransactionID] && k == (loc{t.Partition, t.Offset}) {
+				continue // the copy kept
 			}
 			d.Copies = append(d.Copies, store.DuplicateCopy{TransactionID: t.TransactionID, Partition: t.Partition, Offset: t.Offset,
 				KeptPartition: k.p, KeptOffset: k.off})

@@ -37,6 +37,7 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 	if err != nil {
 		p.log.Warn("asking the broker for log start offsets on assignment; a loss to retention will show as offset out of range instead", "err", err)
 	}
+	built := p.buildPartStates(ctx, offsets, stored)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for topic, parts := range offsets {
@@ -51,7 +52,7 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 				parts[part] = kgo.NewOffset().AtStart()
 				off = -1
 			}
-			p.parts[part] = p.newPartState(ctx, part, off)
+			p.parts[part] = built[part]
 			p.health.noteStored(part, off)
 			if start, known := starts[part]; ok && known && start > off {
 				p.parts[part].lost = p.lose(part, off, start)

@@ -100,63 +100,63 @@ type CategorySpend struct {
 
 // CustomerAnalytics is the job's result for one customer.
 type CustomerAnalytics struct {
-	CustomerID string `json:"customer_id"`
+	CustomerID string
 	// RecencyDays is the days from the last purchase to the refresh's
 	// as-of day; FrequencyDays the purchase days; MonetaryCents the total
 	// spend: the raw values the scores rank.
-	RecencyDays   float64 `json:"recency_days"`
-	FrequencyDays int64   `json:"frequency_days"`
-	MonetaryCents int64   `json:"monetary_cents"`
+	RecencyDays   float64
+	FrequencyDays int64
+	MonetaryCents int64
 	// R, F and M are quintile scores 1-5 over the whole population.
-	R       int    `json:"r"`
-	F       int    `json:"f"`
-	M       int    `json:"m"`
-	Segment string `json:"segment"`
+	R       int
+	F       int
+	M       int
+	Segment string
 	// Cluster is the behavioural cluster (0 = largest), nil when no
 	// clustering has been fitted.
-	Cluster *int `json:"cluster"`
+	Cluster *int
 	// CLV holds the lifetime-value prediction, nil when no CLV model has
 	// been fitted.
-	CLV *CLVFigures `json:"clv"`
+	CLV *CLVFigures
 	// UpdatedAt is when the job computed the row.
-	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedAt time.Time
 }
 
 // CLVFigures are one customer's predicted lifetime-value figures.
 type CLVFigures struct {
-	ProbAlive float64 `json:"p_alive"`
+	ProbAlive float64
 	// ExpectedPurchases is over the CLV horizon (12 months by default).
-	ExpectedPurchases float64 `json:"expected_purchases"`
+	ExpectedPurchases float64
 	// ExpectedAOV is the expected value of one future order, in major
 	// units.
-	ExpectedAOV float64 `json:"expected_aov"`
+	ExpectedAOV float64
 	// Value is the discounted expected revenue over the horizon, in major
 	// units.
-	Value float64 `json:"value"`
+	Value float64
 	// ModelVersion is the CLV model version the figures came from.
-	ModelVersion int `json:"model_version"`
+	ModelVersion int
 }
 
 // CustomerProfile is what the store knows about one customer.
 type CustomerProfile struct {
-	CustomerID   string    `json:"customer_id"`
-	FirstSeen    time.Time `json:"first_seen"`
-	LastSeen     time.Time `json:"last_seen"`
-	Orders       int64     `json:"orders"`
-	RevenueCents int64     `json:"revenue_cents"`
+	CustomerID   string
+	FirstSeen    time.Time
+	LastSeen     time.Time
+	Orders       int64
+	RevenueCents int64
 	// Analytics is nil until the job has scored the customer.
-	Analytics *CustomerAnalytics `json:"analytics"`
+	Analytics *CustomerAnalytics
 }
 
 // SegmentStat is one RFM segment's size and value.
 type SegmentStat struct {
-	Segment   string `json:"segment"`
-	Customers int64  `json:"customers"`
+	Segment   string
+	Customers int64
 	// RevenueCents is the segment's customers' total revenue to date.
-	RevenueCents int64 `json:"revenue_cents"`
+	RevenueCents int64
 	// MeanCLV is the mean predicted CLV of the segment's customers with a
 	// prediction, nil when none has one.
-	MeanCLV *float64 `json:"mean_clv"`
+	MeanCLV *float64
 }
 
 // CohortCell is one cell of the acquisition-cohort matrix: the customers
@@ -164,14 +164,14 @@ type SegmentStat struct {
 // later (0 = the acquisition month).
 type CohortCell struct {
 	// Month is the first instant of the cohort's calendar month, UTC.
-	Month       time.Time `json:"month"`
-	MonthOffset int       `json:"month_offset"`
+	Month       time.Time
+	MonthOffset int
 	// Size is how many customers the cohort has.
-	Size int64 `json:"size"`
+	Size int64
 	// Active is how many of them bought in the month.
-	Active int64 `json:"active"`
+	Active int64
 	// RevenueCents is what they spent in the month.
-	RevenueCents int64 `json:"revenue_cents"`
+	RevenueCents int64
 }
 
 // ModelVersion is one stored version of a model.

@@ -336,18 +336,18 @@ func IsDuplicate(err error) (*DuplicateError, bool) {
 
 // Summary holds running totals.
 type Summary struct {
-	TransactionsTotal int64   `json:"transactions_total"`
-	RevenueTotal      float64 `json:"revenue_total"`
-	RevenueCents      int64   `json:"revenue_cents"`
+	TransactionsTotal int64
+	// RevenueCents adds the minor units of every currency together: a
+	// check sum for tests of one currency, never money to show.
+	RevenueCents int64
 	// RevenueByCurrency is the revenue per ISO 4217 currency, in the
-	// currency's minor units; RevenueCents and RevenueTotal add amounts of
-	// different currencies and are kept for compatibility only.
-	RevenueByCurrency map[string]int64 `json:"revenue_by_currency"`
-	FraudAlertsTotal  int64            `json:"fraud_alerts_total"`
-	QuarantinedTotal  int64            `json:"quarantined_total"`
-	CustomersTotal    int64            `json:"customers_total"`
+	// currency's minor units.
+	RevenueByCurrency map[string]int64
+	FraudAlertsTotal  int64
+	QuarantinedTotal  int64
+	CustomersTotal    int64
 	// LastEventTime is the latest event time stored, if any.
-	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+	LastEventTime *time.Time
 }
 
 // Granularity of a window metric.
@@ -369,16 +369,16 @@ func (g Granularity) Truncate(t time.Time) time.Time {
 
 // WindowRow is one window's additive totals.
 type WindowRow struct {
-	Granularity   Granularity `json:"granularity"`
-	Start         time.Time   `json:"start"`
-	Channel       string      `json:"channel"`
-	PaymentMethod string      `json:"payment_method"`
+	Granularity   Granularity
+	Start         time.Time
+	Channel       string
+	PaymentMethod string
 	// Currency is the ISO 4217 code of RevenueCents, which are its minor
 	// units: rows of different currencies are never added.
-	Currency     string `json:"currency"`
-	Count        int64  `json:"count"`
-	RevenueCents int64  `json:"revenue_cents"`
-	Alerts       int64  `json:"alerts"`
+	Currency     string
+	Count        int64
+	RevenueCents int64
+	Alerts       int64
 }
 
 // WindowDeltas sums the transactions of parts into per-minute and per-hour

@@ -345,7 +345,6 @@ func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("reading revenue by currency: %w", err)
 	}
-	sum.RevenueTotal = float64(sum.RevenueCents) / 100
 	sum.LastEventTime = utcp(sum.LastEventTime)
 	return sum, nil
 }

@@ -6,11 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"runtime"
-	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/quality"
 	"github.com/shopstream/shopstream/internal/store"
@@ -74,36 +70,6 @@ func (p *Processor) maybeCheckpoint(ps *partState, part *store.Part, now time.Ti
 	part.Checkpoint = encodePartState(nil, ps.dedup, sc)
 	ps.cp = checkpointClock{at: now}
 	p.log.Debug("partition state checkpointed", "partition", part.Partition, "offset", part.To, "bytes", len(part.Checkpoint))
-}
-
-// buildPartStates builds the state of every newly assigned partition of
-// the topic (see newPartState), several at once: restoring a checkpoint
-// decodes tens of megabytes, and the assignment waits for all of them.
-func (p *Processor) buildPartStates(ctx context.Context, offsets map[string]map[int32]kgo.Offset, stored map[int32]int64) map[int32]*partState {
-	var parts []int32
-	for part := range offsets[p.cfg.Topic] {
-		parts = append(parts, part)
-	}
-	states := make([]*partState, len(parts))
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-	var wg sync.WaitGroup
-	for i, part := range parts {
-		off, ok := stored[part]
-		if !ok {
-			off = -1
-		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			states[i] = p.newPartState(ctx, part, off)
-		})
-	}
-	wg.Wait()
-	out := make(map[int32]*partState, len(parts))
-	for i, part := range parts {
-		out[part] = states[i]
-	}
-	return out
 }
 
 // restoreCheckpoint builds a partition's state from its stored checkpoint

@@ -55,6 +55,9 @@ type PartitionHealth struct {
 	// read committed a transaction marker at the end of the log counts as
 	// one, so a lag never reaches zero behind a transactional producer.
 	Lag int64 `json:"lag"`
+	// Restoring is set while the partition's state is being built after
+	// its assignment; it is not fetched until then.
+	Restoring bool `json:"restoring,omitempty"`
 }
 
 // RetryHealth is a write that keeps failing.
@@ -192,8 +195,11 @@ func (p *Processor) Health() Health {
 	now := p.cfg.Now()
 	out := Health{Running: p.running.Load()}
 	p.mu.Lock()
-	owned := make(map[int32]bool, len(p.parts))
+	owned := make(map[int32]bool, len(p.parts)+len(p.restoring))
 	for part := range p.parts {
+		owned[part] = false
+	}
+	for part := range p.restoring {
 		owned[part] = true
 	}
 	p.mu.Unlock()
@@ -209,8 +215,8 @@ func (p *Processor) Health() Health {
 	h := p.health
 	h.mu.Lock()
 	out.LastCommit = h.lastCommit
-	for part := range owned {
-		ph := PartitionHealth{Partition: part, Committed: -1, End: -1}
+	for part, restoring := range owned {
+		ph := PartitionHealth{Partition: part, Committed: -1, End: -1, Restoring: restoring}
 		if c, ok := h.committed[part]; ok {
 			ph.Committed = c
 		}

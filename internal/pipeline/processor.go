@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,8 +206,17 @@ type Processor struct {
 	adm   *kadm.Client
 	owner string // Config.InstanceID, or a name of this run
 
-	mu    sync.Mutex // guards parts between the poll loop and rebalance callbacks
+	mu    sync.Mutex // guards parts and restoring between the poll loop and rebalance callbacks
 	parts map[int32]*partState
+	// restoring are the assigned partitions whose state is being built in
+	// the background (restore.go); their fetching is paused until then.
+	restoring  map[int32]*restore
+	restores   sync.WaitGroup
+	restoreSem chan struct{}   // bounds the restores running at once
+	runCtx     context.Context // ends when Run returns; restores derive from it
+	// kcl is the consumer as handed to the assignment callback, which runs
+	// before the first fetch and possibly before Run has set cl.
+	kcl atomic.Pointer[kgo.Client]
 
 	fencedMu sync.Mutex
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
@@ -231,13 +241,16 @@ func New(cfg Config) (*Processor, error) {
 		return nil, err
 	}
 	p := &Processor{
-		cfg:    cfg,
-		log:    cfg.Logger.With("component", "processor"),
-		parts:  map[int32]*partState{},
-		fenced: map[int32]bool{},
-		owner:  cfg.InstanceID,
-		health: newHealthState(),
-		wake:   make(chan struct{}, 1),
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "processor"),
+		parts:      map[int32]*partState{},
+		restoring:  map[int32]*restore{},
+		restoreSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		runCtx:     context.Background(),
+		fenced:     map[int32]bool{},
+		owner:      cfg.InstanceID,
+		health:     newHealthState(),
+		wake:       make(chan struct{}, 1),
 	}
 	if p.owner == "" {
 		host, _ := os.Hostname()
@@ -276,6 +289,9 @@ func (p *Processor) Healthy(context.Context) error {
 // and closes them when it stops; each writer drains its channel; a writer
 // that fails stops the poll loop.
 func (p *Processor) Run(ctx context.Context) error {
+	runCtx, endRestores := context.WithCancel(ctx)
+	defer endRestores()
+	p.runCtx = runCtx
 	opts := append(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger),
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topic),
@@ -358,6 +374,8 @@ func (p *Processor) Run(ctx context.Context) error {
 	cancelWrite()
 	// Leave the group only after the writers are done: revoke callbacks flush.
 	cl.Close()
+	endRestores()
+	p.restores.Wait()
 	if p.cfg.InstanceID != "" && ctx.Err() != nil {
 		p.leaveGroup()
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 // adjustOffsets replaces Kafka's committed offsets of newly assigned
-// partitions by the ones stored with the results, and builds the partitions'
-// state. A partition with no stored offset starts at the log start.
+// partitions by the ones stored with the results, and starts building the
+// partitions' state (restore.go). A partition with no stored offset starts
+// at the log start.
 func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	// Claim the new partitions first: from here on the store refuses the
 	// batches of whoever owned them before, so what is read next is final.
@@ -37,9 +38,9 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 	if err != nil {
 		p.log.Warn("asking the broker for log start offsets on assignment; a loss to retention will show as offset out of range instead", "err", err)
 	}
-	built := p.buildPartStates(ctx, offsets, stored)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var starting []int32
 	for topic, parts := range offsets {
 		if topic != p.cfg.Topic {
 			continue
@@ -52,14 +53,19 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 				parts[part] = kgo.NewOffset().AtStart()
 				off = -1
 			}
-			p.parts[part] = built[part]
-			p.health.noteStored(part, off)
+			var lost *lostRange
 			if start, known := starts[part]; ok && known && start > off {
-				p.parts[part].lost = p.lose(part, off, start)
+				lost = p.lose(part, off, start)
 				parts[part] = kgo.NewOffset().At(start)
 			}
+			p.health.noteStored(part, off)
+			delete(p.parts, part)
+			p.cancelRestore(part) // an offset fetch retried in a later session
+			p.restoring[part] = &restore{pos: off, lost: lost}
+			starting = append(starting, part)
 		}
 	}
+	p.startRestores(starting)
 	return offsets, nil
 }
 
@@ -85,6 +91,9 @@ func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *pa
 		n++
 		return nil
 	})
+	if ctx.Err() != nil {
+		return ps // given up while it was built: the state is dropped
+	}
 	p.noteRebuild(part, err)
 	if err != nil {
 		p.log.Error("rebuilding partition state failed; scoring starts from empty state", "partition", part, "err", err)
@@ -93,7 +102,13 @@ func (p *Processor) newPartState(ctx context.Context, part int32, pos int64) *pa
 	return ps
 }
 
-func (p *Processor) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (p *Processor) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	p.kcl.Store(cl)
+	// No record of a new partition is fetched before its state is built
+	// (restore.go); this runs before the offsets are even fetched.
+	if parts := assigned[p.cfg.Topic]; len(parts) > 0 {
+		cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topic: parts})
+	}
 	n := len(assigned[p.cfg.Topic])
 	p.log.Info("partitions assigned", "partitions", assigned[p.cfg.Topic])
 	if m := p.cfg.Metrics; m != nil {
@@ -119,6 +134,7 @@ func (p *Processor) giveUp(ctx context.Context, parts map[string][]int32, event 
 	p.mu.Lock()
 	for _, part := range parts[p.cfg.Topic] {
 		delete(p.parts, part)
+		p.cancelRestore(part)
 		p.health.forget(part)
 	}
 	p.mu.Unlock()

@@ -94,6 +94,7 @@ func (p *Processor) restoreCheckpoint(ctx context.Context, ps *partState, part i
 			"partition", part, "checkpoint_offset", cp.Offset, "stored_offset", pos)
 		return false
 	}
+	read := time.Since(start)
 	ids, scorerState, err := decodePartState(cp.State)
 	if err != nil {
 		p.log.Warn("checkpoint is corrupt; replaying stored history instead", "partition", part, "offset", cp.Offset, "err", err)
@@ -116,6 +117,7 @@ func (p *Processor) restoreCheckpoint(ctx context.Context, ps *partState, part i
 			return false
 		}
 	}
+	decoded := time.Since(start)
 	n := 0
 	err = p.cfg.Store.RecentTransactions(ctx, part, cp.Offset, time.Time{}, func(t *store.Tx) error {
 		if t.Offset >= pos {
@@ -135,7 +137,8 @@ func (p *Processor) restoreCheckpoint(ctx context.Context, ps *partState, part i
 	ps.dedup, ps.scorer = dedup, scorer
 	ps.cp = checkpointClock{at: p.cfg.Now(), records: int64(n)}
 	p.log.Info("partition state restored from checkpoint", "partition", part, "checkpoint_offset", cp.Offset,
-		"checkpoint_bytes", len(cp.State), "tail_transactions", n, "took", time.Since(start).Round(time.Millisecond))
+		"checkpoint_bytes", len(cp.State), "tail_transactions", n, "took", time.Since(start).Round(time.Millisecond),
+		"read", read.Round(time.Millisecond), "decode", (decoded - read).Round(time.Millisecond), "tail", time.Since(start.Add(decoded)).Round(time.Millisecond))
 	return true
 }
 

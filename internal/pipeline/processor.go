@@ -245,7 +245,7 @@ func New(cfg Config) (*Processor, error) {
 		log:        cfg.Logger.With("component", "processor"),
 		parts:      map[int32]*partState{},
 		restoring:  map[int32]*restore{},
-		restoreSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		restoreSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		runCtx:     context.Background(),
 		fenced:     map[int32]bool{},
 		owner:      cfg.InstanceID,

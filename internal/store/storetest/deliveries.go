@@ -267,7 +267,9 @@ func testDeliveryOutcomes(t *testing.T, s store.AlertDeliveries) {
 	if n, f, err := s.DeliverAlerts(ctx, 10, base.Add(50*time.Second), none); n+f != 0 || err != nil {
 		t.Fatalf("during the lease: %d, %d, %v", n, f, err)
 	}
-	ok := func(d *store.Delivery) store.DeliveryOutcome { return store.DeliveryOutcome{At: base.Add(90 * time.Second)} }
+	ok := func(d *store.Delivery) store.DeliveryOutcome {
+		return store.DeliveryOutcome{At: base.Add(90 * time.Second)}
+	}
 	if n, f, err := s.DeliverAlerts(ctx, 10, base.Add(20*time.Second+store.DeliveryLease), ok); n != 1 || f != 0 || err != nil {
 		t.Fatalf("after the lease: %d, %d, %v", n, f, err)
 	}

@@ -247,7 +247,7 @@ func Text(kind Bundle, rule string, window time.Duration, members []Member) stri
 	case Digest:
 		fmt.Fprintf(&b, "%d more %s in the last %s", n, what, Span(window))
 	default:
-		fmt.Fprintf(&b, "%d %s in %s (rule %s)", n, what, Span(window), rule)
+		fmt.Fprintf(&b, "%d %s in the last %s (rule %s)", n, what, Span(window), rule)
 	}
 	if len(cats) > 1 {
 		parts := make([]string, len(cats))

@@ -324,7 +324,7 @@ func TestText(t *testing.T) {
 		ms = append(ms, Member{Category: c, Summary: fmt.Sprintf("alert %d", i)})
 	}
 	got := Text(Group, "fraud", 30*time.Second, ms)
-	want := "12 alerts in 30 seconds (rule fraud): 9 review, 3 decline\n• alert 0\n• alert 1\n• alert 2\n• alert 3\n• alert 4\n• alert 5\n• alert 6\n• alert 7\n• alert 8\n• alert 9\n• … and 2 more"
+	want := "12 alerts in the last 30 seconds (rule fraud): 9 review, 3 decline\n• alert 0\n• alert 1\n• alert 2\n• alert 3\n• alert 4\n• alert 5\n• alert 6\n• alert 7\n• alert 8\n• alert 9\n• … and 2 more"
 	if got != want {
 		t.Fatalf("group text\n%s\nwant\n%s", got, want)
 	}

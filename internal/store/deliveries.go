@@ -20,7 +20,8 @@ type AlertDeliveries interface {
 	RouteAlert(ctx context.Context, outboxID int64, route func(st alertroute.State) error) (bool, error)
 	// DeliverAlerts hands up to limit due pending messages (groups and
 	// digests with their members) to send, claimed with a lease of
-	// DeliveryLease, and records each outcome send returns. A group or
+	// DeliveryLease, and records each outcome send returns; it counts
+	// those sent and those failed (not those deferred). A group or
 	// digest collects no more alerts once claimed.
 	DeliverAlerts(ctx context.Context, limit int, now time.Time, send func(*Delivery) DeliveryOutcome) (sent, failed int, err error)
 	// Deliveries lists the record, newest first.
@@ -75,6 +76,9 @@ type DeliveryOutcome struct {
 	RetryAt time.Time
 	// GiveUp records the message as failed for good.
 	GiveUp bool
+	// Deferred: no attempt was made (the destination is backing off);
+	// the message waits until RetryAt and no attempt is recorded.
+	Deferred bool
 }
 
 // DeliveryFilter selects deliveries. Zero fields select all.

@@ -172,6 +172,8 @@ func (s *Store) DeliverAlerts(ctx context.Context, limit int, now time.Time, sen
 			d := &ds[i]
 			var err error
 			switch {
+			case o.Deferred:
+				_, err = tx.Exec(ctx, "UPDATE alert_deliveries SET next_attempt_at = $1 WHERE id = $2", o.RetryAt, d.ID)
 			case o.Err == nil:
 				sent++
 				_, err = tx.Exec(ctx, `UPDATE alert_deliveries SET status = 'sent', delivered_at = $1, last_attempt_at = $1,

@@ -214,7 +214,7 @@ func testDeliverGroups(t *testing.T, s store.AlertDeliveries) {
 	if len(handed) != 1 || handed[0].Bundle != alertroute.Group || len(handed[0].Members) != 2 || handed[0].Members[0].Category != "quality" {
 		t.Fatalf("handed %+v", handed)
 	}
-	if got := alertroute.Text(alertroute.Group, "quality", 30*time.Second, handed[0].Members); !strings.HasPrefix(got, "2 quality alerts in 30 seconds") {
+	if got := alertroute.Text(alertroute.Group, "quality", 30*time.Second, handed[0].Members); !strings.HasPrefix(got, "2 quality alerts in the last 30 seconds") {
 		t.Fatalf("text %q", got)
 	}
 	// The window has ended: the next alert opens a new group.

@@ -31,7 +31,11 @@ type shiftClock struct {
 	shift time.Duration
 }
 
-func (c *shiftClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.shift) }
+func (c *shiftClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.shift)
+}
 func (c *shiftClock) add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -118,11 +118,11 @@ type RoutesFileConfig struct {
 // costs nothing, works on every file system (and on a config map's
 // symlink swap), and needs no dependency.
 type RoutesFile struct {
-	cfg     RoutesFileConfig
-	log     *slog.Logger
-	cur     atomic.Pointer[Routes]
-	mu      sync.Mutex // guards sum and unread
-	sum     [32]byte
+	cfg RoutesFileConfig
+	log *slog.Logger
+	cur atomic.Pointer[Routes]
+	mu  sync.Mutex // guards sum and unread
+	sum [32]byte
 	// unread is the error of the last read that failed, so a missing
 	// file is reported once, not on every look.
 	unread  string

@@ -13,6 +13,11 @@
 // for a target that is not configured fails at once and is given up on,
 // logged and counted, never retried. Delivered rows are pruned after
 // Config.PruneAfter when the store can prune.
+//
+// With Config.Routes (a routes file, --alert-routes), alerts are routed
+// by rules instead (routed.go, docs/alerts.md): to dashboard, Slack,
+// signed webhook and Kafka destinations, with de-duplication, groups,
+// rate limits with digests, and a record of every delivery.
 package alert
 
 import (
@@ -33,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -71,6 +77,20 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, when set, receives the deliverer's metrics.
 	Registerer prometheus.Registerer
+
+	// Routes, when set, returns the routes in force (a RoutesFile's
+	// Current): the alerts queued for AlertsTopic are then routed by
+	// them, not sent to that topic as they are, and the store must keep
+	// deliveries (store.AlertDeliveries). Defaults to nil: no routing,
+	// every message goes where it was queued.
+	Routes func() *Routes
+	// AlertsTopic is the topic the processor queues alerts for. Defaults
+	// to "alerts".
+	AlertsTopic string
+	// GiveUpAfter is how long a routed message may keep failing after it
+	// was due before it is recorded as failed for good. Defaults to 24
+	// hours.
+	GiveUpAfter time.Duration
 }
 
 // Deliverer sends outbox messages. Run it in one goroutine.
@@ -81,6 +101,14 @@ type Deliverer struct {
 	failed        *prometheus.CounterVec
 	undeliverable *prometheus.CounterVec
 	pruned        prometheus.Counter
+
+	// Routing (routed.go).
+	deliveries       store.AlertDeliveries
+	routed           *prometheus.CounterVec
+	unrouted         *prometheus.CounterVec
+	deliveryOutcomes *prometheus.CounterVec
+	deliveryLatency  *prometheus.HistogramVec
+	deliverySeconds  *prometheus.HistogramVec
 
 	// backoffs holds the targets that failed, until one of their
 	// messages gets through.
@@ -145,7 +173,25 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AlertsTopic == "" {
+		cfg.AlertsTopic = bus.TopicAlerts
+	}
+	if cfg.GiveUpAfter == 0 {
+		cfg.GiveUpAfter = 24 * time.Hour
+	}
+	var deliveries store.AlertDeliveries
+	if cfg.Routes != nil {
+		var ok bool
+		if deliveries, ok = cfg.Store.(store.AlertDeliveries); !ok {
+			return nil, fmt.Errorf("alert: the store %T keeps no alert deliveries, which routing needs", cfg.Store)
+		}
+		if cfg.Routes() == nil {
+			return nil, fmt.Errorf("alert: Routes returns no routes")
+		}
+	}
 	switch {
+	case cfg.GiveUpAfter < 0:
+		return nil, fmt.Errorf("alert: give-up time %s is negative", cfg.GiveUpAfter)
 	case cfg.RetryInitial < 0 || cfg.RetryMax < cfg.RetryInitial:
 		return nil, fmt.Errorf("alert: retry backoff from %s to %s: want 0 < initial <= max", cfg.RetryInitial, cfg.RetryMax)
 	case cfg.PruneInterval < 0:
@@ -167,7 +213,22 @@ func New(cfg Config) (*Deliverer, error) {
 			Help: "Outbox messages given up on because their target is not configured, by kind."}, []string{"kind"}),
 		pruned: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_outbox_pruned_total",
 			Help: "Delivered outbox messages deleted after the retention."}),
-		backoffs: map[target]*targetBackoff{},
+		backoffs:   map[target]*targetBackoff{},
+		deliveries: deliveries,
+		routed: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_alert_routed_total",
+			Help: "Alerts routed to a destination, by destination and status: pending (a message of its own), deduplicated, grouped, rate_limited (into a digest)."},
+			[]string{"destination", "status"}),
+		unrouted: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_alert_unrouted_total",
+			Help: "Alerts no rule of the routes file matched, by kind."}, []string{"kind"}),
+		deliveryOutcomes: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_alert_deliveries_total",
+			Help: "Attempts to send routed messages (alerts, groups, digests), by destination and outcome: sent, failed (retried), given_up."},
+			[]string{"destination", "outcome"}),
+		deliveryLatency: f.NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_alert_delivery_latency_seconds",
+			Help:    "From when a routed message was due (routed, or its group's or digest's window ended) to its delivery, by destination.",
+			Buckets: []float64{.01, .05, .25, 1, 5, 30, 120, 600, 3600}}, []string{"destination"}),
+		deliverySeconds: f.NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_alert_delivery_attempt_seconds",
+			Help:    "Duration of one attempt to send a routed message, by destination.",
+			Buckets: []float64{.001, .01, .05, .25, 1, 5}}, []string{"destination"}),
 	}, nil
 }
 
@@ -193,11 +254,22 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		if failed > 0 {
 			d.log.Warn("outbox deliveries failed; they will be retried with backoff", "failed", failed, "delivered", n)
 		}
+		more := err == nil && n == d.cfg.Batch
+		if d.deliveries != nil {
+			rn, rfailed, rerr := d.deliveries.DeliverAlerts(ctx, d.cfg.Batch, d.cfg.Now(), d.sendRouted(ctx, d.cfg.Routes()))
+			switch {
+			case rerr != nil && ctx.Err() == nil:
+				d.log.Error("sending routed alerts failed; retrying", "err", rerr)
+			case rfailed > 0:
+				d.log.Warn("routed alert deliveries failed; they will be retried with backoff", "failed", rfailed, "sent", rn)
+			}
+			more = more || (rerr == nil && rn+rfailed == d.cfg.Batch)
+		}
 		if canPrune && d.cfg.PruneAfter > 0 && d.cfg.Now().Sub(lastPrune) >= d.cfg.PruneInterval {
 			lastPrune = d.cfg.Now()
 			d.prune(ctx)
 		}
-		if err == nil && n == d.cfg.Batch {
+		if more {
 			continue // more waiting
 		}
 		select {
@@ -225,12 +297,31 @@ func (d *Deliverer) prune(ctx context.Context) {
 	if n > 0 {
 		d.log.Info("pruned delivered outbox messages", "deleted", n, "delivered_before", d.cfg.Now().Add(-d.cfg.PruneAfter))
 	}
+	if d.deliveries == nil {
+		return
+	}
+	// The record of deliveries is kept a week at least: longer than any
+	// sensible dedup window, which reads it.
+	keep := max(d.cfg.PruneAfter, 7*24*time.Hour)
+	n, err = d.deliveries.PruneDeliveries(ctx, d.cfg.Now().Add(-keep), 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("pruning the alert deliveries record failed; trying again later", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		d.log.Info("pruned the alert deliveries record", "deleted", n, "made_before", d.cfg.Now().Add(-keep))
+	}
 }
 
 // send is the store's callback for each due message. An error makes the
 // store try the message again later; nil marks it done.
 func (d *Deliverer) send(ctx context.Context) func(m *store.OutboxMsg) error {
 	return func(m *store.OutboxMsg) error {
+		if d.deliveries != nil && m.Kind == "kafka" && m.Target == d.cfg.AlertsTopic {
+			return d.routeAlert(ctx, d.cfg.Routes(), m)
+		}
 		if err := d.configured(m); err != nil {
 			// Retrying cannot help: give it up, loudly.
 			d.undeliverable.WithLabelValues(m.Kind).Inc()

@@ -26,6 +26,7 @@ var domain = []string{
 	"internal/importer",
 	"internal/recommend",
 	"internal/experiment",
+	"internal/alertroute",
 }
 
 // pureLibraries are the modules outside the standard library a domain

@@ -62,6 +62,9 @@ type processFlags struct {
 	checkpointEvery   time.Duration
 	// stallTimeout: see pipeline.Config.StallTimeout.
 	stallTimeout time.Duration
+	// alertRoutes is the routes file (alert.RoutesFile); empty keeps the
+	// alerts going where the processor queues them.
+	alertRoutes string
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -76,6 +79,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
+	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -110,6 +114,8 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -stall-timeout: must be above 0", f.stallTimeout)}
 	case f.autoPromote < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
+	case f.alertRoutes != "" && len(f.webhooks) > 0:
+		return usageError{fmt.Errorf("flags -webhook and -alert-routes: with a routes file, declare webhooks as its destinations")}
 	}
 	return nil
 }
@@ -170,11 +176,30 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		d.logger.Warn("the outbox's topics could not be created; deliveries to them are retried until they exist", "err", err)
 	}
 	cancel()
-	deliverer, err := alert.New(alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg,
-		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}}) // what the processor queues for
+	acfg := alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg,
+		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}} // what the processor queues for
+	var routes *alert.RoutesFile
+	if f.alertRoutes != "" {
+		if routes, err = alert.NewRoutesFile(alert.RoutesFileConfig{Path: f.alertRoutes, Logger: d.logger, Registerer: d.reg}); err != nil {
+			producer.Close()
+			return nil, web.FraudDeps{}, usageError{fmt.Errorf("flag -alert-routes: %w", err)}
+		}
+		acfg.Routes = routes.Current
+		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if ts := routes.Current().Topics(); len(ts) > 0 {
+			if err := bus.EnsureTopics(ectx, producer, ts...); err != nil {
+				d.logger.Warn("the alert routes' topics could not be created; deliveries to them are retried until they exist", "err", err)
+			}
+		}
+		cancel()
+	}
+	deliverer, err := alert.New(acfg)
 	if err != nil {
 		producer.Close()
 		return nil, web.FraudDeps{}, err
+	}
+	if routes != nil {
+		g.Go(func() error { return routes.Run(ctx) })
 	}
 	g.Go(func() error { return proc.Run(ctx) })
 	g.Go(func() error { return det.WatchRules(ctx) })
@@ -201,6 +226,14 @@ func readiness(proc func() *pipeline.Processor) func(context.Context) web.Readin
 			rd.StalledSince = &h.StalledSince
 		}
 		return rd
+	}
+}
+
+// registerDeliveries adds GET /api/v1/alerts/deliveries when the store
+// keeps the record of routed alerts.
+func registerDeliveries(srv *web.Server, st store.Store) {
+	if ds, ok := st.(store.AlertDeliveries); ok {
+		web.RegisterDeliveries(srv, ds)
 	}
 }
 
@@ -265,6 +298,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		web.RegisterFraud(srv, fraudDeps)
+		registerDeliveries(srv, st)
 		ln, err := srv.Listen()
 		if err != nil {
 			return err

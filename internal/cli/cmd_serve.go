@@ -60,6 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("reading the fraud models in use: %w", err)
 	}
 	web.RegisterFraud(srv, web.FraudDeps{Store: fst, Detector: det, Models: models})
+	registerDeliveries(srv, st)
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err
 	}

@@ -168,6 +168,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	web.RegisterFraud(srv, fraudDeps)
+	web.RegisterQuarantine(srv, st, quarantineReplayer(st, brokers, bus.TopicTransactions, logger))
 	exps, err := startExperiments(gctx, g, srv, st, &ef, logger, reg)
 	if err != nil {
 		return err

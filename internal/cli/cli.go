@@ -25,6 +25,7 @@ func commands() map[string]command {
 		"broker":     {"run the embedded Kafka-protocol broker on its own", runBroker},
 		"analytics":  {"show customer analytics: RFM segments, cohorts, CLV, behavioural clusters", runAnalytics},
 		"import":     {"import a shop's order-history CSV into the store (resumable, exactly once)", runImport},
+		"quarantine": {"list, show, replay and purge quarantined records", runQuarantine},
 		"bench":      {"measure throughput, latency and memory end to end (reproducible)", runBench},
 		"fraud-eval": {"measure fraud detection on the synthetic shop's labelled stream", runFraudEval},
 		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/importer"
 	"github.com/shopstream/shopstream/internal/importjob"
+	"github.com/shopstream/shopstream/internal/store"
 )
 
 // importReport is the final report of an import (--json prints it).
@@ -48,6 +49,13 @@ type importReport struct {
 	// ZeroPriceItems are items worth nothing (free items), imported;
 	// SubMinorPrices are items whose unit price has more decimals than the
 	// currency, kept exact.
+	// Replayed accounts for the records earlier imports of the source had
+	// quarantined, checked again before the file is read (a re-import
+	// with a new contract stores those that pass now, once).
+	Replayed importjob.ReplayResult `json:"replayed_from_quarantine"`
+	// InQuarantine counts the source's records still in quarantine (those
+	// a replay may still store), by reason, as stored.
+	InQuarantine     map[string]int64 `json:"in_quarantine_by_reason"`
 	ZeroPriceItems   int64            `json:"zero_price_items"`
 	SubMinorPrices   int64            `json:"sub_minor_unit_prices"`
 	UnknownCountries map[string]int64 `json:"unknown_countries"`
@@ -204,7 +212,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if resume > 0 {
 		fmt.Fprintf(stderr, "import: %s records of source %q are stored already; resuming after them\n", withThousands(resume), *source)
 	}
+	replayed, err := job.ReplayQuarantined(ctx)
+	if err != nil {
+		return fmt.Errorf("replaying the records earlier imports of source %q quarantined: %w", *source, err)
+	}
 	if err := job.Run(ctx, rd); err != nil {
+		return err
+	}
+	inQuarantine, err := importQuarantine(ctx, st, *source)
+	if err != nil {
 		return err
 	}
 	res, rr := job.Result(), rd.Report()
@@ -214,6 +230,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rep := &importReport{File: *path, Source: *source, Rows: rr.Rows, Items: rr.Items, Transactions: rr.Transactions,
 		SplitOrders: rr.SplitOrders, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
+		Replayed: replayed, InQuarantine: inQuarantine,
 		Skipped: map[string]int64{}, UnknownCountries: rr.UnknownCountries, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
 	for k, v := range rr.Skipped {
 		rep.Skipped[string(k)] = v
@@ -255,11 +272,16 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 	fmt.Fprintf(w, "  stored now       %12s\n", withThousands(r.Stored))
 	printReasonCounts(w, "skipped rows", r.Skipped)
 	printReasonCounts(w, "quarantined", r.QuarantinedBy)
+	if rp := r.Replayed; rp.Replayed > 0 {
+		fmt.Fprintf(w, "  replayed         %12s  (quarantined by earlier imports, checked again: %s stored, %s duplicates, %s still failing)\n",
+			withThousands(rp.Replayed), withThousands(rp.Stored), withThousands(rp.Duplicate), withThousands(rp.Quarantined))
+	}
+	printReasonCounts(w, "in quarantine", r.InQuarantine)
 	if len(r.UnknownCountries) > 0 {
 		printReasonCounts(w, "unknown country", r.UnknownCountries)
 		fmt.Fprintln(w, "    (rows imported without a country, so their orders are quarantined as missing_field)")
 	}
-	if r.Previously > 0 && r.Stored == 0 && r.Quarantined == 0 {
+	if r.Previously > 0 && r.Stored == 0 && r.Quarantined == 0 && r.Replayed.Stored == 0 {
 		fmt.Fprintf(w, "already imported: all %s records of %s are stored; nothing to do\n", withThousands(r.Records), r.File)
 	}
 }
@@ -323,4 +345,18 @@ func (c *byteCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// importQuarantine counts the records of an import source that are in
+// quarantine and not yet stored by a replay, by reason.
+func importQuarantine(ctx context.Context, st store.Quarantine, source string) (map[string]int64, error) {
+	counts, err := st.QuarantineCounts(ctx, store.QuarantineFilter{Topic: "import:" + source, State: store.StateOpen})
+	if err != nil {
+		return nil, fmt.Errorf("counting the records of source %q in quarantine: %w", source, err)
+	}
+	out := map[string]int64{}
+	for _, c := range counts {
+		out[c.Reason] += c.Count
+	}
+	return out, nil
 }

@@ -169,6 +169,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	web.RegisterFraud(srv, fraudDeps)
 	registerDeliveries(srv, st)
+	web.RegisterQuarantine(srv, st, quarantineReplayer(st, brokers, bus.TopicTransactions, logger))
 	exps, err := startExperiments(gctx, g, srv, st, &ef, logger, reg)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/shopgeo"
@@ -28,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rules := fs.String("rules", "", "fraud rules file, as given to process (shown by the API, used by POST /api/v1/score)")
 	reviewAt := fs.Float64("review-at", 0.4, "risk at or above which a transaction is held for review, as given to process")
 	declineAt := fs.Float64("decline-at", 0.9, "risk at or above which a transaction is declined, as given to process")
+	brokers := fs.String("brokers", "", "Kafka seed brokers that POST /api/v1/quarantine/replay produces stream records to (default: none; only imported records are replayed)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	web.RegisterFraud(srv, web.FraudDeps{Store: fst, Detector: det, Models: models})
 	registerDeliveries(srv, st)
+	web.RegisterQuarantine(srv, st, quarantineReplayer(st, bus.SplitBrokers(*brokers), bus.TopicTransactions, logger))
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err
 	}

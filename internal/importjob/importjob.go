@@ -202,7 +202,7 @@ func quarantineDuplicates(part *store.Part, copies []store.DuplicateCopy) {
 		}
 		part.Quarantined = append(part.Quarantined, store.Quarantined{Reason: string(quality.DuplicateID),
 			Detail: fmt.Sprintf("transaction %s is stored already, at offset %d", t.TransactionID, c.KeptOffset),
-			Raw:    rawOf(&t), Partition: Partition, Offset: t.Offset})
+			Raw:    rawOf(&t), Partition: Partition, Offset: t.Offset, ReplayOf: t.ReplayOf})
 	}
 	part.Txs = kept
 }

@@ -71,7 +71,7 @@ func (p *Processor) rejectRecord(part *store.Part, msg string) {
 	var qs []store.Quarantined
 	for _, t := range part.Txs {
 		qs = append(qs, store.Quarantined{Reason: string(quality.StoreRejected), Detail: msg, Raw: t.Raw,
-			Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad})
+			Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad, ReplayOf: t.ReplayOf})
 	}
 	for _, q := range part.Quarantined {
 		q.Detail = strings.ToValidUTF8(strings.ReplaceAll(q.Detail, "\x00", ""), "?") + " (the database refused the raw record: " + msg + ")"

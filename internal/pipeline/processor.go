@@ -227,6 +227,7 @@ type Processor struct {
 	health      *healthState
 
 	stored, quarantined, batches, lostTotal atomic.Int64
+	replays                                 replayCounts // replay.go
 	// epoch is the ownership epoch of the latest Store.Claim: every batch
 	// carries it as its Generation, so the store refuses the batches of a
 	// processor whose partitions another has claimed since.
@@ -606,12 +607,14 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *even
 	if fail == nil {
 		fail = ps.dedup.Check(t.TransactionID)
 	}
+	replay := replayOf(r)
 	if fail != nil {
-		p.quarantine(part, r.Partition, r.Offset, r.Value, fail, bad)
+		p.addQuarantined(part, store.Quarantined{Reason: string(fail.Reason), Detail: fail.Detail, Raw: r.Value,
+			Partition: r.Partition, Offset: r.Offset, Expected: bad, ReplayOf: replay})
 		return
 	}
 	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, r.Value)
-	row.ExpectedBad = bad
+	row.ExpectedBad, row.ReplayOf = bad, replay
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
 	}
@@ -624,12 +627,6 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *even
 	}
 }
 
-func (p *Processor) quarantine(part *store.Part, partition int32, offset int64, raw []byte, fail *quality.Failure, expected string) {
-	p.addQuarantined(part, store.Quarantined{
-		Reason: string(fail.Reason), Detail: fail.Detail, Raw: raw, Partition: partition, Offset: offset, Expected: expected,
-	})
-}
-
 // addQuarantined adds a quarantined record to part, with its dead-letter
 // message in the outbox.
 func (p *Processor) addQuarantined(part *store.Part, q store.Quarantined) {
@@ -638,6 +635,9 @@ func (p *Processor) addQuarantined(part *store.Part, q store.Quarantined) {
 	q.Raw = quality.MaskPANs(q.Raw)
 	q.Detail = string(quality.MaskPANs([]byte(q.Detail)))
 	part.Quarantined = append(part.Quarantined, q)
+	if q.ReplayOf != 0 {
+		return // a replay marks its row; its record went to the dead-letter topic when first quarantined
+	}
 	hdr, _ := json.Marshal(map[string]string{
 		"shopstream-reason": q.Reason, "shopstream-detail": q.Detail,
 		"shopstream-partition": fmt.Sprint(q.Partition), "shopstream-offset": fmt.Sprint(q.Offset),

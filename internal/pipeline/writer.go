@@ -250,6 +250,7 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 	p.stored.Add(int64(n))
 	p.quarantined.Add(int64(q))
 	p.batches.Add(1)
+	p.noteReplays(b)
 	p.committedLosses(b)
 	p.groupCommit.note(b)
 	to := make(map[int32]int64, len(b.Parts))
@@ -329,7 +330,7 @@ func (p *Processor) quarantineDuplicates(b *store.Batch, d *store.DuplicateError
 				dup[t.TransactionID] = true
 				deferred = append(deferred, store.Quarantined{
 					Reason: string(quality.DuplicateID), Detail: why,
-					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad,
+					Raw: t.Raw, Partition: t.Partition, Offset: t.Offset, Expected: t.ExpectedBad, ReplayOf: t.ReplayOf,
 				})
 				continue
 			}

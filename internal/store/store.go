@@ -62,6 +62,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+	// Quarantine reads, and deletes, the quarantined records (quarantine.go).
+	Quarantine
 }
 
 // Batch is what one processor commits in one database transaction.
@@ -150,6 +152,9 @@ type Tx struct {
 	// named, if any. Not stored with the row; it goes with the record to
 	// quarantine if the store finds it a duplicate.
 	ExpectedBad string
+	// ReplayOf, when not 0, is the quarantine row this transaction is a
+	// replay of: storing it marks that row (see Quarantine).
+	ReplayOf int64
 }
 
 // Quarantined is a record that failed a data-quality check.
@@ -161,6 +166,10 @@ type Quarantined struct {
 	Offset    int64
 	// Expected is the bad-record kind the generator labelled it with, if any.
 	Expected string
+	// ReplayOf, when not 0, is the quarantine row this record is a replay
+	// of: that row is marked with the outcome instead of a new row being
+	// stored (see Quarantine).
+	ReplayOf int64
 }
 
 // Label is the generator's out-of-band truth about a record, used only by

@@ -120,6 +120,8 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrConflict   = errors.New("conflict")
 	ErrInvalid    = errors.New("unprocessable")
+	// ErrUnsupportedMedia is a body of the wrong Content-Type.
+	ErrUnsupportedMedia = errors.New("unsupported media type")
 )
 
 // WriteError writes err as JSON with the status its kind maps to. It is
@@ -135,6 +137,8 @@ func WriteError(w http.ResponseWriter, err error) {
 		status = http.StatusConflict
 	case errors.Is(err, ErrInvalid):
 		status = http.StatusUnprocessableEntity
+	case errors.Is(err, ErrUnsupportedMedia):
+		status = http.StatusUnsupportedMediaType
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 	}

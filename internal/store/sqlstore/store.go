@@ -116,7 +116,10 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 		}
 		return fmt.Errorf("copying transactions: %w", err)
 	}
-	if err := s.insertRest(ctx, tx, b.Parts); err != nil {
+	if err := s.insertRest(ctx, tx, b.Topic, b.Parts); err != nil {
+		return err
+	}
+	if err := s.markReplays(ctx, tx, b.Parts); err != nil {
 		return err
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {
@@ -135,7 +138,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 }
 
 // insertRest stores what the parts carry beside their transactions.
-func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error {
+func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []store.Part) error {
 	now := s.now()
 	var labels, quar, alerts, outbox [][]any
 	for i := range parts {
@@ -144,6 +147,9 @@ func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error
 			labels = append(labels, []any{l.TransactionID, l.Fraud, l.Scenario})
 		}
 		for _, q := range p.Quarantined {
+			if q.ReplayOf != 0 {
+				continue // marks its row instead (markReplays)
+			}
 			// Whatever came in, the quarantine row must be storable: a
 			// tombstone (nil value) is stored as empty bytes, and text
 			// loses NUL and invalid UTF-8, which PostgreSQL refuses.
@@ -151,7 +157,8 @@ func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error
 			if raw == nil {
 				raw = []byte{}
 			}
-			quar = append(quar, []any{Sanitize(q.Reason), Sanitize(q.Detail), raw, q.Partition, q.Offset, Sanitize(q.Expected), now})
+			quar = append(quar, []any{Sanitize(q.Reason), Sanitize(q.Detail), raw, q.Partition, q.Offset, Sanitize(q.Expected), now,
+				quarantineSource(q.Partition), Sanitize(topic)})
 		}
 		for _, a := range p.Alerts {
 			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, a.Risk, a.Decision, string(a.ReasonsJSON), a.AmountCents, now})
@@ -166,7 +173,7 @@ func (s *Store) insertRest(ctx context.Context, tx DB, parts []store.Part) error
 		rows [][]any
 	}{
 		{"labels", []string{"transaction_id", "fraud", "scenario"}, labels},
-		{"quarantine", []string{"reason", "detail", "raw", "kafka_partition", "kafka_offset", "expected", "quarantined_at"}, quar},
+		{"quarantine", []string{"reason", "detail", "raw", "kafka_partition", "kafka_offset", "expected", "quarantined_at", "source", "topic"}, quar},
 		{"alerts", []string{"transaction_id", "customer_id", "event_time", "risk", "decision", "reasons", "amount_cents", "created_at"}, alerts},
 		{"outbox", []string{"kind", "target", "msg_key", "headers", "payload", "created_at", "next_attempt_at"}, outbox},
 	}

@@ -41,6 +41,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxConcurrentDeliverers", testOutboxConcurrent},
 		{"OutboxExpiredLease", testOutboxExpiredLease},
 		{"OutboxPrune", testOutboxPrune},
+		{"QuarantineList", testQuarantineList},
+		{"QuarantineReplayMarks", testQuarantineReplayMarks},
+		{"QuarantinePurge", testQuarantinePurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/qualityfile"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -62,6 +63,9 @@ type processFlags struct {
 	checkpointEvery   time.Duration
 	// stallTimeout: see pipeline.Config.StallTimeout.
 	stallTimeout time.Duration
+	// qualityConfig is the data-quality contract file, re-read when it
+	// changes; "" for the default contract.
+	qualityConfig string
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -76,6 +80,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
+	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -160,6 +165,13 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
+	}
+	if f.qualityConfig != "" {
+		qw, err := qualityfile.NewWatcher(qualityfile.Config{Path: f.qualityConfig, Apply: proc.SetQuality, Logger: d.logger, Registerer: d.reg})
+		if err != nil {
+			return nil, web.FraudDeps{}, usageError{err}
+		}
+		g.Go(func() error { return qw.Run(ctx) })
 	}
 	producer, err := kgo.NewClient(append(bus.ClientOpts(d.brokers, d.logger), kgo.ProducerLinger(5*time.Millisecond))...)
 	if err != nil {

@@ -75,7 +75,7 @@ type SetSpec struct {
 // names or codes mapped to a code or to that value.
 type CountrySpec struct {
 	Action        Action            `json:"action"`
-	Allowed       []string          `json:"allowed"`
+	Allowed       []string          `json:"allowed,omitempty"`
 	UnknownRegion string            `json:"unknown_region"`
 	Aliases       map[string]string `json:"aliases"`
 }

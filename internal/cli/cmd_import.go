@@ -57,8 +57,8 @@ type importReport struct {
 	// check with action warn they failed.
 	UnknownRegions map[string]int64 `json:"unknown_regions"`
 	WarnedBy       map[string]int64 `json:"warned_by_check"`
-	Seconds          float64          `json:"seconds"`
-	RowsPerSecond    float64          `json:"rows_per_second"`
+	Seconds        float64          `json:"seconds"`
+	RowsPerSecond  float64          `json:"rows_per_second"`
 }
 
 // columnsFlag is --columns: logical=Header pairs.

@@ -34,6 +34,7 @@ var domain = []string{
 var pureLibraries = []string{
 	"github.com/goccy/go-json", // the event codec
 	"gonum.org/v1/gonum",       // the analytics models' maths
+	"sigs.k8s.io/yaml",         // the data-quality contract, parsed from bytes
 }
 
 // ioStd are the standard library packages that talk to the world; the

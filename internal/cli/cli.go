@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
 		"iforest":    {"isolation forest: ROC-AUC and PR-AUC on a labelled CSV; train saves a model, score writes per-row scores", runIForest},
 		"recommend":  {"evaluate the recommenders offline over the stored transactions", runRecommend},
+		"quality":    {"check a data-quality contract file and print the contract in force (quality check --config FILE)", runQuality},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/importer"
 	"github.com/shopstream/shopstream/internal/importjob"
+	"github.com/shopstream/shopstream/internal/qualityfile"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -59,8 +60,13 @@ type importReport struct {
 	ZeroPriceItems   int64            `json:"zero_price_items"`
 	SubMinorPrices   int64            `json:"sub_minor_unit_prices"`
 	UnknownCountries map[string]int64 `json:"unknown_countries"`
-	Seconds          float64          `json:"seconds"`
-	RowsPerSecond    float64          `json:"rows_per_second"`
+	// UnknownRegions counts rows by country value the contract maps to
+	// its unknown-region value (ZZ); WarnedBy counts stored records by the
+	// check with action warn they failed.
+	UnknownRegions map[string]int64 `json:"unknown_regions"`
+	WarnedBy       map[string]int64 `json:"warned_by_check"`
+	Seconds        float64          `json:"seconds"`
+	RowsPerSecond  float64          `json:"rows_per_second"`
 }
 
 // columnsFlag is --columns: logical=Header pairs.
@@ -112,6 +118,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	batch := fs.Int("batch", 5000, "records per database transaction")
 	every := fs.Int64("progress-every", 100_000, "print progress to stderr every this many rows")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
+	qualityConfig := fs.String("quality-config", "", "data-quality contract file (YAML or JSON) the records are checked by, and whose country aliases map the country column (default: the built-in contract)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -129,7 +136,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{fmt.Errorf("invalid value %q for flag -timezone: %v", *zone, err)}
 	}
-	cfg := importer.Config{Columns: cols, DefaultCurrency: strings.ToUpper(*currency), Location: loc, ProgressEvery: *every}
+	contract, err := qualityfile.Load(*qualityConfig)
+	if err != nil {
+		return usageError{fmt.Errorf("invalid value for flag -quality-config: %s: %w", *qualityConfig, err)}
+	}
+	cfg := importer.Config{Columns: cols, DefaultCurrency: strings.ToUpper(*currency), Location: loc, ProgressEvery: *every,
+		Countries: contract.Country}
 	cfg.Comma, _ = utf8.DecodeRuneInString(*sep)
 	if *layout != "" {
 		cfg.TimeLayouts = []string{*layout}
@@ -165,7 +177,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 
-	job, err := importjob.New(importjob.Config{Store: st, Source: *source, Batch: *batch})
+	job, err := importjob.New(importjob.Config{Store: st, Source: *source, Batch: *batch, Quality: contract})
 	if err != nil {
 		return err
 	}
@@ -231,12 +243,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		SplitOrders: rr.SplitOrders, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
 		Replayed: replayed, InQuarantine: inQuarantine,
-		Skipped: map[string]int64{}, UnknownCountries: rr.UnknownCountries, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
+		Skipped: map[string]int64{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
 	for k, v := range rr.Skipped {
 		rep.Skipped[string(k)] = v
 	}
 	if rep.UnknownCountries == nil {
 		rep.UnknownCountries = map[string]int64{}
+	}
+	if rep.UnknownRegions == nil {
+		rep.UnknownRegions = map[string]int64{}
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	rep.RowsPerSecond = float64(rep.Rows) / max(rep.Seconds, 1e-9)
@@ -277,9 +292,16 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 			withThousands(rp.Replayed), withThousands(rp.Stored), withThousands(rp.Duplicate), withThousands(rp.Quarantined))
 	}
 	printReasonCounts(w, "in quarantine", r.InQuarantine)
+	if len(r.WarnedBy) > 0 {
+		printReasonCounts(w, "stored, warned", r.WarnedBy)
+	}
+	if len(r.UnknownRegions) > 0 {
+		printReasonCounts(w, "unknown region", r.UnknownRegions)
+		fmt.Fprintln(w, "    (regions that are no country, stored with the contract's unknown-region value)")
+	}
 	if len(r.UnknownCountries) > 0 {
 		printReasonCounts(w, "unknown country", r.UnknownCountries)
-		fmt.Fprintln(w, "    (rows imported without a country, so their orders are quarantined as missing_field)")
+		fmt.Fprintln(w, "    (values the contract maps to no country: their orders go to its country check, unknown_country by default; empty ones are missing_field)")
 	}
 	if r.Previously > 0 && r.Stored == 0 && r.Quarantined == 0 && r.Replayed.Stored == 0 {
 		fmt.Fprintf(w, "already imported: all %s records of %s are stored; nothing to do\n", withThousands(r.Records), r.File)

@@ -62,19 +62,19 @@ func storeSummary(t *testing.T, dir string) store.Summary {
 }
 
 // The testdata file, counted by hand: 13 rows; 3 skipped (no customer, a
-// cancellation, a price "abc"); 10 items in 8 orders; the "Unspecified"
-// country and the quantity of 5000 are quarantined; 6 orders of 3
-// customers are stored.
+// cancellation, a price "abc"); 10 items in 8 orders; the "Atlantis"
+// country and the quantity of 500,000 are quarantined by the default
+// contract; 6 orders of 3 customers are stored.
 func TestImportCSV(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	rep, _ := importJSON(t, "--csv", importCSV, "--data-dir", dir)
 	want := importReport{File: importCSV, Source: "import_orders.csv", Rows: 13, Items: 10, Transactions: 8, Records: 8, Stored: 6, Quarantined: 2,
-		QuarantinedBy:    map[string]int64{"missing_field": 1, "out_of_range": 1},
+		QuarantinedBy:    map[string]int64{"unknown_country": 1, "out_of_range": 1},
 		Skipped:          map[string]int64{"missing_customer_id": 1, "non_positive_quantity": 1, "bad_price": 1},
-		UnknownCountries: map[string]int64{"Unspecified": 1},
-		Replayed:         importjob.ReplayResult{QuarantinedBy: map[string]int64{}},
-		InQuarantine:     map[string]int64{"missing_field": 1, "out_of_range": 1}}
+		UnknownCountries: map[string]int64{"Atlantis": 1}, UnknownRegions: map[string]int64{}, WarnedBy: map[string]int64{},
+		Replayed:     importjob.ReplayResult{QuarantinedBy: map[string]int64{}},
+		InQuarantine: map[string]int64{"unknown_country": 1, "out_of_range": 1}}
 	rep.Seconds, rep.RowsPerSecond = 0, 0
 	if !reflect.DeepEqual(rep, want) {
 		t.Fatalf("report\n%+v\nwant\n%+v", rep, want)
@@ -126,6 +126,31 @@ func TestImportGzip(t *testing.T) {
 	}
 }
 
+// --quality-config: the same file under a contract that allows the
+// wholesale quantity, maps Atlantis to the unknown region and warns about
+// the import's channel: every order is stored, the warnings counted.
+func TestImportQualityConfig(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "quality.yaml")
+	doc := "checks:\n  quantity: {max: 1000000}\n  country: {aliases: {atlantis: ZZ}}\n" +
+		"  channel: {action: warn, allowed: [web, other], replace_with: other}\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := importJSON(t, "--csv", importCSV, "--data-dir", t.TempDir(), "--quality-config", cfg)
+	if rep.Stored != 8 || rep.Quarantined != 0 || rep.UnknownRegions["Atlantis"] != 1 || len(rep.UnknownCountries) != 0 ||
+		!reflect.DeepEqual(rep.WarnedBy, map[string]int64{"channel": 8}) {
+		t.Fatalf("import under %s: %+v", doc, rep)
+	}
+	if err := os.WriteFile(cfg, []byte("checks: {quantity: {max: none}}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := runImport(context.Background(), []string{"--csv", importCSV, "--data-dir", t.TempDir(), "--currency", "GBP", "--quality-config", cfg}, &bytes.Buffer{}, &bytes.Buffer{})
+	if !IsUsage(err) || !strings.Contains(err.Error(), "-quality-config") || !strings.Contains(err.Error(), "checks.quantity") {
+		t.Fatalf("a bad contract: %v, want a usage error naming the flag and the key", err)
+	}
+}
+
 // A file without a currency column is refused without --currency, and the
 // error names the flag; nothing is stored.
 func TestImportNeedsCurrency(t *testing.T) {
@@ -150,7 +175,7 @@ func TestImportTextReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"rows read", "13", "stored now", "missing_customer_id", "non_positive_quantity", "bad_price",
-		"quarantined", "missing_field", "out_of_range", "Unspecified"} {
+		"quarantined", "unknown_country", "out_of_range", "Atlantis"} {
 		if !strings.Contains(stdout.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, stdout.String())
 		}

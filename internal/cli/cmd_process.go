@@ -20,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/qualityfile"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -65,6 +66,9 @@ type processFlags struct {
 	// alertRoutes is the routes file (alert.RoutesFile); empty keeps the
 	// alerts going where the processor queues them.
 	alertRoutes string
+	// qualityConfig is the data-quality contract file, re-read when it
+	// changes; "" for the default contract.
+	qualityConfig string
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -80,6 +84,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
 	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
+	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -166,6 +171,13 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
+	}
+	if f.qualityConfig != "" {
+		qw, err := qualityfile.NewWatcher(qualityfile.Config{Path: f.qualityConfig, Apply: proc.SetQuality, Logger: d.logger, Registerer: d.reg})
+		if err != nil {
+			return nil, web.FraudDeps{}, usageError{err}
+		}
+		g.Go(func() error { return qw.Run(ctx) })
 	}
 	producer, err := kgo.NewClient(append(bus.ClientOpts(d.brokers, d.logger), kgo.ProducerLinger(5*time.Millisecond))...)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 var (
 	badCurrencies = []string{"usd", "US$", "EURO", "XBT", "DOLLAR", "XXX"}
-	badCountries  = []string{"UK", "EN", "XX", "USA", "GER", "EU"}
+	badCountries  = []string{"EN", "XX", "GER", "SUI", "ENG", "QQ"} // none an alias of the default quality contract (which maps UK, USA, EU)
 )
 
 // emitBad makes a bad record of a random configured kind at ms. It reports

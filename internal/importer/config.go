@@ -98,4 +98,8 @@ type Config struct {
 	// ProgressEvery is how many rows pass between Progress calls.
 	// Defaults to 100,000.
 	ProgressEvery int64
+	// Countries maps a country value to the code stored, reporting false
+	// when it cannot. Defaults to the default data-quality contract's
+	// (quality.Default().Country); the import command passes its contract's.
+	Countries func(string) (string, bool)
 }

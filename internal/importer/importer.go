@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/quality"
 )
 
 // ErrNoCurrency is returned by New for a file without a currency column
@@ -31,14 +32,16 @@ var ErrNoCurrency = errors.New("importer: the file has no currency column and no
 // Report.SplitOrders. Remembering which orders were seen costs memory per
 // distinct order ID.
 //
-// Countries are mapped to ISO 3166 alpha-2 codes: a two-letter value is
-// taken as a code (upper-cased), and common full names and alpha-3 codes
-// ("United Kingdom", "EIRE", "USA", "DEU") are translated. A value that
-// cannot be mapped ("Unspecified", "European Community", "Channel
-// Islands") keeps its row, with an empty country, and is counted in
-// Report.UnknownCountries: the purchase and its revenue are real, and the
-// pipeline's quality checks quarantine a missing country visibly rather
-// than the importer guessing one.
+// Countries are mapped to ISO 3166 alpha-2 codes by Config.Countries, the
+// data-quality contract's country aliases: a two-letter value is taken as a
+// code (upper-cased), and common full names and alpha-3 codes ("United
+// Kingdom", "EIRE", "USA", "DEU") are translated; names of regions that are
+// no country ("Unspecified", "European Community", "Channel Islands") map
+// to the unknown-region value ZZ by default and are counted in
+// Report.UnknownRegions. A value the contract cannot map keeps its row, as
+// it is, and is counted in Report.UnknownCountries: the purchase and its
+// revenue are real, and the contract's country check decides, visibly,
+// rather than the importer guessing.
 type Reader struct {
 	cr       *csv.Reader
 	cfg      Config
@@ -87,6 +90,9 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 100_000
 	}
+	if cfg.Countries == nil {
+		cfg.Countries = quality.Default().Country
+	}
 	if cfg.DefaultCurrency != "" {
 		cur, ok := normCurrency(cfg.DefaultCurrency)
 		if !ok {
@@ -121,7 +127,7 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 		cfg:    cfg,
 		header: header,
 		runs:   make(map[string]int),
-		report: Report{Skipped: make(map[SkipReason]int64), UnknownCountries: make(map[string]int64)},
+		report: Report{Skipped: make(map[SkipReason]int64), UnknownCountries: make(map[string]int64), UnknownRegions: make(map[string]int64)},
 	}
 	rd.nextTick = cfg.ProgressEvery
 	if err := rd.resolve(); err != nil {
@@ -172,6 +178,7 @@ func (r *Reader) Report() Report {
 	rep := r.report
 	rep.Skipped = maps.Clone(r.report.Skipped)
 	rep.UnknownCountries = maps.Clone(r.report.UnknownCountries)
+	rep.UnknownRegions = maps.Clone(r.report.UnknownRegions)
 	return rep
 }
 

@@ -294,7 +294,7 @@ func TestGroupingIntoTransactions(t *testing.T) {
 		{"536365#2", "17850", "GB", 1, 8 * 275},
 		{"536370", "12583", "FR", 2, 2 * 24 * 375},
 		{"536371", "13748", "IE", 1, 80 * 255},
-		{"536372", "13748", "", 1, 100},
+		{"536372", "13748", "ZZ", 1, 100},
 		{"536373", "13749", "CA", 1, 100},
 		{"536373#2", "13750", "CA", 1, 200},
 	}
@@ -307,7 +307,7 @@ func TestGroupingIntoTransactions(t *testing.T) {
 	rep := r.Report()
 	wantRep := Report{Rows: 12, Items: 10, Transactions: 8, SplitOrders: 2,
 		Skipped:          map[SkipReason]int64{NonPositiveQuantity: 1, MissingCustomerID: 1},
-		UnknownCountries: map[string]int64{"Unspecified": 1}}
+		UnknownCountries: map[string]int64{}, UnknownRegions: map[string]int64{"Unspecified": 1}}
 	if !reflect.DeepEqual(rep, wantRep) {
 		t.Errorf("report %+v, want %+v", rep, wantRep)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/quality"
 )
 
 // maxCents is the largest amount an event carries: event.Cents decodes at
@@ -163,19 +164,26 @@ func (r *Reader) parseTime(s string) (time.Time, bool) {
 	return t, true
 }
 
+// country maps a country value with Config.Countries (the data-quality
+// contract's country aliases). A value mapped to the unknown-region value
+// (ZZ) is counted in Report.UnknownRegions; one not mapped at all is kept
+// as it is and counted in Report.UnknownCountries, so the contract's
+// country check names it (unknown_country) rather than the importer
+// guessing.
 func (r *Reader) country(v string) string {
 	if v == "" {
 		r.report.UnknownCountries[""]++
 		return ""
 	}
-	if len(v) == 2 && isASCIILetter(v[0]) && isASCIILetter(v[1]) && !strings.EqualFold(v, "uk") {
-		return strings.ToUpper(v)
+	code, ok := r.cfg.Countries(v)
+	if !ok {
+		r.report.UnknownCountries[v]++
+		return v
 	}
-	if code, ok := countryCodes[strings.ToLower(strings.Join(strings.Fields(v), " "))]; ok {
-		return code
+	if !quality.KnownCountry(code) {
+		r.report.UnknownRegions[v]++
 	}
-	r.report.UnknownCountries[v]++
-	return ""
+	return code
 }
 
 func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }

@@ -62,9 +62,14 @@ type Report struct {
 	// already been emitted earlier in the file (see Reader).
 	SplitOrders int64
 	// UnknownCountries counts the rows, by country value, whose country
-	// could not be mapped to an ISO 3166 alpha-2 code. Those rows are
-	// imported with an empty country, not skipped (see Reader).
+	// Config.Countries could not map. Those rows are imported with the
+	// value as it is (with an empty country when it is empty), not skipped
+	// (see Reader).
 	UnknownCountries map[string]int64
+	// UnknownRegions counts the rows, by country value, mapped to a code
+	// that is no ISO 3166 country: the unknown-region value (ZZ) of regions
+	// such as "Channel Islands" or "European Community".
+	UnknownRegions map[string]int64
 	// ZeroPriceItems counts the items with a unit price of exactly 0 (free
 	// items, samples): imported, since the schema allows them, and counted
 	// because revenue models may want to leave them out.

@@ -46,8 +46,10 @@ type Config struct {
 	Source string
 	// Batch is the records per database transaction. Defaults to 5,000.
 	Batch int
-	// Quality checks every record. Defaults to quality's defaults.
-	Quality quality.Config
+	// Quality is the data-quality contract every record is checked by, as
+	// the stream's but for event_time_past (see quality.Contract.ForImport).
+	// Defaults to quality.Default().
+	Quality *quality.Contract
 	// Now is the clock of the checks and of the rows' produced time.
 	// Defaults to time.Now.
 	Now func() time.Time
@@ -59,12 +61,15 @@ type Result struct {
 	// the stored offsets. Previously is how many an earlier import of the
 	// same source had stored already.
 	Records, Previously int64
-	// LongOrders counts orders of more than Quality.MaxItems items,
+	// LongOrders counts orders of more than Quality.MaxItems() items,
 	// imported in parts "<order>", "<order>#p2", ...
 	LongOrders          int64
 	Stored, Quarantined int64
 	// QuarantinedBy counts the quarantined records by reason.
 	QuarantinedBy map[string]int64
+	// WarnedBy counts stored records by the check with action warn they
+	// failed (a record may count under several).
+	WarnedBy map[string]int64
 }
 
 // Job is one import. It is not safe for concurrent use.
@@ -74,6 +79,8 @@ type Job struct {
 	resume int64
 	res    Result
 	part   store.Part
+	check  quality.Result
+	warned []quality.CheckName // of the pending part's stored records
 }
 
 // New validates cfg and returns a Job.
@@ -87,11 +94,14 @@ func New(cfg Config) (*Job, error) {
 	if cfg.Batch < 1 {
 		return nil, fmt.Errorf("import: batch %d, must be at least 1", cfg.Batch)
 	}
-	cfg.Quality = cfg.Quality.WithDefaults()
+	if cfg.Quality == nil {
+		cfg.Quality = quality.Default()
+	}
+	cfg.Quality = cfg.Quality.ForImport()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Job{cfg: cfg, topic: "import:" + cfg.Source, res: Result{QuarantinedBy: map[string]int64{}}}, nil
+	return &Job{cfg: cfg, topic: "import:" + cfg.Source, res: Result{QuarantinedBy: map[string]int64{}, WarnedBy: map[string]int64{}}}, nil
 }
 
 // Resume reads how many records of the source earlier imports stored;
@@ -122,7 +132,10 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 		if err != nil {
 			return fmt.Errorf("reading the transactions after record %d of import %q: %w", j.res.Records, j.cfg.Source, err)
 		}
-		parts := importer.SplitLongOrder(t, j.cfg.Quality.MaxItems)
+		parts := []event.Transaction{t}
+		if n := j.cfg.Quality.MaxItems(); n > 0 {
+			parts = importer.SplitLongOrder(t, n)
+		}
 		if len(parts) > 1 {
 			j.res.LongOrders++
 		}
@@ -134,12 +147,14 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 				continue
 			}
 			p := &parts[i]
-			if fail := j.cfg.Quality.Validate(p, now); fail != nil {
+			if j.cfg.Quality.Validate(p, now, &j.check); j.check.Failure != nil {
+				fail := j.check.Failure
 				raw, _ := event.Marshal(p)
 				j.part.Quarantined = append(j.part.Quarantined, store.Quarantined{Reason: string(fail.Reason),
 					Detail: fail.Detail, Raw: raw, Partition: Partition, Offset: ord})
 			} else {
 				j.part.Txs = append(j.part.Txs, pipeline.NewTx(p, Partition, ord, now, nil))
+				j.warned = append(j.warned, j.check.Warnings...)
 			}
 			j.part.To++
 			if j.part.Len() >= j.cfg.Batch {
@@ -181,6 +196,10 @@ func (j *Job) flush(ctx context.Context) error {
 	for _, q := range j.part.Quarantined {
 		j.res.QuarantinedBy[q.Reason]++
 	}
+	for _, w := range j.warned {
+		j.res.WarnedBy[string(w)]++
+	}
+	j.warned = j.warned[:0]
 	j.part = store.Part{Partition: 0, From: j.part.To, To: j.part.To}
 	return nil
 }

@@ -49,7 +49,7 @@ func (j *Job) ReplayQuarantined(ctx context.Context) (ReplayResult, error) {
 }
 
 // Replay checks the imported records in quarantine that f selects again
-// with q, as of now, and stores those that pass, batch rows per database
+// with q (the default contract when nil; as for an import), as of now, and stores those that pass, batch rows per database
 // transaction (5,000 when <= 0). Only rows of imports that a replay may
 // still change are selected (f.Source and f.State are overridden). Each row
 // is marked with its outcome in the transaction that stores the record
@@ -62,11 +62,14 @@ func (j *Job) ReplayQuarantined(ctx context.Context) (ReplayResult, error) {
 // through the checks and the store the import used, not produced to the
 // transactions topic. They keep their partition (-1) and their ordinal in
 // the file as offset.
-func Replay(ctx context.Context, st store.Store, q quality.Config, now time.Time, f store.QuarantineFilter, batch int) (ReplayResult, error) {
+func Replay(ctx context.Context, st store.Store, q *quality.Contract, now time.Time, f store.QuarantineFilter, batch int) (ReplayResult, error) {
 	if batch <= 0 {
 		batch = 5000
 	}
-	q = q.WithDefaults()
+	if q == nil {
+		q = quality.Default()
+	}
+	q = q.ForImport()
 	f.Source, f.State, f.Limit, f.Before = store.SourceImport, store.StateOpen, batch, 0
 	total := ReplayResult{QuarantinedBy: map[string]int64{}}
 	for {
@@ -90,12 +93,14 @@ func Replay(ctx context.Context, st store.Store, q quality.Config, now time.Time
 }
 
 // replayRows checks rows again and writes the outcome in one transaction.
-func replayRows(ctx context.Context, st store.Store, q quality.Config, now time.Time, rows []store.QuarantineRow) (ReplayResult, error) {
+func replayRows(ctx context.Context, st store.Store, q *quality.Contract, now time.Time, rows []store.QuarantineRow) (ReplayResult, error) {
 	part := store.Part{Partition: 0}
 	seen := map[string]bool{}
 	for _, r := range rows {
 		var t event.Transaction
-		fail := q.Decode(r.Raw, now, &t)
+		var res quality.Result
+		q.Decode(r.Raw, now, &t, &res)
+		fail := res.Failure
 		if fail == nil && seen[t.TransactionID] {
 			fail = &quality.Failure{Reason: quality.DuplicateID, Detail: fmt.Sprintf("transaction_id %s is replayed from another quarantine row too", t.TransactionID)}
 		}

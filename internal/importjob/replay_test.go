@@ -37,7 +37,7 @@ func TestReimportWithNewContract(t *testing.T) {
 	}
 	run := func(maxQuantity int) (Result, ReplayResult) {
 		t.Helper()
-		j, err := New(Config{Store: st, Source: "a.csv", Batch: 2, Quality: quality.Config{MaxQuantity: maxQuantity},
+		j, err := New(Config{Store: st, Source: "a.csv", Batch: 2, Quality: contractOf(t, quality.Config{MaxQuantity: maxQuantity}),
 			Now: func() time.Time { return when.Add(time.Hour) }})
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +118,7 @@ func TestReplayDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	strict := Config{Store: st, Source: "a.csv", Quality: quality.Config{MaxQuantity: 2}, Now: func() time.Time { return when }}
+	strict := Config{Store: st, Source: "a.csv", Quality: contractOf(t, quality.Config{MaxQuantity: 2}), Now: func() time.Time { return when }}
 	j, _ := New(strict)
 	if err := j.Run(ctx, &list{withQuantity(order("o1", 1), 5), withQuantity(order("o2", 1), 5), withQuantity(order("o2", 1), 6)}); err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestReplayDuplicates(t *testing.T) {
 	if err := b.Run(ctx, &list{withQuantity(order("o1", 1), 5)}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Replay(ctx, st, quality.Config{MaxQuantity: 10}, when, store.QuarantineFilter{}, 0)
+	rep, err := Replay(ctx, st, contractOf(t, quality.Config{MaxQuantity: 10}), when, store.QuarantineFilter{}, 0)
 	want := ReplayResult{Replayed: 3, Stored: 1, Duplicate: 2, QuarantinedBy: map[string]int64{}}
 	if err != nil || !reflect.DeepEqual(rep, want) {
 		t.Fatalf("replay: %+v, %v; want %+v", rep, err, want)
@@ -138,7 +138,17 @@ func TestReplayDuplicates(t *testing.T) {
 	if sum.TransactionsTotal != 2 || !reflect.DeepEqual(counts, wantCounts) {
 		t.Fatalf("after the replay: %d stored, rows %+v; want 2 stored and %+v", sum.TransactionsTotal, counts, wantCounts)
 	}
-	if rep, err := Replay(ctx, st, quality.Config{MaxQuantity: 10}, when, store.QuarantineFilter{}, 0); err != nil || rep.Replayed != 0 {
+	if rep, err := Replay(ctx, st, contractOf(t, quality.Config{MaxQuantity: 10}), when, store.QuarantineFilter{}, 0); err != nil || rep.Replayed != 0 {
 		t.Fatalf("replaying again: %+v, %v; want nothing", rep, err)
 	}
+}
+
+// contractOf is the default contract with c's thresholds.
+func contractOf(t testing.TB, c quality.Config) *quality.Contract {
+	t.Helper()
+	q, err := c.Contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/quality"
 )
 
 // Health is a snapshot of how the processor is doing, for /readyz, the
@@ -40,6 +42,9 @@ type Health struct {
 	Reasons []string `json:"reasons,omitempty"`
 	// StalledSince is when the oldest reason began; zero when ready.
 	StalledSince time.Time `json:"stalled_since,omitzero"`
+	// QualityWarnings counts, by check, the records stored although a
+	// data-quality check with action warn failed, since start.
+	QualityWarnings map[quality.CheckName]int64 `json:"quality_warnings,omitempty"`
 }
 
 // PartitionHealth is one owned partition's position.
@@ -194,6 +199,9 @@ func (h *healthState) noteWritten(w *writer) {
 func (p *Processor) Health() Health {
 	now := p.cfg.Now()
 	out := Health{Running: p.running.Load()}
+	if w := p.QualityWarnings(); len(w) > 0 {
+		out.QualityWarnings = w
+	}
 	p.mu.Lock()
 	owned := make(map[int32]bool, len(p.parts)+len(p.restoring))
 	for part := range p.parts {

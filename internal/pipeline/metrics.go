@@ -25,6 +25,11 @@ type Metrics struct {
 	Stalls     *prometheus.CounterVec
 	Rebalances *prometheus.CounterVec
 	Assigned   prometheus.Gauge
+	// QualityWarnings counts records stored although a check with action
+	// warn failed, by check; UnknownFields counts top-level fields the
+	// schema does not know, by name (at most 100 names, then "_other").
+	QualityWarnings *prometheus.CounterVec
+	UnknownFields   *prometheus.CounterVec
 }
 
 // NewMetrics registers the processor's metrics on reg.
@@ -56,5 +61,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rebalances: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_partition_events_total",
 			Help: "Partition assignments, revocations and losses."}, []string{"event"}),
 		Assigned: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_partitions_assigned", Help: "Partitions this processor owns."}),
+		QualityWarnings: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_quality_warnings_total",
+			Help: "Records accepted although a data-quality check with action warn failed, by check; counted when checked."}, []string{"check"}),
+		UnknownFields: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_quality_unknown_fields_total",
+			Help: "Top-level fields the event schema does not know (schema drift), by field name: at most 100 names, later ones as _other."}, []string{"field"}),
 	}
 }

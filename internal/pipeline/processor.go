@@ -62,8 +62,12 @@ type Config struct {
 	// Partitions are divided among the writers (partition mod Writers), so
 	// each partition's batches still commit in order. Defaults to 2.
 	Writers int
-	// Quality holds the data-quality tolerances. Defaults to quality's.
-	Quality quality.Config
+	// Quality is the data-quality contract records are checked by; SetQuality
+	// replaces it while running. Defaults to quality.Default().
+	Quality *quality.Contract
+	// QualityObserver, when set, is told every checked record's outcome
+	// (see quality.Observer). Defaults to none.
+	QualityObserver quality.Observer
 	// DedupWindow is how many recent transaction ids each partition
 	// remembers for the duplicate check. Defaults to 100,000.
 	DedupWindow int
@@ -131,7 +135,6 @@ func (c Config) withDefaults() Config {
 	if c.Writers == 0 {
 		c.Writers = 2
 	}
-	c.Quality = c.Quality.WithDefaults()
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 100_000
 	}
@@ -225,6 +228,7 @@ type Processor struct {
 	writers     []*writer // partition mod len(writers) writes a partition's batches
 	groupCommit *groupCommitter
 	health      *healthState
+	quality     *qualityState
 
 	stored, quarantined, batches, lostTotal atomic.Int64
 	replays                                 replayCounts // replay.go
@@ -252,6 +256,7 @@ func New(cfg Config) (*Processor, error) {
 		owner:      cfg.InstanceID,
 		health:     newHealthState(),
 		wake:       make(chan struct{}, 1),
+		quality:    newQualityState(cfg.Quality, cfg.QualityObserver, cfg.Metrics),
 	}
 	if p.owner == "" {
 		host, _ := os.Hostname()
@@ -531,8 +536,10 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 		return nil
 	}
 	now := p.cfg.Now()
+	contract := p.quality.contract.Load() // one contract for the whole batch
 	run := func(j *job) {
 		var t event.Transaction
+		var res quality.Result
 		ps, part := j.ps, &j.part
 		part.From = ps.pos
 		recs := j.recs
@@ -557,7 +564,7 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			if part.From < 0 {
 				part.From = r.Offset
 			}
-			p.process(ps, r, now, &t, part)
+			p.process(ps, r, now, contract, &t, &res, part)
 			part.To = r.Offset + 1
 			ps.pos = part.To
 		}
@@ -591,7 +598,8 @@ const (
 	HeaderBad      = event.HeaderBad
 )
 
-func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *event.Transaction, part *store.Part) {
+func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contract *quality.Contract, t *event.Transaction,
+	res *quality.Result, part *store.Part) {
 	var label, scenario, bad string
 	for _, h := range r.Headers {
 		switch h.Key {
@@ -603,16 +611,19 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *even
 			bad = string(h.Value)
 		}
 	}
-	fail := p.cfg.Quality.Decode(r.Value, now, t)
+	contract.Decode(r.Value, now, t, res)
+	fail := res.Failure
 	if fail == nil {
 		fail = ps.dedup.Check(t.TransactionID)
 	}
 	replay := replayOf(r)
 	if fail != nil {
+		p.quality.observe(res, fail.Reason)
 		p.addQuarantined(part, store.Quarantined{Reason: string(fail.Reason), Detail: fail.Detail, Raw: r.Value,
 			Partition: r.Partition, Offset: r.Offset, Expected: bad, ReplayOf: replay})
 		return
 	}
+	p.quality.observe(res, quality.OK)
 	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, r.Value)
 	row.ExpectedBad, row.ReplayOf = bad, replay
 	if ps.scorer != nil {

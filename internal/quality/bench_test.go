@@ -31,3 +31,54 @@ func BenchmarkCheckText(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChecks is the contract's checks alone, on the hot path: the text
+// check, the scan for unknown fields and every field check of a clean,
+// decoded record (the JSON decode itself is BenchmarkDecode's). The target
+// is under 1 µs per record.
+func BenchmarkChecks(b *testing.B) {
+	c := Default()
+	raw := []byte(good)
+	var tx event.Transaction
+	if err := event.Decode(raw, &tx); err != nil {
+		b.Fatal(err)
+	}
+	var res Result
+	b.ReportAllocs()
+	for b.Loop() {
+		if f := checkText(raw); f != nil {
+			b.Fatal(f)
+		}
+		res.UnknownFields = appendUnknownFields(res.UnknownFields[:0], raw)
+		c.Validate(&tx, now, &res)
+		if res.Failure != nil || len(res.Warnings) > 0 || len(res.UnknownFields) > 0 {
+			b.Fatal(res.Failure, res.Warnings, res.UnknownFields)
+		}
+	}
+}
+
+// BenchmarkUnknownFields is the scan for unknown top-level fields alone.
+func BenchmarkUnknownFields(b *testing.B) {
+	raw := []byte(good)
+	var dst []string
+	for b.Loop() {
+		if dst = appendUnknownFields(dst[:0], raw); len(dst) > 0 {
+			b.Fatal(dst)
+		}
+	}
+}
+
+// BenchmarkValidate is the field checks alone on a decoded record.
+func BenchmarkValidate(b *testing.B) {
+	c := Default()
+	var tx event.Transaction
+	if err := event.Decode([]byte(good), &tx); err != nil {
+		b.Fatal(err)
+	}
+	var res Result
+	for b.Loop() {
+		if c.Validate(&tx, now, &res); res.Failure != nil {
+			b.Fatal(res.Failure)
+		}
+	}
+}

@@ -1,11 +1,14 @@
 package quality
 
-// currencies accepted by the check: ISO 4217 codes in common use by shops.
-var currencies = setOf("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF",
+// defaultCurrencies are the currency check's default: ISO 4217 codes in
+// common use by shops.
+var defaultCurrencies = []string{"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF",
 	"RON", "BGN", "JPY", "CNY", "INR", "AUD", "CAD", "NZD", "BRL", "MXN", "ZAR", "SGD", "HKD",
 	"KRW", "TRY", "AED", "SAR", "ILS", "THB", "MYR", "IDR", "PHP", "VND", "ARS", "CLP", "COP",
 	"PEN", "UAH", "NGN", "EGP", "KES", "MAD", "PKR", "BDT", "TWD", "ISK",
-	"BHD", "KWD", "OMR", "JOD", "QAR")
+	"BHD", "KWD", "OMR", "JOD", "QAR"}
+
+var currencies = setOf(defaultCurrencies...)
 
 // countries is the ISO 3166-1 alpha-2 list.
 var countries = setOf("AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
@@ -29,7 +32,8 @@ func setOf(xs ...string) map[string]struct{} {
 	return m
 }
 
-// KnownCurrency reports whether code is an accepted ISO 4217 currency.
+// KnownCurrency reports whether code is a currency the default contract
+// accepts.
 func KnownCurrency(code string) bool { _, ok := currencies[code]; return ok }
 
 // KnownCountry reports whether code is an ISO 3166-1 alpha-2 country.

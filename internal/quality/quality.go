@@ -40,38 +40,71 @@ const (
 
 // Reasons lists every failure reason, for metrics and documentation.
 var Reasons = []Reason{EmptyRecord, InvalidText, MalformedJSON, WrongType, MissingField, UnsupportedVer, TooManyDecimals,
-	NegativeAmount, OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, InvalidCard, FutureTimestamp, DuplicateID}
+	NegativeAmount, OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, InvalidCard, FutureTimestamp, DuplicateID,
+	InvalidID, UnknownChannel, UnknownPaymentMethod, StaleTimestamp, UnknownField}
 
-// Config holds the tolerances of the checks.
+// Config holds the thresholds the checks had before the contract (see
+// Contract), for callers that need only those: it is the default contract
+// with these four thresholds, every other check as the default has it.
+// Warnings are not reported through it; use a Contract for them.
 type Config struct {
-	// MaxFutureSkew is how far past the processing clock an event time may
-	// lie before it is rejected. Defaults to 5 minutes.
+	// MaxFutureSkew is checks.event_time_future.max_skew. Defaults to 5 minutes.
 	MaxFutureSkew time.Duration
-	// MaxItems is the most lines one transaction may have. Defaults to 100.
+	// MaxItems is checks.item_count.max. Defaults to 100.
 	MaxItems int
-	// MaxQuantity is the most units of one line. Defaults to 1000.
+	// MaxQuantity is checks.quantity.max. Defaults to 100,000.
 	MaxQuantity int
-	// MaxTotalCents is the largest total or unit price accepted, in minor
-	// units of the record's currency. Defaults to 100,000,000 (1,000,000.00
-	// in a two-decimal currency).
+	// MaxTotalCents is checks.amount.max, in minor units of the record's
+	// currency. Defaults to 100,000,000 (1,000,000.00 in a two-decimal
+	// currency).
 	MaxTotalCents event.Cents
+
+	contract *Contract // built by WithDefaults
 }
 
-// WithDefaults returns c with zero fields set to their defaults.
+// WithDefaults returns c with zero fields set to their defaults and its
+// contract built.
 func (c Config) WithDefaults() Config {
+	d := DefaultSpec().Checks
 	if c.MaxFutureSkew == 0 {
-		c.MaxFutureSkew = 5 * time.Minute
+		c.MaxFutureSkew = time.Duration(d.EventTimeFuture.MaxSkew)
 	}
 	if c.MaxItems == 0 {
-		c.MaxItems = 100
+		c.MaxItems = int(d.ItemCount.Max)
 	}
 	if c.MaxQuantity == 0 {
-		c.MaxQuantity = 1000
+		c.MaxQuantity = int(d.Quantity.Max)
 	}
 	if c.MaxTotalCents == 0 {
-		c.MaxTotalCents = 100_000_000
+		c.MaxTotalCents = event.Cents(d.Amount.Max)
 	}
+	c.contract = nil
+	c.contract, _ = c.Contract()
 	return c
+}
+
+// Contract is the default contract with c's thresholds.
+func (c Config) Contract() (*Contract, error) {
+	if c.contract != nil {
+		return c.contract, nil
+	}
+	s := DefaultSpec()
+	s.Checks.EventTimeFuture.MaxSkew = Duration(c.MaxFutureSkew)
+	s.Checks.ItemCount.Max = int64(c.MaxItems)
+	s.Checks.Quantity.Max = int64(c.MaxQuantity)
+	s.Checks.Amount.Max = int64(c.MaxTotalCents)
+	return s.Compile()
+}
+
+func (c Config) compiled() *Contract {
+	if c.contract != nil {
+		return c.contract
+	}
+	ct, err := c.WithDefaults().Contract()
+	if err != nil {
+		return Default()
+	}
+	return ct
 }
 
 // Failure is a record that failed a check, with a human-readable detail.
@@ -90,52 +123,11 @@ func fail(r Reason, format string, args ...any) *Failure {
 }
 
 // Decode parses raw into t and applies every check except duplicates. It
-// returns nil when the record is clean, or the first failed check.
+// returns nil when the record is accepted, or the first failed check.
 func (c Config) Decode(raw []byte, now time.Time, t *event.Transaction) *Failure {
-	if len(raw) == 0 {
-		*t = event.Transaction{}
-		if raw == nil {
-			return fail(EmptyRecord, "the record has no value (a tombstone)")
-		}
-		return fail(EmptyRecord, "the record's value is empty")
-	}
-	if f := checkText(raw); f != nil {
-		*t = event.Transaction{}
-		return f
-	}
-	if err := event.Decode(raw, t); err != nil {
-		if errors.Is(err, event.ErrPrecision) {
-			return c.precision(t, err)
-		}
-		msg := err.Error()
-		if strings.Contains(msg, "cannot unmarshal") || strings.Contains(msg, "is not a number") ||
-			strings.Contains(msg, "out of range") || strings.Contains(msg, "parsing time") {
-			return fail(WrongType, "%s", trimErr(msg))
-		}
-		return fail(MalformedJSON, "%s", trimErr(msg))
-	}
-	return c.Validate(t, now)
-}
-
-// precision names an amount with more decimals than its currency has. A
-// record whose currency is missing or unknown (read with two decimals) is
-// named for that instead, as it would be had its amounts fitted.
-func (c Config) precision(t *event.Transaction, err error) *Failure {
-	switch {
-	case t.SchemaVersion == 0:
-		return fail(MissingField, "schema_version is missing")
-	case t.SchemaVersion != event.SchemaVersion:
-		return fail(UnsupportedVer, "schema_version %d, want %d", t.SchemaVersion, event.SchemaVersion)
-	case t.Currency == "":
-		return fail(MissingField, "currency is missing")
-	case !KnownCurrency(t.Currency):
-		return fail(UnknownCurrency, "currency %q is not a known ISO 4217 code", t.Currency)
-	}
-	var pe *event.PrecisionError
-	if errors.As(err, &pe) {
-		return fail(TooManyDecimals, "%s", trimErr(pe.Error()))
-	}
-	return fail(TooManyDecimals, "%s", trimErr(err.Error()))
+	var res Result
+	c.compiled().Decode(raw, now, t, &res)
+	return res.Failure
 }
 
 // trimErr shortens a decoder's message for a failure's detail, which is
@@ -151,73 +143,9 @@ func trimErr(s string) string {
 
 // Validate applies the field, range and consistency checks to a decoded t.
 func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
-	digits, _ := event.CurrencyDigits(t.Currency)
-	money := func(v event.Cents) string { return string(v.AppendDecimal(nil, digits)) }
-	switch {
-	case t.SchemaVersion == 0:
-		return fail(MissingField, "schema_version is missing")
-	case t.SchemaVersion != event.SchemaVersion:
-		return fail(UnsupportedVer, "schema_version %d, want %d", t.SchemaVersion, event.SchemaVersion)
-	case t.TransactionID == "":
-		return fail(MissingField, "transaction_id is missing")
-	case t.CustomerID == "":
-		return fail(MissingField, "customer_id is missing")
-	case t.EventTime.IsZero():
-		return fail(MissingField, "event_time is missing")
-	case len(t.Items) == 0:
-		return fail(MissingField, "items is empty")
-	case t.Currency == "":
-		return fail(MissingField, "currency is missing")
-	case t.PaymentMethod == "":
-		return fail(MissingField, "payment_method is missing")
-	case t.Channel == "":
-		return fail(MissingField, "channel is missing")
-	case t.BillingCountry == "" || t.ShippingCountry == "":
-		return fail(MissingField, "billing_country or shipping_country is missing")
-	case len(t.TransactionID) > 64 || len(t.CustomerID) > 64:
-		return fail(OutOfRange, "identifier longer than 64 bytes")
-	case len(t.Items) > c.MaxItems:
-		return fail(OutOfRange, "%d items, at most %d", len(t.Items), c.MaxItems)
-	}
-	if t.TotalCents < 0 {
-		return fail(NegativeAmount, "total_amount %s is negative", money(t.TotalCents))
-	}
-	for i := range t.Items {
-		it := &t.Items[i]
-		if it.ProductID == "" {
-			return fail(MissingField, "items[%d].product_id is missing", i)
-		}
-		if it.UnitPriceCents < 0 {
-			return fail(NegativeAmount, "items[%d].unit_price %s is negative", i, money(it.UnitPriceCents))
-		}
-		if it.UnitPriceCents > c.MaxTotalCents {
-			return fail(OutOfRange, "items[%d].unit_price %s above %s", i, money(it.UnitPriceCents), money(c.MaxTotalCents))
-		}
-		if it.Quantity <= 0 || it.Quantity > c.MaxQuantity {
-			return fail(OutOfRange, "items[%d].quantity %d outside 1..%d", i, it.Quantity, c.MaxQuantity)
-		}
-	}
-	if t.TotalCents > c.MaxTotalCents {
-		return fail(OutOfRange, "total_amount %s above %s", money(t.TotalCents), money(c.MaxTotalCents))
-	}
-	if s := t.ItemsCents(); s != t.TotalCents {
-		return fail(TotalMismatch, "total_amount %s, items sum to %s", money(t.TotalCents), money(s))
-	}
-	if !KnownCurrency(t.Currency) {
-		return fail(UnknownCurrency, "currency %q is not a known ISO 4217 code", t.Currency)
-	}
-	for _, cc := range []string{t.BillingCountry, t.ShippingCountry} {
-		if !KnownCountry(cc) {
-			return fail(UnknownCountry, "country %q is not a known ISO 3166 alpha-2 code", cc)
-		}
-	}
-	if f := checkCard(&t.Card); f != nil {
-		return f
-	}
-	if t.EventTime.After(now.Add(c.MaxFutureSkew)) {
-		return fail(FutureTimestamp, "event_time %s is %s ahead of the clock", t.EventTime.Format(time.RFC3339), t.EventTime.Sub(now).Round(time.Second))
-	}
-	return nil
+	var res Result
+	c.compiled().Validate(t, now, &res)
+	return res.Failure
 }
 
 // Dedup is the duplicate check: it remembers the transaction IDs seen in a

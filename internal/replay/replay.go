@@ -42,9 +42,9 @@ type Config struct {
 	Brokers []string
 	// Topic receives the stream records. Defaults to "transactions".
 	Topic string
-	// Quality checks imported records again. Defaults to quality's
-	// defaults.
-	Quality quality.Config
+	// Quality is the data-quality contract imported records are checked
+	// against again. Defaults to the default contract.
+	Quality *quality.Contract
 	// Batch is how many rows are read (and, for imports, stored) at once.
 	// Defaults to 500.
 	Batch int

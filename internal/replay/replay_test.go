@@ -114,7 +114,7 @@ type processor struct {
 func (h *harness) start(q quality.Config) *processor {
 	h.t.Helper()
 	pr := &processor{commits: make(chan struct{}, 1), h: h, runError: make(chan error, 1)}
-	p, err := pipeline.New(pipeline.Config{Brokers: h.brokers, Store: h.st, Logger: quiet, Quality: q, InstanceID: "p1",
+	p, err := pipeline.New(pipeline.Config{Brokers: h.brokers, Store: h.st, Logger: quiet, Quality: contractOf(h.t, q), InstanceID: "p1",
 		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)},
 		OnCommit: func(*store.Batch, time.Time) {
 			select {
@@ -323,4 +323,14 @@ func find(t *testing.T, rows []store.QuarantineRow, reason string) store.Quarant
 	}
 	t.Fatalf("no row of reason %s in %+v", reason, rows)
 	return store.QuarantineRow{}
+}
+
+// contractOf is the default contract with c's thresholds.
+func contractOf(t testing.TB, c quality.Config) *quality.Contract {
+	t.Helper()
+	q, err := c.Contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -67,7 +67,7 @@ func TestQuarantineAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, err := importjob.New(importjob.Config{Store: st, Source: "orders.csv", Quality: quality.Config{MaxQuantity: 2}})
+	job, err := importjob.New(importjob.Config{Store: st, Source: "orders.csv", Quality: contractOf(t, quality.Config{MaxQuantity: 2})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestQuarantineAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relaxed := replay.Config{Store: st, Quality: quality.Config{MaxQuantity: 10}}
+	relaxed := replay.Config{Store: st, Quality: contractOf(t, quality.Config{MaxQuantity: 10})}
 	web.RegisterQuarantine(srv, st, func(ctx context.Context, f store.QuarantineFilter, dry bool) (web.ReplayCounts, error) {
 		r, err := replay.Replay(ctx, relaxed, f, dry)
 		if errors.Is(err, replay.ErrNoBrokers) {
@@ -226,4 +226,14 @@ func FuzzDecodeReplayRequest(f *testing.F) {
 			t.Fatalf("accepted since %v not before until %v", flt.Since, flt.Until)
 		}
 	})
+}
+
+// contractOf is the default contract with c's thresholds.
+func contractOf(t testing.TB, c quality.Config) *quality.Contract {
+	t.Helper()
+	q, err := c.Contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

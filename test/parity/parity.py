@@ -301,16 +301,15 @@ def check_retail_import(binary, data, tmp):
     # What the store holds, by the documented rules: consecutive kept rows of
     # one invoice and customer are a transaction, taking its first row's
     # country; orders over 100 lines are split into parts of 100; a part
-    # with a line over 1,000 units, or whose country is not an ISO country
-    # the importer knows, is quarantined whole.
+    # with a line over 100,000 units (the default quality contract's
+    # quantity.max) is quarantined whole. Regions that are no country
+    # (Unspecified, European Community, Channel Islands) are stored as ZZ.
     t0 = time.perf_counter()
     k = df[kept].copy()
     k["id"] = k["CustomerID"].str.replace(r"\.0$", "", regex=True)
     run = ((k["InvoiceNo"] != k["InvoiceNo"].shift()) | (k["id"] != k["id"].shift())).cumsum()
     k["part"] = run.astype(str) + "/" + (k.groupby(run).cumcount() // 100).astype(str)
-    first_country = k.groupby(run)["Country"].transform("first")
-    unmapped = first_country.isin(["Unspecified", "European Community", "Channel Islands"])
-    bad = (k["Quantity"] > 1000) | unmapped
+    bad = k["Quantity"] > 100_000
     bad_part = bad.groupby(k["part"]).transform("any")
     stored = k[~bad_part]
     cents = [int((decimal.Decimal(q) * decimal.Decimal(p) * 100).quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))

@@ -1,9 +1,13 @@
-package importer
+package quality
 
-// countryCodes maps lower-cased country names (and alpha-3 codes) seen in
-// order exports to ISO 3166 alpha-2. It covers every country of the UCI
-// Online Retail data and the common spellings of other frequent ones.
-var countryCodes = map[string]string{
+// defaultCountryAliases are the country check's default aliases: names
+// (and alpha-3 or informal codes) seen in order exports, lower-case, mapped
+// to ISO 3166-1 alpha-2, and the common names of regions that are no
+// country, mapped to the unknown-region value ZZ (ISO 3166's user-assigned
+// "unknown"), so their orders are stored rather than quarantined. It covers
+// every country of the UCI Online Retail data and the common spellings of
+// other frequent ones.
+var defaultCountryAliases = map[string]string{
 	"united kingdom": "GB", "uk": "GB", "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB", "gbr": "GB",
 	"eire": "IE", "ireland": "IE", "irl": "IE",
 	"united states": "US", "united states of america": "US", "usa": "US", "u.s.a.": "US", "america": "US",
@@ -20,4 +24,8 @@ var countryCodes = map[string]string{
 	"australia": "AU", "aus": "AU", "new zealand": "NZ", "canada": "CA", "can": "CA", "brazil": "BR", "bra": "BR",
 	"mexico": "MX", "argentina": "AR", "chile": "CL", "rsa": "ZA", "south africa": "ZA", "nigeria": "NG", "egypt": "EG",
 	"bermuda": "BM",
+	// Regions that are no single country: Jersey (JE) and Guernsey (GG)
+	// cannot be told apart, the European Community is many, Unspecified none.
+	"channel islands": "ZZ", "european community": "ZZ", "european union": "ZZ", "eu": "ZZ", "unspecified": "ZZ",
+	"unknown": "ZZ", "other": "ZZ", "n/a": "ZZ",
 }

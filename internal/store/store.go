@@ -96,6 +96,9 @@ type Part struct {
 	// features, dedup window) as of offset To, stored with the offset in the
 	// same transaction and handed back by Store.Checkpoint.
 	Checkpoint []byte
+	// CheckedAt is when the part's records were checked: their minute in
+	// the quality counts (QualityDeltas). Zero means when stored.
+	CheckedAt time.Time
 }
 
 // Checkpoint is a partition's state stored with its offset.
@@ -150,6 +153,10 @@ type Tx struct {
 	// named, if any. Not stored with the row; it goes with the record to
 	// quarantine if the store finds it a duplicate.
 	ExpectedBad string
+	// QualityWarnings are the checks that warned about the record (it
+	// passed them all). Not stored with the row; counted per minute and
+	// check in the quality counts.
+	QualityWarnings []string
 }
 
 // Quarantined is a record that failed a data-quality check.

@@ -30,8 +30,10 @@ func (c Counts) Score() (float64, bool) {
 }
 
 // Checks are the checks every minute has a row for, in quality's order,
-// followed by the record the database refused (store_rejected). Warnings
-// of other names get a row in the minutes they occur.
+// followed by the record the database refused (store_rejected). A check
+// that only warns belongs here too: warnings of a name not listed get a
+// row only in the batches they occur in, so that row's checked and passed
+// undercount.
 var Checks = append(slices.Clone(quality.Reasons), quality.StoreRejected)
 
 // Tally counts the outcomes of records in one minute. The zero value is

@@ -41,6 +41,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxConcurrentDeliverers", testOutboxConcurrent},
 		{"OutboxExpiredLease", testOutboxExpiredLease},
 		{"OutboxPrune", testOutboxPrune},
+		{"QualityMinutes", testQualityMinutes},
+		{"TxPerMinute", testTxPerMinute},
+		{"QualityFindings", testQualityFindings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,28 @@ type Scorer interface {
 	Replay(row *store.Tx)
 }
 
+// QualityObserver sees the outcome of every record the processor checks,
+// for the stream's quality monitor (package quality/monitor). Begin is
+// called once per partition and poll from that partition's goroutine; the
+// recorder it returns is used by that goroutine alone, so observing a
+// record need take no lock.
+type QualityObserver interface {
+	Begin(partition int32, now time.Time) QualityRecorder
+}
+
+// QualityRecorder observes one partition's records of one poll.
+type QualityRecorder interface {
+	// Observe is called once per record with the check it failed
+	// (quality.OK when it passed), the checks that warned about it, the
+	// decoded transaction (meaningful only when it passed) and the Kafka
+	// produce time. Records the store later refuses as duplicates or
+	// rejects are observed as passed; the stored counts (quality_minutes)
+	// have their final outcome.
+	Observe(failed quality.Reason, warnings []string, t *event.Transaction, produced time.Time)
+	// Done ends the poll's observations.
+	Done()
+}
+
 // Config configures a Processor.
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required.
@@ -113,6 +135,9 @@ type Config struct {
 	// OnFetch, when set, is called after every poll that returned records,
 	// with their number and the time (used by the benchmark).
 	OnFetch func(n int, at time.Time)
+	// QualityObserver, when set, sees every checked record. Defaults to
+	// none.
+	QualityObserver QualityObserver
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
 }
@@ -516,6 +541,7 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 		var t event.Transaction
 		ps, part := j.ps, &j.part
 		part.From = ps.pos
+		part.CheckedAt = now
 		recs := j.recs
 		for len(recs) > 0 && ps.pos >= 0 && recs[0].Offset < ps.pos {
 			recs = recs[1:] // fetched before a re-seek; already handled
@@ -534,11 +560,16 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			p.health.noteBeyondEnd(part.Partition, "")
 			ps.beyondEnd = false
 		}
+		var rec QualityRecorder
+		if p.cfg.QualityObserver != nil {
+			rec = p.cfg.QualityObserver.Begin(part.Partition, now)
+			defer rec.Done()
+		}
 		for _, r := range recs {
 			if part.From < 0 {
 				part.From = r.Offset
 			}
-			p.process(ps, r, now, &t, part)
+			p.process(ps, r, now, &t, part, rec)
 			part.To = r.Offset + 1
 			ps.pos = part.To
 		}
@@ -572,7 +603,7 @@ const (
 	HeaderBad      = event.HeaderBad
 )
 
-func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *event.Transaction, part *store.Part) {
+func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *event.Transaction, part *store.Part, rec QualityRecorder) {
 	var label, scenario, bad string
 	for _, h := range r.Headers {
 		switch h.Key {
@@ -589,8 +620,14 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, t *even
 		fail = ps.dedup.Check(t.TransactionID)
 	}
 	if fail != nil {
+		if rec != nil {
+			rec.Observe(fail.Reason, nil, nil, r.Timestamp)
+		}
 		p.quarantine(part, r.Partition, r.Offset, r.Value, fail, bad)
 		return
+	}
+	if rec != nil {
+		rec.Observe(quality.OK, nil, t, r.Timestamp)
 	}
 	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, r.Value)
 	row.ExpectedBad = bad

@@ -58,12 +58,11 @@ func lagUpper(i int) float64 {
 // distributions of amount, items and channel. It is owned by one goroutine
 // until [Monitor.Done], so observing a record takes no lock.
 type Sketch struct {
-	m       *Monitor
-	now     time.Time
-	tally   Tally
-	stream  streamStats
-	minute  time.Time
-	partial bool
+	m      *Monitor
+	now    time.Time
+	tally  Tally
+	stream streamStats
+	minute time.Time
 }
 
 // streamStats are the distributions the stream detectors compare.

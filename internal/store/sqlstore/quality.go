@@ -14,6 +14,26 @@ import (
 // statement is plain SQL both databases take (ON CONFLICT … excluded), a
 // few dozen rows per batch, so it needs no dialect's bulk path.
 func (s *Store) upsertQuality(ctx context.Context, tx DB, rows []store.QualityMinute) error {
+	// A reason is the record's own text when it came from elsewhere (an
+	// import): made storable, two may become one key, which one statement
+	// may not update twice, so they are added up first.
+	merged := rows[:0:0]
+	at := map[store.QualityMinute]int{}
+	for _, r := range rows {
+		r.Check = Sanitize(r.Check)
+		k := store.QualityMinute{Minute: r.Minute, Check: r.Check}
+		if i, ok := at[k]; ok {
+			m := &merged[i]
+			// The same records passed both: only the failures add.
+			m.Failed += r.Failed
+			m.Warned = max(m.Warned, r.Warned)
+			m.Checked = m.Passed + m.Failed
+			continue
+		}
+		at[k] = len(merged)
+		merged = append(merged, r)
+	}
+	rows = merged
 	const chunk = 200
 	for lo := 0; lo < len(rows); lo += chunk {
 		part := rows[lo:min(lo+chunk, len(rows))]

@@ -33,8 +33,10 @@ func testQualityMinutes(t *testing.T, s store.Store) {
 	p1.CheckedAt = m1.Add(59 * time.Second)
 	write(t, s, p0, p1)
 	p2 := part(0, 3, Tx("d", "c3", base, 100, 0, 3))
-	p2.Quarantined = []store.Quarantined{{Reason: "malformed_json", Raw: []byte("{"), Partition: 0, Offset: 4}}
-	p2.To, p2.CheckedAt = 5, m0.Add(50*time.Second)
+	// Two reasons that are one once made storable add up.
+	p2.Quarantined = []store.Quarantined{{Reason: "malformed_json", Raw: []byte("{"), Partition: 0, Offset: 4},
+		{Reason: "odd\x00", Raw: []byte("?"), Partition: 0, Offset: 5}, {Reason: "odd\uFFFD", Raw: []byte("?"), Partition: 0, Offset: 6}}
+	p2.To, p2.CheckedAt = 7, m0.Add(50*time.Second)
 	write(t, s, p2)
 
 	rows, err := q.QualityMinutes(ctx, m0, m1.Add(time.Minute))
@@ -49,7 +51,8 @@ func testQualityMinutes(t *testing.T, s store.Store) {
 		got[r.Minute][r.Check] = r
 	}
 	want := []store.QualityMinute{
-		{Minute: m0, Check: "all", Checked: 5, Passed: 3, Warned: 1, Failed: 2},
+		{Minute: m0, Check: "all", Checked: 7, Passed: 3, Warned: 1, Failed: 4},
+		{Minute: m0, Check: "odd\uFFFD", Checked: 3, Passed: 1, Failed: 2}, // only in the second batch: not in monitor.Checks
 		{Minute: m0, Check: "unknown_country", Checked: 4, Passed: 3, Failed: 1},
 		{Minute: m0, Check: "malformed_json", Checked: 4, Passed: 3, Failed: 1},
 		{Minute: m0, Check: "invalid_card", Checked: 3, Passed: 3},

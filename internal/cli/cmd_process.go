@@ -21,6 +21,7 @@ import (
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/qualityfile"
+	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -163,11 +164,13 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	for n := range hooks {
 		names = append(names, n)
 	}
+	mon := monitor.New(monitor.Config{})
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery,
+		QualityObserver: qualityObserver{mon},
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
@@ -207,6 +210,10 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	}
 	deliverer, err := alert.New(acfg)
 	if err != nil {
+		producer.Close()
+		return nil, web.FraudDeps{}, err
+	}
+	if err := startQualityWatch(ctx, g, d.store, mon, f.instanceID, d.logger, d.reg); err != nil {
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}
@@ -311,6 +318,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		web.RegisterFraud(srv, fraudDeps)
 		registerDeliveries(srv, st)
+		if err := registerQualityAPI(srv, st); err != nil {
+			return err
+		}
 		ln, err := srv.Listen()
 		if err != nil {
 			return err

@@ -142,6 +142,9 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err
 	}
+	if err := registerQualityAPI(srv, st); err != nil {
+		return err
+	}
 	ln, err := srv.Listen()
 	if err != nil {
 		return err

@@ -67,6 +67,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err
 	}
+	if err := registerQualityAPI(srv, st); err != nil {
+		return err
+	}
 	ln, err := srv.Listen()
 	if err != nil {
 		return err

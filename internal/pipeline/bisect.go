@@ -84,7 +84,7 @@ func (p *Processor) rejectRecord(part *store.Part, msg string) {
 			kept = append(kept, o) // part-level messages, such as a loss alert
 		}
 	}
-	*part = store.Part{Partition: part.Partition, From: part.From, To: part.To, Outbox: kept, Checkpoint: part.Checkpoint}
+	*part = store.Part{Partition: part.Partition, From: part.From, To: part.To, Outbox: kept, Checkpoint: part.Checkpoint, CheckedAt: part.CheckedAt}
 	for _, q := range qs {
 		p.addQuarantined(part, q)
 	}
@@ -126,8 +126,8 @@ func (p *Processor) splitPart(part *store.Part) (store.Part, store.Part) {
 	}
 	slices.Sort(offs)
 	mid := offs[len(offs)/2]
-	a := store.Part{Partition: part.Partition, From: part.From, To: mid}
-	c := store.Part{Partition: part.Partition, From: mid, To: part.To, Checkpoint: part.Checkpoint}
+	a := store.Part{Partition: part.Partition, From: part.From, To: mid, CheckedAt: part.CheckedAt}
+	c := store.Part{Partition: part.Partition, From: mid, To: part.To, Checkpoint: part.Checkpoint, CheckedAt: part.CheckedAt}
 	side := func(off int64) *store.Part {
 		if off < mid {
 			return &a

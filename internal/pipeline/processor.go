@@ -35,6 +35,28 @@ type Scorer interface {
 	Replay(row *store.Tx)
 }
 
+// QualityObserver sees the outcome of every record the processor checks,
+// for the stream's quality monitor (package quality/monitor). Begin is
+// called once per partition and poll from that partition's goroutine; the
+// recorder it returns is used by that goroutine alone, so observing a
+// record need take no lock.
+type QualityObserver interface {
+	Begin(partition int32, now time.Time) QualityRecorder
+}
+
+// QualityRecorder observes one partition's records of one poll.
+type QualityRecorder interface {
+	// Observe is called once per record with the check it failed
+	// (quality.OK when it passed), the checks that warned about it, the
+	// decoded transaction (meaningful only when it passed) and the Kafka
+	// produce time. Records the store later refuses as duplicates or
+	// rejects are observed as passed; the stored counts (quality_minutes)
+	// have their final outcome.
+	Observe(failed quality.Reason, warnings []string, t *event.Transaction, produced time.Time)
+	// Done ends the poll's observations.
+	Done()
+}
+
 // Config configures a Processor.
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required.
@@ -65,9 +87,6 @@ type Config struct {
 	// Quality is the data-quality contract records are checked by; SetQuality
 	// replaces it while running. Defaults to quality.Default().
 	Quality *quality.Contract
-	// QualityObserver, when set, is told every checked record's outcome
-	// (see quality.Observer). Defaults to none.
-	QualityObserver quality.Observer
 	// DedupWindow is how many recent transaction ids each partition
 	// remembers for the duplicate check. Defaults to 100,000.
 	DedupWindow int
@@ -118,6 +137,9 @@ type Config struct {
 	// OnFetch, when set, is called after every poll that returned records,
 	// with their number and the time (used by the benchmark).
 	OnFetch func(n int, at time.Time)
+	// QualityObserver, when set, sees every checked record. Defaults to
+	// none.
+	QualityObserver QualityObserver
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
 }
@@ -256,7 +278,7 @@ func New(cfg Config) (*Processor, error) {
 		owner:      cfg.InstanceID,
 		health:     newHealthState(),
 		wake:       make(chan struct{}, 1),
-		quality:    newQualityState(cfg.Quality, cfg.QualityObserver, cfg.Metrics),
+		quality:    newQualityState(cfg.Quality, cfg.Metrics),
 	}
 	if p.owner == "" {
 		host, _ := os.Hostname()
@@ -542,6 +564,7 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 		var res quality.Result
 		ps, part := j.ps, &j.part
 		part.From = ps.pos
+		part.CheckedAt = now
 		recs := j.recs
 		for len(recs) > 0 && ps.pos >= 0 && recs[0].Offset < ps.pos {
 			recs = recs[1:] // fetched before a re-seek; already handled
@@ -560,11 +583,16 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			p.health.noteBeyondEnd(part.Partition, "")
 			ps.beyondEnd = false
 		}
+		var rec QualityRecorder
+		if p.cfg.QualityObserver != nil {
+			rec = p.cfg.QualityObserver.Begin(part.Partition, now)
+			defer rec.Done()
+		}
 		for _, r := range recs {
 			if part.From < 0 {
 				part.From = r.Offset
 			}
-			p.process(ps, r, now, contract, &t, &res, part)
+			p.process(ps, r, now, contract, &t, &res, part, rec)
 			part.To = r.Offset + 1
 			ps.pos = part.To
 		}
@@ -599,7 +627,7 @@ const (
 )
 
 func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contract *quality.Contract, t *event.Transaction,
-	res *quality.Result, part *store.Part) {
+	res *quality.Result, part *store.Part, rec QualityRecorder) {
 	var label, scenario, bad string
 	for _, h := range r.Headers {
 		switch h.Key {
@@ -619,13 +647,20 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 	replay := replayOf(r)
 	if fail != nil {
 		p.quality.observe(res, fail.Reason)
+		if rec != nil {
+			rec.Observe(fail.Reason, nil, nil, r.Timestamp)
+		}
 		p.addQuarantined(part, store.Quarantined{Reason: string(fail.Reason), Detail: fail.Detail, Raw: r.Value,
 			Partition: r.Partition, Offset: r.Offset, Expected: bad, ReplayOf: replay})
 		return
 	}
 	p.quality.observe(res, quality.OK)
+	warnings := warningNames(res.Warnings)
+	if rec != nil {
+		rec.Observe(quality.OK, warnings, t, r.Timestamp)
+	}
 	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, r.Value)
-	row.ExpectedBad, row.ReplayOf = bad, replay
+	row.ExpectedBad, row.ReplayOf, row.QualityWarnings = bad, replay, warnings
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
 	}

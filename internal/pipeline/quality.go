@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -13,7 +14,6 @@ import (
 // whole on a reload, and the counts of what it warned about.
 type qualityState struct {
 	contract atomic.Pointer[quality.Contract]
-	observer quality.Observer
 	// warned counts warnings by check (index in quality.Checks), since start.
 	warned [64]atomic.Int64
 	// metrics, resolved once per check so the hot path does no label lookup.
@@ -31,14 +31,11 @@ const maxFieldLabels = 100
 // otherField is the label of unknown fields past maxFieldLabels.
 const otherField = "_other"
 
-func newQualityState(c *quality.Contract, obs quality.Observer, m *Metrics) *qualityState {
+func newQualityState(c *quality.Contract, m *Metrics) *qualityState {
 	if c == nil {
 		c = quality.Default()
 	}
-	if obs == nil {
-		obs = quality.NopObserver{}
-	}
-	q := &qualityState{observer: obs, fieldNames: map[string]bool{}}
+	q := &qualityState{fieldNames: map[string]bool{}}
 	q.contract.Store(c)
 	if m != nil {
 		for i, ci := range quality.Checks {
@@ -70,7 +67,7 @@ func (p *Processor) QualityWarnings() map[quality.CheckName]int64 {
 	return out
 }
 
-// observe counts one checked record's outcome and tells the observer.
+// observe counts one checked record's warnings and unknown fields.
 func (q *qualityState) observe(res *quality.Result, failed quality.Reason) {
 	for _, w := range res.Warnings {
 		if failed != quality.OK {
@@ -91,7 +88,31 @@ func (q *qualityState) observe(res *quality.Result, failed quality.Reason) {
 			q.unknownFields.WithLabelValues(q.fieldLabel(f)).Inc()
 		}
 	}
-	q.observer.ObserveChecked(failed, res.Warnings)
+}
+
+// warningNames are the reasons of the checks that warned, each once (the
+// quality counts are kept by reason, as failures are: quantity and amount
+// both warn as out_of_range), for the counts stored with the batch
+// (Config.QualityObserver, store.Tx); nil, without allocating, when none
+// did.
+func warningNames(w []quality.CheckName) []string {
+	if len(w) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(w))
+	for _, c := range w {
+		r := string(c)
+		for i := range quality.Checks {
+			if quality.Checks[i].Name == c {
+				r = string(quality.Checks[i].Reason)
+				break
+			}
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // fieldLabel is the metric label of an unknown field's name: the name

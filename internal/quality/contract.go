@@ -161,19 +161,6 @@ func warnBit(c CheckName) uint32 {
 	return 0
 }
 
-// Observer is told the outcome of every record the processor checks:
-// failed is the quarantine reason (OK when stored), warnings the checks
-// that warned. Implementations must be safe for concurrent use and quick:
-// the processor calls it from every partition's goroutine on the hot path.
-type Observer interface {
-	ObserveChecked(failed Reason, warnings []CheckName)
-}
-
-// NopObserver observes nothing; the processor's default.
-type NopObserver struct{}
-
-// ObserveChecked does nothing.
-func (NopObserver) ObserveChecked(Reason, []CheckName) {}
 
 // Contract is a compiled data-quality contract: which checks run, their
 // thresholds and what a failure does. Build one with Default or Parse. It

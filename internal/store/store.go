@@ -98,6 +98,9 @@ type Part struct {
 	// features, dedup window) as of offset To, stored with the offset in the
 	// same transaction and handed back by Store.Checkpoint.
 	Checkpoint []byte
+	// CheckedAt is when the part's records were checked: their minute in
+	// the quality counts (QualityDeltas). Zero means when stored.
+	CheckedAt time.Time
 }
 
 // Checkpoint is a partition's state stored with its offset.
@@ -155,6 +158,10 @@ type Tx struct {
 	// ReplayOf, when not 0, is the quarantine row this transaction is a
 	// replay of: storing it marks that row (see Quarantine).
 	ReplayOf int64
+	// QualityWarnings are the checks that warned about the record (it
+	// passed them all). Not stored with the row; counted per minute and
+	// check in the quality counts.
+	QualityWarnings []string
 }
 
 // Quarantined is a record that failed a data-quality check.

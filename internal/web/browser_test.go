@@ -67,6 +67,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	web.RegisterFraud(srv, web.FraudDeps{Store: st, Detector: det, MetricsTTL: time.Second})
+	web.RegisterQuality(srv, st, nil)
 	addExperiment(ctx, t, srv, st)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
@@ -192,6 +193,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("a newer alert tops the panel", "("+topAlert+`) !== "`+firstAlert+`"`)
 	wait("the quality panel shows recall and precision", `/^[0-9.]+%$/.test(document.getElementById("fq-recall").textContent) && /^[0-9.]+%$/.test(document.getElementById("fq-precision").textContent)`)
 	wait("the recall chart has data", `fraudChart.data[0].length >= 2`)
+	wait("the quality panel shows a score and malformed_json failing", `/^[0-9.]+%$/.test(document.getElementById("q-score").textContent) && /malformed_json/.test(document.getElementById("q-checks").textContent)`)
 	// The experiments panel: a row per variant with its counts, and the
 	// treatment's lift and verdict.
 	wait("the experiments panel lists both variants", `document.querySelectorAll("#exp-body tr[data-experiment]").length === 2`)
@@ -212,7 +214,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the charts: %v", err)
 	}
-	want := map[string][]string{"chart-tps": {"tx/s"}, "chart-min": {"revenue", "transactions"}, "chart-fraud": {"recall", "precision"}}
+	want := map[string][]string{"chart-tps": {"tx/s"}, "chart-min": {"revenue", "transactions"}, "chart-fraud": {"recall", "precision"}, "chart-quality": {"score", "failed"}}
 	if len(charts) != len(want) {
 		t.Errorf("found %d charts, want %d: %+v", len(charts), len(want), charts)
 	}
@@ -311,7 +313,7 @@ func (f *feeder) run(ctx context.Context, every time.Duration) error {
 
 // write stores n transactions with event times around at.
 func (f *feeder) write(ctx context.Context, at time.Time, n int) error {
-	parts := []store.Part{{Partition: 0, From: f.offset[0]}, {Partition: 1, From: f.offset[1]}}
+	parts := []store.Part{{Partition: 0, From: f.offset[0], CheckedAt: at}, {Partition: 1, From: f.offset[1], CheckedAt: at}}
 	for range n {
 		p := &parts[f.rng.IntN(len(parts))]
 		off := p.From + int64(len(p.Txs)+len(p.Quarantined))
@@ -376,7 +378,7 @@ type chartPixels struct {
 // chartPixelsJS counts, for each series of each chart, the opaque canvas
 // pixels close to the series' stroke colour.
 const chartPixelsJS = `(() => {
-  const charts = {"chart-tps": tpsChart, "chart-min": minChart, "chart-fraud": fraudChart};
+  const charts = {"chart-tps": tpsChart, "chart-min": minChart, "chart-fraud": fraudChart, "chart-quality": qualityChart};
   const rgb = (css) => {
     const c = document.createElement("canvas").getContext("2d");
     c.fillStyle = css;

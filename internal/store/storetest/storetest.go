@@ -44,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QuarantineList", testQuarantineList},
 		{"QuarantineReplayMarks", testQuarantineReplayMarks},
 		{"QuarantinePurge", testQuarantinePurge},
+		{"QualityMinutes", testQualityMinutes},
+		{"TxPerMinute", testTxPerMinute},
+		{"QualityFindings", testQualityFindings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -161,7 +161,6 @@ func warnBit(c CheckName) uint32 {
 	return 0
 }
 
-
 // Contract is a compiled data-quality contract: which checks run, their
 // thresholds and what a failure does. Build one with Default or Parse. It
 // is immutable and safe for concurrent use; a reload builds a new one.

@@ -173,6 +173,9 @@ func (e *fraudEnv) call(t *testing.T, method, path, body string, want int, v any
 	if err != nil {
 		t.Fatal(err)
 	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // every change is JSON (docs/security.md)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,8 @@ func commands() map[string]command {
 		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
 		"iforest":    {"isolation forest: ROC-AUC and PR-AUC on a labelled CSV; train saves a model, score writes per-row scores", runIForest},
 		"recommend":  {"evaluate the recommenders offline over the stored transactions", runRecommend},
+		"token":      {"create, list and revoke the API's tokens (create|list|revoke)", runToken},
+		"version":    {"print the version, commit, build date and Go version", runVersion},
 	}
 }
 
@@ -42,6 +44,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("no command given")}
 		}
 		return nil
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return runVersion(ctx, args[1:], stdout, stderr)
 	}
 	c, ok := cmds[args[0]]
 	if !ok {

@@ -38,7 +38,7 @@ func TestTokenCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^` + m[1] + `\s+alice\s+analyst\s+\S+\s+-\s+-$`).MatchString(out) || strings.Contains(out, secretText) {
+	if !regexp.MustCompile(`(?m)^`+m[1]+`\s+alice\s+analyst\s+\S+\s+-\s+-$`).MatchString(out) || strings.Contains(out, secretText) {
 		t.Fatalf("token list:\n%s", out)
 	}
 	if out, _, err = runCLI(t, "token", "revoke", "--data-dir", dir, m[1]); err != nil || !strings.Contains(out, "revoked") {

@@ -32,7 +32,7 @@ type authEnv struct {
 	ts  *httptest.Server
 }
 
-func newAuthEnv(t *testing.T, cfg web.Config) *authEnv {
+func newAuthEnv(t testing.TB, cfg web.Config) *authEnv {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())

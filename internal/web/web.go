@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,7 +159,16 @@ func New(cfg Config) (*Server, error) {
 	s.addrLimit = newLimiters(limits.AddrRate, limits.AddrBurst, time.Now)
 	s.tokenLimit = newLimiters(limits.TokenRate, limits.TokenBurst, time.Now)
 	static, _ := fs.Sub(staticFS, "static")
-	s.Handle("GET /", http.FileServerFS(static))
+	files := http.FileServerFS(static)
+	s.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A path no file can have (invalid UTF-8, say) is 404, where the
+		// file server would answer 500.
+		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" && !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
 	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))

@@ -201,7 +201,6 @@ const sessionCookie = "shopstream_session"
 // auth is the server's authentication state.
 type auth struct {
 	cfg    AuthConfig
-	tls    bool
 	now    func() time.Time
 	logf   func(msg string, args ...any)
 	active atomic.Int64 // cached ActiveTokens, or -1 when unknown

@@ -154,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("web limits: %w", err)
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits}
-	s.auth = &auth{cfg: cfg.Auth, tls: cfg.TLS.enabled(), now: time.Now, logf: s.log.Warn}
+	s.auth = &auth{cfg: cfg.Auth, now: time.Now, logf: s.log.Warn}
 	s.auth.active.Store(-1)
 	s.addrLimit = newLimiters(limits.AddrRate, limits.AddrBurst, time.Now)
 	s.tokenLimit = newLimiters(limits.TokenRate, limits.TokenBurst, time.Now)

@@ -20,8 +20,17 @@ help: ## List the targets and what each does (the default)
 	@echo
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-build: ## Build the binary into bin/shopstream
-	$(GO) build -o bin/shopstream ./cmd/shopstream
+# The build's version, commit and date, shown by `shopstream version` and the
+# shopstream_build_info metric.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS = -X github.com/shopstream/shopstream/internal/cli.version=$(VERSION) \
+	-X github.com/shopstream/shopstream/internal/cli.commit=$(COMMIT) \
+	-X github.com/shopstream/shopstream/internal/cli.date=$(BUILD_DATE)
+
+build: ## Build the binary into bin/shopstream, stamped with its version, commit and date
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/shopstream ./cmd/shopstream
 
 run: ## Run everything in one process on embedded defaults (dashboard on :8050)
 	$(GO) run ./cmd/shopstream run

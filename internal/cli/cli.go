@@ -32,6 +32,8 @@ func commands() map[string]command {
 		"iforest":    {"isolation forest: ROC-AUC and PR-AUC on a labelled CSV; train saves a model, score writes per-row scores", runIForest},
 		"recommend":  {"evaluate the recommenders offline over the stored transactions", runRecommend},
 		"quality":    {"check a data-quality contract file and print the contract in force (quality check --config FILE)", runQuality},
+		"token":      {"create, list and revoke the API's tokens (create|list|revoke)", runToken},
+		"version":    {"print the version, commit, build date and Go version", runVersion},
 	}
 }
 
@@ -44,6 +46,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("no command given")}
 		}
 		return nil
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return runVersion(ctx, args[1:], stdout, stderr)
 	}
 	c, ok := cmds[args[0]]
 	if !ok {

@@ -258,7 +258,7 @@ func registerDeliveries(srv *web.Server, st store.Store) {
 
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
 	return reg
 }
 
@@ -274,7 +274,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var af analyticsFlags
 	af.register(fs, "analytics-")
 	lf.register(fs, "info")
-	metricsAddr := fs.String("addr", "", "serve /metrics, /healthz and the API on this address (default: off)")
+	var wf webFlags
+	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -283,6 +284,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if err := pf.validate(); err != nil {
+		return err
+	}
+	if err := wf.validate(); err != nil {
 		return err
 	}
 	if err := af.validate(); err != nil {
@@ -299,6 +303,13 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer st.Close()
 	logger.Info("store opened", "store", sf.describe())
+	var wcfg web.Config
+	if wf.addr != "" {
+		// Checked before the pipeline starts: a refused address fails at once.
+		if wcfg, err = wf.config(ctx, st, "shopstream process"); err != nil {
+			return err
+		}
+	}
 	reg := newRegistry()
 	g, gctx := errgroup.WithContext(ctx)
 	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
@@ -308,8 +319,10 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err
 	}
-	if *metricsAddr != "" {
-		srv, err := web.New(web.Config{Addr: *metricsAddr, Store: st, Gatherer: reg, Logger: logger, Health: proc.Healthy, Ready: readiness(func() *pipeline.Processor { return proc })})
+	if wf.addr != "" {
+		wcfg.Store, wcfg.Gatherer, wcfg.Logger, wcfg.Health = st, reg, logger, proc.Healthy
+		wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
+		srv, err := web.New(wcfg)
 		if err != nil {
 			return err
 		}
@@ -325,7 +338,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "metrics and API on http://%s\n", ln.Addr())
+		fmt.Fprintf(stdout, "metrics and API on %s (%s)\n", serverURL(srv, ln), wf.accessNote(wcfg))
 		g.Go(func() error { return srv.Serve(gctx, ln) })
 	}
 	return g.Wait()

@@ -47,7 +47,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
-	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
+	var wf webFlags
+	wf.register(fs, "127.0.0.1:8050", "listen address of the dashboard, API and /metrics: this machine only by default; :8050 opens it to others (needs an API token or --insecure-allow-unauthenticated)")
 	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
 	rate := fs.Float64("rate", 1000, "generated transactions per second")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
@@ -70,6 +71,9 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return usageError{fmt.Errorf("invalid value %d for flag -partitions: want 1..256", *partitions)}
 	}
 	if err := pf.validate(); err != nil {
+		return err
+	}
+	if err := wf.validate(); err != nil {
 		return err
 	}
 	if err := af.validate(); err != nil {
@@ -130,12 +134,19 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	reg := newRegistry()
 	var proc *pipeline.Processor
-	srv, err := web.New(web.Config{Addr: *addr, Store: st, Gatherer: reg, Logger: logger, Health: func(ctx context.Context) error {
+	wcfg, err := wf.config(ctx, st, "shopstream run")
+	if err != nil {
+		return err
+	}
+	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
+	wcfg.Health = func(ctx context.Context) error {
 		if proc == nil {
 			return errors.New("processor not started yet")
 		}
 		return proc.Healthy(ctx)
-	}, Ready: readiness(func() *pipeline.Processor { return proc })})
+	}
+	wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
+	srv, err := web.New(wcfg)
 	if err != nil {
 		return err
 	}
@@ -149,7 +160,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "shopstream is running: dashboard on %s, API on %s/api/v1/summary\n", dashboardURL(ln.Addr().String()), dashboardURL(ln.Addr().String()))
+	fmt.Fprintf(stdout, "shopstream is running: dashboard on %s, API on %s/api/v1/summary\n", serverURL(srv, ln), serverURL(srv, ln))
+	fmt.Fprintf(stdout, "access: %s\n", wf.accessNote(wcfg))
 	if history > 0 && resumed == 0 {
 		fmt.Fprintf(stdout, "backfilling %s of purchase history first, then ", *historyFlag)
 	}

@@ -25,12 +25,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rf.register(fs)
 	var ef experimentFlags
 	ef.register(fs)
-	addr := fs.String("addr", ":8050", "listen address of the dashboard, API and /metrics")
+	var wf webFlags
+	wf.register(fs, ":8050", "listen address of the dashboard, API and /metrics (other than loopback only with an API token or --insecure-allow-unauthenticated)")
 	rules := fs.String("rules", "", "fraud rules file, as given to process (shown by the API, used by POST /api/v1/score)")
 	reviewAt := fs.Float64("review-at", 0.4, "risk at or above which a transaction is held for review, as given to process")
 	declineAt := fs.Float64("decline-at", 0.9, "risk at or above which a transaction is declined, as given to process")
 	brokers := fs.String("brokers", "", "Kafka seed brokers that POST /api/v1/quarantine/replay produces stream records to (default: none; only imported records are replayed)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := wf.validate(); err != nil {
 		return err
 	}
 	logger, err := lf.logger(stderr)
@@ -43,7 +47,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 	reg := newRegistry()
-	srv, err := web.New(web.Config{Addr: *addr, Store: st, Gatherer: reg, Logger: logger})
+	wcfg, err := wf.config(ctx, st, "shopstream serve")
+	if err != nil {
+		return err
+	}
+	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
+	srv, err := web.New(wcfg)
 	if err != nil {
 		return err
 	}
@@ -74,7 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "dashboard on %s (store: %s)\n", dashboardURL(ln.Addr().String()), sf.describe())
+	fmt.Fprintf(stdout, "dashboard on %s (store: %s; %s)\n", serverURL(srv, ln), sf.describe(), wf.accessNote(wcfg))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return models.Run(gctx) })
 	g.Go(func() error { return det.WatchRules(gctx) })

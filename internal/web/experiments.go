@@ -87,6 +87,7 @@ func (h *experimentAPI) create(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		WriteError(w, err)
 	default:
+		Audit(r, "experiment.create", d.Name, nil, d)
 		WriteJSON(w, http.StatusCreated, ExperimentSummary{Definition: d, Status: d.Status(h.now())})
 	}
 }

@@ -104,6 +104,7 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, fmt.Errorf("%w: label %q, want fraud or false_positive", ErrInvalid, body.Label))
 		return
 	}
+	before := alertState(r.Context(), h.deps.Store, r.PathValue("transaction_id"))
 	a, err := h.deps.Store.LabelAlert(r.Context(), r.PathValue("transaction_id"), status, h.deps.Now())
 	if errors.Is(err, store.ErrUnknownAlert) {
 		WriteError(w, fmt.Errorf("%w: %w", ErrNotFound, err))
@@ -113,5 +114,6 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
+	Audit(r, "alert.label", a.TransactionID, before, alertJSON(a))
 	WriteJSON(w, http.StatusOK, alertJSON(a))
 }

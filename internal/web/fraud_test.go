@@ -49,7 +49,7 @@ var fraudStores = map[string]func(t *testing.T) store.Store{
 }
 
 // forestParams returns the encoding of a small forest on random vectors.
-func forestParams(t *testing.T, seed uint64) []byte {
+func forestParams(t testing.TB, seed uint64) []byte {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	vecs := make([][]float64, 256)
@@ -87,7 +87,7 @@ var fraudBase = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 //	f7  review   0.60  no label                      yes (the test confirms it as fraud)
 //	f8  decline  0.92  fraud card_testing            yes (the test marks it a false positive)
 //	f9  approve  0.15  no label
-func fraudFixture(t *testing.T, st store.Store) {
+func fraudFixture(t testing.TB, st store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	type row struct {
@@ -172,6 +172,9 @@ func (e *fraudEnv) call(t *testing.T, method, path, body string, want int, v any
 	req, err := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // every change is JSON (docs/security.md)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -31,7 +31,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		rd.Ready = false
-		rd.Reasons = append(rd.Reasons, "store: "+err.Error())
+		s.log.Error("readiness: the store does not answer", "err", err)
+		rd.Reasons = append(rd.Reasons, "store: not answering (the server's log says why)")
 	}
 	status := http.StatusOK
 	if !rd.Ready {

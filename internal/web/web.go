@@ -6,6 +6,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -14,8 +15,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,13 +48,85 @@ type Config struct {
 	Ready func(ctx context.Context) Readiness
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Auth says who may call what (auth.go). The zero value requires a
+	// token once one is stored, and serves loopback requests as the admin
+	// "local" while none is.
+	Auth AuthConfig
+	// Limits bound requests: sizes, rates, timeouts (auth_guard.go).
+	// Zero fields take their defaults.
+	Limits Limits
+	// TLS, when set, serves HTTPS with a certificate reloaded when its
+	// files change (auth_tls.go).
+	TLS TLSConfig
+}
+
+// routes is the one place that says what each route requires: its role
+// (auth.go; Public needs no credentials) and whether it streams. Every
+// route registered with Handle, here or by a component's Register
+// function, must have its line (TestEveryRouteHasARole); one that has not
+// gets Viewer for a read and Admin for a change, and a warning.
+var routes = map[string]Access{
+	// The dashboard's files: the sign-in form must load without a token.
+	"GET /": {Role: Public},
+	// Probes and Prometheus carry no token; they tell only whether the
+	// process works and how much it did (docs/security.md).
+	"GET /healthz": {Role: Public},
+	"GET /readyz":  {Role: Public},
+	"GET /metrics": {Role: Public},
+	// Signing in and out (auth_api.go).
+	"POST /api/v1/session":   {Role: Public},
+	"GET /api/v1/session":    {Role: Public},
+	"DELETE /api/v1/session": {Role: Public},
+
+	"GET /api/v1/summary": {Role: Viewer},
+	"GET /api/v1/windows": {Role: Viewer},
+	// Analytics (analytics.go).
+	"GET /api/v1/customers/{id}": {Role: Viewer},
+	"GET /api/v1/segments":       {Role: Viewer},
+	"GET /api/v1/cohorts":        {Role: Viewer},
+	"GET /api/v1/clv/model":      {Role: Viewer},
+	// Recommendations (recommend.go).
+	"GET /api/v1/customers/{id}/recommendations": {Role: Viewer},
+	"GET /api/v1/products/{id}/similar":          {Role: Viewer},
+	// Fraud (fraud.go). Scoring changes nothing but is a POST.
+	"GET /api/v1/alerts":                          {Role: Viewer},
+	"POST /api/v1/alerts/{transaction_id}/label":  {Role: Analyst},
+	"GET /api/v1/fraud/rules":                     {Role: Viewer},
+	"GET /api/v1/fraud/metrics":                   {Role: Viewer},
+	"GET /api/v1/fraud/models":                    {Role: Viewer},
+	"POST /api/v1/fraud/models/{version}/promote": {Role: Admin},
+	"POST /api/v1/fraud/models/rollback":          {Role: Admin},
+	"POST /api/v1/score":                          {Role: Analyst, Query: true},
+	// Experiments (experiments.go).
+	"GET /api/v1/experiments":        {Role: Viewer},
+	"GET /api/v1/experiments/{name}": {Role: Viewer},
+	"POST /api/v1/experiments":       {Role: Admin},
+	// Quarantine (quarantine.go): replaying stores records.
+	"GET /api/v1/quarantine":         {Role: Viewer},
+	"GET /api/v1/quarantine/{id}":    {Role: Viewer},
+	"POST /api/v1/quarantine/replay": {Role: Analyst},
+	// Data quality (quality.go) and alert deliveries (deliveries.go).
+	"GET /api/v1/quality":           {Role: Viewer},
+	"GET /api/v1/alerts/deliveries": {Role: Viewer},
+	// Tokens and the audit trail (auth_api.go).
+	"GET /api/v1/tokens":         {Role: Admin},
+	"POST /api/v1/tokens":        {Role: Admin},
+	"DELETE /api/v1/tokens/{id}": {Role: Admin},
+	"GET /api/v1/audit":          {Role: Admin},
 }
 
 // Server is the HTTP front of shopstream.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
-	log *slog.Logger
+	cfg    Config
+	mux    *http.ServeMux
+	log    *slog.Logger
+	auth   *auth
+	limits Limits
+
+	addrLimit, tokenLimit *limiters
+
+	patMu    sync.Mutex
+	patterns []string // registered, in order
 
 	sumMu sync.Mutex
 	sum   store.Summary
@@ -72,22 +147,97 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web")}
+	if cfg.Auth.Tokens == nil {
+		cfg.Auth.Tokens, _ = cfg.Store.(store.Auth)
+	}
+	if cfg.Auth.CookieMaxAge == 0 {
+		cfg.Auth.CookieMaxAge = 12 * time.Hour
+	}
+	if err := cfg.TLS.validate(); err != nil {
+		return nil, err
+	}
+	limits := cfg.Limits.WithDefaults()
+	if err := limits.validate(); err != nil {
+		return nil, fmt.Errorf("web limits: %w", err)
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits}
+	s.auth = &auth{cfg: cfg.Auth, now: time.Now, logf: s.log.Warn}
+	s.auth.active.Store(-1)
+	s.addrLimit = newLimiters(limits.AddrRate, limits.AddrBurst, time.Now)
+	s.tokenLimit = newLimiters(limits.TokenRate, limits.TokenBurst, time.Now)
 	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /", http.FileServerFS(static))
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("GET /api/v1/summary", s.summary)
-	s.mux.HandleFunc("GET /api/v1/windows", s.windows)
+	files := http.FileServerFS(static)
+	s.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A path no file can have (invalid UTF-8, say) is 404, where the
+		// file server would answer 500.
+		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" && !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	s.Handle("GET /api/v1/summary", http.HandlerFunc(s.summary))
+	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))
+	s.Handle("POST /api/v1/session", http.HandlerFunc(s.sessionCreate))
+	s.Handle("GET /api/v1/session", http.HandlerFunc(s.sessionGet))
+	s.Handle("DELETE /api/v1/session", http.HandlerFunc(s.sessionDelete))
+	if cfg.Auth.Tokens != nil {
+		s.Handle("GET /api/v1/tokens", http.HandlerFunc(s.tokensList))
+		s.Handle("POST /api/v1/tokens", http.HandlerFunc(s.tokensCreate))
+		s.Handle("DELETE /api/v1/tokens/{id}", http.HandlerFunc(s.tokensRevoke))
+		s.Handle("GET /api/v1/audit", http.HandlerFunc(s.auditList))
+	}
 	return s, nil
 }
 
-// Handle registers an extra route (other components add their API).
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Handle registers a route (other components add their API) behind the
+// guard of its line in the route table.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	acc, ok := routes[pattern]
+	if !ok {
+		method, _, _ := strings.Cut(pattern, " ")
+		acc = Access{Role: Viewer}
+		if stateChanging(method) || !strings.Contains(pattern, " ") {
+			acc = Access{Role: Admin}
+		}
+		s.log.Warn("route has no line in the route table (web.go); requiring "+acc.Role.String(), "route", pattern)
+	}
+	s.patMu.Lock()
+	s.patterns = append(s.patterns, pattern)
+	s.patMu.Unlock()
+	s.mux.Handle(pattern, s.guard(pattern, acc, h))
+}
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// Routes lists the registered route patterns, in the order registered.
+func (s *Server) Routes() []string {
+	s.patMu.Lock()
+	defer s.patMu.Unlock()
+	return append([]string(nil), s.patterns...)
+}
+
+// RouteAccess returns the route table's line of pattern.
+func RouteAccess(pattern string) (Access, bool) {
+	a, ok := routes[pattern]
+	return a, ok
+}
+
+// ServeHTTP implements http.Handler: every answer carries the security
+// headers and a request ID, under which errors not shown are logged.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	for k, v := range securityHeaders {
+		h.Set(k, v)
+	}
+	if s.cfg.TLS.enabled() {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	id := requestID()
+	h.Set("X-Request-Id", id)
+	s.mux.ServeHTTP(&responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)}, r)
+}
 
 // Listen binds the configured address, so the caller can print it before
 // serving.
@@ -99,11 +249,36 @@ func (s *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// Scheme is "https" when the server serves TLS, else "http".
+func (s *Server) Scheme() string {
+	if s.cfg.TLS.enabled() {
+		return "https"
+	}
+	return "http"
+}
+
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully.
+// Every connection has read, write and idle timeouts (Config.Limits).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	l := s.limits
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout), ReadTimeout: l.ReadTimeout,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if s.cfg.TLS.enabled() {
+		certs, err := newCertReloader(s.cfg.TLS, s.log)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -120,29 +295,54 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrConflict   = errors.New("conflict")
 	ErrInvalid    = errors.New("unprocessable")
-	// ErrUnsupportedMedia is a body of the wrong Content-Type.
-	ErrUnsupportedMedia = errors.New("unsupported media type")
 )
 
 // WriteError writes err as JSON with the status its kind maps to. It is
-// the one place errors become HTTP status codes.
+// the one place errors become HTTP status codes. The text of an error of
+// the request (4xx) is shown; any other error is logged with the
+// request's ID and answered with that ID alone, so no database message
+// reaches a client.
 func WriteError(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, ErrBadRequest):
 		status = http.StatusBadRequest
+	case errors.Is(err, ErrUnauthorized):
+		status = http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		status = http.StatusForbidden
 	case errors.Is(err, ErrNotFound):
 		status = http.StatusNotFound
 	case errors.Is(err, ErrConflict):
 		status = http.StatusConflict
-	case errors.Is(err, ErrInvalid):
-		status = http.StatusUnprocessableEntity
+	case errors.Is(err, ErrTooLarge):
+		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnsupportedMedia):
 		status = http.StatusUnsupportedMediaType
+	case errors.Is(err, ErrInvalid):
+		status = http.StatusUnprocessableEntity
+	case errors.Is(err, ErrTooManyRequests):
+		status = http.StatusTooManyRequests
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 	}
-	WriteJSON(w, status, map[string]string{"error": err.Error()})
+	if status < 500 {
+		WriteJSON(w, status, map[string]string{"error": err.Error()})
+		return
+	}
+	log, id := slog.Default(), ""
+	if rw, ok := w.(*responseWriter); ok {
+		log, id = rw.log, rw.id
+	}
+	log.Error("request failed", "status", status, "err", err)
+	msg := "internal error"
+	if status == http.StatusServiceUnavailable {
+		msg = "timed out"
+	}
+	if id != "" {
+		msg += "; the server's log has the details under request_id " + id
+	}
+	WriteJSON(w, status, map[string]string{"error": msg})
 }
 
 // WriteJSON writes v as JSON with status.
@@ -158,12 +358,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.cfg.Store.Ping(ctx); err != nil {
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": "store: " + err.Error()})
+		s.log.Error("health check: the store does not answer", "err", err)
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": "the store does not answer (the server's log says why)"})
 		return
 	}
 	if s.cfg.Health != nil {
 		if err := s.cfg.Health(ctx); err != nil {
-			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": err.Error()})
+			s.log.Error("health check failed", "err", err)
+			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": "the pipeline is down (the server's log says why)"})
 			return
 		}
 	}

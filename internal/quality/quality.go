@@ -65,6 +65,14 @@ type Config struct {
 // WithDefaults returns c with zero fields set to their defaults and its
 // contract built.
 func (c Config) WithDefaults() Config {
+	c = c.filled()
+	c.contract = nil
+	c.contract, _ = c.Contract()
+	return c
+}
+
+// filled returns c with zero fields set to the default contract's values.
+func (c Config) filled() Config {
 	d := DefaultSpec().Checks
 	if c.MaxFutureSkew == 0 {
 		c.MaxFutureSkew = time.Duration(d.EventTimeFuture.MaxSkew)
@@ -78,16 +86,16 @@ func (c Config) WithDefaults() Config {
 	if c.MaxTotalCents == 0 {
 		c.MaxTotalCents = event.Cents(d.Amount.Max)
 	}
-	c.contract = nil
-	c.contract, _ = c.Contract()
 	return c
 }
 
-// Contract is the default contract with c's thresholds.
+// Contract is the default contract with c's thresholds (the default
+// contract's where c leaves them zero).
 func (c Config) Contract() (*Contract, error) {
 	if c.contract != nil {
 		return c.contract, nil
 	}
+	c = c.filled()
 	s := DefaultSpec()
 	s.Checks.EventTimeFuture.MaxSkew = Duration(c.MaxFutureSkew)
 	s.Checks.ItemCount.Max = int64(c.MaxItems)

@@ -63,6 +63,7 @@ func newAuthEnv(t testing.TB, cfg web.Config) *authEnv {
 	}
 	web.RegisterRecommendations(srv, recs)
 	web.RegisterAnalytics(srv, st)
+	web.RegisterQuality(srv, st, nil)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &authEnv{st: st, srv: srv, ts: ts}

@@ -153,7 +153,8 @@ func recovery(ctx context.Context, cfg Config) (*RecoveryResult, error) {
 	var restoreMu sync.Mutex
 	second, err := startChild(ctx, exe, args, log, func(line string) {
 		if strings.Contains(line, "partition state") || strings.Contains(line, "checkpoint") ||
-			strings.Contains(line, "processor started") || strings.Contains(line, "partitions assigned") {
+			strings.Contains(line, "processor started") || strings.Contains(line, "partitions assigned") ||
+			strings.Contains(line, "partitions claimed") || strings.Contains(line, "group session begun") || strings.Contains(line, "partitions revoked") {
 			restoreMu.Lock()
 			res.Restore = append(res.Restore, line)
 			restoreMu.Unlock()

@@ -38,7 +38,7 @@ func TestQuarantineCommands(t *testing.T) {
 	}
 
 	out, err := quarantineCmd(t, "list", "--data-dir", dir)
-	if err != nil || !strings.Contains(out, "out_of_range") || !strings.Contains(out, "missing_field") || !strings.Contains(out, `bad\nbytes`) {
+	if err != nil || !strings.Contains(out, "out_of_range") || !strings.Contains(out, "unknown_country") || !strings.Contains(out, `bad\nbytes`) {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	out, err = quarantineCmd(t, "list", "--data-dir", dir, "--json", "--limit", "2")

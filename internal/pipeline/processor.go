@@ -90,6 +90,11 @@ type Config struct {
 	// DedupWindow is how many recent transaction ids each partition
 	// remembers for the duplicate check. Defaults to 100,000.
 	DedupWindow int
+	// Restores is how many newly assigned partitions have their state
+	// built at once (restore.go). Defaults to one fewer than GOMAXPROCS,
+	// at least one: restoring is CPU-bound, and a core is left to the
+	// partitions already running.
+	Restores int
 	// NewScorer creates a partition's fraud scorer. Defaults to none:
 	// every transaction is approved with risk 0.
 	NewScorer func(partition int32) Scorer
@@ -159,6 +164,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 100_000
+	}
+	if c.Restores <= 0 {
+		c.Restores = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if c.StateWindow == 0 {
 		c.StateWindow = 24 * time.Hour
@@ -272,7 +280,7 @@ func New(cfg Config) (*Processor, error) {
 		log:        cfg.Logger.With("component", "processor"),
 		parts:      map[int32]*partState{},
 		restoring:  map[int32]*restore{},
-		restoreSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
+		restoreSem: make(chan struct{}, cfg.Restores),
 		runCtx:     context.Background(),
 		fenced:     map[int32]bool{},
 		owner:      cfg.InstanceID,

@@ -17,9 +17,8 @@ type restore struct {
 	cancel context.CancelFunc
 }
 
-// startRestores builds the states of parts in the background, as many at
-// once as there are cores less one (at least one), which is left to the
-// partitions already running, and hands each partition to the poll loop as
+// startRestores builds the states of parts in the background,
+// Config.Restores at once, and hands each partition to the poll loop as
 // soon as its state is ready. Called with p.mu held, after each part's
 // restore was registered in p.restoring.
 func (p *Processor) startRestores(parts []int32) {

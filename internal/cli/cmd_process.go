@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,8 +60,9 @@ type processFlags struct {
 	// instanceID: see pipeline.Config.InstanceID; resolveInstanceID fills
 	// in the default.
 	instanceID string
-	// checkpointRecords, checkpointEvery: see pipeline.Config.
+	// checkpointRecords, checkpointEvery, restores: see pipeline.Config.
 	checkpointRecords int64
+	restores          int
 	checkpointEvery   time.Duration
 	// stallTimeout: see pipeline.Config.StallTimeout.
 	stallTimeout time.Duration
@@ -81,6 +83,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.reviewAt, "review-at", 0.4, "risk at or above which a transaction is held for review and alerted on")
 	fs.Float64Var(&f.declineAt, "decline-at", 0.9, "risk at or above which a transaction is declined")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this processor's stable id: the owner of its commits and its static consumer-group membership, so a restart takes its partitions back at once; processors running at the same time need different ids (default: host name and a hash of the store and group)")
+	fs.IntVar(&f.restores, "restores", max(1, runtime.GOMAXPROCS(0)-1), "newly assigned partitions whose state is restored at once; each is fetched as soon as its own state is ready")
 	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
@@ -112,6 +115,8 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -review-at: want a risk in (0, 1]", f.reviewAt)}
 	case !(f.declineAt >= f.reviewAt && f.declineAt <= 1):
 		return usageError{fmt.Errorf("invalid value %v for flag -decline-at: want a risk in [review-at, 1]", f.declineAt)}
+	case f.restores < 1:
+		return usageError{fmt.Errorf("invalid value %d for flag -restores: must be at least 1", f.restores)}
 	case f.checkpointRecords == 0:
 		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-records: want a count, or negative for never")}
 	case f.checkpointEvery == 0:
@@ -169,7 +174,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
-		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery,
+		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
 		QualityObserver: qualityObserver{mon},
 	})
 	if err != nil {

@@ -124,13 +124,6 @@ func (d *dialect) SQL() sqlstore.Queries {
 		PurchaseDays: `SELECT customer_id, event_time / 86400000000 * 86400000000 AS day, count(*), sum(total_cents)
 			FROM transactions WHERE event_time < $1
 			GROUP BY customer_id, day ORDER BY customer_id, day`,
-		// Unit prices are rounded to cents before multiplying, so the sums
-		// are exact.
-		CategorySpend: `SELECT t.customer_id, coalesce(json_extract(e.value, '$.category'), '') AS category,
-				sum(CAST(json_extract(e.value, '$.quantity') * round(json_extract(e.value, '$.unit_price') * 100) AS INTEGER))
-			FROM transactions t, json_each(t.items) AS e
-			WHERE t.event_time < $1
-			GROUP BY t.customer_id, category ORDER BY t.customer_id, category`,
 	}
 }
 

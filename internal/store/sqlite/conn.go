@@ -48,11 +48,10 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 }
 
 // rowsPerInsert is the most rows one multi-row INSERT carries: enough to
-// spread the cost of a statement (database/sql's call, the VDBE's start
-// and reset) over several rows, few enough that the statement journal
-// SQLite keeps for it (the pages it changed) mostly stays in memory rather
-// than spilling to a temporary file; measured best between 4 and 16.
-const rowsPerInsert = 16
+// spread the cost of a statement (database/sql's call, binding, the VDBE's
+// start and reset) over many rows. Importing one-line orders measured 16
+// rows 20% slower than 32, and 64 no faster than 32.
+const rowsPerInsert = 32
 
 // insertRows inserts n rows with "head VALUES (?, ...), (?, ...) tail",
 // rowsPerInsert rows per statement, each statement prepared once; row

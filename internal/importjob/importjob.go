@@ -48,10 +48,12 @@ type Config struct {
 	Store store.Store
 	// Source names the import, so a re-import of it resumes. Required.
 	Source string
-	// Batch is the records per database transaction. Defaults to
-	// 50,000: ten times the stream's batch, since an import has no latency
-	// to keep, and each batch adds every customer and hour window it
-	// touches once, so fewer batches write fewer rows.
+	// Batch is the most records per database transaction; a batch also
+	// ends at Batch order lines (items), so batches of long orders stay
+	// as small in bytes and the next is read while one is written.
+	// Defaults to 50,000: ten times the stream's batch, since an import
+	// has no latency to keep, and each batch adds every customer and hour
+	// window it touches once, so fewer batches write fewer rows.
 	Batch int
 	// Quality checks every record. Defaults to quality's defaults.
 	Quality quality.Config
@@ -153,6 +155,7 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) error {
 	now := j.cfg.Now()
 	part := store.Part{Partition: 0, From: j.resume, To: j.resume}
+	lines := 0 // order lines in part
 	send := func() error {
 		if part.Len() == 0 {
 			return nil
@@ -162,7 +165,7 @@ func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) erro
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		part = store.Part{Partition: 0, From: part.To, To: part.To}
+		part, lines = store.Part{Partition: 0, From: part.To, To: part.To}, 0
 		return nil
 	}
 	var records, previously, long int64
@@ -194,7 +197,8 @@ func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) erro
 				part.Txs = append(part.Txs, pipeline.NewTx(p, Partition, ord, now, nil))
 			}
 			part.To++
-			if part.Len() >= j.cfg.Batch {
+			lines += len(p.Items)
+			if part.Len() >= j.cfg.Batch || lines >= j.cfg.Batch {
 				j.count(records, previously, long)
 				if err := send(); err != nil {
 					return err

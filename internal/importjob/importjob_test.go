@@ -209,3 +209,25 @@ func TestRunStopsOnWriteError(t *testing.T) {
 		t.Errorf("the reader went on to read %d of 100 orders after the write failed", 100-len(*src))
 	}
 }
+
+// TestBatchEndsAtLines: a batch ends at Batch order lines as well as at
+// Batch records; the failed write of a closed store names the first
+// batch's records.
+func TestBatchEndsAtLines(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := New(Config{Store: st, Source: "lines.csv", Batch: 10, Now: func() time.Time { return when.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	// Six lines each: the first batch is full after two orders.
+	err = j.Run(ctx, &list{order("l1", 6), order("l2", 6), order("l3", 6)})
+	if err == nil || !strings.Contains(err.Error(), "storing records 0-1:") {
+		t.Fatalf("err = %v, want the failed write of records 0-1", err)
+	}
+}

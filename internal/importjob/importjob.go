@@ -49,8 +49,8 @@ type Config struct {
 	// Source names the import, so a re-import of it resumes. Required.
 	Source string
 	// Batch is the most records per database transaction; a batch also
-	// ends at Batch order lines (items), so batches of long orders stay
-	// as small in bytes and the next is read while one is written.
+	// ends at Batch order lines (items), so that a batch of long orders
+	// stays small and the next is read while one is written.
 	// Defaults to 50,000: ten times the stream's batch, since an import
 	// has no latency to keep, and each batch adds every customer and hour
 	// window it touches once, so fewer batches write fewer rows.
@@ -151,7 +151,7 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 }
 
 // read checks the transactions of src and hands them to full in batches
-// of Config.Batch records.
+// of Config.Batch records or order lines, whichever comes first.
 func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) error {
 	now := j.cfg.Now()
 	part := store.Part{Partition: 0, From: j.resume, To: j.resume}

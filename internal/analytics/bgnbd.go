@@ -3,7 +3,9 @@ package analytics
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -53,6 +55,9 @@ type bgData struct {
 	vals   []float64
 	// scratch for bgLogLikelihood: ln(α+v) and 1/(α+v) per value.
 	lnTab, invTab []float64
+	lnMin, lnMax  float64
+	// rowwise turns bgTabulated off, so tests can compare the two ways.
+	rowwise bool
 	// chunks split the groups' rows into pieces for parallel evaluation;
 	// parts holds each chunk's sums.
 	chunks []bgChunk
@@ -66,51 +71,82 @@ type bgChunk struct{ g, lo, hi int }
 // chunkRows is the most rows of one chunk.
 const chunkRows = 8192
 
+// groupBG folds the customers' histories. Each t_x and T is replaced by
+// the index of its distinct value; customers are bucketed by x (a counting
+// sort), and each bucket's (t_x, T) index pairs, packed in one uint64,
+// are sorted as integers and folded by runs. At a million customers this
+// takes a fraction of the time of sorting (x, t_x, T) triples with a
+// comparison function, which had become most of a fit.
 func groupBG(customers []Summary) (*bgData, float64, error) {
 	if len(customers) == 0 {
 		return nil, 0, errors.New("no customers")
 	}
-	type key struct {
-		x     int
-		tx, T float64
+	d := &bgData{}
+	// Two lookups per customer: a direct-mapped cache in front of the map
+	// answers nearly all of them when values are few (whole days).
+	index := make(map[float64]uint32)
+	var cache [4096]struct {
+		v  float64
+		i  uint32
+		ok bool
 	}
-	keys := make([]key, 0, len(customers))
+	idx := func(v float64) uint32 {
+		c := &cache[(math.Float64bits(v)*0x9e3779b97f4a7c15)>>52]
+		if c.ok && c.v == v {
+			return c.i
+		}
+		i, ok := index[v]
+		if !ok {
+			i = uint32(len(d.vals))
+			index[v] = i
+			d.vals = append(d.vals, v)
+		}
+		c.v, c.i, c.ok = v, i, true
+		return i
+	}
+	pairs := make([]uint64, len(customers))
+	xs := make([]int, len(customers))
+	// bucket maps x to its count, then to the start of its bucket.
+	bucket := make(map[int]int)
 	for i, s := range customers {
 		if err := validateSummary(i, s); err != nil {
 			return nil, 0, err
 		}
-		keys = append(keys, key{s.Frequency, s.Recency, s.Age})
+		pairs[i] = uint64(idx(s.Recency))<<32 | uint64(idx(s.Age))
+		xs[i] = s.Frequency
+		bucket[s.Frequency]++
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if a.x != b.x {
-			return a.x - b.x
-		}
-		if c := cmpFloat(a.tx, b.tx); c != 0 {
-			return c
-		}
-		return cmpFloat(a.T, b.T)
-	})
-	d := &bgData{}
-	index := make(map[float64]int32)
-	idx := func(v float64) int32 {
-		i, ok := index[v]
-		if !ok {
-			i = int32(len(d.vals))
-			index[v] = i
-			d.vals = append(d.vals, v)
-		}
-		return i
+	distinct := slices.Sorted(maps.Keys(bucket))
+	start := 0
+	for _, x := range distinct {
+		n := bucket[x]
+		bucket[x] = start
+		start += n
 	}
-	for i, k := range keys {
-		if i == 0 || k.x != keys[i-1].x {
-			d.groups = append(d.groups, bgGroup{x: float64(k.x)})
+	sorted := make([]uint64, len(pairs))
+	next := maps.Clone(bucket)
+	for i, x := range xs {
+		sorted[next[x]] = pairs[i]
+		next[x]++
+	}
+	d.groups = make([]bgGroup, 0, len(distinct))
+	scratch := pairs // free now: sortPairs's buffer
+	for gi, x := range distinct {
+		end := len(sorted)
+		if gi+1 < len(distinct) {
+			end = bucket[distinct[gi+1]]
 		}
-		g := &d.groups[len(d.groups)-1]
-		if n := len(g.rows); n > 0 && i > 0 && keys[i-1] == k {
-			g.rows[n-1].w++
-			continue
+		keys := sorted[bucket[x]:end]
+		sortPairs(keys, scratch[:len(keys)], bits.Len(uint(len(d.vals))))
+		g := bgGroup{x: float64(x)}
+		for i, k := range keys {
+			if i > 0 && k == keys[i-1] {
+				g.rows[len(g.rows)-1].w++
+				continue
+			}
+			g.rows = append(g.rows, bgRow{itx: int32(k >> 32), iT: int32(k & 0xffffffff), w: 1})
 		}
-		g.rows = append(g.rows, bgRow{itx: idx(k.tx), iT: idx(k.T), w: 1})
+		d.groups = append(d.groups, g)
 	}
 	d.lnTab, d.invTab = make([]float64, len(d.vals)), make([]float64, len(d.vals))
 	for gi, g := range d.groups {
@@ -120,6 +156,42 @@ func groupBG(customers []Summary) (*bgData, float64, error) {
 		}
 	}
 	return d, float64(len(customers)), nil
+}
+
+// sortPairs sorts keys, each two indexes below 2^width packed as
+// hi<<32 | lo, by a least-significant-digit radix sort in byte-wide
+// passes through buf (as long as keys): a million whole-day (t_x, T)
+// index pairs (10 bits each) take four linear passes where slices.Sort
+// took about three times as long. Short runs are left to slices.Sort.
+func sortPairs(keys, buf []uint64, width int) {
+	if len(keys) < 512 {
+		slices.Sort(keys)
+		return
+	}
+	src, dst := keys, buf
+	for _, base := range [2]int{0, 32} {
+		for shift := base; shift < base+width; shift += 8 {
+			var count [257]int
+			for _, k := range src {
+				count[(k>>shift)&0xff+1]++
+			}
+			if count[(src[0]>>shift)&0xff+1] == len(src) {
+				continue // every key has this digit: the pass would move nothing
+			}
+			for i := 1; i < len(count); i++ {
+				count[i] += count[i-1]
+			}
+			for _, k := range src {
+				d := (k >> shift) & 0xff
+				dst[count[d]] = k
+				count[d]++
+			}
+			src, dst = dst, src
+		}
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
 }
 
 func cmpFloat(a, b float64) int {
@@ -143,9 +215,11 @@ func cmpFloat(a, b float64) int {
 // summed in log space so that neither term underflows for heavy buyers.
 func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
 	alpha := m.Alpha
+	d.lnMin, d.lnMax = math.Inf(1), math.Inf(-1)
 	for i, v := range d.vals {
 		d.lnTab[i] = math.Log(alpha + v)
 		d.invTab[i] = 1 / (alpha + v)
+		d.lnMin, d.lnMax = min(d.lnMin, d.lnTab[i]), max(d.lnMax, d.lnTab[i])
 	}
 	if len(d.parts) != len(d.chunks) {
 		d.parts = make([][5]float64, len(d.chunks))
@@ -218,6 +292,20 @@ func bgChunkLL(m BGNBD, d *bgData, c bgChunk, withGrad bool) [5]float64 {
 				psiBX1 = mathext.Digamma(b + x - 1)
 			}
 		}
+		if x > 0 && !d.rowwise && c.hi-c.lo > len(lnTab) && (r+x)*(d.lnMax-d.lnMin) < 600 {
+			// Tabulated: (α+v)^−(r+x) once per distinct value instead of
+			// an exp and a log1p per history.
+			s := bgTabulated(g.rows[c.lo:c.hi], lnTab, invTab, r, x, lb1, lb2, d.lnMin, withGrad)
+			ll += s[0] + s[1]*base
+			if withGrad {
+				sw := s[1]
+				gr += sw*(psiRX-psiR+lnAlpha) - s[2]
+				ga += sw*r/alpha - (r+x)*s[3]
+				gA += s[4]*(psiA-psiABX) + s[5]*(psiA1-psiABX) - sw*(psiA-psiAB)
+				gB += s[4]*(psiBX-psiABX) + s[5]*(psiBX1-psiABX) - sw*(psiB-psiAB)
+			}
+			return [5]float64{ll, gr, ga, gA, gB}
+		}
 		for _, row := range g.rows[c.lo:c.hi] {
 			lnAT := lnTab[row.iT]
 			l1 := lb1 - (r+x)*lnAT
@@ -245,6 +333,41 @@ func bgChunkLL(m BGNBD, d *bgData, c bgChunk, withGrad bool) [5]float64 {
 		}
 	}
 	return [5]float64{ll, gr, ga, gA, gB}
+}
+
+// bgTabulated sums, over rows of one x > 0, the weights and the parts of
+// the log-likelihood and gradient that vary by row: Σw, Σw·ln(A₁+A₂)
+// without the row-independent base, Σw(w₁ ln(α+T) + w₂ ln(α+t_x)),
+// Σw(w₁/(α+T) + w₂/(α+t_x)), Σw·w₁ and Σw·w₂, where w₁ and w₂ are the
+// shares of A₁ and A₂. With P(v) = (α+v)^−(r+x) scaled by its value at
+// the smallest v, A₁ ∝ e^(lb1−k)·P(T) and A₂ ∝ e^(lb2−k)·P(t_x), k the
+// larger of lb1 and lb2: the caller checks the scaled powers cannot
+// underflow (the larger term is then at least e^−600).
+func bgTabulated(rows []bgRow, lnTab, invTab []float64, r, x, lb1, lb2, lnMin float64, withGrad bool) [6]float64 {
+	k := max(lb1, lb2)
+	e1, e2 := math.Exp(lb1-k), math.Exp(lb2-k)
+	p := make([]float64, len(lnTab))
+	for i, l := range lnTab {
+		p[i] = math.Exp(-(r + x) * (l - lnMin))
+	}
+	shift := k - (r+x)*lnMin
+	var sw, sl, slog, sinv, s1, s2 float64
+	for _, row := range rows {
+		t1, t2 := e1*p[row.iT], e2*p[row.itx]
+		sum := t1 + t2
+		w := row.w
+		sw += w
+		sl += w * math.Log(sum)
+		if !withGrad {
+			continue
+		}
+		w1, w2 := t1/sum, t2/sum
+		slog += w * (w1*lnTab[row.iT] + w2*lnTab[row.itx])
+		sinv += w * (w1*invTab[row.iT] + w2*invTab[row.itx])
+		s1 += w * w1
+		s2 += w * w2
+	}
+	return [6]float64{sl + sw*shift, sw, slog, sinv, s1, s2}
 }
 
 // LogLikelihood returns the BG/NBD log-likelihood of the customers'

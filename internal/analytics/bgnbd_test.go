@@ -2,6 +2,8 @@ package analytics
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +183,69 @@ func TestFitBGNBDRejectsBadHistories(t *testing.T) {
 	}
 	if _, err := (BGNBD{R: -1, Alpha: 1, A: 1, B: 1}).LogLikelihood([]Summary{{Age: 1}}); err == nil {
 		t.Error("LogLikelihood accepted a negative r")
+	}
+}
+
+// TestSortPairs checks the radix sort of packed index pairs against
+// slices.Sort, for runs short and long and indexes narrow and wide.
+func TestSortPairs(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 100, 511, 512, 5000, 100_000} {
+		for _, width := range []int{1, 7, 10, 17, 32} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				hi, lo := rng.Uint64N(1<<width), rng.Uint64N(1<<width)
+				if width > 3 && i%3 == 0 {
+					hi = 5 // repeated digits, as in real histories
+				}
+				keys[i] = hi<<32 | lo
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			sortPairs(keys, make([]uint64, n), width)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("n=%d width=%d: not sorted", n, width)
+			}
+		}
+	}
+}
+
+// TestTabulatedLikelihood: the log-likelihood and gradient summed with
+// powers tabulated per distinct value equal those summed history by
+// history, on whole-day histories (which take the tabulated way) and
+// away from the optimum.
+func TestTabulatedLikelihood(t *testing.T) {
+	t.Parallel()
+	data := simulateDays(200_000)
+	for _, m := range []BGNBD{publishedBG, {R: 2, Alpha: 0.5, A: 3, B: 0.2}, {R: 0.05, Alpha: 40, A: 0.1, B: 9}} {
+		var ll [2]float64
+		var grad [2][]float64
+		tabulated := false
+		for i, rowwise := range []bool{false, true} {
+			d, _, err := groupBG(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.rowwise = rowwise
+			grad[i] = make([]float64, 4)
+			ll[i] = bgLogLikelihood(m, d, grad[i])
+			if !rowwise {
+				for _, g := range d.groups {
+					tabulated = tabulated || (g.x > 0 && len(g.rows) > len(d.vals))
+				}
+			}
+		}
+		if !tabulated {
+			t.Fatal("no group large enough to be tabulated: the test compares nothing")
+		}
+		if math.Abs(ll[0]-ll[1]) > 1e-9*math.Abs(ll[1]) {
+			t.Errorf("%+v: log-likelihood %v tabulated, %v row by row", m, ll[0], ll[1])
+		}
+		for j := range 4 {
+			if math.Abs(grad[0][j]-grad[1][j]) > 1e-8*max(1, math.Abs(grad[1][j])) {
+				t.Errorf("%+v: gradient[%d] %v tabulated, %v row by row", m, j, grad[0][j], grad[1][j])
+			}
+		}
 	}
 }

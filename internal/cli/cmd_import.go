@@ -115,7 +115,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: common layouts, month first)")
 	sep := fs.String("separator", ",", "field separator, one character")
 	source := fs.String("source", "", "name the import is stored under, so a re-import resumes (default: the file's base name)")
-	batch := fs.Int("batch", 5000, "records per database transaction")
+	batch := fs.Int("batch", 50_000, "records per database transaction (a transaction also ends at this many order lines)")
 	every := fs.Int64("progress-every", 100_000, "print progress to stderr every this many rows")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	qualityConfig := fs.String("quality-config", "", "data-quality contract file (YAML or JSON) the records are checked by, and whose country aliases map the country column (default: the built-in contract)")

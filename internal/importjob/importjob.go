@@ -16,7 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/importer"
@@ -44,7 +48,12 @@ type Config struct {
 	Store store.Store
 	// Source names the import, so a re-import of it resumes. Required.
 	Source string
-	// Batch is the records per database transaction. Defaults to 5,000.
+	// Batch is the most records per database transaction; a batch also
+	// ends at Batch order lines (items), so that a batch of long orders
+	// stays small and the next is read while one is written.
+	// Defaults to 50,000: ten times the stream's batch, since an import
+	// has no latency to keep, and each batch adds every customer and hour
+	// window it touches once, so fewer batches write fewer rows.
 	Batch int
 	// Quality is the data-quality contract every record is checked by, as
 	// the stream's but for event_time_past (see quality.Contract.ForImport).
@@ -72,15 +81,15 @@ type Result struct {
 	WarnedBy map[string]int64
 }
 
-// Job is one import. It is not safe for concurrent use.
+// Job is one import. Run and Resume must not be called concurrently;
+// Result may be called at any time.
 type Job struct {
 	cfg    Config
 	topic  string
 	resume int64
+	mu     sync.Mutex // guards res: Run's reader and writer both count
 	res    Result
-	part   store.Part
-	check  quality.Result
-	warned []quality.CheckName // of the pending part's stored records
+	check  quality.Result // the reader's, reused per record
 }
 
 // New validates cfg and returns a Job.
@@ -89,7 +98,7 @@ func New(cfg Config) (*Job, error) {
 		return nil, errors.New("import: Store and Source are required")
 	}
 	if cfg.Batch == 0 {
-		cfg.Batch = 5000
+		cfg.Batch = 50_000
 	}
 	if cfg.Batch < 1 {
 		return nil, fmt.Errorf("import: batch %d, must be at least 1", cfg.Batch)
@@ -116,49 +125,103 @@ func (j *Job) Resume(ctx context.Context) (int64, error) {
 }
 
 // Result returns the accounting so far; it may be called from the
-// source's progress callback.
-func (j *Job) Result() Result { return j.res }
+// source's progress callback, or from any goroutine.
+func (j *Job) Result() Result {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	r := j.res
+	r.QuarantinedBy = maps.Clone(j.res.QuarantinedBy)
+	return r
+}
 
 // Run stores every transaction of src after those stored before (see
-// Resume), until io.EOF or ctx ends.
+// Resume), until io.EOF or ctx ends. Reading and checking the next batch
+// runs while the last one is written, so an import keeps both the CSV
+// parser and the database busy; batches still commit one at a time, in
+// file order, each with its offset.
 func (j *Job) Run(ctx context.Context, src Source) error {
+	g, gctx := errgroup.WithContext(ctx)
+	// One batch waits while one is written: memory stays at about three
+	// batches whatever the file's size.
+	full := make(chan store.Part, 1)
+	g.Go(func() error {
+		for p := range full {
+			if err := j.write(gctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer close(full)
+		return j.read(gctx, src, full)
+	})
+	return g.Wait()
+}
+
+// read checks the transactions of src and hands them to full in batches
+// of Config.Batch records or order lines, whichever comes first.
+func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) error {
 	now := j.cfg.Now()
-	j.part = store.Part{Partition: 0, From: j.resume, To: j.resume}
+	part := store.Part{Partition: 0, From: j.resume, To: j.resume}
+	lines := 0 // order lines in part
+	send := func() error {
+		if part.Len() == 0 {
+			return nil
+		}
+		select {
+		case full <- part:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		part, lines = store.Part{Partition: 0, From: part.To, To: part.To}, 0
+		return nil
+	}
+	var records, previously, long int64
+	warned := map[string]int64{} // stored records by the check that warned
 	for {
 		t, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading the transactions after record %d of import %q: %w", j.res.Records, j.cfg.Source, err)
+			return fmt.Errorf("reading the transactions after record %d of import %q: %w", records, j.cfg.Source, err)
 		}
 		parts := []event.Transaction{t}
 		if n := j.cfg.Quality.MaxItems(); n > 0 {
 			parts = importer.SplitLongOrder(t, n)
 		}
 		if len(parts) > 1 {
-			j.res.LongOrders++
+			long++
 		}
 		for i := range parts {
-			ord := j.res.Records
-			j.res.Records++
+			ord := records
+			records++
 			if ord < j.resume {
-				j.res.Previously++
+				previously++
 				continue
 			}
 			p := &parts[i]
 			if j.cfg.Quality.Validate(p, now, &j.check); j.check.Failure != nil {
 				fail := j.check.Failure
 				raw, _ := event.Marshal(p)
-				j.part.Quarantined = append(j.part.Quarantined, store.Quarantined{Reason: string(fail.Reason),
+				part.Quarantined = append(part.Quarantined, store.Quarantined{Reason: string(fail.Reason),
 					Detail: fail.Detail, Raw: raw, Partition: Partition, Offset: ord})
 			} else {
-				j.part.Txs = append(j.part.Txs, pipeline.NewTx(p, Partition, ord, now, nil))
-				j.warned = append(j.warned, j.check.Warnings...)
+				tx := pipeline.NewTx(p, Partition, ord, now, nil)
+				if w := j.check.Warnings; len(w) > 0 {
+					tx.QualityWarnings = pipeline.WarningReasons(w)
+					for _, c := range w {
+						warned[string(c)]++
+					}
+				}
+				part.Txs = append(part.Txs, tx)
 			}
-			j.part.To++
-			if j.part.Len() >= j.cfg.Batch {
-				if err := j.flush(ctx); err != nil {
+			part.To++
+			lines += len(p.Items)
+			if part.Len() >= j.cfg.Batch || lines >= j.cfg.Batch {
+				j.count(records, previously, long, warned)
+				if err := send(); err != nil {
 					return err
 				}
 			}
@@ -167,40 +230,45 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 			return err
 		}
 	}
-	return j.flush(ctx)
+	j.count(records, previously, long, warned)
+	return send()
 }
 
-// flush writes the pending part. Transactions already in the store (an
-// order imported before under another source name, say) are quarantined as
-// duplicate_id instead, as the stream processor does.
-func (j *Job) flush(ctx context.Context) error {
-	if j.part.Len() == 0 {
-		return nil
+// count publishes the reader's accounting.
+func (j *Job) count(records, previously, long int64, warned map[string]int64) {
+	j.mu.Lock()
+	j.res.Records, j.res.Previously, j.res.LongOrders = records, previously, long
+	for k, v := range warned {
+		j.res.WarnedBy[k] = v
 	}
+	j.mu.Unlock()
+}
+
+// write stores part. Transactions already in the store (an order imported
+// before under another source name, say) are quarantined as duplicate_id
+// instead, as the stream processor does.
+func (j *Job) write(ctx context.Context, part store.Part) error {
 	for {
-		err := j.cfg.Store.WriteBatch(ctx, &store.Batch{Group: Group, Topic: j.topic, Parts: []store.Part{j.part}})
+		err := j.cfg.Store.WriteBatch(ctx, &store.Batch{Group: Group, Topic: j.topic, Parts: []store.Part{part}})
 		if d, ok := store.IsDuplicate(err); ok {
-			quarantineDuplicates(&j.part, d.Copies)
+			quarantineDuplicates(&part, d.Copies)
 			continue
 		}
 		if _, ok := store.IsFenced(err); ok {
 			return fmt.Errorf("another import of source %q wrote meanwhile (its stored offset moved); run this one again to resume after it", j.cfg.Source)
 		}
 		if err != nil {
-			return fmt.Errorf("storing records %d-%d: %w", j.part.From, j.part.To-1, err)
+			return fmt.Errorf("storing records %d-%d: %w", part.From, part.To-1, err)
 		}
 		break
 	}
-	j.res.Stored += int64(len(j.part.Txs))
-	j.res.Quarantined += int64(len(j.part.Quarantined))
-	for _, q := range j.part.Quarantined {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.res.Stored += int64(len(part.Txs))
+	j.res.Quarantined += int64(len(part.Quarantined))
+	for _, q := range part.Quarantined {
 		j.res.QuarantinedBy[q.Reason]++
 	}
-	for _, w := range j.warned {
-		j.res.WarnedBy[string(w)]++
-	}
-	j.warned = j.warned[:0]
-	j.part = store.Part{Partition: 0, From: j.part.To, To: j.part.To}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -128,5 +129,105 @@ func TestRunReportsReadErrors(t *testing.T) {
 	err = newJob(t, st, "broken.csv").Run(context.Background(), &failing{})
 	if err == nil || !strings.Contains(err.Error(), "disk gone") || !strings.Contains(err.Error(), "after record 1") {
 		t.Errorf("err = %v, want the read error with where it happened", err)
+	}
+}
+
+// counting is a Source of n one-item orders that reads the job's Result
+// on every call, as the command's progress line does, while the job
+// writes on another goroutine.
+type counting struct {
+	job  *Job
+	n, i int
+	seen int64
+}
+
+func (c *counting) Next() (event.Transaction, error) {
+	if c.i == c.n {
+		return event.Transaction{}, io.EOF
+	}
+	c.i++
+	r := c.job.Result()
+	if r.Stored < c.seen {
+		return event.Transaction{}, fmt.Errorf("stored went back from %d to %d", c.seen, r.Stored)
+	}
+	c.seen = r.Stored
+	return order(fmt.Sprintf("o%04d", c.i), 1), nil
+}
+
+// TestRunWritesWhileReading imports 501 orders in batches of 2, reading
+// the accounting concurrently (run with -race), and checks every record
+// and the offset are stored once.
+func TestRunWritesWhileReading(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	j := newJob(t, st, "big.csv")
+	src := &counting{job: j, n: 501}
+	if err := j.Run(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if r := j.Result(); r.Records != 501 || r.Stored != 501 || r.Quarantined != 0 {
+		t.Fatalf("result %+v, want 501 records stored", r)
+	}
+	offs, err := st.Offsets(ctx, Group, "import:big.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := st.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offs[0] != 501 || sum.TransactionsTotal != 501 {
+		t.Errorf("stored offset %d and %d transactions, want 501 of each", offs[0], sum.TransactionsTotal)
+	}
+}
+
+// TestRunStopsOnWriteError: when the store fails, Run returns its error
+// and the reader stops instead of waiting for a writer that is gone.
+func TestRunStopsOnWriteError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newJob(t, st, "gone.csv")
+	st.Close()
+	src := &list{}
+	for i := range 100 {
+		*src = append(*src, order(fmt.Sprintf("g%03d", i), 1))
+	}
+	err = j.Run(ctx, src)
+	if err == nil || !strings.Contains(err.Error(), "storing records 0-1") {
+		t.Fatalf("err = %v, want the failed write of the first batch", err)
+	}
+	if len(*src) < 90 {
+		t.Errorf("the reader went on to read %d of 100 orders after the write failed", 100-len(*src))
+	}
+}
+
+// TestBatchEndsAtLines: a batch ends at Batch order lines as well as at
+// Batch records; the failed write of a closed store names the first
+// batch's records.
+func TestBatchEndsAtLines(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := New(Config{Store: st, Source: "lines.csv", Batch: 10, Now: func() time.Time { return when.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	// Six lines each: the first batch is full after two orders.
+	err = j.Run(ctx, &list{order("l1", 6), order("l2", 6), order("l3", 6)})
+	if err == nil || !strings.Contains(err.Error(), "storing records 0-1:") {
+		t.Fatalf("err = %v, want the failed write of records 0-1", err)
 	}
 }

@@ -663,7 +663,7 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 		return
 	}
 	p.quality.observe(res, quality.OK)
-	warnings := warningNames(res.Warnings)
+	warnings := WarningReasons(res.Warnings)
 	if rec != nil {
 		rec.Observe(quality.OK, warnings, t, r.Timestamp)
 	}

@@ -90,12 +90,12 @@ func (q *qualityState) observe(res *quality.Result, failed quality.Reason) {
 	}
 }
 
-// warningNames are the reasons of the checks that warned, each once (the
+// WarningReasons are the reasons of the checks that warned, each once (the
 // quality counts are kept by reason, as failures are: quantity and amount
 // both warn as out_of_range), for the counts stored with the batch
 // (Config.QualityObserver, store.Tx); nil, without allocating, when none
 // did.
-func warningNames(w []quality.CheckName) []string {
+func WarningReasons(w []quality.CheckName) []string {
 	if len(w) == 0 {
 		return nil
 	}

@@ -196,13 +196,6 @@ func (d dialect) SQL() sqlstore.Queries {
 				count(*), sum(total_cents)::bigint
 			FROM transactions WHERE event_time < $1
 			GROUP BY customer_id, day ORDER BY customer_id COLLATE "C", day`,
-		// Item prices are JSON numbers with two decimals, so numeric
-		// arithmetic gives exact cents.
-		CategorySpend: `SELECT t.customer_id, coalesce(e->>'category', '') AS category,
-				sum(round((e->>'quantity')::numeric * (e->>'unit_price')::numeric * 100))::bigint
-			FROM transactions t CROSS JOIN LATERAL json_array_elements(t.items) AS e
-			WHERE t.event_time < $1
-			GROUP BY t.customer_id, 2 ORDER BY t.customer_id COLLATE "C", coalesce(e->>'category', '') COLLATE "C"`,
 		Collate:    ` COLLATE "C"`,
 		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
 	}

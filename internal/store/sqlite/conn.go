@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -46,18 +47,67 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 	return rowOf{c.q.QueryRowContext(ctx, rebind(query), mapArgs(args)...)}
 }
 
-// prepared prepares query in tx and hands fn a function that runs it with
-// the given arguments, which are stored as they are.
-func prepared(ctx context.Context, tx sqlstore.DB, query string, fn func(exec func(args ...any) error) error) error {
-	st, err := tx.(conn).q.PrepareContext(ctx, query)
-	if err != nil {
-		return err
+// rowsPerInsert is the most rows one multi-row INSERT carries: enough to
+// spread the cost of a statement (database/sql's call, binding, the VDBE's
+// start and reset) over many rows. Importing one-line orders measured 16
+// rows 20% slower than 32, and 64 no faster than 32.
+const rowsPerInsert = 32
+
+// insertRows inserts n rows with "head VALUES (?, ...), (?, ...) tail",
+// rowsPerInsert rows per statement, each statement prepared once; row
+// appends the values of row i (nil for SQL NULL; times and feature
+// vectors are mapped as in Exec). A prepared statement per row would spend
+// more in database/sql and in binding the call than in SQLite.
+func insertRows(ctx context.Context, tx sqlstore.DB, head string, cols int, tail string, n int, row func(args []any, i int) []any) error {
+	if n == 0 {
+		return nil
 	}
-	defer st.Close()
-	return fn(func(args ...any) error {
-		_, err := st.ExecContext(ctx, mapArgs(args)...)
-		return err
-	})
+	one := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	stmt := func(rows int) string {
+		var b strings.Builder
+		b.Grow(len(head) + len(tail) + rows*(len(one)+2) + 8)
+		b.WriteString(head)
+		b.WriteString(" VALUES ")
+		for i := range rows {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(one)
+		}
+		b.WriteString(" ")
+		b.WriteString(tail)
+		return b.String()
+	}
+	q := tx.(conn).q
+	var full *sql.Stmt
+	args := make([]any, 0, min(n, rowsPerInsert)*cols)
+	for lo := 0; lo < n; lo += rowsPerInsert {
+		hi := min(lo+rowsPerInsert, n)
+		args = args[:0]
+		for i := lo; i < hi; i++ {
+			args = row(args, i)
+		}
+		if len(args) != (hi-lo)*cols {
+			return fmt.Errorf("sqlite: %d values for %d rows of %d columns", len(args), hi-lo, cols)
+		}
+		st := full
+		if hi-lo < rowsPerInsert || full == nil {
+			var err error
+			if st, err = q.PrepareContext(ctx, stmt(hi-lo)); err != nil {
+				return err
+			}
+			if hi-lo == rowsPerInsert {
+				full = st
+				defer full.Close()
+			} else {
+				defer st.Close()
+			}
+		}
+		if _, err := st.ExecContext(ctx, mapArgs(args)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type rowsOf struct{ r *sql.Rows }

@@ -101,10 +101,6 @@ type Queries struct {
 	// PurchaseDays selects (customer_id, day as a time, orders, cents)
 	// before $1, ordered by customer ID in byte order, then day.
 	PurchaseDays string
-	// CategorySpend selects (customer_id, category, cents) from the items
-	// of transactions before $1, ordered by customer ID and category in
-	// byte order.
-	CategorySpend string
 	// Collate makes an ORDER BY on text compare bytes.
 	Collate string
 	// SkipLocked ends a SELECT of rows to claim: it locks them and skips

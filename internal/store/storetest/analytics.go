@@ -131,6 +131,9 @@ func testCategorySpend(t *testing.T, s store.Store, a store.Analytics) {
 			`[{"product_id":"P5","category":"toys","quantity":7,"unit_price":14.29}]`),
 		withItems(Tx("t5", "B", at(9, 0, 0), 500, 0, 0), // after until
 			`[{"product_id":"P6","category":"toys","quantity":1,"unit_price":5.00}]`),
+		// A three-decimal currency: 3 × 1.235 × 100 = 370.5, rounded once.
+		withItems(Tx("t6", "C", at(3, 9, 0), 3705, 0, 0),
+			`[{"product_id":"P7","category":"tea","quantity":3,"unit_price":1.235}]`),
 	)
 	var got []store.CategorySpend
 	err := a.CategorySpend(context.Background(), at(9, 0, 0), func(c *store.CategorySpend) error {
@@ -142,6 +145,7 @@ func testCategorySpend(t *testing.T, s store.Store, a store.Analytics) {
 	}
 	want := []store.CategorySpend{
 		{CustomerID: "B", Category: "toys", Cents: 7 * 1429},
+		{CustomerID: "C", Category: "tea", Cents: 371},
 		{CustomerID: "a", Category: "Zines", Cents: 70},
 		{CustomerID: "a", Category: "books", Cents: 2*125 + 3*310},
 		{CustomerID: "a", Category: "toys", Cents: 999},

@@ -22,13 +22,14 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 		claimed = append(claimed, part)
 	}
 	if len(claimed) > 0 {
+		start := time.Now()
 		epoch, err := p.cfg.Store.Claim(ctx, p.cfg.Group, p.cfg.Topic, p.owner, claimed)
 		if err != nil {
 			return nil, err
 		}
 		for cur := p.epoch.Load(); epoch > cur && !p.epoch.CompareAndSwap(cur, epoch); cur = p.epoch.Load() {
 		}
-		p.log.Info("partitions claimed", "partitions", claimed, "epoch", epoch, "owner", p.owner)
+		p.log.Info("partitions claimed", "partitions", claimed, "epoch", epoch, "owner", p.owner, "took", time.Since(start).Round(time.Millisecond))
 	}
 	stored, err := p.cfg.Store.Offsets(ctx, p.cfg.Group, p.cfg.Topic)
 	if err != nil {

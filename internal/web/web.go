@@ -73,6 +73,9 @@ var routes = map[string]Access{
 	"GET /healthz": {Role: Public},
 	"GET /readyz":  {Role: Public},
 	"GET /metrics": {Role: Public},
+	// The API's OpenAPI document (openapi.go) tells what routes exist,
+	// as the dashboard's files do: no credentials.
+	"GET /api/v1/openapi.json": {Role: Public},
 	// Signing in and out (auth_api.go).
 	"POST /api/v1/session":   {Role: Public},
 	"GET /api/v1/session":    {Role: Public},
@@ -167,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 	s.tokenLimit = newLimiters(limits.TokenRate, limits.TokenBurst, time.Now)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.FileServerFS(static)
-	s.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle(staticPattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A path no file can have (invalid UTF-8, say) is 404, where the
 		// file server would answer 500.
 		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" && !fs.ValidPath(name) {
@@ -179,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	s.Handle("GET /api/v1/openapi.json", http.HandlerFunc(openAPIHandler))
 	s.Handle("GET /api/v1/summary", http.HandlerFunc(s.summary))
 	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))
 	s.Handle("POST /api/v1/session", http.HandlerFunc(s.sessionCreate))
@@ -236,7 +240,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id := requestID()
 	h.Set("X-Request-Id", id)
-	s.mux.ServeHTTP(&responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)}, r)
+	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		// Under /api/ only API routes answer: a path no route has (which
+		// the dashboard's files would answer with plain text) or a method
+		// none of its routes takes gets the API's error shape.
+		if _, pattern := s.mux.Handler(r); pattern == "" || pattern == staticPattern {
+			s.noRoute(rw, r)
+			return
+		}
+	}
+	s.mux.ServeHTTP(rw, r)
+}
+
+// staticPattern serves the dashboard's files.
+const staticPattern = "GET /"
+
+// noRoute answers an API request no route takes: 405 with the Allow
+// header when the path has routes for other methods, else 404. It asks the
+// mux itself which methods the path has, so the answer follows the routes
+// registered.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := s.addrLimit.allow(clientAddr(r)); !ok {
+		tooMany(w, wait, "this address")
+		return
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != staticPattern {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		WriteError(w, fmt.Errorf("%w: no API route %s; GET /api/v1/openapi.json lists them", ErrNotFound, r.URL.Path))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	WriteError(w, fmt.Errorf("%w: %s %s; it takes %s", ErrMethodNotAllowed, r.Method, r.URL.Path, strings.Join(allow, ", ")))
 }
 
 // Listen binds the configured address, so the caller can print it before
@@ -295,39 +337,76 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrConflict   = errors.New("conflict")
 	ErrInvalid    = errors.New("unprocessable")
+	// ErrMethodNotAllowed is a known path asked with a method it does not
+	// answer (405, with an Allow header).
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrUnavailable is a part of the server not ready to answer yet
+	// (503); its text is written for the client and shown.
+	ErrUnavailable = errors.New("unavailable")
 )
 
-// WriteError writes err as JSON with the status its kind maps to. It is
-// the one place errors become HTTP status codes. The text of an error of
-// the request (4xx) is shown; any other error is logged with the
-// request's ID and answered with that ID alone, so no database message
-// reaches a client.
-func WriteError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, ErrBadRequest):
-		status = http.StatusBadRequest
-	case errors.Is(err, ErrUnauthorized):
-		status = http.StatusUnauthorized
-	case errors.Is(err, ErrForbidden):
-		status = http.StatusForbidden
-	case errors.Is(err, ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, ErrConflict):
-		status = http.StatusConflict
-	case errors.Is(err, ErrTooLarge):
-		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrUnsupportedMedia):
-		status = http.StatusUnsupportedMediaType
-	case errors.Is(err, ErrInvalid):
-		status = http.StatusUnprocessableEntity
-	case errors.Is(err, ErrTooManyRequests):
-		status = http.StatusTooManyRequests
-	case errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusServiceUnavailable
+// ErrorResponse is the body of every error answer of the API:
+//
+//	{"error": {"code": "not_found", "message": "no purchase of customer \"c-9\" is stored"}}
+//
+// Code is one of the ErrorCodes, stable, for programs; Message is for
+// people and may change.
+type ErrorResponse struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the error of an ErrorResponse.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// errorKinds maps each error kind to its status and code, in the order
+// WriteError tests them.
+var errorKinds = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+	{ErrForbidden, http.StatusForbidden, "forbidden"},
+	{ErrNotFound, http.StatusNotFound, "not_found"},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
+	{ErrConflict, http.StatusConflict, "conflict"},
+	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{ErrInvalid, http.StatusUnprocessableEntity, "unprocessable"},
+	{ErrTooManyRequests, http.StatusTooManyRequests, "rate_limited"},
+	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},
+}
+
+// ErrorCodes lists every code an ErrorResponse may carry with its status:
+// the contract docs/operations.md and the OpenAPI document state.
+func ErrorCodes() map[string]int {
+	out := map[string]int{"internal": http.StatusInternalServerError}
+	for _, k := range errorKinds {
+		out[k.code] = k.status
 	}
-	if status < 500 {
-		WriteJSON(w, status, map[string]string{"error": err.Error()})
+	return out
+}
+
+// WriteError writes err as an ErrorResponse with the status its kind maps
+// to. It is the one place errors become HTTP status codes. The text of an
+// error of the request (4xx) or of ErrUnavailable is shown; any other error
+// is logged with the request's ID and answered with that ID alone, so no
+// database message reaches a client.
+func WriteError(w http.ResponseWriter, err error) {
+	status, code := http.StatusInternalServerError, "internal"
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			status, code = k.status, k.code
+			break
+		}
+	}
+	if status < 500 || errors.Is(err, ErrUnavailable) {
+		WriteJSON(w, status, ErrorResponse{ErrorDetail{Code: code, Message: err.Error()}})
 		return
 	}
 	log, id := slog.Default(), ""
@@ -342,7 +421,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	if id != "" {
 		msg += "; the server's log has the details under request_id " + id
 	}
-	WriteJSON(w, status, map[string]string{"error": msg})
+	WriteJSON(w, status, ErrorResponse{ErrorDetail{Code: code, Message: msg}})
 }
 
 // WriteJSON writes v as JSON with status.

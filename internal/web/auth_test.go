@@ -287,14 +287,16 @@ func TestChangesNeedJSONAndBoundedBodies(t *testing.T) {
 	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
 		h := bearer(admin)
 		h["Content-Type"] = ct
-		e.want(t, req{method: "POST", path: "/api/v1/alerts/f7/label", body: `{"label":"fraud"}`, header: h}, http.StatusUnsupportedMediaType)
+		body := e.want(t, req{method: "POST", path: "/api/v1/alerts/f7/label", body: `{"label":"fraud"}`, header: h}, http.StatusUnsupportedMediaType)
+		checkErrorBody(t, "POST with "+ct, http.StatusUnsupportedMediaType, []byte(body))
 	}
 	h := bearer(admin)
 	h["Content-Type"] = "application/json; charset=utf-8"
 	e.want(t, req{method: "POST", path: "/api/v1/alerts/f7/label", body: `{"label":"fraud"}`, header: h}, http.StatusOK)
 
 	big := `{"name":"` + strings.Repeat("x", 2000) + `","role":"viewer"}`
-	e.want(t, req{method: "POST", path: "/api/v1/tokens", body: big, header: bearer(admin)}, http.StatusRequestEntityTooLarge)
+	body := e.want(t, req{method: "POST", path: "/api/v1/tokens", body: big, header: bearer(admin)}, http.StatusRequestEntityTooLarge)
+	checkErrorBody(t, "a big body", http.StatusRequestEntityTooLarge, []byte(body))
 	// Chunked, so no Content-Length tells the size up front.
 	hr, err := http.NewRequest("POST", e.ts.URL+"/api/v1/tokens", io.MultiReader(strings.NewReader(big)))
 	if err != nil {
@@ -324,6 +326,7 @@ func TestRateLimits(t *testing.T) {
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
 		t.Fatalf("Retry-After %q, want 1..60 seconds", resp.Header.Get("Retry-After"))
 	}
+	checkErrorBody(t, "the third request", resp.StatusCode, []byte(body))
 	// Probes are not limited.
 	e.want(t, req{method: "GET", path: "/healthz"}, http.StatusOK)
 
@@ -386,6 +389,9 @@ func TestDatabaseErrorsNotEchoed(t *testing.T) {
 		}
 		if strings.Contains(strings.ToLower(body), "sql") || strings.Contains(body, "closed") {
 			t.Errorf("GET %s echoes the database's error: %s", path, body)
+		}
+		if strings.HasPrefix(path, "/api/") {
+			checkErrorBody(t, "GET "+path, resp.StatusCode, []byte(body))
 		}
 	}
 	_, body := e.do(t, req{method: "GET", path: "/api/v1/summary"})

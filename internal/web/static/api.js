@@ -42,6 +42,18 @@
     return t;
   }
 
+  // schemaBlock shows a schema: a link to a named one, else its text.
+  function schemaBlock(s) {
+    if (s && s.$ref) {
+      const p = el("p");
+      const a = el("a", "", refName(s.$ref));
+      a.href = "#schema-" + refName(s.$ref);
+      p.append("schema ", a);
+      return p;
+    }
+    return el("pre", "", schemaText(s, 0));
+  }
+
   function operation(doc, path, method, op) {
     const card = el("section", "card");
     card.id = op.operationId || method + path;
@@ -71,14 +83,14 @@
     const body = op.requestBody && op.requestBody.content && op.requestBody.content["application/json"];
     if (body) {
       card.append(el("h3", "", "request body (application/json)"));
-      card.append(el("pre", "", schemaText(body.schema, 0)));
+      card.append(schemaBlock(body.schema));
     }
     card.append(el("h3", "", "responses"));
     for (const [status, r0] of Object.entries(op.responses || {})) {
       const r = resolve(doc, r0);
       const c = r.content && r.content["application/json"];
       card.append(el("p", "", (status === "default" ? "other statuses" : status) + ": " + (r.description || "")));
-      if (c) card.append(el("pre", "", schemaText(c.schema, 0)));
+      if (c) card.append(schemaBlock(c.schema));
     }
     return card;
   }
@@ -107,7 +119,9 @@
     schemas.id = "schemas";
     schemas.append(el("h2", "", "schemas"));
     for (const [name, s] of Object.entries(doc.components.schemas)) {
-      schemas.append(el("h3", "", name));
+      const h = el("h3", "", name);
+      h.id = "schema-" + name;
+      schemas.append(h);
       if (s.description) schemas.append(el("p", "muted", s.description.replace(/\n/g, " ")));
       schemas.append(el("pre", "", schemaText(s, 0)));
     }

@@ -314,6 +314,20 @@ func TestChangesNeedJSONAndBoundedBodies(t *testing.T) {
 	}
 }
 
+// TestMaxBodyIsTheOneLimit checks that a body within a --max-body above 1
+// MiB reaches the handler: no handler has a smaller limit of its own.
+func TestMaxBodyIsTheOneLimit(t *testing.T) {
+	e := newAuthEnv(t, web.Config{Limits: web.Limits{MaxBody: 3 << 20}})
+	big := `{"transaction_id":"` + strings.Repeat("x", 2<<20) + `"}`
+	for _, path := range []string{"/api/v1/score", "/api/v1/alerts/f7/label", "/api/v1/experiments"} {
+		resp, body := e.do(t, req{method: "POST", path: path, body: big})
+		if resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode < 400 || strings.Contains(body, "too large") {
+			t.Errorf("POST %s with 2 MiB under a 3 MiB limit: %d %.200s, want the handler's refusal of the body's content", path, resp.StatusCode, body)
+		}
+		checkErrorBody(t, "POST "+path, resp.StatusCode, []byte(body))
+	}
+}
+
 func TestRateLimits(t *testing.T) {
 	// Per address: a burst of 2, then one request a minute.
 	e := newAuthEnv(t, web.Config{Limits: web.Limits{AddrRate: 1.0 / 60, AddrBurst: 2, TokenRate: -1}})

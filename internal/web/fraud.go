@@ -76,9 +76,6 @@ type fraudAPI struct {
 	measure *fraudmetrics.Service
 }
 
-// maxBody bounds request bodies of the fraud API.
-const maxBody = 1 << 20
-
 // round4 keeps four decimals of a risk stored as a float32.
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 

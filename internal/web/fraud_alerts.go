@@ -102,7 +102,7 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Label string `json:"label"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
 		WriteError(w, fmt.Errorf("%w: body must be {\"label\": \"fraud\"|\"false_positive\"}: %v", ErrBadRequest, err))

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -529,47 +530,89 @@ func (s *Server) cachedSummary(ctx context.Context) (store.Summary, error) {
 	return sum, nil
 }
 
-// windows serves window metrics: ?granularity=minute|hour&since=RFC3339
-// (default: the last hour of minutes or the last 48 hours of hours).
+// windows serves window metrics: ?granularity=minute|hour&since=T&until=T
+// (windowsQuery).
 func (s *Server) windows(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	g := store.Granularity(q.Get("granularity"))
-	if g == "" {
-		g = store.Minute
-	}
-	var since time.Time
-	switch g {
-	case store.Minute:
-		since = time.Now().Add(-time.Hour)
-	case store.Hour:
-		since = time.Now().Add(-48 * time.Hour)
-	default:
-		WriteError(w, fmt.Errorf("%w: granularity %q, want minute or hour", ErrBadRequest, g))
-		return
-	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			if sec, err2 := strconv.ParseInt(v, 10, 64); err2 == nil {
-				t = time.Unix(sec, 0)
-			} else {
-				WriteError(w, fmt.Errorf("%w: since %q is not an RFC 3339 time", ErrBadRequest, v))
-				return
-			}
-		}
-		since = t
-	}
-	rows, err := s.cfg.Store.Windows(r.Context(), g, since)
+	wq, err := windowsQuery(r.URL.Query(), time.Now())
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
-	out := make([]WindowJSON, len(rows))
-	for i, row := range rows {
-		out[i] = WindowJSON{Granularity: string(row.Granularity), Start: row.Start, Channel: row.Channel,
-			PaymentMethod: row.PaymentMethod, Currency: row.Currency, Count: row.Count, RevenueMinor: row.RevenueCents, Alerts: row.Alerts}
+	rows, err := s.cfg.Store.Windows(r.Context(), wq.Granularity, wq.Since)
+	if err != nil {
+		WriteError(w, err)
+		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"granularity": g, "since": since.UTC(), "windows": out})
+	out := make([]WindowJSON, 0, len(rows))
+	for _, row := range rows {
+		if wq.Until != nil && !row.Start.Before(*wq.Until) {
+			continue
+		}
+		out = append(out, WindowJSON{Granularity: string(row.Granularity), Start: row.Start, Channel: row.Channel,
+			PaymentMethod: row.PaymentMethod, Currency: row.Currency, Count: row.Count, RevenueMinor: row.RevenueCents, Alerts: row.Alerts})
+	}
+	resp := map[string]any{"granularity": wq.Granularity, "since": wq.Since.UTC(), "windows": out}
+	if wq.Until != nil {
+		resp["until"] = wq.Until.UTC()
+	}
+	WriteJSON(w, http.StatusOK, resp)
+}
+
+// windowRange is the query of GET /api/v1/windows.
+type windowRange struct {
+	Granularity store.Granularity
+	Since       time.Time
+	// Until, when set, excludes the windows starting at or after it.
+	Until *time.Time
+}
+
+// windowsQuery reads ?granularity=minute|hour (default minute), since and
+// until (RFC 3339 or Unix seconds; since defaults to the last hour of
+// minutes or the last 48 hours of hours before now, until to none).
+func windowsQuery(q url.Values, now time.Time) (windowRange, error) {
+	wr := windowRange{Granularity: store.Granularity(q.Get("granularity"))}
+	if wr.Granularity == "" {
+		wr.Granularity = store.Minute
+	}
+	switch wr.Granularity {
+	case store.Minute:
+		wr.Since = now.Add(-time.Hour)
+	case store.Hour:
+		wr.Since = now.Add(-48 * time.Hour)
+	default:
+		return wr, fmt.Errorf("%w: granularity %q, want minute or hour", ErrBadRequest, wr.Granularity)
+	}
+	parse := func(name string) (time.Time, bool, error) {
+		v := q.Get(name)
+		if v == "" {
+			return time.Time{}, false, nil
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, true, nil
+		}
+		if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec >= 0 && sec < 1<<40 {
+			return time.Unix(sec, 0), true, nil
+		}
+		return time.Time{}, false, fmt.Errorf("%w: %s %q is neither an RFC 3339 time nor Unix seconds", ErrBadRequest, name, v)
+	}
+	since, ok, err := parse("since")
+	if err != nil {
+		return wr, err
+	}
+	if ok {
+		wr.Since = since
+	}
+	until, ok, err := parse("until")
+	if err != nil {
+		return wr, err
+	}
+	if ok {
+		if !until.After(wr.Since) {
+			return wr, fmt.Errorf("%w: until %s is not after since %s", ErrBadRequest, until.UTC().Format(time.RFC3339), wr.Since.UTC().Format(time.RFC3339))
+		}
+		wr.Until = &until
+	}
+	return wr, nil
 }
 
 // WindowJSON is one window of GET /api/v1/windows: the additive totals of

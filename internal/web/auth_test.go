@@ -459,4 +459,31 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("audit entry %d: %s\nwant it to match %s", i, got[i], re)
 		}
 	}
+	// Paging by cursor gives the same entries, four then two, and no
+	// cursor on the last page.
+	var paged []int64
+	for cursor, n := "", 0; n < 5; n++ {
+		var p web.AuditResponse
+		if err := json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit?limit=4&cursor=" + cursor, header: bearer(admin)}, http.StatusOK)), &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range p.Entries {
+			paged = append(paged, en.ID)
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		if p.NextCursor != strconv.FormatInt(p.NextBeforeID, 10) {
+			t.Fatalf("next_cursor %q, next_before_id %d", p.NextCursor, p.NextBeforeID)
+		}
+		cursor = p.NextCursor
+	}
+	if len(paged) != len(page.Entries) {
+		t.Fatalf("paging by cursor gave %d entries, want %d", len(paged), len(page.Entries))
+	}
+	for i, en := range page.Entries {
+		if paged[i] != en.ID {
+			t.Fatalf("paged entries %v differ from the page %+v", paged, page.Entries)
+		}
+	}
 }

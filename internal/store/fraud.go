@@ -149,6 +149,9 @@ type AlertFilter struct {
 	Status string
 	// SinceID returns only alerts with a higher ID, for polling.
 	SinceID int64
+	// BeforeID returns only alerts with a lower ID, for the next (older)
+	// page; 0 for no bound.
+	BeforeID int64
 	// Limit bounds the answer; at most 1000, default 50.
 	Limit int
 }

@@ -34,10 +34,17 @@ func analyticsServer(t *testing.T, empty bool) *httptest.Server {
 	web.RegisterAnalytics(srv, st)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	if empty {
-		return ts
+	if !empty {
+		analyticsFixture(t, st)
 	}
+	return ts
+}
 
+// analyticsFixture stores three purchases of alice and bob, alice's
+// analytics, two cohort cells, a CLV model and a segmentation.
+func analyticsFixture(t testing.TB, st *sqlite.Store) {
+	t.Helper()
+	ctx := context.Background()
 	jan := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
 	txs := []store.Tx{
 		storetest.Tx("t1", "alice", jan, 12000, 0, 0),
@@ -73,7 +80,6 @@ func analyticsServer(t *testing.T, empty bool) *httptest.Server {
 		[]byte(`{"customers":2,"silhouette":0.5,"candidates":[{"k":2,"silhouette":0.5}],"clusters":[{"cluster":0,"size":1,"share":0.5,"top_categories":[{"category":"books","share":1}]},{"cluster":1,"size":1,"share":0.5,"top_categories":[]}]}`)); err != nil {
 		t.Fatal(err)
 	}
-	return ts
 }
 
 func getAnalyticsJSON(t *testing.T, ts *httptest.Server, path string, wantStatus int, v any) string {

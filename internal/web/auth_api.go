@@ -24,7 +24,7 @@ import (
 //	GET    /api/v1/tokens         the tokens (admin)
 //	POST   /api/v1/tokens         {"name": "…", "role": "viewer"}: a new token, shown once (admin)
 //	DELETE /api/v1/tokens/{id}    revoke a token (admin)
-//	GET    /api/v1/audit?limit=100&before_id=N   the audit trail, newest first (admin)
+//	GET    /api/v1/audit?limit=100&cursor=C      the audit trail, newest first (admin)
 
 // SessionRequest is the body of POST /api/v1/session.
 type SessionRequest struct {
@@ -244,12 +244,15 @@ type AuditJSON struct {
 // AuditResponse is the body of GET /api/v1/audit.
 type AuditResponse struct {
 	Entries []AuditJSON `json:"entries"`
-	// NextBeforeID is the before_id of the next (older) page; 0 when this
-	// page is the last.
+	// NextCursor, when present, is the cursor of the next (older) page,
+	// as the other lists have it; absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+	// NextBeforeID is the same as a before_id; 0 when this page is the
+	// last. Kept for the clients written before cursors.
 	NextBeforeID int64 `json:"next_before_id"`
 }
 
-// parseAuditQuery reads ?limit=1..1000&before_id=N.
+// parseAuditQuery reads ?limit=1..1000&cursor=C (or before_id=N, the same).
 func parseAuditQuery(q map[string][]string) (store.AuditFilter, error) {
 	f := store.AuditFilter{Limit: 100}
 	get := func(k string) string {
@@ -269,6 +272,16 @@ func parseAuditQuery(q map[string][]string) (store.AuditFilter, error) {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
 			return f, fmt.Errorf("%w: before_id %q is not a positive integer", ErrBadRequest, v)
+		}
+		f.BeforeID = n
+	}
+	if v := get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return f, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, v)
+		}
+		if f.BeforeID != 0 && f.BeforeID != n {
+			return f, fmt.Errorf("%w: cursor %q and before_id %d disagree; give one", ErrBadRequest, v, f.BeforeID)
 		}
 		f.BeforeID = n
 	}
@@ -292,6 +305,7 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(es) == f.Limit {
 		resp.NextBeforeID = es[len(es)-1].ID
+		resp.NextCursor = strconv.FormatInt(resp.NextBeforeID, 10)
 	}
 	WriteJSON(w, http.StatusOK, resp)
 }

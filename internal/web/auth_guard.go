@@ -250,7 +250,9 @@ func (s *Server) guard(pattern string, acc Access, next http.Handler) http.Handl
 // sent, must be this server; the body must be JSON (an HTML form cannot
 // send that, and a cross-site script cannot without a CORS preflight,
 // which this server never grants) and at most limit bytes. The body is read
-// here, so the handler gets all of it or nothing.
+// here, so the handler gets all of it or nothing: handlers of changes read
+// r.Body without a limit of their own, so that --max-body is the one limit
+// and its breach always 413.
 func checkChange(w http.ResponseWriter, r *http.Request, limit int64) error {
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)

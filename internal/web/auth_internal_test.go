@@ -137,7 +137,8 @@ func isBadRequest(err error) bool { return errors.Is(err, ErrBadRequest) }
 
 // FuzzAuditQuery fuzzes the query of GET /api/v1/audit.
 func FuzzAuditQuery(f *testing.F) {
-	for _, s := range []string{"limit=10", "limit=0", "before_id=5&limit=1000", "before_id=-1", "limit=1001", "limit=x&limit=2"} {
+	for _, s := range []string{"limit=10", "limit=0", "before_id=5&limit=1000", "before_id=-1", "limit=1001", "limit=x&limit=2",
+		"cursor=5", "cursor=0", "cursor=5&before_id=5", "cursor=5&before_id=6"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {

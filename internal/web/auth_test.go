@@ -287,14 +287,16 @@ func TestChangesNeedJSONAndBoundedBodies(t *testing.T) {
 	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
 		h := bearer(admin)
 		h["Content-Type"] = ct
-		e.want(t, req{method: "POST", path: "/api/v1/alerts/f7/label", body: `{"label":"fraud"}`, header: h}, http.StatusUnsupportedMediaType)
+		body := e.want(t, req{method: "POST", path: "/api/v1/alerts/f7/label", body: `{"label":"fraud"}`, header: h}, http.StatusUnsupportedMediaType)
+		checkErrorBody(t, "POST with "+ct, http.StatusUnsupportedMediaType, []byte(body))
 	}
 	h := bearer(admin)
 	h["Content-Type"] = "application/json; charset=utf-8"
 	e.want(t, req{method: "POST", path: "/api/v1/alerts/f7/label", body: `{"label":"fraud"}`, header: h}, http.StatusOK)
 
 	big := `{"name":"` + strings.Repeat("x", 2000) + `","role":"viewer"}`
-	e.want(t, req{method: "POST", path: "/api/v1/tokens", body: big, header: bearer(admin)}, http.StatusRequestEntityTooLarge)
+	body := e.want(t, req{method: "POST", path: "/api/v1/tokens", body: big, header: bearer(admin)}, http.StatusRequestEntityTooLarge)
+	checkErrorBody(t, "a big body", http.StatusRequestEntityTooLarge, []byte(body))
 	// Chunked, so no Content-Length tells the size up front.
 	hr, err := http.NewRequest("POST", e.ts.URL+"/api/v1/tokens", io.MultiReader(strings.NewReader(big)))
 	if err != nil {
@@ -312,6 +314,20 @@ func TestChangesNeedJSONAndBoundedBodies(t *testing.T) {
 	}
 }
 
+// TestMaxBodyIsTheOneLimit checks that a body within a --max-body above 1
+// MiB reaches the handler: no handler has a smaller limit of its own.
+func TestMaxBodyIsTheOneLimit(t *testing.T) {
+	e := newAuthEnv(t, web.Config{Limits: web.Limits{MaxBody: 3 << 20}})
+	big := `{"transaction_id":"` + strings.Repeat("x", 2<<20) + `"}`
+	for _, path := range []string{"/api/v1/score", "/api/v1/alerts/f7/label", "/api/v1/experiments"} {
+		resp, body := e.do(t, req{method: "POST", path: path, body: big})
+		if resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode < 400 || strings.Contains(body, "too large") {
+			t.Errorf("POST %s with 2 MiB under a 3 MiB limit: %d %.200s, want the handler's refusal of the body's content", path, resp.StatusCode, body)
+		}
+		checkErrorBody(t, "POST "+path, resp.StatusCode, []byte(body))
+	}
+}
+
 func TestRateLimits(t *testing.T) {
 	// Per address: a burst of 2, then one request a minute.
 	e := newAuthEnv(t, web.Config{Limits: web.Limits{AddrRate: 1.0 / 60, AddrBurst: 2, TokenRate: -1}})
@@ -324,6 +340,7 @@ func TestRateLimits(t *testing.T) {
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
 		t.Fatalf("Retry-After %q, want 1..60 seconds", resp.Header.Get("Retry-After"))
 	}
+	checkErrorBody(t, "the third request", resp.StatusCode, []byte(body))
 	// Probes are not limited.
 	e.want(t, req{method: "GET", path: "/healthz"}, http.StatusOK)
 
@@ -387,6 +404,9 @@ func TestDatabaseErrorsNotEchoed(t *testing.T) {
 		if strings.Contains(strings.ToLower(body), "sql") || strings.Contains(body, "closed") {
 			t.Errorf("GET %s echoes the database's error: %s", path, body)
 		}
+		if strings.HasPrefix(path, "/api/") {
+			checkErrorBody(t, "GET "+path, resp.StatusCode, []byte(body))
+		}
 	}
 	_, body := e.do(t, req{method: "GET", path: "/api/v1/summary"})
 	if !strings.Contains(body, "request_id") {
@@ -437,6 +457,33 @@ func TestAuditTrail(t *testing.T) {
 	for i, re := range want {
 		if !re.MatchString(got[i]) {
 			t.Errorf("audit entry %d: %s\nwant it to match %s", i, got[i], re)
+		}
+	}
+	// Paging by cursor gives the same entries, four then two, and no
+	// cursor on the last page.
+	var paged []int64
+	for cursor, n := "", 0; n < 5; n++ {
+		var p web.AuditResponse
+		if err := json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit?limit=4&cursor=" + cursor, header: bearer(admin)}, http.StatusOK)), &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range p.Entries {
+			paged = append(paged, en.ID)
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		if p.NextCursor != strconv.FormatInt(p.NextBeforeID, 10) {
+			t.Fatalf("next_cursor %q, next_before_id %d", p.NextCursor, p.NextBeforeID)
+		}
+		cursor = p.NextCursor
+	}
+	if len(paged) != len(page.Entries) {
+		t.Fatalf("paging by cursor gave %d entries, want %d", len(paged), len(page.Entries))
+	}
+	for i, en := range page.Entries {
+		if paged[i] != en.ID {
+			t.Fatalf("paged entries %v differ from the page %+v", paged, page.Entries)
 		}
 	}
 }

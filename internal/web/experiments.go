@@ -72,7 +72,7 @@ func (h *experimentAPI) results(w http.ResponseWriter, r *http.Request) {
 
 func (h *experimentAPI) create(w http.ResponseWriter, r *http.Request) {
 	var d abtest.Definition
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
 		WriteError(w, fmt.Errorf("%w: the body must be an experiment definition: %v", ErrBadRequest, err))

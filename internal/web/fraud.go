@@ -35,7 +35,7 @@ type FraudDeps struct {
 
 // RegisterFraud adds the fraud API (docs/fraud.md shows every response):
 //
-//	GET  /api/v1/alerts?status=open&limit=50&since_id=N   alerts, newest first, with reasons
+//	GET  /api/v1/alerts?status=open&limit=50&since_id=N&cursor=C   alerts, newest first, with reasons
 //	POST /api/v1/alerts/{transaction_id}/label            {"label": "fraud"|"false_positive"}
 //	GET  /api/v1/fraud/rules                              rules and thresholds in force
 //	GET  /api/v1/fraud/metrics?window=1h|24h|all          live precision, recall, FPR, PR-AUC
@@ -75,9 +75,6 @@ type fraudAPI struct {
 	deps    FraudDeps
 	measure *fraudmetrics.Service
 }
-
-// maxBody bounds request bodies of the fraud API.
-const maxBody = 1 << 20
 
 // round4 keeps four decimals of a risk stored as a float32.
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

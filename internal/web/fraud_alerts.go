@@ -43,6 +43,9 @@ type AlertsResponse struct {
 	// LastID is the highest ID returned (or since_id): the since_id of the
 	// next poll.
 	LastID int64 `json:"last_id"`
+	// NextCursor, when present, is the cursor of the next (older) page;
+	// absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 func (h *fraudAPI) alerts(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +74,14 @@ func (h *fraudAPI) alerts(w http.ResponseWriter, r *http.Request) {
 		}
 		f.SinceID = n
 	}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			WriteError(w, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, v))
+			return
+		}
+		f.BeforeID = n
+	}
 	as, err := h.deps.Store.Alerts(r.Context(), f)
 	if err != nil {
 		WriteError(w, err)
@@ -81,6 +92,9 @@ func (h *fraudAPI) alerts(w http.ResponseWriter, r *http.Request) {
 		resp.Alerts[i] = alertJSON(&as[i])
 		resp.LastID = max(resp.LastID, as[i].ID)
 	}
+	if len(as) == f.Limit {
+		resp.NextCursor = strconv.FormatInt(as[len(as)-1].ID, 10)
+	}
 	WriteJSON(w, http.StatusOK, resp)
 }
 
@@ -88,7 +102,7 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Label string `json:"label"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
 		WriteError(w, fmt.Errorf("%w: body must be {\"label\": \"fraud\"|\"false_positive\"}: %v", ErrBadRequest, err))

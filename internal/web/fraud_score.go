@@ -10,7 +10,7 @@ import (
 )
 
 func (h *fraudAPI) score(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		WriteError(w, fmt.Errorf("%w: reading the body: %v", ErrBadRequest, err))
 		return

@@ -245,12 +245,30 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 	if got := alertIDs(page.Alerts); got != "f8,f7" || page.LastID != a.ID {
 		t.Fatalf("page = %s (last_id %d)", got, page.LastID)
 	}
+	if page.NextCursor == "" {
+		t.Fatalf("a full page (%s) has no next_cursor", alertIDs(page.Alerts))
+	}
+	// Paging back by cursor: every alert once, newest first, and no
+	// cursor on the last page.
+	var seen []string
+	for cursor, n := "", 0; ; n++ {
+		var p web.AlertsResponse
+		e.call(t, "GET", "/api/v1/alerts?limit=2&cursor="+cursor, "", 200, &p)
+		seen = append(seen, alertIDs(p.Alerts))
+		if p.NextCursor == "" || n > 5 {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if got := strings.Join(seen, "|"); got != "f8,f7|f5,f3|f2" {
+		t.Fatalf("pages by cursor = %s, want f8,f7|f5,f3|f2", got)
+	}
 	var none web.AlertsResponse
 	e.call(t, "GET", fmt.Sprintf("/api/v1/alerts?since_id=%d", a.ID), "", 200, &none)
 	if none.Alerts == nil || len(none.Alerts) != 0 || none.LastID != a.ID {
 		t.Fatalf("nothing new = %+v", none)
 	}
-	for _, q := range []string{"status=closed", "limit=0", "limit=5000", "since_id=-1", "since_id=x"} {
+	for _, q := range []string{"status=closed", "limit=0", "limit=5000", "since_id=-1", "since_id=x", "cursor=0", "cursor=x"} {
 		e.call(t, "GET", "/api/v1/alerts?"+q, "", 400, nil)
 	}
 }

@@ -111,7 +111,7 @@ func (h *recommendAPI) write(w http.ResponseWriter, res recsvc.Result, err error
 		// Not an error of the request: the service is still reading the
 		// store. Retry-After tells clients when to ask again.
 		w.Header().Set("Retry-After", "5")
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		WriteError(w, fmt.Errorf("%w: %w", ErrUnavailable, err))
 		return
 	case errors.Is(err, recsvc.ErrUnknownProduct):
 		WriteError(w, fmt.Errorf("%w: %w", ErrNotFound, err))

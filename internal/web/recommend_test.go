@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,8 +108,8 @@ func TestRecommendationsAPI(t *testing.T) {
 		{"/api/v1/customers/c1/recommendations?buy_again=perhaps", http.StatusBadRequest},
 	} {
 		code, _, raw := getRecs(t, ts.URL+tc.url)
-		if code != tc.code || raw["error"] == "" || raw["error"] == nil {
-			t.Errorf("GET %s = %d %v, want %d with an error message", tc.url, code, raw, tc.code)
+		if code != tc.code || errorCode(raw) != codeOf(tc.code) {
+			t.Errorf("GET %s = %d %v, want %d with error code %q", tc.url, code, raw, tc.code, codeOf(tc.code))
 		}
 	}
 }
@@ -118,8 +119,21 @@ func TestRecommendationsBeforeTheModel(t *testing.T) {
 	ts := recommendServer(t, false)
 	for _, u := range []string{"/api/v1/customers/c1/recommendations", "/api/v1/products/A/similar"} {
 		code, _, raw := getRecs(t, ts.URL+u)
-		if code != http.StatusServiceUnavailable || raw["error"] == nil {
-			t.Errorf("GET %s before the model = %d %v, want 503 with an error", u, code, raw)
+		if code != http.StatusServiceUnavailable || errorCode(raw) != "unavailable" || !strings.Contains(errorMessage(raw), "not built yet") {
+			t.Errorf("GET %s before the model = %d %v, want 503 unavailable saying the model is not built yet", u, code, raw)
 		}
 	}
+}
+
+// errorCode and errorMessage read an ErrorResponse decoded into a map.
+func errorCode(raw map[string]any) string {
+	e, _ := raw["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func errorMessage(raw map[string]any) string {
+	e, _ := raw["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
 }

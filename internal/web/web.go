@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -73,6 +74,9 @@ var routes = map[string]Access{
 	"GET /healthz": {Role: Public},
 	"GET /readyz":  {Role: Public},
 	"GET /metrics": {Role: Public},
+	// The API's OpenAPI document (openapi.go) tells what routes exist,
+	// as the dashboard's files do: no credentials.
+	"GET /api/v1/openapi.json": {Role: Public},
 	// Signing in and out (auth_api.go).
 	"POST /api/v1/session":   {Role: Public},
 	"GET /api/v1/session":    {Role: Public},
@@ -167,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 	s.tokenLimit = newLimiters(limits.TokenRate, limits.TokenBurst, time.Now)
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.FileServerFS(static)
-	s.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle(staticPattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A path no file can have (invalid UTF-8, say) is 404, where the
 		// file server would answer 500.
 		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" && !fs.ValidPath(name) {
@@ -179,6 +183,7 @@ func New(cfg Config) (*Server, error) {
 	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	s.Handle("GET /api/v1/openapi.json", http.HandlerFunc(openAPIHandler))
 	s.Handle("GET /api/v1/summary", http.HandlerFunc(s.summary))
 	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))
 	s.Handle("POST /api/v1/session", http.HandlerFunc(s.sessionCreate))
@@ -236,7 +241,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id := requestID()
 	h.Set("X-Request-Id", id)
-	s.mux.ServeHTTP(&responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)}, r)
+	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		// Under /api/ only API routes answer: a path no route has (which
+		// the dashboard's files would answer with plain text) or a method
+		// none of its routes takes gets the API's error shape.
+		if _, pattern := s.mux.Handler(r); pattern == "" || pattern == staticPattern {
+			s.noRoute(rw, r)
+			return
+		}
+	}
+	s.mux.ServeHTTP(rw, r)
+}
+
+// staticPattern serves the dashboard's files.
+const staticPattern = "GET /"
+
+// noRoute answers an API request no route takes: 405 with the Allow
+// header when the path has routes for other methods, else 404. It asks the
+// mux itself which methods the path has, so the answer follows the routes
+// registered.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := s.addrLimit.allow(clientAddr(r)); !ok {
+		tooMany(w, wait, "this address")
+		return
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != staticPattern {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		WriteError(w, fmt.Errorf("%w: no API route %s; GET /api/v1/openapi.json lists them", ErrNotFound, r.URL.Path))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	WriteError(w, fmt.Errorf("%w: %s %s; it takes %s", ErrMethodNotAllowed, r.Method, r.URL.Path, strings.Join(allow, ", ")))
 }
 
 // Listen binds the configured address, so the caller can print it before
@@ -295,39 +338,76 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrConflict   = errors.New("conflict")
 	ErrInvalid    = errors.New("unprocessable")
+	// ErrMethodNotAllowed is a known path asked with a method it does not
+	// answer (405, with an Allow header).
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrUnavailable is a part of the server not ready to answer yet
+	// (503); its text is written for the client and shown.
+	ErrUnavailable = errors.New("unavailable")
 )
 
-// WriteError writes err as JSON with the status its kind maps to. It is
-// the one place errors become HTTP status codes. The text of an error of
-// the request (4xx) is shown; any other error is logged with the
-// request's ID and answered with that ID alone, so no database message
-// reaches a client.
-func WriteError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, ErrBadRequest):
-		status = http.StatusBadRequest
-	case errors.Is(err, ErrUnauthorized):
-		status = http.StatusUnauthorized
-	case errors.Is(err, ErrForbidden):
-		status = http.StatusForbidden
-	case errors.Is(err, ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, ErrConflict):
-		status = http.StatusConflict
-	case errors.Is(err, ErrTooLarge):
-		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrUnsupportedMedia):
-		status = http.StatusUnsupportedMediaType
-	case errors.Is(err, ErrInvalid):
-		status = http.StatusUnprocessableEntity
-	case errors.Is(err, ErrTooManyRequests):
-		status = http.StatusTooManyRequests
-	case errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusServiceUnavailable
+// ErrorResponse is the body of every error answer of the API:
+//
+//	{"error": {"code": "not_found", "message": "no purchase of customer \"c-9\" is stored"}}
+//
+// Code is one of the ErrorCodes, stable, for programs; Message is for
+// people and may change.
+type ErrorResponse struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the error of an ErrorResponse.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// errorKinds maps each error kind to its status and code, in the order
+// WriteError tests them.
+var errorKinds = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+	{ErrForbidden, http.StatusForbidden, "forbidden"},
+	{ErrNotFound, http.StatusNotFound, "not_found"},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
+	{ErrConflict, http.StatusConflict, "conflict"},
+	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{ErrInvalid, http.StatusUnprocessableEntity, "unprocessable"},
+	{ErrTooManyRequests, http.StatusTooManyRequests, "rate_limited"},
+	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},
+}
+
+// ErrorCodes lists every code an ErrorResponse may carry with its status:
+// the contract docs/operations.md and the OpenAPI document state.
+func ErrorCodes() map[string]int {
+	out := map[string]int{"internal": http.StatusInternalServerError}
+	for _, k := range errorKinds {
+		out[k.code] = k.status
 	}
-	if status < 500 {
-		WriteJSON(w, status, map[string]string{"error": err.Error()})
+	return out
+}
+
+// WriteError writes err as an ErrorResponse with the status its kind maps
+// to. It is the one place errors become HTTP status codes. The text of an
+// error of the request (4xx) or of ErrUnavailable is shown; any other error
+// is logged with the request's ID and answered with that ID alone, so no
+// database message reaches a client.
+func WriteError(w http.ResponseWriter, err error) {
+	status, code := http.StatusInternalServerError, "internal"
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			status, code = k.status, k.code
+			break
+		}
+	}
+	if status < 500 || errors.Is(err, ErrUnavailable) {
+		WriteJSON(w, status, ErrorResponse{ErrorDetail{Code: code, Message: err.Error()}})
 		return
 	}
 	log, id := slog.Default(), ""
@@ -342,7 +422,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	if id != "" {
 		msg += "; the server's log has the details under request_id " + id
 	}
-	WriteJSON(w, status, map[string]string{"error": msg})
+	WriteJSON(w, status, ErrorResponse{ErrorDetail{Code: code, Message: msg}})
 }
 
 // WriteJSON writes v as JSON with status.
@@ -450,47 +530,89 @@ func (s *Server) cachedSummary(ctx context.Context) (store.Summary, error) {
 	return sum, nil
 }
 
-// windows serves window metrics: ?granularity=minute|hour&since=RFC3339
-// (default: the last hour of minutes or the last 48 hours of hours).
+// windows serves window metrics: ?granularity=minute|hour&since=T&until=T
+// (windowsQuery).
 func (s *Server) windows(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	g := store.Granularity(q.Get("granularity"))
-	if g == "" {
-		g = store.Minute
-	}
-	var since time.Time
-	switch g {
-	case store.Minute:
-		since = time.Now().Add(-time.Hour)
-	case store.Hour:
-		since = time.Now().Add(-48 * time.Hour)
-	default:
-		WriteError(w, fmt.Errorf("%w: granularity %q, want minute or hour", ErrBadRequest, g))
-		return
-	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			if sec, err2 := strconv.ParseInt(v, 10, 64); err2 == nil {
-				t = time.Unix(sec, 0)
-			} else {
-				WriteError(w, fmt.Errorf("%w: since %q is not an RFC 3339 time", ErrBadRequest, v))
-				return
-			}
-		}
-		since = t
-	}
-	rows, err := s.cfg.Store.Windows(r.Context(), g, since)
+	wq, err := windowsQuery(r.URL.Query(), time.Now())
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
-	out := make([]WindowJSON, len(rows))
-	for i, row := range rows {
-		out[i] = WindowJSON{Granularity: string(row.Granularity), Start: row.Start, Channel: row.Channel,
-			PaymentMethod: row.PaymentMethod, Currency: row.Currency, Count: row.Count, RevenueMinor: row.RevenueCents, Alerts: row.Alerts}
+	rows, err := s.cfg.Store.Windows(r.Context(), wq.Granularity, wq.Since)
+	if err != nil {
+		WriteError(w, err)
+		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"granularity": g, "since": since.UTC(), "windows": out})
+	out := make([]WindowJSON, 0, len(rows))
+	for _, row := range rows {
+		if wq.Until != nil && !row.Start.Before(*wq.Until) {
+			continue
+		}
+		out = append(out, WindowJSON{Granularity: string(row.Granularity), Start: row.Start, Channel: row.Channel,
+			PaymentMethod: row.PaymentMethod, Currency: row.Currency, Count: row.Count, RevenueMinor: row.RevenueCents, Alerts: row.Alerts})
+	}
+	resp := map[string]any{"granularity": wq.Granularity, "since": wq.Since.UTC(), "windows": out}
+	if wq.Until != nil {
+		resp["until"] = wq.Until.UTC()
+	}
+	WriteJSON(w, http.StatusOK, resp)
+}
+
+// windowRange is the query of GET /api/v1/windows.
+type windowRange struct {
+	Granularity store.Granularity
+	Since       time.Time
+	// Until, when set, excludes the windows starting at or after it.
+	Until *time.Time
+}
+
+// windowsQuery reads ?granularity=minute|hour (default minute), since and
+// until (RFC 3339 or Unix seconds; since defaults to the last hour of
+// minutes or the last 48 hours of hours before now, until to none).
+func windowsQuery(q url.Values, now time.Time) (windowRange, error) {
+	wr := windowRange{Granularity: store.Granularity(q.Get("granularity"))}
+	if wr.Granularity == "" {
+		wr.Granularity = store.Minute
+	}
+	switch wr.Granularity {
+	case store.Minute:
+		wr.Since = now.Add(-time.Hour)
+	case store.Hour:
+		wr.Since = now.Add(-48 * time.Hour)
+	default:
+		return wr, fmt.Errorf("%w: granularity %q, want minute or hour", ErrBadRequest, wr.Granularity)
+	}
+	parse := func(name string) (time.Time, bool, error) {
+		v := q.Get(name)
+		if v == "" {
+			return time.Time{}, false, nil
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, true, nil
+		}
+		if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec >= 0 && sec < 1<<40 {
+			return time.Unix(sec, 0), true, nil
+		}
+		return time.Time{}, false, fmt.Errorf("%w: %s %q is neither an RFC 3339 time nor Unix seconds", ErrBadRequest, name, v)
+	}
+	since, ok, err := parse("since")
+	if err != nil {
+		return wr, err
+	}
+	if ok {
+		wr.Since = since
+	}
+	until, ok, err := parse("until")
+	if err != nil {
+		return wr, err
+	}
+	if ok {
+		if !until.After(wr.Since) {
+			return wr, fmt.Errorf("%w: until %s is not after since %s", ErrBadRequest, until.UTC().Format(time.RFC3339), wr.Since.UTC().Format(time.RFC3339))
+		}
+		wr.Until = &until
+	}
+	return wr, nil
 }
 
 // WindowJSON is one window of GET /api/v1/windows: the additive totals of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -311,8 +312,12 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 1000)
-	out, err := collect(ctx, s.d.DB(), `SELECT `+alertCols+` FROM alerts WHERE ($1 = '' OR status = $1) AND id > $2
-		ORDER BY id DESC LIMIT $3`, []any{f.Status, f.SinceID, f.Limit}, func(r Rows) (store.AlertRecord, error) { return scanAlert(r) })
+	before := f.BeforeID
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	out, err := collect(ctx, s.d.DB(), `SELECT `+alertCols+` FROM alerts WHERE ($1 = '' OR status = $1) AND id > $2 AND id < $4
+		ORDER BY id DESC LIMIT $3`, []any{f.Status, f.SinceID, f.Limit, before}, func(r Rows) (store.AlertRecord, error) { return scanAlert(r) })
 	if err != nil {
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}

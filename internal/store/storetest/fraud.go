@@ -396,6 +396,12 @@ func testAlerts(t *testing.T, s store.Store, f store.Fraud) {
 	if page, _ := f.Alerts(ctx, store.AlertFilter{SinceID: all[2].ID}); ids(page) != "x4,x3" {
 		t.Fatalf("since the third newest = %s", ids(page))
 	}
+	if page, _ := f.Alerts(ctx, store.AlertFilter{BeforeID: all[1].ID, Limit: 2}); ids(page) != "x2,x1" {
+		t.Fatalf("two before the second newest = %s", ids(page))
+	}
+	if page, _ := f.Alerts(ctx, store.AlertFilter{BeforeID: all[0].ID, SinceID: all[3].ID}); ids(page) != "x3,x2" {
+		t.Fatalf("between the fourth newest and the newest = %s", ids(page))
+	}
 
 	when := fbase.Add(time.Hour)
 	got, err := f.LabelAlert(ctx, "x1", store.AlertConfirmedFraud, when)

@@ -186,7 +186,7 @@ async function fraudJSON(url, method, body) {
     throw new Error("no fraud API");
   }
   const out = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(out.error || url + ": " + r.status);
+  if (!r.ok) throw new Error((out.error && out.error.message) || url + ": " + r.status);
   return out;
 }
 

@@ -70,7 +70,7 @@
     });
     if (!r.ok) {
       const body = await r.json().catch(() => ({}));
-      $("signin-error").textContent = body.error || "sign-in failed: " + r.status;
+      $("signin-error").textContent = (body.error && body.error.message) || "sign-in failed: " + r.status;
       return;
     }
     $("signin-token").value = "";

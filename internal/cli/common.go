@@ -17,24 +17,37 @@ import (
 type storeFlags struct {
 	dataDir  string
 	postgres string
-	command  string // what holds the data dir's lock, e.g. "shopstream serve"
+	// autoMigrate applies pending migrations at open; false refuses a
+	// schema older than the build's (a newer one is refused either way).
+	autoMigrate bool
+	command     string // what holds the data dir's lock, e.g. "shopstream serve"
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	f.command = "shopstream " + fs.Name()
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the embedded SQLite store (used unless --postgres is set)")
-	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/db (default: embedded SQLite in --data-dir)")
+	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/db; TLS through sslmode, sslrootcert, sslcert, sslkey in the URL (default: embedded SQLite in --data-dir)")
+	fs.BoolVar(&f.autoMigrate, "auto-migrate", true, "apply pending schema migrations at start; false refuses a schema older than this build's (run `shopstream migrate up` first). A schema newer than this build's is refused either way")
 }
 
 func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
+	mode := store.SchemaMigrate
+	if !f.autoMigrate {
+		mode = store.SchemaRequire
+	}
+	return f.openWith(ctx, store.WithSchema(mode))
+}
+
+// openWith opens the store with opts, ignoring --auto-migrate.
+func (f *storeFlags) openWith(ctx context.Context, opts ...store.OpenOption) (store.Store, error) {
 	if f.postgres != "" {
-		s, err := postgres.Open(ctx, f.postgres)
+		s, err := postgres.Open(ctx, f.postgres, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("--postgres: %w", err)
 		}
 		return s, nil
 	}
-	s, err := openEmbedded(ctx, f.dataDir, f.command)
+	s, err := openEmbedded(ctx, f.dataDir, f.command, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/postgres"
@@ -37,3 +39,22 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	}
 }
 func TestFraudConformance(t *testing.T) { storetest.RunFraud(t, open) }
+
+func TestSchema(t *testing.T) {
+	storetest.RunSchema(t, storetest.Schema{
+		Fresh: func(t *testing.T) string { return pgtest.URL(t) },
+		Open: func(ctx context.Context, url string, opts ...store.OpenOption) (store.Store, error) {
+			return postgres.Open(ctx, url, opts...)
+		},
+		Record: func(t *testing.T, url string, v int) {
+			conn, err := pgx.Connect(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(context.Background(), "INSERT INTO schema_migrations (version, name) VALUES ($1, 'from_a_newer_build.sql')", v); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}

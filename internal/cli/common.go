@@ -34,7 +34,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the embedded SQLite store (used unless --postgres is set)")
 	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/db; TLS through sslmode, sslrootcert, sslcert, sslkey in the URL (default: embedded SQLite in --data-dir)")
 	fs.StringVar(&f.passwordFile, "postgres-password-file", "", "`file` holding the password of the --postgres URL's user (a trailing newline is ignored), e.g. a container secret")
-	fs.BoolVar(&f.autoMigrate, "auto-migrate", true, "apply pending schema migrations at start; false refuses a schema older than this build's (run `shopstream migrate up` first). A schema newer than this build's is refused either way")
+	fs.BoolVar(&f.autoMigrate, "auto-migrate", true, "apply pending schema migrations at start; false refuses a schema older than this build's (run shopstream migrate up first). A schema newer than this build's is refused either way")
 }
 
 func (f *storeFlags) open(ctx context.Context) (store.Store, error) {

@@ -48,3 +48,31 @@ func TestPostgresPasswordFile(t *testing.T) {
 		t.Errorf("without a file: %q, %v", got, err)
 	}
 }
+
+// FuzzPostgresPasswordFile checks that whatever the password file holds,
+// the URL carries exactly its first line's text, or the flag is refused.
+func FuzzPostgresPasswordFile(f *testing.F) {
+	f.Add("s3cret\n", "postgres://shop@db:5432/shop?sslmode=verify-full")
+	f.Add("p@ss:w/rd?#%", "postgres://shop@db/shop")
+	f.Add("", "host=db")
+	f.Fuzz(func(t *testing.T, pw, dsn string) {
+		file := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(file, []byte(pw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := (&storeFlags{postgres: dsn, passwordFile: file}).url()
+		if err != nil {
+			if !IsUsage(err) || !strings.Contains(err.Error(), "-postgres-password-file") {
+				t.Fatalf("error %v does not name the flag", err)
+			}
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("url() made %q, which does not parse: %v", got, err)
+		}
+		if p, _ := u.User.Password(); p != strings.TrimRight(pw, "\r\n") {
+			t.Fatalf("password %q in the URL, want %q", p, strings.TrimRight(pw, "\r\n"))
+		}
+	})
+}

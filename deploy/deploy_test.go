@@ -728,7 +728,7 @@ func TestPrometheusAndGrafana(t *testing.T) {
 func TestDocs(t *testing.T) {
 	doc := string(read(t, "../docs/deploy.md"))
 	files := []string{"Dockerfile", "deploy/docker-compose.yml", "deploy/.env.example", "deploy/prometheus/prometheus.yml",
-		"deploy/grafana/dashboards/shopstream.json"}
+		"deploy/grafana/dashboards/shopstream.json", "deploy/compose-test.sh"}
 	k8s, _ := filepath.Glob("k8s/*.yaml")
 	for _, f := range k8s {
 		files = append(files, "deploy/"+f)

@@ -205,6 +205,7 @@ func (d dialect) SQL() sqlstore.Queries {
 	return sqlstore.Queries{
 		SchemaMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+		HasSchemaMigrations: `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
 		PurchaseDays: `SELECT customer_id, (event_time AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC' AS day,
 				count(*), sum(total_cents)::bigint
 			FROM transactions WHERE event_time < $1

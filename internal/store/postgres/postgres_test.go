@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -57,4 +59,62 @@ func TestSchema(t *testing.T) {
 			}
 		},
 	})
+}
+
+// TestSchemaCheckWithoutCreateRight opens the store, requiring the current
+// schema, as a user that may read but not create tables: what a processor
+// runs as when only the migration step may change the schema.
+func TestSchemaCheckWithoutCreateRight(t *testing.T) {
+	ctx := context.Background()
+	admin := pgtest.URL(t)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	role := db + "_reader"
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+		"GRANT USAGE ON SCHEMA public TO " + role,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO " + role,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err == nil {
+			c.Exec(context.Background(), "DROP OWNED BY "+role)
+			c.Exec(context.Background(), "DROP ROLE "+role)
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	reader := u.String()
+
+	_, err = postgres.Open(ctx, reader, store.WithSchema(store.SchemaRequire))
+	var sv *store.SchemaVersionError
+	if !errors.As(err, &sv) || sv.Database != 0 {
+		t.Fatalf("a never-migrated database, read without the right to create: %v, want a SchemaVersionError at version 0", err)
+	}
+	s, err := postgres.Open(ctx, admin) // migrates
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = postgres.Open(ctx, reader, store.WithSchema(store.SchemaRequire))
+	if err != nil {
+		t.Fatalf("requiring the current schema without the right to create: %v", err)
+	}
+	s.Close()
 }

@@ -130,6 +130,7 @@ func (d *dialect) SQL() sqlstore.Queries {
 	return sqlstore.Queries{
 		SchemaMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+		HasSchemaMigrations: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
 		// Event times are Unix microseconds, so integer division gives
 		// the UTC day.
 		PurchaseDays: `SELECT customer_id, event_time / 86400000000 * 86400000000 AS day, count(*), sum(total_cents)

@@ -84,39 +84,36 @@ func (s *Store) Migrate(ctx context.Context, fsys fs.FS, dir string) ([]store.Mi
 
 // SchemaStatus reads the migrations the database records as applied
 // (none when it has no schema_migrations table yet) beside those in dir of
-// fsys, changing nothing.
+// fsys. It changes nothing and needs no right to create tables, so
+// processes that run as a user without it can check the schema.
 func (s *Store) SchemaStatus(ctx context.Context, fsys fs.FS, dir string) (store.SchemaStatus, error) {
 	ms, err := store.LoadMigrations(fsys, dir)
 	if err != nil {
 		return store.SchemaStatus{}, err
 	}
 	st := store.SchemaStatus{Known: ms}
-	// Reading inside a transaction that creates the table if missing and
-	// is then rolled back leaves a fresh database as it was.
-	errRollback := errors.New("rolled back")
-	err = s.d.Tx(ctx, func(tx DB) error {
-		if _, err := tx.Exec(ctx, s.q.SchemaMigrations); err != nil {
-			return fmt.Errorf("creating schema_migrations: %w", err)
+	db := s.d.DB()
+	var has int
+	if err := db.QueryRow(ctx, s.q.HasSchemaMigrations).Scan(&has); err != nil {
+		return store.SchemaStatus{}, fmt.Errorf("looking for schema_migrations: %w", err)
+	}
+	if has == 0 {
+		return st, nil // a database never migrated
+	}
+	rows, err := db.Query(ctx, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return store.SchemaStatus{}, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a store.AppliedMigration
+		if err := rows.Scan(&a.Version, &a.Name, &a.AppliedAt); err != nil {
+			return store.SchemaStatus{}, fmt.Errorf("reading schema_migrations: %w", err)
 		}
-		rows, err := tx.Query(ctx, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
-		if err != nil {
-			return fmt.Errorf("reading schema_migrations: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var a store.AppliedMigration
-			if err := rows.Scan(&a.Version, &a.Name, &a.AppliedAt); err != nil {
-				return fmt.Errorf("reading schema_migrations: %w", err)
-			}
-			st.Applied = append(st.Applied, a)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading schema_migrations: %w", err)
-		}
-		return errRollback
-	})
-	if err != nil && !errors.Is(err, errRollback) {
-		return store.SchemaStatus{}, err
+		st.Applied = append(st.Applied, a)
+	}
+	if err := rows.Err(); err != nil {
+		return store.SchemaStatus{}, fmt.Errorf("reading schema_migrations: %w", err)
 	}
 	return st, nil
 }

@@ -19,21 +19,23 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":        {"run the whole pipeline in one process on embedded defaults", runAll},
-		"process":    {"consume transactions from Kafka, check, score and store them exactly once", runProcess},
-		"serve":      {"serve the dashboard, REST API and metrics over the store", runServe},
-		"broker":     {"run the embedded Kafka-protocol broker on its own", runBroker},
-		"analytics":  {"show customer analytics: RFM segments, cohorts, CLV, behavioural clusters", runAnalytics},
-		"import":     {"import a shop's order-history CSV into the store (resumable, exactly once)", runImport},
-		"quarantine": {"list, show, replay and purge quarantined records", runQuarantine},
-		"bench":      {"measure throughput, latency and memory end to end (reproducible)", runBench},
-		"fraud-eval": {"measure fraud detection on the synthetic shop's labelled stream", runFraudEval},
-		"generate":   {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
-		"iforest":    {"isolation forest: ROC-AUC and PR-AUC on a labelled CSV; train saves a model, score writes per-row scores", runIForest},
-		"recommend":  {"evaluate the recommenders offline over the stored transactions", runRecommend},
-		"quality":    {"check a data-quality contract file and print the contract in force (quality check --config FILE)", runQuality},
-		"token":      {"create, list and revoke the API's tokens (create|list|revoke)", runToken},
-		"version":    {"print the version, commit, build date and Go version", runVersion},
+		"run":         {"run the whole pipeline in one process on embedded defaults", runAll},
+		"process":     {"consume transactions from Kafka, check, score and store them exactly once", runProcess},
+		"serve":       {"serve the dashboard, REST API and metrics over the store", runServe},
+		"broker":      {"run the embedded Kafka-protocol broker on its own", runBroker},
+		"analytics":   {"show customer analytics: RFM segments, cohorts, CLV, behavioural clusters", runAnalytics},
+		"import":      {"import a shop's order-history CSV into the store (resumable, exactly once)", runImport},
+		"quarantine":  {"list, show, replay and purge quarantined records", runQuarantine},
+		"bench":       {"measure throughput, latency and memory end to end (reproducible)", runBench},
+		"fraud-eval":  {"measure fraud detection on the synthetic shop's labelled stream", runFraudEval},
+		"generate":    {"generate the synthetic shop's transactions to Kafka or a JSON-lines file", runGenerate},
+		"iforest":     {"isolation forest: ROC-AUC and PR-AUC on a labelled CSV; train saves a model, score writes per-row scores", runIForest},
+		"recommend":   {"evaluate the recommenders offline over the stored transactions", runRecommend},
+		"quality":     {"check a data-quality contract file and print the contract in force (quality check --config FILE)", runQuality},
+		"healthcheck": {"probe a health URL (/healthz, /readyz); exit 0 when it answers 2xx (for container health checks)", runHealthcheck},
+		"migrate":     {"show and apply the store's schema migrations (status|up)", runMigrate},
+		"token":       {"create, list and revoke the API's tokens (create|list|revoke)", runToken},
+		"version":     {"print the version, commit, build date and Go version", runVersion},
 	}
 }
 
@@ -67,7 +69,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	var b strings.Builder
 	b.WriteString("shopstream: real-time e-commerce analytics pipeline\n\nUsage: shopstream <command> [flags]\n\nCommands:\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", n, cmds[n].summary)
 	}
 	b.WriteString("\nRun 'shopstream <command> -h' for a command's flags. Every flag can also be set as SHOPSTREAM_<FLAG>.\n")
 	io.WriteString(w, b.String())

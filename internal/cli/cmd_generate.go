@@ -28,6 +28,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	labels := fs.String("labels", "", "also write the out-of-band labels (transaction_id,fraud,scenario,bad) as CSV to `FILE`")
 	brokers := fs.String("brokers", "", "produce to Kafka at these comma-separated `host:port` addresses")
 	topic := fs.String("topic", "transactions", "Kafka topic")
+	var ksf kafkaSecurityFlags
+	ksf.register(fs)
 	rate := fs.Float64("rate", 1000, "live records per second; 0 = as fast as possible (in simulated time unless --history is set)")
 	count := fs.Int64("count", 0, "stop after this many records; 0 = no limit")
 	var duration, history dayDuration
@@ -129,7 +131,11 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if len(addrs) == 0 {
 			return bad("brokers", strconv.Quote(*brokers), "want host:port[,host:port...]")
 		}
-		ks, err := newKafkaSink(ctx, addrs, *topic, logger)
+		conn, err := ksf.opts()
+		if err != nil {
+			return err
+		}
+		ks, err := newKafkaSink(ctx, addrs, conn, *topic, logger)
 		if err != nil {
 			return err
 		}

@@ -29,13 +29,15 @@ import (
 
 // kafkaFlags are the flags of commands that talk to Kafka.
 type kafkaFlags struct {
-	brokers string
-	topic   string
+	brokers  string
+	topic    string
+	security kafkaSecurityFlags
 }
 
 func (f *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.brokers, "brokers", "", "Kafka seed brokers, comma-separated host:port")
 	fs.StringVar(&f.topic, "topic", bus.TopicTransactions, "transactions topic")
+	f.security.register(fs)
 }
 
 func (f *kafkaFlags) list() ([]string, error) {
@@ -134,10 +136,12 @@ func (f *processFlags) validate() error {
 // pipelineDeps is what a processor needs from its surroundings.
 type pipelineDeps struct {
 	brokers []string
-	topic   string
-	store   store.Store
-	logger  *slog.Logger
-	reg     *prometheus.Registry
+	// conn are how clients reach the brokers: TLS, SASL (nil: plaintext).
+	conn   []kgo.Opt
+	topic  string
+	store  store.Store
+	logger *slog.Logger
+	reg    *prometheus.Registry
 }
 
 // startPipeline builds the processor, the outbox deliverer and the fraud
@@ -171,7 +175,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	}
 	mon := monitor.New(monitor.Config{})
 	proc, err := pipeline.New(pipeline.Config{
-		Brokers: d.brokers, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
+		Brokers: d.brokers, ConnOpts: d.conn, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
@@ -187,7 +191,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		}
 		g.Go(func() error { return qw.Run(ctx) })
 	}
-	producer, err := kgo.NewClient(append(bus.ClientOpts(d.brokers, d.logger), kgo.ProducerLinger(5*time.Millisecond))...)
+	producer, err := kgo.NewClient(append(append(bus.ClientOpts(d.brokers, d.logger), d.conn...), kgo.ProducerLinger(5*time.Millisecond))...)
 	if err != nil {
 		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}
@@ -288,6 +292,10 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	conn, err := kf.security.opts()
+	if err != nil {
+		return err
+	}
 	if err := pf.validate(); err != nil {
 		return err
 	}
@@ -317,7 +325,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	reg := newRegistry()
 	g, gctx := errgroup.WithContext(ctx)
-	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, conn: conn, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/replay"
 	"github.com/shopstream/shopstream/internal/store"
@@ -251,6 +253,8 @@ func quarantineReplay(ctx context.Context, args []string, stdout, stderr io.Writ
 	ff.register(fs)
 	brokers := fs.String("brokers", "", "Kafka seed brokers, comma-separated host:port (needed when stream records are selected)")
 	topic := fs.String("topic", bus.TopicTransactions, "topic the stream records are produced to")
+	var ksf kafkaSecurityFlags
+	ksf.register(fs)
 	var ids multiFlag
 	fs.Var(&ids, "id", "replay only these records (repeatable, or comma-separated ids)")
 	all := fs.Bool("all", false, "replay every open record (without a filter or --id, replay refuses)")
@@ -285,12 +289,16 @@ func quarantineReplay(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	conn, err := ksf.opts()
+	if err != nil {
+		return err
+	}
 	st, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	res, err := replay.Replay(ctx, replay.Config{Store: st, Brokers: bus.SplitBrokers(*brokers), Topic: *topic, Logger: logger}, f, *dry)
+	res, err := replay.Replay(ctx, replay.Config{Store: st, Brokers: bus.SplitBrokers(*brokers), ConnOpts: conn, Topic: *topic, Logger: logger}, f, *dry)
 	if errors.Is(err, replay.ErrNoBrokers) {
 		return usageError{fmt.Errorf("quarantine replay: %w; or replay only imported records with --source import", err)}
 	}
@@ -339,9 +347,9 @@ func replayCounts(r replay.Result) web.ReplayCounts {
 
 // quarantineReplayer is the API's replay: st's records, stream ones
 // produced to brokers (none: the API refuses to replay those).
-func quarantineReplayer(st store.Store, brokers []string, topic string, logger *slog.Logger) web.ReplayFunc {
+func quarantineReplayer(st store.Store, brokers []string, conn []kgo.Opt, topic string, logger *slog.Logger) web.ReplayFunc {
 	return func(ctx context.Context, f store.QuarantineFilter, dry bool) (web.ReplayCounts, error) {
-		res, err := replay.Replay(ctx, replay.Config{Store: st, Brokers: brokers, Topic: topic, Logger: logger}, f, dry)
+		res, err := replay.Replay(ctx, replay.Config{Store: st, Brokers: brokers, ConnOpts: conn, Topic: topic, Logger: logger}, f, dry)
 		if errors.Is(err, replay.ErrNoBrokers) {
 			err = fmt.Errorf("%w: %w (start serve with --brokers)", web.ErrReplayUnavailable, err)
 		}

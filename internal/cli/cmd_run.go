@@ -167,7 +167,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "generating %.0f transactions/s; embedded Kafka on %s, SQLite store in %s. Ctrl-C stops.\n", *rate, strings.Join(brokers, ","), *dataDir)
 
-	sink, err := newKafkaSink(ctx, brokers, bus.TopicTransactions, logger)
+	sink, err := newKafkaSink(ctx, brokers, nil, bus.TopicTransactions, logger)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	web.RegisterFraud(srv, fraudDeps)
 	registerDeliveries(srv, st)
-	web.RegisterQuarantine(srv, st, quarantineReplayer(st, brokers, bus.TopicTransactions, logger))
+	web.RegisterQuarantine(srv, st, quarantineReplayer(st, brokers, nil, bus.TopicTransactions, logger))
 	exps, err := startExperiments(gctx, g, srv, st, &ef, logger, reg)
 	if err != nil {
 		return err

@@ -31,7 +31,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reviewAt := fs.Float64("review-at", 0.4, "risk at or above which a transaction is held for review, as given to process")
 	declineAt := fs.Float64("decline-at", 0.9, "risk at or above which a transaction is declined, as given to process")
 	brokers := fs.String("brokers", "", "Kafka seed brokers that POST /api/v1/quarantine/replay produces stream records to (default: none; only imported records are replayed)")
+	var ksf kafkaSecurityFlags
+	ksf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	conn, err := ksf.opts()
+	if err != nil {
 		return err
 	}
 	if err := wf.validate(); err != nil {
@@ -72,7 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	web.RegisterFraud(srv, web.FraudDeps{Store: fst, Detector: det, Models: models})
 	registerDeliveries(srv, st)
-	web.RegisterQuarantine(srv, st, quarantineReplayer(st, bus.SplitBrokers(*brokers), bus.TopicTransactions, logger))
+	web.RegisterQuarantine(srv, st, quarantineReplayer(st, bus.SplitBrokers(*brokers), conn, bus.TopicTransactions, logger))
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err
 	}

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -17,28 +20,70 @@ import (
 type storeFlags struct {
 	dataDir  string
 	postgres string
-	command  string // what holds the data dir's lock, e.g. "shopstream serve"
+	// passwordFile holds the PostgreSQL password, put into the URL at
+	// open, so it appears on no command line.
+	passwordFile string
+	// autoMigrate applies pending migrations at open; false refuses a
+	// schema older than the build's (a newer one is refused either way).
+	autoMigrate bool
+	command     string // what holds the data dir's lock, e.g. "shopstream serve"
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	f.command = "shopstream " + fs.Name()
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the embedded SQLite store (used unless --postgres is set)")
-	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/db (default: embedded SQLite in --data-dir)")
+	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL, e.g. postgres://user:pass@host:5432/db; TLS through sslmode, sslrootcert, sslcert, sslkey in the URL (default: embedded SQLite in --data-dir)")
+	fs.StringVar(&f.passwordFile, "postgres-password-file", "", "`file` holding the password of the --postgres URL's user (a trailing newline is ignored), e.g. a container secret")
+	fs.BoolVar(&f.autoMigrate, "auto-migrate", true, "apply pending schema migrations at start; false refuses a schema older than this build's (run shopstream migrate up first). A schema newer than this build's is refused either way")
 }
 
 func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
+	mode := store.SchemaMigrate
+	if !f.autoMigrate {
+		mode = store.SchemaRequire
+	}
+	return f.openWith(ctx, store.WithSchema(mode))
+}
+
+// openWith opens the store with opts, ignoring --auto-migrate.
+func (f *storeFlags) openWith(ctx context.Context, opts ...store.OpenOption) (store.Store, error) {
 	if f.postgres != "" {
-		s, err := postgres.Open(ctx, f.postgres)
+		dsn, err := f.url()
+		if err != nil {
+			return nil, err
+		}
+		s, err := postgres.Open(ctx, dsn, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("--postgres: %w", err)
 		}
 		return s, nil
 	}
-	s, err := openEmbedded(ctx, f.dataDir, f.command)
+	s, err := openEmbedded(ctx, f.dataDir, f.command, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	return s, nil
+}
+
+// url is --postgres with the password of --postgres-password-file.
+func (f *storeFlags) url() (string, error) {
+	if f.passwordFile == "" {
+		return f.postgres, nil
+	}
+	b, err := os.ReadFile(f.passwordFile)
+	if err != nil {
+		return "", usageError{fmt.Errorf("flag -postgres-password-file: %w", err)}
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", usageError{fmt.Errorf("flag -postgres-password-file: %s is empty", f.passwordFile)}
+	}
+	u, err := url.Parse(f.postgres)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.User == nil || u.User.Username() == "" {
+		return "", usageError{errors.New("flag -postgres-password-file: needs --postgres as a URL naming the user, postgres://user@host:5432/db")}
+	}
+	u.User = url.UserPassword(u.User.Username(), pw)
+	return u.String(), nil
 }
 
 // location is where the store lives: its URL or absolute data directory.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/shopstream/shopstream/internal/datadir"
+	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
@@ -27,12 +28,12 @@ func (s *lockedSQLite) Close() error {
 // openEmbedded takes dir's lock for command, then opens the SQLite store
 // in it: a second process on the same directory fails here, at once,
 // naming the holder.
-func openEmbedded(ctx context.Context, dir, command string) (*lockedSQLite, error) {
+func openEmbedded(ctx context.Context, dir, command string, opts ...store.OpenOption) (*lockedSQLite, error) {
 	lock, err := datadir.Acquire(dir, command)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, dir)
+	st, err := sqlite.Open(ctx, dir, opts...)
 	if err != nil {
 		lock.Release() //nolint:errcheck // failing anyway
 		return nil, err

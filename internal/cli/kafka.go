@@ -27,8 +27,9 @@ type kafkaSink struct {
 }
 
 // newKafkaSink returns a generate.Sink producing to topic on brokers.
-func newKafkaSink(ctx context.Context, brokers []string, topic string, logger *slog.Logger) (generate.Sink, error) {
-	cl, err := kgo.NewClient(append(bus.ClientOpts(brokers, logger),
+// conn are how it reaches the brokers (TLS, SASL; nil: plaintext).
+func newKafkaSink(ctx context.Context, brokers []string, conn []kgo.Opt, topic string, logger *slog.Logger) (generate.Sink, error) {
+	cl, err := kgo.NewClient(append(append(bus.ClientOpts(brokers, logger), conn...),
 		kgo.ProducerLinger(2*time.Millisecond),
 		kgo.MaxBufferedRecords(20000),
 		kgo.ProducerBatchMaxBytes(1<<20),

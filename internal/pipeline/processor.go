@@ -147,6 +147,10 @@ type Config struct {
 	QualityObserver QualityObserver
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
+	// ConnOpts are how every client of the processor (consumer, admin)
+	// reaches the brokers: TLS and SASL (bus.Security.Opts). Defaults to
+	// none: plaintext.
+	ConnOpts []kgo.Opt
 }
 
 func (c Config) withDefaults() Config {
@@ -328,7 +332,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	runCtx, endRestores := context.WithCancel(ctx)
 	defer endRestores()
 	p.runCtx = runCtx
-	opts := append(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger),
+	opts := append(append(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger), p.cfg.ConnOpts...),
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topic),
 		kgo.DisableAutoCommit(),
@@ -353,7 +357,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	opts = append(opts, p.cfg.KafkaOpts...)
 	// The admin client exists before the consumer, whose assignment
 	// callbacks use it as soon as it joins.
-	admCl, err := kgo.NewClient(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger)...)
+	admCl, err := kgo.NewClient(append(bus.ClientOpts(p.cfg.Brokers, p.cfg.Logger), p.cfg.ConnOpts...)...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka admin client: %w", err)
 	}
@@ -425,7 +429,7 @@ func (p *Processor) Run(ctx context.Context) error {
 func (p *Processor) leaveGroup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(bus.ClientOpts(p.cfg.Brokers, nil)...)
+	cl, err := kgo.NewClient(append(bus.ClientOpts(p.cfg.Brokers, nil), p.cfg.ConnOpts...)...)
 	if err == nil {
 		defer cl.Close()
 		var resp kadm.LeaveGroupResponses

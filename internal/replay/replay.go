@@ -40,6 +40,9 @@ type Config struct {
 	// Brokers are the Kafka seed brokers stream records are produced to.
 	// Required when the filter selects any: defaults to none.
 	Brokers []string
+	// ConnOpts are how the producer reaches the brokers: TLS and SASL
+	// (bus.Security.Opts). Defaults to none: plaintext.
+	ConnOpts []kgo.Opt
 	// Topic receives the stream records. Defaults to "transactions".
 	Topic string
 	// Quality is the data-quality contract imported records are checked
@@ -178,7 +181,7 @@ func openIDs(ctx context.Context, st store.Store, f store.QuarantineFilter, batc
 // (the partition that owns the customer's state sees it) and carrying the
 // replay header.
 func produce(ctx context.Context, cfg Config, ids []int64, res *Result) error {
-	cl, err := kgo.NewClient(append(bus.ClientOpts(cfg.Brokers, cfg.Logger), kgo.ProducerLinger(5*time.Millisecond))...)
+	cl, err := kgo.NewClient(append(append(bus.ClientOpts(cfg.Brokers, cfg.Logger), cfg.ConnOpts...), kgo.ProducerLinger(5*time.Millisecond))...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka producer: %w", err)
 	}

@@ -39,8 +39,11 @@ var _ interface {
 	store.Fraud
 } = (*Store)(nil)
 
-// Open connects to url, applies pending migrations and returns the store.
-func Open(ctx context.Context, url string) (*Store, error) {
+// Open connects to url, prepares the schema as opts say (by default:
+// applies pending migrations, refuses a schema newer than this build
+// knows) and returns the store. TLS is set in the URL (sslmode,
+// sslrootcert, sslcert, sslkey: docs/deploy.md).
+func Open(ctx context.Context, url string, opts ...store.OpenOption) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing --postgres URL: %w", err)
@@ -53,11 +56,21 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
 	s := &Store{Store: sqlstore.New(dialect{pool}), pool: pool}
-	if err := s.Migrate(ctx, migrationsFS, "migrations"); err != nil {
+	if err := s.Store.Open(ctx, migrationsFS, "migrations", store.NewOpenConfig(opts...)); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// MigrateUp applies the pending migrations and returns them.
+func (s *Store) MigrateUp(ctx context.Context) ([]store.Migration, error) {
+	return s.Migrate(ctx, migrationsFS, "migrations")
+}
+
+// Schema reads the applied migrations beside the known ones.
+func (s *Store) Schema(ctx context.Context) (store.SchemaStatus, error) {
+	return s.SchemaStatus(ctx, migrationsFS, "migrations")
 }
 
 // Pool exposes the connection pool for the model jobs and the API.
@@ -192,6 +205,7 @@ func (d dialect) SQL() sqlstore.Queries {
 	return sqlstore.Queries{
 		SchemaMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+		HasSchemaMigrations: `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
 		PurchaseDays: `SELECT customer_id, (event_time AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC' AS day,
 				count(*), sum(total_cents)::bigint
 			FROM transactions WHERE event_time < $1

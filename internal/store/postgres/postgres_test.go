@@ -2,7 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
@@ -37,3 +41,80 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	}
 }
 func TestFraudConformance(t *testing.T) { storetest.RunFraud(t, open) }
+
+func TestSchema(t *testing.T) {
+	storetest.RunSchema(t, storetest.Schema{
+		Fresh: func(t *testing.T) string { return pgtest.URL(t) },
+		Open: func(ctx context.Context, url string, opts ...store.OpenOption) (store.Store, error) {
+			return postgres.Open(ctx, url, opts...)
+		},
+		Record: func(t *testing.T, url string, v int) {
+			conn, err := pgx.Connect(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(context.Background(), "INSERT INTO schema_migrations (version, name) VALUES ($1, 'from_a_newer_build.sql')", v); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// TestSchemaCheckWithoutCreateRight opens the store, requiring the current
+// schema, as a user that may read but not create tables: what a processor
+// runs as when only the migration step may change the schema.
+func TestSchemaCheckWithoutCreateRight(t *testing.T) {
+	ctx := context.Background()
+	admin := pgtest.URL(t)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	role := db + "_reader"
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+		"GRANT USAGE ON SCHEMA public TO " + role,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO " + role,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err == nil {
+			c.Exec(context.Background(), "DROP OWNED BY "+role)
+			c.Exec(context.Background(), "DROP ROLE "+role)
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	reader := u.String()
+
+	_, err = postgres.Open(ctx, reader, store.WithSchema(store.SchemaRequire))
+	var sv *store.SchemaVersionError
+	if !errors.As(err, &sv) || sv.Database != 0 {
+		t.Fatalf("a never-migrated database, read without the right to create: %v, want a SchemaVersionError at version 0", err)
+	}
+	s, err := postgres.Open(ctx, admin) // migrates
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = postgres.Open(ctx, reader, store.WithSchema(store.SchemaRequire))
+	if err != nil {
+		t.Fatalf("requiring the current schema without the right to create: %v", err)
+	}
+	s.Close()
+}

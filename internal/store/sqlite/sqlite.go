@@ -43,9 +43,10 @@ var migrationsFS embed.FS
 // FileName is the database file inside the data directory.
 const FileName = "shopstream.db"
 
-// Open opens (creating if needed) the database in dataDir and applies
-// pending migrations.
-func Open(ctx context.Context, dataDir string) (*Store, error) {
+// Open opens (creating if needed) the database in dataDir and prepares
+// the schema as opts say (by default: applies pending migrations, refuses
+// a schema newer than this build knows).
+func Open(ctx context.Context, dataDir string, opts ...store.OpenOption) (*Store, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating --data-dir %s: %w", dataDir, err)
 	}
@@ -58,11 +59,21 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(4)
 	s := &Store{Store: sqlstore.New(&dialect{db: db}), db: db}
-	if err := s.Migrate(ctx, migrationsFS, "migrations"); err != nil {
+	if err := s.Store.Open(ctx, migrationsFS, "migrations", store.NewOpenConfig(opts...)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// MigrateUp applies the pending migrations and returns them.
+func (s *Store) MigrateUp(ctx context.Context) ([]store.Migration, error) {
+	return s.Migrate(ctx, migrationsFS, "migrations")
+}
+
+// Schema reads the applied migrations beside the known ones.
+func (s *Store) Schema(ctx context.Context) (store.SchemaStatus, error) {
+	return s.SchemaStatus(ctx, migrationsFS, "migrations")
 }
 
 // DB exposes the database for the model jobs and the API.
@@ -133,6 +144,7 @@ func (d *dialect) SQL() sqlstore.Queries {
 	return sqlstore.Queries{
 		SchemaMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+		HasSchemaMigrations: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
 		// Event times are Unix microseconds, so integer division gives
 		// the UTC day.
 		PurchaseDays: `SELECT customer_id, event_time / 86400000000 * 86400000000 AS day, count(*), sum(total_cents)

@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -43,4 +45,25 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("offsets after reopen = %v", offs)
 	}
 }
-func TestFraudConformance(t *testing.T) { storetest.RunFraudIn(t, sqlite.Open) }
+func TestFraudConformance(t *testing.T) {
+	storetest.RunFraudIn(t, func(ctx context.Context, dir string) (*sqlite.Store, error) { return sqlite.Open(ctx, dir) })
+}
+
+func TestSchema(t *testing.T) {
+	storetest.RunSchema(t, storetest.Schema{
+		Fresh: func(t *testing.T) string { return t.TempDir() },
+		Open: func(ctx context.Context, dir string, opts ...store.OpenOption) (store.Store, error) {
+			return sqlite.Open(ctx, dir, opts...)
+		},
+		Record: func(t *testing.T, dir string, v int) {
+			db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_a_newer_build.sql', 0)", v); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}

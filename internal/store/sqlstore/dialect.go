@@ -98,6 +98,10 @@ const (
 type Queries struct {
 	// SchemaMigrations creates the table of applied migrations.
 	SchemaMigrations string
+	// HasSchemaMigrations counts (0 or 1) the table of applied migrations
+	// in the current schema, without DDL, so a user without the right to
+	// create tables can read the schema's version.
+	HasSchemaMigrations string
 	// PurchaseDays selects (customer_id, day as a time, orders, cents)
 	// before $1, ordered by customer ID in byte order, then day.
 	PurchaseDays string

@@ -31,25 +31,32 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Migrate applies the migrations in dir of fsys that the database has not
 // applied yet, each in its own transaction, under the dialect's migration
-// lock.
-func (s *Store) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
+// lock, and returns those it applied. A database migrated past the last of
+// them (by a newer build) is refused with a *store.SchemaVersionError
+// before anything changes.
+func (s *Store) Migrate(ctx context.Context, fsys fs.FS, dir string) ([]store.Migration, error) {
 	ms, err := store.LoadMigrations(fsys, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	release, err := s.d.LockMigrations(ctx)
 	if err != nil {
-		return fmt.Errorf("locking for migrations: %w", err)
+		return nil, fmt.Errorf("locking for migrations: %w", err)
 	}
 	defer release()
 	if _, err := s.d.DB().Exec(ctx, s.q.SchemaMigrations); err != nil {
-		return fmt.Errorf("creating schema_migrations: %w", err)
+		return nil, fmt.Errorf("creating schema_migrations: %w", err)
 	}
+	var applied []store.Migration
 	for _, m := range ms {
+		done := false
 		err := s.d.Tx(ctx, func(tx DB) error {
 			var cur int
 			if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&cur); err != nil {
 				return fmt.Errorf("reading schema version: %w", err)
+			}
+			if cur > len(ms) {
+				return &store.SchemaVersionError{Database: cur, Build: len(ms)}
 			}
 			if cur >= m.Version {
 				return nil // applied already, perhaps by another process
@@ -57,14 +64,86 @@ func (s *Store) Migrate(ctx context.Context, fsys fs.FS, dir string) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
+			done = true
 			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", m.Version, m.Name, time.Now())
 			return err
 		})
+		var sv *store.SchemaVersionError
+		if errors.As(err, &sv) {
+			return nil, sv
+		}
 		if err != nil {
-			return fmt.Errorf("applying migration %s: %w", m.Name, err)
+			return nil, fmt.Errorf("applying migration %s: %w", m.Name, err)
+		}
+		if done {
+			applied = append(applied, m)
 		}
 	}
+	return applied, nil
+}
+
+// SchemaStatus reads the migrations the database records as applied
+// (none when it has no schema_migrations table yet) beside those in dir of
+// fsys. It changes nothing and needs no right to create tables, so
+// processes that run as a user without it can check the schema.
+func (s *Store) SchemaStatus(ctx context.Context, fsys fs.FS, dir string) (store.SchemaStatus, error) {
+	ms, err := store.LoadMigrations(fsys, dir)
+	if err != nil {
+		return store.SchemaStatus{}, err
+	}
+	st := store.SchemaStatus{Known: ms}
+	db := s.d.DB()
+	var has int
+	if err := db.QueryRow(ctx, s.q.HasSchemaMigrations).Scan(&has); err != nil {
+		return store.SchemaStatus{}, fmt.Errorf("looking for schema_migrations: %w", err)
+	}
+	if has == 0 {
+		return st, nil // a database never migrated
+	}
+	rows, err := db.Query(ctx, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return store.SchemaStatus{}, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a store.AppliedMigration
+		if err := rows.Scan(&a.Version, &a.Name, &a.AppliedAt); err != nil {
+			return store.SchemaStatus{}, fmt.Errorf("reading schema_migrations: %w", err)
+		}
+		st.Applied = append(st.Applied, a)
+	}
+	if err := rows.Err(); err != nil {
+		return store.SchemaStatus{}, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	return st, nil
+}
+
+// CheckSchema refuses, with a *store.SchemaVersionError naming both
+// versions, a database whose schema is not exactly the one in dir of fsys.
+func (s *Store) CheckSchema(ctx context.Context, fsys fs.FS, dir string) error {
+	st, err := s.SchemaStatus(ctx, fsys, dir)
+	if err != nil {
+		return err
+	}
+	if st.Database() != st.Build() {
+		return &store.SchemaVersionError{Database: st.Database(), Build: st.Build()}
+	}
 	return nil
+}
+
+// Open prepares the schema as cfg says: migrates it (SchemaMigrate),
+// checks it (SchemaRequire) or leaves it (SchemaAsIs).
+func (s *Store) Open(ctx context.Context, fsys fs.FS, dir string, cfg store.OpenConfig) error {
+	switch cfg.Schema {
+	case store.SchemaMigrate:
+		_, err := s.Migrate(ctx, fsys, dir)
+		return err
+	case store.SchemaRequire:
+		return s.CheckSchema(ctx, fsys, dir)
+	case store.SchemaAsIs:
+		return nil
+	}
+	return fmt.Errorf("unknown schema mode %d", cfg.Schema)
 }
 
 // Ping checks the connection.

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPostgresPasswordFile puts the file's password, whatever its
+// characters, into the URL, and refuses what it cannot use, naming the flag.
+func TestPostgresPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("p@ss:w/rd?#%\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := storeFlags{postgres: "postgres://shop@db:5432/shop?sslmode=verify-full", passwordFile: pw}
+	got, err := f.url()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := u.User.Password(); p != "p@ss:w/rd?#%" || u.User.Username() != "shop" || u.Host != "db:5432" || u.Query().Get("sslmode") != "verify-full" {
+		t.Fatalf("url = %s", got)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	for _, c := range []struct {
+		f    storeFlags
+		want string
+	}{
+		{storeFlags{postgres: "host=db user=shop", passwordFile: pw}, "needs --postgres as a URL"},
+		{storeFlags{postgres: "postgres://db/shop", passwordFile: pw}, "needs --postgres as a URL"},
+		{storeFlags{postgres: "postgres://shop@db/shop", passwordFile: empty}, "is empty"},
+		{storeFlags{postgres: "postgres://shop@db/shop", passwordFile: filepath.Join(dir, "none")}, "no such file"},
+	} {
+		_, err := c.f.url()
+		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "-postgres-password-file") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.f, err, c.want)
+		}
+	}
+	if got, err := (&storeFlags{postgres: "postgres://a:b@db/x"}).url(); err != nil || got != "postgres://a:b@db/x" {
+		t.Errorf("without a file: %q, %v", got, err)
+	}
+}
+
+// FuzzPostgresPasswordFile checks that whatever the password file holds,
+// the URL carries exactly its first line's text, or the flag is refused.
+func FuzzPostgresPasswordFile(f *testing.F) {
+	f.Add("s3cret\n", "postgres://shop@db:5432/shop?sslmode=verify-full")
+	f.Add("p@ss:w/rd?#%", "postgres://shop@db/shop")
+	f.Add("", "host=db")
+	f.Fuzz(func(t *testing.T, pw, dsn string) {
+		file := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(file, []byte(pw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := (&storeFlags{postgres: dsn, passwordFile: file}).url()
+		if err != nil {
+			if !IsUsage(err) || !strings.Contains(err.Error(), "-postgres-password-file") {
+				t.Fatalf("error %v does not name the flag", err)
+			}
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("url() made %q, which does not parse: %v", got, err)
+		}
+		if p, _ := u.User.Password(); p != strings.TrimRight(pw, "\r\n") {
+			t.Fatalf("password %q in the URL, want %q", p, strings.TrimRight(pw, "\r\n"))
+		}
+	})
+}

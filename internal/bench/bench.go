@@ -15,7 +15,13 @@
 //   - peak_rss_bytes: the process's peak resident memory (broker included);
 //   - recovery_s: with RecoveryRecords transactions stored, the time from
 //     the SIGKILL of a `process` child to the first commit of the one
-//     started in its place (see recovery.go).
+//     started in its place (see recovery.go);
+//   - with WithRecommend, e2e_recommend_tps: e2e_tps again with a
+//     recommendation service (recsvc) tailing the same store, as `serve`
+//     or `run` next to the processor would, the two alternating run by run;
+//     recommend_cost, the share of e2e_tps it takes; and how well the
+//     service kept up (lines folded per second, lines behind at the last
+//     commit, seconds until it caught up; see recommend.go).
 //
 // Each figure is the median over the runs.
 package bench
@@ -41,6 +47,7 @@ import (
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/postgres"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -89,10 +96,25 @@ type Config struct {
 	// Executable is the shopstream binary the recovery phase starts as
 	// `process` children. Defaults to the running executable.
 	Executable string
+	// WithRecommend adds, to every run, a PostgreSQL end-to-end phase with
+	// a recommendation service tailing the store; the phases with and
+	// without it alternate which goes first from run to run.
+	WithRecommend bool
+	// Recommend configures that service; the bench sets Store, Logger and
+	// Registerer. FoldEvery defaults to 1 second and RebuildEvery to 5
+	// seconds (faster than serve's 5 s and 1 min, so that a phase of a few
+	// seconds sees several folds and a rebuild); the rest to recsvc's
+	// defaults.
+	Recommend recsvc.Config
 	// NewScorer is the processor's fraud scorer factory, as in production.
 	NewScorer func(partition int32) pipeline.Scorer
 	// Logger receives progress. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// start is the event time of the first generated record; zero means
+	// an hour before the records are generated. Tests fix it to generate
+	// the same records again.
+	start time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -129,6 +151,12 @@ func (c Config) withDefaults() Config {
 	if c.RecoveryRate == 0 {
 		c.RecoveryRate = DefaultRecoveryRate
 	}
+	if c.Recommend.FoldEvery == 0 {
+		c.Recommend.FoldEvery = time.Second
+	}
+	if c.Recommend.RebuildEvery == 0 {
+		c.Recommend.RebuildEvery = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -163,6 +191,9 @@ type Result struct {
 	Machine   string    `json:"machine"`
 	GoVersion string    `json:"go_version"`
 	At        time.Time `json:"at"`
+
+	// The figures of WithRecommend; zero without it.
+	Recommend *RecommendResult `json:"recommend,omitempty"`
 
 	// Per-run figures, for the spread.
 	E2ERuns      []float64 `json:"e2e_tps_runs"`
@@ -216,16 +247,32 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		log.Info("bare COPY", "run", run, "rows_per_s", int(copyRate))
 		settle()
 
-		tps, err := throughput(ctx, cfg, recs, run, false)
+		// With WithRecommend, odd runs measure the processor alone first
+		// and even runs with the service first, so a drift of the host
+		// over the invocation weighs on both alike.
+		withFirst := cfg.WithRecommend && run%2 == 0
+		if withFirst {
+			if err := recommendRun(ctx, cfg, recs, run, res); err != nil {
+				return nil, err
+			}
+			settle()
+		}
+		tps, _, err := throughput(ctx, cfg, recs, run, false, false)
 		if err != nil {
 			return nil, err
 		}
 		res.E2ERuns = append(res.E2ERuns, tps)
 		log.Info("end to end (PostgreSQL)", "run", run, "tps", int(tps))
+		if cfg.WithRecommend && !withFirst {
+			settle()
+			if err := recommendRun(ctx, cfg, recs, run, res); err != nil {
+				return nil, err
+			}
+		}
 
 		if !cfg.SkipEmbedded {
 			settle()
-			etps, err := throughput(ctx, cfg, recs, run, true)
+			etps, _, err := throughput(ctx, cfg, recs, run, true, false)
 			if err != nil {
 				return nil, err
 			}
@@ -245,6 +292,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.E2ETPS, res.CopyRowsPerS = median(res.E2ERuns), median(res.CopyRuns)
 	res.Ratio = res.E2ETPS / res.CopyRowsPerS
 	res.EmbeddedTPS = median(res.EmbeddedRuns)
+	if res.Recommend != nil {
+		res.Recommend.summarise(res.E2ETPS, res.E2ERuns, cfg.Recommend)
+	}
 	res.P50Ms, res.P95Ms, res.P99Ms = median(p50s), median(p95s), median(p99s)
 	res.P99Runs = p99s
 	res.AchievedRate = median(achieved)
@@ -282,7 +332,10 @@ func prepare(cfg Config) ([]generate.Record, error) {
 		return nil, err
 	}
 	recs := make([]generate.Record, cfg.Records)
-	start := time.Now().Add(-time.Hour)
+	start := cfg.start
+	if start.IsZero() {
+		start = time.Now().Add(-time.Hour)
+	}
 	step := time.Hour / time.Duration(cfg.Records)
 	for i := range recs {
 		recs[i] = g.NextAt(start.Add(time.Duration(i) * step))
@@ -401,42 +454,57 @@ func preload(ctx context.Context, cfg Config, recs []generate.Record) (*bus.Embe
 }
 
 // throughput runs the processor over a pre-loaded topic until every record
-// is committed and returns records per second from first fetch to last commit.
-func throughput(ctx context.Context, cfg Config, recs []generate.Record, run int, embedded bool) (float64, error) {
+// is committed and returns records per second from first fetch to last
+// commit. With recommend (PostgreSQL only), a recommendation service tails
+// the store meanwhile, and what it did is returned too.
+func throughput(ctx context.Context, cfg Config, recs []generate.Record, run int, embedded, recommend bool) (float64, *recommendRun1, error) {
 	b, err := preload(ctx, cfg, recs)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer b.Close()
 	var st store.Store
 	if embedded {
 		dir, err := os.MkdirTemp("", "shopstream-bench-")
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		defer os.RemoveAll(dir)
 		s, err := sqlite.Open(ctx, dir)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		st = s
 	} else {
-		url, drop, err := schemaURL(ctx, cfg.PostgresURL, fmt.Sprintf("bench_e2e_%d", run))
+		name := fmt.Sprintf("bench_e2e_%d", run)
+		if recommend {
+			name = fmt.Sprintf("bench_e2e_rec_%d", run)
+		}
+		url, drop, err := schemaURL(ctx, cfg.PostgresURL, name)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		defer drop()
 		s, err := postgres.Open(ctx, url)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		st = s
 	}
 	defer st.Close()
 
+	var tail *tailer
+	if recommend {
+		if tail, err = startTailer(ctx, cfg, st); err != nil {
+			return 0, nil, err
+		}
+		defer tail.stop()
+	}
+
 	var mu sync.Mutex
 	var first, last time.Time
 	var committed int
+	var foldedAtLast int64
 	done := make(chan struct{})
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -461,30 +529,39 @@ func throughput(ctx context.Context, cfg Config, recs []generate.Record, run int
 				select {
 				case <-done:
 				default:
+					if tail != nil {
+						foldedAtLast = tail.svc.Folded()
+					}
 					close(done)
 				}
 			}
 		},
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(pctx) }()
 	select {
 	case <-done:
 	case err := <-errc:
-		return 0, fmt.Errorf("processor stopped: %w", err)
+		return 0, nil, fmt.Errorf("processor stopped: %w", err)
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, nil, ctx.Err()
 	}
 	cancel()
 	if err := <-errc; err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return float64(committed) / last.Sub(first).Seconds(), nil
+	window := last.Sub(first)
+	tps := float64(committed) / window.Seconds()
+	if tail == nil {
+		return tps, nil, nil
+	}
+	rr, err := tail.finish(ctx, st, window, last, foldedAtLast)
+	return tps, rr, err
 }
 
 // latency offers generated records at cfg.LatencyRate for LatencyDuration

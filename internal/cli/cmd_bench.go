@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/bench"
@@ -14,6 +16,7 @@ import (
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/shopgeo"
 )
 
@@ -35,6 +38,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	recCustomers := fs.Int("recovery-customers", bench.DefaultRecoveryCustomers, "customers in the recovery phase's shop")
 	skipRecovery := fs.Bool("skip-recovery", false, "leave out the recovery phase (recovery_s)")
 	onlyRecovery := fs.Bool("recovery-only", false, "run the recovery phase alone")
+	withRec := fs.Bool("with-recommend", false, "also measure end to end (PostgreSQL) with a recommendation service tailing the store, alternating with the runs without it")
+	recFold := fs.Duration("recommend-fold-interval", time.Second, "with -with-recommend: how often the service folds what was committed since its last fold")
+	recRebuild := fs.Duration("recommend-rebuild-interval", 5*time.Second, "with -with-recommend: how often the service rebuilds its model")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
@@ -59,6 +65,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("flags -skip-recovery and -recovery-only exclude each other")}
 	case *latDur < time.Second:
 		return usageError{fmt.Errorf("invalid value %v for flag -latency-duration: at least 1s", *latDur)}
+	case *recFold <= 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -recommend-fold-interval: must be positive", *recFold)}
+	case *recRebuild <= 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -recommend-rebuild-interval: must be positive", *recRebuild)}
+	case *withRec && *onlyRecovery:
+		return usageError{fmt.Errorf("flags -with-recommend and -recovery-only exclude each other")}
+	}
+	if !*withRec {
+		var set []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "recommend-fold-interval" || f.Name == "recommend-rebuild-interval" {
+				set = append(set, "-"+f.Name)
+			}
+		})
+		if len(set) > 0 {
+			return usageError{fmt.Errorf("flag %s needs -with-recommend", strings.Join(set, ", "))}
+		}
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
@@ -98,6 +121,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
 		NewScorer: partitionScorers(det), Logger: logger,
 		RecoveryRecords: *recRecords, RecoveryCustomers: *recCustomers, SkipRecovery: *skipRecovery, OnlyRecovery: *onlyRecovery,
+		WithRecommend: *withRec, Recommend: recsvc.Config{FoldEvery: *recFold, RebuildEvery: *recRebuild},
 	})
 	if err != nil {
 		return err
@@ -115,6 +139,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  end to end, PostgreSQL    %10.0f tx/s     runs %s\n", res.E2ETPS, runsList(res.E2ERuns))
 	fmt.Fprintf(stdout, "  bare COPY, same rows      %10.0f rows/s   runs %s\n", res.CopyRowsPerS, runsList(res.CopyRuns))
 	fmt.Fprintf(stdout, "  ratio                     %10.2f          (target >= 0.5)\n", res.Ratio)
+	if r := res.Recommend; r != nil {
+		printRecommend(stdout, r)
+	}
 	if !*skipEmbedded {
 		fmt.Fprintf(stdout, "  end to end, SQLite        %10.0f tx/s     runs %s\n", res.EmbeddedTPS, runsList(res.EmbeddedRuns))
 	}
@@ -134,6 +161,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func printRecovery(w io.Writer, res *bench.Result) {
 	fmt.Fprintf(w, "  recovery, SIGKILL to first new commit, %d stored over %d customers, seed %d: %.2f s  (target < 5 s)\n",
 		res.RecoveryRecords, res.RecoveryCustomers, res.Seed, res.RecoveryS)
+}
+
+func printRecommend(w io.Writer, r *bench.RecommendResult) {
+	fmt.Fprintf(w, "  end to end, PostgreSQL, with recommendations tailing (fold every %gs, rebuild every %gs)\n", r.FoldEveryS, r.RebuildEveryS)
+	fmt.Fprintf(w, "                            %10.0f tx/s     runs %s\n", r.TPS, runsList(r.Runs))
+	costs := ""
+	for i, c := range r.CostRuns {
+		if i > 0 {
+			costs += ", "
+		}
+		costs += fmt.Sprintf("%.1f%%", 100*c)
+	}
+	fmt.Fprintf(w, "  cost of the service        %9.1f%%          runs %s  (target <= 10%%)\n", 100*r.Cost, costs)
+	fmt.Fprintf(w, "  service folded             %10.0f lines/s  of %.0f stored/s; %.0f lines behind at the last commit, caught up %.2f s after it\n",
+		r.LinesPerS, r.StoredLinesPerS, r.LagLines, r.CatchUpS)
+	fmt.Fprintf(w, "  service busy reading and folding %.0f ns per line\n", r.BusyNsPerLine)
 }
 
 func runsList(xs []float64) string {

@@ -118,6 +118,9 @@ type Service struct {
 	foldMu sync.Mutex
 	cursor store.PurchaseCursor
 	lines  int64 // lines folded so far
+	// foldedNow mirrors lines for Folded, which must not wait for a fold
+	// holding foldMu across its store reads.
+	foldedNow atomic.Int64
 
 	// mu guards counts against lookups reading a history while a fold
 	// changes it; Rebuild only reads the counts, under foldMu.
@@ -248,6 +251,7 @@ func (s *Service) Fold(ctx context.Context) (int, error) {
 		flush()
 		s.cursor = next
 		s.lines += int64(n)
+		s.foldedNow.Store(s.lines)
 		s.folded.Add(float64(n))
 		total += n
 		if err != nil {
@@ -259,6 +263,12 @@ func (s *Service) Fold(ctx context.Context) (int, error) {
 		}
 	}
 }
+
+// Folded returns the purchase lines folded into the counts so far (as of
+// the last store read, so a fold under way counts in part), without
+// waiting for the fold; the model in use may lag behind (Stats.Lines). `shopstream bench` reads it to
+// measure how far the service trails the processor.
+func (s *Service) Folded() int64 { return s.foldedNow.Load() }
 
 // Rebuild builds the model from the counts and swaps it in, unless nothing
 // was folded since the last build. It reports whether it built one.

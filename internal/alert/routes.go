@@ -3,12 +3,10 @@ package alert
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/shopstream/shopstream/internal/alertroute"
+	"github.com/shopstream/shopstream/internal/filewatch"
 )
 
 // Routes is a routes file loaded: its checked rules and destinations
@@ -113,27 +112,16 @@ type RoutesFileConfig struct {
 
 // RoutesFile keeps the routes of a file current: Run reads the file every
 // Interval and, when its bytes changed, parses it again; a file that does
-// not parse is logged and counted, and the routes in force stay. It polls
-// rather than watching with inotify: one small read every few seconds
-// costs nothing, works on every file system (and on a config map's
-// symlink swap), and needs no dependency.
+// not parse is logged and counted, and the routes in force stay (see
+// package filewatch).
 type RoutesFile struct {
-	cfg RoutesFileConfig
-	log *slog.Logger
-	cur atomic.Pointer[Routes]
-	mu  sync.Mutex // guards sum and unread
-	sum [32]byte
-	// unread is the error of the last read that failed, so a missing
-	// file is reported once, not on every look.
-	unread  string
+	w       *filewatch.Watcher[*Routes]
+	cur     atomic.Pointer[Routes]
 	reloads *prometheus.CounterVec
 }
 
 // NewRoutesFile loads the file; an error here stops the start-up.
 func NewRoutesFile(cfg RoutesFileConfig) (*RoutesFile, error) {
-	if cfg.Interval == 0 {
-		cfg.Interval = 2 * time.Second
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -141,19 +129,24 @@ func NewRoutesFile(cfg RoutesFileConfig) (*RoutesFile, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	f := &RoutesFile{cfg: cfg, log: cfg.Logger.With("component", "alert-routes"),
-		reloads: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "shopstream_alert_routes_reloads_total",
-			Help: "Changes of the alert routes file read, by result (ok, error: the routes in force stay)."}, []string{"result"})}
-	data, err := os.ReadFile(cfg.Path)
+	f := &RoutesFile{reloads: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "shopstream_alert_routes_reloads_total",
+		Help: "Changes of the alert routes file read, by result (ok, error: the routes in force stay)."}, []string{"result"})}
+	log := cfg.Logger.With("component", "alert-routes")
+	w, r, err := filewatch.New(filewatch.Config[*Routes]{
+		Path: cfg.Path, What: "alert routes", Interval: cfg.Interval, Logger: log,
+		Parse: func(b []byte) (*Routes, error) { return ParseRoutes(b, os.LookupEnv, os.ReadFile) },
+		Apply: func(r *Routes) error {
+			f.cur.Store(r)
+			log.Info("alert routes in force", "path", cfg.Path, "destinations", strings.Join(r.DestinationNames(), ","), "rules", len(r.Rules))
+			return nil
+		},
+		Reloads: f.reloads,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the routes file: %w", err)
 	}
-	r, err := ParseRoutes(data, os.LookupEnv, os.ReadFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
-	}
+	f.w = w
 	f.cur.Store(r)
-	f.sum = sha256.Sum256(data)
 	return f, nil
 }
 
@@ -161,46 +154,8 @@ func NewRoutesFile(cfg RoutesFileConfig) (*RoutesFile, error) {
 func (f *RoutesFile) Current() *Routes { return f.cur.Load() }
 
 // Run re-reads the file until ctx ends.
-func (f *RoutesFile) Run(ctx context.Context) error {
-	t := time.NewTicker(f.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			f.Reload()
-		}
-	}
-}
+func (f *RoutesFile) Run(ctx context.Context) error { return f.w.Run(ctx) }
 
 // Reload reads the file now and, when it changed, parses it and puts it
 // in force, or logs and counts why not.
-func (f *RoutesFile) Reload() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	data, err := os.ReadFile(f.cfg.Path)
-	if err != nil {
-		if err.Error() != f.unread {
-			f.unread = err.Error()
-			f.reloads.WithLabelValues("error").Inc()
-			f.log.Error("reading the alert routes file failed; the routes in force stay", "path", f.cfg.Path, "err", err)
-		}
-		return
-	}
-	f.unread = ""
-	sum := sha256.Sum256(data)
-	if sum == f.sum {
-		return
-	}
-	f.sum = sum // a bad file is reported once, not on every look
-	r, err := ParseRoutes(data, os.LookupEnv, os.ReadFile)
-	if err != nil {
-		f.reloads.WithLabelValues("error").Inc()
-		f.log.Error("the alert routes file does not parse; the routes in force stay", "path", f.cfg.Path, "err", err)
-		return
-	}
-	f.cur.Store(r)
-	f.reloads.WithLabelValues("ok").Inc()
-	f.log.Info("alert routes reloaded", "path", f.cfg.Path, "destinations", strings.Join(r.DestinationNames(), ","), "rules", len(r.Rules))
-}
+func (f *RoutesFile) Reload() { f.w.Check() }

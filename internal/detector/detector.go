@@ -10,11 +10,9 @@
 package detector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/filewatch"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -62,8 +61,7 @@ type Detector struct {
 	active  atomic.Pointer[Model]
 	shadowM atomic.Pointer[Model]
 
-	rulesRaw []byte
-	rulesMod time.Time
+	rulesFile *filewatch.Watcher[*fraud.RuleSet] // nil without a rules file
 	// decided counts scored transactions per fraud.Decision, resolved
 	// once so the hot path does no label lookup.
 	decided [3]prometheus.Counter
@@ -105,7 +103,10 @@ func New(cfg Config) (*Detector, error) {
 	rules := fraud.DefaultRules()
 	if cfg.RulesFile != "" {
 		var err error
-		if rules, err = d.readRules(); err != nil {
+		d.rulesFile, rules, err = filewatch.New(filewatch.Config[*fraud.RuleSet]{
+			Path: cfg.RulesFile, What: "fraud rules", Parse: fraud.ParseRules, Apply: d.SetRules,
+			Interval: cfg.WatchInterval, Logger: d.log, Reloads: d.reloads})
+		if err != nil {
 			return nil, fmt.Errorf("--rules %s: %w", cfg.RulesFile, err)
 		}
 	}
@@ -114,23 +115,6 @@ func New(cfg Config) (*Detector, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-func (d *Detector) readRules() (*fraud.RuleSet, error) {
-	fi, err := os.Stat(d.cfg.RulesFile)
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(d.cfg.RulesFile)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := fraud.ParseRules(b)
-	if err != nil {
-		return nil, err
-	}
-	d.rulesRaw, d.rulesMod = b, fi.ModTime()
-	return rs, nil
 }
 
 // rebuild makes new scorers from the current rules and models.
@@ -188,45 +172,11 @@ func (d *Detector) StateConfig() fraud.StateConfig { return d.cfg.State }
 // WatchRules re-reads the rules file whenever it changes, until ctx ends.
 // A file that does not parse is reported and the rules in force are kept.
 func (d *Detector) WatchRules(ctx context.Context) error {
-	if d.cfg.RulesFile == "" {
+	if d.rulesFile == nil {
 		<-ctx.Done()
 		return nil
 	}
-	t := time.NewTicker(d.cfg.WatchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		fi, err := os.Stat(d.cfg.RulesFile)
-		if err != nil {
-			d.log.Warn("rules file unreadable; keeping the rules in force", "file", d.cfg.RulesFile, "err", err)
-			continue
-		}
-		if fi.ModTime().Equal(d.rulesMod) {
-			continue
-		}
-		raw := d.rulesRaw
-		rs, err := d.readRules()
-		if err != nil {
-			d.rulesMod = fi.ModTime() // report a bad version once
-			d.reloads.WithLabelValues("error").Inc()
-			d.log.Error("rules file does not parse; keeping the rules in force", "file", d.cfg.RulesFile, "err", err)
-			continue
-		}
-		if bytes.Equal(raw, d.rulesRaw) {
-			continue
-		}
-		if err := d.SetRules(rs); err != nil {
-			d.reloads.WithLabelValues("error").Inc()
-			d.log.Error("applying rules failed; keeping the rules in force", "err", err)
-			continue
-		}
-		d.reloads.WithLabelValues("ok").Inc()
-		d.log.Info("rules reloaded", "file", d.cfg.RulesFile, "rules", rs.Len())
-	}
+	return d.rulesFile.Run(ctx)
 }
 
 // NewPartitionScorer returns the scorer of one partition: it owns the

@@ -6,7 +6,6 @@
 package qualityfile
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/shopstream/shopstream/internal/filewatch"
 	"github.com/shopstream/shopstream/internal/quality"
 )
 
@@ -48,15 +48,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
-// Watcher re-reads the contract file when its modification time or size
-// changes, and applies it when its content changed.
+// Watcher re-reads the contract file when its bytes change (see package
+// filewatch) and applies each version that parses.
 type Watcher struct {
-	cfg     Config
-	log     *slog.Logger
-	reloads *prometheus.CounterVec
-	mod     time.Time
-	size    int64
-	raw     []byte
+	w *filewatch.Watcher[*quality.Contract]
 }
 
 // NewWatcher reads the file once, applies it and returns the Watcher; a
@@ -66,12 +61,6 @@ func NewWatcher(cfg Config) (*Watcher, error) {
 	if cfg.Path == "" || cfg.Apply == nil {
 		return nil, errors.New("qualityfile: Path and Apply are required")
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = 2 * time.Second
-	}
-	if cfg.Interval < 0 {
-		return nil, fmt.Errorf("qualityfile: interval %v is negative", cfg.Interval)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -79,74 +68,25 @@ func NewWatcher(cfg Config) (*Watcher, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	w := &Watcher{cfg: cfg, log: cfg.Logger.With("component", "quality-contract"),
-		reloads: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "shopstream_quality_contract_reloads_total",
-			Help: "Re-reads of the data-quality contract file after it changed, by outcome (ok; error: kept the contract in force)."}, []string{"outcome"})}
-	c, err := w.read()
+	w, c, err := filewatch.New(filewatch.Config[*quality.Contract]{
+		Path: cfg.Path, What: "quality contract", Parse: quality.Parse, Interval: cfg.Interval,
+		Apply:  func(c *quality.Contract) error { cfg.Apply(c); return nil },
+		Logger: cfg.Logger.With("component", "quality-contract"),
+		Reloads: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "shopstream_quality_contract_reloads_total",
+			Help: "Re-reads of the data-quality contract file after it changed, by outcome (ok; error: kept the contract in force)."}, []string{"outcome"}),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("--quality-config %s: %w", cfg.Path, err)
 	}
 	cfg.Apply(c)
-	return w, nil
-}
-
-func (w *Watcher) read() (*quality.Contract, error) {
-	fi, err := os.Stat(w.cfg.Path)
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(w.cfg.Path)
-	if err != nil {
-		return nil, err
-	}
-	w.mod, w.size = fi.ModTime(), fi.Size()
-	c, err := quality.Parse(b)
-	if err != nil {
-		return nil, err
-	}
-	w.raw = b
-	return c, nil
+	return &Watcher{w: w}, nil
 }
 
 // Run looks at the file every Interval until ctx ends.
-func (w *Watcher) Run(ctx context.Context) error {
-	t := time.NewTicker(w.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			w.Check()
-		}
-	}
-}
+func (w *Watcher) Run(ctx context.Context) error { return w.w.Run(ctx) }
 
 // Check looks at the file once: when it changed and parses, the new
 // contract is applied; when it does not parse, the error is logged and
 // counted once per version of the file, and the contract in force stays.
 // It reports whether a new contract was applied.
-func (w *Watcher) Check() bool {
-	fi, err := os.Stat(w.cfg.Path)
-	if err != nil {
-		w.log.Warn("quality contract file unreadable; keeping the contract in force", "file", w.cfg.Path, "err", err)
-		return false
-	}
-	if fi.ModTime().Equal(w.mod) && fi.Size() == w.size {
-		return false
-	}
-	old := w.raw
-	c, err := w.read()
-	if err != nil {
-		w.reloads.WithLabelValues("error").Inc()
-		w.log.Error("quality contract file does not parse; keeping the contract in force", "file", w.cfg.Path, "err", err)
-		return false
-	}
-	if bytes.Equal(old, w.raw) {
-		return false
-	}
-	w.cfg.Apply(c)
-	w.reloads.WithLabelValues("ok").Inc()
-	w.log.Info("quality contract reloaded", "file", w.cfg.Path)
-	return true
-}
+func (w *Watcher) Check() bool { return w.w.Check() }

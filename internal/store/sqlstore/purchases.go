@@ -2,9 +2,10 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -34,7 +35,11 @@ type purchaseItem struct {
 }
 
 // PurchaseLines implements store.Purchases. The items JSON is parsed here,
-// in Go, so both dialects share the SQL.
+// in Go, so both dialects share the SQL, with goccy/go-json: parsing was
+// half the recommendation service's CPU with encoding/json
+// (go test -run '^$' -bench 'Fold/(sqlite|postgres)' ./internal/recsvc/:
+// 6.8-7.5 µs per transaction read back from PostgreSQL and folded with
+// encoding/json, 3.8-4.3 µs with goccy/go-json, on a quiet host).
 func (s *Store) PurchaseLines(ctx context.Context, after store.PurchaseCursor, limit int, fn func(*store.PurchaseLine) error) (store.PurchaseCursor, error) {
 	next := after.Clone()
 	parts, err := collect(ctx, s.d.DB(), partitionsQuery, nil, func(r Rows) (p int32, err error) { err = r.Scan(&p); return p, err })

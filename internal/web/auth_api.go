@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -253,35 +254,20 @@ type AuditResponse struct {
 }
 
 // parseAuditQuery reads ?limit=1..1000&cursor=C (or before_id=N, the same).
-func parseAuditQuery(q map[string][]string) (store.AuditFilter, error) {
-	f := store.AuditFilter{Limit: 100}
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
+func parseAuditQuery(q url.Values) (store.AuditFilter, error) {
+	var f store.AuditFilter
+	limit, cursor, err := pageQuery(q, 100)
+	if err != nil {
+		return f, err
 	}
-	if v := get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return f, fmt.Errorf("%w: limit %q, want 1..1000", ErrBadRequest, v)
-		}
-		f.Limit = n
-	}
-	if v := get("before_id"); v != "" {
+	f.Limit, f.BeforeID = limit, cursor
+	if v := q.Get("before_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
 			return f, fmt.Errorf("%w: before_id %q is not a positive integer", ErrBadRequest, v)
 		}
-		f.BeforeID = n
-	}
-	if v := get("cursor"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return f, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, v)
-		}
-		if f.BeforeID != 0 && f.BeforeID != n {
-			return f, fmt.Errorf("%w: cursor %q and before_id %d disagree; give one", ErrBadRequest, v, f.BeforeID)
+		if cursor != 0 && cursor != n {
+			return f, fmt.Errorf("%w: cursor %d and before_id %d disagree; give one", ErrBadRequest, cursor, n)
 		}
 		f.BeforeID = n
 	}

@@ -75,21 +75,10 @@ func deliveries(w http.ResponseWriter, r *http.Request, st store.AlertDeliveries
 		}
 		f.Since = t
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			WriteError(w, fmt.Errorf("%w: limit %q, want 1..1000", ErrBadRequest, v))
-			return
-		}
-		f.Limit = n
-	}
-	if v := q.Get("cursor"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			WriteError(w, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, v))
-			return
-		}
-		f.BeforeID = n
+	var err error
+	if f.Limit, f.BeforeID, err = pageQuery(q, 100); err != nil {
+		WriteError(w, err)
+		return
 	}
 	ds, err := st.Deliveries(r.Context(), f)
 	if err != nil {

@@ -58,13 +58,10 @@ func (h *fraudAPI) alerts(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, fmt.Errorf("%w: status %q, want open, confirmed_fraud, false_positive or all", ErrBadRequest, f.Status))
 		return
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			WriteError(w, fmt.Errorf("%w: limit %q, want 1..1000", ErrBadRequest, v))
-			return
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, f.BeforeID, err = pageQuery(q, 50); err != nil {
+		WriteError(w, err)
+		return
 	}
 	if v := q.Get("since_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -73,14 +70,6 @@ func (h *fraudAPI) alerts(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.SinceID = n
-	}
-	if v := q.Get("cursor"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			WriteError(w, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, v))
-			return
-		}
-		f.BeforeID = n
 	}
 	as, err := h.deps.Store.Alerts(r.Context(), f)
 	if err != nil {

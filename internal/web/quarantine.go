@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,17 +124,9 @@ func EscapeRaw(b []byte) string {
 	return out.String()
 }
 
-// Largest page of the list.
-const maxQuarantinePage = 1000
-
 // quarantineFilter reads the list's filters from the query string.
-func quarantineFilter(q map[string][]string) (store.QuarantineFilter, error) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
+func quarantineFilter(q url.Values) (store.QuarantineFilter, error) {
+	get := q.Get
 	f := store.QuarantineFilter{Reason: get("reason"), Source: get("source"), State: get("state"), Limit: 50}
 	var err error
 	if f.Since, err = queryTime("since", get("since")); err != nil {
@@ -150,19 +143,8 @@ func quarantineFilter(q map[string][]string) (store.QuarantineFilter, error) {
 		p32 := int32(p)
 		f.Partition = &p32
 	}
-	if v := get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxQuarantinePage {
-			return f, fmt.Errorf("%w: limit %q, want 1..%d", ErrBadRequest, v, maxQuarantinePage)
-		}
-		f.Limit = n
-	}
-	if v := get("cursor"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return f, fmt.Errorf("%w: cursor %q is not one this API handed out", ErrBadRequest, v)
-		}
-		f.Before = n
+	if f.Limit, f.Before, err = pageQuery(q, 50); err != nil {
+		return f, err
 	}
 	return f, checkSelectors(f.Source, f.State)
 }

@@ -1,0 +1,32 @@
+package web
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+)
+
+// maxPage is the largest page any list answers.
+const maxPage = 1000
+
+// pageQuery reads the paging of a list: ?limit=1..1000 (def when absent)
+// and ?cursor=C, a list's next_cursor, which is the id the next page's
+// rows lie below (0 when absent). Every list pages this way.
+func pageQuery(q url.Values, def int) (limit int, before int64, err error) {
+	limit = def
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPage {
+			return 0, 0, fmt.Errorf("%w: limit %q, want 1..%d", ErrBadRequest, v, maxPage)
+		}
+		limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return 0, 0, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, v)
+		}
+		before = n
+	}
+	return limit, before, nil
+}

@@ -67,15 +67,11 @@ func deliveries(w http.ResponseWriter, r *http.Request, st store.AlertDeliveries
 		WriteError(w, fmt.Errorf("%w: status %q, want pending, sent, failed, deduplicated, grouped or rate_limited", ErrBadRequest, f.Status))
 		return
 	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			WriteError(w, fmt.Errorf("%w: since %q is not an RFC 3339 time", ErrBadRequest, v))
-			return
-		}
-		f.Since = t
-	}
 	var err error
+	if f.Since, err = queryTime(q, "since"); err != nil {
+		WriteError(w, err)
+		return
+	}
 	if f.Limit, f.BeforeID, err = pageQuery(q, 100); err != nil {
 		WriteError(w, err)
 		return

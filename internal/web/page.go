@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // maxPage is the largest page any list answers.
@@ -29,4 +30,20 @@ func pageQuery(q url.Values, def int) (limit int, before int64, err error) {
 		before = n
 	}
 	return limit, before, nil
+}
+
+// queryTime reads a time parameter of a list or series: an RFC 3339 time
+// or Unix seconds. It is the zero time when the parameter is absent.
+func queryTime(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec >= 0 && sec < 1<<40 {
+		return time.Unix(sec, 0).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%w: %s %q is neither an RFC 3339 time nor Unix seconds", ErrBadRequest, name, v)
 }

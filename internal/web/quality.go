@@ -50,16 +50,11 @@ func qualityRange(r *http.Request, now time.Time) (time.Time, time.Time, error) 
 	to := now.UTC().Truncate(time.Minute).Add(time.Minute)
 	from := to.Add(-time.Hour)
 	parse := func(name string, dst *time.Time) error {
-		v := q.Get(name)
-		if v == "" {
-			return nil
+		t, err := queryTime(q, name)
+		if err == nil && !t.IsZero() {
+			*dst = t.UTC()
 		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return fmt.Errorf("%w: %s %q is not an RFC 3339 time", ErrBadRequest, name, v)
-		}
-		*dst = t.UTC()
-		return nil
+		return err
 	}
 	if err := parse("to", &to); err != nil {
 		return from, to, err

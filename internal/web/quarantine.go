@@ -129,10 +129,10 @@ func quarantineFilter(q url.Values) (store.QuarantineFilter, error) {
 	get := q.Get
 	f := store.QuarantineFilter{Reason: get("reason"), Source: get("source"), State: get("state"), Limit: 50}
 	var err error
-	if f.Since, err = queryTime("since", get("since")); err != nil {
+	if f.Since, err = queryTime(q, "since"); err != nil {
 		return f, err
 	}
-	if f.Until, err = queryTime("until", get("until")); err != nil {
+	if f.Until, err = queryTime(q, "until"); err != nil {
 		return f, err
 	}
 	if v := get("partition"); v != "" {
@@ -157,17 +157,6 @@ func checkSelectors(source, state string) error {
 		return fmt.Errorf("%w: state %q, want one of %s", ErrBadRequest, state, strings.Join(store.QuarantineStates, ", "))
 	}
 	return nil
-}
-
-func queryTime(name, v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return t, fmt.Errorf("%w: %s %q is not an RFC 3339 time", ErrBadRequest, name, v)
-	}
-	return t, nil
 }
 
 func (h *quarantineAPI) list(w http.ResponseWriter, r *http.Request) {

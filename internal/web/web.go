@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -583,17 +582,8 @@ func windowsQuery(q url.Values, now time.Time) (windowRange, error) {
 		return wr, fmt.Errorf("%w: granularity %q, want minute or hour", ErrBadRequest, wr.Granularity)
 	}
 	parse := func(name string) (time.Time, bool, error) {
-		v := q.Get(name)
-		if v == "" {
-			return time.Time{}, false, nil
-		}
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			return t, true, nil
-		}
-		if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec >= 0 && sec < 1<<40 {
-			return time.Unix(sec, 0), true, nil
-		}
-		return time.Time{}, false, fmt.Errorf("%w: %s %q is neither an RFC 3339 time nor Unix seconds", ErrBadRequest, name, v)
+		t, err := queryTime(q, name)
+		return t, !t.IsZero(), err
 	}
 	since, ok, err := parse("since")
 	if err != nil {

@@ -29,7 +29,9 @@ type RecommendResult struct {
 	Cost     float64   `json:"cost"`
 	CostRuns []float64 `json:"cost_runs"`
 	// FoldEveryS and RebuildEveryS are the service's intervals.
-	FoldEveryS    float64 `json:"fold_every_s"`
+	FoldEveryS float64 `json:"fold_every_s"`
+	// CPUShare is the service's bound on its share of one core.
+	CPUShare      float64 `json:"cpu_share"`
 	RebuildEveryS float64 `json:"rebuild_every_s"`
 	// LinesPerS is the purchase lines the service had folded by the last
 	// commit, per second of the timed window (first fetch to last commit);
@@ -56,7 +58,10 @@ type RecommendResult struct {
 	BusyNsPerLineRuns []float64 `json:"busy_ns_per_line_runs"`
 	// RebuildsRuns and RebuildSRuns are the models built in each run and
 	// the seconds spent building them.
-	RebuildsRuns []int64   `json:"rebuilds_runs"`
+	RebuildsRuns []int64 `json:"rebuilds_runs"`
+	// PacedSRuns is the seconds the service rested in each run to keep
+	// within its CPU share.
+	PacedSRuns   []float64 `json:"paced_s_runs"`
 	RebuildSRuns []float64 `json:"rebuild_s_runs"`
 }
 
@@ -69,6 +74,7 @@ type recommendRun1 struct {
 	busyNsPerLine              float64
 	rebuilds                   int64
 	rebuildS                   float64
+	pacedS                     float64
 }
 
 // recommendRun measures one end-to-end phase with the service tailing
@@ -92,9 +98,10 @@ func recommendRun(ctx context.Context, cfg Config, recs []generate.Record, run i
 	r.BusyNsPerLineRuns = append(r.BusyNsPerLineRuns, rr.busyNsPerLine)
 	r.RebuildsRuns = append(r.RebuildsRuns, rr.rebuilds)
 	r.RebuildSRuns = append(r.RebuildSRuns, rr.rebuildS)
+	r.PacedSRuns = append(r.PacedSRuns, rr.pacedS)
 	cfg.Logger.Info("end to end (PostgreSQL) with recommendations", "run", run, "tps", int(tps),
 		"lines_per_s", int(rr.linesPerS), "stored_lines_per_s", int(rr.storedLinesPerS), "lag_lines", rr.lag,
-		"catch_up", rr.catchUp.Round(time.Millisecond), "folded", rr.folded, "rebuilds", rr.rebuilds)
+		"catch_up", rr.catchUp.Round(time.Millisecond), "folded", rr.folded, "rebuilds", rr.rebuilds, "paced_s", rr.pacedS)
 	return nil
 }
 
@@ -109,7 +116,7 @@ func (r *RecommendResult) summarise(e2eTPS float64, without []float64, rc recsvc
 	for i := range min(len(r.Runs), len(without)) {
 		r.CostRuns = append(r.CostRuns, 1-r.Runs[i]/without[i])
 	}
-	r.FoldEveryS, r.RebuildEveryS = rc.FoldEvery.Seconds(), rc.RebuildEvery.Seconds()
+	r.FoldEveryS, r.RebuildEveryS, r.CPUShare = rc.FoldEvery.Seconds(), rc.RebuildEvery.Seconds(), rc.CPUShare
 	r.LinesPerS, r.StoredLinesPerS = median(r.LinesPerSRuns), median(r.StoredLinesPerSRuns)
 	lags := make([]float64, len(r.LagLinesRuns))
 	for i, l := range r.LagLinesRuns {
@@ -208,6 +215,11 @@ func (t *tailer) finish(ctx context.Context, st store.Store, window time.Duratio
 		return nil, err
 	}
 	for _, mf := range mfs {
+		if mf.GetName() == "shopstream_recommendations_paced_seconds_total" {
+			for _, m := range mf.GetMetric() {
+				rr.pacedS += m.GetCounter().GetValue()
+			}
+		}
 		if mf.GetName() == "shopstream_recommendations_build_seconds" {
 			for _, m := range mf.GetMetric() {
 				rr.rebuilds += int64(m.GetHistogram().GetSampleCount())

@@ -40,6 +40,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	onlyRecovery := fs.Bool("recovery-only", false, "run the recovery phase alone")
 	withRec := fs.Bool("with-recommend", false, "also measure end to end (PostgreSQL) with a recommendation service tailing the store, alternating with the runs without it")
 	recFold := fs.Duration("recommend-fold-interval", time.Second, "with -with-recommend: how often the service folds what was committed since its last fold")
+	recShare := fs.Float64("recommend-cpu-share", 0.1, "with -with-recommend: the most of one core the service takes when behind (1: unpaced)")
 	recRebuild := fs.Duration("recommend-rebuild-interval", 5*time.Second, "with -with-recommend: how often the service rebuilds its model")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
@@ -67,6 +68,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("invalid value %v for flag -latency-duration: at least 1s", *latDur)}
 	case *recFold <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -recommend-fold-interval: must be positive", *recFold)}
+	case !(*recShare > 0 && *recShare <= 1):
+		return usageError{fmt.Errorf("invalid value %g for flag -recommend-cpu-share: want a share of one core in (0, 1]", *recShare)}
 	case *recRebuild <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -recommend-rebuild-interval: must be positive", *recRebuild)}
 	case *withRec && *onlyRecovery:
@@ -121,7 +124,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
 		NewScorer: partitionScorers(det), Logger: logger,
 		RecoveryRecords: *recRecords, RecoveryCustomers: *recCustomers, SkipRecovery: *skipRecovery, OnlyRecovery: *onlyRecovery,
-		WithRecommend: *withRec, Recommend: recsvc.Config{FoldEvery: *recFold, RebuildEvery: *recRebuild},
+		WithRecommend: *withRec, Recommend: recsvc.Config{FoldEvery: *recFold, RebuildEvery: *recRebuild, CPUShare: *recShare},
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ type recommendFlags struct {
 	fold, rebuild time.Duration
 	neighbours    int
 	similarity    string
+	cpuShare      float64
 }
 
 func (f *recommendFlags) register(fs *flag.FlagSet) {
@@ -36,6 +37,8 @@ func (f *recommendFlags) register(fs *flag.FlagSet) {
 		"how often the recommendation model is rebuilt from the counts; 0 turns recommendations off (no counts kept, endpoints absent)")
 	fs.IntVar(&f.neighbours, "recommend-neighbours", 50, "neighbours kept per product by the item-item model")
 	fs.StringVar(&f.similarity, "recommend-similarity", "jaccard", "item-item similarity: jaccard, cosine or lift")
+	fs.Float64Var(&f.cpuShare, "recommend-cpu-share", 0.1,
+		"most of one core the recommendation service's reads, folds and rebuilds take when behind the store (it rests in between); 1 runs it unpaced")
 }
 
 func (f *recommendFlags) config() (recsvc.Config, error) {
@@ -44,6 +47,8 @@ func (f *recommendFlags) config() (recsvc.Config, error) {
 		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %v for flag -recommend-fold-interval: must be positive", f.fold)}
 	case f.rebuild < 0:
 		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %v for flag -recommend-rebuild-interval: must not be negative", f.rebuild)}
+	case !(f.cpuShare > 0 && f.cpuShare <= 1):
+		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %g for flag -recommend-cpu-share: want a share of one core in (0, 1]", f.cpuShare)}
 	case f.neighbours < 1 || f.neighbours > 1000:
 		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %d for flag -recommend-neighbours: want 1..1000", f.neighbours)}
 	}
@@ -51,7 +56,7 @@ func (f *recommendFlags) config() (recsvc.Config, error) {
 	if err != nil {
 		return recsvc.Config{}, usageError{fmt.Errorf("invalid value for flag -recommend-similarity: %w", err)}
 	}
-	return recsvc.Config{FoldEvery: f.fold, RebuildEvery: f.rebuild,
+	return recsvc.Config{FoldEvery: f.fold, RebuildEvery: f.rebuild, CPUShare: f.cpuShare,
 		Item: recommend.ItemConfig{Similarity: sim, Neighbours: f.neighbours}}, nil
 }
 

@@ -55,6 +55,17 @@ type Config struct {
 	// returns, bounding what a fold holds before folding it. Defaults to
 	// 10,000.
 	ReadBatch int
+	// CPUShare is the most of one core the service's background work
+	// (reads of new purchases, folds, model builds) takes while the host
+	// is busy, as a share of wall time; when behind on a busy host, it
+	// rests between pieces of work to stay within it (see pacer).
+	// Defaults to 0.1; 1 runs it unpaced. The first fold at start-up is
+	// never paced.
+	CPUShare float64
+	// HostIdle reports the host's idle cores, averaged since its previous
+	// call, for the pacing (ok false: unknown, taken as busy). Defaults to
+	// reading /proc/stat.
+	HostIdle func() (cores float64, ok bool)
 	// Now is the clock of the model's age. Defaults to time.Now.
 	Now func() time.Time
 	// Logger defaults to slog.Default().
@@ -83,6 +94,12 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.CPUShare == 0 {
+		c.CPUShare = 0.1
+	}
+	if c.HostIdle == nil {
+		c.HostIdle = newHostIdle().sample
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -99,6 +116,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("recommendations: rebuild interval %v is negative", c.RebuildEvery)
 	case c.MaxHistory < 0:
 		return fmt.Errorf("recommendations: history of %d products is negative", c.MaxHistory)
+	case c.CPUShare < 0 || c.CPUShare > 1:
+		return fmt.Errorf("recommendations: CPU share %g is outside (0, 1]", c.CPUShare)
 	case c.ReadBatch < 0:
 		return fmt.Errorf("recommendations: read batch of %d is negative", c.ReadBatch)
 	case c.Item.Neighbours < 0 || c.Item.MinSupport < 0 || c.Item.Shrink < 0:
@@ -131,6 +150,7 @@ type Service struct {
 
 	folded       prometheus.Counter
 	foldErrors   prometheus.Counter
+	paced        prometheus.Counter
 	exposeErrors prometheus.Counter
 	buildTime    prometheus.Histogram
 }
@@ -159,6 +179,8 @@ func New(cfg Config) (*Service, error) {
 		Help: "Stored purchase lines folded into this instance's co-purchase counts."})
 	s.foldErrors = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_fold_errors_total",
 		Help: "Reads of new purchases from the store that failed (retried at the next fold)."})
+	s.paced = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_paced_seconds_total",
+		Help: "Time the service rested between reads, folds and builds to stay within its CPU share (it was behind the store meanwhile)."})
 	s.exposeErrors = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_exposure_errors_total",
 		Help: "Experiment exposures that could not be recorded (the customer was answered outside the experiment)."})
 	s.buildTime = f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_recommendations_build_seconds",
@@ -194,6 +216,8 @@ func (s *Service) Run(ctx context.Context) error {
 	st := s.Stats()
 	s.log.Info("recommendation model built", "lines", st.Lines, "products", st.Products, "customers", st.Customers,
 		"model_bytes", st.ModelBytes, "took", s.cfg.Now().Sub(start))
+	pace := &pacer{share: s.cfg.CPUShare, now: time.Now, rested: func(d time.Duration) { s.paced.Add(d.Seconds()) },
+		idle: s.cfg.HostIdle}
 	fold := time.NewTicker(s.cfg.FoldEvery)
 	defer fold.Stop()
 	rebuild := time.NewTicker(s.cfg.RebuildEvery)
@@ -203,11 +227,17 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-fold.C:
-			if _, err := s.Fold(ctx); err != nil && ctx.Err() == nil {
+			if _, err := s.fold(ctx, pace); err != nil && ctx.Err() == nil {
 				s.log.Warn("reading new purchases failed; retrying", "err", err)
 			}
 		case <-rebuild.C:
-			if s.Rebuild() {
+			if pace.wait(ctx) != nil {
+				return nil
+			}
+			t0 := time.Now()
+			built := s.Rebuild()
+			pace.spent(time.Since(t0))
+			if built {
 				st := s.Stats()
 				s.log.Debug("recommendation model rebuilt", "lines", st.Lines, "products", st.Products, "model_bytes", st.ModelBytes)
 			}
@@ -224,7 +254,14 @@ const foldChunk = 1000
 // folds it into the counts. It returns the number of purchase lines
 // folded. On an error the lines read before it stay folded and the next
 // Fold continues after them.
-func (s *Service) Fold(ctx context.Context) (int, error) {
+func (s *Service) Fold(ctx context.Context) (int, error) { return s.fold(ctx, nil) }
+
+// fold is Fold, resting before each store read as pace asks (nil: never).
+// A paced fold also returns, caught up or not, once it has taken
+// FoldEvery, so that Run gets to build a model now and then while the
+// service catches up; its next tick is already due.
+func (s *Service) fold(ctx context.Context, pace *pacer) (int, error) {
+	began := time.Now()
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
 	type pair struct{ customer, product string }
@@ -239,6 +276,10 @@ func (s *Service) Fold(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for {
+		if err := pace.wait(ctx); err != nil {
+			return total, err
+		}
+		t0 := time.Now()
 		n := 0
 		next, err := s.cfg.Store.PurchaseLines(ctx, s.cursor, s.cfg.ReadBatch, func(l *store.PurchaseLine) error {
 			buf = append(buf, pair{l.CustomerID, l.ProductID})
@@ -249,6 +290,7 @@ func (s *Service) Fold(ctx context.Context) (int, error) {
 			return nil
 		})
 		flush()
+		pace.spent(time.Since(t0))
 		s.cursor = next
 		s.lines += int64(n)
 		s.foldedNow.Store(s.lines)
@@ -258,7 +300,7 @@ func (s *Service) Fold(ctx context.Context) (int, error) {
 			s.foldErrors.Inc()
 			return total, fmt.Errorf("folding stored purchases: %w", err)
 		}
-		if n == 0 {
+		if n == 0 || pace != nil && time.Since(began) >= s.cfg.FoldEvery {
 			return total, nil
 		}
 	}

@@ -247,6 +247,57 @@ func TestServiceRun(t *testing.T) {
 	}
 }
 
+// Run, behind the store on a busy host, rests between reads to keep
+// within its CPU share, and still folds everything; on a host with cores
+// to spare it does not rest.
+func TestServiceRunPacesItselfWhenBehind(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name      string
+		idleCores float64
+		rests     bool
+	}{{"busy host", 0.1, true}, {"idle host", 1.5, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			sh := newShop(t)
+			reg := prometheus.NewRegistry()
+			svc, err := recsvc.New(recsvc.Config{Store: sh.st.(store.Purchases), ReadBatch: 2, CPUShare: 0.5,
+				FoldEvery: time.Millisecond, RebuildEvery: time.Hour, Registerer: reg,
+				HostIdle: func() (float64, bool) { return c.idleCores, true }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() { errc <- svc.Run(ctx) }()
+			// The fold at start-up is not paced: wait until it is over.
+			for start := time.Now(); !svc.Stats().Built; time.Sleep(time.Millisecond) {
+				if time.Since(start) > 10*time.Second {
+					t.Fatal("no model 10 s after start")
+				}
+			}
+			// Ten lines behind: five reads of two, each followed by a rest on a busy host.
+			sh.buy("c1:A", "c1:B", "c2:A", "c2:B", "c3:A", "c3:C", "c4:A", "c4:D", "c5:B", "c5:E")
+			deadline := time.After(10 * time.Second)
+			for svc.Folded() != 10 {
+				select {
+				case <-deadline:
+					t.Fatalf("after 10 s the service folded %d lines, want 10", svc.Folded())
+				case <-time.After(time.Millisecond):
+				}
+			}
+			cancel()
+			if err := <-errc; err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			got := metricValue(t, reg, "shopstream_recommendations_paced_seconds_total")
+			if rested := got > 0; rested != c.rests {
+				t.Fatalf("paced seconds = %v after folding ten lines two at a time at share 0.5; want rest: %v", got, c.rests)
+			}
+		})
+	}
+}
+
 func TestConfigRejectsNegatives(t *testing.T) {
 	t.Parallel()
 	sh := newShop(t)
@@ -255,6 +306,8 @@ func TestConfigRejectsNegatives(t *testing.T) {
 		{Store: sh.st.(store.Purchases), FoldEvery: -1},
 		{Store: sh.st.(store.Purchases), MaxHistory: -1},
 		{Store: sh.st.(store.Purchases), Item: recommend.ItemConfig{Neighbours: -1}},
+		{Store: sh.st.(store.Purchases), CPUShare: -0.1},
+		{Store: sh.st.(store.Purchases), CPUShare: 1.5},
 	} {
 		if _, err := recsvc.New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted it", cfg)

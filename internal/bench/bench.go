@@ -28,6 +28,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -106,6 +107,18 @@ type Config struct {
 	// seconds sees several folds and a rebuild); the rest to recsvc's
 	// defaults.
 	Recommend recsvc.Config
+	// SkipDeployed leaves out the deployed phase (deployed.go): the
+	// pipeline as separate `broker`, `generate` and `process` processes.
+	SkipDeployed bool
+	// DeployedRecords is the deployed phase's stream. Defaults to
+	// 1,000,000.
+	DeployedRecords int
+	// DeployedCustomers is the deployed phase's shop. Defaults to
+	// 1,000,000.
+	DeployedCustomers int
+	// Brokers, when given, is a Kafka the deployed phase's processes use
+	// instead of a `broker` child.
+	Brokers []string
 	// NewScorer is the processor's fraud scorer factory, as in production.
 	NewScorer func(partition int32) pipeline.Scorer
 	// Logger receives progress. Defaults to slog.Default().
@@ -151,6 +164,12 @@ func (c Config) withDefaults() Config {
 	if c.RecoveryRate == 0 {
 		c.RecoveryRate = DefaultRecoveryRate
 	}
+	if c.DeployedRecords == 0 {
+		c.DeployedRecords = 1_000_000
+	}
+	if c.DeployedCustomers == 0 {
+		c.DeployedCustomers = 1_000_000
+	}
 	if c.Recommend.FoldEvery == 0 {
 		c.Recommend.FoldEvery = time.Second
 	}
@@ -165,6 +184,11 @@ func (c Config) withDefaults() Config {
 
 // Result is what the benchmark prints; each figure is a median over runs.
 type Result struct {
+	// The deployed phase's figures, of the run with the median
+	// deployed_tps; nil when it was skipped.
+	*DeployedResult
+	DeployedRuns []float64 `json:"deployed_tps_runs,omitempty"`
+
 	E2ETPS       float64 `json:"e2e_tps"`
 	CopyRowsPerS float64 `json:"copy_rows_per_s"`
 	Ratio        float64 `json:"ratio"`
@@ -222,6 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	var p50s, p95s, p99s, achieved []float64
+	var deps []*DeployedResult
 	// Each phase starts on a collected heap, so one phase's garbage (a
 	// closed broker's log, say) does not slow the next.
 	// PostgreSQL flushes the previous phase's writes first (CHECKPOINT;
@@ -246,6 +271,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.CopyRuns = append(res.CopyRuns, copyRate)
 		log.Info("bare COPY", "run", run, "rows_per_s", int(copyRate))
 		settle()
+
+		if !cfg.SkipDeployed {
+			d, err := deployed(ctx, cfg, run)
+			if err != nil {
+				return nil, fmt.Errorf("deployed phase: %w", err)
+			}
+			d.Ratio = d.TPS / copyRate
+			deps = append(deps, d)
+			res.DeployedRuns = append(res.DeployedRuns, d.TPS)
+			settle()
+		}
 
 		// With WithRecommend, odd runs measure the processor alone first
 		// and even runs with the service first, so a drift of the host
@@ -288,6 +324,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		p50s, p95s, p99s = append(p50s, lat[0]), append(p95s, lat[1]), append(p99s, lat[2])
 		achieved = append(achieved, rate)
 		log.Info("latency", "run", run, "p50_ms", lat[0], "p95_ms", lat[1], "p99_ms", lat[2], "achieved_rate", int(rate))
+	}
+	if len(deps) > 0 {
+		slices.SortFunc(deps, func(a, b *DeployedResult) int { return cmp.Compare(a.TPS, b.TPS) })
+		res.DeployedResult = deps[len(deps)/2]
 	}
 	res.E2ETPS, res.CopyRowsPerS = median(res.E2ERuns), median(res.CopyRuns)
 	res.Ratio = res.E2ETPS / res.CopyRowsPerS

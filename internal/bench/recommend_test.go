@@ -12,8 +12,6 @@ import (
 	"github.com/shopstream/shopstream/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // TestWithRecommend runs the benchmark at a tiny size with the
 // recommendation service tailing the store, and checks that both phases
 // ran in every run and that the service folded exactly the item lines of
@@ -24,7 +22,7 @@ func TestWithRecommend(t *testing.T) {
 	defer cancel()
 	cfg := Config{
 		PostgresURL: pgtest.URL(t), Records: 3000, Customers: 500, Runs: 2, Batch: 500,
-		LatencyRate: 500, LatencyDuration: time.Second, SkipEmbedded: true, SkipRecovery: true,
+		LatencyRate: 500, LatencyDuration: time.Second, SkipEmbedded: true, SkipRecovery: true, SkipDeployed: true,
 		WithRecommend: true, Recommend: recsvc.Config{FoldEvery: 20 * time.Millisecond, RebuildEvery: 50 * time.Millisecond},
 		Logger: slog.New(slog.DiscardHandler),
 		start:  time.Now().Add(-time.Hour).Truncate(time.Second),
@@ -98,7 +96,7 @@ func TestWithoutRecommend(t *testing.T) {
 	defer cancel()
 	res, err := Run(ctx, Config{
 		PostgresURL: pgtest.URL(t), Records: 1000, Customers: 200, Runs: 1, Batch: 500,
-		LatencyRate: 500, LatencyDuration: time.Second, SkipEmbedded: true, SkipRecovery: true,
+		LatencyRate: 500, LatencyDuration: time.Second, SkipEmbedded: true, SkipRecovery: true, SkipDeployed: true,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

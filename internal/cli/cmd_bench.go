@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/bench"
+	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
@@ -42,6 +43,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	recFold := fs.Duration("recommend-fold-interval", time.Second, "with -with-recommend: how often the service folds what was committed since its last fold")
 	recShare := fs.Float64("recommend-cpu-share", 0.1, "with -with-recommend: the most of one core the service takes when behind (1: unpaced)")
 	recRebuild := fs.Duration("recommend-rebuild-interval", 5*time.Second, "with -with-recommend: how often the service rebuilds its model")
+	skipDeployed := fs.Bool("skip-deployed", false, "leave out the deployed phase (separate broker, generate and process processes)")
+	depRecords := fs.Int("deployed-records", 1_000_000, "records the deployed phase's generator produces at full speed")
+	depCustomers := fs.Int("deployed-customers", 1_000_000, "customers in the deployed phase's shop")
+	brokers := fs.String("brokers", "", "with the deployed phase: comma-separated host:port of a Kafka to use instead of a `shopstream broker` child")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
@@ -66,6 +71,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("flags -skip-recovery and -recovery-only exclude each other")}
 	case *latDur < time.Second:
 		return usageError{fmt.Errorf("invalid value %v for flag -latency-duration: at least 1s", *latDur)}
+	case *depRecords < 1000:
+		return usageError{fmt.Errorf("invalid value %d for flag -deployed-records: at least 1000", *depRecords)}
+	case *depCustomers < 1:
+		return usageError{fmt.Errorf("invalid value %d for flag -deployed-customers: at least 1", *depCustomers)}
+	case *brokers != "" && *skipDeployed:
+		return usageError{fmt.Errorf("flag -brokers is for the deployed phase, which -skip-deployed leaves out")}
 	case *recFold <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -recommend-fold-interval: must be positive", *recFold)}
 	case !(*recShare > 0 && *recShare <= 1):
@@ -124,6 +135,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
 		NewScorer: partitionScorers(det), Logger: logger,
 		RecoveryRecords: *recRecords, RecoveryCustomers: *recCustomers, SkipRecovery: *skipRecovery, OnlyRecovery: *onlyRecovery,
+		SkipDeployed: *skipDeployed || *onlyRecovery, DeployedRecords: *depRecords, DeployedCustomers: *depCustomers,
+		Brokers:       bus.SplitBrokers(*brokers),
 		WithRecommend: *withRec, Recommend: recsvc.Config{FoldEvery: *recFold, RebuildEvery: *recRebuild, CPUShare: *recShare},
 	})
 	if err != nil {
@@ -138,7 +151,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
-	fmt.Fprintf(stdout, "%d records, %d customers, seed %d, batch %d, median of %d runs\n\n", res.Records, res.Customers, res.Seed, res.Batch, res.Runs)
+	if d := res.DeployedResult; d != nil {
+		printDeployed(stdout, res)
+	}
+	fmt.Fprintf(stdout, "in process (generator, broker and processor in this process): %d records, %d customers, seed %d, batch %d, median of %d runs\n\n",
+		res.Records, res.Customers, res.Seed, res.Batch, res.Runs)
 	fmt.Fprintf(stdout, "  end to end, PostgreSQL    %10.0f tx/s     runs %s\n", res.E2ETPS, runsList(res.E2ERuns))
 	fmt.Fprintf(stdout, "  bare COPY, same rows      %10.0f rows/s   runs %s\n", res.CopyRowsPerS, runsList(res.CopyRuns))
 	fmt.Fprintf(stdout, "  ratio                     %10.2f          (target >= 0.5)\n", res.Ratio)
@@ -159,6 +176,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "%s\n", b)
 	}
 	return nil
+}
+
+func printDeployed(w io.Writer, res *bench.Result) {
+	d := res.DeployedResult
+	fmt.Fprintf(w, "deployed (%s, `generate` at full speed and `process` with its default flags, each its own OS process): %d records, %d customers, median of %d runs\n\n",
+		d.Kafka, d.Records, d.Customers, len(res.DeployedRuns))
+	fmt.Fprintf(w, "  stored, first to last commit  %10.0f tx/s     runs %s  (target >= 60,000)\n", d.TPS, runsList(res.DeployedRuns))
+	fmt.Fprintf(w, "  with start-up                 %10.0f tx/s\n", d.TPSWithStartup)
+	fmt.Fprintf(w, "  ratio to the bare COPY        %10.2f          (target >= 0.5)\n", d.Ratio)
+	fmt.Fprintf(w, "  CPU per transaction           process %.1f µs, PostgreSQL %.1f µs, generate %.1f µs", d.GoUsPerTx, d.PGUsPerTx, d.GeneratorUsPerTx)
+	if d.BrokerUsPerTx > 0 {
+		fmt.Fprintf(w, ", broker %.1f µs", d.BrokerUsPerTx)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  latency at %.0f/s offered (%.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms  (target p99 < 100 ms)\n",
+		res.LatencyRate, d.AchievedRate, d.P50Ms, d.P95Ms, d.P99Ms)
+	fmt.Fprintf(w, "  process peak RSS              %10.0f MiB     (target < 1024)\n\n", float64(d.ProcessPeakRSSBytes)/(1<<20))
 }
 
 func printRecovery(w io.Writer, res *bench.Result) {

@@ -1,0 +1,422 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/store/postgres"
+)
+
+// DeployedResult is what the deployed phase measured: the pipeline as the
+// README has users run it, as separate OS processes (a `broker`, unless a
+// Kafka is given; `generate`; `process` with its default flags and
+// background jobs), against the same PostgreSQL as the other phases.
+type DeployedResult struct {
+	// TPS is the transactions stored per second from the processor's
+	// first commit to its last, while the generator produced
+	// concurrently at full speed; TPSWithStartup is from the start of
+	// the generator, the processor's start-up included.
+	TPS            float64 `json:"deployed_tps"`
+	TPSWithStartup float64 `json:"deployed_tps_with_startup"`
+	// Ratio is TPS over the bare COPY of the same run (0 when the run
+	// measured none).
+	Ratio float64 `json:"deployed_ratio"`
+	// GoUsPerTx is the CPU the `process` child spent per stored
+	// transaction over the timed window; PGUsPerTx the CPU of every
+	// process named postgres on this host over it (the server under test
+	// when it is local, 0 when none runs here); GeneratorUsPerTx and
+	// BrokerUsPerTx the same of the other two children.
+	GoUsPerTx        float64 `json:"go_us_per_tx"`
+	PGUsPerTx        float64 `json:"pg_us_per_tx"`
+	GeneratorUsPerTx float64 `json:"generator_us_per_tx"`
+	BrokerUsPerTx    float64 `json:"broker_us_per_tx,omitempty"`
+	// P50Ms, P95Ms and P99Ms are produce-to-commit latencies with the
+	// generator offering LatencyRate: the time the record was produced
+	// (its Kafka timestamp, stored as produced_at) to the first poll of
+	// the stored offsets, every 5 ms, that showed it committed.
+	P50Ms        float64 `json:"deployed_p50_ms"`
+	P95Ms        float64 `json:"deployed_p95_ms"`
+	P99Ms        float64 `json:"deployed_p99_ms"`
+	AchievedRate float64 `json:"deployed_latency_achieved_rate"`
+	// ProcessPeakRSSBytes is the `process` child's peak resident memory.
+	ProcessPeakRSSBytes int64 `json:"deployed_process_peak_rss_bytes"`
+	// Records and Customers are the throughput phase's stream and shop.
+	Records   int `json:"deployed_records"`
+	Customers int `json:"deployed_customers"`
+	// Stored is the transactions the throughput phase's schema held at
+	// its end, counted in SQL (the bench fails when it is not Records).
+	Stored int64 `json:"deployed_stored"`
+	// Kafka says what the processes talked to.
+	Kafka string `json:"deployed_kafka"`
+}
+
+// deployedGroup is the `process` child's consumer group (its default).
+const deployedGroup = "shopstream"
+
+// deployed runs the deployed phase once.
+func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error) {
+	log := cfg.Logger.With("phase", "deployed", "run", run)
+	exe, err := executable(cfg)
+	if err != nil {
+		return nil, err
+	}
+	res := &DeployedResult{Records: cfg.DeployedRecords, Customers: cfg.DeployedCustomers}
+	var brokers []string
+	var brokerChild *child
+	if len(cfg.Brokers) > 0 {
+		brokers, res.Kafka = cfg.Brokers, "Kafka at "+strings.Join(cfg.Brokers, ",")
+	} else {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		brokerChild, err = startChild(ctx, exe, []string{"broker", "--addr", addr, "--partitions", fmt.Sprint(cfg.Partitions),
+			"--log-level", "warn"}, log, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer brokerChild.stop()
+		brokers, res.Kafka = []string{addr}, "shopstream broker process"
+	}
+	adm, topics, err := freshTopics(ctx, brokers, int32(cfg.Partitions), run)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	url, drop, err := schemaURL(ctx, cfg.PostgresURL, fmt.Sprintf("bench_deployed_%d", run))
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	st, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+
+	// Throughput: the generator produces at full speed while the
+	// processor, started first, consumes.
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	proc, err := startChild(ctx, exe, []string{"process", "--brokers", strings.Join(brokers, ","), "--postgres", url,
+		"--topic", topics[0], "--addr", httpAddr, "--log-level", "warn"}, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer proc.stop()
+	if err := waitHealthy(ctx, proc, "http://"+httpAddr+"/healthz", time.Minute); err != nil {
+		return nil, fmt.Errorf("process: %w", err)
+	}
+	genStart := time.Now()
+	gen, err := startChild(ctx, exe, []string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topics[0],
+		"--rate", "0", "--count", fmt.Sprint(cfg.DeployedRecords), "--customers", fmt.Sprint(cfg.DeployedCustomers),
+		"--seed", fmt.Sprint(cfg.Seed)}, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer gen.stop()
+	// The window opens at the first commit and closes at the commit that
+	// stores the last record; CPU is sampled at both ends.
+	stored := func() (int64, error) {
+		offs, err := st.Offsets(ctx, deployedGroup, topics[0])
+		var n int64
+		for _, o := range offs {
+			n += o
+		}
+		return n, err
+	}
+	first, firstN, err := pollUntil(ctx, proc, stored, func(n int64) bool { return n > 0 }, 2*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the first commit: %w", err)
+	}
+	cpu0 := sampleCPU(proc, brokerChild)
+	last, _, err := pollUntil(ctx, proc, stored, func(n int64) bool { return n >= int64(cfg.DeployedRecords) }, 30*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the processor to store %d records: %w", cfg.DeployedRecords, err)
+	}
+	cpu1 := sampleCPU(proc, brokerChild)
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM transactions`).Scan(&res.Stored); err != nil {
+		return nil, err
+	}
+	if res.Stored != int64(cfg.DeployedRecords) {
+		return nil, fmt.Errorf("the processor committed offsets past %d records but the store holds %d transactions", cfg.DeployedRecords, res.Stored)
+	}
+	window := last.Sub(first).Seconds()
+	txs := float64(int64(cfg.DeployedRecords) - firstN)
+	res.TPS = txs / window
+	res.TPSWithStartup = float64(cfg.DeployedRecords) / last.Sub(genStart).Seconds()
+	perTx := func(a, b float64) float64 { return (b - a) / txs * 1e6 }
+	res.GoUsPerTx, res.PGUsPerTx = perTx(cpu0.process, cpu1.process), perTx(cpu0.postgres, cpu1.postgres)
+	res.BrokerUsPerTx = perTx(cpu0.broker, cpu1.broker)
+	// The generator has produced everything by now; its whole life is
+	// its cost (start-up is small next to a million records).
+	gen.stop()
+	if ps := gen.cmd.ProcessState; ps != nil {
+		res.GeneratorUsPerTx = (ps.UserTime() + ps.SystemTime()).Seconds() / float64(cfg.DeployedRecords) * 1e6
+	}
+	log.Info("deployed throughput", "tps", int(res.TPS), "tps_with_startup", int(res.TPSWithStartup),
+		"go_us_per_tx", res.GoUsPerTx, "pg_us_per_tx", res.PGUsPerTx, "generator_us_per_tx", res.GeneratorUsPerTx)
+
+	// Latency: the same processor and topic, a stream of its own at the
+	// offered rate once the backlog is stored.
+	if err := deployedLatency(ctx, cfg, exe, brokers, topics[0], proc, st, res, log); err != nil {
+		return nil, err
+	}
+	res.ProcessPeakRSSBytes = peakRSSOf(proc)
+	return res, nil
+}
+
+// deployedLatency offers cfg.LatencyRate for cfg.LatencyDuration on topic
+// to the running processor and fills the latency figures of res.
+func deployedLatency(ctx context.Context, cfg Config, exe string, brokers []string, topic string, proc *child,
+	st *postgres.Store, res *DeployedResult, log *slog.Logger) error {
+	before, err := st.Offsets(ctx, deployedGroup, topic)
+	if err != nil {
+		return err
+	}
+	type seen struct {
+		at   time.Time
+		next int64
+	}
+	history := map[int32][]seen{}
+	start := time.Now()
+	gen, err := startChild(ctx, exe, []string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topic,
+		"--rate", fmt.Sprint(cfg.LatencyRate), "--duration", cfg.LatencyDuration.String(),
+		"--customers", fmt.Sprint(cfg.DeployedCustomers), "--seed", fmt.Sprint(cfg.Seed + 1000)}, log, nil)
+	if err != nil {
+		return err
+	}
+	defer gen.stop()
+	genDone := false
+	var quietSince time.Time
+	for {
+		offs, err := st.Offsets(ctx, deployedGroup, topic)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		moved := false
+		for p, n := range offs {
+			h := history[p]
+			if len(h) == 0 || h[len(h)-1].next != n {
+				history[p] = append(h, seen{now, n})
+				moved = true
+			}
+		}
+		if !genDone {
+			select {
+			case <-gen.done:
+				genDone = true
+				quietSince = now
+			default:
+			}
+		}
+		// Done once the generator has exited and nothing has moved for a
+		// second.
+		if moved {
+			quietSince = now
+		}
+		if genDone && now.Sub(quietSince) > time.Second {
+			break
+		}
+		if now.Sub(start) > cfg.LatencyDuration+5*time.Minute {
+			return errors.New("the latency run did not settle")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-proc.done:
+			return fmt.Errorf("the processor exited: %s", proc.lastLines())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	warm := start.Add(cfg.LatencyDuration / 5)
+	var lats []float64
+	var offered int64
+	for p, h := range history {
+		rows, err := st.Pool().Query(ctx, `SELECT kafka_offset, produced_at FROM transactions
+			WHERE kafka_partition = $1 AND kafka_offset >= $2 ORDER BY kafka_offset`, p, before[p])
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var off int64
+			var produced time.Time
+			if err := rows.Scan(&off, &produced); err != nil {
+				rows.Close()
+				return err
+			}
+			offered++
+			if produced.Before(warm) {
+				continue
+			}
+			i, _ := slices.BinarySearchFunc(h, off, func(s seen, off int64) int {
+				if s.next <= off {
+					return -1
+				}
+				return 1
+			})
+			if i < len(h) {
+				lats = append(lats, h[i].at.Sub(produced).Seconds()*1000)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	if len(lats) == 0 {
+		return errors.New("the latency run stored nothing after its warm-up")
+	}
+	slices.Sort(lats)
+	q := func(f float64) float64 { return lats[min(len(lats)-1, int(f*float64(len(lats))))] }
+	res.P50Ms, res.P95Ms, res.P99Ms = q(0.50), q(0.95), q(0.99)
+	res.AchievedRate = float64(offered) / cfg.LatencyDuration.Seconds()
+	log.Info("deployed latency", "p50_ms", res.P50Ms, "p95_ms", res.P95Ms, "p99_ms", res.P99Ms, "achieved_rate", int(res.AchievedRate))
+	return nil
+}
+
+// freshTopics creates, for run, a transactions topic of its own (a real
+// Kafka keeps what earlier runs produced) and returns its name first.
+func freshTopics(ctx context.Context, brokers []string, partitions int32, run int) (*kadm.Client, []string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, nil, err
+	}
+	adm := kadm.NewClient(cl)
+	name := fmt.Sprintf("%s-bench-%d-%d", bus.TopicTransactions, time.Now().Unix(), run)
+	var lastErr error
+	for attempt := range 50 {
+		if attempt > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		resp, err := adm.CreateTopics(ctx, partitions, 1, nil, name)
+		if err == nil {
+			err = resp.Error()
+		}
+		if lastErr = err; err == nil {
+			return adm, []string{name}, nil
+		}
+	}
+	adm.Close()
+	return nil, nil, fmt.Errorf("creating topic %s: %w", name, lastErr)
+}
+
+// pollUntil polls measure every 5 ms until done holds, and returns when
+// and what it measured then.
+func pollUntil(ctx context.Context, c *child, measure func() (int64, error), done func(int64) bool, limit time.Duration) (time.Time, int64, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		n, err := measure()
+		if err != nil {
+			return time.Time{}, 0, err
+		}
+		now := time.Now()
+		if done(n) {
+			return now, n, nil
+		}
+		if now.After(deadline) {
+			return time.Time{}, n, fmt.Errorf("still at %d after %s", n, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, 0, ctx.Err()
+		case <-c.done:
+			return time.Time{}, 0, fmt.Errorf("the processor exited: %s", c.lastLines())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// waitHealthy polls url until it answers 200.
+func waitHealthy(ctx context.Context, c *child, url string, limit time.Duration) error {
+	_, _, err := pollUntil(ctx, c, func() (int64, error) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, nil
+		}
+		resp.Body.Close()
+		return int64(resp.StatusCode), nil
+	}, func(code int64) bool { return code == http.StatusOK }, limit)
+	return err
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// executable is the shopstream binary the children run.
+func executable(cfg Config) (string, error) {
+	if cfg.Executable != "" {
+		return cfg.Executable, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding the shopstream binary to start children: %w", err)
+	}
+	return exe, nil
+}
+
+// cpuSample is the CPU seconds of the children and of this host's
+// postgres processes at one moment.
+type cpuSample struct{ process, broker, postgres float64 }
+
+func sampleCPU(proc, broker *child) cpuSample {
+	of := func(c *child) float64 {
+		if c == nil {
+			return 0
+		}
+		p, err := procfs.NewProc(c.cmd.Process.Pid)
+		if err != nil {
+			return 0
+		}
+		st, err := p.Stat()
+		if err != nil {
+			return 0
+		}
+		return st.CPUTime()
+	}
+	s := cpuSample{process: of(proc), broker: of(broker)}
+	if procs, err := procfs.AllProcs(); err == nil {
+		for _, p := range procs {
+			if st, err := p.Stat(); err == nil && st.Comm == "postgres" {
+				s.postgres += st.CPUTime()
+			}
+		}
+	}
+	return s
+}
+
+// peakRSSOf is a child's peak resident memory (0 when unknown).
+func peakRSSOf(c *child) int64 {
+	p, err := procfs.NewProc(c.cmd.Process.Pid)
+	if err != nil {
+		return 0
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0
+	}
+	return int64(st.VmHWM)
+}

@@ -1,0 +1,74 @@
+package bench_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/bench"
+	"github.com/shopstream/shopstream/internal/cli"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
+)
+
+// asShopstream, set in a child's environment, makes this test binary run
+// as the shopstream binary, so that the deployed phase's `broker`,
+// `generate` and `process` children are the code under test.
+const asShopstream = "BENCH_TEST_RUN_AS_SHOPSTREAM"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asShopstream) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "shopstream:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	pgtest.Main(m)
+}
+
+// TestDeployedPhase runs the deployed phase at a tiny size, with this
+// binary standing in for shopstream, and checks what it measured: every
+// record stored once, a rate, the CPU of each process and latencies.
+func TestDeployedPhase(t *testing.T) {
+	t.Setenv(asShopstream, "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := bench.Run(ctx, bench.Config{
+		PostgresURL: pgtest.URL(t), Records: 1000, Customers: 200, Runs: 1, Batch: 500,
+		LatencyRate: 300, LatencyDuration: 2 * time.Second, SkipEmbedded: true, SkipRecovery: true,
+		DeployedRecords: 3000, DeployedCustomers: 500, Executable: os.Args[0],
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.DeployedResult
+	if d == nil {
+		t.Fatal("no deployed figures")
+	}
+	if d.Stored != 3000 || len(res.DeployedRuns) != 1 {
+		t.Errorf("stored %d of 3000 records; runs %v", d.Stored, res.DeployedRuns)
+	}
+	if d.TPS <= 0 || d.TPSWithStartup <= 0 || d.Ratio <= 0 {
+		t.Errorf("rates: %v tx/s, %v with start-up, ratio %v", d.TPS, d.TPSWithStartup, d.Ratio)
+	}
+	if d.GoUsPerTx <= 0 || d.GeneratorUsPerTx <= 0 || d.BrokerUsPerTx <= 0 {
+		t.Errorf("CPU per transaction: process %v µs, generate %v µs, broker %v µs", d.GoUsPerTx, d.GeneratorUsPerTx, d.BrokerUsPerTx)
+	}
+	if d.P50Ms <= 0 || d.P95Ms < d.P50Ms || d.P99Ms < d.P95Ms || d.AchievedRate <= 0 {
+		t.Errorf("latency p50 %v, p95 %v, p99 %v ms at %v/s", d.P50Ms, d.P95Ms, d.P99Ms, d.AchievedRate)
+	}
+	if d.ProcessPeakRSSBytes <= 0 || d.Kafka != "shopstream broker process" {
+		t.Errorf("process peak RSS %d, Kafka %q", d.ProcessPeakRSSBytes, d.Kafka)
+	}
+}

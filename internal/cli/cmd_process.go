@@ -285,8 +285,16 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	lf.register(fs, "info")
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the processor to this `file` until it stops (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	brokers, err := kf.list()
 	if err != nil {

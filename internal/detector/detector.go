@@ -202,8 +202,18 @@ type PartitionScorer struct {
 	expired time.Time
 }
 
-// expireEvery is how many transactions pass between sweeps of idle state.
-const expireEvery = 50_000
+// Every sweepEvery transactions the scorer forgets what is idle among the
+// next sweepEvery·sweepSlots records of each state table, so it goes round
+// a table of N keys every N/sweepSlots transactions (a table grows by at
+// most one key a transaction) at a fixed cost per transaction. A full walk
+// of the state every so often (every 50,000 transactions or hour of event
+// time, as before) took most of the processor's CPU in a million-customer
+// shop whose event time runs fast: 39% of `process`'s samples were the
+// walk with 1,000,000 generated at full speed.
+const (
+	sweepEvery = 256
+	sweepSlots = 4
+)
 
 // featureSample: one transaction in this many keeps its feature vector.
 const featureSample = 16
@@ -250,8 +260,8 @@ func (p *PartitionScorer) Replay(row *store.Tx) {
 
 func (p *PartitionScorer) sweep(now time.Time) {
 	p.n++
-	if p.n%expireEvery == 0 || now.Sub(p.expired) > time.Hour {
-		p.state.Expire(now)
+	if p.n%sweepEvery == 0 {
+		p.state.ExpireSome(now, sweepEvery*sweepSlots)
 		p.expired = now
 	}
 }

@@ -251,7 +251,7 @@ func readTable[T any](r *reader, t *table[T], what string, rec func(*reader, *T)
 		return
 	}
 	t.idx = make(map[uint64]uint32, n)
-	t.vals = make([]T, n)
+	t.vals, t.keys, t.live = make([]T, n), make([]uint64, n), make([]bool, n)
 	key := uint64(0)
 	for i := range t.vals {
 		d := r.uv()
@@ -267,6 +267,7 @@ func readTable[T any](r *reader, t *table[T], what string, rec func(*reader, *T)
 			return
 		}
 		t.idx[key] = uint32(i)
+		t.keys[i], t.live[i] = key, true
 	}
 }
 

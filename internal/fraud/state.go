@@ -175,14 +175,47 @@ func (s *State) Len() (customers, devices, cards, ips int) {
 // rarely (every few minutes of event time), not per transaction. It
 // returns the number of keys forgotten.
 func (s *State) Expire(now time.Time) int {
+	return s.expire(now, -1)
+}
+
+// ExpireSome is Expire spread over calls: it looks at the next slots
+// records of each table only (going round the tables call after call).
+// Called every so many transactions with slots a small multiple of them,
+// it keeps the state as bounded as Expire does at a cost per transaction
+// that does not grow with the number of keys: a partition of a million
+// customers no longer stops to walk them all. Features never see what
+// is due to be forgotten but not yet visited: a customer idle for longer
+// than CustomerIdle is new again either way (see liveCustomer), and the
+// device, card and IP features only count events of the last 24 hours.
+func (s *State) ExpireSome(now time.Time, slots int) int {
+	return s.expire(now, slots)
+}
+
+func (s *State) expire(now time.Time, slots int) int {
 	t := int64(epochSec(now))
 	custBefore := t - int64(s.cfg.CustomerIdle/time.Second)
 	dayBefore := t - window24h
-	n := s.custs.evict(func(c *customer) bool { return int64(c.last) < custBefore })
-	n += s.devices.evict(func(d *device) bool { return int64(d.last) < dayBefore })
-	n += s.cards.evict(func(c *card) bool { return int64(c.last) < dayBefore })
-	n += s.ips.evict(func(c *network) bool { return int64(c.last) < dayBefore })
+	n := evictFrom(&s.custs, func(c *customer) bool { return int64(c.last) < custBefore }, slots)
+	n += evictFrom(&s.devices, func(d *device) bool { return int64(d.last) < dayBefore }, slots)
+	n += evictFrom(&s.cards, func(c *card) bool { return int64(c.last) < dayBefore }, slots)
+	n += evictFrom(&s.ips, func(c *network) bool { return int64(c.last) < dayBefore }, slots)
 	return n
+}
+
+// evictFrom evicts from t what is stale: all of it with slots < 0, else
+// among the next slots records.
+func evictFrom[T any](t *table[T], stale func(*T) bool, slots int) int {
+	if slots < 0 {
+		return t.evict(stale)
+	}
+	return t.evictSome(stale, slots)
+}
+
+// idleCustomer reports whether c, last seen at last, is forgotten at now:
+// idle for longer than CustomerIdle, whether or not Expire has removed it
+// yet.
+func (s *State) idleCustomer(last, now uint32) bool {
+	return int64(now)-int64(last) > int64(s.cfg.CustomerIdle/time.Second)
 }
 
 func (s *State) keysOf(t *event.Transaction) keys {

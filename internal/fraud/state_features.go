@@ -150,16 +150,21 @@ func (s *State) FeaturesInto(t *event.Transaction, f *Features) {
 		v[CardCount1h], v[CardCount24h], v[CardAmount24h], v[CustomersPerCard24h] = 1, 1, amount, 1
 		if c := s.cards.get(k.card); c != nil {
 			var custs [cardRing]uint16
+			// Summed in whole cents, so the ring's slot order (which
+			// differs between a card record kept since long ago and one
+			// forgotten and made anew) cannot change the sum.
+			var cents int64
 			for i, e := range c.ring {
 				if inWindow(e.sec, now, window24h) {
 					v[CardCount24h]++
-					v[CardAmount24h] += float64(e.cents) / 100
+					cents += int64(e.cents)
 					custs[i] = e.cust
 					if inWindow(e.sec, now, window1h) {
 						v[CardCount1h]++
 					}
 				}
 			}
+			v[CardAmount24h] += float64(cents) / 100
 			v[CustomersPerCard24h] = float64(distinct(custs[:], curCust))
 		}
 	}
@@ -188,6 +193,9 @@ func (s *State) customerFeatures(v *[NumFeatures]float64, k keys, now uint32, am
 	v[MinutesSinceLast] = maxMinutes
 
 	c := s.custs.get(k.cust)
+	if c != nil && s.idleCustomer(c.last, now) {
+		c = nil // forgotten, though not yet expired
+	}
 	var n float64
 	var meanLog, varLog, meanAmt float64
 	if c != nil {

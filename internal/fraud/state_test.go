@@ -475,3 +475,86 @@ func TestExpireCompacts(t *testing.T) {
 	f := s.Features(txn{cust: "c3", at: time.Minute}.event())
 	checkFeatures(t, f, map[Feature]float64{CustTxns: 1, MinutesSinceLast: 1})
 }
+
+// Features do not depend on when idle keys are expired: a stream with
+// customers returning after more than CustomerIdle scores the same whether
+// the state is swept fully after every transaction, a few records at a
+// time, or never.
+func TestFeaturesIndependentOfExpiry(t *testing.T) {
+	t.Parallel()
+	stream := checkpointStream(3000)
+	// A second long gap, longer than a customer's idle time, so customers
+	// come back forgotten.
+	for _, tx := range stream[2000:] {
+		tx.EventTime = tx.EventTime.Add(30 * 24 * time.Hour)
+	}
+	type regime struct {
+		name  string
+		sweep func(s *State, i int, now time.Time)
+	}
+	regimes := []regime{
+		{"never", func(*State, int, time.Time) {}},
+		{"fully, every transaction", func(s *State, _ int, now time.Time) { s.Expire(now) }},
+		{"a few records every 7", func(s *State, i int, now time.Time) {
+			if i%7 == 6 {
+				s.ExpireSome(now, 3)
+			}
+		}},
+	}
+	var want []Features
+	forgotten := 0
+	for ri, r := range regimes {
+		s := testState(t)
+		s.cfg.CustomerIdle = 20 * 24 * time.Hour
+		for i, tx := range stream {
+			f := s.Features(tx)
+			if ri == 0 {
+				want = append(want, f)
+				if i >= 2000 && f.Values[FirstPurchase] == 1 {
+					forgotten++
+				}
+			} else if f.Values != want[i].Values {
+				t.Fatalf("%s: transaction %d scored\n%v\nwant (never swept)\n%v", r.name, i, f.Values, want[i].Values)
+			}
+			s.Update(tx, &f)
+			r.sweep(s, i, tx.EventTime)
+		}
+	}
+	if forgotten == 0 {
+		t.Fatal("no customer came back forgotten after the gap: the test exercises nothing")
+	}
+}
+
+// ExpireSome visits at most the slots it is given, goes round the table
+// call after call, and in one round forgets what Expire forgets.
+func TestExpireSome(t *testing.T) {
+	t.Parallel()
+	s := testState(t)
+	for i := range 3000 {
+		at := -48 * time.Hour
+		if i%3 == 0 {
+			at = 0
+		}
+		feed(s, txn{cust: fmt.Sprintf("c%d", i), device: fmt.Sprintf("d%d", i), at: at})
+	}
+	s.cfg.CustomerIdle = 24 * time.Hour
+	if n := s.ExpireSome(t0, 10); n > 4*10 {
+		t.Fatalf("ExpireSome over 10 slots of each table forgot %d keys", n)
+	}
+	total := 0
+	for range 3000 / 100 {
+		total += s.ExpireSome(t0, 100)
+	}
+	c, d, _, _ := s.Len()
+	if c != 1000 || d != 1000 {
+		t.Fatalf("after a round of ExpireSome: %d customers and %d devices, want 1000 of each", c, d)
+	}
+	if n := s.Expire(t0); n != 0 {
+		t.Fatalf("Expire after a full round of ExpireSome still forgot %d keys", n)
+	}
+	if len(s.custs.vals) > 2000 {
+		t.Fatalf("the customer slab kept %d slots for 1000 customers: not compacted", len(s.custs.vals))
+	}
+	f := s.Features(txn{cust: "c3", device: "d3", at: time.Minute}.event())
+	checkFeatures(t, f, map[Feature]float64{CustTxns: 1, MinutesSinceLast: 1})
+}

@@ -40,6 +40,9 @@ func (s *State) Update(t *event.Transaction, f *Features) {
 	s.gMeanAmt += a * (amount - s.gMeanAmt)
 
 	c := s.custs.put(k.cust)
+	if c.n > 0 && s.idleCustomer(c.last, now) {
+		*c = customer{} // forgotten, though not yet expired: start afresh
+	}
 	if c.first == 0 || now < c.first {
 		c.first = now
 	}

@@ -10,10 +10,17 @@ import (
 // million of them cost the garbage collector nothing to scan and an update
 // is one map lookup followed by writes in place. Freed slots are reused.
 // A *T returned by get or put is valid until the next put.
+//
+// Each slot also knows its key and whether it is in use, so that eviction
+// walks the slab in slot order, a bounded number of slots at a time
+// (evictSome), instead of iterating the map.
 type table[T any] struct {
 	idx  map[uint64]uint32
 	vals []T
+	keys []uint64 // the key of each slot in use
+	live []bool   // whether each slot is in use
 	free []uint32
+	next int // the slot evictSome looks at next
 }
 
 func (t *table[T]) get(k uint64) *T {
@@ -36,9 +43,12 @@ func (t *table[T]) put(k uint64) *T {
 	if n := len(t.free); n > 0 {
 		i = t.free[n-1]
 		t.free = t.free[:n-1]
+		t.keys[i], t.live[i] = k, true
 	} else {
 		var zero T
 		t.vals = append(t.vals, zero)
+		t.keys = append(t.keys, k)
+		t.live = append(t.live, true)
 		i = uint32(len(t.vals) - 1)
 	}
 	t.idx[k] = i
@@ -51,32 +61,73 @@ func (t *table[T]) len() int { return len(t.idx) }
 // many it removed.
 func (t *table[T]) evict(stale func(*T) bool) int {
 	n := 0
-	var zero T
-	for k, i := range t.idx {
-		if stale(&t.vals[i]) {
-			delete(t.idx, k)
-			t.vals[i] = zero
-			t.free = append(t.free, i)
-			n++
-		}
+	for i := range t.vals {
+		n += t.drop(i, stale)
 	}
-	if len(t.vals) >= 1024 && len(t.idx) <= len(t.vals)/2 {
-		t.compact()
+	t.maybeCompact()
+	return n
+}
+
+// evictSome looks at the next slots (at most slots of them, and at most
+// the whole slab once), going round the slab call after call, removes the
+// records among them for which stale reports true, and returns how many it
+// removed. Called with slots in proportion to the records added meanwhile,
+// it bounds the slab as evict does, at a cost per call that does not grow
+// with the table.
+func (t *table[T]) evictSome(stale func(*T) bool, slots int) int {
+	n := 0
+	for range min(slots, len(t.vals)) {
+		if t.next >= len(t.vals) {
+			t.next = 0
+			if t.maybeCompact() {
+				return n
+			}
+		}
+		n += t.drop(t.next, stale)
+		t.next++
 	}
 	return n
 }
 
+// drop frees slot i if it is in use and stale, and reports 1 if it did.
+func (t *table[T]) drop(i int, stale func(*T) bool) int {
+	if !t.live[i] || !stale(&t.vals[i]) {
+		return 0
+	}
+	var zero T
+	delete(t.idx, t.keys[i])
+	t.vals[i], t.live[i] = zero, false
+	t.free = append(t.free, uint32(i))
+	return 1
+}
+
+// maybeCompact compacts a slab at most half in use, and reports whether
+// it did.
+func (t *table[T]) maybeCompact() bool {
+	if len(t.vals) >= 1024 && len(t.idx) <= len(t.vals)/2 {
+		t.compact()
+		return true
+	}
+	return false
+}
+
 // compact moves the live records into a new slab of their size and a new
 // index (Go maps never shrink), so memory follows the live keys down after
-// a busy day instead of staying at its high-water mark.
+// a busy day instead of staying at its high-water mark. Records keep their
+// slot order.
 func (t *table[T]) compact() {
-	idx := make(map[uint64]uint32, len(t.idx))
-	vals := make([]T, 0, len(t.idx)+len(t.idx)/4)
-	for k, i := range t.idx {
-		idx[k] = uint32(len(vals))
-		vals = append(vals, t.vals[i])
+	n := len(t.idx)
+	idx := make(map[uint64]uint32, n)
+	vals := make([]T, 0, n+n/4)
+	keys := make([]uint64, 0, n+n/4)
+	live := make([]bool, 0, n+n/4)
+	for i := range t.vals {
+		if t.live[i] {
+			idx[t.keys[i]] = uint32(len(vals))
+			vals, keys, live = append(vals, t.vals[i]), append(keys, t.keys[i]), append(live, true)
+		}
 	}
-	t.idx, t.vals, t.free = idx, vals, nil
+	t.idx, t.vals, t.keys, t.live, t.free, t.next = idx, vals, keys, live, nil, 0
 }
 
 // hashString is 64-bit FNV-1a followed by MurmurHash3's finaliser. It is

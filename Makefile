@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 # Go files to format-check: all but fetched or generated trees.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './test/kafka/*')
 
-.PHONY: help build run test lint kafka-test bench fuzz clean postgres-server chromium staticcheck parity
+.PHONY: help build run test lint kafka-test bench spark-bench fuzz clean postgres-server chromium staticcheck parity
 
 help: ## List the targets and what each does (the default)
 	@echo "Usage: make <target>"
@@ -116,6 +116,15 @@ kafka-test: ## Start a real Apache Kafka broker, run the integration tests again
 
 bench: ## Run the reproducible end-to-end benchmark
 	$(GO) run ./cmd/shopstream bench
+
+# Spark's side lives in a virtualenv under the repository (ignored by git).
+SPARK_VENV ?= .venv-spark
+SPARK_BENCH_ARGS ?=
+
+spark-bench: build ## shopstream process beside Spark Structured Streaming on the same topic and PostgreSQL (test/spark; pyspark into .venv-spark; Java 17+)
+	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	@$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check -r test/spark/requirements.txt
+	$(SPARK_VENV)/bin/python test/spark/sidebyside.py --bin bin/shopstream $(SPARK_BENCH_ARGS)
 
 fuzz: ## Run each fuzz target for 20 s (FUZZTIME=1m make fuzz for longer)
 	@found=0; \

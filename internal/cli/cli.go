@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"migrate":     {"show and apply the store's schema migrations (status|up)", runMigrate},
 		"token":       {"create, list and revoke the API's tokens (create|list|revoke)", runToken},
 		"version":     {"print the version, commit, build date and Go version", runVersion},
+		"loadtest":    {"drive the read API and POST /api/v1/score at a fixed rate on loopback, then past the rate limiter; p50/p99, errors, pipeline lag", runLoadtest},
 		"config":      {"print a command's effective configuration, secrets masked, and where each value came from (config print COMMAND)", runConfig},
 	}
 }

@@ -13,8 +13,8 @@ func TestLoadtestAgainstRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole pipeline")
 	}
-	out, _, err := runCLI(t, "loadtest", "--start", "--tx-rate", "20", "--customers", "2000", "--rate", "30", "--duration", "2s",
-		"--over-rate", "400", "--over-duration", "2s", "--max-lag", "5000")
+	out, _, err := runCLI(t, "loadtest", "--start", "--tx-rate", "20", "--customers", "2000", "--rate", "10", "--duration", "2s",
+		"--over-rate", "100", "--over-duration", "2s", "--max-lag", "5000")
 	if err != nil {
 		t.Fatalf("loadtest: %v\n%s", err, out)
 	}
@@ -26,7 +26,7 @@ func TestLoadtestAgainstRun(t *testing.T) {
 			t.Errorf("no load-phase line for %s with all requests OK:\n%s", route, out)
 		}
 	}
-	if !regexp.MustCompile(`overload: 400 requests/s[^\n]*\n\d+ requests in [^\n]*, 0 errors, [1-9]\d* answered 429 \(0 without Retry-After\)`).MatchString(out) {
+	if !regexp.MustCompile(`overload: 100 requests/s[^\n]*\n\d+ requests in [^\n]*, 0 errors, [1-9]\d* answered 429 \(0 without Retry-After\)`).MatchString(out) {
 		t.Errorf("overload phase drew no 429, or some without Retry-After:\n%s", out)
 	}
 	if strings.Count(out, "pipeline: /readyz ready in") != 2 || !strings.Contains(out, "PASS") {

@@ -5,10 +5,10 @@
 // lag bounded. It only ever targets loopback addresses (127.0.0.0/8).
 //
 // Requests leave at the set rate whatever the server's pace (an open
-// model, paced by golang.org/x/time/rate), so a slow server shows as
-// latency and errors rather than as a lower rate; a request that finds
-// MaxInFlight requests already waiting is counted as dropped, never sent
-// late.
+// model: request i is due at start + i/rate, and a late sender catches
+// up), so a slow server shows as latency and errors rather than as a
+// lower rate; a request that finds MaxInFlight requests already waiting
+// is counted as dropped, never queued.
 package loadtest
 
 import (
@@ -25,8 +25,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Target is one route of the mix.
@@ -209,19 +207,30 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	samples := make(chan []Sample, 1)
 	go func() { samples <- Watch(sampleCtx, cfg.Client, cfg.BaseURL, cfg.SampleEvery) }()
 
-	// A burst of 20 ms of requests lets the pacing catch up after a late
-	// timer, so the mean rate is the one asked for.
-	lim := rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(cfg.Rate/50)))
 	sem := make(chan struct{}, cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
+	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	next := make([]int, len(cfg.Targets)) // each target's next body
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
 	for i := 0; i < cfg.MaxRequests; i++ {
-		if err := lim.Wait(ctx); err != nil {
+		// Request i is due at start + i/Rate; a late loop sends at once
+		// to catch up, so the count sent is the rate's.
+		due := start.Add(time.Duration(i) * interval)
+		if !due.Before(deadline) {
 			break
 		}
-		if !time.Now().Before(deadline) {
+		if d := time.Until(due); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
 			break
 		}
 		ti := i % len(cfg.Targets)

@@ -111,7 +111,8 @@ var (
 // maskedValue is the flag's value as config print shows it: the value of
 // a flag named like a secret is hidden, unless the flag names a file (its
 // path is shown) or is not a string (a rate, a switch); passwords inside
-// URLs and DSNs of any flag are hidden.
+// URLs and DSNs of any flag are hidden, and so are the paths of webhook
+// URLs.
 func maskedValue(f *flag.Flag) string {
 	v := f.Value.String()
 	if v == "" {
@@ -121,8 +122,16 @@ func maskedValue(f *flag.Flag) string {
 		return masked
 	}
 	v = urlPassword.ReplaceAllString(v, "${1}"+masked+"@")
-	return paramSecret.ReplaceAllString(v, "${1}"+masked)
+	v = paramSecret.ReplaceAllString(v, "${1}"+masked)
+	if strings.Contains(strings.ToLower(f.Name), "webhook") {
+		// A webhook's path is often its secret (Slack's, for one).
+		v = urlPath.ReplaceAllString(v, "${1}/"+masked)
+	}
+	return v
 }
+
+// urlPath is the path, query and fragment of a URL.
+var urlPath = regexp.MustCompile(`(https?://[^/\s,]+)/[^\s,]*`)
 
 // isFileFlag reports whether a flag names a file or directory: its name
 // ends so, its help names its argument `file`, or it is a PEM file (the

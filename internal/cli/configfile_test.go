@@ -200,7 +200,7 @@ webhook: ["ops=https://hooks.example/x?token=hook-secret"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"url-secret", "query-secret", "hook-secret", "file-content-secret"} {
+	for _, secret := range []string{"url-secret", "query-secret", "hook-secret", "file-content-secret", "/x?"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("config print shows %q:\n%s", secret, out)
 		}
@@ -213,7 +213,7 @@ webhook: ["ops=https://hooks.example/x?token=hook-secret"]
 		`tls-key\s+/etc/tls/server\.key\s`,
 		`rate-limit-token\s+7\s+file`,
 		`brokers\s+127\.0\.0\.1:9092\s+flag`,
-		`webhook\s+ops=https://hooks\.example/x\?token=\*\*\*\*\s`,
+		`webhook\s+ops=https://hooks\.example/\*\*\*\*\s`,
 	} {
 		if !regexp.MustCompile(`(?m)^` + want).MatchString(out) {
 			t.Errorf("config print has no line matching %s:\n%s", want, out)
@@ -226,12 +226,13 @@ webhook: ["ops=https://hooks.example/x?token=hook-secret"]
 		f    *flag.Flag
 		want string
 	}{
-		{&flag.Flag{Name: "ip-hash-secret", Value: ptrString("abc"), Usage: "HMAC key"}, masked},
-		{&flag.Flag{Name: "kafka-password", Value: ptrString("abc")}, masked},
-		{&flag.Flag{Name: "api-token", Value: ptrString("ss1_1_x")}, masked},
-		{&flag.Flag{Name: "api-token", Value: ptrString("")}, ""},
-		{&flag.Flag{Name: "token-file", Value: ptrString("/run/t")}, "/run/t"},
-		{&flag.Flag{Name: "brokers", Value: ptrString("kafka://u:p@h:9092")}, "kafka://u:****@h:9092"},
+		{&flag.Flag{Name: "ip-hash-secret", Value: stringValue("abc"), Usage: "HMAC key"}, masked},
+		{&flag.Flag{Name: "kafka-password", Value: stringValue("abc")}, masked},
+		{&flag.Flag{Name: "api-token", Value: stringValue("ss1_1_x")}, masked},
+		{&flag.Flag{Name: "api-token", Value: stringValue("")}, ""},
+		{&flag.Flag{Name: "token-file", Value: stringValue("/run/t")}, "/run/t"},
+		{&flag.Flag{Name: "brokers", Value: stringValue("kafka://u:p@h:9092")}, "kafka://u:****@h:9092"},
+		{&flag.Flag{Name: "webhook", Value: stringValue("a=https://hooks.slack.com/services/T0/B0/XYZ,b=http://127.0.0.1:9/x")}, "a=https://hooks.slack.com/****,b=http://127.0.0.1:9/****"},
 	} {
 		if got := maskedValue(tc.f); got != tc.want {
 			t.Errorf("maskedValue(%s=%q) = %q; want %q", tc.f.Name, tc.f.Value, got, tc.want)
@@ -239,10 +240,10 @@ webhook: ["ops=https://hooks.example/x?token=hook-secret"]
 	}
 }
 
-func ptrString(s string) flag.Value {
+// stringValue is the value of a string flag holding s.
+func stringValue(s string) flag.Value {
 	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	v := fs.String("x", s, "")
-	_ = v
+	fs.String("x", s, "")
 	return fs.Lookup("x").Value
 }
 

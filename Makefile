@@ -119,7 +119,7 @@ VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 VULNDB_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shopstream/vulndb/$(VULNDB_VERSION)
 GOVULNCHECK ?= $(shell $(GO) env GOPATH)/bin/govulncheck
 
-vuln: ## Report known vulnerabilities in code the build calls (govulncheck, offline database from the module proxy); fails on any
+vuln: ## Report known vulnerabilities in code the build calls (govulncheck, offline database from the module proxy); fails on any in called code
 	@if ! "$(GOVULNCHECK)" -version 2>/dev/null | grep -q "govulncheck@$(GOVULNCHECK_VERSION)"; then \
 		echo "==> go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)"; \
 		$(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION); \

@@ -1,6 +1,7 @@
 // Package cli holds shopstream's subcommands, their flags and the wiring of
 // the components behind them. Every flag can also be set through a
-// SHOPSTREAM_<FLAG> environment variable; the command line wins.
+// SHOPSTREAM_<FLAG> environment variable and in a --config file; the command
+// line wins, then the environment, then the file.
 package cli
 
 import (
@@ -36,6 +37,8 @@ func commands() map[string]command {
 		"migrate":     {"show and apply the store's schema migrations (status|up)", runMigrate},
 		"token":       {"create, list and revoke the API's tokens (create|list|revoke)", runToken},
 		"version":     {"print the version, commit, build date and Go version", runVersion},
+		"loadtest":    {"drive the read API and POST /api/v1/score at a fixed rate on loopback, then past the rate limiter; p50/p99, errors, pipeline lag", runLoadtest},
+		"config":      {"print a command's effective configuration, secrets masked, and where each value came from (config print COMMAND)", runConfig},
 	}
 }
 
@@ -71,6 +74,6 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-12s %s\n", n, cmds[n].summary)
 	}
-	b.WriteString("\nRun 'shopstream <command> -h' for a command's flags. Every flag can also be set as SHOPSTREAM_<FLAG>.\n")
+	b.WriteString("\nRun 'shopstream <command> -h' for a command's flags. Every flag can also be set as SHOPSTREAM_<FLAG>,\nor in a YAML or TOML file given with --config FILE (docs/operations.md).\n")
 	io.WriteString(w, b.String())
 }

@@ -84,6 +84,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return tw.Flush()
 		})
 	case "revoke":
+		addConfigFlag(fs)
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return err

@@ -368,3 +368,57 @@ func TestRefreshLeaderPostgres(t *testing.T) {
 func testutilCount(r *Runner, outcome string) float64 {
 	return testutil.ToFloat64(r.runs.WithLabelValues(r.jobs[0].Name, outcome))
 }
+
+// Again asks for a catch-up run while the figures lag a growing
+// population, and not once they are complete and the population steady,
+// or when nothing was added since the last run.
+func TestRefreshAgain(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	g, err := generate.New(generate.Config{Seed: 3, Customers: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(0)
+	add := func(n int) {
+		t.Helper()
+		txs := make([]store.Tx, 0, n)
+		for range n {
+			rec := g.Next()
+			var ev event.Transaction
+			if err := event.Decode(rec.Value, &ev); err != nil {
+				t.Fatal(err)
+			}
+			txs = append(txs, pipeline.NewTx(&ev, 0, off+int64(len(txs)), rec.EventTime, nil))
+		}
+		err := s.WriteBatch(context.Background(), &store.Batch{Group: "test", Topic: "transactions",
+			Parts: []store.Part{{Partition: 0, From: off, To: off + int64(n), Txs: txs}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off += int64(n)
+	}
+	r := newRefresh(t, RefreshConfig{Store: s, Seed: 1, K: 2, CatchUp: 7 * time.Second})
+	run := func(want time.Duration, why string) {
+		t.Helper()
+		rep, err := r.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Again(); got != want {
+			t.Fatalf("after a run that %s (%d customers, CLV model %d, clustering %d): Again() = %v, want %v",
+				why, rep.Customers, rep.CLVVersion, rep.SegmentsVersion, got, want)
+		}
+	}
+	if got := r.Again(); got != 0 {
+		t.Fatalf("before any run: Again() = %v, want 0", got)
+	}
+	run(7*time.Second, "found nothing stored")
+	add(30)
+	run(7*time.Second, "had too few customers for CLV")
+	run(0, "found nothing new")
+	add(6_000)
+	run(7*time.Second, "saw the population grow more than 10%")
+	add(20)
+	run(0, "saw it complete and steady")
+}

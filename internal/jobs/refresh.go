@@ -139,7 +139,60 @@ type Refresh struct {
 
 	mu   sync.Mutex
 	seen []seenRun // the last two runs that did the work, latest last
+
+	// Between runs of this process (runs never overlap: the leader lock):
+	// last is what the last run that fitted both models fitted, and
+	// wroteIDs/wroteFP the customer rows stored since, by customer ID in
+	// byte order, with a fingerprint of their values. During a run, kept
+	// is last when the run keeps its models, and fitted what it fits.
+	last     *dayModels
+	kept     *dayModels
+	fitted   dayModels
+	wroteIDs []string
+	wroteFP  []uint64
 }
+
+// dayModels are the CLV model and clustering fitted on a population as of
+// a day; a run as of the same day whose population differs by less than
+// 1% in customers and purchase days keeps them rather than fitting anew
+// (see RefreshConfig and docs/analytics.md).
+type dayModels struct {
+	day          time.Time
+	customers    int
+	purchaseDays int64
+	clv          *analytics.CLV
+	clvVersion   int
+	seg          *analytics.Segmentation
+	segNames     []string
+	segVersion   int
+}
+
+// keeps says whether a run as of day over customers and purchase days
+// keeps the models last fitted: same day, less than 1% change, and no
+// other instance has stored a model since (whose run may also have
+// written customer rows).
+func (r *Refresh) keeps(ctx context.Context, day time.Time, customers int, purchaseDays int64) (bool, error) {
+	m := r.last
+	if m == nil || !m.day.Equal(day) ||
+		100*abs64(int64(customers-m.customers)) >= int64(m.customers) || 100*abs64(purchaseDays-m.purchaseDays) >= m.purchaseDays {
+		return false, nil
+	}
+	for kind, v := range map[string]int{store.ModelCLV: m.clvVersion, store.ModelSegments: m.segVersion} {
+		latest, err := r.cfg.Store.LatestModelVersion(ctx, kind)
+		if errors.Is(err, store.ErrNoModel) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if latest.Version != v {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func abs64(v int64) int64 { return max(v, -v) }
 
 // seenRun is what Again decides from about a run.
 type seenRun struct {
@@ -226,6 +279,13 @@ type RefreshReport struct {
 	K               int      `json:"k"`
 	Silhouette      *float64 `json:"silhouette"`
 	SegmentsNote    string   `json:"segments_note,omitempty"`
+	// ModelsKept says whether the run kept the CLV model and clustering
+	// of the day (population changed by less than 1% since their fit)
+	// instead of fitting them; RowsWritten counts the customer rows it
+	// stored: those whose values changed since this process last wrote
+	// them, all when the models are new.
+	ModelsKept  bool `json:"models_kept"`
+	RowsWritten int  `json:"rows_written"`
 	// Seconds is the whole run; the phases are reading (purchase days,
 	// category mix, cohorts), CLV (fit and predict), RFM scoring,
 	// clustering (fit and assign) and writing the customer rows.
@@ -283,6 +343,19 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
 	rep.Customers, rep.PurchaseDays, rep.CohortCells = len(pop.sums), pop.days, len(cells)
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	keep, err := r.keeps(ctx, day, len(pop.sums), pop.days)
+	if err != nil {
+		return nil, fmt.Errorf("analytics refresh: %w", err)
+	}
+	r.kept, r.fitted = nil, dayModels{day: day, customers: len(pop.sums), purchaseDays: pop.days}
+	if keep {
+		r.kept = r.last
+	} else {
+		// New models (or none): every customer's row is written again.
+		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil
+	}
+	rep.ModelsKept = keep
 	if err := st.ReplaceCohorts(ctx, cells, now); err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
@@ -309,7 +382,12 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	}
 	lap(&rep.SegmentsSeconds)
 
-	if err := r.writeCustomers(ctx, pop, scores, preds, clvVersion, labels, now); err != nil {
+	if !keep && r.fitted.clv != nil && r.fitted.seg != nil {
+		fitted := r.fitted
+		r.last = &fitted
+	}
+	if rep.RowsWritten, err = r.writeCustomers(ctx, pop, scores, preds, clvVersion, labels, now); err != nil {
+		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil // what is stored is uncertain: all again next run
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
 	lap(&rep.WriteSeconds)
@@ -317,6 +395,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	r.record(rep)
 	r.log.Info("analytics refreshed", "as_of", asOf, "customers", n, "cohort_cells", len(cells),
 		"clv_model", rep.CLVVersion, "clv_fitted", rep.CLVFitted, "k", rep.K, "seconds", rep.Seconds,
-		"read_s", rep.ReadSeconds, "clv_s", rep.CLVSeconds, "segments_s", rep.SegmentsSeconds, "write_s", rep.WriteSeconds)
+		"read_s", rep.ReadSeconds, "clv_s", rep.CLVSeconds, "segments_s", rep.SegmentsSeconds, "write_s", rep.WriteSeconds,
+		"models_kept", rep.ModelsKept, "rows_written", rep.RowsWritten)
 	return rep, nil
 }

@@ -59,7 +59,7 @@ type RefreshConfig struct {
 	// that left customers without CLV or clusters, or saw 10% more
 	// customers than the run before, provided purchases were added since.
 	// A fresh `shopstream run` thus has every figure within seconds of
-	// its backfill, not one interval (5 minutes) later. Defaults to 10 s.
+	// its backfill, not one interval later. Defaults to 10 s.
 	CatchUp time.Duration
 }
 

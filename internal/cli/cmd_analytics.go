@@ -35,8 +35,8 @@ type analyticsFlags struct {
 func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
 	f.prefix = prefix
 	if prefix != "" {
-		fs.DurationVar(&f.interval, prefix+"interval", 5*time.Minute,
-			"how often the customer-analytics refresh (RFM, CLV, clusters, cohorts) runs; one instance at a time; 0 turns it off")
+		fs.DurationVar(&f.interval, prefix+"interval", time.Minute,
+			"how often the customer-analytics refresh (RFM, CLV, clusters, cohorts) runs, sooner while it catches up with a growing population; one instance at a time; 0 turns it off")
 	}
 	fs.Uint64Var(&f.seed, prefix+"seed", 1, "seed of the k-means sample and starts (same data and seed, same clusters)")
 	fs.IntVar(&f.k, prefix+"k", 0, "number of behavioural clusters (0: choose 2..8 by silhouette)")
@@ -83,8 +83,9 @@ func registerAnalyticsAPI(srv *web.Server, st store.Store) error {
 }
 
 // startAnalyticsJob runs the analytics refresh in g every --analytics-interval
-// (the first run after 10 seconds, or one interval if shorter) until ctx
-// ends; a zero interval runs nothing.
+// (the first run after 5 seconds, or one interval if shorter; every 10 s
+// while it catches up, see jobs.RefreshConfig.CatchUp) until ctx ends; a
+// zero interval runs nothing.
 // Every instance may run it: the store's leader lock lets one refresh at a
 // time and the others skip.
 func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, f *analyticsFlags) error {
@@ -102,7 +103,7 @@ func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, l
 	if err != nil {
 		return usageError{err}
 	}
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg}, r.Job(f.interval, min(10*time.Second, f.interval)))
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg}, r.Job(f.interval, min(5*time.Second, f.interval)))
 	if err != nil {
 		return err
 	}

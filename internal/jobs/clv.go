@@ -23,8 +23,19 @@ type prediction struct {
 func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep *RefreshReport) ([]prediction, int, error) {
 	st := r.cfg.Store
 	cfg := analytics.CLVConfig{Months: r.cfg.CLVMonths, AnnualDiscountRate: r.cfg.DiscountRate, Period: analytics.Week}
-	model, params, metrics, note := r.fitCLV(pop, asOf, cfg)
-	version := 0
+	var (
+		model   *analytics.CLV
+		params  modeldoc.CLVParams
+		metrics modeldoc.CLVMetrics
+		note    string
+		version int
+	)
+	if kept := r.kept; kept != nil {
+		model, version = kept.clv, kept.clvVersion
+		rep.CLVNote = "model of the day kept: the population changed by less than 1% since it was fitted"
+	} else {
+		model, params, metrics, note = r.fitCLV(pop, asOf, cfg)
+	}
 	if model == nil {
 		rep.CLVNote = note
 		prev, err := st.LatestModelVersion(ctx, store.ModelCLV)
@@ -77,6 +88,7 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 			return nil, 0, err
 		}
 		rep.CLVFitted = true
+		r.fitted.clv, r.fitted.clvVersion = model, version
 	}
 	rep.CLVVersion = version
 	return preds, version, nil

@@ -4,7 +4,9 @@
 // A [Runner] starts each [Job] after its first delay and then every
 // interval, on a clock that tests replace; runs of one job never overlap,
 // missed ticks are skipped rather than queued, a failing or panicking run
-// is logged and counted and the next one runs on schedule. Every run is
+// is logged and counted and the next one runs on schedule; a job may ask
+// for its next run sooner (Job.Again), as the refresh does while it
+// catches up with a growing population. Every run is
 // counted in shopstream_job_runs_total{job,outcome} (outcome ok, skipped or
 // error) and timed in shopstream_job_duration_seconds{job}.
 //
@@ -19,7 +21,9 @@
 // on a seeded sample of standardised RFM and category-mix features and
 // assigns all of them, and writes the results in chunks of
 // [store.AnalyticsChunk] rows, so the stream's batches keep flowing
-// between them.
+// between them. A run as of the same day as the last fit of this process,
+// over a population changed by less than 1%, keeps that day's models and
+// writes only the rows whose values changed.
 //
 // The files follow the steps: refresh.go schedules one run and times its
 // phases, population.go reads the customers, clv.go and segments.go each

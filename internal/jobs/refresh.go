@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
@@ -52,6 +53,14 @@ type RefreshConfig struct {
 	// Categories is how many of the top-selling item categories enter the
 	// clustering as spend shares. Defaults to 8.
 	Categories int
+	// CatchUp is how soon the job (see Refresh.Job) runs again, rather
+	// than a whole interval later, while the figures lag a population
+	// that is still growing fast: after a run that found no purchases, or
+	// that left customers without CLV or clusters, or saw 10% more
+	// customers than the run before, provided purchases were added since.
+	// A fresh `shopstream run` thus has every figure within seconds of
+	// its backfill, not one interval later. Defaults to 10 s.
+	CatchUp time.Duration
 }
 
 func (c *RefreshConfig) withDefaults() {
@@ -90,6 +99,9 @@ func (c *RefreshConfig) withDefaults() {
 	if c.Categories == 0 {
 		c.Categories = 8
 	}
+	if c.CatchUp == 0 {
+		c.CatchUp = 10 * time.Second
+	}
 }
 
 func (c *RefreshConfig) validate() error {
@@ -110,6 +122,8 @@ func (c *RefreshConfig) validate() error {
 		return fmt.Errorf("sample size %d is below 10", c.SampleSize)
 	case c.Categories < 0 || c.Categories > 64:
 		return fmt.Errorf("categories %d not within 0..64", c.Categories)
+	case c.CatchUp < 0:
+		return fmt.Errorf("catch-up delay %v is negative", c.CatchUp)
 	}
 	return nil
 }
@@ -122,6 +136,69 @@ type Refresh struct {
 	log *slog.Logger
 	// testHookLeading, if set, is called while the lead is held.
 	testHookLeading func()
+
+	mu   sync.Mutex
+	seen []seenRun // the last two runs that did the work, latest last
+
+	// Between runs of this process (runs never overlap: the leader lock):
+	// last is what the last run that fitted both models fitted, and
+	// wroteIDs/wroteFP the customer rows stored since, by customer ID in
+	// byte order, with a fingerprint of their values. During a run, kept
+	// is last when the run keeps its models, and fitted what it fits.
+	last     *dayModels
+	kept     *dayModels
+	fitted   dayModels
+	wroteIDs []string
+	wroteFP  []uint64
+}
+
+// dayModels are the CLV model and clustering fitted on a population as of
+// a day; a run as of the same day whose population differs by less than
+// 1% in customers and purchase days keeps them rather than fitting anew
+// (see RefreshConfig and docs/analytics.md).
+type dayModels struct {
+	day          time.Time
+	customers    int
+	purchaseDays int64
+	clv          *analytics.CLV
+	clvVersion   int
+	seg          *analytics.Segmentation
+	segNames     []string
+	segVersion   int
+}
+
+// keeps says whether a run as of day over customers and purchase days
+// keeps the models last fitted: same day, less than 1% change, and no
+// other instance has stored a model since (whose run may also have
+// written customer rows).
+func (r *Refresh) keeps(ctx context.Context, day time.Time, customers int, purchaseDays int64) (bool, error) {
+	m := r.last
+	if m == nil || !m.day.Equal(day) ||
+		100*abs64(int64(customers-m.customers)) >= int64(m.customers) || 100*abs64(purchaseDays-m.purchaseDays) >= m.purchaseDays {
+		return false, nil
+	}
+	for kind, v := range map[string]int{store.ModelCLV: m.clvVersion, store.ModelSegments: m.segVersion} {
+		latest, err := r.cfg.Store.LatestModelVersion(ctx, kind)
+		if errors.Is(err, store.ErrNoModel) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if latest.Version != v {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func abs64(v int64) int64 { return max(v, -v) }
+
+// seenRun is what Again decides from about a run.
+type seenRun struct {
+	customers    int
+	purchaseDays int64
+	complete     bool // CLV and clusters for every customer
 }
 
 // NewRefresh validates cfg and returns the refresh.
@@ -133,9 +210,48 @@ func NewRefresh(cfg RefreshConfig) (*Refresh, error) {
 	return &Refresh{cfg: cfg, log: cfg.Logger.With("component", "analytics-refresh")}, nil
 }
 
-// Job returns the refresh as a periodic job.
+// Job returns the refresh as a periodic job, run again after
+// RefreshConfig.CatchUp while it catches up (see Again).
 func (r *Refresh) Job(interval, firstDelay time.Duration) Job {
-	return Job{Name: RefreshName, Interval: interval, FirstDelay: firstDelay, Run: r.Run}
+	return Job{Name: RefreshName, Interval: interval, FirstDelay: firstDelay, Run: r.Run, Again: r.Again}
+}
+
+// Again returns RefreshConfig.CatchUp when the last run's figures lag the
+// stream more than one interval should allow (see CatchUp), otherwise 0.
+func (r *Refresh) Again() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch n := len(r.seen); {
+	case n == 0:
+		return 0 // no run did the work: skipped (another instance leads) or failed
+	case r.seen[n-1].customers == 0:
+		return r.cfg.CatchUp // nothing stored yet
+	case n == 1:
+		if !r.seen[0].complete {
+			return r.cfg.CatchUp
+		}
+		return 0
+	default:
+		last, prev := r.seen[n-1], r.seen[n-2]
+		if last.purchaseDays == prev.purchaseDays {
+			return 0 // nothing new: another run would find the same
+		}
+		if !last.complete || 10*int64(last.customers) >= 11*int64(prev.customers) {
+			return r.cfg.CatchUp
+		}
+		return 0
+	}
+}
+
+// record keeps what Again needs of a run that did the work.
+func (r *Refresh) record(rep *RefreshReport) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, seenRun{customers: rep.Customers, purchaseDays: rep.PurchaseDays,
+		complete: rep.CLVVersion > 0 && rep.SegmentsVersion > 0})
+	if len(r.seen) > 2 {
+		r.seen = r.seen[len(r.seen)-2:]
+	}
 }
 
 // Run does one refresh; it returns an error wrapping ErrSkipped when
@@ -163,6 +279,13 @@ type RefreshReport struct {
 	K               int      `json:"k"`
 	Silhouette      *float64 `json:"silhouette"`
 	SegmentsNote    string   `json:"segments_note,omitempty"`
+	// ModelsKept says whether the run kept the CLV model and clustering
+	// of the day (population changed by less than 1% since their fit)
+	// instead of fitting them; RowsWritten counts the customer rows it
+	// stored: those whose values changed since this process last wrote
+	// them, all when the models are new.
+	ModelsKept  bool `json:"models_kept"`
+	RowsWritten int  `json:"rows_written"`
 	// Seconds is the whole run; the phases are reading (purchase days,
 	// category mix, cohorts), CLV (fit and predict), RFM scoring,
 	// clustering (fit and assign) and writing the customer rows.
@@ -199,6 +322,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	if latest.IsZero() {
 		rep.CLVNote, rep.SegmentsNote = "no purchases stored", "no purchases stored"
 		r.log.Info("analytics refresh: no purchases stored yet")
+		r.record(rep)
 		return rep, nil
 	}
 	asOf := latest
@@ -219,6 +343,19 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
 	rep.Customers, rep.PurchaseDays, rep.CohortCells = len(pop.sums), pop.days, len(cells)
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	keep, err := r.keeps(ctx, day, len(pop.sums), pop.days)
+	if err != nil {
+		return nil, fmt.Errorf("analytics refresh: %w", err)
+	}
+	r.kept, r.fitted = nil, dayModels{day: day, customers: len(pop.sums), purchaseDays: pop.days}
+	if keep {
+		r.kept = r.last
+	} else {
+		// New models (or none): every customer's row is written again.
+		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil
+	}
+	rep.ModelsKept = keep
 	if err := st.ReplaceCohorts(ctx, cells, now); err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
@@ -245,13 +382,20 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	}
 	lap(&rep.SegmentsSeconds)
 
-	if err := r.writeCustomers(ctx, pop, scores, preds, clvVersion, labels, now); err != nil {
+	if !keep && r.fitted.clv != nil && r.fitted.seg != nil {
+		fitted := r.fitted
+		r.last = &fitted
+	}
+	if rep.RowsWritten, err = r.writeCustomers(ctx, pop, scores, preds, clvVersion, labels, now); err != nil {
+		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil // what is stored is uncertain: all again next run
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
 	lap(&rep.WriteSeconds)
 	rep.Seconds = time.Since(start).Seconds()
+	r.record(rep)
 	r.log.Info("analytics refreshed", "as_of", asOf, "customers", n, "cohort_cells", len(cells),
 		"clv_model", rep.CLVVersion, "clv_fitted", rep.CLVFitted, "k", rep.K, "seconds", rep.Seconds,
-		"read_s", rep.ReadSeconds, "clv_s", rep.CLVSeconds, "segments_s", rep.SegmentsSeconds, "write_s", rep.WriteSeconds)
+		"read_s", rep.ReadSeconds, "clv_s", rep.CLVSeconds, "segments_s", rep.SegmentsSeconds, "write_s", rep.WriteSeconds,
+		"models_kept", rep.ModelsKept, "rows_written", rep.RowsWritten)
 	return rep, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -250,8 +251,9 @@ func testRefresh(t *testing.T, s testStore) {
 		t.Fatalf("segments metrics %s", seg1.Metrics)
 	}
 
-	// A second run on the same data and seed fits the same models.
-	rep2, err := r.RunOnce(ctx)
+	// A second run on the same data and seed, in another process (this
+	// one would keep the models of the day), fits the same models.
+	rep2, err := newRefresh(t, RefreshConfig{Store: s, Seed: 5}).RunOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,4 +369,161 @@ func TestRefreshLeaderPostgres(t *testing.T) {
 
 func testutilCount(r *Runner, outcome string) float64 {
 	return testutil.ToFloat64(r.runs.WithLabelValues(r.jobs[0].Name, outcome))
+}
+
+// Again asks for a catch-up run while the figures lag a growing
+// population, and not once they are complete and the population steady,
+// or when nothing was added since the last run.
+func TestRefreshAgain(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	g, err := generate.New(generate.Config{Seed: 3, Customers: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(0)
+	add := func(n int) {
+		t.Helper()
+		txs := make([]store.Tx, 0, n)
+		for range n {
+			rec := g.Next()
+			var ev event.Transaction
+			if err := event.Decode(rec.Value, &ev); err != nil {
+				t.Fatal(err)
+			}
+			txs = append(txs, pipeline.NewTx(&ev, 0, off+int64(len(txs)), rec.EventTime, nil))
+		}
+		err := s.WriteBatch(context.Background(), &store.Batch{Group: "test", Topic: "transactions",
+			Parts: []store.Part{{Partition: 0, From: off, To: off + int64(n), Txs: txs}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off += int64(n)
+	}
+	r := newRefresh(t, RefreshConfig{Store: s, Seed: 1, K: 2, CatchUp: 7 * time.Second})
+	run := func(want time.Duration, why string) {
+		t.Helper()
+		rep, err := r.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Again(); got != want {
+			t.Fatalf("after a run that %s (%d customers, CLV model %d, clustering %d): Again() = %v, want %v",
+				why, rep.Customers, rep.CLVVersion, rep.SegmentsVersion, got, want)
+		}
+	}
+	if got := r.Again(); got != 0 {
+		t.Fatalf("before any run: Again() = %v, want 0", got)
+	}
+	run(7*time.Second, "found nothing stored")
+	add(30)
+	run(7*time.Second, "had too few customers for CLV")
+	run(0, "found nothing new")
+	add(6_000)
+	run(7*time.Second, "saw the population grow more than 10%")
+	add(20)
+	run(0, "saw it complete and steady")
+}
+
+// A run as of the same day over a population changed by less than 1%
+// keeps the models and writes only the rows whose values changed, and
+// what is stored is then exactly what writing every row would store.
+func TestRefreshKeepsModelsOfTheDay(t *testing.T) {
+	t.Parallel()
+	for name, s := range map[string]testStore{"SQLite": openSQLite(t), "PostgreSQL": openPostgres(t, pgtest.URL(t))} {
+		t.Run(name, func(t *testing.T) { testKeepsModels(t, s) })
+	}
+}
+
+func testKeepsModels(t *testing.T, s testStore) {
+	ctx := context.Background()
+	fill(t, s, 13, 300, 5_000)
+	r := newRefresh(t, RefreshConfig{Store: s, Seed: 2, K: 3})
+	run := func() *RefreshReport {
+		t.Helper()
+		rep, err := r.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	stored := func() map[string]store.CustomerAnalytics {
+		t.Helper()
+		rows, err := s.TopCustomers(ctx, 1_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]store.CustomerAnalytics{}
+		for _, a := range rows {
+			a.UpdatedAt = time.Time{}
+			out[a.CustomerID] = a
+		}
+		return out
+	}
+	first := run()
+	if first.ModelsKept || !first.CLVFitted || first.SegmentsVersion == 0 || first.RowsWritten != first.Customers {
+		t.Fatalf("first run: %+v; want models fitted and every row written", first)
+	}
+	again := run()
+	if !again.ModelsKept || again.CLVFitted || again.CLVVersion != first.CLVVersion || again.SegmentsVersion != first.SegmentsVersion || again.RowsWritten != 0 {
+		t.Fatalf("run on the same data: %+v; want the models kept and nothing written", again)
+	}
+
+	// Two customers buy again, at the latest stored instant, so the as-of
+	// day stays.
+	latest, err := s.LatestPurchase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := stored()
+	var buyers []string
+	for id := range before {
+		if len(buyers) < 2 {
+			buyers = append(buyers, id)
+		}
+	}
+	offs, err := s.Offsets(ctx, "test", "transactions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := offs[0]
+	var txs []store.Tx
+	for i, id := range buyers {
+		txs = append(txs, store.Tx{TransactionID: fmt.Sprintf("again-%d", i), CustomerID: id, EventTime: latest, TotalCents: 12_345,
+			Currency: "EUR", PaymentMethod: "card", Channel: "web", BillingCountry: "DE", ShippingCountry: "DE",
+			ItemsJSON: []byte(`[{"product_id":"P1","category":"books","quantity":1,"unit_price":123.45}]`),
+			Offset:    off + int64(i), Decision: "approve", ReasonsJSON: []byte("[]"), ProducedAt: latest})
+	}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "test", Topic: "transactions",
+		Parts: []store.Part{{Partition: 0, From: off, To: off + int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	third := run()
+	if !third.ModelsKept || third.RowsWritten < len(buyers) || third.RowsWritten >= third.Customers {
+		t.Fatalf("run after %d purchases: %+v; want the models kept and a few rows written", len(buyers), third)
+	}
+	after := stored()
+	for _, id := range buyers {
+		if after[id].MonetaryCents != before[id].MonetaryCents+12_345 {
+			t.Errorf("customer %s: monetary %d after buying for 12345 more than %d", id, after[id].MonetaryCents, before[id].MonetaryCents)
+		}
+	}
+	// Writing every row (as if this process had written none) stores
+	// nothing different.
+	r.wroteIDs, r.wroteFP = nil, nil
+	all := run()
+	if !all.ModelsKept || all.RowsWritten != all.Customers {
+		t.Fatalf("run without the written rows' record: %+v; want the models kept and every row written", all)
+	}
+	if full := stored(); !reflect.DeepEqual(full, after) {
+		t.Fatalf("the rows written selectively differ from those of a full write (%d and %d rows)", len(after), len(full))
+	}
+	// Another instance refreshes (and writes every row with its models):
+	// this one then fits anew and writes every row too.
+	if _, err := newRefresh(t, RefreshConfig{Store: s, Seed: 2, K: 3}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := run(); rep.ModelsKept || !rep.CLVFitted || rep.RowsWritten != rep.Customers {
+		t.Fatalf("run after another instance's: %+v; want models fitted and every row written", rep)
+	}
 }

@@ -33,6 +33,14 @@ type Job struct {
 	FirstDelay time.Duration
 	// Timeout bounds one run. Defaults to 0: no limit.
 	Timeout time.Duration
+	// Again, if set, is asked after every run whether the next should
+	// come sooner than Interval: a positive delay shorter than Interval
+	// starts the next run that long after this one started (or at once,
+	// if it has passed). The analytics refresh uses it to catch up with a
+	// population still growing fast (a fresh start, a backfill) instead of
+	// leaving the first figures standing for a whole interval. Defaults to
+	// nil: every Interval.
+	Again func() time.Duration
 }
 
 // Clock is the time source of a Runner.
@@ -137,6 +145,12 @@ func (r *Runner) loop(ctx context.Context, j Job) {
 		}
 		// The next tick after now: missed ticks are skipped, not queued.
 		next = start.Add(j.Interval)
+		if j.Again != nil {
+			if d := j.Again(); d > 0 && d < j.Interval {
+				next = start.Add(d)
+				continue
+			}
+		}
 		if now := r.clock.Now(); !next.After(now) {
 			next = next.Add(now.Sub(next).Truncate(j.Interval) + j.Interval)
 		}

@@ -155,6 +155,67 @@ func TestRunnerSchedule(t *testing.T) {
 	}
 }
 
+// Again brings the next run forward while it asks to, and the schedule
+// goes back to the interval when it stops asking; a delay not shorter than
+// the interval changes nothing.
+func TestRunnerAgain(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var mu sync.Mutex
+	var starts []time.Time
+	// After runs 0 and 1: again in 15 s; after run 2: an hour (ignored);
+	// then nothing.
+	again := []time.Duration{15 * time.Second, 15 * time.Second, time.Hour}
+	job := Job{Name: "refresh", Interval: time.Minute, FirstDelay: 5 * time.Second,
+		Run: func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			starts = append(starts, clock.Now())
+			if len(starts) == 2 {
+				clock.Advance(20 * time.Second) // overruns its 15 s: the next starts at once
+			}
+			return nil
+		},
+		Again: func() time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			if i := len(starts) - 1; i < len(again) {
+				return again[i]
+			}
+			return 0
+		}}
+	r, err := NewRunner(Config{Clock: clock}, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	t0 := clock.Now()
+	// Run 0 at +5 s, run 1 at +20 s (runs to +40 s), run 2 at once at
+	// +40 s, run 3 one interval later at +100 s, run 4 at +160 s.
+	for _, step := range []time.Duration{5 * time.Second, 15 * time.Second, 60 * time.Second, 60 * time.Second} {
+		clock.waitWaiters(t, 1)
+		clock.Advance(step)
+	}
+	clock.waitWaiters(t, 1)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	want := []time.Duration{5 * time.Second, 20 * time.Second, 40 * time.Second, 100 * time.Second, 160 * time.Second}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) != len(want) {
+		t.Fatalf("%d runs at %v, want %d", len(starts), starts, len(want))
+	}
+	for i, s := range starts {
+		if s.Sub(t0) != want[i] {
+			t.Errorf("run %d started at +%v, want +%v", i, s.Sub(t0), want[i])
+		}
+	}
+}
+
 func TestRunnerRejectsBadJobs(t *testing.T) {
 	t.Parallel()
 	run := func(context.Context) error { return nil }

@@ -18,19 +18,26 @@ import (
 // or nil with the reason in rep when it cannot.
 func (r *Refresh) segments(ctx context.Context, pop *population, asOf time.Time, preds []prediction, rep *RefreshReport) ([]int, error) {
 	n := len(pop.sums)
-	top := topCategories(pop, r.cfg.Categories)
 	names := []string{"recency_days", "log1p_frequency", "log1p_monetary"}
-	for _, k := range top {
-		names = append(names, "share:"+pop.catNames[k])
-	}
-	d := len(names)
 	slot := make([]int, len(pop.catNames)) // category -> feature index, or -1
 	for i := range slot {
 		slot[i] = -1
 	}
-	for i, k := range top {
-		slot[k] = 3 + i
+	if kept := r.kept; kept != nil {
+		// The clustering of this day is kept: its features, by name.
+		names = kept.segNames
+		for i, name := range names[3:] {
+			if k := slices.Index(pop.catNames, name[len("share:"):]); k >= 0 {
+				slot[k] = 3 + i
+			}
+		}
+	} else {
+		for i, k := range topCategories(pop, r.cfg.Categories) {
+			names = append(names, "share:"+pop.catNames[k])
+			slot[k] = 3 + i
+		}
 	}
+	d := len(names)
 	features := func(i int, dst []float64) {
 		clear(dst)
 		s := pop.sums[i]
@@ -48,6 +55,17 @@ func (r *Refresh) segments(ctx context.Context, pop *population, asOf time.Time,
 				dst[f] = float64(pop.catCents[e]) / float64(total)
 			}
 		}
+	}
+
+	if kept := r.kept; kept != nil {
+		labels := make([]int, n)
+		buf := make([]float64, d)
+		for i := range n {
+			features(i, buf)
+			labels[i] = kept.seg.Predict(buf)
+		}
+		rep.SegmentsVersion, rep.K = kept.segVersion, kept.seg.K
+		return labels, nil
 	}
 
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, 0x5e6))
@@ -140,6 +158,7 @@ func (r *Refresh) segments(ctx context.Context, pop *population, asOf time.Time,
 		return nil, err
 	}
 	rep.SegmentsVersion, rep.K, rep.Silhouette = v, seg.K, metrics.Silhouette
+	r.fitted.seg, r.fitted.segNames, r.fitted.segVersion = seg, names, v
 	return labels, nil
 }
 

@@ -372,12 +372,19 @@ func (d dialect) Insert(ctx context.Context, tx sqlstore.DB, table string, cols 
 // Upsert copies the rows into a temporary table like table and merges
 // them from there: COPY's speed with ON CONFLICT's semantics.
 func (d dialect) Upsert(ctx context.Context, tx sqlstore.DB, table string, cols []string, onConflict string, rows [][]any) error {
+	return d.upsertBySource(ctx, tx, table, cols, onConflict, pgx.CopyFromRows(rows))
+}
+
+// upsertBySource is Upsert with the rows from a pgx.CopyFromSource; the
+// table's alias in onConflict is "a". It may run once per table and
+// transaction (the temporary table lives until the commit).
+func (d dialect) upsertBySource(ctx context.Context, tx sqlstore.DB, table string, cols []string, onConflict string, rows pgx.CopyFromSource) error {
 	t := pgTx(tx)
 	tmp := "upsert_" + table
 	if _, err := t.Exec(ctx, "CREATE TEMP TABLE "+tmp+" (LIKE "+table+" INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
 		return err
 	}
-	if _, err := t.CopyFrom(ctx, pgx.Identifier{tmp}, cols, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := t.CopyFrom(ctx, pgx.Identifier{tmp}, cols, rows); err != nil {
 		return err
 	}
 	list := strings.Join(cols, ", ")
@@ -385,9 +392,32 @@ func (d dialect) Upsert(ctx context.Context, tx sqlstore.DB, table string, cols 
 	return err
 }
 
+// windowsByCopy is the number of window rows from which UpsertWindows
+// copies them into a temporary table and merges them from there rather
+// than sending them as arrays: an import of one-line orders adds a minute
+// window per order, tens of thousands a batch, which PostgreSQL merged
+// 30% faster from COPY (37,000 new rows: 0.60 s against 0.85 s, on a
+// loaded host), while a stream batch's few hundred windows are cheaper
+// without the temporary table.
+const windowsByCopy = 2000
+
+// windowColumns are the columns of window_metrics UpsertWindows writes.
+var windowColumns = []string{"granularity", "window_start", "channel", "payment_method", "currency", "tx_count", "revenue_cents", "alert_count"}
+
+const windowConflict = `ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
+			tx_count = a.tx_count + excluded.tx_count,
+			revenue_cents = a.revenue_cents + excluded.revenue_cents,
+			alert_count = a.alert_count + excluded.alert_count`
+
 func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.WindowRow) error {
 	if len(ws) == 0 {
 		return nil
+	}
+	if len(ws) >= windowsByCopy {
+		return d.upsertBySource(ctx, tx, "window_metrics", windowColumns, windowConflict, pgx.CopyFromSlice(len(ws), func(i int) ([]any, error) {
+			w := &ws[i]
+			return []any{string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Currency, w.Count, w.RevenueCents, w.Alerts}, nil
+		}))
 	}
 	g := make([]string, len(ws))
 	st := make([]time.Time, len(ws))

@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Fence", testFence},
 		{"Duplicates", testDuplicates},
 		{"WindowsAreAdditive", testWindowsAdditive},
+		{"ManyWindowsInOneBatch", testManyWindows},
 		{"RecentTransactions", testRecent},
 		{"EmptyStore", testEmpty},
 		{"Outbox", testOutbox},
@@ -195,6 +196,56 @@ func testWindowsAdditive(t *testing.T, s store.Store) {
 	later, _ := s.Windows(ctx, store.Minute, base.Add(2*time.Minute))
 	if len(later) != 1 || later[0].Count != 6 {
 		t.Fatalf("windows since 12:02 = %d, want 1 with 6 transactions", len(later))
+	}
+}
+
+// A batch that touches thousands of windows (an import of one-line
+// orders, each in a minute of its own), some already stored: the stores may
+// merge such a batch another way (PostgreSQL copies it into a temporary
+// table), and the sums must be those of the small batches.
+func testManyWindows(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 3000
+	batch := func(from int64, first, last int, cents int64) store.Part {
+		var txs []store.Tx
+		for i := first; i < last; i++ {
+			txs = append(txs, Tx(fmt.Sprintf("m%d-%d", from, i), "c1", base.Add(time.Duration(i)*time.Minute), cents, 0, from+int64(i-first)))
+		}
+		return part(0, from, txs...)
+	}
+	write(t, s, batch(0, 0, n/2, 100))    // minutes 0..1499, one each
+	write(t, s, batch(n/2, 0, n, 7))      // minutes 0..2999: half of them stored already
+	write(t, s, batch(n/2+n, n-1, n, 10)) // a small batch after: minute 2999 again
+	ws, err := s.Windows(ctx, store.Minute, base.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != n {
+		t.Fatalf("%d minute windows, want %d", len(ws), n)
+	}
+	for i, w := range ws {
+		want, wantN := int64(7), int64(1)
+		switch {
+		case i < n/2:
+			want, wantN = 107, 2
+		case i == n-1:
+			want, wantN = 17, 2
+		}
+		if !w.Start.Equal(base.Add(time.Duration(i)*time.Minute)) || w.Count != wantN || w.RevenueCents != want {
+			t.Fatalf("minute window %d = %+v, want %d transactions, %d cents at %v", i, w, wantN, want, base.Add(time.Duration(i)*time.Minute))
+		}
+	}
+	hs, err := s.Windows(ctx, store.Hour, base.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count, cents int64
+	for _, h := range hs {
+		count += h.Count
+		cents += h.RevenueCents
+	}
+	if len(hs) != n/60 || count != n/2+n+1 || cents != n/2*100+n*7+10 {
+		t.Fatalf("%d hour windows summing to %d transactions, %d cents; want %d, %d, %d", len(hs), count, cents, n/60, n/2+n+1, n/2*100+n*7+10)
 	}
 }
 

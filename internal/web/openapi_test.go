@@ -637,9 +637,9 @@ func TestUnknownAPIRoutes(t *testing.T) {
 		}
 	}
 	// The dashboard's files: served, or the file server's plain 404.
-	resp, body := e.send(t, "GET", "/app.js", "", nil)
+	resp, body := e.send(t, "GET", "/core.js", "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !bytes.Contains(body, []byte("fetch(")) {
-		t.Errorf("GET /app.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		t.Errorf("GET /core.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 	resp, body = e.send(t, "GET", "/no-such-file.js", "", nil)
 	if resp.StatusCode != http.StatusNotFound || strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {

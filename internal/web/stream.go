@@ -25,8 +25,8 @@ import (
 //	ready    the /readyz answer (Readiness), lag per partition included
 //	minute   the per-minute windows of the last two minutes in event
 //	         time, summed over channels: count, alerts, revenue per currency
-//	alert    each alert stored since the previous tick (AlertJSON), oldest
-//	         first, at most streamMaxAlerts a tick
+//	alerts   the alerts stored since the previous tick ({"alerts": [AlertJSON]},
+//	         oldest first, at most streamMaxAlerts a tick), when there are any
 //	quality  the quality counts of the last five minutes (QualityResponse
 //	         without findings)
 //
@@ -196,11 +196,17 @@ func (h *streamHub) alerts(ctx context.Context, a interface {
 		h.s.log.Warn("stream: reading the alerts", "err", err)
 		return
 	}
-	// The store answers newest first; send oldest first.
+	if len(as) == 0 {
+		return
+	}
+	// The store answers newest first; send oldest first, in one event, so
+	// a burst cannot fill a tab's buffer.
+	out := make([]AlertJSON, 0, len(as))
 	for i := len(as) - 1; i >= 0; i-- {
-		h.publish("alert", alertJSON(&as[i]))
+		out = append(out, alertJSON(&as[i]))
 		h.lastAlert = max(h.lastAlert, as[i].ID)
 	}
+	h.publish("alerts", map[string][]AlertJSON{"alerts": out})
 }
 
 // publish encodes one event and hands it to every subscriber; one whose
@@ -216,7 +222,7 @@ func (h *streamHub) publish(kind string, v any) {
 	msg := b.Bytes()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if kind != "alert" {
+	if kind != "alerts" {
 		h.latest[kind] = msg
 	}
 	for ch := range h.subs {

@@ -144,12 +144,12 @@ func TestStreamFollowsTheStore(t *testing.T) {
 	if sum.ChangedAt == nil || sum.ChangedAt.After(sum.At) {
 		t.Errorf("summary after growth: changed_at %v, at %v; want a time not after at", sum.ChangedAt, sum.At)
 	}
-	var a AlertJSON
-	if err := json.Unmarshal([]byte(next(t, evs, "alert").data), &a); err != nil {
+	var as map[string][]AlertJSON
+	if err := json.Unmarshal([]byte(next(t, evs, "alerts").data), &as); err != nil {
 		t.Fatal(err)
 	}
-	if a.Decision != "decline" || a.CustomerID != "c1" {
-		t.Errorf("alert event = %+v, want the declined transaction of c1", a)
+	if a := as["alerts"]; len(a) != 1 || a[0].Decision != "decline" || a[0].CustomerID != "c1" {
+		t.Errorf("alerts event = %+v, want the declined transaction of c1", a)
 	}
 	var m map[string][]StreamMinute
 	for {

@@ -218,10 +218,10 @@ const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLab
 
 function drawAlerts() {
   const shown = fr.alerts.filter(matches);
-  const rows = shown.map(alertRow);
+  const rows = shown.slice(0, 200).map(alertRow);
   if (rows.length === 0) rows.push(emptyRow(7, fr.alerts.length ? "no alert of the " + fr.alerts.length + " loaded matches the filters: clear them or load older alerts" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
   $("alerts-body").replaceChildren(...rows);
-  $("alerts-count").textContent = shown.length + " shown of " + fr.alerts.length + " loaded";
+  $("alerts-count").textContent = Math.min(200, shown.length) + " shown of " + shown.length + " matching, " + fr.alerts.length + " loaded";
   $("alerts-more").disabled = !fr.cursor;
   // Risk histogram of what is shown, 0.05 wide bins.
   const bins = new Array(20).fill(0);
@@ -337,13 +337,21 @@ page("fraud", {
   },
 });
 
-on("alert", (a) => {
-  if (fr.alerts.some((x) => x.id === a.id)) return;
+// New alerts go on top; the table is drawn again at most once a second,
+// however many arrive.
+let alertsDrawPending = false;
+on("alerts", (d) => {
   const st = state.params.get("status");
-  if (st && st !== "all" && st !== a.status) return;
-  fr.alerts.unshift(a);
+  const known = new Set(fr.alerts.map((x) => x.id));
+  for (const a of d.alerts) {
+    if (known.has(a.id) || (st && st !== "all" && st !== a.status)) continue;
+    fr.alerts.unshift(a);
+  }
   if (fr.alerts.length > 1000) fr.alerts.length = 1000;
-  if (state.page === "fraud") drawAlerts();
+  if (state.page === "fraud" && !alertsDrawPending) {
+    alertsDrawPending = true;
+    setTimeout(() => { alertsDrawPending = false; drawAlerts(); }, 1000);
+  }
 });
 
 $("alert-filters").addEventListener("change", () => {

@@ -447,7 +447,8 @@ page("customers", {
         $("cl-head").rows[0].append(...keys.map((k) => el("th", k.replace(/_/g, " "))));
         $("cl-body").replaceChildren(...profiles.map((p) => {
           const tr = el("tr");
-          tr.append(...keys.map((k) => el("td", typeof p[k] === "number" ? fmt2.format(p[k]) : String(p[k]), typeof p[k] === "number" ? "num" : "")));
+          const cell = (v) => (typeof v !== "number" ? String(v) : Number.isInteger(v) ? fmtInt.format(v) : fmt2.format(v));
+          tr.append(...keys.map((k) => el("td", cell(p[k]), typeof p[k] === "number" ? "num" : "")));
           return tr;
         }));
       }
@@ -648,7 +649,12 @@ on("quality", (q) => {
 
 // ---- System ----
 
-const sys = { lag: [[]], parts: [], tps: null };
+const sys = { hist: {}, parts: [], tps: null };
+
+function drawLag() {
+  const h = sys.hist[state.params.get("partition") || "all"];
+  if (h) lagChart.setData([h[0].slice(), h[1].slice()]);
+}
 const lagChart = new Chart($("chart-lag"), { height: 220, series: [{ label: "lag", color: "--c2", fmt: (v) => fmtInt.format(v) }] });
 
 // metricsSnapshot parses /metrics (Prometheus text): samples, and for each
@@ -706,6 +712,7 @@ function drawPartitions() {
   });
   $("part-body").replaceChildren(...(rows.length ? rows : [emptyRow(4, "no partition assigned: is the processor running?")]));
   $("lag-sub").textContent = sel ? "partition " + sel + ", live (click it again for all)" : "all partitions, live";
+  drawLag();
 }
 
 page("system", {
@@ -749,13 +756,17 @@ on("ready", (rd) => {
   $("s-pending").textContent = d.pending_batches == null ? "–" : fmtInt.format(d.pending_batches);
   $("s-commit").textContent = d.last_commit ? new Date(d.last_commit).toLocaleTimeString() : "–";
   sys.parts = d.partitions || [];
-  const sel = state.params.get("partition");
-  const lag = sel ? (sys.parts.find((p) => String(p.partition) === sel) || {}).lag : d.lag;
-  if (lag != null) {
-    sys.lag[0].push(Date.now() / 1000);
-    (sys.lag[1] = sys.lag[1] || []).push(lag);
-    while (sys.lag[0].length > 900) { sys.lag[0].shift(); sys.lag[1].shift(); }
-    lagChart.setData([sys.lag[0], sys.lag[1]]);
-  }
+  // The lag of all partitions and of each, so a drill-down shows the
+  // partition's own history.
+  const t = Date.now() / 1000;
+  const push = (key, v) => {
+    const h = (sys.hist[key] = sys.hist[key] || [[], []]);
+    h[0].push(t);
+    h[1].push(v);
+    while (h[0].length > 900) { h[0].shift(); h[1].shift(); }
+  };
+  if (d.lag != null) push("all", d.lag);
+  for (const p of sys.parts) push(String(p.partition), p.lag);
+  drawLag();
   if (state.page === "system") drawPartitions();
 });

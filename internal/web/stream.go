@@ -79,6 +79,9 @@ func (h *streamHub) subscribe() (chan []byte, [][]byte) {
 	h.subs[ch] = struct{}{}
 	if !h.running {
 		h.running = true
+		// Alerts stored while no tab listened are the API's to page
+		// through: a fresh start sends only those after it.
+		h.lastAlert = 0
 		go h.run()
 	}
 	var first [][]byte

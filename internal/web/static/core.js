@@ -359,18 +359,24 @@ const pageDefs = {};
 function page(name, def) { pageDefs[name] = def; }
 
 let refreshTimer = null;
-let loading = false;
+let loading = 0; // loads running
+let loadSeq = 0;
 
+// loadPage backfills the page shown; html[data-loading] is "1" while a
+// load runs (the header shows it), "0" once the last one is done.
 async function loadPage(fromTimer) {
   const def = pageDefs[state.page];
-  if (!def || (fromTimer === true && loading)) return;
-  loading = true;
+  if (!def || (fromTimer === true && loading > 0)) return;
+  loading++;
+  const seq = ++loadSeq;
+  document.documentElement.dataset.loading = "1";
   try {
     await def.load(timeRange());
   } catch (e) {
     console.warn(e);
   } finally {
-    loading = false;
+    loading--;
+    if (loading === 0 && seq === loadSeq) document.documentElement.dataset.loading = "0";
   }
 }
 

@@ -38,6 +38,13 @@ function drawVolume() {
   const ts = [...ov.by.keys()].filter((t) => t >= r.from - ov.step && t + ov.step <= Math.min(now, r.to + ov.step)).sort((a, b) => a - b);
   const cur = ov.currency;
   volumeChart.setData([ts, ts.map((t) => ov.by.get(t).n), ts.map((t) => (cur ? ov.by.get(t).rev[cur] || 0 : null))]);
+  if (!ts.length) {
+    // Say why: during the history backfill, stored event times lag behind.
+    const last = live.summary && live.summary.last_event_time;
+    $("chart-volume").querySelector(".empty-note").textContent = last && Date.parse(last) / 1000 < r.from
+      ? "No purchases in this range: stored event times reach " + fmtTime(last) + " so far (the history backfill is still running?) — pick a longer range."
+      : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
+  }
   $("volume-sub").textContent = "per " + (ov.step === 60 ? "minute" : "hour") + " of event time; revenue in " + (cur || "the main currency") +
     (ov.multi ? " (other currencies are not added in)" : "") + "; the unfinished " + (ov.step === 60 ? "minute" : "hour") + " is left out";
 }

@@ -93,6 +93,7 @@ var routes = map[string]Access{
 	// Recommendations (recommend.go).
 	"GET /api/v1/customers/{id}/recommendations": {Role: Viewer},
 	"GET /api/v1/products/{id}/similar":          {Role: Viewer},
+	"GET /api/v1/products/top":                   {Role: Viewer},
 	// Fraud (fraud.go). Scoring changes nothing but is a POST.
 	"GET /api/v1/alerts":                          {Role: Viewer},
 	"POST /api/v1/alerts/{transaction_id}/label":  {Role: Analyst},

@@ -545,6 +545,12 @@ page("products", {
         itemRows($("sim-body"), r.items, "no product bought with " + prod + " yet");
       }, (e) => { $("sim-sub").textContent = e.message; });
     }
+    getJSON("api/v1/products/top?n=10").then((r) => {
+      itemRows($("top-body"), r.items, "no purchases folded yet");
+      $("top-sub").textContent = "bought by the most customers (model " + Math.round(r.model_age_seconds) + " s old); click one for the products bought with it";
+    }, (e) => {
+      $("top-sub").textContent = e.status === 404 ? "no recommendation service on this server" : e.message;
+    });
     let list;
     try {
       list = (await getJSON("api/v1/experiments")).experiments;

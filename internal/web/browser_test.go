@@ -361,7 +361,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("experiment rows = %q", expRows)
 	}
 	eval(`(() => { document.getElementById("recs-id").value = "c001"; document.getElementById("recs-form").requestSubmit(); return ""; })()`)
-	wait("the top products answer", `/model [0-9]+ s old/.test(document.getElementById("top-sub").textContent)`)
+	wait("the top products list P1", `document.querySelector('#top-body tr[data-product="P1"]') !== null`)
+	eval(`document.querySelector('#top-body tr[data-product="P1"]').click(), ""`)
+	wait("the product is in the URL and its similar products asked for", `location.hash.includes("product=P1") && /^bought with P1/.test(document.getElementById("sim-sub").textContent)`)
 	// The test's purchases name no products: the answer is the empty list.
 	wait("the recommendations for c001 answer", `location.hash.includes("customer=c001") && /^by popularity/.test(document.getElementById("recs-sub").textContent) && /nothing to recommend/.test(document.getElementById("recs-body").textContent)`)
 	shot("products")

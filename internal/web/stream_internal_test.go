@@ -75,7 +75,9 @@ func streamServer(t *testing.T) (*Server, *sqlite.Store, string, context.CancelF
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv, err := New(Config{Store: st, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	// A write timeout shorter than the tests' streams: each event must
+	// extend it.
+	srv, err := New(Config{Store: st, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Limits: Limits{WriteTimeout: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +167,14 @@ func TestStreamFollowsTheStore(t *testing.T) {
 		}
 	}
 
+	// The stream outlives the server's one-second write timeout.
+	firstAt := sum.At
+	for sum.At.Sub(firstAt) < 2500*time.Millisecond {
+		if err := json.Unmarshal([]byte(next(t, evs, "summary").data), &sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	hangUp()
 	h := srv.hub()
 	for i := 0; ; i++ {
@@ -245,5 +255,29 @@ func TestStreamNeedsAViewer(t *testing.T) {
 	}
 	if code := get("/api/v1/stream?events=0", c.Token); code != http.StatusBadRequest {
 		t.Errorf("stream?events=0: %d, want 400", code)
+	}
+}
+
+// TestStreamMinutes sums window rows per minute over channels, oldest
+// first, revenue per currency, and marks the minute not over as partial.
+func TestStreamMinutes(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 5, 30, 0, time.UTC)
+	m4, m5 := now.Truncate(time.Minute).Add(-time.Minute), now.Truncate(time.Minute)
+	rows := []store.WindowRow{
+		{Start: m5, Channel: "web", Currency: "EUR", Count: 2, RevenueCents: 500, Alerts: 1},
+		{Start: m4, Channel: "web", Currency: "EUR", Count: 3, RevenueCents: 700},
+		{Start: m4, Channel: "app", Currency: "EUR", Count: 1, RevenueCents: 100, Alerts: 1},
+		{Start: m4, Channel: "app", Currency: "JPY", Count: 1, RevenueCents: 900},
+	}
+	got := streamMinutes(rows, now)["minutes"]
+	if len(got) != 2 || !got[0].Start.Equal(m4) || got[0].Partial || !got[1].Partial {
+		t.Fatalf("minutes %+v, want 10:04 complete then 10:05 partial", got)
+	}
+	if got[0].Count != 5 || got[0].Alerts != 1 || len(got[0].Revenue) != 2 || got[0].Revenue[0].Currency != "JPY" || got[0].Revenue[0].Amount != "900" ||
+		got[0].Revenue[1].Currency != "EUR" || got[0].Revenue[1].Amount != "8.00" {
+		t.Errorf("10:04 = %+v, want 5 transactions, 1 alert, 900 JPY and 8.00 EUR", got[0])
+	}
+	if got[1].Count != 2 || got[1].Alerts != 1 {
+		t.Errorf("10:05 = %+v, want 2 transactions and 1 alert", got[1])
 	}
 }

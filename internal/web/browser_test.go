@@ -283,6 +283,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("15 minutes show %d points, the hour %d", after, before)
 	}
 
+	// A custom range of the last 20 minutes, in the browser's local time as
+	// the from/to inputs take it.
+	eval(`(() => { const f = (t) => new Date(t - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+		location.hash = "#/overview?range=custom&from=" + f(Date.now() - 20 * 60000) + "&to=" + f(Date.now()); return ""; })()`)
+	wait("the custom range shows its inputs and about 20 minutes", `!document.getElementById("custom").classList.contains("hidden") && document.getElementById("range").value === "custom" &&
+		document.getElementById("from").value !== "" && Number(document.getElementById("chart-volume").dataset.points) >= 15 && Number(document.getElementById("chart-volume").dataset.points) <= 21`)
+
 	// Fraud: the queue, a label that keeps its row, filters and a
 	// drill-down in the URL, the detail view, the CSV export.
 	show("#/fraud?range=1h")

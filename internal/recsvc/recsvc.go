@@ -372,6 +372,17 @@ func (s *Service) Similar(product string, n int) (Result, error) {
 	return Result{Items: snap.item.Similar(product, n), Method: MethodItemItem, BuiltAt: snap.builtAt}, nil
 }
 
+// Popular returns the n products bought by the most customers, best
+// first: the shop's top products, as the dashboard lists them. Nobody is
+// exposed to an experiment by it.
+func (s *Service) Popular(n int) (Result, error) {
+	snap := s.model.Load()
+	if snap == nil {
+		return Result{}, ErrNotReady
+	}
+	return Result{Items: snap.item.Popularity().Rank(nil, n, false), Method: MethodPopularity, BuiltAt: snap.builtAt}, nil
+}
+
 // Stats describes the model in use.
 type Stats struct {
 	// Built is false before the first model.

@@ -90,6 +90,9 @@ func TestSignInInBrowser(t *testing.T) {
 	if c, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.cookie`)); err != nil || c != "" {
 		t.Fatalf("document.cookie = %q (%v), want nothing readable", c, err)
 	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash = "#/fraud"`)); err != nil {
+		t.Fatal(err)
+	}
 	wait("the alerts panel offers labels", `document.querySelector('#alerts-body tr[data-id="f7"] button') !== null`)
 	if err := chromedp.Do(bctx, chromedp.Click(`#alerts-body tr[data-id="f7"] button`)); err != nil {
 		t.Fatal(err)

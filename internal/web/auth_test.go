@@ -358,7 +358,7 @@ func TestRateLimits(t *testing.T) {
 
 func TestSecurityHeaders(t *testing.T) {
 	e := newAuthEnv(t, web.Config{})
-	for _, path := range []string{"/", "/app.js", "/api/v1/summary", "/healthz", "/api/v1/nothing-here"} {
+	for _, path := range []string{"/", "/core.js", "/api/v1/summary", "/healthz", "/api/v1/nothing-here"} {
 		resp, _ := e.do(t, req{method: "GET", path: path})
 		csp := resp.Header.Get("Content-Security-Policy")
 		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {

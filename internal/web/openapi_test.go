@@ -161,6 +161,47 @@ func (o *openAPI) url(t *testing.T, op operation) string {
 	return path
 }
 
+// checkEvents validates a stream of Server-Sent Events: each event must be
+// one the document lists under x-events, its data valid by that schema.
+func (o *openAPI) checkEvents(t *testing.T, op operation, sse map[string]any, resp *http.Response, body []byte) {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Errorf("%s answered with Content-Type %q, want text/event-stream", op, ct)
+	}
+	events, _ := sse["x-events"].(map[string]any)
+	n := 0
+	for _, block := range strings.Split(string(body), "\n\n") {
+		var name, data string
+		for _, line := range strings.Split(block, "\n") {
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				name = v
+			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
+				data = v
+			}
+		}
+		if name == "" {
+			continue
+		}
+		n++
+		if _, ok := events[name]; !ok {
+			t.Errorf("%s sent event %q, which x-events does not list", op, name)
+			continue
+		}
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(data))
+		if err != nil {
+			t.Errorf("%s: event %s carries data that is not JSON: %v: %s", op, name, err, data)
+			continue
+		}
+		ptr := "/paths/" + pointerEscape(op.path) + "/" + strings.ToLower(op.method) + "/responses/200/content/text~1event-stream/x-events/" + pointerEscape(name)
+		if err := o.schema(t, ptr).Validate(inst); err != nil {
+			t.Errorf("%s: event %s refused by its schema: %v\ndata: %s", op, name, err, data)
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s sent no event: %s", op, body)
+	}
+}
+
 // check validates an answer to op against the document: its status must be
 // documented (or covered by default), its body must match the schema of
 // that response, and an error must carry the code of its status.
@@ -182,6 +223,10 @@ func (o *openAPI) check(t *testing.T, op operation, resp *http.Response, body []
 		if len(bytes.TrimSpace(body)) != 0 {
 			t.Errorf("%s answered %d with a body the document does not have: %s", op, resp.StatusCode, body)
 		}
+		return
+	}
+	if sse, ok := content["text/event-stream"].(map[string]any); ok && resp.StatusCode < 300 {
+		o.checkEvents(t, op, sse, resp, body)
 		return
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
@@ -592,9 +637,9 @@ func TestUnknownAPIRoutes(t *testing.T) {
 		}
 	}
 	// The dashboard's files: served, or the file server's plain 404.
-	resp, body := e.send(t, "GET", "/app.js", "", nil)
+	resp, body := e.send(t, "GET", "/core.js", "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !bytes.Contains(body, []byte("fetch(")) {
-		t.Errorf("GET /app.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		t.Errorf("GET /core.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 	resp, body = e.send(t, "GET", "/no-such-file.js", "", nil)
 	if resp.StatusCode != http.StatusNotFound || strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {

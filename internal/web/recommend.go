@@ -31,6 +31,23 @@ func RegisterRecommendations(s *Server, r Recommender) {
 	h := &recommendAPI{r: r, now: time.Now}
 	s.Handle("GET /api/v1/customers/{id}/recommendations", http.HandlerFunc(h.recommendations))
 	s.Handle("GET /api/v1/products/{id}/similar", http.HandlerFunc(h.similar))
+	if p, ok := r.(Popular); ok {
+		s.Handle("GET /api/v1/products/top", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, err := parseN(r)
+			if err != nil {
+				WriteError(w, err)
+				return
+			}
+			res, err := p.Popular(n)
+			h.write(w, res, err, RecommendationsResponse{})
+		}))
+	}
+}
+
+// Popular is a Recommender that also lists the top products
+// (GET /api/v1/products/top?n=10, the dashboard's products page).
+type Popular interface {
+	Popular(n int) (recsvc.Result, error)
 }
 
 type recommendAPI struct {

@@ -137,3 +137,28 @@ func errorMessage(raw map[string]any) string {
 	m, _ := e["message"].(string)
 	return m
 }
+
+// TestTopProducts: A is bought by three customers, B by two, C by one; the
+// top products come in that order with those counts, and before a model
+// is built the answer is 503.
+func TestTopProducts(t *testing.T) {
+	t.Parallel()
+	ts := recommendServer(t, true)
+	code, body, raw := getRecs(t, ts.URL+"/api/v1/products/top?n=3")
+	if code != http.StatusOK || body.Method != recsvc.MethodPopularity {
+		t.Fatalf("GET /api/v1/products/top: %d %v", code, raw)
+	}
+	var got []string
+	for _, it := range body.Items {
+		got = append(got, fmt.Sprintf("%s:%g", it.Item, it.Score))
+	}
+	if strings.Join(got, " ") != "A:3 B:2 C:1" {
+		t.Errorf("top products %v, want A:3 B:2 C:1", got)
+	}
+	if code, _, raw := getRecs(t, ts.URL+"/api/v1/products/top?n=0"); code != http.StatusBadRequest {
+		t.Errorf("n=0: %d %v, want 400", code, raw)
+	}
+	if code, _, raw := getRecs(t, recommendServer(t, false).URL+"/api/v1/products/top"); code != http.StatusServiceUnavailable {
+		t.Errorf("before the first model: %d %v, want 503", code, raw)
+	}
+}

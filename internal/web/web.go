@@ -83,6 +83,8 @@ var routes = map[string]Access{
 
 	"GET /api/v1/summary": {Role: Viewer},
 	"GET /api/v1/windows": {Role: Viewer},
+	// The dashboard's live events (stream.go): one per tab, long-lived.
+	"GET /api/v1/stream": {Role: Viewer, Stream: true},
 	// Analytics (analytics.go).
 	"GET /api/v1/customers/{id}": {Role: Viewer},
 	"GET /api/v1/segments":       {Role: Viewer},
@@ -91,6 +93,7 @@ var routes = map[string]Access{
 	// Recommendations (recommend.go).
 	"GET /api/v1/customers/{id}/recommendations": {Role: Viewer},
 	"GET /api/v1/products/{id}/similar":          {Role: Viewer},
+	"GET /api/v1/products/top":                   {Role: Viewer},
 	// Fraud (fraud.go). Scoring changes nothing but is a POST.
 	"GET /api/v1/alerts":                          {Role: Viewer},
 	"POST /api/v1/alerts/{transaction_id}/label":  {Role: Analyst},
@@ -134,6 +137,13 @@ type Server struct {
 	sumMu sync.Mutex
 	sum   store.Summary
 	sumAt time.Time
+
+	// done is closed when Serve shuts down, ending the live streams,
+	// which http.Server.Shutdown would otherwise wait for.
+	done      chan struct{}
+	closeDone sync.Once
+	hubOnce   sync.Once
+	streamHub *streamHub
 }
 
 // New returns a Server with its routes registered.
@@ -163,7 +173,7 @@ func New(cfg Config) (*Server, error) {
 	if err := limits.validate(); err != nil {
 		return nil, fmt.Errorf("web limits: %w", err)
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits, done: make(chan struct{})}
 	s.auth = &auth{cfg: cfg.Auth, now: time.Now, logf: s.log.Warn}
 	s.auth.active.Store(-1)
 	s.addrLimit = newLimiters(limits.AddrRate, limits.AddrBurst, time.Now)
@@ -185,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 	s.Handle("GET /api/v1/openapi.json", http.HandlerFunc(openAPIHandler))
 	s.Handle("GET /api/v1/summary", http.HandlerFunc(s.summary))
 	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))
+	s.Handle("GET /api/v1/stream", http.HandlerFunc(s.stream))
 	s.Handle("POST /api/v1/session", http.HandlerFunc(s.sessionCreate))
 	s.Handle("GET /api/v1/session", http.HandlerFunc(s.sessionGet))
 	s.Handle("DELETE /api/v1/session", http.HandlerFunc(s.sessionDelete))
@@ -325,6 +336,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+		s.closeDone.Do(func() { close(s.done) })
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		return srv.Shutdown(sctx)

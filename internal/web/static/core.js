@@ -1,0 +1,446 @@
+// shopstream dashboard: what every page shares. The state of the view (the
+// page, the time range, the refresh, the drill-down filters) lives in the
+// URL's hash, "#/fraud?range=24h&refresh=live&scenario=card_testing", so a
+// link shows what its sender saw. One EventSource per tab
+// (GET api/v1/stream) feeds every panel and the freshness indicator;
+// panels backfill the chosen range from the API. Charts are uPlot; each
+// chart element carries data-points, the number of points drawn.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const fmtInt = new Intl.NumberFormat("en-US");
+const fmt1 = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+const fmt2 = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const compactFmt = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+const compact = (v) => (v == null ? "" : compactFmt.format(v));
+const fmtPct = (v, d) => (v == null || !Number.isFinite(v) ? "–" : (v * 100).toFixed(d == null ? 1 : d) + "%");
+
+const currencyFormats = new Map();
+// money formats an amount (a number of units) of a currency: "$1,234".
+function money(v, currency, digits) {
+  const key = currency + "/" + (digits == null ? 0 : digits);
+  let f = currencyFormats.get(key);
+  if (!f) {
+    try {
+      f = new Intl.NumberFormat("en-US", { style: "currency", currency, maximumFractionDigits: digits || 0, minimumFractionDigits: digits || 0 });
+    } catch (e) {
+      f = { format: (x) => fmt2.format(x) + " " + currency };
+    }
+    currencyFormats.set(key, f);
+  }
+  return f.format(v);
+}
+// minorPer is how many minor units make one unit of a currency.
+function minorPer(currency) {
+  try {
+    return 10 ** new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  } catch (e) {
+    return 100;
+  }
+}
+function fmtTime(t) {
+  const d = new Date(t);
+  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+// apiError turns an answer of the API into an Error with its message.
+async function getJSON(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const e = new Error((body.error && body.error.message) || url + ": " + r.status);
+    e.status = r.status;
+    throw e;
+  }
+  return body;
+}
+async function postJSON(url, body) {
+  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}), cache: "no-store" });
+  const out = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((out.error && out.error.message) || url + ": " + r.status);
+  return out;
+}
+
+// ---- State in the URL ----
+
+const pages = ["overview", "fraud", "customers", "products", "quality", "system"];
+const ranges = { "15m": 15 * 60, "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
+const refreshes = { live: 0, "5s": 5, "10s": 10, "30s": 30, "1m": 60, off: -1 };
+
+// state is the view: page, range, from, to (custom, Unix seconds), refresh
+// and the page's filters.
+const state = { page: "overview", range: "1h", refresh: "live", params: new URLSearchParams() };
+
+function readHash() {
+  const h = location.hash.replace(/^#\/?/, "");
+  const [page, query] = h.split("?");
+  const p = new URLSearchParams(query || "");
+  state.page = pages.includes(page) ? page : "overview";
+  state.range = p.get("range") in ranges || p.get("range") === "custom" ? p.get("range") : "1h";
+  state.refresh = p.get("refresh") in refreshes ? p.get("refresh") : "live";
+  p.delete("range");
+  p.delete("refresh");
+  state.params = p;
+}
+
+function hashOf(page, params) {
+  const p = new URLSearchParams();
+  p.set("range", state.range);
+  if (state.range === "custom") {
+    p.set("from", params.get("from") || state.params.get("from") || "");
+    p.set("to", params.get("to") || state.params.get("to") || "");
+  }
+  if (state.refresh !== "live") p.set("refresh", state.refresh);
+  for (const [k, v] of params) if (v !== "" && k !== "from" && k !== "to") p.set(k, v);
+  return "#/" + page + "?" + p.toString();
+}
+
+// setParam changes one filter of the page (a drill-down), "" removes it.
+function setParam(k, v) {
+  const p = new URLSearchParams(state.params);
+  if (v === "" || v == null) p.delete(k); else p.set(k, v);
+  location.hash = hashOf(state.page, p);
+}
+
+// timeRange is the chosen range in Unix seconds: {from, to, seconds}.
+function timeRange() {
+  const now = Date.now() / 1000;
+  if (state.range === "custom") {
+    const f = Date.parse(state.params.get("from") || "") / 1000;
+    const t = Date.parse(state.params.get("to") || "") / 1000;
+    if (Number.isFinite(f) && Number.isFinite(t) && t > f) return { from: f, to: t, seconds: t - f, custom: true };
+  }
+  const s = ranges[state.range] || 3600;
+  return { from: now - s, to: now, seconds: s };
+}
+const iso = (t) => new Date(t * 1000).toISOString();
+
+// ---- Theme ----
+
+function applyTheme() {
+  const stored = localStorage.getItem("shopstream-theme");
+  const dark = stored ? stored === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+  $("theme").textContent = dark ? "☀ light" : "☾ dark";
+}
+function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+
+// ---- Charts ----
+
+const charts = new Set();
+
+// axisSize fits an axis to its longest label, so none is clipped.
+function axisSize(self, values, axisIdx, cycleNum) {
+  const axis = self.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  let size = axis.ticks.size + axis.gap;
+  const longest = (values || []).reduce((a, v) => (v != null && String(v).length > a.length ? String(v) : a), "");
+  if (longest !== "") {
+    self.ctx.font = axis.font[0];
+    size += self.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size) + 4;
+}
+
+// Chart draws series over time in a .chart element. spec: {height, series:
+// [{label, color, scale, fmt, bars, fill}], scales: {name: {min, max}},
+// axes: [{scale, fmt, side}], time (default true)}. The legend shows the
+// value under the cursor, and the latest value when the cursor is away.
+class Chart {
+  constructor(elem, spec) {
+    this.el = elem;
+    this.spec = spec;
+    this.data = [[], ...spec.series.map(() => [])];
+    this.el.dataset.points = "0";
+    this.build();
+    charts.add(this);
+  }
+
+  build() {
+    if (this.u) this.u.destroy();
+    const spec = this.spec;
+    const grid = cssVar("--grid"), muted = cssVar("--muted");
+    const latest = (u, si) => {
+      const d = u.data[si];
+      for (let i = d.length - 1; i >= 0; i--) if (d[i] != null) return d[i];
+      return null;
+    };
+    const time = spec.time !== false;
+    const series = [{ label: time ? "time" : spec.xLabel || "x",
+      value: (u, v) => (v == null ? (time ? "latest" : "") : time ? fmtTime(v * 1000) : (spec.xFmt || String)(v)) }];
+    spec.series.forEach((s, i) => {
+      const color = cssVar(s.color) || s.color;
+      const f = s.fmt || compact;
+      const o = { label: s.label, stroke: color, width: 2, scale: s.scale || "y", spanGaps: false,
+        value: (u, v) => { const x = v == null ? latest(u, i + 1) : v; return x == null ? "–" : f(x); } };
+      if (s.bars) {
+        o.paths = uPlot.paths.bars({ size: [0.8, 40] });
+        o.fill = color + "66";
+        o.width = 1;
+      } else if (s.fill) {
+        o.fill = color + "22";
+      }
+      series.push(o);
+    });
+    // The x axis keeps uPlot's height; the y axes fit their labels' width.
+    const axes = [{ stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid } }];
+    if (!time && spec.xFmt) axes[0].values = (u, vs) => vs.map(spec.xFmt);
+    if (spec.categories) {
+      // One tick per category at 0, 1, 2…, each bar centred on its own.
+      axes[0].splits = (u) => u.data[0].slice();
+      axes[0].values = (u, vs) => vs.map((v) => spec.xFmt(v));
+      axes[0].rotate = -30;
+      axes[0].size = 90;
+    }
+    for (const a of spec.axes || [{ scale: "y" }]) {
+      axes.push({ scale: a.scale, side: a.side || 3, stroke: a.color ? cssVar(a.color) : muted, grid: { show: !a.side, stroke: grid },
+        ticks: { stroke: grid }, size: axisSize, values: (u, vs) => vs.map(a.fmt || compact) });
+    }
+    const scales = { x: { time } };
+    if (spec.categories) scales.x.range = (u) => [-0.5, Math.max(1, u.data[0].length) - 0.5];
+    for (const [k, v] of Object.entries(spec.scales || {})) scales[k] = v;
+    for (const a of spec.axes || [{ scale: "y" }]) {
+      if (!scales[a.scale]) scales[a.scale] = { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.1)] };
+    }
+    this.u = new uPlot({ width: this.width(), height: spec.height || 240, series, axes, scales,
+      legend: { live: true }, cursor: { points: { size: 6 } } }, this.data, this.el.querySelector(".plot") || this.el);
+  }
+
+  width() { return Math.max(240, (this.el.clientWidth || this.el.parentElement.clientWidth || 320) - 4); }
+
+  setData(data) {
+    this.data = data;
+    this.el.dataset.points = String(data[0].length);
+    this.u.setData(data);
+    this.el.classList.toggle("no-data", data[0].length === 0);
+  }
+
+  resize() { this.u.setSize({ width: this.width(), height: this.spec.height || 240 }); }
+
+  // png downloads what the chart shows.
+  png(name) {
+    const c = this.u.ctx.canvas;
+    const out = document.createElement("canvas");
+    out.width = c.width;
+    out.height = c.height;
+    const ctx = out.getContext("2d");
+    ctx.fillStyle = cssVar("--card");
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(c, 0, 0);
+    download(name + ".png", out.toDataURL("image/png"));
+  }
+}
+
+function download(name, href) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+// tableCSV is the CSV of the rows a table shows (empty-state rows left out).
+function tableCSV(table) {
+  const q = (s) => (/[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s);
+  const rows = [];
+  const head = table.tHead ? [...table.tHead.rows[0].cells].map((c) => c.textContent.trim()) : null;
+  if (head) rows.push(head.map(q).join(","));
+  for (const body of table.tBodies) {
+    for (const r of body.rows) {
+      if (r.classList.contains("empty") || r.classList.contains("hidden")) continue;
+      rows.push([...r.cells].map((c) => q((c.dataset.csv != null ? c.dataset.csv : c.textContent).trim())).join(","));
+    }
+  }
+  return rows.join("\n") + "\n";
+}
+
+// Every card's export buttons: CSV for each table, PNG for each chart.
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button[data-export]");
+  if (!b) return;
+  const card = b.closest(".card");
+  const name = (card.id || "export") + "-" + new Date().toISOString().slice(0, 19).replace(/[:T]/g, "");
+  if (b.dataset.export === "csv") {
+    const t = card.querySelector("table");
+    download(name + ".csv", URL.createObjectURL(new Blob([tableCSV(t)], { type: "text/csv" })));
+  } else {
+    for (const c of charts) if (card.contains(c.el)) c.png(name);
+  }
+});
+
+function emptyRow(cols, text) {
+  const tr = el("tr", undefined, "empty");
+  const td = el("td", text);
+  td.colSpan = cols;
+  tr.append(td);
+  return tr;
+}
+
+// ---- Live stream and freshness ----
+
+const live = { es: null, connected: false, ready: null, summary: null, grewAt: null, lastSummaryAt: 0, handlers: {} };
+
+function on(kind, fn) { (live.handlers[kind] = live.handlers[kind] || []).push(fn); }
+
+function connect() {
+  const es = new EventSource("api/v1/stream");
+  live.es = es;
+  es.onopen = () => { live.connected = true; freshness(); };
+  es.onerror = () => {
+    live.connected = false;
+    freshness();
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+  };
+  for (const kind of ["summary", "ready", "minute", "alerts", "quality", "end"]) {
+    es.addEventListener(kind, (ev) => {
+      let d;
+      try { d = JSON.parse(ev.data); } catch (e) { return; }
+      if (kind === "summary") {
+        if (live.summary && d.transactions_total > live.summary.transactions_total) live.grewAt = Date.now();
+        else if (!live.grewAt && d.changed_at) live.grewAt = Date.now() - (Date.parse(d.at) - Date.parse(d.changed_at));
+        live.summary = d;
+        live.lastSummaryAt = Date.now();
+      }
+      if (kind === "ready") live.ready = d;
+      if (kind === "end") { live.connected = false; es.close(); setTimeout(connect, 2000); }
+      freshness();
+      if (state.refresh !== "live" && kind !== "ready") return;
+      for (const fn of live.handlers[kind] || []) {
+        try { fn(d); } catch (e) { console.error(e); }
+      }
+    });
+  }
+}
+
+// freshness sets the indicator from the connection, readiness and whether
+// stored data actually grows: "live" only while it does.
+function freshness() {
+  const s = $("status");
+  let cls = "down", text;
+  const now = Date.now();
+  const ago = live.grewAt ? Math.round((now - live.grewAt) / 1000) : null;
+  if (!live.connected || now - live.lastSummaryAt > 10000) {
+    text = "reconnecting…";
+    cls = "warn";
+  } else if (live.ready && !live.ready.ready) {
+    const since = live.ready.stalled_since ? new Date(live.ready.stalled_since).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : null;
+    text = (since ? "stalled since " + since : "not ready") + ": " + (live.ready.reasons || []).join("; ");
+  } else if (ago == null) {
+    text = "waiting for data: nothing stored since this page opened";
+    cls = "warn";
+  } else if (ago <= 5) {
+    text = "live";
+    cls = "ok";
+  } else if (ago <= 30) {
+    text = "updated " + ago + " s ago";
+    cls = "warn";
+  } else {
+    text = "stalled since " + new Date(live.grewAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) + ": nothing stored";
+  }
+  if (state.refresh === "off") text += " (paused)";
+  s.className = "status " + cls;
+  s.textContent = text;
+}
+setInterval(freshness, 1000);
+
+// ---- Pages and refresh ----
+
+// page registers what a page does: load() fetches its range; enter() runs
+// when it shows.
+const pageDefs = {};
+function page(name, def) { pageDefs[name] = def; }
+
+let refreshTimer = null;
+let loading = 0; // loads running
+let loadSeq = 0;
+
+// loadPage backfills the page shown; html[data-loading] is "1" while a
+// load runs (the header shows it), "0" once the last one is done.
+async function loadPage(fromTimer) {
+  const def = pageDefs[state.page];
+  if (!def || (fromTimer === true && loading > 0)) return;
+  loading++;
+  const seq = ++loadSeq;
+  document.documentElement.dataset.loading = "1";
+  try {
+    await def.load(timeRange());
+  } catch (e) {
+    console.warn(e);
+  } finally {
+    loading--;
+    if (loading === 0 && seq === loadSeq) document.documentElement.dataset.loading = "0";
+  }
+}
+
+function render() {
+  readHash();
+  for (const p of pages) {
+    $("page-" + p).classList.toggle("hidden", p !== state.page);
+    const a = document.querySelector('nav a[data-page="' + p + '"]');
+    a.classList.toggle("active", p === state.page);
+    a.href = hashOf(p, new URLSearchParams());
+  }
+  $("range").value = state.range;
+  $("refresh").value = state.refresh;
+  $("custom").classList.toggle("hidden", state.range !== "custom");
+  if (state.range === "custom") {
+    $("from").value = state.params.get("from") || "";
+    $("to").value = state.params.get("to") || "";
+  }
+  document.title = "shopstream · " + document.querySelector('nav a[data-page="' + state.page + '"]').textContent;
+  for (const c of charts) if (c.el.offsetParent) c.resize();
+  freshness();
+  clearInterval(refreshTimer);
+  const every = refreshes[state.refresh];
+  // Live: the stream updates the panels; the range is backfilled again
+  // each minute. Paused: nothing changes.
+  if (every >= 0) refreshTimer = setInterval(() => loadPage(true), (every || 60) * 1000);
+  loadPage();
+}
+
+$("range").addEventListener("change", () => {
+  state.range = $("range").value;
+  const p = new URLSearchParams(state.params);
+  if (state.range === "custom" && !p.get("from")) {
+    const now = Date.now();
+    p.set("from", new Date(now - 6 * 3600e3).toISOString().slice(0, 16));
+    p.set("to", new Date(now).toISOString().slice(0, 16));
+  }
+  location.hash = hashOf(state.page, p);
+});
+$("custom").addEventListener("change", () => {
+  const p = new URLSearchParams(state.params);
+  p.set("from", $("from").value);
+  p.set("to", $("to").value);
+  location.hash = hashOf(state.page, p);
+});
+$("refresh").addEventListener("change", () => {
+  state.refresh = $("refresh").value;
+  location.hash = hashOf(state.page, state.params);
+});
+$("theme").addEventListener("click", () => {
+  const dark = document.documentElement.dataset.theme === "dark";
+  localStorage.setItem("shopstream-theme", dark ? "light" : "dark");
+  applyTheme();
+  for (const c of charts) { c.build(); c.u.setData(c.data); }
+});
+window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  applyTheme();
+  for (const c of charts) { c.build(); c.u.setData(c.data); }
+});
+window.addEventListener("resize", () => { for (const c of charts) if (c.el.offsetParent) c.resize(); });
+window.addEventListener("hashchange", render);
+
+applyTheme();
+document.addEventListener("DOMContentLoaded", () => {
+  render();
+  connect();
+});

@@ -1,0 +1,785 @@
+// shopstream dashboard: the six pages' panels. Each page's load(range)
+// backfills the chosen time range from the API; the stream's events
+// (core.js on()) update what is live.
+"use strict";
+
+// ---- Overview ----
+
+// minuteSeries sums /api/v1/windows rows per window start: count, alerts,
+// revenue per currency (units).
+function minuteSeries(windows) {
+  const by = new Map();
+  for (const r of windows) {
+    const t = Date.parse(r.start) / 1000;
+    let m = by.get(t);
+    if (!m) { m = { n: 0, alerts: 0, rev: {} }; by.set(t, m); }
+    m.n += r.count;
+    m.alerts += r.alerts;
+    m.rev[r.currency] = (m.rev[r.currency] || 0) + r.revenue_minor / minorPer(r.currency);
+  }
+  return by;
+}
+
+const ov = { by: new Map(), step: 60, currency: null, prev: null, tps: [[], []], last: null };
+
+const volumeChart = new Chart($("chart-volume"), {
+  height: 260,
+  // Volume first, revenue last: the revenue line is drawn over the bars.
+  series: [{ label: "transactions", color: "--c2", scale: "n", bars: true }, { label: "revenue", color: "--c1", scale: "rev",
+    fmt: (v) => money(v, ov.currency || "USD") }],
+  axes: [{ scale: "rev", color: "--c1", fmt: (v) => money(v, ov.currency || "USD").replace(/\.00$/, "") }, { scale: "n", side: 1, color: "--c2" }],
+});
+const tpsChart = new Chart($("chart-tps"), { height: 200, series: [{ label: "tx/s", color: "--c0", fill: true, fmt: (v) => fmt1.format(v) }] });
+
+function drawVolume() {
+  const r = timeRange();
+  const now = Date.now() / 1000;
+  // The unfinished window is left out: half a minute is not a drop.
+  const ts = [...ov.by.keys()].filter((t) => t >= r.from - ov.step && t + ov.step <= Math.min(now, r.to + ov.step)).sort((a, b) => a - b);
+  const cur = ov.currency;
+  volumeChart.setData([ts, ts.map((t) => ov.by.get(t).n), ts.map((t) => (cur ? ov.by.get(t).rev[cur] || 0 : null))]);
+  if (!ts.length) {
+    // Say why: during the history backfill, stored event times lag behind.
+    const last = live.summary && live.summary.last_event_time;
+    $("chart-volume").querySelector(".empty-note").textContent = last && Date.parse(last) / 1000 < r.from
+      ? "No purchases in this range: stored event times reach " + fmtTime(last) + " so far (the history backfill is still running?) — pick a longer range."
+      : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
+  }
+  $("volume-sub").textContent = "per " + (ov.step === 60 ? "minute" : "hour") + " of event time; revenue in " + (cur || "the main currency") +
+    (ov.multi ? " (other currencies are not added in)" : "") + "; the unfinished " + (ov.step === 60 ? "minute" : "hour") + " is left out";
+}
+
+function tile(id, value, now, before, higherIsBetter) {
+  const t = $(id);
+  t.querySelector(".value").textContent = value;
+  const d = t.querySelector(".delta");
+  if (now == null || before == null || !Number.isFinite(now) || !Number.isFinite(before) || before === 0) {
+    d.textContent = before === 0 && now > 0 ? "new vs previous period" : "no previous period";
+    d.className = "delta";
+    return;
+  }
+  const ch = (now - before) / Math.abs(before);
+  d.textContent = (ch >= 0 ? "▲ " : "▼ ") + fmtPct(Math.abs(ch)) + " vs previous period";
+  d.className = "delta " + ((ch >= 0) === (higherIsBetter !== false) ? "good" : "bad");
+}
+
+// sumRange totals the windows of [from, to).
+function sumRange(by, from, to, cur) {
+  const s = { n: 0, alerts: 0, rev: 0 };
+  for (const [t, m] of by) {
+    if (t < from || t >= to) continue;
+    s.n += m.n;
+    s.alerts += m.alerts;
+    s.rev += cur ? m.rev[cur] || 0 : 0;
+  }
+  return s;
+}
+
+async function p95Latency() {
+  // The produce-to-commit histogram, where the pipeline exports one.
+  const m = await metricsSnapshot();
+  const h = m.histograms.find((x) => /produce.*commit|commit.*latency|end_to_end/.test(x.name));
+  return h ? h.p95 : null;
+}
+
+page("overview", {
+  async load(r) {
+    ov.step = r.seconds > 6 * 3600 ? 3600 : 60;
+    const g = ov.step === 60 ? "minute" : "hour";
+    // The previous period too, for the tiles' change.
+    const w = await getJSON("api/v1/windows?granularity=" + g + "&since=" + iso(r.from - r.seconds) + "&until=" + iso(r.to + ov.step));
+    ov.by = minuteSeries(w.windows);
+    const revTotals = {};
+    for (const m of ov.by.values()) for (const [c, v] of Object.entries(m.rev)) revTotals[c] = (revTotals[c] || 0) + v;
+    const cs = Object.keys(revTotals).sort((a, b) => revTotals[b] - revTotals[a]);
+    ov.currency = cs[0] || (live.summary && live.summary.revenue[0] ? live.summary.revenue[0].currency : null);
+    ov.multi = cs.length > 1;
+    drawVolume();
+    const now = sumRange(ov.by, r.from, r.to, ov.currency), before = sumRange(ov.by, r.from - r.seconds, r.from, ov.currency);
+    const mins = r.seconds / 60;
+    tile("o-tps", fmt1.format(now.n / r.seconds), now.n, before.n);
+    tile("o-rev", ov.currency ? money(now.rev / mins, ov.currency) : "–", now.rev, before.rev);
+    tile("o-fraud", fmtPct(now.n ? now.alerts / now.n : null, 2), now.n ? now.alerts / now.n : null, before.n ? before.alerts / before.n : null, false);
+    const qRange = Math.min(r.seconds, 7 * 86400);
+    try {
+      const [q, qb] = await Promise.all([getJSON("api/v1/quality?from=" + iso(r.to - qRange) + "&to=" + iso(r.to)),
+        getJSON("api/v1/quality?from=" + iso(r.to - 2 * qRange) + "&to=" + iso(r.to - qRange))]);
+      tile("o-quality", fmtPct(q.overall.score, 2), q.overall.score, qb.overall.score);
+    } catch (e) {
+      tile("o-quality", "–", null, null);
+    }
+    const p95 = await p95Latency().catch(() => null);
+    tile("o-p95", p95 == null ? "–" : fmt1.format(p95 * 1000) + " ms", null, null);
+    if (p95 == null) $("o-p95").querySelector(".delta").textContent = "no produce-to-commit histogram in /metrics";
+  },
+});
+
+on("summary", (s) => {
+  $("t-tx").textContent = fmtInt.format(s.transactions_total);
+  const rev = s.revenue || [];
+  $("t-rev").textContent = rev.length ? rev.slice(0, 2).map((a) => money(Number(a.amount), a.currency)).join(" · ") + (rev.length > 2 ? " …" : "") : "–";
+  $("t-alerts").textContent = fmtInt.format(s.fraud_alerts_total);
+  $("t-quar").textContent = fmtInt.format(s.quarantined_total);
+  $("t-cust").textContent = fmtInt.format(s.customers_total);
+  const at = Date.parse(s.at) / 1000;
+  if (ov.last && at > ov.last.at) {
+    const tps = Math.max(0, (s.transactions_total - ov.last.total) / (at - ov.last.at));
+    ov.tps[0].push(at);
+    ov.tps[1].push(tps);
+    while (ov.tps[0].length > 900) { ov.tps[0].shift(); ov.tps[1].shift(); }
+    tpsChart.setData(ov.tps);
+    sys.tps = tps;
+  }
+  ov.last = { at, total: s.transactions_total };
+});
+
+on("minute", (d) => {
+  if (ov.step !== 60 || timeRange().custom) return;
+  for (const m of d.minutes) {
+    const rev = {};
+    for (const a of m.revenue) rev[a.currency] = Number(a.amount);
+    ov.by.set(Date.parse(m.start) / 1000, { n: m.count, alerts: m.alerts, rev });
+  }
+  if (state.page === "overview") drawVolume();
+});
+
+// ---- Fraud ----
+
+const fr = { alerts: [], cursor: null, me: null, labelledByMe: new Map(), review: 0.4 };
+
+function reasonShort(r) {
+  if (typeof r === "string") return r;
+  if (r && r.rule) return r.rule;
+  if (r && r.feature) return r.feature + " " + (r.z > 0 ? "+" : "") + r.z + "σ";
+  return JSON.stringify(r);
+}
+function reasonLong(r) {
+  if (r && r.rule) return r.rule + " (weight " + r.weight + "): " + r.reason;
+  if (r && r.feature) return r.feature + " = " + r.value + ", " + r.z + " standard deviations from the customer's usual";
+  return reasonShort(r);
+}
+
+// matches says whether an alert passes the filters in the URL.
+function matches(a) {
+  const p = state.params;
+  const reasons = Array.isArray(a.reasons) ? a.reasons.map(reasonShort).join(" ") : "";
+  if (p.get("customer") && a.customer_id !== p.get("customer")) return false;
+  if (p.get("decision") && a.decision !== p.get("decision")) return false;
+  if (p.get("scenario") && !reasons.includes(p.get("scenario"))) return false;
+  if (p.get("reason") && !reasons.toLowerCase().includes(p.get("reason").toLowerCase())) return false;
+  if (p.get("min_amount") && a.amount < Number(p.get("min_amount"))) return false;
+  return true;
+}
+
+function alertRow(a) {
+  const tr = el("tr");
+  tr.dataset.id = a.transaction_id;
+  tr.dataset.alert = String(a.id);
+  const reasons = Array.isArray(a.reasons) ? a.reasons : [];
+  const rs = el("td", reasons.map(reasonShort).join(", "), "reasons");
+  rs.title = reasons.map(reasonLong).join("\n");
+  const st = el("td", undefined, "label-cell");
+  fillStatus(st, a);
+  const amount = el("td", fmt2.format(a.amount), "num");
+  amount.dataset.csv = String(a.amount);
+  tr.append(el("td", fmtTime(a.event_time)), el("td", a.customer_id), amount, el("td", a.risk.toFixed(3), "num"),
+    el("td", a.decision, "decision-" + a.decision), rs, st);
+  tr.addEventListener("click", (ev) => { if (!ev.target.closest("button")) setParam("alert", a.transaction_id); });
+  if (state.params.get("alert") === a.transaction_id) tr.classList.add("selected");
+  return tr;
+}
+
+const statusNames = { open: "open", confirmed_fraud: "fraud", false_positive: "false positive" };
+
+// fillStatus shows the label buttons, or the label with who gave it (when
+// this page did) and when; the buttons stay to correct a label.
+function fillStatus(td, a) {
+  td.replaceChildren();
+  if (a.status !== "open") {
+    const by = fr.labelledByMe.get(a.transaction_id);
+    td.append(el("span", statusNames[a.status] || a.status, "status-" + a.status));
+    const when = a.labelled_at ? new Date(a.labelled_at).toLocaleTimeString() : "";
+    td.append(el("small", " " + [by ? "by " + by : "", when].filter(Boolean).join(" at "), "who"));
+  }
+  for (const [label, text] of [["fraud", "fraud"], ["false_positive", "false +"]]) {
+    if ((label === "fraud" && a.status === "confirmed_fraud") || (label === "false_positive" && a.status === "false_positive")) continue;
+    const b = el("button", text);
+    b.type = "button";
+    b.title = "mark as " + (label === "fraud" ? "confirmed fraud" : "a false positive");
+    b.addEventListener("click", async () => {
+      try {
+        const out = await postJSON("api/v1/alerts/" + encodeURIComponent(a.transaction_id) + "/label", { label });
+        fr.labelledByMe.set(a.transaction_id, fr.me || "you");
+        Object.assign(a, out);
+        fillStatus(td, a);
+      } catch (e) {
+        $("alerts-count").textContent = "labelling failed: " + e.message;
+      }
+    });
+    td.append(b);
+  }
+}
+
+const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLabel: "risk", xFmt: (v) => v.toFixed(2),
+  series: [{ label: "alerts", color: "--c3", bars: true, fmt: (v) => fmtInt.format(v) }] });
+
+function drawAlerts() {
+  const shown = fr.alerts.filter(matches);
+  const rows = shown.slice(0, 200).map(alertRow);
+  if (rows.length === 0) rows.push(emptyRow(7, fr.alerts.length ? "no alert of the " + fr.alerts.length + " loaded matches the filters: clear them or load older alerts" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
+  $("alerts-body").replaceChildren(...rows);
+  $("alerts-count").textContent = Math.min(200, shown.length) + " shown of " + shown.length + " matching, " + fr.alerts.length + " loaded";
+  $("alerts-more").disabled = !fr.cursor;
+  // Risk histogram of what is shown, 0.05 wide bins.
+  const bins = new Array(20).fill(0);
+  for (const a of shown) bins[Math.min(19, Math.floor(a.risk * 20))]++;
+  const xs = bins.map((_, i) => i / 20 + 0.025);
+  const keep = xs.map((_, i) => i).filter((i) => i >= fr.review * 20 - 1);
+  scoreChart.setData(shown.length ? [keep.map((i) => xs[i]), keep.map((i) => bins[i])] : [[], []]);
+  showDetail();
+}
+
+function showDetail() {
+  const id = state.params.get("alert");
+  const box = $("alert-detail");
+  const a = id && fr.alerts.find((x) => x.transaction_id === id);
+  box.classList.toggle("hidden", !a);
+  if (!a) return;
+  $("ad-id").textContent = a.transaction_id;
+  const dl = el("dl");
+  const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
+  add("customer", a.customer_id);
+  add("event time", fmtTime(a.event_time));
+  add("amount", fmt2.format(a.amount));
+  add("risk", a.risk.toFixed(3));
+  add("decision", a.decision);
+  add("status", (statusNames[a.status] || a.status) + (a.labelled_at ? " (labelled " + fmtTime(a.labelled_at) + ")" : ""));
+  const ul = el("ul");
+  for (const r of Array.isArray(a.reasons) ? a.reasons : []) ul.append(el("li", reasonLong(r)));
+  const link = el("a", "customer page");
+  link.href = "#/customers?range=" + state.range + "&customer=" + encodeURIComponent(a.customer_id);
+  $("ad-body").replaceChildren(dl, el("h3", "reasons and features"), ul, link);
+}
+
+async function loadAlerts(older) {
+  const st = state.params.get("status") || "all";
+  let url = "api/v1/alerts?limit=100&status=" + st;
+  if (older && fr.cursor) url += "&cursor=" + encodeURIComponent(fr.cursor);
+  const a = await getJSON(url);
+  fr.alerts = older ? fr.alerts.concat(a.alerts) : a.alerts;
+  fr.cursor = a.next_cursor || null;
+  drawAlerts();
+}
+
+const fraudChart = new Chart($("chart-fraud"), { height: 220,
+  series: [{ label: "recall", color: "--c4", scale: "r", fmt: fmtPct }, { label: "precision", color: "--c5", scale: "r", fmt: fmtPct }],
+  axes: [{ scale: "r", fmt: (v) => Math.round(v * 100) + "%" }], scales: { r: { auto: false, range: [0, 1.05] } } });
+
+function metricsWindow(seconds) {
+  if (seconds <= 3600) return "1h";
+  if (seconds <= 86400) return "24h";
+  return "all";
+}
+
+page("fraud", {
+  async load(r) {
+    for (const [k, id] of [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"], ["min_amount", "f-amount"]]) {
+      $(id).value = state.params.get(k) || (k === "status" ? "all" : "");
+    }
+    if (!fr.me) {
+      const s = await getJSON("api/v1/session").catch(() => null);
+      fr.me = s ? s.actor : null;
+    }
+    await loadAlerts(false);
+    const win = metricsWindow(r.seconds);
+    try {
+      const m = await getJSON("api/v1/fraud/metrics?window=" + win);
+      fr.review = m.thresholds.review_at;
+      $("fq-precision").textContent = fmtPct(m.precision);
+      $("fq-recall").textContent = fmtPct(m.recall);
+      $("fq-fpr").textContent = fmtPct(m.fpr, 2);
+      $("fq-prauc").textContent = m.pr_auc == null ? "–" : m.pr_auc.toFixed(3);
+      $("fq-sub").textContent = "window " + win + " (the API's nearest to the range): " + fmtInt.format(m.labelled) + " labelled, " + fmtInt.format(m.fraud) + " fraud; held at risk ≥ " + m.thresholds.review_at;
+      const sel = state.params.get("scenario");
+      const names = Object.keys(m.per_scenario).sort();
+      $("scenario-list").replaceChildren(...names.map((n) => { const o = el("option"); o.value = n; return o; }));
+      const rows = names.map((n) => {
+        const s = m.per_scenario[n];
+        const tr = el("tr", undefined, n === sel ? "selected" : "");
+        tr.dataset.scenario = n;
+        tr.append(el("td", n), el("td", fmtInt.format(s.fraud), "num"), el("td", fmtInt.format(s.caught), "num"), el("td", fmtPct(s.recall), "num"));
+        tr.addEventListener("click", () => setParam("scenario", n === sel ? "" : n));
+        return tr;
+      });
+      if (!rows.length) rows.push(emptyRow(4, "no labelled fraud in the window yet"));
+      $("fq-scenarios").replaceChildren(...rows);
+      const ts = m.series.map((p) => Date.parse(p.start) / 1000);
+      fraudChart.setData([ts, m.series.map((p) => p.recall), m.series.map((p) => p.precision)]);
+    } catch (e) {
+      $("fq-sub").textContent = "no detection figures: " + e.message;
+    }
+    try {
+      const mr = await getJSON("api/v1/fraud/models");
+      const rows = mr.models.slice(0, 10).map((m) => {
+        const tr = el("tr");
+        const ev = m.metrics && m.metrics.evaluation;
+        const pr = ev && ev.candidate ? ev.candidate.pr_auc : null;
+        const act = el("td");
+        if (m.status !== "active") {
+          const b = el("button", "promote");
+          b.type = "button";
+          b.addEventListener("click", () => postJSON("api/v1/fraud/models/" + m.version + "/promote").then(loadPage, (e) => { $("fm-sub").textContent = e.message; }));
+          act.append(b);
+        }
+        tr.append(el("td", "v" + m.version), el("td", m.status, "status-" + m.status), el("td", fmtTime(m.created_at)),
+          el("td", m.metrics && m.metrics.rows != null ? fmtInt.format(m.metrics.rows) : "–", "num"), el("td", pr == null ? "–" : pr.toFixed(3), "num"), el("td", m.note), act);
+        return tr;
+      });
+      if (!rows.length) rows.push(emptyRow(7, "no model trained yet: the rules decide alone until shopstream fraud train runs"));
+      $("fm-body").replaceChildren(...rows);
+      $("fm-rollback").disabled = mr.models.length < 2;
+    } catch (e) {
+      $("fm-sub").textContent = e.message;
+    }
+  },
+});
+
+// New alerts go on top; the table is drawn again at most once a second,
+// however many arrive.
+let alertsDrawPending = false;
+on("alerts", (d) => {
+  const st = state.params.get("status");
+  const known = new Set(fr.alerts.map((x) => x.id));
+  for (const a of d.alerts) {
+    if (known.has(a.id) || (st && st !== "all" && st !== a.status)) continue;
+    fr.alerts.unshift(a);
+  }
+  if (fr.alerts.length > 1000) fr.alerts.length = 1000;
+  if (state.page === "fraud" && !alertsDrawPending) {
+    alertsDrawPending = true;
+    setTimeout(() => { alertsDrawPending = false; drawAlerts(); }, 1000);
+  }
+});
+
+$("alert-filters").addEventListener("change", () => {
+  const p = new URLSearchParams(state.params);
+  for (const [k, id] of [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"], ["min_amount", "f-amount"]]) {
+    const v = $(id).value.trim();
+    if (v && !(k === "status" && v === "all")) p.set(k, v); else p.delete(k);
+  }
+  location.hash = hashOf("fraud", p);
+});
+$("alert-filters").addEventListener("submit", (ev) => ev.preventDefault());
+$("alerts-more").addEventListener("click", () => loadAlerts(true));
+$("ad-close").addEventListener("click", () => setParam("alert", ""));
+$("fm-rollback").addEventListener("click", () => {
+  if (window.confirm("Re-activate the previous active model version?")) postJSON("api/v1/fraud/models/rollback").then(loadPage, (e) => { $("fm-sub").textContent = e.message; });
+});
+
+// ---- Customers ----
+
+const cu = { prevSegments: null };
+const segChart = new Chart($("chart-segments"), { height: 260, time: false, categories: true, xLabel: "segment",
+  series: [{ label: "customers", color: "--c0", bars: true, fmt: (v) => fmtInt.format(v) }] });
+const clvChart = new Chart($("chart-clv"), { height: 260, time: false, categories: true, xLabel: "segment",
+  series: [{ label: "mean CLV", color: "--c1", bars: true, fmt: (v) => fmt2.format(v) }] });
+
+async function showCustomer(id) {
+  const box = $("cust-body");
+  box.classList.toggle("hidden", !id);
+  if (!id) return;
+  $("cust-id").value = id;
+  let c;
+  try {
+    c = await getJSON("api/v1/customers/" + encodeURIComponent(id));
+  } catch (e) {
+    box.replaceChildren(el("p", e.status === 404 ? "No purchase of " + id + " is stored: check the ID (customers look like c00001234)." : e.message, "error"));
+    return;
+  }
+  const dl = el("dl");
+  const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
+  add("first seen", fmtTime(c.first_seen));
+  add("last seen", fmtTime(c.last_seen));
+  add("orders", fmtInt.format(c.orders));
+  add("revenue", fmt2.format(c.revenue));
+  add("segment", c.rfm ? c.rfm.segment + " (RFM " + c.rfm.score + ")" : "not scored yet");
+  add("CLV (12 months)", c.clv ? fmt2.format(c.clv.value) + ", alive " + fmtPct(c.clv.p_alive) : "no CLV model yet");
+  add("cluster", c.cluster == null ? "–" : String(c.cluster));
+  const risk = fr.alerts.filter((a) => a.customer_id === id);
+  add("fraud alerts (loaded)", risk.length ? risk.map((a) => a.decision + " " + a.risk.toFixed(2)).join(", ") : "none");
+  const recs = el("p", "recommendations: …");
+  const alerts = el("a", "alerts of this customer");
+  alerts.href = "#/fraud?range=" + state.range + "&customer=" + encodeURIComponent(id);
+  const products = el("a", "recommendations page");
+  products.href = "#/products?range=" + state.range + "&customer=" + encodeURIComponent(id);
+  box.replaceChildren(el("h3", id), dl, recs, products, document.createTextNode(" · "), alerts);
+  getJSON("api/v1/customers/" + encodeURIComponent(id) + "/recommendations?n=5").then((r) => {
+    recs.textContent = "recommendations (" + r.method + "): " + r.items.map((i) => i.item).join(", ");
+  }, (e) => { recs.textContent = "recommendations: " + e.message; });
+}
+
+page("customers", {
+  async load() {
+    showCustomer(state.params.get("customer"));
+    const sel = state.params.get("segment");
+    try {
+      const s = await getJSON("api/v1/segments");
+      const prev = cu.prevSegments;
+      const rows = s.rfm.map((g) => {
+        const tr = el("tr", undefined, g.segment === sel ? "selected" : "");
+        tr.dataset.segment = g.segment;
+        const p = prev && prev.get(g.segment);
+        const ch = p == null ? "–" : (g.customers - p >= 0 ? "+" : "") + fmtInt.format(g.customers - p);
+        tr.append(el("td", g.segment), el("td", fmtInt.format(g.customers), "num"), el("td", fmtPct(g.share), "num"),
+          el("td", fmt2.format(g.revenue), "num"), el("td", g.mean_clv == null ? "–" : fmt2.format(g.mean_clv), "num"), el("td", ch, "num"));
+        tr.addEventListener("click", () => setParam("segment", g.segment === sel ? "" : g.segment));
+        return tr;
+      });
+      cu.prevSegments = new Map(s.rfm.map((g) => [g.segment, g.customers]));
+      $("seg-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "no segments yet: the analytics job scores customers every few minutes")]));
+      $("seg-sub").textContent = fmtInt.format(s.customers) + " customers scored; change since this page last loaded" + (sel ? "; " + sel + " selected" : "");
+      const shown = s.rfm.filter((g) => !sel || g.segment === sel);
+      segChart.spec.xFmt = (i) => (shown[Math.round(i)] ? shown[Math.round(i)].segment : "");
+      clvChart.spec.xFmt = segChart.spec.xFmt;
+      segChart.build();
+      clvChart.build();
+      segChart.setData([shown.map((_, i) => i), shown.map((g) => g.customers)]);
+      clvChart.setData([shown.map((_, i) => i), shown.map((g) => g.mean_clv)]);
+      const cl = s.clusters;
+      if (cl) {
+        $("cl-sub").textContent = "k = " + cl.k + ", silhouette " + (cl.silhouette == null ? "–" : cl.silhouette.toFixed(3));
+        const profiles = cl.profiles || [];
+        const keys = profiles.length ? Object.keys(profiles[0]).filter((k) => typeof profiles[0][k] !== "object") : [];
+        $("cl-head").replaceChildren(el("tr"));
+        $("cl-head").rows[0].append(...keys.map((k) => el("th", k.replace(/_/g, " "))));
+        $("cl-body").replaceChildren(...profiles.map((p) => {
+          const tr = el("tr");
+          const cell = (v) => (typeof v !== "number" ? String(v) : Number.isInteger(v) ? fmtInt.format(v) : fmt2.format(v));
+          tr.append(...keys.map((k) => el("td", cell(p[k]), typeof p[k] === "number" ? "num" : "")));
+          return tr;
+        }));
+      }
+    } catch (e) {
+      $("seg-sub").textContent = e.status === 404 ? "no customer analytics on this server (shopstream analytics)" : e.message;
+    }
+    try {
+      const c = await getJSON("api/v1/cohorts");
+      const n = Math.max(0, ...c.cohorts.map((x) => x.retention.length));
+      const head = el("tr");
+      head.append(el("th", "cohort"), el("th", "size", "num"), ...Array.from({ length: n }, (_, i) => el("th", "+" + i, "num")));
+      $("coh-head").replaceChildren(head);
+      const rows = c.cohorts.map((x) => {
+        const tr = el("tr");
+        tr.append(el("td", x.month), el("td", fmtInt.format(x.size), "num"));
+        for (let i = 0; i < n; i++) {
+          const v = x.retention[i];
+          const td = el("td", v == null ? "" : fmtPct(v, 0), "num heat");
+          if (v != null) td.style.setProperty("--heat", String(Math.round(v * 100)));
+          tr.append(td);
+        }
+        return tr;
+      });
+      $("coh-body").replaceChildren(...(rows.length ? rows : [emptyRow(2, "no cohorts yet: the analytics job computes them")]));
+    } catch (e) { /* no analytics API: the segments panel says so */ }
+    try {
+      const m = await getJSON("api/v1/clv/model");
+      const mt = m.metrics || {};
+      const num = (v, f) => (typeof v === "number" && Number.isFinite(v) ? f(v) : "–");
+      const corr = mt.frequency_monetary_correlation;
+      const rows = [["model version", "v" + m.version], ["customers", num(mt.customers, fmtInt.format)], ["repeat customers", num(mt.repeat_customers, fmtInt.format)],
+        ["BG/NBD log-likelihood", num(mt.bgnbd_log_likelihood, fmt2.format)], ["Gamma-Gamma log-likelihood", num(mt.gamma_gamma_log_likelihood, fmt2.format)],
+        ["frequency–spend correlation", num(corr, (v) => v.toFixed(3) + (Math.abs(v) > 0.3 ? " (too high for Gamma-Gamma)" : " (independent enough)"))],
+        ["mean P(alive)", num(mt.mean_p_alive, fmtPct)], ["mean CLV", num(mt.mean_clv, fmt2.format)], ["total CLV", num(mt.total_clv, fmt2.format)],
+        ["horizon", num(mt.horizon_months, (v) => v + " months") + num(mt.discount_rate, (v) => " at " + fmtPct(v, 0) + " a year")]].map(([k, v]) => {
+        const tr = el("tr");
+        tr.append(el("td", k), el("td", v, "num"));
+        return tr;
+      });
+      $("clv-body").replaceChildren(...rows);
+      $("clv-sub").textContent = "fitted " + fmtTime(m.created_at);
+    } catch (e) { /* the empty state stays */ }
+  },
+});
+
+$("cust-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  setParam("customer", $("cust-id").value.trim());
+});
+
+// ---- Products and experiments ----
+
+function itemRows(body, items, empty) {
+  const rows = items.map((it, i) => {
+    const tr = el("tr");
+    tr.dataset.product = it.item;
+    tr.append(el("td", String(i + 1)), el("td", it.item), el("td", fmt1.format(it.score), "num"));
+    tr.addEventListener("click", () => setParam("product", it.item));
+    return tr;
+  });
+  body.replaceChildren(...(rows.length ? rows : [emptyRow(3, empty)]));
+}
+
+function verdict(res, cmp) {
+  if (res.sample_ratio.mismatch) return ["sample-ratio mismatch", "verdict-srm"];
+  const t = res.experiment.metric === "revenue" ? cmp.revenue : cmp.conversion;
+  if (!t.sequential) return ["too little data", "verdict-none"];
+  if (cmp.significant) return t.sequential.lift > 0 ? ["better", "verdict-better"] : ["worse", "verdict-worse"];
+  return ["no difference yet", "verdict-none"];
+}
+const signed = (v) => (v > 0 ? "+" : "") + (v * 100).toFixed(1) + "%";
+
+page("products", {
+  async load() {
+    const cust = state.params.get("customer"), prod = state.params.get("product");
+    $("recs-id").value = cust || "";
+    $("sim-id").value = prod || "";
+    if (cust) {
+      getJSON("api/v1/customers/" + encodeURIComponent(cust) + "/recommendations?n=10").then((r) => {
+        $("recs-sub").textContent = "by " + r.method + (r.variant ? ", variant " + r.variant + " of " + r.experiment : "") + "; model " + Math.round(r.model_age_seconds) + " s old";
+        itemRows($("recs-body"), r.items, "nothing to recommend");
+      }, (e) => { $("recs-sub").textContent = e.message; });
+    }
+    if (prod) {
+      getJSON("api/v1/products/" + encodeURIComponent(prod) + "/similar?n=10").then((r) => {
+        $("sim-sub").textContent = "bought with " + prod + " (" + r.method + ")";
+        itemRows($("sim-body"), r.items, "no product bought with " + prod + " yet");
+      }, (e) => { $("sim-sub").textContent = e.message; });
+    }
+    getJSON("api/v1/products/top?n=10").then((r) => {
+      itemRows($("top-body"), r.items, "no purchases folded yet");
+      $("top-sub").textContent = "bought by the most customers (model " + Math.round(r.model_age_seconds) + " s old); click one for the products bought with it";
+    }, (e) => {
+      $("top-sub").textContent = e.status === 404 ? "no recommendation service on this server" : e.message;
+    });
+    let list;
+    try {
+      list = (await getJSON("api/v1/experiments")).experiments;
+    } catch (e) {
+      return;
+    }
+    const rows = [];
+    for (const x of list) {
+      let res;
+      try { res = await getJSON("api/v1/experiments/" + encodeURIComponent(x.name)); } catch (e) { continue; }
+      res.variants.forEach((v, i) => {
+        const tr = el("tr", undefined, i === 0 ? "first" : "");
+        tr.dataset.experiment = x.name;
+        tr.dataset.variant = v.name;
+        let lift = "control", verd = ["", ""];
+        if (i > 0) {
+          const cmp = res.comparisons[i - 1];
+          const s = (res.experiment.metric === "revenue" ? cmp.revenue : cmp.conversion).sequential;
+          lift = s ? signed(s.lift) + " [" + signed(s.low) + ", " + signed(s.high) + "]" : "–";
+          verd = verdict(res, cmp);
+        }
+        const srm = i === 0 ? (res.sample_ratio.mismatch ? "mismatch" : "ok") + " (p " + res.sample_ratio.p_value.toFixed(3) + ")" : "";
+        tr.append(el("td", i === 0 ? x.name + " (" + res.status + ")" : ""), el("td", v.name), el("td", v.recommender), el("td", fmtInt.format(v.exposures), "num"),
+          el("td", fmtInt.format(v.conversions), "num"), el("td", fmtPct(v.conversion_rate, 2), "num"), el("td", fmt2.format(v.revenue_per_exposed), "num"),
+          el("td", lift, "num"), el("td", srm, res.sample_ratio.mismatch ? "verdict-srm" : ""), el("td", verd[0], verd[1]));
+        rows.push(tr);
+      });
+    }
+    if (rows.length) $("exp-body").replaceChildren(...rows);
+  },
+});
+$("recs-form").addEventListener("submit", (ev) => { ev.preventDefault(); setParam("customer", $("recs-id").value.trim()); });
+$("sim-form").addEventListener("submit", (ev) => { ev.preventDefault(); setParam("product", $("sim-id").value.trim()); });
+
+// ---- Data quality ----
+
+const qualityChart = new Chart($("chart-quality"), { height: 240,
+  series: [{ label: "failed", color: "--c4", scale: "n", bars: true, fmt: (v) => fmtInt.format(v) }, { label: "score", color: "--c1", scale: "s", fmt: (v) => fmtPct(v, 2) }],
+  axes: [{ scale: "s", color: "--c1", fmt: (v) => fmtPct(v, 1) }, { scale: "n", side: 1, color: "--c4" }],
+  scales: { s: { range: (u, min, max) => [Math.min(min == null ? 0.9 : min, 0.9), 1.002] } } });
+
+function drawQuality(q) {
+  $("q-score").textContent = fmtPct(q.overall.score, 2);
+  $("q-checked").textContent = fmtInt.format(q.overall.checked);
+  $("q-failed").textContent = fmtInt.format(q.overall.failed);
+  $("q-warned").textContent = fmtInt.format(q.overall.warned);
+  const ts = q.minutes.map((m) => Date.parse(m.minute) / 1000);
+  qualityChart.setData([ts, q.minutes.map((m) => m.failed), q.minutes.map((m) => (m.score == null ? null : m.score))]);
+  const sel = state.params.get("check");
+  const rows = q.checks.filter((c) => c.failed > 0 || c.warned > 0).map((c) => {
+    const tr = el("tr", undefined, c.check === sel ? "selected" : "");
+    tr.dataset.check = c.check;
+    tr.append(el("td", c.check), el("td", fmtInt.format(c.failed), "num"), el("td", fmtInt.format(c.warned), "num"), el("td", fmtPct(c.score, 2), "num"));
+    tr.addEventListener("click", () => setParam("check", c.check === sel ? "" : c.check));
+    return tr;
+  });
+  $("q-checks").replaceChildren(...(rows.length ? rows : [emptyRow(4, "nothing failed in this range")]));
+}
+
+page("quality", {
+  async load(r) {
+    const from = Math.max(r.from, r.to - 7 * 86400);
+    $("q-sub").textContent = "by the minute records were checked" + (from > r.from ? "; the last 7 days of the range (the API's longest)" : "");
+    const q = await getJSON("api/v1/quality?from=" + iso(from) + "&to=" + iso(r.to));
+    drawQuality(q);
+    const fs = q.findings.map((f) => {
+      const tr = el("tr");
+      tr.append(el("td", f.severity, "sev-" + f.severity), el("td", f.detector + " · " + f.subject), el("td", f.message), el("td", f.source));
+      return tr;
+    });
+    $("q-findings").replaceChildren(...(fs.length ? fs : [emptyRow(4, "no findings: fresh, steady, no drift")]));
+    await loadQuarantine(r);
+  },
+});
+
+async function loadQuarantine(r) {
+  const check = state.params.get("check");
+  let url = "api/v1/quarantine?limit=50&since=" + iso(r.from) + "&until=" + iso(r.to + 60);
+  if (check) url += "&reason=" + encodeURIComponent(check);
+  const page = await getJSON(url);
+  const rows = page.records.map((x) => {
+    const tr = el("tr");
+    tr.dataset.id = String(x.id);
+    const detail = el("td", x.detail, "reasons");
+    detail.title = x.raw;
+    tr.append(el("td", String(x.id), "num"), el("td", fmtTime(x.quarantined_at)), el("td", x.reason), detail, el("td", x.source),
+      el("td", x.replay ? x.replay.outcome + " " + fmtTime(x.replay.at) : "open"));
+    return tr;
+  });
+  $("qr-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing quarantined in this range" + (check ? " by " + check : "") + ": every record passed")]));
+  $("qr-sub").textContent = (check ? "failing " + check + " (click the check again to clear)" : "every check") + ", newest first";
+  $("qr-replay").disabled = !page.records.some((x) => !x.replay);
+}
+
+$("qr-replay").addEventListener("click", async () => {
+  const ids = [...$("qr-body").querySelectorAll("tr[data-id]")].map((tr) => Number(tr.dataset.id));
+  try {
+    const out = await postJSON("api/v1/quarantine/replay", { ids });
+    $("qr-sub").textContent = "replayed: " + JSON.stringify(out);
+    await loadQuarantine(timeRange());
+  } catch (e) {
+    $("qr-sub").textContent = "replay failed: " + e.message;
+  }
+});
+
+on("quality", (q) => {
+  if (state.page === "overview" && q.overall.score != null) $("o-quality").querySelector(".value").textContent = fmtPct(q.overall.score, 2);
+});
+
+// ---- System ----
+
+const sys = { hist: {}, parts: [], tps: null };
+
+function drawLag() {
+  const h = sys.hist[state.params.get("partition") || "all"];
+  if (h) lagChart.setData([h[0].slice(), h[1].slice()]);
+}
+const lagChart = new Chart($("chart-lag"), { height: 220, series: [{ label: "lag", color: "--c2", fmt: (v) => fmtInt.format(v) }] });
+
+// metricsSnapshot parses /metrics (Prometheus text): samples, and for each
+// histogram its p95 from the buckets.
+async function metricsSnapshot() {
+  const r = await fetch("metrics", { cache: "no-store" });
+  if (!r.ok) throw new Error("/metrics: " + r.status);
+  const text = await r.text();
+  const samples = [], buckets = new Map();
+  for (const line of text.split("\n")) {
+    if (!line || line[0] === "#") continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const [, name, , labels = "", v] = m;
+    const value = Number(v);
+    if (name.endsWith("_bucket")) {
+      const le = /le="([^"]*)"/.exec(labels);
+      const key = name.slice(0, -7) + "{" + labels.replace(/,?le="[^"]*"/, "") + "}";
+      if (!buckets.has(key)) buckets.set(key, []);
+      buckets.get(key).push([le ? Number(le[1] === "+Inf" ? Infinity : le[1]) : Infinity, value]);
+      continue;
+    }
+    samples.push({ name, labels, value });
+  }
+  const histograms = [];
+  for (const [key, bs] of buckets) {
+    bs.sort((a, b) => a[0] - b[0]);
+    const total = bs.length ? bs[bs.length - 1][1] : 0;
+    let p95 = null;
+    if (total > 0) {
+      const want = total * 0.95;
+      for (let i = 0; i < bs.length; i++) {
+        if (bs[i][1] >= want) {
+          const [lo, cLo] = i ? bs[i - 1] : [0, 0];
+          const [hi, cHi] = bs[i];
+          p95 = hi === Infinity ? lo : lo + (hi - lo) * ((want - cLo) / Math.max(1, cHi - cLo));
+          break;
+        }
+      }
+    }
+    const name = key.slice(0, key.indexOf("{"));
+    histograms.push({ name, labels: key.slice(name.length + 1, -1), p95, count: total });
+  }
+  return { samples, histograms };
+}
+
+function drawPartitions() {
+  const sel = state.params.get("partition");
+  const rows = sys.parts.map((p) => {
+    const tr = el("tr", undefined, String(p.partition) === sel ? "selected" : "");
+    tr.dataset.partition = String(p.partition);
+    tr.append(el("td", String(p.partition)), el("td", fmtInt.format(p.committed), "num"), el("td", fmtInt.format(p.end), "num"), el("td", fmtInt.format(p.lag), "num"));
+    tr.addEventListener("click", () => setParam("partition", String(p.partition) === sel ? "" : String(p.partition)));
+    return tr;
+  });
+  $("part-body").replaceChildren(...(rows.length ? rows : [emptyRow(4, "no partition assigned: is the processor running?")]));
+  $("lag-sub").textContent = sel ? "partition " + sel + ", live (click it again for all)" : "all partitions, live";
+  drawLag();
+}
+
+page("system", {
+  async load() {
+    drawPartitions();
+    const m = await metricsSnapshot();
+    const f = ($("m-filter").value || "").toLowerCase();
+    const p95 = new Map(m.histograms.map((h) => [h.name + "{" + h.labels + "}", h]));
+    const rows = [];
+    for (const s of m.samples) {
+      if (!s.name.startsWith("shopstream_") || (f && !(s.name + s.labels).toLowerCase().includes(f))) continue;
+      let q = "";
+      if (s.name.endsWith("_count")) {
+        const h = p95.get(s.name.slice(0, -6) + "{" + s.labels + "}");
+        if (h && h.p95 != null) q = s.name.includes("seconds") ? fmt1.format(h.p95 * 1000) + " ms" : fmt1.format(h.p95);
+      }
+      const tr = el("tr");
+      tr.append(el("td", s.name), el("td", s.labels.replace(/"/g, ""), "reasons"), el("td", fmt2.format(s.value).replace(/\.00$/, ""), "num"), el("td", q, "num"));
+      rows.push(tr);
+      if (rows.length >= 300) break;
+    }
+    $("m-body").replaceChildren(...(rows.length ? rows : [emptyRow(4, f ? "no metric matches " + f : "no shopstream metrics on this server")]));
+    try {
+      const d = await getJSON("api/v1/alerts/deliveries?limit=20");
+      const dr = d.deliveries.map((x) => {
+        const tr = el("tr");
+        tr.append(el("td", x.summary), el("td", x.destination), el("td", x.status), el("td", fmtInt.format(x.attempts), "num"), el("td", x.last_error || ""));
+        return tr;
+      });
+      if (dr.length) $("dl-body").replaceChildren(...dr);
+    } catch (e) { /* no deliveries API: the empty state says how to route alerts */ }
+  },
+});
+$("m-filter").addEventListener("input", () => loadPage());
+$("m-filter").closest("form").addEventListener("submit", (ev) => ev.preventDefault());
+
+on("ready", (rd) => {
+  const d = rd.detail || {};
+  $("s-ready").textContent = rd.ready ? "ready" : "not ready";
+  $("s-lag").textContent = d.lag == null ? "–" : fmtInt.format(d.lag);
+  $("s-pending").textContent = d.pending_batches == null ? "–" : fmtInt.format(d.pending_batches);
+  $("s-commit").textContent = d.last_commit ? new Date(d.last_commit).toLocaleTimeString() : "–";
+  sys.parts = d.partitions || [];
+  // The lag of all partitions and of each, so a drill-down shows the
+  // partition's own history.
+  const t = Date.now() / 1000;
+  const push = (key, v) => {
+    const h = (sys.hist[key] = sys.hist[key] || [[], []]);
+    h[0].push(t);
+    h[1].push(v);
+    while (h[0].length > 900) { h[0].shift(); h[1].shift(); }
+  };
+  if (d.lag != null) push("all", d.lag);
+  for (const p of sys.parts) push(String(p.partition), p.lag);
+  drawLag();
+  if (state.page === "system") drawPartitions();
+});

@@ -200,8 +200,9 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		d.logger.Warn("the outbox's topics could not be created; deliveries to them are retried until they exist", "err", err)
 	}
 	cancel()
+	// Delivered messages are deleted by the retention job (--retain-outbox).
 	acfg := alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg,
-		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}} // what the processor queues for
+		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}, PruneAfter: -1} // what the processor queues for
 	var routes *alert.RoutesFile
 	if f.alertRoutes != "" {
 		if routes, err = alert.NewRoutesFile(alert.RoutesFileConfig{Path: f.alertRoutes, Logger: d.logger, Registerer: d.reg}); err != nil {
@@ -282,6 +283,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	pf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
+	var tf retentionFlags
+	tf.register(fs)
 	lf.register(fs, "info")
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
@@ -303,6 +306,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if err := af.validate(); err != nil {
+		return err
+	}
+	if err := tf.validate(); err != nil {
 		return err
 	}
 	logger, err := lf.logger(stderr)
@@ -330,6 +336,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
+		return err
+	}
+	if err := tf.start(gctx, g, st, logger, reg); err != nil {
 		return err
 	}
 	if wf.addr != "" {

@@ -35,6 +35,7 @@ var _ interface {
 type Store struct {
 	*sqlstore.Store
 	db *sql.DB
+	d  *dialect
 }
 
 //go:embed migrations/*.sql
@@ -58,7 +59,8 @@ func Open(ctx context.Context, dataDir string, opts ...store.OpenOption) (*Store
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{Store: sqlstore.New(&dialect{db: db}), db: db}
+	d := &dialect{db: db}
+	s := &Store{Store: sqlstore.New(d), db: db, d: d}
 	if err := s.Store.Open(ctx, migrationsFS, "migrations", store.NewOpenConfig(opts...)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -81,6 +83,22 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// CheckpointWAL implements store.WALCheckpointer with
+// wal_checkpoint(TRUNCATE), between two writers' transactions (it waits
+// for the one in progress). SQLite's own checkpoints, every 1000 pages,
+// never shrink the log, and cannot finish while a long read (the analytics
+// refresh's) holds an old snapshot, so the log grows through such a read;
+// this one truncates it to nothing once it is through.
+func (s *Store) CheckpointWAL(ctx context.Context) (bool, error) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	var busy, logPages, done int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	return busy != 0, nil
+}
 
 // leaders holds the leader locks taken in this process, by database file
 // and job name.

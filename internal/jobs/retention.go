@@ -208,7 +208,7 @@ func (r *Retention) RunOnce(ctx context.Context) (*RetentionReport, error) {
 		r.log.Error("retention pass failed", append(attrs, "err", err)...)
 		return rep, fmt.Errorf("retention: %w", err)
 	}
-	if total > 0 || rep.PartitionsCreated > 0 || rep.PartitionsDropped > 0 {
+	if total > 0 || rep.PartitionsCreated > 0 || rep.PartitionsDropped > 0 || rep.WALBusy {
 		r.log.Info("retention pass", attrs...)
 	} else {
 		r.log.Debug("retention pass: nothing to delete", attrs...)

@@ -236,10 +236,18 @@ func (d dialect) LockMigrations(ctx context.Context) (func(), error) {
 	}, nil
 }
 
+// isTransactionKey reports whether a unique constraint is one that a
+// transaction stored already violates: transaction_ids' key (the dedup),
+// or a key of transactions or one of its partitions.
+func isTransactionKey(name string) bool {
+	return name == "transaction_ids_pkey" ||
+		strings.HasPrefix(name, "transactions_") && (strings.HasSuffix(name, "_pkey") || strings.HasSuffix(name, "_key"))
+}
+
 // Classify sorts by SQLSTATE: class 22 (data exception, encodings
 // included), class 23 (integrity) and 54000 (program limit, a value too
-// large) are data errors; the duplicate key of transactions_pkey may be a
-// stored transaction. Everything else (class 08, 40001, 40P01, 53, 57P01,
+// large) are data errors; a duplicate key of transaction_ids or of
+// transactions may be a stored transaction. Everything else (class 08, 40001, 40P01, 53, 57P01,
 // ...) is transient.
 func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 	var e *pgconn.PgError
@@ -247,7 +255,7 @@ func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 		return sqlstore.Transient, ""
 	}
 	switch {
-	case e.Code == "23505" && e.ConstraintName == "transactions_pkey":
+	case e.Code == "23505" && isTransactionKey(e.ConstraintName):
 		return sqlstore.DuplicateKey, e.Message
 	case strings.HasPrefix(e.Code, "22"), strings.HasPrefix(e.Code, "23"), e.Code == "54000":
 		msg := e.Message
@@ -348,8 +356,24 @@ func (s *txSource) Values() ([]any, error) {
 
 func (s *txSource) Err() error { return nil }
 
+// CopyTxs copies the transactions' ids into transaction_ids first (its key
+// is what refuses an id stored already, whatever its event time), then the
+// rows into transactions.
 func (d dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Part) error {
-	return copyTxsInto(ctx, pgTx(tx), "transactions", parts)
+	t := pgTx(tx)
+	var ids [][]any
+	for i := range parts {
+		for j := range parts[i].Txs {
+			ids = append(ids, []any{parts[i].Txs[j].TransactionID})
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := t.CopyFrom(ctx, pgx.Identifier{"transaction_ids"}, []string{"transaction_id"}, pgx.CopyFromRows(ids)); err != nil {
+		return err
+	}
+	return copyTxsInto(ctx, t, "transactions", parts)
 }
 
 func copyTxsInto(ctx context.Context, tx pgx.Tx, table string, parts []store.Part) error {

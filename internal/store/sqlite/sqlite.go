@@ -53,7 +53,7 @@ func Open(ctx context.Context, dataDir string, opts ...store.OpenOption) (*Store
 	}
 	path := filepath.Join(dataDir, FileName)
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(OFF)&_pragma=cache_size(-65536)&_txlock=immediate"
+		"&_pragma=foreign_keys(OFF)&_pragma=cache_size(-65536)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -85,16 +85,28 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Close() error { return s.db.Close() }
 
 // CheckpointWAL implements store.WALCheckpointer with
-// wal_checkpoint(TRUNCATE), between two writers' transactions (it waits
-// for the one in progress). SQLite's own checkpoints, every 1000 pages,
-// never shrink the log, and cannot finish while a long read (the analytics
+// wal_checkpoint(TRUNCATE), between two writers' transactions. SQLite's
+// own checkpoints (every 1000 pages) reuse the log from its start but
+// never shrink it, and cannot finish while a long read (the analytics
 // refresh's) holds an old snapshot, so the log grows through such a read;
-// this one truncates it to nothing once it is through.
+// this one truncates it to nothing once the read is over. It waits at
+// most a second for readers (writers wait meanwhile), then reports busy;
+// between these, journal_size_limit cuts the log back to 64 MiB whenever
+// SQLite restarts it.
 func (s *Store) CheckpointWAL(ctx context.Context) (bool, error) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 1000"); err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 10000") //nolint:errcheck // the DSN's value; a failure leaves a shorter wait
 	var busy, logPages, done int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
+	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
 		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
 	}
 	return busy != 0, nil

@@ -82,6 +82,12 @@ type Batch struct {
 	Owner      string
 	Generation int32
 	Parts      []Part
+	// ErasedUpTo is the ID of the last erasure the batch's records were
+	// pseudonymised against (store.Pseudonymise) before it was built; 0
+	// when none. WriteBatch applies the erasures recorded after it, under
+	// a lock that an erasure takes exclusively, so a record of an erased
+	// customer is never stored with the id.
+	ErasedUpTo int64
 }
 
 // Part is one partition's share of a batch: the records with offsets in

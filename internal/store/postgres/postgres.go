@@ -149,6 +149,7 @@ func (s *Store) TryLead(ctx context.Context, name string) (func(), bool, error) 
 const (
 	migrationLock  = 0x73686f7073747231
 	fraudModelLock = 0x73686f7066726d31
+	erasureLock    = 0x73686f7065726131
 )
 
 // dialect is sqlstore.Dialect over pgx.
@@ -210,9 +211,20 @@ func (d dialect) SQL() sqlstore.Queries {
 				count(*), sum(total_cents)::bigint
 			FROM transactions WHERE event_time < $1
 			GROUP BY customer_id, day ORDER BY customer_id COLLATE "C", day`,
-		Collate:    ` COLLATE "C"`,
-		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
+		Collate:      ` COLLATE "C"`,
+		SkipLocked:   ` FOR UPDATE SKIP LOCKED`,
+		BlobContains: `position(convert_to($1, 'UTF8') in %s) > 0`,
 	}
+}
+
+// LockErasures takes a transaction advisory lock, shared or exclusive.
+func (d dialect) LockErasures(ctx context.Context, tx sqlstore.DB, exclusive bool) error {
+	q := "SELECT pg_advisory_xact_lock_shared($1)"
+	if exclusive {
+		q = "SELECT pg_advisory_xact_lock($1)"
+	}
+	_, err := tx.Exec(ctx, q, int64(erasureLock))
+	return err
 }
 
 func (d dialect) LockModels(ctx context.Context, tx sqlstore.DB) error {

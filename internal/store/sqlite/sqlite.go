@@ -180,8 +180,12 @@ func (d *dialect) SQL() sqlstore.Queries {
 		PurchaseDays: `SELECT customer_id, event_time / 86400000000 * 86400000000 AS day, count(*), sum(total_cents)
 			FROM transactions WHERE event_time < $1
 			GROUP BY customer_id, day ORDER BY customer_id, day`,
+		BlobContains: `instr(%s, CAST($1 AS BLOB)) > 0`,
 	}
 }
+
+// LockErasures needs nothing: SQLite has one writer at a time.
+func (d *dialect) LockErasures(context.Context, sqlstore.DB, bool) error { return nil }
 
 // LockModels needs nothing: the transaction took SQLite's write lock at
 // BEGIN (_txlock=immediate), across processes too.

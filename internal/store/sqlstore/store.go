@@ -189,6 +189,9 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 	if err := store.Fence(b, stored); err != nil {
 		return err // nothing written: rolled back
 	}
+	if err := s.applyErasures(ctx, tx, b); err != nil {
+		return err
+	}
 	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
 		if c, _ := s.d.Classify(err); c == DuplicateKey {
 			return errDuplicateKey

@@ -74,6 +74,9 @@ type processFlags struct {
 	// qualityConfig is the data-quality contract file, re-read when it
 	// changes; "" for the default contract.
 	qualityConfig string
+	// ipHashKeyFile holds the key IP addresses are hashed with before
+	// they reach the state and the store; "" stores them as they come.
+	ipHashKeyFile string
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -91,6 +94,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
 	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
 	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
+	fs.StringVar(&f.ipHashKeyFile, "ip-hash-key-file", "", "`file` holding a secret key (at least 32 bytes; a trailing newline is ignored): IP addresses are then stored as their HMAC-SHA256 with it, their country kept for the fraud features (docs/security.md); default: stored as they come")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -173,13 +177,17 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	for n := range hooks {
 		names = append(names, n)
 	}
+	priv, err := newPrivacyFilter(ctx, d, f)
+	if err != nil {
+		return nil, web.FraudDeps{}, err
+	}
 	mon := monitor.New(monitor.Config{})
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, ConnOpts: d.conn, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
-		QualityObserver: qualityObserver{mon},
+		QualityObserver: qualityObserver{mon}, Privacy: priv,
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
@@ -231,6 +239,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		g.Go(func() error { return routes.Run(ctx) })
 	}
 	g.Go(func() error { return proc.Run(ctx) })
+	g.Go(func() error { return priv.Run(ctx) })
 	g.Go(func() error { return det.WatchRules(ctx) })
 	g.Go(func() error { return models.Run(ctx) })
 	g.Go(func() error { return trainer.Run(ctx) })

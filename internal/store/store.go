@@ -124,17 +124,21 @@ func (p *Part) Len() int { return len(p.Txs) + len(p.Quarantined) }
 
 // Tx is a stored transaction with its fraud result.
 type Tx struct {
-	TransactionID   string
-	CustomerID      string
-	EventTime       time.Time
-	TotalCents      int64
-	Currency        string
-	PaymentMethod   string
-	Channel         string
-	CardBIN         string
-	CardLast4       string
-	DeviceID        string
-	IPAddress       string
+	TransactionID string
+	CustomerID    string
+	EventTime     time.Time
+	TotalCents    int64
+	Currency      string
+	PaymentMethod string
+	Channel       string
+	CardBIN       string
+	CardLast4     string
+	DeviceID      string
+	IPAddress     string
+	// IPCountry and IPHosting are the geography of a hashed IPAddress
+	// (event.Transaction's); "" and false otherwise.
+	IPCountry       string
+	IPHosting       bool
 	BillingCountry  string
 	ShippingCountry string
 	// ItemsJSON is the items array as JSON.

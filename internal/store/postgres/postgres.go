@@ -331,7 +331,8 @@ func (d dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Ba
 
 var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_cents", "currency",
 	"payment_method", "channel", "card_bin", "card_last4", "device_id", "ip_address", "billing_country",
-	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "shadow_risk", "features", "produced_at"}
+	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "shadow_risk", "features", "produced_at",
+	"ip_country", "ip_hosting"}
 
 // txSource streams the batch's transactions to COPY without copying them.
 type txSource struct {
@@ -362,7 +363,8 @@ func (s *txSource) Values() ([]any, error) {
 	}
 	s.row = append(s.row[:0], t.TransactionID, t.CustomerID, t.EventTime, t.TotalCents, t.Currency,
 		t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry,
-		t.ShippingCountry, string(t.ItemsJSON), t.Partition, t.Offset, float32(t.Risk), t.Decision, string(t.ReasonsJSON), shadow, feats, t.ProducedAt)
+		t.ShippingCountry, string(t.ItemsJSON), t.Partition, t.Offset, float32(t.Risk), t.Decision, string(t.ReasonsJSON), shadow, feats, t.ProducedAt,
+		t.IPCountry, t.IPHosting)
 	return s.row, nil
 }
 

@@ -263,7 +263,7 @@ func (d *dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Par
 	}
 	return insertRows(ctx, tx, `INSERT OR FAIL INTO transactions (transaction_id, customer_id, event_time, total_cents, currency,
 		payment_method, channel, card_bin, card_last4, device_id, ip_address, billing_country, shipping_country, items,
-		kafka_partition, kafka_offset, risk, decision, reasons, shadow_risk, features, produced_at, stored_at)`, 23, "", len(idx),
+		kafka_partition, kafka_offset, risk, decision, reasons, shadow_risk, features, produced_at, stored_at, ip_country, ip_hosting)`, 25, "", len(idx),
 		func(args []any, k int) []any {
 			t := &parts[idx[k][0]].Txs[idx[k][1]]
 			var shadow any
@@ -277,7 +277,7 @@ func (d *dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Par
 			return append(args, t.TransactionID, t.CustomerID, t.EventTime.UnixMicro(), t.TotalCents, t.Currency,
 				t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry,
 				string(t.ItemsJSON), t.Partition, t.Offset, t.Risk, t.Decision, string(t.ReasonsJSON), shadow, feats,
-				t.ProducedAt.UnixMicro(), now)
+				t.ProducedAt.UnixMicro(), now, t.IPCountry, t.IPHosting)
 		})
 }
 

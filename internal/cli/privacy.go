@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/privacy"
+	"github.com/shopstream/shopstream/internal/shopgeo"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// newPrivacyFilter builds the processor's privacy step: the erasure list
+// read from the store (before the first batch), and the IP hash key of
+// --ip-hash-key-file with the synthetic shop's GeoIP tables for the
+// address's country.
+func newPrivacyFilter(ctx context.Context, d pipelineDeps, f *processFlags) (*privacy.Filter, error) {
+	geo := shopgeo.Lookups(fraud.StateConfig{})
+	cfg := privacy.Config{CountryOfIP: geo.CountryOfIP, IsHostingIP: geo.IsHostingIP, Logger: d.logger}
+	if ps, ok := d.store.(store.Privacy); ok {
+		cfg.Erasures = ps
+	}
+	if f.ipHashKeyFile != "" {
+		key, err := privacy.ReadKeyFile(f.ipHashKeyFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("flag -ip-hash-key-file: %w", err)}
+		}
+		cfg.IPKey = key
+		d.logger.Info("IP addresses are stored as their keyed hash", "key_file", f.ipHashKeyFile)
+	}
+	pf, err := privacy.New(cfg)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("flag -ip-hash-key-file: %w", err)}
+	}
+	if err := pf.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return pf, nil
+}

@@ -1,0 +1,65 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// RegisterErasure adds DELETE /api/v1/customers/{id} (admin): it erases
+// the customer's personal data across the store (store.Privacy), keeping
+// the totals, records the erasure, and answers with it. The audit trail
+// names the customer by its pseudonym, never by its id. erased, when not
+// nil, is called after each erasure, so this process's own processor
+// pseudonymises the customer's records at once rather than at its next
+// read of the erasure list.
+func RegisterErasure(s *Server, p store.Privacy, erased func(ctx context.Context)) {
+	h := &erasureAPI{p: p, erased: erased}
+	s.Handle("DELETE /api/v1/customers/{id}", http.HandlerFunc(h.erase))
+}
+
+type erasureAPI struct {
+	p      store.Privacy
+	erased func(ctx context.Context)
+}
+
+// MaxCustomerIDBytes bounds the id an erasure takes.
+const MaxCustomerIDBytes = 256
+
+// ValidateCustomerID checks the id an erasure is asked for.
+func ValidateCustomerID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: the customer id is empty", ErrBadRequest)
+	case len(id) > MaxCustomerIDBytes:
+		return fmt.Errorf("%w: the customer id is %d bytes long, at most %d", ErrBadRequest, len(id), MaxCustomerIDBytes)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: the customer id is not UTF-8", ErrBadRequest)
+	}
+	return nil
+}
+
+func (h *erasureAPI) erase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := ValidateCustomerID(id); err != nil {
+		WriteError(w, err)
+		return
+	}
+	actor := "unknown"
+	if p, ok := PrincipalFrom(r.Context()); ok {
+		actor = p.Actor
+	}
+	e, err := h.p.EraseCustomer(r.Context(), id, actor)
+	if err != nil {
+		WriteError(w, fmt.Errorf("erasing a customer: %w", err))
+		return
+	}
+	Audit(r, "customer.erase", "customer:"+e.Pseudonym, nil, e)
+	if h.erased != nil {
+		h.erased(r.Context())
+	}
+	WriteJSON(w, http.StatusOK, e)
+}

@@ -362,6 +362,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		web.RegisterFraud(srv, fraudDeps)
 		registerDeliveries(srv, st)
+		registerErasure(srv, st)
 		if err := registerQualityAPI(srv, st); err != nil {
 			return err
 		}

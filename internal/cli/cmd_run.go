@@ -189,6 +189,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	web.RegisterFraud(srv, fraudDeps)
 	registerDeliveries(srv, st)
+	registerErasure(srv, st)
 	web.RegisterQuarantine(srv, st, quarantineReplayer(st, brokers, nil, bus.TopicTransactions, logger))
 	exps, err := startExperiments(gctx, g, srv, st, &ef, logger, reg)
 	if err != nil {

@@ -83,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	web.RegisterFraud(srv, web.FraudDeps{Store: fst, Detector: det, Models: models})
 	registerDeliveries(srv, st)
+	registerErasure(srv, st)
 	web.RegisterQuarantine(srv, st, quarantineReplayer(st, bus.SplitBrokers(*brokers), conn, bus.TopicTransactions, logger))
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err

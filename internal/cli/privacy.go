@@ -8,7 +8,16 @@ import (
 	"github.com/shopstream/shopstream/internal/privacy"
 	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/web"
 )
+
+// registerErasure adds DELETE /api/v1/customers/{id} when the store can
+// erase.
+func registerErasure(srv *web.Server, st store.Store) {
+	if p, ok := st.(store.Privacy); ok {
+		web.RegisterErasure(srv, p)
+	}
+}
 
 // newPrivacyFilter builds the processor's privacy step: the erasure list
 // read from the store (before the first batch), and the IP hash key of

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"unicode/utf8"
@@ -12,18 +11,16 @@ import (
 // RegisterErasure adds DELETE /api/v1/customers/{id} (admin): it erases
 // the customer's personal data across the store (store.Privacy), keeping
 // the totals, records the erasure, and answers with it. The audit trail
-// names the customer by its pseudonym, never by its id. erased, when not
-// nil, is called after each erasure, so this process's own processor
-// pseudonymises the customer's records at once rather than at its next
-// read of the erasure list.
-func RegisterErasure(s *Server, p store.Privacy, erased func(ctx context.Context)) {
-	h := &erasureAPI{p: p, erased: erased}
+// names the customer by its pseudonym, never by its id. Processors read
+// the erasure list every few seconds; the store pseudonymises whatever is
+// written after the erasure commits in any case (store.Batch.ErasedUpTo).
+func RegisterErasure(s *Server, p store.Privacy) {
+	h := &erasureAPI{p: p}
 	s.Handle("DELETE /api/v1/customers/{id}", http.HandlerFunc(h.erase))
 }
 
 type erasureAPI struct {
-	p      store.Privacy
-	erased func(ctx context.Context)
+	p store.Privacy
 }
 
 // MaxCustomerIDBytes bounds the id an erasure takes.
@@ -58,8 +55,5 @@ func (h *erasureAPI) erase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	Audit(r, "customer.erase", "customer:"+e.Pseudonym, nil, e)
-	if h.erased != nil {
-		h.erased(r.Context())
-	}
 	WriteJSON(w, http.StatusOK, e)
 }

@@ -94,18 +94,23 @@ func (s *Store) Close() error { return s.db.Close() }
 // between these, journal_size_limit cuts the log back to 64 MiB whenever
 // SQLite restarts it.
 func (s *Store) CheckpointWAL(ctx context.Context) (bool, error) {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
 	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
 	}
 	defer c.Close()
+	// Most of the log is copied first without stopping the writers; only
+	// what they add meanwhile is copied with them held.
+	var busy, logPages, done int
+	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done); err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
 	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 1000"); err != nil {
 		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
 	}
 	defer c.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 10000") //nolint:errcheck // the DSN's value; a failure leaves a shorter wait
-	var busy, logPages, done int
 	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
 		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
 	}

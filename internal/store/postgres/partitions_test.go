@@ -99,3 +99,13 @@ func TestPartitionsByDay(t *testing.T) {
 		t.Fatalf("summary = %+v, %v; want all 12 counted", sum, err)
 	}
 }
+
+// BareCopy, the benchmark's yardstick, copies into a plain table shaped
+// like the partitioned transactions.
+func TestBareCopyLikePartitioned(t *testing.T) {
+	s := open(t)
+	rows := []store.Tx{storetest.Tx("x1", "c", time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 1, 0, 0)}
+	if _, err := s.BareCopy(context.Background(), [][]store.Tx{rows}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -30,7 +30,7 @@ func (f *retentionFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.minuteWindows, "retain-minute-windows", "delete per-minute window metrics this long after the minute, e.g. 7d; hourly ones and the totals are kept (0 keeps them)")
 	fs.Var(&f.alerts, "retain-alerts", "delete fraud alerts this long after they were raised, e.g. 180d (0 keeps them)")
 	fs.DurationVar(&f.interval, "retention-interval", time.Minute, "how often the retention job runs (one instance at a time; it also checkpoints SQLite's write-ahead log and creates PostgreSQL's partitions ahead)")
-	fs.IntVar(&f.batch, "retention-batch", 5000, "most rows the retention job deletes per database transaction")
+	fs.IntVar(&f.batch, "retention-batch", 1000, "most rows the retention job deletes per database transaction")
 }
 
 func (f *retentionFlags) validate() error {

@@ -43,7 +43,7 @@ type RetentionConfig struct {
 	// Alerts is the age, by creation time, of fraud alerts. Defaults to 0.
 	Alerts time.Duration
 	// Batch is the most rows deleted per database transaction. Defaults
-	// to 5000.
+	// to 1000.
 	Batch int
 	// PartitionsAhead is how many days of transaction partitions are
 	// created ahead (PostgreSQL). Defaults to 3.
@@ -95,7 +95,7 @@ func NewRetention(cfg RetentionConfig) (*Retention, error) {
 		return nil, fmt.Errorf("retention: batch %d and partitions ahead %d must not be negative", cfg.Batch, cfg.PartitionsAhead)
 	}
 	if cfg.Batch == 0 {
-		cfg.Batch = 5000
+		cfg.Batch = 1000
 	}
 	if cfg.PartitionsAhead == 0 {
 		cfg.PartitionsAhead = 3

@@ -42,18 +42,6 @@ func (s *Store) DeleteInBatches(ctx context.Context, what string, batch int, stm
 	}
 }
 
-// PruneTransactions implements store.Retention row by row: the embedded
-// store's way (PostgreSQL drops partitions instead). Labels go first, in
-// the same transaction, chosen by the same query.
-func (s *Store) PruneTransactions(ctx context.Context, before time.Time, batch int) (store.Pruned, error) {
-	const pick = `SELECT transaction_id FROM transactions WHERE event_time < $1 ORDER BY event_time LIMIT $2`
-	n, err := s.DeleteInBatches(ctx, "transactions before "+before.UTC().Format(time.RFC3339), batch, []string{
-		`DELETE FROM labels WHERE transaction_id IN (` + pick + `)`,
-		`DELETE FROM transactions WHERE transaction_id IN (` + pick + `)`,
-	}, before)
-	return store.Pruned{Rows: n}, err
-}
-
 // PruneWindows implements store.Retention.
 func (s *Store) PruneWindows(ctx context.Context, g store.Granularity, before time.Time, batch int) (int64, error) {
 	return s.DeleteInBatches(ctx, string(g)+" windows before "+before.UTC().Format(time.RFC3339), batch, []string{

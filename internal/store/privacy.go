@@ -68,7 +68,7 @@ var personalFields = []string{"device_id", "ip_address", "card"}
 // reports whether it changed anything.
 func ScrubJSON(b []byte, id, pseudonym string) ([]byte, bool) {
 	quoted, _ := json.Marshal(id)
-	if !bytes.Contains(b, quoted) {
+	if id == pseudonym || !bytes.Contains(b, quoted) {
 		return b, false
 	}
 	var obj map[string]json.RawMessage
@@ -84,8 +84,17 @@ func ScrubJSON(b []byte, id, pseudonym string) ([]byte, bool) {
 			}
 		}
 	}
+	// Occurrences may overlap ("a"a" holds "a" twice): replace until none
+	// is left. Each round removes at least one copy of the id, which the
+	// pseudonym does not contain, so this ends.
 	p, _ := json.Marshal(pseudonym)
-	return bytes.ReplaceAll(b, quoted, p), true
+	for range len(b) {
+		if !bytes.Contains(b, quoted) {
+			break
+		}
+		b = bytes.ReplaceAll(b, quoted, p)
+	}
+	return b, true
 }
 
 // Pseudonymise applies erasures (by ErasureKey) to what b would store:

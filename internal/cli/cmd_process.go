@@ -21,6 +21,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/privacy"
 	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/qualityfile"
 	"github.com/shopstream/shopstream/internal/store"
@@ -76,7 +77,9 @@ type processFlags struct {
 	qualityConfig string
 	// ipHashKeyFile holds the key IP addresses are hashed with before
 	// they reach the state and the store; "" stores them as they come.
+	// validate reads it into ipHashKey.
 	ipHashKeyFile string
+	ipHashKey     []byte
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -133,6 +136,13 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
 	case f.alertRoutes != "" && len(f.webhooks) > 0:
 		return usageError{fmt.Errorf("flags -webhook and -alert-routes: with a routes file, declare webhooks as its destinations")}
+	}
+	if f.ipHashKeyFile != "" {
+		key, err := privacy.ReadKeyFile(f.ipHashKeyFile)
+		if err != nil {
+			return usageError{fmt.Errorf("flag -ip-hash-key-file: %w", err)}
+		}
+		f.ipHashKey = key
 	}
 	return nil
 }

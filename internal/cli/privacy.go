@@ -29,12 +29,8 @@ func newPrivacyFilter(ctx context.Context, d pipelineDeps, f *processFlags) (*pr
 	if ps, ok := d.store.(store.Privacy); ok {
 		cfg.Erasures = ps
 	}
-	if f.ipHashKeyFile != "" {
-		key, err := privacy.ReadKeyFile(f.ipHashKeyFile)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("flag -ip-hash-key-file: %w", err)}
-		}
-		cfg.IPKey = key
+	if f.ipHashKey != nil {
+		cfg.IPKey = f.ipHashKey
 		d.logger.Info("IP addresses are stored as their keyed hash", "key_file", f.ipHashKeyFile)
 	}
 	pf, err := privacy.New(cfg)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +160,24 @@ func TestErasedCustomersArePseudonymised(t *testing.T) {
 	bob := event.Transaction{CustomerID: "bob", IPAddress: "10.0.0.8"}
 	if v.Transaction(&bob, []byte(`{}`)); bob.CustomerID != "bob" || bob.IPAddress != "10.0.0.8" {
 		t.Fatalf("another customer changed: %+v", bob)
+	}
+}
+
+// A key file too short is refused naming the file, never showing the key.
+func TestReadKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	short := dir + "/short.key"
+	if err := os.WriteFile(short, []byte("s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := privacy.ReadKeyFile(short); err == nil || !strings.Contains(err.Error(), short) || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("short key: %v", err)
+	}
+	good := dir + "/good.key"
+	if err := os.WriteFile(good, append(slices.Clone(key), '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := privacy.ReadKeyFile(good); err != nil || !bytes.Equal(k, key) {
+		t.Fatalf("good key: %q, %v", k, err)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"hash"
 	"log/slog"
 	"os"
+	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,11 +215,26 @@ func (v view) Quarantined(t *event.Transaction, raw []byte) []byte {
 			raw, _ = store.ScrubJSON(raw, t.CustomerID, ps)
 		}
 	}
-	if ip := t.IPAddress; v.f.cfg.IPKey != nil && ip != "" && !event.IsHashedIP(ip) {
+	if v.f.cfg.IPKey == nil {
+		return raw
+	}
+	if ip := t.IPAddress; ip != "" && !event.IsHashedIP(ip) {
 		raw = replaceString(raw, ip, v.f.HashIP(ip))
 	}
-	return raw
+	// A record too malformed to decode still names its address as a
+	// field: that is hashed in place.
+	return ipField.ReplaceAllFunc(raw, func(m []byte) []byte {
+		sub := ipField.FindSubmatchIndex(m)
+		ip := string(m[sub[2]:sub[3]])
+		if ip == "" || event.IsHashedIP(ip) {
+			return m
+		}
+		return append(append(slices.Clip(m[:sub[2]]), v.f.HashIP(ip)...), m[sub[3]:]...)
+	})
 }
+
+// ipField finds the ip_address field of a record, decodable or not.
+var ipField = regexp.MustCompile(`"ip_address"\s*:\s*"([^"\\]*)"`)
 
 // replaceString replaces the JSON string s in raw by r.
 func replaceString(raw []byte, s, r string) []byte {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -180,4 +181,38 @@ func TestReadKeyFile(t *testing.T) {
 	if k, err := privacy.ReadKeyFile(good); err != nil || !bytes.Equal(k, key) {
 		t.Fatalf("good key: %q, %v", k, err)
 	}
+}
+
+// With a key, a quarantined record's address is hashed in place even when
+// the record could not be decoded.
+func TestQuarantinedIPHashed(t *testing.T) {
+	f, _ := privacy.New(privacy.Config{IPKey: key})
+	v := f.View()
+	raw := []byte(`{"total_amount":NaN,"ip_address" : "120.144.158.214","device_id":"d"}`)
+	out := v.Quarantined(&event.Transaction{}, raw)
+	want := `{"total_amount":NaN,"ip_address" : "` + f.HashIP("120.144.158.214") + `","device_id":"d"}`
+	if string(out) != want {
+		t.Fatalf("quarantined = %s, want %s", out, want)
+	}
+	if string(raw) != `{"total_amount":NaN,"ip_address" : "120.144.158.214","device_id":"d"}` {
+		t.Fatal("the record consumed was changed in place")
+	}
+}
+
+// Whatever a quarantined record holds, no ip_address field is left
+// unhashed.
+func FuzzQuarantined(f *testing.F) {
+	f.Add([]byte(`{"ip_address":"10.0.0.1","customer_id":"alice"}`), "alice", "10.0.0.1")
+	f.Add([]byte(`{"ip_address" :"1.2.3.4", "ip_address":"5.6.7.8"}`), "", "")
+	f.Add([]byte(`"ip_address":"\"`), "x", "")
+	p, _ := privacy.New(privacy.Config{IPKey: key})
+	v := p.View()
+	f.Fuzz(func(t *testing.T, raw []byte, customer, ip string) {
+		out := v.Quarantined(&event.Transaction{CustomerID: customer, IPAddress: ip}, raw)
+		for _, m := range regexp.MustCompile(`"ip_address"\s*:\s*"([^"\\]*)"`).FindAllSubmatch(out, -1) {
+			if len(m[1]) > 0 && !event.IsHashedIP(string(m[1])) {
+				t.Fatalf("Quarantined(%q) = %q keeps address %q", raw, out, m[1])
+			}
+		}
+	})
 }

@@ -51,6 +51,7 @@ var upward = map[string][]string{
 	"internal/jobs":          {"internal/web", "internal/cli", "internal/pipeline", "internal/bus", "internal/generate"},
 	"internal/importer":      {"internal/store", "internal/pipeline", "internal/bus", "internal/web", "internal/cli"},
 	"internal/store":         {"internal/pipeline", "internal/bus", "internal/web", "internal/cli", "internal/jobs", "internal/detector"},
+	"internal/privacy":       {"internal/web", "internal/cli", "internal/generate", "internal/jobs"},
 }
 
 type pkg struct {

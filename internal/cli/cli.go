@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"iforest":     {"isolation forest: ROC-AUC and PR-AUC on a labelled CSV; train saves a model, score writes per-row scores", runIForest},
 		"recommend":   {"evaluate the recommenders offline over the stored transactions", runRecommend},
 		"quality":     {"check a data-quality contract file and print the contract in force (quality check --config FILE)", runQuality},
+		"customer":    {"erase a customer's personal data, keeping the totals (erase ID)", runCustomer},
 		"healthcheck": {"probe a health URL (/healthz, /readyz); exit 0 when it answers 2xx (for container health checks)", runHealthcheck},
 		"migrate":     {"show and apply the store's schema migrations (status|up)", runMigrate},
 		"token":       {"create, list and revoke the API's tokens (create|list|revoke)", runToken},

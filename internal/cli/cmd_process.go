@@ -21,6 +21,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/privacy"
 	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/qualityfile"
 	"github.com/shopstream/shopstream/internal/store"
@@ -74,6 +75,11 @@ type processFlags struct {
 	// qualityConfig is the data-quality contract file, re-read when it
 	// changes; "" for the default contract.
 	qualityConfig string
+	// ipHashKeyFile holds the key IP addresses are hashed with before
+	// they reach the state and the store; "" stores them as they come.
+	// validate reads it into ipHashKey.
+	ipHashKeyFile string
+	ipHashKey     []byte
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -91,6 +97,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
 	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
 	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
+	fs.StringVar(&f.ipHashKeyFile, "ip-hash-key-file", "", "`file` holding a secret key (at least 32 bytes; a trailing newline is ignored): IP addresses are then stored as their HMAC-SHA256 with it, their country kept for the fraud features (docs/security.md); default: stored as they come")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -129,6 +136,13 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
 	case f.alertRoutes != "" && len(f.webhooks) > 0:
 		return usageError{fmt.Errorf("flags -webhook and -alert-routes: with a routes file, declare webhooks as its destinations")}
+	}
+	if f.ipHashKeyFile != "" {
+		key, err := privacy.ReadKeyFile(f.ipHashKeyFile)
+		if err != nil {
+			return usageError{fmt.Errorf("flag -ip-hash-key-file: %w", err)}
+		}
+		f.ipHashKey = key
 	}
 	return nil
 }
@@ -173,13 +187,17 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	for n := range hooks {
 		names = append(names, n)
 	}
+	priv, err := newPrivacyFilter(ctx, d, f)
+	if err != nil {
+		return nil, web.FraudDeps{}, err
+	}
 	mon := monitor.New(monitor.Config{})
 	proc, err := pipeline.New(pipeline.Config{
 		Brokers: d.brokers, ConnOpts: d.conn, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
-		QualityObserver: qualityObserver{mon},
+		QualityObserver: qualityObserver{mon}, Privacy: priv,
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
@@ -200,8 +218,9 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		d.logger.Warn("the outbox's topics could not be created; deliveries to them are retried until they exist", "err", err)
 	}
 	cancel()
+	// Delivered messages are deleted by the retention job (--retain-outbox).
 	acfg := alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg,
-		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}} // what the processor queues for
+		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}, PruneAfter: -1} // what the processor queues for
 	var routes *alert.RoutesFile
 	if f.alertRoutes != "" {
 		if routes, err = alert.NewRoutesFile(alert.RoutesFileConfig{Path: f.alertRoutes, Logger: d.logger, Registerer: d.reg}); err != nil {
@@ -230,6 +249,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		g.Go(func() error { return routes.Run(ctx) })
 	}
 	g.Go(func() error { return proc.Run(ctx) })
+	g.Go(func() error { return priv.Run(ctx) })
 	g.Go(func() error { return det.WatchRules(ctx) })
 	g.Go(func() error { return models.Run(ctx) })
 	g.Go(func() error { return trainer.Run(ctx) })
@@ -282,6 +302,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	pf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
+	var tf retentionFlags
+	tf.register(fs)
 	lf.register(fs, "info")
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
@@ -313,6 +335,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := af.validate(); err != nil {
 		return err
 	}
+	if err := tf.validate(); err != nil {
+		return err
+	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		return err
@@ -340,6 +365,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err
 	}
+	if err := tf.start(gctx, g, st, logger, reg); err != nil {
+		return err
+	}
 	if wf.addr != "" {
 		wcfg.Store, wcfg.Gatherer, wcfg.Logger, wcfg.Health = st, reg, logger, proc.Healthy
 		wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
@@ -352,6 +380,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		web.RegisterFraud(srv, fraudDeps)
 		registerDeliveries(srv, st)
+		registerErasure(srv, st)
 		if err := registerQualityAPI(srv, st); err != nil {
 			return err
 		}

@@ -47,6 +47,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
+	var tf retentionFlags
+	tf.register(fs)
 	var wf webFlags
 	wf.register(fs, "127.0.0.1:8050", "listen address of the dashboard, API and /metrics: this machine only by default; :8050 opens it to others (needs an API token or --insecure-allow-unauthenticated)")
 	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
@@ -80,6 +82,9 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	if err := sf.validate(); err != nil {
+		return err
+	}
+	if err := tf.validate(); err != nil {
 		return err
 	}
 	history, err := parseDayDuration(*historyFlag)
@@ -184,6 +189,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	web.RegisterFraud(srv, fraudDeps)
 	registerDeliveries(srv, st)
+	registerErasure(srv, st)
 	web.RegisterQuarantine(srv, st, quarantineReplayer(st, brokers, nil, bus.TopicTransactions, logger))
 	exps, err := startExperiments(gctx, g, srv, st, &ef, logger, reg)
 	if err != nil {
@@ -210,6 +216,9 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
+		return err
+	}
+	if err := tf.start(gctx, g, st, logger, reg); err != nil {
 		return err
 	}
 

@@ -33,7 +33,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	brokers := fs.String("brokers", "", "Kafka seed brokers that POST /api/v1/quarantine/replay produces stream records to (default: none; only imported records are replayed)")
 	var ksf kafkaSecurityFlags
 	ksf.register(fs)
+	var tf retentionFlags
+	tf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := tf.validate(); err != nil {
 		return err
 	}
 	conn, err := ksf.opts()
@@ -78,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	web.RegisterFraud(srv, web.FraudDeps{Store: fst, Detector: det, Models: models})
 	registerDeliveries(srv, st)
+	registerErasure(srv, st)
 	web.RegisterQuarantine(srv, st, quarantineReplayer(st, bus.SplitBrokers(*brokers), conn, bus.TopicTransactions, logger))
 	if err := registerAnalyticsAPI(srv, st); err != nil {
 		return err
@@ -98,6 +104,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if _, err := startRecommendations(gctx, g, srv, st, &rf, logger, reg, exps); err != nil {
+		return err
+	}
+	if err := tf.start(gctx, g, st, logger, reg); err != nil {
 		return err
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })

@@ -275,7 +275,7 @@ func TransactionOf(row *store.Tx) event.Transaction {
 		SchemaVersion: event.SchemaVersion, TransactionID: row.TransactionID, CustomerID: row.CustomerID,
 		EventTime: row.EventTime, TotalCents: event.Cents(row.TotalCents), Currency: row.Currency,
 		PaymentMethod: row.PaymentMethod, Card: event.Card{BIN: row.CardBIN, Last4: row.CardLast4},
-		DeviceID: row.DeviceID, IPAddress: row.IPAddress, BillingCountry: row.BillingCountry,
+		DeviceID: row.DeviceID, IPAddress: row.IPAddress, IPCountry: row.IPCountry, IPHosting: row.IPHosting, BillingCountry: row.BillingCountry,
 		ShippingCountry: row.ShippingCountry, Channel: row.Channel,
 	}
 }

@@ -43,6 +43,21 @@ type Transaction struct {
 	BillingCountry  string    `json:"billing_country"`
 	ShippingCountry string    `json:"shipping_country"`
 	Channel         string    `json:"channel"`
+	// IPCountry and IPHosting are the geography of the address an
+	// IPAddress hashed with a key (IsHashedIP) stands for, found before
+	// it was hashed: the address itself can no longer be looked up. Not
+	// part of the record on the wire.
+	IPCountry string `json:"-"`
+	IPHosting bool   `json:"-"`
+}
+
+// HashedIPPrefix starts an IP address replaced by its keyed hash
+// (HMAC-SHA256, --ip-hash-key-file): "h:" and 32 hex digits.
+const HashedIPPrefix = "h:"
+
+// IsHashedIP reports whether ip is a keyed hash rather than an address.
+func IsHashedIP(ip string) bool {
+	return len(ip) > len(HashedIPPrefix) && ip[:len(HashedIPPrefix)] == HashedIPPrefix
 }
 
 // Item is one line of a transaction.

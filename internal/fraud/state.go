@@ -226,7 +226,13 @@ func (s *State) keysOf(t *event.Transaction) keys {
 	if t.DeviceID != "" {
 		k.dev = hashString(t.DeviceID)
 	}
-	if t.IPAddress != "" {
+	if event.IsHashedIP(t.IPAddress) {
+		// Hashed with a key before it came here: its geography came
+		// with it.
+		k.ip = hashString(t.IPAddress)
+		k.ipCC = country(t.IPCountry)
+		k.hosting = t.IPHosting
+	} else if t.IPAddress != "" {
 		k.ip = hashString(t.IPAddress)
 		if s.cfg.CountryOfIP != nil {
 			k.ipCC = country(s.cfg.CountryOfIP(t.IPAddress))

@@ -391,6 +391,14 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
 	lap(&rep.WriteSeconds)
+	// The refresh's long read kept SQLite's log from being checkpointed
+	// while it wrote: fold it back now rather than at the next retention
+	// pass, so the file does not keep a refresh's worth of log.
+	if w, ok := st.(store.WALCheckpointer); ok {
+		if busy, err := w.CheckpointWAL(ctx); err != nil || busy {
+			r.log.Warn("write-ahead log not checkpointed after the refresh", "busy", busy, "err", err)
+		}
+	}
 	rep.Seconds = time.Since(start).Seconds()
 	r.record(rep)
 	r.log.Info("analytics refreshed", "as_of", asOf, "customers", n, "cohort_cells", len(cells),

@@ -35,6 +35,26 @@ type Scorer interface {
 	Replay(row *store.Tx)
 }
 
+// Privacy rewrites records before they reach a partition's state and the
+// store (package privacy): erased customers' records are pseudonymised,
+// IP addresses hashed with a key.
+type Privacy interface {
+	// View returns the rules in force now; one view serves a whole
+	// batch, and the batch carries its ErasedUpTo (store.Batch).
+	View() PrivacyView
+}
+
+// PrivacyView is a Privacy's rules at one moment.
+type PrivacyView interface {
+	// ErasedUpTo is the last erasure the view knows.
+	ErasedUpTo() int64
+	// Transaction rewrites t in place and returns raw rewritten to match.
+	Transaction(t *event.Transaction, raw []byte) []byte
+	// Quarantined returns the raw bytes of a record that failed a check
+	// rewritten, given t as far as it was decoded.
+	Quarantined(t *event.Transaction, raw []byte) []byte
+}
+
 // QualityObserver sees the outcome of every record the processor checks,
 // for the stream's quality monitor (package quality/monitor). Begin is
 // called once per partition and poll from that partition's goroutine; the
@@ -145,6 +165,9 @@ type Config struct {
 	// QualityObserver, when set, sees every checked record. Defaults to
 	// none.
 	QualityObserver QualityObserver
+	// Privacy, when set, rewrites every record before the partition's
+	// state and the store see it. Defaults to none.
+	Privacy Privacy
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
 	// ConnOpts are how every client of the processor (consumer, admin)
@@ -571,6 +594,10 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 	}
 	now := p.cfg.Now()
 	contract := p.quality.contract.Load() // one contract for the whole batch
+	var priv PrivacyView
+	if p.cfg.Privacy != nil {
+		priv = p.cfg.Privacy.View() // one view too: the batch says which erasures it knew
+	}
 	run := func(j *job) {
 		var t event.Transaction
 		var res quality.Result
@@ -604,7 +631,7 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			if part.From < 0 {
 				part.From = r.Offset
 			}
-			p.process(ps, r, now, contract, &t, &res, part, rec)
+			p.process(ps, r, now, contract, priv, &t, &res, part, rec)
 			part.To = r.Offset + 1
 			ps.pos = part.To
 		}
@@ -620,6 +647,9 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 		wg.Wait()
 	}
 	b := &store.Batch{Group: p.cfg.Group, Topic: p.cfg.Topic}
+	if priv != nil {
+		b.ErasedUpTo = priv.ErasedUpTo()
+	}
 	for i := range jobs {
 		if part := jobs[i].part; part.To > part.From {
 			b.Parts = append(b.Parts, part)
@@ -638,8 +668,8 @@ const (
 	HeaderBad      = event.HeaderBad
 )
 
-func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contract *quality.Contract, t *event.Transaction,
-	res *quality.Result, part *store.Part, rec QualityRecorder) {
+func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contract *quality.Contract, priv PrivacyView,
+	t *event.Transaction, res *quality.Result, part *store.Part, rec QualityRecorder) {
 	var label, scenario, bad string
 	for _, h := range r.Headers {
 		switch h.Key {
@@ -657,12 +687,16 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 		fail = ps.dedup.Check(t.TransactionID)
 	}
 	replay := replayOf(r)
+	raw := r.Value
 	if fail != nil {
 		p.quality.observe(res, fail.Reason)
 		if rec != nil {
 			rec.Observe(fail.Reason, nil, nil, r.Timestamp)
 		}
-		p.addQuarantined(part, store.Quarantined{Reason: string(fail.Reason), Detail: fail.Detail, Raw: r.Value,
+		if priv != nil {
+			raw = priv.Quarantined(t, raw)
+		}
+		p.addQuarantined(part, store.Quarantined{Reason: string(fail.Reason), Detail: fail.Detail, Raw: raw,
 			Partition: r.Partition, Offset: r.Offset, Expected: bad, ReplayOf: replay})
 		return
 	}
@@ -671,7 +705,10 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 	if rec != nil {
 		rec.Observe(quality.OK, warnings, t, r.Timestamp)
 	}
-	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, r.Value)
+	if priv != nil {
+		raw = priv.Transaction(t, raw)
+	}
+	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, raw)
 	row.ExpectedBad, row.ReplayOf, row.QualityWarnings = bad, replay, warnings
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
@@ -739,7 +776,7 @@ func NewTx(t *event.Transaction, partition int32, offset int64, produced time.Ti
 		TransactionID: t.TransactionID, CustomerID: t.CustomerID, EventTime: t.EventTime.UTC(),
 		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
 		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
-		BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
+		IPCountry: t.IPCountry, IPHosting: t.IPHosting, BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
 		ItemsJSON: event.AppendItemsJSONIn(nil, t.Items, t.Currency), Partition: partition, Offset: offset,
 		Decision: "approve", ReasonsJSON: NoReasons, ProducedAt: produced, Raw: raw,
 	}

@@ -82,6 +82,12 @@ type Batch struct {
 	Owner      string
 	Generation int32
 	Parts      []Part
+	// ErasedUpTo is the ID of the last erasure the batch's records were
+	// pseudonymised against (store.Pseudonymise) before it was built; 0
+	// when none. WriteBatch applies the erasures recorded after it, under
+	// a lock that an erasure takes exclusively, so a record of an erased
+	// customer is never stored with the id.
+	ErasedUpTo int64
 }
 
 // Part is one partition's share of a batch: the records with offsets in
@@ -118,17 +124,21 @@ func (p *Part) Len() int { return len(p.Txs) + len(p.Quarantined) }
 
 // Tx is a stored transaction with its fraud result.
 type Tx struct {
-	TransactionID   string
-	CustomerID      string
-	EventTime       time.Time
-	TotalCents      int64
-	Currency        string
-	PaymentMethod   string
-	Channel         string
-	CardBIN         string
-	CardLast4       string
-	DeviceID        string
-	IPAddress       string
+	TransactionID string
+	CustomerID    string
+	EventTime     time.Time
+	TotalCents    int64
+	Currency      string
+	PaymentMethod string
+	Channel       string
+	CardBIN       string
+	CardLast4     string
+	DeviceID      string
+	IPAddress     string
+	// IPCountry and IPHosting are the geography of a hashed IPAddress
+	// (event.Transaction's); "" and false otherwise.
+	IPCountry       string
+	IPHosting       bool
 	BillingCountry  string
 	ShippingCountry string
 	// ItemsJSON is the items array as JSON.

@@ -347,6 +347,7 @@ func newAPIEnv(t *testing.T, cfg web.Config) *apiEnv {
 	web.RegisterQuality(srv, st, nil)
 	web.RegisterQuarantine(srv, st, nil)
 	web.RegisterDeliveries(srv, st)
+	web.RegisterErasure(srv, st)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	e := &apiEnv{authEnv: &authEnv{st: st, srv: srv, ts: ts}}

@@ -119,6 +119,8 @@ var routes = map[string]Access{
 	"POST /api/v1/tokens":        {Role: Admin},
 	"DELETE /api/v1/tokens/{id}": {Role: Admin},
 	"GET /api/v1/audit":          {Role: Admin},
+	// Erasing a customer's personal data (erasure.go).
+	"DELETE /api/v1/customers/{id}": {Role: Admin},
 }
 
 // Server is the HTTP front of shopstream.

@@ -16,6 +16,9 @@ func TestClassify(t *testing.T) {
 		want             sqlstore.ErrorClass
 	}{
 		{"23505", "transactions_pkey", sqlstore.DuplicateKey},
+		{"23505", "transaction_ids_pkey", sqlstore.DuplicateKey},
+		{"23505", "transactions_p20261202_pkey", sqlstore.DuplicateKey},
+		{"23505", "api_tokens_pkey", sqlstore.Data},
 		{"23505", "labels_pkey", sqlstore.Data},
 		{"23514", "transactions_total_cents_check", sqlstore.Data},
 		{"23502", "", sqlstore.Data},

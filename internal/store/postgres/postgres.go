@@ -149,6 +149,7 @@ func (s *Store) TryLead(ctx context.Context, name string) (func(), bool, error) 
 const (
 	migrationLock  = 0x73686f7073747231
 	fraudModelLock = 0x73686f7066726d31
+	erasureLock    = 0x73686f7065726131
 )
 
 // dialect is sqlstore.Dialect over pgx.
@@ -210,9 +211,20 @@ func (d dialect) SQL() sqlstore.Queries {
 				count(*), sum(total_cents)::bigint
 			FROM transactions WHERE event_time < $1
 			GROUP BY customer_id, day ORDER BY customer_id COLLATE "C", day`,
-		Collate:    ` COLLATE "C"`,
-		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
+		Collate:      ` COLLATE "C"`,
+		SkipLocked:   ` FOR UPDATE SKIP LOCKED`,
+		BlobContains: `position(convert_to($1, 'UTF8') in %s) > 0`,
 	}
+}
+
+// LockErasures takes a transaction advisory lock, shared or exclusive.
+func (d dialect) LockErasures(ctx context.Context, tx sqlstore.DB, exclusive bool) error {
+	q := "SELECT pg_advisory_xact_lock_shared($1)"
+	if exclusive {
+		q = "SELECT pg_advisory_xact_lock($1)"
+	}
+	_, err := tx.Exec(ctx, q, int64(erasureLock))
+	return err
 }
 
 func (d dialect) LockModels(ctx context.Context, tx sqlstore.DB) error {
@@ -236,10 +248,18 @@ func (d dialect) LockMigrations(ctx context.Context) (func(), error) {
 	}, nil
 }
 
+// isTransactionKey reports whether a unique constraint is one that a
+// transaction stored already violates: transaction_ids' key (the dedup),
+// or a key of transactions or one of its partitions.
+func isTransactionKey(name string) bool {
+	return name == "transaction_ids_pkey" ||
+		strings.HasPrefix(name, "transactions_") && (strings.HasSuffix(name, "_pkey") || strings.HasSuffix(name, "_key"))
+}
+
 // Classify sorts by SQLSTATE: class 22 (data exception, encodings
 // included), class 23 (integrity) and 54000 (program limit, a value too
-// large) are data errors; the duplicate key of transactions_pkey may be a
-// stored transaction. Everything else (class 08, 40001, 40P01, 53, 57P01,
+// large) are data errors; a duplicate key of transaction_ids or of
+// transactions may be a stored transaction. Everything else (class 08, 40001, 40P01, 53, 57P01,
 // ...) is transient.
 func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 	var e *pgconn.PgError
@@ -247,7 +267,7 @@ func (d dialect) Classify(err error) (sqlstore.ErrorClass, string) {
 		return sqlstore.Transient, ""
 	}
 	switch {
-	case e.Code == "23505" && e.ConstraintName == "transactions_pkey":
+	case e.Code == "23505" && isTransactionKey(e.ConstraintName):
 		return sqlstore.DuplicateKey, e.Message
 	case strings.HasPrefix(e.Code, "22"), strings.HasPrefix(e.Code, "23"), e.Code == "54000":
 		msg := e.Message
@@ -311,7 +331,8 @@ func (d dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Ba
 
 var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_cents", "currency",
 	"payment_method", "channel", "card_bin", "card_last4", "device_id", "ip_address", "billing_country",
-	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "shadow_risk", "features", "produced_at"}
+	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "shadow_risk", "features", "produced_at",
+	"ip_country", "ip_hosting"}
 
 // txSource streams the batch's transactions to COPY without copying them.
 type txSource struct {
@@ -342,14 +363,31 @@ func (s *txSource) Values() ([]any, error) {
 	}
 	s.row = append(s.row[:0], t.TransactionID, t.CustomerID, t.EventTime, t.TotalCents, t.Currency,
 		t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry,
-		t.ShippingCountry, string(t.ItemsJSON), t.Partition, t.Offset, float32(t.Risk), t.Decision, string(t.ReasonsJSON), shadow, feats, t.ProducedAt)
+		t.ShippingCountry, string(t.ItemsJSON), t.Partition, t.Offset, float32(t.Risk), t.Decision, string(t.ReasonsJSON), shadow, feats, t.ProducedAt,
+		t.IPCountry, t.IPHosting)
 	return s.row, nil
 }
 
 func (s *txSource) Err() error { return nil }
 
+// CopyTxs copies the transactions' ids into transaction_ids first (its key
+// is what refuses an id stored already, whatever its event time), then the
+// rows into transactions.
 func (d dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Part) error {
-	return copyTxsInto(ctx, pgTx(tx), "transactions", parts)
+	t := pgTx(tx)
+	var ids [][]any
+	for i := range parts {
+		for j := range parts[i].Txs {
+			ids = append(ids, []any{parts[i].Txs[j].TransactionID})
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := t.CopyFrom(ctx, pgx.Identifier{"transaction_ids"}, []string{"transaction_id"}, pgx.CopyFromRows(ids)); err != nil {
+		return err
+	}
+	return copyTxsInto(ctx, t, "transactions", parts)
 }
 
 func copyTxsInto(ctx context.Context, tx pgx.Tx, table string, parts []store.Part) error {

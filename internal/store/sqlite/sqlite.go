@@ -35,6 +35,7 @@ var _ interface {
 type Store struct {
 	*sqlstore.Store
 	db *sql.DB
+	d  *dialect
 }
 
 //go:embed migrations/*.sql
@@ -52,13 +53,14 @@ func Open(ctx context.Context, dataDir string, opts ...store.OpenOption) (*Store
 	}
 	path := filepath.Join(dataDir, FileName)
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(OFF)&_pragma=cache_size(-65536)&_txlock=immediate"
+		"&_pragma=foreign_keys(OFF)&_pragma=cache_size(-65536)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{Store: sqlstore.New(&dialect{db: db}), db: db}
+	d := &dialect{db: db}
+	s := &Store{Store: sqlstore.New(d), db: db, d: d}
 	if err := s.Store.Open(ctx, migrationsFS, "migrations", store.NewOpenConfig(opts...)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -81,6 +83,51 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// CheckpointWAL implements store.WALCheckpointer with
+// wal_checkpoint(TRUNCATE), between two writers' transactions. SQLite's
+// own checkpoints (every 1000 pages) reuse the log from its start but
+// never shrink it, and cannot finish while a long read (the analytics
+// refresh's) holds an old snapshot, so the log grows through such a read;
+// this one truncates it to nothing once the read is over. It waits at
+// most a second for readers (writers wait meanwhile), then reports busy;
+// between these, journal_size_limit cuts the log back to 64 MiB whenever
+// SQLite restarts it.
+func (s *Store) CheckpointWAL(ctx context.Context) (bool, error) {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	defer c.Close()
+	// Most of the log is copied first without stopping the writers; only
+	// what they add meanwhile is copied with them held.
+	var busy, logPages, done int
+	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done); err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 1000"); err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 10000") //nolint:errcheck // the DSN's value; a failure leaves a shorter wait
+	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
+		return false, fmt.Errorf("checkpointing the write-ahead log: %w", err)
+	}
+	return busy != 0, nil
+}
+
+// PruneTransactions implements store.Retention by rowid: the rows to
+// delete are found on the event-time index, and removed without looking
+// each up again by its id. Labels go first, in the same transaction.
+func (s *Store) PruneTransactions(ctx context.Context, before time.Time, batch int) (store.Pruned, error) {
+	const pick = `SELECT rowid FROM transactions WHERE event_time < $1 ORDER BY event_time LIMIT $2`
+	n, err := s.DeleteInBatches(ctx, "transactions before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM labels WHERE transaction_id IN (SELECT transaction_id FROM transactions WHERE rowid IN (` + pick + `))`,
+		`DELETE FROM transactions WHERE rowid IN (` + pick + `)`,
+	}, before)
+	return store.Pruned{Rows: n}, err
+}
 
 // leaders holds the leader locks taken in this process, by database file
 // and job name.
@@ -150,8 +197,12 @@ func (d *dialect) SQL() sqlstore.Queries {
 		PurchaseDays: `SELECT customer_id, event_time / 86400000000 * 86400000000 AS day, count(*), sum(total_cents)
 			FROM transactions WHERE event_time < $1
 			GROUP BY customer_id, day ORDER BY customer_id, day`,
+		BlobContains: `instr(%s, CAST($1 AS BLOB)) > 0`,
 	}
 }
+
+// LockErasures needs nothing: SQLite has one writer at a time.
+func (d *dialect) LockErasures(context.Context, sqlstore.DB, bool) error { return nil }
 
 // LockModels needs nothing: the transaction took SQLite's write lock at
 // BEGIN (_txlock=immediate), across processes too.
@@ -229,7 +280,7 @@ func (d *dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Par
 	}
 	return insertRows(ctx, tx, `INSERT OR FAIL INTO transactions (transaction_id, customer_id, event_time, total_cents, currency,
 		payment_method, channel, card_bin, card_last4, device_id, ip_address, billing_country, shipping_country, items,
-		kafka_partition, kafka_offset, risk, decision, reasons, shadow_risk, features, produced_at, stored_at)`, 23, "", len(idx),
+		kafka_partition, kafka_offset, risk, decision, reasons, shadow_risk, features, produced_at, stored_at, ip_country, ip_hosting)`, 25, "", len(idx),
 		func(args []any, k int) []any {
 			t := &parts[idx[k][0]].Txs[idx[k][1]]
 			var shadow any
@@ -243,7 +294,7 @@ func (d *dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Par
 			return append(args, t.TransactionID, t.CustomerID, t.EventTime.UnixMicro(), t.TotalCents, t.Currency,
 				t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry,
 				string(t.ItemsJSON), t.Partition, t.Offset, t.Risk, t.Decision, string(t.ReasonsJSON), shadow, feats,
-				t.ProducedAt.UnixMicro(), now)
+				t.ProducedAt.UnixMicro(), now, t.IPCountry, t.IPHosting)
 		})
 }
 

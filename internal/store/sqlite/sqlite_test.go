@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,4 +68,36 @@ func TestSchema(t *testing.T) {
 			}
 		},
 	})
+}
+
+// CheckpointWAL folds the write-ahead log into the database and truncates
+// it, so the files stay bounded however long the store runs.
+func TestCheckpointWALTruncates(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var txs []store.Tx
+	for i := range 200 {
+		txs = append(txs, storetest.Tx(fmt.Sprintf("t%d", i), "c", time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), 5, 0, int64(i)))
+	}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 200, Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	wal := filepath.Join(dir, sqlite.FileName+"-wal")
+	if fi, err := os.Stat(wal); err != nil || fi.Size() == 0 {
+		t.Fatalf("no write-ahead log after a batch: %v", err)
+	}
+	if busy, err := s.CheckpointWAL(ctx); err != nil || busy {
+		t.Fatalf("CheckpointWAL = busy %v, %v", busy, err)
+	}
+	if fi, err := os.Stat(wal); err != nil || fi.Size() != 0 {
+		t.Fatalf("write-ahead log after the checkpoint: %v bytes, %v; want 0", fi.Size(), err)
+	}
+	if offs, _ := s.Offsets(ctx, "g", "t"); offs[0] != 200 {
+		t.Fatalf("offsets after the checkpoint = %v", offs)
+	}
 }

@@ -65,6 +65,10 @@ type Dialect interface {
 	// shared rows: the hot path of every batch.
 	UpsertWindows(ctx context.Context, tx DB, ws []store.WindowRow) error
 	UpsertCustomers(ctx context.Context, tx DB, cs []store.CustomerDelta) error
+	// LockErasures takes the erasures' lock for the rest of tx: shared
+	// by the batches that write, exclusive for an erasure, so an erasure
+	// waits for the batches in flight and the next ones see it.
+	LockErasures(ctx context.Context, tx DB, exclusive bool) error
 	// LockModels serialises changes to the model versions for the rest
 	// of tx.
 	LockModels(ctx context.Context, tx DB) error
@@ -110,4 +114,7 @@ type Queries struct {
 	// SkipLocked ends a SELECT of rows to claim: it locks them and skips
 	// rows another transaction locked.
 	SkipLocked string
+	// BlobContains is a condition true when the binary column named by
+	// %s holds the text $1, e.g. "instr(%s, CAST($1 AS BLOB)) > 0".
+	BlobContains string
 }

@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QualityMinutes", testQualityMinutes},
 		{"TxPerMinute", testTxPerMinute},
 		{"QualityFindings", testQualityFindings},
+		{"Retention", testRetention},
+		{"Erase", testErase},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
+	"github.com/shopstream/shopstream/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// shopstream customer erase ID erases the customer in the store named by
+// --data-dir or --postgres, and records it in the erasures table and the
+// audit trail under the pseudonym.
+func TestCustomerErase(t *testing.T) {
+	for name, flags := range map[string]func(t *testing.T) []string{
+		"sqlite":   func(t *testing.T) []string { return []string{"--data-dir", t.TempDir()} },
+		"postgres": func(t *testing.T) []string { return []string{"--postgres", pgtest.URL(t)} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			storeArgs := flags(t)
+			sf := storeFlagsOf(t, storeArgs)
+			st, err := sf.open(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+			txs := []store.Tx{storetest.Tx("a1", "alice", at, 100, 0, 0), storetest.Tx("b1", "bob", at, 200, 0, 1)}
+			if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 2, Txs: txs}}}); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+
+			var out, errOut bytes.Buffer
+			if err := Run(ctx, append(append([]string{"customer", "erase"}, storeArgs...), "alice"), &out, &errOut); err != nil {
+				t.Fatalf("customer erase: %v\n%s", err, errOut.String())
+			}
+			if !strings.HasPrefix(out.String(), "customer erased as erased-") || !strings.Contains(out.String(), "transactions") {
+				t.Fatalf("output: %s", out.String())
+			}
+			st, err = sf.open(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := st.(store.Analytics).CustomerProfile(ctx, "alice"); !errors.Is(err, store.ErrUnknownCustomer) {
+				t.Fatalf("alice's profile after the erasure: %v", err)
+			}
+			if _, err := st.(store.Analytics).CustomerProfile(ctx, "bob"); err != nil {
+				t.Fatalf("bob's profile after alice's erasure: %v", err)
+			}
+			es, err := st.(store.Privacy).Erasures(ctx, 0, 0)
+			if err != nil || len(es) != 1 || !strings.Contains(out.String(), es[0].Pseudonym) {
+				t.Fatalf("erasures = %+v, %v", es, err)
+			}
+			audit, err := st.(store.Auth).AuditEntries(ctx, store.AuditFilter{Limit: 5})
+			if err != nil || len(audit) != 1 || audit[0].Action != "customer.erase" || audit[0].Target != "customer:"+es[0].Pseudonym ||
+				bytes.Contains(audit[0].After, []byte("alice")) {
+				t.Fatalf("audit = %+v, %v", audit, err)
+			}
+		})
+	}
+}
+
+func TestCustomerEraseUsage(t *testing.T) {
+	for _, args := range [][]string{{"customer"}, {"customer", "forget", "x"}, {"customer", "erase"}, {"customer", "erase", "a", "b"},
+		{"customer", "erase", strings.Repeat("x", 300)}} {
+		err := Run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !IsUsage(err) {
+			t.Fatalf("Run(%q) = %v, want a usage error", args, err)
+		}
+	}
+}
+
+// storeFlagsOf parses store flags as a command would.
+func storeFlagsOf(t *testing.T, args []string) *storeFlags {
+	t.Helper()
+	fs := newFlagSet("test", &bytes.Buffer{})
+	var sf storeFlags
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return &sf
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/jobs"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// retentionFlags are the ages after which the retention job deletes rows
+// (0 keeps them), on the commands that run the leader's background jobs.
+type retentionFlags struct {
+	transactions, quarantine, outbox, minuteWindows, alerts dayDuration
+	interval                                                time.Duration
+	batch                                                   int
+}
+
+func (f *retentionFlags) register(fs *flag.FlagSet) {
+	f.outbox = dayDuration(24 * time.Hour)
+	fs.Var(&f.transactions, "retain-transactions", "delete raw transactions (and their labels) this long after their event time, e.g. 30d; PostgreSQL drops whole days (0 keeps them)")
+	fs.Var(&f.quarantine, "retain-quarantine", "delete quarantined records this long after they were quarantined, e.g. 90d (0 keeps them)")
+	fs.Var(&f.outbox, "retain-outbox", "delete delivered outbox messages this long after delivery; pending ones are never deleted (0 keeps them)")
+	fs.Var(&f.minuteWindows, "retain-minute-windows", "delete per-minute window metrics this long after the minute, e.g. 7d; hourly ones and the totals are kept (0 keeps them)")
+	fs.Var(&f.alerts, "retain-alerts", "delete fraud alerts this long after they were raised, e.g. 180d (0 keeps them)")
+	fs.DurationVar(&f.interval, "retention-interval", time.Minute, "how often the retention job runs (one instance at a time; it also checkpoints SQLite's write-ahead log and creates PostgreSQL's partitions ahead)")
+	fs.IntVar(&f.batch, "retention-batch", 1000, "most rows the retention job deletes per database transaction")
+}
+
+func (f *retentionFlags) validate() error {
+	switch {
+	case f.interval <= 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -retention-interval: must be above 0", f.interval)}
+	case f.batch < 1:
+		return usageError{fmt.Errorf("invalid value %d for flag -retention-batch: must be at least 1", f.batch)}
+	}
+	return nil
+}
+
+// start runs the retention job in g until ctx ends.
+func (f *retentionFlags) start(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer) error {
+	rs, ok := st.(jobs.RetentionStore)
+	if !ok {
+		return fmt.Errorf("store %T cannot delete by age", st)
+	}
+	r, err := jobs.NewRetention(jobs.RetentionConfig{Store: rs, Transactions: time.Duration(f.transactions),
+		Quarantine: time.Duration(f.quarantine), Outbox: time.Duration(f.outbox), MinuteWindows: time.Duration(f.minuteWindows),
+		Alerts: time.Duration(f.alerts), Batch: f.batch, Logger: logger, Registerer: reg})
+	if err != nil {
+		return usageError{err}
+	}
+	// Not registered: the analytics runner registers the job metrics.
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, r.Job(f.interval))
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return runner.Run(ctx) })
+	return nil
+}

@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Retention deletes rows older than their keep time, in bounded batches
+// (each in a transaction of its own, so the stream's batches keep flowing
+// between them). Both stores implement it; the retention job
+// (jobs.Retention) calls it on the leader. Quarantine and outbox have
+// theirs in Quarantine.PurgeQuarantine and Store.PruneOutbox.
+type Retention interface {
+	// PruneTransactions deletes the transactions whose event time is
+	// before before, with their labels. PostgreSQL drops whole day
+	// partitions that lie entirely before it (Pruned.Partitions) and
+	// deletes row by row only in the default partition; SQLite deletes
+	// at most batch rows per transaction. batch <= 0 means 5000.
+	PruneTransactions(ctx context.Context, before time.Time, batch int) (Pruned, error)
+	// PruneWindows deletes the window rows of granularity g that start
+	// before before.
+	PruneWindows(ctx context.Context, g Granularity, before time.Time, batch int) (int64, error)
+	// PruneAlerts deletes the alerts created before before.
+	PruneAlerts(ctx context.Context, before time.Time, batch int) (int64, error)
+}
+
+// Pruned is what PruneTransactions removed.
+type Pruned struct {
+	// Rows deleted one by one (SQLite; PostgreSQL's default partition).
+	Rows int64
+	// Partitions dropped whole (PostgreSQL), and the rows they held by
+	// the planner's estimate.
+	Partitions    int
+	PartitionRows int64
+}
+
+// Partitioner is a store whose transactions table is partitioned by day
+// (PostgreSQL): it creates the partitions of the coming days ahead of the
+// stream. The retention job calls it on every run.
+type Partitioner interface {
+	// EnsurePartitions creates the day partitions from the day before
+	// now to ahead days after it that do not exist yet, and returns how
+	// many it created.
+	EnsurePartitions(ctx context.Context, now time.Time, ahead int) (int, error)
+}
+
+// WALCheckpointer is a store with a write-ahead log that must be folded
+// back into the database now and then so that it stays small (SQLite).
+type WALCheckpointer interface {
+	// CheckpointWAL copies the log into the database and truncates it.
+	// busy reports that readers kept it from finishing; it is retried on
+	// the next call.
+	CheckpointWAL(ctx context.Context) (busy bool, err error)
+}

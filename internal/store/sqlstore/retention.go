@@ -1,0 +1,59 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// DefaultPruneBatch is the most rows one retention transaction deletes.
+const DefaultPruneBatch = 5000
+
+// DeleteInBatches runs stmts, in order, in one transaction per batch,
+// until the last statement deletes fewer than batch rows, and returns how
+// many rows the last statement deleted in all. Each statement takes args
+// followed by batch as its last parameter (its LIMIT).
+func (s *Store) DeleteInBatches(ctx context.Context, what string, batch int, stmts []string, args ...any) (int64, error) {
+	if batch <= 0 {
+		batch = DefaultPruneBatch
+	}
+	all := append(append([]any(nil), args...), batch)
+	var total int64
+	for {
+		var n int64
+		err := s.d.Tx(ctx, func(tx DB) error {
+			for _, q := range stmts {
+				var err error
+				if n, err = tx.Exec(ctx, q, all...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("deleting %s: %w", what, err)
+		}
+		total += n
+		if n < int64(batch) || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
+// PruneWindows implements store.Retention.
+func (s *Store) PruneWindows(ctx context.Context, g store.Granularity, before time.Time, batch int) (int64, error) {
+	return s.DeleteInBatches(ctx, string(g)+" windows before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM window_metrics WHERE granularity = $1 AND (window_start, channel, payment_method, currency) IN
+			(SELECT window_start, channel, payment_method, currency FROM window_metrics
+			 WHERE granularity = $1 AND window_start < $2 ORDER BY window_start LIMIT $3)`,
+	}, string(g), before)
+}
+
+// PruneAlerts implements store.Retention.
+func (s *Store) PruneAlerts(ctx context.Context, before time.Time, batch int) (int64, error) {
+	return s.DeleteInBatches(ctx, "alerts created before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM alerts WHERE transaction_id IN (SELECT transaction_id FROM alerts WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+	}, before)
+}

@@ -1,0 +1,111 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// Erasing a customer replaces its id by a pseudonym everywhere, clears its
+// device, IP and card fields, scrubs its raw records and queued messages,
+// keeps every total, records the erasure, and keeps a record written
+// afterwards from bringing the id back.
+func testErase(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ps, ok := s.(store.Privacy)
+	if !ok {
+		t.Fatalf("%T does not implement store.Privacy", s)
+	}
+	a1 := Tx("a1", "alice", base, 1000, 0, 0)
+	a1.Decision = "review"
+	a2 := Tx("a2", "alice", base.Add(time.Minute), 500, 0, 1)
+	b1 := Tx("b1", "bob", base, 700, 0, 2)
+	alicePayload := []byte(`{"transaction_id":"a1","customer_id":"alice","amount":10.00}`)
+	rawAlice := []byte(`{"transaction_id":"a9","customer_id":"alice","device_id":"d-alice","ip_address":"10.9.9.9","total_amount":-1}`)
+	p := part(0, 0, a1, a2, b1)
+	p.To = 4
+	p.Alerts = []store.Alert{{TransactionID: "a1", CustomerID: "alice", EventTime: base, Risk: 0.6, Decision: "review", ReasonsJSON: []byte("[]"), AmountCents: 1000}}
+	p.Outbox = []store.OutboxMsg{{Kind: "kafka", Target: "alerts", Key: []byte("alice"), Payload: alicePayload}}
+	p.Quarantined = []store.Quarantined{{Reason: "negative_amount", Detail: "total_amount below 0", Raw: rawAlice, Partition: 0, Offset: 3}}
+	write(t, s, p)
+	before, err := s.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e, err := ps.EraseCustomer(ctx, "alice", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Again || !strings.HasPrefix(e.Pseudonym, "erased-") || e.Rows["transactions"] != 2 || e.Rows["alerts"] != 1 ||
+		e.Rows["customers"] != 1 || e.Rows["quarantine"] != 1 || e.Rows["outbox"] != 1 {
+		t.Fatalf("erasure = %+v; want 2 transactions, 1 alert, 1 customer, 1 quarantined record, 1 message", e)
+	}
+	err = s.RecentTransactions(ctx, 0, 0, time.Time{}, func(tx *store.Tx) error {
+		switch {
+		case tx.CustomerID == "alice":
+			return errors.New("a transaction still names alice")
+		case tx.CustomerID == e.Pseudonym && (tx.DeviceID != "" || tx.IPAddress != "" || tx.CardBIN != "" || tx.CardLast4 != ""):
+			return errors.New("an erased transaction kept its device, IP or card")
+		case tx.CustomerID == "bob" && (tx.DeviceID == "" || tx.IPAddress == ""):
+			return errors.New("bob's transaction lost its fields")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Summary(ctx)
+	if err != nil || after.TransactionsTotal != before.TransactionsTotal || after.RevenueCents != before.RevenueCents ||
+		after.CustomersTotal != before.CustomersTotal || after.FraudAlertsTotal != before.FraudAlertsTotal {
+		t.Fatalf("summary after erasing = %+v, %v; want the totals of before, %+v", after, err, before)
+	}
+	rows, err := s.ListQuarantine(ctx, store.QuarantineFilter{Limit: 10})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("quarantine after erasing: %d rows, %v", len(rows), err)
+	}
+	if bytes.Contains(rows[0].Raw, []byte("alice")) || bytes.Contains(rows[0].Raw, []byte("10.9.9.9")) || !bytes.Contains(rows[0].Raw, []byte(e.Pseudonym)) {
+		t.Fatalf("quarantined record after erasing: %s", rows[0].Raw)
+	}
+	var sent []*store.OutboxMsg
+	if _, _, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error { sent = append(sent, m); return nil }); err != nil || len(sent) != 1 {
+		t.Fatalf("outbox after erasing: %d, %v", len(sent), err)
+	}
+	if bytes.Contains(sent[0].Payload, []byte("alice")) || string(sent[0].Key) != e.Pseudonym {
+		t.Fatalf("queued alert after erasing: key %q, %s", sent[0].Key, sent[0].Payload)
+	}
+	es, err := ps.Erasures(ctx, 0, 0)
+	if err != nil || len(es) != 1 || es[0].Pseudonym != e.Pseudonym || es[0].Key != store.ErasureKey("alice") || es[0].Actor != "test" {
+		t.Fatalf("erasures = %+v, %v", es, err)
+	}
+
+	// A batch built before the erasure was known (a replay, a processor
+	// that has not heard of it yet) is pseudonymised as it is stored.
+	late := Tx("a3", "alice", base.Add(2*time.Minute), 300, 0, 4)
+	late.Raw = []byte(`{"customer_id":"alice"}`)
+	write(t, s, part(0, 4, late))
+	err = s.RecentTransactions(ctx, 0, 4, time.Time{}, func(tx *store.Tx) error {
+		if tx.CustomerID != e.Pseudonym || tx.DeviceID != "" || tx.IPAddress != "" {
+			return errors.New("a record stored after the erasure names alice or kept her fields")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ps.EraseCustomer(ctx, "alice", "test")
+	if err != nil || !again.Again || again.Pseudonym != e.Pseudonym || again.ID != e.ID {
+		t.Fatalf("erasing again = %+v, %v; want the same erasure", again, err)
+	}
+	if sum, _ := s.Summary(ctx); sum.TransactionsTotal != before.TransactionsTotal+1 || sum.CustomersTotal != before.CustomersTotal {
+		t.Fatalf("summary after the late record = %+v", sum)
+	}
+	if _, err := ps.EraseCustomer(ctx, "", "test"); err == nil {
+		t.Fatal("an empty id was erased")
+	}
+}

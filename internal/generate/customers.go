@@ -106,6 +106,8 @@ type customer struct {
 type group struct {
 	off, n  int
 	weight  int64 // sum of rates, micro-purchases per day
+	acq     int64 // Lifecycle: arrivals of new customers, micro-customers per day
+	free    []int32
 	tz      int
 	profile int
 	season  [168]float64
@@ -146,12 +148,20 @@ func (g *Generator) newCustomer(c *customer, gr *group, r *rand.Rand, initial bo
 	if initial {
 		mix, shape, betaA = personaMix, rateShape, churnA
 	}
+	if g.cfg.Lifecycle != nil {
+		mix = personaMix
+	}
 	pi := pick(r, mix)
 	p := personas[pi]
 	ci := gr.countries[pick(r, gr.countryW)]
-	lambda := gammaRand(r, shape) * rateMean / rateShape * p.rateMult
-	lambda = math.Min(lambda, rateMax)
-	churn := math.Min(math.Max(betaRand(r, betaA, churnB)*p.churnMult, 0.01), 0.95)
+	var lambda, churn float64
+	if l := g.cfg.Lifecycle; l != nil {
+		lambda, churn = lifecycleDraw(l, r)
+	} else {
+		lambda = gammaRand(r, shape) * rateMean / rateShape * p.rateMult
+		lambda = math.Min(lambda, rateMax)
+		churn = math.Min(math.Max(betaRand(r, betaA, churnB)*p.churnMult, 0.01), 0.95)
+	}
 	*c = customer{
 		id:      g.nextID,
 		rate:    uint32(math.Max(1, math.Round(lambda*rateUnit))),
@@ -275,6 +285,10 @@ func (g *Generator) buildCustomers(n int, r *rand.Rand) {
 		slot := g.groups[gi].off + fill[gi]
 		fill[gi]++
 		g.cust[slot].group = gi
+	}
+	if g.cfg.Lifecycle != nil {
+		g.emptyBase(n)
+		return
 	}
 	for i := range g.cust {
 		c := &g.cust[i]

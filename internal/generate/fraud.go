@@ -184,9 +184,9 @@ func (g *Generator) gap(sc int) int64 {
 // activity, as an account-takeover victim (fraudsters target accounts with
 // history and saved cards).
 func (g *Generator) existingCustomer(ms int64) int {
-	s := g.pickBuyer(ms)
+	s := g.pickCustomer(ms)
 	for i := 0; i < 16 && g.cust[s].purchases == 0; i++ {
-		s = g.pickBuyer(ms)
+		s = g.pickCustomer(ms)
 	}
 	return s
 }
@@ -222,7 +222,7 @@ func (g *Generator) startCampaign(ms int64, sc int) {
 		c.product = g.cat.hype[r.IntN(len(g.cat.hype))]
 		if r.Float64() < 0.4 {
 			// a scalper's own, otherwise ordinary, account
-			v := &g.cust[g.pickBuyer(ms)]
+			v := &g.cust[g.pickCustomer(ms)]
 			c.cust, c.home = v.id, v.country
 			c.bin, c.last4 = v.bin[0], v.last4[0]
 		} else {

@@ -80,6 +80,9 @@ func (l *loadTracker) historyDone(n int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.records, l.state = n, "storing"
+	if l.through.IsZero() || l.through.Before(l.to) {
+		l.through = l.to
+	}
 }
 
 // backfillStored marks the history committed to the store.

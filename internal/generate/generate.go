@@ -535,7 +535,7 @@ const liveCooldown = 30 * 60
 
 // liveRedraws bounds the redraws of a buyer still in the cooldown, with a
 // Lifecycle.
-const liveRedraws = 64
+const liveRedraws = 512
 
 // cooling reports whether slot s's customer ordered within liveCooldown
 // of ms.

@@ -33,11 +33,21 @@ func lifecycleHistory(t *testing.T, l Lifecycle, seed int64, days int) (*Generat
 // segment has customers.
 func TestLifecycleRecoversBGNBD(t *testing.T) {
 	t.Parallel()
-	l := Lifecycle{NewPerDay: 60, R: 0.5, Alpha: 5, A: 0.8, B: 3}
+	l := DemoLifecycle
+	l.NewPerDay = 60
 	g, ps, end := lifecycleHistory(t, l, 7, 540)
 	sums, err := analytics.Summarize(ps, end, analytics.Week)
 	if err != nil {
 		t.Fatal(err)
+	}
+	one := 0
+	for _, s := range sums {
+		if s.Frequency == 0 {
+			one++
+		}
+	}
+	if share := float64(one) / float64(len(sums)); share > 0.36 {
+		t.Errorf("%.3f of customers bought on one day only; want under 0.36, so that the mid-rank F quintile has a 1", share)
 	}
 	if n := len(sums); int64(n) != g.acquired || n < 25_000 {
 		t.Fatalf("%d customers in the history, %d acquired; want equal and at least 25,000", n, g.acquired)
@@ -97,8 +107,8 @@ func TestLifecycleLiveShare(t *testing.T) {
 	live := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	recent := map[string][]time.Time{}
 	var orders, firsts, fast int
-	for i := range 200_000 {
-		rec := g.NextAt(live.Add(time.Duration(i) * 10 * time.Millisecond)) // 100/s
+	for i := range 100_000 {
+		rec := g.NextAt(live.Add(time.Duration(i) * 20 * time.Millisecond)) // 50/s, the default
 		if rec.Bad != "" || rec.Fraud {
 			continue
 		}

@@ -357,6 +357,13 @@ func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, t
 	fmt.Fprintf(w, "  Gamma-Gamma   p = %.4g, q = %.4g, γ = %.4g on %s repeat customers; population mean order %.2f\n",
 		p.GammaGamma.P, p.GammaGamma.Q, p.GammaGamma.Gamma, withThousands(int64(met.RepeatCustomers)), met.PopulationMeanSpend)
 	fmt.Fprintf(w, "  frequency/spend correlation %.3f (Gamma-Gamma assumes about 0)\n", met.FrequencyMonetaryCorrelation)
+	if fc := met.FitCheck; fc != nil && fc.Degenerate {
+		fmt.Fprintf(w, "  DEGENERATE FIT: no CLV from this model\n")
+		for _, p := range fc.Problems {
+			fmt.Fprintf(w, "    - %s\n", p)
+		}
+		return nil
+	}
 	fmt.Fprintf(w, "  %d-month CLV at %.0f%% a year: mean %.2f, total %.2f; mean P(alive) %.3f\n\n",
 		met.HorizonMonths, 100*met.DiscountRate, met.MeanCLV, met.TotalCLV, met.MeanProbAlive)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

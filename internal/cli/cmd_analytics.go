@@ -125,7 +125,10 @@ clv --as-of DAY fits the models on the stored purchases of the calibration
 period ending that day; clv --summary FILE fits them on a per-customer
 (x, t_x, T[, monetary]) summary like lifetimes', without a store. Both
 print the parameters, and --predictions FILE writes each customer's
-P(alive), expected purchases and expected spend.
+P(alive), expected purchases and expected spend. clv --validate --as-of DAY
+[--holdout-end DAY] is the calibration/holdout check: the fit on the
+purchases up to DAY, and its predicted against the actual repeat purchases
+after it, per calibration frequency.
 
 Flags:
 `
@@ -173,8 +176,8 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *top < 1 || *months < 1 {
 		return usageError{fmt.Errorf("flags -top and -months must be at least 1")}
 	}
-	if (*cf.summary != "" || (*cf.asOf != "" && what != "rfm")) && what != "clv" {
-		return usageError{fmt.Errorf("flags -summary and -as-of go with the clv view (and -as-of with rfm --customers), not %s", what)}
+	if (*cf.summary != "" || *cf.validate || (*cf.asOf != "" && what != "rfm")) && what != "clv" {
+		return usageError{fmt.Errorf("flags -summary, -validate and -as-of go with the clv view (and -as-of with rfm --customers), not %s", what)}
 	}
 	if *rfmCustomers != "" && what != "rfm" {
 		return usageError{fmt.Errorf("flag -customers goes with the rfm view, not %s", what)}

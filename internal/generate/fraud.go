@@ -55,6 +55,7 @@ type campaign struct {
 	channel uint8
 	hosting bool // connects through datacenter addresses
 	rotate  bool // changes device (bots) on every order
+	split   bool // a follow-up seconds after the order (SplitOrder), not minutes (AddOn)
 }
 
 // eventHeap is a min-heap of campaigns by due time, bounded: when full a
@@ -140,13 +141,18 @@ func (g *Generator) emitPending(ms int64) (Record, bool) {
 		return g.emitResponse(ms)
 	}
 	if c.scen == 0 {
-		s := int(c.slot)
+		s, split := int(c.slot), c.split
 		ok := g.cust[s].id == c.cust
-		q.pop()
+		q.pop() // c now points at the next event
 		if !ok {
 			return Record{}, false
 		}
 		g.buildLegit(s, ms, true)
+		if split {
+			g.tx.honest |= SplitOrder
+		} else {
+			g.tx.honest |= AddOn
+		}
 		rec := g.finish(ms, "", "")
 		g.afterGood(rec, ms)
 		return rec, true

@@ -230,6 +230,10 @@ type Record struct {
 	// Fraud and Scenario label fraudulent records; Scenario is "" when legit.
 	Fraud    bool
 	Scenario string
+	// Honest names what makes an honest (legit) record look odd: a split
+	// order seconds after another, a gift shipped abroad, a shared device;
+	// 0 for a plain one and for fraud and bad records.
+	Honest Honest
 	// Bad is the check a bad record was made to fail, "" when good. A
 	// duplicate_id record repeats the exact bytes, and so the
 	// TransactionID, of one of the last 64 good records.
@@ -614,11 +618,19 @@ func (g *Generator) afterPurchase(s int, ms int64) {
 	if c.purchases < math.MaxUint16 {
 		c.purchases++
 	}
-	if g.r.Float64() < followUp {
+	switch u := g.r.Float64(); {
+	case u < followUp:
 		g.followUps.push(campaign{
 			due:  ms + 60_000 + int64(g.r.ExpFloat64()*480_000),
 			slot: int32(s),
 			cust: c.id,
+		})
+	case u < followUp+splitProb:
+		g.followUps.push(campaign{
+			due:   ms + 5_000 + min(int64(g.r.ExpFloat64()*15_000), 55_000),
+			slot:  int32(s),
+			cust:  c.id,
+			split: true,
 		})
 	}
 	if g.cfg.Lifecycle != nil {
@@ -665,6 +677,9 @@ func (g *Generator) finish(ms int64, scenario string, bad quality.Reason) Record
 	}
 	if bad == "" {
 		rec.AmountCents = event.Cents(g.tx.total)
+		if scenario == "" {
+			rec.Honest = g.tx.honest
+		}
 	}
 	return rec
 }

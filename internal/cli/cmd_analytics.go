@@ -126,7 +126,10 @@ clv --as-of DAY fits the models on the stored purchases of the calibration
 period ending that day; clv --summary FILE fits them on a per-customer
 (x, t_x, T[, monetary]) summary like lifetimes', without a store. Both
 print the parameters, and --predictions FILE writes each customer's
-P(alive), expected purchases and expected spend.
+P(alive), expected purchases and expected spend. clv --validate --as-of DAY
+[--holdout-end DAY] is the calibration/holdout check: the fit on the
+purchases up to DAY, and its predicted against the actual repeat purchases
+after it, per calibration frequency.
 
 Flags:
 `
@@ -174,8 +177,8 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *top < 1 || *months < 1 {
 		return usageError{fmt.Errorf("flags -top and -months must be at least 1")}
 	}
-	if (*cf.summary != "" || (*cf.asOf != "" && what != "rfm")) && what != "clv" {
-		return usageError{fmt.Errorf("flags -summary and -as-of go with the clv view (and -as-of with rfm --customers), not %s", what)}
+	if (*cf.summary != "" || *cf.validate || (*cf.asOf != "" && what != "rfm")) && what != "clv" {
+		return usageError{fmt.Errorf("flags -summary, -validate and -as-of go with the clv view (and -as-of with rfm --customers), not %s", what)}
 	}
 	if *rfmCustomers != "" && what != "rfm" {
 		return usageError{fmt.Errorf("flag -customers goes with the rfm view, not %s", what)}
@@ -358,6 +361,13 @@ func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, t
 	fmt.Fprintf(w, "  Gamma-Gamma   p = %.4g, q = %.4g, γ = %.4g on %s repeat customers; population mean order %.2f\n",
 		p.GammaGamma.P, p.GammaGamma.Q, p.GammaGamma.Gamma, withThousands(int64(met.RepeatCustomers)), met.PopulationMeanSpend)
 	fmt.Fprintf(w, "  frequency/spend correlation %.3f (Gamma-Gamma assumes about 0)\n", met.FrequencyMonetaryCorrelation)
+	if fc := met.FitCheck; fc != nil && fc.Degenerate {
+		fmt.Fprintf(w, "  DEGENERATE FIT: no CLV from this model\n")
+		for _, p := range fc.Problems {
+			fmt.Fprintf(w, "    - %s\n", p)
+		}
+		return nil
+	}
 	fmt.Fprintf(w, "  %d-month CLV at %.0f%% a year: mean %.2f, total %.2f; mean P(alive) %.3f\n\n",
 		met.HorizonMonths, 100*met.DiscountRate, met.MeanCLV, met.TotalCLV, met.MeanProbAlive)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

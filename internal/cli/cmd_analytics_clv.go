@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
@@ -23,20 +24,29 @@ type clvFitFlags struct {
 	asOf        *string
 	predictions *string
 	horizon     *float64
+	validate    *bool
+	holdoutEnd  *string
+	groups      *int
 }
 
 func (f *clvFitFlags) register(fs interface {
 	String(name, value, usage string) *string
 	Float64(name string, value float64, usage string) *float64
+	Bool(name string, value bool, usage string) *bool
+	Int(name string, value int, usage string) *int
 }) {
 	f.summary = fs.String("summary", "", "clv: fit BG/NBD (and Gamma-Gamma, given a monetary column) on a per-customer summary CSV like lifetimes': "+
 		"a header with frequency (or x), recency (or t_x), T, optionally monetary_value (or zbar) and an ID column, in weeks; nothing is read from the store")
 	f.asOf = fs.String("as-of", "", "clv: fit on the stored purchases of the calibration period ending on this day (YYYY-MM-DD, inclusive), in weeks, instead of showing the stored model")
 	f.predictions = fs.String("predictions", "", "clv with --summary or --as-of: write each customer's P(alive), expected purchases over --horizon and expected spend to this CSV")
 	f.horizon = fs.Float64("horizon", 39, "clv with --predictions: the horizon of the expected purchases, in weeks")
+	f.validate = fs.Bool("validate", false, "clv with --as-of: the calibration/holdout check (Fader, Hardie and Lee 2005): fit on the purchases up to --as-of, "+
+		"compare predicted and actual repeat purchases after it, up to --holdout-end, per calibration frequency")
+	f.holdoutEnd = fs.String("holdout-end", "", "clv --validate: the last day of the holdout period (YYYY-MM-DD, inclusive); defaults to the day of the last stored purchase")
+	f.groups = fs.Int("groups", 8, "clv --validate: frequency groups of the table, 0 to groups-2 repeat purchases and groups-1 or more")
 }
 
-func (f *clvFitFlags) active() bool { return *f.summary != "" || *f.asOf != "" }
+func (f *clvFitFlags) active() bool { return *f.summary != "" || *f.asOf != "" || *f.validate }
 
 // clvFitReport is what `analytics clv --summary|--as-of --json` prints.
 type clvFitReport struct {
@@ -74,6 +84,9 @@ type clvGGReport struct {
 func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writer, asJSON bool) error {
 	if *f.summary != "" && *f.asOf != "" {
 		return usageError{errors.New("analytics clv: give --summary or --as-of, not both")}
+	}
+	if *f.validate {
+		return runCLVValidate(ctx, f, a, w, asJSON)
 	}
 	if !(*f.horizon >= 0) {
 		return usageError{fmt.Errorf("invalid value %v for flag -horizon: want a non-negative number of weeks", *f.horizon)}
@@ -358,4 +371,103 @@ func writeRFMCustomers(ctx context.Context, a store.Analytics, asOf, path string
 	}
 	fmt.Fprintf(w, "RFM of %s customers as of %s written to %s\n", withThousands(int64(len(sums))), day.Format("2006-01-02"), path)
 	return nil
+}
+
+// clvValidateReport is what `analytics clv --validate --json` prints.
+type clvValidateReport struct {
+	analytics.Holdout
+	CalibrationWeeks float64 `json:"calibration_weeks"`
+	ReadSeconds      float64 `json:"read_seconds"`
+}
+
+// runCLVValidate runs the calibration/holdout check on the stored
+// purchases and prints its table.
+func runCLVValidate(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writer, asJSON bool) error {
+	if a == nil || *f.summary != "" {
+		return usageError{errors.New("analytics clv --validate needs the purchases themselves (a store and --as-of), not a --summary")}
+	}
+	if *f.asOf == "" {
+		return usageError{errors.New("analytics clv --validate: give the end of the calibration period with --as-of YYYY-MM-DD")}
+	}
+	if *f.groups < 2 || *f.groups > 100 {
+		return usageError{fmt.Errorf("invalid value %d for flag -groups: want 2..100", *f.groups)}
+	}
+	cal, err := time.Parse("2006-01-02", *f.asOf)
+	if err != nil {
+		return usageError{fmt.Errorf("invalid value %q for flag -as-of: want a day YYYY-MM-DD", *f.asOf)}
+	}
+	var hold time.Time
+	if *f.holdoutEnd != "" {
+		if hold, err = time.Parse("2006-01-02", *f.holdoutEnd); err != nil {
+			return usageError{fmt.Errorf("invalid value %q for flag -holdout-end: want a day YYYY-MM-DD", *f.holdoutEnd)}
+		}
+	} else {
+		latest, err := a.LatestPurchase(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the last purchase: %w", err)
+		}
+		y, m, d := latest.UTC().Date()
+		hold = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	if !hold.After(cal) {
+		return usageError{fmt.Errorf("analytics clv --validate: the holdout must end after --as-of %s (it ends %s)", cal.Format(time.DateOnly), hold.Format(time.DateOnly))}
+	}
+	start := time.Now()
+	var purchases []analytics.Purchase
+	err = a.PurchaseDays(ctx, hold.AddDate(0, 0, 1), func(d *store.PurchaseDay) error {
+		purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / 100})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the purchases up to %s: %w", hold.Format(time.DateOnly), err)
+	}
+	rep := clvValidateReport{ReadSeconds: time.Since(start).Seconds()}
+	if rep.Holdout, err = analytics.ValidateBGNBD(purchases, cal, hold, analytics.Week, *f.groups); err != nil {
+		return err
+	}
+	rep.CalibrationWeeks = rep.Check.HistoryWeeks
+	if asJSON {
+		return writeJSONTo(w, rep)
+	}
+	printHoldout(w, &rep)
+	return nil
+}
+
+// printHoldout prints the calibration/holdout table.
+func printHoldout(w io.Writer, rep *clvValidateReport) {
+	h := &rep.Holdout
+	fmt.Fprintf(w, "Calibration/holdout check (Fader, Hardie and Lee 2005)\n")
+	fmt.Fprintf(w, "  calibration: %s customers' purchase days up to %s (%.1f weeks)\n", withThousands(int64(h.Customers)),
+		h.CalibrationEnd.Format(time.DateOnly), rep.CalibrationWeeks)
+	fmt.Fprintf(w, "  holdout:     their purchase days after it, up to %s (%.1f weeks)\n", h.HoldoutEnd.Format(time.DateOnly), h.HoldoutPeriods)
+	fmt.Fprintf(w, "  BG/NBD fitted on the calibration: r = %.4g, α = %.4g, a = %.4g, b = %.4g (weeks); log-likelihood %.1f\n",
+		h.Fit.R, h.Fit.Alpha, h.Fit.A, h.Fit.B, h.Fit.LogLikelihood)
+	if h.Check.Degenerate {
+		fmt.Fprintf(w, "  DEGENERATE FIT: the predictions below are not to be used\n")
+		for _, p := range h.Check.Problems {
+			fmt.Fprintf(w, "    - %s\n", p)
+		}
+	} else if len(h.Check.LogSE) == 4 {
+		fmt.Fprintf(w, "  fit check: sound; standard errors of ln r, ln α, ln a, ln b: %.2f, %.2f, %.2f, %.2f\n",
+			h.Check.LogSE[0], h.Check.LogSE[1], h.Check.LogSE[2], h.Check.LogSE[3])
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "repeat purchases in calibration\tcustomers\tholdout purchases per customer: actual\tpredicted\tpredicted / actual\t")
+	for _, g := range h.Groups {
+		label := strconv.Itoa(g.Frequency)
+		if g.OrMore {
+			label += "+"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%s\t\n", label, withThousands(int64(g.Customers)), g.Actual, g.Predicted, ratio(g.Predicted, g.Actual))
+	}
+	fmt.Fprintf(tw, "all (total)\t%s\t%.0f\t%.1f\t%s\t\n", withThousands(int64(h.Customers)), h.ActualTotal, h.PredictedTotal, ratio(h.PredictedTotal, h.ActualTotal))
+	tw.Flush()
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(a/b, 'f', 2, 64)
 }

@@ -116,6 +116,38 @@ func TestCLVAsOfImportedCDNOW(t *testing.T) {
 	}
 	checkCDNOW(t, clvJSON(t, "--data-dir", data, "--as-of", "1997-09-30"))
 
+	// The calibration/holdout check of Fader, Hardie and Lee (2005): 39
+	// weeks each; the calibration fit is the published one.
+	var vout, verr bytes.Buffer
+	if err := runAnalytics(context.Background(), []string{"clv", "--validate", "--data-dir", data, "--as-of", "1997-09-30",
+		"--holdout-end", "1998-06-30", "--json"}, &vout, &verr); err != nil {
+		t.Fatalf("analytics clv --validate: %v\n%s", err, verr.String())
+	}
+	var val clvValidateReport
+	if err := json.Unmarshal(vout.Bytes(), &val); err != nil {
+		t.Fatalf("clv --validate --json: %v\n%s", err, vout.String())
+	}
+	var fr clvFitReport
+	fr.Customers = val.Customers
+	fr.BGNBD.R, fr.BGNBD.Alpha, fr.BGNBD.A, fr.BGNBD.B, fr.BGNBD.LogLikelihood = val.Fit.R, val.Fit.Alpha, val.Fit.A, val.Fit.B, val.Fit.LogLikelihood
+	checkCDNOW(t, fr)
+	n := 0
+	for _, g := range val.Groups {
+		n += g.Customers
+	}
+	if len(val.Groups) != 8 || n != 2357 || val.HoldoutPeriods != 39 || val.Check.Degenerate || val.ActualTotal == 0 {
+		t.Fatalf("clv --validate: %+v; want 8 groups of CDNOW's 2,357 customers over a 39-week holdout, a sound fit", val)
+	}
+	vout.Reset()
+	if err := runAnalytics(context.Background(), []string{"clv", "--validate", "--data-dir", data, "--as-of", "1997-09-30",
+		"--holdout-end", "1998-06-30"}, &vout, &verr); err != nil {
+		t.Fatalf("analytics clv --validate: %v\n%s", err, verr.String())
+	}
+	if !strings.Contains(vout.String(), "predicted / actual") || !strings.Contains(vout.String(), "7+") {
+		t.Fatalf("clv --validate prints no table:\n%s", vout.String())
+	}
+	t.Logf("\n%s", vout.String())
+
 	// Every customer's RFM, as of the end of the log: one line each, and
 	// equal recencies score alike.
 	out := filepath.Join(dir, "rfm.csv")

@@ -52,11 +52,12 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var wf webFlags
 	wf.register(fs, "127.0.0.1:8050", "listen address of the dashboard, API and /metrics: this machine only by default; :8050 opens it to others (needs an API token or --insecure-allow-unauthenticated)")
 	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
-	rate := fs.Float64("rate", 1000, "generated transactions per second")
+	rate := fs.Float64("rate", 50, "generated transactions per second, live (a demo's pace, thousands of times a real shop of this size; faster, its honest customers order again within minutes)")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	seed := fs.Int64("seed", 1, "generator seed")
-	customers := fs.Int("customers", 1_000_000, "customers in the synthetic shop")
-	historyFlag := fs.String("history", "7d", "backfill this much past purchase history first, as fast as possible (e.g. 30d; 0 for none)")
+	customers := fs.Int("customers", 1_000_000, "most customers the synthetic shop keeps (with --new-per-day, it grows to this by acquisition)")
+	newPerDay := fs.Float64("new-per-day", generate.DemoLifecycle.NewPerDay, "new customers a day of history (the shop grows by acquisition, buy-till-you-die customers as in BG/NBD); 0 for the older stationary base of --customers customers")
+	historyFlag := fs.String("history", "540d", "backfill this much past purchase history first, as fast as possible (e.g. 30d; 0 for none)")
 	products := fs.Int("products", 2000, "products in the synthetic catalogue")
 	fraudRate := fs.Float64("fraud-rate", 0.01, "share of generated transactions that are fraud")
 	badRate := fs.Float64("bad-rate", 0.001, "share of generated records that are malformed or invalid")
@@ -67,6 +68,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	switch {
 	case *rate <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -rate: must be above 0", *rate)}
+	case *newPerDay < 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -new-per-day: must not be negative", *newPerDay)}
 	case *duration < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -duration: must not be negative", *duration)}
 	case *partitions < 1 || *partitions > 256:
@@ -102,6 +105,11 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
 	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate}
+	if *newPerDay > 0 {
+		lc := generate.DemoLifecycle
+		lc.NewPerDay = *newPerDay
+		gcfg.Lifecycle = &lc
+	}
 	st, err := openEmbedded(ctx, *dataDir, "shopstream run")
 	if err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
@@ -127,6 +135,13 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return usageError{err}
 	}
+	if resumed > 0 && gcfg.Lifecycle != nil {
+		// The base grows by acquisition: rebuild one, without sending its
+		// history again, so that live buyers are not all newcomers.
+		h, _ := parseDayDuration(*historyFlag)
+		now := time.Now()
+		gen.Warm(now.Add(-h), now)
+	}
 	// 32 MiB per partition keeps a long run's memory flat; retention never
 	// deletes what the processor has not committed to the group.
 	broker, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(*partitions), DataDir: filepath.Join(*dataDir, "kafka"), Logger: logger,
@@ -151,6 +166,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return proc.Healthy(ctx)
 	}
 	wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
+	loading := newLoadTracker(history, time.Now(), af.interval > 0)
+	wcfg.Loading = loading.snapshot
 	srv, err := web.New(wcfg)
 	if err != nil {
 		return err
@@ -215,7 +232,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
-	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
+	if err := startAnalyticsAfterBackfill(gctx, g, st, logger, reg, &af, loading); err != nil {
 		return err
 	}
 	if err := tf.start(gctx, g, st, logger, reg); err != nil {
@@ -225,12 +242,25 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	ks := sink.(*kafkaSink)
 	genDone := make(chan error, 1)
 	go func() {
-		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history})
+		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history,
+			Progress: loading.progress,
+			HistoryDone: func(n int64) {
+				loading.historyDone(n)
+				if err := sink.Flush(ctx); err != nil {
+					return // the run's own flush reports it
+				}
+				go func() {
+					if err := waitBackfillStored(gctx, brokers, st, pf.group, bus.TopicTransactions); err == nil {
+						loading.backfillStored(time.Now())
+					}
+				}()
+			}})
 		if ferr := sink.Flush(context.WithoutCancel(ctx)); err == nil {
 			err = ferr
 		}
 		genDone <- err
 	}()
+	go loading.printLoading(gctx, stderr, func() int64 { return proc.Stats().Stored })
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)

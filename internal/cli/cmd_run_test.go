@@ -5,6 +5,8 @@ import (
 	"context"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -18,7 +20,7 @@ func TestRunCommand(t *testing.T) {
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	err := Run(context.Background(), []string{"run", "--duration", "4s", "--addr", "127.0.0.1:0", "--data-dir", dir,
-		"--customers", "20000", "--history", "2d", "--rate", "500", "--analytics-interval", "0"}, &stdout, &stderr)
+		"--customers", "20000", "--new-per-day", "1000", "--history", "2d", "--rate", "500", "--analytics-interval", "0"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -39,7 +41,7 @@ func TestRunCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two days of history for 20,000 customers is over a thousand orders,
+	// Two days of history with 1,000 new customers a day is over a thousand orders,
 	// and 4 s at 500/s adds up to 2,000 more.
 	if sum.TransactionsTotal != stored || stored < 1000 {
 		t.Fatalf("run reported %d stored, the store holds %d; want equal and at least 1000", stored, sum.TransactionsTotal)
@@ -63,4 +65,72 @@ func TestRunCommand(t *testing.T) {
 	if len(exps) != 2 || exps[0].Name != "recs-aa" || exps[1].Name != "recs-ab" {
 		t.Fatalf("stored experiments %+v, want recs-aa and recs-ab", exps)
 	}
+}
+
+// watchWriter is a safe buffer that calls found once, when what it holds
+// first matches want.
+type watchWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	want  *regexp.Regexp
+	found func()
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if w.found != nil && w.want.Match(w.buf.Bytes()) {
+		w.found()
+		w.found = nil
+	}
+	return n, err
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestRunLoading: run says on stderr how the backfill goes, waits for it to
+// be stored before the first analytics refresh, and then has a CLV model
+// fitted on the whole history.
+func TestRunLoading(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &watchWriter{want: regexp.MustCompile(`analytics: first refresh after the backfill done`), found: cancel}
+	var stdout bytes.Buffer
+	err := Run(ctx, []string{"run", "--duration", "3m", "--addr", "127.0.0.1:0", "--data-dir", dir,
+		"--customers", "20000", "--new-per-day", "40", "--history", "400d", "--rate", "20", "--analytics-interval", "1h"}, &stdout, stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	out := stderr.String()
+	m := regexp.MustCompile(`backfill: done, (\d+) records of history stored`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "analytics: first refresh after the backfill done") {
+		t.Fatalf("no backfill and refresh lines on stderr:\n%s", out)
+	}
+	if strings.Contains(out, "no CLV model") {
+		t.Fatalf("the first refresh after the backfill fitted no CLV model:\n%s", out)
+	}
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sum, err := st.Summary(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, _ := strconv.ParseInt(m[1], 10, 64)
+	if sum.TransactionsTotal+sum.QuarantinedTotal < records {
+		t.Fatalf("the backfill made %d records, the store holds %d + %d quarantined", records, sum.TransactionsTotal, sum.QuarantinedTotal)
+	}
+	mod, err := st.LatestModelVersion(context.Background(), "clv")
+	if err != nil || mod == nil {
+		t.Fatalf("no CLV model stored after the first refresh: %v", err)
+	}
+	t.Logf("%d history records; CLV model %d", records, mod.Version)
 }

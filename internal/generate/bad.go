@@ -32,7 +32,7 @@ func (g *Generator) emitBad(ms int64) (Record, bool) {
 		rec.Bad = quality.DuplicateID
 		return rec, true
 	}
-	g.buildLegit(g.pickBuyer(ms), ms, false)
+	g.buildLegit(g.pickCustomer(ms), ms, false)
 	t := &g.tx
 	switch kind {
 	case quality.WrongType:

@@ -53,21 +53,27 @@ var personas = []persona{
 // the make-up of the customer base at any moment; newly acquired customers
 // are drawn size-biased from it (see acquiredMix), which keeps it so.
 const (
-	rateShape   = 0.9      // gamma shape r of lambda
-	rateMean    = 1.0 / 30 // purchases per day, before persona and season
-	rateMax     = 2.0      // per day: no human buys much more often
-	rateUnit    = 1e6      // fixed point: rate is stored in micro-purchases per day
-	churnA      = 1.5      // beta a of p
-	churnB      = 6.0      // beta b of p
-	followUp    = 0.03     // chance of a quick second order ("forgot the charger")
-	partnerProb = 0.3      // chance that an item pulls its partner into the basket
-	travelProb  = 0.03     // legit order from an IP abroad
-	vpnProb     = 0.01     // legit order through a datacenter IP
-	giftProb    = 0.025    // legit order shipped abroad
-	newDevProb  = 0.015    // legit order from a device never seen before
-	foreignCard = 0.06     // card issued outside the holder's home country
-	maxLines    = 16       // lines per order
-	dupRing     = 64       // recent records a duplicate may repeat
+	rateShape           = 0.9      // gamma shape r of lambda
+	rateMean            = 1.0 / 30 // purchases per day, before persona and season
+	rateMax             = 2.0      // per day: no human buys much more often
+	rateUnit            = 1e6      // fixed point: rate is stored in micro-purchases per day
+	churnA              = 1.5      // beta a of p
+	churnB              = 6.0      // beta b of p
+	followUp            = 0.03     // chance of a quick second order ("forgot the charger")
+	splitProb           = 0.015    // chance of a second order seconds later (a split cart)
+	sharedProb          = 0.02     // legit order from a household member's device
+	workProb            = 0.04     // legit web order from the office's shared address
+	natProb             = 0.25     // legit mobile order behind the carrier's NAT
+	companiesPerCountry = 2000
+	natPerCountry       = 32    // carrier NAT addresses per country
+	partnerProb         = 0.3   // chance that an item pulls its partner into the basket
+	travelProb          = 0.03  // legit order from an IP abroad
+	vpnProb             = 0.01  // legit order through a datacenter IP
+	giftProb            = 0.025 // legit order shipped abroad
+	newDevProb          = 0.015 // legit order from a device never seen before
+	foreignCard         = 0.06  // card issued outside the holder's home country
+	maxLines            = 16    // lines per order
+	dupRing             = 64    // recent records a duplicate may repeat
 	// Bounds on scheduled events. Live at high rates many campaigns run at
 	// once (an account takeover spans half an hour of wall clock: at 50,000
 	// records/s some 200,000 campaigns are open); 2^20 of 48 bytes is 48 MiB
@@ -106,6 +112,8 @@ type customer struct {
 type group struct {
 	off, n  int
 	weight  int64 // sum of rates, micro-purchases per day
+	acq     int64 // Lifecycle: arrivals of new customers, micro-customers per day
+	free    []int32
 	tz      int
 	profile int
 	season  [168]float64
@@ -146,12 +154,20 @@ func (g *Generator) newCustomer(c *customer, gr *group, r *rand.Rand, initial bo
 	if initial {
 		mix, shape, betaA = personaMix, rateShape, churnA
 	}
+	if g.cfg.Lifecycle != nil {
+		mix = personaMix
+	}
 	pi := pick(r, mix)
 	p := personas[pi]
 	ci := gr.countries[pick(r, gr.countryW)]
-	lambda := gammaRand(r, shape) * rateMean / rateShape * p.rateMult
-	lambda = math.Min(lambda, rateMax)
-	churn := math.Min(math.Max(betaRand(r, betaA, churnB)*p.churnMult, 0.01), 0.95)
+	var lambda, churn float64
+	if l := g.cfg.Lifecycle; l != nil {
+		lambda, churn = lifecycleDraw(l, r)
+	} else {
+		lambda = gammaRand(r, shape) * rateMean / rateShape * p.rateMult
+		lambda = math.Min(lambda, rateMax)
+		churn = math.Min(math.Max(betaRand(r, betaA, churnB)*p.churnMult, 0.01), 0.95)
+	}
 	*c = customer{
 		id:      g.nextID,
 		rate:    uint32(math.Max(1, math.Round(lambda*rateUnit))),
@@ -275,6 +291,10 @@ func (g *Generator) buildCustomers(n int, r *rand.Rand) {
 		slot := g.groups[gi].off + fill[gi]
 		fill[gi]++
 		g.cust[slot].group = gi
+	}
+	if g.cfg.Lifecycle != nil {
+		g.emptyBase(n)
+		return
 	}
 	for i := range g.cust {
 		c := &g.cust[i]

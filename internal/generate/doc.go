@@ -6,9 +6,14 @@
 // popularity and planted co-purchase partners), a customer base (personas,
 // home countries and time zones, devices and cards, buy-till-you-die
 // purchase processes, acquisition of new customers as others churn),
-// seasonality (daily, weekly, yearly), five labelled fraud scenarios, and
-// bad records of every kind the quality checks reject. Labels travel out of
+// seasonality (daily, weekly, yearly), five labelled fraud scenarios,
+// honest behaviour that looks like fraud to naive rules (Honest), and bad
+// records of every kind the quality checks reject. Labels travel out of
 // band (Record fields, Kafka headers, a labels file), never in the event.
+//
+// With a Lifecycle the base instead grows by acquisition and follows the
+// BG/NBD story, so that customer models fitted on its history recover the
+// parameters it was drawn from: the demo shop of `shopstream run`.
 //
 // CountryOfIP, IsHostingIP and CountryOfBIN expose the invented address and
 // BIN plan the generator draws from; they stand in for GeoIP and BIN

@@ -34,6 +34,7 @@ type txn struct {
 	currency string
 	omit     field     // missing_field: the field left out
 	wrong    wrongKind // wrong_type: the field written with the wrong type
+	honest   Honest    // the honest behaviours that make it look odd
 }
 
 // field names a field a missing_field record leaves out.

@@ -55,6 +55,7 @@ type campaign struct {
 	channel uint8
 	hosting bool // connects through datacenter addresses
 	rotate  bool // changes device (bots) on every order
+	split   bool // a follow-up seconds after the order (SplitOrder), not minutes (AddOn)
 }
 
 // eventHeap is a min-heap of campaigns by due time, bounded: when full a
@@ -140,13 +141,18 @@ func (g *Generator) emitPending(ms int64) (Record, bool) {
 		return g.emitResponse(ms)
 	}
 	if c.scen == 0 {
-		s := int(c.slot)
+		s, split := int(c.slot), c.split
 		ok := g.cust[s].id == c.cust
-		q.pop()
+		q.pop() // c now points at the next event
 		if !ok {
 			return Record{}, false
 		}
 		g.buildLegit(s, ms, true)
+		if split {
+			g.tx.honest |= SplitOrder
+		} else {
+			g.tx.honest |= AddOn
+		}
 		rec := g.finish(ms, "", "")
 		g.afterGood(rec, ms)
 		return rec, true
@@ -184,9 +190,9 @@ func (g *Generator) gap(sc int) int64 {
 // activity, as an account-takeover victim (fraudsters target accounts with
 // history and saved cards).
 func (g *Generator) existingCustomer(ms int64) int {
-	s := g.pickBuyer(ms)
+	s := g.pickCustomer(ms)
 	for i := 0; i < 16 && g.cust[s].purchases == 0; i++ {
-		s = g.pickBuyer(ms)
+		s = g.pickCustomer(ms)
 	}
 	return s
 }
@@ -222,7 +228,7 @@ func (g *Generator) startCampaign(ms int64, sc int) {
 		c.product = g.cat.hype[r.IntN(len(g.cat.hype))]
 		if r.Float64() < 0.4 {
 			// a scalper's own, otherwise ordinary, account
-			v := &g.cust[g.pickBuyer(ms)]
+			v := &g.cust[g.pickCustomer(ms)]
 			c.cust, c.home = v.id, v.country
 			c.bin, c.last4 = v.bin[0], v.last4[0]
 		} else {

@@ -99,6 +99,10 @@ type Config struct {
 	// Response makes customers respond to the recommendations they were
 	// shown; off unless Response.Exposures is set.
 	Response Response
+	// Lifecycle, when set, makes the customer base grow by acquisition and
+	// follow the BG/NBD story (see Lifecycle); Customers then bounds the
+	// base. Defaults to nil: a stationary base of Customers customers.
+	Lifecycle *Lifecycle
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -178,6 +182,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("generate: BadKinds names %q, which the generator cannot make (known: %v)", k, BadKinds)
 		}
 	}
+	if c.Lifecycle != nil {
+		if err := c.Lifecycle.validate(); err != nil {
+			return err
+		}
+	}
 	if c.Response.Exposures != nil {
 		return c.Response.validate()
 	}
@@ -221,6 +230,10 @@ type Record struct {
 	// Fraud and Scenario label fraudulent records; Scenario is "" when legit.
 	Fraud    bool
 	Scenario string
+	// Honest names what makes an honest (legit) record look odd: a split
+	// order seconds after another, a gift shipped abroad, a shared device;
+	// 0 for a plain one and for fraud and bad records.
+	Honest Honest
 	// Bad is the check a bad record was made to fail, "" when good. A
 	// duplicate_id record repeats the exact bytes, and so the
 	// TransactionID, of one of the last 64 good records.
@@ -248,9 +261,11 @@ type Generator struct {
 	groups     []group
 	fen        fenwick
 	marketCum  []float64
-	nextID     uint32 // last customer number handed out
-	seq        uint64 // transactions made
-	idKey      uint64 // keys transaction and device IDs to the seed
+	nextID     uint32  // last customer number handed out
+	acquired   int64   // Lifecycle: customers acquired so far
+	liveFirst  float64 // Lifecycle: share of live orders by newcomers, set when live begins
+	seq        uint64  // transactions made
+	idKey      uint64  // keys transaction and device IDs to the seed
 	startMs    int64
 	startGiven bool
 	started    bool
@@ -443,7 +458,7 @@ func (g *Generator) refresh(ms int64) {
 	how := hourOfWeek(ms)
 	sum := 0.0
 	for i := range g.groups {
-		w := float64(g.groups[i].weight) * g.groups[i].season[how]
+		w := float64(g.groups[i].weight+g.groups[i].acq) * g.groups[i].season[how]
 		g.gw[i] = w
 		sum += w
 	}
@@ -475,7 +490,33 @@ func (g *Generator) drawAfter(t int64) int64 {
 
 // pickBuyer draws the customer slot of the next regular purchase at ms, in
 // proportion to each customer's rate times their profile's seasonal factor.
+// With a Lifecycle, arrivals compete with the customers' purchases: the
+// draw may be a newcomer, acquired into a slot for a first purchase.
 func (g *Generator) pickBuyer(ms int64) int {
+	gi, u := g.pickGroup(ms)
+	gr := &g.groups[gi]
+	if u < gr.acq {
+		return g.acquire(gi)
+	}
+	return gr.off + g.groupTree(gi).find(u-gr.acq)
+}
+
+// pickCustomer draws an existing customer as pickBuyer does, for the
+// orders that are not a regular purchase (fraud victims, bad records):
+// these do not acquire anyone unless the shop is still empty.
+func (g *Generator) pickCustomer(ms int64) int {
+	for range 64 {
+		gi, u := g.pickGroup(ms)
+		if gr := &g.groups[gi]; u >= gr.acq {
+			return gr.off + g.groupTree(gi).find(u-gr.acq)
+		}
+	}
+	return g.pickBuyer(ms)
+}
+
+// pickGroup draws a group in proportion to its seasonal weight, and a
+// point u in [0, arrivals + rates) of it.
+func (g *Generator) pickGroup(ms int64) (int, int64) {
 	g.refresh(ms)
 	u := g.r.Float64() * g.gwSum
 	gi := -1
@@ -489,12 +530,23 @@ func (g *Generator) pickBuyer(ms int64) int {
 		}
 	}
 	gr := &g.groups[gi]
-	return gr.off + g.groupTree(gi).find(g.r.Int64N(gr.weight))
+	return gi, g.r.Int64N(gr.weight + gr.acq)
 }
 
 // liveCooldown is how long, in seconds, an honest customer waits before
 // ordering again in live mode (NextAt).
 const liveCooldown = 30 * 60
+
+// liveRedraws bounds the redraws of a buyer still in the cooldown, with a
+// Lifecycle.
+const liveRedraws = 512
+
+// cooling reports whether slot s's customer ordered within liveCooldown
+// of ms.
+func (g *Generator) cooling(s int, ms int64) bool {
+	c := &g.cust[s]
+	return c.lastAt != 0 && int64(c.lastAt)+liveCooldown > ms/1000
+}
 
 // emitSlot fills a regular purchase slot: a bad record or a legit order.
 func (g *Generator) emitSlot(ms int64) Record {
@@ -503,15 +555,39 @@ func (g *Generator) emitSlot(ms int64) Record {
 			return rec
 		}
 	}
-	s := g.pickBuyer(ms)
-	if g.live {
+	var s int
+	if g.live && g.cfg.Lifecycle != nil {
+		s = g.pickLive(ms)
+	} else {
+		s = g.pickBuyer(ms)
+	}
+	if g.live && g.cooling(s, ms) {
 		// At a forced rate the buyers' own cadence is compressed (a live
 		// stream of 1,000/s over a million customers is one order every
 		// 17 minutes each, where real customers order monthly). Keep
 		// honest customers from ordering again within liveCooldown, as
 		// real ones don't, by drawing another buyer a few times.
-		for try := 0; try < 8 && g.cust[s].lastAt != 0 && int64(g.cust[s].lastAt)+liveCooldown > ms/1000; try++ {
-			s = g.pickBuyer(ms)
+		if g.cfg.Lifecycle == nil {
+			for try := 0; try < 8 && g.cooling(s, ms); try++ {
+				s = g.pickBuyer(ms)
+			}
+		} else {
+			// Whether the order is a newcomer's first was settled by the
+			// first draw, so the share of first orders stays the shop's;
+			// the redraws are among the customers buying now, uniformly,
+			// since the heaviest buyers are the ones still cooling down.
+			// When the rate is too high for the base to keep the cooldown,
+			// the one who ordered longest ago buys.
+			for try := 0; try < liveRedraws; try++ {
+				o := g.r.IntN(len(g.cust))
+				if g.cust[o].rate == 0 || g.cust[o].lastAt >= g.cust[s].lastAt {
+					continue
+				}
+				s = o
+				if !g.cooling(s, ms) {
+					break
+				}
+			}
 		}
 	}
 	g.buildLegit(s, ms, false)
@@ -542,12 +618,27 @@ func (g *Generator) afterPurchase(s int, ms int64) {
 	if c.purchases < math.MaxUint16 {
 		c.purchases++
 	}
-	if g.r.Float64() < followUp {
+	switch u := g.r.Float64(); {
+	case u < followUp:
 		g.followUps.push(campaign{
 			due:  ms + 60_000 + int64(g.r.ExpFloat64()*480_000),
 			slot: int32(s),
 			cust: c.id,
 		})
+	case u < followUp+splitProb:
+		g.followUps.push(campaign{
+			due:   ms + 5_000 + min(int64(g.r.ExpFloat64()*15_000), 55_000),
+			slot:  int32(s),
+			cust:  c.id,
+			split: true,
+		})
+	}
+	if g.cfg.Lifecycle != nil {
+		// BG/NBD: dropout comes only right after a repeat purchase.
+		if c.purchases > 1 && uint16(g.r.Uint32()) < c.churn {
+			g.dropOut(s)
+		}
+		return
 	}
 	if uint16(g.r.Uint32()) < c.churn {
 		g.replace(s)
@@ -586,6 +677,9 @@ func (g *Generator) finish(ms int64, scenario string, bad quality.Reason) Record
 	}
 	if bad == "" {
 		rec.AmountCents = event.Cents(g.tx.total)
+		if scenario == "" {
+			rec.Honest = g.tx.honest
+		}
 	}
 	return rec
 }

@@ -163,8 +163,14 @@ func (g *Generator) buildLegit(s int, ms int64, small bool) {
 		k = r.IntN(int(c.devices))
 	}
 	t.device = g.deviceOf(c.id, k)
-	if r.Float64() < newDevProb {
+	switch u := r.Float64(); {
+	case u < newDevProb:
 		t.device = r.Uint64()
+		t.honest |= NewDevice
+	case u < newDevProb+sharedProb:
+		// The household's other member: customer numbers paired 2k, 2k+1.
+		t.device = g.deviceOf(c.id^1, 0)
+		t.honest |= SharedDevice
 	}
 	// Home connections keep their address; mobile ones change weekly.
 	h := mix64(t.device ^ 0x1b)
@@ -175,12 +181,21 @@ func (g *Generator) buildLegit(s int, ms int64, small bool) {
 	switch u := r.Float64(); {
 	case u < travelProb:
 		t.ip = residentialIP(g.otherMarket(r, c.country), r.Uint64())
+		t.honest |= Traveller
 	case u < travelProb+vpnProb:
 		t.ip = hostingIP(g.randomMarket(r), r.Uint64())
+		t.honest |= VPN
+	case t.channel == chanWeb && u < travelProb+vpnProb+workProb:
+		t.ip = residentialIP(c.country, mix64(uint64(c.country)<<32^companyOf(c.id)^0xc0))
+		t.honest |= CorporateIP
+	case t.channel != chanWeb && u < travelProb+vpnProb+natProb:
+		t.ip = residentialIP(c.country, mix64(uint64(c.country)<<32^uint64(r.IntN(natPerCountry))^0xca))
+		t.honest |= CarrierNAT
 	}
 	home := countryTable[c.country].code
 	t.bill, t.ship = home, home
 	if r.Float64() < giftProb {
 		t.ship = countryTable[g.otherMarket(r, c.country)].code
+		t.honest |= GiftAbroad
 	}
 }

@@ -30,6 +30,10 @@ type RunConfig struct {
 	// Progress, if set, is called about once a second of Now, and once more
 	// at the end with Final set.
 	Progress func(Progress)
+	// HistoryDone, if set, is called once when the history phase has
+	// handed its last record to the sink (History > 0), with the number
+	// of records it wrote; the sink may still hold some unflushed.
+	HistoryDone func(records int64)
 }
 
 // Progress is a report on a run so far.
@@ -150,6 +154,9 @@ func (r *runner) run() error {
 			if err := r.emit(g.Next()); err != nil {
 				return err
 			}
+		}
+		if rc.History > 0 && rc.HistoryDone != nil {
+			rc.HistoryDone(r.n)
 		}
 	}
 	liveStart := rc.Now()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
@@ -35,6 +36,25 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 		rep.CLVNote = "model of the day kept: the population changed by less than 1% since it was fitted"
 	} else {
 		model, params, metrics, note = r.fitCLV(pop, asOf, cfg)
+		if metrics.FitCheck != nil && metrics.FitCheck.Degenerate {
+			// Stored, so that the API and the command line say why there is
+			// no CLV, and nobody reads one off it.
+			rep.CLVNote = note
+			pj, err := json.Marshal(params)
+			if err != nil {
+				return nil, 0, err
+			}
+			mj, err := json.Marshal(metrics)
+			if err != nil {
+				return nil, 0, err
+			}
+			if version, err = st.SaveModelVersion(ctx, store.ModelCLV, pj, mj); err != nil {
+				return nil, 0, err
+			}
+			r.log.Warn("CLV: the BG/NBD fit is degenerate; no CLV this run", "version", version, "problems", metrics.FitCheck.Problems)
+			rep.CLVFitted, rep.CLVVersion = true, version
+			return nil, version, nil
+		}
 	}
 	if model == nil {
 		rep.CLVNote = note
@@ -49,6 +69,11 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 		var p modeldoc.CLVParams
 		if err := json.Unmarshal(prev.Params, &p); err != nil {
 			return nil, 0, fmt.Errorf("decoding CLV model %d: %w", prev.Version, err)
+		}
+		var pm modeldoc.CLVMetrics
+		if err := json.Unmarshal(prev.Metrics, &pm); err == nil && pm.FitCheck != nil && pm.FitCheck.Degenerate {
+			rep.CLVNote = fmt.Sprintf("%s; the latest model (version %d) is degenerate: %s", note, prev.Version, strings.Join(pm.FitCheck.Problems, "; "))
+			return nil, 0, nil
 		}
 		if model, err = clvModel(p, cfg); err != nil {
 			return nil, 0, fmt.Errorf("CLV model %d: %w", prev.Version, err)
@@ -122,8 +147,9 @@ func (r *Refresh) fitCLV(pop *population, asOf time.Time, cfg analytics.CLVConfi
 	if err != nil {
 		return nil, params, metrics, "Gamma-Gamma fit failed: " + err.Error()
 	}
+	chk := analytics.CheckBGNBD(bg.BGNBD, pop.sums, analytics.Week)
 	model, err := analytics.NewCLV(bg.BGNBD, gg.GammaGamma, cfg)
-	if err != nil {
+	if err != nil && !chk.Degenerate {
 		return nil, params, metrics, "fitted parameters unusable: " + err.Error()
 	}
 	params.BGNBD.R, params.BGNBD.Alpha, params.BGNBD.A, params.BGNBD.B = bg.R, bg.Alpha, bg.A, bg.B
@@ -134,6 +160,11 @@ func (r *Refresh) fitCLV(pop *population, asOf time.Time, cfg analytics.CLVConfi
 		BGNBDLogLikelihood: bg.LogLikelihood, GammaGammaLogLikelihood: gg.LogLikelihood,
 		FrequencyMonetaryCorrelation: freqMonetaryCorr(pop.sums), PopulationMeanSpend: gg.PopulationMean(),
 		HorizonMonths: cfg.Months, DiscountRate: cfg.AnnualDiscountRate, FitSeconds: time.Since(start).Seconds(),
+		FitCheck: &modeldoc.CLVFitCheck{Degenerate: chk.Degenerate, Problems: chk.Problems, HistoryWeeks: chk.HistoryWeeks,
+			RepeatCustomers: chk.RepeatCustomers, LogSE: chk.LogSE},
+	}
+	if chk.Degenerate {
+		return nil, params, metrics, "degenerate BG/NBD fit, no CLV: " + strings.Join(chk.Problems, "; ")
 	}
 	return model, params, metrics, ""
 }

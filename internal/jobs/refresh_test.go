@@ -11,6 +11,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -525,5 +526,56 @@ func testKeepsModels(t *testing.T, s testStore) {
 	}
 	if rep := run(); rep.ModelsKept || !rep.CLVFitted || rep.RowsWritten != rep.Customers {
 		t.Fatalf("run after another instance's: %+v; want models fitted and every row written", rep)
+	}
+}
+
+// TestRefreshDegenerateCLV: a week of history (what `shopstream run` used
+// to backfill) gives a degenerate BG/NBD fit; the refresh stores it as
+// such, with what is missing, and gives no customer a CLV from it.
+func TestRefreshDegenerateCLV(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openSQLite(t)
+	fill(t, s, 3, 20_000, 4_000)
+	rep, err := newRefresh(t, RefreshConfig{Store: s, Seed: 1}).RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.CLVNote, "needs at least 8 weeks of repeat purchases") || rep.CLVVersion == 0 {
+		t.Fatalf("refresh report %+v; want a stored degenerate model and a note saying what is missing", rep)
+	}
+	mv, err := s.LatestModelVersion(ctx, store.ModelCLV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m modeldoc.CLVMetrics
+	if err := json.Unmarshal(mv.Metrics, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.FitCheck == nil || !m.FitCheck.Degenerate || m.FitCheck.HistoryWeeks > 1.2 {
+		t.Fatalf("stored metrics %s; want fit_check degenerate over about a week of history", mv.Metrics)
+	}
+	stats, err := s.SegmentStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scored := int64(0)
+	for _, st := range stats {
+		scored += st.Customers
+		if st.MeanCLV != nil {
+			t.Fatalf("segment %s has a mean CLV %v from a degenerate model", st.Segment, *st.MeanCLV)
+		}
+	}
+	if scored == 0 {
+		t.Fatal("no customers scored")
+	}
+	// The next refresh without a refit (too few customers for it) keeps
+	// saying so instead of using the degenerate model.
+	rep, err = newRefresh(t, RefreshConfig{Store: s, Seed: 1, MinCustomers: 1_000_000}).RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CLVVersion != 0 || !strings.Contains(rep.CLVNote, "is degenerate") {
+		t.Fatalf("refresh without a refit: %+v; want no CLV, saying the latest model is degenerate", rep)
 	}
 }

@@ -45,6 +45,18 @@ type CLVMetrics struct {
 	MeanCLV             float64 `json:"mean_clv"`
 	TotalCLV            float64 `json:"total_clv"`
 	FitSeconds          float64 `json:"fit_seconds"`
+	// FitCheck says whether the BG/NBD fit can be used (absent in models
+	// stored before it was checked). A degenerate model gives no CLV.
+	FitCheck *CLVFitCheck `json:"fit_check,omitempty"`
+}
+
+// CLVFitCheck is the stored form of analytics.FitCheck.
+type CLVFitCheck struct {
+	Degenerate      bool      `json:"degenerate"`
+	Problems        []string  `json:"problems,omitempty"`
+	HistoryWeeks    float64   `json:"history_weeks"`
+	RepeatCustomers int       `json:"repeat_customers"`
+	LogSE           []float64 `json:"log_standard_errors,omitempty"`
 }
 
 // SegmentsParams is the stored form of a clustering (kind "segments"):

@@ -667,3 +667,29 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatalf("GET /api.html: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestOpenAPISummaryLoading: the summary of a server that is loading (as
+// `shopstream run` is while it backfills) carries the loading object as
+// documented.
+func TestOpenAPISummaryLoading(t *testing.T) {
+	from := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	to, through := from.AddDate(1, 6, 0), from.AddDate(1, 0, 0)
+	e := newAPIEnv(t, web.Config{Loading: func() web.Loading {
+		return web.Loading{
+			Backfill:  web.LoadingBackfill{State: "generating", Percent: 66.5, From: &from, To: &to, Through: &through, Records: 1234, Seconds: 3.5},
+			Analytics: web.LoadingAnalytics{State: "waiting"},
+		}
+	}})
+	o := loadOpenAPI(t)
+	var op operation
+	for _, x := range o.operations() {
+		if x.method == "GET" && x.path == "/api/v1/summary" {
+			op = x
+		}
+	}
+	resp, body := e.send(t, "GET", "/api/v1/summary", "", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"loading":{"done":false,"backfill":{"state":"generating","percent":66.5`) {
+		t.Fatalf("summary while loading: %d %s", resp.StatusCode, body)
+	}
+	o.check(t, op, resp, body)
+}

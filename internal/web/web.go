@@ -46,6 +46,9 @@ type Config struct {
 	// Ready reports whether the pipeline is doing its work, for /readyz
 	// (health.go); nil means only the store is checked.
 	Ready func(ctx context.Context) Readiness
+	// Loading, when set, says what is still loading (loading.go), shown
+	// as "loading" in GET /api/v1/summary. Defaults to nil: no such field.
+	Loading func() Loading
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Auth says who may call what (auth.go). The zero value requires a
@@ -473,7 +476,12 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, summaryJSON(sum))
+	out := summaryJSON(sum)
+	if s.cfg.Loading != nil {
+		l := s.cfg.Loading()
+		out.Loading = &l
+	}
+	WriteJSON(w, http.StatusOK, out)
 }
 
 // SummaryResponse is the body of GET /api/v1/summary: the running totals.
@@ -487,6 +495,9 @@ type SummaryResponse struct {
 	CustomersTotal   int64            `json:"customers_total"`
 	// LastEventTime is the latest event time stored, absent before any.
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+	// Loading says what `shopstream run` is still loading; absent where
+	// nothing loads (serve, process).
+	Loading *Loading `json:"loading,omitempty"`
 }
 
 // CurrencyAmount is an amount of money in one currency.

@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"time"
+)
+
+// RiskBuckets is the resolution of the stored risk histograms: risk in
+// [0, 1] falls in bucket floor(risk*100), clamped to 0..99, so PR-AUC and
+// ROC-AUC computed from the rollups treat risks within 0.01 of each other
+// as tied.
+const RiskBuckets = 100
+
+// RiskBucket is the histogram bucket of a risk, taken of the risk as
+// PostgreSQL stores it (a 32-bit float), so the bucket counted when a
+// batch is stored is the one found when an analyst's label moves it. NaN
+// falls in bucket 0.
+func RiskBucket(risk float64) int {
+	r := float64(float32(risk))
+	if !(r > 0) {
+		return 0
+	}
+	b := int(r * RiskBuckets)
+	return min(b, RiskBuckets-1)
+}
+
+// Truths of a rollup row.
+const (
+	TruthFraud = "fraud"
+	TruthLegit = "legit"
+	TruthNone  = "none" // unlabelled
+)
+
+// Series of a rollup row: the outcome counts, or one of the risk
+// histograms of labelled transactions.
+const (
+	// SeriesOutcomes rows count transactions by truth, scenario, decision
+	// and whether an analyst's verdict decided the truth; Bucket is -1.
+	SeriesOutcomes = ""
+	// SeriesActive rows count labelled transactions by truth and the
+	// bucket of the risk acted on.
+	SeriesActive = "active"
+	// SeriesShadow and SeriesActiveShadowed count the labelled
+	// transactions a shadow model scored too, by the shadow's risk and by
+	// the active risk: the shadow comparison on the same transactions.
+	SeriesShadow         = "shadow"
+	SeriesActiveShadowed = "active_shadowed"
+)
+
+// FraudRollup is one row of the detection-quality rollups: a count of
+// transactions of one event-time minute or hour. Rows are additive, kept
+// up to date in the transaction that stores a batch and in the one that
+// records an analyst's label, so they always agree with the stored rows.
+type FraudRollup struct {
+	Granularity Granularity
+	Start       time.Time
+	Series      string
+	// Bucket is the risk bucket (0..RiskBuckets-1), -1 on outcome rows.
+	Bucket int
+	Truth  string
+	// Scenario is the generator's fraud scenario of fraud ("analyst" when
+	// only an analyst called it fraud); empty otherwise and on histogram
+	// rows.
+	Scenario string
+	// Decision and Analyst are set on outcome rows only.
+	Decision string
+	Analyst  bool
+	N        int64
+}
+
+// rollupKey is a FraudRollup without its count.
+type rollupKey struct {
+	g        Granularity
+	start    int64
+	series   string
+	bucket   int
+	truth    string
+	scenario string
+	decision string
+	analyst  bool
+}
+
+// RollupFold adds outcomes up into rollup rows, each key once, so a
+// batch touches each stored row once.
+type RollupFold struct {
+	m map[rollupKey]int64
+}
+
+// Add counts o (n = 1) or takes it away (n = -1) at minute and hour
+// granularity.
+func (f *RollupFold) Add(o *Outcome, n int64) {
+	if f.m == nil {
+		f.m = make(map[rollupKey]int64, 64)
+	}
+	truth := TruthNone
+	if o.Labelled {
+		truth = TruthLegit
+		if o.Fraud {
+			truth = TruthFraud
+		}
+	}
+	scenario := ""
+	if truth == TruthFraud {
+		scenario = o.Scenario
+		if scenario == "" {
+			scenario = "analyst"
+		}
+	}
+	for _, g := range [...]Granularity{Minute, Hour} {
+		start := g.Truncate(o.EventTime).UnixMicro()
+		f.m[rollupKey{g, start, SeriesOutcomes, -1, truth, scenario, o.Decision, o.Analyst}] += n
+		if !o.Labelled {
+			continue
+		}
+		f.m[rollupKey{g: g, start: start, series: SeriesActive, bucket: RiskBucket(o.Risk), truth: truth}] += n
+		if o.HasShadow {
+			f.m[rollupKey{g: g, start: start, series: SeriesShadow, bucket: RiskBucket(o.ShadowRisk), truth: truth}] += n
+			f.m[rollupKey{g: g, start: start, series: SeriesActiveShadowed, bucket: RiskBucket(o.Risk), truth: truth}] += n
+		}
+	}
+}
+
+// Rows returns the folded rows whose count is not zero, in key order (so
+// concurrent writers lock shared rows in one order).
+func (f *RollupFold) Rows() []FraudRollup {
+	out := make([]FraudRollup, 0, len(f.m))
+	for k, n := range f.m {
+		if n == 0 {
+			continue
+		}
+		out = append(out, FraudRollup{Granularity: k.g, Start: time.UnixMicro(k.start).UTC(), Series: k.series, Bucket: k.bucket,
+			Truth: k.truth, Scenario: k.scenario, Decision: k.decision, Analyst: k.analyst, N: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		switch {
+		case a.Granularity != b.Granularity:
+			return a.Granularity < b.Granularity
+		case !a.Start.Equal(b.Start):
+			return a.Start.Before(b.Start)
+		case a.Series != b.Series:
+			return a.Series < b.Series
+		case a.Bucket != b.Bucket:
+			return a.Bucket < b.Bucket
+		case a.Truth != b.Truth:
+			return a.Truth < b.Truth
+		case a.Scenario != b.Scenario:
+			return a.Scenario < b.Scenario
+		case a.Decision != b.Decision:
+			return a.Decision < b.Decision
+		}
+		return !a.Analyst && b.Analyst
+	})
+	return out
+}
+
+// RollupDeltas folds a batch's transactions (with their generator labels;
+// no analyst has seen them yet) into rollup rows.
+func RollupDeltas(parts []Part) []FraudRollup {
+	var f RollupFold
+	for i := range parts {
+		p := &parts[i]
+		var labels map[string]*Label
+		if len(p.Labels) > 0 {
+			labels = make(map[string]*Label, len(p.Labels))
+			for j := range p.Labels {
+				labels[p.Labels[j].TransactionID] = &p.Labels[j]
+			}
+		}
+		for j := range p.Txs {
+			tx := &p.Txs[j]
+			o := Outcome{EventTime: tx.EventTime, Risk: tx.Risk, Decision: tx.Decision, ShadowRisk: tx.ShadowRisk, HasShadow: tx.HasShadow}
+			if l := labels[tx.TransactionID]; l != nil {
+				o.Labelled, o.Fraud, o.Scenario = true, l.Fraud, l.Scenario
+			}
+			f.Add(&o, 1)
+		}
+	}
+	return f.Rows()
+}
+
+// RollupQuery selects the rollups of a window of event time.
+type RollupQuery struct {
+	// Since and Until bound the window: [Since, Until), truncated to the
+	// minute. Zero Since means from the oldest row; zero Until means to
+	// the end of the newest minute stored.
+	Since, Until time.Time
+	// Span, when set, replaces Since and Until with the span of event
+	// time ending at the end of the newest minute stored.
+	Span time.Duration
+	// MinuteOutcomes asks for the outcome rows minute by minute over the
+	// whole window; otherwise whole hours inside the window come as hour
+	// rows (fewer rows; enough for series of hourly or coarser buckets).
+	MinuteOutcomes bool
+}
+
+// Rollups is FraudRollups' answer.
+type Rollups struct {
+	// Oldest is the start of the oldest minute stored and AsOf the end of
+	// the newest (zero when nothing is stored); Since and Until are the
+	// window read.
+	Oldest, AsOf, Since, Until time.Time
+	// Outcomes are the outcome rows of the window (minute or hour rows).
+	Outcomes []FraudRollup
+	// Histograms are the risk histograms summed over the window, by
+	// series: counts of fraud and legitimate transactions per bucket.
+	Histograms map[string]*Histogram
+}
+
+// Histogram counts labelled transactions per risk bucket.
+type Histogram struct {
+	Fraud, Legit [RiskBuckets]int64
+}
+
+// RollupReader is implemented by stores that keep the rollups.
+type RollupReader interface {
+	FraudRollups(ctx context.Context, q RollupQuery) (*Rollups, error)
+}
+
+// RollupRanges splits [since, until) (minute-aligned) into the whole
+// hours inside it and the minutes at either edge, the ranges a window is
+// read from. Either minute range may be empty.
+func RollupRanges(since, until time.Time) (hours, minutesBefore, minutesAfter [2]time.Time) {
+	h0 := since.Truncate(time.Hour)
+	if h0.Before(since) {
+		h0 = h0.Add(time.Hour)
+	}
+	h1 := until.Truncate(time.Hour)
+	if !h0.Before(h1) {
+		return [2]time.Time{since, since}, [2]time.Time{since, until}, [2]time.Time{until, until}
+	}
+	return [2]time.Time{h0, h1}, [2]time.Time{since, h0}, [2]time.Time{h1, until}
+}
+
+// maxTime bounds open-ended ranges far beyond any event time.
+var maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ResolveRollupWindow fills a query's open ends from the stored span
+// (oldest minute start, newest minute end) and truncates to minutes.
+func ResolveRollupWindow(q RollupQuery, oldest, asOf time.Time) (since, until time.Time) {
+	since, until = q.Since, q.Until
+	if q.Span > 0 {
+		since, until = asOf.Add(-q.Span), asOf
+	}
+	if since.IsZero() {
+		since = oldest
+	}
+	if until.IsZero() {
+		until = asOf
+	}
+	since, until = since.UTC().Truncate(time.Minute), until.UTC().Truncate(time.Minute)
+	if until.After(maxTime) {
+		until = maxTime
+	}
+	if until.Before(since) {
+		until = since
+	}
+	return since, until
+}

@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+const rollupCols = 9
+
+// upsertRollups adds rollup deltas to fraud_rollups: one multi-row
+// statement per 200 rows, each key once (store.RollupFold), in key order.
+func upsertRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error {
+	const chunk = 200
+	var b strings.Builder
+	for lo := 0; lo < len(rows); lo += chunk {
+		part := rows[lo:min(lo+chunk, len(rows))]
+		b.Reset()
+		b.WriteString(`INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n) VALUES `)
+		args := make([]any, 0, rollupCols*len(part))
+		for i, r := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for k := range rollupCols {
+				if k > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("$" + strconv.Itoa(rollupCols*i+k+1))
+			}
+			b.WriteString(")")
+			args = append(args, string(r.Granularity), r.Start, r.Series, r.Bucket, r.Truth, r.Scenario, r.Decision, r.Analyst, r.N)
+		}
+		b.WriteString(` ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst)
+			DO UPDATE SET n = fraud_rollups.n + excluded.n`)
+		if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("upserting %d fraud rollup rows: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// outcomeOf reads a stored transaction's outcome, with its generator
+// label but without an analyst's verdict; ok is false when it is not
+// stored.
+func outcomeOf(ctx context.Context, tx DB, transactionID string) (o store.Outcome, ok bool, err error) {
+	var shadow *float64
+	var fraud *bool
+	var scenario *string
+	err = tx.QueryRow(ctx, `SELECT t.event_time, t.risk, t.decision, t.shadow_risk, l.fraud, l.scenario
+		FROM transactions t LEFT JOIN labels l ON l.transaction_id = t.transaction_id
+		WHERE t.transaction_id = $1`, transactionID).Scan(&o.EventTime, &o.Risk, &o.Decision, &shadow, &fraud, &scenario)
+	if errors.Is(err, ErrNoRows) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, err
+	}
+	o.EventTime = o.EventTime.UTC()
+	if shadow != nil {
+		o.ShadowRisk, o.HasShadow = *shadow, true
+	}
+	if fraud != nil {
+		o.Labelled, o.Fraud = true, *fraud
+	}
+	if scenario != nil {
+		o.Scenario = *scenario
+	}
+	return o, true, nil
+}
+
+// relabelRollups moves a transaction's counts from the truth its alert's
+// old status gave it to the one the new status gives.
+func relabelRollups(ctx context.Context, tx DB, transactionID, oldStatus, newStatus string) error {
+	if oldStatus == newStatus {
+		return nil
+	}
+	o, ok, err := outcomeOf(ctx, tx, transactionID)
+	if err != nil || !ok {
+		return err
+	}
+	before, after := o, o
+	store.ApplyAnalystLabel(&before, oldStatus)
+	store.ApplyAnalystLabel(&after, newStatus)
+	var f store.RollupFold
+	f.Add(&before, -1)
+	f.Add(&after, 1)
+	return upsertRollups(ctx, tx, f.Rows())
+}
+
+// FraudRollups implements store.RollupReader: whole hours from the hour
+// rows, the edges of the window from the minute rows.
+func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.Rollups, error) {
+	db := s.d.DB()
+	out := &store.Rollups{Outcomes: []store.FraudRollup{}, Histograms: map[string]*store.Histogram{}}
+	var oldest, newest time.Time
+	err := db.QueryRow(ctx, `SELECT bucket_start FROM fraud_rollups WHERE granularity = 'minute' ORDER BY bucket_start LIMIT 1`).Scan(&oldest)
+	if errors.Is(err, ErrNoRows) {
+		return out, nil
+	}
+	if err == nil {
+		err = db.QueryRow(ctx, `SELECT bucket_start FROM fraud_rollups WHERE granularity = 'minute' ORDER BY bucket_start DESC LIMIT 1`).Scan(&newest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the span of the fraud rollups: %w", err)
+	}
+	out.Oldest, out.AsOf = oldest.UTC(), newest.UTC().Add(time.Minute)
+	out.Since, out.Until = store.ResolveRollupWindow(q, out.Oldest, out.AsOf)
+	hours, before, after := store.RollupRanges(out.Since, out.Until)
+	if q.MinuteOutcomes {
+		hours, before, after = [2]time.Time{out.Since, out.Since}, [2]time.Time{out.Since, out.Until}, [2]time.Time{out.Until, out.Until}
+	}
+	// The ranges: hour rows in [$1, $2), minute rows in [$3, $4) and [$5, $6).
+	where := `((granularity = 'hour' AND bucket_start >= $1 AND bucket_start < $2)
+		OR (granularity = 'minute' AND bucket_start >= $3 AND bucket_start < $4)
+		OR (granularity = 'minute' AND bucket_start >= $5 AND bucket_start < $6))`
+	args := []any{hours[0], hours[1], before[0], before[1], after[0], after[1]}
+	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, n FROM fraud_rollups
+		WHERE `+where+` AND series = '' AND n <> 0 ORDER BY bucket_start`, args, func(r Rows) error {
+		row := store.FraudRollup{Bucket: -1}
+		var g string
+		if err := r.Scan(&g, &row.Start, &row.Truth, &row.Scenario, &row.Decision, &row.Analyst, &row.N); err != nil {
+			return err
+		}
+		row.Granularity, row.Start = store.Granularity(g), row.Start.UTC()
+		out.Outcomes = append(out.Outcomes, row)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading fraud outcome rollups: %w", err)
+	}
+	// The histograms are summed over the window, so whole hours come from
+	// the hour rows whatever the outcomes asked for.
+	hours, before, after = store.RollupRanges(out.Since, out.Until)
+	args = []any{hours[0], hours[1], before[0], before[1], after[0], after[1]}
+	err = each(ctx, db, `SELECT series, risk_bucket, truth, CAST(sum(n) AS BIGINT) FROM fraud_rollups
+		WHERE `+where+` AND series <> '' GROUP BY series, risk_bucket, truth`, args, func(r Rows) error {
+		var series, truth string
+		var bucket int
+		var n int64
+		if err := r.Scan(&series, &bucket, &truth, &n); err != nil {
+			return err
+		}
+		if bucket < 0 || bucket >= store.RiskBuckets {
+			return fmt.Errorf("risk bucket %d of series %q out of range", bucket, series)
+		}
+		h := out.Histograms[series]
+		if h == nil {
+			h = &store.Histogram{}
+			out.Histograms[series] = h
+		}
+		if truth == store.TruthFraud {
+			h.Fraud[bucket] += n
+		} else {
+			h.Legit[bucket] += n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading fraud risk histograms: %w", err)
+	}
+	return out, nil
+}

@@ -69,68 +69,95 @@ type FraudRollup struct {
 	N        int64
 }
 
-// rollupKey is a FraudRollup without its count.
+// rollupKey is a FraudRollup of one minute without its count.
 type rollupKey struct {
-	g        Granularity
-	start    int64
-	series   string
-	bucket   int
-	truth    string
+	start    int64 // Unix microseconds of the minute
+	bucket   int16
+	series   uint8 // index in seriesNames
+	truth    uint8 // index in truthNames
+	analyst  bool
 	scenario string
 	decision string
-	analyst  bool
+}
+
+var (
+	seriesNames = [...]string{SeriesOutcomes, SeriesActive, SeriesShadow, SeriesActiveShadowed}
+	truthNames  = [...]string{TruthNone, TruthLegit, TruthFraud}
+)
+
+const (
+	minuteMicros = int64(time.Minute / time.Microsecond)
+	hourMicros   = int64(time.Hour / time.Microsecond)
+)
+
+// floorDiv rounds t down to a multiple of unit, before 1970 too.
+func floorDiv(t, unit int64) int64 {
+	q := t / unit
+	if t%unit < 0 {
+		q--
+	}
+	return q * unit
 }
 
 // RollupFold adds outcomes up into rollup rows, each key once, so a
-// batch touches each stored row once.
+// batch touches each stored row once. It folds by minute; Rows adds the
+// minutes up into hours.
 type RollupFold struct {
 	m map[rollupKey]int64
 }
 
-// Add counts o (n = 1) or takes it away (n = -1) at minute and hour
-// granularity.
+// Add counts o (n = 1) or takes it away (n = -1).
 func (f *RollupFold) Add(o *Outcome, n int64) {
 	if f.m == nil {
-		f.m = make(map[rollupKey]int64, 64)
+		f.m = make(map[rollupKey]int64, 256)
 	}
-	truth := TruthNone
+	truth := uint8(0)
 	if o.Labelled {
-		truth = TruthLegit
+		truth = 1
 		if o.Fraud {
-			truth = TruthFraud
+			truth = 2
 		}
 	}
 	scenario := ""
-	if truth == TruthFraud {
+	if truth == 2 {
 		scenario = o.Scenario
 		if scenario == "" {
 			scenario = "analyst"
 		}
 	}
-	for _, g := range [...]Granularity{Minute, Hour} {
-		start := g.Truncate(o.EventTime).UnixMicro()
-		f.m[rollupKey{g, start, SeriesOutcomes, -1, truth, scenario, o.Decision, o.Analyst}] += n
-		if !o.Labelled {
-			continue
-		}
-		f.m[rollupKey{g: g, start: start, series: SeriesActive, bucket: RiskBucket(o.Risk), truth: truth}] += n
-		if o.HasShadow {
-			f.m[rollupKey{g: g, start: start, series: SeriesShadow, bucket: RiskBucket(o.ShadowRisk), truth: truth}] += n
-			f.m[rollupKey{g: g, start: start, series: SeriesActiveShadowed, bucket: RiskBucket(o.Risk), truth: truth}] += n
-		}
+	start := floorDiv(o.EventTime.UnixMicro(), minuteMicros)
+	f.m[rollupKey{start: start, bucket: -1, truth: truth, analyst: o.Analyst, scenario: scenario, decision: o.Decision}] += n
+	if !o.Labelled {
+		return
+	}
+	f.m[rollupKey{start: start, series: 1, bucket: int16(RiskBucket(o.Risk)), truth: truth}] += n
+	if o.HasShadow {
+		f.m[rollupKey{start: start, series: 2, bucket: int16(RiskBucket(o.ShadowRisk)), truth: truth}] += n
+		f.m[rollupKey{start: start, series: 3, bucket: int16(RiskBucket(o.Risk)), truth: truth}] += n
 	}
 }
 
-// Rows returns the folded rows whose count is not zero, in key order (so
-// concurrent writers lock shared rows in one order).
+// Rows returns the folded rows whose count is not zero, minute and hour
+// rows, in key order (so concurrent writers lock shared rows in one
+// order).
 func (f *RollupFold) Rows() []FraudRollup {
-	out := make([]FraudRollup, 0, len(f.m))
+	hours := make(map[rollupKey]int64, len(f.m)/2+1)
 	for k, n := range f.m {
-		if n == 0 {
-			continue
+		k.start = floorDiv(k.start, hourMicros)
+		hours[k] += n
+	}
+	out := make([]FraudRollup, 0, 2*len(f.m))
+	for _, g := range [...]struct {
+		g Granularity
+		m map[rollupKey]int64
+	}{{Hour, hours}, {Minute, f.m}} {
+		for k, n := range g.m {
+			if n == 0 {
+				continue
+			}
+			out = append(out, FraudRollup{Granularity: g.g, Start: time.UnixMicro(k.start).UTC(), Series: seriesNames[k.series],
+				Bucket: int(k.bucket), Truth: truthNames[k.truth], Scenario: k.scenario, Decision: k.decision, Analyst: k.analyst, N: n})
 		}
-		out = append(out, FraudRollup{Granularity: k.g, Start: time.UnixMicro(k.start).UTC(), Series: k.series, Bucket: k.bucket,
-			Truth: k.truth, Scenario: k.scenario, Decision: k.decision, Analyst: k.analyst, N: n})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := &out[i], &out[j]
@@ -161,17 +188,29 @@ func RollupDeltas(parts []Part) []FraudRollup {
 	var f RollupFold
 	for i := range parts {
 		p := &parts[i]
+		// The processor appends labels in the order of their
+		// transactions, so a cursor finds them; a map is built only for
+		// parts whose labels come otherwise.
 		var labels map[string]*Label
-		if len(p.Labels) > 0 {
-			labels = make(map[string]*Label, len(p.Labels))
-			for j := range p.Labels {
-				labels[p.Labels[j].TransactionID] = &p.Labels[j]
-			}
-		}
+		next := 0
 		for j := range p.Txs {
 			tx := &p.Txs[j]
 			o := Outcome{EventTime: tx.EventTime, Risk: tx.Risk, Decision: tx.Decision, ShadowRisk: tx.ShadowRisk, HasShadow: tx.HasShadow}
-			if l := labels[tx.TransactionID]; l != nil {
+			var l *Label
+			switch {
+			case labels != nil:
+				l = labels[tx.TransactionID]
+			case next < len(p.Labels) && p.Labels[next].TransactionID == tx.TransactionID:
+				l = &p.Labels[next]
+				next++
+			case next < len(p.Labels):
+				labels = make(map[string]*Label, len(p.Labels))
+				for k := range p.Labels {
+					labels[p.Labels[k].TransactionID] = &p.Labels[k]
+				}
+				l = labels[tx.TransactionID]
+			}
+			if l != nil {
 				o.Labelled, o.Fraud, o.Scenario = true, l.Fraud, l.Scenario
 			}
 			f.Add(&o, 1)
@@ -219,18 +258,31 @@ type RollupReader interface {
 }
 
 // RollupRanges splits [since, until) (minute-aligned) into the whole
-// hours inside it and the minutes at either edge, the ranges a window is
-// read from. Either minute range may be empty.
-func RollupRanges(since, until time.Time) (hours, minutesBefore, minutesAfter [2]time.Time) {
+// hours read from hour rows and the minutes at either edge read from
+// minute rows. Nothing is stored before oldest or from asOf on, so an
+// hour row reaching past since when since <= oldest, or past until when
+// until >= asOf, holds only rows inside the window and is read whole.
+// Either minute range may be empty.
+func RollupRanges(since, until, oldest, asOf time.Time) (hours, minutesBefore, minutesAfter [2]time.Time) {
 	h0 := since.Truncate(time.Hour)
-	if h0.Before(since) {
+	if h0.Before(since) && since.After(oldest) {
 		h0 = h0.Add(time.Hour)
 	}
 	h1 := until.Truncate(time.Hour)
+	if h1.Before(until) && !until.Before(asOf) {
+		h1 = h1.Add(time.Hour)
+	}
 	if !h0.Before(h1) {
 		return [2]time.Time{since, since}, [2]time.Time{since, until}, [2]time.Time{until, until}
 	}
-	return [2]time.Time{h0, h1}, [2]time.Time{since, h0}, [2]time.Time{h1, until}
+	before, after := [2]time.Time{since, h0}, [2]time.Time{h1, until}
+	if h0.Before(since) {
+		before[1] = since
+	}
+	if h1.After(until) {
+		after[0] = until
+	}
+	return [2]time.Time{h0, h1}, before, after
 }
 
 // maxTime bounds open-ended ranges far beyond any event time.

@@ -112,17 +112,21 @@ func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.R
 	}
 	out.Oldest, out.AsOf = oldest.UTC(), newest.UTC().Add(time.Minute)
 	out.Since, out.Until = store.ResolveRollupWindow(q, out.Oldest, out.AsOf)
-	hours, before, after := store.RollupRanges(out.Since, out.Until)
+	hours, before, after := store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf)
 	if q.MinuteOutcomes {
 		hours, before, after = [2]time.Time{out.Since, out.Since}, [2]time.Time{out.Since, out.Until}, [2]time.Time{out.Until, out.Until}
 	}
-	// The ranges: hour rows in [$1, $2), minute rows in [$3, $4) and [$5, $6).
-	where := `((granularity = 'hour' AND bucket_start >= $1 AND bucket_start < $2)
-		OR (granularity = 'minute' AND bucket_start >= $3 AND bucket_start < $4)
-		OR (granularity = 'minute' AND bucket_start >= $5 AND bucket_start < $6))`
+	// The ranges: hour rows in [$1, $2), minute rows in [$3, $4) and
+	// [$5, $6), each one range of the primary key (an OR of them makes
+	// SQLite scan the table).
+	ranges := func(cols, cond string) string {
+		return `(SELECT ` + cols + ` FROM fraud_rollups WHERE granularity = 'hour' AND bucket_start >= $1 AND bucket_start < $2 AND ` + cond + `
+			UNION ALL SELECT ` + cols + ` FROM fraud_rollups WHERE granularity = 'minute' AND bucket_start >= $3 AND bucket_start < $4 AND ` + cond + `
+			UNION ALL SELECT ` + cols + ` FROM fraud_rollups WHERE granularity = 'minute' AND bucket_start >= $5 AND bucket_start < $6 AND ` + cond + `) AS w`
+	}
 	args := []any{hours[0], hours[1], before[0], before[1], after[0], after[1]}
-	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, n FROM fraud_rollups
-		WHERE `+where+` AND series = '' AND n <> 0 ORDER BY bucket_start`, args, func(r Rows) error {
+	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, n FROM `+
+		ranges("granularity, bucket_start, truth, scenario, decision, analyst, n", "series = '' AND n <> 0")+` ORDER BY bucket_start`, args, func(r Rows) error {
 		row := store.FraudRollup{Bucket: -1}
 		var g string
 		if err := r.Scan(&g, &row.Start, &row.Truth, &row.Scenario, &row.Decision, &row.Analyst, &row.N); err != nil {
@@ -137,10 +141,10 @@ func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.R
 	}
 	// The histograms are summed over the window, so whole hours come from
 	// the hour rows whatever the outcomes asked for.
-	hours, before, after = store.RollupRanges(out.Since, out.Until)
+	hours, before, after = store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf)
 	args = []any{hours[0], hours[1], before[0], before[1], after[0], after[1]}
-	err = each(ctx, db, `SELECT series, risk_bucket, truth, CAST(sum(n) AS BIGINT) FROM fraud_rollups
-		WHERE `+where+` AND series <> '' GROUP BY series, risk_bucket, truth`, args, func(r Rows) error {
+	err = each(ctx, db, `SELECT series, risk_bucket, truth, CAST(sum(n) AS BIGINT) FROM `+
+		ranges("series, risk_bucket, truth, n", "series <> ''")+` GROUP BY series, risk_bucket, truth`, args, func(r Rows) error {
 		var series, truth string
 		var bucket int
 		var n int64

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,16 +68,7 @@ func RunRollupBackfill(t *testing.T, s store.Store, migration string, exec func(
 	if len(kept[0].Outcomes) == 0 || kept[0].Histograms[store.SeriesShadow] == nil {
 		t.Fatalf("no rollups kept: %+v", kept[0])
 	}
-	text, err := os.ReadFile(migration)
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := string(text)
-	i := strings.Index(script, "CREATE TEMP TABLE")
-	if i < 0 {
-		t.Fatalf("%s: no backfill found", migration)
-	}
-	if err := exec("DELETE FROM fraud_rollups;\n" + script[i:]); err != nil {
+	if err := exec(BackfillScript(t, migration)); err != nil {
 		t.Fatalf("backfilling: %v", err)
 	}
 	backfilled := read()

@@ -179,11 +179,12 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
-		QualityObserver: qualityObserver{mon},
+		QualityObserver: qualityObserver{mon}, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")},
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
 	}
+	d.reg.MustRegister(proc.Collector())
 	if f.qualityConfig != "" {
 		qw, err := qualityfile.NewWatcher(qualityfile.Config{Path: f.qualityConfig, Apply: proc.SetQuality, Logger: d.logger, Registerer: d.reg})
 		if err != nil {
@@ -191,7 +192,8 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		}
 		g.Go(func() error { return qw.Run(ctx) })
 	}
-	producer, err := kgo.NewClient(append(append(bus.ClientOpts(d.brokers, d.logger), d.conn...), kgo.ProducerLinger(5*time.Millisecond))...)
+	producer, err := kgo.NewClient(append(append(bus.ClientOpts(d.brokers, d.logger), d.conn...), kgo.ProducerLinger(5*time.Millisecond),
+		bus.Metrics(d.reg, "outbox"))...)
 	if err != nil {
 		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}

@@ -467,8 +467,13 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer context.AfterFunc(wctx, stop)()
+	m := p.cfg.Metrics
 	for {
+		polled := time.Now()
 		fetches := p.pollOnce(pctx)
+		if m != nil {
+			m.StageDuration.WithLabelValues("poll").Observe(time.Since(polled).Seconds())
+		}
 		if fetches.IsClientClosed() || pctx.Err() != nil {
 			// A clean stop, or a writer failed: its error is the group's.
 			p.cl.AllowRebalance()
@@ -479,8 +484,14 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			switch {
 			case errors.Is(err, kerr.OffsetOutOfRange) && topic == p.cfg.Topic:
 				outOfRange = append(outOfRange, part)
+				if m != nil {
+					m.Errors.WithLabelValues("fetch", "offset_out_of_range").Inc()
+				}
 			case !errors.Is(err, context.Canceled):
 				p.log.Warn("fetch error (retrying)", "topic", topic, "partition", part, "err", err)
+				if m != nil {
+					m.Errors.WithLabelValues("fetch", "broker").Inc()
+				}
 			}
 		})
 		if p.cfg.OnFetch != nil {
@@ -493,7 +504,11 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 		if len(outOfRange) > 0 {
 			p.outOfRange(ctx, outOfRange)
 		}
+		built := time.Now()
 		b := p.build(fetches, reset)
+		if m != nil && b != nil {
+			m.StageDuration.WithLabelValues("process").Observe(time.Since(built).Seconds())
+		}
 		if b != nil {
 			// The epoch the store handed out when the fetched partitions
 			// were last claimed (rebalances wait for AllowRebalance).
@@ -552,6 +567,9 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 	fetches.EachPartition(func(ft kgo.FetchTopicPartition) {
 		if len(ft.Records) == 0 {
 			return
+		}
+		if m := p.cfg.Metrics; m != nil {
+			m.ConsumerRecords.WithLabelValues(partitionLabel(ft.Partition)).Add(float64(len(ft.Records)))
 		}
 		ps := p.parts[ft.Partition]
 		if ps != nil {

@@ -231,6 +231,7 @@ func batchLen(b *store.Batch) int {
 func (p *Processor) count(kind string) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.WriteErrors.WithLabelValues(kind).Inc()
+		p.cfg.Metrics.Errors.WithLabelValues("write", kind).Inc()
 	}
 }
 
@@ -264,6 +265,14 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 		m.Batches.Inc()
 		m.BatchSize.Observe(float64(n + q))
 		m.WriteTime.Observe(took.Seconds())
+		m.StageDuration.WithLabelValues("write").Observe(took.Seconds())
+		if q > 0 {
+			for i := range b.Parts {
+				for j := range b.Parts[i].Quarantined {
+					m.Quarantined.WithLabelValues(m.checks.value(b.Parts[i].Quarantined[j].Reason)).Inc()
+				}
+			}
+		}
 		for i := range b.Parts {
 			for j := range b.Parts[i].Txs {
 				if pt := b.Parts[i].Txs[j].ProducedAt; !pt.IsZero() {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/alert"
@@ -142,6 +143,8 @@ type pipelineDeps struct {
 	store  store.Store
 	logger *slog.Logger
 	reg    *prometheus.Registry
+	// tracer traces batches; nil for none.
+	tracer trace.TracerProvider
 }
 
 // startPipeline builds the processor, the outbox deliverer and the fraud
@@ -179,7 +182,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
-		QualityObserver: qualityObserver{mon}, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")},
+		QualityObserver: qualityObserver{mon}, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")}, Tracer: tracerOf(d.tracer),
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
@@ -267,6 +270,14 @@ func registerDeliveries(srv *web.Server, st store.Store) {
 	}
 }
 
+// tracerOf is tp's tracer of the pipeline; nil when tp is.
+func tracerOf(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		return nil
+	}
+	return tp.Tracer("github.com/shopstream/shopstream/internal/pipeline")
+}
+
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
@@ -285,6 +296,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var af analyticsFlags
 	af.register(fs, "analytics-")
 	lf.register(fs, "info")
+	var tf traceFlags
+	tf.register(fs)
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
 	if err := parseFlags(fs, args); err != nil {
@@ -311,6 +324,11 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tf.provider(ctx, "shopstream-process")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	pf.resolveInstanceID(sf.location())
 	st, err := sf.open(ctx)
 	if err != nil {
@@ -327,7 +345,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	reg := newRegistry()
 	g, gctx := errgroup.WithContext(ctx)
-	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, conn: conn, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, conn: conn, topic: kf.topic, store: st, logger: logger, reg: reg,
+		tracer: tp}, &pf)
 	if err != nil {
 		return err
 	}
@@ -336,6 +355,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if wf.addr != "" {
 		wcfg.Store, wcfg.Gatherer, wcfg.Logger, wcfg.Health = st, reg, logger, proc.Healthy
+		wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 		wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
 		srv, err := web.New(wcfg)
 		if err != nil {

@@ -38,6 +38,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var lf logFlags
 	var pf processFlags
 	lf.register(fs, "warn")
+	var tf traceFlags
+	tf.register(fs)
 	pf.register(fs)
 	var rf recommendFlags
 	rf.register(fs)
@@ -90,6 +92,11 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tf.provider(ctx, "shopstream-run")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
@@ -139,6 +146,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
+	wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 	wcfg.Health = func(ctx context.Context) error {
 		if proc == nil {
 			return errors.New("processor not started yet")
@@ -178,7 +186,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	g, gctx := errgroup.WithContext(pipeCtx)
-	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg, tracer: tp}, &pf)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var lf logFlags
 	sf.register(fs)
 	lf.register(fs, "info")
+	var tf traceFlags
+	tf.register(fs)
 	var rf recommendFlags
 	rf.register(fs)
 	var ef experimentFlags
@@ -47,6 +49,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tf.provider(ctx, "shopstream-serve")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	st, err := sf.open(ctx)
 	if err != nil {
 		return err
@@ -58,6 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
+	wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 	srv, err := web.New(wcfg)
 	if err != nil {
 		return err

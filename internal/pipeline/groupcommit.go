@@ -84,7 +84,9 @@ func (c *groupCommitter) commit(ctx context.Context) {
 	defer cancel()
 	p := c.p
 	if m := p.cfg.Metrics; m != nil {
-		defer func(start time.Time) { m.StageDuration.WithLabelValues("group_commit").Observe(time.Since(start).Seconds()) }(time.Now())
+		defer func(start time.Time) {
+			m.StageDuration.WithLabelValues("group_commit").Observe(time.Since(start).Seconds())
+		}(time.Now())
 	}
 	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: offs},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {

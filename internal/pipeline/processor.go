@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/bus"
@@ -136,6 +138,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, when set, receive the processor's metrics.
 	Metrics *Metrics
+	// Tracer traces each batch: a shopstream.batch span with children
+	// poll, process and write (the store transaction, with a commit child
+	// for what follows it). Defaults to a no-op tracer.
+	Tracer trace.Tracer
 	// OnCommit, when set, is called after every committed batch with the
 	// batch and the commit time (used by the benchmark for latencies).
 	OnCommit func(b *store.Batch, at time.Time)
@@ -154,6 +160,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	if c.Topic == "" {
 		c.Topic = bus.TopicTransactions
 	}
@@ -471,8 +480,9 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 	for {
 		polled := time.Now()
 		fetches := p.pollOnce(pctx)
+		fetched := time.Now()
 		if m != nil {
-			m.StageDuration.WithLabelValues("poll").Observe(time.Since(polled).Seconds())
+			m.StageDuration.WithLabelValues("poll").Observe(fetched.Sub(polled).Seconds())
 		}
 		if fetches.IsClientClosed() || pctx.Err() != nil {
 			// A clean stop, or a writer failed: its error is the group's.
@@ -504,10 +514,10 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 		if len(outOfRange) > 0 {
 			p.outOfRange(ctx, outOfRange)
 		}
-		built := time.Now()
 		b := p.build(fetches, reset)
+		processed := time.Now()
 		if m != nil && b != nil {
-			m.StageDuration.WithLabelValues("process").Observe(time.Since(built).Seconds())
+			m.StageDuration.WithLabelValues("process").Observe(processed.Sub(fetched).Seconds())
 		}
 		if b != nil {
 			// The epoch the store handed out when the fetched partitions
@@ -516,11 +526,14 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			b.Owner = p.owner
 		}
 		p.mu.Unlock()
-		for i, sub := range p.split(b) {
+		subs := p.split(b)
+		bt := p.traceBatch(b, subs, polled, fetched, processed)
+		for i, sub := range subs {
 			if sub == nil {
 				continue
 			}
-			if err := p.writers[i].enqueue(wctx, sub); err != nil {
+			if err := p.writers[i].enqueue(wctx, sub, bt); err != nil {
+				bt.done()
 				p.cl.AllowRebalance()
 				if ctx.Err() != nil {
 					return nil

@@ -101,10 +101,17 @@ func seriesBucket(first, last time.Time) time.Duration {
 	return bucketSizes[len(bucketSizes)-1]
 }
 
-// needsMinutes reports whether the series of a window spanning
-// [first, last] has buckets narrower than an hour, so hour rows would not
-// fit in them.
-func needsMinutes(first, last time.Time) bool { return seriesBucket(first, last) < time.Hour }
+// outcomesBy is the coarsest granularity of rollup rows that fits the
+// buckets of the series of a window spanning [first, last].
+func outcomesBy(first, last time.Time) store.Granularity {
+	switch size := seriesBucket(first, last); {
+	case size < time.Hour:
+		return store.Minute
+	case size < 24*time.Hour:
+		return store.Hour
+	}
+	return store.Day
+}
 
 // labelledSpan is the span of the labelled outcome rows' starts, from the
 // window's start when it has one.

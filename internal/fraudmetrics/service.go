@@ -103,10 +103,13 @@ func (s *Service) report(ctx context.Context, key string, q store.RollupQuery) (
 	}
 	r, err := s.cfg.Rollups(ctx, q)
 	if err == nil && !r.AsOf.IsZero() {
-		// A series with buckets narrower than an hour cannot use hour rows.
-		if first, last := labelledSpan(r); !first.IsZero() && needsMinutes(first, last) && hasHourRows(r) {
-			q.MinuteOutcomes = true
-			r, err = s.cfg.Rollups(ctx, q)
+		// A series of buckets narrower than a day (an hour) cannot use
+		// day (hour) rows.
+		if first, last := labelledSpan(r); !first.IsZero() {
+			if by := outcomesBy(first, last); coarser(r, by) {
+				q.OutcomesBy = by
+				r, err = s.cfg.Rollups(ctx, q)
+			}
 		}
 	}
 	if err != nil {
@@ -124,9 +127,11 @@ func (s *Service) report(ctx context.Context, key string, q store.RollupQuery) (
 	return rep, nil
 }
 
-func hasHourRows(r *store.Rollups) bool {
+// coarser reports whether r holds outcome rows coarser than g.
+func coarser(r *store.Rollups, g store.Granularity) bool {
+	rank := map[store.Granularity]int{store.Minute: 0, store.Hour: 1, store.Day: 2}
 	for i := range r.Outcomes {
-		if r.Outcomes[i].Granularity == store.Hour {
+		if rank[r.Outcomes[i].Granularity] > rank[g] {
 			return true
 		}
 	}

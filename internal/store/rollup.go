@@ -88,7 +88,12 @@ var (
 const (
 	minuteMicros = int64(time.Minute / time.Microsecond)
 	hourMicros   = int64(time.Hour / time.Microsecond)
+	dayMicros    = 24 * hourMicros
 )
+
+// Day is the rollups' coarsest granularity (UTC days); the windows of
+// WindowRow have none.
+const Day Granularity = "day"
 
 // floorDiv rounds t down to a multiple of unit, before 1970 too.
 func floorDiv(t, unit int64) int64 {
@@ -101,7 +106,7 @@ func floorDiv(t, unit int64) int64 {
 
 // RollupFold adds outcomes up into rollup rows, each key once, so a
 // batch touches each stored row once. It folds by minute; Rows adds the
-// minutes up into hours.
+// minutes up into hours and days.
 type RollupFold struct {
 	m map[rollupKey]int64
 }
@@ -142,15 +147,18 @@ func (f *RollupFold) Add(o *Outcome, n int64) {
 // order).
 func (f *RollupFold) Rows() []FraudRollup {
 	hours := make(map[rollupKey]int64, len(f.m)/2+1)
+	days := make(map[rollupKey]int64, len(f.m)/2+1)
 	for k, n := range f.m {
 		k.start = floorDiv(k.start, hourMicros)
 		hours[k] += n
+		k.start = floorDiv(k.start, dayMicros)
+		days[k] += n
 	}
-	out := make([]FraudRollup, 0, 2*len(f.m))
+	out := make([]FraudRollup, 0, 3*len(f.m))
 	for _, g := range [...]struct {
 		g Granularity
 		m map[rollupKey]int64
-	}{{Hour, hours}, {Minute, f.m}} {
+	}{{Day, days}, {Hour, hours}, {Minute, f.m}} {
 		for k, n := range g.m {
 			if n == 0 {
 				continue
@@ -228,10 +236,12 @@ type RollupQuery struct {
 	// Span, when set, replaces Since and Until with the span of event
 	// time ending at the end of the newest minute stored.
 	Span time.Duration
-	// MinuteOutcomes asks for the outcome rows minute by minute over the
-	// whole window; otherwise whole hours inside the window come as hour
-	// rows (fewer rows; enough for series of hourly or coarser buckets).
-	MinuteOutcomes bool
+	// OutcomesBy is the coarsest granularity of the outcome rows
+	// returned: Minute for series of buckets under an hour, Hour for
+	// buckets under a day. Defaults to Day: whole days inside the window
+	// come as day rows, whole hours around them as hour rows, and the
+	// minutes at the edges as minute rows.
+	OutcomesBy Granularity
 }
 
 // Rollups is FraudRollups' answer.
@@ -257,32 +267,64 @@ type RollupReader interface {
 	FraudRollups(ctx context.Context, q RollupQuery) (*Rollups, error)
 }
 
-// RollupRanges splits [since, until) (minute-aligned) into the whole
-// hours read from hour rows and the minutes at either edge read from
-// minute rows. Nothing is stored before oldest or from asOf on, so an
-// hour row reaching past since when since <= oldest, or past until when
-// until >= asOf, holds only rows inside the window and is read whole.
-// Either minute range may be empty.
-func RollupRanges(since, until, oldest, asOf time.Time) (hours, minutesBefore, minutesAfter [2]time.Time) {
-	h0 := since.Truncate(time.Hour)
-	if h0.Before(since) && since.After(oldest) {
-		h0 = h0.Add(time.Hour)
+// RollupRange is a span of rollup rows of one granularity: those
+// starting in [From, To).
+type RollupRange struct {
+	Granularity Granularity
+	From, To    time.Time
+}
+
+// rollupLevels are the granularities from the coarsest.
+var rollupLevels = []struct {
+	g    Granularity
+	unit time.Duration
+}{{Day, 24 * time.Hour}, {Hour, time.Hour}, {Minute, time.Minute}}
+
+// RollupRanges splits [since, until) (minute-aligned) into the rows that
+// cover it with the fewest: whole days as day rows, whole hours around
+// them as hour rows, the minutes at the edges as minute rows; coarsest
+// limits the granularities used (Day, Hour or Minute; empty means Day).
+// Nothing is stored before oldest or from asOf on, so a row reaching past
+// since when since <= oldest, or past until when until >= asOf, holds
+// only rows inside the window and is read whole.
+func RollupRanges(since, until, oldest, asOf time.Time, coarsest Granularity) []RollupRange {
+	var out []RollupRange
+	var split func(lo, hi time.Time, level int)
+	split = func(lo, hi time.Time, level int) {
+		if !lo.Before(hi) {
+			return
+		}
+		l := rollupLevels[level]
+		if l.g == Minute {
+			out = append(out, RollupRange{Minute, lo, hi})
+			return
+		}
+		if coarsest == Hour && l.g == Day || coarsest == Minute {
+			split(lo, hi, level+1)
+			return
+		}
+		a0 := lo.Truncate(l.unit)
+		if a0.Before(lo) && lo.After(oldest) {
+			a0 = a0.Add(l.unit)
+		}
+		a1 := hi.Truncate(l.unit)
+		if a1.Before(hi) && !hi.Before(asOf) {
+			a1 = a1.Add(l.unit)
+		}
+		if !a0.Before(a1) {
+			split(lo, hi, level+1)
+			return
+		}
+		out = append(out, RollupRange{l.g, a0, a1})
+		if lo.Before(a0) {
+			split(lo, a0, level+1)
+		}
+		if a1.Before(hi) {
+			split(a1, hi, level+1)
+		}
 	}
-	h1 := until.Truncate(time.Hour)
-	if h1.Before(until) && !until.Before(asOf) {
-		h1 = h1.Add(time.Hour)
-	}
-	if !h0.Before(h1) {
-		return [2]time.Time{since, since}, [2]time.Time{since, until}, [2]time.Time{until, until}
-	}
-	before, after := [2]time.Time{since, h0}, [2]time.Time{h1, until}
-	if h0.Before(since) {
-		before[1] = since
-	}
-	if h1.After(until) {
-		after[0] = until
-	}
-	return [2]time.Time{h0, h1}, before, after
+	split(since, until, 0)
+	return out
 }
 
 // maxTime bounds open-ended ranges far beyond any event time.

@@ -33,7 +33,7 @@ func TestRollupDeltas(t *testing.T) {
 	p := storetest.LabelledPart(base, 0, 5000)
 	rows := store.RollupDeltas([]store.Part{p})
 	seen := map[store.FraudRollup]bool{}
-	var outcomes, active [2]int64
+	var outcomes, active [3]int64
 	for _, r := range rows {
 		k := r
 		k.N = 0
@@ -41,10 +41,7 @@ func TestRollupDeltas(t *testing.T) {
 			t.Fatalf("key twice: %+v", r)
 		}
 		seen[k] = true
-		g := 0
-		if r.Granularity == store.Hour {
-			g = 1
-		}
+		g := map[store.Granularity]int{store.Minute: 0, store.Hour: 1, store.Day: 2}[r.Granularity]
 		switch r.Series {
 		case store.SeriesOutcomes:
 			outcomes[g] += r.N
@@ -54,7 +51,7 @@ func TestRollupDeltas(t *testing.T) {
 			t.Fatalf("unexpected series in %+v", r)
 		}
 	}
-	if outcomes != [2]int64{5000, 5000} || active != [2]int64{5000, 5000} {
+	if outcomes != [3]int64{5000, 5000, 5000} || active != [3]int64{5000, 5000, 5000} {
 		t.Fatalf("counts by granularity: outcomes %v, active %v; want 5000 each", outcomes, active)
 	}
 	var f store.RollupFold
@@ -114,27 +111,40 @@ func TestRollupDeltasLabelsOutOfOrder(t *testing.T) {
 
 func TestRollupRanges(t *testing.T) {
 	t.Parallel()
-	at := func(h, m int) time.Time { return time.Date(2026, 4, 1, h, m, 0, 0, time.UTC) }
-	oldest, asOf := at(1, 10), at(9, 31)
-	type r = [2]time.Time
+	at := func(d, h, m int) time.Time { return time.Date(2026, 4, d, h, m, 0, 0, time.UTC) }
+	oldest, asOf := at(1, 1, 10), at(4, 9, 31)
+	type r = store.RollupRange
 	for _, tc := range []struct {
-		name                 string
-		since, until         time.Time
-		hours, before, after r
+		name         string
+		since, until time.Time
+		by           store.Granularity
+		want         []r
 	}{
-		// Everything: the first and last hour rows hold nothing outside.
-		{"all", oldest, asOf, r{at(1, 0), at(10, 0)}, r{oldest, oldest}, r{asOf, asOf}},
+		// Everything: the first and last day rows hold nothing outside.
+		{"all", oldest, asOf, "", []r{{store.Day, at(1, 0, 0), at(5, 0, 0)}}},
+		{"all by hours", oldest, asOf, store.Hour, []r{{store.Hour, at(1, 1, 0), at(4, 10, 0)}}},
+		{"all by minutes", oldest, asOf, store.Minute, []r{{store.Minute, oldest, asOf}}},
 		// Within one hour: minutes only.
-		{"inside an hour", at(9, 7), asOf, r{at(9, 7), at(9, 7)}, r{at(9, 7), asOf}, r{asOf, asOf}},
-		// Edges inside the data: minutes on both sides.
-		{"middle", at(2, 30), at(5, 15), r{at(3, 0), at(5, 0)}, r{at(2, 30), at(3, 0)}, r{at(5, 0), at(5, 15)}},
-		// A window ending at the newest minute: its hour is read whole.
-		{"last hours", at(6, 31), asOf, r{at(7, 0), at(10, 0)}, r{at(6, 31), at(7, 0)}, r{asOf, asOf}},
-		{"aligned", at(2, 0), at(4, 0), r{at(2, 0), at(4, 0)}, r{at(2, 0), at(2, 0)}, r{at(4, 0), at(4, 0)}},
+		{"inside an hour", at(4, 9, 7), asOf, "", []r{{store.Minute, at(4, 9, 7), asOf}}},
+		// Edges inside the data: days, then hours, then minutes.
+		{"middle", at(1, 2, 30), at(3, 5, 15), "", []r{{store.Day, at(2, 0, 0), at(3, 0, 0)},
+			{store.Hour, at(1, 3, 0), at(2, 0, 0)}, {store.Minute, at(1, 2, 30), at(1, 3, 0)},
+			{store.Hour, at(3, 0, 0), at(3, 5, 0)}, {store.Minute, at(3, 5, 0), at(3, 5, 15)}}},
+		// The last 24 hours: the newest day row is read whole.
+		{"last day", at(3, 9, 31), asOf, "", []r{{store.Day, at(4, 0, 0), at(5, 0, 0)},
+			{store.Hour, at(3, 10, 0), at(4, 0, 0)}, {store.Minute, at(3, 9, 31), at(3, 10, 0)}}},
+		{"empty", at(2, 0, 0), at(2, 0, 0), "", nil},
 	} {
-		h, b, a := store.RollupRanges(tc.since, tc.until, oldest, asOf)
-		if h != tc.hours || b != tc.before || a != tc.after {
-			t.Errorf("%s: hours %v, minutes before %v, after %v; want %v, %v, %v", tc.name, h, b, a, tc.hours, tc.before, tc.after)
+		got := store.RollupRanges(tc.since, tc.until, oldest, asOf, tc.by)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+				break
+			}
 		}
 	}
 }

@@ -112,60 +112,69 @@ func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.R
 	}
 	out.Oldest, out.AsOf = oldest.UTC(), newest.UTC().Add(time.Minute)
 	out.Since, out.Until = store.ResolveRollupWindow(q, out.Oldest, out.AsOf)
-	hours, before, after := store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf)
-	if q.MinuteOutcomes {
-		hours, before, after = [2]time.Time{out.Since, out.Since}, [2]time.Time{out.Since, out.Until}, [2]time.Time{out.Until, out.Until}
-	}
-	// The ranges: hour rows in [$1, $2), minute rows in [$3, $4) and
-	// [$5, $6), each one range of the primary key (an OR of them makes
-	// SQLite scan the table).
-	ranges := func(cols, cond string) string {
-		return `(SELECT ` + cols + ` FROM fraud_rollups WHERE granularity = 'hour' AND bucket_start >= $1 AND bucket_start < $2 AND ` + cond + `
-			UNION ALL SELECT ` + cols + ` FROM fraud_rollups WHERE granularity = 'minute' AND bucket_start >= $3 AND bucket_start < $4 AND ` + cond + `
-			UNION ALL SELECT ` + cols + ` FROM fraud_rollups WHERE granularity = 'minute' AND bucket_start >= $5 AND bucket_start < $6 AND ` + cond + `) AS w`
-	}
-	args := []any{hours[0], hours[1], before[0], before[1], after[0], after[1]}
-	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, n FROM `+
-		ranges("granularity, bucket_start, truth, scenario, decision, analyst, n", "series = '' AND n <> 0")+` ORDER BY bucket_start`, args, func(r Rows) error {
-		row := store.FraudRollup{Bucket: -1}
-		var g string
-		if err := r.Scan(&g, &row.Start, &row.Truth, &row.Scenario, &row.Decision, &row.Analyst, &row.N); err != nil {
-			return err
+	// Each range is one range of the primary key, read on its own (an OR
+	// of them makes SQLite scan the table).
+	ranges := func(rs []store.RollupRange, cols, cond string) (string, []any) {
+		if len(rs) == 0 {
+			return `(SELECT ` + cols + ` FROM fraud_rollups WHERE 1 = 0) AS w`, nil
 		}
-		row.Granularity, row.Start = store.Granularity(g), row.Start.UTC()
-		out.Outcomes = append(out.Outcomes, row)
-		return nil
-	})
+		var b strings.Builder
+		args := make([]any, 0, 3*len(rs))
+		b.WriteString("(")
+		for i, r := range rs {
+			if i > 0 {
+				b.WriteString(" UNION ALL ")
+			}
+			n := 3 * i
+			fmt.Fprintf(&b, `SELECT %s FROM fraud_rollups WHERE granularity = $%d AND bucket_start >= $%d AND bucket_start < $%d AND %s`,
+				cols, n+1, n+2, n+3, cond)
+			args = append(args, string(r.Granularity), r.From, r.To)
+		}
+		b.WriteString(") AS w")
+		return b.String(), args
+	}
+	from, args := ranges(store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf, q.OutcomesBy),
+		"granularity, bucket_start, truth, scenario, decision, analyst, n", "series = '' AND n <> 0")
+	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, n FROM `+from+` ORDER BY bucket_start`, args,
+		func(r Rows) error {
+			row := store.FraudRollup{Bucket: -1}
+			var g string
+			if err := r.Scan(&g, &row.Start, &row.Truth, &row.Scenario, &row.Decision, &row.Analyst, &row.N); err != nil {
+				return err
+			}
+			row.Granularity, row.Start = store.Granularity(g), row.Start.UTC()
+			out.Outcomes = append(out.Outcomes, row)
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("reading fraud outcome rollups: %w", err)
 	}
-	// The histograms are summed over the window, so whole hours come from
-	// the hour rows whatever the outcomes asked for.
-	hours, before, after = store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf)
-	args = []any{hours[0], hours[1], before[0], before[1], after[0], after[1]}
-	err = each(ctx, db, `SELECT series, risk_bucket, truth, CAST(sum(n) AS BIGINT) FROM `+
-		ranges("series, risk_bucket, truth, n", "series <> ''")+` GROUP BY series, risk_bucket, truth`, args, func(r Rows) error {
-		var series, truth string
-		var bucket int
-		var n int64
-		if err := r.Scan(&series, &bucket, &truth, &n); err != nil {
-			return err
-		}
-		if bucket < 0 || bucket >= store.RiskBuckets {
-			return fmt.Errorf("risk bucket %d of series %q out of range", bucket, series)
-		}
-		h := out.Histograms[series]
-		if h == nil {
-			h = &store.Histogram{}
-			out.Histograms[series] = h
-		}
-		if truth == store.TruthFraud {
-			h.Fraud[bucket] += n
-		} else {
-			h.Legit[bucket] += n
-		}
-		return nil
-	})
+	// The histograms are summed over the window, so they come from the
+	// coarsest rows whatever the outcomes asked for.
+	from, args = ranges(store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf, store.Day), "series, risk_bucket, truth, n", "series <> ''")
+	err = each(ctx, db, `SELECT series, risk_bucket, truth, CAST(sum(n) AS BIGINT) FROM `+from+` GROUP BY series, risk_bucket, truth`, args,
+		func(r Rows) error {
+			var series, truth string
+			var bucket int
+			var n int64
+			if err := r.Scan(&series, &bucket, &truth, &n); err != nil {
+				return err
+			}
+			if bucket < 0 || bucket >= store.RiskBuckets {
+				return fmt.Errorf("risk bucket %d of series %q out of range", bucket, series)
+			}
+			h := out.Histograms[series]
+			if h == nil {
+				h = &store.Histogram{}
+				out.Histograms[series] = h
+			}
+			if truth == store.TruthFraud {
+				h.Fraud[bucket] += n
+			} else {
+				h.Legit[bucket] += n
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("reading fraud risk histograms: %w", err)
 	}

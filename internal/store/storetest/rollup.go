@@ -55,7 +55,7 @@ func RunRollupBackfill(t *testing.T, s store.Store, migration string, exec func(
 	}
 	read := func() []*store.Rollups {
 		var out []*store.Rollups
-		for _, q := range []store.RollupQuery{{MinuteOutcomes: true}, {}, {Since: fbase.Add(17 * time.Minute), Until: fbase.Add(143 * time.Minute)}} {
+		for _, q := range []store.RollupQuery{{OutcomesBy: store.Minute}, {OutcomesBy: store.Hour}, {}, {Since: fbase.Add(17 * time.Minute), Until: fbase.Add(143 * time.Minute)}, {Since: fbase.Add(-30 * time.Hour), Until: fbase.Add(30 * time.Hour)}} {
 			r, err := f.(store.RollupReader).FraudRollups(ctx, q)
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
--- Detection-quality rollups: per event-time minute and hour, counts of
+-- Detection-quality rollups: per event-time minute, hour and (UTC) day, counts of
 -- transactions by truth (fraud, legit, or none when unlabelled), fraud
 -- scenario, decision and whether an analyst's verdict decided the truth
 -- (series '', risk_bucket -1), and histograms of the risk of labelled
@@ -34,7 +34,7 @@ INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth
 SELECT g.granularity, date_trunc(g.granularity, o.event_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', '', -1, o.truth,
        CASE WHEN o.truth <> 'fraud' THEN '' WHEN o.scenario = '' THEN 'analyst' ELSE o.scenario END,
        o.decision, o.analyst, count(*)
-FROM fraud_rollup_outcomes o CROSS JOIN (VALUES ('minute'), ('hour')) AS g(granularity)
+FROM fraud_rollup_outcomes o CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS g(granularity)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 
 -- The bucket is floor(risk * 100) clamped to 0..99 of the stored (32-bit)
@@ -43,7 +43,7 @@ INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth
 SELECT g.granularity, date_trunc(g.granularity, o.event_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', s.series,
        least(99, greatest(0, floor((CASE WHEN s.series = 'shadow' THEN o.shadow_risk ELSE o.risk END)::float8 * 100)))::smallint,
        o.truth, '', '', false, count(*)
-FROM fraud_rollup_outcomes o CROSS JOIN (VALUES ('minute'), ('hour')) AS g(granularity)
+FROM fraud_rollup_outcomes o CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS g(granularity)
      CROSS JOIN (VALUES ('active'), ('shadow'), ('active_shadowed')) AS s(series)
 WHERE o.truth <> 'none' AND (s.series = 'active' OR o.shadow_risk IS NOT NULL)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;

@@ -1,4 +1,4 @@
--- Detection-quality rollups: per event-time minute and hour, counts of
+-- Detection-quality rollups: per event-time minute, hour and (UTC) day, counts of
 -- transactions by truth (fraud, legit, or none when unlabelled), fraud
 -- scenario, decision and whether an analyst's verdict decided the truth
 -- (series '', risk_bucket -1), and histograms of the risk of labelled
@@ -34,7 +34,7 @@ INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth
 SELECT g.granularity, o.event_time / g.unit * g.unit, '', -1, o.truth,
        CASE WHEN o.truth <> 'fraud' THEN '' WHEN o.scenario = '' THEN 'analyst' ELSE o.scenario END,
        o.decision, o.analyst, count(*)
-FROM fraud_rollup_outcomes o, (SELECT 'minute' AS granularity, 60000000 AS unit UNION ALL SELECT 'hour', 3600000000) AS g
+FROM fraud_rollup_outcomes o, (SELECT 'minute' AS granularity, 60000000 AS unit UNION ALL SELECT 'hour', 3600000000 UNION ALL SELECT 'day', 86400000000) AS g
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 
 -- The bucket is floor(risk * 100) clamped to 0..99, as store.RiskBucket
@@ -45,7 +45,7 @@ INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth
 SELECT g.granularity, o.event_time / g.unit * g.unit, s.series,
        CAST(min(99, max(0, CASE WHEN s.series = 'shadow' THEN o.shadow_risk ELSE o.risk END * 100)) AS INTEGER),
        o.truth, '', '', 0, count(*)
-FROM fraud_rollup_outcomes o, (SELECT 'minute' AS granularity, 60000000 AS unit UNION ALL SELECT 'hour', 3600000000) AS g,
+FROM fraud_rollup_outcomes o, (SELECT 'minute' AS granularity, 60000000 AS unit UNION ALL SELECT 'hour', 3600000000 UNION ALL SELECT 'day', 86400000000) AS g,
      (SELECT 'active' AS series UNION ALL SELECT 'shadow' UNION ALL SELECT 'active_shadowed') AS s
 WHERE o.truth <> 'none' AND (s.series = 'active' OR o.shadow_risk IS NOT NULL)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;

@@ -101,10 +101,11 @@ func (s *Service) report(ctx context.Context, key string, q store.RollupQuery) (
 	if c, ok := s.cache[key]; ok && time.Since(c.at) < s.cfg.TTL {
 		return c.r, nil
 	}
+	q.OutcomesFor = outcomesBy // the series' buckets, over the whole window
 	r, err := s.cfg.Rollups(ctx, q)
 	if err == nil && !r.AsOf.IsZero() {
 		// A series of buckets narrower than a day (an hour) cannot use
-		// day (hour) rows.
+		// day (hour) rows: labelled rows may span less than the window.
 		if first, last := labelledSpan(r); !first.IsZero() {
 			if by := outcomesBy(first, last); coarser(r, by) {
 				q.OutcomesBy = by

@@ -242,6 +242,9 @@ type RollupQuery struct {
 	// come as day rows, whole hours around them as hour rows, and the
 	// minutes at the edges as minute rows.
 	OutcomesBy Granularity
+	// OutcomesFor, when set, chooses OutcomesBy once the window is known
+	// (an open end is only known to the store).
+	OutcomesFor func(since, until time.Time) Granularity
 }
 
 // Rollups is FraudRollups' answer.

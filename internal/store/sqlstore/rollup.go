@@ -133,6 +133,9 @@ func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.R
 		b.WriteString(") AS w")
 		return b.String(), args
 	}
+	if q.OutcomesFor != nil {
+		q.OutcomesBy = q.OutcomesFor(out.Since, out.Until)
+	}
 	from, args := ranges(store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf, q.OutcomesBy),
 		"granularity, bucket_start, truth, scenario, decision, analyst, n", "series = '' AND n <> 0")
 	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, n FROM `+from+` ORDER BY bucket_start`, args,

@@ -242,6 +242,7 @@ func New(cfg Config) (*Deliverer, error) {
 	for _, kind := range []string{"kafka", "webhook"} {
 		d.delivered.WithLabelValues(kind)
 		d.failed.WithLabelValues(kind)
+		d.latency.WithLabelValues(kind)
 	}
 	return d, nil
 }

@@ -348,7 +348,7 @@ func (s *Store) LabelAlert(ctx context.Context, transactionID, status string, at
 			if err != nil {
 				return err
 			}
-			return relabelRollups(ctx, tx, transactionID, old, status)
+			return s.relabelRollups(ctx, tx, transactionID, old, status)
 		}
 		return errors.New("the alert's status kept changing")
 	})

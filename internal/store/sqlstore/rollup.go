@@ -13,8 +13,29 @@ import (
 
 const rollupCols = 9
 
-// upsertRollups adds rollup deltas to fraud_rollups: one multi-row
-// statement per 200 rows, each key once (store.RollupFold), in key order.
+// RollupUpserter is implemented by dialects with a faster bulk path for
+// the rollups than upsertRollups' portable statement.
+type RollupUpserter interface {
+	UpsertRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error
+}
+
+// upsertRollups adds rollup deltas to fraud_rollups, each key once
+// (store.RollupFold), in key order: the dialect's bulk path, or one
+// multi-row statement per 200 rows.
+func (s *Store) upsertRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error {
+	if u, ok := s.d.(RollupUpserter); ok {
+		if len(rows) == 0 {
+			return nil
+		}
+		if err := u.UpsertRollups(ctx, tx, rows); err != nil {
+			return fmt.Errorf("upserting %d fraud rollup rows: %w", len(rows), err)
+		}
+		return nil
+	}
+	return upsertRollups(ctx, tx, rows)
+}
+
+// upsertRollups is the portable form of Store.upsertRollups.
 func upsertRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error {
 	const chunk = 200
 	var b strings.Builder
@@ -77,7 +98,7 @@ func outcomeOf(ctx context.Context, tx DB, transactionID string) (o store.Outcom
 
 // relabelRollups moves a transaction's counts from the truth its alert's
 // old status gave it to the one the new status gives.
-func relabelRollups(ctx context.Context, tx DB, transactionID, oldStatus, newStatus string) error {
+func (s *Store) relabelRollups(ctx context.Context, tx DB, transactionID, oldStatus, newStatus string) error {
 	if oldStatus == newStatus {
 		return nil
 	}
@@ -91,7 +112,7 @@ func relabelRollups(ctx context.Context, tx DB, transactionID, oldStatus, newSta
 	var f store.RollupFold
 	f.Add(&before, -1)
 	f.Add(&after, 1)
-	return upsertRollups(ctx, tx, f.Rows())
+	return s.upsertRollups(ctx, tx, f.Rows())
 }
 
 // FraudRollups implements store.RollupReader: whole hours from the hour

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/alert"
@@ -156,6 +157,8 @@ type pipelineDeps struct {
 	store  store.Store
 	logger *slog.Logger
 	reg    *prometheus.Registry
+	// tracer traces batches; nil for none.
+	tracer trace.TracerProvider
 }
 
 // startPipeline builds the processor, the outbox deliverer and the fraud
@@ -197,11 +200,12 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
-		QualityObserver: qualityObserver{mon}, Privacy: priv,
+		QualityObserver: qualityObserver{mon}, Privacy: priv, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")}, Tracer: tracerOf(d.tracer),
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
 	}
+	d.reg.MustRegister(proc.Collector())
 	if f.qualityConfig != "" {
 		qw, err := qualityfile.NewWatcher(qualityfile.Config{Path: f.qualityConfig, Apply: proc.SetQuality, Logger: d.logger, Registerer: d.reg})
 		if err != nil {
@@ -209,7 +213,8 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		}
 		g.Go(func() error { return qw.Run(ctx) })
 	}
-	producer, err := kgo.NewClient(append(append(bus.ClientOpts(d.brokers, d.logger), d.conn...), kgo.ProducerLinger(5*time.Millisecond))...)
+	producer, err := kgo.NewClient(append(append(bus.ClientOpts(d.brokers, d.logger), d.conn...), kgo.ProducerLinger(5*time.Millisecond),
+		bus.Metrics(d.reg, "outbox"))...)
 	if err != nil {
 		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}
@@ -285,6 +290,14 @@ func registerDeliveries(srv *web.Server, st store.Store) {
 	}
 }
 
+// tracerOf is tp's tracer of the pipeline; nil when tp is.
+func tracerOf(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		return nil
+	}
+	return tp.Tracer("github.com/shopstream/shopstream/internal/pipeline")
+}
+
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
@@ -302,9 +315,11 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	pf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
-	var tf retentionFlags
-	tf.register(fs)
+	var retf retentionFlags
+	retf.register(fs)
 	lf.register(fs, "info")
+	var tf traceFlags
+	tf.register(fs)
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the processor to this `file` until it stops (go tool pprof)")
@@ -335,13 +350,18 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := af.validate(); err != nil {
 		return err
 	}
-	if err := tf.validate(); err != nil {
+	if err := retf.validate(); err != nil {
 		return err
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tf.provider(ctx, "shopstream-process")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	pf.resolveInstanceID(sf.location())
 	st, err := sf.open(ctx)
 	if err != nil {
@@ -358,18 +378,20 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	reg := newRegistry()
 	g, gctx := errgroup.WithContext(ctx)
-	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, conn: conn, topic: kf.topic, store: st, logger: logger, reg: reg}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, conn: conn, topic: kf.topic, store: st, logger: logger, reg: reg,
+		tracer: tp}, &pf)
 	if err != nil {
 		return err
 	}
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err
 	}
-	if err := tf.start(gctx, g, st, logger, reg); err != nil {
+	if err := retf.start(gctx, g, st, logger, reg); err != nil {
 		return err
 	}
 	if wf.addr != "" {
 		wcfg.Store, wcfg.Gatherer, wcfg.Logger, wcfg.Health = st, reg, logger, proc.Healthy
+		wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 		wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
 		srv, err := web.New(wcfg)
 		if err != nil {

@@ -38,6 +38,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var lf logFlags
 	var pf processFlags
 	lf.register(fs, "warn")
+	var tf traceFlags
+	tf.register(fs)
 	pf.register(fs)
 	var rf recommendFlags
 	rf.register(fs)
@@ -47,8 +49,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
-	var tf retentionFlags
-	tf.register(fs)
+	var retf retentionFlags
+	retf.register(fs)
 	var wf webFlags
 	wf.register(fs, "127.0.0.1:8050", "listen address of the dashboard, API and /metrics: this machine only by default; :8050 opens it to others (needs an API token or --insecure-allow-unauthenticated)")
 	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
@@ -87,7 +89,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := sf.validate(); err != nil {
 		return err
 	}
-	if err := tf.validate(); err != nil {
+	if err := retf.validate(); err != nil {
 		return err
 	}
 	history, err := parseDayDuration(*historyFlag)
@@ -98,6 +100,11 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tf.provider(ctx, "shopstream-run")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
@@ -159,6 +166,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
+	wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 	wcfg.Health = func(ctx context.Context) error {
 		if proc == nil {
 			return errors.New("processor not started yet")
@@ -200,7 +208,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	g, gctx := errgroup.WithContext(pipeCtx)
-	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg, tracer: tp}, &pf)
 	if err != nil {
 		return err
 	}
@@ -235,7 +243,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := startAnalyticsAfterBackfill(gctx, g, st, logger, reg, &af, loading); err != nil {
 		return err
 	}
-	if err := tf.start(gctx, g, st, logger, reg); err != nil {
+	if err := retf.start(gctx, g, st, logger, reg); err != nil {
 		return err
 	}
 

@@ -21,6 +21,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var lf logFlags
 	sf.register(fs)
 	lf.register(fs, "info")
+	var tf traceFlags
+	tf.register(fs)
 	var rf recommendFlags
 	rf.register(fs)
 	var ef experimentFlags
@@ -33,12 +35,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	brokers := fs.String("brokers", "", "Kafka seed brokers that POST /api/v1/quarantine/replay produces stream records to (default: none; only imported records are replayed)")
 	var ksf kafkaSecurityFlags
 	ksf.register(fs)
-	var tf retentionFlags
-	tf.register(fs)
+	var retf retentionFlags
+	retf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := tf.validate(); err != nil {
+	if err := retf.validate(); err != nil {
 		return err
 	}
 	conn, err := ksf.opts()
@@ -52,6 +54,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tf.provider(ctx, "shopstream-serve")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	st, err := sf.open(ctx)
 	if err != nil {
 		return err
@@ -63,6 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
+	wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 	srv, err := web.New(wcfg)
 	if err != nil {
 		return err
@@ -106,7 +114,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := startRecommendations(gctx, g, srv, st, &rf, logger, reg, exps); err != nil {
 		return err
 	}
-	if err := tf.start(gctx, g, st, logger, reg); err != nil {
+	if err := retf.start(gctx, g, st, logger, reg); err != nil {
 		return err
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,4 +77,16 @@ func FuzzPostgresPasswordFile(f *testing.F) {
 			t.Fatalf("password %q in the URL, want %q", p, strings.TrimRight(pw, "\r\n"))
 		}
 	})
+}
+
+// A bad --otlp-endpoint is refused at start-up, naming the flag.
+func TestOTLPEndpointFlag(t *testing.T) {
+	for _, args := range [][]string{{"run"}, {"serve"}, {"process", "--brokers", "127.0.0.1:1"}} {
+		cmd := args[0]
+		var stdout, stderr bytes.Buffer
+		err := Run(context.Background(), append(args, "--otlp-endpoint", "collector:4318", "--data-dir", t.TempDir()), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "-otlp-endpoint") {
+			t.Errorf("%s --otlp-endpoint collector:4318: err = %v, want one naming the flag", cmd, err)
+		}
+	}
 }

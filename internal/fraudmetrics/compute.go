@@ -14,10 +14,15 @@ import (
 // flagged) are NaN.
 type Report struct {
 	Window string
-	// AsOf is the newest event time stored; the window is the span of
-	// event time before it. Since is zero for "all", AsOf when nothing is
-	// stored.
-	AsOf, Since time.Time
+	// AsOf is the newest event time stored (from the rollups: the end of
+	// the newest minute stored); a named window is the span of event time
+	// before it. Since is zero for "all" (and when nothing is stored);
+	// Until, when set, ends a window read from the rollups.
+	AsOf, Since, Until time.Time
+	// RiskBuckets is the resolution PR-AUC and ROC-AUC were computed at:
+	// 0 for exact risks, else the number of equal buckets of [0, 1] the
+	// risks were rounded down to.
+	RiskBuckets int
 	// Transactions in the window (or the sample of it); Labelled of them
 	// carry the generator's label or an analyst's (AnalystLabelled).
 	Transactions, Labelled, AnalystLabelled int
@@ -34,6 +39,7 @@ type Report struct {
 	Thresholds fraud.ScorerConfig
 	// Sampled is set when the window held more than SampleLimit
 	// transactions: the figures are then over the newest SampleLimit.
+	// Reports from the rollups are never sampled (SampleLimit 0).
 	Sampled     bool
 	SampleLimit int
 	Series      []Point

@@ -76,19 +76,101 @@ func TestComputeNothingLabelled(t *testing.T) {
 	}
 }
 
-// fakeStore answers FraudOutcomes and counts the calls.
+// rollupsOf folds outcomes into the rollups a store would answer for
+// everything, minute rows only.
+func rollupsOf(out *store.Outcomes) *store.Rollups {
+	var f store.RollupFold
+	for i := range out.Rows {
+		f.Add(&out.Rows[i], 1)
+	}
+	r := &store.Rollups{Histograms: map[string]*store.Histogram{}}
+	for _, row := range f.Rows() {
+		if row.Granularity != store.Minute {
+			continue
+		}
+		if r.Oldest.IsZero() || row.Start.Before(r.Oldest) {
+			r.Oldest = row.Start
+		}
+		if end := row.Start.Add(time.Minute); end.After(r.AsOf) {
+			r.AsOf = end
+		}
+		if row.Series == store.SeriesOutcomes {
+			r.Outcomes = append(r.Outcomes, row)
+			continue
+		}
+		h := r.Histograms[row.Series]
+		if h == nil {
+			h = &store.Histogram{}
+			r.Histograms[row.Series] = h
+		}
+		if row.Truth == store.TruthFraud {
+			h.Fraud[row.Bucket] += row.N
+		} else {
+			h.Legit[row.Bucket] += row.N
+		}
+	}
+	r.Since, r.Until = r.Oldest, r.AsOf
+	return r
+}
+
+// The rollups give the same figures as the outcomes they fold, where the
+// risks lie in distinct buckets.
+func TestComputeRollupsMatchesCompute(t *testing.T) {
+	t.Parallel()
+	in := Inputs{Window: "all", Thresholds: fraud.ScorerConfig{ReviewAt: 0.4}, ShadowVersion: 3, Now: base}
+	want, got := Compute(fixture(), in), ComputeRollups(rollupsOf(fixture()), in)
+	if got.Transactions != want.Transactions || got.Labelled != want.Labelled || got.Fraud != want.Fraud ||
+		got.Flagged != want.Flagged || got.AnalystLabelled != want.AnalystLabelled || got.Sampled || got.RiskBuckets != store.RiskBuckets {
+		t.Fatalf("counts from rollups = %+v, from outcomes %+v", got, want)
+	}
+	for name, v := range map[string][2]float64{"precision": {got.Precision, want.Precision}, "recall": {got.Recall, want.Recall},
+		"fpr": {got.FPR, want.FPR}, "pr_auc": {got.PRAUC, want.PRAUC}, "roc_auc": {got.ROCAUC, want.ROCAUC},
+		"shadow pr_auc": {got.Shadow.PRAUC, want.Shadow.PRAUC}, "active pr_auc": {got.Shadow.ActivePRAUC, want.Shadow.ActivePRAUC}} {
+		if math.Abs(v[0]-v[1]) > 1e-9 {
+			t.Errorf("%s = %v from rollups, %v from outcomes", name, v[0], v[1])
+		}
+	}
+	if len(got.PerScenario) != len(want.PerScenario) || got.PerScenario["analyst"] != want.PerScenario["analyst"] ||
+		got.PerScenario["card_testing"] != want.PerScenario["card_testing"] {
+		t.Errorf("per scenario = %+v, want %+v", got.PerScenario, want.PerScenario)
+	}
+	if len(got.Series) != len(want.Series) || got.Series[0].Labelled != want.Series[0].Labelled || !got.Series[0].Start.Equal(want.Series[0].Start) {
+		t.Errorf("series = %+v, want %+v", got.Series, want.Series)
+	}
+	if *got.Shadow != *want.Shadow {
+		t.Errorf("shadow = %+v, want %+v", got.Shadow, want.Shadow)
+	}
+}
+
+// Risks within one bucket count as tied: two frauds below two legitimate
+// ones in exact risk, all in bucket 50, give ROC-AUC 1/2 instead of 0.
+func TestComputeRollupsTiesWithinABucket(t *testing.T) {
+	t.Parallel()
+	out := &store.Outcomes{Rows: []store.Outcome{
+		outcome(0, 0.501, "review", true, true, "x"), outcome(0, 0.502, "review", true, true, "x"),
+		outcome(0, 0.503, "review", true, false, ""), outcome(0, 0.504, "review", true, false, ""),
+	}}
+	if exact := Compute(out, Inputs{}).ROCAUC; exact != 0 {
+		t.Fatalf("exact ROC-AUC = %v, want 0", exact)
+	}
+	if got := ComputeRollups(rollupsOf(out), Inputs{}).ROCAUC; got != 0.5 {
+		t.Fatalf("ROC-AUC from rollups = %v, want 0.5", got)
+	}
+}
+
+// fakeStore answers FraudRollups from the fixture and counts the calls.
 type fakeStore struct {
 	store.Fraud
 	calls int
 	err   error
 }
 
-func (f *fakeStore) FraudOutcomes(_ context.Context, q store.OutcomeQuery) (*store.Outcomes, error) {
+func (f *fakeStore) FraudRollups(_ context.Context, q store.RollupQuery) (*store.Rollups, error) {
 	f.calls++
-	if q.Window != time.Hour {
+	if q.Span != time.Hour {
 		return nil, errors.New("unexpected window")
 	}
-	return fixture(), f.err
+	return rollupsOf(fixture()), f.err
 }
 
 func TestServiceCachesAndRejectsUnknownWindows(t *testing.T) {
@@ -106,11 +188,18 @@ func TestServiceCachesAndRejectsUnknownWindows(t *testing.T) {
 	if fs.calls != 1 || a != b {
 		t.Errorf("%d store reads for two reports within the TTL, want 1", fs.calls)
 	}
+	if a.Labelled != 4 || a.Window != "1h" {
+		t.Errorf("report = %+v", a)
+	}
 	if _, err := s.Report(context.Background(), "7d"); !errors.Is(err, ErrUnknownWindow) {
 		t.Errorf("window 7d: err = %v, want ErrUnknownWindow", err)
 	}
 	if _, err := New(Config{Store: fs}); err == nil {
 		t.Error("New accepted a Config without Thresholds")
+	}
+	type noRollups struct{ store.Fraud }
+	if _, err := New(Config{Store: noRollups{}, Thresholds: func() fraud.ScorerConfig { return fraud.ScorerConfig{} }}); err == nil {
+		t.Error("New accepted a store that keeps no rollups")
 	}
 	fs2 := &fakeStore{err: errors.New("db down")}
 	s2, _ := New(Config{Store: fs2, Thresholds: func() fraud.ScorerConfig { return fraud.ScorerConfig{} }})

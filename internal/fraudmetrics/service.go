@@ -20,8 +20,11 @@ var ErrUnknownWindow = errors.New("unknown metrics window")
 
 // Config configures a Service.
 type Config struct {
-	// Store holds the outcomes. Required.
+	// Store holds the outcomes and their rollups (it must implement
+	// store.RollupReader). Required.
 	Store store.Fraud
+	// Rollups reads the rollups. Defaults to the Store's FraudRollups.
+	Rollups func(ctx context.Context, q store.RollupQuery) (*store.Rollups, error)
 	// Thresholds returns the scorer's settings in force. Required.
 	Thresholds func() fraud.ScorerConfig
 	// ShadowVersion returns the shadow model in use, 0 for none.
@@ -29,12 +32,13 @@ type Config struct {
 	ShadowVersion func() int
 	// Now is the clock of Report.ComputedAt. Defaults to time.Now.
 	Now func() time.Time
-	// TTL is how long a computed Report is reused: one computation over
-	// the 200,000-row sample takes about half a second. Defaults to 10 s.
+	// TTL is how long a computed Report is reused. Reading the rollups
+	// takes milliseconds; the TTL keeps a dashboard of many tabs from
+	// reading them once per tab. Defaults to 10 s.
 	TTL time.Duration
 }
 
-// Service computes Reports, one at a time, reusing each for TTL.
+// Service computes Reports from the stored rollups, reusing each for TTL.
 type Service struct {
 	cfg Config
 
@@ -51,6 +55,13 @@ type cached struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Thresholds == nil {
 		return nil, errors.New("fraud metrics: Store and Thresholds are required")
+	}
+	if cfg.Rollups == nil {
+		rr, ok := cfg.Store.(store.RollupReader)
+		if !ok {
+			return nil, fmt.Errorf("fraud metrics: store %T keeps no rollups", cfg.Store)
+		}
+		cfg.Rollups = rr.FraudRollups
 	}
 	if cfg.ShadowVersion == nil {
 		cfg.ShadowVersion = func() int { return 0 }
@@ -71,16 +82,59 @@ func (s *Service) Report(ctx context.Context, window string) (*Report, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q, want 1h, 24h or all", ErrUnknownWindow, window)
 	}
+	return s.report(ctx, window, store.RollupQuery{Span: span})
+}
+
+// ReportRange returns the detection over event times in [since, until),
+// in whole minutes; a zero bound is open.
+func (s *Service) ReportRange(ctx context.Context, since, until time.Time) (*Report, error) {
+	name := "range"
+	key := name + ":" + since.UTC().Format(time.RFC3339) + "/" + until.UTC().Format(time.RFC3339)
+	return s.report(ctx, key, store.RollupQuery{Since: since, Until: until})
+}
+
+// report computes the Report of q, or reuses the one computed under key
+// less than TTL ago.
+func (s *Service) report(ctx context.Context, key string, q store.RollupQuery) (*Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.cache[window]; ok && time.Since(c.at) < s.cfg.TTL {
+	if c, ok := s.cache[key]; ok && time.Since(c.at) < s.cfg.TTL {
 		return c.r, nil
 	}
-	out, err := s.cfg.Store.FraudOutcomes(ctx, store.OutcomeQuery{Window: span})
-	if err != nil {
-		return nil, fmt.Errorf("reading the fraud outcomes of window %s: %w", window, err)
+	q.OutcomesFor = outcomesBy // the series' buckets, over the whole window
+	r, err := s.cfg.Rollups(ctx, q)
+	if err == nil && !r.AsOf.IsZero() {
+		// A series of buckets narrower than a day (an hour) cannot use
+		// day (hour) rows: labelled rows may span less than the window.
+		if first, last := labelledSpan(r); !first.IsZero() {
+			if by := outcomesBy(first, last); coarser(r, by) {
+				q.OutcomesBy = by
+				r, err = s.cfg.Rollups(ctx, q)
+			}
+		}
 	}
-	r := Compute(out, Inputs{Window: window, Thresholds: s.cfg.Thresholds(), ShadowVersion: s.cfg.ShadowVersion(), Now: s.cfg.Now()})
-	s.cache[window] = cached{r, time.Now()}
-	return r, nil
+	if err != nil {
+		return nil, fmt.Errorf("reading the fraud rollups of window %s: %w", key, err)
+	}
+	window := key
+	if q.Span == 0 && (!q.Since.IsZero() || !q.Until.IsZero()) {
+		window = "range"
+	}
+	if len(s.cache) > 64 { // arbitrary ranges: keep the cache bounded
+		clear(s.cache)
+	}
+	rep := ComputeRollups(r, Inputs{Window: window, Thresholds: s.cfg.Thresholds(), ShadowVersion: s.cfg.ShadowVersion(), Now: s.cfg.Now()})
+	s.cache[key] = cached{rep, time.Now()}
+	return rep, nil
+}
+
+// coarser reports whether r holds outcome rows coarser than g.
+func coarser(r *store.Rollups, g store.Granularity) bool {
+	rank := map[store.Granularity]int{store.Minute: 0, store.Hour: 1, store.Day: 2}
+	for i := range r.Outcomes {
+		if rank[r.Outcomes[i].Granularity] > rank[g] {
+			return true
+		}
+	}
+	return false
 }

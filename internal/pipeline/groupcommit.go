@@ -83,6 +83,11 @@ func (c *groupCommitter) commit(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	p := c.p
+	if m := p.cfg.Metrics; m != nil {
+		defer func(start time.Time) {
+			m.StageDuration.WithLabelValues("group_commit").Observe(time.Since(start).Seconds())
+		}(time.Now())
+	}
 	p.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: offs},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 			if err != nil {
@@ -115,6 +120,7 @@ func (c *groupCommitter) requeue(part int32, off int64) {
 func (c *groupCommitter) failed(partitions int, err error) {
 	if m := c.p.cfg.Metrics; m != nil {
 		m.GroupCommitErrors.Add(float64(partitions))
+		m.Errors.WithLabelValues("group_commit", "commit_failed").Add(float64(partitions))
 	}
 	c.p.log.Warn("committing offsets to the Kafka group failed (lag tools may show stale lag; the stored offsets are unaffected)", "partitions", partitions, "err", err)
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/bus"
@@ -156,6 +158,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, when set, receive the processor's metrics.
 	Metrics *Metrics
+	// Tracer traces each batch: a shopstream.batch span with children
+	// poll, process and write (the store transaction, with a commit child
+	// for what follows it). Defaults to a no-op tracer.
+	Tracer trace.Tracer
 	// OnCommit, when set, is called after every committed batch with the
 	// batch and the commit time (used by the benchmark for latencies).
 	OnCommit func(b *store.Batch, at time.Time)
@@ -177,6 +183,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	if c.Topic == "" {
 		c.Topic = bus.TopicTransactions
 	}
@@ -490,8 +499,14 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer context.AfterFunc(wctx, stop)()
+	m := p.cfg.Metrics
 	for {
+		polled := time.Now()
 		fetches := p.pollOnce(pctx)
+		fetched := time.Now()
+		if m != nil {
+			m.StageDuration.WithLabelValues("poll").Observe(fetched.Sub(polled).Seconds())
+		}
 		if fetches.IsClientClosed() || pctx.Err() != nil {
 			// A clean stop, or a writer failed: its error is the group's.
 			p.cl.AllowRebalance()
@@ -502,8 +517,14 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			switch {
 			case errors.Is(err, kerr.OffsetOutOfRange) && topic == p.cfg.Topic:
 				outOfRange = append(outOfRange, part)
+				if m != nil {
+					m.Errors.WithLabelValues("fetch", "offset_out_of_range").Inc()
+				}
 			case !errors.Is(err, context.Canceled):
 				p.log.Warn("fetch error (retrying)", "topic", topic, "partition", part, "err", err)
+				if m != nil {
+					m.Errors.WithLabelValues("fetch", "broker").Inc()
+				}
 			}
 		})
 		if p.cfg.OnFetch != nil {
@@ -517,6 +538,10 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			p.outOfRange(ctx, outOfRange)
 		}
 		b := p.build(fetches, reset)
+		processed := time.Now()
+		if m != nil && b != nil {
+			m.StageDuration.WithLabelValues("process").Observe(processed.Sub(fetched).Seconds())
+		}
 		if b != nil {
 			// The epoch the store handed out when the fetched partitions
 			// were last claimed (rebalances wait for AllowRebalance).
@@ -524,11 +549,14 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			b.Owner = p.owner
 		}
 		p.mu.Unlock()
-		for i, sub := range p.split(b) {
+		subs := p.split(b)
+		bt := p.traceBatch(b, subs, polled, fetched, processed)
+		for i, sub := range subs {
 			if sub == nil {
 				continue
 			}
-			if err := p.writers[i].enqueue(wctx, sub); err != nil {
+			if err := p.writers[i].enqueue(wctx, sub, bt); err != nil {
+				bt.done()
 				p.cl.AllowRebalance()
 				if ctx.Err() != nil {
 					return nil
@@ -575,6 +603,9 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 	fetches.EachPartition(func(ft kgo.FetchTopicPartition) {
 		if len(ft.Records) == 0 {
 			return
+		}
+		if m := p.cfg.Metrics; m != nil {
+			m.ConsumerRecords.WithLabelValues(partitionLabel(ft.Partition)).Add(float64(len(ft.Records)))
 		}
 		ps := p.parts[ft.Partition]
 		if ps != nil {

@@ -115,6 +115,10 @@ func (p *Processor) assigned(_ context.Context, cl *kgo.Client, assigned map[str
 	if m := p.cfg.Metrics; m != nil {
 		m.Rebalances.WithLabelValues("assigned").Add(float64(n))
 		m.Assigned.Add(float64(n))
+		// Shown at 0 from the start, so increase() sees the first loss.
+		for _, part := range assigned[p.cfg.Topic] {
+			m.RecordsLost.WithLabelValues(partitionLabel(part), "retention")
+		}
 	}
 }
 

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shopstream/shopstream/internal/quality"
 	"github.com/shopstream/shopstream/internal/store"
@@ -17,6 +21,7 @@ import (
 // work is one batch for a writer.
 type work struct {
 	batch *store.Batch
+	trace *batchTrace
 }
 
 // writer commits the batches of its share of the partitions in order. The
@@ -43,7 +48,7 @@ func newWriter(p *Processor) *writer {
 
 // enqueue hands w a batch; it blocks while the writer is two batches behind,
 // so a slow database slows polling. Only the poll loop calls it.
-func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
+func (w *writer) enqueue(ctx context.Context, b *store.Batch, bt *batchTrace) error {
 	w.mu.Lock()
 	if w.queued == w.done {
 		w.busySince = w.p.cfg.Now()
@@ -51,7 +56,7 @@ func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
 	w.queued++
 	w.mu.Unlock()
 	select {
-	case w.ch <- &work{batch: b}:
+	case w.ch <- &work{batch: b, trace: bt}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -62,7 +67,16 @@ func (w *writer) enqueue(ctx context.Context, b *store.Batch) error {
 func (w *writer) Run(ctx context.Context) error {
 	defer w.advance(0, true)
 	for wk := range w.ch {
-		if err := w.p.commit(ctx, w, wk.batch); err != nil {
+		_, span := w.p.cfg.Tracer.Start(wk.trace.context(), "write",
+			trace.WithAttributes(attribute.Int("records", batchLen(wk.batch)), attribute.Int("partitions", len(wk.batch.Parts))))
+		err := w.p.commit(trace.ContextWithSpan(ctx, span), w, wk.batch)
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "write failed")
+		}
+		span.End()
+		wk.trace.done()
+		if err != nil {
 			return err
 		}
 		w.advance(1, false)
@@ -166,7 +180,9 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 			err = nil
 		}
 		if err == nil {
+			_, span := p.cfg.Tracer.Start(ctx, "commit", trace.WithAttributes(attribute.Int("attempt", attempt)))
 			p.committed(b, p.cfg.Now(), time.Since(start))
+			span.End()
 			return nil
 		}
 		if f, ok := store.IsFenced(err); ok {
@@ -231,6 +247,7 @@ func batchLen(b *store.Batch) int {
 func (p *Processor) count(kind string) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.WriteErrors.WithLabelValues(kind).Inc()
+		p.cfg.Metrics.Errors.WithLabelValues("write", kind).Inc()
 	}
 }
 
@@ -264,6 +281,14 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 		m.Batches.Inc()
 		m.BatchSize.Observe(float64(n + q))
 		m.WriteTime.Observe(took.Seconds())
+		m.StageDuration.WithLabelValues("write").Observe(took.Seconds())
+		if q > 0 {
+			for i := range b.Parts {
+				for j := range b.Parts[i].Quarantined {
+					m.Quarantined.WithLabelValues(m.checks.value(b.Parts[i].Quarantined[j].Reason)).Inc()
+				}
+			}
+		}
 		for i := range b.Parts {
 			for j := range b.Parts[i].Txs {
 				if pt := b.Parts[i].Txs[j].ProducedAt; !pt.IsZero() {
@@ -403,4 +428,56 @@ func (p *Processor) resetFenced(ctx context.Context) map[int32]bool {
 		p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topic: seek})
 	}
 	return reset
+}
+
+// batchTrace is the span of one polled batch, shared by the writers its
+// parts went to: it ends when the last of them has written its share.
+type batchTrace struct {
+	ctx  context.Context
+	span trace.Span
+	left atomic.Int32
+}
+
+// traceBatch starts b's span (from when its poll began) with its poll
+// and process children, for the writers of the non-nil subs. It returns
+// nil when there is nothing to write.
+func (p *Processor) traceBatch(b *store.Batch, subs []*store.Batch, polled, fetched, processed time.Time) *batchTrace {
+	if b == nil {
+		return nil
+	}
+	tr := p.cfg.Tracer
+	ctx, root := tr.Start(context.Background(), "shopstream.batch", trace.WithTimestamp(polled), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.Int("records", batchLen(b)), attribute.Int("partitions", len(b.Parts)),
+			attribute.String("messaging.destination.name", b.Topic), attribute.String("messaging.consumer.group.name", b.Group)))
+	_, poll := tr.Start(ctx, "poll", trace.WithTimestamp(polled))
+	poll.End(trace.WithTimestamp(fetched))
+	_, proc := tr.Start(ctx, "process", trace.WithTimestamp(fetched))
+	proc.End(trace.WithTimestamp(processed))
+	bt := &batchTrace{ctx: ctx, span: root}
+	n := int32(0)
+	for _, s := range subs {
+		if s != nil {
+			n++
+		}
+	}
+	bt.left.Store(n)
+	if n == 0 {
+		root.End()
+	}
+	return bt
+}
+
+// context is the batch span's context (a background one for nil).
+func (bt *batchTrace) context() context.Context {
+	if bt == nil {
+		return context.Background()
+	}
+	return bt.ctx
+}
+
+// done notes one writer finished with the batch; the last ends its span.
+func (bt *batchTrace) done() {
+	if bt != nil && bt.left.Add(-1) == 0 {
+		bt.span.End()
+	}
 }

@@ -218,8 +218,18 @@ type OutboxMsg struct {
 	Payload []byte
 	// Attempts counts failed deliveries so far (when read back).
 	Attempts int
+	// CreatedAt is when its transaction stored it (when read back).
+	CreatedAt time.Time
 	// Ref is the transaction the message is about. Not stored.
 	Ref string
+}
+
+// OutboxBacklog is implemented by stores that can say how many outbox
+// messages wait for delivery.
+type OutboxBacklog interface {
+	// OutboxBacklog returns the number of undelivered messages and when
+	// the oldest of them was stored (zero when none).
+	OutboxBacklog(ctx context.Context) (pending int64, oldest time.Time, err error)
 }
 
 // OutboxBackoff is the wait before retrying a message that failed attempts

@@ -17,6 +17,12 @@ type FraudMetrics struct {
 	// event time before it. Since is null for "all".
 	AsOf  *time.Time `json:"as_of"`
 	Since *time.Time `json:"since"`
+	// Until ends the window (exclusive); null when nothing is stored.
+	Until *time.Time `json:"until"`
+	// RiskBuckets is the resolution of PR-AUC and ROC-AUC: the risks are
+	// counted in this many equal buckets of [0, 1], so risks in one
+	// bucket count as tied.
+	RiskBuckets int `json:"risk_buckets"`
 	// Transactions in the window (or the sample of it); Labelled of them
 	// carry the generator's label or an analyst's (AnalystLabelled).
 	Transactions    int `json:"transactions"`
@@ -35,8 +41,9 @@ type FraudMetrics struct {
 	// analyst confirmed that the generator did not label is "analyst".
 	PerScenario map[string]ScenarioMetrics `json:"per_scenario"`
 	Thresholds  Thresholds                 `json:"thresholds"`
-	// Sampled is set when the window held more than SampleLimit
-	// transactions: the figures are then over the newest SampleLimit.
+	// Sampled is always false: the figures come from rollups kept
+	// with every batch and label, never from a sample. Kept (with
+	// SampleLimit 0) for clients of the sampled form.
 	Sampled     bool          `json:"sampled"`
 	SampleLimit int           `json:"sample_limit"`
 	Series      []SeriesPoint `json:"series"`
@@ -73,11 +80,34 @@ type ShadowMetrics struct {
 }
 
 func (h *fraudAPI) metrics(w http.ResponseWriter, r *http.Request) {
-	name := r.URL.Query().Get("window")
-	if name == "" {
-		name = "1h"
+	q := r.URL.Query()
+	since, err := queryTime(q, "since")
+	if err != nil {
+		WriteError(w, err)
+		return
 	}
-	rep, err := h.measure.Report(r.Context(), name)
+	until, err := queryTime(q, "until")
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	name := q.Get("window")
+	var rep *fraudmetrics.Report
+	switch {
+	case (!since.IsZero() || !until.IsZero()) && name != "":
+		WriteError(w, fmt.Errorf("%w: window and since/until exclude each other", ErrBadRequest))
+		return
+	case !since.IsZero() && !until.IsZero() && !until.After(since):
+		WriteError(w, fmt.Errorf("%w: until %s is not after since %s", ErrBadRequest, until.Format(time.RFC3339), since.Format(time.RFC3339)))
+		return
+	case !since.IsZero() || !until.IsZero():
+		rep, err = h.measure.ReportRange(r.Context(), since, until)
+	default:
+		if name == "" {
+			name = "1h"
+		}
+		rep, err = h.measure.Report(r.Context(), name)
+	}
 	if errors.Is(err, fraudmetrics.ErrUnknownWindow) {
 		WriteError(w, fmt.Errorf("%w: window %q, want 1h, 24h or all", ErrBadRequest, name))
 		return
@@ -105,6 +135,11 @@ func fraudMetricsJSON(rep *fraudmetrics.Report) *FraudMetrics {
 		since := rep.Since
 		m.Since = &since
 	}
+	if !rep.Until.IsZero() {
+		until := rep.Until
+		m.Until = &until
+	}
+	m.RiskBuckets = rep.RiskBuckets
 	for k, sc := range rep.PerScenario {
 		m.PerScenario[k] = ScenarioMetrics{Fraud: sc.Fraud, Caught: sc.Caught, Recall: num(sc.Recall)}
 	}

@@ -307,12 +307,13 @@ func testLabelAPI(t *testing.T, e *fraudEnv) {
 func testMetricsAPI(t *testing.T, e *fraudEnv) {
 	var m web.FraudMetrics
 	e.call(t, "GET", "/api/v1/fraud/metrics", "", 200, &m)
-	if m.Window != "1h" || m.AsOf == nil || !m.AsOf.Equal(fraudBase.Add(9*time.Minute)) || m.Since == nil ||
-		!m.Since.Equal(fraudBase.Add(9*time.Minute-time.Hour)) {
-		t.Fatalf("window = %s as of %v since %v", m.Window, m.AsOf, m.Since)
+	// The window ends with the newest minute stored (f9's, at 9 minutes).
+	if m.Window != "1h" || m.AsOf == nil || !m.AsOf.Equal(fraudBase.Add(10*time.Minute)) || m.Since == nil ||
+		!m.Since.Equal(fraudBase.Add(10*time.Minute-time.Hour)) || m.Until == nil || !m.Until.Equal(*m.AsOf) {
+		t.Fatalf("window = %s as of %v since %v until %v", m.Window, m.AsOf, m.Since, m.Until)
 	}
 	if m.Transactions != 10 || m.Labelled != 9 || m.AnalystLabelled != 2 || m.Fraud != 4 || m.Flagged != 5 || m.Sampled ||
-		m.SampleLimit != store.DefaultOutcomeLimit {
+		m.SampleLimit != 0 || m.RiskBuckets != store.RiskBuckets {
 		t.Fatalf("counts = %+v", m)
 	}
 	if !near(m.Precision, 0.6) || !near(m.Recall, 0.75) || !near(m.FPR, 0.4) || !near(m.PRAUC, 0.770833) || !near(m.ROCAUC, 0.8) {
@@ -353,6 +354,16 @@ func testMetricsAPI(t *testing.T, e *fraudEnv) {
 		t.Fatalf("24h: %d transactions, want 10 (the old one is 48 h back)", day.Transactions)
 	}
 	e.call(t, "GET", "/api/v1/fraud/metrics?window=7d", "", 400, nil)
+	// An arbitrary range: the 10 recent ones, by since and until.
+	var rng web.FraudMetrics
+	q := fmt.Sprintf("since=%s&until=%d", fraudBase.Add(-time.Hour).Format(time.RFC3339), fraudBase.Add(time.Hour).Unix())
+	e.call(t, "GET", "/api/v1/fraud/metrics?"+q, "", 200, &rng)
+	if rng.Window != "range" || rng.Transactions != 10 || rng.Labelled != 9 || rng.Since == nil || !rng.Since.Equal(fraudBase.Add(-time.Hour)) {
+		t.Fatalf("range = %+v", rng)
+	}
+	e.call(t, "GET", "/api/v1/fraud/metrics?window=1h&since=0", "", 400, nil)
+	e.call(t, "GET", "/api/v1/fraud/metrics?since=yesterday", "", 400, nil)
+	e.call(t, "GET", "/api/v1/fraud/metrics?since=100&until=50", "", 400, nil)
 }
 
 func testRulesAPI(t *testing.T, e *fraudEnv) {

@@ -24,6 +24,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/store"
@@ -51,6 +55,9 @@ type Config struct {
 	Loading func() Loading
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Tracer traces API requests: a server span per request under
+	// /api/, named by its method and route. Defaults to a no-op tracer.
+	Tracer trace.Tracer
 	// Auth says who may call what (auth.go). The zero value requires a
 	// token once one is stored, and serves loopback requests as the admin
 	// "local" while none is.
@@ -165,6 +172,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	if cfg.Auth.Tokens == nil {
 		cfg.Auth.Tokens, _ = cfg.Store.(store.Auth)
 	}
@@ -261,7 +271,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Under /api/ only API routes answer: a path no route has (which
 		// the dashboard's files would answer with plain text) or a method
 		// none of its routes takes gets the API's error shape.
-		if _, pattern := s.mux.Handler(r); pattern == "" || pattern == staticPattern {
+		_, pattern := s.mux.Handler(r)
+		ctx, span := s.cfg.Tracer.Start(r.Context(), "HTTP "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
+		defer func() {
+			route := "unknown route"
+			if pattern != "" && pattern != staticPattern {
+				_, route, _ = strings.Cut(pattern, " ") // "GET /api/v1/x" -> "/api/v1/x"
+			}
+			status := rw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			span.SetName(r.Method + " " + route)
+			span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route),
+				attribute.Int("http.response.status_code", status), attribute.String("shopstream.request_id", id))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+			span.End()
+		}()
+		r = r.WithContext(ctx)
+		if pattern == "" || pattern == staticPattern {
 			s.noRoute(rw, r)
 			return
 		}

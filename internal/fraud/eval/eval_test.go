@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -213,5 +214,40 @@ func TestLengthMismatchPanics(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// The histogram forms equal the exact ones over the bucket indexes, on
+// random scores and labels, ties and empty buckets included.
+func TestHistogramAUCMatchesBucketedScores(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 13))
+	for trial := range 200 {
+		const buckets = 20
+		pos, neg := make([]int64, buckets), make([]int64, buckets)
+		var scores []float64
+		var labels []bool
+		for range 1 + rng.IntN(300) {
+			b := rng.IntN(buckets)
+			if trial%3 == 0 {
+				b = rng.IntN(4) * 5 // few distinct buckets: many ties
+			}
+			fraud := rng.Float64() < float64(b+1)/buckets
+			scores = append(scores, float64(b))
+			labels = append(labels, fraud)
+			if fraud {
+				pos[b]++
+			} else {
+				neg[b]++
+			}
+		}
+		if got, want := HistogramROCAUC(pos, neg), ROCAUC(scores, labels); !same(got, want) {
+			t.Fatalf("trial %d: HistogramROCAUC = %v, ROCAUC = %v", trial, got, want)
+		}
+		if got, want := HistogramPRAUC(pos, neg), PRAUC(scores, labels); !same(got, want) {
+			t.Fatalf("trial %d: HistogramPRAUC = %v, PRAUC = %v", trial, got, want)
+		}
+	}
+	if v := HistogramROCAUC([]int64{0, 3}, []int64{0, 0}); !math.IsNaN(v) {
+		t.Fatalf("ROC-AUC with one class = %v, want NaN", v)
 	}
 }

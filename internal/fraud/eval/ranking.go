@@ -159,3 +159,68 @@ func tieEnd(scores []float64, idx []int, i int) int {
 	}
 	return j
 }
+
+// HistogramROCAUC is ROCAUC of scores known only by their bucket: pos[i]
+// and neg[i] count the positives and negatives whose score fell in bucket
+// i, buckets in ascending order of score. Scores sharing a bucket count as
+// tied, so it equals ROCAUC of the bucket indexes, and differs from ROCAUC
+// of the exact scores only by the pairs ordered inside one bucket. NaN
+// when either class is empty.
+func HistogramROCAUC(pos, neg []int64) float64 {
+	checkBuckets("HistogramROCAUC", pos, neg)
+	var p, n, below, correct float64
+	for i := range pos {
+		pi, ni := float64(pos[i]), float64(neg[i])
+		// Each positive here beats every negative in a lower bucket and
+		// half-beats each one in its own.
+		correct += pi * (below + ni/2)
+		below += ni
+		p += pi
+		n += ni
+	}
+	if p == 0 || n == 0 {
+		return math.NaN()
+	}
+	return correct / (p * n)
+}
+
+// HistogramPRAUC is PRAUC (average precision) of scores known only by
+// their bucket, as HistogramROCAUC: each non-empty bucket is one threshold,
+// from the highest bucket down. NaN when either class is empty.
+func HistogramPRAUC(pos, neg []int64) float64 {
+	checkBuckets("HistogramPRAUC", pos, neg)
+	var nPos, nNeg int64
+	for i := range pos {
+		nPos += pos[i]
+		nNeg += neg[i]
+	}
+	if nPos == 0 || nNeg == 0 {
+		return math.NaN()
+	}
+	var tp, fp int64
+	var ap, prevRecall float64
+	for i := len(pos) - 1; i >= 0; i-- {
+		if pos[i] == 0 && neg[i] == 0 {
+			continue
+		}
+		tp += pos[i]
+		fp += neg[i]
+		recall := float64(tp) / float64(nPos)
+		ap += (recall - prevRecall) * float64(tp) / float64(tp+fp)
+		prevRecall = recall
+	}
+	return ap
+}
+
+// checkBuckets panics when the two histograms do not pair up, or hold a
+// negative count.
+func checkBuckets(fn string, pos, neg []int64) {
+	if len(pos) != len(neg) {
+		panic(fmt.Sprintf("eval.%s: %d positive buckets but %d negative", fn, len(pos), len(neg)))
+	}
+	for i := range pos {
+		if pos[i] < 0 || neg[i] < 0 {
+			panic(fmt.Sprintf("eval.%s: negative count in bucket %d", fn, i))
+		}
+	}
+}

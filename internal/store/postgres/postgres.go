@@ -479,6 +479,30 @@ func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.W
 	return err
 }
 
+// UpsertRollups implements sqlstore.RollupUpserter with one statement
+// over arrays.
+func (d dialect) UpsertRollups(ctx context.Context, tx sqlstore.DB, rows []store.FraudRollup) error {
+	g := make([]string, len(rows))
+	st := make([]time.Time, len(rows))
+	series := make([]string, len(rows))
+	bucket := make([]int16, len(rows))
+	truth := make([]string, len(rows))
+	scen := make([]string, len(rows))
+	dec := make([]string, len(rows))
+	an := make([]bool, len(rows))
+	n := make([]int64, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		g[i], st[i], series[i], bucket[i], truth[i] = string(r.Granularity), r.Start, r.Series, int16(r.Bucket), r.Truth
+		scen[i], dec[i], an[i], n[i] = r.Scenario, r.Decision, r.Analyst, r.N
+	}
+	_, err := pgTx(tx).Exec(ctx, `INSERT INTO fraud_rollups AS f (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::bigint[])
+		ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst) DO UPDATE SET n = f.n + excluded.n`,
+		g, st, series, bucket, truth, scen, dec, an, n)
+	return err
+}
+
 func (d dialect) UpsertCustomers(ctx context.Context, tx sqlstore.DB, cs []store.CustomerDelta) error {
 	if len(cs) == 0 {
 		return nil

@@ -118,3 +118,21 @@ func TestSchemaCheckWithoutCreateRight(t *testing.T) {
 	}
 	s.Close()
 }
+
+func TestRollupBackfill(t *testing.T) {
+	url := pgtest.URL(t)
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	storetest.RunRollupBackfill(t, s, "migrations/0015_fraud_rollups.sql", func(q string) error {
+		_, err := conn.Exec(context.Background(), q)
+		return err
+	})
+}

@@ -322,6 +322,21 @@ func (d *dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.
 	})
 }
 
+// UpsertRollups implements sqlstore.RollupUpserter with prepared
+// multi-row upserts.
+func (d *dialect) UpsertRollups(ctx context.Context, tx sqlstore.DB, rows []store.FraudRollup) error {
+	return insertRows(ctx, tx, `INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)`, 9,
+		`ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst) DO UPDATE SET n = n + excluded.n`,
+		len(rows), func(args []any, i int) []any {
+			r := &rows[i]
+			analyst := 0
+			if r.Analyst {
+				analyst = 1
+			}
+			return append(args, string(r.Granularity), r.Start.UnixMicro(), r.Series, r.Bucket, r.Truth, r.Scenario, r.Decision, analyst, r.N)
+		})
+}
+
 // UpsertCustomers adds the deltas in multi-row upserts.
 func (d *dialect) UpsertCustomers(ctx context.Context, tx sqlstore.DB, cs []store.CustomerDelta) error {
 	return insertRows(ctx, tx, `INSERT INTO customers (customer_id, first_seen, last_seen, orders, revenue_cents)`, 5,

@@ -101,3 +101,21 @@ func TestCheckpointWALTruncates(t *testing.T) {
 		t.Fatalf("offsets after the checkpoint = %v", offs)
 	}
 }
+
+func TestRollupBackfill(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.RunRollupBackfill(t, s, "migrations/0015_fraud_rollups.sql", func(q string) error {
+		_, err := db.Exec(q)
+		return err
+	})
+}

@@ -331,10 +331,26 @@ func (s *Store) LabelAlert(ctx context.Context, transactionID, status string, at
 	}
 	var a store.AlertRecord
 	err := s.d.Tx(ctx, func(tx DB) error {
-		var err error
-		a, err = scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = $1, labelled_at = $2 WHERE transaction_id = $3
-			RETURNING `+alertCols, status, at, transactionID))
-		return err
+		// The update is conditional on the status read, so a concurrent
+		// label in between makes it match nothing and read again: the
+		// rollups move the transaction from the status it really had.
+		for range 10 {
+			var old string
+			if err := tx.QueryRow(ctx, `SELECT status FROM alerts WHERE transaction_id = $1`, transactionID).Scan(&old); err != nil {
+				return err
+			}
+			var err error
+			a, err = scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = $1, labelled_at = $2 WHERE transaction_id = $3 AND status = $4
+				RETURNING `+alertCols, status, at, transactionID, old))
+			if errors.Is(err, ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			return s.relabelRollups(ctx, tx, transactionID, old, status)
+		}
+		return errors.New("the alert's status kept changing")
 	})
 	if errors.Is(err, ErrNoRows) {
 		return nil, fmt.Errorf("transaction %q: %w", transactionID, store.ErrUnknownAlert)

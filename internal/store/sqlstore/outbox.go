@@ -26,9 +26,10 @@ func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.O
 		msgs, err = collect(ctx, tx, `UPDATE outbox SET next_attempt_at = $1
 			WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
 				ORDER BY id LIMIT $3`+s.q.SkipLocked+`)
-			RETURNING id, kind, target, msg_key, headers, payload, attempts`,
+			RETURNING id, kind, target, msg_key, headers, payload, attempts, created_at`,
 			[]any{now.Add(OutboxLease), now, limit}, func(r Rows) (m store.OutboxMsg, err error) {
-				err = r.Scan(&m.ID, &m.Kind, &m.Target, &m.Key, &m.Headers, &m.Payload, &m.Attempts)
+				err = r.Scan(&m.ID, &m.Kind, &m.Target, &m.Key, &m.Headers, &m.Payload, &m.Attempts, &m.CreatedAt)
+				m.CreatedAt = m.CreatedAt.UTC()
 				return m, err
 			})
 		return err
@@ -99,4 +100,18 @@ func (s *Store) PruneOutbox(ctx context.Context, deliveredBefore time.Time, batc
 			return total, nil
 		}
 	}
+}
+
+// OutboxBacklog implements store.OutboxBacklog with the partial index of
+// pending messages.
+func (s *Store) OutboxBacklog(ctx context.Context) (pending int64, oldest time.Time, err error) {
+	var first *time.Time
+	err = s.d.DB().QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE delivered_at IS NULL`).Scan(&pending, &first)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("counting pending outbox messages: %w", err)
+	}
+	if first != nil {
+		oldest = first.UTC()
+	}
+	return pending, oldest, nil
 }

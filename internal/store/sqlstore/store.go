@@ -210,6 +210,9 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 	if err := s.upsertQuality(ctx, tx, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}
+	if err := s.upsertRollups(ctx, tx, store.RollupDeltas(b.Parts)); err != nil {
+		return err
+	}
 	// Window rows are shared by every writer (each batch touches the same
 	// few minutes), so they are locked last, just before the commit, to
 	// keep concurrent writers from queueing on them for the whole batch.

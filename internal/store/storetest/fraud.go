@@ -27,6 +27,7 @@ func RunFraud[S store.Store](t *testing.T, open func(t *testing.T) S) {
 		{"Alerts", testAlerts},
 		{"Outcomes", testOutcomes},
 		{"OutcomesSampled", testOutcomesSampled},
+		{"Rollups", testRollups},
 		{"CustomerHistory", testCustomerHistory},
 		{"EmptyFraud", testEmptyFraud},
 	}
@@ -601,5 +602,122 @@ func testEmptyFraud(t *testing.T, _ store.Store, f store.Fraud) {
 	}
 	if err := f.CustomerHistory(ctx, "nobody", "", time.Now(), 10, func(*store.Tx) error { return errors.New("called") }); err != nil {
 		t.Fatalf("history of an unknown customer: %v", err)
+	}
+}
+
+// rollupCounts sums a window's outcome rows by truth, scenario, decision
+// and analyst, as "truth/scenario/decision/analyst" keys.
+func rollupCounts(t *testing.T, f store.Fraud, q store.RollupQuery) (map[string]int64, *store.Rollups) {
+	t.Helper()
+	rr, ok := f.(store.RollupReader)
+	if !ok {
+		t.Fatalf("%T keeps no rollups", f)
+	}
+	r, err := rr.FraudRollups(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, o := range r.Outcomes {
+		if o.Bucket != -1 || o.Series != "" {
+			t.Fatalf("outcome row %+v", o)
+		}
+		out[fmt.Sprintf("%s/%s/%s/%v", o.Truth, o.Scenario, o.Decision, o.Analyst)] += o.N
+	}
+	for k, n := range out {
+		if n == 0 {
+			delete(out, k)
+		}
+	}
+	return out, r
+}
+
+func sameCounts(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, n := range a {
+		if b[k] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// The rollups follow the stored batches and the analysts' labels, by
+// minute and by hour, and read the same from either.
+func testRollups(t *testing.T, s store.Store, f store.Fraud) {
+	ctx := context.Background()
+	if c, r := rollupCounts(t, f, store.RollupQuery{}); len(c) != 0 || !r.AsOf.IsZero() || len(r.Histograms) != 0 {
+		t.Fatalf("rollups of an empty store: %v, %+v", c, r)
+	}
+	mins := func(m int) time.Time { return fbase.Add(time.Duration(m) * time.Minute) }
+	p0 := []store.Tx{
+		scored("r0", 0, 0, mins(-200), "approve", "[]", 0),
+		scored("r1", 0, 1, mins(-3), "approve", "[]", 0),
+		scored("r2", 0, 2, mins(-2), "decline", "[]", 0),
+		scored("r3", 0, 3, mins(-1), "review", "[]", 0),
+		scored("r4", 0, 4, mins(0), "approve", "[]", 0),
+	}
+	p0[2].ShadowRisk, p0[2].HasShadow = 0.25, true
+	p1 := []store.Tx{
+		scored("r5", 1, 0, mins(30), "approve", "[]", 0),
+		scored("r6", 1, 1, mins(20), "approve", "[]", 0),
+	}
+	labels := []store.Label{{TransactionID: "r1"}, {TransactionID: "r2", Fraud: true, Scenario: "card_testing"},
+		{TransactionID: "r3", Fraud: true, Scenario: "stolen_card"}, {TransactionID: "r5"}}
+	writeParts(t, s, map[int32][]store.Tx{0: p0, 1: p1}, labels, []store.Alert{alertOf(p0[2]), alertOf(p0[3])})
+	if _, err := f.LabelAlert(ctx, "r3", store.AlertFalsePositive, fbase); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"none//approve/false": 3, "legit//approve/false": 2, "fraud/card_testing/decline/false": 1,
+		"legit//review/true": 1}
+	all, r := rollupCounts(t, f, store.RollupQuery{})
+	if !sameCounts(all, want) {
+		t.Fatalf("all rollups = %v, want %v", all, want)
+	}
+	if !r.AsOf.Equal(mins(31)) || !r.Oldest.Equal(mins(-200)) || !r.Since.Equal(r.Oldest) || !r.Until.Equal(r.AsOf) {
+		t.Fatalf("span: oldest %v as of %v, window %v..%v", r.Oldest, r.AsOf, r.Since, r.Until)
+	}
+	act := r.Histograms[store.SeriesActive]
+	if act == nil || act.Fraud[94] != 1 || act.Legit[10] != 2 || act.Legit[50] != 1 {
+		t.Fatalf("active histogram = %+v", act)
+	}
+	if sh := r.Histograms[store.SeriesShadow]; sh == nil || sh.Fraud[25] != 1 {
+		t.Fatalf("shadow histogram = %+v", sh)
+	}
+	if sh := r.Histograms[store.SeriesActiveShadowed]; sh == nil || sh.Fraud[94] != 1 {
+		t.Fatalf("active-shadowed histogram = %+v", sh)
+	}
+	// Whole hours come from the hour rows and agree with the minutes.
+	hours, hr := rollupCounts(t, f, store.RollupQuery{Since: mins(-240), Until: mins(120)})
+	if !sameCounts(hours, want) || hr.Histograms[store.SeriesActive].Fraud != act.Fraud {
+		t.Fatalf("rollups read by hours = %v, want %v", hours, want)
+	}
+	// The last hour leaves r0 out.
+	hour, _ := rollupCounts(t, f, store.RollupQuery{Span: time.Hour})
+	if hour["none//approve/false"] != 2 {
+		t.Fatalf("last hour = %v", hour)
+	}
+	// Labels move transactions: back to open, and confirmed.
+	if _, err := f.LabelAlert(ctx, "r3", store.AlertOpen, fbase); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.LabelAlert(ctx, "r2", store.AlertConfirmedFraud, fbase); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.LabelAlert(ctx, "r2", store.AlertConfirmedFraud, fbase); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]int64{"none//approve/false": 3, "legit//approve/false": 2, "fraud/card_testing/decline/true": 1,
+		"fraud/stolen_card/review/false": 1}
+	for _, q := range []store.RollupQuery{{}, {Since: mins(-240), Until: mins(120)}} {
+		got, r := rollupCounts(t, f, q)
+		if !sameCounts(got, want) {
+			t.Fatalf("rollups %+v after relabelling = %v, want %v", q, got, want)
+		}
+		if h := r.Histograms[store.SeriesActive]; h.Fraud[50] != 1 || h.Legit[50] != 0 {
+			t.Fatalf("active histogram after relabelling = %+v", h)
+		}
 	}
 }

@@ -1,0 +1,257 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+	"sigs.k8s.io/yaml"
+
+	"github.com/shopstream/shopstream/internal/cli"
+)
+
+// lineWriter collects output and hands the first line matching re to a
+// channel.
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	re   *regexp.Regexp
+	sent bool
+	ch   chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if m := w.re.FindStringSubmatch(w.buf.String()); m != nil && !w.sent {
+		w.sent = true
+		w.ch <- m[1]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// scrapeRun runs `shopstream run` (embedded broker, SQLite, web server on a
+// free loopback port) until /metrics shows batches committed and the lag
+// of its partitions, and returns that scrape as text and parsed families.
+func scrapeRun(t *testing.T) (string, map[string]*dto.MetricFamily) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout := &lineWriter{re: regexp.MustCompile(`dashboard on (http://127\.0\.0\.1:\d+)`), ch: make(chan string, 1)}
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- cli.Run(ctx, []string{"run", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--customers", "2000",
+			"--history", "2h", "--rate", "300", "--bad-rate", "0.05", "--analytics-interval", "0"}, stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	}()
+	var base string
+	select {
+	case base = <-stdout.ch:
+	case err := <-done:
+		t.Fatalf("run ended before serving: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	ready := regexp.MustCompile(`(?m)^shopstream_batches_total [1-9]`)
+	lag := regexp.MustCompile(`(?m)^shopstream_consumer_lag_records\{`)
+	quarantined := regexp.MustCompile(`(?m)^shopstream_quarantined_records_total\{`)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for range 600 { // bounded: a minute
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /metrics: %d, %v", resp.StatusCode, err)
+		}
+		text := string(body)
+		if ready.MatchString(text) && lag.MatchString(text) && quarantined.MatchString(text) {
+			p := expfmt.NewTextParser(model.LegacyValidation)
+			fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+			if err != nil {
+				t.Fatalf("parsing /metrics: %v", err)
+			}
+			return text, fams
+		}
+		<-tick.C
+	}
+	t.Fatalf("no committed batch, partition lag and quarantined record in /metrics within a minute:\n%s", stderr.String())
+	return "", nil
+}
+
+// TestMetricsRulesAndDashboard scrapes a real run and checks: the metric
+// families the operations docs promise exist; shopstream's and the Kafka
+// client's families pass promlint (the Prometheus naming conventions);
+// the alerting rules parse as PromQL and use only metrics the run
+// exposes; and so do the Grafana dashboard's queries.
+func TestMetricsRulesAndDashboard(t *testing.T) {
+	text, fams := scrapeRun(t)
+	for _, name := range []string{
+		"shopstream_consumer_records_total", "shopstream_consumer_lag_records", "shopstream_stage_duration_seconds",
+		"shopstream_e2e_latency_seconds", "shopstream_batch_records", "shopstream_batch_write_seconds",
+		"shopstream_pipeline_retries_total", "shopstream_pipeline_stalls_total", "shopstream_pipeline_stalled",
+		"shopstream_errors_total", "shopstream_quarantined_records_total", "shopstream_fraud_decisions_total",
+		"shopstream_outbox_pending_messages", "shopstream_outbox_oldest_pending_age_seconds", "shopstream_build_info",
+		"shopstream_kafka_connects_total", "shopstream_kafka_fetch_records_total", "shopstream_records_lost_total",
+		"shopstream_quality_score", "shopstream_writer_pending_batches",
+	} {
+		if fams[name] == nil {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
+	if f := fams["shopstream_stage_duration_seconds"]; f != nil {
+		stages := map[string]bool{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stage" {
+					stages[l.GetValue()] = true
+				}
+			}
+		}
+		for _, s := range []string{"poll", "process", "write"} {
+			if !stages[s] {
+				t.Errorf("shopstream_stage_duration_seconds has no stage %q: %v", s, stages)
+			}
+		}
+	}
+
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two gauges of franz-go's kprom plugin end in _total; their names are
+	// the plugin's, kept so its documentation and dashboards apply.
+	upstream := map[string]bool{"shopstream_kafka_buffered_fetch_records_total": true, "shopstream_kafka_buffered_produce_records_total": true}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "shopstream_") && !upstream[p.Metric] {
+			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		}
+	}
+
+	exists := func(name string) bool {
+		if fams[name] != nil {
+			return true
+		}
+		for _, suf := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(name, suf); ok && fams[b] != nil && fams[b].GetType() == dto.MetricType_HISTOGRAM {
+				return true
+			}
+		}
+		return false
+	}
+	// check parses expr and reports the shopstream metrics it selects
+	// that the run does not expose.
+	check := func(where, expr string) int {
+		e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+		if err != nil {
+			t.Errorf("%s: %v", where, err)
+			return 0
+		}
+		n := 0
+		parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+			vs, ok := node.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			n++
+			if !exists(vs.Name) {
+				t.Errorf("%s: metric %s is not in the /metrics of a run", where, vs.Name)
+			}
+			return nil
+		})
+		return n
+	}
+
+	var rules struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := yaml.UnmarshalStrict(read(t, "prometheus/alerts.yml"), &rules); err != nil {
+		t.Fatalf("alerts.yml: %v", err)
+	}
+	var alerts []string
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			alerts = append(alerts, r.Alert)
+			if r.Alert == "" || r.Labels["severity"] == "" || r.Annotations["summary"] == "" {
+				t.Errorf("alerts.yml: rule %+v wants a name, a severity and a summary", r)
+			}
+			if r.For != "" {
+				if _, err := time.ParseDuration(r.For); err != nil {
+					t.Errorf("alerts.yml: %s: for %q: %v", r.Alert, r.For, err)
+				}
+			}
+			if check("alerts.yml: "+r.Alert, r.Expr) == 0 {
+				t.Errorf("alerts.yml: %s selects no metric", r.Alert)
+			}
+		}
+	}
+	for _, want := range []string{"ShopstreamPipelineStalled", "ShopstreamConsumerLagGrowing", "ShopstreamQualityScoreDrop", "ShopstreamOutboxBacklog"} {
+		if !slices.Contains(alerts, want) {
+			t.Errorf("alerts.yml has no %s", want)
+		}
+	}
+	var prom struct {
+		RuleFiles []string `json:"rule_files"`
+	}
+	if err := yaml.Unmarshal(read(t, "prometheus/prometheus.yml"), &prom); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(prom.RuleFiles, "/etc/prometheus/alerts.yml") ||
+		!strings.Contains(string(read(t, "docker-compose.yml")), "./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro") {
+		t.Errorf("prometheus.yml does not load alerts.yml as compose mounts it: %v", prom.RuleFiles)
+	}
+
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(read(t, "grafana/dashboards/shopstream.json"), &dash); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			// Grafana's variables stand for durations in range selectors.
+			check("dashboard panel "+p.Title, strings.NewReplacer("$__rate_interval", "1m", "$__interval", "1m", "$__range", "1h").Replace(tg.Expr))
+		}
+	}
+}

@@ -1,0 +1,357 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"time"
+)
+
+// RiskBuckets is the resolution of the stored risk histograms: risk in
+// [0, 1] falls in bucket floor(risk*100), clamped to 0..99, so PR-AUC and
+// ROC-AUC computed from the rollups treat risks within 0.01 of each other
+// as tied.
+const RiskBuckets = 100
+
+// RiskBucket is the histogram bucket of a risk, taken of the risk as
+// PostgreSQL stores it (a 32-bit float), so the bucket counted when a
+// batch is stored is the one found when an analyst's label moves it. NaN
+// falls in bucket 0.
+func RiskBucket(risk float64) int {
+	r := float64(float32(risk))
+	if !(r > 0) {
+		return 0
+	}
+	b := int(r * RiskBuckets)
+	return min(b, RiskBuckets-1)
+}
+
+// Truths of a rollup row.
+const (
+	TruthFraud = "fraud"
+	TruthLegit = "legit"
+	TruthNone  = "none" // unlabelled
+)
+
+// Series of a rollup row: the outcome counts, or one of the risk
+// histograms of labelled transactions.
+const (
+	// SeriesOutcomes rows count transactions by truth, scenario, decision
+	// and whether an analyst's verdict decided the truth; Bucket is -1.
+	SeriesOutcomes = ""
+	// SeriesActive rows count labelled transactions by truth and the
+	// bucket of the risk acted on.
+	SeriesActive = "active"
+	// SeriesShadow and SeriesActiveShadowed count the labelled
+	// transactions a shadow model scored too, by the shadow's risk and by
+	// the active risk: the shadow comparison on the same transactions.
+	SeriesShadow         = "shadow"
+	SeriesActiveShadowed = "active_shadowed"
+)
+
+// FraudRollup is one row of the detection-quality rollups: a count of
+// transactions of one event-time minute or hour. Rows are additive, kept
+// up to date in the transaction that stores a batch and in the one that
+// records an analyst's label, so they always agree with the stored rows.
+type FraudRollup struct {
+	Granularity Granularity
+	Start       time.Time
+	Series      string
+	// Bucket is the risk bucket (0..RiskBuckets-1), -1 on outcome rows.
+	Bucket int
+	Truth  string
+	// Scenario is the generator's fraud scenario of fraud ("analyst" when
+	// only an analyst called it fraud); empty otherwise and on histogram
+	// rows.
+	Scenario string
+	// Decision and Analyst are set on outcome rows only.
+	Decision string
+	Analyst  bool
+	N        int64
+}
+
+// rollupKey is a FraudRollup of one minute without its count.
+type rollupKey struct {
+	start    int64 // Unix microseconds of the minute
+	bucket   int16
+	series   uint8 // index in seriesNames
+	truth    uint8 // index in truthNames
+	analyst  bool
+	scenario string
+	decision string
+}
+
+var (
+	seriesNames = [...]string{SeriesOutcomes, SeriesActive, SeriesShadow, SeriesActiveShadowed}
+	truthNames  = [...]string{TruthNone, TruthLegit, TruthFraud}
+)
+
+const (
+	minuteMicros = int64(time.Minute / time.Microsecond)
+	hourMicros   = int64(time.Hour / time.Microsecond)
+	dayMicros    = 24 * hourMicros
+)
+
+// Day is the rollups' coarsest granularity (UTC days); the windows of
+// WindowRow have none.
+const Day Granularity = "day"
+
+// floorDiv rounds t down to a multiple of unit, before 1970 too.
+func floorDiv(t, unit int64) int64 {
+	q := t / unit
+	if t%unit < 0 {
+		q--
+	}
+	return q * unit
+}
+
+// RollupFold adds outcomes up into rollup rows, each key once, so a
+// batch touches each stored row once. It folds by minute; Rows adds the
+// minutes up into hours and days.
+type RollupFold struct {
+	m map[rollupKey]int64
+}
+
+// Add counts o (n = 1) or takes it away (n = -1).
+func (f *RollupFold) Add(o *Outcome, n int64) {
+	if f.m == nil {
+		f.m = make(map[rollupKey]int64, 256)
+	}
+	truth := uint8(0)
+	if o.Labelled {
+		truth = 1
+		if o.Fraud {
+			truth = 2
+		}
+	}
+	scenario := ""
+	if truth == 2 {
+		scenario = o.Scenario
+		if scenario == "" {
+			scenario = "analyst"
+		}
+	}
+	start := floorDiv(o.EventTime.UnixMicro(), minuteMicros)
+	f.m[rollupKey{start: start, bucket: -1, truth: truth, analyst: o.Analyst, scenario: scenario, decision: o.Decision}] += n
+	if !o.Labelled {
+		return
+	}
+	f.m[rollupKey{start: start, series: 1, bucket: int16(RiskBucket(o.Risk)), truth: truth}] += n
+	if o.HasShadow {
+		f.m[rollupKey{start: start, series: 2, bucket: int16(RiskBucket(o.ShadowRisk)), truth: truth}] += n
+		f.m[rollupKey{start: start, series: 3, bucket: int16(RiskBucket(o.Risk)), truth: truth}] += n
+	}
+}
+
+// Rows returns the folded rows whose count is not zero, minute and hour
+// rows, in key order (so concurrent writers lock shared rows in one
+// order).
+func (f *RollupFold) Rows() []FraudRollup {
+	hours := make(map[rollupKey]int64, len(f.m)/2+1)
+	days := make(map[rollupKey]int64, len(f.m)/2+1)
+	for k, n := range f.m {
+		k.start = floorDiv(k.start, hourMicros)
+		hours[k] += n
+		k.start = floorDiv(k.start, dayMicros)
+		days[k] += n
+	}
+	out := make([]FraudRollup, 0, 3*len(f.m))
+	for _, g := range [...]struct {
+		g Granularity
+		m map[rollupKey]int64
+	}{{Day, days}, {Hour, hours}, {Minute, f.m}} {
+		for k, n := range g.m {
+			if n == 0 {
+				continue
+			}
+			out = append(out, FraudRollup{Granularity: g.g, Start: time.UnixMicro(k.start).UTC(), Series: seriesNames[k.series],
+				Bucket: int(k.bucket), Truth: truthNames[k.truth], Scenario: k.scenario, Decision: k.decision, Analyst: k.analyst, N: n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		switch {
+		case a.Granularity != b.Granularity:
+			return a.Granularity < b.Granularity
+		case !a.Start.Equal(b.Start):
+			return a.Start.Before(b.Start)
+		case a.Series != b.Series:
+			return a.Series < b.Series
+		case a.Bucket != b.Bucket:
+			return a.Bucket < b.Bucket
+		case a.Truth != b.Truth:
+			return a.Truth < b.Truth
+		case a.Scenario != b.Scenario:
+			return a.Scenario < b.Scenario
+		case a.Decision != b.Decision:
+			return a.Decision < b.Decision
+		}
+		return !a.Analyst && b.Analyst
+	})
+	return out
+}
+
+// RollupDeltas folds a batch's transactions (with their generator labels;
+// no analyst has seen them yet) into rollup rows.
+func RollupDeltas(parts []Part) []FraudRollup {
+	var f RollupFold
+	for i := range parts {
+		p := &parts[i]
+		// The processor appends labels in the order of their
+		// transactions, so a cursor finds them; a map is built only for
+		// parts whose labels come otherwise.
+		var labels map[string]*Label
+		next := 0
+		for j := range p.Txs {
+			tx := &p.Txs[j]
+			o := Outcome{EventTime: tx.EventTime, Risk: tx.Risk, Decision: tx.Decision, ShadowRisk: tx.ShadowRisk, HasShadow: tx.HasShadow}
+			var l *Label
+			switch {
+			case labels != nil:
+				l = labels[tx.TransactionID]
+			case next < len(p.Labels) && p.Labels[next].TransactionID == tx.TransactionID:
+				l = &p.Labels[next]
+				next++
+			case next < len(p.Labels):
+				labels = make(map[string]*Label, len(p.Labels))
+				for k := range p.Labels {
+					labels[p.Labels[k].TransactionID] = &p.Labels[k]
+				}
+				l = labels[tx.TransactionID]
+			}
+			if l != nil {
+				o.Labelled, o.Fraud, o.Scenario = true, l.Fraud, l.Scenario
+			}
+			f.Add(&o, 1)
+		}
+	}
+	return f.Rows()
+}
+
+// RollupQuery selects the rollups of a window of event time.
+type RollupQuery struct {
+	// Since and Until bound the window: [Since, Until), truncated to the
+	// minute. Zero Since means from the oldest row; zero Until means to
+	// the end of the newest minute stored.
+	Since, Until time.Time
+	// Span, when set, replaces Since and Until with the span of event
+	// time ending at the end of the newest minute stored.
+	Span time.Duration
+	// OutcomesBy is the coarsest granularity of the outcome rows
+	// returned: Minute for series of buckets under an hour, Hour for
+	// buckets under a day. Defaults to Day: whole days inside the window
+	// come as day rows, whole hours around them as hour rows, and the
+	// minutes at the edges as minute rows.
+	OutcomesBy Granularity
+	// OutcomesFor, when set, chooses OutcomesBy once the window is known
+	// (an open end is only known to the store).
+	OutcomesFor func(since, until time.Time) Granularity
+}
+
+// Rollups is FraudRollups' answer.
+type Rollups struct {
+	// Oldest is the start of the oldest minute stored and AsOf the end of
+	// the newest (zero when nothing is stored); Since and Until are the
+	// window read.
+	Oldest, AsOf, Since, Until time.Time
+	// Outcomes are the outcome rows of the window (minute or hour rows).
+	Outcomes []FraudRollup
+	// Histograms are the risk histograms summed over the window, by
+	// series: counts of fraud and legitimate transactions per bucket.
+	Histograms map[string]*Histogram
+}
+
+// Histogram counts labelled transactions per risk bucket.
+type Histogram struct {
+	Fraud, Legit [RiskBuckets]int64
+}
+
+// RollupReader is implemented by stores that keep the rollups.
+type RollupReader interface {
+	FraudRollups(ctx context.Context, q RollupQuery) (*Rollups, error)
+}
+
+// RollupRange is a span of rollup rows of one granularity: those
+// starting in [From, To).
+type RollupRange struct {
+	Granularity Granularity
+	From, To    time.Time
+}
+
+// rollupLevels are the granularities from the coarsest.
+var rollupLevels = []struct {
+	g    Granularity
+	unit time.Duration
+}{{Day, 24 * time.Hour}, {Hour, time.Hour}, {Minute, time.Minute}}
+
+// RollupRanges splits [since, until) (minute-aligned) into the rows that
+// cover it with the fewest: whole days as day rows, whole hours around
+// them as hour rows, the minutes at the edges as minute rows; coarsest
+// limits the granularities used (Day, Hour or Minute; empty means Day).
+// Nothing is stored before oldest or from asOf on, so a row reaching past
+// since when since <= oldest, or past until when until >= asOf, holds
+// only rows inside the window and is read whole.
+func RollupRanges(since, until, oldest, asOf time.Time, coarsest Granularity) []RollupRange {
+	var out []RollupRange
+	var split func(lo, hi time.Time, level int)
+	split = func(lo, hi time.Time, level int) {
+		if !lo.Before(hi) {
+			return
+		}
+		l := rollupLevels[level]
+		if l.g == Minute {
+			out = append(out, RollupRange{Minute, lo, hi})
+			return
+		}
+		if coarsest == Hour && l.g == Day || coarsest == Minute {
+			split(lo, hi, level+1)
+			return
+		}
+		a0 := lo.Truncate(l.unit)
+		if a0.Before(lo) && lo.After(oldest) {
+			a0 = a0.Add(l.unit)
+		}
+		a1 := hi.Truncate(l.unit)
+		if a1.Before(hi) && !hi.Before(asOf) {
+			a1 = a1.Add(l.unit)
+		}
+		if !a0.Before(a1) {
+			split(lo, hi, level+1)
+			return
+		}
+		out = append(out, RollupRange{l.g, a0, a1})
+		if lo.Before(a0) {
+			split(lo, a0, level+1)
+		}
+		if a1.Before(hi) {
+			split(a1, hi, level+1)
+		}
+	}
+	split(since, until, 0)
+	return out
+}
+
+// maxTime bounds open-ended ranges far beyond any event time.
+var maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ResolveRollupWindow fills a query's open ends from the stored span
+// (oldest minute start, newest minute end) and truncates to minutes.
+func ResolveRollupWindow(q RollupQuery, oldest, asOf time.Time) (since, until time.Time) {
+	since, until = q.Since, q.Until
+	if q.Span > 0 {
+		since, until = asOf.Add(-q.Span), asOf
+	}
+	if since.IsZero() {
+		since = oldest
+	}
+	if until.IsZero() {
+		until = asOf
+	}
+	since, until = since.UTC().Truncate(time.Minute), until.UTC().Truncate(time.Minute)
+	if until.After(maxTime) {
+		until = maxTime
+	}
+	if until.Before(since) {
+		until = since
+	}
+	return since, until
+}

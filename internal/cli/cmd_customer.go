@@ -44,6 +44,7 @@ func runCustomer(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	sf.register(fs)
 	sf.command = "shopstream customer erase"
 	asJSON := fs.Bool("json", false, "print the erasure as JSON (the API's answer)")
+	addConfigFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

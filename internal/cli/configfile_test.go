@@ -256,6 +256,7 @@ var subcommands = map[string][]string{
 	"token":      {"create", "list", "revoke"},
 	"quarantine": {"list", "show", "replay", "purge"},
 	"iforest":    {"", "train", "score"},
+	"customer":   {"erase"},
 	// quality check's -config is its contract file, not this
 	// configuration (docs/operations.md).
 	"quality": nil,
@@ -264,7 +265,7 @@ var subcommands = map[string][]string{
 
 // positional is what a subcommand needs after its flags to get as far as
 // reading them.
-var positional = map[string][]string{"token revoke": {"1"}, "quarantine show": {"1"}}
+var positional = map[string][]string{"token revoke": {"1"}, "quarantine show": {"1"}, "customer erase": {"C000001"}}
 
 // TestEveryCommandReadsConfigFile runs every command and subcommand with a
 // file holding a key no command has: each must fail naming it (so it read

@@ -523,7 +523,8 @@ type SummaryResponse struct {
 	FraudAlertsTotal int64            `json:"fraud_alerts_total"`
 	QuarantinedTotal int64            `json:"quarantined_total"`
 	CustomersTotal   int64            `json:"customers_total"`
-	// LastEventTime is the latest event time stored, absent before any.
+	// LastEventTime is the latest event time stored, to the minute (the
+	// start of its minute window), absent before any.
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
 	// Loading says what `shopstream run` is still loading; absent where
 	// nothing loads (serve, process).

@@ -412,12 +412,16 @@ func (s *Store) Checkpoint(ctx context.Context, group, topic string, partition i
 	return &cp, nil
 }
 
-// Summary implements store.Store.
+// Summary implements store.Store. The last event time is the start of the
+// latest minute window (of the latest hour window once minute windows
+// have aged out), an index probe either way.
 func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 	var sum store.Summary
 	db := s.d.DB()
 	err := db.QueryRow(ctx, `SELECT CAST(coalesce(sum(tx_count), 0) AS BIGINT), CAST(coalesce(sum(revenue_cents), 0) AS BIGINT),
-		CAST(coalesce(sum(alert_count), 0) AS BIGINT), max(window_start) FROM window_metrics WHERE granularity = 'hour'`).
+		CAST(coalesce(sum(alert_count), 0) AS BIGINT),
+		coalesce((SELECT max(window_start) FROM window_metrics WHERE granularity = 'minute'), max(window_start))
+		FROM window_metrics WHERE granularity = 'hour'`).
 		Scan(&sum.TransactionsTotal, &sum.RevenueCents, &sum.FraudAlertsTotal, &sum.LastEventTime)
 	if err != nil {
 		return sum, fmt.Errorf("reading totals: %w", err)

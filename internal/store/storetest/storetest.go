@@ -112,6 +112,11 @@ func testBatchAndOffsets(t *testing.T, s store.Store) {
 	}
 	want := store.Summary{TransactionsTotal: 3, RevenueCents: 1349, RevenueByCurrency: map[string]int64{"EUR": 1349},
 		FraudAlertsTotal: 1, QuarantinedTotal: 1, CustomersTotal: 2}
+	// The latest event, to the minute (its minute window's start), not
+	// the start of its hour.
+	if latest := base.Add(2 * time.Minute); sum.LastEventTime == nil || !sum.LastEventTime.Equal(latest) {
+		t.Fatalf("last event time = %v, want %v", sum.LastEventTime, latest)
+	}
 	sum.LastEventTime = nil
 	if !reflect.DeepEqual(sum, want) {
 		t.Fatalf("summary = %+v, want %+v", sum, want)

@@ -702,11 +702,17 @@ func latency(ctx context.Context, cfg Config, run int) ([3]float64, float64, err
 		return out, 0, fmt.Errorf("no latencies measured")
 	}
 	cfg.Logger.Info("latency run batches", "run", run, "batches", batches, "mean_records", records/max(batches, 1))
+	return quantiles(lats), achieved, nil
+}
+
+// quantiles sorts lats and returns their p50, p95 and p99.
+func quantiles(lats []float64) [3]float64 {
+	var out [3]float64
 	slices.Sort(lats)
 	for i, q := range []float64{0.50, 0.95, 0.99} {
 		out[i] = lats[min(len(lats)-1, int(q*float64(len(lats))))]
 	}
-	return out, achieved, nil
+	return out
 }
 
 func checkpoint(ctx context.Context, url string) {

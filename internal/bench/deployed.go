@@ -283,9 +283,8 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers []stri
 	if len(lats) == 0 {
 		return errors.New("the latency run stored nothing after its warm-up")
 	}
-	slices.Sort(lats)
-	q := func(f float64) float64 { return lats[min(len(lats)-1, int(f*float64(len(lats))))] }
-	res.P50Ms, res.P95Ms, res.P99Ms = q(0.50), q(0.95), q(0.99)
+	q := quantiles(lats)
+	res.P50Ms, res.P95Ms, res.P99Ms = q[0], q[1], q[2]
 	res.AchievedRate = float64(offered) / cfg.LatencyDuration.Seconds()
 	log.Info("deployed latency", "p50_ms", res.P50Ms, "p95_ms", res.P95Ms, "p99_ms", res.P99Ms, "achieved_rate", int(res.AchievedRate))
 	return nil
@@ -343,10 +342,14 @@ func pollUntil(ctx context.Context, c *child, measure func() (int64, error), don
 	}
 }
 
+// healthClient gives up on a health check that hangs, so waitHealthy's
+// limit holds.
+var healthClient = &http.Client{Timeout: 2 * time.Second}
+
 // waitHealthy polls url until it answers 200.
 func waitHealthy(ctx context.Context, c *child, url string, limit time.Duration) error {
 	_, _, err := pollUntil(ctx, c, func() (int64, error) {
-		resp, err := http.Get(url)
+		resp, err := healthClient.Get(url)
 		if err != nil {
 			return 0, nil
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -60,12 +59,9 @@ type RecoveryResult struct {
 // kill to the new child's first commit.
 func recovery(ctx context.Context, cfg Config) (*RecoveryResult, error) {
 	log := cfg.Logger.With("phase", "recovery")
-	exe := cfg.Executable
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("finding the shopstream binary for the recovery phase: %w", err)
-		}
+	exe, err := executable(cfg)
+	if err != nil {
+		return nil, err
 	}
 	b, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(cfg.Partitions), RetentionBytes: 8 << 30})
 	if err != nil {

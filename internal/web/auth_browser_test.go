@@ -3,12 +3,9 @@ package web_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -28,35 +25,7 @@ func TestSignInInBrowser(t *testing.T) {
 	e := newAuthEnv(t, web.Config{})
 	admin, _ := e.token(t, "ops", store.RoleAdmin)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	if err := chromedp.Listen(bctx, func(ev any) {
-		var p string
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			p = "uncaught exception: " + ev.ExceptionDetails.Text
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError && !strings.Contains(ev.Entry.Text, "status of 401") {
-				p = "browser log (" + string(ev.Entry.Source) + "): " + ev.Entry.Text + " " + ev.Entry.URL
-			}
-		}
-		if p != "" {
-			mu.Lock()
-			problems = append(problems, p)
-			mu.Unlock()
-		}
-	}); err != nil {
-		t.Fatalf("starting Chromium %s: %v", chromium, err)
-	}
+	bctx, problems := openBrowser(t, ctx, chromium, "status of 401", "unauthorized: ")
 	wait := func(what, expr string) {
 		t.Helper()
 		var err error
@@ -109,9 +78,7 @@ func TestSignInInBrowser(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`true`)); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
+	for _, p := range problems.all() {
 		t.Errorf("console: %s", p)
 	}
 }

@@ -3,12 +3,9 @@ package web_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/shopstream/shopstream/internal/web"
@@ -24,39 +21,7 @@ func TestAPIReferenceInBrowser(t *testing.T) {
 	e := newAPIEnv(t, web.Config{})
 	ops := loadOpenAPI(t).operations()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	if err := chromedp.Listen(bctx, func(ev any) {
-		var p string
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			p = "uncaught exception: " + ev.ExceptionDetails.Text
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-				p = "console " + string(ev.Type) + ": " + argsText(ev.Args)
-			}
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError {
-				p = "browser log (" + string(ev.Entry.Source) + "): " + ev.Entry.Text + " " + ev.Entry.URL
-			}
-		}
-		if p != "" {
-			mu.Lock()
-			problems = append(problems, p)
-			mu.Unlock()
-		}
-	}); err != nil {
-		t.Fatalf("starting Chromium %s: %v", chromium, err)
-	}
+	bctx, problems := openBrowser(t, ctx, chromium)
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(e.ts.URL+"/api.html")); err != nil {
 		t.Fatalf("loading the reference page: %v", err)
@@ -99,9 +64,7 @@ func TestAPIReferenceInBrowser(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Errorf("the console has problems:\n%s", strings.Join(problems, "\n"))
+	if ps := problems.all(); len(ps) > 0 {
+		t.Errorf("the console has problems:\n%s", strings.Join(ps, "\n"))
 	}
 }

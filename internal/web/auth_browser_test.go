@@ -25,7 +25,8 @@ func TestSignInInBrowser(t *testing.T) {
 	e := newAuthEnv(t, web.Config{})
 	admin, _ := e.token(t, "ops", store.RoleAdmin)
 
-	bctx, problems := openBrowser(t, ctx, chromium, "status of 401", "unauthorized: ")
+	bctx, problems, stopBrowser := openBrowser(t, ctx, chromium, "status of 401", "unauthorized: ")
+	defer stopBrowser()
 	wait := func(what, expr string) {
 		t.Helper()
 		var err error

@@ -119,7 +119,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	}()
 
 	downloads := t.TempDir()
-	bctx, problems := openBrowser(t, ctx, chromium)
+	bctx, problems, stopBrowser := openBrowser(t, ctx, chromium)
+	defer stopBrowser()
 	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
 		t.Fatal(err)
 	}

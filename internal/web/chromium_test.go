@@ -33,8 +33,10 @@ func (b *browserProblems) all() []string {
 // its context and the problems it collects. A console message or browser
 // log entry that contains one of tolerated is not a problem (the 401s a
 // sign-in test provokes on purpose, say); an uncaught exception always
-// is. Both end with ctx and the test.
-func openBrowser(t *testing.T, ctx context.Context, chromium string, tolerated ...string) (context.Context, *browserProblems) {
+// is. The returned stop closes the browser: defer it after the servers
+// the page talks to, so that it runs first and their Close does not wait
+// for the page's open connections (the dashboard's event stream).
+func openBrowser(t *testing.T, ctx context.Context, chromium string, tolerated ...string) (context.Context, *browserProblems, func()) {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -48,9 +50,8 @@ func openBrowser(t *testing.T, ctx context.Context, chromium string, tolerated .
 		chromedp.WindowSize(1280, 900),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(cancelBrowser)
+	stop := func() { cancelBrowser(); cancelAlloc() }
 	probs := &browserProblems{}
 	if err := chromedp.Listen(bctx, func(ev any) {
 		var p string
@@ -79,9 +80,10 @@ func openBrowser(t *testing.T, ctx context.Context, chromium string, tolerated .
 			probs.mu.Unlock()
 		}
 	}); err != nil {
+		stop()
 		t.Fatalf("starting Chromium %s: %v", chromium, err)
 	}
-	return bctx, probs
+	return bctx, probs, stop
 }
 
 // tolerate returns p, or "" when it contains one of tolerated.

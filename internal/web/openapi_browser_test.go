@@ -21,7 +21,8 @@ func TestAPIReferenceInBrowser(t *testing.T) {
 	e := newAPIEnv(t, web.Config{})
 	ops := loadOpenAPI(t).operations()
 
-	bctx, problems := openBrowser(t, ctx, chromium)
+	bctx, problems, stopBrowser := openBrowser(t, ctx, chromium)
+	defer stopBrowser()
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(e.ts.URL+"/api.html")); err != nil {
 		t.Fatalf("loading the reference page: %v", err)

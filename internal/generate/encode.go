@@ -281,14 +281,14 @@ func (g *Generator) encode(b []byte, t *txn) (out []byte, ks, ke, is, ie int) {
 	case t.wrong == wCardString:
 		b = append(b, '"')
 		if t.hasCard {
-			b = appendPadded(b, uint64(t.bin), 6)
+			b = appendPadded(b, uint64(g.plan.bin(t.bin)), 6)
 			b = append(b, "******"...)
 			b = appendPadded(b, uint64(t.last4), 4)
 		}
 		b = append(b, '"')
 	case t.hasCard:
 		b = append(b, `{"bin":"`...)
-		b = appendPadded(b, uint64(t.bin), 6)
+		b = appendPadded(b, uint64(g.plan.bin(t.bin)), 6)
 		b = append(b, `","last4":"`...)
 		b = appendPadded(b, uint64(t.last4), 4)
 		b = append(b, `"}`...)
@@ -301,7 +301,7 @@ func (g *Generator) encode(b []byte, t *txn) (out []byte, ks, ke, is, ie int) {
 	b = append(b, '"')
 	b = appendKey(b, `"ip_address":`)
 	b = append(b, '"')
-	b = appendIP(b, t.ip)
+	b = appendIP(b, g.plan.ip(t.ip))
 	b = append(b, '"')
 	if t.omit != fBilling {
 		b = appendKey(b, `"billing_country":`)
@@ -330,13 +330,13 @@ func (g *Generator) event(t *txn) event.Transaction {
 		Currency:        t.currency,
 		PaymentMethod:   paymentMethods[t.payment],
 		DeviceID:        "d" + string(appendHex(nil, t.device, 12)),
-		IPAddress:       string(appendIP(nil, t.ip)),
+		IPAddress:       string(appendIP(nil, g.plan.ip(t.ip))),
 		BillingCountry:  t.bill,
 		ShippingCountry: t.ship,
 		Channel:         channels[t.channel],
 	}
 	if t.hasCard {
-		e.Card = event.Card{BIN: string(appendPadded(nil, uint64(t.bin), 6)), Last4: string(appendPadded(nil, uint64(t.last4), 4))}
+		e.Card = event.Card{BIN: string(appendPadded(nil, uint64(g.plan.bin(t.bin)), 6)), Last4: string(appendPadded(nil, uint64(t.last4), 4))}
 	}
 	for i := 0; i < t.n; i++ {
 		l := t.lines[i]

@@ -103,6 +103,11 @@ type Config struct {
 	// follow the BG/NBD story (see Lifecycle); Customers then bounds the
 	// base. Defaults to nil: a stationary base of Customers customers.
 	Lifecycle *Lifecycle
+	// Geography, when set, writes every address and BIN as a real one
+	// that real lookups place where the invented plan does (geo.go).
+	// Defaults to nil: the invented plan, which only the synthetic tables
+	// (CountryOfIP, IsHostingIP, CountryOfBIN) understand.
+	Geography *Geography
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -290,6 +295,8 @@ type Generator struct {
 	buf []byte
 	tx  txn
 
+	plan *realPlan // Config.Geography compiled; nil: the invented plan
+
 	campaignProb float64   // chance a good legit record starts a campaign
 	scenCum      []float64 // cumulative campaign weights by scenario
 	badProb      float64   // chance a regular slot becomes a bad record
@@ -328,6 +335,13 @@ func New(cfg Config) (*Generator, error) {
 		followUps:   eventHeap{max: maxFollowUps},
 		responses:   eventHeap{max: maxResponses},
 		rr:          newRand(cfg.Seed, streamResponses),
+	}
+	if cfg.Geography != nil {
+		p, err := compileGeography(cfg.Geography)
+		if err != nil {
+			return nil, err
+		}
+		g.plan = p
 	}
 	g.setStart(cfg.Start)
 	g.cat = newCatalogue(newRand(cfg.Seed, streamCatalogue), cfg.Products)

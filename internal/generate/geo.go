@@ -2,7 +2,9 @@ package generate
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 )
 
 // The tables below stand in for a GeoIP database and a card BIN database.
@@ -258,4 +260,190 @@ func hostingIP(ci uint8, h uint64) uint32 {
 func binOf(ci uint8, h uint64) uint32 {
 	bs := geo.bins[ci]
 	return bs[h%uint64(len(bs))]*100 + uint32(h>>20)%100
+}
+
+// Geography is a real address plan: the networks a GeoIP database maps to
+// each country, the hosting ASNs' networks, and a BIN table's prefixes,
+// so that real lookups (package geoip) give the answers the scenarios
+// intend. With one, the generator still makes every decision on its
+// invented plan above, then writes each address and BIN as a real one of
+// the same country (and of a hosting network for a hosting address),
+// chosen by a hash of the invented one: the same invented address is
+// always the same real one, so the records, their order and every
+// country, hosting and identity relation stay those of the invented plan.
+type Geography struct {
+	// Residential lists, per ISO 3166 country code, IPv4 ranges that the
+	// GeoIP database maps to the country. Every country of Countries()
+	// needs some.
+	Residential map[string][]IPRange
+	// Hosting lists, per country, IPv4 ranges of hosting ASNs in it.
+	// Every country of HostingCountries() needs some.
+	Hosting map[string][]IPRange
+	// BINs lists, per country, the BIN prefixes (one to six digits) a BIN
+	// table says it issues. Nil keeps the invented BINs; otherwise every
+	// country of Countries() needs some.
+	BINs map[string][]string
+	// CountryOfIP, IsHostingIP and CountryOfBIN, when set, are the
+	// lookups a draw must satisfy: a real address or BIN they disagree
+	// with (a hosting network inside a country's range, a longer BIN
+	// prefix of another country) is drawn again, up to 64 times.
+	CountryOfIP  func(ip string) string
+	IsHostingIP  func(ip string) bool
+	CountryOfBIN func(bin string) string
+}
+
+// IPRange is an IPv4 range, both ends included, as 32-bit numbers.
+type IPRange struct{ First, Last uint32 }
+
+// Countries lists the countries of the invented plan: customers' homes,
+// shipping destinations and the origins of fraud.
+func Countries() []string {
+	out := make([]string, len(countryTable))
+	for i, c := range countryTable {
+		out[i] = c.code
+	}
+	return out
+}
+
+// HostingCountries lists the countries whose datacenter addresses the
+// generator uses.
+func HostingCountries() []string {
+	var out []string
+	for _, c := range countryTable {
+		if len(c.hosting) > 0 {
+			out = append(out, c.code)
+		}
+	}
+	return out
+}
+
+// pool is one country's real ranges with their cumulative sizes.
+type pool struct {
+	r   []IPRange
+	cum []uint64 // cum[i] = addresses in r[:i+1]
+}
+
+func newPool(rs []IPRange) pool {
+	p := pool{r: rs, cum: make([]uint64, len(rs))}
+	var n uint64
+	for i, r := range rs {
+		n += uint64(r.Last-r.First) + 1
+		p.cum[i] = n
+	}
+	return p
+}
+
+func (p pool) pick(h uint64) uint32 {
+	x := h % p.cum[len(p.cum)-1]
+	i := sort.Search(len(p.cum), func(i int) bool { return p.cum[i] > x })
+	r := p.r[i]
+	base := uint64(0)
+	if i > 0 {
+		base = p.cum[i-1]
+	}
+	ip := r.First + uint32(x-base)
+	// Avoid .0 and .255, which look like network and broadcast addresses,
+	// where the range has room.
+	if o := ip & 0xff; (o == 0 || o == 255) && r.Last-r.First >= 2 {
+		if o == 0 && ip < r.Last {
+			ip++
+		} else if ip > r.First {
+			ip--
+		}
+	}
+	return ip
+}
+
+// realPlan is a compiled Geography, indexed like countryTable.
+type realPlan struct {
+	res, host []pool
+	bins      [][]string // nil: invented BINs
+	geo       *Geography
+}
+
+func compileGeography(g *Geography) (*realPlan, error) {
+	p := &realPlan{res: make([]pool, len(countryTable)), host: make([]pool, len(countryTable)), geo: g}
+	if g.BINs != nil {
+		p.bins = make([][]string, len(countryTable))
+	}
+	for ci, c := range countryTable {
+		rs := g.Residential[c.code]
+		if len(rs) == 0 {
+			return nil, fmt.Errorf("generate: the real geography has no IPv4 networks in %s", c.code)
+		}
+		p.res[ci] = newPool(rs)
+		if len(c.hosting) > 0 {
+			hs := g.Hosting[c.code]
+			if len(hs) == 0 {
+				return nil, fmt.Errorf("generate: the real geography has no hosting networks in %s (the generator's datacenter traffic comes from %v)", c.code, HostingCountries())
+			}
+			p.host[ci] = newPool(hs)
+		}
+		if p.bins != nil {
+			for _, b := range g.BINs[c.code] {
+				if len(b) >= 1 && len(b) <= 6 && strings.Trim(b, "0123456789") == "" {
+					p.bins[ci] = append(p.bins[ci], b)
+				}
+			}
+			if len(p.bins[ci]) == 0 {
+				return nil, fmt.Errorf("generate: the BIN table has no prefix of at most six digits issued in %s", c.code)
+			}
+		}
+	}
+	return p, nil
+}
+
+// ip returns the real address standing for the invented address ip.
+// Addresses outside the invented plan are returned as they are.
+func (p *realPlan) ip(ip uint32) uint32 {
+	k := ip >> 16
+	if p == nil || geo.ipCountry[k] == 0 {
+		return ip
+	}
+	ci := geo.ipCountry[k] - 1
+	hosting := geo.ipHosting[k]
+	pl := p.res[ci]
+	if hosting {
+		pl = p.host[ci]
+	}
+	code := countryTable[ci].code
+	h := mix64(uint64(ip) ^ 0x9e3779b97f4a7c15)
+	var out uint32
+	var buf [15]byte
+	for try := 0; try < 64; try++ {
+		out = pl.pick(h)
+		s := string(appendIP(buf[:0], out))
+		if (p.geo.CountryOfIP == nil || p.geo.CountryOfIP(s) == code) &&
+			(p.geo.IsHostingIP == nil || p.geo.IsHostingIP(s) == hosting) {
+			return out
+		}
+		h = mix64(h + 1)
+	}
+	return out
+}
+
+var pow10 = [...]uint32{1, 10, 100, 1000, 10000, 100000, 1000000}
+
+// bin returns the real six-digit BIN standing for the invented BIN b.
+func (p *realPlan) bin(b uint32) uint32 {
+	if p == nil || p.bins == nil || b >= 1000000 || geo.binCountry[b/100] == 0 {
+		return b
+	}
+	ci := geo.binCountry[b/100] - 1
+	code := countryTable[ci].code
+	bs := p.bins[ci]
+	h := mix64(uint64(b) ^ 0xc2b2ae3d27d4eb4f)
+	var out uint32
+	var buf [6]byte
+	for try := 0; try < 64; try++ {
+		pre := bs[h%uint64(len(bs))]
+		v, _ := strconv.Atoi(pre)
+		free := 6 - len(pre)
+		out = uint32(v)*pow10[free] + uint32(h>>24)%pow10[free]
+		if p.geo.CountryOfBIN == nil || p.geo.CountryOfBIN(string(appendPadded(buf[:0], uint64(out), 6))) == code {
+			return out
+		}
+		h = mix64(h + 1)
+	}
+	return out
 }

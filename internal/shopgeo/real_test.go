@@ -13,7 +13,6 @@ import (
 	"github.com/shopstream/shopstream/internal/shopgeo"
 )
 
-
 func openReal(t *testing.T) *geoip.DB {
 	t.Helper()
 	country, asn := geoiptest.Files(t)

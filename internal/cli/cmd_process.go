@@ -81,6 +81,8 @@ type processFlags struct {
 	// validate reads it into ipHashKey.
 	ipHashKeyFile string
 	ipHashKey     []byte
+	// geo: the real-world lookups' files (geoflags.go).
+	geo geoFlags
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -99,6 +101,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
 	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
 	fs.StringVar(&f.ipHashKeyFile, "ip-hash-key-file", "", "`file` holding a secret key (at least 32 bytes; a trailing newline is ignored): IP addresses are then stored as their HMAC-SHA256 with it, their country kept for the fraud features (docs/security.md); default: stored as they come")
+	f.geo.register(fs)
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -393,6 +396,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		wcfg.Store, wcfg.Gatherer, wcfg.Logger, wcfg.Health = st, reg, logger, proc.Healthy
 		wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 		wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
+		wcfg.Lookups = pf.geo.webLookups()
 		srv, err := web.New(wcfg)
 		if err != nil {
 			return err

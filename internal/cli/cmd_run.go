@@ -37,6 +37,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlagSet("run", stderr)
 	var lf logFlags
 	var pf processFlags
+	pf.geo.demo = true // no GeoIP file: the synthetic shop's own tables
 	lf.register(fs, "warn")
 	var tf traceFlags
 	tf.register(fs)
@@ -138,6 +139,12 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		simSite = newSite(nil, sf.share, 3*rf.fold, gcfg.Seed)
 		gcfg.Response = generate.Response{Exposures: simSite, Rate: sf.rate, Better: recsvc.MethodItemItem, Uplift: sf.uplift, Delay: sf.delay}
 	}
+	if err := pf.geo.setup(logger); err != nil {
+		return err
+	}
+	if gcfg.Geography, err = pf.geo.geography(); err != nil {
+		return err
+	}
 	gen, err := generate.New(gcfg)
 	if err != nil {
 		return usageError{err}
@@ -176,6 +183,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
 	loading := newLoadTracker(history, time.Now(), af.interval > 0)
 	wcfg.Loading = loading.snapshot
+	wcfg.Lookups = pf.geo.webLookups()
 	srv, err := web.New(wcfg)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
-	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -35,6 +34,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	brokers := fs.String("brokers", "", "Kafka seed brokers that POST /api/v1/quarantine/replay produces stream records to (default: none; only imported records are replayed)")
 	var ksf kafkaSecurityFlags
 	ksf.register(fs)
+	var gf geoFlags
+	gf.register(fs)
 	var retf retentionFlags
 	retf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -71,12 +72,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
 	wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
+	if err := gf.setup(logger); err != nil {
+		return err
+	}
+	defer gf.close()
+	wcfg.Lookups = gf.webLookups()
 	srv, err := web.New(wcfg)
 	if err != nil {
 		return err
 	}
 	det, err := detector.New(detector.Config{RulesFile: *rules, Scorer: fraud.ScorerConfig{ReviewAt: *reviewAt, DeclineAt: *declineAt},
-		State:  shopgeo.Lookups(fraud.StateConfig{}),
+		State:  gf.lookups(fraud.StateConfig{}),
 		Logger: logger, Registerer: reg})
 	if err != nil {
 		return usageError{fmt.Errorf("fraud settings: %w", err)}

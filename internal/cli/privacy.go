@@ -6,7 +6,6 @@ import (
 
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/privacy"
-	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -21,10 +20,13 @@ func registerErasure(srv *web.Server, st store.Store) {
 
 // newPrivacyFilter builds the processor's privacy step: the erasure list
 // read from the store (before the first batch), and the IP hash key of
-// --ip-hash-key-file with the synthetic shop's GeoIP tables for the
+// --ip-hash-key-file with the detector's lookups (geoflags.go) for the
 // address's country.
 func newPrivacyFilter(ctx context.Context, d pipelineDeps, f *processFlags) (*privacy.Filter, error) {
-	geo := shopgeo.Lookups(fraud.StateConfig{})
+	if err := f.geo.setup(d.logger); err != nil {
+		return nil, err
+	}
+	geo := f.geo.lookups(fraud.StateConfig{})
 	cfg := privacy.Config{CountryOfIP: geo.CountryOfIP, IsHostingIP: geo.IsHostingIP, Logger: d.logger}
 	if ps, ok := d.store.(store.Privacy); ok {
 		cfg.Erasures = ps

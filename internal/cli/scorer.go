@@ -6,16 +6,18 @@ import (
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/pipeline"
-	"github.com/shopstream/shopstream/internal/shopgeo"
 )
 
 // newDetector builds the live fraud detector from the process flags, with
-// the synthetic shop's tables as its GeoIP and BIN databases.
+// the lookups of the GeoIP and BIN files given (geoflags.go).
 func newDetector(d pipelineDeps, f *processFlags) (*detector.Detector, error) {
+	if err := f.geo.setup(d.logger); err != nil {
+		return nil, err
+	}
 	det, err := detector.New(detector.Config{
 		RulesFile:  f.rules,
 		Scorer:     fraud.ScorerConfig{ReviewAt: f.reviewAt, DeclineAt: f.declineAt},
-		State:      shopgeo.Lookups(fraud.StateConfig{}),
+		State:      f.geo.lookups(fraud.StateConfig{}),
 		Logger:     d.logger,
 		Registerer: d.reg,
 	})

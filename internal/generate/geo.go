@@ -274,7 +274,8 @@ func binOf(ci uint8, h uint64) uint32 {
 type Geography struct {
 	// Residential lists, per ISO 3166 country code, IPv4 ranges that the
 	// GeoIP database maps to the country. Every country of Countries()
-	// needs some.
+	// needs some, unless Residential and Hosting are both nil: the
+	// invented addresses are then kept.
 	Residential map[string][]IPRange
 	// Hosting lists, per country, IPv4 ranges of hosting ASNs in it.
 	// Every country of HostingCountries() needs some.
@@ -356,23 +357,29 @@ func (p pool) pick(h uint64) uint32 {
 
 // realPlan is a compiled Geography, indexed like countryTable.
 type realPlan struct {
-	res, host []pool
+	res, host []pool // nil: invented addresses
 	bins      [][]string // nil: invented BINs
 	geo       *Geography
 }
 
 func compileGeography(g *Geography) (*realPlan, error) {
-	p := &realPlan{res: make([]pool, len(countryTable)), host: make([]pool, len(countryTable)), geo: g}
+	p := &realPlan{geo: g}
+	if g.Residential != nil || g.Hosting != nil {
+		p.res, p.host = make([]pool, len(countryTable)), make([]pool, len(countryTable))
+	}
 	if g.BINs != nil {
 		p.bins = make([][]string, len(countryTable))
 	}
 	for ci, c := range countryTable {
 		rs := g.Residential[c.code]
-		if len(rs) == 0 {
+		switch {
+		case p.res == nil:
+		case len(rs) == 0:
 			return nil, fmt.Errorf("generate: the real geography has no IPv4 networks in %s", c.code)
+		default:
+			p.res[ci] = newPool(rs)
 		}
-		p.res[ci] = newPool(rs)
-		if len(c.hosting) > 0 {
+		if p.host != nil && len(c.hosting) > 0 {
 			hs := g.Hosting[c.code]
 			if len(hs) == 0 {
 				return nil, fmt.Errorf("generate: the real geography has no hosting networks in %s (the generator's datacenter traffic comes from %v)", c.code, HostingCountries())
@@ -397,7 +404,7 @@ func compileGeography(g *Geography) (*realPlan, error) {
 // Addresses outside the invented plan are returned as they are.
 func (p *realPlan) ip(ip uint32) uint32 {
 	k := ip >> 16
-	if p == nil || geo.ipCountry[k] == 0 {
+	if p == nil || p.res == nil || geo.ipCountry[k] == 0 {
 		return ip
 	}
 	ci := geo.ipCountry[k] - 1

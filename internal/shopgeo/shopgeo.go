@@ -55,21 +55,22 @@ func Sources() []geoip.Source {
 // Geography builds the generator's real address plan from db: for each
 // country of the synthetic shop, the networks db's country database maps
 // to it, the hosting ASNs' networks in it, and the BIN table's prefixes
-// issued there. It needs the country and ASN databases; without a BIN
-// table with issuing countries the generator keeps its invented BINs.
+// issued there. Real addresses need both the country and the ASN
+// database (without either, the generator keeps its invented addresses,
+// which an IP lookup that is off ignores); real BINs need a BIN table
+// with issuing countries.
 func Geography(db *geoip.DB) (*generate.Geography, error) {
-	if !db.HasCountry() || !db.HasASN() {
-		return nil, fmt.Errorf("the generator's real addresses need both the country and the ASN database")
+	if db.HasCountry() != db.HasASN() {
+		return nil, fmt.Errorf("the generator's real addresses need both the country and the ASN database, not one of them")
 	}
 	want := map[string]bool{}
 	for _, c := range generate.Countries() {
 		want[c] = true
 	}
-	g := &generate.Geography{
-		Residential: ranges(db.CountryNetworks(want)),
-		Hosting:     ranges(db.HostingNetworks(want)),
-		CountryOfIP: db.CountryOfIP,
-		IsHostingIP: db.IsHostingIP,
+	g := &generate.Geography{}
+	if db.HasCountry() {
+		g.Residential, g.Hosting = ranges(db.CountryNetworks(want)), ranges(db.HostingNetworks(want))
+		g.CountryOfIP, g.IsHostingIP = db.CountryOfIP, db.IsHostingIP
 	}
 	if db.HasBINCountry() {
 		g.BINs = map[string][]string{}

@@ -63,7 +63,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer st.Close()
 	var stalled atomic.Bool // what /readyz reports, flipped below
 	var lag atomic.Int64
-	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Ready: func(context.Context) web.Readiness {
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Lookups: syntheticLookups, Ready: func(context.Context) web.Readiness {
 		detail := map[string]any{"lag": lag.Load(), "pending_batches": 0, "last_commit": time.Now(),
 			"partitions": []map[string]int64{{"partition": 0, "committed": 10, "end": 10 + lag.Load(), "lag": lag.Load()}, {"partition": 1, "committed": 12, "end": 12, "lag": 0}}}
 		lag.Add(1)
@@ -343,6 +343,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	eval(`document.querySelector('#part-body tr[data-partition="1"]').click(), ""`)
 	wait("the partition is in the URL", `location.hash.includes("partition=1") && /partition 1/.test(document.getElementById("lag-sub").textContent)`)
 	wait("the lag chart shows partition 1, never behind", `lagChart.data[1].length > 0 && lagChart.data[1].every((v) => v === 0)`)
+	wait("the fraud lookups are listed", `/synthetic geography/.test(document.getElementById("lk-body").textContent)`)
 	painted("system")
 	shot("system")
 

@@ -53,6 +53,11 @@ type Config struct {
 	// Loading, when set, says what is still loading (loading.go), shown
 	// as "loading" in GET /api/v1/summary. Defaults to nil: no such field.
 	Loading func() Loading
+	// Lookups, when set, says which real-world lookups fraud scoring uses
+	// and where their answers come from, shown as "lookups" in GET
+	// /api/v1/summary and on the dashboard's System page. Defaults to
+	// nil: no such field.
+	Lookups func() []Lookup
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Tracer traces API requests: a server span per request under
@@ -511,6 +516,9 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		l := s.cfg.Loading()
 		out.Loading = &l
 	}
+	if s.cfg.Lookups != nil {
+		out.Lookups = s.cfg.Lookups()
+	}
 	WriteJSON(w, http.StatusOK, out)
 }
 
@@ -529,6 +537,19 @@ type SummaryResponse struct {
 	// Loading says what `shopstream run` is still loading; absent where
 	// nothing loads (serve, process).
 	Loading *Loading `json:"loading,omitempty"`
+	// Lookups says which of fraud scoring's geographic lookups are on
+	// and from which source; absent where the server scores nothing.
+	Lookups []Lookup `json:"lookups,omitempty"`
+}
+
+// Lookup is one of fraud scoring's real-world lookups (IP to country, IP
+// to ASN, hosting IP, BIN to country): whether it is on and where its
+// answers come from. An off lookup's fraud features are 0.
+type Lookup struct {
+	Lookup      string `json:"lookup"`
+	Active      bool   `json:"active"`
+	Source      string `json:"source"`
+	Attribution string `json:"attribution,omitempty"`
 }
 
 // CurrencyAmount is an amount of money in one currency.

@@ -748,6 +748,15 @@ page("system", {
       if (rows.length >= 300) break;
     }
     $("m-body").replaceChildren(...(rows.length ? rows : [emptyRow(4, f ? "no metric matches " + f : "no shopstream metrics on this server")]));
+    const sum = await getJSON("api/v1/summary");
+    const lookupNames = { ip_country: "IP → country", ip_asn: "IP → network (ASN)", hosting_ip: "hosting IP", bin_country: "card BIN → country" };
+    const lk = (sum.lookups || []).map((l) => {
+      const tr = el("tr");
+      tr.append(el("td", lookupNames[l.lookup] || l.lookup), el("td", l.active ? "on" : "off"),
+        el("td", l.source + (l.attribution ? " — " + l.attribution : "")));
+      return tr;
+    });
+    $("lk-body").replaceChildren(...(lk.length ? lk : [emptyRow(3, "this server scores nothing")]));
     try {
       const d = await getJSON("api/v1/alerts/deliveries?limit=20");
       const dr = d.deliveries.map((x) => {

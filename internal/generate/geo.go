@@ -357,7 +357,7 @@ func (p pool) pick(h uint64) uint32 {
 
 // realPlan is a compiled Geography, indexed like countryTable.
 type realPlan struct {
-	res, host []pool // nil: invented addresses
+	res, host []pool     // nil: invented addresses
 	bins      [][]string // nil: invented BINs
 	geo       *Geography
 }

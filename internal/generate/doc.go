@@ -17,7 +17,9 @@
 //
 // CountryOfIP, IsHostingIP and CountryOfBIN expose the invented address and
 // BIN plan the generator draws from; they stand in for GeoIP and BIN
-// databases in the fraud features.
+// databases in the fraud features of the demo. With Config.Geography (real
+// databases' networks and BIN prefixes) each address and BIN is written as
+// a real one that real lookups place where the invented plan does (geo.go).
 //
 // Fraud campaigns unfold in event time: a card-testing burst over minutes,
 // an account takeover over an hour. In live mode that is wall-clock time,

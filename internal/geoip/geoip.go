@@ -173,9 +173,16 @@ func (d *DB) describe(cfg Config) []Source {
 	built := func(r *maxminddb.Reader) string {
 		return fmt.Sprintf(" (%s, built %s)", r.Metadata.DatabaseType, r.Metadata.BuildTime().UTC().Format(time.DateOnly))
 	}
+	// maxMind is the attribution GeoLite2's licence asks for.
+	maxMind := func(r *maxminddb.Reader) string {
+		if strings.HasPrefix(r.Metadata.DatabaseType, "GeoLite2") {
+			return "This product includes GeoLite2 data created by MaxMind, available from https://www.maxmind.com"
+		}
+		return ""
+	}
 	var out []Source
 	if d.country != nil {
-		out = append(out, Source{Lookup: "ip_country", Active: true, Source: filepath.Base(cfg.CountryDB) + built(d.country)})
+		out = append(out, Source{Lookup: "ip_country", Active: true, Source: filepath.Base(cfg.CountryDB) + built(d.country), Attribution: maxMind(d.country)})
 	} else {
 		out = append(out, Source{Lookup: "ip_country", Source: "off: no --geoip-country-db"})
 	}
@@ -183,9 +190,11 @@ func (d *DB) describe(cfg Config) []Source {
 		src := Source{Lookup: "ip_asn", Active: true, Source: filepath.Base(cfg.ASNDB)}
 		if m, ok := d.asn.(mmdbASN); ok {
 			src.Source += built(m.r)
-		}
-		if strings.Contains(strings.ToLower(cfg.ASNDB), "asn") {
-			src.Attribution = "ASN data: RouteViews, NRO and DB-IP (https://db-ip.com), CC BY 4.0, where the file is ip-location-db's asn"
+			src.Attribution = maxMind(m.r)
+		} else {
+			// The CSV layout is ip-location-db's asn, whose licence (CC BY
+			// 4.0) asks for this.
+			src.Attribution = "IP to ASN data: RouteViews (routeviews.org), NRO (nro.net) and IP to ASN Lite by DB-IP (https://db-ip.com), CC BY 4.0"
 		}
 		out = append(out, src)
 		hs := Source{Lookup: "hosting_ip", Active: true, Source: fmt.Sprintf("%d hosting ASNs, built-in list", len(d.hosting))}

@@ -54,6 +54,9 @@ func TestRealDatabases(t *testing.T) {
 	if !strings.Contains(src[0].Source, geoiptest.CountryFile) || !strings.Contains(src[3].Source, "--bin-table") {
 		t.Errorf("sources do not say where the answers come from: %+v", src)
 	}
+	if src[0].Attribution != "" || !strings.Contains(src[1].Attribution, "DB-IP") {
+		t.Errorf("attributions: the CC0 country database needs none, the CC BY ASN data its sources': %+v", src)
+	}
 	cfg := db.Lookups(fraud.StateConfig{CountryOfBIN: func(string) string { return "ZZ" }})
 	if cfg.CountryOfIP == nil || cfg.IsHostingIP == nil || cfg.CountryOfBIN != nil {
 		t.Errorf("Lookups: the BIN lookup is off but set, or an IP lookup on but unset")

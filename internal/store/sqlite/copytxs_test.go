@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func TestCopyTxsLiterals(t *testing.T) {
 	v.Partition, v.Decision, v.ReasonsJSON = -1, "review", []byte(`["x"]`)
 	// One row alone: every column a literal.
 	single := []store.Tx{base("t6", 5)}
-	single[0].Risk, single[0].ShadowRisk = -0.0, -7
+	single[0].Risk, single[0].ShadowRisk = math.Copysign(0, -1), -7 // a negative zero is bound, not written as a literal
 	var next int64
 	for _, txs := range [][]store.Tx{shared, varied, single} {
 		p := store.Part{Partition: -1, From: next, To: next + int64(len(txs)), Txs: txs}
@@ -100,6 +101,9 @@ func hexOf(s string) string { return strings.ToUpper(hex.EncodeToString([]byte(s
 
 // sqliteReal is how SQLite's quote() prints a real.
 func sqliteReal(f float64) string {
+	if f == 0 {
+		return "0.0" // a negative zero too
+	}
 	if f == float64(int64(f)) {
 		return fmt.Sprintf("%.1f", f)
 	}

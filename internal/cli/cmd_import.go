@@ -119,6 +119,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	every := fs.Int64("progress-every", 100_000, "print progress to stderr every this many rows")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	qualityConfig := fs.String("quality-config", "", "data-quality contract file (YAML or JSON) the records are checked by, and whose country aliases map the country column (default: the built-in contract)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the import to this `file` (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -148,6 +149,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *source == "" {
 		*source = filepath.Base(*path)
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	f, err := os.Open(*path)

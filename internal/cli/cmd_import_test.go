@@ -344,7 +344,9 @@ func writeRetailCSV(tb testing.TB, path string, rows int, oneLine bool) {
 
 // BenchmarkImport imports a UCI-Online-Retail-sized export (override the
 // rows with SHOPSTREAM_BENCH_ROWS) into a fresh SQLite store and a fresh
-// database on a throwaway PostgreSQL cluster:
+// database on a throwaway PostgreSQL cluster, and reports rows/s, stored
+// transactions/s and the CPU time per row of this process and of the
+// PostgreSQL server:
 //
 //	go test ./internal/cli/ -run '^$' -bench Import -benchtime 1x
 func BenchmarkImport(b *testing.B) {
@@ -372,7 +374,15 @@ func BenchmarkImport(b *testing.B) {
 				defer stop()
 				pgURL = url
 			}
+			var server func() (time.Duration, error)
+			if pgURL != "" {
+				var err error
+				if server, err = serverCPU(context.Background(), pgURL); err != nil {
+					b.Fatal(err)
+				}
+			}
 			var rep importReport
+			var cpu, serverTime time.Duration
 			i := 0
 			for b.Loop() {
 				args := []string{"--csv", csv, "--json", "--currency", "GBP", "--source", fmt.Sprintf("run%d", i)}
@@ -392,8 +402,24 @@ func BenchmarkImport(b *testing.B) {
 					args = append(args, "--data-dir", b.TempDir())
 				}
 				var stdout bytes.Buffer
+				cpu0 := processCPU()
+				var srv0 time.Duration
+				if server != nil {
+					var err error
+					if srv0, err = server(); err != nil {
+						b.Fatal(err)
+					}
+				}
 				if err := runImport(context.Background(), args, &stdout, io.Discard); err != nil {
 					b.Fatal(err)
+				}
+				cpu += processCPU() - cpu0
+				if server != nil {
+					srv1, err := server()
+					if err != nil {
+						b.Fatal(err)
+					}
+					serverTime += srv1 - srv0
 				}
 				if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 					b.Fatal(err)
@@ -403,6 +429,13 @@ func BenchmarkImport(b *testing.B) {
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(float64(rep.Rows)/sec, "rows/s")
 			b.ReportMetric(float64(rep.Stored)/sec, "tx/s")
+			// CPU per row read, of this process (reading, checking and
+			// writing) and of the PostgreSQL server: the figures a loaded
+			// host leaves about as they are.
+			b.ReportMetric(float64(cpu.Microseconds())/float64(rep.Rows)/float64(b.N), "cpu-µs/row")
+			if server != nil {
+				b.ReportMetric(float64(serverTime.Microseconds())/float64(rep.Rows)/float64(b.N), "server-cpu-µs/row")
+			}
 			b.Logf("%s: %d rows, %d transactions (%d long orders split), %d stored, %d quarantined %v, skipped %v",
 				name, rep.Rows, rep.Transactions, rep.LongOrders, rep.Stored, rep.Quarantined, rep.QuarantinedBy, rep.Skipped)
 		})

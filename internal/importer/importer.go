@@ -49,13 +49,15 @@ type Reader struct {
 	col      [numCols]int // field index per logical column, −1 if absent
 	minWidth int          // fields a row needs
 
-	report   Report
-	pending  *event.Transaction
-	key      runKey
-	runs     map[string]int // order ID → runs emitted
-	layout   int            // index of the last layout that parsed
-	nextTick int64
-	err      error // sticky: io.EOF or a read error
+	report  Report
+	pending *event.Transaction
+	key     runKey
+	runs    map[string]int // order ID → runs emitted
+	// countries caches the contract's mapping of country values.
+	countries map[string]countryMapping
+	layout    int // index of the last layout that parsed
+	nextTick  int64
+	err       error // sticky: io.EOF or a read error
 }
 
 type runKey struct {
@@ -127,7 +129,9 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 		cfg:    cfg,
 		header: header,
 		runs:   make(map[string]int),
-		report: Report{Skipped: make(map[SkipReason]int64), UnknownCountries: make(map[string]int64), UnknownRegions: make(map[string]int64)},
+		// The mapping of each country value, kept.
+		countries: map[string]countryMapping{},
+		report:    Report{Skipped: make(map[SkipReason]int64), UnknownCountries: make(map[string]int64), UnknownRegions: make(map[string]int64)},
 	}
 	rd.nextTick = cfg.ProgressEvery
 	if err := rd.resolve(); err != nil {
@@ -151,8 +155,7 @@ func (r *Reader) Next() (event.Transaction, error) {
 			r.progress(true)
 			break
 		}
-		var perr *csv.ParseError
-		if err != nil && !errors.As(err, &perr) {
+		if err != nil && !isParseError(err) {
 			r.err = fmt.Errorf("importer: reading row %d: %w", r.report.Rows+1, err)
 			break
 		}
@@ -170,6 +173,14 @@ func (r *Reader) Next() (event.Transaction, error) {
 		return r.emit(nil), nil
 	}
 	return event.Transaction{}, r.err
+}
+
+// isParseError reports whether err is a malformed row, which is skipped,
+// rather than a failure to read. It is a function of its own so that the
+// target of errors.As is not allocated for every row read.
+func isParseError(err error) bool {
+	var perr *csv.ParseError
+	return errors.As(err, &perr)
 }
 
 // Report returns the accounting so far; after Next has returned io.EOF it

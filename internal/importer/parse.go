@@ -175,15 +175,35 @@ func (r *Reader) country(v string) string {
 		r.report.UnknownCountries[""]++
 		return ""
 	}
-	code, ok := r.cfg.Countries(v)
+	m, cached := r.countries[v]
+	if !cached {
+		m.code, m.ok = r.cfg.Countries(v)
+		m.known = m.ok && quality.KnownCountry(m.code)
+		if len(r.countries) < maxCachedCountries {
+			// Mapping normalises the name, an allocation or two per
+			// order; a file names a few countries over and over.
+			r.countries[strings.Clone(v)] = m
+		}
+	}
+	code, ok := m.code, m.ok
 	if !ok {
 		r.report.UnknownCountries[v]++
 		return v
 	}
-	if !quality.KnownCountry(code) {
+	if !m.known {
 		r.report.UnknownRegions[v]++
 	}
 	return code
+}
+
+// maxCachedCountries bounds the country values whose mapping a Reader
+// keeps: a file of real orders has a few dozen.
+const maxCachedCountries = 1024
+
+// countryMapping is the contract's mapping of a country value.
+type countryMapping struct {
+	code      string
+	ok, known bool // mapped; mapped to a known country
 }
 
 func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
@@ -226,7 +246,7 @@ func parseQuantity(s string) (int, error) {
 // currency signs, NaN and infinities are rejected, so that no float
 // rounding or locale guess decides an amount.
 func parsePrice(s string, digits int) (event.Cents, string, error) {
-	bad := fmt.Errorf("price %q is not a plain decimal number", s)
+	in := s
 	sign := ""
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		if s[0] == '-' {
@@ -234,9 +254,10 @@ func parsePrice(s string, digits int) (event.Cents, string, error) {
 		}
 		s = s[1:]
 	}
-	whole, frac, _ := strings.Cut(s, ".")
+	givenWhole, givenFrac, dot := strings.Cut(s, ".")
+	whole, frac := givenWhole, givenFrac
 	if whole == "" && frac == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
-		return 0, "", bad
+		return 0, "", fmt.Errorf("price %q is not a plain decimal number", in)
 	}
 	whole = strings.TrimLeft(whole, "0")
 	if len(whole) > 13 {
@@ -249,9 +270,16 @@ func parsePrice(s string, digits int) (event.Cents, string, error) {
 	if len(frac) > 17 {
 		return 0, "", fmt.Errorf("price %q has more than 17 decimals", s)
 	}
-	lit := sign + whole
-	if frac != "" {
-		lit += "." + frac
+	// The literal is the price without a plus sign, leading or trailing
+	// zeros; most prices are written so already, and are passed as they
+	// are rather than copied (a copy per row was a tenth of the reader's
+	// allocations).
+	lit := in
+	if in[0] == '+' || len(whole) != len(givenWhole) || len(frac) != len(givenFrac) || dot && frac == "" {
+		lit = sign + whole
+		if frac != "" {
+			lit += "." + frac
+		}
 	}
 	return event.ExactMinor(lit, digits)
 }

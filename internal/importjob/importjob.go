@@ -190,8 +190,11 @@ func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) erro
 		if err != nil {
 			return fmt.Errorf("reading the transactions after record %d of import %q: %w", records, j.cfg.Source, err)
 		}
-		parts := []event.Transaction{t}
-		if n := j.cfg.Quality.MaxItems(); n > 0 {
+		// An order within the item limit is its own only part, without
+		// allocating a slice for it.
+		one := [1]event.Transaction{t}
+		parts := one[:]
+		if n := j.cfg.Quality.MaxItems(); n > 0 && len(t.Items) > n {
 			parts = importer.SplitLongOrder(t, n)
 		}
 		if len(parts) > 1 {

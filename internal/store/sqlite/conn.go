@@ -59,10 +59,15 @@ const rowsPerInsert = 32
 // vectors are mapped as in Exec). A prepared statement per row would spend
 // more in database/sql and in binding the call than in SQLite.
 func insertRows(ctx context.Context, tx sqlstore.DB, head string, cols int, tail string, n int, row func(args []any, i int) []any) error {
+	return insertTemplate(ctx, tx, head, "("+strings.Repeat("?, ", cols-1)+"?)", cols, tail, n, row)
+}
+
+// insertTemplate is insertRows with each row written as one, a
+// parenthesised list of literals and cols placeholders ("?").
+func insertTemplate(ctx context.Context, tx sqlstore.DB, head, one string, cols int, tail string, n int, row func(args []any, i int) []any) error {
 	if n == 0 {
 		return nil
 	}
-	one := "(" + strings.Repeat("?, ", cols-1) + "?)"
 	stmt := func(rows int) string {
 		var b strings.Builder
 		b.Grow(len(head) + len(tail) + rows*(len(one)+2) + 8)

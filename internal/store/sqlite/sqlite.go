@@ -266,38 +266,6 @@ func (d *dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.B
 	return nil
 }
 
-// CopyTxs inserts the transactions in multi-row statements. OR FAIL
-// measured faster than the default ABORT, which must be able to undo a
-// failed statement's own rows; any error here rolls the whole transaction
-// back anyway.
-func (d *dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Part) error {
-	now := time.Now().UnixMicro()
-	idx := make([][2]int, 0, 1024)
-	for i := range parts {
-		for j := range parts[i].Txs {
-			idx = append(idx, [2]int{i, j})
-		}
-	}
-	return insertRows(ctx, tx, `INSERT OR FAIL INTO transactions (transaction_id, customer_id, event_time, total_cents, currency,
-		payment_method, channel, card_bin, card_last4, device_id, ip_address, billing_country, shipping_country, items,
-		kafka_partition, kafka_offset, risk, decision, reasons, shadow_risk, features, produced_at, stored_at, ip_country, ip_hosting)`, 25, "", len(idx),
-		func(args []any, k int) []any {
-			t := &parts[idx[k][0]].Txs[idx[k][1]]
-			var shadow any
-			if t.HasShadow {
-				shadow = t.ShadowRisk
-			}
-			var feats any
-			if t.Features != nil {
-				feats = featuresBlob(t.Features)
-			}
-			return append(args, t.TransactionID, t.CustomerID, t.EventTime.UnixMicro(), t.TotalCents, t.Currency,
-				t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry,
-				string(t.ItemsJSON), t.Partition, t.Offset, t.Risk, t.Decision, string(t.ReasonsJSON), shadow, feats,
-				t.ProducedAt.UnixMicro(), now, t.IPCountry, t.IPHosting)
-		})
-}
-
 func (d *dialect) Insert(ctx context.Context, tx sqlstore.DB, table string, cols []string, rows [][]any) error {
 	return d.Upsert(ctx, tx, table, cols, "", rows)
 }

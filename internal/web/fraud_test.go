@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -268,7 +269,41 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 	if none.Alerts == nil || len(none.Alerts) != 0 || none.LastID != a.ID {
 		t.Fatalf("nothing new = %+v", none)
 	}
-	for _, q := range []string{"status=closed", "limit=0", "limit=5000", "since_id=-1", "since_id=x", "cursor=0", "cursor=x"} {
+	at := func(m int) string {
+		return url.QueryEscape(fraudBase.Add(time.Duration(m) * time.Minute).Format(time.RFC3339))
+	}
+	for _, c := range []struct{ q, want string }{
+		{"decision=decline", "f8,f3"},
+		{"scenario=card_testing", "f8,f2"},
+		{"reason=order_velocity", "f8,f7,f5,f3,f2"},
+		{"reason=geo_mismatch", ""},
+		{"min_amount=10.03&max_amount=10.07", "f7,f5,f3"},
+		{"since=" + at(3) + "&until=" + at(8), "f7,f5,f3"},
+		{"decision=review&scenario=card_testing&min_amount=10", "f2"},
+	} {
+		var p web.AlertsResponse
+		e.call(t, "GET", "/api/v1/alerts?"+c.q, "", 200, &p)
+		if got := alertIDs(p.Alerts); got != c.want {
+			t.Errorf("alerts?%s = %q, want %q", c.q, got, c.want)
+		}
+	}
+	// A filtered queue pages by cursor too.
+	seen = nil
+	for cursor, n := "", 0; ; n++ {
+		var p web.AlertsResponse
+		e.call(t, "GET", "/api/v1/alerts?decision=review&limit=2&cursor="+cursor, "", 200, &p)
+		seen = append(seen, alertIDs(p.Alerts))
+		if p.NextCursor == "" || n > 5 {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if got := strings.Join(seen, "|"); got != "f7,f5|f2" {
+		t.Fatalf("pages of reviews = %s, want f7,f5|f2", got)
+	}
+	for _, q := range []string{"status=closed", "limit=0", "limit=5000", "since_id=-1", "since_id=x", "cursor=0", "cursor=x",
+		"decision=approve", "min_amount=x", "min_amount=-1", "max_amount=NaN", "min_amount=5&max_amount=4", "since=yesterday",
+		"since=" + at(5) + "&until=" + at(5)} {
 		e.call(t, "GET", "/api/v1/alerts?"+q, "", 400, nil)
 	}
 }
@@ -276,7 +311,8 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 func testLabelAPI(t *testing.T, e *fraudEnv) {
 	var a web.AlertJSON
 	e.call(t, "POST", "/api/v1/alerts/f7/label", `{"label": "fraud"}`, 200, &a)
-	if a.TransactionID != "f7" || a.Status != "confirmed_fraud" || a.LabelledAt == nil || !a.LabelledAt.Equal(fraudBase.Add(time.Hour)) {
+	if a.TransactionID != "f7" || a.Status != "confirmed_fraud" || a.LabelledAt == nil || !a.LabelledAt.Equal(fraudBase.Add(time.Hour)) ||
+		a.LabelledBy == nil || *a.LabelledBy != "local" {
 		t.Fatalf("labelled alert = %+v", a)
 	}
 	e.call(t, "POST", "/api/v1/alerts/f8/label", `{"label": "false_positive"}`, 200, &a)
@@ -293,6 +329,15 @@ func testLabelAPI(t *testing.T, e *fraudEnv) {
 	e.call(t, "GET", "/api/v1/alerts?status=open", "", 200, &open)
 	if got := alertIDs(open.Alerts); got != "f5,f3,f2" {
 		t.Fatalf("open alerts after labelling = %s", got)
+	}
+	// The labelled alerts stay in the whole queue, with who and when.
+	var all web.AlertsResponse
+	e.call(t, "GET", "/api/v1/alerts?status=all", "", 200, &all)
+	if got := alertIDs(all.Alerts); got != "f8,f7,f5,f3,f2" {
+		t.Fatalf("all alerts after labelling = %s", got)
+	}
+	if b := all.Alerts[1].LabelledBy; b == nil || *b != "local" || all.Alerts[1].LabelledAt == nil || all.Alerts[2].LabelledBy != nil {
+		t.Fatalf("who labelled: %+v", all.Alerts[:3])
 	}
 }
 

@@ -257,11 +257,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	labelled := eval(`(() => { const tr = document.querySelector("#alerts-body tr[data-id]"); tr.querySelector("td.label-cell button").click(); return tr.dataset.id; })()`)
 	wait("the labelled alert keeps its row and says who labelled it", `(() => { const tr = document.querySelector('#alerts-body tr[data-id="`+labelled+`"]');
 		return tr !== null && tr.querySelector(".status-confirmed_fraud") !== null && /by local at/.test(tr.textContent); })()`)
+	// It stays on a reload too: who and when come from the store.
+	show("#/fraud?range=1h&status=confirmed_fraud")
+	wait("the labelled alert is listed after a reload with who and when", `(() => { const tr = document.querySelector('#alerts-body tr[data-id="`+labelled+`"]');
+		return tr !== null && /by local at \d/.test(tr.querySelector("td.label-cell").textContent); })()`)
+	show("#/fraud?range=1h")
 	wait("the scenarios table lists card_testing", `document.querySelector('#fq-scenarios tr[data-scenario="card_testing"]') !== null`)
 	wait("the recall chart has points", `Number(document.getElementById("chart-fraud").dataset.points) > 0`)
 	eval(`document.querySelector('#fq-scenarios tr[data-scenario="card_testing"]').click(), ""`)
 	wait("the drill-down is in the URL", `location.hash.includes("scenario=card_testing")`)
 	wait("the filter shows the scenario", `document.getElementById("f-scenario").value === "card_testing"`)
+	wait("the API lists the scenario's alerts", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0`)
 	eval(`(() => { const s = document.getElementById("f-decision"); s.value = "review"; s.dispatchEvent(new Event("change", {bubbles: true})); return ""; })()`)
 	wait("the decision filter is in the URL", `location.hash.includes("decision=review")`)
 	wait("no declined alert is listed", `document.querySelectorAll("#alerts-body tr[data-id]").length === 0 && /matches the filters/.test(document.getElementById("alerts-body").textContent)`)

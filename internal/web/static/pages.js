@@ -145,7 +145,7 @@ on("minute", (d) => {
 
 // ---- Fraud ----
 
-const fr = { alerts: [], cursor: null, me: null, labelledByMe: new Map(), review: 0.4 };
+const fr = { alerts: [], cursor: null, review: 0.4 };
 
 function reasonShort(r) {
   if (typeof r === "string") return r;
@@ -159,15 +159,42 @@ function reasonLong(r) {
   return reasonShort(r);
 }
 
-// matches says whether an alert passes the filters in the URL.
+// alertFilters are the queue's filters: URL parameter, form field, and
+// the API's query parameter of the same name.
+const alertFilters = [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"],
+  ["min_amount", "f-amount"], ["max_amount", "f-max-amount"]];
+
+// alertQuery is the API query of the filters in the URL: the database
+// filters and pages the queue. A custom time range bounds the event time
+// too; the relative ones ("last hour") leave the queue newest first.
+function alertQuery() {
+  const q = new URLSearchParams();
+  for (const [k] of alertFilters) {
+    const v = state.params.get(k);
+    if (v && !(k === "status" && v === "all")) q.set(k, v);
+  }
+  const r = timeRange();
+  if (r.custom) { q.set("since", String(Math.floor(r.from))); q.set("until", String(Math.ceil(r.to))); }
+  return q;
+}
+
+// matches says whether an alert from the live stream passes the filters
+// in the URL, as the API would have it. The stream's alerts carry no
+// scenario, so with a scenario filter only the API's pages are shown.
 function matches(a) {
   const p = state.params;
-  const reasons = Array.isArray(a.reasons) ? a.reasons.map(reasonShort).join(" ") : "";
+  const rules = Array.isArray(a.reasons) ? a.reasons.filter((r) => r && r.rule).map((r) => r.rule) : [];
   if (p.get("customer") && a.customer_id !== p.get("customer")) return false;
   if (p.get("decision") && a.decision !== p.get("decision")) return false;
-  if (p.get("scenario") && !reasons.includes(p.get("scenario"))) return false;
-  if (p.get("reason") && !reasons.toLowerCase().includes(p.get("reason").toLowerCase())) return false;
+  if (p.get("scenario")) return false;
+  if (p.get("reason") && !rules.includes(p.get("reason"))) return false;
   if (p.get("min_amount") && a.amount < Number(p.get("min_amount"))) return false;
+  if (p.get("max_amount") && a.amount > Number(p.get("max_amount"))) return false;
+  const st = p.get("status");
+  if (st && st !== "all" && a.status !== st) return false;
+  const r = timeRange();
+  const t = Date.parse(a.event_time) / 1000;
+  if (r.custom && (t < r.from || t >= r.to)) return false;
   return true;
 }
 
@@ -191,15 +218,14 @@ function alertRow(a) {
 
 const statusNames = { open: "open", confirmed_fraud: "fraud", false_positive: "false positive" };
 
-// fillStatus shows the label buttons, or the label with who gave it (when
-// this page did) and when; the buttons stay to correct a label.
+// fillStatus shows the label buttons, or the label with who gave it and
+// when, as the API recorded them; the buttons stay to correct a label.
 function fillStatus(td, a) {
   td.replaceChildren();
   if (a.status !== "open") {
-    const by = fr.labelledByMe.get(a.transaction_id);
     td.append(el("span", statusNames[a.status] || a.status, "status-" + a.status));
     const when = a.labelled_at ? new Date(a.labelled_at).toLocaleTimeString() : "";
-    td.append(el("small", " " + [by ? "by " + by : "", when].filter(Boolean).join(" at "), "who"));
+    td.append(el("small", " " + [a.labelled_by ? "by " + a.labelled_by : "", when].filter(Boolean).join(" at "), "who"));
   }
   for (const [label, text] of [["fraud", "fraud"], ["false_positive", "false +"]]) {
     if ((label === "fraud" && a.status === "confirmed_fraud") || (label === "false_positive" && a.status === "false_positive")) continue;
@@ -209,7 +235,6 @@ function fillStatus(td, a) {
     b.addEventListener("click", async () => {
       try {
         const out = await postJSON("api/v1/alerts/" + encodeURIComponent(a.transaction_id) + "/label", { label });
-        fr.labelledByMe.set(a.transaction_id, fr.me || "you");
         Object.assign(a, out);
         fillStatus(td, a);
       } catch (e) {
@@ -224,11 +249,12 @@ const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLab
   series: [{ label: "alerts", color: "--c3", bars: true, fmt: (v) => fmtInt.format(v) }] });
 
 function drawAlerts() {
-  const shown = fr.alerts.filter(matches);
-  const rows = shown.slice(0, 200).map(alertRow);
-  if (rows.length === 0) rows.push(emptyRow(7, fr.alerts.length ? "no alert of the " + fr.alerts.length + " loaded matches the filters: clear them or load older alerts" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
+  const shown = fr.alerts.filter((a) => !state.params.get("customer") || a.customer_id === state.params.get("customer"));
+  const rows = shown.map(alertRow);
+  const filtered = [...alertQuery().keys()].length > 0 || state.params.get("customer");
+  if (rows.length === 0) rows.push(emptyRow(7, filtered ? "no alert matches the filters: clear them or widen the range" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
   $("alerts-body").replaceChildren(...rows);
-  $("alerts-count").textContent = Math.min(200, shown.length) + " shown of " + shown.length + " matching, " + fr.alerts.length + " loaded";
+  $("alerts-count").textContent = shown.length + " shown" + (fr.cursor ? ", older ones on the next page" : ", the oldest reached");
   $("alerts-more").disabled = !fr.cursor;
   // Risk histogram of what is shown, 0.05 wide bins.
   const bins = new Array(20).fill(0);
@@ -262,10 +288,10 @@ function showDetail() {
 }
 
 async function loadAlerts(older) {
-  const st = state.params.get("status") || "all";
-  let url = "api/v1/alerts?limit=100&status=" + st;
-  if (older && fr.cursor) url += "&cursor=" + encodeURIComponent(fr.cursor);
-  const a = await getJSON(url);
+  const q = alertQuery();
+  q.set("limit", "100");
+  if (older && fr.cursor) q.set("cursor", fr.cursor);
+  const a = await getJSON("api/v1/alerts?" + q);
   fr.alerts = older ? fr.alerts.concat(a.alerts) : a.alerts;
   fr.cursor = a.next_cursor || null;
   drawAlerts();
@@ -283,12 +309,12 @@ function metricsWindow(seconds) {
 
 page("fraud", {
   async load(r) {
-    for (const [k, id] of [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"], ["min_amount", "f-amount"]]) {
-      $(id).value = state.params.get(k) || (k === "status" ? "all" : "");
-    }
-    if (!fr.me) {
-      const s = await getJSON("api/v1/session").catch(() => null);
-      fr.me = s ? s.actor : null;
+    for (const [k, id] of alertFilters) $(id).value = state.params.get(k) || (k === "status" ? "all" : "");
+    if (!fr.rules) {
+      fr.rules = true;
+      getJSON("api/v1/fraud/rules").then((rs) => {
+        $("rule-list").replaceChildren(...rs.rules.map((r) => { const o = el("option"); o.value = r.name; return o; }));
+      }, () => { fr.rules = false; });
     }
     await loadAlerts(false);
     const win = metricsWindow(r.seconds);
@@ -348,13 +374,16 @@ page("fraud", {
 // however many arrive.
 let alertsDrawPending = false;
 on("alerts", (d) => {
-  const st = state.params.get("status");
   const known = new Set(fr.alerts.map((x) => x.id));
   for (const a of d.alerts) {
-    if (known.has(a.id) || (st && st !== "all" && st !== a.status)) continue;
+    if (known.has(a.id) || !matches(a)) continue;
     fr.alerts.unshift(a);
   }
-  if (fr.alerts.length > 1000) fr.alerts.length = 1000;
+  // The newest 1000 stay; older ones are a page away.
+  if (fr.alerts.length > 1000) {
+    fr.alerts.length = 1000;
+    fr.cursor = String(fr.alerts[999].id);
+  }
   if (state.page === "fraud" && !alertsDrawPending) {
     alertsDrawPending = true;
     setTimeout(() => { alertsDrawPending = false; drawAlerts(); }, 1000);
@@ -363,7 +392,7 @@ on("alerts", (d) => {
 
 $("alert-filters").addEventListener("change", () => {
   const p = new URLSearchParams(state.params);
-  for (const [k, id] of [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"], ["min_amount", "f-amount"]]) {
+  for (const [k, id] of alertFilters) {
     const v = $(id).value.trim();
     if (v && !(k === "status" && v === "all")) p.set(k, v); else p.delete(k);
   }

@@ -264,6 +264,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	show("#/fraud?range=1h")
 	wait("the scenarios table lists card_testing", `document.querySelector('#fq-scenarios tr[data-scenario="card_testing"]') !== null`)
 	wait("the recall chart has points", `Number(document.getElementById("chart-fraud").dataset.points) > 0`)
+	wait("the recall-by-scenario chart has points and a card_testing line", `Number(document.getElementById("chart-scenarios").dataset.points) > 0 &&
+		/recall card_testing/.test(document.getElementById("chart-scenarios").textContent)`)
 	eval(`document.querySelector('#fq-scenarios tr[data-scenario="card_testing"]').click(), ""`)
 	wait("the drill-down is in the URL", `location.hash.includes("scenario=card_testing")`)
 	wait("the filter shows the scenario", `document.getElementById("f-scenario").value === "card_testing"`)

@@ -97,7 +97,18 @@ func (h *fraudAPI) series(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq := store.RollupQuery{Since: since, Until: until}
-	if since.IsZero() && until.IsZero() {
+	if v := q.Get("span"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil || d < time.Minute || d > 366*24*time.Hour:
+			WriteError(w, fmt.Errorf("%w: span %q, want a duration from 1m to 8784h", ErrBadRequest, v))
+			return
+		case !since.IsZero() || !until.IsZero():
+			WriteError(w, fmt.Errorf("%w: span and since/until exclude each other", ErrBadRequest))
+			return
+		}
+		rq.Span = d
+	} else if since.IsZero() && until.IsZero() {
 		rq.Span = 24 * time.Hour // the last day of event time stored
 	}
 	// The step needs the window, which an open end leaves to the store:

@@ -552,7 +552,11 @@ func testSeriesAPI(t *testing.T, e *fraudEnv) {
 	if labelled != 9 || len(s.Starts) > 90 || s.Until == nil || !s.Until.Equal(fraudBase.Add(10*time.Minute)) {
 		t.Errorf("default series: %d labelled in %d buckets until %v", labelled, len(s.Starts), s.Until)
 	}
-	for _, q := range []string{"step=30s", "step=x", "step=0", "step=90s", "since=" + to + "&until=" + from,
+	e.call(t, "GET", "/api/v1/fraud/series?span=5m&step=1m", "", 200, &s)
+	if len(s.Starts) != 5 || fmt.Sprint(s.Labelled) != "[1 1 1 1 0]" || !s.Starts[0].Equal(fraudBase.Add(5*time.Minute)) {
+		t.Errorf("the last five minutes: %v labelled from %v", s.Labelled, s.Starts)
+	}
+	for _, q := range []string{"span=0", "span=1s", "span=1h&since=" + from, "step=30s", "step=x", "step=0", "step=90s", "since=" + to + "&until=" + from,
 		"since=1970-01-01T00:00:00Z&until=2030-01-01T00:00:00Z&step=1m", "since=yesterday"} {
 		e.call(t, "GET", "/api/v1/fraud/series?"+q, "", 400, nil)
 	}

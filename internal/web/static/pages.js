@@ -301,6 +301,26 @@ const fraudChart = new Chart($("chart-fraud"), { height: 220,
   series: [{ label: "recall", color: "--c4", scale: "r", fmt: fmtPct }, { label: "precision", color: "--c5", scale: "r", fmt: fmtPct }],
   axes: [{ scale: "r", fmt: (v) => Math.round(v * 100) + "%" }], scales: { r: { auto: false, range: [0, 1.05] } } });
 
+// The scenario chart has a line per scenario, so it is built again when
+// the scenarios change: precision of all alerts first, then each recall.
+const scenChart = new Chart($("chart-scenarios"), { height: 220,
+  series: [{ label: "precision", color: "--c5", scale: "r", fmt: fmtPct }],
+  axes: [{ scale: "r", fmt: (v) => Math.round(v * 100) + "%" }], scales: { r: { auto: false, range: [0, 1.05] } } });
+const scenColors = ["--c4", "--c0", "--c2", "--c3", "--c1"];
+
+async function loadScenarioSeries(r) {
+  const q = r.custom ? "since=" + Math.floor(r.from) + "&until=" + Math.ceil(r.to) : "span=" + Math.round(r.seconds) + "s";
+  const s = await getJSON("api/v1/fraud/series?" + q);
+  const names = s.scenarios.map((x) => x.scenario);
+  const want = ["precision", ...names.map((n) => "recall " + n)];
+  if (scenChart.spec.series.map((x) => x.label).join("|") !== want.join("|")) {
+    scenChart.spec.series = [scenChart.spec.series[0], ...names.map((n, i) => ({ label: "recall " + n, color: scenColors[i % scenColors.length], scale: "r", fmt: fmtPct }))];
+    scenChart.build();
+  }
+  $("fs-sub").textContent = s.step_seconds ? "per " + (s.step_seconds >= 3600 ? s.step_seconds / 3600 + " h" : s.step_seconds / 60 + " min") + ", and precision of all alerts" : "nothing stored yet";
+  scenChart.setData([s.starts.map((t) => Date.parse(t) / 1000), s.precision, ...s.scenarios.map((x) => x.recall)]);
+}
+
 function metricsWindow(seconds) {
   if (seconds <= 3600) return "1h";
   if (seconds <= 86400) return "24h";
@@ -344,6 +364,7 @@ page("fraud", {
     } catch (e) {
       $("fq-sub").textContent = "no detection figures: " + e.message;
     }
+    await loadScenarioSeries(r).catch((e) => { $("fs-sub").textContent = "no series: " + e.message; });
     try {
       const mr = await getJSON("api/v1/fraud/models");
       const rows = mr.models.slice(0, 10).map((m) => {

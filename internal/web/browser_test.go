@@ -307,6 +307,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the segment is in the URL and alone in the chart", `location.hash.includes("segment=Champions") && document.getElementById("chart-segments").dataset.points === "1"`)
 	wait("the cohort heatmap has its month", `/2026-01/.test(document.getElementById("coh-body").textContent) && document.querySelectorAll("#coh-body td.heat").length === 2`)
 	wait("the CLV fit shows", `/BG\/NBD log-likelihood/.test(document.getElementById("clv-body").textContent)`)
+	wait("the CLV and P(alive) distributions have their bars", `Number(document.getElementById("chart-clv-dist").dataset.points) === 1 &&
+		Number(document.getElementById("chart-alive").dataset.points) === 10 && /1 customers, mean 140/.test(document.getElementById("cd-sub").textContent)`)
 	wait("the clusters show", `document.querySelectorAll("#cl-body tr").length === 2`)
 	eval(`(() => { document.getElementById("cust-id").value = "c001"; document.getElementById("cust-form").requestSubmit(); return ""; })()`)
 	wait("the customer is in the URL", `location.hash.includes("customer=c001")`)

@@ -100,10 +100,13 @@ page("overview", {
     tile("o-tps", fmt1.format(now.n / r.seconds), now.n, before.n);
     tile("o-rev", ov.currency ? money(now.rev / mins, ov.currency) : "–", now.rev, before.rev);
     tile("o-fraud", fmtPct(now.n ? now.alerts / now.n : null, 2), now.n ? now.alerts / now.n : null, before.n ? before.alerts / before.n : null, false);
-    const qRange = Math.min(r.seconds, 7 * 86400);
+    // Whole minutes, as the API counts them: a span it would round out
+    // past its 7 days is refused.
+    const qRange = Math.min(Math.ceil(r.seconds / 60) * 60, 7 * 86400);
+    const qTo = Math.ceil(r.to / 60) * 60;
     try {
-      const [q, qb] = await Promise.all([getJSON("api/v1/quality?from=" + iso(r.to - qRange) + "&to=" + iso(r.to)),
-        getJSON("api/v1/quality?from=" + iso(r.to - 2 * qRange) + "&to=" + iso(r.to - qRange))]);
+      const [q, qb] = await Promise.all([getJSON("api/v1/quality?from=" + iso(qTo - qRange) + "&to=" + iso(qTo)),
+        getJSON("api/v1/quality?from=" + iso(qTo - 2 * qRange) + "&to=" + iso(qTo - qRange))]);
       tile("o-quality", fmtPct(q.overall.score, 2), q.overall.score, qb.overall.score);
     } catch (e) {
       tile("o-quality", "–", null, null);
@@ -434,6 +437,11 @@ const segChart = new Chart($("chart-segments"), { height: 260, time: false, cate
 const clvChart = new Chart($("chart-clv"), { height: 260, time: false, categories: true, xLabel: "segment",
   series: [{ label: "mean CLV", color: "--c1", bars: true, fmt: (v) => fmt2.format(v) }] });
 
+const clvDistChart = new Chart($("chart-clv-dist"), { height: 240, time: false, categories: true, xLabel: "CLV", xFmt: String,
+  series: [{ label: "customers", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }] });
+const aliveChart = new Chart($("chart-alive"), { height: 240, time: false, categories: true, xLabel: "P(alive)", xFmt: String,
+  series: [{ label: "customers", color: "--c5", bars: true, fmt: (v) => fmtInt.format(v) }] });
+
 async function showCustomer(id) {
   const box = $("cust-body");
   box.classList.toggle("hidden", !id);
@@ -532,7 +540,17 @@ page("customers", {
       $("coh-body").replaceChildren(...(rows.length ? rows : [emptyRow(2, "no cohorts yet: the analytics job computes them")]));
     } catch (e) { /* no analytics API: the segments panel says so */ }
     try {
-      const m = await getJSON("api/v1/clv/model");
+      const d = await getJSON("api/v1/clv/distribution");
+      const range = (b, f) => f(b.from) + (b.to == null ? "+" : "–" + f(b.to));
+      clvDistChart.spec.xFmt = (i) => (d.clv[i] ? range(d.clv[i], compact) : "");
+      clvDistChart.build();
+      clvDistChart.setData(d.customers ? [d.clv.map((_, i) => i), d.clv.map((b) => b.customers)] : [[], []]);
+      aliveChart.spec.xFmt = (i) => (d.p_alive[i] ? range(d.p_alive[i], (v) => v.toFixed(1)) : "");
+      aliveChart.build();
+      aliveChart.setData(d.customers ? [d.p_alive.map((_, i) => i), d.p_alive.map((b) => b.customers)] : [[], []]);
+      $("cd-sub").textContent = d.customers ? fmtInt.format(d.customers) + " customers, mean " + fmt2.format(d.mean_clv) + (d.unscored ? ", " + fmtInt.format(d.unscored) + " not scored yet" : "") : "no CLV predicted yet";
+      const m = d.model;
+      if (!m) throw new Error("no CLV model yet");
       const mt = m.metrics || {};
       const num = (v, f) => (typeof v === "number" && Number.isFinite(v) ? f(v) : "–");
       const corr = mt.frequency_monetary_correlation;
@@ -662,9 +680,11 @@ function drawQuality(q) {
 
 page("quality", {
   async load(r) {
-    const from = Math.max(r.from, r.to - 7 * 86400);
+    // Whole minutes, as the API counts them (see the overview's tile).
+    const to = Math.ceil(r.to / 60) * 60;
+    const from = Math.max(Math.floor(r.from / 60) * 60, to - 7 * 86400);
     $("q-sub").textContent = "by the minute records were checked" + (from > r.from ? "; the last 7 days of the range (the API's longest)" : "");
-    const q = await getJSON("api/v1/quality?from=" + iso(from) + "&to=" + iso(r.to));
+    const q = await getJSON("api/v1/quality?from=" + iso(from) + "&to=" + iso(to));
     drawQuality(q);
     const fs = q.findings.map((f) => {
       const tr = el("tr");

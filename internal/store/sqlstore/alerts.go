@@ -71,7 +71,9 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 		where = append(where, `CAST(reasons AS TEXT) LIKE `+arg(RuleReasonPattern(f.Rule))+` ESCAPE '\'`)
 	}
 	if f.Scenario != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM labels l WHERE l.transaction_id = alerts.transaction_id AND l.scenario = "+arg(f.Scenario)+")")
+		// scenario <> '' lets both databases use the partial index of
+		// the labels that name one (a bound value proves nothing).
+		where = append(where, "transaction_id IN (SELECT l.transaction_id FROM labels l WHERE l.scenario = "+arg(f.Scenario)+" AND l.scenario <> '')")
 	}
 	q := `SELECT ` + alertCols + ` FROM alerts`
 	if len(where) > 0 {

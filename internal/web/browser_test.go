@@ -454,7 +454,7 @@ func waitForFile(t *testing.T, dir, prefix, suffix string) string {
 }
 
 // findChromium returns the browser to drive, or skips the test.
-func findChromium(t *testing.T) string {
+func findChromium(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("SHOPSTREAM_CHROMIUM"); p != "" {
 		return p

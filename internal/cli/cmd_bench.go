@@ -49,7 +49,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	brokers := fs.String("brokers", "", "with the deployed phase: comma-separated host:port of a Kafka to use instead of a `shopstream broker` child")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
+	var af apiBenchFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := af.validate(fs); err != nil {
 		return err
 	}
 	switch {
@@ -100,6 +105,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if af.only {
+		return runAPIBench(ctx, &af, *pg, *seed, *batch, *asJSON, logger, stdout)
 	}
 	url := *pg
 	if url == "" {

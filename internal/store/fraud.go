@@ -60,8 +60,9 @@ type Fraud interface {
 	Alerts(ctx context.Context, f AlertFilter) ([]AlertRecord, error)
 	// LabelAlert records an analyst's verdict on the alert of a
 	// transaction (AlertConfirmedFraud or AlertFalsePositive) and returns
-	// the updated alert, or an error wrapping ErrUnknownAlert.
-	LabelAlert(ctx context.Context, transactionID, status string, at time.Time) (*AlertRecord, error)
+	// the updated alert, or an error wrapping ErrUnknownAlert. by names
+	// who labelled it (the API's authenticated principal), at when.
+	LabelAlert(ctx context.Context, transactionID, status, by string, at time.Time) (*AlertRecord, error)
 
 	// FraudOutcomes returns the scored transactions of the newest window
 	// of event time, joined with their labels, for live detection
@@ -154,6 +155,18 @@ type AlertFilter struct {
 	BeforeID int64
 	// Limit bounds the answer; at most 1000, default 50.
 	Limit int
+	// Decision is "review" or "decline", or "" for both.
+	Decision string
+	// Scenario keeps the alerts whose transaction the generator labelled
+	// with this fraud scenario; "" for all.
+	Scenario string
+	// Rule keeps the alerts one of whose reasons is this rule; "" for all.
+	Rule string
+	// MinAmountCents and MaxAmountCents, when set, bound the amount:
+	// [min, max].
+	MinAmountCents, MaxAmountCents *int64
+	// Since and Until, when not zero, bound the event time: [Since, Until).
+	Since, Until time.Time
 }
 
 // AlertRecord is a stored alert with its analyst status.
@@ -172,6 +185,9 @@ type AlertRecord struct {
 	Status        string
 	CreatedAt     time.Time
 	LabelledAt    *time.Time
+	// LabelledBy names who labelled it last ("" while open, and for
+	// labels recorded before who was kept).
+	LabelledBy string
 }
 
 // OutcomeQuery selects the transactions of FraudOutcomes.

@@ -20,6 +20,7 @@ import (
 //	GET /api/v1/segments        customers per RFM segment; cluster profiles
 //	GET /api/v1/cohorts         acquisition cohorts: retention and revenue
 //	GET /api/v1/clv/model       CLV model parameters and fit statistics
+//	GET /api/v1/clv/distribution  customers by predicted CLV and P(alive), with the fit
 //
 // Segments and cohorts change once per refresh, so they are cached for
 // ten seconds however many dashboards poll.
@@ -29,6 +30,7 @@ func RegisterAnalytics(s *Server, a store.Analytics) {
 	s.Handle("GET /api/v1/segments", http.HandlerFunc(h.segments))
 	s.Handle("GET /api/v1/cohorts", http.HandlerFunc(h.cohorts))
 	s.Handle("GET /api/v1/clv/model", http.HandlerFunc(h.clvModel))
+	s.Handle("GET /api/v1/clv/distribution", http.HandlerFunc(h.clvDistribution))
 }
 
 type analyticsAPI struct {

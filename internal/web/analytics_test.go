@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -189,5 +191,80 @@ func TestAnalyticsEmpty(t *testing.T) {
 	raw = getAnalyticsJSON(t, ts, "/api/v1/clv/model", http.StatusNotFound, nil)
 	if !strings.Contains(raw, "no CLV model") {
 		t.Fatalf("CLV model of an empty store: %s", raw)
+	}
+}
+
+// TestAnalyticsCLVDistribution counts the fixture's alice (CLV 140,
+// P(alive) 0.8) and three more customers by hand: CLV 0.4 and 3 (P(alive)
+// 0.05 and 0.85), 2,500,000 (1), and one not scored yet.
+func TestAnalyticsCLVDistribution(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+
+	var d web.CLVDistribution
+	raw := getAnalyticsJSON(t, ts, "/api/v1/clv/distribution", http.StatusOK, &d)
+	if d.Customers != 0 || d.MeanCLV != nil || len(d.CLV) != 0 || len(d.PAlive) != 10 || d.Model != nil {
+		t.Fatalf("the distribution of an empty store: %s", raw)
+	}
+
+	analyticsFixture(t, st)
+	var rows []store.CustomerAnalytics
+	for i, c := range []struct{ clv, alive float64 }{{0.4, 0.05}, {3, 0.85}, {2_500_000, 1}} {
+		rows = append(rows, store.CustomerAnalytics{CustomerID: fmt.Sprintf("d%d", i), Segment: "Lost", UpdatedAt: time.Now(),
+			CLV: &store.CLVFigures{ProbAlive: c.alive, Value: c.clv, ModelVersion: 1}})
+	}
+	rows = append(rows, store.CustomerAnalytics{CustomerID: "fresh", Segment: "Lost", UpdatedAt: time.Now()})
+	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh server: the first answer is cached for ten seconds.
+	srv2, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv2, st)
+	ts2 := httptest.NewServer(srv2)
+	t.Cleanup(ts2.Close)
+	d = web.CLVDistribution{}
+	raw = getAnalyticsJSON(t, ts2, "/api/v1/clv/distribution", http.StatusOK, &d)
+	if d.Customers != 4 || d.Unscored != 1 || d.MeanCLV == nil || math.Abs(*d.MeanCLV-(0.4+3+140+2_500_000)/4) > 1e-6 {
+		t.Fatalf("totals: %s", raw)
+	}
+	// From the lowest non-empty bucket [0, 1) to the open-ended top one:
+	// 0.4 | 3 in [2, 5) | 140 in [100, 200) | 2.5 million from 1 million.
+	var got []string
+	for _, b := range d.CLV {
+		to := "open"
+		if b.To != nil {
+			to = fmt.Sprint(*b.To)
+		}
+		if b.Customers > 0 {
+			got = append(got, fmt.Sprintf("%v-%s:%d", b.From, to, b.Customers))
+		}
+	}
+	if s := strings.Join(got, " "); s != "0-1:1 2-5:1 100-200:1 1e+06-open:1" || d.CLV[0].From != 0 || len(d.CLV) != 20 {
+		t.Fatalf("CLV buckets %s (%d buckets): %s", s, len(d.CLV), raw)
+	}
+	var alive []int64
+	for _, b := range d.PAlive {
+		alive = append(alive, b.Customers)
+	}
+	if fmt.Sprint(alive) != "[1 0 0 0 0 0 0 0 2 1]" || d.PAlive[8].From != 0.8 || *d.PAlive[8].To != 0.9 {
+		t.Fatalf("P(alive) buckets %v: %s", alive, raw)
+	}
+	if d.Model == nil || d.Model.Version != 1 || d.Model.Metrics.BGNBDLogLikelihood != -10.5 {
+		t.Fatalf("the model's fit: %s", raw)
 	}
 }

@@ -175,7 +175,9 @@ func TestAuthRoles(t *testing.T) {
 		t.Fatalf("403 body %s does not name the role needed and the role held", body)
 	}
 	label.header = bearer(analyst)
-	e.want(t, label, http.StatusOK)
+	if body := e.want(t, label, http.StatusOK); !strings.Contains(body, `(alice), analyst"`) {
+		t.Fatalf("the label does not record the analyst's token: %s", body)
+	}
 	e.want(t, req{method: "POST", path: "/api/v1/fraud/models/rollback", header: bearer(analyst)}, http.StatusForbidden)
 	e.want(t, req{method: "GET", path: "/api/v1/tokens", header: bearer(analyst)}, http.StatusForbidden)
 	e.want(t, req{method: "GET", path: "/api/v1/audit", header: bearer(analyst)}, http.StatusForbidden)

@@ -257,11 +257,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	labelled := eval(`(() => { const tr = document.querySelector("#alerts-body tr[data-id]"); tr.querySelector("td.label-cell button").click(); return tr.dataset.id; })()`)
 	wait("the labelled alert keeps its row and says who labelled it", `(() => { const tr = document.querySelector('#alerts-body tr[data-id="`+labelled+`"]');
 		return tr !== null && tr.querySelector(".status-confirmed_fraud") !== null && /by local at/.test(tr.textContent); })()`)
+	// It stays on a reload too: who and when come from the store.
+	show("#/fraud?range=1h&status=confirmed_fraud")
+	wait("the labelled alert is listed after a reload with who and when", `(() => { const tr = document.querySelector('#alerts-body tr[data-id="`+labelled+`"]');
+		return tr !== null && /by local at \d/.test(tr.querySelector("td.label-cell").textContent); })()`)
+	show("#/fraud?range=1h")
 	wait("the scenarios table lists card_testing", `document.querySelector('#fq-scenarios tr[data-scenario="card_testing"]') !== null`)
 	wait("the recall chart has points", `Number(document.getElementById("chart-fraud").dataset.points) > 0`)
+	wait("the recall-by-scenario chart has points and a card_testing line", `Number(document.getElementById("chart-scenarios").dataset.points) > 0 &&
+		/recall card_testing/.test(document.getElementById("chart-scenarios").textContent)`)
 	eval(`document.querySelector('#fq-scenarios tr[data-scenario="card_testing"]').click(), ""`)
 	wait("the drill-down is in the URL", `location.hash.includes("scenario=card_testing")`)
 	wait("the filter shows the scenario", `document.getElementById("f-scenario").value === "card_testing"`)
+	wait("the API lists the scenario's alerts", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0`)
 	eval(`(() => { const s = document.getElementById("f-decision"); s.value = "review"; s.dispatchEvent(new Event("change", {bubbles: true})); return ""; })()`)
 	wait("the decision filter is in the URL", `location.hash.includes("decision=review")`)
 	wait("no declined alert is listed", `document.querySelectorAll("#alerts-body tr[data-id]").length === 0 && /matches the filters/.test(document.getElementById("alerts-body").textContent)`)
@@ -299,6 +307,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the segment is in the URL and alone in the chart", `location.hash.includes("segment=Champions") && document.getElementById("chart-segments").dataset.points === "1"`)
 	wait("the cohort heatmap has its month", `/2026-01/.test(document.getElementById("coh-body").textContent) && document.querySelectorAll("#coh-body td.heat").length === 2`)
 	wait("the CLV fit shows", `/BG\/NBD log-likelihood/.test(document.getElementById("clv-body").textContent)`)
+	wait("the CLV and P(alive) distributions have their bars", `Number(document.getElementById("chart-clv-dist").dataset.points) === 1 &&
+		Number(document.getElementById("chart-alive").dataset.points) === 10 && /1 customers, mean 140/.test(document.getElementById("cd-sub").textContent)`)
 	wait("the clusters show", `document.querySelectorAll("#cl-body tr").length === 2`)
 	eval(`(() => { document.getElementById("cust-id").value = "c001"; document.getElementById("cust-form").requestSubmit(); return ""; })()`)
 	wait("the customer is in the URL", `location.hash.includes("customer=c001")`)
@@ -445,7 +455,7 @@ func waitForFile(t *testing.T, dir, prefix, suffix string) string {
 }
 
 // findChromium returns the browser to drive, or skips the test.
-func findChromium(t *testing.T) string {
+func findChromium(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("SHOPSTREAM_CHROMIUM"); p != "" {
 		return p

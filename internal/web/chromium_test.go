@@ -36,7 +36,7 @@ func (b *browserProblems) all() []string {
 // is. The returned stop closes the browser: defer it after the servers
 // the page talks to, so that it runs first and their Close does not wait
 // for the page's open connections (the dashboard's event stream).
-func openBrowser(t *testing.T, ctx context.Context, chromium string, tolerated ...string) (context.Context, *browserProblems, func()) {
+func openBrowser(t testing.TB, ctx context.Context, chromium string, tolerated ...string) (context.Context, *browserProblems, func()) {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),

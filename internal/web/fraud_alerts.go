@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -25,6 +27,9 @@ type AlertJSON struct {
 	Status        string          `json:"status"`
 	CreatedAt     time.Time       `json:"created_at"`
 	LabelledAt    *time.Time      `json:"labelled_at"`
+	// LabelledBy names who labelled it last: the token's name and role,
+	// "local" without authentication; null while open.
+	LabelledBy *string `json:"labelled_by"`
 }
 
 func alertJSON(a *store.AlertRecord) AlertJSON {
@@ -32,9 +37,17 @@ func alertJSON(a *store.AlertRecord) AlertJSON {
 	if !json.Valid(reasons) {
 		reasons = json.RawMessage("[]")
 	}
-	return AlertJSON{ID: a.ID, TransactionID: a.TransactionID, CustomerID: a.CustomerID, EventTime: a.EventTime,
+	out := AlertJSON{ID: a.ID, TransactionID: a.TransactionID, CustomerID: a.CustomerID, EventTime: a.EventTime,
 		Amount: float64(a.AmountCents) / 100, AmountCents: a.AmountCents, Risk: round4(a.Risk), Decision: a.Decision,
 		Reasons: reasons, Status: a.Status, CreatedAt: a.CreatedAt, LabelledAt: a.LabelledAt}
+	if a.LabelledAt != nil {
+		by := a.LabelledBy
+		if by == "" {
+			by = "unknown"
+		}
+		out.LabelledBy = &by
+	}
+	return out
 }
 
 // AlertsResponse is the body of GET /api/v1/alerts.
@@ -49,27 +62,10 @@ type AlertsResponse struct {
 }
 
 func (h *fraudAPI) alerts(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := store.AlertFilter{Status: q.Get("status"), Limit: 50}
-	if f.Status == "all" {
-		f.Status = ""
-	}
-	if f.Status != "" && !store.ValidAlertStatus(f.Status) {
-		WriteError(w, fmt.Errorf("%w: status %q, want open, confirmed_fraud, false_positive or all", ErrBadRequest, f.Status))
-		return
-	}
-	var err error
-	if f.Limit, f.BeforeID, err = pageQuery(q, 50); err != nil {
+	f, err := alertFilter(r.URL.Query())
+	if err != nil {
 		WriteError(w, err)
 		return
-	}
-	if v := q.Get("since_id"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			WriteError(w, fmt.Errorf("%w: since_id %q is not a non-negative integer", ErrBadRequest, v))
-			return
-		}
-		f.SinceID = n
 	}
 	as, err := h.deps.Store.Alerts(r.Context(), f)
 	if err != nil {
@@ -108,7 +104,15 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before := alertState(r.Context(), h.deps.Store, r.PathValue("transaction_id"))
-	a, err := h.deps.Store.LabelAlert(r.Context(), r.PathValue("transaction_id"), status, h.deps.Now())
+	// Who: the token's name and role, or "local" without authentication.
+	by := "local"
+	if p, ok := PrincipalFrom(r.Context()); ok && p.Actor != "" {
+		by = p.Actor
+		if p.TokenID != 0 {
+			by += ", " + p.Role.String()
+		}
+	}
+	a, err := h.deps.Store.LabelAlert(r.Context(), r.PathValue("transaction_id"), status, by, h.deps.Now())
 	if errors.Is(err, store.ErrUnknownAlert) {
 		WriteError(w, fmt.Errorf("%w: %w", ErrNotFound, err))
 		return
@@ -119,4 +123,63 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 	}
 	Audit(r, "alert.label", a.TransactionID, before, alertJSON(a))
 	WriteJSON(w, http.StatusOK, alertJSON(a))
+}
+
+// alertFilter reads the alert queue's filters and page from the query.
+func alertFilter(q url.Values) (store.AlertFilter, error) {
+	f := store.AlertFilter{Status: q.Get("status"), Decision: q.Get("decision"), Scenario: q.Get("scenario"), Rule: q.Get("reason")}
+	if f.Status == "all" {
+		f.Status = ""
+	}
+	if f.Status != "" && !store.ValidAlertStatus(f.Status) {
+		return f, fmt.Errorf("%w: status %q, want open, confirmed_fraud, false_positive or all", ErrBadRequest, f.Status)
+	}
+	if f.Decision != "" && f.Decision != "review" && f.Decision != "decline" {
+		return f, fmt.Errorf("%w: decision %q, want review or decline", ErrBadRequest, f.Decision)
+	}
+	var err error
+	if f.Limit, f.BeforeID, err = pageQuery(q, 50); err != nil {
+		return f, err
+	}
+	if v := q.Get("since_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return f, fmt.Errorf("%w: since_id %q is not a non-negative integer", ErrBadRequest, v)
+		}
+		f.SinceID = n
+	}
+	if f.MinAmountCents, err = queryAmount(q, "min_amount"); err != nil {
+		return f, err
+	}
+	if f.MaxAmountCents, err = queryAmount(q, "max_amount"); err != nil {
+		return f, err
+	}
+	if f.MinAmountCents != nil && f.MaxAmountCents != nil && *f.MaxAmountCents < *f.MinAmountCents {
+		return f, fmt.Errorf("%w: max_amount is below min_amount", ErrBadRequest)
+	}
+	if f.Since, err = queryTime(q, "since"); err != nil {
+		return f, err
+	}
+	if f.Until, err = queryTime(q, "until"); err != nil {
+		return f, err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return f, fmt.Errorf("%w: until %s is not after since %s", ErrBadRequest, f.Until.Format(time.RFC3339), f.Since.Format(time.RFC3339))
+	}
+	return f, nil
+}
+
+// queryAmount reads an amount in the currency's units (12.5 for 12.50)
+// as cents; nil when the parameter is absent.
+func queryAmount(q url.Values, name string) (*int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(x) || x < 0 || x > 1e13 {
+		return nil, fmt.Errorf("%w: %s %q is not a non-negative amount", ErrBadRequest, name, v)
+	}
+	c := int64(math.Round(x * 100))
+	return &c, nil
 }

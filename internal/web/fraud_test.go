@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,7 @@ func TestFraudAPI(t *testing.T) {
 			t.Run("alerts", func(t *testing.T) { testAlertsAPI(t, e) })
 			t.Run("label", func(t *testing.T) { testLabelAPI(t, e) })
 			t.Run("metrics", func(t *testing.T) { testMetricsAPI(t, e) })
+			t.Run("series", func(t *testing.T) { testSeriesAPI(t, e) })
 			t.Run("rules", func(t *testing.T) { testRulesAPI(t, e) })
 			t.Run("models", func(t *testing.T) { testModelsAPI(t, e) })
 			t.Run("score", func(t *testing.T) { testScoreAPI(t, e) })
@@ -268,7 +270,41 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 	if none.Alerts == nil || len(none.Alerts) != 0 || none.LastID != a.ID {
 		t.Fatalf("nothing new = %+v", none)
 	}
-	for _, q := range []string{"status=closed", "limit=0", "limit=5000", "since_id=-1", "since_id=x", "cursor=0", "cursor=x"} {
+	at := func(m int) string {
+		return url.QueryEscape(fraudBase.Add(time.Duration(m) * time.Minute).Format(time.RFC3339))
+	}
+	for _, c := range []struct{ q, want string }{
+		{"decision=decline", "f8,f3"},
+		{"scenario=card_testing", "f8,f2"},
+		{"reason=order_velocity", "f8,f7,f5,f3,f2"},
+		{"reason=geo_mismatch", ""},
+		{"min_amount=10.03&max_amount=10.07", "f7,f5,f3"},
+		{"since=" + at(3) + "&until=" + at(8), "f7,f5,f3"},
+		{"decision=review&scenario=card_testing&min_amount=10", "f2"},
+	} {
+		var p web.AlertsResponse
+		e.call(t, "GET", "/api/v1/alerts?"+c.q, "", 200, &p)
+		if got := alertIDs(p.Alerts); got != c.want {
+			t.Errorf("alerts?%s = %q, want %q", c.q, got, c.want)
+		}
+	}
+	// A filtered queue pages by cursor too.
+	seen = nil
+	for cursor, n := "", 0; ; n++ {
+		var p web.AlertsResponse
+		e.call(t, "GET", "/api/v1/alerts?decision=review&limit=2&cursor="+cursor, "", 200, &p)
+		seen = append(seen, alertIDs(p.Alerts))
+		if p.NextCursor == "" || n > 5 {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if got := strings.Join(seen, "|"); got != "f7,f5|f2" {
+		t.Fatalf("pages of reviews = %s, want f7,f5|f2", got)
+	}
+	for _, q := range []string{"status=closed", "limit=0", "limit=5000", "since_id=-1", "since_id=x", "cursor=0", "cursor=x",
+		"decision=approve", "min_amount=x", "min_amount=-1", "max_amount=NaN", "min_amount=5&max_amount=4", "since=yesterday",
+		"since=" + at(5) + "&until=" + at(5)} {
 		e.call(t, "GET", "/api/v1/alerts?"+q, "", 400, nil)
 	}
 }
@@ -276,7 +312,8 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 func testLabelAPI(t *testing.T, e *fraudEnv) {
 	var a web.AlertJSON
 	e.call(t, "POST", "/api/v1/alerts/f7/label", `{"label": "fraud"}`, 200, &a)
-	if a.TransactionID != "f7" || a.Status != "confirmed_fraud" || a.LabelledAt == nil || !a.LabelledAt.Equal(fraudBase.Add(time.Hour)) {
+	if a.TransactionID != "f7" || a.Status != "confirmed_fraud" || a.LabelledAt == nil || !a.LabelledAt.Equal(fraudBase.Add(time.Hour)) ||
+		a.LabelledBy == nil || *a.LabelledBy != "local" {
 		t.Fatalf("labelled alert = %+v", a)
 	}
 	e.call(t, "POST", "/api/v1/alerts/f8/label", `{"label": "false_positive"}`, 200, &a)
@@ -293,6 +330,15 @@ func testLabelAPI(t *testing.T, e *fraudEnv) {
 	e.call(t, "GET", "/api/v1/alerts?status=open", "", 200, &open)
 	if got := alertIDs(open.Alerts); got != "f5,f3,f2" {
 		t.Fatalf("open alerts after labelling = %s", got)
+	}
+	// The labelled alerts stay in the whole queue, with who and when.
+	var all web.AlertsResponse
+	e.call(t, "GET", "/api/v1/alerts?status=all", "", 200, &all)
+	if got := alertIDs(all.Alerts); got != "f8,f7,f5,f3,f2" {
+		t.Fatalf("all alerts after labelling = %s", got)
+	}
+	if b := all.Alerts[1].LabelledBy; b == nil || *b != "local" || all.Alerts[1].LabelledAt == nil || all.Alerts[2].LabelledBy != nil {
+		t.Fatalf("who labelled: %+v", all.Alerts[:3])
 	}
 }
 
@@ -457,5 +503,61 @@ func testScoreAPI(t *testing.T, e *fraudEnv) {
 	future := strings.Replace(string(body), "2026-06-01T10:10:00", "2026-06-01T12:10:00", 1)
 	if out := e.call(t, "POST", "/api/v1/score", future, 422, nil); !strings.Contains(out, "future_timestamp") {
 		t.Fatalf("event time ahead of the clock: %s", out)
+	}
+}
+
+// testSeriesAPI checks the per-scenario series worked out by hand from the
+// fixture after the analyst labels (see testMetricsAPI), in two buckets
+// of five minutes: f0..f4 (fraud f2 f3 caught, f4 missed; nothing
+// flagged wrongly) and f5..f9 (f7 caught, f5 and f8 false alarms).
+func testSeriesAPI(t *testing.T, e *fraudEnv) {
+	var s web.ScenarioSeries
+	from, to := fraudBase.Format(time.RFC3339), fraudBase.Add(10*time.Minute).Format(time.RFC3339)
+	e.call(t, "GET", "/api/v1/fraud/series?since="+from+"&until="+to+"&step=5m", "", 200, &s)
+	if s.StepSeconds != 300 || len(s.Starts) != 2 || !s.Starts[0].Equal(fraudBase) || !s.Starts[1].Equal(fraudBase.Add(5*time.Minute)) {
+		t.Fatalf("buckets = %v step %d", s.Starts, s.StepSeconds)
+	}
+	if fmt.Sprint(s.Labelled, s.Fraud, s.Flagged) != "[5 4] [3 1] [2 3]" {
+		t.Errorf("labelled, fraud, flagged = %v %v %v, want [5 4] [3 1] [2 3]", s.Labelled, s.Fraud, s.Flagged)
+	}
+	if !near(s.Precision[0], 1) || !near(s.Precision[1], 1.0/3) || !near(s.Recall[0], 2.0/3) || !near(s.Recall[1], 1) {
+		t.Errorf("precision %v recall %v", s.Precision, s.Recall)
+	}
+	got := map[string]string{}
+	for _, sc := range s.Scenarios {
+		got[sc.Scenario] = fmt.Sprint(sc.Fraud, sc.Caught)
+		if sc.Scenario == "stolen_card" && (!near(sc.Recall[0], 0) || sc.Recall[1] != nil) {
+			t.Errorf("stolen_card recall = %v, want [0 null]", sc.Recall)
+		}
+		if sc.Scenario == "analyst" && (!near(sc.Share[1], 1.0/3) || sc.Share[0] == nil || *sc.Share[0] != 0) {
+			t.Errorf("analyst share = %v, want [0 1/3]", sc.Share)
+		}
+	}
+	want := map[string]string{"analyst": "[0 1] [0 1]", "bot_burst": "[1 0] [1 0]", "card_testing": "[1 0] [1 0]", "stolen_card": "[1 0] [0 0]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("scenarios = %v, want %v", got, want)
+	}
+	// One bucket of ten minutes adds up the same.
+	e.call(t, "GET", "/api/v1/fraud/series?since="+from+"&until="+to+"&step=600", "", 200, &s)
+	if fmt.Sprint(s.Labelled, s.Fraud, s.Flagged) != "[9] [4] [5]" || !near(s.Recall[0], 3.0/4) {
+		t.Errorf("one bucket: %v %v %v recall %v", s.Labelled, s.Fraud, s.Flagged, s.Recall)
+	}
+	// The default: the last day of event time stored, in buckets of at
+	// most 90.
+	e.call(t, "GET", "/api/v1/fraud/series", "", 200, &s)
+	var labelled int64
+	for _, n := range s.Labelled {
+		labelled += n
+	}
+	if labelled != 9 || len(s.Starts) > 90 || s.Until == nil || !s.Until.Equal(fraudBase.Add(10*time.Minute)) {
+		t.Errorf("default series: %d labelled in %d buckets until %v", labelled, len(s.Starts), s.Until)
+	}
+	e.call(t, "GET", "/api/v1/fraud/series?span=5m&step=1m", "", 200, &s)
+	if len(s.Starts) != 5 || fmt.Sprint(s.Labelled) != "[1 1 1 1 0]" || !s.Starts[0].Equal(fraudBase.Add(5*time.Minute)) {
+		t.Errorf("the last five minutes: %v labelled from %v", s.Labelled, s.Starts)
+	}
+	for _, q := range []string{"span=0", "span=1s", "span=1h&since=" + from, "step=30s", "step=x", "step=0", "step=90s", "since=" + to + "&until=" + from,
+		"since=1970-01-01T00:00:00Z&until=2030-01-01T00:00:00Z&step=1m", "since=yesterday"} {
+		e.call(t, "GET", "/api/v1/fraud/series?"+q, "", 400, nil)
 	}
 }

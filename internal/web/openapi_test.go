@@ -489,6 +489,19 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	o.check(t, create, resp, body)
 
+	// A labelled alert, as documented, and the queue showing who labelled
+	// it: the nullable fields filled in.
+	resp, body = e.send(t, "POST", "/api/v1/alerts/f7/label", "application/json", strings.NewReader(`{"label":"fraud"}`))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"labelled_by":"token 1 (ops), admin"`) {
+		t.Fatalf("labelling an alert: %d %s", resp.StatusCode, body)
+	}
+	o.check(t, find("POST", "/api/v1/alerts/{transaction_id}/label"), resp, body)
+	resp, body = e.send(t, "GET", "/api/v1/alerts?status=confirmed_fraud&decision=review&min_amount=10&until=2030-01-01T00:00:00Z", "", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"transaction_id":"f7"`) || !strings.Contains(string(body), `"labelled_by":"token 1 (ops), admin"`) {
+		t.Fatalf("the labelled alert in the filtered queue: %d %s", resp.StatusCode, body)
+	}
+	o.check(t, find("GET", "/api/v1/alerts"), resp, body)
+
 	for _, op := range ops {
 		if op.method != "GET" {
 			continue
@@ -574,6 +587,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		status int
 	}{
 		{"/api/v1/alerts?status=maybe", http.StatusBadRequest},
+		{"/api/v1/alerts?min_amount=-1", http.StatusBadRequest},
 		{"/api/v1/quarantine?limit=0", http.StatusBadRequest},
 		{"/api/v1/quality?from=yesterday", http.StatusBadRequest},
 		{"/api/v1/customers/nobody", http.StatusNotFound},

@@ -101,10 +101,11 @@ var routes = map[string]Access{
 	// The dashboard's live events (stream.go): one per tab, long-lived.
 	"GET /api/v1/stream": {Role: Viewer, Stream: true},
 	// Analytics (analytics.go).
-	"GET /api/v1/customers/{id}": {Role: Viewer},
-	"GET /api/v1/segments":       {Role: Viewer},
-	"GET /api/v1/cohorts":        {Role: Viewer},
-	"GET /api/v1/clv/model":      {Role: Viewer},
+	"GET /api/v1/customers/{id}":   {Role: Viewer},
+	"GET /api/v1/segments":         {Role: Viewer},
+	"GET /api/v1/cohorts":          {Role: Viewer},
+	"GET /api/v1/clv/model":        {Role: Viewer},
+	"GET /api/v1/clv/distribution": {Role: Viewer},
 	// Recommendations (recommend.go).
 	"GET /api/v1/customers/{id}/recommendations": {Role: Viewer},
 	"GET /api/v1/products/{id}/similar":          {Role: Viewer},
@@ -114,6 +115,7 @@ var routes = map[string]Access{
 	"POST /api/v1/alerts/{transaction_id}/label":  {Role: Analyst},
 	"GET /api/v1/fraud/rules":                     {Role: Viewer},
 	"GET /api/v1/fraud/metrics":                   {Role: Viewer},
+	"GET /api/v1/fraud/series":                    {Role: Viewer},
 	"GET /api/v1/fraud/models":                    {Role: Viewer},
 	"POST /api/v1/fraud/models/{version}/promote": {Role: Admin},
 	"POST /api/v1/fraud/models/rollback":          {Role: Admin},

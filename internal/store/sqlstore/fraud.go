@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -295,37 +294,8 @@ func (s *Store) RollbackFraudModel(ctx context.Context, at time.Time) (int, erro
 	return to, nil
 }
 
-const alertCols = `id, transaction_id, customer_id, event_time, amount_cents, risk, decision, CAST(reasons AS TEXT), status, created_at, labelled_at`
-
-func scanAlert(row Row) (store.AlertRecord, error) {
-	var a store.AlertRecord
-	var reasons string
-	err := row.Scan(&a.ID, &a.TransactionID, &a.CustomerID, &a.EventTime, &a.AmountCents, &a.Risk, &a.Decision, &reasons,
-		&a.Status, &a.CreatedAt, &a.LabelledAt)
-	a.ReasonsJSON, a.EventTime, a.CreatedAt, a.LabelledAt = []byte(reasons), a.EventTime.UTC(), a.CreatedAt.UTC(), utcp(a.LabelledAt)
-	return a, err
-}
-
-// Alerts implements store.Fraud.
-func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertRecord, error) {
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	f.Limit = min(f.Limit, 1000)
-	before := f.BeforeID
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	out, err := collect(ctx, s.d.DB(), `SELECT `+alertCols+` FROM alerts WHERE ($1 = '' OR status = $1) AND id > $2 AND id < $4
-		ORDER BY id DESC LIMIT $3`, []any{f.Status, f.SinceID, f.Limit, before}, func(r Rows) (store.AlertRecord, error) { return scanAlert(r) })
-	if err != nil {
-		return nil, fmt.Errorf("reading alerts: %w", err)
-	}
-	return out, nil
-}
-
 // LabelAlert implements store.Fraud.
-func (s *Store) LabelAlert(ctx context.Context, transactionID, status string, at time.Time) (*store.AlertRecord, error) {
+func (s *Store) LabelAlert(ctx context.Context, transactionID, status, by string, at time.Time) (*store.AlertRecord, error) {
 	if !store.ValidAlertStatus(status) {
 		return nil, fmt.Errorf("labelling alert %s: unknown status %q", transactionID, status)
 	}
@@ -340,8 +310,8 @@ func (s *Store) LabelAlert(ctx context.Context, transactionID, status string, at
 				return err
 			}
 			var err error
-			a, err = scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = $1, labelled_at = $2 WHERE transaction_id = $3 AND status = $4
-				RETURNING `+alertCols, status, at, transactionID, old))
+			a, err = scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = $1, labelled_at = $2, labelled_by = $5 WHERE transaction_id = $3 AND status = $4
+				RETURNING `+alertCols, status, at, transactionID, old, by))
 			if errors.Is(err, ErrNoRows) {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ func RunAnalytics(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CategorySpend", testCategorySpend},
 		{"CustomerAnalytics", testCustomerAnalytics},
 		{"AnalyticsChunks", testAnalyticsChunks},
+		{"CLVDistribution", testCLVDistribution},
 		{"Cohorts", testCohorts},
 		{"Models", testModels},
 		{"TryLead", testTryLead},
@@ -376,5 +378,44 @@ func testEmptyAnalytics(t *testing.T, _ store.Store, a store.Analytics) {
 	}
 	if err := a.WriteCustomerAnalytics(ctx, nil); err != nil {
 		t.Fatalf("writing no rows: %v", err)
+	}
+}
+
+// testCLVDistribution counts five customers by hand: CLV 0.5 (P(alive)
+// 0.05), 1 (0.1: the edge falls in the higher bucket), 2.5 (0.55), 2.5
+// (0.999) and 1000 (1), one without a CLV, with edges 1, 2, 5.
+func testCLVDistribution(t *testing.T, s store.Store, a store.Analytics) {
+	ctx := context.Background()
+	r, ok := s.(store.CLVDistributionReader)
+	if !ok {
+		t.Fatalf("%T does not implement store.CLVDistributionReader", s)
+	}
+	edges := []float64{1, 2, 5}
+	d, err := r.CLVDistribution(ctx, edges)
+	if err != nil || d.Customers != 0 || d.Unscored != 0 || len(d.Cells) != 0 {
+		t.Fatalf("empty distribution = %+v, %v", d, err)
+	}
+	when := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
+	var rows []store.CustomerAnalytics
+	for i, c := range []struct{ clv, alive float64 }{{0.5, 0.05}, {1, 0.1}, {2.5, 0.55}, {2.5, 0.999}, {1000, 1}} {
+		rows = append(rows, store.CustomerAnalytics{CustomerID: fmt.Sprintf("d%d", i), Segment: "x", UpdatedAt: when,
+			CLV: &store.CLVFigures{ProbAlive: c.alive, Value: c.clv, ModelVersion: 1}})
+	}
+	rows = append(rows, store.CustomerAnalytics{CustomerID: "new", Segment: "x", UpdatedAt: when})
+	if err := a.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	d, err = r.CLVDistribution(ctx, edges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Customers != 5 || d.Unscored != 1 || math.Abs(d.SumCLV-1006.5) > 1e-9 {
+		t.Fatalf("distribution totals = %+v", d)
+	}
+	if got := fmt.Sprint(d.Cells); got != "[{0 0 1} {1 1 1} {2 5 1} {2 9 1} {3 9 1}]" {
+		t.Fatalf("cells = %s, want [{0 0 1} {1 1 1} {2 5 1} {2 9 1} {3 9 1}]", got)
+	}
+	if _, err := r.CLVDistribution(ctx, []float64{2, 1}); err == nil {
+		t.Fatal("decreasing edges accepted")
 	}
 }

@@ -25,6 +25,7 @@ func RunFraud[S store.Store](t *testing.T, open func(t *testing.T) S) {
 		{"ModelLifecycle", testModelLifecycle},
 		{"ModelStatusErrors", testModelStatusErrors},
 		{"Alerts", testAlerts},
+		{"AlertFilters", testAlertFilters},
 		{"Outcomes", testOutcomes},
 		{"OutcomesSampled", testOutcomesSampled},
 		{"Rollups", testRollups},
@@ -161,10 +162,10 @@ func testLabelledFeatures(t *testing.T, s store.Store, f store.Fraud) {
 	labels := []store.Label{{TransactionID: "t0"}, {TransactionID: "t1", Fraud: true, Scenario: "bot_burst"},
 		{TransactionID: "t2", Fraud: true, Scenario: "stolen_card"}, {TransactionID: "t5"}}
 	writeParts(t, s, map[int32][]store.Tx{0: txs}, labels, []store.Alert{alertOf(txs[1]), alertOf(txs[2]), alertOf(txs[3]), alertOf(txs[4])})
-	if _, err := f.LabelAlert(ctx, "t2", store.AlertFalsePositive, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "t2", store.AlertFalsePositive, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.LabelAlert(ctx, "t3", store.AlertConfirmedFraud, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "t3", store.AlertConfirmedFraud, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
 	got, err := f.LabelledFeatures(ctx, 10)
@@ -405,14 +406,19 @@ func testAlerts(t *testing.T, s store.Store, f store.Fraud) {
 	}
 
 	when := fbase.Add(time.Hour)
-	got, err := f.LabelAlert(ctx, "x1", store.AlertConfirmedFraud, when)
+	got, err := f.LabelAlert(ctx, "x1", store.AlertConfirmedFraud, "token 7 (alice)", when)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.TransactionID != "x1" || got.Status != store.AlertConfirmedFraud || got.LabelledAt == nil || !got.LabelledAt.Equal(when) {
+	if got.TransactionID != "x1" || got.Status != store.AlertConfirmedFraud || got.LabelledAt == nil || !got.LabelledAt.Equal(when) ||
+		got.LabelledBy != "token 7 (alice)" {
 		t.Fatalf("labelled alert = %+v", got)
 	}
-	if _, err := f.LabelAlert(ctx, "x2", store.AlertFalsePositive, when); err != nil {
+	if c, _ := f.Alerts(ctx, store.AlertFilter{Status: store.AlertConfirmedFraud}); len(c) != 1 || c[0].LabelledBy != "token 7 (alice)" ||
+		c[0].LabelledAt == nil || !c[0].LabelledAt.Equal(when) {
+		t.Fatalf("labelled alert read back = %+v", c)
+	}
+	if _, err := f.LabelAlert(ctx, "x2", store.AlertFalsePositive, "token 2 (analyst)", when); err != nil {
 		t.Fatal(err)
 	}
 	if open, _ := f.Alerts(ctx, store.AlertFilter{Status: store.AlertOpen}); ids(open) != "x4,x3,x0" {
@@ -422,14 +428,91 @@ func testAlerts(t *testing.T, s store.Store, f store.Fraud) {
 		t.Fatalf("confirmed alerts = %s", ids(c))
 	}
 	// An analyst may change their mind.
-	if got, err := f.LabelAlert(ctx, "x1", store.AlertFalsePositive, when); err != nil || got.Status != store.AlertFalsePositive {
+	if got, err := f.LabelAlert(ctx, "x1", store.AlertFalsePositive, "analyst", when); err != nil || got.Status != store.AlertFalsePositive {
 		t.Fatalf("relabel: %+v, %v", got, err)
 	}
-	if _, err := f.LabelAlert(ctx, "nope", store.AlertConfirmedFraud, when); !errors.Is(err, store.ErrUnknownAlert) {
+	if c, _ := f.Alerts(ctx, store.AlertFilter{Status: store.AlertFalsePositive}); ids(c) != "x2,x1" || c[1].LabelledBy != "analyst" {
+		t.Fatalf("false positives after the relabel = %+v", c)
+	}
+	if _, err := f.LabelAlert(ctx, "nope", store.AlertConfirmedFraud, "x", when); !errors.Is(err, store.ErrUnknownAlert) {
 		t.Fatalf("labelling an unknown alert: %v, want ErrUnknownAlert", err)
 	}
-	if _, err := f.LabelAlert(ctx, "x0", "maybe", when); err == nil {
+	if _, err := f.LabelAlert(ctx, "x0", "maybe", "x", when); err == nil {
 		t.Fatal("labelling with an unknown status succeeded")
+	}
+}
+
+// testAlertFilters checks each filter of the alert queue alone and
+// together, and that the cursor pages through a filtered queue.
+func testAlertFilters(t *testing.T, s store.Store, f store.Fraud) {
+	ctx := context.Background()
+	var txs []store.Tx
+	var alerts []store.Alert
+	var labels []store.Label
+	for i := range 8 {
+		decision, reasons := "review", `[{"rule":"order_velocity","reason":"fast","weight":0.95}]`
+		if i%2 == 1 {
+			decision, reasons = "decline", `[{"rule":"geo_mismatch","reason":"far","weight":0.5},{"feature":"amount","value":12,"z":3.1}]`
+		}
+		if i == 6 {
+			// A rule whose name holds LIKE's wildcard must match itself only.
+			reasons = `[{"rule":"odd_rule","reason":"x","weight":0.1}]`
+		}
+		tx := scored(fmt.Sprintf("y%d", i), 0, int64(i), fbase.Add(time.Duration(i)*time.Hour), decision, reasons, 1)
+		tx.TotalCents = int64(1000 * (i + 1))
+		txs = append(txs, tx)
+		alerts = append(alerts, alertOf(tx))
+		scenario := ""
+		if i < 4 {
+			scenario = "card_testing"
+		}
+		labels = append(labels, store.Label{TransactionID: tx.TransactionID, Fraud: scenario != "", Scenario: scenario})
+	}
+	writeParts(t, s, map[int32][]store.Tx{0: txs}, labels, alerts)
+	ids := func(as []store.AlertRecord, err error) string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, a := range as {
+			s = append(s, a.TransactionID)
+		}
+		return strings.Join(s, ",")
+	}
+	cents := func(n int64) *int64 { return &n }
+	for _, c := range []struct {
+		name string
+		f    store.AlertFilter
+		want string
+	}{
+		{"decision", store.AlertFilter{Decision: "decline"}, "y7,y5,y3,y1"},
+		{"scenario", store.AlertFilter{Scenario: "card_testing"}, "y3,y2,y1,y0"},
+		{"rule", store.AlertFilter{Rule: "geo_mismatch"}, "y7,y5,y3,y1"},
+		{"rule with a wildcard", store.AlertFilter{Rule: "odd_rule"}, "y6"},
+		{"no such rule", store.AlertFilter{Rule: "odd%"}, ""},
+		{"a feature is no rule", store.AlertFilter{Rule: "amount"}, ""},
+		{"amount range", store.AlertFilter{MinAmountCents: cents(3000), MaxAmountCents: cents(5000)}, "y4,y3,y2"},
+		{"event time", store.AlertFilter{Since: fbase.Add(2 * time.Hour), Until: fbase.Add(5 * time.Hour)}, "y4,y3,y2"},
+		{"status", store.AlertFilter{Status: store.AlertOpen, Decision: "review", Scenario: "card_testing"}, "y2,y0"},
+		{"together", store.AlertFilter{Decision: "review", Rule: "order_velocity", MinAmountCents: cents(2000), Until: fbase.Add(7 * time.Hour)}, "y4,y2"},
+	} {
+		if got := ids(f.Alerts(ctx, c.f)); got != c.want {
+			t.Errorf("%s: alerts = %q, want %q", c.name, got, c.want)
+		}
+	}
+	// Paging a filtered queue: each page's last ID is the next cursor.
+	var pages []string
+	var before int64
+	for range 5 {
+		page, err := f.Alerts(ctx, store.AlertFilter{Decision: "decline", Limit: 3, BeforeID: before})
+		if len(page) == 0 {
+			break
+		}
+		pages = append(pages, ids(page, err))
+		before = page[len(page)-1].ID
+	}
+	if got := strings.Join(pages, "|"); got != "y7,y5,y3|y1" {
+		t.Errorf("pages of declines = %s, want y7,y5,y3|y1", got)
 	}
 }
 
@@ -454,7 +537,7 @@ func testOutcomes(t *testing.T, s store.Store, f store.Fraud) {
 	labels := []store.Label{{TransactionID: "o1"}, {TransactionID: "o2", Fraud: true, Scenario: "card_testing"},
 		{TransactionID: "o3", Fraud: true, Scenario: "stolen_card"}, {TransactionID: "o5"}}
 	writeParts(t, s, map[int32][]store.Tx{0: p0, 1: p1}, labels, []store.Alert{alertOf(p0[2]), alertOf(p0[3])})
-	if _, err := f.LabelAlert(ctx, "o3", store.AlertFalsePositive, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "o3", store.AlertFalsePositive, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
 
@@ -667,7 +750,7 @@ func testRollups(t *testing.T, s store.Store, f store.Fraud) {
 	labels := []store.Label{{TransactionID: "r1"}, {TransactionID: "r2", Fraud: true, Scenario: "card_testing"},
 		{TransactionID: "r3", Fraud: true, Scenario: "stolen_card"}, {TransactionID: "r5"}}
 	writeParts(t, s, map[int32][]store.Tx{0: p0, 1: p1}, labels, []store.Alert{alertOf(p0[2]), alertOf(p0[3])})
-	if _, err := f.LabelAlert(ctx, "r3", store.AlertFalsePositive, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "r3", store.AlertFalsePositive, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int64{"none//approve/false": 3, "legit//approve/false": 2, "fraud/card_testing/decline/false": 1,
@@ -700,13 +783,13 @@ func testRollups(t *testing.T, s store.Store, f store.Fraud) {
 		t.Fatalf("last hour = %v", hour)
 	}
 	// Labels move transactions: back to open, and confirmed.
-	if _, err := f.LabelAlert(ctx, "r3", store.AlertOpen, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "r3", store.AlertOpen, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.LabelAlert(ctx, "r2", store.AlertConfirmedFraud, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "r2", store.AlertConfirmedFraud, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.LabelAlert(ctx, "r2", store.AlertConfirmedFraud, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "r2", store.AlertConfirmedFraud, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
 	want = map[string]int64{"none//approve/false": 3, "legit//approve/false": 2, "fraud/card_testing/decline/true": 1,

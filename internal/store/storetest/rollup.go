@@ -49,7 +49,7 @@ func RunRollupBackfill(t *testing.T, s store.Store, migration string, exec func(
 	writeParts(t, s, map[int32][]store.Tx{0: txs}, labels, alerts)
 	for i, a := range alerts {
 		status := []string{store.AlertOpen, store.AlertConfirmedFraud, store.AlertFalsePositive}[i%3]
-		if _, err := f.LabelAlert(ctx, a.TransactionID, status, fbase); err != nil {
+		if _, err := f.LabelAlert(ctx, a.TransactionID, status, "analyst", fbase); err != nil {
 			t.Fatal(err)
 		}
 	}

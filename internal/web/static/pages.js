@@ -100,10 +100,13 @@ page("overview", {
     tile("o-tps", fmt1.format(now.n / r.seconds), now.n, before.n);
     tile("o-rev", ov.currency ? money(now.rev / mins, ov.currency) : "–", now.rev, before.rev);
     tile("o-fraud", fmtPct(now.n ? now.alerts / now.n : null, 2), now.n ? now.alerts / now.n : null, before.n ? before.alerts / before.n : null, false);
-    const qRange = Math.min(r.seconds, 7 * 86400);
+    // Whole minutes, as the API counts them: a span it would round out
+    // past its 7 days is refused.
+    const qRange = Math.min(Math.ceil(r.seconds / 60) * 60, 7 * 86400);
+    const qTo = Math.ceil(r.to / 60) * 60;
     try {
-      const [q, qb] = await Promise.all([getJSON("api/v1/quality?from=" + iso(r.to - qRange) + "&to=" + iso(r.to)),
-        getJSON("api/v1/quality?from=" + iso(r.to - 2 * qRange) + "&to=" + iso(r.to - qRange))]);
+      const [q, qb] = await Promise.all([getJSON("api/v1/quality?from=" + iso(qTo - qRange) + "&to=" + iso(qTo)),
+        getJSON("api/v1/quality?from=" + iso(qTo - 2 * qRange) + "&to=" + iso(qTo - qRange))]);
       tile("o-quality", fmtPct(q.overall.score, 2), q.overall.score, qb.overall.score);
     } catch (e) {
       tile("o-quality", "–", null, null);
@@ -145,7 +148,7 @@ on("minute", (d) => {
 
 // ---- Fraud ----
 
-const fr = { alerts: [], cursor: null, me: null, labelledByMe: new Map(), review: 0.4 };
+const fr = { alerts: [], cursor: null, review: 0.4 };
 
 function reasonShort(r) {
   if (typeof r === "string") return r;
@@ -159,15 +162,42 @@ function reasonLong(r) {
   return reasonShort(r);
 }
 
-// matches says whether an alert passes the filters in the URL.
+// alertFilters are the queue's filters: URL parameter, form field, and
+// the API's query parameter of the same name.
+const alertFilters = [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"],
+  ["min_amount", "f-amount"], ["max_amount", "f-max-amount"]];
+
+// alertQuery is the API query of the filters in the URL: the database
+// filters and pages the queue. A custom time range bounds the event time
+// too; the relative ones ("last hour") leave the queue newest first.
+function alertQuery() {
+  const q = new URLSearchParams();
+  for (const [k] of alertFilters) {
+    const v = state.params.get(k);
+    if (v && !(k === "status" && v === "all")) q.set(k, v);
+  }
+  const r = timeRange();
+  if (r.custom) { q.set("since", String(Math.floor(r.from))); q.set("until", String(Math.ceil(r.to))); }
+  return q;
+}
+
+// matches says whether an alert from the live stream passes the filters
+// in the URL, as the API would have it. The stream's alerts carry no
+// scenario, so with a scenario filter only the API's pages are shown.
 function matches(a) {
   const p = state.params;
-  const reasons = Array.isArray(a.reasons) ? a.reasons.map(reasonShort).join(" ") : "";
+  const rules = Array.isArray(a.reasons) ? a.reasons.filter((r) => r && r.rule).map((r) => r.rule) : [];
   if (p.get("customer") && a.customer_id !== p.get("customer")) return false;
   if (p.get("decision") && a.decision !== p.get("decision")) return false;
-  if (p.get("scenario") && !reasons.includes(p.get("scenario"))) return false;
-  if (p.get("reason") && !reasons.toLowerCase().includes(p.get("reason").toLowerCase())) return false;
+  if (p.get("scenario")) return false;
+  if (p.get("reason") && !rules.includes(p.get("reason"))) return false;
   if (p.get("min_amount") && a.amount < Number(p.get("min_amount"))) return false;
+  if (p.get("max_amount") && a.amount > Number(p.get("max_amount"))) return false;
+  const st = p.get("status");
+  if (st && st !== "all" && a.status !== st) return false;
+  const r = timeRange();
+  const t = Date.parse(a.event_time) / 1000;
+  if (r.custom && (t < r.from || t >= r.to)) return false;
   return true;
 }
 
@@ -191,15 +221,14 @@ function alertRow(a) {
 
 const statusNames = { open: "open", confirmed_fraud: "fraud", false_positive: "false positive" };
 
-// fillStatus shows the label buttons, or the label with who gave it (when
-// this page did) and when; the buttons stay to correct a label.
+// fillStatus shows the label buttons, or the label with who gave it and
+// when, as the API recorded them; the buttons stay to correct a label.
 function fillStatus(td, a) {
   td.replaceChildren();
   if (a.status !== "open") {
-    const by = fr.labelledByMe.get(a.transaction_id);
     td.append(el("span", statusNames[a.status] || a.status, "status-" + a.status));
     const when = a.labelled_at ? new Date(a.labelled_at).toLocaleTimeString() : "";
-    td.append(el("small", " " + [by ? "by " + by : "", when].filter(Boolean).join(" at "), "who"));
+    td.append(el("small", " " + [a.labelled_by ? "by " + a.labelled_by : "", when].filter(Boolean).join(" at "), "who"));
   }
   for (const [label, text] of [["fraud", "fraud"], ["false_positive", "false +"]]) {
     if ((label === "fraud" && a.status === "confirmed_fraud") || (label === "false_positive" && a.status === "false_positive")) continue;
@@ -209,7 +238,6 @@ function fillStatus(td, a) {
     b.addEventListener("click", async () => {
       try {
         const out = await postJSON("api/v1/alerts/" + encodeURIComponent(a.transaction_id) + "/label", { label });
-        fr.labelledByMe.set(a.transaction_id, fr.me || "you");
         Object.assign(a, out);
         fillStatus(td, a);
       } catch (e) {
@@ -224,11 +252,12 @@ const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLab
   series: [{ label: "alerts", color: "--c3", bars: true, fmt: (v) => fmtInt.format(v) }] });
 
 function drawAlerts() {
-  const shown = fr.alerts.filter(matches);
-  const rows = shown.slice(0, 200).map(alertRow);
-  if (rows.length === 0) rows.push(emptyRow(7, fr.alerts.length ? "no alert of the " + fr.alerts.length + " loaded matches the filters: clear them or load older alerts" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
+  const shown = fr.alerts.filter((a) => !state.params.get("customer") || a.customer_id === state.params.get("customer"));
+  const rows = shown.map(alertRow);
+  const filtered = [...alertQuery().keys()].length > 0 || state.params.get("customer");
+  if (rows.length === 0) rows.push(emptyRow(7, filtered ? "no alert matches the filters: clear them or widen the range" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
   $("alerts-body").replaceChildren(...rows);
-  $("alerts-count").textContent = Math.min(200, shown.length) + " shown of " + shown.length + " matching, " + fr.alerts.length + " loaded";
+  $("alerts-count").textContent = shown.length + " shown" + (fr.cursor ? ", older ones on the next page" : ", the oldest reached");
   $("alerts-more").disabled = !fr.cursor;
   // Risk histogram of what is shown, 0.05 wide bins.
   const bins = new Array(20).fill(0);
@@ -262,10 +291,10 @@ function showDetail() {
 }
 
 async function loadAlerts(older) {
-  const st = state.params.get("status") || "all";
-  let url = "api/v1/alerts?limit=100&status=" + st;
-  if (older && fr.cursor) url += "&cursor=" + encodeURIComponent(fr.cursor);
-  const a = await getJSON(url);
+  const q = alertQuery();
+  q.set("limit", "100");
+  if (older && fr.cursor) q.set("cursor", fr.cursor);
+  const a = await getJSON("api/v1/alerts?" + q);
   fr.alerts = older ? fr.alerts.concat(a.alerts) : a.alerts;
   fr.cursor = a.next_cursor || null;
   drawAlerts();
@@ -275,6 +304,26 @@ const fraudChart = new Chart($("chart-fraud"), { height: 220,
   series: [{ label: "recall", color: "--c4", scale: "r", fmt: fmtPct }, { label: "precision", color: "--c5", scale: "r", fmt: fmtPct }],
   axes: [{ scale: "r", fmt: (v) => Math.round(v * 100) + "%" }], scales: { r: { auto: false, range: [0, 1.05] } } });
 
+// The scenario chart has a line per scenario, so it is built again when
+// the scenarios change: precision of all alerts first, then each recall.
+const scenChart = new Chart($("chart-scenarios"), { height: 220,
+  series: [{ label: "precision", color: "--c5", scale: "r", fmt: fmtPct }],
+  axes: [{ scale: "r", fmt: (v) => Math.round(v * 100) + "%" }], scales: { r: { auto: false, range: [0, 1.05] } } });
+const scenColors = ["--c4", "--c0", "--c2", "--c3", "--c1"];
+
+async function loadScenarioSeries(r) {
+  const q = r.custom ? "since=" + Math.floor(r.from) + "&until=" + Math.ceil(r.to) : "span=" + Math.round(r.seconds) + "s";
+  const s = await getJSON("api/v1/fraud/series?" + q);
+  const names = s.scenarios.map((x) => x.scenario);
+  const want = ["precision", ...names.map((n) => "recall " + n)];
+  if (scenChart.spec.series.map((x) => x.label).join("|") !== want.join("|")) {
+    scenChart.spec.series = [scenChart.spec.series[0], ...names.map((n, i) => ({ label: "recall " + n, color: scenColors[i % scenColors.length], scale: "r", fmt: fmtPct }))];
+    scenChart.build();
+  }
+  $("fs-sub").textContent = s.step_seconds ? "per " + (s.step_seconds >= 3600 ? s.step_seconds / 3600 + " h" : s.step_seconds / 60 + " min") + ", and precision of all alerts" : "nothing stored yet";
+  scenChart.setData([s.starts.map((t) => Date.parse(t) / 1000), s.precision, ...s.scenarios.map((x) => x.recall)]);
+}
+
 function metricsWindow(seconds) {
   if (seconds <= 3600) return "1h";
   if (seconds <= 86400) return "24h";
@@ -283,12 +332,12 @@ function metricsWindow(seconds) {
 
 page("fraud", {
   async load(r) {
-    for (const [k, id] of [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"], ["min_amount", "f-amount"]]) {
-      $(id).value = state.params.get(k) || (k === "status" ? "all" : "");
-    }
-    if (!fr.me) {
-      const s = await getJSON("api/v1/session").catch(() => null);
-      fr.me = s ? s.actor : null;
+    for (const [k, id] of alertFilters) $(id).value = state.params.get(k) || (k === "status" ? "all" : "");
+    if (!fr.rules) {
+      fr.rules = true;
+      getJSON("api/v1/fraud/rules").then((rs) => {
+        $("rule-list").replaceChildren(...rs.rules.map((r) => { const o = el("option"); o.value = r.name; return o; }));
+      }, () => { fr.rules = false; });
     }
     await loadAlerts(false);
     const win = metricsWindow(r.seconds);
@@ -318,6 +367,7 @@ page("fraud", {
     } catch (e) {
       $("fq-sub").textContent = "no detection figures: " + e.message;
     }
+    await loadScenarioSeries(r).catch((e) => { $("fs-sub").textContent = "no series: " + e.message; });
     try {
       const mr = await getJSON("api/v1/fraud/models");
       const rows = mr.models.slice(0, 10).map((m) => {
@@ -348,13 +398,16 @@ page("fraud", {
 // however many arrive.
 let alertsDrawPending = false;
 on("alerts", (d) => {
-  const st = state.params.get("status");
   const known = new Set(fr.alerts.map((x) => x.id));
   for (const a of d.alerts) {
-    if (known.has(a.id) || (st && st !== "all" && st !== a.status)) continue;
+    if (known.has(a.id) || !matches(a)) continue;
     fr.alerts.unshift(a);
   }
-  if (fr.alerts.length > 1000) fr.alerts.length = 1000;
+  // The newest 1000 stay; older ones are a page away.
+  if (fr.alerts.length > 1000) {
+    fr.alerts.length = 1000;
+    fr.cursor = String(fr.alerts[999].id);
+  }
   if (state.page === "fraud" && !alertsDrawPending) {
     alertsDrawPending = true;
     setTimeout(() => { alertsDrawPending = false; drawAlerts(); }, 1000);
@@ -363,7 +416,7 @@ on("alerts", (d) => {
 
 $("alert-filters").addEventListener("change", () => {
   const p = new URLSearchParams(state.params);
-  for (const [k, id] of [["decision", "f-decision"], ["status", "f-status"], ["scenario", "f-scenario"], ["reason", "f-reason"], ["min_amount", "f-amount"]]) {
+  for (const [k, id] of alertFilters) {
     const v = $(id).value.trim();
     if (v && !(k === "status" && v === "all")) p.set(k, v); else p.delete(k);
   }
@@ -383,6 +436,11 @@ const segChart = new Chart($("chart-segments"), { height: 260, time: false, cate
   series: [{ label: "customers", color: "--c0", bars: true, fmt: (v) => fmtInt.format(v) }] });
 const clvChart = new Chart($("chart-clv"), { height: 260, time: false, categories: true, xLabel: "segment",
   series: [{ label: "mean CLV", color: "--c1", bars: true, fmt: (v) => fmt2.format(v) }] });
+
+const clvDistChart = new Chart($("chart-clv-dist"), { height: 240, time: false, categories: true, xLabel: "CLV", xFmt: String,
+  series: [{ label: "customers", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }] });
+const aliveChart = new Chart($("chart-alive"), { height: 240, time: false, categories: true, xLabel: "P(alive)", xFmt: String,
+  series: [{ label: "customers", color: "--c5", bars: true, fmt: (v) => fmtInt.format(v) }] });
 
 async function showCustomer(id) {
   const box = $("cust-body");
@@ -482,7 +540,17 @@ page("customers", {
       $("coh-body").replaceChildren(...(rows.length ? rows : [emptyRow(2, "no cohorts yet: the analytics job computes them")]));
     } catch (e) { /* no analytics API: the segments panel says so */ }
     try {
-      const m = await getJSON("api/v1/clv/model");
+      const d = await getJSON("api/v1/clv/distribution");
+      const range = (b, f) => f(b.from) + (b.to == null ? "+" : "–" + f(b.to));
+      clvDistChart.spec.xFmt = (i) => (d.clv[i] ? range(d.clv[i], compact) : "");
+      clvDistChart.build();
+      clvDistChart.setData(d.customers ? [d.clv.map((_, i) => i), d.clv.map((b) => b.customers)] : [[], []]);
+      aliveChart.spec.xFmt = (i) => (d.p_alive[i] ? range(d.p_alive[i], (v) => v.toFixed(1)) : "");
+      aliveChart.build();
+      aliveChart.setData(d.customers ? [d.p_alive.map((_, i) => i), d.p_alive.map((b) => b.customers)] : [[], []]);
+      $("cd-sub").textContent = d.customers ? fmtInt.format(d.customers) + " customers, mean " + fmt2.format(d.mean_clv) + (d.unscored ? ", " + fmtInt.format(d.unscored) + " not scored yet" : "") : "no CLV predicted yet";
+      const m = d.model;
+      if (!m) throw new Error("no CLV model yet");
       const mt = m.metrics || {};
       const num = (v, f) => (typeof v === "number" && Number.isFinite(v) ? f(v) : "–");
       const corr = mt.frequency_monetary_correlation;
@@ -612,9 +680,11 @@ function drawQuality(q) {
 
 page("quality", {
   async load(r) {
-    const from = Math.max(r.from, r.to - 7 * 86400);
+    // Whole minutes, as the API counts them (see the overview's tile).
+    const to = Math.ceil(r.to / 60) * 60;
+    const from = Math.max(Math.floor(r.from / 60) * 60, to - 7 * 86400);
     $("q-sub").textContent = "by the minute records were checked" + (from > r.from ? "; the last 7 days of the range (the API's longest)" : "");
-    const q = await getJSON("api/v1/quality?from=" + iso(from) + "&to=" + iso(r.to));
+    const q = await getJSON("api/v1/quality?from=" + iso(from) + "&to=" + iso(to));
     drawQuality(q);
     const fs = q.findings.map((f) => {
       const tr = el("tr");

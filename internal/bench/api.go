@@ -1,0 +1,419 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/detector"
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/jobs"
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/postgres"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// APIConfig configures the API phase: how fast the dashboard's API
+// answers over a store holding many transactions.
+type APIConfig struct {
+	// PostgresURL is the server to fill, in a schema of its own dropped
+	// afterwards. Required unless SQLiteDir is set.
+	PostgresURL string
+	// SQLiteDir, when set, fills an embedded store in this directory
+	// instead.
+	SQLiteDir string
+	// Records is how many generated transactions are stored. Defaults to
+	// 1,000,000.
+	Records int
+	// Customers in the generated shop. Defaults to Records / 20.
+	Customers int
+	// Span is the event time the records cover, ending now, so the
+	// pages' "last hour" and "last day" hold data, and the CLV model has
+	// the 8 weeks of repeat purchases it needs. Defaults to 90 days.
+	Span time.Duration
+	// Seed of the generator. Defaults to 1.
+	Seed int64
+	// Batch is the records per stored batch. Defaults to 10,000.
+	Batch int
+	// Partitions the records are spread over. Defaults to 6.
+	Partitions int
+	// Requests per route measured, after three not measured. Defaults to
+	// 100.
+	Requests int
+	// Detector scores the records as the processor does (one scorer per
+	// partition) and serves the fraud API. Required.
+	Detector *detector.Detector
+	// NewScorer is the processor's fraud scorer factory. Required.
+	NewScorer func(partition int32) pipeline.Scorer
+	// SkipRefresh leaves out the customer-analytics refresh (RFM, CLV,
+	// cohorts) after the fill.
+	SkipRefresh bool
+	// Logger receives progress. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// APIResult is what the API phase measured.
+type APIResult struct {
+	Store     string  `json:"store"`
+	Records   int     `json:"records"`
+	Alerts    int     `json:"alerts"`
+	Customers int     `json:"customers"`
+	FillS     float64 `json:"fill_s"`
+	RefreshS  float64 `json:"refresh_s"`
+	Requests  int     `json:"requests"`
+	// Routes in the order the pages call them.
+	Routes []APIRoute `json:"routes"`
+}
+
+// APIRoute is the latency of one GET as a page sends it.
+type APIRoute struct {
+	Page  string `json:"page"`
+	Route string `json:"route"`
+	// FirstMs is the first (cold) request's; P50, P95 and Max are of the
+	// measured requests that follow.
+	FirstMs float64 `json:"first_ms"`
+	P50Ms   float64 `json:"p50_ms"`
+	P95Ms   float64 `json:"p95_ms"`
+	MaxMs   float64 `json:"max_ms"`
+	Bytes   int     `json:"bytes"`
+}
+
+func (c APIConfig) withDefaults() APIConfig {
+	if c.Records == 0 {
+		c.Records = 1_000_000
+	}
+	if c.Customers == 0 {
+		c.Customers = max(1000, c.Records/20)
+	}
+	if c.Span == 0 {
+		c.Span = 90 * 24 * time.Hour
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Batch == 0 {
+		c.Batch = 10_000
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 6
+	}
+	if c.Requests == 0 {
+		c.Requests = 100
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// RunAPI fills a throwaway store with cfg.Records generated transactions,
+// stored as the processor stores them (scored, with the generator's
+// labels, alerts, windows and detection rollups, through the store's own
+// batch write), runs the customer-analytics refresh once, then requests
+// every GET a dashboard page sends, with the page's query strings, over
+// loopback, and returns their latencies.
+func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Detector == nil || cfg.NewScorer == nil {
+		return nil, errors.New("bench api: Detector and NewScorer are required")
+	}
+	log := cfg.Logger.With("phase", "api")
+	res := &APIResult{Records: cfg.Records, Requests: cfg.Requests}
+	var st interface {
+		store.Store
+		store.Fraud
+		store.Analytics
+		store.Quality
+		store.Quarantine
+		store.AlertDeliveries
+	}
+	switch {
+	case cfg.SQLiteDir != "":
+		s, err := sqlite.Open(ctx, cfg.SQLiteDir)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		st, res.Store = s, "sqlite"
+	case cfg.PostgresURL != "":
+		u, drop, err := schemaURL(ctx, cfg.PostgresURL, "bench_api")
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		s, err := postgres.Open(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		st, res.Store = s, "postgres"
+	default:
+		return nil, errors.New("bench api: PostgresURL or SQLiteDir is required")
+	}
+
+	start := time.Now()
+	log.Info("filling the store", "records", cfg.Records, "customers", cfg.Customers, "span", cfg.Span)
+	sample, err := fillAPI(ctx, cfg, st, res, log)
+	if err != nil {
+		return nil, err
+	}
+	res.FillS = time.Since(start).Seconds()
+	log.Info("store filled", "took", time.Since(start).Round(time.Second), "alerts", res.Alerts)
+	if !cfg.SkipRefresh {
+		start = time.Now()
+		r, err := jobs.NewRefresh(jobs.RefreshConfig{Store: st, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.RunOnce(ctx); err != nil {
+			return nil, fmt.Errorf("the analytics refresh: %w", err)
+		}
+		res.RefreshS = time.Since(start).Seconds()
+		log.Info("analytics refreshed", "took", time.Since(start).Round(time.Second))
+	}
+
+	// No rate limit: one client sends every request, as fast as answered.
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: web.Limits{AddrRate: -1, TokenRate: -1}})
+	if err != nil {
+		return nil, err
+	}
+	// Detection figures are computed per request, as a first dashboard
+	// after a quiet spell finds them (the API reuses one for 10 s).
+	web.RegisterFraud(srv, web.FraudDeps{Store: st, Detector: cfg.Detector, MetricsTTL: time.Nanosecond})
+	web.RegisterAnalytics(srv, st)
+	web.RegisterQuality(srv, st, nil)
+	web.RegisterQuarantine(srv, st, nil)
+	web.RegisterDeliveries(srv, st)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // ends with Close below
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+
+	for _, rt := range apiRoutes(time.Now(), sample) {
+		r, err := measureRoute(ctx, base, rt, cfg.Requests)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("route measured", "route", r.Route, "p50_ms", r.P50Ms, "p95_ms", r.P95Ms, "max_ms", r.MaxMs)
+		res.Routes = append(res.Routes, *r)
+	}
+	return res, nil
+}
+
+// apiSample is what the routes need from the stored data: a customer, a
+// rule that fired and a scenario.
+type apiSample struct {
+	customer, rule, scenario string
+}
+
+// fillAPI stores the generated history, partition by partition in
+// batches of cfg.Batch, as the processor would have.
+func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult, log *slog.Logger) (apiSample, error) {
+	var sample apiSample
+	g, err := generate.New(generate.Config{Seed: cfg.Seed, Customers: cfg.Customers})
+	if err != nil {
+		return sample, err
+	}
+	res.Customers = cfg.Customers
+	scorers := make([]pipeline.Scorer, cfg.Partitions)
+	for p := range scorers {
+		scorers[p] = cfg.NewScorer(int32(p))
+	}
+	begin := time.Now().Add(-cfg.Span)
+	step := cfg.Span / time.Duration(cfg.Records)
+	next := make([]int64, cfg.Partitions)
+	produced := time.Now()
+	var t event.Transaction
+	lastLog := time.Now()
+	for done := 0; done < cfg.Records; {
+		k := min(cfg.Batch, cfg.Records-done)
+		parts := make([]store.Part, cfg.Partitions)
+		for p := range parts {
+			parts[p] = store.Part{Partition: int32(p), From: next[p]}
+		}
+		for i := range k {
+			at := begin.Add(time.Duration(done+i) * step)
+			r := g.NextAt(at)
+			if r.Bad != "" || event.Decode(r.Value, &t) != nil {
+				continue // the bad records' quarantine is not what the pages read most
+			}
+			p := int(fnv32(r.Key) % uint32(cfg.Partitions))
+			part := &parts[p]
+			row := pipeline.NewTx(&t, int32(p), part.From+int64(len(part.Txs)), produced, nil)
+			scorers[p].Score(&t, &row)
+			part.Txs = append(part.Txs, row)
+			part.Labels = append(part.Labels, store.Label{TransactionID: row.TransactionID, Fraud: r.Fraud, Scenario: r.Scenario})
+			if row.Decision != "approve" {
+				part.Alerts = append(part.Alerts, store.Alert{TransactionID: row.TransactionID, CustomerID: row.CustomerID,
+					EventTime: row.EventTime, Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents})
+				res.Alerts++
+				if sample.rule == "" {
+					sample.rule = firstRule(row.ReasonsJSON)
+				}
+			}
+			if r.Fraud && sample.scenario == "" {
+				sample.scenario = r.Scenario
+			}
+			if sample.customer == "" {
+				sample.customer = row.CustomerID
+			}
+		}
+		b := &store.Batch{Group: "bench-api", Topic: "transactions", Generation: -1}
+		for p := range parts {
+			if len(parts[p].Txs) == 0 {
+				continue
+			}
+			parts[p].To = parts[p].From + int64(len(parts[p].Txs))
+			next[p] = parts[p].To
+			b.Parts = append(b.Parts, parts[p])
+		}
+		if err := st.WriteBatch(ctx, b); err != nil {
+			return sample, fmt.Errorf("storing records %d..%d: %w", done, done+k, err)
+		}
+		done += k
+		if time.Since(lastLog) > 30*time.Second {
+			log.Info("filling", "stored", done, "of", cfg.Records)
+			lastLog = time.Now()
+		}
+	}
+	return sample, nil
+}
+
+// fnv32 spreads keys over partitions as a Kafka client's hash would: one
+// customer's records stay in one partition.
+func fnv32(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+// firstRule is the name of the first rule among reasons, "" when none.
+func firstRule(reasons []byte) string {
+	const key = `{"rule":"`
+	s := string(reasons)
+	j := strings.Index(s, key)
+	if j < 0 {
+		return ""
+	}
+	s = s[j+len(key):]
+	if k := strings.IndexByte(s, '"'); k > 0 {
+		return s[:k]
+	}
+	return ""
+}
+
+// apiRoute is one GET a page sends.
+type apiRoute struct{ page, path string }
+
+// apiRoutes are the GETs the dashboard's pages send on load, with the
+// query strings they build for the default range (the last hour) and
+// for the last day and week, as of now.
+func apiRoutes(now time.Time, s apiSample) []apiRoute {
+	iso := func(d time.Duration) string { return url.QueryEscape(now.Add(-d).UTC().Format(time.RFC3339)) }
+	at := url.QueryEscape(now.Add(time.Minute).UTC().Format(time.RFC3339))
+	// The quality page's span, in the whole minutes the API counts.
+	minute := now.UTC().Truncate(time.Minute).Add(time.Minute)
+	hourAt := url.QueryEscape(now.Add(time.Hour).UTC().Format(time.RFC3339))
+	rs := []apiRoute{
+		{"overview", "/api/v1/summary"},
+		{"overview", "/api/v1/windows?granularity=minute&since=" + iso(2*time.Hour) + "&until=" + at},
+		{"overview", "/api/v1/windows?granularity=hour&since=" + iso(48*time.Hour) + "&until=" + hourAt},
+		{"overview", "/api/v1/quality?from=" + iso(time.Hour) + "&to=" + iso(0)},
+		{"fraud", "/api/v1/alerts?limit=100"},
+		{"fraud", "/api/v1/alerts?decision=decline&limit=100"},
+		{"fraud", "/api/v1/alerts?status=open&min_amount=500&limit=100"},
+		{"fraud", "/api/v1/alerts?since=" + iso(30*time.Minute) + "&until=" + iso(0) + "&limit=100"},
+		{"fraud", "/api/v1/fraud/rules"},
+		{"fraud", "/api/v1/fraud/metrics?window=1h"},
+		{"fraud", "/api/v1/fraud/metrics?window=24h"},
+		{"fraud", "/api/v1/fraud/metrics?window=all"},
+		{"fraud", "/api/v1/fraud/series?span=3600s"},
+		{"fraud", "/api/v1/fraud/series?span=86400s"},
+		{"fraud", "/api/v1/fraud/series?span=604800s"},
+		{"fraud", "/api/v1/fraud/models"},
+		{"customers", "/api/v1/segments"},
+		{"customers", "/api/v1/cohorts"},
+		{"customers", "/api/v1/clv/distribution"},
+		{"quality", "/api/v1/quality?from=" + url.QueryEscape(minute.Add(-7*24*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(minute.Format(time.RFC3339))},
+		{"quality", "/api/v1/quarantine?limit=50&since=" + iso(time.Hour) + "&until=" + at},
+		{"system", "/api/v1/alerts/deliveries?limit=20"},
+	}
+	if s.rule != "" {
+		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts?reason=" + url.QueryEscape(s.rule) + "&limit=100"})
+	}
+	if s.scenario != "" {
+		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts?scenario=" + url.QueryEscape(s.scenario) + "&decision=review&limit=100"})
+	}
+	if s.customer != "" {
+		rs = append(rs, apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer)})
+	}
+	return rs
+}
+
+// measureRoute sends three requests not measured, then n measured, one
+// at a time, each read to its end; any status but 200 fails the phase.
+func measureRoute(ctx context.Context, base string, rt apiRoute, n int) (*APIRoute, error) {
+	out := &APIRoute{Page: rt.page, Route: rt.path}
+	get := func() (time.Duration, int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+rt.path, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		t0 := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		nb, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: status %d", rt.path, resp.StatusCode)
+		}
+		return d, int(nb), err
+	}
+	var ds []float64
+	for i := range n + 3 {
+		d, nb, err := get()
+		if err != nil {
+			return nil, err
+		}
+		ms := float64(d.Microseconds()) / 1000
+		switch {
+		case i == 0:
+			out.FirstMs, out.Bytes = ms, nb
+		case i >= 3:
+			ds = append(ds, ms)
+		}
+	}
+	slices.Sort(ds)
+	out.P50Ms, out.P95Ms, out.MaxMs = quantileMs(ds, 0.5), quantileMs(ds, 0.95), ds[len(ds)-1]
+	return out, nil
+}
+
+// quantileMs is the q-quantile of sorted values (nearest rank).
+func quantileMs(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*q+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

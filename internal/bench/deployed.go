@@ -35,9 +35,12 @@ type DeployedResult struct {
 	// measured none).
 	Ratio float64 `json:"deployed_ratio"`
 	// GoUsPerTx is the CPU the `process` child spent per stored
-	// transaction over the timed window; PGUsPerTx the CPU of every
-	// process named postgres on this host over it (the server under test
-	// when it is local, 0 when none runs here); GeneratorUsPerTx and
+	// transaction over the timed window; PGUsPerTx the CPU of the
+	// server under test over it when it runs on this host (its postmaster,
+	// found as the parent of the benchmark's own backend, and the
+	// postmaster's children, those that ended in the window included; 0
+	// when the server runs elsewhere), so other PostgreSQL servers on a
+	// shared host do not count; GeneratorUsPerTx and
 	// BrokerUsPerTx the same of the other two children.
 	GoUsPerTx        float64 `json:"go_us_per_tx"`
 	PGUsPerTx        float64 `json:"pg_us_per_tx"`
@@ -144,12 +147,13 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the first commit: %w", err)
 	}
-	cpu0 := sampleCPU(proc, brokerChild)
+	pm := postmasterOf(ctx, st)
+	cpu0 := sampleCPU(proc, brokerChild, pm)
 	last, _, err := pollUntil(ctx, proc, stored, func(n int64) bool { return n >= int64(cfg.DeployedRecords) }, 30*time.Minute)
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the processor to store %d records: %w", cfg.DeployedRecords, err)
 	}
-	cpu1 := sampleCPU(proc, brokerChild)
+	cpu1 := sampleCPU(proc, brokerChild, pm)
 	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM transactions`).Scan(&res.Stored); err != nil {
 		return nil, err
 	}
@@ -381,11 +385,41 @@ func executable(cfg Config) (string, error) {
 	return exe, nil
 }
 
-// cpuSample is the CPU seconds of the children and of this host's
-// postgres processes at one moment.
+// cpuSample is the CPU seconds of the children and of the PostgreSQL
+// server under test at one moment.
 type cpuSample struct{ process, broker, postgres float64 }
 
-func sampleCPU(proc, broker *child) cpuSample {
+// postmasterOf is the process id of st's server when it runs on this
+// host: the parent of one of its backends. It is 0 when the backend's
+// process is not here (a remote server) or is not a child of a process
+// named postgres.
+func postmasterOf(ctx context.Context, st *postgres.Store) int {
+	var backend int
+	if err := st.Pool().QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		return 0
+	}
+	p, err := procfs.NewProc(backend)
+	if err != nil {
+		return 0
+	}
+	s, err := p.Stat()
+	if err != nil {
+		return 0
+	}
+	pp, err := procfs.NewProc(s.PPID)
+	if err != nil {
+		return 0
+	}
+	if ps, err := pp.Stat(); err != nil || ps.Comm != "postgres" {
+		return 0
+	}
+	return s.PPID
+}
+
+// userHZ is the unit of the children's times in /proc/PID/stat.
+const userHZ = 100
+
+func sampleCPU(proc, broker *child, postmaster int) cpuSample {
 	of := func(c *child) float64 {
 		if c == nil {
 			return 0
@@ -401,9 +435,19 @@ func sampleCPU(proc, broker *child) cpuSample {
 		return st.CPUTime()
 	}
 	s := cpuSample{process: of(proc), broker: of(broker)}
+	if postmaster == 0 {
+		return s
+	}
+	// The postmaster's own time, that of its children that ended (reaped
+	// into its cutime and cstime) and that of those alive.
 	if procs, err := procfs.AllProcs(); err == nil {
 		for _, p := range procs {
-			if st, err := p.Stat(); err == nil && st.Comm == "postgres" {
+			st, err := p.Stat()
+			switch {
+			case err != nil:
+			case p.PID == postmaster:
+				s.postgres += st.CPUTime() + float64(st.CUTime+st.CSTime)/userHZ
+			case st.PPID == postmaster:
 				s.postgres += st.CPUTime()
 			}
 		}

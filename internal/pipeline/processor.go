@@ -251,8 +251,11 @@ func (c Config) validate() error {
 
 // partState is what the processor keeps per owned partition.
 type partState struct {
-	pos    int64 // next offset expected; -1 when unknown (start of log)
-	dedup  *quality.Dedup
+	pos   int64 // next offset expected; -1 when unknown (start of log)
+	dedup *quality.Dedup
+	// items is the block the items JSON of this partition's rows is
+	// written into (newTx); touched only by the partition's goroutine.
+	items  []byte
 	scorer Scorer
 	// lost, when set, is a range from pos on that the log no longer holds
 	// (the broker's log start moved past it): the next batch of the
@@ -653,6 +656,9 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 			p.health.noteBeyondEnd(part.Partition, "")
 			ps.beyondEnd = false
 		}
+		// Every record is usually a stored transaction: sized once, the
+		// part's rows are not copied again as it grows.
+		part.Txs = make([]store.Tx, 0, len(recs))
 		var rec QualityRecorder
 		if p.cfg.QualityObserver != nil {
 			rec = p.cfg.QualityObserver.Begin(part.Partition, now)
@@ -739,7 +745,7 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 	if priv != nil {
 		raw = priv.Transaction(t, raw)
 	}
-	row := NewTx(t, r.Partition, r.Offset, r.Timestamp, raw)
+	row := newTx(t, r.Partition, r.Offset, r.Timestamp, raw, &ps.items)
 	row.ExpectedBad, row.ReplayOf, row.QualityWarnings = bad, replay, warnings
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
@@ -803,12 +809,36 @@ var NoReasons = []byte("[]")
 // NewTx is the stored row of a checked transaction, approved with risk 0
 // until a scorer says otherwise.
 func NewTx(t *event.Transaction, partition int32, offset int64, produced time.Time, raw []byte) store.Tx {
+	return newTx(t, partition, offset, produced, raw, nil)
+}
+
+// itemsChunk is the size of the blocks the items JSON of a partition's
+// rows is written into, one after the other, instead of an allocation
+// (and its growth) per row. A block is freed once every batch holding a
+// row in it is written.
+const itemsChunk = 64 << 10
+
+// newTx is NewTx with the row's items JSON written into *arena (nil: an
+// allocation of its own), which it starts anew when less than a kilobyte
+// is left.
+func newTx(t *event.Transaction, partition int32, offset int64, produced time.Time, raw []byte, arena *[]byte) store.Tx {
+	var items []byte
+	if arena == nil {
+		items = event.AppendItemsJSONIn(nil, t.Items, t.Currency)
+	} else {
+		if cap(*arena)-len(*arena) < 1<<10 {
+			*arena = make([]byte, 0, itemsChunk)
+		}
+		start := len(*arena)
+		*arena = event.AppendItemsJSONIn(*arena, t.Items, t.Currency)
+		items = (*arena)[start:len(*arena):len(*arena)]
+	}
 	return store.Tx{
 		TransactionID: t.TransactionID, CustomerID: t.CustomerID, EventTime: t.EventTime.UTC(),
 		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
 		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
 		IPCountry: t.IPCountry, IPHosting: t.IPHosting, BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
-		ItemsJSON: event.AppendItemsJSONIn(nil, t.Items, t.Currency), Partition: partition, Offset: offset,
+		ItemsJSON: items, Partition: partition, Offset: offset,
 		Decision: "approve", ReasonsJSON: NoReasons, ProducedAt: produced, Raw: raw,
 	}
 }

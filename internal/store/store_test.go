@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestFence(t *testing.T) {
@@ -35,5 +36,56 @@ func TestFence(t *testing.T) {
 		if !reflect.DeepEqual(err, tc.want) && !(errors.Is(err, ErrAlreadyCommitted) && errors.Is(tc.want, ErrAlreadyCommitted)) {
 			t.Errorf("%s: Fence = %v, want %v", tc.name, err, tc.want)
 		}
+	}
+}
+
+// WindowDeltas' hours are the sums of its minutes: checked against each
+// transaction added to its minute and its hour directly, over events in
+// several minutes and hours, channels, methods and currencies, with and
+// without alerts, in two parts.
+func TestWindowDeltas(t *testing.T) {
+	base := time.Date(2026, 3, 1, 10, 58, 30, 0, time.UTC)
+	var parts [2]Part
+	type key struct {
+		g           Granularity
+		start       time.Time
+		ch, pm, cur string
+	}
+	want := map[key]WindowRow{}
+	for i := range 500 {
+		tx := Tx{EventTime: base.Add(time.Duration(i*i%7919) * time.Second), Channel: []string{"web", "app"}[i%2],
+			PaymentMethod: []string{"card", "paypal", "klarna"}[i%3], Currency: []string{"EUR", "USD"}[i/250], TotalCents: int64(100 + i),
+			Decision: []string{"approve", "review", "decline", ""}[i%4]}
+		parts[i%2].Txs = append(parts[i%2].Txs, tx)
+		for _, g := range []Granularity{Minute, Hour} {
+			k := key{g, g.Truncate(tx.EventTime), tx.Channel, tx.PaymentMethod, tx.Currency}
+			w := want[k]
+			w.Granularity, w.Start, w.Channel, w.PaymentMethod, w.Currency = k.g, k.start, k.ch, k.pm, k.cur
+			w.Count++
+			w.RevenueCents += tx.TotalCents
+			if tx.Decision == "review" || tx.Decision == "decline" {
+				w.Alerts++
+			}
+			want[k] = w
+		}
+	}
+	got := WindowDeltas(parts[:])
+	if len(got) != len(want) {
+		t.Fatalf("%d window rows, want %d", len(got), len(want))
+	}
+	hours := 0
+	for i, w := range got {
+		if w != want[key{w.Granularity, w.Start, w.Channel, w.PaymentMethod, w.Currency}] {
+			t.Errorf("row %d: %+v, want %+v", i, w, want[key{w.Granularity, w.Start, w.Channel, w.PaymentMethod, w.Currency}])
+		}
+		if w.Granularity == Hour {
+			hours++
+		}
+		if i > 0 && got[i-1].Granularity == w.Granularity && w.Start.Before(got[i-1].Start) {
+			t.Errorf("row %d starts before row %d: not sorted", i, i-1)
+		}
+	}
+	if hours < 3 {
+		t.Errorf("%d hour rows: the test's events should span at least three hours", hours)
 	}
 }

@@ -334,72 +334,28 @@ var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_c
 	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "shadow_risk", "features", "produced_at",
 	"ip_country", "ip_hosting"}
 
-// txSource streams the batch's transactions to COPY without copying them.
-type txSource struct {
-	parts []store.Part
-	i, j  int
-	row   []any
-}
-
-func (s *txSource) Next() bool {
-	for s.i < len(s.parts) {
-		if s.j < len(s.parts[s.i].Txs) {
-			s.j++
-			return true
-		}
-		s.i, s.j = s.i+1, 0
-	}
-	return false
-}
-
-func (s *txSource) Values() ([]any, error) {
-	t := &s.parts[s.i].Txs[s.j-1]
-	var feats, shadow any
-	if t.Features != nil {
-		feats = t.Features
-	}
-	if t.HasShadow {
-		shadow = float32(t.ShadowRisk)
-	}
-	s.row = append(s.row[:0], t.TransactionID, t.CustomerID, t.EventTime, t.TotalCents, t.Currency,
-		t.PaymentMethod, t.Channel, t.CardBIN, t.CardLast4, t.DeviceID, t.IPAddress, t.BillingCountry,
-		t.ShippingCountry, string(t.ItemsJSON), t.Partition, t.Offset, float32(t.Risk), t.Decision, string(t.ReasonsJSON), shadow, feats, t.ProducedAt,
-		t.IPCountry, t.IPHosting)
-	return s.row, nil
-}
-
-func (s *txSource) Err() error { return nil }
-
 // CopyTxs copies the transactions' ids into transaction_ids first (its key
 // is what refuses an id stored already, whatever its event time), then the
 // rows into transactions.
 func (d dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Part) error {
 	t := pgTx(tx)
-	var ids [][]any
+	var ids []string
 	for i := range parts {
 		for j := range parts[i].Txs {
-			ids = append(ids, []any{parts[i].Txs[j].TransactionID})
+			ids = append(ids, parts[i].Txs[j].TransactionID)
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := t.CopyFrom(ctx, pgx.Identifier{"transaction_ids"}, []string{"transaction_id"}, pgx.CopyFromRows(ids)); err != nil {
+	row := make([]any, 1)
+	if _, err := t.CopyFrom(ctx, pgx.Identifier{"transaction_ids"}, []string{"transaction_id"}, pgx.CopyFromSlice(len(ids), func(i int) ([]any, error) {
+		row[0] = ids[i]
+		return row, nil
+	})); err != nil {
 		return err
 	}
 	return copyTxsInto(ctx, t, "transactions", parts)
-}
-
-func copyTxsInto(ctx context.Context, tx pgx.Tx, table string, parts []store.Part) error {
-	n := 0
-	for i := range parts {
-		n += len(parts[i].Txs)
-	}
-	if n == 0 {
-		return nil
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, txColumns, &txSource{parts: parts})
-	return err
 }
 
 func (d dialect) Insert(ctx context.Context, tx sqlstore.DB, table string, cols []string, rows [][]any) error {

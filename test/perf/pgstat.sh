@@ -1,0 +1,90 @@
+#!/bin/sh
+# pgstat.sh: where PostgreSQL's time and WAL go per statement of the
+# processor's batch writes, run the deployed way (a `shopstream broker`
+# child, `shopstream process` with its default flags, `shopstream
+# generate` at full speed), against a PostgreSQL cluster that loads
+# pg_stat_statements (shared_preload_libraries) and tracks I/O timing.
+#
+#   [PGSTAT_PRE=SQL] test/perf/pgstat.sh BIN PGDATA SOCKETDIR PORT RECORDS CUSTOMERS [process flags...]
+#
+# PGDATA is the cluster's data directory (its postmaster.pid names the
+# server whose CPU is counted: the postmaster and its children, the
+# children that ended included), SOCKETDIR and PORT where it listens. A
+# database of its own (perf_<pid>) is created and dropped. The counters
+# (pg_stat_statements, pg_stat_wal, the WAL position, the CPU of both
+# processes) are taken just before the generator starts and when the sum
+# of the committed offsets reaches RECORDS. Binds only to 127.0.0.1.
+set -eu
+bin=$1 pgdata=$2 sock=$3 port=$4 records=$5 customers=$6
+shift 6
+db=perf_$$
+psqlc() { psql -X -q -At -h "$sock" -p "$port" -U postgres "$@"; }
+url="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
+broker=127.0.0.1:$((20000 + $$ % 10000))
+http=127.0.0.1:$((30000 + $$ % 10000))
+
+psqlc -d postgres -c "CREATE DATABASE $db"
+cleanup() {
+	[ -n "${pp:-}" ] && kill "$pp" 2>/dev/null && wait "$pp" 2>/dev/null
+	[ -n "${bp:-}" ] && kill "$bp" 2>/dev/null && wait "$bp" 2>/dev/null
+	psqlc -d postgres -c "DROP DATABASE IF EXISTS $db" || true
+}
+trap cleanup EXIT
+
+"$bin" broker --addr "$broker" --log-level warn &
+bp=$!
+"$bin" process --brokers "$broker" --postgres "$url" --addr "$http" --log-level warn "$@" &
+pp=$!
+i=0
+until curl -fs "http://$http/healthz" >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 600 ] || { echo "process not healthy" >&2; exit 1; }
+	sleep 0.1
+done
+psqlc -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+# PGSTAT_PRE: SQL run on the migrated schema before the counters start,
+# e.g. a storage or index change measured before it becomes a migration.
+[ -z "${PGSTAT_PRE:-}" ] || psqlc -d "$db" -c "$PGSTAT_PRE"
+
+# CPU time in clock ticks (user + system) of one process, and of the
+# PostgreSQL server: the postmaster, the children it reaped and those alive.
+cpu_of() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+pg_cpu() {
+	pm=$(head -1 "$pgdata/postmaster.pid")
+	t=$(sed 's/.*) //' "/proc/$pm/stat" | awk '{print $12 + $13 + $14 + $15}')
+	for s in /proc/[0-9]*/stat; do
+		sed 's/.*) //' "$s" 2>/dev/null | awk -v pm="$pm" '$2 == pm {print $12 + $13}'
+	done | awk -v t="$t" '{t += $1} END {print t}'
+}
+stored() { psqlc -d "$db" -c "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets"; }
+
+# A checkpoint first, so that no timed one (and its full-page images)
+# falls inside a run of a few minutes by chance.
+psqlc -d "$db" -c "CHECKPOINT"
+psqlc -d "$db" -c "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal')" >/dev/null
+lsn0=$(psqlc -d "$db" -c "SELECT pg_current_wal_lsn()")
+go0=$(cpu_of "$pp") pg0=$(pg_cpu) t0=$(date +%s.%N)
+"$bin" generate --brokers "$broker" --rate 0 --count "$records" --customers "$customers" --seed 1
+until [ "$(stored)" -ge "$records" ]; do sleep 0.2; done
+t1=$(date +%s.%N) go1=$(cpu_of "$pp") pg1=$(pg_cpu)
+lsn1=$(psqlc -d "$db" -c "SELECT pg_current_wal_lsn()")
+
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v hz="$(getconf CLK_TCK)" -v n="$records" -v t0="$t0" -v t1="$t1" -v g0="$go0" -v g1="$go1" -v p0="$pg0" -v p1="$pg1" 'BEGIN {
+	printf "records %d in %.1f s (%.0f tx/s, generator start to last commit)\n", n, t1 - t0, n / (t1 - t0)
+	printf "process CPU %.1f µs/tx, PostgreSQL CPU %.1f µs/tx\n", (g1 - g0) / hz / n * 1e6, (p1 - p0) / hz / n * 1e6 }'
+psqlc -d "$db" -v n="$records" -v a="'$lsn0'" -v b="'$lsn1'" <<'SQL'
+SELECT format('WAL %s bytes/tx (%s), records %s, full-page images %s',
+	round(pg_wal_lsn_diff(:b, :a) / :n), pg_size_pretty(pg_wal_lsn_diff(:b, :a)),
+	wal_records, wal_fpi) FROM pg_stat_wal;
+\pset format aligned
+\pset footer off
+-- One line per statement text: a merge from a temporary table is a new
+-- statement to pg_stat_statements in every transaction (the table is).
+SELECT sum(calls) AS calls, round(sum(total_exec_time)::numeric) AS total_ms, sum(rows) AS rows,
+	round((sum(total_exec_time) * 1000 / :n)::numeric, 2) AS exec_us_per_tx,
+	round(sum(wal_bytes) / :n) AS wal_b_per_tx, round(sum(wal_fpi)::numeric / :n, 3) AS fpi_per_tx,
+	round(sum(blk_write_time)::numeric) AS write_ms, statement
+FROM (SELECT *, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement FROM pg_stat_statements
+	WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS s
+GROUP BY statement ORDER BY sum(total_exec_time) DESC LIMIT 20;
+SQL

@@ -42,6 +42,8 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 }
 func TestFraudConformance(t *testing.T) { storetest.RunFraud(t, open) }
 
+func TestLabelsConformance(t *testing.T) { storetest.RunLabels(t, open) }
+
 func TestSchema(t *testing.T) {
 	storetest.RunSchema(t, storetest.Schema{
 		Fresh: func(t *testing.T) string { return pgtest.URL(t) },

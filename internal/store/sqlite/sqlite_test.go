@@ -51,6 +51,17 @@ func TestFraudConformance(t *testing.T) {
 	storetest.RunFraudIn(t, func(ctx context.Context, dir string) (*sqlite.Store, error) { return sqlite.Open(ctx, dir) })
 }
 
+func TestLabelsConformance(t *testing.T) {
+	storetest.RunLabels(t, func(t *testing.T) *sqlite.Store {
+		s, err := sqlite.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestSchema(t *testing.T) {
 	storetest.RunSchema(t, storetest.Schema{
 		Fresh: func(t *testing.T) string { return t.TempDir() },

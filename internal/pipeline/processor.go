@@ -174,12 +174,14 @@ type Config struct {
 	// Privacy, when set, rewrites every record before the partition's
 	// state and the store see it. Defaults to none.
 	Privacy Privacy
-	// TruthHeaders stores the generator's fraud truth, from a record's
-	// label headers, as the transaction's label the moment it is stored,
-	// for offline evaluation and tests. Legitimate records get no label
-	// row: a transaction with none is presumed legitimate. Defaults to
-	// false: labels come only from the labels topic (LabelConsumer), days
-	// later in event time, as in a real shop.
+	// TruthHeaders stores the generator's whole truth, from a record's
+	// label headers, as the transaction's label the moment it is stored
+	// (a row per transaction, legitimate ones included), to measure live
+	// detection against the full truth in tests and offline evaluation.
+	// Defaults to false, and process and run never set it: labels come
+	// only from the labels topic (LabelConsumer), days later in event
+	// time, as in a real shop, and exist only where something was
+	// reported.
 	TruthHeaders bool
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
@@ -753,8 +755,8 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 		ps.scorer.Score(t, &row)
 	}
 	part.Txs = append(part.Txs, row)
-	if label == "fraud" && p.cfg.TruthHeaders {
-		part.Labels = append(part.Labels, store.Label{TransactionID: t.TransactionID, Fraud: true, Scenario: scenario})
+	if p.cfg.TruthHeaders && (label == "fraud" || label == "legit") {
+		part.Labels = append(part.Labels, store.Label{TransactionID: t.TransactionID, Fraud: label == "fraud", Scenario: scenario})
 	}
 	if row.Decision != "approve" {
 		p.alert(part, &row)

@@ -103,9 +103,12 @@ func rollupsOf(out *store.Outcomes) *store.Rollups {
 			h = &store.Histogram{}
 			r.Histograms[row.Series] = h
 		}
-		if row.Truth == store.TruthFraud {
+		switch row.Truth {
+		case store.TruthFraud:
 			h.Fraud[row.Bucket] += row.N
-		} else {
+		case store.TruthNone:
+			h.None[row.Bucket] += row.N
+		default:
 			h.Legit[row.Bucket] += row.N
 		}
 	}

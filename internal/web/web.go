@@ -109,6 +109,7 @@ var routes = map[string]Access{
 	"POST /api/v1/alerts/{transaction_id}/label":  {Role: Analyst},
 	"GET /api/v1/fraud/rules":                     {Role: Viewer},
 	"GET /api/v1/fraud/metrics":                   {Role: Viewer},
+	"GET /api/v1/fraud/cost":                      {Role: Viewer},
 	"GET /api/v1/fraud/models":                    {Role: Viewer},
 	"POST /api/v1/fraud/models/{version}/promote": {Role: Admin},
 	"POST /api/v1/fraud/models/rollback":          {Role: Admin},

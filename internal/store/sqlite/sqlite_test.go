@@ -126,7 +126,10 @@ func TestRollupBackfill(t *testing.T) {
 	}
 	defer db.Close()
 	storetest.RunRollupBackfill(t, s, "migrations/0015_fraud_rollups.sql", func(q string) error {
-		_, err := db.Exec(q)
+		if _, err := db.Exec(q); err != nil {
+			return err
+		}
+		_, err := db.Exec(storetest.UnlabelledBackfill(t, "migrations/0021_label_events.sql"))
 		return err
 	})
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,4 +241,20 @@ func testLabelsAnalystWins(t *testing.T, s store.Store, l store.Labeller) {
 		t.Fatalf("alert reopened: labelled %v fraud %v scenario %q, want the chargeback's truth", lab, fr, sc)
 	}
 	CheckRollupsMatchLabels(t, s)
+}
+
+// UnlabelledBackfill is the backfill of the unlabelled risk histogram in
+// migration 0021 (every statement from its CREATE TEMP TABLE on), which
+// a rollup backfill test runs after migration 0015's (BackfillScript).
+func UnlabelledBackfill(tb testing.TB, migration string) string {
+	tb.Helper()
+	text, err := os.ReadFile(migration)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	i := strings.Index(string(text), "CREATE TEMP TABLE fraud_rollup_unlabelled")
+	if i < 0 {
+		tb.Fatalf("%s: no backfill of the unlabelled histogram found", migration)
+	}
+	return string(text[i:])
 }

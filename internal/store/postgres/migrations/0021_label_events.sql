@@ -22,3 +22,24 @@ CREATE TABLE label_events (
 );
 CREATE INDEX label_events_transaction_idx ON label_events (transaction_id);
 CREATE INDEX label_events_pending_idx ON label_events (kafka_partition, received_at) WHERE state = 0;
+
+-- The risk histogram of the active model now counts unlabelled
+-- transactions too (truth 'none'): most transactions have no label until
+-- their label window has passed, and the review workload at a threshold
+-- (GET /api/v1/fraud/cost) counts every transaction. Backfilled here from
+-- the stored transactions that have neither a label nor an analyst's
+-- verdict.
+CREATE TEMP TABLE fraud_rollup_unlabelled AS
+SELECT t.event_time, t.risk
+FROM transactions t
+LEFT JOIN labels l ON l.transaction_id = t.transaction_id
+LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
+WHERE l.transaction_id IS NULL AND coalesce(a.status NOT IN ('confirmed_fraud', 'false_positive'), true);
+
+INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)
+SELECT g.granularity, date_trunc(g.granularity, o.event_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', 'active',
+       least(99, greatest(0, floor(o.risk::float8 * 100)))::smallint, 'none', '', '', false, count(*)
+FROM fraud_rollup_unlabelled o CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS g(granularity)
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+
+DROP TABLE fraud_rollup_unlabelled;

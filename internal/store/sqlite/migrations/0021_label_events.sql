@@ -22,3 +22,23 @@ CREATE TABLE label_events (
 );
 CREATE INDEX label_events_transaction_idx ON label_events (transaction_id);
 CREATE INDEX label_events_pending_idx ON label_events (kafka_partition, received_at) WHERE state = 0;
+
+-- The risk histogram of the active model now counts unlabelled
+-- transactions too (truth 'none'): most transactions have no label until
+-- their label window has passed, and the review workload at a threshold
+-- (GET /api/v1/fraud/cost) counts every transaction. Backfilled here from
+-- the stored transactions that have neither a label nor an analyst's
+-- verdict.
+CREATE TEMP TABLE fraud_rollup_unlabelled AS
+SELECT t.event_time, t.risk
+FROM transactions t
+LEFT JOIN labels l ON l.transaction_id = t.transaction_id
+LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
+WHERE l.transaction_id IS NULL AND coalesce(a.status NOT IN ('confirmed_fraud', 'false_positive'), 1);
+
+INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)
+SELECT g.granularity, o.event_time / g.unit * g.unit, 'active', CAST(min(99, max(0, o.risk * 100)) AS INTEGER), 'none', '', '', 0, count(*)
+FROM fraud_rollup_unlabelled o, (SELECT 'minute' AS granularity, 60000000 AS unit UNION ALL SELECT 'hour', 3600000000 UNION ALL SELECT 'day', 86400000000) AS g
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+
+DROP TABLE fraud_rollup_unlabelled;

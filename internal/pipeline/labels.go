@@ -354,6 +354,9 @@ func (c *LabelConsumer) write(ctx context.Context, b *store.Batch) error {
 			c.log.Warn("label partitions fenced by another owner; re-seeking to the stored offsets", "partitions", f.Partitions)
 			return c.reseek(ctx, f.Partitions)
 		}
+		if ctx.Err() != nil {
+			return ctx.Err() // stopping: the batch is read again on the next start
+		}
 		var rej *store.RejectedError
 		if errors.As(err, &rej) && quarantineEvents(b, rej.Message) {
 			c.log.Error("the store refused a batch of label events; quarantining its events", "err", err)

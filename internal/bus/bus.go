@@ -20,6 +20,9 @@ const (
 	TopicTransactions = "transactions"
 	TopicDeadLetter   = "transactions.dlq"
 	TopicAlerts       = "alerts"
+	// TopicLabels carries label events (event.Label), keyed by
+	// transaction id: chargebacks, analysts' decisions, dispute outcomes.
+	TopicLabels = "labels"
 )
 
 // SplitBrokers parses a comma-separated broker list.
@@ -111,7 +114,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		kfake.Ports(port),
 		kfake.DefaultNumPartitions(int(cfg.Partitions)),
 		kfake.AllowAutoTopicCreation(),
-		kfake.SeedTopics(cfg.Partitions, TopicTransactions, TopicDeadLetter, TopicAlerts),
+		kfake.SeedTopics(cfg.Partitions, TopicTransactions, TopicDeadLetter, TopicAlerts, TopicLabels),
 	}
 	if host != "" && host != "127.0.0.1" {
 		opts = append(opts, kfake.ListenFn(func(network, _ string) (netListener, error) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/generate"
 )
 
@@ -28,6 +29,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	labels := fs.String("labels", "", "also write the out-of-band labels (transaction_id,fraud,scenario,bad) as CSV to `FILE`")
 	brokers := fs.String("brokers", "", "produce to Kafka at these comma-separated `host:port` addresses")
 	topic := fs.String("topic", "transactions", "Kafka topic")
+	labelsTopic := fs.String("labels-topic", "labels", "Kafka topic the transactions' label events (chargebacks, analysts' decisions, dispute outcomes) go to once the stream's event time has passed theirs; empty: none")
 	var ksf kafkaSecurityFlags
 	ksf.register(fs)
 	rate := fs.Float64("rate", 1000, "live records per second; 0 = as fast as possible (in simulated time unless --history is set)")
@@ -156,8 +158,22 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		sink = ks
 		dest = fmt.Sprintf("Kafka topic %s on %s", *topic, strings.Join(addrs, ","))
+		if *labelsTopic != "" {
+			sched, err := generate.NewLabelSchedule(generate.LabelConfig{Seed: *seed})
+			if err != nil {
+				return err
+			}
+			kks := ks.(*kafkaSink)
+			ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err := bus.EnsureTopics(ectx, kks.cl, *labelsTopic); err != nil {
+				logger.Warn("the labels topic could not be created; producing to it fails until it exists", "topic", *labelsTopic, "err", err)
+			}
+			cancel()
+			sink = generate.WithLabels(sink, kks.labels(*labelsTopic), sched)
+			dest += fmt.Sprintf(", labels to %s", *labelsTopic)
+		}
 		if labelsW != nil {
-			sink = teeLabels{Sink: ks, labels: generate.NewFileSink(io.Discard, labelsW)}
+			sink = teeLabels{Sink: sink, labels: generate.NewFileSink(io.Discard, labelsW)}
 		}
 	}
 

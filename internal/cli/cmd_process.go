@@ -83,6 +83,10 @@ type processFlags struct {
 	ipHashKey     []byte
 	// geo: the real-world lookups' files (geoflags.go).
 	geo geoFlags
+	// labelsTopic is the labels topic the label consumer reads ("" for
+	// none); labelRetention its pending bound (pipeline.LabelConfig).
+	labelsTopic    string
+	labelRetention time.Duration
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -102,6 +106,8 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
 	fs.StringVar(&f.ipHashKeyFile, "ip-hash-key-file", "", "`file` holding a secret key (at least 32 bytes; a trailing newline is ignored): IP addresses are then stored as their HMAC-SHA256 with it, their country kept for the fraud features (docs/security.md); default: stored as they come")
 	f.geo.register(fs)
+	fs.StringVar(&f.labelsTopic, "labels-topic", bus.TopicLabels, "topic of the label events (chargebacks, analysts' decisions, dispute outcomes) joined to the stored transactions; empty: none are read")
+	fs.DurationVar(&f.labelRetention, "label-pending-retention", 7*24*time.Hour, "how long a label whose transaction is not stored stays pending before it is expired (kept and counted, never applied)")
 	fs.DurationVar(&f.autoPromote, "auto-promote-after", 0, "promote a shadow fraud model after this long in shadow if its PR-AUC against the labels is not worse (0: promote by hand through the API)")
 }
 
@@ -222,7 +228,11 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if err := bus.EnsureTopics(ectx, producer, bus.TopicAlerts, bus.TopicDeadLetter); err != nil {
+	topics := []string{bus.TopicAlerts, bus.TopicDeadLetter}
+	if f.labelsTopic != "" {
+		topics = append(topics, f.labelsTopic)
+	}
+	if err := bus.EnsureTopics(ectx, producer, topics...); err != nil {
 		d.logger.Warn("the outbox's topics could not be created; deliveries to them are retried until they exist", "err", err)
 	}
 	cancel()
@@ -257,6 +267,16 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		g.Go(func() error { return routes.Run(ctx) })
 	}
 	g.Go(func() error { return proc.Run(ctx) })
+	if f.labelsTopic != "" {
+		lc, err := pipeline.NewLabelConsumer(pipeline.LabelConfig{Brokers: d.brokers, ConnOpts: d.conn, Topic: f.labelsTopic,
+			Group: f.group, InstanceID: f.instanceID, Store: d.store, MaxBatch: f.batch, PendingRetention: f.labelRetention,
+			Logger: d.logger, Registerer: d.reg})
+		if err != nil {
+			producer.Close()
+			return nil, web.FraudDeps{}, usageError{err}
+		}
+		g.Go(func() error { return lc.Run(ctx) })
+	}
 	g.Go(func() error { return priv.Run(ctx) })
 	g.Go(func() error { return det.WatchRules(ctx) })
 	g.Go(func() error { return models.Run(ctx) })

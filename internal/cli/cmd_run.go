@@ -256,6 +256,15 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 
 	ks := sink.(*kafkaSink)
+	if pf.labelsTopic != "" {
+		// Chargebacks and analysts' decisions follow the stream's event
+		// time to the labels topic, which the processor joins.
+		sched, err := generate.NewLabelSchedule(generate.LabelConfig{Seed: gcfg.Seed})
+		if err != nil {
+			return err
+		}
+		genSink = generate.WithLabels(genSink, ks.labels(pf.labelsTopic), sched)
+	}
 	genDone := make(chan error, 1)
 	go func() {
 		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history,

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
 )
 
@@ -93,3 +94,37 @@ func (s *kafkaSink) Close() {
 		s.cl.Close()
 	}
 }
+
+// labels returns a generate.LabelSink producing label events to topic with
+// the sink's client, keyed by transaction id; Flush flushes the client
+// (the transactions too) and reports the first error of either.
+func (s *kafkaSink) labels(topic string) generate.LabelSink {
+	return kafkaLabelSink{s: s, topic: topic}
+}
+
+type kafkaLabelSink struct {
+	s     *kafkaSink
+	topic string
+}
+
+func (k kafkaLabelSink) WriteLabel(ctx context.Context, l *event.Label, value []byte) error {
+	s := k.s
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.cl.Produce(ctx, &kgo.Record{Topic: k.topic, Key: []byte(l.TransactionID), Value: value}, func(_ *kgo.Record, err error) {
+		if err != nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = fmt.Errorf("producing to %s: %w", k.topic, err)
+			}
+			s.mu.Unlock()
+		}
+	})
+	return nil
+}
+
+func (k kafkaLabelSink) Flush(ctx context.Context) error { return k.s.Flush(ctx) }

@@ -47,6 +47,21 @@ type Report struct {
 	// labelled transactions both scored; nil when there are none.
 	Shadow     *Shadow
 	ComputedAt time.Time
+	// LabelWindow is how long a transaction may still be labelled (a
+	// chargeback arrive) after it: an unlabelled transaction older than
+	// that, by the newest event time stored, is presumed legitimate
+	// (PresumedLegit, counted in Precision, Recall and FPR as a
+	// legitimate one); a younger one is Pending. 0: no transaction is
+	// presumed anything.
+	LabelWindow   time.Duration
+	PresumedLegit int
+	Pending       Pending
+}
+
+// Pending counts the unlabelled transactions of a window still within
+// the label window, by the decision taken: their truth is not known yet.
+type Pending struct {
+	Alerted, Unalerted int
 }
 
 // Scenario is the detection of one fraud scenario.
@@ -76,6 +91,8 @@ type Inputs struct {
 	Thresholds    fraud.ScorerConfig
 	ShadowVersion int // 0: none
 	Now           time.Time
+	// LabelWindow: see Report.LabelWindow.
+	LabelWindow time.Duration
 }
 
 // tally counts a labelled outcome into c by the decision taken.

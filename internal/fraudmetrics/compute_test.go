@@ -103,9 +103,12 @@ func rollupsOf(out *store.Outcomes) *store.Rollups {
 			h = &store.Histogram{}
 			r.Histograms[row.Series] = h
 		}
-		if row.Truth == store.TruthFraud {
+		switch row.Truth {
+		case store.TruthFraud:
 			h.Fraud[row.Bucket] += row.N
-		} else {
+		case store.TruthNone:
+			h.None[row.Bucket] += row.N
+		default:
 			h.Legit[row.Bucket] += row.N
 		}
 	}
@@ -205,5 +208,31 @@ func TestServiceCachesAndRejectsUnknownWindows(t *testing.T) {
 	s2, _ := New(Config{Store: fs2, Thresholds: func() fraud.ScorerConfig { return fraud.ScorerConfig{} }})
 	if _, err := s2.Report(context.Background(), "1h"); err == nil {
 		t.Error("a store error was not returned")
+	}
+}
+
+// TestComputeRollupsPendingAndPresumedLegit: unlabelled transactions past
+// the label window count as legitimate, younger ones as pending by the
+// decision taken.
+func TestComputeRollupsPendingAndPresumedLegit(t *testing.T) {
+	asOf := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	old, young := asOf.Add(-90*24*time.Hour), asOf.Add(-time.Hour)
+	row := func(start time.Time, truth, decision string, n int64) store.FraudRollup {
+		return store.FraudRollup{Granularity: store.Minute, Start: start, Bucket: -1, Truth: truth, Decision: decision, N: n}
+	}
+	r := &store.Rollups{AsOf: asOf, Outcomes: []store.FraudRollup{
+		row(old, store.TruthNone, "approve", 90), row(old, store.TruthNone, "review", 6), row(old, store.TruthFraud, "review", 4),
+		row(young, store.TruthNone, "review", 3), row(young, store.TruthNone, "approve", 50), row(young, store.TruthFraud, "approve", 1),
+	}}
+	m := ComputeRollups(r, Inputs{LabelWindow: 60 * 24 * time.Hour})
+	if m.PresumedLegit != 96 || m.Pending != (Pending{Alerted: 3, Unalerted: 50}) || m.Labelled != 5 {
+		t.Fatalf("presumed legit %d, pending %+v, labelled %d; want 96, {3 50}, 5", m.PresumedLegit, m.Pending, m.Labelled)
+	}
+	// Flagged: 6 presumed legit + 4 fraud; fraud: 4 caught + 1 missed.
+	if m.Precision != 0.4 || m.Recall != 0.8 {
+		t.Fatalf("precision %v recall %v, want 0.4 and 0.8", m.Precision, m.Recall)
+	}
+	if m := ComputeRollups(r, Inputs{}); m.PresumedLegit != 0 || m.Pending.Unalerted != 140 || m.Precision != 1 {
+		t.Fatalf("without a label window: presumed %d, pending %+v, precision %v", m.PresumedLegit, m.Pending, m.Precision)
 	}
 }

@@ -13,7 +13,9 @@ import (
 // store.RiskBuckets buckets (risks within 0.01 count as tied).
 func ComputeRollups(r *store.Rollups, in Inputs) *Report {
 	m := &Report{Window: in.Window, Thresholds: in.Thresholds, PerScenario: map[string]Scenario{}, Series: []Point{},
-		AsOf: r.AsOf, ComputedAt: in.Now.UTC(), RiskBuckets: store.RiskBuckets}
+		AsOf: r.AsOf, ComputedAt: in.Now.UTC(), RiskBuckets: store.RiskBuckets, LabelWindow: in.LabelWindow}
+	// Rows starting before matured are past the label window.
+	matured := r.AsOf.Add(-in.LabelWindow)
 	if !r.AsOf.IsZero() {
 		m.Since, m.Until = r.Since, r.Until
 		if in.Window == "all" {
@@ -26,6 +28,17 @@ func ComputeRollups(r *store.Rollups, in Inputs) *Report {
 		n := int(o.N)
 		m.Transactions += n
 		if o.Truth == store.TruthNone {
+			switch {
+			case in.LabelWindow > 0 && !o.Start.After(matured):
+				m.PresumedLegit += n
+				presumed := *o
+				presumed.Truth = store.TruthLegit
+				tallyN(&c, &presumed, n)
+			case o.Decision != "approve":
+				m.Pending.Alerted += n
+			default:
+				m.Pending.Unalerted += n
+			}
 			continue
 		}
 		m.Labelled += n

@@ -15,6 +15,10 @@ import (
 // everything stored.
 var Windows = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "all": 0}
 
+// DefaultLabelWindow is Config.LabelWindow's default: 60 days, within
+// which most chargebacks arrive (docs/fraud.md#labels-that-arrive-late).
+const DefaultLabelWindow = 60 * 24 * time.Hour
+
 // ErrUnknownWindow is returned for a window not in Windows.
 var ErrUnknownWindow = errors.New("unknown metrics window")
 
@@ -32,6 +36,10 @@ type Config struct {
 	ShadowVersion func() int
 	// Now is the clock of Report.ComputedAt. Defaults to time.Now.
 	Now func() time.Time
+	// LabelWindow is how long after a transaction its label may still
+	// arrive (Report.LabelWindow). Defaults to DefaultLabelWindow; a
+	// negative value presumes nothing.
+	LabelWindow time.Duration
 	// TTL is how long a computed Report is reused. Reading the rollups
 	// takes milliseconds; the TTL keeps a dashboard of many tabs from
 	// reading them once per tab. Defaults to 10 s.
@@ -68,6 +76,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	switch {
+	case cfg.LabelWindow == 0:
+		cfg.LabelWindow = DefaultLabelWindow
+	case cfg.LabelWindow < 0:
+		cfg.LabelWindow = 0
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = 10 * time.Second
@@ -123,7 +137,8 @@ func (s *Service) report(ctx context.Context, key string, q store.RollupQuery) (
 	if len(s.cache) > 64 { // arbitrary ranges: keep the cache bounded
 		clear(s.cache)
 	}
-	rep := ComputeRollups(r, Inputs{Window: window, Thresholds: s.cfg.Thresholds(), ShadowVersion: s.cfg.ShadowVersion(), Now: s.cfg.Now()})
+	rep := ComputeRollups(r, Inputs{Window: window, Thresholds: s.cfg.Thresholds(), ShadowVersion: s.cfg.ShadowVersion(), Now: s.cfg.Now(),
+		LabelWindow: s.cfg.LabelWindow})
 	s.cache[key] = cached{rep, time.Now()}
 	return rep, nil
 }

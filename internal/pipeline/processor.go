@@ -174,6 +174,15 @@ type Config struct {
 	// Privacy, when set, rewrites every record before the partition's
 	// state and the store see it. Defaults to none.
 	Privacy Privacy
+	// TruthHeaders stores the generator's whole truth, from a record's
+	// label headers, as the transaction's label the moment it is stored
+	// (a row per transaction, legitimate ones included), to measure live
+	// detection against the full truth in tests and offline evaluation.
+	// Defaults to false, and process and run never set it: labels come
+	// only from the labels topic (LabelConsumer), days later in event
+	// time, as in a real shop, and exist only where something was
+	// reported.
+	TruthHeaders bool
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
 	// ConnOpts are how every client of the processor (consumer, admin)
@@ -698,7 +707,8 @@ func (p *Processor) build(fetches kgo.Fetches, reset map[int32]bool) *store.Batc
 	return b
 }
 
-// Label header keys set by the generator. Only evaluation reads them.
+// Label header keys set by the generator. Only evaluation (and a
+// processor with Config.TruthHeaders) reads them.
 const (
 	HeaderLabel    = event.HeaderLabel
 	HeaderScenario = event.HeaderScenario
@@ -751,7 +761,7 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 		ps.scorer.Score(t, &row)
 	}
 	part.Txs = append(part.Txs, row)
-	if label == "fraud" || label == "legit" {
+	if p.cfg.TruthHeaders && (label == "fraud" || label == "legit") {
 		part.Labels = append(part.Labels, store.Label{TransactionID: t.TransactionID, Fraud: label == "fraud", Scenario: scenario})
 	}
 	if row.Decision != "approve" {

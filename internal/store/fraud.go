@@ -25,8 +25,10 @@ type Fraud interface {
 	// detector) are candidates.
 	TrainingSample(ctx context.Context, n int) ([][]float32, error)
 	// LabelledFeatures returns up to n of the newest transactions that
-	// have both a stored feature vector and a label (the generator's, or
-	// an analyst's, which wins), to evaluate a candidate model.
+	// have a stored feature vector, with their label (a label event's, or
+	// an analyst's, which wins; none counts as legitimate, since labels
+	// exist only where fraud was reported or a verdict given), to
+	// evaluate a candidate model.
 	LabelledFeatures(ctx context.Context, n int) ([]LabelledVector, error)
 
 	// SaveFraudModel stores m as the next version of the fraud model,

@@ -38,8 +38,8 @@ const (
 	// SeriesOutcomes rows count transactions by truth, scenario, decision
 	// and whether an analyst's verdict decided the truth; Bucket is -1.
 	SeriesOutcomes = ""
-	// SeriesActive rows count labelled transactions by truth and the
-	// bucket of the risk acted on.
+	// SeriesActive rows count transactions by truth (none included) and
+	// the bucket of the risk acted on.
 	SeriesActive = "active"
 	// SeriesShadow and SeriesActiveShadowed count the labelled
 	// transactions a shadow model scored too, by the shadow's risk and by
@@ -132,10 +132,13 @@ func (f *RollupFold) Add(o *Outcome, n int64) {
 	}
 	start := floorDiv(o.EventTime.UnixMicro(), minuteMicros)
 	f.m[rollupKey{start: start, bucket: -1, truth: truth, analyst: o.Analyst, scenario: scenario, decision: o.Decision}] += n
+	// The active histogram counts every transaction, unlabelled ones as
+	// truth none (the review workload at a threshold counts them all);
+	// the shadow comparison only labelled ones.
+	f.m[rollupKey{start: start, series: 1, bucket: int16(RiskBucket(o.Risk)), truth: truth}] += n
 	if !o.Labelled {
 		return
 	}
-	f.m[rollupKey{start: start, series: 1, bucket: int16(RiskBucket(o.Risk)), truth: truth}] += n
 	if o.HasShadow {
 		f.m[rollupKey{start: start, series: 2, bucket: int16(RiskBucket(o.ShadowRisk)), truth: truth}] += n
 		f.m[rollupKey{start: start, series: 3, bucket: int16(RiskBucket(o.Risk)), truth: truth}] += n
@@ -260,9 +263,11 @@ type Rollups struct {
 	Histograms map[string]*Histogram
 }
 
-// Histogram counts labelled transactions per risk bucket.
+// Histogram counts transactions per risk bucket by truth: labelled
+// fraud and legitimate ones, and (in the active series only) unlabelled
+// ones.
 type Histogram struct {
-	Fraud, Legit [RiskBuckets]int64
+	Fraud, Legit, None [RiskBuckets]int64
 }
 
 // RollupReader is implemented by stores that keep the rollups.

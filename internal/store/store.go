@@ -98,6 +98,9 @@ type Part struct {
 	Txs         []Tx
 	Quarantined []Quarantined
 	Labels      []Label
+	// LabelEvents are the label events of a part of the labels topic
+	// (Labeller.WriteLabels); empty in batches of transactions.
+	LabelEvents []LabelEvent
 	Alerts      []Alert
 	Outbox      []OutboxMsg
 	// Checkpoint, when not nil, is the partition's processing state (fraud

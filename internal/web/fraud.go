@@ -40,6 +40,7 @@ type FraudDeps struct {
 //	GET  /api/v1/fraud/rules                              rules and thresholds in force
 //	GET  /api/v1/fraud/metrics?window=1h|24h|all          live precision, recall, FPR, PR-AUC
 //	GET  /api/v1/fraud/series?since=T&until=T&step=1h      precision and recall per scenario over time
+//	GET  /api/v1/fraud/cost?window=24h&target_review_rate=0.005   fraud stopped against review workload
 //	GET  /api/v1/fraud/models                             model versions with status and metrics
 //	POST /api/v1/fraud/models/{version}/promote           make a version active
 //	POST /api/v1/fraud/models/rollback                    re-activate the previous active version
@@ -67,6 +68,7 @@ func RegisterFraud(s *Server, deps FraudDeps) {
 	s.Handle("GET /api/v1/fraud/rules", http.HandlerFunc(h.rules))
 	s.Handle("GET /api/v1/fraud/metrics", http.HandlerFunc(h.metrics))
 	s.Handle("GET /api/v1/fraud/series", http.HandlerFunc(h.series))
+	s.Handle("GET /api/v1/fraud/cost", http.HandlerFunc(h.cost))
 	s.Handle("GET /api/v1/fraud/models", http.HandlerFunc(h.models))
 	s.Handle("POST /api/v1/fraud/models/{version}/promote", http.HandlerFunc(h.promote))
 	s.Handle("POST /api/v1/fraud/models/rollback", http.HandlerFunc(h.rollback))

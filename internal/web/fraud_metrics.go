@@ -51,6 +51,19 @@ type FraudMetrics struct {
 	// labelled transactions both scored, when there are any.
 	Shadow     *ShadowMetrics `json:"shadow"`
 	ComputedAt time.Time      `json:"computed_at"`
+	// LabelWindowDays is how long after a transaction its label may still
+	// arrive; unlabelled transactions older than that count as legitimate
+	// (PresumedLegit), younger ones are Pending.
+	LabelWindowDays float64        `json:"label_window_days"`
+	PresumedLegit   int            `json:"presumed_legit"`
+	Pending         PendingMetrics `json:"pending"`
+}
+
+// PendingMetrics counts the window's unlabelled transactions still within
+// the label window, by whether they were alerted on.
+type PendingMetrics struct {
+	Alerted   int `json:"alerted"`
+	Unalerted int `json:"unalerted"`
 }
 
 // ScenarioMetrics is the detection of one fraud scenario.
@@ -126,7 +139,9 @@ func fraudMetricsJSON(rep *fraudmetrics.Report) *FraudMetrics {
 		Precision: num(rep.Precision), Recall: num(rep.Recall), FPR: num(rep.FPR),
 		PRAUC: num(rep.PRAUC), ROCAUC: num(rep.ROCAUC), PerScenario: make(map[string]ScenarioMetrics, len(rep.PerScenario)),
 		Thresholds: thresholdsJSON(rep.Thresholds), Sampled: rep.Sampled, SampleLimit: rep.SampleLimit,
-		Series: make([]SeriesPoint, len(rep.Series)), ComputedAt: rep.ComputedAt}
+		Series: make([]SeriesPoint, len(rep.Series)), ComputedAt: rep.ComputedAt,
+		LabelWindowDays: rep.LabelWindow.Hours() / 24, PresumedLegit: rep.PresumedLegit,
+		Pending: PendingMetrics{Alerted: rep.Pending.Alerted, Unalerted: rep.Pending.Unalerted}}
 	if !rep.AsOf.IsZero() {
 		asOf := rep.AsOf
 		m.AsOf = &asOf

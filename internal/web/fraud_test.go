@@ -220,6 +220,7 @@ func TestFraudAPI(t *testing.T) {
 			t.Run("label", func(t *testing.T) { testLabelAPI(t, e) })
 			t.Run("metrics", func(t *testing.T) { testMetricsAPI(t, e) })
 			t.Run("series", func(t *testing.T) { testSeriesAPI(t, e) })
+			t.Run("cost", func(t *testing.T) { testCostAPI(t, e) })
 			t.Run("rules", func(t *testing.T) { testRulesAPI(t, e) })
 			t.Run("models", func(t *testing.T) { testModelsAPI(t, e) })
 			t.Run("score", func(t *testing.T) { testScoreAPI(t, e) })

@@ -116,6 +116,7 @@ var routes = map[string]Access{
 	"GET /api/v1/fraud/rules":                     {Role: Viewer},
 	"GET /api/v1/fraud/metrics":                   {Role: Viewer},
 	"GET /api/v1/fraud/series":                    {Role: Viewer},
+	"GET /api/v1/fraud/cost":                      {Role: Viewer},
 	"GET /api/v1/fraud/models":                    {Role: Viewer},
 	"POST /api/v1/fraud/models/{version}/promote": {Role: Admin},
 	"POST /api/v1/fraud/models/rollback":          {Role: Admin},

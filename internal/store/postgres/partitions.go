@@ -163,6 +163,9 @@ func (s *Store) PruneTransactions(ctx context.Context, before time.Time, batch i
 				if _, err := tx.Exec(ctx, "DELETE FROM labels WHERE transaction_id = ANY($1)", ids); err != nil {
 					return err
 				}
+				if _, err := tx.Exec(ctx, "DELETE FROM label_events WHERE transaction_id = ANY($1)", ids); err != nil {
+					return err
+				}
 				_, err = tx.Exec(ctx, "DELETE FROM transaction_ids WHERE transaction_id = ANY($1)", ids)
 				return err
 			})
@@ -182,6 +185,7 @@ func (s *Store) PruneTransactions(ctx context.Context, before time.Time, batch i
 	const pick = `SELECT transaction_id FROM ` + defaultPart + ` WHERE event_time < $1 ORDER BY event_time LIMIT $2`
 	n, err := s.DeleteInBatches(ctx, "transactions of the default partition before "+before.UTC().Format(time.RFC3339), batch, []string{
 		`DELETE FROM labels WHERE transaction_id IN (` + pick + `)`,
+		`DELETE FROM label_events WHERE transaction_id IN (` + pick + `)`,
 		`DELETE FROM transaction_ids WHERE transaction_id IN (` + pick + `)`,
 		`DELETE FROM ` + defaultPart + ` WHERE transaction_id IN (` + pick + `)`,
 	}, before)

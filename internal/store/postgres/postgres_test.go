@@ -42,6 +42,8 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 }
 func TestFraudConformance(t *testing.T) { storetest.RunFraud(t, open) }
 
+func TestLabelsConformance(t *testing.T) { storetest.RunLabels(t, open) }
+
 func TestSchema(t *testing.T) {
 	storetest.RunSchema(t, storetest.Schema{
 		Fresh: func(t *testing.T) string { return pgtest.URL(t) },
@@ -132,7 +134,10 @@ func TestRollupBackfill(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	storetest.RunRollupBackfill(t, s, "migrations/0015_fraud_rollups.sql", func(q string) error {
-		_, err := conn.Exec(context.Background(), q)
+		if _, err := conn.Exec(context.Background(), q); err != nil {
+			return err
+		}
+		_, err := conn.Exec(context.Background(), storetest.UnlabelledBackfill(t, "migrations/0021_label_events.sql"))
 		return err
 	})
 }

@@ -124,6 +124,7 @@ func (s *Store) PruneTransactions(ctx context.Context, before time.Time, batch i
 	const pick = `SELECT rowid FROM transactions WHERE event_time < $1 ORDER BY event_time LIMIT $2`
 	n, err := s.DeleteInBatches(ctx, "transactions before "+before.UTC().Format(time.RFC3339), batch, []string{
 		`DELETE FROM labels WHERE transaction_id IN (SELECT transaction_id FROM transactions WHERE rowid IN (` + pick + `))`,
+		`DELETE FROM label_events WHERE transaction_id IN (SELECT transaction_id FROM transactions WHERE rowid IN (` + pick + `))`,
 		`DELETE FROM transactions WHERE rowid IN (` + pick + `)`,
 	}, before)
 	return store.Pruned{Rows: n}, err

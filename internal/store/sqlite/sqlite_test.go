@@ -51,6 +51,17 @@ func TestFraudConformance(t *testing.T) {
 	storetest.RunFraudIn(t, func(ctx context.Context, dir string) (*sqlite.Store, error) { return sqlite.Open(ctx, dir) })
 }
 
+func TestLabelsConformance(t *testing.T) {
+	storetest.RunLabels(t, func(t *testing.T) *sqlite.Store {
+		s, err := sqlite.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestSchema(t *testing.T) {
 	storetest.RunSchema(t, storetest.Schema{
 		Fresh: func(t *testing.T) string { return t.TempDir() },
@@ -115,7 +126,10 @@ func TestRollupBackfill(t *testing.T) {
 	}
 	defer db.Close()
 	storetest.RunRollupBackfill(t, s, "migrations/0015_fraud_rollups.sql", func(q string) error {
-		_, err := db.Exec(q)
+		if _, err := db.Exec(q); err != nil {
+			return err
+		}
+		_, err := db.Exec(storetest.UnlabelledBackfill(t, "migrations/0021_label_events.sql"))
 		return err
 	})
 }

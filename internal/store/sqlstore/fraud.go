@@ -80,12 +80,13 @@ func (s *Store) LabelledFeatures(ctx context.Context, n int) ([]store.LabelledVe
 		return nil, nil
 	}
 	var out []store.LabelledVector
-	err := s.eachPartition(ctx, n, `SELECT t.features, t.decision, `+labelSQL+`
+	// A transaction with no label is presumed legitimate: labels exist
+	// only where fraud was reported or a verdict given (migration 0021).
+	err := s.eachPartition(ctx, n, `SELECT t.features, t.decision, coalesce(`+labelSQL+`, false)
 		FROM transactions t
 		LEFT JOIN labels l ON l.transaction_id = t.transaction_id
 		LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
 		WHERE t.kafka_partition = $1 AND t.features IS NOT NULL
-			AND (l.transaction_id IS NOT NULL OR a.status IN ('confirmed_fraud', 'false_positive'))
 		ORDER BY t.kafka_offset DESC LIMIT $2`, func(r Rows) error {
 		var v store.LabelledVector
 		if err := r.Scan(&v.Features, &v.Decision, &v.Fraud); err != nil {

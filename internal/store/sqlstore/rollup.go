@@ -192,9 +192,12 @@ func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.R
 				h = &store.Histogram{}
 				out.Histograms[series] = h
 			}
-			if truth == store.TruthFraud {
+			switch truth {
+			case store.TruthFraud:
 				h.Fraud[bucket] += n
-			} else {
+			case store.TruthNone:
+				h.None[bucket] += n
+			default:
 				h.Legit[bucket] += n
 			}
 			return nil

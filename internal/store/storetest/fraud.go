@@ -156,7 +156,7 @@ func testLabelledFeatures(t *testing.T, s store.Store, f store.Fraud) {
 		scored("t1", 0, 1, fbase, "decline", "[]", 2), // generator: fraud
 		scored("t2", 0, 2, fbase, "review", "[]", 3),  // generator: fraud; analyst: false positive
 		scored("t3", 0, 3, fbase, "review", "[]", 4),  // no generator label; analyst: fraud
-		scored("t4", 0, 4, fbase, "review", "[]", 5),  // no label at all
+		scored("t4", 0, 4, fbase, "review", "[]", 5),  // no label at all: presumed legitimate
 		scored("t5", 0, 5, fbase, "approve", "[]", 0), // label but no vector
 	}
 	labels := []store.Label{{TransactionID: "t0"}, {TransactionID: "t1", Fraud: true, Scenario: "bot_burst"},
@@ -181,7 +181,7 @@ func testLabelledFeatures(t *testing.T, s store.Store, f store.Fraud) {
 	for _, g := range got {
 		have = append(have, lv{g.Features[0], g.Decision, g.Fraud})
 	}
-	want := []lv{{4, "review", true}, {3, "review", false}, {2, "decline", true}, {1, "approve", false}}
+	want := []lv{{5, "review", false}, {4, "review", true}, {3, "review", false}, {2, "decline", true}, {1, "approve", false}}
 	if !reflect.DeepEqual(have, want) {
 		t.Fatalf("labelled vectors = %v, want %v", have, want)
 	}

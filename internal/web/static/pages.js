@@ -330,6 +330,29 @@ function metricsWindow(seconds) {
   return "all";
 }
 
+// The review cost panel: the thresholds in force against the review
+// threshold that keeps reviews within 0.5% of orders, and the labels
+// still pending.
+async function loadCost(win) {
+  try {
+    const [c, m] = await Promise.all([getJSON("api/v1/fraud/cost?window=" + win), getJSON("api/v1/fraud/metrics?window=" + win)]);
+    const row = (name, p) => {
+      const tr = el("tr");
+      tr.append(el("td", name), el("td", p.review_at.toFixed(2), "num"), el("td", fmtInt.format(p.reviewed), "num"),
+        el("td", fmtPct(p.review_rate, 2), "num"), el("td", fmtInt.format(p.declined), "num"),
+        el("td", fmtInt.format(p.fraud_caught), "num"), el("td", fmtPct(p.caught_share), "num"));
+      return tr;
+    };
+    $("fc-body").replaceChildren(row("in force", c.current), row("reviews ≤ " + fmtPct(c.target_review_rate, 1) + " of orders", c.target));
+    $("fc-sub").textContent = "window " + win + ": " + fmtInt.format(c.transactions) + " scored, " + fmtInt.format(c.known_fraud) + " known fraud";
+    $("fc-pending").textContent = "Labels arrive late: " + fmtInt.format(m.pending.alerted) + " alerted and " + fmtInt.format(m.pending.unalerted) +
+      " unalerted transactions of the window are still within the " + Math.round(m.label_window_days) + "-day label window (pending); " +
+      fmtInt.format(m.presumed_legit) + " older unlabelled ones count as legitimate.";
+  } catch (e) {
+    $("fc-sub").textContent = "no cost figures: " + e.message;
+  }
+}
+
 page("fraud", {
   async load(r) {
     for (const [k, id] of alertFilters) $(id).value = state.params.get(k) || (k === "status" ? "all" : "");
@@ -341,6 +364,7 @@ page("fraud", {
     }
     await loadAlerts(false);
     const win = metricsWindow(r.seconds);
+    loadCost(win);
     try {
       const m = await getJSON("api/v1/fraud/metrics?window=" + win);
       fr.review = m.thresholds.review_at;

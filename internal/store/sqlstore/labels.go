@@ -1,0 +1,312 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// States of a stored label event (label_events.state).
+const (
+	labelPending = 0
+	labelApplied = 1
+	labelExpired = 2
+)
+
+// WriteLabels implements store.Labeller.
+func (s *Store) WriteLabels(ctx context.Context, b *store.Batch, expireBefore time.Time) (store.LabelResult, error) {
+	var res store.LabelResult
+	if len(b.Parts) == 0 {
+		return res, nil
+	}
+	err := s.d.Tx(ctx, func(tx DB) error {
+		res = store.LabelResult{}
+		return s.writeLabels(ctx, tx, b, expireBefore, &res)
+	})
+	if err == nil {
+		return res, nil
+	}
+	if _, fenced := store.IsFenced(err); fenced || errors.Is(err, store.ErrAlreadyCommitted) {
+		return res, err
+	}
+	if c, msg := s.d.Classify(err); c == Data {
+		return res, &store.RejectedError{Message: Sanitize(msg), Err: err}
+	}
+	n := 0
+	for i := range b.Parts {
+		n += len(b.Parts[i].LabelEvents)
+	}
+	return res, fmt.Errorf("writing a batch of %d label events: %w", n, err)
+}
+
+func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, expireBefore time.Time, res *store.LabelResult) error {
+	stored, err := s.d.LockOffsets(ctx, tx, b)
+	if err != nil {
+		return fmt.Errorf("locking offsets: %w", err)
+	}
+	if err := store.Fence(b, stored); err != nil {
+		return err
+	}
+	if err := s.insertRest(ctx, tx, b.Topic, b.Parts); err != nil {
+		return err
+	}
+	if err := s.insertLabelEvents(ctx, tx, b.Parts, res); err != nil {
+		return err
+	}
+	partitions := make([]int32, len(b.Parts))
+	for i := range b.Parts {
+		partitions[i] = b.Parts[i].Partition
+	}
+	if err := s.applyPendingLabels(ctx, tx, partitions, res); err != nil {
+		return err
+	}
+	in, args := placeholders(partitions, 2)
+	n, err := tx.Exec(ctx, `UPDATE label_events SET state = `+strconv.Itoa(labelExpired)+` WHERE state = `+strconv.Itoa(labelPending)+`
+		AND received_at < $1 AND kafka_partition IN (`+in+`)`, append([]any{expireBefore}, args...)...)
+	if err != nil {
+		return fmt.Errorf("expiring pending labels: %w", err)
+	}
+	res.Expired = int(n)
+	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {
+		return fmt.Errorf("advancing offsets: %w", err)
+	}
+	return nil
+}
+
+// insertLabelEvents stores the parts' events not stored before, pending.
+func (s *Store) insertLabelEvents(ctx context.Context, tx DB, parts []store.Part, res *store.LabelResult) error {
+	seen := map[string]bool{}
+	var ids []string
+	for i := range parts {
+		for _, e := range parts[i].LabelEvents {
+			if !seen[e.LabelID] {
+				seen[e.LabelID] = true
+				ids = append(ids, e.LabelID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	old := map[string]bool{}
+	err := inChunks(ids, func(list string, args []any) error {
+		return each(ctx, tx, "SELECT label_id FROM label_events WHERE label_id IN ("+list+")", args, func(r Rows) error {
+			var id string
+			err := r.Scan(&id)
+			old[id] = true
+			return err
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("looking up label ids: %w", err)
+	}
+	now := s.now()
+	var rows [][]any
+	for i := range parts {
+		for _, e := range parts[i].LabelEvents {
+			if old[e.LabelID] {
+				res.Duplicates++
+				continue
+			}
+			old[e.LabelID] = true // a repeat within the batch is a duplicate too
+			res.Stored++
+			rows = append(rows, []any{Sanitize(e.LabelID), Sanitize(e.TransactionID), Sanitize(e.Kind), e.Fraud, Sanitize(e.Scenario),
+				Sanitize(e.ReasonCode), e.EventTime.UTC(), e.Partition, e.Offset, now, labelPending})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	cols := []string{"label_id", "transaction_id", "kind", "fraud", "scenario", "reason_code", "event_time", "kafka_partition",
+		"kafka_offset", "received_at", "state"}
+	if err := s.d.Upsert(ctx, tx, "label_events", cols, "ON CONFLICT (label_id) DO NOTHING", rows); err != nil {
+		return fmt.Errorf("inserting %d label events: %w", len(rows), err)
+	}
+	return nil
+}
+
+// labelled is a stored transaction that has pending label events, with
+// what is stored about its truth.
+type labelled struct {
+	outcome store.Outcome // with the labels row's truth, no analyst's
+	status  string        // its alert's status, "" for none
+	events  []store.LabelEvent
+}
+
+// applyPendingLabels applies the pending events of partitions whose
+// transaction is stored.
+func (s *Store) applyPendingLabels(ctx context.Context, tx DB, partitions []int32, res *store.LabelResult) error {
+	in, args := placeholders(partitions, 1)
+	var ids []string
+	err := each(ctx, tx, `SELECT DISTINCT e.transaction_id FROM label_events e
+		JOIN transactions t ON t.transaction_id = e.transaction_id
+		WHERE e.state = `+strconv.Itoa(labelPending)+` AND e.kafka_partition IN (`+in+`)`, args, func(r Rows) error {
+		var id string
+		err := r.Scan(&id)
+		ids = append(ids, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finding pending labels of stored transactions: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Strings(ids) // lock alerts in one order among writers
+	byID := make(map[string]*labelled, len(ids))
+	err = inChunks(ids, func(list string, args []any) error {
+		// An analyst labelling one of these alerts meanwhile waits for this
+		// transaction (and this one for it), so each reads the other's
+		// outcome: a no-op update takes the rows' locks in both stores.
+		if _, err := tx.Exec(ctx, "UPDATE alerts SET status = status WHERE transaction_id IN ("+list+")", args...); err != nil {
+			return fmt.Errorf("locking alerts: %w", err)
+		}
+		err := each(ctx, tx, `SELECT t.transaction_id, t.event_time, t.risk, t.decision, t.shadow_risk, l.fraud, l.scenario, a.status
+			FROM transactions t
+			LEFT JOIN labels l ON l.transaction_id = t.transaction_id
+			LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
+			WHERE t.transaction_id IN (`+list+`)`, args, func(r Rows) error {
+			var id string
+			var lb labelled
+			var shadow *float64
+			var fraud *bool
+			var scenario, status *string
+			o := &lb.outcome
+			if err := r.Scan(&id, &o.EventTime, &o.Risk, &o.Decision, &shadow, &fraud, &scenario, &status); err != nil {
+				return err
+			}
+			o.EventTime = o.EventTime.UTC()
+			if shadow != nil {
+				o.ShadowRisk, o.HasShadow = *shadow, true
+			}
+			if fraud != nil {
+				o.Labelled, o.Fraud = true, *fraud
+			}
+			if scenario != nil {
+				o.Scenario = *scenario
+			}
+			if status != nil {
+				lb.status = *status
+			}
+			byID[id] = &lb
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading labelled transactions: %w", err)
+		}
+		err = each(ctx, tx, `SELECT transaction_id, label_id, fraud, scenario, event_time, state FROM label_events
+			WHERE state <> `+strconv.Itoa(labelExpired)+` AND transaction_id IN (`+list+`)`, args, func(r Rows) error {
+			var e store.LabelEvent
+			var state int
+			if err := r.Scan(&e.TransactionID, &e.LabelID, &e.Fraud, &e.Scenario, &e.EventTime, &state); err != nil {
+				return err
+			}
+			if state == labelPending {
+				res.Applied++
+			}
+			if lb := byID[e.TransactionID]; lb != nil {
+				lb.events = append(lb.events, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading label events: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE label_events SET state = `+strconv.Itoa(labelApplied)+` WHERE state = `+strconv.Itoa(labelPending)+`
+			AND transaction_id IN (`+list+`)`, args...); err != nil {
+			return fmt.Errorf("marking labels applied: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var fold store.RollupFold
+	var rows [][]any
+	for _, id := range ids {
+		lb := byID[id]
+		if lb == nil {
+			continue
+		}
+		fraud, scenario, ok := store.LabelTruth(lb.events)
+		before := lb.outcome
+		if !ok || before.Labelled && before.Fraud == fraud && (before.Scenario == scenario || scenario == "") {
+			continue
+		}
+		if scenario == "" && fraud && before.Fraud {
+			scenario = before.Scenario
+		}
+		after := before
+		after.Labelled, after.Fraud, after.Scenario = true, fraud, scenario
+		store.ApplyAnalystLabel(&before, lb.status)
+		store.ApplyAnalystLabel(&after, lb.status)
+		fold.Add(&before, -1)
+		fold.Add(&after, 1)
+		rows = append(rows, []any{id, fraud, scenario})
+		res.Changed++
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := s.d.Upsert(ctx, tx, "labels", []string{"transaction_id", "fraud", "scenario"},
+		"ON CONFLICT (transaction_id) DO UPDATE SET fraud = excluded.fraud, scenario = excluded.scenario", rows); err != nil {
+		return fmt.Errorf("storing %d labels: %w", len(rows), err)
+	}
+	return s.upsertRollups(ctx, tx, fold.Rows())
+}
+
+// placeholders is an IN list of the partitions, numbered from $first.
+func placeholders(ps []int32, first int) (string, []any) {
+	var b strings.Builder
+	args := make([]any, len(ps))
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i))
+		args[i] = p
+	}
+	return b.String(), args
+}
+
+// LabelStatus implements store.Labeller.
+func (s *Store) LabelStatus(ctx context.Context) (store.LabelStatus, error) {
+	var st store.LabelStatus
+	err := each(ctx, s.d.DB(), `SELECT state, count(*) FROM label_events GROUP BY state`, nil, func(r Rows) error {
+		var state int
+		var n int64
+		if err := r.Scan(&state, &n); err != nil {
+			return err
+		}
+		switch state {
+		case labelPending:
+			st.Pending = n
+		case labelApplied:
+			st.Applied = n
+		case labelExpired:
+			st.Expired = n
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("counting label events: %w", err)
+	}
+	if st.Pending > 0 {
+		var at time.Time
+		if err := s.d.DB().QueryRow(ctx, `SELECT received_at FROM label_events WHERE state = `+strconv.Itoa(labelPending)+`
+			ORDER BY received_at LIMIT 1`).Scan(&at); err != nil && !errors.Is(err, ErrNoRows) {
+			return st, fmt.Errorf("reading the oldest pending label: %w", err)
+		}
+		if !at.IsZero() {
+			at = at.UTC()
+			st.OldestPending = &at
+		}
+	}
+	return st, nil
+}

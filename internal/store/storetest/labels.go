@@ -1,0 +1,260 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// RunLabels runs the conformance suite of store.Labeller; open returns a
+// fresh, empty store for one test.
+func RunLabels[S store.Store](t *testing.T, open func(t *testing.T) S) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store, l store.Labeller)
+	}{
+		{"ApplyOnce", testLabelsApplyOnce},
+		{"Pending", testLabelsPending},
+		{"Fenced", testLabelsFenced},
+		{"AnalystWins", testLabelsAnalystWins},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var s store.Store = open(t)
+			l, ok := s.(store.Labeller)
+			if !ok {
+				t.Fatalf("%T does not implement store.Labeller", s)
+			}
+			tc.fn(t, s, l)
+		})
+	}
+}
+
+// LabelTopic is the topic the conformance suite stores label offsets under.
+const LabelTopic = "labels"
+
+// LabelEvent is a label event for tests.
+func LabelEvent(id, tx, kind string, fraud bool, scenario string, at time.Time, off int64) store.LabelEvent {
+	return store.LabelEvent{LabelID: id, TransactionID: tx, Kind: kind, Fraud: fraud, Scenario: scenario, EventTime: at, Offset: off}
+}
+
+// labelBatch is one part of partition 0 of the labels topic from offset
+// from, one offset per event.
+func labelBatch(from int64, evs ...store.LabelEvent) *store.Batch {
+	for i := range evs {
+		evs[i].Offset = from + int64(i)
+	}
+	return &store.Batch{Group: "g", Topic: LabelTopic, Owner: "p1", Generation: 1,
+		Parts: []store.Part{{Partition: 0, From: from, To: from + int64(len(evs)), LabelEvents: evs}}}
+}
+
+// RecomputedRollups is the minute rollups recomputed from the stored
+// transactions, their labels and their alerts' verdicts (FraudOutcomes),
+// as canonical text.
+func RecomputedRollups(ctx context.Context, f store.Fraud) ([]string, error) {
+	out, err := f.FraudOutcomes(ctx, store.OutcomeQuery{Limit: 10_000_000})
+	if err != nil {
+		return nil, err
+	}
+	var fold store.RollupFold
+	for i := range out.Rows {
+		fold.Add(&out.Rows[i], 1)
+	}
+	var rows []string
+	for _, r := range fold.Rows() {
+		if r.Granularity == store.Minute && r.Series == store.SeriesOutcomes {
+			rows = append(rows, fmt.Sprintf("%s %s %s/%s/%s/%v %d", r.Granularity, r.Start.Format(time.RFC3339), r.Truth, r.Scenario, r.Decision, r.Analyst, r.N))
+		}
+	}
+	slices.Sort(rows)
+	return rows, nil
+}
+
+// CheckRollupsMatchLabels fails t unless the stored minute rollups equal
+// a recomputation from the stored labels (RecomputedRollups).
+func CheckRollupsMatchLabels(t testing.TB, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := RecomputedRollups(ctx, s.(store.Fraud))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.(store.RollupReader).FraudRollups(ctx, store.RollupQuery{OutcomesBy: store.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := canonical(r)
+	if !slices.Equal(got, want) {
+		t.Fatalf("stored rollups differ from their recomputation from the stored labels:\n stored %v\n recomputed %v", got, want)
+	}
+}
+
+// truthOf reads the stored truth of one transaction from the outcomes.
+func truthOf(t *testing.T, f store.Fraud, id string, off int64) (labelled, fraud bool, scenario string) {
+	t.Helper()
+	out, err := f.FraudOutcomes(context.Background(), store.OutcomeQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.Rows {
+		if o.Offset == off {
+			return o.Labelled, o.Fraud, o.Scenario
+		}
+	}
+	t.Fatalf("transaction %s (offset %d) not among the outcomes", id, off)
+	return
+}
+
+func writeLabels(t *testing.T, l store.Labeller, b *store.Batch, expireBefore time.Time) store.LabelResult {
+	t.Helper()
+	res, err := l.WriteLabels(context.Background(), b, expireBefore)
+	if err != nil {
+		t.Fatalf("WriteLabels: %v", err)
+	}
+	return res
+}
+
+// testLabelsApplyOnce: a chargeback makes a stored transaction fraud, a
+// dispute won later makes it legitimate again; a repeated label changes
+// nothing; the rollups follow and the offsets advance.
+func testLabelsApplyOnce(t *testing.T, s store.Store, l store.Labeller) {
+	ctx := context.Background()
+	a := scored("a", 0, 0, fbase, "review", "[]", 0)
+	b := scored("b", 0, 1, fbase.Add(time.Minute), "approve", "[]", 0)
+	writeParts(t, s, map[int32][]store.Tx{0: {a, b}}, nil, []store.Alert{alertOf(a)})
+	f := s.(store.Fraud)
+	if lab, _, _ := truthOf(t, f, "a", 0); lab {
+		t.Fatal("a transaction with no label stored as labelled")
+	}
+	cb := LabelEvent("cb-a", "a", "chargeback", true, "card_testing", fbase.Add(20*24*time.Hour), 0)
+	res := writeLabels(t, l, labelBatch(0, cb, LabelEvent("cb-b", "b", "chargeback", true, "", fbase.Add(9*24*time.Hour), 0)), fbase)
+	if res.Stored != 2 || res.Applied != 2 || res.Changed != 2 || res.Duplicates != 0 {
+		t.Fatalf("first labels: %+v, want 2 stored, applied and changed", res)
+	}
+	if lab, fr, sc := truthOf(t, f, "a", 0); !lab || !fr || sc != "card_testing" {
+		t.Fatalf("after the chargeback: labelled %v fraud %v scenario %q", lab, fr, sc)
+	}
+	CheckRollupsMatchLabels(t, s)
+	// The same label again (a replay), then the dispute won.
+	res = writeLabels(t, l, labelBatch(2, cb, LabelEvent("dp-b", "b", "dispute", false, "", fbase.Add(50*24*time.Hour), 0)), fbase)
+	if res.Stored != 1 || res.Duplicates != 1 || res.Changed != 1 {
+		t.Fatalf("replay and dispute: %+v, want 1 stored, 1 duplicate, 1 changed", res)
+	}
+	if lab, fr, _ := truthOf(t, f, "b", 1); !lab || fr {
+		t.Fatalf("after the dispute won: labelled %v fraud %v, want legitimate", lab, fr)
+	}
+	CheckRollupsMatchLabels(t, s)
+	offs, err := s.Offsets(ctx, "g", LabelTopic)
+	if err != nil || offs[0] != 4 {
+		t.Fatalf("label offsets %v (%v), want 4", offs, err)
+	}
+	st, err := l.LabelStatus(ctx)
+	if err != nil || st.Applied != 3 || st.Pending != 0 {
+		t.Fatalf("status %+v (%v), want 3 applied", st, err)
+	}
+}
+
+// testLabelsPending: a label for a transaction not stored yet waits, is
+// applied by the first write after the transaction is stored (a sweep with
+// no new event), and one pending too long expires.
+func testLabelsPending(t *testing.T, s store.Store, l store.Labeller) {
+	ctx := context.Background()
+	f := s.(store.Fraud)
+	res := writeLabels(t, l, labelBatch(0, LabelEvent("cb-x", "x", "chargeback", true, "account_takeover", fbase.Add(30*24*time.Hour), 0),
+		LabelEvent("cb-ghost", "ghost", "chargeback", true, "", fbase.Add(30*24*time.Hour), 0)), fbase)
+	if res.Stored != 2 || res.Applied != 0 {
+		t.Fatalf("labels before their transactions: %+v, want 2 stored, none applied", res)
+	}
+	if st, err := l.LabelStatus(ctx); err != nil || st.Pending != 2 || st.OldestPending == nil {
+		t.Fatalf("status %+v (%v), want 2 pending", st, err)
+	}
+	writeParts(t, s, map[int32][]store.Tx{0: {scored("x", 0, 0, fbase, "approve", "[]", 0)}}, nil, nil)
+	sweep := &store.Batch{Group: "g", Topic: LabelTopic, Owner: "p1", Generation: 1, Parts: []store.Part{{Partition: 0, From: 2, To: 2}}}
+	res = writeLabels(t, l, sweep, time.Now().Add(-time.Hour))
+	if res.Applied != 1 || res.Changed != 1 || res.Expired != 0 {
+		t.Fatalf("sweep: %+v, want 1 applied", res)
+	}
+	if lab, fr, sc := truthOf(t, f, "x", 0); !lab || !fr || sc != "account_takeover" {
+		t.Fatalf("pending label not applied: labelled %v fraud %v scenario %q", lab, fr, sc)
+	}
+	CheckRollupsMatchLabels(t, s)
+	res = writeLabels(t, l, sweep, time.Now().Add(time.Hour))
+	if res.Expired != 1 {
+		t.Fatalf("expiry: %+v, want 1 expired", res)
+	}
+	if st, err := l.LabelStatus(ctx); err != nil || st.Pending != 0 || st.Expired != 1 || st.Applied != 1 {
+		t.Fatalf("status %+v (%v), want 1 applied, 1 expired", st, err)
+	}
+}
+
+// testLabelsFenced: a label batch of an older epoch, or one from an
+// offset not stored, writes nothing.
+func testLabelsFenced(t *testing.T, s store.Store, l store.Labeller) {
+	ctx := context.Background()
+	writeLabels(t, l, labelBatch(0, LabelEvent("l1", "t1", "analyst", true, "", fbase, 0)), fbase)
+	if _, err := s.Claim(ctx, "g", LabelTopic, "p2", []int32{0}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.WriteLabels(ctx, labelBatch(1, LabelEvent("l2", "t2", "analyst", true, "", fbase, 0)), fbase)
+	if _, fenced := store.IsFenced(err); !fenced {
+		t.Fatalf("a zombie's label batch: %v, want fenced", err)
+	}
+	b := labelBatch(5, LabelEvent("l3", "t3", "analyst", true, "", fbase, 0))
+	b.Generation = 99
+	_, err = l.WriteLabels(ctx, b, fbase)
+	if _, fenced := store.IsFenced(err); !fenced && !errors.Is(err, store.ErrAlreadyCommitted) {
+		t.Fatalf("a label batch from the wrong offset: %v, want fenced", err)
+	}
+	if st, err := l.LabelStatus(ctx); err != nil || st.Pending != 1 {
+		t.Fatalf("status %+v (%v), want only the first label stored", st, err)
+	}
+}
+
+// testLabelsAnalystWins: an analyst's verdict on the alert decides the
+// truth whatever the labels say, and the rollups stay consistent when
+// both move.
+func testLabelsAnalystWins(t *testing.T, s store.Store, l store.Labeller) {
+	ctx := context.Background()
+	f := s.(store.Fraud)
+	a := scored("a", 0, 0, fbase, "decline", "[]", 0)
+	writeParts(t, s, map[int32][]store.Tx{0: {a}}, nil, []store.Alert{alertOf(a)})
+	if _, err := f.LabelAlert(ctx, "a", store.AlertFalsePositive, fbase); err != nil {
+		t.Fatal(err)
+	}
+	writeLabels(t, l, labelBatch(0, LabelEvent("cb-a", "a", "chargeback", true, "stolen_card", fbase.Add(10*24*time.Hour), 0)), fbase)
+	if lab, fr, _ := truthOf(t, f, "a", 0); !lab || fr {
+		t.Fatalf("analyst's false positive overruled by a chargeback: labelled %v fraud %v", lab, fr)
+	}
+	CheckRollupsMatchLabels(t, s)
+	if _, err := f.LabelAlert(ctx, "a", store.AlertOpen, fbase); err != nil {
+		t.Fatal(err)
+	}
+	if lab, fr, sc := truthOf(t, f, "a", 0); !lab || !fr || sc != "stolen_card" {
+		t.Fatalf("alert reopened: labelled %v fraud %v scenario %q, want the chargeback's truth", lab, fr, sc)
+	}
+	CheckRollupsMatchLabels(t, s)
+}
+
+// UnlabelledBackfill is the backfill of the unlabelled risk histogram in
+// migration 0021 (every statement from its CREATE TEMP TABLE on), which
+// a rollup backfill test runs after migration 0015's (BackfillScript).
+func UnlabelledBackfill(tb testing.TB, migration string) string {
+	tb.Helper()
+	text, err := os.ReadFile(migration)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	i := strings.Index(string(text), "CREATE TEMP TABLE fraud_rollup_unlabelled")
+	if i < 0 {
+		tb.Fatalf("%s: no backfill of the unlabelled histogram found", migration)
+	}
+	return string(text[i:])
+}

@@ -137,7 +137,7 @@ func TestRollupBackfill(t *testing.T) {
 		if _, err := conn.Exec(context.Background(), q); err != nil {
 			return err
 		}
-		_, err := conn.Exec(context.Background(), storetest.UnlabelledBackfill(t, "migrations/0021_label_events.sql"))
+		_, err := conn.Exec(context.Background(), storetest.UnlabelledBackfill(t, "migrations/0018_label_events.sql"))
 		return err
 	})
 }

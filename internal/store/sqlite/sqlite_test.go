@@ -129,7 +129,7 @@ func TestRollupBackfill(t *testing.T) {
 		if _, err := db.Exec(q); err != nil {
 			return err
 		}
-		_, err := db.Exec(storetest.UnlabelledBackfill(t, "migrations/0021_label_events.sql"))
+		_, err := db.Exec(storetest.UnlabelledBackfill(t, "migrations/0018_label_events.sql"))
 		return err
 	})
 }

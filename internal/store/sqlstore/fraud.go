@@ -81,7 +81,7 @@ func (s *Store) LabelledFeatures(ctx context.Context, n int) ([]store.LabelledVe
 	}
 	var out []store.LabelledVector
 	// A transaction with no label is presumed legitimate: labels exist
-	// only where fraud was reported or a verdict given (migration 0021).
+	// only where fraud was reported or a verdict given (migration 0018).
 	err := s.eachPartition(ctx, n, `SELECT t.features, t.decision, coalesce(`+labelSQL+`, false)
 		FROM transactions t
 		LEFT JOIN labels l ON l.transaction_id = t.transaction_id

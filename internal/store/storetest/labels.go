@@ -244,7 +244,7 @@ func testLabelsAnalystWins(t *testing.T, s store.Store, l store.Labeller) {
 }
 
 // UnlabelledBackfill is the backfill of the unlabelled risk histogram in
-// migration 0021 (every statement from its CREATE TEMP TABLE on), which
+// migration 0018 (every statement from its CREATE TEMP TABLE on), which
 // a rollup backfill test runs after migration 0015's (BackfillScript).
 func UnlabelledBackfill(tb testing.TB, migration string) string {
 	tb.Helper()

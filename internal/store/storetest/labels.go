@@ -226,7 +226,7 @@ func testLabelsAnalystWins(t *testing.T, s store.Store, l store.Labeller) {
 	f := s.(store.Fraud)
 	a := scored("a", 0, 0, fbase, "decline", "[]", 0)
 	writeParts(t, s, map[int32][]store.Tx{0: {a}}, nil, []store.Alert{alertOf(a)})
-	if _, err := f.LabelAlert(ctx, "a", store.AlertFalsePositive, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "a", store.AlertFalsePositive, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
 	writeLabels(t, l, labelBatch(0, LabelEvent("cb-a", "a", "chargeback", true, "stolen_card", fbase.Add(10*24*time.Hour), 0)), fbase)
@@ -234,7 +234,7 @@ func testLabelsAnalystWins(t *testing.T, s store.Store, l store.Labeller) {
 		t.Fatalf("analyst's false positive overruled by a chargeback: labelled %v fraud %v", lab, fr)
 	}
 	CheckRollupsMatchLabels(t, s)
-	if _, err := f.LabelAlert(ctx, "a", store.AlertOpen, fbase); err != nil {
+	if _, err := f.LabelAlert(ctx, "a", store.AlertOpen, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
 	if lab, fr, sc := truthOf(t, f, "a", 0); !lab || !fr || sc != "stolen_card" {

@@ -2,7 +2,7 @@
 -- and the indexes of the alert queue's filters: each walks alerts newest
 -- first by ID within one status or decision, or a span of event time; the
 -- scenario filter starts from the few labels that name a scenario (the
--- generator labels every record, fraud ones with their scenario).
+-- labels table holds only reported fraud and verdicts, most with a scenario).
 ALTER TABLE alerts ADD COLUMN labelled_by text;
 CREATE INDEX alerts_status_id_idx ON alerts (status, id);
 CREATE INDEX alerts_decision_id_idx ON alerts (decision, id);

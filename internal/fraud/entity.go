@@ -278,3 +278,22 @@ func isRingKind(entity string) bool {
 	}
 	return false
 }
+
+// Span returns the earliest and latest event time held for entity (zero
+// when unknown).
+func (s *EntityState) Span(entity string) (first, last time.Time) {
+	l := s.ents[entity]
+	if l == nil {
+		return
+	}
+	for i := range l.events {
+		at := l.events[i].At
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	return first, last
+}

@@ -139,7 +139,6 @@ func (s *Store) EntityRings(ctx context.Context, limit int) ([]store.EntityRing,
 	return rings, nil
 }
 
-
 // ExecScript runs a script of idempotent statements (CREATE … IF NOT
 // EXISTS) in one transaction: the entity stage's schema.
 func (s *Store) ExecScript(ctx context.Context, script string) error {

@@ -3,6 +3,7 @@ package cli
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFraudMixFlag(t *testing.T) {
@@ -31,5 +32,28 @@ func TestFraudMixFlag(t *testing.T) {
 		if strings.HasPrefix(bad, "fraud_rings") && !strings.Contains(err.Error(), "friendly_fraud") {
 			t.Errorf("%q: error %q does not list the known scenarios", bad, err)
 		}
+	}
+}
+
+func TestEntityFlagsValidate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		f    entityFlags
+		flag string
+	}{
+		{entityFlags{on: true, window: time.Second, minRing: 3}, "-entity-window"},
+		{entityFlags{on: true, window: time.Hour, minRing: 1}, "-entity-min-ring"},
+	} {
+		err := c.f.validate()
+		if err == nil || !strings.Contains(err.Error(), c.flag) {
+			t.Errorf("%+v: %v, want an error naming %s", c.f, err, c.flag)
+		}
+	}
+	on := entityFlags{on: true, window: time.Hour, minRing: 3}
+	if on.validate() != nil || on.repartition() == nil || len(on.topics()) != 1 {
+		t.Error("an entity stage that is on queues no repartition records")
+	}
+	if off := (entityFlags{window: time.Hour, minRing: 3}); off.repartition() != nil || off.topics() != nil {
+		t.Error("an entity stage that is off queues repartition records")
 	}
 }

@@ -81,3 +81,14 @@ type EntityRing struct {
 	// DetectedAt is when the ring was first stored, UpdatedAt when last.
 	DetectedAt, UpdatedAt time.Time
 }
+
+// OutboxBatchDeliverer is implemented by stores that can hand the due
+// outbox messages to their sender all at once (Store.DeliverOutbox hands
+// them one by one), so that a deliverer can produce them to Kafka together:
+// the repartition records are several per transaction.
+type OutboxBatchDeliverer interface {
+	// DeliverOutboxBatch is DeliverOutbox with one call of send for the
+	// claimed messages, in id order; send returns one error (nil when
+	// sent) per message.
+	DeliverOutboxBatch(ctx context.Context, limit int, send func([]OutboxMsg) []error) (delivered, failed int, err error)
+}

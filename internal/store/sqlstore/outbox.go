@@ -19,6 +19,20 @@ const OutboxLease = time.Minute
 // transaction (PostgreSQL skips rows another deliverer is claiming), sent,
 // then marked delivered or failed in another.
 func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.OutboxMsg) error) (delivered, failed int, err error) {
+	return s.DeliverOutboxBatch(ctx, limit, func(msgs []store.OutboxMsg) []error {
+		errs := make([]error, len(msgs))
+		for i := range msgs {
+			errs[i] = send(&msgs[i])
+		}
+		return errs
+	})
+}
+
+// DeliverOutboxBatch implements store.OutboxBatchDeliverer: DeliverOutbox
+// with the claimed messages handed to send at once, in id order, so that
+// they can be sent together (produced to Kafka without waiting for each
+// acknowledgement); send returns one error (or nil) per message.
+func (s *Store) DeliverOutboxBatch(ctx context.Context, limit int, send func([]store.OutboxMsg) []error) (delivered, failed int, err error) {
 	var msgs []store.OutboxMsg
 	now := s.now()
 	err = s.d.Tx(ctx, func(tx DB) error {
@@ -48,9 +62,10 @@ func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.O
 	}
 	var ok []int64
 	var bad []failure
+	errs := send(msgs)
 	for i := range msgs {
 		m := &msgs[i]
-		if serr := send(m); serr != nil {
+		if serr := errs[i]; serr != nil {
 			bad = append(bad, failure{m.ID, serr.Error(), s.now().Add(store.OutboxBackoff(m.Attempts))})
 			continue
 		}

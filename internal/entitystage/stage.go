@@ -47,9 +47,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, when set, receives the stage's metrics.
 	Registerer prometheus.Registerer
-	// OnCommit, when set, is called after every committed batch with its
-	// rings and the commit time (tests and the benchmark).
-	OnCommit func(rings []store.EntityRing, events int, at time.Time)
+	// OnCommit, when set, is called after every committed batch (tests
+	// and the benchmark).
+	OnCommit func(c Commit)
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
@@ -101,6 +101,18 @@ func (c Config) validate() error {
 		return fmt.Errorf("entitystage: store %T keeps no entity state", c.Store)
 	}
 	return nil
+}
+
+// Commit is what one committed entity batch did.
+type Commit struct {
+	// Rings are the rings stored as they appeared or grew.
+	Rings []store.EntityRing
+	// Events is the number of entity events stored.
+	Events int
+	// Produced are when the transactions of those events were produced.
+	Produced []time.Time
+	// At is the commit time.
+	At time.Time
 }
 
 // Stage owns the entities of the repartition topic's partitions it is
@@ -393,7 +405,7 @@ func (s *Stage) handle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		s.latency.Observe(max(0, at.Sub(t).Seconds()))
 	}
 	if s.cfg.OnCommit != nil {
-		s.cfg.OnCommit(rings, events, at)
+		s.cfg.OnCommit(Commit{Rings: rings, Events: events, Produced: produced, At: at})
 	}
 	return nil
 }

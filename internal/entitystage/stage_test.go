@@ -188,7 +188,7 @@ func TestRingsAcrossPartitions(t *testing.T) {
 			newStage := func(reg prometheus.Registerer) *entitystage.Stage {
 				s, err := entitystage.New(entitystage.Config{Brokers: brokers, Store: st, Window: 3650 * 24 * time.Hour, MaxBatch: 700,
 					Logger: quiet, KafkaOpts: fastGroup, Registerer: reg,
-					OnCommit: func(_ []store.EntityRing, events int, _ time.Time) { committed.Add(int64(events)) }})
+					OnCommit: func(c entitystage.Commit) { committed.Add(int64(c.Events)) }})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -35,11 +35,16 @@ func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.O
 func (s *Store) DeliverOutboxBatch(ctx context.Context, limit int, send func([]store.OutboxMsg) []error) (delivered, failed int, err error) {
 	var msgs []store.OutboxMsg
 	now := s.now()
+	// Due first, in the order of the partial index of pending messages
+	// (outbox_pending_idx): ordered by id alone, SQLite walked the whole
+	// table, delivered rows included, on every poll, which grew with the
+	// outbox until the retention pruned it. The claimed messages are sent
+	// in id order below.
 	err = s.d.Tx(ctx, func(tx DB) error {
 		var err error
 		msgs, err = collect(ctx, tx, `UPDATE outbox SET next_attempt_at = $1
 			WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
-				ORDER BY id LIMIT $3`+s.q.SkipLocked+`)
+				ORDER BY next_attempt_at, id LIMIT $3`+s.q.SkipLocked+`)
 			RETURNING id, kind, target, msg_key, headers, payload, attempts, created_at`,
 			[]any{now.Add(OutboxLease), now, limit}, func(r Rows) (m store.OutboxMsg, err error) {
 				err = r.Scan(&m.ID, &m.Kind, &m.Target, &m.Key, &m.Headers, &m.Payload, &m.Attempts, &m.CreatedAt)

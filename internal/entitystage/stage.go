@@ -2,6 +2,7 @@ package entitystage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,10 @@ type Config struct {
 	// MinRing is the fewest accounts a ring has. Defaults to 3 (a
 	// household of two sharing a device is not a ring).
 	MinRing int
+	// AlertsTopic receives an alert (RingAlert as JSON, through the
+	// outbox, in the transaction that stores the ring) for every ring that
+	// appears or grows. Defaults to "alerts"; "-" queues none.
+	AlertsTopic string
 	// MaxBatch bounds the records in one store transaction. Defaults to
 	// 5000.
 	MaxBatch int
@@ -75,6 +80,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 5000
 	}
+	if c.AlertsTopic == "" {
+		c.AlertsTopic = bus.TopicAlerts
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -101,6 +109,23 @@ func (c Config) validate() error {
 		return fmt.Errorf("entitystage: store %T keeps no entity state", c.Store)
 	}
 	return nil
+}
+
+// RingAlertKind is the kind of a ring's alert (the "kind" label alert
+// routes match).
+const RingAlertKind = "fraud_ring"
+
+// RingAlert is the alert queued for a ring that appears or grows.
+type RingAlert struct {
+	Kind           string    `json:"kind"`
+	Key            string    `json:"key"`
+	Reason         string    `json:"reason"`
+	Accounts       int       `json:"accounts"`
+	Members        []string  `json:"members"`
+	Entities       []string  `json:"entities"`
+	TransactionID  string    `json:"ring_transaction_id"`
+	FirstEventTime time.Time `json:"first_event_time"`
+	LastEventTime  time.Time `json:"last_event_time"`
 }
 
 // Commit is what one committed entity batch did.
@@ -370,6 +395,12 @@ func (s *Stage) handle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 					}
 				}
 				part.Rings = append(part.Rings, g)
+				if s.cfg.AlertsTopic != "-" {
+					payload, _ := json.Marshal(RingAlert{Kind: RingAlertKind, Key: g.Key, Reason: g.Reason, Accounts: len(g.Members),
+						Members: g.Members, Entities: g.Entities, TransactionID: g.TransactionID,
+						FirstEventTime: g.FirstEventTime, LastEventTime: g.LastEventTime})
+					part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "kafka", Target: s.cfg.AlertsTopic, Key: []byte(g.Key), Payload: payload})
+				}
 			}
 		}
 		b.Parts = append(b.Parts, part)

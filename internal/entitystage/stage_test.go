@@ -2,8 +2,12 @@ package entitystage_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -239,6 +243,7 @@ func TestRingsAcrossPartitions(t *testing.T) {
 
 			checkCounts(t, st, ents)
 			checkRings(t, ents, rings)
+			checkRingAlerts(t, st)
 		})
 	}
 }
@@ -382,4 +387,33 @@ func checkRings(t *testing.T, ents store.Entities, truth [][]string) {
 	extra := len(stored) - len(truth)
 	t.Logf("%d generated rings, %d stored (e.g. %q); %d stored rings beyond them (accounts joined by a household device or a BIN+last-4 collision)",
 		len(truth), len(stored), stored[0].Reason, extra)
+}
+
+// checkRingAlerts reads the ring alerts the restarted stage queued (no
+// deliverer runs after it): each names a ring of at least three accounts.
+func checkRingAlerts(t *testing.T, st store.Store) {
+	t.Helper()
+	n := 0
+	_, _, err := st.DeliverOutbox(context.Background(), 100_000, func(m *store.OutboxMsg) error {
+		if m.Target != bus.TopicAlerts {
+			return errors.New("left for later")
+		}
+		var a entitystage.RingAlert
+		if err := json.Unmarshal(m.Payload, &a); err != nil {
+			t.Errorf("ring alert %s: %v", m.Payload, err)
+			return nil
+		}
+		if a.Kind != entitystage.RingAlertKind || a.Accounts < 3 || a.Accounts != len(a.Members) || len(a.Entities) == 0 ||
+			string(m.Key) != a.Key || !strings.HasPrefix(a.Reason, fmt.Sprintf("ring of %d accounts sharing ", a.Accounts)) {
+			t.Errorf("ring alert %s (key %s)", m.Payload, m.Key)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Error("the restarted stage queued no ring alert")
+	}
 }

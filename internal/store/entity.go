@@ -46,6 +46,9 @@ type EntityPart struct {
 	From, To  int64
 	Events    []EntityEvent
 	Rings     []EntityRing
+	// Outbox are messages to deliver once the part commits (the rings'
+	// alerts).
+	Outbox []OutboxMsg
 	// PruneBefore, when not zero, deletes the partition's stored events
 	// older than it (they left the window).
 	PruneBefore time.Time

@@ -43,7 +43,7 @@ func (s *Store) writeEntityBatch(ctx context.Context, tx DB, b *store.EntityBatc
 		return err
 	}
 	now := s.now()
-	var events, rings [][]any
+	var events, rings, outbox [][]any
 	for i := range b.Parts {
 		p := &b.Parts[i]
 		if !p.PruneBefore.IsZero() {
@@ -55,6 +55,9 @@ func (s *Store) writeEntityBatch(ctx context.Context, tx DB, b *store.EntityBatc
 		for _, e := range p.Events {
 			events = append(events, []any{p.Partition, Sanitize(e.Entity), e.TransactionID, e.CustomerID, Sanitize(e.Card),
 				e.EventTime, e.Customers, e.Transactions, e.Cards})
+		}
+		for _, o := range p.Outbox {
+			outbox = append(outbox, []any{o.Kind, o.Target, o.Key, o.Headers, o.Payload, now, now})
 		}
 		for _, r := range p.Rings {
 			members, _ := json.Marshal(r.Members)
@@ -78,6 +81,11 @@ func (s *Store) writeEntityBatch(ctx context.Context, tx DB, b *store.EntityBatc
 				transaction_id = excluded.transaction_id, last_event_time = excluded.last_event_time,
 				produced_at = excluded.produced_at, updated_at = excluded.updated_at`, rings); err != nil {
 			return fmt.Errorf("upserting %d rings: %w", len(rings), err)
+		}
+	}
+	if len(outbox) > 0 {
+		if err := s.d.Insert(ctx, tx, "outbox", []string{"kind", "target", "msg_key", "headers", "payload", "created_at", "next_attempt_at"}, outbox); err != nil {
+			return fmt.Errorf("inserting %d ring alerts into the outbox: %w", len(outbox), err)
 		}
 	}
 	if err := s.d.AdvanceOffsets(ctx, tx, ob); err != nil {

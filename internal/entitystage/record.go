@@ -62,7 +62,7 @@ func DecodeRecord(key, value []byte, r *Record) error {
 	switch fraud.EntityKind(r.Entity) {
 	case fraud.EntityDevice, fraud.EntityCard, fraud.EntityIP:
 	default:
-		return fmt.Errorf("%w: entity %q is not device:, card: or ip:", ErrBadRecord, r.Entity)
+		return fmt.Errorf("%w: entity %q is of no known kind (device, card, ip)", ErrBadRecord, r.Entity)
 	}
 	switch {
 	case key != nil && string(key) != r.Entity:

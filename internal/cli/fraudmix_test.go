@@ -41,15 +41,16 @@ func TestEntityFlagsValidate(t *testing.T) {
 		f    entityFlags
 		flag string
 	}{
-		{entityFlags{on: true, window: time.Second, minRing: 3}, "-entity-window"},
-		{entityFlags{on: true, window: time.Hour, minRing: 1}, "-entity-min-ring"},
+		{entityFlags{on: true, window: time.Second, minRing: 3, maxEvents: 5000}, "-entity-window"},
+		{entityFlags{on: true, window: time.Hour, minRing: 1, maxEvents: 5000}, "-entity-min-ring"},
+		{entityFlags{on: true, window: time.Hour, minRing: 3, maxEvents: 5}, "-entity-max-events"},
 	} {
 		err := c.f.validate()
 		if err == nil || !strings.Contains(err.Error(), c.flag) {
 			t.Errorf("%+v: %v, want an error naming %s", c.f, err, c.flag)
 		}
 	}
-	on := entityFlags{on: true, window: time.Hour, minRing: 3}
+	on := entityFlags{on: true, window: time.Hour, minRing: 3, maxEvents: 5000}
 	if on.validate() != nil || on.repartition() == nil || len(on.topics()) != 1 {
 		t.Error("an entity stage that is on queues no repartition records")
 	}

@@ -38,6 +38,11 @@ type Config struct {
 	// Window is the sliding window of event time the counts and rings
 	// cover. Defaults to 24 hours.
 	Window time.Duration
+	// MaxEvents bounds the events one partition's state holds: beyond,
+	// its window shortens until they fit (fraud.EntityState.SetMaxEvents),
+	// so memory stays bounded at any rate. Defaults to 500,000 (about
+	// 100 MB); negative: no bound.
+	MaxEvents int
 	// MinRing is the fewest accounts a ring has. Defaults to 3 (a
 	// household of two sharing a device is not a ring).
 	MinRing int
@@ -76,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinRing == 0 {
 		c.MinRing = 3
+	}
+	if c.MaxEvents == 0 {
+		c.MaxEvents = 500_000
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 5000
@@ -291,14 +299,22 @@ func (s *Stage) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Off
 // window behind the latest.
 func (s *Stage) restore(ctx context.Context, p int32) (*partState, error) {
 	ps := &partState{state: fraud.NewEntityState(s.cfg.Window), next: -1, reported: map[string][2]int{}}
+	if s.cfg.MaxEvents > 0 {
+		ps.state.SetMaxEvents(s.cfg.MaxEvents)
+	}
 	latest, err := s.st.LatestEntityEvent(ctx, p)
 	if err != nil || latest.IsZero() {
 		return ps, err
 	}
+	n := 0
 	err = s.st.EntityEvents(ctx, p, latest.Add(-s.cfg.Window), func(e *store.EntityEvent) error {
 		ps.state.Add(fraud.EntityEvent{Entity: e.Entity, TransactionID: e.TransactionID, CustomerID: e.CustomerID, Card: e.Card, At: e.EventTime})
+		if n++; n%10_000 == 0 {
+			ps.state.Expire() // keeps the bound while restoring
+		}
 		return nil
 	})
+	ps.state.Expire()
 	if err != nil {
 		return nil, fmt.Errorf("restoring the entities of repartition partition %d: %w", p, err)
 	}

@@ -93,7 +93,11 @@ type entityLog struct {
 // topic over a sliding window of event time. It is owned by that
 // partition's goroutine: not safe for concurrent use.
 type EntityState struct {
-	window    time.Duration
+	window time.Duration
+	// span is the window in force: window, or less while the state holds
+	// more than maxEvents (SetMaxEvents).
+	span      time.Duration
+	maxEvents int
 	watermark time.Time
 	ents      map[string]*entityLog
 	// multi holds the entities of RingKinds with at least two accounts:
@@ -108,8 +112,19 @@ func NewEntityState(window time.Duration) *EntityState {
 	if window <= 0 {
 		window = 24 * time.Hour
 	}
-	return &EntityState{window: window, ents: map[string]*entityLog{}, multi: map[string]struct{}{}}
+	return &EntityState{window: window, span: window, ents: map[string]*entityLog{}, multi: map[string]struct{}{}}
 }
+
+// SetMaxEvents bounds the events held (0: no bound). When Expire finds
+// more, it shortens the window in force by tenths until at most 90% of n
+// remain, and lengthens it again by tenths, up to the window, while fewer
+// than half remain: memory stays bounded at any rate, the counts then
+// covering less than the window (Span says how much).
+func (s *EntityState) SetMaxEvents(n int) { s.maxEvents = n }
+
+// Covered is the window the counts cover now: the state's window, or
+// less while SetMaxEvents bounds it.
+func (s *EntityState) Covered() time.Duration { return s.span }
 
 // Window is the state's sliding window.
 func (s *EntityState) Window() time.Duration { return s.window }
@@ -130,7 +145,7 @@ const scanLimit = 16
 // same entity: outbox redelivery, a replay) or older than the window
 // behind the watermark.
 func (s *EntityState) Add(e EntityEvent) (EntityFeatures, bool) {
-	if !s.watermark.IsZero() && e.At.Before(s.watermark.Add(-s.window)) {
+	if !s.watermark.IsZero() && e.At.Before(s.watermark.Add(-s.span)) {
 		return EntityFeatures{}, false
 	}
 	l := s.ents[e.Entity]
@@ -207,14 +222,26 @@ func (s *EntityState) Customers(entity string) []string {
 	return out
 }
 
-// Expire drops the events older than the window behind the watermark.
+// Expire drops the events older than the window behind the watermark
+// (see SetMaxEvents).
 // Events arrive nearly in event-time order, so each entity's log is cut
 // from its front.
 func (s *EntityState) Expire() {
 	if s.watermark.IsZero() {
 		return
 	}
-	cut := s.watermark.Add(-s.window)
+	if s.maxEvents > 0 && s.events < s.maxEvents/2 && s.span < s.window {
+		s.span = min(s.window, s.span+s.span/10+1)
+	}
+	s.expire()
+	for s.maxEvents > 0 && s.events > s.maxEvents*9/10 && s.span > time.Minute {
+		s.span -= s.span / 10
+		s.expire()
+	}
+}
+
+func (s *EntityState) expire() {
+	cut := s.watermark.Add(-s.span)
 	for k, l := range s.ents {
 		i := 0
 		for i < len(l.events) && l.events[i].At.Before(cut) {

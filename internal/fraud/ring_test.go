@@ -126,3 +126,34 @@ func TestEntityKeys(t *testing.T) {
 		t.Error("EntityKind")
 	}
 }
+
+func TestEntityStateMaxEvents(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	s := NewEntityState(24 * time.Hour)
+	s.SetMaxEvents(1000)
+	// 10 events a minute for 10 hours: 6,000 in the window, bounded to 1,000.
+	for i := range 6000 {
+		s.Add(EntityEvent{Entity: fmt.Sprint("device:", i%700), TransactionID: fmt.Sprint("t", i), CustomerID: fmt.Sprint("c", i%900),
+			At: t0.Add(time.Duration(i) * 6 * time.Second)})
+		if i%100 == 99 {
+			s.Expire()
+			if s.Events() > 1000 {
+				t.Fatalf("after %d events: %d held, want at most 1,000", i+1, s.Events())
+			}
+		}
+	}
+	if c := s.Covered(); c >= 24*time.Hour || c < time.Hour {
+		t.Errorf("covered %s, want shortened to about 1.5 h (1,000 events at 10 a minute)", c)
+	}
+	// A quiet spell: the window grows back.
+	before := s.Covered()
+	for i := range 50 {
+		at := t0.Add(10*time.Hour + time.Duration(i)*time.Hour)
+		s.Add(EntityEvent{Entity: "device:q", TransactionID: fmt.Sprint("q", i), CustomerID: "cq", At: at})
+		s.Expire()
+	}
+	if s.Covered() <= before {
+		t.Errorf("covered %s after a quiet spell, want longer than %s", s.Covered(), before)
+	}
+}

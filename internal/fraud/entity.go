@@ -119,7 +119,7 @@ func NewEntityState(window time.Duration) *EntityState {
 // more, it shortens the window in force by tenths until at most 90% of n
 // remain, and lengthens it again by tenths, up to the window, while fewer
 // than half remain: memory stays bounded at any rate, the counts then
-// covering less than the window (Span says how much).
+// covering less than the window (Covered says how much).
 func (s *EntityState) SetMaxEvents(n int) { s.maxEvents = n }
 
 // Covered is the window the counts cover now: the state's window, or

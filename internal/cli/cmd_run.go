@@ -41,7 +41,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var tf traceFlags
 	tf.register(fs)
 	pf.register(fs)
-	pf.entities.register(fs, true)
+	pf.entities.register(fs, false)
 	var rf recommendFlags
 	rf.register(fs)
 	var ef experimentFlags

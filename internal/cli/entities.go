@@ -24,8 +24,8 @@ type entityFlags struct {
 	maxEvents int
 }
 
-// register adds the flags; on is --entities' default (off for process,
-// on for run).
+// register adds the flags; on is --entities' default (off for both
+// process and run, for what it costs: docs/fraud.md).
 func (f *entityFlags) register(fs *flag.FlagSet, on bool) {
 	fs.BoolVar(&f.on, "entities", on, "run the entity stage: re-key every stored transaction by device, card and address through the "+
 		entitystage.DefaultTopic+" topic (via the outbox), keep each entity's global counts and detect rings of accounts sharing devices or cards (docs/fraud.md)")

@@ -258,7 +258,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	}
 	for {
 		wait := d.cfg.Interval
-		n, failed, err := d.cfg.Store.DeliverOutbox(ctx, d.cfg.Batch, d.send(ctx))
+		n, failed, err := d.deliverOutbox(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			wait = readBackoff.NextBackOff()
@@ -400,6 +400,14 @@ func (d *Deliverer) sendKafka(ctx context.Context, m *store.OutboxMsg) error {
 	if d.cfg.Kafka == nil {
 		return fmt.Errorf("no Kafka client to send to topic %s", m.Target)
 	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return d.cfg.Kafka.ProduceSync(pctx, kafkaRecord(m)).FirstErr()
+}
+
+// kafkaRecord is the record of outbox message m, with its headers and
+// its stable id.
+func kafkaRecord(m *store.OutboxMsg) *kgo.Record {
 	r := &kgo.Record{Topic: m.Target, Key: m.Key, Value: m.Payload}
 	if len(m.Headers) > 0 {
 		var hs map[string]string
@@ -417,9 +425,7 @@ func (d *Deliverer) sendKafka(ctx context.Context, m *store.OutboxMsg) error {
 		}
 	}
 	r.Headers = append(r.Headers, kgo.RecordHeader{Key: HeaderMessageID, Value: []byte(MessageID(m.ID))})
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return d.cfg.Kafka.ProduceSync(pctx, r).FirstErr()
+	return r
 }
 
 // SlackMessage is the webhook body: Slack's incoming-webhook format, which

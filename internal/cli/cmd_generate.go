@@ -44,6 +44,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	badRate := fs.Float64("bad-rate", 0, "share of records that are bad, one quality defect each (0 to 1)")
 	var gf geoFlags
 	gf.register(fs)
+	var fraudMix fraudMixFlag
+	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
 	var start rfc3339
 	fs.Var(&start, "start", "event time of the first simulated record, RFC 3339 (default 2026-01-01T00:00:00Z, or now − --history)")
 	if err := parseFlags(fs, args); err != nil {
@@ -77,6 +79,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		FraudRate: *fraudRate,
 		BadRate:   *badRate,
 		Start:     start.t,
+		FraudMix:  fraudMix.mix(),
 	}
 	if *fraudRate == 0 {
 		cfg.FraudRate = -1 // the generator reads zero as "default"

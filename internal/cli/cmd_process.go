@@ -87,6 +87,9 @@ type processFlags struct {
 	// none); labelRetention its pending bound (pipeline.LabelConfig).
 	labelsTopic    string
 	labelRetention time.Duration
+	// entities configure the entity stage (entities.go); registered by
+	// each command with its own default.
+	entities entityFlags
 }
 
 func (f *processFlags) register(fs *flag.FlagSet) {
@@ -146,6 +149,9 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -auto-promote-after: must not be negative", f.autoPromote)}
 	case f.alertRoutes != "" && len(f.webhooks) > 0:
 		return usageError{fmt.Errorf("flags -webhook and -alert-routes: with a routes file, declare webhooks as its destinations")}
+	}
+	if err := f.entities.validate(); err != nil {
+		return err
 	}
 	if f.ipHashKeyFile != "" {
 		key, err := privacy.ReadKeyFile(f.ipHashKeyFile)
@@ -210,6 +216,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
 		QualityObserver: qualityObserver{mon}, Privacy: priv, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")}, Tracer: tracerOf(d.tracer),
+		Repartition: f.entities.repartition(),
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err
@@ -228,7 +235,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		return nil, web.FraudDeps{}, fmt.Errorf("creating Kafka producer for the outbox: %w", err)
 	}
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	topics := []string{bus.TopicAlerts, bus.TopicDeadLetter}
+	topics := append([]string{bus.TopicAlerts, bus.TopicDeadLetter}, f.entities.topics()...)
 	if f.labelsTopic != "" {
 		topics = append(topics, f.labelsTopic)
 	}
@@ -238,7 +245,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	cancel()
 	// Delivered messages are deleted by the retention job (--retain-outbox).
 	acfg := alert.Config{Store: d.store, Kafka: producer, Webhooks: hooks, Logger: d.logger, Registerer: d.reg,
-		Topics: []string{bus.TopicAlerts, bus.TopicDeadLetter}, PruneAfter: -1} // what the processor queues for
+		Topics: append([]string{bus.TopicAlerts, bus.TopicDeadLetter}, f.entities.topics()...), PruneAfter: -1} // what the processor queues for
 	var routes *alert.RoutesFile
 	if f.alertRoutes != "" {
 		if routes, err = alert.NewRoutesFile(alert.RoutesFileConfig{Path: f.alertRoutes, Logger: d.logger, Registerer: d.reg}); err != nil {
@@ -260,6 +267,10 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		return nil, web.FraudDeps{}, err
 	}
 	if err := startQualityWatch(ctx, g, d.store, mon, f.instanceID, d.logger, d.reg); err != nil {
+		producer.Close()
+		return nil, web.FraudDeps{}, err
+	}
+	if err := f.entities.start(ctx, g, d, f.instanceID); err != nil {
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}
@@ -336,6 +347,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	kf.register(fs)
 	sf.register(fs)
 	pf.register(fs)
+	pf.entities.register(fs, false)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
 	var retf retentionFlags

@@ -42,6 +42,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var tf traceFlags
 	tf.register(fs)
 	pf.register(fs)
+	pf.entities.register(fs, false)
 	var rf recommendFlags
 	rf.register(fs)
 	var ef experimentFlags
@@ -64,6 +65,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	products := fs.Int("products", 2000, "products in the synthetic catalogue")
 	fraudRate := fs.Float64("fraud-rate", 0.01, "share of generated transactions that are fraud")
 	badRate := fs.Float64("bad-rate", 0.001, "share of generated records that are malformed or invalid")
+	var fraudMix fraudMixFlag
+	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topics")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -112,7 +115,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		defer cancel()
 	}
 	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
-	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate}
+	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate,
+		FraudMix: fraudMix.mix()}
 	if *newPerDay > 0 {
 		lc := generate.DemoLifecycle
 		lc.NewPerDay = *newPerDay

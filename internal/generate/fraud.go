@@ -13,9 +13,20 @@ import "math"
 type scenarioSpec struct {
 	name           string
 	minLen, maxLen int
+	// minAcc and maxAcc are the accounts of a cross-account campaign,
+	// uniform in [minAcc, maxAcc], each with its own minLen..maxLen
+	// orders; 0 for a one-account campaign.
+	minAcc, maxAcc int
 }
 
-func (s scenarioSpec) meanLen() float64 { return float64(s.minLen+s.maxLen) / 2 }
+// meanLen is the mean number of records a campaign makes.
+func (s scenarioSpec) meanLen() float64 {
+	n := float64(s.minLen+s.maxLen) / 2
+	if s.maxAcc > 0 {
+		n *= float64(s.minAcc+s.maxAcc) / 2
+	}
+	return n
+}
 
 // scenarioTable is in the order of Scenarios.
 var scenarioTable = []scenarioSpec{
@@ -159,7 +170,7 @@ func (g *Generator) emitPending(ms int64) (Record, bool) {
 	}
 	sc := int(c.scen - 1)
 	g.buildFraud(c, ms)
-	rec := g.finish(ms, Scenarios[sc], "")
+	rec := g.finish(ms, scenarioName(sc), "")
 	c.left--
 	if c.left == 0 {
 		q.pop()
@@ -182,6 +193,8 @@ func (g *Generator) gap(sc int) int64 {
 		return 60_000 + int64(e*10*60_000)
 	case scStolen:
 		return 30_000 + int64(e*8*60_000)
+	case scRing, scSpread, scFriendly:
+		return g.crossGap(sc)
 	}
 	return 60_000 + int64(e*15*60_000)
 }
@@ -199,6 +212,10 @@ func (g *Generator) existingCustomer(ms int64) int {
 
 // startCampaign sets up a campaign of scenario sc beginning shortly after ms.
 func (g *Generator) startCampaign(ms int64, sc int) {
+	if sc >= scRing {
+		g.startCross(ms, sc)
+		return
+	}
 	r := g.r
 	spec := scenarioTable[sc]
 	c := campaign{
@@ -358,5 +375,7 @@ func (g *Generator) buildFraud(c *campaign, ms int64) {
 				g.addLine(g.cat.product(r, g.cat.catPick.sample(r)), 1)
 			}
 		}
+	default:
+		g.buildCross(c, ms)
 	}
 }

@@ -169,7 +169,7 @@ func (c Config) Validate() error {
 	for _, name := range names {
 		w := c.FraudMix[name]
 		if scenarioIndex(name) < 0 {
-			return fmt.Errorf("generate: FraudMix names unknown scenario %q (known: %v)", name, Scenarios)
+			return fmt.Errorf("generate: FraudMix names unknown scenario %q (known: %v)", name, AllScenarios)
 		}
 		if !(w >= 0) || math.IsInf(w, 0) {
 			return fmt.Errorf("generate: FraudMix weight of %s must be a non-negative number, got %v", name, w)
@@ -199,7 +199,7 @@ func (c Config) Validate() error {
 }
 
 func scenarioIndex(name string) int {
-	for i, s := range Scenarios {
+	for i, s := range AllScenarios {
 		if s == name {
 			return i
 		}
@@ -350,12 +350,13 @@ func New(cfg Config) (*Generator, error) {
 
 	if cfg.FraudRate > 0 {
 		rho := cfg.FraudRate / (1 - cfg.FraudRate)
-		w := make([]float64, len(scenarioTable))
+		specs := append(append([]scenarioSpec(nil), scenarioTable...), crossTable...)
+		w := make([]float64, len(specs))
 		total := 0.0
-		for _, s := range scenarioTable { // in a fixed order: runs must not depend on map order
+		for _, s := range specs { // in a fixed order: runs must not depend on map order
 			total += cfg.FraudMix[s.name]
 		}
-		for i, s := range scenarioTable {
+		for i, s := range specs {
 			w[i] = rho * cfg.FraudMix[s.name] / total / s.meanLen()
 			g.campaignProb += w[i]
 		}

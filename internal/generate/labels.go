@@ -11,10 +11,6 @@ import (
 	"github.com/shopstream/shopstream/internal/event"
 )
 
-// FriendlyFraud is the scenario of a chargeback on an honest order: the
-// cardholder made the purchase and disputes it anyway.
-const FriendlyFraud = "friendly_fraud"
-
 // Chargeback reason codes the generator uses (Visa's): 10.4 "Other Fraud,
 // Card-Absent Environment" and 13.1 "Merchandise/Services Not Received",
 // the usual code of a friendly-fraud dispute.

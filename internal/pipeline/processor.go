@@ -185,6 +185,10 @@ type Config struct {
 	TruthHeaders bool
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
 	KafkaOpts []kgo.Opt
+	// Repartition, when set, appends outbox messages for each stored
+	// transaction, queued in the transaction that stores it: the entity
+	// stage's repartition records (entitystage.Messages). Defaults to none.
+	Repartition func(row *store.Tx, out []store.OutboxMsg) []store.OutboxMsg
 	// ConnOpts are how every client of the processor (consumer, admin)
 	// reaches the brokers: TLS and SASL (bus.Security.Opts). Defaults to
 	// none: plaintext.
@@ -761,6 +765,9 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 		ps.scorer.Score(t, &row)
 	}
 	part.Txs = append(part.Txs, row)
+	if p.cfg.Repartition != nil {
+		part.Outbox = p.cfg.Repartition(&row, part.Outbox)
+	}
 	if p.cfg.TruthHeaders && (label == "fraud" || label == "legit") {
 		part.Labels = append(part.Labels, store.Label{TransactionID: t.TransactionID, Fraud: label == "fraud", Scenario: scenario})
 	}

@@ -19,13 +19,32 @@ const OutboxLease = time.Minute
 // transaction (PostgreSQL skips rows another deliverer is claiming), sent,
 // then marked delivered or failed in another.
 func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.OutboxMsg) error) (delivered, failed int, err error) {
+	return s.DeliverOutboxBatch(ctx, limit, func(msgs []store.OutboxMsg) []error {
+		errs := make([]error, len(msgs))
+		for i := range msgs {
+			errs[i] = send(&msgs[i])
+		}
+		return errs
+	})
+}
+
+// DeliverOutboxBatch implements store.OutboxBatchDeliverer: DeliverOutbox
+// with the claimed messages handed to send at once, in id order, so that
+// they can be sent together (produced to Kafka without waiting for each
+// acknowledgement); send returns one error (or nil) per message.
+func (s *Store) DeliverOutboxBatch(ctx context.Context, limit int, send func([]store.OutboxMsg) []error) (delivered, failed int, err error) {
 	var msgs []store.OutboxMsg
 	now := s.now()
+	// Due first, in the order of the partial index of pending messages
+	// (outbox_pending_idx): ordered by id alone, SQLite walked the whole
+	// table, delivered rows included, on every poll, which grew with the
+	// outbox until the retention pruned it. The claimed messages are sent
+	// in id order below.
 	err = s.d.Tx(ctx, func(tx DB) error {
 		var err error
 		msgs, err = collect(ctx, tx, `UPDATE outbox SET next_attempt_at = $1
 			WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
-				ORDER BY id LIMIT $3`+s.q.SkipLocked+`)
+				ORDER BY next_attempt_at, id LIMIT $3`+s.q.SkipLocked+`)
 			RETURNING id, kind, target, msg_key, headers, payload, attempts, created_at`,
 			[]any{now.Add(OutboxLease), now, limit}, func(r Rows) (m store.OutboxMsg, err error) {
 				err = r.Scan(&m.ID, &m.Kind, &m.Target, &m.Key, &m.Headers, &m.Payload, &m.Attempts, &m.CreatedAt)
@@ -48,9 +67,10 @@ func (s *Store) DeliverOutbox(ctx context.Context, limit int, send func(*store.O
 	}
 	var ok []int64
 	var bad []failure
+	errs := send(msgs)
 	for i := range msgs {
 		m := &msgs[i]
-		if serr := send(m); serr != nil {
+		if serr := errs[i]; serr != nil {
 			bad = append(bad, failure{m.ID, serr.Error(), s.now().Add(store.OutboxBackoff(m.Attempts))})
 			continue
 		}

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/entitystage"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// entityFlags configure the entity stage (internal/entitystage): the
+// repartition of stored transactions by device, card and address, and the
+// global counts and rings kept per entity.
+type entityFlags struct {
+	on        bool
+	window    time.Duration
+	minRing   int
+	maxEvents int
+}
+
+// register adds the flags; on is --entities' default (off for both
+// process and run, for what it costs: docs/fraud.md).
+func (f *entityFlags) register(fs *flag.FlagSet, on bool) {
+	fs.BoolVar(&f.on, "entities", on, "run the entity stage: re-key every stored transaction by device, card and address through the "+
+		entitystage.DefaultTopic+" topic (via the outbox), keep each entity's global counts and detect rings of accounts sharing devices or cards (docs/fraud.md)")
+	fs.DurationVar(&f.window, "entity-window", 24*time.Hour, "the entity stage's sliding window of event time (counts and rings)")
+	fs.IntVar(&f.maxEvents, "entity-max-events", 500_000, "most events (a transaction on an entity) the entity stage holds per partition, about 200 bytes each; beyond, its window shortens until they fit (memory stays bounded)")
+	fs.IntVar(&f.minRing, "entity-min-ring", 3, "fewest accounts sharing devices or cards that the entity stage reports as a ring")
+}
+
+func (f *entityFlags) validate() error {
+	switch {
+	case f.window < time.Minute:
+		return usageError{fmt.Errorf("invalid value %v for flag -entity-window: must be at least 1m", f.window)}
+	case f.maxEvents < 1000:
+		return usageError{fmt.Errorf("invalid value %d for flag -entity-max-events: must be at least 1000", f.maxEvents)}
+	case f.minRing < 2:
+		return usageError{fmt.Errorf("invalid value %d for flag -entity-min-ring: must be at least 2", f.minRing)}
+	}
+	return nil
+}
+
+// repartition is the processor's hook that queues the repartition
+// records; nil when the stage is off.
+func (f *entityFlags) repartition() func(*store.Tx, []store.OutboxMsg) []store.OutboxMsg {
+	if !f.on {
+		return nil
+	}
+	return entitystage.Messages(entitystage.DefaultTopic)
+}
+
+// topics are the outbox topics the stage adds.
+func (f *entityFlags) topics() []string {
+	if !f.on {
+		return nil
+	}
+	return []string{entitystage.DefaultTopic}
+}
+
+// start runs the entity stage in g when it is on; owner is the
+// processor's instance id.
+func (f *entityFlags) start(ctx context.Context, g *errgroup.Group, d pipelineDeps, owner string) error {
+	if !f.on {
+		return nil
+	}
+	if _, ok := d.store.(store.Entities); !ok {
+		return fmt.Errorf("flag -entities: store %T keeps no entity state", d.store)
+	}
+	s, err := entitystage.New(entitystage.Config{Brokers: d.brokers, ConnOpts: d.conn, InstanceID: owner + "-entities",
+		Store: d.store, Window: f.window, MinRing: f.minRing, MaxEvents: f.maxEvents, Logger: d.logger, Registerer: d.reg,
+		KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "entities")}})
+	if err != nil {
+		return usageError{err}
+	}
+	g.Go(func() error { return s.Run(ctx) })
+	return nil
+}

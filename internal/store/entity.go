@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Entities is implemented by stores that keep the entity stage's state
+// (internal/entitystage): the transactions re-keyed by device, card and
+// address, with each entity's global counts, and the rings of accounts
+// they join, written exactly once with the repartition topic's offsets.
+type Entities interface {
+	// EnsureEntities creates the tables of the entity state when they are
+	// missing (idempotent).
+	EnsureEntities(ctx context.Context) error
+	// WriteEntityBatch stores b's events and rings and advances its
+	// partitions' offsets in one transaction, fenced as WriteBatch is
+	// (*FencedError, ErrAlreadyCommitted). Events older than a part's
+	// PruneBefore are deleted from its partition in the same transaction.
+	WriteEntityBatch(ctx context.Context, b *EntityBatch) error
+	// EntityEvents calls fn for the stored events of a partition of the
+	// repartition topic with event time at or after since, in event-time
+	// order: the state to rebuild when the partition is assigned.
+	EntityEvents(ctx context.Context, partition int32, since time.Time, fn func(*EntityEvent) error) error
+	// LatestEntityEvent is the latest event time stored for a partition
+	// (zero when none).
+	LatestEntityEvent(ctx context.Context, partition int32) (time.Time, error)
+	// EntityRings returns the rings updated most recently first, at most
+	// limit.
+	EntityRings(ctx context.Context, limit int) ([]EntityRing, error)
+}
+
+// EntityBatch is what the entity stage commits in one transaction.
+type EntityBatch struct {
+	Group, Topic string
+	// Owner and Generation fence the batch as Batch's do.
+	Owner      string
+	Generation int32
+	Parts      []EntityPart
+}
+
+// EntityPart is one partition's share of an entity batch: the records
+// with offsets in [From, To) and what they changed.
+type EntityPart struct {
+	Partition int32
+	From, To  int64
+	Events    []EntityEvent
+	Rings     []EntityRing
+	// Outbox are messages to deliver once the part commits (the rings'
+	// alerts).
+	Outbox []OutboxMsg
+	// PruneBefore, when not zero, deletes the partition's stored events
+	// older than it (they left the window).
+	PruneBefore time.Time
+}
+
+// EntityEvent is a transaction seen on an entity, with the entity's
+// global counts within the window as of it.
+type EntityEvent struct {
+	Partition     int32
+	Entity        string
+	TransactionID string
+	CustomerID    string
+	Card          string
+	EventTime     time.Time
+	Customers     int
+	Transactions  int
+	Cards         int
+}
+
+// EntityRing is a ring of accounts joined by shared entities.
+type EntityRing struct {
+	Key       string
+	Partition int32
+	Members   []string
+	Entities  []string
+	Reason    string
+	// TransactionID is the transaction that last grew the ring, and
+	// ProducedAt when it was produced to the transactions topic.
+	TransactionID string
+	ProducedAt    time.Time
+	// FirstEventTime and LastEventTime span the ring's transactions seen.
+	FirstEventTime, LastEventTime time.Time
+	// DetectedAt is when the ring was first stored, UpdatedAt when last.
+	DetectedAt, UpdatedAt time.Time
+}
+
+// OutboxBatchDeliverer is implemented by stores that can hand the due
+// outbox messages to their sender all at once (Store.DeliverOutbox hands
+// them one by one), so that a deliverer can produce them to Kafka together:
+// the repartition records are several per transaction.
+type OutboxBatchDeliverer interface {
+	// DeliverOutboxBatch is DeliverOutbox with one call of send for the
+	// claimed messages, in id order; send returns one error (nil when
+	// sent) per message.
+	DeliverOutboxBatch(ctx context.Context, limit int, send func([]OutboxMsg) []error) (delivered, failed int, err error)
+}

@@ -220,9 +220,6 @@ func (s *Stage) Run(ctx context.Context) error {
 		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.InstanceID(s.cfg.InstanceID),
 	)
-	if err := s.st.EnsureEntities(ctx); err != nil {
-		return err
-	}
 	cl, err := kgo.NewClient(append(opts, s.cfg.KafkaOpts...)...)
 	if err != nil {
 		return fmt.Errorf("creating the entity stage's Kafka consumer: %w", err)

@@ -10,9 +10,6 @@ import (
 // address, with each entity's global counts, and the rings of accounts
 // they join, written exactly once with the repartition topic's offsets.
 type Entities interface {
-	// EnsureEntities creates the tables of the entity state when they are
-	// missing (idempotent).
-	EnsureEntities(ctx context.Context) error
 	// WriteEntityBatch stores b's events and rings and advances its
 	// partitions' offsets in one transaction, fenced as WriteBatch is
 	// (*FencedError, ErrAlreadyCommitted). Events older than a part's

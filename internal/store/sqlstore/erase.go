@@ -53,6 +53,10 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID, actor string) (*s
 			{"experiment_exposures", `UPDATE experiment_exposures SET customer_id = $2 WHERE customer_id = $1 AND NOT EXISTS
 				(SELECT 1 FROM experiment_exposures x WHERE x.experiment = experiment_exposures.experiment AND x.customer_id = $2)`},
 			{"experiment_exposures", `DELETE FROM experiment_exposures WHERE customer_id = $1`},
+			// The entity stage's rows of the customer carry their device,
+			// card and address: gone; the rings they joined keep their
+			// size and name the pseudonym instead.
+			{"entity_events", `DELETE FROM entity_events WHERE customer_id = $1`},
 		}
 		for _, st := range steps {
 			args := []any{id, ps}
@@ -67,6 +71,11 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID, actor string) (*s
 				e.Rows[st.table] += n
 			}
 		}
+		n, err := s.scrubRings(ctx, tx, id, ps)
+		if err != nil {
+			return fmt.Errorf("erasing from entity_rings: %w", err)
+		}
+		e.Rows["entity_rings"] = n
 		// Raw records and queued messages: scrubbed where they hold the
 		// id as a JSON string.
 		for _, b := range []struct{ table, col, extra string }{
@@ -205,3 +214,74 @@ func (s *Store) applyErasures(ctx context.Context, tx DB, b *store.Batch) error 
 }
 
 var _ store.Privacy = (*Store)(nil)
+
+// scrubRings puts ps in place of id in the member lists (JSON arrays of
+// ids) and reasons of the entity stage's rings id belongs to, and returns
+// how many it changed.
+func (s *Store) scrubRings(ctx context.Context, tx DB, id, ps string) (int64, error) {
+	type ring struct {
+		key, members, reason string
+	}
+	quoted, _ := json.Marshal(id)
+	var hits []ring
+	err := each(ctx, tx, "SELECT ring_key, CAST(members AS TEXT), reason FROM entity_rings WHERE CAST(members AS TEXT) LIKE $1",
+		[]any{"%" + string(quoted) + "%"}, func(r Rows) error {
+			var g ring
+			if err := r.Scan(&g.key, &g.members, &g.reason); err != nil {
+				return err
+			}
+			hits = append(hits, g)
+			return nil
+		})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, g := range hits {
+		var members []string
+		if err := json.Unmarshal([]byte(g.members), &members); err != nil {
+			return n, fmt.Errorf("ring %s: members: %w", g.key, err)
+		}
+		found := false
+		for i, m := range members {
+			if m == id {
+				members[i], found = ps, true
+			}
+		}
+		if !found { // LIKE's _ and % matched another id
+			continue
+		}
+		b, _ := json.Marshal(members)
+		if _, err := tx.Exec(ctx, "UPDATE entity_rings SET members = $1, reason = $2 WHERE ring_key = $3",
+			string(b), replaceID(g.reason, id, ps), g.key); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// replaceID replaces id in text where it stands alone, not as part of a
+// longer id ("c-1" in "c-1," but not in "c-12").
+func replaceID(text, id, ps string) string {
+	idChar := func(c byte) bool {
+		return c == '-' || c == '_' || c == '.' || c == ':' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, id)
+		if i < 0 || id == "" {
+			b.WriteString(text)
+			return b.String()
+		}
+		end := i + len(id)
+		alone := (i == 0 || !idChar(text[i-1])) && (end == len(text) || !idChar(text[end]))
+		b.WriteString(text[:i])
+		if alone {
+			b.WriteString(ps)
+		} else {
+			b.WriteString(id)
+		}
+		text = text[end:]
+	}
+}

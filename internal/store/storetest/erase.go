@@ -109,3 +109,56 @@ func testErase(t *testing.T, s store.Store) {
 		t.Fatal("an empty id was erased")
 	}
 }
+
+// testEraseEntities: erasing a customer deletes their entity-stage rows
+// (which hold their device and card) and names the pseudonym in the
+// rings they joined, leaving other customers' rows as they were.
+func testEraseEntities(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	es, ok := s.(store.Entities)
+	if !ok {
+		t.Skipf("%T keeps no entity state", s)
+	}
+	ev := func(tx, customer string) store.EntityEvent {
+		return store.EntityEvent{Entity: "device:d-shared", TransactionID: tx, CustomerID: customer, Card: "411111:1111",
+			EventTime: base, Customers: 2, Transactions: 2, Cards: 1}
+	}
+	ring := store.EntityRing{Key: "device:d-shared", Members: []string{"carol", "carol2", "dave"}, Entities: []string{"device:d-shared"},
+		Reason: "ring of 3 accounts sharing device:d-shared: carol, carol2, dave", TransactionID: "t2",
+		ProducedAt: base, FirstEventTime: base, LastEventTime: base, DetectedAt: base, UpdatedAt: base}
+	b := &store.EntityBatch{Group: "entities", Topic: "transactions.entities", Parts: []store.EntityPart{{
+		Partition: 0, From: 0, To: 3, Events: []store.EntityEvent{ev("t1", "carol"), ev("t2", "dave"), ev("t3", "carol2")},
+		Rings: []store.EntityRing{ring}}}}
+	if err := es.WriteEntityBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.(store.Privacy).EraseCustomer(ctx, "carol", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Rows["entity_events"] != 1 || e.Rows["entity_rings"] != 1 {
+		t.Errorf("erasure rows = %v; want 1 entity event and 1 ring", e.Rows)
+	}
+	var left []string
+	err = es.EntityEvents(ctx, 0, time.Time{}, func(x *store.EntityEvent) error {
+		left = append(left, x.CustomerID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(left, ",") != "dave,carol2" && strings.Join(left, ",") != "carol2,dave" {
+		t.Errorf("entity events left = %v; want dave's and carol2's only", left)
+	}
+	rings, err := es.EntityRings(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{e.Pseudonym, "carol2", "dave"}
+	if len(rings) != 1 || strings.Join(rings[0].Members, ",") != strings.Join(want, ",") {
+		t.Fatalf("rings = %+v; want members %v", rings, want)
+	}
+	if r, w := rings[0].Reason, "ring of 3 accounts sharing device:d-shared: "+e.Pseudonym+", carol2, dave"; r != w {
+		t.Errorf("ring reason %q; want %q", r, w)
+	}
+}

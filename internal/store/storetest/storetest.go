@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QualityFindings", testQualityFindings},
 		{"Retention", testRetention},
 		{"Erase", testErase},
+		{"EraseEntities", testEraseEntities},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

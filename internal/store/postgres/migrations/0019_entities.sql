@@ -1,12 +1,9 @@
--- The entity stage's tables, created when the stage starts (Store.EnsureEntities,
--- idempotent), the same statements as the numbered migration 0022 will hold.
---
 -- The entity stage (internal/entitystage): one row per transaction and
 -- entity (device, card, address) it owns, with the entity's global counts
 -- as of that transaction, written with the repartition topic's offsets in
 -- one transaction; the rows within the sliding window rebuild a
 -- partition's state on assignment, and older ones are pruned as it moves.
-CREATE TABLE IF NOT EXISTS entity_events (
+CREATE TABLE entity_events (
     kafka_partition integer NOT NULL,
     entity          text NOT NULL,
     transaction_id  text NOT NULL,
@@ -18,12 +15,12 @@ CREATE TABLE IF NOT EXISTS entity_events (
     cards           integer NOT NULL,
     PRIMARY KEY (entity, transaction_id)
 );
-CREATE INDEX IF NOT EXISTS entity_events_partition_time_idx ON entity_events (kafka_partition, event_time);
-CREATE INDEX IF NOT EXISTS entity_events_transaction_idx ON entity_events (transaction_id);
+CREATE INDEX entity_events_partition_time_idx ON entity_events (kafka_partition, event_time);
+CREATE INDEX entity_events_transaction_idx ON entity_events (transaction_id);
 
 -- Rings of accounts joined by shared devices and cards, one row per ring
 -- (keyed by its first shared entity), updated as it grows.
-CREATE TABLE IF NOT EXISTS entity_rings (
+CREATE TABLE entity_rings (
     ring_key         text PRIMARY KEY,
     kafka_partition  integer NOT NULL,
     member_count     integer NOT NULL,
@@ -37,4 +34,4 @@ CREATE TABLE IF NOT EXISTS entity_rings (
     detected_at      timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS entity_rings_updated_idx ON entity_rings (updated_at);
+CREATE INDEX entity_rings_updated_idx ON entity_rings (updated_at);

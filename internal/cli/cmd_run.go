@@ -271,7 +271,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := startAnalyticsAfterBackfill(gctx, g, st, logger, reg, &af, loading); err != nil {
 		return err
 	}
-	if err := retf.start(gctx, g, st, logger, reg); err != nil {
+	if err := retf.startAfter(gctx, g, st, logger, reg, loading.stored); err != nil {
 		return err
 	}
 

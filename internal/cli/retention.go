@@ -61,6 +61,13 @@ func (f *retentionFlags) validate() error {
 
 // start runs the retention job in g until ctx ends.
 func (f *retentionFlags) start(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer) error {
+	return f.startAfter(ctx, g, st, logger, reg, nil)
+}
+
+// startAfter is start with the first pass held until after is closed
+// (nil: not held): run's backfill is stored first, without the deletion
+// of its old minute windows competing for SQLite's one writer.
+func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, after <-chan struct{}) error {
 	rs, ok := st.(jobs.RetentionStore)
 	if !ok {
 		return fmt.Errorf("store %T cannot delete by age", st)
@@ -71,8 +78,20 @@ func (f *retentionFlags) start(ctx context.Context, g *errgroup.Group, st store.
 	if err != nil {
 		return usageError{err}
 	}
+	job := r.Job(f.interval)
+	if after != nil {
+		run := job.Run
+		job.Run = func(ctx context.Context) error {
+			select {
+			case <-after:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return run(ctx)
+		}
+	}
 	// Not registered: the analytics runner registers the job metrics.
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, r.Job(f.interval))
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, job)
 	if err != nil {
 		return err
 	}

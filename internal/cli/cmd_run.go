@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -36,6 +37,9 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// The loading and progress lines and the logger write from goroutines
+	// of their own: one line at a time.
+	stderr = &lockedWriter{w: stderr}
 	fs := newFlagSet("run", stderr)
 	var lf logFlags
 	var pf processFlags
@@ -429,4 +433,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// lockedWriter serialises the writes of several goroutines to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

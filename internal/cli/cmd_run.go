@@ -37,9 +37,6 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	// The loading and progress lines and the logger write from goroutines
-	// of their own: one line at a time.
-	stderr = &lockedWriter{w: stderr}
 	fs := newFlagSet("run", stderr)
 	var lf logFlags
 	var pf processFlags
@@ -75,6 +72,10 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// The loading and progress lines and the logger write from goroutines
+	// of their own: one line at a time. (Wrapped only now: config print
+	// hands the flag set a stderr of its own kind.)
+	stderr = &lockedWriter{w: stderr}
 	switch {
 	case *rate <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -rate: must be above 0", *rate)}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // readCache keeps the answers of the read routes (GET, role Viewer, not
@@ -21,12 +23,14 @@ type readCache struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu sync.Mutex
-	m  map[string]cachedAnswer
+	mu     sync.Mutex
+	m      map[string]cachedAnswer
+	flight singleflight.Group
 }
 
 // cachedAnswer is one kept answer.
 type cachedAnswer struct {
+	status int
 	header http.Header
 	body   []byte
 	until  time.Time
@@ -53,35 +57,55 @@ func cacheable(method string, acc Access) bool {
 }
 
 // serve answers r from the cache if it holds a fresh answer; else it runs
-// next and keeps its answer if it is a 200 of at most maxCachedBody bytes.
+// next, once for all the requests for the same key that arrive meanwhile
+// (at a thousand requests a second, an expired answer is asked for again
+// many times before the first asker has it), and keeps a 200 of at most
+// maxCachedBody bytes. An answer other than a 200 goes to its own asker
+// only: the others run next themselves.
 func (c *readCache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	key := r.URL.Path + "?" + r.URL.RawQuery
-	now := c.now()
 	c.mu.Lock()
 	a, ok := c.m[key]
 	c.mu.Unlock()
-	if ok && now.Before(a.until) {
-		h := w.Header()
-		for k, v := range a.header {
-			h[k] = v
+	if ok && c.now().Before(a.until) {
+		a.write(w)
+		return
+	}
+	leader := false
+	v, _, _ := c.flight.Do(key, func() (any, error) {
+		leader = true
+		buf := &bufferWriter{orig: w, header: http.Header{}}
+		next.ServeHTTP(buf, r)
+		a := &cachedAnswer{status: buf.status, header: buf.header, body: buf.body.Bytes(), until: c.now().Add(c.ttl)}
+		if a.status == 0 {
+			a.status = http.StatusOK
 		}
-		w.WriteHeader(http.StatusOK)
-		w.Write(a.body) //nolint:errcheck // the client went away
+		if a.status == http.StatusOK && len(a.body) <= maxCachedBody {
+			c.mu.Lock()
+			if len(c.m) >= maxCachedAnswers {
+				clear(c.m)
+			}
+			c.m[key] = *a
+			c.mu.Unlock()
+		}
+		return a, nil
+	})
+	ans := v.(*cachedAnswer)
+	if leader || ans.status == http.StatusOK {
+		ans.write(w)
 		return
 	}
-	rec := &teeWriter{ResponseWriter: w}
-	next.ServeHTTP(rec, r)
-	if rec.status != http.StatusOK || rec.over {
-		return
+	next.ServeHTTP(w, r)
+}
+
+// write sends the answer.
+func (a *cachedAnswer) write(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range a.header {
+		h[k] = v
 	}
-	h := w.Header().Clone()
-	h.Del("X-Request-Id")
-	c.mu.Lock()
-	if len(c.m) >= maxCachedAnswers {
-		clear(c.m)
-	}
-	c.m[key] = cachedAnswer{header: h, body: rec.buf.Bytes(), until: now.Add(c.ttl)}
-	c.mu.Unlock()
+	w.WriteHeader(a.status)
+	w.Write(a.body) //nolint:errcheck // the client went away
 }
 
 // clear forgets every answer: something changed.
@@ -91,32 +115,30 @@ func (c *readCache) clear() {
 	c.mu.Unlock()
 }
 
-// teeWriter passes an answer on and keeps a copy of it.
-type teeWriter struct {
-	http.ResponseWriter
+// bufferWriter keeps an answer to send it to every asker. WriteError logs
+// under the request ID of orig, the writer of the request that runs the
+// handler; Unwrap gives it to http.ResponseController.
+type bufferWriter struct {
+	orig   http.ResponseWriter
+	header http.Header
 	status int
-	buf    bytes.Buffer
-	over   bool
+	body   bytes.Buffer
 }
 
-func (t *teeWriter) WriteHeader(code int) {
-	if t.status == 0 {
-		t.status = code
+func (b *bufferWriter) Header() http.Header { return b.header }
+
+func (b *bufferWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
 	}
-	t.ResponseWriter.WriteHeader(code)
 }
 
-func (t *teeWriter) Write(b []byte) (int, error) {
-	if t.status == 0 {
-		t.status = http.StatusOK
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
 	}
-	if !t.over {
-		if t.buf.Len()+len(b) > maxCachedBody {
-			t.over = true
-			t.buf = bytes.Buffer{}
-		} else {
-			t.buf.Write(b)
-		}
-	}
-	return t.ResponseWriter.Write(b)
+	return b.body.Write(p)
 }
+
+// Unwrap returns the writer of the request that runs the handler.
+func (b *bufferWriter) Unwrap() http.ResponseWriter { return b.orig }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,16 +60,17 @@ func TestReadCache(t *testing.T) {
 		}
 		off++
 	}
-	alerts := func(base, query string) string {
-		t.Helper()
+	// read returns the alerts' ids and statuses, or what went wrong (it
+	// runs on goroutines of its own too).
+	read := func(base, query string) string {
 		res, err := http.Get(base + "/api/v1/alerts" + query)
 		if err != nil {
-			t.Fatal(err)
+			return err.Error()
 		}
 		defer res.Body.Close()
 		var r web.AlertsResponse
 		if err := json.NewDecoder(res.Body).Decode(&r); err != nil || res.StatusCode != 200 {
-			t.Fatalf("GET alerts%s: %d, %v", query, res.StatusCode, err)
+			return fmt.Sprintf("GET alerts%s: %d, %v", query, res.StatusCode, err)
 		}
 		var ids []string
 		for _, a := range r.Alerts {
@@ -76,6 +78,7 @@ func TestReadCache(t *testing.T) {
 		}
 		return strings.Join(ids, ",")
 	}
+	alerts := func(base, query string) string { return read(base, query) }
 
 	alert("a1")
 	if got := alerts(cached, ""); got != "a1:open" {
@@ -102,5 +105,34 @@ func TestReadCache(t *testing.T) {
 	}
 	if got := alerts(cached, ""); got != "a2:open,a1:confirmed_fraud" {
 		t.Fatalf("alerts after a label through the server = %s, want the cache emptied", got)
+	}
+	// Many askers at once of an expired or missing answer: each gets the
+	// whole answer (the first asker's, shared).
+	alert("a3")
+	res, err = http.Post(cached+"/api/v1/alerts/a2/label", "application/json", strings.NewReader(`{"label": "false_positive"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	got := make(chan string, 20)
+	for range 20 {
+		go func() { got <- read(cached, "?limit=3") }()
+	}
+	for range 20 {
+		if g := <-got; g != "a3:open,a2:false_positive,a1:confirmed_fraud" {
+			t.Fatalf("a concurrent read = %s", g)
+		}
+	}
+	// An answer other than 200 is not kept: each asker gets its own.
+	for range 2 {
+		res, err := http.Get(cached + "/api/v1/alerts?limit=many")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || !strings.Contains(string(body), `"error"`) {
+			t.Fatalf("a bad query through the cache: %d %s, want 400 with an error", res.StatusCode, body)
+		}
 	}
 }

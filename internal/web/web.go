@@ -466,7 +466,11 @@ func WriteError(w http.ResponseWriter, err error) {
 		return
 	}
 	log, id := slog.Default(), ""
-	if rw, ok := w.(*responseWriter); ok {
+	logged := w
+	if b, ok := w.(*bufferWriter); ok {
+		logged = b.orig // the read cache's buffer, for a request of its own
+	}
+	if rw, ok := logged.(*responseWriter); ok {
 		log, id = rw.log, rw.id
 	}
 	log.Error("request failed", "status", status, "err", err)

@@ -384,6 +384,9 @@ type podTemplate struct {
 			Name   string `json:"name"`
 			Secret *struct {
 				SecretName string `json:"secretName"`
+				Items      []struct {
+					Key string `json:"key"`
+				} `json:"items"`
 			} `json:"secret"`
 		} `json:"volumes"`
 	} `json:"spec"`
@@ -583,6 +586,32 @@ func TestKubernetes(t *testing.T) {
 			}
 		}
 	}
+	// Secrets hold credentials, so they are no manifest here: every one a
+	// pod mounts is created by the command docs/deploy.md gives, with every
+	// key the pods read.
+	doc := string(read(t, "../docs/deploy.md"))
+	for _, kind := range []string{"Deployment", "Job"} {
+		for name, o := range byKind[kind] {
+			for _, v := range o.Spec.Template.Spec.Volumes {
+				if v.Secret == nil {
+					continue
+				}
+				if _, ok := byKind["Secret"][v.Secret.SecretName]; ok {
+					continue
+				}
+				m := regexp.MustCompile(`kubectl -n shopstream create secret generic ` + regexp.QuoteMeta(v.Secret.SecretName) + ` ((?:\\\n|[^\n])*)`).FindStringSubmatch(doc)
+				if m == nil {
+					t.Errorf("%s %s: mounts Secret %s, which is neither a manifest nor created in docs/deploy.md", kind, name, v.Secret.SecretName)
+					continue
+				}
+				for _, it := range v.Secret.Items {
+					if !strings.Contains(m[1], "--from-file="+it.Key+"=") {
+						t.Errorf("%s %s: reads key %s of Secret %s, which docs/deploy.md does not create", kind, name, it.Key, v.Secret.SecretName)
+					}
+				}
+			}
+		}
+	}
 	if !strings.HasPrefix(cm.Data["postgres"], "postgres://") || cm.Data["brokers"] == "" {
 		t.Errorf("k8s: ConfigMap shopstream wants brokers and a postgres:// URL")
 	}
@@ -620,6 +649,7 @@ func TestPrometheusAndGrafana(t *testing.T) {
 		t.Fatal(err)
 	}
 	var prom struct {
+		RuleFiles     []string `json:"rule_files"`
 		ScrapeConfigs []struct {
 			JobName       string `json:"job_name"`
 			MetricsPath   string `json:"metrics_path"`
@@ -630,6 +660,24 @@ func TestPrometheusAndGrafana(t *testing.T) {
 	}
 	if err := yaml.Unmarshal(read(t, "prometheus/prometheus.yml"), &prom); err != nil {
 		t.Fatalf("prometheus.yml: %v", err)
+	}
+	// Every rule file Prometheus loads is mounted into its container from
+	// a file here.
+	if len(prom.RuleFiles) == 0 {
+		t.Errorf("prometheus.yml: no rule_files (the alerting rules)")
+	}
+	for _, rf := range prom.RuleFiles {
+		mounted := false
+		for _, v := range c.Services["prometheus"].Volumes {
+			src, rest, _ := strings.Cut(v, ":")
+			if dst, _, _ := strings.Cut(rest, ":"); dst == rf {
+				mounted = true
+				mustExist(t, "prometheus.yml: rule file "+rf, src)
+			}
+		}
+		if !mounted {
+			t.Errorf("prometheus.yml: rule file %s is mounted from no file by the compose prometheus service", rf)
+		}
 	}
 	scraped := map[string]bool{}
 	for _, sc := range prom.ScrapeConfigs {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,11 @@ type EmbeddedConfig struct {
 	DeleteUnread bool
 	// RetentionInterval is how often retention runs. Defaults to 30 s.
 	RetentionInterval time.Duration
+	// SegmentBytes is the size at which a partition's log file (DataDir)
+	// is closed and a new one started; retention frees disk only by
+	// removing whole files below the log start. Defaults to 0: kfake's
+	// 100 MiB.
+	SegmentBytes int64
 	// Logger receives the broker's own messages. Defaults to none.
 	Logger *slog.Logger
 }
@@ -123,6 +129,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if cfg.SegmentBytes > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.FormatInt(cfg.SegmentBytes, 10)}))
 	}
 	if cfg.Logger != nil {
 		opts = append(opts, kfake.WithLogger(slogAdapter{cfg.Logger.With("component", "broker")}))

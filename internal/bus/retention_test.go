@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -166,5 +168,37 @@ func TestParseTopicRetention(t *testing.T) {
 		if (err != nil) != tc.bad || name != tc.name || r != tc.want {
 			t.Errorf("ParseTopicRetention(%q) = %q, %+v, %v", tc.in, name, r, err)
 		}
+	}
+}
+
+// TestRetentionFreesDiskBySegment: with a data directory, retention frees
+// disk only by removing whole segment files below the log start, so small
+// segments let a size cap keep the directory near the cap; with kfake's
+// default 100 MiB segment the 100 KiB log stays whole on disk.
+func TestRetentionFreesDiskBySegment(t *testing.T) {
+	t.Parallel()
+	onDisk := func(segment int64) int64 {
+		dir := t.TempDir()
+		e, _, _ := retentionBroker(t, EmbeddedConfig{DataDir: dir, DeleteUnread: true, RetentionBytes: 20 << 10, SegmentBytes: segment})
+		apply(t, e)
+		files, err := filepath.Glob(filepath.Join(dir, "partitions", TopicTransactions+"-0", "*.dat"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("segment files: %v, %v", files, err)
+		}
+		var n int64
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += fi.Size()
+		}
+		return n
+	}
+	if n := onDisk(0); n < 100<<10 {
+		t.Fatalf("default segments: %d bytes on disk, want the whole 100 KiB log (nothing removable)", n)
+	}
+	if n := onDisk(8 << 10); n > 40<<10 {
+		t.Fatalf("8 KiB segments: %d bytes on disk after a 20 KiB cap, want at most 40 KiB", n)
 	}
 }

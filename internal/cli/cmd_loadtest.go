@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	start := fs.Bool("start", false, "start shopstream run in this process on a free loopback port with an empty data directory, and load it (instead of --addr)")
 	txRate := fs.Float64("tx-rate", 1000, "with --start: transactions per second the started pipeline generates")
 	customers := fs.Int("customers", 100_000, "with --start: customers of the started pipeline's synthetic shop")
+	startToken := fs.Bool("start-token", true, "with --start: create an analyst token in the started pipeline's store and send it, so that every request is checked as on a server open to others (false: no token, loopback requests pass unchecked)")
 	token := fs.String("token", "", "API token sent as a bearer token (analyst or admin, for POST /api/v1/score); none for a loopback server without tokens")
 	tokenFile := fs.String("token-file", "", "`file` holding the API token (instead of --token)")
 	reqRate := fs.Float64("rate", 1000, "requests per second during the load phase, over all routes")
@@ -37,6 +39,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	maxLag := fs.Int64("max-lag", 10_000, "largest pipeline lag, in records, that /readyz may report during the run")
 	maxInFlight := fs.Int("max-in-flight", 512, "requests waiting for an answer at most; one more is counted as dropped")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit of one request")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process during the load phase to this `file` (go tool pprof); with --start it holds the server and the pipeline too")
 	var lf logFlags
 	lf.register(fs, "error")
 	if err := parseFlags(fs, args); err != nil {
@@ -89,14 +92,21 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		// The started server's limit per address sits above the load
 		// phase's rate (burst twice that) and below the overload's.
 		limit := 1.5 * *reqRate
-		stop, url, err := startRun(ctx, stderr, []string{"--addr", "127.0.0.1:0", "--rate", fmtFloat(*txRate), "--customers", strconv.Itoa(*customers),
-			"--history", "0", "--rate-limit-addr", fmtFloat(limit), "--log-level", lf.level})
+		stop, url, tok, err := startRun(ctx, stderr, *startToken, []string{"--addr", "127.0.0.1:0", "--rate", fmtFloat(*txRate), "--customers", strconv.Itoa(*customers),
+			"--history", "0", "--rate-limit-addr", fmtFloat(limit), "--rate-limit-token", fmtFloat(limit), "--log-level", lf.level})
 		if err != nil {
 			return err
 		}
 		defer stop()
 		base = url
-		fmt.Fprintf(stdout, "started shopstream run at %s: %.0f transactions/s, rate limit %.0f requests/s per address (burst %.0f)\n", base, *txRate, limit, 2*limit)
+		if tok != "" && bearer == "" {
+			bearer = tok
+		}
+		fmt.Fprintf(stdout, "started shopstream run at %s: %.0f transactions/s, rate limit %.0f requests/s per address and per token (burst %.0f)", base, *txRate, limit, 2*limit)
+		if tok != "" {
+			fmt.Fprint(stdout, "; requests carry an analyst token")
+		}
+		fmt.Fprintln(stdout)
 	}
 	client := loadtest.NewClient(*maxInFlight, *timeout)
 	if err := waitReady(ctx, client, base, time.Minute); err != nil {
@@ -117,7 +127,14 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cfg := loadtest.Config{BaseURL: base, Token: bearer, Targets: targets, Rate: *reqRate, Duration: *duration, MaxRequests: *maxReq,
 		MaxInFlight: *maxInFlight, Timeout: *timeout, Client: client}
 	fmt.Fprintf(stdout, "load: %.0f requests/s for %s over %d routes against %s\n", *reqRate, *duration, len(targets), base)
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
+			return usageError{err}
+		}
+	}
 	load, err := loadtest.Run(ctx, cfg)
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -240,10 +257,19 @@ var runningURL = regexp.MustCompile(`shopstream is running: dashboard on (http:/
 // startRun starts `shopstream run` with args in this process, on a new
 // data directory, and returns its URL and a function that stops it and
 // removes the directory.
-func startRun(ctx context.Context, stderr io.Writer, args []string) (stop func(), url string, err error) {
+func startRun(ctx context.Context, stderr io.Writer, withToken bool, args []string) (stop func(), url, token string, err error) {
 	dir, err := os.MkdirTemp("", "shopstream-loadtest-")
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
+	}
+	if withToken {
+		var out bytes.Buffer
+		if err := runToken(ctx, []string{"create", "--data-dir", dir, "--role", "analyst", "--name", "loadtest"}, &out, stderr); err != nil {
+			os.RemoveAll(dir)
+			return nil, "", "", fmt.Errorf("loadtest --start: creating a token: %w", err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		token = lines[len(lines)-1]
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
@@ -273,16 +299,16 @@ func startRun(ctx context.Context, stderr io.Writer, args []string) (stop func()
 	}
 	select {
 	case url = <-found:
-		return stop, url, nil
+		return stop, url, token, nil
 	case err := <-done:
 		os.RemoveAll(dir)
 		cancel()
 		if err == nil {
 			err = errors.New("it stopped before serving")
 		}
-		return nil, "", fmt.Errorf("loadtest --start: shopstream run: %w", err)
+		return nil, "", "", fmt.Errorf("loadtest --start: shopstream run: %w", err)
 	case <-ctx.Done():
 		stop()
-		return nil, "", ctx.Err()
+		return nil, "", "", ctx.Err()
 	}
 }

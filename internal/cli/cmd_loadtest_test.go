@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,10 +15,18 @@ func TestLoadtestAgainstRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole pipeline")
 	}
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
 	out, _, err := runCLI(t, "loadtest", "--start", "--tx-rate", "20", "--customers", "2000", "--rate", "10", "--duration", "2s",
-		"--over-rate", "100", "--over-duration", "2s", "--max-lag", "5000")
+		"--over-rate", "100", "--over-duration", "2s", "--max-lag", "5000", "--cpuprofile", prof)
 	if err != nil {
 		t.Fatalf("loadtest: %v\n%s", err, out)
+	}
+	// The started server has a token, so every request was checked.
+	if !strings.Contains(out, "requests carry an analyst token") {
+		t.Errorf("the started run was not given a token:\n%s", out)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("--cpuprofile %s: %v, want a profile", prof, err)
 	}
 	for _, route := range []string{"GET /api/v1/summary", "GET /api/v1/windows", "GET /api/v1/alerts", "GET /api/v1/segments", "GET /api/v1/cohorts", "POST /api/v1/score"} {
 		// Load phase: every request answered 2xx, none 429, no error.

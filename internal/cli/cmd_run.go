@@ -8,7 +8,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -52,7 +55,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
 	var retf retentionFlags
-	retf.register(fs)
+	retf.registerWith(fs, runRetention)
+	retainBroker := fs.Duration("retain-broker", 0, "delete the embedded broker's records this long after they were written, once the processor has committed past them (0: only the 32 MiB cap per partition)")
 	var wf webFlags
 	wf.register(fs, "127.0.0.1:8050", "listen address of the dashboard, API and /metrics: this machine only by default; :8050 opens it to others (needs an API token or --insecure-allow-unauthenticated)")
 	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
@@ -68,9 +72,14 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var fraudMix fraudMixFlag
 	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topics")
+	memProfile := fs.String("memprofile", "", "write a heap profile to this `file` when run stops (go tool pprof; what holds memory after a long run)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// The loading and progress lines and the logger write from goroutines
+	// of their own: one line at a time. (Wrapped only now: config print
+	// hands the flag set a stderr of its own kind.)
+	stderr = &lockedWriter{w: stderr}
 	switch {
 	case *rate <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -rate: must be above 0", *rate)}
@@ -78,6 +87,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return usageError{fmt.Errorf("invalid value %v for flag -new-per-day: must not be negative", *newPerDay)}
 	case *duration < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -duration: must not be negative", *duration)}
+	case *retainBroker < 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -retain-broker: must not be negative", *retainBroker)}
 	case *partitions < 1 || *partitions > 256:
 		return usageError{fmt.Errorf("invalid value %d for flag -partitions: want 1..256", *partitions)}
 	}
@@ -113,6 +124,25 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
+	}
+	if *memProfile != "" {
+		// Written as run starts to stop, while what it holds is still live.
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return usageError{fmt.Errorf("-memprofile: %w", err)}
+		}
+		pctx, stop := context.WithCancel(ctx)
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			<-pctx.Done()
+			runtime.GC() // what is live, not what awaits collection
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				fmt.Fprintf(stderr, "shopstream: -memprofile: %v\n", err)
+			}
+			f.Close()
+		}()
+		defer func() { stop(); <-wrote }()
 	}
 	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
 	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate,
@@ -161,9 +191,12 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		gen.Warm(now.Add(-h), now)
 	}
 	// 32 MiB per partition keeps a long run's memory flat; retention never
-	// deletes what the processor has not committed to the group.
+	// deletes what the processor has not committed to the group. Disk is
+	// freed a whole segment file at a time: 8 MiB segments keep the
+	// directory within a segment per partition of the cap (kfake's 100 MiB
+	// would hold up to 132 MiB a partition).
 	broker, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(*partitions), DataDir: filepath.Join(*dataDir, "kafka"), Logger: logger,
-		RetentionBytes: 32 << 20})
+		RetentionBytes: 32 << 20, RetentionTime: *retainBroker, SegmentBytes: 8 << 20})
 	if err != nil {
 		return err
 	}
@@ -255,7 +288,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := startAnalyticsAfterBackfill(gctx, g, st, logger, reg, &af, loading); err != nil {
 		return err
 	}
-	if err := retf.start(gctx, g, st, logger, reg); err != nil {
+	if err := retf.startAfter(gctx, g, st, logger, reg, loading.stored); err != nil {
 		return err
 	}
 
@@ -422,4 +455,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// lockedWriter serialises the writes of several goroutines to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -43,6 +43,8 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"run", "--retain-transactions", "a month"}, want: "-retain-transactions"},
 		{args: []string{"serve", "--retain-alerts", "-1h"}, want: "-retain-alerts"},
 		{args: []string{"run", "--retention-batch", "0"}, want: "-retention-batch"},
+		{args: []string{"run", "--retain-broker", "-1m"}, want: "-retain-broker"},
+		{args: []string{"serve", "--read-cache", "-1s"}, want: "-read-cache"},
 		{args: []string{"run", "--ip-hash-key-file", "/nonexistent/ip.key"}, want: "-ip-hash-key-file"},
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RETAIN_QUARANTINE": "soon"}, want: "SHOPSTREAM_RETAIN_QUARANTINE"},
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RATE": "fast"}, want: "SHOPSTREAM_RATE"},

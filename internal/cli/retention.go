@@ -22,8 +22,24 @@ type retentionFlags struct {
 	batch                                                   int
 }
 
+// runRetention is `shopstream run`'s default ages: the demo shop streams
+// 50 transactions/s after a backfill of 540 days of event-time history,
+// so what grows by the minute (per-minute windows, delivered outbox
+// messages, alerts and quarantined records, all by processing time) is
+// kept as long as the dashboard shows it, and raw transactions, which the
+// analytics (cohorts, CLV over the whole history) read, are kept.
+var runRetention = retentionFlags{quarantine: dayDuration(30 * 24 * time.Hour), outbox: dayDuration(time.Hour),
+	minuteWindows: dayDuration(2 * 24 * time.Hour), alerts: dayDuration(90 * 24 * time.Hour)}
+
+// register registers the flags with the default ages: 24 hours for the
+// delivered outbox, nothing deleted otherwise.
 func (f *retentionFlags) register(fs *flag.FlagSet) {
-	f.outbox = dayDuration(24 * time.Hour)
+	f.registerWith(fs, retentionFlags{outbox: dayDuration(24 * time.Hour)})
+}
+
+// registerWith registers the flags with the ages of def as defaults.
+func (f *retentionFlags) registerWith(fs *flag.FlagSet, def retentionFlags) {
+	f.transactions, f.quarantine, f.outbox, f.minuteWindows, f.alerts = def.transactions, def.quarantine, def.outbox, def.minuteWindows, def.alerts
 	fs.Var(&f.transactions, "retain-transactions", "delete raw transactions (and their labels) this long after their event time, e.g. 30d; PostgreSQL drops whole days (0 keeps them)")
 	fs.Var(&f.quarantine, "retain-quarantine", "delete quarantined records this long after they were quarantined, e.g. 90d (0 keeps them)")
 	fs.Var(&f.outbox, "retain-outbox", "delete delivered outbox messages this long after delivery; pending ones are never deleted (0 keeps them)")
@@ -45,6 +61,13 @@ func (f *retentionFlags) validate() error {
 
 // start runs the retention job in g until ctx ends.
 func (f *retentionFlags) start(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer) error {
+	return f.startAfter(ctx, g, st, logger, reg, nil)
+}
+
+// startAfter is start with the first pass held until after is closed
+// (nil: not held): run's backfill is stored first, without the deletion
+// of its old minute windows competing for SQLite's one writer.
+func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, after <-chan struct{}) error {
 	rs, ok := st.(jobs.RetentionStore)
 	if !ok {
 		return fmt.Errorf("store %T cannot delete by age", st)
@@ -55,8 +78,20 @@ func (f *retentionFlags) start(ctx context.Context, g *errgroup.Group, st store.
 	if err != nil {
 		return usageError{err}
 	}
+	job := r.Job(f.interval)
+	if after != nil {
+		run := job.Run
+		job.Run = func(ctx context.Context) error {
+			select {
+			case <-after:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return run(ctx)
+		}
+	}
 	// Not registered: the analytics runner registers the job metrics.
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, r.Job(f.interval))
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, job)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ type webFlags struct {
 	requestTimeout time.Duration
 	addrRate       float64
 	tokenRate      float64
+	readCache      time.Duration
 }
 
 func (f *webFlags) register(fs *flag.FlagSet, defAddr, addrUsage string) {
@@ -40,6 +41,7 @@ func (f *webFlags) register(fs *flag.FlagSet, defAddr, addrUsage string) {
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "time limit of one API request, database calls included (503 past it)")
 	fs.Float64Var(&f.addrRate, "rate-limit-addr", 50, "API requests per second per client address, burst twice that (429 past it; 0 = no limit)")
 	fs.Float64Var(&f.tokenRate, "rate-limit-token", 100, "API requests per second per token, burst twice that (429 past it; 0 = no limit)")
+	fs.DurationVar(&f.readCache, "read-cache", time.Second, "reuse the answers of the read API this long (a change through this server forgets them at once; 0 = ask the store every time)")
 }
 
 func (f *webFlags) validate() error {
@@ -52,6 +54,8 @@ func (f *webFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -rate-limit-addr: must not be negative", f.addrRate)}
 	case f.tokenRate < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -rate-limit-token: must not be negative", f.tokenRate)}
+	case f.readCache < 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -read-cache: must not be negative", f.readCache)}
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return usageError{fmt.Errorf("flags -tls-cert and -tls-key go together: give both or neither")}
 	}
@@ -96,7 +100,7 @@ func (f *webFlags) config(ctx context.Context, st store.Store, command string) (
 		Auth: web.AuthConfig{Open: open, PublicRead: f.publicRead, SecureCookie: f.secureCookie},
 		Limits: web.Limits{MaxBody: f.maxBody, RequestTimeout: f.requestTimeout, AddrRate: addrRate, AddrBurst: addrBurst,
 			TokenRate: tokRate, TokenBurst: tokBurst},
-		TLS: web.TLSConfig{CertFile: f.tlsCert, KeyFile: f.tlsKey}}, nil
+		TLS: web.TLSConfig{CertFile: f.tlsCert, KeyFile: f.tlsKey}, ReadCache: f.readCache}, nil
 }
 
 // accessNote says who may use the server, for the start-up line.

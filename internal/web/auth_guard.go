@@ -233,7 +233,15 @@ func (s *Server) guard(pattern string, acc Access, next http.Handler) http.Handl
 				ctx = context.WithValue(ctx, auditKey{}, rec)
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		switch {
+		case s.cache != nil && cacheable(method, acc):
+			s.cache.serve(w, r.WithContext(ctx), next)
+		case s.cache != nil && changing && !acc.Query:
+			next.ServeHTTP(w, r.WithContext(ctx))
+			s.cache.clear()
+		default:
+			next.ServeHTTP(w, r.WithContext(ctx))
+		}
 		if rec != nil && !rec.done.Load() {
 			status := http.StatusOK
 			if rw, ok := w.(*responseWriter); ok && rw.status != 0 {

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
@@ -298,4 +299,100 @@ func newTestStore(t *testing.T) *sqlite.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestVerifiedTokensReused: a token found valid is not read again within
+// activeTTL, so a revocation by another process (the store changed
+// directly) takes effect within it; one through this server (forget) at
+// once; a wrong secret for a cached ID is refused all the same.
+func TestVerifiedTokensReused(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)
+	a := &auth{cfg: AuthConfig{Tokens: st}, now: func() time.Time { return now }, logf: func(string, ...any) {}}
+	mint := func(name string) string {
+		secret, hash, err := NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := st.CreateToken(ctx, &store.TokenRow{Name: name, Role: "viewer", Hash: hash, CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FormatToken(id, secret)
+	}
+	tok := mint("a")
+	id, _, _ := parseToken(tok)
+	if p, err := a.verify(ctx, tok); err != nil || p.Role != Viewer || p.TokenID != id {
+		t.Fatalf("verify: %+v, %v", p, err)
+	}
+	if _, err := st.RevokeToken(ctx, id, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.verify(ctx, tok); err != nil {
+		t.Fatalf("within %v of its check, a token revoked elsewhere is still taken from the cache: %v", activeTTL, err)
+	}
+	forged := tok[:len(tok)-2] + "xx"
+	if _, err := a.verify(ctx, forged); !errors.Is(err, errBadCredentials) {
+		t.Fatalf("a wrong secret for a cached token: %v, want refused", err)
+	}
+	now = now.Add(activeTTL)
+	if _, err := a.verify(ctx, tok); !errors.Is(err, errBadCredentials) {
+		t.Fatalf("after %v a revoked token: %v, want refused", activeTTL, err)
+	}
+
+	tok2 := mint("b")
+	id2, _, _ := parseToken(tok2)
+	if _, err := a.verify(ctx, tok2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RevokeToken(ctx, id2, now); err != nil {
+		t.Fatal(err)
+	}
+	a.forget() // what a revocation through the API does
+	if _, err := a.verify(ctx, tok2); !errors.Is(err, errBadCredentials) {
+		t.Fatalf("a token revoked through this server: %v, want refused at once", err)
+	}
+}
+
+// BenchmarkVerifyToken: the check of a bearer token, read from the store
+// each time (as before the cache, and after a change through this server)
+// and reused within activeTTL.
+func BenchmarkVerifyToken(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	secret, hash, err := NewToken()
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, err := st.CreateToken(ctx, &store.TokenRow{Name: "bench", Role: "viewer", Hash: hash, CreatedAt: time.Now()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := FormatToken(id, secret)
+	for _, cached := range []bool{false, true} {
+		name := "read"
+		if cached {
+			name = "cached"
+		}
+		b.Run(name, func(b *testing.B) {
+			a := &auth{cfg: AuthConfig{Tokens: st}, now: time.Now, logf: func(string, ...any) {}}
+			for b.Loop() {
+				if !cached {
+					a.verified.Clear()
+				}
+				if _, err := a.verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -73,6 +73,10 @@ type Config struct {
 	// TLS, when set, serves HTTPS with a certificate reloaded when its
 	// files change (auth_tls.go).
 	TLS TLSConfig
+	// ReadCache is how long the answers of the read routes are reused
+	// (readcache.go); a change through this server forgets them at once.
+	// Defaults to 0: every read asks the store.
+	ReadCache time.Duration
 }
 
 // routes is the one place that says what each route requires: its role
@@ -150,6 +154,7 @@ type Server struct {
 	limits Limits
 
 	addrLimit, tokenLimit *limiters
+	cache                 *readCache // nil: off
 
 	patMu    sync.Mutex
 	patterns []string // registered, in order
@@ -196,7 +201,11 @@ func New(cfg Config) (*Server, error) {
 	if err := limits.validate(); err != nil {
 		return nil, fmt.Errorf("web limits: %w", err)
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits, done: make(chan struct{})}
+	if cfg.ReadCache < 0 {
+		return nil, fmt.Errorf("web read cache %v: must not be negative", cfg.ReadCache)
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits, done: make(chan struct{}),
+		cache: newReadCache(cfg.ReadCache)}
 	s.auth = &auth{cfg: cfg.Auth, now: time.Now, logf: s.log.Warn}
 	s.auth.active.Store(-1)
 	s.addrLimit = newLimiters(limits.AddrRate, limits.AddrBurst, time.Now)
@@ -465,7 +474,11 @@ func WriteError(w http.ResponseWriter, err error) {
 		return
 	}
 	log, id := slog.Default(), ""
-	if rw, ok := w.(*responseWriter); ok {
+	logged := w
+	if b, ok := w.(*bufferWriter); ok {
+		logged = b.orig // the read cache's buffer, for a request of its own
+	}
+	if rw, ok := logged.(*responseWriter); ok {
 		log, id = rw.log, rw.id
 	}
 	log.Error("request failed", "status", status, "err", err)

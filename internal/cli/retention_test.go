@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/store/storetest"
+)
+
+// TestRunRetentionDefaults: run deletes by default what piles up by
+// processing time and keeps the raw transactions; process and serve keep
+// everything but the delivered outbox.
+func TestRunRetentionDefaults(t *testing.T) {
+	defaults := func(cmd string) map[string]string {
+		_, help, _ := runCLI(t, cmd, "-h")
+		out := map[string]string{}
+		def := regexp.MustCompile(`\(default ([^)]+)\)$`)
+		for _, m := range regexp.MustCompile(`(?m)^  -(retain-[a-z-]+) value\n\s*\t([^\n]*)$`).FindAllStringSubmatch(help, -1) {
+			out[m[1]] = ""
+			if d := def.FindStringSubmatch(m[2]); d != nil {
+				out[m[1]] = d[1]
+			}
+		}
+		if len(out) != 5 {
+			t.Fatalf("%s -h: retention flags %v, want 5:\n%s", cmd, out, help)
+		}
+		return out
+	}
+	want := map[string]map[string]string{
+		"run": {"retain-transactions": "", "retain-minute-windows": "48h0m0s", "retain-alerts": "2160h0m0s",
+			"retain-quarantine": "720h0m0s", "retain-outbox": "1h0m0s"},
+		"serve": {"retain-transactions": "", "retain-minute-windows": "", "retain-alerts": "", "retain-quarantine": "",
+			"retain-outbox": "24h0m0s"},
+	}
+	for cmd, w := range want {
+		got := defaults(cmd)
+		for k, v := range w {
+			if got[k] != v {
+				t.Errorf("%s --%s defaults to %q, want %q", cmd, k, got[k], v)
+			}
+		}
+	}
+}
+
+// TestRetentionWaitsForAfter: the retention job started with a gate (run's
+// backfill being stored) deletes nothing until the gate opens, then what
+// is past its age.
+func TestRetentionWaitsForAfter(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	old := time.Now().Add(-48 * time.Hour)
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 1,
+		Txs: []store.Tx{storetest.Tx("old", "c1", old, 100, 0, 0)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		if err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM transactions").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	f := retentionFlags{transactions: dayDuration(time.Hour), interval: 10 * time.Millisecond, batch: 10}
+	after := make(chan struct{})
+	var g errgroup.Group
+	if err := f.startAfter(ctx, &g, st, slog.New(slog.DiscardHandler), nil, after); err != nil {
+		t.Fatal(err)
+	}
+	// Twenty intervals with the gate shut: nothing may go.
+	time.Sleep(200 * time.Millisecond)
+	if n := count(); n != 1 {
+		t.Fatalf("%d transactions before the gate opened, want the old one kept", n)
+	}
+	close(after)
+	deadline := time.Now().Add(30 * time.Second)
+	for count() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the old transaction was not deleted after the gate opened")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	g.Wait()
+}

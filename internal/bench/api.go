@@ -257,7 +257,9 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 			row := pipeline.NewTx(&t, int32(p), part.From+int64(len(part.Txs)), produced, nil)
 			scorers[p].Score(&t, &row)
 			part.Txs = append(part.Txs, row)
-			part.Labels = append(part.Labels, store.Label{TransactionID: row.TransactionID, Fraud: r.Fraud, Scenario: r.Scenario})
+			if r.Fraud { // labels exist only where fraud was reported: here, all of it
+				part.Labels = append(part.Labels, store.Label{TransactionID: row.TransactionID, Fraud: true, Scenario: r.Scenario})
+			}
 			if row.Decision != "approve" {
 				part.Alerts = append(part.Alerts, store.Alert{TransactionID: row.TransactionID, CustomerID: row.CustomerID,
 					EventTime: row.EventTime, Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents})

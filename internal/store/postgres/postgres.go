@@ -214,6 +214,7 @@ func (d dialect) SQL() sqlstore.Queries {
 		Collate:      ` COLLATE "C"`,
 		SkipLocked:   ` FOR UPDATE SKIP LOCKED`,
 		BlobContains: `position(convert_to($1, 'UTF8') in %s) > 0`,
+		StoredIDs:    "transaction_ids",
 	}
 }
 

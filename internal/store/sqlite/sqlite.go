@@ -199,6 +199,7 @@ func (d *dialect) SQL() sqlstore.Queries {
 			FROM transactions WHERE event_time < $1
 			GROUP BY customer_id, day ORDER BY customer_id, day`,
 		BlobContains: `instr(%s, CAST($1 AS BLOB)) > 0`,
+		StoredIDs:    "transactions",
 	}
 }
 

@@ -117,4 +117,9 @@ type Queries struct {
 	// BlobContains is a condition true when the binary column named by
 	// %s holds the text $1, e.g. "instr(%s, CAST($1 AS BLOB)) > 0".
 	BlobContains string
+	// StoredIDs names a table with a transaction_id column holding the id
+	// of every stored transaction, the cheapest to probe by id alone:
+	// PostgreSQL's transaction_ids (transactions is partitioned by day,
+	// so a probe by id visits every day's index), else transactions.
+	StoredIDs string
 }

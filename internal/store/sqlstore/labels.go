@@ -145,7 +145,7 @@ func (s *Store) applyPendingLabels(ctx context.Context, tx DB, partitions []int3
 	in, args := placeholders(partitions, 1)
 	var ids []string
 	err := each(ctx, tx, `SELECT DISTINCT e.transaction_id FROM label_events e
-		JOIN transactions t ON t.transaction_id = e.transaction_id
+		JOIN `+s.q.StoredIDs+` t ON t.transaction_id = e.transaction_id
 		WHERE e.state = `+strconv.Itoa(labelPending)+` AND e.kafka_partition IN (`+in+`)`, args, func(r Rows) error {
 		var id string
 		err := r.Scan(&id)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -250,23 +250,14 @@ func (s *Stage) Run(ctx context.Context) error {
 // adjust claims the assigned partitions, rebuilds their state from the
 // store, and seeks each to its stored offset (the log start when none).
 func (s *Stage) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	parts := offsets[s.cfg.Topic]
-	if len(parts) == 0 {
+	if len(offsets[s.cfg.Topic]) == 0 {
 		return offsets, nil
 	}
-	claimed := make([]int32, 0, len(parts))
-	for p := range parts {
-		claimed = append(claimed, p)
-	}
-	slices.Sort(claimed)
-	epoch, err := s.cfg.Store.Claim(ctx, s.cfg.Group, s.cfg.Topic, s.cfg.InstanceID, claimed)
+	c, err := pipeline.ClaimAssigned(ctx, s.cfg.Store, s.cfg.Group, s.cfg.Topic, s.cfg.InstanceID, offsets)
 	if err != nil {
-		return nil, fmt.Errorf("claiming repartition partitions %v: %w", claimed, err)
+		return nil, err
 	}
-	stored, err := s.cfg.Store.Offsets(ctx, s.cfg.Group, s.cfg.Topic)
-	if err != nil {
-		return nil, fmt.Errorf("reading the entity stage's offsets: %w", err)
-	}
+	claimed, epoch, stored := c.Partitions, c.Epoch, c.Stored
 	fresh := map[int32]*partState{}
 	for _, p := range claimed {
 		ps, err := s.restore(ctx, p)
@@ -274,10 +265,7 @@ func (s *Stage) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Off
 			return nil, err
 		}
 		if off, ok := stored[p]; ok {
-			parts[p] = kgo.NewOffset().At(off)
 			ps.next = off
-		} else {
-			parts[p] = kgo.NewOffset().AtStart()
 		}
 		fresh[p] = ps
 	}

@@ -223,35 +223,24 @@ func (c *LabelConsumer) Run(ctx context.Context) error {
 // offsets stored with the labels; a partition never stored starts at the
 // log start.
 func (c *LabelConsumer) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	parts := offsets[c.cfg.Topic]
-	if len(parts) == 0 {
+	if len(offsets[c.cfg.Topic]) == 0 {
 		return offsets, nil
 	}
-	claimed := make([]int32, 0, len(parts))
-	for p := range parts {
-		claimed = append(claimed, p)
-	}
-	epoch, err := c.cfg.Store.Claim(ctx, c.cfg.Group, c.cfg.Topic, c.owner, claimed)
-	if err != nil {
-		return nil, fmt.Errorf("claiming label partitions %v: %w", claimed, err)
-	}
-	stored, err := c.cfg.Store.Offsets(ctx, c.cfg.Group, c.cfg.Topic)
+	claimed, err := ClaimAssigned(ctx, c.cfg.Store, c.cfg.Group, c.cfg.Topic, c.owner, offsets)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.epoch = max(c.epoch, epoch)
-	for p := range parts {
-		if off, ok := stored[p]; ok {
-			parts[p] = kgo.NewOffset().At(off)
+	c.epoch = max(c.epoch, claimed.Epoch)
+	for _, p := range claimed.Partitions {
+		if off, ok := claimed.Stored[p]; ok {
 			c.pos[p] = off
 		} else {
-			parts[p] = kgo.NewOffset().AtStart()
 			c.pos[p] = -1
 		}
 	}
-	c.log.Info("label partitions claimed", "partitions", claimed, "epoch", epoch)
+	c.log.Info("label partitions claimed", "partitions", claimed.Partitions, "epoch", claimed.Epoch)
 	return offsets, nil
 }
 

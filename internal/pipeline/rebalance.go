@@ -15,26 +15,17 @@ import (
 // partitions' state (restore.go). A partition with no stored offset starts
 // at the log start.
 func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	// Claim the new partitions first: from here on the store refuses the
-	// batches of whoever owned them before, so what is read next is final.
-	var claimed []int32
-	for part := range offsets[p.cfg.Topic] {
-		claimed = append(claimed, part)
-	}
-	if len(claimed) > 0 {
-		start := time.Now()
-		epoch, err := p.cfg.Store.Claim(ctx, p.cfg.Group, p.cfg.Topic, p.owner, claimed)
-		if err != nil {
-			return nil, err
-		}
-		for cur := p.epoch.Load(); epoch > cur && !p.epoch.CompareAndSwap(cur, epoch); cur = p.epoch.Load() {
-		}
-		p.log.Info("partitions claimed", "partitions", claimed, "epoch", epoch, "owner", p.owner, "took", time.Since(start).Round(time.Millisecond))
-	}
-	stored, err := p.cfg.Store.Offsets(ctx, p.cfg.Group, p.cfg.Topic)
+	start := time.Now()
+	c, err := ClaimAssigned(ctx, p.cfg.Store, p.cfg.Group, p.cfg.Topic, p.owner, offsets)
 	if err != nil {
 		return nil, err
 	}
+	if len(c.Partitions) > 0 {
+		for cur := p.epoch.Load(); c.Epoch > cur && !p.epoch.CompareAndSwap(cur, c.Epoch); cur = p.epoch.Load() {
+		}
+		p.log.Info("partitions claimed", "partitions", c.Partitions, "epoch", c.Epoch, "owner", p.owner, "took", time.Since(start).Round(time.Millisecond))
+	}
+	stored := c.Stored
 	starts, err := p.logStarts(ctx)
 	if err != nil {
 		p.log.Warn("asking the broker for log start offsets on assignment; a loss to retention will show as offset out of range instead", "err", err)
@@ -48,10 +39,7 @@ func (p *Processor) adjustOffsets(ctx context.Context, offsets map[string]map[in
 		}
 		for part := range parts {
 			off, ok := stored[part]
-			if ok {
-				parts[part] = kgo.NewOffset().At(off)
-			} else {
-				parts[part] = kgo.NewOffset().AtStart()
+			if !ok {
 				off = -1
 			}
 			var lost *lostRange

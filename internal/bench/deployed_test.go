@@ -63,8 +63,10 @@ func TestDeployedPhase(t *testing.T) {
 	if d.TPS <= 0 || d.TPSWithStartup <= 0 || d.Ratio <= 0 {
 		t.Errorf("rates: %v tx/s, %v with start-up, ratio %v", d.TPS, d.TPSWithStartup, d.Ratio)
 	}
-	// The test's PostgreSQL runs here, so its server's CPU is found.
-	if d.GoUsPerTx <= 0 || d.PGUsPerTx <= 0 || d.GeneratorUsPerTx <= 0 || d.BrokerUsPerTx <= 0 {
+	// The test's PostgreSQL runs here, so its server's CPU is found. The
+	// broker's CPU for 3,000 records (about 0.8 µs each) is below the 10 ms
+	// tick /proc counts in, so it may read 0, but never less.
+	if d.GoUsPerTx <= 0 || d.PGUsPerTx <= 0 || d.GeneratorUsPerTx <= 0 || !(d.BrokerUsPerTx >= 0) {
 		t.Errorf("CPU per transaction: process %v µs, PostgreSQL %v µs, generate %v µs, broker %v µs", d.GoUsPerTx, d.PGUsPerTx,
 			d.GeneratorUsPerTx, d.BrokerUsPerTx)
 	}

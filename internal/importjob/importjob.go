@@ -90,6 +90,9 @@ type Job struct {
 	mu     sync.Mutex // guards res: Run's reader and writer both count
 	res    Result
 	check  quality.Result // the reader's, reused per record
+	// importer is the store's import write path, nil for a store
+	// without one (which then takes WriteBatch).
+	importer store.Importer
 }
 
 // New validates cfg and returns a Job.
@@ -110,7 +113,9 @@ func New(cfg Config) (*Job, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Job{cfg: cfg, topic: "import:" + cfg.Source, res: Result{QuarantinedBy: map[string]int64{}, WarnedBy: map[string]int64{}}}, nil
+	j := &Job{cfg: cfg, topic: "import:" + cfg.Source, res: Result{QuarantinedBy: map[string]int64{}, WarnedBy: map[string]int64{}}}
+	j.importer, _ = cfg.Store.(store.Importer)
+	return j, nil
 }
 
 // Resume reads how many records of the source earlier imports stored;
@@ -143,10 +148,10 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 	g, gctx := errgroup.WithContext(ctx)
 	// One batch waits while one is written: memory stays at about three
 	// batches whatever the file's size.
-	full := make(chan store.Part, 1)
+	full := make(chan batch, 1)
 	g.Go(func() error {
-		for p := range full {
-			if err := j.write(gctx, p); err != nil {
+		for b := range full {
+			if err := j.write(gctx, b); err != nil {
 				return err
 			}
 		}
@@ -161,7 +166,7 @@ func (j *Job) Run(ctx context.Context, src Source) error {
 
 // read checks the transactions of src and hands them to full in batches
 // of Config.Batch records or order lines, whichever comes first.
-func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) error {
+func (j *Job) read(ctx context.Context, src Source, full chan<- batch) error {
 	now := j.cfg.Now()
 	// A part's rows are allocated once, as many as the last part held:
 	// appending a batch's rows one by one to a growing slice copied each
@@ -172,8 +177,12 @@ func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) erro
 		if part.Len() == 0 {
 			return nil
 		}
+		b := batch{part: part}
+		if j.importer != nil {
+			b.derived = store.DeriveOf([]store.Part{part})
+		}
 		select {
-		case full <- part:
+		case full <- b:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -240,6 +249,15 @@ func (j *Job) read(ctx context.Context, src Source, full chan<- store.Part) erro
 	return send()
 }
 
+// batch is a part read and checked, with what it adds to the stored
+// totals when the store takes imports (store.Importer): deriving it on
+// the reading goroutine takes that work off the writer, which is what
+// bounds an import.
+type batch struct {
+	part    store.Part
+	derived *store.Derived
+}
+
 // count publishes the reader's accounting.
 func (j *Job) count(records, previously, long int64, warned map[string]int64) {
 	j.mu.Lock()
@@ -253,11 +271,21 @@ func (j *Job) count(records, previously, long int64, warned map[string]int64) {
 // write stores part. Transactions already in the store (an order imported
 // before under another source name, say) are quarantined as duplicate_id
 // instead, as the stream processor does.
-func (j *Job) write(ctx context.Context, part store.Part) error {
+func (j *Job) write(ctx context.Context, bt batch) error {
+	part, derived := bt.part, bt.derived
 	for {
-		err := j.cfg.Store.WriteBatch(ctx, &store.Batch{Group: Group, Topic: j.topic, Parts: []store.Part{part}})
+		b := &store.Batch{Group: Group, Topic: j.topic, Parts: []store.Part{part}}
+		var err error
+		if j.importer != nil {
+			err = j.importer.WriteImport(ctx, b, derived)
+		} else {
+			err = j.cfg.Store.WriteBatch(ctx, b)
+		}
 		if d, ok := store.IsDuplicate(err); ok {
 			quarantineDuplicates(&part, d.Copies)
+			if j.importer != nil {
+				derived = store.DeriveOf([]store.Part{part})
+			}
 			continue
 		}
 		if _, ok := store.IsFenced(err); ok {

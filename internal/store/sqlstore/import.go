@@ -1,0 +1,96 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// ImportUpserter is implemented by dialects with a faster way to add an
+// import's window and rollup rows than the stream's: an import's rows
+// share most of their columns (one channel, payment method and currency,
+// every transaction approved at risk 0 and unlabelled), which a dialect
+// can write once per statement rather than once per row.
+type ImportUpserter interface {
+	UpsertImportWindows(ctx context.Context, tx DB, ws []store.WindowRow) error
+	UpsertImportRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error
+}
+
+// WriteImport implements store.Importer: WriteBatch's rows in WriteBatch's
+// order and transaction, with the customers, windows and rollups of d.
+func (s *Store) WriteImport(ctx context.Context, b *store.Batch, d *store.Derived) error {
+	if len(b.Parts) == 0 {
+		return nil
+	}
+	err := s.d.Tx(ctx, func(tx DB) error { return s.writeImport(ctx, tx, b, d) })
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, errDuplicateKey) {
+		return s.duplicates(ctx, b.Parts)
+	}
+	if c, msg := s.d.Classify(err); c != Transient {
+		return &store.RejectedError{Message: Sanitize(msg), Err: err}
+	}
+	if _, fenced := store.IsFenced(err); fenced || errors.Is(err, store.ErrAlreadyCommitted) {
+		return err
+	}
+	n := 0
+	for i := range b.Parts {
+		n += b.Parts[i].Len()
+	}
+	return fmt.Errorf("writing an import batch of %d records: %w", n, err)
+}
+
+func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store.Derived) error {
+	stored, err := s.d.LockOffsets(ctx, tx, b)
+	if err != nil {
+		return fmt.Errorf("locking offsets: %w", err)
+	}
+	if err := store.Fence(b, stored); err != nil {
+		return err // nothing written: rolled back
+	}
+	if err := s.applyErasures(ctx, tx, b); err != nil {
+		return err
+	}
+	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
+		if c, _ := s.d.Classify(err); c == DuplicateKey {
+			return errDuplicateKey
+		}
+		return fmt.Errorf("copying transactions: %w", err)
+	}
+	if err := s.insertRest(ctx, tx, b.Topic, b.Parts); err != nil {
+		return err
+	}
+	if err := s.markReplays(ctx, tx, b.Parts); err != nil {
+		return err
+	}
+	if err := s.d.UpsertCustomers(ctx, tx, d.Customers); err != nil {
+		return fmt.Errorf("upserting customers: %w", err)
+	}
+	if err := s.upsertQuality(ctx, tx, store.QualityDeltas(b.Parts, s.now())); err != nil {
+		return fmt.Errorf("upserting quality counts: %w", err)
+	}
+	u, fast := s.d.(ImportUpserter)
+	if fast && len(d.Rollups) > 0 {
+		if err := u.UpsertImportRollups(ctx, tx, d.Rollups); err != nil {
+			return fmt.Errorf("upserting %d fraud rollup rows: %w", len(d.Rollups), err)
+		}
+	} else if err := s.upsertRollups(ctx, tx, d.Rollups); err != nil {
+		return err
+	}
+	if fast && len(d.Windows) > 0 {
+		err = u.UpsertImportWindows(ctx, tx, d.Windows)
+	} else {
+		err = s.d.UpsertWindows(ctx, tx, d.Windows)
+	}
+	if err != nil {
+		return fmt.Errorf("upserting window metrics: %w", err)
+	}
+	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {
+		return fmt.Errorf("advancing offsets: %w", err)
+	}
+	return nil
+}

@@ -84,11 +84,20 @@ func TestRunResumesAndQuarantinesDuplicates(t *testing.T) {
 	}
 
 	other := newJob(t, st, "b.csv")
-	if err := other.Run(ctx, &list{order("o1", 2)}); err != nil {
+	if err := other.Run(ctx, &list{order("o1", 2), order("o4", 1)}); err != nil {
 		t.Fatal(err)
 	}
-	if r := other.Result(); r.Stored != 0 || r.QuarantinedBy["duplicate_id"] != 1 {
+	if r := other.Result(); r.Stored != 1 || r.QuarantinedBy["duplicate_id"] != 1 {
 		t.Fatalf("duplicate import: %+v", r)
+	}
+	// The batch written again without its duplicate adds only what it
+	// stores to the windows and customers.
+	sum, err := st.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.TransactionsTotal != 5 {
+		t.Errorf("windows count %d transactions, want the 5 stored", sum.TransactionsTotal)
 	}
 }
 

@@ -76,7 +76,7 @@ type popView struct {
 }
 
 func viewOf(p *population, cells []store.CohortCell) popView {
-	v := popView{Cents: p.cents, Days: p.days, Cells: cells}
+	v := popView{Cents: slices.Clone(p.cents), Days: p.days, Cells: cells}
 	for i, s := range p.sums {
 		v.Sums = append(v.Sums, fmt.Sprintf("%+v", s))
 		m := map[string]int64{}

@@ -396,3 +396,18 @@ func (r *Refresh) load(ctx context.Context, asOf, until time.Time, rep *RefreshR
 	}
 	return pop, cells, err
 }
+
+// Follow folds what was stored since the last run or Follow into the
+// refresh's fold, and computes nothing, returning the transactions read.
+// `shopstream run` calls it while the history backfill is being stored,
+// so that its first refresh reads only what the backfill stored last
+// rather than the whole history. It must not run at the same time as a
+// refresh of the same Refresh; with a store without the tail it does
+// nothing.
+func (r *Refresh) Follow(ctx context.Context) (int64, error) {
+	var rep RefreshReport
+	if err := r.catchUp(ctx, &rep); err != nil {
+		return 0, fmt.Errorf("analytics refresh: %w", err)
+	}
+	return rep.TransactionsRead, nil
+}

@@ -3,11 +3,15 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/analytics"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
@@ -195,4 +199,66 @@ func testFoldMatchesFull(t *testing.T, s foldTestStore) {
 		t.Fatalf("%d purchase days after retention, %d before", got.Days, before.Days)
 	}
 	step("after retention, nothing new", "incremental")
+}
+
+// BenchmarkFoldPopulation folds SHOPSTREAM_BENCH_CUSTOMERS customers'
+// synthetic purchases (one to five purchase days each, one to three item
+// lines of ten categories per purchase) without a store, reports the heap
+// the fold holds (fold-MB, bytes-per-customer) and the time to fold them
+// (fold-s), and times what every run does with the fold: rebuilding the
+// population and the cohort matrix.
+//
+//	SHOPSTREAM_BENCH_CUSTOMERS=1000000 go test ./internal/jobs/ -run '^$' -bench FoldPopulation -benchtime 3x
+func BenchmarkFoldPopulation(b *testing.B) {
+	customers := benchCustomers(b)
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	t0, cpu0 := time.Now(), cpuSeconds(b)
+	f := newFold()
+	var t store.PurchaseTotal
+	rng := rand.New(rand.NewPCG(1, 2))
+	txs := 0
+	for c := range customers {
+		t.CustomerID = fmt.Sprintf("c%08d", c)
+		at := start.Add(time.Duration(rng.IntN(500*24)) * time.Hour)
+		for range 1 + rng.IntN(5) {
+			t.EventTime, t.TotalCents = at, int64(1000+rng.IntN(10000))
+			t.Lines = t.Lines[:0]
+			for range 1 + rng.IntN(3) {
+				t.Lines = append(t.Lines, store.CategoryCents{Category: benchCategories[rng.IntN(len(benchCategories))], Cents: t.TotalCents / 2})
+			}
+			f.add(&t)
+			txs++
+			at = at.Add(time.Duration(1+rng.IntN(60*24)) * time.Hour)
+		}
+	}
+	foldSeconds, foldCPU := time.Since(t0).Seconds(), cpuSeconds(b)-cpu0
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	end := analytics.CivilDay(start.AddDate(3, 0, 0))
+	b.ResetTimer()
+	cpu0 = cpuSeconds(b)
+	for b.Loop() {
+		if _, _, err := f.population(end); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric((cpuSeconds(b)-cpu0)/float64(b.N), "cpu-s/op")
+	b.ReportMetric(foldCPU, "fold-cpu-s")
+	b.ReportMetric(held/1e6, "fold-MB")
+	b.ReportMetric(held/float64(customers), "bytes-per-customer")
+	b.ReportMetric(foldSeconds, "fold-s")
+	b.ReportMetric(float64(txs), "transactions")
+}
+
+// cpuSeconds is the user and system CPU time of the process so far.
+func cpuSeconds(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }

@@ -41,7 +41,17 @@ type fold struct {
 	txs       int64 // transactions folded
 	// pop is the population of the last run, whose arrays the next reuses.
 	pop *population
+	// imported counts the stored transactions of partition -1 (imports)
+	// at or before the cursor, as of the last run.
+	imported int64
 }
+
+// importPartition holds imported transactions; an import into a store
+// that holds one already writes rows at offsets the cursor has passed.
+const importPartition = -1
+
+// errBehind says that transactions were stored behind the fold's cursor.
+var errBehind = errors.New("transactions were imported behind the refresh's cursor")
 
 // custFold is one customer's stored purchases.
 type custFold struct {
@@ -159,12 +169,29 @@ func (f *fold) live() []int32 {
 // and the purchases retention deleted. It returns the customers erased
 // since, whose analytics rows must go.
 func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err error) {
+	var imported int64
 	f.cursor, err = st.PurchaseTotals(ctx, f.cursor, 0, func(t *store.PurchaseTotal) error {
+		if t.Partition == importPartition {
+			imported++
+		}
 		f.add(t)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the purchases stored since the last refresh: %w", err)
+	}
+	if mark, ok := f.cursor[importPartition]; ok {
+		// More imported rows at or before the cursor than were there and
+		// were read since: some were stored behind it (retention, which
+		// deletes, can only hide them until the next run).
+		n, err := st.PurchasesThrough(ctx, importPartition, mark)
+		if err != nil {
+			return nil, err
+		}
+		if n > f.imported+imported {
+			return nil, fmt.Errorf("%w (%d there, %d read)", errBehind, n, f.imported+imported)
+		}
+		f.imported = n
 	}
 	if erased, err = f.applyErasures(ctx, st); err != nil {
 		return nil, err
@@ -360,6 +387,16 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 	}
 	before := f.txs
 	erased, err := f.catchUp(ctx, fs)
+	if errors.Is(err, errBehind) && rep.Read == "incremental" {
+		// A second import: read everything again, now.
+		r.log.Info("analytics refresh: reading every purchase again", "reason", err)
+		rep.Read, f = "full", newFold()
+		if err := f.skipErasures(ctx, fs); err != nil {
+			return fmt.Errorf("reading erasures: %w", err)
+		}
+		before = 0
+		erased, err = f.catchUp(ctx, fs)
+	}
 	if err != nil {
 		return err
 	}

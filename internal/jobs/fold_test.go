@@ -33,9 +33,15 @@ type foldTestStore interface {
 }
 
 // appendTxs writes n generated transactions of seed's shop (customers
-// drawn from the same base as other seeds') to partition part from
-// offset off, and returns the offset after them.
+// drawn from the same base as other seeds') to partition part of the
+// stream's topic from offset off, and returns the offset after them.
 func appendTxs(t *testing.T, s store.Store, seed int64, customers, n int, part int32, off int64) int64 {
+	return appendTopic(t, s, "test", "transactions", seed, customers, n, part, off)
+}
+
+// appendTopic is appendTxs for a consumer group and topic: an import's
+// (group "import", partition -1, offsets from 0 per source).
+func appendTopic(t *testing.T, s store.Store, group, topic string, seed int64, customers, n int, part int32, off int64) int64 {
 	t.Helper()
 	g, err := generate.New(generate.Config{Seed: seed, Customers: customers})
 	if err != nil {
@@ -46,7 +52,7 @@ func appendTxs(t *testing.T, s store.Store, seed int64, customers, n int, part i
 		if len(txs) == 0 {
 			return
 		}
-		err := s.WriteBatch(context.Background(), &store.Batch{Group: "test", Topic: "transactions",
+		err := s.WriteBatch(context.Background(), &store.Batch{Group: group, Topic: topic,
 			Parts: []store.Part{{Partition: part, From: off, To: off + int64(len(txs)), Txs: txs}}})
 		if err != nil {
 			t.Fatal(err)
@@ -156,6 +162,12 @@ func testFoldMatchesFull(t *testing.T, s foldTestStore) {
 		t.Fatalf("incremental run read %d transactions, want the 2000 stored since", rep.TransactionsRead)
 	}
 	step("with nothing new", "incremental")
+	// Two imports: the second's rows sit behind the cursor of the first
+	// (partition -1, offsets from 0 per source), so the fold reads all.
+	appendTopic(t, s, "import", "import:a", 5, 400, 300, -1, 0)
+	step("after an import", "incremental")
+	appendTopic(t, s, "import", "import:b", 6, 400, 300, -1, 0)
+	step("after a second import", "full")
 
 	// Erase the customers with the most purchase days and one more.
 	var ids []string

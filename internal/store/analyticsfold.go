@@ -26,6 +26,11 @@ type AnalyticsTail interface {
 	// HasPurchase reports whether a transaction of the customer with
 	// exactly that event time is stored (an index probe).
 	HasPurchase(ctx context.Context, customerID string, at time.Time) (bool, error)
+	// PurchasesThrough counts the transactions of a partition at or
+	// before a row mark (an index range): how the refresh notices rows
+	// stored behind its cursor, which an import into a store that holds
+	// one already writes (imports share partition -1).
+	PurchasesThrough(ctx context.Context, partition int32, mark RowMark) (int64, error)
 	// DeleteCustomerAnalytics deletes the analytics rows of customers who
 	// left the population (erased under a pseudonym).
 	DeleteCustomerAnalytics(ctx context.Context, customerIDs []string) error

@@ -133,6 +133,17 @@ func (s *Store) HasPurchase(ctx context.Context, customerID string, at time.Time
 	return n > 0, nil
 }
 
+// PurchasesThrough implements store.AnalyticsTail.
+func (s *Store) PurchasesThrough(ctx context.Context, partition int32, mark store.RowMark) (int64, error) {
+	var n int64
+	err := s.d.DB().QueryRow(ctx, `SELECT count(*) FROM transactions WHERE kafka_partition = $1 AND kafka_offset <= $2
+		AND (kafka_offset < $2 OR transaction_id`+s.q.Collate+` <= $3)`, partition, mark.Offset, mark.TransactionID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting the purchases of partition %d read so far: %w", partition, err)
+	}
+	return n, nil
+}
+
 // DeleteCustomerAnalytics implements store.AnalyticsTail.
 func (s *Store) DeleteCustomerAnalytics(ctx context.Context, customerIDs []string) error {
 	for _, id := range customerIDs {

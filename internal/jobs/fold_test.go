@@ -119,7 +119,7 @@ func TestRefreshFoldMatchesFull(t *testing.T) {
 func testFoldMatchesFull(t *testing.T, s foldTestStore) {
 	ctx := context.Background()
 	var got popView
-	inc := newRefresh(t, RefreshConfig{Store: s, Seed: 3})
+	inc := newRefresh(t, RefreshConfig{Store: s, Seed: 3, K: 3})
 	inc.testHookPopulation = func(p *population, c []store.CohortCell) { got = viewOf(p, c) }
 	step := func(what, read string) *RefreshReport {
 		t.Helper()
@@ -132,7 +132,7 @@ func testFoldMatchesFull(t *testing.T, s foldTestStore) {
 		}
 		for ref, st := range map[string]store.Analytics{"a new process": s, "the grouped read": plainStore{s}} {
 			var want popView
-			r := newRefresh(t, RefreshConfig{Store: st, Seed: 3})
+			r := newRefresh(t, RefreshConfig{Store: st, Seed: 3, K: 3})
 			r.testHookPopulation = func(p *population, c []store.CohortCell) { want = viewOf(p, c) }
 			if _, err := r.RunOnce(ctx); err != nil {
 				t.Fatalf("%s: %s: %v", what, ref, err)

@@ -46,6 +46,10 @@ type fold struct {
 	imported int64
 }
 
+// tailPage is the most transactions per partition one read of the tail
+// returns.
+const tailPage = 10_000
+
 // importPartition holds imported transactions; an import into a store
 // that holds one already writes rows at offsets the cursor has passed.
 const importPartition = -1
@@ -170,15 +174,24 @@ func (f *fold) live() []int32 {
 // since, whose analytics rows must go.
 func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err error) {
 	var imported int64
-	f.cursor, err = st.PurchaseTotals(ctx, f.cursor, 0, func(t *store.PurchaseTotal) error {
-		if t.Partition == importPartition {
-			imported++
+	for {
+		// In pages, so that no read holds one of the store's few
+		// connections for long (SQLite has four, the stream writes on one).
+		n := 0
+		f.cursor, err = st.PurchaseTotals(ctx, f.cursor, tailPage, func(t *store.PurchaseTotal) error {
+			if t.Partition == importPartition {
+				imported++
+			}
+			f.add(t)
+			n++
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading the purchases stored since the last refresh: %w", err)
 		}
-		f.add(t)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading the purchases stored since the last refresh: %w", err)
+		if n == 0 {
+			break
+		}
 	}
 	if mark, ok := f.cursor[importPartition]; ok {
 		// More imported rows at or before the cursor than were there and

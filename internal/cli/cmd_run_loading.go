@@ -224,7 +224,8 @@ func waitBackfillStored(ctx context.Context, brokers []string, st store.Store, g
 // startAnalyticsAfterBackfill runs the analytics refresh as
 // startAnalyticsJob does, except that its first run waits for the history
 // backfill to be stored, so that the first models are fitted on the whole
-// history rather than a part of it, and reports to the tracker.
+// history rather than a part of it, folding what is stored meanwhile
+// every two seconds (Refresh.Follow), and reports to the tracker.
 func startAnalyticsAfterBackfill(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, f *analyticsFlags, l *loadTracker) error {
 	if f.interval == 0 {
 		return nil
@@ -241,10 +242,19 @@ func startAnalyticsAfterBackfill(ctx context.Context, g *errgroup.Group, st stor
 	job := r.Job(f.interval, 0)
 	job.Run = func(ctx context.Context) error {
 		if first {
-			select {
-			case <-l.stored:
-			case <-ctx.Done():
-				return ctx.Err()
+			// Fold the history into the refresh's memory as it is stored,
+			// so the first refresh reads only the last of it.
+			for waiting := true; waiting; {
+				select {
+				case <-l.stored:
+					waiting = false
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(2 * time.Second):
+					if _, err := r.Follow(ctx); err != nil && ctx.Err() == nil {
+						logger.Warn("reading the stored history ahead of the first analytics refresh", "err", err)
+					}
+				}
 			}
 			l.refreshStarted()
 		}

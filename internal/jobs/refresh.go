@@ -150,6 +150,11 @@ type Refresh struct {
 	fitted   dayModels
 	wroteIDs []string
 	wroteFP  []uint64
+	// fold is every customer's stored purchases as of the last run (nil
+	// before the first, and after a failed catch-up: read all again).
+	fold *fold
+	// testHookPopulation, if set, sees every run's population.
+	testHookPopulation func(*population, []store.CohortCell)
 }
 
 // dayModels are the CLV model and clustering fitted on a population as of
@@ -279,6 +284,16 @@ type RefreshReport struct {
 	K               int      `json:"k"`
 	Silhouette      *float64 `json:"silhouette"`
 	SegmentsNote    string   `json:"segments_note,omitempty"`
+	// Read says how the purchases were read: "incremental" (those stored
+	// since the last run, folded into what this process keeps of every
+	// customer), "full" (every stored purchase, into a new fold: the first
+	// run of a process, or after a failed one) or "store" (grouped in the
+	// database, for a store without the tail, or purchases after the as-of
+	// day); TransactionsRead counts the transactions folded, Erased the
+	// erased customers whose analytics went.
+	Read             string `json:"read"`
+	TransactionsRead int64  `json:"transactions_read"`
+	Erased           int    `json:"erased,omitempty"`
 	// ModelsKept says whether the run kept the CLV model and clustering
 	// of the day (population changed by less than 1% since their fit)
 	// instead of fitting them; RowsWritten counts the customer rows it
@@ -286,8 +301,8 @@ type RefreshReport struct {
 	// them, all when the models are new.
 	ModelsKept  bool `json:"models_kept"`
 	RowsWritten int  `json:"rows_written"`
-	// Seconds is the whole run; the phases are reading (purchase days,
-	// category mix, cohorts), CLV (fit and predict), RFM scoring,
+	// Seconds is the whole run; the phases are reading (the purchases
+	// stored since the last run, purchase days, category mix, cohorts), CLV (fit and predict), RFM scoring,
 	// clustering (fit and assign) and writing the customer rows.
 	Seconds         float64 `json:"seconds"`
 	ReadSeconds     float64 `json:"read_seconds"`
@@ -314,11 +329,16 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	}
 	start := time.Now()
 	now := r.cfg.Now().UTC()
+	rep := &RefreshReport{}
+	// The fold first, so that the latest purchase below is at least as
+	// late as any it holds.
+	if err := r.catchUp(ctx, rep); err != nil {
+		return nil, fmt.Errorf("analytics refresh: %w", err)
+	}
 	latest, err := st.LatestPurchase(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
-	rep := &RefreshReport{}
 	if latest.IsZero() {
 		rep.CLVNote, rep.SegmentsNote = "no purchases stored", "no purchases stored"
 		r.log.Info("analytics refresh: no purchases stored yet")
@@ -333,12 +353,12 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	y, m, d := asOf.Date()
 	until := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC) // the whole as-of day counts
 
-	phase := time.Now()
+	phase := start
 	lap := func(d *float64) {
 		*d = time.Since(phase).Seconds()
 		phase = time.Now()
 	}
-	pop, cells, err := r.read(ctx, asOf, until)
+	pop, cells, err := r.load(ctx, asOf, until, rep)
 	if err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}

@@ -59,6 +59,9 @@ type processFlags struct {
 	rules     string
 	reviewAt  float64
 	declineAt float64
+	// fraudMaxCustomers, fraudMaxEntities: see fraud.StateConfig (0:
+	// no bound).
+	fraudMaxCustomers, fraudMaxEntities int
 	// autoPromote: see detector.TrainConfig.AutoPromoteAfter.
 	autoPromote time.Duration
 	// instanceID: see pipeline.Config.InstanceID; resolveInstanceID fills
@@ -100,6 +103,8 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rules, "rules", "", "fraud rules file (JSON, re-read when it changes; default: the built-in rules)")
 	fs.Float64Var(&f.reviewAt, "review-at", 0.4, "risk at or above which a transaction is held for review and alerted on")
 	fs.Float64Var(&f.declineAt, "decline-at", 0.9, "risk at or above which a transaction is declined")
+	fs.IntVar(&f.fraudMaxCustomers, "fraud-max-customers", 500_000, "most customers whose history the fraud features keep per partition, about 250 bytes each; beyond, the least recently seen is forgotten (0: no bound but the 90-day idle time)")
+	fs.IntVar(&f.fraudMaxEntities, "fraud-max-entities", 500_000, "most devices, cards and IP addresses each that the fraud features keep per partition, 110-140 bytes each; beyond, the least recently seen is forgotten (0: no bound but the 24-hour idle time)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this processor's stable id: the owner of its commits and its static consumer-group membership, so a restart takes its partitions back at once; processors running at the same time need different ids (default: host name and a hash of the store and group)")
 	fs.IntVar(&f.restores, "restores", max(1, runtime.GOMAXPROCS(0)-1), "newly assigned partitions whose state is restored at once; each is fetched as soon as its own state is ready")
 	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
@@ -139,6 +144,10 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -decline-at: want a risk in [review-at, 1]", f.declineAt)}
 	case f.restores < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -restores: must be at least 1", f.restores)}
+	case f.fraudMaxCustomers < 0:
+		return usageError{fmt.Errorf("invalid value %d for flag -fraud-max-customers: must not be negative", f.fraudMaxCustomers)}
+	case f.fraudMaxEntities < 0:
+		return usageError{fmt.Errorf("invalid value %d for flag -fraud-max-entities: must not be negative", f.fraudMaxEntities)}
 	case f.checkpointRecords == 0:
 		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-records: want a count, or negative for never")}
 	case f.checkpointEvery == 0:

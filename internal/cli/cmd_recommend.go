@@ -28,6 +28,8 @@ type recommendFlags struct {
 	neighbours    int
 	similarity    string
 	cpuShare      float64
+	maxCustomers  int
+	maxPairs      int
 }
 
 func (f *recommendFlags) register(fs *flag.FlagSet) {
@@ -39,6 +41,10 @@ func (f *recommendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.similarity, "recommend-similarity", "jaccard", "item-item similarity: jaccard, cosine or lift")
 	fs.Float64Var(&f.cpuShare, "recommend-cpu-share", 0.1,
 		"most of one core the recommendation service's reads, folds and rebuilds take when behind the store (it rests in between); 1 runs it unpaced")
+	fs.IntVar(&f.maxCustomers, "recommend-max-customers", 100_000,
+		"most customers whose recent products the recommendation counts keep; beyond, the longest idle are forgotten (0: no bound)")
+	fs.IntVar(&f.maxPairs, "recommend-max-pairs", 1_000_000,
+		"most pairs of products the recommendation counts keep, about 16 bytes each; beyond, the rarest are dropped (0: no bound)")
 }
 
 func (f *recommendFlags) config() (recsvc.Config, error) {
@@ -51,12 +57,23 @@ func (f *recommendFlags) config() (recsvc.Config, error) {
 		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %g for flag -recommend-cpu-share: want a share of one core in (0, 1]", f.cpuShare)}
 	case f.neighbours < 1 || f.neighbours > 1000:
 		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %d for flag -recommend-neighbours: want 1..1000", f.neighbours)}
+	case f.maxCustomers < 0:
+		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %d for flag -recommend-max-customers: must not be negative", f.maxCustomers)}
+	case f.maxPairs < 0:
+		return recsvc.Config{}, usageError{fmt.Errorf("invalid value %d for flag -recommend-max-pairs: must not be negative", f.maxPairs)}
 	}
 	sim, err := recommend.ParseSimilarity(f.similarity)
 	if err != nil {
 		return recsvc.Config{}, usageError{fmt.Errorf("invalid value for flag -recommend-similarity: %w", err)}
 	}
+	unbounded := func(n int) int { // the flags' 0 is the config's -1
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
 	return recsvc.Config{FoldEvery: f.fold, RebuildEvery: f.rebuild, CPUShare: f.cpuShare,
+		MaxCustomers: unbounded(f.maxCustomers), MaxPairs: unbounded(f.maxPairs),
 		Item: recommend.ItemConfig{Similarity: sim, Neighbours: f.neighbours}}, nil
 }
 

@@ -138,6 +138,9 @@ func TestRecommendFlags(t *testing.T) {
 		{[]string{"--recommend-neighbours", "0"}, false},
 		{[]string{"--recommend-fold-interval", "0s"}, false},
 		{[]string{"--recommend-rebuild-interval", "-1s"}, false},
+		{[]string{"--recommend-max-customers", "0", "--recommend-max-pairs", "0"}, true},
+		{[]string{"--recommend-max-customers", "-1"}, false},
+		{[]string{"--recommend-max-pairs", "-5"}, false},
 	} {
 		fs := newFlagSet("serve", io.Discard)
 		var rf recommendFlags
@@ -149,8 +152,14 @@ func TestRecommendFlags(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%v: config error %v, want ok %v", tc.args, err, tc.ok)
 		}
-		if tc.ok && len(tc.args) == 4 && (cfg.Item.Similarity != recommend.Lift || cfg.Item.Neighbours != 20) {
+		if tc.ok && len(tc.args) == 4 && tc.args[0] == "--recommend-similarity" && (cfg.Item.Similarity != recommend.Lift || cfg.Item.Neighbours != 20) {
 			t.Errorf("%v: config %+v", tc.args, cfg)
+		}
+		if tc.ok && len(tc.args) == 4 && tc.args[0] == "--recommend-max-customers" && (cfg.MaxCustomers != -1 || cfg.MaxPairs != -1) {
+			t.Errorf("%v: bounds %d customers, %d pairs; want -1 (none)", tc.args, cfg.MaxCustomers, cfg.MaxPairs)
+		}
+		if tc.ok && tc.args == nil && (cfg.MaxCustomers != 100_000 || cfg.MaxPairs != 1_000_000) {
+			t.Errorf("defaults: bounds %d customers, %d pairs", cfg.MaxCustomers, cfg.MaxPairs)
 		}
 	}
 }

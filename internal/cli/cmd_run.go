@@ -192,11 +192,15 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	// 32 MiB per partition keeps a long run's memory flat; retention never
 	// deletes what the processor has not committed to the group. Disk is
-	// freed a whole segment file at a time: 8 MiB segments keep the
-	// directory within a segment per partition of the cap (kfake's 100 MiB
-	// would hold up to 132 MiB a partition).
+	// freed a whole segment file at a time, and kfake starts a new one
+	// only when the last is full (by size, never by age): 1 MiB segments
+	// keep the directory within a segment per partition of the cap or of
+	// --retain-broker (kfake's 100 MiB would hold up to 132 MiB a
+	// partition), and at the default rate (about 0.3 MiB a minute a
+	// partition) a segment fills in minutes, where 8 MiB took 27 and made
+	// the directory a saw-tooth longer than a 30-minute soak.
 	broker, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(*partitions), DataDir: filepath.Join(*dataDir, "kafka"), Logger: logger,
-		RetentionBytes: 32 << 20, RetentionTime: *retainBroker, SegmentBytes: 8 << 20})
+		RetentionBytes: 32 << 20, RetentionTime: *retainBroker, SegmentBytes: 1 << 20})
 	if err != nil {
 		return err
 	}

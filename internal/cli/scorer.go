@@ -14,10 +14,17 @@ func newDetector(d pipelineDeps, f *processFlags) (*detector.Detector, error) {
 	if err := f.geo.setup(d.logger); err != nil {
 		return nil, err
 	}
+	unbounded := func(n int) int { // the flags' 0 is the config's -1
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
 	det, err := detector.New(detector.Config{
-		RulesFile:  f.rules,
-		Scorer:     fraud.ScorerConfig{ReviewAt: f.reviewAt, DeclineAt: f.declineAt},
-		State:      f.geo.lookups(fraud.StateConfig{}),
+		RulesFile: f.rules,
+		Scorer:    fraud.ScorerConfig{ReviewAt: f.reviewAt, DeclineAt: f.declineAt},
+		State: f.geo.lookups(fraud.StateConfig{MaxCustomers: unbounded(f.fraudMaxCustomers),
+			MaxEntities: unbounded(f.fraudMaxEntities)}),
 		Logger:     d.logger,
 		Registerer: d.reg,
 	})

@@ -30,12 +30,44 @@ func benchStream(b *testing.B, n int) []event.Transaction {
 	return out
 }
 
-func benchState(b *testing.B) *State {
-	s, err := NewState(StateConfig{CountryOfIP: generate.CountryOfIP, CountryOfBIN: generate.CountryOfBIN, IsHostingIP: generate.IsHostingIP})
+func benchState(b *testing.B) *State { return benchStateBounded(b, 0) }
+
+// benchStateBounded is benchState with MaxCustomers and MaxEntities at max
+// (0: their defaults).
+func benchStateBounded(b *testing.B, max int) *State {
+	s, err := NewState(StateConfig{CountryOfIP: generate.CountryOfIP, CountryOfBIN: generate.CountryOfBIN, IsHostingIP: generate.IsHostingIP,
+		MaxCustomers: max, MaxEntities: max})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return s
+}
+
+// BenchmarkUpdate is State.Update of a warm state, with the tables
+// unbounded, bounded above what the stream holds (the heap kept, nothing
+// forgotten) and bounded below it (a key forgotten for most new ones).
+func BenchmarkUpdate(b *testing.B) {
+	txs := benchStream(b, 60_000)
+	for _, bc := range []struct {
+		name string
+		max  int
+	}{{"unbounded", -1}, {"bounded-above", 1_000_000}, {"bounded-below", 2_000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := benchStateBounded(b, bc.max)
+			var f Features
+			for i := range txs[:50_000] {
+				s.FeaturesInto(&txs[i], &f)
+				s.Update(&txs[i], &f)
+			}
+			live := txs[50_000:]
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				s.Update(&live[i%len(live)], nil)
+				i++
+			}
+		})
+	}
 }
 
 // BenchmarkScore is the fraud work the pipeline does per transaction:
@@ -114,7 +146,7 @@ func BenchmarkStateMemory1M(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		s := benchState(b)
+		s := benchStateBounded(b, customers)
 		for i := range customers {
 			id := fmt.Sprintf("c%07d", i)
 			tx.CustomerID = id

@@ -237,6 +237,8 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if r.err != nil {
 		return r.err
 	}
+	n.cfg = s.cfg
+	n.bound() // a checkpoint of a state with wider bounds is cut to this one's
 	s.custs, s.devices, s.cards, s.ips = n.custs, n.devices, n.cards, n.ips
 	s.gN, s.gMeanLog, s.gVarLog, s.gMeanAmt = g[0], g[1], g[2], g[3]
 	return nil

@@ -133,7 +133,9 @@ type keys struct {
 // partition's State is rebuilt by replaying its stored transactions (at
 // least the last 24 hours, the longest window; longer gives better history
 // features) through Update. Memory is bounded: every record has a fixed
-// size and Expire drops idle keys.
+// size, Expire drops idle keys, and MaxCustomers and MaxEntities bound how
+// many keys are kept however many are active (the least recently seen go
+// first, as Update folds in a new one).
 type State struct {
 	cfg      StateConfig
 	highRisk []string
@@ -156,10 +158,28 @@ func NewState(cfg StateConfig) (*State, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &State{cfg: cfg, highRisk: cfg.HighRiskCategories,
+	s := &State{cfg: cfg, highRisk: cfg.HighRiskCategories,
 		// A typical order: about 40 with a log spread of 1, until the
 		// partition has seen some orders of its own.
-		gMeanLog: math.Log(40), gVarLog: 1, gMeanAmt: 60}, nil
+		gMeanLog: math.Log(40), gVarLog: 1, gMeanAmt: 60}
+	s.bound()
+	return s, nil
+}
+
+// bound bounds the tables by the configuration (see StateConfig), and
+// returns how many keys that forgot.
+func (s *State) bound() int {
+	return s.custs.bound(s.cfg.MaxCustomers, func(c *customer) uint32 { return c.last }) +
+		s.devices.bound(s.cfg.MaxEntities, func(d *device) uint32 { return d.last }) +
+		s.cards.bound(s.cfg.MaxEntities, func(c *card) uint32 { return c.last }) +
+		s.ips.bound(s.cfg.MaxEntities, func(n *network) uint32 { return n.last })
+}
+
+// Bounded reports how many customers and how many devices, cards and IP
+// addresses (together) were forgotten so far because the state held
+// MaxCustomers or MaxEntities of them.
+func (s *State) Bounded() (customers, entities int) {
+	return s.custs.capped, s.devices.capped + s.cards.capped + s.ips.capped
 }
 
 // Len reports how many customers, devices, cards and IP addresses the

@@ -31,6 +31,17 @@ type StateConfig struct {
 	// last purchase before Expire forgets it. It must be at least 24h, the
 	// longest window. Defaults to 90 days.
 	CustomerIdle time.Duration
+	// MaxCustomers is the most customers the state keeps: beyond, the
+	// customer whose latest purchase is the oldest (in event time) is
+	// forgotten as if idle for longer than CustomerIdle, so memory stays
+	// bounded however many customers are active within CustomerIdle
+	// (about 250 bytes a customer). Defaults to 500,000; -1: no bound.
+	MaxCustomers int
+	// MaxEntities is the most devices, the most cards and the most IP
+	// addresses the state keeps, each: beyond, the least recently seen is
+	// forgotten, and its counts start again from the transaction at hand
+	// (about 110 to 140 bytes each). Defaults to 500,000; -1: no bound.
+	MaxEntities int
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -41,6 +52,12 @@ func (c StateConfig) WithDefaults() StateConfig {
 	if c.CustomerIdle == 0 {
 		c.CustomerIdle = 90 * 24 * time.Hour
 	}
+	if c.MaxCustomers == 0 {
+		c.MaxCustomers = 500_000
+	}
+	if c.MaxEntities == 0 {
+		c.MaxEntities = 500_000
+	}
 	return c
 }
 
@@ -48,8 +65,12 @@ func (c StateConfig) WithDefaults() StateConfig {
 var ErrInvalidConfig = errors.New("invalid fraud configuration")
 
 func (c StateConfig) validate() error {
-	if c.CustomerIdle < window24h*time.Second {
+	switch {
+	case c.CustomerIdle < window24h*time.Second:
 		return fmt.Errorf("%w: CustomerIdle %s is shorter than the 24h window", ErrInvalidConfig, c.CustomerIdle)
+	case c.MaxCustomers < -1 || c.MaxEntities < -1:
+		return fmt.Errorf("%w: MaxCustomers %d and MaxEntities %d: want a positive bound, or -1 for none",
+			ErrInvalidConfig, c.MaxCustomers, c.MaxEntities)
 	}
 	return nil
 }

@@ -416,8 +416,11 @@ func TestStateConfig(t *testing.T) {
 		!strings.Contains(err.Error(), "CustomerIdle") {
 		t.Errorf("NewState with CustomerIdle 1h: %v", err)
 	}
+	if _, err := NewState(StateConfig{MaxCustomers: -2}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewState with MaxCustomers -2: %v", err)
+	}
 	c := StateConfig{}.WithDefaults()
-	if c.CustomerIdle != 90*24*time.Hour || len(c.HighRiskCategories) == 0 {
+	if c.CustomerIdle != 90*24*time.Hour || len(c.HighRiskCategories) == 0 || c.MaxCustomers != 500_000 || c.MaxEntities != 500_000 {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -479,7 +482,9 @@ func TestExpireCompacts(t *testing.T) {
 // Features do not depend on when idle keys are expired: a stream with
 // customers returning after more than CustomerIdle scores the same whether
 // the state is swept fully after every transaction, a few records at a
-// time, or never.
+// time, or never; and so it does with the state bounded to fewer
+// customers, devices, cards and addresses than the stream has, where the
+// bound forgets some that are not idle.
 func TestFeaturesIndependentOfExpiry(t *testing.T) {
 	t.Parallel()
 	stream := checkpointStream(3000)
@@ -501,27 +506,86 @@ func TestFeaturesIndependentOfExpiry(t *testing.T) {
 			}
 		}},
 	}
-	var want []Features
-	forgotten := 0
-	for ri, r := range regimes {
-		s := testState(t)
-		s.cfg.CustomerIdle = 20 * 24 * time.Hour
-		for i, tx := range stream {
-			f := s.Features(tx)
-			if ri == 0 {
-				want = append(want, f)
-				if i >= 2000 && f.Values[FirstPurchase] == 1 {
-					forgotten++
-				}
-			} else if f.Values != want[i].Values {
-				t.Fatalf("%s: transaction %d scored\n%v\nwant (never swept)\n%v", r.name, i, f.Values, want[i].Values)
+	// The stream has 40 customers, 25 devices, 60 cards and 27 addresses.
+	firsts := map[bool]int{}
+	for _, bounded := range []bool{false, true} {
+		var want []Features
+		forgotten := 0
+		for ri, r := range regimes {
+			s := testState(t)
+			s.cfg.CustomerIdle = 20 * 24 * time.Hour
+			if bounded {
+				s.cfg.MaxCustomers, s.cfg.MaxEntities = 25, 12
+				s.bound()
 			}
-			s.Update(tx, &f)
-			r.sweep(s, i, tx.EventTime)
+			for i, tx := range stream {
+				f := s.Features(tx)
+				if ri == 0 {
+					want = append(want, f)
+					if f.Values[FirstPurchase] == 1 {
+						firsts[bounded]++
+						if i >= 2000 {
+							forgotten++
+						}
+					}
+				} else if f.Values != want[i].Values {
+					t.Fatalf("bounded %v, %s: transaction %d scored\n%v\nwant (never swept)\n%v", bounded, r.name, i, f.Values, want[i].Values)
+				}
+				s.Update(tx, &f)
+				r.sweep(s, i, tx.EventTime)
+				if c, d, k, n := s.Len(); bounded && (c > 25 || d > 12 || k > 12 || n > 12) {
+					t.Fatalf("bounded, %s: after transaction %d the state holds %d customers, %d devices, %d cards, %d addresses", r.name, i, c, d, k, n)
+				}
+			}
+			if c, e := s.Bounded(); bounded && (c == 0 || e == 0) {
+				t.Fatalf("bounded, %s: the bound forgot %d customers and %d entities: the test exercises nothing", r.name, c, e)
+			}
+		}
+		if forgotten == 0 {
+			t.Fatal("no customer came back forgotten after the gap: the test exercises nothing")
 		}
 	}
-	if forgotten == 0 {
-		t.Fatal("no customer came back forgotten after the gap: the test exercises nothing")
+	if firsts[true] <= firsts[false] {
+		t.Errorf("bounded, %d first purchases; unbounded %d: the bound forgot no customer that was not idle", firsts[true], firsts[false])
+	}
+}
+
+// A checkpoint of a state restored into a state with a tighter bound keeps
+// the customers most recently seen.
+func TestCheckpointRestoredUnderBound(t *testing.T) {
+	t.Parallel()
+	s := testState(t)
+	for i := range 100 {
+		feed(s, txn{cust: fmt.Sprintf("c%d", i), device: fmt.Sprintf("d%d", i), at: time.Duration(i) * time.Minute})
+	}
+	b, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := testState(t)
+	small.cfg.MaxCustomers, small.cfg.MaxEntities = 10, 5
+	small.bound()
+	if err := small.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if c, d, _, _ := small.Len(); c != 10 || d != 5 {
+		t.Fatalf("restored under a bound of 10 customers and 5 devices: %d and %d", c, d)
+	}
+	for _, tc := range []struct {
+		cust  string
+		first float64
+	}{{"c99", 0}, {"c90", 0}, {"c89", 1}, {"c0", 1}} {
+		f := small.Features(txn{cust: tc.cust, at: 2 * time.Hour}.event())
+		if f.Values[FirstPurchase] != tc.first {
+			t.Errorf("%s after the restore: first purchase %v, want %v", tc.cust, f.Values[FirstPurchase], tc.first)
+		}
+	}
+	// New customers keep the bound.
+	for i := range 50 {
+		feed(small, txn{cust: fmt.Sprintf("n%d", i), at: 3 * time.Hour})
+	}
+	if c, _, _, _ := small.Len(); c != 10 {
+		t.Errorf("after 50 new customers: %d kept, bound 10", c)
 	}
 }
 

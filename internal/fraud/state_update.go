@@ -67,6 +67,12 @@ func (s *State) Update(t *event.Transaction, f *Features) {
 	if i := oldest(c.ring[:], now, func(e *custEvent) uint32 { return e.sec }); i >= 0 {
 		c.ring[i] = custEvent{sec: now, cents: cents, card: curCard, dev: curDev}
 	}
+	// Beyond MaxCustomers, the customer least recently seen is forgotten
+	// here, whether or not idle ones were expired: the one forgotten is
+	// the same either way (an idle one, if any is left, is seen less
+	// recently than every customer that is not), so features never depend
+	// on when Expire runs.
+	s.custs.touched()
 
 	if k.dev != 0 {
 		d := s.devices.put(k.dev)
@@ -74,6 +80,7 @@ func (s *State) Update(t *event.Transaction, f *Features) {
 		if i := oldest(d.ring[:], now, func(e *devEvent) uint32 { return e.sec }); i >= 0 {
 			d.ring[i] = devEvent{sec: now, card: curCard, cust: curCust}
 		}
+		s.devices.touched()
 	}
 	if k.card != 0 {
 		c := s.cards.put(k.card)
@@ -81,6 +88,7 @@ func (s *State) Update(t *event.Transaction, f *Features) {
 		if i := oldest(c.ring[:], now, func(e *cardEvent) uint32 { return e.sec }); i >= 0 {
 			c.ring[i] = cardEvent{sec: now, cents: cents, cust: curCust}
 		}
+		s.cards.touched()
 	}
 	if k.ip != 0 {
 		n := s.ips.put(k.ip)
@@ -88,6 +96,7 @@ func (s *State) Update(t *event.Transaction, f *Features) {
 		if i := oldest(n.ring[:], now, func(e *ipEvent) uint32 { return e.sec }); i >= 0 {
 			n.ring[i] = ipEvent{sec: now, cust: curCust}
 		}
+		s.ips.touched()
 	}
 }
 

@@ -14,6 +14,13 @@ import (
 // Each slot also knows its key and whether it is in use, so that eviction
 // walks the slab in slot order, a bounded number of slots at a time
 // (evictSome), instead of iterating the map.
+//
+// A bounded table (bound) keeps at most max records: its slots in use are
+// also in a min-heap by (last seen, key), and touched, called after each
+// change of a record's last seen, forgets the records least recently seen
+// while there are more than max. The order is the records' own, never the
+// slots', so which record goes depends on the records folded in alone,
+// not on when idle ones were expired (see State.Update).
 type table[T any] struct {
 	idx  map[uint64]uint32
 	vals []T
@@ -21,6 +28,13 @@ type table[T any] struct {
 	live []bool   // whether each slot is in use
 	free []uint32
 	next int // the slot evictSome looks at next
+
+	max    int             // most records kept; 0: no bound (and no heap)
+	lastOf func(*T) uint32 // a record's last seen, the heap's order
+	heap   []uint32        // slots in use, least recently seen first
+	pos    []uint32        // each slot's index in heap
+	cur    uint32          // the slot put returned last
+	capped int             // records forgotten for max
 }
 
 func (t *table[T]) get(k uint64) *T {
@@ -34,6 +48,7 @@ func (t *table[T]) get(k uint64) *T {
 // put returns k's record, adding a zero one if k has none.
 func (t *table[T]) put(k uint64) *T {
 	if i, ok := t.idx[k]; ok {
+		t.cur = i
 		return &t.vals[i]
 	}
 	if t.idx == nil {
@@ -50,9 +65,118 @@ func (t *table[T]) put(k uint64) *T {
 		t.keys = append(t.keys, k)
 		t.live = append(t.live, true)
 		i = uint32(len(t.vals) - 1)
+		if t.max > 0 {
+			t.pos = append(t.pos, 0)
+		}
 	}
 	t.idx[k] = i
+	t.cur = i
+	if t.max > 0 {
+		t.pos[i] = uint32(len(t.heap))
+		t.heap = append(t.heap, i)
+		// Placed by touched, once the record's last seen is set.
+	}
 	return &t.vals[i]
+}
+
+// bound sets the table's bound (0: none) and the order of its records,
+// and forgets the least recently seen beyond it. It returns how many it
+// forgot.
+func (t *table[T]) bound(max int, lastOf func(*T) uint32) int {
+	t.max, t.lastOf = max, lastOf
+	t.heap, t.pos = nil, nil
+	if max <= 0 {
+		return 0
+	}
+	t.buildHeap()
+	return t.trim()
+}
+
+// touched restores the heap after the record of the slot put returned
+// last has changed its last seen, and forgets the least recently seen
+// records beyond the bound (which may be that one). It returns how many it
+// forgot.
+func (t *table[T]) touched() int {
+	if t.max <= 0 {
+		return 0
+	}
+	t.fix(int(t.pos[t.cur]))
+	return t.trim()
+}
+
+func (t *table[T]) trim() int {
+	n := 0
+	for len(t.idx) > t.max {
+		t.remove(int(t.heap[0]))
+		n++
+	}
+	t.capped += n
+	return n
+}
+
+func (t *table[T]) buildHeap() {
+	t.pos = make([]uint32, len(t.vals))
+	t.heap = make([]uint32, 0, len(t.idx))
+	for i, ok := range t.live {
+		if ok {
+			t.pos[i] = uint32(len(t.heap))
+			t.heap = append(t.heap, uint32(i))
+		}
+	}
+	for h := len(t.heap)/2 - 1; h >= 0; h-- {
+		t.down(h)
+	}
+}
+
+// less orders slots by their records' last seen, then key.
+func (t *table[T]) less(a, b uint32) bool {
+	la, lb := t.lastOf(&t.vals[a]), t.lastOf(&t.vals[b])
+	if la != lb {
+		return la < lb
+	}
+	return t.keys[a] < t.keys[b]
+}
+
+func (t *table[T]) swap(h, g int) {
+	t.heap[h], t.heap[g] = t.heap[g], t.heap[h]
+	t.pos[t.heap[h]], t.pos[t.heap[g]] = uint32(h), uint32(g)
+}
+
+func (t *table[T]) fix(h int) {
+	if !t.up(h) {
+		t.down(h)
+	}
+}
+
+func (t *table[T]) up(h int) bool {
+	moved := false
+	for h > 0 {
+		p := (h - 1) / 2
+		if !t.less(t.heap[h], t.heap[p]) {
+			break
+		}
+		t.swap(h, p)
+		h, moved = p, true
+	}
+	return moved
+}
+
+func (t *table[T]) down(h int) {
+	n := len(t.heap)
+	for {
+		c := 2*h + 1
+		if c >= n {
+			return
+		}
+		if r := c + 1; r < n && t.less(t.heap[r], t.heap[c]) {
+			c = r
+		}
+		if !t.less(t.heap[c], t.heap[h]) {
+			return
+		}
+		t.swap(h, c)
+		h = c
+	}
 }
 
 func (t *table[T]) len() int { return len(t.idx) }
@@ -94,11 +218,26 @@ func (t *table[T]) drop(i int, stale func(*T) bool) int {
 	if !t.live[i] || !stale(&t.vals[i]) {
 		return 0
 	}
+	t.remove(i)
+	return 1
+}
+
+// remove frees slot i, which is in use.
+func (t *table[T]) remove(i int) {
+	if t.max > 0 {
+		h, last := int(t.pos[i]), len(t.heap)-1
+		if h != last {
+			t.swap(h, last)
+		}
+		t.heap = t.heap[:last]
+		if h != last {
+			t.fix(h)
+		}
+	}
 	var zero T
 	delete(t.idx, t.keys[i])
 	t.vals[i], t.live[i] = zero, false
 	t.free = append(t.free, uint32(i))
-	return 1
 }
 
 // maybeCompact compacts a slab at most half in use, and reports whether
@@ -128,6 +267,9 @@ func (t *table[T]) compact() {
 		}
 	}
 	t.idx, t.vals, t.keys, t.live, t.free, t.next = idx, vals, keys, live, nil, 0
+	if t.max > 0 {
+		t.buildHeap()
+	}
 }
 
 // hashString is 64-bit FNV-1a followed by MurmurHash3's finaliser. It is

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -125,5 +126,78 @@ func TestEASEOnSmallData(t *testing.T) {
 	}
 	if _, err := NewCounts(0).EASE(EASEConfig{}); err == nil {
 		t.Error("EASE on no data succeeded")
+	}
+}
+
+// The pairs stay under MaxPairs however many distinct pairs are bought,
+// and pruning drops the rarest: a pair bought by many customers keeps its
+// full count.
+func TestCountsMaxPairs(t *testing.T) {
+	const maxPairs = 1000
+	c := NewBoundedCounts(CountsConfig{MaxPairs: maxPairs})
+	for i := range 5000 {
+		cust := fmt.Sprintf("c%d", i)
+		c.Add(cust, "tent")
+		c.Add(cust, "stove")
+		// Three items of a catalogue of 2,000: about 15,000 distinct
+		// pairs in all, far more than the bound.
+		for k := range 3 {
+			c.Add(cust, fmt.Sprintf("item%d", (i*7+k*311)%2000))
+		}
+		if c.Pairs() > maxPairs {
+			t.Fatalf("after customer %d: %d pairs, bound %d", i, c.Pairs(), maxPairs)
+		}
+	}
+	if _, pruned := c.Dropped(); pruned == 0 {
+		t.Fatal("nothing pruned: the test exercises nothing")
+	}
+	if got := c.CoCount("tent", "stove"); got != 5000 {
+		t.Errorf("tent-stove counted %d times, want all 5000", got)
+	}
+	unbounded := NewCounts(0)
+	for i := range 5000 {
+		unbounded.Add(fmt.Sprintf("c%d", i), "x")
+		unbounded.Add(fmt.Sprintf("c%d", i), fmt.Sprintf("item%d", i))
+	}
+	if unbounded.Pairs() != 5000 {
+		t.Errorf("unbounded counts hold %d pairs, want 5000", unbounded.Pairs())
+	}
+}
+
+// The customers kept stay under MaxCustomers; those longest without a
+// purchase are forgotten first, and one who comes back starts afresh.
+func TestCountsMaxCustomers(t *testing.T) {
+	const maxCustomers = 100
+	c := NewBoundedCounts(CountsConfig{MaxCustomers: maxCustomers})
+	c.Add("regular", "a")
+	for i := range 10_000 {
+		c.Add(fmt.Sprintf("c%d", i), "a")
+		c.Add(fmt.Sprintf("c%d", i), "b")
+		if i%50 == 0 {
+			c.Add("regular", "b") // a purchase now and then keeps them
+		}
+		if c.Kept() > maxCustomers {
+			t.Fatalf("after customer %d: %d customers kept, bound %d", i, c.Kept(), maxCustomers)
+		}
+	}
+	if got := c.History("regular"); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("the regular's history is %v, want [a b]", got)
+	}
+	if got := c.History("c0"); len(got) != 0 {
+		t.Errorf("c0, idle since the start, still has %v", got)
+	}
+	if got := c.History("c9999"); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("the latest customer's history is %v, want [a b]", got)
+	}
+	if forgotten, _ := c.Dropped(); forgotten < 10_000-maxCustomers {
+		t.Errorf("%d customers forgotten, want at least %d", forgotten, 10_000-maxCustomers)
+	}
+	if c.Customers() != 10_001 || c.CoCount("a", "b") != 10_001 {
+		t.Errorf("customers %d, a-b %d; want 10,001 each", c.Customers(), c.CoCount("a", "b"))
+	}
+	// c0 comes back: a new history, paired with nothing it had.
+	c.Add("c0", "c")
+	if got := c.History("c0"); !reflect.DeepEqual(got, []string{"c"}) || c.CoCount("a", "c") != 0 {
+		t.Errorf("c0 back: history %v, a-c %d; want [c], 0", got, c.CoCount("a", "c"))
 	}
 }

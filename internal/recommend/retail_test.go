@@ -106,7 +106,8 @@ func TestRetailItemItemBeatsPopularity(t *testing.T) {
 	if len(ps) < 150_000 {
 		t.Fatalf("read %d purchase lines; the log has about 180,000 such lines", len(ps))
 	}
-	c, cases := split(ps, time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC))
+	cut := time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC)
+	c, cases := split(ps, cut)
 	if len(cases) < 500 {
 		t.Fatalf("%d test customers", len(cases))
 	}
@@ -128,6 +129,24 @@ func TestRetailItemItemBeatsPopularity(t *testing.T) {
 	} else {
 		results = append(results, Evaluate("EASE", e, cases, k, c.Items(), boot, 1))
 	}
+	// The same training purchases through counts bounded well below what
+	// the log holds (1.3 million pairs, 2,716 customers), so that both
+	// bounds prune all along; the test customers' histories stay theirs.
+	bounds := CountsConfig{MaxPairs: 250_000, MaxCustomers: 1000}
+	bc := NewBoundedCounts(bounds)
+	for _, p := range ps {
+		if p.at.Before(cut) {
+			bc.Add(p.customer, p.item)
+		}
+	}
+	bounded := Evaluate("item-item jaccard, bounded", bc.ItemItem(ItemConfig{}), cases, k, c.Items(), boot, 1)
+	results = append(results, bounded)
+	forgotten, pruned := bc.Dropped()
+	t.Logf("bounded counts %+v: %d pairs kept of %d, %d pruned; %d customers kept, %d forgotten; %d bytes against %d",
+		bounds, bc.Pairs(), c.Pairs(), pruned, bc.Kept(), forgotten, bc.Bytes(), c.Bytes())
+	if pruned == 0 || forgotten == 0 {
+		t.Errorf("the bounds dropped %d pairs and %d customers: the comparison exercises nothing", pruned, forgotten)
+	}
 	t.Logf("retail log, split 2011-06-01, %d test customers, %d items, %d purchase lines", len(cases), c.Items(), len(ps))
 	for _, r := range results {
 		t.Logf("%-20s P@10 %.4f [%.4f, %.4f]  R@10 %.4f  NDCG@10 %.4f  HR@10 %.4f  coverage %.3f",
@@ -136,5 +155,12 @@ func TestRetailItemItemBeatsPopularity(t *testing.T) {
 	if best.PrecCI.Low <= pop.PrecCI.High || best.NDCGCI.Low <= pop.NDCGCI.High {
 		t.Errorf("item-item (P@10 %.4f [%.4f, %.4f]) does not clearly beat popularity (P@10 %.4f [%.4f, %.4f])",
 			best.Precision, best.PrecCI.Low, best.PrecCI.High, pop.Precision, pop.PrecCI.Low, pop.PrecCI.High)
+	}
+	// Bounded, item-item must still beat popularity clearly and rank
+	// within the unbounded model's interval.
+	if bounded.PrecCI.Low <= pop.PrecCI.High || bounded.Precision < best.PrecCI.Low || bounded.NDCG < best.NDCGCI.Low {
+		t.Errorf("bounded item-item (P@10 %.4f [%.4f, %.4f], NDCG@10 %.4f) falls behind: popularity's P@10 interval [%.4f, %.4f], unbounded P@10 [%.4f, %.4f] NDCG [%.4f, %.4f]",
+			bounded.Precision, bounded.PrecCI.Low, bounded.PrecCI.High, bounded.NDCG, pop.PrecCI.Low, pop.PrecCI.High,
+			best.PrecCI.Low, best.PrecCI.High, best.NDCGCI.Low, best.NDCGCI.High)
 	}
 }

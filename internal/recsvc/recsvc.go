@@ -48,6 +48,15 @@ type Config struct {
 	// MaxHistory is how many of each customer's most recent distinct
 	// products are kept and paired with a new purchase. Defaults to 50.
 	MaxHistory int
+	// MaxCustomers is the most customers whose recent products are kept;
+	// beyond, those longest without a purchase are forgotten (see
+	// recommend.CountsConfig) and get popularity until they buy again.
+	// Defaults to 100,000; -1 keeps every customer.
+	MaxCustomers int
+	// MaxPairs is the most pairs of products with a co-purchase count;
+	// beyond, the rarest pairs are dropped (see recommend.CountsConfig).
+	// Defaults to 1,000,000 (about 16 MB); -1 keeps every pair.
+	MaxPairs int
 	// Item sets the neighbours: similarity, shrinkage, support, and how
 	// many per product. Defaults to recommend's defaults (Jaccard, 50).
 	Item recommend.ItemConfig
@@ -88,6 +97,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxHistory == 0 {
 		c.MaxHistory = 50
 	}
+	if c.MaxCustomers == 0 {
+		c.MaxCustomers = 100_000
+	}
+	if c.MaxPairs == 0 {
+		c.MaxPairs = 1_000_000
+	}
 	if c.ReadBatch == 0 {
 		c.ReadBatch = 10_000
 	}
@@ -116,6 +131,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("recommendations: rebuild interval %v is negative", c.RebuildEvery)
 	case c.MaxHistory < 0:
 		return fmt.Errorf("recommendations: history of %d products is negative", c.MaxHistory)
+	case c.MaxCustomers < -1 || c.MaxPairs < -1:
+		return fmt.Errorf("recommendations: at most %d customers and %d pairs: want a positive bound, or -1 for none",
+			c.MaxCustomers, c.MaxPairs)
 	case c.CPUShare < 0 || c.CPUShare > 1:
 		return fmt.Errorf("recommendations: CPU share %g is outside (0, 1]", c.CPUShare)
 	case c.ReadBatch < 0:
@@ -162,6 +180,8 @@ type snapshot struct {
 	builtAt    time.Time
 	lines      int64
 	customers  int
+	kept       int
+	pairs      int
 	modelBytes int
 	countBytes int
 }
@@ -173,7 +193,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "recommendations"),
-		counts: recommend.NewCounts(cfg.MaxHistory), cursor: store.PurchaseCursor{}}
+		counts: recommend.NewBoundedCounts(recommend.CountsConfig{MaxHistory: cfg.MaxHistory,
+			MaxCustomers: max(cfg.MaxCustomers, 0), MaxPairs: max(cfg.MaxPairs, 0)}), cursor: store.PurchaseCursor{}}
 	f := promauto.With(cfg.Registerer)
 	s.folded = f.NewCounter(prometheus.CounterOpts{Name: "shopstream_recommendations_lines_folded_total",
 		Help: "Stored purchase lines folded into this instance's co-purchase counts."})
@@ -199,6 +220,12 @@ func New(cfg Config) (*Service, error) {
 		Help: "Estimated memory of the model in use."}, stat(func(st Stats) float64 { return float64(st.ModelBytes) }))
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_counts_bytes",
 		Help: "Estimated memory of the co-purchase counts, as of the last build."}, stat(func(st Stats) float64 { return float64(st.CountBytes) }))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_counts_customers",
+		Help: "Customers whose recent products the counts hold (at most the configured bound), as of the last build."},
+		stat(func(st Stats) float64 { return float64(st.CustomersKept) }))
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_recommendations_counts_pairs",
+		Help: "Pairs of products with a co-purchase count (at most the configured bound), as of the last build."},
+		stat(func(st Stats) float64 { return float64(st.Pairs) }))
 	return s, nil
 }
 
@@ -323,7 +350,7 @@ func (s *Service) Rebuild() bool {
 	start := time.Now()
 	m := s.counts.ItemItem(s.cfg.Item)
 	s.model.Store(&snapshot{item: m, pop: m.Popularity(), builtAt: s.cfg.Now(), lines: s.lines,
-		customers: s.counts.Customers(), modelBytes: m.Bytes(), countBytes: s.counts.Bytes()})
+		customers: s.counts.Customers(), kept: s.counts.Kept(), pairs: s.counts.Pairs(), modelBytes: m.Bytes(), countBytes: s.counts.Bytes()})
 	s.buildTime.Observe(time.Since(start).Seconds())
 	return true
 }
@@ -392,6 +419,11 @@ type Stats struct {
 	Lines     int64 `json:"lines"`
 	Products  int   `json:"products"`
 	Customers int   `json:"customers"`
+	// CustomersKept is the customers whose recent products the counts
+	// hold (at most MaxCustomers); Pairs the pairs of products with a
+	// count (at most MaxPairs).
+	CustomersKept int `json:"customers_kept"`
+	Pairs         int `json:"pairs"`
 	// ModelBytes estimates the model's memory (neighbour lists, names,
 	// popularity); CountBytes the counts' (pairs, histories).
 	ModelBytes int `json:"model_bytes"`
@@ -405,5 +437,5 @@ func (s *Service) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{Built: true, BuiltAt: snap.builtAt, Lines: snap.lines, Products: snap.item.Items(), Customers: snap.customers,
-		ModelBytes: snap.modelBytes, CountBytes: snap.countBytes}
+		CustomersKept: snap.kept, Pairs: snap.pairs, ModelBytes: snap.modelBytes, CountBytes: snap.countBytes}
 }

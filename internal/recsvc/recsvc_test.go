@@ -305,6 +305,8 @@ func TestConfigRejectsNegatives(t *testing.T) {
 		{},
 		{Store: sh.st.(store.Purchases), FoldEvery: -1},
 		{Store: sh.st.(store.Purchases), MaxHistory: -1},
+		{Store: sh.st.(store.Purchases), MaxCustomers: -2},
+		{Store: sh.st.(store.Purchases), MaxPairs: -2},
 		{Store: sh.st.(store.Purchases), Item: recommend.ItemConfig{Neighbours: -1}},
 		{Store: sh.st.(store.Purchases), CPUShare: -0.1},
 		{Store: sh.st.(store.Purchases), CPUShare: 1.5},
@@ -312,6 +314,46 @@ func TestConfigRejectsNegatives(t *testing.T) {
 		if _, err := recsvc.New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted it", cfg)
 		}
+	}
+}
+
+// A service's counts stay within its bounds however many customers and
+// pairs the store holds, and the metrics say so.
+func TestServiceBoundsCounts(t *testing.T) {
+	t.Parallel()
+	sh := newShop(t)
+	reg := prometheus.NewRegistry()
+	svc, err := recsvc.New(recsvc.Config{Store: sh.st.(store.Purchases), MaxCustomers: 20, MaxPairs: 50, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 200 customers, each buying A, B and 4 of 40 products: hundreds of
+	// pairs.
+	var lines []string
+	for c := range 200 {
+		lines = append(lines, fmt.Sprintf("c%d:A", c), fmt.Sprintf("c%d:B", c))
+		for k := range 4 {
+			lines = append(lines, fmt.Sprintf("c%d:P%d", c, (c*3+k*7)%40))
+		}
+	}
+	sh.buy(lines...)
+	if _, err := svc.Fold(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc.Rebuild()
+	st := svc.Stats()
+	if st.CustomersKept == 0 || st.CustomersKept > 20 || st.Pairs == 0 || st.Pairs > 50 || st.Customers != 200 {
+		t.Errorf("stats %+v: want 1 to 20 customers kept of 200, 1 to 50 pairs", st)
+	}
+	if got := metricValue(t, reg, "shopstream_recommendations_counts_customers"); got != float64(st.CustomersKept) {
+		t.Errorf("counts_customers = %v, want %d", got, st.CustomersKept)
+	}
+	if got := metricValue(t, reg, "shopstream_recommendations_counts_pairs"); got != float64(st.Pairs) {
+		t.Errorf("counts_pairs = %v, want %d", got, st.Pairs)
+	}
+	// The pair every customer bought survives the pruning.
+	if res, err := svc.Similar("A", 1); err != nil || !reflect.DeepEqual(items(res), []string{"B"}) {
+		t.Errorf("Similar(A) = %v, %v; want [B]", items(res), err)
 	}
 }
 

@@ -16,6 +16,11 @@
 #                 first passes that delete have run)
 #   -D MIB        tolerance of the data directory's slope, MiB a minute (default 1)
 #   -R MIB        tolerance of RSS's slope, MiB a minute (default 2)
+#   -M            leave the bounds of what run keeps in memory at run's
+#                 defaults; without it they are set small, so that they
+#                 bind within the run as the window does for the ages:
+#                 --recommend-max-customers 20000 --recommend-max-pairs 200000
+#                 --fraud-max-customers 5000 --fraud-max-entities 5000
 #   -k            keep the data directory and the run's log afterwards
 #
 # Everything else is run's default (50 transactions/s after a 540-day
@@ -25,12 +30,14 @@
 # The table goes to stdout; the verdict is the last line. Sizes: the
 # database file, its write-ahead log, the embedded broker's directory and
 # the whole data directory (du, so sparse and freed space is not counted);
-# RSS is VmRSS of the process; stored is /api/v1/summary's
-# transactions_total; load is the 1-minute load average.
+# RSS is VmRSS of the process; heap is the live heap after the latest
+# collection (gctrace); stored is /api/v1/summary's transactions_total;
+# load is the 1-minute load average. The heap's slope is printed beside the
+# others but does not decide the verdict.
 set -euo pipefail
 
-bin="" minutes=30 interval=60 window=10 from="" tol_disk=1 tol_rss=2 keep=0
-while getopts "b:d:i:w:s:D:R:kh" o; do
+bin="" minutes=30 interval=60 window=10 from="" tol_disk=1 tol_rss=2 keep=0 bounds=1
+while getopts "b:d:i:w:s:D:R:Mkh" o; do
 	case "$o" in
 	b) bin="$OPTARG" ;;
 	d) minutes="$OPTARG" ;;
@@ -40,7 +47,8 @@ while getopts "b:d:i:w:s:D:R:kh" o; do
 	D) tol_disk="$OPTARG" ;;
 	R) tol_rss="$OPTARG" ;;
 	k) keep=1 ;;
-	*) sed -n '2,30p' "$0" >&2; exit 2 ;;
+	M) bounds=0 ;;
+	*) sed -n '2,38p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -74,9 +82,13 @@ cleanup() {
 trap cleanup EXIT
 
 w="${window}m"
+mem=()
+if [[ "$bounds" == 1 ]]; then
+	mem=(--recommend-max-customers 20000 --recommend-max-pairs 200000 --fraud-max-customers 5000 --fraud-max-entities 5000)
+fi
 GODEBUG=gctrace=1 "$bin" run --data-dir "$data" --addr 127.0.0.1:0 --duration "$((minutes + 1))m" \
 	--retain-transactions "$w" --retain-minute-windows "$w" --retain-quarantine "$w" --retain-alerts "$w" \
-	--retain-outbox "$w" --retain-broker "$w" "$@" >"$dir/run.out" 2>"$dir/run.log" &
+	--retain-outbox "$w" --retain-broker "$w" "${mem[@]}" "$@" >"$dir/run.out" 2>"$dir/run.log" &
 pid=$!
 url=""
 for _ in $(seq 1 600); do
@@ -86,13 +98,13 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 [[ -n "$url" ]] || { echo "soak.sh: shopstream run did not print its address within a minute" >&2; exit 1; }
-echo "soak: $bin run at $url, data in $data, $minutes min, every ${interval}s, retention window $w; extra flags: $*"
+echo "soak: $bin run at $url, data in $data, $minutes min, every ${interval}s, retention window $w; memory bounds: ${mem[*]:-the defaults of run}; extra flags: $*"
 
 mib() { echo $(( ${1:-0} / 1048576 )); }
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 samples="$dir/samples"
 : >"$samples"
-printf '| min | db MiB | WAL MiB | Kafka MiB | data dir MiB | RSS MiB | stored | load |\n|---|---|---|---|---|---|---|---|\n'
+printf '| min | db MiB | WAL MiB | Kafka MiB | data dir MiB | RSS MiB | heap MB | stored | load |\n|---|---|---|---|---|---|---|---|---|\n'
 start=$(date +%s)
 end=$((start + minutes * 60))
 while :; do
@@ -109,9 +121,11 @@ while :; do
 	# A sample must not end the soak: an answer that does not come within
 	# 10 s (a loaded host) is shown as "?".
 	stored=$(curl -s --max-time 10 "$url/api/v1/summary" | sed -n 's/.*"transactions_total":\([0-9]*\).*/\1/p' || true)
+	# The live heap after the latest collection: gctrace's "a->b->c MB".
+	heap=$(grep '^gc ' "$dir/run.log" | tail -n 1 | sed -n 's/.*->\([0-9]*\) MB,.*/\1/p' || true)
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$(mib "$db")" "$(mib "$wal")" "$(mib "$kafka")" "$(mib "$all")" "$(mib "$rss")" "${stored:-?}" "$load"
-	echo "$t $all $rss" >>"$samples"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$(mib "$db")" "$(mib "$wal")" "$(mib "$kafka")" "$(mib "$all")" "$(mib "$rss")" "${heap:-?}" "${stored:-?}" "$load"
+	echo "$t $all $rss ${heap:-0}" >>"$samples"
 	[[ $((now + interval)) -le $end ]] || break
 	wait_s=$((interval - ($(date +%s) - now)))
 	((wait_s <= 0)) || sleep "$wait_s"
@@ -119,20 +133,20 @@ done
 
 # Least-squares slopes (MiB a minute) from minute $from on.
 awk -v from="$from" -v td="$tol_disk" -v tr="$tol_rss" '
-$1 >= from { n++; x[n] = $1; d[n] = $2 / 1048576; r[n] = $3 / 1048576 }
+$1 >= from { n++; x[n] = $1; d[n] = $2 / 1048576; r[n] = $3 / 1048576; h[n] = $4 }
 function slope(y,   i, sx, sy, sxx, sxy) {
 	for (i = 1; i <= n; i++) { sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; sxy += x[i] * y[i] }
 	return (n * sxy - sx * sy) / (n * sxx - sx * sx)
 }
-function span(y,   i, lo, hi) {
+function span(y, unit,   i, lo, hi) {
 	lo = hi = y[1]
 	for (i = 2; i <= n; i++) { if (y[i] < lo) lo = y[i]; if (y[i] > hi) hi = y[i] }
-	return sprintf("%.0f to %.0f MiB", lo, hi)
+	return sprintf("%.0f to %.0f %s", lo, hi, unit)
 }
 END {
 	if (n < 3) { print "FAIL: fewer than 3 samples from minute " from " on"; exit 1 }
-	sd = slope(d); sr = slope(r)
-	printf "from minute %s (%d samples): data dir %s, slope %+.2f MiB/min (tolerance %s); RSS %s, slope %+.2f MiB/min (tolerance %s)\n", from, n, span(d), sd, td, span(r), sr, tr
+	sd = slope(d); sr = slope(r); sh = slope(h)
+	printf "from minute %s (%d samples): data dir %s, slope %+.2f MiB/min (tolerance %s); RSS %s, slope %+.2f MiB/min (tolerance %s); live heap %s, slope %+.2f MB/min\n", from, n, span(d, "MiB"), sd, td, span(r, "MiB"), sr, tr, span(h, "MB"), sh
 	if (sd > td || sr > tr) { print "FAIL: not flat (growing)"; exit 1 }
 	print "PASS: flat"
 }' "$samples"

@@ -218,6 +218,14 @@ func (d dialect) SQL() sqlstore.Queries {
 	}
 }
 
+// KeyedReads makes the rest of tx plan without sequential scans: the
+// label path reads a few rows by key from tables the stream grows faster
+// than their statistics follow (sqlstore.KeyedReader).
+func (d dialect) KeyedReads(ctx context.Context, tx sqlstore.DB) error {
+	_, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off")
+	return err
+}
+
 // LockErasures takes a transaction advisory lock, shared or exclusive.
 func (d dialect) LockErasures(ctx context.Context, tx sqlstore.DB, exclusive bool) error {
 	q := "SELECT pg_advisory_xact_lock_shared($1)"

@@ -86,6 +86,14 @@ SELECT format('WAL %s bytes/tx (%s), records %s, full-page images %s',
 	wal_records, wal_fpi) FROM pg_stat_wal;
 SELECT format('label events: %s pending, %s applied, %s expired',
 	count(*) FILTER (WHERE state = 0), count(*) FILTER (WHERE state = 1), count(*) FILTER (WHERE state = 2)) FROM label_events;
+-- The labels path: the statements only the labels consumer runs (its
+-- rollup and offset statements share their text with the processor's
+-- and are counted with them below).
+SELECT format('labels path (its own statements): %s calls, %s µs/tx, WAL %s bytes/tx',
+	coalesce(sum(calls), 0), round(coalesce(sum(total_exec_time), 0)::numeric * 1000 / :n, 2), round(coalesce(sum(wal_bytes), 0) / :n))
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND query ~ '(label_events|upsert_labels|INTO labels|status = status|enable_seqscan|t\.shadow_risk, l\.fraud, l\.scenario, a\.status)';
 \pset format aligned
 \pset footer off
 -- One line per statement text: a merge from a temporary table is a new

@@ -81,18 +81,19 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.
 	for i := range b.Parts {
 		partitions[i] = b.Parts[i].Partition
 	}
+	ids, err = s.storedAmong(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
 	if o.Sweep {
-		more, err := s.sweepCandidates(ctx, tx, partitions, o, res)
+		more, err := s.sweepStored(ctx, tx, partitions, o, res)
 		if err != nil {
 			return err
 		}
 		ids = append(ids, more...)
 	}
-	ids, err = s.storedPending(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
-	rollups, err := s.applyLabels(ctx, tx, ids, res)
+	sort.Strings(ids) // lock alerts in one order among writers
+	rollups, err := s.applyLabels(ctx, tx, slices.Compact(ids), res)
 	if err != nil {
 		return err
 	}
@@ -111,12 +112,11 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.
 	return s.upsertRollups(ctx, tx, rollups)
 }
 
-// sweepCandidates is the ids of the transactions with pending events of
-// partitions that a sweep looks at (store.LabelOptions.Sweep): every
-// pending one, or those stored since o.Since when fewer were stored than
-// are pending. They may not be stored (storedPending keeps those that
-// are).
-func (s *Store) sweepCandidates(ctx context.Context, tx DB, partitions []int32, o store.LabelOptions, res *store.LabelResult) ([]string, error) {
+// sweepStored is the ids of the stored transactions with pending events
+// of partitions that a sweep finds (store.LabelOptions.Sweep): probing
+// every pending one, or among those stored since o.Since when fewer were
+// stored than are pending.
+func (s *Store) sweepStored(ctx context.Context, tx DB, partitions []int32, o store.LabelOptions, res *store.LabelResult) ([]string, error) {
 	// The processors' offsets first: whatever is stored past them is
 	// committed after this statement, so the next sweep looks from there.
 	cur := map[int32]int64{}
@@ -161,9 +161,10 @@ func (s *Store) sweepCandidates(ctx context.Context, tx DB, partitions []int32, 
 	}
 	if full {
 		res.SweptAll = true
-		if err := each(ctx, tx, `SELECT DISTINCT transaction_id FROM label_events WHERE state = `+strconv.Itoa(labelPending)+`
-			AND kafka_partition IN (`+in+`)`, args, add); err != nil {
-			return nil, fmt.Errorf("reading pending labels: %w", err)
+		if err := each(ctx, tx, `SELECT DISTINCT e.transaction_id FROM label_events e
+			JOIN `+s.q.StoredIDs+` t ON t.transaction_id = e.transaction_id
+			WHERE e.state = `+strconv.Itoa(labelPending)+` AND e.kafka_partition IN (`+in+`)`, args, add); err != nil {
+			return nil, fmt.Errorf("finding pending labels of stored transactions: %w", err)
 		}
 		return ids, nil
 	}
@@ -184,19 +185,11 @@ func (s *Store) sweepCandidates(ctx context.Context, tx DB, partitions []int32, 
 	return ids, nil
 }
 
-// storedPending keeps, of ids, those of stored transactions that have a
-// pending event, sorted and each once.
-func (s *Store) storedPending(ctx context.Context, tx DB, ids []string) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	sort.Strings(ids)
-	ids = slices.Compact(ids)
+// storedAmong keeps, of ids, those of stored transactions.
+func (s *Store) storedAmong(ctx context.Context, tx DB, ids []string) ([]string, error) {
 	var out []string
 	err := inChunks(ids, func(list string, args []any) error {
-		return each(ctx, tx, `SELECT DISTINCT e.transaction_id FROM label_events e
-			JOIN `+s.q.StoredIDs+` t ON t.transaction_id = e.transaction_id
-			WHERE e.state = `+strconv.Itoa(labelPending)+` AND e.transaction_id IN (`+list+`)`, args, func(r Rows) error {
+		return each(ctx, tx, `SELECT transaction_id FROM `+s.q.StoredIDs+` WHERE transaction_id IN (`+list+`)`, args, func(r Rows) error {
 			var id string
 			err := r.Scan(&id)
 			out = append(out, id)
@@ -204,9 +197,8 @@ func (s *Store) storedPending(ctx context.Context, tx DB, ids []string) ([]strin
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("finding pending labels of stored transactions: %w", err)
+		return nil, fmt.Errorf("finding the stored transactions of the labels: %w", err)
 	}
-	sort.Strings(out) // lock alerts in one order among writers
 	return out, nil
 }
 
@@ -280,6 +272,7 @@ func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store
 		return nil, nil
 	}
 	byID := make(map[string]*labelled, len(ids))
+	var pending []string // label ids
 	err := inChunks(ids, func(list string, args []any) error {
 		// An analyst labelling one of these alerts meanwhile waits for this
 		// transaction (and this one for it), so each reads the other's
@@ -329,6 +322,7 @@ func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store
 			}
 			if state == labelPending {
 				res.Applied++
+				pending = append(pending, e.LabelID)
 			}
 			if lb := byID[e.TransactionID]; lb != nil {
 				lb.events = append(lb.events, e)
@@ -338,8 +332,16 @@ func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store
 		if err != nil {
 			return fmt.Errorf("reading label events: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE label_events SET state = `+strconv.Itoa(labelApplied)+` WHERE state = `+strconv.Itoa(labelPending)+`
-			AND transaction_id IN (`+list+`)`, args...); err != nil {
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// By label id: the pending events are few of the table, and an IN
+	// list of transaction ids against the pending index is a linear
+	// search per pending event.
+	err = inChunks(pending, func(list string, args []any) error {
+		if _, err := tx.Exec(ctx, `UPDATE label_events SET state = `+strconv.Itoa(labelApplied)+` WHERE label_id IN (`+list+`)`, args...); err != nil {
 			return fmt.Errorf("marking labels applied: %w", err)
 		}
 		return nil

@@ -59,6 +59,13 @@ type LabelConfig struct {
 	// sweep, and the first after partitions are claimed, is full too.
 	// Defaults to 1 minute.
 	FullSweepInterval time.Duration
+	// SweepDeferral bounds how long sweeps may wait for more transactions
+	// to be stored while more labels are pending than a quarter of the
+	// transactions stored since the last sweep (store.LabelOptions.Lazy):
+	// while the processors trail a backlog with many labels pending, a
+	// pending label is probed about once per four times as many stored
+	// transactions, instead of every SweepInterval. Defaults to 20 s.
+	SweepDeferral time.Duration
 	// PendingRetention bounds how long a label whose transaction is not
 	// stored stays pending before it is expired (kept, counted, never
 	// applied). Defaults to 7 days.
@@ -93,6 +100,9 @@ func (c LabelConfig) withDefaults() LabelConfig {
 	if c.FullSweepInterval == 0 {
 		c.FullSweepInterval = time.Minute
 	}
+	if c.SweepDeferral == 0 {
+		c.SweepDeferral = 20 * time.Second
+	}
 	if c.PendingRetention == 0 {
 		c.PendingRetention = 7 * 24 * time.Hour
 	}
@@ -113,8 +123,8 @@ func (c LabelConfig) validate() error {
 		return errors.New("labels: no store given")
 	case c.MaxBatch < 1:
 		return fmt.Errorf("labels: batch size %d must be at least 1", c.MaxBatch)
-	case c.SweepInterval < 0 || c.FullSweepInterval < 0:
-		return fmt.Errorf("labels: sweep intervals %v and %v must not be negative", c.SweepInterval, c.FullSweepInterval)
+	case c.SweepInterval < 0 || c.FullSweepInterval < 0 || c.SweepDeferral < 0:
+		return fmt.Errorf("labels: sweep intervals %v, %v and %v must not be negative", c.SweepInterval, c.FullSweepInterval, c.SweepDeferral)
 	case c.PendingRetention < 0:
 		return fmt.Errorf("labels: pending retention %v must not be negative (--label-pending-retention)", c.PendingRetention)
 	}
@@ -212,7 +222,7 @@ func (c *LabelConsumer) Run(ctx context.Context) error {
 	c.cl = cl
 	c.mu.Unlock()
 	c.log.Info("labels consumer started", "topic", c.cfg.Topic, "group", c.cfg.Group, "owner", c.owner)
-	var lastSweep, lastFull time.Time // the first write sweeps, fully
+	var lastSweep, lastFull, lastDone time.Time // the first write sweeps, fully
 	for {
 		pctx, cancel := context.WithTimeout(ctx, c.cfg.SweepInterval)
 		fetches := cl.PollRecords(pctx, c.cfg.MaxBatch)
@@ -232,6 +242,7 @@ func (c *LabelConsumer) Run(ctx context.Context) error {
 			b = c.sweep(b)
 			o.Sweep = true
 			o.Since = c.sinceForSweep(time.Since(lastFull) >= c.cfg.FullSweepInterval)
+			o.Lazy = time.Since(lastDone) < c.cfg.SweepDeferral
 		}
 		if b != nil {
 			res, err := c.write(ctx, b, o)
@@ -249,6 +260,9 @@ func (c *LabelConsumer) Run(ctx context.Context) error {
 				}
 				c.mu.Unlock()
 				lastSweep = time.Now()
+				if !res.Deferred {
+					lastDone = lastSweep
+				}
 				if res.SweptAll {
 					lastFull = lastSweep
 				}

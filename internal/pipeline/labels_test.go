@@ -60,15 +60,15 @@ func produceLabels(t *testing.T, brokers []string, ids []string, raw ...[]byte) 
 
 func startLabels(t *testing.T, brokers []string, st store.Store, reg prometheus.Registerer) func() {
 	t.Helper()
-	return startLabelsFull(t, brokers, st, reg, 0)
+	return startLabelsFull(t, brokers, st, reg, 0, 0)
 }
 
 // startLabelsFull starts a labels consumer whose full sweeps come every
-// full (0: the default).
-func startLabelsFull(t *testing.T, brokers []string, st store.Store, reg prometheus.Registerer, full time.Duration) func() {
+// full and whose sweeps wait at most deferral (0: the defaults).
+func startLabelsFull(t *testing.T, brokers []string, st store.Store, reg prometheus.Registerer, full, deferral time.Duration) func() {
 	t.Helper()
 	c, err := pipeline.NewLabelConsumer(pipeline.LabelConfig{Brokers: brokers, Store: st, Group: "g1", Logger: quiet, MaxBatch: 25,
-		SweepInterval: 100 * time.Millisecond, FullSweepInterval: full, Registerer: reg,
+		SweepInterval: 100 * time.Millisecond, FullSweepInterval: full, SweepDeferral: deferral, Registerer: reg,
 		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,9 @@ func TestLabelsSweepSince(t *testing.T) {
 			}
 			produceLabels(t, brokers, append(slices.Clone(before), ghosts...))
 			reg := prometheus.NewRegistry()
-			stop := startLabelsFull(t, brokers, st, reg, time.Hour) // only the first sweep is full
+			// Only the first sweep is full; the others wait up to 500 ms
+			// for more transactions while more labels are pending.
+			stop := startLabelsFull(t, brokers, st, reg, time.Hour, 500*time.Millisecond)
 			records := int64(2 * (len(before) + len(ghosts)))
 			waitFor(t, "the labels stored", func() bool { return labelOffsets(t, st) == records })
 			if s := labelStatus(t, st); s.Pending != int64(len(before)+len(ghosts)) {
@@ -214,7 +216,7 @@ func TestLabelsSweepSince(t *testing.T) {
 			// restarted consumer.
 			produceLabels(t, brokers, append(slices.Clone(after), before...))
 			stop()
-			stop2 := startLabelsFull(t, brokers, st, nil, time.Hour)
+			stop2 := startLabelsFull(t, brokers, st, nil, time.Hour, 500*time.Millisecond)
 			records += int64(2 * (len(after) + len(before)))
 			waitFor(t, "every label record stored", func() bool { return labelOffsets(t, st) == records })
 			waitFor(t, "the later labels applied", func() bool { return labelStatus(t, st).Applied == int64(len(before)+len(after)) })

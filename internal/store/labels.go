@@ -59,6 +59,14 @@ type LabelOptions struct {
 	Sweep            bool
 	Since            map[int32]int64
 	TxGroup, TxTopic string
+	// Lazy lets a sweep from Since wait (apply nothing, Swept = Since,
+	// Deferred) while more labels are pending than a quarter of the
+	// transactions stored since: probing every pending label costs a
+	// probe each however few of them were stored since, so a sweep that
+	// waits for more to be stored costs at most a quarter of a probe per
+	// stored transaction. The transactions stored meanwhile are looked at
+	// by the next sweep.
+	Lazy bool
 }
 
 // LabelResult is what one WriteLabels did.
@@ -75,6 +83,8 @@ type LabelResult struct {
 	// every pending event.
 	Swept    map[int32]int64
 	SweptAll bool
+	// Deferred says a lazy sweep waited (LabelOptions.Lazy).
+	Deferred bool
 }
 
 // LabelStatus counts the stored label events by state.

@@ -115,7 +115,7 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.
 // sweepStored is the ids of the stored transactions with pending events
 // of partitions that a sweep finds (store.LabelOptions.Sweep): probing
 // every pending one, or among those stored since o.Since when fewer were
-// stored than are pending.
+// stored than are pending; none when a lazy sweep waits.
 func (s *Store) sweepStored(ctx context.Context, tx DB, partitions []int32, o store.LabelOptions, res *store.LabelResult) ([]string, error) {
 	// The processors' offsets first: whatever is stored past them is
 	// committed after this statement, so the next sweep looks from there.
@@ -148,6 +148,10 @@ func (s *Store) sweepStored(ctx context.Context, tx DB, partitions []int32, o st
 			return nil, fmt.Errorf("counting pending labels: %w", err)
 		}
 		if pending == 0 {
+			return nil, nil
+		}
+		if o.Lazy && 4*pending > since {
+			res.Swept, res.Deferred = maps.Clone(o.Since), true // the next looks from the same offsets
 			return nil, nil
 		}
 		full = pending <= since

@@ -214,7 +214,8 @@ func testLabelsPending(t *testing.T, s store.Store, l store.Labeller) {
 // transaction is applied once by the first sweep after the transaction
 // is stored, also when the sweep looks only at the transactions stored
 // since the previous one (more labels pending than transactions stored
-// since); a sweep when nothing was stored since applies nothing; a
+// since), and by the sweep after a lazy one that waited; a sweep when
+// nothing was stored since applies nothing; a
 // transaction stored other than by the processors is found by a full
 // sweep; none is applied twice by a replay or by the full sweep of a
 // restarted consumer, and the rollups stay equal to their recomputation.
@@ -244,8 +245,14 @@ func testLabelsSweepSince(t *testing.T, s store.Store, l store.Labeller) {
 	}
 	writeParts(t, s, map[int32][]store.Tx{0: {scored("b", 0, 1, fbase, "review", "[]", 0), scored("c", 0, 2, fbase.Add(time.Minute), "approve", "[]", 0)}}, nil,
 		[]store.Alert{alertOf(scored("b", 0, 1, fbase, "review", "[]", 0))})
-	res = writeLabels(t, l, sweep(7), sweepOpts(expire, since))
-	if res.Applied != 2 || res.Changed != 2 || res.SweptAll || res.Swept[0] != 3 {
+	lazy := sweepOpts(expire, since)
+	lazy.Lazy = true
+	res = writeLabels(t, l, sweep(7), lazy)
+	if res.Applied != 0 || !res.Deferred || res.Swept[0] != since[0] {
+		t.Fatalf("a lazy sweep with 6 pending and 2 stored since: %+v, want it to wait, from offset %d still", res, since[0])
+	}
+	res = writeLabels(t, l, sweep(7), sweepOpts(expire, res.Swept))
+	if res.Applied != 2 || res.Changed != 2 || res.SweptAll || res.Deferred || res.Swept[0] != 3 {
 		t.Fatalf("a sweep from offset %d (2 stored since, 6 pending): %+v, want b and c applied by the transactions stored since, offset 3 read", since[0], res)
 	}
 	if lab, fr, sc := truthOf(t, f, "b", 1); !lab || !fr || sc != "card_testing" {

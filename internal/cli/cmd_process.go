@@ -288,7 +288,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	}
 	g.Go(func() error { return proc.Run(ctx) })
 	if f.labelsTopic != "" {
-		lc, err := pipeline.NewLabelConsumer(pipeline.LabelConfig{Brokers: d.brokers, ConnOpts: d.conn, Topic: f.labelsTopic,
+		lc, err := pipeline.NewLabelConsumer(pipeline.LabelConfig{Brokers: d.brokers, ConnOpts: d.conn, Topic: f.labelsTopic, TxTopic: d.topic,
 			Group: f.group, InstanceID: f.instanceID, Store: d.store, MaxBatch: f.batch, PendingRetention: f.labelRetention,
 			Logger: d.logger, Registerer: d.reg})
 		if err != nil {

@@ -41,12 +41,31 @@ type LabelConfig struct {
 	// Store receives the label events; it must implement store.Labeller.
 	// Required.
 	Store store.Store
+	// TxTopic is the processors' transactions topic: a sweep looks at the
+	// transactions stored since the last one by the processors' offsets
+	// on it (under Group). Defaults to "transactions".
+	TxTopic string
 	// MaxBatch bounds the records in one batch. Defaults to 5000.
 	MaxBatch int
-	// SweepInterval is how often, while no label arrives, the pending
-	// labels of the owned partitions are tried again (their transactions
-	// may have been stored since). Defaults to 2 s.
+	// SweepInterval is how often the pending labels of the owned
+	// partitions are tried again (their transactions may have been stored
+	// since), with the next write or on its own: those of the
+	// transactions stored since the last sweep, or all of them when fewer
+	// are pending (store.LabelOptions). Defaults to 2 s.
 	SweepInterval time.Duration
+	// FullSweepInterval is how often a sweep tries every pending label
+	// whatever was stored since the last one (transactions stored other
+	// than by the processors, an import, are found then). The first
+	// sweep, and the first after partitions are claimed, is full too.
+	// Defaults to 1 minute.
+	FullSweepInterval time.Duration
+	// SweepDeferral bounds how long sweeps may wait for more transactions
+	// to be stored while more labels are pending than a quarter of the
+	// transactions stored since the last sweep (store.LabelOptions.Lazy):
+	// while the processors trail a backlog with many labels pending, a
+	// pending label is probed about once per four times as many stored
+	// transactions, instead of every SweepInterval. Defaults to 20 s.
+	SweepDeferral time.Duration
 	// PendingRetention bounds how long a label whose transaction is not
 	// stored stays pending before it is expired (kept, counted, never
 	// applied). Defaults to 7 days.
@@ -72,8 +91,17 @@ func (c LabelConfig) withDefaults() LabelConfig {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 5000
 	}
+	if c.TxTopic == "" {
+		c.TxTopic = bus.TopicTransactions
+	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = 2 * time.Second
+	}
+	if c.FullSweepInterval == 0 {
+		c.FullSweepInterval = time.Minute
+	}
+	if c.SweepDeferral == 0 {
+		c.SweepDeferral = 20 * time.Second
 	}
 	if c.PendingRetention == 0 {
 		c.PendingRetention = 7 * 24 * time.Hour
@@ -95,8 +123,8 @@ func (c LabelConfig) validate() error {
 		return errors.New("labels: no store given")
 	case c.MaxBatch < 1:
 		return fmt.Errorf("labels: batch size %d must be at least 1", c.MaxBatch)
-	case c.SweepInterval < 0:
-		return fmt.Errorf("labels: sweep interval %v must not be negative", c.SweepInterval)
+	case c.SweepInterval < 0 || c.FullSweepInterval < 0 || c.SweepDeferral < 0:
+		return fmt.Errorf("labels: sweep intervals %v, %v and %v must not be negative", c.SweepInterval, c.FullSweepInterval, c.SweepDeferral)
 	case c.PendingRetention < 0:
 		return fmt.Errorf("labels: pending retention %v must not be negative (--label-pending-retention)", c.PendingRetention)
 	}
@@ -110,9 +138,12 @@ func (c LabelConfig) validate() error {
 // exactly once: the events of a poll, the quarantined records and the
 // partitions' next offsets go to the store in one transaction
 // (store.Labeller.WriteLabels), which also joins them to their stored
-// transactions. Partitions are claimed with an ownership epoch and
-// fenced as the transactions' are; one goroutine polls and writes, so
-// a revoked partition has nothing in flight.
+// transactions. Labels whose transactions are not stored yet wait
+// pending, and a sweep every SweepInterval applies those whose
+// transactions have been stored since the last one. Partitions are
+// claimed with an ownership epoch and fenced as the transactions' are;
+// one goroutine polls and writes, so a revoked partition has nothing in
+// flight, and no write runs during a sweep.
 type LabelConsumer struct {
 	cfg   LabelConfig
 	st    store.Labeller
@@ -124,6 +155,10 @@ type LabelConsumer struct {
 	pos   map[int32]int64 // next offset per owned partition; -1 before the first record
 	epoch int32
 	cl    *kgo.Client
+	// since is the processors' offsets the last sweep read at its start,
+	// where the next looks from; nil makes the next sweep full (at the
+	// start, after a claim or a fence).
+	since map[int32]int64
 }
 
 type labelMetrics struct {
@@ -187,7 +222,7 @@ func (c *LabelConsumer) Run(ctx context.Context) error {
 	c.cl = cl
 	c.mu.Unlock()
 	c.log.Info("labels consumer started", "topic", c.cfg.Topic, "group", c.cfg.Group, "owner", c.owner)
-	lastWrite := time.Now()
+	var lastSweep, lastFull, lastDone time.Time // the first write sweeps, fully
 	for {
 		pctx, cancel := context.WithTimeout(ctx, c.cfg.SweepInterval)
 		fetches := cl.PollRecords(pctx, c.cfg.MaxBatch)
@@ -202,21 +237,50 @@ func (c *LabelConsumer) Run(ctx context.Context) error {
 			}
 		})
 		b := c.build(fetches)
-		if b == nil && time.Since(lastWrite) >= c.cfg.SweepInterval {
-			b = c.sweep()
+		o := store.LabelOptions{ExpireBefore: c.cfg.Now().Add(-c.cfg.PendingRetention), TxGroup: c.cfg.Group, TxTopic: c.cfg.TxTopic}
+		if time.Since(lastSweep) >= c.cfg.SweepInterval {
+			b = c.sweep(b)
+			o.Sweep = true
+			o.Since = c.sinceForSweep(time.Since(lastFull) >= c.cfg.FullSweepInterval)
+			o.Lazy = time.Since(lastDone) < c.cfg.SweepDeferral
 		}
 		if b != nil {
-			if err := c.write(ctx, b); err != nil {
+			res, err := c.write(ctx, b, o)
+			if err != nil {
 				cl.AllowRebalance()
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
 			}
-			lastWrite = time.Now()
+			if o.Sweep && res.Swept != nil {
+				c.mu.Lock()
+				if c.since != nil || o.Since == nil { // no claim or fence meanwhile
+					c.since = res.Swept
+				}
+				c.mu.Unlock()
+				lastSweep = time.Now()
+				if !res.Deferred {
+					lastDone = lastSweep
+				}
+				if res.SweptAll {
+					lastFull = lastSweep
+				}
+			}
 		}
 		cl.AllowRebalance()
 	}
+}
+
+// sinceForSweep is the next sweep's store.LabelOptions.Since: nil for a
+// full sweep, when full or since no sweep since a claim or a fence.
+func (c *LabelConsumer) sinceForSweep(full bool) map[int32]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if full {
+		c.since = nil
+	}
+	return c.since
 }
 
 // adjustOffsets claims newly assigned partitions and seeks them to the
@@ -233,6 +297,7 @@ func (c *LabelConsumer) adjustOffsets(ctx context.Context, offsets map[string]ma
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch = max(c.epoch, claimed.Epoch)
+	c.since = nil // the claimed partitions' pending labels were swept by another owner, if any
 	for _, p := range claimed.Partitions {
 		if off, ok := claimed.Stored[p]; ok {
 			c.pos[p] = off
@@ -297,15 +362,23 @@ func (c *LabelConsumer) build(fetches kgo.Fetches) *store.Batch {
 	return b
 }
 
-// sweep is a batch of no record over the owned partitions with a stored
-// offset: it applies their pending labels whose transactions have been
-// stored since, and expires those pending too long.
-func (c *LabelConsumer) sweep() *store.Batch {
+// sweep adds to b (a new batch when nil) an empty part for every owned
+// partition with a stored offset that b has no part of, so that a sweep
+// covers all the owned partitions: it applies their pending labels whose
+// transactions have been stored since, and expires those pending too
+// long. Nil when b is nil and no partition has a stored offset.
+func (c *LabelConsumer) sweep(b *store.Batch) *store.Batch {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := &store.Batch{Group: c.cfg.Group, Topic: c.cfg.Topic, Owner: c.owner, Generation: c.epoch}
+	if b == nil {
+		b = &store.Batch{Group: c.cfg.Group, Topic: c.cfg.Topic, Owner: c.owner, Generation: c.epoch}
+	}
+	has := map[int32]bool{}
+	for i := range b.Parts {
+		has[b.Parts[i].Partition] = true
+	}
 	for p, pos := range c.pos {
-		if pos >= 0 {
+		if pos >= 0 && !has[p] {
 			b.Parts = append(b.Parts, store.Part{Partition: p, From: pos, To: pos})
 		}
 	}
@@ -317,11 +390,12 @@ func (c *LabelConsumer) sweep() *store.Batch {
 }
 
 // write stores b, retrying transient errors with backoff. A fenced batch
-// is dropped and its partitions re-sought to the stored offsets.
-func (c *LabelConsumer) write(ctx context.Context, b *store.Batch) error {
+// is dropped and its partitions re-sought to the stored offsets; the
+// result is then empty.
+func (c *LabelConsumer) write(ctx context.Context, b *store.Batch, o store.LabelOptions) (store.LabelResult, error) {
 	bo := newBackOff()
 	for {
-		res, err := c.st.WriteLabels(ctx, b, c.cfg.Now().Add(-c.cfg.PendingRetention))
+		res, err := c.st.WriteLabels(ctx, b, o)
 		switch {
 		case err == nil:
 			c.m.events.WithLabelValues("stored").Add(float64(res.Stored))
@@ -335,16 +409,19 @@ func (c *LabelConsumer) write(ctx context.Context, b *store.Batch) error {
 				c.log.Warn("label events expired: their transactions were not stored within the retention bound",
 					"expired", res.Expired, "retention", c.cfg.PendingRetention)
 			}
-			return nil
+			return res, nil
 		case errors.Is(err, store.ErrAlreadyCommitted):
-			return nil
+			return store.LabelResult{}, nil
 		}
 		if f, fenced := store.IsFenced(err); fenced {
 			c.log.Warn("label partitions fenced by another owner; re-seeking to the stored offsets", "partitions", f.Partitions)
-			return c.reseek(ctx, f.Partitions)
+			c.mu.Lock()
+			c.since = nil
+			c.mu.Unlock()
+			return store.LabelResult{}, c.reseek(ctx, f.Partitions)
 		}
 		if ctx.Err() != nil {
-			return ctx.Err() // stopping: the batch is read again on the next start
+			return store.LabelResult{}, ctx.Err() // stopping: the batch is read again on the next start
 		}
 		var rej *store.RejectedError
 		if errors.As(err, &rej) && quarantineEvents(b, rej.Message) {
@@ -355,7 +432,7 @@ func (c *LabelConsumer) write(ctx context.Context, b *store.Batch) error {
 		c.log.Warn("writing label events failed; retrying", "err", err, "in", d)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return store.LabelResult{}, ctx.Err()
 		case <-time.After(d):
 		}
 	}

@@ -60,8 +60,15 @@ func produceLabels(t *testing.T, brokers []string, ids []string, raw ...[]byte) 
 
 func startLabels(t *testing.T, brokers []string, st store.Store, reg prometheus.Registerer) func() {
 	t.Helper()
+	return startLabelsFull(t, brokers, st, reg, 0, 0)
+}
+
+// startLabelsFull starts a labels consumer whose full sweeps come every
+// full and whose sweeps wait at most deferral (0: the defaults).
+func startLabelsFull(t *testing.T, brokers []string, st store.Store, reg prometheus.Registerer, full, deferral time.Duration) func() {
+	t.Helper()
 	c, err := pipeline.NewLabelConsumer(pipeline.LabelConfig{Brokers: brokers, Store: st, Group: "g1", Logger: quiet, MaxBatch: 25,
-		SweepInterval: 100 * time.Millisecond, Registerer: reg,
+		SweepInterval: 100 * time.Millisecond, FullSweepInterval: full, SweepDeferral: deferral, Registerer: reg,
 		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}})
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +173,63 @@ func TestLabelsExactlyOnce(t *testing.T) {
 			if fraud != len(ids) {
 				t.Fatalf("rollups count %d fraud transactions, want %d", fraud, len(ids))
 			}
+		})
+	}
+}
+
+// TestLabelsSweepSince: with more labels pending than transactions
+// stored between two sweeps (labels of transactions never stored wait
+// too), the sweeps look only at the transactions stored since the last
+// one, and still apply every label that arrived before its transaction
+// once it is stored, exactly once; the labels that arrive after their
+// transactions, and a replay after a restart, are applied once too.
+func TestLabelsSweepSince(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokers := embedded(t)
+			st := open(t)
+			before := labelIDs(300) // every tenth transaction, labelled before it is stored
+			var ghosts, after []string
+			for i := range 400 {
+				ghosts = append(ghosts, fmt.Sprintf("G%08d", i))
+			}
+			for i := 5; i < 300; i += 10 {
+				if i%50 != 49 && i%97 != 96 {
+					after = append(after, fmt.Sprintf("T%08d", i))
+				}
+			}
+			produceLabels(t, brokers, append(slices.Clone(before), ghosts...))
+			reg := prometheus.NewRegistry()
+			// Only the first sweep is full; the others wait up to 500 ms
+			// for more transactions while more labels are pending.
+			stop := startLabelsFull(t, brokers, st, reg, time.Hour, 500*time.Millisecond)
+			records := int64(2 * (len(before) + len(ghosts)))
+			waitFor(t, "the labels stored", func() bool { return labelOffsets(t, st) == records })
+			if s := labelStatus(t, st); s.Pending != int64(len(before)+len(ghosts)) {
+				t.Fatalf("before any transaction: %+v, want %d pending", s, len(before)+len(ghosts))
+			}
+			want := produce(t, brokers, 300, 0)
+			_, stopP := startProcessor(t, brokers, st, "g1", nil)
+			waitFor(t, "the labels of the stored transactions applied", func() bool { return labelStatus(t, st).Applied == int64(len(before)) })
+			// Labels after their transactions, and a replay, through a
+			// restarted consumer.
+			produceLabels(t, brokers, append(slices.Clone(after), before...))
+			stop()
+			stop2 := startLabelsFull(t, brokers, st, nil, time.Hour, 500*time.Millisecond)
+			records += int64(2 * (len(after) + len(before)))
+			waitFor(t, "every label record stored", func() bool { return labelOffsets(t, st) == records })
+			waitFor(t, "the later labels applied", func() bool { return labelStatus(t, st).Applied == int64(len(before)+len(after)) })
+			stop2()
+			stopP()
+			checkTotals(t, st, want)
+			if s := labelStatus(t, st); s.Applied != int64(len(before)+len(after)) || s.Pending != int64(len(ghosts)) {
+				t.Fatalf("label status %+v, want %d applied and the ghosts' %d pending", s, len(before)+len(after), len(ghosts))
+			}
+			if got := counted(t, reg, "applied"); got != float64(len(before)) {
+				t.Fatalf("applied by the first consumer: %v, want %d", got, len(before))
+			}
+			storetest.CheckRollupsMatchLabels(t, st)
 		})
 	}
 }

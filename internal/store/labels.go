@@ -26,17 +26,47 @@ type Labeller interface {
 	// WriteLabels stores the label events of b's parts (Part.LabelEvents;
 	// Part.Quarantined for the records that are no label) and advances
 	// the parts' offsets on b.Topic, in one transaction, fenced like
-	// WriteBatch (a part with From == To only sweeps its pending labels).
-	// A label id stored before is a duplicate and changes nothing. In the
-	// same transaction every pending event of the parts' partitions whose
-	// transaction is stored now is applied: the transaction's truth
-	// becomes the verdict of its latest event (by event time, then label
-	// id), its labels row and the fraud rollups move with it (an
-	// analyst's verdict on its alert still wins). Events pending since
-	// before expireBefore are expired: kept, counted, never applied.
-	WriteLabels(ctx context.Context, b *Batch, expireBefore time.Time) (LabelResult, error)
+	// WriteBatch (a part with From == To only sweeps). A label id stored
+	// before is a duplicate and changes nothing. In the same transaction
+	// the pending events of the batch's transactions that are stored now
+	// are applied, and, when o.Sweep, those of the parts' partitions
+	// (LabelOptions): a transaction's truth becomes the verdict of its
+	// latest event (by event time, then label id), its labels row and the
+	// fraud rollups move with it (an analyst's verdict on its alert still
+	// wins). Events of the parts' partitions pending since before
+	// o.ExpireBefore are expired: kept, counted, never applied.
+	WriteLabels(ctx context.Context, b *Batch, o LabelOptions) (LabelResult, error)
 	// LabelStatus counts the stored label events by state.
 	LabelStatus(ctx context.Context) (LabelStatus, error)
+}
+
+// LabelOptions says what one WriteLabels does besides storing the
+// batch's events and applying those whose transactions are stored.
+type LabelOptions struct {
+	// ExpireBefore: events pending since before it are expired.
+	ExpireBefore time.Time
+	// Sweep applies the pending events of the parts' partitions whose
+	// transactions are stored now. With Since nil it probes every pending
+	// event (a full sweep). Otherwise Since is the processors' offsets
+	// (TxGroup, TxTopic) as the previous sweep read them
+	// (LabelResult.Swept): the sweep then looks only at the transactions
+	// stored from those offsets on, or probes every pending event when
+	// there are fewer of those, so that a sweep costs at most what was
+	// stored since the last one. A label written after the previous sweep
+	// began whose transaction was not stored then is found: its
+	// transaction is stored past Since. Transactions stored other than
+	// by the processors (an import) are found by full sweeps only.
+	Sweep            bool
+	Since            map[int32]int64
+	TxGroup, TxTopic string
+	// Lazy lets a sweep from Since wait (apply nothing, Swept = Since,
+	// Deferred) while more labels are pending than a quarter of the
+	// transactions stored since: probing every pending label costs a
+	// probe each however few of them were stored since, so a sweep that
+	// waits for more to be stored costs at most a quarter of a probe per
+	// stored transaction. The transactions stored meanwhile are looked at
+	// by the next sweep.
+	Lazy bool
 }
 
 // LabelResult is what one WriteLabels did.
@@ -48,6 +78,13 @@ type LabelResult struct {
 	Applied, Changed int
 	// Expired events were pending too long.
 	Expired int
+	// Swept is, after a sweep, the processors' offsets read at its start:
+	// the next sweep's LabelOptions.Since. SweptAll says the sweep probed
+	// every pending event.
+	Swept    map[int32]int64
+	SweptAll bool
+	// Deferred says a lazy sweep waited (LabelOptions.Lazy).
+	Deferred bool
 }
 
 // LabelStatus counts the stored label events by state.

@@ -13,7 +13,11 @@
 # database of its own (perf_<pid>) is created and dropped. The counters
 # (pg_stat_statements, pg_stat_wal, the WAL position, the CPU of both
 # processes) are taken just before the generator starts and when the sum
-# of the committed offsets reaches RECORDS. Binds only to 127.0.0.1.
+# of the transactions topic's committed offsets reaches RECORDS, then,
+# with the labels topic on, once no label event is left pending (at most
+# 30 s more: the labels consumer's sweep applies the last ones; the
+# throughput is still taken at the last transaction's commit). Binds
+# only to 127.0.0.1.
 set -eu
 bin=$1 pgdata=$2 sock=$3 port=$4 records=$5 customers=$6
 shift 6
@@ -55,7 +59,8 @@ pg_cpu() {
 		sed 's/.*) //' "$s" 2>/dev/null | awk -v pm="$pm" '$2 == pm {print $12 + $13}'
 	done | awk -v t="$t" '{t += $1} END {print t}'
 }
-stored() { psqlc -d "$db" -c "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets"; }
+stored() { psqlc -d "$db" -c "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE topic = 'transactions'"; }
+pending() { psqlc -d "$db" -c "SELECT count(*) FROM label_events WHERE state = 0"; }
 
 # A checkpoint first, so that no timed one (and its full-page images)
 # falls inside a run of a few minutes by chance.
@@ -65,7 +70,10 @@ lsn0=$(psqlc -d "$db" -c "SELECT pg_current_wal_lsn()")
 go0=$(cpu_of "$pp") pg0=$(pg_cpu) t0=$(date +%s.%N)
 "$bin" generate --brokers "$broker" --rate 0 --count "$records" --customers "$customers" --seed 1
 until [ "$(stored)" -ge "$records" ]; do sleep 0.2; done
-t1=$(date +%s.%N) go1=$(cpu_of "$pp") pg1=$(pg_cpu)
+t1=$(date +%s.%N)
+i=0
+until [ "$(pending)" -eq 0 ] || [ $i -ge 150 ]; do i=$((i + 1)); sleep 0.2; done
+go1=$(cpu_of "$pp") pg1=$(pg_cpu)
 lsn1=$(psqlc -d "$db" -c "SELECT pg_current_wal_lsn()")
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -76,6 +84,16 @@ psqlc -d "$db" -v n="$records" -v a="'$lsn0'" -v b="'$lsn1'" <<'SQL'
 SELECT format('WAL %s bytes/tx (%s), records %s, full-page images %s',
 	round(pg_wal_lsn_diff(:b, :a) / :n), pg_size_pretty(pg_wal_lsn_diff(:b, :a)),
 	wal_records, wal_fpi) FROM pg_stat_wal;
+SELECT format('label events: %s pending, %s applied, %s expired',
+	count(*) FILTER (WHERE state = 0), count(*) FILTER (WHERE state = 1), count(*) FILTER (WHERE state = 2)) FROM label_events;
+-- The labels path: the statements only the labels consumer runs (its
+-- rollup and offset statements share their text with the processor's
+-- and are counted with them below).
+SELECT format('labels path (its own statements): %s calls, %s µs/tx, WAL %s bytes/tx',
+	coalesce(sum(calls), 0), round(coalesce(sum(total_exec_time), 0)::numeric * 1000 / :n, 2), round(coalesce(sum(wal_bytes), 0) / :n))
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND query ~ '(label_events|upsert_labels|INTO labels|status = status|enable_seqscan|t\.shadow_risk, l\.fraud, l\.scenario, a\.status)';
 \pset format aligned
 \pset footer off
 -- One line per statement text: a merge from a temporary table is a new

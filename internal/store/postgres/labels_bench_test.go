@@ -68,7 +68,7 @@ func BenchmarkWriteLabels(b *testing.B) {
 				if len(events) > 0 {
 					lb := &store.Batch{Group: "g", Topic: "labels", Parts: []store.Part{{Partition: 0, From: labelOff,
 						To: labelOff + int64(len(events)), LabelEvents: events}}}
-					if _, err := s.WriteLabels(ctx, lb, time.Now().Add(-time.Hour)); err != nil {
+					if _, err := s.WriteLabels(ctx, lb, store.LabelOptions{ExpireBefore: time.Now().Add(-time.Hour)}); err != nil {
 						b.Fatal(err)
 					}
 					labelOff += int64(len(events))

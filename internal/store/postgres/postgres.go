@@ -218,6 +218,16 @@ func (d dialect) SQL() sqlstore.Queries {
 	}
 }
 
+// KeyedReads makes the rest of tx plan without sequential scans or
+// parallel workers: the label path reads a few rows by key from tables
+// the stream grows faster than their statistics follow
+// (sqlstore.KeyedReader), and on a busy server starting workers for
+// such a read costs more than the read.
+func (d dialect) KeyedReads(ctx context.Context, tx sqlstore.DB) error {
+	_, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0")
+	return err
+}
+
 // LockErasures takes a transaction advisory lock, shared or exclusive.
 func (d dialect) LockErasures(ctx context.Context, tx sqlstore.DB, exclusive bool) error {
 	q := "SELECT pg_advisory_xact_lock_shared($1)"

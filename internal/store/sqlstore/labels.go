@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,15 +21,25 @@ const (
 	labelExpired = 2
 )
 
+// KeyedReader is implemented by dialects that can make the rest of a
+// transaction read tables by their keys only. The label path looks up a
+// few rows by key in tables that grow by the stream (transaction_ids,
+// transactions, alerts); PostgreSQL's statistics lag such a table, and
+// with a lagging estimate the planner chose to scan transaction_ids
+// whole and hash it for a few hundred pending labels, on every write.
+type KeyedReader interface {
+	KeyedReads(ctx context.Context, tx DB) error
+}
+
 // WriteLabels implements store.Labeller.
-func (s *Store) WriteLabels(ctx context.Context, b *store.Batch, expireBefore time.Time) (store.LabelResult, error) {
+func (s *Store) WriteLabels(ctx context.Context, b *store.Batch, o store.LabelOptions) (store.LabelResult, error) {
 	var res store.LabelResult
 	if len(b.Parts) == 0 {
 		return res, nil
 	}
 	err := s.d.Tx(ctx, func(tx DB) error {
 		res = store.LabelResult{}
-		return s.writeLabels(ctx, tx, b, expireBefore, &res)
+		return s.writeLabels(ctx, tx, b, o, &res)
 	})
 	if err == nil {
 		return res, nil
@@ -45,7 +57,12 @@ func (s *Store) WriteLabels(ctx context.Context, b *store.Batch, expireBefore ti
 	return res, fmt.Errorf("writing a batch of %d label events: %w", n, err)
 }
 
-func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, expireBefore time.Time, res *store.LabelResult) error {
+func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.LabelOptions, res *store.LabelResult) error {
+	if k, ok := s.d.(KeyedReader); ok {
+		if err := k.KeyedReads(ctx, tx); err != nil {
+			return fmt.Errorf("reading by key: %w", err)
+		}
+	}
 	stored, err := s.d.LockOffsets(ctx, tx, b)
 	if err != nil {
 		return fmt.Errorf("locking offsets: %w", err)
@@ -56,19 +73,33 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, expireBe
 	if err := s.insertRest(ctx, tx, b.Topic, b.Parts); err != nil {
 		return err
 	}
-	if err := s.insertLabelEvents(ctx, tx, b.Parts, res); err != nil {
+	ids, err := s.insertLabelEvents(ctx, tx, b.Parts, res)
+	if err != nil {
 		return err
 	}
 	partitions := make([]int32, len(b.Parts))
 	for i := range b.Parts {
 		partitions[i] = b.Parts[i].Partition
 	}
-	if err := s.applyPendingLabels(ctx, tx, partitions, res); err != nil {
+	ids, err = s.storedAmong(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	if o.Sweep {
+		more, err := s.sweepStored(ctx, tx, partitions, o, res)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, more...)
+	}
+	sort.Strings(ids) // lock alerts in one order among writers
+	rollups, err := s.applyLabels(ctx, tx, slices.Compact(ids), res)
+	if err != nil {
 		return err
 	}
 	in, args := placeholders(partitions, 2)
 	n, err := tx.Exec(ctx, `UPDATE label_events SET state = `+strconv.Itoa(labelExpired)+` WHERE state = `+strconv.Itoa(labelPending)+`
-		AND received_at < $1 AND kafka_partition IN (`+in+`)`, append([]any{expireBefore}, args...)...)
+		AND received_at < $1 AND kafka_partition IN (`+in+`)`, append([]any{o.ExpireBefore}, args...)...)
 	if err != nil {
 		return fmt.Errorf("expiring pending labels: %w", err)
 	}
@@ -76,11 +107,108 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, expireBe
 	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {
 		return fmt.Errorf("advancing offsets: %w", err)
 	}
-	return nil
+	// The rollup rows last: the processors' batches write the same rows,
+	// so they are held for the shortest time before the commit.
+	return s.upsertRollups(ctx, tx, rollups)
 }
 
-// insertLabelEvents stores the parts' events not stored before, pending.
-func (s *Store) insertLabelEvents(ctx context.Context, tx DB, parts []store.Part, res *store.LabelResult) error {
+// sweepStored is the ids of the stored transactions with pending events
+// of partitions that a sweep finds (store.LabelOptions.Sweep): probing
+// every pending one, or among those stored since o.Since when fewer were
+// stored than are pending; none when a lazy sweep waits.
+func (s *Store) sweepStored(ctx context.Context, tx DB, partitions []int32, o store.LabelOptions, res *store.LabelResult) ([]string, error) {
+	// The processors' offsets first: whatever is stored past them is
+	// committed after this statement, so the next sweep looks from there.
+	cur := map[int32]int64{}
+	err := each(ctx, tx, "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2",
+		[]any{o.TxGroup, o.TxTopic}, func(r Rows) error {
+			var p int32
+			var n int64
+			err := r.Scan(&p, &n)
+			cur[p] = n
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("reading the processors' offsets: %w", err)
+	}
+	res.Swept = cur
+	in, args := placeholders(partitions, 1)
+	full := o.Since == nil
+	if !full {
+		var since int64 // transactions stored since the last sweep
+		for p, n := range cur {
+			since += max(0, n-o.Since[p])
+		}
+		if since == 0 {
+			return nil, nil
+		}
+		var pending int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM label_events WHERE state = `+strconv.Itoa(labelPending)+`
+			AND kafka_partition IN (`+in+`)`, args...).Scan(&pending); err != nil {
+			return nil, fmt.Errorf("counting pending labels: %w", err)
+		}
+		if pending == 0 {
+			return nil, nil
+		}
+		if o.Lazy && 4*pending > since {
+			res.Swept, res.Deferred = maps.Clone(o.Since), true // the next looks from the same offsets
+			return nil, nil
+		}
+		full = pending <= since
+	}
+	var ids []string
+	add := func(r Rows) error {
+		var id string
+		err := r.Scan(&id)
+		ids = append(ids, id)
+		return err
+	}
+	if full {
+		res.SweptAll = true
+		if err := each(ctx, tx, `SELECT DISTINCT e.transaction_id FROM label_events e
+			JOIN `+s.q.StoredIDs+` t ON t.transaction_id = e.transaction_id
+			WHERE e.state = `+strconv.Itoa(labelPending)+` AND e.kafka_partition IN (`+in+`)`, args, add); err != nil {
+			return nil, fmt.Errorf("finding pending labels of stored transactions: %w", err)
+		}
+		return ids, nil
+	}
+	for p, n := range cur {
+		from := o.Since[p]
+		if n <= from {
+			continue
+		}
+		in, args := placeholders(partitions, 3)
+		if err := each(ctx, tx, `SELECT DISTINCT e.transaction_id FROM transactions t
+			JOIN label_events e ON e.transaction_id = t.transaction_id
+			WHERE t.kafka_partition = $1 AND t.kafka_offset >= $2
+			AND e.state = `+strconv.Itoa(labelPending)+` AND e.kafka_partition IN (`+in+`)`,
+			append([]any{p, from}, args...), add); err != nil {
+			return nil, fmt.Errorf("finding pending labels of the transactions stored since the last sweep: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// storedAmong keeps, of ids, those of stored transactions.
+func (s *Store) storedAmong(ctx context.Context, tx DB, ids []string) ([]string, error) {
+	var out []string
+	err := inChunks(ids, func(list string, args []any) error {
+		return each(ctx, tx, `SELECT transaction_id FROM `+s.q.StoredIDs+` WHERE transaction_id IN (`+list+`)`, args, func(r Rows) error {
+			var id string
+			err := r.Scan(&id)
+			out = append(out, id)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding the stored transactions of the labels: %w", err)
+	}
+	return out, nil
+}
+
+// insertLabelEvents stores the parts' events not stored before, pending,
+// and returns the ids of the transactions they label.
+func (s *Store) insertLabelEvents(ctx context.Context, tx DB, parts []store.Part, res *store.LabelResult) ([]string, error) {
 	seen := map[string]bool{}
 	var ids []string
 	for i := range parts {
@@ -92,7 +220,7 @@ func (s *Store) insertLabelEvents(ctx context.Context, tx DB, parts []store.Part
 		}
 	}
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	old := map[string]bool{}
 	err := inChunks(ids, func(list string, args []any) error {
@@ -104,10 +232,11 @@ func (s *Store) insertLabelEvents(ctx context.Context, tx DB, parts []store.Part
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("looking up label ids: %w", err)
+		return nil, fmt.Errorf("looking up label ids: %w", err)
 	}
 	now := s.now()
 	var rows [][]any
+	txs := map[string]bool{}
 	for i := range parts {
 		for _, e := range parts[i].LabelEvents {
 			if old[e.LabelID] {
@@ -115,20 +244,21 @@ func (s *Store) insertLabelEvents(ctx context.Context, tx DB, parts []store.Part
 				continue
 			}
 			old[e.LabelID] = true // a repeat within the batch is a duplicate too
+			txs[e.TransactionID] = true
 			res.Stored++
 			rows = append(rows, []any{Sanitize(e.LabelID), Sanitize(e.TransactionID), Sanitize(e.Kind), e.Fraud, Sanitize(e.Scenario),
 				Sanitize(e.ReasonCode), e.EventTime.UTC(), e.Partition, e.Offset, now, labelPending})
 		}
 	}
 	if len(rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	cols := []string{"label_id", "transaction_id", "kind", "fraud", "scenario", "reason_code", "event_time", "kafka_partition",
 		"kafka_offset", "received_at", "state"}
 	if err := s.d.Upsert(ctx, tx, "label_events", cols, "ON CONFLICT (label_id) DO NOTHING", rows); err != nil {
-		return fmt.Errorf("inserting %d label events: %w", len(rows), err)
+		return nil, fmt.Errorf("inserting %d label events: %w", len(rows), err)
 	}
-	return nil
+	return slices.Collect(maps.Keys(txs)), nil
 }
 
 // labelled is a stored transaction that has pending label events, with
@@ -139,28 +269,15 @@ type labelled struct {
 	events  []store.LabelEvent
 }
 
-// applyPendingLabels applies the pending events of partitions whose
-// transaction is stored.
-func (s *Store) applyPendingLabels(ctx context.Context, tx DB, partitions []int32, res *store.LabelResult) error {
-	in, args := placeholders(partitions, 1)
-	var ids []string
-	err := each(ctx, tx, `SELECT DISTINCT e.transaction_id FROM label_events e
-		JOIN `+s.q.StoredIDs+` t ON t.transaction_id = e.transaction_id
-		WHERE e.state = `+strconv.Itoa(labelPending)+` AND e.kafka_partition IN (`+in+`)`, args, func(r Rows) error {
-		var id string
-		err := r.Scan(&id)
-		ids = append(ids, id)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("finding pending labels of stored transactions: %w", err)
-	}
+// applyLabels applies the pending events of the stored transactions ids
+// (sorted) and returns the rollup moves to write.
+func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store.LabelResult) ([]store.FraudRollup, error) {
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
-	sort.Strings(ids) // lock alerts in one order among writers
 	byID := make(map[string]*labelled, len(ids))
-	err = inChunks(ids, func(list string, args []any) error {
+	var pending []string // label ids
+	err := inChunks(ids, func(list string, args []any) error {
 		// An analyst labelling one of these alerts meanwhile waits for this
 		// transaction (and this one for it), so each reads the other's
 		// outcome: a no-op update takes the rows' locks in both stores.
@@ -209,6 +326,7 @@ func (s *Store) applyPendingLabels(ctx context.Context, tx DB, partitions []int3
 			}
 			if state == labelPending {
 				res.Applied++
+				pending = append(pending, e.LabelID)
 			}
 			if lb := byID[e.TransactionID]; lb != nil {
 				lb.events = append(lb.events, e)
@@ -218,14 +336,22 @@ func (s *Store) applyPendingLabels(ctx context.Context, tx DB, partitions []int3
 		if err != nil {
 			return fmt.Errorf("reading label events: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE label_events SET state = `+strconv.Itoa(labelApplied)+` WHERE state = `+strconv.Itoa(labelPending)+`
-			AND transaction_id IN (`+list+`)`, args...); err != nil {
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// By label id: the pending events are few of the table, and an IN
+	// list of transaction ids against the pending index is a linear
+	// search per pending event.
+	err = inChunks(pending, func(list string, args []any) error {
+		if _, err := tx.Exec(ctx, `UPDATE label_events SET state = `+strconv.Itoa(labelApplied)+` WHERE label_id IN (`+list+`)`, args...); err != nil {
 			return fmt.Errorf("marking labels applied: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var fold store.RollupFold
 	var rows [][]any
@@ -252,13 +378,13 @@ func (s *Store) applyPendingLabels(ctx context.Context, tx DB, partitions []int3
 		res.Changed++
 	}
 	if len(rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := s.d.Upsert(ctx, tx, "labels", []string{"transaction_id", "fraud", "scenario"},
 		"ON CONFLICT (transaction_id) DO UPDATE SET fraud = excluded.fraud, scenario = excluded.scenario", rows); err != nil {
-		return fmt.Errorf("storing %d labels: %w", len(rows), err)
+		return nil, fmt.Errorf("storing %d labels: %w", len(rows), err)
 	}
-	return s.upsertRollups(ctx, tx, fold.Rows())
+	return fold.Rows(), nil
 }
 
 // placeholders is an IN list of the partitions, numbered from $first.

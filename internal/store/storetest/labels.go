@@ -22,6 +22,7 @@ func RunLabels[S store.Store](t *testing.T, open func(t *testing.T) S) {
 	}{
 		{"ApplyOnce", testLabelsApplyOnce},
 		{"Pending", testLabelsPending},
+		{"SweepSince", testLabelsSweepSince},
 		{"Fenced", testLabelsFenced},
 		{"AnalystWins", testLabelsAnalystWins},
 	}
@@ -113,9 +114,22 @@ func truthOf(t *testing.T, f store.Fraud, id string, off int64) (labelled, fraud
 	return
 }
 
-func writeLabels(t *testing.T, l store.Labeller, b *store.Batch, expireBefore time.Time) store.LabelResult {
+// labelOpts are the options of a write with no sweep; the processors'
+// offsets a sweep reads are those writeParts stores.
+func labelOpts(expireBefore time.Time) store.LabelOptions {
+	return store.LabelOptions{ExpireBefore: expireBefore, TxGroup: "g", TxTopic: "transactions"}
+}
+
+// sweepOpts are the options of a sweep from since (nil: full).
+func sweepOpts(expireBefore time.Time, since map[int32]int64) store.LabelOptions {
+	o := labelOpts(expireBefore)
+	o.Sweep, o.Since = true, since
+	return o
+}
+
+func writeLabels(t *testing.T, l store.Labeller, b *store.Batch, o store.LabelOptions) store.LabelResult {
 	t.Helper()
-	res, err := l.WriteLabels(context.Background(), b, expireBefore)
+	res, err := l.WriteLabels(context.Background(), b, o)
 	if err != nil {
 		t.Fatalf("WriteLabels: %v", err)
 	}
@@ -135,7 +149,7 @@ func testLabelsApplyOnce(t *testing.T, s store.Store, l store.Labeller) {
 		t.Fatal("a transaction with no label stored as labelled")
 	}
 	cb := LabelEvent("cb-a", "a", "chargeback", true, "card_testing", fbase.Add(20*24*time.Hour), 0)
-	res := writeLabels(t, l, labelBatch(0, cb, LabelEvent("cb-b", "b", "chargeback", true, "", fbase.Add(9*24*time.Hour), 0)), fbase)
+	res := writeLabels(t, l, labelBatch(0, cb, LabelEvent("cb-b", "b", "chargeback", true, "", fbase.Add(9*24*time.Hour), 0)), labelOpts(fbase))
 	if res.Stored != 2 || res.Applied != 2 || res.Changed != 2 || res.Duplicates != 0 {
 		t.Fatalf("first labels: %+v, want 2 stored, applied and changed", res)
 	}
@@ -144,7 +158,7 @@ func testLabelsApplyOnce(t *testing.T, s store.Store, l store.Labeller) {
 	}
 	CheckRollupsMatchLabels(t, s)
 	// The same label again (a replay), then the dispute won.
-	res = writeLabels(t, l, labelBatch(2, cb, LabelEvent("dp-b", "b", "dispute", false, "", fbase.Add(50*24*time.Hour), 0)), fbase)
+	res = writeLabels(t, l, labelBatch(2, cb, LabelEvent("dp-b", "b", "dispute", false, "", fbase.Add(50*24*time.Hour), 0)), labelOpts(fbase))
 	if res.Stored != 1 || res.Duplicates != 1 || res.Changed != 1 {
 		t.Fatalf("replay and dispute: %+v, want 1 stored, 1 duplicate, 1 changed", res)
 	}
@@ -169,7 +183,7 @@ func testLabelsPending(t *testing.T, s store.Store, l store.Labeller) {
 	ctx := context.Background()
 	f := s.(store.Fraud)
 	res := writeLabels(t, l, labelBatch(0, LabelEvent("cb-x", "x", "chargeback", true, "account_takeover", fbase.Add(30*24*time.Hour), 0),
-		LabelEvent("cb-ghost", "ghost", "chargeback", true, "", fbase.Add(30*24*time.Hour), 0)), fbase)
+		LabelEvent("cb-ghost", "ghost", "chargeback", true, "", fbase.Add(30*24*time.Hour), 0)), labelOpts(fbase))
 	if res.Stored != 2 || res.Applied != 0 {
 		t.Fatalf("labels before their transactions: %+v, want 2 stored, none applied", res)
 	}
@@ -178,7 +192,7 @@ func testLabelsPending(t *testing.T, s store.Store, l store.Labeller) {
 	}
 	writeParts(t, s, map[int32][]store.Tx{0: {scored("x", 0, 0, fbase, "approve", "[]", 0)}}, nil, nil)
 	sweep := &store.Batch{Group: "g", Topic: LabelTopic, Owner: "p1", Generation: 1, Parts: []store.Part{{Partition: 0, From: 2, To: 2}}}
-	res = writeLabels(t, l, sweep, time.Now().Add(-time.Hour))
+	res = writeLabels(t, l, sweep, sweepOpts(time.Now().Add(-time.Hour), nil))
 	if res.Applied != 1 || res.Changed != 1 || res.Expired != 0 {
 		t.Fatalf("sweep: %+v, want 1 applied", res)
 	}
@@ -186,7 +200,7 @@ func testLabelsPending(t *testing.T, s store.Store, l store.Labeller) {
 		t.Fatalf("pending label not applied: labelled %v fraud %v scenario %q", lab, fr, sc)
 	}
 	CheckRollupsMatchLabels(t, s)
-	res = writeLabels(t, l, sweep, time.Now().Add(time.Hour))
+	res = writeLabels(t, l, sweep, sweepOpts(time.Now().Add(time.Hour), nil))
 	if res.Expired != 1 {
 		t.Fatalf("expiry: %+v, want 1 expired", res)
 	}
@@ -195,21 +209,96 @@ func testLabelsPending(t *testing.T, s store.Store, l store.Labeller) {
 	}
 }
 
+// testLabelsSweepSince: a label whose transaction is stored already is
+// applied by the write that brings it; one that arrives before its
+// transaction is applied once by the first sweep after the transaction
+// is stored, also when the sweep looks only at the transactions stored
+// since the previous one (more labels pending than transactions stored
+// since), and by the sweep after a lazy one that waited; a sweep when
+// nothing was stored since applies nothing; a
+// transaction stored other than by the processors is found by a full
+// sweep; none is applied twice by a replay or by the full sweep of a
+// restarted consumer, and the rollups stay equal to their recomputation.
+func testLabelsSweepSince(t *testing.T, s store.Store, l store.Labeller) {
+	f := s.(store.Fraud)
+	at := fbase.Add(30 * 24 * time.Hour)
+	expire := fbase // nothing expires
+	sweep := func(off int64) *store.Batch {
+		return &store.Batch{Group: "g", Topic: LabelTopic, Owner: "p1", Generation: 1, Parts: []store.Part{{Partition: 0, From: off, To: off}}}
+	}
+	writeParts(t, s, map[int32][]store.Tx{0: {scored("a", 0, 0, fbase, "approve", "[]", 0)}}, nil, nil)
+	res := writeLabels(t, l, labelBatch(0, LabelEvent("cb-a", "a", "chargeback", true, "stolen_card", at, 0)), sweepOpts(expire, nil))
+	if res.Applied != 1 || !res.SweptAll || res.Swept[0] != 1 {
+		t.Fatalf("a label after its transaction, with a full sweep: %+v, want it applied at once and the processors' offset 1 read", res)
+	}
+	since := res.Swept
+	// Labels before their transactions: b and c are stored next, the
+	// ghosts never, so more labels are pending than transactions stored.
+	evs := []store.LabelEvent{LabelEvent("cb-b", "b", "chargeback", true, "card_testing", at, 0),
+		LabelEvent("cb-c", "c", "chargeback", true, "", at, 0)}
+	for i := range 4 {
+		evs = append(evs, LabelEvent(fmt.Sprintf("cb-g%d", i), fmt.Sprintf("g%d", i), "chargeback", true, "", at, 0))
+	}
+	res = writeLabels(t, l, labelBatch(1, evs...), labelOpts(expire))
+	if res.Stored != 6 || res.Applied != 0 {
+		t.Fatalf("labels before their transactions: %+v, want 6 stored, none applied", res)
+	}
+	writeParts(t, s, map[int32][]store.Tx{0: {scored("b", 0, 1, fbase, "review", "[]", 0), scored("c", 0, 2, fbase.Add(time.Minute), "approve", "[]", 0)}}, nil,
+		[]store.Alert{alertOf(scored("b", 0, 1, fbase, "review", "[]", 0))})
+	lazy := sweepOpts(expire, since)
+	lazy.Lazy = true
+	res = writeLabels(t, l, sweep(7), lazy)
+	if res.Applied != 0 || !res.Deferred || res.Swept[0] != since[0] {
+		t.Fatalf("a lazy sweep with 6 pending and 2 stored since: %+v, want it to wait, from offset %d still", res, since[0])
+	}
+	res = writeLabels(t, l, sweep(7), sweepOpts(expire, res.Swept))
+	if res.Applied != 2 || res.Changed != 2 || res.SweptAll || res.Deferred || res.Swept[0] != 3 {
+		t.Fatalf("a sweep from offset %d (2 stored since, 6 pending): %+v, want b and c applied by the transactions stored since, offset 3 read", since[0], res)
+	}
+	if lab, fr, sc := truthOf(t, f, "b", 1); !lab || !fr || sc != "card_testing" {
+		t.Fatalf("b after the sweep: labelled %v fraud %v scenario %q", lab, fr, sc)
+	}
+	CheckRollupsMatchLabels(t, s)
+	since = res.Swept
+	if res = writeLabels(t, l, sweep(7), sweepOpts(expire, since)); res.Applied != 0 || res.Changed != 0 {
+		t.Fatalf("a sweep with nothing stored since: %+v, want nothing applied", res)
+	}
+	// A transaction stored by an import (not under the processors'
+	// offsets): only a full sweep finds its label.
+	imp := scored("g0", 0, 0, fbase.Add(2*time.Minute), "approve", "[]", 0)
+	if err := s.WriteBatch(context.Background(), &store.Batch{Group: "import", Topic: "import", Parts: []store.Part{{Partition: 0, From: 0, To: 1, Txs: []store.Tx{imp}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if res = writeLabels(t, l, sweep(7), sweepOpts(expire, since)); res.Applied != 0 {
+		t.Fatalf("a sweep from the processors' offsets after an import: %+v, want nothing applied", res)
+	}
+	// A restarted consumer replays the labels, then sweeps fully.
+	replay := append([]store.LabelEvent{LabelEvent("cb-a", "a", "chargeback", true, "stolen_card", at, 0)}, evs...)
+	res = writeLabels(t, l, labelBatch(7, replay...), sweepOpts(expire, nil))
+	if res.Stored != 0 || res.Duplicates != 7 || res.Applied != 1 || res.Changed != 1 || !res.SweptAll {
+		t.Fatalf("replay and a full sweep: %+v, want 7 duplicates and only the imported transaction's label applied", res)
+	}
+	if st, err := l.LabelStatus(context.Background()); err != nil || st.Applied != 4 || st.Pending != 3 {
+		t.Fatalf("status %+v (%v), want 4 applied, 3 pending", st, err)
+	}
+	CheckRollupsMatchLabels(t, s)
+}
+
 // testLabelsFenced: a label batch of an older epoch, or one from an
 // offset not stored, writes nothing.
 func testLabelsFenced(t *testing.T, s store.Store, l store.Labeller) {
 	ctx := context.Background()
-	writeLabels(t, l, labelBatch(0, LabelEvent("l1", "t1", "analyst", true, "", fbase, 0)), fbase)
+	writeLabels(t, l, labelBatch(0, LabelEvent("l1", "t1", "analyst", true, "", fbase, 0)), labelOpts(fbase))
 	if _, err := s.Claim(ctx, "g", LabelTopic, "p2", []int32{0}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.WriteLabels(ctx, labelBatch(1, LabelEvent("l2", "t2", "analyst", true, "", fbase, 0)), fbase)
+	_, err := l.WriteLabels(ctx, labelBatch(1, LabelEvent("l2", "t2", "analyst", true, "", fbase, 0)), labelOpts(fbase))
 	if _, fenced := store.IsFenced(err); !fenced {
 		t.Fatalf("a zombie's label batch: %v, want fenced", err)
 	}
 	b := labelBatch(5, LabelEvent("l3", "t3", "analyst", true, "", fbase, 0))
 	b.Generation = 99
-	_, err = l.WriteLabels(ctx, b, fbase)
+	_, err = l.WriteLabels(ctx, b, labelOpts(fbase))
 	if _, fenced := store.IsFenced(err); !fenced && !errors.Is(err, store.ErrAlreadyCommitted) {
 		t.Fatalf("a label batch from the wrong offset: %v, want fenced", err)
 	}
@@ -229,7 +318,7 @@ func testLabelsAnalystWins(t *testing.T, s store.Store, l store.Labeller) {
 	if _, err := f.LabelAlert(ctx, "a", store.AlertFalsePositive, "analyst", fbase); err != nil {
 		t.Fatal(err)
 	}
-	writeLabels(t, l, labelBatch(0, LabelEvent("cb-a", "a", "chargeback", true, "stolen_card", fbase.Add(10*24*time.Hour), 0)), fbase)
+	writeLabels(t, l, labelBatch(0, LabelEvent("cb-a", "a", "chargeback", true, "stolen_card", fbase.Add(10*24*time.Hour), 0)), labelOpts(fbase))
 	if lab, fr, _ := truthOf(t, f, "a", 0); !lab || fr {
 		t.Fatalf("analyst's false positive overruled by a chargeback: labelled %v fraud %v", lab, fr)
 	}

@@ -18,7 +18,9 @@
 # Grafana is in none of those registries: there is no stand-in for it.
 # Every image starts from a Debian bookworm made with debootstrap
 # (shopstream-local/debian:bookworm), made once and kept in the daemon; the
-# others are built every time, from the build cache when nothing changed.
+# Go image is made again when the base, the toolchain or its Dockerfile
+# changed, the others are built every time, from the build cache when
+# nothing changed.
 # Builds run with --network host (their apt-get and Maven need it; the
 # private daemon gives containers no way out). Needs root, docker,
 # debootstrap, mvn and go; progress goes to stderr.
@@ -114,11 +116,18 @@ if [[ "$(made_as "$base")" != "$key" ]] || [[ "$(made_as "$runtime")" != "$key" 
 fi
 
 # Go: the toolchain go.mod names (GOTOOLCHAIN=auto fetches it from the proxy).
+# Its context is large (the whole toolchain): the image is built again only
+# when the base, the toolchain or the Dockerfile changed.
 goversion="$(cd "$repo" && GOTOOLCHAIN=auto go env GOVERSION)"
 goroot="$(cd "$repo" && GOTOOLCHAIN=auto go env GOROOT)"
 [[ -x "$goroot/bin/go" ]] || die "no Go toolchain at $goroot"
 golang="shopstream-local/golang:${goversion#go}"
-build "$golang" "$goroot" -f "$here/golang/Dockerfile"
+gokey="$(docker image inspect -f '{{.Id}}' "$base") $goversion $(sha256sum <"$here/golang/Dockerfile" | cut -c1-16)"
+if [[ "$(made_as "$golang")" == "$gokey" ]]; then
+	say "$golang (made before)"
+else
+	build "$golang" "$goroot" -f "$here/golang/Dockerfile" --label "shopstream.local=$gokey"
+fi
 
 # Kafka: the version of the compose file's apache/kafka tag, from Maven Central.
 kversion="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml" | head -n1)"

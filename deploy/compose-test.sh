@@ -41,6 +41,9 @@ fi
 build=--build
 [[ "${COMPOSE_TEST_BUILD:-1}" == 0 ]] && build=--no-build
 
+# A run that was cut short may have left the project behind (its volumes
+# hold a database made with another password): start from nothing.
+compose down -v --remove-orphans >/dev/null 2>&1 || true
 trap 'status=$?; ((status == 0)) || { compose ps -a; compose logs --tail 50; }; compose down -v --remove-orphans; exit $status' EXIT
 start=$SECONDS
 compose up -d "$build" "${services[@]}"

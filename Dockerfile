@@ -10,8 +10,15 @@
 # binary itself (`shopstream healthcheck`), since the image has no curl; the
 # default probes :8050/healthz, and deploy/docker-compose.yml sets each
 # service's own. docs/deploy.md describes the image and how it is run.
+#
+# The two images it starts from are build arguments, for machines that
+# reach no registry: CI builds this file with GO_IMAGE and RUNTIME_IMAGE
+# made locally by deploy/local/images.sh (docs/deploy.md).
 
-FROM golang:1.26 AS build
+ARG GO_IMAGE=golang:1.26
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+
+FROM ${GO_IMAGE} AS build
 WORKDIR /src
 # Modules first, so a change of the sources reuses the downloaded modules.
 COPY go.mod go.sum ./
@@ -29,7 +36,7 @@ RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
 	-X github.com/shopstream/shopstream/internal/cli.date=${BUILD_DATE}" \
 	-o /out/shopstream ./cmd/shopstream
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=build /out/shopstream /shopstream
 USER nonroot:nonroot
 # The embedded store's default --data-dir (./data) lands in the home of

@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 # Go files to format-check: all but fetched or generated trees.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './test/kafka/*')
 
-.PHONY: help build run test lint kafka-test bench spark-bench fuzz clean postgres-server chromium staticcheck parity vuln
+.PHONY: help build run test lint container-test kafka-test bench spark-bench fuzz clean postgres-server chromium staticcheck parity vuln
 
 help: ## List the targets and what each does (the default)
 	@echo "Usage: make <target>"
@@ -134,6 +134,9 @@ vuln: ## Report known vulnerabilities in code the build calls (govulncheck, offl
 	fi
 	@echo "==> govulncheck -db file://$(VULNDB_DIR) ./... (with $$(GOTOOLCHAIN=$${GOTOOLCHAIN:-auto} $(GO) env GOVERSION))"
 	GOTOOLCHAIN=$${GOTOOLCHAIN:-auto} $(GOVULNCHECK) -db file://$(VULNDB_DIR) ./...
+
+container-test: ## Build the image and run the compose file end to end in a private Docker daemon, with base images made locally (deploy/container-test.sh; root, docker.io, debootstrap, the compose plugin)
+	deploy/container-test.sh
 
 kafka-test: ## Start a real Apache Kafka broker, run the integration tests against it, stop it
 	@echo "==> starting Apache Kafka (test/kafka/kafka.sh start)"

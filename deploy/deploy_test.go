@@ -302,8 +302,12 @@ func TestCompose(t *testing.T) {
 func TestDockerfile(t *testing.T) {
 	df := string(read(t, "../Dockerfile"))
 	for _, want := range []string{
-		"FROM golang:1.26 AS build",
-		"FROM gcr.io/distroless/static-debian12:nonroot",
+		// The published images by default; build arguments where no
+		// registry is reachable (deploy/local/images.sh).
+		"ARG GO_IMAGE=golang:1.26\n",
+		"ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot\n",
+		"FROM ${GO_IMAGE} AS build\n",
+		"FROM ${RUNTIME_IMAGE}\n",
 		"CGO_ENABLED=0 go build",
 		"USER nonroot:nonroot",
 		`ENTRYPOINT ["/shopstream"]`,
@@ -779,14 +783,58 @@ func TestPrometheusAndGrafana(t *testing.T) {
 func TestDocs(t *testing.T) {
 	doc := string(read(t, "../docs/deploy.md"))
 	files := []string{"Dockerfile", "deploy/docker-compose.yml", "deploy/.env.example", "deploy/prometheus/prometheus.yml", "deploy/prometheus/alerts.yml",
-		"deploy/grafana/dashboards/shopstream.json", "deploy/compose-test.sh"}
-	k8s, _ := filepath.Glob("k8s/*.yaml")
-	for _, f := range k8s {
+		"deploy/grafana/dashboards/shopstream.json", "deploy/compose-test.sh", "deploy/image-test.sh", "deploy/container-test.sh"}
+	more, _ := filepath.Glob("k8s/*.yaml")
+	local, _ := filepath.Glob("local/*")
+	for _, f := range append(more, local...) {
 		files = append(files, "deploy/"+f)
 	}
 	for _, f := range files {
 		if !strings.Contains(doc, f) {
 			t.Errorf("docs/deploy.md does not mention %s", f)
 		}
+	}
+}
+
+// TestLocalImages checks the stand-ins deploy/local/images.sh makes where
+// no registry is reachable against what they stand in for: images.sh
+// prints exactly the Dockerfile's image arguments and the compose file's
+// image variables, each stand-in has its Dockerfile, and the Kafka jars
+// are of the version of the compose file's apache/kafka tag.
+func TestLocalImages(t *testing.T) {
+	script := string(read(t, "local/images.sh"))
+	m := regexp.MustCompile(`(?s)cat <<-VARS\n(.*?)\nVARS`).FindStringSubmatch(script)
+	if m == nil {
+		t.Fatal("local/images.sh: no cat <<-VARS ... VARS printing the variables")
+	}
+	var printed []string
+	for _, line := range strings.Split(m[1], "\n") {
+		k, _, _ := strings.Cut(strings.TrimSpace(line), "=")
+		printed = append(printed, k)
+	}
+	var want []string
+	for _, a := range regexp.MustCompile(`(?m)^ARG ([A-Z_]+_IMAGE)=`).FindAllStringSubmatch(string(read(t, "../Dockerfile")), -1) {
+		want = append(want, a[1])
+	}
+	raw := string(read(t, "docker-compose.yml"))
+	for _, name := range []string{"kafka", "postgres", "prometheus"} {
+		v := regexp.MustCompile(`(?m)^  ` + name + `:\n(?:    .*\n)*?    image: \$\{([A-Z_]+):-`).FindStringSubmatch(raw)
+		if v == nil {
+			t.Errorf("docker-compose.yml: the image of %s is no ${VAR:-default}", name)
+			continue
+		}
+		want = append(want, v[1])
+		mustExist(t, "local/images.sh: stand-in for "+name, filepath.Join("local", name, "Dockerfile"))
+	}
+	mustExist(t, "local/images.sh: the Go image", "local/golang/Dockerfile")
+	slices.Sort(printed)
+	slices.Sort(want)
+	if !slices.Equal(printed, want) {
+		t.Errorf("local/images.sh prints %v, want the image variables of the Dockerfile and the compose file %v", printed, want)
+	}
+	tag := regexp.MustCompile(`image: \$\{KAFKA_IMAGE:-apache/kafka:([^}]+)\}`).FindStringSubmatch(raw)
+	pom := regexp.MustCompile(`<kafka.version>([^<]+)</kafka.version>`).FindStringSubmatch(string(read(t, "local/kafka/pom.xml")))
+	if tag == nil || pom == nil || tag[1] != pom[1] {
+		t.Errorf("local/kafka/pom.xml fetches Kafka %v, the compose file runs apache/kafka %v", pom, tag)
 	}
 }

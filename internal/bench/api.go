@@ -262,7 +262,8 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 			}
 			if row.Decision != "approve" {
 				part.Alerts = append(part.Alerts, store.Alert{TransactionID: row.TransactionID, CustomerID: row.CustomerID,
-					EventTime: row.EventTime, Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents})
+					EventTime: row.EventTime, Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents,
+					ModelVersion: row.ModelVersion})
 				res.Alerts++
 				if sample.rule == "" {
 					sample.rule = firstRule(row.ReasonsJSON)

@@ -21,6 +21,9 @@ UPDATE alerts a SET scenario = l.scenario FROM labels l WHERE l.transaction_id =
 CREATE INDEX alerts_scenario_id_idx ON alerts (scenario, id) WHERE scenario <> '';
 DROP INDEX labels_scenario_idx;
 
+-- Only labels that name a scenario, or change or drop one, fire it: most
+-- labels written with a batch name none (the legitimate ones, where a
+-- processor still takes the generator's truth from the headers).
 CREATE FUNCTION alerts_scenario_from_label() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -31,5 +34,9 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER labels_alert_scenario AFTER INSERT OR UPDATE OF scenario OR DELETE ON labels
-FOR EACH ROW EXECUTE FUNCTION alerts_scenario_from_label();
+CREATE TRIGGER labels_alert_scenario_insert AFTER INSERT ON labels
+FOR EACH ROW WHEN (NEW.scenario <> '') EXECUTE FUNCTION alerts_scenario_from_label();
+CREATE TRIGGER labels_alert_scenario_update AFTER UPDATE OF scenario ON labels
+FOR EACH ROW WHEN (OLD.scenario IS DISTINCT FROM NEW.scenario) EXECUTE FUNCTION alerts_scenario_from_label();
+CREATE TRIGGER labels_alert_scenario_delete AFTER DELETE ON labels
+FOR EACH ROW WHEN (OLD.scenario <> '') EXECUTE FUNCTION alerts_scenario_from_label();

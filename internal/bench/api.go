@@ -218,7 +218,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 			log.Info("analytics refreshed", "records", m.Records, "took", time.Since(start).Round(time.Second))
 		}
 		m.LoadAvg[0] = loadAvg()
-		for _, rt := range apiRoutes(time.Now(), sample) {
+		for _, rt := range apiRoutes(time.Now(), sample.latest, sample) {
 			r, err := measureRoute(ctx, base, rt, cfg.Requests)
 			if err != nil {
 				return err
@@ -274,9 +274,11 @@ func loadAvg() string {
 }
 
 // apiSample is what the routes need from the stored data: a customer, a
-// rule that fired, a scenario and the newest alert's transaction.
+// rule that fired, a scenario, the newest alert's transaction and the
+// newest event time stored.
 type apiSample struct {
 	customer, rule, scenario, alert string
+	latest                          time.Time
 }
 
 // fillAPI stores the generated history, partition by partition in
@@ -307,6 +309,7 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 		}
 		for i := range k {
 			at := begin.Add(time.Duration(done+i) * step)
+			sample.latest = at
 			r := g.NextAt(at)
 			if r.Bad != "" || event.Decode(r.Value, &t) != nil {
 				continue // the bad records' quarantine is not what the pages read most
@@ -391,22 +394,31 @@ type apiRoute struct{ page, path string }
 
 // apiRoutes are the GETs the dashboard's pages send on load, with the
 // query strings they build for the default range (the last hour) and
-// for the last day and week, as of now.
-func apiRoutes(now time.Time, s apiSample) []apiRoute {
+// for the last day and week. The ranges of event time (windows, alerts)
+// end at the newest event stored, as a live shop's end now, whether the
+// fill paused part-way or took an hour of wall-clock time; the quality
+// counts and the quarantine are kept by wall-clock time, so theirs end
+// now.
+func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
+	if latest.IsZero() {
+		latest = now
+	}
 	iso := func(d time.Duration) string { return url.QueryEscape(now.Add(-d).UTC().Format(time.RFC3339)) }
 	at := url.QueryEscape(now.Add(time.Minute).UTC().Format(time.RFC3339))
+	evIso := func(d time.Duration) string { return url.QueryEscape(latest.Add(-d).UTC().Format(time.RFC3339)) }
+	evAt := url.QueryEscape(latest.Add(time.Minute).UTC().Format(time.RFC3339))
+	evHourAt := url.QueryEscape(latest.Add(time.Hour).UTC().Format(time.RFC3339))
 	// The quality page's span, in the whole minutes the API counts.
 	minute := now.UTC().Truncate(time.Minute).Add(time.Minute)
-	hourAt := url.QueryEscape(now.Add(time.Hour).UTC().Format(time.RFC3339))
 	rs := []apiRoute{
 		{"overview", "/api/v1/summary"},
-		{"overview", "/api/v1/windows?granularity=minute&since=" + iso(2*time.Hour) + "&until=" + at},
-		{"overview", "/api/v1/windows?granularity=hour&since=" + iso(48*time.Hour) + "&until=" + hourAt},
+		{"overview", "/api/v1/windows?granularity=minute&since=" + evIso(2*time.Hour) + "&until=" + evAt},
+		{"overview", "/api/v1/windows?granularity=hour&since=" + evIso(48*time.Hour) + "&until=" + evHourAt},
 		{"overview", "/api/v1/quality?from=" + iso(time.Hour) + "&to=" + iso(0)},
 		{"fraud", "/api/v1/alerts?limit=100"},
 		{"fraud", "/api/v1/alerts?decision=decline&limit=100"},
 		{"fraud", "/api/v1/alerts?status=open&min_amount=500&limit=100"},
-		{"fraud", "/api/v1/alerts?since=" + iso(30*time.Minute) + "&until=" + iso(0) + "&limit=100"},
+		{"fraud", "/api/v1/alerts?since=" + evIso(30*time.Minute) + "&until=" + evIso(0) + "&limit=100"},
 		{"fraud", "/api/v1/fraud/rules"},
 		{"fraud", "/api/v1/fraud/metrics?window=1h"},
 		{"fraud", "/api/v1/fraud/metrics?window=24h"},

@@ -18,7 +18,13 @@
 ALTER TABLE alerts ADD COLUMN scenario text NOT NULL DEFAULT '';
 ALTER TABLE alerts ADD COLUMN model_version integer;
 UPDATE alerts a SET scenario = l.scenario FROM labels l WHERE l.transaction_id = a.transaction_id AND l.scenario <> '';
+-- Both the scenario alone and the scenario with a decision (the Fraud page
+-- sends both) walk an index newest first: with (scenario, id) alone, a
+-- scenario whose alerts are mostly declines walked most of them to find a
+-- page of reviews (95 ms at p95, 544 ms at worst, over 3 million
+-- transactions).
 CREATE INDEX alerts_scenario_id_idx ON alerts (scenario, id) WHERE scenario <> '';
+CREATE INDEX alerts_scenario_decision_id_idx ON alerts (scenario, decision, id) WHERE scenario <> '';
 DROP INDEX labels_scenario_idx;
 
 -- Only labels that name a scenario, or change or drop one, fire it: most

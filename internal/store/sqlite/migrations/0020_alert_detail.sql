@@ -8,6 +8,7 @@ ALTER TABLE alerts ADD COLUMN model_version INTEGER;
 UPDATE alerts SET scenario = (SELECT l.scenario FROM labels l WHERE l.transaction_id = alerts.transaction_id)
 WHERE transaction_id IN (SELECT transaction_id FROM labels WHERE scenario <> '');
 CREATE INDEX alerts_scenario_id_idx ON alerts (scenario, id) WHERE scenario <> '';
+CREATE INDEX alerts_scenario_decision_id_idx ON alerts (scenario, decision, id) WHERE scenario <> '';
 DROP INDEX labels_scenario_idx;
 
 CREATE TRIGGER labels_alert_scenario_insert AFTER INSERT ON labels WHEN NEW.scenario <> ''

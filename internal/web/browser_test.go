@@ -265,7 +265,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	const topAlert = `document.querySelector("#alerts-body tr[data-id]").dataset.id`
 	firstAlert := eval(topAlert)
 	wait("a newer alert arrives on top over the stream", topAlert+` !== "`+firstAlert+`"`)
-	labelled := eval(`(() => { const tr = document.querySelector("#alerts-body tr[data-id]"); tr.querySelector("td.label-cell button").click(); return tr.dataset.id; })()`)
+	// An alert whose label came with it: an analyst's verdict on one still
+	// pending would add an "analyst" line of one point to the scenario chart.
+	labelled := eval(`(() => { const tr = [...document.querySelectorAll("#alerts-body tr[data-id]")].find((r) => r.cells[5].textContent === "card_testing");
+		tr.querySelector("td.label-cell button").click(); return tr.dataset.id; })()`)
 	wait("the labelled alert keeps its row and says who labelled it", `(() => { const tr = document.querySelector('#alerts-body tr[data-id="`+labelled+`"]');
 		return tr !== null && tr.querySelector(".status-confirmed_fraud") !== null && /by local at/.test(tr.textContent); })()`)
 	// It stays on a reload too: who and when come from the store.

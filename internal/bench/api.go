@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -59,6 +60,10 @@ type APIConfig struct {
 	// SkipRefresh leaves out the customer-analytics refresh (RFM, CLV,
 	// cohorts) after the fill.
 	SkipRefresh bool
+	// MeasureAt are record counts below Records at which the fill pauses
+	// to refresh the analytics (unless SkipRefresh) and time every route
+	// as at the end, so one fill measures several sizes. None by default.
+	MeasureAt []int
 	// Logger receives progress. Defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -74,6 +79,19 @@ type APIResult struct {
 	Requests  int     `json:"requests"`
 	// Routes in the order the pages call them.
 	Routes []APIRoute `json:"routes"`
+	// LoadAvg is /proc/loadavg as the routes' timing began and ended.
+	LoadAvg [2]string `json:"loadavg"`
+	// Earlier are the measurements at MeasureAt, smallest first.
+	Earlier []APIMeasure `json:"earlier,omitempty"`
+}
+
+// APIMeasure is the routes timed part-way through the fill.
+type APIMeasure struct {
+	Records  int        `json:"records"`
+	Alerts   int        `json:"alerts"`
+	RefreshS float64    `json:"refresh_s"`
+	Routes   []APIRoute `json:"routes"`
+	LoadAvg  [2]string  `json:"loadavg"`
 }
 
 // APIRoute is the latency of one GET as a page sends it.
@@ -122,7 +140,8 @@ func (c APIConfig) withDefaults() APIConfig {
 // labels, alerts, windows and detection rollups, through the store's own
 // batch write), runs the customer-analytics refresh once, then requests
 // every GET a dashboard page sends, with the page's query strings, over
-// loopback, and returns their latencies.
+// loopback, and returns their latencies; likewise part-way through the
+// fill at cfg.MeasureAt.
 func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 	cfg = cfg.withDefaults()
 	if cfg.Detector == nil || cfg.NewScorer == nil {
@@ -162,27 +181,6 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 		return nil, errors.New("bench api: PostgresURL or SQLiteDir is required")
 	}
 
-	start := time.Now()
-	log.Info("filling the store", "records", cfg.Records, "customers", cfg.Customers, "span", cfg.Span)
-	sample, err := fillAPI(ctx, cfg, st, res, log)
-	if err != nil {
-		return nil, err
-	}
-	res.FillS = time.Since(start).Seconds()
-	log.Info("store filled", "took", time.Since(start).Round(time.Second), "alerts", res.Alerts)
-	if !cfg.SkipRefresh {
-		start = time.Now()
-		r, err := jobs.NewRefresh(jobs.RefreshConfig{Store: st, Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.RunOnce(ctx); err != nil {
-			return nil, fmt.Errorf("the analytics refresh: %w", err)
-		}
-		res.RefreshS = time.Since(start).Seconds()
-		log.Info("analytics refreshed", "took", time.Since(start).Round(time.Second))
-	}
-
 	// No rate limit: one client sends every request, as fast as answered.
 	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: web.Limits{AddrRate: -1, TokenRate: -1}})
 	if err != nil {
@@ -204,26 +202,89 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()
 
-	for _, rt := range apiRoutes(time.Now(), sample) {
-		r, err := measureRoute(ctx, base, rt, cfg.Requests)
-		if err != nil {
-			return nil, err
+	// measure refreshes the analytics (unless skipped) and times every
+	// route over what is stored so far.
+	measure := func(m *APIMeasure, sample apiSample) error {
+		if !cfg.SkipRefresh {
+			start := time.Now()
+			r, err := jobs.NewRefresh(jobs.RefreshConfig{Store: st, Logger: log})
+			if err != nil {
+				return err
+			}
+			if _, err := r.RunOnce(ctx); err != nil {
+				return fmt.Errorf("the analytics refresh: %w", err)
+			}
+			m.RefreshS = time.Since(start).Seconds()
+			log.Info("analytics refreshed", "records", m.Records, "took", time.Since(start).Round(time.Second))
 		}
-		log.Info("route measured", "route", r.Route, "p50_ms", r.P50Ms, "p95_ms", r.P95Ms, "max_ms", r.MaxMs)
-		res.Routes = append(res.Routes, *r)
+		m.LoadAvg[0] = loadAvg()
+		for _, rt := range apiRoutes(time.Now(), sample.latest, sample) {
+			r, err := measureRoute(ctx, base, rt, cfg.Requests)
+			if err != nil {
+				return err
+			}
+			log.Info("route measured", "records", m.Records, "route", r.Route, "p50_ms", r.P50Ms, "p95_ms", r.P95Ms, "max_ms", r.MaxMs)
+			m.Routes = append(m.Routes, *r)
+		}
+		m.LoadAvg[1] = loadAvg()
+		return nil
 	}
+	at := slices.Sorted(slices.Values(cfg.MeasureAt))
+	var paused time.Duration
+	checkpoint := func(done int, sample apiSample) error {
+		if len(at) == 0 || done < at[0] || done >= cfg.Records {
+			return nil
+		}
+		for len(at) > 0 && at[0] <= done {
+			at = at[1:]
+		}
+		t0 := time.Now()
+		m := APIMeasure{Records: done, Alerts: res.Alerts}
+		if err := measure(&m, sample); err != nil {
+			return err
+		}
+		res.Earlier = append(res.Earlier, m)
+		paused += time.Since(t0)
+		return nil
+	}
+
+	start := time.Now()
+	log.Info("filling the store", "records", cfg.Records, "customers", cfg.Customers, "span", cfg.Span)
+	sample, err := fillAPI(ctx, cfg, st, res, log, checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	res.FillS = (time.Since(start) - paused).Seconds() // the pauses to measure are not the fill's
+	log.Info("store filled", "took", time.Since(start).Round(time.Second), "alerts", res.Alerts)
+	final := APIMeasure{Records: res.Records, Alerts: res.Alerts}
+	if err := measure(&final, sample); err != nil {
+		return nil, err
+	}
+	res.RefreshS, res.Routes, res.LoadAvg = final.RefreshS, final.Routes, final.LoadAvg
 	return res, nil
 }
 
+// loadAvg is /proc/loadavg without its newline, "" where there is none.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // apiSample is what the routes need from the stored data: a customer, a
-// rule that fired and a scenario.
+// rule that fired, a scenario, the newest alert's transaction and the
+// newest event time stored.
 type apiSample struct {
-	customer, rule, scenario string
+	customer, rule, scenario, alert string
+	latest                          time.Time
 }
 
 // fillAPI stores the generated history, partition by partition in
 // batches of cfg.Batch, as the processor would have.
-func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult, log *slog.Logger) (apiSample, error) {
+func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult, log *slog.Logger,
+	checkpoint func(done int, sample apiSample) error) (apiSample, error) {
 	var sample apiSample
 	g, err := generate.New(generate.Config{Seed: cfg.Seed, Customers: cfg.Customers})
 	if err != nil {
@@ -248,6 +309,7 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 		}
 		for i := range k {
 			at := begin.Add(time.Duration(done+i) * step)
+			sample.latest = at
 			r := g.NextAt(at)
 			if r.Bad != "" || event.Decode(r.Value, &t) != nil {
 				continue // the bad records' quarantine is not what the pages read most
@@ -262,8 +324,10 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 			}
 			if row.Decision != "approve" {
 				part.Alerts = append(part.Alerts, store.Alert{TransactionID: row.TransactionID, CustomerID: row.CustomerID,
-					EventTime: row.EventTime, Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents})
+					EventTime: row.EventTime, Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents,
+					ModelVersion: row.ModelVersion})
 				res.Alerts++
+				sample.alert = row.TransactionID
 				if sample.rule == "" {
 					sample.rule = firstRule(row.ReasonsJSON)
 				}
@@ -288,6 +352,9 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 			return sample, fmt.Errorf("storing records %d..%d: %w", done, done+k, err)
 		}
 		done += k
+		if err := checkpoint(done, sample); err != nil {
+			return sample, err
+		}
 		if time.Since(lastLog) > 30*time.Second {
 			log.Info("filling", "stored", done, "of", cfg.Records)
 			lastLog = time.Now()
@@ -327,22 +394,31 @@ type apiRoute struct{ page, path string }
 
 // apiRoutes are the GETs the dashboard's pages send on load, with the
 // query strings they build for the default range (the last hour) and
-// for the last day and week, as of now.
-func apiRoutes(now time.Time, s apiSample) []apiRoute {
+// for the last day and week. The ranges of event time (windows, alerts)
+// end at the newest event stored, as a live shop's end now, whether the
+// fill paused part-way or took an hour of wall-clock time; the quality
+// counts and the quarantine are kept by wall-clock time, so theirs end
+// now.
+func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
+	if latest.IsZero() {
+		latest = now
+	}
 	iso := func(d time.Duration) string { return url.QueryEscape(now.Add(-d).UTC().Format(time.RFC3339)) }
 	at := url.QueryEscape(now.Add(time.Minute).UTC().Format(time.RFC3339))
+	evIso := func(d time.Duration) string { return url.QueryEscape(latest.Add(-d).UTC().Format(time.RFC3339)) }
+	evAt := url.QueryEscape(latest.Add(time.Minute).UTC().Format(time.RFC3339))
+	evHourAt := url.QueryEscape(latest.Add(time.Hour).UTC().Format(time.RFC3339))
 	// The quality page's span, in the whole minutes the API counts.
 	minute := now.UTC().Truncate(time.Minute).Add(time.Minute)
-	hourAt := url.QueryEscape(now.Add(time.Hour).UTC().Format(time.RFC3339))
 	rs := []apiRoute{
 		{"overview", "/api/v1/summary"},
-		{"overview", "/api/v1/windows?granularity=minute&since=" + iso(2*time.Hour) + "&until=" + at},
-		{"overview", "/api/v1/windows?granularity=hour&since=" + iso(48*time.Hour) + "&until=" + hourAt},
+		{"overview", "/api/v1/windows?granularity=minute&since=" + evIso(2*time.Hour) + "&until=" + evAt},
+		{"overview", "/api/v1/windows?granularity=hour&since=" + evIso(48*time.Hour) + "&until=" + evHourAt},
 		{"overview", "/api/v1/quality?from=" + iso(time.Hour) + "&to=" + iso(0)},
 		{"fraud", "/api/v1/alerts?limit=100"},
 		{"fraud", "/api/v1/alerts?decision=decline&limit=100"},
 		{"fraud", "/api/v1/alerts?status=open&min_amount=500&limit=100"},
-		{"fraud", "/api/v1/alerts?since=" + iso(30*time.Minute) + "&until=" + iso(0) + "&limit=100"},
+		{"fraud", "/api/v1/alerts?since=" + evIso(30*time.Minute) + "&until=" + evIso(0) + "&limit=100"},
 		{"fraud", "/api/v1/fraud/rules"},
 		{"fraud", "/api/v1/fraud/metrics?window=1h"},
 		{"fraud", "/api/v1/fraud/metrics?window=24h"},
@@ -350,7 +426,11 @@ func apiRoutes(now time.Time, s apiSample) []apiRoute {
 		{"fraud", "/api/v1/fraud/series?span=3600s"},
 		{"fraud", "/api/v1/fraud/series?span=86400s"},
 		{"fraud", "/api/v1/fraud/series?span=604800s"},
+		{"fraud", "/api/v1/fraud/cost?window=1h"},
+		{"fraud", "/api/v1/fraud/cost?window=24h"},
+		{"fraud", "/api/v1/fraud/cost?window=all"},
 		{"fraud", "/api/v1/fraud/models"},
+		{"fraud", "/api/v1/fraud/rings?limit=20"},
 		{"customers", "/api/v1/segments"},
 		{"customers", "/api/v1/cohorts"},
 		{"customers", "/api/v1/clv/distribution"},
@@ -362,7 +442,11 @@ func apiRoutes(now time.Time, s apiSample) []apiRoute {
 		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts?reason=" + url.QueryEscape(s.rule) + "&limit=100"})
 	}
 	if s.scenario != "" {
-		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts?scenario=" + url.QueryEscape(s.scenario) + "&decision=review&limit=100"})
+		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts?scenario=" + url.QueryEscape(s.scenario) + "&limit=100"},
+			apiRoute{"fraud", "/api/v1/alerts?scenario=" + url.QueryEscape(s.scenario) + "&decision=review&limit=100"})
+	}
+	if s.alert != "" {
+		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts/" + url.PathEscape(s.alert)})
 	}
 	if s.customer != "" {
 		rs = append(rs, apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer)})

@@ -21,6 +21,7 @@ func TestRunAPISQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := RunAPI(context.Background(), APIConfig{SQLiteDir: t.TempDir(), Records: 5000, Requests: 2, Detector: det,
+		Batch: 1000, MeasureAt: []int{2000},
 		NewScorer: func(p int32) pipeline.Scorer { return det.NewPartitionScorer(p) }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -28,15 +29,21 @@ func TestRunAPISQLite(t *testing.T) {
 	if res.Store != "sqlite" || res.Records != 5000 || res.Alerts == 0 || len(res.Routes) < 20 {
 		t.Fatalf("result = %+v", res)
 	}
-	var reason, customer bool
+	// The fill paused once, at 2,000 records, and timed the routes there.
+	if len(res.Earlier) != 1 || res.Earlier[0].Records != 2000 || len(res.Earlier[0].Routes) != len(res.Routes) ||
+		res.Earlier[0].Alerts == 0 || res.Earlier[0].Alerts >= res.Alerts {
+		t.Errorf("measured part-way: %+v, want once at 2,000 records with fewer alerts than at the end", res.Earlier)
+	}
+	var reason, customer, detail bool
 	for _, r := range res.Routes {
+		detail = detail || strings.HasPrefix(r.Route, "/api/v1/alerts/") && !strings.ContainsAny(r.Route, "?") && r.Route != "/api/v1/alerts/deliveries"
 		if r.Bytes == 0 || r.P50Ms <= 0 || r.P95Ms < r.P50Ms || r.MaxMs < r.P95Ms {
 			t.Errorf("%s: %+v", r.Route, r)
 		}
 		reason = reason || strings.Contains(r.Route, "reason=")
 		customer = customer || strings.HasPrefix(r.Route, "/api/v1/customers/")
 	}
-	if !reason || !customer {
+	if !reason || !customer || !detail {
 		t.Errorf("no route with a rule or a customer from the stored data: %+v", res.Routes)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type apiBenchFlags struct {
 	span     time.Duration
 	sqlite   bool
 	noRefr   bool
+	at       string
 }
 
 func (f *apiBenchFlags) register(fs *flag.FlagSet) {
@@ -34,6 +36,23 @@ func (f *apiBenchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.span, "api-span", 90*24*time.Hour, "with -api-only: event time the stored transactions cover, ending now (the CLV model needs 8 weeks)")
 	fs.BoolVar(&f.sqlite, "api-sqlite", false, "with -api-only: fill an embedded SQLite store in a temporary directory instead of PostgreSQL")
 	fs.BoolVar(&f.noRefr, "api-skip-refresh", false, "with -api-only: leave out the customer-analytics refresh after the fill")
+	fs.StringVar(&f.at, "api-measure-at", "", "with -api-only: record counts, comma-separated, at which the fill pauses to refresh and time every route too, e.g. 3000000")
+}
+
+// measureAt parses -api-measure-at.
+func (f *apiBenchFlags) measureAt() ([]int, error) {
+	var out []int
+	for _, v := range strings.Split(f.at, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1000 || n >= f.records {
+			return nil, usageError{fmt.Errorf("invalid value %q for flag -api-measure-at: record counts from 1000 to below -api-records", v)}
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func (f *apiBenchFlags) validate(fs *flag.FlagSet) error {
@@ -57,13 +76,18 @@ func (f *apiBenchFlags) validate(fs *flag.FlagSet) error {
 	case f.span < time.Hour:
 		return usageError{fmt.Errorf("invalid value %v for flag -api-span: at least 1h", f.span)}
 	}
-	return nil
+	_, err := f.measureAt()
+	return err
 }
 
 // runAPIBench runs bench.RunAPI and prints a line per route.
 func runAPIBench(ctx context.Context, f *apiBenchFlags, pg string, seed int64, batch int, asJSON bool, logger *slog.Logger, stdout io.Writer) error {
+	at, err := f.measureAt()
+	if err != nil {
+		return err
+	}
 	cfg := bench.APIConfig{PostgresURL: pg, Records: f.records, Span: f.span, Seed: seed, Batch: batch, Requests: f.requests,
-		SkipRefresh: f.noRefr, Logger: logger}
+		SkipRefresh: f.noRefr, MeasureAt: at, Logger: logger}
 	if f.sqlite {
 		dir, err := os.MkdirTemp("", "shopstream-bench-api-")
 		if err != nil {
@@ -91,12 +115,21 @@ func runAPIBench(ctx context.Context, f *apiBenchFlags, pg string, seed int64, b
 	if err != nil {
 		return err
 	}
+	table := func(routes []bench.APIRoute, load [2]string) {
+		fmt.Fprintf(stdout, "  load average: %s at the start, %s at the end\n", load[0], load[1])
+		fmt.Fprintf(stdout, "  %-10s %9s %9s %9s %9s %9s  %s\n", "page", "first ms", "p50 ms", "p95 ms", "max ms", "bytes", "route")
+		for _, r := range routes {
+			fmt.Fprintf(stdout, "  %-10s %9.1f %9.1f %9.1f %9.1f %9d  %s\n", r.Page, r.FirstMs, r.P50Ms, r.P95Ms, r.MaxMs, r.Bytes, r.Route)
+		}
+	}
+	for _, m := range res.Earlier {
+		fmt.Fprintf(stdout, "API over %s part-way, with %d stored transactions (%d alerts): analytics refresh %.0f s\n\n", res.Store, m.Records, m.Alerts, m.RefreshS)
+		table(m.Routes, m.LoadAvg)
+		fmt.Fprintln(stdout)
+	}
 	fmt.Fprintf(stdout, "API over %s with %d stored transactions (%d alerts, %d customers): filled in %.0f s, analytics refresh %.0f s; %d requests per route, one at a time over loopback\n\n",
 		res.Store, res.Records, res.Alerts, res.Customers, res.FillS, res.RefreshS, res.Requests)
-	fmt.Fprintf(stdout, "  %-10s %9s %9s %9s %9s %9s  %s\n", "page", "first ms", "p50 ms", "p95 ms", "max ms", "bytes", "route")
-	for _, r := range res.Routes {
-		fmt.Fprintf(stdout, "  %-10s %9.1f %9.1f %9.1f %9.1f %9d  %s\n", r.Page, r.FirstMs, r.P50Ms, r.P95Ms, r.MaxMs, r.Bytes, r.Route)
-	}
+	table(res.Routes, res.LoadAvg)
 	if asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Fprintf(stdout, "%s\n", b)

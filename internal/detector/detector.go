@@ -51,11 +51,19 @@ type Model struct {
 	Model   *fraud.ForestModel
 }
 
+// inForce is the scorer in force with the active model version it holds
+// (0 for the rules alone), swapped together so a transaction's alert names
+// the version that scored it.
+type inForce struct {
+	sc      *fraud.Scorer
+	version int
+}
+
 // Detector is the live fraud detection of one process. Safe for concurrent use.
 type Detector struct {
 	cfg     Config
 	log     *slog.Logger
-	scorer  atomic.Pointer[fraud.Scorer]
+	scorer  atomic.Pointer[inForce]
 	shadow  atomic.Pointer[fraud.Scorer]
 	rules   atomic.Pointer[fraud.RuleSet]
 	active  atomic.Pointer[Model]
@@ -121,14 +129,15 @@ func New(cfg Config) (*Detector, error) {
 func (d *Detector) rebuild() error {
 	rules := d.rules.Load()
 	var model fraud.Model
+	version := 0
 	if m := d.active.Load(); m != nil {
-		model = m.Model
+		model, version = m.Model, m.Version
 	}
 	sc, err := fraud.NewScorer(rules, model, d.cfg.Scorer)
 	if err != nil {
 		return err
 	}
-	d.scorer.Store(sc)
+	d.scorer.Store(&inForce{sc: sc, version: version})
 	if m := d.shadowM.Load(); m != nil {
 		sh, err := fraud.NewScorer(rules, m.Model, d.cfg.Scorer)
 		if err != nil {
@@ -142,7 +151,7 @@ func (d *Detector) rebuild() error {
 }
 
 // Scorer returns the scorer in force.
-func (d *Detector) Scorer() *fraud.Scorer { return d.scorer.Load() }
+func (d *Detector) Scorer() *fraud.Scorer { return d.scorer.Load().sc }
 
 // Rules returns the rules in force.
 func (d *Detector) Rules() *fraud.RuleSet { return d.rules.Load() }
@@ -219,13 +228,13 @@ const (
 const featureSample = 16
 
 // Score scores t from the partition's state, fills in row's risk,
-// decision, reasons, sampled features and shadow risk, then folds t into
-// the state.
+// decision, reasons, sampled features, shadow risk and the active model
+// version, then folds t into the state.
 func (p *PartitionScorer) Score(t *event.Transaction, row *store.Tx) {
 	p.state.FeaturesInto(t, &p.f)
 	sc := p.d.scorer.Load()
-	sc.ScoreInto(&p.f, &p.res)
-	row.Risk = p.res.Risk
+	sc.sc.ScoreInto(&p.f, &p.res)
+	row.Risk, row.ModelVersion = p.res.Risk, sc.version
 	row.Decision = p.res.Decision.String()
 	row.ReasonsJSON = p.res.ReasonsJSON()
 	// Feature vectors are kept for model training on a sample of the

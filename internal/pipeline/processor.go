@@ -29,8 +29,9 @@ import (
 // Scorer owns one partition's fraud state and scores its transactions in
 // offset order. It is used by one goroutine at a time.
 type Scorer interface {
-	// Score sets row's Risk, Decision, ReasonsJSON and Features from t and
-	// the partition's state, then folds t into the state.
+	// Score sets row's Risk, Decision, ReasonsJSON, Features and
+	// ModelVersion from t and the partition's state, then folds t into
+	// the state.
 	Score(t *event.Transaction, row *store.Tx)
 	// Replay folds a stored transaction into the state without scoring it;
 	// the processor calls it to rebuild state after an assignment.
@@ -810,6 +811,7 @@ func (p *Processor) alert(part *store.Part, row *store.Tx) {
 	part.Alerts = append(part.Alerts, store.Alert{
 		TransactionID: row.TransactionID, CustomerID: row.CustomerID, EventTime: row.EventTime,
 		Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents,
+		ModelVersion: row.ModelVersion,
 	})
 	payload, _ := json.Marshal(AlertPayload{TransactionID: row.TransactionID, CustomerID: row.CustomerID, EventTime: row.EventTime,
 		Amount: event.Cents(row.TotalCents), Currency: row.Currency, Risk: row.Risk, Decision: row.Decision, Reasons: row.ReasonsJSON})

@@ -65,6 +65,11 @@ type Fraud interface {
 	// the updated alert, or an error wrapping ErrUnknownAlert. by names
 	// who labelled it (the API's authenticated principal), at when.
 	LabelAlert(ctx context.Context, transactionID, status, by string, at time.Time) (*AlertRecord, error)
+	// AlertDetail returns the alert of a transaction with the stored
+	// transaction it was raised for and that transaction's label, or an
+	// error wrapping ErrUnknownAlert. It reads the alert by its key, then
+	// the transaction by (id, event time) and its label by id.
+	AlertDetail(ctx context.Context, transactionID string) (*AlertDetail, error)
 
 	// FraudOutcomes returns the scored transactions of the newest window
 	// of event time, joined with their labels, for live detection
@@ -159,8 +164,9 @@ type AlertFilter struct {
 	Limit int
 	// Decision is "review" or "decline", or "" for both.
 	Decision string
-	// Scenario keeps the alerts whose transaction the generator labelled
-	// with this fraud scenario; "" for all.
+	// Scenario keeps the alerts whose transaction a label names with this
+	// fraud scenario; "" for all. Alerts whose label has not come yet
+	// (AlertRecord.Scenario "") match no scenario.
 	Scenario string
 	// Rule keeps the alerts one of whose reasons is this rule; "" for all.
 	Rule string
@@ -190,6 +196,29 @@ type AlertRecord struct {
 	// LabelledBy names who labelled it last ("" while open, and for
 	// labels recorded before who was kept).
 	LabelledBy string
+	// Scenario is the fraud scenario a label of the transaction names, ""
+	// until one does: label events arrive on the labels topic long after
+	// the alert (chargebacks take days), and only the generator's labels
+	// come with the transaction.
+	Scenario string
+	// ModelVersion is the active fraud model version that scored the
+	// transaction, 0 for the rules alone or not recorded (alerts raised
+	// before the store kept it).
+	ModelVersion int
+}
+
+// AlertDetail is one alert with what it was raised for.
+type AlertDetail struct {
+	Alert AlertRecord
+	// Tx is the stored transaction, nil when retention or an erasure
+	// removed it. Its Features are the vector the transaction was scored
+	// from (every transaction that raised an alert keeps it); its Items
+	// are not read.
+	Tx *Tx
+	// Labelled is set when a label (the generator's, or a label event's)
+	// is stored for the transaction; Fraud is its verdict. An analyst's
+	// verdict is the alert's Status.
+	Labelled, Fraud bool
 }
 
 // OutcomeQuery selects the transactions of FraudOutcomes.

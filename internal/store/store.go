@@ -159,6 +159,10 @@ type Tx struct {
 	// Features is the fraud feature vector the score was computed from,
 	// kept for model training. May be nil.
 	Features []float32
+	// ModelVersion is the active fraud model version Risk came from, 0
+	// for the rules alone. Not stored with the row; it goes to the
+	// transaction's alert.
+	ModelVersion int
 	// ProducedAt is the Kafka record timestamp.
 	ProducedAt time.Time
 	// Raw is the record as consumed. Not stored; kept so a transaction
@@ -209,6 +213,9 @@ type Alert struct {
 	Decision      string
 	ReasonsJSON   []byte
 	AmountCents   int64
+	// ModelVersion is the active fraud model version that scored the
+	// transaction, 0 for the rules alone.
+	ModelVersion int
 }
 
 // OutboxMsg is an outbound message delivered after its transaction commits.

@@ -87,6 +87,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	web.RegisterDeliveries(srv, st)
 	analyticsFixture(t, st)
 	addExperiment(ctx, t, srv, st)
+	// A ring the entity stage found: three customers on one device.
+	ringAt := time.Now().Add(-10 * time.Minute)
+	if err := st.WriteEntityBatch(ctx, &store.EntityBatch{Group: "entities", Topic: "transactions.entities", Parts: []store.EntityPart{{
+		Partition: 0, From: 0, To: 1, Rings: []store.EntityRing{{Key: "device:d-ring", Members: []string{"c-ring-1", "c-ring-2", "c-ring-3"},
+			Entities: []string{"device:d-ring"}, Reason: "3 customers share device d-ring", TransactionID: "tx-ring",
+			FirstEventTime: ringAt, LastEventTime: ringAt, ProducedAt: ringAt}}}}}); err != nil {
+		t.Fatal(err)
+	}
 	recs, err := recsvc.New(recsvc.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -247,14 +255,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cells) != 7 || !strings.HasPrefix(cells[1], "c") || !regexp.MustCompile(`^[0-9,]+\.[0-9]{2}$`).MatchString(cells[2]) ||
-		cells[3] != "0.900" || cells[4] != "decline" || cells[5] != "velocity" {
-		t.Errorf("alert row = %q, want time, customer, amount, risk, decision, reasons, status", cells)
+	if len(cells) != 8 || !strings.HasPrefix(cells[1], "c") || !regexp.MustCompile(`^[0-9,]+\.[0-9]{2}$`).MatchString(cells[2]) ||
+		cells[3] != "0.900" || cells[4] != "decline" || (cells[5] != "card_testing" && cells[5] != "pending label") || cells[6] != "velocity" {
+		t.Errorf("alert row = %q, want time, customer, amount, risk, decision, scenario, reasons, status", cells)
 	}
+	wait("alerts whose label has not come say so, the others name their scenario", `(() => {
+		const cs = [...document.querySelectorAll("#alerts-body tr[data-id] td:nth-child(6)")].map((c) => c.textContent);
+		return cs.includes("pending label") && cs.includes("card_testing"); })()`)
 	const topAlert = `document.querySelector("#alerts-body tr[data-id]").dataset.id`
 	firstAlert := eval(topAlert)
 	wait("a newer alert arrives on top over the stream", topAlert+` !== "`+firstAlert+`"`)
-	labelled := eval(`(() => { const tr = document.querySelector("#alerts-body tr[data-id]"); tr.querySelector("td.label-cell button").click(); return tr.dataset.id; })()`)
+	// An alert whose label came with it: an analyst's verdict on one still
+	// pending would add an "analyst" line of one point to the scenario chart.
+	labelled := eval(`(() => { const tr = [...document.querySelectorAll("#alerts-body tr[data-id]")].find((r) => r.cells[5].textContent === "card_testing");
+		tr.querySelector("td.label-cell button").click(); return tr.dataset.id; })()`)
 	wait("the labelled alert keeps its row and says who labelled it", `(() => { const tr = document.querySelector('#alerts-body tr[data-id="`+labelled+`"]');
 		return tr !== null && tr.querySelector(".status-confirmed_fraud") !== null && /by local at/.test(tr.textContent); })()`)
 	// It stays on a reload too: who and when come from the store.
@@ -269,14 +283,29 @@ func TestDashboardInBrowser(t *testing.T) {
 	eval(`document.querySelector('#fq-scenarios tr[data-scenario="card_testing"]').click(), ""`)
 	wait("the drill-down is in the URL", `location.hash.includes("scenario=card_testing")`)
 	wait("the filter shows the scenario", `document.getElementById("f-scenario").value === "card_testing"`)
-	wait("the API lists the scenario's alerts", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0`)
+	wait("the API lists the scenario's alerts, none pending its label", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0 &&
+		[...document.querySelectorAll("#alerts-body tr[data-id] td:nth-child(6)")].every((c) => c.textContent === "card_testing")`)
 	eval(`(() => { const s = document.getElementById("f-decision"); s.value = "review"; s.dispatchEvent(new Event("change", {bubbles: true})); return ""; })()`)
 	wait("the decision filter is in the URL", `location.hash.includes("decision=review")`)
 	wait("no declined alert is listed", `document.querySelectorAll("#alerts-body tr[data-id]").length === 0 && /matches the filters/.test(document.getElementById("alerts-body").textContent)`)
 	show("#/fraud?range=1h&decision=decline")
 	wait("only declined alerts are listed", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0 && [...document.querySelectorAll("#alerts-body tr[data-id] td:nth-child(5)")].every((c) => c.textContent === "decline")`)
-	eval(`document.querySelector("#alerts-body tr[data-id] td:nth-child(2)").click(), ""`)
-	wait("the alert detail opens with its reasons", `!document.getElementById("alert-detail").classList.contains("hidden") && /velocity/.test(document.getElementById("ad-body").textContent) && location.hash.includes("alert=")`)
+	opened := eval(`(() => { const tr = document.querySelector("#alerts-body tr[data-id]"); tr.cells[1].click(); return tr.dataset.id; })()`)
+	wait("the alert detail opens with its reasons, features, transaction and model, and the URL carries it", `(() => {
+		const box = document.getElementById("alert-detail"), body = document.getElementById("ad-body").textContent;
+		return !box.classList.contains("hidden") && location.hash.includes("alert=`+opened+`") &&
+			document.getElementById("ad-id").textContent === "`+opened+`" && /velocity/.test(body) &&
+			document.querySelectorAll("#ad-body table.features tr[data-feature]").length === 2 &&
+			document.querySelector('#ad-body tr[data-feature="amount"] td.num').textContent === "1" && /v2/.test(body) && /channel, payment/.test(body); })()`)
+	// The detail is addressable: the URL alone opens it in a fresh load,
+	// whether or not the queue's page lists the alert.
+	show("#/fraud?range=1h&status=false_positive&alert=" + opened)
+	wait("the URL alone opens the alert's detail", `!document.getElementById("alert-detail").classList.contains("hidden") &&
+		document.getElementById("ad-id").textContent === "`+opened+`" && document.querySelectorAll("#ad-body table.features tr[data-feature]").length === 2 &&
+		/velocity/.test(document.getElementById("ad-body").textContent)`)
+	show("#/fraud?range=1h&decision=decline")
+	wait("the rings panel lists the ring with its members", `(() => { const tr = document.querySelector('#rings-body tr[data-ring="device:d-ring"]');
+		return tr !== null && /c-ring-1, c-ring-2, c-ring-3/.test(tr.textContent) && tr.querySelectorAll("td.members a").length === 3; })()`)
 	wait("the score histogram has bars", `Number(document.getElementById("chart-scores").dataset.points) > 0`)
 	// Pause, so the rows shown stay put while exported.
 	show("#/fraud?range=1h&decision=decline&refresh=off")
@@ -521,8 +550,12 @@ func (f *feeder) write(ctx context.Context, at time.Time, n int) error {
 		if f.rng.IntN(20) == 0 {
 			tx.Risk, tx.Decision, tx.ReasonsJSON = 0.9, "decline", []byte(`["velocity"]`)
 			p.Alerts = append(p.Alerts, store.Alert{TransactionID: id, CustomerID: tx.CustomerID, EventTime: tx.EventTime,
-				Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents})
+				Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents, ModelVersion: 2})
 			label.Fraud, label.Scenario = f.rng.IntN(5) != 0, "card_testing" // four in five alerts are fraud
+			if f.rng.IntN(3) == 0 {
+				p.Txs = append(p.Txs, tx)
+				continue // one alert in three awaits its label
+			}
 		} else if f.rng.IntN(100) == 0 {
 			label.Fraud, label.Scenario = true, "stolen_card" // missed
 		}

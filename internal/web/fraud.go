@@ -36,7 +36,9 @@ type FraudDeps struct {
 // RegisterFraud adds the fraud API (docs/fraud.md shows every response):
 //
 //	GET  /api/v1/alerts?status=open&limit=50&since_id=N&cursor=C   alerts, newest first, with reasons
+//	GET  /api/v1/alerts/{transaction_id}                  one alert with its label, features and transaction
 //	POST /api/v1/alerts/{transaction_id}/label            {"label": "fraud"|"false_positive"}
+//	GET  /api/v1/fraud/rings?limit=20                     the entity stage's rings with their members
 //	GET  /api/v1/fraud/rules                              rules and thresholds in force
 //	GET  /api/v1/fraud/metrics?window=1h|24h|all          live precision, recall, FPR, PR-AUC
 //	GET  /api/v1/fraud/series?since=T&until=T&step=1h      precision and recall per scenario over time
@@ -64,7 +66,9 @@ func RegisterFraud(s *Server, deps FraudDeps) {
 	}
 	h := &fraudAPI{deps: deps, measure: metrics}
 	s.Handle("GET /api/v1/alerts", http.HandlerFunc(h.alerts))
+	s.Handle("GET /api/v1/alerts/{transaction_id}", http.HandlerFunc(h.alertDetail))
 	s.Handle("POST /api/v1/alerts/{transaction_id}/label", http.HandlerFunc(h.label))
+	s.Handle("GET /api/v1/fraud/rings", http.HandlerFunc(h.rings))
 	s.Handle("GET /api/v1/fraud/rules", http.HandlerFunc(h.rules))
 	s.Handle("GET /api/v1/fraud/metrics", http.HandlerFunc(h.metrics))
 	s.Handle("GET /api/v1/fraud/series", http.HandlerFunc(h.series))

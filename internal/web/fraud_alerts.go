@@ -30,6 +30,13 @@ type AlertJSON struct {
 	// LabelledBy names who labelled it last: the token's name and role,
 	// "local" without authentication; null while open.
 	LabelledBy *string `json:"labelled_by"`
+	// Scenario is the fraud scenario a label of the transaction names,
+	// null until one does: the generator's labels come with the
+	// transaction, label events (chargebacks) weeks later.
+	Scenario *string `json:"scenario"`
+	// ModelVersion is the active model version that scored it, null for
+	// the rules alone (and alerts raised before it was recorded).
+	ModelVersion *int `json:"model_version"`
 }
 
 func alertJSON(a *store.AlertRecord) AlertJSON {
@@ -46,6 +53,14 @@ func alertJSON(a *store.AlertRecord) AlertJSON {
 			by = "unknown"
 		}
 		out.LabelledBy = &by
+	}
+	if a.Scenario != "" {
+		sc := a.Scenario
+		out.Scenario = &sc
+	}
+	if a.ModelVersion != 0 {
+		v := a.ModelVersion
+		out.ModelVersion = &v
 	}
 	return out
 }

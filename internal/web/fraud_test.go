@@ -217,6 +217,8 @@ func TestFraudAPI(t *testing.T) {
 			fraudFixture(t, st)
 			e := newFraudEnv(t, st)
 			t.Run("alerts", func(t *testing.T) { testAlertsAPI(t, e) })
+			t.Run("alert detail", func(t *testing.T) { testAlertDetailAPI(t, e) })
+			t.Run("rings", func(t *testing.T) { testRingsAPI(t, e) })
 			t.Run("label", func(t *testing.T) { testLabelAPI(t, e) })
 			t.Run("metrics", func(t *testing.T) { testMetricsAPI(t, e) })
 			t.Run("series", func(t *testing.T) { testSeriesAPI(t, e) })
@@ -225,6 +227,46 @@ func TestFraudAPI(t *testing.T) {
 			t.Run("models", func(t *testing.T) { testModelsAPI(t, e) })
 			t.Run("score", func(t *testing.T) { testScoreAPI(t, e) })
 		})
+	}
+}
+
+// testAlertDetailAPI reads one alert with its label, features and
+// transaction, one whose label has not come, and an unknown one.
+func testAlertDetailAPI(t *testing.T, e *fraudEnv) {
+	var d web.AlertDetailJSON
+	e.call(t, "GET", "/api/v1/alerts/f2", "", 200, &d)
+	if d.TransactionID != "f2" || d.Decision != "review" || d.Risk != 0.5 || d.Scenario == nil || *d.Scenario != "card_testing" ||
+		d.Label == nil || !d.Label.Fraud || d.Label.Scenario == nil || *d.Label.Scenario != "card_testing" {
+		t.Fatalf("detail of f2 = %+v", d)
+	}
+	if len(d.Features) != 2 || d.Features[0] != (web.FeatureJSON{Name: fraud.FeatureNames[0], Value: 1}) ||
+		d.Features[1] != (web.FeatureJSON{Name: fraud.FeatureNames[1], Value: 2.5}) {
+		t.Fatalf("features of f2 = %+v", d.Features)
+	}
+	if tx := d.Transaction; tx == nil || tx.CustomerID != "alice" || tx.AmountCents != 1002 || tx.Currency == "" || tx.Channel == "" ||
+		tx.ShadowRisk == nil || *tx.ShadowRisk != 0.7 || tx.Offset != 2 || !tx.EventTime.Equal(fraudBase.Add(2*time.Minute)) {
+		t.Fatalf("transaction of f2 = %+v", d.Transaction)
+	}
+	var pending web.AlertDetailJSON
+	e.call(t, "GET", "/api/v1/alerts/f7", "", 200, &pending)
+	if pending.Label != nil || pending.Scenario != nil || pending.Transaction == nil || pending.Transaction.ShadowRisk != nil {
+		t.Fatalf("detail of f7 (no label yet) = %+v", pending)
+	}
+	// f0 was approved: a transaction without an alert is not found.
+	var e404 web.ErrorResponse
+	e.call(t, "GET", "/api/v1/alerts/f0", "", 404, &e404)
+	if e404.Error.Code != "not_found" {
+		t.Fatalf("unknown alert answered %+v", e404)
+	}
+}
+
+// testRingsAPI: a store that keeps rings answers an empty list while the
+// entity stage has found none.
+func testRingsAPI(t *testing.T, e *fraudEnv) {
+	var r web.RingsResponse
+	e.call(t, "GET", "/api/v1/fraud/rings?limit=5", "", 200, &r)
+	if !r.Enabled || r.Rings == nil || len(r.Rings) != 0 {
+		t.Fatalf("rings = %+v, want enabled and none", r)
 	}
 }
 

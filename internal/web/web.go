@@ -116,6 +116,8 @@ var routes = map[string]Access{
 	"GET /api/v1/products/top":                   {Role: Viewer},
 	// Fraud (fraud.go). Scoring changes nothing but is a POST.
 	"GET /api/v1/alerts":                          {Role: Viewer},
+	"GET /api/v1/alerts/{transaction_id}":         {Role: Viewer},
+	"GET /api/v1/fraud/rings":                     {Role: Viewer},
 	"POST /api/v1/alerts/{transaction_id}/label":  {Role: Analyst},
 	"GET /api/v1/fraud/rules":                     {Role: Viewer},
 	"GET /api/v1/fraud/metrics":                   {Role: Viewer},

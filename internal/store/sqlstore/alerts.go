@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,17 +11,21 @@ import (
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-const alertCols = `id, transaction_id, customer_id, event_time, amount_cents, risk, decision, CAST(reasons AS TEXT), status, created_at, labelled_at, labelled_by`
+const alertCols = `id, transaction_id, customer_id, event_time, amount_cents, risk, decision, CAST(reasons AS TEXT), status, created_at, labelled_at, labelled_by, scenario, model_version`
 
 func scanAlert(row Row) (store.AlertRecord, error) {
 	var a store.AlertRecord
 	var reasons string
 	var by *string
+	var version *int
 	err := row.Scan(&a.ID, &a.TransactionID, &a.CustomerID, &a.EventTime, &a.AmountCents, &a.Risk, &a.Decision, &reasons,
-		&a.Status, &a.CreatedAt, &a.LabelledAt, &by)
+		&a.Status, &a.CreatedAt, &a.LabelledAt, &by, &a.Scenario, &version)
 	a.ReasonsJSON, a.EventTime, a.CreatedAt, a.LabelledAt = []byte(reasons), a.EventTime.UTC(), a.CreatedAt.UTC(), utcp(a.LabelledAt)
 	if by != nil {
 		a.LabelledBy = *by
+	}
+	if version != nil {
+		a.ModelVersion = *version
 	}
 	return a, err
 }
@@ -28,8 +33,8 @@ func scanAlert(row Row) (store.AlertRecord, error) {
 // Alerts implements store.Fraud. The alerts come newest first by ID, so
 // the ID of the last one is a stable cursor whatever is written since;
 // each filter is one condition of the same statement, so the database
-// walks the ID index (or the status, decision or event-time index, when
-// that one is more selective) and stops at the page's end.
+// walks the ID index (or the status, decision, scenario or event-time
+// index, when that one is more selective) and stops at the page's end.
 func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertRecord, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -71,9 +76,11 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 		where = append(where, `CAST(reasons AS TEXT) LIKE `+arg(RuleReasonPattern(f.Rule))+` ESCAPE '\'`)
 	}
 	if f.Scenario != "" {
-		// scenario <> '' lets both databases use the partial index of
-		// the labels that name one (a bound value proves nothing).
-		where = append(where, "transaction_id IN (SELECT l.transaction_id FROM labels l WHERE l.scenario = "+arg(f.Scenario)+" AND l.scenario <> '')")
+		// The alert carries its label's scenario (migration 0020), so the
+		// filter walks (scenario, id) newest first; scenario <> '' lets
+		// both databases use that partial index (a bound value proves
+		// nothing).
+		where = append(where, "scenario = "+arg(f.Scenario)+" AND scenario <> ''")
 	}
 	q := `SELECT ` + alertCols + ` FROM alerts`
 	if len(where) > 0 {
@@ -85,6 +92,49 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}
 	return out, nil
+}
+
+// AlertDetail implements store.Fraud: three reads by key, the alert's,
+// the transaction's (by id and event time, so PostgreSQL looks in the
+// one day partition that holds it) and the label's.
+func (s *Store) AlertDetail(ctx context.Context, transactionID string) (*store.AlertDetail, error) {
+	db := s.d.DB()
+	a, err := scanAlert(db.QueryRow(ctx, `SELECT `+alertCols+` FROM alerts WHERE transaction_id = $1`, transactionID))
+	if errors.Is(err, ErrNoRows) {
+		return nil, fmt.Errorf("transaction %q: %w", transactionID, store.ErrUnknownAlert)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the alert of %s: %w", transactionID, err)
+	}
+	d := &store.AlertDetail{Alert: a}
+	t := store.Tx{TransactionID: transactionID}
+	var shadow *float64
+	var reasons string
+	err = db.QueryRow(ctx, `SELECT customer_id, event_time, total_cents, currency, payment_method, channel, card_bin, card_last4,
+		device_id, ip_address, ip_country, ip_hosting, billing_country, shipping_country, kafka_partition, kafka_offset,
+		risk, decision, CAST(reasons AS TEXT), shadow_risk, features, produced_at
+		FROM transactions WHERE transaction_id = $1 AND event_time = $2`, transactionID, a.EventTime).Scan(
+		&t.CustomerID, &t.EventTime, &t.TotalCents, &t.Currency, &t.PaymentMethod, &t.Channel, &t.CardBIN, &t.CardLast4,
+		&t.DeviceID, &t.IPAddress, &t.IPCountry, &t.IPHosting, &t.BillingCountry, &t.ShippingCountry, &t.Partition, &t.Offset,
+		&t.Risk, &t.Decision, &reasons, &shadow, &t.Features, &t.ProducedAt)
+	switch {
+	case err == nil:
+		t.EventTime, t.ProducedAt, t.ReasonsJSON, t.ModelVersion = t.EventTime.UTC(), t.ProducedAt.UTC(), []byte(reasons), a.ModelVersion
+		if shadow != nil {
+			t.ShadowRisk, t.HasShadow = *shadow, true
+		}
+		d.Tx = &t
+	case !errors.Is(err, ErrNoRows):
+		return nil, fmt.Errorf("reading the transaction of alert %s: %w", transactionID, err)
+	}
+	err = db.QueryRow(ctx, `SELECT fraud FROM labels WHERE transaction_id = $1`, transactionID).Scan(&d.Fraud)
+	switch {
+	case err == nil:
+		d.Labelled = true
+	case !errors.Is(err, ErrNoRows):
+		return nil, fmt.Errorf("reading the label of alert %s: %w", transactionID, err)
+	}
+	return d, nil
 }
 
 // RuleReasonPattern is the LIKE pattern (escape character \) matching the

@@ -248,8 +248,25 @@ func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []sto
 			quar = append(quar, []any{Sanitize(q.Reason), Sanitize(q.Detail), raw, q.Partition, q.Offset, Sanitize(q.Expected), now,
 				quarantineSource(q.Partition), Sanitize(topic)})
 		}
+		// An alert takes the scenario of a label in its own batch (the
+		// generator's, from the record's headers); later labels reach it
+		// through the labels table's trigger (migration 0020).
+		var scenario map[string]string
+		for _, l := range p.Labels {
+			if l.Scenario != "" {
+				if scenario == nil {
+					scenario = make(map[string]string)
+				}
+				scenario[l.TransactionID] = l.Scenario
+			}
+		}
 		for _, a := range p.Alerts {
-			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, a.Risk, a.Decision, string(a.ReasonsJSON), a.AmountCents, now})
+			var version any
+			if a.ModelVersion != 0 {
+				version = a.ModelVersion
+			}
+			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, a.Risk, a.Decision, string(a.ReasonsJSON), a.AmountCents, now,
+				scenario[a.TransactionID], version})
 		}
 		for _, o := range p.Outbox {
 			outbox = append(outbox, []any{o.Kind, o.Target, o.Key, o.Headers, o.Payload, now, now})
@@ -262,7 +279,8 @@ func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []sto
 	}{
 		{"labels", []string{"transaction_id", "fraud", "scenario"}, labels},
 		{"quarantine", []string{"reason", "detail", "raw", "kafka_partition", "kafka_offset", "expected", "quarantined_at", "source", "topic"}, quar},
-		{"alerts", []string{"transaction_id", "customer_id", "event_time", "risk", "decision", "reasons", "amount_cents", "created_at"}, alerts},
+		{"alerts", []string{"transaction_id", "customer_id", "event_time", "risk", "decision", "reasons", "amount_cents", "created_at",
+			"scenario", "model_version"}, alerts},
 		{"outbox", []string{"kind", "target", "msg_key", "headers", "payload", "created_at", "next_attempt_at"}, outbox},
 	}
 	for _, t := range tables {

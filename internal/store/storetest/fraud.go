@@ -26,6 +26,7 @@ func RunFraud[S store.Store](t *testing.T, open func(t *testing.T) S) {
 		{"ModelStatusErrors", testModelStatusErrors},
 		{"Alerts", testAlerts},
 		{"AlertFilters", testAlertFilters},
+		{"AlertDetail", testAlertDetail},
 		{"Outcomes", testOutcomes},
 		{"OutcomesSampled", testOutcomesSampled},
 		{"Rollups", testRollups},
@@ -439,6 +440,79 @@ func testAlerts(t *testing.T, s store.Store, f store.Fraud) {
 	}
 	if _, err := f.LabelAlert(ctx, "x0", "maybe", "x", when); err == nil {
 		t.Fatal("labelling with an unknown status succeeded")
+	}
+}
+
+// testAlertDetail reads one alert with its transaction, features, model
+// version and label; the scenario of a label event that comes after the
+// alert reaches the alert (and the scenario filter) through the labels
+// table, whichever path writes the label.
+func testAlertDetail(t *testing.T, s store.Store, f store.Fraud) {
+	ctx := context.Background()
+	a := scored("d-a", 0, 0, fbase, "review", `[{"rule":"order_velocity","reason":"fast","weight":0.95}]`, 7)
+	a.ModelVersion, a.Currency, a.Channel, a.ShadowRisk, a.HasShadow = 3, "EUR", "app", 0.25, true
+	b := scored("d-b", 0, 1, fbase.Add(time.Minute), "decline", `[{"rule":"geo_mismatch","reason":"far","weight":0.5}]`, 9)
+	alertA, alertB := alertOf(a), alertOf(b)
+	alertA.ModelVersion = a.ModelVersion
+	writeParts(t, s, map[int32][]store.Tx{0: {a, b}}, []store.Label{{TransactionID: "d-b", Fraud: true, Scenario: "bot_burst"}},
+		[]store.Alert{alertA, alertB})
+
+	d, err := f.AlertDetail(ctx, "d-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Alert.TransactionID != "d-a" || d.Alert.ModelVersion != 3 || d.Alert.Scenario != "" || d.Labelled || d.Fraud ||
+		d.Alert.Decision != "review" || d.Alert.Status != store.AlertOpen {
+		t.Fatalf("detail of an alert with no label yet = %+v", d)
+	}
+	if d.Tx == nil {
+		t.Fatal("detail without its stored transaction")
+	}
+	if tx := d.Tx; tx.CustomerID != "c-d-a" || !tx.EventTime.Equal(fbase) || tx.Currency != "EUR" || tx.Channel != "app" ||
+		tx.TotalCents != a.TotalCents || !tx.HasShadow || tx.ShadowRisk != 0.25 || tx.Decision != "review" ||
+		fmt.Sprint(tx.Features) != "[7 0.5 -2]" || tx.Partition != 0 || tx.Offset != 0 {
+		t.Fatalf("detail's transaction = %+v", tx)
+	}
+	d, err = f.AlertDetail(ctx, "d-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Alert.Scenario != "bot_burst" || !d.Labelled || !d.Fraud || d.Alert.ModelVersion != 0 || fmt.Sprint(d.Tx.Features) != "[9 0.5 -2]" {
+		t.Fatalf("detail of an alert labelled in its batch = %+v, tx %+v", d, d.Tx)
+	}
+	if _, err := f.AlertDetail(ctx, "nope"); !errors.Is(err, store.ErrUnknownAlert) {
+		t.Fatalf("detail of an unknown alert: %v, want ErrUnknownAlert", err)
+	}
+	byScenario := func(sc string) string {
+		as, err := f.Alerts(ctx, store.AlertFilter{Scenario: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, a := range as {
+			ids = append(ids, a.TransactionID+"/"+a.Scenario)
+		}
+		return strings.Join(ids, ",")
+	}
+	if got := byScenario("bot_burst"); got != "d-b/bot_burst" {
+		t.Fatalf("scenario bot_burst = %q", got)
+	}
+
+	l, ok := s.(store.Labeller)
+	if !ok {
+		return
+	}
+	// A chargeback weeks later names the scenario of d-a.
+	writeLabels(t, l, labelBatch(0, LabelEvent("cb-d-a", "d-a", "chargeback", true, "account_takeover", fbase.Add(20*24*time.Hour), 0)), fbase)
+	d, err = f.AlertDetail(ctx, "d-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Alert.Scenario != "account_takeover" || !d.Labelled || !d.Fraud {
+		t.Fatalf("detail after the chargeback = %+v", d.Alert)
+	}
+	if got := byScenario("account_takeover"); got != "d-a/account_takeover" {
+		t.Fatalf("scenario account_takeover after the chargeback = %q", got)
 	}
 }
 

@@ -148,7 +148,7 @@ on("minute", (d) => {
 
 // ---- Fraud ----
 
-const fr = { alerts: [], cursor: null, review: 0.4 };
+const fr = { alerts: [], cursor: null, review: 0.4, detail: null };
 
 function reasonShort(r) {
   if (typeof r === "string") return r;
@@ -182,14 +182,16 @@ function alertQuery() {
 }
 
 // matches says whether an alert from the live stream passes the filters
-// in the URL, as the API would have it. The stream's alerts carry no
-// scenario, so with a scenario filter only the API's pages are shown.
+// in the URL, as the API would have it. A new alert's scenario is known
+// only when its label came with it (the generator's); label events come
+// weeks later, so with a scenario filter most live alerts wait for their
+// label before they match.
 function matches(a) {
   const p = state.params;
   const rules = Array.isArray(a.reasons) ? a.reasons.filter((r) => r && r.rule).map((r) => r.rule) : [];
   if (p.get("customer") && a.customer_id !== p.get("customer")) return false;
   if (p.get("decision") && a.decision !== p.get("decision")) return false;
-  if (p.get("scenario")) return false;
+  if (p.get("scenario") && a.scenario !== p.get("scenario")) return false;
   if (p.get("reason") && !rules.includes(p.get("reason"))) return false;
   if (p.get("min_amount") && a.amount < Number(p.get("min_amount"))) return false;
   if (p.get("max_amount") && a.amount > Number(p.get("max_amount"))) return false;
@@ -212,8 +214,10 @@ function alertRow(a) {
   fillStatus(st, a);
   const amount = el("td", fmt2.format(a.amount), "num");
   amount.dataset.csv = String(a.amount);
+  const sc = el("td", a.scenario || "pending label", a.scenario ? "scenario" : "scenario pending");
+  if (!a.scenario) sc.title = "no label has named a scenario yet: chargebacks and analysts' labels arrive after the alert";
   tr.append(el("td", fmtTime(a.event_time)), el("td", a.customer_id), amount, el("td", a.risk.toFixed(3), "num"),
-    el("td", a.decision, "decision-" + a.decision), rs, st);
+    el("td", a.decision, "decision-" + a.decision), sc, rs, st);
   tr.addEventListener("click", (ev) => { if (!ev.target.closest("button")) setParam("alert", a.transaction_id); });
   if (state.params.get("alert") === a.transaction_id) tr.classList.add("selected");
   return tr;
@@ -240,6 +244,7 @@ function fillStatus(td, a) {
         const out = await postJSON("api/v1/alerts/" + encodeURIComponent(a.transaction_id) + "/label", { label });
         Object.assign(a, out);
         fillStatus(td, a);
+        if (fr.detail && fr.detail.id === a.transaction_id) { fr.detail = null; showDetail(); }
       } catch (e) {
         $("alerts-count").textContent = "labelling failed: " + e.message;
       }
@@ -255,7 +260,7 @@ function drawAlerts() {
   const shown = fr.alerts.filter((a) => !state.params.get("customer") || a.customer_id === state.params.get("customer"));
   const rows = shown.map(alertRow);
   const filtered = [...alertQuery().keys()].length > 0 || state.params.get("customer");
-  if (rows.length === 0) rows.push(emptyRow(7, filtered ? "no alert matches the filters: clear them or widen the range" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
+  if (rows.length === 0) rows.push(emptyRow(8, filtered ? "no alert matches the filters: clear them or widen the range" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
   $("alerts-body").replaceChildren(...rows);
   $("alerts-count").textContent = shown.length + " shown" + (fr.cursor ? ", older ones on the next page" : ", the oldest reached");
   $("alerts-more").disabled = !fr.cursor;
@@ -268,26 +273,104 @@ function drawAlerts() {
   showDetail();
 }
 
-function showDetail() {
+// showDetail shows the alert named in the URL (alert=transaction id), read
+// from GET /api/v1/alerts/{id} whether or not the queue lists it: the
+// transaction, the label, the reasons and the scored features.
+async function showDetail() {
   const id = state.params.get("alert");
   const box = $("alert-detail");
-  const a = id && fr.alerts.find((x) => x.transaction_id === id);
-  box.classList.toggle("hidden", !a);
-  if (!a) return;
-  $("ad-id").textContent = a.transaction_id;
+  box.classList.toggle("hidden", !id);
+  if (!id) { fr.detail = null; return; }
+  if (fr.detail && fr.detail.id === id) return;
+  fr.detail = { id };
+  $("ad-id").textContent = id;
+  let a;
+  try {
+    a = await getJSON("api/v1/alerts/" + encodeURIComponent(id));
+  } catch (e) {
+    if (fr.detail && fr.detail.id === id) {
+      $("ad-body").replaceChildren(el("p", e.status === 404 ? "No alert for transaction " + id + ": only reviewed and declined transactions raise one." : e.message, "error"));
+    }
+    return;
+  }
+  if (!fr.detail || fr.detail.id !== id) return; // another alert was opened meanwhile
+  fr.detail.data = a;
+  const t = a.transaction;
   const dl = el("dl");
   const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
   add("customer", a.customer_id);
   add("event time", fmtTime(a.event_time));
-  add("amount", fmt2.format(a.amount));
-  add("risk", a.risk.toFixed(3));
+  add("amount", t ? money(t.amount, t.currency, 2) : fmt2.format(a.amount));
+  if (t) {
+    add("channel, payment", t.channel + ", " + t.payment_method);
+    add("card", t.card_bin + "…" + t.card_last4);
+    add("device", t.device_id);
+    add("IP country", (t.ip_country || "unknown") + (t.ip_hosting ? " (hosting)" : ""));
+    add("billing, shipping", t.billing_country + ", " + t.shipping_country);
+  }
+  add("risk", a.risk.toFixed(3) + (t && t.shadow_risk != null ? " (shadow model " + t.shadow_risk.toFixed(3) + ")" : ""));
   add("decision", a.decision);
-  add("status", (statusNames[a.status] || a.status) + (a.labelled_at ? " (labelled " + fmtTime(a.labelled_at) + ")" : ""));
-  const ul = el("ul");
-  for (const r of Array.isArray(a.reasons) ? a.reasons : []) ul.append(el("li", reasonLong(r)));
+  add("model", a.model_version == null ? "rules only" : "v" + a.model_version);
+  add("status", (statusNames[a.status] || a.status) + (a.labelled_at ? " by " + (a.labelled_by || "unknown") + " at " + fmtTime(a.labelled_at) : ""));
+  add("label", a.label ? (a.label.fraud ? "fraud" : "legitimate") + (a.label.scenario ? ", " + a.label.scenario : "") : "pending label");
+  const reasons = el("ul", undefined, "reasons");
+  for (const r of Array.isArray(a.reasons) ? a.reasons : []) reasons.append(el("li", reasonLong(r)));
+  if (!reasons.children.length) reasons.append(el("li", "no rule fired: the model's score alone"));
+  const parts = [dl, el("h3", "reasons"), reasons, el("h3", "features")];
+  if (a.features) {
+    const tb = el("tbody");
+    for (const f of a.features) {
+      const tr = el("tr");
+      tr.dataset.feature = f.name;
+      tr.append(el("td", f.name), el("td", Number.isInteger(f.value) ? fmtInt.format(f.value) : f.value.toFixed(3), "num"));
+      tb.append(tr);
+    }
+    const table = el("table", undefined, "features");
+    const head = el("tr");
+    head.append(el("th", "feature"), el("th", "value", "num"));
+    const thead = el("thead");
+    thead.append(head);
+    table.append(thead, tb);
+    const wrap = el("div", undefined, "scroll");
+    wrap.append(table);
+    parts.push(wrap);
+  } else {
+    parts.push(el("p", "The transaction is no longer stored (retention or an erasure), and its features with it."));
+  }
   const link = el("a", "customer page");
   link.href = "#/customers?range=" + state.range + "&customer=" + encodeURIComponent(a.customer_id);
-  $("ad-body").replaceChildren(dl, el("h3", "reasons and features"), ul, link);
+  parts.push(link);
+  $("ad-body").replaceChildren(...parts);
+}
+
+// The rings panel: the entity stage's rings with their members, each a
+// link to the customer's page.
+async function loadRings() {
+  let r;
+  try {
+    r = await getJSON("api/v1/fraud/rings?limit=20");
+  } catch (e) {
+    $("rings-sub").textContent = "no rings: " + e.message;
+    return;
+  }
+  const rows = r.rings.map((g) => {
+    const tr = el("tr");
+    tr.dataset.ring = g.key;
+    const members = el("td", undefined, "members");
+    g.members.forEach((m, i) => {
+      if (i) members.append(document.createTextNode(", "));
+      const a = el("a", m);
+      a.href = "#/fraud?range=" + state.range + "&customer=" + encodeURIComponent(m);
+      a.title = "this customer's alerts";
+      members.append(a);
+    });
+    tr.append(el("td", fmtTime(g.updated_at)), el("td", fmtInt.format(g.members.length), "num"), members,
+      el("td", g.entities.join(", ")), el("td", g.reason));
+    return tr;
+  });
+  if (!rows.length) rows.push(emptyRow(5, r.enabled ? "no rings found: the entity stage looks for them when shopstream runs with --entities" : "this store keeps no rings"));
+  $("rings-body").replaceChildren(...rows);
+  $("rings-sub").textContent = r.rings.length ? "customers joined by shared devices and cards, most recently grown first" : "";
 }
 
 async function loadAlerts(older) {
@@ -363,6 +446,7 @@ page("fraud", {
       }, () => { fr.rules = false; });
     }
     await loadAlerts(false);
+    loadRings();
     const win = metricsWindow(r.seconds);
     loadCost(win);
     try {

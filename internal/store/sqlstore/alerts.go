@@ -76,7 +76,7 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 		where = append(where, `CAST(reasons AS TEXT) LIKE `+arg(RuleReasonPattern(f.Rule))+` ESCAPE '\'`)
 	}
 	if f.Scenario != "" {
-		// The alert carries its label's scenario (migration 0020), so the
+		// The alert carries its label's scenario (migration 0021), so the
 		// filter walks (scenario, id) newest first; scenario <> '' lets
 		// both databases use that partial index (a bound value proves
 		// nothing).

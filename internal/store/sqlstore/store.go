@@ -250,7 +250,7 @@ func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []sto
 		}
 		// An alert takes the scenario of a label in its own batch (the
 		// generator's, from the record's headers); later labels reach it
-		// through the labels table's trigger (migration 0020).
+		// through the labels table's trigger (migration 0021).
 		var scenario map[string]string
 		for _, l := range p.Labels {
 			if l.Scenario != "" {

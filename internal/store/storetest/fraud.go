@@ -503,7 +503,7 @@ func testAlertDetail(t *testing.T, s store.Store, f store.Fraud) {
 		return
 	}
 	// A chargeback weeks later names the scenario of d-a.
-	writeLabels(t, l, labelBatch(0, LabelEvent("cb-d-a", "d-a", "chargeback", true, "account_takeover", fbase.Add(20*24*time.Hour), 0)), fbase)
+	writeLabels(t, l, labelBatch(0, LabelEvent("cb-d-a", "d-a", "chargeback", true, "account_takeover", fbase.Add(20*24*time.Hour), 0)), labelOpts(fbase))
 	d, err = f.AlertDetail(ctx, "d-a")
 	if err != nil {
 		t.Fatal(err)

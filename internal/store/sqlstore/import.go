@@ -45,26 +45,7 @@ func (s *Store) WriteImport(ctx context.Context, b *store.Batch, d *store.Derive
 }
 
 func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store.Derived) error {
-	stored, err := s.d.LockOffsets(ctx, tx, b)
-	if err != nil {
-		return fmt.Errorf("locking offsets: %w", err)
-	}
-	if err := store.Fence(b, stored); err != nil {
-		return err // nothing written: rolled back
-	}
-	if err := s.applyErasures(ctx, tx, b); err != nil {
-		return err
-	}
-	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
-		if c, _ := s.d.Classify(err); c == DuplicateKey {
-			return errDuplicateKey
-		}
-		return fmt.Errorf("copying transactions: %w", err)
-	}
-	if err := s.insertRest(ctx, tx, b.Topic, b.Parts); err != nil {
-		return err
-	}
-	if err := s.markReplays(ctx, tx, b.Parts); err != nil {
+	if err := s.writeTxRows(ctx, tx, b); err != nil {
 		return err
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, d.Customers); err != nil {
@@ -81,6 +62,7 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 	} else if err := s.upsertRollups(ctx, tx, d.Rollups); err != nil {
 		return err
 	}
+	var err error
 	if fast && len(d.Windows) > 0 {
 		err = u.UpsertImportWindows(ctx, tx, d.Windows)
 	} else {

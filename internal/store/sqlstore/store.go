@@ -181,7 +181,10 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 // transactions; WriteBatch then finds which.
 var errDuplicateKey = errors.New("duplicate transaction id")
 
-func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
+// writeTxRows is the start every batch write shares, the stream's and an
+// import's: it locks and fences the batch's offsets, applies erasures, and
+// writes the transactions with the rows that go with each of them.
+func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch) error {
 	stored, err := s.d.LockOffsets(ctx, tx, b)
 	if err != nil {
 		return fmt.Errorf("locking offsets: %w", err)
@@ -202,6 +205,13 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 		return err
 	}
 	if err := s.markReplays(ctx, tx, b.Parts); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
+	if err := s.writeTxRows(ctx, tx, b); err != nil {
 		return err
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -24,24 +23,7 @@ func (s *Store) WriteImport(ctx context.Context, b *store.Batch, d *store.Derive
 	if len(b.Parts) == 0 {
 		return nil
 	}
-	err := s.d.Tx(ctx, func(tx DB) error { return s.writeImport(ctx, tx, b, d) })
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, errDuplicateKey) {
-		return s.duplicates(ctx, b.Parts)
-	}
-	if c, msg := s.d.Classify(err); c != Transient {
-		return &store.RejectedError{Message: Sanitize(msg), Err: err}
-	}
-	if _, fenced := store.IsFenced(err); fenced || errors.Is(err, store.ErrAlreadyCommitted) {
-		return err
-	}
-	n := 0
-	for i := range b.Parts {
-		n += b.Parts[i].Len()
-	}
-	return fmt.Errorf("writing an import batch of %d records: %w", n, err)
+	return s.runBatch(ctx, b, "an import batch", func(tx DB) error { return s.writeImport(ctx, tx, b, d) })
 }
 
 func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store.Derived) error {

@@ -157,7 +157,16 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	if len(b.Parts) == 0 {
 		return nil
 	}
-	err := s.d.Tx(ctx, func(tx DB) error { return s.writeBatch(ctx, tx, b) })
+	return s.runBatch(ctx, b, "a batch", func(tx DB) error { return s.writeBatch(ctx, tx, b) })
+}
+
+// runBatch runs write in one store transaction and turns its failure into
+// what the writers act on: a duplicate key into the duplicates' report, a
+// refusal into a RejectedError, a fence or an earlier commit as it is, and
+// anything else into a transient error naming the batch (what: "a batch",
+// "an import batch") and its size.
+func (s *Store) runBatch(ctx context.Context, b *store.Batch, what string, write func(tx DB) error) error {
+	err := s.d.Tx(ctx, write)
 	if err == nil {
 		return nil
 	}
@@ -174,7 +183,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	for i := range b.Parts {
 		n += b.Parts[i].Len()
 	}
-	return fmt.Errorf("writing a batch of %d records: %w", n, err)
+	return fmt.Errorf("writing %s of %d records: %w", what, n, err)
 }
 
 // errDuplicateKey rolls back a batch whose transactions hit the key of

@@ -290,15 +290,23 @@ rules:
 		ds, _ := s.Deliveries(ctx, store.DeliveryFilter{Destination: "board", Status: "sent"})
 		return len(ds) == 5
 	})
-	// Every alert is accounted for in the record.
-	all, err := s.Deliveries(ctx, store.DeliveryFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Every alert is accounted for in the record. The chat has the digest
+	// before the dispatcher records it as sent, so wait for the record to
+	// settle (no row pending) before counting.
+	var all []store.Delivery
 	byStatus := map[alertroute.Status]int{}
-	for _, dl := range all {
-		byStatus[dl.Status]++
-	}
+	waitFor(t, "no delivery pending", func() bool {
+		var err error
+		all, err = s.Deliveries(ctx, store.DeliveryFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byStatus = map[alertroute.Status]int{}
+		for _, dl := range all {
+			byStatus[dl.Status]++
+		}
+		return byStatus[alertroute.Pending] == 0
+	})
 	// 5 declines x 2 + the group and the digest sent; 30 grouped; 4 rate-limited
 	if byStatus[alertroute.Sent] != 12 || byStatus[alertroute.Grouped] != 30 || byStatus[alertroute.RateLimited] != 4 || len(all) != 46 {
 		t.Errorf("record by status %v of %d rows", byStatus, len(all))

@@ -19,6 +19,11 @@ ARG GO_IMAGE=golang:1.26
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
 FROM ${GO_IMAGE} AS build
+# The official golang images set GOTOOLCHAIN=local, which would build with
+# the image's own Go even when go.mod's toolchain line names a newer patch
+# release (the one with the standard library's security fixes,
+# docs/security.md); auto fetches that toolchain when the image's is older.
+ENV GOTOOLCHAIN=auto
 WORKDIR /src
 # Modules first, so a change of the sources reuses the downloaded modules.
 COPY go.mod go.sum ./

@@ -27,6 +27,10 @@ import (
 //	         time, summed over channels: count, alerts, revenue per currency
 //	alerts   the alerts stored since the previous tick ({"alerts": [AlertJSON]},
 //	         oldest first, at most streamMaxAlerts a tick), when there are any
+//	labels   the alerts whose label changed since the previous tick: a
+//	         label event named their scenario, an analyst marked them
+//	         ({"alerts": [AlertJSON]}, in the order of the change, at most
+//	         streamMaxAlerts a tick), when there are any
 //	quality  the quality counts of the last five minutes (QualityResponse
 //	         without findings)
 //
@@ -60,7 +64,10 @@ type streamHub struct {
 	lastTotal int64
 	changedAt *time.Time
 	lastAlert int64
-	tick      int
+	// lastChange is the number of the last alert change sent
+	// (store.AlertChanges), -1 until the first tick has read it.
+	lastChange int64
+	tick       int
 }
 
 func (s *Server) hub() *streamHub {
@@ -82,6 +89,7 @@ func (h *streamHub) subscribe() (chan []byte, [][]byte) {
 		// Alerts stored while no tab listened are the API's to page
 		// through: a fresh start sends only those after it.
 		h.lastAlert = 0
+		h.lastChange = -1
 		go h.run()
 	}
 	var first [][]byte
@@ -166,6 +174,10 @@ func (h *streamHub) once() {
 		h.alerts(ctx, a)
 	}
 
+	if c, ok := h.s.cfg.Store.(store.AlertChanges); ok {
+		h.changes(ctx, c)
+	}
+
 	if q, ok := h.s.cfg.Store.(store.Quality); ok && (h.tick%5 == 1) {
 		to := now.UTC().Truncate(time.Minute).Add(time.Minute)
 		from := to.Add(-5 * time.Minute)
@@ -212,6 +224,26 @@ func (h *streamHub) alerts(ctx context.Context, a interface {
 	h.publish("alerts", map[string][]AlertJSON{"alerts": out})
 }
 
+// changes publishes the alerts whose label changed since the last tick,
+// the way alerts publishes new ones: the first tick only notes where the
+// changes are, later ones send those past it.
+func (h *streamHub) changes(ctx context.Context, c store.AlertChanges) {
+	as, next, err := c.AlertChanges(ctx, h.lastChange, streamMaxAlerts)
+	if err != nil {
+		h.s.log.Warn("stream: reading the changed alerts", "err", err)
+		return
+	}
+	h.lastChange = next
+	if len(as) == 0 {
+		return
+	}
+	out := make([]AlertJSON, 0, len(as))
+	for i := range as {
+		out = append(out, alertJSON(&as[i]))
+	}
+	h.publish("labels", map[string][]AlertJSON{"alerts": out})
+}
+
 // publish encodes one event and hands it to every subscriber; one whose
 // buffer is full is dropped (its handler sees the channel closed).
 func (h *streamHub) publish(kind string, v any) {
@@ -225,7 +257,7 @@ func (h *streamHub) publish(kind string, v any) {
 	msg := b.Bytes()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if kind != "alerts" {
+	if kind != "alerts" && kind != "labels" {
 		h.latest[kind] = msg
 	}
 	for ch := range h.subs {

@@ -299,7 +299,7 @@ function connect() {
     freshness();
     if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
   };
-  for (const kind of ["summary", "ready", "minute", "alerts", "quality", "end"]) {
+  for (const kind of ["summary", "ready", "minute", "alerts", "labels", "quality", "end"]) {
     es.addEventListener(kind, (ev) => {
       let d;
       try { d = JSON.parse(ev.data); } catch (e) { return; }

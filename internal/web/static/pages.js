@@ -207,6 +207,8 @@ function alertRow(a) {
   const tr = el("tr");
   tr.dataset.id = a.transaction_id;
   tr.dataset.alert = String(a.id);
+  tr.dataset.scenario = a.scenario || "";
+  tr.dataset.status = a.status;
   const reasons = Array.isArray(a.reasons) ? a.reasons : [];
   const rs = el("td", reasons.map(reasonShort).join(", "), "reasons");
   rs.title = reasons.map(reasonLong).join("\n");
@@ -520,6 +522,34 @@ on("alerts", (d) => {
     alertsDrawPending = true;
     setTimeout(() => { alertsDrawPending = false; drawAlerts(); }, 1000);
   }
+});
+
+// A label that arrives after its alert (a chargeback naming the
+// scenario, an analyst's verdict in another tab) comes as a labels event:
+// a listed alert's row is drawn again where it is, or leaves the list if
+// it no longer passes the filters; one not listed that passes them now
+// joins it in ID order, unless it is older than the pages loaded.
+on("labels", (d) => {
+  let insert = false;
+  for (const a of d.alerts) {
+    const i = fr.alerts.findIndex((x) => x.id === a.id);
+    if (i >= 0) {
+      if (matches(a)) {
+        fr.alerts[i] = a;
+        const tr = $("alerts-body").querySelector('tr[data-alert="' + a.id + '"]');
+        if (tr && state.page === "fraud") tr.replaceWith(alertRow(a));
+      } else {
+        fr.alerts.splice(i, 1);
+        insert = true;
+      }
+    } else if (matches(a) && !(fr.cursor && fr.alerts.length && a.id < fr.alerts[fr.alerts.length - 1].id)) {
+      const at = fr.alerts.findIndex((x) => x.id < a.id);
+      fr.alerts.splice(at < 0 ? fr.alerts.length : at, 0, a);
+      insert = true;
+    }
+    if (fr.detail && fr.detail.id === a.transaction_id && state.page === "fraud") { fr.detail = null; showDetail(); }
+  }
+  if (insert && state.page === "fraud") drawAlerts();
 });
 
 $("alert-filters").addEventListener("change", () => {

@@ -149,6 +149,29 @@ function axisSize(self, values, axisIdx, cycleNum) {
   return Math.ceil(size) + 4;
 }
 
+// sparsePoints is uPlot's own rule for showing a series' points: when
+// there is room for them between the values shown.
+function sparsePoints(u, si, i0, i1) {
+  const x = u.data[0];
+  if (i0 == null || i1 == null || x.length === 0) return false;
+  const dim = Math.abs(u.valToPos(x[i1], "x", true) - u.valToPos(x[i0], "x", true));
+  return dim / (u.series[si].points.space * devicePixelRatio) >= i1 - i0;
+}
+
+// lonePoints is uPlot's points filter: when uPlot shows no points (the
+// series is dense), the indexes of the values a line cannot show, whose
+// neighbours in the visible range are missing.
+function lonePoints(u, si, show) {
+  if (show) return null;
+  const d = u.data[si], [i0, i1] = u.series[0].idxs || [0, d.length - 1];
+  const out = [];
+  for (let i = i0; i <= i1; i++) {
+    if (d[i] == null) continue;
+    if ((i === i0 || d[i - 1] == null) && (i === i1 || d[i + 1] == null)) out.push(i);
+  }
+  return out.length ? out : null;
+}
+
 // Chart draws series over time in a .chart element. spec: {height, series:
 // [{label, color, scale, fmt, bars, fill}], scales: {name: {min, max}},
 // axes: [{scale, fmt, side}], time (default true)}. The legend shows the
@@ -175,11 +198,20 @@ class Chart {
     const time = spec.time !== false;
     const series = [{ label: time ? "time" : spec.xLabel || "x",
       value: (u, v) => (v == null ? (time ? "latest" : "") : time ? fmtTime(v * 1000) : (spec.xFmt || String)(v)) }];
+    // Dots of lone values: the first series' the largest, so that dots of
+    // the same value at the same time show as rings around each other.
+    const lines = spec.series.filter((s) => !s.bars).length;
+    let line = 0;
     spec.series.forEach((s, i) => {
       const color = cssVar(s.color) || s.color;
       const f = s.fmt || compact;
       const o = { label: s.label, stroke: color, width: 2, scale: s.scale || "y", spanGaps: false,
         value: (u, v) => { const x = v == null ? latest(u, i + 1) : v; return x == null ? "–" : f(x); } };
+      if (!s.bars) {
+        // A value with no neighbour to draw a line to (one point, or one
+        // between gaps) is drawn as a dot, whatever the density.
+        o.points = { size: 7 + 4 * (lines - 1 - line++), fill: color, stroke: color, show: sparsePoints, filter: lonePoints };
+      }
       if (s.bars) {
         o.paths = uPlot.paths.bars({ size: [0.8, 40] });
         o.fill = color + "66";

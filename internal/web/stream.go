@@ -40,8 +40,10 @@ import (
 // the server shuts down, and when the session or token it was opened with
 // no longer authenticates (an "end" event says why).
 
-// streamTick is how often the hub reads the store.
-const streamTick = time.Second
+// streamTick is how often the hub reads the store; a hub takes the value
+// in force when the server first streams (a benchmark shortens it to push
+// ten updates a second).
+var streamTick = time.Second
 
 // streamMaxAlerts bounds the alerts sent per tick; more are left to the
 // alerts API, which pages.
@@ -68,11 +70,12 @@ type streamHub struct {
 	// (store.AlertChanges), -1 until the first tick has read it.
 	lastChange int64
 	tick       int
+	every      time.Duration // streamTick when the hub was made
 }
 
 func (s *Server) hub() *streamHub {
 	s.hubOnce.Do(func() {
-		s.streamHub = &streamHub{s: s, subs: map[chan []byte]struct{}{}, latest: map[string][]byte{}, lastTotal: -1}
+		s.streamHub = &streamHub{s: s, subs: map[chan []byte]struct{}{}, latest: map[string][]byte{}, lastTotal: -1, every: streamTick}
 	})
 	return s.streamHub
 }
@@ -110,7 +113,7 @@ func (h *streamHub) unsubscribe(ch chan []byte) {
 // run reads and publishes once a tick until no subscriber is left or the
 // server shuts down.
 func (h *streamHub) run() {
-	t := time.NewTicker(streamTick)
+	t := time.NewTicker(h.every)
 	defer t.Stop()
 	for {
 		h.once()
@@ -134,7 +137,7 @@ func (h *streamHub) run() {
 
 // once reads what changed and publishes it.
 func (h *streamHub) once() {
-	ctx, cancel := context.WithTimeout(context.Background(), streamTick*3)
+	ctx, cancel := context.WithTimeout(context.Background(), max(h.every*3, 3*time.Second))
 	defer cancel()
 	now := time.Now()
 	h.tick++

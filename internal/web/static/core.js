@@ -242,7 +242,15 @@ class Chart {
       if (!scales[a.scale]) scales[a.scale] = { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.1)] };
     }
     this.u = new uPlot({ width: this.width(), height: spec.height || 240, series, axes, scales,
-      legend: { live: true }, cursor: { points: { size: 6 } } }, this.data, this.el.querySelector(".plot") || this.el);
+      legend: { live: true }, cursor: { points: { size: 6 } }, hooks: { draw: [() => this.drawn()] } }, this.data, this.el.querySelector(".plot") || this.el);
+  }
+
+  // drawn counts the chart's draws (data-draws) and tells Chart.onDraw,
+  // where a benchmark listens.
+  drawn() {
+    this.draws = (this.draws || 0) + 1;
+    this.el.dataset.draws = String(this.draws);
+    if (Chart.onDraw) Chart.onDraw(this);
   }
 
   width() { return Math.max(240, (this.el.clientWidth || this.el.parentElement.clientWidth || 320) - 4); }

@@ -136,17 +136,21 @@ function cssVar(name) { return getComputedStyle(document.documentElement).getPro
 
 const charts = new Set();
 
-// axisSize fits an axis to its longest label, so none is clipped.
+// axisSize fits an axis to its longest label, so none is clipped. A
+// left axis is at least 56 px wide: the time axis's first label, with its
+// date ("12/3/26 2:54am", centred on its tick), overhangs the plot's left
+// edge by up to half its width.
 function axisSize(self, values, axisIdx, cycleNum) {
   const axis = self.axes[axisIdx];
   if (cycleNum > 1) return axis._size;
+  const least = axis.side === 3 && self.axes[0].scale === "x" && self.scales.x.time ? 56 : 0;
   let size = axis.ticks.size + axis.gap;
   const longest = (values || []).reduce((a, v) => (v != null && String(v).length > a.length ? String(v) : a), "");
   if (longest !== "") {
     self.ctx.font = axis.font[0];
     size += self.ctx.measureText(longest).width / devicePixelRatio;
   }
-  return Math.ceil(size) + 4;
+  return Math.max(least, Math.ceil(size) + 4);
 }
 
 // sparsePoints is uPlot's own rule for showing a series' points: when

@@ -482,9 +482,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 }
 
-// smallPNG re-encodes a screenshot with a palette of its 256 most common
-// colours (a dashboard has few beyond its text's anti-aliasing), for the
-// screenshots kept in docs/img.
+// smallPNG re-encodes a screenshot with a palette of 256 colours, for the
+// screenshots kept in docs/img. A dashboard has few colours beyond its
+// text's anti-aliasing, but the greys of that can outnumber a small dot
+// of colour (the freshness indicator's): the palette takes first the most
+// common colour of each of the most common cells of 16 levels a channel,
+// so that every hue on the page keeps one, then the most common colours
+// left.
 func smallPNG(b []byte) ([]byte, error) {
 	img, err := png.Decode(bytes.NewReader(b))
 	if err != nil {
@@ -497,6 +501,7 @@ func smallPNG(b []byte) ([]byte, error) {
 			counts[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)]++
 		}
 	}
+	key := func(c color.RGBA) uint32 { return uint32(c.R)<<24 | uint32(c.G)<<16 | uint32(c.B)<<8 | uint32(c.A) }
 	common := make([]color.RGBA, 0, len(counts))
 	for c := range counts {
 		common = append(common, c)
@@ -505,12 +510,36 @@ func smallPNG(b []byte) ([]byte, error) {
 		if counts[common[i]] != counts[common[j]] {
 			return counts[common[i]] > counts[common[j]]
 		}
-		key := func(c color.RGBA) uint32 { return uint32(c.R)<<24 | uint32(c.G)<<16 | uint32(c.B)<<8 | uint32(c.A) }
 		return key(common[i]) < key(common[j])
 	})
+	type cell struct {
+		n    int
+		best color.RGBA // the first of common in the cell: its most common
+	}
+	cells := map[uint32]*cell{}
+	var order []uint32
+	for _, c := range common {
+		k := uint32(c.R>>4)<<12 | uint32(c.G>>4)<<8 | uint32(c.B>>4)<<4 | uint32(c.A>>4)
+		if cells[k] == nil {
+			cells[k] = &cell{best: c}
+			order = append(order, k)
+		}
+		cells[k].n += counts[c]
+	}
+	sort.SliceStable(order, func(i, j int) bool { return cells[order[i]].n > cells[order[j]].n })
 	pal := make(color.Palette, 0, 256)
-	for _, c := range common[:min(256, len(common))] {
-		pal = append(pal, c)
+	in := map[color.RGBA]bool{}
+	for _, k := range order[:min(256, len(order))] {
+		pal = append(pal, cells[k].best)
+		in[cells[k].best] = true
+	}
+	for _, c := range common {
+		if len(pal) == 256 {
+			break
+		}
+		if !in[c] {
+			pal = append(pal, c)
+		}
 	}
 	out := image.NewPaletted(r, pal)
 	draw.Draw(out, r, img, r.Min, draw.Src)

@@ -151,6 +151,20 @@ type LabelledVector struct {
 	Fraud    bool
 }
 
+// AlertChanges is implemented by stores that number the changes of their
+// alerts (migration 0022): a label naming the alert's scenario days after
+// it was raised, an analyst's verdict. The dashboard's live stream
+// follows them by number as it follows new alerts by ID.
+type AlertChanges interface {
+	// AlertChanges returns the alerts whose scenario or status changed
+	// after the change numbered after, in the order of their latest
+	// change, at most limit (at most 1000), and the number to ask after
+	// next: that of the last one returned, or after when none changed.
+	// With after < 0 it returns no alert and the latest number (0 when
+	// no alert has changed), where a poller starts.
+	AlertChanges(ctx context.Context, after int64, limit int) ([]AlertRecord, int64, error)
+}
+
 // AlertFilter selects alerts.
 type AlertFilter struct {
 	// Status is one of the Alert* statuses, or "" for all.

@@ -189,7 +189,8 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 			for label, n := range c.Series {
 				if n < 20 {
-					t.Errorf("%s: #%s: series %q drew %d pixels, want a visible line (>= 20)", page, c.ID, label, n)
+					t.Errorf("%s: #%s: series %q drew %d pixels, want a visible line (>= 20); data %s", page, c.ID, label, n,
+						eval(`JSON.stringify([...charts].find((c) => c.el.id === "`+c.ID+`").data)`))
 				}
 			}
 		}
@@ -285,6 +286,64 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the filter shows the scenario", `document.getElementById("f-scenario").value === "card_testing"`)
 	wait("the API lists the scenario's alerts, none pending its label", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0 &&
 		[...document.querySelectorAll("#alerts-body tr[data-id] td:nth-child(6)")].every((c) => c.textContent === "card_testing")`)
+	// Labels arriving late: a chargeback names the scenario of an alert
+	// that was pending its label. A listed alert's row says so in place;
+	// with a filter by that scenario, the alert joins the list. Both over
+	// the stream, without a reload of the queue.
+	var late []string
+	if as, err := st.Alerts(ctx, store.AlertFilter{Limit: 50}); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, a := range as {
+			if a.Scenario == "" && a.Status == "open" && len(late) < 2 {
+				late = append(late, a.TransactionID)
+			}
+		}
+	}
+	if len(late) < 2 {
+		t.Fatalf("%d of the newest stored alerts pend their label, want 2", len(late))
+	}
+	labelOffset := int64(0)
+	label := func(id, kind string, fraud bool, scenario string) {
+		t.Helper()
+		if _, err := st.WriteLabels(ctx, &store.Batch{Group: "shopstream", Topic: "labels", Parts: []store.Part{{Partition: 0, From: labelOffset, To: labelOffset + 1,
+			LabelEvents: []store.LabelEvent{{LabelID: kind + "-" + id, TransactionID: id, Kind: kind, Fraud: fraud, Scenario: scenario,
+				EventTime: time.Now(), Offset: labelOffset}}}}}, store.LabelOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		labelOffset++
+	}
+	countLoads := `(() => { if (!window.countsAlertLoads) { window.countsAlertLoads = true; const f = window.fetch;
+		window.fetch = (u, o) => { if (/^api\/v1\/alerts\?/.test(String(u))) window.alertLoads++; return f(u, o); }; }
+		window.alertLoads = 0; return ""; })()`
+	show("#/fraud?range=1h")
+	wait("the first pending alert is listed", `document.documentElement.dataset.loading === "0" && document.querySelector('#alerts-body tr[data-id="`+late[0]+`"][data-scenario=""]') !== null`)
+	eval(countLoads)
+	label(late[0], "chargeback", true, "account_takeover")
+	wait("the listed alert's row shows its scenario in place", `document.querySelector('#alerts-body tr[data-id="`+late[0]+`"][data-scenario="account_takeover"]') !== null &&
+		document.querySelector('#alerts-body tr[data-id="`+late[0]+`"] td:nth-child(6)').textContent === "account_takeover"`)
+	if n := eval(`String(window.alertLoads)`); n != "0" {
+		t.Errorf("the queue was loaded %s times from the API while the label arrived: want it from the stream", n)
+	}
+	show("#/fraud?range=1h&scenario=account_takeover")
+	wait("the account_takeover list shows only the first", `document.documentElement.dataset.loading === "0" && document.getElementById("f-scenario").value === "account_takeover" &&
+		document.querySelectorAll("#alerts-body tr[data-id]").length === 1 && document.querySelector('#alerts-body tr[data-id="`+late[0]+`"]') !== null`)
+	eval(countLoads)
+	label(late[1], "chargeback", true, "account_takeover")
+	wait("the late-labelled alert joins the filtered list over the stream, newest first", `document.querySelectorAll("#alerts-body tr[data-id]").length === 2 &&
+		document.querySelector('#alerts-body tr[data-id="`+late[1]+`"][data-scenario="account_takeover"]') !== null &&
+		document.querySelector('#alerts-body tr[data-id="`+late[1]+`"] td:nth-child(6)').textContent === "account_takeover" &&
+		document.querySelector("#alerts-body tr[data-id]").dataset.id === "`+late[0]+`"`)
+	if n := eval(`String(window.alertLoads)`); n != "0" {
+		t.Errorf("the queue was loaded %s times from the API while the label arrived: want it from the stream", n)
+	}
+	// An analyst's verdict of legitimate on the first: no longer fraud of
+	// the scenario, it leaves the filtered list.
+	label(late[0], "analyst", false, "")
+	wait("the alert whose label changed leaves the filtered list", `document.querySelector('#alerts-body tr[data-id="`+late[0]+`"]') === null &&
+		document.querySelector('#alerts-body tr[data-id="`+late[1]+`"]') !== null`)
+	show("#/fraud?range=1h&scenario=card_testing")
+	wait("the card_testing list is back", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0 && document.getElementById("f-scenario").value === "card_testing"`)
 	eval(`(() => { const s = document.getElementById("f-decision"); s.value = "review"; s.dispatchEvent(new Event("change", {bubbles: true})); return ""; })()`)
 	wait("the decision filter is in the URL", `location.hash.includes("decision=review")`)
 	wait("no declined alert is listed", `document.querySelectorAll("#alerts-body tr[data-id]").length === 0 && /matches the filters/.test(document.getElementById("alerts-body").textContent)`)
@@ -423,9 +482,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 }
 
-// smallPNG re-encodes a screenshot with a palette of its 256 most common
-// colours (a dashboard has few beyond its text's anti-aliasing), for the
-// screenshots kept in docs/img.
+// smallPNG re-encodes a screenshot with a palette of 256 colours, for the
+// screenshots kept in docs/img. A dashboard has few colours beyond its
+// text's anti-aliasing, but the greys of that can outnumber a small dot
+// of colour (the freshness indicator's): the palette takes first the most
+// common colour of each of the most common cells of 16 levels a channel,
+// so that every hue on the page keeps one, then the most common colours
+// left.
 func smallPNG(b []byte) ([]byte, error) {
 	img, err := png.Decode(bytes.NewReader(b))
 	if err != nil {
@@ -438,6 +501,7 @@ func smallPNG(b []byte) ([]byte, error) {
 			counts[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)]++
 		}
 	}
+	key := func(c color.RGBA) uint32 { return uint32(c.R)<<24 | uint32(c.G)<<16 | uint32(c.B)<<8 | uint32(c.A) }
 	common := make([]color.RGBA, 0, len(counts))
 	for c := range counts {
 		common = append(common, c)
@@ -446,12 +510,36 @@ func smallPNG(b []byte) ([]byte, error) {
 		if counts[common[i]] != counts[common[j]] {
 			return counts[common[i]] > counts[common[j]]
 		}
-		key := func(c color.RGBA) uint32 { return uint32(c.R)<<24 | uint32(c.G)<<16 | uint32(c.B)<<8 | uint32(c.A) }
 		return key(common[i]) < key(common[j])
 	})
+	type cell struct {
+		n    int
+		best color.RGBA // the first of common in the cell: its most common
+	}
+	cells := map[uint32]*cell{}
+	var order []uint32
+	for _, c := range common {
+		k := uint32(c.R>>4)<<12 | uint32(c.G>>4)<<8 | uint32(c.B>>4)<<4 | uint32(c.A>>4)
+		if cells[k] == nil {
+			cells[k] = &cell{best: c}
+			order = append(order, k)
+		}
+		cells[k].n += counts[c]
+	}
+	sort.SliceStable(order, func(i, j int) bool { return cells[order[i]].n > cells[order[j]].n })
 	pal := make(color.Palette, 0, 256)
-	for _, c := range common[:min(256, len(common))] {
-		pal = append(pal, c)
+	in := map[color.RGBA]bool{}
+	for _, k := range order[:min(256, len(order))] {
+		pal = append(pal, cells[k].best)
+		in[cells[k].best] = true
+	}
+	for _, c := range common {
+		if len(pal) == 256 {
+			break
+		}
+		if !in[c] {
+			pal = append(pal, c)
+		}
 	}
 	out := image.NewPaletted(r, pal)
 	draw.Draw(out, r, img, r.Min, draw.Src)

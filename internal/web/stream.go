@@ -27,6 +27,10 @@ import (
 //	         time, summed over channels: count, alerts, revenue per currency
 //	alerts   the alerts stored since the previous tick ({"alerts": [AlertJSON]},
 //	         oldest first, at most streamMaxAlerts a tick), when there are any
+//	labels   the alerts whose label changed since the previous tick: a
+//	         label event named their scenario, an analyst marked them
+//	         ({"alerts": [AlertJSON]}, in the order of the change, at most
+//	         streamMaxAlerts a tick), when there are any
 //	quality  the quality counts of the last five minutes (QualityResponse
 //	         without findings)
 //
@@ -36,8 +40,10 @@ import (
 // the server shuts down, and when the session or token it was opened with
 // no longer authenticates (an "end" event says why).
 
-// streamTick is how often the hub reads the store.
-const streamTick = time.Second
+// streamTick is how often the hub reads the store; a hub takes the value
+// in force when the server first streams (a benchmark shortens it to push
+// ten updates a second).
+var streamTick = time.Second
 
 // streamMaxAlerts bounds the alerts sent per tick; more are left to the
 // alerts API, which pages.
@@ -60,12 +66,16 @@ type streamHub struct {
 	lastTotal int64
 	changedAt *time.Time
 	lastAlert int64
-	tick      int
+	// lastChange is the number of the last alert change sent
+	// (store.AlertChanges), -1 until the first tick has read it.
+	lastChange int64
+	tick       int
+	every      time.Duration // streamTick when the hub was made
 }
 
 func (s *Server) hub() *streamHub {
 	s.hubOnce.Do(func() {
-		s.streamHub = &streamHub{s: s, subs: map[chan []byte]struct{}{}, latest: map[string][]byte{}, lastTotal: -1}
+		s.streamHub = &streamHub{s: s, subs: map[chan []byte]struct{}{}, latest: map[string][]byte{}, lastTotal: -1, every: streamTick}
 	})
 	return s.streamHub
 }
@@ -82,6 +92,7 @@ func (h *streamHub) subscribe() (chan []byte, [][]byte) {
 		// Alerts stored while no tab listened are the API's to page
 		// through: a fresh start sends only those after it.
 		h.lastAlert = 0
+		h.lastChange = -1
 		go h.run()
 	}
 	var first [][]byte
@@ -102,7 +113,7 @@ func (h *streamHub) unsubscribe(ch chan []byte) {
 // run reads and publishes once a tick until no subscriber is left or the
 // server shuts down.
 func (h *streamHub) run() {
-	t := time.NewTicker(streamTick)
+	t := time.NewTicker(h.every)
 	defer t.Stop()
 	for {
 		h.once()
@@ -126,7 +137,7 @@ func (h *streamHub) run() {
 
 // once reads what changed and publishes it.
 func (h *streamHub) once() {
-	ctx, cancel := context.WithTimeout(context.Background(), streamTick*3)
+	ctx, cancel := context.WithTimeout(context.Background(), max(h.every*3, 3*time.Second))
 	defer cancel()
 	now := time.Now()
 	h.tick++
@@ -164,6 +175,10 @@ func (h *streamHub) once() {
 		Alerts(context.Context, store.AlertFilter) ([]store.AlertRecord, error)
 	}); ok {
 		h.alerts(ctx, a)
+	}
+
+	if c, ok := h.s.cfg.Store.(store.AlertChanges); ok {
+		h.changes(ctx, c)
 	}
 
 	if q, ok := h.s.cfg.Store.(store.Quality); ok && (h.tick%5 == 1) {
@@ -212,6 +227,26 @@ func (h *streamHub) alerts(ctx context.Context, a interface {
 	h.publish("alerts", map[string][]AlertJSON{"alerts": out})
 }
 
+// changes publishes the alerts whose label changed since the last tick,
+// the way alerts publishes new ones: the first tick only notes where the
+// changes are, later ones send those past it.
+func (h *streamHub) changes(ctx context.Context, c store.AlertChanges) {
+	as, next, err := c.AlertChanges(ctx, h.lastChange, streamMaxAlerts)
+	if err != nil {
+		h.s.log.Warn("stream: reading the changed alerts", "err", err)
+		return
+	}
+	h.lastChange = next
+	if len(as) == 0 {
+		return
+	}
+	out := make([]AlertJSON, 0, len(as))
+	for i := range as {
+		out = append(out, alertJSON(&as[i]))
+	}
+	h.publish("labels", map[string][]AlertJSON{"alerts": out})
+}
+
 // publish encodes one event and hands it to every subscriber; one whose
 // buffer is full is dropped (its handler sees the channel closed).
 func (h *streamHub) publish(kind string, v any) {
@@ -225,7 +260,7 @@ func (h *streamHub) publish(kind string, v any) {
 	msg := b.Bytes()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if kind != "alerts" {
+	if kind != "alerts" && kind != "labels" {
 		h.latest[kind] = msg
 	}
 	for ch := range h.subs {

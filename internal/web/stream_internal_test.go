@@ -153,6 +153,23 @@ func TestStreamFollowsTheStore(t *testing.T) {
 	if a := as["alerts"]; len(a) != 1 || a[0].Decision != "decline" || a[0].CustomerID != "c1" {
 		t.Errorf("alerts event = %+v, want the declined transaction of c1", a)
 	}
+	// Its chargeback arrives on the labels topic: the alert, now with its
+	// scenario, comes again as a labels event.
+	if a := as["alerts"]; len(a) == 1 {
+		lb := &store.Batch{Group: "g", Topic: "labels", Parts: []store.Part{{Partition: 0, From: 0, To: 1, LabelEvents: []store.LabelEvent{{
+			LabelID: "cb-1", TransactionID: a[0].TransactionID, Kind: "chargeback", Fraud: true, Scenario: "card_testing", ReasonCode: "10.4",
+			EventTime: time.Now()}}}}}
+		if _, err := st.WriteLabels(ctx, lb, store.LabelOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var ls map[string][]AlertJSON
+		if err := json.Unmarshal([]byte(next(t, evs, "labels").data), &ls); err != nil {
+			t.Fatal(err)
+		}
+		if l := ls["alerts"]; len(l) != 1 || l[0].TransactionID != a[0].TransactionID || l[0].Scenario == nil || *l[0].Scenario != "card_testing" {
+			t.Errorf("labels event = %+v, want the alert with scenario card_testing", l)
+		}
+	}
 	var m map[string][]StreamMinute
 	for {
 		if err := json.Unmarshal([]byte(next(t, evs, "minute").data), &m); err != nil {

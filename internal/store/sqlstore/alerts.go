@@ -94,6 +94,40 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 	return out, nil
 }
 
+// AlertChanges implements store.AlertChanges: the partial index on
+// label_seq holds only the alerts that changed, so both reads walk it.
+func (s *Store) AlertChanges(ctx context.Context, after int64, limit int) ([]store.AlertRecord, int64, error) {
+	if after < 0 {
+		var last int64
+		err := s.d.DB().QueryRow(ctx, `SELECT label_seq FROM alerts WHERE label_seq > 0 ORDER BY label_seq DESC LIMIT 1`).Scan(&last)
+		if err != nil && !errors.Is(err, ErrNoRows) {
+			return nil, 0, fmt.Errorf("reading the latest alert change: %w", err)
+		}
+		return nil, last, nil
+	}
+	limit = min(max(limit, 1), 1000)
+	next := after
+	out, err := collect(ctx, s.d.DB(), `SELECT label_seq, `+alertCols+` FROM alerts WHERE label_seq > $1 ORDER BY label_seq LIMIT $2`,
+		[]any{after, limit}, func(r Rows) (store.AlertRecord, error) {
+			var seq int64
+			a, err := scanAlert(seqRow{r, &seq})
+			next = max(next, seq)
+			return a, err
+		})
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the changed alerts: %w", err)
+	}
+	return out, next, nil
+}
+
+// seqRow scans a leading change number, then the alert.
+type seqRow struct {
+	r   Row
+	seq *int64
+}
+
+func (x seqRow) Scan(dest ...any) error { return x.r.Scan(append([]any{x.seq}, dest...)...) }
+
 // AlertDetail implements store.Fraud: three reads by key, the alert's,
 // the transaction's (by id and event time, so PostgreSQL looks in the
 // one day partition that holds it) and the label's.

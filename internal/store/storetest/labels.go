@@ -25,6 +25,7 @@ func RunLabels[S store.Store](t *testing.T, open func(t *testing.T) S) {
 		{"SweepSince", testLabelsSweepSince},
 		{"Fenced", testLabelsFenced},
 		{"AnalystWins", testLabelsAnalystWins},
+		{"AlertChanges", testAlertChanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -330,6 +331,44 @@ func testLabelsAnalystWins(t *testing.T, s store.Store, l store.Labeller) {
 		t.Fatalf("alert reopened: labelled %v fraud %v scenario %q, want the chargeback's truth", lab, fr, sc)
 	}
 	CheckRollupsMatchLabels(t, s)
+}
+
+// testAlertChanges: a label naming an alert's scenario and an analyst's
+// verdict each number a change of the alert, in order; the lock the label
+// writer takes and a label of a transaction without an alert do not.
+func testAlertChanges(t *testing.T, s store.Store, l store.Labeller) {
+	ctx := context.Background()
+	c, ok := s.(store.AlertChanges)
+	if !ok {
+		t.Fatalf("%T does not implement store.AlertChanges", s)
+	}
+	a, b, n := scored("a", 0, 0, fbase, "decline", "[]", 0), scored("b", 0, 1, fbase, "review", "[]", 0), scored("n", 0, 2, fbase, "approve", "[]", 0)
+	writeParts(t, s, map[int32][]store.Tx{0: {a, b, n}}, nil, []store.Alert{alertOf(a), alertOf(b)})
+	as, start, err := c.AlertChanges(ctx, -1, 10)
+	if err != nil || len(as) != 0 || start != 0 {
+		t.Fatalf("before any change: %d alerts, start %d, %v; want none from 0", len(as), start, err)
+	}
+	writeLabels(t, l, labelBatch(0, LabelEvent("cb-b", "b", "chargeback", true, "stolen_card", fbase.Add(24*time.Hour), 0),
+		LabelEvent("cb-n", "n", "chargeback", true, "stolen_card", fbase.Add(24*time.Hour), 0)), labelOpts(fbase))
+	if _, err := s.(store.Fraud).LabelAlert(ctx, "a", store.AlertConfirmedFraud, "analyst", fbase); err != nil {
+		t.Fatal(err)
+	}
+	as, next, err := c.AlertChanges(ctx, start, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 2 || as[0].TransactionID != "b" || as[0].Scenario != "stolen_card" || as[1].TransactionID != "a" || as[1].Status != store.AlertConfirmedFraud || next <= start {
+		t.Fatalf("changes after %d: %+v, next %d; want b's scenario, then a's verdict", start, as, next)
+	}
+	if _, latest, err := c.AlertChanges(ctx, -1, 10); err != nil || latest != next {
+		t.Errorf("latest change %d (%v), want %d", latest, err, next)
+	}
+	if as, again, err := c.AlertChanges(ctx, next, 10); err != nil || len(as) != 0 || again != next {
+		t.Errorf("changes after %d: %d alerts, next %d, %v; want none", next, len(as), again, err)
+	}
+	if as, first, err := c.AlertChanges(ctx, start, 1); err != nil || len(as) != 1 || as[0].TransactionID != "b" || first >= next {
+		t.Errorf("one change after %d: %+v, next %d, %v; want b's alone", start, as, first, err)
+	}
 }
 
 // UnlabelledBackfill is the backfill of the unlabelled risk histogram in

@@ -136,17 +136,44 @@ function cssVar(name) { return getComputedStyle(document.documentElement).getPro
 
 const charts = new Set();
 
-// axisSize fits an axis to its longest label, so none is clipped.
+// axisSize fits an axis to its longest label, so none is clipped. A
+// left axis is at least 56 px wide: the time axis's first label, with its
+// date ("12/3/26 2:54am", centred on its tick), overhangs the plot's left
+// edge by up to half its width.
 function axisSize(self, values, axisIdx, cycleNum) {
   const axis = self.axes[axisIdx];
   if (cycleNum > 1) return axis._size;
+  const least = axis.side === 3 && self.axes[0].scale === "x" && self.scales.x.time ? 56 : 0;
   let size = axis.ticks.size + axis.gap;
   const longest = (values || []).reduce((a, v) => (v != null && String(v).length > a.length ? String(v) : a), "");
   if (longest !== "") {
     self.ctx.font = axis.font[0];
     size += self.ctx.measureText(longest).width / devicePixelRatio;
   }
-  return Math.ceil(size) + 4;
+  return Math.max(least, Math.ceil(size) + 4);
+}
+
+// sparsePoints is uPlot's own rule for showing a series' points: when
+// there is room for them between the values shown.
+function sparsePoints(u, si, i0, i1) {
+  const x = u.data[0];
+  if (i0 == null || i1 == null || x.length === 0) return false;
+  const dim = Math.abs(u.valToPos(x[i1], "x", true) - u.valToPos(x[i0], "x", true));
+  return dim / (u.series[si].points.space * devicePixelRatio) >= i1 - i0;
+}
+
+// lonePoints is uPlot's points filter: when uPlot shows no points (the
+// series is dense), the indexes of the values a line cannot show, whose
+// neighbours in the visible range are missing.
+function lonePoints(u, si, show) {
+  if (show) return null;
+  const d = u.data[si], [i0, i1] = u.series[0].idxs || [0, d.length - 1];
+  const out = [];
+  for (let i = i0; i <= i1; i++) {
+    if (d[i] == null) continue;
+    if ((i === i0 || d[i - 1] == null) && (i === i1 || d[i + 1] == null)) out.push(i);
+  }
+  return out.length ? out : null;
 }
 
 // Chart draws series over time in a .chart element. spec: {height, series:
@@ -175,11 +202,20 @@ class Chart {
     const time = spec.time !== false;
     const series = [{ label: time ? "time" : spec.xLabel || "x",
       value: (u, v) => (v == null ? (time ? "latest" : "") : time ? fmtTime(v * 1000) : (spec.xFmt || String)(v)) }];
+    // Dots of lone values: the first series' the largest, so that dots of
+    // the same value at the same time show as rings around each other.
+    const lines = spec.series.filter((s) => !s.bars).length;
+    let line = 0;
     spec.series.forEach((s, i) => {
       const color = cssVar(s.color) || s.color;
       const f = s.fmt || compact;
       const o = { label: s.label, stroke: color, width: 2, scale: s.scale || "y", spanGaps: false,
         value: (u, v) => { const x = v == null ? latest(u, i + 1) : v; return x == null ? "–" : f(x); } };
+      if (!s.bars) {
+        // A value with no neighbour to draw a line to (one point, or one
+        // between gaps) is drawn as a dot, whatever the density.
+        o.points = { size: 7 + 4 * (lines - 1 - line++), fill: color, stroke: color, show: sparsePoints, filter: lonePoints };
+      }
       if (s.bars) {
         o.paths = uPlot.paths.bars({ size: [0.8, 40] });
         o.fill = color + "66";
@@ -210,7 +246,15 @@ class Chart {
       if (!scales[a.scale]) scales[a.scale] = { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.1)] };
     }
     this.u = new uPlot({ width: this.width(), height: spec.height || 240, series, axes, scales,
-      legend: { live: true }, cursor: { points: { size: 6 } } }, this.data, this.el.querySelector(".plot") || this.el);
+      legend: { live: true }, cursor: { points: { size: 6 } }, hooks: { draw: [() => this.drawn()] } }, this.data, this.el.querySelector(".plot") || this.el);
+  }
+
+  // drawn counts the chart's draws (data-draws) and tells Chart.onDraw,
+  // where a benchmark listens.
+  drawn() {
+    this.draws = (this.draws || 0) + 1;
+    this.el.dataset.draws = String(this.draws);
+    if (Chart.onDraw) Chart.onDraw(this);
   }
 
   width() { return Math.max(240, (this.el.clientWidth || this.el.parentElement.clientWidth || 320) - 4); }
@@ -299,7 +343,7 @@ function connect() {
     freshness();
     if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
   };
-  for (const kind of ["summary", "ready", "minute", "alerts", "quality", "end"]) {
+  for (const kind of ["summary", "ready", "minute", "alerts", "labels", "quality", "end"]) {
     es.addEventListener(kind, (ev) => {
       let d;
       try { d = JSON.parse(ev.data); } catch (e) { return; }

@@ -148,7 +148,8 @@ on("minute", (d) => {
 
 // ---- Fraud ----
 
-const fr = { alerts: [], cursor: null, review: 0.4, detail: null };
+// fresh: alerts of the stream not drawn yet.
+const fr = { alerts: [], fresh: [], cursor: null, review: 0.4, detail: null };
 
 function reasonShort(r) {
   if (typeof r === "string") return r;
@@ -207,6 +208,8 @@ function alertRow(a) {
   const tr = el("tr");
   tr.dataset.id = a.transaction_id;
   tr.dataset.alert = String(a.id);
+  tr.dataset.scenario = a.scenario || "";
+  tr.dataset.status = a.status;
   const reasons = Array.isArray(a.reasons) ? a.reasons : [];
   const rs = el("td", reasons.map(reasonShort).join(", "), "reasons");
   rs.title = reasons.map(reasonLong).join("\n");
@@ -256,12 +259,21 @@ function fillStatus(td, a) {
 const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLabel: "risk", xFmt: (v) => v.toFixed(2),
   series: [{ label: "alerts", color: "--c3", bars: true, fmt: (v) => fmtInt.format(v) }] });
 
+const shownAlerts = () => fr.alerts.filter((a) => !state.params.get("customer") || a.customer_id === state.params.get("customer"));
+
 function drawAlerts() {
-  const shown = fr.alerts.filter((a) => !state.params.get("customer") || a.customer_id === state.params.get("customer"));
+  fr.fresh = [];
+  const shown = shownAlerts();
   const rows = shown.map(alertRow);
   const filtered = [...alertQuery().keys()].length > 0 || state.params.get("customer");
   if (rows.length === 0) rows.push(emptyRow(8, filtered ? "no alert matches the filters: clear them or widen the range" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
   $("alerts-body").replaceChildren(...rows);
+  alertStats(shown);
+  showDetail();
+}
+
+// alertStats shows the count and the risk histogram of the alerts shown.
+function alertStats(shown) {
   $("alerts-count").textContent = shown.length + " shown" + (fr.cursor ? ", older ones on the next page" : ", the oldest reached");
   $("alerts-more").disabled = !fr.cursor;
   // Risk histogram of what is shown, 0.05 wide bins.
@@ -270,7 +282,6 @@ function drawAlerts() {
   const xs = bins.map((_, i) => i / 20 + 0.025);
   const keep = xs.map((_, i) => i).filter((i) => i >= fr.review * 20 - 1);
   scoreChart.setData(shown.length ? [keep.map((i) => xs[i]), keep.map((i) => bins[i])] : [[], []]);
-  showDetail();
 }
 
 // showDetail shows the alert named in the URL (alert=transaction id), read
@@ -502,24 +513,68 @@ page("fraud", {
   },
 });
 
-// New alerts go on top; the table is drawn again at most once a second,
-// however many arrive.
-let alertsDrawPending = false;
+// New alerts go on top, drawn once an animation frame however many
+// arrive: their rows are added above the rows listed (which stay as they
+// are), the oldest beyond the 1000 kept leave, and the count and the
+// histogram follow. Ten events a second cost a few rows each, not the
+// whole table (BenchmarkDashboardUpdates).
+let alertsFrame = 0;
 on("alerts", (d) => {
   const known = new Set(fr.alerts.map((x) => x.id));
   for (const a of d.alerts) {
     if (known.has(a.id) || !matches(a)) continue;
     fr.alerts.unshift(a);
+    fr.fresh.push(a);
   }
   // The newest 1000 stay; older ones are a page away.
   if (fr.alerts.length > 1000) {
     fr.alerts.length = 1000;
     fr.cursor = String(fr.alerts[999].id);
   }
-  if (state.page === "fraud" && !alertsDrawPending) {
-    alertsDrawPending = true;
-    setTimeout(() => { alertsDrawPending = false; drawAlerts(); }, 1000);
+  if (state.page !== "fraud") { fr.fresh = []; return; }
+  if (fr.fresh.length && !alertsFrame) alertsFrame = requestAnimationFrame(drawFreshAlerts);
+});
+
+function drawFreshAlerts() {
+  alertsFrame = 0;
+  const body = $("alerts-body"), fresh = fr.fresh;
+  fr.fresh = [];
+  if (state.page !== "fraud" || !fresh.length) return;
+  if (body.querySelector("tr.empty")) { drawAlerts(); return; }
+  const cust = state.params.get("customer");
+  const kept = new Set(fr.alerts.map((a) => a.id));
+  body.prepend(...fresh.filter((a) => kept.has(a.id) && (!cust || a.customer_id === cust)).reverse().map(alertRow));
+  const shown = shownAlerts();
+  while (body.rows.length > shown.length) body.rows[body.rows.length - 1].remove();
+  alertStats(shown);
+}
+
+// A label that arrives after its alert (a chargeback naming the
+// scenario, an analyst's verdict in another tab) comes as a labels event:
+// a listed alert's row is drawn again where it is, or leaves the list if
+// it no longer passes the filters; one not listed that passes them now
+// joins it in ID order, unless it is older than the pages loaded.
+on("labels", (d) => {
+  let insert = false;
+  for (const a of d.alerts) {
+    const i = fr.alerts.findIndex((x) => x.id === a.id);
+    if (i >= 0) {
+      if (matches(a)) {
+        fr.alerts[i] = a;
+        const tr = $("alerts-body").querySelector('tr[data-alert="' + a.id + '"]');
+        if (tr && state.page === "fraud") tr.replaceWith(alertRow(a));
+      } else {
+        fr.alerts.splice(i, 1);
+        insert = true;
+      }
+    } else if (matches(a) && !(fr.cursor && fr.alerts.length && a.id < fr.alerts[fr.alerts.length - 1].id)) {
+      const at = fr.alerts.findIndex((x) => x.id < a.id);
+      fr.alerts.splice(at < 0 ? fr.alerts.length : at, 0, a);
+      insert = true;
+    }
+    if (fr.detail && fr.detail.id === a.transaction_id && state.page === "fraud") { fr.detail = null; showDetail(); }
   }
+  if (insert && state.page === "fraud") drawAlerts();
 });
 
 $("alert-filters").addEventListener("change", () => {

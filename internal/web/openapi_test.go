@@ -625,8 +625,9 @@ func TestOpenAPIConformance(t *testing.T) {
 }
 
 // TestUnknownAPIRoutes checks the answers no route gives: a JSON 404 for a
-// path under /api/ no route has, whatever the method, while the dashboard's
-// files keep the file server's answers.
+// path under /api/ no route has, whatever the method, and for a file the
+// dashboard does not have (TestErrorShapeEverywhere has the other errors
+// outside /api/).
 func TestUnknownAPIRoutes(t *testing.T) {
 	e := newAPIEnv(t, web.Config{})
 	o := loadOpenAPI(t)
@@ -656,14 +657,16 @@ func TestUnknownAPIRoutes(t *testing.T) {
 			t.Errorf("%s %s: %v", c.method, c.path, err)
 		}
 	}
-	// The dashboard's files: served, or the file server's plain 404.
+	// The dashboard's files: served, or the API's 404.
 	resp, body := e.send(t, "GET", "/core.js", "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !bytes.Contains(body, []byte("fetch(")) {
 		t.Errorf("GET /core.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 	resp, body = e.send(t, "GET", "/no-such-file.js", "", nil)
-	if resp.StatusCode != http.StatusNotFound || strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		t.Errorf("GET /no-such-file.js: %d %q %s, want the file server's plain 404", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("GET /no-such-file.js: %d %q %s, want a JSON 404", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	} else {
+		checkErrorBody(t, "GET /no-such-file.js", resp.StatusCode, body)
 	}
 }
 

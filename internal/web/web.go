@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -285,7 +286,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id := requestID()
 	h.Set("X-Request-Id", id)
-	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)}
+	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path),
+		method: r.Method, path: r.URL.Path}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		// Under /api/ only API routes answer: a path no route has (which
 		// the dashboard's files would answer with plain text) or a method
@@ -315,6 +317,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.serve(rw, r)
+}
+
+// serve hands r to its route. An error the route or the mux writes as
+// plain text is rewritten as an ErrorResponse (responseWriter.finish). A
+// handler's panic is logged with its stack under the request's ID and
+// answered 500 with that ID; when the answer had begun, its status can no
+// longer change, and the connection is cut so that the client does not
+// take a truncated answer for a whole one.
+func (s *Server) serve(rw *responseWriter, r *http.Request) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			rw.finish()
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		rw.log.Error("handler panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if rw.status != 0 && rw.plain == 0 {
+			panic(http.ErrAbortHandler)
+		}
+		rw.plain = 0
+		for k := range rw.Header() {
+			if _, keep := securityHeaders[k]; !keep && k != "X-Request-Id" && k != "Strict-Transport-Security" {
+				rw.Header().Del(k)
+			}
+		}
+		rw.status = http.StatusInternalServerError
+		WriteJSON(rw.ResponseWriter, http.StatusInternalServerError, ErrorResponse{ErrorDetail{Code: "internal",
+			Message: "internal error; the server's log has the details under request_id " + rw.id}})
+	}()
 	s.mux.ServeHTTP(rw, r)
 }
 

@@ -881,3 +881,28 @@ func TestOpenAPISummaryLoading(t *testing.T) {
 	}
 	o.check(t, op, resp, body)
 }
+
+// TestOpenAPISeriesTakeATimeRange: every series of the API takes a time
+// range, since and until.
+func TestOpenAPISeriesTakeATimeRange(t *testing.T) {
+	o := loadOpenAPI(t)
+	series := map[string]bool{"/api/v1/windows": true, "/api/v1/fraud/metrics": true, "/api/v1/fraud/series": true,
+		"/api/v1/quality": true, "/api/v1/cohorts": true}
+	for _, op := range o.operations() {
+		if op.method != "GET" || !series[op.path] {
+			continue
+		}
+		delete(series, op.path)
+		params := map[string]bool{}
+		ps, _ := op.op["parameters"].([]any)
+		for _, p := range ps {
+			params[o.resolve(p.(map[string]any))["name"].(string)] = true
+		}
+		if !params["since"] || !params["until"] {
+			t.Errorf("%s is a series without a time range: parameters %v, want since and until", op, params)
+		}
+	}
+	if len(series) != 0 {
+		t.Errorf("series not documented: %v", series)
+	}
+}

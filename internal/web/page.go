@@ -47,3 +47,18 @@ func queryTime(q url.Values, name string) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("%w: %s %q is neither an RFC 3339 time nor Unix seconds", ErrBadRequest, name, v)
 }
+
+// timeRange reads the since and until of a series (queryTime): either may
+// be absent (zero); both given, until must be after since.
+func timeRange(q url.Values) (since, until time.Time, err error) {
+	if since, err = queryTime(q, "since"); err != nil {
+		return since, until, err
+	}
+	if until, err = queryTime(q, "until"); err != nil {
+		return since, until, err
+	}
+	if !since.IsZero() && !until.IsZero() && !until.After(since) {
+		return since, until, fmt.Errorf("%w: until %s is not after since %s", ErrBadRequest, until.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339))
+	}
+	return since, until, nil
+}

@@ -271,7 +271,9 @@ func parseAuditQuery(q url.Values) (store.AuditFilter, error) {
 		}
 		f.BeforeID = n
 	}
-	return f, nil
+	f.Actor, f.Action, f.Target = q.Get("actor"), q.Get("action"), q.Get("target")
+	f.Since, f.Until, err = timeRange(q)
+	return f, err
 }
 
 func (s *Server) auditList(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -487,5 +488,38 @@ func TestAuditTrail(t *testing.T) {
 		if paged[i] != en.ID {
 			t.Fatalf("paged entries %v differ from the page %+v", paged, page.Entries)
 		}
+	}
+	// Filters: by actor, action, target and time, with a page.
+	since := url.QueryEscape(page.Entries[len(page.Entries)-1].At.Format(time.RFC3339Nano))
+	for q, n := range map[string]int{
+		"?actor=" + url.QueryEscape(adminActor):                            5,
+		"?actor=" + url.QueryEscape(adminActor) + "&limit=2":               2,
+		"?action=alert.label":                                              1,
+		"?action=token.revoke&target=" + strconv.FormatInt(created.ID, 10): 1,
+		"?target=nothing":                                                  0,
+		"?since=" + since:                                                  6,
+		"?until=" + since:                                                  0,
+		"?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z":           0,
+	} {
+		var p web.AuditResponse
+		if err := json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit" + q, header: bearer(admin)}, http.StatusOK)), &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Entries) != n {
+			t.Errorf("GET /api/v1/audit%s: %d entries, want %d", q, len(p.Entries), n)
+		}
+	}
+	var p web.AuditResponse
+	json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit?limit=2&actor=" + url.QueryEscape(adminActor), header: bearer(admin)}, http.StatusOK)), &p) //nolint:errcheck // checked below
+	if p.NextCursor == "" {
+		t.Fatal("a filtered first page of two has no next cursor")
+	}
+	var p2 web.AuditResponse
+	json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit?limit=10&actor=" + url.QueryEscape(adminActor) + "&cursor=" + p.NextCursor, header: bearer(admin)}, http.StatusOK)), &p2) //nolint:errcheck // checked below
+	if len(p2.Entries) != 3 || p2.NextCursor != "" {
+		t.Errorf("the filtered second page: %d entries, cursor %q, want the three older entries of the admin", len(p2.Entries), p2.NextCursor)
+	}
+	for _, q := range []string{"?since=yesterday", "?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z"} {
+		e.want(t, req{method: "GET", path: "/api/v1/audit" + q, header: bearer(admin)}, http.StatusBadRequest)
 	}
 }

@@ -523,3 +523,56 @@ func TestAuditTrail(t *testing.T) {
 		e.want(t, req{method: "GET", path: "/api/v1/audit" + q, header: bearer(admin)}, http.StatusBadRequest)
 	}
 }
+
+// TestTokensList pages the tokens by ID and filters them by role, state
+// and name.
+func TestTokensList(t *testing.T) {
+	e := newAuthEnv(t, web.Config{Limits: web.Limits{AddrRate: -1, TokenRate: -1}})
+	admin, _ := e.token(t, "ops", store.RoleAdmin)
+	for _, n := range []string{"dash-1", "dash-2", "dash-3"} {
+		e.token(t, n, store.RoleViewer)
+	}
+	_, gone := e.token(t, "old", store.RoleAnalyst)
+	e.want(t, req{method: "DELETE", path: "/api/v1/tokens/" + strconv.FormatInt(gone, 10), header: bearer(admin)}, http.StatusOK)
+	list := func(q string) web.TokensResponse {
+		t.Helper()
+		var r web.TokensResponse
+		if err := json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/tokens" + q, header: bearer(admin)}, http.StatusOK)), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	names := func(r web.TokensResponse) string {
+		var n []string
+		for _, tk := range r.Tokens {
+			n = append(n, tk.Name)
+		}
+		return strings.Join(n, " ")
+	}
+	var pages []string
+	for cursor, i := "", 0; i < 5; i++ {
+		r := list("?limit=2&cursor=" + cursor)
+		pages = append(pages, names(r))
+		if cursor = r.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if got := strings.Join(pages, "|"); got != "ops dash-1|dash-2 dash-3|old" {
+		t.Fatalf("pages of two: %q", got)
+	}
+	for q, want := range map[string]string{
+		"?role=viewer":                  "dash-1 dash-2 dash-3",
+		"?role=viewer&limit=2":          "dash-1 dash-2",
+		"?state=revoked":                "old",
+		"?state=active&role=analyst":    "",
+		"?name=dash-2":                  "dash-2",
+		"?role=viewer&limit=1&cursor=3": "dash-3",
+	} {
+		if got := names(list(q)); got != want {
+			t.Errorf("GET /api/v1/tokens%s: %q, want %q", q, got, want)
+		}
+	}
+	for _, q := range []string{"?role=root", "?state=lost", "?cursor=x", "?limit=0"} {
+		e.want(t, req{method: "GET", path: "/api/v1/tokens" + q, header: bearer(admin)}, http.StatusBadRequest)
+	}
+}

@@ -155,7 +155,8 @@ func newFraudEnv(t *testing.T, st store.Store) *fraudEnv {
 	if err := w.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	// Many calls from one address: no rate limit.
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: web.Limits{AddrRate: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,6 +567,25 @@ func testModelsAPI(t *testing.T, e *fraudEnv) {
 	e.call(t, "POST", "/api/v1/fraud/models/1/promote", "", 200, &r) // already active: no change
 	if versionsOf(r) != "2:retired 1:active" {
 		t.Fatalf("promoting the active version: %s", versionsOf(r))
+	}
+	// Pages of one, newest first; a filter by status; the versions in
+	// force whatever the page.
+	var p1, p2, p3 web.ModelsResponse
+	e.call(t, "GET", "/api/v1/fraud/models?limit=1", "", 200, &p1)
+	e.call(t, "GET", "/api/v1/fraud/models?limit=1&cursor="+p1.NextCursor, "", 200, &p2)
+	if versionsOf(p1) != "2:retired" || p1.NextCursor == "" || versionsOf(p2) != "1:active" || p2.NextCursor != "" || ptr(p1.Stored.Active) != 1 {
+		t.Fatalf("pages of one: %+v then %+v", p1, p2)
+	}
+	e.call(t, "GET", "/api/v1/fraud/models?status=active", "", 200, &p3)
+	if versionsOf(p3) != "1:active" || ptr(p3.Stored.Active) != 1 {
+		t.Fatalf("status=active: %+v", p3)
+	}
+	e.call(t, "GET", "/api/v1/fraud/models?status=shadow", "", 200, &p3)
+	if versionsOf(p3) != "" || p3.Models == nil {
+		t.Fatalf("status=shadow: %+v", p3)
+	}
+	for _, q := range []string{"?status=best", "?cursor=x", "?cursor=0", "?limit=0"} {
+		e.call(t, "GET", "/api/v1/fraud/models"+q, "", 400, nil)
 	}
 }
 

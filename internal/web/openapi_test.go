@@ -907,3 +907,60 @@ func TestOpenAPISeriesTakeATimeRange(t *testing.T) {
 		t.Errorf("series not documented: %v", series)
 	}
 }
+
+// TestOpenAPIListsPage holds the document to the API's rule for lists:
+// every list of stored things (a GET without path parameters whose answer
+// has an array) takes limit, a cursor and at least one filter, and answers
+// a next_cursor. What is no such list says why here.
+func TestOpenAPIListsPage(t *testing.T) {
+	o := loadOpenAPI(t)
+	notLists := map[string]string{
+		"/api/v1/summary":          "running totals",
+		"/api/v1/segments":         "the fixed RFM segments, each with its counts",
+		"/api/v1/clv/distribution": "histograms of a fixed number of buckets",
+		"/api/v1/products/top":     "a ranking of n (the n parameter), not pages",
+		"/api/v1/fraud/rules":      "the configured rules, a fixed set",
+		"/api/v1/fraud/cost":       "a curve over thresholds, not over time, of one of the incrementally maintained windows",
+		// Series take since and until (TestOpenAPISeriesTakeATimeRange).
+		"/api/v1/windows": "a series", "/api/v1/fraud/metrics": "a series", "/api/v1/fraud/series": "a series",
+		"/api/v1/quality": "a series", "/api/v1/cohorts": "a series",
+	}
+	lists := 0
+	for _, op := range o.operations() {
+		if op.method != "GET" || strings.Contains(op.path, "{") || notLists[op.path] != "" {
+			continue
+		}
+		ok := o.resolve(op.op["responses"].(map[string]any)["200"].(map[string]any))
+		content, _ := ok["content"].(map[string]any)["application/json"].(map[string]any)
+		if content == nil {
+			continue
+		}
+		props, _ := o.resolve(content["schema"].(map[string]any))["properties"].(map[string]any)
+		list := false
+		for _, p := range props {
+			if o.resolve(p.(map[string]any))["type"] == "array" {
+				list = true
+			}
+		}
+		if !list {
+			continue
+		}
+		lists++
+		params := map[string]bool{}
+		ps, _ := op.op["parameters"].([]any)
+		filters := 0
+		for _, p := range ps {
+			name := o.resolve(p.(map[string]any))["name"].(string)
+			params[name] = true
+			if name != "limit" && name != "cursor" && name != "before_id" && name != "since_id" {
+				filters++
+			}
+		}
+		if !params["limit"] || !params["cursor"] || filters == 0 || props["next_cursor"] == nil {
+			t.Errorf("%s is a list: parameters %v, next_cursor %v; want limit, cursor, a filter and next_cursor", op, params, props["next_cursor"] != nil)
+		}
+	}
+	if lists < 8 {
+		t.Errorf("only %d lists found", lists)
+	}
+}

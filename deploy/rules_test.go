@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
 
@@ -155,13 +156,26 @@ func TestMetricsRulesAndDashboard(t *testing.T) {
 		}
 	}
 
-	exists := func(name string) bool {
+	family := func(name string) *dto.MetricFamily {
 		if fams[name] != nil {
-			return true
+			return fams[name]
 		}
 		for _, suf := range []string{"_bucket", "_sum", "_count"} {
 			if b, ok := strings.CutSuffix(name, suf); ok && fams[b] != nil && fams[b].GetType() == dto.MetricType_HISTOGRAM {
-				return true
+				return fams[b]
+			}
+		}
+		return nil
+	}
+	exists := func(name string) bool { return family(name) != nil }
+	// hasLabel reports whether a series of f carries label=value: what an
+	// equality matcher of a rule or panel selects must be exposed.
+	hasLabel := func(f *dto.MetricFamily, label, value string) bool {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return true
+				}
 			}
 		}
 		return false
@@ -183,6 +197,17 @@ func TestMetricsRulesAndDashboard(t *testing.T) {
 			n++
 			if !exists(vs.Name) {
 				t.Errorf("%s: metric %s is not in the /metrics of a run", where, vs.Name)
+				return nil
+			}
+			for _, m := range vs.LabelMatchers {
+				// instance and job are the scrape's labels, not the
+				// process's.
+				if m.Type != labels.MatchEqual || m.Name == "__name__" || m.Name == "instance" || m.Name == "job" {
+					continue
+				}
+				if !hasLabel(family(vs.Name), m.Name, m.Value) {
+					t.Errorf("%s: %s selects %s=%q, which no series of a run has", where, vs.Name, m.Name, m.Value)
+				}
 			}
 			return nil
 		})

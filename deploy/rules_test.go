@@ -80,6 +80,9 @@ func scrapeRun(t *testing.T) (string, map[string]*dto.MetricFamily) {
 	ready := regexp.MustCompile(`(?m)^shopstream_batches_total [1-9]`)
 	lag := regexp.MustCompile(`(?m)^shopstream_consumer_lag_records\{`)
 	quarantined := regexp.MustCompile(`(?m)^shopstream_quarantined_records_total\{`)
+	// The label consumer starts beside the processor: its client's first
+	// connection too.
+	labels := regexp.MustCompile(`(?m)^shopstream_kafka_connects_total\{client="labels"`)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for range 600 { // bounded: a minute
@@ -93,7 +96,7 @@ func scrapeRun(t *testing.T) (string, map[string]*dto.MetricFamily) {
 			t.Fatalf("GET /metrics: %d, %v", resp.StatusCode, err)
 		}
 		text := string(body)
-		if ready.MatchString(text) && lag.MatchString(text) && quarantined.MatchString(text) {
+		if ready.MatchString(text) && lag.MatchString(text) && quarantined.MatchString(text) && labels.MatchString(text) {
 			p := expfmt.NewTextParser(model.LegacyValidation)
 			fams, err := p.TextToMetricFamilies(strings.NewReader(text))
 			if err != nil {
@@ -103,7 +106,7 @@ func scrapeRun(t *testing.T) (string, map[string]*dto.MetricFamily) {
 		}
 		<-tick.C
 	}
-	t.Fatalf("no committed batch, partition lag and quarantined record in /metrics within a minute:\n%s", stderr.String())
+	t.Fatalf("no committed batch, partition lag, quarantined record and label consumer's connection in /metrics within a minute:\n%s", stderr.String())
 	return "", nil
 }
 
@@ -139,6 +142,22 @@ func TestMetricsRulesAndDashboard(t *testing.T) {
 		for _, s := range []string{"poll", "process", "write"} {
 			if !stages[s] {
 				t.Errorf("shopstream_stage_duration_seconds has no stage %q: %v", s, stages)
+			}
+		}
+	}
+
+	// Every Kafka client of a run reports franz-go's metrics (kprom),
+	// labelled with its name.
+	if f := fams["shopstream_kafka_connects_total"]; f != nil {
+		for _, client := range []string{"consumer", "outbox", "labels"} {
+			found := false
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					found = found || l.GetName() == "client" && l.GetValue() == client
+				}
+			}
+			if !found {
+				t.Errorf("shopstream_kafka_connects_total has no client=%q: its Kafka client reports no kprom metrics", client)
 			}
 		}
 	}

@@ -80,6 +80,8 @@ func TestErrorShapeEverywhere(t *testing.T) {
 		{"GET", "/no-such-file.js", http.StatusNotFound, ""},
 		{"GET", "/vendor/nothing.css", http.StatusNotFound, ""},
 		{"GET", "/%ff", http.StatusNotFound, ""},
+		{"GET", "/vendor/", http.StatusNotFound, ""},
+		{"GET", "/vendor", http.StatusNotFound, ""},
 		{"POST", "/", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"POST", "/healthz", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"DELETE", "/metrics", http.StatusMethodNotAllowed, "GET, HEAD"},

@@ -217,10 +217,17 @@ func New(cfg Config) (*Server, error) {
 	files := http.FileServerFS(static)
 	s.Handle(staticPattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A path no file can have (invalid UTF-8, say) is 404, where the
-		// file server would answer 500.
-		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" && !fs.ValidPath(name) {
-			http.NotFound(w, r)
-			return
+		// file server would answer 500; so is a folder other than the
+		// root, which it would list.
+		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" {
+			if !fs.ValidPath(name) {
+				http.NotFound(w, r)
+				return
+			}
+			if fi, err := fs.Stat(static, name); err == nil && fi.IsDir() {
+				http.NotFound(w, r)
+				return
+			}
 		}
 		files.ServeHTTP(w, r)
 	}))

@@ -548,19 +548,29 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	down := func(msg string) {
+		WriteJSON(w, http.StatusServiceUnavailable, HealthResponse{Status: "down", Error: &ErrorDetail{Code: "unavailable", Message: msg}})
+	}
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		s.log.Error("health check: the store does not answer", "err", err)
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": "the store does not answer (the server's log says why)"})
+		down("the store does not answer (the server's log says why)")
 		return
 	}
 	if s.cfg.Health != nil {
 		if err := s.cfg.Health(ctx); err != nil {
 			s.log.Error("health check failed", "err", err)
-			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": "the pipeline is down (the server's log says why)"})
+			down("the pipeline is down (the server's log says why)")
 			return
 		}
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, HealthResponse{Status: "ok"})
+}
+
+// HealthResponse is the body of GET /healthz: "ok", or "down" with the
+// error every error answer of the server carries.
+type HealthResponse struct {
+	Status string       `json:"status"`
+	Error  *ErrorDetail `json:"error,omitempty"`
 }
 
 // summary serves the running totals, computed at most every 500 ms however

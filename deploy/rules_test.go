@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
 
@@ -79,6 +80,9 @@ func scrapeRun(t *testing.T) (string, map[string]*dto.MetricFamily) {
 	ready := regexp.MustCompile(`(?m)^shopstream_batches_total [1-9]`)
 	lag := regexp.MustCompile(`(?m)^shopstream_consumer_lag_records\{`)
 	quarantined := regexp.MustCompile(`(?m)^shopstream_quarantined_records_total\{`)
+	// The label consumer starts beside the processor: its client's first
+	// connection too.
+	labels := regexp.MustCompile(`(?m)^shopstream_kafka_connects_total\{client="labels"`)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for range 600 { // bounded: a minute
@@ -92,7 +96,7 @@ func scrapeRun(t *testing.T) (string, map[string]*dto.MetricFamily) {
 			t.Fatalf("GET /metrics: %d, %v", resp.StatusCode, err)
 		}
 		text := string(body)
-		if ready.MatchString(text) && lag.MatchString(text) && quarantined.MatchString(text) {
+		if ready.MatchString(text) && lag.MatchString(text) && quarantined.MatchString(text) && labels.MatchString(text) {
 			p := expfmt.NewTextParser(model.LegacyValidation)
 			fams, err := p.TextToMetricFamilies(strings.NewReader(text))
 			if err != nil {
@@ -102,7 +106,7 @@ func scrapeRun(t *testing.T) (string, map[string]*dto.MetricFamily) {
 		}
 		<-tick.C
 	}
-	t.Fatalf("no committed batch, partition lag and quarantined record in /metrics within a minute:\n%s", stderr.String())
+	t.Fatalf("no committed batch, partition lag, quarantined record and label consumer's connection in /metrics within a minute:\n%s", stderr.String())
 	return "", nil
 }
 
@@ -142,6 +146,22 @@ func TestMetricsRulesAndDashboard(t *testing.T) {
 		}
 	}
 
+	// Every Kafka client of a run reports franz-go's metrics (kprom),
+	// labelled with its name.
+	if f := fams["shopstream_kafka_connects_total"]; f != nil {
+		for _, client := range []string{"consumer", "outbox", "labels"} {
+			found := false
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					found = found || l.GetName() == "client" && l.GetValue() == client
+				}
+			}
+			if !found {
+				t.Errorf("shopstream_kafka_connects_total has no client=%q: its Kafka client reports no kprom metrics", client)
+			}
+		}
+	}
+
 	problems, err := promlint.New(strings.NewReader(text)).Lint()
 	if err != nil {
 		t.Fatal(err)
@@ -155,13 +175,26 @@ func TestMetricsRulesAndDashboard(t *testing.T) {
 		}
 	}
 
-	exists := func(name string) bool {
+	family := func(name string) *dto.MetricFamily {
 		if fams[name] != nil {
-			return true
+			return fams[name]
 		}
 		for _, suf := range []string{"_bucket", "_sum", "_count"} {
 			if b, ok := strings.CutSuffix(name, suf); ok && fams[b] != nil && fams[b].GetType() == dto.MetricType_HISTOGRAM {
-				return true
+				return fams[b]
+			}
+		}
+		return nil
+	}
+	exists := func(name string) bool { return family(name) != nil }
+	// hasLabel reports whether a series of f carries label=value: what an
+	// equality matcher of a rule or panel selects must be exposed.
+	hasLabel := func(f *dto.MetricFamily, label, value string) bool {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return true
+				}
 			}
 		}
 		return false
@@ -183,6 +216,17 @@ func TestMetricsRulesAndDashboard(t *testing.T) {
 			n++
 			if !exists(vs.Name) {
 				t.Errorf("%s: metric %s is not in the /metrics of a run", where, vs.Name)
+				return nil
+			}
+			for _, m := range vs.LabelMatchers {
+				// instance and job are the scrape's labels, not the
+				// process's.
+				if m.Type != labels.MatchEqual || m.Name == "__name__" || m.Name == "instance" || m.Name == "job" {
+					continue
+				}
+				if !hasLabel(family(vs.Name), m.Name, m.Value) {
+					t.Errorf("%s: %s selects %s=%q, which no series of a run has", where, vs.Name, m.Name, m.Value)
+				}
 			}
 			return nil
 		})

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/abtest"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
@@ -156,6 +157,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 		store.Quality
 		store.Quarantine
 		store.AlertDeliveries
+		store.Experiments
 	}
 	switch {
 	case cfg.SQLiteDir != "":
@@ -193,6 +195,11 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 	web.RegisterQuality(srv, st, nil)
 	web.RegisterQuarantine(srv, st, nil)
 	web.RegisterDeliveries(srv, st)
+	exps, err := abtest.New(abtest.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	web.RegisterExperiments(srv, exps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -437,6 +444,8 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"quality", "/api/v1/quality?from=" + url.QueryEscape(minute.Add(-7*24*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(minute.Format(time.RFC3339))},
 		{"quality", "/api/v1/quarantine?limit=50&since=" + iso(time.Hour) + "&until=" + at},
 		{"system", "/api/v1/alerts/deliveries?limit=20"},
+		{"system", "/api/v1/audit?limit=100"},
+		{"experiments", "/api/v1/experiments"},
 	}
 	if s.rule != "" {
 		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts?reason=" + url.QueryEscape(s.rule) + "&limit=100"})
@@ -449,7 +458,8 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts/" + url.PathEscape(s.alert)})
 	}
 	if s.customer != "" {
-		rs = append(rs, apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer)})
+		rs = append(rs, apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer)},
+			apiRoute{"fraud", "/api/v1/fraud/rings?member=" + url.QueryEscape(s.customer) + "&limit=20"})
 	}
 	return rs
 }

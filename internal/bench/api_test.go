@@ -46,4 +46,14 @@ func TestRunAPISQLite(t *testing.T) {
 	if !reason || !customer || !detail {
 		t.Errorf("no route with a rule or a customer from the stored data: %+v", res.Routes)
 	}
+	// The admin pages' reads and a filtered list are timed too.
+	for _, want := range []string{"/api/v1/audit?limit=100", "/api/v1/experiments", "/api/v1/fraud/rings?member="} {
+		found := false
+		for _, r := range res.Routes {
+			found = found || strings.HasPrefix(r.Route, want)
+		}
+		if !found {
+			t.Errorf("no route %s timed", want)
+		}
+	}
 }

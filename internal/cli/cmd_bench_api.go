@@ -117,9 +117,9 @@ func runAPIBench(ctx context.Context, f *apiBenchFlags, pg string, seed int64, b
 	}
 	table := func(routes []bench.APIRoute, load [2]string) {
 		fmt.Fprintf(stdout, "  load average: %s at the start, %s at the end\n", load[0], load[1])
-		fmt.Fprintf(stdout, "  %-10s %9s %9s %9s %9s %9s  %s\n", "page", "first ms", "p50 ms", "p95 ms", "max ms", "bytes", "route")
+		fmt.Fprintf(stdout, "  %-11s %9s %9s %9s %9s %9s  %s\n", "page", "first ms", "p50 ms", "p95 ms", "max ms", "bytes", "route")
 		for _, r := range routes {
-			fmt.Fprintf(stdout, "  %-10s %9.1f %9.1f %9.1f %9.1f %9d  %s\n", r.Page, r.FirstMs, r.P50Ms, r.P95Ms, r.MaxMs, r.Bytes, r.Route)
+			fmt.Fprintf(stdout, "  %-11s %9.1f %9.1f %9.1f %9.1f %9d  %s\n", r.Page, r.FirstMs, r.P50Ms, r.P95Ms, r.MaxMs, r.Bytes, r.Route)
 		}
 	}
 	for _, m := range res.Earlier {

@@ -290,7 +290,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	if f.labelsTopic != "" {
 		lc, err := pipeline.NewLabelConsumer(pipeline.LabelConfig{Brokers: d.brokers, ConnOpts: d.conn, Topic: f.labelsTopic, TxTopic: d.topic,
 			Group: f.group, InstanceID: f.instanceID, Store: d.store, MaxBatch: f.batch, PendingRetention: f.labelRetention,
-			Logger: d.logger, Registerer: d.reg})
+			Logger: d.logger, Registerer: d.reg, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "labels")}})
 		if err != nil {
 			producer.Close()
 			return nil, web.FraudDeps{}, usageError{err}

@@ -357,7 +357,7 @@ func checkCounts(t *testing.T, st store.Store, ents store.Entities) {
 // checkRings finds every generated ring among the stored ones, whole.
 func checkRings(t *testing.T, ents store.Entities, truth [][]string) {
 	t.Helper()
-	stored, err := ents.EntityRings(context.Background(), 100_000)
+	stored, err := ents.EntityRings(context.Background(), store.RingFilter{Limit: 100_000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -213,9 +213,10 @@ func TestLabelsSweepSince(t *testing.T) {
 			_, stopP := startProcessor(t, brokers, st, "g1", nil)
 			waitFor(t, "the labels of the stored transactions applied", func() bool { return labelStatus(t, st).Applied == int64(len(before)) })
 			// Labels after their transactions, and a replay, through a
-			// restarted consumer.
-			produceLabels(t, brokers, append(slices.Clone(after), before...))
+			// restarted consumer: the first stops before they are
+			// produced, so it applies none of them.
 			stop()
+			produceLabels(t, brokers, append(slices.Clone(after), before...))
 			stop2 := startLabelsFull(t, brokers, st, nil, time.Hour, 500*time.Millisecond)
 			records += int64(2 * (len(after) + len(before)))
 			waitFor(t, "every label record stored", func() bool { return labelOffsets(t, st) == records })

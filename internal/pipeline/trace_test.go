@@ -15,8 +15,8 @@ import (
 
 // TestBatchSpans runs a processor with an in-memory span exporter and
 // checks the tree of every batch: a shopstream.batch root with poll,
-// process children and a write per writer, a commit under each write, all in the
-// batch's trace, and the roots' record counts adding up to what was
+// process children and a write per writer, the store's commit under each
+// write, all in the batch's trace, and the roots' record counts adding up to what was
 // committed.
 func TestBatchSpans(t *testing.T) {
 	brokers := embedded(t)
@@ -96,6 +96,13 @@ func TestBatchSpans(t *testing.T) {
 		if s.Name == "write" {
 			if c := children[s.SpanContext.SpanID().String()]; c["commit"] != 1 {
 				t.Fatalf("write span children = %v, want one commit", c)
+			}
+		}
+		// The commit is the store transaction's, timed within its write.
+		if s.Name == "commit" {
+			w := byID[s.Parent.SpanID().String()]
+			if w.Name != "write" || s.StartTime.Before(w.StartTime) || s.EndTime.After(w.EndTime) || s.InstrumentationScope.Name != "github.com/shopstream/shopstream/internal/store/sqlstore" {
+				t.Fatalf("commit span %v..%v (%s) under %q %v..%v: want the store's commit within its write", s.StartTime, s.EndTime, s.InstrumentationScope.Name, w.Name, w.StartTime, w.EndTime)
 			}
 		}
 	}

@@ -180,9 +180,10 @@ func (p *Processor) attempt(ctx context.Context, b *store.Batch, attempt int) er
 			err = nil
 		}
 		if err == nil {
-			_, span := p.cfg.Tracer.Start(ctx, "commit", trace.WithAttributes(attribute.Int("attempt", attempt)))
+			// The store traces its transaction's commit under ctx's
+			// "write" span.
+			trace.SpanFromContext(ctx).SetAttributes(attribute.Int("attempts", attempt))
 			p.committed(b, p.cfg.Now(), time.Since(start))
-			span.End()
 			return nil
 		}
 		if f, ok := store.IsFenced(err); ok {

@@ -82,4 +82,10 @@ type AuditFilter struct {
 	// BeforeID, when above 0, returns only entries with a lower ID: the
 	// next page of an earlier answer.
 	BeforeID int64
+	// Actor, Action and Target, when set, keep the entries with exactly
+	// that actor, action or target.
+	Actor, Action, Target string
+	// Since and Until, when not zero, keep the entries made at or after
+	// Since and before Until.
+	Since, Until time.Time
 }

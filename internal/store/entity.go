@@ -22,9 +22,30 @@ type Entities interface {
 	// LatestEntityEvent is the latest event time stored for a partition
 	// (zero when none).
 	LatestEntityEvent(ctx context.Context, partition int32) (time.Time, error)
-	// EntityRings returns the rings updated most recently first, at most
-	// limit.
-	EntityRings(ctx context.Context, limit int) ([]EntityRing, error)
+	// EntityRings returns the rings f selects, updated most recently
+	// first (then by key).
+	EntityRings(ctx context.Context, f RingFilter) ([]EntityRing, error)
+}
+
+// RingFilter selects rings of accounts.
+type RingFilter struct {
+	// Limit is the most rings returned; 0 means 100.
+	Limit int
+	// Member and Entity, when set, keep the rings that join that customer
+	// or share that entity ("device:d1", "card:411111:1234").
+	Member, Entity string
+	// Since and Until, when not zero, keep the rings last updated at or
+	// after Since and before Until.
+	Since, Until time.Time
+	// After, when set, returns the rings that come after it in the order:
+	// the next page of an earlier answer.
+	After *RingCursor
+}
+
+// RingCursor is the place of a ring in the order of EntityRings.
+type RingCursor struct {
+	UpdatedAt time.Time
+	Key       string
 }
 
 // EntityBatch is what the entity stage commits in one transaction.

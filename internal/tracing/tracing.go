@@ -22,7 +22,8 @@ import (
 // Config configures tracing.
 type Config struct {
 	// Endpoint is the OTLP/HTTP collector, a URL such as
-	// http://127.0.0.1:4318 (spans go to its /v1/traces). Defaults to the
+	// http://127.0.0.1:4318 (spans go to its /v1/traces; a URL with a path
+	// is used as it is). Defaults to the
 	// standard environment, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
 	// OTEL_EXPORTER_OTLP_ENDPOINT; when neither is set either, tracing is
 	// off.
@@ -53,7 +54,13 @@ func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, nil, fmt.Errorf("flag %s: %q is not an http:// or https:// URL of an OTLP collector", cfg.Flag, cfg.Endpoint)
 		}
-		opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+		// A collector's base URL takes the standard path of traces, as
+		// OTEL_EXPORTER_OTLP_ENDPOINT does; a URL with a path is used as
+		// it is, as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is.
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/traces"
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u.String()))
 	case os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "":
 		// The exporter reads the standard variables itself.
 	default:

@@ -48,14 +48,23 @@ type analyticsCached struct {
 
 // cachedJSON serves the value build makes, reusing it for ttl.
 func (h *analyticsAPI) cachedJSON(w http.ResponseWriter, r *http.Request, key string, build func(ctx context.Context) (any, error)) {
+	v, err := h.cached(r.Context(), key, build)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, v)
+}
+
+// cached is the answer built under key, rebuilt once older than the TTL.
+func (h *analyticsAPI) cached(ctx context.Context, key string, build func(ctx context.Context) (any, error)) (any, error) {
 	h.mu.Lock()
 	c, ok := h.cache[key]
 	h.mu.Unlock()
 	if !ok || time.Since(c.at) >= h.ttl {
-		v, err := build(r.Context())
+		v, err := build(ctx)
 		if err != nil {
-			WriteError(w, err)
-			return
+			return nil, err
 		}
 		c = analyticsCached{v, time.Now()}
 		h.mu.Lock()
@@ -65,7 +74,7 @@ func (h *analyticsAPI) cachedJSON(w http.ResponseWriter, r *http.Request, key st
 		h.cache[key] = c
 		h.mu.Unlock()
 	}
-	WriteJSON(w, http.StatusOK, c.v)
+	return c.v, nil
 }
 
 // CustomerResponse is the body of GET /api/v1/customers/{id}.
@@ -122,14 +131,37 @@ func (h *analyticsAPI) segments(w http.ResponseWriter, r *http.Request) {
 	h.cachedJSON(w, r, "segments", func(ctx context.Context) (any, error) { return analyticsview.ReadSegments(ctx, h.a) })
 }
 
+// cohorts serves the cohort matrix of the last refresh; ?since=&until=
+// (RFC 3339 or Unix seconds) keep the cohorts whose month begins in
+// [since, until).
 func (h *analyticsAPI) cohorts(w http.ResponseWriter, r *http.Request) {
-	h.cachedJSON(w, r, "cohorts", func(ctx context.Context) (any, error) {
+	since, until, err := timeRange(r.URL.Query())
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	v, err := h.cached(r.Context(), "cohorts", func(ctx context.Context) (any, error) {
 		cells, at, err := h.a.Cohorts(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return analyticsview.CohortMatrix(cells, at), nil
 	})
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	all := v.(analyticsview.Cohorts)
+	out := all
+	out.Cohorts = make([]analyticsview.CohortRow, 0, len(all.Cohorts))
+	for _, row := range all.Cohorts {
+		m, err := time.Parse("2006-01", row.Month)
+		if err == nil && (!since.IsZero() && m.Before(since) || !until.IsZero() && !m.Before(until)) {
+			continue
+		}
+		out.Cohorts = append(out.Cohorts, row)
+	}
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *analyticsAPI) clvModel(w http.ResponseWriter, r *http.Request) {

@@ -163,6 +163,18 @@ func TestAnalyticsCohorts(t *testing.T) {
 	if row.Month != "2026-01" || row.Size != 2 || len(row.Active) != 2 || row.Active[1] != 1 || row.Retention[0] != 1 || row.Retention[1] != 0.5 || row.Revenue[0] != 129.99 {
 		t.Fatalf("cohort row = %+v", row)
 	}
+	// A time range keeps the cohorts whose month begins in it.
+	for q, n := range map[string]int{"?since=2026-01-01T00:00:00Z": 1, "?since=2026-01-02T00:00:00Z": 0, "?until=2026-01-01T00:00:00Z": 0,
+		"?since=2025-12-01T00:00:00Z&until=2026-02-01T00:00:00Z": 1, "?until=1767225601": 1} {
+		var c analyticsview.Cohorts
+		getAnalyticsJSON(t, ts, "/api/v1/cohorts"+q, http.StatusOK, &c)
+		if len(c.Cohorts) != n || c.ComputedAt == nil {
+			t.Errorf("cohorts%s = %+v, want %d", q, c, n)
+		}
+	}
+	for _, q := range []string{"?since=january", "?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z"} {
+		getAnalyticsJSON(t, ts, "/api/v1/cohorts"+q, http.StatusBadRequest, nil)
+	}
 }
 
 func TestAnalyticsCLVModel(t *testing.T) {

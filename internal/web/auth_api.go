@@ -173,17 +173,57 @@ func CreateToken(ctx context.Context, st store.Auth, name, role string, now time
 	return CreatedToken{TokenJSON: tokenJSON(&row), Token: FormatToken(row.ID, secret)}, nil
 }
 
+// TokensResponse is the body of GET /api/v1/tokens.
+type TokensResponse struct {
+	Tokens []TokenJSON `json:"tokens"`
+	// NextCursor, when more tokens remain, is the cursor of the next page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// tokensList serves the tokens by ID: ?role=&state=active|revoked&name=
+// &limit=100&cursor=.
 func (s *Server) tokensList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, cursor, err := listQuery(q, 100)
+	var role, state string
+	if err == nil {
+		role, err = oneOf(q, "role", store.RoleViewer, store.RoleAnalyst, store.RoleAdmin)
+	}
+	if err == nil {
+		state, err = oneOf(q, "state", "active", "revoked")
+	}
+	var afterID int64
+	if err == nil && cursor != "" {
+		afterID, err = intCursor(cursor)
+	}
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
 	ts, err := s.auth.cfg.Tokens.Tokens(r.Context())
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
-	out := make([]TokenJSON, len(ts))
+	var out []TokenJSON
 	for i := range ts {
-		out[i] = tokenJSON(&ts[i])
+		t := &ts[i]
+		if role != "" && t.Role != role || state == "active" && t.RevokedAt != nil || state == "revoked" && t.RevokedAt == nil ||
+			q.Get("name") != "" && t.Name != q.Get("name") {
+			continue
+		}
+		out = append(out, tokenJSON(t))
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	var after func(TokenJSON) bool
+	if afterID != 0 {
+		after = func(t TokenJSON) bool { return t.ID > afterID }
+	}
+	resp := TokensResponse{}
+	resp.Tokens, resp.NextCursor = pageOf(out, limit, after, func(t TokenJSON) string { return strconv.FormatInt(t.ID, 10) })
+	if resp.Tokens == nil {
+		resp.Tokens = []TokenJSON{}
+	}
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) tokensCreate(w http.ResponseWriter, r *http.Request) {
@@ -271,7 +311,9 @@ func parseAuditQuery(q url.Values) (store.AuditFilter, error) {
 		}
 		f.BeforeID = n
 	}
-	return f, nil
+	f.Actor, f.Action, f.Target = q.Get("actor"), q.Get("action"), q.Get("target")
+	f.Since, f.Until, err = timeRange(q)
+	return f, err
 }
 
 func (s *Server) auditList(w http.ResponseWriter, r *http.Request) {

@@ -129,16 +129,31 @@ var securityHeaders = map[string]string{
 
 // responseWriter remembers the status written, and carries what WriteError
 // needs to log an error it does not show: the request's ID and logger.
+//
+// It also gives the API's error shape to the errors net/http writes as
+// plain text (http.Error: the dashboard's file server, the mux's 405 and
+// 404, promhttp): such an error's text is held back and, when the handler
+// returns, finish writes an ErrorResponse with the same status instead.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
 	id     string
 	log    *slog.Logger
+	method string
+	path   string
+	// plain is the status of a plain-text error held back, 0 for none;
+	// plainText is its text (at most 1 KiB).
+	plain     int
+	plainText []byte
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+			w.plain = code
+			return
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -147,7 +162,52 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if w.plain != 0 {
+		w.plainText = append(w.plainText, b[:min(len(b), 1024-len(w.plainText))]...)
+		return len(b), nil
+	}
 	return w.ResponseWriter.Write(b)
+}
+
+// finish writes the plain-text error held back, if any, as an
+// ErrorResponse with its status: the text is shown for a client's error
+// (4xx) and logged for the server's.
+func (w *responseWriter) finish() {
+	code := w.plain
+	if code == 0 {
+		return
+	}
+	w.plain = 0
+	text := strings.TrimSpace(string(w.plainText))
+	if text == "" {
+		text = strings.ToLower(http.StatusText(code))
+	}
+	h := w.Header()
+	h.Del("Content-Length")
+	msg, kind := fmt.Sprintf("%s %s: %s", w.method, w.path, text), statusCode(code)
+	if code == http.StatusMethodNotAllowed && h.Get("Allow") != "" {
+		msg += "; it takes " + h.Get("Allow")
+	}
+	if code >= 500 {
+		w.log.Error("request failed", "status", code, "err", text)
+		msg = "internal error; the server's log has the details under request_id " + w.id
+	}
+	WriteJSON(w.ResponseWriter, code, ErrorResponse{ErrorDetail{Code: kind, Message: msg}})
+}
+
+// statusCode is the ErrorResponse code of an HTTP status: the code of its
+// error kind, else bad_request for a client's error and internal for the
+// server's.
+func statusCode(status int) string {
+	for _, k := range errorKinds {
+		if k.status == status {
+			return k.code
+		}
+	}
+	if status < 500 {
+		return "bad_request"
+	}
+	return "internal"
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -487,5 +488,91 @@ func TestAuditTrail(t *testing.T) {
 		if paged[i] != en.ID {
 			t.Fatalf("paged entries %v differ from the page %+v", paged, page.Entries)
 		}
+	}
+	// Filters: by actor, action, target and time, with a page.
+	since := url.QueryEscape(page.Entries[len(page.Entries)-1].At.Format(time.RFC3339Nano))
+	for q, n := range map[string]int{
+		"?actor=" + url.QueryEscape(adminActor):                            5,
+		"?actor=" + url.QueryEscape(adminActor) + "&limit=2":               2,
+		"?action=alert.label":                                              1,
+		"?action=token.revoke&target=" + strconv.FormatInt(created.ID, 10): 1,
+		"?target=nothing":                                                  0,
+		"?since=" + since:                                                  6,
+		"?until=" + since:                                                  0,
+		"?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z":           0,
+	} {
+		var p web.AuditResponse
+		if err := json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit" + q, header: bearer(admin)}, http.StatusOK)), &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Entries) != n {
+			t.Errorf("GET /api/v1/audit%s: %d entries, want %d", q, len(p.Entries), n)
+		}
+	}
+	var p web.AuditResponse
+	json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit?limit=2&actor=" + url.QueryEscape(adminActor), header: bearer(admin)}, http.StatusOK)), &p) //nolint:errcheck // checked below
+	if p.NextCursor == "" {
+		t.Fatal("a filtered first page of two has no next cursor")
+	}
+	var p2 web.AuditResponse
+	json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/audit?limit=10&actor=" + url.QueryEscape(adminActor) + "&cursor=" + p.NextCursor, header: bearer(admin)}, http.StatusOK)), &p2) //nolint:errcheck // checked below
+	if len(p2.Entries) != 3 || p2.NextCursor != "" {
+		t.Errorf("the filtered second page: %d entries, cursor %q, want the three older entries of the admin", len(p2.Entries), p2.NextCursor)
+	}
+	for _, q := range []string{"?since=yesterday", "?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z"} {
+		e.want(t, req{method: "GET", path: "/api/v1/audit" + q, header: bearer(admin)}, http.StatusBadRequest)
+	}
+}
+
+// TestTokensList pages the tokens by ID and filters them by role, state
+// and name.
+func TestTokensList(t *testing.T) {
+	e := newAuthEnv(t, web.Config{Limits: web.Limits{AddrRate: -1, TokenRate: -1}})
+	admin, _ := e.token(t, "ops", store.RoleAdmin)
+	for _, n := range []string{"dash-1", "dash-2", "dash-3"} {
+		e.token(t, n, store.RoleViewer)
+	}
+	_, gone := e.token(t, "old", store.RoleAnalyst)
+	e.want(t, req{method: "DELETE", path: "/api/v1/tokens/" + strconv.FormatInt(gone, 10), header: bearer(admin)}, http.StatusOK)
+	list := func(q string) web.TokensResponse {
+		t.Helper()
+		var r web.TokensResponse
+		if err := json.Unmarshal([]byte(e.want(t, req{method: "GET", path: "/api/v1/tokens" + q, header: bearer(admin)}, http.StatusOK)), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	names := func(r web.TokensResponse) string {
+		var n []string
+		for _, tk := range r.Tokens {
+			n = append(n, tk.Name)
+		}
+		return strings.Join(n, " ")
+	}
+	var pages []string
+	for cursor, i := "", 0; i < 5; i++ {
+		r := list("?limit=2&cursor=" + cursor)
+		pages = append(pages, names(r))
+		if cursor = r.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if got := strings.Join(pages, "|"); got != "ops dash-1|dash-2 dash-3|old" {
+		t.Fatalf("pages of two: %q", got)
+	}
+	for q, want := range map[string]string{
+		"?role=viewer":                  "dash-1 dash-2 dash-3",
+		"?role=viewer&limit=2":          "dash-1 dash-2",
+		"?state=revoked":                "old",
+		"?state=active&role=analyst":    "",
+		"?name=dash-2":                  "dash-2",
+		"?role=viewer&limit=1&cursor=3": "dash-3",
+	} {
+		if got := names(list(q)); got != want {
+			t.Errorf("GET /api/v1/tokens%s: %q, want %q", q, got, want)
+		}
+	}
+	for _, q := range []string{"?role=root", "?state=lost", "?cursor=x", "?limit=0"} {
+		e.want(t, req{method: "GET", path: "/api/v1/tokens" + q, header: bearer(admin)}, http.StatusBadRequest)
 	}
 }

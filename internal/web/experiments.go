@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/abtest"
@@ -44,14 +46,51 @@ type ExperimentSummary struct {
 	Status string `json:"status"`
 }
 
+// ExperimentsResponse is the body of GET /api/v1/experiments.
+type ExperimentsResponse struct {
+	Experiments []ExperimentSummary `json:"experiments"`
+	// NextCursor, when more experiments remain, is the cursor of the next
+	// page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// list serves the experiments by start, then name:
+// ?status=scheduled|running|stopped&limit=50&cursor=.
 func (h *experimentAPI) list(w http.ResponseWriter, r *http.Request) {
-	defs := h.e.List()
+	q := r.URL.Query()
+	limit, cursor, err := listQuery(q, 50)
+	var status string
+	if err == nil {
+		status, err = oneOf(q, "status", "scheduled", "running", "stopped")
+	}
+	var after func(ExperimentSummary) bool
+	if err == nil && cursor != "" {
+		b, derr := base64.RawURLEncoding.DecodeString(cursor)
+		start, name, ok := strings.Cut(string(b), " ")
+		t, perr := time.Parse(time.RFC3339Nano, start)
+		if derr != nil || perr != nil || !ok {
+			err = fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, cursor)
+		}
+		after = func(e ExperimentSummary) bool {
+			return e.Start.After(t) || e.Start.Equal(t) && e.Name > name
+		}
+	}
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
 	now := h.now()
-	out := struct {
-		Experiments []ExperimentSummary `json:"experiments"`
-	}{Experiments: make([]ExperimentSummary, len(defs))}
-	for i := range defs {
-		out.Experiments[i] = ExperimentSummary{Definition: defs[i], Status: defs[i].Status(now)}
+	var all []ExperimentSummary
+	for _, d := range h.e.List() {
+		if st := d.Status(now); status == "" || st == status {
+			all = append(all, ExperimentSummary{Definition: d, Status: st})
+		}
+	}
+	out := ExperimentsResponse{Experiments: []ExperimentSummary{}}
+	if got, next := pageOf(all, limit, after, func(e ExperimentSummary) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(e.Start.UTC().Format(time.RFC3339Nano) + " " + e.Name))
+	}); got != nil {
+		out.Experiments, out.NextCursor = got, next
 	}
 	WriteJSON(w, http.StatusOK, out)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/shopstream/shopstream/internal/abtest"
@@ -70,6 +71,39 @@ func TestExperimentsAPI(t *testing.T) {
 		t.Fatalf("results of an experiment with no exposures: %+v", res)
 	}
 	getJSON(t, ts.URL+"/api/v1/experiments/nope", http.StatusNotFound, nil)
+
+	// More experiments, two scheduled: pages of two by start then name,
+	// and a filter by status.
+	for _, name := range []string{"b-later", "a-later"} {
+		if got := post(`{"name":"` + name + `","start":"2099-01-01T00:00:00Z","variants":[{"name":"control","weight":0.5,"recommender":"popularity"},
+			{"name":"treatment","weight":0.5,"recommender":"item-item"}]}`); got != http.StatusCreated {
+			t.Fatalf("creating %s: %d", name, got)
+		}
+	}
+	names := func(r web.ExperimentsResponse) string {
+		var n []string
+		for _, e := range r.Experiments {
+			n = append(n, e.Name)
+		}
+		return strings.Join(n, " ")
+	}
+	var p1, p2, f web.ExperimentsResponse
+	getJSON(t, ts.URL+"/api/v1/experiments?limit=2", http.StatusOK, &p1)
+	getJSON(t, ts.URL+"/api/v1/experiments?limit=2&cursor="+p1.NextCursor, http.StatusOK, &p2)
+	if names(p1) != "recs a-later" || p1.NextCursor == "" || names(p2) != "b-later" || p2.NextCursor != "" {
+		t.Fatalf("pages of two: %q %q then %q %q", names(p1), p1.NextCursor, names(p2), p2.NextCursor)
+	}
+	getJSON(t, ts.URL+"/api/v1/experiments?status=scheduled", http.StatusOK, &f)
+	if names(f) != "a-later b-later" {
+		t.Fatalf("scheduled: %q", names(f))
+	}
+	getJSON(t, ts.URL+"/api/v1/experiments?status=stopped", http.StatusOK, &f)
+	if names(f) != "" || f.Experiments == nil {
+		t.Fatalf("stopped: %+v", f)
+	}
+	for _, q := range []string{"?status=paused", "?cursor=zz", "?limit=5000"} {
+		getJSON(t, ts.URL+"/api/v1/experiments"+q, http.StatusBadRequest, nil)
+	}
 }
 
 func getJSON(t *testing.T, url string, status int, v any) {

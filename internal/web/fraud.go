@@ -38,7 +38,8 @@ type FraudDeps struct {
 //	GET  /api/v1/alerts?status=open&limit=50&since_id=N&cursor=C   alerts, newest first, with reasons
 //	GET  /api/v1/alerts/{transaction_id}                  one alert with its label, features and transaction
 //	POST /api/v1/alerts/{transaction_id}/label            {"label": "fraud"|"false_positive"}
-//	GET  /api/v1/fraud/rings?limit=20                     the entity stage's rings with their members
+//	GET  /api/v1/fraud/rings?member=&entity=&since=&until=&limit=20&cursor=
+//	                                                       the entity stage's rings with their members
 //	GET  /api/v1/fraud/rules                              rules and thresholds in force
 //	GET  /api/v1/fraud/metrics?window=1h|24h|all          live precision, recall, FPR, PR-AUC
 //	GET  /api/v1/fraud/series?since=T&until=T&step=1h      precision and recall per scenario over time

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/fraud"
@@ -140,13 +143,16 @@ type RingsResponse struct {
 	// is off.
 	Enabled bool       `json:"enabled"`
 	Rings   []RingJSON `json:"rings"`
+	// NextCursor, when more rings may follow, is the cursor of the next
+	// page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// rings serves the rings updated most recently first:
+// ?member=&entity=&since=&until=&limit=&cursor=.
 func (h *fraudAPI) rings(w http.ResponseWriter, r *http.Request) {
-	limit, before, err := pageQuery(r.URL.Query(), 20)
-	if err == nil && before != 0 {
-		err = fmt.Errorf("%w: the rings have no further pages: ask for a higher limit", ErrBadRequest)
-	}
+	q := r.URL.Query()
+	f, err := ringsQuery(q)
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -158,7 +164,7 @@ func (h *fraudAPI) rings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.Enabled = true
-	rs, err := es.EntityRings(r.Context(), limit)
+	rs, err := es.EntityRings(r.Context(), f)
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -168,7 +174,50 @@ func (h *fraudAPI) rings(w http.ResponseWriter, r *http.Request) {
 			TransactionID: g.TransactionID, FirstEventTime: g.FirstEventTime, LastEventTime: g.LastEventTime,
 			DetectedAt: g.DetectedAt, UpdatedAt: g.UpdatedAt})
 	}
+	if len(rs) == f.Limit {
+		last := rs[len(rs)-1]
+		resp.NextCursor = ringCursor(store.RingCursor{UpdatedAt: last.UpdatedAt, Key: last.Key})
+	}
 	WriteJSON(w, http.StatusOK, resp)
+}
+
+// ringsQuery reads the filters and page of GET /api/v1/fraud/rings.
+func ringsQuery(q url.Values) (store.RingFilter, error) {
+	f := store.RingFilter{Member: q.Get("member"), Entity: q.Get("entity")}
+	page := url.Values{"limit": q["limit"]}
+	var err error
+	if f.Limit, _, err = pageQuery(page, 20); err != nil {
+		return f, err
+	}
+	if f.Since, f.Until, err = timeRange(q); err != nil {
+		return f, err
+	}
+	if v := q.Get("cursor"); v != "" {
+		c, ok := parseRingCursor(v)
+		if !ok {
+			return f, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, v)
+		}
+		f.After = &c
+	}
+	return f, nil
+}
+
+// ringCursor encodes the place of a ring: its update time and key.
+func ringCursor(c store.RingCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.UpdatedAt.UTC().Format(time.RFC3339Nano) + " " + c.Key))
+}
+
+func parseRingCursor(s string) (store.RingCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return store.RingCursor{}, false
+	}
+	at, key, ok := strings.Cut(string(b), " ")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if !ok || err != nil || key == "" {
+		return store.RingCursor{}, false
+	}
+	return store.RingCursor{UpdatedAt: t, Key: key}, true
 }
 
 func nonNil(s []string) []string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -67,8 +68,12 @@ type ModelJSON struct {
 // ModelsResponse is the body of GET /api/v1/fraud/models and of the
 // promote and rollback calls.
 type ModelsResponse struct {
-	// Models are all versions, newest first.
+	// Models are the versions, newest first: all of them after a change,
+	// a page of those the filter selects for GET /api/v1/fraud/models.
 	Models []ModelJSON `json:"models"`
+	// NextCursor, when more versions remain, is the cursor of the next
+	// page.
+	NextCursor string `json:"next_cursor,omitempty"`
 	// Stored are the active and shadow versions in the store; InUse are
 	// those of this process, which follows the store within its poll
 	// interval.
@@ -76,20 +81,26 @@ type ModelsResponse struct {
 	InUse  ModelsInUse `json:"in_use"`
 }
 
+// modelsPage selects the versions of a page: ?status=&limit=&cursor=.
+type modelsPage struct {
+	status string
+	limit  int
+	before int64 // the cursor: versions below it; 0 for the first page
+}
+
 func (h *fraudAPI) modelsResponse(w http.ResponseWriter, r *http.Request) {
+	h.modelsPage(w, r, modelsPage{limit: math.MaxInt})
+}
+
+func (h *fraudAPI) modelsPage(w http.ResponseWriter, r *http.Request, page modelsPage) {
 	ms, err := h.deps.Store.FraudModels(r.Context())
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
-	resp := ModelsResponse{Models: make([]ModelJSON, len(ms)), InUse: h.inUse()}
-	for i, m := range ms {
-		metrics := json.RawMessage(m.Metrics)
-		if !json.Valid(metrics) {
-			metrics = json.RawMessage("{}")
-		}
-		resp.Models[i] = ModelJSON{Version: m.Version, Status: m.Status, CreatedAt: m.CreatedAt, StatusAt: m.StatusAt,
-			ActivatedAt: m.ActivatedAt, RolledBack: m.RolledBack, Note: m.Note, Metrics: metrics}
+	resp := ModelsResponse{Models: []ModelJSON{}, InUse: h.inUse()}
+	var listed []ModelJSON
+	for _, m := range ms {
 		v := m.Version
 		switch m.Status {
 		case store.StatusActive:
@@ -97,11 +108,45 @@ func (h *fraudAPI) modelsResponse(w http.ResponseWriter, r *http.Request) {
 		case store.StatusShadow:
 			resp.Stored.Shadow = &v
 		}
+		if page.status != "" && m.Status != page.status {
+			continue
+		}
+		metrics := json.RawMessage(m.Metrics)
+		if !json.Valid(metrics) {
+			metrics = json.RawMessage("{}")
+		}
+		listed = append(listed, ModelJSON{Version: m.Version, Status: m.Status, CreatedAt: m.CreatedAt, StatusAt: m.StatusAt,
+			ActivatedAt: m.ActivatedAt, RolledBack: m.RolledBack, Note: m.Note, Metrics: metrics})
+	}
+	var after func(ModelJSON) bool
+	if page.before != 0 {
+		after = func(m ModelJSON) bool { return int64(m.Version) < page.before }
+	}
+	if got, next := pageOf(listed, page.limit, after, func(m ModelJSON) string { return strconv.Itoa(m.Version) }); got != nil {
+		resp.Models, resp.NextCursor = got, next
 	}
 	WriteJSON(w, http.StatusOK, resp)
 }
 
-func (h *fraudAPI) models(w http.ResponseWriter, r *http.Request) { h.modelsResponse(w, r) }
+// models serves the versions newest first: ?status=active|shadow|retired
+// &limit=50&cursor=.
+func (h *fraudAPI) models(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var page modelsPage
+	limit, cursor, err := listQuery(q, 50)
+	page.limit = limit
+	if err == nil {
+		page.status, err = oneOf(q, "status", store.StatusActive, store.StatusShadow, store.StatusRetired)
+	}
+	if err == nil && cursor != "" {
+		page.before, err = intCursor(cursor)
+	}
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	h.modelsPage(w, r, page)
+}
 
 // modelError maps the store's model errors to their HTTP kinds.
 func modelError(err error) error {

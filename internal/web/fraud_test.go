@@ -141,6 +141,7 @@ func fraudFixture(t testing.TB, st store.Store) {
 type fraudEnv struct {
 	ts  *httptest.Server
 	det *detector.Detector
+	st  store.Store
 }
 
 func newFraudEnv(t *testing.T, st store.Store) *fraudEnv {
@@ -154,7 +155,8 @@ func newFraudEnv(t *testing.T, st store.Store) *fraudEnv {
 	if err := w.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	// Many calls from one address: no rate limit.
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: web.Limits{AddrRate: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +164,7 @@ func newFraudEnv(t *testing.T, st store.Store) *fraudEnv {
 	web.RegisterFraud(srv, web.FraudDeps{Store: f, Detector: det, Models: w, Now: func() time.Time { return now }})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &fraudEnv{ts: ts, det: det}
+	return &fraudEnv{ts: ts, det: det, st: st}
 }
 
 // call sends a request and decodes the JSON answer into v (strictly, so
@@ -261,12 +263,66 @@ func testAlertDetailAPI(t *testing.T, e *fraudEnv) {
 }
 
 // testRingsAPI: a store that keeps rings answers an empty list while the
-// entity stage has found none.
+// entity stage has found none; then three rings come in pages by cursor,
+// most recently updated first, and filtered by member, entity and time.
 func testRingsAPI(t *testing.T, e *fraudEnv) {
 	var r web.RingsResponse
 	e.call(t, "GET", "/api/v1/fraud/rings?limit=5", "", 200, &r)
-	if !r.Enabled || r.Rings == nil || len(r.Rings) != 0 {
+	if !r.Enabled || r.Rings == nil || len(r.Rings) != 0 || r.NextCursor != "" {
 		t.Fatalf("rings = %+v, want enabled and none", r)
+	}
+	es := e.st.(store.Entities)
+	for i, g := range []struct {
+		key     string
+		members []string
+	}{{"device:d1", []string{"ann", "bob"}}, {"card:411111:1234", []string{"bob", "cy"}}, {"device:d2", []string{"dee", "eve"}}} {
+		ring := store.EntityRing{Key: g.key, Members: g.members, Entities: []string{g.key}, Reason: "ring", TransactionID: "t",
+			ProducedAt: fraudBase, FirstEventTime: fraudBase, LastEventTime: fraudBase}
+		if err := es.WriteEntityBatch(context.Background(), &store.EntityBatch{Group: "entities", Topic: "transactions.entities",
+			Parts: []store.EntityPart{{Partition: 0, From: int64(i), To: int64(i + 1), Rings: []store.EntityRing{ring}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func(rs []web.RingJSON) string {
+		var k []string
+		for _, g := range rs {
+			k = append(k, g.Key)
+		}
+		return strings.Join(k, " ")
+	}
+	var paged []string
+	cursor := ""
+	for range 5 {
+		var p web.RingsResponse
+		e.call(t, "GET", "/api/v1/fraud/rings?limit=2&cursor="+cursor, "", 200, &p)
+		paged = append(paged, keys(p.Rings))
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if got := strings.Join(paged, "|"); got != "device:d2 card:411111:1234|device:d1|" && got != "device:d2 card:411111:1234|device:d1" {
+		t.Fatalf("rings in pages of two: %q", got)
+	}
+	var all web.RingsResponse
+	e.call(t, "GET", "/api/v1/fraud/rings", "", 200, &all)
+	since := url.QueryEscape(all.Rings[1].UpdatedAt.Format(time.RFC3339Nano))
+	for q, want := range map[string]string{
+		"?member=bob":         "card:411111:1234 device:d1",
+		"?member=bob&limit=1": "card:411111:1234",
+		"?entity=device:d2":   "device:d2",
+		"?member=nobody":      "",
+		"?since=" + since:     "device:d2 card:411111:1234",
+		"?until=" + since:     "device:d1",
+		"?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z": "",
+	} {
+		var p web.RingsResponse
+		e.call(t, "GET", "/api/v1/fraud/rings"+q, "", 200, &p)
+		if got := keys(p.Rings); got != want {
+			t.Errorf("rings%s: %q, want %q", q, got, want)
+		}
+	}
+	for _, q := range []string{"?cursor=5", "?cursor=" + url.QueryEscape("not base64!"), "?since=soon", "?limit=0"} {
+		e.call(t, "GET", "/api/v1/fraud/rings"+q, "", 400, nil)
 	}
 }
 
@@ -511,6 +567,25 @@ func testModelsAPI(t *testing.T, e *fraudEnv) {
 	e.call(t, "POST", "/api/v1/fraud/models/1/promote", "", 200, &r) // already active: no change
 	if versionsOf(r) != "2:retired 1:active" {
 		t.Fatalf("promoting the active version: %s", versionsOf(r))
+	}
+	// Pages of one, newest first; a filter by status; the versions in
+	// force whatever the page.
+	var p1, p2, p3 web.ModelsResponse
+	e.call(t, "GET", "/api/v1/fraud/models?limit=1", "", 200, &p1)
+	e.call(t, "GET", "/api/v1/fraud/models?limit=1&cursor="+p1.NextCursor, "", 200, &p2)
+	if versionsOf(p1) != "2:retired" || p1.NextCursor == "" || versionsOf(p2) != "1:active" || p2.NextCursor != "" || ptr(p1.Stored.Active) != 1 {
+		t.Fatalf("pages of one: %+v then %+v", p1, p2)
+	}
+	e.call(t, "GET", "/api/v1/fraud/models?status=active", "", 200, &p3)
+	if versionsOf(p3) != "1:active" || ptr(p3.Stored.Active) != 1 {
+		t.Fatalf("status=active: %+v", p3)
+	}
+	e.call(t, "GET", "/api/v1/fraud/models?status=shadow", "", 200, &p3)
+	if versionsOf(p3) != "" || p3.Models == nil {
+		t.Fatalf("status=shadow: %+v", p3)
+	}
+	for _, q := range []string{"?status=best", "?cursor=x", "?cursor=0", "?limit=0"} {
+		e.call(t, "GET", "/api/v1/fraud/models"+q, "", 400, nil)
 	}
 }
 

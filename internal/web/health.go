@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type Readiness struct {
 	StalledSince *time.Time `json:"stalled_since,omitempty"`
 	// Detail is the component's own snapshot (the processor's Health).
 	Detail any `json:"detail,omitempty"`
+	// Error is set when not ready, as every error answer of the server
+	// carries it: code "unavailable" and the reasons as its message.
+	Error *ErrorDetail `json:"error,omitempty"`
 }
 
 // readyz answers 200 when the store answers and Config.Ready says ready,
@@ -37,6 +41,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if !rd.Ready {
 		status = http.StatusServiceUnavailable
+		msg := "not ready"
+		if len(rd.Reasons) > 0 {
+			msg += ": " + strings.Join(rd.Reasons, "; ")
+		}
+		rd.Error = &ErrorDetail{Code: "unavailable", Message: msg}
 	}
 	WriteJSON(w, status, rd)
 }

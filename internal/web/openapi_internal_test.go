@@ -2,7 +2,13 @@ package web
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +47,85 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 		if _, ok := routes[op]; !ok {
 			t.Errorf("openapi.yaml documents %s, which the route table lacks", op)
 		}
+	}
+}
+
+// TestEveryHandleCallHasARouteLine reads the module's Go source for the
+// routes registered anywhere (Server.Handle, here or in a component's
+// Register function, whichever server a command builds): each pattern
+// must be a literal with its line in the route table, which
+// TestOpenAPIMatchesRouteTable holds to the OpenAPI document. It catches a
+// route that no test server registers.
+func TestEveryHandleCallHasARouteLine(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	found := map[string]string{}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); n == "testdata" || n == ".git" || strings.HasPrefix(n, ".") && path != root || path == filepath.Join(root, "test", "kafka") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 2 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Handle" {
+				return true
+			}
+			where := fset.Position(call.Pos()).String()
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				switch id, _ := call.Args[0].(*ast.Ident); {
+				case id != nil && id.Name == "staticPattern":
+					found[staticPattern] = where
+				case id != nil && id.Name == "pattern" && filepath.Base(path) == "web.go":
+					// Server.Handle itself hands its pattern to the mux.
+				default:
+					t.Errorf("%s: a route registered with a pattern that is not a literal", where)
+				}
+				return true
+			}
+			p, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found[p] = where
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, where := range found {
+		if _, ok := routes[p]; !ok {
+			t.Errorf("%s registers %q, which has no line in the route table (web.go) and so none in openapi.yaml", where, p)
+		}
+	}
+	for p := range routes {
+		if _, ok := found[p]; !ok {
+			t.Errorf("the route table's %q is registered nowhere", p)
+		}
+	}
+	if len(found) < 40 {
+		t.Fatalf("found only %d registered routes: %v", len(found), found)
 	}
 }
 

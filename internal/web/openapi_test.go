@@ -22,9 +22,11 @@ import (
 
 	"github.com/shopstream/shopstream/internal/abtest"
 	"github.com/shopstream/shopstream/internal/alertroute"
+	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/recsvc"
+	"github.com/shopstream/shopstream/internal/replay"
 	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -44,6 +46,9 @@ type openAPI struct {
 	doc      map[string]any
 	compiler *jsonschema.Compiler
 	schemas  map[string]*jsonschema.Schema
+	// seen are the responses check validated, as "METHOD /path status"
+	// with the document's key (a status or "default").
+	seen map[string]bool
 }
 
 const docURL = "file:///openapi.json"
@@ -68,7 +73,7 @@ func loadOpenAPI(t testing.TB) *openAPI {
 	if err := c.AddResource(docURL, inst); err != nil {
 		t.Fatal(err)
 	}
-	return &openAPI{doc: doc, compiler: c, schemas: map[string]*jsonschema.Schema{}}
+	return &openAPI{doc: doc, compiler: c, schemas: map[string]*jsonschema.Schema{}, seen: map[string]bool{}}
 }
 
 // schema compiles the schema at the JSON pointer ptr of the document.
@@ -217,6 +222,7 @@ func (o *openAPI) check(t *testing.T, op operation, resp *http.Response, body []
 			return
 		}
 	}
+	o.seen[op.String()+" "+key] = true
 	r := o.resolve(responses[key].(map[string]any))
 	content, _ := r["content"].(map[string]any)
 	if content == nil {
@@ -290,6 +296,13 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T, cfg web.Config) *apiEnv {
 	t.Helper()
+	return newAPIEnvReplay(t, cfg, nil)
+}
+
+// newAPIEnvReplay is newAPIEnv whose quarantine replays with replay
+// (nil: the server cannot replay).
+func newAPIEnvReplay(t *testing.T, cfg web.Config, replayer func(store.Store) web.ReplayFunc) *apiEnv {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
@@ -345,7 +358,11 @@ func newAPIEnv(t *testing.T, cfg web.Config) *apiEnv {
 	web.RegisterRecommendations(srv, recs)
 	web.RegisterAnalytics(srv, st)
 	web.RegisterQuality(srv, st, nil)
-	web.RegisterQuarantine(srv, st, nil)
+	var replay web.ReplayFunc
+	if replayer != nil {
+		replay = replayer(st)
+	}
+	web.RegisterQuarantine(srv, st, replay)
 	web.RegisterDeliveries(srv, st)
 	web.RegisterErasure(srv, st)
 	ts := httptest.NewServer(srv)
@@ -359,11 +376,19 @@ func newAPIEnv(t *testing.T, cfg web.Config) *apiEnv {
 // and returns the answer and its body.
 func (e *apiEnv) send(t *testing.T, method, path, contentType string, body io.Reader) (*http.Response, []byte) {
 	t.Helper()
+	return e.sendAs(t, e.admin, method, path, contentType, body)
+}
+
+// sendAs is send with token ("" for none).
+func (e *apiEnv) sendAs(t *testing.T, token, method, path, contentType string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
 	hr, err := http.NewRequest(method, e.ts.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hr.Header.Set("Authorization", "Bearer "+e.admin)
+	if token != "" {
+		hr.Header.Set("Authorization", "Bearer "+token)
+	}
 	if contentType != "" {
 		hr.Header.Set("Content-Type", contentType)
 	}
@@ -426,12 +451,13 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 		ids[id] = op.String()
 		responses := op.op["responses"].(map[string]any)
-		ok := false
+		ok, errs := false, false
 		for status, r := range responses {
 			if strings.HasPrefix(status, "2") {
 				ok = true
 				continue
 			}
+			errs = true
 			schema := o.resolve(r.(map[string]any))["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
 			if schema["$ref"] != "#/components/schemas/Error" {
 				t.Errorf("%s: response %s is not an Error", op, status)
@@ -440,7 +466,26 @@ func TestOpenAPIDocument(t *testing.T) {
 		if !ok {
 			t.Errorf("%s documents no success", op)
 		}
+		if !errs {
+			t.Errorf("%s documents no error (a default response or a status): every route can answer one", op)
+		}
 		o.url(t, op) // path parameters have examples
+		// A request body has an example its schema takes: what
+		// TestOpenAPIConformance sends.
+		if rb, ok := op.op["requestBody"].(map[string]any); ok {
+			mt, _ := rb["content"].(map[string]any)["application/json"].(map[string]any)
+			ex, ok := mt["example"]
+			if !ok {
+				t.Errorf("%s: its request body has no example", op)
+				continue
+			}
+			b, _ := json.Marshal(ex)
+			inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+			ptr := "/paths/" + pointerEscape(op.path) + "/" + strings.ToLower(op.method) + "/requestBody/content/application~1json/schema"
+			if err := o.schema(t, ptr).Validate(inst); err != nil {
+				t.Errorf("%s: the request body's example is refused by its schema: %v", op, err)
+			}
+		}
 	}
 	// The Error schema lists exactly the codes WriteError writes.
 	codes := o.doc["components"].(map[string]any)["schemas"].(map[string]any)["Error"].(map[string]any)["properties"].(map[string]any)["error"].(map[string]any)["properties"].(map[string]any)["code"].(map[string]any)["enum"].([]any)
@@ -462,8 +507,25 @@ func TestOpenAPIDocument(t *testing.T) {
 // data and validates its answer against the document, then every
 // documented path with the methods it does not document, and every change
 // with a wrong content type and a body too large.
+//
+// Then every change with the body the document gives as its example, every
+// route without credentials, and the public routes past a rate limit; at
+// the end, every response the document lists for an operation (each
+// status and its default) must have been met and validated.
 func TestOpenAPIConformance(t *testing.T) {
-	e := newAPIEnv(t, web.Config{Limits: web.Limits{MaxBody: 4096, AddrRate: -1, TokenRate: -1}})
+	brokers, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(brokers.Close)
+	e := newAPIEnvReplay(t, web.Config{Limits: web.Limits{MaxBody: 4096, AddrRate: -1, TokenRate: -1}}, func(st store.Store) web.ReplayFunc {
+		return func(ctx context.Context, f store.QuarantineFilter, dry bool) (web.ReplayCounts, error) {
+			res, err := replay.Replay(ctx, replay.Config{Store: st, Brokers: brokers.Addrs(), Logger: slog.New(slog.DiscardHandler)}, f, dry)
+			return web.ReplayCounts{DryRun: res.DryRun, Stream: res.Stream, StreamByReason: res.StreamByReason, ImportReplayed: res.Import.Replayed,
+				ImportStored: res.Import.Stored, ImportDuplicate: res.Import.Duplicate, ImportQuarantined: res.Import.Quarantined,
+				ImportByReason: res.ImportByReason}, err
+		}
+	})
 	o := loadOpenAPI(t)
 	ops := o.operations()
 	byPath := map[string][]string{}
@@ -598,6 +660,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"/api/v1/experiments/none", http.StatusNotFound},
 		{"/api/v1/alerts/none", http.StatusNotFound},
 		{"/api/v1/fraud/rings?cursor=5", http.StatusBadRequest},
+		{"/api/v1/fraud/rings?since=soon", http.StatusBadRequest},
 	} {
 		u, _ := url.Parse(c.path)
 		var op operation
@@ -612,7 +675,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		o.check(t, op, resp, body)
 	}
-	resp, err := http.Get(e.ts.URL + "/api/v1/summary")
+	resp, err = http.Get(e.ts.URL + "/api/v1/summary")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -622,11 +685,116 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Errorf("GET /api/v1/summary without a token: %d %s, want 401", resp.StatusCode, body)
 	}
 	o.check(t, find("GET", "/api/v1/summary"), resp, body)
+
+	// Every route that needs credentials answers 401 without them.
+	for _, op := range ops {
+		if acc, ok := web.RouteAccess(op.String()); !ok || acc.Role == web.Public {
+			continue
+		}
+		resp, body := e.sendAs(t, "", op.method, o.url(t, op), "application/json", strings.NewReader(o.example(op)))
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without credentials: %d %s, want 401", op, resp.StatusCode, body)
+		}
+		o.check(t, op, resp, body)
+	}
+
+	// Every change, with the body the document gives as its example,
+	// answers its documented success. The order is the one the changes
+	// need (a promotion before its rollback, a token before its
+	// revocation, the erasure last); a documented change missing from it
+	// fails the test.
+	order := []string{"POST /api/v1/score", "POST /api/v1/experiments", "POST /api/v1/alerts/{transaction_id}/label",
+		"POST /api/v1/quarantine/replay", "POST /api/v1/fraud/models/{version}/promote", "POST /api/v1/fraud/models/rollback",
+		"POST /api/v1/tokens", "DELETE /api/v1/tokens/{id}", "POST /api/v1/session", "DELETE /api/v1/session",
+		"DELETE /api/v1/customers/{id}"}
+	for _, op := range ops {
+		if op.method != "GET" && !slices.Contains(order, op.String()) {
+			t.Errorf("%s is a documented change this test does not call: add it to its order", op)
+		}
+	}
+	var created web.TokenJSON
+	for _, name := range order {
+		method, path, _ := strings.Cut(name, " ")
+		op := find(method, path)
+		u, body := o.url(t, op), o.example(op)
+		switch name {
+		case "DELETE /api/v1/tokens/{id}":
+			u = "/api/v1/tokens/" + strconv.FormatInt(created.ID, 10) // the one just created, not the caller's
+		case "POST /api/v1/session":
+			body = `{"token":"` + e.admin + `"}`
+		}
+		resp, b := e.send(t, method, u, "application/json", strings.NewReader(body))
+		if resp.StatusCode >= 300 {
+			t.Errorf("%s %s with the documented example %s: %d %s", method, u, body, resp.StatusCode, b)
+		}
+		o.check(t, op, resp, b)
+		if name == "POST /api/v1/tokens" {
+			if err := json.Unmarshal(b, &created); err != nil || created.ID == 0 {
+				t.Fatalf("the created token: %v %s", err, b)
+			}
+		}
+	}
+	// A well-formed body that is not valid is 422.
+	for _, c := range []struct{ method, path, url, body string }{
+		{"POST", "/api/v1/alerts/{transaction_id}/label", "/api/v1/alerts/f7/label", `{"label":"maybe"}`},
+		{"POST", "/api/v1/experiments", "/api/v1/experiments", `{"name":"","variants":[]}`},
+		{"POST", "/api/v1/tokens", "/api/v1/tokens", `{"name":"x","role":"root"}`},
+		{"POST", "/api/v1/score", "/api/v1/score", `{"transaction_id":"t"}`},
+	} {
+		resp, b := e.send(t, c.method, c.url, "application/json", strings.NewReader(c.body))
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("%s %s %s: %d %s, want 422", c.method, c.url, c.body, resp.StatusCode, b)
+		}
+		o.check(t, find(c.method, c.path), resp, b)
+	}
+	// Signing out is a change too: a wrong content type is refused.
+	resp, body = e.send(t, "DELETE", "/api/v1/session", "text/plain", nil)
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("signing out with text/plain: %d %s, want 415", resp.StatusCode, body)
+	}
+	o.check(t, find("DELETE", "/api/v1/session"), resp, body)
+
+	// The public reads past the address's rate limit: 429.
+	limited := newAPIEnv(t, web.Config{Limits: web.Limits{AddrRate: 0.001, AddrBurst: 1}})
+	for _, op := range ops {
+		if acc, _ := web.RouteAccess(op.String()); op.method != "GET" || acc.Role != web.Public {
+			continue
+		}
+		var resp *http.Response
+		var body []byte
+		for range 2 {
+			resp, body = limited.send(t, "GET", o.url(t, op), "", nil)
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s past the rate limit: %d %q %s, want 429 with Retry-After", op, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+		o.check(t, op, resp, body)
+	}
+
+	// Every response the document lists was met and validated.
+	for _, op := range ops {
+		for key := range op.op["responses"].(map[string]any) {
+			if !o.seen[op.String()+" "+key] {
+				t.Errorf("%s: the documented response %s was never met by this test", op, key)
+			}
+		}
+	}
+}
+
+// example is the JSON of the example of op's request body, "" for none.
+func (o *openAPI) example(op operation) string {
+	rb, ok := op.op["requestBody"].(map[string]any)
+	if !ok {
+		return ""
+	}
+	b, _ := json.Marshal(rb["content"].(map[string]any)["application/json"].(map[string]any)["example"])
+	return string(b)
 }
 
 // TestUnknownAPIRoutes checks the answers no route gives: a JSON 404 for a
-// path under /api/ no route has, whatever the method, while the dashboard's
-// files keep the file server's answers.
+// path under /api/ no route has, whatever the method, and for a file the
+// dashboard does not have (TestErrorShapeEverywhere has the other errors
+// outside /api/).
 func TestUnknownAPIRoutes(t *testing.T) {
 	e := newAPIEnv(t, web.Config{})
 	o := loadOpenAPI(t)
@@ -656,14 +824,16 @@ func TestUnknownAPIRoutes(t *testing.T) {
 			t.Errorf("%s %s: %v", c.method, c.path, err)
 		}
 	}
-	// The dashboard's files: served, or the file server's plain 404.
+	// The dashboard's files: served, or the API's 404.
 	resp, body := e.send(t, "GET", "/core.js", "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !bytes.Contains(body, []byte("fetch(")) {
 		t.Errorf("GET /core.js: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 	resp, body = e.send(t, "GET", "/no-such-file.js", "", nil)
-	if resp.StatusCode != http.StatusNotFound || strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		t.Errorf("GET /no-such-file.js: %d %q %s, want the file server's plain 404", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("GET /no-such-file.js: %d %q %s, want a JSON 404", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	} else {
+		checkErrorBody(t, "GET /no-such-file.js", resp.StatusCode, body)
 	}
 }
 
@@ -711,4 +881,86 @@ func TestOpenAPISummaryLoading(t *testing.T) {
 		t.Fatalf("summary while loading: %d %s", resp.StatusCode, body)
 	}
 	o.check(t, op, resp, body)
+}
+
+// TestOpenAPISeriesTakeATimeRange: every series of the API takes a time
+// range, since and until.
+func TestOpenAPISeriesTakeATimeRange(t *testing.T) {
+	o := loadOpenAPI(t)
+	series := map[string]bool{"/api/v1/windows": true, "/api/v1/fraud/metrics": true, "/api/v1/fraud/series": true,
+		"/api/v1/quality": true, "/api/v1/cohorts": true}
+	for _, op := range o.operations() {
+		if op.method != "GET" || !series[op.path] {
+			continue
+		}
+		delete(series, op.path)
+		params := map[string]bool{}
+		ps, _ := op.op["parameters"].([]any)
+		for _, p := range ps {
+			params[o.resolve(p.(map[string]any))["name"].(string)] = true
+		}
+		if !params["since"] || !params["until"] {
+			t.Errorf("%s is a series without a time range: parameters %v, want since and until", op, params)
+		}
+	}
+	if len(series) != 0 {
+		t.Errorf("series not documented: %v", series)
+	}
+}
+
+// TestOpenAPIListsPage holds the document to the API's rule for lists:
+// every list of stored things (a GET without path parameters whose answer
+// has an array) takes limit, a cursor and at least one filter, and answers
+// a next_cursor. What is no such list says why here.
+func TestOpenAPIListsPage(t *testing.T) {
+	o := loadOpenAPI(t)
+	notLists := map[string]string{
+		"/api/v1/summary":          "running totals",
+		"/api/v1/segments":         "the fixed RFM segments, each with its counts",
+		"/api/v1/clv/distribution": "histograms of a fixed number of buckets",
+		"/api/v1/products/top":     "a ranking of n (the n parameter), not pages",
+		"/api/v1/fraud/rules":      "the configured rules, a fixed set",
+		"/api/v1/fraud/cost":       "a curve over thresholds, not over time, of one of the incrementally maintained windows",
+		// Series take since and until (TestOpenAPISeriesTakeATimeRange).
+		"/api/v1/windows": "a series", "/api/v1/fraud/metrics": "a series", "/api/v1/fraud/series": "a series",
+		"/api/v1/quality": "a series", "/api/v1/cohorts": "a series",
+	}
+	lists := 0
+	for _, op := range o.operations() {
+		if op.method != "GET" || strings.Contains(op.path, "{") || notLists[op.path] != "" {
+			continue
+		}
+		ok := o.resolve(op.op["responses"].(map[string]any)["200"].(map[string]any))
+		content, _ := ok["content"].(map[string]any)["application/json"].(map[string]any)
+		if content == nil {
+			continue
+		}
+		props, _ := o.resolve(content["schema"].(map[string]any))["properties"].(map[string]any)
+		list := false
+		for _, p := range props {
+			if o.resolve(p.(map[string]any))["type"] == "array" {
+				list = true
+			}
+		}
+		if !list {
+			continue
+		}
+		lists++
+		params := map[string]bool{}
+		ps, _ := op.op["parameters"].([]any)
+		filters := 0
+		for _, p := range ps {
+			name := o.resolve(p.(map[string]any))["name"].(string)
+			params[name] = true
+			if name != "limit" && name != "cursor" && name != "before_id" && name != "since_id" {
+				filters++
+			}
+		}
+		if !params["limit"] || !params["cursor"] || filters == 0 || props["next_cursor"] == nil {
+			t.Errorf("%s is a list: parameters %v, next_cursor %v; want limit, cursor, a filter and next_cursor", op, params, props["next_cursor"] != nil)
+		}
+	}
+	if lists < 8 {
+		t.Errorf("only %d lists found", lists)
+	}
 }

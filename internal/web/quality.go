@@ -43,10 +43,20 @@ func RegisterQuality(s *Server, st store.Quality, now func() time.Time) {
 	}))
 }
 
-// qualityRange reads ?from=&to= (RFC 3339; default the last hour up to
-// now), rounded out to whole minutes.
+// qualityRange reads ?since=&until= (RFC 3339 or Unix seconds; default
+// the last hour up to now), rounded out to whole minutes. from and to are
+// their older names, still taken.
 func qualityRange(r *http.Request, now time.Time) (time.Time, time.Time, error) {
 	q := r.URL.Query()
+	names := [2]string{"since", "until"}
+	for i, old := range [2]string{"from", "to"} {
+		switch v, o := q.Get(names[i]), q.Get(old); {
+		case v != "" && o != "" && v != o:
+			return time.Time{}, time.Time{}, fmt.Errorf("%w: %s %q and %s %q disagree; give %s alone (%s is its older name)", ErrBadRequest, names[i], v, old, o, names[i], old)
+		case v == "" && o != "":
+			names[i] = old
+		}
+	}
 	to := now.UTC().Truncate(time.Minute).Add(time.Minute)
 	from := to.Add(-time.Hour)
 	parse := func(name string, dst *time.Time) error {
@@ -56,12 +66,12 @@ func qualityRange(r *http.Request, now time.Time) (time.Time, time.Time, error) 
 		}
 		return err
 	}
-	if err := parse("to", &to); err != nil {
+	if err := parse(names[1], &to); err != nil {
 		return from, to, err
 	}
-	if q.Get("from") == "" {
+	if q.Get(names[0]) == "" {
 		from = to.Add(-time.Hour)
-	} else if err := parse("from", &from); err != nil {
+	} else if err := parse(names[0], &from); err != nil {
 		return from, to, err
 	}
 	from = from.Truncate(time.Minute)
@@ -70,9 +80,9 @@ func qualityRange(r *http.Request, now time.Time) (time.Time, time.Time, error) 
 	}
 	switch {
 	case !to.After(from):
-		return from, to, fmt.Errorf("%w: from %s is not before to %s", ErrBadRequest, from.Format(time.RFC3339), to.Format(time.RFC3339))
+		return from, to, fmt.Errorf("%w: %s %s is not before %s %s", ErrBadRequest, names[0], from.Format(time.RFC3339), names[1], to.Format(time.RFC3339))
 	case to.Sub(from) > QualityMaxRange:
-		return from, to, fmt.Errorf("%w: from %s to %s spans more than %v", ErrBadRequest, from.Format(time.RFC3339), to.Format(time.RFC3339), QualityMaxRange)
+		return from, to, fmt.Errorf("%w: %s %s to %s spans more than %v", ErrBadRequest, names[0], from.Format(time.RFC3339), to.Format(time.RFC3339), QualityMaxRange)
 	}
 	return from, to, nil
 }

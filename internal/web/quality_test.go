@@ -91,6 +91,12 @@ func TestQualityAPI(t *testing.T) {
 	if body.Overall.Checked != 2 || len(body.Minutes) != 1 {
 		t.Errorf("second minute only: %+v", body)
 	}
+	// The same range by the names every series takes; the older names
+	// must agree with them.
+	_, body, _ = get("?since=" + url.QueryEscape(m0.Add(time.Minute).Format(time.RFC3339)) + "&until=" + url.QueryEscape(m0.Add(90*time.Second).Format(time.RFC3339)))
+	if body.Overall.Checked != 2 || len(body.Minutes) != 1 {
+		t.Errorf("second minute only, by since and until: %+v", body)
+	}
 	// Nothing checked: no score.
 	_, body, _ = get("?from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z")
 	if body.Overall.Score != nil || body.Overall.Checked != 0 || body.Checks == nil {
@@ -101,6 +107,10 @@ func TestQualityAPI(t *testing.T) {
 		"?to=2026-03-02":  "to",
 		"?from=2026-03-02T10:00:00Z&to=2026-03-02T09:00:00Z": "not before",
 		"?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z": "spans more than",
+		"?since=yesterday":  "since",
+		"?until=2026-03-02": "until",
+		"?since=2026-03-02T10:00:00Z&until=2026-03-02T09:00:00Z": "not before",
+		"?since=2026-03-02T09:00:00Z&from=2026-03-02T08:00:00Z":  "disagree",
 	} {
 		code, _, raw := get(q)
 		if code != http.StatusBadRequest || !strings.Contains(raw, want) {

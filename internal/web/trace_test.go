@@ -58,4 +58,20 @@ func TestAPISpans(t *testing.T) {
 	if s := spans[1]; s.Name != "GET unknown route" || attr(s, "http.response.status_code").AsInt64() != 404 {
 		t.Errorf("span of an unknown route: %s %v", s.Name, s.Attributes)
 	}
+	if spans[0].Parent.IsValid() {
+		t.Errorf("a request without traceparent has a parent span: %v", spans[0].Parent)
+	}
+	// A caller's traceparent makes the span its child, in its trace.
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/summary", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	spans = exp.GetSpans()
+	s := spans[len(spans)-1]
+	if s.SpanContext.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || s.Parent.SpanID().String() != "00f067aa0ba902b7" || !s.Parent.IsRemote() {
+		t.Errorf("span of a request with traceparent: trace %s parent %s, want the caller's", s.SpanContext.TraceID(), s.Parent.SpanID())
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -216,10 +218,17 @@ func New(cfg Config) (*Server, error) {
 	files := http.FileServerFS(static)
 	s.Handle(staticPattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A path no file can have (invalid UTF-8, say) is 404, where the
-		// file server would answer 500.
-		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" && !fs.ValidPath(name) {
-			http.NotFound(w, r)
-			return
+		// file server would answer 500; so is a folder other than the
+		// root, which it would list.
+		if name := strings.TrimPrefix(path.Clean(r.URL.Path), "/"); name != "" {
+			if !fs.ValidPath(name) {
+				http.NotFound(w, r)
+				return
+			}
+			if fi, err := fs.Stat(static, name); err == nil && fi.IsDir() {
+				http.NotFound(w, r)
+				return
+			}
 		}
 		files.ServeHTTP(w, r)
 	}))
@@ -285,13 +294,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id := requestID()
 	h.Set("X-Request-Id", id)
-	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path)}
+	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path),
+		method: r.Method, path: r.URL.Path}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		// Under /api/ only API routes answer: a path no route has (which
 		// the dashboard's files would answer with plain text) or a method
 		// none of its routes takes gets the API's error shape.
 		_, pattern := s.mux.Handler(r)
-		ctx, span := s.cfg.Tracer.Start(r.Context(), "HTTP "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
+		// A caller's W3C traceparent makes the request's span a child of
+		// the caller's.
+		ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := s.cfg.Tracer.Start(ctx, "HTTP "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
 		defer func() {
 			route := "unknown route"
 			if pattern != "" && pattern != staticPattern {
@@ -315,6 +328,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.serve(rw, r)
+}
+
+// serve hands r to its route. An error the route or the mux writes as
+// plain text is rewritten as an ErrorResponse (responseWriter.finish). A
+// handler's panic is logged with its stack under the request's ID and
+// answered 500 with that ID; when the answer had begun, its status can no
+// longer change, and the connection is cut so that the client does not
+// take a truncated answer for a whole one.
+func (s *Server) serve(rw *responseWriter, r *http.Request) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			rw.finish()
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		rw.log.Error("handler panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if rw.status != 0 && rw.plain == 0 {
+			panic(http.ErrAbortHandler)
+		}
+		rw.plain = 0
+		for k := range rw.Header() {
+			if _, keep := securityHeaders[k]; !keep && k != "X-Request-Id" && k != "Strict-Transport-Security" {
+				rw.Header().Del(k)
+			}
+		}
+		rw.status = http.StatusInternalServerError
+		WriteJSON(rw.ResponseWriter, http.StatusInternalServerError, ErrorResponse{ErrorDetail{Code: "internal",
+			Message: "internal error; the server's log has the details under request_id " + rw.id}})
+	}()
 	s.mux.ServeHTTP(rw, r)
 }
 
@@ -506,19 +552,29 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	down := func(msg string) {
+		WriteJSON(w, http.StatusServiceUnavailable, HealthResponse{Status: "down", Error: &ErrorDetail{Code: "unavailable", Message: msg}})
+	}
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		s.log.Error("health check: the store does not answer", "err", err)
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": "the store does not answer (the server's log says why)"})
+		down("the store does not answer (the server's log says why)")
 		return
 	}
 	if s.cfg.Health != nil {
 		if err := s.cfg.Health(ctx); err != nil {
 			s.log.Error("health check failed", "err", err)
-			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "down", "error": "the pipeline is down (the server's log says why)"})
+			down("the pipeline is down (the server's log says why)")
 			return
 		}
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, HealthResponse{Status: "ok"})
+}
+
+// HealthResponse is the body of GET /healthz: "ok", or "down" with the
+// error every error answer of the server carries.
+type HealthResponse struct {
+	Status string       `json:"status"`
+	Error  *ErrorDetail `json:"error,omitempty"`
 }
 
 // summary serves the running totals, computed at most every 500 ms however

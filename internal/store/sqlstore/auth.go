@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -130,8 +131,26 @@ func (s *Store) AuditEntries(ctx context.Context, f store.AuditFilter) ([]store.
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
+	args := []any{before}
+	where := "id < $1"
+	and := func(cond string, v any) {
+		args = append(args, v)
+		where += " AND " + cond + " $" + strconv.Itoa(len(args))
+	}
+	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
+		if c.v != "" {
+			and(c.col+" =", c.v)
+		}
+	}
+	if !f.Since.IsZero() {
+		and("at >=", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		and("at <", f.Until.UTC())
+	}
+	args = append(args, limit)
 	es, err := collect(ctx, s.d.DB(), `SELECT id, at, actor, action, target, before, after FROM audit
-		WHERE id < $1 ORDER BY id DESC LIMIT $2`, []any{before, limit},
+		WHERE `+where+` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args,
 		func(r Rows) (store.AuditEntry, error) {
 			var e store.AuditEntry
 			var b, a string

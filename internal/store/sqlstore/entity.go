@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -119,10 +121,42 @@ func (s *Store) LatestEntityEvent(ctx context.Context, partition int32) (time.Ti
 }
 
 // EntityRings implements store.Entities.
-func (s *Store) EntityRings(ctx context.Context, limit int) ([]store.EntityRing, error) {
+func (s *Store) EntityRings(ctx context.Context, f store.RingFilter) ([]store.EntityRing, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var conds []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	// Members and entities are JSON arrays of strings: a value stands
+	// quoted in their text.
+	for _, c := range []struct{ col, v string }{{"members", f.Member}, {"entities", f.Entity}} {
+		if c.v != "" {
+			quoted, _ := json.Marshal(c.v)
+			conds = append(conds, "CAST("+c.col+" AS TEXT) LIKE "+arg("%"+likeEscape(string(quoted))+"%")+` ESCAPE '\'`)
+		}
+	}
+	if !f.Since.IsZero() {
+		conds = append(conds, "updated_at >= "+arg(f.Since.UTC()))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, "updated_at < "+arg(f.Until.UTC()))
+	}
+	if f.After != nil {
+		at := arg(f.After.UpdatedAt.UTC())
+		conds = append(conds, "(updated_at < "+at+" OR updated_at = "+at+" AND ring_key > "+arg(f.After.Key)+")")
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
 	rings, err := collect(ctx, s.d.DB(), `SELECT ring_key, kafka_partition, CAST(members AS TEXT), CAST(entities AS TEXT), reason,
 		transaction_id, first_event_time, last_event_time, produced_at, detected_at, updated_at
-		FROM entity_rings ORDER BY updated_at DESC, ring_key LIMIT $1`, []any{limit}, func(r Rows) (store.EntityRing, error) {
+		FROM entity_rings `+where+` ORDER BY updated_at DESC, ring_key LIMIT `+arg(limit), args, func(r Rows) (store.EntityRing, error) {
 		var g store.EntityRing
 		var members, ents string
 		err := r.Scan(&g.Key, &g.Partition, &members, &ents, &g.Reason, &g.TransactionID, &g.FirstEventTime, &g.LastEventTime,
@@ -145,6 +179,11 @@ func (s *Store) EntityRings(ctx context.Context, limit int) ([]store.EntityRing,
 		return nil, fmt.Errorf("reading entity rings: %w", err)
 	}
 	return rings, nil
+}
+
+// likeEscape escapes the wildcards of a LIKE pattern (with ESCAPE '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 // ExecScript runs a script of idempotent statements (CREATE … IF NOT

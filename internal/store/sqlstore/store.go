@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -165,8 +168,26 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 // refusal into a RejectedError, a fence or an earlier commit as it is, and
 // anything else into a transient error naming the batch (what: "a batch",
 // "an import batch") and its size.
+//
+// The transaction's commit is traced as a "commit" span under the span of
+// ctx (the pipeline's "write"), with the tracer that span came from: the
+// commit is where the batch's rows and offsets become durable together.
 func (s *Store) runBatch(ctx context.Context, b *store.Batch, what string, write func(tx DB) error) error {
-	err := s.d.Tx(ctx, write)
+	var commit trace.Span
+	err := s.d.Tx(ctx, func(tx DB) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		_, commit = trace.SpanFromContext(ctx).TracerProvider().Tracer("github.com/shopstream/shopstream/internal/store/sqlstore").Start(ctx, "commit")
+		return nil
+	})
+	if commit != nil {
+		if err != nil {
+			commit.RecordError(err)
+			commit.SetStatus(codes.Error, "commit failed")
+		}
+		commit.End()
+	}
 	if err == nil {
 		return nil
 	}

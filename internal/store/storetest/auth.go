@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -196,6 +197,35 @@ func testAuditPages(t *testing.T, a store.Auth) {
 	}
 	if len(page) != 3 || page[0].ID != ids[2] || page[2].ID != ids[0] {
 		t.Fatalf("second page %+v, want the three older entries", page)
+	}
+	// Filters, alone and with a page.
+	if _, err := a.RecordAudit(ctx, &store.AuditEntry{At: authT0.Add(10 * time.Second), Actor: "token 3 (ops)", Action: "y", Target: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		f    store.AuditFilter
+		want []string // targets, newest first
+	}{
+		{store.AuditFilter{Actor: "local"}, []string{"4", "3", "2", "1", "0"}},
+		{store.AuditFilter{Actor: "token 3 (ops)"}, []string{"1"}},
+		{store.AuditFilter{Action: "x", Target: "1"}, []string{"1"}},
+		{store.AuditFilter{Target: "1"}, []string{"1", "1"}},
+		{store.AuditFilter{Since: authT0.Add(time.Second), Until: authT0.Add(3 * time.Second)}, []string{"2", "1"}},
+		{store.AuditFilter{Since: authT0.Add(4 * time.Second)}, []string{"1", "4"}},
+		{store.AuditFilter{Actor: "local", Limit: 2, BeforeID: ids[3]}, []string{"2", "1"}},
+		{store.AuditFilter{Action: "none"}, nil},
+	} {
+		es, err := a.AuditEntries(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range es {
+			got = append(got, e.Target)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("AuditEntries(%+v) targets %v, want %v", c.f, got, c.want)
+		}
 	}
 }
 

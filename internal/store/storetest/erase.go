@@ -150,7 +150,7 @@ func testEraseEntities(t *testing.T, s store.Store) {
 	if strings.Join(left, ",") != "dave,carol2" && strings.Join(left, ",") != "carol2,dave" {
 		t.Errorf("entity events left = %v; want dave's and carol2's only", left)
 	}
-	rings, err := es.EntityRings(ctx, 10)
+	rings, err := es.EntityRings(ctx, store.RingFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Retention", testRetention},
 		{"Erase", testErase},
 		{"EraseEntities", testEraseEntities},
+		{"RingsPages", testRingsPages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

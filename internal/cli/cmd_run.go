@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -54,6 +55,16 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
+	// What run keeps in memory per customer and per entity is bounded for
+	// the demo: its live stream brings about 1,400 customers new to the
+	// fraud state, 900 to the recommendation counts and 2,000-3,000
+	// devices, cards and IP addresses a minute (the shop's clock runs
+	// thousands of times faster than its customers'), so bounds sized for
+	// a shop (process, serve) would take hours to fill while memory grew.
+	// See docs/operations.md, "Soak", and docs/fraud.md for what it costs.
+	for name, v := range runMemoryBounds {
+		setDefault(fs, name, v)
+	}
 	var retf retentionFlags
 	retf.registerWith(fs, runRetention)
 	retainBroker := fs.Duration("retain-broker", 0, "delete the embedded broker's records this long after they were written, once the processor has committed past them (0: only the 32 MiB cap per partition)")
@@ -503,4 +514,26 @@ func writeHeapProfiles(ctx context.Context, base string, every time.Duration, st
 			f.Close()
 		}
 	}
+}
+
+// runMemoryBounds are run's defaults of the flags that bound what it keeps
+// in memory, where they differ from process's and serve's.
+var runMemoryBounds = map[string]string{
+	"fraud-max-customers":     "10000",
+	"fraud-max-entities":      "5000",
+	"recommend-max-customers": "60000",
+	"recommend-max-pairs":     "750000",
+}
+
+// setDefault changes a registered flag's default, in its value and in what
+// -h prints.
+func setDefault(fs *flag.FlagSet, name, value string) {
+	f := fs.Lookup(name)
+	if f == nil {
+		panic("no flag -" + name)
+	}
+	if err := f.Value.Set(value); err != nil {
+		panic(err)
+	}
+	f.DefValue = value
 }

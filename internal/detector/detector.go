@@ -125,6 +125,9 @@ func New(cfg Config) (*Detector, error) {
 		bounded: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_state_bounded_total",
 			Help: "Keys the fraud feature state forgot because it held --fraud-max-customers customers or --fraud-max-entities of a kind (the least recently seen), by kind (customers, entities)."}, []string{"kind"}),
 	}
+	for _, kind := range []string{"customers", "entities"} {
+		d.bounded.WithLabelValues(kind) // exported at 0 from the start
+	}
 	for k, kind := range stateKinds {
 		f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_fraud_state_keys", ConstLabels: prometheus.Labels{"kind": kind},
 			Help: "Keys the fraud feature state holds, summed over this process's partitions as of each one's last sweep (every 256 transactions), by kind (customers, devices, cards, ips); bounded per partition by --fraud-max-customers and --fraud-max-entities."},

@@ -30,6 +30,9 @@ type analyticsFlags struct {
 	k         int
 	discount  float64
 	clvMonths int
+	// foldMax bounds the customers the refresh keeps in memory
+	// (jobs.RefreshConfig.FoldMaxCustomers; 0: no bound).
+	foldMax int
 }
 
 func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
@@ -42,6 +45,11 @@ func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&f.k, prefix+"k", 0, "number of behavioural clusters (0: choose 2..8 by silhouette)")
 	fs.Float64Var(&f.discount, prefix+"discount-rate", 0.10, "annual discount rate of predicted CLV")
 	fs.IntVar(&f.clvMonths, prefix+"clv-months", 12, "CLV horizon in months")
+	f.foldMax = 1_000_000
+	if prefix != "" {
+		fs.IntVar(&f.foldMax, prefix+"fold-max-customers", f.foldMax,
+			"most customers whose purchase days the refresh keeps in memory between runs, to read only what was stored since (about 300 bytes each); beyond, it keeps none and reads every purchase from the store each run (0: no bound)")
+	}
 }
 
 func (f *analyticsFlags) validate() error {
@@ -52,15 +60,22 @@ func (f *analyticsFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %d for flag -%sk: want 0..100", f.k, f.prefix)}
 	case !(f.discount > -1 && f.discount < 10):
 		return usageError{fmt.Errorf("invalid value %v for flag -%sdiscount-rate: want a rate above -1 and below 10", f.discount, f.prefix)}
+	case f.foldMax < 0:
+		return usageError{fmt.Errorf("invalid value %d for flag -%sfold-max-customers: must not be negative", f.foldMax, f.prefix)}
 	case f.clvMonths < 1 || f.clvMonths > 1200:
 		return usageError{fmt.Errorf("invalid value %d for flag -%sclv-months: want 1..1200", f.clvMonths, f.prefix)}
 	}
 	return nil
 }
 
-func (f *analyticsFlags) refresh(a store.Analytics, logger *slog.Logger) (*jobs.Refresh, error) {
+func (f *analyticsFlags) refresh(a store.Analytics, logger *slog.Logger, reg prometheus.Registerer) (*jobs.Refresh, error) {
+	foldMax := f.foldMax
+	if foldMax == 0 {
+		foldMax = -1 // the flag's 0 is the config's -1: no bound
+	}
 	return jobs.NewRefresh(jobs.RefreshConfig{Store: a, Logger: logger, Seed: f.seed, K: f.k,
-		DiscountRate: f.discount, NoDiscount: f.discount == 0, CLVMonths: f.clvMonths})
+		DiscountRate: f.discount, NoDiscount: f.discount == 0, CLVMonths: f.clvMonths,
+		FoldMaxCustomers: foldMax, Registerer: reg})
 }
 
 // analyticsOf returns the store's analytics side.
@@ -99,7 +114,7 @@ func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, l
 	if err != nil {
 		return err
 	}
-	r, err := f.refresh(a, logger)
+	r, err := f.refresh(a, logger, reg)
 	if err != nil {
 		return usageError{err}
 	}
@@ -203,7 +218,7 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if *refresh {
-		r, err := af.refresh(a, logger)
+		r, err := af.refresh(a, logger, nil)
 		if err != nil {
 			return usageError{err}
 		}

@@ -86,9 +86,14 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	declineAt := fs.Float64("decline-at", 0, "risk at or above which a transaction is declined; 0 means the default (0.9)")
 	modelWeight := fs.Float64("model-weight", 0, "weight of the isolation forest's evidence; 0 means the default (0.3)")
 	noModel := fs.Bool("no-model", false, "score with the rules alone")
+	maxCustomers := fs.Int("fraud-max-customers", 0, "most customers whose history the feature state keeps, as the processor's flag of the same name per partition (0: the state's default, 500,000)")
+	maxEntities := fs.Int("fraud-max-entities", 0, "most devices, cards and IP addresses each that the feature state keeps (0: the state's default, 500,000)")
 	asJSON := fs.Bool("json", false, `print one JSON object {"precision", "recall", "fpr", "pr_auc", "roc_auc", "recall_at_1pct_fpr", "per_scenario", ...}`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *maxCustomers < 0 || *maxEntities < 0 {
+		return usageError{fmt.Errorf("invalid values %d and %d for flags -fraud-max-customers and -fraud-max-entities: must not be negative", *maxCustomers, *maxEntities)}
 	}
 	if *count < 100 {
 		return usageError{fmt.Errorf("invalid value %d for flag -count: want at least 100", *count)}
@@ -118,6 +123,7 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rep, err := evaluate.Fraud(ctx, evaluate.Config{
 		Records: *count, Seed: *seed, FraudRate: *fraudRate, BadRate: *badRate, Customers: *customers,
 		TrainFraction: *trainFraction, NoModel: *noModel, Rules: rules, Scorer: scfg, MaxFPR: 0.01,
+		MaxCustomers: *maxCustomers, MaxEntities: *maxEntities,
 	})
 	if errors.Is(err, fraud.ErrInvalidConfig) {
 		return usageError{err}

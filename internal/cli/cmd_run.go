@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -54,6 +55,16 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sf.register(fs)
 	var af analyticsFlags
 	af.register(fs, "analytics-")
+	// What run keeps in memory per customer and per entity is bounded for
+	// the demo: its live stream brings about 1,400 customers new to the
+	// fraud state, 900 to the recommendation counts and 2,000-3,000
+	// devices, cards and IP addresses a minute (the shop's clock runs
+	// thousands of times faster than its customers'), so bounds sized for
+	// a shop (process, serve) would take hours to fill while memory grew.
+	// See docs/operations.md, "Soak", and docs/fraud.md for what it costs.
+	for name, v := range runMemoryBounds {
+		setDefault(fs, name, v)
+	}
 	var retf retentionFlags
 	retf.registerWith(fs, runRetention)
 	retainBroker := fs.Duration("retain-broker", 0, "delete the embedded broker's records this long after they were written, once the processor has committed past them (0: only the 32 MiB cap per partition)")
@@ -73,6 +84,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topics")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this `file` when run stops (go tool pprof; what holds memory after a long run)")
+	memProfileEvery := fs.Duration("memprofile-every", 0, "with --memprofile, also write a heap profile every this long while running, to FILE.<minutes> (e.g. heap.prof.12m; go tool pprof -diff_base shows what grew between two)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -89,6 +101,8 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return usageError{fmt.Errorf("invalid value %v for flag -duration: must not be negative", *duration)}
 	case *retainBroker < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -retain-broker: must not be negative", *retainBroker)}
+	case *memProfileEvery < 0 || (*memProfileEvery > 0 && *memProfile == ""):
+		return usageError{fmt.Errorf("invalid value %v for flag -memprofile-every: must not be negative, and needs --memprofile", *memProfileEvery)}
 	case *partitions < 1 || *partitions > 256:
 		return usageError{fmt.Errorf("invalid value %d for flag -partitions: want 1..256", *partitions)}
 	}
@@ -143,6 +157,9 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 			f.Close()
 		}()
 		defer func() { stop(); <-wrote }()
+		if *memProfileEvery > 0 {
+			go writeHeapProfiles(pctx, *memProfile, *memProfileEvery, stderr)
+		}
 	}
 	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
 	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate,
@@ -471,4 +488,52 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// writeHeapProfiles writes a heap profile to base.<minutes since start>m
+// every interval until ctx ends, so what grows during a run can be diffed.
+func writeHeapProfiles(ctx context.Context, base string, every time.Duration, stderr io.Writer) {
+	start := time.Now()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			name := fmt.Sprintf("%s.%dm", base, int(now.Sub(start).Round(time.Minute)/time.Minute))
+			f, err := os.Create(name)
+			if err != nil {
+				fmt.Fprintf(stderr, "shopstream: -memprofile-every: %v\n", err)
+				return
+			}
+			runtime.GC()
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				fmt.Fprintf(stderr, "shopstream: -memprofile-every: %v\n", err)
+			}
+			f.Close()
+		}
+	}
+}
+
+// runMemoryBounds are run's defaults of the flags that bound what it keeps
+// in memory, where they differ from process's and serve's.
+var runMemoryBounds = map[string]string{
+	"fraud-max-customers":     "10000",
+	"fraud-max-entities":      "5000",
+	"recommend-max-customers": "60000",
+	"recommend-max-pairs":     "750000",
+}
+
+// setDefault changes a registered flag's default, in its value and in what
+// -h prints.
+func setDefault(fs *flag.FlagSet, name, value string) {
+	f := fs.Lookup(name)
+	if f == nil {
+		panic("no flag -" + name)
+	}
+	if err := f.Value.Set(value); err != nil {
+		panic(err)
+	}
+	f.DefValue = value
 }

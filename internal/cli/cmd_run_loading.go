@@ -234,7 +234,7 @@ func startAnalyticsAfterBackfill(ctx context.Context, g *errgroup.Group, st stor
 	if err != nil {
 		return err
 	}
-	r, err := f.refresh(a, logger)
+	r, err := f.refresh(a, logger, reg)
 	if err != nil {
 		return usageError{err}
 	}

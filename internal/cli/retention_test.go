@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"regexp"
 	"testing"
 	"time"
@@ -13,6 +14,30 @@ import (
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/store/storetest"
 )
+
+// TestRunMemoryBounds: run's bounds of what it keeps in memory are its
+// demo's (runMemoryBounds), process's and serve's a shop's.
+func TestRunMemoryBounds(t *testing.T) {
+	defaults := func(cmd string) map[string]string {
+		_, help, _ := runCLI(t, cmd, "-h")
+		out := map[string]string{}
+		for _, m := range regexp.MustCompile(`(?m)^  -((?:fraud|recommend|analytics-fold)-max-[a-z-]+) int\n\s*\t[^\n]*\(default ([0-9]+)\)$`).FindAllStringSubmatch(help, -1) {
+			out[m[1]] = m[2]
+		}
+		return out
+	}
+	want := map[string]map[string]string{
+		"run": {"fraud-max-customers": "10000", "fraud-max-entities": "5000", "recommend-max-customers": "60000",
+			"recommend-max-pairs": "750000", "analytics-fold-max-customers": "1000000"},
+		"process": {"fraud-max-customers": "500000", "fraud-max-entities": "500000", "analytics-fold-max-customers": "1000000"},
+		"serve":   {"recommend-max-customers": "100000", "recommend-max-pairs": "1000000"},
+	}
+	for cmd, w := range want {
+		if got := defaults(cmd); !maps.Equal(got, w) {
+			t.Errorf("%s -h: bounds %v, want %v", cmd, got, w)
+		}
+	}
+}
 
 // TestRunRetentionDefaults: run deletes by default what piles up by
 // processing time and keeps the raw transactions; process and serve keep

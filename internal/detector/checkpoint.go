@@ -56,5 +56,7 @@ func (p *PartitionScorer) RestoreState(b []byte) error {
 		return fmt.Errorf("fraud scorer checkpoint: %w", err)
 	}
 	p.n, p.expired = int(n), expired
+	p.boundedCusts, p.boundedEnts = p.state.Bounded()
+	p.report()
 	return nil
 }

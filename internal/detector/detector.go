@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,7 +75,21 @@ type Detector struct {
 	// once so the hot path does no label lookup.
 	decided [3]prometheus.Counter
 	reloads *prometheus.CounterVec
+	// parts holds the feature-state sizes of each partition's latest
+	// scorer (int32 -> *stateSize), summed by the state gauges; bounded
+	// counts the keys forgotten for MaxCustomers or MaxEntities.
+	parts   sync.Map
+	bounded *prometheus.CounterVec
 }
+
+// stateSize is the size of one partition's feature state as of its last
+// sweep.
+type stateSize struct {
+	keys [4]atomic.Int64 // customers, devices, cards, IP addresses
+}
+
+// stateKinds name stateSize.keys in the gauge's label.
+var stateKinds = [4]string{"customers", "devices", "cards", "ips"}
 
 // New loads the rules and returns a Detector scoring with rules only until
 // a model is set.
@@ -107,6 +122,23 @@ func New(cfg Config) (*Detector, error) {
 		},
 		reloads: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_rules_reloads_total",
 			Help: "Rules file reloads, by outcome (ok, error)."}, []string{"outcome"}),
+		bounded: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_state_bounded_total",
+			Help: "Keys the fraud feature state forgot because it held --fraud-max-customers customers or --fraud-max-entities of a kind (the least recently seen), by kind (customers, entities)."}, []string{"kind"}),
+	}
+	for _, kind := range []string{"customers", "entities"} {
+		d.bounded.WithLabelValues(kind) // exported at 0 from the start
+	}
+	for k, kind := range stateKinds {
+		f.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_fraud_state_keys", ConstLabels: prometheus.Labels{"kind": kind},
+			Help: "Keys the fraud feature state holds, summed over this process's partitions as of each one's last sweep (every 256 transactions), by kind (customers, devices, cards, ips); bounded per partition by --fraud-max-customers and --fraud-max-entities."},
+			func() float64 {
+				var n int64
+				d.parts.Range(func(_, v any) bool {
+					n += v.(*stateSize).keys[k].Load()
+					return true
+				})
+				return float64(n)
+			})
 	}
 	rules := fraud.DefaultRules()
 	if cfg.RulesFile != "" {
@@ -190,12 +222,14 @@ func (d *Detector) WatchRules(ctx context.Context) error {
 
 // NewPartitionScorer returns the scorer of one partition: it owns the
 // partition's feature state and scores with whatever scorer is in force.
-func (d *Detector) NewPartitionScorer(int32) *PartitionScorer {
+func (d *Detector) NewPartitionScorer(part int32) *PartitionScorer {
 	st, err := fraud.NewState(d.cfg.State)
 	if err != nil {
 		panic(err) // validated in New
 	}
-	return &PartitionScorer{d: d, state: st}
+	size := &stateSize{}
+	d.parts.Store(part, size) // a partition's new owner replaces the last
+	return &PartitionScorer{d: d, state: st, size: size}
 }
 
 // PartitionScorer scores one partition's transactions and keeps its
@@ -209,6 +243,9 @@ type PartitionScorer struct {
 	vec     []float64
 	n       int
 	expired time.Time
+	size    *stateSize
+	// bounded is what State.Bounded reported at the last sweep.
+	boundedCusts, boundedEnts int
 }
 
 // Every sweepEvery transactions the scorer forgets what is idle among the
@@ -272,7 +309,25 @@ func (p *PartitionScorer) sweep(now time.Time) {
 	if p.n%sweepEvery == 0 {
 		p.state.ExpireSome(now, sweepEvery*sweepSlots)
 		p.expired = now
+		p.report()
 	}
+}
+
+// report publishes the state's size and what it forgot for its bounds
+// since the last report.
+func (p *PartitionScorer) report() {
+	c, dv, cd, ip := p.state.Len()
+	for k, n := range [4]int{c, dv, cd, ip} {
+		p.size.keys[k].Store(int64(n))
+	}
+	custs, ents := p.state.Bounded()
+	if n := custs - p.boundedCusts; n > 0 {
+		p.d.bounded.WithLabelValues("customers").Add(float64(n))
+	}
+	if n := ents - p.boundedEnts; n > 0 {
+		p.d.bounded.WithLabelValues("entities").Add(float64(n))
+	}
+	p.boundedCusts, p.boundedEnts = custs, ents
 }
 
 // TransactionOf rebuilds the event of a stored row, enough for the feature

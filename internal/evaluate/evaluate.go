@@ -43,6 +43,9 @@ type Config struct {
 	Scorer fraud.ScorerConfig
 	// MaxFPR is the false-positive budget of RecallAtFPR. Defaults to 0.01.
 	MaxFPR float64
+	// MaxCustomers and MaxEntities bound the feature state as
+	// fraud.StateConfig's fields of the same names; 0: their defaults.
+	MaxCustomers, MaxEntities int
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -143,6 +146,8 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 		CountryOfIP:  generate.CountryOfIP,
 		CountryOfBIN: generate.CountryOfBIN,
 		IsHostingIP:  generate.IsHostingIP,
+		MaxCustomers: cfg.MaxCustomers,
+		MaxEntities:  cfg.MaxEntities,
 	})
 	if err != nil {
 		return nil, err

@@ -44,6 +44,9 @@ type fold struct {
 	// imported counts the stored transactions of partition -1 (imports)
 	// at or before the cursor, as of the last run.
 	imported int64
+	// max is the most customers the fold keeps (0: no bound); catchUp
+	// stops with errFoldFull beyond it.
+	max int
 }
 
 // tailPage is the most transactions per partition one read of the tail
@@ -56,6 +59,9 @@ const importPartition = -1
 
 // errBehind says that transactions were stored behind the fold's cursor.
 var errBehind = errors.New("transactions were imported behind the refresh's cursor")
+
+// errFoldFull says that the fold would hold more customers than its bound.
+var errFoldFull = errors.New("more customers than the refresh keeps in memory")
 
 // custFold is one customer's stored purchases.
 type custFold struct {
@@ -75,8 +81,46 @@ type foldCat struct {
 	cents int64
 }
 
-func newFold() *fold {
-	return &fold{index: map[string]int32{}, catOf: map[string]int32{}, cursor: store.PurchaseCursor{}}
+func newFold(max int) *fold {
+	return &fold{index: map[string]int32{}, catOf: map[string]int32{}, cursor: store.PurchaseCursor{}, max: max}
+}
+
+// full reports whether the fold holds more customers than its bound.
+func (f *fold) full() bool { return f.max > 0 && len(f.index) > f.max }
+
+// compact frees the slots of the customers dropped (erased, or read again
+// after retention, which gives them a new slot), once they are as many as
+// the customers kept: otherwise a run with retention would leak a slot per
+// customer whose oldest purchase retention deleted, every pass.
+func (f *fold) compact() {
+	dead := len(f.ids) - len(f.index)
+	if dead < 1024 || dead < len(f.index) {
+		return
+	}
+	slot := make([]int32, len(f.ids)) // old slot -> new, -1 when dropped
+	ids := make([]string, 0, len(f.index))
+	cust := make([]custFold, 0, len(f.index))
+	for i, id := range f.ids {
+		if id == "" {
+			slot[i] = -1
+			continue
+		}
+		slot[i] = int32(len(ids))
+		f.index[id] = slot[i]
+		ids = append(ids, id)
+		cust = append(cust, f.cust[i])
+	}
+	remap := func(s []int32) []int32 {
+		out := s[:0]
+		for _, i := range s {
+			if slot[i] >= 0 {
+				out = append(out, slot[i])
+			}
+		}
+		return slices.Clip(out)
+	}
+	f.ids, f.cust = ids, cust
+	f.order, f.added = remap(f.order), remap(f.added)
 }
 
 // add folds in one stored transaction.
@@ -189,6 +233,9 @@ func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err 
 		if err != nil {
 			return nil, fmt.Errorf("reading the purchases stored since the last refresh: %w", err)
 		}
+		if f.full() {
+			return nil, fmt.Errorf("%w (%d, bound %d)", errFoldFull, len(f.index), f.max)
+		}
 		if n == 0 {
 			break
 		}
@@ -212,6 +259,7 @@ func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err 
 	if err := f.applyRetention(ctx, st); err != nil {
 		return nil, err
 	}
+	f.compact()
 	return erased, nil
 }
 
@@ -384,15 +432,16 @@ func (f *fold) population(endDay int64) (*population, []store.CohortCell, error)
 // fold. On an error the fold is dropped, to be read again next run.
 func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 	fs, ok := r.cfg.Store.(foldStore)
-	if !ok {
+	if !ok || r.foldOff {
 		return nil
 	}
 	f := r.fold
 	r.fold = nil
+	r.foldCustomers.Store(0)
 	rep.Read = "incremental"
 	if f == nil {
 		rep.Read = "full"
-		f = newFold()
+		f = newFold(r.cfg.FoldMaxCustomers)
 		// What was erased before is under its pseudonym in what is read.
 		if err := f.skipErasures(ctx, fs); err != nil {
 			return fmt.Errorf("reading erasures: %w", err)
@@ -403,12 +452,21 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 	if errors.Is(err, errBehind) && rep.Read == "incremental" {
 		// A second import: read everything again, now.
 		r.log.Info("analytics refresh: reading every purchase again", "reason", err)
-		rep.Read, f = "full", newFold()
+		rep.Read, f = "full", newFold(r.cfg.FoldMaxCustomers)
 		if err := f.skipErasures(ctx, fs); err != nil {
 			return fmt.Errorf("reading erasures: %w", err)
 		}
 		before = 0
 		erased, err = f.catchUp(ctx, fs)
+	}
+	if errors.Is(err, errFoldFull) {
+		// From now on every run reads the purchases grouped in the
+		// store, as a store without the tail does: the same figures,
+		// in more time, without the memory.
+		r.foldOff = true
+		r.log.Warn("analytics refresh: keeping no purchases in memory, reading them from the store every run", "reason", err)
+		rep.Read = "store"
+		return nil
 	}
 	if err != nil {
 		return err
@@ -422,6 +480,7 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 		}
 	}
 	r.fold = f
+	r.foldCustomers.Store(int64(len(f.index)))
 	return nil
 }
 

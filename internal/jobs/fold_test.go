@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shopstream/shopstream/internal/analytics"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
@@ -228,7 +230,7 @@ func BenchmarkFoldPopulation(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	t0, cpu0 := time.Now(), cpuSeconds(b)
-	f := newFold()
+	f := newFold(0)
 	var t store.PurchaseTotal
 	rng := rand.New(rand.NewPCG(1, 2))
 	txs := 0
@@ -273,4 +275,97 @@ func cpuSeconds(b *testing.B) float64 {
 		b.Fatal(err)
 	}
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// TestRefreshFoldBound checks that a refresh whose fold would hold more
+// customers than FoldMaxCustomers keeps none and reads the purchases
+// grouped in the store instead, with the same population as a refresh
+// without the bound, and that the gauge says how many the fold holds.
+func TestRefreshFoldBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openSQLite(t).(foldTestStore)
+	appendTxs(t, s, 1, 400, 2000, 0, 0)
+	run := func(max int) (*RefreshReport, popView, float64) {
+		t.Helper()
+		reg := prometheus.NewRegistry()
+		r := newRefresh(t, RefreshConfig{Store: s, Seed: 3, K: 3, FoldMaxCustomers: max, Registerer: reg})
+		var v popView
+		r.testHookPopulation = func(p *population, c []store.CohortCell) { v = viewOf(p, c) }
+		rep, err := r.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if max > 0 && max < rep.Customers {
+			// A second run, after more purchases, reads the store again.
+			appendTxs(t, s, 2, 400, 100, 1, 0)
+			if rep, err = r.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rep, v, gaugeValue(t, reg, "shopstream_analytics_fold_customers", nil)
+	}
+	bounded, got, gauge := run(50)
+	if bounded.Read != "store" || gauge != 0 {
+		t.Fatalf("bounded to 50 customers of %d: read %q, gauge %v; want \"store\", 0", bounded.Customers, bounded.Read, gauge)
+	}
+	unbounded, want, gauge := run(-1)
+	if unbounded.Read != "full" || gauge != float64(unbounded.Customers) {
+		t.Fatalf("unbounded: read %q, gauge %v; want \"full\", %d", unbounded.Read, gauge, unbounded.Customers)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("bounded refresh's population (%d customers, %d days) differs from the fold's (%d, %d)",
+			len(got.Sums), got.Days, len(want.Sums), want.Days)
+	}
+}
+
+// TestFoldCompact drops most of a fold's customers, as erasures and
+// retention do, and checks that compacting frees their slots and leaves
+// the same population as a fold of the customers kept.
+func TestFoldCompact(t *testing.T) {
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tx := func(c, k int) *store.PurchaseTotal {
+		return &store.PurchaseTotal{CustomerID: fmt.Sprintf("c%05d", c), EventTime: start.Add(time.Duration(c%97+k*50) * time.Hour),
+			TotalCents: int64(100 + c + k), Lines: []store.CategoryCents{{Category: benchCategories[(c+k)%len(benchCategories)], Cents: int64(50 + k)}}}
+	}
+	f, want := newFold(0), newFold(0)
+	for c := range 5000 {
+		f.add(tx(c, 0))
+	}
+	f.live() // as a run does: the order of these
+	for c := range 5000 {
+		if c%5 != 0 {
+			f.drop(fmt.Sprintf("c%05d", c))
+		}
+	}
+	for c := 0; c < 6000; c += 5 { // the kept ones again, as reread does, and new ones
+		f.drop(fmt.Sprintf("c%05d", c))
+		for k := range 2 {
+			f.add(tx(c, k))
+			want.add(tx(c, k))
+		}
+	}
+	slots := len(f.ids)
+	f.compact()
+	if len(f.ids) != len(f.index) || len(f.cust) != len(f.ids) || len(f.index) != 1200 {
+		t.Fatalf("after compacting %d slots: %d slots, %d customers; want 1200 of each", slots, len(f.ids), len(f.index))
+	}
+	for id, i := range f.index {
+		if f.ids[i] != id {
+			t.Fatalf("customer %s at slot %d, which holds %q", id, i, f.ids[i])
+		}
+	}
+	end := analytics.CivilDay(start.AddDate(2, 0, 0))
+	gotPop, gotCells, err := f.population(end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPop, wantCells, err := want.population(end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := viewOf(gotPop, gotCells), viewOf(wantPop, wantCells); !reflect.DeepEqual(g, w) {
+		t.Fatalf("compacted fold's population (%d customers, %d days) differs from a new fold's (%d, %d)",
+			len(g.Sums), g.Days, len(w.Sums), w.Days)
+	}
 }

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/shopstream/shopstream/internal/analytics"
 	"github.com/shopstream/shopstream/internal/store"
@@ -61,6 +65,16 @@ type RefreshConfig struct {
 	// A fresh `shopstream run` thus has every figure within seconds of
 	// its backfill, not one interval later. Defaults to 10 s.
 	CatchUp time.Duration
+	// FoldMaxCustomers is the most customers whose purchase days the
+	// refresh keeps in memory between runs, to read only what was stored
+	// since the last (about 300 bytes a customer; see docs/analytics.md):
+	// with more, it drops them and reads every purchase grouped in the
+	// store each run instead, as before it kept them. Defaults to
+	// 1,000,000; -1: no bound.
+	FoldMaxCustomers int
+	// Registerer receives the refresh's gauge
+	// (shopstream_analytics_fold_customers). Defaults to none.
+	Registerer prometheus.Registerer
 }
 
 func (c *RefreshConfig) withDefaults() {
@@ -102,6 +116,12 @@ func (c *RefreshConfig) withDefaults() {
 	if c.CatchUp == 0 {
 		c.CatchUp = 10 * time.Second
 	}
+	switch c.FoldMaxCustomers {
+	case 0:
+		c.FoldMaxCustomers = 1_000_000
+	case -1:
+		c.FoldMaxCustomers = 0
+	}
 }
 
 func (c *RefreshConfig) validate() error {
@@ -124,6 +144,8 @@ func (c *RefreshConfig) validate() error {
 		return fmt.Errorf("categories %d not within 0..64", c.Categories)
 	case c.CatchUp < 0:
 		return fmt.Errorf("catch-up delay %v is negative", c.CatchUp)
+	case c.FoldMaxCustomers < 0:
+		return fmt.Errorf("fold bound %d: want a positive number of customers, or -1 for none", c.FoldMaxCustomers)
 	}
 	return nil
 }
@@ -151,8 +173,12 @@ type Refresh struct {
 	wroteIDs []string
 	wroteFP  []uint64
 	// fold is every customer's stored purchases as of the last run (nil
-	// before the first, and after a failed catch-up: read all again).
-	fold *fold
+	// before the first, and after a failed catch-up: read all again);
+	// foldOff says it outgrew FoldMaxCustomers, and foldCustomers is how
+	// many customers it holds, for the gauge.
+	fold          *fold
+	foldOff       bool
+	foldCustomers atomic.Int64
 	// testHookPopulation, if set, sees every run's population.
 	testHookPopulation func(*population, []store.CohortCell)
 }
@@ -212,7 +238,13 @@ func NewRefresh(cfg RefreshConfig) (*Refresh, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
-	return &Refresh{cfg: cfg, log: cfg.Logger.With("component", "analytics-refresh")}, nil
+	r := &Refresh{cfg: cfg, log: cfg.Logger.With("component", "analytics-refresh")}
+	if cfg.Registerer != nil {
+		promauto.With(cfg.Registerer).NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_analytics_fold_customers",
+			Help: "Customers whose purchase days the analytics refresh keeps in memory between runs (bounded by --analytics-fold-max-customers; 0 when it reads them from the store instead)."},
+			func() float64 { return float64(r.foldCustomers.Load()) })
+	}
+	return r, nil
 }
 
 // Job returns the refresh as a periodic job, run again after

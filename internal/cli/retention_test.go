@@ -27,7 +27,7 @@ func TestRunMemoryBounds(t *testing.T) {
 		return out
 	}
 	want := map[string]map[string]string{
-		"run": {"fraud-max-customers": "10000", "fraud-max-entities": "5000", "recommend-max-customers": "60000",
+		"run": {"fraud-max-customers": "500000", "fraud-max-entities": "5000", "recommend-max-customers": "60000",
 			"recommend-max-pairs": "750000", "analytics-fold-max-customers": "1000000"},
 		"process": {"fraud-max-customers": "500000", "fraud-max-entities": "500000", "analytics-fold-max-customers": "1000000"},
 		"serve":   {"recommend-max-customers": "100000", "recommend-max-pairs": "1000000"},

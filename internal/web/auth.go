@@ -341,8 +341,16 @@ func (a *auth) authenticate(r *http.Request) (Principal, error) {
 }
 
 // isLoopbackRequest reports whether r came from a loopback address and
-// names a loopback host.
+// names a loopback host. A request that a proxy forwarded (it carries
+// Forwarded, X-Forwarded-For or X-Real-IP) is not local, whatever its
+// connection: a reverse proxy on the same machine would otherwise make
+// every client it serves the local admin.
 func isLoopbackRequest(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Host"} {
+		if len(r.Header.Values(h)) > 0 {
+			return false
+		}
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false

@@ -215,6 +215,11 @@ func TestOpenAccessWithoutTokens(t *testing.T) {
 	e.want(t, req{method: "POST", path: "/api/v1/fraud/models/2/promote"}, http.StatusOK)
 	// A page that rebound its own name to 127.0.0.1 sends that name.
 	e.want(t, req{method: "GET", path: "/api/v1/summary", header: map[string]string{"Host": "evil.example:8050"}}, http.StatusUnauthorized)
+	// A reverse proxy on this machine forwards others' requests over
+	// loopback: they are not local.
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-IP"} {
+		e.want(t, req{method: "POST", path: "/api/v1/fraud/models/2/promote", header: map[string]string{h: "203.0.113.9"}}, http.StatusUnauthorized)
+	}
 	// A cross-site change is refused by its Origin.
 	e.want(t, req{method: "POST", path: "/api/v1/fraud/models/2/promote", header: map[string]string{"Origin": "http://evil.example"}}, http.StatusForbidden)
 	// Once a token exists (created through this server), everyone needs one.

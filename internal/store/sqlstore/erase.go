@@ -89,6 +89,22 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID, actor string) (*s
 			}
 			e.Rows[b.table] = n
 		}
+		// Text that names the customer among other words: the routed
+		// alerts' summaries ("... of customer c-1 ...") and the audit
+		// trail's before and after (a labelled alert, whole).
+		for _, c := range []struct{ table, col string }{
+			{"alert_deliveries", "summary"},
+			{"audit", "before"},
+			{"audit", "after"},
+		} {
+			n, err := s.scrubText(ctx, tx, c.table, c.col, id, ps)
+			if err != nil {
+				return fmt.Errorf("erasing from %s: %w", c.table, err)
+			}
+			if c.table == "audit" {
+				e.Rows["audit"] += n
+			}
+		}
 		rows, _ := json.Marshal(e.Rows)
 		if e.Again {
 			return nil
@@ -149,6 +165,39 @@ func (s *Store) scrubBlobs(ctx context.Context, tx DB, table, col, extra, quoted
 		}
 	}
 	return int64(len(hits)), nil
+}
+
+// scrubText puts ps in place of id where it stands alone in the text
+// column col of table, and returns how many rows it changed.
+func (s *Store) scrubText(ctx context.Context, tx DB, table, col, id, ps string) (int64, error) {
+	type hit struct {
+		id   int64
+		text string
+	}
+	var hits []hit
+	err := each(ctx, tx, "SELECT id, "+col+" FROM "+table+" WHERE "+col+" LIKE $1", []any{"%" + id + "%"}, func(r Rows) error {
+		var h hit
+		if err := r.Scan(&h.id, &h.text); err != nil {
+			return err
+		}
+		hits = append(hits, h)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, h := range hits {
+		text := replaceID(h.text, id, ps)
+		if text == h.text { // id was part of a longer one
+			continue
+		}
+		if _, err := tx.Exec(ctx, "UPDATE "+table+" SET "+col+" = $1 WHERE id = $2", text, h.id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Erasures implements store.Privacy.

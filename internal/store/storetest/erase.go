@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -33,6 +34,18 @@ func testErase(t *testing.T, s store.Store) {
 	p.Outbox = []store.OutboxMsg{{Kind: "kafka", Target: "alerts", Key: []byte("alice"), Payload: alicePayload}}
 	p.Quarantined = []store.Quarantined{{Reason: "negative_amount", Detail: "total_amount below 0", Raw: rawAlice, Partition: 0, Offset: 3}}
 	write(t, s, p)
+	// The routed alert's summary and the audit trail name her in text.
+	deliv, _ := s.(store.AlertDeliveries)
+	if deliv != nil {
+		route(t, deliv, mustRoutes(t), 1, deliveryAlert(t, "a1", "alice", "review"), base)
+	}
+	auditor, _ := s.(store.Auth)
+	if auditor != nil {
+		if _, err := auditor.RecordAudit(ctx, &store.AuditEntry{At: base, Actor: "local", Action: "alert.label", Target: "a1",
+			Before: json.RawMessage(`{"transaction_id":"a1","customer_id":"alice"}`), After: json.RawMessage(`{"customer_id":"alice","note":"alice-2 too"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before, err := s.Summary(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +91,23 @@ func testErase(t *testing.T, s store.Store) {
 	}
 	if bytes.Contains(sent[0].Payload, []byte("alice")) || string(sent[0].Key) != e.Pseudonym {
 		t.Fatalf("queued alert after erasing: key %q, %s", sent[0].Key, sent[0].Payload)
+	}
+	if deliv != nil {
+		for _, d := range deliveries(t, deliv, store.DeliveryFilter{}) {
+			if strings.Contains(d.Summary, "alice") || bytes.Contains(d.Payload, []byte(`"alice"`)) {
+				t.Fatalf("a routed alert still names alice: %q %s", d.Summary, d.Payload)
+			}
+		}
+	}
+	if auditor != nil {
+		as, err := auditor.AuditEntries(ctx, store.AuditFilter{Limit: 10})
+		if err != nil || len(as) != 1 {
+			t.Fatalf("audit after erasing: %d entries, %v", len(as), err)
+		}
+		if bytes.Contains(as[0].Before, []byte(`"alice"`)) || bytes.Contains(as[0].After, []byte(`"alice"`)) ||
+			!bytes.Contains(as[0].After, []byte("alice-2")) || !bytes.Contains(as[0].After, []byte(e.Pseudonym)) {
+			t.Fatalf("audit entry after erasing: %s / %s", as[0].Before, as[0].After)
+		}
 	}
 	es, err := ps.Erasures(ctx, 0, 0)
 	if err != nil || len(es) != 1 || es[0].Pseudonym != e.Pseudonym || es[0].Key != store.ErasureKey("alice") || es[0].Actor != "test" {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopstream/shopstream/internal/abtest"
 	"github.com/shopstream/shopstream/internal/detector"
@@ -419,6 +422,32 @@ func TestDatabaseErrorsNotEchoed(t *testing.T) {
 	_, body := e.do(t, req{method: "GET", path: "/api/v1/summary"})
 	if !strings.Contains(body, "request_id") {
 		t.Errorf("500 body %s does not give the request ID to look up", body)
+	}
+}
+
+// failingCollector fails as the outbox backlog's does while the database
+// is down.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("sql: database is closed"))
+}
+
+// TestMetricsScrapeSurvivesAFailingCollector: /metrics (public) serves the
+// metrics that can be read, without the failing one's database error.
+func TestMetricsScrapeSurvivesAFailingCollector(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ok := prometheus.NewCounter(prometheus.CounterOpts{Name: "shopstream_test_ok_total", Help: "a metric that can be read"})
+	ok.Inc()
+	reg.MustRegister(ok, failingCollector{prometheus.NewDesc("shopstream_test_backlog", "fails", nil, nil)})
+	e := newAuthEnv(t, web.Config{Gatherer: reg})
+	resp, body := e.do(t, req{method: "GET", path: "/metrics"})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "shopstream_test_ok_total 1") {
+		t.Fatalf("GET /metrics with a failing collector: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, "sql") || strings.Contains(body, "closed") {
+		t.Errorf("GET /metrics echoes a collector's error: %s", body)
 	}
 }
 

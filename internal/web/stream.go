@@ -408,7 +408,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		case <-auth.C:
 			if p, ok := r.Context().Value(principalKey{}).(Principal); ok && p.Actor != "anonymous" {
 				if _, err := s.auth.authenticate(r); err != nil {
-					end("signed out: " + err.Error())
+					// The reason may be the database's error: logged, not sent.
+					s.log.Info("stream ended: its credentials no longer hold", "err", err)
+					end("signed out")
 					return
 				}
 			}

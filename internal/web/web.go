@@ -234,7 +234,13 @@ func New(cfg Config) (*Server, error) {
 	}))
 	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
-	s.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	// A collector that fails (the store's outbox backlog while the
+	// database is down) is logged and left out of the scrape; its error,
+	// which may be the database's, is never sent to the scraper.
+	s.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}))
 	s.Handle("GET /api/v1/openapi.json", http.HandlerFunc(openAPIHandler))
 	s.Handle("GET /api/v1/summary", http.HandlerFunc(s.summary))
 	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))

@@ -25,10 +25,12 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopstream/shopstream/internal/abtest"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
@@ -63,7 +65,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer st.Close()
 	var stalled atomic.Bool // what /readyz reports, flipped below
 	var lag atomic.Int64
-	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Lookups: syntheticLookups, Ready: func(context.Context) web.Readiness {
+	// The pipeline's own metrics, with produce-to-commit latencies of
+	// 20 to 80 ms for the Overview's p95 tile.
+	reg := prometheus.NewRegistry()
+	pm := pipeline.NewMetrics(reg)
+	for i := range 100 {
+		pm.Latency.Observe(0.02 + 0.06*float64(i)/99)
+	}
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Lookups: syntheticLookups, Gatherer: reg, Ready: func(context.Context) web.Readiness {
 		detail := map[string]any{"lag": lag.Load(), "pending_batches": 0, "last_commit": time.Now(),
 			"partitions": []map[string]int64{{"partition": 0, "committed": 10, "end": 10 + lag.Load(), "lag": lag.Load()}, {"partition": 1, "committed": 12, "end": 12, "lag": 0}}}
 		lag.Add(1)
@@ -220,6 +229,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the live chart grows", `Number(document.getElementById("chart-tps").dataset.points) > `+strconv.Itoa(n))
 	wait("the volume chart has the history", `Number(document.getElementById("chart-volume").dataset.points) >= 25`)
 	wait("the tiles show a rate and a change", `/^[0-9.,]+$/.test(document.querySelector("#o-tps .value").textContent) && /vs previous period/.test(document.querySelector("#o-tps .delta").textContent)`)
+	wait("the p95 tile shows the pipeline's produce-to-commit latency", `/^[0-9.,]+ ms$/.test(document.querySelector("#o-p95 .value").textContent)`)
 	if rev := eval(`document.querySelector("#o-rev .value").textContent`); !regexp.MustCompile(`^\D+[0-9,]+$`).MatchString(rev) {
 		t.Errorf("revenue tile %q, want an amount with its currency sign", rev)
 	}

@@ -219,6 +219,9 @@ type AlertRecord struct {
 	// transaction, 0 for the rules alone or not recorded (alerts raised
 	// before the store kept it).
 	ModelVersion int
+	// Change is the number of the alert's latest change of scenario or
+	// status; set by AlertChanges only.
+	Change int64
 }
 
 // AlertDetail is one alert with what it was raised for.

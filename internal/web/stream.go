@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -65,12 +66,13 @@ type streamHub struct {
 	// Owned by the running loop.
 	lastTotal int64
 	changedAt *time.Time
-	lastAlert int64
-	// lastChange is the number of the last alert change sent
-	// (store.AlertChanges), -1 until the first tick has read it.
-	lastChange int64
-	tick       int
-	every      time.Duration // streamTick when the hub was made
+	// alertSeq follows the alerts by ID and changeSeq their changes by
+	// number (store.AlertChanges), each once its first tick has noted
+	// where the series stands.
+	alertSeq, changeSeq           seqFollower
+	alertsStarted, changesStarted bool
+	tick                          int
+	every                         time.Duration // streamTick when the hub was made
 }
 
 func (s *Server) hub() *streamHub {
@@ -91,8 +93,7 @@ func (h *streamHub) subscribe() (chan []byte, [][]byte) {
 		h.running = true
 		// Alerts stored while no tab listened are the API's to page
 		// through: a fresh start sends only those after it.
-		h.lastAlert = 0
-		h.lastChange = -1
+		h.alertsStarted, h.changesStarted = false, false
 		go h.run()
 	}
 	var first [][]byte
@@ -192,57 +193,106 @@ func (h *streamHub) once() {
 	}
 }
 
-// alerts publishes the alerts stored since the last tick. The first tick
-// only notes where the newest is: a joining tab backfills from the API.
+// streamGapReads bounds the gaps of a series read again each tick.
+const streamGapReads = 8
+
+// alerts publishes the alerts stored since the last tick, and those
+// committed late with a lower ID than one already sent (seqFollower). The
+// first tick only notes where the newest is: a joining tab backfills from
+// the API.
 func (h *streamHub) alerts(ctx context.Context, a interface {
 	Alerts(context.Context, store.AlertFilter) ([]store.AlertRecord, error)
 }) {
-	if h.lastAlert == 0 {
+	if !h.alertsStarted {
 		as, err := a.Alerts(ctx, store.AlertFilter{Limit: 1})
 		if err != nil {
 			h.s.log.Warn("stream: reading the alerts", "err", err)
 			return
 		}
-		h.lastAlert = -1
+		var newest int64
 		if len(as) > 0 {
-			h.lastAlert = as[0].ID
+			newest = as[0].ID
 		}
+		h.alertSeq.start(newest)
+		h.alertsStarted = true
 		return
 	}
-	as, err := a.Alerts(ctx, store.AlertFilter{SinceID: max(h.lastAlert, 0), Limit: streamMaxAlerts})
+	now := time.Now()
+	var out []AlertJSON
+	// The store answers newest first; each read is sent oldest first.
+	take := func(as []store.AlertRecord) {
+		for i := len(as) - 1; i >= 0; i-- {
+			if h.alertSeq.admit(as[i].ID, now) {
+				out = append(out, alertJSON(&as[i]))
+			}
+		}
+	}
+	for _, g := range h.alertSeq.pending(streamGapReads) {
+		as, err := a.Alerts(ctx, store.AlertFilter{SinceID: g.from - 1, BeforeID: g.to + 1, Limit: int(min(g.to-g.from+1, 1000))})
+		if err != nil {
+			h.s.log.Warn("stream: reading the alerts", "err", err)
+			return
+		}
+		take(as)
+	}
+	as, err := a.Alerts(ctx, store.AlertFilter{SinceID: h.alertSeq.top, Limit: streamMaxAlerts})
 	if err != nil {
 		h.s.log.Warn("stream: reading the alerts", "err", err)
 		return
 	}
-	if len(as) == 0 {
+	take(as)
+	h.alertSeq.settle(now, seqGapWait)
+	if len(out) == 0 {
 		return
 	}
-	// The store answers newest first; send oldest first, in one event, so
-	// a burst cannot fill a tab's buffer.
-	out := make([]AlertJSON, 0, len(as))
-	for i := len(as) - 1; i >= 0; i-- {
-		out = append(out, alertJSON(&as[i]))
-		h.lastAlert = max(h.lastAlert, as[i].ID)
-	}
+	// One event, so a burst cannot fill a tab's buffer.
 	h.publish("alerts", map[string][]AlertJSON{"alerts": out})
 }
 
 // changes publishes the alerts whose label changed since the last tick,
-// the way alerts publishes new ones: the first tick only notes where the
-// changes are, later ones send those past it.
+// the way alerts publishes new ones, late changes included: the first
+// tick only notes where the changes are, later ones send those past it.
 func (h *streamHub) changes(ctx context.Context, c store.AlertChanges) {
-	as, next, err := c.AlertChanges(ctx, h.lastChange, streamMaxAlerts)
+	if !h.changesStarted {
+		_, latest, err := c.AlertChanges(ctx, -1, 1)
+		if err != nil {
+			h.s.log.Warn("stream: reading the changed alerts", "err", err)
+			return
+		}
+		h.changeSeq.start(latest)
+		h.changesStarted = true
+		return
+	}
+	now := time.Now()
+	var out []AlertJSON
+	take := func(as []store.AlertRecord, upTo int64) {
+		for i := range as {
+			if as[i].Change > upTo {
+				return
+			}
+			if h.changeSeq.admit(as[i].Change, now) {
+				out = append(out, alertJSON(&as[i]))
+			}
+		}
+	}
+	for _, g := range h.changeSeq.pending(streamGapReads) {
+		// In the order of their numbers: the gap's come first.
+		as, _, err := c.AlertChanges(ctx, g.from-1, int(min(g.to-g.from+1, 1000)))
+		if err != nil {
+			h.s.log.Warn("stream: reading the changed alerts", "err", err)
+			return
+		}
+		take(as, g.to)
+	}
+	as, _, err := c.AlertChanges(ctx, h.changeSeq.top, streamMaxAlerts)
 	if err != nil {
 		h.s.log.Warn("stream: reading the changed alerts", "err", err)
 		return
 	}
-	h.lastChange = next
-	if len(as) == 0 {
+	take(as, math.MaxInt64)
+	h.changeSeq.settle(now, seqGapWait)
+	if len(out) == 0 {
 		return
-	}
-	out := make([]AlertJSON, 0, len(as))
-	for i := range as {
-		out = append(out, alertJSON(&as[i]))
 	}
 	h.publish("labels", map[string][]AlertJSON{"alerts": out})
 }

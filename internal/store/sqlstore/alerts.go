@@ -112,6 +112,7 @@ func (s *Store) AlertChanges(ctx context.Context, after int64, limit int) ([]sto
 			var seq int64
 			a, err := scanAlert(seqRow{r, &seq})
 			next = max(next, seq)
+			a.Change = seq
 			return a, err
 		})
 	if err != nil {

@@ -149,7 +149,7 @@ on("minute", (d) => {
 // ---- Fraud ----
 
 // fresh: alerts of the stream not drawn yet.
-const fr = { alerts: [], fresh: [], cursor: null, review: 0.4, detail: null };
+const fr = { alerts: [], fresh: [], late: false, cursor: null, review: 0.4, detail: null };
 
 function reasonShort(r) {
   if (typeof r === "string") return r;
@@ -523,11 +523,20 @@ page("fraud", {
 // are), the oldest beyond the 1000 kept leave, and the count and the
 // histogram follow. Ten events a second cost a few rows each, not the
 // whole table (BenchmarkDashboardUpdates).
+// An alert committed late, with a lower ID than one listed, goes in ID
+// order instead, and the table is drawn again.
 let alertsFrame = 0;
 on("alerts", (d) => {
   const known = new Set(fr.alerts.map((x) => x.id));
   for (const a of d.alerts) {
     if (known.has(a.id) || !matches(a)) continue;
+    if (fr.alerts.length && a.id < fr.alerts[0].id) {
+      if (fr.cursor && a.id < fr.alerts[fr.alerts.length - 1].id) continue; // a page away
+      const at = fr.alerts.findIndex((x) => x.id < a.id);
+      fr.alerts.splice(at < 0 ? fr.alerts.length : at, 0, a);
+      fr.late = true;
+      continue;
+    }
     fr.alerts.unshift(a);
     fr.fresh.push(a);
   }
@@ -536,16 +545,17 @@ on("alerts", (d) => {
     fr.alerts.length = 1000;
     fr.cursor = String(fr.alerts[999].id);
   }
-  if (state.page !== "fraud") { fr.fresh = []; return; }
-  if (fr.fresh.length && !alertsFrame) alertsFrame = requestAnimationFrame(drawFreshAlerts);
+  if (state.page !== "fraud") { fr.fresh = []; fr.late = false; return; }
+  if ((fr.fresh.length || fr.late) && !alertsFrame) alertsFrame = requestAnimationFrame(drawFreshAlerts);
 });
 
 function drawFreshAlerts() {
   alertsFrame = 0;
-  const body = $("alerts-body"), fresh = fr.fresh;
+  const body = $("alerts-body"), fresh = fr.fresh, late = fr.late;
   fr.fresh = [];
-  if (state.page !== "fraud" || !fresh.length) return;
-  if (body.querySelector("tr.empty")) { drawAlerts(); return; }
+  fr.late = false;
+  if (state.page !== "fraud" || !(fresh.length || late)) return;
+  if (late || body.querySelector("tr.empty")) { drawAlerts(); return; }
   const cust = state.params.get("customer");
   const kept = new Set(fr.alerts.map((a) => a.id));
   body.prepend(...fresh.filter((a) => kept.has(a.id) && (!cust || a.customer_id === cust)).reverse().map(alertRow));

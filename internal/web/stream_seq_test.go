@@ -64,7 +64,7 @@ func TestSeqFollower(t *testing.T) {
 	if f.floor != 17 {
 		t.Fatalf("floor %d while 18..19 are awaited, want 17", f.floor)
 	}
-	admit(t0.Add(71*time.Second))
+	admit(t0.Add(71 * time.Second))
 	if f.floor != 21 || len(f.gaps) != 0 {
 		t.Fatalf("after the wait: floor %d, gaps %v; want 21 and none", f.floor, f.gaps)
 	}

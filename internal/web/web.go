@@ -420,7 +420,7 @@ func (s *Server) Scheme() string {
 // Every connection has read, write and idle timeouts (Config.Limits).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	l := s.limits
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout), ReadTimeout: l.ReadTimeout,
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
 		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	if s.cfg.TLS.enabled() {

@@ -22,7 +22,6 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/pipeline"
-	"github.com/shopstream/shopstream/internal/privacy"
 	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/qualityfile"
 	"github.com/shopstream/shopstream/internal/store"
@@ -79,11 +78,9 @@ type processFlags struct {
 	// qualityConfig is the data-quality contract file, re-read when it
 	// changes; "" for the default contract.
 	qualityConfig string
-	// ipHashKeyFile holds the key IP addresses are hashed with before
-	// they reach the state and the store; "" stores them as they come.
-	// validate reads it into ipHashKey.
-	ipHashKeyFile string
-	ipHashKey     []byte
+	// ipHash is the key IP addresses are hashed with before they reach
+	// the state and the store (privacy.go).
+	ipHash ipHashFlags
 	// geo: the real-world lookups' files (geoflags.go).
 	geo geoFlags
 	// labelsTopic is the labels topic the label consumer reads ("" for
@@ -112,7 +109,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
 	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
 	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
-	fs.StringVar(&f.ipHashKeyFile, "ip-hash-key-file", "", "`file` holding a secret key (at least 32 bytes; a trailing newline is ignored): IP addresses are then stored as their HMAC-SHA256 with it, their country kept for the fraud features (docs/security.md); default: stored as they come")
+	f.ipHash.register(fs, "`file` holding a secret key (at least 32 bytes; a trailing newline is ignored): IP addresses are then stored as their HMAC-SHA256 with it, their country kept for the fraud features (docs/security.md); default: stored as they come")
 	f.geo.register(fs)
 	fs.StringVar(&f.labelsTopic, "labels-topic", bus.TopicLabels, "topic of the label events (chargebacks, analysts' decisions, dispute outcomes) joined to the stored transactions; empty: none are read")
 	fs.DurationVar(&f.labelRetention, "label-pending-retention", 7*24*time.Hour, "how long a label whose transaction is not stored stays pending before it is expired (kept and counted, never applied)")
@@ -162,14 +159,7 @@ func (f *processFlags) validate() error {
 	if err := f.entities.validate(); err != nil {
 		return err
 	}
-	if f.ipHashKeyFile != "" {
-		key, err := privacy.ReadKeyFile(f.ipHashKeyFile)
-		if err != nil {
-			return usageError{fmt.Errorf("flag -ip-hash-key-file: %w", err)}
-		}
-		f.ipHashKey = key
-	}
-	return nil
+	return f.ipHash.validate()
 }
 
 // pipelineDeps is what a processor needs from its surroundings.
@@ -194,7 +184,13 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	if err != nil {
 		return nil, web.FraudDeps{}, err
 	}
-	det, err := newDetector(d, f)
+	// The privacy step is also the score API's IP hashing, so it comes
+	// before the detector.
+	priv, err := newPrivacyFilter(ctx, d, f)
+	if err != nil {
+		return nil, web.FraudDeps{}, err
+	}
+	det, err := newDetector(d, f, priv)
 	if err != nil {
 		return nil, web.FraudDeps{}, err
 	}
@@ -213,10 +209,6 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	names := make([]string, 0, len(hooks))
 	for n := range hooks {
 		names = append(names, n)
-	}
-	priv, err := newPrivacyFilter(ctx, d, f)
-	if err != nil {
-		return nil, web.FraudDeps{}, err
 	}
 	mon := monitor.New(monitor.Config{})
 	proc, err := pipeline.New(pipeline.Config{

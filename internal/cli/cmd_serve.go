@@ -38,7 +38,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gf.register(fs)
 	var retf retentionFlags
 	retf.register(fs)
+	var ipf ipHashFlags
+	ipf.register(fs, "`file` holding the IP hash key given to process (at least 32 bytes; a trailing newline is ignored): POST /api/v1/score hashes a posted transaction's IP address with it, as the processor does, before scoring it against the stored history (docs/security.md); default: scored as it comes")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := ipf.validate(); err != nil {
 		return err
 	}
 	if err := retf.validate(); err != nil {
@@ -81,9 +86,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	geo := gf.lookups(fraud.StateConfig{})
+	ips, err := ipf.scoreHasher(geo, logger)
+	if err != nil {
+		return err
+	}
 	det, err := detector.New(detector.Config{RulesFile: *rules, Scorer: fraud.ScorerConfig{ReviewAt: *reviewAt, DeclineAt: *declineAt},
-		State:  gf.lookups(fraud.StateConfig{}),
-		Logger: logger, Registerer: reg})
+		State: geo, Logger: logger, Registerer: reg, IPHasher: ips})
 	if err != nil {
 		return usageError{fmt.Errorf("fraud settings: %w", err)}
 	}

@@ -9,8 +9,10 @@ import (
 )
 
 // newDetector builds the live fraud detector from the process flags, with
-// the lookups of the GeoIP and BIN files given (geoflags.go).
-func newDetector(d pipelineDeps, f *processFlags) (*detector.Detector, error) {
+// the lookups of the GeoIP and BIN files given (geoflags.go); ips hashes
+// the IP address of a transaction posted to the score API as the
+// processor's privacy step does.
+func newDetector(d pipelineDeps, f *processFlags, ips detector.IPHasher) (*detector.Detector, error) {
 	if err := f.geo.setup(d.logger); err != nil {
 		return nil, err
 	}
@@ -27,6 +29,7 @@ func newDetector(d pipelineDeps, f *processFlags) (*detector.Detector, error) {
 			MaxEntities: unbounded(f.fraudMaxEntities)}),
 		Logger:     d.logger,
 		Registerer: d.reg,
+		IPHasher:   ips,
 	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("fraud settings: %w", err)}

@@ -44,6 +44,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, when set, receives the detector's metrics.
 	Registerer prometheus.Registerer
+	// IPHasher, when set, is the processor's IP hashing (privacy.Filter
+	// with the key of --ip-hash-key-file): ScoreOne applies it to the
+	// transaction it scores, whose history the store holds hashed.
+	// Defaults to nil: addresses are scored as they come.
+	IPHasher IPHasher
+}
+
+// IPHasher replaces a transaction's raw IP address by its keyed hash,
+// keeping the address's country and hosting flag beside it, as the
+// processor's privacy step does; it reports whether it changed t.
+type IPHasher interface {
+	HashTransactionIP(t *event.Transaction) bool
 }
 
 // Model is a model version the detector scores with.

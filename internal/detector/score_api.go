@@ -45,13 +45,22 @@ type Verdict struct {
 // it: the customer's stored history (the first purchase and the newest
 // HistoryLimit transactions up to t's event time) is replayed into a fresh
 // feature state, t's features are computed from it, and the scorer in
-// force decides. t must have passed the data-quality checks.
+// force decides. t must have passed the data-quality checks. With
+// Config.IPHasher, t's IP address is hashed first (on a copy: t is left
+// as it is), as the processor hashes it before its state and the store
+// see it, so the IP features count the stored history's addresses.
 //
 // The state holds this customer's history only, so the counts per device,
 // card and IP address (partition-wide in the pipeline, see docs/fraud.md)
 // cover this customer's use of them, and the amount prior for a customer
 // with no history is the default typical order.
 func (d *Detector) ScoreOne(ctx context.Context, h History, t *event.Transaction) (*Verdict, error) {
+	if d.cfg.IPHasher != nil {
+		c := *t
+		if d.cfg.IPHasher.HashTransactionIP(&c) {
+			t = &c
+		}
+	}
 	st, err := fraud.NewState(d.cfg.State)
 	if err != nil {
 		return nil, err

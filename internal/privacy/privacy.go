@@ -194,17 +194,32 @@ func (v view) Transaction(t *event.Transaction, raw []byte) []byte {
 			return raw
 		}
 	}
-	if ip := t.IPAddress; v.f.cfg.IPKey != nil && ip != "" && !event.IsHashedIP(ip) {
-		if v.f.cfg.CountryOfIP != nil {
-			t.IPCountry = v.f.cfg.CountryOfIP(ip)
-		}
-		if v.f.cfg.IsHostingIP != nil {
-			t.IPHosting = v.f.cfg.IsHostingIP(ip)
-		}
-		t.IPAddress = v.f.HashIP(ip)
+	if ip := t.IPAddress; v.f.HashTransactionIP(t) {
 		raw = replaceString(raw, ip, t.IPAddress)
 	}
 	return raw
+}
+
+// HashTransactionIP replaces t's IP address by its keyed hash, as the
+// processor's privacy step does, and sets t's IPCountry and IPHosting
+// from the raw address first, so the fraud features of t are those the
+// stream computes. It reports whether it changed t: not without a key,
+// nor for an empty or already hashed address. POST /api/v1/score uses it
+// (detector.Config.IPHasher) to score a posted transaction against the
+// stored, hashed history.
+func (f *Filter) HashTransactionIP(t *event.Transaction) bool {
+	ip := t.IPAddress
+	if f.cfg.IPKey == nil || ip == "" || event.IsHashedIP(ip) {
+		return false
+	}
+	if f.cfg.CountryOfIP != nil {
+		t.IPCountry = f.cfg.CountryOfIP(ip)
+	}
+	if f.cfg.IsHostingIP != nil {
+		t.IPHosting = f.cfg.IsHostingIP(ip)
+	}
+	t.IPAddress = f.HashIP(ip)
+	return true
 }
 
 // Quarantined implements pipeline.PrivacyView: t is the record as far

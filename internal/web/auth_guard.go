@@ -57,6 +57,10 @@ type Limits struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// ReadHeaderTimeout is the http.Server's: how long a client may take
+	// to send a request's headers. Defaults to 10 s, or ReadTimeout if
+	// that is shorter.
+	ReadHeaderTimeout time.Duration
 	// MaxHeaderBytes bounds the request headers. Defaults to 64 KiB.
 	MaxHeaderBytes int
 }
@@ -75,6 +79,7 @@ func (l Limits) WithDefaults() Limits {
 	def(&l.ReadTimeout, 15*time.Second)
 	def(&l.WriteTimeout, 60*time.Second)
 	def(&l.IdleTimeout, 120*time.Second)
+	def(&l.ReadHeaderTimeout, min(10*time.Second, l.ReadTimeout))
 	if l.AddrRate == 0 {
 		l.AddrRate = 50
 	}
@@ -97,7 +102,7 @@ func (l Limits) validate() error {
 	switch {
 	case l.MaxBody < 0:
 		return fmt.Errorf("max body %d: must not be negative", l.MaxBody)
-	case l.RequestTimeout < 0 || l.ReadTimeout < 0 || l.WriteTimeout < 0 || l.IdleTimeout < 0:
+	case l.RequestTimeout < 0 || l.ReadTimeout < 0 || l.WriteTimeout < 0 || l.IdleTimeout < 0 || l.ReadHeaderTimeout < 0:
 		return errors.New("timeouts must not be negative")
 	case l.AddrRate > 0 && l.AddrBurst < 1, l.TokenRate > 0 && l.TokenBurst < 1:
 		return errors.New("a rate limit's burst must be at least 1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/recsvc"
+	"github.com/shopstream/shopstream/internal/replay"
 	"github.com/shopstream/shopstream/internal/shopgeo"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -68,6 +70,19 @@ func newAuthEnv(t testing.TB, cfg web.Config) *authEnv {
 	web.RegisterRecommendations(srv, recs)
 	web.RegisterAnalytics(srv, st)
 	web.RegisterQuality(srv, st, nil)
+	// Imported records are replayed here; stream records need Kafka,
+	// which this server has not (409).
+	web.RegisterQuarantine(srv, st, func(ctx context.Context, f store.QuarantineFilter, dry bool) (web.ReplayCounts, error) {
+		r, err := replay.Replay(ctx, replay.Config{Store: st, Logger: cfg.Logger}, f, dry)
+		if errors.Is(err, replay.ErrNoBrokers) {
+			err = fmt.Errorf("%w: %w", web.ErrReplayUnavailable, err)
+		}
+		return web.ReplayCounts{DryRun: r.DryRun, Stream: r.Stream, StreamByReason: r.StreamByReason, ImportReplayed: r.Import.Replayed,
+			ImportStored: r.Import.Stored, ImportDuplicate: r.Import.Duplicate, ImportQuarantined: r.Import.Quarantined,
+			ImportByReason: r.ImportByReason}, err
+	})
+	web.RegisterDeliveries(srv, st)
+	web.RegisterErasure(srv, st)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &authEnv{st: st, srv: srv, ts: ts}

@@ -118,7 +118,7 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, fmt.Errorf("%w: label %q, want fraud or false_positive", ErrInvalid, body.Label))
 		return
 	}
-	before := alertState(r.Context(), h.deps.Store, r.PathValue("transaction_id"))
+	before := alertState(w, r, h.deps.Store, r.PathValue("transaction_id"))
 	// Who: the token's name and role, or "local" without authentication.
 	by := "local"
 	if p, ok := PrincipalFrom(r.Context()); ok && p.Actor != "" {

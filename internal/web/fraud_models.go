@@ -176,22 +176,22 @@ func (h *fraudAPI) promote(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, fmt.Errorf("%w: version %q is not a positive integer", ErrBadRequest, r.PathValue("version")))
 		return
 	}
-	before := modelsState(r.Context(), h.deps.Store)
+	before := modelsState(w, r, h.deps.Store)
 	if err := h.deps.Store.SetFraudModelStatus(r.Context(), v, store.StatusActive, "promoted through the API", h.deps.Now()); err != nil {
 		WriteError(w, modelError(err))
 		return
 	}
-	Audit(r, "fraud_model.promote", strconv.Itoa(v), before, modelsState(r.Context(), h.deps.Store))
+	Audit(r, "fraud_model.promote", strconv.Itoa(v), before, modelsState(w, r, h.deps.Store))
 	h.synced(w, r)
 }
 
 func (h *fraudAPI) rollback(w http.ResponseWriter, r *http.Request) {
-	before := modelsState(r.Context(), h.deps.Store)
+	before := modelsState(w, r, h.deps.Store)
 	v, err := h.deps.Store.RollbackFraudModel(r.Context(), h.deps.Now())
 	if err != nil {
 		WriteError(w, modelError(err))
 		return
 	}
-	Audit(r, "fraud_model.rollback", strconv.Itoa(v), before, modelsState(r.Context(), h.deps.Store))
+	Audit(r, "fraud_model.rollback", strconv.Itoa(v), before, modelsState(w, r, h.deps.Store))
 	h.synced(w, r)
 }

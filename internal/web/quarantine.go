@@ -285,9 +285,30 @@ func (h *quarantineAPI) replayRecords(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.replay(r.Context(), f, dry)
+	if out := (ReplayOutcome{Replayed: res.Stream + res.ImportReplayed, Failed: res.ImportQuarantined, ReplayCounts: res}); err == nil || out.Replayed > 0 {
+		// What was asked, as decoded (valid: DecodeReplayRequest took it).
+		var asked ReplayRequest
+		json.Unmarshal(body, &asked) //nolint:errcheck // decoded above
+		out.Incomplete = err != nil
+		Audit(r, "quarantine.replay", "quarantine", asked, out)
+	}
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
 	WriteJSON(w, http.StatusOK, res)
+}
+
+// ReplayOutcome is what the audit trail records after a replay (action
+// quarantine.replay, the request as before): the counts, and in sum the
+// records replayed (produced to Kafka, and imported ones replayed) and
+// failed (imported ones quarantined again; a stream record's outcome is
+// known once the processor has read it again). A replay that stopped on
+// an error is recorded when it replayed something, Incomplete, its error
+// logged and answered but not recorded.
+type ReplayOutcome struct {
+	Replayed   int64 `json:"replayed"`
+	Failed     int64 `json:"failed"`
+	Incomplete bool  `json:"incomplete,omitempty"`
+	ReplayCounts
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -193,6 +194,80 @@ func TestQuarantineAPI(t *testing.T) {
 	sum, _ := st.Summary(ctx)
 	if sum.TransactionsTotal != 2 {
 		t.Fatalf("%d transactions stored, want 2", sum.TransactionsTotal)
+	}
+	// The audit trail says what each replay was asked for and what it
+	// did; the refused one (409) is not there.
+	var audit web.AuditResponse
+	get("/api/v1/audit?action=quarantine.replay", http.StatusOK, &audit)
+	var got []string
+	for _, e := range audit.Entries {
+		got = append(got, e.Target+" by "+e.Actor+": "+string(e.Before)+" -> "+string(e.After))
+	}
+	want := []string{
+		`quarantine by local: {"source":"import"} -> {"replayed":0,"failed":0,"dry_run":false,"stream_produced":0,"stream_by_reason":{},"import_replayed":0,"import_stored":0,"import_duplicate":0,"import_quarantined":0,"import_by_reason":{}}`,
+		`quarantine by local: {"source":"import"} -> {"replayed":1,"failed":0,"dry_run":false,"stream_produced":0,"stream_by_reason":{},"import_replayed":1,"import_stored":1,"import_duplicate":0,"import_quarantined":0,"import_by_reason":{}}`,
+		`quarantine by local: {"source":"import","dry_run":true} -> {"replayed":1,"failed":0,"dry_run":true,"stream_produced":0,"stream_by_reason":{},"import_replayed":1,"import_stored":0,"import_duplicate":0,"import_quarantined":0,"import_by_reason":{"out_of_range":1}}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit trail of the replays:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A replay that stops on an error after replaying some records is
+// audited as incomplete, with its counts and without the error's text; one
+// that replayed nothing is not audited. Failures are the imported records
+// quarantined again.
+func TestReplayAudited(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := []struct {
+		c   web.ReplayCounts
+		err error
+	}{
+		{web.ReplayCounts{Stream: 3, ImportReplayed: 2, ImportQuarantined: 1}, nil},
+		{web.ReplayCounts{Stream: 5}, errors.New("producing: pq: password authentication failed for user secret")},
+		{web.ReplayCounts{}, errors.New("reading: pq: relation secret does not exist")},
+	}
+	web.RegisterQuarantine(srv, st, func(ctx context.Context, f store.QuarantineFilter, dry bool) (web.ReplayCounts, error) {
+		a := answers[0]
+		answers = answers[1:]
+		return a.c, a.err
+	})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	for i, want := range []int{http.StatusOK, http.StatusInternalServerError, http.StatusInternalServerError} {
+		resp, err := http.Post(ts.URL+"/api/v1/quarantine/replay", "application/json", strings.NewReader(`{"reason":"malformed_json","partition":2}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("replay %d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+	es, err := st.AuditEntries(ctx, store.AuditFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Action+": "+string(e.Before)+" -> "+string(e.After))
+	}
+	want := []string{
+		`quarantine.replay: {"reason":"malformed_json","partition":2} -> {"replayed":5,"failed":0,"incomplete":true,"dry_run":false,"stream_produced":5,"stream_by_reason":null,"import_replayed":0,"import_stored":0,"import_duplicate":0,"import_quarantined":0,"import_by_reason":null}`,
+		`quarantine.replay: {"reason":"malformed_json","partition":2} -> {"replayed":5,"failed":1,"dry_run":false,"stream_produced":3,"stream_by_reason":null,"import_replayed":2,"import_stored":0,"import_duplicate":0,"import_quarantined":1,"import_by_reason":null}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit trail:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -420,7 +420,7 @@ func (s *Server) Scheme() string {
 // Every connection has read, write and idle timeouts (Config.Limits).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	l := s.limits
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout), ReadTimeout: l.ReadTimeout,
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
 		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	if s.cfg.TLS.enabled() {
@@ -527,14 +527,7 @@ func WriteError(w http.ResponseWriter, err error) {
 		WriteJSON(w, status, ErrorResponse{ErrorDetail{Code: code, Message: err.Error()}})
 		return
 	}
-	log, id := slog.Default(), ""
-	logged := w
-	if b, ok := w.(*bufferWriter); ok {
-		logged = b.orig // the read cache's buffer, for a request of its own
-	}
-	if rw, ok := logged.(*responseWriter); ok {
-		log, id = rw.log, rw.id
-	}
+	log, id := requestLog(w)
 	log.Error("request failed", "status", status, "err", err)
 	msg := "internal error"
 	if status == http.StatusServiceUnavailable {
@@ -544,6 +537,18 @@ func WriteError(w http.ResponseWriter, err error) {
 		msg += "; the server's log has the details under request_id " + id
 	}
 	WriteJSON(w, status, ErrorResponse{ErrorDetail{Code: code, Message: msg}})
+}
+
+// requestLog is the logger of the request w answers, which names its
+// request ID, and that ID; slog.Default() and "" outside the server.
+func requestLog(w http.ResponseWriter) (*slog.Logger, string) {
+	if b, ok := w.(*bufferWriter); ok {
+		w = b.orig // the read cache's buffer, for a request of its own
+	}
+	if rw, ok := w.(*responseWriter); ok {
+		return rw.log, rw.id
+	}
+	return slog.Default(), ""
 }
 
 // WriteJSON writes v as JSON with status.

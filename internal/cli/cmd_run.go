@@ -71,7 +71,7 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var wf webFlags
 	wf.register(fs, "127.0.0.1:8050", "listen address of the dashboard, API and /metrics: this machine only by default; :8050 opens it to others (needs an API token or --insecure-allow-unauthenticated)")
 	dataDir := fs.String("data-dir", "./data", "directory for the embedded store and broker data")
-	rate := fs.Float64("rate", 50, "generated transactions per second, live (a demo's pace, thousands of times a real shop of this size; faster, its honest customers order again within minutes)")
+	rate := fs.Float64("rate", 10, "generated transactions per second, live (a demo's pace, thousands of times a real shop of this size: faster, the base of --new-per-day customers cannot keep each to one order a day, and honest customers order again within the hour)")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	seed := fs.Int64("seed", 1, "generator seed")
 	customers := fs.Int("customers", 1_000_000, "most customers the synthetic shop keeps (with --new-per-day, it grows to this by acquisition)")

@@ -549,8 +549,15 @@ func (g *Generator) pickGroup(ms int64) (int, int64) {
 }
 
 // liveCooldown is how long, in seconds, an honest customer waits before
-// ordering again in live mode (NextAt).
-const liveCooldown = 30 * 60
+// ordering again in live mode (NextAt): a day, as real customers rarely
+// order twice in one (split and add-on orders, and responses to
+// recommendations, are follow-ups and come on their own). With a shorter
+// one the heaviest buyers came back as soon as it ended, and at 30
+// minutes a third of live orders followed the customer's previous one
+// within the hour after 50 minutes, which the velocity and new-account
+// rules flag. When the whole base is cooling down, the buyer is the one
+// whose last order is the oldest among the redraws.
+const liveCooldown = 24 * 60 * 60
 
 // liveRedraws bounds the redraws of a buyer still in the cooldown, with a
 // Lifecycle.

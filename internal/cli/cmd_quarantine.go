@@ -25,7 +25,7 @@ import (
 const quarantineUsage = `usage: shopstream quarantine <list|show|replay|purge> [flags]
 
   list    list quarantined records, newest first (filters, --cursor pages)
-  show    show one record with its raw bytes: shopstream quarantine show [flags] ID
+  show    show one record with its raw bytes: shopstream quarantine show ID [flags]
   replay  replay the open records selected through the pipeline (stream records
           to Kafka, needs --brokers; imported ones through the import's checks)
   purge   delete the records quarantined more than --older-than ago
@@ -200,17 +200,17 @@ func quarantineShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	var sf storeFlags
 	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print the record as JSON, as GET /api/v1/quarantine/{id} answers")
-	// The id comes after the flags; parseFlags refuses arguments.
-	var id string
-	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") {
-		id, args = args[n-1], args[:n-1]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlagsArgs(fs, args)
+	if err != nil {
 		return err
 	}
+	var id string
+	if len(pos) == 1 {
+		id = pos[0]
+	}
 	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n < 1 {
-		return usageError{fmt.Errorf("quarantine show: give the record's id (shopstream quarantine show [flags] ID), not %q", id)}
+	if err != nil || n < 1 || len(pos) != 1 {
+		return usageError{fmt.Errorf("quarantine show: give the record's id (shopstream quarantine show ID [flags]), not %q", pos)}
 	}
 	st, err := sf.open(ctx)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 const tokenUsage = `Usage:
   shopstream token create --role viewer|analyst|admin --name NAME [store flags]   prints the new token, once
   shopstream token list [store flags]                                           lists the tokens (never their secrets)
-  shopstream token revoke [store flags] ID                                      revokes a token at once
+  shopstream token revoke ID [store flags]                                      revokes a token at once
 
 Store flags: --postgres URL, or --data-dir DIR (default ./data). Roles: viewer reads; analyst also labels
 alerts, scores and replays quarantine; admin also changes models, rules, experiments and tokens.
@@ -84,22 +84,16 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return tw.Flush()
 		})
 	case "revoke":
-		addConfigFlag(fs)
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err}
-		}
-		if fs.NArg() != 1 {
-			return usageError{errors.New("token revoke: give the ID of one token (shopstream token list shows them)")}
-		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-		if err != nil || id < 1 {
-			return usageError{fmt.Errorf("token revoke: ID %q is not a positive integer", fs.Arg(0))}
-		}
-		if err := parseFlags(fs, nil); err != nil { // the environment's store flags
+		pos, err := parseFlagsArgs(fs, args[1:])
+		if err != nil {
 			return err
+		}
+		if len(pos) != 1 {
+			return usageError{fmt.Errorf("token revoke: give the ID of one token (shopstream token list shows them), not %d arguments %q", len(pos), pos)}
+		}
+		id, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil || id < 1 {
+			return usageError{fmt.Errorf("token revoke: ID %q is not a positive integer", pos[0])}
 		}
 		return withAuthStore(ctx, &sf, func(a store.Auth) error {
 			before, err := a.RevokeToken(ctx, id, time.Now())

@@ -299,6 +299,12 @@ func quarantineReplay(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	defer st.Close()
 	res, err := replay.Replay(ctx, replay.Config{Store: st, Brokers: bus.SplitBrokers(*brokers), ConnOpts: conn, Topic: *topic, Logger: logger}, f, *dry)
+	// Recorded as the API's replay is, dry runs included; one that stopped
+	// on an error only when it replayed something.
+	if out := (replayOutcome{Replayed: res.Stream + res.Import.Replayed, Failed: res.Import.Quarantined, ReplayCounts: replayCounts(res)}); err == nil || out.Replayed > 0 {
+		out.Incomplete = err != nil
+		auditCLIChange(ctx, st, stderr, "quarantine.replay", "quarantine", replayAsked(f, *all, *dry), out)
+	}
 	if errors.Is(err, replay.ErrNoBrokers) {
 		return usageError{fmt.Errorf("quarantine replay: %w; or replay only imported records with --source import", err)}
 	}
@@ -333,6 +339,51 @@ func quarantineReplay(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 	}
 	return nil
+}
+
+// replayOutcome is what the audit trail records after quarantine replay
+// (action quarantine.replay, what was asked as before), as the API's
+// replay records it: the counts, and in sum the records replayed (produced
+// to Kafka, and imported ones replayed) and failed (imported ones
+// quarantined again; a stream record's outcome is known once the
+// processor has read it again).
+type replayOutcome struct {
+	Replayed   int64 `json:"replayed"`
+	Failed     int64 `json:"failed"`
+	Incomplete bool  `json:"incomplete,omitempty"`
+	web.ReplayCounts
+}
+
+// replayAsked is the selection of a replay as the audit trail records it:
+// the filter's fields that were given (the times resolved), all and
+// dry_run when set.
+func replayAsked(f store.QuarantineFilter, all, dry bool) map[string]any {
+	m := map[string]any{}
+	if all {
+		m["all"] = true
+	}
+	if dry {
+		m["dry_run"] = true
+	}
+	if len(f.IDs) > 0 {
+		m["ids"] = f.IDs
+	}
+	if f.Reason != "" {
+		m["reason"] = f.Reason
+	}
+	if !f.Since.IsZero() {
+		m["since"] = f.Since.UTC()
+	}
+	if !f.Until.IsZero() {
+		m["until"] = f.Until.UTC()
+	}
+	if f.Partition != nil {
+		m["partition"] = *f.Partition
+	}
+	if f.Source != "" {
+		m["source"] = f.Source
+	}
+	return m
 }
 
 // replayCounts is the answer of the API (and replay --json).
@@ -375,6 +426,14 @@ func quarantinePurge(ctx context.Context, args []string, stdout, stderr io.Write
 	defer st.Close()
 	cutoff := time.Now().Add(-*older)
 	n, err := st.PurgeQuarantine(ctx, cutoff, 0)
+	if err == nil || n > 0 {
+		after := map[string]any{"purged": n}
+		if err != nil {
+			after["incomplete"] = true
+		}
+		auditCLIChange(ctx, st, stderr, "quarantine.purge", "quarantine",
+			map[string]any{"older_than": older.String(), "before": cutoff.UTC()}, after)
+	}
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os/user"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -138,14 +137,23 @@ func withAuthStore(ctx context.Context, sf *storeFlags, fn func(store.Auth) erro
 	return fn(a)
 }
 
-// auditCLI records a change made from the command line, the OS user as
-// the actor. A failure is reported, not fatal: the change is made.
+// auditCLI records a change made from the command line to the token id,
+// the OS user as the actor. A failure is reported, not fatal: the change
+// is made.
 func auditCLI(ctx context.Context, a store.Auth, stderr io.Writer, action string, id int64, before, after any) {
-	actor := "cli"
-	if u, err := user.Current(); err == nil {
-		actor = "cli (" + u.Username + ")"
+	auditCLIChange(ctx, a, stderr, action, strconv.FormatInt(id, 10), before, after)
+}
+
+// auditCLIChange records a change made from the command line to target in
+// the audit trail of st (when its store keeps one), the OS user as the
+// actor (cliActor). A failure is reported, not fatal: the change is made.
+func auditCLIChange(ctx context.Context, st any, stderr io.Writer, action, target string, before, after any) {
+	a, ok := st.(store.Auth)
+	if !ok {
+		fmt.Fprintf(stderr, "shopstream: the change is made, but store %T keeps no audit trail\n", st)
+		return
 	}
-	e := store.AuditEntry{At: time.Now(), Actor: actor, Action: action, Target: strconv.FormatInt(id, 10)}
+	e := store.AuditEntry{At: time.Now(), Actor: cliActor(), Action: action, Target: target}
 	if before != nil {
 		e.Before, _ = json.Marshal(before)
 	}

@@ -17,6 +17,7 @@ import (
 
 const tokenUsage = `Usage:
   shopstream token create --role viewer|analyst|admin --name NAME [store flags]   prints the new token, once
+  shopstream token create ... --if-missing                                      the same, unless an active token of that name exists
   shopstream token list [store flags]                                           lists the tokens (never their secrets)
   shopstream token revoke ID [store flags]                                      revokes a token at once
 
@@ -42,6 +43,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "create":
 		role := fs.String("role", "", "the token's role: viewer, analyst or admin (required)")
 		name := fs.String("name", "", "who or what the token is for, e.g. ops or grafana (required)")
+		ifMissing := fs.Bool("if-missing", false, "create no token while an active (unrevoked) token of this name and role exists, and say so: for a deployment step that runs on every start (a token of this name with another role is an error)")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
@@ -52,6 +54,24 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError{fmt.Errorf("invalid value for flag -name: %v", err)}
 		}
 		return withAuthStore(ctx, &sf, func(a store.Auth) error {
+			if *ifMissing {
+				ts, err := a.Tokens(ctx)
+				if err != nil {
+					return err
+				}
+				for _, t := range ts {
+					switch {
+					case t.Name != *name || t.RevokedAt != nil:
+					case t.Role != *role:
+						return fmt.Errorf("token create --if-missing: token %d named %s is %s, not %s: revoke it (shopstream token revoke %d) or choose another name",
+							t.ID, t.Name, t.Role, *role, t.ID)
+					default:
+						fmt.Fprintf(stdout, "token %d (%s, %s) exists since %s; none created (--if-missing). Its secret was shown when it was created; revoke it to have a new one made.\n",
+							t.ID, t.Name, t.Role, t.CreatedAt.UTC().Format(time.RFC3339))
+						return nil
+					}
+				}
+			}
 			t, err := web.CreateToken(ctx, a, *name, *role, time.Now())
 			if err != nil {
 				return err

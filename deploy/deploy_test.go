@@ -249,6 +249,9 @@ func TestCompose(t *testing.T) {
 			groups[given["group"]] = append(groups[given["group"]], given["instance-id"])
 			fallthrough
 		case "serve", "token create", "migrate up":
+			if v, ok := given["if-missing"]; cmd == "token create" && (!ok || v != "" && v != "true") {
+				t.Errorf("%s: runs on every up, so wants --if-missing (else each up adds an admin token)", where)
+			}
 			if given["postgres"] == "" || given["postgres-password-file"] == "" {
 				t.Errorf("%s: wants the PostgreSQL store and its password file", where)
 			}
@@ -520,6 +523,9 @@ func TestKubernetes(t *testing.T) {
 				}
 				cmd, given := checkCommand(t, where, c.Args, env)
 				commands[cmd] = name
+				if v, ok := given["if-missing"]; cmd == "token create" && (!ok || v != "" && v != "true") {
+					t.Errorf("%s: runs again with each upgrade, so wants --if-missing", where)
+				}
 				if cmd == "process" || cmd == "serve" || cmd == "token create" {
 					if given["auto-migrate"] != "$SHOPSTREAM_AUTO_MIGRATE" {
 						t.Errorf("%s: wants SHOPSTREAM_AUTO_MIGRATE=false (the init job migrates)", where)

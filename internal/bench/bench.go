@@ -119,6 +119,12 @@ type Config struct {
 	// Brokers, when given, is a Kafka the deployed phase's processes use
 	// instead of a `broker` child.
 	Brokers []string
+	// KafkaOpts are the client options (TLS, SASL) the bench's own client
+	// reaches Brokers with, and KafkaArgs the same settings as flags of
+	// the `generate` and `process` children (shopstream's --kafka-*).
+	// Both apply only with Brokers: a `broker` child is plaintext.
+	KafkaOpts []kgo.Opt
+	KafkaArgs []string
 	// NewScorer is the processor's fraud scorer factory, as in production.
 	NewScorer func(partition int32) pipeline.Scorer
 	// Logger receives progress. Defaults to slog.Default().

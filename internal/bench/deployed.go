@@ -77,10 +77,12 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 		return nil, err
 	}
 	res := &DeployedResult{Records: cfg.DeployedRecords, Customers: cfg.DeployedCustomers}
-	var brokers []string
+	var brokers, kafkaArgs []string
+	var kafkaOpts []kgo.Opt
 	var brokerChild *child
 	if len(cfg.Brokers) > 0 {
 		brokers, res.Kafka = cfg.Brokers, "Kafka at "+strings.Join(cfg.Brokers, ",")
+		kafkaOpts, kafkaArgs = cfg.KafkaOpts, cfg.KafkaArgs
 	} else {
 		addr, err := freeAddr()
 		if err != nil {
@@ -94,7 +96,7 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 		defer brokerChild.stop()
 		brokers, res.Kafka = []string{addr}, "shopstream broker process"
 	}
-	adm, topics, err := freshTopics(ctx, brokers, int32(cfg.Partitions), run)
+	adm, topics, err := freshTopics(ctx, brokers, kafkaOpts, int32(cfg.Partitions), run)
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +118,8 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 	if err != nil {
 		return nil, err
 	}
-	proc, err := startChild(ctx, exe, []string{"process", "--brokers", strings.Join(brokers, ","), "--postgres", url,
-		"--topic", topics[0], "--addr", httpAddr, "--log-level", "warn"}, log, nil)
+	proc, err := startChild(ctx, exe, append([]string{"process", "--brokers", strings.Join(brokers, ","), "--postgres", url,
+		"--topic", topics[0], "--addr", httpAddr, "--log-level", "warn"}, kafkaArgs...), log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -126,9 +128,9 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 		return nil, fmt.Errorf("process: %w", err)
 	}
 	genStart := time.Now()
-	gen, err := startChild(ctx, exe, []string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topics[0],
+	gen, err := startChild(ctx, exe, append([]string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topics[0],
 		"--rate", "0", "--count", fmt.Sprint(cfg.DeployedRecords), "--customers", fmt.Sprint(cfg.DeployedCustomers),
-		"--seed", fmt.Sprint(cfg.Seed)}, log, nil)
+		"--seed", fmt.Sprint(cfg.Seed)}, kafkaArgs...), log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +180,7 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 
 	// Latency: the same processor and topic, a stream of its own at the
 	// offered rate once the backlog is stored.
-	if err := deployedLatency(ctx, cfg, exe, brokers, topics[0], proc, st, res, log); err != nil {
+	if err := deployedLatency(ctx, cfg, exe, brokers, kafkaArgs, topics[0], proc, st, res, log); err != nil {
 		return nil, err
 	}
 	res.ProcessPeakRSSBytes = peakRSSOf(proc)
@@ -187,7 +189,7 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 
 // deployedLatency offers cfg.LatencyRate for cfg.LatencyDuration on topic
 // to the running processor and fills the latency figures of res.
-func deployedLatency(ctx context.Context, cfg Config, exe string, brokers []string, topic string, proc *child,
+func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafkaArgs []string, topic string, proc *child,
 	st *postgres.Store, res *DeployedResult, log *slog.Logger) error {
 	before, err := st.Offsets(ctx, deployedGroup, topic)
 	if err != nil {
@@ -199,9 +201,9 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers []stri
 	}
 	history := map[int32][]seen{}
 	start := time.Now()
-	gen, err := startChild(ctx, exe, []string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topic,
+	gen, err := startChild(ctx, exe, append([]string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topic,
 		"--rate", fmt.Sprint(cfg.LatencyRate), "--duration", cfg.LatencyDuration.String(),
-		"--customers", fmt.Sprint(cfg.DeployedCustomers), "--seed", fmt.Sprint(cfg.Seed + 1000)}, log, nil)
+		"--customers", fmt.Sprint(cfg.DeployedCustomers), "--seed", fmt.Sprint(cfg.Seed + 1000)}, kafkaArgs...), log, nil)
 	if err != nil {
 		return err
 	}
@@ -295,9 +297,10 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers []stri
 }
 
 // freshTopics creates, for run, a transactions topic of its own (a real
-// Kafka keeps what earlier runs produced) and returns its name first.
-func freshTopics(ctx context.Context, brokers []string, partitions int32, run int) (*kadm.Client, []string, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// Kafka keeps what earlier runs produced) and returns its name first. opts
+// are the client's TLS and SASL options.
+func freshTopics(ctx context.Context, brokers []string, opts []kgo.Opt, partitions int32, run int) (*kadm.Client, []string, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -306,6 +309,9 @@ func freshTopics(ctx context.Context, brokers []string, partitions int32, run in
 	var lastErr error
 	for attempt := range 50 {
 		if attempt > 0 {
+			if ctx.Err() != nil {
+				break
+			}
 			time.Sleep(100 * time.Millisecond)
 		}
 		resp, err := adm.CreateTopics(ctx, partitions, 1, nil, name)

@@ -8,13 +8,19 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/shopstream/shopstream/internal/bench"
+	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/cli"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
+	"github.com/shopstream/shopstream/internal/tlstest"
 )
 
 // asShopstream, set in a child's environment, makes this test binary run
@@ -75,5 +81,46 @@ func TestDeployedPhase(t *testing.T) {
 	}
 	if d.ProcessPeakRSSBytes <= 0 || d.Kafka != "shopstream broker process" {
 		t.Errorf("process peak RSS %d, Kafka %q", d.ProcessPeakRSSBytes, d.Kafka)
+	}
+}
+
+// TestDeployedPhaseOverTLSAndSASL runs the deployed phase against a Kafka
+// that takes only TLS and SASL/SCRAM: the bench's own client (the topic it
+// creates) and its generate and process children all reach it with the
+// settings given, the password by its file.
+func TestDeployedPhaseOverTLSAndSASL(t *testing.T) {
+	t.Setenv(asShopstream, "1")
+	certs := tlstest.New(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(certs.ServerConfig(t, false)), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-256", "shop", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pw := filepath.Join(t.TempDir(), "kafka-password")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sec := bus.Security{CAFile: certs.CAFile, SASL: bus.SASLScramSHA256, User: "shop", Password: "s3cret"}
+	opts, err := sec.Opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := bench.Run(ctx, bench.Config{
+		PostgresURL: pgtest.URL(t), Records: 1000, Customers: 200, Runs: 1, Batch: 500,
+		LatencyRate: 300, LatencyDuration: 2 * time.Second, SkipEmbedded: true, SkipRecovery: true,
+		DeployedRecords: 2000, DeployedCustomers: 300, Executable: os.Args[0],
+		Brokers: c.ListenAddrs(), KafkaOpts: opts,
+		KafkaArgs: []string{"--kafka-ca", certs.CAFile, "--kafka-sasl", "scram-sha-256", "--kafka-user", "shop", "--kafka-password-file", pw},
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.DeployedResult
+	if d == nil || d.Stored != 2000 || !strings.HasPrefix(d.Kafka, "Kafka at ") {
+		t.Fatalf("deployed figures %+v; want 2000 records stored through the Kafka given", d)
 	}
 }

@@ -47,6 +47,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	depRecords := fs.Int("deployed-records", 1_000_000, "records the deployed phase's generator produces at full speed")
 	depCustomers := fs.Int("deployed-customers", 1_000_000, "customers in the deployed phase's shop")
 	brokers := fs.String("brokers", "", "with the deployed phase: comma-separated host:port of a Kafka to use instead of a `shopstream broker` child")
+	var ksf kafkaSecurityFlags
+	ksf.register(fs)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (go tool pprof)")
 	var af apiBenchFlags
@@ -82,6 +84,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("invalid value %d for flag -deployed-customers: at least 1", *depCustomers)}
 	case *brokers != "" && *skipDeployed:
 		return usageError{fmt.Errorf("flag -brokers is for the deployed phase, which -skip-deployed leaves out")}
+	case ksf.given() && *brokers == "":
+		return usageError{fmt.Errorf("the -kafka-* flags are for the Kafka of -brokers (the deployed phase's own broker child is plaintext)")}
 	case *recFold <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -recommend-fold-interval: must be positive", *recFold)}
 	case !(*recShare > 0 && *recShare <= 1):
@@ -101,6 +105,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(set) > 0 {
 			return usageError{fmt.Errorf("flag %s needs -with-recommend", strings.Join(set, ", "))}
 		}
+	}
+	kafkaOpts, err := ksf.opts()
+	if err != nil {
+		return err
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
@@ -140,7 +148,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		NewScorer: partitionScorers(det), Logger: logger,
 		RecoveryRecords: *recRecords, RecoveryCustomers: *recCustomers, SkipRecovery: *skipRecovery, OnlyRecovery: *onlyRecovery,
 		SkipDeployed: *skipDeployed || *onlyRecovery, DeployedRecords: *depRecords, DeployedCustomers: *depCustomers,
-		Brokers:       bus.SplitBrokers(*brokers),
+		Brokers: bus.SplitBrokers(*brokers), KafkaOpts: kafkaOpts, KafkaArgs: ksf.args(),
 		WithRecommend: *withRec, Recommend: recsvc.Config{FoldEvery: *recFold, RebuildEvery: *recRebuild, CPUShare: *recShare},
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 const customerUsage = `Usage:
-  shopstream customer erase [store flags] [--json] ID   erases a customer's personal data
+  shopstream customer erase ID [store flags] [--json]   erases a customer's personal data
 
 erase replaces the customer's id by a pseudonym in every table, clears the device, IP address and
 card fields of its transactions, scrubs its quarantined records and queued messages, keeps every
@@ -44,22 +44,16 @@ func runCustomer(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	sf.register(fs)
 	sf.command = "shopstream customer erase"
 	asJSON := fs.Bool("json", false, "print the erasure as JSON (the API's answer)")
-	addConfigFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	pos, err := parseFlagsArgs(fs, args[1:])
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{errors.New("customer erase: give the id of one customer")}
+	if len(pos) != 1 {
+		return usageError{fmt.Errorf("customer erase: give the id of one customer, not %d arguments %q (an id that begins with - goes after --)", len(pos), pos)}
 	}
-	id := fs.Arg(0)
+	id := pos[0]
 	if err := web.ValidateCustomerID(id); err != nil {
 		return usageError{fmt.Errorf("customer erase: %v", err)}
-	}
-	if err := parseFlags(fs, nil); err != nil { // the environment's store flags
-		return err
 	}
 	st, err := sf.open(ctx)
 	if err != nil {

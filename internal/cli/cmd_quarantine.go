@@ -25,7 +25,7 @@ import (
 const quarantineUsage = `usage: shopstream quarantine <list|show|replay|purge> [flags]
 
   list    list quarantined records, newest first (filters, --cursor pages)
-  show    show one record with its raw bytes: shopstream quarantine show [flags] ID
+  show    show one record with its raw bytes: shopstream quarantine show ID [flags]
   replay  replay the open records selected through the pipeline (stream records
           to Kafka, needs --brokers; imported ones through the import's checks)
   purge   delete the records quarantined more than --older-than ago
@@ -200,17 +200,17 @@ func quarantineShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	var sf storeFlags
 	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print the record as JSON, as GET /api/v1/quarantine/{id} answers")
-	// The id comes after the flags; parseFlags refuses arguments.
-	var id string
-	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") {
-		id, args = args[n-1], args[:n-1]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlagsArgs(fs, args)
+	if err != nil {
 		return err
 	}
+	var id string
+	if len(pos) == 1 {
+		id = pos[0]
+	}
 	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n < 1 {
-		return usageError{fmt.Errorf("quarantine show: give the record's id (shopstream quarantine show [flags] ID), not %q", id)}
+	if err != nil || n < 1 || len(pos) != 1 {
+		return usageError{fmt.Errorf("quarantine show: give the record's id (shopstream quarantine show ID [flags]), not %q", pos)}
 	}
 	st, err := sf.open(ctx)
 	if err != nil {
@@ -299,6 +299,12 @@ func quarantineReplay(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	defer st.Close()
 	res, err := replay.Replay(ctx, replay.Config{Store: st, Brokers: bus.SplitBrokers(*brokers), ConnOpts: conn, Topic: *topic, Logger: logger}, f, *dry)
+	// Recorded as the API's replay is, dry runs included; one that stopped
+	// on an error only when it replayed something.
+	if out := (replayOutcome{Replayed: res.Stream + res.Import.Replayed, Failed: res.Import.Quarantined, ReplayCounts: replayCounts(res)}); err == nil || out.Replayed > 0 {
+		out.Incomplete = err != nil
+		auditCLIChange(ctx, st, stderr, "quarantine.replay", "quarantine", replayAsked(f, *all, *dry), out)
+	}
 	if errors.Is(err, replay.ErrNoBrokers) {
 		return usageError{fmt.Errorf("quarantine replay: %w; or replay only imported records with --source import", err)}
 	}
@@ -333,6 +339,51 @@ func quarantineReplay(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 	}
 	return nil
+}
+
+// replayOutcome is what the audit trail records after quarantine replay
+// (action quarantine.replay, what was asked as before), as the API's
+// replay records it: the counts, and in sum the records replayed (produced
+// to Kafka, and imported ones replayed) and failed (imported ones
+// quarantined again; a stream record's outcome is known once the
+// processor has read it again).
+type replayOutcome struct {
+	Replayed   int64 `json:"replayed"`
+	Failed     int64 `json:"failed"`
+	Incomplete bool  `json:"incomplete,omitempty"`
+	web.ReplayCounts
+}
+
+// replayAsked is the selection of a replay as the audit trail records it:
+// the filter's fields that were given (the times resolved), all and
+// dry_run when set.
+func replayAsked(f store.QuarantineFilter, all, dry bool) map[string]any {
+	m := map[string]any{}
+	if all {
+		m["all"] = true
+	}
+	if dry {
+		m["dry_run"] = true
+	}
+	if len(f.IDs) > 0 {
+		m["ids"] = f.IDs
+	}
+	if f.Reason != "" {
+		m["reason"] = f.Reason
+	}
+	if !f.Since.IsZero() {
+		m["since"] = f.Since.UTC()
+	}
+	if !f.Until.IsZero() {
+		m["until"] = f.Until.UTC()
+	}
+	if f.Partition != nil {
+		m["partition"] = *f.Partition
+	}
+	if f.Source != "" {
+		m["source"] = f.Source
+	}
+	return m
 }
 
 // replayCounts is the answer of the API (and replay --json).
@@ -375,6 +426,14 @@ func quarantinePurge(ctx context.Context, args []string, stdout, stderr io.Write
 	defer st.Close()
 	cutoff := time.Now().Add(-*older)
 	n, err := st.PurgeQuarantine(ctx, cutoff, 0)
+	if err == nil || n > 0 {
+		after := map[string]any{"purged": n}
+		if err != nil {
+			after["incomplete"] = true
+		}
+		auditCLIChange(ctx, st, stderr, "quarantine.purge", "quarantine",
+			map[string]any{"older_than": older.String(), "before": cutoff.UTC()}, after)
+	}
 	if err != nil {
 		return err
 	}

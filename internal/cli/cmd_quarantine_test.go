@@ -110,4 +110,48 @@ func TestQuarantineCommands(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "purged 3 ") {
 		t.Fatalf("purge --older-than 1ns: %v\n%s", err, out)
 	}
+
+	// The dry run, the replay and both purges are in the audit trail, by
+	// the CLI, with what was asked and the counts.
+	st, err = sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	es, err := st.AuditEntries(context.Background(), store.AuditFilter{Target: "quarantine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 4 || es[3].Action != "quarantine.replay" || es[2].Action != "quarantine.replay" || es[1].Action != "quarantine.purge" ||
+		es[0].Action != "quarantine.purge" {
+		t.Fatalf("audit trail %+v; want the dry run, the replay and two purges", es)
+	}
+	if !strings.Contains(string(es[3].Before), `"dry_run":true`) || !strings.Contains(string(es[3].Before), `"source":"import"`) ||
+		!strings.Contains(string(es[3].After), `"import_replayed":2`) {
+		t.Errorf("dry run recorded before %s, after %s", es[3].Before, es[3].After)
+	}
+	for _, e := range es {
+		if !strings.HasPrefix(e.Actor, "cli") {
+			t.Errorf("%s recorded by %q, want the cli", e.Action, e.Actor)
+		}
+	}
+	var asked struct {
+		IDs []int64 `json:"ids"`
+	}
+	var done struct {
+		Replayed, Failed int64
+		Import           int64 `json:"import_replayed"`
+	}
+	if json.Unmarshal(es[2].Before, &asked) != nil || len(asked.IDs) != 1 || asked.IDs[0] != imported ||
+		json.Unmarshal(es[2].After, &done) != nil || done.Replayed != 1 || done.Failed != 1 || done.Import != 1 {
+		t.Errorf("replay recorded before %s, after %s; want the id asked and 1 imported record replayed and failed", es[2].Before, es[2].After)
+	}
+	var purged struct {
+		OlderThan string `json:"older_than"`
+		Purged    *int64 `json:"purged"`
+	}
+	if json.Unmarshal(es[0].Before, &purged) != nil || purged.OlderThan != "1ns" || json.Unmarshal(es[0].After, &purged) != nil ||
+		purged.Purged == nil || *purged.Purged != 3 {
+		t.Errorf("purge recorded before %s, after %s; want older_than 1ns and 3 purged", es[0].Before, es[0].After)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os/user"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -18,8 +17,9 @@ import (
 
 const tokenUsage = `Usage:
   shopstream token create --role viewer|analyst|admin --name NAME [store flags]   prints the new token, once
+  shopstream token create ... --if-missing                                      the same, unless an active token of that name exists
   shopstream token list [store flags]                                           lists the tokens (never their secrets)
-  shopstream token revoke [store flags] ID                                      revokes a token at once
+  shopstream token revoke ID [store flags]                                      revokes a token at once
 
 Store flags: --postgres URL, or --data-dir DIR (default ./data). Roles: viewer reads; analyst also labels
 alerts, scores and replays quarantine; admin also changes models, rules, experiments and tokens.
@@ -43,6 +43,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "create":
 		role := fs.String("role", "", "the token's role: viewer, analyst or admin (required)")
 		name := fs.String("name", "", "who or what the token is for, e.g. ops or grafana (required)")
+		ifMissing := fs.Bool("if-missing", false, "create no token while an active (unrevoked) token of this name and role exists, and say so: for a deployment step that runs on every start (a token of this name with another role is an error)")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
@@ -53,6 +54,24 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError{fmt.Errorf("invalid value for flag -name: %v", err)}
 		}
 		return withAuthStore(ctx, &sf, func(a store.Auth) error {
+			if *ifMissing {
+				ts, err := a.Tokens(ctx)
+				if err != nil {
+					return err
+				}
+				for _, t := range ts {
+					switch {
+					case t.Name != *name || t.RevokedAt != nil:
+					case t.Role != *role:
+						return fmt.Errorf("token create --if-missing: token %d named %s is %s, not %s: revoke it (shopstream token revoke %d) or choose another name",
+							t.ID, t.Name, t.Role, *role, t.ID)
+					default:
+						fmt.Fprintf(stdout, "token %d (%s, %s) exists since %s; none created (--if-missing). Its secret was shown when it was created; revoke it to have a new one made.\n",
+							t.ID, t.Name, t.Role, t.CreatedAt.UTC().Format(time.RFC3339))
+						return nil
+					}
+				}
+			}
 			t, err := web.CreateToken(ctx, a, *name, *role, time.Now())
 			if err != nil {
 				return err
@@ -84,22 +103,16 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return tw.Flush()
 		})
 	case "revoke":
-		addConfigFlag(fs)
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err}
-		}
-		if fs.NArg() != 1 {
-			return usageError{errors.New("token revoke: give the ID of one token (shopstream token list shows them)")}
-		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-		if err != nil || id < 1 {
-			return usageError{fmt.Errorf("token revoke: ID %q is not a positive integer", fs.Arg(0))}
-		}
-		if err := parseFlags(fs, nil); err != nil { // the environment's store flags
+		pos, err := parseFlagsArgs(fs, args[1:])
+		if err != nil {
 			return err
+		}
+		if len(pos) != 1 {
+			return usageError{fmt.Errorf("token revoke: give the ID of one token (shopstream token list shows them), not %d arguments %q", len(pos), pos)}
+		}
+		id, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil || id < 1 {
+			return usageError{fmt.Errorf("token revoke: ID %q is not a positive integer", pos[0])}
 		}
 		return withAuthStore(ctx, &sf, func(a store.Auth) error {
 			before, err := a.RevokeToken(ctx, id, time.Now())
@@ -144,14 +157,23 @@ func withAuthStore(ctx context.Context, sf *storeFlags, fn func(store.Auth) erro
 	return fn(a)
 }
 
-// auditCLI records a change made from the command line, the OS user as
-// the actor. A failure is reported, not fatal: the change is made.
+// auditCLI records a change made from the command line to the token id,
+// the OS user as the actor. A failure is reported, not fatal: the change
+// is made.
 func auditCLI(ctx context.Context, a store.Auth, stderr io.Writer, action string, id int64, before, after any) {
-	actor := "cli"
-	if u, err := user.Current(); err == nil {
-		actor = "cli (" + u.Username + ")"
+	auditCLIChange(ctx, a, stderr, action, strconv.FormatInt(id, 10), before, after)
+}
+
+// auditCLIChange records a change made from the command line to target in
+// the audit trail of st (when its store keeps one), the OS user as the
+// actor (cliActor). A failure is reported, not fatal: the change is made.
+func auditCLIChange(ctx context.Context, st any, stderr io.Writer, action, target string, before, after any) {
+	a, ok := st.(store.Auth)
+	if !ok {
+		fmt.Fprintf(stderr, "shopstream: the change is made, but store %T keeps no audit trail\n", st)
+		return
 	}
-	e := store.AuditEntry{At: time.Now(), Actor: actor, Action: action, Target: strconv.FormatInt(id, 10)}
+	e := store.AuditEntry{At: time.Now(), Actor: cliActor(), Action: action, Target: target}
 	if before != nil {
 		e.Before, _ = json.Marshal(before)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -139,5 +140,49 @@ shopstream_build_info{commit="abc123",date="2026-05-01T10:00:00Z",goversion="` +
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "shopstream_build_info"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTokenCreateIfMissing: a deployment step that runs on every start
+// creates its token once; a revoked one is replaced, and a token of that
+// name with another role is an error, not skipped.
+func TestTokenCreateIfMissing(t *testing.T) {
+	dir := t.TempDir()
+	create := func(role string) (string, error) {
+		out, stderr, err := runCLI(t, "token", "create", "--role", role, "--name", "compose-ops", "--if-missing", "--data-dir", dir)
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, stderr)
+		}
+		return out, err
+	}
+	out, err := create("admin")
+	if err != nil || !strings.Contains(out, "token 1 (compose-ops, admin) created") || !strings.Contains(out, "ss1_1_") {
+		t.Fatalf("first create --if-missing: %v\n%s", err, out)
+	}
+	out, err = create("admin")
+	if err != nil || !strings.Contains(out, "token 1 (compose-ops, admin) exists") || strings.Contains(out, "ss1_") {
+		t.Fatalf("second create --if-missing: %v\n%s; want token 1 named and no new secret", err, out)
+	}
+	if _, err := create("viewer"); err == nil || !strings.Contains(err.Error(), "token 1 named compose-ops is admin, not viewer") {
+		t.Fatalf("create --if-missing with another role: %v", err)
+	}
+	if _, _, err := runCLI(t, "token", "revoke", "1", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = create("admin"); err != nil || !strings.Contains(out, "token 2 (compose-ops, admin) created") {
+		t.Fatalf("create --if-missing after the revocation: %v\n%s", err, out)
+	}
+	// Without the flag, a second token of the name is made, as before.
+	if out, _, err = runCLI(t, "token", "create", "--role", "admin", "--name", "compose-ops", "--data-dir", dir); err != nil || !strings.Contains(out, "token 3 ") {
+		t.Fatalf("create without --if-missing: %v\n%s", err, out)
+	}
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts, err := st.Tokens(context.Background())
+	if err != nil || len(ts) != 3 {
+		t.Fatalf("tokens %+v, %v; want 3", ts, err)
 	}
 }

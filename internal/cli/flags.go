@@ -29,25 +29,75 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // Every flag set parsed here gets the flag -config, unless the command
 // defines a -config of its own (quality check's contract file).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	addConfigFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	pos, err := parseFlagsArgs(fs, args)
+	if err == nil && len(pos) > 0 {
+		return usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), pos[0])}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	return err
+}
+
+// parseFlagsArgs is parseFlags for a command that takes positional
+// arguments, which it returns in order. Flags may come before, between
+// and after them (Go's flag package stops at the first argument that is
+// not a flag; the rest is parsed again after it); "--" ends the flags,
+// everything after it is positional.
+//
+// Under config print the flags are printed and errConfigPrinted returned
+// whatever the positional arguments.
+func parseFlagsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	addConfigFlag(fs)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if endedFlags(fs, args[:len(args)-len(rest)]) {
+			pos = append(pos, rest...)
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
 	origins, err := applyEnvAndFile(fs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pr, ok := fs.Output().(*printRequest); ok {
 		pr.print(fs, origins)
-		return errConfigPrinted
+		return nil, errConfigPrinted
 	}
-	return nil
+	return pos, nil
+}
+
+// endedFlags reports whether the flag package stopped after parsed
+// because its last argument was "--" (the end of the flags), not the value
+// of a flag before it (--name --).
+func endedFlags(fs *flag.FlagSet, parsed []string) bool {
+	n := len(parsed)
+	if n == 0 || parsed[n-1] != "--" {
+		return false
+	}
+	if n == 1 {
+		return true
+	}
+	prev := parsed[n-2]
+	if len(prev) < 2 || prev[0] != '-' || prev == "--" || strings.Contains(prev, "=") {
+		return true
+	}
+	f := fs.Lookup(strings.TrimLeft(prev, "-"))
+	if f == nil {
+		return true
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return true
+	}
+	return false // "--" was the value of the flag before it
 }
 
 // configPath is the value of the -config flag that parseFlags adds, told

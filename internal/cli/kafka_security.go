@@ -53,3 +53,25 @@ func (f *kafkaSecurityFlags) opts() ([]kgo.Opt, error) {
 	}
 	return opts, nil
 }
+
+// given reports whether any of the flags was set.
+func (f *kafkaSecurityFlags) given() bool {
+	return f.sec != (bus.Security{}) || f.passwordFile != ""
+}
+
+// args returns the flags that give a child process (bench's generate and
+// process) the same settings: the password by its file, never on the
+// command line.
+func (f *kafkaSecurityFlags) args() []string {
+	var a []string
+	if f.sec.TLS {
+		a = append(a, "--kafka-tls=true")
+	}
+	for _, kv := range [][2]string{{"kafka-ca", f.sec.CAFile}, {"kafka-cert", f.sec.CertFile}, {"kafka-key", f.sec.KeyFile},
+		{"kafka-sasl", f.sec.SASL}, {"kafka-user", f.sec.User}, {"kafka-password-file", f.passwordFile}} {
+		if kv[1] != "" {
+			a = append(a, "--"+kv[0], kv[1])
+		}
+	}
+	return a
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,82 @@ func TestKafkaSecurityFlagErrors(t *testing.T) {
 		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want a usage error with %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestEveryKafkaCommandHasSecurityFlags: every command (and subcommand)
+// with -brokers also takes the Kafka TLS and SASL flags.
+func TestEveryKafkaCommandHasSecurityFlags(t *testing.T) {
+	empty := writeConfig(t, "empty.toml", "")
+	checked := 0
+	for name := range commands() {
+		subs, ok := subcommands[name]
+		if !ok {
+			subs = []string{""}
+		}
+		for _, sub := range subs {
+			cmd := []string{name}
+			if sub != "" {
+				cmd = append(cmd, sub)
+			}
+			if name == "config" || name == "quality" {
+				continue
+			}
+			args := append(append([]string{"config", "print", "--config", empty}, cmd...), positional[strings.Join(cmd, " ")]...)
+			out, _, err := runCLI(t, args...)
+			if err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			if !regexp.MustCompile(`(?m)^brokers\s`).MatchString(out) {
+				continue
+			}
+			checked++
+			for _, f := range []string{"kafka-tls", "kafka-ca", "kafka-cert", "kafka-key", "kafka-sasl", "kafka-user", "kafka-password-file"} {
+				if !regexp.MustCompile(`(?m)^` + f + `\s`).MatchString(out) {
+					t.Errorf("shopstream %s has -brokers but no -%s", strings.Join(cmd, " "), f)
+				}
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("only %d commands have -brokers", checked)
+	}
+}
+
+// TestBenchKafkaSecurity: bench's security flags need -brokers, are
+// checked before anything starts, and reach the deployed phase's children
+// as the same flags, the password by its file.
+func TestBenchKafkaSecurity(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--kafka-sasl", "plain", "--kafka-user", "u"}, "-brokers"},
+		{[]string{"bench", "--brokers", "127.0.0.1:1", "--kafka-sasl", "plain", "--kafka-user", "u"}, "-kafka-password-file: required with --kafka-sasl plain"},
+		{[]string{"bench", "--brokers", "127.0.0.1:1", "--kafka-cert", "c.pem"}, "-kafka-cert: given without kafka-key"},
+	} {
+		if _, _, err := runCLI(t, c.args...); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want a usage error with %q", c.args, err, c.want)
+		}
+	}
+	given := []string{"--kafka-tls", "--kafka-ca", "ca.pem", "--kafka-cert", "c.pem", "--kafka-key", "k.pem", "--kafka-sasl", "scram-sha-256",
+		"--kafka-user", "shop", "--kafka-password-file", "/run/secrets/kafka"}
+	fs := newFlagSet("t", &bytes.Buffer{})
+	var a kafkaSecurityFlags
+	a.register(fs)
+	if err := fs.Parse(given); err != nil {
+		t.Fatal(err)
+	}
+	fs = newFlagSet("t", &bytes.Buffer{})
+	var b kafkaSecurityFlags
+	b.register(fs)
+	if err := fs.Parse(a.args()); err != nil {
+		t.Fatal(err)
+	}
+	if b != a || !a.given() {
+		t.Fatalf("args %q parse to %+v, want %+v", a.args(), b, a)
+	}
+	if (&kafkaSecurityFlags{}).given() || len((&kafkaSecurityFlags{}).args()) != 0 {
+		t.Fatal("no flags given, but given() or args() say otherwise")
 	}
 }

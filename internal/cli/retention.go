@@ -18,9 +18,19 @@ import (
 // (0 keeps them), on the commands that run the leader's background jobs.
 type retentionFlags struct {
 	transactions, quarantine, outbox, minuteWindows, alerts dayDuration
+	rollups, quality, audit                                 dayDuration
 	interval                                                time.Duration
 	batch                                                   int
 }
+
+// The ages of the aggregates every command keeps by default: the minute
+// rollups and the quality minutes and findings as long as the dashboard's
+// longest range (30 days), the audit trail a year.
+const (
+	defaultRetainRollups = dayDuration(30 * 24 * time.Hour)
+	defaultRetainQuality = dayDuration(30 * 24 * time.Hour)
+	defaultRetainAudit   = dayDuration(365 * 24 * time.Hour)
+)
 
 // runRetention is `shopstream run`'s default ages: the demo shop streams
 // 50 transactions/s after a backfill of 540 days of event-time history,
@@ -29,22 +39,30 @@ type retentionFlags struct {
 // kept as long as the dashboard shows it, and raw transactions, which the
 // analytics (cohorts, CLV over the whole history) read, are kept.
 var runRetention = retentionFlags{quarantine: dayDuration(30 * 24 * time.Hour), outbox: dayDuration(time.Hour),
-	minuteWindows: dayDuration(2 * 24 * time.Hour), alerts: dayDuration(90 * 24 * time.Hour)}
+	minuteWindows: dayDuration(2 * 24 * time.Hour), alerts: dayDuration(90 * 24 * time.Hour),
+	rollups: defaultRetainRollups, quality: defaultRetainQuality, audit: defaultRetainAudit}
 
 // register registers the flags with the default ages: 24 hours for the
-// delivered outbox, nothing deleted otherwise.
+// delivered outbox, 30 days for the minute rollups and the quality
+// minutes and findings, a year for the audit trail; the raw data (and the
+// minute windows) are kept.
 func (f *retentionFlags) register(fs *flag.FlagSet) {
-	f.registerWith(fs, retentionFlags{outbox: dayDuration(24 * time.Hour)})
+	f.registerWith(fs, retentionFlags{outbox: dayDuration(24 * time.Hour), rollups: defaultRetainRollups,
+		quality: defaultRetainQuality, audit: defaultRetainAudit})
 }
 
 // registerWith registers the flags with the ages of def as defaults.
 func (f *retentionFlags) registerWith(fs *flag.FlagSet, def retentionFlags) {
 	f.transactions, f.quarantine, f.outbox, f.minuteWindows, f.alerts = def.transactions, def.quarantine, def.outbox, def.minuteWindows, def.alerts
+	f.rollups, f.quality, f.audit = def.rollups, def.quality, def.audit
 	fs.Var(&f.transactions, "retain-transactions", "delete raw transactions (and their labels) this long after their event time, e.g. 30d; PostgreSQL drops whole days (0 keeps them)")
 	fs.Var(&f.quarantine, "retain-quarantine", "delete quarantined records this long after they were quarantined, e.g. 90d (0 keeps them)")
 	fs.Var(&f.outbox, "retain-outbox", "delete delivered outbox messages this long after delivery; pending ones are never deleted (0 keeps them)")
 	fs.Var(&f.minuteWindows, "retain-minute-windows", "delete per-minute window metrics this long after the minute, e.g. 7d; hourly ones and the totals are kept (0 keeps them)")
 	fs.Var(&f.alerts, "retain-alerts", "delete fraud alerts this long after they were raised, e.g. 180d (0 keeps them)")
+	fs.Var(&f.rollups, "retain-rollups", "delete the per-minute fraud rollups this long after their minute (event time); the hourly and daily ones, which the detection metrics read for whole hours and days, are kept (0 keeps them)")
+	fs.Var(&f.quality, "retain-quality", "delete the per-minute data-quality counts and the quality findings this long after they were checked or found (0 keeps them)")
+	fs.Var(&f.audit, "retain-audit", "delete audit-trail entries this long after they were recorded, e.g. 730d (0 keeps them for ever)")
 	fs.DurationVar(&f.interval, "retention-interval", time.Minute, "how often the retention job runs (one instance at a time; it also checkpoints SQLite's write-ahead log and creates PostgreSQL's partitions ahead)")
 	fs.IntVar(&f.batch, "retention-batch", 1000, "most rows the retention job deletes per database transaction")
 }
@@ -74,7 +92,8 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	}
 	r, err := jobs.NewRetention(jobs.RetentionConfig{Store: rs, Transactions: time.Duration(f.transactions),
 		Quarantine: time.Duration(f.quarantine), Outbox: time.Duration(f.outbox), MinuteWindows: time.Duration(f.minuteWindows),
-		Alerts: time.Duration(f.alerts), Batch: f.batch, Logger: logger, Registerer: reg})
+		Alerts: time.Duration(f.alerts), Rollups: time.Duration(f.rollups), Quality: time.Duration(f.quality), Audit: time.Duration(f.audit),
+		Batch: f.batch, Logger: logger, Registerer: reg})
 	if err != nil {
 		return usageError{err}
 	}

@@ -41,7 +41,9 @@ func TestRunMemoryBounds(t *testing.T) {
 
 // TestRunRetentionDefaults: run deletes by default what piles up by
 // processing time and keeps the raw transactions; process and serve keep
-// everything but the delivered outbox.
+// the raw data but delete the delivered outbox; all three delete the
+// minute rollups and the quality minutes and findings after the
+// dashboard's longest range (30 days) and the audit trail after a year.
 func TestRunRetentionDefaults(t *testing.T) {
 	defaults := func(cmd string) map[string]string {
 		_, help, _ := runCLI(t, cmd, "-h")
@@ -53,16 +55,19 @@ func TestRunRetentionDefaults(t *testing.T) {
 				out[m[1]] = d[1]
 			}
 		}
-		if len(out) != 5 {
-			t.Fatalf("%s -h: retention flags %v, want 5:\n%s", cmd, out, help)
+		if len(out) != 8 {
+			t.Fatalf("%s -h: retention flags %v, want 8:\n%s", cmd, out, help)
 		}
 		return out
 	}
 	want := map[string]map[string]string{
 		"run": {"retain-transactions": "", "retain-minute-windows": "48h0m0s", "retain-alerts": "2160h0m0s",
-			"retain-quarantine": "720h0m0s", "retain-outbox": "1h0m0s"},
+			"retain-quarantine": "720h0m0s", "retain-outbox": "1h0m0s", "retain-rollups": "720h0m0s", "retain-quality": "720h0m0s",
+			"retain-audit": "8760h0m0s"},
 		"serve": {"retain-transactions": "", "retain-minute-windows": "", "retain-alerts": "", "retain-quarantine": "",
-			"retain-outbox": "24h0m0s"},
+			"retain-outbox": "24h0m0s", "retain-rollups": "720h0m0s", "retain-quality": "720h0m0s", "retain-audit": "8760h0m0s"},
+		"process": {"retain-transactions": "", "retain-outbox": "24h0m0s", "retain-rollups": "720h0m0s", "retain-quality": "720h0m0s",
+			"retain-audit": "8760h0m0s"},
 	}
 	for cmd, w := range want {
 		got := defaults(cmd)
@@ -118,4 +123,25 @@ func TestRetentionWaitsForAfter(t *testing.T) {
 	}
 	cancel()
 	g.Wait()
+}
+
+// TestRetentionAgesFromConfig: the new ages are keys of the configuration
+// file and the environment like every flag, and config print shows where
+// each came from.
+func TestRetentionAgesFromConfig(t *testing.T) {
+	path := writeConfig(t, "c.yaml", "retain-rollups: 7d\nretain-audit: 0\n")
+	t.Setenv("SHOPSTREAM_RETAIN_QUALITY", "14d")
+	out, stderr, err := runCLI(t, "config", "print", "--config", path, "serve")
+	if err != nil {
+		t.Fatalf("config print: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		`retain-rollups\s+168h0m0s\s+file \S+c\.yaml:1`,
+		`retain-audit\s+0s\s+file \S+c\.yaml:2`,
+		`retain-quality\s+336h0m0s\s+env SHOPSTREAM_RETAIN_QUALITY`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + want).MatchString(out) {
+			t.Errorf("config print has no line matching %s:\n%s", want, out)
+		}
+	}
 }

@@ -42,6 +42,16 @@ type RetentionConfig struct {
 	MinuteWindows time.Duration
 	// Alerts is the age, by creation time, of fraud alerts. Defaults to 0.
 	Alerts time.Duration
+	// Rollups is the age, by event time, of the per-minute fraud
+	// rollups (the hour and day rows are kept). Defaults to 0.
+	Rollups time.Duration
+	// Quality is the age of the per-minute quality counts (by the minute
+	// checked) and of the quality findings (by the time detected).
+	// Defaults to 0.
+	Quality time.Duration
+	// Audit is the age, by the time recorded, of audit entries. Defaults
+	// to 0.
+	Audit time.Duration
 	// Batch is the most rows deleted per database transaction. Defaults
 	// to 1000.
 	Batch int
@@ -69,7 +79,8 @@ type Retention struct {
 // RetentionReport is what one run did.
 type RetentionReport struct {
 	// Deleted counts the rows deleted one by one per table
-	// (transactions, quarantine, outbox, window_metrics, alerts).
+	// (transactions, quarantine, outbox, window_metrics, alerts,
+	// fraud_rollups, quality_minutes, quality_findings, audit).
 	Deleted map[string]int64
 	// PartitionsCreated and PartitionsDropped are PostgreSQL's day
 	// partitions of transactions; PartitionRows estimates the rows the
@@ -86,7 +97,8 @@ func NewRetention(cfg RetentionConfig) (*Retention, error) {
 		return nil, errors.New("retention: no store")
 	}
 	for name, d := range map[string]time.Duration{"transactions": cfg.Transactions, "quarantine": cfg.Quarantine,
-		"outbox": cfg.Outbox, "minute windows": cfg.MinuteWindows, "alerts": cfg.Alerts} {
+		"outbox": cfg.Outbox, "minute windows": cfg.MinuteWindows, "alerts": cfg.Alerts, "rollups": cfg.Rollups,
+		"quality": cfg.Quality, "audit": cfg.Audit} {
 		if d < 0 {
 			return nil, fmt.Errorf("retention: the age of %s is negative (%v)", name, d)
 		}
@@ -115,7 +127,8 @@ func NewRetention(cfg RetentionConfig) (*Retention, error) {
 		walBusy: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_retention_wal_checkpoint_busy_total",
 			Help: "Write-ahead-log checkpoints (SQLite) that readers kept from finishing."}),
 	}
-	for _, t := range []string{"transactions", "quarantine", "outbox", "window_metrics", "alerts"} {
+	for _, t := range []string{"transactions", "quarantine", "outbox", "window_metrics", "alerts", "fraud_rollups",
+		"quality_minutes", "quality_findings", "audit"} {
 		r.deleted.WithLabelValues(t)
 	}
 	r.partitions.WithLabelValues("created")
@@ -182,6 +195,20 @@ func (r *Retention) RunOnce(ctx context.Context) (*RetentionReport, error) {
 	if d := r.cfg.Alerts; d > 0 {
 		n, err := st.PruneAlerts(ctx, now.Add(-d), b)
 		count("alerts", n, err)
+	}
+	if d := r.cfg.Rollups; d > 0 {
+		n, err := st.PruneRollups(ctx, store.Minute, now.Add(-d), b)
+		count("fraud_rollups", n, err)
+	}
+	if d := r.cfg.Quality; d > 0 {
+		n, err := st.PruneQualityMinutes(ctx, now.Add(-d), b)
+		count("quality_minutes", n, err)
+		n, err = st.PruneQualityFindings(ctx, now.Add(-d), b)
+		count("quality_findings", n, err)
+	}
+	if d := r.cfg.Audit; d > 0 {
+		n, err := st.PruneAudit(ctx, now.Add(-d), b)
+		count("audit", n, err)
 	}
 	if w, ok := st.(store.WALCheckpointer); ok {
 		busy, err := w.CheckpointWAL(ctx)

@@ -33,12 +33,24 @@ func TestRetention(t *testing.T) {
 				txs = append(txs, storetest.Tx(fmt.Sprintf("t%d", i), "c1", now.Add(-age), 100, 0, int64(i)))
 			}
 			if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions",
-				Parts: []store.Part{{Partition: 0, From: 0, To: 4, Txs: txs}}}); err != nil {
+				Parts: []store.Part{{Partition: 0, From: 0, To: 4, Txs: txs, CheckedAt: now.Add(-48 * time.Hour)}}}); err != nil {
 				t.Fatal(err)
+			}
+			q := s.(store.Quality)
+			if err := q.AddQualityFindings(ctx, []store.QualityFinding{{DetectedAt: now.Add(-48 * time.Hour), Detector: "volume"},
+				{DetectedAt: now, Detector: "volume"}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			a := s.(store.Auth)
+			for _, at := range []time.Time{now.Add(-400 * 24 * time.Hour), now} {
+				if _, err := a.RecordAudit(ctx, &store.AuditEntry{At: at, Actor: "test", Action: "test.change"}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			reg := prometheus.NewRegistry()
 			r, err := NewRetention(RetentionConfig{Store: s.(RetentionStore), Transactions: 36 * time.Hour,
-				MinuteWindows: 30 * time.Minute, Batch: 1, Now: func() time.Time { return now }, Logger: quiet, Registerer: reg})
+				MinuteWindows: 30 * time.Minute, Rollups: 36 * time.Hour, Quality: 36 * time.Hour, Audit: 365 * 24 * time.Hour,
+				Batch: 1, Now: func() time.Time { return now }, Logger: quiet, Registerer: reg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,6 +62,22 @@ func TestRetention(t *testing.T) {
 			// partition was made for them), deleted row by row.
 			if rep.Deleted["transactions"] != 2 || rep.Deleted["window_metrics"] != 3 {
 				t.Fatalf("report %+v; want 2 transactions and 3 minute windows deleted", rep)
+			}
+			// The minute rollups of the 2 old transactions (an outcome and a
+			// histogram row each), every quality minute (all checked 2 days
+			// ago), the old finding and the old audit entry.
+			if rep.Deleted["fraud_rollups"] != 4 || rep.Deleted["quality_minutes"] == 0 || rep.Deleted["quality_findings"] != 1 ||
+				rep.Deleted["audit"] != 1 {
+				t.Fatalf("report %+v; want 4 minute rollups, the quality minutes, 1 finding and 1 audit entry deleted", rep)
+			}
+			if ms, err := q.QualityMinutes(ctx, now.Add(-72*time.Hour), now.Add(time.Hour)); err != nil || len(ms) != 0 {
+				t.Fatalf("quality minutes left: %+v, %v; want none", ms, err)
+			}
+			if es, err := a.AuditEntries(ctx, store.AuditFilter{Action: "test.change"}); err != nil || len(es) != 1 || !es[0].At.Equal(now) {
+				t.Fatalf("audit entries left: %+v, %v; want the new one", es, err)
+			}
+			if got := testutil.ToFloat64(r.deleted.WithLabelValues("audit")); got != 1 {
+				t.Fatalf("shopstream_retention_deleted_rows_total{table=audit} = %v, want 1", got)
 			}
 			if got := testutil.ToFloat64(r.deleted.WithLabelValues("transactions")); got != 2 {
 				t.Fatalf("shopstream_retention_deleted_rows_total{table=transactions} = %v, want 2", got)

@@ -22,6 +22,19 @@ type Retention interface {
 	PruneWindows(ctx context.Context, g Granularity, before time.Time, batch int) (int64, error)
 	// PruneAlerts deletes the alerts created before before.
 	PruneAlerts(ctx context.Context, before time.Time, batch int) (int64, error)
+	// PruneRollups deletes the fraud rollup rows of granularity g whose
+	// bucket starts (event time) before before. The retention job prunes
+	// only the minute rows: the hour and day rows, which a window reads
+	// for its whole hours and days, stay.
+	PruneRollups(ctx context.Context, g Granularity, before time.Time, batch int) (int64, error)
+	// PruneQualityMinutes deletes the data-quality counts of the minutes
+	// (time checked) before before.
+	PruneQualityMinutes(ctx context.Context, before time.Time, batch int) (int64, error)
+	// PruneQualityFindings deletes the quality findings detected before
+	// before.
+	PruneQualityFindings(ctx context.Context, before time.Time, batch int) (int64, error)
+	// PruneAudit deletes the audit entries recorded before before.
+	PruneAudit(ctx context.Context, before time.Time, batch int) (int64, error)
 }
 
 // Pruned is what PruneTransactions removed.

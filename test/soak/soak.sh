@@ -88,7 +88,7 @@ if [[ "$bounds" == 1 ]]; then
 fi
 GODEBUG=gctrace=1 "$bin" run --data-dir "$data" --addr 127.0.0.1:0 --duration "$((minutes + 1))m" \
 	--retain-transactions "$w" --retain-minute-windows "$w" --retain-quarantine "$w" --retain-alerts "$w" \
-	--retain-outbox "$w" --retain-broker "$w" "${mem[@]}" "$@" >"$dir/run.out" 2>"$dir/run.log" &
+	--retain-outbox "$w" --retain-rollups "$w" --retain-quality "$w" --retain-audit "$w" --retain-broker "$w" "${mem[@]}" "$@" >"$dir/run.out" 2>"$dir/run.log" &
 pid=$!
 url=""
 for _ in $(seq 1 600); do

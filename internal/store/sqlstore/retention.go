@@ -57,3 +57,38 @@ func (s *Store) PruneAlerts(ctx context.Context, before time.Time, batch int) (i
 		`DELETE FROM alerts WHERE transaction_id IN (SELECT transaction_id FROM alerts WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
 	}, before)
 }
+
+// PruneRollups implements store.Retention.
+func (s *Store) PruneRollups(ctx context.Context, g store.Granularity, before time.Time, batch int) (int64, error) {
+	return s.DeleteInBatches(ctx, string(g)+" fraud rollups before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM fraud_rollups WHERE granularity = $1
+			AND (bucket_start, series, risk_bucket, truth, scenario, decision, analyst) IN
+			(SELECT bucket_start, series, risk_bucket, truth, scenario, decision, analyst FROM fraud_rollups
+			 WHERE granularity = $1 AND bucket_start < $2 ORDER BY bucket_start LIMIT $3)`,
+	}, string(g), before)
+}
+
+// PruneQualityMinutes implements store.Retention.
+func (s *Store) PruneQualityMinutes(ctx context.Context, before time.Time, batch int) (int64, error) {
+	return s.DeleteInBatches(ctx, "quality minutes before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM quality_minutes WHERE (minute, check_name) IN
+			(SELECT minute, check_name FROM quality_minutes WHERE minute < $1 ORDER BY minute LIMIT $2)`,
+	}, before)
+}
+
+// PruneQualityFindings implements store.Retention.
+func (s *Store) PruneQualityFindings(ctx context.Context, before time.Time, batch int) (int64, error) {
+	return s.DeleteInBatches(ctx, "quality findings before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM quality_findings WHERE id IN
+			(SELECT id FROM quality_findings WHERE detected_at < $1 ORDER BY detected_at LIMIT $2)`,
+	}, before)
+}
+
+// PruneAudit implements store.Retention. The audit table has no index on
+// its time; its ids grow with it, so the oldest entries are the first the
+// scan in id order meets.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time, batch int) (int64, error) {
+	return s.DeleteInBatches(ctx, "audit entries before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 ORDER BY id LIMIT $2)`,
+	}, before)
+}

@@ -120,13 +120,40 @@ func (s *Store) relabelRollups(ctx context.Context, tx DB, transactionID, oldSta
 func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.Rollups, error) {
 	db := s.d.DB()
 	out := &store.Rollups{Outcomes: []store.FraudRollup{}, Histograms: map[string]*store.Histogram{}}
-	var oldest, newest time.Time
-	err := db.QueryRow(ctx, `SELECT bucket_start FROM fraud_rollups WHERE granularity = 'minute' ORDER BY bucket_start LIMIT 1`).Scan(&oldest)
-	if errors.Is(err, ErrNoRows) {
-		return out, nil
+	// The span is that of the minute rows; where retention deleted the
+	// old minutes (--retain-rollups), it starts at the oldest hour row
+	// that lies wholly before them, so that an open window still counts
+	// every stored hour.
+	edge := func(g store.Granularity, order string) (time.Time, bool, error) {
+		var t time.Time
+		err := db.QueryRow(ctx, `SELECT bucket_start FROM fraud_rollups WHERE granularity = $1 ORDER BY bucket_start `+order+` LIMIT 1`,
+			string(g)).Scan(&t)
+		if errors.Is(err, ErrNoRows) {
+			return t, false, nil
+		}
+		return t, err == nil, err
 	}
+	oldest, ok, err := edge(store.Minute, "")
+	var newest, oldestHour time.Time
+	var hours bool
 	if err == nil {
-		err = db.QueryRow(ctx, `SELECT bucket_start FROM fraud_rollups WHERE granularity = 'minute' ORDER BY bucket_start DESC LIMIT 1`).Scan(&newest)
+		oldestHour, hours, err = edge(store.Hour, "")
+	}
+	switch {
+	case err != nil:
+	case ok:
+		newest, _, err = edge(store.Minute, "DESC")
+		if hours && !oldestHour.Add(time.Hour).After(oldest) {
+			oldest = oldestHour
+		}
+	case hours:
+		// Every minute row is gone: the hours alone.
+		oldest = oldestHour
+		if newest, _, err = edge(store.Hour, "DESC"); err == nil {
+			newest = newest.Add(time.Hour - time.Minute)
+		}
+	default:
+		return out, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the span of the fraud rollups: %w", err)

@@ -96,3 +96,117 @@ func testRetention(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// The aggregates that grow by the minute have ages of their own: the
+// minute rows of the fraud rollups (by event time; the hour and day rows
+// stay, so an open window still counts every stored transaction), the
+// quality minutes and findings, and the audit trail, each deleted in
+// bounded batches and nothing younger.
+func testRetentionAggregates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := s.(store.Retention)
+	f, ok := s.(store.Fraud)
+	if !ok {
+		t.Fatalf("%T does not implement store.Fraud", s)
+	}
+	q := qualityOf(t, s)
+	a, ok := s.(store.Auth)
+	if !ok {
+		t.Fatalf("%T does not implement store.Auth", s)
+	}
+	old1, old2 := base.Add(-72*time.Hour+5*time.Minute), base.Add(-49*time.Hour+7*time.Minute)
+	cutoff := base.Add(-time.Hour)
+	p0 := part(0, 0, Tx("a0", "c1", old1, 100, 0, 0), Tx("a1", "c1", old2, 100, 0, 1))
+	p0.CheckedAt = old1
+	write(t, s, p0)
+	p1 := part(0, 2, Tx("a2", "c1", base.Add(-10*time.Minute), 100, 0, 2), Tx("a3", "c1", base, 100, 0, 3))
+	p1.CheckedAt = base
+	write(t, s, p1)
+	total := func(c map[string]int64) (n int64) {
+		for _, v := range c {
+			n += v
+		}
+		return n
+	}
+
+	// Fraud rollups: the two old minutes go (each an outcome row and a
+	// risk histogram row), one row per batch.
+	n, err := r.PruneRollups(ctx, store.Minute, cutoff, 1)
+	if err != nil || n != 4 {
+		t.Fatalf("pruned %d minute rollups, %v; want the 4 rows of the 2 old minutes", n, err)
+	}
+	if n, err := r.PruneRollups(ctx, store.Minute, cutoff, 1); err != nil || n != 0 {
+		t.Fatalf("pruning the rollups again deleted %d, %v; want nothing", n, err)
+	}
+	if c, _ := rollupCounts(t, f, store.RollupQuery{Since: old1.Add(-time.Hour), Until: cutoff, OutcomesBy: store.Minute}); len(c) != 0 {
+		t.Fatalf("minute rollups before the cutoff: %v, want none", c)
+	}
+	all, rr := rollupCounts(t, f, store.RollupQuery{})
+	if total(all) != 4 || !rr.Oldest.Equal(old1.Truncate(time.Hour)) || !rr.AsOf.Equal(base.Add(time.Minute)) {
+		t.Fatalf("all rollups after pruning the old minutes: %v, oldest %v, as of %v; want 4 transactions from %v to %v",
+			all, rr.Oldest, rr.AsOf, old1.Truncate(time.Hour), base.Add(time.Minute))
+	}
+	if hours, _ := rollupCounts(t, f, store.RollupQuery{Since: old1.Truncate(time.Hour), Until: old2.Truncate(time.Hour).Add(time.Hour)}); total(hours) != 2 {
+		t.Fatalf("the old hours read %v, want their 2 transactions", hours)
+	}
+	// Every minute gone: the hours alone.
+	if n, err := r.PruneRollups(ctx, store.Minute, base.Add(time.Hour), 1000); err != nil || n != 4 {
+		t.Fatalf("pruned %d minute rollups, %v; want the 4 rows left", n, err)
+	}
+	all, rr = rollupCounts(t, f, store.RollupQuery{})
+	if total(all) != 4 || !rr.Oldest.Equal(old1.Truncate(time.Hour)) || !rr.AsOf.Equal(base.Add(time.Hour)) {
+		t.Fatalf("all rollups from the hours alone: %v, oldest %v, as of %v", all, rr.Oldest, rr.AsOf)
+	}
+
+	// Quality minutes, by the minute checked.
+	before, err := q.QualityMinutes(ctx, old1.Add(-time.Hour), base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oldRows int64
+	for _, m := range before {
+		if m.Minute.Before(cutoff) {
+			oldRows++
+		}
+	}
+	if oldRows == 0 || oldRows == int64(len(before)) {
+		t.Fatalf("quality minutes %+v: want rows before and after the cutoff", before)
+	}
+	if n, err := r.PruneQualityMinutes(ctx, cutoff, 2); err != nil || n != oldRows {
+		t.Fatalf("pruned %d quality minutes, %v; want %d", n, err, oldRows)
+	}
+	after, err := q.QualityMinutes(ctx, old1.Add(-time.Hour), base.Add(time.Hour))
+	if err != nil || int64(len(after)) != int64(len(before))-oldRows || !after[0].Minute.Equal(base) {
+		t.Fatalf("quality minutes left: %+v, %v; want the %d of %v", after, err, int64(len(before))-oldRows, base)
+	}
+
+	// Quality findings, by the time detected.
+	var fs []store.QualityFinding
+	for i, at := range []time.Time{old1, old2, cutoff.Add(-time.Second), cutoff, base} {
+		fs = append(fs, store.QualityFinding{DetectedAt: at, Detector: "volume", Subject: fmt.Sprint(i), Severity: "warn", Message: "m", Source: "stream"})
+	}
+	if err := q.AddQualityFindings(ctx, fs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.PruneQualityFindings(ctx, cutoff, 2); err != nil || n != 3 {
+		t.Fatalf("pruned %d quality findings, %v; want the 3 before the cutoff", n, err)
+	}
+	left, err := q.QualityFindings(ctx, old1.Add(-time.Hour), base.Add(time.Hour), 0)
+	if err != nil || len(left) != 2 || left[1].Subject != "3" || left[0].Subject != "4" {
+		t.Fatalf("quality findings left: %+v, %v; want those at and after the cutoff", left, err)
+	}
+
+	// The audit trail, by the time recorded.
+	for i, at := range []time.Time{old1, old2, cutoff.Add(-time.Second), cutoff, base} {
+		if _, err := a.RecordAudit(ctx, &store.AuditEntry{At: at, Actor: "test", Action: "test.change", Target: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := r.PruneAudit(ctx, cutoff, 2); err != nil || n != 3 {
+		t.Fatalf("pruned %d audit entries, %v; want the 3 before the cutoff", n, err)
+	}
+	es, err := a.AuditEntries(ctx, store.AuditFilter{Action: "test.change"})
+	if err != nil || len(es) != 2 || es[0].Target != "4" || es[1].Target != "3" {
+		t.Fatalf("audit entries left: %+v, %v; want those at and after the cutoff", es, err)
+	}
+}

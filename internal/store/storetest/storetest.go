@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TxPerMinute", testTxPerMinute},
 		{"QualityFindings", testQualityFindings},
 		{"Retention", testRetention},
+		{"RetentionAggregates", testRetentionAggregates},
 		{"Erase", testErase},
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},

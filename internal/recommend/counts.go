@@ -172,6 +172,40 @@ func (c *Counts) prunePairs() {
 	}
 }
 
+// Rename gives the history of every customer for whom to returns a new
+// name that name instead (an erased customer's pseudonym), merged into
+// any history the new name has, and returns how many were renamed. The
+// pair and item counts, which name no customer, stay as they are.
+func (c *Counts) Rename(to func(customer string) (string, bool)) int {
+	type move struct {
+		from, to string
+	}
+	var moves []move
+	for cust := range c.history {
+		if n, ok := to(cust); ok && n != cust {
+			moves = append(moves, move{cust, n})
+		}
+	}
+	for _, m := range moves {
+		r := c.history[m.from]
+		delete(c.history, m.from)
+		if o := c.history[m.to]; o != nil {
+			for _, it := range r.items {
+				if !slices.Contains(o.items, it) {
+					o.items = append(o.items, it)
+				}
+			}
+			if len(o.items) > c.maxHistory {
+				o.items = o.items[len(o.items)-c.maxHistory:]
+			}
+			o.seq = max(o.seq, r.seq)
+			continue
+		}
+		c.history[m.to] = r
+	}
+	return len(moves)
+}
+
 // Items is the number of distinct items seen.
 func (c *Counts) Items() int { return len(c.names) }
 

@@ -158,6 +158,10 @@ type Service struct {
 	// foldedNow mirrors lines for Folded, which must not wait for a fold
 	// holding foldMu across its store reads.
 	foldedNow atomic.Int64
+	// erasedAfter is the last erasure followed (store.Privacy), under
+	// foldMu; erasuresRead is false until where they stand was read.
+	erasedAfter  int64
+	erasuresRead bool
 
 	// mu guards counts against lookups reading a history while a fold
 	// changes it; Rebuild only reads the counts, under foldMu.
@@ -236,6 +240,11 @@ func New(cfg Config) (*Service, error) {
 // model.
 func (s *Service) Run(ctx context.Context) error {
 	start := s.cfg.Now()
+	// What is stored is pseudonymised already: follow the erasures
+	// recorded from now on.
+	if err := s.FollowErasures(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("reading the erasures failed; retrying", "err", err)
+	}
 	if _, err := s.Fold(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("reading the stored purchases failed; retrying", "err", err)
 	}
@@ -256,6 +265,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-fold.C:
 			if _, err := s.fold(ctx, pace); err != nil && ctx.Err() == nil {
 				s.log.Warn("reading new purchases failed; retrying", "err", err)
+			}
+			if err := s.FollowErasures(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reading the erasures failed; retrying", "err", err)
 			}
 		case <-rebuild.C:
 			if pace.wait(ctx) != nil {
@@ -331,6 +343,52 @@ func (s *Service) fold(ctx context.Context, pace *pacer) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// FollowErasures gives the customers erased since the last call their
+// pseudonyms in the counts, as the erasure did in the store: the
+// purchases folded before it stay counted, but the erased id no longer
+// has a history, and its recommendations are a stranger's. The first
+// call only notes where the erasures stand (what the first fold reads is
+// pseudonymised already). A store that keeps no erasures has none to
+// follow.
+func (s *Service) FollowErasures(ctx context.Context) error {
+	p, ok := s.cfg.Store.(store.Privacy)
+	if !ok {
+		return nil
+	}
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	pseudonym := map[string]string{}
+	after := s.erasedAfter
+	for {
+		es, err := p.Erasures(ctx, after, 1000)
+		if err != nil {
+			return fmt.Errorf("reading the erasures: %w", err)
+		}
+		for _, e := range es {
+			pseudonym[e.Key] = e.Pseudonym
+			after = e.ID
+		}
+		if len(es) < 1000 {
+			break
+		}
+	}
+	first := !s.erasuresRead
+	s.erasuresRead, s.erasedAfter = true, after
+	if first || len(pseudonym) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	n := s.counts.Rename(func(c string) (string, bool) {
+		p, ok := pseudonym[store.ErasureKey(c)]
+		return p, ok
+	})
+	s.mu.Unlock()
+	if n > 0 {
+		s.log.Info("erased customers pseudonymised in the recommendation counts", "customers", n)
+	}
+	return nil
 }
 
 // Folded returns the purchase lines folded into the counts so far (as of

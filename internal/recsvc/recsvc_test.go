@@ -409,3 +409,68 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("metric %s not registered", name)
 	return 0
 }
+
+// TestServiceFollowsErasures: a customer erased after their purchases
+// were folded has no history under their id any more (their
+// recommendations are a stranger's, by popularity), and their pseudonym
+// has it, as in the store; the co-purchase counts stay. Erasures recorded
+// before the service started are the store's already.
+func TestServiceFollowsErasures(t *testing.T) {
+	t.Parallel()
+	sh := newShop(t)
+	ctx := context.Background()
+	sh.buy("c0:A", "c0:C")
+	if _, err := sh.st.(store.Privacy).EraseCustomer(ctx, "c0", "test"); err != nil {
+		t.Fatal(err)
+	}
+	svc := newService(t, sh.st, time.Now)
+	if err := svc.FollowErasures(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sh.buy("c1:A", "c1:B", "c2:A", "c2:B", "c3:A")
+	if _, err := svc.Fold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc.Rebuild()
+	before, err := svc.Recommend("c1", 3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Method != recsvc.MethodItemItem {
+		t.Fatalf("c1 before the erasure: method %q, want item-item from their history", before.Method)
+	}
+	e, err := sh.st.(store.Privacy).EraseCustomer(ctx, "c1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.FollowErasures(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := svc.Recommend("c1", 3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Method != recsvc.MethodPopularity {
+		t.Errorf("c1 after the erasure: method %q, want popularity (no history kept under the erased id)", after.Method)
+	}
+	if got := items(before); !reflect.DeepEqual(got, items(mustRecommend(t, svc, e.Pseudonym))) {
+		t.Errorf("the pseudonym %s gets %v, want c1's earlier %v", e.Pseudonym, items(mustRecommend(t, svc, e.Pseudonym)), got)
+	}
+	sim, err := svc.Similar("A", 10)
+	if err != nil || len(sim.Items) == 0 || sim.Items[0].Item != "B" {
+		t.Errorf("Similar(A) after the erasure = %+v, %v; want B still (the counts stay)", sim.Items, err)
+	}
+	// c0, erased before the start, was never in the counts under its id.
+	if r := mustRecommend(t, svc, "c0"); r.Method != recsvc.MethodPopularity {
+		t.Errorf("c0, erased before the start: method %q, want popularity", r.Method)
+	}
+}
+
+func mustRecommend(t *testing.T, svc *recsvc.Service, c string) recsvc.Result {
+	t.Helper()
+	r, err := svc.Recommend(c, 3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
@@ -29,6 +30,9 @@ type Segments struct {
 	// Clusters is the latest behavioural clustering, null before the
 	// first.
 	Clusters *Clusters `json:"clusters"`
+	// Notes explain empty segments: a score no customer has, and the tie
+	// that took it (ScoreNotes). Empty when every score has customers.
+	Notes []string `json:"notes"`
 }
 
 // SegmentRow is one RFM segment.
@@ -73,6 +77,20 @@ func ReadSegments(ctx context.Context, a store.Analytics) (Segments, error) {
 		if !slices.Contains(names, s.Segment) {
 			names = append(names, s.Segment)
 		}
+	}
+	out.Notes = []string{}
+	if out.Customers > 0 {
+		sc, err := a.ScoreCounts(ctx)
+		if err != nil {
+			return Segments{}, err
+		}
+		var empty []string
+		for _, s := range analytics.Segments {
+			if by[string(s)].Customers == 0 {
+				empty = append(empty, string(s))
+			}
+		}
+		out.Notes = ScoreNotes(sc, empty)
 	}
 	for _, name := range names {
 		s := by[name]
@@ -212,4 +230,46 @@ func CustomerOf(a *store.CustomerAnalytics) Customer {
 	return Customer{CustomerID: a.CustomerID, RecencyDays: a.RecencyDays, FrequencyDays: a.FrequencyDays,
 		MonetaryCents: a.MonetaryCents, R: a.R, F: a.F, M: a.M, Segment: a.Segment, Cluster: a.Cluster,
 		CLV: CLVOf(a.CLV), UpdatedAt: a.UpdatedAt}
+}
+
+// ScoreNotes says which R, F or M scores no customer has, and why: the
+// mid-rank quintile rule gives equal values equal scores, so a tie larger
+// than a fifth takes the score of its middle as a whole, and the score at
+// its end goes unused (docs/analytics.md). Every segment that needs that
+// score is then empty; empty lists the empty segments. Two ties are
+// named with their size: the customers who last bought on the newest day
+// (a demo whose live pace is thousands of times its size has many), and
+// those who bought on the fewest days.
+func ScoreNotes(sc *store.ScoreCounts, empty []string) []string {
+	notes := []string{}
+	if sc == nil || sc.Customers == 0 {
+		return notes
+	}
+	pct := func(n int64) string { return fmt.Sprintf("%.0f%%", 100*float64(n)/float64(sc.Customers)) }
+	for _, d := range []struct {
+		name   string
+		counts [5]int64
+	}{{"R", sc.R}, {"F", sc.F}, {"M", sc.M}} {
+		var missing []string
+		for i, n := range d.counts {
+			if n == 0 {
+				missing = append(missing, fmt.Sprintf("%s = %d", d.name, i+1))
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		why := "ties across the quintile boundaries take the score of their middle (equal values, equal scores)"
+		switch {
+		case d.name == "R" && d.counts[4] == 0 && sc.NewestDay*5 > sc.Customers:
+			why = fmt.Sprintf("%s of the customers (%d) last bought on the newest day, a tie larger than a fifth, and all of them take the score of its middle", pct(sc.NewestDay), sc.NewestDay)
+		case d.name == "F" && d.counts[0] == 0 && sc.LeastFrequency*5 > sc.Customers:
+			why = fmt.Sprintf("%s of the customers (%d) bought on the fewest days, a tie larger than a fifth, and all of them take the score of its middle", pct(sc.LeastFrequency), sc.LeastFrequency)
+		}
+		notes = append(notes, "No customer scores "+strings.Join(missing, " or ")+": "+why+".")
+	}
+	if len(notes) > 0 && len(empty) > 0 {
+		notes = append(notes, "So these segments are empty: "+strings.Join(empty, ", ")+".")
+	}
+	return notes
 }

@@ -2,6 +2,7 @@ package analyticsview
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,30 @@ func TestCohortMatrix(t *testing.T) {
 	}
 	if e := CohortMatrix(nil, time.Time{}); e.ComputedAt != nil || e.Cohorts == nil {
 		t.Errorf("before the first refresh: %+v", e)
+	}
+}
+
+// TestScoreNotes explains a score no customer has: by the newest day's
+// tie when the top recency score is missing and that tie is over a
+// fifth, by the least frequency's for F = 1, generically otherwise; and
+// says nothing when every score has customers.
+func TestScoreNotes(t *testing.T) {
+	full := [5]int64{20, 20, 20, 20, 20}
+	if n := ScoreNotes(&store.ScoreCounts{Customers: 100, R: full, F: full, M: full, NewestDay: 3, LeastFrequency: 19}, nil); len(n) != 0 {
+		t.Fatalf("every score has customers, notes %q", n)
+	}
+	n := ScoreNotes(&store.ScoreCounts{Customers: 100, R: [5]int64{20, 20, 20, 40, 0}, F: full, M: full, NewestDay: 40, LeastFrequency: 19},
+		[]string{"Champions", "New"})
+	if len(n) != 2 || !strings.HasPrefix(n[0], "No customer scores R = 5: 40% of the customers (40) last bought on the newest day") ||
+		n[1] != "So these segments are empty: Champions, New." {
+		t.Fatalf("R = 5 missing: notes %q", n)
+	}
+	n = ScoreNotes(&store.ScoreCounts{Customers: 100, R: full, F: [5]int64{0, 45, 15, 20, 20}, M: [5]int64{20, 20, 0, 40, 20}, NewestDay: 3, LeastFrequency: 45}, nil)
+	if len(n) != 2 || !strings.Contains(n[0], "F = 1: 45% of the customers (45) bought on the fewest days") ||
+		!strings.HasPrefix(n[1], "No customer scores M = 3: ties across the quintile boundaries") {
+		t.Fatalf("F = 1 and M = 3 missing: notes %q", n)
+	}
+	if n := ScoreNotes(&store.ScoreCounts{}, []string{"Champions"}); len(n) != 0 {
+		t.Fatalf("no customers, notes %q", n)
 	}
 }

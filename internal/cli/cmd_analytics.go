@@ -289,7 +289,8 @@ func showRFM(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) e
 		return writeJSONTo(w, struct {
 			Customers int64                      `json:"customers"`
 			RFM       []analyticsview.SegmentRow `json:"rfm"`
-		}{s.Customers, s.RFM})
+			Notes     []string                   `json:"notes"`
+		}{s.Customers, s.RFM, s.Notes})
 	}
 	if s.Customers == 0 {
 		fmt.Fprintln(w, noRefreshYet)
@@ -305,7 +306,13 @@ func showRFM(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) e
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%.2f\t%s\t\n", r.Segment, withThousands(r.Customers), 100*r.Share, r.Revenue, clv)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintln(w, "\n"+n)
+	}
+	return nil
 }
 
 func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, months int) error {

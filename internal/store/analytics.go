@@ -46,6 +46,10 @@ type Analytics interface {
 	// SegmentStats returns, per RFM segment with customers, how many there
 	// are and their value, largest segment first.
 	SegmentStats(ctx context.Context) ([]SegmentStat, error)
+	// ScoreCounts returns how many scored customers have each R, F and M
+	// score, and the size of the ties that decide the top recency and the
+	// bottom frequency score: what explains an empty segment.
+	ScoreCounts(ctx context.Context) (*ScoreCounts, error)
 	// TopCustomers returns up to limit customers with the highest
 	// predicted CLV, highest first.
 	TopCustomers(ctx context.Context, limit int) ([]CustomerAnalytics, error)
@@ -146,6 +150,17 @@ type CustomerProfile struct {
 	RevenueCents int64
 	// Analytics is nil until the job has scored the customer.
 	Analytics *CustomerAnalytics
+}
+
+// ScoreCounts counts the scored customers by score: R[0] those with
+// R = 1, ..., R[4] those with R = 5, and likewise F and M.
+type ScoreCounts struct {
+	Customers int64
+	R, F, M   [5]int64
+	// NewestDay is how many customers share the least recency (they last
+	// bought on the newest day), and LeastFrequency how many share the
+	// least frequency: ties that large take a middle score.
+	NewestDay, LeastFrequency int64
 }
 
 // SegmentStat is one RFM segment's size and value.

@@ -322,6 +322,44 @@ func (s *Store) SegmentStats(ctx context.Context) ([]store.SegmentStat, error) {
 	return out, nil
 }
 
+// ScoreCounts implements store.Analytics: three grouped counts over
+// customer_analytics (the scores are not indexed: a scan, as SegmentStats)
+// and the two ties, each a count at the column's minimum.
+func (s *Store) ScoreCounts(ctx context.Context) (*store.ScoreCounts, error) {
+	out := &store.ScoreCounts{}
+	for _, d := range []struct {
+		col string
+		to  *[5]int64
+	}{{"r_score", &out.R}, {"f_score", &out.F}, {"m_score", &out.M}} {
+		err := each(ctx, s.d.DB(), `SELECT `+d.col+`, count(*) FROM customer_analytics GROUP BY 1`, nil, func(r Rows) error {
+			var score, n int64
+			if err := r.Scan(&score, &n); err != nil {
+				return err
+			}
+			if score >= 1 && score <= 5 {
+				d.to[score-1] = n
+			}
+			if d.col == "r_score" {
+				out.Customers += n
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("counting the %s values: %w", d.col, err)
+		}
+	}
+	for _, t := range []struct {
+		col string
+		to  *int64
+	}{{"recency_days", &out.NewestDay}, {"frequency_days", &out.LeastFrequency}} {
+		err := s.d.DB().QueryRow(ctx, `SELECT count(*) FROM customer_analytics WHERE `+t.col+` = (SELECT min(`+t.col+`) FROM customer_analytics)`).Scan(t.to)
+		if err != nil {
+			return nil, fmt.Errorf("counting the customers at the least %s: %w", t.col, err)
+		}
+	}
+	return out, nil
+}
+
 // TopCustomers implements store.Analytics.
 func (s *Store) TopCustomers(ctx context.Context, limit int) ([]store.CustomerAnalytics, error) {
 	out, err := collect(ctx, s.d.DB(), `SELECT `+anCols+` FROM customer_analytics a WHERE a.clv IS NOT NULL

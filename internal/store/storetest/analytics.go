@@ -222,6 +222,18 @@ func testCustomerAnalytics(t *testing.T, s store.Store, a store.Analytics) {
 		t.Fatalf("segment stats = %s, want %s", fmtStats(stats), fmtStats(wantStats))
 	}
 
+	// a: R 4, F 5, M 5; b and c: 1, 1, 1 with recency 8 and frequency 1,
+	// a tie of two at the greatest recency and at the least frequency.
+	sc, err := a.ScoreCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSC := store.ScoreCounts{Customers: 3, R: [5]int64{2, 0, 0, 1, 0}, F: [5]int64{2, 0, 0, 0, 1}, M: [5]int64{2, 0, 0, 0, 1},
+		NewestDay: 1, LeastFrequency: 2}
+	if *sc != wantSC {
+		t.Fatalf("score counts = %+v, want %+v", *sc, wantSC)
+	}
+
 	top, err := a.TopCustomers(ctx, 2)
 	if err != nil {
 		t.Fatal(err)

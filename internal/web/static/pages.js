@@ -674,6 +674,7 @@ page("customers", {
       cu.prevSegments = new Map(s.rfm.map((g) => [g.segment, g.customers]));
       $("seg-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "no segments yet: the analytics job scores customers every few minutes")]));
       $("seg-sub").textContent = fmtInt.format(s.customers) + " customers scored; change since this page last loaded" + (sel ? "; " + sel + " selected" : "");
+      $("seg-notes").replaceChildren(...(s.notes || []).map((n) => el("p", n)));
       const shown = s.rfm.filter((g) => !sel || g.segment === sel);
       segChart.spec.xFmt = (i) => (shown[Math.round(i)] ? shown[Math.round(i)].segment : "");
       clvChart.spec.xFmt = segChart.spec.xFmt;

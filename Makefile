@@ -29,11 +29,15 @@ LDFLAGS = -X github.com/shopstream/shopstream/internal/cli.version=$(VERSION) \
 	-X github.com/shopstream/shopstream/internal/cli.commit=$(COMMIT) \
 	-X github.com/shopstream/shopstream/internal/cli.date=$(BUILD_DATE)
 
-build: ## Build the binary into bin/shopstream, stamped with its version, commit and date
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/shopstream ./cmd/shopstream
+# The binaries users run are built with go.mod's toolchain line (its
+# standard library has the security fixes the go line's may lack), fetched
+# by the go command when the host's Go is older, even where GOTOOLCHAIN is
+# set to local (Debian's golang and the golang images set it so).
+build: ## Build the binary into bin/shopstream with go.mod's toolchain, stamped with its version, commit and date
+	GOTOOLCHAIN=auto $(GO) build -ldflags "$(LDFLAGS)" -o bin/shopstream ./cmd/shopstream
 
 run: ## Run everything in one process on embedded defaults (dashboard on :8050)
-	$(GO) run ./cmd/shopstream run
+	GOTOOLCHAIN=auto $(GO) run ./cmd/shopstream run
 
 test: postgres-server chromium ## Run all tests once: race detector, random order (installs the PostgreSQL server if missing and root)
 	@echo "==> go test -race -shuffle=on -count=1 -timeout 30m ./...$(if $(SHOPSTREAM_TEST_KAFKA), (integration suite also against the real Kafka at $(SHOPSTREAM_TEST_KAFKA)),)"

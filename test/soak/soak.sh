@@ -23,7 +23,7 @@
 #                 --fraud-max-customers 5000 --fraud-max-entities 5000
 #   -k            keep the data directory and the run's log afterwards
 #
-# Everything else is run's default (50 transactions/s after a 540-day
+# Everything else is run's default (10 transactions/s after a 540-day
 # backfill). The run's stderr goes to DIR/run.log with GODEBUG=gctrace=1, so
 # the live heap after each collection can be compared with RSS:
 #   grep -o '[0-9]*->[0-9]*->[0-9]* MB' DIR/run.log

@@ -219,7 +219,9 @@ function alertRow(a) {
   amount.dataset.csv = String(a.amount);
   const sc = el("td", a.scenario || "pending label", a.scenario ? "scenario" : "scenario pending");
   if (!a.scenario) sc.title = "no label has named a scenario yet: chargebacks and analysts' labels arrive after the alert";
-  tr.append(el("td", fmtTime(a.event_time)), el("td", a.customer_id), amount, el("td", a.risk.toFixed(3), "num"),
+  const at = el("td", fmtTime(a.event_time));
+  at.dataset.csv = a.event_time; // RFC 3339, with the year and the zone
+  tr.append(at, el("td", a.customer_id), amount, el("td", a.risk.toFixed(3), "num"),
     el("td", a.decision, "decision-" + a.decision), sc, rs, st);
   tr.addEventListener("click", (ev) => { if (!ev.target.closest("button")) setParam("alert", a.transaction_id); });
   if (state.params.get("alert") === a.transaction_id) tr.classList.add("selected");
@@ -232,6 +234,8 @@ const statusNames = { open: "open", confirmed_fraud: "fraud", false_positive: "f
 // when, as the API recorded them; the buttons stay to correct a label.
 function fillStatus(td, a) {
   td.replaceChildren();
+  // The CSV gets the status and who labelled it when, not the buttons.
+  td.dataset.csv = [statusNames[a.status] || a.status, a.labelled_by || "", a.labelled_at || ""].filter(Boolean).join(" ");
   if (a.status !== "open") {
     td.append(el("span", statusNames[a.status] || a.status, "status-" + a.status));
     const when = a.labelled_at ? new Date(a.labelled_at).toLocaleTimeString() : "";

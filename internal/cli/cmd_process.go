@@ -173,6 +173,8 @@ type pipelineDeps struct {
 	reg    *prometheus.Registry
 	// tracer traces batches; nil for none.
 	tracer trace.TracerProvider
+	// volume sets the stream's volume detector (zero: its defaults).
+	volume monitor.VolumeConfig
 }
 
 // startPipeline builds the processor, the outbox deliverer and the fraud
@@ -267,7 +269,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}
-	if err := startQualityWatch(ctx, g, d.store, mon, f.instanceID, d.logger, d.reg); err != nil {
+	if err := startQualityWatch(ctx, g, d.store, mon, f.instanceID, d.volume, d.logger, d.reg); err != nil {
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}

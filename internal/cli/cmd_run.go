@@ -22,6 +22,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/web"
@@ -274,7 +275,10 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	g, gctx := errgroup.WithContext(pipeCtx)
-	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg, tracer: tp}, &pf)
+	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg, tracer: tp,
+		// The demo's history runs at a shop's pace and its live stream far
+		// faster: the same minutes of earlier days are no baseline.
+		volume: monitor.VolumeConfig{RollingOnly: true}}, &pf)
 	if err != nil {
 		return err
 	}

@@ -30,12 +30,12 @@ func (o qualityObserver) Begin(_ int32, now time.Time) pipeline.QualityRecorder 
 // startQualityWatch runs the quality detectors in g every minute until ctx
 // ends: those of mon (this processor's freshness and drift) and, as the
 // store's leader, those of the whole stream (volume, failure rise).
-func startQualityWatch(ctx context.Context, g *errgroup.Group, st store.Store, mon *monitor.Monitor, source string, logger *slog.Logger, reg prometheus.Registerer) error {
+func startQualityWatch(ctx context.Context, g *errgroup.Group, st store.Store, mon *monitor.Monitor, source string, volume monitor.VolumeConfig, logger *slog.Logger, reg prometheus.Registerer) error {
 	q, ok := st.(store.Quality)
 	if !ok {
 		return fmt.Errorf("store %T keeps no quality counts", st)
 	}
-	cfg := jobs.QualityWatchConfig{Store: q, Monitor: mon, Source: source, AlertsTopic: bus.TopicAlerts, Logger: logger, Registerer: reg}
+	cfg := jobs.QualityWatchConfig{Store: q, Monitor: mon, Source: source, AlertsTopic: bus.TopicAlerts, Volume: volume, Logger: logger, Registerer: reg}
 	if l, ok := st.(jobs.Leader); ok {
 		cfg.Leader = l
 	}

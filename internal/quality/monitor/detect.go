@@ -235,6 +235,13 @@ type VolumeConfig struct {
 	Rolling int
 	// MinRolling is the fewest of those with data. Defaults to 30.
 	MinRolling int
+	// RollingOnly judges against the previous minutes only, never the
+	// same minutes of earlier days: for a stream whose earlier days ran
+	// at another pace by design (`shopstream run`'s demo backfills a
+	// shop's history at its own pace and then streams thousands of times
+	// faster, so every live minute was hundreds of robust z above the same
+	// minute of the days before).
+	RollingOnly bool
 	// MinRelScale is the least scale as a share of the median: a few
 	// days' MAD understates how much one day differs from another.
 	// Defaults to 0.05.
@@ -304,7 +311,7 @@ func Volume(minute time.Time, count float64, h VolumeHistory, cfg VolumeConfig) 
 		}
 	}
 	switch {
-	case days >= cfg.MinDays:
+	case days >= cfg.MinDays && !cfg.RollingOnly:
 		b.Method = "seasonal"
 	case len(h.Rolling) >= cfg.MinRolling:
 		b.Method = "rolling"

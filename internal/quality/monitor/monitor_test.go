@@ -403,3 +403,29 @@ func TestTracker(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeRollingOnly: a stream that runs far faster than its earlier
+// days (run's demo after its backfill) is critical against the seasonal
+// band every minute; with RollingOnly it is judged against its own last
+// hour, steady, and a real jump within it still fires.
+func TestVolumeRollingOnly(t *testing.T) {
+	minute := time.Date(2026, 12, 3, 6, 6, 0, 0, time.UTC)
+	days := make([][]float64, 7)
+	for i := range days {
+		days[i] = []float64{1, 2, 2, 3, 2}
+	}
+	rolling := make([]float64, 45)
+	for i := range rolling {
+		rolling[i] = 600 + float64(i%7) - 3
+	}
+	h := VolumeHistory{Days: days, Rolling: rolling}
+	if b, f := Volume(minute, 600, h, VolumeConfig{}); b.Method != "seasonal" || len(f) != 1 || f[0].Severity != "critical" {
+		t.Fatalf("default: band %+v, findings %+v; want the seasonal band and a critical finding", b, f)
+	}
+	if b, f := Volume(minute, 600, h, VolumeConfig{RollingOnly: true}); b.Method != "rolling" || len(f) != 0 {
+		t.Fatalf("rolling only, a steady minute: band %+v, findings %+v; want the rolling band and none", b, f)
+	}
+	if b, f := Volume(minute, 1500, h, VolumeConfig{RollingOnly: true}); b.Method != "rolling" || len(f) != 1 {
+		t.Fatalf("rolling only, 2.5 times the hour: band %+v, findings %+v; want a finding", b, f)
+	}
+}

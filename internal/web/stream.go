@@ -163,7 +163,12 @@ func (h *streamHub) once() {
 			}
 			h.lastTotal = sum.TransactionsTotal
 		}
-		h.publish("summary", StreamSummary{SummaryResponse: summaryJSON(sum), At: now.UTC(), ChangedAt: h.changedAt})
+		out := summaryJSON(sum)
+		if h.s.cfg.Loading != nil {
+			l := h.s.cfg.Loading()
+			out.Loading = &l
+		}
+		h.publish("summary", StreamSummary{SummaryResponse: out, At: now.UTC(), ChangedAt: h.changedAt})
 	}
 
 	if rows, err := h.s.cfg.Store.Windows(ctx, store.Minute, now.Truncate(time.Minute).Add(-time.Minute)); err != nil {

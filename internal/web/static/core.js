@@ -366,6 +366,19 @@ function connect() {
 
 // freshness sets the indicator from the connection, readiness and whether
 // stored data actually grows: "live" only while it does.
+// loadingNote says what `run` is still loading, from the summary's
+// loading object (absent on serve and process): "" once all is loaded.
+function loadingNote() {
+  const s = live.summary, l = s && s.loading;
+  if (!l || l.done) return "";
+  const b = l.backfill || {}, a = l.analytics || {};
+  if (b.state === "generating") return "the history backfill is running: " + Math.floor(b.percent) + "% of its event time generated, " + fmtInt.format(s.transactions_total) + " transactions stored";
+  if (b.state === "storing") return "the history backfill is being stored: " + fmtInt.format(s.transactions_total) + " of " + fmtInt.format(b.records) + " records";
+  if (a.state === "waiting") return "the first analytics refresh waits for the history to be stored";
+  if (a.state === "running") return "the first analytics refresh is running";
+  return "";
+}
+
 function freshness() {
   const s = $("status");
   let cls = "down", text;
@@ -390,6 +403,8 @@ function freshness() {
     text = "stalled since " + new Date(live.grewAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) + ": nothing stored";
   }
   if (state.refresh === "off") text += " (paused)";
+  const loading = loadingNote();
+  if (loading) text += " · " + loading;
   s.className = "status " + cls;
   s.textContent = text;
 }

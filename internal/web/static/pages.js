@@ -41,9 +41,12 @@ function drawVolume() {
   if (!ts.length) {
     // Say why: during the history backfill, stored event times lag behind.
     const last = live.summary && live.summary.last_event_time;
-    $("chart-volume").querySelector(".empty-note").textContent = last && Date.parse(last) / 1000 < r.from
-      ? "No purchases in this range: stored event times reach " + fmtTime(last) + " so far (the history backfill is still running?) — pick a longer range."
-      : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
+    const loading = loadingNote();
+    $("chart-volume").querySelector(".empty-note").textContent = loading
+      ? "No purchases in this range yet: " + loading + (last ? "; stored event times reach " + fmtTime(last) + " so far — pick a longer range, or wait." : ".")
+      : last && Date.parse(last) / 1000 < r.from
+        ? "No purchases in this range: stored event times end at " + fmtTime(last) + " — pick a longer range."
+        : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
   }
   $("volume-sub").textContent = "per " + (ov.step === 60 ? "minute" : "hour") + " of event time; revenue in " + (cur || "the main currency") +
     (ov.multi ? " (other currencies are not added in)" : "") + "; the unfinished " + (ov.step === 60 ? "minute" : "hour") + " is left out";
@@ -676,7 +679,7 @@ page("customers", {
         return tr;
       });
       cu.prevSegments = new Map(s.rfm.map((g) => [g.segment, g.customers]));
-      $("seg-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "no segments yet: the analytics job scores customers every few minutes")]));
+      $("seg-body").replaceChildren(...(rows.length && s.customers ? rows : [emptyRow(6, "no segments yet: " + (loadingNote() || "the analytics job scores customers every few minutes"))]));
       $("seg-sub").textContent = fmtInt.format(s.customers) + " customers scored; change since this page last loaded" + (sel ? "; " + sel + " selected" : "");
       $("seg-notes").replaceChildren(...(s.notes || []).map((n) => el("p", n)));
       const shown = s.rfm.filter((g) => !sel || g.segment === sel);

@@ -823,7 +823,10 @@ page("products", {
         if (i > 0) {
           const cmp = res.comparisons[i - 1];
           const s = (res.experiment.metric === "revenue" ? cmp.revenue : cmp.conversion).sequential;
-          lift = s ? signed(s.lift) + " [" + signed(s.low) + ", " + signed(s.high) + "]" : "–";
+          // A relative lift cannot fall below −100% (the variant converting
+          // nothing): the delta method's interval can, and is shown clipped.
+          const low = s && s.low < -1 ? -1 : s && s.low;
+          lift = s ? signed(s.lift) + " [" + (s.low < -1 ? "≥ " : "") + signed(low) + ", " + signed(s.high) + "]" : "–";
           verd = verdict(res, cmp);
         }
         const srm = i === 0 ? (res.sample_ratio.mismatch ? "mismatch" : "ok") + " (p " + res.sample_ratio.p_value.toFixed(3) + ")" : "";

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/bus"
@@ -31,7 +33,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rules := fs.String("rules", "", "fraud rules file, as given to process (shown by the API, used by POST /api/v1/score)")
 	reviewAt := fs.Float64("review-at", 0.4, "risk at or above which a transaction is held for review, as given to process")
 	declineAt := fs.Float64("decline-at", 0.9, "risk at or above which a transaction is declined, as given to process")
-	brokers := fs.String("brokers", "", "Kafka seed brokers that POST /api/v1/quarantine/replay produces stream records to (default: none; only imported records are replayed)")
+	brokers := fs.String("brokers", "", "Kafka seed brokers: POST /api/v1/quarantine/replay produces stream records to them, and the System page's lag per partition is read from their end offsets against the group's stored offsets (default: none; only imported records are replayed, and no lag is shown)")
+	group := fs.String("group", "shopstream", "consumer group of the processors whose lag /readyz and the System page show (with --brokers)")
 	var ksf kafkaSecurityFlags
 	ksf.register(fs)
 	var gf geoFlags
@@ -82,6 +85,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer gf.close()
 	wcfg.Lookups = gf.webLookups()
+	if bs := bus.SplitBrokers(*brokers); len(bs) > 0 {
+		cl, err := kgo.NewClient(append(slices.Clone(conn), kgo.SeedBrokers(bs...))...)
+		if err != nil {
+			return fmt.Errorf("kafka client: %w", err)
+		}
+		defer cl.Close()
+		wcfg.Ready = newGroupLag(cl, st, *group, bus.TopicTransactions, logger).readiness
+	}
 	srv, err := web.New(wcfg)
 	if err != nil {
 		return err

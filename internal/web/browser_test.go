@@ -481,6 +481,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the partition is in the URL", `location.hash.includes("partition=1") && /partition 1/.test(document.getElementById("lag-sub").textContent)`)
 	wait("the lag chart shows partition 1, never behind", `lagChart.data[1].length > 0 && lagChart.data[1].every((v) => v === 0)`)
 	wait("the fraud lookups are listed", `/synthetic geography/.test(document.getElementById("lk-body").textContent)`)
+	// The p95 since start of /metrics: the backfill's 40 s lie past the
+	// largest bucket bound, which is all the buckets can tell.
+	wait("the latency's p95 since start is past the buckets", `[...document.querySelectorAll("#m-body tr")].some((r) =>
+		r.cells[0].textContent === "shopstream_e2e_latency_seconds_count" && r.cells[3].textContent === "> 32,768 ms")`)
+	// Sixteen observations of 4 to 8 s adding up to 64 s are each 4 s: the
+	// estimate is capped there, where interpolation would say 7.8 s.
+	if got := eval(`JSON.stringify(histQuantile(0.95, [[1, 0], [2, 0], [4, 0], [8, 16], [Infinity, 16]], 64))`); got != `{"value":4,"above":null}` {
+		t.Errorf("histQuantile of sixteen 4 s runs: %s, want 4", got)
+	}
 	painted("system")
 	shot("system")
 

@@ -194,8 +194,8 @@ func TestServiceCachesAndRejectsUnknownWindows(t *testing.T) {
 	if a.Labelled != 4 || a.Window != "1h" {
 		t.Errorf("report = %+v", a)
 	}
-	if _, err := s.Report(context.Background(), "7d"); !errors.Is(err, ErrUnknownWindow) {
-		t.Errorf("window 7d: err = %v, want ErrUnknownWindow", err)
+	if _, err := s.Report(context.Background(), "8d"); !errors.Is(err, ErrUnknownWindow) {
+		t.Errorf("window 8d: err = %v, want ErrUnknownWindow", err)
 	}
 	if _, err := New(Config{Store: fs}); err == nil {
 		t.Error("New accepted a Config without Thresholds")

@@ -145,13 +145,23 @@ func Cost(r *store.Rollups, window string, th fraud.ScorerConfig, in CostInputs)
 func (s *Service) Cost(ctx context.Context, window string, in CostInputs) (*CostReport, error) {
 	span, ok := Windows[window]
 	if !ok {
-		return nil, fmt.Errorf("%w %q, want 1h, 24h or all", ErrUnknownWindow, window)
+		return nil, fmt.Errorf("%w %q, want %s", ErrUnknownWindow, window, WindowNames)
 	}
 	r, err := s.cfg.Rollups(ctx, store.RollupQuery{Span: span, OutcomesBy: store.Day})
 	if err != nil {
 		return nil, fmt.Errorf("reading the fraud rollups of window %s: %w", window, err)
 	}
 	return Cost(r, window, s.cfg.Thresholds(), in), nil
+}
+
+// CostRange returns the cost view of event times in [since, until), in
+// whole minutes; a zero bound is open. Its window is "range".
+func (s *Service) CostRange(ctx context.Context, since, until time.Time, in CostInputs) (*CostReport, error) {
+	r, err := s.cfg.Rollups(ctx, store.RollupQuery{Since: since, Until: until, OutcomesBy: store.Day})
+	if err != nil {
+		return nil, fmt.Errorf("reading the fraud rollups of %s to %s: %w", since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339), err)
+	}
+	return Cost(r, "range", s.cfg.Thresholds(), in), nil
 }
 
 // finish fills in a point's rates and money from its counts.

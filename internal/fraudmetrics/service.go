@@ -13,7 +13,11 @@ import (
 
 // Windows are the windows of event time a Report can cover, by name; 0 is
 // everything stored.
-var Windows = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "all": 0}
+var Windows = map[string]time.Duration{"15m": 15 * time.Minute, "1h": time.Hour, "24h": 24 * time.Hour,
+	"7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour, "all": 0}
+
+// WindowNames lists the keys of Windows, for messages.
+const WindowNames = "15m, 1h, 24h, 7d, 30d or all"
 
 // DefaultLabelWindow is Config.LabelWindow's default: 60 days, within
 // which most chargebacks arrive (docs/fraud.md#labels-that-arrive-late).
@@ -94,7 +98,7 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) Report(ctx context.Context, window string) (*Report, error) {
 	span, ok := Windows[window]
 	if !ok {
-		return nil, fmt.Errorf("%w %q, want 1h, 24h or all", ErrUnknownWindow, window)
+		return nil, fmt.Errorf("%w %q, want %s", ErrUnknownWindow, window, WindowNames)
 	}
 	return s.report(ctx, window, store.RollupQuery{Span: span})
 }

@@ -60,7 +60,9 @@ func TestSignInInBrowser(t *testing.T) {
 	if c, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.cookie`)); err != nil || c != "" {
 		t.Fatalf("document.cookie = %q (%v), want nothing readable", c, err)
 	}
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash = "#/fraud"`)); err != nil {
+	// The queue follows the time range: the fixture's alerts are of
+	// 1 June 2026 (fraudBase).
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash = "#/fraud?range=custom&from=2026-05-31T00:00&to=2026-06-03T00:00"`)); err != nil {
 		t.Fatal(err)
 	}
 	wait("the alerts panel offers labels", `document.querySelector('#alerts-body tr[data-id="f7"] button') !== null`)

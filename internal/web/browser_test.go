@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,12 +66,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer st.Close()
 	var stalled atomic.Bool // what /readyz reports, flipped below
 	var lag atomic.Int64
-	// The pipeline's own metrics, with produce-to-commit latencies of
-	// 20 to 80 ms for the Overview's p95 tile.
+	// The pipeline's own metrics: a history backfill's latencies of 40 s
+	// before the server started, then produce-to-commit latencies of 20
+	// to 80 ms, which the Overview's p95 tile shows (the backfill left
+	// out: it precedes the server's first sample of the histogram).
 	reg := prometheus.NewRegistry()
 	pm := pipeline.NewMetrics(reg)
-	for i := range 100 {
-		pm.Latency.Observe(0.02 + 0.06*float64(i)/99)
+	for range 1000 {
+		pm.Latency.Observe(40)
 	}
 	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler), Lookups: syntheticLookups, Gatherer: reg, Ready: func(context.Context) web.Readiness {
 		detail := map[string]any{"lag": lag.Load(), "pending_batches": 0, "last_commit": time.Now(),
@@ -84,6 +87,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := range 100 {
+		pm.Latency.Observe(0.02 + 0.06*float64(i)/99)
 	}
 	det, err := detector.New(detector.Config{State: shopgeo.Lookups(fraud.StateConfig{}), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -138,6 +144,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	downloads := t.TempDir()
 	bctx, problems, stopBrowser := openBrowser(t, ctx, chromium)
 	defer stopBrowser()
+	// A time zone other than UTC, half an hour off the hour, so a time
+	// written in one zone and read in another shows.
+	if _, err := chromedp.Call(bctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +241,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the volume chart has the history", `Number(document.getElementById("chart-volume").dataset.points) >= 25`)
 	wait("the tiles show a rate and a change", `/^[0-9.,]+$/.test(document.querySelector("#o-tps .value").textContent) && /vs previous period/.test(document.querySelector("#o-tps .delta").textContent)`)
 	wait("the p95 tile shows the pipeline's produce-to-commit latency", `/^[0-9.,]+ ms$/.test(document.querySelector("#o-p95 .value").textContent)`)
+	if p95 := eval(`document.querySelector("#o-p95 .value").textContent`); func() bool {
+		ms, err := strconv.ParseFloat(strings.TrimSuffix(strings.ReplaceAll(p95, ",", ""), " ms"), 64)
+		return err != nil || ms < 20 || ms > 128
+	}() {
+		t.Errorf("p95 tile %q, want the p95 of 20 to 80 ms observed in the range, the backfill's 40 s left out", p95)
+	}
+	if d := eval(`document.querySelector("#o-p95 .delta").textContent`); !strings.HasPrefix(d, "since ") {
+		t.Errorf("p95 tile's note %q, want it to say the range starts at the server's oldest sample", d)
+	}
 	if rev := eval(`document.querySelector("#o-rev .value").textContent`); !regexp.MustCompile(`^\D+[0-9,]+$`).MatchString(rev) {
 		t.Errorf("revenue tile %q, want an amount with its currency sign", rev)
 	}
@@ -258,9 +278,18 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the custom range shows its inputs and about 20 minutes", `!document.getElementById("custom").classList.contains("hidden") && document.getElementById("range").value === "custom" &&
 		document.getElementById("from").value !== "" && Number(document.getElementById("chart-volume").dataset.points) >= 15 && Number(document.getElementById("chart-volume").dataset.points) <= 21`)
 
+	// Choosing "custom" without from and to fills in the last six hours
+	// in the browser's time zone, as the range is read back.
+	show("#/overview?range=1h")
+	wait("the range is the hour", `document.getElementById("range").value === "1h"`)
+	eval(`(() => { const s = document.getElementById("range"); s.value = "custom"; s.dispatchEvent(new Event("change")); return ""; })()`)
+	wait("the default custom range is the last six hours", `(() => { const r = timeRange(); return r.custom === true &&
+		Math.abs(r.to - Date.now() / 1000) < 120 && Math.abs(r.seconds - 6 * 3600) < 1; })()`)
+
 	// Fraud: the queue, a label that keeps its row, filters and a
 	// drill-down in the URL, the detail view, the CSV export.
 	show("#/fraud?range=1h")
+	wait("the fraud metrics say their range", `document.getElementById("fq-sub").textContent.startsWith("last 1h of event time: ")`)
 	wait("the alert queue lists alerts", `document.querySelectorAll("#alerts-body tr[data-id]").length > 0`)
 	cells, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelector("#alerts-body tr[data-id]").cells].map((c) => c.textContent)`))
 	if err != nil {
@@ -461,6 +490,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the partition is in the URL", `location.hash.includes("partition=1") && /partition 1/.test(document.getElementById("lag-sub").textContent)`)
 	wait("the lag chart shows partition 1, never behind", `lagChart.data[1].length > 0 && lagChart.data[1].every((v) => v === 0)`)
 	wait("the fraud lookups are listed", `/synthetic geography/.test(document.getElementById("lk-body").textContent)`)
+	// The p95 since start of /metrics: the backfill's 40 s lie past the
+	// largest bucket bound, which is all the buckets can tell.
+	wait("the latency's p95 since start is past the buckets", `[...document.querySelectorAll("#m-body tr")].some((r) =>
+		r.cells[0].textContent === "shopstream_e2e_latency_seconds_count" && r.cells[3].textContent === "> 32,768 ms")`)
+	// Sixteen observations of 4 to 8 s adding up to 64 s are each 4 s: the
+	// estimate is capped there, where interpolation would say 7.8 s.
+	if got := eval(`JSON.stringify(histQuantile(0.95, [[1, 0], [2, 0], [4, 0], [8, 16], [Infinity, 16]], 64))`); got != `{"value":4,"above":null}` {
+		t.Errorf("histQuantile of sixteen 4 s runs: %s, want 4", got)
+	}
 	painted("system")
 	shot("system")
 

@@ -41,9 +41,9 @@ type FraudDeps struct {
 //	GET  /api/v1/fraud/rings?member=&entity=&since=&until=&limit=20&cursor=
 //	                                                       the entity stage's rings with their members
 //	GET  /api/v1/fraud/rules                              rules and thresholds in force
-//	GET  /api/v1/fraud/metrics?window=1h|24h|all          live precision, recall, FPR, PR-AUC
+//	GET  /api/v1/fraud/metrics?window=15m|1h|24h|7d|30d|all (or since=&until=)   live precision, recall, FPR, PR-AUC
 //	GET  /api/v1/fraud/series?since=T&until=T&step=1h      precision and recall per scenario over time
-//	GET  /api/v1/fraud/cost?window=24h&target_review_rate=0.005   fraud stopped against review workload
+//	GET  /api/v1/fraud/cost?window=24h (or since=&until=)&target_review_rate=0.005   fraud stopped against review workload
 //	GET  /api/v1/fraud/models                             model versions with status and metrics
 //	POST /api/v1/fraud/models/{version}/promote           make a version active
 //	POST /api/v1/fraud/models/rollback                    re-activate the previous active version

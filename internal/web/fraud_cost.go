@@ -82,13 +82,27 @@ func (h *fraudAPI) cost(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	name := r.URL.Query().Get("window")
-	if name == "" {
-		name = "24h"
+	since, until, err := timeRange(r.URL.Query())
+	if err != nil {
+		WriteError(w, err)
+		return
 	}
-	rep, err := h.measure.Cost(r.Context(), name, in)
+	name := r.URL.Query().Get("window")
+	var rep *fraudmetrics.CostReport
+	switch {
+	case (!since.IsZero() || !until.IsZero()) && name != "":
+		WriteError(w, fmt.Errorf("%w: window and since/until exclude each other", ErrBadRequest))
+		return
+	case !since.IsZero() || !until.IsZero():
+		rep, err = h.measure.CostRange(r.Context(), since, until, in)
+	default:
+		if name == "" {
+			name = "24h"
+		}
+		rep, err = h.measure.Cost(r.Context(), name, in)
+	}
 	if errors.Is(err, fraudmetrics.ErrUnknownWindow) {
-		WriteError(w, fmt.Errorf("%w: window %q, want 1h, 24h or all", ErrBadRequest, name))
+		WriteError(w, fmt.Errorf("%w: window %q, want %s", ErrBadRequest, name, fraudmetrics.WindowNames))
 		return
 	}
 	if err != nil {

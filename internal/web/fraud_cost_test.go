@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -34,7 +35,23 @@ func testCostAPI(t *testing.T, e *fraudEnv) {
 	if c.Target.ReviewAt != 0.61 || c.Target.Reviewed != 0 || c.Target.FraudCaught != 1 || c.Current.Net != nil || c.LossPerFraud != nil {
 		t.Fatalf("default target = %+v, net %v", c.Target, c.Current.Net)
 	}
-	e.call(t, "GET", "/api/v1/fraud/cost?window=7d", "", 400, nil)
+	// The dashboard's other ranges: 7 days hold the hour's ten and the
+	// one two days older, a time range what it covers.
+	e.call(t, "GET", "/api/v1/fraud/cost?window=7d", "", 200, &c)
+	if c.Window != "7d" || c.Transactions != 11 {
+		t.Fatalf("7d: window %q, %d transactions, want 11", c.Window, c.Transactions)
+	}
+	q := "/api/v1/fraud/cost?since=" + fraudBase.Add(-time.Hour).Format(time.RFC3339) + "&until=" + fraudBase.Add(time.Hour).Format(time.RFC3339)
+	e.call(t, "GET", q, "", 200, &c)
+	if c.Window != "range" || c.Transactions != 10 || c.Current.Reviewed != 3 {
+		t.Fatalf("range around the fixture: %+v", c)
+	}
+	e.call(t, "GET", "/api/v1/fraud/cost?since="+fraudBase.Add(-2*time.Hour).Format(time.RFC3339)+"&until="+fraudBase.Add(-time.Hour).Format(time.RFC3339), "", 200, &c)
+	if c.Window != "range" || c.Transactions != 0 {
+		t.Fatalf("range before the fixture: window %q, %d transactions, want none", c.Window, c.Transactions)
+	}
+	e.call(t, "GET", "/api/v1/fraud/cost?window=1h&since="+fraudBase.Format(time.RFC3339), "", 400, nil)
+	e.call(t, "GET", "/api/v1/fraud/cost?window=8d", "", 400, nil)
 	e.call(t, "GET", "/api/v1/fraud/cost?target_review_rate=0", "", 400, nil)
 	e.call(t, "GET", "/api/v1/fraud/cost?loss_per_fraud=lots", "", 400, nil)
 }

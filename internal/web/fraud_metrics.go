@@ -122,7 +122,7 @@ func (h *fraudAPI) metrics(w http.ResponseWriter, r *http.Request) {
 		rep, err = h.measure.Report(r.Context(), name)
 	}
 	if errors.Is(err, fraudmetrics.ErrUnknownWindow) {
-		WriteError(w, fmt.Errorf("%w: window %q, want 1h, 24h or all", ErrBadRequest, name))
+		WriteError(w, fmt.Errorf("%w: window %q, want %s", ErrBadRequest, name, fraudmetrics.WindowNames))
 		return
 	}
 	if err != nil {

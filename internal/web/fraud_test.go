@@ -498,7 +498,7 @@ func testMetricsAPI(t *testing.T, e *fraudEnv) {
 	if day.Transactions != 10 {
 		t.Fatalf("24h: %d transactions, want 10 (the old one is 48 h back)", day.Transactions)
 	}
-	e.call(t, "GET", "/api/v1/fraud/metrics?window=7d", "", 400, nil)
+	e.call(t, "GET", "/api/v1/fraud/metrics?window=8d", "", 400, nil)
 	// An arbitrary range: the 10 recent ones, by since and until.
 	var rng web.FraudMetrics
 	q := fmt.Sprintf("since=%s&until=%d", fraudBase.Add(-time.Hour).Format(time.RFC3339), fraudBase.Add(time.Hour).Unix())

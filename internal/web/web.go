@@ -79,6 +79,11 @@ type Config struct {
 	// (readcache.go); a change through this server forgets them at once.
 	// Defaults to 0: every read asks the store.
 	ReadCache time.Duration
+	// HistogramEvery is how often the server samples the Gatherer's
+	// shopstream_* histograms for GET /api/v1/metrics/histograms
+	// (histring.go), keeping two hours of samples. Defaults to 15 s; no
+	// sampling without a Gatherer.
+	HistogramEvery time.Duration
 }
 
 // routes is the one place that says what each route requires: its role
@@ -104,6 +109,9 @@ var routes = map[string]Access{
 
 	"GET /api/v1/summary": {Role: Viewer},
 	"GET /api/v1/windows": {Role: Viewer},
+	// The quantiles of the pipeline's histograms over a time range
+	// (histring.go).
+	"GET /api/v1/metrics/histograms": {Role: Viewer},
 	// The dashboard's live events (stream.go): one per tab, long-lived.
 	"GET /api/v1/stream": {Role: Viewer, Stream: true},
 	// Analytics (analytics.go).
@@ -159,6 +167,7 @@ type Server struct {
 
 	addrLimit, tokenLimit *limiters
 	cache                 *readCache // nil: off
+	hist                  *histRing
 
 	patMu    sync.Mutex
 	patterns []string // registered, in order
@@ -183,6 +192,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = ":8050"
 	}
+	sampled := cfg.Gatherer != nil
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
@@ -210,6 +220,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits, done: make(chan struct{}),
 		cache: newReadCache(cfg.ReadCache)}
+	s.hist = newHistRing(cfg.Gatherer, cfg.HistogramEvery)
+	if sampled {
+		// The first sample now, so a range reaching back to the start
+		// leaves out what was observed before the server (a backfill).
+		s.hist.add(s.hist.take())
+		go s.hist.run(s.done)
+	}
 	s.auth = &auth{cfg: cfg.Auth, now: time.Now, logf: s.log.Warn}
 	s.auth.active.Store(-1)
 	s.addrLimit = newLimiters(limits.AddrRate, limits.AddrBurst, time.Now)
@@ -244,6 +261,7 @@ func New(cfg Config) (*Server, error) {
 	s.Handle("GET /api/v1/openapi.json", http.HandlerFunc(openAPIHandler))
 	s.Handle("GET /api/v1/summary", http.HandlerFunc(s.summary))
 	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))
+	s.Handle("GET /api/v1/metrics/histograms", http.HandlerFunc(s.histograms))
 	s.Handle("GET /api/v1/stream", http.HandlerFunc(s.stream))
 	s.Handle("POST /api/v1/session", http.HandlerFunc(s.sessionCreate))
 	s.Handle("GET /api/v1/session", http.HandlerFunc(s.sessionGet))

@@ -121,6 +121,9 @@ function timeRange() {
   return { from: now - s, to: now, seconds: s };
 }
 const iso = (t) => new Date(t * 1000).toISOString();
+// localInput is a time (ms) as a datetime-local input holds it, in the
+// browser's time zone, as timeRange reads from and to back.
+const localInput = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 
 // ---- Theme ----
 
@@ -470,8 +473,8 @@ $("range").addEventListener("change", () => {
   const p = new URLSearchParams(state.params);
   if (state.range === "custom" && !p.get("from")) {
     const now = Date.now();
-    p.set("from", new Date(now - 6 * 3600e3).toISOString().slice(0, 16));
-    p.set("to", new Date(now).toISOString().slice(0, 16));
+    p.set("from", localInput(now - 6 * 3600e3));
+    p.set("to", localInput(now));
   }
   location.hash = hashOf(state.page, p);
 });

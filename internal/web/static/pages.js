@@ -78,11 +78,24 @@ function sumRange(by, from, to, cur) {
   return s;
 }
 
-async function p95Latency() {
-  // The produce-to-commit histogram, where the pipeline exports one.
-  const m = await metricsSnapshot();
-  const h = m.histograms.find((x) => x.name === "shopstream_e2e_latency_seconds");
-  return h ? h.p95 : null;
+// p95Latency is the produce-to-commit p95 of the range and of the one
+// before it, from the server's samples of the pipeline's histogram
+// (GET /api/v1/metrics/histograms): the histogram of /metrics counts since
+// start, the history backfill included. A live range asks up to now.
+async function p95Latency(r) {
+  const q = (since, until) => getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" +
+    Math.floor(since) + (until == null ? "" : "&until=" + Math.ceil(until)));
+  const [now, before] = await Promise.all([q(r.from, r.custom ? r.to : null), q(r.from - r.seconds, r.from)]);
+  const h = (x) => (x.histograms.length ? x.histograms[0] : null);
+  return { now, h: h(now), before: before.capped || !before.from ? null : h(before) };
+}
+
+// fmtQuantile shows a quantile in ms (seconds) or as is, "> bound" past
+// the histogram's last bucket.
+function fmtQuantile(value, above, seconds) {
+  const f = (v) => (seconds ? fmt1.format(v * 1000) + " ms" : fmt1.format(v));
+  if (above != null) return "> " + f(above);
+  return value == null ? "–" : f(value);
 }
 
 page("overview", {
@@ -114,9 +127,27 @@ page("overview", {
     } catch (e) {
       tile("o-quality", "–", null, null);
     }
-    const p95 = await p95Latency().catch(() => null);
-    tile("o-p95", p95 == null ? "–" : fmt1.format(p95 * 1000) + " ms", null, null);
-    if (p95 == null) $("o-p95").querySelector(".delta").textContent = "no produce-to-commit histogram in /metrics";
+    let p = null;
+    try {
+      p = await p95Latency(r);
+    } catch (e) {
+      tile("o-p95", "–", null, null);
+      $("o-p95").querySelector(".delta").textContent = "no latency figures: " + e.message;
+    }
+    if (p) {
+      const v = (h) => (h && h.count > 0 && h.value != null ? h.value : null);
+      const h = p.h;
+      // Past the last bucket the value is not known: no change.
+      tile("o-p95", h && h.count > 0 ? fmtQuantile(h.value, h.above, true) : "–", v(h), h && h.above != null ? null : v(p.before), false);
+      const d = $("o-p95").querySelector(".delta");
+      if (!p.now.from) d.textContent = "no samples of the latency yet";
+      else if (!h) d.textContent = "no produce-to-commit histogram in /metrics";
+      else if (!h.count) d.textContent = "nothing committed in the range";
+      if (h && p.now.capped) {
+        d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (the server keeps " + Math.round(p.now.held_seconds / 60) + " min)";
+        d.className = "delta";
+      }
+    }
   },
 });
 
@@ -172,8 +203,9 @@ const alertFilters = [["decision", "f-decision"], ["status", "f-status"], ["scen
   ["min_amount", "f-amount"], ["max_amount", "f-max-amount"]];
 
 // alertQuery is the API query of the filters in the URL: the database
-// filters and pages the queue. A custom time range bounds the event time
-// too; the relative ones ("last hour") leave the queue newest first.
+// filters and pages the queue. The time range bounds the event time too:
+// a custom one at both ends, a relative one ("last hour") from its start,
+// open at the end so the stream's new alerts join.
 function alertQuery() {
   const q = new URLSearchParams();
   for (const [k] of alertFilters) {
@@ -181,7 +213,8 @@ function alertQuery() {
     if (v && !(k === "status" && v === "all")) q.set(k, v);
   }
   const r = timeRange();
-  if (r.custom) { q.set("since", String(Math.floor(r.from))); q.set("until", String(Math.ceil(r.to))); }
+  q.set("since", String(Math.floor(r.from)));
+  if (r.custom) q.set("until", String(Math.ceil(r.to)));
   return q;
 }
 
@@ -203,7 +236,7 @@ function matches(a) {
   if (st && st !== "all" && a.status !== st) return false;
   const r = timeRange();
   const t = Date.parse(a.event_time) / 1000;
-  if (r.custom && (t < r.from || t >= r.to)) return false;
+  if (t < r.from || (r.custom && t >= r.to)) return false;
   return true;
 }
 
@@ -272,8 +305,8 @@ function drawAlerts() {
   fr.fresh = [];
   const shown = shownAlerts();
   const rows = shown.map(alertRow);
-  const filtered = [...alertQuery().keys()].length > 0 || state.params.get("customer");
-  if (rows.length === 0) rows.push(emptyRow(8, filtered ? "no alert matches the filters: clear them or widen the range" : "no alerts yet: the detector raises one for each transaction it reviews or declines"));
+  const filtered = [...alertQuery().keys()].some((k) => k !== "since" && k !== "until") || state.params.get("customer");
+  if (rows.length === 0) rows.push(emptyRow(8, filtered ? "no alert matches the filters: clear them or widen the range" : "no alerts in this range: widen it, or wait for the detector, which raises one for each transaction it reviews or declines"));
   $("alerts-body").replaceChildren(...rows);
   alertStats(shown);
   showDetail();
@@ -430,10 +463,13 @@ async function loadScenarioSeries(r) {
   scenChart.setData([s.starts.map((t) => Date.parse(t) / 1000), s.precision, ...s.scenarios.map((x) => x.recall)]);
 }
 
-function metricsWindow(seconds) {
-  if (seconds <= 3600) return "1h";
-  if (seconds <= 86400) return "24h";
-  return "all";
+// metricsWindow is the chosen range as the fraud metrics and cost take
+// it: a named window of event time ending with the newest minute stored
+// (as the other panels' spans), or a custom range's since and until.
+function metricsWindow(r) {
+  if (r.custom) return { q: "since=" + Math.floor(r.from) + "&until=" + Math.ceil(r.to), label: fmtTime(r.from * 1000) + " – " + fmtTime(r.to * 1000) };
+  const name = ranges[state.range] ? state.range : "1h";
+  return { q: "window=" + name, label: "last " + name + " of event time" };
 }
 
 // The review cost panel: the thresholds in force against the review
@@ -441,7 +477,7 @@ function metricsWindow(seconds) {
 // still pending.
 async function loadCost(win) {
   try {
-    const [c, m] = await Promise.all([getJSON("api/v1/fraud/cost?window=" + win), getJSON("api/v1/fraud/metrics?window=" + win)]);
+    const [c, m] = await Promise.all([getJSON("api/v1/fraud/cost?" + win.q), getJSON("api/v1/fraud/metrics?" + win.q)]);
     const row = (name, p) => {
       const tr = el("tr");
       tr.append(el("td", name), el("td", p.review_at.toFixed(2), "num"), el("td", fmtInt.format(p.reviewed), "num"),
@@ -450,7 +486,7 @@ async function loadCost(win) {
       return tr;
     };
     $("fc-body").replaceChildren(row("in force", c.current), row("reviews ≤ " + fmtPct(c.target_review_rate, 1) + " of orders", c.target));
-    $("fc-sub").textContent = "window " + win + ": " + fmtInt.format(c.transactions) + " scored, " + fmtInt.format(c.known_fraud) + " known fraud";
+    $("fc-sub").textContent = win.label + ": " + fmtInt.format(c.transactions) + " scored, " + fmtInt.format(c.known_fraud) + " known fraud";
     $("fc-pending").textContent = "Labels arrive late: " + fmtInt.format(m.pending.alerted) + " alerted and " + fmtInt.format(m.pending.unalerted) +
       " unalerted transactions of the window are still within the " + Math.round(m.label_window_days) + "-day label window (pending); " +
       fmtInt.format(m.presumed_legit) + " older unlabelled ones count as legitimate.";
@@ -470,16 +506,16 @@ page("fraud", {
     }
     await loadAlerts(false);
     loadRings();
-    const win = metricsWindow(r.seconds);
+    const win = metricsWindow(r);
     loadCost(win);
     try {
-      const m = await getJSON("api/v1/fraud/metrics?window=" + win);
+      const m = await getJSON("api/v1/fraud/metrics?" + win.q);
       fr.review = m.thresholds.review_at;
       $("fq-precision").textContent = fmtPct(m.precision);
       $("fq-recall").textContent = fmtPct(m.recall);
       $("fq-fpr").textContent = fmtPct(m.fpr, 2);
       $("fq-prauc").textContent = m.pr_auc == null ? "–" : m.pr_auc.toFixed(3);
-      $("fq-sub").textContent = "window " + win + " (the API's nearest to the range): " + fmtInt.format(m.labelled) + " labelled, " + fmtInt.format(m.fraud) + " fraud; held at risk ≥ " + m.thresholds.review_at;
+      $("fq-sub").textContent = win.label + ": " + fmtInt.format(m.labelled) + " labelled, " + fmtInt.format(m.fraud) + " fraud; held at risk ≥ " + m.thresholds.review_at;
       const sel = state.params.get("scenario");
       const names = Object.keys(m.per_scenario).sort();
       $("scenario-list").replaceChildren(...names.map((n) => { const o = el("option"); o.value = n; return o; }));
@@ -929,13 +965,42 @@ function drawLag() {
 }
 const lagChart = new Chart($("chart-lag"), { height: 220, series: [{ label: "lag", color: "--c2", fmt: (v) => fmtInt.format(v) }] });
 
+// histQuantile is the q-quantile of a histogram: bs its [upper bound,
+// cumulative count] pairs ascending, the last +Inf; sum the observations'
+// sum. As the server's (histring.go): linear inside a bucket (from 0 in the
+// first); past the last finite bound {above: that bound}; and for
+// non-negative observations at most what the sum leaves for the ones
+// ranked at or above it, so sixteen runs of 86 s in all never have a p95
+// of 98 s.
+function histQuantile(q, bs, sum) {
+  const total = bs.length ? bs[bs.length - 1][1] : 0;
+  if (!(total > 0)) return { value: null, above: null };
+  const rank = q * total;
+  let i = 0;
+  while (i < bs.length && bs[i][1] < rank) i++;
+  if (i >= bs.length || bs[i][0] === Infinity) return { value: null, above: i > 0 ? bs[i - 1][0] : null };
+  const [lo, below] = i ? bs[i - 1] : [0, 0];
+  if (!i && bs[0][0] <= 0) return { value: bs[0][0], above: null };
+  const [hi, cum] = bs[i];
+  let value = cum > below ? lo + (hi - lo) * ((rank - below) / (cum - below)) : hi;
+  const r = Math.max(1, Math.ceil(rank)), n = total - r + 1;
+  if (n >= 1 && bs[0][0] > 0 && Number.isFinite(sum)) {
+    let least = 0;
+    for (let j = 1; j < i; j++) least += (bs[j][1] - bs[j - 1][1]) * bs[j - 1][0];
+    least += (r - 1 - below) * lo;
+    const limit = (sum - least) / n;
+    if (limit >= lo && limit < value) value = limit;
+  }
+  return { value, above: null };
+}
+
 // metricsSnapshot parses /metrics (Prometheus text): samples, and for each
-// histogram its p95 from the buckets.
+// histogram its p95 since the process started (histQuantile).
 async function metricsSnapshot() {
   const r = await fetch("metrics", { cache: "no-store" });
   if (!r.ok) throw new Error("/metrics: " + r.status);
   const text = await r.text();
-  const samples = [], buckets = new Map();
+  const samples = [], buckets = new Map(), sums = new Map();
   for (const line of text.split("\n")) {
     if (!line || line[0] === "#") continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
@@ -944,31 +1009,21 @@ async function metricsSnapshot() {
     const value = Number(v);
     if (name.endsWith("_bucket")) {
       const le = /le="([^"]*)"/.exec(labels);
-      const key = name.slice(0, -7) + "{" + labels.replace(/,?le="[^"]*"/, "") + "}";
+      const key = name.slice(0, -7) + "{" + labels.replace(/,?le="[^"]*"/, "").replace(/^,/, "") + "}";
       if (!buckets.has(key)) buckets.set(key, []);
       buckets.get(key).push([le ? Number(le[1] === "+Inf" ? Infinity : le[1]) : Infinity, value]);
       continue;
     }
+    if (name.endsWith("_sum")) sums.set(name.slice(0, -4) + "{" + labels + "}", value);
     samples.push({ name, labels, value });
   }
   const histograms = [];
   for (const [key, bs] of buckets) {
     bs.sort((a, b) => a[0] - b[0]);
     const total = bs.length ? bs[bs.length - 1][1] : 0;
-    let p95 = null;
-    if (total > 0) {
-      const want = total * 0.95;
-      for (let i = 0; i < bs.length; i++) {
-        if (bs[i][1] >= want) {
-          const [lo, cLo] = i ? bs[i - 1] : [0, 0];
-          const [hi, cHi] = bs[i];
-          p95 = hi === Infinity ? lo : lo + (hi - lo) * ((want - cLo) / Math.max(1, cHi - cLo));
-          break;
-        }
-      }
-    }
+    const { value, above } = histQuantile(0.95, bs, sums.get(key));
     const name = key.slice(0, key.indexOf("{"));
-    histograms.push({ name, labels: key.slice(name.length + 1, -1), p95, count: total });
+    histograms.push({ name, labels: key.slice(name.length + 1, -1), p95: value, above, count: total });
   }
   return { samples, histograms };
 }
@@ -999,7 +1054,7 @@ page("system", {
       let q = "";
       if (s.name.endsWith("_count")) {
         const h = p95.get(s.name.slice(0, -6) + "{" + s.labels + "}");
-        if (h && h.p95 != null) q = s.name.includes("seconds") ? fmt1.format(h.p95 * 1000) + " ms" : fmt1.format(h.p95);
+        if (h && (h.p95 != null || h.above != null)) q = fmtQuantile(h.p95, h.above, s.name.includes("seconds"));
       }
       const tr = el("tr");
       tr.append(el("td", s.name), el("td", s.labels.replace(/"/g, ""), "reasons"), el("td", fmt2.format(s.value).replace(/\.00$/, ""), "num"), el("td", q, "num"));

@@ -1,0 +1,350 @@
+package web
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// The histograms of /metrics count since the process started, so a
+// quantile read from them mixes the start (the history backfill, say)
+// with now. The server samples its own shopstream_* histograms into a
+// bounded ring and answers GET /api/v1/metrics/histograms with the
+// quantile of what was observed between two samples: of a time range.
+
+const (
+	// histEvery is how often the ring samples by default.
+	histEvery = 15 * time.Second
+	// histKeep is how far back the ring reaches: two hours, so the last
+	// hour has its previous hour to compare with.
+	histKeep = 2 * time.Hour
+	// histPrefix: only the project's own histograms are sampled.
+	histPrefix = "shopstream_"
+)
+
+// histSeries is one histogram at one instant: cumulative counts per
+// finite upper bound, then the total (the +Inf bucket), and the sum.
+type histSeries struct {
+	name   string
+	labels map[string]string
+	bounds []float64 // finite upper bounds, ascending
+	cum    []uint64  // len(bounds)+1: cumulative counts, the last is the count
+	sum    float64
+}
+
+type histSample struct {
+	at     time.Time
+	series map[string]*histSeries // by name{labels}
+}
+
+// histRing holds the samples of the last histKeep, oldest first.
+type histRing struct {
+	gather prometheus.Gatherer
+	every  time.Duration
+	keep   time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	samples []histSample
+}
+
+func newHistRing(g prometheus.Gatherer, every time.Duration) *histRing {
+	if every <= 0 {
+		every = histEvery
+	}
+	return &histRing{gather: g, every: every, keep: histKeep, now: time.Now}
+}
+
+// take reads the Gatherer now. A failing collector leaves out only its own
+// families (as /metrics does).
+func (h *histRing) take() histSample {
+	at := h.now()
+	mfs, _ := h.gather.Gather()
+	s := histSample{at: at, series: map[string]*histSeries{}}
+	for _, mf := range mfs {
+		if mf.GetType() != dto.MetricType_HISTOGRAM || !strings.HasPrefix(mf.GetName(), histPrefix) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			hg := m.GetHistogram()
+			if hg == nil {
+				continue
+			}
+			hs := &histSeries{name: mf.GetName(), labels: map[string]string{}, sum: hg.GetSampleSum()}
+			for _, lp := range m.GetLabel() {
+				hs.labels[lp.GetName()] = lp.GetValue()
+			}
+			for _, b := range hg.GetBucket() {
+				if math.IsInf(b.GetUpperBound(), +1) {
+					continue
+				}
+				hs.bounds = append(hs.bounds, b.GetUpperBound())
+				hs.cum = append(hs.cum, b.GetCumulativeCount())
+			}
+			hs.cum = append(hs.cum, hg.GetSampleCount())
+			s.series[seriesKey(hs.name, hs.labels)] = hs
+		}
+	}
+	return s
+}
+
+func seriesKey(name string, labels map[string]string) string {
+	ks := make([]string, 0, len(labels))
+	for k := range labels {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte('{')
+	for i, k := range ks {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, labels[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// add keeps s and drops what is older than keep.
+func (h *histRing) add(s histSample) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.samples = append(h.samples, s)
+	cut := 0
+	for cut < len(h.samples)-1 && s.at.Sub(h.samples[cut].at) > h.keep {
+		cut++
+	}
+	if cut > 0 {
+		h.samples = append(h.samples[:0:0], h.samples[cut:]...)
+	}
+}
+
+// run samples every h.every until done is closed.
+func (h *histRing) run(done <-chan struct{}) {
+	t := time.NewTicker(h.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			h.add(h.take())
+		}
+	}
+}
+
+// pick returns the samples that bound [since, until): the newest sample at
+// or before since (the oldest held when since precedes the ring: capped),
+// and the newest at or before until, or a fresh one when until is zero or
+// after the newest held. ok is false when there is no such pair.
+func (h *histRing) pick(since, until time.Time) (a, b histSample, capped, ok bool) {
+	h.mu.Lock()
+	samples := h.samples
+	h.mu.Unlock()
+	if len(samples) == 0 {
+		return a, b, false, false
+	}
+	ai := -1
+	for i, s := range samples {
+		if !s.at.After(since) {
+			ai = i
+		}
+	}
+	if ai < 0 {
+		ai, capped = 0, true
+	}
+	a = samples[ai]
+	if until.IsZero() || until.After(samples[len(samples)-1].at) {
+		b = h.take()
+	} else {
+		bi := -1
+		for i, s := range samples {
+			if !s.at.After(until) {
+				bi = i
+			}
+		}
+		if bi <= ai {
+			return a, b, capped, false
+		}
+		b = samples[bi]
+	}
+	return a, b, capped, b.at.After(a.at)
+}
+
+// histQuantile is the q-quantile of the observations counted by cum
+// (cumulative counts per finite upper bound, then the total) whose values
+// add up to sum. Inside a finite bucket it interpolates linearly, as
+// Prometheus' histogram_quantile does (from 0 in the first bucket). In the
+// +Inf bucket there is no upper bound to interpolate to: value is NaN and
+// above is the largest finite bound. For non-negative observations (every
+// shopstream histogram: durations and sizes) the quantile is at most the
+// sum less the least the observations ranked below it can add up to (each
+// its bucket's lower bound), divided by the n observations ranked at or
+// above it: the estimate is capped there, so sixteen runs of 86 s in all
+// never have a p95 of 98 s.
+func histQuantile(q float64, bounds []float64, cum []uint64, sum float64) (value, above float64) {
+	value, above = math.NaN(), math.NaN()
+	total := cum[len(cum)-1]
+	if total == 0 || len(cum) != len(bounds)+1 {
+		return value, above
+	}
+	rank := q * float64(total)
+	i := 0
+	for i < len(bounds) && float64(cum[i]) < rank {
+		i++
+	}
+	if i == len(bounds) {
+		if len(bounds) > 0 {
+			above = bounds[len(bounds)-1]
+		}
+		return value, above
+	}
+	lo, below := 0.0, uint64(0)
+	if i > 0 {
+		lo, below = bounds[i-1], cum[i-1]
+	} else if bounds[0] <= 0 {
+		return bounds[0], above
+	}
+	hi := bounds[i]
+	in := cum[i] - below
+	value = hi
+	if in > 0 {
+		value = lo + (hi-lo)*(rank-float64(below))/float64(in)
+	}
+	// The n observations ranked at or past the quantile are each >= it,
+	// and each one ranked below is at least its bucket's lower bound.
+	r := math.Max(1, math.Ceil(rank))
+	n := float64(total) - r + 1
+	if n >= 1 && bounds[0] > 0 {
+		least, prev := 0.0, uint64(0)
+		for j := range i {
+			if j > 0 {
+				least += float64(cum[j]-prev) * bounds[j-1]
+			}
+			prev = cum[j]
+		}
+		least += (r - 1 - float64(below)) * lo
+		if limit := (sum - least) / n; limit >= lo && limit < value {
+			value = limit
+		}
+	}
+	return value, above
+}
+
+// diff is b minus a, series by series; a series new in b, or one that
+// went down (a reset), counts from zero.
+func diff(a, b *histSeries) (cum []uint64, sum float64) {
+	if a == nil || len(a.cum) != len(b.cum) || a.cum[len(a.cum)-1] > b.cum[len(b.cum)-1] {
+		return b.cum, b.sum
+	}
+	cum = make([]uint64, len(b.cum))
+	for i := range b.cum {
+		if a.cum[i] > b.cum[i] || (i < len(a.bounds) && a.bounds[i] != b.bounds[i]) {
+			return b.cum, b.sum
+		}
+		cum[i] = b.cum[i] - a.cum[i]
+	}
+	return cum, b.sum - a.sum
+}
+
+// HistogramRange is the body of GET /api/v1/metrics/histograms.
+type HistogramRange struct {
+	// Since and Until are the range asked for (Until null: now).
+	Since time.Time  `json:"since"`
+	Until *time.Time `json:"until"`
+	// From and To are the samples the answer is the difference of; null
+	// when the server holds no two samples in the range yet.
+	From *time.Time `json:"from"`
+	To   *time.Time `json:"to"`
+	// Capped is true when the range starts before the oldest sample held:
+	// From is that sample, later than Since.
+	Capped bool `json:"capped"`
+	// HeldSince is the oldest sample the server holds; SampleSeconds how
+	// often it samples, and HeldSeconds how far back it keeps samples.
+	HeldSince     *time.Time          `json:"held_since"`
+	SampleSeconds float64             `json:"sample_seconds"`
+	HeldSeconds   float64             `json:"held_seconds"`
+	Quantile      float64             `json:"quantile"`
+	Histograms    []HistogramQuantile `json:"histograms"`
+}
+
+// HistogramQuantile is one histogram's observations between From and To.
+type HistogramQuantile struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	Count  uint64            `json:"count"`
+	Sum    float64           `json:"sum"`
+	// Value is the quantile; null when nothing was observed, or when it
+	// lies past the largest finite bucket bound: then Above is that bound
+	// (the quantile is greater, by how much the buckets cannot tell).
+	Value *float64 `json:"value"`
+	Above *float64 `json:"above"`
+}
+
+func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, until, err := timeRange(q)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	quant := 0.95
+	if v := q.Get("quantile"); v != "" {
+		if quant, err = strconv.ParseFloat(v, 64); err != nil || !(quant >= 0 && quant <= 1) {
+			WriteError(w, fmt.Errorf("%w: quantile %q, want a number from 0 to 1", ErrBadRequest, v))
+			return
+		}
+	}
+	name := q.Get("name")
+	h := s.hist
+	if since.IsZero() {
+		since = h.now().Add(-time.Hour)
+	}
+	out := HistogramRange{Since: since, SampleSeconds: h.every.Seconds(), HeldSeconds: h.keep.Seconds(), Quantile: quant,
+		Histograms: []HistogramQuantile{}}
+	if !until.IsZero() {
+		out.Until = &until
+	}
+	h.mu.Lock()
+	if len(h.samples) > 0 {
+		held := h.samples[0].at
+		out.HeldSince = &held
+	}
+	h.mu.Unlock()
+	a, b, capped, ok := h.pick(since, until)
+	out.Capped = capped
+	if ok {
+		out.From, out.To = &a.at, &b.at
+		keys := make([]string, 0, len(b.series))
+		for k, hs := range b.series {
+			if name == "" || hs.name == name {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			hs := b.series[k]
+			cum, sum := diff(a.series[k], hs)
+			hq := HistogramQuantile{Name: hs.name, Labels: hs.labels, Count: cum[len(cum)-1], Sum: sum}
+			v, above := histQuantile(quant, hs.bounds, cum, sum)
+			if !math.IsNaN(v) {
+				hq.Value = &v
+			}
+			if !math.IsNaN(above) {
+				hq.Above = &above
+			}
+			out.Histograms = append(out.Histograms, hq)
+		}
+	}
+	WriteJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,130 @@
+package web
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// TestHistQuantile: interpolation inside a bucket, "above" past the last
+// finite bound, and never more than an observation can be.
+func TestHistQuantile(t *testing.T) {
+	bounds := []float64{1, 2, 4, 8}
+	for _, c := range []struct {
+		name         string
+		cum          []uint64
+		sum          float64
+		value, above float64
+	}{
+		{"inside a bucket", []uint64{0, 10, 20, 20, 20}, 45, 3.8, math.NaN()},
+		{"first bucket from 0", []uint64{20, 20, 20, 20, 20}, 10, 0.95, math.NaN()},
+		{"past the last bound", []uint64{0, 0, 0, 10, 20}, 500, math.NaN(), 8},
+		// 16 runs of 5 s in all: the slowest took at most 80 s, although
+		// it is in the 4..8 bucket and interpolation says 7.8.
+		{"capped by the sum", []uint64{0, 0, 0, 16, 16}, 4 * 16, 4, math.NaN()},
+		{"one observation", []uint64{0, 0, 1, 1, 1}, 2.5, 2.5, math.NaN()},
+		{"nothing observed", []uint64{0, 0, 0, 0, 0}, 0, math.NaN(), math.NaN()},
+	} {
+		v, a := histQuantile(0.95, bounds, c.cum, c.sum)
+		if !same(v, c.value) || !same(a, c.above) {
+			t.Errorf("%s: value %v above %v, want %v and %v", c.name, v, a, c.value, c.above)
+		}
+	}
+}
+
+func same(a, b float64) bool {
+	return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) < 1e-9
+}
+
+// TestHistogramRangeLeavesOutTheBackfill: a burst of slow observations
+// before the range (the history backfill) fills the top bucket of the
+// cumulative histogram; the range's quantile is of what came after.
+func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	lat := promauto.With(reg).NewHistogram(prometheus.HistogramOpts{Name: "shopstream_e2e_latency_seconds",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
+	for range 1000 {
+		lat.Observe(40) // past the largest bound, 32.768 s
+	}
+	clock := time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
+	h := newHistRing(reg, time.Minute)
+	h.now = func() time.Time { return clock }
+	h.add(h.take()) // 06:00, the backfill done
+	for i := range 100 {
+		lat.Observe(0.008 + 0.008*float64(i)/99)
+	}
+	clock = clock.Add(10 * time.Minute)
+	h.add(h.take()) // 06:10
+	for range 100 {
+		lat.Observe(0.5)
+	}
+	clock = clock.Add(10 * time.Minute) // 06:20: the fresh sample
+
+	s := &Server{hist: h}
+	get := func(q url.Values) HistogramRange {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.histograms(rec, httptest.NewRequest(http.MethodGet, "/api/v1/metrics/histograms?"+q.Encode(), nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%v: %d %s", q, rec.Code, rec.Body)
+		}
+		var out HistogramRange
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.From != nil && len(out.Histograms) != 1 {
+			t.Fatalf("%v: %d histograms, want 1", q, len(out.Histograms))
+		}
+		return out
+	}
+
+	// The whole hour: capped to the first sample, the backfill left out.
+	r := get(url.Values{"since": {"2026-12-03T05:20:00Z"}, "name": {"shopstream_e2e_latency_seconds"}})
+	hq := r.Histograms[0]
+	if !r.Capped || !r.From.Equal(time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)) || !r.To.Equal(clock) || hq.Count != 200 {
+		t.Errorf("last hour: capped %v from %v to %v count %d, want capped from 06:00 to 06:20 with 200", r.Capped, r.From, r.To, hq.Count)
+	}
+	if hq.Value == nil || *hq.Value < 0.256 || *hq.Value > 0.512 || hq.Above != nil {
+		t.Errorf("last hour: p95 %v above %v, want in the 0.5 s bucket", hq.Value, hq.Above)
+	}
+	// 06:00 to 06:10: only the fast ones.
+	r = get(url.Values{"since": {"2026-12-03T06:00:00Z"}, "until": {"2026-12-03T06:10:00Z"}})
+	hq = r.Histograms[0]
+	if r.Capped || hq.Count != 100 || hq.Value == nil || *hq.Value < 0.008 || *hq.Value > 0.016 {
+		t.Errorf("06:00-06:10: capped %v count %d p95 %v, want 100 observations of 8-16 ms", r.Capped, hq.Count, hq.Value)
+	}
+	// Since start, as /metrics has it, the quantile is past the buckets.
+	b := h.take()
+	for _, hs := range b.series {
+		v, above := histQuantile(0.95, hs.bounds, hs.cum, hs.sum)
+		if !math.IsNaN(v) || above != 32.768 {
+			t.Errorf("since start: p95 %v above %v, want past 32.768", v, above)
+		}
+	}
+	// A range before the first sample: no pair of samples.
+	r = get(url.Values{"since": {"2026-12-03T05:00:00Z"}, "until": {"2026-12-03T05:30:00Z"}})
+	if r.From != nil || len(r.Histograms) != 0 {
+		t.Errorf("before the ring: from %v histograms %v, want none", r.From, r.Histograms)
+	}
+}
+
+// TestHistRingKeeps: the ring drops samples older than it keeps.
+func TestHistRingKeeps(t *testing.T) {
+	clock := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	h := newHistRing(prometheus.NewRegistry(), time.Minute)
+	h.now = func() time.Time { return clock }
+	for range 200 {
+		h.add(h.take())
+		clock = clock.Add(time.Minute)
+	}
+	if n := len(h.samples); n != 121 || clock.Sub(h.samples[0].at) != 121*time.Minute {
+		t.Errorf("%d samples from %v, want 121 (two hours)", n, h.samples[0].at)
+	}
+}

@@ -392,9 +392,8 @@ func (s *Store) Cohorts(ctx context.Context) ([]store.CohortCell, time.Time, err
 }
 
 // CustomerTransactions implements store.Analytics. It walks the
-// (customer_id, event_time) index backwards; on PostgreSQL each day
-// partition has it, and the row comparison of the cursor bounds the walk
-// in every partition.
+// (customer_id, event_time) index backwards from the cursor's time; on
+// PostgreSQL each day partition has it, merged newest first.
 func (s *Store) CustomerTransactions(ctx context.Context, f store.CustomerTxFilter) ([]store.CustomerTx, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -405,7 +404,9 @@ func (s *Store) CustomerTransactions(ctx context.Context, f store.CustomerTxFilt
 		FROM transactions WHERE customer_id = $1`
 	if c := f.Before; c != nil {
 		args = append(args, c.EventTime.UTC(), c.TransactionID)
-		q += ` AND (event_time < $2 OR (event_time = $2 AND transaction_id < $3))`
+		// event_time <= $2 alone bounds the index walk (and, on
+		// PostgreSQL, prunes the later day partitions); the OR breaks ties.
+		q += ` AND event_time <= $2 AND (event_time < $2 OR transaction_id < $3)`
 	}
 	args = append(args, f.Limit)
 	q += ` ORDER BY event_time DESC, transaction_id DESC LIMIT $` + strconv.Itoa(len(args))

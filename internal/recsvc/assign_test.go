@@ -71,3 +71,44 @@ func TestAssignerChoosesTheRecommender(t *testing.T) {
 		t.Fatalf("exposed %q, want %q", fa.exposed, want)
 	}
 }
+
+// TestPreviewRecordsNoExposure: a preview answers c1 and c2, both in the
+// experiment, as a customer in none (item-item), and exposes nobody;
+// Recommend still exposes them afterwards.
+func TestPreviewRecordsNoExposure(t *testing.T) {
+	t.Parallel()
+	sh := newShop(t)
+	fa := &fakeAssigner{}
+	svc, err := recsvc.New(recsvc.Config{Store: sh.st.(store.Purchases), Assigner: fa, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Preview("c1", 1, false); !errors.Is(err, recsvc.ErrNotReady) {
+		t.Fatalf("preview before the first model: %v, want ErrNotReady", err)
+	}
+	sh.buy("c1:A", "c2:A", "c3:A", "c3:C", "c4:A", "c4:B", "c5:A", "c5:B", "c6:B")
+	if _, err := svc.Fold(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc.Rebuild()
+	for _, c := range []string{"c1", "c2"} {
+		res, err := svc.Preview(c, 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A's neighbour is B (bought with it twice), item-item's answer.
+		if res.Method != recsvc.MethodItemItem || res.Experiment != "" || res.Variant != "" || !reflect.DeepEqual(items(res), []string{"B"}) {
+			t.Errorf("preview of %s: %s %q/%q %v, want item-item outside the experiment [B]", c, res.Method, res.Experiment, res.Variant, items(res))
+		}
+	}
+	if len(fa.exposed) != 0 {
+		t.Fatalf("previews exposed %q", fa.exposed)
+	}
+	res, err := svc.Recommend("c1", 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Experiment != "x" || !reflect.DeepEqual(fa.exposed, []string{"control c1 " + items(res)[0]}) {
+		t.Fatalf("Recommend after previews: %q/%q, exposed %q; want c1 exposed in x", res.Experiment, res.Variant, fa.exposed)
+	}
+}

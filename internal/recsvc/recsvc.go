@@ -445,6 +445,22 @@ func (s *Service) Recommend(customer string, n int, buyAgain bool) (Result, erro
 	return s.rank(snap, history, n, buyAgain, MethodItemItem), nil
 }
 
+// Preview answers as Recommend does for a customer in no experiment:
+// item-item, filled up with popular products, whatever the Assigner would
+// choose, and without recording an exposure. It is for looking at a
+// customer (the dashboard), not for showing products to one: an exposure
+// that no customer saw would count in the experiment's denominator.
+func (s *Service) Preview(customer string, n int, buyAgain bool) (Result, error) {
+	snap := s.model.Load()
+	if snap == nil {
+		return Result{}, ErrNotReady
+	}
+	s.mu.RLock()
+	history := s.counts.History(customer)
+	s.mu.RUnlock()
+	return s.rank(snap, history, n, buyAgain, MethodItemItem), nil
+}
+
 // Similar returns up to n products most similar to product, best first.
 func (s *Service) Similar(product string, n int) (Result, error) {
 	snap := s.model.Load()

@@ -43,6 +43,10 @@ type Analytics interface {
 	// CustomerProfile returns a customer's stored totals and analytics, or
 	// ErrUnknownCustomer.
 	CustomerProfile(ctx context.Context, customerID string) (*CustomerProfile, error)
+	// CustomerTransactions returns a page of a customer's stored
+	// transactions, newest first by event time (then transaction ID,
+	// highest first): the customer page's purchase history.
+	CustomerTransactions(ctx context.Context, f CustomerTxFilter) ([]CustomerTx, error)
 	// SegmentStats returns, per RFM segment with customers, how many there
 	// are and their value, largest segment first.
 	SegmentStats(ctx context.Context) ([]SegmentStat, error)
@@ -139,6 +143,36 @@ type CLVFigures struct {
 	Value float64
 	// ModelVersion is the CLV model version the figures came from.
 	ModelVersion int
+}
+
+// CustomerTxFilter selects a page of one customer's transactions.
+type CustomerTxFilter struct {
+	CustomerID string
+	// Limit bounds the page; at most 1000, default 50.
+	Limit int
+	// Before, when set, keeps the transactions that come after it newest
+	// first: the place of the previous page's last row.
+	Before *CustomerTxCursor
+}
+
+// CustomerTxCursor is the place of a transaction in a customer's history.
+type CustomerTxCursor struct {
+	EventTime     time.Time
+	TransactionID string
+}
+
+// CustomerTx is one stored transaction of a customer's history.
+type CustomerTx struct {
+	TransactionID string
+	EventTime     time.Time
+	TotalCents    int64
+	Currency      string
+	Channel       string
+	PaymentMethod string
+	// ItemsJSON is the transaction's items as stored (a JSON array).
+	ItemsJSON []byte
+	Risk      float64
+	Decision  string
 }
 
 // CustomerProfile is what the store knows about one customer.

@@ -184,6 +184,8 @@ type AlertFilter struct {
 	Scenario string
 	// Rule keeps the alerts one of whose reasons is this rule; "" for all.
 	Rule string
+	// CustomerID keeps one customer's alerts; "" for all.
+	CustomerID string
 	// MinAmountCents and MaxAmountCents, when set, bound the amount:
 	// [min, max].
 	MinAmountCents, MaxAmountCents *int64

@@ -18,6 +18,7 @@ import (
 // response:
 //
 //	GET /api/v1/customers/{id}  profile, RFM scores and segment, CLV, cluster
+//	GET /api/v1/customers/{id}/transactions?limit=&cursor=  its transactions, newest first
 //	GET /api/v1/segments        customers per RFM segment; cluster profiles
 //	GET /api/v1/cohorts         acquisition cohorts: retention and revenue
 //	GET /api/v1/clv/model       CLV model parameters and fit statistics
@@ -29,6 +30,7 @@ import (
 func RegisterAnalytics(s *Server, a store.Analytics) {
 	h := &analyticsAPI{a: a, ttl: 10 * time.Second, log: s.log}
 	s.Handle("GET /api/v1/customers/{id}", http.HandlerFunc(h.customer))
+	s.Handle("GET /api/v1/customers/{id}/transactions", http.HandlerFunc(h.customerTransactions))
 	s.Handle("GET /api/v1/segments", http.HandlerFunc(h.segments))
 	s.Handle("GET /api/v1/cohorts", http.HandlerFunc(h.cohorts))
 	s.Handle("GET /api/v1/clv/model", http.HandlerFunc(h.clvModel))

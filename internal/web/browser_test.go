@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -101,7 +102,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	web.RegisterAnalytics(srv, st)
 	web.RegisterDeliveries(srv, st)
 	analyticsFixture(t, st)
-	addExperiment(ctx, t, srv, st)
+	addCustomerHistory(ctx, t, st)
+	exps := addExperiment(ctx, t, srv, st)
 	// A ring the entity stage found: three customers on one device.
 	ringAt := time.Now().Add(-10 * time.Minute)
 	if err := st.WriteEntityBatch(ctx, &store.EntityBatch{Group: "entities", Topic: "transactions.entities", Parts: []store.EntityPart{{
@@ -110,7 +112,9 @@ func TestDashboardInBrowser(t *testing.T) {
 			FirstEventTime: ringAt, LastEventTime: ringAt, ProducedAt: ringAt}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := recsvc.New(recsvc.Config{Store: st})
+	// The experiment assigns every customer: a recommendation asked
+	// without preview records an exposure.
+	recs, err := recsvc.New(recsvc.Config{Store: st, Assigner: exps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,6 +454,46 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the customer is in the URL", `location.hash.includes("customer=c001")`)
 	wait("the customer page shows the orders", `/orders/.test(document.getElementById("cust-body").textContent) && /first seen/.test(document.getElementById("cust-body").textContent)`)
 	shot("customers")
+	// A fresh tab on c-hist, whose alerts no queue page loaded: the risk
+	// and the purchase history come from the server, and looking records
+	// no exposure although the experiment covers c-hist.
+	if _, ok := exps.Assign("c-hist"); !ok {
+		t.Fatal("the experiment does not assign c-hist")
+	}
+	exposures := func() (n int, hist bool) {
+		t.Helper()
+		if err := st.Exposures(ctx, "recs", func(x *store.Exposure) error {
+			n++
+			hist = hist || x.CustomerID == "c-hist"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n, hist
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/customers?range=1h&refresh=off&customer=c-hist")); err != nil {
+		t.Fatal(err)
+	}
+	wait("the history lists c-hist's five purchases", `document.querySelectorAll("#cust-tx-body tr[data-id]").length === 5 && !document.getElementById("cust-history").classList.contains("hidden")`)
+	histRows, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#cust-tx-body tr[data-id]")].map((r) => [...r.cells].slice(1).map((c) => c.textContent).join("|"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(histRows) != 5 || histRows[0] != "h-t4|$14.00|USD|2|app|klarna|0.05|approve" || histRows[1] != "h-t3|$13.00|USD|2|app|klarna|0.93|decline" ||
+		!strings.HasPrefix(histRows[4], "h-t0|$10.00|") {
+		t.Errorf("history rows = %q, want h-t4 … h-t0 newest first", histRows)
+	}
+	wait("the risk is c-hist's stored alerts", `/^4 alerts: 4 declined, 0 in review; highest risk 0\.93; latest decline 0\.93 at /.test(document.getElementById("cust-risk").textContent)`)
+	wait("the recommendations answer as a preview", `/^recommendations \(popularity, preview outside experiments\): P1/.test(document.getElementById("cust-recs").textContent)`)
+	if n, hist := exposures(); n != 12 || hist {
+		t.Errorf("opening the customer view: %d exposures (c-hist among them: %v), want the fixture's 12", n, hist)
+	}
+	eval(`document.querySelector('#cust-history button[data-export="csv"]').click(), ""`)
+	histCSV := strings.Split(strings.TrimSpace(waitForFile(t, downloads, "cust-history-", ".csv")), "\n")
+	if len(histCSV) != 6 || histCSV[0] != "event time,transaction,amount,currency,items,channel,payment,risk,decision" ||
+		!strings.Contains(histCSV[1], ",h-t4,14,USD,2,app,klarna,0.05,approve") || !strings.HasPrefix(histCSV[1], time.Now().UTC().Format("2006")) {
+		t.Errorf("history CSV = %q", histCSV)
+	}
 
 	// Products and experiments.
 	show("#/products?range=1h")
@@ -466,9 +510,24 @@ func TestDashboardInBrowser(t *testing.T) {
 	wait("the top products list P1", `document.querySelector('#top-body tr[data-product="P1"]') !== null`)
 	eval(`document.querySelector('#top-body tr[data-product="P1"]').click(), ""`)
 	wait("the product is in the URL and its similar products asked for", `location.hash.includes("product=P1") && /^bought with P1/.test(document.getElementById("sim-sub").textContent)`)
-	// The test's purchases name no products: the answer is the empty list.
-	wait("the recommendations for c001 answer", `location.hash.includes("customer=c001") && /^by popularity/.test(document.getElementById("recs-sub").textContent) && /nothing to recommend/.test(document.getElementById("recs-body").textContent)`)
+	// c001 bought P1 alone, which has no neighbours: popularity, of which
+	// only P9 (c-hist's) is left to show; a preview, so c001 is exposed to
+	// nothing (the experiment rows above stay at 6 and 6).
+	wait("the recommendations for c001 answer", `location.hash.includes("customer=c001") && /^by popularity, as outside experiments/.test(document.getElementById("recs-sub").textContent) &&
+		document.querySelector('#recs-body tr[data-product="P9"]') !== null`)
+	if n, _ := exposures(); n != 12 {
+		t.Errorf("the products page's recommendations: %d exposures, want the fixture's 12", n)
+	}
 	shot("products")
+	// A shop's page, asking without preview, still records the exposure.
+	resp, err := http.Get(ts.URL + "/api/v1/customers/c-hist/recommendations?n=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n, hist := exposures(); resp.StatusCode != http.StatusOK || n != 13 || !hist {
+		t.Errorf("a plain request: status %d, %d exposures (c-hist among them: %v), want c-hist's recorded", resp.StatusCode, n, hist)
+	}
 
 	// Data quality: the score over time, a check to drill into, the
 	// quarantine it filters.
@@ -787,7 +846,7 @@ const chartPixelsJS = `(() => {
 
 // addExperiment registers the experiment API on srv with one experiment:
 // six customers exposed per variant, of whom 2 and 4 converted.
-func addExperiment(ctx context.Context, t *testing.T, srv *web.Server, st *sqlite.Store) {
+func addExperiment(ctx context.Context, t *testing.T, srv *web.Server, st *sqlite.Store) *abtest.Service {
 	t.Helper()
 	exps, err := abtest.New(abtest.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -813,6 +872,34 @@ func addExperiment(ctx context.Context, t *testing.T, srv *web.Server, st *sqlit
 		}
 	}
 	if err := st.WriteBatch(ctx, &store.Batch{Group: "exp", Topic: "exp", Parts: []store.Part{{Partition: 99, From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	return exps
+}
+
+// addCustomerHistory stores the purchases of c-hist three hours ago, of a
+// product (P9) nobody else buys: four declined with an alert each, then
+// one approved. Its alerts are the oldest stored, so no queue page a tab
+// loads first lists them.
+func addCustomerHistory(ctx context.Context, t *testing.T, st *sqlite.Store) {
+	t.Helper()
+	at := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+	p := store.Part{Partition: 98}
+	for i := range 5 {
+		tx := storetest.Tx(fmt.Sprintf("h-t%d", i), "c-hist", at.Add(time.Duration(i)*time.Minute), int64(1000+100*i), 98, int64(i))
+		tx.ItemsJSON = []byte(`[{"product_id":"P9","category":"toys","quantity":1,"unit_price":5.00},{"product_id":"P9","category":"toys","quantity":2,"unit_price":2.50}]`)
+		tx.Channel, tx.PaymentMethod, tx.Currency = "app", "klarna", "USD"
+		if i < 4 {
+			tx.Risk, tx.Decision, tx.ReasonsJSON = 0.9+float64(i)/100, "decline", []byte(`[{"rule":"order_velocity","reason":"fast","weight":0.95}]`)
+			p.Alerts = append(p.Alerts, store.Alert{TransactionID: tx.TransactionID, CustomerID: tx.CustomerID, EventTime: tx.EventTime,
+				Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents})
+		} else {
+			tx.Risk = 0.05
+		}
+		p.Txs = append(p.Txs, tx)
+	}
+	p.To = int64(len(p.Txs))
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "hist", Topic: "hist", Parts: []store.Part{p}}); err != nil {
 		t.Fatal(err)
 	}
 }

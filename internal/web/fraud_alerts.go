@@ -142,7 +142,7 @@ func (h *fraudAPI) label(w http.ResponseWriter, r *http.Request) {
 
 // alertFilter reads the alert queue's filters and page from the query.
 func alertFilter(q url.Values) (store.AlertFilter, error) {
-	f := store.AlertFilter{Status: q.Get("status"), Decision: q.Get("decision"), Scenario: q.Get("scenario"), Rule: q.Get("reason")}
+	f := store.AlertFilter{Status: q.Get("status"), Decision: q.Get("decision"), Scenario: q.Get("scenario"), Rule: q.Get("reason"), CustomerID: q.Get("customer")}
 	if f.Status == "all" {
 		f.Status = ""
 	}

@@ -380,6 +380,9 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 		{"min_amount=10.03&max_amount=10.07", "f7,f5,f3"},
 		{"since=" + at(3) + "&until=" + at(8), "f7,f5,f3"},
 		{"decision=review&scenario=card_testing&min_amount=10", "f2"},
+		{"customer=alice", "f8,f7,f5,f3,f2"},
+		{"customer=alice&decision=decline", "f8,f3"},
+		{"customer=bob", ""},
 	} {
 		var p web.AlertsResponse
 		e.call(t, "GET", "/api/v1/alerts?"+c.q, "", 200, &p)

@@ -660,6 +660,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"/api/v1/experiments/none", http.StatusNotFound},
 		{"/api/v1/alerts/none", http.StatusNotFound},
 		{"/api/v1/fraud/rings?cursor=5", http.StatusBadRequest},
+		{"/api/v1/customers/alice/transactions?cursor=5", http.StatusBadRequest},
 		{"/api/v1/fraud/rings?since=soon", http.StatusBadRequest},
 	} {
 		u, _ := url.Parse(c.path)

@@ -15,18 +15,24 @@ import (
 // is one.
 type Recommender interface {
 	Recommend(customer string, n int, buyAgain bool) (recsvc.Result, error)
+	// Preview answers outside any experiment and records no exposure.
+	Preview(customer string, n int, buyAgain bool) (recsvc.Result, error)
 	Similar(product string, n int) (recsvc.Result, error)
 }
 
 // RegisterRecommendations adds the recommendation API, answered from the
 // model in memory (docs/recommendations.md shows the responses):
 //
-//	GET /api/v1/customers/{id}/recommendations?n=10[&buy_again=true]
+//	GET /api/v1/customers/{id}/recommendations?n=10[&buy_again=true][&preview=true]
 //	GET /api/v1/products/{id}/similar?n=10
 //
 // n defaults to 10, at most 100. Both name the method that answered
 // (item-item, or popularity for a customer with no usable history) and the
-// model's age. Before the first model is built they answer 503.
+// model's age. Before the first model is built they answer 503. A
+// customer in an A/B experiment gets the variant's recommender and an
+// exposure is recorded, unless preview=true: then the answer is the one
+// outside any experiment and nothing is recorded (the dashboard looks at
+// customers that way).
 func RegisterRecommendations(s *Server, r Recommender) {
 	h := &recommendAPI{r: r, now: time.Now}
 	s.Handle("GET /api/v1/customers/{id}/recommendations", http.HandlerFunc(h.recommendations))
@@ -106,8 +112,19 @@ func (h *recommendAPI) recommendations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	preview := false
+	if v := r.URL.Query().Get("preview"); v != "" {
+		if preview, err = strconv.ParseBool(v); err != nil {
+			WriteError(w, fmt.Errorf("%w: preview %q, want true or false", ErrBadRequest, v))
+			return
+		}
+	}
 	id := r.PathValue("id")
-	res, err := h.r.Recommend(id, n, buyAgain)
+	recommend := h.r.Recommend
+	if preview {
+		recommend = h.r.Preview
+	}
+	res, err := recommend(id, n, buyAgain)
 	h.write(w, res, err, RecommendationsResponse{CustomerID: id, BuyAgain: buyAgain})
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/abtest"
 	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -106,6 +108,7 @@ func TestRecommendationsAPI(t *testing.T) {
 		{"/api/v1/products/A/similar?n=101", http.StatusBadRequest},
 		{"/api/v1/customers/c1/recommendations?n=x", http.StatusBadRequest},
 		{"/api/v1/customers/c1/recommendations?buy_again=perhaps", http.StatusBadRequest},
+		{"/api/v1/customers/c1/recommendations?preview=perhaps", http.StatusBadRequest},
 	} {
 		code, _, raw := getRecs(t, ts.URL+tc.url)
 		if code != tc.code || errorCode(raw) != codeOf(tc.code) {
@@ -160,5 +163,78 @@ func TestTopProducts(t *testing.T) {
 	}
 	if code, _, raw := getRecs(t, recommendServer(t, false).URL+"/api/v1/products/top"); code != http.StatusServiceUnavailable {
 		t.Errorf("before the first model: %d %v, want 503", code, raw)
+	}
+}
+
+// TestRecommendationsPreview: with an experiment covering every customer,
+// ?preview=true answers outside it (item-item, no experiment named) and
+// stores no exposure; a plain request, as a shop's page makes, is answered
+// by the variant and its exposure stored.
+func TestRecommendationsPreview(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var txs []store.Tx
+	for i, p := range []string{"c1:A", "c1:B", "c2:A", "c2:B", "c3:A", "c3:C"} {
+		tx := storetest.Tx(fmt.Sprintf("t%d", i), p[:2], time.Date(2026, 1, 1, 0, i, 0, 0, time.UTC), 100, 0, int64(i))
+		tx.ItemsJSON = []byte(fmt.Sprintf(`[{"product_id":%q,"category":"c","quantity":1,"unit_price":1.00}]`, p[3:]))
+		txs = append(txs, tx)
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	exps, err := abtest.New(abtest.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both variants by popularity: everybody is in the experiment and
+	// answered by popularity, which item-item is not.
+	if _, err := exps.Create(ctx, abtest.Definition{Name: "recs", Start: time.Now().Add(-time.Hour),
+		Variants: []abtest.Variant{{Name: "control", Weight: 0.5, Recommender: "popularity"}, {Name: "treatment", Weight: 0.5, Recommender: "popularity"}}}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := recsvc.New(recsvc.Config{Store: st, Assigner: exps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Fold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc.Rebuild()
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterRecommendations(srv, svc)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	exposed := func() []string {
+		var out []string
+		if err := st.Exposures(ctx, "recs", func(x *store.Exposure) error {
+			out = append(out, x.CustomerID)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	code, body, raw := getRecs(t, ts.URL+"/api/v1/customers/c3/recommendations?n=2&preview=true")
+	if code != http.StatusOK || body.Method != "item-item" || len(body.Items) != 1 || body.Items[0].Item != "B" || raw["experiment"] != nil || raw["variant"] != nil {
+		t.Fatalf("preview of c3: %d %v; want B by item-item, outside the experiment", code, raw)
+	}
+	if got := exposed(); len(got) != 0 {
+		t.Fatalf("a preview stored the exposures of %q", got)
+	}
+	code, body, _ = getRecs(t, ts.URL+"/api/v1/customers/c3/recommendations?n=2&preview=false")
+	if code != http.StatusOK || body.Method != "popularity" || body.Experiment != "recs" || body.Variant == "" {
+		t.Fatalf("c3 without preview: %d %+v; want a variant of recs", code, body)
+	}
+	if got := exposed(); len(got) != 1 || got[0] != "c3" {
+		t.Fatalf("exposures after a plain request = %q, want c3", got)
 	}
 }

@@ -115,11 +115,12 @@ var routes = map[string]Access{
 	// The dashboard's live events (stream.go): one per tab, long-lived.
 	"GET /api/v1/stream": {Role: Viewer, Stream: true},
 	// Analytics (analytics.go).
-	"GET /api/v1/customers/{id}":   {Role: Viewer},
-	"GET /api/v1/segments":         {Role: Viewer},
-	"GET /api/v1/cohorts":          {Role: Viewer},
-	"GET /api/v1/clv/model":        {Role: Viewer},
-	"GET /api/v1/clv/distribution": {Role: Viewer},
+	"GET /api/v1/customers/{id}":              {Role: Viewer},
+	"GET /api/v1/customers/{id}/transactions": {Role: Viewer},
+	"GET /api/v1/segments":                    {Role: Viewer},
+	"GET /api/v1/cohorts":                     {Role: Viewer},
+	"GET /api/v1/clv/model":                   {Role: Viewer},
+	"GET /api/v1/clv/distribution":            {Role: Viewer},
 	// Recommendations (recommend.go).
 	"GET /api/v1/customers/{id}/recommendations": {Role: Viewer},
 	"GET /api/v1/products/{id}/similar":          {Role: Viewer},

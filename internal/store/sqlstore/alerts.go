@@ -33,7 +33,7 @@ func scanAlert(row Row) (store.AlertRecord, error) {
 // Alerts implements store.Fraud. The alerts come newest first by ID, so
 // the ID of the last one is a stable cursor whatever is written since;
 // each filter is one condition of the same statement, so the database
-// walks the ID index (or the status, decision, scenario or event-time
+// walks the ID index (or the status, decision, scenario, customer or event-time
 // index, when that one is more selective) and stops at the page's end.
 func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertRecord, error) {
 	if f.Limit <= 0 {
@@ -74,6 +74,10 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 		// The reasons are written by fraud.Result.AppendReasonsJSON, each
 		// rule as {"rule":"name",...}: a rule is one exact substring.
 		where = append(where, `CAST(reasons AS TEXT) LIKE `+arg(RuleReasonPattern(f.Rule))+` ESCAPE '\'`)
+	}
+	if f.CustomerID != "" {
+		// Walks (customer_id, id) newest first (migration 0023).
+		where = append(where, "customer_id = "+arg(f.CustomerID))
 	}
 	if f.Scenario != "" {
 		// The alert carries its label's scenario (migration 0021), so the

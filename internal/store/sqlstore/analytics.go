@@ -390,3 +390,34 @@ func (s *Store) Cohorts(ctx context.Context) ([]store.CohortCell, time.Time, err
 	}
 	return out, at, nil
 }
+
+// CustomerTransactions implements store.Analytics. It walks the
+// (customer_id, event_time) index backwards from the cursor's time; on
+// PostgreSQL each day partition has it, merged newest first.
+func (s *Store) CustomerTransactions(ctx context.Context, f store.CustomerTxFilter) ([]store.CustomerTx, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 1000)
+	args := []any{f.CustomerID}
+	q := `SELECT transaction_id, event_time, total_cents, currency, channel, payment_method, CAST(items AS TEXT), risk, decision
+		FROM transactions WHERE customer_id = $1`
+	if c := f.Before; c != nil {
+		args = append(args, c.EventTime.UTC(), c.TransactionID)
+		// event_time <= $2 alone bounds the index walk (and, on
+		// PostgreSQL, prunes the later day partitions); the OR breaks ties.
+		q += ` AND event_time <= $2 AND (event_time < $2 OR transaction_id < $3)`
+	}
+	args = append(args, f.Limit)
+	q += ` ORDER BY event_time DESC, transaction_id DESC LIMIT $` + strconv.Itoa(len(args))
+	out, err := collect(ctx, s.d.DB(), q, args, func(r Rows) (t store.CustomerTx, err error) {
+		var items string
+		err = r.Scan(&t.TransactionID, &t.EventTime, &t.TotalCents, &t.Currency, &t.Channel, &t.PaymentMethod, &items, &t.Risk, &t.Decision)
+		t.EventTime, t.ItemsJSON = t.EventTime.UTC(), []byte(items)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the transactions of customer %q: %w", f.CustomerID, err)
+	}
+	return out, nil
+}

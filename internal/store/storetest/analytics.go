@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func RunAnalytics(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Models", testModels},
 		{"TryLead", testTryLead},
 		{"EmptyAnalytics", testEmptyAnalytics},
+		{"CustomerTransactions", testCustomerTransactions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -429,5 +431,63 @@ func testCLVDistribution(t *testing.T, s store.Store, a store.Analytics) {
 	}
 	if _, err := r.CLVDistribution(ctx, []float64{2, 1}); err == nil {
 		t.Fatal("decreasing edges accepted")
+	}
+}
+
+// testCustomerTransactions: one customer's transactions come newest first
+// by event time, ties by transaction ID, paged by the last row's place,
+// with none of another customer's.
+func testCustomerTransactions(t *testing.T, s store.Store, a store.Analytics) {
+	ctx := context.Background()
+	h := func(id string, at time.Time, cents int64) store.Tx {
+		tx := Tx(id, "h1", at, cents, 0, 0)
+		tx.Channel, tx.PaymentMethod, tx.Risk, tx.Decision = "app", "paypal", 0.75, "review"
+		return tx
+	}
+	writeTxs(t, s,
+		h("h-a", at(1, 9, 0), 100),
+		Tx("o-1", "h2", at(3, 9, 0), 999, 0, 0),
+		h("h-c", at(2, 9, 0), 300),
+		h("h-b", at(2, 9, 0), 200), // the same time as h-c: h-c comes first
+		h("h-d", at(4, 10, 30), 400),
+		h("h-e", at(5, 8, 0), 12345),
+	)
+	var pages []string
+	var before *store.CustomerTxCursor
+	for range 5 {
+		page, err := a.CustomerTransactions(ctx, store.CustomerTxFilter{CustomerID: "h1", Limit: 2, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		var ids []string
+		for _, x := range page {
+			ids = append(ids, x.TransactionID)
+		}
+		pages = append(pages, strings.Join(ids, ","))
+		last := page[len(page)-1]
+		before = &store.CustomerTxCursor{EventTime: last.EventTime, TransactionID: last.TransactionID}
+	}
+	if got, want := strings.Join(pages, "|"), "h-e,h-d|h-c,h-b|h-a"; got != want {
+		t.Fatalf("pages of h1 = %s, want %s", got, want)
+	}
+	all, err := a.CustomerTransactions(ctx, store.CustomerTxFilter{CustomerID: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 5 {
+		t.Fatalf("h1 has %d transactions, want 5", len(all))
+	}
+	got := all[0]
+	if got.TransactionID != "h-e" || !got.EventTime.Equal(at(5, 8, 0)) || got.EventTime.Location() != time.UTC || got.TotalCents != 12345 ||
+		got.Currency != "EUR" || got.Channel != "app" || got.PaymentMethod != "paypal" || got.Decision != "review" ||
+		got.Risk < 0.7499 || got.Risk > 0.7501 || !strings.Contains(string(got.ItemsJSON), `"product_id":"P1"`) {
+		t.Fatalf("newest transaction of h1 = %+v (items %s)", got, got.ItemsJSON)
+	}
+	none, err := a.CustomerTransactions(ctx, store.CustomerTxFilter{CustomerID: "nobody"})
+	if err != nil || len(none) != 0 {
+		t.Fatalf("transactions of an unknown customer = %v, %v; want none", none, err)
 	}
 }

@@ -534,6 +534,9 @@ func testAlertFilters(t *testing.T, s store.Store, f store.Fraud) {
 		}
 		tx := scored(fmt.Sprintf("y%d", i), 0, int64(i), fbase.Add(time.Duration(i)*time.Hour), decision, reasons, 1)
 		tx.TotalCents = int64(1000 * (i + 1))
+		if i%3 == 0 {
+			tx.CustomerID = "c-three"
+		}
 		txs = append(txs, tx)
 		alerts = append(alerts, alertOf(tx))
 		scenario := ""
@@ -565,6 +568,9 @@ func testAlertFilters(t *testing.T, s store.Store, f store.Fraud) {
 		{"rule with a wildcard", store.AlertFilter{Rule: "odd_rule"}, "y6"},
 		{"no such rule", store.AlertFilter{Rule: "odd%"}, ""},
 		{"a feature is no rule", store.AlertFilter{Rule: "amount"}, ""},
+		{"customer", store.AlertFilter{CustomerID: "c-three"}, "y6,y3,y0"},
+		{"customer and decision", store.AlertFilter{CustomerID: "c-three", Decision: "decline"}, "y3"},
+		{"no such customer", store.AlertFilter{CustomerID: "c-none"}, ""},
 		{"amount range", store.AlertFilter{MinAmountCents: cents(3000), MaxAmountCents: cents(5000)}, "y4,y3,y2"},
 		{"event time", store.AlertFilter{Since: fbase.Add(2 * time.Hour), Until: fbase.Add(5 * time.Hour)}, "y4,y3,y2"},
 		{"status", store.AlertFilter{Status: store.AlertOpen, Decision: "review", Scenario: "card_testing"}, "y2,y0"},

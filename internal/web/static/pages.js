@@ -212,6 +212,8 @@ function alertQuery() {
     const v = state.params.get(k);
     if (v && !(k === "status" && v === "all")) q.set(k, v);
   }
+  const cust = state.params.get("customer");
+  if (cust) q.set("customer", cust);
   const r = timeRange();
   q.set("since", String(Math.floor(r.from)));
   if (r.custom) q.set("until", String(Math.ceil(r.to)));
@@ -652,7 +654,7 @@ $("fm-rollback").addEventListener("click", () => {
 
 // ---- Customers ----
 
-const cu = { prevSegments: null };
+const cu = { prevSegments: null, txID: null, txCursor: null, txPaged: false };
 const segChart = new Chart($("chart-segments"), { height: 260, time: false, categories: true, xLabel: "segment",
   series: [{ label: "customers", color: "--c0", bars: true, fmt: (v) => fmtInt.format(v) }] });
 const clvChart = new Chart($("chart-clv"), { height: 260, time: false, categories: true, xLabel: "segment",
@@ -663,9 +665,72 @@ const clvDistChart = new Chart($("chart-clv-dist"), { height: 240, time: false, 
 const aliveChart = new Chart($("chart-alive"), { height: 240, time: false, categories: true, xLabel: "P(alive)", xFmt: String,
   series: [{ label: "customers", color: "--c5", bars: true, fmt: (v) => fmtInt.format(v) }] });
 
+// customerTxRow is one row of the purchase history; the CSV takes the
+// ISO event time and the plain amount.
+function customerTxRow(x) {
+  const tr = el("tr");
+  tr.dataset.id = x.transaction_id;
+  const time = el("td", fmtTime(x.event_time));
+  time.dataset.csv = x.event_time;
+  const amount = el("td", money(x.amount, x.currency, 2), "num");
+  amount.dataset.csv = String(x.amount);
+  tr.append(time, el("td", x.transaction_id), amount, el("td", x.currency), el("td", fmtInt.format(x.item_count), "num"),
+    el("td", x.channel), el("td", x.payment_method), el("td", x.risk.toFixed(2), "num"), el("td", x.decision, "decision-" + x.decision));
+  return tr;
+}
+
+// loadCustomerTx shows the first page of the customer's stored
+// transactions, or (more) the next older page below those shown.
+async function loadCustomerTx(id, more) {
+  const q = new URLSearchParams({ limit: "25" });
+  if (more && cu.txCursor) q.set("cursor", cu.txCursor);
+  let r;
+  try {
+    r = await getJSON("api/v1/customers/" + encodeURIComponent(id) + "/transactions?" + q);
+  } catch (e) {
+    $("cust-tx-sub").textContent = e.message;
+    return;
+  }
+  if (state.params.get("customer") !== id) return; // another customer was asked for meanwhile
+  const rows = r.transactions.map(customerTxRow);
+  if (more) {
+    $("cust-tx-body").append(...rows);
+  } else {
+    $("cust-tx-body").replaceChildren(...(rows.length ? rows : [emptyRow(9, "no transaction of " + id + " is stored (retention may have pruned them)")]));
+  }
+  cu.txID, cu.txCursor, cu.txPaged = id, r.next_cursor || null, more || false;
+  $("cust-tx-more").disabled = !cu.txCursor;
+  const n = $("cust-tx-body").querySelectorAll("tr[data-id]").length;
+  $("cust-tx-count").textContent = fmtInt.format(n) + " shown" + (cu.txCursor ? "; older ones remain" : "");
+  $("cust-tx-sub").textContent = "newest first, from the store";
+}
+$("cust-tx-more").addEventListener("click", () => { const id = state.params.get("customer"); if (id) loadCustomerTx(id, true); });
+
+// customerRisk describes the customer's stored alerts, asked of the
+// server (not the alerts this tab happened to load).
+async function customerRisk(id, dd) {
+  let r;
+  try {
+    r = await getJSON("api/v1/alerts?" + new URLSearchParams({ customer: id, limit: "20" }));
+  } catch (e) {
+    dd.textContent = e.message;
+    return;
+  }
+  const as = r.alerts;
+  if (!as.length) {
+    dd.textContent = "none stored";
+    return;
+  }
+  const n = (d) => as.filter((a) => a.decision === d).length;
+  const top = Math.max(...as.map((a) => a.risk));
+  dd.textContent = (r.next_cursor ? as.length + "+" : String(as.length)) + " alerts: " + n("decline") + " declined, " + n("review") + " in review; highest risk " +
+    top.toFixed(2) + "; latest " + as[0].decision + " " + as[0].risk.toFixed(2) + " at " + fmtTime(as[0].event_time);
+}
+
 async function showCustomer(id) {
   const box = $("cust-body");
   box.classList.toggle("hidden", !id);
+  $("cust-history").classList.toggle("hidden", !id);
   if (!id) return;
   $("cust-id").value = id;
   let c;
@@ -673,10 +738,11 @@ async function showCustomer(id) {
     c = await getJSON("api/v1/customers/" + encodeURIComponent(id));
   } catch (e) {
     box.replaceChildren(el("p", e.status === 404 ? "No purchase of " + id + " is stored: check the ID (customers look like c00001234)." : e.message, "error"));
+    $("cust-history").classList.add("hidden");
     return;
   }
   const dl = el("dl");
-  const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
+  const add = (k, v) => { const dd = el("dd", v); dl.append(el("dt", k), dd); return dd; };
   add("first seen", fmtTime(c.first_seen));
   add("last seen", fmtTime(c.last_seen));
   add("orders", fmtInt.format(c.orders));
@@ -684,16 +750,22 @@ async function showCustomer(id) {
   add("segment", c.rfm ? c.rfm.segment + " (RFM " + c.rfm.score + ")" : "not scored yet");
   add("CLV (12 months)", c.clv ? fmt2.format(c.clv.value) + ", alive " + fmtPct(c.clv.p_alive) : "no CLV model yet");
   add("cluster", c.cluster == null ? "–" : String(c.cluster));
-  const risk = fr.alerts.filter((a) => a.customer_id === id);
-  add("fraud alerts (loaded)", risk.length ? risk.map((a) => a.decision + " " + a.risk.toFixed(2)).join(", ") : "none");
+  const risk = add("fraud alerts", "…");
+  risk.id = "cust-risk";
   const recs = el("p", "recommendations: …");
+  recs.id = "cust-recs";
   const alerts = el("a", "alerts of this customer");
   alerts.href = "#/fraud?range=" + state.range + "&customer=" + encodeURIComponent(id);
   const products = el("a", "recommendations page");
   products.href = "#/products?range=" + state.range + "&customer=" + encodeURIComponent(id);
   box.replaceChildren(el("h3", id), dl, recs, products, document.createTextNode(" · "), alerts);
-  getJSON("api/v1/customers/" + encodeURIComponent(id) + "/recommendations?n=5").then((r) => {
-    recs.textContent = "recommendations (" + r.method + "): " + r.items.map((i) => i.item).join(", ");
+  customerRisk(id, risk);
+  // A refresh keeps the older pages the analyst opened.
+  if (!(cu.txID === id && cu.txPaged)) loadCustomerTx(id, false);
+  // preview: answered outside any A/B experiment, so looking at a
+  // customer records no exposure (docs/recommendations.md).
+  getJSON("api/v1/customers/" + encodeURIComponent(id) + "/recommendations?n=5&preview=true").then((r) => {
+    recs.textContent = "recommendations (" + r.method + ", preview outside experiments): " + (r.items.length ? r.items.map((i) => i.item).join(", ") : "none");
   }, (e) => { recs.textContent = "recommendations: " + e.message; });
 }
 
@@ -824,8 +896,10 @@ page("products", {
     $("recs-id").value = cust || "";
     $("sim-id").value = prod || "";
     if (cust) {
-      getJSON("api/v1/customers/" + encodeURIComponent(cust) + "/recommendations?n=10").then((r) => {
-        $("recs-sub").textContent = "by " + r.method + (r.variant ? ", variant " + r.variant + " of " + r.experiment : "") + "; model " + Math.round(r.model_age_seconds) + " s old";
+      // preview: the dashboard looks at a customer without exposing them
+      // to an A/B experiment (docs/recommendations.md).
+      getJSON("api/v1/customers/" + encodeURIComponent(cust) + "/recommendations?n=10&preview=true").then((r) => {
+        $("recs-sub").textContent = "by " + r.method + ", as outside experiments (a preview records no exposure); model " + Math.round(r.model_age_seconds) + " s old";
         itemRows($("recs-body"), r.items, "nothing to recommend");
       }, (e) => { $("recs-sub").textContent = e.message; });
     }

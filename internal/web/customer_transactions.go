@@ -1,0 +1,99 @@
+package web
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// CustomerTransactionJSON is one row of GET /api/v1/customers/{id}/transactions.
+type CustomerTransactionJSON struct {
+	TransactionID string    `json:"transaction_id"`
+	EventTime     time.Time `json:"event_time"`
+	Amount        float64   `json:"amount"`
+	AmountCents   int64     `json:"amount_cents"`
+	Currency      string    `json:"currency"`
+	// ItemCount is the number of item lines; Items the lines as stored.
+	ItemCount     int             `json:"item_count"`
+	Items         json.RawMessage `json:"items"`
+	Channel       string          `json:"channel"`
+	PaymentMethod string          `json:"payment_method"`
+	Risk          float64         `json:"risk"`
+	Decision      string          `json:"decision"`
+}
+
+// CustomerTransactionsResponse is the body of
+// GET /api/v1/customers/{id}/transactions.
+type CustomerTransactionsResponse struct {
+	CustomerID   string                    `json:"customer_id"`
+	Transactions []CustomerTransactionJSON `json:"transactions"`
+	// NextCursor, when present, is the cursor of the next (older) page;
+	// absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// customerTransactions serves a customer's stored transactions newest
+// first: ?limit=50&cursor=. An unknown customer has none (an empty list,
+// not 404: the history may be pruned by retention while the totals stay).
+func (h *analyticsAPI) customerTransactions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.CustomerTxFilter{CustomerID: r.PathValue("id")}
+	limit, cursor, err := listQuery(q, 50)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	f.Limit = limit
+	if cursor != "" {
+		c, ok := parseCustomerTxCursor(cursor)
+		if !ok {
+			WriteError(w, fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, cursor))
+			return
+		}
+		f.Before = &c
+	}
+	txs, err := h.a.CustomerTransactions(r.Context(), f)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	resp := CustomerTransactionsResponse{CustomerID: f.CustomerID, Transactions: make([]CustomerTransactionJSON, len(txs))}
+	for i, t := range txs {
+		items := json.RawMessage(t.ItemsJSON)
+		var lines []json.RawMessage
+		if json.Unmarshal(items, &lines) != nil {
+			items, lines = json.RawMessage("[]"), nil
+		}
+		resp.Transactions[i] = CustomerTransactionJSON{TransactionID: t.TransactionID, EventTime: t.EventTime,
+			Amount: float64(t.TotalCents) / 100, AmountCents: t.TotalCents, Currency: t.Currency, ItemCount: len(lines), Items: items,
+			Channel: t.Channel, PaymentMethod: t.PaymentMethod, Risk: round4(t.Risk), Decision: t.Decision}
+	}
+	if len(txs) == f.Limit {
+		last := txs[len(txs)-1]
+		resp.NextCursor = customerTxCursor(store.CustomerTxCursor{EventTime: last.EventTime, TransactionID: last.TransactionID})
+	}
+	WriteJSON(w, http.StatusOK, resp)
+}
+
+// customerTxCursor encodes the place of a transaction: its event time and ID.
+func customerTxCursor(c store.CustomerTxCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.EventTime.UTC().Format(time.RFC3339Nano) + " " + c.TransactionID))
+}
+
+func parseCustomerTxCursor(s string) (store.CustomerTxCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return store.CustomerTxCursor{}, false
+	}
+	at, id, ok := strings.Cut(string(b), " ")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if !ok || err != nil || id == "" {
+		return store.CustomerTxCursor{}, false
+	}
+	return store.CustomerTxCursor{EventTime: t, TransactionID: id}, true
+}

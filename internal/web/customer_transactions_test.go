@@ -1,0 +1,56 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// TestCustomerTransactionsAPI: alice's two stored purchases newest first,
+// paged by cursor, none of bob's, and the list's 400s.
+func TestCustomerTransactionsAPI(t *testing.T) {
+	t.Parallel()
+	ts := analyticsServer(t, false)
+	var all web.CustomerTransactionsResponse
+	getAnalyticsJSON(t, ts, "/api/v1/customers/alice/transactions", 200, &all)
+	if all.CustomerID != "alice" || len(all.Transactions) != 2 || all.NextCursor != "" {
+		t.Fatalf("alice's transactions = %+v", all)
+	}
+	x := all.Transactions[0]
+	jan := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+	if x.TransactionID != "t2" || !x.EventTime.Equal(jan.AddDate(0, 1, 0)) || x.Amount != 30.5 || x.AmountCents != 3050 || x.Currency != "EUR" ||
+		x.ItemCount != 1 || x.Channel != "web" || x.PaymentMethod != "card" || x.Decision != "approve" || x.Risk != 0 {
+		t.Fatalf("newest = %+v", x)
+	}
+	var items []map[string]any
+	if err := json.Unmarshal(x.Items, &items); err != nil || len(items) != 1 || items[0]["product_id"] != "P1" {
+		t.Fatalf("items = %s (%v)", x.Items, err)
+	}
+	if all.Transactions[1].TransactionID != "t1" {
+		t.Fatalf("older = %+v", all.Transactions[1])
+	}
+	var p1, p2 web.CustomerTransactionsResponse
+	getAnalyticsJSON(t, ts, "/api/v1/customers/alice/transactions?limit=1", 200, &p1)
+	if len(p1.Transactions) != 1 || p1.Transactions[0].TransactionID != "t2" || p1.NextCursor == "" {
+		t.Fatalf("first page = %+v", p1)
+	}
+	getAnalyticsJSON(t, ts, "/api/v1/customers/alice/transactions?limit=1&cursor="+url.QueryEscape(p1.NextCursor), 200, &p2)
+	if len(p2.Transactions) != 1 || p2.Transactions[0].TransactionID != "t1" {
+		t.Fatalf("second page = %+v", p2)
+	}
+	var none web.CustomerTransactionsResponse
+	getAnalyticsJSON(t, ts, "/api/v1/customers/nobody/transactions", 200, &none)
+	if none.Transactions == nil || len(none.Transactions) != 0 || none.NextCursor != "" {
+		t.Fatalf("an unknown customer's transactions = %+v, want an empty list", none)
+	}
+	for _, q := range []string{"limit=0", "limit=x", "cursor=x", "cursor=" + url.QueryEscape("not base64!")} {
+		body := getAnalyticsJSON(t, ts, "/api/v1/customers/alice/transactions?"+q, 400, nil)
+		if !strings.Contains(body, `"bad_request"`) {
+			t.Errorf("?%s: %s, want the bad_request error shape", q, body)
+		}
+	}
+}

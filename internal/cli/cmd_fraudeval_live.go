@@ -102,6 +102,12 @@ type fraudEvalLiveReport struct {
 	FPR            jsonNum            `json:"fpr"`
 	PerScenario    map[string]jsonNum `json:"per_scenario"`
 	ScenarioCounts map[string]int     `json:"scenario_counts"`
+	// FlaggedBy counts, per rule among the reasons of the flagged
+	// transactions' alerts ("forest" for the isolation forest's
+	// features), the flagged transactions and the fraudulent ones of them.
+	FlaggedBy map[string]ruleHit `json:"flagged_by"`
+	// Alerted is the flagged transactions with an alert (all of them).
+	Alerted int `json:"alerted"`
 
 	// Offline is fraud-eval's report of offline_records records of the
 	// same seed, fraud rate, bad rate and mix (null with
@@ -342,6 +348,7 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 	seen := map[string]bool{}
+	flaggedTx := map[string]bool{} // flagged ones: fraud?
 	flaggedBy := map[string]int{}
 	var tp, fp, legit int
 	for _, p := range parts {
@@ -358,6 +365,7 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 			flagged := tx.Decision == fraud.Review.String() || tx.Decision == fraud.Decline.String()
 			if flagged {
 				rep.Flagged++
+				flaggedTx[tx.TransactionID] = l.fraud
 			}
 			switch {
 			case l.fraud:
@@ -397,6 +405,9 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 			before = rows[len(rows)-1].ID
 		}
 	}
+	if err := t.flaggedBy(ctx, st, flaggedTx, rep); err != nil {
+		return nil, err
+	}
 	rep.GoodNotStored = rep.Good - rep.Scored
 	rep.Unaccounted = rep.Generated - rep.Stored - rep.Quarantined
 	rep.TruePos, rep.FalsePos = tp, fp
@@ -407,6 +418,57 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 		rep.PerScenario[s] = jsonNum(shareOf(flaggedBy[s], n))
 	}
 	return rep, nil
+}
+
+// flaggedBy counts the reasons of the flagged transactions' alerts.
+func (t *liveTruth) flaggedBy(ctx context.Context, st store.Store, flagged map[string]bool, rep *fraudEvalLiveReport) error {
+	rep.FlaggedBy = map[string]ruleHit{}
+	fs, ok := st.(store.Fraud)
+	if !ok {
+		return fmt.Errorf("store %T keeps no alerts", st)
+	}
+	for before := int64(0); ; {
+		alerts, err := fs.Alerts(ctx, store.AlertFilter{Since: t.started.Add(-time.Hour), BeforeID: before, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("reading the window's alerts: %w", err)
+		}
+		for _, a := range alerts {
+			isFraud, ok := flagged[a.TransactionID]
+			if !ok {
+				continue
+			}
+			delete(flagged, a.TransactionID) // once, whatever re-reads
+			rep.Alerted++
+			var reasons []struct {
+				Rule    string `json:"rule"`
+				Feature string `json:"feature"`
+			}
+			if err := json.Unmarshal(a.ReasonsJSON, &reasons); err != nil {
+				return fmt.Errorf("the reasons of the alert of %s: %w", a.TransactionID, err)
+			}
+			names := map[string]bool{}
+			for _, r := range reasons {
+				switch {
+				case r.Rule != "":
+					names[r.Rule] = true
+				case r.Feature != "":
+					names["forest"] = true
+				}
+			}
+			for n := range names {
+				h := rep.FlaggedBy[n]
+				h.Hits++
+				if isFraud {
+					h.Fraud++
+				}
+				rep.FlaggedBy[n] = h
+			}
+		}
+		if len(alerts) < 1000 {
+			return nil
+		}
+		before = alerts[len(alerts)-1].ID
+	}
 }
 
 // shareOf is a/b, NaN when b is 0 (null in JSON).
@@ -486,6 +548,21 @@ func printFraudEvalLive(w io.Writer, rep *fraudEvalLiveReport) error {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	if len(rep.FlaggedBy) > 0 {
+		b.WriteString("\n")
+		rules := make([]string, 0, len(rep.FlaggedBy))
+		for n := range rep.FlaggedBy {
+			rules = append(rules, n)
+		}
+		sort.Strings(rules)
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "live flagged by\ttransactions\tfraud\tprecision\t\n")
+		for _, n := range rules {
+			h := rep.FlaggedBy[n]
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t\n", n, h.Hits, h.Fraud, float64(h.Fraud)/float64(h.Hits))
+		}
+		tw.Flush()
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -48,6 +48,8 @@ func TestFraudEvalLive(t *testing.T) {
 		FPR               *float64            `json:"fpr"`
 		PerScenario       map[string]*float64 `json:"per_scenario"`
 		ScenarioCounts    map[string]int      `json:"scenario_counts"`
+		FlaggedBy         map[string]ruleHit  `json:"flagged_by"`
+		Alerted           int                 `json:"alerted"`
 		Offline           *struct {
 			Seed    int64    `json:"seed"`
 			Records int      `json:"records"`
@@ -97,6 +99,14 @@ func TestFraudEvalLive(t *testing.T) {
 	for s, n := range rep.ScenarioCounts {
 		if v := rep.PerScenario[s]; n > 0 && (v == nil || *v < 0 || *v > 1) {
 			t.Errorf("scenario %s: recall %v", s, v)
+		}
+	}
+	if rep.Alerted != rep.Flagged || len(rep.FlaggedBy) == 0 {
+		t.Errorf("%d flagged, %d of them with an alert, flagged by %v", rep.Flagged, rep.Alerted, rep.FlaggedBy)
+	}
+	for n, h := range rep.FlaggedBy {
+		if h.Hits == 0 || h.Hits > rep.Flagged || h.Fraud > h.Hits || h.Fraud > rep.TruePos {
+			t.Errorf("flagged by %s: %+v of %d flagged, %d fraud", n, h, rep.Flagged, rep.TruePos)
 		}
 	}
 	if rep.Offline == nil || rep.Offline.Records != 1000 || rep.Offline.Seed != rep.Seed || rep.Offline.Recall == nil {

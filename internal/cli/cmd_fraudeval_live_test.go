@@ -17,7 +17,7 @@ func TestFraudEvalLive(t *testing.T) {
 		t.Skip("runs the pipeline for 20 s")
 	}
 	var stdout, stderr bytes.Buffer
-	err := runFraudEval(context.Background(), []string{"--live", "20s", "--history", "3d", "--rate", "100", "--fraud-rate", "0.3",
+	err := runFraudEval(context.Background(), []string{"--live", "20s", "--history", "3d", "--rate", "100", "--fraud-rate", "0.5",
 		"--bad-rate", "0.02", "--offline-records", "1000", "--data-dir", t.TempDir(), "--json"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("fraud-eval --live: %v\nstderr:\n%s", err, stderr.String())
@@ -60,6 +60,7 @@ func TestFraudEvalLive(t *testing.T) {
 		t.Fatalf("decoding %q: %v", stdout.String(), err)
 	}
 	out := stdout.String()
+	t.Logf("report: %s", out)
 
 	// Every live record is accounted for.
 	if rep.Generated == 0 || rep.Good+rep.Bad != rep.Generated {

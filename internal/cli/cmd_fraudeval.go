@@ -74,7 +74,11 @@ func (n jsonNum) MarshalJSON() ([]byte, error) {
 // recall, false-positive rate, PR-AUC and ROC-AUC, recall at a 1%
 // false-positive rate, and recall per fraud scenario.
 func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if liveRequested(args) {
+		return runFraudEvalLive(ctx, args, stdout, stderr)
+	}
 	fs := newFlagSet("fraud-eval", stderr)
+	fs.Duration("live", 0, "measure run's pipeline instead, for this long after its backfill is stored, against the generator's truth (fraud-eval --live 1m -h lists its flags)")
 	count := fs.Int("count", 100_000, "records to generate; the first --train-fraction of them train the isolation forest, the rest are measured")
 	seed := fs.Int64("seed", 42, "seed of the generator and the forest (the default rules were tuned on seeds 1-3)")
 	fraudRate := fs.Float64("fraud-rate", 0, "share of fraudulent records; 0 means the generator's default (0.01), negative none")

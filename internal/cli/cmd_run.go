@@ -39,6 +39,38 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runShop(ctx, args, stdout, stderr, nil)
+}
+
+// runHooks let another command run run's pipeline, as run wires it, and
+// watch it: fraud-eval --live. Every field may be nil.
+type runHooks struct {
+	// sink wraps the generator's sink (the embedded broker's topic, with
+	// the labels and the simulated site) once the pipeline has started.
+	sink func(next generate.Sink, info runInfo) generate.Sink
+	// backfillStored is called once when the history backfill is stored,
+	// or before the first record when there is none, from a goroutine
+	// of run's.
+	backfillStored func()
+	// drained is called with the store once the generator has stopped
+	// and the pipeline has committed what it could within the shutdown
+	// grace, before the store closes; its error is run's.
+	drained func(ctx context.Context, st store.Store) error
+}
+
+// runInfo is what runHooks.sink learns of the run.
+type runInfo struct {
+	brokers []string        // the embedded broker's addresses
+	gcfg    generate.Config // the generator's
+	rate    float64         // --rate
+	history string          // --history (0 when resuming)
+}
+
+// runShop is run, with hooks (nil for run itself).
+func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks *runHooks) error {
+	if hooks == nil {
+		hooks = &runHooks{}
+	}
 	fs := newFlagSet("run", stderr)
 	var lf logFlags
 	var pf processFlags
@@ -327,8 +359,18 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		genSink = generate.WithLabels(genSink, ks.labels(pf.labelsTopic), sched)
 	}
+	if hooks.sink != nil {
+		h := *historyFlag
+		if history == 0 {
+			h = "0"
+		}
+		genSink = hooks.sink(genSink, runInfo{brokers: brokers, gcfg: gcfg, rate: *rate, history: h})
+	}
 	genDone := make(chan error, 1)
 	go func() {
+		if history == 0 && hooks.backfillStored != nil {
+			hooks.backfillStored()
+		}
 		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history,
 			Progress: loading.progress,
 			HistoryDone: func(n int64) {
@@ -339,6 +381,9 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 				go func() {
 					if err := waitBackfillStored(gctx, brokers, st, pf.group, bus.TopicTransactions); err == nil {
 						loading.backfillStored(time.Now())
+						if hooks.backfillStored != nil {
+							hooks.backfillStored()
+						}
 					}
 				}()
 			}})
@@ -377,6 +422,11 @@ func runEverything(ctx context.Context, args []string, stdout, stderr io.Writer)
 	stopPipe()
 	err = g.Wait()
 	<-progressDone
+	if hooks.drained != nil {
+		if herr := hooks.drained(context.WithoutCancel(ctx), st); herr != nil {
+			return herr
+		}
+	}
 	sum, serr := st.Summary(context.WithoutCancel(ctx))
 	if serr == nil {
 		var rev []string

@@ -27,6 +27,9 @@ type Config struct {
 	// BadRate is the generator's share of bad records, which the quality
 	// checks quarantine before scoring. Defaults to 0.
 	BadRate float64
+	// FraudMix is the generator's share of each fraud scenario; nil for
+	// its default.
+	FraudMix map[string]float64
 	// Customers is the generator's customer base. Defaults to the
 	// generator's default.
 	Customers int
@@ -138,6 +141,7 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 		FraudRate: cfg.FraudRate,
 		BadRate:   cfg.BadRate,
 		Customers: cfg.Customers,
+		FraudMix:  cfg.FraudMix,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("evaluating fraud scoring: %w", err)

@@ -33,7 +33,7 @@ const (
 )
 
 // runRetention is `shopstream run`'s default ages: the demo shop streams
-// 50 transactions/s after a backfill of 540 days of event-time history,
+// 10 transactions/s after a backfill of 540 days of event-time history,
 // so what grows by the minute (per-minute windows, delivered outbox
 // messages, alerts and quarantined records, all by processing time) is
 // kept as long as the dashboard shows it, and raw transactions, which the

@@ -242,8 +242,8 @@ func CustomerOf(a *store.CustomerAnalytics) Customer {
 // those who bought on the fewest days.
 func ScoreNotes(sc *store.ScoreCounts, empty []string) []string {
 	notes := []string{}
-	if sc == nil || sc.Customers == 0 {
-		return notes
+	if sc == nil || sc.Customers == 0 || len(empty) == 0 {
+		return notes // a score unused while every segment has customers says nothing a reader needs
 	}
 	pct := func(n int64) string { return fmt.Sprintf("%.0f%%", 100*float64(n)/float64(sc.Customers)) }
 	for _, d := range []struct {
@@ -268,7 +268,7 @@ func ScoreNotes(sc *store.ScoreCounts, empty []string) []string {
 		}
 		notes = append(notes, "No customer scores "+strings.Join(missing, " or ")+": "+why+".")
 	}
-	if len(notes) > 0 && len(empty) > 0 {
+	if len(notes) > 0 {
 		notes = append(notes, "So these segments are empty: "+strings.Join(empty, ", ")+".")
 	}
 	return notes

@@ -71,8 +71,11 @@ func TestScoreNotes(t *testing.T) {
 		n[1] != "So these segments are empty: Champions, New." {
 		t.Fatalf("R = 5 missing: notes %q", n)
 	}
-	n = ScoreNotes(&store.ScoreCounts{Customers: 100, R: full, F: [5]int64{0, 45, 15, 20, 20}, M: [5]int64{20, 20, 0, 40, 20}, NewestDay: 3, LeastFrequency: 45}, nil)
-	if len(n) != 2 || !strings.Contains(n[0], "F = 1: 45% of the customers (45) bought on the fewest days") ||
+	if n := ScoreNotes(&store.ScoreCounts{Customers: 100, R: full, F: [5]int64{20, 0, 40, 20, 20}, M: full}, nil); len(n) != 0 {
+		t.Fatalf("F = 2 unused but no segment empty: notes %q, want none", n)
+	}
+	n = ScoreNotes(&store.ScoreCounts{Customers: 100, R: full, F: [5]int64{0, 45, 15, 20, 20}, M: [5]int64{20, 20, 0, 40, 20}, NewestDay: 3, LeastFrequency: 45}, []string{"New", "Promising"})
+	if len(n) != 3 || !strings.Contains(n[0], "F = 1: 45% of the customers (45) bought on the fewest days") ||
 		!strings.HasPrefix(n[1], "No customer scores M = 3: ties across the quintile boundaries") {
 		t.Fatalf("F = 1 and M = 3 missing: notes %q", n)
 	}

@@ -208,13 +208,20 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	}
 	defer st.Close()
 	// A restart on the same data must not replay the same transaction ids,
-	// nor backfill history again.
+	// nor backfill history again; but its customers must be the stored
+	// ones, with their devices, cards and countries: the seed stays, and
+	// the transactions' sequence starts beyond every earlier run's (each
+	// generated fewer than 2^32 records, and the stored count grows
+	// between restarts). With the seed moved on, every returning customer
+	// came back on a new device to a new country, and the alert rate
+	// went from 3% to 7% at once (new_device_new_destination,
+	// account_takeover).
 	var resumed int64
 	if sum, err := st.Summary(ctx); err == nil && sum.TransactionsTotal > 0 {
 		resumed = sum.TransactionsTotal + sum.QuarantinedTotal
-		gcfg.Seed += resumed
+		gcfg.SeqBase = uint64(resumed) << 32
 		history = 0
-		logger.Info("resuming on existing data; generator seed moved on, no history backfill", "seed", gcfg.Seed)
+		logger.Info("resuming on existing data: the same customers, new transaction ids, no history backfill", "seq_base", gcfg.SeqBase)
 	}
 	// The simulated site: a share of the buyers is shown recommendations,
 	// and the generator's customers respond to what they were shown.
@@ -236,9 +243,23 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	if resumed > 0 && gcfg.Lifecycle != nil {
 		// The base grows by acquisition: rebuild one, without sending its
 		// history again, so that live buyers are not all newcomers.
+		// From where the stored history began, as the first run's
+		// backfill did: the customers are drawn in the same order, so
+		// each stored customer comes back with their own devices, cards
+		// and countries.
 		h, _ := parseDayDuration(*historyFlag)
 		now := time.Now()
-		gen.Warm(now.Add(-h), now)
+		from := now.Add(-h)
+		if fs, ok := any(st).(interface {
+			FirstEventTime(context.Context) (*time.Time, error)
+		}); ok {
+			if t, err := fs.FirstEventTime(ctx); err != nil {
+				logger.Warn("the stored history's start is unknown: the rebuilt customers differ from the stored ones", "err", err)
+			} else if t != nil {
+				from = *t
+			}
+		}
+		gen.Warm(from, now)
 	}
 	// 32 MiB per partition keeps a long run's memory flat; retention never
 	// deletes what the processor has not committed to the group. Disk is

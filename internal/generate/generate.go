@@ -78,6 +78,13 @@ type Config struct {
 	Customers int
 	// Products is the size of the catalogue, at least 50. Defaults to 2,000.
 	Products int
+	// SeqBase is where the transactions' sequence numbers start, which
+	// with the seed make their IDs. A generator restarted over the
+	// records of an earlier one with the same seed (`shopstream run` on
+	// its stored data) starts beyond them: its transaction IDs are new,
+	// while its customers, their devices, cards and countries are the
+	// ones stored. 0 for a fresh stream.
+	SeqBase uint64
 	// FraudRate is the share of good records that are fraud. Defaults to
 	// 0.01 when zero; set it below zero for no fraud. At most 0.5.
 	FraudRate float64
@@ -326,6 +333,7 @@ func New(cfg Config) (*Generator, error) {
 		r:           newRand(cfg.Seed, streamEvents),
 		startGiven:  startGiven,
 		idKey:       mix64(uint64(cfg.Seed) ^ 0x5bd1e995),
+		seq:         cfg.SeqBase,
 		buf:         make([]byte, 0, 4096),
 		marketCum:   cumulative(geo.marketW),
 		seasonHour:  math.MinInt64,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
+	"github.com/shopstream/shopstream/internal/event"
 )
 
 // lifecycleHistory runs a Lifecycle shop through days of history on the
@@ -147,4 +148,66 @@ func TestLifecycleLiveShare(t *testing.T) {
 			orders, firsts, again = 0, 0, 0
 		}
 	}
+}
+
+// TestRestartKeepsCustomers: a generator restarted with the same seed and
+// a sequence base beyond the first one's records (run on its stored
+// data) warms up the same customers, who come back on the devices and to
+// the countries the first one used, in transactions with new IDs.
+func TestRestartKeepsCustomers(t *testing.T) {
+	t.Parallel()
+	l := DemoLifecycle
+	l.NewPerDay = 40
+	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	end := start.AddDate(0, 0, 120)
+	first := newGen(t, Config{Seed: 5, Customers: 1_000_000, Lifecycle: &l, Start: start})
+	ids := map[string]bool{}
+	seen := map[string]map[string]bool{} // customer -> device_id|shipping country
+	var n uint64
+	for first.peekTime() < end.UnixMilli() {
+		rec := first.Next()
+		n++
+		if rec.Bad != "" || rec.Fraud {
+			continue
+		}
+		ids[rec.TransactionID] = true
+		tx := decodeTx(t, rec)
+		k := string(rec.Key)
+		if seen[k] == nil {
+			seen[k] = map[string]bool{}
+		}
+		seen[k][tx.DeviceID+"|"+tx.ShippingCountry] = true
+	}
+	again := newGen(t, Config{Seed: 5, Customers: 1_000_000, Lifecycle: &l, SeqBase: n << 32})
+	again.Warm(start, end.Add(time.Hour))
+	var returning, known int
+	for i := range 5000 {
+		rec := again.NextAt(end.Add(time.Hour + time.Duration(i)*time.Second))
+		if rec.Bad != "" || rec.Fraud {
+			continue
+		}
+		if ids[rec.TransactionID] {
+			t.Fatalf("restarted: transaction id %s was the first generator's", rec.TransactionID)
+		}
+		tx := decodeTx(t, rec)
+		if s := seen[string(rec.Key)]; s != nil {
+			returning++
+			if s[tx.DeviceID+"|"+tx.ShippingCountry] {
+				known++
+			}
+		}
+	}
+	if returning < 1000 || float64(known) < 0.7*float64(returning) {
+		t.Fatalf("restarted: %d orders by stored customers, %d of them on a device and to a country seen before; want most", returning, known)
+	}
+	t.Logf("%d orders by stored customers, %d on a known device and country", returning, known)
+}
+
+func decodeTx(t *testing.T, rec Record) event.Transaction {
+	t.Helper()
+	var tx event.Transaction
+	if err := event.Decode(rec.Value, &tx); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

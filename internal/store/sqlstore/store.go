@@ -542,3 +542,14 @@ func (s *Store) RecentTransactions(ctx context.Context, partition int32, fromOff
 			return err
 		}, func() error { return fn(&t) })
 }
+
+// FirstEventTime returns the earliest event time of the stored
+// transactions, nil when none is stored: where `shopstream run`'s history
+// began, so that a run restarted on its data rebuilds the same customers.
+func (s *Store) FirstEventTime(ctx context.Context) (*time.Time, error) {
+	var t *time.Time
+	if err := s.d.DB().QueryRow(ctx, `SELECT min(event_time) FROM transactions`).Scan(&t); err != nil {
+		return nil, fmt.Errorf("reading the first event time: %w", err)
+	}
+	return utcp(t), nil
+}

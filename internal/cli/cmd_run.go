@@ -260,6 +260,15 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 			}
 		}
 		gen.Warm(from, now)
+		if mc, ok := any(st).(interface {
+			MaxCustomerID(context.Context) (string, error)
+		}); ok {
+			if last, err := mc.MaxCustomerID(ctx); err != nil {
+				logger.Warn("the stored customers' last number is unknown: newcomers may take stored customers' numbers", "err", err)
+			} else {
+				gen.ContinueCustomers(last)
+			}
+		}
 	}
 	// 32 MiB per partition keeps a long run's memory flat; retention never
 	// deletes what the processor has not committed to the group. Disk is

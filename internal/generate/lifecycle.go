@@ -179,6 +179,19 @@ func (g *Generator) pickLive(ms int64) int {
 	return g.pickCustomer(ms)
 }
 
+// ContinueCustomers makes the customers and fraud accounts made from now
+// on take numbers after the customer ID last (as the records name them,
+// "c00012345"), when it is higher than the last number handed out. A shop
+// restarted on stored data warms up the customers its history made, but
+// not those its earlier run acquired live, whose numbers a newcomer must
+// not take (the store knows them, so a newcomer's first order looked like
+// a young account's second). IDs of another form are ignored.
+func (g *Generator) ContinueCustomers(last string) {
+	if n, ok := parseNumber(last, 'c'); ok && uint32(n) > g.nextID {
+		g.nextID = uint32(n)
+	}
+}
+
 // Warm runs the simulated shop from from to to without emitting anything,
 // so that a shop restarted on stored data (which must not backfill its
 // history again) still has a customer base with its history to draw live

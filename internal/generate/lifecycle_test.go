@@ -211,3 +211,36 @@ func decodeTx(t *testing.T, rec Record) event.Transaction {
 	}
 	return tx
 }
+
+// TestContinueCustomers: after ContinueCustomers, newcomers take numbers
+// after the one given, never one at or below it; a lower one or another
+// form changes nothing.
+func TestContinueCustomers(t *testing.T) {
+	t.Parallel()
+	l := DemoLifecycle
+	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	g := newGen(t, Config{Seed: 5, Customers: 1_000_000, Lifecycle: &l})
+	g.Warm(start, start.AddDate(0, 0, 30))
+	warmed := g.nextID
+	g.ContinueCustomers("erased-0123456789abcdef")
+	g.ContinueCustomers("c00000001")
+	if g.nextID != warmed {
+		t.Fatalf("last number %d after a pseudonym and a lower id, want %d", g.nextID, warmed)
+	}
+	g.ContinueCustomers("c00900000")
+	seen := map[string]bool{}
+	for i := range 20000 {
+		rec := g.NextAt(start.AddDate(0, 0, 30).Add(time.Duration(i) * 100 * time.Millisecond))
+		if rec.Bad != "" {
+			continue
+		}
+		if n, ok := parseNumber(string(rec.Key), 'c'); ok && n > uint64(warmed) && n <= 900000 {
+			t.Fatalf("a newcomer took %s, at or below c00900000", rec.Key)
+		} else if ok && n > 900000 {
+			seen[string(rec.Key)] = true
+		}
+	}
+	if len(seen) < 100 {
+		t.Fatalf("%d newcomers after c00900000, want many", len(seen))
+	}
+}

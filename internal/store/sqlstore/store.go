@@ -553,3 +553,18 @@ func (s *Store) FirstEventTime(ctx context.Context) (*time.Time, error) {
 	}
 	return utcp(t), nil
 }
+
+// MaxCustomerID returns the greatest stored customer ID starting with "c"
+// in byte order
+// ("" when none): with the generator's zero-padded numbers, the last one
+// handed out.
+func (s *Store) MaxCustomerID(ctx context.Context) (string, error) {
+	var id *string
+	if err := s.d.DB().QueryRow(ctx, `SELECT max(customer_id) FROM customers WHERE customer_id >= 'c' AND customer_id < 'd'`).Scan(&id); err != nil {
+		return "", fmt.Errorf("reading the greatest customer id: %w", err)
+	}
+	if id == nil {
+		return "", nil
+	}
+	return *id, nil
+}

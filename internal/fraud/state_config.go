@@ -29,7 +29,9 @@ type StateConfig struct {
 	HighRiskCategories []string
 	// CustomerIdle is how long a customer's history is kept after their
 	// last purchase before Expire forgets it. It must be at least 24h, the
-	// longest window. Defaults to 90 days.
+	// longest window. Defaults to 365 days: a customer back after months is
+	// not a new account (at 90 days, 45% of the new-account rules' alerts
+	// in a live run were on customers idle longer than that).
 	CustomerIdle time.Duration
 	// MaxCustomers is the most customers the state keeps: beyond, the
 	// customer whose latest purchase is the oldest (in event time) is
@@ -50,7 +52,7 @@ func (c StateConfig) WithDefaults() StateConfig {
 		c.HighRiskCategories = DefaultHighRiskCategories
 	}
 	if c.CustomerIdle == 0 {
-		c.CustomerIdle = 90 * 24 * time.Hour
+		c.CustomerIdle = 365 * 24 * time.Hour
 	}
 	if c.MaxCustomers == 0 {
 		c.MaxCustomers = 500_000

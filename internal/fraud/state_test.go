@@ -389,7 +389,7 @@ func TestExpire(t *testing.T) {
 	t.Parallel()
 	s := testState(t)
 	feed(s,
-		txn{cust: "old", at: -100 * 24 * time.Hour, card: "411111/0001", device: "d-old", ip: "1.0.0.1"},
+		txn{cust: "old", at: -400 * 24 * time.Hour, card: "411111/0001", device: "d-old", ip: "1.0.0.1"},
 		txn{cust: "recent", at: -30 * time.Hour, card: "411111/0002", device: "d-recent", ip: "1.0.0.2"},
 		txn{cust: "now", at: 0, card: "411111/0003", device: "d-now", ip: "1.0.0.3"},
 	)
@@ -420,7 +420,7 @@ func TestStateConfig(t *testing.T) {
 		t.Errorf("NewState with MaxCustomers -2: %v", err)
 	}
 	c := StateConfig{}.WithDefaults()
-	if c.CustomerIdle != 90*24*time.Hour || len(c.HighRiskCategories) == 0 || c.MaxCustomers != 500_000 || c.MaxEntities != 500_000 {
+	if c.CustomerIdle != 365*24*time.Hour || len(c.HighRiskCategories) == 0 || c.MaxCustomers != 500_000 || c.MaxEntities != 500_000 {
 		t.Errorf("defaults: %+v", c)
 	}
 }

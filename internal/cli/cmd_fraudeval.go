@@ -135,27 +135,7 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	out := fraudEvalReport{
-		Seed: *seed, Records: rep.Records, Quarantined: rep.Quarantined, Trained: rep.Trained,
-		Scored: rep.Scored, Fraud: rep.Fraud,
-		ReviewAt: jsonNum(rep.ReviewAt), Precision: jsonNum(rep.Precision), Recall: jsonNum(rep.Recall),
-		FPR: jsonNum(rep.FPR), PRAUC: jsonNum(rep.PRAUC), ROCAUC: jsonNum(rep.ROCAUC),
-		RecallAt1pctFPR: jsonNum(rep.RecallAtFPR), ThresholdAt1pctFPR: jsonNum(rep.ThresholdAtFPR),
-		RulesRecallAt1pctFPR: jsonNum(rep.RulesRecallAtFPR), ModelRecallAt1pctFPR: jsonNum(rep.ModelRecallAtFPR),
-		ModelROCAUC:          jsonNum(rep.ModelROCAUC),
-		PerScenario:          map[string]jsonNum{},
-		PerScenarioAt1pctFPR: map[string]jsonNum{},
-		ScenarioCounts:       map[string]int{},
-		RuleHits:             map[string]ruleHit{},
-	}
-	for name, s := range rep.Scenarios {
-		out.PerScenario[name] = jsonNum(s.Recall)
-		out.PerScenarioAt1pctFPR[name] = jsonNum(s.RecallAtFPR)
-		out.ScenarioCounts[name] = s.Count
-	}
-	for name, h := range rep.RuleHits {
-		out.RuleHits[name] = ruleHit{Hits: h.Hits, Fraud: h.Fraud}
-	}
+	out := offlineReport(rep, *seed)
 	if *asJSON {
 		b, err := json.Marshal(out)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/evaluate"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/fraud/eval"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -411,11 +412,10 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 	rep.GoodNotStored = rep.Good - rep.Scored
 	rep.Unaccounted = rep.Generated - rep.Stored - rep.Quarantined
 	rep.TruePos, rep.FalsePos = tp, fp
-	rep.Precision = jsonNum(shareOf(tp, tp+fp))
-	rep.Recall = jsonNum(shareOf(tp, rep.ScoredFraud))
-	rep.FPR = jsonNum(shareOf(fp, legit))
+	c := eval.Confusion{TP: tp, FP: fp, TN: legit - fp, FN: rep.ScoredFraud - tp}
+	rep.Precision, rep.Recall, rep.FPR = jsonNum(c.Precision()), jsonNum(c.Recall()), jsonNum(c.FPR())
 	for s, n := range rep.ScenarioCounts {
-		rep.PerScenario[s] = jsonNum(shareOf(flaggedBy[s], n))
+		rep.PerScenario[s] = jsonNum(eval.Confusion{TP: flaggedBy[s], FN: n - flaggedBy[s]}.Recall())
 	}
 	return rep, nil
 }
@@ -469,14 +469,6 @@ func (t *liveTruth) flaggedBy(ctx context.Context, st store.Store, flagged map[s
 		}
 		before = alerts[len(alerts)-1].ID
 	}
-}
-
-// shareOf is a/b, NaN when b is 0 (null in JSON).
-func shareOf(a, b int) float64 {
-	if b == 0 {
-		return math.NaN()
-	}
-	return float64(a) / float64(b)
 }
 
 // offlineReport is fraud-eval's JSON report of rep.

@@ -242,32 +242,24 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	}
 	if resumed > 0 && gcfg.Lifecycle != nil {
 		// The base grows by acquisition: rebuild one, without sending its
-		// history again, so that live buyers are not all newcomers.
-		// From where the stored history began, as the first run's
-		// backfill did: the customers are drawn in the same order, so
-		// each stored customer comes back with their own devices, cards
-		// and countries.
+		// history again, so that live buyers are not all newcomers, from
+		// where the stored history began, as the first run's backfill did:
+		// the customers are drawn in the same order, so each stored
+		// customer comes back with their own devices, cards and countries.
+		// Newcomers then take numbers after the stored customers'.
 		h, _ := parseDayDuration(*historyFlag)
 		now := time.Now()
 		from := now.Add(-h)
-		if fs, ok := any(st).(interface {
-			FirstEventTime(context.Context) (*time.Time, error)
-		}); ok {
-			if t, err := fs.FirstEventTime(ctx); err != nil {
-				logger.Warn("the stored history's start is unknown: the rebuilt customers differ from the stored ones", "err", err)
-			} else if t != nil {
-				from = *t
-			}
+		if t, err := st.FirstEventTime(ctx); err != nil {
+			logger.Warn("the stored history's start is unknown: the rebuilt customers differ from the stored ones", "err", err)
+		} else if t != nil {
+			from = *t
 		}
 		gen.Warm(from, now)
-		if mc, ok := any(st).(interface {
-			MaxCustomerID(context.Context) (string, error)
-		}); ok {
-			if last, err := mc.MaxCustomerID(ctx); err != nil {
-				logger.Warn("the stored customers' last number is unknown: newcomers may take stored customers' numbers", "err", err)
-			} else {
-				gen.ContinueCustomers(last)
-			}
+		if last, err := st.MaxCustomerID(ctx); err != nil {
+			logger.Warn("the stored customers' last number is unknown: newcomers may take stored customers' numbers", "err", err)
+		} else {
+			gen.ContinueCustomers(last)
 		}
 	}
 	// 32 MiB per partition keeps a long run's memory flat; retention never

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ManyWindowsInOneBatch", testManyWindows},
 		{"RecentTransactions", testRecent},
 		{"EmptyStore", testEmpty},
+		{"ResumePoints", testResumePoints},
 		{"Outbox", testOutbox},
 		{"Rejected", testRejected},
 		{"QuarantineTakesAnything", testQuarantineTakesAnything},
@@ -856,5 +857,44 @@ func testRevenuePerCurrency(t *testing.T, s store.Store) {
 	}
 	if sum.TransactionsTotal != 4 {
 		t.Fatalf("transactions = %d, want 4", sum.TransactionsTotal)
+	}
+}
+
+// testResumePoints: where a restarted `run` resumes from: the earliest
+// stored event time, and the greatest stored customer id of the
+// generator's form ("c" and digits), an erased customer's pseudonym left
+// out; nil and "" on an empty store.
+func testResumePoints(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r, ok := s.(interface {
+		FirstEventTime(context.Context) (*time.Time, error)
+		MaxCustomerID(context.Context) (string, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no FirstEventTime and MaxCustomerID", s)
+	}
+	if first, err := r.FirstEventTime(ctx); err != nil || first != nil {
+		t.Fatalf("empty store: first event time %v, %v; want nil", first, err)
+	}
+	if last, err := r.MaxCustomerID(ctx); err != nil || last != "" {
+		t.Fatalf("empty store: last customer %q, %v; want none", last, err)
+	}
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	p := store.Part{Partition: 0, From: 0, To: 3, Txs: []store.Tx{
+		Tx("a", "c00000007", t0.Add(time.Hour), 100, 0, 0),
+		Tx("b", "c00000012", t0, 100, 0, 1),
+		Tx("c", "zed", t0.Add(2*time.Hour), 100, 0, 2),
+	}}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{p}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.(store.Privacy).EraseCustomer(ctx, "c00000012", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := r.FirstEventTime(ctx); err != nil || first == nil || !first.Equal(t0) {
+		t.Fatalf("first event time %v, %v; want %v", first, err, t0)
+	}
+	if last, err := r.MaxCustomerID(ctx); err != nil || last != "c00000007" {
+		t.Fatalf("last customer %q, %v; want c00000007 (the erased c00000012 is a pseudonym now, zed another form)", last, err)
 	}
 }

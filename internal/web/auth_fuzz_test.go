@@ -55,6 +55,13 @@ var fuzzAPISeeds = []struct{ method, path, body string }{
 	{"POST", "/api/v1/tokens", `{"name":"n","role":"viewer"}`},
 	{"DELETE", "/api/v1/tokens/1", ""},
 	{"GET", "/api/v1/audit?limit=2&before_id=9", ""},
+	{"GET", "/api/v1/customers/alice/transactions?limit=2&cursor=MjAyNi0wMS0wMVQwMDowMDowMFogYQ", ""},
+	{"GET", "/api/v1/customers/alice/transactions?limit=x&cursor=%%%", ""},
+	{"GET", "/api/v1/alerts?customer=alice&limit=3", ""},
+	{"GET", "/api/v1/customers/c1/recommendations?n=3&preview=true", ""},
+	{"GET", "/api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=2026-01-01T00:00:00Z", ""},
+	{"GET", "/api/v1/metrics/histograms?quantile=2&since=never&until=-1", ""},
+	{"GET", "/api/v1/fraud/cost?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z", ""},
 }
 
 // fuzzEnv is FuzzAPI's server: every component's routes over the fraud

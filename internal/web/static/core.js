@@ -148,11 +148,14 @@ function axisSize(self, values, axisIdx, cycleNum) {
   if (cycleNum > 1) return axis._size;
   const least = axis.side === 3 && self.axes[0].scale === "x" && self.scales.x.time ? 56 : 0;
   let size = axis.ticks.size + axis.gap;
-  const longest = (values || []).reduce((a, v) => (v != null && String(v).length > a.length ? String(v) : a), "");
-  if (longest !== "") {
-    self.ctx.font = axis.font[0];
-    size += self.ctx.measureText(longest).width / devicePixelRatio;
-  }
+  // The widest label as drawn: every one measured (the longest string
+  // need not be the widest), in the axis's font, whose size uPlot scaled
+  // by its pixel ratio (font[1] of font[2] CSS px), which may lag
+  // devicePixelRatio.
+  self.ctx.font = axis.font[0];
+  let widest = 0;
+  for (const v of values || []) if (v != null) widest = Math.max(widest, self.ctx.measureText(String(v)).width);
+  size += widest / (axis.font[1] / axis.font[2] || devicePixelRatio);
   return Math.max(least, Math.ceil(size) + 4);
 }
 
@@ -181,7 +184,8 @@ function lonePoints(u, si, show) {
 
 // Chart draws series over time in a .chart element. spec: {height, series:
 // [{label, color, scale, fmt, bars, fill}], scales: {name: {min, max}},
-// axes: [{scale, fmt, side}], time (default true)}. The legend shows the
+// axes: [{scale, fmt, side}], time (default true), bin (a histogram's bin
+// width, for the bars' x range)}. The legend shows the
 // value under the cursor, and the latest value when the cursor is away.
 class Chart {
   constructor(elem, spec) {
@@ -244,6 +248,19 @@ class Chart {
     }
     const scales = { x: { time } };
     if (spec.categories) scales.x.range = (u) => [-0.5, Math.max(1, u.data[0].length) - 0.5];
+    else if (!time && spec.series.some((s) => s.bars)) {
+      // A histogram's bars are centred on their x: the range reaches half
+      // a bin (spec.bin, or the closest two xs) past the outer ones, so
+      // that they are drawn whole, not cut in half at the plot's edges.
+      scales.x.range = (u, min, max) => {
+        if (min == null || max == null) return [0, 1];
+        const xs = u.data[0];
+        let bin = spec.bin || Infinity;
+        for (let i = 1; i < xs.length; i++) if (xs[i] > xs[i - 1]) bin = Math.min(bin, xs[i] - xs[i - 1]);
+        if (!Number.isFinite(bin)) bin = 1;
+        return [min - bin / 2, max + bin / 2];
+      };
+    }
     for (const [k, v] of Object.entries(spec.scales || {})) scales[k] = v;
     for (const a of spec.axes || [{ scale: "y" }]) {
       if (!scales[a.scale]) scales[a.scale] = { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.1)] };

@@ -298,7 +298,7 @@ function fillStatus(td, a) {
   }
 }
 
-const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLabel: "risk", xFmt: (v) => v.toFixed(2),
+const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLabel: "risk", xFmt: (v) => v.toFixed(2), bin: 0.05,
   series: [{ label: "alerts", color: "--c3", bars: true, fmt: (v) => fmtInt.format(v) }] });
 
 const shownAlerts = () => fr.alerts.filter((a) => !state.params.get("customer") || a.customer_id === state.params.get("customer"));

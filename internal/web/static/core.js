@@ -376,12 +376,38 @@ function connect() {
       if (kind === "ready") live.ready = d;
       if (kind === "end") { live.connected = false; es.close(); setTimeout(connect, 2000); }
       freshness();
-      if (state.refresh !== "live" && kind !== "ready") return;
-      for (const fn of live.handlers[kind] || []) {
-        try { fn(d); } catch (e) { console.error(e); }
+      if (state.refresh !== "live") {
+        // The first state shows (a paused link opened still has its
+        // totals); later ones wait.
+        if (snapshotKinds.includes(kind)) {
+          if (live.shown[kind]) live.pending[kind] = d; else deliver(kind, d);
+        }
+        return;
       }
+      deliver(kind, d);
     });
   }
+}
+
+// snapshotKinds are the events that carry a whole state, not a change.
+// Under a refresh interval the latest of each waits in live.pending and
+// reaches the panels at each refresh (the other kinds' changes come with
+// the range loaded again); paused, they wait until the refresh resumes.
+const snapshotKinds = ["summary", "ready", "quality"];
+live.pending = {};
+live.shown = {};
+
+function deliver(kind, d) {
+  live.shown[kind] = true;
+  for (const fn of live.handlers[kind] || []) {
+    try { fn(d); } catch (e) { console.error(e); }
+  }
+}
+
+function flushPending() {
+  const p = live.pending;
+  live.pending = {};
+  for (const k of snapshotKinds) if (p[k]) deliver(k, p[k]);
 }
 
 // freshness sets the indicator from the connection, readiness and whether
@@ -480,8 +506,12 @@ function render() {
   clearInterval(refreshTimer);
   const every = refreshes[state.refresh];
   // Live: the stream updates the panels; the range is backfilled again
-  // each minute. Paused: nothing changes.
-  if (every >= 0) refreshTimer = setInterval(() => loadPage(true), (every || 60) * 1000);
+  // each minute. An interval: the range and the stream's latest totals
+  // each time. Paused: nothing changes.
+  if (every >= 0) {
+    flushPending();
+    refreshTimer = setInterval(() => { flushPending(); loadPage(true); }, (every || 60) * 1000);
+  }
   loadPage();
 }
 

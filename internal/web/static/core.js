@@ -334,6 +334,7 @@ document.addEventListener("click", (ev) => {
   const name = (card.id || "export") + "-" + new Date().toISOString().slice(0, 19).replace(/[:T]/g, "");
   if (b.dataset.export === "csv") {
     const t = card.querySelector("table");
+    if (!t) return; // nothing tabulated yet (an alert whose features are gone)
     download(name + ".csv", URL.createObjectURL(new Blob([tableCSV(t)], { type: "text/csv" })));
   } else {
     for (const c of charts) if (card.contains(c.el)) c.png(name);

@@ -53,6 +53,7 @@ type habits struct {
 	downloads string
 
 	// writes of the test's own fixture (group "habits", partition 7)
+	base time.Time // the minute the test started in
 	next int64
 	ids  int
 
@@ -125,7 +126,7 @@ func newHabits(t *testing.T, cfg habitsConfig) *habits {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &habits{t: t, ctx: ctx, st: st, downloads: t.TempDir(),
+	h := &habits{t: t, ctx: ctx, st: st, downloads: t.TempDir(), base: time.Now().Truncate(time.Minute),
 		feeder: &feeder{st: st, rng: rand.New(rand.NewPCG(3, 4)), offset: map[int32]int64{}}}
 	if cfg.prepare != nil {
 		cfg.prepare(h)
@@ -238,9 +239,10 @@ func (h *habits) write(at time.Time, n int, cents int64, alertRisks ...float64) 
 	}
 }
 
-// minuteAgo is 10 s into the minute m minutes before the current one.
-func minuteAgo(m int) time.Time {
-	return time.Now().Truncate(time.Minute).Add(-time.Duration(m)*time.Minute + 10*time.Second)
+// minuteAgo is 10 s into the minute m minutes before the one the test
+// started in: the same minute however long the test takes.
+func (h *habits) minuteAgo(m int) time.Time {
+	return h.base.Add(-time.Duration(m)*time.Minute + 10*time.Second)
 }
 
 func (h *habits) open(hash string) {
@@ -359,7 +361,7 @@ func absInt(v int) int {
 func TestChartsExportPNG(t *testing.T) {
 	h := newHabits(t, habitsConfig{feed: true, prepare: func(h *habits) {
 		for m := 20; m >= 1; m-- {
-			h.write(minuteAgo(m), 5+m, 2500, 0.97, 0.62)
+			h.write(h.minuteAgo(m), 5+m, 2500, 0.97, 0.62)
 		}
 	}})
 	pages := []struct {
@@ -449,7 +451,7 @@ func legendJS(chart string) string {
 func TestLegendShowsValueUnderCursor(t *testing.T) {
 	h := newHabits(t, habitsConfig{prepare: func(h *habits) {
 		for m := 20; m >= 1; m-- {
-			h.write(minuteAgo(m), m+2, 1000)
+			h.write(h.minuteAgo(m), m+2, 1000)
 		}
 	}})
 	h.open("#/overview?range=1h")
@@ -513,9 +515,9 @@ const axisFitJS = `(() => {
 func TestAxesFitTheirLabels(t *testing.T) {
 	h := newHabits(t, habitsConfig{prepare: func(h *habits) {
 		for m := 10; m >= 1; m-- {
-			h.write(minuteAgo(m), 3+m, 1500)
+			h.write(h.minuteAgo(m), 3+m, 1500)
 		}
-		h.write(minuteAgo(5), 1, 15_000_000, 0.97, 0.97, 0.42, 0.55, 0.62)
+		h.write(h.minuteAgo(5), 1, 15_000_000, 0.97, 0.97, 0.42, 0.55, 0.62)
 	}})
 	for _, dpr := range []float64{1, 2} {
 		if _, err := chromedp.Call(h.bctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 1280, Height: 900, DeviceScaleFactor: dpr}); err != nil {
@@ -615,7 +617,7 @@ func TestThemeFollowsColorScheme(t *testing.T) {
 	}
 	h := newHabits(t, habitsConfig{media: scheme("dark"), prepare: func(h *habits) {
 		for m := 20; m >= 1; m-- {
-			h.write(minuteAgo(m), m+2, 1000)
+			h.write(h.minuteAgo(m), m+2, 1000)
 		}
 	}})
 	chart := func(theme string) {
@@ -705,7 +707,7 @@ func TestFreshnessIndicator(t *testing.T) {
 func TestRefreshControl(t *testing.T) {
 	h := newHabits(t, habitsConfig{prepare: func(h *habits) {
 		for m := 10; m >= 3; m-- {
-			h.write(minuteAgo(m), m+2, 1000)
+			h.write(h.minuteAgo(m), m+2, 1000)
 		}
 	}})
 	h.open("#/overview?range=1h")
@@ -733,7 +735,7 @@ func TestRefreshControl(t *testing.T) {
 	setRefresh("off")
 	h.wait(`the status says paused`, `/\(paused\)$/.test(document.getElementById("status").textContent)`, 5*time.Second)
 	windows := h.gate.count("/api/v1/windows")
-	h.write(minuteAgo(2), 40, 1000)
+	h.write(h.minuteAgo(2), 40, 1000)
 	n1 := stored()
 	h.wait("the stream brings the new total", total+` === `+strconv.Itoa(n1), 10*time.Second)
 	// Two summaries more, so a handler that ran would have drawn.
@@ -761,7 +763,7 @@ func TestRefreshControl(t *testing.T) {
 	setRefresh("5s")
 	h.loaded("overview")
 	windows = h.gate.count("/api/v1/windows")
-	h.write(minuteAgo(12), 7, 1000)
+	h.write(h.minuteAgo(12), 7, 1000)
 	n2 := stored()
 	h.wait("every 5 s: the volume chart has the older minute", `document.getElementById("chart-volume").dataset.points === "10"`, 15*time.Second)
 	h.wait("every 5 s: the tile shows the new total", tx+` === "`+strconv.Itoa(n2)+`"`, 15*time.Second)
@@ -772,7 +774,7 @@ func TestRefreshControl(t *testing.T) {
 	h.open("?fresh#/overview?range=1h&refresh=off")
 	h.loaded("overview")
 	h.wait("paused, opened: the tile shows the stored total", tx+` === "`+strconv.Itoa(n2)+`"`, 10*time.Second)
-	h.write(minuteAgo(1), 5, 1000)
+	h.write(h.minuteAgo(1), 5, 1000)
 	n3 := stored()
 	h.wait("the stream brings the newer total", total+` === `+strconv.Itoa(n3), 10*time.Second)
 	seen = h.eval(`String(live.lastSummaryAt)`)
@@ -845,7 +847,7 @@ func TestCustomersChartsPainted(t *testing.T) {
 func TestEveryTableExportsCSV(t *testing.T) {
 	var alertTx string
 	h := newHabits(t, habitsConfig{prepare: func(h *habits) {
-		h.write(minuteAgo(2), 1, 1000, 0.91)
+		h.write(h.minuteAgo(2), 1, 1000, 0.91)
 		alertTx = fmt.Sprintf("hb-%05d", h.ids)
 	}})
 	h.open("#/fraud?range=1h&alert=" + alertTx)

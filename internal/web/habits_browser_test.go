@@ -477,19 +477,53 @@ func TestLegendShowsValueUnderCursor(t *testing.T) {
 	}
 }
 
-// axisFitJS checks every y axis of every chart shown: the size uPlot gave
+// axisFitJS checks every axis of every chart shown. A y axis: the size uPlot gave
 // it against the width of its widest tick label as the canvas measures it
 // in the axis's font (in canvas pixels, of the font's size times uPlot's
 // pixel ratio: font[1] of font[2] CSS px), plus the tick and the gap the
-// labels keep from the plot. It returns the axes that fall short, and the
-// widest label of each.
+// labels keep from the plot. An upright x axis: each label, centred on
+// its tick, within the canvas. It returns the axes that fall short, the
+// widest label of each y axis and the number of x labels checked.
 const axisFitJS = `(() => {
-  const out = {short: [], widest: {}};
+  const out = {short: [], widest: {}, xLabels: 0};
   for (const c of charts) {
     if (!c.el.offsetParent || Number(c.el.dataset.points) === 0) continue;
     const u = c.u, ctx = u.ctx;
     u.axes.forEach((a, i) => {
-      if (i === 0 || !a.show || !a._values) return;
+      if (!a.show || !a._values) return;
+      if (i === 0) {
+        // The x axis: an upright label is centred on its tick, and must
+        // end within the canvas at both sides.
+        ctx.save();
+        ctx.font = a.font[0];
+        if (a._rotate) {
+          // A slanted label: its height across the axis, within the
+          // axis's size after the tick and the gap.
+          const r = Math.abs(a._rotate) * Math.PI / 180;
+          a._values.forEach((v) => {
+            if (v == null || v === "") return;
+            out.xLabels++;
+            const w = ctx.measureText(String(v)).width / (a.font[1] / a.font[2]);
+            const need = w * Math.sin(r) + a.font[2] * Math.cos(r) + (a.ticks.show ? a.ticks.size : 0) + a.gap;
+            if (a._size + 0.5 < need) out.short.push(c.el.id + " x axis: " + a._size + " px for " + JSON.stringify(v) + " slanted, which needs " + need.toFixed(1));
+          });
+          ctx.restore();
+          return;
+        }
+        ctx.font = a.font[0];
+        a._splits.forEach((x, j) => {
+          const v = a._values[j];
+          if (v == null || v === "") return;
+          const w = Math.max(...String(v).split("\n").map((l) => ctx.measureText(l).width)) / (a.font[1] / a.font[2]);
+          const at = u.bbox.left / (a.font[1] / a.font[2]) + u.valToPos(x, "x");
+          out.xLabels++;
+          if (at - w / 2 < -0.5 || at + w / 2 > u.width + 0.5) {
+            out.short.push(c.el.id + " x axis: " + JSON.stringify(v) + " spans " + (at - w / 2).toFixed(1) + " to " + (at + w / 2).toFixed(1) + " of a " + u.width + " px canvas");
+          }
+        });
+        ctx.restore();
+        return;
+      }
       ctx.save();
       ctx.font = a.font[0];
       let w = 0, widest = "";
@@ -509,7 +543,8 @@ const axisFitJS = `(() => {
 
 // TestAxesFitTheirLabels draws revenue of 150,000 € a minute and checks
 // that no y axis on the Overview and Fraud pages is narrower than its
-// widest label, at a device pixel ratio of 1 and of 2; and that the risk
+// widest label and no upright x label runs off the canvas, at a device
+// pixel ratio of 1 and of 2; and that the risk
 // histogram's first and last bars (0.95–1.0) are drawn whole, not cut at
 // the plot's edges.
 func TestAxesFitTheirLabels(t *testing.T) {
@@ -531,17 +566,34 @@ func TestAxesFitTheirLabels(t *testing.T) {
 			t.Fatalf("devicePixelRatio %s, want %g", got, dpr)
 		}
 		var fit struct {
-			Short  []string          `json:"short"`
-			Widest map[string]string `json:"widest"`
+			Short   []string          `json:"short"`
+			Widest  map[string]string `json:"widest"`
+			XLabels int               `json:"xLabels"`
 		}
 		h.evalJSON(axisFitJS, &fit)
+		if fit.XLabels < 3 {
+			t.Errorf("overview at %gx: %d time labels checked, want the volume chart's (3 or more)", dpr, fit.XLabels)
+		}
 		for _, s := range fit.Short {
 			t.Errorf("overview at %gx: %s", dpr, s)
 		}
 		if w := fit.Widest["chart-volume/1"]; !strings.Contains(w, "150,000") && !strings.Contains(w, "160,000") && !strings.Contains(w, "200,000") {
 			t.Errorf("overview at %gx: the revenue axis's widest label is %q, want six digits (150,000 € a minute)", dpr, w)
 		}
-		t.Logf("overview at %gx: widest labels %v", dpr, fit.Widest)
+		t.Logf("overview at %gx: widest labels %v, %d time labels", dpr, fit.Widest, fit.XLabels)
+
+		h.eval(`location.hash = "#/customers?range=1h", ""`)
+		h.loaded("customers")
+		h.wait("the segment chart has its bars", `Number(document.getElementById("chart-segments").dataset.points) > 4`, 0)
+		fit.Short, fit.XLabels = nil, 0
+		h.evalJSON(axisFitJS, &fit)
+		for _, s := range fit.Short {
+			t.Errorf("customers at %gx: %s", dpr, s)
+		}
+		if fit.XLabels < 10 {
+			t.Errorf("customers at %gx: %d segment and bucket labels checked, want 10 or more", dpr, fit.XLabels)
+		}
+		t.Logf("customers at %gx: %d x labels", dpr, fit.XLabels)
 
 		h.eval(`location.hash = "#/fraud?range=1h", ""`)
 		h.loaded("fraud")

@@ -328,7 +328,11 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 		fmt.Fprintln(w, noRefreshYet)
 		return nil
 	}
-	fmt.Fprintf(w, "retention by month since first purchase (computed %s)\n\n", at.Format(time.RFC3339))
+	fmt.Fprintf(w, "retention by month since first purchase (computed %s)\n", at.ComputedAt.Format(time.RFC3339))
+	if p := m.Partial; p != nil {
+		fmt.Fprintf(w, "%s is unfinished (%d of %d days): its cells, marked *, are month to date\n", p.Month, p.Days, p.DaysInMonth)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "cohort\tsize\t")
 	for k := range months {
@@ -341,7 +345,11 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 		for k, r := range c.Retention {
 			rev += c.Revenue[k]
 			if k < months {
-				fmt.Fprintf(tw, "%.0f%%\t", 100*r)
+				mark := ""
+				if c.PartialOffset != nil && *c.PartialOffset == k {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%.0f%%%s\t", 100*r, mark)
 			}
 		}
 		for k := len(c.Retention); k < months; k++ {

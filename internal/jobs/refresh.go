@@ -408,7 +408,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil
 	}
 	rep.ModelsKept = keep
-	if err := st.ReplaceCohorts(ctx, cells, now); err != nil {
+	if err := st.ReplaceCohorts(ctx, cells, now, asOf); err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
 	lap(&rep.ReadSeconds)

@@ -2,11 +2,19 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/store/storetest"
+	"github.com/shopstream/shopstream/internal/web"
 )
 
 // TestCustomersMovementAndPartialMonth loads the Customers page over the
@@ -15,12 +23,33 @@ import (
 // on the first load, not "–"), the movement table lists the flows between
 // segments and drills into one, and the cohort heatmap draws the
 // unfinished month (February, as of 10 February) hatched and marked
-// "MTD", not coloured as a drop.
+// "MTD", not coloured as a drop. A customer's purchase history pages
+// with "older purchases".
 func TestCustomersMovementAndPartialMonth(t *testing.T) {
 	chromium := findChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ts := analyticsServer(t, false)
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	analyticsFixture(t, st)
+	// c-many's 30 purchases: a history of two pages (25 a page).
+	var txs []store.Tx
+	for i := range 30 {
+		txs = append(txs, storetest.Tx(fmt.Sprintf("m%02d", i), "c-many", time.Date(2026, 2, 1, 0, i, 0, 0, time.UTC), 100, 1, int64(i)))
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 1, From: 0, To: 30, Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
 	bctx, problems, stop := openBrowser(t, ctx, chromium, "404 (Not Found)")
 	defer stop()
 	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/customers?range=1h&refresh=off")); err != nil {
@@ -76,6 +105,17 @@ func TestCustomersMovementAndPartialMonth(t *testing.T) {
 	if bg := eval(`getComputedStyle(document.querySelector("#coh-body td.partial")).backgroundImage`); !strings.Contains(bg, "repeating-linear-gradient") {
 		t.Errorf("the partial cell's background %q is not hatched", bg)
 	}
+
+	// The purchase history pages: 25, then "older purchases" the last 5.
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/customers?range=1h&refresh=off&customer=c-many")); err != nil {
+		t.Fatal(err)
+	}
+	wait("the first page of c-many's history, with older ones to come", `document.querySelectorAll("#cust-tx-body tr[data-id]").length === 25 &&
+		!document.getElementById("cust-tx-more").disabled && document.getElementById("cust-tx-count").textContent === "25 shown; older ones remain"`)
+	eval(`document.getElementById("cust-tx-more").click(), ""`)
+	wait("the older purchases appended, the oldest reached", `document.querySelectorAll("#cust-tx-body tr[data-id]").length === 30 &&
+		document.getElementById("cust-tx-more").disabled && document.getElementById("cust-tx-count").textContent === "30 shown" &&
+		new Set([...document.querySelectorAll("#cust-tx-body tr[data-id]")].map((tr) => tr.dataset.id)).size === 30`)
 	for _, p := range problems.all() {
 		t.Errorf("console: %s", p)
 	}

@@ -698,7 +698,7 @@ async function loadCustomerTx(id, more) {
   } else {
     $("cust-tx-body").replaceChildren(...(rows.length ? rows : [emptyRow(9, "no transaction of " + id + " is stored (retention may have pruned them)")]));
   }
-  cu.txID, cu.txCursor, cu.txPaged = id, r.next_cursor || null, more || false;
+  [cu.txID, cu.txCursor, cu.txPaged] = [id, r.next_cursor || null, more || false];
   $("cust-tx-more").disabled = !cu.txCursor;
   const n = $("cust-tx-body").querySelectorAll("tr[data-id]").length;
   $("cust-tx-count").textContent = fmtInt.format(n) + " shown" + (cu.txCursor ? "; older ones remain" : "");
@@ -1037,11 +1037,24 @@ page("quality", {
   },
 });
 
-async function loadQuarantine(r) {
+// qr is the quarantine panel's paging: the cursor of the next (older)
+// page, and the filters (check and range) the pages shown were asked
+// with; paged when the analyst opened older pages, which a refresh keeps.
+const qr = { cursor: null, key: null, paged: false };
+
+// loadQuarantine shows the newest quarantined records of the range (and
+// check), or (more) the next older page below those shown.
+async function loadQuarantine(r, more) {
   const check = state.params.get("check");
-  let url = "api/v1/quarantine?limit=50&since=" + iso(r.from) + "&until=" + iso(r.to + 60);
-  if (check) url += "&reason=" + encodeURIComponent(check);
-  const page = await getJSON(url);
+  const key = (check || "") + "|" + state.range + "|" + (state.params.get("from") || "") + "|" + (state.params.get("to") || "");
+  if (!more && qr.paged && qr.key === key) return; // a refresh keeps the older pages opened
+  const q = new URLSearchParams({ limit: "50", since: iso(r.from), until: iso(r.to + 60) });
+  if (check) q.set("reason", check);
+  if (more) {
+    if (!qr.cursor || qr.key !== key) return;
+    q.set("cursor", qr.cursor);
+  }
+  const page = await getJSON("api/v1/quarantine?" + q);
   const rows = page.records.map((x) => {
     const tr = el("tr");
     tr.dataset.id = String(x.id);
@@ -1051,16 +1064,26 @@ async function loadQuarantine(r) {
       el("td", x.replay ? x.replay.outcome + " " + fmtTime(x.replay.at) : "open"));
     return tr;
   });
-  $("qr-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing quarantined in this range" + (check ? " by " + check : "") + ": every record passed")]));
+  if (more) {
+    $("qr-body").append(...rows);
+  } else {
+    $("qr-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing quarantined in this range" + (check ? " by " + check : "") + ": every record passed")]));
+  }
+  [qr.cursor, qr.key, qr.paged] = [page.next_cursor || null, key, more || false];
+  $("qr-more").disabled = !qr.cursor;
+  const shown = [...$("qr-body").querySelectorAll("tr[data-id]")];
+  $("qr-count").textContent = fmtInt.format(shown.length) + " shown" + (qr.cursor ? ", older ones on the next page" : ", the oldest reached");
   $("qr-sub").textContent = (check ? "failing " + check + " (click the check again to clear)" : "every check") + ", newest first";
-  $("qr-replay").disabled = !page.records.some((x) => !x.replay);
+  $("qr-replay").disabled = !shown.some((tr) => tr.lastChild.textContent === "open");
 }
+$("qr-more").addEventListener("click", () => loadQuarantine(timeRange(), true));
 
 $("qr-replay").addEventListener("click", async () => {
   const ids = [...$("qr-body").querySelectorAll("tr[data-id]")].map((tr) => Number(tr.dataset.id));
   try {
     const out = await postJSON("api/v1/quarantine/replay", { ids });
     $("qr-sub").textContent = "replayed: " + JSON.stringify(out);
+    qr.paged = false;
     await loadQuarantine(timeRange());
   } catch (e) {
     $("qr-sub").textContent = "replay failed: " + e.message;

@@ -90,24 +90,51 @@ func SegmentMovement(prevIDs []string, prevSegs []Segment, curIDs []string, curS
 			}
 		}
 	}
-	sum := map[[2]Segment]int64{}
+	// The cells of the few segments, indexed by their place in names
+	// (found by comparing strings, cheap next to hashing them once per
+	// customer); names[0] is "" (new, or left).
+	names := []Segment{""}
+	idx := func(s Segment) int {
+		for k, n := range names {
+			if n == s {
+				return k
+			}
+		}
+		names = append(names, s)
+		return len(names) - 1
+	}
+	var cells [][]int64
+	add := func(from, to Segment) {
+		f, t := idx(from), idx(to)
+		for len(cells) < len(names) {
+			cells = append(cells, nil)
+		}
+		if t >= len(cells[f]) {
+			cells[f] = append(cells[f], make([]int64, len(names)-len(cells[f]))...)
+		}
+		cells[f][t]++
+	}
 	i, j := 0, 0
 	for i < len(prevIDs) || j < len(curIDs) {
 		switch {
 		case j == len(curIDs) || (i < len(prevIDs) && prevIDs[i] < curIDs[j]):
-			sum[[2]Segment{prevSegs[i], ""}]++
+			add(prevSegs[i], "")
 			i++
 		case i == len(prevIDs) || curIDs[j] < prevIDs[i]:
-			sum[[2]Segment{"", curSegs[j]}]++
+			add("", curSegs[j])
 			j++
 		default:
-			sum[[2]Segment{prevSegs[i], curSegs[j]}]++
+			add(prevSegs[i], curSegs[j])
 			i, j = i+1, j+1
 		}
 	}
-	flows := make([]SegmentFlow, 0, len(sum))
-	for k, n := range sum {
-		flows = append(flows, SegmentFlow{From: k[0], To: k[1], Customers: n})
+	var flows []SegmentFlow
+	for f, row := range cells {
+		for t, n := range row {
+			if n > 0 {
+				flows = append(flows, SegmentFlow{From: names[f], To: names[t], Customers: n})
+			}
+		}
 	}
 	return NewMovement(flows), nil
 }

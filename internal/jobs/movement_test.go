@@ -15,7 +15,8 @@ import (
 // segments with maps, in both stores: every customer new at the first,
 // two buyers and a new customer at the second (this process's own
 // segments), nobody moving at a run of another instance (the stored
-// ones), and only the newest MovementsKept kept.
+// ones), an erased customer leaving (and their pseudonym new), and only
+// the newest MovementsKept kept.
 func TestRefreshSegmentMovement(t *testing.T) {
 	t.Parallel()
 	for name, s := range map[string]testStore{"SQLite": openSQLite(t), "PostgreSQL": openPostgres(t, pgtest.URL(t))} {
@@ -127,6 +128,23 @@ func testSegmentMovement(t *testing.T, s testStore) {
 		if got, want := cells(m), expect(after, after); !reflect.DeepEqual(got, want) || rep.CustomersNew+rep.CustomersMoved+rep.CustomersLeft != 0 {
 			t.Fatalf("run %d on unchanged data: %+v, movement %v; want everyone staying (%v)", i, rep, got, want)
 		}
+	}
+	// An erasure: the customer leaves, and their purchases, kept under a
+	// pseudonym, come back as a new customer of the same segment.
+	gone := buyers[0]
+	if _, err := s.(interface {
+		EraseCustomer(ctx context.Context, customerID, actor string) (*store.Erasure, error)
+	}).EraseCustomer(ctx, gone, "test"); err != nil {
+		t.Fatal(err)
+	}
+	erased := run(r)
+	m := latest()
+	final := segments()
+	if got, want := cells(m), expect(after, final); !reflect.DeepEqual(got, want) {
+		t.Fatalf("movement after an erasure = %v, want %v", got, want)
+	}
+	if _, ok := final[gone]; ok || erased.CustomersLeft != 1 || erased.CustomersNew != 1 || cells(m)[[2]string{after[gone], ""}] != 1 {
+		t.Fatalf("after erasing %s (%s): %+v, movement %v; want them leaving and their pseudonym new", gone, after[gone], erased, cells(m))
 	}
 	all, err := s.SegmentMovements(ctx, 100)
 	if err != nil || len(all) != cfg.MovementsKept {

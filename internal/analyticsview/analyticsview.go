@@ -122,8 +122,26 @@ func ReadSegments(ctx context.Context, a store.Analytics) (Segments, error) {
 type Cohorts struct {
 	// ComputedAt is when the refresh built the matrix; null before the
 	// first refresh.
-	ComputedAt *time.Time  `json:"computed_at"`
-	Cohorts    []CohortRow `json:"cohorts"`
+	ComputedAt *time.Time `json:"computed_at"`
+	// AsOf is the instant the matrix counts purchases to (the refresh's
+	// as-of); null before the first refresh, and for a matrix stored by
+	// an older version.
+	AsOf *time.Time `json:"as_of"`
+	// Partial is the unfinished month, that of AsOf: each cohort's cell
+	// of that month counts only its first days, so a lower retention
+	// there is no drop. Null when AsOf is.
+	Partial *PartialMonth `json:"partial"`
+	Cohorts []CohortRow   `json:"cohorts"`
+}
+
+// PartialMonth is the month the matrix covers only part of.
+type PartialMonth struct {
+	// Month is "2006-01".
+	Month string `json:"month"`
+	// Days is how many of its days are covered (the as-of day counts
+	// whole, as the refresh counts it), of DaysInMonth.
+	Days        int `json:"days"`
+	DaysInMonth int `json:"days_in_month"`
 }
 
 // CohortRow is one acquisition cohort; element k of each array is the
@@ -135,14 +153,25 @@ type CohortRow struct {
 	Active    []int64   `json:"active"`
 	Retention []float64 `json:"retention"`
 	Revenue   []float64 `json:"revenue"`
+	// PartialOffset is the k whose month is the unfinished one
+	// (Cohorts.Partial), null when the row has no cell of that month.
+	PartialOffset *int `json:"partial_offset"`
 }
 
 // CohortMatrix arranges stored cohort cells (ordered by month and offset)
-// as rows.
-func CohortMatrix(cells []store.CohortCell, computedAt time.Time) Cohorts {
+// as rows, marking the cells of the unfinished month.
+func CohortMatrix(cells []store.CohortCell, at store.CohortTimes) Cohorts {
 	out := Cohorts{Cohorts: []CohortRow{}}
-	if !computedAt.IsZero() {
-		out.ComputedAt = &computedAt
+	if !at.ComputedAt.IsZero() {
+		c := at.ComputedAt
+		out.ComputedAt = &c
+	}
+	var partial time.Time // first instant of the unfinished month
+	if !at.AsOf.IsZero() {
+		a := at.AsOf.UTC()
+		out.AsOf = &a
+		partial = time.Date(a.Year(), a.Month(), 1, 0, 0, 0, 0, time.UTC)
+		out.Partial = &PartialMonth{Month: partial.Format("2006-01"), Days: a.Day(), DaysInMonth: partial.AddDate(0, 1, -1).Day()}
 	}
 	for _, c := range cells {
 		month := c.Month.UTC().Format("2006-01")
@@ -153,6 +182,10 @@ func CohortMatrix(cells []store.CohortCell, computedAt time.Time) Cohorts {
 		ret := 0.0
 		if c.Size > 0 {
 			ret = float64(c.Active) / float64(c.Size)
+		}
+		if !partial.IsZero() && c.Month.UTC().AddDate(0, c.MonthOffset, 0).Equal(partial) {
+			k := len(row.Retention)
+			row.PartialOffset = &k
 		}
 		row.Active = append(row.Active, c.Active)
 		row.Retention = append(row.Retention, ret)
@@ -272,4 +305,96 @@ func ScoreNotes(sc *store.ScoreCounts, empty []string) []string {
 		notes = append(notes, "So these segments are empty: "+strings.Join(empty, ", ")+".")
 	}
 	return notes
+}
+
+// SegmentMovements is how the customers moved between RFM segments at the
+// latest refreshes, newest first (GET /api/v1/segments/movement).
+type SegmentMovements struct {
+	Movements []SegmentMovement `json:"movements"`
+	// NextCursor is the cursor of the next (older) page; absent on the
+	// last.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// SegmentMovement is one refresh's transition matrix against the refresh
+// before it.
+type SegmentMovement struct {
+	ID         int64     `json:"id"`
+	AsOf       time.Time `json:"as_of"`
+	ComputedAt time.Time `json:"computed_at"`
+	// PreviousComputedAt is when the refresh compared against ran; null
+	// when it is not known (the first movement recorded: every customer
+	// then counts as new, or is compared against segments stored before).
+	PreviousComputedAt *time.Time `json:"previous_computed_at"`
+	// Customers is how many the refresh scored: Entered of them new since
+	// the refresh before, Moved to another segment, Stayed in theirs;
+	// Left is how many the refresh before scored and this one did not.
+	Customers int64 `json:"customers"`
+	Entered   int64 `json:"entered"`
+	Left      int64 `json:"left"`
+	Moved     int64 `json:"moved"`
+	Stayed    int64 `json:"stayed"`
+	// Flows are the non-empty cells, largest first; from is null for new
+	// customers, to for those who left.
+	Flows []MovementFlow `json:"flows"`
+	// Segments are each segment's size before and after, with what came
+	// in and went out, in the order of /api/v1/segments.
+	Segments []SegmentNet `json:"segments"`
+}
+
+// MovementFlow is one cell of the transition matrix.
+type MovementFlow struct {
+	From      *string `json:"from"`
+	To        *string `json:"to"`
+	Customers int64   `json:"customers"`
+}
+
+// SegmentNet is one segment's change: Net = After − Before = In − Out.
+type SegmentNet struct {
+	Segment string `json:"segment"`
+	Before  int64  `json:"before"`
+	After   int64  `json:"after"`
+	In      int64  `json:"in"`
+	Out     int64  `json:"out"`
+	Net     int64  `json:"net"`
+}
+
+// MovementOf arranges a stored movement.
+func MovementOf(m store.SegmentMovement) SegmentMovement {
+	flows := make([]analytics.SegmentFlow, len(m.Flows))
+	for i, f := range m.Flows {
+		flows[i] = analytics.SegmentFlow{From: analytics.Segment(f.From), To: analytics.Segment(f.To), Customers: f.Customers}
+	}
+	mv := analytics.NewMovement(flows)
+	out := SegmentMovement{ID: m.ID, AsOf: m.AsOf, ComputedAt: m.ComputedAt, PreviousComputedAt: m.PreviousComputedAt,
+		Customers: mv.Customers, Entered: mv.Entered, Left: mv.Left, Moved: mv.Moved, Stayed: mv.Stayed,
+		Flows: make([]MovementFlow, len(mv.Flows)), Segments: []SegmentNet{}}
+	name := func(s analytics.Segment) *string {
+		if s == "" {
+			return nil
+		}
+		v := string(s)
+		return &v
+	}
+	for i, f := range mv.Flows {
+		out.Flows[i] = MovementFlow{From: name(f.From), To: name(f.To), Customers: f.Customers}
+	}
+	for _, c := range mv.Changes() {
+		out.Segments = append(out.Segments, SegmentNet{Segment: string(c.Segment), Before: c.Before, After: c.After,
+			In: c.In, Out: c.Out, Net: c.After - c.Before})
+	}
+	return out
+}
+
+// ReadSegmentMovements reads up to limit movements, newest first.
+func ReadSegmentMovements(ctx context.Context, a store.Analytics, limit int) (SegmentMovements, error) {
+	ms, err := a.SegmentMovements(ctx, limit)
+	if err != nil {
+		return SegmentMovements{}, err
+	}
+	out := SegmentMovements{Movements: make([]SegmentMovement, len(ms))}
+	for i, m := range ms {
+		out.Movements[i] = MovementOf(m)
+	}
+	return out, nil
 }

@@ -41,7 +41,8 @@ func TestCohortMatrix(t *testing.T) {
 		{Month: jan, MonthOffset: 1, Size: 10, Active: 4, RevenueCents: 500},
 		{Month: feb, MonthOffset: 0, Size: 0, Active: 0},
 	}
-	m := CohortMatrix(cells, feb)
+	asOf := feb.Add(9*24*time.Hour + 13*time.Hour) // 10 February, 13:00
+	m := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb, AsOf: asOf})
 	if m.ComputedAt == nil || len(m.Cohorts) != 2 || m.Cohorts[0].Month != "2026-01" || m.Cohorts[1].Month != "2026-02" {
 		t.Fatalf("matrix = %+v", m)
 	}
@@ -51,7 +52,26 @@ func TestCohortMatrix(t *testing.T) {
 	if r := m.Cohorts[1]; r.Retention[0] != 0 {
 		t.Errorf("an empty cohort's retention must be 0, not NaN: %+v", r)
 	}
-	if e := CohortMatrix(nil, time.Time{}); e.ComputedAt != nil || e.Cohorts == nil {
+	// February is unfinished: each cohort's February cell is marked.
+	if p := m.Partial; p == nil || *p != (PartialMonth{Month: "2026-02", Days: 10, DaysInMonth: 28}) || m.AsOf == nil || !m.AsOf.Equal(asOf) {
+		t.Errorf("partial month = %+v as of %v, want 10 of 28 days of 2026-02", p, m.AsOf)
+	}
+	if p := m.Cohorts[0].PartialOffset; p == nil || *p != 1 {
+		t.Errorf("january's partial offset = %v, want 1 (February)", p)
+	}
+	if p := m.Cohorts[1].PartialOffset; p == nil || *p != 0 {
+		t.Errorf("february's partial offset = %v, want 0", p)
+	}
+	// A matrix as of a later month has no cell of it: nothing marked.
+	late := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb, AsOf: feb.AddDate(0, 1, 0)})
+	if late.Partial == nil || late.Partial.Month != "2026-03" || late.Cohorts[0].PartialOffset != nil || late.Cohorts[1].PartialOffset != nil {
+		t.Errorf("as of March: %+v", late)
+	}
+	// A matrix stored before the as-of was recorded marks nothing.
+	if old := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb}); old.Partial != nil || old.AsOf != nil || old.Cohorts[0].PartialOffset != nil {
+		t.Errorf("without an as-of: %+v", old)
+	}
+	if e := CohortMatrix(nil, store.CohortTimes{}); e.ComputedAt != nil || e.Cohorts == nil {
 		t.Errorf("before the first refresh: %+v", e)
 	}
 }

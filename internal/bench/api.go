@@ -440,6 +440,7 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"fraud", "/api/v1/fraud/rings?limit=20"},
 		{"customers", "/api/v1/segments"},
 		{"customers", "/api/v1/cohorts"},
+		{"customers", "/api/v1/segments/movement?limit=1"},
 		{"customers", "/api/v1/clv/distribution"},
 		{"quality", "/api/v1/quality?from=" + url.QueryEscape(minute.Add(-7*24*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(minute.Format(time.RFC3339))},
 		{"quality", "/api/v1/quarantine?limit=50&since=" + iso(time.Hour) + "&until=" + at},

@@ -126,13 +126,14 @@ func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, l
 	return nil
 }
 
-const analyticsUsage = `Usage: shopstream analytics rfm|cohorts|clv|segments [flags]
+const analyticsUsage = `Usage: shopstream analytics rfm|cohorts|clv|segments|movement [flags]
 
 Shows the customer analytics the periodic refresh stored:
   rfm       customers per RFM segment, with revenue and mean CLV
   cohorts   acquisition cohorts: retention by month since first purchase
   clv       the CLV model's parameters and fit, and the top customers by CLV
   segments  behavioural clusters (k-means) and their profiles
+  movement  how customers moved between RFM segments at the latest refresh
 
 --refresh runs the refresh first (as the one leader; skipped if another
 instance is refreshing). --json prints what the REST API serves.
@@ -163,7 +164,7 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	lf.register(fs, "warn")
 	asJSON := fs.Bool("json", false, "print JSON (the REST API's shape) instead of a table")
 	refresh := fs.Bool("refresh", false, "run the analytics refresh once before showing")
-	top := fs.Int("top", 10, "customers listed by the clv view")
+	top := fs.Int("top", 10, "customers listed by the clv view, flows by the movement view")
 	months := fs.Int("months", 12, "months since acquisition shown by the cohorts view (the JSON has all)")
 	var cf clvFitFlags
 	cf.register(fs)
@@ -174,14 +175,14 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return flag.ErrHelp
 		}
 		fs.Usage()
-		return usageError{errors.New("analytics: name what to show: rfm, cohorts, clv or segments")}
+		return usageError{errors.New("analytics: name what to show: rfm, cohorts, clv, segments or movement")}
 	}
 	what := args[0]
 	switch what {
-	case "rfm", "cohorts", "clv", "segments":
+	case "rfm", "cohorts", "clv", "segments", "movement":
 	default:
 		fs.Usage()
-		return usageError{fmt.Errorf("analytics: unknown view %q: want rfm, cohorts, clv or segments", what)}
+		return usageError{fmt.Errorf("analytics: unknown view %q: want rfm, cohorts, clv, segments or movement", what)}
 	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -245,6 +246,8 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return showCohorts(ctx, a, stdout, *asJSON, *months)
 	case "clv":
 		return showCLV(ctx, a, stdout, *asJSON, *top)
+	case "movement":
+		return showMovement(ctx, a, stdout, *asJSON, *top)
 	default:
 		return showSegments(ctx, a, stdout, *asJSON)
 	}
@@ -269,7 +272,69 @@ func printRefreshReport(w io.Writer, r *jobs.RefreshReport) {
 	} else {
 		fmt.Fprintf(w, "; no clusters (%s)", r.SegmentsNote)
 	}
+	fmt.Fprintf(w, "; %s new, %s moved segment, %s left", withThousands(r.CustomersNew), withThousands(r.CustomersMoved), withThousands(r.CustomersLeft))
 	fmt.Fprintln(w)
+}
+
+// showMovement prints the latest refresh's segment movement: its totals,
+// the top largest flows between segments and each segment's net change.
+func showMovement(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, top int) error {
+	ms, err := analyticsview.ReadSegmentMovements(ctx, a, 1)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSONTo(w, ms)
+	}
+	if len(ms.Movements) == 0 {
+		fmt.Fprintln(w, noRefreshYet)
+		return nil
+	}
+	m := ms.Movements[0]
+	since := "the first refresh recorded: every customer scored before counts as stored then"
+	if m.PreviousComputedAt != nil {
+		since = "since the refresh of " + m.PreviousComputedAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "segment movement at the refresh of %s (as of %s), %s\n", m.ComputedAt.Format(time.RFC3339), m.AsOf.Format(time.RFC3339), since)
+	fmt.Fprintf(w, "%s customers: %s moved, %s new, %s left, %s stayed\n\n", withThousands(m.Customers), withThousands(m.Moved),
+		withThousands(m.Entered), withThousands(m.Left), withThousands(m.Stayed))
+	name := func(s *string, none string) string {
+		if s == nil {
+			return none
+		}
+		return *s
+	}
+	before := map[string]int64{}
+	for _, s := range m.Segments {
+		before[s.Segment] = s.Before
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "from\tto\tcustomers\tshare of from\t")
+	shown := 0
+	for _, f := range m.Flows {
+		if shown == top {
+			break
+		}
+		if f.From != nil && f.To != nil && *f.From == *f.To {
+			continue
+		}
+		share := "-"
+		if b := before[name(f.From, "")]; f.From != nil && b > 0 {
+			share = fmt.Sprintf("%.1f%%", 100*float64(f.Customers)/float64(b))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name(f.From, "(new)"), name(f.To, "(left)"), withThousands(f.Customers), share)
+		shown++
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "segment\tbefore\tafter\tin\tout\tnet\t")
+	for _, s := range m.Segments {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%+d\t\n", s.Segment, withThousands(s.Before), withThousands(s.After), withThousands(s.In), withThousands(s.Out), s.Net)
+	}
+	return tw.Flush()
 }
 
 func writeJSONTo(w io.Writer, v any) error {
@@ -328,7 +393,11 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 		fmt.Fprintln(w, noRefreshYet)
 		return nil
 	}
-	fmt.Fprintf(w, "retention by month since first purchase (computed %s)\n\n", at.Format(time.RFC3339))
+	fmt.Fprintf(w, "retention by month since first purchase (computed %s)\n", at.ComputedAt.Format(time.RFC3339))
+	if p := m.Partial; p != nil {
+		fmt.Fprintf(w, "%s is unfinished (%d of %d days): its cells, marked *, are month to date\n", p.Month, p.Days, p.DaysInMonth)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "cohort\tsize\t")
 	for k := range months {
@@ -341,7 +410,11 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 		for k, r := range c.Retention {
 			rev += c.Revenue[k]
 			if k < months {
-				fmt.Fprintf(tw, "%.0f%%\t", 100*r)
+				mark := ""
+				if c.PartialOffset != nil && *c.PartialOffset == k {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%.0f%%%s\t", 100*r, mark)
 			}
 		}
 		for k := len(c.Retention); k < months; k++ {

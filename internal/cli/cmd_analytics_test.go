@@ -120,12 +120,33 @@ func TestAnalyticsCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &seg); err != nil || seg.K < 2 || len(seg.Profiles) != seg.K {
 		t.Fatalf("segments --json: %v\n%.500s", err, out)
 	}
+
+	// The first refresh found every customer new; a second over the same
+	// purchases moves nobody.
+	out, _, err = runAnalyticsCmd(t, "movement", "--data-dir", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mv analyticsview.SegmentMovements
+	if err := json.Unmarshal([]byte(out), &mv); err != nil || len(mv.Movements) != 1 || mv.Movements[0].PreviousComputedAt != nil ||
+		mv.Movements[0].Entered != mv.Movements[0].Customers || mv.Movements[0].Customers == 0 {
+		t.Fatalf("movement --json after one refresh: %v\n%.500s", err, out)
+	}
+	out, errOut, err = runAnalyticsCmd(t, "movement", "--refresh", "--data-dir", dir, "--seed", "3")
+	if err != nil {
+		t.Fatalf("movement --refresh: %v\n%s", err, errOut)
+	}
+	t.Logf("%s%s", errOut, out)
+	if !strings.Contains(errOut, "0 new, 0 moved segment, 0 left") || !strings.Contains(out, "0 moved, 0 new, 0 left") ||
+		!strings.Contains(out, "since the refresh of") || !strings.Contains(out, "Champions") {
+		t.Fatalf("movement --refresh over the same purchases printed:\n%s\n%s", errOut, out)
+	}
 }
 
 func TestAnalyticsCommandEmptyStore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, view := range []string{"rfm", "cohorts", "clv", "segments"} {
+	for _, view := range []string{"rfm", "cohorts", "clv", "segments", "movement"} {
 		out, _, err := runAnalyticsCmd(t, view, "--data-dir", dir)
 		if err != nil || !strings.Contains(out, "--refresh") {
 			t.Errorf("%s on an empty store: %v\n%s", view, err, out)
@@ -144,8 +165,8 @@ func TestAnalyticsCommandUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "rfm, cohorts, clv or segments"},
-		{[]string{"--json"}, "rfm, cohorts, clv or segments"},
+		{nil, "rfm, cohorts, clv, segments or movement"},
+		{[]string{"--json"}, "rfm, cohorts, clv, segments or movement"},
 		{[]string{"ltv"}, `unknown view "ltv"`},
 		{[]string{"segments", "--k", "-1"}, "-k"},
 		{[]string{"clv", "--discount-rate", "-2"}, "-discount-rate"},

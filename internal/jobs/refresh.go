@@ -72,6 +72,9 @@ type RefreshConfig struct {
 	// store each run instead, as before it kept them. Defaults to
 	// 1,000,000; -1: no bound.
 	FoldMaxCustomers int
+	// MovementsKept is how many refreshes' segment movements the store
+	// keeps (GET /api/v1/segments/movement). Defaults to 100.
+	MovementsKept int
 	// Registerer receives the refresh's gauge
 	// (shopstream_analytics_fold_customers). Defaults to none.
 	Registerer prometheus.Registerer
@@ -116,6 +119,9 @@ func (c *RefreshConfig) withDefaults() {
 	if c.CatchUp == 0 {
 		c.CatchUp = 10 * time.Second
 	}
+	if c.MovementsKept == 0 {
+		c.MovementsKept = 100
+	}
 	switch c.FoldMaxCustomers {
 	case 0:
 		c.FoldMaxCustomers = 1_000_000
@@ -144,6 +150,8 @@ func (c *RefreshConfig) validate() error {
 		return fmt.Errorf("categories %d not within 0..64", c.Categories)
 	case c.CatchUp < 0:
 		return fmt.Errorf("catch-up delay %v is negative", c.CatchUp)
+	case c.MovementsKept < 1:
+		return fmt.Errorf("movements kept %d: want at least 1", c.MovementsKept)
 	case c.FoldMaxCustomers < 0:
 		return fmt.Errorf("fold bound %d: want a positive number of customers, or -1 for none", c.FoldMaxCustomers)
 	}
@@ -172,6 +180,9 @@ type Refresh struct {
 	fitted   dayModels
 	wroteIDs []string
 	wroteFP  []uint64
+	// ran is the segments the last run stored and the movement it
+	// recorded (nil before: they are read from the store).
+	ran *ranSegments
 	// fold is every customer's stored purchases as of the last run (nil
 	// before the first, and after a failed catch-up: read all again);
 	// foldOff says it outgrew FoldMaxCustomers, and foldCustomers is how
@@ -333,9 +344,17 @@ type RefreshReport struct {
 	// them, all when the models are new.
 	ModelsKept  bool `json:"models_kept"`
 	RowsWritten int  `json:"rows_written"`
+	// CustomersNew, CustomersMoved and CustomersLeft are the segment
+	// movement recorded against the refresh before: customers scored for
+	// the first time, those whose segment changed, and those no longer
+	// scored.
+	CustomersNew   int64 `json:"customers_new"`
+	CustomersMoved int64 `json:"customers_moved"`
+	CustomersLeft  int64 `json:"customers_left"`
 	// Seconds is the whole run; the phases are reading (the purchases
 	// stored since the last run, purchase days, category mix, cohorts), CLV (fit and predict), RFM scoring,
-	// clustering (fit and assign) and writing the customer rows.
+	// clustering (fit and assign) and writing the customer rows (with the
+	// segment movement: reading the segments before, storing the matrix).
 	Seconds         float64 `json:"seconds"`
 	ReadSeconds     float64 `json:"read_seconds"`
 	CLVSeconds      float64 `json:"clv_seconds"`
@@ -408,7 +427,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil
 	}
 	rep.ModelsKept = keep
-	if err := st.ReplaceCohorts(ctx, cells, now); err != nil {
+	if err := st.ReplaceCohorts(ctx, cells, now, asOf); err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
 	lap(&rep.ReadSeconds)
@@ -434,6 +453,12 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	}
 	lap(&rep.SegmentsSeconds)
 
+	// The segments of the refresh before, read (when this process does
+	// not hold them) before this run's are written over them.
+	prevIDs, prevSegs, prevAt, err := r.previousSegments(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("analytics refresh: %w", err)
+	}
 	if !keep && r.fitted.clv != nil && r.fitted.seg != nil {
 		fitted := r.fitted
 		r.last = &fitted
@@ -441,6 +466,9 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	if rep.RowsWritten, err = r.writeCustomers(ctx, pop, scores, preds, clvVersion, labels, now); err != nil {
 		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil // what is stored is uncertain: all again next run
 		return nil, fmt.Errorf("analytics refresh: %w", err)
+	}
+	if err := r.recordMovement(ctx, prevIDs, prevSegs, prevAt, pop, scores, asOf, now, rep); err != nil {
+		return nil, fmt.Errorf("analytics refresh: segment movement: %w", err)
 	}
 	lap(&rep.WriteSeconds)
 	// The refresh's long read kept SQLite's log from being checkpointed
@@ -456,6 +484,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	r.log.Info("analytics refreshed", "as_of", asOf, "customers", n, "cohort_cells", len(cells),
 		"clv_model", rep.CLVVersion, "clv_fitted", rep.CLVFitted, "k", rep.K, "seconds", rep.Seconds,
 		"read_s", rep.ReadSeconds, "clv_s", rep.CLVSeconds, "segments_s", rep.SegmentsSeconds, "write_s", rep.WriteSeconds,
-		"models_kept", rep.ModelsKept, "rows_written", rep.RowsWritten)
+		"models_kept", rep.ModelsKept, "rows_written", rep.RowsWritten,
+		"customers_new", rep.CustomersNew, "customers_moved", rep.CustomersMoved, "customers_left", rep.CustomersLeft)
 	return rep, nil
 }

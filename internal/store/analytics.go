@@ -31,8 +31,10 @@ type Analytics interface {
 	// WriteCustomerAnalytics upserts the rows, at most AnalyticsChunk per
 	// database transaction.
 	WriteCustomerAnalytics(ctx context.Context, rows []CustomerAnalytics) error
-	// ReplaceCohorts replaces the stored cohort matrix in one transaction.
-	ReplaceCohorts(ctx context.Context, cells []CohortCell, computedAt time.Time) error
+	// ReplaceCohorts replaces the stored cohort matrix in one transaction;
+	// computedAt is when the refresh built it, asOf the instant it covers
+	// purchases to (the month of asOf is unfinished).
+	ReplaceCohorts(ctx context.Context, cells []CohortCell, computedAt, asOf time.Time) error
 	// SaveModelVersion stores a new version of a model of kind (one more
 	// than the latest), marks it active and earlier versions retired, and
 	// returns its version.
@@ -58,8 +60,20 @@ type Analytics interface {
 	// predicted CLV, highest first.
 	TopCustomers(ctx context.Context, limit int) ([]CustomerAnalytics, error)
 	// Cohorts returns the stored cohort matrix, ordered by cohort month and
-	// month offset, and when it was computed (zero when never).
-	Cohorts(ctx context.Context) ([]CohortCell, time.Time, error)
+	// month offset, and when it was computed and as of when (zero when
+	// never).
+	Cohorts(ctx context.Context) ([]CohortCell, CohortTimes, error)
+
+	// CustomerSegments streams every scored customer's ID and RFM segment
+	// in customer-ID byte order: the segments of the refresh before, for
+	// a refresh that does not hold them.
+	CustomerSegments(ctx context.Context, fn func(customerID, segment string) error) error
+	// SaveSegmentMovement stores one refresh's segment movement and, in
+	// the same transaction, deletes every one but the newest keep. It
+	// returns the movement's ID.
+	SaveSegmentMovement(ctx context.Context, m SegmentMovement, keep int) (int64, error)
+	// SegmentMovements returns up to limit stored movements, newest first.
+	SegmentMovements(ctx context.Context, limit int) ([]SegmentMovement, error)
 
 	// TryLead tries to become the one instance that runs the periodic job
 	// called name. It does not wait: ok is false when another instance
@@ -221,6 +235,39 @@ type CohortCell struct {
 	Active int64
 	// RevenueCents is what they spent in the month.
 	RevenueCents int64
+}
+
+// CohortTimes say when the stored cohort matrix was computed and the
+// instant it covers purchases to; AsOf is zero for a matrix stored before
+// it was recorded.
+type CohortTimes struct {
+	ComputedAt time.Time
+	AsOf       time.Time
+}
+
+// SegmentMovement is how the customers moved between RFM segments from
+// one analytics refresh to the next.
+type SegmentMovement struct {
+	// ID orders the movements (assigned by SaveSegmentMovement).
+	ID int64
+	// AsOf is the refresh's as-of instant, ComputedAt when it ran, and
+	// PreviousComputedAt when the refresh compared against ran (nil when
+	// no movement was stored before: the segments compared against, if
+	// any, were stored before movements were recorded).
+	AsOf               time.Time
+	ComputedAt         time.Time
+	PreviousComputedAt *time.Time
+	// Flows are the non-empty cells of the transition matrix.
+	Flows []SegmentFlow
+}
+
+// SegmentFlow counts the customers whose segment was From at the refresh
+// before and To at this one; From "" is a customer new since, To "" one
+// no longer scored (erased, or purchases deleted by retention).
+type SegmentFlow struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Customers int64  `json:"customers"`
 }
 
 // ModelVersion is one stored version of a model.

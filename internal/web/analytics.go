@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 //	GET /api/v1/customers/{id}  profile, RFM scores and segment, CLV, cluster
 //	GET /api/v1/customers/{id}/transactions?limit=&cursor=  its transactions, newest first
 //	GET /api/v1/segments        customers per RFM segment; cluster profiles
+//	GET /api/v1/segments/movement?since=&until=&limit=&cursor=  moves between segments at each refresh, newest first
 //	GET /api/v1/cohorts         acquisition cohorts: retention and revenue
 //	GET /api/v1/clv/model       CLV model parameters and fit statistics
 //	GET /api/v1/clv/distribution  customers by predicted CLV and P(alive), with the fit
@@ -32,6 +34,7 @@ func RegisterAnalytics(s *Server, a store.Analytics) {
 	s.Handle("GET /api/v1/customers/{id}", http.HandlerFunc(h.customer))
 	s.Handle("GET /api/v1/customers/{id}/transactions", http.HandlerFunc(h.customerTransactions))
 	s.Handle("GET /api/v1/segments", http.HandlerFunc(h.segments))
+	s.Handle("GET /api/v1/segments/movement", http.HandlerFunc(h.segmentMovement))
 	s.Handle("GET /api/v1/cohorts", http.HandlerFunc(h.cohorts))
 	s.Handle("GET /api/v1/clv/model", http.HandlerFunc(h.clvModel))
 	s.Handle("GET /api/v1/clv/distribution", http.HandlerFunc(h.clvDistribution))
@@ -205,6 +208,47 @@ func (h *analyticsAPI) cohorts(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		out.Cohorts = append(out.Cohorts, row)
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// segmentMovement answers GET /api/v1/segments/movement: the stored
+// movements (the refresh keeps the latest hundred) of the refreshes that
+// ran in [since, until), newest first, ten a page by default.
+func (h *analyticsAPI) segmentMovement(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, before, err := pageQuery(q, 10)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	since, until, err := timeRange(q)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	all, err := analyticsview.ReadSegmentMovements(r.Context(), h.a, maxPage)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	kept := all.Movements[:0]
+	for _, m := range all.Movements {
+		if (since.IsZero() || !m.ComputedAt.Before(since)) && (until.IsZero() || m.ComputedAt.Before(until)) {
+			kept = append(kept, m)
+		}
+	}
+	all.Movements = kept
+	var after func(analyticsview.SegmentMovement) bool
+	if before != 0 {
+		after = func(m analyticsview.SegmentMovement) bool { return m.ID < before }
+	}
+	out := analyticsview.SegmentMovements{}
+	out.Movements, out.NextCursor = pageOf(all.Movements, limit, after, func(m analyticsview.SegmentMovement) string {
+		return strconv.FormatInt(m.ID, 10)
+	})
+	if out.Movements == nil {
+		out.Movements = []analyticsview.SegmentMovement{}
 	}
 	WriteJSON(w, http.StatusOK, out)
 }

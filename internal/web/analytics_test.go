@@ -69,8 +69,21 @@ func analyticsFixture(t testing.TB, st *sqlite.Store) {
 		{Month: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), MonthOffset: 0, Size: 2, Active: 2, RevenueCents: 12999},
 		{Month: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), MonthOffset: 1, Size: 2, Active: 1, RevenueCents: 3050},
 	}
-	if err := st.ReplaceCohorts(ctx, cells, updated); err != nil {
+	// As of alice's February purchase: February is unfinished.
+	if err := st.ReplaceCohorts(ctx, cells, updated, jan.AddDate(0, 1, 0)); err != nil {
 		t.Fatal(err)
+	}
+	// Two refreshes' movements: the first with every customer new, the
+	// second with bob gone from Loyal to At Risk and carol new.
+	first := updated.Add(-time.Hour)
+	for _, m := range []store.SegmentMovement{
+		{AsOf: jan, ComputedAt: first, Flows: []store.SegmentFlow{{To: "Champions", Customers: 1}, {To: "Loyal", Customers: 1}}},
+		{AsOf: jan.AddDate(0, 1, 0), ComputedAt: updated, PreviousComputedAt: &first, Flows: []store.SegmentFlow{
+			{From: "Champions", To: "Champions", Customers: 1}, {From: "Loyal", To: "At Risk", Customers: 1}, {To: "New", Customers: 1}}},
+	} {
+		if _, err := st.SaveSegmentMovement(ctx, m, 100); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := st.SaveModelVersion(ctx, store.ModelCLV,
 		[]byte(`{"bgnbd":{"r":0.24,"alpha":4.4,"a":0.79,"b":2.4},"gamma_gamma":{"p":6.25,"q":3.74,"gamma":15.44},"period":"week"}`),
@@ -159,6 +172,14 @@ func TestAnalyticsCohorts(t *testing.T) {
 	if c.ComputedAt == nil || len(c.Cohorts) != 1 {
 		t.Fatalf("cohorts = %+v", c)
 	}
+	// February, the month of the as-of, is unfinished: 10 of its 28 days,
+	// the January cohort's cell +1.
+	if p := c.Partial; p == nil || p.Month != "2026-02" || p.Days != 10 || p.DaysInMonth != 28 || c.AsOf == nil {
+		t.Fatalf("partial month = %+v as of %v", p, c.AsOf)
+	}
+	if p := c.Cohorts[0].PartialOffset; p == nil || *p != 1 {
+		t.Fatalf("january's partial offset = %v, want 1", p)
+	}
 	row := c.Cohorts[0]
 	if row.Month != "2026-01" || row.Size != 2 || len(row.Active) != 2 || row.Active[1] != 1 || row.Retention[0] != 1 || row.Retention[1] != 0.5 || row.Revenue[0] != 129.99 {
 		t.Fatalf("cohort row = %+v", row)
@@ -174,6 +195,52 @@ func TestAnalyticsCohorts(t *testing.T) {
 	}
 	for _, q := range []string{"?since=january", "?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z"} {
 		getAnalyticsJSON(t, ts, "/api/v1/cohorts"+q, http.StatusBadRequest, nil)
+	}
+}
+
+// TestAnalyticsSegmentMovement reads the fixture's two movements: the
+// newest first with its flows largest first, nulls for new customers, the
+// segments' net changes; paged and filtered by when the refresh ran.
+func TestAnalyticsSegmentMovement(t *testing.T) {
+	t.Parallel()
+	ts := analyticsServer(t, false)
+	var m analyticsview.SegmentMovements
+	raw := getAnalyticsJSON(t, ts, "/api/v1/segments/movement", http.StatusOK, &m)
+	if len(m.Movements) != 2 || m.NextCursor != "" {
+		t.Fatalf("movements = %s", raw)
+	}
+	latest, first := m.Movements[0], m.Movements[1]
+	if latest.Customers != 3 || latest.Entered != 1 || latest.Moved != 1 || latest.Stayed != 1 || latest.Left != 0 ||
+		latest.PreviousComputedAt == nil || !latest.PreviousComputedAt.Equal(first.ComputedAt) || first.PreviousComputedAt != nil {
+		t.Fatalf("latest movement = %+v, first %+v", latest, first)
+	}
+	if !strings.Contains(raw, `{"from":null,"to":"New","customers":1}`) || !strings.Contains(raw, `{"from":"Loyal","to":"At Risk","customers":1}`) {
+		t.Fatalf("flows: %s", raw)
+	}
+	nets := map[string]int64{}
+	for _, s := range latest.Segments {
+		nets[s.Segment] = s.Net
+	}
+	if nets["Loyal"] != -1 || nets["At Risk"] != 1 || nets["New"] != 1 || nets["Champions"] != 0 || len(latest.Segments) != 11 {
+		t.Fatalf("net changes = %v", nets)
+	}
+	// One a page: the cursor leads to the older.
+	var p1, p2 analyticsview.SegmentMovements
+	getAnalyticsJSON(t, ts, "/api/v1/segments/movement?limit=1", http.StatusOK, &p1)
+	if len(p1.Movements) != 1 || p1.Movements[0].ID != latest.ID || p1.NextCursor == "" {
+		t.Fatalf("first page = %+v", p1)
+	}
+	getAnalyticsJSON(t, ts, "/api/v1/segments/movement?limit=1&cursor="+p1.NextCursor, http.StatusOK, &p2)
+	if len(p2.Movements) != 1 || p2.Movements[0].ID != first.ID || p2.NextCursor != "" {
+		t.Fatalf("second page = %+v", p2)
+	}
+	var since analyticsview.SegmentMovements
+	getAnalyticsJSON(t, ts, "/api/v1/segments/movement?since=2026-02-28T23:30:00Z", http.StatusOK, &since)
+	if len(since.Movements) != 1 || since.Movements[0].ID != latest.ID {
+		t.Fatalf("since the last half hour: %+v", since)
+	}
+	for _, q := range []string{"?limit=0", "?cursor=x", "?since=yesterday"} {
+		getAnalyticsJSON(t, ts, "/api/v1/segments/movement"+q, http.StatusBadRequest, nil)
 	}
 }
 
@@ -197,8 +264,11 @@ func TestAnalyticsEmpty(t *testing.T) {
 		t.Fatalf("segments of an empty store: %s", raw)
 	}
 	raw = getAnalyticsJSON(t, ts, "/api/v1/cohorts", http.StatusOK, nil)
-	if raw != `{"computed_at":null,"cohorts":[]}` {
+	if raw != `{"computed_at":null,"as_of":null,"partial":null,"cohorts":[]}` {
 		t.Fatalf("cohorts of an empty store: %s", raw)
+	}
+	if raw = getAnalyticsJSON(t, ts, "/api/v1/segments/movement", http.StatusOK, nil); raw != `{"movements":[]}` {
+		t.Fatalf("segment movement of an empty store: %s", raw)
 	}
 	raw = getAnalyticsJSON(t, ts, "/api/v1/clv/model", http.StatusNotFound, nil)
 	if !strings.Contains(raw, "no CLV model") {

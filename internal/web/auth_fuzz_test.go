@@ -44,6 +44,8 @@ var fuzzAPISeeds = []struct{ method, path, body string }{
 	{"DELETE", "/api/v1/customers/bob", ""},
 	{"DELETE", "/api/v1/customers/%ff%fe", ""},
 	{"GET", "/api/v1/cohorts?period=month", ""},
+	{"GET", "/api/v1/segments/movement?since=2026-01-01T00:00:00Z&until=2026-04-01T00:00:00Z&limit=1&cursor=2", ""},
+	{"GET", "/api/v1/segments/movement?limit=-1&cursor=0&until=1767225601&since=1767225602", ""},
 	{"GET", "/api/v1/quarantine?reason=malformed_json&partition=0&source=stream&state=open&since=2026-01-01T00:00:00Z&limit=2&cursor=9", ""},
 	{"GET", "/api/v1/quarantine?partition=-2&state=odd&until=never", ""},
 	{"GET", "/api/v1/quarantine/1", ""},

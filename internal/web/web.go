@@ -118,6 +118,7 @@ var routes = map[string]Access{
 	"GET /api/v1/customers/{id}":              {Role: Viewer},
 	"GET /api/v1/customers/{id}/transactions": {Role: Viewer},
 	"GET /api/v1/segments":                    {Role: Viewer},
+	"GET /api/v1/segments/movement":           {Role: Viewer},
 	"GET /api/v1/cohorts":                     {Role: Viewer},
 	"GET /api/v1/clv/model":                   {Role: Viewer},
 	"GET /api/v1/clv/distribution":            {Role: Viewer},

@@ -197,10 +197,10 @@ func (s *Store) WriteCustomerAnalytics(ctx context.Context, rows []store.Custome
 }
 
 // ReplaceCohorts implements store.Analytics.
-func (s *Store) ReplaceCohorts(ctx context.Context, cells []store.CohortCell, computedAt time.Time) error {
+func (s *Store) ReplaceCohorts(ctx context.Context, cells []store.CohortCell, computedAt, asOf time.Time) error {
 	rows := make([][]any, len(cells))
 	for i, c := range cells {
-		rows[i] = []any{c.Month, c.MonthOffset, c.Size, c.Active, c.RevenueCents, computedAt}
+		rows[i] = []any{c.Month, c.MonthOffset, c.Size, c.Active, c.RevenueCents, computedAt, asOf}
 	}
 	err := s.d.Tx(ctx, func(tx DB) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM cohort_cells"); err != nil {
@@ -209,7 +209,7 @@ func (s *Store) ReplaceCohorts(ctx context.Context, cells []store.CohortCell, co
 		if len(rows) == 0 {
 			return nil
 		}
-		return s.d.Insert(ctx, tx, "cohort_cells", []string{"cohort_month", "month_offset", "cohort_size", "active", "revenue_cents", "computed_at"}, rows)
+		return s.d.Insert(ctx, tx, "cohort_cells", []string{"cohort_month", "month_offset", "cohort_size", "active", "revenue_cents", "computed_at", "as_of"}, rows)
 	})
 	if err != nil {
 		return fmt.Errorf("replacing %d cohort cells: %w", len(cells), err)
@@ -377,18 +377,79 @@ func (s *Store) TopCustomers(ctx context.Context, limit int) ([]store.CustomerAn
 }
 
 // Cohorts implements store.Analytics.
-func (s *Store) Cohorts(ctx context.Context) ([]store.CohortCell, time.Time, error) {
-	var at time.Time
-	out, err := collect(ctx, s.d.DB(), `SELECT cohort_month, month_offset, cohort_size, active, revenue_cents, computed_at
+func (s *Store) Cohorts(ctx context.Context) ([]store.CohortCell, store.CohortTimes, error) {
+	var at store.CohortTimes
+	var asOf *time.Time
+	out, err := collect(ctx, s.d.DB(), `SELECT cohort_month, month_offset, cohort_size, active, revenue_cents, computed_at, as_of
 		FROM cohort_cells ORDER BY cohort_month, month_offset`, nil, func(r Rows) (c store.CohortCell, err error) {
-		err = r.Scan(&c.Month, &c.MonthOffset, &c.Size, &c.Active, &c.RevenueCents, &at)
-		c.Month, at = c.Month.UTC(), at.UTC()
+		err = r.Scan(&c.Month, &c.MonthOffset, &c.Size, &c.Active, &c.RevenueCents, &at.ComputedAt, &asOf)
+		c.Month, at.ComputedAt = c.Month.UTC(), at.ComputedAt.UTC()
+		if asOf != nil {
+			at.AsOf = asOf.UTC()
+		}
 		return c, err
 	})
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("reading cohorts: %w", err)
+		return nil, store.CohortTimes{}, fmt.Errorf("reading cohorts: %w", err)
 	}
 	return out, at, nil
+}
+
+// CustomerSegments implements store.Analytics.
+func (s *Store) CustomerSegments(ctx context.Context, fn func(customerID, segment string) error) error {
+	var id, seg string
+	return stream(ctx, s.d.DB(), "customer segments", `SELECT customer_id, segment FROM customer_analytics ORDER BY customer_id`+s.q.Collate,
+		nil, func(r Rows) error { return r.Scan(&id, &seg) }, func() error { return fn(id, seg) })
+}
+
+// SaveSegmentMovement implements store.Analytics.
+func (s *Store) SaveSegmentMovement(ctx context.Context, m store.SegmentMovement, keep int) (int64, error) {
+	flows := m.Flows
+	if flows == nil {
+		flows = []store.SegmentFlow{}
+	}
+	js, err := json.Marshal(flows)
+	if err != nil {
+		return 0, fmt.Errorf("saving segment movement: %w", err)
+	}
+	var id int64
+	err = s.d.Tx(ctx, func(tx DB) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO segment_movements (as_of, computed_at, previous_computed_at, flows)
+			VALUES ($1, $2, $3, $4) RETURNING id`, m.AsOf, m.ComputedAt, m.PreviousComputedAt, string(js)).Scan(&id); err != nil {
+			return err
+		}
+		// By the newest IDs kept, not by arithmetic on them: a sequence
+		// leaves gaps.
+		_, err := tx.Exec(ctx, `DELETE FROM segment_movements WHERE id NOT IN
+			(SELECT id FROM segment_movements ORDER BY id DESC LIMIT $1)`, max(keep, 1))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("saving segment movement: %w", err)
+	}
+	return id, nil
+}
+
+// SegmentMovements implements store.Analytics.
+func (s *Store) SegmentMovements(ctx context.Context, limit int) ([]store.SegmentMovement, error) {
+	out, err := collect(ctx, s.d.DB(), `SELECT id, as_of, computed_at, previous_computed_at, flows FROM segment_movements
+		ORDER BY id DESC LIMIT $1`, []any{max(limit, 0)}, func(r Rows) (m store.SegmentMovement, err error) {
+		var flows string
+		if err = r.Scan(&m.ID, &m.AsOf, &m.ComputedAt, &m.PreviousComputedAt, &flows); err != nil {
+			return m, err
+		}
+		m.AsOf, m.ComputedAt = m.AsOf.UTC(), m.ComputedAt.UTC()
+		if p := m.PreviousComputedAt; p != nil {
+			u := p.UTC()
+			m.PreviousComputedAt = &u
+		}
+		err = json.Unmarshal([]byte(flows), &m.Flows)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading segment movements: %w", err)
+	}
+	return out, nil
 }
 
 // CustomerTransactions implements store.Analytics. It walks the

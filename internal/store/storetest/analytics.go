@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func RunAnalytics(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CLVDistribution", testCLVDistribution},
 		{"Cohorts", testCohorts},
 		{"Models", testModels},
+		{"SegmentMovements", testSegmentMovements},
 		{"TryLead", testTryLead},
 		{"EmptyAnalytics", testEmptyAnalytics},
 		{"CustomerTransactions", testCustomerTransactions},
@@ -285,7 +287,7 @@ func testCohorts(t *testing.T, _ store.Store, a store.Analytics) {
 	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	feb := jan.AddDate(0, 1, 0)
 	first := []store.CohortCell{{Month: jan, MonthOffset: 0, Size: 9, Active: 9, RevenueCents: 1}}
-	if err := a.ReplaceCohorts(ctx, first, day0); err != nil {
+	if err := a.ReplaceCohorts(ctx, first, day0, day0); err != nil {
 		t.Fatal(err)
 	}
 	cells := []store.CohortCell{
@@ -294,22 +296,88 @@ func testCohorts(t *testing.T, _ store.Store, a store.Analytics) {
 		{Month: feb, MonthOffset: 0, Size: 2, Active: 2, RevenueCents: 90},
 	}
 	// Written out of order; read back in order.
-	when := day0.Add(time.Hour)
-	if err := a.ReplaceCohorts(ctx, []store.CohortCell{cells[2], cells[0], cells[1]}, when); err != nil {
+	when, asOf := day0.Add(time.Hour), feb.Add(50*time.Hour)
+	if err := a.ReplaceCohorts(ctx, []store.CohortCell{cells[2], cells[0], cells[1]}, when, asOf); err != nil {
 		t.Fatal(err)
 	}
 	got, at, err := a.Cohorts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !at.Equal(when) || len(got) != len(cells) {
-		t.Fatalf("cohorts computed at %v with %d cells, want %v and %d", at, len(got), when, len(cells))
+	if !at.ComputedAt.Equal(when) || !at.AsOf.Equal(asOf) || len(got) != len(cells) {
+		t.Fatalf("cohorts computed at %+v with %d cells, want %v as of %v and %d", at, len(got), when, asOf, len(cells))
 	}
 	for i := range got {
 		if !got[i].Month.Equal(cells[i].Month) || got[i].MonthOffset != cells[i].MonthOffset || got[i].Size != cells[i].Size ||
 			got[i].Active != cells[i].Active || got[i].RevenueCents != cells[i].RevenueCents {
 			t.Fatalf("cell %d = %+v, want %+v", i, got[i], cells[i])
 		}
+	}
+}
+
+// testSegmentMovements stores movements, reads them back newest first
+// with their flows, keeps only the newest, and streams the customers'
+// segments in ID byte order.
+func testSegmentMovements(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		at := day0.Add(time.Duration(i) * time.Minute)
+		m := store.SegmentMovement{AsOf: at.Add(-time.Hour), ComputedAt: at,
+			Flows: []store.SegmentFlow{{From: "Loyal", To: "At Risk", Customers: int64(i + 1)}, {From: "", To: "New", Customers: 7}}}
+		if i > 0 {
+			prev := at.Add(-time.Minute)
+			m.PreviousComputedAt = &prev
+		}
+		id, err := a.SaveSegmentMovement(ctx, m, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) > 0 && id <= ids[len(ids)-1] {
+			t.Fatalf("movement IDs %v then %d: not increasing", ids, id)
+		}
+		ids = append(ids, id)
+	}
+	got, err := a.SegmentMovements(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d movements kept, want the newest 3", len(got))
+	}
+	for k, m := range got {
+		i := 4 - k
+		at := day0.Add(time.Duration(i) * time.Minute)
+		if m.ID != ids[i] || !m.ComputedAt.Equal(at) || !m.AsOf.Equal(at.Add(-time.Hour)) || m.PreviousComputedAt == nil ||
+			!m.PreviousComputedAt.Equal(at.Add(-time.Minute)) {
+			t.Fatalf("movement %d = %+v, want ID %d computed at %v", k, m, ids[i], at)
+		}
+		want := []store.SegmentFlow{{From: "Loyal", To: "At Risk", Customers: int64(i + 1)}, {From: "", To: "New", Customers: 7}}
+		if !slices.Equal(m.Flows, want) {
+			t.Fatalf("movement %d flows = %v, want %v", k, m.Flows, want)
+		}
+	}
+	if one, err := a.SegmentMovements(ctx, 1); err != nil || len(one) != 1 || one[0].ID != ids[4] {
+		t.Fatalf("latest movement = %v, %v; want ID %d", one, err, ids[4])
+	}
+
+	if err := a.WriteCustomerAnalytics(ctx, []store.CustomerAnalytics{
+		{CustomerID: "c2", R: 1, F: 1, M: 1, Segment: "Lost", UpdatedAt: day0},
+		{CustomerID: "C9", R: 5, F: 5, M: 5, Segment: "Champions", UpdatedAt: day0},
+		{CustomerID: "c10", R: 3, F: 3, M: 3, Segment: "Need Attention", UpdatedAt: day0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	err = a.CustomerSegments(ctx, func(id, seg string) error {
+		seen = append(seen, id+"="+seg)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"C9=Champions", "c10=Need Attention", "c2=Lost"}; !slices.Equal(seen, want) {
+		t.Fatalf("customer segments = %q, want %q (byte order)", seen, want)
 	}
 }
 
@@ -381,8 +449,11 @@ func testEmptyAnalytics(t *testing.T, _ store.Store, a store.Analytics) {
 	if last, err := a.LatestPurchase(ctx); err != nil || !last.IsZero() {
 		t.Fatalf("latest purchase of an empty store: %v, %v", last, err)
 	}
-	if cells, at, err := a.Cohorts(ctx); err != nil || len(cells) != 0 || !at.IsZero() || cells == nil {
+	if cells, at, err := a.Cohorts(ctx); err != nil || len(cells) != 0 || at != (store.CohortTimes{}) || cells == nil {
 		t.Fatalf("cohorts of an empty store: %v, %v, %v (want an empty, non-nil slice)", cells, at, err)
+	}
+	if ms, err := a.SegmentMovements(ctx, 10); err != nil || len(ms) != 0 || ms == nil {
+		t.Fatalf("segment movements of an empty store: %v, %v (want an empty, non-nil slice)", ms, err)
 	}
 	if st, err := a.SegmentStats(ctx); err != nil || len(st) != 0 || st == nil {
 		t.Fatalf("segment stats of an empty store: %v, %v", st, err)

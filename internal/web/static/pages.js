@@ -654,7 +654,7 @@ $("fm-rollback").addEventListener("click", () => {
 
 // ---- Customers ----
 
-const cu = { prevSegments: null, txID: null, txCursor: null, txPaged: false };
+const cu = { txID: null, txCursor: null, txPaged: false };
 const segChart = new Chart($("chart-segments"), { height: 260, time: false, categories: true, xLabel: "segment",
   series: [{ label: "customers", color: "--c0", bars: true, fmt: (v) => fmtInt.format(v) }] });
 const clvChart = new Chart($("chart-clv"), { height: 260, time: false, categories: true, xLabel: "segment",
@@ -698,7 +698,7 @@ async function loadCustomerTx(id, more) {
   } else {
     $("cust-tx-body").replaceChildren(...(rows.length ? rows : [emptyRow(9, "no transaction of " + id + " is stored (retention may have pruned them)")]));
   }
-  cu.txID, cu.txCursor, cu.txPaged = id, r.next_cursor || null, more || false;
+  [cu.txID, cu.txCursor, cu.txPaged] = [id, r.next_cursor || null, more || false];
   $("cust-tx-more").disabled = !cu.txCursor;
   const n = $("cust-tx-body").querySelectorAll("tr[data-id]").length;
   $("cust-tx-count").textContent = fmtInt.format(n) + " shown" + (cu.txCursor ? "; older ones remain" : "");
@@ -769,26 +769,61 @@ async function showCustomer(id) {
   }, (e) => { recs.textContent = "recommendations: " + e.message; });
 }
 
+// showMovement fills the movement table: the largest flows between
+// segments of the latest refresh (those of the selected segment when one
+// is), new customers coming from "new" and erased ones going to "left".
+function showMovement(mv, sel) {
+  const name = (v, none) => (v == null ? none : v);
+  if (!mv) {
+    $("mv-sub").textContent = "customers who changed segment between the last two refreshes";
+    $("mv-body").replaceChildren(emptyRow(5, "no movement recorded yet: each analytics refresh records it against the one before"));
+    return;
+  }
+  const before = new Map(mv.segments.map((x) => [x.segment, x.before]));
+  const flows = mv.flows.filter((f) => f.from !== f.to && (!sel || f.from === sel || f.to === sel)).slice(0, 12);
+  $("mv-sub").textContent = (mv.previous_computed_at ? "since the refresh of " + fmtTime(mv.previous_computed_at) : "the first refresh recorded: every customer new") +
+    ": " + fmtInt.format(mv.moved) + " moved, " + fmtInt.format(mv.entered) + " new, " + fmtInt.format(mv.left) + " left, " + fmtInt.format(mv.stayed) + " stayed";
+  const rows = flows.map((f) => {
+    const tr = el("tr");
+    tr.dataset.from = name(f.from, "new");
+    tr.dataset.to = name(f.to, "left");
+    const b = f.from == null ? null : before.get(f.from);
+    tr.append(el("td", name(f.from, "new")), el("td", "→"), el("td", name(f.to, "left")), el("td", fmtInt.format(f.customers), "num"),
+      el("td", b ? fmtPct(f.customers / b) : "–", "num"));
+    const to = f.to == null ? f.from : f.to;
+    tr.addEventListener("click", () => setParam("segment", to === sel ? "" : to));
+    return tr;
+  });
+  $("mv-body").replaceChildren(...(rows.length ? rows : [emptyRow(5, sel ? "no customer moved into or out of " + sel : "no customer changed segment")]));
+}
+
 page("customers", {
   async load() {
     showCustomer(state.params.get("customer"));
     const sel = state.params.get("segment");
     try {
-      const s = await getJSON("api/v1/segments");
-      const prev = cu.prevSegments;
+      // The movement of the latest refresh, recorded by the server
+      // against the refresh before (null before any, or from an older
+      // server without it).
+      const [s, mv] = await Promise.all([getJSON("api/v1/segments"),
+        getJSON("api/v1/segments/movement?limit=1").then((r) => r.movements[0] || null, () => null)]);
+      const net = new Map(mv ? mv.segments.map((x) => [x.segment, x]) : []);
       const rows = s.rfm.map((g) => {
         const tr = el("tr", undefined, g.segment === sel ? "selected" : "");
         tr.dataset.segment = g.segment;
-        const p = prev && prev.get(g.segment);
-        const ch = p == null ? "–" : (g.customers - p >= 0 ? "+" : "") + fmtInt.format(g.customers - p);
+        const n = net.get(g.segment);
+        const td = el("td", n == null ? "–" : (n.net > 0 ? "+" : "") + fmtInt.format(n.net), "num");
+        if (n) td.title = "+" + fmtInt.format(n.in) + " in, −" + fmtInt.format(n.out) + " out";
         tr.append(el("td", g.segment), el("td", fmtInt.format(g.customers), "num"), el("td", fmtPct(g.share), "num"),
-          el("td", fmt2.format(g.revenue), "num"), el("td", g.mean_clv == null ? "–" : fmt2.format(g.mean_clv), "num"), el("td", ch, "num"));
+          el("td", fmt2.format(g.revenue), "num"), el("td", g.mean_clv == null ? "–" : fmt2.format(g.mean_clv), "num"), td);
         tr.addEventListener("click", () => setParam("segment", g.segment === sel ? "" : g.segment));
         return tr;
       });
-      cu.prevSegments = new Map(s.rfm.map((g) => [g.segment, g.customers]));
       $("seg-body").replaceChildren(...(rows.length && s.customers ? rows : [emptyRow(6, "no segments yet: " + (loadingNote() || "the analytics job scores customers every few minutes"))]));
-      $("seg-sub").textContent = fmtInt.format(s.customers) + " customers scored; change since this page last loaded" + (sel ? "; " + sel + " selected" : "");
+      $("seg-sub").textContent = fmtInt.format(s.customers) + " customers scored; " +
+        (!mv ? "change: none recorded yet" : mv.previous_computed_at ? "change since the refresh of " + fmtTime(mv.previous_computed_at) : "change: the first refresh recorded") +
+        (sel ? "; " + sel + " selected" : "");
+      showMovement(mv, sel);
       $("seg-notes").replaceChildren(...(s.notes || []).map((n) => el("p", n)));
       const shown = s.rfm.filter((g) => !sel || g.segment === sel);
       segChart.spec.xFmt = (i) => (shown[Math.round(i)] ? shown[Math.round(i)].segment : "");
@@ -820,17 +855,24 @@ page("customers", {
       const head = el("tr");
       head.append(el("th", "cohort"), el("th", "size", "num"), ...Array.from({ length: n }, (_, i) => el("th", "+" + i, "num")));
       $("coh-head").replaceChildren(head);
+      // The month of the refresh's as-of is unfinished: its cells are
+      // month to date, drawn hatched and uncoloured rather than as a drop.
+      const p = c.partial;
+      const mtd = p ? "month to date: " + p.days + " of " + p.days_in_month + " days of " + p.month : "";
       const rows = c.cohorts.map((x) => {
         const tr = el("tr");
         tr.append(el("td", x.month), el("td", fmtInt.format(x.size), "num"));
         for (let i = 0; i < n; i++) {
           const v = x.retention[i];
-          const td = el("td", v == null ? "" : fmtPct(v, 0), "num heat");
-          if (v != null) td.style.setProperty("--heat", String(Math.round(v * 100)));
+          const partial = v != null && x.partial_offset === i;
+          const td = el("td", v == null ? "" : fmtPct(v, 0) + (partial ? " MTD" : ""), partial ? "num heat partial" : "num heat");
+          if (partial) td.title = mtd;
+          else if (v != null) td.style.setProperty("--heat", String(Math.round(v * 100)));
           tr.append(td);
         }
         return tr;
       });
+      $("coh-sub").textContent = "share of each month's new customers buying again, by months since" + (p ? "; hatched (MTD): " + mtd : "");
       $("coh-body").replaceChildren(...(rows.length ? rows : [emptyRow(2, "no cohorts yet: the analytics job computes them")]));
     } catch (e) { /* no analytics API: the segments panel says so */ }
     try {
@@ -995,11 +1037,24 @@ page("quality", {
   },
 });
 
-async function loadQuarantine(r) {
+// qr is the quarantine panel's paging: the cursor of the next (older)
+// page, and the filters (check and range) the pages shown were asked
+// with; paged when the analyst opened older pages, which a refresh keeps.
+const qr = { cursor: null, key: null, paged: false };
+
+// loadQuarantine shows the newest quarantined records of the range (and
+// check), or (more) the next older page below those shown.
+async function loadQuarantine(r, more) {
   const check = state.params.get("check");
-  let url = "api/v1/quarantine?limit=50&since=" + iso(r.from) + "&until=" + iso(r.to + 60);
-  if (check) url += "&reason=" + encodeURIComponent(check);
-  const page = await getJSON(url);
+  const key = (check || "") + "|" + state.range + "|" + (state.params.get("from") || "") + "|" + (state.params.get("to") || "");
+  if (!more && qr.paged && qr.key === key) return; // a refresh keeps the older pages opened
+  const q = new URLSearchParams({ limit: "50", since: iso(r.from), until: iso(r.to + 60) });
+  if (check) q.set("reason", check);
+  if (more) {
+    if (!qr.cursor || qr.key !== key) return;
+    q.set("cursor", qr.cursor);
+  }
+  const page = await getJSON("api/v1/quarantine?" + q);
   const rows = page.records.map((x) => {
     const tr = el("tr");
     tr.dataset.id = String(x.id);
@@ -1009,16 +1064,26 @@ async function loadQuarantine(r) {
       el("td", x.replay ? x.replay.outcome + " " + fmtTime(x.replay.at) : "open"));
     return tr;
   });
-  $("qr-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing quarantined in this range" + (check ? " by " + check : "") + ": every record passed")]));
+  if (more) {
+    $("qr-body").append(...rows);
+  } else {
+    $("qr-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing quarantined in this range" + (check ? " by " + check : "") + ": every record passed")]));
+  }
+  [qr.cursor, qr.key, qr.paged] = [page.next_cursor || null, key, more || false];
+  $("qr-more").disabled = !qr.cursor;
+  const shown = [...$("qr-body").querySelectorAll("tr[data-id]")];
+  $("qr-count").textContent = fmtInt.format(shown.length) + " shown" + (qr.cursor ? ", older ones on the next page" : ", the oldest reached");
   $("qr-sub").textContent = (check ? "failing " + check + " (click the check again to clear)" : "every check") + ", newest first";
-  $("qr-replay").disabled = !page.records.some((x) => !x.replay);
+  $("qr-replay").disabled = !shown.some((tr) => tr.lastChild.textContent === "open");
 }
+$("qr-more").addEventListener("click", () => loadQuarantine(timeRange(), true));
 
 $("qr-replay").addEventListener("click", async () => {
   const ids = [...$("qr-body").querySelectorAll("tr[data-id]")].map((tr) => Number(tr.dataset.id));
   try {
     const out = await postJSON("api/v1/quarantine/replay", { ids });
     $("qr-sub").textContent = "replayed: " + JSON.stringify(out);
+    qr.paged = false;
     await loadQuarantine(timeRange());
   } catch (e) {
     $("qr-sub").textContent = "replay failed: " + e.message;

@@ -1,0 +1,16 @@
+-- The analytics refresh records how customers moved between RFM segments
+-- since the refresh before (GET /api/v1/segments/movement): one row per
+-- refresh, the newest kept (the refresh deletes older ones), its cells as
+-- a JSON array of {"from", "to", "customers"}, "" for a new customer
+-- (from) or one no longer scored (to).
+CREATE TABLE segment_movements (
+    id                   bigserial PRIMARY KEY,
+    as_of                timestamptz NOT NULL,
+    computed_at          timestamptz NOT NULL,
+    previous_computed_at timestamptz,
+    flows                text NOT NULL
+);
+
+-- The cohort matrix's as-of instant: its month is unfinished, and the
+-- cohorts API marks that column (NULL for a matrix stored before).
+ALTER TABLE cohort_cells ADD COLUMN as_of timestamptz;

@@ -56,12 +56,12 @@ func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
 	clock := time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
 	h := newHistRing(reg, time.Minute)
 	h.now = func() time.Time { return clock }
-	h.add(h.take()) // 06:00, the backfill done
+	h.add(h.take(true)) // 06:00, the backfill done
 	for i := range 100 {
 		lat.Observe(0.008 + 0.008*float64(i)/99)
 	}
 	clock = clock.Add(10 * time.Minute)
-	h.add(h.take()) // 06:10
+	h.add(h.take(true)) // 06:10
 	for range 100 {
 		lat.Observe(0.5)
 	}
@@ -101,7 +101,7 @@ func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
 		t.Errorf("06:00-06:10: capped %v count %d p95 %v, want 100 observations of 8-16 ms", r.Capped, hq.Count, hq.Value)
 	}
 	// Since start, as /metrics has it, the quantile is past the buckets.
-	b := h.take()
+	b := h.take(true)
 	for _, hs := range b.series {
 		v, above := histQuantile(0.95, hs.bounds, hs.cum, hs.sum)
 		if !math.IsNaN(v) || above != 32.768 {
@@ -121,7 +121,7 @@ func TestHistRingKeeps(t *testing.T) {
 	h := newHistRing(prometheus.NewRegistry(), time.Minute)
 	h.now = func() time.Time { return clock }
 	for range 200 {
-		h.add(h.take())
+		h.add(h.take(true))
 		clock = clock.Add(time.Minute)
 	}
 	if n := len(h.samples); n != 121 || clock.Sub(h.samples[0].at) != 121*time.Minute {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ const (
 // histSeries is one histogram at one instant: cumulative counts per
 // finite upper bound, then the total (the +Inf bucket), and the sum.
 type histSeries struct {
+	key    string // name{labels}
 	name   string
 	labels map[string]string
 	bounds []float64 // finite upper bounds, ascending
@@ -121,6 +123,14 @@ func (h *histRing) take(withExtra bool) histSample {
 	at := h.now()
 	mfs, _ := h.gather.Gather()
 	s := histSample{at: at, series: map[string]*histSeries{}}
+	// A histogram's key, labels and bounds are those of the sample before
+	// when they have not changed: a tick keeps only its counts.
+	var prev map[string]*histSeries
+	h.mu.Lock()
+	if n := len(h.samples); n > 0 {
+		prev = h.samples[n-1].series
+	}
+	h.mu.Unlock()
 	set := func(i int, v float64) {
 		for len(s.vals) <= i {
 			s.vals = append(s.vals, math.NaN())
@@ -174,7 +184,12 @@ func (h *histRing) take(withExtra bool) histSample {
 				hs.cum = append(hs.cum, b.GetCumulativeCount())
 			}
 			hs.cum = append(hs.cum, hg.GetSampleCount())
-			s.series[seriesKey(hs.name, hs.labels)] = hs
+			key := seriesKey(hs.name, hs.labels)
+			if p := prev[key]; p != nil && slices.Equal(p.bounds, hs.bounds) {
+				hs.labels, hs.bounds, key = p.labels, p.bounds, p.key
+			}
+			hs.key = key
+			s.series[key] = hs
 		}
 	}
 	if withExtra && h.extra != nil {

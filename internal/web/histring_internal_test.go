@@ -128,3 +128,29 @@ func TestHistRingKeeps(t *testing.T) {
 		t.Errorf("%d samples from %v, want 121 (two hours)", n, h.samples[0].at)
 	}
 }
+
+// TestHistRingSharesWhatDoesNotChange: a histogram's key, labels and
+// bounds are kept once for consecutive samples; its counts each time.
+func TestHistRingSharesWhatDoesNotChange(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	lat := promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_stage_duration_seconds",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 8)}, []string{"stage"})
+	h := newHistRing(reg, time.Minute)
+	lat.WithLabelValues("write").Observe(0.01)
+	h.add(h.take(false))
+	lat.WithLabelValues("write").Observe(0.02)
+	h.add(h.take(false))
+	a, b := h.samples[0].series, h.samples[1].series
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("%d and %d histograms, want 1", len(a), len(b))
+	}
+	for k, hb := range b {
+		ha := a[k]
+		if ha == nil || &ha.bounds[0] != &hb.bounds[0] || ha.key != hb.key || hb.labels["stage"] != "write" {
+			t.Errorf("the second sample's %s does not share the first's bounds and labels", k)
+		}
+		if &ha.cum[0] == &hb.cum[0] || ha.cum[len(ha.cum)-1] != 1 || hb.cum[len(hb.cum)-1] != 2 {
+			t.Errorf("counts %v then %v, want their own, 1 then 2", ha.cum, hb.cum)
+		}
+	}
+}

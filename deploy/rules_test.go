@@ -124,7 +124,7 @@ func TestMetricsRulesAndDashboard(t *testing.T) {
 		"shopstream_errors_total", "shopstream_quarantined_records_total", "shopstream_fraud_decisions_total",
 		"shopstream_outbox_pending_messages", "shopstream_outbox_oldest_pending_age_seconds", "shopstream_build_info",
 		"shopstream_kafka_connects_total", "shopstream_kafka_fetch_records_total", "shopstream_records_lost_total",
-		"shopstream_quality_score", "shopstream_writer_pending_batches",
+		"shopstream_quality_score", "shopstream_writer_pending_batches", "shopstream_store_size_bytes",
 		"shopstream_fraud_state_keys", "shopstream_fraud_state_bounded_total",
 		// (not shopstream_analytics_fold_customers: this run's refresh is off)
 		"shopstream_recommendations_counts_customers", "shopstream_recommendations_counts_pairs",

@@ -335,9 +335,14 @@ func tracerOf(tp trace.TracerProvider) trace.Tracer {
 	return tp.Tracer("github.com/shopstream/shopstream/internal/pipeline")
 }
 
-func newRegistry() *prometheus.Registry {
+// newRegistry is a process's registry: Go runtime, process and build
+// metrics, and the size of st when it can say (store.Size; st may be nil).
+func newRegistry(st store.Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
+	if sz, ok := st.(store.Size); ok {
+		reg.MustRegister(newStoreSizeCollector(sz))
+	}
 	return reg
 }
 
@@ -414,7 +419,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	reg := newRegistry()
+	reg := newRegistry(st)
 	g, gctx := errgroup.WithContext(ctx)
 	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, conn: conn, topic: kf.topic, store: st, logger: logger, reg: reg,
 		tracer: tp}, &pf)

@@ -279,7 +279,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	defer broker.Close()
 	brokers := broker.Addrs()
 
-	reg := newRegistry()
+	reg := newRegistry(st)
 	var proc *pipeline.Processor
 	wcfg, err := wf.config(ctx, st, "shopstream run")
 	if err != nil {

@@ -73,7 +73,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	reg := newRegistry()
+	reg := newRegistry(st)
 	wcfg, err := wf.config(ctx, st, "shopstream serve")
 	if err != nil {
 		return err

@@ -133,7 +133,7 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &b); err != nil || b.Version != "v9.9.9" || b.Commit != "abc123" || b.Date != "2026-05-01T10:00:00Z" || !strings.HasPrefix(b.GoVersion, "go") {
 		t.Fatalf("version --json: %s (%v)", out, err)
 	}
-	reg := newRegistry()
+	reg := newRegistry(nil)
 	want := `# HELP shopstream_build_info Always 1; the labels say which build of shopstream runs.
 # TYPE shopstream_build_info gauge
 shopstream_build_info{commit="abc123",date="2026-05-01T10:00:00Z",goversion="` + b.GoVersion + `",version="v9.9.9"} 1

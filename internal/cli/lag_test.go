@@ -16,6 +16,7 @@ import (
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/store/storetest"
+	"github.com/shopstream/shopstream/internal/web"
 )
 
 // TestServeShowsTheProcessorsLag: serve runs no processor, but with
@@ -94,12 +95,24 @@ func TestServeShowsTheProcessorsLag(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&rd)
 	resp.Body.Close()
+	// The dashboard's System page: serve samples the store's size and
+	// the lag, and has none of the pipeline's metrics.
+	series, serr := http.Get(url + "/api/v1/metrics/series?name=shopstream_records_total&name=shopstream_store_size_bytes&name=dashboard:consumer_lag")
+	var sr web.SeriesRange
+	if serr == nil {
+		serr = json.NewDecoder(series.Body).Decode(&sr)
+		series.Body.Close()
+	}
 	cancel()
 	if runErr := <-done; runErr != nil {
 		t.Fatalf("serve: %v\n%s", runErr, stderr.String())
 	}
 	if err != nil || resp.StatusCode != http.StatusOK || !rd.Ready {
 		t.Fatalf("/readyz: %d, %v, %+v", resp.StatusCode, err, rd)
+	}
+	if serr != nil || series.StatusCode != http.StatusOK || len(sr.Metrics) != 2 || sr.Metrics[0].Name != "shopstream_store_size_bytes" ||
+		sr.Metrics[1].Name != "dashboard:consumer_lag" || len(sr.Unknown) != 1 || sr.Unknown[0] != "shopstream_records_total" {
+		t.Errorf("serve's series: %v %+v, want the store's size and the lag, and the pipeline's records unknown", serr, sr)
 	}
 	d := rd.Detail
 	if d.Error != "" || d.Lag != 3+3 || len(d.Partitions) != 2 ||

@@ -234,6 +234,15 @@ type OutboxMsg struct {
 	Ref string
 }
 
+// Size is implemented by stores that can say how much disk they take:
+// SQLite its database file with its write-ahead log and shared-memory
+// index, PostgreSQL pg_database_size of its database. Exposed as
+// shopstream_store_size_bytes (docs/operations.md).
+type Size interface {
+	// StoreSize returns the bytes the store's data takes on disk now.
+	StoreSize(ctx context.Context) (int64, error)
+}
+
 // OutboxBacklog is implemented by stores that can say how many outbox
 // messages wait for delivery.
 type OutboxBacklog interface {

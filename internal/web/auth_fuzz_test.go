@@ -63,6 +63,10 @@ var fuzzAPISeeds = []struct{ method, path, body string }{
 	{"GET", "/api/v1/customers/c1/recommendations?n=3&preview=true", ""},
 	{"GET", "/api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=2026-01-01T00:00:00Z", ""},
 	{"GET", "/api/v1/metrics/histograms?quantile=2&since=never&until=-1", ""},
+	{"GET", "/api/v1/metrics/series?name=dashboard:stored_transactions_total&name=dashboard:consumer_lag&since=2026-01-01T00:00:00Z&step=60", ""},
+	{"GET", "/api/v1/metrics/series?name=shopstream_batch_records&quantile=0.5&quantile=0.95&quantile=0.99&since=1700000000&until=1800000000", ""},
+	{"GET", "/api/v1/metrics/series?name=shopstream_nothing&name=a%7Bb%7D&step=0&quantile=-1", ""},
+	{"GET", "/api/v1/metrics/series", ""},
 	{"GET", "/api/v1/fraud/cost?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z", ""},
 }
 

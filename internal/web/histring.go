@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,9 +17,12 @@ import (
 
 // The histograms of /metrics count since the process started, so a
 // quantile read from them mixes the start (the history backfill, say)
-// with now. The server samples its own shopstream_* histograms into a
-// bounded ring and answers GET /api/v1/metrics/histograms with the
-// quantile of what was observed between two samples: of a time range.
+// with now. The server samples its own shopstream_* metrics (histograms,
+// counters and gauges) into a bounded ring and answers GET
+// /api/v1/metrics/histograms with the quantile of what was observed
+// between two samples: of a time range; and GET /api/v1/metrics/series
+// (series.go) with the rates, values and quantiles between consecutive
+// samples of a range, which backfills the dashboard's live charts.
 
 const (
 	// histEvery is how often the ring samples by default.
@@ -33,6 +37,7 @@ const (
 // histSeries is one histogram at one instant: cumulative counts per
 // finite upper bound, then the total (the +Inf bucket), and the sum.
 type histSeries struct {
+	key    string // name{labels}
 	name   string
 	labels map[string]string
 	bounds []float64 // finite upper bounds, ascending
@@ -43,6 +48,35 @@ type histSeries struct {
 type histSample struct {
 	at     time.Time
 	series map[string]*histSeries // by name{labels}
+	// vals are the counters' and gauges' values, by the index of their
+	// series in the ring's meta; NaN (or past the end) where a series was
+	// not read.
+	vals []float64
+}
+
+// value is what s read of the series of index i; NaN when nothing.
+func (s histSample) value(i int) float64 {
+	if i < len(s.vals) {
+		return s.vals[i]
+	}
+	return math.NaN()
+}
+
+// seriesMeta is one counter or gauge series the ring has read, once.
+type seriesMeta struct {
+	key     string
+	name    string
+	labels  map[string]string
+	counter bool
+}
+
+// extraValue is a reading the ring takes beside the Gatherer's (the
+// dashboard's own series: extra.go).
+type extraValue struct {
+	name    string
+	labels  map[string]string
+	counter bool
+	v       float64
 }
 
 // histRing holds the samples of the last histKeep, oldest first.
@@ -51,26 +85,89 @@ type histRing struct {
 	every  time.Duration
 	keep   time.Duration
 	now    func() time.Time
+	// extra, when set, adds readings to each sample the ticker takes.
+	extra func() []extraValue
+
+	metaMu sync.Mutex
+	index  map[string]int // by name{labels}
+	meta   []*seriesMeta  // grows, never shrinks: bounded by what the registry has
 
 	mu      sync.Mutex
 	samples []histSample
+	started time.Time // the first sample added
 }
 
 func newHistRing(g prometheus.Gatherer, every time.Duration) *histRing {
 	if every <= 0 {
 		every = histEvery
 	}
-	return &histRing{gather: g, every: every, keep: histKeep, now: time.Now}
+	return &histRing{gather: g, every: every, keep: histKeep, now: time.Now, index: map[string]int{}}
 }
 
-// take reads the Gatherer now. A failing collector leaves out only its own
-// families (as /metrics does).
-func (h *histRing) take() histSample {
+// metaOf returns the index of the series, adding it when new.
+func (h *histRing) metaOf(name string, labels map[string]string, counter bool) int {
+	key := seriesKey(name, labels)
+	h.metaMu.Lock()
+	defer h.metaMu.Unlock()
+	if i, ok := h.index[key]; ok {
+		return i
+	}
+	h.meta = append(h.meta, &seriesMeta{key: key, name: name, labels: labels, counter: counter})
+	h.index[key] = len(h.meta) - 1
+	return len(h.meta) - 1
+}
+
+// take reads the Gatherer now (and the extra readings when withExtra). A
+// failing collector leaves out only its own families (as /metrics does).
+func (h *histRing) take(withExtra bool) histSample {
 	at := h.now()
 	mfs, _ := h.gather.Gather()
 	s := histSample{at: at, series: map[string]*histSeries{}}
+	// A histogram's key, labels and bounds are those of the sample before
+	// when they have not changed: a tick keeps only its counts.
+	var prev map[string]*histSeries
+	h.mu.Lock()
+	if n := len(h.samples); n > 0 {
+		prev = h.samples[n-1].series
+	}
+	h.mu.Unlock()
+	set := func(i int, v float64) {
+		for len(s.vals) <= i {
+			s.vals = append(s.vals, math.NaN())
+		}
+		s.vals[i] = v
+	}
+	labelsOf := func(m *dto.Metric) map[string]string {
+		ls := make(map[string]string, len(m.GetLabel()))
+		for _, lp := range m.GetLabel() {
+			ls[lp.GetName()] = lp.GetValue()
+		}
+		return ls
+	}
 	for _, mf := range mfs {
-		if mf.GetType() != dto.MetricType_HISTOGRAM || !strings.HasPrefix(mf.GetName(), histPrefix) {
+		if !strings.HasPrefix(mf.GetName(), histPrefix) {
+			continue
+		}
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER, dto.MetricType_GAUGE, dto.MetricType_UNTYPED:
+			counter := mf.GetType() == dto.MetricType_COUNTER
+			for _, m := range mf.GetMetric() {
+				var v float64
+				switch {
+				case m.GetCounter() != nil:
+					v = m.GetCounter().GetValue()
+				case m.GetGauge() != nil:
+					v = m.GetGauge().GetValue()
+				case m.GetUntyped() != nil:
+					v = m.GetUntyped().GetValue()
+				default:
+					continue
+				}
+				set(h.metaOf(mf.GetName(), labelsOf(m), counter), v)
+			}
+			continue
+		case dto.MetricType_HISTOGRAM:
+		default:
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -78,10 +175,7 @@ func (h *histRing) take() histSample {
 			if hg == nil {
 				continue
 			}
-			hs := &histSeries{name: mf.GetName(), labels: map[string]string{}, sum: hg.GetSampleSum()}
-			for _, lp := range m.GetLabel() {
-				hs.labels[lp.GetName()] = lp.GetValue()
-			}
+			hs := &histSeries{name: mf.GetName(), labels: labelsOf(m), sum: hg.GetSampleSum()}
 			for _, b := range hg.GetBucket() {
 				if math.IsInf(b.GetUpperBound(), +1) {
 					continue
@@ -90,7 +184,17 @@ func (h *histRing) take() histSample {
 				hs.cum = append(hs.cum, b.GetCumulativeCount())
 			}
 			hs.cum = append(hs.cum, hg.GetSampleCount())
-			s.series[seriesKey(hs.name, hs.labels)] = hs
+			key := seriesKey(hs.name, hs.labels)
+			if p := prev[key]; p != nil && slices.Equal(p.bounds, hs.bounds) {
+				hs.labels, hs.bounds, key = p.labels, p.bounds, p.key
+			}
+			hs.key = key
+			s.series[key] = hs
+		}
+	}
+	if withExtra && h.extra != nil {
+		for _, e := range h.extra() {
+			set(h.metaOf(e.name, e.labels, e.counter), e.v)
 		}
 	}
 	return s
@@ -119,6 +223,9 @@ func seriesKey(name string, labels map[string]string) string {
 func (h *histRing) add(s histSample) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.started.IsZero() {
+		h.started = s.at
+	}
 	h.samples = append(h.samples, s)
 	cut := 0
 	for cut < len(h.samples)-1 && s.at.Sub(h.samples[cut].at) > h.keep {
@@ -138,7 +245,7 @@ func (h *histRing) run(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			h.add(h.take())
+			h.add(h.take(true))
 		}
 	}
 }
@@ -165,7 +272,7 @@ func (h *histRing) pick(since, until time.Time) (a, b histSample, capped, ok boo
 	}
 	a = samples[ai]
 	if until.IsZero() || until.After(samples[len(samples)-1].at) {
-		b = h.take()
+		b = h.take(false)
 	} else {
 		bi := -1
 		for i, s := range samples {

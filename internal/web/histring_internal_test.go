@@ -56,12 +56,12 @@ func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
 	clock := time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
 	h := newHistRing(reg, time.Minute)
 	h.now = func() time.Time { return clock }
-	h.add(h.take()) // 06:00, the backfill done
+	h.add(h.take(true)) // 06:00, the backfill done
 	for i := range 100 {
 		lat.Observe(0.008 + 0.008*float64(i)/99)
 	}
 	clock = clock.Add(10 * time.Minute)
-	h.add(h.take()) // 06:10
+	h.add(h.take(true)) // 06:10
 	for range 100 {
 		lat.Observe(0.5)
 	}
@@ -101,7 +101,7 @@ func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
 		t.Errorf("06:00-06:10: capped %v count %d p95 %v, want 100 observations of 8-16 ms", r.Capped, hq.Count, hq.Value)
 	}
 	// Since start, as /metrics has it, the quantile is past the buckets.
-	b := h.take()
+	b := h.take(true)
 	for _, hs := range b.series {
 		v, above := histQuantile(0.95, hs.bounds, hs.cum, hs.sum)
 		if !math.IsNaN(v) || above != 32.768 {
@@ -121,10 +121,36 @@ func TestHistRingKeeps(t *testing.T) {
 	h := newHistRing(prometheus.NewRegistry(), time.Minute)
 	h.now = func() time.Time { return clock }
 	for range 200 {
-		h.add(h.take())
+		h.add(h.take(true))
 		clock = clock.Add(time.Minute)
 	}
 	if n := len(h.samples); n != 121 || clock.Sub(h.samples[0].at) != 121*time.Minute {
 		t.Errorf("%d samples from %v, want 121 (two hours)", n, h.samples[0].at)
+	}
+}
+
+// TestHistRingSharesWhatDoesNotChange: a histogram's key, labels and
+// bounds are kept once for consecutive samples; its counts each time.
+func TestHistRingSharesWhatDoesNotChange(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	lat := promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_stage_duration_seconds",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 8)}, []string{"stage"})
+	h := newHistRing(reg, time.Minute)
+	lat.WithLabelValues("write").Observe(0.01)
+	h.add(h.take(false))
+	lat.WithLabelValues("write").Observe(0.02)
+	h.add(h.take(false))
+	a, b := h.samples[0].series, h.samples[1].series
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("%d and %d histograms, want 1", len(a), len(b))
+	}
+	for k, hb := range b {
+		ha := a[k]
+		if ha == nil || &ha.bounds[0] != &hb.bounds[0] || ha.key != hb.key || hb.labels["stage"] != "write" {
+			t.Errorf("the second sample's %s does not share the first's bounds and labels", k)
+		}
+		if &ha.cum[0] == &hb.cum[0] || ha.cum[len(ha.cum)-1] != 1 || hb.cum[len(hb.cum)-1] != 2 {
+			t.Errorf("counts %v then %v, want their own, 1 then 2", ha.cum, hb.cum)
+		}
 	}
 }

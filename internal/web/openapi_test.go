@@ -662,6 +662,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"/api/v1/fraud/rings?cursor=5", http.StatusBadRequest},
 		{"/api/v1/customers/alice/transactions?cursor=5", http.StatusBadRequest},
 		{"/api/v1/fraud/rings?since=soon", http.StatusBadRequest},
+		{"/api/v1/metrics/series?name=shopstream_nothing_total", http.StatusNotFound},
+		{"/api/v1/metrics/series?name=dashboard:consumer_lag&step=0", http.StatusBadRequest},
 	} {
 		u, _ := url.Parse(c.path)
 		var op operation
@@ -889,7 +891,7 @@ func TestOpenAPISummaryLoading(t *testing.T) {
 func TestOpenAPISeriesTakeATimeRange(t *testing.T) {
 	o := loadOpenAPI(t)
 	series := map[string]bool{"/api/v1/windows": true, "/api/v1/fraud/metrics": true, "/api/v1/fraud/series": true,
-		"/api/v1/quality": true, "/api/v1/cohorts": true, "/api/v1/metrics/histograms": true}
+		"/api/v1/quality": true, "/api/v1/cohorts": true, "/api/v1/metrics/histograms": true, "/api/v1/metrics/series": true}
 	for _, op := range o.operations() {
 		if op.method != "GET" || !series[op.path] {
 			continue
@@ -926,6 +928,7 @@ func TestOpenAPIListsPage(t *testing.T) {
 		"/api/v1/windows": "a series", "/api/v1/fraud/metrics": "a series", "/api/v1/fraud/series": "a series",
 		"/api/v1/quality": "a series", "/api/v1/cohorts": "a series",
 		"/api/v1/metrics/histograms": "a series",
+		"/api/v1/metrics/series":     "a series",
 	}
 	lists := 0
 	for _, op := range o.operations() {

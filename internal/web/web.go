@@ -80,8 +80,9 @@ type Config struct {
 	// Defaults to 0: every read asks the store.
 	ReadCache time.Duration
 	// HistogramEvery is how often the server samples the Gatherer's
-	// shopstream_* histograms for GET /api/v1/metrics/histograms
-	// (histring.go), keeping two hours of samples. Defaults to 15 s; no
+	// shopstream_* metrics (and its own stored total and lag) for GET
+	// /api/v1/metrics/histograms and /api/v1/metrics/series (histring.go,
+	// series.go), keeping two hours of samples. Defaults to 15 s; no
 	// sampling without a Gatherer.
 	HistogramEvery time.Duration
 }
@@ -112,6 +113,9 @@ var routes = map[string]Access{
 	// The quantiles of the pipeline's histograms over a time range
 	// (histring.go).
 	"GET /api/v1/metrics/histograms": {Role: Viewer},
+	// The rates, values and quantiles of the same samples over a range,
+	// which backfills the live charts (series.go).
+	"GET /api/v1/metrics/series": {Role: Viewer},
 	// The dashboard's live events (stream.go): one per tab, long-lived.
 	"GET /api/v1/stream": {Role: Viewer, Stream: true},
 	// Analytics (analytics.go).
@@ -223,10 +227,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"), limits: limits, done: make(chan struct{}),
 		cache: newReadCache(cfg.ReadCache)}
 	s.hist = newHistRing(cfg.Gatherer, cfg.HistogramEvery)
+	s.hist.extra = s.dashboardReadings
 	if sampled {
 		// The first sample now, so a range reaching back to the start
 		// leaves out what was observed before the server (a backfill).
-		s.hist.add(s.hist.take())
+		s.hist.add(s.hist.take(true))
 		go s.hist.run(s.done)
 	}
 	s.auth = &auth{cfg: cfg.Auth, now: time.Now, logf: s.log.Warn}
@@ -264,6 +269,7 @@ func New(cfg Config) (*Server, error) {
 	s.Handle("GET /api/v1/summary", http.HandlerFunc(s.summary))
 	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))
 	s.Handle("GET /api/v1/metrics/histograms", http.HandlerFunc(s.histograms))
+	s.Handle("GET /api/v1/metrics/series", http.HandlerFunc(s.metricSeries))
 	s.Handle("GET /api/v1/stream", http.HandlerFunc(s.stream))
 	s.Handle("POST /api/v1/session", http.HandlerFunc(s.sessionCreate))
 	s.Handle("GET /api/v1/session", http.HandlerFunc(s.sessionGet))

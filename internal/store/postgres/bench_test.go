@@ -125,3 +125,19 @@ func benchFraudMetrics(b *testing.B, s store.Store) {
 		})
 	}
 }
+
+// BenchmarkStoreSize is one reading of the store's size: pg_database_size
+// of a freshly migrated database, which stats every file of it.
+func BenchmarkStoreSize(b *testing.B) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		if _, err := s.StoreSize(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -37,6 +37,7 @@ var _ interface {
 	store.Store
 	store.Analytics
 	store.Fraud
+	store.Size
 } = (*Store)(nil)
 
 // Open connects to url, prepares the schema as opts say (by default:
@@ -490,4 +491,15 @@ func (d dialect) UpsertCustomers(ctx context.Context, tx sqlstore.DB, cs []store
 			orders = c.orders + excluded.orders,
 			revenue_cents = c.revenue_cents + excluded.revenue_cents`, id, first, last, orders, rev)
 	return err
+}
+
+// StoreSize implements store.Size: pg_database_size of the database the
+// store is connected to (tables, indexes and TOAST of every schema in it;
+// the write-ahead log is the server's and not counted).
+func (s *Store) StoreSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store size: %w", err)
+	}
+	return n, nil
 }

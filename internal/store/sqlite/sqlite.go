@@ -28,14 +28,16 @@ var _ interface {
 	store.Store
 	store.Analytics
 	store.Fraud
+	store.Size
 } = (*Store)(nil)
 
 // Store is the SQLite implementation of store.Store, store.Analytics and
 // store.Fraud.
 type Store struct {
 	*sqlstore.Store
-	db *sql.DB
-	d  *dialect
+	db   *sql.DB
+	d    *dialect
+	path string
 }
 
 //go:embed migrations/*.sql
@@ -60,7 +62,7 @@ func Open(ctx context.Context, dataDir string, opts ...store.OpenOption) (*Store
 	}
 	db.SetMaxOpenConns(4)
 	d := &dialect{db: db}
-	s := &Store{Store: sqlstore.New(d), db: db, d: d}
+	s := &Store{Store: sqlstore.New(d), db: db, d: d, path: path}
 	if err := s.Store.Open(ctx, migrationsFS, "migrations", store.NewOpenConfig(opts...)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -318,4 +320,22 @@ func (d *dialect) UpsertCustomers(ctx context.Context, tx sqlstore.DB, cs []stor
 			c := &cs[i]
 			return append(args, c.CustomerID, c.FirstSeen.UnixMicro(), c.LastSeen.UnixMicro(), c.Orders, c.RevenueCents)
 		})
+}
+
+// StoreSize implements store.Size: the database file, its write-ahead log
+// (-wal) and its shared-memory index (-shm), as the file system has them
+// now; a -wal or -shm file that is not there counts 0.
+func (s *Store) StoreSize(context.Context) (int64, error) {
+	var n int64
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Stat(s.path + suffix)
+		if err != nil {
+			if suffix != "" && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return 0, fmt.Errorf("store size: %w", err)
+		}
+		n += fi.Size()
+	}
+	return n, nil
 }

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Erase", testErase},
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},
+		{"StoreSize", testStoreSize},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

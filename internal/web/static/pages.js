@@ -20,7 +20,7 @@ function minuteSeries(windows) {
   return by;
 }
 
-const ov = { by: new Map(), step: 60, currency: null, prev: null, tps: [[], []], last: null };
+const ov = { by: new Map(), step: 60, currency: null, prev: null, tps: [[], []], tpsBack: [[], []], last: null };
 
 const volumeChart = new Chart($("chart-volume"), {
   height: 260,
@@ -30,6 +30,49 @@ const volumeChart = new Chart($("chart-volume"), {
   axes: [{ scale: "rev", color: "--c1", fmt: (v) => money(v, ov.currency || "USD").replace(/\.00$/, "") }, { scale: "n", side: 1, color: "--c2" }],
 });
 const tpsChart = new Chart($("chart-tps"), { height: 200, series: [{ label: "tx/s", color: "--c0", fill: true, fmt: (v) => fmt1.format(v) }] });
+
+// withLive is a backfilled series with the live points after it: the
+// server's samples up to the first live point, then the live points (one
+// a second, finer than the samples), within the range r.
+function withLive(back, live, r) {
+  const first = live[0].length ? live[0][0] : Infinity;
+  const ts = [], vs = [];
+  const add = (t, v) => {
+    if (t < r.from || (r.custom && t > r.to)) return;
+    ts.push(t);
+    vs.push(v);
+  };
+  for (let i = 0; i < back[0].length; i++) if (back[0][i] < first) add(back[0][i], back[1][i]);
+  for (let i = 0; i < live[0].length; i++) add(live[0][i], live[1][i]);
+  return [ts, vs];
+}
+
+function drawTps() {
+  tpsChart.setData(withLive(ov.tpsBack, ov.tps, timeRange()));
+}
+
+// backfillTps fills the transactions-per-second chart's range from the
+// server's samples of the stored total (GET /api/v1/metrics/series); the
+// stream's summaries append to it.
+async function backfillTps(r) {
+  let note = "";
+  try {
+    const out = await metricSeries([seriesStored], r);
+    const m = out.metrics[0], s = m.series[0];
+    ov.tpsBack = [m.times.slice(), s ? s.values.slice() : []];
+    note = rangeNote(out, r);
+  } catch (e) {
+    ov.tpsBack = [[], []];
+    note = "no samples from the server: " + e.message;
+  }
+  drawTps();
+  $("tps-sub").textContent = "stored, from the server's samples" + (r.custom ? "" : ", then live each second") + (note ? "; " + note : "");
+  if (!tpsChart.data[0].length) {
+    $("chart-tps").querySelector(".empty-note").textContent = r.custom
+      ? "No samples in this range: the server samples every 15 s and keeps two hours." + (note ? " " + note[0].toUpperCase() + note.slice(1) + "." : "")
+      : "Waiting for the stream's second reading…";
+  }
+}
 
 function drawVolume() {
   const r = timeRange();
@@ -100,6 +143,7 @@ function fmtQuantile(value, above, seconds) {
 
 page("overview", {
   async load(r) {
+    const tps = backfillTps(r);
     ov.step = r.seconds > 6 * 3600 ? 3600 : 60;
     const g = ov.step === 60 ? "minute" : "hour";
     // The previous period too, for the tiles' change.
@@ -148,6 +192,7 @@ page("overview", {
         d.className = "delta";
       }
     }
+    await tps;
   },
 });
 
@@ -164,7 +209,7 @@ on("summary", (s) => {
     ov.tps[0].push(at);
     ov.tps[1].push(tps);
     while (ov.tps[0].length > 900) { ov.tps[0].shift(); ov.tps[1].shift(); }
-    tpsChart.setData(ov.tps);
+    drawTps();
     sys.tps = tps;
   }
   ov.last = { at, total: s.transactions_total };
@@ -1096,13 +1141,136 @@ on("quality", (q) => {
 
 // ---- System ----
 
-const sys = { hist: {}, parts: [], tps: null };
+// sys.hist holds the lag the stream sent since the page opened, sys.back
+// the server's samples of it over the range (GET /api/v1/metrics/series),
+// each by partition and "all".
+const sys = { hist: {}, back: {}, parts: [], tps: null };
 
 function drawLag() {
-  const h = sys.hist[state.params.get("partition") || "all"];
-  if (h) lagChart.setData([h[0].slice(), h[1].slice()]);
+  const key = state.params.get("partition") || "all";
+  const h = sys.hist[key] || [[], []], b = sys.back[key] || [[], []];
+  if (h[0].length || b[0].length) lagChart.setData(withLive(b, h, timeRange()));
 }
 const lagChart = new Chart($("chart-lag"), { height: 220, series: [{ label: "lag", color: "--c2", fmt: (v) => fmtInt.format(v) }] });
+
+// The dashboard's own series, which the server samples wherever it runs;
+// the pipeline's are in /metrics only where the pipeline runs.
+const seriesStored = "dashboard:stored_transactions_total", seriesLag = "dashboard:consumer_lag";
+
+// metricSeries asks the server's samples of its metrics for the range r:
+// names, the quantiles of histograms, a step of about 240 points over
+// what the server keeps (two hours).
+function metricSeries(names, r, quantiles) {
+  const p = new URLSearchParams();
+  for (const n of names) p.append("name", n);
+  for (const q of quantiles || []) p.append("quantile", String(q));
+  p.set("since", String(Math.floor(r.from)));
+  if (r.custom) p.set("until", String(Math.ceil(r.to)));
+  p.set("step", String(Math.max(1, Math.ceil(Math.min(r.seconds, 7200) / 240))));
+  return getJSON("api/v1/metrics/series?" + p);
+}
+
+// rangeNote says where the samples of an answer start when the range
+// reaches before them: "" when it does not.
+function rangeNote(out, r) {
+  if (!out.started) return "this server samples no metrics";
+  if (!out.capped) return "";
+  const held = Date.parse(out.held_since);
+  if (r.custom && r.to * 1000 < held) return "the range ends before the server's oldest sample, " + fmtTime(held);
+  if (held === Date.parse(out.started)) return "since the server started at " + fmtTime(held);
+  return "since " + fmtTime(held) + ", the oldest sample the server keeps (" + Math.round(out.held_seconds / 3600) + " h)";
+}
+
+const fmtBytes = (v) => {
+  if (v == null) return "–";
+  const u = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (Math.abs(v) >= 1000 && i < u.length - 1) { v /= 1000; i++; }
+  return fmt1.format(v) + " " + u[i];
+};
+const fmtMs = (v) => (v == null ? "–" : fmt1.format(v * 1000) + " ms");
+// sysX spans a lone point's five minutes before it, where uPlot would
+// span years.
+const sysX = { x: { time: true, range: (u, min, max) => (min == null ? [Date.now() / 1000 - 300, Date.now() / 1000] : min === max ? [min - 300, max + 15] : [min, max]) } };
+const sysCharts = {
+  throughput: new Chart($("chart-throughput"), { height: 180, scales: sysX, series: [{ label: "stored/s", color: "--c0", fmt: (v) => fmt1.format(v) },
+    { label: "quarantined/s", color: "--c3", fmt: (v) => fmt1.format(v) }] }),
+  batches: new Chart($("chart-batches"), { height: 180, scales: sysX, series: [{ label: "p50", color: "--c1", fmt: (v) => fmt1.format(v) },
+    { label: "p95", color: "--c4", fmt: (v) => fmt1.format(v) }] }),
+  latency: new Chart($("chart-latency"), { height: 180, scales: { ...sysX, y: { range: (u, min, max) => [0, Math.max(0.001, (max || 0) * 1.1)] } }, series: [{ label: "p50", color: "--c1", fmt: fmtMs }, { label: "p95", color: "--c4", fmt: fmtMs }],
+    axes: [{ scale: "y", fmt: fmtMs }] }),
+  retries: new Chart($("chart-retries"), { height: 180, scales: sysX, series: [{ label: "retries/min", color: "--c3", fmt: (v) => fmt1.format(v) },
+    { label: "stalls/min", color: "--c5", fmt: (v) => fmt1.format(v) }] }),
+  outbox: new Chart($("chart-outbox"), { height: 180, scales: sysX, series: [{ label: "pending", color: "--c2", fmt: (v) => fmtInt.format(v) }] }),
+  store: new Chart($("chart-store"), { height: 180, scales: sysX, series: [{ label: "size", color: "--c0", fmt: fmtBytes }], axes: [{ scale: "y", fmt: fmtBytes }] }),
+};
+
+// sumOf is, at each time of metric m, the sum of its series that pick
+// takes, times k; null where none of them has a value.
+function sumOf(m, pick, k) {
+  return m.times.map((_, i) => {
+    let v = null;
+    for (const s of m.series) if (pick(s.labels) && s.values[i] != null) v = (v || 0) + s.values[i] * k;
+    return v;
+  });
+}
+
+// sysChart draws the columns cols(m) of metric name of an answer, or
+// says why there is nothing: the pipeline runs in another process, the
+// store says nothing of its size, or the server has too few samples.
+function sysChart(c, out, name, cols, absent, note) {
+  const m = out.metrics.find((x) => x.name === name);
+  const empty = c.el.querySelector(".empty-note");
+  if (!m) {
+    c.setData([[], ...c.spec.series.map(() => [])]);
+    empty.textContent = absent;
+    return;
+  }
+  c.setData([m.times.slice(), ...cols(m)]);
+  if (!m.times.length) {
+    empty.textContent = note || "Waiting for the server's samples: it takes one every " + out.sample_seconds + " s, and a point is of two.";
+  }
+}
+
+const pipelineSeries = ["shopstream_records_total", "shopstream_batch_records", "shopstream_e2e_latency_seconds",
+  "shopstream_pipeline_retries_total", "shopstream_pipeline_stalls_total", "shopstream_outbox_pending_messages"];
+
+// loadSystemCharts backfills the System page's charts and its lag chart
+// from one answer of the server's samples over the range.
+async function loadSystemCharts(r) {
+  let out;
+  try {
+    out = await metricSeries([...pipelineSeries, "shopstream_store_size_bytes", seriesLag], r, [0.5, 0.95]);
+  } catch (e) {
+    $("sys-range").textContent = "No samples from the server: " + e.message;
+    return;
+  }
+  const note = rangeNote(out, r);
+  const pipelineAbsent = pipelineSeries.every((n) => out.unknown.includes(n));
+  $("sys-range").textContent = "From the server's samples of its metrics, one every " + out.sample_seconds + " s, kept " +
+    Math.round(out.held_seconds / 3600) + " h" + (note ? "; " + note : "") + "." +
+    (pipelineAbsent ? " The pipeline runs in other processes (shopstream serve): only the store's size and the lag are charted here." : "");
+  const lag = out.metrics.find((m) => m.name === seriesLag);
+  sys.back = {};
+  for (const s of lag ? lag.series : []) sys.back[s.labels.partition || "all"] = [lag.times, s.values];
+  drawLag();
+  const serve = "No pipeline in this process: under shopstream serve the processors run elsewhere, and Prometheus scrapes their /metrics " +
+    "(the Grafana dashboard in deploy/ charts them).";
+  const none = !note || !note.startsWith("the range ends") ? "" : "No samples: " + note + ".";
+  sysChart(sysCharts.throughput, out, "shopstream_records_total",
+    (m) => [sumOf(m, (l) => l.outcome === "stored", 1), sumOf(m, (l) => l.outcome === "quarantined", 1)], serve, none);
+  const q = (v) => (m) => sumOf(m, (l) => l.quantile === v, 1);
+  sysChart(sysCharts.batches, out, "shopstream_batch_records", (m) => [q("0.5")(m), q("0.95")(m)], serve, none);
+  sysChart(sysCharts.latency, out, "shopstream_e2e_latency_seconds", (m) => [q("0.5")(m), q("0.95")(m)], serve, none);
+  // Stalls and retries live in two metrics: the retries' answer times both.
+  const stalls = out.metrics.find((m) => m.name === "shopstream_pipeline_stalls_total");
+  sysChart(sysCharts.retries, out, "shopstream_pipeline_retries_total",
+    (m) => [sumOf(m, () => true, 60), stalls && stalls.times.length === m.times.length ? sumOf(stalls, () => true, 60) : m.times.map(() => null)], serve, none);
+  sysChart(sysCharts.outbox, out, "shopstream_outbox_pending_messages", (m) => [sumOf(m, () => true, 1)],
+    pipelineAbsent ? serve : "No outbox backlog in this process's metrics: the outbox deliverer runs where the pipeline does.", none);
+  sysChart(sysCharts.store, out, "shopstream_store_size_bytes", (m) => [sumOf(m, () => true, 1)],
+    "This process does not say the store's size (shopstream_store_size_bytes: run, process and serve do).", none);
+}
 
 // histQuantile is the q-quantile of a histogram: bs its [upper bound,
 // cumulative count] pairs ascending, the last +Inf; sum the observations'
@@ -1177,13 +1345,14 @@ function drawPartitions() {
     return tr;
   });
   $("part-body").replaceChildren(...(rows.length ? rows : [emptyRow(4, "no partition assigned: is the processor running?")]));
-  $("lag-sub").textContent = sel ? "partition " + sel + ", live (click it again for all)" : "all partitions, live";
+  $("lag-sub").textContent = (sel ? "partition " + sel : "all partitions") + ", from the server's samples, then live" + (sel ? " (click it again for all)" : "");
   drawLag();
 }
 
 page("system", {
-  async load() {
+  async load(r) {
     drawPartitions();
+    await loadSystemCharts(r);
     const m = await metricsSnapshot();
     const f = ($("m-filter").value || "").toLowerCase();
     const p95 = new Map(m.histograms.map((h) => [h.name + "{" + h.labels + "}", h]));

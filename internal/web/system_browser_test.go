@@ -1,0 +1,250 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/web"
+)
+
+// TestSystemChartsInBrowser loads the System page in headless Chromium
+// from a server whose registry has the pipeline's metrics (as run and
+// process have), while a goroutine stores transactions and moves those
+// metrics, and from one that has only the store's size (as serve has). The
+// first draws every chart of the range, backfilled from the server's
+// samples (their first points predate the page), and the lag and the
+// Overview's transactions per second go on live; a range before the
+// server's samples empties them and says so. The second says the pipeline
+// runs elsewhere and still charts the store's size and the lag.
+func TestSystemChartsInBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storeSize := func() prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_store_size_bytes"}, func() float64 {
+			n, _ := st.StoreSize(context.Background())
+			return float64(n)
+		})
+	}
+	var lag atomic.Int64
+	ready := func(context.Context) web.Readiness {
+		l := lag.Add(1)
+		return web.Readiness{Ready: true, Detail: map[string]any{"lag": l, "partitions": []map[string]int64{
+			{"partition": 0, "committed": 10, "end": 10 + l, "lag": l}, {"partition": 1, "committed": 12, "end": 12, "lag": 0}}}}
+	}
+
+	// run: the pipeline's metrics in the same registry.
+	reg := prometheus.NewRegistry()
+	pm := pipeline.NewMetrics(reg)
+	backlog := prometheus.NewGauge(prometheus.GaugeOpts{Name: "shopstream_outbox_pending_messages"})
+	reg.MustRegister(storeSize(), backlog)
+	srv, err := web.New(web.Config{Store: st, Gatherer: reg, Ready: ready, HistogramEvery: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The routes the System and Overview pages read besides.
+	web.RegisterQuality(srv, st, nil)
+	web.RegisterDeliveries(srv, st)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	// serve: only the store's size.
+	serveReg := prometheus.NewRegistry()
+	serveReg.MustRegister(storeSize())
+	serveSrv, err := web.New(web.Config{Store: st, Gatherer: serveReg, Ready: ready, HistogramEvery: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterQuality(serveSrv, st, nil)
+	web.RegisterDeliveries(serveSrv, st)
+	serveTS := httptest.NewServer(serveSrv)
+	defer serveTS.Close()
+
+	// A batch every 50 ms, counted as the pipeline counts it: records,
+	// batch sizes, latencies, and now and then a retry, a stall, a
+	// quarantined record and an outbox message more or less.
+	f := &feeder{st: st, rng: rand.New(rand.NewPCG(3, 4)), offset: map[int32]int64{}}
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	feedErr := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-feedCtx.Done():
+				feedErr <- nil
+				return
+			case <-tick.C:
+			}
+			n := 3 + f.rng.IntN(10)
+			if err := f.write(feedCtx, time.Now(), n); err != nil && feedCtx.Err() == nil {
+				feedErr <- err
+				return
+			}
+			pm.Records.WithLabelValues("stored").Add(float64(n))
+			pm.BatchSize.Observe(float64(n))
+			pm.Latency.Observe(0.02 + 0.06*f.rng.Float64())
+			if i%10 == 0 {
+				pm.Records.WithLabelValues("quarantined").Inc()
+			}
+			if i%5 == 0 {
+				pm.Retries.WithLabelValues("store_transient").Inc()
+			}
+			if i%20 == 0 {
+				pm.Stalls.WithLabelValues("no_commit").Inc()
+			}
+			backlog.Set(float64(1 + i%7))
+		}
+	}()
+	defer func() {
+		stopFeed()
+		if err := <-feedErr; err != nil {
+			t.Errorf("feeding the store: %v", err)
+		}
+	}()
+
+	// The page asks for a point every 4 s over 15 minutes: wait until the
+	// server has one, so that the charts' first load backfills some.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(ts.URL + "/api/v1/metrics/series?name=shopstream_records_total&step=4&since=" + time.Now().Add(-15*time.Minute).UTC().Format(time.RFC3339))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out web.SeriesRange
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("the series: %d %v", resp.StatusCode, err)
+		}
+		if len(out.Metrics) == 1 && len(out.Metrics[0].Times) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two points of 4 s after a minute: %+v", out)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the server's own clock-driven sampler
+	}
+
+	bctx, problems, stop := openBrowser(t, ctx, chromium)
+	defer stop()
+	wait := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+			s, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash + " | " + document.querySelector(".page:not(.hidden)").innerText.slice(0, 1200)`))
+			t.Fatalf("waiting until %s: %v (page shows: %s)", what, err, strings.Join(strings.Fields(s), " "))
+		}
+	}
+	eval := func(expr string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", expr, err)
+		}
+		return s
+	}
+	painted := func(page string, want []string) {
+		t.Helper()
+		cs, err := chromedp.Run(bctx, chromedp.Evaluate[[]chartPixels](chartPixelsJS))
+		if err != nil {
+			t.Fatalf("reading the charts: %v", err)
+		}
+		seen := map[string]bool{}
+		for _, c := range cs {
+			seen[c.ID] = true
+			if !c.Canvas || c.Width < 200 || c.Height < 100 {
+				t.Errorf("%s: #%s: no uPlot canvas of a usable size: %+v", page, c.ID, c)
+			}
+			for label, n := range c.Series {
+				if n < 20 {
+					t.Errorf("%s: #%s: series %q drew %d pixels, want a visible line (>= 20)", page, c.ID, label, n)
+				}
+			}
+		}
+		for _, id := range want {
+			if !seen[id] {
+				t.Errorf("%s: #%s has no points drawn", page, id)
+			}
+		}
+	}
+	points := func(id string) string { return `Number(document.getElementById("` + id + `").dataset.points)` }
+	// The page's first point predates the page: it was backfilled.
+	const opened = `(performance.timeOrigin / 1000)`
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/system?range=15m")); err != nil {
+		t.Fatal(err)
+	}
+	charts := []string{"chart-throughput", "chart-batches", "chart-latency", "chart-retries", "chart-outbox", "chart-store", "chart-lag"}
+	for _, id := range charts {
+		wait(id+" has points", points(id)+` > 0`)
+	}
+	wait("the range says where the samples start", `/since the server started at /.test(document.getElementById("sys-range").textContent)`)
+	wait("the lag chart was backfilled", `lagChart.data[0].length > 0 && lagChart.data[0][0] < `+opened)
+	wait("the throughput chart was backfilled", `sysCharts.throughput.data[0][0] < `+opened)
+	if got := eval(`String(sysCharts.throughput.data[1].filter((v) => v > 0).length > 0 && sysCharts.store.data[1].every((v) => v > 0))`); got != "true" {
+		t.Errorf("throughput or store size: %s, want records stored per second and a size", eval(`JSON.stringify([sysCharts.throughput.data, sysCharts.store.data])`))
+	}
+	n := eval(`String(` + points("chart-lag") + `)`)
+	wait("the lag chart goes on live", points("chart-lag")+` > `+n)
+	painted("system", charts)
+	if dir := os.Getenv("SHOPSTREAM_SCREENSHOT_DIR"); dir != "" {
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "system-charts.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The Overview's transactions per second: backfilled, then live.
+	eval(`location.hash = "#/overview?range=15m", ""`)
+	wait("the tx/s chart was backfilled", `tpsChart.data[0].length > 0 && tpsChart.data[0][0] < `+opened+` && tpsChart.data[1].some((v) => v > 0)`)
+	n = eval(`String(` + points("chart-tps") + `)`)
+	wait("the tx/s chart goes on live", points("chart-tps")+` > `+n)
+	wait("the tx/s chart says where its samples start", `/since the server started at /.test(document.getElementById("tps-sub").textContent)`)
+
+	// A range that ends before the server's samples: nothing, said so.
+	eval(`(() => { const f = (t) => new Date(t - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+		location.hash = "#/system?range=custom&from=" + f(Date.now() - 26 * 3600e3) + "&to=" + f(Date.now() - 25 * 3600e3); return ""; })()`)
+	wait("a range before the samples empties the charts", `/ends before the server's oldest sample/.test(document.getElementById("sys-range").textContent) && `+
+		points("chart-throughput")+` === 0 && `+points("chart-store")+` === 0 && /No samples: /.test(document.querySelector("#chart-throughput .empty-note").textContent)`)
+
+	// serve: the pipeline's charts say why they are empty; the store's
+	// size and the lag are charted.
+	if err := chromedp.Do(bctx, chromedp.Navigate(serveTS.URL+"/#/system?range=15m")); err != nil {
+		t.Fatal(err)
+	}
+	wait("serve charts the store's size and the lag", points("chart-store")+` > 0 && `+points("chart-lag")+` > 0`)
+	wait("serve says the pipeline runs elsewhere", `/other processes \(shopstream serve\)/.test(document.getElementById("sys-range").textContent)`)
+	for _, id := range []string{"chart-throughput", "chart-batches", "chart-latency", "chart-retries", "chart-outbox"} {
+		if got := eval(`(() => { const e = document.getElementById("` + id + `"); const n = e.querySelector(".empty-note");
+			return e.dataset.points + " " + getComputedStyle(n).display + " " + n.textContent; })()`); !strings.HasPrefix(got, "0 block No pipeline in this process: under shopstream serve") {
+			t.Errorf("serve: #%s shows %q, want no points and the note that the pipeline runs elsewhere", id, got)
+		}
+	}
+	painted("serve's system", []string{"chart-store", "chart-lag"})
+	for _, p := range problems.all() {
+		t.Errorf("console: %s", p)
+	}
+}

@@ -54,8 +54,9 @@ type habits struct {
 
 	// writes of the test's own fixture (group "habits", partition 7)
 	base time.Time // the minute the test started in
-	next int64
-	ids  int
+	next     int64
+	ids      int
+	currency string // of write's transactions; storetest.Tx's (EUR) when empty
 
 	feeder   *feeder
 	feedStop func()
@@ -220,6 +221,9 @@ func (h *habits) write(at time.Time, n int, cents int64, alertRisks ...float64) 
 	add := func() *store.Tx {
 		h.ids++
 		tx := storetest.Tx(fmt.Sprintf("hb-%05d", h.ids), fmt.Sprintf("hc%03d", h.ids%50), at, cents, 7, h.next+int64(len(p.Txs)))
+		if h.currency != "" {
+			tx.Currency = h.currency
+		}
 		p.Txs = append(p.Txs, tx)
 		return &p.Txs[len(p.Txs)-1]
 	}

@@ -92,8 +92,19 @@ function drawVolume() {
         : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
   }
   $("volume-sub").textContent = "per " + (ov.step === 60 ? "minute" : "hour") + " of event time; revenue in " + (cur || "the main currency") +
-    (ov.multi ? " (other currencies are not added in)" : "") + "; the unfinished " + (ov.step === 60 ? "minute" : "hour") + " is left out";
+    (ov.multi ? " (" + (ov.currencies.length - 1) + " other currenc" + (ov.currencies.length > 2 ? "ies" : "y") + " in this range: pick one in the menu)" : "") +
+    "; the unfinished " + (ov.step === 60 ? "minute" : "hour") + " is left out";
 }
+
+// currencyPicker offers the range's currencies, largest revenue first,
+// when there are several; the choice is kept in the URL (currency=).
+function currencyPicker(cs, cur) {
+  const sel = $("volume-currency");
+  sel.hidden = cs.length < 2;
+  sel.replaceChildren(...cs.map((c) => { const o = el("option", c); o.value = c; return o; }));
+  if (cur) sel.value = cur;
+}
+$("volume-currency").addEventListener("change", (e) => setParam("currency", e.target.value));
 
 function tile(id, value, now, before, higherIsBetter) {
   const t = $(id);
@@ -152,13 +163,27 @@ page("overview", {
     const revTotals = {};
     for (const m of ov.by.values()) for (const [c, v] of Object.entries(m.rev)) revTotals[c] = (revTotals[c] || 0) + v;
     const cs = Object.keys(revTotals).sort((a, b) => revTotals[b] - revTotals[a]);
-    ov.currency = cs[0] || (live.summary && live.summary.revenue[0] ? live.summary.revenue[0].currency : null);
+    // Amounts in different currencies are never added: the chart and the
+    // tile show one, the largest in the range unless the URL names another.
+    const want = state.params.get("currency");
+    ov.currency = cs.includes(want) ? want : cs[0] || (live.summary && live.summary.revenue[0] ? live.summary.revenue[0].currency : null);
+    ov.currencies = cs;
     ov.multi = cs.length > 1;
+    currencyPicker(cs, ov.currency);
     drawVolume();
     const now = sumRange(ov.by, r.from, r.to, ov.currency), before = sumRange(ov.by, r.from - r.seconds, r.from, ov.currency);
     const mins = r.seconds / 60;
     tile("o-tps", fmt1.format(now.n / r.seconds), now.n, before.n);
     tile("o-rev", ov.currency ? money(now.rev / mins, ov.currency) : "–", now.rev, before.rev);
+    $("o-rev").querySelector(".label").textContent = "Revenue / min" + (ov.multi ? " in " + ov.currency : "");
+    if (ov.multi) {
+      // The other currencies' own figures, each in its currency.
+      const others = cs.filter((c) => c !== ov.currency).slice(0, 3)
+        .map((c) => money(sumRange(ov.by, r.from, r.to, c).rev / mins, c));
+      $("o-rev-also").textContent = "also " + others.join(" · ") + (cs.length > 4 ? " …" : "");
+    } else {
+      $("o-rev-also").textContent = "";
+    }
     tile("o-fraud", fmtPct(now.n ? now.alerts / now.n : null, 2), now.n ? now.alerts / now.n : null, before.n ? before.alerts / before.n : null, false);
     // Whole minutes, as the API counts them: a span it would round out
     // past its 7 days is refused.

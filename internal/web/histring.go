@@ -396,6 +396,18 @@ type HistogramQuantile struct {
 	// (the quantile is greater, by how much the buckets cannot tell).
 	Value *float64 `json:"value"`
 	Above *float64 `json:"above"`
+	// Buckets are the observations between From and To in each bucket
+	// (not cumulative), ascending; the last, Le null, is past the largest
+	// finite bound.
+	Buckets []HistogramBucket `json:"buckets"`
+}
+
+// HistogramBucket is one bucket of a histogram over a range: Count
+// observations greater than the bound before it and at most Le (null:
+// +Inf).
+type HistogramBucket struct {
+	Le    *float64 `json:"le"`
+	Count uint64   `json:"count"`
 }
 
 func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
@@ -442,7 +454,17 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 		for _, k := range keys {
 			hs := b.series[k]
 			cum, sum := diff(a.series[k], hs)
-			hq := HistogramQuantile{Name: hs.name, Labels: hs.labels, Count: cum[len(cum)-1], Sum: sum}
+			hq := HistogramQuantile{Name: hs.name, Labels: hs.labels, Count: cum[len(cum)-1], Sum: sum,
+				Buckets: make([]HistogramBucket, len(cum))}
+			for i := range cum {
+				if i < len(hs.bounds) {
+					hq.Buckets[i].Le = &hs.bounds[i]
+				}
+				hq.Buckets[i].Count = cum[i]
+				if i > 0 {
+					hq.Buckets[i].Count -= cum[i-1]
+				}
+			}
 			v, above := histQuantile(quant, hs.bounds, cum, sum)
 			if !math.IsNaN(v) {
 				hq.Value = &v

@@ -2,10 +2,12 @@ package web
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -93,6 +95,24 @@ func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
 	}
 	if hq.Value == nil || *hq.Value < 0.256 || *hq.Value > 0.512 || hq.Above != nil {
 		t.Errorf("last hour: p95 %v above %v, want in the 0.5 s bucket", hq.Value, hq.Above)
+	}
+	// Per bucket: the 100 of 8-16 ms (one of them exactly 8 ms, at most
+	// the 8 ms bound), the 100 of 0.5 s, none of the backfill's 40 s.
+	got := map[string]uint64{}
+	for i, b := range hq.Buckets {
+		if (b.Le == nil) != (i == len(hq.Buckets)-1) {
+			t.Errorf("bucket %d of %d: le %v, want null only for the last", i, len(hq.Buckets), b.Le)
+		}
+		if b.Count > 0 {
+			le := "+Inf"
+			if b.Le != nil {
+				le = strconv.FormatFloat(*b.Le, 'g', -1, 64)
+			}
+			got[le] = b.Count
+		}
+	}
+	if want := map[string]uint64{"0.008": 1, "0.016": 99, "0.512": 100}; !maps.Equal(got, want) {
+		t.Errorf("last hour: buckets %v, want %v", got, want)
 	}
 	// 06:00 to 06:10: only the fast ones.
 	r = get(url.Values{"since": {"2026-12-03T06:00:00Z"}, "until": {"2026-12-03T06:10:00Z"}})

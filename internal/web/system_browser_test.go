@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -194,7 +195,7 @@ func TestSystemChartsInBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/system?range=15m")); err != nil {
 		t.Fatal(err)
 	}
-	charts := []string{"chart-throughput", "chart-batches", "chart-latency", "chart-retries", "chart-outbox", "chart-store", "chart-lag"}
+	charts := []string{"chart-throughput", "chart-batches", "chart-latency", "chart-retries", "chart-outbox", "chart-store", "chart-lag", "chart-latency-dist"}
 	for _, id := range charts {
 		wait(id+" has points", points(id)+` > 0`)
 	}
@@ -203,6 +204,25 @@ func TestSystemChartsInBrowser(t *testing.T) {
 	wait("the throughput chart was backfilled", `sysCharts.throughput.data[0][0] < `+opened)
 	if got := eval(`String(sysCharts.throughput.data[1].filter((v) => v > 0).length > 0 && sysCharts.store.data[1].every((v) => v > 0))`); got != "true" {
 		t.Errorf("throughput or store size: %s, want records stored per second and a size", eval(`JSON.stringify([sysCharts.throughput.data, sysCharts.store.data])`))
+	}
+	// The feeder's latencies are 20 to 80 ms: three buckets of the
+	// histogram, every record of the range in one of them.
+	var dist struct {
+		Labels []string
+		Counts []float64
+		Sub    string
+	}
+	if err := json.Unmarshal([]byte(eval(`JSON.stringify({labels: sysCharts.latencyDist.data[0].map((i) => sysCharts.latencyDist.spec.xFmt(i)),
+		counts: sysCharts.latencyDist.data[1], sub: document.getElementById("latency-dist-sub").textContent})`)), &dist); err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, c := range dist.Counts {
+		total += c
+	}
+	subCount, _, _ := strings.Cut(dist.Sub, " records committed over the range")
+	if strings.Join(dist.Labels, "|") != "≤ 32 ms|≤ 64 ms|≤ 128 ms" || total == 0 || strings.ReplaceAll(subCount, ",", "") != fmt.Sprint(int(total)) {
+		t.Errorf("latency distribution: buckets %v of %v (%s), want ≤ 32, ≤ 64 and ≤ 128 ms holding every record of the range", dist.Labels, dist.Counts, dist.Sub)
 	}
 	n := eval(`String(` + points("chart-lag") + `)`)
 	wait("the lag chart goes on live", points("chart-lag")+` > `+n)
@@ -237,7 +257,7 @@ func TestSystemChartsInBrowser(t *testing.T) {
 	}
 	wait("serve charts the store's size and the lag", points("chart-store")+` > 0 && `+points("chart-lag")+` > 0`)
 	wait("serve says the pipeline runs elsewhere", `/other processes \(shopstream serve\)/.test(document.getElementById("sys-range").textContent)`)
-	for _, id := range []string{"chart-throughput", "chart-batches", "chart-latency", "chart-retries", "chart-outbox"} {
+	for _, id := range []string{"chart-throughput", "chart-batches", "chart-latency", "chart-retries", "chart-outbox", "chart-latency-dist"} {
 		if got := eval(`(() => { const e = document.getElementById("` + id + `"); const n = e.querySelector(".empty-note");
 			return e.dataset.points + " " + getComputedStyle(n).display + " " + n.textContent; })()`); !strings.HasPrefix(got, "0 block No pipeline in this process: under shopstream serve") {
 			t.Errorf("serve: #%s shows %q, want no points and the note that the pipeline runs elsewhere", id, got)

@@ -1228,6 +1228,8 @@ const sysCharts = {
     { label: "stalls/min", color: "--c5", fmt: (v) => fmt1.format(v) }] }),
   outbox: new Chart($("chart-outbox"), { height: 180, scales: sysX, series: [{ label: "pending", color: "--c2", fmt: (v) => fmtInt.format(v) }] }),
   store: new Chart($("chart-store"), { height: 180, scales: sysX, series: [{ label: "size", color: "--c0", fmt: fmtBytes }], axes: [{ scale: "y", fmt: fmtBytes }] }),
+  latencyDist: new Chart($("chart-latency-dist"), { height: 200, time: false, categories: true, xLabel: "produce to commit, at most", xFmt: String,
+    series: [{ label: "records", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }] }),
 };
 
 // sumOf is, at each time of metric m, the sum of its series that pick
@@ -1295,6 +1297,47 @@ async function loadSystemCharts(r) {
     pipelineAbsent ? serve : "No outbox backlog in this process's metrics: the outbox deliverer runs where the pipeline does.", none);
   sysChart(sysCharts.store, out, "shopstream_store_size_bytes", (m) => [sumOf(m, () => true, 1)],
     "This process does not say the store's size (shopstream_store_size_bytes: run, process and serve do).", none);
+  await loadLatencyDist(r, pipelineAbsent ? serve : "", none);
+}
+
+// fmtBound is a latency bucket's bound: ms below a second, s above.
+const fmtBound = (v) => (v < 1 ? fmt1.format(v * 1000).replace(/\.0$/, "") + " ms" : fmt1.format(v).replace(/\.0$/, "") + " s");
+
+// loadLatencyDist draws how the produce-to-commit latencies of the range
+// spread over the histogram's buckets (GET /api/v1/metrics/histograms),
+// the empty buckets at either end left out.
+async function loadLatencyDist(r, absent, none) {
+  const c = sysCharts.latencyDist, empty = c.el.querySelector(".empty-note");
+  const clear = (why) => {
+    c.setData([[], []]);
+    empty.textContent = why;
+    $("latency-dist-sub").textContent = "records per bucket of the histogram, over the range";
+  };
+  let h;
+  try {
+    const out = await getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&since=" + Math.floor(r.from) + (r.custom ? "&until=" + Math.ceil(r.to) : ""));
+    h = out.histograms[0];
+  } catch (e) {
+    clear("No samples from the server: " + e.message);
+    return;
+  }
+  if (!h) return clear(absent || "No produce-to-commit histogram in this process's metrics.");
+  const lo = h.buckets.findIndex((b) => b.count > 0);
+  if (lo < 0) return clear(none || "Nothing committed in the range.");
+  let hi = h.buckets.length - 1;
+  while (h.buckets[hi].count === 0) hi--;
+  const bs = h.buckets.slice(lo, hi + 1);
+  const before = lo > 0 ? h.buckets[lo - 1].le : 0;
+  c.spec.xFmt = (i) => {
+    const b = bs[i];
+    if (!b) return "";
+    if (b.le == null) return "> " + fmtBound(i > 0 ? bs[i - 1].le : before);
+    return "≤ " + fmtBound(b.le);
+  };
+  c.build();
+  c.setData([bs.map((_, i) => i), bs.map((b) => b.count)]);
+  $("latency-dist-sub").textContent = fmtInt.format(h.count) + " records committed over the range, per bucket of the histogram" +
+    (h.value != null ? "; p95 " + fmtBound(h.value) : h.above != null ? "; p95 above " + fmtBound(h.above) : "");
 }
 
 // histQuantile is the q-quantile of a histogram: bs its [upper bound,

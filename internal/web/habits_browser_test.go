@@ -53,7 +53,7 @@ type habits struct {
 	downloads string
 
 	// writes of the test's own fixture (group "habits", partition 7)
-	base time.Time // the minute the test started in
+	base     time.Time // the minute the test started in
 	next     int64
 	ids      int
 	currency string // of write's transactions; storetest.Tx's (EUR) when empty

@@ -20,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/jobs"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/postgres"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -158,6 +159,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 		store.Quarantine
 		store.AlertDeliveries
 		store.Experiments
+		store.Purchases
 	}
 	switch {
 	case cfg.SQLiteDir != "":
@@ -200,6 +202,14 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 		return nil, err
 	}
 	web.RegisterExperiments(srv, exps)
+	// The Products page's and the customer page's recommendations, from
+	// a service that folds what is stored before each measure, as the
+	// dashboard's server does as it tails the store.
+	recs, err := recsvc.New(recsvc.Config{Store: st, Assigner: exps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	web.RegisterRecommendations(srv, recs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -224,6 +234,10 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 			m.RefreshS = time.Since(start).Seconds()
 			log.Info("analytics refreshed", "records", m.Records, "took", time.Since(start).Round(time.Second))
 		}
+		if _, err := recs.Fold(ctx); err != nil {
+			return fmt.Errorf("folding the recommendations: %w", err)
+		}
+		recs.Rebuild()
 		m.LoadAvg[0] = loadAvg()
 		for _, rt := range apiRoutes(time.Now(), sample.latest, sample) {
 			r, err := measureRoute(ctx, base, rt, cfg.Requests)
@@ -284,8 +298,8 @@ func loadAvg() string {
 // rule that fired, a scenario, the newest alert's transaction and the
 // newest event time stored.
 type apiSample struct {
-	customer, rule, scenario, alert string
-	latest                          time.Time
+	customer, rule, scenario, alert, product string
+	latest                                   time.Time
 }
 
 // fillAPI stores the generated history, partition by partition in
@@ -344,6 +358,9 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 			}
 			if sample.customer == "" {
 				sample.customer = row.CustomerID
+			}
+			if sample.product == "" && len(t.Items) > 0 {
+				sample.product = t.Items[0].ProductID
 			}
 		}
 		b := &store.Batch{Group: "bench-api", Topic: "transactions", Generation: -1}
@@ -447,6 +464,21 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"system", "/api/v1/alerts/deliveries?limit=20"},
 		{"system", "/api/v1/audit?limit=100"},
 		{"experiments", "/api/v1/experiments"},
+		{"products", "/api/v1/products/top?n=10"},
+		// The 30-day range: hours of event time with the previous period,
+		// detection quality over time, the figures and the cost.
+		{"overview", "/api/v1/windows?granularity=hour&since=" + evIso(60*24*time.Hour) + "&until=" + evHourAt},
+		{"fraud", "/api/v1/fraud/series?span=2592000s"},
+		{"fraud", "/api/v1/fraud/metrics?window=30d"},
+		{"fraud", "/api/v1/fraud/cost?window=30d"},
+		// The server's own samples: the Overview's tx/s and p95 tiles, the
+		// System page's charts (answered from memory, whatever is stored).
+		{"overview", "/api/v1/metrics/series?name=dashboard:stored_transactions_total&since=" + iso(time.Hour)},
+		{"overview", "/api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" + iso(time.Hour)},
+		{"system", "/api/v1/metrics/series?name=shopstream_store_size_bytes&name=dashboard:consumer_lag&quantile=0.5&quantile=0.95&since=" + iso(time.Hour)},
+	}
+	if s.product != "" {
+		rs = append(rs, apiRoute{"products", "/api/v1/products/" + url.PathEscape(s.product) + "/similar?n=10"})
 	}
 	if s.rule != "" {
 		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts?reason=" + url.QueryEscape(s.rule) + "&limit=100"})
@@ -460,6 +492,9 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 	}
 	if s.customer != "" {
 		rs = append(rs, apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer)},
+			apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer) + "/transactions?limit=25"},
+			apiRoute{"customers", "/api/v1/alerts?customer=" + url.QueryEscape(s.customer) + "&limit=20"},
+			apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer) + "/recommendations?n=5&preview=true"},
 			apiRoute{"fraud", "/api/v1/fraud/rings?member=" + url.QueryEscape(s.customer) + "&limit=20"})
 	}
 	return rs

@@ -47,6 +47,14 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
+		switch {
+		case *role == "" && *name == "":
+			return usageError{errors.New("token create: flags -role and -name are required, e.g. shopstream token create --role admin --name ops (roles: viewer, analyst, admin)")}
+		case *role == "":
+			return usageError{errors.New("token create: flag -role is required: viewer (reads), analyst (also labels, scores, replays quarantine) or admin (also models, experiments, tokens)")}
+		case *name == "":
+			return usageError{errors.New("token create: flag -name is required: who or what the token is for, e.g. --name ops or --name grafana")}
+		}
 		if _, err := web.ParseRole(*role); err != nil {
 			return usageError{fmt.Errorf("invalid value %q for flag -role: want viewer, analyst or admin", *role)}
 		}

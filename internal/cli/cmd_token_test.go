@@ -63,6 +63,20 @@ func TestTokenCommands(t *testing.T) {
 	if !strings.Contains(err.Error(), "-role") {
 		t.Errorf("bad role: %v does not name the flag", err)
 	}
+	// A flag left out is said to be required, by its name, not called an
+	// invalid empty value.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "create", "--data-dir", dir}, "flags -role and -name are required"},
+		{[]string{"token", "create", "--name", "x", "--data-dir", dir}, "flag -role is required"},
+		{[]string{"token", "create", "--role", "viewer", "--data-dir", dir}, "flag -name is required"},
+	} {
+		if _, _, err := runCLI(t, c.args...); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), `invalid value ""`) {
+			t.Errorf("%v: %v, want a usage error saying %q", c.args, err, c.want)
+		}
+	}
 
 	st, err := sqlite.Open(context.Background(), dir)
 	if err != nil {

@@ -52,6 +52,10 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RETAIN_QUARANTINE": "soon"}, want: "SHOPSTREAM_RETAIN_QUARANTINE"},
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RATE": "fast"}, want: "SHOPSTREAM_RATE"},
 		{args: []string{"nonsense"}, want: `unknown command "nonsense"`},
+		// A mistyped flag is named, with the nearest real one.
+		{args: []string{"serve", "--adr", ":1"}, want: "flag provided but not defined: -adr (did you mean -addr?)"},
+		{args: []string{"token", "create", "--roles", "admin"}, want: "-roles (did you mean -role?)"},
+		{args: []string{"run", "--retain-transaction", "1h"}, want: "(did you mean -retain-transactions?)"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

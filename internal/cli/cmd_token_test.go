@@ -118,6 +118,18 @@ func TestListenRefusedWithoutTokens(t *testing.T) {
 			}
 		}
 	}
+	// Tokens that are all revoked are no authentication either, and the
+	// refusal says they are revoked rather than that none exists.
+	if _, stderr, err := runCLI(t, "token", "create", "--role", "admin", "--name", "gone", "--data-dir", dir); err != nil {
+		t.Fatalf("token create: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := runCLI(t, "token", "revoke", "--data-dir", dir, "1"); err != nil {
+		t.Fatalf("token revoke: %v\n%s", err, stderr)
+	}
+	if _, _, err := runCLI(t, "serve", "--data-dir", dir, "--addr", ":0"); err == nil || !IsUsage(err) ||
+		!strings.Contains(err.Error(), "every API token of this store is revoked (1, shopstream token list shows them)") {
+		t.Errorf("serve with only a revoked token: %v, want a refusal saying the tokens are revoked", err)
+	}
 	if _, _, err := runCLI(t, "serve", "--data-dir", dir, "--tls-cert", "c.pem"); err == nil || !strings.Contains(err.Error(), "-tls-key") {
 		t.Errorf("--tls-cert alone: %v, want an error naming -tls-key", err)
 	}

@@ -22,7 +22,7 @@ const tokenUsage = `Usage:
   shopstream token revoke ID [store flags]                                      revokes a token at once
 
 Store flags: --postgres URL, or --data-dir DIR (default ./data). Roles: viewer reads; analyst also labels
-alerts, scores and replays quarantine; admin also changes models, rules, experiments and tokens.
+alerts, scores and replays quarantine; admin also changes models, experiments and tokens, and erases customers.
 `
 
 // runToken is `shopstream token create|list|revoke`: API tokens in the

@@ -97,6 +97,9 @@ func TestHelpCommand(t *testing.T) {
 			t.Errorf("%v: %v, want an unknown command naming serve", args, err)
 		}
 	}
+	if _, _, err := runCLI(t, "config", "print", "serv"); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), `config print: unknown command "serv" (did you mean serve?)`) {
+		t.Errorf("config print serv: %v, want an unknown command naming serve", err)
+	}
 	if _, _, err := runCLI(t, "zzzzzzzz"); err == nil || strings.Contains(err.Error(), "did you mean") {
 		t.Errorf("zzzzzzzz: %v, want an unknown command with no suggestion", err)
 	}

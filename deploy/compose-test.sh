@@ -2,7 +2,8 @@
 # Runs deploy/docker-compose.yml end to end, then tears it down (volumes
 # too): waits until serve's /healthz answers, both processors of the one
 # consumer group own partitions and have stored records, Prometheus has
-# scraped them, Grafana is up, and the token step printed a token. Needs
+# scraped them, Grafana is up, and the token step printed a token that
+# serve takes (and serve refuses a request without one). Needs
 # Docker with the compose plugin. Ports 18050, 19090 and 13000, project
 # shopstream-ci.
 #
@@ -84,6 +85,15 @@ if [[ "$without" == *" grafana "* ]]; then
 else
 	waitfor "Grafana /api/health" curl -fsS "http://127.0.0.1:$GRAFANA_PORT/api/health"
 fi
-compose logs token | grep -q 'ss1_' || { echo "the token step printed no token" >&2; exit 1; }
+token="$(compose logs token | grep -o 'ss1_[0-9]*_[A-Za-z0-9_-]*' | head -n 1 || true)"
+[[ -n "$token" ]] || { echo "the token step printed no token" >&2; exit 1; }
 echo "ok: the token step printed a token"
+# serve listens on the network, so every request needs a token: none is
+# 401, the token step's is let in.
+http_status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+api="http://127.0.0.1:$DASHBOARD_PORT/api/v1/summary"
+[[ "$(http_status "$api")" == 401 ]] || { echo "serve answered $(http_status "$api") to a request without a token, want 401" >&2; exit 1; }
+[[ "$(http_status -H "Authorization: Bearer $token" "$api")" == 200 ]] ||
+	{ echo "serve answered $(http_status -H "Authorization: Bearer $token" "$api") to the token step's token, want 200" >&2; exit 1; }
+echo "ok: serve refuses a request without a token (401) and takes the token step's (200)"
 echo "PASS ($((SECONDS - start)) s from up)"

@@ -715,17 +715,47 @@ func TestPrometheusAndGrafana(t *testing.T) {
 		}
 	}
 
+	// Grafana reads its provisioning from /etc/grafana/provisioning (its
+	// default GF_PATHS_PROVISIONING): the compose file mounts this
+	// directory there, and every file in it is one checked below.
+	graf := c.Services["grafana"]
+	if v := graf.Environment["GF_PATHS_PROVISIONING"]; v != "" && v != "/etc/grafana/provisioning" {
+		t.Errorf("grafana: GF_PATHS_PROVISIONING=%s; the mount below assumes /etc/grafana/provisioning", v)
+	}
+	if !slices.Contains(graf.Volumes, "./grafana/provisioning:/etc/grafana/provisioning:ro") {
+		t.Errorf("grafana: compose does not mount ./grafana/provisioning at /etc/grafana/provisioning (volumes %v): Grafana would start with no data source and no dashboard", graf.Volumes)
+	}
+	for k, v := range graf.Environment {
+		if secret, ok := strings.CutPrefix(v, "/run/secrets/"); ok && strings.HasSuffix(k, "__FILE") && !slices.Contains(graf.Secrets, secret) {
+			t.Errorf("grafana: %s=%s, but the secret is not given to the service", k, v)
+		}
+	}
+	provisioned, err := filepath.Glob("grafana/provisioning/*/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := []string{"grafana/provisioning/dashboards/shopstream.yml", "grafana/provisioning/datasources/prometheus.yml"}
+	if !slices.Equal(provisioned, checked) {
+		t.Errorf("grafana/provisioning holds %v; this test checks %v: check the others too", provisioned, checked)
+	}
+
 	var ds struct {
+		APIVersion  int                                     `json:"apiVersion"`
 		Datasources []struct{ Name, UID, Type, URL string } `json:"datasources"`
 	}
 	if err := yaml.Unmarshal(read(t, "grafana/provisioning/datasources/prometheus.yml"), &ds); err != nil {
 		t.Fatal(err)
 	}
-	if len(ds.Datasources) != 1 || ds.Datasources[0].URL != "http://prometheus:9090" || ds.Datasources[0].Type != "prometheus" {
-		t.Errorf("grafana datasource: %+v, want the compose Prometheus", ds.Datasources)
+	if ds.APIVersion != 1 {
+		t.Errorf("grafana datasource: apiVersion %d, want 1", ds.APIVersion)
+	}
+	if len(ds.Datasources) != 1 || ds.Datasources[0].URL != "http://prometheus:9090" || ds.Datasources[0].Type != "prometheus" || ds.Datasources[0].UID == "" {
+		t.Fatalf("grafana datasource: %+v, want the compose Prometheus, with a uid", ds.Datasources)
 	}
 	var dp struct {
-		Providers []struct {
+		APIVersion int `json:"apiVersion"`
+		Providers  []struct {
+			Type    string `json:"type"`
 			Options struct {
 				Path string `json:"path"`
 			} `json:"options"`
@@ -734,55 +764,101 @@ func TestPrometheusAndGrafana(t *testing.T) {
 	if err := yaml.Unmarshal(read(t, "grafana/provisioning/dashboards/shopstream.yml"), &dp); err != nil {
 		t.Fatal(err)
 	}
-	if len(dp.Providers) != 1 || !slices.Contains(c.Services["grafana"].Volumes, "./grafana/dashboards:"+dp.Providers[0].Options.Path+":ro") {
+	if dp.APIVersion != 1 || len(dp.Providers) != 1 || dp.Providers[0].Type != "file" {
+		t.Errorf("grafana dashboards provider: apiVersion %d, %+v; want apiVersion 1 and one provider of type file", dp.APIVersion, dp.Providers)
+	}
+	if len(dp.Providers) != 1 || !slices.Contains(graf.Volumes, "./grafana/dashboards:"+dp.Providers[0].Options.Path+":ro") {
 		t.Errorf("grafana: the dashboards provider reads %+v, which compose does not mount from ./grafana/dashboards", dp.Providers)
 	}
 
-	var dash struct {
-		UID    string `json:"uid"`
-		Panels []struct {
-			Title      string `json:"title"`
-			Datasource struct {
-				UID string `json:"uid"`
-			} `json:"datasource"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(read(t, "grafana/dashboards/shopstream.json"), &dash); err != nil {
-		t.Fatalf("shopstream.json: %v", err)
+	// The provider loads every JSON file of the directory.
+	dashboards, err := filepath.Glob("grafana/dashboards/*")
+	if err != nil || len(dashboards) == 0 {
+		t.Fatalf("grafana/dashboards: no dashboard (%v)", err)
 	}
 	declared := declaredMetrics(t)
-	used := 0
-	for _, p := range dash.Panels {
-		if p.Datasource.UID != ds.Datasources[0].UID {
-			t.Errorf("dashboard panel %q: data source %q is not the provisioned one", p.Title, p.Datasource.UID)
+	for _, file := range dashboards {
+		if !strings.HasSuffix(file, ".json") {
+			t.Errorf("%s: the provider loads JSON dashboards only", file)
+			continue
 		}
-		if len(p.Targets) == 0 {
-			t.Errorf("dashboard panel %q plots nothing", p.Title)
+		uid, panels := dashboardPanels(t, file)
+		if uid == "" {
+			t.Errorf("%s: no uid (Grafana would make a new one on every start, breaking links)", file)
 		}
-		for _, tg := range p.Targets {
-			for _, m := range regexp.MustCompile(`shopstream_[a-z0-9_]+`).FindAllString(tg.Expr, -1) {
-				used++
-				base := m
-				for _, suf := range []string{"_bucket", "_sum", "_count"} {
-					if b, ok := strings.CutSuffix(m, suf); ok && declared[b] {
-						base = b
+		used := 0
+		for _, p := range panels {
+			if p.Type == "row" {
+				continue
+			}
+			if p.Datasource.UID != ds.Datasources[0].UID {
+				t.Errorf("%s: panel %q: data source %q is not the provisioned one", file, p.Title, p.Datasource.UID)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: panel %q plots nothing", file, p.Title)
+			}
+			for _, tg := range p.Targets {
+				for _, m := range regexp.MustCompile(`shopstream_[a-z0-9_]+`).FindAllString(tg.Expr, -1) {
+					used++
+					base := m
+					for _, suf := range []string{"_bucket", "_sum", "_count"} {
+						if b, ok := strings.CutSuffix(m, suf); ok && declared[b] {
+							base = b
+						}
 					}
-				}
-				// The Kafka client's metrics are named by kprom, not
-				// declared here; TestMetricsRulesAndDashboard checks them
-				// (and every other) against the /metrics of a real run.
-				if !declared[base] && !strings.HasPrefix(base, "shopstream_kafka_") {
-					t.Errorf("dashboard panel %q: metric %s is declared nowhere in the code", p.Title, m)
+					// The Kafka client's metrics are named by kprom, not
+					// declared here; TestMetricsRulesAndDashboard checks them
+					// (and every other) against the /metrics of a real run.
+					if !declared[base] && !strings.HasPrefix(base, "shopstream_kafka_") {
+						t.Errorf("%s: panel %q: metric %s is declared nowhere in the code", file, p.Title, m)
+					}
 				}
 			}
 		}
+		if used == 0 {
+			t.Errorf("%s: the dashboard uses no shopstream metric", file)
+		}
 	}
-	if used == 0 {
-		t.Errorf("the dashboard uses no shopstream metric")
+}
+
+// dashPanel is what the tests read of a Grafana panel.
+type dashPanel struct {
+	Type       string `json:"type"`
+	Title      string `json:"title"`
+	Datasource struct {
+		UID string `json:"uid"`
+	} `json:"datasource"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+	// Panels are those of a collapsed row.
+	Panels []dashPanel `json:"panels"`
+}
+
+// dashboardPanels reads a Grafana dashboard and returns its uid and its
+// panels, those inside collapsed rows included.
+func dashboardPanels(t *testing.T, path string) (string, []dashPanel) {
+	t.Helper()
+	var dash struct {
+		UID    string      `json:"uid"`
+		Panels []dashPanel `json:"panels"`
 	}
+	if err := json.Unmarshal(read(t, path), &dash); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []dashPanel
+	var walk func([]dashPanel)
+	walk = func(ps []dashPanel) {
+		for _, p := range ps {
+			out = append(out, p)
+			walk(p.Panels)
+		}
+	}
+	walk(dash.Panels)
+	if len(out) == 0 {
+		t.Fatalf("%s: no panels", path)
+	}
+	return dash.UID, out
 }
 
 // TestDocs checks that docs/deploy.md names every deployment file.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -46,6 +47,15 @@ func commands() map[string]command {
 // Run executes the subcommand named by args[0].
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmds := commands()
+	if len(args) > 1 && args[0] == "help" {
+		// shopstream help COMMAND [SUBCOMMAND]: the command's own help.
+		c, ok := cmds[args[1]]
+		if !ok {
+			usage(stderr, cmds)
+			return usageError{unknownCommand(args[1], cmds)}
+		}
+		return c.run(ctx, append(slices.Clone(args[2:]), "-h"), stdout, stderr)
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout, cmds)
 		if len(args) == 0 {
@@ -59,9 +69,29 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, ok := cmds[args[0]]
 	if !ok {
 		usage(stderr, cmds)
-		return usageError{fmt.Errorf("unknown command %q", args[0])}
+		return usageError{unknownCommand(args[0], cmds)}
 	}
 	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+// unknownCommand is the error for a command name that is none, with the
+// nearest real one when it is at most two edits away.
+func unknownCommand(name string, cmds map[string]command) error {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown command %q (did you mean %s?)", name, best)
+	}
+	return fmt.Errorf("unknown command %q", name)
 }
 
 func usage(w io.Writer, cmds map[string]command) {
@@ -75,6 +105,6 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-12s %s\n", n, cmds[n].summary)
 	}
-	b.WriteString("\nRun 'shopstream <command> -h' for a command's flags. Every flag can also be set as SHOPSTREAM_<FLAG>,\nor in a YAML or TOML file given with --config FILE (docs/operations.md).\n")
+	b.WriteString("\nRun 'shopstream <command> -h' (or 'shopstream help <command>') for a command's flags. Every flag can also be set as SHOPSTREAM_<FLAG>,\nor in a YAML or TOML file given with --config FILE (docs/operations.md).\n")
 	io.WriteString(w, b.String())
 }

@@ -55,8 +55,11 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	cmds := commands()
 	c, ok := cmds[rest[0]]
-	if !ok || rest[0] == "config" {
-		return usageError{fmt.Errorf("config print: unknown command %q", rest[0])}
+	if rest[0] == "config" {
+		return usageError{errors.New("config print: config has no configuration of its own; name another command, e.g. shopstream config print serve")}
+	}
+	if !ok {
+		return usageError{fmt.Errorf("config print: %w", unknownCommand(rest[0], cmds))}
 	}
 	err := c.run(ctx, rest[1:], stdout, pr)
 	switch {

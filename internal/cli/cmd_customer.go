@@ -76,6 +76,15 @@ func runCustomer(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stderr, "shopstream: the customer is erased, but writing it to the audit trail failed: %v\n", err)
 		}
 	}
+	var total int64
+	for _, n := range e.Rows {
+		total += n
+	}
+	if total == 0 && !e.Again {
+		// Most likely a mistyped id; the erasure stands all the same, for
+		// records of the customer that arrive later.
+		fmt.Fprintf(stderr, "shopstream: note: no stored row names customer %q: check the id (ids are case-sensitive). The erasure is recorded all the same, so records of %q that arrive later are stored under its pseudonym.\n", id, id)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -69,6 +69,32 @@ func TestCustomerErase(t *testing.T) {
 	}
 }
 
+// Erasing an id that names no stored row (a typo, most likely) succeeds,
+// since later records of it must be pseudonymised, but says so; erasing
+// a stored customer says nothing of the kind.
+func TestCustomerEraseOfNoStoredRowSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := runCLI(t, "customer", "erase", "--data-dir", dir, "Alice")
+	if err != nil || !strings.HasPrefix(out, "customer erased as erased-") || !strings.Contains(errOut, `no stored row names customer "Alice"`) {
+		t.Fatalf("erase of an unknown id: %v\nstdout: %s\nstderr: %s", err, out, errOut)
+	}
+	ctx := context.Background()
+	st, err := storeFlagsOf(t, []string{"--data-dir", dir}).open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 1,
+		Txs: []store.Tx{storetest.Tx("a1", "alice", at, 100, 0, 0)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out, errOut, err = runCLI(t, "customer", "erase", "--data-dir", dir, "--json", "alice")
+	if err != nil || !strings.Contains(out, `"pseudonym": "erased-`) || strings.Contains(errOut, "no stored row") {
+		t.Fatalf("erase of a stored customer: %v\nstdout: %s\nstderr: %s", err, out, errOut)
+	}
+}
+
 func TestCustomerEraseUsage(t *testing.T) {
 	for _, args := range [][]string{{"customer"}, {"customer", "forget", "x"}, {"customer", "erase"}, {"customer", "erase", "a", "b"},
 		{"customer", "erase", strings.Repeat("x", 300)}} {

@@ -102,7 +102,11 @@ func TestRunLoading(t *testing.T) {
 	defer cancel()
 	stderr := &watchWriter{want: regexp.MustCompile(`analytics: first refresh after the backfill done`), found: cancel}
 	var stdout bytes.Buffer
-	err := Run(ctx, []string{"run", "--duration", "3m", "--addr", "127.0.0.1:0", "--data-dir", dir,
+	// run stops as soon as the refresh line shows (found cancels it);
+	// --duration only bounds a run that never gets there. Under -race on
+	// the shared host the line came after 177 s, so 3 minutes failed
+	// whenever the host was busier.
+	err := Run(ctx, []string{"run", "--duration", "10m", "--addr", "127.0.0.1:0", "--data-dir", dir,
 		"--customers", "20000", "--new-per-day", "40", "--history", "400d", "--rate", "20", "--analytics-interval", "1h"}, &stdout, stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())

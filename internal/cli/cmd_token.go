@@ -22,7 +22,7 @@ const tokenUsage = `Usage:
   shopstream token revoke ID [store flags]                                      revokes a token at once
 
 Store flags: --postgres URL, or --data-dir DIR (default ./data). Roles: viewer reads; analyst also labels
-alerts, scores and replays quarantine; admin also changes models, rules, experiments and tokens.
+alerts, scores and replays quarantine; admin also changes models, experiments and tokens, and erases customers.
 `
 
 // runToken is `shopstream token create|list|revoke`: API tokens in the
@@ -46,6 +46,14 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ifMissing := fs.Bool("if-missing", false, "create no token while an active (unrevoked) token of this name and role exists, and say so: for a deployment step that runs on every start (a token of this name with another role is an error)")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
+		}
+		switch {
+		case *role == "" && *name == "":
+			return usageError{errors.New("token create: flags -role and -name are required, e.g. shopstream token create --role admin --name ops (roles: viewer, analyst, admin)")}
+		case *role == "":
+			return usageError{errors.New("token create: flag -role is required: viewer (reads), analyst (also labels, scores, replays quarantine) or admin (also models, experiments, tokens)")}
+		case *name == "":
+			return usageError{errors.New("token create: flag -name is required: who or what the token is for, e.g. --name ops or --name grafana")}
 		}
 		if _, err := web.ParseRole(*role); err != nil {
 			return usageError{fmt.Errorf("invalid value %q for flag -role: want viewer, analyst or admin", *role)}

@@ -63,6 +63,20 @@ func TestTokenCommands(t *testing.T) {
 	if !strings.Contains(err.Error(), "-role") {
 		t.Errorf("bad role: %v does not name the flag", err)
 	}
+	// A flag left out is said to be required, by its name, not called an
+	// invalid empty value.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "create", "--data-dir", dir}, "flags -role and -name are required"},
+		{[]string{"token", "create", "--name", "x", "--data-dir", dir}, "flag -role is required"},
+		{[]string{"token", "create", "--role", "viewer", "--data-dir", dir}, "flag -name is required"},
+	} {
+		if _, _, err := runCLI(t, c.args...); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), `invalid value ""`) {
+			t.Errorf("%v: %v, want a usage error saying %q", c.args, err, c.want)
+		}
+	}
 
 	st, err := sqlite.Open(context.Background(), dir)
 	if err != nil {
@@ -103,6 +117,18 @@ func TestListenRefusedWithoutTokens(t *testing.T) {
 				t.Errorf("%v: %q does not say %q", args, err, want)
 			}
 		}
+	}
+	// Tokens that are all revoked are no authentication either, and the
+	// refusal says they are revoked rather than that none exists.
+	if _, stderr, err := runCLI(t, "token", "create", "--role", "admin", "--name", "gone", "--data-dir", dir); err != nil {
+		t.Fatalf("token create: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := runCLI(t, "token", "revoke", "--data-dir", dir, "1"); err != nil {
+		t.Fatalf("token revoke: %v\n%s", err, stderr)
+	}
+	if _, _, err := runCLI(t, "serve", "--data-dir", dir, "--addr", ":0"); err == nil || !IsUsage(err) ||
+		!strings.Contains(err.Error(), "every API token of this store is revoked (1, shopstream token list shows them)") {
+		t.Errorf("serve with only a revoked token: %v, want a refusal saying the tokens are revoked", err)
 	}
 	if _, _, err := runCLI(t, "serve", "--data-dir", dir, "--tls-cert", "c.pem"); err == nil || !strings.Contains(err.Error(), "-tls-key") {
 		t.Errorf("--tls-cert alone: %v, want an error naming -tls-key", err)

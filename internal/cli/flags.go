@@ -52,7 +52,7 @@ func parseFlagsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usageError{err}
+			return nil, usageError{suggestFlag(fs, err)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -265,4 +265,46 @@ func (u usageError) Unwrap() error { return u.err }
 func IsUsage(err error) bool {
 	var u usageError
 	return errors.As(err, &u) || errors.Is(err, flag.ErrHelp)
+}
+
+// suggestFlag adds the nearest flag's name to the flag package's
+// "flag provided but not defined: -adr", as "(did you mean -addr?)":
+// a mistyped flag's error comes after the whole usage, where the right
+// name is one of a hundred lines.
+func suggestFlag(fs *flag.FlagSet, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return err
+	}
+	best, bestD := "", 3 // at most two edits away
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(name, f.Name); d < bestD { // VisitAll goes in order: the first of equals wins
+			best, bestD = f.Name, d
+		}
+	})
+	if best == "" {
+		return err
+	}
+	return fmt.Errorf("%w (did you mean -%s?)", err, best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

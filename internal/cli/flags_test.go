@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,10 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RETAIN_QUARANTINE": "soon"}, want: "SHOPSTREAM_RETAIN_QUARANTINE"},
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RATE": "fast"}, want: "SHOPSTREAM_RATE"},
 		{args: []string{"nonsense"}, want: `unknown command "nonsense"`},
+		// A mistyped flag is named, with the nearest real one.
+		{args: []string{"serve", "--adr", ":1"}, want: "flag provided but not defined: -adr (did you mean -addr?)"},
+		{args: []string{"token", "create", "--roles", "admin"}, want: "-roles (did you mean -role?)"},
+		{args: []string{"run", "--retain-transaction", "1h"}, want: "(did you mean -retain-transactions?)"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -63,5 +69,38 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 				t.Fatalf("Run(%v) = %v; want a usage error naming %s", tc.args, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestHelpCommand: shopstream help COMMAND [SUBCOMMAND] shows that
+// command's own help, as COMMAND -h does; an unknown name is a usage
+// error naming the nearest command.
+func TestHelpCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "serve"}, "-addr"},
+		{[]string{"help", "token"}, "shopstream token create --role"},
+		{[]string{"help", "migrate", "up"}, "-data-dir"},
+	} {
+		_, stderr, err := runCLI(t, c.args...)
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v: %v", c.args, err)
+		}
+		if !strings.Contains(stderr, c.want) {
+			t.Errorf("%v printed no %q:\n%s", c.args, c.want, stderr)
+		}
+	}
+	for _, args := range [][]string{{"help", "serv"}, {"serv"}} {
+		if _, _, err := runCLI(t, args...); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), `unknown command "serv" (did you mean serve?)`) {
+			t.Errorf("%v: %v, want an unknown command naming serve", args, err)
+		}
+	}
+	if _, _, err := runCLI(t, "config", "print", "serv"); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), `config print: unknown command "serv" (did you mean serve?)`) {
+		t.Errorf("config print serv: %v, want an unknown command naming serve", err)
+	}
+	if _, _, err := runCLI(t, "zzzzzzzz"); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("zzzzzzzz: %v, want an unknown command with no suggestion", err)
 	}
 }

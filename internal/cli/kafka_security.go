@@ -33,6 +33,13 @@ func (f *kafkaSecurityFlags) register(fs *flag.FlagSet) {
 // client options; a bad value fails naming its flag.
 func (f *kafkaSecurityFlags) opts() ([]kgo.Opt, error) {
 	sec := f.sec
+	// The mechanism first: a misspelt one is the mistake to name, not the
+	// password file that would come with a real one.
+	switch strings.ToLower(sec.SASL) {
+	case "", bus.SASLPlain, bus.SASLScramSHA256, bus.SASLScramSHA512:
+	default:
+		return nil, usageError{fmt.Errorf("flag -kafka-sasl: unknown mechanism %q: want plain, scram-sha-256 or scram-sha-512", sec.SASL)}
+	}
 	if f.passwordFile != "" {
 		b, err := os.ReadFile(f.passwordFile)
 		if err != nil {

@@ -110,9 +110,12 @@ func TestKafkaSecurityFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"process", "--brokers", "127.0.0.1:1", "--kafka-sasl", "gssapi", "--kafka-user", "u", "--kafka-password-file", empty}, "-kafka-password-file: " + empty + " is empty"},
+		{[]string{"process", "--brokers", "127.0.0.1:1", "--kafka-sasl", "scram-sha-256", "--kafka-user", "u", "--kafka-password-file", empty}, "-kafka-password-file: " + empty + " is empty"},
 		{[]string{"process", "--brokers", "127.0.0.1:1", "--kafka-sasl", "plain", "--kafka-user", "u"}, "-kafka-password-file: required with --kafka-sasl plain"},
-		{[]string{"generate", "--brokers", "127.0.0.1:1", "--kafka-sasl", "nope", "--kafka-user", "u", "--kafka-password-file", "/dev/null/x"}, "-kafka-password-file:"},
+		{[]string{"generate", "--brokers", "127.0.0.1:1", "--kafka-sasl", "plain", "--kafka-user", "u", "--kafka-password-file", "/dev/null/x"}, "-kafka-password-file:"},
+		// A misspelt mechanism is named before the password it would need.
+		{[]string{"process", "--brokers", "127.0.0.1:1", "--kafka-sasl", "gssapi", "--kafka-user", "u", "--kafka-password-file", empty}, `-kafka-sasl: unknown mechanism "gssapi"`},
+		{[]string{"generate", "--brokers", "127.0.0.1:1", "--kafka-sasl", "scram-sha256"}, `-kafka-sasl: unknown mechanism "scram-sha256": want plain, scram-sha-256 or scram-sha-512`},
 		{[]string{"serve", "--kafka-ca", filepath.Join(dir, "missing.pem")}, "-kafka-ca:"},
 		{[]string{"quarantine", "replay", "--all", "--kafka-cert", "c.pem"}, "-kafka-cert: given without kafka-key"},
 		{[]string{"process", "--brokers", "127.0.0.1:1", "--kafka-user", "u"}, "without kafka-sasl"},

@@ -77,10 +77,18 @@ func (f *webFlags) config(ctx context.Context, st store.Store, command string) (
 	open := web.OpenLoopback
 	if !web.IsLoopbackHost(f.addr) {
 		n := 0
+		none := "no API token exists in this store"
 		if a, ok := st.(store.Auth); ok {
 			var err error
 			if n, err = a.ActiveTokens(ctx); err != nil {
 				return web.Config{}, err
+			}
+			if n == 0 {
+				// Tokens that exist but are all revoked: say so, or
+				// `token list` would seem to contradict the message.
+				if ts, err := a.Tokens(ctx); err == nil && len(ts) > 0 {
+					none = fmt.Sprintf("every API token of this store is revoked (%d, shopstream token list shows them)", len(ts))
+				}
 			}
 		}
 		switch {
@@ -89,9 +97,9 @@ func (f *webFlags) config(ctx context.Context, st store.Store, command string) (
 			open = web.OpenAnyone
 		default:
 			return web.Config{}, usageError{fmt.Errorf("refusing to listen on --addr %s, which other machines can reach, without authentication: "+
-				"no API token exists in this store. Create one with `shopstream token create --role admin --name NAME` (with this command's "+
+				"%s. Create one with `shopstream token create --role admin --name NAME` (with this command's "+
 				"--data-dir or --postgres), listen on this machine only with --addr 127.0.0.1%s, or pass --insecure-allow-unauthenticated "+
-				"to let anyone in as admin (%s)", f.addr, portOf(f.addr), command)}
+				"to let anyone in as admin (%s)", f.addr, none, portOf(f.addr), command)}
 		}
 	}
 	addrRate, addrBurst := rateOf(f.addrRate)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,26 @@ var fuzzAPISeeds = []struct{ method, path, body string }{
 	{"GET", "/api/v1/metrics/series?name=shopstream_nothing&name=a%7Bb%7D&step=0&quantile=-1", ""},
 	{"GET", "/api/v1/metrics/series", ""},
 	{"GET", "/api/v1/fraud/cost?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z", ""},
+	{"GET", "/api/v1/fraud/models?status=shadow&limit=2&cursor=3", ""},
+	{"GET", "/api/v1/fraud/models?status=gone&limit=9999&cursor=-1", ""},
+	{"GET", "/api/v1/products/top?n=5", ""},
+	{"GET", "/api/v1/products/top?n=-3", ""},
+	{"GET", "/api/v1/quality?since=2026-01-01T00:00:00Z&until=2026-01-01T01:00:00Z", ""},
+	{"GET", "/api/v1/quality?since=1&from=2&until=x", ""},
+	{"GET", "/api/v1/experiments?status=running&limit=2&cursor=MjAyNi0wMS0wMVQwMDowMDowMFogZQ", ""},
+	{"GET", "/api/v1/experiments?status=odd&cursor=%%%", ""},
+	{"GET", "/api/v1/tokens?role=viewer&state=active&name=fuzz&limit=2&cursor=1", ""},
+	{"GET", "/api/v1/tokens?role=root&state=gone&cursor=x", ""},
+}
+
+// unparsed are the routes whose handlers read no query, body or path
+// value: FuzzAPI needs no seed of them. Every other route needs one
+// (TestEveryParsingRouteHasAFuzzSeed).
+var unparsed = map[string]bool{
+	"GET /": true, "GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /api/v1/openapi.json": true,
+	"GET /api/v1/session": true, "DELETE /api/v1/session": true,
+	"GET /api/v1/summary": true, "GET /api/v1/segments": true, "GET /api/v1/clv/model": true, "GET /api/v1/clv/distribution": true,
+	"GET /api/v1/fraud/rules": true, "POST /api/v1/fraud/models/rollback": true,
 }
 
 // fuzzEnv is FuzzAPI's server: every component's routes over the fraud
@@ -201,6 +222,43 @@ func TestFuzzAPISeedsReachTheirHandlers(t *testing.T) {
 			rec.Code == http.StatusNotFound && strings.Contains(b, "no API route"),
 			rec.Code >= 500 && !strings.Contains(b, `"unavailable: `): // a part not ready (the recommender) is the handler's answer
 			t.Errorf("seed %s %s: %d %s", s.method, s.path, rec.Code, b)
+		}
+	}
+}
+
+// TestEveryParsingRouteHasAFuzzSeed: every route FuzzAPI's server has, but
+// those that parse nothing (unparsed), is reached by one of its seeds, so a
+// route added later without a seed fails here, not in a review.
+func TestEveryParsingRouteHasAFuzzSeed(t *testing.T) {
+	e := newFuzzEnv(t)
+	mux := http.NewServeMux()
+	for _, p := range e.srv.Routes() {
+		mux.Handle(p, http.NotFoundHandler())
+	}
+	seeded := map[string]bool{}
+	for _, s := range fuzzAPISeeds {
+		if _, p := mux.Handler(httptest.NewRequest(s.method, s.path, nil)); p != "" {
+			seeded[p] = true
+		}
+	}
+	for _, p := range e.srv.Routes() {
+		switch {
+		case unparsed[p] && seeded[p]:
+			t.Errorf("route %q has a seed, so it parses something: take it out of unparsed", p)
+		case !unparsed[p] && !seeded[p]:
+			t.Errorf("route %q has no seed in fuzzAPISeeds (or, if its handler reads no query, body or path value, a line in unparsed)", p)
+		}
+	}
+	for p := range unparsed {
+		if !slices.Contains(e.srv.Routes(), p) {
+			t.Errorf("unparsed names %q, which is no route", p)
+		}
+	}
+	// FuzzAPI's server has every route of the route table, so none
+	// escapes the fuzzer by being registered only in production.
+	for p := range web.RouteTable() {
+		if !slices.Contains(e.srv.Routes(), p) {
+			t.Errorf("route %q of the route table is not registered on FuzzAPI's server (newFuzzEnv)", p)
 		}
 	}
 }

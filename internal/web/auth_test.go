@@ -625,3 +625,54 @@ func TestTokensList(t *testing.T) {
 		e.want(t, req{method: "GET", path: "/api/v1/tokens" + q, header: bearer(admin)}, http.StatusBadRequest)
 	}
 }
+
+// TestSecurityDocListsEveryRoute: the route table of docs/security.md
+// names every route of the code's table (web.go) once, with its role, and
+// no route the code has not.
+func TestSecurityDocListsEveryRoute(t *testing.T) {
+	b, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "\n## Routes and the role each needs\n")
+	if start < 0 {
+		t.Fatal("docs/security.md has no section \"Routes and the role each needs\"")
+	}
+	section := doc[start+1:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	code := web.RouteTable()
+	documented := map[string]string{}
+	item := regexp.MustCompile("`((?:GET|POST|PUT|PATCH|DELETE) /[^`?]*)")
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.TrimSuffix(strings.TrimSpace(line), "|"), " | ")
+		role, _, _ := strings.Cut(strings.TrimSpace(cells[len(cells)-1]), " ")
+		for _, m := range item.FindAllStringSubmatch(line, -1) {
+			if prev, dup := documented[m[1]]; dup {
+				t.Errorf("docs/security.md: %s is listed twice (%s and %s)", m[1], prev, role)
+			}
+			documented[m[1]] = role
+		}
+	}
+	for p, a := range code {
+		switch role, ok := documented[p]; {
+		case !ok:
+			t.Errorf("docs/security.md: route %s (%s) is not in the table", p, a.Role)
+		case role != a.Role.String():
+			t.Errorf("docs/security.md: route %s is listed as %s, the code says %s", p, role, a.Role)
+		}
+	}
+	for p := range documented {
+		if _, ok := code[p]; !ok {
+			t.Errorf("docs/security.md: %s is listed, but the route table has no such route", p)
+		}
+	}
+	if len(documented) < 40 {
+		t.Fatalf("docs/security.md: only %d routes read from its table: %v", len(documented), documented)
+	}
+}

@@ -10,3 +10,13 @@ func SetStreamTick(d time.Duration) (restore func()) {
 	streamTick = d
 	return func() { streamTick = old }
 }
+
+// RouteTable returns a copy of the route table (web.go): every route a
+// server may register, with the role it needs.
+func RouteTable() map[string]Access {
+	out := make(map[string]Access, len(routes))
+	for p, a := range routes {
+		out[p] = a
+	}
+	return out
+}

@@ -214,9 +214,14 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln) //nolint:errcheck // ends with Close below
-	defer hs.Close()
+	// Served as the product serves: its read, write and idle timeouts.
+	sctx, stopServe := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	defer func() {
+		stopServe()
+		<-served
+	}()
 	base := "http://" + ln.Addr().String()
 
 	// measure refreshes the analytics (unless skipped) and times every

@@ -17,6 +17,12 @@ type Retention struct {
 	// Time deletes records older than this (by their timestamp); 0 keeps
 	// them however old.
 	Time time.Duration
+	// DeleteUnread is EmbeddedConfig.DeleteUnread for this topic alone:
+	// retention applies whatever the consumer groups committed. For the
+	// topics the pipeline only writes (alerts, dead letters), which no
+	// group of its own reads, so the floor of the groups would keep
+	// every record.
+	DeleteUnread bool
 }
 
 func (r Retention) none() bool { return r.Bytes == 0 && r.Time == 0 }
@@ -144,7 +150,7 @@ func (e *Embedded) ApplyRetention(ctx context.Context) ([]Deleted, error) {
 			}
 			target = min(target, end)
 			reason := "retention"
-			if !e.cfg.DeleteUnread {
+			if !e.cfg.DeleteUnread && !r.DeleteUnread {
 				floor, ok := floors[topic][pi.Partition]
 				if !ok {
 					floor = start // no group has committed here: keep everything

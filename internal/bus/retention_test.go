@@ -128,6 +128,36 @@ func TestRetentionKeepsUnread(t *testing.T) {
 	}
 }
 
+// TestRetentionDeleteUnreadPerTopic: a topic whose own retention deletes
+// unread records (alerts, dead letters: written by the pipeline, read by
+// none of its groups) is trimmed although no group committed on it, while
+// the other topics stay held at what their groups read.
+func TestRetentionDeleteUnreadPerTopic(t *testing.T) {
+	t.Parallel()
+	e, _, _ := retentionBroker(t, EmbeddedConfig{RetentionBytes: 20 << 10,
+		TopicRetention: map[string]Retention{TopicTransactions: {Time: 24 * time.Hour, DeleteUnread: true}}})
+	if d := apply(t, e); len(d) != 1 || d[0] != (Deleted{Topic: TopicTransactions, Partition: 0, From: 0, To: 30}) {
+		t.Fatalf("deleted %v with no group committed, want the 30 records older than a day", d)
+	}
+	// The same records on a topic with the broker-wide retention alone:
+	// nothing goes until a group has read them.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for range 50 {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: TopicLabels, Partition: 0, Value: bytes.Repeat([]byte{'y'}, 1024)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range apply(t, e) {
+		if d.Topic == TopicLabels {
+			t.Fatalf("deleted %v of a topic no group has read, without DeleteUnread", d)
+		}
+	}
+}
+
 // TestRetentionBySizeAndAge: a topic's own retention applies by size and
 // by age, here with DeleteUnread so only the limits decide.
 func TestRetentionBySizeAndAge(t *testing.T) {

@@ -271,8 +271,13 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	// partition), and at the default rate (about 0.3 MiB a minute a
 	// partition) a segment fills in minutes, where 8 MiB took 27 and made
 	// the directory a saw-tooth longer than a 30-minute soak.
+	// The alerts and dead-letter topics are written by the pipeline and
+	// read by no group of its own: the same cap and age apply to them
+	// whatever a consumer committed, or they would grow without bound.
+	written := bus.Retention{Bytes: 32 << 20, Time: *retainBroker, DeleteUnread: true}
 	broker, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: int32(*partitions), DataDir: filepath.Join(*dataDir, "kafka"), Logger: logger,
-		RetentionBytes: 32 << 20, RetentionTime: *retainBroker, SegmentBytes: 1 << 20})
+		RetentionBytes: 32 << 20, RetentionTime: *retainBroker, SegmentBytes: 1 << 20,
+		TopicRetention: map[string]bus.Retention{bus.TopicAlerts: written, bus.TopicDeadLetter: written}})
 	if err != nil {
 		return err
 	}

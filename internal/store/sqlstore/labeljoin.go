@@ -12,7 +12,7 @@ import (
 
 // maxPendingHint bounds the transaction ids the store remembers as having
 // pending label events: past it, further ones are left to the sweeps.
-const maxPendingHint = 1 << 20
+const maxPendingHint = 1 << 18
 
 // pendingHint is the transactions of pending label events this store
 // wrote (store.LabelJoiner): a hint, never the truth. A transaction in it

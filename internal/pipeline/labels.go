@@ -139,7 +139,9 @@ func (c LabelConfig) validate() error {
 // partitions' next offsets go to the store in one transaction
 // (store.Labeller.WriteLabels), which also joins them to their stored
 // transactions. Labels whose transactions are not stored yet wait
-// pending, and a sweep every SweepInterval applies those whose
+// pending: the batch that stores the transaction applies them when it
+// shares the store with this consumer (store.LabelJoiner, as in
+// `process`), and a sweep every SweepInterval applies the others whose
 // transactions have been stored since the last one. Partitions are
 // claimed with an ownership epoch and fenced as the transactions' are;
 // one goroutine polls and writes, so a revoked partition has nothing in
@@ -221,6 +223,14 @@ func (c *LabelConsumer) Run(ctx context.Context) error {
 	c.mu.Lock()
 	c.cl = cl
 	c.mu.Unlock()
+	// The processors' batches in this process apply the pending labels
+	// of their own transactions as they store them (store.LabelJoiner);
+	// the sweeps find the rest.
+	if j, ok := c.cfg.Store.(store.LabelJoiner); ok {
+		applied := c.m.events.WithLabelValues("applied")
+		j.JoinPendingLabels(func(n int) { applied.Add(float64(n)) })
+		defer j.JoinPendingLabels(nil)
+	}
 	c.log.Info("labels consumer started", "topic", c.cfg.Topic, "group", c.cfg.Group, "owner", c.owner)
 	var lastSweep, lastFull, lastDone time.Time // the first write sweeps, fully
 	for {

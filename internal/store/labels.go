@@ -40,6 +40,29 @@ type Labeller interface {
 	LabelStatus(ctx context.Context) (LabelStatus, error)
 }
 
+// LabelJoiner is implemented by stores whose stream batches
+// (Store.WriteBatch) can apply the pending label events of their own
+// transactions, in the transaction that stores them. While the labels
+// topic runs ahead of the transactions (a consumer trailing a backlog),
+// most labels arrive first and wait pending; a batch that joins them
+// spares the sweeps their lookups, and the labels path its own writes of
+// the rollup rows the batches write too (each batch counts its
+// transactions with their truth at once).
+//
+// The store remembers the transactions of the pending events its
+// WriteLabels stored (and those a full sweep finds pending); a batch
+// looks up only those among its transactions, and marks the events
+// applied (only those still pending: a sweep or another batch that
+// applied one first wins) with the rows and offsets it commits, so each
+// event is applied exactly once. What the store did not remember (events
+// written by another process, or committed while the batch was written)
+// stays pending for the sweeps, as without the join.
+type LabelJoiner interface {
+	// JoinPendingLabels turns the join on, applied receiving the number
+	// of events each committed batch applied; nil turns it off.
+	JoinPendingLabels(applied func(n int))
+}
+
 // LabelOptions says what one WriteLabels does besides storing the
 // batch's events and applying those whose transactions are stored.
 type LabelOptions struct {

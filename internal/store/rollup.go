@@ -195,7 +195,13 @@ func (f *RollupFold) Rows() []FraudRollup {
 
 // RollupDeltas folds a batch's transactions (with their generator labels;
 // no analyst has seen them yet) into rollup rows.
-func RollupDeltas(parts []Part) []FraudRollup {
+func RollupDeltas(parts []Part) []FraudRollup { return RollupDeltasLate(parts, nil) }
+
+// RollupDeltasLate is RollupDeltas with the labels of late, by
+// transaction id, in place of the generator's: the truth of label events
+// that arrived before their transactions and are applied by the batch
+// that stores them.
+func RollupDeltasLate(parts []Part, late map[string]Label) []FraudRollup {
 	var f RollupFold
 	for i := range parts {
 		p := &parts[i]
@@ -223,6 +229,11 @@ func RollupDeltas(parts []Part) []FraudRollup {
 			}
 			if l != nil {
 				o.Labelled, o.Fraud, o.Scenario = true, l.Fraud, l.Scenario
+			}
+			if late != nil {
+				if ll, ok := late[tx.TransactionID]; ok {
+					o.Labelled, o.Fraud, o.Scenario = true, ll.Fraud, ll.Scenario
+				}
 			}
 			f.Add(&o, 1)
 		}

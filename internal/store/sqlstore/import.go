@@ -27,7 +27,7 @@ func (s *Store) WriteImport(ctx context.Context, b *store.Batch, d *store.Derive
 }
 
 func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store.Derived) error {
-	if err := s.writeTxRows(ctx, tx, b); err != nil {
+	if err := s.writeTxRows(ctx, tx, b, nil); err != nil {
 		return err
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, d.Customers); err != nil {

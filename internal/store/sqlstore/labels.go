@@ -37,11 +37,16 @@ func (s *Store) WriteLabels(ctx context.Context, b *store.Batch, o store.LabelOp
 	if len(b.Parts) == 0 {
 		return res, nil
 	}
+	var h labelHint
 	err := s.d.Tx(ctx, func(tx DB) error {
-		res = store.LabelResult{}
-		return s.writeLabels(ctx, tx, b, o, &res)
+		res, h = store.LabelResult{}, labelHint{}
+		return s.writeLabels(ctx, tx, b, o, &res, &h)
 	})
 	if err == nil {
+		if h.all != nil {
+			s.hint.reset(h.all)
+		}
+		s.hint.add(h.pending)
 		return res, nil
 	}
 	if _, fenced := store.IsFenced(err); fenced || errors.Is(err, store.ErrAlreadyCommitted) {
@@ -57,7 +62,15 @@ func (s *Store) WriteLabels(ctx context.Context, b *store.Batch, o store.LabelOp
 	return res, fmt.Errorf("writing a batch of %d label events: %w", n, err)
 }
 
-func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.LabelOptions, res *store.LabelResult) error {
+// labelHint is what one WriteLabels tells the store's pendingHint: the
+// transactions of the events it left pending, and after a full sweep
+// (with the join on) those of every event pending, which replace what
+// the store remembered.
+type labelHint struct {
+	pending, all []string
+}
+
+func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.LabelOptions, res *store.LabelResult, h *labelHint) error {
 	if k, ok := s.d.(KeyedReader); ok {
 		if err := k.KeyedReads(ctx, tx); err != nil {
 			return fmt.Errorf("reading by key: %w", err)
@@ -70,7 +83,7 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.
 	if err := store.Fence(b, stored); err != nil {
 		return err
 	}
-	if err := s.insertRest(ctx, tx, b.Topic, b.Parts); err != nil {
+	if err := s.insertRest(ctx, tx, b.Topic, b.Parts, nil); err != nil {
 		return err
 	}
 	ids, err := s.insertLabelEvents(ctx, tx, b.Parts, res)
@@ -81,10 +94,22 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.
 	for i := range b.Parts {
 		partitions[i] = b.Parts[i].Partition
 	}
-	ids, err = s.storedAmong(ctx, tx, ids)
+	have, err := s.storedAmong(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
+	if len(have) < len(ids) {
+		found := make(map[string]bool, len(have))
+		for _, id := range have {
+			found[id] = true
+		}
+		for _, id := range ids {
+			if !found[id] {
+				h.pending = append(h.pending, id)
+			}
+		}
+	}
+	ids = have
 	if o.Sweep {
 		more, err := s.sweepStored(ctx, tx, partitions, o, res)
 		if err != nil {
@@ -104,6 +129,19 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.
 		return fmt.Errorf("expiring pending labels: %w", err)
 	}
 	res.Expired = int(n)
+	if res.SweptAll && s.hint.on() {
+		h.all = []string{}
+		err := each(ctx, tx, `SELECT DISTINCT transaction_id FROM label_events WHERE state = `+strconv.Itoa(labelPending)+` LIMIT `+strconv.Itoa(maxPendingHint),
+			nil, func(r Rows) error {
+				var id string
+				err := r.Scan(&id)
+				h.all = append(h.all, id)
+				return err
+			})
+		if err != nil {
+			return fmt.Errorf("reading the transactions of the pending labels: %w", err)
+		}
+	}
 	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {
 		return fmt.Errorf("advancing offsets: %w", err)
 	}

@@ -19,13 +19,14 @@ import (
 // Dialect. The dialect packages embed it and add what only they have:
 // Close and TryLead.
 type Store struct {
-	d   Dialect
-	q   Queries
-	now func() time.Time
+	d    Dialect
+	q    Queries
+	now  func() time.Time
+	hint *pendingHint // store.LabelJoiner
 }
 
 // New returns the store over d.
-func New(d Dialect) *Store { return &Store{d: d, q: d.SQL(), now: time.Now} }
+func New(d Dialect) *Store { return &Store{d: d, q: d.SQL(), now: time.Now, hint: &pendingHint{}} }
 
 // SetClock replaces the clock (time.Now by default) that the outbox's
 // leases and backoffs and the insertion times of quarantined records,
@@ -160,7 +161,12 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	if len(b.Parts) == 0 {
 		return nil
 	}
-	return s.runBatch(ctx, b, "a batch", func(tx DB) error { return s.writeBatch(ctx, tx, b) })
+	var j labelJoin
+	err := s.runBatch(ctx, b, "a batch", func(tx DB) error { return s.writeBatch(ctx, tx, b, &j) })
+	if err == nil {
+		s.hint.done(&j)
+	}
+	return err
 }
 
 // runBatch runs write in one store transaction and turns its failure into
@@ -213,8 +219,11 @@ var errDuplicateKey = errors.New("duplicate transaction id")
 
 // writeTxRows is the start every batch write shares, the stream's and an
 // import's: it locks and fences the batch's offsets, applies erasures, and
-// writes the transactions with the rows that go with each of them.
-func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch) error {
+// writes the transactions with the rows that go with each of them. With j
+// (the stream's batches) it first applies the pending label events of
+// the batch's transactions (joinPendingLabels), whose truth the rows then
+// carry.
+func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch, j *labelJoin) error {
 	stored, err := s.d.LockOffsets(ctx, tx, b)
 	if err != nil {
 		return fmt.Errorf("locking offsets: %w", err)
@@ -231,7 +240,14 @@ func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch) error {
 		}
 		return fmt.Errorf("copying transactions: %w", err)
 	}
-	if err := s.insertRest(ctx, tx, b.Topic, b.Parts); err != nil {
+	var late map[string]store.Label
+	if j != nil {
+		if err := s.joinPendingLabels(ctx, tx, b.Parts, j); err != nil {
+			return err
+		}
+		late = j.late
+	}
+	if err := s.insertRest(ctx, tx, b.Topic, b.Parts, late); err != nil {
 		return err
 	}
 	if err := s.markReplays(ctx, tx, b.Parts); err != nil {
@@ -240,8 +256,8 @@ func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch) error {
 	return nil
 }
 
-func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
-	if err := s.writeTxRows(ctx, tx, b); err != nil {
+func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJoin) error {
+	if err := s.writeTxRows(ctx, tx, b, j); err != nil {
 		return err
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {
@@ -250,7 +266,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 	if err := s.upsertQuality(ctx, tx, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}
-	if err := s.upsertRollups(ctx, tx, store.RollupDeltas(b.Parts)); err != nil {
+	if err := s.upsertRollups(ctx, tx, store.RollupDeltasLate(b.Parts, j.late)); err != nil {
 		return err
 	}
 	// Window rows are shared by every writer (each batch touches the same
@@ -265,14 +281,17 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch) error {
 	return nil
 }
 
-// insertRest stores what the parts carry beside their transactions.
-func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []store.Part) error {
+// insertRest stores what the parts carry beside their transactions; the
+// labels of late (by transaction id) replace the parts' own.
+func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []store.Part, late map[string]store.Label) error {
 	now := s.now()
 	var labels, quar, alerts, outbox [][]any
 	for i := range parts {
 		p := &parts[i]
 		for _, l := range p.Labels {
-			labels = append(labels, []any{l.TransactionID, l.Fraud, l.Scenario})
+			if _, ok := late[l.TransactionID]; !ok {
+				labels = append(labels, []any{l.TransactionID, l.Fraud, l.Scenario})
+			}
 		}
 		for _, q := range p.Quarantined {
 			if q.ReplayOf != 0 {
@@ -289,8 +308,9 @@ func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []sto
 				quarantineSource(q.Partition), Sanitize(topic)})
 		}
 		// An alert takes the scenario of a label in its own batch (the
-		// generator's, from the record's headers); later labels reach it
-		// through the labels table's trigger (migration 0021).
+		// generator's, from the record's headers, or that of the label
+		// events the batch joined); later labels reach it through the
+		// labels table's trigger (migration 0021).
 		var scenario map[string]string
 		for _, l := range p.Labels {
 			if l.Scenario != "" {
@@ -301,16 +321,23 @@ func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []sto
 			}
 		}
 		for _, a := range p.Alerts {
+			sc := scenario[a.TransactionID]
+			if l, ok := late[a.TransactionID]; ok {
+				sc = l.Scenario
+			}
 			var version any
 			if a.ModelVersion != 0 {
 				version = a.ModelVersion
 			}
 			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, a.Risk, a.Decision, string(a.ReasonsJSON), a.AmountCents, now,
-				scenario[a.TransactionID], version})
+				sc, version})
 		}
 		for _, o := range p.Outbox {
 			outbox = append(outbox, []any{o.Kind, o.Target, o.Key, o.Headers, o.Payload, now, now})
 		}
+	}
+	for _, l := range late {
+		labels = append(labels, []any{l.TransactionID, l.Fraud, l.Scenario})
 	}
 	tables := []struct {
 		name string

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ func RunLabels[S store.Store](t *testing.T, open func(t *testing.T) S) {
 		{"Fenced", testLabelsFenced},
 		{"AnalystWins", testLabelsAnalystWins},
 		{"AlertChanges", testAlertChanges},
+		{"JoinInBatch", testLabelsJoinInBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -385,4 +387,117 @@ func UnlabelledBackfill(tb testing.TB, migration string) string {
 		tb.Fatalf("%s: no backfill of the unlabelled histogram found", migration)
 	}
 	return string(text[i:])
+}
+
+// testLabelsJoinInBatch: with the join on (store.LabelJoiner), labels
+// that arrive before their transactions are applied by the batch that
+// stores the transactions, in its transaction: the transaction's truth,
+// its alert's scenario and the rollups are those of its latest label at
+// once (over the generator's label in the same batch), each event is
+// applied once (a sweep after it, and a replay, apply nothing), an
+// expired event is not applied, and the labels of transactions of a
+// batch that failed wait for the sweep. With the join off, the batch
+// leaves the labels pending.
+func testLabelsJoinInBatch(t *testing.T, s store.Store, l store.Labeller) {
+	ctx := context.Background()
+	f := s.(store.Fraud)
+	j, ok := s.(store.LabelJoiner)
+	if !ok {
+		t.Fatalf("%T does not implement store.LabelJoiner", s)
+	}
+	var mu sync.Mutex
+	joined := 0
+	j.JoinPendingLabels(func(n int) { mu.Lock(); joined += n; mu.Unlock() })
+	at := fbase.Add(30 * 24 * time.Hour)
+	evs := []store.LabelEvent{
+		LabelEvent("cb-a", "a", "chargeback", true, "stolen_card", at, 0),
+		LabelEvent("dp-a", "a", "dispute", false, "", at.Add(-time.Hour), 0), // older: the chargeback wins
+		LabelEvent("cb-b", "b", "chargeback", true, "", at, 0),               // no scenario: b keeps its generator label's
+		LabelEvent("an-c", "c", "analyst", false, "", at, 0),                 // overrules c's generator label
+		LabelEvent("cb-old", "old", "chargeback", true, "", at, 0),           // expires before its transaction comes
+	}
+	res := writeLabels(t, l, labelBatch(0, evs...), labelOpts(fbase))
+	if res.Stored != 5 || res.Applied != 0 {
+		t.Fatalf("labels before their transactions: %+v, want 5 stored, none applied", res)
+	}
+	sweep := &store.Batch{Group: "g", Topic: LabelTopic, Owner: "p1", Generation: 1, Parts: []store.Part{{Partition: 0, From: 5, To: 5}}}
+	a, b, c, d := scored("a", 0, 0, fbase, "review", "[]", 0), scored("b", 0, 1, fbase, "approve", "[]", 0),
+		scored("c", 0, 2, fbase.Add(time.Minute), "decline", "[]", 0), scored("d", 0, 3, fbase.Add(time.Minute), "approve", "[]", 0)
+	gen := []store.Label{{TransactionID: "b", Fraud: true, Scenario: "card_testing"}, {TransactionID: "c", Fraud: true, Scenario: "account_takeover"},
+		{TransactionID: "d", Fraud: true, Scenario: "friendly_fraud"}}
+	writeParts(t, s, map[int32][]store.Tx{0: {a, b, c, d}}, gen, []store.Alert{alertOf(a), alertOf(c)})
+	mu.Lock()
+	if joined != 4 {
+		t.Errorf("events applied by the batch: %d, want 4 (a's two, b's, c's)", joined)
+	}
+	mu.Unlock()
+	for _, w := range []struct {
+		id       string
+		off      int64
+		fraud    bool
+		scenario string
+	}{{"a", 0, true, "stolen_card"}, {"b", 1, true, "card_testing"}, {"c", 2, false, ""}, {"d", 3, true, "friendly_fraud"}} {
+		if lab, fr, sc := truthOf(t, f, w.id, w.off); !lab || fr != w.fraud || sc != w.scenario {
+			t.Errorf("%s stored with labelled %v fraud %v scenario %q, want fraud %v scenario %q", w.id, lab, fr, sc, w.fraud, w.scenario)
+		}
+	}
+	for id, want := range map[string]string{"a": "stolen_card", "c": ""} {
+		d, err := f.AlertDetail(ctx, id)
+		if err != nil || d == nil || d.Alert.Scenario != want {
+			t.Errorf("alert of %s: %+v (%v), want scenario %q", id, d, err, want)
+		}
+	}
+	CheckRollupsMatchLabels(t, s)
+	if st, err := l.LabelStatus(ctx); err != nil || st.Applied != 4 || st.Pending != 1 {
+		t.Fatalf("status %+v (%v), want 4 applied by the batch and old's pending", st, err)
+	}
+	// A full sweep and a replay find nothing left to apply.
+	if res = writeLabels(t, l, sweep, sweepOpts(fbase, nil)); res.Applied != 0 || res.Changed != 0 {
+		t.Fatalf("a full sweep after the batch: %+v, want nothing applied", res)
+	}
+	if res = writeLabels(t, l, labelBatch(5, evs...), sweepOpts(fbase, nil)); res.Duplicates != 5 || res.Applied != 0 {
+		t.Fatalf("a replay: %+v, want 5 duplicates, nothing applied", res)
+	}
+	CheckRollupsMatchLabels(t, s)
+	// old expires; its transaction then comes and is stored unlabelled.
+	if res = writeLabels(t, l, &store.Batch{Group: "g", Topic: LabelTopic, Owner: "p1", Generation: 1, Parts: []store.Part{{Partition: 0, From: 10, To: 10}}},
+		sweepOpts(time.Now().Add(time.Hour), nil)); res.Expired != 1 {
+		t.Fatalf("expiry: %+v, want old's event expired", res)
+	}
+	// A label of e, and a batch with e that fails (its other transaction
+	// is stored already): nothing of it stays; the next batch with e
+	// applies the label.
+	writeLabels(t, l, labelBatch(10, LabelEvent("cb-e", "e", "chargeback", true, "stolen_card", at, 0)), labelOpts(fbase))
+	e := scored("e", 1, 4, fbase.Add(2*time.Minute), "approve", "[]", 0) // offsets apart from partition 0's: truthOf finds by offset
+	dup := scored("a", 1, 5, fbase, "review", "[]", 0)
+	bad := &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{{Partition: 1, From: 4, To: 6, Txs: []store.Tx{e, dup}}}}
+	if err := s.WriteBatch(ctx, bad); err == nil {
+		t.Fatal("a batch with a stored transaction's id again: no error")
+	}
+	if st, err := l.LabelStatus(ctx); err != nil || st.Pending != 1 {
+		t.Fatalf("after the failed batch: %+v (%v), want e's label pending", st, err)
+	}
+	writeParts(t, s, map[int32][]store.Tx{1: {e, scored("old", 1, 5, fbase.Add(2*time.Minute), "approve", "[]", 0)}}, nil, nil)
+	if lab, fr, sc := truthOf(t, f, "e", 4); !lab || !fr || sc != "stolen_card" {
+		t.Errorf("e stored with labelled %v fraud %v scenario %q, want its chargeback", lab, fr, sc)
+	}
+	if lab, _, _ := truthOf(t, f, "old", 5); lab {
+		t.Error("old stored labelled by its expired event")
+	}
+	if st, err := l.LabelStatus(ctx); err != nil || st.Applied != 5 || st.Pending != 0 || st.Expired != 1 {
+		t.Fatalf("status %+v (%v), want 5 applied, 1 expired", st, err)
+	}
+	CheckRollupsMatchLabels(t, s)
+	// With the join off, a label before its transaction waits for a sweep.
+	j.JoinPendingLabels(nil)
+	writeLabels(t, l, labelBatch(11, LabelEvent("cb-f", "f", "chargeback", true, "", at, 0)), labelOpts(fbase))
+	writeParts(t, s, map[int32][]store.Tx{2: {scored("f", 2, 6, fbase, "approve", "[]", 0)}}, nil, nil)
+	if st, err := l.LabelStatus(ctx); err != nil || st.Pending != 1 {
+		t.Fatalf("with the join off: %+v (%v), want f's label pending", st, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if joined != 5 {
+		t.Errorf("events applied by batches: %d, want 5", joined)
+	}
 }

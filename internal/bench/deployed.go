@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/store/postgres"
 )
 
@@ -127,10 +128,12 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 	if err := waitHealthy(ctx, proc, "http://"+httpAddr+"/healthz", time.Minute); err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
+	start := simulatedStart(cfg.Seed, cfg.DeployedCustomers, cfg.DeployedRecords, time.Now())
+	log.Info("the generator's simulated history", "start", start, "records", cfg.DeployedRecords)
 	genStart := time.Now()
 	gen, err := startChild(ctx, exe, append([]string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topics[0],
 		"--rate", "0", "--count", fmt.Sprint(cfg.DeployedRecords), "--customers", fmt.Sprint(cfg.DeployedCustomers),
-		"--seed", fmt.Sprint(cfg.Seed)}, kafkaArgs...), log, nil)
+		"--seed", fmt.Sprint(cfg.Seed), "--start", start.Format(time.RFC3339)}, kafkaArgs...), log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -472,4 +475,40 @@ func peakRSSOf(c *child) int64 {
 		return 0
 	}
 	return int64(st.VmHWM)
+}
+
+// simulatedStart is where the deployed phase's generator starts its
+// simulated clock so that its n records end shortly before now, as a
+// shop's recent history does. From generate.DefaultStart (2026-01-01) they
+// were months old, and process's retention (--retain-rollups 30d) deleted
+// the rollup rows each batch had just written: a cost no deployment with
+// current event times pays. The span of n records depends on the calendar
+// (seasonality), so it is measured twice, the second time from the first
+// estimate's start, and whatever the second still overshoots is taken off.
+func simulatedStart(seed int64, customers, n int, now time.Time) time.Time {
+	end := now.Add(-time.Minute)
+	start := generate.DefaultStart
+	for range 2 {
+		span := simulatedSpan(seed, customers, n, start)
+		start = end.Add(-span).Truncate(time.Second)
+	}
+	if over := start.Add(simulatedSpan(seed, customers, n, start)).Sub(end); over > 0 {
+		start = start.Add(-over).Truncate(time.Second)
+	}
+	return start
+}
+
+// simulatedSpan is the event time from the first to the nth record of a
+// generator with the generate command's defaults from start.
+func simulatedSpan(seed int64, customers, n int, start time.Time) time.Duration {
+	g, err := generate.New(generate.Config{Seed: seed, Customers: customers, Start: start})
+	if err != nil || n < 2 {
+		return 0
+	}
+	first := g.Next().EventTime
+	last := first
+	for range n - 1 {
+		last = g.Next().EventTime
+	}
+	return last.Sub(first)
 }

@@ -141,3 +141,24 @@ func TestEvaluateDemoShop(t *testing.T) {
 		t.Errorf("FPR %.4f, want <= 1%%", rep.FPR)
 	}
 }
+
+// TestEvaluateDemoSmall measures only the live phase of a small demo shop:
+// a week of history, then two minutes at 10/s.
+func TestEvaluateDemoSmall(t *testing.T) {
+	t.Parallel()
+	lc := generate.DemoLifecycle
+	lc.NewPerDay = 2_000
+	d := &Demo{Lifecycle: lc, History: 7 * 24 * time.Hour, Rate: 10, Live: 2 * time.Minute}
+	rep, err := Fraud(context.Background(), Config{Seed: 3, Customers: 50_000, BadRate: 0.01, Demo: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := int(d.Rate * d.Live.Seconds())
+	if rep.Records <= live || rep.Scored+rep.Quarantined < live*9/10 || rep.Scored > live || rep.Trained == 0 {
+		t.Fatalf("%d records, %d quarantined, %d scored live (want about %d), forest trained on %d",
+			rep.Records, rep.Quarantined, rep.Scored, live, rep.Trained)
+	}
+	if rep.Fraud == 0 || math.IsNaN(rep.Recall) {
+		t.Fatalf("no fraud measured in the live phase: %+v", rep)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -48,6 +49,9 @@ type fraudEvalReport struct {
 	PerScenarioAt1pctFPR map[string]jsonNum `json:"per_scenario_at_1pct_fpr"`
 	ScenarioCounts       map[string]int     `json:"scenario_counts"`
 	RuleHits             map[string]ruleHit `json:"rule_hits"`
+	// FlaggedBy is RuleHits among the transactions held for review or
+	// declined, as fraud-eval --live's flagged_by.
+	FlaggedBy map[string]ruleHit `json:"flagged_by"`
 }
 
 type ruleHit struct {
@@ -93,8 +97,24 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	maxCustomers := fs.Int("fraud-max-customers", 0, "most customers whose history the feature state keeps, as the processor's flag of the same name per partition (0: the state's default, 500,000)")
 	maxEntities := fs.Int("fraud-max-entities", 0, "most devices, cards and IP addresses each that the feature state keeps (0: the state's default, 500,000)")
 	asJSON := fs.Bool("json", false, `print one JSON object {"precision", "recall", "fpr", "pr_auc", "roc_auc", "recall_at_1pct_fpr", "per_scenario", ...}`)
+	demo := fs.Duration("demo", 0, "evaluate run's shop on the simulated clock instead: its 540-day history at its defaults (--customers 1000000, --bad-rate 0.001 unless given) warms the state and trains the forest, then this long of its live phase at 10/s is measured (e.g. 30m); --count and --train-fraction are unused")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var demoShop *evaluate.Demo
+	if *demo < 0 {
+		return usageError{fmt.Errorf("invalid value %v for flag -demo: must not be negative", *demo)}
+	} else if *demo > 0 {
+		demoShop = evaluate.DemoDefaults()
+		demoShop.Live = *demo
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if !given["customers"] {
+			*customers = 1_000_000
+		}
+		if !given["bad-rate"] {
+			*badRate = 0.001
+		}
 	}
 	if *maxCustomers < 0 || *maxEntities < 0 {
 		return usageError{fmt.Errorf("invalid values %d and %d for flags -fraud-max-customers and -fraud-max-entities: must not be negative", *maxCustomers, *maxEntities)}
@@ -127,7 +147,7 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rep, err := evaluate.Fraud(ctx, evaluate.Config{
 		Records: *count, Seed: *seed, FraudRate: *fraudRate, BadRate: *badRate, Customers: *customers,
 		TrainFraction: *trainFraction, NoModel: *noModel, Rules: rules, Scorer: scfg, MaxFPR: 0.01,
-		MaxCustomers: *maxCustomers, MaxEntities: *maxEntities,
+		MaxCustomers: *maxCustomers, MaxEntities: *maxEntities, Demo: demoShop,
 	})
 	if errors.Is(err, fraud.ErrInvalidConfig) {
 		return usageError{err}
@@ -144,13 +164,18 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	return printFraudEval(stdout, rep, *seed, *trainFraction)
+	return printFraudEval(stdout, rep, *seed, *trainFraction, demoShop)
 }
 
-func printFraudEval(w io.Writer, rep *evaluate.Report, seed int64, trainFraction float64) error {
+func printFraudEval(w io.Writer, rep *evaluate.Report, seed int64, trainFraction float64, demo *evaluate.Demo) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fraud-eval: seed %d, %d records, %d quarantined by the quality checks\n", seed, rep.Records, rep.Quarantined)
-	if rep.Trained > 0 {
+	if demo != nil {
+		fmt.Fprintf(&b, "run's shop: %.0f days of history, then %s live at %g/s (simulated clock)\n", demo.History.Hours()/24, demo.Live, demo.Rate)
+	}
+	if rep.Trained > 0 && demo != nil {
+		fmt.Fprintf(&b, "forest trained on the history's newest %d transactions no rule fired on\n", rep.Trained)
+	} else if rep.Trained > 0 {
 		fmt.Fprintf(&b, "forest trained on %d unflagged transactions of the first %.0f%%\n", rep.Trained, 100*trainFraction)
 	} else {
 		b.WriteString("rules only, no forest\n")
@@ -178,10 +203,11 @@ func printFraudEval(w io.Writer, rep *evaluate.Report, seed int64, trainFraction
 	}
 	sort.Strings(names)
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "rule\thits\tfraud\tprecision\t\n")
+	fmt.Fprintf(tw, "rule\thits\tfraud\tprecision\tflagged\tfraud\tprecision\t\n")
 	for _, n := range names {
 		h := rep.RuleHits[n]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t\n", n, h.Hits, h.Fraud, float64(h.Fraud)/float64(h.Hits))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%d\t%d\t%.3f\t\n", n, h.Hits, h.Fraud, float64(h.Fraud)/float64(h.Hits),
+			h.Flagged, h.FlaggedFraud, float64(h.FlaggedFraud)/float64(max(h.Flagged, 1)))
 	}
 	tw.Flush()
 	_, err := io.WriteString(w, b.String())

@@ -485,6 +485,7 @@ func offlineReport(rep *evaluate.Report, seed int64) fraudEvalReport {
 		PerScenarioAt1pctFPR: map[string]jsonNum{},
 		ScenarioCounts:       map[string]int{},
 		RuleHits:             map[string]ruleHit{},
+		FlaggedBy:            map[string]ruleHit{},
 	}
 	for name, s := range rep.Scenarios {
 		out.PerScenario[name] = jsonNum(s.Recall)
@@ -493,6 +494,9 @@ func offlineReport(rep *evaluate.Report, seed int64) fraudEvalReport {
 	}
 	for name, h := range rep.RuleHits {
 		out.RuleHits[name] = ruleHit{Hits: h.Hits, Fraud: h.Fraud}
+		if h.Flagged > 0 {
+			out.FlaggedBy[name] = ruleHit{Hits: h.Flagged, Fraud: h.FlaggedFraud}
+		}
 	}
 	return out
 }

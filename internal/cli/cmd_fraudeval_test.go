@@ -82,6 +82,7 @@ func TestFraudEvalUsage(t *testing.T) {
 		{[]string{"--fraud-rate", "0.9"}, true, "FraudRate"},
 		{[]string{"--review-at", "0.95", "--decline-at", "0.5"}, true, "below ReviewAt"},
 		{[]string{"--bogus"}, true, "bogus"},
+		{[]string{"--demo", "-1m"}, true, "-demo"},
 		{[]string{"--rules", bad, "--count", "1000"}, false, `rule "x": when: at column 1: unknown feature "nope"`},
 		{[]string{"--rules", filepath.Join(dir, "missing.json")}, false, "reading --rules"},
 	}
@@ -94,6 +95,44 @@ func TestFraudEvalUsage(t *testing.T) {
 		}
 		if IsUsage(err) != tt.usage || !strings.Contains(err.Error()+stderr.String(), tt.want) {
 			t.Errorf("%v: error %q (usage %v), want %q (usage %v)", tt.args, err, IsUsage(err), tt.want, tt.usage)
+		}
+	}
+}
+
+// TestFraudEvalDemo evaluates run's shop: its history is not measured, its
+// live phase at 10/s is, and the flagged transactions are counted per rule.
+func TestFraudEvalDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("540 days of history")
+	}
+	var stdout, stderr bytes.Buffer
+	err := runFraudEval(context.Background(), []string{"--demo", "5m", "--seed", "5", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("runFraudEval: %v (stderr %q)", err, stderr.String())
+	}
+	var rep struct {
+		Records     int                `json:"records"`
+		Quarantined int                `json:"quarantined"`
+		Trained     int                `json:"trained"`
+		Scored      int                `json:"scored"`
+		Fraud       int                `json:"fraud"`
+		FlaggedBy   map[string]ruleHit `json:"flagged_by"`
+		RuleHits    map[string]ruleHit `json:"rule_hits"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("decoding %q: %v", stdout.String(), err)
+	}
+	// 5 minutes at 10/s, less the bad records (run's 0.1%); the history
+	// before them is scored but not measured.
+	if rep.Scored < 2950 || rep.Scored > 3000 || rep.Records < 100_000 || rep.Quarantined == 0 || rep.Trained == 0 {
+		t.Fatalf("not run's shop measured live: %s", stdout.String())
+	}
+	if rep.Fraud == 0 || len(rep.FlaggedBy) == 0 {
+		t.Fatalf("no fraud or nothing flagged: %s", stdout.String())
+	}
+	for name, f := range rep.FlaggedBy {
+		if h := rep.RuleHits[name]; f.Hits > h.Hits || f.Fraud > f.Hits || f.Fraud > h.Fraud {
+			t.Errorf("rule %s: flagged %+v, fired %+v", name, f, h)
 		}
 	}
 }

@@ -49,6 +49,29 @@ type Config struct {
 	// MaxCustomers and MaxEntities bound the feature state as
 	// fraud.StateConfig's fields of the same names; 0: their defaults.
 	MaxCustomers, MaxEntities int
+	// Demo, when set, evaluates `shopstream run`'s shop instead of the
+	// stationary one: Records and TrainFraction are then unused.
+	Demo *Demo
+}
+
+// Demo is `shopstream run`'s shop, on the simulated clock: a base that
+// grows by acquisition (Lifecycle) over History, scored but not measured
+// (it warms the feature state), then a live phase of Live at Rate records
+// a second, measured. The forest is trained when the live phase begins,
+// on the features of the newest fraud.ModelSampleLimit history records
+// no rule fired on, as the model lifecycle trains on the newest
+// transactions approved with no rule firing.
+type Demo struct {
+	Lifecycle generate.Lifecycle
+	History   time.Duration
+	Rate      float64
+	Live      time.Duration
+}
+
+// DemoDefaults is run's shop at run's defaults: the demo lifecycle, 540
+// days of history, 10 records a second, measured over 30 minutes.
+func DemoDefaults() *Demo {
+	return &Demo{Lifecycle: generate.DemoLifecycle, History: 540 * 24 * time.Hour, Rate: 10, Live: 30 * time.Minute}
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -70,6 +93,8 @@ func (c Config) WithDefaults() Config {
 
 func (c Config) validate() error {
 	switch {
+	case c.Demo != nil && !(c.Demo.Rate > 0 && c.Demo.Live > 0 && c.Demo.History > 0):
+		return fmt.Errorf("%w: Demo needs a positive Rate, Live and History, got %v, %s and %s", fraud.ErrInvalidConfig, c.Demo.Rate, c.Demo.Live, c.Demo.History)
 	case c.Records < 100:
 		return fmt.Errorf("%w: Records %d, need at least 100", fraud.ErrInvalidConfig, c.Records)
 	case !(c.TrainFraction > 0 && c.TrainFraction < 1):
@@ -119,9 +144,11 @@ type ScenarioReport struct {
 }
 
 // RuleReport is how often a rule fired in the evaluated part, and on how
-// much fraud.
+// much fraud; Flagged and FlaggedFraud the same among the transactions
+// held for review or declined (as fraud-eval --live's flagged_by).
 type RuleReport struct {
-	Hits, Fraud int
+	Hits, Fraud           int
+	Flagged, FlaggedFraud int
 }
 
 // Fraud runs the scoring chain over the synthetic shop's labelled
@@ -136,15 +163,26 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	gen, err := generate.New(generate.Config{
+	gcfg := generate.Config{
 		Seed:      cfg.Seed,
 		FraudRate: cfg.FraudRate,
 		BadRate:   cfg.BadRate,
 		Customers: cfg.Customers,
 		FraudMix:  cfg.FraudMix,
-	})
+	}
+	if cfg.Demo != nil {
+		lc := cfg.Demo.Lifecycle
+		gcfg.Lifecycle = &lc
+	}
+	gen, err := generate.New(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating fraud scoring: %w", err)
+	}
+	next := func() (generate.Record, bool, bool) { return gen.Next(), false, true }
+	if cfg.Demo != nil {
+		var stop func()
+		next, stop = demoStream(ctx, gen, cfg.Demo)
+		defer stop()
 	}
 	state, err := fraud.NewState(fraud.StateConfig{
 		CountryOfIP:  generate.CountryOfIP,
@@ -166,7 +204,11 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 
 	rep := &Report{Records: cfg.Records, MaxFPR: cfg.MaxFPR, ReviewAt: scorer.Config().ReviewAt,
 		Scenarios: map[string]ScenarioReport{}, RuleHits: map[string]RuleReport{}}
+	if cfg.Demo != nil {
+		rep.Records = 0 // counted as they come
+	}
 	trainUntil := int(cfg.TrainFraction * float64(cfg.Records))
+	var ring ringSample // the demo's newest no-rule vectors
 	var (
 		train            [][]float64
 		model            *fraud.ForestModel
@@ -180,11 +222,23 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 		nextExpire       time.Time
 		trained          bool
 	)
-	for i := 0; i < cfg.Records; i++ {
+	for i := 0; cfg.Demo != nil || i < cfg.Records; i++ {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		rec := gen.Next()
+		rec, live, ok := next()
+		if !ok {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			break
+		}
+		if cfg.Demo != nil {
+			rep.Records++
+			if live && !trained {
+				train = ring.vectors()
+			}
+		}
 		if fail := qc.Decode(rec.Value, rec.EventTime, &t); fail != nil {
 			rep.Quarantined++
 			continue
@@ -193,7 +247,7 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Quarantined++
 			continue
 		}
-		if !trained && i >= trainUntil {
+		if !trained && ((cfg.Demo == nil && i >= trainUntil) || live) {
 			trained = true
 			if !cfg.NoModel && len(train) >= 2 {
 				if model, err = fraud.TrainModel(train, cfg.Seed); err != nil {
@@ -214,6 +268,12 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 			nextExpire = t.EventTime.Add(time.Hour)
 		}
 		if !trained {
+			if cfg.Demo != nil {
+				if len(res.Hits) == 0 {
+					ring.add(&f)
+				}
+				continue
+			}
 			if len(res.Hits) == 0 && len(train) < fraud.ModelSampleLimit {
 				train = append(train, f.Vector(make([]float64, 0, fraud.NumFeatures)))
 			}
@@ -230,6 +290,12 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 			rr.Hits++
 			if rec.Fraud {
 				rr.Fraud++
+			}
+			if res.Risk >= scorer.Config().ReviewAt {
+				rr.Flagged++
+				if rec.Fraud {
+					rr.FlaggedFraud++
+				}
 			}
 			rep.RuleHits[h.Rule] = rr
 		}

@@ -160,6 +160,10 @@ func (r *runner) run() error {
 		}
 	}
 	liveStart := rc.Now()
+	if rc.Rate > 0 {
+		// Start in the steady state of fraud at this pace.
+		g.primeLive(liveStart.Add(-LiveWarmup).UnixMilli(), liveStart.UnixMilli(), rc.Rate)
+	}
 	for k := int64(0); ; k++ {
 		if rc.Count > 0 && r.n >= rc.Count {
 			return nil

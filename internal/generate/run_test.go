@@ -244,3 +244,67 @@ func TestRunSinkErrorAndBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveFraudShareFromTheStart runs `shopstream run`'s shop (the demo
+// lifecycle, 1% fraud, 0.1% bad records) through a history and into a
+// paced live phase, and checks that the live phase's fraud share is the
+// configured one from its first minutes, not only once the campaigns
+// started live have played out: before primeLive, the first ten minutes
+// held 0.38% fraud here (0.27–0.55% by seed).
+func TestLiveFraudShareFromTheStart(t *testing.T) {
+	const (
+		rate   = 50 // records a second: more records per minute of event time, a tighter share
+		window = 10 * time.Minute
+	)
+	var fraud, total int
+	scen := map[string]int{}
+	for seed := int64(1); seed <= 4; seed++ {
+		lc := DemoLifecycle
+		g, err := New(Config{Seed: seed, Customers: 1_000_000, FraudRate: 0.01, BadRate: 0.001, Lifecycle: &lc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk := &fakeClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+		var liveFrom time.Time
+		sink := &recorder{}
+		err = Run(context.Background(), g, sink, RunConfig{Rate: rate, History: 30 * 24 * time.Hour, Duration: window,
+			Now: clk.Now, Sleep: clk.Sleep, HistoryDone: func(n int64) { liveFrom = clk.t }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if liveFrom.IsZero() {
+			t.Fatal("the history phase never ended")
+		}
+		var f, n int
+		for _, r := range sink.recs {
+			if r.EventTime.Before(liveFrom) || r.Bad != "" {
+				continue
+			}
+			n++
+			if r.Fraud {
+				f++
+				scen[r.Scenario]++
+			}
+		}
+		t.Logf("seed %d: %d of %d live good records in the first %s are fraud (%.2f%%)", seed, f, n, window, 100*float64(f)/float64(n))
+		fraud += f
+		total += n
+	}
+	if want := 4 * int(window.Seconds()) * rate * 99 / 100; total < want {
+		t.Fatalf("%d live good records, want at least %d", total, want)
+	}
+	share := float64(fraud) / float64(total)
+	t.Logf("all seeds: %d of %d (%.3f%%), by scenario %v", fraud, total, 100*share, scen)
+	// The campaigns are clustered (a bot burst is 10–40 orders, about one
+	// every 7 minutes at this pace), so four ten-minute windows hold about
+	// 1,200 fraud records with a standard deviation near 120: ±0.3 points
+	// is about 2.5 of it.
+	if share < 0.007 || share > 0.013 {
+		t.Errorf("live fraud share in the first %s is %.3f%%, want 1%% ± 0.3 points", window, 100*share)
+	}
+	for _, s := range Scenarios {
+		if scen[s] == 0 {
+			t.Errorf("no %s in the live phase's first %s", s, window)
+		}
+	}
+}

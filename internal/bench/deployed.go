@@ -478,24 +478,36 @@ func peakRSSOf(c *child) int64 {
 }
 
 // simulatedStart is where the deployed phase's generator starts its
-// simulated clock so that its n records end shortly before now, as a
-// shop's recent history does. From generate.DefaultStart (2026-01-01) they
-// were months old, and process's retention (--retain-rollups 30d) deleted
-// the rollup rows each batch had just written: a cost no deployment with
-// current event times pays. The span of n records depends on the calendar
-// (seasonality), so it is measured twice, the second time from the first
-// estimate's start, and whatever the second still overshoots is taken off.
+// simulated clock so that its n records end within the day before now, as
+// a shop's recent history does. From generate.DefaultStart (2026-01-01)
+// they were months old, and process's retention (--retain-rollups 30d)
+// deleted the rollup rows each batch had just written: a cost no
+// deployment with current event times pays. How long n records take
+// depends on the calendar (seasonality, the customers' lifecycle), so the
+// start is found by bisection on where the records end (at most 18
+// rounds of generating them, about 3 s each for a million records).
 func simulatedStart(seed int64, customers, n int, now time.Time) time.Time {
-	end := now.Add(-time.Minute)
-	start := generate.DefaultStart
-	for range 2 {
-		span := simulatedSpan(seed, customers, n, start)
-		start = end.Add(-span).Truncate(time.Second)
+	target := now.Add(-time.Minute)
+	end := func(start time.Time) time.Time { return start.Add(simulatedSpan(seed, customers, n, start)) }
+	hi := target // ends after target: n records take some time
+	span := end(hi).Sub(hi)
+	lo := target.Add(-3 * span)
+	for k := 0; k < 3 && end(lo).After(target); k++ {
+		lo = lo.Add(-3 * span)
 	}
-	if over := start.Add(simulatedSpan(seed, customers, n, start)).Sub(end); over > 0 {
-		start = start.Add(-over).Truncate(time.Second)
+	for range 14 {
+		mid := lo.Add(hi.Sub(lo) / 2).Truncate(time.Second)
+		e := end(mid)
+		if e.After(target) {
+			hi = mid
+			continue
+		}
+		lo = mid
+		if target.Sub(e) < 24*time.Hour {
+			break
+		}
 	}
-	return start
+	return lo
 }
 
 // simulatedSpan is the event time from the first to the nth record of a

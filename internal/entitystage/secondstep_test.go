@@ -248,7 +248,7 @@ func TestSecondStepAcrossPartitions(t *testing.T) {
 			}
 			u := store.EntityUpgrade{TransactionID: id, EventTime: after[id].EventTime, Risk: 0.7, Decision: "review",
 				ReasonsJSON: []byte(`{"rule":"device_shared_accounts","reason":"again","weight":0.6,"step":2}`),
-				Alert: &store.OutboxMsg{Kind: "kafka", Target: bus.TopicAlerts, Payload: []byte(`{"kind":"entity_rules"}`)}}
+				Alert:       &store.OutboxMsg{Kind: "kafka", Target: bus.TopicAlerts, Payload: []byte(`{"kind":"entity_rules"}`)}}
 			eb := &store.EntityBatch{Group: "replay", Topic: "replay", Owner: "o", Generation: 1,
 				Parts: []store.EntityPart{{Partition: 0, From: 0, To: 1, Upgrades: []store.EntityUpgrade{u}}}}
 			if err := ents.WriteEntityBatch(ctx, eb); err != nil {

@@ -28,6 +28,10 @@ type EntityRule struct {
 	MinAccounts int `json:"min_accounts"`
 	// MinCards, when set, is also the fewest distinct cards on it.
 	MinCards int `json:"min_cards,omitempty"`
+	// MinCardsPerAccount, when set, is also the fewest distinct cards
+	// per account on the entity: card testing tries several cards per
+	// account, honest accounts behind one address use about one each.
+	MinCardsPerAccount float64 `json:"min_cards_per_account,omitempty"`
 	// MaxAccounts, when set, is the most accounts for the rule to fire:
 	// beyond, the entity is a carrier NAT or office address rather than
 	// a fraudster's.
@@ -88,6 +92,8 @@ func NewEntityRuleSet(rules []EntityRule) (*EntityRuleSet, error) {
 			return nil, bad("min_accounts %d is below 2 (one account is not sharing)", r.MinAccounts)
 		case r.MinCards < 0:
 			return nil, bad("min_cards %d is negative", r.MinCards)
+		case !(r.MinCardsPerAccount >= 0 && r.MinCardsPerAccount <= 1000):
+			return nil, bad("min_cards_per_account %v is outside [0, 1000]", r.MinCardsPerAccount)
 		case r.MaxAccounts != 0 && r.MaxAccounts < r.MinAccounts:
 			return nil, bad("max_accounts %d is below min_accounts %d", r.MaxAccounts, r.MinAccounts)
 		case !(r.Weight > 0 && r.Weight <= 1):
@@ -141,13 +147,14 @@ func (rs *EntityRuleSet) Match(entity string, f EntityFeatures, window time.Dura
 	}
 	kind := EntityKind(entity)
 	for _, r := range rs.rules {
-		if r.Entity != kind || f.Customers < r.MinAccounts || f.Cards < r.MinCards || r.MaxAccounts > 0 && f.Customers > r.MaxAccounts {
+		if r.Entity != kind || f.Customers < r.MinAccounts || f.Cards < r.MinCards || r.MaxAccounts > 0 && f.Customers > r.MaxAccounts ||
+			float64(f.Cards) < r.MinCardsPerAccount*float64(f.Customers) {
 			continue
 		}
 		id := strings.TrimPrefix(entity, kind+":")
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s used by %d accounts", kind, id, f.Customers)
-		if kind != EntityCard && r.MinCards > 0 {
+		if kind != EntityCard && (r.MinCards > 0 || r.MinCardsPerAccount > 0) {
 			fmt.Fprintf(&b, " with %d cards", f.Cards)
 		}
 		fmt.Fprintf(&b, " in %s: %s", formatWindow(window), r.Reason)

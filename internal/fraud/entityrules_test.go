@@ -19,10 +19,13 @@ func TestEntityRulesMatch(t *testing.T) {
 		{"device:d-1", EntityFeatures{Customers: 2, Transactions: 9, Cards: 2}, nil}, // a household
 		{"device:d-1", EntityFeatures{Customers: 3, Transactions: 3, Cards: 3}, []string{"device_shared_accounts"}},
 		{"card:411111-1234", EntityFeatures{Customers: 1, Transactions: 5, Cards: 1}, nil},
-		{"card:411111-1234", EntityFeatures{Customers: 2, Transactions: 2, Cards: 1}, []string{"card_shared_accounts"}},
-		{"ip:1.2.3.4", EntityFeatures{Customers: 3, Transactions: 9, Cards: 7}, nil},
-		{"ip:1.2.3.4", EntityFeatures{Customers: 3, Transactions: 9, Cards: 8}, []string{"ip_shared_accounts_cards"}},
-		{"ip:1.2.3.4", EntityFeatures{Customers: 300, Transactions: 400, Cards: 350}, nil}, // carrier NAT
+		{"card:411111-1234", EntityFeatures{Customers: 2, Transactions: 2, Cards: 1}, []string{"card_shared_pair"}},
+		{"card:411111-1234", EntityFeatures{Customers: 3, Transactions: 3, Cards: 1}, []string{"card_shared_accounts"}},
+		{"ip:1.2.3.4", EntityFeatures{Customers: 3, Transactions: 9, Cards: 5}, nil},
+		{"ip:1.2.3.4", EntityFeatures{Customers: 4, Transactions: 9, Cards: 7}, nil}, // under two cards an account
+		{"ip:1.2.3.4", EntityFeatures{Customers: 3, Transactions: 9, Cards: 6}, []string{"ip_card_testing_spread"}},
+		{"ip:1.2.3.4", EntityFeatures{Customers: 25, Transactions: 40, Cards: 27}, nil},    // an office or carrier NAT
+		{"ip:1.2.3.4", EntityFeatures{Customers: 300, Transactions: 400, Cards: 800}, nil}, // beyond max_accounts
 	}
 	for _, c := range cases {
 		hits := rs.Match(c.entity, c.f, day, nil)
@@ -46,13 +49,13 @@ func TestEntityRulesMatch(t *testing.T) {
 func TestRaiseRisk(t *testing.T) {
 	cfg := ScorerConfig{ReviewAt: 0.4, DeclineAt: 0.9}
 	dev := EntityHit{Rule: "device_shared_accounts", Weight: 0.6}
-	ip := EntityHit{Rule: "ip_shared_accounts_cards", Weight: 0.3}
+	ip := EntityHit{Rule: "card_shared_pair", Weight: 0.3}
 	r, d := RaiseRisk(0.1, Approve, []EntityHit{dev}, cfg)
 	if d != Review || r < 0.63 || r > 0.65 { // 1 - 0.9*0.4 = 0.64
 		t.Errorf("approve 0.1 + device 0.6: %v %v, want review 0.64", r, d)
 	}
 	if r, d := RaiseRisk(0.05, Approve, []EntityHit{ip}, cfg); d != Approve || r < 0.33 || r > 0.34 {
-		t.Errorf("an ip hit alone: %v %v, want approve 0.335", r, d)
+		t.Errorf("a weak hit alone: %v %v, want approve 0.335", r, d)
 	}
 	if _, d := RaiseRisk(0.8, Review, []EntityHit{dev}, cfg); d != Decline { // 1 - 0.2*0.4 = 0.92
 		t.Errorf("review 0.8 + device: %v, want decline", d)

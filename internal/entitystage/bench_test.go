@@ -37,15 +37,7 @@ import (
 // upgrade-p50/p99-ms are from produce to the commit of a raised decision
 // and its alert.
 func BenchmarkTwoStage(b *testing.B) {
-	none, err := fraud.NewEntityRuleSet(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, v := range []struct {
-		name  string
-		on    bool
-		rules *fraud.EntityRuleSet
-	}{{"entities=off", false, nil}, {"entities=on-norules", true, none}, {"entities=on", true, nil}} {
+	for _, v := range twoStageVariants(b) {
 		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
 				twoStage(b, v.on, v.rules, 5_000, 500)
@@ -60,17 +52,29 @@ func BenchmarkTwoStage(b *testing.B) {
 //
 //	go test ./internal/entitystage -run '^$' -bench TwoStageBacklog -benchtime 1x -count 3
 func BenchmarkTwoStageBacklog(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "entities=off"
-		if on {
-			name = "entities=on"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range twoStageVariants(b) {
+		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				twoStage(b, on, nil, 20_000, 0)
+				twoStage(b, v.on, v.rules, 20_000, 0)
 			}
 		})
 	}
+}
+
+type twoStageVariant struct {
+	name  string
+	on    bool
+	rules *fraud.EntityRuleSet
+}
+
+// twoStageVariants are the stage off, on without entity rules (counts
+// and rings only), and on with the default entity rules.
+func twoStageVariants(b *testing.B) []twoStageVariant {
+	none, err := fraud.NewEntityRuleSet(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []twoStageVariant{{"entities=off", false, nil}, {"entities=on-norules", true, none}, {"entities=on", true, nil}}
 }
 
 func cpuNow() time.Duration {

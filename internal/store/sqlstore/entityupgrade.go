@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -68,12 +69,16 @@ func (s *Store) writeEntityUpgrades(ctx context.Context, tx DB, parts []store.En
 		if _, err := tx.Exec(ctx, `UPDATE alerts SET status = status WHERE transaction_id = $1`, u.TransactionID); err != nil {
 			return nil, fmt.Errorf("locking the alert of %s: %w", u.TransactionID, err)
 		}
+		// By id and event time, so PostgreSQL looks in the one day
+		// partition that holds it; the record's time may carry more
+		// digits than the stored microseconds.
 		var o store.Outcome
 		var customer, reasons string
 		var amount int64
 		var shadow *float64
 		err := tx.QueryRow(ctx, `SELECT customer_id, event_time, total_cents, risk, decision, CAST(reasons AS TEXT), shadow_risk
-			FROM transactions WHERE transaction_id = $1 AND event_time = $2`+forUpdate, u.TransactionID, u.EventTime).
+			FROM transactions WHERE transaction_id = $1 AND event_time >= $2 AND event_time <= $3`+forUpdate,
+			u.TransactionID, u.EventTime.Add(-time.Microsecond), u.EventTime.Add(time.Microsecond)).
 			Scan(&customer, &o.EventTime, &amount, &o.Risk, &o.Decision, &reasons, &shadow)
 		if errors.Is(err, ErrNoRows) {
 			continue // erased or pruned meanwhile
@@ -109,7 +114,7 @@ func (s *Store) writeEntityUpgrades(ctx context.Context, tx DB, parts []store.En
 		after.Risk, after.Decision = max(o.Risk, u.Risk), u.Decision
 		newReasons := appendReasons(reasons, u.ReasonsJSON)
 		if _, err := tx.Exec(ctx, `UPDATE transactions SET risk = $1, decision = $2, reasons = $3 WHERE transaction_id = $4 AND event_time = $5`,
-			after.Risk, after.Decision, newReasons, u.TransactionID, u.EventTime); err != nil {
+			after.Risk, after.Decision, newReasons, u.TransactionID, o.EventTime); err != nil {
 			return nil, fmt.Errorf("raising the decision of %s: %w", u.TransactionID, err)
 		}
 		if status != nil {

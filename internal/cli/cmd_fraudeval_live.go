@@ -486,6 +486,7 @@ func offlineReport(rep *evaluate.Report, seed int64) fraudEvalReport {
 		ScenarioCounts:       map[string]int{},
 		RuleHits:             map[string]ruleHit{},
 		FlaggedBy:            map[string]ruleHit{},
+		Entity:               rep.Entity,
 	}
 	for name, s := range rep.Scenarios {
 		out.PerScenario[name] = jsonNum(s.Recall)

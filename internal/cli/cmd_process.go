@@ -21,6 +21,7 @@ import (
 	"github.com/shopstream/shopstream/internal/alert"
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
+	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/qualityfile"
@@ -273,7 +274,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}
-	if err := f.entities.start(ctx, g, d, f.instanceID); err != nil {
+	if err := f.entities.start(ctx, g, d, f.instanceID, fraud.ScorerConfig{ReviewAt: f.reviewAt, DeclineAt: f.declineAt}); err != nil {
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}

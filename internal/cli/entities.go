@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/entitystage"
+	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -22,6 +24,7 @@ type entityFlags struct {
 	window    time.Duration
 	minRing   int
 	maxEvents int
+	rules     string
 }
 
 // register adds the flags; on is --entities' default (off for both
@@ -31,6 +34,7 @@ func (f *entityFlags) register(fs *flag.FlagSet, on bool) {
 		entitystage.DefaultTopic+" topic (via the outbox), keep each entity's global counts and detect rings of accounts sharing devices or cards (docs/fraud.md)")
 	fs.DurationVar(&f.window, "entity-window", 24*time.Hour, "the entity stage's sliding window of event time (counts and rings)")
 	fs.IntVar(&f.maxEvents, "entity-max-events", 500_000, "most events (a transaction on an entity) the entity stage holds per partition, about 200 bytes each; beyond, its window shortens until they fit (memory stays bounded)")
+	fs.StringVar(&f.rules, "entity-rules", "", "entity rules file (JSON; default: the built-in entity rules, docs/fraud.md): the second step of scoring, which raises the decision of a transaction on a device, card or address shared by many accounts")
 	fs.IntVar(&f.minRing, "entity-min-ring", 3, "fewest accounts sharing devices or cards that the entity stage reports as a ring")
 }
 
@@ -65,15 +69,25 @@ func (f *entityFlags) topics() []string {
 
 // start runs the entity stage in g when it is on; owner is the
 // processor's instance id.
-func (f *entityFlags) start(ctx context.Context, g *errgroup.Group, d pipelineDeps, owner string) error {
+func (f *entityFlags) start(ctx context.Context, g *errgroup.Group, d pipelineDeps, owner string, scorer fraud.ScorerConfig) error {
 	if !f.on {
 		return nil
+	}
+	rules := fraud.DefaultEntityRules()
+	if f.rules != "" {
+		b, err := os.ReadFile(f.rules)
+		if err != nil {
+			return usageError{fmt.Errorf("flag -entity-rules: %w", err)}
+		}
+		if rules, err = fraud.ParseEntityRules(b); err != nil {
+			return usageError{fmt.Errorf("flag -entity-rules: %s: %w", f.rules, err)}
+		}
 	}
 	if _, ok := d.store.(store.Entities); !ok {
 		return fmt.Errorf("flag -entities: store %T keeps no entity state", d.store)
 	}
 	s, err := entitystage.New(entitystage.Config{Brokers: d.brokers, ConnOpts: d.conn, InstanceID: owner + "-entities",
-		Store: d.store, Window: f.window, MinRing: f.minRing, MaxEvents: f.maxEvents, Logger: d.logger, Registerer: d.reg,
+		Store: d.store, Window: f.window, MinRing: f.minRing, MaxEvents: f.maxEvents, Rules: rules, Scorer: scorer, Logger: d.logger, Registerer: d.reg,
 		KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "entities")}})
 	if err != nil {
 		return usageError{err}

@@ -31,15 +31,16 @@ import (
 // entity stage's commit, p50 and p99.
 //
 //	go test ./internal/entitystage -run '^$' -bench TwoStage -benchtime 1x -count 3
+//
+// entities=on-norules runs the stage without entity rules (counts and
+// rings only), so the second step's cost (entities=on) shows apart;
+// upgrade-p50/p99-ms are from produce to the commit of a raised decision
+// and its alert.
 func BenchmarkTwoStage(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "entities=off"
-		if on {
-			name = "entities=on"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range twoStageVariants(b) {
+		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				twoStage(b, on, 5_000, 500)
+				twoStage(b, v.on, v.rules, 5_000, 500)
 			}
 		})
 	}
@@ -51,17 +52,29 @@ func BenchmarkTwoStage(b *testing.B) {
 //
 //	go test ./internal/entitystage -run '^$' -bench TwoStageBacklog -benchtime 1x -count 3
 func BenchmarkTwoStageBacklog(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "entities=off"
-		if on {
-			name = "entities=on"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range twoStageVariants(b) {
+		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				twoStage(b, on, 20_000, 0)
+				twoStage(b, v.on, v.rules, 20_000, 0)
 			}
 		})
 	}
+}
+
+type twoStageVariant struct {
+	name  string
+	on    bool
+	rules *fraud.EntityRuleSet
+}
+
+// twoStageVariants are the stage off, on without entity rules (counts
+// and rings only), and on with the default entity rules.
+func twoStageVariants(b *testing.B) []twoStageVariant {
+	none, err := fraud.NewEntityRuleSet(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []twoStageVariant{{"entities=off", false, nil}, {"entities=on-norules", true, none}, {"entities=on", true, nil}}
 }
 
 func cpuNow() time.Duration {
@@ -78,7 +91,7 @@ func quantile(d []time.Duration, q float64) float64 {
 	return float64(d[min(len(d)-1, int(q*float64(len(d))))].Microseconds()) / 1000
 }
 
-func twoStage(b *testing.B, on bool, n, rate int) {
+func twoStage(b *testing.B, on bool, rules *fraud.EntityRuleSet, n, rate int) {
 	b.StopTimer()
 	ctx := context.Background()
 	br, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: 4})
@@ -106,7 +119,7 @@ func twoStage(b *testing.B, on bool, n, rate int) {
 		b.Fatal(err)
 	}
 	var mu sync.Mutex
-	var stored, entity []time.Duration
+	var stored, entity, upgrades []time.Duration
 	var storedN, entityEvents int
 	cfg := pipeline.Config{Brokers: brokers, Store: st, Group: "g", Logger: quiet, KafkaOpts: fastGroup,
 		OnCommit: func(bt *store.Batch, at time.Time) {
@@ -140,13 +153,16 @@ func twoStage(b *testing.B, on bool, n, rate int) {
 	}
 	start(del.Run)
 	if on {
-		stage, err := entitystage.New(entitystage.Config{Brokers: brokers, Store: st, Logger: quiet, KafkaOpts: fastGroup,
+		stage, err := entitystage.New(entitystage.Config{Brokers: brokers, Store: st, Logger: quiet, KafkaOpts: fastGroup, Rules: rules,
 			Window: 365 * 24 * time.Hour, // a backlog reaches the stage out of event-time order
 			OnCommit: func(c entitystage.Commit) {
 				mu.Lock()
 				defer mu.Unlock()
 				for _, p := range c.Produced {
 					entity = append(entity, c.At.Sub(p))
+				}
+				for _, u := range c.Upgrades {
+					upgrades = append(upgrades, c.At.Sub(u.ProducedAt))
 				}
 				entityEvents += c.Events
 			}})
@@ -163,7 +179,7 @@ func twoStage(b *testing.B, on bool, n, rate int) {
 	}
 	waitUntil(b, func() bool { mu.Lock(); defer mu.Unlock(); return storedN >= warm && (!on || entityEvents > 0) })
 	mu.Lock()
-	stored, entity = stored[:0], entity[:0]
+	stored, entity, upgrades = stored[:0], entity[:0], upgrades[:0]
 	events0 := entityEvents
 	mu.Unlock()
 	recs := make([]generate.Record, n)
@@ -205,6 +221,11 @@ func twoStage(b *testing.B, on bool, n, rate int) {
 	if on {
 		b.ReportMetric(quantile(entity, 0.5), "entity-p50-ms")
 		b.ReportMetric(quantile(entity, 0.99), "entity-p99-ms")
+		b.ReportMetric(float64(len(upgrades)), "upgrades")
+		if len(upgrades) > 0 {
+			b.ReportMetric(quantile(upgrades, 0.5), "upgrade-p50-ms")
+			b.ReportMetric(quantile(upgrades, 0.99), "upgrade-p99-ms")
+		}
 	}
 }
 

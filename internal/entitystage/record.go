@@ -27,6 +27,14 @@ type Record struct {
 	// ProducedAt is when the transaction was produced to the
 	// transactions topic: the start of the latency to its entity results.
 	ProducedAt time.Time `json:"produced_at"`
+	// Risk and Decision are the first step's (the processor's) verdict,
+	// which the entity rules may raise; a record without a decision
+	// (written before they were carried) is counted but not scored.
+	Risk     float64 `json:"risk,omitempty"`
+	Decision string  `json:"decision,omitempty"`
+	// AmountCents and Currency go to a raised decision's alert.
+	AmountCents int64  `json:"amount_cents,omitempty"`
+	Currency    string `json:"currency,omitempty"`
 }
 
 // Messages returns the processor's hook (pipeline.Config.Repartition): it
@@ -41,7 +49,8 @@ func Messages(topic string) func(row *store.Tx, out []store.OutboxMsg) []store.O
 		var keys [3]string
 		for _, k := range fraud.EntityKeys(keys[:0], row.DeviceID, card, row.IPAddress) {
 			b, _ := json.Marshal(Record{Entity: k, TransactionID: row.TransactionID, CustomerID: row.CustomerID, Card: card,
-				EventTime: row.EventTime, ProducedAt: row.ProducedAt})
+				EventTime: row.EventTime, ProducedAt: row.ProducedAt, Risk: row.Risk, Decision: row.Decision,
+				AmountCents: row.TotalCents, Currency: row.Currency})
 			out = append(out, store.OutboxMsg{Kind: "kafka", Target: topic, Key: []byte(k), Payload: b, Ref: row.TransactionID})
 		}
 		return out

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store"
@@ -50,6 +51,14 @@ type Config struct {
 	// outbox, in the transaction that stores the ring) for every ring that
 	// appears or grows. Defaults to "alerts"; "-" queues none.
 	AlertsTopic string
+	// Rules are the entity rules, the second step of scoring: a
+	// transaction on an entity they flag has its decision raised (see
+	// store.EntityUpgrade). Defaults to fraud.DefaultEntityRules(); an
+	// empty set scores nothing.
+	Rules *fraud.EntityRuleSet
+	// Scorer holds the thresholds that turn the raised risk into a
+	// decision: the processor's (defaults as fraud.ScorerConfig's).
+	Scorer fraud.ScorerConfig
 	// MaxBatch bounds the records in one store transaction. Defaults to
 	// 5000.
 	MaxBatch int
@@ -88,6 +97,10 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 5000
 	}
+	if c.Rules == nil {
+		c.Rules = fraud.DefaultEntityRules()
+	}
+	c.Scorer = c.Scorer.WithDefaults()
 	if c.AlertsTopic == "" {
 		c.AlertsTopic = bus.TopicAlerts
 	}
@@ -113,6 +126,9 @@ func (c Config) validate() error {
 	case c.MaxBatch < 1:
 		return fmt.Errorf("entitystage: MaxBatch must be at least 1, got %d", c.MaxBatch)
 	}
+	if err := c.Scorer.Validate(); err != nil {
+		return fmt.Errorf("entitystage: %w", err)
+	}
 	if _, ok := c.Store.(store.Entities); !ok {
 		return fmt.Errorf("entitystage: store %T keeps no entity state", c.Store)
 	}
@@ -136,10 +152,27 @@ type RingAlert struct {
 	LastEventTime  time.Time `json:"last_event_time"`
 }
 
+// UpgradeAlertKind is the kind of the alert of a decision the entity
+// rules raised.
+const UpgradeAlertKind = "entity_rules"
+
+// UpgradeAlert is the alert queued for a transaction whose decision the
+// entity rules raised: the processor's alert (pipeline.AlertPayload),
+// with the reasons of the second step only, the first step's decision
+// and the kind.
+type UpgradeAlert struct {
+	Kind string `json:"kind"`
+	pipeline.AlertPayload
+	FirstDecision string `json:"first_decision"`
+	Step          int    `json:"step"`
+}
+
 // Commit is what one committed entity batch did.
 type Commit struct {
 	// Rings are the rings stored as they appeared or grew.
 	Rings []store.EntityRing
+	// Upgrades are the decisions the entity rules raised.
+	Upgrades []store.EntityUpgrade
 	// Events is the number of entity events stored.
 	Events int
 	// Produced are when the transactions of those events were produced.
@@ -163,7 +196,9 @@ type Stage struct {
 	invalid  prometheus.Counter
 	repeats  prometheus.Counter
 	rings    prometheus.Counter
+	upgrades *prometheus.CounterVec
 	latency  prometheus.Histogram
+	upLat    prometheus.Histogram
 	ringLat  prometheus.Histogram
 	entities *prometheus.GaugeVec
 }
@@ -195,6 +230,11 @@ func New(cfg Config) (*Stage, error) {
 			Help: "Repartition records of a transaction already counted on the entity (outbox redelivery) or older than the window."}),
 		rings: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_entity_rings_total",
 			Help: "Rings of accounts stored as they appeared or grew."}),
+		upgrades: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_entity_upgrades_total",
+			Help: "Decisions the entity rules raised (the second step of scoring), by the decision raised to."}, []string{"decision"}),
+		upLat: f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_entity_upgrade_latency_seconds",
+			Help:    "From the produce of a transaction whose decision the entity rules raised to the commit of the raised decision and its alert.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		latency: f.NewHistogram(prometheus.HistogramOpts{Name: "shopstream_entity_latency_seconds",
 			Help:    "From a transaction's produce to the commit of its entity counts.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
@@ -363,6 +403,9 @@ func (s *Stage) handle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 			if !rec.ProducedAt.IsZero() {
 				produced = append(produced, rec.ProducedAt)
 			}
+			if u, ok := s.score(&rec, f, ps.state.Covered()); ok {
+				part.Upgrades = append(part.Upgrades, u)
+			}
 			if ps.state.Shared(rec.Entity) {
 				touched[rec.Entity] = touch{rec.TransactionID, rec.ProducedAt}
 			}
@@ -415,6 +458,7 @@ func (s *Stage) handle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 	}
 	at := s.cfg.Now()
 	var rings []store.EntityRing
+	var upgrades []store.EntityUpgrade
 	events := 0
 	for _, p := range b.Parts {
 		ps := states[p.Partition]
@@ -430,6 +474,16 @@ func (s *Stage) handle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 			}
 		}
 		rings = append(rings, p.Rings...)
+		for _, u := range p.Upgrades {
+			if !u.Applied {
+				continue
+			}
+			upgrades = append(upgrades, u)
+			s.upgrades.WithLabelValues(u.Decision).Inc()
+			if !u.ProducedAt.IsZero() {
+				s.upLat.Observe(max(0, at.Sub(u.ProducedAt).Seconds()))
+			}
+		}
 		events += len(p.Events)
 		s.entities.WithLabelValues(fmt.Sprint(p.Partition)).Set(float64(ps.state.Events()))
 	}
@@ -437,9 +491,38 @@ func (s *Stage) handle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		s.latency.Observe(max(0, at.Sub(t).Seconds()))
 	}
 	if s.cfg.OnCommit != nil {
-		s.cfg.OnCommit(Commit{Rings: rings, Events: events, Produced: produced, At: at})
+		s.cfg.OnCommit(Commit{Rings: rings, Upgrades: upgrades, Events: events, Produced: produced, At: at})
 	}
 	return nil
+}
+
+// score evaluates the entity rules on a transaction seen on an entity
+// whose features as of it are f, over the window covered: an upgrade
+// when they raise its first-step decision.
+func (s *Stage) score(rec *Record, f fraud.EntityFeatures, covered time.Duration) (store.EntityUpgrade, bool) {
+	var first fraud.Decision
+	if rec.Decision == "" || first.UnmarshalText([]byte(rec.Decision)) != nil || first == fraud.Decline {
+		return store.EntityUpgrade{}, false
+	}
+	var buf [4]fraud.EntityHit
+	hits := s.cfg.Rules.Match(rec.Entity, f, covered, buf[:0])
+	if len(hits) == 0 {
+		return store.EntityUpgrade{}, false
+	}
+	risk, d := fraud.RaiseRisk(rec.Risk, first, hits, s.cfg.Scorer)
+	if d <= first {
+		return store.EntityUpgrade{}, false
+	}
+	reasons := fraud.AppendEntityHitsJSON(nil, hits)
+	u := store.EntityUpgrade{TransactionID: rec.TransactionID, EventTime: rec.EventTime, Risk: risk, Decision: d.String(),
+		ReasonsJSON: reasons, ProducedAt: rec.ProducedAt}
+	if s.cfg.AlertsTopic != "-" {
+		payload, _ := json.Marshal(UpgradeAlert{Kind: UpgradeAlertKind, AlertPayload: pipeline.AlertPayload{TransactionID: rec.TransactionID,
+			CustomerID: rec.CustomerID, EventTime: rec.EventTime, Amount: event.Cents(rec.AmountCents), Currency: rec.Currency,
+			Risk: risk, Decision: d.String(), Reasons: append(append([]byte{'['}, reasons...), ']')}, FirstDecision: first.String(), Step: 2})
+		u.Alert = &store.OutboxMsg{Kind: "kafka", Target: s.cfg.AlertsTopic, Key: []byte(rec.CustomerID), Payload: payload, Ref: rec.TransactionID}
+	}
+	return u, true
 }
 
 // write commits b, retrying transient errors with backoff; a fenced

@@ -49,6 +49,15 @@ type Config struct {
 	// MaxCustomers and MaxEntities bound the feature state as
 	// fraud.StateConfig's fields of the same names; 0: their defaults.
 	MaxCustomers, MaxEntities int
+	// EntityRules, when set, adds the second step of scoring as the
+	// entity stage runs it: every transaction is folded into one
+	// fraud.EntityState per entity kind's owner (here one for all: the
+	// global counts), and the rules that fire on any of its entities
+	// raise its risk and decision (fraud.RaiseRisk, each entity on its
+	// own, the highest kept, as the stage's partitions do).
+	EntityRules *fraud.EntityRuleSet
+	// EntityWindow is the entity state's window. Defaults to 24 hours.
+	EntityWindow time.Duration
 	// Demo, when set, evaluates `shopstream run`'s shop instead of the
 	// stationary one: Records and TrainFraction are then unused.
 	Demo *Demo
@@ -87,6 +96,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Rules == nil {
 		c.Rules = fraud.DefaultRules()
+	}
+	if c.EntityWindow == 0 {
+		c.EntityWindow = 24 * time.Hour
 	}
 	return c
 }
@@ -133,6 +145,26 @@ type Report struct {
 	Scenarios map[string]ScenarioReport
 	// RuleHits counts, per rule, the evaluated records it fired on and how
 	// many of them were fraud: each rule's precision.
+	RuleHits map[string]RuleReport
+	// Entity is what the entity rules did (Config.EntityRules); nil
+	// without them.
+	Entity *EntityReport
+}
+
+// EntityReport is what the second step of scoring changed among the
+// evaluated records.
+type EntityReport struct {
+	// Raised counts the records whose decision the entity rules raised
+	// from approve to review or decline, RaisedFraud those of them that
+	// were fraud; Escalated those raised from review to decline.
+	Raised, RaisedFraud, Escalated int
+	// RaisedLegitByHonest counts the honest records raised by what makes
+	// them look odd (generate.HonestKinds; "plain" for none).
+	RaisedLegitByHonest map[string]int
+	// RaisedByScenario counts the fraud records raised, by scenario.
+	RaisedByScenario map[string]int
+	// RuleHits counts, per entity rule, the records it fired on and the
+	// fraud among them.
 	RuleHits map[string]RuleReport
 }
 
@@ -207,6 +239,12 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Demo != nil {
 		rep.Records = 0 // counted as they come
 	}
+	var ents *fraud.EntityState
+	var entityHits []fraud.EntityHit
+	if cfg.EntityRules != nil {
+		ents = fraud.NewEntityState(cfg.EntityWindow)
+		rep.Entity = &EntityReport{RaisedLegitByHonest: map[string]int{}, RaisedByScenario: map[string]int{}, RuleHits: map[string]RuleReport{}}
+	}
 	trainUntil := int(cfg.TrainFraction * float64(cfg.Records))
 	var ring ringSample // the demo's newest no-rule vectors
 	var (
@@ -263,8 +301,27 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 		state.FeaturesInto(&t, &f)
 		scorer.ScoreInto(&f, &res)
 		state.Update(&t, &f)
+		firstRisk, firstDecision := res.Risk, res.Decision
+		if ents != nil {
+			entityHits = entityHits[:0]
+			card := fraud.CardKey(t.Card.BIN, t.Card.Last4)
+			var keys [3]string
+			for _, k := range fraud.EntityKeys(keys[:0], t.DeviceID, card, t.IPAddress) {
+				ef, _ := ents.Add(fraud.EntityEvent{Entity: k, TransactionID: t.TransactionID, CustomerID: t.CustomerID, Card: card, At: t.EventTime})
+				n := len(entityHits)
+				entityHits = cfg.EntityRules.Match(k, ef, ents.Covered(), entityHits)
+				if len(entityHits) > n && firstDecision != fraud.Decline {
+					if r, d := fraud.RaiseRisk(firstRisk, firstDecision, entityHits[n:], scorer.Config()); d > firstDecision && r > res.Risk {
+						res.Risk, res.Decision = r, d
+					}
+				}
+			}
+		}
 		if t.EventTime.After(nextExpire) {
 			state.Expire(t.EventTime)
+			if ents != nil {
+				ents.Expire()
+			}
 			nextExpire = t.EventTime.Add(time.Hour)
 		}
 		if !trained {
@@ -300,6 +357,38 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 			rep.RuleHits[h.Rule] = rr
 		}
 		ruleRisks = append(ruleRisks, 1-keep)
+		if e := rep.Entity; e != nil {
+			for _, h := range entityHits {
+				rr := e.RuleHits[h.Rule]
+				rr.Hits++
+				if rec.Fraud {
+					rr.Fraud++
+				}
+				if res.Decision > firstDecision {
+					rr.Flagged++
+					if rec.Fraud {
+						rr.FlaggedFraud++
+					}
+				}
+				e.RuleHits[h.Rule] = rr
+			}
+			switch {
+			case firstDecision == fraud.Approve && res.Decision > fraud.Approve:
+				e.Raised++
+				if rec.Fraud {
+					e.RaisedFraud++
+					e.RaisedByScenario[rec.Scenario]++
+				} else {
+					kind := "plain"
+					if rec.Honest != 0 {
+						kind = rec.Honest.String()
+					}
+					e.RaisedLegitByHonest[kind]++
+				}
+			case firstDecision == fraud.Review && res.Decision == fraud.Decline:
+				e.Escalated++
+			}
+		}
 		if model != nil {
 			modelScores = append(modelScores, model.RawScore(f.Values[:]))
 		}

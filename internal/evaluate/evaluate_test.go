@@ -162,3 +162,50 @@ func TestEvaluateDemoSmall(t *testing.T) {
 		t.Fatalf("no fraud measured in the live phase: %+v", rep)
 	}
 }
+
+// TestEvaluateEntityRules: on a mix with rings and spread card testing,
+// the second step (the default entity rules) catches ring orders the
+// first step approves, raising no legit approval on this seed, and
+// changes nothing without them.
+func TestEvaluateEntityRules(t *testing.T) {
+	t.Parallel()
+	mix := map[string]float64{generate.FraudRing: 0.3, generate.SpreadCardTesting: 0.1}
+	for _, s := range generate.Scenarios {
+		mix[s] = 0.1
+	}
+	cfg := Config{Records: 40_000, Seed: heldOutSeed, FraudRate: 0.02, FraudMix: mix, NoModel: true}
+	without, err := Fraud(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.EntityRules = fraud.DefaultEntityRules()
+	with, err := Fraud(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if without.Entity != nil || with.Entity == nil {
+		t.Fatalf("entity reports: without %+v, with %+v", without.Entity, with.Entity)
+	}
+	e := with.Entity
+	rw, rn := with.Scenarios[generate.FraudRing], without.Scenarios[generate.FraudRing]
+	t.Logf("fraud_ring recall %.3f -> %.3f (%d records); card_testing_spread %.3f -> %.3f; raised %d (%d fraud), escalated %d; legit raised %v",
+		rn.Recall, rw.Recall, rw.Count, without.Scenarios[generate.SpreadCardTesting].Recall, with.Scenarios[generate.SpreadCardTesting].Recall,
+		e.Raised, e.RaisedFraud, e.Escalated, e.RaisedLegitByHonest)
+	if rw.Count < 50 || rw.Recall <= rn.Recall || e.RaisedByScenario[generate.FraudRing] == 0 {
+		t.Errorf("fraud_ring recall %.3f without, %.3f with the entity rules over %d records; raised %v", rn.Recall, rw.Recall, rw.Count, e.RaisedByScenario)
+	}
+	if e.Raised != e.RaisedFraud+sum(e.RaisedLegitByHonest) || e.Raised-e.RaisedFraud > 0 {
+		t.Errorf("legit approvals raised: %v (%d raised, %d fraud)", e.RaisedLegitByHonest, e.Raised, e.RaisedFraud)
+	}
+	if with.FPR > without.FPR {
+		t.Errorf("FPR %.4f with the entity rules, %.4f without", with.FPR, without.FPR)
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

@@ -70,6 +70,38 @@ type EntityPart struct {
 	// PruneBefore, when not zero, deletes the partition's stored events
 	// older than it (they left the window).
 	PruneBefore time.Time
+	// Upgrades are the second step's decisions: transactions whose
+	// decision the entity rules raise.
+	Upgrades []EntityUpgrade
+}
+
+// EntityUpgrade raises a stored transaction's decision in the second
+// step of scoring (the entity rules). The store applies it only when the
+// stored decision is below Decision (approve < review < decline), moving
+// the transaction's detection-quality rollups from the stored decision
+// and risk to the new ones, adding ReasonsJSON to the transaction's
+// reasons and its alert's (inserting the alert when there was none), and
+// queuing Alert: so an upgrade applied once is never applied again,
+// whichever partition, replay or redelivery brings it back.
+type EntityUpgrade struct {
+	TransactionID string
+	// EventTime is the transaction's (it finds the row's partition).
+	EventTime time.Time
+	// Risk and Decision are the raised ones; the stored risk is kept
+	// when higher.
+	Risk     float64
+	Decision string
+	// ReasonsJSON are the reasons to add: JSON objects separated by
+	// commas, without brackets.
+	ReasonsJSON []byte
+	// Alert, when set, is queued once the upgrade applies.
+	Alert *OutboxMsg
+	// ProducedAt is when the transaction was produced (not stored: the
+	// start of the second step's latency).
+	ProducedAt time.Time
+	// Applied is set by the store when it applied the upgrade in the
+	// batch it committed.
+	Applied bool
 }
 
 // EntityEvent is a transaction seen on an entity, with the entity's

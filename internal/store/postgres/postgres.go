@@ -214,6 +214,7 @@ func (d dialect) SQL() sqlstore.Queries {
 			GROUP BY customer_id, day ORDER BY customer_id COLLATE "C", day`,
 		Collate:      ` COLLATE "C"`,
 		SkipLocked:   ` FOR UPDATE SKIP LOCKED`,
+		ForUpdate:    ` FOR UPDATE`,
 		BlobContains: `position(convert_to($1, 'UTF8') in %s) > 0`,
 		StoredIDs:    "transaction_ids",
 	}

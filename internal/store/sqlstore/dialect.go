@@ -114,6 +114,9 @@ type Queries struct {
 	// SkipLocked ends a SELECT of rows to claim: it locks them and skips
 	// rows another transaction locked.
 	SkipLocked string
+	// ForUpdate locks the rows a SELECT reads (" FOR UPDATE"); empty
+	// where a transaction locks the whole database (SQLite).
+	ForUpdate string
 	// BlobContains is a condition true when the binary column named by
 	// %s holds the text $1, e.g. "instr(%s, CAST($1 AS BLOB)) > 0".
 	BlobContains string

@@ -21,6 +21,11 @@ func (s *Store) WriteEntityBatch(ctx context.Context, b *store.EntityBatch) erro
 	if err == nil {
 		return nil
 	}
+	for i := range b.Parts {
+		for j := range b.Parts[i].Upgrades {
+			b.Parts[i].Upgrades[j].Applied = false // rolled back
+		}
+	}
 	if _, fenced := store.IsFenced(err); fenced || errors.Is(err, store.ErrAlreadyCommitted) {
 		return err
 	}
@@ -85,10 +90,20 @@ func (s *Store) writeEntityBatch(ctx context.Context, tx DB, b *store.EntityBatc
 			return fmt.Errorf("upserting %d rings: %w", len(rings), err)
 		}
 	}
+	var fold store.RollupFold
+	upgraded, err := s.writeEntityUpgrades(ctx, tx, b.Parts, &fold)
+	if err != nil {
+		return err
+	}
+	outbox = append(outbox, upgraded...)
 	if len(outbox) > 0 {
 		if err := s.d.Insert(ctx, tx, "outbox", []string{"kind", "target", "msg_key", "headers", "payload", "created_at", "next_attempt_at"}, outbox); err != nil {
-			return fmt.Errorf("inserting %d ring alerts into the outbox: %w", len(outbox), err)
+			return fmt.Errorf("inserting %d alerts into the outbox: %w", len(outbox), err)
 		}
+	}
+	// The rollup rows last, as the processors' batches write them.
+	if err := s.upsertRollups(ctx, tx, fold.Rows()); err != nil {
+		return err
 	}
 	if err := s.d.AdvanceOffsets(ctx, tx, ob); err != nil {
 		return fmt.Errorf("advancing offsets: %w", err)

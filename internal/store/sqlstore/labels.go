@@ -319,6 +319,8 @@ func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store
 		// An analyst labelling one of these alerts meanwhile waits for this
 		// transaction (and this one for it), so each reads the other's
 		// outcome: a no-op update takes the rows' locks in both stores.
+		// The transactions rows are locked too: the entity stage's second
+		// step raises a decision under that lock (writeEntityUpgrades).
 		if _, err := tx.Exec(ctx, "UPDATE alerts SET status = status WHERE transaction_id IN ("+list+")", args...); err != nil {
 			return fmt.Errorf("locking alerts: %w", err)
 		}
@@ -326,7 +328,7 @@ func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store
 			FROM transactions t
 			LEFT JOIN labels l ON l.transaction_id = t.transaction_id
 			LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
-			WHERE t.transaction_id IN (`+list+`)`, args, func(r Rows) error {
+			WHERE t.transaction_id IN (`+list+`)`+lockOf(s.d.SQL().ForUpdate, "t"), args, func(r Rows) error {
 			var id string
 			var lb labelled
 			var shadow *float64

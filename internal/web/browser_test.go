@@ -558,6 +558,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := eval(`JSON.stringify(histQuantile(0.95, [[1, 0], [2, 0], [4, 0], [8, 16], [Infinity, 16]], 64))`); got != `{"value":4,"above":null}` {
 		t.Errorf("histQuantile of sixteen 4 s runs: %s, want 4", got)
 	}
+	if got := eval(`JSON.stringify(histQuantile(0.5, [[1, 100], [4, 100], [16, 100], [Infinity, 100]], 100))`); got != `{"value":1,"above":null}` {
+		t.Errorf("histQuantile of a hundred batches of one record: %s, want a median of 1", got)
+	}
 	painted("system")
 	shot("system")
 

@@ -298,7 +298,9 @@ func (h *histRing) pick(since, until time.Time) (a, b histSample, capped, ok boo
 // sum less the least the observations ranked below it can add up to (each
 // its bucket's lower bound), divided by the n observations ranked at or
 // above it: the estimate is capped there, so sixteen runs of 86 s in all
-// never have a p95 of 98 s.
+// never have a p95 of 98 s. Likewise it is at least the sum less the most
+// the observations ranked above it can add up to, divided by those ranked
+// at or below it.
 func histQuantile(q float64, bounds []float64, cum []uint64, sum float64) (value, above float64) {
 	value, above = math.NaN(), math.NaN()
 	total := cum[len(cum)-1]
@@ -343,6 +345,20 @@ func histQuantile(q float64, bounds []float64, cum []uint64, sum float64) (value
 		least += (r - 1 - float64(below)) * lo
 		if limit := (sum - least) / n; limit >= lo && limit < value {
 			value = limit
+		}
+		// And at least the sum less the most the observations ranked
+		// above it can add up to (each its bucket's upper bound; none
+		// may be in +Inf), divided by the r ranked at or below it, of
+		// which it is the largest: a hundred batches of one record have
+		// a median of 1, not the first bucket's midpoint 0.5.
+		if cum[len(cum)-1] == cum[len(bounds)-1] {
+			most := (float64(cum[i]) - r) * hi
+			for j := i + 1; j < len(bounds); j++ {
+				most += float64(cum[j]-cum[j-1]) * bounds[j]
+			}
+			if floor := math.Min((sum-most)/r, hi); floor > value {
+				value = floor
+			}
 		}
 	}
 	return value, above

@@ -16,7 +16,7 @@ import (
 )
 
 // TestHistQuantile: interpolation inside a bucket, "above" past the last
-// finite bound, and never more than an observation can be.
+// finite bound, and never more, nor less, than the sum allows.
 func TestHistQuantile(t *testing.T) {
 	bounds := []float64{1, 2, 4, 8}
 	for _, c := range []struct {
@@ -33,6 +33,11 @@ func TestHistQuantile(t *testing.T) {
 		{"capped by the sum", []uint64{0, 0, 0, 16, 16}, 4 * 16, 4, math.NaN()},
 		{"one observation", []uint64{0, 0, 1, 1, 1}, 2.5, 2.5, math.NaN()},
 		{"nothing observed", []uint64{0, 0, 0, 0, 0}, 0, math.NaN(), math.NaN()},
+		// A hundred batches of one record each: every one is 1, though
+		// interpolation from 0 in the first bucket says 0.95.
+		{"raised by the sum", []uint64{100, 100, 100, 100, 100}, 100, 1, math.NaN()},
+		// Twenty of 4 (sum 80): the 19th is 4, not 3.9.
+		{"raised inside a bucket", []uint64{0, 0, 20, 20, 20}, 80, 4, math.NaN()},
 	} {
 		v, a := histQuantile(0.95, bounds, c.cum, c.sum)
 		if !same(v, c.value) || !same(a, c.above) {

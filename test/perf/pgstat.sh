@@ -5,7 +5,7 @@
 # generate` at full speed), against a PostgreSQL cluster that loads
 # pg_stat_statements (shared_preload_libraries) and tracks I/O timing.
 #
-#   [PGSTAT_PRE=SQL] test/perf/pgstat.sh BIN PGDATA SOCKETDIR PORT RECORDS CUSTOMERS [process flags...]
+#   [PGSTAT_PRE=SQL] [PGSTAT_CREATE=OPTIONS] test/perf/pgstat.sh BIN PGDATA SOCKETDIR PORT RECORDS CUSTOMERS [process flags...]
 #
 # PGDATA is the cluster's data directory (its postmaster.pid names the
 # server whose CPU is counted: the postmaster and its children, the
@@ -16,8 +16,9 @@
 # of the transactions topic's committed offsets reaches RECORDS, then,
 # with the labels topic on, once no label event is left pending (at most
 # 30 s more: the labels consumer's sweep applies the last ones; the
-# throughput is still taken at the last transaction's commit). Binds
-# only to 127.0.0.1.
+# throughput is still taken at the last transaction's commit). Then,
+# per table of the batch path, the rows inserted and updated (HOT among
+# them) and the heap's and indexes' sizes. Binds only to 127.0.0.1.
 set -eu
 bin=$1 pgdata=$2 sock=$3 port=$4 records=$5 customers=$6
 shift 6
@@ -27,7 +28,10 @@ url="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
 broker=127.0.0.1:$((20000 + $$ % 10000))
 http=127.0.0.1:$((30000 + $$ % 10000))
 
-psqlc -d postgres -c "CREATE DATABASE $db"
+# PGSTAT_CREATE: options of the run's CREATE DATABASE, e.g.
+# "TEMPLATE template0 LC_COLLATE 'C'" to measure the text keys compared
+# bytewise instead of by the cluster's collation.
+psqlc -d postgres -c "CREATE DATABASE $db ${PGSTAT_CREATE:-}"
 cleanup() {
 	[ -n "${pp:-}" ] && kill "$pp" 2>/dev/null && wait "$pp" 2>/dev/null
 	[ -n "${bp:-}" ] && kill "$bp" 2>/dev/null && wait "$bp" 2>/dev/null
@@ -105,4 +109,13 @@ SELECT sum(calls) AS calls, round(sum(total_exec_time)::numeric) AS total_ms, su
 FROM (SELECT *, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement FROM pg_stat_statements
 	WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS s
 GROUP BY statement ORDER BY sum(total_exec_time) DESC LIMIT 20;
+-- Per table: rows inserted and updated (HOT: updated in place, no index
+-- entry) in the run, and the heap's and indexes' size at its end.
+SELECT relname AS table, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot,
+	round(n_tup_ins::numeric / :n, 3) AS ins_per_tx, round(n_tup_upd::numeric / :n, 3) AS upd_per_tx,
+	pg_size_pretty(pg_table_size(relid)) AS heap, pg_size_pretty(pg_indexes_size(relid)) AS indexes
+FROM pg_stat_user_tables
+WHERE relname IN ('transaction_ids', 'customers', 'quality_minutes', 'fraud_rollups', 'window_metrics', 'labels')
+	OR relname LIKE 'transactions%'
+ORDER BY n_tup_ins + n_tup_upd DESC LIMIT 12;
 SQL

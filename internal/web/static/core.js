@@ -265,7 +265,12 @@ class Chart {
     for (const a of spec.axes || [{ scale: "y" }]) {
       if (!scales[a.scale]) scales[a.scale] = { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.1)] };
     }
-    this.u = new uPlot({ width: this.width(), height: spec.height || 240, series, axes, scales,
+    // A time axis's last label is centred on its tick and overhangs the
+    // plot's right edge by half its width ("11:00am", about 27 px): with
+    // no axis on the right to make room, the chart keeps 32 px there, as
+    // axisSize keeps 56 on the left.
+    const right = time && !(spec.axes || []).some((a) => a.side === 1) ? 32 : null;
+    this.u = new uPlot({ width: this.width(), height: spec.height || 240, series, axes, scales, padding: [null, right, null, null],
       legend: { live: true }, cursor: { points: { size: 6 } }, hooks: { draw: [() => this.drawn()] } }, this.data, this.el.querySelector(".plot") || this.el);
   }
 

@@ -3,9 +3,7 @@ package fraud
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -53,17 +51,9 @@ type EntityRuleSet struct {
 // names, unknown entity kinds, thresholds below 2 accounts and weights
 // outside (0, 1] are errors naming the rule.
 func ParseEntityRules(b []byte) (*EntityRuleSet, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var rules []EntityRule
-	if err := dec.Decode(&rules); err != nil {
-		return nil, fmt.Errorf("%w: entity rules: %v", ErrRules, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the array of entity rules", ErrRules)
-	}
-	if rules == nil {
-		return nil, fmt.Errorf("%w: want a JSON array of entity rules", ErrRules)
+	rules, err := decodeRuleArray[EntityRule](b, "entity rules", "entity rules: ")
+	if err != nil {
+		return nil, err
 	}
 	return NewEntityRuleSet(rules)
 }

@@ -62,19 +62,30 @@ const maxRules = 1000
 // weights outside (0, 1], and conditions that do not compile, such as ones
 // naming a feature that does not exist; each error names the rule.
 func ParseRules(b []byte) (*RuleSet, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var rules []Rule
-	if err := dec.Decode(&rules); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrRules, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the array of rules", ErrRules)
-	}
-	if rules == nil {
-		return nil, fmt.Errorf("%w: want a JSON array of rules", ErrRules)
+	rules, err := decodeRuleArray[Rule](b, "rules", "")
+	if err != nil {
+		return nil, err
 	}
 	return NewRuleSet(rules)
+}
+
+// decodeRuleArray decodes a rules file: one JSON array of T, no unknown
+// fields, nothing after it. what names its items in errors ("rules"),
+// prefix goes before a decoding error's own text.
+func decodeRuleArray[T any](b []byte, what, prefix string) ([]T, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var items []T
+	if err := dec.Decode(&items); err != nil {
+		return nil, fmt.Errorf("%w: %s%v", ErrRules, prefix, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the array of %s", ErrRules, what)
+	}
+	if items == nil {
+		return nil, fmt.Errorf("%w: want a JSON array of %s", ErrRules, what)
+	}
+	return items, nil
 }
 
 // NewRuleSet checks and compiles rules, as ParseRules does.

@@ -36,6 +36,16 @@
 //     whose restored state does not know them: only the store's unique key
 //     can catch them); all must be quarantined as duplicates. Nothing is
 //     lost or counted twice.
+//   - TestEntityStageCrashRecovery (PostgreSQL and SQLite): `process
+//     --entities` (processor, outbox deliverer and entity stage with its
+//     entity rules) is killed with SIGKILL six times over a stream with
+//     fraud rings and card testing spread over accounts, every other time
+//     while the stage holds a batch's store transaction open after its
+//     last write (the test hook entitystage.EnvHoldBatch); in the end the
+//     transactions are stored once, the entity counts equal a
+//     recomputation from them, every generated ring is stored whole, and
+//     each decision the entity rules raised was applied once (alert row,
+//     reasons, alert queued, detection rollups).
 //   - TestScaleOut (PostgreSQL): a second processor joins the group
 //     mid-stream and the first leaves with SIGTERM mid-stream; both must have
 //     committed records, and the counts each logs when it stops add up to the

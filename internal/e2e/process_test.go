@@ -32,8 +32,15 @@ type child struct {
 // if t failed its output (stdout and stderr) is written to the test log.
 func startChild(t *testing.T, name string, args ...string) *child {
 	t.Helper()
+	return startChildEnv(t, name, nil, args...)
+}
+
+// startChildEnv is startChild with env (KEY=value) added to the child's
+// environment: the SHOPSTREAM_* variables a test means to set.
+func startChildEnv(t *testing.T, name string, env []string, args ...string) *child {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), env...)
 	// Own process group, so signals reach it and its children only; killed
 	// with us if the test binary dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

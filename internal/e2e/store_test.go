@@ -113,11 +113,17 @@ func newRig(t *testing.T, k *kafkaEnv, s *storeEnv, batch int) *rig {
 // start starts a `shopstream process` child with extra flags appended.
 func (p *rig) start(t *testing.T, name string, extra ...string) *child {
 	t.Helper()
+	return p.startEnv(t, name, nil, extra...)
+}
+
+// startEnv is start with env added to the child's environment.
+func (p *rig) startEnv(t *testing.T, name string, env []string, extra ...string) *child {
+	t.Helper()
 	args := []string{"process",
 		"--brokers", strings.Join(p.k.brokers, ","), "--topic", p.topic, "--group", p.group,
 		"--batch", strconv.Itoa(p.batch), "--log-level", "info"}
 	args = append(args, p.s.args...)
-	return startChild(t, name, append(args, extra...)...)
+	return startChildEnv(t, name, env, append(args, extra...)...)
 }
 
 // committed is the number of records committed so far; -1 when the store

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,12 @@ type Config struct {
 	// OnCommit, when set, is called after every committed batch (tests
 	// and the benchmark).
 	OnCommit func(c Commit)
+	// BeforeCommit, when set, is called in the store transaction of
+	// each batch write (a retry is a write too), numbered from 1, after
+	// its last write and before its commit (store.EntityBatch's
+	// BeforeCommit); an error rolls the write back. Tests use it; when it
+	// is not set, New sets it from EnvHoldBatch.
+	BeforeCommit func(ctx context.Context, write int) error
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 	// KafkaOpts are extra franz-go options (tests use them for timeouts).
@@ -192,6 +199,8 @@ type Stage struct {
 	parts map[int32]*partState
 	epoch int32
 
+	writes atomic.Int64 // batch writes begun, for Config.BeforeCommit
+
 	records  prometheus.Counter
 	invalid  prometheus.Counter
 	repeats  prometheus.Counter
@@ -217,6 +226,13 @@ func New(cfg Config) (*Stage, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.BeforeCommit == nil {
+		hold, err := holdFromEnv(cfg.Logger.With("component", "entitystage"))
+		if err != nil {
+			return nil, err
+		}
+		cfg.BeforeCommit = hold
 	}
 	f := promauto.With(cfg.Registerer)
 	return &Stage{
@@ -531,6 +547,10 @@ func (s *Stage) score(rec *Record, f fraud.EntityFeatures, covered time.Duration
 func (s *Stage) write(ctx context.Context, cl *kgo.Client, b *store.EntityBatch) error {
 	wait := 100 * time.Millisecond
 	for {
+		if hook := s.cfg.BeforeCommit; hook != nil {
+			n := int(s.writes.Add(1))
+			b.BeforeCommit = func(ctx context.Context) error { return hook(ctx, n) }
+		}
 		err := s.st.WriteEntityBatch(ctx, b)
 		switch {
 		case err == nil, errors.Is(err, store.ErrAlreadyCommitted):

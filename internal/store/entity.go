@@ -55,6 +55,11 @@ type EntityBatch struct {
 	Owner      string
 	Generation int32
 	Parts      []EntityPart
+	// BeforeCommit, when set, is called in the batch's transaction after
+	// its last write and before its commit; an error rolls the batch
+	// back. Tests use it to hold a batch in flight (the entity stage's
+	// Config.BeforeCommit).
+	BeforeCommit func(ctx context.Context) error
 }
 
 // EntityPart is one partition's share of an entity batch: the records

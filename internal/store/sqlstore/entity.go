@@ -108,6 +108,9 @@ func (s *Store) writeEntityBatch(ctx context.Context, tx DB, b *store.EntityBatc
 	if err := s.d.AdvanceOffsets(ctx, tx, ob); err != nil {
 		return fmt.Errorf("advancing offsets: %w", err)
 	}
+	if b.BeforeCommit != nil {
+		return b.BeforeCommit(ctx)
+	}
 	return nil
 }
 

@@ -91,7 +91,7 @@ func entityCrashRecovery(t *testing.T, k *kafkaEnv, s *storeEnv) {
 		}
 	}
 	g, err := generate.New(generate.Config{Seed: entitySeed, Customers: 1_500, FraudRate: 0.05, BadRate: 0.01, BadKinds: bad,
-		FraudMix: mix, Start: time.Now().UTC().Truncate(24*time.Hour).Add(-400 * 24 * time.Hour)})
+		FraudMix: mix, Start: time.Now().UTC().Truncate(24 * time.Hour).Add(-400 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

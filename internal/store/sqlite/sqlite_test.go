@@ -62,6 +62,20 @@ func TestLabelsConformance(t *testing.T) {
 	})
 }
 
+// TestUpgradeRace runs the label writers and the entity stage's raise of
+// the same transaction in both orders; SQLite's writers take turns, so
+// they never interleave.
+func TestUpgradeRace(t *testing.T) {
+	storetest.RunUpgradeRace(t, func(t *testing.T) *sqlite.Store {
+		s, err := sqlite.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, nil)
+}
+
 func TestSchema(t *testing.T) {
 	storetest.RunSchema(t, storetest.Schema{
 		Fresh: func(t *testing.T) string { return t.TempDir() },

@@ -28,15 +28,10 @@ type child struct {
 	err  error // how it ended; valid once done is closed
 }
 
-// startChild starts binPath with args. When t ends the child is killed, and
-// if t failed its output (stdout and stderr) is written to the test log.
-func startChild(t *testing.T, name string, args ...string) *child {
-	t.Helper()
-	return startChildEnv(t, name, nil, args...)
-}
-
-// startChildEnv is startChild with env (KEY=value) added to the child's
-// environment: the SHOPSTREAM_* variables a test means to set.
+// startChildEnv starts binPath with args, and env (KEY=value: the
+// SHOPSTREAM_* variables a test means to set) added to the environment.
+// When t ends the child is killed, and if t failed its output (stdout and
+// stderr) is written to the test log.
 func startChildEnv(t *testing.T, name string, env []string, args ...string) *child {
 	t.Helper()
 	cmd := exec.Command(binPath, args...)

@@ -13,6 +13,7 @@ import (
 // the named one until its context ends.
 func TestHoldFromEnv(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	t.Setenv(EnvHoldBatch, "") // empty is unset
 	if hook, err := holdFromEnv(quiet); hook != nil || err != nil {
 		t.Fatalf("without %s: hook %v, err %v; want neither", EnvHoldBatch, hook != nil, err)
 	}

@@ -40,10 +40,10 @@ func appendReasons(reasons string, more []byte) string {
 
 // writeEntityUpgrades applies the second step's upgrades of an entity
 // batch (store.EntityUpgrade) in its transaction, and returns the
-// rollup moves and the alerts to queue. Each transaction is handled once
-// per batch, in id order: its alert row is locked first (as the label
-// writer and LabelAlert lock it), then its transactions row (which the
-// label writer locks too), and the decision is read under those locks,
+// rollup moves and the alerts to queue. The batch's alert rows are locked
+// first, in id order (as the label writer and LabelAlert lock them), then
+// each transaction's row in id order (which the label writer locks too),
+// and each decision is read under those locks,
 // so a label applied concurrently moves the counts from the decision it
 // finds and this from the truth it finds, and an upgrade whose decision
 // is not above the stored one changes nothing.
@@ -64,11 +64,23 @@ func (s *Store) writeEntityUpgrades(ctx context.Context, tx DB, parts []store.En
 	now := s.now()
 	forUpdate := s.d.SQL().ForUpdate
 	var outbox [][]any
+	// Every alert row first, then the transactions rows, as the label
+	// writer takes them (applyLabels): locking each transaction's alert
+	// and then its row, one transaction after the other, a raise holding
+	// one's row could wait for the next one's alert while a label writer
+	// holding that alert waits for the row, and PostgreSQL would abort
+	// one of them (TestUpgradeLockOrder).
+	for i, r := range refs {
+		id := up(r).TransactionID
+		if i > 0 && id == up(refs[i-1]).TransactionID {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE alerts SET status = status WHERE transaction_id = $1`, id); err != nil {
+			return nil, fmt.Errorf("locking the alert of %s: %w", id, err)
+		}
+	}
 	for _, r := range refs {
 		u := up(r)
-		if _, err := tx.Exec(ctx, `UPDATE alerts SET status = status WHERE transaction_id = $1`, u.TransactionID); err != nil {
-			return nil, fmt.Errorf("locking the alert of %s: %w", u.TransactionID, err)
-		}
 		// By id and event time, so PostgreSQL looks in the one day
 		// partition that holds it; the record's time may carry more
 		// digits than the stored microseconds.

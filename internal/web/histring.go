@@ -413,12 +413,12 @@ type HistogramRange struct {
 	// ResolutionSeconds the interval of the tier's samples (SampleSeconds,
 	// or a coarse tier's: 300, 3600), and HeldSeconds how far back the
 	// tier keeps samples.
-	HeldSince         *time.Time `json:"held_since"`
-	SampleSeconds     float64    `json:"sample_seconds"`
-	ResolutionSeconds float64    `json:"resolution_seconds"`
-	HeldSeconds       float64    `json:"held_seconds"`
-	Quantile      float64             `json:"quantile"`
-	Histograms    []HistogramQuantile `json:"histograms"`
+	HeldSince         *time.Time          `json:"held_since"`
+	SampleSeconds     float64             `json:"sample_seconds"`
+	ResolutionSeconds float64             `json:"resolution_seconds"`
+	HeldSeconds       float64             `json:"held_seconds"`
+	Quantile          float64             `json:"quantile"`
+	Histograms        []HistogramQuantile `json:"histograms"`
 }
 
 // HistogramQuantile is one histogram's observations between From and To.

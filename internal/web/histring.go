@@ -267,7 +267,7 @@ func (h *histRing) run(done <-chan struct{}) {
 // a fresh one when until is zero or after the newest held. ok is false
 // when there is no such pair.
 func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, capped, ok bool) {
-	v = h.view(since, false)
+	v = h.view(since, 0, false)
 	samples := v.samples
 	if len(samples) == 0 {
 		return v, a, b, false, false

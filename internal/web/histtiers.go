@@ -218,18 +218,25 @@ type histView struct {
 
 // view returns the tier a range from since is answered from: the finest
 // whose oldest sample is at or before since, else the one that reaches
-// furthest back (the finer of two that reach as far). With fresh, a
-// coarse tier's samples end with the fine ring's newest, as the tier
-// would fold it (its interval unfinished).
-func (h *histRing) view(since time.Time, fresh bool) histView {
+// furthest back (the finer of two that reach as far); then a coarser one
+// that reaches as far, when its samples are at most step apart (fewer
+// samples for the same points). With fresh, a coarse tier's samples end
+// with the fine ring's newest, as the tier would fold it (its interval
+// unfinished).
+func (h *histRing) view(since time.Time, step time.Duration, fresh bool) histView {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	best := histView{tier: -1, samples: h.samples, every: h.every, keep: h.keep}
-	if len(h.samples) == 0 || !h.samples[0].at.After(since) {
-		return best
+	// reach is how far back samples reach for this range.
+	reach := func(samples []histSample) time.Time {
+		if samples[0].at.Before(since) {
+			return since
+		}
+		return samples[0].at
 	}
+	holds := len(h.samples) > 0 && !h.samples[0].at.After(since)
 	for ti, t := range h.tiers {
-		if len(t.samples) < 2 {
+		if holds || len(t.samples) < 2 {
 			continue
 		}
 		if len(best.samples) > 0 && !t.samples[0].at.Before(best.samples[0].at) {
@@ -239,6 +246,13 @@ func (h *histRing) view(since time.Time, fresh bool) histView {
 		if !t.samples[0].at.After(since) {
 			break
 		}
+	}
+	for ti := best.tier + 1; ti < len(h.tiers) && len(best.samples) > 0; ti++ {
+		t := h.tiers[ti]
+		if t.every > step || len(t.samples) < 2 || reach(t.samples).After(reach(best.samples)) {
+			break
+		}
+		best = histView{tier: ti, samples: t.samples, every: t.every, keep: t.keep}
 	}
 	if fresh && best.tier >= 0 && len(h.samples) > 0 {
 		if s := h.samples[len(h.samples)-1]; s.at.After(best.samples[len(best.samples)-1].at) {

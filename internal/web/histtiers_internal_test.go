@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -12,6 +13,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
+	"github.com/shopstream/shopstream/internal/store/postgres"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
 // tierSim is a process sampled by a ring on a fake clock, with a record
@@ -65,6 +71,7 @@ func (s *tierSim) run(n int, every time.Duration) {
 		}
 		s.ticks = append(s.ticks, tk)
 		s.h.add(s.h.take(true))
+		s.h.save() // as the ticker does: nothing without a store
 	}
 }
 
@@ -96,8 +103,10 @@ func expect(ticks []simTick, bounds []float64, a, b time.Time) (rate, mean, p95 
 
 // checkPoints compares each point of an answer (but the first, whose
 // start is not in the answer) with what the ticks add up to between its
-// time and the point's before it; it returns how many it compared.
-func checkPoints(t *testing.T, r SeriesRange, ticks []simTick, bounds []float64, from time.Time) int {
+// time and the point's before it; it returns how many it compared. The
+// gauge of a point across restart (a coarse mean of finer means of
+// unequal spans) is left out.
+func checkPoints(t *testing.T, r SeriesRange, ticks []simTick, bounds []float64, restart time.Time) int {
 	t.Helper()
 	byName := map[string]MetricSeries{}
 	for _, m := range r.Metrics {
@@ -113,10 +122,10 @@ func checkPoints(t *testing.T, r SeriesRange, ticks []simTick, bounds []float64,
 	n := 0
 	for i := 1; i < len(recs.Times); i++ {
 		a, b := unix(recs.Times[i-1]), unix(recs.Times[i])
-		if a.Before(from) {
-			continue
-		}
 		rate, mean, p95 := expect(ticks, bounds, a, b)
+		if a.Before(restart) && !b.Before(restart) {
+			mean = gv[i]
+		}
 		if math.IsNaN(p95) {
 			t.Fatalf("point %d: no p95 in the buckets: the check would be empty", i)
 		}
@@ -185,10 +194,12 @@ func TestTiersFoldAndChoose(t *testing.T) {
 			t.Errorf("%s: %d points compared, want at least %d", c.name, n, c.points)
 		}
 	}
-	// The last hour asked at a step of 5 minutes is still the fine
-	// samples', thinned.
-	if _, r, _ := getSeries(t, s, tierQuery(now.Add(-time.Hour), time.Time{}, 300)); r.ResolutionSeconds != 60 || len(r.Metrics[0].Times) != 12 {
-		t.Errorf("the last hour at a 300 s step: resolution %v, %d points, want 60 and 12", r.ResolutionSeconds, len(r.Metrics[0].Times))
+	// The last hour asked at a step of 5 minutes is the 5-minute tier's,
+	// which reaches as far: its points are the same.
+	if _, r, _ := getSeries(t, s, tierQuery(now.Add(-time.Hour), time.Time{}, 300)); r.ResolutionSeconds != 300 || len(r.Metrics[0].Times) != 12 {
+		t.Errorf("the last hour at a 300 s step: resolution %v, %d points, want 300 and 12", r.ResolutionSeconds, len(r.Metrics[0].Times))
+	} else {
+		checkPoints(t, r, sim.ticks, sim.bounds, time.Time{})
 	}
 	// A custom range of yesterday morning, from the 5-minute tier.
 	from := start.Add(24 * time.Hour)
@@ -238,5 +249,109 @@ func readJSON(t *testing.T, rec *httptest.ResponseRecorder, v any) {
 	t.Helper()
 	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
 		t.Fatalf("%v in %s", err, rec.Body)
+	}
+}
+
+// TestTiersOutliveARestart: a process samples three and a half hours into
+// a store (SQLite, PostgreSQL) and stops; the store is closed. Eight
+// minutes later a new process (its counters from zero, having counted,
+// set and observed a little before its first sample) opens the store,
+// restores the tiers and samples 90 minutes. Its day and week answer
+// from the restored tiers: every point is what the ticks saved add up to
+// (the last two minutes of the first process, after its last coarse
+// sample, are lost), the point across the restart counts what the new
+// process did from zero, and the hour across it adds the first process's
+// half hour to the new one's (the reset corrected).
+func TestTiersOutliveARestart(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) func() store.Store{
+		"sqlite": func(t *testing.T) func() store.Store {
+			dir := t.TempDir()
+			return func() store.Store {
+				st, err := sqlite.Open(context.Background(), dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+		},
+		"postgres": func(t *testing.T) func() store.Store {
+			u := pgtest.URL(t)
+			return func() store.Store {
+				st, err := postgres.Open(context.Background(), u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reopen := open(t)
+			st := reopen()
+			start := time.Date(2026, 12, 1, 6, 0, 7, 0, time.UTC)
+			a := newTierSim(start, time.Minute)
+			a.h.persist = &histPersist{st: st.(store.SystemSamples), instance: "p1"}
+			a.h.add(a.h.take(true))
+			a.h.save()
+			a.run(212, time.Minute) // to 09:32:07; the last coarse sample 09:30:07
+			lastSaved := a.h.tiers[0].samples[len(a.h.tiers[0].samples)-1].at
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			st = reopen()
+			t.Cleanup(func() { st.Close() })
+			restart := lastSaved.Add(10 * time.Minute)
+			b := newTierSim(restart, time.Minute)
+			before := simTick{at: restart, inc: 500, gauge: 4, obs: []float64{3.5, 100.5}}
+			b.recs.Add(before.inc)
+			b.backlog.Set(before.gauge)
+			for _, o := range before.obs {
+				b.sizes.Observe(o)
+			}
+			if err := b.h.restore(context.Background(), st.(store.SystemSamples), "p1"); err != nil {
+				t.Fatal(err)
+			}
+			if n, want := len(b.h.tiers[0].samples), len(a.h.tiers[0].samples); n != want {
+				t.Fatalf("restored %d samples of the 5-minute tier, want %d", n, want)
+			}
+			b.h.persist = &histPersist{st: st.(store.SystemSamples), instance: "p1"}
+			b.h.add(b.h.take(true))
+			b.h.save()
+			b.run(90, time.Minute)
+
+			var ticks []simTick
+			for _, tk := range a.ticks {
+				if !tk.at.After(lastSaved) {
+					ticks = append(ticks, tk)
+				}
+			}
+			ticks = append(append(ticks, before), b.ticks...)
+			s := &Server{hist: b.h}
+			for _, c := range []struct {
+				since      time.Duration
+				step       int
+				resolution float64
+				points     int
+			}{{24 * time.Hour, 1, 300, 55}, {7 * 24 * time.Hour, 3600, 3600, 4}} {
+				code, r, _ := getSeries(t, s, tierQuery(b.clock.Add(-c.since), time.Time{}, c.step))
+				if code != http.StatusOK || r.ResolutionSeconds != c.resolution || r.HeldSince == nil || !r.HeldSince.Equal(start) ||
+					r.Started == nil || !r.Started.Equal(restart) {
+					t.Fatalf("%v: %d resolution %v held since %v started %v, want %v from %v, started %v", c.since, code,
+						r.ResolutionSeconds, r.HeldSince, r.Started, c.resolution, start, restart)
+				}
+				if n := checkPoints(t, r, ticks, a.bounds, restart); n < c.points {
+					t.Errorf("%v: %d points compared, want at least %d", c.since, n, c.points)
+				}
+			}
+			// A third process finds the second's samples too.
+			c := newTierSim(b.clock.Add(time.Minute), time.Minute)
+			if err := c.h.restore(context.Background(), st.(store.SystemSamples), "p1"); err != nil {
+				t.Fatal(err)
+			}
+			if n, want := len(c.h.tiers[1].samples), len(b.h.tiers[1].samples); n != want || n < 6 {
+				t.Errorf("restored %d samples of the hour tier, want %d (at least 6)", n, want)
+			}
+		})
 	}
 }

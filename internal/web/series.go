@@ -193,7 +193,7 @@ func (s *Server) metricSeries(w http.ResponseWriter, r *http.Request) {
 	if since.IsZero() {
 		since = h.now().Add(-time.Hour)
 	}
-	v := h.view(since, true)
+	v := h.view(since, step, true)
 	step = max(step, v.every)
 	out := SeriesRange{Since: since, StepSeconds: step.Seconds(), SampleSeconds: h.every.Seconds(),
 		ResolutionSeconds: v.every.Seconds(), HeldSeconds: v.keep.Seconds(), Metrics: []MetricSeries{}, Unknown: []string{}}

@@ -89,8 +89,9 @@ func (h *histRing) restore(ctx context.Context, st store.SystemSamples, instance
 			return err
 		}
 		var last histSample
+		known := decodeCache{vals: map[string]int{}, hists: map[string]*histSeries{}}
 		for _, r := range rows {
-			s, err := h.decodeSample(r.At, r.Data)
+			s, err := h.decodeSample(r.At, r.Data, known)
 			if err != nil {
 				continue
 			}
@@ -183,7 +184,7 @@ func encodeSample(s histSample, meta []*seriesMeta) []byte {
 		w.float(hs.sum)
 	}
 	var out bytes.Buffer
-	fw, _ := flate.NewWriter(&out, flate.BestCompression)
+	fw, _ := flate.NewWriter(&out, flate.DefaultCompression)
 	fw.Write(w.Bytes())
 	fw.Close()
 	return out.Bytes()
@@ -217,6 +218,28 @@ func (r sampleReader) str() (string, error) {
 	_, err = io.ReadFull(r, b)
 	return string(b), err
 }
+
+// skipSeries passes over a series' name and labels.
+func (r sampleReader) skipSeries() error {
+	skip := func() error {
+		n, err := r.count()
+		if err == nil {
+			_, err = r.Seek(int64(n), io.SeekCurrent)
+		}
+		return err
+	}
+	if err := skip(); err != nil {
+		return err
+	}
+	n, err := r.count()
+	for ; err == nil && n > 0; n-- {
+		if err = skip(); err == nil {
+			err = skip()
+		}
+	}
+	return err
+}
+
 func (r sampleReader) labels() (map[string]string, error) {
 	n, err := r.count()
 	if err != nil {
@@ -235,9 +258,17 @@ func (r sampleReader) labels() (map[string]string, error) {
 	return ls, nil
 }
 
+// decodeCache remembers, by their encoded name and labels, the series a
+// restore has decoded: each row names them all again.
+type decodeCache struct {
+	vals  map[string]int         // meta index
+	hists map[string]*histSeries // key, name, labels
+}
+
 // decodeSample reads a row's data as a sample at at, its values indexed
-// by the ring's meta (a series new to the ring is added).
-func (h *histRing) decodeSample(at time.Time, data []byte) (histSample, error) {
+// by the ring's meta (a series new to the ring is added). known, when its
+// maps are set, spares working out the same series' keys again.
+func (h *histRing) decodeSample(at time.Time, data []byte, known decodeCache) (histSample, error) {
 	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data)), 64<<20))
 	if err != nil {
 		return histSample{}, err
@@ -251,24 +282,41 @@ func (h *histRing) decodeSample(at time.Time, data []byte) (histSample, error) {
 	if err != nil {
 		return s, err
 	}
+	pos := func() int { return len(raw) - r.Len() }
 	for range n {
-		name, err := r.str()
-		if err != nil {
+		// A series known by its bytes is not read again.
+		from := pos()
+		if err := r.skipSeries(); err != nil {
 			return s, err
 		}
-		ls, err := r.labels()
-		if err != nil {
+		if _, err := r.ReadByte(); err != nil {
 			return s, err
 		}
-		kind, err := r.ReadByte()
-		if err != nil {
-			return s, err
+		id := raw[from:pos()]
+		i, ok := known.vals[string(id)]
+		if !ok {
+			r.Seek(int64(from), io.SeekStart)
+			name, err := r.str()
+			if err != nil {
+				return s, err
+			}
+			ls, err := r.labels()
+			if err != nil {
+				return s, err
+			}
+			kind, err := r.ReadByte()
+			if err != nil {
+				return s, err
+			}
+			i = h.metaOf(name, ls, kind == 1)
+			if known.vals != nil {
+				known.vals[string(id)] = i
+			}
 		}
 		v, err := r.float()
 		if err != nil {
 			return s, err
 		}
-		i := h.metaOf(name, ls, kind == 1)
 		for len(s.vals) <= i {
 			s.vals = append(s.vals, math.NaN())
 		}
@@ -279,12 +327,23 @@ func (h *histRing) decodeSample(at time.Time, data []byte) (histSample, error) {
 	}
 	for range n {
 		hs := &histSeries{}
-		if hs.name, err = r.str(); err != nil {
+		from := pos()
+		if err := r.skipSeries(); err != nil {
 			return s, err
 		}
-		if hs.labels, err = r.labels(); err != nil {
-			return s, err
+		k := known.hists[string(raw[from:pos()])]
+		if k != nil {
+			hs.name, hs.labels = k.name, k.labels
+		} else {
+			r.Seek(int64(from), io.SeekStart)
+			if hs.name, err = r.str(); err != nil {
+				return s, err
+			}
+			if hs.labels, err = r.labels(); err != nil {
+				return s, err
+			}
 		}
+		id := string(raw[from:pos()])
 		nb, err := r.count()
 		if err != nil {
 			return s, err
@@ -308,7 +367,14 @@ func (h *histRing) decodeSample(at time.Time, data []byte) (histSample, error) {
 		if hs.sum, err = r.float(); err != nil {
 			return s, err
 		}
-		hs.key = seriesKey(hs.name, hs.labels)
+		if k != nil {
+			hs.key = k.key
+		} else {
+			hs.key = seriesKey(hs.name, hs.labels)
+			if known.hists != nil {
+				known.hists[id] = hs
+			}
+		}
 		s.series[hs.key] = hs
 	}
 	return s, nil

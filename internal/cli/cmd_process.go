@@ -435,6 +435,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if wf.addr != "" {
 		wcfg.Store, wcfg.Gatherer, wcfg.Logger, wcfg.Health = st, reg, logger, proc.Healthy
+		wcfg.SampleInstance = pf.instanceID // the System page's history outlives a restart
 		wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 		wcfg.Ready = readiness(func() *pipeline.Processor { return proc })
 		wcfg.Lookups = pf.geo.webLookups()

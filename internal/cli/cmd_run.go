@@ -291,6 +291,9 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		return err
 	}
 	wcfg.Store, wcfg.Gatherer, wcfg.Logger = st, reg, logger
+	// The System page's coarse samples are saved under the processor's
+	// stable id, and restored from it after a restart.
+	wcfg.SampleInstance = pf.instanceID
 	wcfg.Tracer = tp.Tracer("github.com/shopstream/shopstream/internal/web")
 	wcfg.Health = func(ctx context.Context) error {
 		if proc == nil {

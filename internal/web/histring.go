@@ -95,13 +95,26 @@ type histRing struct {
 	mu      sync.Mutex
 	samples []histSample
 	started time.Time // the first sample added
+	// tiers are the coarse tiers (histtiers.go), offs their offsets
+	// for resets.
+	tiers []*coarseTier
+	offs  []resetOffsets
+	// persist, when set, saves the coarse samples (histpersist.go);
+	// unsaved are those folded and not yet saved.
+	persist *histPersist
+	unsaved []unsaved
 }
 
 func newHistRing(g prometheus.Gatherer, every time.Duration) *histRing {
 	if every <= 0 {
 		every = histEvery
 	}
-	return &histRing{gather: g, every: every, keep: histKeep, now: time.Now, index: map[string]int{}}
+	h := &histRing{gather: g, every: every, keep: histKeep, now: time.Now, index: map[string]int{}}
+	for _, t := range histTiers {
+		h.tiers = append(h.tiers, &coarseTier{histTier: t})
+		h.offs = append(h.offs, resetOffsets{})
+	}
+	return h
 }
 
 // metaOf returns the index of the series, adding it when new.
@@ -219,20 +232,17 @@ func seriesKey(name string, labels map[string]string) string {
 	return b.String()
 }
 
-// add keeps s and drops what is older than keep.
+// add keeps s, drops what is older than keep and folds s into the
+// coarse tiers.
 func (h *histRing) add(s histSample) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.started.IsZero() {
 		h.started = s.at
 	}
-	h.samples = append(h.samples, s)
-	cut := 0
-	for cut < len(h.samples)-1 && s.at.Sub(h.samples[cut].at) > h.keep {
-		cut++
-	}
-	if cut > 0 {
-		h.samples = append(h.samples[:0:0], h.samples[cut:]...)
+	h.samples = appendKept(h.samples, s, h.keep)
+	if len(h.tiers) > 0 {
+		h.fold(0, s)
 	}
 }
 
@@ -246,20 +256,21 @@ func (h *histRing) run(done <-chan struct{}) {
 			return
 		case <-t.C:
 			h.add(h.take(true))
+			h.save()
 		}
 	}
 }
 
-// pick returns the samples that bound [since, until): the newest sample at
-// or before since (the oldest held when since precedes the ring: capped),
-// and the newest at or before until, or a fresh one when until is zero or
-// after the newest held. ok is false when there is no such pair.
-func (h *histRing) pick(since, until time.Time) (a, b histSample, capped, ok bool) {
-	h.mu.Lock()
-	samples := h.samples
-	h.mu.Unlock()
+// pick returns the samples that bound [since, until), of the tier view
+// chooses: the newest sample at or before since (the oldest held when
+// since precedes the tier: capped), and the newest at or before until, or
+// a fresh one when until is zero or after the newest held. ok is false
+// when there is no such pair.
+func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, capped, ok bool) {
+	v = h.view(since, 0, false)
+	samples := v.samples
 	if len(samples) == 0 {
-		return a, b, false, false
+		return v, a, b, false, false
 	}
 	ai := -1
 	for i, s := range samples {
@@ -273,6 +284,11 @@ func (h *histRing) pick(since, until time.Time) (a, b histSample, capped, ok boo
 	a = samples[ai]
 	if until.IsZero() || until.After(samples[len(samples)-1].at) {
 		b = h.take(false)
+		if v.tier >= 0 {
+			h.mu.Lock()
+			b = h.correct(v.tier, b)
+			h.mu.Unlock()
+		}
 	} else {
 		bi := -1
 		for i, s := range samples {
@@ -281,11 +297,11 @@ func (h *histRing) pick(since, until time.Time) (a, b histSample, capped, ok boo
 			}
 		}
 		if bi <= ai {
-			return a, b, capped, false
+			return v, a, b, capped, false
 		}
 		b = samples[bi]
 	}
-	return a, b, capped, b.at.After(a.at)
+	return v, a, b, capped, b.at.After(a.at)
 }
 
 // histQuantile is the q-quantile of the observations counted by cum
@@ -392,13 +408,17 @@ type HistogramRange struct {
 	// Capped is true when the range starts before the oldest sample held:
 	// From is that sample, later than Since.
 	Capped bool `json:"capped"`
-	// HeldSince is the oldest sample the server holds; SampleSeconds how
-	// often it samples, and HeldSeconds how far back it keeps samples.
-	HeldSince     *time.Time          `json:"held_since"`
-	SampleSeconds float64             `json:"sample_seconds"`
-	HeldSeconds   float64             `json:"held_seconds"`
-	Quantile      float64             `json:"quantile"`
-	Histograms    []HistogramQuantile `json:"histograms"`
+	// HeldSince is the oldest sample the server holds of the tier the
+	// answer is from; SampleSeconds how often the server samples,
+	// ResolutionSeconds the interval of the tier's samples (SampleSeconds,
+	// or a coarse tier's: 300, 3600), and HeldSeconds how far back the
+	// tier keeps samples.
+	HeldSince         *time.Time          `json:"held_since"`
+	SampleSeconds     float64             `json:"sample_seconds"`
+	ResolutionSeconds float64             `json:"resolution_seconds"`
+	HeldSeconds       float64             `json:"held_seconds"`
+	Quantile          float64             `json:"quantile"`
+	Histograms        []HistogramQuantile `json:"histograms"`
 }
 
 // HistogramQuantile is one histogram's observations between From and To.
@@ -445,18 +465,16 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 	if since.IsZero() {
 		since = h.now().Add(-time.Hour)
 	}
-	out := HistogramRange{Since: since, SampleSeconds: h.every.Seconds(), HeldSeconds: h.keep.Seconds(), Quantile: quant,
-		Histograms: []HistogramQuantile{}}
+	out := HistogramRange{Since: since, SampleSeconds: h.every.Seconds(), Quantile: quant, Histograms: []HistogramQuantile{}}
 	if !until.IsZero() {
 		out.Until = &until
 	}
-	h.mu.Lock()
-	if len(h.samples) > 0 {
-		held := h.samples[0].at
+	v, a, b, capped, ok := h.pick(since, until)
+	out.ResolutionSeconds, out.HeldSeconds = v.every.Seconds(), v.keep.Seconds()
+	if len(v.samples) > 0 {
+		held := v.samples[0].at
 		out.HeldSince = &held
 	}
-	h.mu.Unlock()
-	a, b, capped, ok := h.pick(since, until)
 	out.Capped = capped
 	if ok {
 		out.From, out.To = &a.at, &b.at

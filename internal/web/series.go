@@ -97,12 +97,18 @@ type SeriesRange struct {
 	Since time.Time  `json:"since"`
 	Until *time.Time `json:"until"`
 	// StepSeconds is the least time between two points; SampleSeconds how
-	// often the server samples, HeldSeconds how far back it keeps samples.
-	StepSeconds   float64 `json:"step_seconds"`
-	SampleSeconds float64 `json:"sample_seconds"`
-	HeldSeconds   float64 `json:"held_seconds"`
+	// often the server samples. ResolutionSeconds is the interval of the
+	// samples the answer is from: the 15 s samples of the last two hours,
+	// or a coarse tier's, 300 (two days) or 3600 (32 days), chosen by the
+	// range (the finest that holds its start); HeldSeconds how far back
+	// that tier keeps samples.
+	StepSeconds       float64 `json:"step_seconds"`
+	SampleSeconds     float64 `json:"sample_seconds"`
+	ResolutionSeconds float64 `json:"resolution_seconds"`
+	HeldSeconds       float64 `json:"held_seconds"`
 	// Started is the server's first sample (null when it does not sample:
-	// no metrics registry); HeldSince the oldest it still holds.
+	// no metrics registry); HeldSince the oldest the tier holds (older
+	// than Started when the tiers were restored from the store).
 	Started   *time.Time `json:"started"`
 	HeldSince *time.Time `json:"held_since"`
 	// Capped is true when the range starts before HeldSince: the points
@@ -187,13 +193,15 @@ func (s *Server) metricSeries(w http.ResponseWriter, r *http.Request) {
 	if since.IsZero() {
 		since = h.now().Add(-time.Hour)
 	}
-	out := SeriesRange{Since: since, StepSeconds: step.Seconds(), SampleSeconds: h.every.Seconds(), HeldSeconds: h.keep.Seconds(),
-		Metrics: []MetricSeries{}, Unknown: []string{}}
+	v := h.view(since, step, true)
+	step = max(step, v.every)
+	out := SeriesRange{Since: since, StepSeconds: step.Seconds(), SampleSeconds: h.every.Seconds(),
+		ResolutionSeconds: v.every.Seconds(), HeldSeconds: v.keep.Seconds(), Metrics: []MetricSeries{}, Unknown: []string{}}
 	if !until.IsZero() {
 		out.Until = &until
 	}
+	samples := v.samples
 	h.mu.Lock()
-	samples := h.samples
 	if !h.started.IsZero() {
 		started := h.started
 		out.Started = &started
@@ -204,7 +212,7 @@ func (s *Server) metricSeries(w http.ResponseWriter, r *http.Request) {
 		out.HeldSince = &held
 		out.Capped = since.Before(held)
 	}
-	kept := stepSamples(samples, since, until, step, h.every)
+	kept := stepSamples(samples, since, until, step, v.every)
 
 	// The series of each name: counters and gauges from the meta, the
 	// histograms from the newest sample that has them.

@@ -268,3 +268,60 @@ func TestSystemChartsInBrowser(t *testing.T) {
 		t.Errorf("console: %s", p)
 	}
 }
+
+// TestSystemHistoryRestoredInBrowser: a process sampled the pipeline's
+// metrics for 20 hours, up to ten minutes ago, saving its coarse samples
+// in the store; a server started now with the same instance id restores
+// them, and the System page's 24 h range charts throughput, batch sizes
+// and latency (its p95 in the 64-128 ms bucket of the 20-80 ms
+// observed) from 20 hours ago (points older than the two hours a
+// server keeps of its 15 s samples), at the 5-minute tier's resolution,
+// which the page says.
+func TestSystemHistoryRestoredInBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now().Add(-20*time.Hour - 10*time.Minute)
+	if err := web.SeedSystemHistory(st, "p1", start, 20*60); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	pipeline.NewMetrics(reg)
+	srv, err := web.New(web.Config{Store: st, Gatherer: reg, SampleInstance: "p1", HistogramEvery: 100 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterQuality(srv, st, nil)
+	web.RegisterDeliveries(srv, st)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	bctx, problems, stop := openBrowser(t, ctx, chromium)
+	defer stop()
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/system?range=24h")); err != nil {
+		t.Fatal(err)
+	}
+	twoHoursAgo := fmt.Sprint(time.Now().Add(-2 * time.Hour).Unix())
+	expr := `(() => { const c = sysCharts.throughput, d = c.data;
+		return d[0].length > 200 && d[0][0] < ` + fmt.Sprint(start.Add(10*time.Minute).Unix()) + ` &&
+			d[0].filter((t, i) => t < ` + twoHoursAgo + ` && d[1][i] > 9 && d[1][i] < 11).length > 200 &&
+			sysCharts.latency.data[0].filter((t, i) => t < ` + twoHoursAgo + ` && sysCharts.latency.data[2][i] > 0.064 && sysCharts.latency.data[2][i] <= 0.128).length > 200 &&
+			sysCharts.batches.data[0].filter((t, i) => t < ` + twoHoursAgo + ` && sysCharts.batches.data[1][i] >= 10 && sysCharts.batches.data[1][i] < 20).length > 200 &&
+			/one every 5 min, kept 48 h/.test(document.getElementById("sys-range").textContent); })()`
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		s, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("sys-range").textContent + " | " +
+			JSON.stringify([sysCharts.throughput.data[0].slice(0, 3), sysCharts.throughput.data[1].slice(0, 3), sysCharts.throughput.data[0].length,
+			sysCharts.latency.data[2].slice(0, 3), sysCharts.batches.data[1].slice(0, 3)])`))
+		t.Fatalf("the 24 h range: %v (page: %s)", err, s)
+	}
+	for _, p := range problems.all() {
+		t.Errorf("console: %s", p)
+	}
+}

@@ -83,8 +83,16 @@ type Config struct {
 	// shopstream_* metrics (and its own stored total and lag) for GET
 	// /api/v1/metrics/histograms and /api/v1/metrics/series (histring.go,
 	// series.go), keeping two hours of samples. Defaults to 15 s; no
-	// sampling without a Gatherer.
+	// sampling without a Gatherer. Older samples fold into coarse tiers
+	// (5 minutes for two days, an hour for 32 days: histtiers.go).
 	HistogramEvery time.Duration
+	// SampleInstance, when set (and the Store implements
+	// store.SystemSamples), is the stable id under which the server saves
+	// its coarse samples in the store as they fold and from which it
+	// restores them when it starts (histpersist.go): the System page's
+	// history outlives a restart. Processes sampling at the same time need
+	// different ids. Empty: the samples live and die with the process.
+	SampleInstance string
 }
 
 // routes is the one place that says what each route requires: its role
@@ -228,6 +236,14 @@ func New(cfg Config) (*Server, error) {
 		cache: newReadCache(cfg.ReadCache)}
 	s.hist = newHistRing(cfg.Gatherer, cfg.HistogramEvery)
 	s.hist.extra = s.dashboardReadings
+	if ss, ok := cfg.Store.(store.SystemSamples); ok && sampled && cfg.SampleInstance != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.hist.restore(ctx, ss, cfg.SampleInstance); err != nil {
+			s.log.Warn("restoring the dashboard's system samples; the System page's history starts afresh", "error", err)
+		}
+		cancel()
+		s.hist.persist = &histPersist{st: ss, instance: cfg.SampleInstance, logf: s.log.Warn}
+	}
 	if sampled {
 		// The first sample now, so a range reaching back to the start
 		// leaves out what was observed before the server (a backfill).

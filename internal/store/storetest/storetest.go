@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},
 		{"StoreSize", testStoreSize},
+		{"SystemSamples", testSystemSamples},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,7 +69,7 @@ async function backfillTps(r) {
   $("tps-sub").textContent = "stored, from the server's samples" + (r.custom ? "" : ", then live each second") + (note ? "; " + note : "");
   if (!tpsChart.data[0].length) {
     $("chart-tps").querySelector(".empty-note").textContent = r.custom
-      ? "No samples in this range: the server samples every 15 s and keeps two hours." + (note ? " " + note[0].toUpperCase() + note.slice(1) + "." : "")
+      ? "No samples in this range: the server samples every 15 s, keeps two hours of those and coarser samples for 32 days." + (note ? " " + note[0].toUpperCase() + note.slice(1) + "." : "")
       : "Waiting for the stream's second reading…";
   }
 }
@@ -213,7 +213,7 @@ page("overview", {
       else if (!h) d.textContent = "no produce-to-commit histogram in /metrics";
       else if (!h.count) d.textContent = "nothing committed in the range";
       if (h && p.now.capped) {
-        d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (the server keeps " + Math.round(p.now.held_seconds / 60) + " min)";
+        d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (the server keeps " + fmtHeld(p.now.held_seconds) + ")";
         d.className = "delta";
       }
     }
@@ -1183,17 +1183,28 @@ const lagChart = new Chart($("chart-lag"), { height: 220, series: [{ label: "lag
 const seriesStored = "dashboard:stored_transactions_total", seriesLag = "dashboard:consumer_lag";
 
 // metricSeries asks the server's samples of its metrics for the range r:
-// names, the quantiles of histograms, a step of about 240 points over
-// what the server keeps (two hours).
+// names, the quantiles of histograms, a step of about 240 points over the
+// range (the server answers a range older than two hours from its
+// coarser samples: resolution_seconds).
 function metricSeries(names, r, quantiles) {
   const p = new URLSearchParams();
   for (const n of names) p.append("name", n);
   for (const q of quantiles || []) p.append("quantile", String(q));
   p.set("since", String(Math.floor(r.from)));
   if (r.custom) p.set("until", String(Math.ceil(r.to)));
-  p.set("step", String(Math.max(1, Math.ceil(Math.min(r.seconds, 7200) / 240))));
+  p.set("step", String(Math.min(86400, Math.max(1, Math.ceil(r.seconds / 240)))));
   return getJSON("api/v1/metrics/series?" + p);
 }
+
+// fmtHeld is how long the server keeps samples: minutes, hours or days.
+function fmtHeld(secs) {
+  if (secs < 7200) return Math.round(secs / 60) + " min";
+  if (secs < 3 * 86400) return Math.round(secs / 3600) + " h";
+  return Math.round(secs / 86400) + " d";
+}
+
+// fmtEvery is the interval of samples: seconds, or minutes.
+const fmtEvery = (secs) => (secs < 120 ? secs + " s" : Math.round(secs / 60) + " min");
 
 // rangeNote says where the samples of an answer start when the range
 // reaches before them: "" when it does not.
@@ -1203,7 +1214,7 @@ function rangeNote(out, r) {
   const held = Date.parse(out.held_since);
   if (r.custom && r.to * 1000 < held) return "the range ends before the server's oldest sample, " + fmtTime(held);
   if (held === Date.parse(out.started)) return "since the server started at " + fmtTime(held);
-  return "since " + fmtTime(held) + ", the oldest sample the server keeps (" + Math.round(out.held_seconds / 3600) + " h)";
+  return "since " + fmtTime(held) + ", the oldest sample the server keeps (" + fmtHeld(out.held_seconds) + ")";
 }
 
 const fmtBytes = (v) => {
@@ -1274,8 +1285,9 @@ async function loadSystemCharts(r) {
   }
   const note = rangeNote(out, r);
   const pipelineAbsent = pipelineSeries.every((n) => out.unknown.includes(n));
-  $("sys-range").textContent = "From the server's samples of its metrics, one every " + out.sample_seconds + " s, kept " +
-    Math.round(out.held_seconds / 3600) + " h" + (note ? "; " + note : "") + "." +
+  $("sys-range").textContent = "From the server's samples of its metrics, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
+    fmtHeld(out.held_seconds) + (out.resolution_seconds > out.sample_seconds ? " (older than two hours: coarser than its " + out.sample_seconds + " s samples)" : "") +
+    (note ? "; " + note : "") + "." +
     (pipelineAbsent ? " The pipeline runs in other processes (shopstream serve): only the store's size and the lag are charted here." : "");
   const lag = out.metrics.find((m) => m.name === seriesLag);
   sys.back = {};

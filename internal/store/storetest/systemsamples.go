@@ -1,0 +1,71 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// testSystemSamples: the dashboard's coarse samples are stored per
+// instance and tier, read back oldest first from a time on, of one
+// instance or all, a second save of the same sample replaces it, and a
+// save deletes its tier's rows older than keep (any instance's), not the
+// other tier's.
+func testSystemSamples(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ss, ok := s.(store.SystemSamples)
+	if !ok {
+		t.Fatalf("%T does not implement store.SystemSamples", s)
+	}
+	at := func(m int) time.Time { return base.Add(time.Duration(m) * 5 * time.Minute) }
+	save := func(inst string, step, m int, data string, keep time.Duration) {
+		t.Helper()
+		if err := ss.SaveSystemSample(ctx, store.SystemSample{Instance: inst, Step: step, At: at(m), Data: []byte(data)}, keep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(inst string, step, from int) []store.SystemSample {
+		t.Helper()
+		out, err := ss.SystemSamples(ctx, inst, step, at(from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	same := func(got []store.SystemSample, want ...store.SystemSample) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%d samples %+v, want %d %+v", len(got), got, len(want), want)
+		}
+		for i := range got {
+			if got[i].Instance != want[i].Instance || got[i].Step != want[i].Step || !got[i].At.Equal(want[i].At) ||
+				got[i].At.Location() != time.UTC || !bytes.Equal(got[i].Data, want[i].Data) {
+				t.Fatalf("sample %d = %+v, want %+v (in UTC)", i, got[i], want[i])
+			}
+		}
+	}
+	smp := func(inst string, step, m int, data string) store.SystemSample {
+		return store.SystemSample{Instance: inst, Step: step, At: at(m), Data: []byte(data)}
+	}
+	day := 24 * time.Hour
+	save("p1", 300, 0, "\x00a", day)
+	save("p2", 300, 0, "b", day)
+	save("p1", 300, 1, "c", day)
+	save("p1", 3600, 0, "hour", 30*day)
+	save("p1", 300, 1, "c2", day) // the same again: replaced
+	same(read("p1", 300, 0), smp("p1", 300, 0, "\x00a"), smp("p1", 300, 1, "c2"))
+	same(read("", 300, 0), smp("p1", 300, 0, "\x00a"), smp("p2", 300, 0, "b"), smp("p1", 300, 1, "c2"))
+	same(read("", 300, 1), smp("p1", 300, 1, "c2"))
+	same(read("p1", 3600, 0), smp("p1", 3600, 0, "hour"))
+	same(read("p3", 300, 0))
+
+	// 25 hours on (300 five-minute steps): the rows of the 5-minute tier
+	// more than a day before are gone, of both instances; the hour's
+	// tier keeps its own.
+	save("p2", 300, 300, "late", day)
+	same(read("", 300, 0), smp("p2", 300, 300, "late"))
+	same(read("p1", 3600, 0), smp("p1", 3600, 0, "hour"))
+}

@@ -1,0 +1,32 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// SystemSamples is implemented by stores that keep the dashboard's coarse
+// samples of the processes' own metrics (internal/web, docs/dashboard.md),
+// so that the System page's history outlives a restart: one row per
+// sample per instance, its figures encoded by the writer.
+type SystemSamples interface {
+	// SaveSystemSample stores s (replacing a row of the same instance,
+	// step and time) and deletes every instance's samples of its step
+	// older than keep before s.At: the table stays bounded.
+	SaveSystemSample(ctx context.Context, s SystemSample, keep time.Duration) error
+	// SystemSamples returns the samples of step (seconds) at or after
+	// since, of instance ("": of every instance), oldest first (then by
+	// instance).
+	SystemSamples(ctx context.Context, instance string, step int, since time.Time) ([]SystemSample, error)
+}
+
+// SystemSample is one stored sample of a process's metrics.
+type SystemSample struct {
+	// Instance names the process that took it (its stable id).
+	Instance string
+	// Step is the resolution of the sample's tier, in seconds.
+	Step int
+	At   time.Time
+	// Data are the sample's figures, compact and opaque to the store.
+	Data []byte
+}

@@ -1,0 +1,381 @@
+package web
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// The coarse tiers (histtiers.go) are saved in the store as they fold, one
+// row per coarse sample per instance (store.SystemSamples), and restored
+// when a server starts, so the System page's history outlives a restart.
+// A row is the sample's series, self-contained (names and labels, so any
+// process can read it): deflated, of
+//
+//	version (1), then uvarint counts and per series:
+//	values:     name, labels, kind (0 gauge, 1 counter), float64
+//	histograms: name, labels, bounds (float64s), bucket counts (uvarint,
+//	            not cumulative: small), sum (float64)
+//
+// strings as a uvarint length and bytes, labels as a uvarint count and
+// sorted name, value pairs.
+
+// maxUnsaved bounds the samples waiting to be saved while the store fails.
+const maxUnsaved = 64
+
+// histPersist is where a ring saves its coarse samples.
+type histPersist struct {
+	st       store.SystemSamples
+	instance string
+	logf     func(msg string, args ...any)
+}
+
+// unsaved is a coarse sample not yet saved, of tier tier.
+type unsaved struct {
+	tier int
+	s    histSample
+}
+
+// save writes the coarse samples folded since the last save; those that
+// fail wait for the next (the newest maxUnsaved).
+func (h *histRing) save() {
+	h.mu.Lock()
+	p, todo := h.persist, h.unsaved
+	h.unsaved = nil
+	h.mu.Unlock()
+	if p == nil || len(todo) == 0 {
+		return
+	}
+	meta := h.metaNow()
+	for i, u := range todo {
+		t := h.tiers[u.tier]
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := p.st.SaveSystemSample(ctx, store.SystemSample{Instance: p.instance, Step: int(t.every / time.Second), At: u.s.at,
+			Data: encodeSample(u.s, meta)}, t.keep)
+		cancel()
+		if err != nil {
+			if p.logf != nil {
+				p.logf("saving the dashboard's system samples", "error", err, "unsaved", len(todo)-i)
+			}
+			h.mu.Lock()
+			h.unsaved = append(todo[i:len(todo):len(todo)], h.unsaved...)
+			if len(h.unsaved) > maxUnsaved {
+				h.unsaved = h.unsaved[len(h.unsaved)-maxUnsaved:]
+			}
+			h.mu.Unlock()
+			return
+		}
+	}
+}
+
+// restore loads the coarse tiers of instance from st, as far back as each
+// keeps from now. A row that does not decode is skipped.
+func (h *histRing) restore(ctx context.Context, st store.SystemSamples, instance string) error {
+	now := h.now()
+	tiers := make([][]histSample, len(h.tiers))
+	for ti, t := range h.tiers {
+		rows, err := st.SystemSamples(ctx, instance, int(t.every/time.Second), now.Add(-t.keep))
+		if err != nil {
+			return err
+		}
+		var last histSample
+		known := decodeCache{vals: map[string]int{}, hists: map[string]*histSeries{}}
+		for _, r := range rows {
+			s, err := h.decodeSample(r.At, r.Data, known)
+			if err != nil {
+				continue
+			}
+			// Labels and bounds that do not change are shared, as the
+			// ring's ticks share them.
+			for k, hs := range s.series {
+				if p := last.series[k]; p != nil && slices.Equal(p.bounds, hs.bounds) {
+					hs.labels, hs.bounds, hs.key = p.labels, p.bounds, p.key
+				}
+			}
+			tiers[ti] = append(tiers[ti], s)
+			last = s
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ti, ss := range tiers {
+		h.tiers[ti].samples = ss
+	}
+	return nil
+}
+
+type sampleWriter struct{ bytes.Buffer }
+
+func (w *sampleWriter) uvarint(v uint64) { w.Write(binary.AppendUvarint(nil, v)) }
+func (w *sampleWriter) float(v float64) {
+	w.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(v)))
+}
+func (w *sampleWriter) str(s string) {
+	w.uvarint(uint64(len(s)))
+	w.WriteString(s)
+}
+func (w *sampleWriter) labels(ls map[string]string) {
+	ks := make([]string, 0, len(ls))
+	for k := range ls {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	w.uvarint(uint64(len(ks)))
+	for _, k := range ks {
+		w.str(k)
+		w.str(ls[k])
+	}
+}
+
+// encodeSample is s as a row's data; meta names its values.
+func encodeSample(s histSample, meta []*seriesMeta) []byte {
+	var w sampleWriter
+	w.WriteByte(1)
+	n := 0
+	for i, v := range s.vals {
+		if i < len(meta) && !math.IsNaN(v) {
+			n++
+		}
+	}
+	w.uvarint(uint64(n))
+	for i, v := range s.vals {
+		if i >= len(meta) || math.IsNaN(v) {
+			continue
+		}
+		m := meta[i]
+		w.str(m.name)
+		w.labels(m.labels)
+		if m.counter {
+			w.WriteByte(1)
+		} else {
+			w.WriteByte(0)
+		}
+		w.float(v)
+	}
+	keys := make([]string, 0, len(s.series))
+	for k := range s.series {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		hs := s.series[k]
+		w.str(hs.name)
+		w.labels(hs.labels)
+		w.uvarint(uint64(len(hs.bounds)))
+		for _, b := range hs.bounds {
+			w.float(b)
+		}
+		prev := uint64(0)
+		for _, c := range hs.cum {
+			w.uvarint(c - min(prev, c))
+			prev = c
+		}
+		w.float(hs.sum)
+	}
+	var out bytes.Buffer
+	fw, _ := flate.NewWriter(&out, flate.DefaultCompression)
+	fw.Write(w.Bytes())
+	fw.Close()
+	return out.Bytes()
+}
+
+var errSample = errors.New("malformed system sample")
+
+type sampleReader struct{ *bytes.Reader }
+
+func (r sampleReader) uvarint() (uint64, error) { return binary.ReadUvarint(r) }
+func (r sampleReader) float() (float64, error) {
+	var b [8]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, err
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(b[:])), nil
+}
+func (r sampleReader) count() (int, error) {
+	n, err := r.uvarint()
+	if err == nil && n > uint64(r.Len()) {
+		err = errSample
+	}
+	return int(n), err
+}
+func (r sampleReader) str() (string, error) {
+	n, err := r.count()
+	if err != nil {
+		return "", err
+	}
+	b := make([]byte, n)
+	_, err = io.ReadFull(r, b)
+	return string(b), err
+}
+
+// skipSeries passes over a series' name and labels.
+func (r sampleReader) skipSeries() error {
+	skip := func() error {
+		n, err := r.count()
+		if err == nil {
+			_, err = r.Seek(int64(n), io.SeekCurrent)
+		}
+		return err
+	}
+	if err := skip(); err != nil {
+		return err
+	}
+	n, err := r.count()
+	for ; err == nil && n > 0; n-- {
+		if err = skip(); err == nil {
+			err = skip()
+		}
+	}
+	return err
+}
+
+func (r sampleReader) labels() (map[string]string, error) {
+	n, err := r.count()
+	if err != nil {
+		return nil, err
+	}
+	ls := make(map[string]string, n)
+	for range n {
+		k, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		if ls[k], err = r.str(); err != nil {
+			return nil, err
+		}
+	}
+	return ls, nil
+}
+
+// decodeCache remembers, by their encoded name and labels, the series a
+// restore has decoded: each row names them all again.
+type decodeCache struct {
+	vals  map[string]int         // meta index
+	hists map[string]*histSeries // key, name, labels
+}
+
+// decodeSample reads a row's data as a sample at at, its values indexed
+// by the ring's meta (a series new to the ring is added). known, when its
+// maps are set, spares working out the same series' keys again.
+func (h *histRing) decodeSample(at time.Time, data []byte, known decodeCache) (histSample, error) {
+	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data)), 64<<20))
+	if err != nil {
+		return histSample{}, err
+	}
+	r := sampleReader{bytes.NewReader(raw)}
+	if v, err := r.ReadByte(); err != nil || v != 1 {
+		return histSample{}, fmt.Errorf("%w: version %d", errSample, v)
+	}
+	s := histSample{at: at, series: map[string]*histSeries{}}
+	n, err := r.count()
+	if err != nil {
+		return s, err
+	}
+	pos := func() int { return len(raw) - r.Len() }
+	for range n {
+		// A series known by its bytes is not read again.
+		from := pos()
+		if err := r.skipSeries(); err != nil {
+			return s, err
+		}
+		if _, err := r.ReadByte(); err != nil {
+			return s, err
+		}
+		id := raw[from:pos()]
+		i, ok := known.vals[string(id)]
+		if !ok {
+			r.Seek(int64(from), io.SeekStart)
+			name, err := r.str()
+			if err != nil {
+				return s, err
+			}
+			ls, err := r.labels()
+			if err != nil {
+				return s, err
+			}
+			kind, err := r.ReadByte()
+			if err != nil {
+				return s, err
+			}
+			i = h.metaOf(name, ls, kind == 1)
+			if known.vals != nil {
+				known.vals[string(id)] = i
+			}
+		}
+		v, err := r.float()
+		if err != nil {
+			return s, err
+		}
+		for len(s.vals) <= i {
+			s.vals = append(s.vals, math.NaN())
+		}
+		s.vals[i] = v
+	}
+	if n, err = r.count(); err != nil {
+		return s, err
+	}
+	for range n {
+		hs := &histSeries{}
+		from := pos()
+		if err := r.skipSeries(); err != nil {
+			return s, err
+		}
+		k := known.hists[string(raw[from:pos()])]
+		if k != nil {
+			hs.name, hs.labels = k.name, k.labels
+		} else {
+			r.Seek(int64(from), io.SeekStart)
+			if hs.name, err = r.str(); err != nil {
+				return s, err
+			}
+			if hs.labels, err = r.labels(); err != nil {
+				return s, err
+			}
+		}
+		id := string(raw[from:pos()])
+		nb, err := r.count()
+		if err != nil {
+			return s, err
+		}
+		hs.bounds = make([]float64, nb)
+		for i := range hs.bounds {
+			if hs.bounds[i], err = r.float(); err != nil {
+				return s, err
+			}
+		}
+		hs.cum = make([]uint64, nb+1)
+		prev := uint64(0)
+		for i := range hs.cum {
+			d, err := r.uvarint()
+			if err != nil {
+				return s, err
+			}
+			prev += d
+			hs.cum[i] = prev
+		}
+		if hs.sum, err = r.float(); err != nil {
+			return s, err
+		}
+		if k != nil {
+			hs.key = k.key
+		} else {
+			hs.key = seriesKey(hs.name, hs.labels)
+			if known.hists != nil {
+				known.hists[id] = hs
+			}
+		}
+		s.series[hs.key] = hs
+	}
+	return s, nil
+}

@@ -1,0 +1,115 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// TestSampleRowRoundTrip: a coarse sample read back from its row has the
+// same counters, gauges (their kinds too) and histograms (labels, bounds,
+// counts, sum) in a ring that never saw them, and a damaged row is
+// refused, not half read.
+func TestSampleRowRoundTrip(t *testing.T) {
+	sim := newTierSim(time.Date(2026, 12, 1, 6, 0, 7, 0, time.UTC), time.Minute)
+	sim.run(3, time.Minute)
+	s := sim.h.samples[len(sim.h.samples)-1]
+	row := encodeSample(s, sim.h.metaNow())
+
+	other := newHistRing(sim.reg, time.Minute)
+	other.metaOf("shopstream_something_else_total", map[string]string{}, true) // indexes differ
+	back, err := other.decodeSample(s.at, row, decodeCache{vals: map[string]int{}, hists: map[string]*histSeries{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, m := range sim.h.metaNow() {
+		j := other.index[m.key]
+		if om := other.meta[j]; om.counter != m.counter || !maps.Equal(om.labels, m.labels) || back.value(j) != s.value(i) {
+			t.Errorf("%s: read back %v (counter %v), want %v (counter %v)", m.key, back.value(j), om.counter, s.value(i), m.counter)
+		}
+		n++
+	}
+	if n < 2 || len(back.series) != len(s.series) || len(s.series) == 0 {
+		t.Fatalf("%d values, %d histograms of %d", n, len(back.series), len(s.series))
+	}
+	for k, hs := range s.series {
+		b := back.series[k]
+		if b == nil || b.name != hs.name || !maps.Equal(b.labels, hs.labels) || !slices.Equal(b.bounds, hs.bounds) ||
+			!slices.Equal(b.cum, hs.cum) || b.sum != hs.sum || math.IsNaN(b.sum) {
+			t.Errorf("%s: read back %+v, want %+v", k, b, hs)
+		}
+	}
+	for _, bad := range [][]byte{nil, row[:len(row)/2], append([]byte{0xff}, row...)} {
+		if _, err := other.decodeSample(s.at, bad, decodeCache{}); err == nil {
+			t.Errorf("a damaged row (%d bytes) was read", len(bad))
+		}
+	}
+}
+
+// failingSamples is a store of system samples that fails while down.
+type failingSamples struct {
+	mu   sync.Mutex
+	down bool
+	rows []store.SystemSample
+}
+
+var errDown = errors.New("store down")
+
+func (f *failingSamples) SaveSystemSample(_ context.Context, s store.SystemSample, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errDown
+	}
+	f.rows = append(f.rows, s)
+	return nil
+}
+
+func (f *failingSamples) SystemSamples(context.Context, string, int, time.Time) ([]store.SystemSample, error) {
+	return nil, errDown
+}
+
+// TestSavesWaitForTheStore: the coarse samples folded while the store
+// fails are saved, in order, once it is back; no more than maxUnsaved
+// wait (the newest). A restore from a failing store fails.
+func TestSavesWaitForTheStore(t *testing.T) {
+	st := &failingSamples{down: true}
+	sim := newTierSim(time.Date(2026, 12, 1, 6, 0, 7, 0, time.UTC), time.Minute)
+	var logged int
+	sim.h.persist = &histPersist{st: st, instance: "p1", logf: func(string, ...any) { logged++ }}
+	sim.run(60, time.Minute) // 13 five-minute samples (06:01 the first) and two hours'
+	if len(st.rows) != 0 || logged == 0 {
+		t.Fatalf("%d rows saved and %d failures logged while the store was down", len(st.rows), logged)
+	}
+	st.down = false
+	sim.run(5, time.Minute) // one more five-minute sample
+	if len(st.rows) != 16 {
+		t.Fatalf("%d rows saved once the store was back, want 16", len(st.rows))
+	}
+	for i := 1; i < len(st.rows); i++ {
+		a, b := st.rows[i-1], st.rows[i]
+		if b.Step == a.Step && !b.At.After(a.At) {
+			t.Errorf("row %d (%d s at %v) saved after %v", i, b.Step, b.At, a.At)
+		}
+	}
+	st.down = true
+	sim.run(5*(maxUnsaved+10), time.Minute)
+	st.down = false
+	sim.run(1, time.Minute)
+	if n := len(st.rows) - 16; n != maxUnsaved {
+		t.Errorf("%d rows saved after a long outage, want the newest %d", n, maxUnsaved)
+	}
+	// A restore from a store that fails says so and restores nothing.
+	r := newHistRing(sim.reg, time.Minute)
+	if err := r.restore(context.Background(), st, "p1"); !errors.Is(err, errDown) || len(r.tiers[0].samples) != 0 {
+		t.Errorf("restoring from a failing store: %v, %d samples", err, len(r.tiers[0].samples))
+	}
+}

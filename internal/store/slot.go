@@ -11,16 +11,20 @@ package store
 // keyed by the slot of the writer that added it, and readers sum over the
 // slots: writers that never hold the same slot never lock the same row.
 //
-// A batch of the transactions stream writes the slot of the smallest
-// partition it carries (BatchSlot). A Kafka partition is owned by one
-// writer at a time (the consumer group assigns it to one member, and a
-// member's writers divide their partitions among themselves), so two
-// batches in flight together carry disjoint partitions and their smallest
-// differ; and the slots of a minute are at most the topic's partitions,
-// however many processes and writers share them, so the rows a minute
-// keeps stay bounded (an instance id or a random slot per writer would
-// grow them with every restart). A partition moving to another writer
-// (a rebalance) is serialised by its offset row already.
+// A batch of the transactions stream writes the slot of its writer: one
+// more than the smallest partition the writer owns (Batch.Slot, which
+// the processor sets), or than the smallest the batch carries when that
+// is unset (BatchSlot). A Kafka partition is owned by one writer at a
+// time (the consumer group assigns it to one member, and a member's
+// writers divide their partitions among themselves), so two writers'
+// smallest partitions differ, and so do their slots. The slots of a
+// minute are at most the topic's partitions however many processes and
+// writers share them, so the rows a minute keeps stay bounded (an
+// instance id or a random slot per writer would add slots with every
+// restart); in practice they are the writers in the group, since a
+// writer keeps its slot whichever of its partitions a batch holds. During
+// a rebalance a partition's old and new writer may briefly share a slot:
+// they wait for each other then, as before, and the counts still add up.
 //
 // The labels consumer writes the negative slots of its own partitions
 // (LabelSlot), so it never waits on a batch of the stream nor the labels
@@ -42,6 +46,15 @@ func BatchSlot(parts []Part) int32 {
 		m = min(m, parts[i].Partition)
 	}
 	return m + 1
+}
+
+// WriterSlot is the slot b's rows are added in: b.Slot, or
+// BatchSlot(b.Parts) when that is unset.
+func (b *Batch) WriterSlot() int32 {
+	if b.Slot != 0 {
+		return b.Slot
+	}
+	return BatchSlot(b.Parts)
 }
 
 // LabelSlot is the slot a batch of the labels topic writes: the negative

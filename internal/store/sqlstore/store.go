@@ -266,7 +266,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJ
 	// The rows every batch adds to (its minutes' quality counts, fraud
 	// rollups and windows) are keyed by the writer's slot as well, so
 	// concurrent writers of the stream do not lock each other's rows.
-	slot := store.BatchSlot(b.Parts)
+	slot := b.WriterSlot()
 	if err := s.upsertQuality(ctx, tx, slot, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}

@@ -35,7 +35,8 @@ package store
 // SlotOther is the slot of the writers outside the partitioned streams.
 const SlotOther int32 = 0
 
-// BatchSlot is the slot a batch of the transactions stream writes: one
+// BatchSlot is the slot a batch of the transactions stream writes when
+// its Slot is unset (Batch.WriterSlot), and a labels batch negated: one
 // more than the smallest partition among parts (SlotOther when none).
 func BatchSlot(parts []Part) int32 {
 	if len(parts) == 0 {

@@ -63,7 +63,7 @@ type Dialect interface {
 	Upsert(ctx context.Context, tx DB, table string, cols []string, onConflict string, rows [][]any) error
 	// UpsertWindows and UpsertCustomers add the batch's deltas to the
 	// shared rows: the hot path of every batch. UpsertWindows adds to the
-	// rows of the writer's slot (store.BatchSlot).
+	// rows of the writer's slot (store.Batch.WriterSlot).
 	UpsertWindows(ctx context.Context, tx DB, slot int32, ws []store.WindowRow) error
 	UpsertCustomers(ctx context.Context, tx DB, cs []store.CustomerDelta) error
 	// LockErasures takes the erasures' lock for the rest of tx: shared

@@ -11,7 +11,7 @@ import (
 )
 
 // upsertQuality adds a batch's quality counts to the rows of its writer's
-// slot (store.BatchSlot) in quality_minutes. The statement is plain SQL
+// slot (store.Batch.WriterSlot) in quality_minutes. The statement is plain SQL
 // both databases take (ON CONFLICT … excluded), a few dozen rows per
 // batch, so it needs no dialect's bulk path.
 func (s *Store) upsertQuality(ctx context.Context, tx DB, slot int32, rows []store.QualityMinute) error {

@@ -21,7 +21,7 @@ type RollupUpserter interface {
 }
 
 // upsertRollups adds rollup deltas to the rows of the writer's slot
-// (store.BatchSlot) in fraud_rollups, each key once (store.RollupFold), in
+// (store.Batch.WriterSlot) in fraud_rollups, each key once (store.RollupFold), in
 // key order: the dialect's bulk path, or one multi-row statement per 200
 // rows.
 func (s *Store) upsertRollups(ctx context.Context, tx DB, slot int32, rows []store.FraudRollup) error {

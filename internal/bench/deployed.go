@@ -479,48 +479,16 @@ func peakRSSOf(c *child) int64 {
 
 // simulatedStart is where the deployed phase's generator starts its
 // simulated clock so that its n records end within the day before now, as
-// a shop's recent history does. From generate.DefaultStart (2026-01-01)
-// they were months old, and process's retention (--retain-rollups 30d)
-// deleted the rollup rows each batch had just written: a cost no
-// deployment with current event times pays. How long n records take
-// depends on the calendar (seasonality, the customers' lifecycle), so the
-// start is found by bisection on where the records end (at most 18
-// rounds of generating them, about 3 s each for a million records).
+// a shop's recent history does (generate.StartEndingBy): from
+// generate.DefaultStart (2026-01-01) they were months old, and process's
+// retention (--retain-rollups 30d) deleted the rollup rows each batch had
+// just written, a cost no deployment with current event times pays.
 func simulatedStart(seed int64, customers, n int, now time.Time) time.Time {
-	target := now.Add(-time.Minute)
-	end := func(start time.Time) time.Time { return start.Add(simulatedSpan(seed, customers, n, start)) }
-	hi := target // ends after target: n records take some time
-	span := end(hi).Sub(hi)
-	lo := target.Add(-3 * span)
-	for k := 0; k < 3 && end(lo).After(target); k++ {
-		lo = lo.Add(-3 * span)
-	}
-	for range 14 {
-		mid := lo.Add(hi.Sub(lo) / 2).Truncate(time.Second)
-		e := end(mid)
-		if e.After(target) {
-			hi = mid
-			continue
-		}
-		lo = mid
-		if target.Sub(e) < 24*time.Hour {
-			break
-		}
-	}
-	return lo
+	return generate.StartEndingBy(generate.Config{Seed: seed, Customers: customers}, n, now)
 }
 
 // simulatedSpan is the event time from the first to the nth record of a
 // generator with the generate command's defaults from start.
 func simulatedSpan(seed int64, customers, n int, start time.Time) time.Duration {
-	g, err := generate.New(generate.Config{Seed: seed, Customers: customers, Start: start})
-	if err != nil || n < 2 {
-		return 0
-	}
-	first := g.Next().EventTime
-	last := first
-	for range n - 1 {
-		last = g.Next().EventTime
-	}
-	return last.Sub(first)
+	return generate.Span(generate.Config{Seed: seed, Customers: customers}, n, start)
 }

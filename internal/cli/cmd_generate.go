@@ -46,8 +46,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	gf.register(fs)
 	var fraudMix fraudMixFlag
 	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
-	var start rfc3339
-	fs.Var(&start, "start", "event time of the first simulated record, RFC 3339 (default 2026-01-01T00:00:00Z, or now − --history)")
+	var start startFlag
+	fs.Var(&start, "start", "event time of the first simulated record, RFC 3339 (default 2026-01-01T00:00:00Z, or now − --history); auto (with --count and --rate 0): so that the --count records end within the day before now, found by generating them first")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -71,6 +71,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return bad("bad-rate", *badRate, "must be between 0 and 1")
 	case *labels != "" && *labels == *out:
 		return bad("labels", *labels, "must differ from --out")
+	case start.auto && (*count < 2 || *rate != 0 || history != 0):
+		return bad("start", "auto", "needs --count of at least 2 and --rate 0, without --history")
 	}
 	cfg := generate.Config{
 		Seed:      *seed,
@@ -93,6 +95,10 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var err error
 	if cfg.Geography, err = gf.geography(); err != nil {
 		return err
+	}
+	if start.auto {
+		cfg.Start = generate.StartEndingBy(cfg, int(*count), time.Now())
+		fmt.Fprintf(stderr, "generate: --start auto: %s\n", cfg.Start.Format(time.RFC3339))
 	}
 	gen, err := generate.New(cfg)
 	if err != nil {
@@ -276,6 +282,31 @@ func parseDayDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("must not be negative")
 	}
 	return days + v, nil
+}
+
+// startFlag is --start: an rfc3339 time, or auto.
+type startFlag struct {
+	rfc3339
+	auto bool
+}
+
+func (f *startFlag) String() string {
+	if f.auto {
+		return "auto"
+	}
+	return f.rfc3339.String()
+}
+
+func (f *startFlag) Set(s string) error {
+	if s == "auto" {
+		f.auto, f.t = true, time.Time{}
+		return nil
+	}
+	f.auto = false
+	if err := f.rfc3339.Set(s); err != nil {
+		return fmt.Errorf("want auto or an RFC 3339 time like 2026-01-01T00:00:00Z")
+	}
+	return nil
 }
 
 // rfc3339 is a time flag.

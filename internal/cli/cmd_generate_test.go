@@ -76,6 +76,34 @@ func TestGenerateStartAndHistoryFlags(t *testing.T) {
 	}
 }
 
+// TestGenerateStartAuto: --start auto starts the simulated clock so that
+// the --count records end before now, within the last three days (the
+// calendar makes the end jump with the start; see generate.StartEndingBy).
+func TestGenerateStartAuto(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	before := time.Now()
+	if err := runGenerate(context.Background(), []string{"--out", "-", "--rate", "0", "--count", "3000", "--customers", "1000", "--start", "auto"},
+		&stdout, &stderr); err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr.String())
+	}
+	after := time.Now()
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	var first, last event.Transaction
+	if err := event.Decode([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := event.Decode([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 3000 || !first.EventTime.Before(last.EventTime) || last.EventTime.After(after.Add(-time.Minute)) ||
+		last.EventTime.Before(before.Add(-3*24*time.Hour)) {
+		t.Fatalf("%d records from %v to %v, want 3000 ending within the three days before %v", len(lines), first.EventTime, last.EventTime, before)
+	}
+	if !strings.Contains(stderr.String(), "--start auto: "+first.EventTime.UTC().Truncate(time.Second).Format(time.RFC3339)) {
+		t.Errorf("the chosen start is not on stderr: %q", stderr.String())
+	}
+}
+
 func TestGenerateToStdout(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if err := runGenerate(context.Background(), []string{"--out", "-", "--rate", "0", "--count", "3", "--customers", "50"}, &stdout, &stderr); err != nil {
@@ -98,6 +126,9 @@ func TestGenerateFlagErrors(t *testing.T) {
 		{[]string{"--out", "x", "--history", "a year"}, "-history"},
 		{[]string{"--out", "x", "--duration", "-5s"}, "-duration"},
 		{[]string{"--out", "x", "--start", "yesterday"}, "-start"},
+		{[]string{"--out", "x", "--start", "auto", "--count", "100"}, "-start"}, // not at --rate 0
+		{[]string{"--out", "x", "--start", "auto", "--rate", "0"}, "-start"},    // no --count
+		{[]string{"--out", "x", "--start", "auto", "--rate", "0", "--count", "9", "--history", "1d"}, "-start"},
 		{[]string{"--out", "x", "--customers", "0"}, "-customers"},
 		{[]string{"--out", "x", "--products", "10"}, "-products"},
 		{[]string{"--out", "x", "--fraud-rate", "0.9"}, "-fraud-rate"},

@@ -565,8 +565,8 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 			b.Generation = p.epoch.Load()
 			b.Owner = p.owner
 		}
-		p.mu.Unlock()
 		subs := p.split(b)
+		p.mu.Unlock()
 		bt := p.traceBatch(b, subs, polled, fetched, processed)
 		for i, sub := range subs {
 			if sub == nil {
@@ -586,20 +586,32 @@ func (p *Processor) poll(ctx, wctx context.Context) error {
 }
 
 // split divides b among the writers by partition; nil where a writer gets
-// nothing.
+// nothing. Each writer's batch carries the writer's slot in the shared
+// rollups (store.Batch.Slot): one more than the smallest partition the
+// writer owns, the same for every batch whichever of its partitions the
+// batch holds, so a writer adds to one slot's rows (and every writer in
+// the group to its own). The caller holds p.mu.
 func (p *Processor) split(b *store.Batch) []*store.Batch {
 	out := make([]*store.Batch, len(p.writers))
 	if b == nil {
 		return out
 	}
+	slots := make([]int32, len(out))
+	for part := range p.parts {
+		i := int(part) % len(out)
+		if slots[i] == 0 || part+1 < slots[i] {
+			slots[i] = part + 1
+		}
+	}
 	if len(out) == 1 {
 		out[0] = b
+		b.Slot = slots[0]
 		return out
 	}
 	for _, part := range b.Parts {
 		i := int(part.Partition) % len(out)
 		if out[i] == nil {
-			out[i] = &store.Batch{Group: b.Group, Topic: b.Topic, Owner: b.Owner, Generation: b.Generation}
+			out[i] = &store.Batch{Group: b.Group, Topic: b.Topic, Owner: b.Owner, Generation: b.Generation, Slot: slots[i]}
 		}
 		out[i].Parts = append(out[i].Parts, part)
 	}

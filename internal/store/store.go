@@ -81,7 +81,12 @@ type Batch struct {
 	// such as the importer: it is fenced by offsets alone.
 	Owner      string
 	Generation int32
-	Parts      []Part
+	// Slot is the writer's slot in the shared rollups (see BatchSlot):
+	// one more than the smallest partition its writer owns, so that the
+	// writer's batches keep one slot whichever of its partitions they
+	// carry; 0 takes BatchSlot(Parts).
+	Slot  int32
+	Parts []Part
 	// ErasedUpTo is the ID of the last erasure the batch's records were
 	// pseudonymised against (store.Pseudonymise) before it was built; 0
 	// when none. WriteBatch applies the erasures recorded after it, under

@@ -5,7 +5,8 @@
 # generate` at full speed), against a PostgreSQL cluster that loads
 # pg_stat_statements (shared_preload_libraries) and tracks I/O timing.
 #
-#   [PGSTAT_PRE=SQL] [PGSTAT_CREATE=OPTIONS] test/perf/pgstat.sh BIN PGDATA SOCKETDIR PORT RECORDS CUSTOMERS [process flags...]
+#   [PGSTAT_PRE=SQL] [PGSTAT_CREATE=OPTIONS] [PGSTAT_START=TIME] [PGSTAT_LOCKS=0]
+#     test/perf/pgstat.sh BIN PGDATA SOCKETDIR PORT RECORDS CUSTOMERS [process flags...]
 #
 # PGDATA is the cluster's data directory (its postmaster.pid names the
 # server whose CPU is counted: the postmaster and its children, the
@@ -19,6 +20,20 @@
 # throughput is still taken at the last transaction's commit). Then,
 # per table of the batch path, the rows inserted and updated (HOT among
 # them) and the heap's and indexes' sizes. Binds only to 127.0.0.1.
+#
+# The generator's simulated history ends within the day before the run
+# (`generate --start auto`, found before the counters start), as the
+# bench's deployed phase has it: from the generator's default start
+# (2026-01-01) the records were months old, and the processor's
+# retention (--retain-rollups 30d) deleted the rollup rows its batches
+# had just written. PGSTAT_START=TIME starts it at TIME instead (e.g.
+# 2026-01-01T00:00:00Z, the runs before).
+#
+# Unless PGSTAT_LOCKS=0, pg_stat_activity is sampled every 0.1 s (plus a
+# psql's start) from the generator's start to the last commit, and the
+# backends waiting on a lock are counted by wait event and statement (the
+# lines "lock waits sampled"), with the deadlocks the database counted
+# (pg_stat_database.deadlocks) over the run.
 set -eu
 bin=$1 pgdata=$2 sock=$3 port=$4 records=$5 customers=$6
 shift 6
@@ -33,6 +48,8 @@ http=127.0.0.1:$((30000 + $$ % 10000))
 # bytewise instead of by the cluster's collation.
 psqlc -d postgres -c "CREATE DATABASE $db ${PGSTAT_CREATE:-}"
 cleanup() {
+	[ -n "${sp:-}" ] && kill "$sp" 2>/dev/null && wait "$sp" 2>/dev/null
+	rm -f "/tmp/pgstat_locks_$$"
 	[ -n "${pp:-}" ] && kill "$pp" 2>/dev/null && wait "$pp" 2>/dev/null
 	[ -n "${bp:-}" ] && kill "$bp" 2>/dev/null && wait "$bp" 2>/dev/null
 	psqlc -d postgres -c "DROP DATABASE IF EXISTS $db" || true
@@ -66,21 +83,44 @@ pg_cpu() {
 stored() { psqlc -d "$db" -c "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE topic = 'transactions'"; }
 pending() { psqlc -d "$db" -c "SELECT count(*) FROM label_events WHERE state = 0"; }
 
+# The generator's start (above), found before anything is counted.
+start=${PGSTAT_START:-$("$bin" generate --out /dev/null --rate 0 --count "$records" --customers "$customers" --seed 1 --start auto 2>&1 |
+	sed -n 's/^generate: --start auto: //p')}
+[ -n "$start" ] || { echo "no generator start" >&2; exit 1; }
+
 # A checkpoint first, so that no timed one (and its full-page images)
 # falls inside a run of a few minutes by chance.
 psqlc -d "$db" -c "CHECKPOINT"
 psqlc -d "$db" -c "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal')" >/dev/null
 lsn0=$(psqlc -d "$db" -c "SELECT pg_current_wal_lsn()")
+dl0=$(psqlc -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+if [ "${PGSTAT_LOCKS:-1}" != 0 ]; then
+	# One line per backend waiting on a lock, every 0.1 s, until the
+	# stored offsets reach RECORDS (or the script ends).
+	(while :; do
+		psqlc -d "$db" -c "SELECT '-' UNION ALL SELECT wait_event || ' ' || left(regexp_replace(query, '\s+', ' ', 'g'), 60)
+			FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'" 2>/dev/null
+		sleep 0.1
+	done) >"/tmp/pgstat_locks_$$" &
+	sp=$!
+fi
 go0=$(cpu_of "$pp") pg0=$(pg_cpu) t0=$(date +%s.%N)
-"$bin" generate --brokers "$broker" --rate 0 --count "$records" --customers "$customers" --seed 1
+"$bin" generate --brokers "$broker" --rate 0 --count "$records" --customers "$customers" --seed 1 --start "$start"
 until [ "$(stored)" -ge "$records" ]; do sleep 0.2; done
 t1=$(date +%s.%N)
+if [ -n "${sp:-}" ]; then kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true; sp=; fi
+dl1=$(psqlc -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
 i=0
 until [ "$(pending)" -eq 0 ] || [ $i -ge 150 ]; do i=$((i + 1)); sleep 0.2; done
 go1=$(cpu_of "$pp") pg1=$(pg_cpu)
 lsn1=$(psqlc -d "$db" -c "SELECT pg_current_wal_lsn()")
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "generator start: $start"
+if [ -f "/tmp/pgstat_locks_$$" ]; then
+	echo "lock waits sampled: $(grep -cv '^-$' "/tmp/pgstat_locks_$$") backends waiting in $(grep -c '^-$' "/tmp/pgstat_locks_$$") samples, deadlocks $((dl1 - dl0))"
+	grep -v '^-$' "/tmp/pgstat_locks_$$" | sort | uniq -c | sort -rn | head -8
+fi
 awk -v hz="$(getconf CLK_TCK)" -v n="$records" -v t0="$t0" -v t1="$t1" -v g0="$go0" -v g1="$go1" -v p0="$pg0" -v p1="$pg1" 'BEGIN {
 	printf "records %d in %.1f s (%.0f tx/s, generator start to last commit)\n", n, t1 - t0, n / (t1 - t0)
 	printf "process CPU %.1f µs/tx, PostgreSQL CPU %.1f µs/tx\n", (g1 - g0) / hz / n * 1e6, (p1 - p0) / hz / n * 1e6 }'

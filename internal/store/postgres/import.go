@@ -15,7 +15,7 @@ import (
 // day of the outcome and the risk histogram of unlabelled approvals at
 // risk 0), so the server decodes three arrays' elements per row rather
 // than nine. The rows keep UpsertRollups' order, so concurrent writers
-// still lock shared rows in one order.
+// still lock shared rows in one order; they are store.SlotOther's.
 func (d dialect) UpsertImportRollups(ctx context.Context, tx sqlstore.DB, rows []store.FraudRollup) error {
 	type key struct {
 		g                         store.Granularity
@@ -43,16 +43,16 @@ func (d dialect) UpsertImportRollups(ctx context.Context, tx sqlstore.DB, rows [
 		}
 		gi[i], st[i], n[i] = x, r.Start, r.N
 	}
-	_, err := pgTx(tx).Exec(ctx, `INSERT INTO fraud_rollups AS f (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)
-		SELECT ($4::text[])[i], s, ($5::text[])[i], ($6::smallint[])[i], ($7::text[])[i], ($8::text[])[i], ($9::text[])[i], ($10::boolean[])[i], n
+	_, err := pgTx(tx).Exec(ctx, `INSERT INTO fraud_rollups AS f (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n, slot)
+		SELECT ($4::text[])[i], s, ($5::text[])[i], ($6::smallint[])[i], ($7::text[])[i], ($8::text[])[i], ($9::text[])[i], ($10::boolean[])[i], n, $11::integer
 		FROM unnest($1::int[], $2::timestamptz[], $3::bigint[]) AS u(i, s, n)
-		ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst) DO UPDATE SET n = f.n + excluded.n`,
-		gi, st, n, g, series, bucket, truth, scen, dec, an)
+		ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, slot) DO UPDATE SET n = f.n + excluded.n`,
+		gi, st, n, g, series, bucket, truth, scen, dec, an, store.SlotOther)
 	return err
 }
 
 // UpsertImportWindows implements sqlstore.ImportUpserter: an import's
 // windows are tens of thousands a batch, merged from COPY (UpsertWindows).
 func (d dialect) UpsertImportWindows(ctx context.Context, tx sqlstore.DB, ws []store.WindowRow) error {
-	return d.UpsertWindows(ctx, tx, ws)
+	return d.UpsertWindows(ctx, tx, store.SlotOther, ws)
 }

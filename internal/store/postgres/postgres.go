@@ -414,21 +414,21 @@ func (d dialect) upsertBySource(ctx context.Context, tx sqlstore.DB, table strin
 const windowsByCopy = 2000
 
 // windowColumns are the columns of window_metrics UpsertWindows writes.
-var windowColumns = []string{"granularity", "window_start", "channel", "payment_method", "currency", "tx_count", "revenue_cents", "alert_count"}
+var windowColumns = []string{"granularity", "window_start", "channel", "payment_method", "currency", "slot", "tx_count", "revenue_cents", "alert_count"}
 
-const windowConflict = `ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
+const windowConflict = `ON CONFLICT (granularity, window_start, channel, payment_method, currency, slot) DO UPDATE SET
 			tx_count = a.tx_count + excluded.tx_count,
 			revenue_cents = a.revenue_cents + excluded.revenue_cents,
 			alert_count = a.alert_count + excluded.alert_count`
 
-func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.WindowRow) error {
+func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, slot int32, ws []store.WindowRow) error {
 	if len(ws) == 0 {
 		return nil
 	}
 	if len(ws) >= windowsByCopy {
 		return d.upsertBySource(ctx, tx, "window_metrics", windowColumns, windowConflict, pgx.CopyFromSlice(len(ws), func(i int) ([]any, error) {
 			w := &ws[i]
-			return []any{string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Currency, w.Count, w.RevenueCents, w.Alerts}, nil
+			return []any{string(w.Granularity), w.Start, w.Channel, w.PaymentMethod, w.Currency, slot, w.Count, w.RevenueCents, w.Alerts}, nil
 		}))
 	}
 	g := make([]string, len(ws))
@@ -444,18 +444,18 @@ func (d dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.W
 		n[i], rev[i], al[i] = w.Count, w.RevenueCents, w.Alerts
 	}
 	_, err := pgTx(tx).Exec(ctx, `INSERT INTO window_metrics AS w (granularity, window_start, channel, payment_method, currency,
-			tx_count, revenue_cents, alert_count)
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
-		ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
+			tx_count, revenue_cents, alert_count, slot)
+		SELECT *, $9::integer FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+		ON CONFLICT (granularity, window_start, channel, payment_method, currency, slot) DO UPDATE SET
 			tx_count = w.tx_count + excluded.tx_count,
 			revenue_cents = w.revenue_cents + excluded.revenue_cents,
-			alert_count = w.alert_count + excluded.alert_count`, g, st, ch, pm, cur, n, rev, al)
+			alert_count = w.alert_count + excluded.alert_count`, g, st, ch, pm, cur, n, rev, al, slot)
 	return err
 }
 
 // UpsertRollups implements sqlstore.RollupUpserter with one statement
 // over arrays.
-func (d dialect) UpsertRollups(ctx context.Context, tx sqlstore.DB, rows []store.FraudRollup) error {
+func (d dialect) UpsertRollups(ctx context.Context, tx sqlstore.DB, slot int32, rows []store.FraudRollup) error {
 	g := make([]string, len(rows))
 	st := make([]time.Time, len(rows))
 	series := make([]string, len(rows))
@@ -470,10 +470,10 @@ func (d dialect) UpsertRollups(ctx context.Context, tx sqlstore.DB, rows []store
 		g[i], st[i], series[i], bucket[i], truth[i] = string(r.Granularity), r.Start, r.Series, int16(r.Bucket), r.Truth
 		scen[i], dec[i], an[i], n[i] = r.Scenario, r.Decision, r.Analyst, r.N
 	}
-	_, err := pgTx(tx).Exec(ctx, `INSERT INTO fraud_rollups AS f (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::bigint[])
-		ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst) DO UPDATE SET n = f.n + excluded.n`,
-		g, st, series, bucket, truth, scen, dec, an, n)
+	_, err := pgTx(tx).Exec(ctx, `INSERT INTO fraud_rollups AS f (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n, slot)
+		SELECT *, $10::integer FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::bigint[])
+		ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, slot) DO UPDATE SET n = f.n + excluded.n`,
+		g, st, series, bucket, truth, scen, dec, an, n, slot)
 	return err
 }
 

@@ -40,7 +40,7 @@ func (d *dialect) UpsertImportRollups(ctx context.Context, tx sqlstore.DB, rows 
 		for i, s := range [5]string{string(k.g), k.series, k.truth, k.scenario, k.decision} {
 			l, ok := textLiteral(s)
 			if !ok {
-				return d.UpsertRollups(ctx, tx, rows)
+				return d.UpsertRollups(ctx, tx, store.SlotOther, rows)
 			}
 			lit[i] = l
 		}
@@ -48,12 +48,13 @@ func (d *dialect) UpsertImportRollups(ctx context.Context, tx sqlstore.DB, rows 
 		if k.analyst {
 			analyst = "1"
 		}
-		ones[gi] = "(" + lit[0] + ", ?, " + lit[1] + ", " + strconv.Itoa(k.bucket) + ", " + lit[2] + ", " + lit[3] + ", " + lit[4] + ", " + analyst + ", ?)"
+		ones[gi] = "(" + lit[0] + ", ?, " + lit[1] + ", " + strconv.Itoa(k.bucket) + ", " + lit[2] + ", " + lit[3] + ", " + lit[4] + ", " + analyst + ", ?, " +
+			strconv.Itoa(int(store.SlotOther)) + ")"
 	}
 	for gi, k := range order {
 		idx := groups[k]
-		err := insertTemplate(ctx, tx, `INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)`,
-			ones[gi], 2, `ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst) DO UPDATE SET n = n + excluded.n`,
+		err := insertTemplate(ctx, tx, `INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n, slot)`,
+			ones[gi], 2, `ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, slot) DO UPDATE SET n = n + excluded.n`,
 			len(idx), func(args []any, i int) []any {
 				r := &rows[idx[i]]
 				return append(args, r.Start.UnixMicro(), r.N)
@@ -86,16 +87,16 @@ func (d *dialect) UpsertImportWindows(ctx context.Context, tx sqlstore.DB, ws []
 		for i, s := range [4]string{k.g, k.ch, k.pm, k.cur} {
 			lit, ok := textLiteral(s)
 			if !ok {
-				return d.UpsertWindows(ctx, tx, ws)
+				return d.UpsertWindows(ctx, tx, store.SlotOther, ws)
 			}
 			lits[i] = lit
 		}
-		ones[gi] = "(" + lits[0] + ", ?, " + lits[1] + ", " + lits[2] + ", " + lits[3] + ", ?, ?, ?)"
+		ones[gi] = "(" + lits[0] + ", ?, " + lits[1] + ", " + lits[2] + ", " + lits[3] + ", ?, ?, ?, " + strconv.Itoa(int(store.SlotOther)) + ")"
 	}
 	for gi, k := range order {
 		idx := groups[k]
 		err := insertTemplate(ctx, tx, `INSERT INTO window_metrics (granularity, window_start, channel, payment_method, currency,
-			tx_count, revenue_cents, alert_count)`, ones[gi], 4, `ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
+			tx_count, revenue_cents, alert_count, slot)`, ones[gi], 4, `ON CONFLICT (granularity, window_start, channel, payment_method, currency, slot) DO UPDATE SET
 			tx_count = tx_count + excluded.tx_count,
 			revenue_cents = revenue_cents + excluded.revenue_cents,
 			alert_count = alert_count + excluded.alert_count`, len(idx), func(args []any, i int) []any {

@@ -282,30 +282,30 @@ func (d *dialect) Upsert(ctx context.Context, tx sqlstore.DB, table string, cols
 
 // UpsertWindows adds the deltas in multi-row upserts (the deltas' keys are
 // distinct, so no statement updates a row it inserted).
-func (d *dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, ws []store.WindowRow) error {
+func (d *dialect) UpsertWindows(ctx context.Context, tx sqlstore.DB, slot int32, ws []store.WindowRow) error {
 	return insertRows(ctx, tx, `INSERT INTO window_metrics (granularity, window_start, channel, payment_method, currency,
-			tx_count, revenue_cents, alert_count)`, 8, `ON CONFLICT (granularity, window_start, channel, payment_method, currency) DO UPDATE SET
+			tx_count, revenue_cents, alert_count, slot)`, 9, `ON CONFLICT (granularity, window_start, channel, payment_method, currency, slot) DO UPDATE SET
 			tx_count = tx_count + excluded.tx_count,
 			revenue_cents = revenue_cents + excluded.revenue_cents,
 			alert_count = alert_count + excluded.alert_count`, len(ws), func(args []any, i int) []any {
 		w := &ws[i]
 		return append(args, string(w.Granularity), w.Start.UnixMicro(), w.Channel, w.PaymentMethod, w.Currency,
-			w.Count, w.RevenueCents, w.Alerts)
+			w.Count, w.RevenueCents, w.Alerts, slot)
 	})
 }
 
 // UpsertRollups implements sqlstore.RollupUpserter with prepared
 // multi-row upserts.
-func (d *dialect) UpsertRollups(ctx context.Context, tx sqlstore.DB, rows []store.FraudRollup) error {
-	return insertRows(ctx, tx, `INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n)`, 9,
-		`ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst) DO UPDATE SET n = n + excluded.n`,
+func (d *dialect) UpsertRollups(ctx context.Context, tx sqlstore.DB, slot int32, rows []store.FraudRollup) error {
+	return insertRows(ctx, tx, `INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n, slot)`, 10,
+		`ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, slot) DO UPDATE SET n = n + excluded.n`,
 		len(rows), func(args []any, i int) []any {
 			r := &rows[i]
 			analyst := 0
 			if r.Analyst {
 				analyst = 1
 			}
-			return append(args, string(r.Granularity), r.Start.UnixMicro(), r.Series, r.Bucket, r.Truth, r.Scenario, r.Decision, analyst, r.N)
+			return append(args, string(r.Granularity), r.Start.UnixMicro(), r.Series, r.Bucket, r.Truth, r.Scenario, r.Decision, analyst, r.N, slot)
 		})
 }
 

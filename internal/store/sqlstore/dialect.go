@@ -62,8 +62,9 @@ type Dialect interface {
 	// onConflict ("ON CONFLICT (...) DO UPDATE SET ...").
 	Upsert(ctx context.Context, tx DB, table string, cols []string, onConflict string, rows [][]any) error
 	// UpsertWindows and UpsertCustomers add the batch's deltas to the
-	// shared rows: the hot path of every batch.
-	UpsertWindows(ctx context.Context, tx DB, ws []store.WindowRow) error
+	// shared rows: the hot path of every batch. UpsertWindows adds to the
+	// rows of the writer's slot (store.Batch.WriterSlot).
+	UpsertWindows(ctx context.Context, tx DB, slot int32, ws []store.WindowRow) error
 	UpsertCustomers(ctx context.Context, tx DB, cs []store.CustomerDelta) error
 	// LockErasures takes the erasures' lock for the rest of tx: shared
 	// by the batches that write, exclusive for an erasure, so an erasure

@@ -101,8 +101,9 @@ func (s *Store) writeEntityBatch(ctx context.Context, tx DB, b *store.EntityBatc
 			return fmt.Errorf("inserting %d alerts into the outbox: %w", len(outbox), err)
 		}
 	}
-	// The rollup rows last, as the processors' batches write them.
-	if err := s.upsertRollups(ctx, tx, fold.Rows()); err != nil {
+	// The rollup rows last, in the slot of the writers outside the
+	// streams (store.SlotOther).
+	if err := s.upsertRollups(ctx, tx, store.SlotOther, fold.Rows()); err != nil {
 		return err
 	}
 	if err := s.d.AdvanceOffsets(ctx, tx, ob); err != nil {

@@ -11,7 +11,8 @@ import (
 // import's window and rollup rows than the stream's: an import's rows
 // share most of their columns (one channel, payment method and currency,
 // every transaction approved at risk 0 and unlabelled), which a dialect
-// can write once per statement rather than once per row.
+// can write once per statement rather than once per row. They write the
+// rows of store.SlotOther.
 type ImportUpserter interface {
 	UpsertImportWindows(ctx context.Context, tx DB, ws []store.WindowRow) error
 	UpsertImportRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error
@@ -33,7 +34,8 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 	if err := s.d.UpsertCustomers(ctx, tx, d.Customers); err != nil {
 		return fmt.Errorf("upserting customers: %w", err)
 	}
-	if err := s.upsertQuality(ctx, tx, store.QualityDeltas(b.Parts, s.now())); err != nil {
+	// An import writes the slot of the writers outside the streams.
+	if err := s.upsertQuality(ctx, tx, store.SlotOther, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}
 	u, fast := s.d.(ImportUpserter)
@@ -41,14 +43,14 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 		if err := u.UpsertImportRollups(ctx, tx, d.Rollups); err != nil {
 			return fmt.Errorf("upserting %d fraud rollup rows: %w", len(d.Rollups), err)
 		}
-	} else if err := s.upsertRollups(ctx, tx, d.Rollups); err != nil {
+	} else if err := s.upsertRollups(ctx, tx, store.SlotOther, d.Rollups); err != nil {
 		return err
 	}
 	var err error
 	if fast && len(d.Windows) > 0 {
 		err = u.UpsertImportWindows(ctx, tx, d.Windows)
 	} else {
-		err = s.d.UpsertWindows(ctx, tx, d.Windows)
+		err = s.d.UpsertWindows(ctx, tx, store.SlotOther, d.Windows)
 	}
 	if err != nil {
 		return fmt.Errorf("upserting window metrics: %w", err)

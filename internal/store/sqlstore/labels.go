@@ -145,9 +145,9 @@ func (s *Store) writeLabels(ctx context.Context, tx DB, b *store.Batch, o store.
 	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {
 		return fmt.Errorf("advancing offsets: %w", err)
 	}
-	// The rollup rows last: the processors' batches write the same rows,
-	// so they are held for the shortest time before the commit.
-	return s.upsertRollups(ctx, tx, rollups)
+	// The rollup rows last, in the labels consumer's own slot: the
+	// labels consumers of other processes write the same minutes.
+	return s.upsertRollups(ctx, tx, store.LabelSlot(b.Parts), rollups)
 }
 
 // sweepStored is the ids of the stored transactions with pending events

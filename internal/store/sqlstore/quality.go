@@ -10,10 +10,11 @@ import (
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-// upsertQuality adds a batch's quality counts to quality_minutes. The
-// statement is plain SQL both databases take (ON CONFLICT … excluded), a
-// few dozen rows per batch, so it needs no dialect's bulk path.
-func (s *Store) upsertQuality(ctx context.Context, tx DB, rows []store.QualityMinute) error {
+// upsertQuality adds a batch's quality counts to the rows of its writer's
+// slot (store.Batch.WriterSlot) in quality_minutes. The statement is plain SQL
+// both databases take (ON CONFLICT … excluded), a few dozen rows per
+// batch, so it needs no dialect's bulk path.
+func (s *Store) upsertQuality(ctx context.Context, tx DB, slot int32, rows []store.QualityMinute) error {
 	// A reason is the record's own text when it came from elsewhere (an
 	// import): made storable, two may become one key, which one statement
 	// may not update twice, so they are added up first.
@@ -38,8 +39,9 @@ func (s *Store) upsertQuality(ctx context.Context, tx DB, rows []store.QualityMi
 	for lo := 0; lo < len(rows); lo += chunk {
 		part := rows[lo:min(lo+chunk, len(rows))]
 		var b strings.Builder
-		b.WriteString("INSERT INTO quality_minutes (minute, check_name, checked, passed, warned, failed) VALUES ")
-		args := make([]any, 0, 6*len(part))
+		b.WriteString("INSERT INTO quality_minutes (minute, check_name, slot, checked, passed, warned, failed) VALUES ")
+		args := make([]any, 0, 6*len(part)+1)
+		args = append(args, slot)
 		for i, r := range part {
 			if i > 0 {
 				b.WriteString(", ")
@@ -49,12 +51,15 @@ func (s *Store) upsertQuality(ctx context.Context, tx DB, rows []store.QualityMi
 				if k > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("$" + strconv.Itoa(6*i+k+1))
+				if k == 2 {
+					b.WriteString("$1, ")
+				}
+				b.WriteString("$" + strconv.Itoa(6*i+k+2))
 			}
 			b.WriteString(")")
 			args = append(args, r.Minute, r.Check, r.Checked, r.Passed, r.Warned, r.Failed)
 		}
-		b.WriteString(` ON CONFLICT (minute, check_name) DO UPDATE SET checked = quality_minutes.checked + excluded.checked,
+		b.WriteString(` ON CONFLICT (minute, check_name, slot) DO UPDATE SET checked = quality_minutes.checked + excluded.checked,
 			passed = quality_minutes.passed + excluded.passed, warned = quality_minutes.warned + excluded.warned,
 			failed = quality_minutes.failed + excluded.failed`)
 		if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
@@ -64,11 +69,13 @@ func (s *Store) upsertQuality(ctx context.Context, tx DB, rows []store.QualityMi
 	return nil
 }
 
-// QualityMinutes implements store.Quality.
+// QualityMinutes implements store.Quality: the counts of every writer's
+// slot added up.
 func (s *Store) QualityMinutes(ctx context.Context, from, to time.Time) ([]store.QualityMinute, error) {
 	var out []store.QualityMinute
-	err := each(ctx, s.d.DB(), `SELECT minute, check_name, checked, passed, warned, failed FROM quality_minutes
-		WHERE minute >= $1 AND minute < $2 ORDER BY minute, check_name`+s.q.Collate, []any{from, to}, func(r Rows) error {
+	err := each(ctx, s.d.DB(), `SELECT minute, check_name, CAST(sum(checked) AS BIGINT), CAST(sum(passed) AS BIGINT),
+		CAST(sum(warned) AS BIGINT), CAST(sum(failed) AS BIGINT) FROM quality_minutes
+		WHERE minute >= $1 AND minute < $2 GROUP BY minute, check_name ORDER BY minute, check_name`+s.q.Collate, []any{from, to}, func(r Rows) error {
 		var q store.QualityMinute
 		if err := r.Scan(&q.Minute, &q.Check, &q.Checked, &q.Passed, &q.Warned, &q.Failed); err != nil {
 			return err

@@ -42,12 +42,24 @@ func (s *Store) DeleteInBatches(ctx context.Context, what string, batch int, stm
 	}
 }
 
+// The shared rollups (window_metrics, fraud_rollups, quality_minutes) are
+// pruned while the stream's batches add to them, and a batch may add to
+// an old minute (a late record, a label of an old transaction): a pass
+// that waited for a row a batch holds, while holding one the batch wants
+// next, deadlocked ("deadlock detected" on fraud_rollups, twice in a
+// test/perf/pgstat.sh run). So each pass locks the rows it deletes in
+// its sub-select and skips those another transaction holds
+// (Queries.SkipLocked): it never waits, so it is never in a cycle of
+// waits, and a skipped row is deleted by a later pass. A batch that wants
+// a row the pass holds waits for the pass's short transaction and then
+// inserts the row again, as it would after the pass.
+
 // PruneWindows implements store.Retention.
 func (s *Store) PruneWindows(ctx context.Context, g store.Granularity, before time.Time, batch int) (int64, error) {
 	return s.DeleteInBatches(ctx, string(g)+" windows before "+before.UTC().Format(time.RFC3339), batch, []string{
-		`DELETE FROM window_metrics WHERE granularity = $1 AND (window_start, channel, payment_method, currency) IN
-			(SELECT window_start, channel, payment_method, currency FROM window_metrics
-			 WHERE granularity = $1 AND window_start < $2 ORDER BY window_start LIMIT $3)`,
+		`DELETE FROM window_metrics WHERE granularity = $1 AND (window_start, channel, payment_method, currency, slot) IN
+			(SELECT window_start, channel, payment_method, currency, slot FROM window_metrics
+			 WHERE granularity = $1 AND window_start < $2 ORDER BY window_start LIMIT $3` + s.q.SkipLocked + `)`,
 	}, string(g), before)
 }
 
@@ -62,17 +74,17 @@ func (s *Store) PruneAlerts(ctx context.Context, before time.Time, batch int) (i
 func (s *Store) PruneRollups(ctx context.Context, g store.Granularity, before time.Time, batch int) (int64, error) {
 	return s.DeleteInBatches(ctx, string(g)+" fraud rollups before "+before.UTC().Format(time.RFC3339), batch, []string{
 		`DELETE FROM fraud_rollups WHERE granularity = $1
-			AND (bucket_start, series, risk_bucket, truth, scenario, decision, analyst) IN
-			(SELECT bucket_start, series, risk_bucket, truth, scenario, decision, analyst FROM fraud_rollups
-			 WHERE granularity = $1 AND bucket_start < $2 ORDER BY bucket_start LIMIT $3)`,
+			AND (bucket_start, series, risk_bucket, truth, scenario, decision, analyst, slot) IN
+			(SELECT bucket_start, series, risk_bucket, truth, scenario, decision, analyst, slot FROM fraud_rollups
+			 WHERE granularity = $1 AND bucket_start < $2 ORDER BY bucket_start LIMIT $3` + s.q.SkipLocked + `)`,
 	}, string(g), before)
 }
 
 // PruneQualityMinutes implements store.Retention.
 func (s *Store) PruneQualityMinutes(ctx context.Context, before time.Time, batch int) (int64, error) {
 	return s.DeleteInBatches(ctx, "quality minutes before "+before.UTC().Format(time.RFC3339), batch, []string{
-		`DELETE FROM quality_minutes WHERE (minute, check_name) IN
-			(SELECT minute, check_name FROM quality_minutes WHERE minute < $1 ORDER BY minute LIMIT $2)`,
+		`DELETE FROM quality_minutes WHERE (minute, check_name, slot) IN
+			(SELECT minute, check_name, slot FROM quality_minutes WHERE minute < $1 ORDER BY minute LIMIT $2` + s.q.SkipLocked + `)`,
 	}, before)
 }
 

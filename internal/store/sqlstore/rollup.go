@@ -16,49 +16,49 @@ const rollupCols = 9
 // RollupUpserter is implemented by dialects with a faster bulk path for
 // the rollups than upsertRollups' portable statement.
 type RollupUpserter interface {
-	UpsertRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error
+	// UpsertRollups adds rows to those of the writer's slot.
+	UpsertRollups(ctx context.Context, tx DB, slot int32, rows []store.FraudRollup) error
 }
 
-// upsertRollups adds rollup deltas to fraud_rollups, each key once
-// (store.RollupFold), in key order: the dialect's bulk path, or one
-// multi-row statement per 200 rows.
-func (s *Store) upsertRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error {
+// upsertRollups adds rollup deltas to the rows of the writer's slot
+// (store.Batch.WriterSlot) in fraud_rollups, each key once (store.RollupFold), in
+// key order: the dialect's bulk path, or one multi-row statement per 200
+// rows.
+func (s *Store) upsertRollups(ctx context.Context, tx DB, slot int32, rows []store.FraudRollup) error {
 	if u, ok := s.d.(RollupUpserter); ok {
 		if len(rows) == 0 {
 			return nil
 		}
-		if err := u.UpsertRollups(ctx, tx, rows); err != nil {
+		if err := u.UpsertRollups(ctx, tx, slot, rows); err != nil {
 			return fmt.Errorf("upserting %d fraud rollup rows: %w", len(rows), err)
 		}
 		return nil
 	}
-	return upsertRollups(ctx, tx, rows)
+	return upsertRollups(ctx, tx, slot, rows)
 }
 
 // upsertRollups is the portable form of Store.upsertRollups.
-func upsertRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error {
+func upsertRollups(ctx context.Context, tx DB, slot int32, rows []store.FraudRollup) error {
 	const chunk = 200
 	var b strings.Builder
 	for lo := 0; lo < len(rows); lo += chunk {
 		part := rows[lo:min(lo+chunk, len(rows))]
 		b.Reset()
-		b.WriteString(`INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n) VALUES `)
-		args := make([]any, 0, rollupCols*len(part))
+		b.WriteString(`INSERT INTO fraud_rollups (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, n, slot) VALUES `)
+		args := make([]any, 0, rollupCols*len(part)+1)
+		args = append(args, slot)
 		for i, r := range part {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString("(")
 			for k := range rollupCols {
-				if k > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("$" + strconv.Itoa(rollupCols*i+k+1))
+				b.WriteString("$" + strconv.Itoa(rollupCols*i+k+2) + ", ")
 			}
-			b.WriteString(")")
+			b.WriteString("$1)")
 			args = append(args, string(r.Granularity), r.Start, r.Series, r.Bucket, r.Truth, r.Scenario, r.Decision, r.Analyst, r.N)
 		}
-		b.WriteString(` ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst)
+		b.WriteString(` ON CONFLICT (granularity, bucket_start, series, risk_bucket, truth, scenario, decision, analyst, slot)
 			DO UPDATE SET n = fraud_rollups.n + excluded.n`)
 		if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("upserting %d fraud rollup rows: %w", len(part), err)
@@ -112,7 +112,10 @@ func (s *Store) relabelRollups(ctx context.Context, tx DB, transactionID, oldSta
 	var f store.RollupFold
 	f.Add(&before, -1)
 	f.Add(&after, 1)
-	return s.upsertRollups(ctx, tx, f.Rows())
+	// In the slot of no stream: the counts it moves may have been added
+	// in any slot, so that slot's rows may go below zero; only their sum
+	// over the slots is read.
+	return s.upsertRollups(ctx, tx, store.SlotOther, f.Rows())
 }
 
 // FraudRollups implements store.RollupReader: whole hours from the hour
@@ -186,7 +189,11 @@ func (s *Store) FraudRollups(ctx context.Context, q store.RollupQuery) (*store.R
 	}
 	from, args := ranges(store.RollupRanges(out.Since, out.Until, out.Oldest, out.AsOf, q.OutcomesBy),
 		"granularity, bucket_start, truth, scenario, decision, analyst, n", "series = '' AND n <> 0")
-	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, n FROM `+from+` ORDER BY bucket_start`, args,
+	// Summed over the writers' slots; a key whose counts an analyst's
+	// verdict moved away (in another slot) sums to zero and is left out.
+	err = each(ctx, db, `SELECT granularity, bucket_start, truth, scenario, decision, analyst, CAST(sum(n) AS BIGINT) FROM `+from+`
+		GROUP BY granularity, bucket_start, truth, scenario, decision, analyst HAVING sum(n) <> 0
+		ORDER BY bucket_start, granularity, truth, scenario, decision, analyst`, args,
 		func(r Rows) error {
 			row := store.FraudRollup{Bucket: -1}
 			var g string

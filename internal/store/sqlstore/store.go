@@ -263,16 +263,17 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJ
 	if err := s.d.UpsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {
 		return fmt.Errorf("upserting customers: %w", err)
 	}
-	if err := s.upsertQuality(ctx, tx, store.QualityDeltas(b.Parts, s.now())); err != nil {
+	// The rows every batch adds to (its minutes' quality counts, fraud
+	// rollups and windows) are keyed by the writer's slot as well, so
+	// concurrent writers of the stream do not lock each other's rows.
+	slot := b.WriterSlot()
+	if err := s.upsertQuality(ctx, tx, slot, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}
-	if err := s.upsertRollups(ctx, tx, store.RollupDeltasLate(b.Parts, j.late)); err != nil {
+	if err := s.upsertRollups(ctx, tx, slot, store.RollupDeltasLate(b.Parts, j.late)); err != nil {
 		return err
 	}
-	// Window rows are shared by every writer (each batch touches the same
-	// few minutes), so they are locked last, just before the commit, to
-	// keep concurrent writers from queueing on them for the whole batch.
-	if err := s.d.UpsertWindows(ctx, tx, store.WindowDeltas(b.Parts)); err != nil {
+	if err := s.d.UpsertWindows(ctx, tx, slot, store.WindowDeltas(b.Parts)); err != nil {
 		return fmt.Errorf("upserting window metrics: %w", err)
 	}
 	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {
@@ -533,11 +534,13 @@ func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 	return sum, nil
 }
 
-// Windows implements store.Store.
+// Windows implements store.Store: the rows of every writer's slot added up.
 func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Time) ([]store.WindowRow, error) {
 	var out []store.WindowRow
-	err := each(ctx, s.d.DB(), `SELECT window_start, channel, payment_method, currency, tx_count, revenue_cents, alert_count
-		FROM window_metrics WHERE granularity = $1 AND window_start >= $2 ORDER BY window_start, channel, payment_method, currency`,
+	err := each(ctx, s.d.DB(), `SELECT window_start, channel, payment_method, currency,
+			CAST(sum(tx_count) AS BIGINT), CAST(sum(revenue_cents) AS BIGINT), CAST(sum(alert_count) AS BIGINT)
+		FROM window_metrics WHERE granularity = $1 AND window_start >= $2
+		GROUP BY window_start, channel, payment_method, currency ORDER BY window_start, channel, payment_method, currency`,
 		[]any{string(g), since}, func(r Rows) error {
 			w := store.WindowRow{Granularity: g}
 			if err := r.Scan(&w.Start, &w.Channel, &w.PaymentMethod, &w.Currency, &w.Count, &w.RevenueCents, &w.Alerts); err != nil {

@@ -328,6 +328,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Request-Id", id)
 	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path),
 		method: r.Method, path: r.URL.Path}
+	if n := headerBytes(r); n > s.limits.MaxHeaderBytes {
+		// net/http reads up to headerHardLimit and would answer past it in
+		// plain text; up to there the answer is the API's error shape.
+		rw.Header().Set("Connection", "close")
+		WriteError(rw, fmt.Errorf("%w: the request line and headers take %d bytes, at most %d are taken", ErrHeaderTooLarge, n, s.limits.MaxHeaderBytes))
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		// Under /api/ only API routes answer: a path no route has (which
 		// the dashboard's files would answer with plain text) or a method
@@ -447,7 +454,7 @@ func (s *Server) Scheme() string {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	l := s.limits
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
-		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: headerHardLimit(l.MaxHeaderBytes),
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	if s.cfg.TLS.enabled() {
 		certs, err := newCertReloader(s.cfg.TLS, s.log)
@@ -519,6 +526,7 @@ var errorKinds = []struct {
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
 	{ErrConflict, http.StatusConflict, "conflict"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{ErrHeaderTooLarge, http.StatusRequestHeaderFieldsTooLarge, "header_too_large"},
 	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	{ErrInvalid, http.StatusUnprocessableEntity, "unprocessable"},
 	{ErrTooManyRequests, http.StatusTooManyRequests, "rate_limited"},

@@ -91,9 +91,10 @@ function drawVolume() {
         ? "No purchases in this range: stored event times end at " + fmtTime(last) + " — pick a longer range."
         : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
   }
-  $("volume-sub").textContent = "per " + (ov.step === 60 ? "minute" : "hour") + " of event time; revenue in " + (cur || "the main currency") +
+  const unit = ov.step === 60 ? "minute" : ov.step === 3600 ? "hour" : ov.step % 3600 === 0 ? ov.step / 3600 + " hours" : ov.step / 60 + " minutes";
+  $("volume-sub").textContent = "per " + unit + " of event time; revenue in " + (cur || "the main currency") +
     (ov.multi ? " (" + (ov.currencies.length - 1) + " other currenc" + (ov.currencies.length > 2 ? "ies" : "y") + " in this range: pick one in the menu)" : "") +
-    "; the unfinished " + (ov.step === 60 ? "minute" : "hour") + " is left out";
+    "; the unfinished " + (ov.step > 3600 ? ov.step / 3600 + "-hour step" : unit) + " is left out";
 }
 
 // currencyPicker offers the range's currencies, largest revenue first,
@@ -155,10 +156,14 @@ function fmtQuantile(value, above, seconds) {
 page("overview", {
   async load(r) {
     const tps = backfillTps(r);
-    ov.step = r.seconds > 6 * 3600 ? 3600 : 60;
-    const g = ov.step === 60 ? "minute" : "hour";
+    // Minutes up to 6 hours, hours up to 7 days, 3 hours beyond (240
+    // points over 30 days), summed per currency by the server.
+    const step = r.seconds > 7 * 86400 ? 10800 : r.seconds > 6 * 3600 ? 3600 : 60;
+    const g = step === 60 ? "minute" : "hour";
     // The previous period too, for the tiles' change.
-    const w = await getJSON("api/v1/windows?granularity=" + g + "&since=" + iso(r.from - r.seconds) + "&until=" + iso(r.to + ov.step));
+    const w = await getJSON("api/v1/windows?granularity=" + g + "&step=" + step + "&by=currency&since=" + iso(r.from - r.seconds) +
+      "&until=" + iso(r.to + step));
+    ov.step = w.step_seconds;
     ov.by = minuteSeries(w.windows);
     const revTotals = {};
     for (const m of ov.by.values()) for (const [c, v] of Object.entries(m.rev)) revTotals[c] = (revTotals[c] || 0) + v;

@@ -269,6 +269,9 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJ
 	if err := s.upsertRollups(ctx, tx, store.RollupDeltasLate(b.Parts, j.late)); err != nil {
 		return err
 	}
+	if err := s.upsertProducts(ctx, tx, store.ProductDeltas(b.Parts)); err != nil {
+		return err
+	}
 	// Window rows are shared by every writer (each batch touches the same
 	// few minutes), so they are locked last, just before the commit, to
 	// keep concurrent writers from queueing on them for the whole batch.

@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},
 		{"StoreSize", testStoreSize},
+		{"ProductRollup", testProductRollup},
+		{"ProductRollupConcurrent", testProductRollupConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

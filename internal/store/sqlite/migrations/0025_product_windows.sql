@@ -1,0 +1,16 @@
+-- The product rollup (GET /api/v1/products/top with since/until): what each
+-- product sold per currency in each event-time hour and UTC day, written
+-- in the transaction that stores its batch. customers is a HyperLogLog of
+-- the customer IDs (store.Sketch), merged by the writer, not added. The
+-- rollup starts empty: batches stored before this migration are not in it.
+CREATE TABLE product_windows (
+    granularity   TEXT NOT NULL,
+    window_start  INTEGER NOT NULL,
+    product_id    TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    units         INTEGER NOT NULL,
+    orders        INTEGER NOT NULL,
+    revenue_minor INTEGER NOT NULL,
+    customers     BLOB NOT NULL,
+    PRIMARY KEY (granularity, window_start, product_id, currency)
+) WITHOUT ROWID;

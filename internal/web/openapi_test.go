@@ -892,7 +892,7 @@ func TestOpenAPISeriesTakeATimeRange(t *testing.T) {
 	o := loadOpenAPI(t)
 	series := map[string]bool{"/api/v1/windows": true, "/api/v1/fraud/metrics": true, "/api/v1/fraud/series": true,
 		"/api/v1/quality": true, "/api/v1/cohorts": true, "/api/v1/metrics/histograms": true, "/api/v1/metrics/series": true,
-		"/api/v1/products/top": true}
+		"/api/v1/products/top": true, "/api/v1/quality/drift": true}
 	for _, op := range o.operations() {
 		if op.method != "GET" || !series[op.path] {
 			continue
@@ -930,6 +930,7 @@ func TestOpenAPIListsPage(t *testing.T) {
 		"/api/v1/quality": "a series", "/api/v1/cohorts": "a series",
 		"/api/v1/metrics/histograms": "a series",
 		"/api/v1/metrics/series":     "a series",
+		"/api/v1/quality/drift":      "a series",
 	}
 	lists := 0
 	for _, op := range o.operations() {

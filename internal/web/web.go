@@ -154,6 +154,7 @@ var routes = map[string]Access{
 	"POST /api/v1/quarantine/replay": {Role: Analyst},
 	// Data quality (quality.go) and alert deliveries (deliveries.go).
 	"GET /api/v1/quality":           {Role: Viewer},
+	"GET /api/v1/quality/drift":     {Role: Viewer},
 	"GET /api/v1/alerts/deliveries": {Role: Viewer},
 	// Tokens and the audit trail (auth_api.go).
 	"GET /api/v1/tokens":         {Role: Admin},

@@ -1115,6 +1115,43 @@ function drawQuality(q) {
   $("q-checks").replaceChildren(...(rows.length ? rows : [emptyRow(4, "nothing failed in this range")]));
 }
 
+// The drift trend (GET /api/v1/quality/drift): a line per field, the
+// default thresholds as lines; field= drills down to one field.
+const driftFields = ["amount", "items_per_order", "channel"];
+const driftChart = new Chart($("chart-drift"), { height: 220,
+  series: [{ label: "amount", color: "--c0", fmt: (v) => fmt2.format(v) }, { label: "items per order", color: "--c2", fmt: (v) => fmt2.format(v) },
+    { label: "channel", color: "--c3", fmt: (v) => fmt2.format(v) }, { label: "warning", color: "--c5", fmt: (v) => fmt2.format(v) },
+    { label: "critical", color: "--c4", fmt: (v) => fmt2.format(v) }] });
+$("drift-field").addEventListener("change", (e) => setParam("field", e.target.value));
+
+async function loadDrift(from, to) {
+  const field = driftFields.includes(state.params.get("field")) ? state.params.get("field") : "";
+  $("drift-field").value = field;
+  let d;
+  try {
+    d = await getJSON("api/v1/quality/drift?since=" + iso(from) + "&until=" + iso(to) + (field ? "&field=" + field : ""));
+  } catch (e) {
+    driftChart.setData([[], [], [], [], [], []]);
+    $("drift-sub").textContent = e.status === 404 ? "this server keeps no drift trend" : e.message;
+    return;
+  }
+  const ts = [...new Set(d.fields.flatMap((f) => f.points.map((p) => Date.parse(p.at) / 1000)))].sort((a, b) => a - b);
+  const col = (name) => {
+    const f = d.fields.find((x) => x.field === name);
+    const by = new Map(f ? f.points.map((p) => [Date.parse(p.at) / 1000, p.psi]) : []);
+    return ts.map((t) => (by.has(t) ? by.get(t) : null));
+  };
+  driftChart.setData(ts.length ? [ts, ...driftFields.map(col), ts.map(() => d.warn), ts.map(() => d.critical)] : [[], [], [], [], [], []]);
+  const step = d.step_seconds >= 3600 ? d.step_seconds / 3600 + " h" : d.step_seconds / 60 + " min";
+  let sub = "PSI of the last 15 minutes against the 60 before, mean per " + step + " over runs and processors; warning " + d.warn + ", critical " + d.critical + " (the defaults)";
+  if (field) {
+    const f = d.fields[0], last = f && f.points[f.points.length - 1];
+    sub = field + ": " + (last ? "PSI " + fmt2.format(last.psi) + " (at most " + fmt2.format(last.max_psi) + ") at " + fmtTime(last.at) + ", " +
+      fmtInt.format(last.cur) + " records against " + fmtInt.format(last.ref) : "no sample in this range") + "; pick every field to compare";
+  }
+  $("drift-sub").textContent = sub;
+}
+
 page("quality", {
   async load(r) {
     // Whole minutes, as the API counts them (see the overview's tile).
@@ -1129,6 +1166,7 @@ page("quality", {
       return tr;
     });
     $("q-findings").replaceChildren(...(fs.length ? fs : [emptyRow(4, "no findings: fresh, steady, no drift")]));
+    await loadDrift(from, to);
     await loadQuarantine(r);
   },
 });

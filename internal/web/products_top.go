@@ -50,11 +50,12 @@ type Money struct {
 // productSortKeys are the rankings of the product rollup.
 var productSortKeys = map[string]bool{"units": true, "orders": true, "revenue": true, "customers": true}
 
-// maxProductCandidates bounds how many products sort=customers estimates:
-// the best by orders (a product's distinct customers are at most its
-// orders), enough that the top n by customers is among them unless
-// customers repeat very unevenly across products.
-const maxProductCandidates = 200
+// productCandidates is how many products sort=customers estimates, at
+// least n: the best by orders (a product's distinct customers are at most
+// its orders), so the top n by customers is among them unless customers
+// repeat very unevenly across products. Each costs the merge of its
+// sketches over the range (30 days: about 76 rows).
+const productCandidates = 50
 
 // productSales answers GET /api/v1/products/top?since=&until=&sort=&currency=&n=.
 func (s *Server) productSales(w http.ResponseWriter, r *http.Request, pr store.ProductRollups, n int) {
@@ -143,7 +144,7 @@ func (s *Server) productSales(w http.ResponseWriter, r *http.Request, pr store.P
 	}
 	keep := n
 	if sortBy == "customers" {
-		keep = max(n, maxProductCandidates)
+		keep = max(n, productCandidates)
 	}
 	items = items[:min(keep, len(items))]
 	ids := make([]string, len(items))

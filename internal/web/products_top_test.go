@@ -138,6 +138,8 @@ func testTopProductsOfARange(t *testing.T, st rollupStore) {
 		// Both days, with whole days and hours at the ends.
 		{"since=2026-01-01T05:00:00Z&until=2026-01-02T09:00:00Z", "A u10 o3 c2 [1000 EUR]; B u3 o3 c3 [600 EUR]; D u3 o2 c2 [900 EUR]; C u2 o2 c2 [6000 USD, 5000 EUR]"},
 		{"since=2025-12-01T00:00:00Z&until=2025-12-02T00:00:00Z", ""},
+		// Over two days: the whole UTC days touched, 2 January's 08:00 too.
+		{"since=2025-12-30T10:00:00Z&until=2026-01-02T01:00:00Z", "A u10 o3 c2 [1000 EUR]; B u3 o3 c3 [600 EUR]; D u3 o2 c2 [900 EUR]; C u2 o2 c2 [6000 USD, 5000 EUR]"},
 	} {
 		r, raw := get(c.q, http.StatusOK)
 		if got := summary(r); got != c.want {
@@ -151,6 +153,10 @@ func testTopProductsOfARange(t *testing.T, st rollupStore) {
 	if r, _ := get("since=2026-01-01T09:15:00Z&until=2026-01-01T09:16:00Z", http.StatusOK); !r.From.Equal(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)) ||
 		!r.To.Equal(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("09:15 to 09:16 read %v to %v, want the hour 09:00 to 10:00", r.From, r.To)
+	}
+	if r, _ := get("since=2025-12-30T10:00:00Z&until=2026-01-02T01:00:00Z", http.StatusOK); !r.From.Equal(time.Date(2025, 12, 30, 0, 0, 0, 0, time.UTC)) ||
+		!r.To.Equal(time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("a range over two days read %v to %v, want the whole days 30 December to 3 January", r.From, r.To)
 	}
 	// Without a range: the recommender's popularity, as the recommender
 	// and older clients see it.

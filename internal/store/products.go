@@ -9,7 +9,7 @@ import (
 	"github.com/shopstream/shopstream/internal/event"
 )
 
-// ProductWindow is one row of the product rollup (migration 0025): what
+// ProductWindow is one row of the product rollup (migration 0027): what
 // one product sold in one currency in one event-time hour or UTC day.
 // Rows are additive and written in the transaction that stores their
 // batch, so they always agree with the stored transactions; Customers is

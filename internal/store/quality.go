@@ -113,7 +113,7 @@ type DriftSample struct {
 }
 
 // QualityDrift keeps the drift detector's statistic over time (migration
-// 0025).
+// 0027).
 type QualityDrift interface {
 	// AddDriftSamples stores samples (a sample of the same time, source
 	// and field again is ignored).

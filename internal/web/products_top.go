@@ -11,7 +11,7 @@ import (
 
 // ProductSalesResponse is GET /api/v1/products/top with since or until:
 // the products that sold the most in the range, from the store's product
-// rollup (migration 0025), best first.
+// rollup (migration 0027), best first.
 type ProductSalesResponse struct {
 	Since time.Time `json:"since"`
 	Until time.Time `json:"until"`

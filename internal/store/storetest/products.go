@@ -117,7 +117,7 @@ func checkProducts(t *testing.T, s store.Store, sales []sale, from, to time.Time
 	}
 }
 
-// testProductRollup: the product rollup (migration 0025) follows the
+// testProductRollup: the product rollup (migration 0027) follows the
 // stored transactions hour by hour and day by day, in two currencies, with
 // orders counted once per transaction and customers once per range; a
 // batch committed before adds nothing again; a range with whole days reads

@@ -471,7 +471,7 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"experiments", "/api/v1/experiments"},
 		{"products", "/api/v1/products/top?n=10"},
 		// The Products page's top products of its range, from the product
-		// rollup (migration 0025).
+		// rollup (migration 0027).
 		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(time.Hour) + "&until=" + evAt},
 		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(24*time.Hour) + "&until=" + evAt},
 		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(30*24*time.Hour) + "&until=" + evAt},

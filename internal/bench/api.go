@@ -441,8 +441,8 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 	minute := now.UTC().Truncate(time.Minute).Add(time.Minute)
 	rs := []apiRoute{
 		{"overview", "/api/v1/summary"},
-		{"overview", "/api/v1/windows?granularity=minute&since=" + evIso(2*time.Hour) + "&until=" + evAt},
-		{"overview", "/api/v1/windows?granularity=hour&since=" + evIso(48*time.Hour) + "&until=" + evHourAt},
+		{"overview", "/api/v1/windows?granularity=minute&step=60&by=currency&since=" + evIso(2*time.Hour) + "&until=" + evAt},
+		{"overview", "/api/v1/windows?granularity=hour&step=3600&by=currency&since=" + evIso(48*time.Hour) + "&until=" + evHourAt},
 		{"overview", "/api/v1/quality?from=" + iso(time.Hour) + "&to=" + iso(0)},
 		{"fraud", "/api/v1/alerts?limit=100"},
 		{"fraud", "/api/v1/alerts?decision=decline&limit=100"},
@@ -470,8 +470,18 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"system", "/api/v1/audit?limit=100"},
 		{"experiments", "/api/v1/experiments"},
 		{"products", "/api/v1/products/top?n=10"},
-		// The 30-day range: hours of event time with the previous period,
+		// The Products page's top products of its range, from the product
+		// rollup (migration 0027).
+		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(time.Hour) + "&until=" + evAt},
+		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(24*time.Hour) + "&until=" + evAt},
+		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(30*24*time.Hour) + "&until=" + evAt},
+		{"products", "/api/v1/products/top?n=10&sort=revenue&since=" + evIso(30*24*time.Hour) + "&until=" + evAt},
+		{"products", "/api/v1/products/top?n=10&sort=customers&since=" + evIso(30*24*time.Hour) + "&until=" + evAt},
+		// The 30-day range: 3-hour steps of event time per currency with
+		// the previous period (as the page asks; and every stored hour,
+		// channel and payment method as it asked before, to compare),
 		// detection quality over time, the figures and the cost.
+		{"overview", "/api/v1/windows?granularity=hour&step=10800&by=currency&since=" + evIso(60*24*time.Hour) + "&until=" + evHourAt},
 		{"overview", "/api/v1/windows?granularity=hour&since=" + evIso(60*24*time.Hour) + "&until=" + evHourAt},
 		{"fraud", "/api/v1/fraud/series?span=2592000s"},
 		{"fraud", "/api/v1/fraud/metrics?window=30d"},

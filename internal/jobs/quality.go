@@ -140,11 +140,22 @@ func (w *QualityWatch) Local(ctx context.Context) error {
 		w.eventLag.Set(ev.Lags.Event.Seconds())
 		w.procLag.Set(ev.Lags.Processing.Seconds())
 	}
+	var samples []store.DriftSample
 	for _, d := range ev.Drift {
 		w.psi.WithLabelValues(d.Field).Set(d.PSI)
+		if d.Ref > 0 && d.Cur > 0 {
+			samples = append(samples, store.DriftSample{At: now.UTC(), Source: w.cfg.Source, Field: d.Field, PSI: d.PSI, Ref: d.Ref, Cur: d.Cur})
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// The statistic of every run, kept as a trend (GET
+	// /api/v1/quality/drift), whether or not it is a finding.
+	if qd, ok := w.cfg.Store.(store.QualityDrift); ok && len(samples) > 0 {
+		if err := qd.AddDriftSamples(ctx, samples); err != nil {
+			return err
+		}
+	}
 	return w.record(ctx, &w.local, []string{monitor.DetectFreshness, monitor.DetectDrift}, ev.Findings, w.cfg.Source)
 }
 

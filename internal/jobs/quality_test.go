@@ -190,3 +190,68 @@ func TestQualityWatchLocal(t *testing.T) {
 		t.Errorf("score %v, want 0.9", v)
 	}
 }
+
+// TestQualityWatchStoresDriftTrend: each run of the local detectors stores
+// every field's PSI with the records either side (the drift trend of GET
+// /api/v1/quality/drift), whether or not it is a finding; the stored PSI
+// is the one the gauge shows.
+func TestQualityWatchStoresDriftTrend(t *testing.T) {
+	t.Parallel()
+	s := openQualityStore(t)
+	var now time.Time
+	mon := monitor.New(monitor.Config{})
+	w, err := NewQualityWatch(QualityWatchConfig{Store: s, Monitor: mon, Source: "p1", Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	observe := func(at time.Time, cents event.Cents, channel string, n int) {
+		sk := mon.Begin(at)
+		tx := event.Transaction{EventTime: at.Add(-time.Second), TotalCents: cents, Items: make([]event.Item, 1), Channel: channel}
+		for range n {
+			sk.Observe(quality.OK, nil, &tx, at)
+		}
+		sk.Done()
+	}
+	// The reference: small web orders for an hour; then the last 15
+	// minutes: large app orders.
+	for m := 74; m >= 15; m-- {
+		observe(qbase.Add(-time.Duration(m)*time.Minute), 1000, "web", 40)
+	}
+	for m := 14; m >= 0; m-- {
+		observe(qbase.Add(-time.Duration(m)*time.Minute), 90000, "app", 80)
+	}
+	now = qbase
+	if err := w.Local(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	now = qbase.Add(time.Minute)
+	if err := w.Local(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.(store.QualityDrift).DriftSamples(context.Background(), qbase.Add(-time.Hour), qbase.Add(time.Hour), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byField := map[string][]store.DriftSample{}
+	for _, d := range got {
+		byField[d.Field] = append(byField[d.Field], d)
+		if d.Source != "p1" || d.Ref <= 0 || d.Cur <= 0 {
+			t.Errorf("sample %+v", d)
+		}
+	}
+	for _, f := range []string{monitor.FieldAmount, monitor.FieldChannel} {
+		ds := byField[f]
+		if len(ds) != 2 || !ds[0].At.Equal(qbase) || !ds[1].At.Equal(qbase.Add(time.Minute)) {
+			t.Fatalf("%s: samples %+v, want one at each run", f, ds)
+		}
+		if ds[0].PSI < 1 {
+			t.Errorf("%s: PSI %v, want the drift seen (above 1)", f, ds[0].PSI)
+		}
+		if g := gaugeValue(t, w.cfg.Registerer.(*prometheus.Registry), "shopstream_quality_drift_psi", map[string]string{"field": f}); g != ds[1].PSI {
+			t.Errorf("%s: the gauge %v, the stored PSI %v", f, g, ds[1].PSI)
+		}
+		if ds[0].Cur != 15*80 || ds[0].Ref != 60*40 {
+			t.Errorf("%s: records %d against %d, want 1200 against 2400", f, ds[0].Cur, ds[0].Ref)
+		}
+	}
+}

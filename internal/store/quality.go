@@ -100,3 +100,25 @@ func QualityDeltas(parts []Part, now time.Time) []QualityMinute {
 	})
 	return out
 }
+
+// DriftSample is one field's population stability index at one run of a
+// processor's drift detector (monitor.FieldDrift), kept as a trend.
+type DriftSample struct {
+	At     time.Time
+	Source string // the processor, as QualityFinding.Source
+	Field  string
+	PSI    float64
+	// Ref and Cur are the records of the reference and current spans.
+	Ref, Cur int64
+}
+
+// QualityDrift keeps the drift detector's statistic over time (migration
+// 0027).
+type QualityDrift interface {
+	// AddDriftSamples stores samples (a sample of the same time, source
+	// and field again is ignored).
+	AddDriftSamples(ctx context.Context, ss []DriftSample) error
+	// DriftSamples returns the samples taken in [from, to), of field
+	// alone unless it is empty, oldest first, at most limit.
+	DriftSamples(ctx context.Context, from, to time.Time, field string, limit int) ([]DriftSample, error)
+}

@@ -61,7 +61,10 @@ type Limits struct {
 	// to send a request's headers. Defaults to 10 s, or ReadTimeout if
 	// that is shorter.
 	ReadHeaderTimeout time.Duration
-	// MaxHeaderBytes bounds the request headers. Defaults to 64 KiB.
+	// MaxHeaderBytes bounds the request line and headers. Defaults to
+	// 64 KiB. Past it the server answers 431 in the API's error shape;
+	// net/http itself reads at most headerHardLimit of this (twice as
+	// much) and answers past that in plain text before any handler runs.
 	MaxHeaderBytes int
 }
 
@@ -115,6 +118,7 @@ var (
 	ErrUnauthorized     = errors.New("unauthorized")
 	ErrForbidden        = errors.New("forbidden")
 	ErrTooLarge         = errors.New("request body too large")
+	ErrHeaderTooLarge   = errors.New("request headers too large")
 	ErrUnsupportedMedia = errors.New("unsupported media type")
 	ErrTooManyRequests  = errors.New("too many requests")
 )
@@ -419,4 +423,29 @@ func Audit(r *http.Request, action, target string, before, after any) {
 	if rec, ok := r.Context().Value(auditKey{}).(*auditRecorder); ok {
 		rec.record(r, action, target, before, after)
 	}
+}
+
+// headerHardLimit is the http.Server's MaxHeaderBytes for a limit of max:
+// twice as much, so that a request somewhat over the limit reaches the
+// server's own check (headerBytes) and is answered 431 in the API's error
+// shape, while a far larger one is still refused by net/http (in plain
+// text: no handler runs then). net/http adds 4 KiB of its own to it.
+func headerHardLimit(max int) int {
+	return 2 * max
+}
+
+// headerBytes is the size of r's request line and headers as they came on
+// the wire (each header line "Key: value\r\n", the Host header included),
+// as net/http counts them against MaxHeaderBytes.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
 }

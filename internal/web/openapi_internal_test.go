@@ -133,7 +133,8 @@ func TestEveryHandleCallHasARouteLine(t *testing.T) {
 // bad request naming the parameter, and a range taken is not empty.
 func FuzzWindowsQuery(f *testing.F) {
 	for _, s := range []string{"", "granularity=hour", "granularity=day", "since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z",
-		"since=1767225600&until=1767225660", "since=5&until=4", "until=x", "since=-1", "since=99999999999999"} {
+		"since=1767225600&until=1767225660", "since=5&until=4", "until=x", "since=-1", "since=99999999999999",
+		"step=3h&by=currency", "granularity=hour&step=auto", "step=90s", "step=7", "by=x"} {
 		f.Add(s)
 	}
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -145,12 +146,18 @@ func FuzzWindowsQuery(f *testing.F) {
 		wr, err := windowsQuery(v, now)
 		if err != nil {
 			msg := err.Error()
-			if !isBadRequest(err) || !strings.Contains(msg, "granularity") && !strings.Contains(msg, "since") && !strings.Contains(msg, "until") {
+			if !isBadRequest(err) || !strings.Contains(msg, "granularity") && !strings.Contains(msg, "since") && !strings.Contains(msg, "until") &&
+				!strings.Contains(msg, "step") && !strings.Contains(msg, "by") {
 				t.Fatalf("%q: %v is not a bad request naming its parameter", q, err)
 			}
 			return
 		}
-		if wr.Granularity != "minute" && wr.Granularity != "hour" || wr.Until != nil && !wr.Until.After(wr.Since) {
+		unit := time.Minute
+		if wr.Granularity == "hour" {
+			unit = time.Hour
+		}
+		if wr.Granularity != "minute" && wr.Granularity != "hour" || wr.Until != nil && !wr.Until.After(wr.Since) ||
+			wr.Step < unit || wr.Step%unit != 0 || wr.By != "all" && wr.By != "currency" {
 			t.Fatalf("%q gave %+v", q, wr)
 		}
 	})

@@ -15,7 +15,8 @@ import (
 const QualityMaxRange = 7 * 24 * time.Hour
 
 // RegisterQuality adds GET /api/v1/quality, answered from st's stored
-// counts and findings; now is the clock (time.Now when nil).
+// counts and findings, and GET /api/v1/quality/drift (quality_drift.go)
+// when st keeps the drift trend; now is the clock (time.Now when nil).
 func RegisterQuality(s *Server, st store.Quality, now func() time.Time) {
 	if now == nil {
 		now = time.Now
@@ -41,6 +42,9 @@ func RegisterQuality(s *Server, st store.Quality, now func() time.Time) {
 		}
 		WriteJSON(w, http.StatusOK, qualityJSON(from, to, rows, current))
 	}))
+	if qd, ok := st.(store.QualityDrift); ok {
+		registerDrift(s, qd, now)
+	}
 }
 
 // qualityRange reads ?since=&until= (RFC 3339 or Unix seconds; default

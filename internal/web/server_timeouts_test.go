@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -228,5 +229,57 @@ func TestTimeoutDefaults(t *testing.T) {
 	}
 	if l := (web.Limits{ReadTimeout: 2 * time.Second}).WithDefaults(); l.ReadHeaderTimeout != 2*time.Second {
 		t.Fatalf("with a 2 s read timeout the header timeout is %v", l.ReadHeaderTimeout)
+	}
+}
+
+// Headers over the limit are answered 431 in the API's error shape by the
+// server's own check; past twice the limit net/http refuses them itself
+// (plain text, no handler runs), which bounds what a client can make the
+// server read.
+func TestHeadersOverTheLimitAnswerJSON431(t *testing.T) {
+	const limit = 8 << 10
+	addr := serveOn(t, openStore(t), web.Limits{MaxHeaderBytes: limit})
+	get := func(pad int) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/summary", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Pad", strings.Repeat("a", pad))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	// Just under the limit: answered.
+	if resp, body := get(limit - 512); resp.StatusCode != http.StatusOK {
+		t.Fatalf("headers under the limit: %d %s", resp.StatusCode, body)
+	}
+	// Over the limit, under twice it: the server's 431 in the error shape.
+	resp, body := get(limit + 1024)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("headers over the limit: %d %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("431 content type %q", ct)
+	}
+	if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("431 lacks the server's headers: %v", resp.Header)
+	}
+	var e web.ErrorResponse
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != "header_too_large" || !strings.Contains(e.Error.Message, "8192") {
+		t.Errorf("431 body %s (%v)", body, err)
+	}
+	// Past the hard bound (twice the limit, plus net/http's own 4 KiB):
+	// net/http's plain 431.
+	resp, body = get(2*limit + 8<<10)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || json.Valid(body) {
+		t.Errorf("headers past the hard bound: %d %s", resp.StatusCode, body)
 	}
 }

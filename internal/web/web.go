@@ -19,6 +19,7 @@ import (
 	"path"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -161,6 +162,7 @@ var routes = map[string]Access{
 	"POST /api/v1/quarantine/replay": {Role: Analyst},
 	// Data quality (quality.go) and alert deliveries (deliveries.go).
 	"GET /api/v1/quality":           {Role: Viewer},
+	"GET /api/v1/quality/drift":     {Role: Viewer},
 	"GET /api/v1/alerts/deliveries": {Role: Viewer},
 	// Tokens and the audit trail (auth_api.go).
 	"GET /api/v1/tokens":         {Role: Admin},
@@ -344,6 +346,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Request-Id", id)
 	rw := &responseWriter{ResponseWriter: w, id: id, log: s.log.With("request_id", id, "method", r.Method, "path", r.URL.Path),
 		method: r.Method, path: r.URL.Path}
+	if n := headerBytes(r); n > s.limits.MaxHeaderBytes {
+		// net/http reads up to headerHardLimit and would answer past it in
+		// plain text; up to there the answer is the API's error shape.
+		rw.Header().Set("Connection", "close")
+		WriteError(rw, fmt.Errorf("%w: the request line and headers take %d bytes, at most %d are taken", ErrHeaderTooLarge, n, s.limits.MaxHeaderBytes))
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		// Under /api/ only API routes answer: a path no route has (which
 		// the dashboard's files would answer with plain text) or a method
@@ -463,7 +472,7 @@ func (s *Server) Scheme() string {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	l := s.limits
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
-		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: headerHardLimit(l.MaxHeaderBytes),
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	if s.cfg.TLS.enabled() {
 		certs, err := newCertReloader(s.cfg.TLS, s.log)
@@ -535,6 +544,7 @@ var errorKinds = []struct {
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
 	{ErrConflict, http.StatusConflict, "conflict"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{ErrHeaderTooLarge, http.StatusRequestHeaderFieldsTooLarge, "header_too_large"},
 	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	{ErrInvalid, http.StatusUnprocessableEntity, "unprocessable"},
 	{ErrTooManyRequests, http.StatusTooManyRequests, "rate_limited"},
@@ -746,19 +756,75 @@ func (s *Server) windows(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	out := make([]WindowJSON, 0, len(rows))
-	for _, row := range rows {
-		if wq.Until != nil && !row.Start.Before(*wq.Until) {
-			continue
-		}
-		out = append(out, WindowJSON{Granularity: string(row.Granularity), Start: row.Start, Channel: row.Channel,
-			PaymentMethod: row.PaymentMethod, Currency: row.Currency, Count: row.Count, RevenueMinor: row.RevenueCents, Alerts: row.Alerts})
-	}
-	resp := map[string]any{"granularity": wq.Granularity, "since": wq.Since.UTC(), "windows": out}
+	out := foldWindows(rows, wq)
+	resp := map[string]any{"granularity": wq.Granularity, "since": wq.Since.UTC(), "step_seconds": int64(wq.Step / time.Second),
+		"by": wq.By, "windows": out}
 	if wq.Until != nil {
 		resp["until"] = wq.Until.UTC()
 	}
 	WriteJSON(w, http.StatusOK, resp)
+}
+
+// foldWindows sums the stored windows of wr's range into its step, which
+// starts at the first stored window's start at or after Since, and, by currency, over
+// channels and payment methods. Windows come out by start, then channel,
+// payment method and currency.
+func foldWindows(rows []store.WindowRow, wr windowRange) []WindowJSON {
+	type key struct {
+		start                            int64
+		channel, paymentMethod, currency string
+	}
+	unit := time.Minute
+	if wr.Granularity == store.Hour {
+		unit = time.Hour
+	}
+	// The first window of the range: the stored ones start at or after since.
+	origin := wr.Since.Truncate(unit)
+	if origin.Before(wr.Since) {
+		origin = origin.Add(unit)
+	}
+	step := int64(wr.Step / time.Second)
+	idx := make(map[key]int, len(rows))
+	out := make([]WindowJSON, 0, len(rows))
+	for _, row := range rows {
+		if wr.Until != nil && !row.Start.Before(*wr.Until) {
+			continue
+		}
+		k := key{start: row.Start.Unix(), channel: row.Channel, paymentMethod: row.PaymentMethod, currency: row.Currency}
+		if k.start < origin.Unix() { // the store answers none: since bounds them
+			continue
+		}
+		if step > int64(unit/time.Second) {
+			k.start = origin.Unix() + (k.start-origin.Unix())/step*step
+		}
+		if wr.By == windowsByCurrency {
+			k.channel, k.paymentMethod = "", ""
+		}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, WindowJSON{Granularity: string(row.Granularity), Start: time.Unix(k.start, 0).UTC(), Channel: k.channel,
+				PaymentMethod: k.paymentMethod, Currency: k.currency})
+		}
+		out[i].Count += row.Count
+		out[i].RevenueMinor += row.RevenueCents
+		out[i].Alerts += row.Alerts
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		if a.Channel != b.Channel {
+			return a.Channel < b.Channel
+		}
+		if a.PaymentMethod != b.PaymentMethod {
+			return a.PaymentMethod < b.PaymentMethod
+		}
+		return a.Currency < b.Currency
+	})
+	return out
 }
 
 // windowRange is the query of GET /api/v1/windows.
@@ -767,11 +833,34 @@ type windowRange struct {
 	Since       time.Time
 	// Until, when set, excludes the windows starting at or after it.
 	Until *time.Time
+	// Step is the width of the windows answered: the granularity, or a
+	// multiple of it into which the stored windows are summed.
+	Step time.Duration
+	// By is windowsByAll (a window per channel, payment method and
+	// currency) or windowsByCurrency (summed over channels and payment
+	// methods).
+	By string
 }
+
+// The breakdowns of GET /api/v1/windows (by=).
+const (
+	windowsByAll      = "all"
+	windowsByCurrency = "currency"
+)
+
+// maxWindowSteps bounds step=auto: the smallest step of autoSteps giving
+// at most this many windows over the range.
+const maxWindowSteps = 240
+
+// autoSteps are the steps step=auto chooses from.
+var autoSteps = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour,
+	6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
 
 // windowsQuery reads ?granularity=minute|hour (default minute), since and
 // until (RFC 3339 or Unix seconds; since defaults to the last hour of
-// minutes or the last 48 hours of hours before now, until to none).
+// minutes or the last 48 hours of hours before now, until to none), step
+// (a multiple of the granularity, as a Go duration or seconds, or auto;
+// defaults to the granularity) and by=all|currency (default all).
 func windowsQuery(q url.Values, now time.Time) (windowRange, error) {
 	wr := windowRange{Granularity: store.Granularity(q.Get("granularity"))}
 	if wr.Granularity == "" {
@@ -780,8 +869,10 @@ func windowsQuery(q url.Values, now time.Time) (windowRange, error) {
 	switch wr.Granularity {
 	case store.Minute:
 		wr.Since = now.Add(-time.Hour)
+		wr.Step = time.Minute
 	case store.Hour:
 		wr.Since = now.Add(-48 * time.Hour)
+		wr.Step = time.Hour
 	default:
 		return wr, fmt.Errorf("%w: granularity %q, want minute or hour", ErrBadRequest, wr.Granularity)
 	}
@@ -806,17 +897,56 @@ func windowsQuery(q url.Values, now time.Time) (windowRange, error) {
 		}
 		wr.Until = &until
 	}
+	unit := wr.Step
+	switch v := q.Get("step"); v {
+	case "":
+	case "auto":
+		end := now
+		if wr.Until != nil {
+			end = *wr.Until
+		}
+		span := end.Sub(wr.Since)
+		wr.Step = autoSteps[len(autoSteps)-1]
+		for _, st := range autoSteps {
+			if st >= unit && span <= st*maxWindowSteps {
+				wr.Step = st
+				break
+			}
+		}
+	default:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			sec, serr := strconv.ParseInt(v, 10, 64)
+			if serr != nil || sec > 1<<32 {
+				return wr, fmt.Errorf("%w: step %q, want a duration (3h), seconds or auto", ErrBadRequest, v)
+			}
+			d = time.Duration(sec) * time.Second
+		}
+		if d < unit || d%unit != 0 || d > 366*24*time.Hour {
+			return wr, fmt.Errorf("%w: step %q, want a multiple of the %s granularity up to 366 days", ErrBadRequest, v, wr.Granularity)
+		}
+		wr.Step = d
+	}
+	switch wr.By = q.Get("by"); wr.By {
+	case "":
+		wr.By = windowsByAll
+	case windowsByAll, windowsByCurrency:
+	default:
+		return wr, fmt.Errorf("%w: by %q, want all or currency", ErrBadRequest, wr.By)
+	}
 	return wr, nil
 }
 
 // WindowJSON is one window of GET /api/v1/windows: the additive totals of
-// one channel, payment method and currency in one minute or hour. Counts
-// may be summed over currencies; revenue may not.
+// one channel, payment method and currency in one step (a minute or hour
+// unless step= folds them). Counts may be summed over currencies; revenue
+// may not. Channel and PaymentMethod are absent when by=currency summed
+// over them.
 type WindowJSON struct {
 	Granularity   string    `json:"granularity"`
 	Start         time.Time `json:"start"`
-	Channel       string    `json:"channel"`
-	PaymentMethod string    `json:"payment_method"`
+	Channel       string    `json:"channel,omitempty"`
+	PaymentMethod string    `json:"payment_method,omitempty"`
 	Currency      string    `json:"currency"`
 	Count         int64     `json:"count"`
 	// RevenueMinor is the revenue in the currency's minor unit.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -165,3 +166,52 @@ func (s *Store) QualityFindings(ctx context.Context, from, to time.Time, limit i
 	}
 	return out, nil
 }
+
+// AddDriftSamples implements store.QualityDrift.
+func (s *Store) AddDriftSamples(ctx context.Context, ss []store.DriftSample) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(ss))
+	for i, d := range ss {
+		psi := d.PSI
+		if math.IsNaN(psi) || math.IsInf(psi, 0) {
+			psi = 0 // the monitor's PSI is finite; a store refuses NaN
+		}
+		rows[i] = []any{d.At.UTC(), Sanitize(d.Source), Sanitize(d.Field), psi, d.Ref, d.Cur}
+	}
+	err := s.d.Tx(ctx, func(tx DB) error {
+		return s.d.Upsert(ctx, tx, "quality_drift", []string{"at", "source", "field", "psi", "ref", "cur"}, "ON CONFLICT (at, source, field) DO NOTHING", rows)
+	})
+	if err != nil {
+		return fmt.Errorf("storing %d drift samples: %w", len(ss), err)
+	}
+	return nil
+}
+
+// DriftSamples implements store.QualityDrift.
+func (s *Store) DriftSamples(ctx context.Context, from, to time.Time, field string, limit int) ([]store.DriftSample, error) {
+	q := `SELECT at, source, field, psi, ref, cur FROM quality_drift WHERE at >= $1 AND at < $2`
+	args := []any{from, to}
+	if field != "" {
+		q += ` AND field = $3`
+		args = append(args, field)
+	}
+	q += ` ORDER BY at, source, field LIMIT ` + strconv.Itoa(max(limit, 1))
+	var out []store.DriftSample
+	err := each(ctx, s.d.DB(), q, args, func(r Rows) error {
+		var d store.DriftSample
+		if err := r.Scan(&d.At, &d.Source, &d.Field, &d.PSI, &d.Ref, &d.Cur); err != nil {
+			return err
+		}
+		d.At = d.At.UTC()
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading drift samples: %w", err)
+	}
+	return out, nil
+}
+
+var _ store.QualityDrift = (*Store)(nil)

@@ -88,12 +88,21 @@ func (s *Store) PruneQualityMinutes(ctx context.Context, before time.Time, batch
 	}, before)
 }
 
-// PruneQualityFindings implements store.Retention.
+// PruneQualityFindings implements store.Retention: the findings, and the
+// drift trend's samples (quality_drift) of the same age.
 func (s *Store) PruneQualityFindings(ctx context.Context, before time.Time, batch int) (int64, error) {
-	return s.DeleteInBatches(ctx, "quality findings before "+before.UTC().Format(time.RFC3339), batch, []string{
+	n, err := s.DeleteInBatches(ctx, "quality findings before "+before.UTC().Format(time.RFC3339), batch, []string{
 		`DELETE FROM quality_findings WHERE id IN
 			(SELECT id FROM quality_findings WHERE detected_at < $1 ORDER BY detected_at LIMIT $2)`,
 	}, before)
+	if err != nil {
+		return n, err
+	}
+	m, err := s.DeleteInBatches(ctx, "drift samples before "+before.UTC().Format(time.RFC3339), batch, []string{
+		`DELETE FROM quality_drift WHERE (at, source, field) IN
+			(SELECT at, source, field FROM quality_drift WHERE at < $1 ORDER BY at LIMIT $2)`,
+	}, before)
+	return n + m, err
 }
 
 // PruneAudit implements store.Retention. The audit table has no index on

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -140,5 +141,42 @@ func testQualityFindings(t *testing.T, s store.Store) {
 	}
 	if len(sent) != 1 || string(sent[0].Key) != "quality" || string(sent[0].Payload) != string(payload) || string(sent[0].Headers) != string(alert.Headers) {
 		t.Errorf("outbox %+v, want the quality alert", sent)
+	}
+}
+
+// testDriftSamples: drift samples come back by range and field, oldest
+// first; the same sample stored again is kept once.
+func testDriftSamples(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	qd := s.(store.QualityDrift)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var all []store.DriftSample
+	for i := range 3 {
+		for _, f := range []string{"amount", "channel"} {
+			all = append(all, store.DriftSample{At: at.Add(time.Duration(i) * time.Minute), Source: "p1", Field: f, PSI: float64(i) / 10, Ref: 1000 + int64(i), Cur: 200})
+		}
+	}
+	if err := qd.AddDriftSamples(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	if err := qd.AddDriftSamples(ctx, all[:2]); err != nil {
+		t.Fatalf("the same samples again: %v", err)
+	}
+	got, err := qd.DriftSamples(ctx, at, at.Add(time.Hour), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, all) {
+		t.Errorf("every sample: %+v, want %+v", got, all)
+	}
+	got, err = qd.DriftSamples(ctx, at.Add(time.Minute), at.Add(2*time.Minute), "channel", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != all[3] {
+		t.Errorf("channel in the second minute: %+v, want %+v", got, all[3])
+	}
+	if got, err = qd.DriftSamples(ctx, at, at.Add(time.Hour), "", 2); err != nil || len(got) != 2 {
+		t.Errorf("limit 2: %d samples (%v)", len(got), err)
 	}
 }

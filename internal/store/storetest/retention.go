@@ -188,8 +188,20 @@ func testRetentionAggregates(t *testing.T, s store.Store) {
 	if err := q.AddQualityFindings(ctx, fs, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := r.PruneQualityFindings(ctx, cutoff, 2); err != nil || n != 3 {
-		t.Fatalf("pruned %d quality findings, %v; want the 3 before the cutoff", n, err)
+	// And drift samples, pruned with them.
+	var ds []store.DriftSample
+	for _, at := range []time.Time{old1, cutoff.Add(-time.Second), cutoff} {
+		ds = append(ds, store.DriftSample{At: at, Source: "p1", Field: "amount", PSI: 0.1, Ref: 1, Cur: 1})
+	}
+	qd := s.(store.QualityDrift)
+	if err := qd.AddDriftSamples(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.PruneQualityFindings(ctx, cutoff, 2); err != nil || n != 3+2 {
+		t.Fatalf("pruned %d quality findings and drift samples, %v; want the 3 and 2 before the cutoff", n, err)
+	}
+	if left, err := qd.DriftSamples(ctx, old1.Add(-time.Hour), base.Add(time.Hour), "", 10); err != nil || len(left) != 1 || !left[0].At.Equal(cutoff) {
+		t.Fatalf("drift samples left: %+v, %v; want the one at the cutoff", left, err)
 	}
 	left, err := q.QualityFindings(ctx, old1.Add(-time.Hour), base.Add(time.Hour), 0)
 	if err != nil || len(left) != 2 || left[1].Subject != "3" || left[0].Subject != "4" {

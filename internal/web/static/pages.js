@@ -91,9 +91,10 @@ function drawVolume() {
         ? "No purchases in this range: stored event times end at " + fmtTime(last) + " — pick a longer range."
         : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
   }
-  $("volume-sub").textContent = "per " + (ov.step === 60 ? "minute" : "hour") + " of event time; revenue in " + (cur || "the main currency") +
+  const unit = ov.step === 60 ? "minute" : ov.step === 3600 ? "hour" : ov.step % 3600 === 0 ? ov.step / 3600 + " hours" : ov.step / 60 + " minutes";
+  $("volume-sub").textContent = "per " + unit + " of event time; revenue in " + (cur || "the main currency") +
     (ov.multi ? " (" + (ov.currencies.length - 1) + " other currenc" + (ov.currencies.length > 2 ? "ies" : "y") + " in this range: pick one in the menu)" : "") +
-    "; the unfinished " + (ov.step === 60 ? "minute" : "hour") + " is left out";
+    "; the unfinished " + (ov.step > 3600 ? ov.step / 3600 + "-hour step" : unit) + " is left out";
 }
 
 // currencyPicker offers the range's currencies, largest revenue first,
@@ -155,10 +156,14 @@ function fmtQuantile(value, above, seconds) {
 page("overview", {
   async load(r) {
     const tps = backfillTps(r);
-    ov.step = r.seconds > 6 * 3600 ? 3600 : 60;
-    const g = ov.step === 60 ? "minute" : "hour";
+    // Minutes up to 6 hours, hours up to 7 days, 3 hours beyond (240
+    // points over 30 days), summed per currency by the server.
+    const step = r.seconds > 7 * 86400 ? 10800 : r.seconds > 6 * 3600 ? 3600 : 60;
+    const g = step === 60 ? "minute" : "hour";
     // The previous period too, for the tiles' change.
-    const w = await getJSON("api/v1/windows?granularity=" + g + "&since=" + iso(r.from - r.seconds) + "&until=" + iso(r.to + ov.step));
+    const w = await getJSON("api/v1/windows?granularity=" + g + "&step=" + step + "&by=currency&since=" + iso(r.from - r.seconds) +
+      "&until=" + iso(r.to + step));
+    ov.step = w.step_seconds;
     ov.by = minuteSeries(w.windows);
     const revTotals = {};
     for (const m of ov.by.values()) for (const [c, v] of Object.entries(m.rev)) revTotals[c] = (revTotals[c] || 0) + v;
@@ -993,6 +998,22 @@ function itemRows(body, items, empty) {
   body.replaceChildren(...(rows.length ? rows : [emptyRow(3, empty)]));
 }
 
+// topRows draws the top products of a range: units, orders, customers
+// and revenue per currency (never added across currencies).
+function topRows(r) {
+  const rows = r.items.map((it, i) => {
+    const tr = el("tr");
+    tr.dataset.product = it.product_id;
+    const rev = it.revenue.map((m) => money(m.amount_minor / minorPer(m.currency), m.currency, 2)).join(" · ");
+    tr.append(el("td", String(i + 1)), el("td", it.product_id), el("td", fmtInt.format(it.units), "num"), el("td", fmtInt.format(it.orders), "num"),
+      el("td", fmtInt.format(it.customers), "num"), el("td", rev, "num"));
+    tr.addEventListener("click", () => setParam("product", it.product_id));
+    return tr;
+  });
+  $("top-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing sold in this range: pick a longer one")]));
+}
+$("top-sort").addEventListener("change", (e) => setParam("top_sort", e.target.value === "units" ? "" : e.target.value));
+
 function verdict(res, cmp) {
   if (res.sample_ratio.mismatch) return ["sample-ratio mismatch", "verdict-srm"];
   const t = res.experiment.metric === "revenue" ? cmp.revenue : cmp.conversion;
@@ -1021,11 +1042,16 @@ page("products", {
         itemRows($("sim-body"), r.items, "no product bought with " + prod + " yet");
       }, (e) => { $("sim-sub").textContent = e.message; });
     }
-    getJSON("api/v1/products/top?n=10").then((r) => {
-      itemRows($("top-body"), r.items, "no purchases folded yet");
-      $("top-sub").textContent = "bought by the most customers (model " + Math.round(r.model_age_seconds) + " s old); click one for the products bought with it";
+    // What sold in the range (the store's hourly product rollup), ranked
+    // as the menu says (top_sort in the URL).
+    const tr = timeRange(), sortBy = state.params.get("top_sort") || "units";
+    $("top-sort").value = sortBy;
+    getJSON("api/v1/products/top?n=10&sort=" + sortBy + "&since=" + iso(tr.from) + "&until=" + iso(tr.to)).then((r) => {
+      topRows(r);
+      $("top-sub").textContent = "sold " + fmtTime(r.from) + " – " + fmtTime(r.to) + " (whole hours), by " + r.sort +
+        (r.sort === "revenue" && r.currency ? " in " + r.currency : "") + "; customers estimated; click one for the products bought with it";
     }, (e) => {
-      $("top-sub").textContent = e.status === 404 ? "no recommendation service on this server" : e.message;
+      $("top-sub").textContent = e.status === 404 ? "no product figures on this server" : e.message;
     });
     let list;
     try {
@@ -1089,6 +1115,43 @@ function drawQuality(q) {
   $("q-checks").replaceChildren(...(rows.length ? rows : [emptyRow(4, "nothing failed in this range")]));
 }
 
+// The drift trend (GET /api/v1/quality/drift): a line per field, the
+// default thresholds as lines; field= drills down to one field.
+const driftFields = ["amount", "items_per_order", "channel"];
+const driftChart = new Chart($("chart-drift"), { height: 220,
+  series: [{ label: "amount", color: "--c0", fmt: (v) => fmt2.format(v) }, { label: "items per order", color: "--c2", fmt: (v) => fmt2.format(v) },
+    { label: "channel", color: "--c3", fmt: (v) => fmt2.format(v) }, { label: "warning", color: "--c5", fmt: (v) => fmt2.format(v) },
+    { label: "critical", color: "--c4", fmt: (v) => fmt2.format(v) }] });
+$("drift-field").addEventListener("change", (e) => setParam("field", e.target.value));
+
+async function loadDrift(from, to) {
+  const field = driftFields.includes(state.params.get("field")) ? state.params.get("field") : "";
+  $("drift-field").value = field;
+  let d;
+  try {
+    d = await getJSON("api/v1/quality/drift?since=" + iso(from) + "&until=" + iso(to) + (field ? "&field=" + field : ""));
+  } catch (e) {
+    driftChart.setData([[], [], [], [], [], []]);
+    $("drift-sub").textContent = e.status === 404 ? "this server keeps no drift trend" : e.message;
+    return;
+  }
+  const ts = [...new Set(d.fields.flatMap((f) => f.points.map((p) => Date.parse(p.at) / 1000)))].sort((a, b) => a - b);
+  const col = (name) => {
+    const f = d.fields.find((x) => x.field === name);
+    const by = new Map(f ? f.points.map((p) => [Date.parse(p.at) / 1000, p.psi]) : []);
+    return ts.map((t) => (by.has(t) ? by.get(t) : null));
+  };
+  driftChart.setData(ts.length ? [ts, ...driftFields.map(col), ts.map(() => d.warn), ts.map(() => d.critical)] : [[], [], [], [], [], []]);
+  const step = d.step_seconds >= 3600 ? d.step_seconds / 3600 + " h" : d.step_seconds / 60 + " min";
+  let sub = "PSI of the last 15 minutes against the 60 before, mean per " + step + " over runs and processors; warning " + d.warn + ", critical " + d.critical + " (the defaults)";
+  if (field) {
+    const f = d.fields[0], last = f && f.points[f.points.length - 1];
+    sub = field + ": " + (last ? "PSI " + fmt2.format(last.psi) + " (at most " + fmt2.format(last.max_psi) + ") at " + fmtTime(last.at) + ", " +
+      fmtInt.format(last.cur) + " records against " + fmtInt.format(last.ref) : "no sample in this range") + "; pick every field to compare";
+  }
+  $("drift-sub").textContent = sub;
+}
+
 page("quality", {
   async load(r) {
     // Whole minutes, as the API counts them (see the overview's tile).
@@ -1103,6 +1166,7 @@ page("quality", {
       return tr;
     });
     $("q-findings").replaceChildren(...(fs.length ? fs : [emptyRow(4, "no findings: fresh, steady, no drift")]));
+    await loadDrift(from, to);
     await loadQuarantine(r);
   },
 });

@@ -235,7 +235,13 @@ func (g *Generator) primeLive(from, to int64, rate float64) {
 	start, replayFrom := from, to
 	if g.ringsOn() {
 		start = min(from, to-RingWarmup.Milliseconds())
-		replayFrom = to - RingReplay.Milliseconds()
+		replay := float64(RingReplay.Milliseconds())
+		// At most about RingReplayMax ring orders: the day's at a high
+		// rate and fraud rate would be hundreds of thousands.
+		if perMs := good / 1000 * g.ringShare(); perMs*replay > RingReplayMax {
+			replay = RingReplayMax / perMs
+		}
+		replayFrom = to - int64(replay)
 		g.replayTo = to
 	}
 	// The new campaigns go to a heap of their own first, so that only
@@ -282,12 +288,30 @@ const RingWarmup = 4 * 24 * time.Hour
 
 // RingReplay is how much of the primed rings' past CatchUp sends before
 // the live phase: the entity stage's default window, so that the stage
-// finds the rings in flight as it would after a day of live traffic.
+// finds the rings in flight as it would after a day of live traffic
+// (about 750 ring orders at run's defaults; shorter when that would be
+// more than RingReplayMax).
 const RingReplay = 24 * time.Hour
+
+// RingReplayMax bounds the ring orders CatchUp sends (in expectation):
+// RingReplay is shortened to fit.
+const RingReplayMax = 50_000
 
 // ringsOn reports whether the mix gives fraud rings a share.
 func (g *Generator) ringsOn() bool {
 	return g.cfg.FraudMix[FraudRing] > 0 && g.campaignProb > 0
+}
+
+// ringShare is the ring orders per good record.
+func (g *Generator) ringShare() float64 {
+	total := 0.0
+	for _, name := range AllScenarios {
+		total += g.cfg.FraudMix[name]
+	}
+	if !(total > 0) || !(g.cfg.FraudRate > 0) || g.cfg.FraudRate >= 1 {
+		return 0
+	}
+	return g.cfg.FraudRate / (1 - g.cfg.FraudRate) * g.cfg.FraudMix[FraudRing] / total
 }
 
 // CatchUp returns the next scheduled record due before the live phase

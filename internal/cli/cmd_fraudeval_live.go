@@ -28,7 +28,7 @@ import (
 
 // liveShopFlags are run's flags fraud-eval --live passes on when given;
 // the others keep run's defaults.
-var liveShopFlags = []string{"rate", "history", "seed", "fraud-mix", "fraud-rate", "bad-rate", "customers", "new-per-day", "products", "partitions", "entities"}
+var liveShopFlags = []string{"rate", "history", "seed", "fraud-mix", "fraud-rate", "bad-rate", "customers", "new-per-day", "products", "partitions", "entities", "shutdown-grace"}
 
 // liveRequested reports whether args ask for fraud-eval --live.
 func liveRequested(args []string) bool {

@@ -18,7 +18,11 @@ func TestFraudEvalLive(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	err := runFraudEval(context.Background(), []string{"--live", "20s", "--history", "3d", "--rate", "100", "--fraud-rate", "0.5",
-		"--bad-rate", "0.02", "--offline-records", "1000", "--data-dir", t.TempDir(), "--json"}, &stdout, &stderr)
+		"--bad-rate", "0.02", "--offline-records", "1000", "--data-dir", t.TempDir(), "--json",
+		// The shutdown waits for the processor and the entity stage to
+		// commit what was produced, at most this long: under -race on a
+		// loaded host 10 s was too short.
+		"--shutdown-grace", "3m"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("fraud-eval --live: %v\nstderr:\n%s", err, stderr.String())
 	}

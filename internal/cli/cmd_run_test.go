@@ -154,9 +154,16 @@ func TestRunEntities(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
 	err := Run(context.Background(), []string{"run", "--duration", "6s", "--addr", "127.0.0.1:0", "--data-dir", dir,
-		"--customers", "20000", "--new-per-day", "1000", "--history", "3d", "--rate", "50", "--analytics-interval", "0"}, &stdout, &stderr)
+		"--customers", "20000", "--new-per-day", "1000", "--history", "3d", "--rate", "50", "--analytics-interval", "0",
+		// run stops once the processor and the stage have committed what
+		// was produced, or after this: under -race on a loaded host 10 s
+		// was too short for the stage.
+		"--shutdown-grace", "3m"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "did not catch up") {
+		t.Fatalf("the entity stage did not catch up:\n%s", stderr.String())
 	}
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, dir)

@@ -237,7 +237,8 @@ func (g *Generator) primeLive(from, to int64, rate float64) {
 		start = min(from, to-RingWarmup.Milliseconds())
 		replay := float64(RingReplay.Milliseconds())
 		// At most about RingReplayMax ring orders: the day's at a high
-		// rate and fraud rate would be hundreds of thousands.
+		// rate and fraud rate would be hundreds of thousands, each three
+		// repartition records for the stage.
 		if perMs := good / 1000 * g.ringShare(); perMs*replay > RingReplayMax {
 			replay = RingReplayMax / perMs
 		}
@@ -290,12 +291,12 @@ const RingWarmup = 4 * 24 * time.Hour
 // the live phase: the entity stage's default window, so that the stage
 // finds the rings in flight as it would after a day of live traffic
 // (about 750 ring orders at run's defaults; shorter when that would be
-// more than RingReplayMax).
+// more than RingReplayMax, as from about --rate 130 at 1% fraud).
 const RingReplay = 24 * time.Hour
 
 // RingReplayMax bounds the ring orders CatchUp sends (in expectation):
 // RingReplay is shortened to fit.
-const RingReplayMax = 50_000
+const RingReplayMax = 10_000
 
 // ringsOn reports whether the mix gives fraud rings a share.
 func (g *Generator) ringsOn() bool {

@@ -105,9 +105,9 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	asJSON := fs.Bool("json", false, `print one JSON object {"precision", "recall", "fpr", "pr_auc", "roc_auc", "recall_at_1pct_fpr", "per_scenario", ...}`)
 	var fraudMix fraudMixFlag
 	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
-	entityRules := fs.String("entity-rules", "", `add the entity stage's second step: "default" for the built-in entity rules, or an entity rules file (JSON); empty: the first step alone`)
+	entityRules := fs.String("entity-rules", "", `add the entity stage's second step: "default" for the built-in entity rules, or an entity rules file (JSON); "none" or empty: the first step alone (with --demo, empty means "default", as run's live phase has the entity stage on)`)
 	entityWindow := fs.Duration("entity-window", 24*time.Hour, "the entity state's sliding window of event time (with --entity-rules)")
-	demo := fs.Duration("demo", 0, "evaluate run's shop on the simulated clock instead: its 540-day history at its defaults (--customers 1000000, --bad-rate 0.001 unless given) warms the state and trains the forest, then this long of its live phase at 10/s is measured (e.g. 30m); --count and --train-fraction are unused")
+	demo := fs.Duration("demo", 0, "evaluate run's shop on the simulated clock instead: its 540-day history at its defaults (--customers 1000000, --bad-rate 0.001, run's --fraud-mix with rings, and the default entity rules, unless given) warms the state and trains the forest, then this long of its live phase at 10/s is measured (e.g. 30m); --count and --train-fraction are unused")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -124,6 +124,12 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		if !given["bad-rate"] {
 			*badRate = 0.001
+		}
+		// run's shop: its mix, with the cross-account scenarios, and its
+		// entity stage's second step.
+		fraudMix.base = runFraudMix
+		if *entityRules == "" {
+			*entityRules = "default"
 		}
 	}
 	if *maxCustomers < 0 || *maxEntities < 0 {
@@ -156,7 +162,7 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	var erules *fraud.EntityRuleSet
 	switch *entityRules {
-	case "":
+	case "", "none":
 	case "default":
 		erules = fraud.DefaultEntityRules()
 	default:

@@ -28,7 +28,7 @@ import (
 
 // liveShopFlags are run's flags fraud-eval --live passes on when given;
 // the others keep run's defaults.
-var liveShopFlags = []string{"rate", "history", "seed", "fraud-mix", "fraud-rate", "bad-rate", "customers", "new-per-day", "products", "partitions"}
+var liveShopFlags = []string{"rate", "history", "seed", "fraud-mix", "fraud-rate", "bad-rate", "customers", "new-per-day", "products", "partitions", "entities", "shutdown-grace"}
 
 // liveRequested reports whether args ask for fraud-eval --live.
 func liveRequested(args []string) bool {
@@ -109,12 +109,32 @@ type fraudEvalLiveReport struct {
 	FlaggedBy map[string]ruleHit `json:"flagged_by"`
 	// Alerted is the flagged transactions with an alert (all of them).
 	Alerted int `json:"alerted"`
+	// Entities is what the entity stage did: null with --entities=false.
+	Entities *liveEntityReport `json:"entities"`
 
 	// Offline is fraud-eval's report of offline_records records of the
 	// same seed, fraud rate, bad rate and mix (null with
 	// --offline-records 0).
 	OfflineRecords int              `json:"offline_records"`
 	Offline        *fraudEvalReport `json:"offline"`
+}
+
+// liveEntityReport is what the entity stage did in fraud-eval --live's
+// window, from what it committed before run stopped (run waits for it to
+// catch up within the shutdown grace).
+type liveEntityReport struct {
+	// Raised counts the window's flagged transactions whose decision the
+	// second step raised (their alert carries an entity rule's reason,
+	// "step": 2): approvals raised to review or decline and reviews
+	// raised to decline. RaisedFraud are fraudulent, RaisedByScenario
+	// counts those by scenario.
+	Raised           int            `json:"raised"`
+	RaisedFraud      int            `json:"raised_fraud"`
+	RaisedByScenario map[string]int `json:"raised_by_scenario"`
+	// Rings is the rings stored or grown during the window, RingAccounts
+	// their member accounts (distinct).
+	Rings        int `json:"rings"`
+	RingAccounts int `json:"ring_accounts"`
 }
 
 // runFraudEvalLive is fraud-eval --live: run's pipeline, as run wires it
@@ -194,8 +214,12 @@ func runFraudEvalLive(ctx context.Context, args []string, stdout, stderr io.Writ
 	rep.Warmup = t.started.Sub(started).Round(time.Second).String()
 	rep.OfflineRecords = *offlineRecords
 	if *offlineRecords > 0 {
+		var erules *fraud.EntityRuleSet
+		if t.info.entities {
+			erules = fraud.DefaultEntityRules()
+		}
 		off, err := evaluate.Fraud(ctx, evaluate.Config{Records: *offlineRecords, Seed: t.info.gcfg.Seed, FraudRate: t.info.gcfg.FraudRate,
-			BadRate: t.info.gcfg.BadRate, FraudMix: t.info.gcfg.FraudMix, Scorer: fraud.ScorerConfig{}, MaxFPR: 0.01})
+			BadRate: t.info.gcfg.BadRate, FraudMix: t.info.gcfg.FraudMix, Scorer: fraud.ScorerConfig{}, MaxFPR: 0.01, EntityRules: erules})
 		if err != nil {
 			return fmt.Errorf("the offline comparison: %w", err)
 		}
@@ -349,7 +373,7 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 	seen := map[string]bool{}
-	flaggedTx := map[string]bool{} // flagged ones: fraud?
+	flaggedTx := map[string]liveLabel{} // flagged ones: the truth
 	flaggedBy := map[string]int{}
 	var tp, fp, legit int
 	for _, p := range parts {
@@ -366,7 +390,7 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 			flagged := tx.Decision == fraud.Review.String() || tx.Decision == fraud.Decline.String()
 			if flagged {
 				rep.Flagged++
-				flaggedTx[tx.TransactionID] = l.fraud
+				flaggedTx[tx.TransactionID] = l
 			}
 			switch {
 			case l.fraud:
@@ -409,6 +433,11 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 	if err := t.flaggedBy(ctx, st, flaggedTx, rep); err != nil {
 		return nil, err
 	}
+	if t.info.entities {
+		if err := t.rings(ctx, st, rep); err != nil {
+			return nil, err
+		}
+	}
 	rep.GoodNotStored = rep.Good - rep.Scored
 	rep.Unaccounted = rep.Generated - rep.Stored - rep.Quarantined
 	rep.TruePos, rep.FalsePos = tp, fp
@@ -420,9 +449,42 @@ func (t *liveTruth) measure(ctx context.Context, st store.Store) (*fraudEvalLive
 	return rep, nil
 }
 
-// flaggedBy counts the reasons of the flagged transactions' alerts.
-func (t *liveTruth) flaggedBy(ctx context.Context, st store.Store, flagged map[string]bool, rep *fraudEvalLiveReport) error {
+// rings counts the rings stored or grown since the window began.
+func (t *liveTruth) rings(ctx context.Context, st store.Store, rep *fraudEvalLiveReport) error {
+	es, ok := st.(store.Entities)
+	if !ok {
+		return fmt.Errorf("store %T keeps no rings", st)
+	}
+	members := map[string]bool{}
+	f := store.RingFilter{Since: t.started, Limit: 1000}
+	for {
+		rs, err := es.EntityRings(ctx, f)
+		if err != nil {
+			return fmt.Errorf("reading the window's rings: %w", err)
+		}
+		for _, r := range rs {
+			rep.Entities.Rings++
+			for _, m := range r.Members {
+				members[m] = true
+			}
+		}
+		if len(rs) < f.Limit {
+			break
+		}
+		last := rs[len(rs)-1]
+		f.After = &store.RingCursor{UpdatedAt: last.UpdatedAt, Key: last.Key}
+	}
+	rep.Entities.RingAccounts = len(members)
+	return nil
+}
+
+// flaggedBy counts the reasons of the flagged transactions' alerts, and
+// those the entity stage's second step raised.
+func (t *liveTruth) flaggedBy(ctx context.Context, st store.Store, flagged map[string]liveLabel, rep *fraudEvalLiveReport) error {
 	rep.FlaggedBy = map[string]ruleHit{}
+	if t.info.entities {
+		rep.Entities = &liveEntityReport{RaisedByScenario: map[string]int{}}
+	}
 	fs, ok := st.(store.Fraud)
 	if !ok {
 		return fmt.Errorf("store %T keeps no alerts", st)
@@ -433,26 +495,37 @@ func (t *liveTruth) flaggedBy(ctx context.Context, st store.Store, flagged map[s
 			return fmt.Errorf("reading the window's alerts: %w", err)
 		}
 		for _, a := range alerts {
-			isFraud, ok := flagged[a.TransactionID]
+			l, ok := flagged[a.TransactionID]
 			if !ok {
 				continue
 			}
+			isFraud := l.fraud
 			delete(flagged, a.TransactionID) // once, whatever re-reads
 			rep.Alerted++
 			var reasons []struct {
 				Rule    string `json:"rule"`
 				Feature string `json:"feature"`
+				Step    int    `json:"step"`
 			}
 			if err := json.Unmarshal(a.ReasonsJSON, &reasons); err != nil {
 				return fmt.Errorf("the reasons of the alert of %s: %w", a.TransactionID, err)
 			}
 			names := map[string]bool{}
+			raised := false
 			for _, r := range reasons {
+				raised = raised || r.Step == 2
 				switch {
 				case r.Rule != "":
 					names[r.Rule] = true
 				case r.Feature != "":
 					names["forest"] = true
+				}
+			}
+			if e := rep.Entities; e != nil && raised {
+				e.Raised++
+				if isFraud {
+					e.RaisedFraud++
+					e.RaisedByScenario[l.scenario]++
 				}
 			}
 			for n := range names {
@@ -559,6 +632,10 @@ func printFraudEvalLive(w io.Writer, rep *fraudEvalLiveReport) error {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t\n", n, h.Hits, h.Fraud, float64(h.Fraud)/float64(h.Hits))
 		}
 		tw.Flush()
+	}
+	if e := rep.Entities; e != nil {
+		fmt.Fprintf(&b, "\nentity stage: %d flagged transactions raised by the second step (%d fraud: %s); %d rings of %d accounts stored or grown\n",
+			e.Raised, e.RaisedFraud, countsLine(e.RaisedByScenario), e.Rings, e.RingAccounts)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -18,7 +18,11 @@ func TestFraudEvalLive(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	err := runFraudEval(context.Background(), []string{"--live", "20s", "--history", "3d", "--rate", "100", "--fraud-rate", "0.5",
-		"--bad-rate", "0.02", "--offline-records", "1000", "--data-dir", t.TempDir(), "--json"}, &stdout, &stderr)
+		"--bad-rate", "0.02", "--offline-records", "1000", "--data-dir", t.TempDir(), "--json",
+		// The shutdown waits for the processor and the entity stage to
+		// commit what was produced, at most this long: under -race on a
+		// loaded host 10 s was too short.
+		"--shutdown-grace", "3m"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("fraud-eval --live: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -50,7 +54,14 @@ func TestFraudEvalLive(t *testing.T) {
 		ScenarioCounts    map[string]int      `json:"scenario_counts"`
 		FlaggedBy         map[string]ruleHit  `json:"flagged_by"`
 		Alerted           int                 `json:"alerted"`
-		Offline           *struct {
+		Entities          *struct {
+			Raised           int            `json:"raised"`
+			RaisedFraud      int            `json:"raised_fraud"`
+			RaisedByScenario map[string]int `json:"raised_by_scenario"`
+			Rings            int            `json:"rings"`
+			RingAccounts     int            `json:"ring_accounts"`
+		} `json:"entities"`
+		Offline *struct {
 			Seed    int64    `json:"seed"`
 			Records int      `json:"records"`
 			Recall  *float64 `json:"recall"`
@@ -109,6 +120,17 @@ func TestFraudEvalLive(t *testing.T) {
 		if h.Hits == 0 || h.Hits > rep.Flagged || h.Fraud > h.Hits || h.Fraud > rep.TruePos {
 			t.Errorf("flagged by %s: %+v of %d flagged, %d fraud", n, h, rep.Flagged, rep.TruePos)
 		}
+	}
+	// run's defaults: rings in the mix, the entity stage on; its
+	// second step's raises are among the flagged.
+	if rep.ScenarioCounts["fraud_ring"] == 0 || rep.PerScenario["fraud_ring"] == nil {
+		t.Errorf("no fraud_ring in the per-scenario report: %s", out)
+	}
+	if e := rep.Entities; e == nil {
+		t.Errorf("no entity stage report: %s", out)
+	} else if e.Raised > rep.Flagged || e.RaisedFraud > e.Raised || sum(e.RaisedByScenario) != e.RaisedFraud || e.RaisedFraud > rep.TruePos ||
+		e.Rings == 0 || e.RingAccounts < 3 {
+		t.Errorf("entity stage report %+v, with %d flagged, %d of them fraud", *e, rep.Flagged, rep.TruePos)
 	}
 	if rep.Offline == nil || rep.Offline.Records != 1000 || rep.Offline.Seed != rep.Seed || rep.Offline.Recall == nil {
 		t.Errorf("want the offline figures of the same seed: %s", out)

@@ -118,6 +118,11 @@ func TestFraudEvalDemo(t *testing.T) {
 		Fraud       int                `json:"fraud"`
 		FlaggedBy   map[string]ruleHit `json:"flagged_by"`
 		RuleHits    map[string]ruleHit `json:"rule_hits"`
+		PerScenario map[string]float64 `json:"per_scenario"`
+		Counts      map[string]int     `json:"scenario_counts"`
+		Entity      *struct {
+			Raised int `json:"raised"`
+		} `json:"entity"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("decoding %q: %v", stdout.String(), err)
@@ -134,5 +139,9 @@ func TestFraudEvalDemo(t *testing.T) {
 		if h := rep.RuleHits[name]; f.Hits > h.Hits || f.Fraud > f.Hits || f.Fraud > h.Fraud {
 			t.Errorf("rule %s: flagged %+v, fired %+v", name, f, h)
 		}
+	}
+	// run's mix has rings, and its entity stage's second step.
+	if _, ok := rep.PerScenario["fraud_ring"]; !ok || rep.Counts["fraud_ring"] == 0 || rep.Entity == nil {
+		t.Errorf("no fraud_ring recall or no entity rules in run's shop: %s", stdout.String())
 	}
 }

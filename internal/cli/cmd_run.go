@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/entitystage"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/quality/monitor"
@@ -64,6 +65,8 @@ type runInfo struct {
 	gcfg    generate.Config // the generator's
 	rate    float64         // --rate
 	history string          // --history (0 when resuming)
+	// entities is whether the entity stage runs (--entities).
+	entities bool
 }
 
 // runShop is run, with hooks (nil for run itself).
@@ -79,7 +82,9 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	var tf traceFlags
 	tf.register(fs)
 	pf.register(fs)
-	pf.entities.register(fs, false)
+	// The entity stage is on in the live phase (its backfill repartitions
+	// only the history's last window: entityFlags.since).
+	pf.entities.register(fs, true)
 	var rf recommendFlags
 	rf.register(fs)
 	var ef experimentFlags
@@ -113,8 +118,8 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	products := fs.Int("products", 2000, "products in the synthetic catalogue")
 	fraudRate := fs.Float64("fraud-rate", 0.01, "share of generated transactions that are fraud")
 	badRate := fs.Float64("bad-rate", 0.001, "share of generated records that are malformed or invalid")
-	var fraudMix fraudMixFlag
-	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
+	fraudMix := fraudMixFlag{base: runFraudMix}
+	fs.Var(&fraudMix, "fraud-mix", runFraudMixUsage)
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topics")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this `file` when run stops (go tool pprof; what holds memory after a long run)")
 	memProfileEvery := fs.Duration("memprofile-every", 0, "with --memprofile, also write a heap profile every this long while running, to FILE.<minutes> (e.g. heap.prof.12m; go tool pprof -diff_base shows what grew between two)")
@@ -195,6 +200,14 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		}
 	}
 	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
+	// The history's transactions older than the entity window before the
+	// live phase are stored without repartition records: the stage would
+	// count them only to expire them, at 3-4 times the CPU of the backfill
+	// (docs/fraud.md). The last window is repartitioned, so the live
+	// phase's counts and rings start from it (exactly once, as every
+	// repartition record is queued with its transaction). The generator's
+	// history ends at its own start, a moment after this.
+	pf.entities.since = time.Now().Add(-pf.entities.window)
 	gcfg := generate.Config{Seed: *seed, Customers: *customers, Products: *products, FraudRate: *fraudRate, BadRate: *badRate,
 		FraudMix: fraudMix.mix()}
 	if *newPerDay > 0 {
@@ -394,7 +407,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		if history == 0 {
 			h = "0"
 		}
-		genSink = hooks.sink(genSink, runInfo{brokers: brokers, gcfg: gcfg, rate: *rate, history: h})
+		genSink = hooks.sink(genSink, runInfo{brokers: brokers, gcfg: gcfg, rate: *rate, history: h, entities: pf.entities.on})
 	}
 	genDone := make(chan error, 1)
 	go func() {
@@ -447,6 +460,12 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		fmt.Fprintln(stderr, "\nstopping: committing what was produced…")
 		if err := waitCaughtUp(gctx, brokers, st, pf.group, bus.TopicTransactions, pf.grace); err != nil {
 			logger.Warn("not everything produced was committed before the grace period ended; it will be processed on the next start", "err", err)
+		} else if pf.entities.on {
+			// And the second step: what was stored is counted, its rings
+			// found and its raised decisions committed.
+			if err := waitEntitiesCaughtUp(gctx, brokers, st, pf.grace); err != nil {
+				logger.Warn("the entity stage did not catch up before the grace period ended; it resumes on the next start", "err", err)
+			}
 		}
 	}
 	stopPipe()
@@ -523,6 +542,32 @@ func waitCaughtUp(ctx context.Context, brokers []string, st store.Store, group, 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// waitEntitiesCaughtUp waits, once the processor has caught up, until the
+// outbox has delivered what it queued (the repartition records among it)
+// and the entity stage's stored offsets reach the end of the repartition
+// topic, or timeout passes.
+func waitEntitiesCaughtUp(ctx context.Context, brokers []string, st store.Store, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if ob, ok := st.(store.OutboxBacklog); ok {
+		for {
+			pending, _, err := ob.OutboxBacklog(ctx)
+			if err == nil && pending == 0 {
+				break
+			}
+			if err == nil {
+				err = fmt.Errorf("%d outbox messages not yet delivered", pending)
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return waitCaughtUp(ctx, brokers, st, entitystage.DefaultGroup, entitystage.DefaultTopic, timeout)
 }
 
 // printProgress writes a one-line live report every second: on a terminal
@@ -611,6 +656,11 @@ var runMemoryBounds = map[string]string{
 	"fraud-max-entities":      "5000",
 	"recommend-max-customers": "60000",
 	"recommend-max-pairs":     "750000",
+	// The entity stage's window: its live stream brings about 30 events
+	// (a transaction on a device, card and address) a second at the
+	// default rate, so 200,000 per partition (about 40 MB) hold the full
+	// 24 hours for about 7 hours of a run, then the window shortens.
+	"entity-max-events": "200000",
 }
 
 // setDefault changes a registered flag's default, in its value and in what

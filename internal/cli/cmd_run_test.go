@@ -3,12 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
@@ -137,4 +141,95 @@ func TestRunLoading(t *testing.T) {
 		t.Fatalf("no CLV model stored after the first refresh: %v", err)
 	}
 	t.Logf("%d history records; CLV model %d", records, mod.Version)
+}
+
+// TestRunEntities: run with its defaults has the entity stage on in the
+// live phase. The last day of the history (with the rings the generator
+// sends there) and the live transactions are counted per device, card
+// and address, each transaction once on each of its entities, rings are
+// stored, and the history before that day is stored without repartition
+// records.
+func TestRunEntities(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	err := Run(context.Background(), []string{"run", "--duration", "6s", "--addr", "127.0.0.1:0", "--data-dir", dir,
+		"--customers", "20000", "--new-per-day", "1000", "--history", "3d", "--rate", "50", "--analytics-interval", "0",
+		// run stops once the processor and the stage have committed what
+		// was produced, or after this: under -race on a loaded host 10 s
+		// was too short for the stage.
+		"--shutdown-grace", "3m"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "did not catch up") {
+		t.Fatalf("the entity stage did not catch up:\n%s", stderr.String())
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// The window's cutoff is taken a moment before start; a minute's slack.
+	cutoff := start.Add(-24 * time.Hour)
+	type key struct{ entity, tx string }
+	events := map[key]int{}
+	var older, live int
+	for p := int32(0); p < 4; p++ {
+		err := st.EntityEvents(ctx, p, time.Time{}, func(e *store.EntityEvent) error {
+			events[key{e.Entity, e.TransactionID}]++
+			if e.EventTime.Before(cutoff.Add(-time.Minute)) {
+				older++
+			}
+			if !e.EventTime.Before(start) {
+				live++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if older > 0 {
+		t.Errorf("%d entity events of transactions older than the window before run's start: the backfill was repartitioned", older)
+	}
+	if live == 0 {
+		t.Fatalf("no entity events of the live phase (%d events in all)\nstderr:\n%s", len(events), stderr.String())
+	}
+	var txs, history int
+	for p := int32(0); p < 4; p++ {
+		err := st.RecentTransactions(ctx, p, 0, cutoff.Add(time.Minute), func(tx *store.Tx) error {
+			txs++
+			if tx.EventTime.Before(start) {
+				history++
+			}
+			var keys [3]string
+			for _, k := range fraud.EntityKeys(keys[:0], tx.DeviceID, fraud.CardKey(tx.CardBIN, tx.CardLast4), tx.IPAddress) {
+				if n := events[key{k, tx.TransactionID}]; n != 1 {
+					return fmt.Errorf("transaction %s at %v counted %d times on %s, want once", tx.TransactionID, tx.EventTime, n, k)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if history == 0 || txs == history {
+		t.Errorf("%d transactions in the window, %d of them of the history: want both the history's last day and the live phase", txs, history)
+	}
+	rings, err := st.EntityRings(ctx, store.RingFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rings) == 0 {
+		t.Fatalf("no rings stored")
+	}
+	for _, r := range rings {
+		if len(r.Members) < 3 || len(r.Entities) == 0 {
+			t.Errorf("ring %s: %d members, entities %v; want at least 3 sharing an entity", r.Key, len(r.Members), r.Entities)
+		}
+	}
+	t.Logf("%d transactions in the window (%d of the history's last day), %d entity events (%d live), %d rings", txs, history, len(events), live, len(rings))
 }

@@ -25,10 +25,17 @@ type entityFlags struct {
 	minRing   int
 	maxEvents int
 	rules     string
+	// since, when set, is the earliest event time whose transactions are
+	// repartitioned: run sets it to its start less the window, so that
+	// its history backfill queues repartition records only for the last
+	// window of the history, which the live phase's counts need, and the
+	// months before it cost nothing but a comparison (docs/fraud.md).
+	since time.Time
 }
 
-// register adds the flags; on is --entities' default (off for both
-// process and run, for what it costs: docs/fraud.md).
+// register adds the flags; on is --entities' default (off for process,
+// for what it costs; on for run, which repartitions only the last window
+// of its history: docs/fraud.md).
 func (f *entityFlags) register(fs *flag.FlagSet, on bool) {
 	fs.BoolVar(&f.on, "entities", on, "run the entity stage: re-key every stored transaction by device, card and address through the "+
 		entitystage.DefaultTopic+" topic (via the outbox), keep each entity's global counts and detect rings of accounts sharing devices or cards (docs/fraud.md)")
@@ -56,7 +63,17 @@ func (f *entityFlags) repartition() func(*store.Tx, []store.OutboxMsg) []store.O
 	if !f.on {
 		return nil
 	}
-	return entitystage.Messages(entitystage.DefaultTopic)
+	msgs := entitystage.Messages(entitystage.DefaultTopic)
+	if f.since.IsZero() {
+		return msgs
+	}
+	since := f.since
+	return func(row *store.Tx, out []store.OutboxMsg) []store.OutboxMsg {
+		if row.EventTime.Before(since) {
+			return out // older than the window the live phase starts with
+		}
+		return msgs(row, out)
+	}
 }
 
 // topics are the outbox topics the stage adds.

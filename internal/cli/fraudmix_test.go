@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
 )
 
 func TestFraudMixFlag(t *testing.T) {
@@ -56,5 +58,42 @@ func TestEntityFlagsValidate(t *testing.T) {
 	}
 	if off := (entityFlags{window: time.Hour, minRing: 3}); off.repartition() != nil || off.topics() != nil {
 		t.Error("an entity stage that is off queues repartition records")
+	}
+}
+
+// TestRunFraudMix: run's mix is the default with the rings and spread card
+// testing; pairs given are laid over it.
+func TestRunFraudMix(t *testing.T) {
+	t.Parallel()
+	f := fraudMixFlag{base: runFraudMix}
+	if m := f.mix(); m["fraud_ring"] != 0.1 || m["card_testing_spread"] != 0.05 || m["card_testing"] != 0.25 || m["friendly_fraud"] != 0 {
+		t.Errorf("run's mix %v", m)
+	}
+	if err := f.Set("fraud_ring=0"); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.mix(); m["fraud_ring"] != 0 || m["card_testing_spread"] != 0.05 {
+		t.Errorf("fraud_ring=0 over run's mix: %v", m)
+	}
+	if runFraudMix["fraud_ring"] != 0.1 {
+		t.Error("setting the flag changed run's default mix")
+	}
+}
+
+// TestEntityRepartitionSince: with since set (run), transactions older
+// than it get no repartition records, the others one per entity.
+func TestEntityRepartitionSince(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	f := entityFlags{on: true, window: 24 * time.Hour, minRing: 3, maxEvents: 5000, since: since}
+	hook := f.repartition()
+	row := store.Tx{TransactionID: "t1", CustomerID: "c1", DeviceID: "d1", CardBIN: "411111", CardLast4: "1234", IPAddress: "10.0.0.1",
+		EventTime: since.Add(-time.Second)}
+	if out := hook(&row, nil); len(out) != 0 {
+		t.Errorf("a transaction before since queued %d repartition records", len(out))
+	}
+	row.EventTime = since
+	if out := hook(&row, nil); len(out) != 3 {
+		t.Errorf("a transaction at since queued %d repartition records, want 3", len(out))
 	}
 }

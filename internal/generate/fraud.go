@@ -228,22 +228,46 @@ func (g *Generator) primeLive(from, to int64, rate float64) {
 	if g.campaignProb <= 0 || !(good > 0) || to <= from {
 		return
 	}
+	// Rings last days: with rings in the mix, their campaigns are started
+	// from RingWarmup back (the others from from), and their orders of
+	// the last RingReplay are kept to be sent before the live phase
+	// (CatchUp), at their own event times.
+	start, replayFrom := from, to
+	if g.ringsOn() {
+		start = min(from, to-RingWarmup.Milliseconds())
+		replay := float64(RingReplay.Milliseconds())
+		// At most about RingReplayMax ring orders: the day's at a high
+		// rate and fraud rate would be hundreds of thousands, each three
+		// repartition records for the stage.
+		if perMs := good / 1000 * g.ringShare(); perMs*replay > RingReplayMax {
+			replay = RingReplayMax / perMs
+		}
+		replayFrom = to - int64(replay)
+		g.replayTo = to
+	}
 	// The new campaigns go to a heap of their own first, so that only
 	// their orders are skipped.
 	held := g.campaigns
 	g.campaigns = eventHeap{max: held.max - len(held.h)}
 	perMs := good * g.campaignProb / 1000
-	for t := float64(from); ; {
+	for t := float64(start); ; {
 		t += g.r.ExpFloat64() / perMs
 		if t >= float64(to) {
 			break
 		}
-		g.startCampaign(int64(t), pick(g.r, g.scenCum))
+		sc := pick(g.r, g.scenCum)
+		if t < float64(from) && sc != scRing {
+			continue // before the warm-up of the others: rings only
+		}
+		g.startCampaign(int64(t), sc)
 	}
 	primed := g.campaigns.h
 	g.campaigns = held
 	for _, c := range primed {
 		for c.left > 0 && c.due < to {
+			if int(c.scen-1) == scRing && c.due >= replayFrom {
+				break // sent by CatchUp
+			}
 			if c.left--; c.left > 0 {
 				c.due += g.gap(int(c.scen - 1))
 			}
@@ -252,6 +276,63 @@ func (g *Generator) primeLive(from, to int64, rate float64) {
 			g.campaigns.push(c)
 		}
 	}
+}
+
+// RingWarmup is how far back primeLive starts the rings a live phase's
+// pace would have started, when the mix has rings: a ring's accounts
+// start within up to 3 days of each other (about one on average), so a
+// live phase primed for LiveWarmup alone held almost no ring orders in
+// its first half hour (0 and 1 over 30 minutes of `fraud-eval --demo`,
+// seeds 1 and 42), and those it held came from accounts whose earlier
+// orders were never sent.
+const RingWarmup = 4 * 24 * time.Hour
+
+// RingReplay is how much of the primed rings' past CatchUp sends before
+// the live phase: the entity stage's default window, so that the stage
+// finds the rings in flight as it would after a day of live traffic
+// (about 750 ring orders at run's defaults; shorter when that would be
+// more than RingReplayMax, as from about --rate 130 at 1% fraud).
+const RingReplay = 24 * time.Hour
+
+// RingReplayMax bounds the ring orders CatchUp sends (in expectation):
+// RingReplay is shortened to fit.
+const RingReplayMax = 10_000
+
+// ringsOn reports whether the mix gives fraud rings a share.
+func (g *Generator) ringsOn() bool {
+	return g.cfg.FraudMix[FraudRing] > 0 && g.campaignProb > 0
+}
+
+// ringShare is the ring orders per good record.
+func (g *Generator) ringShare() float64 {
+	total := 0.0
+	for _, name := range AllScenarios {
+		total += g.cfg.FraudMix[name]
+	}
+	if !(total > 0) || !(g.cfg.FraudRate > 0) || g.cfg.FraudRate >= 1 {
+		return 0
+	}
+	return g.cfg.FraudRate / (1 - g.cfg.FraudRate) * g.cfg.FraudMix[FraudRing] / total
+}
+
+// CatchUp returns the next scheduled record due before the live phase
+// that primeLive readied with rings in the mix, at its own event time
+// (the primed rings' orders of the last RingReplay, and whatever else
+// fell due while the history was sent), and false when none is left.
+// Run sends them at the end of the history.
+func (g *Generator) CatchUp() (Record, bool) {
+	for g.replayTo > 0 {
+		q := g.nextPending()
+		ms := q.due()
+		if ms >= g.replayTo {
+			g.replayTo = 0
+			break
+		}
+		if rec, ok := g.emitPending(ms); ok {
+			return rec, true
+		}
+	}
+	return Record{}, false
 }
 
 // existingCustomer draws a slot whose customer has ordered before, by

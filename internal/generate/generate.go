@@ -305,6 +305,7 @@ type Generator struct {
 	plan *realPlan // Config.Geography compiled; nil: the invented plan
 
 	campaignProb float64   // chance a good legit record starts a campaign
+	replayTo     int64     // CatchUp sends what is due before this (ms); 0: nothing
 	scenCum      []float64 // cumulative campaign weights by scenario
 	badProb      float64   // chance a regular slot becomes a bad record
 	badKinds     []quality.Reason

@@ -155,14 +155,25 @@ func (r *runner) run() error {
 				return err
 			}
 		}
-		if rc.History > 0 && rc.HistoryDone != nil {
-			rc.HistoryDone(r.n)
-		}
 	}
 	liveStart := rc.Now()
 	if rc.Rate > 0 {
 		// Start in the steady state of fraud at this pace.
 		g.primeLive(liveStart.Add(-LiveWarmup).UnixMilli(), liveStart.UnixMilli(), rc.Rate)
+		// With rings, their orders of the last day before the live phase
+		// (Generator.CatchUp) end the history, at their own event times.
+		for rc.Count == 0 || r.n < rc.Count {
+			rec, ok := g.CatchUp()
+			if !ok {
+				break
+			}
+			if err := r.emit(rec); err != nil {
+				return err
+			}
+		}
+	}
+	if rc.History > 0 && rc.HistoryDone != nil {
+		rc.HistoryDone(r.n)
 	}
 	for k := int64(0); ; k++ {
 		if rc.Count > 0 && r.n >= rc.Count {

@@ -3,6 +3,7 @@ package generate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -306,5 +307,102 @@ func TestLiveFraudShareFromTheStart(t *testing.T) {
 		if scen[s] == 0 {
 			t.Errorf("no %s in the live phase's first %s", s, window)
 		}
+	}
+}
+
+// TestLiveRingsFromTheStart: with rings in the mix, the live phase holds
+// ring orders from its first half hour, and the accounts of those rings
+// that ordered in the day before it were sent at the end of the history
+// (CatchUp), at their own event times, so that an entity stage whose
+// window covers that day sees the rings' earlier accounts. Without rings
+// in the mix nothing is caught up.
+func TestLiveRingsFromTheStart(t *testing.T) {
+	const window = 30 * time.Minute
+	type order struct {
+		cust, device, card string
+		at                 time.Time
+	}
+	run := func(seed int64, mix map[string]float64) (before, live []order, liveFrom time.Time, total int) {
+		lc := DemoLifecycle
+		g, err := New(Config{Seed: seed, Customers: 1_000_000, FraudRate: 0.01, Lifecycle: &lc, FraudMix: mix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk := &fakeClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+		sink := &recorder{}
+		err = Run(context.Background(), g, sink, RunConfig{Rate: 10, History: 10 * 24 * time.Hour, Duration: window,
+			Now: clk.Now, Sleep: clk.Sleep, HistoryDone: func(n int64) { liveFrom = clk.t; total = int(n) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range sink.recs {
+			if r.Scenario != FraudRing {
+				continue
+			}
+			var ev struct {
+				CustomerID string `json:"customer_id"`
+				DeviceID   string `json:"device_id"`
+				Card       struct {
+					BIN   string `json:"bin"`
+					Last4 string `json:"last4"`
+				} `json:"card"`
+			}
+			if err := json.Unmarshal(r.Value, &ev); err != nil {
+				t.Fatal(err)
+			}
+			o := order{ev.CustomerID, ev.DeviceID, ev.Card.BIN + ev.Card.Last4, r.EventTime}
+			if i < total {
+				before = append(before, o)
+			} else {
+				live = append(live, o)
+			}
+		}
+		return before, live, liveFrom, total
+	}
+	var liveRing, joined int
+	for seed := int64(1); seed <= 2; seed++ {
+		before, live, liveFrom, _ := run(seed, map[string]float64{FraudRing: 0.1, CardTesting: 0.25, StolenCard: 0.2})
+		accounts := map[string]map[string]bool{} // entity: accounts seen in the day before the live phase
+		lastDay := 0
+		for _, o := range before {
+			if o.at.Before(liveFrom.Add(-RingReplay)) {
+				continue
+			}
+			lastDay++
+			for _, e := range []string{"d" + o.device, "c" + o.card} {
+				if accounts[e] == nil {
+					accounts[e] = map[string]bool{}
+				}
+				accounts[e][o.cust] = true
+			}
+		}
+		for _, o := range live {
+			if o.at.Before(liveFrom) {
+				t.Fatalf("seed %d: a live ring order at %v, before the live phase's start %v", seed, o.at, liveFrom)
+			}
+			liveRing++
+			if len(accounts["d"+o.device]) > 0 || len(accounts["c"+o.card]) > 0 {
+				joined++
+			}
+		}
+		t.Logf("seed %d: %d ring orders in the day before the live phase, %d in its first %s", seed, lastDay, len(live), window)
+	}
+	// About 9% of 1% of 18,000 records a run: some 15 ring orders.
+	if liveRing < 10 {
+		t.Fatalf("%d ring orders in the live phases' first %s, want at least 10", liveRing, window)
+	}
+	t.Logf("%d of %d live ring orders share a device or card with an account of the day before", joined, liveRing)
+	if joined*2 < liveRing {
+		t.Errorf("%d of %d live ring orders share a device or card with an account that ordered in the day before: want most", joined, liveRing)
+	}
+	// Without rings nothing is caught up: the history ends where it did.
+	lc := DemoLifecycle
+	g, err := New(Config{Seed: 1, Customers: 1_000_000, FraudRate: 0.01, Lifecycle: &lc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.primeLive(time.Now().Add(-LiveWarmup).UnixMilli(), time.Now().UnixMilli(), 10)
+	if rec, ok := g.CatchUp(); ok {
+		t.Errorf("the default mix, without rings, caught up %+v", rec)
 	}
 }

@@ -139,8 +139,8 @@ type RingJSON struct {
 // RingsResponse is the body of GET /api/v1/fraud/rings.
 type RingsResponse struct {
 	// Enabled says whether this store keeps the entity stage's rings; the
-	// stage itself runs only with --entities, so an empty list may mean it
-	// is off.
+	// stage itself runs in run unless --entities=false and in process
+	// with --entities, so an empty list may mean it is off.
 	Enabled bool       `json:"enabled"`
 	Rings   []RingJSON `json:"rings"`
 	// NextCursor, when more rings may follow, is the cursor of the next

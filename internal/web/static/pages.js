@@ -496,7 +496,7 @@ async function loadRings() {
       el("td", g.entities.join(", ")), el("td", g.reason));
     return tr;
   });
-  if (!rows.length) rows.push(emptyRow(5, r.enabled ? "no rings found: the entity stage looks for them when shopstream runs with --entities" : "this store keeps no rings"));
+  if (!rows.length) rows.push(emptyRow(5, r.enabled ? "no rings found yet: the entity stage looks for them unless shopstream runs with --entities=false (process: with --entities)" : "this store keeps no rings"));
   $("rings-body").replaceChildren(...rows);
   $("rings-sub").textContent = r.rings.length ? "customers joined by shared devices and cards, most recently grown first" : "";
 }

@@ -470,13 +470,6 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"system", "/api/v1/audit?limit=100"},
 		{"experiments", "/api/v1/experiments"},
 		{"products", "/api/v1/products/top?n=10"},
-		// The Products page's top products of its range, from the product
-		// rollup (migration 0027).
-		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(time.Hour) + "&until=" + evAt},
-		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(24*time.Hour) + "&until=" + evAt},
-		{"products", "/api/v1/products/top?n=10&sort=units&since=" + evIso(30*24*time.Hour) + "&until=" + evAt},
-		{"products", "/api/v1/products/top?n=10&sort=revenue&since=" + evIso(30*24*time.Hour) + "&until=" + evAt},
-		{"products", "/api/v1/products/top?n=10&sort=customers&since=" + evIso(30*24*time.Hour) + "&until=" + evAt},
 		// The 30-day range: 3-hour steps of event time per currency with
 		// the previous period (as the page asks; and every stored hour,
 		// channel and payment method as it asked before, to compare),

@@ -46,9 +46,6 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 	} else if err := s.upsertRollups(ctx, tx, store.SlotOther, d.Rollups); err != nil {
 		return err
 	}
-	if err := s.upsertProducts(ctx, tx, store.SlotOther, store.ProductDeltas(b.Parts)); err != nil {
-		return err
-	}
 	var err error
 	if fast && len(d.Windows) > 0 {
 		err = u.UpsertImportWindows(ctx, tx, d.Windows)

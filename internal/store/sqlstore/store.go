@@ -273,9 +273,6 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJ
 	if err := s.upsertRollups(ctx, tx, slot, store.RollupDeltasLate(b.Parts, j.late)); err != nil {
 		return err
 	}
-	if err := s.upsertProducts(ctx, tx, slot, store.ProductDeltas(b.Parts)); err != nil {
-		return err
-	}
 	if err := s.d.UpsertWindows(ctx, tx, slot, store.WindowDeltas(b.Parts)); err != nil {
 		return fmt.Errorf("upserting window metrics: %w", err)
 	}

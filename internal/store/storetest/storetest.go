@@ -57,8 +57,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RingsPages", testRingsPages},
 		{"StoreSize", testStoreSize},
 		{"SystemSamples", testSystemSamples},
-		{"ProductRollup", testProductRollup},
-		{"ProductRollupConcurrent", testProductRollupConcurrent},
 		{"DriftSamples", testDriftSamples},
 	}
 	for _, tc := range tests {

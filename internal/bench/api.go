@@ -459,7 +459,7 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"fraud", "/api/v1/fraud/cost?window=24h"},
 		{"fraud", "/api/v1/fraud/cost?window=all"},
 		{"fraud", "/api/v1/fraud/models"},
-		{"fraud", "/api/v1/fraud/rings?limit=20"},
+		{"fraud", "/api/v1/fraud/rings?limit=20&since=" + iso(time.Hour)},
 		{"customers", "/api/v1/segments"},
 		{"customers", "/api/v1/cohorts"},
 		{"customers", "/api/v1/segments/movement?limit=1"},

@@ -25,6 +25,15 @@ type Entities interface {
 	// EntityRings returns the rings f selects, updated most recently
 	// first (then by key).
 	EntityRings(ctx context.Context, f RingFilter) ([]EntityRing, error)
+	// CountEntityRings counts the rings f selects, and the accounts they
+	// join, whatever f's Limit and After: the totals of the list's pages.
+	CountEntityRings(ctx context.Context, f RingFilter) (RingCount, error)
+}
+
+// RingCount is how many rings a filter selects, and the accounts they join
+// (summed over the rings: an account in two rings counts twice).
+type RingCount struct {
+	Rings, Accounts int64
 }
 
 // RingFilter selects rings of accounts.

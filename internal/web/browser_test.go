@@ -406,9 +406,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		document.getElementById("ad-id").textContent === "`+opened+`" && document.querySelectorAll("#ad-body table.features tr[data-feature]").length === 2 &&
 		/velocity/.test(document.getElementById("ad-body").textContent)`)
 	show("#/fraud?range=1h&decision=decline")
-	wait("the rings panel lists the ring with its members", `(() => { const tr = document.querySelector('#rings-body tr[data-ring="device:d-ring"]');
-		return tr !== null && /c-ring-1, c-ring-2, c-ring-3/.test(tr.textContent) && tr.querySelectorAll("td.members a").length === 3; })()`)
+	wait("the rings panel lists the ring with its members, and counts the range's rings and accounts", `(() => { const tr = document.querySelector('#rings-body tr[data-ring="device:d-ring"]');
+		return tr !== null && /c-ring-1, c-ring-2, c-ring-3/.test(tr.textContent) && tr.querySelectorAll("td.members a").length === 3 &&
+			/^1 ring joining 3 accounts grew in the range/.test(document.getElementById("rings-sub").textContent); })()`)
 	wait("the score histogram has bars", `Number(document.getElementById("chart-scores").dataset.points) > 0`)
+	// A custom range that ended before the ring grew counts none.
+	show("#/fraud?range=custom&from=2001-01-01T00:00&to=2001-01-02T00:00")
+	wait("a range before the ring lists and counts none", `document.querySelector('#rings-body tr[data-ring]') === null &&
+		document.getElementById("rings-sub").textContent === "" && /no rings found yet/.test(document.getElementById("rings-body").textContent)`)
 	// Pause, so the rows shown stay put while exported.
 	show("#/fraud?range=1h&decision=decline&refresh=off")
 	wait("the refresh is paused and the page loaded", `document.getElementById("refresh").value === "off" && document.documentElement.dataset.loading === "0"`)

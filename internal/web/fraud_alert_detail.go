@@ -143,6 +143,10 @@ type RingsResponse struct {
 	// with --entities, so an empty list may mean it is off.
 	Enabled bool       `json:"enabled"`
 	Rings   []RingJSON `json:"rings"`
+	// Total and Accounts count the rings the filters select over all
+	// pages, and the accounts they join (summed over the rings).
+	Total    int64 `json:"total"`
+	Accounts int64 `json:"accounts"`
 	// NextCursor, when more rings may follow, is the cursor of the next
 	// page.
 	NextCursor string `json:"next_cursor,omitempty"`
@@ -169,6 +173,12 @@ func (h *fraudAPI) rings(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
+	c, err := es.CountEntityRings(r.Context(), f)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	resp.Total, resp.Accounts = c.Rings, c.Accounts
 	for _, g := range rs {
 		resp.Rings = append(resp.Rings, RingJSON{Key: g.Key, Members: nonNil(g.Members), Entities: nonNil(g.Entities), Reason: g.Reason,
 			TransactionID: g.TransactionID, FirstEventTime: g.FirstEventTime, LastEventTime: g.LastEventTime,

@@ -268,14 +268,14 @@ func testAlertDetailAPI(t *testing.T, e *fraudEnv) {
 func testRingsAPI(t *testing.T, e *fraudEnv) {
 	var r web.RingsResponse
 	e.call(t, "GET", "/api/v1/fraud/rings?limit=5", "", 200, &r)
-	if !r.Enabled || r.Rings == nil || len(r.Rings) != 0 || r.NextCursor != "" {
+	if !r.Enabled || r.Rings == nil || len(r.Rings) != 0 || r.NextCursor != "" || r.Total != 0 || r.Accounts != 0 {
 		t.Fatalf("rings = %+v, want enabled and none", r)
 	}
 	es := e.st.(store.Entities)
 	for i, g := range []struct {
 		key     string
 		members []string
-	}{{"device:d1", []string{"ann", "bob"}}, {"card:411111:1234", []string{"bob", "cy"}}, {"device:d2", []string{"dee", "eve"}}} {
+	}{{"device:d1", []string{"ann", "bob"}}, {"card:411111:1234", []string{"bob", "cy"}}, {"device:d2", []string{"dee", "eve", "fay"}}} {
 		ring := store.EntityRing{Key: g.key, Members: g.members, Entities: []string{g.key}, Reason: "ring", TransactionID: "t",
 			ProducedAt: fraudBase, FirstEventTime: fraudBase, LastEventTime: fraudBase}
 		if err := es.WriteEntityBatch(context.Background(), &store.EntityBatch{Group: "entities", Topic: "transactions.entities",
@@ -306,6 +306,25 @@ func testRingsAPI(t *testing.T, e *fraudEnv) {
 	var all web.RingsResponse
 	e.call(t, "GET", "/api/v1/fraud/rings", "", 200, &all)
 	since := url.QueryEscape(all.Rings[1].UpdatedAt.Format(time.RFC3339Nano))
+	// The counts are of the filters over all pages: a page of one still
+	// counts both of bob's rings and their four accounts, and the second
+	// page all three rings.
+	var first web.RingsResponse
+	e.call(t, "GET", "/api/v1/fraud/rings?limit=1", "", 200, &first)
+	for q, want := range map[string][2]int64{
+		"":                    {3, 7},
+		"?member=bob&limit=1": {2, 4},
+		"?limit=1&cursor=" + url.QueryEscape(first.NextCursor): {3, 7},
+		"?since=" + since:   {2, 5},
+		"?member=nobody":    {0, 0},
+		"?entity=device:d2": {1, 3},
+	} {
+		var p web.RingsResponse
+		e.call(t, "GET", "/api/v1/fraud/rings"+q, "", 200, &p)
+		if got := [2]int64{p.Total, p.Accounts}; got != want {
+			t.Errorf("rings%s: %d rings of %d accounts, want %v", q, p.Total, p.Accounts, want)
+		}
+	}
 	for q, want := range map[string]string{
 		"?member=bob":         "card:411111:1234 device:d1",
 		"?member=bob&limit=1": "card:411111:1234",

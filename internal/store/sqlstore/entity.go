@@ -139,17 +139,13 @@ func (s *Store) LatestEntityEvent(ctx context.Context, partition int32) (time.Ti
 	return t.UTC(), nil
 }
 
-// EntityRings implements store.Entities.
-func (s *Store) EntityRings(ctx context.Context, f store.RingFilter) ([]store.EntityRing, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	var conds []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+// ringConds is the WHERE clause of f's filters (not its page) and its
+// arguments, numbered from $1; arg adds one more.
+func ringConds(f store.RingFilter) (conds []string, arg func(any) string, args *[]any) {
+	args = new([]any)
+	arg = func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
 	}
 	// Members and entities are JSON arrays of strings: a value stands
 	// quoted in their text.
@@ -165,17 +161,41 @@ func (s *Store) EntityRings(ctx context.Context, f store.RingFilter) ([]store.En
 	if !f.Until.IsZero() {
 		conds = append(conds, "updated_at < "+arg(f.Until.UTC()))
 	}
+	return conds, arg, args
+}
+
+func ringWhere(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return "WHERE " + strings.Join(conds, " AND ")
+}
+
+// CountEntityRings implements store.Entities.
+func (s *Store) CountEntityRings(ctx context.Context, f store.RingFilter) (store.RingCount, error) {
+	conds, _, args := ringConds(f)
+	var c store.RingCount
+	if err := s.d.DB().QueryRow(ctx, `SELECT count(*), coalesce(sum(member_count), 0) FROM entity_rings `+ringWhere(conds), *args...).Scan(&c.Rings, &c.Accounts); err != nil {
+		return c, fmt.Errorf("counting entity rings: %w", err)
+	}
+	return c, nil
+}
+
+// EntityRings implements store.Entities.
+func (s *Store) EntityRings(ctx context.Context, f store.RingFilter) ([]store.EntityRing, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	conds, arg, args := ringConds(f)
 	if f.After != nil {
 		at := arg(f.After.UpdatedAt.UTC())
 		conds = append(conds, "(updated_at < "+at+" OR updated_at = "+at+" AND ring_key > "+arg(f.After.Key)+")")
 	}
-	where := ""
-	if len(conds) > 0 {
-		where = "WHERE " + strings.Join(conds, " AND ")
-	}
+	lim := arg(limit)
 	rings, err := collect(ctx, s.d.DB(), `SELECT ring_key, kafka_partition, CAST(members AS TEXT), CAST(entities AS TEXT), reason,
 		transaction_id, first_event_time, last_event_time, produced_at, detected_at, updated_at
-		FROM entity_rings `+where+` ORDER BY updated_at DESC, ring_key LIMIT `+arg(limit), args, func(r Rows) (store.EntityRing, error) {
+		FROM entity_rings `+ringWhere(conds)+` ORDER BY updated_at DESC, ring_key LIMIT `+lim, *args, func(r Rows) (store.EntityRing, error) {
 		var g store.EntityRing
 		var members, ents string
 		err := r.Scan(&g.Key, &g.Partition, &members, &ents, &g.Reason, &g.TransactionID, &g.FirstEventTime, &g.LastEventTime,

@@ -28,7 +28,7 @@ func testRingsPages(t *testing.T, s store.Store) {
 	for i, rs := range [][]store.EntityRing{
 		{ring("device:a", "ann", "bob")},
 		{ring("device:b", "bob", "cy_1"), ring("card:411111:1111", "dee", "eve")},
-		{ring("device:c", "cy%1", "fay")},
+		{ring("device:c", "cy%1", "fay", "gus")},
 	} {
 		b := &store.EntityBatch{Group: "entities", Topic: "transactions.entities", Parts: []store.EntityPart{{Partition: 0, From: int64(i), To: int64(i + 1), Rings: rs}}}
 		if err := es.WriteEntityBatch(ctx, b); err != nil {
@@ -94,6 +94,27 @@ func testRingsPages(t *testing.T, s store.Store) {
 	} {
 		if got := keys(c.f); got != c.want {
 			t.Errorf("rings of %+v: %q, want %q", c.f, got, c.want)
+		}
+	}
+	// The counts are of the filters, whatever the page.
+	for _, c := range []struct {
+		f    store.RingFilter
+		want store.RingCount
+	}{
+		{store.RingFilter{}, store.RingCount{Rings: 4, Accounts: 9}},
+		{store.RingFilter{Limit: 1, After: &store.RingCursor{UpdatedAt: updated["device:c"], Key: "device:c"}}, store.RingCount{Rings: 4, Accounts: 9}},
+		{store.RingFilter{Member: "bob"}, store.RingCount{Rings: 2, Accounts: 4}},
+		{store.RingFilter{Member: "cy%1"}, store.RingCount{Rings: 1, Accounts: 3}},
+		{store.RingFilter{Since: updated["device:b"]}, store.RingCount{Rings: 3, Accounts: 7}},
+		{store.RingFilter{Since: updated["device:b"], Until: updated["device:c"]}, store.RingCount{Rings: 2, Accounts: 4}},
+		{store.RingFilter{Entity: "device:z"}, store.RingCount{}},
+	} {
+		got, err := es.CountEntityRings(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("counts of %+v: %+v, want %+v", c.f, got, c.want)
 		}
 	}
 }

@@ -476,7 +476,11 @@ async function showDetail() {
 async function loadRings() {
   let r;
   try {
-    r = await getJSON("api/v1/fraud/rings?limit=20");
+    const q = new URLSearchParams({ limit: "20" });
+    const tr = timeRange();
+    q.set("since", String(Math.floor(tr.from)));
+    if (tr.custom) q.set("until", String(Math.ceil(tr.to)));
+    r = await getJSON("api/v1/fraud/rings?" + q);
   } catch (e) {
     $("rings-sub").textContent = "no rings: " + e.message;
     return;
@@ -498,7 +502,9 @@ async function loadRings() {
   });
   if (!rows.length) rows.push(emptyRow(5, r.enabled ? "no rings found yet: the entity stage looks for them unless shopstream runs with --entities=false (process: with --entities)" : "this store keeps no rings"));
   $("rings-body").replaceChildren(...rows);
-  $("rings-sub").textContent = r.rings.length ? "customers joined by shared devices and cards, most recently grown first" : "";
+  $("rings-sub").textContent = r.total ? fmtInt.format(r.total) + (r.total === 1 ? " ring" : " rings") + " joining " +
+    fmtInt.format(r.accounts) + " accounts grew in the range" + (r.total > r.rings.length ? ", the latest " + r.rings.length + " shown" : "") +
+    ": customers joined by shared devices and cards, most recently grown first" : "";
 }
 
 // Only the newest request's answer is drawn: a slow answer for filters

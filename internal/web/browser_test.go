@@ -566,6 +566,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := eval(`JSON.stringify(histQuantile(0.5, [[1, 100], [4, 100], [16, 100], [Infinity, 100]], 100))`); got != `{"value":1,"above":null}` {
 		t.Errorf("histQuantile of a hundred batches of one record: %s, want a median of 1", got)
 	}
+	// Sixty batches of one record and forty of seven: interpolated from
+	// 0 the median is 50/60 of a record; the records' least is 1.
+	if got := eval(`JSON.stringify([histQuantile(0.5, [[1, 60], [4, 60], [16, 100], [Infinity, 100]], 340, 0).value.toFixed(4),
+		histQuantile(0.5, [[1, 60], [4, 60], [16, 100], [Infinity, 100]], 340, histLeast("shopstream_batch_records")).value])`); got != `["0.8333",1]` {
+		t.Errorf("histQuantile of sixty batches of one and forty of seven, from 0 and from the least: %s, want [\"0.8333\",1]", got)
+	}
 	painted("system")
 	shot("system")
 

@@ -317,7 +317,12 @@ func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, ca
 // never have a p95 of 98 s. Likewise it is at least the sum less the most
 // the observations ranked above it can add up to, divided by those ranked
 // at or below it.
-func histQuantile(q float64, bounds []float64, cum []uint64, sum float64) (value, above float64) {
+//
+// least is the smallest value an observation can take: 0 for durations and
+// sizes, 1 for counts of records per batch, whose first bucket (0, 1]
+// holds batches of exactly one record (histLeast). The first bucket
+// interpolates from it.
+func histQuantile(q float64, bounds []float64, cum []uint64, sum, least float64) (value, above float64) {
 	value, above = math.NaN(), math.NaN()
 	total := cum[len(cum)-1]
 	if total == 0 || len(cum) != len(bounds)+1 {
@@ -334,7 +339,7 @@ func histQuantile(q float64, bounds []float64, cum []uint64, sum float64) (value
 		}
 		return value, above
 	}
-	lo, below := 0.0, uint64(0)
+	lo, below := math.Min(least, bounds[0]), uint64(0)
 	if i > 0 {
 		lo, below = bounds[i-1], cum[i-1]
 	} else if bounds[0] <= 0 {
@@ -351,15 +356,17 @@ func histQuantile(q float64, bounds []float64, cum []uint64, sum float64) (value
 	r := math.Max(1, math.Ceil(rank))
 	n := float64(total) - r + 1
 	if n >= 1 && bounds[0] > 0 {
-		least, prev := 0.0, uint64(0)
+		low, prev := 0.0, uint64(0)
 		for j := range i {
 			if j > 0 {
-				least += float64(cum[j]-prev) * bounds[j-1]
+				low += float64(cum[j]-prev) * bounds[j-1]
+			} else {
+				low += float64(cum[0]) * math.Min(least, bounds[0])
 			}
 			prev = cum[j]
 		}
-		least += (r - 1 - float64(below)) * lo
-		if limit := (sum - least) / n; limit >= lo && limit < value {
+		low += (r - 1 - float64(below)) * lo
+		if limit := (sum - low) / n; limit >= lo && limit < value {
 			value = limit
 		}
 		// And at least the sum less the most the observations ranked
@@ -499,7 +506,7 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 					hq.Buckets[i].Count -= cum[i-1]
 				}
 			}
-			v, above := histQuantile(quant, hs.bounds, cum, sum)
+			v, above := histQuantile(quant, hs.bounds, cum, sum, histLeast(hs.name))
 			if !math.IsNaN(v) {
 				hq.Value = &v
 			}

@@ -22,27 +22,50 @@ func TestHistQuantile(t *testing.T) {
 	for _, c := range []struct {
 		name         string
 		cum          []uint64
-		sum          float64
+		sum, least   float64
 		value, above float64
 	}{
-		{"inside a bucket", []uint64{0, 10, 20, 20, 20}, 45, 3.8, math.NaN()},
-		{"first bucket from 0", []uint64{20, 20, 20, 20, 20}, 10, 0.95, math.NaN()},
-		{"past the last bound", []uint64{0, 0, 0, 10, 20}, 500, math.NaN(), 8},
+		{"inside a bucket", []uint64{0, 10, 20, 20, 20}, 45, 0, 3.8, math.NaN()},
+		{"first bucket from 0", []uint64{20, 20, 20, 20, 20}, 10, 0, 0.95, math.NaN()},
+		{"past the last bound", []uint64{0, 0, 0, 10, 20}, 500, 0, math.NaN(), 8},
 		// 16 runs of 5 s in all: the slowest took at most 80 s, although
 		// it is in the 4..8 bucket and interpolation says 7.8.
-		{"capped by the sum", []uint64{0, 0, 0, 16, 16}, 4 * 16, 4, math.NaN()},
-		{"one observation", []uint64{0, 0, 1, 1, 1}, 2.5, 2.5, math.NaN()},
-		{"nothing observed", []uint64{0, 0, 0, 0, 0}, 0, math.NaN(), math.NaN()},
+		{"capped by the sum", []uint64{0, 0, 0, 16, 16}, 4 * 16, 0, 4, math.NaN()},
+		{"one observation", []uint64{0, 0, 1, 1, 1}, 2.5, 0, 2.5, math.NaN()},
+		{"nothing observed", []uint64{0, 0, 0, 0, 0}, 0, 0, math.NaN(), math.NaN()},
 		// A hundred batches of one record each: every one is 1, though
 		// interpolation from 0 in the first bucket says 0.95.
-		{"raised by the sum", []uint64{100, 100, 100, 100, 100}, 100, 1, math.NaN()},
+		{"raised by the sum", []uint64{100, 100, 100, 100, 100}, 100, 0, 1, math.NaN()},
 		// Twenty of 4 (sum 80): the 19th is 4, not 3.9.
-		{"raised inside a bucket", []uint64{0, 0, 20, 20, 20}, 80, 4, math.NaN()},
+		{"raised inside a bucket", []uint64{0, 0, 20, 20, 20}, 80, 0, 4, math.NaN()},
+		{"first bucket from the least", []uint64{20, 20, 20, 20, 20}, 20, 1, 1, math.NaN()},
 	} {
-		v, a := histQuantile(0.95, bounds, c.cum, c.sum)
+		v, a := histQuantile(0.95, bounds, c.cum, c.sum, c.least)
 		if !same(v, c.value) || !same(a, c.above) {
 			t.Errorf("%s: value %v above %v, want %v and %v", c.name, v, a, c.value, c.above)
 		}
+	}
+}
+
+// TestHistQuantileOfWholeBatches: sixty batches of one record and forty
+// of seven (sum 340). Interpolating from 0 in the first bucket puts the
+// median at 50/60 of a record; the records histogram's observations are
+// at least 1 (histLeast), so its median is a batch of one.
+func TestHistQuantileOfWholeBatches(t *testing.T) {
+	bounds := []float64{1, 4, 16, 64}
+	cum := []uint64{60, 60, 100, 100, 100}
+	if v, _ := histQuantile(0.5, bounds, cum, 340, 0); !same(v, 50.0/60) {
+		t.Errorf("median from 0: %v, want 50/60", v)
+	}
+	least := histLeast("shopstream_batch_records")
+	if v, _ := histQuantile(0.5, bounds, cum, 340, least); !same(v, 1) {
+		t.Errorf("median of whole batches (least %v): %v, want 1", least, v)
+	}
+	if v, _ := histQuantile(0.95, bounds, cum, 340, least); !(v > 4 && v <= 16) {
+		t.Errorf("p95 of whole batches: %v, want in the (4, 16] bucket", v)
+	}
+	if l := histLeast("shopstream_e2e_latency_seconds"); l != 0 {
+		t.Errorf("least latency %v, want 0", l)
 	}
 }
 
@@ -128,7 +151,7 @@ func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
 	// Since start, as /metrics has it, the quantile is past the buckets.
 	b := h.take(true)
 	for _, hs := range b.series {
-		v, above := histQuantile(0.95, hs.bounds, hs.cum, hs.sum)
+		v, above := histQuantile(0.95, hs.bounds, hs.cum, hs.sum, 0)
 		if !math.IsNaN(v) || above != 32.768 {
 			t.Errorf("since start: p95 %v above %v, want past 32.768", v, above)
 		}

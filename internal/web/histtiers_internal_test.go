@@ -97,7 +97,7 @@ func expect(ticks []simTick, bounds []float64, a, b time.Time) (rate, mean, p95 
 			}
 		}
 	}
-	p95, _ = histQuantile(0.95, bounds, cum, osum)
+	p95, _ = histQuantile(0.95, bounds, cum, osum, 0)
 	return inc / b.Sub(a).Seconds(), gsum / float64(n), p95
 }
 

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -357,7 +358,7 @@ func quantileSeries(name string, keys []string, quants []float64, kept []histSam
 					labels["quantile"] = strconv.FormatFloat(q, 'f', -1, 64)
 				}
 				cum, sum := diff(kept[k-1].series[key], hb)
-				v, _ := histQuantile(q, hb.bounds, cum, sum)
+				v, _ := histQuantile(q, hb.bounds, cum, sum, histLeast(name))
 				if math.IsNaN(v) {
 					sv.Values = append(sv.Values, nil)
 					continue
@@ -376,6 +377,16 @@ func quantileSeries(name string, keys []string, quants []float64, kept []histSam
 
 // histUnit is a histogram's unit by the naming conventions: seconds,
 // bytes, or the count of what it observes (records).
+// histLeast is the smallest value an observation of the histogram can
+// take: 1 for the records per batch (a committed batch holds at least
+// one), 0 for the others (durations and sizes).
+func histLeast(name string) float64 {
+	if strings.HasSuffix(name, "_records") {
+		return 1
+	}
+	return 0
+}
+
 func histUnit(name string) string {
 	for _, u := range []string{"seconds", "bytes"} {
 		if len(name) > len(u) && name[len(name)-len(u):] == u {

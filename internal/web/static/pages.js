@@ -1409,23 +1409,30 @@ async function loadLatencyDist(r, absent, none) {
 // non-negative observations at most what the sum leaves for the ones
 // ranked at or above it, so sixteen runs of 86 s in all never have a p95
 // of 98 s; and at least what it leaves for those ranked at or below it.
-function histQuantile(q, bs, sum) {
+// histLeast is the least value an observation of the histogram can take:
+// 1 for records per batch (a committed batch holds at least one), 0 for
+// durations and sizes; as the server's histLeast.
+const histLeast = (name) => (name.endsWith("_records") ? 1 : 0);
+
+function histQuantile(q, bs, sum, least = 0) {
   const total = bs.length ? bs[bs.length - 1][1] : 0;
   if (!(total > 0)) return { value: null, above: null };
   const rank = q * total;
   let i = 0;
   while (i < bs.length && bs[i][1] < rank) i++;
   if (i >= bs.length || bs[i][0] === Infinity) return { value: null, above: i > 0 ? bs[i - 1][0] : null };
-  const [lo, below] = i ? bs[i - 1] : [0, 0];
+  // The first bucket interpolates from the least value an observation can
+  // take: 1 for records per batch (histLeast), 0 otherwise.
+  const [lo, below] = i ? bs[i - 1] : [Math.min(least, bs[0][0]), 0];
   if (!i && bs[0][0] <= 0) return { value: bs[0][0], above: null };
   const [hi, cum] = bs[i];
   let value = cum > below ? lo + (hi - lo) * ((rank - below) / (cum - below)) : hi;
   const r = Math.max(1, Math.ceil(rank)), n = total - r + 1;
   if (n >= 1 && bs[0][0] > 0 && Number.isFinite(sum)) {
-    let least = 0;
-    for (let j = 1; j < i; j++) least += (bs[j][1] - bs[j - 1][1]) * bs[j - 1][0];
-    least += (r - 1 - below) * lo;
-    const limit = (sum - least) / n;
+    let low = i ? bs[0][1] * Math.min(least, bs[0][0]) : 0;
+    for (let j = 1; j < i; j++) low += (bs[j][1] - bs[j - 1][1]) * bs[j - 1][0];
+    low += (r - 1 - below) * lo;
+    const limit = (sum - low) / n;
     if (limit >= lo && limit < value) value = limit;
     // At least what the sum leaves for the r ranked at or below it, when
     // every observation has a finite bound: a hundred batches of one
@@ -1468,8 +1475,8 @@ async function metricsSnapshot() {
   for (const [key, bs] of buckets) {
     bs.sort((a, b) => a[0] - b[0]);
     const total = bs.length ? bs[bs.length - 1][1] : 0;
-    const { value, above } = histQuantile(0.95, bs, sums.get(key));
     const name = key.slice(0, key.indexOf("{"));
+    const { value, above } = histQuantile(0.95, bs, sums.get(key), histLeast(name));
     histograms.push({ name, labels: key.slice(name.length + 1, -1), p95: value, above, count: total });
   }
   return { samples, histograms };

@@ -414,7 +414,10 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		if history == 0 && hooks.backfillStored != nil {
 			hooks.backfillStored()
 		}
-		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history,
+		// The history ends at the live pace (generate.DemoRamp): its last
+		// hour is the volume detector's baseline for the first live
+		// minutes, which were a hundred times the shop's own pace.
+		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history, Ramp: generate.DemoRamp,
 			Progress: loading.progress,
 			HistoryDone: func(n int64) {
 				loading.historyDone(n)

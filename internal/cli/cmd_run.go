@@ -353,7 +353,10 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg, tracer: tp,
 		// The demo's history runs at a shop's pace and its live stream far
 		// faster: the same minutes of earlier days are no baseline.
-		volume: monitor.VolumeConfig{RollingOnly: true}}, &pf)
+		volume: monitor.VolumeConfig{RollingOnly: true},
+		// The stored counts of the last minutes are the backfill's
+		// progress until it is stored.
+		streamAfter: loading.stored}, &pf)
 	if err != nil {
 		return err
 	}

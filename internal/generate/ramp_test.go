@@ -3,6 +3,7 @@ package generate
 import (
 	"context"
 	"maps"
+	"math"
 	"testing"
 	"time"
 
@@ -76,7 +77,7 @@ func volumeFindings(perMin map[int64]int, begin, until time.Time) []monitor.Find
 
 // TestRunRampNoVolumeFindingAtLive: run's shop, with run's ramp, gives the
 // volume detector nothing to find where the live phase takes over; its
-// history's last hour is at the live pace, minute by minute (the live
+// history's last half hour is at the live pace, minute by minute (the live
 // phase's 600 good records a minute less its 0.1% bad ones, within a
 // fifth), and the ramp adds a bounded number of records. Without the ramp
 // (run before it), the first live minutes are a critical finding: about
@@ -93,10 +94,10 @@ func TestRunRampNoVolumeFindingAtLive(t *testing.T) {
 			t.Errorf("volume finding with the ramp: %s: %s", f.Severity, f.Message)
 		}
 	}
-	// The last hour of the history, up to the minute before the live
-	// phase's first.
+	// The history's last half hour (the rolling band's median), up to
+	// the minute before the live phase's first.
 	last := liveFrom.Unix()/60 - 1
-	for m := last - 59; m <= last; m++ {
+	for m := last - 29; m <= last; m++ {
 		if c := perMin[m]; c < 480 || c > 720 {
 			t.Errorf("history minute %s: %d good records, want 600 within a fifth", time.Unix(m*60, 0).UTC().Format(time.TimeOnly), c)
 		}
@@ -104,8 +105,8 @@ func TestRunRampNoVolumeFindingAtLive(t *testing.T) {
 
 	perMin0, begin0, _, n0 := runShop(t, Ramp{}, live)
 	t.Logf("without the ramp: %d history records; the ramp adds %d", n0, n-n0)
-	if n-n0 > DemoRamp.Max || n-n0 < 30_000 {
-		t.Errorf("the ramp adds %d records to the history, want between 30,000 (the hour held at 10/s) and %d", n-n0, DemoRamp.Max)
+	if held := int64(DemoRamp.Hold.Seconds() * 10); n-n0 > DemoRamp.Max || n-n0 < held {
+		t.Errorf("the ramp adds %d records to the history, want between %d (the hold at 10/s) and %d", n-n0, held, DemoRamp.Max)
 	}
 	crit := 0
 	for _, f := range volumeFindings(perMin0, begin0, begin0.Add(live)) {
@@ -121,29 +122,37 @@ func TestRunRampNoVolumeFindingAtLive(t *testing.T) {
 
 // TestRampSpan: the ramp's rise and hold fit the history and Max.
 func TestRampSpan(t *testing.T) {
-	h := time.Hour.Milliseconds()
+	const week = 7 * 24 * time.Hour
+	rise0, hold0 := DemoRamp.Rise.Milliseconds(), DemoRamp.Hold.Milliseconds()
+	counted := func(rate float64, rise, hold int64) float64 { return rate / 1000 * (float64(hold) + float64(rise)/4) }
 	for _, c := range []struct {
 		rate       float64
 		history    time.Duration
-		rise, hold int64
+		rise, hold int64 // -1: shortened to Max
 	}{
-		{10, 540 * 24 * time.Hour, 2 * h, h},                    // run's: 36,000 + 18,000 counted
-		{0.5, 540 * 24 * time.Hour, 2 * h, h},                   // slower: within Max
-		{100, 540 * 24 * time.Hour, 2 * h / 9, h / 9},           // 540,000 counted: a ninth
-		{10, 90 * time.Minute, 30 * 60_000, h},                  // the hold first
-		{10, 30 * time.Minute, 0, 30 * 60_000},                  // the hold alone
-		{1e-9, 540 * 24 * time.Hour, 2 * h, h},                  // no bound at a crawl
-		{1e6, 540 * 24 * time.Hour, 2 * h / 90_000, h / 90_000}, // bounded at any rate
+		{10, week, rise0, hold0},   // run's: 24,000 + 9,000 counted
+		{1e-9, week, rise0, hold0}, // a crawl
+		{100, week, -1, -1},
+		{1e4, week, -1, -1},
+		{10, 90 * time.Minute, 50 * 60_000, hold0}, // the hold first
+		{10, 30 * time.Minute, 0, 30 * 60_000},     // the hold alone
 	} {
 		rise, hold := DemoRamp.span(c.rate, c.history)
+		if c.rise < 0 {
+			// Both shortened in proportion, to Max counted.
+			n := counted(c.rate, rise, hold)
+			if n > float64(DemoRamp.Max)*1.0001 || n < float64(DemoRamp.Max)*0.999 || hold == 0 ||
+				math.Abs(float64(rise)/float64(hold)-float64(rise0)/float64(hold0)) > 0.01 {
+				t.Errorf("rate %g: rise %d ms, hold %d ms, %.0f records counted; want Max %d and the same proportion", c.rate, rise, hold, n, DemoRamp.Max)
+			}
+			continue
+		}
 		if rise != c.rise || hold != c.hold {
 			t.Errorf("rate %g, history %s: rise %d ms, hold %d ms; want %d and %d", c.rate, c.history, rise, hold, c.rise, c.hold)
 		}
-		if n := c.rate / 1000 * (float64(hold) + float64(rise)/4); n > float64(DemoRamp.Max)*1.0001 {
-			t.Errorf("rate %g: %.0f records counted, above Max %d", c.rate, n, DemoRamp.Max)
-		}
 	}
-	if rise, hold := (Ramp{Rise: time.Hour, Hold: time.Hour}).span(1e6, time.Hour*24); rise != h || hold != h {
+	h := time.Hour.Milliseconds()
+	if rise, hold := (Ramp{Rise: time.Hour, Hold: time.Hour}).span(1e6, week); rise != h || hold != h {
 		t.Errorf("without Max: %d and %d ms, want an hour each", rise, hold)
 	}
 }

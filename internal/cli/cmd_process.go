@@ -176,6 +176,10 @@ type pipelineDeps struct {
 	tracer trace.TracerProvider
 	// volume sets the stream's volume detector (zero: its defaults).
 	volume monitor.VolumeConfig
+	// streamAfter, if set, holds the stream's quality detectors (volume,
+	// failure rise) until it is closed: run's, until its backfill is
+	// stored.
+	streamAfter <-chan struct{}
 }
 
 // startPipeline builds the processor, the outbox deliverer and the fraud
@@ -270,7 +274,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}
-	if err := startQualityWatch(ctx, g, d.store, mon, f.instanceID, d.volume, d.logger, d.reg); err != nil {
+	if err := startQualityWatch(ctx, g, d.store, mon, f.instanceID, d.volume, d.streamAfter, d.logger, d.reg); err != nil {
 		producer.Close()
 		return nil, web.FraudDeps{}, err
 	}

@@ -353,7 +353,10 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg, tracer: tp,
 		// The demo's history runs at a shop's pace and its live stream far
 		// faster: the same minutes of earlier days are no baseline.
-		volume: monitor.VolumeConfig{RollingOnly: true}}, &pf)
+		volume: monitor.VolumeConfig{RollingOnly: true},
+		// The stored counts of the last minutes are the backfill's
+		// progress until it is stored.
+		streamAfter: loading.stored}, &pf)
 	if err != nil {
 		return err
 	}
@@ -414,7 +417,10 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		if history == 0 && hooks.backfillStored != nil {
 			hooks.backfillStored()
 		}
-		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history,
+		// The history ends at the live pace (generate.DemoRamp): its last
+		// hour is the volume detector's baseline for the first live
+		// minutes, which were a hundred times the shop's own pace.
+		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history, Ramp: generate.DemoRamp,
 			Progress: loading.progress,
 			HistoryDone: func(n int64) {
 				loading.historyDone(n)

@@ -29,8 +29,13 @@ func (o qualityObserver) Begin(_ int32, now time.Time) pipeline.QualityRecorder 
 
 // startQualityWatch runs the quality detectors in g every minute until ctx
 // ends: those of mon (this processor's freshness and drift) and, as the
-// store's leader, those of the whole stream (volume, failure rise).
-func startQualityWatch(ctx context.Context, g *errgroup.Group, st store.Store, mon *monitor.Monitor, source string, volume monitor.VolumeConfig, logger *slog.Logger, reg prometheus.Registerer) error {
+// store's leader, those of the whole stream (volume, failure rise), which
+// skip their runs until after is closed (nil: from the start). While a
+// backfill is being stored, the stored counts of the last minutes are its
+// progress rather than the stream's: with the hour before the live phase
+// half stored, the minute being judged had nothing stored yet, which the
+// volume detector took for an outage.
+func startQualityWatch(ctx context.Context, g *errgroup.Group, st store.Store, mon *monitor.Monitor, source string, volume monitor.VolumeConfig, after <-chan struct{}, logger *slog.Logger, reg prometheus.Registerer) error {
 	q, ok := st.(store.Quality)
 	if !ok {
 		return fmt.Errorf("store %T keeps no quality counts", st)
@@ -45,12 +50,33 @@ func startQualityWatch(ctx context.Context, g *errgroup.Group, st store.Store, m
 	}
 	// The runner's own job metrics stay unregistered: the analytics
 	// runner has the same names on reg. Failures are logged.
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, w.Jobs(qualityInterval)...)
+	js := w.Jobs(qualityInterval)
+	if after != nil {
+		for i := range js {
+			if js[i].Name == jobs.QualityStreamJob {
+				js[i].Run = skipUntil(after, js[i].Run)
+			}
+		}
+	}
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, js...)
 	if err != nil {
 		return err
 	}
 	g.Go(func() error { return runner.Run(ctx) })
 	return nil
+}
+
+// skipUntil wraps a job's run to skip (jobs.ErrSkipped) until after is
+// closed.
+func skipUntil(after <-chan struct{}, run func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		select {
+		case <-after:
+			return run(ctx)
+		default:
+			return fmt.Errorf("%w: waiting for the backfill to be stored", jobs.ErrSkipped)
+		}
+	}
 }
 
 // registerQualityAPI adds GET /api/v1/quality.

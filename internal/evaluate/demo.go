@@ -58,7 +58,7 @@ func demoStream(ctx context.Context, gen *generate.Generator, d *Demo) (next fun
 		// Run stops at the end of Live or with ctx; its error can only be
 		// the sink's, which is ctx's.
 		_ = generate.Run(ctx, gen, sink, generate.RunConfig{
-			Rate: d.Rate, History: d.History, Duration: d.Live,
+			Rate: d.Rate, History: d.History, Duration: d.Live, Ramp: d.Ramp,
 			Now: clk.now, Sleep: clk.sleep,
 			HistoryDone: func(int64) { sink.live = true },
 		})

@@ -75,12 +75,15 @@ type Demo struct {
 	History   time.Duration
 	Rate      float64
 	Live      time.Duration
+	// Ramp ends the history at the live pace, as run's does.
+	Ramp generate.Ramp
 }
 
 // DemoDefaults is run's shop at run's defaults: the demo lifecycle, 540
-// days of history, 10 records a second, measured over 30 minutes.
+// days of history ending in run's ramp to the live pace, 10 records a
+// second, measured over 30 minutes.
 func DemoDefaults() *Demo {
-	return &Demo{Lifecycle: generate.DemoLifecycle, History: 540 * 24 * time.Hour, Rate: 10, Live: 30 * time.Minute}
+	return &Demo{Lifecycle: generate.DemoLifecycle, History: 540 * 24 * time.Hour, Rate: 10, Live: 30 * time.Minute, Ramp: generate.DemoRamp}
 }
 
 // WithDefaults returns c with zero fields set to their defaults.

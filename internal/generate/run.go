@@ -27,6 +27,9 @@ type RunConfig struct {
 	// Sleep waits for d or until ctx is done; tests pair it with a fake Now.
 	// Defaults to a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Ramp, with History and Rate both set, ends the history at the live
+	// pace (see Ramp). The zero Ramp ends it at the shop's own.
+	Ramp Ramp
 	// Progress, if set, is called about once a second of Now, and once more
 	// at the end with Final set.
 	Progress func(Progress)
@@ -47,6 +50,40 @@ type Progress struct {
 	Final     bool          // the run is over
 }
 
+// Ramp ends a history at the live phase's pace, so that the stream does
+// not jump from the shop's pace (a few orders a minute) to the live rate
+// (hundreds) where the live phase begins, which a volume detector rightly
+// flags. Over the history's last Rise + Hold, records are made as the live
+// phase makes them (Generator.NextAt: its buyers, cooldown and fraud), at
+// event times spaced by a pace that grows exponentially over Rise, from
+// the history's own rate of regular purchases where the ramp starts to
+// Run's Rate, then holds it for Hold. At the start of the hold the fraud
+// campaigns are primed as the live phase's would be (primeLive). After
+// the history's end the hold goes on until it has caught up with the wall
+// clock (the history takes a while to send), and the live phase starts
+// from there at the same spacing.
+type Ramp struct {
+	Rise, Hold time.Duration
+	// Max bounds the records of the ramp, about (the rise's are counted
+	// as a quarter of Rate × Rise, an upper bound when the rates differ
+	// 55-fold or more): Rise and Hold are shortened in proportion to fit.
+	// 0 means no bound.
+	Max int64
+}
+
+// DemoRamp is the ramp `shopstream run` ends its history with: an hour of
+// growth and 40 minutes at the live rate, so that the volume detector's
+// rolling baseline (the 60 minutes before the minute judged, from two
+// minutes before the live phase) has its median and spread in the hold.
+// Every record of the ramp is an order of the compressed live pace (a
+// customer's order of the day, weeks early), which the customer analytics
+// count: a longer hold (an hour, after two hours of growth: 47,500
+// records) emptied the Promising segment at the first refresh and moved
+// the BG/NBD fit from the generating parameters. At run's 10/s it is about
+// 30,000 records (24,000 held), and no more than about 60,000 at any rate (a
+// shorter hold and rise from about 18/s).
+var DemoRamp = Ramp{Rise: time.Hour, Hold: 40 * time.Minute, Max: 60_000}
+
 func (rc RunConfig) validate() error {
 	switch {
 	case math.IsNaN(rc.Rate) || math.IsInf(rc.Rate, 0) || rc.Rate < 0:
@@ -57,6 +94,8 @@ func (rc RunConfig) validate() error {
 		return fmt.Errorf("generate: RunConfig.Duration must not be negative, got %s", rc.Duration)
 	case rc.History < 0:
 		return fmt.Errorf("generate: RunConfig.History must not be negative, got %s", rc.History)
+	case rc.Ramp.Rise < 0 || rc.Ramp.Hold < 0 || rc.Ramp.Max < 0:
+		return fmt.Errorf("generate: RunConfig.Ramp must not be negative, got %+v", rc.Ramp)
 	}
 	return nil
 }
@@ -133,13 +172,18 @@ const checkEvery = 256
 
 func (r *runner) run() error {
 	g, rc := r.g, r.rc
+	liveStart := time.Time{}
 	if rc.History > 0 || rc.Rate == 0 {
 		end := int64(math.MaxInt64)
+		var rise, hold int64
 		if rc.History > 0 {
 			if !g.started && !g.startGiven {
 				g.setStart(r.begin.Add(-rc.History))
 			}
 			end = g.startMs + rc.History.Milliseconds()
+			if rc.Rate > 0 {
+				rise, hold = rc.Ramp.span(rc.Rate, rc.History)
+			}
 		}
 		for i := 0; ; i++ {
 			if rc.Count > 0 && r.n >= rc.Count {
@@ -148,16 +192,23 @@ func (r *runner) run() error {
 			if i%checkEvery == 0 && r.stop(rc.Now()) {
 				return nil
 			}
-			if g.peekTime() >= end {
+			if g.peekTime() >= end-rise-hold {
 				break
 			}
 			if err := r.emit(g.Next()); err != nil {
 				return err
 			}
 		}
+		if rise+hold > 0 {
+			t, done, err := r.ramp(end-rise-hold, rise, end)
+			if done || err != nil {
+				return err
+			}
+			liveStart = t
+		}
 	}
-	liveStart := rc.Now()
-	if rc.Rate > 0 {
+	if liveStart.IsZero() && rc.Rate > 0 {
+		liveStart = rc.Now()
 		// Start in the steady state of fraud at this pace.
 		g.primeLive(liveStart.Add(-LiveWarmup).UnixMilli(), liveStart.UnixMilli(), rc.Rate)
 		// With rings, their orders of the last day before the live phase
@@ -249,5 +300,88 @@ func (r *runner) report(now time.Time, final bool) {
 	r.lastReport, r.lastN = now, r.n
 	if r.rc.Progress != nil {
 		r.rc.Progress(p)
+	}
+}
+
+// span is the ramp's rise and hold in ms for a live pace of rate records
+// a second and a history of h: the hold first, within h, both shortened to
+// Max.
+func (rp Ramp) span(rate float64, h time.Duration) (rise, hold int64) {
+	hold = min(rp.Hold, h).Milliseconds()
+	rise = min(rp.Rise, h-min(rp.Hold, h)).Milliseconds()
+	if n := rate / 1000 * (float64(hold) + float64(rise)/4); rp.Max > 0 && n > float64(rp.Max) {
+		f := float64(rp.Max) / n
+		rise, hold = int64(float64(rise)*f), int64(float64(hold)*f)
+	}
+	return rise, hold
+}
+
+// ramp makes the history's records from t0 to end (ms) as the live phase
+// would, rising over rise ms from the history's pace at t0 to Rate and
+// holding it (see Ramp), then goes on at Rate until the next record's
+// time is past the wall clock, and returns that time: where the live
+// phase takes over. done is true when the run must end.
+func (r *runner) ramp(t0, rise, end int64) (live time.Time, done bool, err error) {
+	g, rc := r.g, r.rc
+	perMs := rc.Rate / 1000
+	g.refresh(t0)
+	r0 := min(max(g.ratePerMs, perMs*1e-5), perMs)
+	// Record k (from 1) falls where the pace's integral from t0 reaches
+	// k: r0/a (e^{a·Δt} − 1) over the rise, with a = ln(Rate/r0) / rise,
+	// then k − n1 records later at Rate.
+	t1, n1, a := float64(t0+rise), 0.0, 0.0
+	if rise > 0 && r0 < perMs {
+		a = math.Log(perMs/r0) / float64(rise)
+		n1 = (perMs - r0) / a
+	} else {
+		t1 = float64(t0)
+	}
+	at := func(k float64) float64 {
+		if k < n1 {
+			return float64(t0) + math.Log1p(k*a/r0)/a
+		}
+		return t1 + (k-n1)/perMs
+	}
+	primed := false
+	nowMs := int64(math.MinInt64)
+	for k := 1.0; ; k++ {
+		if rc.Count > 0 && r.n >= rc.Count {
+			return time.Time{}, true, nil
+		}
+		if int64(k)%checkEvery == 0 {
+			now := rc.Now()
+			if r.stop(now) {
+				return time.Time{}, true, nil
+			}
+			nowMs = now.UnixMilli()
+		}
+		t := at(k)
+		if !primed && t >= t1 {
+			// The hold starts with the fraud campaigns in flight that
+			// the live phase keeps, as the live phase did without a
+			// ramp; with rings, their orders of the day before (CatchUp).
+			primed = true
+			g.primeLive(int64(t1)-LiveWarmup.Milliseconds(), int64(t1), rc.Rate)
+			for rc.Count == 0 || r.n < rc.Count {
+				rec, ok := g.CatchUp()
+				if !ok {
+					break
+				}
+				if err := r.emit(rec); err != nil {
+					return time.Time{}, true, err
+				}
+			}
+		}
+		if t >= float64(end) {
+			if int64(t) >= nowMs {
+				nowMs = rc.Now().UnixMilli()
+			}
+			if int64(t) >= nowMs {
+				return time.UnixMilli(int64(t)).UTC(), false, nil
+			}
+		}
+		if err := r.emit(g.NextAt(time.UnixMilli(int64(t)))); err != nil {
+			return time.Time{}, true, err
+		}
 	}
 }

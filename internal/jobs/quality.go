@@ -118,6 +118,10 @@ func NewQualityWatch(cfg QualityWatchConfig) (*QualityWatch, error) {
 	return w, nil
 }
 
+// QualityStreamJob names the job of the whole stream's detectors (volume,
+// failure rise) among the watch's Jobs.
+const QualityStreamJob = "quality-stream"
+
 // Jobs returns the watch's periodic jobs, each every interval: the local
 // detectors (when there is a monitor) and the whole stream's.
 func (w *QualityWatch) Jobs(interval time.Duration) []Job {
@@ -125,7 +129,7 @@ func (w *QualityWatch) Jobs(interval time.Duration) []Job {
 	if w.cfg.Monitor != nil {
 		out = append(out, Job{Name: "quality-local", Run: w.Local, Interval: interval, FirstDelay: interval, Timeout: interval})
 	}
-	return append(out, Job{Name: "quality-stream", Run: w.Global, Interval: interval, FirstDelay: interval, Timeout: interval})
+	return append(out, Job{Name: QualityStreamJob, Run: w.Global, Interval: interval, FirstDelay: interval, Timeout: interval})
 }
 
 // Local runs the freshness and drift detectors on this processor's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/shopstream/shopstream/internal/jobs"
 )
@@ -25,5 +26,33 @@ func TestSkipUntil(t *testing.T) {
 	}
 	if runs != 2 {
 		t.Fatalf("after: %d runs, want 2", runs)
+	}
+}
+
+// TestSkipUntilPlus: the local job (freshness, drift) is skipped until
+// the backfill is stored and for the grace after the first run that saw
+// it stored, and runs from then on.
+func TestSkipUntilPlus(t *testing.T) {
+	after := make(chan struct{})
+	clock := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	runs := 0
+	run := skipUntilPlus(after, 2*time.Minute, func() time.Time { return clock }, func(context.Context) error { runs++; return nil })
+	step := func(want bool) {
+		t.Helper()
+		err := run(context.Background())
+		if ran := err == nil; ran != want || (err != nil && !errors.Is(err, jobs.ErrSkipped)) {
+			t.Fatalf("at %v: err %v, want run %v", clock, err, want)
+		}
+		clock = clock.Add(time.Minute)
+	}
+	step(false)
+	step(false) // still backfilling
+	close(after)
+	step(false) // first seen stored
+	step(false) // a minute later
+	step(true)  // two minutes later
+	step(true)
+	if runs != 2 {
+		t.Fatalf("%d runs, want 2", runs)
 	}
 }

@@ -247,6 +247,12 @@ func (h *histRing) view(since time.Time, step time.Duration, fresh bool) histVie
 			break
 		}
 	}
+	if len(best.samples) == 0 && h.gather == nil && len(h.tiers[0].samples) > 0 {
+		// Another instance's saved tiers, of a single sample yet: no
+		// point, but the names it has.
+		t := h.tiers[0]
+		best = histView{tier: 0, samples: t.samples, every: t.every, keep: t.keep}
+	}
 	for ti := best.tier + 1; ti < len(h.tiers) && len(best.samples) > 0; ti++ {
 		t := h.tiers[ti]
 		if t.every > step || len(t.samples) < 2 || reach(t.samples).After(reach(best.samples)) {

@@ -399,6 +399,15 @@ func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("picking p1 puts it in the URL and charts it", `/[?&]instance=p1(&|$)/.test(location.hash) && `+charted("p1", 220, 9, 11))
+	if dir := os.Getenv("SHOPSTREAM_SCREENSHOT_DIR"); dir != "" {
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "system-instance.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, p := range problems.all() {
 		t.Errorf("console: %s", p)
 	}

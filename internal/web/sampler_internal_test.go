@@ -19,14 +19,15 @@ import (
 )
 
 // TestSamplerSavesForServe: a process that serves nothing samples its
-// registry every minute for three and a half hours, up to half an hour
-// ago, into a store (SQLite, PostgreSQL), holding in memory only what the
+// registry every minute for three and a half hours, ending 40 minutes past
+// an hour 20 to 80 minutes ago, into a store (SQLite, PostgreSQL), holding in memory only what the
 // next folds need. A server over the same store that samples no pipeline
 // (as serve) lists the instance, last seen at its newest coarse sample,
 // and answers its series from the saved tiers: a day at the 5-minute
 // resolution, a week at the hour's, each point the rate, backlog mean and
-// p95 of the ticks between its two samples; its histograms over the day
-// count every observation after the answer's first sample. An instance
+// p95 of the ticks between its two samples (the week's last point the
+// newest 5-minute sample); its histograms over two hours count every
+// observation after the answer's first sample. An instance
 // that saved nothing is a 404.
 func TestSamplerSavesForServe(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) store.Store{
@@ -49,7 +50,10 @@ func TestSamplerSavesForServe(t *testing.T) {
 			st := open(t)
 			t.Cleanup(func() { st.Close() })
 			ss := st.(store.SystemSamples)
-			start := time.Now().Add(-4 * time.Hour).Truncate(time.Minute).Add(7 * time.Second)
+			// The ticks end 40 minutes past an hour, 20 to 80 minutes ago:
+			// the week's last point, the newest 5-minute sample, is over
+			// half its step after the last hourly one, so a point of its own.
+			start := time.Now().Truncate(time.Hour).Add(-4*time.Hour + 10*time.Minute + 7*time.Second)
 			// The sim's metrics move in the sampler's gather, so each tick
 			// records exactly what the sample taken at it saw.
 			sim := newTierSim(start, time.Minute)

@@ -68,13 +68,49 @@ func newStoredRing(now func() time.Time) *histRing {
 }
 
 // ring returns instance's samples, read from the store at most every
-// remoteRefresh; ok is false when it saved none that the tiers keep.
+// remoteRefresh; ok is false when it saved none that the tiers keep. An
+// instance is held (evicting the least recently asked for beyond
+// remoteMax) only once it has samples, so names that have none evict
+// nothing.
 func (r *remoteRings) ring(ctx context.Context, instance string) (h *histRing, ok bool, err error) {
 	now := r.now()
 	r.mu.Lock()
 	e := r.rings[instance]
-	if e == nil {
-		if len(r.rings) >= remoteMax {
+	if e != nil {
+		e.used = now
+	}
+	r.mu.Unlock()
+	held := e != nil
+	if !held {
+		e = &remoteRing{h: newStoredRing(r.now), used: now}
+	}
+
+	e.mu.Lock()
+	if e.loaded.IsZero() || now.Sub(e.loaded) >= remoteRefresh {
+		if err := e.h.pull(ctx, r.st, instance); err != nil {
+			e.mu.Unlock()
+			return nil, false, err
+		}
+		e.loaded = now
+	}
+	e.mu.Unlock()
+	e.h.mu.Lock()
+	n := 0
+	for _, t := range e.h.tiers {
+		n += len(t.samples)
+	}
+	e.h.mu.Unlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case n == 0:
+		if held && r.rings[instance] == e {
+			delete(r.rings, instance)
+		}
+		return nil, false, nil
+	case !held && r.rings[instance] == nil:
+		for len(r.rings) >= remoteMax {
 			var oldest string
 			for k, v := range r.rings {
 				if oldest == "" || v.used.Before(r.rings[oldest].used) {
@@ -83,33 +119,7 @@ func (r *remoteRings) ring(ctx context.Context, instance string) (h *histRing, o
 			}
 			delete(r.rings, oldest)
 		}
-		e = &remoteRing{h: newStoredRing(r.now)}
 		r.rings[instance] = e
-	}
-	e.used = now
-	r.mu.Unlock()
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.loaded.IsZero() || now.Sub(e.loaded) >= remoteRefresh {
-		if err := e.h.pull(ctx, r.st, instance); err != nil {
-			return nil, false, err
-		}
-		e.loaded = now
-	}
-	e.h.mu.Lock()
-	held := 0
-	for _, t := range e.h.tiers {
-		held += len(t.samples)
-	}
-	e.h.mu.Unlock()
-	if held == 0 {
-		r.mu.Lock()
-		if r.rings[instance] == e {
-			delete(r.rings, instance)
-		}
-		r.mu.Unlock()
-		return nil, false, nil
 	}
 	return e.h, true, nil
 }

@@ -484,6 +484,8 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"overview", "/api/v1/metrics/series?name=dashboard:stored_transactions_total&since=" + iso(time.Hour)},
 		{"overview", "/api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" + iso(time.Hour)},
 		{"system", "/api/v1/metrics/series?name=shopstream_store_size_bytes&name=dashboard:consumer_lag&quantile=0.5&quantile=0.95&since=" + iso(time.Hour)},
+		// The processes whose samples are saved (the System page's picker).
+		{"system", "/api/v1/metrics/instances"},
 	}
 	if s.product != "" {
 		rs = append(rs, apiRoute{"products", "/api/v1/products/" + url.PathEscape(s.product) + "/similar?n=10"})

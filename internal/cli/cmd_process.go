@@ -462,6 +462,13 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "metrics and API on %s (%s)\n", serverURL(srv, ln), wf.accessNote(wcfg))
 		g.Go(func() error { return srv.Serve(gctx, ln) })
+	} else if ss, ok := st.(store.SystemSamples); ok {
+		// Serving nothing, the process still samples its metrics and saves
+		// the coarse samples under its id, as the server would: the System
+		// page of serve shows its history (docs/dashboard.md).
+		g.Go(func() error {
+			return web.RunSampler(gctx, web.SamplerConfig{Gatherer: reg, Store: ss, Instance: pf.instanceID, Logger: logger})
+		})
 	}
 	return g.Wait()
 }

@@ -18,6 +18,20 @@ type SystemSamples interface {
 	// since, of instance ("": of every instance), oldest first (then by
 	// instance).
 	SystemSamples(ctx context.Context, instance string, step int, since time.Time) ([]SystemSample, error)
+	// SystemSampleInstances lists the instances that have samples
+	// stored, by instance: the processes whose history a dashboard
+	// served elsewhere (shopstream serve) can show.
+	SystemSampleInstances(ctx context.Context) ([]SystemSampleInstance, error)
+}
+
+// SystemSampleInstance is one instance's stored samples, of every tier.
+type SystemSampleInstance struct {
+	Instance string
+	// Oldest and Newest are its oldest and newest samples' times: Newest
+	// is when it was last seen (it saves one every 5 minutes).
+	Oldest, Newest time.Time
+	// Samples is how many rows it has.
+	Samples int
 }
 
 // SystemSample is one stored sample of a process's metrics.

@@ -68,6 +68,8 @@ var fuzzAPISeeds = []struct{ method, path, body string }{
 	{"GET", "/api/v1/metrics/series?name=shopstream_batch_records&quantile=0.5&quantile=0.95&quantile=0.99&since=1700000000&until=1800000000", ""},
 	{"GET", "/api/v1/metrics/series?name=shopstream_nothing&name=a%7Bb%7D&step=0&quantile=-1", ""},
 	{"GET", "/api/v1/metrics/series", ""},
+	{"GET", "/api/v1/metrics/series?name=shopstream_records_total&instance=p1&step=300", ""},
+	{"GET", "/api/v1/metrics/histograms?instance=%00%FF&since=1700000000", ""},
 	{"GET", "/api/v1/fraud/cost?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z", ""},
 	{"GET", "/api/v1/fraud/models?status=shadow&limit=2&cursor=3", ""},
 	{"GET", "/api/v1/fraud/models?status=gone&limit=9999&cursor=-1", ""},
@@ -91,6 +93,7 @@ var unparsed = map[string]bool{
 	"GET /api/v1/session": true, "DELETE /api/v1/session": true,
 	"GET /api/v1/summary": true, "GET /api/v1/segments": true, "GET /api/v1/clv/model": true, "GET /api/v1/clv/distribution": true,
 	"GET /api/v1/fraud/rules": true, "POST /api/v1/fraud/models/rollback": true,
+	"GET /api/v1/metrics/instances": true,
 }
 
 // fuzzEnv is FuzzAPI's server: every component's routes over the fraud

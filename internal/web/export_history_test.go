@@ -16,6 +16,12 @@ import (
 // batches of 10 to 19 with latencies of 20 to 80 ms: the history a
 // server restarted later restores.
 func SeedSystemHistory(st store.SystemSamples, instance string, from time.Time, n int) error {
+	return SeedSystemHistoryRate(st, instance, from, n, 1)
+}
+
+// SeedSystemHistoryRate is SeedSystemHistory storing k times as many
+// records a minute, in batches k times as large.
+func SeedSystemHistoryRate(st store.SystemSamples, instance string, from time.Time, n, k int) error {
 	reg := prometheus.NewRegistry()
 	pm := pipeline.NewMetrics(reg)
 	clock := from
@@ -26,8 +32,8 @@ func SeedSystemHistory(st store.SystemSamples, instance string, from time.Time, 
 	for i := range n {
 		clock = clock.Add(time.Minute)
 		for j := range 40 {
-			pm.Records.WithLabelValues("stored").Add(15)
-			pm.BatchSize.Observe(float64(10 + (i+j)%10))
+			pm.Records.WithLabelValues("stored").Add(float64(15 * k))
+			pm.BatchSize.Observe(float64(k * (10 + (i+j)%10)))
 			pm.Latency.Observe(0.02 + 0.06*float64((i*7+j)%10)/10)
 		}
 		h.add(h.take(true))

@@ -81,16 +81,38 @@ func (h *histRing) save() {
 // restore loads the coarse tiers of instance from st, as far back as each
 // keeps from now. A row that does not decode is skipped.
 func (h *histRing) restore(ctx context.Context, st store.SystemSamples, instance string) error {
+	return h.pull(ctx, st, instance)
+}
+
+// pull adds to each coarse tier the rows of instance saved after its
+// newest sample (all of them, as far back as the tier keeps from now, when
+// it has none), dropping what the tier no longer keeps: a restore at
+// start, and the reading of another instance's samples (histremote.go)
+// as they are saved. A row that does not decode is skipped; when the
+// store fails, nothing is added.
+func (h *histRing) pull(ctx context.Context, st store.SystemSamples, instance string) error {
 	now := h.now()
 	tiers := make([][]histSample, len(h.tiers))
 	for ti, t := range h.tiers {
-		rows, err := st.SystemSamples(ctx, instance, int(t.every/time.Second), now.Add(-t.keep))
+		var last histSample
+		h.mu.Lock()
+		if n := len(t.samples); n > 0 {
+			last = t.samples[n-1]
+		}
+		h.mu.Unlock()
+		since := now.Add(-t.keep)
+		if last.at.After(since) {
+			since = last.at
+		}
+		rows, err := st.SystemSamples(ctx, instance, int(t.every/time.Second), since)
 		if err != nil {
 			return err
 		}
-		var last histSample
 		known := decodeCache{vals: map[string]int{}, hists: map[string]*histSeries{}}
 		for _, r := range rows {
+			if !r.At.After(last.at) {
+				continue
+			}
 			s, err := h.decodeSample(r.At, r.Data, known)
 			if err != nil {
 				continue
@@ -109,7 +131,14 @@ func (h *histRing) restore(ctx context.Context, st store.SystemSamples, instance
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ti, ss := range tiers {
-		h.tiers[ti].samples = ss
+		t := h.tiers[ti]
+		if len(t.samples) == 0 {
+			t.samples = ss
+			continue
+		}
+		for _, s := range ss {
+			t.samples = appendKept(t.samples, s, t.keep)
+		}
 	}
 	return nil
 }

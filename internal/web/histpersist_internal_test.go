@@ -77,6 +77,10 @@ func (f *failingSamples) SystemSamples(context.Context, string, int, time.Time) 
 	return nil, errDown
 }
 
+func (f *failingSamples) SystemSampleInstances(context.Context) ([]store.SystemSampleInstance, error) {
+	return nil, errDown
+}
+
 // TestSavesWaitForTheStore: the coarse samples folded while the store
 // fails are saved, in order, once it is back; no more than maxUnsaved
 // wait (the newest). A restore from a failing store fails.

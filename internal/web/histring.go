@@ -103,6 +103,9 @@ type histRing struct {
 	// unsaved are those folded and not yet saved.
 	persist *histPersist
 	unsaved []unsaved
+	// lean, for a sampler that only saves (sampler.go), keeps only what
+	// the folds to come need.
+	lean bool
 }
 
 func newHistRing(g prometheus.Gatherer, every time.Duration) *histRing {
@@ -244,6 +247,9 @@ func (h *histRing) add(s histSample) {
 	if len(h.tiers) > 0 {
 		h.fold(0, s)
 	}
+	if h.lean {
+		h.trim()
+	}
 }
 
 // run samples every h.every until done is closed.
@@ -267,7 +273,9 @@ func (h *histRing) run(done <-chan struct{}) {
 // a fresh one when until is zero or after the newest held. ok is false
 // when there is no such pair.
 func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, capped, ok bool) {
-	v = h.view(since, 0, false)
+	// A ring of another instance's saved samples takes no fresh sample:
+	// its coarser tiers end with its newest 5-minute one.
+	v = h.view(since, 0, h.gather == nil)
 	samples := v.samples
 	if len(samples) == 0 {
 		return v, a, b, false, false
@@ -282,7 +290,10 @@ func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, ca
 		ai, capped = 0, true
 	}
 	a = samples[ai]
-	if until.IsZero() || until.After(samples[len(samples)-1].at) {
+	if h.gather == nil && (until.IsZero() || until.After(samples[len(samples)-1].at)) {
+		// Another instance's saved samples: the newest is the freshest.
+		b = samples[len(samples)-1]
+	} else if until.IsZero() || until.After(samples[len(samples)-1].at) {
 		b = h.take(false)
 		if v.tier >= 0 {
 			h.mu.Lock()
@@ -426,6 +437,12 @@ type HistogramRange struct {
 	HeldSeconds       float64             `json:"held_seconds"`
 	Quantile          float64             `json:"quantile"`
 	Histograms        []HistogramQuantile `json:"histograms"`
+	// Instance is the instance whose samples the answer is of (null:
+	// this server's own, which has no id); Source is memory (this
+	// server's own samples) or store (another instance's saved ones:
+	// SampleSeconds is then 300, the finest saved).
+	Instance *string `json:"instance"`
+	Source   string  `json:"source"`
 }
 
 // HistogramQuantile is one histogram's observations between From and To.
@@ -468,11 +485,17 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	name := q.Get("name")
-	h := s.hist
+	src, err := s.histFor(r.Context(), q.Get("instance"))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	h := src.h
 	if since.IsZero() {
 		since = h.now().Add(-time.Hour)
 	}
-	out := HistogramRange{Since: since, SampleSeconds: h.every.Seconds(), Quantile: quant, Histograms: []HistogramQuantile{}}
+	out := HistogramRange{Since: since, SampleSeconds: h.every.Seconds(), Quantile: quant, Histograms: []HistogramQuantile{},
+		Instance: src.instance, Source: src.source}
 	if !until.IsZero() {
 		out.Until = &until
 	}

@@ -247,12 +247,30 @@ func (h *histRing) view(since time.Time, step time.Duration, fresh bool) histVie
 			break
 		}
 	}
+	if len(best.samples) == 0 && h.gather == nil && len(h.tiers[0].samples) > 0 {
+		// Another instance's saved tiers, of a single sample yet: no
+		// point, but the names it has.
+		t := h.tiers[0]
+		best = histView{tier: 0, samples: t.samples, every: t.every, keep: t.keep}
+	}
 	for ti := best.tier + 1; ti < len(h.tiers) && len(best.samples) > 0; ti++ {
 		t := h.tiers[ti]
 		if t.every > step || len(t.samples) < 2 || reach(t.samples).After(reach(best.samples)) {
 			break
 		}
 		best = histView{tier: ti, samples: t.samples, every: t.every, keep: t.keep}
+	}
+	if fresh && best.tier > 0 && h.gather == nil && len(h.tiers[0].samples) > 0 {
+		// Another instance's saved tiers (histremote.go): a coarser
+		// tier's samples end with the newest 5-minute one, its gauges
+		// the mean of the 5-minute ones since the tier's newest.
+		fine := h.tiers[0].samples
+		last, prev := fine[len(fine)-1], best.samples[len(best.samples)-1]
+		if last.at.After(prev.at) {
+			c, _ := coarsen(last, prev, after(fine, prev.at, last.at), h.metaNow(), resetOffsets{})
+			n := len(best.samples)
+			best.samples = append(best.samples[:n:n], c)
+		}
 	}
 	if fresh && best.tier >= 0 && len(h.samples) > 0 {
 		if s := h.samples[len(h.samples)-1]; s.at.After(best.samples[len(best.samples)-1].at) {

@@ -116,6 +116,55 @@ func BenchmarkSystemTiers(b *testing.B) {
 		b.ReportMetric(float64(hists), "histograms/sample")
 	})
 
+	// The sampler of a process without --addr (sampler.go): the heap
+	// its lean ring keeps after the same ticks, and the time of a tick
+	// (a gather, the fold, the trim; a save's encoding once in 20).
+	b.Run("sampler-memory", func(b *testing.B) {
+		var retained uint64
+		var held int
+		for b.Loop() {
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			clock := time.Date(2026, 11, 1, 0, 0, 7, 0, time.UTC)
+			h := newSampler(SamplerConfig{Gatherer: g})
+			h.now = func() time.Time { return clock }
+			for range int(histTiers[1].keep / (5 * time.Minute)) {
+				h.add(h.take(false))
+				clock = clock.Add(5 * time.Minute)
+			}
+			for range int(histKeep / histEvery) {
+				h.add(h.take(false))
+				clock = clock.Add(histEvery)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			retained = m1.HeapAlloc - min(m0.HeapAlloc, m1.HeapAlloc)
+			held = len(h.samples) + len(h.tiers[0].samples) + len(h.tiers[1].samples)
+			runtime.KeepAlive(h)
+		}
+		b.ReportMetric(float64(retained), "B/ring")
+		b.ReportMetric(float64(held), "samples")
+	})
+	b.Run("sampler-tick", func(b *testing.B) {
+		clock := time.Date(2026, 11, 1, 0, 0, 7, 0, time.UTC)
+		h := newSampler(SamplerConfig{Gatherer: g})
+		h.now = func() time.Time { return clock }
+		h.add(h.take(false))
+		b.ReportAllocs()
+		for b.Loop() {
+			clock = clock.Add(histEvery)
+			h.add(h.take(false))
+			h.mu.Lock()
+			todo := h.unsaved
+			h.unsaved = nil
+			h.mu.Unlock()
+			for _, u := range todo {
+				encodeSample(u.s, h.metaNow())
+			}
+		}
+	})
+
 	h := newHistRing(g, histEvery)
 	h.add(h.take(true))
 	s := h.take(true)

@@ -330,6 +330,11 @@ func newAPIEnvReplay(t *testing.T, cfg web.Config, replayer func(store.Store) we
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Another process's saved samples of its metrics, two hours ending
+	// a minute ago (GET /api/v1/metrics/instances, instance=).
+	if err := web.SeedSystemHistory(st, "p1", time.Now().Add(-121*time.Minute), 120); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg.Store = st
 	cfg.Logger = slog.New(slog.DiscardHandler)
@@ -564,6 +569,23 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	o.check(t, find("GET", "/api/v1/alerts"), resp, body)
 
+	// Another process's saved samples, as serve reads them: listed, and
+	// answered with instance=.
+	for _, c := range []struct{ path, want string }{
+		{"/api/v1/metrics/instances", `"instance":"p1"`},
+		{"/api/v1/metrics/series?instance=p1&step=300&name=shopstream_records_total&name=shopstream_e2e_latency_seconds&since=" +
+			strconv.FormatInt(time.Now().Add(-3*time.Hour).Unix(), 10), `"source":"store"`},
+		{"/api/v1/metrics/histograms?instance=p1&name=shopstream_e2e_latency_seconds&since=" +
+			strconv.FormatInt(time.Now().Add(-3*time.Hour).Unix(), 10), `"resolution_seconds":300`},
+	} {
+		resp, body := e.send(t, "GET", c.path, "", nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), c.want) {
+			t.Errorf("GET %s: %d %s, want 200 with %s", c.path, resp.StatusCode, body, c.want)
+		}
+		u, _ := url.Parse(c.path)
+		o.check(t, find("GET", u.Path), resp, body)
+	}
+
 	for _, op := range ops {
 		if op.method != "GET" {
 			continue
@@ -664,6 +686,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"/api/v1/fraud/rings?since=soon", http.StatusBadRequest},
 		{"/api/v1/metrics/series?name=shopstream_nothing_total", http.StatusNotFound},
 		{"/api/v1/metrics/series?name=dashboard:consumer_lag&step=0", http.StatusBadRequest},
+		{"/api/v1/metrics/series?name=shopstream_records_total&instance=nobody", http.StatusNotFound},
+		{"/api/v1/metrics/histograms?instance=nobody", http.StatusNotFound},
 	} {
 		u, _ := url.Parse(c.path)
 		var op operation
@@ -931,6 +955,7 @@ func TestOpenAPIListsPage(t *testing.T) {
 		"/api/v1/metrics/histograms": "a series",
 		"/api/v1/metrics/series":     "a series",
 		"/api/v1/quality/drift":      "a series",
+		"/api/v1/metrics/instances":  "the processes that saved samples in the last 32 days, a handful",
 	}
 	lists := 0
 	for _, op := range o.operations() {

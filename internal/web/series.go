@@ -119,6 +119,14 @@ type SeriesRange struct {
 	// Unknown are the names asked for that this server has not sampled
 	// (with several names; one unknown name alone is a 404).
 	Unknown []string `json:"unknown"`
+	// Instance is the instance whose samples the answer is of (null:
+	// this server's own, which has no id); Source is memory (this
+	// server's own samples: 15 s ones for two hours, then the coarse
+	// tiers) or store (another instance's, asked for with instance=: its
+	// saved 5-minute and hourly tiers only, SampleSeconds 300, Started
+	// null, and no point newer than its newest saved sample).
+	Instance *string `json:"instance"`
+	Source   string  `json:"source"`
 }
 
 // MetricSeries is one metric's points over the range.
@@ -165,7 +173,12 @@ func (s *Server) metricSeries(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	h := s.hist
+	src, err := s.histFor(r.Context(), q.Get("instance"))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	h := src.h
 	step := h.every
 	if v := q.Get("step"); v != "" {
 		secs, err := strconv.ParseFloat(v, 64)
@@ -197,7 +210,8 @@ func (s *Server) metricSeries(w http.ResponseWriter, r *http.Request) {
 	v := h.view(since, step, true)
 	step = max(step, v.every)
 	out := SeriesRange{Since: since, StepSeconds: step.Seconds(), SampleSeconds: h.every.Seconds(),
-		ResolutionSeconds: v.every.Seconds(), HeldSeconds: v.keep.Seconds(), Metrics: []MetricSeries{}, Unknown: []string{}}
+		ResolutionSeconds: v.every.Seconds(), HeldSeconds: v.keep.Seconds(), Metrics: []MetricSeries{}, Unknown: []string{},
+		Instance: src.instance, Source: src.source}
 	if !until.IsZero() {
 		out.Until = &until
 	}
@@ -243,8 +257,12 @@ func (s *Server) metricSeries(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(out.Metrics) == 0 {
-		WriteError(w, fmt.Errorf("%w: this server has sampled no metric %q (its /metrics has what it samples; a pipeline's metrics are in its own process's)",
-			ErrNotFound, out.Unknown))
+		if src.source == sourceStore {
+			WriteError(w, fmt.Errorf("%w: instance %q saved no metric %q", ErrNotFound, *src.instance, out.Unknown))
+			return
+		}
+		WriteError(w, fmt.Errorf("%w: this server has sampled no metric %q (its /metrics has what it samples; a pipeline's metrics are in its own process's, "+
+			"and its saved samples are asked for with instance=)", ErrNotFound, out.Unknown))
 		return
 	}
 	WriteJSON(w, http.StatusOK, out)

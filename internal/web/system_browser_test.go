@@ -325,3 +325,90 @@ func TestSystemHistoryRestoredInBrowser(t *testing.T) {
 		t.Errorf("console: %s", p)
 	}
 }
+
+// TestSystemPageShowsSavedInstancesInBrowser: under a serve-like server
+// (its registry has the store's size alone, and no instance id), two
+// processes saved their samples in the store: p1 for 20 hours up to ten
+// minutes ago at 10 records a second, p2 for 6 hours up to three minutes
+// ago at 20. The System page's 24 h range charts the one seen last, p2,
+// from its 5-minute samples (about 72 points at 20/s), and says where they
+// come from and that the 15 s samples stay in the process; picking p1
+// puts instance=p1 in the URL and charts p1's 20 hours at 10/s.
+func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := web.SeedSystemHistory(st, "p1", time.Now().Add(-20*time.Hour-10*time.Minute), 20*60); err != nil {
+		t.Fatal(err)
+	}
+	if err := web.SeedSystemHistoryRate(st, "p2", time.Now().Add(-6*time.Hour-3*time.Minute), 6*60, 2); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_store_size_bytes"}, func() float64 {
+		n, _ := st.StoreSize(context.Background())
+		return float64(n)
+	}))
+	srv, err := web.New(web.Config{Store: st, Gatherer: reg, HistogramEvery: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterQuality(srv, st, nil)
+	web.RegisterDeliveries(srv, st)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	bctx, problems, stop := openBrowser(t, ctx, chromium)
+	defer stop()
+	wait := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+			s, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash + " | " + document.getElementById("sys-range").textContent + " | " +
+				JSON.stringify([sysCharts.throughput.data[0].length, sysCharts.throughput.data[1].slice(0, 3), document.getElementById("sys-instance").value,
+				document.getElementById("chart-throughput").dataset.points])`))
+			t.Fatalf("waiting until %s: %v (page: %s)", what, err, s)
+		}
+	}
+	// The charts of an instance: n points at least, drawn (the chart's
+	// data-points), the throughput about rate a second from before the
+	// two hours a process keeps in memory, and latencies (20-80 ms) and
+	// the latency distribution's buckets.
+	charted := func(inst string, n int, lo, hi float64) string {
+		return `(() => { const d = sysCharts.throughput.data, el = document.getElementById("chart-throughput");
+			return document.getElementById("sys-range").dataset.instance === "` + inst + `" && d[0].length >= ` + fmt.Sprint(n) + ` &&
+				Number(el.dataset.points) === d[0].length &&
+				d[0].filter((t, i) => t < Date.now() / 1000 - 7200 && d[1][i] > ` + fmt.Sprint(lo) + ` && d[1][i] < ` + fmt.Sprint(hi) + `).length >= ` + fmt.Sprint(n-30) + ` &&
+				sysCharts.latency.data[2].filter((v) => v > 0.02 && v <= 0.128).length >= ` + fmt.Sprint(n-30) + ` &&
+				Number(document.getElementById("chart-latency-dist").dataset.points) > 0 &&
+				/From the samples ` + inst + ` saved in the store, one every 5 min, kept 48 h/.test(document.getElementById("sys-range").textContent) &&
+				/15 s samples of the last two hours live in that process's memory/.test(document.getElementById("sys-range").textContent); })()`
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/system?range=24h")); err != nil {
+		t.Fatal(err)
+	}
+	wait("p2, seen last, is charted", charted("p2", 65, 19, 21)+` && !document.getElementById("sys-pick").classList.contains("hidden") &&
+		document.getElementById("sys-instance").value === "p2" && document.getElementById("sys-instance").options.length === 2 && !/instance=/.test(location.hash)`)
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => { const s = document.getElementById("sys-instance");
+		s.value = "p1"; s.dispatchEvent(new Event("change")); return ""; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	wait("picking p1 puts it in the URL and charts it", `/[?&]instance=p1(&|$)/.test(location.hash) && `+charted("p1", 220, 9, 11))
+	if dir := os.Getenv("SHOPSTREAM_SCREENSHOT_DIR"); dir != "" {
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "system-instance.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range problems.all() {
+		t.Errorf("console: %s", p)
+	}
+}

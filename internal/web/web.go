@@ -125,6 +125,9 @@ var routes = map[string]Access{
 	// The rates, values and quantiles of the same samples over a range,
 	// which backfills the live charts (series.go).
 	"GET /api/v1/metrics/series": {Role: Viewer},
+	// The instances whose samples are in the store, which the two above
+	// answer for with instance= (histremote.go).
+	"GET /api/v1/metrics/instances": {Role: Viewer},
 	// The dashboard's live events (stream.go): one per tab, long-lived.
 	"GET /api/v1/stream": {Role: Viewer, Stream: true},
 	// Analytics (analytics.go).
@@ -184,6 +187,8 @@ type Server struct {
 	addrLimit, tokenLimit *limiters
 	cache                 *readCache // nil: off
 	hist                  *histRing
+	sampled               bool         // hist samples the Gatherer
+	remote                *remoteRings // other instances' saved samples; nil: the store keeps none
 
 	patMu    sync.Mutex
 	patterns []string // registered, in order
@@ -238,6 +243,10 @@ func New(cfg Config) (*Server, error) {
 		cache: newReadCache(cfg.ReadCache)}
 	s.hist = newHistRing(cfg.Gatherer, cfg.HistogramEvery)
 	s.hist.extra = s.dashboardReadings
+	s.sampled = sampled
+	if ss, ok := cfg.Store.(store.SystemSamples); ok {
+		s.remote = newRemoteRings(ss)
+	}
 	if ss, ok := cfg.Store.(store.SystemSamples); ok && sampled && cfg.SampleInstance != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.hist.restore(ctx, ss, cfg.SampleInstance); err != nil {
@@ -288,6 +297,7 @@ func New(cfg Config) (*Server, error) {
 	s.Handle("GET /api/v1/windows", http.HandlerFunc(s.windows))
 	s.Handle("GET /api/v1/metrics/histograms", http.HandlerFunc(s.histograms))
 	s.Handle("GET /api/v1/metrics/series", http.HandlerFunc(s.metricSeries))
+	s.Handle("GET /api/v1/metrics/instances", http.HandlerFunc(s.sampleInstances))
 	s.Handle("GET /api/v1/stream", http.HandlerFunc(s.stream))
 	s.Handle("POST /api/v1/session", http.HandlerFunc(s.sessionCreate))
 	s.Handle("GET /api/v1/session", http.HandlerFunc(s.sessionGet))

@@ -39,3 +39,17 @@ func (s *Store) SystemSamples(ctx context.Context, instance string, step int, si
 	}
 	return out, nil
 }
+
+// SystemSampleInstances implements store.SystemSamples.
+func (s *Store) SystemSampleInstances(ctx context.Context) ([]store.SystemSampleInstance, error) {
+	out, err := collect(ctx, s.d.DB(), `SELECT instance, min(at), max(at), count(*) FROM system_samples
+		GROUP BY instance ORDER BY instance`+s.q.Collate, nil, func(r Rows) (in store.SystemSampleInstance, err error) {
+		err = r.Scan(&in.Instance, &in.Oldest, &in.Newest, &in.Samples)
+		in.Oldest, in.Newest = in.Oldest.UTC(), in.Newest.UTC()
+		return in, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the instances of the system samples: %w", err)
+	}
+	return out, nil
+}

@@ -61,6 +61,20 @@ func testSystemSamples(t *testing.T, s store.Store) {
 	same(read("", 300, 1), smp("p1", 300, 1, "c2"))
 	same(read("p1", 3600, 0), smp("p1", 3600, 0, "hour"))
 	same(read("p3", 300, 0))
+	insts, err := ss.SystemSampleInstances(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.SystemSampleInstance{{Instance: "p1", Oldest: at(0), Newest: at(1), Samples: 3}, {Instance: "p2", Oldest: at(0), Newest: at(0), Samples: 1}}
+	if len(insts) != len(want) {
+		t.Fatalf("instances %+v, want %+v", insts, want)
+	}
+	for i, in := range insts {
+		if in.Instance != want[i].Instance || !in.Oldest.Equal(want[i].Oldest) || !in.Newest.Equal(want[i].Newest) || in.Samples != want[i].Samples ||
+			in.Newest.Location() != time.UTC {
+			t.Errorf("instance %d = %+v, want %+v (in UTC)", i, in, want[i])
+		}
+	}
 
 	// 25 hours on (300 five-minute steps): the rows of the 5-minute tier
 	// more than a day before are gone, of both instances; the hour's
@@ -68,4 +82,9 @@ func testSystemSamples(t *testing.T, s store.Store) {
 	save("p2", 300, 300, "late", day)
 	same(read("", 300, 0), smp("p2", 300, 300, "late"))
 	same(read("p1", 3600, 0), smp("p1", 3600, 0, "hour"))
+	// p1 is seen by its hourly row alone now.
+	if insts, err = ss.SystemSampleInstances(ctx); err != nil || len(insts) != 2 || insts[0].Samples != 1 || !insts[0].Newest.Equal(at(0)) ||
+		!insts[1].Newest.Equal(at(300)) {
+		t.Errorf("instances after the retention: %+v, %v", insts, err)
+	}
 }

@@ -1219,7 +1219,7 @@ on("quality", (q) => {
 // sys.hist holds the lag the stream sent since the page opened, sys.back
 // the server's samples of it over the range (GET /api/v1/metrics/series),
 // each by partition and "all".
-const sys = { hist: {}, back: {}, parts: [], tps: null };
+const sys = { hist: {}, back: {}, parts: [], tps: null, list: null };
 
 function drawLag() {
   const key = state.params.get("partition") || "all";
@@ -1236,8 +1236,9 @@ const seriesStored = "dashboard:stored_transactions_total", seriesLag = "dashboa
 // names, the quantiles of histograms, a step of about 240 points over the
 // range (the server answers a range older than two hours from its
 // coarser samples: resolution_seconds).
-function metricSeries(names, r, quantiles) {
+function metricSeries(names, r, quantiles, instance) {
   const p = new URLSearchParams();
+  if (instance) p.set("instance", instance);
   for (const n of names) p.append("name", n);
   for (const q of quantiles || []) p.append("quantile", String(q));
   p.set("since", String(Math.floor(r.from)));
@@ -1259,6 +1260,12 @@ const fmtEvery = (secs) => (secs < 120 ? secs + " s" : Math.round(secs / 60) + "
 // rangeNote says where the samples of an answer start when the range
 // reaches before them: "" when it does not.
 function rangeNote(out, r) {
+  if (out.source === "store") {
+    if (!out.capped || !out.held_since) return "";
+    const held = Date.parse(out.held_since);
+    if (r.custom && r.to * 1000 < held) return "the range ends before the oldest sample " + out.instance + " saved, " + fmtTime(held);
+    return "since " + fmtTime(held) + ", the oldest sample " + out.instance + " saved that the store keeps (" + fmtHeld(out.held_seconds) + ")";
+  }
   if (!out.started) return "this server samples no metrics";
   if (!out.capped) return "";
   const held = Date.parse(out.held_since);
@@ -1323,43 +1330,121 @@ function sysChart(c, out, name, cols, absent, note) {
 const pipelineSeries = ["shopstream_records_total", "shopstream_batch_records", "shopstream_e2e_latency_seconds",
   "shopstream_pipeline_retries_total", "shopstream_pipeline_stalls_total", "shopstream_outbox_pending_messages"];
 
+// sys.list is the answer of GET /api/v1/metrics/instances: this server's
+// own sampling and the processes whose samples are saved in the store.
+
+// chosenInstance is the process whose samples the charts show: the URL's
+// instance, else this server's own when it runs the pipeline (run,
+// process --addr), else (serve) the process seen last; "" is this
+// server's own samples.
+function chosenInstance(list) {
+  const p = state.params.get("instance") || "";
+  if (!list) return p;
+  const own = list.server.instance || "";
+  if (p) return p === own ? "" : p;
+  if (list.server.pipeline) return "";
+  let last = null;
+  for (const i of list.instances) if (!i.self && (!last || Date.parse(i.last_seen) > Date.parse(last.last_seen))) last = i;
+  return last ? last.instance : "";
+}
+
+// drawInstancePicker lists this server's own samples (where it runs the
+// pipeline) and each process that saved samples, inst chosen; a choice
+// goes to the URL (instance=).
+function drawInstancePicker(list, inst) {
+  const opts = [];
+  if (list && list.server.pipeline) {
+    opts.push(["", "this process" + (list.server.instance ? " (" + list.server.instance + ")" : "") + ": 15 s samples, then 5 min and 1 h"]);
+  }
+  for (const i of list ? list.instances : []) {
+    if (!i.self) opts.push([i.instance, i.instance + ": saved samples, last seen " + fmtTime(Date.parse(i.last_seen))]);
+  }
+  if (inst && !opts.some((o) => o[0] === inst)) opts.push([inst, inst + ": no saved samples"]);
+  const sel = $("sys-instance");
+  sel.replaceChildren(...opts.map(([v, label]) => {
+    const o = el("option", label);
+    o.value = v;
+    return o;
+  }));
+  sel.value = inst;
+  $("sys-pick").classList.toggle("hidden", !opts.some((o) => o[0] !== ""));
+}
+$("sys-instance").addEventListener("change", () => setParam("instance", $("sys-instance").value));
+$("sys-pick").addEventListener("submit", (ev) => ev.preventDefault());
+
 // loadSystemCharts backfills the System page's charts and its lag chart
-// from one answer of the server's samples over the range.
+// from the samples over the range: this server's own, or those a
+// process saved in the store (the charts of the pipeline then, the lag
+// still this server's, as the stream's live points are).
 async function loadSystemCharts(r) {
-  let out;
+  let list = null;
   try {
-    out = await metricSeries([...pipelineSeries, "shopstream_store_size_bytes", seriesLag], r, [0.5, 0.95]);
+    list = await getJSON("api/v1/metrics/instances");
+  } catch (e) { /* an older server: its own samples only */ }
+  sys.list = list;
+  const inst = chosenInstance(list);
+  drawInstancePicker(list, inst);
+  let out, own;
+  try {
+    if (inst) {
+      [out, own] = await Promise.all([metricSeries([...pipelineSeries, "shopstream_store_size_bytes"], r, [0.5, 0.95], inst),
+        metricSeries([seriesLag], r, [])]);
+    } else {
+      out = own = await metricSeries([...pipelineSeries, "shopstream_store_size_bytes", seriesLag], r, [0.5, 0.95]);
+    }
   } catch (e) {
-    $("sys-range").textContent = "No samples from the server: " + e.message;
+    $("sys-range").textContent = "No samples" + (inst ? " of " + inst : " from the server") + ": " + e.message;
+    if (inst) {
+      for (const c of Object.values(sysCharts)) {
+        c.setData([[], ...c.spec.series.map(() => [])]);
+        c.el.querySelector(".empty-note").textContent = "No samples of " + inst + ".";
+      }
+    }
     return;
   }
+  $("sys-range").dataset.instance = inst;
+  $("sys-range").dataset.resolution = String(out.resolution_seconds);
   const note = rangeNote(out, r);
   const pipelineAbsent = pipelineSeries.every((n) => out.unknown.includes(n));
-  $("sys-range").textContent = "From the server's samples of its metrics, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
-    fmtHeld(out.held_seconds) + (out.resolution_seconds > out.sample_seconds ? " (older than two hours: coarser than its " + out.sample_seconds + " s samples)" : "") +
-    (note ? "; " + note : "") + "." +
-    (pipelineAbsent ? " The pipeline runs in other processes (shopstream serve): only the store's size and the lag are charted here." : "");
-  const lag = out.metrics.find((m) => m.name === seriesLag);
+  const none = !note || !note.startsWith("the range ends") ? "" : "No samples: " + note + ".";
+  let serve, waiting = "";
+  if (inst) {
+    const seen = (list ? list.instances : []).find((i) => i.instance === inst);
+    $("sys-range").textContent = "From the samples " + inst + " saved in the store, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
+      fmtHeld(out.held_seconds) + (seen ? " (last seen " + fmtTime(Date.parse(seen.last_seen)) + ")" : "") + (note ? "; " + note : "") + ". " +
+      "This server reads a process's saved 5-minute and hourly samples only: its 15 s samples of the last two hours live in that process's memory " +
+      "(its own System page, with process --addr). The lag is this server's.";
+    serve = "The samples " + inst + " saved have no such metric.";
+    waiting = "Waiting for " + inst + "'s samples: it saves one every 5 min, and a point is of two.";
+  } else {
+    const others = list ? list.instances.filter((i) => !i.self).length : 0;
+    $("sys-range").textContent = "From the server's samples of its metrics, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
+      fmtHeld(out.held_seconds) + (out.resolution_seconds > out.sample_seconds ? " (older than two hours: coarser than its " + out.sample_seconds + " s samples)" : "") +
+      (note ? "; " + note : "") + "." +
+      (pipelineAbsent ? " The pipeline runs in other processes (shopstream serve): only the store's size and the lag are charted here" +
+        (others ? "; pick a process above for its saved samples." : ", and no process has saved its samples in the store yet (each saves one at its start, then every 5 min).") : "");
+    serve = "No pipeline in this process: under shopstream serve the processors run elsewhere" +
+      (others ? "; pick one above for the samples it saved." : ", and none has saved its samples in the store yet.");
+  }
+  const lag = own.metrics.find((m) => m.name === seriesLag);
   sys.back = {};
   for (const s of lag ? lag.series : []) sys.back[s.labels.partition || "all"] = [lag.times, s.values];
   drawLag();
-  const serve = "No pipeline in this process: under shopstream serve the processors run elsewhere, and Prometheus scrapes their /metrics " +
-    "(the Grafana dashboard in deploy/ charts them).";
-  const none = !note || !note.startsWith("the range ends") ? "" : "No samples: " + note + ".";
+  const empty = none || waiting;
   sysChart(sysCharts.throughput, out, "shopstream_records_total",
-    (m) => [sumOf(m, (l) => l.outcome === "stored", 1), sumOf(m, (l) => l.outcome === "quarantined", 1)], serve, none);
+    (m) => [sumOf(m, (l) => l.outcome === "stored", 1), sumOf(m, (l) => l.outcome === "quarantined", 1)], serve, empty);
   const q = (v) => (m) => sumOf(m, (l) => l.quantile === v, 1);
-  sysChart(sysCharts.batches, out, "shopstream_batch_records", (m) => [q("0.5")(m), q("0.95")(m)], serve, none);
-  sysChart(sysCharts.latency, out, "shopstream_e2e_latency_seconds", (m) => [q("0.5")(m), q("0.95")(m)], serve, none);
+  sysChart(sysCharts.batches, out, "shopstream_batch_records", (m) => [q("0.5")(m), q("0.95")(m)], serve, empty);
+  sysChart(sysCharts.latency, out, "shopstream_e2e_latency_seconds", (m) => [q("0.5")(m), q("0.95")(m)], serve, empty);
   // Stalls and retries live in two metrics: the retries' answer times both.
   const stalls = out.metrics.find((m) => m.name === "shopstream_pipeline_stalls_total");
   sysChart(sysCharts.retries, out, "shopstream_pipeline_retries_total",
-    (m) => [sumOf(m, () => true, 60), stalls && stalls.times.length === m.times.length ? sumOf(stalls, () => true, 60) : m.times.map(() => null)], serve, none);
+    (m) => [sumOf(m, () => true, 60), stalls && stalls.times.length === m.times.length ? sumOf(stalls, () => true, 60) : m.times.map(() => null)], serve, empty);
   sysChart(sysCharts.outbox, out, "shopstream_outbox_pending_messages", (m) => [sumOf(m, () => true, 1)],
-    pipelineAbsent ? serve : "No outbox backlog in this process's metrics: the outbox deliverer runs where the pipeline does.", none);
+    pipelineAbsent || inst ? serve : "No outbox backlog in this process's metrics: the outbox deliverer runs where the pipeline does.", empty);
   sysChart(sysCharts.store, out, "shopstream_store_size_bytes", (m) => [sumOf(m, () => true, 1)],
-    "This process does not say the store's size (shopstream_store_size_bytes: run, process and serve do).", none);
-  await loadLatencyDist(r, pipelineAbsent ? serve : "", none);
+    inst ? serve : "This process does not say the store's size (shopstream_store_size_bytes: run, process and serve do).", empty);
+  await loadLatencyDist(r, pipelineAbsent && !inst ? serve : "", none, inst);
 }
 
 // fmtBound is a latency bucket's bound: ms below a second, s above.
@@ -1368,7 +1453,7 @@ const fmtBound = (v) => (v < 1 ? fmt1.format(v * 1000).replace(/\.0$/, "") + " m
 // loadLatencyDist draws how the produce-to-commit latencies of the range
 // spread over the histogram's buckets (GET /api/v1/metrics/histograms),
 // the empty buckets at either end left out.
-async function loadLatencyDist(r, absent, none) {
+async function loadLatencyDist(r, absent, none, instance) {
   const c = sysCharts.latencyDist, empty = c.el.querySelector(".empty-note");
   const clear = (why) => {
     c.setData([[], []]);
@@ -1377,7 +1462,8 @@ async function loadLatencyDist(r, absent, none) {
   };
   let h;
   try {
-    const out = await getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&since=" + Math.floor(r.from) + (r.custom ? "&until=" + Math.ceil(r.to) : ""));
+    const out = await getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&since=" + Math.floor(r.from) + (r.custom ? "&until=" + Math.ceil(r.to) : "") +
+      (instance ? "&instance=" + encodeURIComponent(instance) : ""));
     h = out.histograms[0];
   } catch (e) {
     clear("No samples from the server: " + e.message);

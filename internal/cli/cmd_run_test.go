@@ -109,9 +109,12 @@ func TestRunLoading(t *testing.T) {
 	// run stops as soon as the refresh line shows (found cancels it);
 	// --duration only bounds a run that never gets there. Under -race on
 	// the shared host the line came after 177 s, so 3 minutes failed
-	// whenever the host was busier.
+	// whenever the host was busier. --rate 10, the default: the history's
+	// tail runs at the live pace (generate.DemoRamp), about 30,000 records
+	// at 10/s and 60,000 at 20/s, which took the test to 531 s under -race
+	// at load average 6 to 8.
 	err := Run(ctx, []string{"run", "--duration", "10m", "--addr", "127.0.0.1:0", "--data-dir", dir,
-		"--customers", "20000", "--new-per-day", "40", "--history", "400d", "--rate", "20", "--analytics-interval", "1h"}, &stdout, stderr)
+		"--customers", "20000", "--new-per-day", "40", "--history", "400d", "--rate", "10", "--analytics-interval", "1h"}, &stdout, stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}

@@ -204,8 +204,8 @@ func TestRunEntities(t *testing.T) {
 			if tx.EventTime.Before(start) {
 				history++
 			}
-			var keys [3]string
-			for _, k := range fraud.EntityKeys(keys[:0], tx.DeviceID, fraud.CardKey(tx.CardBIN, tx.CardLast4), tx.IPAddress) {
+			var keys [4]string
+			for _, k := range fraud.EntityKeys(keys[:0], tx.DeviceID, fraud.CardKey(tx.CardBIN, tx.CardLast4), tx.IPAddress, tx.ShippingAddress) {
 				if n := events[key{k, tx.TransactionID}]; n != 1 {
 					return fmt.Errorf("transaction %s at %v counted %d times on %s, want once", tx.TransactionID, tx.EventTime, n, k)
 				}

@@ -275,7 +275,7 @@ func checkEntityCounts(t *testing.T, s *storeEnv) {
 	for p := range int32(partitions) {
 		err := s.st.RecentTransactions(ctx, p, 0, time.Time{}, func(tx *store.Tx) error {
 			card := fraud.CardKey(tx.CardBIN, tx.CardLast4)
-			for _, key := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress) {
+			for _, key := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress, tx.ShippingAddress) {
 				a := want[key]
 				if a == nil {
 					a = &acc{map[string]bool{}, map[string]bool{}, map[string]bool{}}

@@ -303,7 +303,7 @@ func checkCounts(t *testing.T, st store.Store, ents store.Entities) {
 	for p := range int32(4) {
 		err := st.RecentTransactions(ctx, p, 0, time.Time{}, func(tx *store.Tx) error {
 			card := fraud.CardKey(tx.CardBIN, tx.CardLast4)
-			for _, k := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress) {
+			for _, k := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress, tx.ShippingAddress) {
 				a := want[k]
 				if a == nil {
 					a = &acc{map[string]bool{}, map[string]bool{}, map[string]bool{}}

@@ -255,6 +255,9 @@ func generatedRings(t *testing.T, good []generate.Record) [][]string {
 		}
 		links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "device:" + ev.DeviceID},
 			fraud.Link{Customer: ev.CustomerID, Entity: "card:" + fraud.CardKey(ev.Card.BIN, ev.Card.Last4)})
+		if a := event.AddressKey(ev.ShippingAddress); a != "" {
+			links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "address:" + a})
+		}
 	}
 	var out [][]string
 	for _, r := range fraud.DetectRings(links, 1) {

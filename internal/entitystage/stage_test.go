@@ -88,8 +88,8 @@ func run(t *testing.T, fn func(ctx context.Context) error) func() {
 	return stop
 }
 
-// truth is the generated rings: their accounts, joined by shared devices
-// and cards.
+// truth is the generated rings: their accounts, joined by shared devices,
+// cards and shipping addresses.
 func truth(t *testing.T, recs []generate.Record) [][]string {
 	t.Helper()
 	var links []fraud.Link
@@ -103,6 +103,9 @@ func truth(t *testing.T, recs []generate.Record) [][]string {
 		}
 		links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "device:" + ev.DeviceID},
 			fraud.Link{Customer: ev.CustomerID, Entity: "card:" + fraud.CardKey(ev.Card.BIN, ev.Card.Last4)})
+		if a := event.AddressKey(ev.ShippingAddress); a != "" {
+			links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "address:" + a})
+		}
 	}
 	var out [][]string
 	for _, r := range fraud.DetectRings(links, 1) {

@@ -75,8 +75,12 @@ func (g *Generator) legitAddr(c *customer, seq uint64, abroad bool) uint64 {
 	case u < giftHomePerMille:
 		return building(g.addrHash(seedGift, seq<<1|1))
 	case u < giftHomePerMille+giftCustPerMille:
-		friend := g.cust[g.addrHash(seedGift, seq<<2)%uint64(len(g.cust))].id
-		return g.homeAddr(friend)
+		// A slot not yet filled (a lifecycle's base grows into its
+		// slots) has no one living anywhere: a stranger's address then.
+		if f := &g.cust[g.addrHash(seedGift, seq<<2)%uint64(len(g.cust))]; f.id != 0 && f.id != c.id {
+			return g.homeAddr(f.id)
+		}
+		return building(g.addrHash(seedGift, seq<<1|1))
 	case u < giftHomePerMille+giftCustPerMille+secondAddrUse && g.addrHash(seedSecond, uint64(c.id))%secondAddrShare == 0:
 		return building(g.addrHash(seedSecond, uint64(c.id)<<1))
 	}

@@ -187,3 +187,47 @@ func pairOf(a, b string) bool {
 	nb, ok2 := parseNumber(b, 'c')
 	return ok1 && ok2 && na^1 == nb
 }
+
+// TestShippingAddressesOfAGrowingBase: in the demo shop, whose customer
+// base grows into slots left empty at first, honest accounts still rarely
+// meet at one address within a day (a household and a friend's gift make
+// three, now and then), and never many of them: a gift to an empty slot's
+// "customer" once sent every such gift to one address.
+func TestShippingAddressesOfAGrowingBase(t *testing.T) {
+	lc := DemoLifecycle
+	g, err := New(Config{Seed: 1, Customers: 1_000_000, FraudRate: 0.01, Lifecycle: &lc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type dayAddr struct {
+		day int64
+		key string
+	}
+	accounts := map[dayAddr]map[string]bool{}
+	var ev event.Transaction
+	for range 200_000 {
+		rec := g.Next()
+		if rec.Bad != "" || rec.Fraud {
+			continue
+		}
+		if err := event.Decode(rec.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		k := dayAddr{ev.EventTime.Unix() / 86400, event.AddressKey(ev.ShippingAddress)}
+		if accounts[k] == nil {
+			accounts[k] = map[string]bool{}
+		}
+		accounts[k][ev.CustomerID] = true
+	}
+	var three, most int
+	for _, m := range accounts {
+		most = max(most, len(m))
+		if len(m) >= 3 {
+			three++
+		}
+	}
+	t.Logf("%d addresses a day, %d of them of 3 or more honest accounts, at most %d", len(accounts), three, most)
+	if most > 4 || three > len(accounts)/10_000 {
+		t.Errorf("%d addresses a day of 3 or more honest accounts (of %d), up to %d: want at most one in 10,000, none above 4", three, len(accounts), most)
+	}
+}

@@ -388,7 +388,7 @@ func checkRings(t *testing.T, ents store.Entities, truth [][]string) {
 		}
 	}
 	extra := len(stored) - len(truth)
-	t.Logf("%d generated rings, %d stored (e.g. %q); %d stored rings beyond them (accounts joined by a household device or a BIN+last-4 collision)",
+	t.Logf("%d generated rings, %d stored (e.g. %q); %d stored rings beyond them (accounts joined, over the test's ten-year window, by a household's device or home, a gift to a friend's home or a BIN+last-4 collision)",
 		len(truth), len(stored), stored[0].Reason, extra)
 }
 

@@ -190,7 +190,7 @@ func entityCrashRecovery(t *testing.T, k *kafkaEnv, s *storeEnv) {
 			midStream++
 		}
 	}
-	t.Logf("%d kills with a batch in flight, %d with repartition records left; %d repartition records in the topic (a transaction's device, card and address, some delivered again)",
+	t.Logf("%d kills with a batch in flight, %d with repartition records left; %d repartition records in the topic (a transaction's device, card, IP and shipping address, some delivered again)",
 		held, midStream, sum(repart))
 	// A kill after the stage had caught up proves little: most must have
 	// interrupted it.

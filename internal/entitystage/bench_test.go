@@ -183,7 +183,7 @@ func twoStage(b *testing.B, on bool, rules *fraud.EntityRuleSet, n, rate int) {
 	events0 := entityEvents
 	mu.Unlock()
 	recs := make([]generate.Record, n)
-	want := 0 // entity events to come: every transaction's device, card and address
+	want := 0 // entity events to come: every transaction's device, card, IP and shipping address
 	var ev event.Transaction
 	for i := range recs {
 		recs[i] = gen.Next()

@@ -121,8 +121,8 @@ func (g *Generator) startCross(ms int64, sc int) {
 	rotate := false
 	if sc == scRing {
 		drop = building(g.addrHash(seedDrop, dev^h))
-		// A ring with nothing else in common keeps to one spelling
-		// of one flat: the drop is what ties it.
+		// A ring with nothing else in common keeps to one flat: the
+		// drop is what ties it.
 		rotate = (shareDev || shareCard) && g.addrHash(seedDrop, dev^h^1)%ringFlatRotate == 0
 	}
 	span := int64(spreadSpanMs)

@@ -662,10 +662,10 @@ var runMemoryBounds = map[string]string{
 	"fraud-max-entities":      "5000",
 	"recommend-max-customers": "60000",
 	"recommend-max-pairs":     "750000",
-	// The entity stage's window: its live stream brings about 30 events
-	// (a transaction on a device, card and address) a second at the
-	// default rate, so 200,000 per partition (about 40 MB) hold the full
-	// 24 hours for about 7 hours of a run, then the window shortens.
+	// The entity stage's window: its live stream brings about 40 events
+	// (a transaction on a device, card, IP and shipping address) a second
+	// at the default rate, so 200,000 per partition (about 40 MB) hold the
+	// full 24 hours for about 5.5 hours of a run, then the window shortens.
 	"entity-max-events": "200000",
 }
 

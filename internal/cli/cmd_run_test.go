@@ -156,7 +156,10 @@ func TestRunEntities(t *testing.T) {
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	err := Run(context.Background(), []string{"run", "--duration", "6s", "--addr", "127.0.0.1:0", "--data-dir", dir,
+	// --duration counts from run's start, the backfill included: under
+	// -race on a loaded host the backfill of 3 days took more than 6 s,
+	// and the run stopped before its live phase.
+	err := Run(context.Background(), []string{"run", "--duration", "20s", "--addr", "127.0.0.1:0", "--data-dir", dir,
 		"--customers", "20000", "--new-per-day", "1000", "--history", "3d", "--rate", "50", "--analytics-interval", "0",
 		// run stops once the processor and the stage have committed what
 		// was produced, or after this: under -race on a loaded host 10 s
@@ -207,8 +210,8 @@ func TestRunEntities(t *testing.T) {
 			if tx.EventTime.Before(start) {
 				history++
 			}
-			var keys [3]string
-			for _, k := range fraud.EntityKeys(keys[:0], tx.DeviceID, fraud.CardKey(tx.CardBIN, tx.CardLast4), tx.IPAddress) {
+			var keys [4]string
+			for _, k := range fraud.EntityKeys(keys[:0], tx.DeviceID, fraud.CardKey(tx.CardBIN, tx.CardLast4), tx.IPAddress, tx.ShippingAddress) {
 				if n := events[key{k, tx.TransactionID}]; n != 1 {
 					return fmt.Errorf("transaction %s at %v counted %d times on %s, want once", tx.TransactionID, tx.EventTime, n, k)
 				}

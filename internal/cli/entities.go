@@ -17,8 +17,8 @@ import (
 )
 
 // entityFlags configure the entity stage (internal/entitystage): the
-// repartition of stored transactions by device, card and address, and the
-// global counts and rings kept per entity.
+// repartition of stored transactions by device, card, IP and shipping
+// address, and the global counts and rings kept per entity.
 type entityFlags struct {
 	on        bool
 	window    time.Duration
@@ -37,7 +37,7 @@ type entityFlags struct {
 // for what it costs; on for run, which repartitions only the last window
 // of its history: docs/fraud.md).
 func (f *entityFlags) register(fs *flag.FlagSet, on bool) {
-	fs.BoolVar(&f.on, "entities", on, "run the entity stage: re-key every stored transaction by device, card and address through the "+
+	fs.BoolVar(&f.on, "entities", on, "run the entity stage: re-key every stored transaction by device, card, IP address and shipping address through the "+
 		entitystage.DefaultTopic+" topic (via the outbox), keep each entity's global counts and detect rings of accounts sharing devices or cards (docs/fraud.md)")
 	fs.DurationVar(&f.window, "entity-window", 24*time.Hour, "the entity stage's sliding window of event time (counts and rings)")
 	fs.IntVar(&f.maxEvents, "entity-max-events", 500_000, "most events (a transaction on an entity) the entity stage holds per partition, about 200 bytes each; beyond, its window shortens until they fit (memory stays bounded)")

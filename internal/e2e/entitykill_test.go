@@ -190,7 +190,7 @@ func entityCrashRecovery(t *testing.T, k *kafkaEnv, s *storeEnv) {
 			midStream++
 		}
 	}
-	t.Logf("%d kills with a batch in flight, %d with repartition records left; %d repartition records in the topic (a transaction's device, card and address, some delivered again)",
+	t.Logf("%d kills with a batch in flight, %d with repartition records left; %d repartition records in the topic (a transaction's device, card, IP and shipping address, some delivered again)",
 		held, midStream, sum(repart))
 	// A kill after the stage had caught up proves little: most must have
 	// interrupted it.
@@ -255,6 +255,9 @@ func generatedRings(t *testing.T, good []generate.Record) [][]string {
 		}
 		links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "device:" + ev.DeviceID},
 			fraud.Link{Customer: ev.CustomerID, Entity: "card:" + fraud.CardKey(ev.Card.BIN, ev.Card.Last4)})
+		if a := event.AddressKey(ev.ShippingAddress); a != "" {
+			links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "address:" + a})
+		}
 	}
 	var out [][]string
 	for _, r := range fraud.DetectRings(links, 1) {
@@ -275,7 +278,7 @@ func checkEntityCounts(t *testing.T, s *storeEnv) {
 	for p := range int32(partitions) {
 		err := s.st.RecentTransactions(ctx, p, 0, time.Time{}, func(tx *store.Tx) error {
 			card := fraud.CardKey(tx.CardBIN, tx.CardLast4)
-			for _, key := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress) {
+			for _, key := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress, tx.ShippingAddress) {
 				a := want[key]
 				if a == nil {
 					a = &acc{map[string]bool{}, map[string]bool{}, map[string]bool{}}

@@ -183,14 +183,14 @@ func twoStage(b *testing.B, on bool, rules *fraud.EntityRuleSet, n, rate int) {
 	events0 := entityEvents
 	mu.Unlock()
 	recs := make([]generate.Record, n)
-	want := 0 // entity events to come: every transaction's device, card and address
+	want := 0 // entity events to come: every transaction's device, card, IP and shipping address
 	var ev event.Transaction
 	for i := range recs {
 		recs[i] = gen.Next()
 		if err := event.Decode(recs[i].Value, &ev); err != nil {
 			b.Fatal(err)
 		}
-		want += len(fraud.EntityKeys(nil, ev.DeviceID, fraud.CardKey(ev.Card.BIN, ev.Card.Last4), ev.IPAddress))
+		want += len(fraud.EntityKeys(nil, ev.DeviceID, fraud.CardKey(ev.Card.BIN, ev.Card.Last4), ev.IPAddress, event.AddressKey(ev.ShippingAddress)))
 	}
 	cpu0, wall0 := cpuNow(), time.Now()
 	b.StartTimer()

@@ -16,9 +16,9 @@
 // fraud.EntityState: each entity's distinct accounts, transactions and
 // cards over a sliding window of event time. For every record it stores
 // the entity's global counts as of that transaction, and it joins the
-// accounts that share devices and cards into rings (fraud.DetectRings),
-// storing each ring that appears or grows with its members and shared
-// entities. Events, rings and the partition's next offset are written in
+// accounts that share devices, cards and shipping addresses into rings
+// (fraud.DetectRings), storing each ring that appears or grows with its
+// members and shared entities. Events, rings and the partition's next offset are written in
 // one store transaction (store.Entities), fenced by ownership epochs like
 // the processor's batches: exactly once end to end, because a record
 // redelivered by the outbox names a transaction the state has seen on

@@ -46,8 +46,8 @@ func Messages(topic string) func(row *store.Tx, out []store.OutboxMsg) []store.O
 	}
 	return func(row *store.Tx, out []store.OutboxMsg) []store.OutboxMsg {
 		card := fraud.CardKey(row.CardBIN, row.CardLast4)
-		var keys [3]string
-		for _, k := range fraud.EntityKeys(keys[:0], row.DeviceID, card, row.IPAddress) {
+		var keys [4]string
+		for _, k := range fraud.EntityKeys(keys[:0], row.DeviceID, card, row.IPAddress, row.ShippingAddress) {
 			b, _ := json.Marshal(Record{Entity: k, TransactionID: row.TransactionID, CustomerID: row.CustomerID, Card: card,
 				EventTime: row.EventTime, ProducedAt: row.ProducedAt, Risk: row.Risk, Decision: row.Decision,
 				AmountCents: row.TotalCents, Currency: row.Currency})
@@ -69,9 +69,9 @@ func DecodeRecord(key, value []byte, r *Record) error {
 		return fmt.Errorf("%w: %v", ErrBadRecord, err)
 	}
 	switch fraud.EntityKind(r.Entity) {
-	case fraud.EntityDevice, fraud.EntityCard, fraud.EntityIP:
+	case fraud.EntityDevice, fraud.EntityCard, fraud.EntityIP, fraud.EntityAddress:
 	default:
-		return fmt.Errorf("%w: entity %q is of no known kind (device, card, ip)", ErrBadRecord, r.Entity)
+		return fmt.Errorf("%w: entity %q is of no known kind (device, card, ip, address)", ErrBadRecord, r.Entity)
 	}
 	switch {
 	case key != nil && string(key) != r.Entity:

@@ -88,8 +88,8 @@ func run(t *testing.T, fn func(ctx context.Context) error) func() {
 	return stop
 }
 
-// truth is the generated rings: their accounts, joined by shared devices
-// and cards.
+// truth is the generated rings: their accounts, joined by shared devices,
+// cards and shipping addresses.
 func truth(t *testing.T, recs []generate.Record) [][]string {
 	t.Helper()
 	var links []fraud.Link
@@ -103,6 +103,9 @@ func truth(t *testing.T, recs []generate.Record) [][]string {
 		}
 		links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "device:" + ev.DeviceID},
 			fraud.Link{Customer: ev.CustomerID, Entity: "card:" + fraud.CardKey(ev.Card.BIN, ev.Card.Last4)})
+		if a := event.AddressKey(ev.ShippingAddress); a != "" {
+			links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "address:" + a})
+		}
 	}
 	var out [][]string
 	for _, r := range fraud.DetectRings(links, 1) {
@@ -303,7 +306,7 @@ func checkCounts(t *testing.T, st store.Store, ents store.Entities) {
 	for p := range int32(4) {
 		err := st.RecentTransactions(ctx, p, 0, time.Time{}, func(tx *store.Tx) error {
 			card := fraud.CardKey(tx.CardBIN, tx.CardLast4)
-			for _, k := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress) {
+			for _, k := range fraud.EntityKeys(nil, tx.DeviceID, card, tx.IPAddress, tx.ShippingAddress) {
 				a := want[k]
 				if a == nil {
 					a = &acc{map[string]bool{}, map[string]bool{}, map[string]bool{}}
@@ -385,7 +388,7 @@ func checkRings(t *testing.T, ents store.Entities, truth [][]string) {
 		}
 	}
 	extra := len(stored) - len(truth)
-	t.Logf("%d generated rings, %d stored (e.g. %q); %d stored rings beyond them (accounts joined by a household device or a BIN+last-4 collision)",
+	t.Logf("%d generated rings, %d stored (e.g. %q); %d stored rings beyond them (accounts joined, over the test's ten-year window, by a household's device or home, a gift to a friend's home or a BIN+last-4 collision)",
 		len(truth), len(stored), stored[0].Reason, extra)
 }
 

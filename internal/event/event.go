@@ -43,6 +43,11 @@ type Transaction struct {
 	BillingCountry  string    `json:"billing_country"`
 	ShippingCountry string    `json:"shipping_country"`
 	Channel         string    `json:"channel"`
+	// ShippingAddress is where the order goes, one line of free text as
+	// the customer typed it ("12 High Street, London SW1A 1AA"); "" when
+	// the record has none (records written before it was carried, real
+	// order logs). Only AddressKey of it is stored and compared.
+	ShippingAddress string `json:"shipping_address,omitempty"`
 	// IPCountry and IPHosting are the geography of the address an
 	// IPAddress hashed with a key (IsHashedIP) stands for, found before
 	// it was hashed: the address itself can no longer be looked up. Not
@@ -181,6 +186,10 @@ func Marshal(t *Transaction) ([]byte, error) {
 		b = append(b, f.key...)
 		b = AppendJSONString(b, f.val)
 	}
+	if t.ShippingAddress != "" {
+		b = append(b, `,"shipping_address":`...)
+		b = AppendJSONString(b, t.ShippingAddress)
+	}
 	return append(b, '}'), nil
 }
 
@@ -207,6 +216,7 @@ type wireTx struct {
 	BillingCountry  string     `json:"billing_country"`
 	ShippingCountry string     `json:"shipping_country"`
 	Channel         string     `json:"channel"`
+	ShippingAddress string     `json:"shipping_address,omitempty"`
 }
 
 type wireItem struct {
@@ -242,7 +252,8 @@ func Decode(b []byte, t *Transaction) error {
 	}
 	*t = Transaction{SchemaVersion: w.SchemaVersion, TransactionID: w.TransactionID, CustomerID: w.CustomerID,
 		EventTime: w.EventTime, Currency: w.Currency, PaymentMethod: w.PaymentMethod, Card: w.Card, DeviceID: w.DeviceID,
-		IPAddress: w.IPAddress, BillingCountry: w.BillingCountry, ShippingCountry: w.ShippingCountry, Channel: w.Channel}
+		IPAddress: w.IPAddress, BillingCountry: w.BillingCountry, ShippingCountry: w.ShippingCountry, Channel: w.Channel,
+		ShippingAddress: w.ShippingAddress}
 	digits, _ := CurrencyDigits(t.Currency)
 	var err error
 	if t.TotalCents, err = amount(w.Total, digits, t.Currency, -1); err != nil {

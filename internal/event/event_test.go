@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func sample() Transaction {
@@ -237,6 +238,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"currency":"JPY","total_amount":1234,"items":[{"unit_price":617.0,"quantity":2}]}`))
 	f.Add([]byte(`{"currency":"BHD","total_amount":1.2345e1,"items":[]}`))
 	f.Add([]byte(`{"currency":"EUR","total_amount":-0.10,"items":null}`))
+	s.ShippingAddress = "Flat 3, 27 St John's Road, Leeds LS6 1AB"
+	b, _ = Marshal(&s)
+	f.Add(b)
+	f.Add([]byte(`{"shipping_address":"\u00e9\"\n","total_amount":1}`))
+	f.Add([]byte(`{"shipping_address":5}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var tx Transaction
 		if err := Decode(data, &tx); err != nil {
@@ -250,8 +256,12 @@ func FuzzDecode(f *testing.F) {
 		if err := Decode(again, &back); err != nil {
 			t.Fatalf("decoding a re-encoded record %s: %v", again, err)
 		}
-		if back.TotalCents != tx.TotalCents || back.TransactionID != tx.TransactionID || len(back.Items) != len(tx.Items) {
+		if back.TotalCents != tx.TotalCents || back.TransactionID != tx.TransactionID || len(back.Items) != len(tx.Items) ||
+			utf8.ValidString(tx.ShippingAddress) && back.ShippingAddress != tx.ShippingAddress {
 			t.Fatalf("re-encoding changed the record: %+v vs %+v", back, tx)
+		}
+		if AddressKey(back.ShippingAddress) != AddressKey(tx.ShippingAddress) {
+			t.Fatalf("re-encoding changed the address's key: %q to %q", tx.ShippingAddress, back.ShippingAddress)
 		}
 		for i := range tx.Items {
 			if back.Items[i].UnitPriceCents != tx.Items[i].UnitPriceCents {

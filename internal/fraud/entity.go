@@ -19,13 +19,17 @@ const (
 	EntityDevice = "device"
 	EntityCard   = "card"
 	EntityIP     = "ip"
+	// EntityAddress is a shipping address, by its key
+	// (event.AddressKey).
+	EntityAddress = "address"
 )
 
-// RingKinds are the entities that join accounts into a ring: a device or
-// a card shared by several accounts. Network addresses are counted but do
-// not link accounts: carrier NAT and office addresses are shared by many
-// honest customers.
-var RingKinds = []string{EntityDevice, EntityCard}
+// RingKinds are the entities that join accounts into a ring: a device, a
+// card or a shipping address shared by several accounts (a household's
+// two accounts share an address and a device; MinRing keeps them out).
+// Network addresses are counted but do not link accounts: carrier NAT and
+// office addresses are shared by many honest customers.
+var RingKinds = []string{EntityDevice, EntityCard, EntityAddress}
 
 // CardKey is a card's identity across accounts: BIN and last 4 digits
 // (and the expiry month, when the event carries one), "" when there is no
@@ -38,8 +42,9 @@ func CardKey(bin, last4 string) string {
 }
 
 // EntityKeys appends the entity keys of a transaction ("device:…",
-// "card:…", "ip:…", in that order), skipping the ones it lacks.
-func EntityKeys(dst []string, device, card, ip string) []string {
+// "card:…", "ip:…", "address:…", in that order), skipping the ones it
+// lacks; address is the shipping address's key (event.AddressKey).
+func EntityKeys(dst []string, device, card, ip, address string) []string {
 	if device != "" {
 		dst = append(dst, EntityDevice+":"+device)
 	}
@@ -48,6 +53,9 @@ func EntityKeys(dst []string, device, card, ip string) []string {
 	}
 	if ip != "" {
 		dst = append(dst, EntityIP+":"+ip)
+	}
+	if address != "" {
+		dst = append(dst, EntityAddress+":"+address)
 	}
 	return dst
 }
@@ -66,7 +74,8 @@ type EntityEvent struct {
 	Entity        string
 	TransactionID string
 	CustomerID    string
-	// Card is the transaction's CardKey, counted per device and address.
+	// Card is the transaction's CardKey, counted per device, network
+	// address and shipping address.
 	Card string
 	At   time.Time
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // EntityRule flags a transaction on an entity (a device, a card, a
-// network address) that many accounts share within the entity stage's
+// network address, a shipping address) that many accounts share within the entity stage's
 // window: the second step of scoring, on the global counts the entity
 // stage keeps (EntityState), which the first step, partitioned by
 // customer, cannot see.
@@ -19,7 +19,7 @@ type EntityRule struct {
 	// Name identifies the rule, as Rule.Name.
 	Name string `json:"name"`
 	// Entity is the kind of entity the rule looks at: EntityDevice,
-	// EntityCard or EntityIP.
+	// EntityCard, EntityIP or EntityAddress.
 	Entity string `json:"entity"`
 	// MinAccounts is the fewest distinct accounts on the entity, the
 	// transaction's own included, for the rule to fire. At least 2.
@@ -76,8 +76,8 @@ func NewEntityRuleSet(rules []EntityRule) (*EntityRuleSet, error) {
 			return nil, bad("name must be 1 to 64 lower-case letters, digits and underscores")
 		case names[r.Name]:
 			return nil, bad("name is used by an earlier rule")
-		case r.Entity != EntityDevice && r.Entity != EntityCard && r.Entity != EntityIP:
-			return nil, bad("entity %q is none of %s, %s, %s", r.Entity, EntityDevice, EntityCard, EntityIP)
+		case r.Entity != EntityDevice && r.Entity != EntityCard && r.Entity != EntityIP && r.Entity != EntityAddress:
+			return nil, bad("entity %q is none of %s, %s, %s, %s", r.Entity, EntityDevice, EntityCard, EntityIP, EntityAddress)
 		case r.MinAccounts < 2:
 			return nil, bad("min_accounts %d is below 2 (one account is not sharing)", r.MinAccounts)
 		case r.MinCards < 0:
@@ -142,8 +142,12 @@ func (rs *EntityRuleSet) Match(entity string, f EntityFeatures, window time.Dura
 			continue
 		}
 		id := strings.TrimPrefix(entity, kind+":")
+		label := kind
+		if kind == EntityAddress {
+			label = "shipping address"
+		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s %s used by %d accounts", kind, id, f.Customers)
+		fmt.Fprintf(&b, "%s %s used by %d accounts", label, id, f.Customers)
 		if kind != EntityCard && (r.MinCards > 0 || r.MinCardsPerAccount > 0) {
 			fmt.Fprintf(&b, " with %d cards", f.Cards)
 		}

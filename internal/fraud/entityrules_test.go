@@ -24,8 +24,10 @@ func TestEntityRulesMatch(t *testing.T) {
 		{"ip:1.2.3.4", EntityFeatures{Customers: 3, Transactions: 9, Cards: 5}, nil},
 		{"ip:1.2.3.4", EntityFeatures{Customers: 4, Transactions: 9, Cards: 7}, nil}, // under two cards an account
 		{"ip:1.2.3.4", EntityFeatures{Customers: 3, Transactions: 9, Cards: 6}, []string{"ip_card_testing_spread"}},
-		{"ip:1.2.3.4", EntityFeatures{Customers: 25, Transactions: 40, Cards: 27}, nil},    // an office or carrier NAT
-		{"ip:1.2.3.4", EntityFeatures{Customers: 300, Transactions: 400, Cards: 800}, nil}, // beyond max_accounts
+		{"ip:1.2.3.4", EntityFeatures{Customers: 25, Transactions: 40, Cards: 27}, nil},             // an office or carrier NAT
+		{"ip:1.2.3.4", EntityFeatures{Customers: 300, Transactions: 400, Cards: 800}, nil},          // beyond max_accounts
+		{"address:6f1ed002ab5595f8", EntityFeatures{Customers: 2, Transactions: 14, Cards: 3}, nil}, // a household
+		{"address:6f1ed002ab5595f8", EntityFeatures{Customers: 3, Transactions: 3, Cards: 3}, []string{"address_shared_accounts"}},
 	}
 	for _, c := range cases {
 		hits := rs.Match(c.entity, c.f, day, nil)
@@ -42,6 +44,10 @@ func TestEntityRulesMatch(t *testing.T) {
 	}
 	h := rs.Match("device:d-123", EntityFeatures{Customers: 5, Transactions: 6, Cards: 2}, day, nil)
 	if len(h) != 1 || !strings.HasPrefix(h[0].Reason, "device d-123 used by 5 accounts in 24 h: ") {
+		t.Fatalf("reason: %+v", h)
+	}
+	h = rs.Match("address:6f1ed002ab5595f8", EntityFeatures{Customers: 4, Transactions: 6, Cards: 4}, day, nil)
+	if len(h) != 1 || !strings.HasPrefix(h[0].Reason, "shipping address 6f1ed002ab5595f8 used by 4 accounts in 24 h: ") {
 		t.Fatalf("reason: %+v", h)
 	}
 }

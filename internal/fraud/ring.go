@@ -6,16 +6,16 @@ import (
 	"strings"
 )
 
-// Link says that an account used an entity (a device, a card) within the
-// window.
+// Link says that an account used an entity (a device, a card, a shipping
+// address) within the window.
 type Link struct {
 	Customer string
 	Entity   string
 }
 
 // Ring is a connected component of accounts joined by shared entities:
-// accounts that used a common device or card, directly or through each
-// other.
+// accounts that used a common device, card or shipping address, directly
+// or through each other.
 type Ring struct {
 	// Members are the accounts, sorted.
 	Members []string
@@ -44,6 +44,9 @@ func (r Ring) Reason() string {
 			}
 		}
 		kind, id, _ := strings.Cut(r.Entities[i], ":")
+		if kind == EntityAddress {
+			kind = "shipping address"
+		}
 		b.WriteString(kind + " " + id)
 	}
 	if more := len(r.Entities) - n; more > 0 {

@@ -114,12 +114,12 @@ func TestEntityStateManyTransactions(t *testing.T) {
 
 func TestEntityKeys(t *testing.T) {
 	t.Parallel()
-	got := EntityKeys(nil, "d1", CardKey("411111", "1234"), "10.0.0.1")
-	want := []string{"device:d1", "card:411111-1234", "ip:10.0.0.1"}
+	got := EntityKeys(nil, "d1", CardKey("411111", "1234"), "10.0.0.1", "6f1ed002ab5595f8")
+	want := []string{"device:d1", "card:411111-1234", "ip:10.0.0.1", "address:6f1ed002ab5595f8"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%v, want %v", got, want)
 	}
-	if got := EntityKeys(nil, "", CardKey("", ""), ""); len(got) != 0 {
+	if got := EntityKeys(nil, "", CardKey("", ""), "", ""); len(got) != 0 {
 		t.Errorf("no entities: %v", got)
 	}
 	if EntityKind("card:1-2") != EntityCard || EntityKind("nokind") != "" {
@@ -155,5 +155,46 @@ func TestEntityStateMaxEvents(t *testing.T) {
 	}
 	if s.Covered() <= before {
 		t.Errorf("covered %s after a quiet spell, want longer than %s", s.Covered(), before)
+	}
+}
+
+// TestRingByShippingAddress: accounts with their own devices, cards and
+// network addresses that ship to one drop address form a ring through the
+// state's links, named by the address; a household's two accounts at one
+// address do not, nor do accounts that share only a network address.
+func TestRingByShippingAddress(t *testing.T) {
+	t.Parallel()
+	s := NewEntityState(24 * time.Hour)
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	add := func(tx, cust, device, ip, addr string) {
+		t.Helper()
+		for _, k := range EntityKeys(nil, device, CardKey("411111", tx), ip, addr) {
+			if _, ok := s.Add(EntityEvent{Entity: k, TransactionID: tx, CustomerID: cust, Card: CardKey("411111", tx), At: at}); !ok {
+				t.Fatalf("%s on %s not added", tx, k)
+			}
+		}
+		at = at.Add(time.Minute)
+	}
+	add("t1", "r1", "dr1", "10.0.0.1", "drop")
+	add("t2", "r2", "dr2", "10.0.0.2", "drop")
+	add("t3", "r3", "dr3", "10.0.0.3", "drop")
+	add("t4", "h1", "dh1", "10.0.1.1", "home")
+	add("t5", "h2", "dh2", "10.0.1.1", "home")
+	add("t6", "n1", "dn1", "10.0.9.9", "n1")
+	add("t7", "n2", "dn2", "10.0.9.9", "n2")
+	add("t8", "n3", "dn3", "10.0.9.9", "n3")
+	if f := s.Features("address:drop"); f.Customers != 3 || f.Transactions != 3 || f.Cards != 3 {
+		t.Errorf("drop address: %+v, want 3 accounts, transactions and cards", f)
+	}
+	if !s.Shared("address:home") || s.Shared("ip:10.0.9.9") {
+		t.Error("a shipping address of two accounts links them; a network address does not")
+	}
+	got := DetectRings(s.Links(), 3)
+	want := []Ring{{Members: []string{"r1", "r2", "r3"}, Entities: []string{"address:drop"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("rings\n got %+v\nwant %+v", got, want)
+	}
+	if r := got[0].Reason(); r != "ring of 3 accounts sharing shipping address drop: r1, r2, r3" {
+		t.Errorf("reason %q", r)
 	}
 }

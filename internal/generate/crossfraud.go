@@ -13,7 +13,9 @@ package generate
 // the default stream, and every figure measured on it, stays as it was.
 const (
 	// FraudRing is a group of 3 to 12 new accounts run by one fraudster,
-	// sharing a device, a card or both (and often one network address),
+	// shipping to one drop address (some to a flat each there) and
+	// sharing a device, a card, both or neither (and often one network
+	// address),
 	// each placing 1 to 3 orders of resellable goods to one drop country,
 	// the accounts starting within a few days of each other.
 	FraudRing = "fraud_ring"
@@ -76,7 +78,7 @@ func (g *Generator) startCross(ms int64, sc int) {
 		c := campaign{
 			scen: uint8(sc + 1), left: 1, cust: v.id, home: v.country, ship: v.country, ipc: v.country,
 			device: dev, ip: residentialIP(v.country, mix64(dev^0x1b)), payment: payCard, channel: v.channel,
-			bin: v.bin[0], last4: v.last4[0],
+			bin: v.bin[0], last4: v.last4[0], addr: g.homeAddr(v.id),
 			due: ms + 60_000 + int64(r.ExpFloat64()*30*60_000),
 		}
 		g.campaigns.push(c)
@@ -92,24 +94,37 @@ func (g *Generator) startCross(ms int64, sc int) {
 	if hosting {
 		ip = hostingIP(base.ipc, r.Uint64())
 	}
-	// What the accounts share: a ring always shares a device or a card
-	// (often both) and half the time a network address; spread card
-	// testing shares the device and the address.
+	// What the accounts share: a ring ships to one drop address and
+	// shares a device (40%), a card (20%), both (20%) or neither (20%:
+	// the drop alone joins it), and half the time a network address;
+	// spread card testing shares the device and the network address.
 	shareDev, shareCard, shareIP := true, false, true
 	if sc == scRing {
 		switch u := r.Float64(); {
-		case u < 0.5:
+		case u < 0.4:
 			shareDev, shareCard = true, false
-		case u < 0.75:
+		case u < 0.6:
 			shareDev, shareCard = false, true
-		default:
+		case u < 0.8:
 			shareDev, shareCard = true, true
+		default:
+			shareDev, shareCard = false, false
 		}
 		shareIP = r.Float64() < 0.5
 	}
 	dev := r.Uint64()
 	h := r.Uint64()
 	bin, last4 := binOf(base.home, h), uint16(h>>48)%10000
+	// A ring ships to its drop, each account to one flat there when the
+	// ring varies them.
+	var drop uint64
+	rotate := false
+	if sc == scRing {
+		drop = building(g.addrHash(seedDrop, dev^h))
+		// A ring with nothing else in common keeps to one flat: the
+		// drop is what ties it.
+		rotate = (shareDev || shareCard) && g.addrHash(seedDrop, dev^h^1)%ringFlatRotate == 0
+	}
 	span := int64(spreadSpanMs)
 	if sc == scRing {
 		span = min(int64(r.ExpFloat64()*ringSpanMeanMs), ringSpanMaxMs)
@@ -130,6 +145,10 @@ func (g *Generator) startCross(ms int64, sc int) {
 		c.bin, c.last4 = binOf(c.home, hh), uint16(hh>>48)%10000
 		if shareCard {
 			c.bin, c.last4 = bin, last4
+		}
+		c.addr = drop
+		if rotate {
+			c.addr = drop&^0xff | uint64(1+c.cust%40)
 		}
 		c.due = ms + int64(r.Float64()*float64(span))
 		g.campaigns.push(c)

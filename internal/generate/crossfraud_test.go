@@ -25,6 +25,7 @@ type crossSample struct {
 
 type crossRec struct {
 	scen, cust, device, ip, card string
+	addr                         string // the shipping address's key
 	at                           time.Time
 	known                        bool // the customer ordered honestly before
 }
@@ -73,13 +74,14 @@ func makeCross(n int) (crossSample, error) {
 			return s, fmt.Errorf("%s record does not decode: %w", rec.Scenario, err)
 		}
 		s.recs = append(s.recs, crossRec{scen: rec.Scenario, cust: ev.CustomerID, device: ev.DeviceID, ip: ev.IPAddress,
-			card: ev.Card.BIN + "-" + ev.Card.Last4, at: ev.EventTime, known: s.seen[ev.CustomerID]})
+			card: ev.Card.BIN + "-" + ev.Card.Last4, addr: event.AddressKey(ev.ShippingAddress), at: ev.EventTime, known: s.seen[ev.CustomerID]})
 	}
 	return s, nil
 }
 
 // groups joins the records of scenario scen into connected components
-// over shared devices and cards: the campaigns as a detector would see them.
+// over shared devices, cards and shipping addresses: the campaigns as a
+// detector would see them.
 func groups(recs []crossRec, scen string) [][]crossRec {
 	parent := map[string]string{}
 	var find func(string) string
@@ -97,6 +99,9 @@ func groups(recs []crossRec, scen string) [][]crossRec {
 		if r.scen == scen {
 			union("c:"+r.cust, "d:"+r.device)
 			union("c:"+r.cust, "k:"+r.card)
+			if r.addr != "" {
+				union("c:"+r.cust, "a:"+r.addr)
+			}
 		}
 	}
 	by := map[string][]crossRec{}

@@ -27,6 +27,7 @@ type txn struct {
 	bin      uint32
 	last4    uint16
 	device   uint64
+	addr     uint64 // shipping address (address.go), 0 for none
 	ip       uint32
 	channel  uint8
 	bill     string
@@ -315,6 +316,11 @@ func (g *Generator) encode(b []byte, t *txn) (out []byte, ks, ke, is, ie int) {
 		b = appendKey(b, `"channel":`)
 		b = appendString(b, channels[t.channel])
 	}
+	if t.addr != 0 {
+		b = appendKey(b, `"shipping_address":"`)
+		b = appendAddress(b, t.addr, g.addrVariant(t.seq))
+		b = append(b, '"')
+	}
 	b = append(b, '}')
 	return b, ks, ke, is, ie
 }
@@ -334,6 +340,9 @@ func (g *Generator) event(t *txn) event.Transaction {
 		BillingCountry:  t.bill,
 		ShippingCountry: t.ship,
 		Channel:         channels[t.channel],
+	}
+	if t.addr != 0 {
+		e.ShippingAddress = string(appendAddress(nil, t.addr, g.addrVariant(t.seq)))
 	}
 	if t.hasCard {
 		e.Card = event.Card{BIN: string(appendPadded(nil, uint64(g.plan.bin(t.bin)), 6)), Last4: string(appendPadded(nil, uint64(t.last4), 4))}

@@ -67,9 +67,10 @@ type campaign struct {
 	ipc     uint8 // where the fraudster connects from
 	payment uint8
 	channel uint8
-	hosting bool // connects through datacenter addresses
-	rotate  bool // changes device (bots) on every order
-	split   bool // a follow-up seconds after the order (SplitOrder), not minutes (AddOn)
+	addr    uint64 // shipping address (address.go); 0: the campaign's own
+	hosting bool   // connects through datacenter addresses
+	rotate  bool   // changes device (bots) on every order
+	split   bool   // a follow-up seconds after the order (SplitOrder), not minutes (AddOn)
 }
 
 // eventHeap is a min-heap of campaigns by due time, bounded: when full a
@@ -461,6 +462,10 @@ func (g *Generator) buildFraud(c *campaign, ms int64) {
 	t.hasCard, t.bin, t.last4 = c.payment == payCard, c.bin, c.last4
 	t.bill = countryTable[c.home].code
 	t.ship = t.bill
+	t.addr = c.addr
+	if t.addr == 0 {
+		t.addr = g.campaignAddr(c)
+	}
 	switch int(c.scen - 1) {
 	case scCardTesting:
 		// a new card on every try, from anywhere

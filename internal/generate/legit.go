@@ -198,4 +198,5 @@ func (g *Generator) buildLegit(s int, ms int64, small bool) {
 		t.ship = countryTable[g.otherMarket(r, c.country)].code
 		t.honest |= GiftAbroad
 	}
+	t.addr = g.legitAddr(c, t.seq, t.honest&GiftAbroad != 0)
 }

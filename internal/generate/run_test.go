@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
 )
 
 // fakeClock stands still until someone sleeps, or ticks by step on every
@@ -319,8 +321,8 @@ func TestLiveFraudShareFromTheStart(t *testing.T) {
 func TestLiveRingsFromTheStart(t *testing.T) {
 	const window = 30 * time.Minute
 	type order struct {
-		cust, device, card string
-		at                 time.Time
+		cust, device, card, addr string
+		at                       time.Time
 	}
 	run := func(seed int64, mix map[string]float64) (before, live []order, liveFrom time.Time, total int) {
 		lc := DemoLifecycle
@@ -342,6 +344,7 @@ func TestLiveRingsFromTheStart(t *testing.T) {
 			var ev struct {
 				CustomerID string `json:"customer_id"`
 				DeviceID   string `json:"device_id"`
+				Address    string `json:"shipping_address"`
 				Card       struct {
 					BIN   string `json:"bin"`
 					Last4 string `json:"last4"`
@@ -350,7 +353,7 @@ func TestLiveRingsFromTheStart(t *testing.T) {
 			if err := json.Unmarshal(r.Value, &ev); err != nil {
 				t.Fatal(err)
 			}
-			o := order{ev.CustomerID, ev.DeviceID, ev.Card.BIN + ev.Card.Last4, r.EventTime}
+			o := order{ev.CustomerID, ev.DeviceID, ev.Card.BIN + ev.Card.Last4, event.AddressKey(ev.Address), r.EventTime}
 			if i < total {
 				before = append(before, o)
 			} else {
@@ -369,7 +372,7 @@ func TestLiveRingsFromTheStart(t *testing.T) {
 				continue
 			}
 			lastDay++
-			for _, e := range []string{"d" + o.device, "c" + o.card} {
+			for _, e := range []string{"d" + o.device, "c" + o.card, "a" + o.addr} {
 				if accounts[e] == nil {
 					accounts[e] = map[string]bool{}
 				}
@@ -381,7 +384,7 @@ func TestLiveRingsFromTheStart(t *testing.T) {
 				t.Fatalf("seed %d: a live ring order at %v, before the live phase's start %v", seed, o.at, liveFrom)
 			}
 			liveRing++
-			if len(accounts["d"+o.device]) > 0 || len(accounts["c"+o.card]) > 0 {
+			if len(accounts["d"+o.device]) > 0 || len(accounts["c"+o.card]) > 0 || len(accounts["a"+o.addr]) > 0 {
 				joined++
 			}
 		}
@@ -391,9 +394,9 @@ func TestLiveRingsFromTheStart(t *testing.T) {
 	if liveRing < 10 {
 		t.Fatalf("%d ring orders in the live phases' first %s, want at least 10", liveRing, window)
 	}
-	t.Logf("%d of %d live ring orders share a device or card with an account of the day before", joined, liveRing)
+	t.Logf("%d of %d live ring orders share a device, card or shipping address with an account of the day before", joined, liveRing)
 	if joined*2 < liveRing {
-		t.Errorf("%d of %d live ring orders share a device or card with an account that ordered in the day before: want most", joined, liveRing)
+		t.Errorf("%d of %d live ring orders share a device, card or shipping address with an account that ordered in the day before: want most", joined, liveRing)
 	}
 	// Without rings nothing is caught up: the history ends where it did.
 	lc := DemoLifecycle

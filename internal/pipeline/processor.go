@@ -869,7 +869,7 @@ func newTx(t *event.Transaction, partition int32, offset int64, produced time.Ti
 		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
 		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
 		IPCountry: t.IPCountry, IPHosting: t.IPHosting, BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
-		ItemsJSON: items, Partition: partition, Offset: offset,
+		ShippingAddress: event.AddressKey(t.ShippingAddress), ItemsJSON: items, Partition: partition, Offset: offset,
 		Decision: "approve", ReasonsJSON: NoReasons, ProducedAt: produced, Raw: raw,
 	}
 }

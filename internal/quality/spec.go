@@ -293,7 +293,8 @@ func (s Spec) clone() Spec {
 // check).
 var (
 	v1Fields = []string{"schema_version", "transaction_id", "customer_id", "event_time", "items", "total_amount",
-		"currency", "payment_method", "card", "device_id", "ip_address", "billing_country", "shipping_country", "channel"}
+		"currency", "payment_method", "card", "device_id", "ip_address", "billing_country", "shipping_country", "channel",
+		"shipping_address"}
 	v1ItemFields = []string{"product_id", "category", "quantity", "unit_price", "unit_price_exact"}
 )
 

@@ -149,6 +149,9 @@ type Tx struct {
 	IPHosting       bool
 	BillingCountry  string
 	ShippingCountry string
+	// ShippingAddress is the shipping address's key (event.AddressKey),
+	// "" when the record had none; the address itself is not stored.
+	ShippingAddress string
 	// ItemsJSON is the items array as JSON.
 	ItemsJSON []byte
 	Partition int32

@@ -113,7 +113,8 @@ func appendTxRow(b []byte, t *store.Tx) []byte {
 		hosting = 1
 	}
 	b = binary.BigEndian.AppendUint32(b, 1)
-	return append(b, hosting)
+	b = append(b, hosting)
+	return appendText(b, t.ShippingAddress)
 }
 
 func appendNull(b []byte) []byte { return binary.BigEndian.AppendUint32(b, math.MaxUint32) } // length -1

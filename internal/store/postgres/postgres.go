@@ -346,7 +346,7 @@ func (d dialect) AdvanceOffsets(ctx context.Context, tx sqlstore.DB, b *store.Ba
 var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_cents", "currency",
 	"payment_method", "channel", "card_bin", "card_last4", "device_id", "ip_address", "billing_country",
 	"shipping_country", "items", "kafka_partition", "kafka_offset", "risk", "decision", "reasons", "shadow_risk", "features", "produced_at",
-	"ip_country", "ip_hosting"}
+	"ip_country", "ip_hosting", "shipping_address"}
 
 // CopyTxs copies the transactions' ids into transaction_ids first (its key
 // is what refuses an id stored already, whatever its event time), then the

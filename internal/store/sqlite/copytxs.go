@@ -57,6 +57,7 @@ var txColumns = []txColumn{
 		}
 		return 0
 	}},
+	{name: "shipping_address", str: func(t *store.Tx) string { return t.ShippingAddress }},
 }
 
 // CopyTxs inserts the transactions in multi-row statements. A column

@@ -35,7 +35,8 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID, actor string) (*s
 			table string
 			sql   string
 		}{
-			{"transactions", `UPDATE transactions SET customer_id = $2, device_id = '', ip_address = '', card_bin = '', card_last4 = ''
+			{"transactions", `UPDATE transactions SET customer_id = $2, device_id = '', ip_address = '', card_bin = '', card_last4 = '',
+				shipping_address = ''
 				WHERE customer_id = $1`},
 			{"alerts", `UPDATE alerts SET customer_id = $2 WHERE customer_id = $1`},
 			// The customer's totals move to the pseudonym (added to what

@@ -63,9 +63,9 @@ func testErase(t *testing.T, s store.Store) {
 		switch {
 		case tx.CustomerID == "alice":
 			return errors.New("a transaction still names alice")
-		case tx.CustomerID == e.Pseudonym && (tx.DeviceID != "" || tx.IPAddress != "" || tx.CardBIN != "" || tx.CardLast4 != ""):
-			return errors.New("an erased transaction kept its device, IP or card")
-		case tx.CustomerID == "bob" && (tx.DeviceID == "" || tx.IPAddress == ""):
+		case tx.CustomerID == e.Pseudonym && (tx.DeviceID != "" || tx.IPAddress != "" || tx.CardBIN != "" || tx.CardLast4 != "" || tx.ShippingAddress != ""):
+			return errors.New("an erased transaction kept its device, IP, card or shipping address")
+		case tx.CustomerID == "bob" && (tx.DeviceID == "" || tx.IPAddress == "" || tx.ShippingAddress == ""):
 			return errors.New("bob's transaction lost its fields")
 		}
 		return nil

@@ -74,7 +74,7 @@ func Tx(id string, customer string, at time.Time, cents int64, partition int32, 
 	return store.Tx{
 		TransactionID: id, CustomerID: customer, EventTime: at, TotalCents: cents, Currency: "EUR",
 		PaymentMethod: "card", Channel: "web", CardBIN: "411111", CardLast4: "1234", DeviceID: "d1",
-		IPAddress: "10.0.0.1", BillingCountry: "DE", ShippingCountry: "DE",
+		IPAddress: "10.0.0.1", BillingCountry: "DE", ShippingCountry: "DE", ShippingAddress: "6f1ed002ab5595f8",
 		ItemsJSON: []byte(`[{"product_id":"P1","category":"books","quantity":1,"unit_price":1.00}]`),
 		Partition: partition, Offset: offset, Decision: "approve", ReasonsJSON: []byte("[]"),
 		Features: []float32{1, 2.5}, ProducedAt: at,
@@ -270,7 +270,7 @@ func testRecent(t *testing.T, s store.Store) {
 		part(1, 0, Tx("other", "c2", base, 3, 1, 0)))
 	var got []string
 	err := s.RecentTransactions(context.Background(), 0, 0, base.Add(-24*time.Hour), func(tx *store.Tx) error {
-		if tx.Partition != 0 || tx.CustomerID != "c1" || tx.TotalCents != 2 || !tx.EventTime.Equal(base) {
+		if tx.Partition != 0 || tx.CustomerID != "c1" || tx.TotalCents != 2 || !tx.EventTime.Equal(base) || tx.ShippingAddress != "6f1ed002ab5595f8" {
 			return fmt.Errorf("unexpected row %+v", tx)
 		}
 		got = append(got, tx.TransactionID)

@@ -1,0 +1,421 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+const productCols = 8
+
+// productKey is a product rollup row's key.
+type productKey struct {
+	g       store.Granularity
+	start   int64
+	product string
+	cur     string
+}
+
+func keyOf(w *store.ProductWindow) productKey {
+	return productKey{w.Granularity, w.Start.Unix(), w.ProductID, w.Currency}
+}
+
+// productValues appends a multi-row VALUES list of rows to b and their
+// arguments to args.
+func productValues(b *strings.Builder, rows []store.ProductWindow) []any {
+	args := make([]any, 0, productCols*len(rows))
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for k := range productCols {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(productCols*i+k+1))
+		}
+		b.WriteString(")")
+		args = append(args, string(r.Granularity), r.Start, r.ProductID, r.Currency, r.Units, r.Orders, r.RevenueMinor, r.Customers)
+	}
+	return args
+}
+
+// upsertProducts adds a chunk's product rollup rows (store.ProductDeltas)
+// in its transaction: rows new to the table are inserted as they are;
+// those already stored (by an earlier chunk) are read, their counts added
+// to and their customer sketches merged with the chunk's. Rows go in key
+// order, 200 a statement. Only the fold writes these rows, and one chunk
+// at a time commits (the state row's chunk count), so nothing else
+// changes them meanwhile.
+func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductWindow) error {
+	const chunk = 200
+	var b strings.Builder
+	stored := map[productKey]bool{}
+	for _, r := range rows {
+		stored[keyOf(&r)] = true
+	}
+	for lo := 0; lo < len(rows); lo += chunk {
+		part := rows[lo:min(lo+chunk, len(rows))]
+		b.Reset()
+		b.WriteString(`INSERT INTO product_windows (granularity, window_start, product_id, currency, units, orders, revenue_minor, customers) VALUES `)
+		args := productValues(&b, part)
+		b.WriteString(` ON CONFLICT (granularity, window_start, product_id, currency) DO NOTHING
+			RETURNING granularity, window_start, product_id, currency`)
+		err := each(ctx, tx, b.String(), args, func(r Rows) error {
+			var g string
+			var k productKey
+			var start time.Time
+			if err := r.Scan(&g, &start, &k.product, &k.cur); err != nil {
+				return err
+			}
+			k.g, k.start = store.Granularity(g), start.Unix()
+			delete(stored, k) // inserted: nothing to merge
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("inserting %d product rollup rows: %w", len(part), err)
+		}
+	}
+	if len(stored) == 0 {
+		return nil
+	}
+	// The rows stored before: read them, by product over the chunk's span
+	// (a superset, filtered here), then add to them.
+	var rest []store.ProductWindow
+	products := map[string]bool{}
+	var first, last time.Time
+	for _, r := range rows {
+		if !stored[keyOf(&r)] {
+			continue
+		}
+		rest = append(rest, r)
+		products[r.ProductID] = true
+		if first.IsZero() || r.Start.Before(first) {
+			first = r.Start
+		}
+		if r.Start.After(last) {
+			last = r.Start
+		}
+	}
+	had := make(map[productKey][]byte, len(rest))
+	ids := make([]string, 0, len(products))
+	for p := range products {
+		ids = append(ids, p)
+	}
+	for lo := 0; lo < len(ids); lo += 500 {
+		part := ids[lo:min(lo+500, len(ids))]
+		args := []any{first, last}
+		ph := make([]string, len(part))
+		for i, p := range part {
+			args = append(args, p)
+			ph[i] = "$" + strconv.Itoa(i+3)
+		}
+		err := each(ctx, tx, `SELECT granularity, window_start, product_id, currency, customers FROM product_windows
+			WHERE granularity IN ('hour', 'day') AND window_start >= $1 AND window_start <= $2 AND product_id IN (`+strings.Join(ph, ", ")+`)`,
+			args, func(r Rows) error {
+				var g string
+				var k productKey
+				var start time.Time
+				var sk []byte
+				if err := r.Scan(&g, &start, &k.product, &k.cur, &sk); err != nil {
+					return err
+				}
+				k.g, k.start = store.Granularity(g), start.Unix()
+				if stored[k] {
+					had[k] = sk
+				}
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("reading %d products' rollup rows: %w", len(part), err)
+		}
+	}
+	for i := range rest {
+		r := &rest[i]
+		var sk store.Sketch
+		if err := sk.Merge(had[keyOf(r)]); err != nil {
+			return fmt.Errorf("product %s's customers of %s %s: %w", r.ProductID, r.Granularity, r.Start.UTC().Format(time.RFC3339), err)
+		}
+		if err := sk.Merge(r.Customers); err != nil {
+			return err
+		}
+		r.Customers = sk.Encode()
+	}
+	for lo := 0; lo < len(rest); lo += chunk {
+		part := rest[lo:min(lo+chunk, len(rest))]
+		b.Reset()
+		b.WriteString(`INSERT INTO product_windows (granularity, window_start, product_id, currency, units, orders, revenue_minor, customers) VALUES `)
+		args := productValues(&b, part)
+		b.WriteString(` ON CONFLICT (granularity, window_start, product_id, currency) DO UPDATE SET
+			units = product_windows.units + excluded.units, orders = product_windows.orders + excluded.orders,
+			revenue_minor = product_windows.revenue_minor + excluded.revenue_minor, customers = excluded.customers`)
+		if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("adding to %d product rollup rows: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// productFoldQuery reads one partition's transactions after a row mark,
+// in the order of the (kafka_partition, kafka_offset) index, as the
+// analytics refresh reads them (totalsQuery).
+func (s *Store) productFoldQuery() string {
+	return `SELECT transaction_id, customer_id, event_time, currency, CAST(items AS TEXT), kafka_offset
+	FROM transactions
+	WHERE kafka_partition = $1 AND kafka_offset >= $2 AND (kafka_offset > $2 OR transaction_id` + s.q.Collate + ` > $3)
+	ORDER BY kafka_offset, transaction_id` + s.q.Collate + ` LIMIT $4`
+}
+
+// productFoldRead is what a chunk read of the state and the stored
+// transactions.
+type productFoldRead struct {
+	chunks, transactions, imported int64
+	marks                          map[int32]store.RowMark
+}
+
+func (s *Store) readProductFold(ctx context.Context) (productFoldRead, error) {
+	var st productFoldRead
+	err := s.d.DB().QueryRow(ctx, `SELECT chunks, transactions, imported FROM product_fold WHERE id = 1`).Scan(&st.chunks, &st.transactions, &st.imported)
+	if err != nil {
+		return st, fmt.Errorf("reading the product fold's state: %w", err)
+	}
+	st.marks = map[int32]store.RowMark{}
+	err = each(ctx, s.d.DB(), `SELECT kafka_partition, kafka_offset, transaction_id FROM product_fold_marks`, nil, func(r Rows) error {
+		var p int32
+		var m store.RowMark
+		if err := r.Scan(&p, &m.Offset, &m.TransactionID); err != nil {
+			return err
+		}
+		st.marks[p] = m
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("reading the product fold's cursor: %w", err)
+	}
+	return st, nil
+}
+
+// FoldProducts implements store.ProductFolder. The chunk is read outside
+// any write transaction (the stream's batches keep the writer meanwhile);
+// its rows and cursor are then written in one, which first checks, under
+// the state row's lock, that no chunk was committed since the cursor was
+// read.
+func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (store.ProductFoldChunk, error) {
+	var out store.ProductFoldChunk
+	if o.Limit < 1 {
+		return out, fmt.Errorf("product fold: limit %d, want at least 1", o.Limit)
+	}
+	st, err := s.readProductFold(ctx)
+	if err != nil {
+		return out, err
+	}
+	parts, err := collect(ctx, s.d.DB(), partitionsQuery, nil, func(r Rows) (p int32, err error) { err = r.Scan(&p); return p, err })
+	if err != nil {
+		return out, fmt.Errorf("listing the stored partitions: %w", err)
+	}
+	var txs []store.Tx
+	moved := map[int32]store.RowMark{}
+	var importedRead int64
+	q := s.productFoldQuery()
+	out.Done = true
+	for _, p := range parts {
+		want := o.Limit - len(txs)
+		if want == 0 {
+			out.Done = false
+			break
+		}
+		mark, ok := st.marks[p]
+		if !ok {
+			mark = store.RowMark{Offset: math.MinInt64}
+		}
+		n := 0
+		err := each(ctx, s.d.DB(), q, []any{p, mark.Offset, mark.TransactionID, want}, func(r Rows) error {
+			var t store.Tx
+			var items string
+			var off int64
+			if err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &items, &off); err != nil {
+				return err
+			}
+			t.ItemsJSON = []byte(items)
+			txs = append(txs, t)
+			moved[p] = store.RowMark{Offset: off, TransactionID: t.TransactionID}
+			n++
+			return nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("reading the transactions of partition %d after the product fold's cursor: %w", p, err)
+		}
+		if p == -1 {
+			importedRead = int64(n)
+		}
+		if n == want {
+			out.Done = false
+		}
+	}
+	out.Transactions = len(txs)
+	// An import behind the cursor (imports share partition -1 and count
+	// offsets per source) would never be read: counted when the fold
+	// reaches the end, as the analytics refresh does.
+	imported := st.imported + importedRead
+	if out.Done {
+		m, ok := moved[-1]
+		if !ok {
+			m, ok = st.marks[-1]
+		}
+		if ok {
+			n, err := s.PurchasesThrough(ctx, -1, m)
+			if err != nil {
+				return out, err
+			}
+			if n > imported {
+				out = store.ProductFoldChunk{Restarted: true}
+			}
+			imported = n
+		}
+	}
+	var rows []store.ProductWindow
+	if !out.Restarted {
+		rows = store.ProductDeltas(txs)
+		out.Rows = len(rows)
+	}
+	err = s.d.Tx(ctx, func(tx DB) error {
+		var chunks int64
+		if err := tx.QueryRow(ctx, `SELECT chunks FROM product_fold WHERE id = 1`+s.q.ForUpdate).Scan(&chunks); err != nil {
+			return fmt.Errorf("locking the product fold's state: %w", err)
+		}
+		if chunks != st.chunks {
+			return store.ErrFoldRace
+		}
+		if out.Restarted {
+			for _, q := range []string{`DELETE FROM product_windows`, `DELETE FROM product_fold_marks`} {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return fmt.Errorf("emptying the product rollup: %w", err)
+				}
+			}
+			_, err := tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = 0, imported = 0, behind = $1 WHERE id = 1`, true)
+			return err
+		}
+		if err := s.upsertProducts(ctx, tx, rows); err != nil {
+			return err
+		}
+		for p, m := range moved {
+			if _, err := tx.Exec(ctx, `INSERT INTO product_fold_marks (kafka_partition, kafka_offset, transaction_id) VALUES ($1, $2, $3)
+				ON CONFLICT (kafka_partition) DO UPDATE SET kafka_offset = excluded.kafka_offset, transaction_id = excluded.transaction_id`,
+				p, m.Offset, m.TransactionID); err != nil {
+				return fmt.Errorf("moving the product fold's cursor: %w", err)
+			}
+		}
+		if out.Done {
+			_, err = tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = transactions + $1, imported = $2, behind = $3, folded_until = $4 WHERE id = 1`,
+				int64(len(txs)), imported, false, o.Now)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = transactions + $1, imported = $2, behind = $3 WHERE id = 1`,
+				int64(len(txs)), imported, true)
+		}
+		if err != nil {
+			return fmt.Errorf("moving the product fold's state: %w", err)
+		}
+		if o.BeforeCommit != nil {
+			return o.BeforeCommit()
+		}
+		return nil
+	})
+	if err != nil {
+		return store.ProductFoldChunk{}, err
+	}
+	return out, nil
+}
+
+// ProductFoldState implements store.ProductRollups.
+func (s *Store) ProductFoldState(ctx context.Context) (store.ProductFoldState, error) {
+	var st store.ProductFoldState
+	var until *time.Time
+	err := s.d.DB().QueryRow(ctx, `SELECT folded_until, behind, transactions FROM product_fold WHERE id = 1`).Scan(&until, &st.Behind, &st.Transactions)
+	if err != nil {
+		return st, fmt.Errorf("reading the product fold's state: %w", err)
+	}
+	if until != nil {
+		st.FoldedUntil = until.UTC()
+	}
+	return st, nil
+}
+
+// productRange is the condition on product_windows of [from, to) (hour
+// starts), with its arguments from $1: the whole UTC days inside from the
+// daily rows, the hours at its ends from the hourly ones.
+func productRange(from, to time.Time) (string, []any) {
+	dayFrom, dayTo := store.RangeParts(from, to)
+	if !dayTo.After(dayFrom) {
+		return `granularity = 'hour' AND window_start >= $1 AND window_start < $2`, []any{from, to}
+	}
+	return `(granularity = 'day' AND window_start >= $1 AND window_start < $2
+		OR granularity = 'hour' AND (window_start >= $3 AND window_start < $1 OR window_start >= $2 AND window_start < $4))`,
+		[]any{dayFrom, dayTo, from, to}
+}
+
+// ProductTotals implements store.ProductRollups.
+func (s *Store) ProductTotals(ctx context.Context, from, to time.Time) ([]store.ProductTotal, error) {
+	cond, args := productRange(from, to)
+	var out []store.ProductTotal
+	err := each(ctx, s.d.DB(), `SELECT product_id, currency, SUM(units), SUM(orders), SUM(revenue_minor) FROM product_windows
+		WHERE `+cond+` GROUP BY product_id, currency`, args, func(r Rows) error {
+		var t store.ProductTotal
+		if err := r.Scan(&t.ProductID, &t.Currency, &t.Units, &t.Orders, &t.RevenueMinor); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the product rollup: %w", err)
+	}
+	return out, nil
+}
+
+// ProductCustomers implements store.ProductRollups: the union of the
+// products' sketches over the range.
+func (s *Store) ProductCustomers(ctx context.Context, products []string, from, to time.Time) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(products) == 0 {
+		return out, nil
+	}
+	cond, args := productRange(from, to)
+	ph := make([]string, len(products))
+	for i, p := range products {
+		args = append(args, p)
+		ph[i] = "$" + strconv.Itoa(len(args))
+	}
+	sk := map[string]*store.Sketch{}
+	err := each(ctx, s.d.DB(), `SELECT product_id, customers FROM product_windows WHERE (`+cond+`) AND product_id IN (`+strings.Join(ph, ", ")+`)`,
+		args, func(r Rows) error {
+			var p string
+			var enc []byte
+			if err := r.Scan(&p, &enc); err != nil {
+				return err
+			}
+			x := sk[p]
+			if x == nil {
+				x = new(store.Sketch)
+				sk[p] = x
+			}
+			return x.Merge(enc)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("reading the products' customers: %w", err)
+	}
+	for p, x := range sk {
+		out[p] = x.Estimate()
+	}
+	return out, nil
+}
+
+var (
+	_ store.ProductRollups = (*Store)(nil)
+	_ store.ProductFolder  = (*Store)(nil)
+)

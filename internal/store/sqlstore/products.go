@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
 )
-
-const productCols = 8
 
 // productKey is a product rollup row's key.
 type productKey struct {
@@ -25,139 +24,94 @@ func keyOf(w *store.ProductWindow) productKey {
 	return productKey{w.Granularity, w.Start.Unix(), w.ProductID, w.Currency}
 }
 
-// productValues appends a multi-row VALUES list of rows to b and their
-// arguments to args.
-func productValues(b *strings.Builder, rows []store.ProductWindow) []any {
-	args := make([]any, 0, productCols*len(rows))
-	for i, r := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(")
-		for k := range productCols {
-			if k > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("$" + strconv.Itoa(productCols*i+k+1))
-		}
-		b.WriteString(")")
-		args = append(args, string(r.Granularity), r.Start, r.ProductID, r.Currency, r.Units, r.Orders, r.RevenueMinor, r.Customers)
-	}
-	return args
-}
+// productCols are product_windows' columns, as upsertProducts writes them.
+var productCols = []string{"granularity", "window_start", "product_id", "currency", "units", "orders", "revenue_minor", "customers"}
+
+// productsPerRead is how many products one read of the stored rows names.
+const productsPerRead = 100
 
 // upsertProducts adds a chunk's product rollup rows (store.ProductDeltas)
-// in its transaction: rows new to the table are inserted as they are;
-// those already stored (by an earlier chunk) are read, their counts added
-// to and their customer sketches merged with the chunk's. Rows go in key
-// order, 200 a statement. Only the fold writes these rows, and one chunk
-// at a time commits (the state row's chunk count), so nothing else
-// changes them meanwhile.
+// in its transaction: it reads the rows already stored under the chunk's
+// keys (by product over the chunk's span, a superset filtered here), adds
+// the chunk's counts and merges its customer sketches into them in Go,
+// and writes the sums in one bulk upsert (the dialect's: COPY on
+// PostgreSQL). Only the fold writes these rows, and one chunk at a time
+// commits (the state row's chunk count), so nothing changes them between
+// the read and the write.
 func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductWindow) error {
-	const chunk = 200
-	var b strings.Builder
-	stored := map[productKey]bool{}
-	for _, r := range rows {
-		stored[keyOf(&r)] = true
-	}
-	for lo := 0; lo < len(rows); lo += chunk {
-		part := rows[lo:min(lo+chunk, len(rows))]
-		b.Reset()
-		b.WriteString(`INSERT INTO product_windows (granularity, window_start, product_id, currency, units, orders, revenue_minor, customers) VALUES `)
-		args := productValues(&b, part)
-		b.WriteString(` ON CONFLICT (granularity, window_start, product_id, currency) DO NOTHING
-			RETURNING granularity, window_start, product_id, currency`)
-		err := each(ctx, tx, b.String(), args, func(r Rows) error {
-			var g string
-			var k productKey
-			var start time.Time
-			if err := r.Scan(&g, &start, &k.product, &k.cur); err != nil {
-				return err
-			}
-			k.g, k.start = store.Granularity(g), start.Unix()
-			delete(stored, k) // inserted: nothing to merge
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("inserting %d product rollup rows: %w", len(part), err)
-		}
-	}
-	if len(stored) == 0 {
+	if len(rows) == 0 {
 		return nil
 	}
-	// The rows stored before: read them, by product over the chunk's span
-	// (a superset, filtered here), then add to them.
-	var rest []store.ProductWindow
+	byKey := make(map[productKey]int, len(rows))
 	products := map[string]bool{}
-	var first, last time.Time
-	for _, r := range rows {
-		if !stored[keyOf(&r)] {
-			continue
-		}
-		rest = append(rest, r)
+	first, last := rows[0].Start, rows[0].Start
+	for i := range rows {
+		r := &rows[i]
+		byKey[keyOf(r)] = i
 		products[r.ProductID] = true
-		if first.IsZero() || r.Start.Before(first) {
+		if r.Start.Before(first) {
 			first = r.Start
 		}
 		if r.Start.After(last) {
 			last = r.Start
 		}
 	}
-	had := make(map[productKey][]byte, len(rest))
 	ids := make([]string, 0, len(products))
 	for p := range products {
 		ids = append(ids, p)
 	}
-	for lo := 0; lo < len(ids); lo += 500 {
-		part := ids[lo:min(lo+500, len(ids))]
+	sort.Strings(ids)
+	for lo := 0; lo < len(ids); lo += productsPerRead {
+		part := ids[lo:min(lo+productsPerRead, len(ids))]
 		args := []any{first, last}
 		ph := make([]string, len(part))
 		for i, p := range part {
 			args = append(args, p)
 			ph[i] = "$" + strconv.Itoa(i+3)
 		}
-		err := each(ctx, tx, `SELECT granularity, window_start, product_id, currency, customers FROM product_windows
+		err := each(ctx, tx, `SELECT granularity, window_start, product_id, currency, units, orders, revenue_minor, customers FROM product_windows
 			WHERE granularity IN ('hour', 'day') AND window_start >= $1 AND window_start <= $2 AND product_id IN (`+strings.Join(ph, ", ")+`)`,
 			args, func(r Rows) error {
 				var g string
 				var k productKey
 				var start time.Time
+				var units, orders, revenue int64
 				var sk []byte
-				if err := r.Scan(&g, &start, &k.product, &k.cur, &sk); err != nil {
+				if err := r.Scan(&g, &start, &k.product, &k.cur, &units, &orders, &revenue, &sk); err != nil {
 					return err
 				}
 				k.g, k.start = store.Granularity(g), start.Unix()
-				if stored[k] {
-					had[k] = sk
+				i, ok := byKey[k]
+				if !ok {
+					return nil
 				}
+				w := &rows[i]
+				var merged store.Sketch
+				if err := merged.Merge(sk); err != nil {
+					return fmt.Errorf("product %s's customers of %s %s: %w", w.ProductID, w.Granularity, w.Start.UTC().Format(time.RFC3339), err)
+				}
+				if err := merged.Merge(w.Customers); err != nil {
+					return err
+				}
+				w.Units += units
+				w.Orders += orders
+				w.RevenueMinor += revenue
+				w.Customers = merged.Encode()
 				return nil
 			})
 		if err != nil {
 			return fmt.Errorf("reading %d products' rollup rows: %w", len(part), err)
 		}
 	}
-	for i := range rest {
-		r := &rest[i]
-		var sk store.Sketch
-		if err := sk.Merge(had[keyOf(r)]); err != nil {
-			return fmt.Errorf("product %s's customers of %s %s: %w", r.ProductID, r.Granularity, r.Start.UTC().Format(time.RFC3339), err)
-		}
-		if err := sk.Merge(r.Customers); err != nil {
-			return err
-		}
-		r.Customers = sk.Encode()
+	vals := make([][]any, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		vals[i] = []any{string(r.Granularity), r.Start, r.ProductID, r.Currency, r.Units, r.Orders, r.RevenueMinor, r.Customers}
 	}
-	for lo := 0; lo < len(rest); lo += chunk {
-		part := rest[lo:min(lo+chunk, len(rest))]
-		b.Reset()
-		b.WriteString(`INSERT INTO product_windows (granularity, window_start, product_id, currency, units, orders, revenue_minor, customers) VALUES `)
-		args := productValues(&b, part)
-		b.WriteString(` ON CONFLICT (granularity, window_start, product_id, currency) DO UPDATE SET
-			units = product_windows.units + excluded.units, orders = product_windows.orders + excluded.orders,
-			revenue_minor = product_windows.revenue_minor + excluded.revenue_minor, customers = excluded.customers`)
-		if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("adding to %d product rollup rows: %w", len(part), err)
-		}
+	err := s.d.Upsert(ctx, tx, "product_windows", productCols, `ON CONFLICT (granularity, window_start, product_id, currency) DO UPDATE SET
+		units = excluded.units, orders = excluded.orders, revenue_minor = excluded.revenue_minor, customers = excluded.customers`, vals)
+	if err != nil {
+		return fmt.Errorf("writing %d product rollup rows: %w", len(rows), err)
 	}
 	return nil
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,51 +27,44 @@ func keyOf(w *store.ProductWindow) productKey {
 // productCols are product_windows' columns, as upsertProducts writes them.
 var productCols = []string{"granularity", "window_start", "product_id", "currency", "units", "orders", "revenue_minor", "customers"}
 
-// productsPerRead is how many products one read of the stored rows names.
-const productsPerRead = 100
-
 // upsertProducts adds a chunk's product rollup rows (store.ProductDeltas)
-// in its transaction: it reads the rows already stored under the chunk's
-// keys (by product over the chunk's span, a superset filtered here), adds
-// the chunk's counts and merges its customer sketches into them in Go,
-// and writes the sums in one bulk upsert (the dialect's: COPY on
-// PostgreSQL). Only the fold writes these rows, and one chunk at a time
-// commits (the state row's chunk count), so nothing changes them between
-// the read and the write.
+// in its transaction: it reads the rows already stored in the UTC days
+// the chunk touches (a range scan of the key's (granularity,
+// window_start) prefix per run of consecutive days: the chunk's rows, and
+// the other products' of those days, skipped here), adds the chunk's
+// counts and merges its customer sketches into them in Go, and writes the
+// sums in one bulk upsert (the dialect's: COPY on PostgreSQL). Only the
+// fold writes these rows, and one chunk at a time commits (the state
+// row's chunk count), so nothing changes them between the read and the
+// write.
 func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductWindow) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	const day = 24 * time.Hour
 	byKey := make(map[productKey]int, len(rows))
-	products := map[string]bool{}
-	first, last := rows[0].Start, rows[0].Start
+	days := map[int64]bool{}
 	for i := range rows {
 		r := &rows[i]
 		byKey[keyOf(r)] = i
-		products[r.ProductID] = true
-		if r.Start.Before(first) {
-			first = r.Start
-		}
-		if r.Start.After(last) {
-			last = r.Start
-		}
+		days[r.Start.UTC().Truncate(day).Unix()] = true
 	}
-	ids := make([]string, 0, len(products))
-	for p := range products {
-		ids = append(ids, p)
+	sorted := make([]int64, 0, len(days))
+	for d := range days {
+		sorted = append(sorted, d)
 	}
-	sort.Strings(ids)
-	for lo := 0; lo < len(ids); lo += productsPerRead {
-		part := ids[lo:min(lo+productsPerRead, len(ids))]
-		args := []any{first, last}
-		ph := make([]string, len(part))
-		for i, p := range part {
-			args = append(args, p)
-			ph[i] = "$" + strconv.Itoa(i+3)
+	slices.Sort(sorted)
+	for lo := 0; lo < len(sorted); {
+		hi := lo + 1
+		for hi < len(sorted) && sorted[hi] == sorted[hi-1]+int64(day/time.Second) {
+			hi++
 		}
+		from := time.Unix(sorted[lo], 0).UTC()
+		to := time.Unix(sorted[hi-1], 0).UTC().Add(day)
+		lo = hi
 		err := each(ctx, tx, `SELECT granularity, window_start, product_id, currency, units, orders, revenue_minor, customers FROM product_windows
-			WHERE granularity IN ('hour', 'day') AND window_start >= $1 AND window_start <= $2 AND product_id IN (`+strings.Join(ph, ", ")+`)`,
-			args, func(r Rows) error {
+			WHERE granularity IN ('hour', 'day') AND window_start >= $1 AND window_start < $2`,
+			[]any{from, to}, func(r Rows) error {
 				var g string
 				var k productKey
 				var start time.Time
@@ -100,7 +93,7 @@ func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductW
 				return nil
 			})
 		if err != nil {
-			return fmt.Errorf("reading %d products' rollup rows: %w", len(part), err)
+			return fmt.Errorf("reading the product rollup's rows of %s to %s: %w", from.Format(time.DateOnly), to.Format(time.DateOnly), err)
 		}
 	}
 	vals := make([][]any, len(rows))

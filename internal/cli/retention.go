@@ -108,7 +108,7 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 		return usageError{err}
 	}
 	list := []jobs.Job{r.Job(f.interval)}
-	if fs, ok := st.(jobs.ProductFoldStore); ok {
+	if fs, ok := st.(jobs.ProductFoldStore); ok && f.productsInterval > 0 {
 		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: f.productsChunk, Logger: logger})
 		if err != nil {
 			return usageError{err}

@@ -170,9 +170,14 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 	moved := map[int32]store.RowMark{}
 	var importedRead int64
 	q := s.productFoldQuery()
+	// Each partition gets its share of the chunk, so that a catch-up
+	// moves through event time on all of them together: reading one
+	// partition to its end before the next would add to every hour's
+	// rows once per partition (each time a new row version).
+	share := max(1, o.Limit/max(1, len(parts)))
 	out.Done = true
 	for _, p := range parts {
-		want := o.Limit - len(txs)
+		want := min(share, o.Limit-len(txs))
 		if want == 0 {
 			out.Done = false
 			break

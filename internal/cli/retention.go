@@ -21,6 +21,10 @@ type retentionFlags struct {
 	rollups, quality, audit                                 dayDuration
 	interval                                                time.Duration
 	batch                                                   int
+	// productsInterval and productsChunk run the product fold, which
+	// fills the top products' rollup off the write path.
+	productsInterval time.Duration
+	productsChunk    int
 }
 
 // The ages of the aggregates every command keeps by default: the minute
@@ -65,6 +69,8 @@ func (f *retentionFlags) registerWith(fs *flag.FlagSet, def retentionFlags) {
 	fs.Var(&f.audit, "retain-audit", "delete audit-trail entries this long after they were recorded, e.g. 730d (0 keeps them for ever)")
 	fs.DurationVar(&f.interval, "retention-interval", time.Minute, "how often the retention job runs (one instance at a time; it also checkpoints SQLite's write-ahead log and creates PostgreSQL's partitions ahead)")
 	fs.IntVar(&f.batch, "retention-batch", 1000, "most rows the retention job deletes per database transaction")
+	fs.DurationVar(&f.productsInterval, "products-fold-interval", 10*time.Second, "how often the product fold adds the transactions stored since its last run to the top products' rollup (one instance at a time)")
+	fs.IntVar(&f.productsChunk, "products-fold-chunk", 5000, "most transactions the product fold adds per database transaction")
 }
 
 func (f *retentionFlags) validate() error {
@@ -73,11 +79,15 @@ func (f *retentionFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -retention-interval: must be above 0", f.interval)}
 	case f.batch < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -retention-batch: must be at least 1", f.batch)}
+	case f.productsInterval <= 0:
+		return usageError{fmt.Errorf("invalid value %v for flag -products-fold-interval: must be above 0", f.productsInterval)}
+	case f.productsChunk < 1:
+		return usageError{fmt.Errorf("invalid value %d for flag -products-fold-chunk: must be at least 1", f.productsChunk)}
 	}
 	return nil
 }
 
-// start runs the retention job in g until ctx ends.
+// start runs the retention job and the product fold in g until ctx ends.
 func (f *retentionFlags) start(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer) error {
 	return f.startAfter(ctx, g, st, logger, reg, nil)
 }
@@ -97,10 +107,20 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	if err != nil {
 		return usageError{err}
 	}
-	job := r.Job(f.interval)
-	if after != nil {
-		run := job.Run
-		job.Run = func(ctx context.Context) error {
+	list := []jobs.Job{r.Job(f.interval)}
+	if fs, ok := st.(jobs.ProductFoldStore); ok && f.productsInterval > 0 {
+		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: f.productsChunk, Logger: logger})
+		if err != nil {
+			return usageError{err}
+		}
+		list = append(list, pf.Job(f.productsInterval))
+	}
+	for i := range list {
+		if after == nil {
+			break
+		}
+		run := list[i].Run
+		list[i].Run = func(ctx context.Context) error {
 			select {
 			case <-after:
 			case <-ctx.Done():
@@ -110,7 +130,7 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 		}
 	}
 	// Not registered: the analytics runner registers the job metrics.
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, job)
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, list...)
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,8 @@ func TestRunRetentionDefaults(t *testing.T) {
 
 // TestRetentionWaitsForAfter: the retention job started with a gate (run's
 // backfill being stored) deletes nothing until the gate opens, then what
-// is past its age.
+// is past its age; the product fold started with it folds nothing until
+// then either.
 func TestRetentionWaitsForAfter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -95,6 +96,17 @@ func TestRetentionWaitsForAfter(t *testing.T) {
 		Txs: []store.Tx{storetest.Tx("old", "c1", old, 100, 0, 0)}}}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 1, To: 2,
+		Txs: []store.Tx{storetest.Tx("new", "c1", time.Now(), 100, 0, 1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	folded := func() int {
+		var n int
+		if err := st.DB().QueryRowContext(ctx, "SELECT transactions FROM product_fold").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	count := func() int {
 		var n int
 		if err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM transactions").Scan(&n); err != nil {
@@ -102,7 +114,8 @@ func TestRetentionWaitsForAfter(t *testing.T) {
 		}
 		return n
 	}
-	f := retentionFlags{transactions: dayDuration(time.Hour), interval: 10 * time.Millisecond, batch: 10}
+	f := retentionFlags{transactions: dayDuration(time.Hour), interval: 10 * time.Millisecond, batch: 10,
+		productsInterval: 10 * time.Millisecond, productsChunk: 10}
 	after := make(chan struct{})
 	var g errgroup.Group
 	if err := f.startAfter(ctx, &g, st, slog.New(slog.DiscardHandler), nil, after); err != nil {
@@ -110,14 +123,17 @@ func TestRetentionWaitsForAfter(t *testing.T) {
 	}
 	// Twenty intervals with the gate shut: nothing may go.
 	time.Sleep(200 * time.Millisecond)
-	if n := count(); n != 1 {
+	if n := count(); n != 2 {
 		t.Fatalf("%d transactions before the gate opened, want the old one kept", n)
+	}
+	if n := folded(); n != 0 {
+		t.Fatalf("%d transactions folded into the product rollup before the gate opened, want none", n)
 	}
 	close(after)
 	deadline := time.Now().Add(30 * time.Second)
-	for count() != 0 {
+	for count() != 1 || folded() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the old transaction was not deleted after the gate opened")
+			t.Fatalf("after the gate opened: %d transactions stored, %d folded; want the old one deleted and the new one folded", count(), folded())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -79,6 +79,7 @@ var fuzzAPISeeds = []struct{ method, path, body string }{
 	{"GET", "/api/v1/quality?since=1&from=2&until=x", ""},
 	{"GET", "/api/v1/quality/drift?since=2026-01-01T00:00:00Z&until=2026-01-01T01:00:00Z&field=amount", ""},
 	{"GET", "/api/v1/quality/drift?field=x&since=y", ""},
+	{"GET", "/api/v1/products/top?n=5&since=2026-01-01T00:00:00Z&sort=revenue&currency=EUR", ""},
 	{"GET", "/api/v1/experiments?status=running&limit=2&cursor=MjAyNi0wMS0wMVQwMDowMDowMFogZQ", ""},
 	{"GET", "/api/v1/experiments?status=odd&cursor=%%%", ""},
 	{"GET", "/api/v1/tokens?role=viewer&state=active&name=fuzz&limit=2&cursor=1", ""},

@@ -916,7 +916,7 @@ func TestOpenAPISeriesTakeATimeRange(t *testing.T) {
 	o := loadOpenAPI(t)
 	series := map[string]bool{"/api/v1/windows": true, "/api/v1/fraud/metrics": true, "/api/v1/fraud/series": true,
 		"/api/v1/quality": true, "/api/v1/cohorts": true, "/api/v1/metrics/histograms": true, "/api/v1/metrics/series": true,
-		"/api/v1/quality/drift": true}
+		"/api/v1/products/top": true, "/api/v1/quality/drift": true}
 	for _, op := range o.operations() {
 		if op.method != "GET" || !series[op.path] {
 			continue
@@ -946,7 +946,7 @@ func TestOpenAPIListsPage(t *testing.T) {
 		"/api/v1/summary":          "running totals",
 		"/api/v1/segments":         "the fixed RFM segments, each with its counts",
 		"/api/v1/clv/distribution": "histograms of a fixed number of buckets",
-		"/api/v1/products/top":     "a ranking of n (the n parameter), not pages",
+		"/api/v1/products/top":     "a ranking of n (the n parameter) over a time range, not pages",
 		"/api/v1/fraud/rules":      "the configured rules, a fixed set",
 		"/api/v1/fraud/cost":       "a curve over thresholds, not over time, of a window or a time range",
 		// Series take since and until (TestOpenAPISeriesTakeATimeRange).

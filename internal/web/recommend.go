@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/recommend"
 	"github.com/shopstream/shopstream/internal/recsvc"
+	"github.com/shopstream/shopstream/internal/store"
 )
 
 // Recommender answers recommendation lookups from memory; *recsvc.Service
@@ -25,6 +26,7 @@ type Recommender interface {
 //
 //	GET /api/v1/customers/{id}/recommendations?n=10[&buy_again=true][&preview=true]
 //	GET /api/v1/products/{id}/similar?n=10
+//	GET /api/v1/products/top?n=10[&since=&until=&sort=&currency=]
 //
 // n defaults to 10, at most 100. Both name the method that answered
 // (item-item, or popularity for a customer with no usable history) and the
@@ -37,11 +39,23 @@ func RegisterRecommendations(s *Server, r Recommender) {
 	h := &recommendAPI{r: r, now: time.Now}
 	s.Handle("GET /api/v1/customers/{id}/recommendations", http.HandlerFunc(h.recommendations))
 	s.Handle("GET /api/v1/products/{id}/similar", http.HandlerFunc(h.similar))
-	if p, ok := r.(Popular); ok {
+	p, popular := r.(Popular)
+	pr, rollup := s.cfg.Store.(store.ProductRollups)
+	if popular || rollup {
 		s.Handle("GET /api/v1/products/top", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n, err := parseN(r)
 			if err != nil {
 				WriteError(w, err)
+				return
+			}
+			q := r.URL.Query()
+			if q.Has("since") || q.Has("until") || !popular {
+				// A time range: what sold in it, from the store's rollup.
+				if !rollup {
+					WriteError(w, fmt.Errorf("%w: this store keeps no product rollup; ask without since and until", ErrBadRequest))
+					return
+				}
+				s.productSales(w, r, pr, n)
 				return
 			}
 			res, err := p.Popular(n)

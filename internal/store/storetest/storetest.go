@@ -57,6 +57,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RingsPages", testRingsPages},
 		{"StoreSize", testStoreSize},
 		{"SystemSamples", testSystemSamples},
+		{"ProductFold", testProductFold},
+		{"ProductFoldStopped", testProductFoldStopped},
+		{"ProductFoldImportBehind", testProductFoldImportBehind},
 		{"DriftSamples", testDriftSamples},
 	}
 	for _, tc := range tests {

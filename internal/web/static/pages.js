@@ -1004,6 +1004,21 @@ function itemRows(body, items, empty) {
   body.replaceChildren(...(rows.length ? rows : [emptyRow(3, empty)]));
 }
 
+// topRows draws the top products of a range: units, orders, customers
+// and revenue per currency (never added across currencies).
+function topRows(r) {
+  const rows = r.items.map((it, i) => {
+    const tr = el("tr");
+    tr.dataset.product = it.product_id;
+    const rev = it.revenue.map((m) => money(m.amount_minor / minorPer(m.currency), m.currency, 2)).join(" · ");
+    tr.append(el("td", String(i + 1)), el("td", it.product_id), el("td", fmtInt.format(it.units), "num"), el("td", fmtInt.format(it.orders), "num"),
+      el("td", fmtInt.format(it.customers), "num"), el("td", rev, "num"));
+    tr.addEventListener("click", () => setParam("product", it.product_id));
+    return tr;
+  });
+  $("top-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing sold in this range: pick a longer one")]));
+}
+$("top-sort").addEventListener("change", (e) => setParam("top_sort", e.target.value === "units" ? "" : e.target.value));
 
 function verdict(res, cmp) {
   if (res.sample_ratio.mismatch) return ["sample-ratio mismatch", "verdict-srm"];
@@ -1033,11 +1048,20 @@ page("products", {
         itemRows($("sim-body"), r.items, "no product bought with " + prod + " yet");
       }, (e) => { $("sim-sub").textContent = e.message; });
     }
-    getJSON("api/v1/products/top?n=10").then((r) => {
-      itemRows($("top-body"), r.items, "no purchases folded yet");
-      $("top-sub").textContent = "bought by the most customers (model " + Math.round(r.model_age_seconds) + " s old); click one for the products bought with it";
+    // What sold in the range (the store's hourly product rollup), ranked
+    // as the menu says (top_sort in the URL).
+    const tr = timeRange(), sortBy = state.params.get("top_sort") || "units";
+    $("top-sort").value = sortBy;
+    getJSON("api/v1/products/top?n=10&sort=" + sortBy + "&since=" + iso(tr.from) + "&until=" + iso(tr.to)).then((r) => {
+      topRows(r);
+      // The rollup is folded off the write path: say how far it has reached.
+      const folded = r.folded_until ? "products folded up to " + fmtTime(r.folded_until) : "products not folded yet";
+      $("top-sub").textContent = "sold " + fmtTime(r.from) + " – " + fmtTime(r.to) + " (whole hours), by " + r.sort +
+        (r.sort === "revenue" && r.currency ? " in " + r.currency : "") + "; " + folded +
+        (r.catching_up ? " (catching up: " + fmtInt.format(r.folded_transactions) + " transactions folded so far)" : "") +
+        "; customers estimated; click one for the products bought with it";
     }, (e) => {
-      $("top-sub").textContent = e.status === 404 ? "no recommendation service on this server" : e.message;
+      $("top-sub").textContent = e.status === 404 ? "no product figures on this server" : e.message;
     });
     let list;
     try {

@@ -1,0 +1,120 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// ProductFoldName is the product fold's job name and leader lock.
+const ProductFoldName = "product-fold"
+
+// ProductFoldStore is what the product fold reads and writes.
+type ProductFoldStore interface {
+	TryLead(ctx context.Context, name string) (release func(), ok bool, err error)
+	store.ProductFolder
+}
+
+// ProductFoldConfig configures the product fold.
+type ProductFoldConfig struct {
+	Store ProductFoldStore
+	// Chunk is the most transactions one database transaction folds.
+	// Defaults to 5000.
+	Chunk int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// ProductFold fills the product rollup (GET /api/v1/products/top with a
+// range) off the batches' write path: each run, on the leader, folds the
+// transactions stored since its cursor, a chunk per database transaction,
+// until it reaches the end (store.ProductFolder).
+type ProductFold struct {
+	cfg ProductFoldConfig
+	log *slog.Logger
+}
+
+// ProductFoldReport is what one run folded.
+type ProductFoldReport struct {
+	Chunks, Transactions, Rows int
+	// Done is true when the run reached the end of the stored
+	// transactions; Restarted when it emptied the rollup to fold an
+	// import stored behind its cursor.
+	Done, Restarted bool
+}
+
+// NewProductFold checks the configuration.
+func NewProductFold(cfg ProductFoldConfig) (*ProductFold, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("product fold: no store")
+	}
+	if cfg.Chunk == 0 {
+		cfg.Chunk = 5000
+	}
+	if cfg.Chunk < 1 {
+		return nil, fmt.Errorf("product fold: chunk %d, want at least 1", cfg.Chunk)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &ProductFold{cfg: cfg, log: cfg.Logger.With("component", ProductFoldName)}, nil
+}
+
+// Job returns the job to give a Runner: a run every interval.
+func (f *ProductFold) Job(interval time.Duration) Job {
+	return Job{Name: ProductFoldName, Interval: interval, Run: func(ctx context.Context) error {
+		_, err := f.RunOnce(ctx)
+		return err
+	}}
+}
+
+// RunOnce takes the leader lock and folds chunks until the end of the
+// stored transactions (or ctx ends: what was committed stays). It returns
+// an error wrapping ErrSkipped when another instance leads.
+func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
+	var rep ProductFoldReport
+	release, ok, err := f.cfg.Store.TryLead(ctx, ProductFoldName)
+	if err != nil {
+		return rep, fmt.Errorf("product fold: %w", err)
+	}
+	if !ok {
+		return rep, fmt.Errorf("product fold: %w: another instance holds the lead", ErrSkipped)
+	}
+	defer release()
+	start := time.Now()
+	for !rep.Done {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: f.cfg.Chunk, Now: f.cfg.Now()})
+		if errors.Is(err, store.ErrFoldRace) {
+			// Another fold committed since the cursor was read (a leader
+			// that lost its lock mid-chunk): read it again.
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("product fold after %d chunks: %w", rep.Chunks, err)
+		}
+		rep.Chunks++
+		rep.Transactions += c.Transactions
+		rep.Rows += c.Rows
+		rep.Done = c.Done
+		if c.Restarted {
+			rep.Restarted = true
+			f.log.Info("product fold: transactions were imported behind the cursor; folding every stored transaction again")
+		}
+	}
+	if rep.Transactions > 0 || rep.Restarted {
+		f.log.Info("product fold", "transactions", rep.Transactions, "rows", rep.Rows, "chunks", rep.Chunks, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return rep, nil
+}

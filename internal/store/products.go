@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+)
+
+// ProductWindow is one row of the product rollup (migration 0029): what
+// one product sold in one currency in one event-time hour or UTC day.
+// Rows are additive and are not written with the batches: the product
+// fold (ProductFolder) adds the transactions stored since its cursor, in
+// chunks; Customers is a customer sketch (sketch.go), merged rather than
+// added.
+type ProductWindow struct {
+	Granularity Granularity // Hour or Day
+	Start       time.Time
+	ProductID   string
+	Currency    string
+	// Units is the quantities summed, Orders the transactions holding the
+	// product, RevenueMinor the lines' amounts in the currency's minor
+	// unit.
+	Units, Orders, RevenueMinor int64
+	Customers                   []byte
+}
+
+// ProductTotal is what one product sold in one currency over a range.
+type ProductTotal struct {
+	ProductID                   string
+	Currency                    string
+	Units, Orders, RevenueMinor int64
+}
+
+// ProductRollups reads the product rollup. A range is taken in whole
+// hours: from and to are hour starts (to after from); the days wholly
+// inside are read from the daily rows, the hours at its ends from the
+// hourly ones.
+type ProductRollups interface {
+	// ProductTotals returns each product's sales per currency over
+	// [from, to).
+	ProductTotals(ctx context.Context, from, to time.Time) ([]ProductTotal, error)
+	// ProductCustomers estimates the distinct customers of each of
+	// products over [from, to) (products with none are absent).
+	ProductCustomers(ctx context.Context, products []string, from, to time.Time) (map[string]int64, error)
+	// ProductFoldState says how far the fold has reached.
+	ProductFoldState(ctx context.Context) (ProductFoldState, error)
+}
+
+// ProductFoldState is how far the product fold has reached.
+type ProductFoldState struct {
+	// FoldedUntil is when the last pass that reached the end of the
+	// stored transactions began: every transaction committed before it
+	// is in the rollup. Zero until the first such pass.
+	FoldedUntil time.Time
+	// Behind is true while the last chunk folded stopped short of the end
+	// (the fold is catching up), and before the first chunk.
+	Behind bool
+	// Transactions is how many transactions the rollup holds.
+	Transactions int64
+}
+
+// ProductFoldOptions sets one chunk of the product fold.
+type ProductFoldOptions struct {
+	// Limit is the most transactions the chunk folds (at least 1).
+	Limit int
+	// Now is when the chunk's read begins: FoldedUntil when it reaches
+	// the end.
+	Now time.Time
+	// BeforeCommit, when set, is called in the chunk's transaction after
+	// its rows and cursor are written; an error rolls the chunk back
+	// (tests stop a fold in the middle of a chunk with it).
+	BeforeCommit func() error
+}
+
+// ProductFoldChunk is what one chunk of the product fold did.
+type ProductFoldChunk struct {
+	// Transactions is how many transactions it folded, Rows how many
+	// rollup rows it added to or created.
+	Transactions, Rows int
+	// Done is true when it reached the end of the stored transactions.
+	Done bool
+	// Restarted is true when it found transactions imported behind the
+	// cursor and emptied the rollup to fold everything again.
+	Restarted bool
+}
+
+// ProductFolder folds stored transactions into the product rollup, off
+// the batches' write path: each call reads the next chunk after the
+// stored cursor and adds it, the rows and the moved cursor in one
+// database transaction, which commits only if no other fold committed
+// since the cursor was read; a chunk is therefore added exactly once,
+// and a fold stopped anywhere resumes where the last commit left it.
+type ProductFolder interface {
+	FoldProducts(ctx context.Context, o ProductFoldOptions) (ProductFoldChunk, error)
+}
+
+// ErrFoldRace says that another fold committed a chunk since this one
+// read the cursor; nothing was added.
+var ErrFoldRace = errors.New("another product fold committed first")
+
+// RangeParts splits [from, to) (hour starts) into the whole UTC days
+// inside it, [dayFrom, dayTo) (empty when dayFrom == dayTo), and the hours
+// before and after them.
+func RangeParts(from, to time.Time) (dayFrom, dayTo time.Time) {
+	dayFrom = from.UTC().Truncate(24 * time.Hour)
+	if dayFrom.Before(from) {
+		dayFrom = dayFrom.Add(24 * time.Hour)
+	}
+	dayTo = to.UTC().Truncate(24 * time.Hour)
+	if !dayTo.After(dayFrom) {
+		return from, from // no whole day: hours only
+	}
+	return dayFrom, dayTo
+}
+
+// ProductDeltas is what txs add to the product rollup: a row per hour
+// and per day, product and currency, in key order. It reads CustomerID,
+// EventTime, Currency and ItemsJSON. A transaction whose items cannot be
+// read adds nothing (the quality checks quarantine such records before
+// they are stored).
+func ProductDeltas(txs []Tx) []ProductWindow {
+	type key struct {
+		g       Granularity
+		start   int64
+		product string
+		cur     string
+	}
+	type acc struct {
+		ProductWindow
+		sk Sketch
+	}
+	m := map[key]*acc{}
+	var items []event.Item
+	for j := range txs {
+		tx := &txs[j]
+		items = items[:0]
+		if len(tx.ItemsJSON) == 0 || json.Unmarshal(tx.ItemsJSON, &items) != nil {
+			continue
+		}
+		digits, _ := event.CurrencyDigits(tx.Currency)
+		for k := range items {
+			it := &items[k]
+			if it.ProductID == "" {
+				continue
+			}
+			first := true // the order counts once per product
+			for q := range k {
+				if items[q].ProductID == it.ProductID {
+					first = false
+					break
+				}
+			}
+			for _, g := range []Granularity{Hour, Day} {
+				start := tx.EventTime.UTC().Truncate(time.Hour)
+				if g == Day {
+					start = tx.EventTime.UTC().Truncate(24 * time.Hour)
+				}
+				kk := key{g, start.Unix(), it.ProductID, tx.Currency}
+				a := m[kk]
+				if a == nil {
+					a = &acc{ProductWindow: ProductWindow{Granularity: g, Start: start, ProductID: it.ProductID, Currency: tx.Currency}}
+					m[kk] = a
+				}
+				a.Units += int64(it.Quantity)
+				a.RevenueMinor += int64(it.LineCents(digits))
+				if first {
+					a.Orders++
+					a.sk.Add(tx.CustomerID)
+				}
+			}
+		}
+	}
+	out := make([]ProductWindow, 0, len(m))
+	for _, a := range m {
+		a.Customers = a.sk.Encode()
+		out = append(out, a.ProductWindow)
+	}
+	sort.Slice(out, func(i, j int) bool { return productKeyLess(&out[i], &out[j]) })
+	return out
+}
+
+// productKeyLess orders rollup rows by their key: granularity, start,
+// product, currency.
+func productKeyLess(a, b *ProductWindow) bool {
+	if a.Granularity != b.Granularity {
+		return a.Granularity < b.Granularity
+	}
+	if !a.Start.Equal(b.Start) {
+		return a.Start.Before(b.Start)
+	}
+	if a.ProductID != b.ProductID {
+		return a.ProductID < b.ProductID
+	}
+	return a.Currency < b.Currency
+}

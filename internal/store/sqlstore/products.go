@@ -1,0 +1,373 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// productKey is a product rollup row's key.
+type productKey struct {
+	g       store.Granularity
+	start   int64
+	product string
+	cur     string
+}
+
+func keyOf(w *store.ProductWindow) productKey {
+	return productKey{w.Granularity, w.Start.Unix(), w.ProductID, w.Currency}
+}
+
+// productCols are product_windows' columns, as upsertProducts writes them.
+var productCols = []string{"granularity", "window_start", "product_id", "currency", "units", "orders", "revenue_minor", "customers"}
+
+// upsertProducts adds a chunk's product rollup rows (store.ProductDeltas)
+// in its transaction: it reads the rows already stored in the UTC days
+// the chunk touches (a range scan of the key's (granularity,
+// window_start) prefix per run of consecutive days: the chunk's rows, and
+// the other products' of those days, skipped here), adds the chunk's
+// counts and merges its customer sketches into them in Go, and writes the
+// sums in one bulk upsert (the dialect's: COPY on PostgreSQL). Only the
+// fold writes these rows, and one chunk at a time commits (the state
+// row's chunk count), so nothing changes them between the read and the
+// write.
+func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductWindow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	const day = 24 * time.Hour
+	byKey := make(map[productKey]int, len(rows))
+	days := map[int64]bool{}
+	for i := range rows {
+		r := &rows[i]
+		byKey[keyOf(r)] = i
+		days[r.Start.UTC().Truncate(day).Unix()] = true
+	}
+	sorted := make([]int64, 0, len(days))
+	for d := range days {
+		sorted = append(sorted, d)
+	}
+	slices.Sort(sorted)
+	for lo := 0; lo < len(sorted); {
+		hi := lo + 1
+		for hi < len(sorted) && sorted[hi] == sorted[hi-1]+int64(day/time.Second) {
+			hi++
+		}
+		from := time.Unix(sorted[lo], 0).UTC()
+		to := time.Unix(sorted[hi-1], 0).UTC().Add(day)
+		lo = hi
+		err := each(ctx, tx, `SELECT granularity, window_start, product_id, currency, units, orders, revenue_minor, customers FROM product_windows
+			WHERE granularity IN ('hour', 'day') AND window_start >= $1 AND window_start < $2`,
+			[]any{from, to}, func(r Rows) error {
+				var g string
+				var k productKey
+				var start time.Time
+				var units, orders, revenue int64
+				var sk []byte
+				if err := r.Scan(&g, &start, &k.product, &k.cur, &units, &orders, &revenue, &sk); err != nil {
+					return err
+				}
+				k.g, k.start = store.Granularity(g), start.Unix()
+				i, ok := byKey[k]
+				if !ok {
+					return nil
+				}
+				w := &rows[i]
+				var merged store.Sketch
+				if err := merged.Merge(sk); err != nil {
+					return fmt.Errorf("product %s's customers of %s %s: %w", w.ProductID, w.Granularity, w.Start.UTC().Format(time.RFC3339), err)
+				}
+				if err := merged.Merge(w.Customers); err != nil {
+					return err
+				}
+				w.Units += units
+				w.Orders += orders
+				w.RevenueMinor += revenue
+				w.Customers = merged.Encode()
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("reading the product rollup's rows of %s to %s: %w", from.Format(time.DateOnly), to.Format(time.DateOnly), err)
+		}
+	}
+	vals := make([][]any, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		vals[i] = []any{string(r.Granularity), r.Start, r.ProductID, r.Currency, r.Units, r.Orders, r.RevenueMinor, r.Customers}
+	}
+	err := s.d.Upsert(ctx, tx, "product_windows", productCols, `ON CONFLICT (granularity, window_start, product_id, currency) DO UPDATE SET
+		units = excluded.units, orders = excluded.orders, revenue_minor = excluded.revenue_minor, customers = excluded.customers`, vals)
+	if err != nil {
+		return fmt.Errorf("writing %d product rollup rows: %w", len(rows), err)
+	}
+	return nil
+}
+
+// productFoldQuery reads one partition's transactions after a row mark,
+// in the order of the (kafka_partition, kafka_offset) index, as the
+// analytics refresh reads them (totalsQuery).
+func (s *Store) productFoldQuery() string {
+	return `SELECT transaction_id, customer_id, event_time, currency, CAST(items AS TEXT), kafka_offset
+	FROM transactions
+	WHERE kafka_partition = $1 AND kafka_offset >= $2 AND (kafka_offset > $2 OR transaction_id` + s.q.Collate + ` > $3)
+	ORDER BY kafka_offset, transaction_id` + s.q.Collate + ` LIMIT $4`
+}
+
+// productFoldRead is what a chunk read of the state and the stored
+// transactions.
+type productFoldRead struct {
+	chunks, transactions, imported int64
+	marks                          map[int32]store.RowMark
+}
+
+func (s *Store) readProductFold(ctx context.Context) (productFoldRead, error) {
+	var st productFoldRead
+	err := s.d.DB().QueryRow(ctx, `SELECT chunks, transactions, imported FROM product_fold WHERE id = 1`).Scan(&st.chunks, &st.transactions, &st.imported)
+	if err != nil {
+		return st, fmt.Errorf("reading the product fold's state: %w", err)
+	}
+	st.marks = map[int32]store.RowMark{}
+	err = each(ctx, s.d.DB(), `SELECT kafka_partition, kafka_offset, transaction_id FROM product_fold_marks`, nil, func(r Rows) error {
+		var p int32
+		var m store.RowMark
+		if err := r.Scan(&p, &m.Offset, &m.TransactionID); err != nil {
+			return err
+		}
+		st.marks[p] = m
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("reading the product fold's cursor: %w", err)
+	}
+	return st, nil
+}
+
+// FoldProducts implements store.ProductFolder. The chunk is read outside
+// any write transaction (the stream's batches keep the writer meanwhile);
+// its rows and cursor are then written in one, which first checks, under
+// the state row's lock, that no chunk was committed since the cursor was
+// read.
+func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (store.ProductFoldChunk, error) {
+	var out store.ProductFoldChunk
+	if o.Limit < 1 {
+		return out, fmt.Errorf("product fold: limit %d, want at least 1", o.Limit)
+	}
+	st, err := s.readProductFold(ctx)
+	if err != nil {
+		return out, err
+	}
+	parts, err := collect(ctx, s.d.DB(), partitionsQuery, nil, func(r Rows) (p int32, err error) { err = r.Scan(&p); return p, err })
+	if err != nil {
+		return out, fmt.Errorf("listing the stored partitions: %w", err)
+	}
+	var txs []store.Tx
+	moved := map[int32]store.RowMark{}
+	var importedRead int64
+	q := s.productFoldQuery()
+	// Each partition gets its share of the chunk, so that a catch-up
+	// moves through event time on all of them together: reading one
+	// partition to its end before the next would add to every hour's
+	// rows once per partition (each time a new row version).
+	share := max(1, o.Limit/max(1, len(parts)))
+	out.Done = true
+	for _, p := range parts {
+		want := min(share, o.Limit-len(txs))
+		if want == 0 {
+			out.Done = false
+			break
+		}
+		mark, ok := st.marks[p]
+		if !ok {
+			mark = store.RowMark{Offset: math.MinInt64}
+		}
+		n := 0
+		err := each(ctx, s.d.DB(), q, []any{p, mark.Offset, mark.TransactionID, want}, func(r Rows) error {
+			var t store.Tx
+			var items string
+			var off int64
+			if err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &items, &off); err != nil {
+				return err
+			}
+			t.ItemsJSON = []byte(items)
+			txs = append(txs, t)
+			moved[p] = store.RowMark{Offset: off, TransactionID: t.TransactionID}
+			n++
+			return nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("reading the transactions of partition %d after the product fold's cursor: %w", p, err)
+		}
+		if p == -1 {
+			importedRead = int64(n)
+		}
+		if n == want {
+			out.Done = false
+		}
+	}
+	out.Transactions = len(txs)
+	// An import behind the cursor (imports share partition -1 and count
+	// offsets per source) would never be read: counted when the fold
+	// reaches the end, as the analytics refresh does.
+	imported := st.imported + importedRead
+	if out.Done {
+		m, ok := moved[-1]
+		if !ok {
+			m, ok = st.marks[-1]
+		}
+		if ok {
+			n, err := s.PurchasesThrough(ctx, -1, m)
+			if err != nil {
+				return out, err
+			}
+			if n > imported {
+				out = store.ProductFoldChunk{Restarted: true}
+			}
+			imported = n
+		}
+	}
+	var rows []store.ProductWindow
+	if !out.Restarted {
+		rows = store.ProductDeltas(txs)
+		out.Rows = len(rows)
+	}
+	err = s.d.Tx(ctx, func(tx DB) error {
+		var chunks int64
+		if err := tx.QueryRow(ctx, `SELECT chunks FROM product_fold WHERE id = 1`+s.q.ForUpdate).Scan(&chunks); err != nil {
+			return fmt.Errorf("locking the product fold's state: %w", err)
+		}
+		if chunks != st.chunks {
+			return store.ErrFoldRace
+		}
+		if out.Restarted {
+			for _, q := range []string{`DELETE FROM product_windows`, `DELETE FROM product_fold_marks`} {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return fmt.Errorf("emptying the product rollup: %w", err)
+				}
+			}
+			_, err := tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = 0, imported = 0, behind = $1 WHERE id = 1`, true)
+			return err
+		}
+		if err := s.upsertProducts(ctx, tx, rows); err != nil {
+			return err
+		}
+		for p, m := range moved {
+			if _, err := tx.Exec(ctx, `INSERT INTO product_fold_marks (kafka_partition, kafka_offset, transaction_id) VALUES ($1, $2, $3)
+				ON CONFLICT (kafka_partition) DO UPDATE SET kafka_offset = excluded.kafka_offset, transaction_id = excluded.transaction_id`,
+				p, m.Offset, m.TransactionID); err != nil {
+				return fmt.Errorf("moving the product fold's cursor: %w", err)
+			}
+		}
+		if out.Done {
+			_, err = tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = transactions + $1, imported = $2, behind = $3, folded_until = $4 WHERE id = 1`,
+				int64(len(txs)), imported, false, o.Now)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = transactions + $1, imported = $2, behind = $3 WHERE id = 1`,
+				int64(len(txs)), imported, true)
+		}
+		if err != nil {
+			return fmt.Errorf("moving the product fold's state: %w", err)
+		}
+		if o.BeforeCommit != nil {
+			return o.BeforeCommit()
+		}
+		return nil
+	})
+	if err != nil {
+		return store.ProductFoldChunk{}, err
+	}
+	return out, nil
+}
+
+// ProductFoldState implements store.ProductRollups.
+func (s *Store) ProductFoldState(ctx context.Context) (store.ProductFoldState, error) {
+	var st store.ProductFoldState
+	var until *time.Time
+	err := s.d.DB().QueryRow(ctx, `SELECT folded_until, behind, transactions FROM product_fold WHERE id = 1`).Scan(&until, &st.Behind, &st.Transactions)
+	if err != nil {
+		return st, fmt.Errorf("reading the product fold's state: %w", err)
+	}
+	if until != nil {
+		st.FoldedUntil = until.UTC()
+	}
+	return st, nil
+}
+
+// productRange is the condition on product_windows of [from, to) (hour
+// starts), with its arguments from $1: the whole UTC days inside from the
+// daily rows, the hours at its ends from the hourly ones.
+func productRange(from, to time.Time) (string, []any) {
+	dayFrom, dayTo := store.RangeParts(from, to)
+	if !dayTo.After(dayFrom) {
+		return `granularity = 'hour' AND window_start >= $1 AND window_start < $2`, []any{from, to}
+	}
+	return `(granularity = 'day' AND window_start >= $1 AND window_start < $2
+		OR granularity = 'hour' AND (window_start >= $3 AND window_start < $1 OR window_start >= $2 AND window_start < $4))`,
+		[]any{dayFrom, dayTo, from, to}
+}
+
+// ProductTotals implements store.ProductRollups.
+func (s *Store) ProductTotals(ctx context.Context, from, to time.Time) ([]store.ProductTotal, error) {
+	cond, args := productRange(from, to)
+	var out []store.ProductTotal
+	err := each(ctx, s.d.DB(), `SELECT product_id, currency, SUM(units), SUM(orders), SUM(revenue_minor) FROM product_windows
+		WHERE `+cond+` GROUP BY product_id, currency`, args, func(r Rows) error {
+		var t store.ProductTotal
+		if err := r.Scan(&t.ProductID, &t.Currency, &t.Units, &t.Orders, &t.RevenueMinor); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the product rollup: %w", err)
+	}
+	return out, nil
+}
+
+// ProductCustomers implements store.ProductRollups: the union of the
+// products' sketches over the range.
+func (s *Store) ProductCustomers(ctx context.Context, products []string, from, to time.Time) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(products) == 0 {
+		return out, nil
+	}
+	cond, args := productRange(from, to)
+	ph := make([]string, len(products))
+	for i, p := range products {
+		args = append(args, p)
+		ph[i] = "$" + strconv.Itoa(len(args))
+	}
+	sk := map[string]*store.Sketch{}
+	err := each(ctx, s.d.DB(), `SELECT product_id, customers FROM product_windows WHERE (`+cond+`) AND product_id IN (`+strings.Join(ph, ", ")+`)`,
+		args, func(r Rows) error {
+			var p string
+			var enc []byte
+			if err := r.Scan(&p, &enc); err != nil {
+				return err
+			}
+			x := sk[p]
+			if x == nil {
+				x = new(store.Sketch)
+				sk[p] = x
+			}
+			return x.Merge(enc)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("reading the products' customers: %w", err)
+	}
+	for p, x := range sk {
+		out[p] = x.Estimate()
+	}
+	return out, nil
+}
+
+var (
+	_ store.ProductRollups = (*Store)(nil)
+	_ store.ProductFolder  = (*Store)(nil)
+)

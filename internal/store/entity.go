@@ -27,6 +27,8 @@ type Entities interface {
 	EntityRings(ctx context.Context, f RingFilter) ([]EntityRing, error)
 	// CountEntityRings counts the rings f selects, and the accounts they
 	// join, whatever f's Limit and After: the totals of the list's pages.
+	// Rings of the same accounts (stored under different keys, found on
+	// different partitions of the repartition topic) count once.
 	CountEntityRings(ctx context.Context, f RingFilter) (RingCount, error)
 }
 

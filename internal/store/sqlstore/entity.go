@@ -175,7 +175,12 @@ func ringWhere(conds []string) string {
 func (s *Store) CountEntityRings(ctx context.Context, f store.RingFilter) (store.RingCount, error) {
 	conds, _, args := ringConds(f)
 	var c store.RingCount
-	if err := s.d.DB().QueryRow(ctx, `SELECT count(*), coalesce(sum(member_count), 0) FROM entity_rings `+ringWhere(conds), *args...).Scan(&c.Rings, &c.Accounts); err != nil {
+	// The same accounts may be stored as two rings, found on two
+	// partitions of the repartition topic through different entities (a
+	// device on one, a card on the other): members are sorted, so their
+	// text says they are one ring.
+	if err := s.d.DB().QueryRow(ctx, `SELECT count(*), coalesce(sum(member_count), 0) FROM
+		(SELECT DISTINCT CAST(members AS TEXT) AS m, member_count FROM entity_rings `+ringWhere(conds)+`) AS sets`, *args...).Scan(&c.Rings, &c.Accounts); err != nil {
 		return c, fmt.Errorf("counting entity rings: %w", err)
 	}
 	return c, nil

@@ -115,6 +115,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	customers := fs.Int("customers", 1_000_000, "most customers the synthetic shop keeps (with --new-per-day, it grows to this by acquisition)")
 	newPerDay := fs.Float64("new-per-day", generate.DemoLifecycle.NewPerDay, "new customers a day of history (the shop grows by acquisition, buy-till-you-die customers as in BG/NBD); 0 for the older stationary base of --customers customers")
 	historyFlag := fs.String("history", "540d", "backfill this much past purchase history first, as fast as possible (e.g. 30d; 0 for none)")
+	historyRamp := fs.Bool("history-ramp", true, "end the history at the live pace: its last 100 minutes grow to --rate and hold it (about 30,000 records at 10/s, at most about 60,000), so going live is no volume jump; false: the history ends at its own pace")
 	products := fs.Int("products", 2000, "products in the synthetic catalogue")
 	fraudRate := fs.Float64("fraud-rate", 0.01, "share of generated transactions that are fraud")
 	badRate := fs.Float64("bad-rate", 0.001, "share of generated records that are malformed or invalid")
@@ -420,7 +421,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		// The history ends at the live pace (generate.DemoRamp): its last
 		// hour is the volume detector's baseline for the first live
 		// minutes, which were a hundred times the shop's own pace.
-		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history, Ramp: generate.DemoRamp,
+		ramp := generate.DemoRamp
+		if !*historyRamp {
+			ramp = generate.Ramp{}
+		}
+		err := generate.Run(ctx, gen, genSink, generate.RunConfig{Rate: *rate, History: history, Ramp: ramp,
 			Progress: loading.progress,
 			HistoryDone: func(n int64) {
 				loading.historyDone(n)

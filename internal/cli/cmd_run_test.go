@@ -161,6 +161,9 @@ func TestRunEntities(t *testing.T) {
 	// and the run stopped before its live phase.
 	err := Run(context.Background(), []string{"run", "--duration", "20s", "--addr", "127.0.0.1:0", "--data-dir", dir,
 		"--customers", "20000", "--new-per-day", "1000", "--history", "3d", "--rate", "50", "--analytics-interval", "0",
+		// The history's tail at the live pace would be 60,000 records at
+		// 50/s, twenty times the 3 days', every one through the stage.
+		"--history-ramp=false",
 		// run stops once the processor and the stage have committed what
 		// was produced, or after this: under -race on a loaded host 10 s
 		// was too short for the stage.

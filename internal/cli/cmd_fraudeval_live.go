@@ -28,7 +28,7 @@ import (
 
 // liveShopFlags are run's flags fraud-eval --live passes on when given;
 // the others keep run's defaults.
-var liveShopFlags = []string{"rate", "history", "seed", "fraud-mix", "fraud-rate", "bad-rate", "customers", "new-per-day", "products", "partitions", "entities", "shutdown-grace"}
+var liveShopFlags = []string{"rate", "history", "history-ramp", "seed", "fraud-mix", "fraud-rate", "bad-rate", "customers", "new-per-day", "products", "partitions", "entities", "shutdown-grace"}
 
 // liveRequested reports whether args ask for fraud-eval --live.
 func liveRequested(args []string) bool {
@@ -182,6 +182,9 @@ func runFraudEvalLive(ctx context.Context, args []string, stdout, stderr io.Writ
 	started := time.Now()
 	t := &liveTruth{stop: stopRun, good: map[string]liveLabel{}, bad: map[string]int{}}
 	var rep *fraudEvalLiveReport
+	// The hooks below write to stderr from run's goroutines, beside run's
+	// own progress lines: one lock for both (runShop keeps this one).
+	stderr = &lockedWriter{w: stderr}
 	hooks := &runHooks{
 		sink: func(next generate.Sink, info runInfo) generate.Sink {
 			t.next, t.info = next, info

@@ -130,7 +130,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	// The loading and progress lines and the logger write from goroutines
 	// of their own: one line at a time. (Wrapped only now: config print
 	// hands the flag set a stderr of its own kind.)
-	stderr = &lockedWriter{w: stderr}
+	// A caller that writes to it too (fraud-eval --live's hooks) passes a
+	// lockedWriter already: the same lock for both.
+	if _, ok := stderr.(*lockedWriter); !ok {
+		stderr = &lockedWriter{w: stderr}
+	}
 	switch {
 	case *rate <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -rate: must be above 0", *rate)}

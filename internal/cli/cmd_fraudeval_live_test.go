@@ -17,7 +17,9 @@ func TestFraudEvalLive(t *testing.T) {
 		t.Skip("runs the pipeline for 20 s")
 	}
 	var stdout, stderr bytes.Buffer
-	err := runFraudEval(context.Background(), []string{"--live", "20s", "--history", "3d", "--rate", "100", "--fraud-rate", "0.5",
+	// --history-ramp=false: at 100/s the history's live-paced tail would
+	// be 60,000 records, thirty times the 3 days'.
+	err := runFraudEval(context.Background(), []string{"--live", "20s", "--history", "3d", "--history-ramp=false", "--rate", "100", "--fraud-rate", "0.5",
 		"--bad-rate", "0.02", "--offline-records", "1000", "--data-dir", t.TempDir(), "--json",
 		// The shutdown waits for the processor and the entity stage to
 		// commit what was produced, at most this long: under -race on a

@@ -479,7 +479,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/customers?range=1h&refresh=off&customer=c-hist")); err != nil {
 		t.Fatal(err)
 	}
-	wait("the history lists c-hist's five purchases", `document.querySelectorAll("#cust-tx-body tr[data-id]").length === 5 && !document.getElementById("cust-history").classList.contains("hidden")`)
+	// Its rows, not those of the customer shown before, which stay until
+	// c-hist's answer comes (a loaded CI host showed them at the first check).
+	wait("the history lists c-hist's five purchases", `(() => { const rs = [...document.querySelectorAll("#cust-tx-body tr[data-id]")];
+		return rs.length === 5 && rs.every((r) => r.dataset.id.startsWith("h-t")) && !document.getElementById("cust-history").classList.contains("hidden"); })()`)
 	histRows, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#cust-tx-body tr[data-id]")].map((r) => [...r.cells].slice(1).map((c) => c.textContent).join("|"))`))
 	if err != nil {
 		t.Fatal(err)

@@ -212,6 +212,10 @@ func TestLabelsSweepSince(t *testing.T) {
 			want := produce(t, brokers, 300, 0)
 			_, stopP := startProcessor(t, brokers, st, "g1", nil)
 			waitFor(t, "the labels of the stored transactions applied", func() bool { return labelStatus(t, st).Applied == int64(len(before)) })
+			// A batch's join counts what it applied after its commit, so
+			// the count may trail the stored state by a moment: wait for
+			// it before the consumer whose counter it is stops.
+			waitFor(t, "the first consumer's count of applied labels", func() bool { return counted(t, reg, "applied") >= float64(len(before)) })
 			// Labels after their transactions, and a replay, through a
 			// restarted consumer: the first stops before they are
 			// produced, so it applies none of them.

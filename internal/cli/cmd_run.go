@@ -122,6 +122,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	fraudMix := fraudMixFlag{base: runFraudMix}
 	fs.Var(&fraudMix, "fraud-mix", runFraudMixUsage)
 	partitions := fs.Int("partitions", 4, "partitions of the embedded topics")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` when it stops (go tool pprof; where the backfill's and the live stream's CPU goes)")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this `file` when run stops (go tool pprof; what holds memory after a long run)")
 	memProfileEvery := fs.Duration("memprofile-every", 0, "with --memprofile, also write a heap profile every this long while running, to FILE.<minutes> (e.g. heap.prof.12m; go tool pprof -diff_base shows what grew between two)")
 	if err := parseFlags(fs, args); err != nil {
@@ -181,6 +182,20 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usageError{fmt.Errorf("-cpuprofile: %w", err)}
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return usageError{fmt.Errorf("-cpuprofile: %w", err)}
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	if *memProfile != "" {
 		// Written as run starts to stop, while what it holds is still live.

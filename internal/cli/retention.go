@@ -100,6 +100,11 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	if !ok {
 		return fmt.Errorf("store %T cannot delete by age", st)
 	}
+	// What the job would delete is not written in the first place: a
+	// backfill of old history writes its hours, not minutes to delete.
+	if h, ok := st.(store.MinuteHorizon); ok {
+		h.KeepMinutes(time.Duration(f.minuteWindows), time.Duration(f.rollups))
+	}
 	r, err := jobs.NewRetention(jobs.RetentionConfig{Store: rs, Transactions: time.Duration(f.transactions),
 		Quarantine: time.Duration(f.quarantine), Outbox: time.Duration(f.outbox), MinuteWindows: time.Duration(f.minuteWindows),
 		Alerts: time.Duration(f.alerts), Rollups: time.Duration(f.rollups), Quality: time.Duration(f.quality), Audit: time.Duration(f.audit),

@@ -65,3 +65,52 @@ type WALCheckpointer interface {
 	// the next call.
 	CheckpointWAL(ctx context.Context) (busy bool, err error)
 }
+
+// MinuteHorizon is implemented by stores that leave out, as they write,
+// the per-minute rows the retention job would delete at its next pass:
+// minute windows older than windows and minute fraud rollups (by event
+// time) older than rollups, by the store's clock (0 writes them all).
+// A backfill or a replay of old records then writes only the hourly and
+// daily rows of its old minutes, which retention keeps, instead of
+// writing minute rows for the retention job to delete again; what is
+// stored once retention has run is the same. Both stores implement it.
+type MinuteHorizon interface {
+	KeepMinutes(windows, rollups time.Duration)
+}
+
+// MinuteWindowsSince is ws without the minute rows that start before
+// since; ws itself when there are none.
+func MinuteWindowsSince(ws []WindowRow, since time.Time) []WindowRow {
+	return dropOldMinutes(ws, since, func(w *WindowRow) (Granularity, time.Time) { return w.Granularity, w.Start })
+}
+
+// MinuteRollupsSince is rows without the minute rows whose bucket starts
+// before since; rows itself when there are none.
+func MinuteRollupsSince(rows []FraudRollup, since time.Time) []FraudRollup {
+	return dropOldMinutes(rows, since, func(r *FraudRollup) (Granularity, time.Time) { return r.Granularity, r.Start })
+}
+
+func dropOldMinutes[T any](rows []T, since time.Time, at func(*T) (Granularity, time.Time)) []T {
+	old := func(i int) bool {
+		g, s := at(&rows[i])
+		return g == Minute && s.Before(since)
+	}
+	first := -1
+	for i := range rows {
+		if old(i) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return rows
+	}
+	out := make([]T, first, len(rows))
+	copy(out, rows[:first])
+	for i := first + 1; i < len(rows); i++ {
+		if !old(i) {
+			out = append(out, rows[i])
+		}
+	}
+	return out
+}

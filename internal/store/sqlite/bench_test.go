@@ -54,6 +54,22 @@ func BenchmarkWriteBatchLabelled(b *testing.B) {
 	storetest.BenchWriteLabelled(b, s)
 }
 
+// BenchmarkWriteHistory writes a backfill of 540 days of history in
+// batches of 5,000 (storetest.BenchWriteHistory), with every minute row
+// written and with the minutes run's retention deletes left out.
+func BenchmarkWriteHistory(b *testing.B) {
+	for _, keep := range []bool{false, true} {
+		b.Run(map[bool]string{false: "all-minutes", true: "minute-horizon"}[keep], func(b *testing.B) {
+			s, err := sqlite.Open(context.Background(), b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchWriteHistory(b, s, keep)
+		})
+	}
+}
+
 // BenchmarkFraudMetrics times GET /api/v1/fraud/metrics' work (reading
 // the rollups and computing the report, no cache) over a store of
 // SHOPSTREAM_BENCH_FRAUD_ROWS transactions (default 1,000,000) spread

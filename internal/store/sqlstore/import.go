@@ -38,6 +38,7 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 	if err := s.upsertQuality(ctx, tx, store.SlotOther, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}
+	d.Rollups, d.Windows = s.minuteRollups(d.Rollups), s.minuteWindows(d.Windows)
 	u, fast := s.d.(ImportUpserter)
 	if fast && len(d.Rollups) > 0 {
 		if err := u.UpsertImportRollups(ctx, tx, d.Rollups); err != nil {

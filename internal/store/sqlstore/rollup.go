@@ -25,6 +25,7 @@ type RollupUpserter interface {
 // key order: the dialect's bulk path, or one multi-row statement per 200
 // rows.
 func (s *Store) upsertRollups(ctx context.Context, tx DB, slot int32, rows []store.FraudRollup) error {
+	rows = s.minuteRollups(rows)
 	if u, ok := s.d.(RollupUpserter); ok {
 		if len(rows) == 0 {
 			return nil

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -23,6 +24,9 @@ type Store struct {
 	q    Queries
 	now  func() time.Time
 	hint *pendingHint // store.LabelJoiner
+	// keepWindows and keepRollups are store.MinuteHorizon's ages, in
+	// nanoseconds (0: every minute row is written).
+	keepWindows, keepRollups atomic.Int64
 }
 
 // New returns the store over d.
@@ -32,6 +36,28 @@ func New(d Dialect) *Store { return &Store{d: d, q: d.SQL(), now: time.Now, hint
 // leases and backoffs and the insertion times of quarantined records,
 // alerts and outbox messages are taken from, so tests can move time on.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// KeepMinutes implements store.MinuteHorizon.
+func (s *Store) KeepMinutes(windows, rollups time.Duration) {
+	s.keepWindows.Store(int64(max(windows, 0)))
+	s.keepRollups.Store(int64(max(rollups, 0)))
+}
+
+// minuteWindows is ws without the minute rows retention would delete.
+func (s *Store) minuteWindows(ws []store.WindowRow) []store.WindowRow {
+	if d := time.Duration(s.keepWindows.Load()); d > 0 {
+		return store.MinuteWindowsSince(ws, s.now().Add(-d))
+	}
+	return ws
+}
+
+// minuteRollups is rows without the minute rows retention would delete.
+func (s *Store) minuteRollups(rows []store.FraudRollup) []store.FraudRollup {
+	if d := time.Duration(s.keepRollups.Load()); d > 0 {
+		return store.MinuteRollupsSince(rows, s.now().Add(-d))
+	}
+	return rows
+}
 
 // Migrate applies the migrations in dir of fsys that the database has not
 // applied yet, each in its own transaction, under the dialect's migration
@@ -273,7 +299,7 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJ
 	if err := s.upsertRollups(ctx, tx, slot, store.RollupDeltasLate(b.Parts, j.late)); err != nil {
 		return err
 	}
-	if err := s.d.UpsertWindows(ctx, tx, slot, store.WindowDeltas(b.Parts)); err != nil {
+	if err := s.d.UpsertWindows(ctx, tx, slot, s.minuteWindows(store.WindowDeltas(b.Parts))); err != nil {
 		return fmt.Errorf("upserting window metrics: %w", err)
 	}
 	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {

@@ -222,3 +222,80 @@ func testRetentionAggregates(t *testing.T, s store.Store) {
 		t.Fatalf("audit entries left: %+v, %v; want those at and after the cutoff", es, err)
 	}
 }
+
+// testMinuteHorizon: with store.MinuteHorizon's ages set, a batch of old
+// and recent transactions writes minute windows and minute rollups for
+// the recent minutes only, and every hour; what is stored is what a
+// store that wrote them all holds once the retention job has pruned the
+// minutes with the same ages, so a pass after it finds nothing to delete.
+func testMinuteHorizon(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	h, ok := s.(store.MinuteHorizon)
+	if !ok {
+		t.Fatalf("%T does not implement store.MinuteHorizon", s)
+	}
+	c, ok := s.(interface{ SetClock(func() time.Time) })
+	if !ok {
+		t.Fatalf("%T has no SetClock", s)
+	}
+	c.SetClock(func() time.Time { return base.Add(time.Minute) })
+	f := s.(store.Fraud)
+	r := s.(store.Retention)
+	const keepWindows, keepRollups = 2 * time.Hour, 48 * time.Hour
+	h.KeepMinutes(keepWindows, keepRollups)
+	old1, old2 := base.Add(-72*time.Hour+5*time.Minute), base.Add(-30*time.Hour+7*time.Minute)
+	write(t, s, part(0, 0, Tx("h0", "c1", old1, 100, 0, 0), Tx("h1", "c1", old2, 200, 0, 1),
+		Tx("h2", "c1", base.Add(-10*time.Minute), 300, 0, 2), Tx("h3", "c1", base, 400, 0, 3)))
+
+	// Windows: the minutes of the last two hours, and every hour.
+	ws, err := s.Windows(ctx, store.Minute, old1.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 || !ws[0].Start.Equal(base.Add(-10*time.Minute)) || ws[0].Count+ws[1].Count != 2 {
+		t.Fatalf("minute windows %+v: want the 2 recent minutes only", ws)
+	}
+	hs, err := s.Windows(ctx, store.Hour, old1.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, rev int64
+	for _, w := range hs {
+		n += w.Count
+		rev += w.RevenueCents
+	}
+	if n != 4 || rev != 1000 {
+		t.Fatalf("hour windows %+v sum to %d tx, %d cents: want every transaction, 4 and 1000", hs, n, rev)
+	}
+	// Rollups: the minute of old2 (30 h ago) is within 48 h, old1's is not.
+	mins, _ := rollupCounts(t, f, store.RollupQuery{Since: old1.Add(-time.Hour), Until: base.Add(time.Hour), OutcomesBy: store.Minute})
+	var m int64
+	for _, v := range mins {
+		m += v
+	}
+	if m != 3 {
+		t.Fatalf("minute rollups %v: want the 3 transactions within 48 h", mins)
+	}
+	all, _ := rollupCounts(t, f, store.RollupQuery{})
+	var tot int64
+	for _, v := range all {
+		tot += v
+	}
+	if tot != 4 {
+		t.Fatalf("all rollups %v: want the 4 transactions by their hours", all)
+	}
+	// Retention with the same ages has nothing left to delete.
+	now := base.Add(time.Minute)
+	if n, err := r.PruneWindows(ctx, store.Minute, now.Add(-keepWindows), 1000); err != nil || n != 0 {
+		t.Fatalf("pruning minute windows deleted %d, %v; want nothing", n, err)
+	}
+	if n, err := r.PruneRollups(ctx, store.Minute, now.Add(-keepRollups), 1000); err != nil || n != 0 {
+		t.Fatalf("pruning minute rollups deleted %d, %v; want nothing", n, err)
+	}
+	// 0 writes every minute again.
+	h.KeepMinutes(0, 0)
+	write(t, s, part(0, 4, Tx("h4", "c1", old1.Add(time.Minute), 100, 0, 4)))
+	if ws, _ := s.Windows(ctx, store.Minute, old1.Add(-time.Hour)); len(ws) != 3 {
+		t.Fatalf("minute windows with the horizon off: %+v, want old1's minute as well", ws)
+	}
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QualityFindings", testQualityFindings},
 		{"Retention", testRetention},
 		{"RetentionAggregates", testRetentionAggregates},
+		{"MinuteHorizon", testMinuteHorizon},
 		{"RollupSlots", testRollupSlots},
 		{"Erase", testErase},
 		{"EraseEntities", testEraseEntities},

@@ -176,6 +176,12 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("%s: %w", *entityRules, err)
 		}
 	}
+	if *entityModel && erules == nil {
+		return usageError{errors.New("flag -entity-model needs -entity-rules (the entity forest is part of the second step)")}
+	}
+	if !(*entityModelWeight > 0 && *entityModelWeight < 1) {
+		return usageError{fmt.Errorf("invalid value %v for flag -entity-model-weight: must be above 0 and below 1", *entityModelWeight)}
+	}
 	if *entityWindow < time.Minute {
 		return usageError{fmt.Errorf("invalid value %v for flag -entity-window: must be at least 1m", *entityWindow)}
 	}

@@ -207,3 +207,31 @@ func FuzzUnmarshalEntityModel(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEntityModelScore is the entity forest's cost per entity event
+// in the second step: the evidence of an ordinary device's counts (no
+// hit) and of an unusual one's (a hit with its reason).
+//
+//	go test ./internal/fraud -run '^$' -bench EntityModel
+func BenchmarkEntityModelScore(b *testing.B) {
+	m, err := TrainEntityModel(ordinaryEntities(1, 20_000), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("ordinary", func(b *testing.B) {
+		f := EntityFeatures{Customers: 1, Transactions: 2, Cards: 1}
+		for b.Loop() {
+			if _, ok := m.Hit("device:d-1", f, 24*time.Hour, 0.1); ok {
+				b.Fatal("hit")
+			}
+		}
+	})
+	b.Run("hit", func(b *testing.B) {
+		f := EntityFeatures{Customers: 5, Transactions: 10, Cards: 10}
+		for b.Loop() {
+			if _, ok := m.Hit("device:d-1", f, 24*time.Hour, 0.1); !ok {
+				b.Fatal("no hit")
+			}
+		}
+	})
+}

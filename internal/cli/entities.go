@@ -118,7 +118,7 @@ func (f *entityFlags) start(ctx context.Context, g *errgroup.Group, d pipelineDe
 		return usageError{fmt.Errorf("flags -entity-*: %w", err)}
 	}
 	if f.model {
-		tr, err := entitystage.NewTrainer(d.store, entitystage.TrainConfig{Logger: d.logger, Registerer: d.reg})
+		tr, err := entitystage.NewTrainer(d.store, entitystage.TrainConfig{Window: f.window, Logger: d.logger, Registerer: d.reg})
 		if err != nil {
 			return fmt.Errorf("flag -entity-model: %w", err)
 		}

@@ -118,13 +118,20 @@ func TestEntityForestInTheSecondStep(t *testing.T) {
 				t.Fatalf("before training: model %+v, %d upgrades", stage.Model(), upgrades.Load())
 			}
 
-			// The job: too few events for a high bar; then it trains, and
-			// not again until the interval has passed.
+			// The job: not while the events span less than the window
+			// (10 hours of the default 24), nor on too few events for a
+			// high bar; then it trains, and not again until the interval
+			// has passed.
 			now := time.Now()
-			if _, err := newTrainer(t, st, 5000, func() time.Time { return now }).TrainOnce(ctx); !errors.Is(err, entitystage.ErrNotEnoughRows) {
-				t.Fatalf("trained on %d events with MinRows 5000: %v", 2400, err)
+			clock := func() time.Time { return now }
+			if _, err := newTrainer(t, st, 1000, 0, clock).TrainOnce(ctx); !errors.Is(err, entitystage.ErrNotEnoughRows) ||
+				!strings.Contains(err.Error(), "window") {
+				t.Fatalf("trained on events spanning 10 hours of a 24-hour window: %v", err)
 			}
-			tr := newTrainer(t, st, 1000, func() time.Time { return now })
+			if _, err := newTrainer(t, st, 5000, 10*time.Hour, clock).TrainOnce(ctx); !errors.Is(err, entitystage.ErrNotEnoughRows) {
+				t.Fatalf("trained on %d events with MinRows 5000: %v", 4*len(ordinary), err)
+			}
+			tr := newTrainer(t, st, 1000, 10*time.Hour, clock)
 			for range 2 {
 				if err := tr.Step(ctx); err != nil {
 					t.Fatal(err)
@@ -223,9 +230,9 @@ func mustEntityRules(t *testing.T) *fraud.EntityRuleSet {
 	return rs
 }
 
-func newTrainer(t *testing.T, st store.Store, minRows int, now func() time.Time) *entitystage.Trainer {
+func newTrainer(t *testing.T, st store.Store, minRows int, window time.Duration, now func() time.Time) *entitystage.Trainer {
 	t.Helper()
-	tr, err := entitystage.NewTrainer(st, entitystage.TrainConfig{MinRows: minRows, Now: now, Logger: quiet})
+	tr, err := entitystage.NewTrainer(st, entitystage.TrainConfig{MinRows: minRows, Window: window, Now: now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

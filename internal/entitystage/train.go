@@ -34,6 +34,13 @@ type TrainConfig struct {
 	SampleRows int
 	// Seed seeds training: version v is grown with Seed + v. Defaults to 1.
 	Seed int64
+	// Window is the entity stage's window: training waits until the
+	// stored entity events of every partition sampled span nine tenths
+	// of it. Until the window has filled (the stage's first day, or a
+	// backfill), the counts are lower than they will be, and a forest
+	// trained on them finds ordinary counts unusual. Defaults to 24
+	// hours; negative: no wait.
+	Window time.Duration
 	// Group and Topic are the entity stage's, whose stored offsets name
 	// the partitions to sample. Default to DefaultGroup and DefaultTopic.
 	Group, Topic string
@@ -62,6 +69,9 @@ func (c TrainConfig) withDefaults() TrainConfig {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.Window == 0 {
+		c.Window = 24 * time.Hour
 	}
 	if c.Group == "" {
 		c.Group = DefaultGroup
@@ -94,7 +104,8 @@ func (c TrainConfig) validate() error {
 }
 
 // ErrNotEnoughRows is returned by TrainOnce while the store holds fewer
-// entity events of approved transactions than MinRows.
+// entity events of approved transactions than MinRows, or while their
+// window has not filled (TrainConfig.Window).
 var ErrNotEnoughRows = errors.New("not enough entity events stored yet")
 
 // Trainer is the periodic training job of the entity forest: on the
@@ -137,7 +148,7 @@ func NewTrainer(st store.Store, cfg TrainConfig) (*Trainer, error) {
 	}
 	return &Trainer{st: full, cfg: cfg, log: cfg.Logger.With("component", "entity-train"),
 		trainings: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: "shopstream_entity_model_trainings_total",
-			Help: "Entity forest trainings, by outcome (ok, error, too_few_rows)."}, []string{"outcome"}),
+			Help: "Entity forest trainings, by outcome (ok, error, too_few_rows, window_not_full)."}, []string{"outcome"}),
 	}, nil
 }
 
@@ -209,6 +220,20 @@ func (t *Trainer) TrainOnce(ctx context.Context) (int, error) {
 		parts = append(parts, p)
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	for _, p := range parts {
+		if t.cfg.Window <= 0 {
+			break
+		}
+		first, last, err := t.st.EntityEventSpan(ctx, p)
+		if err != nil {
+			return fail(err)
+		}
+		if span := last.Sub(first); span < t.cfg.Window*9/10 {
+			t.trainings.WithLabelValues("window_not_full").Inc()
+			t.log.Debug("not training the entity forest yet: its window has not filled", "partition", p, "span", span, "window", t.cfg.Window)
+			return 0, fmt.Errorf("%w: the entity events of partition %d span %s of the %s window", ErrNotEnoughRows, p, span, t.cfg.Window)
+		}
+	}
 	var samples []fraud.EntitySample
 	for _, p := range parts {
 		evs, err := t.st.EntityTrainingSample(ctx, p, t.cfg.SampleRows/len(parts))

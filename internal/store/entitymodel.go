@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ModelEntityForest is the kind of the entity forest in the models table:
 // an isolation forest per kind of entity over the entity stage's global
@@ -19,4 +22,8 @@ type EntityTraining interface {
 	// trained on, never labels. Events whose transaction was pruned or
 	// erased are left out.
 	EntityTrainingSample(ctx context.Context, partition int32, n int) ([]EntityEvent, error)
+	// EntityEventSpan returns the earliest and latest event time stored
+	// for a partition of the repartition topic (zero when none): how
+	// much of the window its stored counts have seen.
+	EntityEventSpan(ctx context.Context, partition int32) (first, last time.Time, err error)
 }

@@ -73,3 +73,20 @@ func (s *Store) EntityTrainingSample(ctx context.Context, partition int32, n int
 	}
 	return out, nil
 }
+
+// EntityEventSpan implements store.EntityTraining: the ends of the
+// partition's (kafka_partition, event_time) index.
+func (s *Store) EntityEventSpan(ctx context.Context, partition int32) (first, last time.Time, err error) {
+	var lo, hi *time.Time
+	if err := s.d.DB().QueryRow(ctx, `SELECT min(event_time), max(event_time) FROM entity_events WHERE kafka_partition = $1`,
+		partition).Scan(&lo, &hi); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("reading the span of the entity events of partition %d: %w", partition, err)
+	}
+	if lo != nil {
+		first = lo.UTC()
+	}
+	if hi != nil {
+		last = hi.UTC()
+	}
+	return first, last, nil
+}

@@ -109,4 +109,11 @@ func testEntityTrainingSample(t *testing.T, s store.Store) {
 	if got, err := tr.EntityTrainingSample(ctx, 2, 100); err != nil || len(got) != 0 {
 		t.Fatalf("sample of an empty partition: %v, %v", got, err)
 	}
+	first, last, err := tr.EntityEventSpan(ctx, 1)
+	if err != nil || !first.Equal(base.Add(5*time.Minute).Truncate(time.Microsecond)) || !last.Equal(base.Add(1195*time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("span of partition 1: %v to %v, %v", first, last, err)
+	}
+	if first, last, err := tr.EntityEventSpan(ctx, 2); err != nil || !first.IsZero() || !last.IsZero() {
+		t.Fatalf("span of an empty partition: %v to %v, %v", first, last, err)
+	}
 }

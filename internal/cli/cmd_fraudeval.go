@@ -107,6 +107,8 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
 	entityRules := fs.String("entity-rules", "", `add the entity stage's second step: "default" for the built-in entity rules, or an entity rules file (JSON); "none" or empty: the first step alone (with --demo, empty means "default", as run's live phase has the entity stage on)`)
 	entityWindow := fs.Duration("entity-window", 24*time.Hour, "the entity state's sliding window of event time (with --entity-rules)")
+	entityModel := fs.Bool("entity-model", false, "with --entity-rules, add the entity forest to the second step: an isolation forest per kind of entity over the global counts, trained with the main forest on the entity events of the transactions the first step approved (docs/fraud.md)")
+	entityModelWeight := fs.Float64("entity-model-weight", fraud.DefaultEntityModelWeight, "weight of the entity forest's evidence (with --entity-model)")
 	demo := fs.Duration("demo", 0, "evaluate run's shop on the simulated clock instead: its 540-day history at its defaults (--customers 1000000, --bad-rate 0.001, run's --fraud-mix with rings, and the default entity rules, unless given) warms the state and trains the forest, then this long of its live phase at 10/s is measured (e.g. 30m); --count and --train-fraction are unused")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -174,12 +176,18 @@ func runFraudEval(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("%s: %w", *entityRules, err)
 		}
 	}
+	if *entityModel && erules == nil {
+		return usageError{errors.New("flag -entity-model needs -entity-rules (the entity forest is part of the second step)")}
+	}
+	if !(*entityModelWeight > 0 && *entityModelWeight < 1) {
+		return usageError{fmt.Errorf("invalid value %v for flag -entity-model-weight: must be above 0 and below 1", *entityModelWeight)}
+	}
 	if *entityWindow < time.Minute {
 		return usageError{fmt.Errorf("invalid value %v for flag -entity-window: must be at least 1m", *entityWindow)}
 	}
 
 	rep, err := evaluate.Fraud(ctx, evaluate.Config{
-		FraudMix: fraudMix.mix(), EntityRules: erules, EntityWindow: *entityWindow,
+		FraudMix: fraudMix.mix(), EntityRules: erules, EntityWindow: *entityWindow, EntityModel: *entityModel, EntityModelWeight: *entityModelWeight,
 		Records: *count, Seed: *seed, FraudRate: *fraudRate, BadRate: *badRate, Customers: *customers,
 		TrainFraction: *trainFraction, NoModel: *noModel, Rules: rules, Scorer: scfg, MaxFPR: 0.01,
 		MaxCustomers: *maxCustomers, MaxEntities: *maxEntities, Demo: demoShop,
@@ -259,6 +267,13 @@ func printFraudEval(w io.Writer, rep *evaluate.Report, seed int64, trainFraction
 				h.Flagged, h.FlaggedFraud, float64(h.FlaggedFraud)/float64(max(h.Flagged, 1)))
 		}
 		tw.Flush()
+		if e.ModelTrained != nil {
+			fmt.Fprintf(&b, "entity forest: trained on")
+			for _, k := range slices.Sorted(maps.Keys(e.ModelTrained)) {
+				fmt.Fprintf(&b, " %s %d", k, e.ModelTrained[k])
+			}
+			fmt.Fprintf(&b, " entity events; %d decisions raised only with its hit (%d fraud)\n", e.ModelOnly, e.ModelOnlyFraud)
+		}
 		fmt.Fprintf(&b, "legit approvals raised, by what makes them look odd:")
 		for _, k := range slices.Sorted(maps.Keys(e.RaisedLegitByHonest)) {
 			fmt.Fprintf(&b, " %s %d", k, e.RaisedLegitByHonest[k])

@@ -83,6 +83,8 @@ func TestFraudEvalUsage(t *testing.T) {
 		{[]string{"--review-at", "0.95", "--decline-at", "0.5"}, true, "below ReviewAt"},
 		{[]string{"--bogus"}, true, "bogus"},
 		{[]string{"--demo", "-1m"}, true, "-demo"},
+		{[]string{"--entity-model", "--count", "1000"}, true, "-entity-model needs -entity-rules"},
+		{[]string{"--entity-rules", "default", "--entity-model", "--entity-model-weight", "1"}, true, "-entity-model-weight"},
 		{[]string{"--rules", bad, "--count", "1000"}, false, `rule "x": when: at column 1: unknown feature "nope"`},
 		{[]string{"--rules", filepath.Join(dir, "missing.json")}, false, "reading --rules"},
 	}

@@ -46,6 +46,7 @@ func TestEntityFlagsValidate(t *testing.T) {
 		{entityFlags{on: true, window: time.Second, minRing: 3, maxEvents: 5000}, "-entity-window"},
 		{entityFlags{on: true, window: time.Hour, minRing: 1, maxEvents: 5000}, "-entity-min-ring"},
 		{entityFlags{on: true, window: time.Hour, minRing: 3, maxEvents: 5}, "-entity-max-events"},
+		{entityFlags{on: true, window: time.Hour, minRing: 3, maxEvents: 5000, model: true}, "-entity-model-weight"},
 	} {
 		err := c.f.validate()
 		if err == nil || !strings.Contains(err.Error(), c.flag) {

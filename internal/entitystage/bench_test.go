@@ -34,13 +34,15 @@ import (
 //
 // entities=on-norules runs the stage without entity rules (counts and
 // rings only), so the second step's cost (entities=on) shows apart;
+// entities=on-forest adds the entity forest (trained beforehand on
+// another stream of the generator) to the default entity rules;
 // upgrade-p50/p99-ms are from produce to the commit of a raised decision
 // and its alert.
 func BenchmarkTwoStage(b *testing.B) {
 	for _, v := range twoStageVariants(b) {
 		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				twoStage(b, v.on, v.rules, 5_000, 500)
+				twoStage(b, v, 5_000, 500)
 			}
 		})
 	}
@@ -55,26 +57,59 @@ func BenchmarkTwoStageBacklog(b *testing.B) {
 	for _, v := range twoStageVariants(b) {
 		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				twoStage(b, v.on, v.rules, 20_000, 0)
+				twoStage(b, v, 20_000, 0)
 			}
 		})
 	}
 }
 
 type twoStageVariant struct {
-	name  string
-	on    bool
-	rules *fraud.EntityRuleSet
+	name   string
+	on     bool
+	rules  *fraud.EntityRuleSet
+	forest bool
 }
 
 // twoStageVariants are the stage off, on without entity rules (counts
-// and rings only), and on with the default entity rules.
+// and rings only), on with the default entity rules, and on with them and
+// the entity forest.
 func twoStageVariants(b *testing.B) []twoStageVariant {
 	none, err := fraud.NewEntityRuleSet(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return []twoStageVariant{{"entities=off", false, nil}, {"entities=on-norules", true, none}, {"entities=on", true, nil}}
+	return []twoStageVariant{{"entities=off", false, nil, false}, {"entities=on-norules", true, none, false}, {"entities=on", true, nil, false},
+		{"entities=on-forest", true, nil, true}}
+}
+
+// benchEntityForest trains the entity forest on the entity events of
+// 20,000 records of another seed of the generator's shop, as the
+// training job would on the stored ones (every transaction, for the
+// first step's decisions are not computed here).
+func benchEntityForest(b *testing.B) *fraud.EntityModel {
+	gen, err := generate.New(generate.Config{Seed: 10, Customers: 20_000, FraudRate: 0.02})
+	if err != nil {
+		b.Fatal(err)
+	}
+	es := fraud.NewEntityState(24 * time.Hour)
+	var samples []fraud.EntitySample
+	var ev event.Transaction
+	for range 20_000 {
+		r := gen.Next()
+		if r.Fraud || event.Decode(r.Value, &ev) != nil {
+			continue
+		}
+		card := fraud.CardKey(ev.Card.BIN, ev.Card.Last4)
+		for _, k := range fraud.EntityKeys(nil, ev.DeviceID, card, ev.IPAddress, event.AddressKey(ev.ShippingAddress)) {
+			f, _ := es.Add(fraud.EntityEvent{Entity: k, TransactionID: ev.TransactionID, CustomerID: ev.CustomerID, Card: card, At: ev.EventTime})
+			samples = append(samples, fraud.EntitySample{Kind: fraud.EntityKind(k), Features: f})
+		}
+	}
+	m, err := fraud.TrainEntityModel(samples, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }
 
 func cpuNow() time.Duration {
@@ -91,8 +126,9 @@ func quantile(d []time.Duration, q float64) float64 {
 	return float64(d[min(len(d)-1, int(q*float64(len(d))))].Microseconds()) / 1000
 }
 
-func twoStage(b *testing.B, on bool, rules *fraud.EntityRuleSet, n, rate int) {
+func twoStage(b *testing.B, v twoStageVariant, n, rate int) {
 	b.StopTimer()
+	on, rules := v.on, v.rules
 	ctx := context.Background()
 	br, err := bus.StartEmbedded(bus.EmbeddedConfig{Partitions: 4})
 	if err != nil {
@@ -168,6 +204,9 @@ func twoStage(b *testing.B, on bool, rules *fraud.EntityRuleSet, n, rate int) {
 			}})
 		if err != nil {
 			b.Fatal(err)
+		}
+		if v.forest {
+			stage.SetModel(&entitystage.EntityForest{Version: 1, Model: benchEntityForest(b)})
 		}
 		start(stage.Run)
 	}

@@ -60,6 +60,22 @@ type Config struct {
 	// Scorer holds the thresholds that turn the raised risk into a
 	// decision: the processor's (defaults as fraud.ScorerConfig's).
 	Scorer fraud.ScorerConfig
+	// Model turns the entity forest on in the second step: the stage
+	// reads the newest stored version (store.ModelEntityForest, trained
+	// by Trainer) at start and every ModelPoll, and a transaction on an
+	// entity whose counts it finds unusual gets its hit
+	// (fraud.EntityModel.Hit) next to the entity rules'. Defaults to
+	// false: on the synthetic shop it added no recall at review beyond
+	// the entity rules (docs/fraud.md).
+	Model bool
+	// ModelWeight is the entity forest's weight: its evidence times
+	// ModelWeight is one more chance by noisy OR. Defaults to
+	// fraud.DefaultEntityModelWeight; it must be below the Scorer's
+	// ReviewAt, so that the forest alone never raises an order to review.
+	ModelWeight float64
+	// ModelPoll is how often the newest entity forest is read. Defaults
+	// to 5 s, so a new version is in use within that.
+	ModelPoll time.Duration
 	// MaxBatch bounds the records in one store transaction. Defaults to
 	// 5000.
 	MaxBatch int
@@ -108,6 +124,12 @@ func (c Config) withDefaults() Config {
 		c.Rules = fraud.DefaultEntityRules()
 	}
 	c.Scorer = c.Scorer.WithDefaults()
+	if c.ModelWeight == 0 {
+		c.ModelWeight = fraud.DefaultEntityModelWeight
+	}
+	if c.ModelPoll == 0 {
+		c.ModelPoll = 5 * time.Second
+	}
 	if c.AlertsTopic == "" {
 		c.AlertsTopic = bus.TopicAlerts
 	}
@@ -132,9 +154,18 @@ func (c Config) validate() error {
 		return fmt.Errorf("entitystage: MinRing must be at least 2, got %d", c.MinRing)
 	case c.MaxBatch < 1:
 		return fmt.Errorf("entitystage: MaxBatch must be at least 1, got %d", c.MaxBatch)
+	case c.ModelPoll < 0:
+		return fmt.Errorf("entitystage: ModelPoll must not be negative, got %v", c.ModelPoll)
 	}
 	if err := c.Scorer.Validate(); err != nil {
 		return fmt.Errorf("entitystage: %w", err)
+	}
+	if !(c.ModelWeight > 0 && c.ModelWeight < c.Scorer.ReviewAt) {
+		return fmt.Errorf("entitystage: ModelWeight %v must be above 0 and below the review threshold %v (the entity forest alone must not raise an order to review)",
+			c.ModelWeight, c.Scorer.ReviewAt)
+	}
+	if _, ok := c.Store.(store.Analytics); c.Model && !ok {
+		return fmt.Errorf("entitystage: store %T keeps no models, for the entity forest", c.Store)
 	}
 	if _, ok := c.Store.(store.Entities); !ok {
 		return fmt.Errorf("entitystage: store %T keeps no entity state", c.Store)
@@ -201,6 +232,14 @@ type Stage struct {
 
 	writes atomic.Int64 // batch writes begun, for Config.BeforeCommit
 
+	// model is the entity forest in force (nil: none), loaded by
+	// syncModel.
+	model        atomic.Pointer[EntityForest]
+	modelMu      sync.Mutex // one SyncModel at a time
+	modelBroken  map[int]bool
+	modelVersion prometheus.Gauge
+	modelHits    prometheus.Counter
+
 	records  prometheus.Counter
 	invalid  prometheus.Counter
 	repeats  prometheus.Counter
@@ -259,6 +298,11 @@ func New(cfg Config) (*Stage, error) {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		entities: f.NewGaugeVec(prometheus.GaugeOpts{Name: "shopstream_entity_state_events",
 			Help: "Events held in the entity stage's window, by partition."}, []string{"partition"}),
+		modelBroken: map[int]bool{},
+		modelVersion: f.NewGauge(prometheus.GaugeOpts{Name: "shopstream_entity_model_version",
+			Help: "Version of the entity forest the entity stage scores with; 0 for none."}),
+		modelHits: f.NewCounter(prometheus.CounterOpts{Name: "shopstream_entity_model_hits_total",
+			Help: "Entity events whose counts the entity forest found unusual (a hit in the second step, whether or not it raised the decision)."}),
 	}, nil
 }
 
@@ -281,6 +325,18 @@ func (s *Stage) Run(ctx context.Context) error {
 		return fmt.Errorf("creating the entity stage's Kafka consumer: %w", err)
 	}
 	defer cl.Close()
+	if s.cfg.Model {
+		if err := s.SyncModel(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reading the entity forest failed; scoring without it until the next read", "err", err)
+		}
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.watchModel(mctx)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	for {
 		fetches := cl.PollRecords(ctx, s.cfg.MaxBatch)
 		if ctx.Err() != nil {
@@ -522,6 +578,12 @@ func (s *Stage) score(rec *Record, f fraud.EntityFeatures, covered time.Duration
 	}
 	var buf [4]fraud.EntityHit
 	hits := s.cfg.Rules.Match(rec.Entity, f, covered, buf[:0])
+	if m := s.model.Load(); m != nil {
+		if h, ok := m.Model.Hit(rec.Entity, f, covered, s.cfg.ModelWeight); ok {
+			s.modelHits.Inc()
+			hits = append(hits, h)
+		}
+	}
 	if len(hits) == 0 {
 		return store.EntityUpgrade{}, false
 	}

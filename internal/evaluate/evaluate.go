@@ -58,6 +58,16 @@ type Config struct {
 	EntityRules *fraud.EntityRuleSet
 	// EntityWindow is the entity state's window. Defaults to 24 hours.
 	EntityWindow time.Duration
+	// EntityModel, with EntityRules, adds the entity forest to the second
+	// step as the entity stage runs it: trained when the main forest is,
+	// on the entity events (one per transaction and entity, the counts as
+	// of it) of the training part's transactions the first step approved,
+	// then its hit (fraud.EntityModel.Hit, weighted by EntityModelWeight)
+	// joins each entity's rule hits.
+	EntityModel bool
+	// EntityModelWeight is the entity forest's weight. Defaults to
+	// fraud.DefaultEntityModelWeight.
+	EntityModelWeight float64
 	// Demo, when set, evaluates `shopstream run`'s shop instead of the
 	// stationary one: Records and TrainFraction are then unused.
 	Demo *Demo
@@ -103,6 +113,9 @@ func (c Config) WithDefaults() Config {
 	if c.EntityWindow == 0 {
 		c.EntityWindow = 24 * time.Hour
 	}
+	if c.EntityModelWeight == 0 {
+		c.EntityModelWeight = fraud.DefaultEntityModelWeight
+	}
 	return c
 }
 
@@ -114,6 +127,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: Records %d, need at least 100", fraud.ErrInvalidConfig, c.Records)
 	case !(c.TrainFraction > 0 && c.TrainFraction < 1):
 		return fmt.Errorf("%w: TrainFraction %v is outside (0, 1)", fraud.ErrInvalidConfig, c.TrainFraction)
+	case c.EntityModel && c.EntityRules == nil:
+		return fmt.Errorf("%w: EntityModel needs EntityRules (the second step)", fraud.ErrInvalidConfig)
+	case !(c.EntityModelWeight > 0 && c.EntityModelWeight < 1):
+		return fmt.Errorf("%w: EntityModelWeight %v is outside (0, 1)", fraud.ErrInvalidConfig, c.EntityModelWeight)
 	case !(c.MaxFPR > 0 && c.MaxFPR < 1):
 		return fmt.Errorf("%w: MaxFPR %v is outside (0, 1)", fraud.ErrInvalidConfig, c.MaxFPR)
 	}
@@ -167,8 +184,16 @@ type EntityReport struct {
 	// RaisedByScenario counts the fraud records raised, by scenario.
 	RaisedByScenario map[string]int
 	// RuleHits counts, per entity rule, the records it fired on and the
-	// fraud among them.
+	// fraud among them; the entity forest's hits count under
+	// fraud.EntityModelRule.
 	RuleHits map[string]RuleReport
+	// ModelTrained counts the entity events the entity forest was
+	// trained on, by kind of entity (Config.EntityModel); nil without it.
+	ModelTrained map[string]int `json:",omitempty"`
+	// ModelOnly counts the records raised only with the forest's hit:
+	// those the entity rules alone would have left as they were, and
+	// the fraud among them.
+	ModelOnly, ModelOnlyFraud int
 }
 
 // ScenarioReport is the detection of one fraud scenario.
@@ -244,6 +269,12 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var ents *fraud.EntityState
 	var entityHits []fraud.EntityHit
+	var (
+		entityModel   *fraud.EntityModel
+		entityTrain   []fraud.EntitySample
+		entityPending []fraud.EntitySample // the record's, kept when the first step approves it
+		modelOnly     bool
+	)
 	if cfg.EntityRules != nil {
 		ents = fraud.NewEntityState(cfg.EntityWindow)
 		rep.Entity = &EntityReport{RaisedLegitByHonest: map[string]int{}, RaisedByScenario: map[string]int{}, RuleHits: map[string]RuleReport{}}
@@ -300,6 +331,13 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 				}
 			}
 			train = nil
+			if cfg.EntityModel && len(entityTrain) >= 2 {
+				if entityModel, err = fraud.TrainEntityModel(entityTrain, cfg.Seed); err != nil {
+					return nil, err
+				}
+				rep.Entity.ModelTrained = entityModel.Kinds()
+			}
+			entityTrain = nil
 		}
 		state.FeaturesInto(&t, &f)
 		scorer.ScoreInto(&f, &res)
@@ -307,17 +345,38 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 		firstRisk, firstDecision := res.Risk, res.Decision
 		if ents != nil {
 			entityHits = entityHits[:0]
+			entityPending = entityPending[:0]
+			modelOnly = false
+			rulesDecision := firstDecision
 			card := fraud.CardKey(t.Card.BIN, t.Card.Last4)
 			var keys [4]string
 			for _, k := range fraud.EntityKeys(keys[:0], t.DeviceID, card, t.IPAddress, event.AddressKey(t.ShippingAddress)) {
 				ef, _ := ents.Add(fraud.EntityEvent{Entity: k, TransactionID: t.TransactionID, CustomerID: t.CustomerID, Card: card, At: t.EventTime})
+				if cfg.EntityModel && !trained {
+					entityPending = append(entityPending, fraud.EntitySample{Kind: fraud.EntityKind(k), Features: ef})
+				}
 				n := len(entityHits)
 				entityHits = cfg.EntityRules.Match(k, ef, ents.Covered(), entityHits)
+				if len(entityHits) > n && firstDecision != fraud.Decline {
+					if _, d := fraud.RaiseRisk(firstRisk, firstDecision, entityHits[n:], scorer.Config()); d > rulesDecision {
+						rulesDecision = d
+					}
+				}
+				if h, ok := entityModel.Hit(k, ef, ents.Covered(), cfg.EntityModelWeight); ok {
+					entityHits = append(entityHits, h)
+				}
 				if len(entityHits) > n && firstDecision != fraud.Decline {
 					if r, d := fraud.RaiseRisk(firstRisk, firstDecision, entityHits[n:], scorer.Config()); d > firstDecision && r > res.Risk {
 						res.Risk, res.Decision = r, d
 					}
 				}
+			}
+			modelOnly = res.Decision > rulesDecision
+			if len(entityPending) > 0 && firstDecision == fraud.Approve && res.Decision == fraud.Approve {
+				if len(entityTrain) >= 4*fraud.ModelSampleLimit { // keep the newest, as the store's sample does
+					entityTrain = append(entityTrain[:0], entityTrain[len(entityTrain)/2:]...)
+				}
+				entityTrain = append(entityTrain, entityPending...)
 			}
 		}
 		if t.EventTime.After(nextExpire) {
@@ -390,6 +449,12 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 				}
 			case firstDecision == fraud.Review && res.Decision == fraud.Decline:
 				e.Escalated++
+			}
+			if modelOnly {
+				e.ModelOnly++
+				if rec.Fraud {
+					e.ModelOnlyFraud++
+				}
 			}
 		}
 		if model != nil {

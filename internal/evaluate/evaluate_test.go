@@ -213,3 +213,44 @@ func sum(m map[string]int) int {
 	}
 	return n
 }
+
+// TestEvaluateEntityModel: the entity forest is trained on the training
+// part's entity events, every kind of entity, and its hits fall on fraud
+// far more often than fraud occurs, though it raises few decisions the
+// entity rules left (docs/fraud.md).
+func TestEvaluateEntityModel(t *testing.T) {
+	t.Parallel()
+	mix := map[string]float64{generate.FraudRing: 0.3, generate.SpreadCardTesting: 0.1}
+	for _, s := range generate.Scenarios {
+		mix[s] = 0.1
+	}
+	cfg := Config{Records: 40_000, Seed: heldOutSeed, FraudRate: 0.02, FraudMix: mix, NoModel: true,
+		EntityRules: fraud.DefaultEntityRules(), EntityModel: true}
+	rep, err := Fraud(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Entity
+	if len(e.ModelTrained) != len(fraud.EntityKinds) {
+		t.Fatalf("entity forest trained on %v", e.ModelTrained)
+	}
+	for k, n := range e.ModelTrained {
+		if n < 1000 {
+			t.Errorf("entity forest of %s trained on %d events", k, n)
+		}
+	}
+	h := e.RuleHits[fraud.EntityModelRule]
+	base := float64(rep.Fraud) / float64(rep.Scored)
+	t.Logf("trained on %v; %d hits, %d fraud (fraud is %.3f of the records); %d raised only with its hit (%d fraud); raised %d (%d fraud)",
+		e.ModelTrained, h.Hits, h.Fraud, base, e.ModelOnly, e.ModelOnlyFraud, e.Raised, e.RaisedFraud)
+	if h.Hits == 0 || float64(h.Fraud)/float64(h.Hits) < 5*base {
+		t.Errorf("entity forest hits %+v, fraud share %.3f", h, base)
+	}
+	if e.ModelOnly > e.Raised+e.Escalated || e.ModelOnlyFraud > e.ModelOnly {
+		t.Errorf("raised only with the forest %d (%d fraud) of %d raised and %d escalated", e.ModelOnly, e.ModelOnlyFraud, e.Raised, e.Escalated)
+	}
+	cfg.EntityRules = nil
+	if _, err := Fraud(context.Background(), cfg); !errors.Is(err, fraud.ErrInvalidConfig) {
+		t.Errorf("entity forest without the second step: %v", err)
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Erase", testErase},
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},
+		{"EntityTrainingSample", testEntityTrainingSample},
 		{"StoreSize", testStoreSize},
 		{"SystemSamples", testSystemSamples},
 		{"ProductFold", testProductFold},

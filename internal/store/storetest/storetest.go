@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Erase", testErase},
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},
+		{"RingsAcrossPartitions", testRingsAcrossPartitions},
 		{"StoreSize", testStoreSize},
 		{"SystemSamples", testSystemSamples},
 		{"ProductFold", testProductFold},

@@ -3,7 +3,6 @@ package event
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -17,8 +16,12 @@ import (
 // postcode written without its space ("SW1A1AA") is another word.
 // Invalid UTF-8 counts as a separator.
 func NormaliseAddress(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
+	return string(AppendNormalisedAddress(make([]byte, 0, len(s)), s))
+}
+
+// AppendNormalisedAddress appends NormaliseAddress(s) to b.
+func AppendNormalisedAddress(b []byte, s string) []byte {
+	start := len(b)
 	space := false
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -27,16 +30,16 @@ func NormaliseAddress(s string) string {
 		case r == '\'' || r == '\u2019' || r == '\u2018' || r == '`':
 			continue
 		case r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)):
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
+			if space && len(b) > start {
+				b = append(b, ' ')
 			}
 			space = false
-			b.WriteRune(unicode.ToLower(r))
+			b = utf8.AppendRune(b, unicode.ToLower(r))
 		default:
 			space = true
 		}
 	}
-	return b.String()
+	return b
 }
 
 // AddressKey is the identity of a shipping address across accounts: 16 hex
@@ -47,10 +50,40 @@ func NormaliseAddress(s string) string {
 // not an anonymisation: it is erased with the customer like the device
 // and card.
 func AddressKey(s string) string {
-	n := NormaliseAddress(s)
-	if n == "" {
+	k, ok := AddressKeyBytes(s)
+	if !ok {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(n))
-	return hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(k[:])
+}
+
+// AddressKeyBytes is AddressKey before its hex encoding (ok false when
+// AddressKey is ""), without allocating for addresses of up to 256 bytes:
+// what the fraud state compares for every order.
+func AddressKeyBytes(s string) (k [8]byte, ok bool) {
+	var buf [256]byte
+	n := AppendNormalisedAddress(buf[:0], s)
+	if len(n) == 0 {
+		return k, false
+	}
+	sum := sha256.Sum256(n)
+	copy(k[:], sum[:8])
+	return k, true
+}
+
+// IsAddressKey reports whether s has the form of an address key: 16
+// lower-case hex digits, as AddressKey returns. A stored transaction keeps
+// only its address's key, so code that reads both live events and stored
+// rows (the fraud state, rebuilt by replay) takes such a value as the key
+// itself; no address a person writes has that form.
+func IsAddressKey(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

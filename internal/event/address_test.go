@@ -2,6 +2,8 @@ package event
 
 import (
 	"bytes"
+	"encoding/hex"
+	"strings"
 	"testing"
 )
 
@@ -86,4 +88,31 @@ func BenchmarkAddressKey(b *testing.B) {
 	for b.Loop() {
 		_ = AddressKey("Flat 3, 27 St. John's Road, Leeds LS6 1AB, GB")
 	}
+}
+
+// FuzzAddressKey: the key is none or 16 hex digits (IsAddressKey), the
+// same from the normal form as from the address, the same from
+// AddressKeyBytes, and the normal form has no leading, trailing or doubled
+// space.
+func FuzzAddressKey(f *testing.F) {
+	for _, s := range []string{"Flat 2, 14 Mill Lane, Otley 40213", "FLAT 2 14 MILL LANE  OTLEY 40213.", "St John's", "", "  ,;", "\xff\xfeA", "Ünter den Linden 7"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := AddressKey(s)
+		n := NormaliseAddress(s)
+		if k != "" && !IsAddressKey(k) || (k == "") != (n == "") {
+			t.Fatalf("AddressKey(%q) = %q (normal form %q)", s, k, n)
+		}
+		if k2 := AddressKey(n); k2 != k {
+			t.Fatalf("key of the normal form %q is %q, of %q %q", n, k2, s, k)
+		}
+		b, ok := AddressKeyBytes(s)
+		if ok != (k != "") || ok && hex.EncodeToString(b[:]) != k {
+			t.Fatalf("AddressKeyBytes(%q) = %x %v, AddressKey %q", s, b, ok, k)
+		}
+		if strings.HasPrefix(n, " ") || strings.HasSuffix(n, " ") || strings.Contains(n, "  ") {
+			t.Fatalf("normal form %q of %q", n, s)
+		}
+	})
 }

@@ -101,3 +101,14 @@ func TestStaleActiveModelRetrained(t *testing.T) {
 		t.Fatalf("a check within the interval: %s", got)
 	}
 }
+
+// TestTransactionOfKeepsTheAddressKey: the event rebuilt from a stored row
+// (partition replay, the score API's history) carries the row's address
+// key, which the feature state takes as a key, so a replayed state knows
+// the customers' addresses (new_ship_address).
+func TestTransactionOfKeepsTheAddressKey(t *testing.T) {
+	row := store.Tx{TransactionID: "t1", CustomerID: "c1", ShippingAddress: "0123456789abcdef"}
+	if got := detector.TransactionOf(&row).ShippingAddress; got != row.ShippingAddress {
+		t.Fatalf("shipping address %q, want the row's key %q", got, row.ShippingAddress)
+	}
+}

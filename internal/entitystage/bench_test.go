@@ -190,7 +190,7 @@ func twoStage(b *testing.B, on bool, rules *fraud.EntityRuleSet, n, rate int) {
 		if err := event.Decode(recs[i].Value, &ev); err != nil {
 			b.Fatal(err)
 		}
-		want += len(fraud.EntityKeys(nil, ev.DeviceID, fraud.CardKey(ev.Card.BIN, ev.Card.Last4), ev.IPAddress, event.AddressKey(ev.ShippingAddress)))
+		want += len(fraud.EntityKeys(nil, ev.DeviceID, fraud.CardKey(ev.Card.BIN, ev.Card.Last4), ev.IPAddress, event.AddressKey(nil, ev.ShippingAddress)))
 	}
 	cpu0, wall0 := cpuNow(), time.Now()
 	b.StartTimer()

@@ -309,7 +309,7 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 			entityHits = entityHits[:0]
 			card := fraud.CardKey(t.Card.BIN, t.Card.Last4)
 			var keys [4]string
-			for _, k := range fraud.EntityKeys(keys[:0], t.DeviceID, card, t.IPAddress, event.AddressKey(t.ShippingAddress)) {
+			for _, k := range fraud.EntityKeys(keys[:0], t.DeviceID, card, t.IPAddress, event.AddressKey(nil, t.ShippingAddress)) {
 				ef, _ := ents.Add(fraud.EntityEvent{Entity: k, TransactionID: t.TransactionID, CustomerID: t.CustomerID, Card: card, At: t.EventTime})
 				n := len(entityHits)
 				entityHits = cfg.EntityRules.Match(k, ef, ents.Covered(), entityHits)

@@ -43,14 +43,19 @@ func AppendNormalisedAddress(b []byte, s string) []byte {
 }
 
 // AddressKey is the identity of a shipping address across accounts: 16 hex
-// digits of the SHA-256 of its normal form (NormaliseAddress), "" when it
-// has no letter or digit. The address itself is not kept beyond the
-// record: the key is what is stored and what the entity stage counts. An
-// unkeyed hash of something as guessable as an address is a pseudonym,
-// not an anonymisation: it is erased with the customer like the device
-// and card.
-func AddressKey(s string) string {
-	k, ok := AddressKeyBytes(s)
+// digits of the HMAC-SHA256, keyed with key, of its normal form
+// (NormaliseAddress), "" when it has no letter or digit. The address
+// itself is not kept beyond the record: the key is what is stored and
+// what the entity stage counts. Keyed with the deployment's secret (the
+// store's, or --address-key-file), a key seen in the API, an alert or a
+// ring's reason does not confirm a guessed address to whoever lacks the
+// secret: without it, hashing "14 Mill Lane" is no test of whether a
+// customer ships there. With an empty key it is the unkeyed SHA-256 of
+// the normal form, which anyone can recompute: for tests and the offline
+// evaluation, whose keys are never shown. Either way it is a pseudonym,
+// erased with the customer like the device and card.
+func AddressKey(key []byte, s string) string {
+	k, ok := AddressKeyBytes(key, s)
 	if !ok {
 		return ""
 	}
@@ -58,15 +63,39 @@ func AddressKey(s string) string {
 }
 
 // AddressKeyBytes is AddressKey before its hex encoding (ok false when
-// AddressKey is ""), without allocating for addresses of up to 256 bytes:
-// what the fraud state compares for every order.
-func AddressKeyBytes(s string) (k [8]byte, ok bool) {
-	var buf [256]byte
-	n := AppendNormalisedAddress(buf[:0], s)
-	if len(n) == 0 {
+// AddressKey is ""), without allocating for normal forms of up to 256
+// bytes: what the fraud state compares for every order. The HMAC is
+// computed here (RFC 2104 over SHA-256, a key longer than the block
+// hashed first) rather than with crypto/hmac, which allocates.
+func AddressKeyBytes(key []byte, s string) (k [8]byte, ok bool) {
+	const block = 64
+	var buf [block + 256]byte
+	n := AppendNormalisedAddress(buf[:block], s)
+	if len(n) == block {
 		return k, false
 	}
-	sum := sha256.Sum256(n)
+	var sum [sha256.Size]byte
+	if len(key) == 0 {
+		sum = sha256.Sum256(n[block:])
+	} else {
+		var kb [block]byte
+		if len(key) > block {
+			h := sha256.Sum256(key)
+			copy(kb[:], h[:])
+		} else {
+			copy(kb[:], key)
+		}
+		for i := range block {
+			n[i] = kb[i] ^ 0x36
+		}
+		inner := sha256.Sum256(n)
+		var outer [block + sha256.Size]byte
+		for i := range block {
+			outer[i] = kb[i] ^ 0x5c
+		}
+		copy(outer[block:], inner[:])
+		sum = sha256.Sum256(outer[:])
+	}
 	copy(k[:], sum[:8])
 	return k, true
 }

@@ -47,32 +47,36 @@ func TestNewShipAddress(t *testing.T) {
 
 // TestNewShipAddressReplayedFromKeys: a state rebuilt from stored rows,
 // which carry the address's key, not the address, knows the addresses the
-// live state knew; and a state with another AddressKey (a keyed hash)
-// uses it for live records.
+// live state knew, with or without a deployment's key.
 func TestNewShipAddressReplayedFromKeys(t *testing.T) {
 	t.Parallel()
 	live, replayed := testState(t), testState(t)
 	for i, a := range []string{"1 High St, Leeds", "22 Low Rd, York"} {
 		feedAddr(live, time.Duration(i-50)*24*time.Hour, "home", a)
-		feedAddr(replayed, time.Duration(i-50)*24*time.Hour, "home", event.AddressKey(a))
+		feedAddr(replayed, time.Duration(i-50)*24*time.Hour, "home", event.AddressKey(nil, a))
 	}
 	for _, s := range []*State{live, replayed} {
 		checkFeatures(t, feedAddr(s, 0, "home", "1 high st leeds"), map[Feature]float64{NewShipAddress: 0})
 		checkFeatures(t, feedAddr(s, time.Hour, "home", "3 Other Way"), map[Feature]float64{NewShipAddress: 1})
 	}
-	calls := 0
-	keyed, err := NewState(StateConfig{AddressKey: func(a string) string {
-		calls++
-		return "k" + event.NormaliseAddress(a)
-	}})
-	if err != nil {
-		t.Fatal(err)
+	// Keyed with a deployment's secret: a replay of the rows stored with
+	// that key knows the live addresses, a replay of the unkeyed keys not.
+	secret := []byte("a deployment's secret of 32 byte")
+	keyed := func() *State {
+		s, err := NewState(StateConfig{AddressKey: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
-	feedAddr(keyed, -5*24*time.Hour, "home", "1 High St")
-	checkFeatures(t, feedAddr(keyed, 0, "home", "1 HIGH ST"), map[Feature]float64{NewShipAddress: 0})
-	if calls == 0 {
-		t.Error("the configured AddressKey was not used")
+	live, replayed, unkeyed := keyed(), keyed(), keyed()
+	feedAddr(live, -5*24*time.Hour, "home", "1 High St")
+	feedAddr(replayed, -5*24*time.Hour, "home", event.AddressKey(secret, "1 High St"))
+	feedAddr(unkeyed, -5*24*time.Hour, "home", event.AddressKey(nil, "1 High St"))
+	for _, s := range []*State{live, replayed} {
+		checkFeatures(t, feedAddr(s, 0, "home", "1 HIGH ST"), map[Feature]float64{NewShipAddress: 0})
 	}
+	checkFeatures(t, feedAddr(unkeyed, 0, "home", "1 HIGH ST"), map[Feature]float64{NewShipAddress: 1})
 }
 
 // TestCheckpointKeepsAddresses: the addresses survive a checkpoint, and a

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},
 		{"RingsAcrossPartitions", testRingsAcrossPartitions},
+		{"AddressKey", testAddressKey},
 		{"StoreSize", testStoreSize},
 		{"SystemSamples", testSystemSamples},
 		{"ProductFold", testProductFold},

@@ -82,6 +82,9 @@ type processFlags struct {
 	// ipHash is the key IP addresses are hashed with before they reach
 	// the state and the store (privacy.go).
 	ipHash ipHashFlags
+	// addrKey is the key shipping addresses are keyed with
+	// (addresskey.go).
+	addrKey addressKeyFlags
 	// geo: the real-world lookups' files (geoflags.go).
 	geo geoFlags
 	// labelsTopic is the labels topic the label consumer reads ("" for
@@ -111,6 +114,7 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
 	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
 	f.ipHash.register(fs, "`file` holding a secret key (at least 32 bytes; a trailing newline is ignored): IP addresses are then stored as their HMAC-SHA256 with it, their country kept for the fraud features (docs/security.md); default: stored as they come")
+	f.addrKey.register(fs)
 	f.geo.register(fs)
 	fs.StringVar(&f.labelsTopic, "labels-topic", bus.TopicLabels, "topic of the label events (chargebacks, analysts' decisions, dispute outcomes) joined to the stored transactions; empty: none are read")
 	fs.DurationVar(&f.labelRetention, "label-pending-retention", 7*24*time.Hour, "how long a label whose transaction is not stored stays pending before it is expired (kept and counted, never applied)")
@@ -160,6 +164,9 @@ func (f *processFlags) validate() error {
 	if err := f.entities.validate(); err != nil {
 		return err
 	}
+	if err := f.addrKey.validate(); err != nil {
+		return err
+	}
 	return f.ipHash.validate()
 }
 
@@ -197,7 +204,11 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	if err != nil {
 		return nil, web.FraudDeps{}, err
 	}
-	det, err := newDetector(d, f, priv)
+	akey, err := f.addrKey.key(ctx, d.store, d.logger)
+	if err != nil {
+		return nil, web.FraudDeps{}, err
+	}
+	det, err := newDetector(d, f, priv, akey)
 	if err != nil {
 		return nil, web.FraudDeps{}, err
 	}
@@ -224,7 +235,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
 		QualityObserver: qualityObserver{mon}, Privacy: priv, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")}, Tracer: tracerOf(d.tracer),
-		Repartition: f.entities.repartition(),
+		Repartition: f.entities.repartition(), AddressKey: akey,
 	})
 	if err != nil {
 		return nil, web.FraudDeps{}, err

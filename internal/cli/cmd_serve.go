@@ -41,12 +41,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gf.register(fs)
 	var retf retentionFlags
 	retf.register(fs)
+	var akf addressKeyFlags
+	akf.register(fs)
 	var ipf ipHashFlags
 	ipf.register(fs, "`file` holding the IP hash key given to process (at least 32 bytes; a trailing newline is ignored): POST /api/v1/score hashes a posted transaction's IP address with it, as the processor does, before scoring it against the stored history (docs/security.md); default: scored as it comes")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := ipf.validate(); err != nil {
+		return err
+	}
+	if err := akf.validate(); err != nil {
 		return err
 	}
 	if err := retf.validate(); err != nil {
@@ -98,6 +103,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	geo := gf.lookups(fraud.StateConfig{})
+	// POST /api/v1/score keys a posted address as the processor does.
+	if geo.AddressKey, err = akf.key(ctx, st, logger); err != nil {
+		return err
+	}
 	ips, err := ipf.scoreHasher(geo, logger)
 	if err != nil {
 		return err

@@ -51,6 +51,8 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"fraud-eval", "--fraud-max-customers", "-1"}, want: "-fraud-max-customers"},
 		{args: []string{"serve", "--read-cache", "-1s"}, want: "-read-cache"},
 		{args: []string{"run", "--ip-hash-key-file", "/nonexistent/ip.key"}, want: "-ip-hash-key-file"},
+		{args: []string{"run", "--address-key-file", "/nonexistent/address.key"}, want: "-address-key-file"},
+		{args: []string{"serve", "--address-key-file", "/nonexistent/address.key"}, want: "-address-key-file"},
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RETAIN_QUARANTINE": "soon"}, want: "SHOPSTREAM_RETAIN_QUARANTINE"},
 		{args: []string{"run"}, env: map[string]string{"SHOPSTREAM_RATE": "fast"}, want: "SHOPSTREAM_RATE"},
 		{args: []string{"nonsense"}, want: `unknown command "nonsense"`},

@@ -11,8 +11,9 @@ import (
 // newDetector builds the live fraud detector from the process flags, with
 // the lookups of the GeoIP and BIN files given (geoflags.go); ips hashes
 // the IP address of a transaction posted to the score API as the
-// processor's privacy step does.
-func newDetector(d pipelineDeps, f *processFlags, ips detector.IPHasher) (*detector.Detector, error) {
+// processor's privacy step does; addrKey keys shipping addresses
+// (addresskey.go).
+func newDetector(d pipelineDeps, f *processFlags, ips detector.IPHasher, addrKey []byte) (*detector.Detector, error) {
 	if err := f.geo.setup(d.logger); err != nil {
 		return nil, err
 	}
@@ -26,7 +27,7 @@ func newDetector(d pipelineDeps, f *processFlags, ips detector.IPHasher) (*detec
 		RulesFile: f.rules,
 		Scorer:    fraud.ScorerConfig{ReviewAt: f.reviewAt, DeclineAt: f.declineAt},
 		State: f.geo.lookups(fraud.StateConfig{MaxCustomers: unbounded(f.fraudMaxCustomers),
-			MaxEntities: unbounded(f.fraudMaxEntities)}),
+			MaxEntities: unbounded(f.fraudMaxEntities), AddressKey: addrKey}),
 		Logger:     d.logger,
 		Registerer: d.reg,
 		IPHasher:   ips,

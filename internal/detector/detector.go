@@ -344,14 +344,15 @@ func (p *PartitionScorer) report() {
 
 // TransactionOf rebuilds the event of a stored row, enough for the feature
 // state's Update, which reads the customer, card, device, IP address,
-// shipping country, time and total, never the items (so they are not
-// decoded: replay after a rebalance reads up to a million rows).
+// shipping country and address (the row's key of it, which the state takes
+// as a key: event.IsAddressKey), time and total, never the items (so they
+// are not decoded: replay after a rebalance reads up to a million rows).
 func TransactionOf(row *store.Tx) event.Transaction {
 	return event.Transaction{
 		SchemaVersion: event.SchemaVersion, TransactionID: row.TransactionID, CustomerID: row.CustomerID,
 		EventTime: row.EventTime, TotalCents: event.Cents(row.TotalCents), Currency: row.Currency,
 		PaymentMethod: row.PaymentMethod, Card: event.Card{BIN: row.CardBIN, Last4: row.CardLast4},
 		DeviceID: row.DeviceID, IPAddress: row.IPAddress, IPCountry: row.IPCountry, IPHosting: row.IPHosting, BillingCountry: row.BillingCountry,
-		ShippingCountry: row.ShippingCountry, Channel: row.Channel,
+		ShippingCountry: row.ShippingCountry, ShippingAddress: row.ShippingAddress, Channel: row.Channel,
 	}
 }

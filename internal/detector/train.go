@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,7 +129,10 @@ var ErrNotEnoughRows = errors.New("not enough training vectors stored yet")
 // ordinary traffic whenever the newest version is older than Interval,
 // stores it as the shadow (or as the active version when there is none),
 // and optionally promotes a shadow that proved itself. ModelWatchers put
-// the versions to use.
+// the versions to use. An active version trained on other features than
+// this build computes (a build that added one) does not decode, and the
+// watchers score without it: the trainer then trains at once, whatever
+// Interval, and stores the new version as the active one.
 type Trainer struct {
 	d   *Detector
 	st  store.Fraud
@@ -137,6 +141,9 @@ type Trainer struct {
 
 	trainings  *prometheus.CounterVec
 	promotions *prometheus.CounterVec
+
+	mu    sync.Mutex
+	stale map[int]bool // active versions checked: trained on other features
 }
 
 // NewTrainer returns a Trainer for d's rules and thresholds over st.
@@ -150,7 +157,7 @@ func NewTrainer(d *Detector, st store.Fraud, cfg TrainConfig) (*Trainer, error) 
 		reg = prometheus.NewRegistry()
 	}
 	f := promauto.With(reg)
-	return &Trainer{d: d, st: st, cfg: cfg, log: cfg.Logger.With("component", "fraud-train"),
+	return &Trainer{d: d, st: st, cfg: cfg, log: cfg.Logger.With("component", "fraud-train"), stale: map[int]bool{},
 		trainings: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_model_trainings_total",
 			Help: "Fraud model trainings, by outcome (ok, error, too_few_rows)."}, []string{"outcome"}),
 		promotions: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_fraud_model_auto_promotions_total",
@@ -193,7 +200,11 @@ func (t *Trainer) Step(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(models) == 0 || t.cfg.Now().Sub(models[0].CreatedAt) >= t.cfg.Interval {
+	stale, err := t.staleActive(ctx)
+	if err != nil {
+		return err
+	}
+	if len(models) == 0 || t.cfg.Now().Sub(models[0].CreatedAt) >= t.cfg.Interval || stale != nil {
 		if _, err := t.TrainOnce(ctx); err != nil && !errors.Is(err, ErrNotEnoughRows) {
 			return err
 		}
@@ -313,15 +324,21 @@ func (t *Trainer) TrainOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	status := store.StatusShadow
+	status, note := store.StatusShadow, "trained"
 	if active, _, err := t.st.FraudModelsInUse(ctx); err != nil {
 		t.trainings.WithLabelValues("error").Inc()
 		return 0, err
 	} else if active == nil {
 		status = store.StatusActive
+	} else if stale, err := t.staleActive(ctx); err != nil {
+		t.trainings.WithLabelValues("error").Inc()
+		return 0, err
+	} else if stale != nil {
+		status = store.StatusActive
+		note = fmt.Sprintf("trained; replaces version %d, trained on other features than this build computes", stale.Version)
 	}
 	v, err := t.st.SaveFraudModel(ctx, store.FraudModel{Status: status, Params: params, Metrics: metrics, CreatedAt: now,
-		Note: "trained"})
+		Note: note})
 	if err != nil {
 		t.trainings.WithLabelValues("error").Inc()
 		return 0, err
@@ -339,6 +356,38 @@ func (t *Trainer) TrainOnce(ctx context.Context) (int, error) {
 	}
 	t.log.Info("fraud model trained", args...)
 	return v, nil
+}
+
+// staleActive returns the active version when it was trained on other
+// features than this build computes (fraud.ErrFeatureMismatch), nil
+// otherwise. Each active version is decoded once.
+func (t *Trainer) staleActive(ctx context.Context) (*store.FraudModel, error) {
+	active, _, err := t.st.FraudModelsInUse(ctx)
+	if err != nil || active == nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	stale, ok := t.stale[active.Version]
+	t.mu.Unlock()
+	if !ok {
+		m, err := t.st.FraudModel(ctx, active.Version)
+		if err != nil {
+			return nil, err
+		}
+		var fm fraud.ForestModel
+		if err := fm.UnmarshalBinary(m.Params); errors.Is(err, fraud.ErrFeatureMismatch) {
+			stale = true
+			t.log.Warn("the active fraud model was trained on other features than this build computes; training a new one now",
+				"version", active.Version, "err", err)
+		}
+		t.mu.Lock()
+		t.stale[active.Version] = stale
+		t.mu.Unlock()
+	}
+	if stale {
+		return active, nil
+	}
+	return nil, nil
 }
 
 // evaluate scores the newest labelled vectors with the candidate and with

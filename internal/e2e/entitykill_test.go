@@ -255,7 +255,7 @@ func generatedRings(t *testing.T, good []generate.Record) [][]string {
 		}
 		links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "device:" + ev.DeviceID},
 			fraud.Link{Customer: ev.CustomerID, Entity: "card:" + fraud.CardKey(ev.Card.BIN, ev.Card.Last4)})
-		if a := event.AddressKey(ev.ShippingAddress); a != "" {
+		if a := event.AddressKey(nil, ev.ShippingAddress); a != "" {
 			links = append(links, fraud.Link{Customer: ev.CustomerID, Entity: "address:" + a})
 		}
 	}

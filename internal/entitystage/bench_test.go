@@ -100,7 +100,7 @@ func benchEntityForest(b *testing.B) *fraud.EntityModel {
 			continue
 		}
 		card := fraud.CardKey(ev.Card.BIN, ev.Card.Last4)
-		for _, k := range fraud.EntityKeys(nil, ev.DeviceID, card, ev.IPAddress, event.AddressKey(ev.ShippingAddress)) {
+		for _, k := range fraud.EntityKeys(nil, ev.DeviceID, card, ev.IPAddress, event.AddressKey(nil, ev.ShippingAddress)) {
 			f, _ := es.Add(fraud.EntityEvent{Entity: k, TransactionID: ev.TransactionID, CustomerID: ev.CustomerID, Card: card, At: ev.EventTime})
 			samples = append(samples, fraud.EntitySample{Kind: fraud.EntityKind(k), Features: f})
 		}
@@ -229,7 +229,7 @@ func twoStage(b *testing.B, v twoStageVariant, n, rate int) {
 		if err := event.Decode(recs[i].Value, &ev); err != nil {
 			b.Fatal(err)
 		}
-		want += len(fraud.EntityKeys(nil, ev.DeviceID, fraud.CardKey(ev.Card.BIN, ev.Card.Last4), ev.IPAddress, event.AddressKey(ev.ShippingAddress)))
+		want += len(fraud.EntityKeys(nil, ev.DeviceID, fraud.CardKey(ev.Card.BIN, ev.Card.Last4), ev.IPAddress, event.AddressKey(nil, ev.ShippingAddress)))
 	}
 	cpu0, wall0 := cpuNow(), time.Now()
 	b.StartTimer()

@@ -44,7 +44,7 @@ var (
 // entities are the ring's and the household's entity keys.
 func (s sharing) entities() (ring, household string) {
 	if s.kind == "address" {
-		return "address:" + event.AddressKey(ringAddress[0]), "address:" + event.AddressKey(householdAddress[0])
+		return "address:" + event.AddressKey(nil, ringAddress[0]), "address:" + event.AddressKey(nil, householdAddress[0])
 	}
 	return "device:" + ringDevice, "device:" + householdDevice
 }
@@ -52,7 +52,7 @@ func (s sharing) entities() (ring, household string) {
 // label is how an entity rule's reason names the ring's entity.
 func (s sharing) label() string {
 	if s.kind == "address" {
-		return "shipping address " + event.AddressKey(ringAddress[0])
+		return "shipping address " + event.AddressKey(nil, ringAddress[0])
 	}
 	return "device " + ringDevice
 }

@@ -350,7 +350,7 @@ func Fraud(ctx context.Context, cfg Config) (*Report, error) {
 			rulesDecision := firstDecision
 			card := fraud.CardKey(t.Card.BIN, t.Card.Last4)
 			var keys [4]string
-			for _, k := range fraud.EntityKeys(keys[:0], t.DeviceID, card, t.IPAddress, event.AddressKey(t.ShippingAddress)) {
+			for _, k := range fraud.EntityKeys(keys[:0], t.DeviceID, card, t.IPAddress, event.AddressKey(nil, t.ShippingAddress)) {
 				ef, _ := ents.Add(fraud.EntityEvent{Entity: k, TransactionID: t.TransactionID, CustomerID: t.CustomerID, Card: card, At: t.EventTime})
 				if cfg.EntityModel && !trained {
 					entityPending = append(entityPending, fraud.EntitySample{Kind: fraud.EntityKind(k), Features: ef})

@@ -16,10 +16,10 @@ import (
 // compact and deterministic (the same state always encodes to the same
 // bytes), so tests can compare states by their encodings.
 //
-// Layout of version 1, all integers little-endian or unsigned varints
+// Layout of version 2, all integers little-endian or unsigned varints
 // (uv), signed differences zig-zag varints (zz):
 //
-//	"SSFS" 0x01                    magic and version
+//	"SSFS" 0x02                    magic and version
 //	gN gMeanLog gVarLog gMeanAmt    float64 bits, 8 bytes each
 //	customers, devices, cards, IPs: uv count, then per key in ascending
 //	  order: uv key delta from the previous key, uv last, then the record
@@ -27,14 +27,19 @@ import (
 //	crc32c                         of everything before it, 4 bytes
 //
 // The configuration (lookups, idle time) is not part of the checkpoint:
-// restore into a State made with the same StateConfig.
+// restore into a State made with the same StateConfig. Version 2 added
+// each customer's shipping addresses (new_ship_address); a version 1
+// checkpoint is refused, so the partition is rebuilt by replaying its
+// stored transactions, which carry the addresses' keys, rather than
+// restored without them (every known customer's next address would look
+// new for a day).
 
 // checkpointMagic starts every encoded State; the byte after it is the
 // version.
 const checkpointMagic = "SSFS"
 
 // CheckpointVersion is the version of the encoding AppendBinary writes.
-const CheckpointVersion = 1
+const CheckpointVersion = 2
 
 // stateCRC is the checksum table of the encoding (CRC-32C).
 var stateCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -124,6 +129,14 @@ func appendCustomer(b []byte, c *customer) []byte {
 		b = binary.AppendUvarint(b, uint64(k.cc)+1)
 		b = binary.AppendVarint(b, int64(c.last)-int64(k.first))
 	}
+	for _, k := range c.addrs {
+		if k == (known{}) {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(k.fp)+1)
+		b = binary.AppendVarint(b, int64(c.last)-int64(k.first))
+	}
 	for _, e := range c.ring {
 		if e == (custEvent{}) {
 			b = append(b, 0)
@@ -199,6 +212,11 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		for i := range c.ships {
 			if cc := r.uv(); cc != 0 {
 				c.ships[i] = knownCC{cc: r.check16(cc - 1), first: r.rel(c.last)}
+			}
+		}
+		for i := range c.addrs {
+			if fp := r.uv(); fp != 0 {
+				c.addrs[i] = known{fp: r.check32(fp - 1), first: r.rel(c.last)}
 			}
 		}
 		for i := range c.ring {

@@ -122,6 +122,11 @@ const (
 	UnknownIP
 	// CardPayment is 1 when the payment carries a card (BIN and last four).
 	CardPayment
+	// NewShipAddress is 1 when the shipping address (its key,
+	// event.AddressKey) was first seen for this customer in the last 24
+	// hours and the customer was known before it, as NewDevice: an account
+	// takeover ships to the thief's drop. 0 when the record has no address.
+	NewShipAddress
 
 	// NumFeatures is the number of features.
 	NumFeatures int = iota
@@ -173,6 +178,7 @@ var FeatureNames = []string{
 	HostingIP:             "hosting_ip",
 	UnknownIP:             "unknown_ip",
 	CardPayment:           "card_payment",
+	NewShipAddress:        "new_ship_address",
 }
 
 // String returns the feature's name.

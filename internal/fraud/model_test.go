@@ -120,7 +120,7 @@ func TestTrainModelErrors(t *testing.T) {
 	}{
 		{"empty", nil, "0 vectors"},
 		{"short", [][]float64{make([]float64, NumFeatures), {1, 2}}, "vector 1 has 2 values"},
-		{"NaN", [][]float64{make([]float64, NumFeatures), append(make([]float64, NumFeatures-1), math.NaN())}, "card_payment is NaN"},
+		{"NaN", [][]float64{make([]float64, NumFeatures), append(make([]float64, NumFeatures-1), math.NaN())}, "new_ship_address is NaN"},
 	}
 	for _, tt := range tests {
 		if _, err := TrainModel(tt.vectors, 1); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -130,3 +130,71 @@ func DetectRings(links []Link, minMembers int) []Ring {
 	slices.SortFunc(out, func(a, b Ring) int { return strings.Compare(a.Key(), b.Key()) })
 	return out
 }
+
+// MergeRings joins rings that share a member into one: connected
+// components over the rings' accounts (union-find), with the union of
+// their members and entities. The entity stage finds rings per partition
+// of its repartition topic, so accounts joined through entities owned by
+// two partitions are stored as two rings, and one ring found on two
+// partitions (by a device on one, a card on the other) twice; merged,
+// they are the ring across partitions. from[i] are the indices of the
+// rings merged[i] joins, ascending; merged rings come in the order of
+// their first ring.
+func MergeRings(rings []Ring) (merged []Ring, from [][]int) {
+	parent := make([]int, len(rings))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	// Joining each ring to the first that named the member keeps the
+	// smallest index at the root: a component's root is its first ring.
+	owner := map[string]int{}
+	for i, r := range rings {
+		for _, m := range r.Members {
+			j, ok := owner[m]
+			if !ok {
+				owner[m] = i
+				continue
+			}
+			a, b := find(i), find(j)
+			if a > b {
+				a, b = b, a
+			}
+			parent[b] = a
+		}
+	}
+	at := map[int]int{}
+	for i := range rings {
+		root := find(i)
+		k, ok := at[root]
+		if !ok {
+			k = len(from)
+			at[root] = k
+			from = append(from, nil)
+		}
+		from[k] = append(from[k], i)
+	}
+	merged = make([]Ring, len(from))
+	for k, idx := range from {
+		if len(idx) == 1 {
+			merged[k] = rings[idx[0]]
+			continue
+		}
+		var r Ring
+		for _, i := range idx {
+			r.Members = append(r.Members, rings[i].Members...)
+			r.Entities = append(r.Entities, rings[i].Entities...)
+		}
+		slices.Sort(r.Members)
+		slices.Sort(r.Entities)
+		r.Members, r.Entities = slices.Compact(r.Members), slices.Compact(r.Entities)
+		merged[k] = r
+	}
+	return merged, from
+}

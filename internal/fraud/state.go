@@ -18,13 +18,13 @@ const (
 // in event time, so counts over a window saturate at ring size + 1 (the
 // scored transaction): far above every rule's threshold, and a burst big
 // enough to saturate is flagged either way. Fixed sizes keep each record a
-// flat value: a customer takes 208 bytes however busy it is.
+// flat value: a customer takes 240 bytes however busy it is.
 const (
 	custRing  = 8
 	devRing   = 8
 	cardRing  = 8
 	ipRing    = 8
-	knownKeys = 4 // devices and cards remembered per customer
+	knownKeys = 4 // devices, cards and shipping addresses remembered per customer
 	knownCCs  = 3 // shipping countries remembered per customer
 )
 
@@ -49,7 +49,7 @@ const priorWeight = 3
 // spends exactly 20.00 would otherwise make 20.01 a huge deviation).
 const minLogVar = 0.05
 
-// customer is one customer's history: 208 bytes, no pointers.
+// customer is one customer's history: 240 bytes, no pointers.
 type customer struct {
 	first, last uint32 // event seconds of the earliest and latest purchase
 	n           uint32 // purchases folded in, saturating
@@ -59,10 +59,12 @@ type customer struct {
 	devices     [knownKeys]known // most recently used first
 	cards       [knownKeys]known
 	ships       [knownCCs]knownCC
+	addrs       [knownKeys]known // shipping addresses, by their key
 	ring        [custRing]custEvent
 }
 
-// known is a device or card a customer used, and when first.
+// known is a device, card or shipping address a customer used, and when
+// first.
 type known struct{ fp, first uint32 }
 
 // knownCC is a shipping country a customer used, and when first.
@@ -113,6 +115,7 @@ type ipEvent struct {
 // keys are the hashed keys and looked-up countries of one transaction.
 type keys struct {
 	cust, card, dev, ip uint64
+	addr                uint64 // the shipping address's key, hashed
 	ipCC, binCC         uint16
 	hosting             bool
 }
@@ -260,6 +263,9 @@ func (s *State) keysOf(t *event.Transaction) keys {
 		if s.cfg.IsHostingIP != nil {
 			k.hosting = s.cfg.IsHostingIP(t.IPAddress)
 		}
+	}
+	if a := t.ShippingAddress; a != "" {
+		k.addr = s.cfg.addressID(a)
 	}
 	if t.Card.BIN != "" && s.cfg.CountryOfBIN != nil {
 		k.binCC = country(s.cfg.CountryOfBIN(t.Card.BIN))

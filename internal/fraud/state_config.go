@@ -1,9 +1,13 @@
 package fraud
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
 )
 
 // DefaultHighRiskCategories are the departments whose goods resell easily
@@ -44,6 +48,29 @@ type StateConfig struct {
 	// forgotten, and its counts start again from the transaction at hand
 	// (about 110 to 140 bytes each). Defaults to 500,000; -1: no bound.
 	MaxEntities int
+	// AddressKey is the deployment's secret shipping addresses are keyed
+	// with (event.AddressKey; new_ship_address compares the keys). It must
+	// be the key the processor stores them with, since a partition's state
+	// is rebuilt from stored rows, which carry the key
+	// (event.IsAddressKey). Defaults to nil: unkeyed.
+	AddressKey []byte
+}
+
+// addressID is the identity the state keeps of a shipping address: the
+// 8 bytes of its key (0 for none), computed without allocating. A stored
+// row (replayed after a rebalance) carries the key itself
+// (event.IsAddressKey), a live record the address.
+func (c StateConfig) addressID(a string) uint64 {
+	var k [8]byte
+	if event.IsAddressKey(a) {
+		hex.Decode(k[:], []byte(a))
+	} else {
+		var ok bool
+		if k, ok = event.AddressKeyBytes(c.AddressKey, a); !ok {
+			return 0
+		}
+	}
+	return binary.BigEndian.Uint64(k[:]) | 1
 }
 
 // WithDefaults returns c with zero fields set to their defaults.

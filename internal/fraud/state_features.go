@@ -270,6 +270,9 @@ func (s *State) customerFeatures(v *[NumFeatures]float64, k keys, now uint32, am
 	if k.card != 0 {
 		v[NewCard] = isNew(c.cards[:], fp32(k.card))
 	}
+	if k.addr != 0 {
+		v[NewShipAddress] = isNew(c.addrs[:], fp32(k.addr))
+	}
 	if shipCC != 0 {
 		v[NewShipCountry] = b2f(n > 0 && now > c.first)
 		for _, kc := range c.ships {

@@ -428,6 +428,7 @@ func TestStateConfig(t *testing.T) {
 func TestFeaturesAndUpdateDoNotAllocate(t *testing.T) {
 	s := testState(t)
 	tx := txn{card: "411111/0001"}.event()
+	tx.ShippingAddress = "Flat 2, 14 Mill Lane, Otley 40213"
 	var f Features
 	s.FeaturesInto(tx, &f)
 	s.Update(tx, &f)

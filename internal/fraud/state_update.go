@@ -64,6 +64,9 @@ func (s *State) Update(t *event.Transaction, f *Features) {
 	if cc := country(t.ShippingCountry); cc != 0 {
 		rememberCC(&c.ships, cc, now)
 	}
+	if k.addr != 0 {
+		remember(c.addrs[:], fp32(k.addr), now)
+	}
 	if i := oldest(c.ring[:], now, func(e *custEvent) uint32 { return e.sec }); i >= 0 {
 		c.ring[i] = custEvent{sec: now, cents: cents, card: curCard, dev: curDev}
 	}

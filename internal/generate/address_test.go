@@ -39,7 +39,7 @@ func TestShippingAddressShares(t *testing.T) {
 		if err := event.Decode(rec.Value, &ev); err != nil {
 			t.Fatalf("%s", rec.Value)
 		}
-		key := event.AddressKey(ev.ShippingAddress)
+		key := event.AddressKey(nil, ev.ShippingAddress)
 		if key == "" {
 			missing++
 			continue
@@ -213,7 +213,7 @@ func TestShippingAddressesOfAGrowingBase(t *testing.T) {
 		if err := event.Decode(rec.Value, &ev); err != nil {
 			t.Fatal(err)
 		}
-		k := dayAddr{ev.EventTime.Unix() / 86400, event.AddressKey(ev.ShippingAddress)}
+		k := dayAddr{ev.EventTime.Unix() / 86400, event.AddressKey(nil, ev.ShippingAddress)}
 		if accounts[k] == nil {
 			accounts[k] = map[string]bool{}
 		}

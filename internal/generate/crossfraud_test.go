@@ -74,7 +74,7 @@ func makeCross(n int) (crossSample, error) {
 			return s, fmt.Errorf("%s record does not decode: %w", rec.Scenario, err)
 		}
 		s.recs = append(s.recs, crossRec{scen: rec.Scenario, cust: ev.CustomerID, device: ev.DeviceID, ip: ev.IPAddress,
-			card: ev.Card.BIN + "-" + ev.Card.Last4, addr: event.AddressKey(ev.ShippingAddress), at: ev.EventTime, known: s.seen[ev.CustomerID]})
+			card: ev.Card.BIN + "-" + ev.Card.Last4, addr: event.AddressKey(nil, ev.ShippingAddress), at: ev.EventTime, known: s.seen[ev.CustomerID]})
 	}
 	return s, nil
 }

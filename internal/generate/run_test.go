@@ -353,7 +353,7 @@ func TestLiveRingsFromTheStart(t *testing.T) {
 			if err := json.Unmarshal(r.Value, &ev); err != nil {
 				t.Fatal(err)
 			}
-			o := order{ev.CustomerID, ev.DeviceID, ev.Card.BIN + ev.Card.Last4, event.AddressKey(ev.Address), r.EventTime}
+			o := order{ev.CustomerID, ev.DeviceID, ev.Card.BIN + ev.Card.Last4, event.AddressKey(nil, ev.Address), r.EventTime}
 			if i < total {
 				before = append(before, o)
 			} else {

@@ -175,6 +175,11 @@ type Config struct {
 	// Privacy, when set, rewrites every record before the partition's
 	// state and the store see it. Defaults to none.
 	Privacy Privacy
+	// AddressKey is the deployment's secret the shipping address is keyed
+	// with before it is stored (event.AddressKey): the same key the
+	// fraud state's StateConfig.AddressKey holds, in every process of the
+	// deployment. Defaults to nil: unkeyed (tests).
+	AddressKey []byte
 	// TruthHeaders stores the generator's whole truth, from a record's
 	// label headers, as the transaction's label the moment it is stored
 	// (a row per transaction, legitimate ones included), to measure live
@@ -772,7 +777,7 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 	if priv != nil {
 		raw = priv.Transaction(t, raw)
 	}
-	row := newTx(t, r.Partition, r.Offset, r.Timestamp, raw, &ps.items)
+	row := newTx(t, r.Partition, r.Offset, r.Timestamp, raw, &ps.items, p.cfg.AddressKey)
 	row.ExpectedBad, row.ReplayOf, row.QualityWarnings = bad, replay, warnings
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
@@ -838,9 +843,10 @@ func (p *Processor) alert(part *store.Part, row *store.Tx) {
 var NoReasons = []byte("[]")
 
 // NewTx is the stored row of a checked transaction, approved with risk 0
-// until a scorer says otherwise.
+// until a scorer says otherwise; its shipping address keyed without a
+// secret (Config.AddressKey nil).
 func NewTx(t *event.Transaction, partition int32, offset int64, produced time.Time, raw []byte) store.Tx {
-	return newTx(t, partition, offset, produced, raw, nil)
+	return newTx(t, partition, offset, produced, raw, nil, nil)
 }
 
 // itemsChunk is the size of the blocks the items JSON of a partition's
@@ -851,8 +857,8 @@ const itemsChunk = 64 << 10
 
 // newTx is NewTx with the row's items JSON written into *arena (nil: an
 // allocation of its own), which it starts anew when less than a kilobyte
-// is left.
-func newTx(t *event.Transaction, partition int32, offset int64, produced time.Time, raw []byte, arena *[]byte) store.Tx {
+// is left, and its shipping address keyed with addrKey.
+func newTx(t *event.Transaction, partition int32, offset int64, produced time.Time, raw []byte, arena *[]byte, addrKey []byte) store.Tx {
 	var items []byte
 	if arena == nil {
 		items = event.AppendItemsJSONIn(nil, t.Items, t.Currency)
@@ -869,7 +875,7 @@ func newTx(t *event.Transaction, partition int32, offset int64, produced time.Ti
 		TotalCents: int64(t.TotalCents), Currency: t.Currency, PaymentMethod: t.PaymentMethod, Channel: t.Channel,
 		CardBIN: t.Card.BIN, CardLast4: t.Card.Last4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
 		IPCountry: t.IPCountry, IPHosting: t.IPHosting, BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
-		ShippingAddress: event.AddressKey(t.ShippingAddress), ItemsJSON: items, Partition: partition, Offset: offset,
+		ShippingAddress: event.AddressKey(addrKey, t.ShippingAddress), ItemsJSON: items, Partition: partition, Offset: offset,
 		Decision: "approve", ReasonsJSON: NoReasons, ProducedAt: produced, Raw: raw,
 	}
 }

@@ -62,7 +62,7 @@ func ReadKeyFile(path string) ([]byte, error) {
 	}
 	b = bytes.TrimRight(b, "\r\n")
 	if len(b) < MinKeyBytes {
-		return nil, fmt.Errorf("%s holds %d bytes; an IP hash key needs at least %d (e.g. head -c 32 /dev/urandom | base64 > %s)", path, len(b), MinKeyBytes, path)
+		return nil, fmt.Errorf("%s holds %d bytes; a hash key needs at least %d (e.g. head -c 32 /dev/urandom | base64 > %s)", path, len(b), MinKeyBytes, path)
 	}
 	return b, nil
 }

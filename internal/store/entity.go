@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/fraud"
 )
 
 // Entities is implemented by stores that keep the entity stage's state
@@ -23,13 +27,19 @@ type Entities interface {
 	// (zero when none).
 	LatestEntityEvent(ctx context.Context, partition int32) (time.Time, error)
 	// EntityRings returns the rings f selects, updated most recently
-	// first (then by key).
+	// first (then by key). Stored rings of f's time range that share a
+	// member are one ring (MergeEntityRings): the stage finds rings per
+	// partition of the repartition topic, so accounts joined through
+	// entities of two partitions are stored as two rings, and one ring
+	// found on two partitions under two keys.
 	EntityRings(ctx context.Context, f RingFilter) ([]EntityRing, error)
 	// CountEntityRings counts the rings f selects, and the accounts they
 	// join, whatever f's Limit and After: the totals of the list's pages.
-	// Rings of the same accounts (stored under different keys, found on
-	// different partitions of the repartition topic) count once.
+	// Rings are merged as EntityRings merges them.
 	CountEntityRings(ctx context.Context, f RingFilter) (RingCount, error)
+	// EntityRingPage is EntityRings and CountEntityRings from one read of
+	// the rings: what a page of the API shows.
+	EntityRingPage(ctx context.Context, f RingFilter) ([]EntityRing, RingCount, error)
 }
 
 // RingCount is how many rings a filter selects, and the accounts they join
@@ -38,7 +48,8 @@ type RingCount struct {
 	Rings, Accounts int64
 }
 
-// RingFilter selects rings of accounts.
+// RingFilter selects rings of accounts. Since and Until select the stored
+// rings that are merged; Member and Entity select merged rings.
 type RingFilter struct {
 	// Limit is the most rings returned; 0 means 100.
 	Limit int
@@ -160,4 +171,57 @@ type OutboxBatchDeliverer interface {
 	// claimed messages, in id order; send returns one error (nil when
 	// sent) per message.
 	DeliverOutboxBatch(ctx context.Context, limit int, send func([]OutboxMsg) []error) (delivered, failed int, err error)
+}
+
+// MergeEntityRings joins the stored rings that share a member into one
+// ring (fraud.MergeRings), updated most recently first, then by key. A
+// merged ring takes the smallest key of its rings, the union of their
+// members and entities, a reason naming them (a ring alone keeps its
+// stored reason), the earliest first event and detection, the latest last
+// event and update, and the partition, transaction and produce time of the
+// ring updated last.
+func MergeEntityRings(stored []EntityRing) []EntityRing {
+	rs := make([]fraud.Ring, len(stored))
+	for i, g := range stored {
+		rs[i] = fraud.Ring{Members: g.Members, Entities: g.Entities}
+	}
+	merged, from := fraud.MergeRings(rs)
+	out := make([]EntityRing, len(merged))
+	for k, idx := range from {
+		g := stored[idx[0]]
+		if len(idx) > 1 {
+			last := g
+			for _, i := range idx[1:] {
+				o := stored[i]
+				if o.UpdatedAt.After(last.UpdatedAt) || o.UpdatedAt.Equal(last.UpdatedAt) && o.Key < last.Key {
+					last = o
+				}
+				g.Key = min(g.Key, o.Key)
+				g.FirstEventTime = earlier(g.FirstEventTime, o.FirstEventTime)
+				g.DetectedAt = earlier(g.DetectedAt, o.DetectedAt)
+				if o.LastEventTime.After(g.LastEventTime) {
+					g.LastEventTime = o.LastEventTime
+				}
+			}
+			g.Partition, g.TransactionID, g.ProducedAt, g.UpdatedAt = last.Partition, last.TransactionID, last.ProducedAt, last.UpdatedAt
+			g.Members, g.Entities = merged[k].Members, merged[k].Entities
+			g.Reason = merged[k].Reason()
+		}
+		out[k] = g
+	}
+	slices.SortFunc(out, func(a, b EntityRing) int {
+		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out
+}
+
+// earlier is the earlier of two times, zero counting as unknown.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -126,7 +126,8 @@ type RingJSON struct {
 	Key string `json:"key"`
 	// Members are the customers the ring joins.
 	Members []string `json:"members"`
-	// Entities are the shared devices and cards that join them.
+	// Entities are the shared devices, cards and shipping addresses that
+	// join them.
 	Entities       []string  `json:"entities"`
 	Reason         string    `json:"reason"`
 	TransactionID  string    `json:"transaction_id"`
@@ -168,12 +169,7 @@ func (h *fraudAPI) rings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.Enabled = true
-	rs, err := es.EntityRings(r.Context(), f)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	c, err := es.CountEntityRings(r.Context(), f)
+	rs, c, err := es.EntityRingPage(r.Context(), f)
 	if err != nil {
 		WriteError(w, err)
 		return

@@ -263,8 +263,9 @@ func testAlertDetailAPI(t *testing.T, e *fraudEnv) {
 }
 
 // testRingsAPI: a store that keeps rings answers an empty list while the
-// entity stage has found none; then three rings come in pages by cursor,
-// most recently updated first, and filtered by member, entity and time.
+// entity stage has found none; then three stored rings, two of which share
+// a member across partitions, come as two rings in pages by cursor, most
+// recently updated first, and filtered by member, entity and time.
 func testRingsAPI(t *testing.T, e *fraudEnv) {
 	var r web.RingsResponse
 	e.call(t, "GET", "/api/v1/fraud/rings?limit=5", "", 200, &r)
@@ -272,14 +273,16 @@ func testRingsAPI(t *testing.T, e *fraudEnv) {
 		t.Fatalf("rings = %+v, want enabled and none", r)
 	}
 	es := e.st.(store.Entities)
-	for i, g := range []struct {
+	for _, g := range []struct {
 		key     string
 		members []string
-	}{{"device:d1", []string{"ann", "bob"}}, {"card:411111:1234", []string{"bob", "cy"}}, {"device:d2", []string{"dee", "eve", "fay"}}} {
+		part    int32
+		from    int64
+	}{{"device:d1", []string{"ann", "bob"}, 0, 0}, {"card:411111:1234", []string{"bob", "cy"}, 1, 0}, {"device:d2", []string{"dee", "eve", "fay"}, 0, 1}} {
 		ring := store.EntityRing{Key: g.key, Members: g.members, Entities: []string{g.key}, Reason: "ring", TransactionID: "t",
 			ProducedAt: fraudBase, FirstEventTime: fraudBase, LastEventTime: fraudBase}
 		if err := es.WriteEntityBatch(context.Background(), &store.EntityBatch{Group: "entities", Topic: "transactions.entities",
-			Parts: []store.EntityPart{{Partition: 0, From: int64(i), To: int64(i + 1), Rings: []store.EntityRing{ring}}}}); err != nil {
+			Parts: []store.EntityPart{{Partition: g.part, From: g.from, To: g.from + 1, Rings: []store.EntityRing{ring}}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -294,27 +297,29 @@ func testRingsAPI(t *testing.T, e *fraudEnv) {
 	cursor := ""
 	for range 5 {
 		var p web.RingsResponse
-		e.call(t, "GET", "/api/v1/fraud/rings?limit=2&cursor="+cursor, "", 200, &p)
+		e.call(t, "GET", "/api/v1/fraud/rings?limit=1&cursor="+cursor, "", 200, &p)
 		paged = append(paged, keys(p.Rings))
 		if cursor = p.NextCursor; cursor == "" {
 			break
 		}
 	}
-	if got := strings.Join(paged, "|"); got != "device:d2 card:411111:1234|device:d1|" && got != "device:d2 card:411111:1234|device:d1" {
-		t.Fatalf("rings in pages of two: %q", got)
+	if got := strings.Join(paged, "|"); got != "device:d2|card:411111:1234|" {
+		t.Fatalf("rings in pages of one: %q", got)
 	}
 	var all web.RingsResponse
 	e.call(t, "GET", "/api/v1/fraud/rings", "", 200, &all)
 	since := url.QueryEscape(all.Rings[1].UpdatedAt.Format(time.RFC3339Nano))
-	// The counts are of the filters over all pages: a page of one still
-	// counts both of bob's rings and their four accounts, and the second
-	// page all three rings.
+	// The counts are of the filters over all pages, of the rings merged
+	// where they share a member: a page of one still counts the ring of
+	// ann, bob and cy once, and the second page both rings. The time range
+	// selects the stored rings that are merged: since the card's update,
+	// d1's ann is not in it.
 	var first web.RingsResponse
 	e.call(t, "GET", "/api/v1/fraud/rings?limit=1", "", 200, &first)
 	for q, want := range map[string][2]int64{
-		"":                    {3, 7},
-		"?member=bob&limit=1": {2, 4},
-		"?limit=1&cursor=" + url.QueryEscape(first.NextCursor): {3, 7},
+		"":                    {2, 6},
+		"?member=bob&limit=1": {1, 3},
+		"?limit=1&cursor=" + url.QueryEscape(first.NextCursor): {2, 6},
 		"?since=" + since:   {2, 5},
 		"?member=nobody":    {0, 0},
 		"?entity=device:d2": {1, 3},
@@ -326,12 +331,12 @@ func testRingsAPI(t *testing.T, e *fraudEnv) {
 		}
 	}
 	for q, want := range map[string]string{
-		"?member=bob":         "card:411111:1234 device:d1",
-		"?member=bob&limit=1": "card:411111:1234",
-		"?entity=device:d2":   "device:d2",
-		"?member=nobody":      "",
-		"?since=" + since:     "device:d2 card:411111:1234",
-		"?until=" + since:     "device:d1",
+		"?member=bob":       "card:411111:1234",
+		"?member=ann":       "card:411111:1234",
+		"?entity=device:d2": "device:d2",
+		"?member=nobody":    "",
+		"?since=" + since:   "device:d2 card:411111:1234",
+		"?until=" + since:   "device:d1",
 		"?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z": "",
 	} {
 		var p web.RingsResponse
@@ -339,6 +344,27 @@ func testRingsAPI(t *testing.T, e *fraudEnv) {
 		if got := keys(p.Rings); got != want {
 			t.Errorf("rings%s: %q, want %q", q, got, want)
 		}
+	}
+	// d1 and the card, stored by two partitions, share bob: one ring of
+	// ann, bob and cy, named by both entities.
+	var bob web.RingsResponse
+	e.call(t, "GET", "/api/v1/fraud/rings?member=ann", "", 200, &bob)
+	if g := bob.Rings; len(g) != 1 || strings.Join(g[0].Members, ",") != "ann,bob,cy" || strings.Join(g[0].Entities, ",") != "card:411111:1234,device:d1" ||
+		g[0].Reason != "ring of 3 accounts sharing card 411111:1234 and device d1: ann, bob, cy" {
+		t.Errorf("the ring across partitions: %+v", g)
+	}
+	// The same accounts stored again under another key by a third
+	// partition: listed and counted once.
+	dup := store.EntityRing{Key: "device:d9", Members: []string{"dee", "eve", "fay"}, Entities: []string{"device:d9"}, Reason: "ring", TransactionID: "t",
+		ProducedAt: fraudBase, FirstEventTime: fraudBase, LastEventTime: fraudBase}
+	if err := es.WriteEntityBatch(context.Background(), &store.EntityBatch{Group: "entities", Topic: "transactions.entities",
+		Parts: []store.EntityPart{{Partition: 2, From: 0, To: 1, Rings: []store.EntityRing{dup}}}}); err != nil {
+		t.Fatal(err)
+	}
+	var again web.RingsResponse
+	e.call(t, "GET", "/api/v1/fraud/rings", "", 200, &again)
+	if again.Total != 2 || again.Accounts != 6 || keys(again.Rings) != "device:d2 card:411111:1234" || len(again.Rings[0].Entities) != 2 {
+		t.Errorf("with the ring of dee, eve and fay stored twice: %+v", again)
 	}
 	for _, q := range []string{"?cursor=5", "?cursor=" + url.QueryEscape("not base64!"), "?since=soon", "?limit=0"} {
 		e.call(t, "GET", "/api/v1/fraud/rings"+q, "", 400, nil)

@@ -141,3 +141,13 @@ func BenchmarkStoreSize(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRingPage: a page of the rings API over 10,000 stored rings.
+func BenchmarkRingPage(b *testing.B) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchRingPage(b, s, 10_000)
+}

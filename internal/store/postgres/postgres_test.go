@@ -141,3 +141,14 @@ func TestRollupBackfill(t *testing.T) {
 		return err
 	})
 }
+
+func TestAddressKeyAcross(t *testing.T) {
+	storetest.RunAddressKeyAcross(t, func(t *testing.T) string { return pgtest.URL(t) }, func(t *testing.T, url string) store.Store {
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

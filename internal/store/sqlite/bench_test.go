@@ -136,3 +136,13 @@ func BenchmarkFraudMetrics(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRingPage: a page of the rings API over 10,000 stored rings.
+func BenchmarkRingPage(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchRingPage(b, s, 10_000)
+}

@@ -147,3 +147,14 @@ func TestRollupBackfill(t *testing.T) {
 		return err
 	})
 }
+
+func TestAddressKeyAcross(t *testing.T) {
+	storetest.RunAddressKeyAcross(t, func(t *testing.T) string { return t.TempDir() }, func(t *testing.T, dir string) store.Store {
+		s, err := sqlite.Open(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

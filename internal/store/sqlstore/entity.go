@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,68 +140,48 @@ func (s *Store) LatestEntityEvent(ctx context.Context, partition int32) (time.Ti
 	return t.UTC(), nil
 }
 
-// ringConds is the WHERE clause of f's filters (not its page) and its
-// arguments, numbered from $1; arg adds one more.
-func ringConds(f store.RingFilter) (conds []string, arg func(any) string, args *[]any) {
-	args = new([]any)
-	arg = func(v any) string {
-		*args = append(*args, v)
-		return "$" + strconv.Itoa(len(*args))
-	}
-	// Members and entities are JSON arrays of strings: a value stands
-	// quoted in their text.
-	for _, c := range []struct{ col, v string }{{"members", f.Member}, {"entities", f.Entity}} {
-		if c.v != "" {
-			quoted, _ := json.Marshal(c.v)
-			conds = append(conds, "CAST("+c.col+" AS TEXT) LIKE "+arg("%"+likeEscape(string(quoted))+"%")+` ESCAPE '\'`)
-		}
-	}
-	if !f.Since.IsZero() {
-		conds = append(conds, "updated_at >= "+arg(f.Since.UTC()))
-	}
-	if !f.Until.IsZero() {
-		conds = append(conds, "updated_at < "+arg(f.Until.UTC()))
-	}
-	return conds, arg, args
-}
-
-func ringWhere(conds []string) string {
-	if len(conds) == 0 {
-		return ""
-	}
-	return "WHERE " + strings.Join(conds, " AND ")
-}
-
 // CountEntityRings implements store.Entities.
 func (s *Store) CountEntityRings(ctx context.Context, f store.RingFilter) (store.RingCount, error) {
-	conds, _, args := ringConds(f)
-	var c store.RingCount
-	// The same accounts may be stored as two rings, found on two
-	// partitions of the repartition topic through different entities (a
-	// device on one, a card on the other): members are sorted, so their
-	// text says they are one ring.
-	if err := s.d.DB().QueryRow(ctx, `SELECT count(*), coalesce(sum(member_count), 0) FROM
-		(SELECT DISTINCT CAST(members AS TEXT) AS m, member_count FROM entity_rings `+ringWhere(conds)+`) AS sets`, *args...).Scan(&c.Rings, &c.Accounts); err != nil {
-		return c, fmt.Errorf("counting entity rings: %w", err)
-	}
-	return c, nil
+	_, c, err := s.EntityRingPage(ctx, f)
+	return c, err
 }
 
 // EntityRings implements store.Entities.
 func (s *Store) EntityRings(ctx context.Context, f store.RingFilter) ([]store.EntityRing, error) {
+	rs, _, err := s.EntityRingPage(ctx, f)
+	return rs, err
+}
+
+// EntityRingPage implements store.Entities. The entity stage finds rings
+// per partition of its repartition topic, so one ring may be stored under
+// several keys (found on two partitions, or under an older key before it
+// grew) and accounts joined only through entities of two partitions as two
+// rings: the stored rings of f's time range are read once and merged where
+// they share a member (fraud.MergeRings), and the filters, the counts and
+// the page are of the merged rings. The cost is that of the range's rings,
+// whatever the page: the dashboard asks for its time range's.
+func (s *Store) EntityRingPage(ctx context.Context, f store.RingFilter) ([]store.EntityRing, store.RingCount, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	conds, arg, args := ringConds(f)
-	if f.After != nil {
-		at := arg(f.After.UpdatedAt.UTC())
-		conds = append(conds, "(updated_at < "+at+" OR updated_at = "+at+" AND ring_key > "+arg(f.After.Key)+")")
+	var conds []string
+	var args []any
+	if !f.Since.IsZero() {
+		args = append(args, f.Since.UTC())
+		conds = append(conds, "updated_at >= $"+strconv.Itoa(len(args)))
 	}
-	lim := arg(limit)
-	rings, err := collect(ctx, s.d.DB(), `SELECT ring_key, kafka_partition, CAST(members AS TEXT), CAST(entities AS TEXT), reason,
+	if !f.Until.IsZero() {
+		args = append(args, f.Until.UTC())
+		conds = append(conds, "updated_at < $"+strconv.Itoa(len(args)))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	stored, err := collect(ctx, s.d.DB(), `SELECT ring_key, kafka_partition, CAST(members AS TEXT), CAST(entities AS TEXT), reason,
 		transaction_id, first_event_time, last_event_time, produced_at, detected_at, updated_at
-		FROM entity_rings `+ringWhere(conds)+` ORDER BY updated_at DESC, ring_key LIMIT `+lim, *args, func(r Rows) (store.EntityRing, error) {
+		FROM entity_rings `+where+` ORDER BY ring_key`, args, func(r Rows) (store.EntityRing, error) {
 		var g store.EntityRing
 		var members, ents string
 		err := r.Scan(&g.Key, &g.Partition, &members, &ents, &g.Reason, &g.TransactionID, &g.FirstEventTime, &g.LastEventTime,
@@ -220,14 +201,28 @@ func (s *Store) EntityRings(ctx context.Context, f store.RingFilter) ([]store.En
 		return g, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading entity rings: %w", err)
+		return nil, store.RingCount{}, fmt.Errorf("reading entity rings: %w", err)
 	}
-	return rings, nil
-}
-
-// likeEscape escapes the wildcards of a LIKE pattern (with ESCAPE '\').
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+	merged := store.MergeEntityRings(stored)
+	var c store.RingCount
+	var page []store.EntityRing
+	for _, g := range merged {
+		if f.Member != "" && !slices.Contains(g.Members, f.Member) || f.Entity != "" && !slices.Contains(g.Entities, f.Entity) {
+			continue
+		}
+		c.Rings++
+		c.Accounts += int64(len(g.Members))
+		if a := f.After; a != nil && (g.UpdatedAt.After(a.UpdatedAt) || g.UpdatedAt.Equal(a.UpdatedAt) && g.Key <= a.Key) {
+			continue
+		}
+		if len(page) < limit {
+			page = append(page, g)
+		}
+	}
+	if page == nil {
+		page = []store.EntityRing{}
+	}
+	return page, c, nil
 }
 
 // ExecScript runs a script of idempotent statements (CREATE … IF NOT

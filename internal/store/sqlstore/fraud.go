@@ -381,7 +381,7 @@ func (s *Store) outcomePage(ctx context.Context, partition int32, before int64, 
 // (customer_id, event_time), merged.
 func (s *Store) CustomerHistory(ctx context.Context, customerID, except string, until time.Time, limit int, fn func(*store.Tx) error) error {
 	const cols = `transaction_id, event_time, total_cents, currency, payment_method, channel, card_bin, card_last4,
-		device_id, ip_address, billing_country, shipping_country, ip_country, ip_hosting`
+		device_id, ip_address, billing_country, shipping_country, ip_country, ip_hosting, shipping_address`
 	t := store.Tx{CustomerID: customerID}
 	return stream(ctx, s.d.DB(), "history of customer "+customerID, `SELECT * FROM (SELECT `+cols+` FROM transactions
 			WHERE customer_id = $1 AND event_time <= $2 AND transaction_id <> $3 ORDER BY event_time DESC LIMIT $4) AS newest
@@ -390,7 +390,8 @@ func (s *Store) CustomerHistory(ctx context.Context, customerID, except string, 
 			WHERE customer_id = $1 AND event_time <= $2 AND transaction_id <> $3 ORDER BY event_time LIMIT 1) AS first
 		ORDER BY event_time`, []any{customerID, until, except, limit}, func(r Rows) error {
 		err := r.Scan(&t.TransactionID, &t.EventTime, &t.TotalCents, &t.Currency, &t.PaymentMethod, &t.Channel,
-			&t.CardBIN, &t.CardLast4, &t.DeviceID, &t.IPAddress, &t.BillingCountry, &t.ShippingCountry, &t.IPCountry, &t.IPHosting)
+			&t.CardBIN, &t.CardLast4, &t.DeviceID, &t.IPAddress, &t.BillingCountry, &t.ShippingCountry, &t.IPCountry, &t.IPHosting,
+			&t.ShippingAddress)
 		t.EventTime = t.EventTime.UTC()
 		return err
 	}, func() error { return fn(&t) })

@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EraseEntities", testEraseEntities},
 		{"RingsPages", testRingsPages},
 		{"EntityTrainingSample", testEntityTrainingSample},
+		{"RingsAcrossPartitions", testRingsAcrossPartitions},
+		{"AddressKey", testAddressKey},
 		{"StoreSize", testStoreSize},
 		{"SystemSamples", testSystemSamples},
 		{"ProductFold", testProductFold},

@@ -17,14 +17,16 @@ import (
 // has no pipeline, charts the processors' throughput, batches and
 // latency: GET /api/v1/metrics/series and /histograms take instance=, and
 // GET /api/v1/metrics/instances lists the instances that saved samples.
-// Only the saved tiers can be shown (one sample per 5 minutes for two
-// days, one per hour for 32 days): the 15 s samples of the last two hours
-// live in the process's own memory alone.
+// Only the saved tiers can be shown: one sample per 15 s for two hours
+// (savedFine: as taken, not corrected for resets), per 5 minutes for two
+// days, per hour for 32 days.
 
 const (
 	// remoteRefresh is how often an instance's samples held here read
-	// the rows saved since (a process saves one every 5 minutes).
-	remoteRefresh = 15 * time.Second
+	// the rows saved since (a process saves one every 15 s): an answer
+	// is at most that much older than the newest row (three indexed
+	// reads of a row or none, so it can be short).
+	remoteRefresh = 2 * time.Second
 	// remoteMax bounds the instances whose samples are held at once
 	// (about 10 MB each with a `run`'s metrics and full tiers); the least
 	// recently asked for goes.
@@ -58,12 +60,11 @@ func newRemoteRings(st store.SystemSamples) *remoteRings {
 	return &remoteRings{st: st, now: time.Now, rings: map[string]*remoteRing{}}
 }
 
-// newStoredRing is a ring that samples nothing itself: its coarse tiers
-// are another instance's saved samples. It answers at the 5-minute tier's
-// resolution at best.
+// newStoredRing is a ring that samples nothing itself: its fine samples
+// and coarse tiers are another instance's saved ones.
 func newStoredRing(now func() time.Time) *histRing {
-	h := newHistRing(nil, histTiers[0].every)
-	h.keep, h.now = histTiers[0].keep, now
+	h := newHistRing(nil, savedFine.every)
+	h.keep, h.now = savedFine.keep, now
 	return h
 }
 
@@ -87,7 +88,7 @@ func (r *remoteRings) ring(ctx context.Context, instance string) (h *histRing, o
 
 	e.mu.Lock()
 	if e.loaded.IsZero() || now.Sub(e.loaded) >= remoteRefresh {
-		if err := e.h.pull(ctx, r.st, instance); err != nil {
+		if err := e.h.pull(ctx, r.st, instance, true); err != nil {
 			e.mu.Unlock()
 			return nil, false, err
 		}
@@ -184,7 +185,7 @@ type SampleServer struct {
 type SampleInstance struct {
 	Instance string `json:"instance"`
 	// Oldest is its oldest saved sample; LastSeen its newest (a process
-	// saves one every 5 minutes, so it lags by up to that).
+	// saves one every 15 s, so it lags by up to that).
 	Oldest   time.Time `json:"oldest"`
 	LastSeen time.Time `json:"last_seen"`
 	// Samples is how many rows it has, of both tiers.

@@ -103,6 +103,8 @@ type histRing struct {
 	// unsaved are those folded and not yet saved.
 	persist *histPersist
 	unsaved []unsaved
+	// fineQueued is the newest fine sample queued to be saved.
+	fineQueued time.Time
 	// lean, for a sampler that only saves (sampler.go), keeps only what
 	// the folds to come need.
 	lean bool
@@ -244,6 +246,10 @@ func (h *histRing) add(s histSample) {
 		h.started = s.at
 	}
 	h.samples = appendKept(h.samples, s, h.keep)
+	if h.persist != nil && (h.fineQueued.IsZero() || s.at.Truncate(savedFine.every).After(h.fineQueued.Truncate(savedFine.every))) {
+		h.fineQueued = s.at
+		h.queue(unsaved{tier: -1, s: s})
+	}
 	if len(h.tiers) > 0 {
 		h.fold(0, s)
 	}
@@ -274,7 +280,7 @@ func (h *histRing) run(done <-chan struct{}) {
 // when there is no such pair.
 func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, capped, ok bool) {
 	// A ring of another instance's saved samples takes no fresh sample:
-	// its coarser tiers end with its newest 5-minute one.
+	// its coarse tiers end with its newest saved fine one.
 	v = h.view(since, 0, h.gather == nil)
 	samples := v.samples
 	if len(samples) == 0 {
@@ -440,7 +446,7 @@ type HistogramRange struct {
 	// Instance is the instance whose samples the answer is of (null:
 	// this server's own, which has no id); Source is memory (this
 	// server's own samples) or store (another instance's saved ones:
-	// SampleSeconds is then 300, the finest saved).
+	// SampleSeconds is then 15, the fine samples saved).
 	Instance *string `json:"instance"`
 	Source   string  `json:"source"`
 }

@@ -1436,17 +1436,16 @@ async function loadSystemCharts(r) {
     const seen = (list ? list.instances : []).find((i) => i.instance === inst);
     $("sys-range").textContent = "From the samples " + inst + " saved in the store, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
       fmtHeld(out.held_seconds) + (seen ? " (last seen " + fmtTime(Date.parse(seen.last_seen)) + ")" : "") + (note ? "; " + note : "") + ". " +
-      "This server reads a process's saved 5-minute and hourly samples only: its 15 s samples of the last two hours live in that process's memory " +
-      "(its own System page, with process --addr). The lag is this server's.";
+      "A process saves a sample every 15 s (kept two hours), every 5 min (two days) and every hour (32 days); the range picks the finest that reaches its start. The lag is this server's.";
     serve = "The samples " + inst + " saved have no such metric.";
-    waiting = "Waiting for " + inst + "'s samples: it saves one every 5 min, and a point is of two.";
+    waiting = "Waiting for " + inst + "'s samples: it saves one every 15 s, and a point is of two.";
   } else {
     const others = list ? list.instances.filter((i) => !i.self).length : 0;
     $("sys-range").textContent = "From the server's samples of its metrics, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
       fmtHeld(out.held_seconds) + (out.resolution_seconds > out.sample_seconds ? " (older than two hours: coarser than its " + out.sample_seconds + " s samples)" : "") +
       (note ? "; " + note : "") + "." +
       (pipelineAbsent ? " The pipeline runs in other processes (shopstream serve): only the store's size and the lag are charted here" +
-        (others ? "; pick a process above for its saved samples." : ", and no process has saved its samples in the store yet (each saves one at its start, then every 5 min).") : "");
+        (others ? "; pick a process above for its saved samples." : ", and no process has saved its samples in the store yet (each saves one at its start, then every 15 s).") : "");
     serve = "No pipeline in this process: under shopstream serve the processors run elsewhere" +
       (others ? "; pick one above for the samples it saved." : ", and none has saved its samples in the store yet.");
   }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -226,4 +227,73 @@ func (s *Server) sampleInstances(w http.ResponseWriter, r *http.Request) {
 		sort.Slice(out.Instances, func(i, j int) bool { return out.Instances[i].Instance < out.Instances[j].Instance })
 	}
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// allInstances, as instance=, asks GET /api/v1/metrics/histograms for the
+// histograms of every instance whose samples are in the store, merged:
+// the Overview's latency under serve, whose processors are several.
+const allInstances = "*"
+
+// mergedHistograms answers GET /api/v1/metrics/histograms?instance=*: per
+// histogram, what every instance observed over the range (each between
+// its own two samples, as with instance=, their buckets added). An
+// instance last seen before since, or first seen after until, is not
+// read. From is the earliest instance's first sample, To the newest's
+// last; Capped is true when none reaches back to since; the resolution is
+// the coarsest of theirs.
+func (s *Server) mergedHistograms(ctx context.Context, since, until time.Time, name string, quant float64) (HistogramRange, error) {
+	all := allInstances
+	if since.IsZero() {
+		since = time.Now().Add(-time.Hour)
+	}
+	out := HistogramRange{Since: since, SampleSeconds: savedFine.every.Seconds(), Quantile: quant, Histograms: []HistogramQuantile{},
+		Instance: &all, Source: sourceStore, Instances: []string{}}
+	if !until.IsZero() {
+		out.Until = &until
+	}
+	ss, ok := s.cfg.Store.(store.SystemSamples)
+	if !ok || s.remote == nil {
+		return out, fmt.Errorf("%w: this store keeps no instance's samples", ErrNotFound)
+	}
+	insts, err := ss.SystemSampleInstances(ctx)
+	if err != nil {
+		return out, err
+	}
+	var m histMerge
+	capped := true
+	for _, in := range insts {
+		if in.Newest.Before(since) || (!until.IsZero() && !in.Oldest.Before(until)) {
+			continue
+		}
+		src, err := s.histFor(ctx, in.Instance)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		v, a, b, c, ok := src.h.pick(since, until)
+		if !ok {
+			continue
+		}
+		out.Instances = append(out.Instances, in.Instance)
+		m.add(a, b, name)
+		if out.From == nil || a.at.Before(*out.From) {
+			out.From = &a.at
+		}
+		if out.To == nil || b.at.After(*out.To) {
+			out.To = &b.at
+		}
+		capped = capped && c
+		if v.every.Seconds() > out.ResolutionSeconds {
+			out.ResolutionSeconds, out.HeldSeconds = v.every.Seconds(), v.keep.Seconds()
+		}
+		if len(v.samples) > 0 && (out.HeldSince == nil || v.samples[0].at.Before(*out.HeldSince)) {
+			held := v.samples[0].at
+			out.HeldSince = &held
+		}
+	}
+	out.Capped = capped && len(out.Instances) > 0
+	out.Histograms = m.quantiles(quant)
+	return out, nil
 }

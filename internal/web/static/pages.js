@@ -137,12 +137,19 @@ function sumRange(by, from, to, cur) {
 // before it, from the server's samples of the pipeline's histogram
 // (GET /api/v1/metrics/histograms): the histogram of /metrics counts since
 // start, the history backfill included. A live range asks up to now.
+// Where the server runs no pipeline (serve) it is of the processes'
+// samples saved in the store, their buckets merged (instance=*).
 async function p95Latency(r) {
+  let merged = false;
+  try {
+    const list = await getJSON("api/v1/metrics/instances");
+    merged = !list.server.pipeline && list.instances.length > 0;
+  } catch (e) { /* an older server: its own samples only */ }
   const q = (since, until) => getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" +
-    Math.floor(since) + (until == null ? "" : "&until=" + Math.ceil(until)));
+    Math.floor(since) + (until == null ? "" : "&until=" + Math.ceil(until)) + (merged ? "&instance=*" : ""));
   const [now, before] = await Promise.all([q(r.from, r.custom ? r.to : null), q(r.from - r.seconds, r.from)]);
   const h = (x) => (x.histograms.length ? x.histograms[0] : null);
-  return { now, h: h(now), before: before.capped || !before.from ? null : h(before) };
+  return { now, merged, h: h(now), before: before.capped || !before.from ? null : h(before) };
 }
 
 // fmtQuantile shows a quantile in ms (seconds) or as is, "> bound" past
@@ -214,13 +221,17 @@ page("overview", {
       // Past the last bucket the value is not known: no change.
       tile("o-p95", h && h.count > 0 ? fmtQuantile(h.value, h.above, true) : "–", v(h), h && h.above != null ? null : v(p.before), false);
       const d = $("o-p95").querySelector(".delta");
-      if (!p.now.from) d.textContent = "no samples of the latency yet";
+      if (!p.now.from) d.textContent = p.merged ? "no process saved latency samples in the range" : "no samples of the latency yet";
       else if (!h) d.textContent = "no produce-to-commit histogram in /metrics";
       else if (!h.count) d.textContent = "nothing committed in the range";
       if (h && p.now.capped) {
-        d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (the server keeps " + fmtHeld(p.now.held_seconds) + ")";
+        d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (" + (p.merged ? "the processes keep " : "the server keeps ") + fmtHeld(p.now.held_seconds) + ")";
         d.className = "delta";
       }
+      const n = p.merged ? p.now.instances.length : 0;
+      $("o-p95").title = n ? "Of the samples " + n + " process" + (n > 1 ? "es" : "") + " saved in the store (" + p.now.instances.join(", ") + "), their histograms merged" : "";
+      $("o-p95").dataset.instances = n ? p.now.instances.join(",") : "";
+      $("o-p95").querySelector(".label").textContent = "p95 produce → commit" + (n ? " (" + n + " process" + (n > 1 ? "es" : "") + ")" : "");
     }
     await tps;
   },

@@ -334,7 +334,8 @@ func TestSystemHistoryRestoredInBrowser(t *testing.T) {
 // ago at 20. The System page's 24 h range charts the one seen last, p2,
 // from its 5-minute samples (about 72 points at 20/s), and says where they
 // come from and how often a process saves them; picking p1
-// puts instance=p1 in the URL and charts p1's 20 hours at 10/s.
+// puts instance=p1 in the URL and charts p1's 20 hours at 10/s; p2's last
+// 15 minutes come from its saved fine samples, up to its newest.
 func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -400,6 +401,16 @@ func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("picking p1 puts it in the URL and charts it", `/[?&]instance=p1(&|$)/.test(location.hash) && `+charted("p1", 220, 9, 11))
+	// The last 15 minutes of p2 come from its fine samples (saved each
+	// minute here, a process's every 15 s), up to its newest, three
+	// minutes ago: a 5-minute tier would have two points at most.
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/system?range=15m&instance=p2")); err != nil {
+		t.Fatal(err)
+	}
+	wait("p2's last 15 minutes from its 15 s samples", `(() => { const d = sysCharts.throughput.data, r = document.getElementById("sys-range");
+		return r.dataset.instance === "p2" && r.dataset.resolution === "15" && d[0].length >= 10 &&
+			d[1].filter((v) => v > 19 && v < 21).length >= 10 && Date.now() / 1000 - d[0][d[0].length - 1] < 4 * 60 &&
+			/one every 15 s, kept 2 h/.test(r.textContent); })()`)
 	if dir := os.Getenv("SHOPSTREAM_SCREENSHOT_DIR"); dir != "" {
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 		if err != nil {

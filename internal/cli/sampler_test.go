@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -18,10 +19,13 @@ import (
 
 // TestProcessWithoutAddrSavesSamples: a process started without --addr
 // serves nothing, yet saves the samples of its metrics under its
-// --instance-id (its first sample folds into both coarse tiers at once);
-// serve, on the same store afterwards, lists the instance and answers
-// its series from them: the pipeline's metrics are known there, from the
-// store, where serve's own samples have none.
+// --instance-id (its first sample folds into both coarse tiers at once,
+// and every sample is saved in the fine tier, one each 15 s); serve, on
+// the same store afterwards, lists the instance and answers its series
+// from them: the pipeline's metrics are known there, from the store, where
+// serve's own samples have none, and the newest point of the last 15
+// minutes is the process's newest sample, 15 s or more after its first,
+// at the fine samples' resolution.
 func TestProcessWithoutAddrSavesSamples(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, bus.TopicTransactions))
 	if err != nil {
@@ -50,8 +54,8 @@ func TestProcessWithoutAddrSavesSamples(t *testing.T) {
 			st, _ = sqlite.Open(ctx, data) // once process has created the database
 		}
 		if st != nil {
-			insts, err := st.SystemSampleInstances(ctx)
-			saved = err == nil && len(insts) == 1 && insts[0].Instance == "proc-a" && insts[0].Samples == 2
+			rows, err := st.SystemSamples(ctx, "proc-a", 15, time.Time{})
+			saved = err == nil && len(rows) >= 2
 		}
 		if !saved && time.Now().After(deadline) {
 			t.Fatalf("process saved no samples in a minute\n%s", stderr.String())
@@ -60,11 +64,16 @@ func TestProcessWithoutAddrSavesSamples(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // polling another process's writes
 		}
 	}
-	st.Close()
 	stopProcess()
 	if err := <-done; err != nil {
 		t.Fatalf("process: %v\n%s", err, stderr.String())
 	}
+	fine, err := st.SystemSamples(ctx, "proc-a", 15, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	newest := fine[len(fine)-1].At
 
 	urls := make(chan string, 1)
 	stdout := &watchWriter{want: regexp.MustCompile(`dashboard on (http://127\.0\.0\.1:\d+)`)}
@@ -97,6 +106,8 @@ func TestProcessWithoutAddrSavesSamples(t *testing.T) {
 	var own, theirs web.SeriesRange
 	ownCode := get("/api/v1/metrics/series?name=shopstream_records_total&name=shopstream_store_size_bytes", &own)
 	theirCode := get("/api/v1/metrics/series?name=shopstream_records_total&name=shopstream_batch_records&instance=proc-a", &theirs)
+	var recent web.SeriesRange
+	recentCode := get(fmt.Sprintf("/api/v1/metrics/series?name=shopstream_records_total&instance=proc-a&since=%d", time.Now().Add(-15*time.Minute).Unix()), &recent)
 	stopServe()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v\n%s", err, stderr.String())
@@ -110,5 +121,16 @@ func TestProcessWithoutAddrSavesSamples(t *testing.T) {
 	if theirCode != http.StatusOK || theirs.Source != "store" || theirs.Instance == nil || *theirs.Instance != "proc-a" || len(theirs.Unknown) != 0 ||
 		len(theirs.Metrics) != 2 || theirs.Metrics[0].Kind != "counter" || theirs.Metrics[1].Kind != "histogram" {
 		t.Errorf("proc-a's series through serve: %d %+v, want its records (a counter) and batch sizes (a histogram) from the store", theirCode, theirs)
+	}
+	if len(insts.Instances) == 1 && !insts.Instances[0].LastSeen.Equal(newest) {
+		t.Errorf("proc-a last seen %v, want its newest sample %v", insts.Instances[0].LastSeen, newest)
+	}
+	if recentCode != http.StatusOK || recent.ResolutionSeconds != 15 || len(recent.Metrics) != 1 || len(recent.Metrics[0].Times) == 0 {
+		t.Fatalf("proc-a's last 15 minutes through serve: %d %+v, want points of its 15 s samples", recentCode, recent)
+	}
+	last := time.UnixMilli(int64(recent.Metrics[0].Times[len(recent.Metrics[0].Times)-1] * 1000))
+	if !last.Equal(newest.Truncate(time.Millisecond)) || !newest.After(fine[0].At) || time.Since(last) > 5*time.Minute {
+		t.Errorf("proc-a's newest point through serve at %v, want its newest sample %v, after its first %v and younger than 5 minutes",
+			last, newest, fine[0].At)
 	}
 }

@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// SystemSamples is implemented by stores that keep the dashboard's coarse
+// SystemSamples is implemented by stores that keep the dashboard's
 // samples of the processes' own metrics (internal/web, docs/dashboard.md),
-// so that the System page's history outlives a restart: one row per
-// sample per instance, its figures encoded by the writer.
+// so that the System page's history outlives a restart and a dashboard
+// served elsewhere shows it: one row per sample per tier (15 s, 5 minutes,
+// an hour) per instance, its figures encoded by the writer.
 type SystemSamples interface {
 	// SaveSystemSample stores s (replacing a row of the same instance,
 	// step and time) and deletes every instance's samples of its step
@@ -28,7 +29,7 @@ type SystemSamples interface {
 type SystemSampleInstance struct {
 	Instance string
 	// Oldest and Newest are its oldest and newest samples' times: Newest
-	// is when it was last seen (it saves one every 5 minutes).
+	// is when it was last seen (it saves one every 15 s).
 	Oldest, Newest time.Time
 	// Samples is how many rows it has.
 	Samples int

@@ -46,3 +46,31 @@ func SeedSystemHistoryRate(st store.SystemSamples, instance string, from time.Ti
 	}
 	return nil
 }
+
+// SeedLatencyHistory saves into st, under instance, the samples of a
+// process sampling every minute from `from` for n minutes, committing
+// perMinute records a minute, each lat seconds after it was produced.
+func SeedLatencyHistory(st store.SystemSamples, instance string, from time.Time, n, perMinute int, lat float64) error {
+	reg := prometheus.NewRegistry()
+	pm := pipeline.NewMetrics(reg)
+	clock := from
+	h := newHistRing(reg, time.Minute)
+	h.now = func() time.Time { return clock }
+	h.persist = &histPersist{st: st, instance: instance}
+	h.add(h.take(true))
+	h.save()
+	for range n {
+		clock = clock.Add(time.Minute)
+		for range perMinute {
+			pm.Latency.Observe(lat)
+		}
+		h.add(h.take(true))
+		h.save()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.unsaved) > 0 {
+		return fmt.Errorf("%d samples not saved", len(h.unsaved))
+	}
+	return nil
+}

@@ -81,9 +81,11 @@ func (f *failingSamples) SystemSampleInstances(context.Context) ([]store.SystemS
 	return nil, errDown
 }
 
-// TestSavesWaitForTheStore: the coarse samples folded while the store
+// TestSavesWaitForTheStore: the samples taken and folded while the store
 // fails are saved, in order, once it is back; no more than maxUnsaved
-// wait (the newest). A restore from a failing store fails.
+// wait, the oldest fine samples going first (not the newest), then the
+// oldest coarse ones.
+// A restore from a failing store fails.
 func TestSavesWaitForTheStore(t *testing.T) {
 	st := &failingSamples{down: true}
 	sim := newTierSim(time.Date(2026, 12, 1, 6, 0, 7, 0, time.UTC), time.Minute)
@@ -93,10 +95,31 @@ func TestSavesWaitForTheStore(t *testing.T) {
 	if len(st.rows) != 0 || logged == 0 {
 		t.Fatalf("%d rows saved and %d failures logged while the store was down", len(st.rows), logged)
 	}
+	// counts is how many rows of the fine and the coarse tiers were
+	// saved from row from on, and the oldest fine one.
+	counts := func(from int) (fine, coarse int, oldest time.Time) {
+		for _, r := range st.rows[from:] {
+			if r.Step == int(savedFine.every/time.Second) {
+				if fine == 0 {
+					oldest = r.At
+				}
+				fine++
+			} else {
+				coarse++
+			}
+		}
+		return fine, coarse, oldest
+	}
 	st.down = false
 	sim.run(5, time.Minute) // one more five-minute sample
-	if len(st.rows) != 16 {
-		t.Fatalf("%d rows saved once the store was back, want 16", len(st.rows))
+	// 16 coarse samples; of the 60 fine ones of the outage, those that
+	// fit beside the 15 coarse ones and the one queued at the first tick
+	// with the store back, then the five since.
+	keptFine := maxUnsaved - 15 - 1
+	fine, coarse, oldest := counts(0)
+	if coarse != 16 || fine != keptFine+5 || !oldest.Equal(sim.ticks[60-keptFine].at) {
+		t.Fatalf("%d coarse and %d fine rows saved once the store was back (the oldest at %v), want 16 and %d (from %v)",
+			coarse, fine, oldest, keptFine+5, sim.ticks[60-keptFine].at)
 	}
 	for i := 1; i < len(st.rows); i++ {
 		a, b := st.rows[i-1], st.rows[i]
@@ -104,12 +127,13 @@ func TestSavesWaitForTheStore(t *testing.T) {
 			t.Errorf("row %d (%d s at %v) saved after %v", i, b.Step, b.At, a.At)
 		}
 	}
+	saved := len(st.rows)
 	st.down = true
 	sim.run(5*(maxUnsaved+10), time.Minute)
 	st.down = false
 	sim.run(1, time.Minute)
-	if n := len(st.rows) - 16; n != maxUnsaved {
-		t.Errorf("%d rows saved after a long outage, want the newest %d", n, maxUnsaved)
+	if fine, coarse, _ := counts(saved); coarse != maxUnsaved-1 || fine != 1 {
+		t.Errorf("%d coarse and %d fine rows saved after a long outage, want the newest %d coarse and the fine one since", coarse, fine, maxUnsaved-1)
 	}
 	// A restore from a store that fails says so and restores nothing.
 	r := newHistRing(sim.reg, time.Minute)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -17,14 +18,16 @@ import (
 // has no pipeline, charts the processors' throughput, batches and
 // latency: GET /api/v1/metrics/series and /histograms take instance=, and
 // GET /api/v1/metrics/instances lists the instances that saved samples.
-// Only the saved tiers can be shown (one sample per 5 minutes for two
-// days, one per hour for 32 days): the 15 s samples of the last two hours
-// live in the process's own memory alone.
+// Only the saved tiers can be shown: one sample per 15 s for two hours
+// (savedFine: as taken, not corrected for resets), per 5 minutes for two
+// days, per hour for 32 days.
 
 const (
 	// remoteRefresh is how often an instance's samples held here read
-	// the rows saved since (a process saves one every 5 minutes).
-	remoteRefresh = 15 * time.Second
+	// the rows saved since (a process saves one every 15 s): an answer
+	// is at most that much older than the newest row (three indexed
+	// reads of a row or none, so it can be short).
+	remoteRefresh = 2 * time.Second
 	// remoteMax bounds the instances whose samples are held at once
 	// (about 10 MB each with a `run`'s metrics and full tiers); the least
 	// recently asked for goes.
@@ -58,12 +61,11 @@ func newRemoteRings(st store.SystemSamples) *remoteRings {
 	return &remoteRings{st: st, now: time.Now, rings: map[string]*remoteRing{}}
 }
 
-// newStoredRing is a ring that samples nothing itself: its coarse tiers
-// are another instance's saved samples. It answers at the 5-minute tier's
-// resolution at best.
+// newStoredRing is a ring that samples nothing itself: its fine samples
+// and coarse tiers are another instance's saved ones.
 func newStoredRing(now func() time.Time) *histRing {
-	h := newHistRing(nil, histTiers[0].every)
-	h.keep, h.now = histTiers[0].keep, now
+	h := newHistRing(nil, savedFine.every)
+	h.keep, h.now = savedFine.keep, now
 	return h
 }
 
@@ -87,7 +89,7 @@ func (r *remoteRings) ring(ctx context.Context, instance string) (h *histRing, o
 
 	e.mu.Lock()
 	if e.loaded.IsZero() || now.Sub(e.loaded) >= remoteRefresh {
-		if err := e.h.pull(ctx, r.st, instance); err != nil {
+		if err := e.h.pull(ctx, r.st, instance, true); err != nil {
 			e.mu.Unlock()
 			return nil, false, err
 		}
@@ -184,7 +186,7 @@ type SampleServer struct {
 type SampleInstance struct {
 	Instance string `json:"instance"`
 	// Oldest is its oldest saved sample; LastSeen its newest (a process
-	// saves one every 5 minutes, so it lags by up to that).
+	// saves one every 15 s, so it lags by up to that).
 	Oldest   time.Time `json:"oldest"`
 	LastSeen time.Time `json:"last_seen"`
 	// Samples is how many rows it has, of both tiers.
@@ -225,4 +227,73 @@ func (s *Server) sampleInstances(w http.ResponseWriter, r *http.Request) {
 		sort.Slice(out.Instances, func(i, j int) bool { return out.Instances[i].Instance < out.Instances[j].Instance })
 	}
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// allInstances, as instance=, asks GET /api/v1/metrics/histograms for the
+// histograms of every instance whose samples are in the store, merged:
+// the Overview's latency under serve, whose processors are several.
+const allInstances = "*"
+
+// mergedHistograms answers GET /api/v1/metrics/histograms?instance=*: per
+// histogram, what every instance observed over the range (each between
+// its own two samples, as with instance=, their buckets added). An
+// instance last seen before since, or first seen after until, is not
+// read. From is the earliest instance's first sample, To the newest's
+// last; Capped is true when none reaches back to since; the resolution is
+// the coarsest of theirs.
+func (s *Server) mergedHistograms(ctx context.Context, since, until time.Time, name string, quant float64) (HistogramRange, error) {
+	all := allInstances
+	if since.IsZero() {
+		since = time.Now().Add(-time.Hour)
+	}
+	out := HistogramRange{Since: since, SampleSeconds: savedFine.every.Seconds(), Quantile: quant, Histograms: []HistogramQuantile{},
+		Instance: &all, Source: sourceStore, Instances: []string{}}
+	if !until.IsZero() {
+		out.Until = &until
+	}
+	ss, ok := s.cfg.Store.(store.SystemSamples)
+	if !ok || s.remote == nil {
+		return out, fmt.Errorf("%w: this store keeps no instance's samples", ErrNotFound)
+	}
+	insts, err := ss.SystemSampleInstances(ctx)
+	if err != nil {
+		return out, err
+	}
+	var m histMerge
+	capped := true
+	for _, in := range insts {
+		if in.Newest.Before(since) || (!until.IsZero() && !in.Oldest.Before(until)) {
+			continue
+		}
+		src, err := s.histFor(ctx, in.Instance)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		v, a, b, c, ok := src.h.pick(since, until)
+		if !ok {
+			continue
+		}
+		out.Instances = append(out.Instances, in.Instance)
+		m.add(a, b, name)
+		if out.From == nil || a.at.Before(*out.From) {
+			out.From = &a.at
+		}
+		if out.To == nil || b.at.After(*out.To) {
+			out.To = &b.at
+		}
+		capped = capped && c
+		if v.every.Seconds() > out.ResolutionSeconds {
+			out.ResolutionSeconds, out.HeldSeconds = v.every.Seconds(), v.keep.Seconds()
+		}
+		if len(v.samples) > 0 && (out.HeldSince == nil || v.samples[0].at.Before(*out.HeldSince)) {
+			held := v.samples[0].at
+			out.HeldSince = &held
+		}
+	}
+	out.Capped = capped && len(out.Instances) > 0
+	out.Histograms = m.quantiles(quant)
+	return out, nil
 }

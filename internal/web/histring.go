@@ -103,6 +103,8 @@ type histRing struct {
 	// unsaved are those folded and not yet saved.
 	persist *histPersist
 	unsaved []unsaved
+	// fineQueued is the newest fine sample queued to be saved.
+	fineQueued time.Time
 	// lean, for a sampler that only saves (sampler.go), keeps only what
 	// the folds to come need.
 	lean bool
@@ -244,6 +246,10 @@ func (h *histRing) add(s histSample) {
 		h.started = s.at
 	}
 	h.samples = appendKept(h.samples, s, h.keep)
+	if h.persist != nil && (h.fineQueued.IsZero() || s.at.Truncate(savedFine.every).After(h.fineQueued.Truncate(savedFine.every))) {
+		h.fineQueued = s.at
+		h.queue(unsaved{tier: -1, s: s})
+	}
 	if len(h.tiers) > 0 {
 		h.fold(0, s)
 	}
@@ -274,7 +280,7 @@ func (h *histRing) run(done <-chan struct{}) {
 // when there is no such pair.
 func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, capped, ok bool) {
 	// A ring of another instance's saved samples takes no fresh sample:
-	// its coarser tiers end with its newest 5-minute one.
+	// its coarse tiers end with its newest saved fine one.
 	v = h.view(since, 0, h.gather == nil)
 	samples := v.samples
 	if len(samples) == 0 {
@@ -440,9 +446,12 @@ type HistogramRange struct {
 	// Instance is the instance whose samples the answer is of (null:
 	// this server's own, which has no id); Source is memory (this
 	// server's own samples) or store (another instance's saved ones:
-	// SampleSeconds is then 300, the finest saved).
+	// SampleSeconds is then 15, the fine samples saved).
 	Instance *string `json:"instance"`
 	Source   string  `json:"source"`
+	// Instances are, with instance=* (source store), the instances whose
+	// histograms are merged: those with two samples in the range.
+	Instances []string `json:"instances,omitempty"`
 }
 
 // HistogramQuantile is one histogram's observations between From and To.
@@ -485,6 +494,15 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	name := q.Get("name")
+	if q.Get("instance") == allInstances {
+		out, err := s.mergedHistograms(r.Context(), since, until, name, quant)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, out)
+		return
+	}
 	src, err := s.histFor(r.Context(), q.Get("instance"))
 	if err != nil {
 		WriteError(w, err)
@@ -508,36 +526,76 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 	out.Capped = capped
 	if ok {
 		out.From, out.To = &a.at, &b.at
-		keys := make([]string, 0, len(b.series))
-		for k, hs := range b.series {
-			if name == "" || hs.name == name {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			hs := b.series[k]
-			cum, sum := diff(a.series[k], hs)
-			hq := HistogramQuantile{Name: hs.name, Labels: hs.labels, Count: cum[len(cum)-1], Sum: sum,
-				Buckets: make([]HistogramBucket, len(cum))}
-			for i := range cum {
-				if i < len(hs.bounds) {
-					hq.Buckets[i].Le = &hs.bounds[i]
-				}
-				hq.Buckets[i].Count = cum[i]
-				if i > 0 {
-					hq.Buckets[i].Count -= cum[i-1]
-				}
-			}
-			v, above := histQuantile(quant, hs.bounds, cum, sum, histLeast(hs.name))
-			if !math.IsNaN(v) {
-				hq.Value = &v
-			}
-			if !math.IsNaN(above) {
-				hq.Above = &above
-			}
-			out.Histograms = append(out.Histograms, hq)
-		}
+		var m histMerge
+		m.add(a, b, name)
+		out.Histograms = m.quantiles(quant)
 	}
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// histMerge adds up what histograms observed between pairs of samples:
+// one pair, or one per instance (their buckets summed).
+type histMerge struct {
+	keys []string
+	by   map[string]*histSeries // name, labels, bounds; cum and sum: the observations between
+}
+
+// add adds what each histogram of b (of name, all when empty) observed
+// since a; a histogram whose bounds differ from those added before under
+// its name and labels is left out.
+func (m *histMerge) add(a, b histSample, name string) {
+	if m.by == nil {
+		m.by = map[string]*histSeries{}
+	}
+	for k, hs := range b.series {
+		if name != "" && hs.name != name {
+			continue
+		}
+		cum, sum := diff(a.series[k], hs)
+		t := m.by[k]
+		if t == nil {
+			m.by[k] = &histSeries{key: k, name: hs.name, labels: hs.labels, bounds: hs.bounds, cum: slices.Clone(cum), sum: sum}
+			m.keys = append(m.keys, k)
+			continue
+		}
+		if !slices.Equal(t.bounds, hs.bounds) {
+			continue
+		}
+		for i := range cum {
+			t.cum[i] += cum[i]
+		}
+		t.sum += sum
+	}
+}
+
+// quantiles are the histograms added, by name and labels, with their
+// q-quantile.
+func (m *histMerge) quantiles(quant float64) []HistogramQuantile {
+	out := []HistogramQuantile{}
+	keys := slices.Clone(m.keys)
+	sort.Strings(keys)
+	for _, k := range keys {
+		hs := m.by[k]
+		cum, sum := hs.cum, hs.sum
+		hq := HistogramQuantile{Name: hs.name, Labels: hs.labels, Count: cum[len(cum)-1], Sum: sum,
+			Buckets: make([]HistogramBucket, len(cum))}
+		for i := range cum {
+			if i < len(hs.bounds) {
+				hq.Buckets[i].Le = &hs.bounds[i]
+			}
+			hq.Buckets[i].Count = cum[i]
+			if i > 0 {
+				hq.Buckets[i].Count -= cum[i-1]
+			}
+		}
+		v, above := histQuantile(quant, hs.bounds, cum, sum, histLeast(hs.name))
+		if !math.IsNaN(v) {
+			hq.Value = &v
+		}
+		if !math.IsNaN(above) {
+			hq.Above = &above
+		}
+		out = append(out, hq)
+	}
+	return out
 }

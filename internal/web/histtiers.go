@@ -23,7 +23,10 @@ import (
 //     difference is of what was counted in between.
 //
 // The coarse tiers are persisted (histpersist.go) and restored when the
-// server starts.
+// server starts. The fine samples are saved too, one per savedFine.every
+// for savedFine.keep (as taken: uncorrected), so that a dashboard served
+// elsewhere (histremote.go) is at most that far behind the process; they
+// are not restored (a server's own fine samples start afresh).
 
 // histTier is a tier's resolution and reach.
 type histTier struct {
@@ -36,6 +39,11 @@ var histTiers = []histTier{
 	{every: 5 * time.Minute, keep: 48 * time.Hour},
 	{every: time.Hour, keep: 32 * 24 * time.Hour},
 }
+
+// savedFine is the fine samples' saved tier: the first of the ring's
+// samples in each 15 s (aligned to the clock), kept two hours, as the
+// ring keeps its own.
+var savedFine = histTier{every: 15 * time.Second, keep: histKeep}
 
 // coarseTier is one coarse tier's samples, oldest first.
 type coarseTier struct {
@@ -164,10 +172,7 @@ func (h *histRing) fold(ti int, s histSample) {
 	h.offs[ti] = off
 	t.samples = appendKept(t.samples, c, t.keep)
 	if h.persist != nil {
-		h.unsaved = append(h.unsaved, unsaved{tier: ti, s: c})
-		if len(h.unsaved) > maxUnsaved {
-			h.unsaved = append(h.unsaved[:0:0], h.unsaved[len(h.unsaved)-maxUnsaved:]...)
-		}
+		h.queue(unsaved{tier: ti, s: c})
 	}
 	if ti+1 < len(h.tiers) {
 		h.fold(ti+1, c)
@@ -260,17 +265,27 @@ func (h *histRing) view(since time.Time, step time.Duration, fresh bool) histVie
 		}
 		best = histView{tier: ti, samples: t.samples, every: t.every, keep: t.keep}
 	}
-	if fresh && best.tier > 0 && h.gather == nil && len(h.tiers[0].samples) > 0 {
-		// Another instance's saved tiers (histremote.go): a coarser
-		// tier's samples end with the newest 5-minute one, its gauges
-		// the mean of the 5-minute ones since the tier's newest.
+	if fresh && best.tier >= 0 && h.gather == nil && len(h.tiers[0].samples) > 0 {
+		// Another instance's saved tiers (histremote.go): the 5-minute
+		// tier's samples end with its newest saved fine sample, and a
+		// coarser tier's with that newest point, its gauges the mean of
+		// the 5-minute ones since the tier's newest.
 		fine := h.tiers[0].samples
-		last, prev := fine[len(fine)-1], best.samples[len(best.samples)-1]
-		if last.at.After(prev.at) {
-			c, _ := coarsen(last, prev, after(fine, prev.at, last.at), h.metaNow(), resetOffsets{})
-			n := len(best.samples)
-			best.samples = append(best.samples[:n:n], c)
+		if c, ok := extend(fine[len(fine)-1], h.samples, h.metaNow()); ok {
+			n := len(fine)
+			fine = append(fine[:n:n], c)
 		}
+		if best.tier == 0 {
+			best.samples = fine
+		} else {
+			last, prev := fine[len(fine)-1], best.samples[len(best.samples)-1]
+			if last.at.After(prev.at) {
+				c, _ := coarsen(last, prev, after(fine, prev.at, last.at), h.metaNow(), resetOffsets{})
+				n := len(best.samples)
+				best.samples = append(best.samples[:n:n], c)
+			}
+		}
+		return best
 	}
 	if fresh && best.tier >= 0 && len(h.samples) > 0 {
 		if s := h.samples[len(h.samples)-1]; s.at.After(best.samples[len(best.samples)-1].at) {
@@ -279,6 +294,84 @@ func (h *histRing) view(since time.Time, step time.Duration, fresh bool) histVie
 		}
 	}
 	return best
+}
+
+// extend returns the coarse sample prev carried on to the newest of fine,
+// raw samples as taken (another instance's saved fine samples, which are
+// not corrected for resets as its coarse tiers are): its counters and
+// histograms prev's plus what the fine samples counted from prev's
+// instant on (each a difference of consecutive samples, counting from
+// zero across a reset, as a range of fine samples does), its gauges the
+// mean of the fine values after prev. ok is false when fine holds no
+// sample at prev's instant (the coarse samples are fine ones, so it has
+// one unless it was not saved) or none after it.
+func extend(prev histSample, fine []histSample, meta []*seriesMeta) (histSample, bool) {
+	i := len(fine) - 1
+	for i >= 0 && fine[i].at.After(prev.at) {
+		i--
+	}
+	if i < 0 || !fine[i].at.Equal(prev.at) || i == len(fine)-1 {
+		return histSample{}, false
+	}
+	span := fine[i:]
+	last := span[len(span)-1]
+	c := histSample{at: last.at, series: make(map[string]*histSeries, len(last.series)), vals: make([]float64, len(last.vals))}
+	for v := range c.vals {
+		if math.IsNaN(last.vals[v]) || v >= len(meta) {
+			c.vals[v] = math.NaN()
+			continue
+		}
+		if !meta[v].counter {
+			sum, n := 0.0, 0
+			for _, f := range span[1:] {
+				if fv := f.value(v); !math.IsNaN(fv) {
+					sum += fv
+					n++
+				}
+			}
+			c.vals[v] = sum / float64(n)
+			continue
+		}
+		total := prev.value(v)
+		if math.IsNaN(total) {
+			total = 0
+		}
+		for k := 1; k < len(span); k++ {
+			a, b := span[k-1].value(v), span[k].value(v)
+			switch {
+			case math.IsNaN(b):
+			case math.IsNaN(a) || a > b:
+				total += b
+			default:
+				total += b - a
+			}
+		}
+		c.vals[v] = total
+	}
+	for key, hs := range last.series {
+		sum := &histSeries{key: hs.key, name: hs.name, labels: hs.labels, bounds: hs.bounds, cum: make([]uint64, len(hs.cum))}
+		if p := prev.series[key]; p != nil && slices.Equal(p.bounds, hs.bounds) {
+			copy(sum.cum, p.cum)
+			sum.sum = p.sum
+		}
+		for k := 1; k < len(span); k++ {
+			b := span[k].series[key]
+			if b == nil || !slices.Equal(b.bounds, hs.bounds) {
+				continue
+			}
+			a := span[k-1].series[key]
+			if a != nil && !slices.Equal(a.bounds, hs.bounds) {
+				a = nil
+			}
+			cum, s := diff(a, b)
+			for j := range cum {
+				sum.cum[j] += cum[j]
+			}
+			sum.sum += s
+		}
+		c.series[key] = sum
+	}
+	return c, true
 }
 
 // correct returns s (a fine sample newer than every coarse one) as tier

@@ -146,23 +146,27 @@ func BenchmarkSystemTiers(b *testing.B) {
 		b.ReportMetric(float64(retained), "B/ring")
 		b.ReportMetric(float64(held), "samples")
 	})
+	// A tick of that sampler as it runs: the gather, the fold, the trim,
+	// and the save of what it queued (the fine sample every tick, a
+	// coarse one in 20), encoded, into a store that takes it at no cost
+	// (the stores' own cost is save and save-fine below).
 	b.Run("sampler-tick", func(b *testing.B) {
 		clock := time.Date(2026, 11, 1, 0, 0, 7, 0, time.UTC)
 		h := newSampler(SamplerConfig{Gatherer: g})
 		h.now = func() time.Time { return clock }
+		var st countingSamples
+		h.persist = &histPersist{st: &st, instance: "p1"}
 		h.add(h.take(false))
+		h.save()
+		st.rows, st.bytes = 0, 0
 		b.ReportAllocs()
 		for b.Loop() {
 			clock = clock.Add(histEvery)
 			h.add(h.take(false))
-			h.mu.Lock()
-			todo := h.unsaved
-			h.unsaved = nil
-			h.mu.Unlock()
-			for _, u := range todo {
-				encodeSample(u.s, h.metaNow())
-			}
+			h.save()
 		}
+		b.ReportMetric(float64(st.rows)/float64(b.N), "rows/tick")
+		b.ReportMetric(float64(st.bytes)/float64(max(1, st.rows)), "B/row")
 	})
 
 	h := newHistRing(g, histEvery)
@@ -214,7 +218,7 @@ func BenchmarkSystemTiers(b *testing.B) {
 			// Full tiers of one instance: two days of 5-minute rows and
 			// 32 days of hourly ones, ending now.
 			now := time.Now().Truncate(time.Minute)
-			for _, t := range histTiers {
+			for _, t := range append([]histTier{savedFine}, histTiers...) {
 				for at := now.Add(-t.keep); !at.After(now); at = at.Add(t.every) {
 					if err := ss.SaveSystemSample(ctx, store.SystemSample{Instance: "p1", Step: int(t.every / time.Second), At: at, Data: row},
 						t.keep); err != nil {
@@ -231,6 +235,28 @@ func BenchmarkSystemTiers(b *testing.B) {
 					}
 				}
 			})
+			b.Run("save-fine", func(b *testing.B) {
+				at := now
+				for b.Loop() {
+					at = at.Add(savedFine.every)
+					if err := ss.SaveSystemSample(ctx, store.SystemSample{Instance: "p1", Step: 15, At: at, Data: row}, savedFine.keep); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			// serve's first read of an instance (histremote.go): every
+			// tier, the fine one included.
+			b.Run("pull", func(b *testing.B) {
+				for b.Loop() {
+					r := newStoredRing(time.Now)
+					if err := r.pull(ctx, ss, "p1", true); err != nil {
+						b.Fatal(err)
+					}
+					if len(r.samples) < 400 || len(r.tiers[0].samples) < 500 || len(r.tiers[1].samples) < 700 {
+						b.Fatalf("read %d, %d and %d samples", len(r.samples), len(r.tiers[0].samples), len(r.tiers[1].samples))
+					}
+				}
+			})
 			b.Run("restore", func(b *testing.B) {
 				for b.Loop() {
 					r := newHistRing(g, histEvery)
@@ -244,4 +270,23 @@ func BenchmarkSystemTiers(b *testing.B) {
 			})
 		})
 	}
+}
+
+// countingSamples takes saved samples at no cost, counting them.
+type countingSamples struct {
+	rows, bytes int
+}
+
+func (c *countingSamples) SaveSystemSample(_ context.Context, s store.SystemSample, _ time.Duration) error {
+	c.rows++
+	c.bytes += len(s.Data)
+	return nil
+}
+
+func (c *countingSamples) SystemSamples(context.Context, string, int, time.Time) ([]store.SystemSample, error) {
+	return nil, nil
+}
+
+func (c *countingSamples) SystemSampleInstances(context.Context) ([]store.SystemSampleInstance, error) {
+	return nil, nil
 }

@@ -32,8 +32,8 @@ type SamplerConfig struct {
 }
 
 // RunSampler samples cfg.Gatherer now and every cfg.Every until ctx is
-// done, saving each coarse sample (one per 5 minutes, one per hour) as it
-// folds. It first restores the instance's saved tiers, so that a restart's
+// done, saving a fine sample every 15 s and each coarse sample (one per
+// 5 minutes, one per hour) as it folds. It first restores the instance's saved tiers, so that a restart's
 // reset of the counters is corrected as a server's is. It returns nil when
 // ctx is done; a save that fails is logged and retried at the next tick.
 func RunSampler(ctx context.Context, cfg SamplerConfig) error {

@@ -22,13 +22,15 @@ import (
 // registry every minute for three and a half hours, ending 40 minutes past
 // an hour 20 to 80 minutes ago, into a store (SQLite, PostgreSQL), holding in memory only what the
 // next folds need. A server over the same store that samples no pipeline
-// (as serve) lists the instance, last seen at its newest coarse sample,
-// and answers its series from the saved tiers: a day at the 5-minute
-// resolution, a week at the hour's, each point the rate, backlog mean and
-// p95 of the ticks between its two samples (the week's last point the
-// newest 5-minute sample); its histograms over two hours count every
-// observation after the answer's first sample. An instance
-// that saved nothing is a 404.
+// (as serve) lists the instance, last seen at its newest sample (a fine
+// one: saved every 15 s, here every tick), and answers its series from the
+// saved tiers: half an hour at the fine samples' resolution, a day at the
+// 5-minute one, a week at the hour's, each point the rate, backlog mean and
+// p95 of the ticks between its two samples (the day's and the week's last
+// point the newest fine sample, carried on from the newest coarse one);
+// its histograms over two hours count every observation after the
+// answer's first sample up to the newest. An instance that saved nothing
+// is a 404.
 func TestSamplerSavesForServe(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) store.Store{
 		"sqlite": func(t *testing.T) store.Store {
@@ -111,27 +113,32 @@ func TestSamplerSavesForServe(t *testing.T) {
 			t.Cleanup(func() { s.closeDone.Do(func() { close(s.done) }) })
 			var insts SampleInstances
 			readJSON(t, httptestGet(t, s.sampleInstances, "/api/v1/metrics/instances"), &insts)
-			lastCoarse := end.Truncate(5 * time.Minute).Add(7 * time.Second) // the first tick of the last 5-minute interval
 			if insts.Server.Instance != nil || insts.Server.Pipeline || len(insts.Instances) != 1 || insts.Instances[0].Instance != "p1" ||
-				!insts.Instances[0].LastSeen.Equal(lastCoarse) || !insts.Instances[0].Oldest.Equal(start) || insts.Instances[0].Self {
-				t.Fatalf("instances: %+v, want p1 alone, last seen %v, since %v, and a server without a pipeline", insts, lastCoarse, start)
+				!insts.Instances[0].LastSeen.Equal(end) || !insts.Instances[0].Oldest.Equal(start) || insts.Instances[0].Self {
+				t.Fatalf("instances: %+v, want p1 alone, last seen %v, since %v, and a server without a pipeline", insts, end, start)
 			}
 
 			for _, c := range []struct {
-				since      time.Duration
+				since      time.Time
 				step       int
 				resolution float64
+				held       time.Time // zero: the range's start or later
 				points     int
-			}{{24 * time.Hour, 300, 300, 40}, {7 * 24 * time.Hour, 3600, 3600, 2}} {
-				q := tierQuery(time.Now().Add(-c.since), time.Time{}, c.step)
+			}{
+				{end.Add(-30 * time.Minute), 60, 15, time.Time{}, 29},
+				{time.Now().Add(-24 * time.Hour), 300, 300, start, 40},
+				{time.Now().Add(-7 * 24 * time.Hour), 3600, 3600, start, 3},
+			} {
+				q := tierQuery(c.since, time.Time{}, c.step)
 				q.Set("instance", "p1")
 				code, r, _ := getSeries(t, s, q)
 				if code != http.StatusOK || r.ResolutionSeconds != c.resolution || r.Source != sourceStore || r.Instance == nil || *r.Instance != "p1" ||
-					r.SampleSeconds != 300 || r.Started != nil || r.HeldSince == nil || !r.HeldSince.Equal(start) {
-					t.Fatalf("%v: %d %+v, want resolution %v from p1's saved samples since %v", c.since, code, r, c.resolution, start)
+					r.SampleSeconds != 15 || r.Started != nil || r.HeldSince == nil || (!c.held.IsZero() && !r.HeldSince.Equal(c.held)) ||
+					(c.held.IsZero() && r.HeldSince.After(c.since)) {
+					t.Fatalf("%v: %d %+v, want resolution %v from p1's saved samples", c.since, code, r, c.resolution)
 				}
-				if last := r.Metrics[0].Times[len(r.Metrics[0].Times)-1]; last != float64(lastCoarse.Unix()) {
-					t.Errorf("%v: the last point at %v, want p1's newest saved sample %v", c.since, last, lastCoarse.Unix())
+				if last := r.Metrics[0].Times[len(r.Metrics[0].Times)-1]; last != float64(end.Unix()) {
+					t.Errorf("%v: the last point at %v, want p1's newest saved sample %v", c.since, last, end.Unix())
 				}
 				if n := checkPoints(t, r, sim.ticks, sim.bounds, time.Time{}); n < c.points {
 					t.Errorf("%v: %d points compared, want at least %d", c.since, n, c.points)
@@ -141,7 +148,7 @@ func TestSamplerSavesForServe(t *testing.T) {
 			rec := httptestGet(t, s.histograms, "/api/v1/metrics/histograms?instance=p1&name=shopstream_batch_records&since="+strconv.FormatInt(since.Unix(), 10))
 			var hr HistogramRange
 			readJSON(t, rec, &hr)
-			if hr.ResolutionSeconds != 300 || hr.Source != sourceStore || hr.From == nil || hr.To == nil || !hr.To.Equal(lastCoarse) || len(hr.Histograms) != 1 {
+			if hr.ResolutionSeconds != 300 || hr.Source != sourceStore || hr.From == nil || hr.To == nil || !hr.To.Equal(end) || len(hr.Histograms) != 1 {
 				t.Fatalf("histograms of p1: %+v", hr)
 			}
 			want := uint64(0)

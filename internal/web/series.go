@@ -123,8 +123,9 @@ type SeriesRange struct {
 	// this server's own, which has no id); Source is memory (this
 	// server's own samples: 15 s ones for two hours, then the coarse
 	// tiers) or store (another instance's, asked for with instance=: its
-	// saved 5-minute and hourly tiers only, SampleSeconds 300, Started
-	// null, and no point newer than its newest saved sample).
+	// saved tiers: 15 s samples for two hours, then 5-minute and hourly
+	// ones; SampleSeconds 15, Started null, and no point newer than its
+	// newest saved sample).
 	Instance *string `json:"instance"`
 	Source   string  `json:"source"`
 }

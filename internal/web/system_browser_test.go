@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -332,8 +333,9 @@ func TestSystemHistoryRestoredInBrowser(t *testing.T) {
 // minutes ago at 10 records a second, p2 for 6 hours up to three minutes
 // ago at 20. The System page's 24 h range charts the one seen last, p2,
 // from its 5-minute samples (about 72 points at 20/s), and says where they
-// come from and that the 15 s samples stay in the process; picking p1
-// puts instance=p1 in the URL and charts p1's 20 hours at 10/s.
+// come from and how often a process saves them; picking p1
+// puts instance=p1 in the URL and charts p1's 20 hours at 10/s; p2's last
+// 15 minutes come from its saved fine samples, up to its newest.
 func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -387,7 +389,7 @@ func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
 				sysCharts.latency.data[2].filter((v) => v > 0.02 && v <= 0.128).length >= ` + fmt.Sprint(n-30) + ` &&
 				Number(document.getElementById("chart-latency-dist").dataset.points) > 0 &&
 				/From the samples ` + inst + ` saved in the store, one every 5 min, kept 48 h/.test(document.getElementById("sys-range").textContent) &&
-				/15 s samples of the last two hours live in that process's memory/.test(document.getElementById("sys-range").textContent); })()`
+				/saves a sample every 15 s/.test(document.getElementById("sys-range").textContent); })()`
 	}
 	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/system?range=24h")); err != nil {
 		t.Fatal(err)
@@ -399,6 +401,16 @@ func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("picking p1 puts it in the URL and charts it", `/[?&]instance=p1(&|$)/.test(location.hash) && `+charted("p1", 220, 9, 11))
+	// The last 15 minutes of p2 come from its fine samples (saved each
+	// minute here, a process's every 15 s), up to its newest, three
+	// minutes ago: a 5-minute tier would have two points at most.
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/system?range=15m&instance=p2")); err != nil {
+		t.Fatal(err)
+	}
+	wait("p2's last 15 minutes from its 15 s samples", `(() => { const d = sysCharts.throughput.data, r = document.getElementById("sys-range");
+		return r.dataset.instance === "p2" && r.dataset.resolution === "15" && d[0].length >= 10 &&
+			d[1].filter((v) => v > 19 && v < 21).length >= 10 && Date.now() / 1000 - d[0][d[0].length - 1] < 4 * 60 &&
+			/one every 15 s, kept 2 h/.test(r.textContent); })()`)
 	if dir := os.Getenv("SHOPSTREAM_SCREENSHOT_DIR"); dir != "" {
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -407,6 +419,84 @@ func TestSystemPageShowsSavedInstancesInBrowser(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "system-instance.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, p := range problems.all() {
+		t.Errorf("console: %s", p)
+	}
+}
+
+// TestOverviewLatencyUnderServeInBrowser: under a serve-like server (no
+// pipeline in its registry, no instance id), three processes saved their
+// samples in the store: p1 for the last two and a half hours, committing
+// 90 records a minute 20 ms after they were produced; p2 30 a minute at
+// 500 ms, up to 70 minutes ago; p3 10 a minute at 500 ms, for the last 80
+// minutes. The Overview's p95 tile of the last hour merges p1's and p3's
+// histograms (p2 was last seen before it): its value is in the 500 ms
+// bucket (256 to 512 ms; p1's alone would be under 32 ms), its label says
+// two processes, and its change against the hour before, whose p95 sits
+// higher in the same bucket (p1, p2 and p3 there: a quarter of the records
+// at 500 ms, a tenth now), is a fall.
+func TestOverviewLatencyUnderServeInBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	end := time.Now().Add(-30 * time.Second)
+	for _, s := range []struct {
+		inst      string
+		from      time.Time
+		n, perMin int
+		lat       float64
+	}{
+		{"p1", end.Add(-150 * time.Minute), 150, 90, 0.02},
+		{"p2", end.Add(-150 * time.Minute), 80, 30, 0.5},
+		{"p3", end.Add(-80 * time.Minute), 80, 10, 0.5},
+	} {
+		if err := web.SeedLatencyHistory(st, s.inst, s.from, s.n, s.perMin, s.lat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "shopstream_store_size_bytes"}))
+	srv, err := web.New(web.Config{Store: st, Gatherer: reg, HistogramEvery: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterQuality(srv, st, nil)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	bctx, problems, stop := openBrowser(t, ctx, chromium)
+	defer stop()
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/overview?range=1h")); err != nil {
+		t.Fatal(err)
+	}
+	const tile = `(() => { const t = document.getElementById("o-p95");
+		return JSON.stringify({value: t.querySelector(".value").textContent, label: t.querySelector(".label").textContent,
+			delta: t.querySelector(".delta").textContent, instances: t.dataset.instances}); })()`
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("o-p95").dataset.instances === "p1,p3"`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		s, _ := chromedp.Run(bctx, chromedp.Evaluate[string](tile))
+		t.Fatalf("waiting for the p95 tile of p1 and p3: %v (tile: %s)", err, s)
+	}
+	s, err := chromedp.Run(bctx, chromedp.Evaluate[string](tile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Value, Label, Delta, Instances string }
+	if err := json.Unmarshal([]byte(s), &got); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := strconv.ParseFloat(strings.TrimSuffix(strings.ReplaceAll(got.Value, ",", ""), " ms"), 64)
+	if err != nil || ms <= 256 || ms > 512 {
+		t.Errorf("p95 tile %q, want the 500 ms bucket, 256 to 512 ms", got.Value)
+	}
+	if got.Label != "p95 produce → commit (2 processes)" || !strings.HasPrefix(got.Delta, "▼ ") || !strings.HasSuffix(got.Delta, "vs previous period") {
+		t.Errorf("p95 tile %+v, want two processes and a fall against the hour before", got)
 	}
 	for _, p := range problems.all() {
 		t.Errorf("console: %s", p)

@@ -300,11 +300,18 @@ func (s *Store) ProductFoldState(ctx context.Context) (store.ProductFoldState, e
 
 // productRange is the condition on product_windows of [from, to) (hour
 // starts), with its arguments from $1: the whole UTC days inside from the
-// daily rows, the hours at its ends from the hourly ones.
+// daily rows, the hours at its ends from the hourly ones. A range of whole
+// days (the pages' ranges past two days) is one range of the
+// (granularity, window_start) indexes: the totals an index-only scan of
+// product_windows_totals (migration 0031), where an OR of empty hour
+// ranges beside it made PostgreSQL combine bitmaps and visit the table.
 func productRange(from, to time.Time) (string, []any) {
 	dayFrom, dayTo := store.RangeParts(from, to)
 	if !dayTo.After(dayFrom) {
 		return `granularity = 'hour' AND window_start >= $1 AND window_start < $2`, []any{from, to}
+	}
+	if dayFrom.Equal(from) && dayTo.Equal(to) {
+		return `granularity = 'day' AND window_start >= $1 AND window_start < $2`, []any{from, to}
 	}
 	return `(granularity = 'day' AND window_start >= $1 AND window_start < $2
 		OR granularity = 'hour' AND (window_start >= $3 AND window_start < $1 OR window_start >= $2 AND window_start < $4))`,

@@ -9,11 +9,12 @@ import (
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-// testSystemSamples: the dashboard's coarse samples are stored per
-// instance and tier, read back oldest first from a time on, of one
-// instance or all, a second save of the same sample replaces it, and a
-// save deletes its tier's rows older than keep (any instance's), not the
-// other tier's.
+// testSystemSamples: the dashboard's samples are stored per instance and
+// tier, read back oldest first from a time on, of one instance or all, a
+// second save of the same sample replaces it, and a save deletes its
+// tier's rows older than keep (any instance's), not the other tiers': the
+// fine tier's, saved every 15 s, are pruned as they are saved, and the
+// newest of them is when the instance was last seen.
 func testSystemSamples(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ss, ok := s.(store.SystemSamples)
@@ -86,5 +87,23 @@ func testSystemSamples(t *testing.T, s store.Store) {
 	if insts, err = ss.SystemSampleInstances(ctx); err != nil || len(insts) != 2 || insts[0].Samples != 1 || !insts[0].Newest.Equal(at(0)) ||
 		!insts[1].Newest.Equal(at(300)) {
 		t.Errorf("instances after the retention: %+v, %v", insts, err)
+	}
+
+	// The fine tier: a row every 15 s after p2's 5-minute one, kept a
+	// minute; each save drops the fine rows more than a minute older.
+	fine := func(k int) time.Time { return at(300).Add(time.Duration(k) * 15 * time.Second) }
+	for k := range 8 {
+		if err := ss.SaveSystemSample(ctx, store.SystemSample{Instance: "p2", Step: 15, At: fine(k), Data: []byte{byte(k)}}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want15 []store.SystemSample
+	for k := 3; k < 8; k++ {
+		want15 = append(want15, store.SystemSample{Instance: "p2", Step: 15, At: fine(k), Data: []byte{byte(k)}})
+	}
+	same(read("p2", 15, 0), want15...)
+	same(read("", 300, 0), smp("p2", 300, 300, "late"))
+	if insts, err = ss.SystemSampleInstances(ctx); err != nil || len(insts) != 2 || insts[1].Samples != 6 || !insts[1].Newest.Equal(fine(7)) {
+		t.Errorf("instances with fine rows: %+v, %v; want p2 with 6 rows, last seen %v", insts, err, fine(7))
 	}
 }

@@ -137,12 +137,19 @@ function sumRange(by, from, to, cur) {
 // before it, from the server's samples of the pipeline's histogram
 // (GET /api/v1/metrics/histograms): the histogram of /metrics counts since
 // start, the history backfill included. A live range asks up to now.
+// Where the server runs no pipeline (serve) it is of the processes'
+// samples saved in the store, their buckets merged (instance=*).
 async function p95Latency(r) {
+  let merged = false;
+  try {
+    const list = await getJSON("api/v1/metrics/instances");
+    merged = !list.server.pipeline && list.instances.length > 0;
+  } catch (e) { /* an older server: its own samples only */ }
   const q = (since, until) => getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" +
-    Math.floor(since) + (until == null ? "" : "&until=" + Math.ceil(until)));
+    Math.floor(since) + (until == null ? "" : "&until=" + Math.ceil(until)) + (merged ? "&instance=*" : ""));
   const [now, before] = await Promise.all([q(r.from, r.custom ? r.to : null), q(r.from - r.seconds, r.from)]);
   const h = (x) => (x.histograms.length ? x.histograms[0] : null);
-  return { now, h: h(now), before: before.capped || !before.from ? null : h(before) };
+  return { now, merged, h: h(now), before: before.capped || !before.from ? null : h(before) };
 }
 
 // fmtQuantile shows a quantile in ms (seconds) or as is, "> bound" past
@@ -214,13 +221,17 @@ page("overview", {
       // Past the last bucket the value is not known: no change.
       tile("o-p95", h && h.count > 0 ? fmtQuantile(h.value, h.above, true) : "–", v(h), h && h.above != null ? null : v(p.before), false);
       const d = $("o-p95").querySelector(".delta");
-      if (!p.now.from) d.textContent = "no samples of the latency yet";
+      if (!p.now.from) d.textContent = p.merged ? "no process saved latency samples in the range" : "no samples of the latency yet";
       else if (!h) d.textContent = "no produce-to-commit histogram in /metrics";
       else if (!h.count) d.textContent = "nothing committed in the range";
       if (h && p.now.capped) {
-        d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (the server keeps " + fmtHeld(p.now.held_seconds) + ")";
+        d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (" + (p.merged ? "the processes keep " : "the server keeps ") + fmtHeld(p.now.held_seconds) + ")";
         d.className = "delta";
       }
+      const n = p.merged ? p.now.instances.length : 0;
+      $("o-p95").title = n ? "Of the samples " + n + " process" + (n > 1 ? "es" : "") + " saved in the store (" + p.now.instances.join(", ") + "), their histograms merged" : "";
+      $("o-p95").dataset.instances = n ? p.now.instances.join(",") : "";
+      $("o-p95").querySelector(".label").textContent = "p95 produce → commit" + (n ? " (" + n + " process" + (n > 1 ? "es" : "") + ")" : "");
     }
     await tps;
   },
@@ -1436,17 +1447,16 @@ async function loadSystemCharts(r) {
     const seen = (list ? list.instances : []).find((i) => i.instance === inst);
     $("sys-range").textContent = "From the samples " + inst + " saved in the store, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
       fmtHeld(out.held_seconds) + (seen ? " (last seen " + fmtTime(Date.parse(seen.last_seen)) + ")" : "") + (note ? "; " + note : "") + ". " +
-      "This server reads a process's saved 5-minute and hourly samples only: its 15 s samples of the last two hours live in that process's memory " +
-      "(its own System page, with process --addr). The lag is this server's.";
+      "A process saves a sample every 15 s (kept two hours), every 5 min (two days) and every hour (32 days); the range picks the finest that reaches its start. The lag is this server's.";
     serve = "The samples " + inst + " saved have no such metric.";
-    waiting = "Waiting for " + inst + "'s samples: it saves one every 5 min, and a point is of two.";
+    waiting = "Waiting for " + inst + "'s samples: it saves one every 15 s, and a point is of two.";
   } else {
     const others = list ? list.instances.filter((i) => !i.self).length : 0;
     $("sys-range").textContent = "From the server's samples of its metrics, one every " + fmtEvery(out.resolution_seconds) + ", kept " +
       fmtHeld(out.held_seconds) + (out.resolution_seconds > out.sample_seconds ? " (older than two hours: coarser than its " + out.sample_seconds + " s samples)" : "") +
       (note ? "; " + note : "") + "." +
       (pipelineAbsent ? " The pipeline runs in other processes (shopstream serve): only the store's size and the lag are charted here" +
-        (others ? "; pick a process above for its saved samples." : ", and no process has saved its samples in the store yet (each saves one at its start, then every 5 min).") : "");
+        (others ? "; pick a process above for its saved samples." : ", and no process has saved its samples in the store yet (each saves one at its start, then every 15 s).") : "");
     serve = "No pipeline in this process: under shopstream serve the processors run elsewhere" +
       (others ? "; pick one above for the samples it saved." : ", and none has saved its samples in the store yet.");
   }

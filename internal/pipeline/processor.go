@@ -779,6 +779,10 @@ func (p *Processor) process(ps *partState, r *kgo.Record, now time.Time, contrac
 	}
 	row := newTx(t, r.Partition, r.Offset, r.Timestamp, raw, &ps.items, p.cfg.AddressKey)
 	row.ExpectedBad, row.ReplayOf, row.QualityWarnings = bad, replay, warnings
+	// The scorer's state compares the address by its key (a stored row's
+	// form, fraud.StateConfig.addressID): hand it the key newTx computed,
+	// so the HMAC runs once per transaction, not twice.
+	t.ShippingAddress = row.ShippingAddress
 	if ps.scorer != nil {
 		ps.scorer.Score(t, &row)
 	}

@@ -39,9 +39,21 @@ build: ## Build the binary into bin/shopstream with go.mod's toolchain, stamped 
 run: ## Run everything in one process on embedded defaults (dashboard on :8050)
 	GOTOOLCHAIN=auto $(GO) run ./cmd/shopstream run
 
-test: postgres-server chromium ## Run all tests once: race detector, random order (installs the PostgreSQL server if missing and root)
+# The long single-goroutine model checks (fraud evaluations over months of
+# a generated shop, the closed A/B loop, the generator's share statistics,
+# the bench's simulated history span)
+# skip themselves under -race (internal/testrace), where they ran 5 to 10
+# times slower and took over half the suite's time; make test runs them
+# once more without it. internal/archtest checks these two lists against
+# the tests that call testrace.SkipUnderRace.
+HEAVY_PKGS = ./internal/abtest ./internal/bench ./internal/cli ./internal/evaluate ./internal/generate
+HEAVY_TESTS = TestClosedLoop|TestSimulatedStart|TestFraudEvalDemo|TestEvaluateDemoShop|TestEvaluateDefaultMix|TestEvaluateEntityModel|TestEvaluateEntityRules|TestShippingAddressShares|TestHonestBehaviourShares|TestShippingAddressesOfAGrowingBase|TestRunRampNoVolumeFindingAtLive
+
+test: postgres-server chromium ## Run all tests once: race detector, random order; then the long model checks without it (installs the PostgreSQL server if missing and root)
 	@echo "==> go test -race -shuffle=on -count=1 -timeout 30m ./...$(if $(SHOPSTREAM_TEST_KAFKA), (integration suite also against the real Kafka at $(SHOPSTREAM_TEST_KAFKA)),)"
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+	@echo "==> the long model checks, without -race: go test -shuffle=on -count=1 -run '^(HEAVY_TESTS)$$' $(HEAVY_PKGS)"
+	$(GO) test -shuffle=on -count=1 -timeout 30m -run '^($(HEAVY_TESTS))$$' $(HEAVY_PKGS)
 
 # The parity suite's Python peers live in a virtualenv under the repository
 # (ignored by git), with the versions test/parity/requirements.txt pins.

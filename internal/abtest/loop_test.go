@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/testrace"
 )
 
 // exposureQueue is the generate.Exposures the site fills.
@@ -180,6 +181,7 @@ func describe(r *abtest.Results) string {
 // exposed customers), while the A/A (item-item against itself) finds
 // nothing and neither shows a sample-ratio mismatch.
 func TestClosedLoop(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	if testing.Short() {
 		t.Skip("a closed loop of up to 300,000 records")
 	}

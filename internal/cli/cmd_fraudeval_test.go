@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shopstream/shopstream/internal/testrace"
 )
 
 func TestFraudEvalJSON(t *testing.T) {
@@ -104,6 +106,7 @@ func TestFraudEvalUsage(t *testing.T) {
 // TestFraudEvalDemo evaluates run's shop: its history is not measured, its
 // live phase at 10/s is, and the flagged transactions are counted per rule.
 func TestFraudEvalDemo(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	if testing.Short() {
 		t.Skip("540 days of history")
 	}

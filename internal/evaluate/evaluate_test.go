@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/testrace"
 )
 
 // heldOutSeed is the generator seed the figures are reported on. Rules,
@@ -20,6 +21,7 @@ const heldOutSeed = 42
 // rate of at most 1%, on the generator's default fraud mix, with every
 // scenario caught. 100,000 records, the first 20% training the forest.
 func TestEvaluateDefaultMix(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	t.Parallel()
 	rep, err := Fraud(context.Background(), Config{Records: 100_000, Seed: heldOutSeed})
 	if err != nil {
@@ -113,6 +115,7 @@ func TestEvaluateErrors(t *testing.T) {
 // 0.9 for review-or-decline decisions, on a seed the rules were not tuned
 // on (they were tuned on demo seeds 1 to 3).
 func TestEvaluateDemoShop(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	if testing.Short() {
 		t.Skip("540 days of history: about 400,000 records")
 	}
@@ -172,6 +175,7 @@ func TestEvaluateDemoSmall(t *testing.T) {
 // approval of 78 raised on this seed; none before addresses were
 // carried), and the FPR rises by at most 0.05 points.
 func TestEvaluateEntityRules(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	t.Parallel()
 	mix := map[string]float64{generate.FraudRing: 0.3, generate.SpreadCardTesting: 0.1}
 	for _, s := range generate.Scenarios {
@@ -219,6 +223,7 @@ func sum(m map[string]int) int {
 // far more often than fraud occurs, though it raises few decisions the
 // entity rules left (docs/fraud.md).
 func TestEvaluateEntityModel(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	t.Parallel()
 	mix := map[string]float64{generate.FraudRing: 0.3, generate.SpreadCardTesting: 0.1}
 	for _, s := range generate.Scenarios {

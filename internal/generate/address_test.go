@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/testrace"
 )
 
 // TestShippingAddressShares checks, on a fixed seed, the shares the
@@ -15,6 +16,7 @@ import (
 // that no honest order uses (except the rings that vary the flat);
 // account takeovers ship to an address the account never used before.
 func TestShippingAddressShares(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	g, err := New(Config{Seed: 7, Customers: 4_000, FraudRate: 0.04,
 		FraudMix: map[string]float64{FraudRing: 0.5, AccountTakeover: 0.3, StolenCard: 0.2}})
 	if err != nil {
@@ -194,6 +196,7 @@ func pairOf(a, b string) bool {
 // three, now and then), and never many of them: a gift to an empty slot's
 // "customer" once sent every such gift to one address.
 func TestShippingAddressesOfAGrowingBase(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	lc := DemoLifecycle
 	g, err := New(Config{Seed: 1, Customers: 1_000_000, FraudRate: 0.01, Lifecycle: &lc})
 	if err != nil {

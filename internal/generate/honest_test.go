@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/testrace"
 )
 
 // TestHonestBehaviourShares: with a fixed seed, each honest behaviour that
@@ -15,6 +16,7 @@ import (
 // shipped abroad, household devices used by two customers, office and
 // carrier addresses shared by many.
 func TestHonestBehaviourShares(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	t.Parallel()
 	g := newGen(t, Config{Seed: 7, Customers: 10_000})
 	const n = 300_000

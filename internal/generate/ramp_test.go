@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/quality/monitor"
+	"github.com/shopstream/shopstream/internal/testrace"
 )
 
 // runShop runs `shopstream run`'s shop at its defaults (its customers,
@@ -83,6 +84,7 @@ func volumeFindings(perMin map[int64]int, begin, until time.Time) []monitor.Find
 // (run before it), the first live minutes are a critical finding: about
 // 600 transactions against a band of a few a minute.
 func TestRunRampNoVolumeFindingAtLive(t *testing.T) {
+	testrace.SkipUnderRace(t)
 	if testing.Short() {
 		t.Skip("generates run's 540-day history twice")
 	}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxConcurrentDeliverers", testOutboxConcurrent},
 		{"OutboxExpiredLease", testOutboxExpiredLease},
 		{"OutboxPrune", testOutboxPrune},
+		{"OutboxLargeBatch", testOutboxLargeBatch},
 		{"QuarantineList", testQuarantineList},
 		{"QuarantineReplayMarks", testQuarantineReplayMarks},
 		{"QuarantinePurge", testQuarantinePurge},
@@ -704,6 +705,40 @@ func writeOutbox(t *testing.T, s store.Store, n int) {
 		p.Outbox = append(p.Outbox, store.OutboxMsg{Kind: "kafka", Target: "alerts", Payload: []byte(fmt.Sprintf("m%d", i))})
 	}
 	write(t, s, p)
+}
+
+// A batch of more messages than one UPDATE marks delivered (1,203, with
+// every seventh failing) leaves exactly the failed ones pending, and they
+// alone are handed out again once due.
+func testOutboxLargeBatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 1203
+	writeOutbox(t, s, n)
+	failing := func(m *store.OutboxMsg) bool {
+		var i int
+		fmt.Sscanf(string(m.Payload), "m%d", &i) //nolint:errcheck // the payloads are writeOutbox's
+		return i%7 == 0
+	}
+	d, f, err := s.DeliverOutbox(ctx, 2*n, func(m *store.OutboxMsg) error {
+		if failing(m) {
+			return errors.New("refused")
+		}
+		return nil
+	})
+	wantFailed := (n + 6) / 7
+	if err != nil || d != n-wantFailed || f != wantFailed {
+		t.Fatalf("delivered %d, failed %d, %v; want %d and %d", d, f, err, n-wantFailed, wantFailed)
+	}
+	if b, ok := s.(store.OutboxBacklog); ok {
+		pending, _, err := b.OutboxBacklog(ctx)
+		if err != nil || pending != int64(wantFailed) {
+			t.Fatalf("backlog %d, %v; want the %d failed", pending, err, wantFailed)
+		}
+	}
+	// The failed ones are due after their backoff, a minute at most.
+	if d, _, err := s.DeliverOutbox(ctx, 2*n, func(*store.OutboxMsg) error { return nil }); d != 0 || err != nil {
+		t.Fatalf("before the backoff: %d delivered, %v; want none", d, err)
+	}
 }
 
 // Two deliverers at once never get the same message: while the first is

@@ -257,6 +257,9 @@ type OutboxBacklog interface {
 	// OutboxBacklog returns the number of undelivered messages and when
 	// the oldest of them was stored (zero when none).
 	OutboxBacklog(ctx context.Context) (pending int64, oldest time.Time, err error)
+	// OutboxDrained reports whether no message waits for delivery. Unlike
+	// OutboxBacklog, which reads every pending message, it reads one.
+	OutboxDrained(ctx context.Context) (bool, error)
 }
 
 // OutboxBackoff is the wait before retrying a message that failed attempts

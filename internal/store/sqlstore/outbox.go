@@ -153,6 +153,16 @@ func (s *Store) PruneOutbox(ctx context.Context, deliveredBefore time.Time, batc
 	}
 }
 
+// OutboxDrained implements store.OutboxBacklog: one row of the partial
+// index of pending messages at most.
+func (s *Store) OutboxDrained(ctx context.Context) (bool, error) {
+	var pending bool
+	if err := s.d.DB().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)`).Scan(&pending); err != nil {
+		return false, fmt.Errorf("looking for pending outbox messages: %w", err)
+	}
+	return !pending, nil
+}
+
 // OutboxBacklog implements store.OutboxBacklog with the partial index of
 // pending messages.
 func (s *Store) OutboxBacklog(ctx context.Context) (pending int64, oldest time.Time, err error) {

@@ -713,7 +713,17 @@ func writeOutbox(t *testing.T, s store.Store, n int) {
 func testOutboxLargeBatch(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const n = 1203
+	drained := func(want bool) {
+		t.Helper()
+		if b, ok := s.(store.OutboxBacklog); ok {
+			if got, err := b.OutboxDrained(ctx); err != nil || got != want {
+				t.Fatalf("OutboxDrained = %v, %v; want %v", got, err, want)
+			}
+		}
+	}
+	drained(true)
 	writeOutbox(t, s, n)
+	drained(false)
 	failing := func(m *store.OutboxMsg) bool {
 		var i int
 		fmt.Sscanf(string(m.Payload), "m%d", &i) //nolint:errcheck // the payloads are writeOutbox's
@@ -735,6 +745,7 @@ func testOutboxLargeBatch(t *testing.T, s store.Store) {
 			t.Fatalf("backlog %d, %v; want the %d failed", pending, err, wantFailed)
 		}
 	}
+	drained(false)
 	// The failed ones are due after their backoff, a minute at most.
 	if d, _, err := s.DeliverOutbox(ctx, 2*n, func(*store.OutboxMsg) error { return nil }); d != 0 || err != nil {
 		t.Fatalf("before the backoff: %d delivered, %v; want none", d, err)

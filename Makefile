@@ -41,10 +41,9 @@ run: ## Run everything in one process on embedded defaults (dashboard on :8050)
 
 # The long single-goroutine model checks (fraud evaluations over months of
 # a generated shop, the closed A/B loop, the generator's share statistics,
-# the bench's simulated history span)
-# skip themselves under -race (internal/testrace), where they ran 5 to 10
-# times slower and took over half the suite's time; make test runs them
-# once more without it. internal/archtest checks these two lists against
+# the bench's simulated history span) skip themselves under -race
+# (internal/testrace), where they ran 5 to 10 times slower and took over
+# half the suite's time; make test runs them once more without it. internal/archtest checks these two lists against
 # the tests that call testrace.SkipUnderRace.
 HEAVY_PKGS = ./internal/abtest ./internal/bench ./internal/cli ./internal/evaluate ./internal/generate
 HEAVY_TESTS = TestClosedLoop|TestSimulatedStart|TestFraudEvalDemo|TestEvaluateDemoShop|TestEvaluateDefaultMix|TestEvaluateEntityModel|TestEvaluateEntityRules|TestShippingAddressShares|TestHonestBehaviourShares|TestShippingAddressesOfAGrowingBase|TestRunRampNoVolumeFindingAtLive
@@ -53,7 +52,10 @@ HEAVY_TESTS = TestClosedLoop|TestSimulatedStart|TestFraudEvalDemo|TestEvaluateDe
 # without the race detector's instrumentation, as the C library would be
 # through cgo: instrumented, every memory access of the engine was checked,
 # and SQLite-bound tests ran 4 to 5 times slower (the SQLite conformance
-# suite 28.5 s against 6.1 s, TestFraudEvalLive 177 s against 46 s). Our
+# suite 28.5 s against 6.1 s, TestFraudEvalLive 177 s against 46 s:
+# go test -race [-gcflags='$(RACE_GCFLAGS)'] -count=1 -run TestConformance
+# ./internal/store/sqlite, the same with -run '^TestFraudEvalLive$'
+# ./internal/cli). Our
 # code, the rest of modernc (libc, whose locks SQLite's take) and every other
 # dependency stay instrumented.
 RACE_GCFLAGS = modernc.org/sqlite/lib=-race=false

@@ -427,8 +427,9 @@ func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store
 	return fold.Rows(), nil
 }
 
-// placeholders is an IN list of the partitions, numbered from $first.
-func placeholders(ps []int32, first int) (string, []any) {
+// placeholders is an IN list of the values ps (partitions, ids),
+// numbered from $first, and the values as arguments.
+func placeholders[T any](ps []T, first int) (string, []any) {
 	var b strings.Builder
 	args := make([]any, len(ps))
 	for i, p := range ps {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
@@ -104,24 +102,14 @@ const deliveredPerStatement = 500
 // markDelivered marks the messages ids delivered at at, with one UPDATE
 // per deliveredPerStatement of them: one statement per message was parsed
 // and planned once per message (database/sql keeps no prepared statement
-// between calls), more than half of the relay's CPU on SQLite.
+// between calls), 12.7 s of the relay's 22.6 s of CPU on SQLite in a
+// -race profile of TestRunEntities.
 func markDelivered(ctx context.Context, tx DB, at time.Time, ids []int64) error {
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), deliveredPerStatement)]
 		ids = ids[len(chunk):]
-		var b strings.Builder
-		b.WriteString("UPDATE outbox SET delivered_at = $1 WHERE id IN (")
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, at)
-		for i, id := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("$" + strconv.Itoa(i+2))
-			args = append(args, id)
-		}
-		b.WriteString(")")
-		if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
+		in, args := placeholders(chunk, 2)
+		if _, err := tx.Exec(ctx, "UPDATE outbox SET delivered_at = $1 WHERE id IN ("+in+")", append([]any{at}, args...)...); err != nil {
 			return fmt.Errorf("marking %d outbox messages delivered (ids %d to %d): %w", len(chunk), chunk[0], chunk[len(chunk)-1], err)
 		}
 	}

@@ -33,7 +33,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 10_000, "most records per database transaction (processor and bare COPY alike)")
 	latRate := fs.Float64("latency-rate", 20_000, "offered rate of the latency run, transactions/s")
 	latDur := fs.Duration("latency-duration", 10*time.Second, "length of the latency run")
-	writers := fs.Int("writers", 2, "database transactions the processor keeps in flight")
+	writers := fs.Int("writers", 0, "database transactions the processor keeps in flight (default: 2 with PostgreSQL, 1 with SQLite)")
 	skipEmbedded := fs.Bool("skip-embedded", false, "leave out the embedded (SQLite) run")
 	recRecords := fs.Int("recovery-records", bench.DefaultRecoveryRecords, "transactions stored before the recovery phase kills a processor")
 	recCustomers := fs.Int("recovery-customers", bench.DefaultRecoveryCustomers, "customers in the recovery phase's shop")
@@ -64,8 +64,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("invalid value %d for flag -records: at least 1000", *records)}
 	case *runs < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -runs: at least 1", *runs)}
-	case *writers < 1 || *writers > 64:
-		return usageError{fmt.Errorf("invalid value %d for flag -writers: want 1..64", *writers)}
+	case *writers < 0 || *writers > 64:
+		return usageError{fmt.Errorf("invalid value %d for flag -writers: want 1..64 (0: the store's default)", *writers)}
 	case *batch < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -batch: at least 1", *batch)}
 	case *latRate <= 0:

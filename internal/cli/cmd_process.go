@@ -98,7 +98,7 @@ type processFlags struct {
 
 func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", "shopstream", "consumer group; processors in one group share the partitions")
-	fs.IntVar(&f.batch, "batch", 5000, "most records per database transaction")
+	fs.IntVar(&f.batch, "batch", 0, "most records per database transaction (default: 5000 with PostgreSQL, 20000 with SQLite)")
 	fs.Var(&f.webhooks, "webhook", "alert webhook as [name=]URL (Slack-compatible JSON); repeatable")
 	fs.DurationVar(&f.grace, "shutdown-grace", 10*time.Second, "how long in-flight batches may take to commit at shutdown")
 	fs.StringVar(&f.rules, "rules", "", "fraud rules file (JSON, re-read when it changes; default: the built-in rules)")
@@ -138,8 +138,8 @@ func (f *processFlags) resolveInstanceID(storeLocation string) {
 
 func (f *processFlags) validate() error {
 	switch {
-	case f.batch < 1:
-		return usageError{fmt.Errorf("invalid value %d for flag -batch: must be at least 1", f.batch)}
+	case f.batch < 0:
+		return usageError{fmt.Errorf("invalid value %d for flag -batch: must be at least 1 (0: the store's default)", f.batch)}
 	case !(f.reviewAt > 0 && f.reviewAt <= 1):
 		return usageError{fmt.Errorf("invalid value %v for flag -review-at: want a risk in (0, 1]", f.reviewAt)}
 	case !(f.declineAt >= f.reviewAt && f.declineAt <= 1):

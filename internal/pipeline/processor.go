@@ -80,6 +80,12 @@ type QualityRecorder interface {
 	Done()
 }
 
+// The write shape of a store that does not say its own (store.WriteShape).
+const (
+	DefaultMaxBatch = 5000
+	DefaultWriters  = 2
+)
+
 // Config configures a Processor.
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required.
@@ -101,11 +107,13 @@ type Config struct {
 	InstanceID string
 	// Store receives the batches. Required.
 	Store store.Store
-	// MaxBatch bounds the records in one batch. Defaults to 5000.
+	// MaxBatch bounds the records in one batch. Defaults to the store's
+	// store.WriteShape, else 5000.
 	MaxBatch int
 	// Writers is how many database transactions may be in flight at once.
 	// Partitions are divided among the writers (partition mod Writers), so
-	// each partition's batches still commit in order. Defaults to 2.
+	// each partition's batches still commit in order. Defaults to the
+	// store's store.WriteShape, else 2.
 	Writers int
 	// Quality is the data-quality contract records are checked by; SetQuality
 	// replaces it while running. Defaults to quality.Default().
@@ -212,10 +220,16 @@ func (c Config) withDefaults() Config {
 		c.Group = "shopstream"
 	}
 	if c.MaxBatch == 0 {
-		c.MaxBatch = 5000
+		c.MaxBatch = DefaultMaxBatch
+		if ws, ok := c.Store.(store.WriteShape); ok {
+			c.MaxBatch = ws.BatchRecords()
+		}
 	}
 	if c.Writers == 0 {
-		c.Writers = 2
+		c.Writers = DefaultWriters
+		if ws, ok := c.Store.(store.WriteShape); ok {
+			c.Writers = ws.Writers()
+		}
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 100_000

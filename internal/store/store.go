@@ -242,6 +242,19 @@ type OutboxMsg struct {
 	Ref string
 }
 
+// WriteShape is implemented by a store whose writes go fastest in another
+// shape than the processor's defaults (two database transactions in
+// flight, at most 5,000 records each, which suit PostgreSQL). SQLite has
+// one writer: a second transaction only waits for the first, and halves
+// every commit, so each commit rewrites the same index pages (random
+// transaction IDs touch most pages of their index) for half the rows.
+type WriteShape interface {
+	// Writers is how many database transactions may usefully write at once.
+	Writers() int
+	// BatchRecords is the most records one batch should hold.
+	BatchRecords() int
+}
+
 // Size is implemented by stores that can say how much disk they take:
 // SQLite its database file with its write-ahead log and shared-memory
 // index, PostgreSQL pg_database_size of its database. Exposed as

@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -127,6 +129,105 @@ func TestCheckpointWALTruncates(t *testing.T) {
 	}
 }
 
+// The store copies its write-ahead log into the database file in the
+// background: SQLite's own checkpoints, in the committing writer, are off,
+// yet a batch reaches the database file by itself within a few intervals.
+func TestBackgroundCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var pages int
+	if err := s.DB().QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil || pages != 0 {
+		t.Fatalf("wal_autocheckpoint = %d, %v; want 0 (checkpoints off the writer's path)", pages, err)
+	}
+	const n = 3000
+	txs := make([]store.Tx, n)
+	for i := range txs {
+		txs[i] = storetest.Tx(fmt.Sprintf("t%d", i), fmt.Sprintf("c%d", i%100), time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), 5, 0, int64(i))
+	}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: n, Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The database file alone, copied without its log, holds only what a
+	// checkpoint copied into it.
+	inFile := func() (int, error) {
+		b, err := os.ReadFile(filepath.Join(dir, sqlite.FileName))
+		if err != nil {
+			return 0, err
+		}
+		cp := filepath.Join(t.TempDir(), "copy.db")
+		if err := os.WriteFile(cp, b, 0o600); err != nil {
+			return 0, err
+		}
+		db, err := sql.Open("sqlite", "file:"+cp+"?mode=ro")
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close()
+		var c int
+		err = db.QueryRow("SELECT count(*) FROM transactions").Scan(&c)
+		return c, err
+	}
+	deadline := time.Now().Add(20 * sqlite.CheckpointInterval)
+	for {
+		c, err := inFile()
+		if err == nil && c == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d of %d transactions (%v) after %v: the log was not checkpointed", c, n, err, 20*sqlite.CheckpointInterval)
+		}
+		time.Sleep(sqlite.CheckpointInterval / 4)
+	}
+}
+
+// A writer that never pauses still lets the log restart: each round of
+// background checkpoints ends with the writers held, so the log is
+// copied to its end and the next write starts it over (its header's
+// checkpoint sequence number, bytes 12-15, counts the restarts), instead
+// of growing with every batch.
+func TestBackgroundCheckpointsRestartTheLog(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wal := filepath.Join(dir, sqlite.FileName+"-wal")
+	sequences := map[uint32]bool{}
+	const per = 500
+	end := time.Now().Add(5 * sqlite.CheckpointInterval)
+	for b := 0; time.Now().Before(end); b++ {
+		txs := make([]store.Tx, per)
+		for i := range txs {
+			n := b*per + i
+			txs[i] = storetest.Tx(fmt.Sprintf("t%d", n), fmt.Sprintf("c%d", n%1000), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n)*time.Second), 5, 0, int64(n))
+		}
+		if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: int64(b * per), To: int64((b + 1) * per), Txs: txs}}}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(wal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hdr [16]byte
+		_, err = io.ReadFull(f, hdr[:])
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sequences[binary.BigEndian.Uint32(hdr[12:])] = true
+	}
+	if len(sequences) < 3 {
+		t.Fatalf("the log restarted %d times in %v of continuous writes; want one or more a round", len(sequences)-1, 5*sqlite.CheckpointInterval)
+	}
+}
+
 func TestRollupBackfill(t *testing.T) {
 	dir := t.TempDir()
 	s, err := sqlite.Open(context.Background(), dir)
@@ -157,4 +258,47 @@ func TestAddressKeyAcross(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// TestPingWhilePoolBusy: with every connection of the store's pool held
+// by a read, Ping still answers, as readiness must while the store is only
+// busy; and it fails once the store is closed.
+func TestPingWhilePoolBusy(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []*sql.Tx
+	for range 4 {
+		tx, err := s.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM transactions").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, tx)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	var one int
+	if err := s.DB().QueryRowContext(short, "SELECT 1").Scan(&one); err == nil {
+		t.Fatal("a fifth read through the pool answered: the pool is not full, the test proves nothing")
+	}
+	cancel()
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.Ping(pctx); err != nil {
+		t.Errorf("Ping with the pool busy = %v, want an answer", err)
+	}
+	for _, tx := range held {
+		tx.Rollback()
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping after Close answered, want an error")
+	}
 }

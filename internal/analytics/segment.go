@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // SegmentConfig configures [FitSegments].
@@ -158,13 +160,36 @@ func FitSegments(features [][]float64, cfg SegmentConfig) (*Segmentation, error)
 		}
 	} else {
 		sample := silhouetteSample(n, cfg, rng)
-		bestSil := math.Inf(-1)
+		// Each k has its own random stream, derived from the seed and k, so
+		// the candidates are fitted at once on the available cores and the
+		// result does not depend on their number or on scheduling.
+		ks := make([]int, 0, cfg.KMax-cfg.KMin+1)
 		for k := cfg.KMin; k <= min(cfg.KMax, n-1); k++ {
-			res := kmeansBest(z, d, k, cfg, rng)
-			sil := silhouette(z, d, res.labels, k, sample)
-			s.Candidates = append(s.Candidates, KSilhouette{k, sil})
-			if sil > bestSil { // ties keep the smaller k
-				best, bestSil = res, sil
+			ks = append(ks, k)
+		}
+		results := make([]kmeansResult, len(ks))
+		sils := make([]float64, len(ks))
+		next := make(chan int, len(ks))
+		for i := range ks {
+			next <- len(ks) - 1 - i // the largest k, the slowest, first
+		}
+		close(next)
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(ks)) {
+			wg.Go(func() {
+				for i := range next {
+					k := ks[i]
+					res := kmeansBest(z, d, k, cfg, rand.New(rand.NewPCG(cfg.Seed, 0x5eed5e9^uint64(k)<<40)))
+					results[i], sils[i] = res, silhouette(z, d, res.labels, k, sample)
+				}
+			})
+		}
+		wg.Wait()
+		bestSil := math.Inf(-1)
+		for i, k := range ks {
+			s.Candidates = append(s.Candidates, KSilhouette{k, sils[i]})
+			if sils[i] > bestSil { // ties keep the smaller k
+				best, bestSil = results[i], sils[i]
 			}
 		}
 		s.Silhouette = bestSil

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -96,6 +97,27 @@ func TestFitSegmentsIsDeterministic(t *testing.T) {
 		if l != a.Labels[i] {
 			t.Fatalf("PredictAll puts point %d in %d, the fit in %d", i, l, a.Labels[i])
 		}
+	}
+}
+
+// The candidates of k are fitted at once on the available cores; the fit
+// is the same on one core. Not parallel: it sets GOMAXPROCS.
+func TestFitSegmentsSameOnOneCore(t *testing.T) {
+	pts, _ := blobs(4, []int{400, 400, 400}, [][2]float64{{0, 0}, {2, 2}, {4, 0}})
+	fit := func(procs int) *Segmentation {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		s, err := FitSegments(pts, SegmentConfig{Seed: 7, SilhouetteSample: 300})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	one, four := fit(1), fit(4)
+	if !reflect.DeepEqual(one, four) {
+		t.Errorf("the fit on one core (k %d, candidates %v) differs from the fit on four (k %d, %v)", one.K, one.Candidates, four.K, four.Candidates)
+	}
+	if len(one.Candidates) != 7 {
+		t.Errorf("tried %d values of k, want 7", len(one.Candidates))
 	}
 }
 

@@ -411,7 +411,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	if err := startAnalyticsAfterBackfill(gctx, g, st, logger, reg, &af, loading); err != nil {
 		return err
 	}
-	if err := retf.startAfter(gctx, g, st, logger, reg, loading.stored); err != nil {
+	if err := retf.startAfter(gctx, g, st, logger, reg, loading.stored, loading.loaded); err != nil {
 		return err
 	}
 

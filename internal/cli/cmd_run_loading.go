@@ -31,6 +31,10 @@ type loadTracker struct {
 	state    string        // backfill: none, generating, storing, done
 	took     time.Duration // backfill, until stored
 	stored   chan struct{} // closed once the backfill is stored (or there is none)
+	// loaded is closed once the first analytics refresh after the
+	// backfill has run (or failed), or with stored when analytics are off.
+	loaded     chan struct{}
+	loadedOnce sync.Once
 
 	analytics  string // off, waiting, running, done
 	finishedAt time.Time
@@ -39,7 +43,7 @@ type loadTracker struct {
 }
 
 func newLoadTracker(history time.Duration, now time.Time, analyticsOn bool) *loadTracker {
-	l := &loadTracker{begin: now, state: "none", analytics: "off", stored: make(chan struct{})}
+	l := &loadTracker{begin: now, state: "none", analytics: "off", stored: make(chan struct{}), loaded: make(chan struct{})}
 	if history > 0 {
 		l.from, l.to, l.state = now.Add(-history), now, "generating"
 	} else {
@@ -47,8 +51,16 @@ func newLoadTracker(history time.Duration, now time.Time, analyticsOn bool) *loa
 	}
 	if analyticsOn {
 		l.analytics = "waiting"
+	} else {
+		l.loaded = l.stored
+		l.loadedOnce.Do(func() {})
 	}
 	return l
+}
+
+// firstRefreshEnded closes loaded: the first refresh ran, well or not.
+func (l *loadTracker) firstRefreshEnded() {
+	l.loadedOnce.Do(func() { close(l.loaded) })
 }
 
 // percent is the share of the history's event time generated.
@@ -260,6 +272,10 @@ func startAnalyticsAfterBackfill(ctx context.Context, g *errgroup.Group, st stor
 		}
 		start := time.Now()
 		rep, err := r.RunOnce(ctx)
+		if first {
+			// What waits for it (the product fold) goes ahead either way.
+			l.firstRefreshEnded()
+		}
 		if first && err == nil {
 			first = false
 			l.refreshDone(time.Now(), time.Since(start), rep)

@@ -89,13 +89,18 @@ func (f *retentionFlags) validate() error {
 
 // start runs the retention job and the product fold in g until ctx ends.
 func (f *retentionFlags) start(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer) error {
-	return f.startAfter(ctx, g, st, logger, reg, nil)
+	return f.startAfter(ctx, g, st, logger, reg, nil, nil)
 }
 
-// startAfter is start with the first pass held until after is closed
-// (nil: not held): run's backfill is stored first, without the deletion
-// of its old minute windows competing for SQLite's one writer.
-func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, after <-chan struct{}) error {
+// startAfter is start with the retention job's first pass held until
+// after is closed, and the product fold's until foldAfter is (nil: not
+// held): run's backfill is stored first, without the deletion of its old
+// minute windows competing for SQLite's one writer, and its first
+// analytics refresh runs before the fold of the history's products
+// (about a sixth of the CPU of run's first two minutes, and writes that
+// wait for that one writer too).
+func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer,
+	after, foldAfter <-chan struct{}) error {
 	rs, ok := st.(jobs.RetentionStore)
 	if !ok {
 		return fmt.Errorf("store %T cannot delete by age", st)
@@ -112,27 +117,13 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	if err != nil {
 		return usageError{err}
 	}
-	list := []jobs.Job{r.Job(f.interval)}
+	list := []jobs.Job{held(r.Job(f.interval), after)}
 	if fs, ok := st.(jobs.ProductFoldStore); ok && f.productsInterval > 0 {
 		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: f.productsChunk, Logger: logger})
 		if err != nil {
 			return usageError{err}
 		}
-		list = append(list, pf.Job(f.productsInterval))
-	}
-	for i := range list {
-		if after == nil {
-			break
-		}
-		run := list[i].Run
-		list[i].Run = func(ctx context.Context) error {
-			select {
-			case <-after:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return run(ctx)
-		}
+		list = append(list, held(pf.Job(f.productsInterval), foldAfter))
 	}
 	// Not registered: the analytics runner registers the job metrics.
 	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, list...)
@@ -141,4 +132,21 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	}
 	g.Go(func() error { return runner.Run(ctx) })
 	return nil
+}
+
+// held makes each run of job wait until after is closed (nil: no wait).
+func held(job jobs.Job, after <-chan struct{}) jobs.Job {
+	if after == nil {
+		return job
+	}
+	run := job.Run
+	job.Run = func(ctx context.Context) error {
+		select {
+		case <-after:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return run(ctx)
+	}
+	return job
 }

@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopstream/shopstream/internal/abtest"
+	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -71,6 +73,19 @@ func TestExperimentsAPI(t *testing.T) {
 		t.Fatalf("results of an experiment with no exposures: %+v", res)
 	}
 	getJSON(t, ts.URL+"/api/v1/experiments/nope", http.StatusNotFound, nil)
+
+	// The results are kept (for ten seconds): an exposure stored since is
+	// not in the next answer, which is the same one.
+	if _, err := st.RecordExposure(ctx, &store.Exposure{Experiment: "recs", CustomerID: "c1", ExposedAt: time.Now(),
+		WindowEnd: time.Now().Add(30 * time.Minute), Items: []string{"p1"}}); err != nil {
+		t.Fatal(err)
+	}
+	var again abtest.Results
+	getJSON(t, ts.URL+"/api/v1/experiments/recs", http.StatusOK, &again)
+	if !again.ComputedAt.Equal(res.ComputedAt) || again.Variants[0].Exposures+again.Variants[1].Exposures != 0 {
+		t.Fatalf("results asked again at once: computed at %v (first %v), exposures %d+%d; want the kept answer",
+			again.ComputedAt, res.ComputedAt, again.Variants[0].Exposures, again.Variants[1].Exposures)
+	}
 
 	// More experiments, two scheduled: pages of two by start then name,
 	// and a filter by status.

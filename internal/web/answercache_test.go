@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// TestAnalyticsCacheServesStaleWhileRebuilding: once an answer is kept, a
+// TestAnswerCacheServesStaleWhileRebuilding: once an answer is kept, a
 // request past the TTL gets it at once while one rebuild runs in the
 // background, held here until the test lets it finish; the next request
 // gets the rebuilt answer, and a failed rebuild keeps the older one.
-func TestAnalyticsCacheServesStaleWhileRebuilding(t *testing.T) {
+func TestAnswerCacheServesStaleWhileRebuilding(t *testing.T) {
 	rebuilt := make(chan string, 4)
-	h := &analyticsAPI{ttl: time.Nanosecond, rebuilt: func(k string) { rebuilt <- k }}
+	h := &answerCache{ttl: time.Nanosecond, rebuilt: func(k string) { rebuilt <- k }}
 	release := make(chan struct{})
 	builds := 0
 	var fail error

@@ -20,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/jobs"
 	"github.com/shopstream/shopstream/internal/pipeline"
+	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/postgres"
@@ -62,6 +63,11 @@ type APIConfig struct {
 	// SkipRefresh leaves out the customer-analytics refresh (RFM, CLV,
 	// cohorts) after the fill.
 	SkipRefresh bool
+	// Exposures is how many customers the benchmark's experiment exposes
+	// (each at their first transaction in its last 30 days, so their
+	// purchases fall in the conversion window), for the Products page's
+	// experiment results. Defaults to Customers / 5; -1 for none.
+	Exposures int
 	// MeasureAt are record counts below Records at which the fill pauses
 	// to refresh the analytics (unless SkipRefresh) and time every route
 	// as at the end, so one fill measures several sizes. None by default.
@@ -72,12 +78,17 @@ type APIConfig struct {
 
 // APIResult is what the API phase measured.
 type APIResult struct {
-	Store     string  `json:"store"`
-	Records   int     `json:"records"`
-	Alerts    int     `json:"alerts"`
-	Customers int     `json:"customers"`
-	FillS     float64 `json:"fill_s"`
-	RefreshS  float64 `json:"refresh_s"`
+	Store     string `json:"store"`
+	Records   int    `json:"records"`
+	Alerts    int    `json:"alerts"`
+	Customers int    `json:"customers"`
+	// Exposures are the experiment's exposed customers, DriftSamples the
+	// drift detector's samples stored (a week of them, as the Data quality
+	// page's trend reads).
+	Exposures    int     `json:"exposures"`
+	DriftSamples int     `json:"drift_samples"`
+	FillS        float64 `json:"fill_s"`
+	RefreshS     float64 `json:"refresh_s"`
 	// ProductFoldS is the product fold's catch-up over the whole fill
 	// (the top products' rollup, off the write path), ProductFoldTxs what
 	// it folded.
@@ -130,6 +141,9 @@ func (c APIConfig) withDefaults() APIConfig {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.Exposures == 0 {
+		c.Exposures = c.Customers / 5
+	}
 	if c.Batch == 0 {
 		c.Batch = 10_000
 	}
@@ -168,6 +182,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 		store.AlertDeliveries
 		store.Experiments
 		store.Purchases
+		store.QualityDrift
 	}
 	switch {
 	case cfg.SQLiteDir != "":
@@ -210,6 +225,20 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 		return nil, err
 	}
 	web.RegisterExperiments(srv, exps)
+	now := time.Now()
+	var exp *benchExperiment
+	if cfg.Exposures > 0 {
+		d, err := exps.Create(ctx, abtest.Definition{Name: benchExperimentName, Start: now.Add(-benchExperimentSpan),
+			Window: abtest.Duration(time.Hour), Variants: []abtest.Variant{
+				{Name: "control", Weight: 0.5, Recommender: "item-item"}, {Name: "popular", Weight: 0.5, Recommender: "popularity"}}})
+		if err != nil {
+			return nil, fmt.Errorf("creating the benchmark's experiment: %w", err)
+		}
+		exp = &benchExperiment{st: st, name: d.Name, start: d.Start, window: time.Duration(d.Window), limit: cfg.Exposures, seen: map[string]bool{}}
+	}
+	if res.DriftSamples, err = fillDrift(ctx, st, now); err != nil {
+		return nil, err
+	}
 	// The Products page's and the customer page's recommendations, from
 	// a service that folds what is stored before each measure, as the
 	// dashboard's server does as it tails the store.
@@ -267,7 +296,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 		}
 		recs.Rebuild()
 		m.LoadAvg[0] = loadAvg()
-		for _, rt := range apiRoutes(time.Now(), sample.latest, sample) {
+		for _, rt := range apiRoutes(time.Now(), sample.latest, sample, exp != nil) {
 			r, err := measureRoute(ctx, base, rt, cfg.Requests)
 			if err != nil {
 				return err
@@ -299,9 +328,12 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*APIResult, error) {
 
 	start := time.Now()
 	log.Info("filling the store", "records", cfg.Records, "customers", cfg.Customers, "span", cfg.Span)
-	sample, err := fillAPI(ctx, cfg, st, res, log, checkpoint)
+	sample, err := fillAPI(ctx, cfg, st, res, exp, log, checkpoint)
 	if err != nil {
 		return nil, err
+	}
+	if exp != nil {
+		res.Exposures = len(exp.seen)
 	}
 	res.FillS = (time.Since(start) - paused).Seconds() // the pauses to measure are not the fill's
 	log.Info("store filled", "took", time.Since(start).Round(time.Second), "alerts", res.Alerts)
@@ -337,7 +369,7 @@ type apiSample struct {
 
 // fillAPI stores the generated history, partition by partition in
 // batches of cfg.Batch, as the processor would have.
-func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult, log *slog.Logger,
+func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult, exp *benchExperiment, log *slog.Logger,
 	checkpoint func(done int, sample apiSample) error) (apiSample, error) {
 	var sample apiSample
 	g, err := generate.New(generate.Config{Seed: cfg.Seed, Customers: cfg.Customers})
@@ -395,6 +427,7 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 			if sample.product == "" && len(t.Items) > 0 {
 				sample.product = t.Items[0].ProductID
 			}
+			exp.consider(&t, sample.product)
 		}
 		b := &store.Batch{Group: "bench-api", Topic: "transactions", Generation: -1}
 		for p := range parts {
@@ -407,6 +440,9 @@ func fillAPI(ctx context.Context, cfg APIConfig, st store.Store, res *APIResult,
 		}
 		if err := st.WriteBatch(ctx, b); err != nil {
 			return sample, fmt.Errorf("storing records %d..%d: %w", done, done+k, err)
+		}
+		if err := exp.flush(ctx); err != nil {
+			return sample, err
 		}
 		done += k
 		if err := checkpoint(done, sample); err != nil {
@@ -456,7 +492,7 @@ type apiRoute struct{ page, path string }
 // fill paused part-way or took an hour of wall-clock time; the quality
 // counts and the quarantine are kept by wall-clock time, so theirs end
 // now.
-func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
+func apiRoutes(now, latest time.Time, s apiSample, experiment bool) []apiRoute {
 	if latest.IsZero() {
 		latest = now
 	}
@@ -521,6 +557,14 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		{"system", "/api/v1/metrics/series?name=shopstream_store_size_bytes&name=dashboard:consumer_lag&quantile=0.5&quantile=0.95&since=" + iso(time.Hour)},
 		// The processes whose samples are saved (the System page's picker).
 		{"system", "/api/v1/metrics/instances"},
+		// The Data quality page's drift trend over its 1 h default, a day
+		// and a week (the most one answer reads per processor).
+		{"quality", "/api/v1/quality/drift?since=" + iso(time.Hour) + "&until=" + at},
+		{"quality", "/api/v1/quality/drift?since=" + iso(24*time.Hour) + "&until=" + at},
+		{"quality", "/api/v1/quality/drift?since=" + url.QueryEscape(minute.Add(-7*24*time.Hour).Format(time.RFC3339)) + "&until=" + url.QueryEscape(minute.Format(time.RFC3339))},
+	}
+	if experiment {
+		rs = append(rs, apiRoute{"experiments", "/api/v1/experiments/" + benchExperimentName})
 	}
 	if s.product != "" {
 		rs = append(rs, apiRoute{"products", "/api/v1/products/" + url.PathEscape(s.product) + "/similar?n=10"})
@@ -536,6 +580,12 @@ func apiRoutes(now, latest time.Time, s apiSample) []apiRoute {
 		rs = append(rs, apiRoute{"fraud", "/api/v1/alerts/" + url.PathEscape(s.alert)})
 	}
 	if s.customer != "" {
+		// The customer list: a segment's (drilled down from the segments
+		// table) and a search by the first characters of an ID.
+		prefix := s.customer[:max(1, len(s.customer)-2)]
+		rs = append(rs, apiRoute{"customers", "/api/v1/customers?segment=Champions&limit=50"},
+			apiRoute{"customers", "/api/v1/customers?segment=" + url.QueryEscape("At Risk") + "&limit=50"},
+			apiRoute{"customers", "/api/v1/customers?prefix=" + url.QueryEscape(prefix) + "&limit=50"})
 		rs = append(rs, apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer)},
 			apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer) + "/transactions?limit=25"},
 			apiRoute{"customers", "/api/v1/alerts?customer=" + url.QueryEscape(s.customer) + "&limit=20"},
@@ -593,4 +643,91 @@ func quantileMs(sorted []float64, q float64) float64 {
 	}
 	i := int(float64(len(sorted))*q+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// The benchmark's experiment: two recommenders, running for the last
+// 30 days of the fill.
+const (
+	benchExperimentName = "bench-recommenders"
+	benchExperimentSpan = 30 * 24 * time.Hour
+)
+
+// benchExperiment exposes customers to the benchmark's experiment as the
+// fill stores their transactions: each customer a minute before their
+// first transaction after the experiment's start, up to limit
+// customers, half to each variant. The product shown is that
+// transaction's first for every third customer (a conversion), another
+// for the rest.
+type benchExperiment struct {
+	st      store.Experiments
+	name    string
+	start   time.Time
+	window  time.Duration
+	limit   int
+	seen    map[string]bool
+	pending []store.Exposure
+}
+
+// consider exposes t's customer if t is their first transaction in the
+// experiment; other is a product to show those who do not convert. A nil
+// experiment exposes nobody.
+func (e *benchExperiment) consider(t *event.Transaction, other string) {
+	if e == nil || len(e.seen) >= e.limit || len(t.Items) == 0 || e.seen[t.CustomerID] {
+		return
+	}
+	at := t.EventTime.Add(-time.Minute)
+	if at.Before(e.start) {
+		return
+	}
+	e.seen[t.CustomerID] = true
+	h := fnv32([]byte(t.CustomerID))
+	shown := other
+	if h%3 == 0 {
+		shown = t.Items[0].ProductID
+	}
+	e.pending = append(e.pending, store.Exposure{Experiment: e.name, CustomerID: t.CustomerID, Variant: int(h>>8) % 2,
+		ExposedAt: at, WindowEnd: at.Add(e.window), Items: []string{shown}})
+}
+
+// flush stores the exposures considered since the last flush.
+func (e *benchExperiment) flush(ctx context.Context) error {
+	if e == nil {
+		return nil
+	}
+	for i := range e.pending {
+		if _, err := e.st.RecordExposure(ctx, &e.pending[i]); err != nil {
+			return fmt.Errorf("storing the experiment's exposures: %w", err)
+		}
+	}
+	e.pending = e.pending[:0]
+	return nil
+}
+
+// fillDrift stores a week of the drift detector's samples, one a minute
+// per field from each of two processors, ending now: what the Data
+// quality page's trend reads over its longest range, however many
+// transactions are stored. It returns how many it stored.
+func fillDrift(ctx context.Context, st store.QualityDrift, now time.Time) (int, error) {
+	end := now.UTC().Truncate(time.Minute)
+	fields := []string{monitor.FieldAmount, monitor.FieldItems, monitor.FieldChannel}
+	var batch []store.DriftSample
+	n := 0
+	for m := 7 * 24 * 60; m >= 0; m-- {
+		at := end.Add(-time.Duration(m) * time.Minute)
+		for s, src := range []string{"bench-process-0", "bench-process-1"} {
+			for f, field := range fields {
+				// A small PSI that moves over the day.
+				psi := 0.02 + 0.01*float64((m/60+s+f)%24)/24
+				batch = append(batch, store.DriftSample{At: at, Source: src, Field: field, PSI: psi, Ref: 60_000, Cur: 1_000})
+			}
+		}
+		if len(batch) >= 6000 || m == 0 {
+			if err := st.AddDriftSamples(ctx, batch); err != nil {
+				return n, fmt.Errorf("storing drift samples: %w", err)
+			}
+			n += len(batch)
+			batch = batch[:0]
+		}
+	}
+	return n, nil
 }

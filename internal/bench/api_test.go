@@ -29,6 +29,24 @@ func TestRunAPISQLite(t *testing.T) {
 	if res.Store != "sqlite" || res.Records != 5000 || res.Alerts == 0 || len(res.Routes) < 20 {
 		t.Fatalf("result = %+v", res)
 	}
+	// The experiment exposed up to a fifth of the 1,000 customers, each
+	// once; the drift trend holds a week of samples a minute, per field
+	// and processor, and a week's answer is longer than an hour's.
+	if res.Exposures == 0 || res.Exposures > 200 {
+		t.Errorf("exposures = %d, want 1 to 200", res.Exposures)
+	}
+	if want := (7*24*60 + 1) * 3 * 2; res.DriftSamples != want {
+		t.Errorf("drift samples = %d, want %d", res.DriftSamples, want)
+	}
+	drift := map[bool]int{}
+	for _, r := range res.Routes {
+		if strings.HasPrefix(r.Route, "/api/v1/quality/drift?") {
+			drift[len(drift) == 0] = r.Bytes
+		}
+	}
+	if len(drift) != 2 || drift[true] >= drift[false] {
+		t.Errorf("drift answers' bytes: %v", drift)
+	}
 	// The fill paused once, at 2,000 records, and timed the routes there.
 	if len(res.Earlier) != 1 || res.Earlier[0].Records != 2000 || len(res.Earlier[0].Routes) != len(res.Routes) ||
 		res.Earlier[0].Alerts == 0 || res.Earlier[0].Alerts >= res.Alerts {
@@ -47,7 +65,8 @@ func TestRunAPISQLite(t *testing.T) {
 		t.Errorf("no route with a rule or a customer from the stored data: %+v", res.Routes)
 	}
 	// The admin pages' reads and a filtered list are timed too.
-	for _, want := range []string{"/api/v1/audit?limit=100", "/api/v1/experiments", "/api/v1/fraud/rings?member="} {
+	for _, want := range []string{"/api/v1/audit?limit=100", "/api/v1/experiments", "/api/v1/fraud/rings?member=",
+		"/api/v1/quality/drift?", "/api/v1/experiments/" + benchExperimentName} {
 		found := false
 		for _, r := range res.Routes {
 			found = found || strings.HasPrefix(r.Route, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 )
 
 // Analytics is what the periodic customer-analytics job, the analytics API
@@ -59,6 +60,9 @@ type Analytics interface {
 	// TopCustomers returns up to limit customers with the highest
 	// predicted CLV, highest first.
 	TopCustomers(ctx context.Context, limit int) ([]CustomerAnalytics, error)
+	// Customers returns a page of the scored customers f selects, by
+	// customer ID in byte order: the customer list and search.
+	Customers(ctx context.Context, f CustomerListFilter) ([]CustomerAnalytics, error)
 	// Cohorts returns the stored cohort matrix, ordered by cohort month and
 	// month offset, and when it was computed and as of when (zero when
 	// never).
@@ -118,6 +122,50 @@ type CategorySpend struct {
 	// Cents is the sum of quantity × unit price over the customer's items
 	// in the category.
 	Cents int64
+}
+
+// CustomerListFilter selects scored customers for Analytics.Customers.
+type CustomerListFilter struct {
+	// Segment, when set, is the RFM segment they are in.
+	Segment string
+	// Prefix, when set, starts their IDs.
+	Prefix string
+	// After, when set, is the ID the page starts after (the last of the
+	// page before).
+	After string
+	// Limit is the most returned; at least 1.
+	Limit int
+}
+
+// PrefixEnd is the least string above every string starting with p, in
+// byte order, and false when there is none (p empty, or all of it the
+// greatest code point). For valid UTF-8 the end is valid UTF-8 too (its
+// last code point is the next one up), so it can be a PostgreSQL text
+// parameter; byte order is code point order in UTF-8.
+func PrefixEnd(p string) (string, bool) {
+	if !utf8.ValidString(p) {
+		b := []byte(p)
+		for i := len(b) - 1; i >= 0; i-- {
+			if b[i] < 0xff {
+				b[i]++
+				return string(b[:i+1]), true
+			}
+		}
+		return "", false
+	}
+	rs := []rune(p)
+	for i := len(rs) - 1; i >= 0; i-- {
+		switch r := rs[i]; {
+		case r == utf8.MaxRune:
+			continue
+		case r == 0xd7ff: // the surrogates are not code points of UTF-8
+			rs[i] = 0xe000
+		default:
+			rs[i] = r + 1
+		}
+		return string(rs[:i+1]), true
+	}
+	return "", false
 }
 
 // CustomerAnalytics is the job's result for one customer.

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analyticsview"
@@ -18,6 +16,7 @@ import (
 // periodic refresh (internal/jobs) stored; docs/analytics.md shows every
 // response:
 //
+//	GET /api/v1/customers?segment=&prefix=&limit=&cursor=  scored customers by ID
 //	GET /api/v1/customers/{id}  profile, RFM scores and segment, CLV, cluster
 //	GET /api/v1/customers/{id}/transactions?limit=&cursor=  its transactions, newest first
 //	GET /api/v1/segments        customers per RFM segment; cluster profiles
@@ -30,7 +29,8 @@ import (
 // they are kept and built again at most every ten seconds, in the
 // background (cached), however many dashboards poll.
 func RegisterAnalytics(s *Server, a store.Analytics) {
-	h := &analyticsAPI{a: a, ttl: 10 * time.Second, log: s.log}
+	h := &analyticsAPI{a: a, answerCache: answerCache{ttl: 10 * time.Second, log: s.log}}
+	s.Handle("GET /api/v1/customers", http.HandlerFunc(h.customers))
 	s.Handle("GET /api/v1/customers/{id}", http.HandlerFunc(h.customer))
 	s.Handle("GET /api/v1/customers/{id}/transactions", http.HandlerFunc(h.customerTransactions))
 	s.Handle("GET /api/v1/segments", http.HandlerFunc(h.segments))
@@ -41,88 +41,8 @@ func RegisterAnalytics(s *Server, a store.Analytics) {
 }
 
 type analyticsAPI struct {
-	a   store.Analytics
-	ttl time.Duration
-	log *slog.Logger
-	// rebuilt, when set (tests), is called after each background rebuild.
-	rebuilt func(key string)
-
-	mu       sync.Mutex
-	cache    map[string]analyticsCached
-	building map[string]bool // keys being rebuilt in the background
-}
-
-type analyticsCached struct {
-	v  any
-	at time.Time
-}
-
-// cachedJSON serves the value build makes, reusing it for ttl.
-func (h *analyticsAPI) cachedJSON(w http.ResponseWriter, r *http.Request, key string, build func(ctx context.Context) (any, error)) {
-	v, err := h.cached(r.Context(), key, build)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, v)
-}
-
-// cached is the answer built under key. Once one is built, a request
-// never waits for the next: an answer older than the TTL is served as it
-// is while one rebuild runs in the background (at 10 million stored
-// transactions a segments answer takes about a second to build, and the
-// refresh that changes it runs once a minute). Only the first request for
-// a key builds while it waits.
-func (h *analyticsAPI) cached(ctx context.Context, key string, build func(ctx context.Context) (any, error)) (any, error) {
-	h.mu.Lock()
-	c, ok := h.cache[key]
-	stale := ok && time.Since(c.at) >= h.ttl
-	if stale && !h.building[key] {
-		if h.building == nil {
-			h.building = map[string]bool{}
-		}
-		h.building[key] = true
-		go h.rebuild(key, build)
-	}
-	h.mu.Unlock()
-	if ok {
-		return c.v, nil
-	}
-	v, err := build(ctx)
-	if err != nil {
-		return nil, err
-	}
-	h.keep(key, v)
-	return v, nil
-}
-
-// rebuild builds key's answer again, away from any request; a failure
-// keeps the older answer and is retried by the next request.
-func (h *analyticsAPI) rebuild(key string, build func(ctx context.Context) (any, error)) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	v, err := build(ctx)
-	if err == nil {
-		h.keep(key, v)
-	} else if h.log != nil {
-		h.log.Warn("analytics: rebuilding a cached answer", "answer", key, "err", err)
-	}
-	h.mu.Lock()
-	delete(h.building, key)
-	h.mu.Unlock()
-	if h.rebuilt != nil {
-		h.rebuilt(key)
-	}
-}
-
-// keep stores key's answer, made now.
-func (h *analyticsAPI) keep(key string, v any) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cache == nil {
-		h.cache = map[string]analyticsCached{}
-	}
-	h.cache[key] = analyticsCached{v, time.Now()}
+	a store.Analytics
+	answerCache
 }
 
 // CustomerResponse is the body of GET /api/v1/customers/{id}.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -348,5 +349,80 @@ func TestAnalyticsCLVDistribution(t *testing.T) {
 	}
 	if d.Model == nil || d.Model.Version != 1 || d.Model.Metrics.BGNBDLogLikelihood != -10.5 {
 		t.Fatalf("the model's fit: %s", raw)
+	}
+}
+
+// TestAnalyticsCustomerList: the scored customers by ID, in pages that
+// follow one another, by segment and by prefix; bad filters are 400.
+func TestAnalyticsCustomerList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var rows []store.CustomerAnalytics
+	for i := range 25 {
+		seg := "Lost"
+		if i%5 == 0 {
+			seg = "Champions"
+		}
+		rows = append(rows, store.CustomerAnalytics{CustomerID: fmt.Sprintf("c%03d", i), RecencyDays: 3, FrequencyDays: 2, MonetaryCents: int64(100 + i),
+			R: 2, F: 3, M: 4, Segment: seg, UpdatedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
+	}
+	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+
+	ids := func(r web.CustomersResponse) string {
+		var out []string
+		for _, c := range r.Customers {
+			out = append(out, c.CustomerID)
+		}
+		return strings.Join(out, " ")
+	}
+	// Every customer, in pages of ten.
+	var all []string
+	cursor := ""
+	for range 5 {
+		var page web.CustomersResponse
+		getAnalyticsJSON(t, ts, "/api/v1/customers?limit=10&cursor="+cursor, http.StatusOK, &page)
+		all = append(all, ids(page))
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if got := strings.Join(all, " "); got != strings.Join(func() []string {
+		var s []string
+		for _, r := range rows {
+			s = append(s, r.CustomerID)
+		}
+		return s
+	}(), " ") {
+		t.Fatalf("every customer in pages of ten: %s", got)
+	}
+	var r web.CustomersResponse
+	getAnalyticsJSON(t, ts, "/api/v1/customers?segment=Champions", http.StatusOK, &r)
+	if ids(r) != "c000 c005 c010 c015 c020" || r.NextCursor != "" || r.Customers[1].MonetaryCents != 105 || r.Customers[1].Segment != "Champions" {
+		t.Fatalf("the Champions: %+v", r)
+	}
+	getAnalyticsJSON(t, ts, "/api/v1/customers?prefix=c01&segment=Lost", http.StatusOK, &r)
+	if ids(r) != "c011 c012 c013 c014 c016 c017 c018 c019" {
+		t.Fatalf("Lost, c01…: %s", ids(r))
+	}
+	raw := getAnalyticsJSON(t, ts, "/api/v1/customers?prefix=zz", http.StatusOK, &r)
+	if len(r.Customers) != 0 || !strings.Contains(raw, `"customers":[]`) {
+		t.Fatalf("no match: %s", raw)
+	}
+	for _, q := range []string{"segment=Gold", "cursor=!!", "prefix=%FF", "limit=0", "prefix=" + strings.Repeat("c", 257)} {
+		getAnalyticsJSON(t, ts, "/api/v1/customers?"+q, http.StatusBadRequest, nil)
 	}
 }

@@ -41,6 +41,8 @@ var fuzzAPISeeds = []struct{ method, path, body string }{
 	{"GET", "/api/v1/experiments/nope", ""},
 	{"GET", "/api/v1/customers/c1/recommendations?n=3", ""},
 	{"GET", "/api/v1/products/P1/similar?n=x", ""},
+	{"GET", "/api/v1/customers?segment=At+Risk&prefix=c0&limit=5&cursor=YzAx", ""},
+	{"GET", "/api/v1/customers?segment=Gold&prefix=%FF", ""},
 	{"GET", "/api/v1/customers/alice", ""},
 	{"DELETE", "/api/v1/customers/bob", ""},
 	{"DELETE", "/api/v1/customers/%ff%fe", ""},

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/shopstream/shopstream/internal/analytics"
+	"github.com/shopstream/shopstream/internal/analyticsview"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -97,3 +101,55 @@ func parseCustomerTxCursor(s string) (store.CustomerTxCursor, bool) {
 	}
 	return store.CustomerTxCursor{EventTime: t, TransactionID: id}, true
 }
+
+// CustomersResponse is the body of GET /api/v1/customers: a page of the
+// scored customers, by ID.
+type CustomersResponse struct {
+	Customers []analyticsview.Customer `json:"customers"`
+	// NextCursor, when present, is the cursor of the next page; absent on
+	// the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// customers serves the customers the analytics refresh scored, by ID in
+// byte order: ?segment=Champions&prefix=c0001&limit=50&cursor=. The list
+// is as of the latest refresh (a customer's first purchase since shows on
+// their page, by exact ID, not here yet).
+func (h *analyticsAPI) customers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, cursor, err := listQuery(q, 50)
+	f := store.CustomerListFilter{Limit: limit, Segment: q.Get("segment"), Prefix: q.Get("prefix")}
+	switch {
+	case err != nil:
+	case f.Segment != "" && !slices.Contains(analytics.Segments, analytics.Segment(f.Segment)):
+		err = fmt.Errorf("%w: segment %q, want one of %v", ErrBadRequest, f.Segment, analytics.Segments)
+	case !utf8.ValidString(f.Prefix) || len(f.Prefix) > maxCustomerPrefix:
+		err = fmt.Errorf("%w: prefix must be valid UTF-8 of at most %d bytes", ErrBadRequest, maxCustomerPrefix)
+	case cursor != "":
+		b, derr := base64.RawURLEncoding.DecodeString(cursor)
+		if derr != nil || len(b) == 0 || !utf8.Valid(b) {
+			err = fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, cursor)
+		}
+		f.After = string(b)
+	}
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	rows, err := h.a.Customers(r.Context(), f)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	resp := CustomersResponse{Customers: make([]analyticsview.Customer, len(rows))}
+	for i := range rows {
+		resp.Customers[i] = analyticsview.CustomerOf(&rows[i])
+	}
+	if len(rows) == f.Limit {
+		resp.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(rows[len(rows)-1].CustomerID))
+	}
+	WriteJSON(w, http.StatusOK, resp)
+}
+
+// maxCustomerPrefix bounds a customer ID prefix, as IDs are bounded.
+const maxCustomerPrefix = 256

@@ -26,21 +26,8 @@ import (
 // "MTD", not coloured as a drop. A customer's purchase history pages
 // with "older purchases".
 func TestCustomersMovementAndPartialMonth(t *testing.T) {
-	chromium := findChromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterAnalytics(srv, st)
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
+	p := newCustomersPage(t, `location.hash + " | " + document.getElementById("mv-body").innerHTML`)
+	ctx, st := p.ctx, p.st
 	analyticsFixture(t, st)
 	// c-many's 30 purchases: a history of two pages (25 a page).
 	var txs []store.Tx
@@ -50,26 +37,8 @@ func TestCustomersMovementAndPartialMonth(t *testing.T) {
 	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 1, From: 0, To: 30, Txs: txs}}}); err != nil {
 		t.Fatal(err)
 	}
-	bctx, problems, stop := openBrowser(t, ctx, chromium, "404 (Not Found)")
-	defer stop()
-	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/customers?range=1h&refresh=off")); err != nil {
-		t.Fatalf("loading the dashboard: %v", err)
-	}
-	wait := func(what, js string) {
-		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-			state, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash + " | " + document.getElementById("mv-body").innerHTML`))
-			t.Fatalf("waiting until %s: %v (page: %s)", what, err, state)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", js, err)
-		}
-		return v
-	}
+	p.open("#/customers?range=1h&refresh=off")
+	wait, eval := p.wait, p.eval
 	change := func(seg string) string {
 		return eval(`document.querySelector('#seg-body tr[data-segment="` + seg + `"] td:last-child').textContent`)
 	}
@@ -107,16 +76,128 @@ func TestCustomersMovementAndPartialMonth(t *testing.T) {
 	}
 
 	// The purchase history pages: 25, then "older purchases" the last 5.
-	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/#/customers?range=1h&refresh=off&customer=c-many")); err != nil {
-		t.Fatal(err)
-	}
+	p.open("#/customers?range=1h&refresh=off&customer=c-many")
 	wait("the first page of c-many's history, with older ones to come", `document.querySelectorAll("#cust-tx-body tr[data-id]").length === 25 &&
 		!document.getElementById("cust-tx-more").disabled && document.getElementById("cust-tx-count").textContent === "25 shown; older ones remain"`)
 	eval(`document.getElementById("cust-tx-more").click(), ""`)
 	wait("the older purchases appended, the oldest reached", `document.querySelectorAll("#cust-tx-body tr[data-id]").length === 30 &&
 		document.getElementById("cust-tx-more").disabled && document.getElementById("cust-tx-count").textContent === "30 shown" &&
 		new Set([...document.querySelectorAll("#cust-tx-body tr[data-id]")].map((tr) => tr.dataset.id)).size === 30`)
-	for _, p := range problems.all() {
-		t.Errorf("console: %s", p)
+	p.noConsoleProblems()
+}
+
+// TestCustomerListInBrowser: the Customers page lists the scored
+// customers by ID in pages of 50 ("more customers" appends the rest), a
+// click on a segment lists that segment's, a search by the start of an ID
+// narrows it (both kept in the URL), and a click on a customer opens their
+// page.
+func TestCustomerListInBrowser(t *testing.T) {
+	p := newCustomersPage(t, `location.hash + " | " + document.getElementById("cust-list-count").textContent + " | " +
+		document.getElementById("cust-list-body").textContent.slice(0, 300)`)
+	ctx, st := p.ctx, p.st
+	var rows []store.CustomerAnalytics
+	for i := range 60 {
+		seg := "Lost"
+		if i%4 == 0 {
+			seg = "Champions"
+		}
+		rows = append(rows, store.CustomerAnalytics{CustomerID: fmt.Sprintf("c%03d", i), RecencyDays: float64(i), FrequencyDays: 2, MonetaryCents: int64(1000 + i),
+			R: 3, F: 2, M: 4, Segment: seg, UpdatedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
+	}
+	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	tx := storetest.Tx("t1", "c012", time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 1012, 1, 0)
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: 1, Txs: []store.Tx{tx}}}}); err != nil {
+		t.Fatal(err)
+	}
+	p.open("#/customers?range=1h&refresh=off")
+	wait, eval := p.wait, p.eval
+	ids := `[...document.querySelectorAll("#cust-list-body tr[data-customer]")].map((tr) => tr.dataset.customer)`
+	wait("the first 50 customers by ID, more to come", ids+`.length === 50 && `+ids+`[0] === "c000" && `+ids+`[49] === "c049" &&
+		!document.getElementById("cust-list-more").disabled && document.getElementById("cust-list-count").textContent === "50 shown; more remain"`)
+	if got := eval(`[...document.querySelector('#cust-list-body tr[data-customer="c005"]').children].map((td) => td.textContent).join("|")`); got != "c005|Lost|324|2|5|10.05|–|–" {
+		t.Errorf("c005's row %q", got)
+	}
+	eval(`document.getElementById("cust-list-more").click(), ""`)
+	wait("the last 10 appended", ids+`.length === 60 && new Set(`+ids+`).size === 60 && document.getElementById("cust-list-more").disabled &&
+		document.getElementById("cust-list-count").textContent === "60 shown"`)
+	wait("the segments are listed", `document.querySelector('#seg-body tr[data-segment="Champions"]') !== null`)
+	eval(`document.querySelector('#seg-body tr[data-segment="Champions"]').click(), ""`)
+	wait("a click on Champions lists its 15 customers", `location.hash.includes("segment=Champions") && `+ids+`.length === 15 &&
+		`+ids+`.every((id) => Number(id.slice(1)) % 4 === 0) && document.getElementById("cust-list-sub").textContent.startsWith("in Champions")`)
+	eval(`document.getElementById("cust-prefix").value = "c01", document.querySelector("#cust-find button").click(), ""`)
+	wait("the search narrows it to c012 and c016", `location.hash.includes("q=c01") && `+ids+`.join(" ") === "c012 c016"`)
+	eval(`document.querySelector('#cust-list-body tr[data-customer="c012"]').click(), ""`)
+	wait("c012's page opens", `location.hash.includes("customer=c012") && !document.getElementById("cust-body").classList.contains("hidden") &&
+		document.getElementById("cust-body").textContent.includes("c012")`)
+	eval(`document.getElementById("cust-prefix").value = "x", document.querySelector("#cust-find button").click(), ""`)
+	wait("no match says so", `document.getElementById("cust-list-body").textContent === "no customer in Champions has an ID starting with x"`)
+	p.noConsoleProblems()
+}
+
+// customersPage is a dashboard serving the analytics API over an empty
+// SQLite store in headless Chromium: fill the store, then open the page.
+type customersPage struct {
+	t        *testing.T
+	ctx      context.Context
+	st       *sqlite.Store
+	ts       *httptest.Server
+	bctx     context.Context
+	problems *browserProblems
+	// state is a script whose value a failed wait shows.
+	state string
+}
+
+func newCustomersPage(t *testing.T, state string) *customersPage {
+	t.Helper()
+	chromium := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	bctx, problems, stop := openBrowser(t, ctx, chromium, "404 (Not Found)")
+	t.Cleanup(stop)
+	return &customersPage{t: t, ctx: ctx, st: st, ts: ts, bctx: bctx, problems: problems, state: state}
+}
+
+func (p *customersPage) open(hash string) {
+	p.t.Helper()
+	if err := chromedp.Do(p.bctx, chromedp.Navigate(p.ts.URL+"/"+hash)); err != nil {
+		p.t.Fatalf("loading the dashboard: %v", err)
+	}
+}
+
+func (p *customersPage) wait(what, js string) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		state, _ := chromedp.Run(p.bctx, chromedp.Evaluate[string](p.state))
+		p.t.Fatalf("waiting until %s: %v (page: %s)", what, err, state)
+	}
+}
+
+func (p *customersPage) eval(js string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.bctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		p.t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
+// noConsoleProblems fails the test on what the browser's console said.
+func (p *customersPage) noConsoleProblems() {
+	for _, m := range p.problems.all() {
+		p.t.Errorf("console: %s", m)
 	}
 }

@@ -131,6 +131,7 @@ var routes = map[string]Access{
 	// The dashboard's live events (stream.go): one per tab, long-lived.
 	"GET /api/v1/stream": {Role: Viewer, Stream: true},
 	// Analytics (analytics.go).
+	"GET /api/v1/customers":                   {Role: Viewer},
 	"GET /api/v1/customers/{id}":              {Role: Viewer},
 	"GET /api/v1/customers/{id}/transactions": {Role: Viewer},
 	"GET /api/v1/segments":                    {Role: Viewer},

@@ -376,6 +376,46 @@ func (s *Store) TopCustomers(ctx context.Context, limit int) ([]store.CustomerAn
 	return out, nil
 }
 
+// Customers implements store.Analytics: one range of an index by ID
+// (within the segment's, when one is given; migration 0032).
+func (s *Store) Customers(ctx context.Context, f store.CustomerListFilter) ([]store.CustomerAnalytics, error) {
+	id := `a.customer_id` + s.q.Collate
+	var conds []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Segment != "" {
+		conds = append(conds, `a.segment = `+arg(f.Segment))
+	}
+	if f.Prefix != "" {
+		conds = append(conds, id+` >= `+arg(f.Prefix))
+		if end, ok := store.PrefixEnd(f.Prefix); ok {
+			conds = append(conds, id+` < `+arg(end))
+		}
+	}
+	if f.After != "" {
+		conds = append(conds, id+` > `+arg(f.After))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = ` WHERE ` + strings.Join(conds, ` AND `)
+	}
+	out, err := collect(ctx, s.d.DB(), `SELECT `+anCols+` FROM customer_analytics a`+where+` ORDER BY `+id+` LIMIT `+arg(max(f.Limit, 1)),
+		args, func(r Rows) (store.CustomerAnalytics, error) {
+			var a anRow
+			if err := r.Scan(a.dest()...); err != nil {
+				return store.CustomerAnalytics{}, err
+			}
+			return *a.result(), nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("listing customers: %w", err)
+	}
+	return out, nil
+}
+
 // Cohorts implements store.Analytics.
 func (s *Store) Cohorts(ctx context.Context) ([]store.CohortCell, store.CohortTimes, error) {
 	var at store.CohortTimes

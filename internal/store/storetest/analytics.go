@@ -33,6 +33,7 @@ func RunAnalytics(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TryLead", testTryLead},
 		{"EmptyAnalytics", testEmptyAnalytics},
 		{"CustomerTransactions", testCustomerTransactions},
+		{"CustomerList", testCustomerList},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -560,5 +561,81 @@ func testCustomerTransactions(t *testing.T, s store.Store, a store.Analytics) {
 	none, err := a.CustomerTransactions(ctx, store.CustomerTxFilter{CustomerID: "nobody"})
 	if err != nil || len(none) != 0 {
 		t.Fatalf("transactions of an unknown customer = %v, %v; want none", none, err)
+	}
+}
+
+// testCustomerList: the customer list is by ID in byte order (upper case
+// before lower, "c10" before "c9"), in pages that follow one another
+// without a gap, filtered by segment and by ID prefix, including IDs with
+// bytes a collation would reorder or a LIKE pattern would read.
+func testCustomerList(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	when := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
+	ids := []string{"c9", "c10", "c1", "C2", "c1_x", "c1%", "d1", "c\u00e9", "c\U0010ffff\U0010ffff", "c\U0010ffff", "c\u00e9z"}
+	var rows []store.CustomerAnalytics
+	for i, id := range ids {
+		seg := "Lost"
+		if i%2 == 0 {
+			seg = "Champions"
+		}
+		rows = append(rows, store.CustomerAnalytics{CustomerID: id, RecencyDays: float64(i), FrequencyDays: 1, MonetaryCents: int64(100 * i),
+			R: 1, F: 1, M: 1, Segment: seg, UpdatedAt: when})
+	}
+	if err := a.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	list := func(f store.CustomerListFilter) []string {
+		t.Helper()
+		got, err := a.Customers(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, c := range got {
+			out = append(out, c.CustomerID)
+		}
+		return out
+	}
+	all := []string{"C2", "c1", "c1%", "c10", "c1_x", "c9", "c\u00e9", "c\u00e9z", "c\U0010ffff", "c\U0010ffff\U0010ffff", "d1"}
+	if got := list(store.CustomerListFilter{Limit: 100}); !reflect.DeepEqual(got, all) {
+		t.Fatalf("every customer = %q, want %q", got, all)
+	}
+	// Pages of three, each after the last of the one before.
+	var paged []string
+	for after := ""; ; {
+		page := list(store.CustomerListFilter{After: after, Limit: 3})
+		paged = append(paged, page...)
+		if len(page) < 3 {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	if !reflect.DeepEqual(paged, all) {
+		t.Fatalf("in pages of three: %q, want %q", paged, all)
+	}
+	for _, tc := range []struct {
+		f    store.CustomerListFilter
+		want []string
+	}{
+		{store.CustomerListFilter{Prefix: "c1"}, []string{"c1", "c1%", "c10", "c1_x"}},
+		{store.CustomerListFilter{Prefix: "c1_"}, []string{"c1_x"}},
+		{store.CustomerListFilter{Prefix: "c1%"}, []string{"c1%"}},
+		{store.CustomerListFilter{Prefix: "c\u00e9"}, []string{"c\u00e9", "c\u00e9z"}},
+		{store.CustomerListFilter{Prefix: "c\U0010ffff"}, []string{"c\U0010ffff", "c\U0010ffff\U0010ffff"}},
+		{store.CustomerListFilter{Prefix: "C"}, []string{"C2"}},
+		{store.CustomerListFilter{Prefix: "x"}, []string{}},
+		{store.CustomerListFilter{Segment: "Champions"}, []string{"c1", "c1_x", "c9", "c\u00e9z", "c\U0010ffff\U0010ffff", "d1"}},
+		{store.CustomerListFilter{Segment: "Lost", Prefix: "c1"}, []string{"c1%", "c10"}},
+		{store.CustomerListFilter{Segment: "Champions", Prefix: "c", After: "c1_x"}, []string{"c9", "c\u00e9z", "c\U0010ffff\U0010ffff"}},
+		{store.CustomerListFilter{Segment: "Hibernating"}, []string{}},
+	} {
+		tc.f.Limit = 100
+		if got := list(tc.f); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("customers %+v = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	got, err := a.Customers(ctx, store.CustomerListFilter{Prefix: "d", Limit: 1})
+	if err != nil || len(got) != 1 || got[0].MonetaryCents != 600 || got[0].Segment != "Champions" || !got[0].UpdatedAt.Equal(when) {
+		t.Fatalf("customer d1 = %+v, %v", got, err)
 	}
 }

@@ -117,6 +117,11 @@ function tile(id, value, now, before, higherIsBetter) {
     return;
   }
   const ch = (now - before) / Math.abs(before);
+  if (fmtPct(Math.abs(ch)) === fmtPct(0)) { // no change at the precision shown
+    d.textContent = "no change vs previous period";
+    d.className = "delta";
+    return;
+  }
   d.textContent = (ch >= 0 ? "▲ " : "▼ ") + fmtPct(Math.abs(ch)) + " vs previous period";
   d.className = "delta " + ((ch >= 0) === (higherIsBetter !== false) ? "good" : "bad");
 }
@@ -889,9 +894,59 @@ function showMovement(mv, sel) {
   $("mv-body").replaceChildren(...(rows.length ? rows : [emptyRow(5, sel ? "no customer moved into or out of " + sel : "no customer changed segment")]));
 }
 
+// loadCustomerList shows the scored customers by ID (GET
+// /api/v1/customers): those of the selected segment (segment=), whose ID
+// starts with q=, or all; more appends the next page.
+const custList = { cursor: null, key: null, paged: false };
+async function loadCustomerList(more) {
+  const seg = state.params.get("segment") || "", prefix = state.params.get("q") || "";
+  const key = seg + "\u0000" + prefix;
+  const q = new URLSearchParams({ limit: "50" });
+  if (seg) q.set("segment", seg);
+  if (prefix) q.set("prefix", prefix);
+  if (more && custList.cursor) q.set("cursor", custList.cursor);
+  $("cust-prefix").value = prefix;
+  let r;
+  try {
+    r = await getJSON("api/v1/customers?" + q);
+  } catch (e) {
+    $("cust-list-sub").textContent = e.status === 404 ? "this server lists no customers" : e.message;
+    return;
+  }
+  if ((state.params.get("segment") || "") + "\u0000" + (state.params.get("q") || "") !== key) return; // asked for others meanwhile
+  const rows = r.customers.map((c) => {
+    const tr = el("tr", undefined, c.customer_id === state.params.get("customer") ? "selected" : "");
+    tr.dataset.customer = c.customer_id;
+    const spend = el("td", fmt2.format(c.monetary_cents / 100), "num");
+    spend.dataset.csv = String(c.monetary_cents / 100);
+    tr.append(el("td", c.customer_id), el("td", c.segment), el("td", "" + c.r + c.f + c.m, "num"), el("td", fmtInt.format(c.frequency_days), "num"),
+      el("td", fmtInt.format(c.recency_days), "num"), spend, el("td", c.clv ? fmt2.format(c.clv.value) : "–", "num"),
+      el("td", c.clv ? fmtPct(c.clv.p_alive) : "–", "num"));
+    tr.addEventListener("click", () => setParam("customer", c.customer_id));
+    return tr;
+  });
+  if (more) {
+    $("cust-list-body").append(...rows);
+  } else {
+    const none = prefix ? "no customer" + (seg ? " in " + seg : "") + " has an ID starting with " + prefix
+      : seg ? "no customer in " + seg : "no customers scored yet: " + (loadingNote() || "the analytics job scores customers every few minutes");
+    $("cust-list-body").replaceChildren(...(rows.length ? rows : [emptyRow(8, none)]));
+  }
+  [custList.cursor, custList.key, custList.paged] = [r.next_cursor || null, key, more || false];
+  $("cust-list-more").disabled = !custList.cursor;
+  const n = $("cust-list-body").querySelectorAll("tr[data-customer]").length;
+  $("cust-list-count").textContent = fmtInt.format(n) + " shown" + (custList.cursor ? "; more remain" : "");
+  $("cust-list-sub").textContent = (seg ? "in " + seg : "every segment") + (prefix ? ", ID starting with " + prefix : "") +
+    "; by ID, as of the latest analytics refresh";
+}
+$("cust-list-more").addEventListener("click", () => loadCustomerList(true));
+$("cust-find").addEventListener("submit", (ev) => { ev.preventDefault(); setParam("q", $("cust-prefix").value.trim()); });
+
 page("customers", {
   async load() {
     showCustomer(state.params.get("customer"));
+    // A refresh keeps the pages shown of the same list.
+    if (!(custList.paged && custList.key === (state.params.get("segment") || "") + "\u0000" + (state.params.get("q") || ""))) loadCustomerList(false);
     const sel = state.params.get("segment");
     try {
       // The movement of the latest refresh, recorded by the server
@@ -1066,7 +1121,9 @@ page("products", {
     getJSON("api/v1/products/top?n=10&sort=" + sortBy + "&since=" + iso(tr.from) + "&until=" + iso(tr.to)).then((r) => {
       topRows(r);
       // The rollup is folded off the write path: say how far it has reached.
-      const folded = r.folded_until ? "products folded up to " + fmtTime(r.folded_until) : "products not folded yet";
+      // run holds the fold until its first analytics refresh is done.
+      const folded = r.folded_until ? "products folded up to " + fmtTime(r.folded_until)
+        : "products not folded yet" + (loadingNote() ? " (" + loadingNote() + "; the fold follows it)" : "");
       $("top-sub").textContent = "sold " + fmtTime(r.from) + " – " + fmtTime(r.to) + " (whole hours), by " + r.sort +
         (r.sort === "revenue" && r.currency ? " in " + r.currency : "") + "; " + folded +
         (r.catching_up ? " (catching up: " + fmtInt.format(r.folded_transactions) + " transactions folded so far)" : "") +
@@ -1099,7 +1156,9 @@ page("products", {
           verd = verdict(res, cmp);
         }
         const srm = i === 0 ? (res.sample_ratio.mismatch ? "mismatch" : "ok") + " (p " + res.sample_ratio.p_value.toFixed(3) + ")" : "";
-        tr.append(el("td", i === 0 ? x.name + " (" + res.status + ")" : ""), el("td", v.name), el("td", v.recommender), el("td", fmtInt.format(v.exposures), "num"),
+        const name = el("td", i === 0 ? x.name + " (" + res.status + ")" : "");
+        if (i === 0) name.title = "results computed " + fmtTime(res.computed_at) + " (kept for up to 10 s)";
+        tr.append(name, el("td", v.name), el("td", v.recommender), el("td", fmtInt.format(v.exposures), "num"),
           el("td", fmtInt.format(v.conversions), "num"), el("td", fmtPct(v.conversion_rate, 2), "num"), el("td", fmt2.format(v.revenue_per_exposed), "num"),
           el("td", lift, "num"), el("td", srm, res.sample_ratio.mismatch ? "verdict-srm" : ""), el("td", verd[0], verd[1]));
         rows.push(tr);

@@ -272,8 +272,13 @@ func TestSecondStepAcrossPartitions(t *testing.T) {
 						t.Errorf("transaction %s: %d alerts queued: %+v", id, len(q), q)
 					}
 				}
-				if int64(total) != upgraded.Load() || changed == 0 || changed > total {
-					t.Errorf("%d alerts queued, %d upgrades committed, %d transactions changed", total, upgraded.Load(), changed)
+				// A stage reports no upgrade the store did not queue. It may
+				// report fewer: the first stage is stopped at any moment, and
+				// a commit the stop interrupted can have reached the database
+				// unreported (PostgreSQL's COMMIT answered after the context
+				// ended); the second finds those already stored.
+				if up := upgraded.Load(); up > int64(total) || up == 0 || changed == 0 || changed > total {
+					t.Errorf("%d alerts queued, %d upgrades reported committed, %d transactions changed", total, up, changed)
 				}
 				t.Logf("%d transactions raised by the entity rules (%d of them ring orders)", changed, flagged)
 				storetest.CheckRollupsMatchLabels(t, st)

@@ -92,12 +92,13 @@ func TestScoreOneReadsHistory(t *testing.T) {
 	det := newDetector(t)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	var ts []event.Transaction
-	// dave: 100 orders a day apart, long ago; bob: two in the last five
+	// dave: 100 orders a day apart, long ago; bob: three in the last seven
 	// minutes.
 	for i := range 100 {
 		ts = append(ts, order(fmt.Sprintf("d%03d", i), "dave", now.Add(-time.Duration(200-i)*24*time.Hour), 5000, "dev-d", "4444", "US"))
 	}
-	ts = append(ts, order("b1", "bob", now.Add(-4*time.Minute), 900, "dev-b", "2222", "US"),
+	ts = append(ts, order("b0", "bob", now.Add(-6*time.Minute), 900, "dev-b", "2222", "US"),
+		order("b1", "bob", now.Add(-4*time.Minute), 900, "dev-b", "2222", "US"),
 		order("b2", "bob", now.Add(-2*time.Minute), 900, "dev-b", "2222", "US"))
 	history(t, st, det, ts)
 
@@ -106,8 +107,8 @@ func TestScoreOneReadsHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.History != 2 || v.Decision != "decline" || !strings.Contains(string(v.Reasons), "order_velocity") || v.ModelVersion != nil {
-		t.Fatalf("third order in four minutes: %+v %s", v, v.Reasons)
+	if v.History != 3 || v.Decision != "decline" || !strings.Contains(string(v.Reasons), "order_velocity") || v.ModelVersion != nil {
+		t.Fatalf("fourth order in six minutes: %+v %s", v, v.Reasons)
 	}
 	// The same order from a customer with no history is ordinary.
 	fresh := order("c1", "carol", now, 900, "dev-c", "3333", "US")
@@ -116,7 +117,7 @@ func TestScoreOneReadsHistory(t *testing.T) {
 	}
 	// Scoring a stored transaction again leaves it out of its history.
 	again := ts[len(ts)-1]
-	if v, err := det.ScoreOne(ctx, st, &again); err != nil || v.History != 1 {
+	if v, err := det.ScoreOne(ctx, st, &again); err != nil || v.History != 2 {
 		t.Fatalf("re-scoring b2: %+v, %v", v, err)
 	}
 	// A long history: the first purchase and the newest HistoryLimit.

@@ -118,9 +118,13 @@ func TestDefaultRules(t *testing.T) {
 	}{
 		{"card_testing_many_cards", map[Feature]float64{Amount: 2, CardsPerCustomer1h: 4}},
 		{"order_velocity", map[Feature]float64{Amount: 90, CustCount10m: 5}},
+		{"order_velocity", map[Feature]float64{Amount: 5, CustCount10m: 3, MinutesSinceLast: 0.1}},
 		{"account_takeover", map[Feature]float64{Amount: 1500, NewDevice: 1, NewShipCountry: 1, IPBillingMismatch: 1}},
-		{"stolen_card_new_account", map[Feature]float64{Amount: 900, HighRiskShare: 1, HostingIP: 1}},
-		{"geo_mismatch_new_account", map[Feature]float64{Amount: 300, Countries: 3}},
+		{"stolen_card_new_account", map[Feature]float64{Amount: 900, HighRiskShare: 1, HostingIP: 1, CardPayment: 1}},
+		{"stolen_card_high_value", map[Feature]float64{Amount: 650, HighRiskShare: 1, IPBillingMismatch: 1, CardPayment: 1}},
+		{"new_account_repeat_high_value", map[Feature]float64{Amount: 700, CustCount1h: 2, CustAmount1h: 1400, HighRiskShare: 1, CardPayment: 1}},
+		{"new_account_repeat_high_value", map[Feature]float64{Amount: 200, CustCount1h: 2, CustAmount1h: 400, HighRiskShare: 1, CardPayment: 1, BillingShipMismatch: 1}},
+		{"geo_mismatch_new_account", map[Feature]float64{Amount: 300, Countries: 3, IPBillingMismatch: 1}},
 	}
 	for _, tt := range tests {
 		f := Features{Values: *vec(tt.values)}
@@ -130,6 +134,34 @@ func TestDefaultRules(t *testing.T) {
 		}
 		if !fired {
 			t.Errorf("rule %s does not fire on %v", tt.rule, tt.values)
+		}
+	}
+	// Honest orders of new accounts that these rules once flagged: a
+	// second order within the hour from home, resellable goods under
+	// 1,000 (an add-on); resellable goods from abroad paid by another
+	// means than a card; a traveller's gift, the network away from the
+	// card's issuer and the parcel but in the billing country; a known
+	// customer's third order in ten minutes, two minutes after the second
+	// (an order, a split or an add-on, a recommended product).
+	for name, values := range map[string]map[Feature]float64{
+		"add-on from home":         {Amount: 200, CustCount1h: 2, CustAmount1h: 450, HighRiskShare: 1, CardPayment: 1, Countries: 1},
+		"not paid by card":         {Amount: 900, HighRiskShare: 1, IPBillingMismatch: 1, Countries: 2},
+		"gift from home, VPN":      {Amount: 80, Countries: 3, IPBINMismatch: 1, BINShipMismatch: 1, IPShipMismatch: 1, CardPayment: 1},
+		"a third order in minutes": {Amount: 18, CustCount10m: 3, CustCount1h: 3, MinutesSinceLast: 2.2, CardPayment: 1, AccountAgeDays: 400, Countries: 1},
+	} {
+		f := Features{Values: *vec(values)}
+		for _, i := range rs.Match(&f, nil) {
+			if n := rs.Rule(i).Name; n == "stolen_card_new_account" || n == "new_account_repeat_high_value" || n == "geo_mismatch_new_account" || n == "order_velocity" {
+				t.Errorf("%s: rule %s fires on %v", name, n, values)
+			}
+		}
+	}
+	// A traveller's first order of 600 in mixed goods is no
+	// stolen_card_high_value.
+	traveller := Features{Values: *vec(map[Feature]float64{Amount: 600, HighRiskShare: 0.7, IPBillingMismatch: 1, CardPayment: 1, Countries: 2})}
+	for _, i := range rs.Match(&traveller, nil) {
+		if rs.Rule(i).Name == "stolen_card_high_value" {
+			t.Error("stolen_card_high_value fires on a first order of mixed goods")
 		}
 	}
 	// An ordinary order from a known customer fires nothing.

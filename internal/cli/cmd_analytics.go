@@ -102,8 +102,10 @@ func registerAnalyticsAPI(srv *web.Server, st store.Store) error {
 // while it catches up, see jobs.RefreshConfig.CatchUp) until ctx ends; a
 // zero interval runs nothing.
 // Every instance may run it: the store's leader lock lets one refresh at a
-// time and the others skip.
-func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, f *analyticsFlags) error {
+// time and the others skip. While busy reports true (nil: never), the
+// refresh takes at most busyShare of the time (jobs.Job.BusyShare).
+func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, f *analyticsFlags,
+	busy func() bool, busyShare float64) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -118,7 +120,9 @@ func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, l
 	if err != nil {
 		return usageError{err}
 	}
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg}, r.Job(f.interval, min(5*time.Second, f.interval)))
+	job := r.Job(f.interval, min(5*time.Second, f.interval))
+	job.BusyShare = busyShare
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg, Busy: busy}, job)
 	if err != nil {
 		return err
 	}

@@ -382,8 +382,12 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the processor to this `file` until it stops (go tool pprof)")
+	backgroundShare := fs.Float64("background-share", 0.1, "while this processor is behind (two batches or more wait in its partitions), the analytics refresh and the product fold it leads take at most this `share` of the time, and catch up once the backlog is stored (1: no bound)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if !(*backgroundShare > 0 && *backgroundShare <= 1) {
+		return usageError{fmt.Errorf("invalid value %v for flag -background-share: must be above 0 and at most 1", *backgroundShare)}
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -442,7 +446,10 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
+	// The processor's backlog comes first: the background jobs that
+	// share its database give way while it is behind.
+	retf.busy, retf.busyShare = proc.Behind, *backgroundShare
+	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af, proc.Behind, *backgroundShare); err != nil {
 		return err
 	}
 	if err := retf.start(gctx, g, st, logger, reg); err != nil {

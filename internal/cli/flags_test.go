@@ -45,6 +45,8 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"run", "--retain-transactions", "a month"}, want: "-retain-transactions"},
 		{args: []string{"serve", "--retain-alerts", "-1h"}, want: "-retain-alerts"},
 		{args: []string{"run", "--retention-batch", "0"}, want: "-retention-batch"},
+		{args: []string{"process", "--background-share", "0"}, want: "-background-share"},
+		{args: []string{"process", "--background-share", "1.5"}, want: "-background-share"},
 		{args: []string{"run", "--retain-broker", "-1m"}, want: "-retain-broker"},
 		{args: []string{"run", "--memprofile-every", "1m"}, want: "-memprofile-every"},
 		{args: []string{"run", "--analytics-fold-max-customers", "-1"}, want: "-analytics-fold-max-customers"},

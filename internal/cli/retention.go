@@ -25,6 +25,10 @@ type retentionFlags struct {
 	// fills the top products' rollup off the write path.
 	productsInterval time.Duration
 	productsChunk    int
+	// busy and busyShare, set by process (not flags), bound the product
+	// fold while its processor is behind (jobs.Job.BusyShare).
+	busy      func() bool
+	busyShare float64
 }
 
 // The ages of the aggregates every command keeps by default: the minute
@@ -119,14 +123,14 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	}
 	list := []jobs.Job{held(r.Job(f.interval), after)}
 	if fs, ok := st.(jobs.ProductFoldStore); ok && f.productsInterval > 0 {
-		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: f.productsChunk, Logger: logger})
+		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: f.productsChunk, Busy: f.busy, Logger: logger})
 		if err != nil {
 			return usageError{err}
 		}
-		list = append(list, held(pf.Job(f.productsInterval), foldAfter))
+		list = append(list, held(pf.Job(f.productsInterval, f.busyShare), foldAfter))
 	}
 	// Not registered: the analytics runner registers the job metrics.
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, list...)
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Busy: f.busy}, list...)
 	if err != nil {
 		return err
 	}

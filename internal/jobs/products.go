@@ -25,6 +25,13 @@ type ProductFoldConfig struct {
 	// Chunk is the most transactions one database transaction folds.
 	// Defaults to 5000.
 	Chunk int
+	// Busy, if set, says whether the processor is behind (see
+	// jobs.Job.BusyShare); while it is, a run stops after BusyRun and
+	// leaves the rest to the next, so one run of a long catch-up does not
+	// hold the database for minutes at a time.
+	Busy func() bool
+	// BusyRun is the longest run while Busy. Defaults to 1 second.
+	BusyRun time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -45,8 +52,9 @@ type ProductFoldReport struct {
 	Chunks, Transactions, Rows int
 	// Done is true when the run reached the end of the stored
 	// transactions; Restarted when it emptied the rollup to fold an
-	// import stored behind its cursor.
-	Done, Restarted bool
+	// import stored behind its cursor; GaveWay when it stopped before the
+	// end because the processor is behind (ProductFoldConfig.Busy).
+	Done, Restarted, GaveWay bool
 }
 
 // NewProductFold checks the configuration.
@@ -60,6 +68,12 @@ func NewProductFold(cfg ProductFoldConfig) (*ProductFold, error) {
 	if cfg.Chunk < 1 {
 		return nil, fmt.Errorf("product fold: chunk %d, want at least 1", cfg.Chunk)
 	}
+	if cfg.BusyRun == 0 {
+		cfg.BusyRun = time.Second
+	}
+	if cfg.BusyRun < 0 {
+		return nil, fmt.Errorf("product fold: busy run %v must not be negative", cfg.BusyRun)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -69,9 +83,11 @@ func NewProductFold(cfg ProductFoldConfig) (*ProductFold, error) {
 	return &ProductFold{cfg: cfg, log: cfg.Logger.With("component", ProductFoldName)}, nil
 }
 
-// Job returns the job to give a Runner: a run every interval.
-func (f *ProductFold) Job(interval time.Duration) Job {
-	return Job{Name: ProductFoldName, Interval: interval, Run: func(ctx context.Context) error {
+// Job returns the job to give a Runner: a run every interval, taking at
+// most busyShare of the time while the runner's Busy reports true (see
+// Job.BusyShare; 0: no bound).
+func (f *ProductFold) Job(interval time.Duration, busyShare float64) Job {
+	return Job{Name: ProductFoldName, Interval: interval, BusyShare: busyShare, Run: func(ctx context.Context) error {
 		_, err := f.RunOnce(ctx)
 		return err
 	}}
@@ -112,9 +128,14 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 			rep.Restarted = true
 			f.log.Info("product fold: transactions were imported behind the cursor; folding every stored transaction again")
 		}
+		if !rep.Done && f.cfg.Busy != nil && time.Since(start) >= f.cfg.BusyRun && f.cfg.Busy() {
+			rep.GaveWay = true
+			break
+		}
 	}
 	if rep.Transactions > 0 || rep.Restarted {
-		f.log.Info("product fold", "transactions", rep.Transactions, "rows", rep.Rows, "chunks", rep.Chunks, "took", time.Since(start).Round(time.Millisecond))
+		f.log.Info("product fold", "transactions", rep.Transactions, "rows", rep.Rows, "chunks", rep.Chunks, "took", time.Since(start).Round(time.Millisecond),
+			"gave_way", rep.GaveWay)
 	}
 	return rep, nil
 }

@@ -52,3 +52,40 @@ func TestProductFold(t *testing.T) {
 		t.Fatalf("a run while another leads: %v, want ErrSkipped", err)
 	}
 }
+
+// While the processor is behind, a run stops once it has run BusyRun and
+// leaves the rest to the next; what it folded stays, and nothing is
+// folded twice.
+func TestProductFoldGivesWay(t *testing.T) {
+	s := openSQLite(t)
+	ctx := context.Background()
+	at := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
+	var txs []store.Tx
+	for i := range 7 {
+		tx := storetest.Tx(fmt.Sprintf("t%d", i), "c1", at.Add(time.Duration(i)*time.Minute), 300, 0, int64(i))
+		tx.ItemsJSON = []byte(`[{"product_id":"P1","category":"c","quantity":1,"unit_price":3.00}]`)
+		txs = append(txs, tx)
+	}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{{Partition: 0, From: 0, To: 7, Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	busy := true
+	f, err := NewProductFold(ProductFoldConfig{Store: s.(ProductFoldStore), Chunk: 3, Busy: func() bool { return busy }, BusyRun: time.Nanosecond,
+		Now: func() time.Time { return at.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.RunOnce(ctx)
+	if err != nil || rep.Done || !rep.GaveWay || rep.Chunks != 1 || rep.Transactions != 3 {
+		t.Fatalf("a run while busy = %+v, %v; want one chunk of 3, given way", rep, err)
+	}
+	busy = false
+	rep, err = f.RunOnce(ctx)
+	if err != nil || !rep.Done || rep.GaveWay || rep.Transactions != 4 {
+		t.Fatalf("the next run, caught up = %+v, %v; want the other 4, done", rep, err)
+	}
+	tot, err := s.(store.ProductRollups).ProductTotals(ctx, at.Truncate(time.Hour), at.Truncate(time.Hour).Add(time.Hour))
+	if err != nil || len(tot) != 1 || tot[0].Units != 7 {
+		t.Fatalf("totals = %+v, %v; want P1: 7 units", tot, err)
+	}
+}

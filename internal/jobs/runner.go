@@ -41,6 +41,14 @@ type Job struct {
 	// leaving the first figures standing for a whole interval. Defaults to
 	// nil: every Interval.
 	Again func() time.Duration
+	// BusyShare bounds the job while Config.Busy reports true (the
+	// processor the job shares a database with is behind): after a run
+	// that took d, the next starts no sooner than d·(1−BusyShare)/BusyShare
+	// after it ended, so the job takes at most that share of the time,
+	// and what it would have done waits until the backlog is stored. The
+	// bound is checked again every second, and lifts as soon as Busy
+	// reports false. 0 (the default) or 1: no bound.
+	BusyShare float64
 }
 
 // Clock is the time source of a Runner.
@@ -63,6 +71,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Clock defaults to the system clock.
 	Clock Clock
+	// Busy, if set, says whether the jobs' runs should give way (see
+	// Job.BusyShare). It is called from the jobs' goroutines.
+	Busy func() bool
 }
 
 // Runner runs periodic jobs until its context ends.
@@ -70,7 +81,9 @@ type Runner struct {
 	jobs  []Job
 	log   *slog.Logger
 	clock Clock
+	busy  func() bool
 	runs  *prometheus.CounterVec
+	held  *prometheus.CounterVec
 	dur   *prometheus.HistogramVec
 	last  *prometheus.GaugeVec
 }
@@ -96,6 +109,8 @@ func NewRunner(cfg Config, jobs ...Job) (*Runner, error) {
 			return nil, fmt.Errorf("jobs: job %q: interval %v is not positive", j.Name, j.Interval)
 		case j.FirstDelay < 0 || j.Timeout < 0:
 			return nil, fmt.Errorf("jobs: job %q: first delay %v and timeout %v must not be negative", j.Name, j.FirstDelay, j.Timeout)
+		case !(j.BusyShare >= 0 && j.BusyShare <= 1):
+			return nil, fmt.Errorf("jobs: job %q: busy share %v is not between 0 and 1", j.Name, j.BusyShare)
 		}
 		seen[j.Name] = true
 	}
@@ -104,8 +119,11 @@ func NewRunner(cfg Config, jobs ...Job) (*Runner, error) {
 		jobs:  jobs,
 		log:   cfg.Logger.With("component", "jobs"),
 		clock: cfg.Clock,
+		busy:  cfg.Busy,
 		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_job_runs_total",
 			Help: "Runs of periodic jobs, by job and outcome (ok, skipped, error)."}, []string{"job", "outcome"}),
+		held: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_job_held_seconds_total",
+			Help: "Seconds periodic jobs waited past their schedule because the processor was behind (their busy share)."}, []string{"job"}),
 		dur: f.NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_job_duration_seconds",
 			Help: "Duration of periodic job runs that were not skipped.", Buckets: prometheus.ExponentialBuckets(0.01, 3, 12)}, []string{"job"}),
 		last: f.NewGaugeVec(prometheus.GaugeOpts{Name: "shopstream_job_last_success_timestamp_seconds",
@@ -114,6 +132,9 @@ func NewRunner(cfg Config, jobs ...Job) (*Runner, error) {
 	for _, j := range jobs {
 		for _, o := range []string{"ok", "skipped", "error"} {
 			r.runs.WithLabelValues(j.Name, o)
+		}
+		if r.bounded(j) {
+			r.held.WithLabelValues(j.Name)
 		}
 	}
 	return r, nil
@@ -130,18 +151,36 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
+// bounded reports whether j gives way while the runner's Busy says so.
+func (r *Runner) bounded(j Job) bool { return r.busy != nil && j.BusyShare > 0 && j.BusyShare < 1 }
+
+// busyRecheck is how often a held job asks Busy again.
+const busyRecheck = time.Second
+
 func (r *Runner) loop(ctx context.Context, j Job) {
 	next := r.clock.Now().Add(j.FirstDelay)
+	var earliest time.Time // with the busy share: no run before this while busy
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.clock.After(next.Sub(r.clock.Now())):
 		}
+		if now := r.clock.Now(); now.Before(earliest) && r.busy() {
+			wait := min(earliest.Sub(now), busyRecheck)
+			r.held.WithLabelValues(j.Name).Add(wait.Seconds())
+			next = now.Add(wait)
+			continue
+		}
 		start := r.clock.Now()
 		r.once(ctx, j)
 		if ctx.Err() != nil {
 			return
+		}
+		if r.bounded(j) {
+			end := r.clock.Now()
+			took := end.Sub(start)
+			earliest = end.Add(time.Duration(float64(took) * (1 - j.BusyShare) / j.BusyShare))
 		}
 		// The next tick after now: missed ticks are skipped, not queued.
 		next = start.Add(j.Interval)

@@ -228,6 +228,8 @@ func TestRunnerRejectsBadJobs(t *testing.T) {
 		{"zero interval", []Job{{Name: "a", Run: run}}},
 		{"negative delay", []Job{{Name: "a", Run: run, Interval: time.Second, FirstDelay: -1}}},
 		{"same name", []Job{{Name: "a", Run: run, Interval: time.Second}, {Name: "a", Run: run, Interval: time.Second}}},
+		{"busy share above 1", []Job{{Name: "a", Run: run, Interval: time.Second, BusyShare: 1.5}}},
+		{"negative busy share", []Job{{Name: "a", Run: run, Interval: time.Second, BusyShare: -0.1}}},
 	} {
 		if _, err := NewRunner(Config{}, tc.jobs...); err == nil {
 			t.Errorf("%s: no error", tc.name)
@@ -256,5 +258,65 @@ func TestRunnerStopsRunInProgress(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil || !finished.Load() {
 		t.Fatalf("Run returned %v before the run finished (%v)", err, finished.Load())
+	}
+}
+
+// While Busy, a job with a busy share of a quarter waits three times its
+// last run's length after it ends (asking Busy again every second, each
+// wait counted as held), and goes back to its interval once Busy reports
+// false.
+func TestRunnerBusyShare(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	reg := prometheus.NewRegistry()
+	var busy atomic.Bool
+	busy.Store(true)
+	var mu sync.Mutex
+	var starts []time.Time
+	job := Job{Name: "fold", Interval: 10 * time.Second, BusyShare: 0.25, Run: func(context.Context) error {
+		mu.Lock()
+		starts = append(starts, clock.Now())
+		n := len(starts)
+		mu.Unlock()
+		clock.Advance(3 * time.Second) // each run takes 3 s
+		if n == 3 {
+			busy.Store(false) // the processor caught up during the third run
+		}
+		return nil
+	}}
+	r, err := NewRunner(Config{Clock: clock, Registerer: reg, Busy: busy.Load}, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	t0 := clock.Now()
+	// Run 0 at +0 (to +3): none before +12 while busy, so the tick at +10
+	// holds until +11, then +12, where run 1 starts (to +15: none before
+	// +24); the tick at +22 holds twice, run 2 at +24 (to +27, and the
+	// processor has caught up), run 3 at its tick, +34.
+	for _, step := range []time.Duration{7 * time.Second, time.Second, time.Second, 7 * time.Second, time.Second, time.Second, 7 * time.Second} {
+		clock.waitWaiters(t, 1)
+		clock.Advance(step)
+	}
+	clock.waitWaiters(t, 1)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	want := []time.Duration{0, 12 * time.Second, 24 * time.Second, 34 * time.Second}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) != len(want) {
+		t.Fatalf("%d runs at %v, want %d", len(starts), starts, len(want))
+	}
+	for i, s := range starts {
+		if s.Sub(t0) != want[i] {
+			t.Errorf("run %d started at +%v, want +%v", i, s.Sub(t0), want[i])
+		}
+	}
+	if got := testutil.ToFloat64(r.held.WithLabelValues("fold")); got != 4 {
+		t.Errorf("shopstream_job_held_seconds_total = %v, want 4", got)
 	}
 }

@@ -192,6 +192,14 @@ func (h *healthState) noteWritten(w *writer) {
 	h.mu.Unlock()
 }
 
+// Behind reports whether at least two batches' worth of records (two
+// MaxBatch) wait in this instance's partitions, stored in the topic and
+// not yet committed: the processor is catching up, and background work
+// that shares its database should give way (jobs.Job.BusyShare).
+func (p *Processor) Behind() bool {
+	return p.Health().Lag >= 2*int64(p.cfg.MaxBatch)
+}
+
 // Health returns a snapshot of the processor's state. The processor is not
 // ready when nothing has committed for Config.StallTimeout while batches
 // wait, when a write has been retried for Config.RetryStuckAfter, or when a

@@ -188,6 +188,9 @@ func TestHealthReportsStall(t *testing.T) {
 	if h := p.Health(); !h.Ready || h.LastCommit.IsZero() || h.Lag != 0 {
 		t.Fatalf("health after catching up: %+v; want ready, committed, no lag", h)
 	}
+	if p.Behind() {
+		t.Fatal("Behind with nothing waiting")
+	}
 
 	st.setDown(true)
 	more := produce(t, brokers, 200, 1000)
@@ -204,10 +207,13 @@ func TestHealthReportsStall(t *testing.T) {
 	if got := testutil.ToFloat64(m.Stalls.WithLabelValues("write_retrying")); got != 1 {
 		t.Fatalf("shopstream_pipeline_stalls_total{kind=write_retrying} = %v, want 1", got)
 	}
+	// 200 records wait, two batches of 100: background jobs give way.
+	waitFor(t, "Behind while 200 records wait", p.Behind)
 
 	st.setDown(false)
 	waitCaughtUp(t, brokers, st, "g-health")
 	waitFor(t, "ready again", func() bool { return p.Health().Ready && testutil.ToFloat64(m.Stalled) == 0 })
+	waitFor(t, "no longer Behind", func() bool { return !p.Behind() })
 	if s := p.Stats(); s.Stored+s.Quarantined != int64(want.good+want.bad+more.good+more.bad) {
 		t.Fatalf("committed %d, want %d", s.Stored+s.Quarantined, want.good+want.bad+more.good+more.bad)
 	}

@@ -33,6 +33,10 @@ type analyticsFlags struct {
 	// foldMax bounds the customers the refresh keeps in memory
 	// (jobs.RefreshConfig.FoldMaxCustomers; 0: no bound).
 	foldMax int
+	// busy and busyShare (not flags) pace the refresh's writes while the
+	// processor is behind (jobs.RefreshConfig.Busy).
+	busy      func() bool
+	busyShare float64
 }
 
 func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
@@ -75,7 +79,7 @@ func (f *analyticsFlags) refresh(a store.Analytics, logger *slog.Logger, reg pro
 	}
 	return jobs.NewRefresh(jobs.RefreshConfig{Store: a, Logger: logger, Seed: f.seed, K: f.k,
 		DiscountRate: f.discount, NoDiscount: f.discount == 0, CLVMonths: f.clvMonths,
-		FoldMaxCustomers: foldMax, Registerer: reg})
+		FoldMaxCustomers: foldMax, Registerer: reg, Busy: f.busy, BusyShare: f.busyShare})
 }
 
 // analyticsOf returns the store's analytics side.
@@ -116,6 +120,7 @@ func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, l
 	if err != nil {
 		return err
 	}
+	f.busy, f.busyShare = busy, busyShare
 	r, err := f.refresh(a, logger, reg)
 	if err != nil {
 		return usageError{err}

@@ -78,6 +78,13 @@ type RefreshConfig struct {
 	// Registerer receives the refresh's gauge
 	// (shopstream_analytics_fold_customers). Defaults to none.
 	Registerer prometheus.Registerer
+	// Busy, if set, says whether the processor that shares the store is
+	// behind; while it is, the refresh paces its writes so that they take
+	// at most BusyShare of the time (after a chunk that took d, it waits
+	// d·(1−BusyShare)/BusyShare), as the job's runs are spaced (see
+	// Job.BusyShare). BusyShare 0 or 1: no pacing.
+	Busy      func() bool
+	BusyShare float64
 }
 
 func (c *RefreshConfig) withDefaults() {
@@ -136,6 +143,8 @@ func (c *RefreshConfig) validate() error {
 		return errors.New("no store given")
 	case c.CLVMonths < 1 || c.CLVMonths > 1200:
 		return fmt.Errorf("CLV months %d not within 1..1200", c.CLVMonths)
+	case !(c.BusyShare >= 0 && c.BusyShare <= 1):
+		return fmt.Errorf("busy share %v not within 0..1", c.BusyShare)
 	case !(c.DiscountRate > -1 && c.DiscountRate < 10):
 		return fmt.Errorf("discount rate %v not within (-1, 10)", c.DiscountRate)
 	case c.MinCustomers < 2 || c.MinRepeatCustomers < 2:

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -577,5 +578,44 @@ func TestRefreshDegenerateCLV(t *testing.T) {
 	}
 	if rep.CLVVersion != 0 || !strings.Contains(rep.CLVNote, "is degenerate") {
 		t.Fatalf("refresh without a refit: %+v; want no CLV, saying the latest model is degenerate", rep)
+	}
+}
+
+// timedWrites records when each chunk of customer rows was written.
+type timedWrites struct {
+	testStore
+	mu     sync.Mutex
+	spans  [][2]time.Time
+	chunks int
+}
+
+func (s *timedWrites) WriteCustomerAnalytics(ctx context.Context, rows []store.CustomerAnalytics) error {
+	began := time.Now()
+	err := s.testStore.WriteCustomerAnalytics(ctx, rows)
+	s.mu.Lock()
+	s.spans = append(s.spans, [2]time.Time{began, time.Now()})
+	s.mu.Unlock()
+	return err
+}
+
+// While the processor is behind, the refresh waits after each chunk of
+// customer rows as long again as the chunk took (busy share 0.5).
+func TestRefreshPacesWritesWhileBusy(t *testing.T) {
+	s := &timedWrites{testStore: openSQLite(t)}
+	if n := fill(t, s, 3, 8000, 20_000); n <= store.AnalyticsChunk {
+		t.Fatalf("%d customers, want more than one chunk of %d", n, store.AnalyticsChunk)
+	}
+	r := newRefresh(t, RefreshConfig{Store: s, K: 2, Busy: func() bool { return true }, BusyShare: 0.5})
+	if _, err := r.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.spans) < 2 {
+		t.Fatalf("%d chunks written, want at least 2", len(s.spans))
+	}
+	for i := 1; i < len(s.spans); i++ {
+		took, gap := s.spans[i-1][1].Sub(s.spans[i-1][0]), s.spans[i][0].Sub(s.spans[i-1][1])
+		if gap < took {
+			t.Errorf("chunk %d began %v after chunk %d ended, which took %v: want a wait at least as long", i, gap, i-1, took)
+		}
 	}
 }

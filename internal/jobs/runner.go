@@ -232,3 +232,21 @@ func (r *Runner) once(ctx context.Context, j Job) {
 		r.log.Debug("job done", "job", j.Name, "seconds", took.Seconds())
 	}
 }
+
+// pace waits after a piece of work that took d while busy reports true,
+// so that such work takes at most share of the time: d·(1−share)/share. It
+// returns at once when busy is nil or false or share is not in (0, 1), and
+// ctx's error if ctx ends first.
+func pace(ctx context.Context, busy func() bool, share float64, d time.Duration) error {
+	if busy == nil || !(share > 0 && share < 1) || d <= 0 || !busy() {
+		return nil
+	}
+	t := time.NewTimer(time.Duration(float64(d) * (1 - share) / share))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

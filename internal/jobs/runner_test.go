@@ -320,3 +320,33 @@ func TestRunnerBusyShare(t *testing.T) {
 		t.Errorf("shopstream_job_held_seconds_total = %v, want 4", got)
 	}
 }
+
+// pace waits (1−share)/share times the work's length while busy, not at
+// all otherwise, and returns when its context ends.
+func TestPace(t *testing.T) {
+	t.Parallel()
+	yes, no := func() bool { return true }, func() bool { return false }
+	const d = 20 * time.Millisecond
+	start := time.Now()
+	if err := pace(context.Background(), yes, 0.25, d); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 3*d {
+		t.Errorf("busy, share 0.25, after %v of work: waited %v, want at least %v", d, waited, 3*d)
+	}
+	for _, c := range []struct {
+		busy  func() bool
+		share float64
+	}{{no, 0.25}, {nil, 0.25}, {yes, 0}, {yes, 1}} {
+		start := time.Now()
+		// A wait, if any, would be an hour: returning at all says none.
+		if err := pace(context.Background(), c.busy, c.share, time.Hour); err != nil || time.Since(start) > time.Minute {
+			t.Errorf("busy %v, share %v: %v after %v, want no wait", c.busy != nil && c.busy(), c.share, err, time.Since(start))
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pace(ctx, yes, 0.1, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("pace with an ended context: %v, want context.Canceled", err)
+	}
+}

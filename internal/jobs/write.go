@@ -81,11 +81,15 @@ func (r *Refresh) writeCustomers(ctx context.Context, pop *population, scores []
 			chunk = append(chunk, row)
 		}
 		if len(chunk) > 0 && (len(chunk) == cap(chunk) || i == n-1) {
+			began := time.Now()
 			if err := st.WriteCustomerAnalytics(ctx, chunk); err != nil {
 				return written, err
 			}
 			written += len(chunk)
 			chunk = chunk[:0]
+			if err := pace(ctx, r.cfg.Busy, r.cfg.BusyShare, time.Since(began)); err != nil {
+				return written, err
+			}
 		}
 	}
 	r.wroteIDs, r.wroteFP = ids, fps

@@ -584,9 +584,8 @@ func TestRefreshDegenerateCLV(t *testing.T) {
 // timedWrites records when each chunk of customer rows was written.
 type timedWrites struct {
 	testStore
-	mu     sync.Mutex
-	spans  [][2]time.Time
-	chunks int
+	mu    sync.Mutex
+	spans [][2]time.Time
 }
 
 func (s *timedWrites) WriteCustomerAnalytics(ctx context.Context, rows []store.CustomerAnalytics) error {

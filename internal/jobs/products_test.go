@@ -11,12 +11,11 @@ import (
 	"github.com/shopstream/shopstream/internal/store/storetest"
 )
 
-// The product fold folds every stored transaction in chunks of its size
-// until the end, then nothing more until more is stored; it skips while
-// another instance leads.
-func TestProductFold(t *testing.T) {
+// storeSevenOrders stores seven orders of one unit of P1 at 3.00, a
+// minute apart from at, in a fresh SQLite store.
+func storeSevenOrders(t *testing.T) (testStore, time.Time) {
+	t.Helper()
 	s := openSQLite(t)
-	ctx := context.Background()
 	at := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
 	var txs []store.Tx
 	for i := range 7 {
@@ -24,9 +23,19 @@ func TestProductFold(t *testing.T) {
 		tx.ItemsJSON = []byte(`[{"product_id":"P1","category":"c","quantity":1,"unit_price":3.00}]`)
 		txs = append(txs, tx)
 	}
-	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{{Partition: 0, From: 0, To: 7, Txs: txs}}}); err != nil {
+	err := s.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{{Partition: 0, From: 0, To: 7, Txs: txs}}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return s, at
+}
+
+// The product fold folds every stored transaction in chunks of its size
+// until the end, then nothing more until more is stored; it skips while
+// another instance leads.
+func TestProductFold(t *testing.T) {
+	ctx := context.Background()
+	s, at := storeSevenOrders(t)
 	fs := s.(ProductFoldStore)
 	f, err := NewProductFold(ProductFoldConfig{Store: fs, Chunk: 3, Now: func() time.Time { return at.Add(time.Hour) }})
 	if err != nil {
@@ -57,18 +66,8 @@ func TestProductFold(t *testing.T) {
 // leaves the rest to the next; what it folded stays, and nothing is
 // folded twice.
 func TestProductFoldGivesWay(t *testing.T) {
-	s := openSQLite(t)
 	ctx := context.Background()
-	at := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC)
-	var txs []store.Tx
-	for i := range 7 {
-		tx := storetest.Tx(fmt.Sprintf("t%d", i), "c1", at.Add(time.Duration(i)*time.Minute), 300, 0, int64(i))
-		tx.ItemsJSON = []byte(`[{"product_id":"P1","category":"c","quantity":1,"unit_price":3.00}]`)
-		txs = append(txs, tx)
-	}
-	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{{Partition: 0, From: 0, To: 7, Txs: txs}}}); err != nil {
-		t.Fatal(err)
-	}
+	s, at := storeSevenOrders(t)
 	busy := true
 	f, err := NewProductFold(ProductFoldConfig{Store: s.(ProductFoldStore), Chunk: 3, Busy: func() bool { return busy }, BusyRun: time.Nanosecond,
 		Now: func() time.Time { return at.Add(time.Hour) }})

@@ -187,6 +187,7 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 		return nil, err
 	}
 	res.ProcessPeakRSSBytes = peakRSSOf(proc)
+	log.Info("deployed memory", "process_peak_rss_mib", res.ProcessPeakRSSBytes>>20)
 	return res, nil
 }
 

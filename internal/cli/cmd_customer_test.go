@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,14 @@ import (
 	"github.com/shopstream/shopstream/internal/store/storetest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	// `process`, run inside this test binary, would set its default soft
+	// memory limit (900 MiB) on the whole binary, whose other tests hold
+	// larger shops at once; with GOMEMLIMIT set it leaves the runtime's
+	// setting (here: none) in force, as it does for an operator.
+	os.Setenv("GOMEMLIMIT", "off")
+	pgtest.Main(m)
+}
 
 // shopstream customer erase ID erases the customer in the store named by
 // --data-dir or --postgres, and records it in the erasures table and the

@@ -382,6 +382,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the processor to this `file` until it stops (go tool pprof)")
+	memLimit := memoryLimit{bytes: defaultMemoryLimit}
+	fs.Var(&memLimit, "memory-limit", "soft limit of the Go heap and runtime, a `size` as GOMEMLIMIT takes it (900MiB, 2GiB; 0: none); the collector works harder near it instead of growing; GOMEMLIMIT in the environment wins over the default, not over this flag")
 	backgroundShare := fs.Float64("background-share", 0.1, "while this processor is behind (two batches or more wait in its partitions), the analytics refresh and the product fold it leads take at most this `share` of the time, and catch up once the backlog is stored (1: no bound)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -389,6 +391,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !(*backgroundShare > 0 && *backgroundShare <= 1) {
 		return usageError{fmt.Errorf("invalid value %v for flag -background-share: must be above 0 and at most 1", *backgroundShare)}
 	}
+	memLimit.apply(os.Getenv("GOMEMLIMIT"))
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {

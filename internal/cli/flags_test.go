@@ -47,6 +47,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"run", "--retention-batch", "0"}, want: "-retention-batch"},
 		{args: []string{"process", "--background-share", "0"}, want: "-background-share"},
 		{args: []string{"process", "--background-share", "1.5"}, want: "-background-share"},
+		{args: []string{"process", "--memory-limit", "900MB"}, want: "-memory-limit"},
 		{args: []string{"run", "--retain-broker", "-1m"}, want: "-retain-broker"},
 		{args: []string{"run", "--memprofile-every", "1m"}, want: "-memprofile-every"},
 		{args: []string{"run", "--analytics-fold-max-customers", "-1"}, want: "-analytics-fold-max-customers"},

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"math"
+	"testing"
+)
+
+func TestParseMemoryLimit(t *testing.T) {
+	for s, want := range map[string]int64{"0": 0, "900MiB": 900 << 20, "2GiB": 2 << 30, "512KiB": 512 << 10, "1TiB": 1 << 40, "1000B": 1000, "1234": 1234} {
+		if got, err := parseMemoryLimit(s); err != nil || got != want {
+			t.Errorf("parseMemoryLimit(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "MiB", "-1MiB", "+5MiB", "900MB", "1.5GiB", "900 MiB", "9999999TiB", "lots"} {
+		if got, err := parseMemoryLimit(s); err == nil {
+			t.Errorf("parseMemoryLimit(%q) = %d, want an error", s, got)
+		}
+	}
+}
+
+// The flag wins when given (0: no limit), GOMEMLIMIT over the default,
+// and the default applies otherwise.
+func TestMemoryLimitPrecedence(t *testing.T) {
+	for _, c := range []struct {
+		flag    string // "" not given
+		env     string
+		want    int64
+		setsAny bool
+	}{
+		{"", "", defaultMemoryLimit, true},
+		{"", "2GiB", 0, false},
+		{"1GiB", "2GiB", 1 << 30, true},
+		{"0", "", math.MaxInt64, true},
+	} {
+		m := memoryLimit{bytes: defaultMemoryLimit}
+		if c.flag != "" {
+			if err := m.Set(c.flag); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, ok := m.limit(c.env)
+		if ok != c.setsAny || (ok && got != c.want) {
+			t.Errorf("flag %q, GOMEMLIMIT %q: limit %d, %v; want %d, %v", c.flag, c.env, got, ok, c.want, c.setsAny)
+		}
+	}
+}
+
+// A size that parses prints back as itself, in the largest exact unit.
+func FuzzParseMemoryLimit(f *testing.F) {
+	for _, s := range []string{"0", "900MiB", "2GiB", "1000B", "1536KiB", "-1", "9223372036854775807", "8TiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseMemoryLimit(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("parseMemoryLimit(%q) = %d, negative", s, n)
+		}
+		m := memoryLimit{bytes: n}
+		back, err := parseMemoryLimit(m.String())
+		if err != nil || back != n {
+			t.Fatalf("%q = %d bytes prints as %q, which parses as %d, %v", s, n, m.String(), back, err)
+		}
+	})
+}

@@ -47,6 +47,9 @@ type fold struct {
 	// max is the most customers the fold keeps (0: no bound); catchUp
 	// stops with errFoldFull beyond it.
 	max int
+	// pace, if set, is called after each page catchUp reads, with how
+	// long the read took (Refresh.pace).
+	pace func(ctx context.Context, took time.Duration) error
 }
 
 // tailPage is the most transactions per partition one read of the tail
@@ -222,6 +225,7 @@ func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err 
 		// In pages, so that no read holds one of the store's few
 		// connections for long (SQLite has four, the stream writes on one).
 		n := 0
+		began := time.Now()
 		f.cursor, err = st.PurchaseTotals(ctx, f.cursor, tailPage, func(t *store.PurchaseTotal) error {
 			if t.Partition == importPartition {
 				imported++
@@ -238,6 +242,11 @@ func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err 
 		}
 		if n == 0 {
 			break
+		}
+		if f.pace != nil {
+			if err := f.pace(ctx, time.Since(began)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if mark, ok := f.cursor[importPartition]; ok {
@@ -448,6 +457,7 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 		}
 	}
 	before := f.txs
+	f.pace = r.pace
 	erased, err := f.catchUp(ctx, fs)
 	if errors.Is(err, errBehind) && rep.Read == "incremental" {
 		// A second import: read everything again, now.
@@ -457,6 +467,7 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 			return fmt.Errorf("reading erasures: %w", err)
 		}
 		before = 0
+		f.pace = r.pace
 		erased, err = f.catchUp(ctx, fs)
 	}
 	if errors.Is(err, errFoldFull) {

@@ -79,8 +79,9 @@ type RefreshConfig struct {
 	// (shopstream_analytics_fold_customers). Defaults to none.
 	Registerer prometheus.Registerer
 	// Busy, if set, says whether the processor that shares the store is
-	// behind; while it is, the refresh paces its writes so that they take
-	// at most BusyShare of the time (after a chunk that took d, it waits
+	// behind; while it is, the refresh paces its reads of the stored
+	// purchases and its writes so that they take at most BusyShare of the
+	// time (after a page or chunk that took d, it waits
 	// d·(1−BusyShare)/BusyShare), as the job's runs are spaced (see
 	// Job.BusyShare). BusyShare 0 or 1: no pacing.
 	Busy      func() bool
@@ -271,6 +272,12 @@ func NewRefresh(cfg RefreshConfig) (*Refresh, error) {
 // RefreshConfig.CatchUp while it catches up (see Again).
 func (r *Refresh) Job(interval, firstDelay time.Duration) Job {
 	return Job{Name: RefreshName, Interval: interval, FirstDelay: firstDelay, Run: r.Run, Again: r.Again}
+}
+
+// pace waits after a read or write that took d while the processor is
+// behind (RefreshConfig.Busy).
+func (r *Refresh) pace(ctx context.Context, d time.Duration) error {
+	return pace(ctx, r.cfg.Busy, r.cfg.BusyShare, d)
 }
 
 // Again returns RefreshConfig.CatchUp when the last run's figures lag the

@@ -618,3 +618,41 @@ func TestRefreshPacesWritesWhileBusy(t *testing.T) {
 		}
 	}
 }
+
+// timedTail records when each page of the purchase tail was read.
+type timedTail struct {
+	*sqlite.Store
+	mu    sync.Mutex
+	spans [][2]time.Time
+}
+
+func (s *timedTail) PurchaseTotals(ctx context.Context, after store.PurchaseCursor, limit int, fn func(*store.PurchaseTotal) error) (store.PurchaseCursor, error) {
+	began := time.Now()
+	c, err := s.Store.PurchaseTotals(ctx, after, limit, fn)
+	s.mu.Lock()
+	s.spans = append(s.spans, [2]time.Time{began, time.Now()})
+	s.mu.Unlock()
+	return c, err
+}
+
+// While the processor is behind, the refresh also waits after each page
+// of purchases it reads into its fold as long again as the page took
+// (busy share 0.5).
+func TestRefreshPacesReadsWhileBusy(t *testing.T) {
+	s := &timedTail{Store: openSQLite(t).(*sqlite.Store)}
+	fill(t, s, 5, 3000, 2*tailPage+500) // one partition: three pages, then an empty read
+	r := newRefresh(t, RefreshConfig{Store: s, K: 2, Busy: func() bool { return true }, BusyShare: 0.5})
+	rep, err := r.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Read != "full" || len(s.spans) < 4 {
+		t.Fatalf("read %q in %d pages, want the fold's full read in at least 4", rep.Read, len(s.spans))
+	}
+	for i := 1; i < 4; i++ {
+		took, gap := s.spans[i-1][1].Sub(s.spans[i-1][0]), s.spans[i][0].Sub(s.spans[i-1][1])
+		if gap < took {
+			t.Errorf("page %d read %v after page %d ended, which took %v: want a wait at least as long", i, gap, i-1, took)
+		}
+	}
+}

@@ -87,7 +87,7 @@ func (r *Refresh) writeCustomers(ctx context.Context, pop *population, scores []
 			}
 			written += len(chunk)
 			chunk = chunk[:0]
-			if err := pace(ctx, r.cfg.Busy, r.cfg.BusyShare, time.Since(began)); err != nil {
+			if err := r.pace(ctx, time.Since(began)); err != nil {
 				return written, err
 			}
 		}

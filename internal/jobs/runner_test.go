@@ -290,8 +290,8 @@ func TestRunnerBusyShare(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
+	t0 := clock.Now() // before Run: run 0 starts at once and moves the clock
 	go func() { done <- r.Run(ctx) }()
-	t0 := clock.Now()
 	// Run 0 at +0 (to +3): none before +12 while busy, so the tick at +10
 	// holds until +11, then +12, where run 1 starts (to +15: none before
 	// +24); the tick at +22 holds twice, run 2 at +24 (to +27, and the

@@ -180,7 +180,7 @@ func (r *Runner) loop(ctx context.Context, j Job) {
 		if r.bounded(j) {
 			end := r.clock.Now()
 			took := end.Sub(start)
-			earliest = end.Add(time.Duration(float64(took) * (1 - j.BusyShare) / j.BusyShare))
+			earliest = end.Add(rest(took, j.BusyShare))
 		}
 		// The next tick after now: missed ticks are skipped, not queued.
 		next = start.Add(j.Interval)
@@ -233,6 +233,12 @@ func (r *Runner) once(ctx context.Context, j Job) {
 	}
 }
 
+// rest is how long to wait after work that took d so that such work takes
+// share of the time: d·(1−share)/share.
+func rest(d time.Duration, share float64) time.Duration {
+	return time.Duration(float64(d) * (1 - share) / share)
+}
+
 // pace waits after a piece of work that took d while busy reports true,
 // so that such work takes at most share of the time: d·(1−share)/share. It
 // returns at once when busy is nil or false or share is not in (0, 1), and
@@ -241,7 +247,7 @@ func pace(ctx context.Context, busy func() bool, share float64, d time.Duration)
 	if busy == nil || !(share > 0 && share < 1) || d <= 0 || !busy() {
 		return nil
 	}
-	t := time.NewTimer(time.Duration(float64(d) * (1 - share) / share))
+	t := time.NewTimer(rest(d, share))
 	defer t.Stop()
 	select {
 	case <-t.C:

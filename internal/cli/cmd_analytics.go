@@ -33,8 +33,9 @@ type analyticsFlags struct {
 	// foldMax bounds the customers the refresh keeps in memory
 	// (jobs.RefreshConfig.FoldMaxCustomers; 0: no bound).
 	foldMax int
-	// busy and busyShare (not flags) pace the refresh's writes while the
-	// processor is behind (jobs.RefreshConfig.Busy).
+	// busy and busyShare, set by process (not flags), bound the refresh
+	// while its processor is behind (jobs.Job.BusyShare,
+	// jobs.RefreshConfig.Busy).
 	busy      func() bool
 	busyShare float64
 }
@@ -106,10 +107,9 @@ func registerAnalyticsAPI(srv *web.Server, st store.Store) error {
 // while it catches up, see jobs.RefreshConfig.CatchUp) until ctx ends; a
 // zero interval runs nothing.
 // Every instance may run it: the store's leader lock lets one refresh at a
-// time and the others skip. While busy reports true (nil: never), the
-// refresh takes at most busyShare of the time (jobs.Job.BusyShare).
-func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, f *analyticsFlags,
-	busy func() bool, busyShare float64) error {
+// time and the others skip. While f.busy reports true (nil: never), the
+// refresh takes at most f.busyShare of the time (jobs.Job.BusyShare).
+func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, logger *slog.Logger, reg prometheus.Registerer, f *analyticsFlags) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -120,14 +120,13 @@ func startAnalyticsJob(ctx context.Context, g *errgroup.Group, st store.Store, l
 	if err != nil {
 		return err
 	}
-	f.busy, f.busyShare = busy, busyShare
 	r, err := f.refresh(a, logger, reg)
 	if err != nil {
 		return usageError{err}
 	}
 	job := r.Job(f.interval, min(5*time.Second, f.interval))
-	job.BusyShare = busyShare
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg, Busy: busy}, job)
+	job.BusyShare = f.busyShare
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg, Busy: f.busy}, job)
 	if err != nil {
 		return err
 	}

@@ -203,7 +203,7 @@ func TestAnalyticsJobAndAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af, nil, 0); err != nil {
+	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := web.New(web.Config{Store: st})
@@ -236,7 +236,7 @@ func TestAnalyticsJobAndAPI(t *testing.T) {
 	}
 	// Off when the interval is zero.
 	af.interval = 0
-	if err := startAnalyticsJob(ctx, g, st, logger, prometheus.NewRegistry(), &af, nil, 0); err != nil {
+	if err := startAnalyticsJob(ctx, g, st, logger, prometheus.NewRegistry(), &af); err != nil {
 		t.Fatal(err)
 	}
 }

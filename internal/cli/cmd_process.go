@@ -451,8 +451,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// The processor's backlog comes first: the background jobs that
 	// share its database give way while it is behind.
+	af.busy, af.busyShare = proc.Behind, *backgroundShare
 	retf.busy, retf.busyShare = proc.Behind, *backgroundShare
-	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af, proc.Behind, *backgroundShare); err != nil {
+	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err
 	}
 	if err := retf.start(gctx, g, st, logger, reg); err != nil {

@@ -86,13 +86,10 @@ func (m *memoryLimit) limit(gomemlimit string) (int64, bool) {
 	return m.bytes, true
 }
 
-// apply sets the limit (see limit) and returns it, or -1 when GOMEMLIMIT
-// is left in force.
-func (m *memoryLimit) apply(gomemlimit string) int64 {
-	n, ok := m.limit(gomemlimit)
-	if !ok {
-		return -1
+// apply sets the runtime's soft memory limit as limit says, or leaves
+// GOMEMLIMIT's in force.
+func (m *memoryLimit) apply(gomemlimit string) {
+	if n, ok := m.limit(gomemlimit); ok {
+		debug.SetMemoryLimit(n)
 	}
-	debug.SetMemoryLimit(n)
-	return n
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"math"
+	"runtime/debug"
 	"testing"
 )
 
@@ -42,6 +43,30 @@ func TestMemoryLimitPrecedence(t *testing.T) {
 		if ok != c.setsAny || (ok && got != c.want) {
 			t.Errorf("flag %q, GOMEMLIMIT %q: limit %d, %v; want %d, %v", c.flag, c.env, got, ok, c.want, c.setsAny)
 		}
+	}
+}
+
+// apply sets the runtime's limit, and leaves it alone when GOMEMLIMIT
+// is set and the flag is not.
+func TestMemoryLimitApply(t *testing.T) {
+	was := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(was) })
+	m := memoryLimit{bytes: defaultMemoryLimit}
+	m.apply("")
+	if got := debug.SetMemoryLimit(-1); got != defaultMemoryLimit {
+		t.Fatalf("after apply with the default: runtime limit %d, want %d", got, defaultMemoryLimit)
+	}
+	debug.SetMemoryLimit(was)
+	m.apply("2GiB")
+	if got := debug.SetMemoryLimit(-1); got != was {
+		t.Fatalf("after apply under GOMEMLIMIT: runtime limit %d, want it left at %d", got, was)
+	}
+	if err := m.Set("1GiB"); err != nil {
+		t.Fatal(err)
+	}
+	m.apply("2GiB")
+	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
+		t.Fatalf("after apply with the flag under GOMEMLIMIT: runtime limit %d, want %d", got, 1<<30)
 	}
 }
 

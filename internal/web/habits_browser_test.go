@@ -787,10 +787,11 @@ func TestRefreshControl(t *testing.T) {
 		h.wait("the refresh is "+v, `document.getElementById("refresh").value === "`+v+`" && (location.hash.includes("refresh=`+v+`") || "`+v+`" === "live")`, 5*time.Second)
 	}
 
-	// Paused: the stream brings the new total, the page shows none of it.
+	// Paused: the page loads nothing more; the stream brings the new
+	// total, the page shows none of it.
+	windows := h.gate.count("/api/v1/windows")
 	setRefresh("off")
 	h.wait(`the status says paused`, `/\(paused\)$/.test(document.getElementById("status").textContent)`, 5*time.Second)
-	windows := h.gate.count("/api/v1/windows")
 	h.write(h.minuteAgo(2), 40, 1000)
 	n1 := stored()
 	h.wait("the stream brings the new total", total+` === `+strconv.Itoa(n1), 10*time.Second)

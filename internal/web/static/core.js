@@ -470,6 +470,7 @@ const pageDefs = {};
 function page(name, def) { pageDefs[name] = def; }
 
 let refreshTimer = null;
+let shownView = ""; // the page, range and filters render loaded last
 let loading = 0; // loads running
 let loadSeq = 0;
 
@@ -511,6 +512,12 @@ function render() {
   freshness();
   clearInterval(refreshTimer);
   const every = refreshes[state.refresh];
+  // Pausing keeps what shows: a view only paused (same page, range and
+  // filters as the one loaded) loads nothing; a paused link opened afresh
+  // loads once.
+  const view = state.page + "?" + state.range + "&" + state.params.toString();
+  const onlyPaused = every < 0 && view === shownView;
+  shownView = view;
   // Live: the stream updates the panels; the range is backfilled again
   // each minute. An interval: the range and the stream's latest totals
   // each time. Paused: nothing changes.
@@ -518,7 +525,7 @@ function render() {
     flushPending();
     refreshTimer = setInterval(() => { flushPending(); loadPage(true); }, (every || 60) * 1000);
   }
-  loadPage();
+  if (!onlyPaused) loadPage();
 }
 
 $("range").addEventListener("change", () => {

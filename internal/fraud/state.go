@@ -194,15 +194,20 @@ func (s *State) Len() (customers, devices, cards, ips int) {
 // Expire forgets customers idle for longer than CustomerIdle and devices,
 // cards and IP addresses idle for more than 24 hours (their features only
 // look back a day), as of now in event time, usually the partition's
-// watermark. It takes time linear in the number of keys, so call it
-// rarely (every few minutes of event time), not per transaction. It
-// returns the number of keys forgotten.
+// watermark. A bounded table (MaxCustomers, MaxEntities: the default)
+// takes its stale keys from the top of its heap, least recently seen
+// first, at a cost in the keys forgotten; an unbounded one is walked
+// whole, in time linear in its keys, so call it rarely (every few minutes
+// of event time), not per transaction. It returns the number of keys
+// forgotten.
 func (s *State) Expire(now time.Time) int {
 	return s.expire(now, -1)
 }
 
-// ExpireSome is Expire spread over calls: it looks at the next slots
-// records of each table only (going round the tables call after call).
+// ExpireSome is Expire spread over calls for the unbounded tables: it
+// looks at the next slots records of each only (going round the tables
+// call after call); a bounded table forgets all its stale keys from its
+// heap as Expire does.
 // Called every so many transactions with slots a small multiple of them,
 // it keeps the state as bounded as Expire does at a cost per transaction
 // that does not grow with the number of keys: a partition of a million
@@ -225,10 +230,15 @@ func (s *State) expire(now time.Time, slots int) int {
 	return n
 }
 
-// evictFrom evicts from t what is stale: all of it with slots < 0, else
-// among the next slots records.
+// evictFrom evicts from t what is stale: a bounded table, whose heap holds
+// its records least recently seen first, all of it from the heap's top
+// (stale is "last seen before", so the stale records are the heap's
+// least); else all of it with slots < 0, or among the next slots records.
 func evictFrom[T any](t *table[T], stale func(*T) bool, slots int) int {
-	if slots < 0 {
+	switch {
+	case t.max > 0:
+		return t.evictOldest(stale)
+	case slots < 0:
 		return t.evict(stale)
 	}
 	return t.evictSome(stale, slots)

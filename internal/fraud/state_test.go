@@ -590,11 +590,14 @@ func TestCheckpointRestoredUnderBound(t *testing.T) {
 	}
 }
 
-// ExpireSome visits at most the slots it is given, goes round the table
-// call after call, and in one round forgets what Expire forgets.
-func TestExpireSome(t *testing.T) {
-	t.Parallel()
+// expireFixture is a state of 3000 customers and devices, two thirds of
+// them seen 48 hours before t0, with customers idle after 24 hours.
+func expireFixture(t *testing.T, bounded bool) *State {
 	s := testState(t)
+	if !bounded {
+		s.cfg.MaxCustomers, s.cfg.MaxEntities = -1, -1
+		s.bound()
+	}
 	for i := range 3000 {
 		at := -48 * time.Hour
 		if i%3 == 0 {
@@ -603,6 +606,53 @@ func TestExpireSome(t *testing.T) {
 		feed(s, txn{cust: fmt.Sprintf("c%d", i), device: fmt.Sprintf("d%d", i), at: at})
 	}
 	s.cfg.CustomerIdle = 24 * time.Hour
+	return s
+}
+
+// On a bounded state (the default), one ExpireSome forgets every stale key
+// from the tables' heaps, whatever slots it is given, and exactly those an
+// unbounded state's full sweep forgets.
+func TestExpireSomeBounded(t *testing.T) {
+	t.Parallel()
+	s, all := expireFixture(t, true), expireFixture(t, false)
+	if s.custs.max <= 0 || all.custs.max > 0 {
+		t.Fatalf("bounds %d and %d: the fixture is not one bounded and one unbounded state", s.custs.max, all.custs.max)
+	}
+	want := all.Expire(t0)
+	if want != 2*2000 {
+		t.Fatalf("the unbounded sweep forgot %d keys, want 4000", want)
+	}
+	if n := s.ExpireSome(t0, 10); n != want {
+		t.Fatalf("one ExpireSome over 10 slots of a bounded state forgot %d keys, want %d", n, want)
+	}
+	for i := range 3000 {
+		k := hashString(fmt.Sprintf("c%d", i))
+		if (s.custs.get(k) != nil) != (all.custs.get(k) != nil) {
+			t.Fatalf("customer c%d: kept %v bounded, %v unbounded", i, s.custs.get(k) != nil, all.custs.get(k) != nil)
+		}
+	}
+	if n := s.ExpireSome(t0, 10); n != 0 {
+		t.Fatalf("a second ExpireSome forgot %d keys more", n)
+	}
+	if len(s.custs.vals) > 2000 || len(s.custs.heap) != 1000 {
+		t.Fatalf("the customer slab kept %d slots and its heap %d for 1000 customers", len(s.custs.vals), len(s.custs.heap))
+	}
+	f := s.Features(txn{cust: "c3", device: "d3", at: time.Minute}.event())
+	checkFeatures(t, f, map[Feature]float64{CustTxns: 1, MinutesSinceLast: 1})
+	if f := s.Features(txn{cust: "c4", at: time.Minute}.event()); f.Values[FirstPurchase] != 1 {
+		t.Errorf("c4, forgotten: first purchase %v, want 1", f.Values[FirstPurchase])
+	}
+}
+
+// On an unbounded state ExpireSome visits at most the slots it is given,
+// goes round the table call after call, and in one round forgets what
+// Expire forgets.
+func TestExpireSome(t *testing.T) {
+	t.Parallel()
+	s := expireFixture(t, false)
+	if s.custs.max > 0 {
+		t.Fatal("the fixture is bounded")
+	}
 	if n := s.ExpireSome(t0, 10); n > 4*10 {
 		t.Fatalf("ExpireSome over 10 slots of each table forgot %d keys", n)
 	}

@@ -18,7 +18,9 @@ import (
 // A bounded table (bound) keeps at most max records: its slots in use are
 // also in a min-heap by (last seen, key), and touched, called after each
 // change of a record's last seen, forgets the records least recently seen
-// while there are more than max. The order is the records' own, never the
+// while there are more than max. Each heap entry carries its record's last
+// seen beside the slot, so sifting reads the heap alone, not a record of a
+// few hundred bytes at a random place in the slab for every comparison. The order is the records' own, never the
 // slots', so which record goes depends on the records folded in alone,
 // not on when idle ones were expired (see State.Update).
 type table[T any] struct {
@@ -31,7 +33,7 @@ type table[T any] struct {
 
 	max    int             // most records kept; 0: no bound (and no heap)
 	lastOf func(*T) uint32 // a record's last seen, the heap's order
-	heap   []uint32        // slots in use, least recently seen first
+	heap   []heapEntry     // slots in use, least recently seen first
 	pos    []uint32        // each slot's index in heap
 	cur    uint32          // the slot put returned last
 	capped int             // records forgotten for max
@@ -73,7 +75,7 @@ func (t *table[T]) put(k uint64) *T {
 	t.cur = i
 	if t.max > 0 {
 		t.pos[i] = uint32(len(t.heap))
-		t.heap = append(t.heap, i)
+		t.heap = append(t.heap, heapEntry{slot: i})
 		// Placed by touched, once the record's last seen is set.
 	}
 	return &t.vals[i]
@@ -100,14 +102,20 @@ func (t *table[T]) touched() int {
 	if t.max <= 0 {
 		return 0
 	}
-	t.fix(int(t.pos[t.cur]))
+	h := int(t.pos[t.cur])
+	if last := t.lastOf(&t.vals[t.cur]); last != t.heap[h].last || h == len(t.heap)-1 {
+		// Unchanged, a record already in place stays there; one just
+		// added (last in the heap) is placed whatever its last seen.
+		t.heap[h].last = last
+		t.fix(h)
+	}
 	return t.trim()
 }
 
 func (t *table[T]) trim() int {
 	n := 0
 	for len(t.idx) > t.max {
-		t.remove(int(t.heap[0]))
+		t.remove(int(t.heap[0].slot))
 		n++
 	}
 	t.capped += n
@@ -116,11 +124,11 @@ func (t *table[T]) trim() int {
 
 func (t *table[T]) buildHeap() {
 	t.pos = make([]uint32, len(t.vals))
-	t.heap = make([]uint32, 0, len(t.idx))
+	t.heap = make([]heapEntry, 0, len(t.idx))
 	for i, ok := range t.live {
 		if ok {
 			t.pos[i] = uint32(len(t.heap))
-			t.heap = append(t.heap, uint32(i))
+			t.heap = append(t.heap, heapEntry{last: t.lastOf(&t.vals[i]), slot: uint32(i)})
 		}
 	}
 	for h := len(t.heap)/2 - 1; h >= 0; h-- {
@@ -128,18 +136,23 @@ func (t *table[T]) buildHeap() {
 	}
 }
 
-// less orders slots by their records' last seen, then key.
-func (t *table[T]) less(a, b uint32) bool {
-	la, lb := t.lastOf(&t.vals[a]), t.lastOf(&t.vals[b])
-	if la != lb {
-		return la < lb
+// heapEntry is a slot in a bounded table's heap and its record's last
+// seen as of the last touched.
+type heapEntry struct {
+	last, slot uint32
+}
+
+// less orders heap entries by their records' last seen, then key.
+func (t *table[T]) less(a, b heapEntry) bool {
+	if a.last != b.last {
+		return a.last < b.last
 	}
-	return t.keys[a] < t.keys[b]
+	return t.keys[a.slot] < t.keys[b.slot]
 }
 
 func (t *table[T]) swap(h, g int) {
 	t.heap[h], t.heap[g] = t.heap[g], t.heap[h]
-	t.pos[t.heap[h]], t.pos[t.heap[g]] = uint32(h), uint32(g)
+	t.pos[t.heap[h].slot], t.pos[t.heap[g].slot] = uint32(h), uint32(g)
 }
 
 func (t *table[T]) fix(h int) {
@@ -189,6 +202,23 @@ func (t *table[T]) evict(stale func(*T) bool) int {
 		n += t.drop(i, stale)
 	}
 	t.maybeCompact()
+	return n
+}
+
+// evictOldest removes the records of a bounded table least recently seen
+// first while stale reports true of them, which holds for all the stale
+// ones when stale is "last seen before": it costs a look at the heap's top
+// when nothing is stale, and O(log n) for each record removed, where a
+// sweep of the slab reads every record. It returns how many it removed.
+func (t *table[T]) evictOldest(stale func(*T) bool) int {
+	n := 0
+	for len(t.heap) > 0 && stale(&t.vals[t.heap[0].slot]) {
+		t.remove(int(t.heap[0].slot))
+		n++
+	}
+	if n > 0 {
+		t.maybeCompact()
+	}
 	return n
 }
 

@@ -48,8 +48,6 @@ func startQualityWatch(ctx context.Context, g *errgroup.Group, st store.Store, m
 	if err != nil {
 		return err
 	}
-	// The runner's own job metrics stay unregistered: the analytics
-	// runner has the same names on reg. Failures are logged.
 	js := w.Jobs(qualityInterval)
 	if after != nil {
 		for i := range js {
@@ -66,7 +64,7 @@ func startQualityWatch(ctx context.Context, g *errgroup.Group, st store.Store, m
 			}
 		}
 	}
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger}, js...)
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg}, js...)
 	if err != nil {
 		return err
 	}

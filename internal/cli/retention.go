@@ -129,8 +129,7 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 		}
 		list = append(list, held(pf.Job(f.productsInterval, f.busyShare), foldAfter))
 	}
-	// Not registered: the analytics runner registers the job metrics.
-	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Busy: f.busy}, list...)
+	runner, err := jobs.NewRunner(jobs.Config{Logger: logger, Registerer: reg, Busy: f.busy}, list...)
 	if err != nil {
 		return err
 	}

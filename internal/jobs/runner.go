@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // ErrSkipped marks a run that did nothing on purpose, typically because
@@ -114,20 +113,20 @@ func NewRunner(cfg Config, jobs ...Job) (*Runner, error) {
 		}
 		seen[j.Name] = true
 	}
-	f := promauto.With(cfg.Registerer)
+	reg := cfg.Registerer
 	r := &Runner{
 		jobs:  jobs,
 		log:   cfg.Logger.With("component", "jobs"),
 		clock: cfg.Clock,
 		busy:  cfg.Busy,
-		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_job_runs_total",
-			Help: "Runs of periodic jobs, by job and outcome (ok, skipped, error)."}, []string{"job", "outcome"}),
-		held: f.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_job_held_seconds_total",
-			Help: "Seconds periodic jobs waited past their schedule because the processor was behind (their busy share)."}, []string{"job"}),
-		dur: f.NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_job_duration_seconds",
-			Help: "Duration of periodic job runs that were not skipped.", Buckets: prometheus.ExponentialBuckets(0.01, 3, 12)}, []string{"job"}),
-		last: f.NewGaugeVec(prometheus.GaugeOpts{Name: "shopstream_job_last_success_timestamp_seconds",
-			Help: "Unix time of the last successful run of each periodic job."}, []string{"job"}),
+		runs: shared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_job_runs_total",
+			Help: "Runs of periodic jobs, by job and outcome (ok, skipped, error)."}, []string{"job", "outcome"})),
+		held: shared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_job_held_seconds_total",
+			Help: "Seconds periodic jobs waited past their schedule because the processor was behind (their busy share)."}, []string{"job"})),
+		dur: shared(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shopstream_job_duration_seconds",
+			Help: "Duration of periodic job runs that were not skipped.", Buckets: prometheus.ExponentialBuckets(0.01, 3, 12)}, []string{"job"})),
+		last: shared(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shopstream_job_last_success_timestamp_seconds",
+			Help: "Unix time of the last successful run of each periodic job."}, []string{"job"})),
 	}
 	for _, j := range jobs {
 		for _, o := range []string{"ok", "skipped", "error"} {
@@ -138,6 +137,27 @@ func NewRunner(cfg Config, jobs ...Job) (*Runner, error) {
 		}
 	}
 	return r, nil
+}
+
+// shared registers c with reg (nil: with none) and returns it, or the
+// collector of the same description another runner on reg registered
+// first: a process's runners (the analytics refresh, retention and the
+// product fold, the quality watch) share the job metrics, a series per
+// job. It panics on another registration error, as promauto does.
+func shared[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
 }
 
 // Run runs every job on its schedule until ctx ends, waits for runs in

@@ -350,3 +350,56 @@ func TestPace(t *testing.T) {
 		t.Errorf("pace with an ended context: %v, want context.Canceled", err)
 	}
 }
+
+// Two runners on one registry (a process's refresh, retention and quality
+// runners) share the job metrics: each job has its series, and each
+// runner's runs count in them.
+func TestRunnersShareMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ran := make(chan string, 2)
+	job := func(name string) Job {
+		return Job{Name: name, Interval: time.Hour, Run: func(context.Context) error { ran <- name; return nil }}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, name := range []string{"first", "second"} {
+		r, err := NewRunner(Config{Registerer: reg}, job(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { r.Run(ctx) })
+	}
+	got := map[string]bool{<-ran: true, <-ran: true}
+	cancel()
+	wg.Wait()
+	if !got["first"] || !got["second"] {
+		t.Fatalf("runs: %v", got)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "shopstream_job_runs_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var job, outcome string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "job":
+					job = l.GetValue()
+				case "outcome":
+					outcome = l.GetValue()
+				}
+			}
+			if outcome == "ok" {
+				ok[job] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if ok["first"] != 1 || ok["second"] != 1 {
+		t.Fatalf("shopstream_job_runs_total{outcome=\"ok\"} by job: %v, want 1 for first and second", ok)
+	}
+}

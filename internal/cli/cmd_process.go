@@ -382,6 +382,8 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var wf webFlags
 	wf.register(fs, "", "serve /metrics, /healthz and the API on this address (default: off; other than loopback only with an API token or --insecure-allow-unauthenticated)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the processor to this `file` until it stops (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile to this `file` when the processor stops (go tool pprof; what holds memory)")
+	memProfileEvery := fs.Duration("memprofile-every", 0, "with --memprofile, also write a heap profile every this long while running, to FILE.<minutes> (e.g. heap.prof.2m)")
 	memLimit := memoryLimit{bytes: defaultMemoryLimit}
 	fs.Var(&memLimit, "memory-limit", "soft limit of the Go heap and runtime, a `size` as GOMEMLIMIT takes it (900MiB, 2GiB; 0: none); the collector works harder near it instead of growing; GOMEMLIMIT in the environment wins over the default, not over this flag")
 	backgroundShare := fs.Float64("background-share", 0.1, "while this processor is behind (two batches or more wait in its partitions), the analytics refresh and the product fold it leads take at most this `share` of the time, and catch up once the backlog is stored (1: no bound)")
@@ -391,9 +393,19 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !(*backgroundShare > 0 && *backgroundShare <= 1) {
 		return usageError{fmt.Errorf("invalid value %v for flag -background-share: must be above 0 and at most 1", *backgroundShare)}
 	}
+	if *memProfileEvery < 0 || (*memProfileEvery > 0 && *memProfile == "") {
+		return usageError{fmt.Errorf("invalid value %v for flag -memprofile-every: must not be negative, and needs --memprofile", *memProfileEvery)}
+	}
 	memLimit.apply(os.Getenv("GOMEMLIMIT"))
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if *memProfile != "" {
+		stop, err := startHeapProfiles(ctx, *memProfile, *memProfileEvery, stderr)
 		if err != nil {
 			return err
 		}

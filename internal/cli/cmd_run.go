@@ -198,26 +198,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		}()
 	}
 	if *memProfile != "" {
-		// Written as run starts to stop, while what it holds is still live.
-		f, err := os.Create(*memProfile)
+		stop, err := startHeapProfiles(ctx, *memProfile, *memProfileEvery, stderr)
 		if err != nil {
-			return usageError{fmt.Errorf("-memprofile: %w", err)}
+			return err
 		}
-		pctx, stop := context.WithCancel(ctx)
-		wrote := make(chan struct{})
-		go func() {
-			defer close(wrote)
-			<-pctx.Done()
-			runtime.GC() // what is live, not what awaits collection
-			if err := pprof.WriteHeapProfile(f); err != nil {
-				fmt.Fprintf(stderr, "shopstream: -memprofile: %v\n", err)
-			}
-			f.Close()
-		}()
-		defer func() { stop(); <-wrote }()
-		if *memProfileEvery > 0 {
-			go writeHeapProfiles(pctx, *memProfile, *memProfileEvery, stderr)
-		}
+		defer stop()
 	}
 	pf.resolveInstanceID((&storeFlags{dataDir: *dataDir}).location())
 	// The history's transactions older than the entity window before the
@@ -656,6 +641,32 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // writeHeapProfiles writes a heap profile to base.<minutes since start>m
 // every interval until ctx ends, so what grows during a run can be diffed.
+// startHeapProfiles writes a heap profile to path when the returned stop
+// is called (as the command starts to stop, while what it holds is still
+// live), and with every > 0 one every that long meanwhile (see
+// writeHeapProfiles).
+func startHeapProfiles(ctx context.Context, path string, every time.Duration, stderr io.Writer) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("-memprofile: %w", err)}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		<-pctx.Done()
+		runtime.GC() // what is live, not what awaits collection
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			fmt.Fprintf(stderr, "shopstream: -memprofile: %v\n", err)
+		}
+		f.Close()
+	}()
+	if every > 0 {
+		go writeHeapProfiles(pctx, path, every, stderr)
+	}
+	return func() { cancel(); <-wrote }, nil
+}
+
 func writeHeapProfiles(ctx context.Context, base string, every time.Duration, stderr io.Writer) {
 	start := time.Now()
 	t := time.NewTicker(every)

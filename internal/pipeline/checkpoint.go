@@ -50,6 +50,24 @@ type checkpointClock struct {
 	records int64     // records processed since
 }
 
+// checkpointSlots is how many parts of CheckpointInterval and
+// CheckpointRecords the partitions' checkpoints are spread over.
+const checkpointSlots = 8
+
+// staggered is the clock of a partition whose state was checkpointed or
+// restored at now, with records processed since, moved ahead by a part of
+// the interval and of the records that depends on the partition: the
+// partitions of one processor are assigned, restored and fed together,
+// and each checkpoint holds a copy of the partition's state (and the
+// database driver another) until written, so all partitions due at once
+// would add them all to the process's memory at the same moment. Later
+// checkpoints keep the spacing.
+func (p *Processor) staggered(part int32, now time.Time, records int64) checkpointClock {
+	slot := int64(uint32(part) * 5 % checkpointSlots)
+	return checkpointClock{at: now.Add(-p.cfg.CheckpointInterval * time.Duration(slot) / checkpointSlots),
+		records: records + p.cfg.CheckpointRecords*slot/checkpointSlots}
+}
+
 // maybeCheckpoint sets part.Checkpoint to the partition's state as of
 // part.To when a checkpoint is due. It runs on the partition's goroutine,
 // which alone touches the state.
@@ -68,7 +86,11 @@ func (p *Processor) maybeCheckpoint(ps *partState, part *store.Part, now time.Ti
 		}
 	}
 	part.Checkpoint = encodePartState(nil, ps.dedup, sc)
-	ps.cp = checkpointClock{at: now}
+	if ps.cp.at.IsZero() {
+		ps.cp = p.staggered(part.Partition, now, 0)
+	} else {
+		ps.cp = checkpointClock{at: now}
+	}
 	p.log.Debug("partition state checkpointed", "partition", part.Partition, "offset", part.To, "bytes", len(part.Checkpoint))
 }
 
@@ -135,7 +157,7 @@ func (p *Processor) restoreCheckpoint(ctx context.Context, ps *partState, part i
 		return false
 	}
 	ps.dedup, ps.scorer = dedup, scorer
-	ps.cp = checkpointClock{at: p.cfg.Now(), records: int64(n)}
+	ps.cp = p.staggered(part, p.cfg.Now(), int64(n))
 	p.log.Info("partition state restored from checkpoint", "partition", part, "checkpoint_offset", cp.Offset,
 		"checkpoint_bytes", len(cp.State), "tail_transactions", n, "took", time.Since(start).Round(time.Millisecond),
 		"read", read.Round(time.Millisecond), "decode", (decoded - read).Round(time.Millisecond), "tail", time.Since(start.Add(decoded)).Round(time.Millisecond))
@@ -170,9 +192,15 @@ func encodePartState(b []byte, dedup *quality.Dedup, sc StatefulScorer) []byte {
 		b = append(b, 0)
 	} else {
 		b = append(b, 1)
-		state := sc.AppendState(nil)
-		b = binary.AppendUvarint(b, uint64(len(state)))
-		b = append(b, state...)
+		// The state is appended in place after room for its length's
+		// uvarint, then moved back over what the length did not use: no
+		// copy of the whole state beside b (tens of megabytes a partition
+		// of a large shop, all partitions' at once).
+		at := len(b)
+		b = sc.AppendState(append(b, make([]byte, binary.MaxVarintLen64)...))
+		n := len(b) - at - binary.MaxVarintLen64
+		w := binary.PutUvarint(b[at:], uint64(n))
+		b = b[:at+w+copy(b[at+w:], b[at+binary.MaxVarintLen64:])]
 	}
 	return binary.LittleEndian.AppendUint32(b, crcOf(b[start:]))
 }

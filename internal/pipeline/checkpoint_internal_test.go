@@ -2,10 +2,13 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/quality"
@@ -31,6 +34,12 @@ func TestPartStateRoundTrip(t *testing.T) {
 		{"ids, no scorer", 7, nil},
 		{"window full, scorer", 25, &blobScorer{state: []byte("fraud state \x00\xff")}},
 		{"scorer with empty state", 3, &blobScorer{}},
+		// The state's length at the edges of its uvarint's sizes (it is
+		// written in place, then moved back over the room it left).
+		{"state of 127 bytes", 2, &blobScorer{state: bytes.Repeat([]byte{7}, 127)}},
+		{"state of 128 bytes", 2, &blobScorer{state: bytes.Repeat([]byte{8}, 128)}},
+		{"state of 16,384 bytes", 2, &blobScorer{state: bytes.Repeat([]byte{9}, 16384)}},
+		{"state of 2 MiB and 5 bytes", 2, &blobScorer{state: bytes.Repeat([]byte{1, 2, 3}, (2<<20+5)/3)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := quality.NewDedup(10)
@@ -54,7 +63,26 @@ func TestPartStateRoundTrip(t *testing.T) {
 			if again := encodePartState(nil, d, tc.scorer); !bytes.Equal(again, b) {
 				t.Fatal("encoding is not deterministic")
 			}
-			for cut := range len(b) {
+			// The layout checkpoints stored by earlier builds have.
+			want := append([]byte(partCheckpointMagic), partCheckpointVersion)
+			want = binary.AppendUvarint(want, uint64(len(d.AppendIDs(nil))))
+			for _, id := range d.AppendIDs(nil) {
+				want = append(binary.AppendUvarint(want, uint64(len(id))), id...)
+			}
+			if tc.scorer == nil {
+				want = append(want, 0)
+			} else {
+				st := tc.scorer.AppendState(nil)
+				want = append(binary.AppendUvarint(append(want, 1), uint64(len(st))), st...)
+			}
+			want = binary.LittleEndian.AppendUint32(want, crcOf(want))
+			if !bytes.Equal(b, want) {
+				t.Fatalf("encoded %d bytes, not the version %d layout (%d bytes)", len(b), partCheckpointVersion, len(want))
+			}
+			for cut := 0; cut < len(b); cut++ {
+				if cut > 100 && cut < len(b)-100 {
+					cut += len(b) / 1000 // a large state: its ends, and a thousand cuts between
+				}
 				if _, _, err := decodePartState(b[:cut]); !errors.Is(err, errBadCheckpoint) {
 					t.Fatalf("truncated to %d bytes: err = %v, want errBadCheckpoint", cut, err)
 				}
@@ -106,4 +134,54 @@ func FuzzPartStateDecode(f *testing.F) {
 func crcPart(b []byte) [4]byte {
 	s := crcOf(b)
 	return [4]byte{byte(s), byte(s >> 8), byte(s >> 16), byte(s >> 24)}
+}
+
+// The partitions of a processor, fed together, are checkpointed at
+// different moments after their first checkpoint, by time and by records,
+// and each keeps its spacing after.
+func TestCheckpointsStaggered(t *testing.T) {
+	t.Parallel()
+	for _, by := range []string{"time", "records"} {
+		t.Run(by, func(t *testing.T) {
+			cfg := Config{CheckpointInterval: time.Minute, CheckpointRecords: 1 << 40}
+			if by == "records" {
+				cfg = Config{CheckpointInterval: 1 << 62, CheckpointRecords: 8000}
+			}
+			p := &Processor{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+			t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			const parts = 4
+			ps := make([]partState, parts)
+			due := map[int32][]int{}
+			// A batch of 100 records a second for each partition, 5
+			// minutes; the first batch of each is checkpointed (nothing was).
+			for s := range 300 {
+				for i := range int32(parts) {
+					if ps[i].dedup == nil {
+						ps[i].dedup = quality.NewDedup(10)
+					}
+					part := &store.Part{Partition: i, From: int64(s * 100), To: int64(s*100 + 100), Txs: make([]store.Tx, 100)}
+					p.maybeCheckpoint(&ps[i], part, t0.Add(time.Duration(s)*time.Second))
+					if part.Checkpoint != nil {
+						due[i] = append(due[i], s)
+					}
+				}
+			}
+			seconds := map[int]int32{}
+			for i := range int32(parts) {
+				d := due[i]
+				if len(d) < 3 || d[0] != 0 {
+					t.Fatalf("partition %d checkpointed at seconds %v, want the first batch and two more at least", i, d)
+				}
+				if j, ok := seconds[d[1]]; ok {
+					t.Fatalf("partitions %d and %d both checkpointed again at second %d: %v", j, i, d[1], due)
+				}
+				seconds[d[1]] = i
+				for k := 2; k < len(d); k++ {
+					if d[k]-d[k-1] != 60 && by == "time" || d[k]-d[k-1] != 80 && by == "records" {
+						t.Fatalf("partition %d checkpointed at seconds %v: not every interval after the first two", i, d)
+					}
+				}
+			}
+		})
+	}
 }

@@ -50,6 +50,8 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"process", "--memory-limit", "900MB"}, want: "-memory-limit"},
 		{args: []string{"run", "--retain-broker", "-1m"}, want: "-retain-broker"},
 		{args: []string{"run", "--memprofile-every", "1m"}, want: "-memprofile-every"},
+		{args: []string{"process", "--memprofile-every", "1m"}, want: "-memprofile-every"},
+		{args: []string{"process", "--memprofile", "/tmp/x.prof", "--memprofile-every", "-1m"}, want: "-memprofile-every"},
 		{args: []string{"run", "--analytics-fold-max-customers", "-1"}, want: "-analytics-fold-max-customers"},
 		{args: []string{"fraud-eval", "--fraud-max-customers", "-1"}, want: "-fraud-max-customers"},
 		{args: []string{"serve", "--read-cache", "-1s"}, want: "-read-cache"},

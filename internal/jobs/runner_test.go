@@ -403,3 +403,54 @@ func TestRunnersShareMetrics(t *testing.T) {
 		t.Fatalf("shopstream_job_runs_total{outcome=\"ok\"} by job: %v, want 1 for first and second", ok)
 	}
 }
+
+// A bounded job's catch-up runs (Again) keep within its busy share while
+// the processor is not behind, and never come later than the interval.
+func TestRunnerAgainKeepsShare(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var mu sync.Mutex
+	var starts []time.Time
+	took := []time.Duration{2 * time.Second, 8 * time.Second, time.Second, 3 * time.Second}
+	job := Job{Name: "refresh", Interval: time.Minute, BusyShare: 0.1, Again: func() time.Duration { return 10 * time.Second },
+		Run: func(context.Context) error {
+			mu.Lock()
+			starts = append(starts, clock.Now())
+			n := len(starts)
+			mu.Unlock()
+			clock.Advance(took[min(n-1, len(took)-1)])
+			return nil
+		}}
+	r, err := NewRunner(Config{Clock: clock, Busy: func() bool { return false }}, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	t0 := clock.Now()
+	go func() { done <- r.Run(ctx) }()
+	// Run 0 at +0 took 2 s: the next no sooner than +2 + 18, +20 (not
+	// +10). Run 1 at +20 took 8 s: +28 + 72 is past its tick, so +80.
+	// Run 2 at +80 took 1 s: +81 + 9 is +90, as asked. The clock moves a
+	// second at a time.
+	for clock.Now().Sub(t0) < 95*time.Second {
+		clock.waitWaiters(t, 1)
+		clock.Advance(time.Second)
+	}
+	clock.waitWaiters(t, 1)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	want := []time.Duration{0, 20 * time.Second, 80 * time.Second, 90 * time.Second}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) != len(want) {
+		t.Fatalf("%d runs at %v, want %d", len(starts), starts, len(want))
+	}
+	for i, s := range starts {
+		if s.Sub(t0) != want[i] {
+			t.Errorf("run %d started at +%v, want +%v", i, s.Sub(t0), want[i])
+		}
+	}
+}

@@ -305,17 +305,9 @@ func TestRunnerBusyShare(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run returned %v", err)
 	}
-	want := []time.Duration{0, 12 * time.Second, 24 * time.Second, 34 * time.Second}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(starts) != len(want) {
-		t.Fatalf("%d runs at %v, want %d", len(starts), starts, len(want))
-	}
-	for i, s := range starts {
-		if s.Sub(t0) != want[i] {
-			t.Errorf("run %d started at +%v, want +%v", i, s.Sub(t0), want[i])
-		}
-	}
+	checkStarts(t, starts, t0, 0, 12*time.Second, 24*time.Second, 34*time.Second)
 	if got := testutil.ToFloat64(r.held.WithLabelValues("fold")); got != 4 {
 		t.Errorf("shopstream_job_held_seconds_total = %v, want 4", got)
 	}
@@ -442,9 +434,14 @@ func TestRunnerAgainKeepsShare(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run returned %v", err)
 	}
-	want := []time.Duration{0, 20 * time.Second, 80 * time.Second, 90 * time.Second}
 	mu.Lock()
 	defer mu.Unlock()
+	checkStarts(t, starts, t0, 0, 20*time.Second, 80*time.Second, 90*time.Second)
+}
+
+// checkStarts checks the runs started at t0 plus want, in order.
+func checkStarts(t *testing.T, starts []time.Time, t0 time.Time, want ...time.Duration) {
+	t.Helper()
 	if len(starts) != len(want) {
 		t.Fatalf("%d runs at %v, want %d", len(starts), starts, len(want))
 	}

@@ -38,13 +38,18 @@ type analyticsFlags struct {
 	// jobs.RefreshConfig.Busy).
 	busy      func() bool
 	busyShare float64
+	// catchUp is the refresh's catch-up delay
+	// (jobs.RefreshConfig.CatchUp): 0 its default, set negative by
+	// process (not a flag), whose batches' latency each catch-up run of a
+	// growing shop held back.
+	catchUp time.Duration
 }
 
 func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
 	f.prefix = prefix
 	if prefix != "" {
 		fs.DurationVar(&f.interval, prefix+"interval", time.Minute,
-			"how often the customer-analytics refresh (RFM, CLV, clusters, cohorts) runs, sooner while it catches up with a growing population; one instance at a time; 0 turns it off")
+			"how often the customer-analytics refresh (RFM, CLV, clusters, cohorts) runs (run and serve: sooner while it catches up with a growing population; process: every interval); one instance at a time; 0 turns it off")
 	}
 	fs.Uint64Var(&f.seed, prefix+"seed", 1, "seed of the k-means sample and starts (same data and seed, same clusters)")
 	fs.IntVar(&f.k, prefix+"k", 0, "number of behavioural clusters (0: choose 2..8 by silhouette)")
@@ -80,7 +85,7 @@ func (f *analyticsFlags) refresh(a store.Analytics, logger *slog.Logger, reg pro
 	}
 	return jobs.NewRefresh(jobs.RefreshConfig{Store: a, Logger: logger, Seed: f.seed, K: f.k,
 		DiscountRate: f.discount, NoDiscount: f.discount == 0, CLVMonths: f.clvMonths,
-		FoldMaxCustomers: foldMax, Registerer: reg, Busy: f.busy, BusyShare: f.busyShare})
+		FoldMaxCustomers: foldMax, Registerer: reg, Busy: f.busy, BusyShare: f.busyShare, CatchUp: f.catchUp})
 }
 
 // analyticsOf returns the store's analytics side.
@@ -104,7 +109,8 @@ func registerAnalyticsAPI(srv *web.Server, st store.Store) error {
 
 // startAnalyticsJob runs the analytics refresh in g every --analytics-interval
 // (the first run after 5 seconds, or one interval if shorter; every 10 s
-// while it catches up, see jobs.RefreshConfig.CatchUp) until ctx ends; a
+// while it catches up unless f.catchUp is negative, see
+// jobs.RefreshConfig.CatchUp) until ctx ends; a
 // zero interval runs nothing.
 // Every instance may run it: the store's leader lock lets one refresh at a
 // time and the others skip. While f.busy reports true (nil: never), the

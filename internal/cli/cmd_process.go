@@ -463,7 +463,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// The processor's backlog comes first: the background jobs that
 	// share its database give way while it is behind.
-	af.busy, af.busyShare = proc.Behind, *backgroundShare
+	af.busy, af.busyShare, af.catchUp = proc.Behind, *backgroundShare, -1
 	retf.busy, retf.busyShare = proc.Behind, *backgroundShare
 	if err := startAnalyticsJob(gctx, g, st, logger, reg, &af); err != nil {
 		return err

@@ -63,7 +63,9 @@ type RefreshConfig struct {
 	// that left customers without CLV or clusters, or saw 10% more
 	// customers than the run before, provided purchases were added since.
 	// A fresh `shopstream run` thus has every figure within seconds of
-	// its backfill, not one interval later. Defaults to 10 s.
+	// its backfill, not one interval later. Defaults to 10 s; negative:
+	// no catch-up, every interval (process: each catch-up run of a
+	// growing shop was a tail of its batches' latency).
 	CatchUp time.Duration
 	// FoldMaxCustomers is the most customers whose purchase days the
 	// refresh keeps in memory between runs, to read only what was stored
@@ -158,8 +160,6 @@ func (c *RefreshConfig) validate() error {
 		return fmt.Errorf("sample size %d is below 10", c.SampleSize)
 	case c.Categories < 0 || c.Categories > 64:
 		return fmt.Errorf("categories %d not within 0..64", c.Categories)
-	case c.CatchUp < 0:
-		return fmt.Errorf("catch-up delay %v is negative", c.CatchUp)
 	case c.MovementsKept < 1:
 		return fmt.Errorf("movements kept %d: want at least 1", c.MovementsKept)
 	case c.FoldMaxCustomers < 0:
@@ -283,6 +283,9 @@ func (r *Refresh) pace(ctx context.Context, d time.Duration) error {
 // Again returns RefreshConfig.CatchUp when the last run's figures lag the
 // stream more than one interval should allow (see CatchUp), otherwise 0.
 func (r *Refresh) Again() time.Duration {
+	if r.cfg.CatchUp < 0 {
+		return 0
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch n := len(r.seen); {

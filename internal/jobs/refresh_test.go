@@ -417,6 +417,15 @@ func TestRefreshAgain(t *testing.T) {
 	if got := r.Again(); got != 0 {
 		t.Fatalf("before any run: Again() = %v, want 0", got)
 	}
+	// With the catch-up off (process), a run that found nothing stored
+	// asks for no sooner run.
+	noCatchUp := newRefresh(t, RefreshConfig{Store: s, Seed: 1, K: 2, CatchUp: -1})
+	if _, err := noCatchUp.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := noCatchUp.Again(); got != 0 {
+		t.Fatalf("catch-up off, after a run that found nothing stored: Again() = %v, want 0", got)
+	}
 	run(7*time.Second, "found nothing stored")
 	add(30)
 	run(7*time.Second, "had too few customers for CLV")

@@ -37,11 +37,8 @@ type Job struct {
 	// starts the next run that long after this one started (or at once,
 	// if it has passed). The analytics refresh uses it to catch up with a
 	// population still growing fast (a fresh start, a backfill) instead of
-	// leaving the first figures standing for a whole interval. A job with
-	// a busy share (BusyShare, Config.Busy) runs again no sooner than its
-	// share allows after the run that asked, busy or not: a run that
-	// took d, d·(1−BusyShare)/BusyShare after it ended, and never later
-	// than Interval. Defaults to nil: every Interval.
+	// leaving the first figures standing for a whole interval. Defaults to
+	// nil: every Interval.
 	Again func() time.Duration
 	// BusyShare bounds the job while Config.Busy reports true (the
 	// processor the job shares a database with is behind): after a run
@@ -209,19 +206,8 @@ func (r *Runner) loop(ctx context.Context, j Job) {
 		next = start.Add(j.Interval)
 		if j.Again != nil {
 			if d := j.Again(); d > 0 && d < j.Interval {
-				// A bounded job's extra runs keep within its share
-				// whether or not the processor is behind: a catch-up
-				// run of a large shop takes tens of seconds, and run
-				// after run they took the database from the batches
-				// before any backlog showed.
 				next = start.Add(d)
-				if r.bounded(j) && earliest.After(next) {
-					next = earliest
-				}
-				if next.Before(start.Add(j.Interval)) {
-					continue
-				}
-				next = start.Add(j.Interval)
+				continue
 			}
 		}
 		if now := r.clock.Now(); !next.After(now) {

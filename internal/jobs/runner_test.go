@@ -396,49 +396,6 @@ func TestRunnersShareMetrics(t *testing.T) {
 	}
 }
 
-// A bounded job's catch-up runs (Again) keep within its busy share while
-// the processor is not behind, and never come later than the interval.
-func TestRunnerAgainKeepsShare(t *testing.T) {
-	t.Parallel()
-	clock := newFakeClock()
-	var mu sync.Mutex
-	var starts []time.Time
-	took := []time.Duration{2 * time.Second, 8 * time.Second, time.Second, 3 * time.Second}
-	job := Job{Name: "refresh", Interval: time.Minute, BusyShare: 0.1, Again: func() time.Duration { return 10 * time.Second },
-		Run: func(context.Context) error {
-			mu.Lock()
-			starts = append(starts, clock.Now())
-			n := len(starts)
-			mu.Unlock()
-			clock.Advance(took[min(n-1, len(took)-1)])
-			return nil
-		}}
-	r, err := NewRunner(Config{Clock: clock, Busy: func() bool { return false }}, job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	t0 := clock.Now()
-	go func() { done <- r.Run(ctx) }()
-	// Run 0 at +0 took 2 s: the next no sooner than +2 + 18, +20 (not
-	// +10). Run 1 at +20 took 8 s: +28 + 72 is past its tick, so +80.
-	// Run 2 at +80 took 1 s: +81 + 9 is +90, as asked. The clock moves a
-	// second at a time.
-	for clock.Now().Sub(t0) < 95*time.Second {
-		clock.waitWaiters(t, 1)
-		clock.Advance(time.Second)
-	}
-	clock.waitWaiters(t, 1)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run returned %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	checkStarts(t, starts, t0, 0, 20*time.Second, 80*time.Second, 90*time.Second)
-}
-
 // checkStarts checks the runs started at t0 plus want, in order.
 func checkStarts(t *testing.T, starts []time.Time, t0 time.Time, want ...time.Duration) {
 	t.Helper()

@@ -108,7 +108,32 @@ def throwaway_postgres(workdir):
 
     def stop_pg():
         subprocess.run(prefix + [bindir + "pg_ctl", "-D", data, "-m", "fast", "stop"], stdout=subprocess.DEVNULL)
-    return "postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable" % port, stop_pg
+    with open(os.path.join(data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    return "postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable" % port, stop_pg, postmaster
+
+
+def server_cpu(postmaster):
+    """CPU seconds of a PostgreSQL server: the postmaster with the children
+    it reaped, and its children alive. The difference of two readings is the
+    server's CPU between them, children that ended meanwhile included."""
+    if postmaster is None:
+        return None
+    total = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(d) == postmaster:
+            total += sum(int(x) for x in fields[11:15]) / CLK  # utime, stime, cutime, cstime
+        elif int(fields[1]) == postmaster:
+            total += sum(int(x) for x in fields[11:13]) / CLK
+    return total
 
 
 class Tree:
@@ -176,8 +201,9 @@ def stop(proc):
 
 
 class Side:
-    def __init__(self, name, args, brokers, schema, url, workdir):
+    def __init__(self, name, args, brokers, schema, url, workdir, postmaster=None):
         self.name, self.args, self.brokers, self.schema, self.url, self.workdir = name, args, brokers, schema, url, workdir
+        self.postmaster = postmaster
 
     def launch(self, topic, tag):
         logf = open(os.path.join(self.workdir, "%s-%s.log" % (self.name, tag)), "w")
@@ -222,7 +248,7 @@ def throughput(side, conn, args, topic):
     t0 = time.time()
     p = side.launch(topic, "tp")
     tree = Tree(p.pid)
-    first = last = None
+    first = last = pg0 = pg1 = None
     n0 = 0
     deadline = t0 + 3600
     while time.time() < deadline:
@@ -230,9 +256,9 @@ def throughput(side, conn, args, topic):
         n = stored(conn, side.schema, args.partitions)
         now = time.time()
         if first is None and n > 0:
-            first, n0 = now, n
+            first, n0, pg0 = now, n, server_cpu(side.postmaster)
         if n >= args.records:
-            last = now
+            last, pg1 = now, server_cpu(side.postmaster)
             break
         if p.poll() is not None:
             raise SystemExit("%s exited early" % side.name)
@@ -247,6 +273,9 @@ def throughput(side, conn, args, topic):
         "startup_s": first - t0,
         "cpu_s": tree.cpu_seconds(),
         "peak_rss_mib": tree.peak / 2**20,
+        # PostgreSQL's CPU per row stored between the first and the last
+        # (a throwaway cluster only: its server's processes are known).
+        "pg_cpu_us_per_tx": (pg1 - pg0) / (args.records - n0) * 1e6 if pg0 is not None and args.records > n0 else None,
     }
 
 
@@ -316,9 +345,9 @@ def main():
         broker = start([args.bin, "broker", "--addr", brokers, "--partitions", str(args.partitions), "--log-level", "warn"],
                        log=open(os.path.join(workdir, "broker.log"), "w"))
         time.sleep(1)
-    stop_pg = None
+    stop_pg = postmaster = None
     if not args.postgres:
-        args.postgres, stop_pg = throwaway_postgres(workdir)
+        args.postgres, stop_pg, postmaster = throwaway_postgres(workdir)
     stamp = str(int(time.time()))
     topic = "side-" + stamp
     res = {"records": args.records, "customers": args.customers, "machine": machine(), "kafka": args.brokers or "shopstream broker process"}
@@ -327,8 +356,8 @@ def main():
             t = time.time()
             produce(args, brokers, topic, ["--rate", "0", "--count", str(args.records), "--seed", "1"])
             res["preload_s"] = time.time() - t
-            sides = [Side("shopstream", args, brokers, "side_shopstream", args.postgres, workdir),
-                     Side("spark", args, brokers, "side_spark", args.postgres, workdir)]
+            sides = [Side("shopstream", args, brokers, "side_shopstream", args.postgres, workdir, postmaster),
+                     Side("spark", args, brokers, "side_spark", args.postgres, workdir, postmaster)]
             for s in sides:
                 r = throughput(s, conn, args, topic)
                 r.update(latency(s, conn, args, "%s-lat-%s" % (topic, s.name)))
@@ -352,7 +381,10 @@ def main():
                             ("startup_s", "start to first stored row (s)", "%14.1f"),
                             ("p50_ms", "p50 latency (ms) at %d/s" % args.latency_rate, "%14.1f"), ("p95_ms", "p95 latency (ms)", "%14.1f"),
                             ("p99_ms", "p99 latency (ms)", "%14.1f"), ("peak_rss_mib", "peak RSS, process tree (MiB)", "%14.0f"),
-                            ("cpu_s", "CPU seconds, throughput run", "%14.1f"), ("cpu_us_per_tx", "CPU per transaction (µs)", "%14.1f")]:
+                            ("cpu_s", "CPU seconds, throughput run", "%14.1f"), ("cpu_us_per_tx", "CPU per transaction (µs)", "%14.1f"),
+                            ("pg_cpu_us_per_tx", "PostgreSQL CPU per row stored (µs)", "%14.1f")]:
+        if a.get(key) is None or b.get(key) is None:
+            continue
         print("%-34s %s %s" % (label, fmt % a[key], fmt % b[key]))
     print("shopstream / Spark steady rate: %.2f (target >= 2); Spark / shopstream p99: %.1f (target >= 10)" % (res["tps_ratio"], res["p99_ratio"]))
     if args.json:

@@ -18,7 +18,9 @@ so that each has the machine to itself:
               transaction, the same on both sides) minus produced_at (the
               record's Kafka timestamp); the first 20% is warm-up.
   resources   peak resident memory of each side's process tree (sampled
-              every 100 ms) and its CPU seconds (user + system).
+              every 100 ms) and its CPU seconds (user + system); with the
+              throwaway cluster, PostgreSQL's CPU per row stored from each
+              side's first stored row to its last.
 
 shopstream runs with its default flags and does its full processing
 (quality checks, deduplication, fraud features, rules and isolation

@@ -47,9 +47,6 @@ type fold struct {
 	// max is the most customers the fold keeps (0: no bound); catchUp
 	// stops with errFoldFull beyond it.
 	max int
-	// pace, if set, is called after each page catchUp reads, with how
-	// long the read took (Refresh.pace).
-	pace func(ctx context.Context, took time.Duration) error
 }
 
 // tailPage is the most transactions per partition one read of the tail
@@ -218,8 +215,9 @@ func (f *fold) live() []int32 {
 // catchUp brings the fold up to what the store holds: the transactions
 // stored since its cursor, the erasures recorded since the last applied,
 // and the purchases retention deleted. It returns the customers erased
-// since, whose analytics rows must go.
-func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err error) {
+// since, whose analytics rows must go. pace is called after each page it
+// reads, with how long the read took (Refresh.pace).
+func (f *fold) catchUp(ctx context.Context, st foldStore, pace func(context.Context, time.Duration) error) (erased []string, err error) {
 	var imported int64
 	for {
 		// In pages, so that no read holds one of the store's few
@@ -243,10 +241,8 @@ func (f *fold) catchUp(ctx context.Context, st foldStore) (erased []string, err 
 		if n == 0 {
 			break
 		}
-		if f.pace != nil {
-			if err := f.pace(ctx, time.Since(began)); err != nil {
-				return nil, err
-			}
+		if err := pace(ctx, time.Since(began)); err != nil {
+			return nil, err
 		}
 	}
 	if mark, ok := f.cursor[importPartition]; ok {
@@ -457,8 +453,7 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 		}
 	}
 	before := f.txs
-	f.pace = r.pace
-	erased, err := f.catchUp(ctx, fs)
+	erased, err := f.catchUp(ctx, fs, r.pace)
 	if errors.Is(err, errBehind) && rep.Read == "incremental" {
 		// A second import: read everything again, now.
 		r.log.Info("analytics refresh: reading every purchase again", "reason", err)
@@ -467,8 +462,7 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 			return fmt.Errorf("reading erasures: %w", err)
 		}
 		before = 0
-		f.pace = r.pace
-		erased, err = f.catchUp(ctx, fs)
+		erased, err = f.catchUp(ctx, fs, r.pace)
 	}
 	if errors.Is(err, errFoldFull) {
 		// From now on every run reads the purchases grouped in the

@@ -115,13 +115,10 @@ def throwaway_postgres(workdir):
     return "postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable" % port, stop_pg, postmaster
 
 
-def server_cpu(postmaster):
-    """CPU seconds of a PostgreSQL server: the postmaster with the children
-    it reaped, and its children alive. The difference of two readings is the
-    server's CPU between them, children that ended meanwhile included."""
-    if postmaster is None:
-        return None
-    total = 0.0
+def proc_stats():
+    """Every process's pid and the fields of /proc/PID/stat after its name
+    (fields[1] is the parent's pid, [11:15] utime, stime, cutime, cstime
+    in clock ticks, [21] the resident pages)."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -130,9 +127,19 @@ def server_cpu(postmaster):
                 st = f.read()
         except OSError:
             continue
-        fields = st[st.rindex(")") + 2:].split()
-        if int(d) == postmaster:
-            total += sum(int(x) for x in fields[11:15]) / CLK  # utime, stime, cutime, cstime
+        yield int(d), st[st.rindex(")") + 2:].split()
+
+
+def server_cpu(postmaster):
+    """CPU seconds of a PostgreSQL server: the postmaster with the children
+    it reaped, and its children alive. The difference of two readings is the
+    server's CPU between them, children that ended meanwhile included."""
+    if postmaster is None:
+        return None
+    total = 0.0
+    for pid, fields in proc_stats():
+        if pid == postmaster:
+            total += sum(int(x) for x in fields[11:15]) / CLK
         elif int(fields[1]) == postmaster:
             total += sum(int(x) for x in fields[11:13]) / CLK
     return total
@@ -144,36 +151,20 @@ class Tree:
     def __init__(self, pid):
         self.pid, self.peak, self.cpu = pid, 0, {}
 
-    def pids(self):
+    def sample(self):
+        stats = dict(proc_stats())
         kids = {}
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open("/proc/%s/stat" % d) as f:
-                        st = f.read()
-                except OSError:
-                    continue
-                ppid = int(st[st.rindex(")") + 2:].split()[1])
-                kids.setdefault(ppid, []).append(int(d))
-        out, todo = [], [self.pid]
+        for pid, fields in stats.items():
+            kids.setdefault(int(fields[1]), []).append(pid)
+        rss, todo = 0, [self.pid]
         while todo:
             p = todo.pop()
-            out.append(p)
             todo.extend(kids.get(p, []))
-        return out
-
-    def sample(self):
-        rss = 0
-        for p in self.pids():
-            try:
-                with open("/proc/%d/stat" % p) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rindex(")") + 2:].split()
-            # utime, stime (+ children's, reaped) and rss: fields 14-17, 24.
-            self.cpu[p] = sum(int(x) for x in fields[11:15]) / CLK
-            rss += int(fields[21]) * PAGE
+            if p in stats:
+                fields = stats[p]
+                # utime, stime (+ children's, reaped) and rss.
+                self.cpu[p] = sum(int(x) for x in fields[11:15]) / CLK
+                rss += int(fields[21]) * PAGE
         self.peak = max(self.peak, rss)
 
     def cpu_seconds(self):

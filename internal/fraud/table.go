@@ -20,9 +20,10 @@ import (
 // change of a record's last seen, forgets the records least recently seen
 // while there are more than max. Each heap entry carries its record's last
 // seen beside the slot, so sifting reads the heap alone, not a record of a
-// few hundred bytes at a random place in the slab for every comparison. The order is the records' own, never the
-// slots', so which record goes depends on the records folded in alone,
-// not on when idle ones were expired (see State.Update).
+// few hundred bytes at a random place in the slab for every comparison.
+// The order is the records' own, never the slots', so which record goes
+// depends on the records folded in alone, not on when idle ones were
+// expired (see State.Update).
 type table[T any] struct {
 	idx  map[uint64]uint32
 	vals []T

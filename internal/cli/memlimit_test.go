@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"testing"
 )
@@ -89,4 +93,26 @@ func FuzzParseMemoryLimit(f *testing.F) {
 			t.Fatalf("%q = %d bytes prints as %q, which parses as %d, %v", s, n, m.String(), back, err)
 		}
 	})
+}
+
+// startHeapProfiles (process and run --memprofile) writes a heap profile
+// when stopped, and refuses a path it cannot create.
+func TestStartHeapProfiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "heap.prof")
+	stop, err := startHeapProfiles(context.Background(), path, 0, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("%s: %d bytes, not a gzipped pprof profile", path, len(b))
+	}
+	if _, err := startHeapProfiles(context.Background(), filepath.Join(dir, "no", "such", "dir"), 0, io.Discard); err == nil {
+		t.Fatal("a profile path in a missing directory: no error")
+	}
 }

@@ -73,6 +73,10 @@ type processFlags struct {
 	checkpointEvery   time.Duration
 	// stallTimeout: see pipeline.Config.StallTimeout.
 	stallTimeout time.Duration
+	// fetchMaxWait, fetchMinBytes: see pipeline.Config.FetchMaxWait and
+	// FetchMinBytes.
+	fetchMaxWait  time.Duration
+	fetchMinBytes sizeFlag
 	// alertRoutes is the routes file (alert.RoutesFile); empty keeps the
 	// alerts going where the processor queues them.
 	alertRoutes string
@@ -110,6 +114,9 @@ func (f *processFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.restores, "restores", max(1, runtime.GOMAXPROCS(0)-1), "newly assigned partitions whose state is restored at once; each is fetched as soon as its own state is ready")
 	fs.Int64Var(&f.checkpointRecords, "checkpoint-records", pipeline.DefaultCheckpointRecords, "store each partition's state (fraud features, dedup window) with its offsets after this many records (negative: never by count)")
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-interval", pipeline.DefaultCheckpointInterval, "store each partition's state with its offsets at least this often (negative: never by time)")
+	fs.DurationVar(&f.fetchMaxWait, "fetch-max-wait", pipeline.DefaultFetchMaxWait, "how long a broker may hold the processor's fetch while it gathers --fetch-min-bytes of records (Kafka's fetch.max.wait.ms; 10ms to 10s): the most a record waits to be fetched while the stream is slow, in exchange for fewer, larger database transactions")
+	f.fetchMinBytes = pipeline.DefaultFetchMinBytes
+	fs.Var(&f.fetchMinBytes, "fetch-min-bytes", "records, a `size` (1MiB, 64KiB, 1: at once), a broker gathers for the processor's fetch before it answers, unless --fetch-max-wait passes first (Kafka's fetch.min.bytes; at most 50MiB)")
 	fs.DurationVar(&f.stallTimeout, "stall-timeout", 30*time.Second, "report the processor stalled (/readyz 503, shopstream_pipeline_stalled 1) when nothing commits this long while batches wait")
 	fs.StringVar(&f.alertRoutes, "alert-routes", "", "route alerts by this routes file (YAML or JSON, re-read when it changes; docs/alerts.md) to dashboard, Slack, signed webhook and Kafka destinations, instead of sending each to the alerts topic and every -webhook")
 	fs.StringVar(&f.qualityConfig, "quality-config", "", "data-quality contract file (YAML or JSON, re-read when it changes; see docs/event-schema.md; default: the built-in contract)")
@@ -154,6 +161,10 @@ func (f *processFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-records: want a count, or negative for never")}
 	case f.checkpointEvery == 0:
 		return usageError{fmt.Errorf("invalid value 0 for flag -checkpoint-interval: want a duration, or negative for never")}
+	case f.fetchMaxWait < pipeline.MinFetchMaxWait || f.fetchMaxWait > pipeline.MaxFetchMaxWait:
+		return usageError{fmt.Errorf("invalid value %v for flag -fetch-max-wait: want %v to %v", f.fetchMaxWait, pipeline.MinFetchMaxWait, pipeline.MaxFetchMaxWait)}
+	case f.fetchMinBytes < 1 || f.fetchMinBytes > pipeline.MaxFetchMinBytes:
+		return usageError{fmt.Errorf("invalid value %v for flag -fetch-min-bytes: want 1 to 50MiB", f.fetchMinBytes.String())}
 	case f.stallTimeout <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -stall-timeout: must be above 0", f.stallTimeout)}
 	case f.autoPromote < 0:
@@ -234,6 +245,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
 		CheckpointRecords: f.checkpointRecords, CheckpointInterval: f.checkpointEvery, Restores: f.restores,
+		FetchMaxWait: f.fetchMaxWait, FetchMinBytes: int32(f.fetchMinBytes),
 		QualityObserver: qualityObserver{mon}, Privacy: priv, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")}, Tracer: tracerOf(d.tracer),
 		Repartition: f.entities.repartition(), AddressKey: akey,
 	})

@@ -93,3 +93,24 @@ func (m *memoryLimit) apply(gomemlimit string) {
 		debug.SetMemoryLimit(n)
 	}
 }
+
+// sizeFlag is a flag of a size in bytes, written as --memory-limit's are
+// (4096, 512KiB, 1MiB).
+type sizeFlag int64
+
+func (b *sizeFlag) Set(s string) error {
+	n, err := parseMemoryLimit(s)
+	if err != nil {
+		return err
+	}
+	*b = sizeFlag(n)
+	return nil
+}
+
+func (b *sizeFlag) String() string {
+	if b == nil {
+		return ""
+	}
+	m := memoryLimit{bytes: int64(*b)}
+	return m.String()
+}

@@ -86,6 +86,28 @@ const (
 	DefaultWriters  = 2
 )
 
+// How a processor's fetches gather records by default (Config.FetchMaxWait,
+// Config.FetchMinBytes): a broker answers a fetch once it holds a MiB for
+// it, or after 50 ms. Answering at the first record (Kafka's own default,
+// fetch.min.bytes 1) made a batch of every few records once the stream ran
+// below the processor's speed: at 5,000 records/s, batches of about 20, each
+// a database transaction, and the processor and PostgreSQL spent twice the
+// CPU per record they spend at full speed (docs/benchmarks.md).
+const (
+	DefaultFetchMaxWait  = 50 * time.Millisecond
+	DefaultFetchMinBytes = 1 << 20
+)
+
+// Bounds of Config.FetchMaxWait and Config.FetchMinBytes: the Kafka
+// client refuses a wait under 10 ms, a wait beyond 10 s would pass for a
+// stall, and a fetch answers with 50 MiB at most (the client's
+// fetch.max.bytes), so more could never be waited for.
+const (
+	MinFetchMaxWait  = 10 * time.Millisecond
+	MaxFetchMaxWait  = 10 * time.Second
+	MaxFetchMinBytes = 50 << 20
+)
+
 // Config configures a Processor.
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required.
@@ -110,6 +132,18 @@ type Config struct {
 	// MaxBatch bounds the records in one batch. Defaults to the store's
 	// store.WriteShape, else 5000.
 	MaxBatch int
+	// FetchMaxWait and FetchMinBytes are how long a broker may hold a
+	// fetch and how many bytes of records it waits for (Kafka's
+	// fetch.max.wait.ms and fetch.min.bytes): it answers once it holds
+	// FetchMinBytes for the fetch's partitions, or after FetchMaxWait with
+	// what it has. A record arriving while the stream is slow waits up to
+	// FetchMaxWait, and in exchange arrives with the others of that time,
+	// in one batch and one database transaction. Default
+	// DefaultFetchMaxWait and DefaultFetchMinBytes; FetchMaxWait at least
+	// 10 ms (the client's floor), FetchMinBytes at least 1 (answer at the
+	// first record).
+	FetchMaxWait  time.Duration
+	FetchMinBytes int32
 	// Writers is how many database transactions may be in flight at once.
 	// Partitions are divided among the writers (partition mod Writers), so
 	// each partition's batches still commit in order. Defaults to the
@@ -231,6 +265,12 @@ func (c Config) withDefaults() Config {
 			c.Writers = ws.Writers()
 		}
 	}
+	if c.FetchMaxWait == 0 {
+		c.FetchMaxWait = DefaultFetchMaxWait
+	}
+	if c.FetchMinBytes == 0 {
+		c.FetchMinBytes = DefaultFetchMinBytes
+	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 100_000
 	}
@@ -278,6 +318,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("pipeline: batch size %d must be at least 1", c.MaxBatch)
 	case c.Writers < 1 || c.Writers > 64:
 		return fmt.Errorf("pipeline: %d writers, want 1..64", c.Writers)
+	case c.FetchMaxWait < MinFetchMaxWait || c.FetchMaxWait > MaxFetchMaxWait:
+		return fmt.Errorf("pipeline: fetch max wait %v, want %v..%v", c.FetchMaxWait, MinFetchMaxWait, MaxFetchMaxWait)
+	case c.FetchMinBytes < 1 || c.FetchMinBytes > MaxFetchMinBytes:
+		return fmt.Errorf("pipeline: fetch min bytes %d, want 1..%d", c.FetchMinBytes, MaxFetchMinBytes)
 	}
 	return nil
 }
@@ -417,7 +461,8 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
-		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchMaxWait(p.cfg.FetchMaxWait),
+		kgo.FetchMinBytes(p.cfg.FetchMinBytes),
 	)
 	if p.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))

@@ -54,8 +54,8 @@ func TestFetchGathersRecords(t *testing.T) {
 	now := time.Now().UTC()
 	for i := range n {
 		tx := event.Transaction{SchemaVersion: 1, TransactionID: fmt.Sprintf("F%04d", i), CustomerID: fmt.Sprintf("C%d", i%7),
-			EventTime: now.Add(-time.Duration(n-i) * time.Second),
-			Items:     []event.Item{{ProductID: "P1", Category: "books", Quantity: 1, UnitPriceCents: 500}},
+			EventTime:  now.Add(-time.Duration(n-i) * time.Second),
+			Items:      []event.Item{{ProductID: "P1", Category: "books", Quantity: 1, UnitPriceCents: 500}},
 			TotalCents: 500, Currency: "EUR", PaymentMethod: "card", Card: event.Card{BIN: "411111", Last4: "0001"},
 			DeviceID: "D1", IPAddress: "10.1.2.3", BillingCountry: "DE", ShippingCountry: "DE", Channel: "web"}
 		b, err := event.Marshal(&tx)

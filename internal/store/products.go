@@ -2,10 +2,11 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sort"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/shopstream/shopstream/internal/event"
 )
@@ -131,7 +132,7 @@ func ProductDeltas(txs []Tx) []ProductWindow {
 	}
 	type acc struct {
 		ProductWindow
-		sk Sketch
+		sk smallSketch
 	}
 	m := map[key]*acc{}
 	var items []event.Item

@@ -21,6 +21,7 @@
 # from the generator's start to the last stored record; latency: each
 # row's stored_at (the database's now() in the writing transaction) minus
 # its produced_at (the record's Kafka timestamp). Binds only to 127.0.0.1.
+# With KEEPDB=1 in the environment the database is kept, to look into.
 set -eu
 bin=$1 sock=$2 port=$3 rate=$4 count=$5
 shift 5
@@ -49,7 +50,7 @@ cleanup() {
 	[ -n "${gp:-}" ] && kill "$gp" 2>/dev/null && wait "$gp" 2>/dev/null
 	[ -n "${pp:-}" ] && kill "$pp" 2>/dev/null && wait "$pp" 2>/dev/null
 	[ -n "${bp:-}" ] && kill "$bp" 2>/dev/null && wait "$bp" 2>/dev/null
-	psqlc -d postgres -c "DROP DATABASE IF EXISTS $db" || true
+	[ -n "${KEEPDB:-}" ] || psqlc -d postgres -c "DROP DATABASE IF EXISTS $db" || true
 }
 trap cleanup EXIT
 

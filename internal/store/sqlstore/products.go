@@ -79,17 +79,14 @@ func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductW
 					return nil
 				}
 				w := &rows[i]
-				var merged store.Sketch
-				if err := merged.Merge(sk); err != nil {
+				merged, err := store.MergeEncoded(sk, w.Customers)
+				if err != nil {
 					return fmt.Errorf("product %s's customers of %s %s: %w", w.ProductID, w.Granularity, w.Start.UTC().Format(time.RFC3339), err)
-				}
-				if err := merged.Merge(w.Customers); err != nil {
-					return err
 				}
 				w.Units += units
 				w.Orders += orders
 				w.RevenueMinor += revenue
-				w.Customers = merged.Encode()
+				w.Customers = merged
 				return nil
 			})
 		if err != nil {

@@ -1,0 +1,115 @@
+package store_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/event"
+	"github.com/shopstream/shopstream/internal/store"
+)
+
+// productTxs returns n stored transactions of one to three lines each over
+// a catalogue of products, spread over two hours: what a product fold's
+// chunk reads.
+func productTxs(n, products int, seed uint64) []store.Tx {
+	r := rand.New(rand.NewPCG(seed, 1))
+	start := time.Date(2026, 11, 30, 22, 30, 0, 0, time.UTC)
+	txs := make([]store.Tx, n)
+	for i := range txs {
+		items := make([]event.Item, 1+r.IntN(3))
+		for k := range items {
+			items[k] = event.Item{ProductID: fmt.Sprintf("P%05d", r.IntN(products)), Category: "books",
+				Quantity: 1 + r.IntN(3), UnitPriceCents: event.Cents(100 + r.IntN(9000))}
+		}
+		cur := "EUR"
+		if i%7 == 0 {
+			cur = "JPY"
+		}
+		txs[i] = store.Tx{TransactionID: fmt.Sprintf("T%07d", i), CustomerID: fmt.Sprintf("C%06d", r.IntN(n)),
+			EventTime: start.Add(time.Duration(r.IntN(7200)) * time.Second), Currency: cur,
+			ItemsJSON: event.AppendItemsJSONIn(nil, items, cur)}
+	}
+	return txs
+}
+
+// BenchmarkProductDeltas folds a chunk of 5,000 transactions into their
+// hour and day rows per product, the Go side of a product fold's chunk.
+func BenchmarkProductDeltas(b *testing.B) {
+	txs := productTxs(5000, 20_000, 1)
+	var rows int
+	for b.Loop() {
+		rows = len(store.ProductDeltas(txs))
+	}
+	b.ReportMetric(float64(rows), "rows/chunk")
+}
+
+// ProductDeltas gives what a plain fold of the same transactions gives:
+// items decoded by the standard library, every hour and day row of each
+// product and currency summed, the order counted once per product, and
+// the customers in a full Sketch.
+func TestProductDeltasMatchesPlainFold(t *testing.T) {
+	t.Parallel()
+	txs := productTxs(3000, 30, 2) // few products: rows with many customers too
+	type key struct {
+		g       store.Granularity
+		start   time.Time
+		product string
+		cur     string
+	}
+	type acc struct {
+		units, revenue, orders int64
+		sk                     store.Sketch
+	}
+	want := map[key]*acc{}
+	for _, tx := range txs {
+		var items []event.Item
+		if err := json.Unmarshal(tx.ItemsJSON, &items); err != nil {
+			t.Fatal(err)
+		}
+		digits, _ := event.CurrencyDigits(tx.Currency)
+		seen := map[string]bool{}
+		for _, it := range items {
+			for g, start := range map[store.Granularity]time.Time{store.Hour: tx.EventTime.Truncate(time.Hour), store.Day: tx.EventTime.Truncate(24 * time.Hour)} {
+				k := key{g, start, it.ProductID, tx.Currency}
+				if want[k] == nil {
+					want[k] = &acc{}
+				}
+				a := want[k]
+				a.units += int64(it.Quantity)
+				a.revenue += int64(it.LineCents(digits))
+				if !seen[it.ProductID] {
+					a.orders++
+					a.sk.Add(tx.CustomerID)
+				}
+			}
+			seen[it.ProductID] = true
+		}
+	}
+	got := store.ProductDeltas(txs)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	big, small := 0, 0
+	for _, r := range got {
+		a := want[key{r.Granularity, r.Start, r.ProductID, r.Currency}]
+		if a == nil {
+			t.Fatalf("row %+v: not in the plain fold", r)
+		}
+		if r.Units != a.units || r.RevenueMinor != a.revenue || r.Orders != a.orders || string(r.Customers) != string(a.sk.Encode()) {
+			t.Fatalf("row %v %v %s %s: units %d, revenue %d, orders %d, sketch % x; want %d, %d, %d, % x", r.Granularity, r.Start, r.ProductID, r.Currency,
+				r.Units, r.RevenueMinor, r.Orders, r.Customers, a.units, a.revenue, a.orders, a.sk.Encode())
+		}
+		switch {
+		case a.orders > 40:
+			big++
+		case a.orders < 20:
+			small++
+		}
+	}
+	if big == 0 || small == 0 {
+		t.Fatalf("%d rows of more customers than a small sketch lists, %d of fewer; want both", big, small)
+	}
+}

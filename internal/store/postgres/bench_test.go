@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
 	"github.com/shopstream/shopstream/internal/fraudmetrics"
 
@@ -150,4 +151,61 @@ func BenchmarkRingPage(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.BenchRingPage(b, s, 10_000)
+}
+
+// BenchmarkProductFoldLateInTheDay folds the last minute's 2,000
+// transactions (5,000-transaction chunks, as the product fold's default)
+// into a product rollup that holds the rest of the day already: 23 hours
+// of 2,000 transactions each over 3,000 products, what a live shop's fold
+// meets late in the UTC day.
+func BenchmarkProductFoldLateInTheDay(b *testing.B) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	off := int64(0)
+	write := func(n int, from time.Time, span time.Duration) {
+		txs := make([]store.Tx, n)
+		for i := range txs {
+			k := off + int64(i)
+			items := []event.Item{{ProductID: fmt.Sprintf("P%04d", k*7919%3000), Category: "c", Quantity: 1, UnitPriceCents: 500}}
+			if k%3 == 0 {
+				items = append(items, event.Item{ProductID: fmt.Sprintf("P%04d", k*104729%3000), Category: "c", Quantity: 2, UnitPriceCents: 250})
+			}
+			txs[i] = storetest.Tx(fmt.Sprintf("pf_%016x", uint64(k)*0x9e3779b97f4a7c15), fmt.Sprintf("c%06d", k%50_000),
+				from.Add(span*time.Duration(i)/time.Duration(n)), 1000, 0, k)
+			txs[i].ItemsJSON = event.AppendItemsJSONIn(nil, items, "EUR")
+		}
+		if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t",
+			Parts: []store.Part{{Partition: 0, From: off, To: off + int64(n), Txs: txs}}}); err != nil {
+			b.Fatal(err)
+		}
+		off += int64(n)
+	}
+	fold := func() {
+		for {
+			c, err := s.FoldProducts(ctx, store.ProductFoldOptions{Limit: 5000, Now: time.Now()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c.Done {
+				return
+			}
+		}
+	}
+	for h := range 23 {
+		write(2000, day.Add(time.Duration(h)*time.Hour), time.Hour)
+	}
+	fold()
+	minute := day.Add(23 * time.Hour)
+	for b.Loop() {
+		b.StopTimer()
+		write(2000, minute, time.Minute)
+		minute = minute.Add(time.Minute)
+		b.StartTimer()
+		fold()
+	}
 }

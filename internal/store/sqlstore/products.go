@@ -29,9 +29,10 @@ var productCols = []string{"granularity", "window_start", "product_id", "currenc
 
 // upsertProducts adds a chunk's product rollup rows (store.ProductDeltas)
 // in its transaction: it reads the rows already stored in the UTC days
-// the chunk touches (a range scan of the key's (granularity,
-// window_start) prefix per run of consecutive days: the chunk's rows, and
-// the other products' of those days, skipped here), adds the chunk's
+// and the hours the chunk touches (a range scan of the key's
+// (granularity, window_start) prefix per run of consecutive days, and per
+// run of hours less than a day apart: the chunk's rows, and the other
+// products' of those days and hours, skipped here), adds the chunk's
 // counts and merges its customer sketches into them in Go, and writes the
 // sums in one bulk upsert (the dialect's: COPY on PostgreSQL). Only the
 // fold writes these rows, and one chunk at a time commits (the state
@@ -43,54 +44,54 @@ func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductW
 	}
 	const day = 24 * time.Hour
 	byKey := make(map[productKey]int, len(rows))
-	days := map[int64]bool{}
+	starts := map[store.Granularity]map[int64]bool{store.Hour: {}, store.Day: {}}
 	for i := range rows {
 		r := &rows[i]
 		byKey[keyOf(r)] = i
-		days[r.Start.UTC().Truncate(day).Unix()] = true
-	}
-	sorted := make([]int64, 0, len(days))
-	for d := range days {
-		sorted = append(sorted, d)
-	}
-	slices.Sort(sorted)
-	for lo := 0; lo < len(sorted); {
-		hi := lo + 1
-		for hi < len(sorted) && sorted[hi] == sorted[hi-1]+int64(day/time.Second) {
-			hi++
+		if m := starts[r.Granularity]; m != nil {
+			m[r.Start.Unix()] = true
 		}
-		from := time.Unix(sorted[lo], 0).UTC()
-		to := time.Unix(sorted[hi-1], 0).UTC().Add(day)
-		lo = hi
-		err := each(ctx, tx, `SELECT granularity, window_start, product_id, currency, units, orders, revenue_minor, customers FROM product_windows
-			WHERE granularity IN ('hour', 'day') AND window_start >= $1 AND window_start < $2`,
-			[]any{from, to}, func(r Rows) error {
-				var g string
-				var k productKey
-				var start time.Time
-				var units, orders, revenue int64
-				var sk []byte
-				if err := r.Scan(&g, &start, &k.product, &k.cur, &units, &orders, &revenue, &sk); err != nil {
-					return err
-				}
-				k.g, k.start = store.Granularity(g), start.Unix()
-				i, ok := byKey[k]
-				if !ok {
+	}
+	// The stored rows the new ones add to: day rows of runs of
+	// consecutive days, and hour rows of runs of hours less than a day
+	// apart, so a fold of the last seconds reads the hour or two it
+	// touched, not every hour of the day so far.
+	for _, g := range []store.Granularity{store.Day, store.Hour} {
+		step, gap := int64(day/time.Second), int64(0)
+		if g == store.Hour {
+			step, gap = int64(time.Hour/time.Second), int64(day/time.Second)
+		}
+		for _, sp := range spans(starts[g], step, gap) {
+			from, to := time.Unix(sp[0], 0).UTC(), time.Unix(sp[1], 0).UTC()
+			err := each(ctx, tx, `SELECT window_start, product_id, currency, units, orders, revenue_minor, customers FROM product_windows
+				WHERE granularity = $1 AND window_start >= $2 AND window_start < $3`,
+				[]any{string(g), from, to}, func(r Rows) error {
+					k := productKey{g: g}
+					var start time.Time
+					var units, orders, revenue int64
+					var sk []byte
+					if err := r.Scan(&start, &k.product, &k.cur, &units, &orders, &revenue, &sk); err != nil {
+						return err
+					}
+					k.start = start.Unix()
+					i, ok := byKey[k]
+					if !ok {
+						return nil
+					}
+					w := &rows[i]
+					merged, err := store.MergeEncoded(sk, w.Customers)
+					if err != nil {
+						return fmt.Errorf("product %s's customers of %s %s: %w", w.ProductID, w.Granularity, w.Start.UTC().Format(time.RFC3339), err)
+					}
+					w.Units += units
+					w.Orders += orders
+					w.RevenueMinor += revenue
+					w.Customers = merged
 					return nil
-				}
-				w := &rows[i]
-				merged, err := store.MergeEncoded(sk, w.Customers)
-				if err != nil {
-					return fmt.Errorf("product %s's customers of %s %s: %w", w.ProductID, w.Granularity, w.Start.UTC().Format(time.RFC3339), err)
-				}
-				w.Units += units
-				w.Orders += orders
-				w.RevenueMinor += revenue
-				w.Customers = merged
-				return nil
-			})
-		if err != nil {
-			return fmt.Errorf("reading the product rollup's rows of %s to %s: %w", from.Format(time.DateOnly), to.Format(time.DateOnly), err)
+				})
+			if err != nil {
+				return fmt.Errorf("reading the product rollup's %s rows of %s to %s: %w", g, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+			}
 		}
 	}
 	vals := make([][]any, len(rows))
@@ -375,3 +376,22 @@ var (
 	_ store.ProductRollups = (*Store)(nil)
 	_ store.ProductFolder  = (*Store)(nil)
 )
+
+// spans returns the set's values (multiples of step) as [from, to) runs,
+// a run going on while the next value is at most gap after its end.
+func spans(set map[int64]bool, step, gap int64) [][2]int64 {
+	sorted := make([]int64, 0, len(set))
+	for v := range set {
+		sorted = append(sorted, v)
+	}
+	slices.Sort(sorted)
+	var out [][2]int64
+	for _, v := range sorted {
+		if n := len(out); n > 0 && v <= out[n-1][1]+gap {
+			out[n-1][1] = v + step
+			continue
+		}
+		out = append(out, [2]int64{v, v + step})
+	}
+	return out
+}

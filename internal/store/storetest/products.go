@@ -273,3 +273,38 @@ func testProductFoldImportBehind(t *testing.T, s store.Store) {
 		t.Errorf("fold state = %+v, want %d transactions", st, len(sales))
 	}
 }
+
+// testProductFoldSameHour: a pass that adds to an hour row and a day row
+// an earlier pass wrote, with other hours of the day and other days in
+// the rollup, sums into them (units, orders, revenue, customers), leaves
+// the rows it does not touch as they were, and writes new ones beside.
+func testProductFoldSameHour(t *testing.T, s store.Store) {
+	d := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	h := time.Hour
+	sales := []sale{
+		{"sh1", "alice", "EUR", d.Add(2*h + 10*time.Minute), []saleLine{{"P1", 1, 500}}},
+		{"sh2", "bob", "EUR", d.Add(10*h + 5*time.Minute), []saleLine{{"P1", 2, 500}, {"P2", 1, 250}}},
+		{"sh3", "carol", "EUR", d.Add(30 * h), []saleLine{{"P1", 1, 500}}},
+		// The second pass: the hour of sh2, another hour of its day, and
+		// a day five days on.
+		{"sh4", "dave", "EUR", d.Add(10*h + 50*time.Minute), []saleLine{{"P1", 3, 500}}},
+		{"sh5", "bob", "EUR", d.Add(10*h + 55*time.Minute), []saleLine{{"P2", 1, 250}}},
+		{"sh6", "erin", "EUR", d.Add(20 * h), []saleLine{{"P1", 1, 500}}},
+		{"sh7", "frank", "EUR", d.Add(5*24*h + 3*h), []saleLine{{"P1", 1, 500}}},
+	}
+	write(t, s, part(0, 0, sales[0].tx(0, 0), sales[1].tx(0, 1), sales[2].tx(0, 2)))
+	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	foldAll(t, s, 100, now)
+	write(t, s, part(0, 3, sales[3].tx(0, 3), sales[4].tx(0, 4), sales[5].tx(0, 5), sales[6].tx(0, 6)))
+	foldAll(t, s, 100, now.Add(time.Minute))
+	for _, r := range [][2]time.Time{
+		{d.Add(10 * h), d.Add(11 * h)}, // the hour both passes added to
+		{d.Add(2 * h), d.Add(3 * h)},   // an hour only the first pass wrote
+		{d, d.Add(24 * h)},             // the day both passes added to
+		{d.Add(24 * h), d.Add(48 * h)}, // a day only the first pass wrote
+		{d.Add(5 * 24 * h), d.Add(6 * 24 * h)},
+		{d, d.Add(7 * 24 * h)},
+	} {
+		checkProducts(t, s, sales, r[0], r[1])
+	}
+}

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SystemSamples", testSystemSamples},
 		{"ProductFold", testProductFold},
 		{"ProductFoldStopped", testProductFoldStopped},
+		{"ProductFoldSameHour", testProductFoldSameHour},
 		{"ProductFoldImportBehind", testProductFoldImportBehind},
 		{"DriftSamples", testDriftSamples},
 	}

@@ -91,8 +91,9 @@ const (
 // it, or after 50 ms. Answering at the first record (Kafka's own default,
 // fetch.min.bytes 1) made a batch of every few records once the stream ran
 // below the processor's speed: at 5,000 records/s, batches of about 20, each
-// a database transaction, and the processor and PostgreSQL spent twice the
-// CPU per record they spend at full speed (docs/benchmarks.md).
+// a database transaction, and the processor and PostgreSQL spent 3 to 5
+// times the CPU per record they spend at full speed, twice what they spend
+// now (docs/benchmarks.md).
 const (
 	DefaultFetchMaxWait  = 50 * time.Millisecond
 	DefaultFetchMinBytes = 1 << 20

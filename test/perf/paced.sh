@@ -25,12 +25,8 @@
 set -eu
 bin=$1 sock=$2 port=$3 rate=$4 count=$5
 shift 5
-db=paced_$$
-psqlc() { psql -X -q -At -h "$sock" -p "$port" -U postgres "$@"; }
-url="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
-broker=127.0.0.1:$((20000 + $$ % 10000))
-http=127.0.0.1:$((30000 + $$ % 10000))
-log=${TMPDIR:-/tmp}/paced_$$.log
+name=paced
+. "$(dirname "$0")/lib.sh"
 
 pgdata=$(psqlc -d postgres -c "SHOW data_directory")
 postmaster=$(head -1 "$pgdata/postmaster.pid")
@@ -44,30 +40,6 @@ pgticks() {
 	done
 	echo $((a + b))
 }
-
-psqlc -d postgres -c "CREATE DATABASE $db"
-cleanup() {
-	[ -n "${gp:-}" ] && kill "$gp" 2>/dev/null && wait "$gp" 2>/dev/null
-	[ -n "${pp:-}" ] && kill "$pp" 2>/dev/null && wait "$pp" 2>/dev/null
-	[ -n "${bp:-}" ] && kill "$bp" 2>/dev/null && wait "$bp" 2>/dev/null
-	[ -n "${KEEPDB:-}" ] || psqlc -d postgres -c "DROP DATABASE IF EXISTS $db" || true
-}
-trap cleanup EXIT
-
-"$bin" broker --addr "$broker" --log-level warn &
-bp=$!
-"$bin" process --brokers "$broker" --postgres "$url" --addr "$http" --log-level info "$@" >"$log" 2>&1 &
-pp=$!
-i=0
-until curl -fs "http://$http/healthz" >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -ge 600 ] || ! kill -0 "$pp" 2>/dev/null; then
-		echo "process not healthy: see $log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-stored() { psqlc -d "$db" -c "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE topic = 'transactions'"; }
 
 pg0=$(pgticks)
 "$bin" generate --brokers "$broker" --rate "$rate" --count "$count" --customers 1000000 --seed 2 >/dev/null 2>&1

@@ -45,6 +45,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"run", "--retain-transactions", "a month"}, want: "-retain-transactions"},
 		{args: []string{"serve", "--retain-alerts", "-1h"}, want: "-retain-alerts"},
 		{args: []string{"run", "--retention-batch", "0"}, want: "-retention-batch"},
+		{args: []string{"serve", "--products-fold-chunk", "-1"}, want: "-products-fold-chunk"},
 		{args: []string{"process", "--background-share", "0"}, want: "-background-share"},
 		{args: []string{"process", "--background-share", "1.5"}, want: "-background-share"},
 		{args: []string{"process", "--memory-limit", "900MB"}, want: "-memory-limit"},

@@ -74,7 +74,7 @@ func (f *retentionFlags) registerWith(fs *flag.FlagSet, def retentionFlags) {
 	fs.DurationVar(&f.interval, "retention-interval", time.Minute, "how often the retention job runs (one instance at a time; it also checkpoints SQLite's write-ahead log and creates PostgreSQL's partitions ahead)")
 	fs.IntVar(&f.batch, "retention-batch", 1000, "most rows the retention job deletes per database transaction")
 	fs.DurationVar(&f.productsInterval, "products-fold-interval", 10*time.Second, "how often the product fold adds the transactions stored since its last run to the top products' rollup (one instance at a time)")
-	fs.IntVar(&f.productsChunk, "products-fold-chunk", 5000, "most transactions the product fold adds per database transaction")
+	fs.IntVar(&f.productsChunk, "products-fold-chunk", 0, "most transactions the product fold adds per database transaction (0: 50,000 on PostgreSQL, 5,000 on SQLite, whose one writer a chunk holds)")
 }
 
 func (f *retentionFlags) validate() error {
@@ -85,8 +85,8 @@ func (f *retentionFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %d for flag -retention-batch: must be at least 1", f.batch)}
 	case f.productsInterval <= 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -products-fold-interval: must be above 0", f.productsInterval)}
-	case f.productsChunk < 1:
-		return usageError{fmt.Errorf("invalid value %d for flag -products-fold-chunk: must be at least 1", f.productsChunk)}
+	case f.productsChunk < 0:
+		return usageError{fmt.Errorf("invalid value %d for flag -products-fold-chunk: must not be negative", f.productsChunk)}
 	}
 	return nil
 }
@@ -123,7 +123,7 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	}
 	list := []jobs.Job{held(r.Job(f.interval), after)}
 	if fs, ok := st.(jobs.ProductFoldStore); ok && f.productsInterval > 0 {
-		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: f.productsChunk, Busy: f.busy, Logger: logger})
+		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: productsChunk(f.productsChunk, st), Busy: f.busy, Logger: logger})
 		if err != nil {
 			return usageError{err}
 		}
@@ -135,6 +135,32 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	}
 	g.Go(func() error { return runner.Run(ctx) })
 	return nil
+}
+
+// Product fold chunks by store (--products-fold-chunk 0). A chunk's write
+// holds SQLite's one writer, so the stream's batches wait for it there;
+// on PostgreSQL it locks only the rollup's own rows, and every chunk
+// rewrites each product's hour and day row it touches, so larger chunks
+// write fewer row versions: a live stream of 10,000 tx/s over 2,000
+// products wrote 83,586 rows in 3.4 s per 128,000 transactions in chunks
+// of 5,000, and 11,230 rows in 1.2 s per 105,000 in chunks of 50,000
+// (test/perf/paced.sh, docs/benchmarks.md).
+const (
+	productsChunkPostgres = 50_000
+	productsChunkSQLite   = 5_000
+)
+
+// productsChunk is the product fold's chunk: n, or when n is 0 the
+// default of st's kind (SQLite is the store that checkpoints its own
+// write-ahead log).
+func productsChunk(n int, st store.Store) int {
+	if n > 0 {
+		return n
+	}
+	if _, oneWriter := st.(store.WALCheckpointer); oneWriter {
+		return productsChunkSQLite
+	}
+	return productsChunkPostgres
 }
 
 // held makes each run of job wait until after is closed (nil: no wait).

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
+	"github.com/shopstream/shopstream/internal/store/postgres"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/store/storetest"
 )
@@ -172,5 +174,40 @@ func TestRetentionAgesFromConfig(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^` + want).MatchString(out) {
 			t.Errorf("config print has no line matching %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestProductsChunkByStore: --products-fold-chunk 0 takes the store's
+// default, small on SQLite, whose one writer a chunk holds, large on
+// PostgreSQL; a number given is kept on both.
+func TestProductsChunkByStore(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	pg, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	for _, c := range []struct {
+		name string
+		st   store.Store
+		n    int
+		want int
+	}{
+		{"sqlite default", lite, 0, productsChunkSQLite},
+		{"postgres default", pg, 0, productsChunkPostgres},
+		{"sqlite given", lite, 700, 700},
+		{"postgres given", pg, 700, 700},
+	} {
+		if got := productsChunk(c.n, c.st); got != c.want {
+			t.Errorf("%s: chunk %d, want %d", c.name, got, c.want)
+		}
+	}
+	if productsChunkSQLite >= productsChunkPostgres {
+		t.Errorf("SQLite's chunk %d is not below PostgreSQL's %d", productsChunkSQLite, productsChunkPostgres)
 	}
 }

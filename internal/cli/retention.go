@@ -74,7 +74,7 @@ func (f *retentionFlags) registerWith(fs *flag.FlagSet, def retentionFlags) {
 	fs.DurationVar(&f.interval, "retention-interval", time.Minute, "how often the retention job runs (one instance at a time; it also checkpoints SQLite's write-ahead log and creates PostgreSQL's partitions ahead)")
 	fs.IntVar(&f.batch, "retention-batch", 1000, "most rows the retention job deletes per database transaction")
 	fs.DurationVar(&f.productsInterval, "products-fold-interval", 10*time.Second, "how often the product fold adds the transactions stored since its last run to the top products' rollup (one instance at a time)")
-	fs.IntVar(&f.productsChunk, "products-fold-chunk", 0, "most transactions the product fold adds per database transaction (0: 50,000 on PostgreSQL, 5,000 on SQLite, whose one writer a chunk holds)")
+	fs.IntVar(&f.productsChunk, "products-fold-chunk", 0, "most transactions the product fold adds per database transaction (0: 20,000 on PostgreSQL, 5,000 on SQLite, whose one writer a chunk holds)")
 }
 
 func (f *retentionFlags) validate() error {
@@ -143,10 +143,12 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 // rewrites each product's hour and day row it touches, so larger chunks
 // write fewer row versions: a live stream of 10,000 tx/s over 2,000
 // products wrote 83,586 rows in 3.4 s per 128,000 transactions in chunks
-// of 5,000, and 11,230 rows in 1.2 s per 105,000 in chunks of 50,000
-// (test/perf/paced.sh, docs/benchmarks.md).
+// of 5,000, 23,216 rows in 1.6 s per 108,000 in chunks of 20,000, and
+// 11,230 rows in 1.2 s per 105,000 in chunks of 50,000, which hold more
+// in memory for little more gain (test/perf/paced.sh,
+// docs/benchmarks.md).
 const (
-	productsChunkPostgres = 50_000
+	productsChunkPostgres = 20_000
 	productsChunkSQLite   = 5_000
 )
 

@@ -157,16 +157,58 @@ func appendSec(b []byte, last, sec uint32) []byte {
 	return binary.AppendUvarint(b, uint64(d<<1^d>>63)+1)
 }
 
+// keySlot is a table record's key and slot, in the order appendTable
+// writes the records.
+type keySlot struct {
+	key uint64
+	i   uint32
+}
+
+// sortKeySlots sorts s by key: a least-significant-digit radix sort, 16
+// bits a pass, through tmp (len(s) or more). The keys are 64-bit hashes,
+// so no pass can be skipped; four passes over a few hundred thousand
+// records take a fifth of the time of a comparison sort (BenchmarkCheckpoint).
+func sortKeySlots(s, tmp []keySlot) {
+	tmp = tmp[:len(s)]
+	var count [1 << 16]int
+	for shift := uint(0); shift < 64; shift += 16 {
+		clear(count[:])
+		for _, e := range s {
+			count[e.key>>shift&0xffff]++
+		}
+		sum := 0
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for _, e := range s {
+			d := e.key >> shift & 0xffff
+			tmp[count[d]] = e
+			count[d]++
+		}
+		s, tmp = tmp, s
+	}
+	// Four passes: the sorted records are back in the caller's s.
+}
+
+// radixMin is the fewest records sortKeySlots sorts: below, clearing
+// its counts four times costs more than a comparison sort.
+const radixMin = 1 << 14
+
 func appendTable[T any](b []byte, t *table[T], rec func([]byte, *T) []byte) []byte {
-	type slot struct {
-		key uint64
-		i   uint32
+	// The slots in use, read in slot order (the map would be visited in
+	// random order, a cache miss a key), then sorted by key.
+	slots := make([]keySlot, 0, len(t.idx))
+	for i, live := range t.live {
+		if live {
+			slots = append(slots, keySlot{t.keys[i], uint32(i)})
+		}
 	}
-	slots := make([]slot, 0, len(t.idx))
-	for k, i := range t.idx {
-		slots = append(slots, slot{k, i})
+	if len(slots) >= radixMin {
+		sortKeySlots(slots, make([]keySlot, len(slots)))
+	} else {
+		slices.SortFunc(slots, func(a, b keySlot) int { return cmp.Compare(a.key, b.key) })
 	}
-	slices.SortFunc(slots, func(a, b slot) int { return cmp.Compare(a.key, b.key) })
 	b = binary.AppendUvarint(b, uint64(len(slots)))
 	prev := uint64(0)
 	for _, s := range slots {

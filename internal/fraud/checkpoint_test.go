@@ -2,9 +2,11 @@ package fraud
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -240,4 +242,31 @@ func BenchmarkCheckpoint(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSortKeySlots: the radix sort orders keys as a comparison sort does,
+// keys that differ only in their highest or lowest 16 bits included.
+func TestSortKeySlots(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 2, radixMin, 3*radixMin + 17} {
+		s := make([]keySlot, n)
+		for i := range s {
+			switch i % 3 {
+			case 0:
+				s[i].key = rng.Uint64()
+			case 1:
+				s[i].key = rng.Uint64() & 0xffff // low digit only
+			default:
+				s[i].key = rng.Uint64() &^ (1<<48 - 1) // high digit only
+			}
+			s[i].i = uint32(i)
+		}
+		want := slices.Clone(s)
+		slices.SortStableFunc(want, func(a, b keySlot) int { return cmp.Compare(a.key, b.key) })
+		sortKeySlots(s, make([]keySlot, n))
+		if !slices.Equal(s, want) {
+			t.Fatalf("%d keys: radix order differs from a stable comparison sort", n)
+		}
+	}
 }

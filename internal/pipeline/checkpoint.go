@@ -48,6 +48,7 @@ func (c Config) checkpointDefaults() Config {
 type checkpointClock struct {
 	at      time.Time // last checkpoint (or restore); zero: due now
 	records int64     // records processed since
+	size    int       // bytes of the last checkpoint, 0 before the first
 }
 
 // checkpointSlots is how many parts of CheckpointInterval and
@@ -85,12 +86,16 @@ func (p *Processor) maybeCheckpoint(ps *partState, part *store.Part, now time.Ti
 			return // its state cannot be saved: replay is the only way
 		}
 	}
-	part.Checkpoint = encodePartState(nil, ps.dedup, sc)
+	// Room for the last checkpoint's size and an eighth: grown by append
+	// from nothing, a checkpoint of tens of megabytes is copied into each
+	// larger buffer in turn, and all of them are garbage at once.
+	part.Checkpoint = encodePartState(make([]byte, 0, ps.cp.size+ps.cp.size/8), ps.dedup, sc)
 	if ps.cp.at.IsZero() {
 		ps.cp = p.staggered(part.Partition, now, 0)
 	} else {
 		ps.cp = checkpointClock{at: now}
 	}
+	ps.cp.size = len(part.Checkpoint)
 	p.log.Debug("partition state checkpointed", "partition", part.Partition, "offset", part.To, "bytes", len(part.Checkpoint))
 }
 
@@ -158,6 +163,7 @@ func (p *Processor) restoreCheckpoint(ctx context.Context, ps *partState, part i
 	}
 	ps.dedup, ps.scorer = dedup, scorer
 	ps.cp = p.staggered(part, p.cfg.Now(), int64(n))
+	ps.cp.size = len(cp.State)
 	p.log.Info("partition state restored from checkpoint", "partition", part, "checkpoint_offset", cp.Offset,
 		"checkpoint_bytes", len(cp.State), "tail_transactions", n, "took", time.Since(start).Round(time.Millisecond),
 		"read", read.Round(time.Millisecond), "decode", (decoded - read).Round(time.Millisecond), "tail", time.Since(start.Add(decoded)).Round(time.Millisecond))

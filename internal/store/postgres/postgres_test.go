@@ -1,10 +1,12 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -151,4 +153,32 @@ func TestAddressKeyAcross(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// TestCheckpointStoredUncompressed: a partition's checkpoint is stored as
+// written, not compressed (migration 0033): compressing megabytes of
+// state in the batch's transaction stalled the partition's stream. A
+// checkpoint of one repeated byte, which any compression shrinks to
+// almost nothing, takes its full size in the table and reads back whole.
+func TestCheckpointStoredUncompressed(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	state := bytes.Repeat([]byte{7}, 1<<20)
+	b := &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{{Partition: 0, From: 0, To: 1,
+		Txs: []store.Tx{storetest.Tx("cp-1", "c1", time.Now(), 100, 0, 0)}, Checkpoint: state}}}
+	if err := s.WriteBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	var size, length int
+	if err := s.Pool().QueryRow(ctx, `SELECT pg_column_size(checkpoint), length(checkpoint) FROM consumer_offsets
+		WHERE group_id = 'g' AND topic = 'transactions' AND partition = 0`).Scan(&size, &length); err != nil {
+		t.Fatal(err)
+	}
+	if length != len(state) || size < len(state) {
+		t.Errorf("checkpoint of %d bytes stored as %d bytes (length %d): compressed", len(state), size, length)
+	}
+	cp, err := s.Checkpoint(ctx, "g", "transactions", 0)
+	if err != nil || cp == nil || !bytes.Equal(cp.State, state) || cp.Offset != 1 {
+		t.Fatalf("checkpoint read back: %v, %v", cp != nil && bytes.Equal(cp.State, state), err)
+	}
 }

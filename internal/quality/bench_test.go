@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/shopstream/shopstream/internal/event"
@@ -80,5 +81,24 @@ func BenchmarkValidate(b *testing.B) {
 		if c.Validate(&tx, now, &res); res.Failure != nil {
 			b.Fatal(res.Failure)
 		}
+	}
+}
+
+// BenchmarkDedup checks a stream of distinct transaction ids against a
+// window of 100,000, the processor's per partition: every check looks
+// the id up, forgets the oldest and remembers the new one.
+func BenchmarkDedup(b *testing.B) {
+	ids := make([]string, 1<<20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("tx_%016x", uint64(i)*0x9e3779b97f4a7c15)
+	}
+	d := NewDedup(100_000)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if f := d.Check(ids[i&(len(ids)-1)]); f != nil {
+			b.Fatal(f)
+		}
+		i++
 	}
 }

@@ -1,6 +1,10 @@
 package quality
 
 import (
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +197,41 @@ func TestDetailIsStorableText(t *testing.T) {
 		d := trimErr(msg)
 		if !utf8.ValidString(d) || strings.IndexByte(d, 0) >= 0 {
 			t.Errorf("trimErr(%q) = %q: not valid UTF-8 without NUL", msg, d)
+		}
+	}
+}
+
+// TestDedupMatchesWindow: Dedup rejects exactly the IDs among the last
+// size it accepted, as a plain list of them does, also when every ID
+// shares its hash with others (a hash of one byte), which makes the
+// collision path carry most of the IDs.
+func TestDedupMatchesWindow(t *testing.T) {
+	hashes := map[string]func(maphash.Seed, string) uint64{
+		"maphash":  maphash.String,
+		"one byte": func(_ maphash.Seed, s string) uint64 { return uint64(s[len(s)-1] % 4) },
+	}
+	for name, hash := range hashes {
+		for _, size := range []int{1, 2, 3, 7, 64} {
+			rng := rand.New(rand.NewPCG(uint64(size), 9))
+			d := NewDedup(size)
+			d.hash = hash
+			var window []string // the last size accepted, oldest first
+			for i := range 5000 {
+				id := fmt.Sprintf("tx%d", rng.IntN(3*size+2))
+				want := slices.Contains(window, id)
+				if got := d.Check(id) != nil; got != want {
+					t.Fatalf("%s hash, window %d, check %d of %s: duplicate %v, want %v (window %v)", name, size, i, id, got, want, window)
+				}
+				if !want {
+					window = append(window, id)
+					if len(window) > size {
+						window = window[1:]
+					}
+				}
+			}
+			if len(d.seen)+len(d.coll) != len(window) {
+				t.Errorf("%s hash, window %d: index holds %d+%d IDs, the window %d", name, size, len(d.seen), len(d.coll), len(window))
+			}
 		}
 	}
 }

@@ -214,7 +214,7 @@ func appendTable[T any](b []byte, t *table[T], rec func([]byte, *T) []byte) []by
 	for _, s := range slots {
 		b = binary.AppendUvarint(b, s.key-prev)
 		prev = s.key
-		b = rec(b, &t.vals[s.i])
+		b = rec(b, t.vals.at(int(s.i)))
 	}
 	return b
 }
@@ -313,9 +313,9 @@ func readTable[T any](r *reader, t *table[T], what string, rec func(*reader, *T)
 		return
 	}
 	t.idx = make(map[uint64]uint32, n)
-	t.vals, t.keys, t.live = make([]T, n), make([]uint64, n), make([]bool, n)
+	t.vals, t.keys, t.live = makeSlab[T](int(n), 0), make([]uint64, n), make([]bool, n)
 	key := uint64(0)
-	for i := range t.vals {
+	for i := range int(n) {
 		d := r.uv()
 		if i > 0 && d == 0 {
 			r.fail("%s key repeated", what)
@@ -324,7 +324,7 @@ func readTable[T any](r *reader, t *table[T], what string, rec func(*reader, *T)
 			r.fail("%s key overflows", what)
 		}
 		key += d
-		rec(r, &t.vals[i])
+		rec(r, t.vals.at(i))
 		if r.err != nil {
 			return
 		}

@@ -401,10 +401,10 @@ func TestExpire(t *testing.T) {
 		t.Errorf("after Expire: %d customers, %d devices, %d cards, %d IPs; want 2, 1, 1, 1", c, d, k, i)
 	}
 	// Freed slots are reused.
-	before := len(s.custs.vals)
+	before := s.custs.vals.len()
 	feed(s, txn{cust: "another", at: time.Minute})
-	if len(s.custs.vals) != before {
-		t.Errorf("a new customer grew the slab from %d to %d despite a free slot", before, len(s.custs.vals))
+	if s.custs.vals.len() != before {
+		t.Errorf("a new customer grew the slab from %d to %d despite a free slot", before, s.custs.vals.len())
 	}
 	f := s.Features(txn{cust: "old", at: time.Hour}.event())
 	checkFeatures(t, f, map[Feature]float64{FirstPurchase: 1})
@@ -473,8 +473,8 @@ func TestExpireCompacts(t *testing.T) {
 	}
 	s.cfg.CustomerIdle = 24 * time.Hour
 	s.Expire(t0)
-	if c, _, _, _ := s.Len(); c != 10 || cap(s.custs.vals) > 20 || len(s.custs.free) != 0 {
-		t.Errorf("after expiring all but 10 of 3000: %d customers in a slab of %d", c, cap(s.custs.vals))
+	if c, _, _, _ := s.Len(); c != 10 || s.custs.vals.cap() > 20 || len(s.custs.free) != 0 {
+		t.Errorf("after expiring all but 10 of 3000: %d customers in a slab of %d", c, s.custs.vals.cap())
 	}
 	f := s.Features(txn{cust: "c3", at: time.Minute}.event())
 	checkFeatures(t, f, map[Feature]float64{CustTxns: 1, MinutesSinceLast: 1})
@@ -634,8 +634,8 @@ func TestExpireSomeBounded(t *testing.T) {
 	if n := s.ExpireSome(t0, 10); n != 0 {
 		t.Fatalf("a second ExpireSome forgot %d keys more", n)
 	}
-	if len(s.custs.vals) > 2000 || len(s.custs.heap) != 1000 {
-		t.Fatalf("the customer slab kept %d slots and its heap %d for 1000 customers", len(s.custs.vals), len(s.custs.heap))
+	if s.custs.vals.len() > 2000 || len(s.custs.heap) != 1000 {
+		t.Fatalf("the customer slab kept %d slots and its heap %d for 1000 customers", s.custs.vals.len(), len(s.custs.heap))
 	}
 	f := s.Features(txn{cust: "c3", device: "d3", at: time.Minute}.event())
 	checkFeatures(t, f, map[Feature]float64{CustTxns: 1, MinutesSinceLast: 1})
@@ -667,8 +667,8 @@ func TestExpireSome(t *testing.T) {
 	if n := s.Expire(t0); n != 0 {
 		t.Fatalf("Expire after a full round of ExpireSome still forgot %d keys", n)
 	}
-	if len(s.custs.vals) > 2000 {
-		t.Fatalf("the customer slab kept %d slots for 1000 customers: not compacted", len(s.custs.vals))
+	if s.custs.vals.len() > 2000 {
+		t.Fatalf("the customer slab kept %d slots for 1000 customers: not compacted", s.custs.vals.len())
 	}
 	f := s.Features(txn{cust: "c3", device: "d3", at: time.Minute}.event())
 	checkFeatures(t, f, map[Feature]float64{CustTxns: 1, MinutesSinceLast: 1})

@@ -26,7 +26,7 @@ import (
 // expired (see State.Update).
 type table[T any] struct {
 	idx  map[uint64]uint32
-	vals []T
+	vals slab[T]
 	keys []uint64 // the key of each slot in use
 	live []bool   // whether each slot is in use
 	free []uint32
@@ -45,14 +45,14 @@ func (t *table[T]) get(k uint64) *T {
 	if !ok {
 		return nil
 	}
-	return &t.vals[i]
+	return t.vals.at(int(i))
 }
 
 // put returns k's record, adding a zero one if k has none.
 func (t *table[T]) put(k uint64) *T {
 	if i, ok := t.idx[k]; ok {
 		t.cur = i
-		return &t.vals[i]
+		return t.vals.at(int(i))
 	}
 	if t.idx == nil {
 		t.idx = make(map[uint64]uint32)
@@ -63,11 +63,9 @@ func (t *table[T]) put(k uint64) *T {
 		t.free = t.free[:n-1]
 		t.keys[i], t.live[i] = k, true
 	} else {
-		var zero T
-		t.vals = append(t.vals, zero)
+		i = uint32(t.vals.add())
 		t.keys = append(t.keys, k)
 		t.live = append(t.live, true)
-		i = uint32(len(t.vals) - 1)
 		if t.max > 0 {
 			t.pos = append(t.pos, 0)
 		}
@@ -79,7 +77,7 @@ func (t *table[T]) put(k uint64) *T {
 		t.heap = append(t.heap, heapEntry{slot: i})
 		// Placed by touched, once the record's last seen is set.
 	}
-	return &t.vals[i]
+	return t.vals.at(int(i))
 }
 
 // bound sets the table's bound (0: none) and the order of its records,
@@ -104,7 +102,7 @@ func (t *table[T]) touched() int {
 		return 0
 	}
 	h := int(t.pos[t.cur])
-	if last := t.lastOf(&t.vals[t.cur]); last != t.heap[h].last || h == len(t.heap)-1 {
+	if last := t.lastOf(t.vals.at(int(t.cur))); last != t.heap[h].last || h == len(t.heap)-1 {
 		// Unchanged, a record already in place stays there; one just
 		// added (last in the heap) is placed whatever its last seen.
 		t.heap[h].last = last
@@ -124,12 +122,12 @@ func (t *table[T]) trim() int {
 }
 
 func (t *table[T]) buildHeap() {
-	t.pos = make([]uint32, len(t.vals))
+	t.pos = make([]uint32, t.vals.len())
 	t.heap = make([]heapEntry, 0, len(t.idx))
 	for i, ok := range t.live {
 		if ok {
 			t.pos[i] = uint32(len(t.heap))
-			t.heap = append(t.heap, heapEntry{last: t.lastOf(&t.vals[i]), slot: uint32(i)})
+			t.heap = append(t.heap, heapEntry{last: t.lastOf(t.vals.at(i)), slot: uint32(i)})
 		}
 	}
 	for h := len(t.heap)/2 - 1; h >= 0; h-- {
@@ -199,7 +197,7 @@ func (t *table[T]) len() int { return len(t.idx) }
 // many it removed.
 func (t *table[T]) evict(stale func(*T) bool) int {
 	n := 0
-	for i := range t.vals {
+	for i := range t.vals.len() {
 		n += t.drop(i, stale)
 	}
 	t.maybeCompact()
@@ -213,7 +211,7 @@ func (t *table[T]) evict(stale func(*T) bool) int {
 // sweep of the slab reads every record. It returns how many it removed.
 func (t *table[T]) evictOldest(stale func(*T) bool) int {
 	n := 0
-	for len(t.heap) > 0 && stale(&t.vals[t.heap[0].slot]) {
+	for len(t.heap) > 0 && stale(t.vals.at(int(t.heap[0].slot))) {
 		t.remove(int(t.heap[0].slot))
 		n++
 	}
@@ -231,8 +229,8 @@ func (t *table[T]) evictOldest(stale func(*T) bool) int {
 // with the table.
 func (t *table[T]) evictSome(stale func(*T) bool, slots int) int {
 	n := 0
-	for range min(slots, len(t.vals)) {
-		if t.next >= len(t.vals) {
+	for range min(slots, t.vals.len()) {
+		if t.next >= t.vals.len() {
 			t.next = 0
 			if t.maybeCompact() {
 				return n
@@ -246,7 +244,7 @@ func (t *table[T]) evictSome(stale func(*T) bool, slots int) int {
 
 // drop frees slot i if it is in use and stale, and reports 1 if it did.
 func (t *table[T]) drop(i int, stale func(*T) bool) int {
-	if !t.live[i] || !stale(&t.vals[i]) {
+	if !t.live[i] || !stale(t.vals.at(i)) {
 		return 0
 	}
 	t.remove(i)
@@ -267,14 +265,14 @@ func (t *table[T]) remove(i int) {
 	}
 	var zero T
 	delete(t.idx, t.keys[i])
-	t.vals[i], t.live[i] = zero, false
+	*t.vals.at(i), t.live[i] = zero, false
 	t.free = append(t.free, uint32(i))
 }
 
 // maybeCompact compacts a slab at most half in use, and reports whether
 // it did.
 func (t *table[T]) maybeCompact() bool {
-	if len(t.vals) >= 1024 && len(t.idx) <= len(t.vals)/2 {
+	if t.vals.len() >= 1024 && len(t.idx) <= t.vals.len()/2 {
 		t.compact()
 		return true
 	}
@@ -288,13 +286,14 @@ func (t *table[T]) maybeCompact() bool {
 func (t *table[T]) compact() {
 	n := len(t.idx)
 	idx := make(map[uint64]uint32, n)
-	vals := make([]T, 0, n+n/4)
+	vals := makeSlab[T](n, n/4)
 	keys := make([]uint64, 0, n+n/4)
 	live := make([]bool, 0, n+n/4)
-	for i := range t.vals {
+	for i := range t.vals.len() {
 		if t.live[i] {
-			idx[t.keys[i]] = uint32(len(vals))
-			vals, keys, live = append(vals, t.vals[i]), append(keys, t.keys[i]), append(live, true)
+			idx[t.keys[i]] = uint32(len(keys))
+			*vals.at(len(keys)) = *t.vals.at(i)
+			keys, live = append(keys, t.keys[i]), append(live, true)
 		}
 	}
 	t.idx, t.vals, t.keys, t.live, t.free, t.next = idx, vals, keys, live, nil, 0

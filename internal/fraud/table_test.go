@@ -68,8 +68,8 @@ func TestTableBoundMatchesModel(t *testing.T) {
 			}
 		}
 		for h, e := range tb.heap {
-			if e.last != tb.vals[e.slot].last || tb.pos[e.slot] != uint32(h) {
-				t.Fatalf("step %d: heap entry %d (%+v) out of step with its slot (last %d, pos %d)", step, h, e, tb.vals[e.slot].last, tb.pos[e.slot])
+			if e.last != tb.vals.at(int(e.slot)).last || tb.pos[e.slot] != uint32(h) {
+				t.Fatalf("step %d: heap entry %d (%+v) out of step with its slot (last %d, pos %d)", step, h, e, tb.vals.at(int(e.slot)).last, tb.pos[e.slot])
 			}
 			if h > 0 && tb.less(e, tb.heap[(h-1)/2]) {
 				t.Fatalf("step %d: heap entry %d less than its parent", step, h)

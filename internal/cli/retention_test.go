@@ -192,6 +192,11 @@ func TestProductsChunkByStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
+	embedded, err := openEmbedded(ctx, t.TempDir(), "shopstream run") // run's store: SQLite behind the data directory's lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer embedded.Close()
 	for _, c := range []struct {
 		name string
 		st   store.Store
@@ -199,6 +204,7 @@ func TestProductsChunkByStore(t *testing.T) {
 		want int
 	}{
 		{"sqlite default", lite, 0, productsChunkSQLite},
+		{"run's store default", embedded, 0, productsChunkSQLite},
 		{"postgres default", pg, 0, productsChunkPostgres},
 		{"sqlite given", lite, 700, 700},
 		{"postgres given", pg, 700, 700},

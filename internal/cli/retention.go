@@ -153,13 +153,12 @@ const (
 )
 
 // productsChunk is the product fold's chunk: n, or when n is 0 the
-// default of st's kind (SQLite is the store that checkpoints its own
-// write-ahead log).
+// default of st's kind, told by its write shape (one writer: SQLite).
 func productsChunk(n int, st store.Store) int {
 	if n > 0 {
 		return n
 	}
-	if _, oneWriter := st.(store.WALCheckpointer); oneWriter {
+	if w, ok := st.(store.WriteShape); ok && w.Writers() == 1 {
 		return productsChunkSQLite
 	}
 	return productsChunkPostgres

@@ -166,11 +166,11 @@ func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
 // only on a hash match, to confirm), where a map keyed by the strings
 // compared keys through their pointers: 182 ns a check in a window of
 // 100,000 against 109 (BenchmarkDedup), and no pointers in the index for
-// the collector to scan. Two IDs of one hash (about one pair in 10^9
-// windows of 100,000) are told apart by a map of the later ones' strings.
+// the collector to scan. Two IDs of one hash (fewer than one pair in
+// 10^9 windows of 100,000) are told apart by a map of the later ones' strings.
 type Dedup struct {
-	seen map[uint64]int32 // hash of an ID → its slot in ring
-	coll map[string]int32 // IDs whose hash another ID in the ring holds
+	seen map[uint64]int32    // hash of an ID → its slot in ring
+	coll map[string]struct{} // IDs whose hash another ID in the ring held
 	ring []string
 	hs   []uint64 // each slot's ID's hash, so forgetting one reads no string
 	next int
@@ -206,9 +206,7 @@ func (d *Dedup) Check(id string) *Failure {
 	if old := d.ring[d.next]; old != "" {
 		if oh := d.hs[d.next]; d.slotOf(oh) == int32(d.next) {
 			delete(d.seen, oh)
-			if oh == h {
-				taken = false // the slot id's hash pointed to is the one going
-			}
+			taken = taken && oh != h // h's entry was the one going
 		} else {
 			delete(d.coll, old)
 		}
@@ -216,9 +214,9 @@ func (d *Dedup) Check(id string) *Failure {
 	d.ring[d.next], d.hs[d.next] = id, h
 	if taken {
 		if d.coll == nil {
-			d.coll = map[string]int32{}
+			d.coll = map[string]struct{}{}
 		}
-		d.coll[id] = int32(d.next)
+		d.coll[id] = struct{}{}
 	} else {
 		d.seen[h] = int32(d.next)
 	}

@@ -167,7 +167,8 @@ type keySlot struct {
 // sortKeySlots sorts s by key: a least-significant-digit radix sort, 16
 // bits a pass, through tmp (len(s) or more). The keys are 64-bit hashes,
 // so no pass can be skipped; four passes over a few hundred thousand
-// records take a fifth of the time of a comparison sort (BenchmarkCheckpoint).
+// records take a third of the time of a comparison sort (a CPU profile of
+// BenchmarkCheckpoint/encode: 1.14 s of pdqsort against 0.38 s, ten runs).
 func sortKeySlots(s, tmp []keySlot) {
 	tmp = tmp[:len(s)]
 	var count [1 << 16]int

@@ -104,10 +104,13 @@ if [ "${PGSTAT_LOCKS:-1}" != 0 ]; then
 	done) >"/tmp/pgstat_locks_$$" &
 	sp=$!
 fi
-go0=$(cpu_of "$pp") pg0=$(pg_cpu) t0=$(date +%s.%N)
+# The machine's idle time (all cores, /proc/stat's fourth and fifth
+# fields: idle and iowait) from the generator's start to the last commit.
+idle() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
+go0=$(cpu_of "$pp") pg0=$(pg_cpu) br0=$(cpu_of "$bp") id0=$(idle) t0=$(date +%s.%N)
 "$bin" generate --brokers "$broker" --rate 0 --count "$records" --customers "$customers" --seed 1 --start "$start"
 until [ "$(stored)" -ge "$records" ]; do sleep 0.2; done
-t1=$(date +%s.%N)
+t1=$(date +%s.%N) id1=$(idle) br1=$(cpu_of "$bp")
 if [ -n "${sp:-}" ]; then kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true; sp=; fi
 dl1=$(psqlc -d "$db" -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
 i=0
@@ -121,9 +124,10 @@ if [ -f "/tmp/pgstat_locks_$$" ]; then
 	echo "lock waits sampled: $(grep -cv '^-$' "/tmp/pgstat_locks_$$") backends waiting in $(grep -c '^-$' "/tmp/pgstat_locks_$$") samples, deadlocks $((dl1 - dl0))"
 	grep -v '^-$' "/tmp/pgstat_locks_$$" | sort | uniq -c | sort -rn | head -8
 fi
-awk -v hz="$(getconf CLK_TCK)" -v n="$records" -v t0="$t0" -v t1="$t1" -v g0="$go0" -v g1="$go1" -v p0="$pg0" -v p1="$pg1" 'BEGIN {
+awk -v hz="$(getconf CLK_TCK)" -v n="$records" -v t0="$t0" -v t1="$t1" -v g0="$go0" -v g1="$go1" -v p0="$pg0" -v p1="$pg1" -v b0="$br0" -v b1="$br1" -v i0="$id0" -v i1="$id1" -v cores="$(nproc)" 'BEGIN {
 	printf "records %d in %.1f s (%.0f tx/s, generator start to last commit)\n", n, t1 - t0, n / (t1 - t0)
-	printf "process CPU %.1f µs/tx, PostgreSQL CPU %.1f µs/tx\n", (g1 - g0) / hz / n * 1e6, (p1 - p0) / hz / n * 1e6 }'
+	printf "process CPU %.1f µs/tx, PostgreSQL CPU %.1f µs/tx\n", (g1 - g0) / hz / n * 1e6, (p1 - p0) / hz / n * 1e6
+	printf "broker CPU %.1f µs/tx; the machine idle %.0f%% of %d cores (generator start to last commit)\n", (b1 - b0) / hz / n * 1e6, (i1 - i0) / hz / (t1 - t0) / cores * 100, cores }'
 psqlc -d "$db" -v n="$records" -v a="'$lsn0'" -v b="'$lsn1'" <<'SQL'
 SELECT format('WAL %s bytes/tx (%s), records %s, full-page images %s',
 	round(pg_wal_lsn_diff(:b, :a) / :n), pg_size_pretty(pg_wal_lsn_diff(:b, :a)),

@@ -22,6 +22,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/jobs"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/qualityfile"
@@ -198,6 +199,9 @@ type pipelineDeps struct {
 	// failure rise) until it is closed: run's, until its backfill is
 	// stored.
 	streamAfter <-chan struct{}
+	// feed, if set, is given every committed batch and told which
+	// partitions the processor owns (jobs.ProductFeed).
+	feed *jobs.ProductFeed
 }
 
 // startPipeline builds the processor, the outbox deliverer and the fraud
@@ -240,7 +244,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		names = append(names, n)
 	}
 	mon := monitor.New(monitor.Config{})
-	proc, err := pipeline.New(pipeline.Config{
+	pcfg := pipeline.Config{
 		Brokers: d.brokers, ConnOpts: d.conn, Topic: d.topic, Group: f.group, Store: d.store, MaxBatch: f.batch,
 		Webhooks: names, ShutdownGrace: f.grace, Logger: d.logger, Metrics: pipeline.NewMetrics(d.reg),
 		NewScorer: partitionScorers(det), InstanceID: f.instanceID, StallTimeout: f.stallTimeout,
@@ -248,9 +252,16 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 		FetchMaxWait: f.fetchMaxWait, FetchMinBytes: int32(f.fetchMinBytes),
 		QualityObserver: qualityObserver{mon}, Privacy: priv, KafkaOpts: []kgo.Opt{bus.Metrics(d.reg, "consumer")}, Tracer: tracerOf(d.tracer),
 		Repartition: f.entities.repartition(), AddressKey: akey,
-	})
+	}
+	if d.feed != nil {
+		pcfg.OnCommit = d.feed.Commit
+	}
+	proc, err := pipeline.New(pcfg)
 	if err != nil {
 		return nil, web.FraudDeps{}, err
+	}
+	if d.feed != nil {
+		d.feed.SetOwns(proc.Owns)
 	}
 	d.reg.MustRegister(proc.Collector())
 	if f.qualityConfig != "" {
@@ -468,8 +479,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	reg := newRegistry(st)
 	g, gctx := errgroup.WithContext(ctx)
+	retf.feed = jobs.NewProductFeed(jobs.ProductFeedConfig{})
 	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, conn: conn, topic: kf.topic, store: st, logger: logger, reg: reg,
-		tracer: tp}, &pf)
+		tracer: tp, feed: retf.feed}, &pf)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/entitystage"
 	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/jobs"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/quality/monitor"
 	"github.com/shopstream/shopstream/internal/recsvc"
@@ -355,13 +356,14 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	g, gctx := errgroup.WithContext(pipeCtx)
+	retf.feed = jobs.NewProductFeed(jobs.ProductFeedConfig{})
 	proc, fraudDeps, err := startPipeline(gctx, g, pipelineDeps{brokers: brokers, topic: bus.TopicTransactions, store: st, logger: logger, reg: reg, tracer: tp,
 		// The demo's history runs at a shop's pace and its live stream far
 		// faster: the same minutes of earlier days are no baseline.
 		volume: monitor.VolumeConfig{RollingOnly: true},
 		// The stored counts of the last minutes are the backfill's
 		// progress until it is stored.
-		streamAfter: loading.stored}, &pf)
+		streamAfter: loading.stored, feed: retf.feed}, &pf)
 	if err != nil {
 		return err
 	}

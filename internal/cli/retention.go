@@ -29,6 +29,9 @@ type retentionFlags struct {
 	// fold while its processor is behind (jobs.Job.BusyShare).
 	busy      func() bool
 	busyShare float64
+	// feed, set by process and run (not a flag), hands the product fold
+	// what their processor committed (jobs.ProductFeed).
+	feed *jobs.ProductFeed
 }
 
 // The ages of the aggregates every command keeps by default: the minute
@@ -123,7 +126,11 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	}
 	list := []jobs.Job{held(r.Job(f.interval), after)}
 	if fs, ok := st.(jobs.ProductFoldStore); ok && f.productsInterval > 0 {
-		pf, err := jobs.NewProductFold(jobs.ProductFoldConfig{Store: fs, Chunk: productsChunk(f.productsChunk, st), Busy: f.busy, Logger: logger})
+		pcfg := jobs.ProductFoldConfig{Store: fs, Chunk: productsChunk(f.productsChunk, st), Busy: f.busy, Logger: logger}
+		if f.feed != nil {
+			pcfg.Feed = f.feed
+		}
+		pf, err := jobs.NewProductFold(pcfg)
 		if err != nil {
 			return usageError{err}
 		}

@@ -32,6 +32,9 @@ type ProductFoldConfig struct {
 	Busy func() bool
 	// BusyRun is the longest run while Busy. Defaults to 1 second.
 	BusyRun time.Duration
+	// Feed, if set, hands the fold what this process's processor
+	// committed (ProductFeed), instead of reading it back.
+	Feed store.ProductFeed
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -50,6 +53,9 @@ type ProductFold struct {
 // ProductFoldReport is what one run folded.
 type ProductFoldReport struct {
 	Chunks, Transactions, Rows int
+	// Fed is how many of the Transactions the feed summed
+	// (ProductFoldConfig.Feed), the rest being read back.
+	Fed int
 	// Done is true when the run reached the end of the stored
 	// transactions; Restarted when it emptied the rollup to fold an
 	// import stored behind its cursor; GaveWay when it stopped before the
@@ -111,7 +117,7 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: f.cfg.Chunk, Now: f.cfg.Now()})
+		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: f.cfg.Chunk, Now: f.cfg.Now(), Feed: f.cfg.Feed})
 		if errors.Is(err, store.ErrFoldRace) {
 			// Another fold committed since the cursor was read (a leader
 			// that lost its lock mid-chunk): read it again.
@@ -122,6 +128,7 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 		}
 		rep.Chunks++
 		rep.Transactions += c.Transactions
+		rep.Fed += c.Fed
 		rep.Rows += c.Rows
 		rep.Done = c.Done
 		if c.Restarted {
@@ -134,7 +141,7 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 		}
 	}
 	if rep.Transactions > 0 || rep.Restarted {
-		f.log.Info("product fold", "transactions", rep.Transactions, "rows", rep.Rows, "chunks", rep.Chunks, "took", time.Since(start).Round(time.Millisecond),
+		f.log.Info("product fold", "transactions", rep.Transactions, "fed", rep.Fed, "rows", rep.Rows, "chunks", rep.Chunks, "took", time.Since(start).Round(time.Millisecond),
 			"gave_way", rep.GaveWay)
 	}
 	return rep, nil

@@ -377,3 +377,18 @@ func stallKind(h Health) string {
 		return "no_commit"
 	}
 }
+
+// Owns reports whether this instance owns partition now: assigned, its
+// state restored, and not fenced by the store. What it commits there is
+// then all that is committed there (jobs.ProductFeed).
+func (p *Processor) Owns(partition int32) bool {
+	p.mu.Lock()
+	_, owned := p.parts[partition]
+	p.mu.Unlock()
+	if !owned {
+		return false
+	}
+	p.fencedMu.Lock()
+	defer p.fencedMu.Unlock()
+	return !p.fenced[partition]
+}

@@ -259,6 +259,11 @@ func TestHealthReportsEndlessFence(t *testing.T) {
 	if p.Stats().Stored == 0 {
 		t.Fatal("the other partitions committed nothing")
 	}
+	// What the product fold's feed asks: partition 0 is this instance's
+	// to commit, partition 99 does not exist.
+	if !p.Owns(0) || p.Owns(99) {
+		t.Fatalf("Owns(0) = %v, Owns(99) = %v; want true, false", p.Owns(0), p.Owns(99))
+	}
 }
 
 // TestRetentionLossWhileRunning deletes records the processor has not

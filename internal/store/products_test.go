@@ -14,10 +14,10 @@ import (
 // productTxs returns n stored transactions of one to three lines each over
 // a catalogue of products, spread over two hours: what a product fold's
 // chunk reads.
-func productTxs(n, products int, seed uint64) []store.Tx {
+func productTxs(n, products int, seed uint64) []store.ProductTx {
 	r := rand.New(rand.NewPCG(seed, 1))
 	start := time.Date(2026, 11, 30, 22, 30, 0, 0, time.UTC)
-	txs := make([]store.Tx, n)
+	txs := make([]store.ProductTx, n)
 	for i := range txs {
 		items := make([]event.Item, 1+r.IntN(3))
 		for k := range items {
@@ -28,7 +28,7 @@ func productTxs(n, products int, seed uint64) []store.Tx {
 		if i%7 == 0 {
 			cur = "JPY"
 		}
-		txs[i] = store.Tx{TransactionID: fmt.Sprintf("T%07d", i), CustomerID: fmt.Sprintf("C%06d", r.IntN(n)),
+		txs[i] = store.ProductTx{CustomerID: fmt.Sprintf("C%06d", r.IntN(n)),
 			EventTime: start.Add(time.Duration(r.IntN(7200)) * time.Second), Currency: cur,
 			ItemsJSON: event.AppendItemsJSONIn(nil, items, cur)}
 	}

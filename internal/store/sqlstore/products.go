@@ -110,10 +110,15 @@ func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductW
 // productFoldQuery reads one partition's transactions after a row mark,
 // in the order of the (kafka_partition, kafka_offset) index, as the
 // analytics refresh reads them (totalsQuery).
-func (s *Store) productFoldQuery() string {
+// Bounded, it reads the offsets below $5 only.
+func (s *Store) productFoldQuery(bounded bool) string {
+	bound := ""
+	if bounded {
+		bound = ` AND kafka_offset < $5`
+	}
 	return `SELECT transaction_id, customer_id, event_time, currency, CAST(items AS TEXT), kafka_offset
 	FROM transactions
-	WHERE kafka_partition = $1 AND kafka_offset >= $2 AND (kafka_offset > $2 OR transaction_id` + s.q.Collate + ` > $3)
+	WHERE kafka_partition = $1 AND kafka_offset >= $2 AND (kafka_offset > $2 OR transaction_id` + s.q.Collate + ` > $3)` + bound + `
 	ORDER BY kafka_offset, transaction_id` + s.q.Collate + ` LIMIT $4`
 }
 
@@ -164,51 +169,83 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 	if err != nil {
 		return out, fmt.Errorf("listing the stored partitions: %w", err)
 	}
-	var txs []store.Tx
+	var acc store.ProductAcc
 	moved := map[int32]store.RowMark{}
 	var importedRead int64
-	q := s.productFoldQuery()
+	q, qBounded := s.productFoldQuery(false), s.productFoldQuery(true)
 	// Each partition gets its share of the chunk, so that a catch-up
 	// moves through event time on all of them together: reading one
 	// partition to its end before the next would add to every hour's
 	// rows once per partition (each time a new row version).
 	share := max(1, o.Limit/max(1, len(parts)))
 	out.Done = true
+	read := 0
 	for _, p := range parts {
-		want := min(share, o.Limit-len(txs))
-		if want == 0 {
-			out.Done = false
-			break
-		}
 		mark, ok := st.marks[p]
 		if !ok {
 			mark = store.RowMark{Offset: math.MinInt64}
 		}
-		n := 0
-		err := each(ctx, s.d.DB(), q, []any{p, mark.Offset, mark.TransactionID, want}, func(r Rows) error {
-			var t store.Tx
-			var items string
-			var off int64
-			if err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &items, &off); err != nil {
-				return err
+		var tk store.ProductTake
+		if o.Feed != nil && p >= 0 {
+			tk = o.Feed.Take(p, mark)
+		}
+		if !tk.Taken {
+			want := min(share, o.Limit-read)
+			if want == 0 {
+				out.Done = false
+				continue
 			}
-			t.ItemsJSON = []byte(items)
-			txs = append(txs, t)
-			moved[p] = store.RowMark{Offset: off, TransactionID: t.TransactionID}
-			n++
-			return nil
-		})
-		if err != nil {
-			return out, fmt.Errorf("reading the transactions of partition %d after the product fold's cursor: %w", p, err)
+			query, args := q, []any{p, mark.Offset, mark.TransactionID, want}
+			if tk.Bounded {
+				query, args = qBounded, append(args, tk.Bound)
+			}
+			n := 0
+			var last store.RowMark
+			var t store.ProductTx
+			err := each(ctx, s.d.DB(), query, args, func(r Rows) error {
+				if err := r.Scan(&last.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &t.ItemsJSON, &last.Offset); err != nil {
+					return err
+				}
+				acc.Add(&t)
+				n++
+				return nil
+			})
+			if err != nil {
+				return out, fmt.Errorf("reading the transactions of partition %d after the product fold's cursor: %w", p, err)
+			}
+			read += n
+			if n > 0 {
+				mark = last
+				moved[p] = mark
+			}
+			if p == -1 {
+				importedRead = int64(n)
+			}
+			if n == want {
+				out.Done = false
+				continue
+			}
+			if !tk.Bounded {
+				continue
+			}
+			// Every offset below the bound is folded, the ones after the
+			// last stored transaction too; the feed's sums follow on.
+			if tk.Bound-1 > mark.Offset {
+				mark = store.RowMark{Offset: tk.Bound - 1}
+				moved[p] = mark
+			}
+			if tk = o.Feed.Take(p, mark); !tk.Taken {
+				out.Done = false
+				continue
+			}
 		}
-		if p == -1 {
-			importedRead = int64(n)
-		}
-		if n == want {
-			out.Done = false
+		acc.Merge(tk.Sums)
+		out.Fed += tk.Transactions
+		if tk.Through > mark.Offset {
+			moved[p] = store.RowMark{Offset: tk.Through, TransactionID: tk.LastID}
 		}
 	}
-	out.Transactions = len(txs)
+	out.Transactions = read + out.Fed
 	// An import behind the cursor (imports share partition -1 and count
 	// offsets per source) would never be read: counted when the fold
 	// reaches the end, as the analytics refresh does.
@@ -231,7 +268,7 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 	}
 	var rows []store.ProductWindow
 	if !out.Restarted {
-		rows = store.ProductDeltas(txs)
+		rows = acc.Rows()
 		out.Rows = len(rows)
 	}
 	err = s.d.Tx(ctx, func(tx DB) error {
@@ -263,10 +300,10 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 		}
 		if out.Done {
 			_, err = tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = transactions + $1, imported = $2, behind = $3, folded_until = $4 WHERE id = 1`,
-				int64(len(txs)), imported, false, o.Now)
+				int64(out.Transactions), imported, false, o.Now)
 		} else {
 			_, err = tx.Exec(ctx, `UPDATE product_fold SET chunks = chunks + 1, transactions = transactions + $1, imported = $2, behind = $3 WHERE id = 1`,
-				int64(len(txs)), imported, true)
+				int64(out.Transactions), imported, true)
 		}
 		if err != nil {
 			return fmt.Errorf("moving the product fold's state: %w", err)

@@ -7,43 +7,47 @@ import (
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-// ProductFeed sums, as they commit, the transactions a processor of this
-// process stores, per partition, and hands the sums to the product fold
-// (store.ProductFeed), which then need not read those transactions back
-// from the store: reading them back and decoding their items again was
-// about 8 µs of CPU per transaction, the process's and the database's
-// together, in bursts that delayed the stream's batches every fold.
+// ProductFeed keeps, as they commit, the transactions a processor of
+// this process stores, per partition (what the fold reads of them:
+// customer, event time, currency and the items JSON the batch already
+// holds), and hands them to the product fold (store.ProductFeed), which
+// then need not read them back from the store: reading them back was
+// about 4 µs of the database's CPU per transaction, in a burst every
+// fold that delayed the stream's batches. The fold decodes and sums them
+// on its own goroutine, so it still gives way while the processor is
+// behind (ProductFoldConfig.Busy).
 //
-// A partition's sums cover a run of consecutive offsets, [from, to). The
-// fold takes them when they start right after its cursor; when they start
-// later it reads back from the store what lies between (the feed keeps
-// summing from the same offset meanwhile) and then takes them; when its
-// cursor is already inside them or past them (a fold without the feed
-// read them back), the feed drops them. A partition this process does not own, or
-// whose commits the feed has not seen since it last lost track, is read
-// back as without a feed. The feed loses track on a gap between commits
-// (a partition lost and regained), when its sums grow past MaxRows, and
-// while no fold has taken anything for Idle (the fold runs in another
-// process): summing then stops until the next take.
+// A partition's transactions cover a run of consecutive offsets, [from,
+// to). The fold takes them when they start right after its cursor; when
+// they start later it reads back from the store what lies between (the
+// feed keeps adding from the same offset meanwhile) and then takes them;
+// when its cursor is already inside them or past them (a fold without the
+// feed read them back), the feed drops them. A partition this process
+// does not own, or whose commits the feed has not seen since it last lost
+// track, is read back as without a feed. The feed loses track on a gap
+// between commits (a partition lost and regained), when it holds more
+// than MaxPending transactions, and while no fold has taken anything for
+// Idle (the fold runs in another process): it then keeps nothing until
+// the next take.
 type ProductFeed struct {
-	owns    func(partition int32) bool
-	maxRows int
-	idle    time.Duration
-	now     func() time.Time
+	owns       func(partition int32) bool
+	maxPending int
+	idle       time.Duration
+	now        func() time.Time
 
 	mu        sync.Mutex
 	parts     map[int32]*feedPart
+	pending   int // transactions held, all partitions
 	lastTake  time.Time
-	takes     int64 // sums handed over
+	takes     int64 // non-empty hand-overs
 	readBacks int64 // answers that left a read-back to the fold
 }
 
-// feedPart is one partition's sums: the transactions stored at offsets
+// feedPart is one partition's transactions: those stored at offsets
 // [from, to), the last one's id when it is at to-1.
 type feedPart struct {
 	from, to int64
-	sums     *store.ProductAcc
-	n        int
+	txs      []store.ProductTx
 	lastID   string
 }
 
@@ -53,12 +57,15 @@ type ProductFeedConfig struct {
 	// (pipeline.Processor.Owns); it can be set later (SetOwns). While it
 	// is not set, every partition is read back.
 	Owns func(partition int32) bool
-	// MaxRows bounds a partition's sums (rollup rows, a few hundred bytes
-	// each); past it the feed drops them and the fold reads the partition
-	// back. Defaults to 200,000.
-	MaxRows int
-	// Idle is how long the feed keeps summing without a take. Defaults to
-	// 2 minutes.
+	// MaxPending bounds the transactions held, all partitions together
+	// (80 bytes each, and the items JSON their batches wrote, which they
+	// keep from being freed): past it the feed drops what it holds and
+	// the fold reads it back. Defaults to 250,000 (about 60 MB), above
+	// ten seconds of the stream at 20,000 tx/s, the fold's default
+	// interval.
+	MaxPending int
+	// Idle is how long the feed keeps transactions without a take.
+	// Defaults to 2 minutes.
 	Idle time.Duration
 	// Now defaults to time.Now.
 	Now func() time.Time
@@ -68,8 +75,8 @@ type ProductFeedConfig struct {
 // (pipeline.Config.OnCommit) and the feed to the product fold
 // (ProductFoldConfig.Feed).
 func NewProductFeed(cfg ProductFeedConfig) *ProductFeed {
-	if cfg.MaxRows <= 0 {
-		cfg.MaxRows = 200_000
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 250_000
 	}
 	if cfg.Idle <= 0 {
 		cfg.Idle = 2 * time.Minute
@@ -77,48 +84,60 @@ func NewProductFeed(cfg ProductFeedConfig) *ProductFeed {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &ProductFeed{owns: cfg.Owns, maxRows: cfg.MaxRows, idle: cfg.Idle, now: cfg.Now,
+	return &ProductFeed{owns: cfg.Owns, maxPending: cfg.MaxPending, idle: cfg.Idle, now: cfg.Now,
 		parts: map[int32]*feedPart{}, lastTake: cfg.Now()}
 }
 
-// Commit adds a committed batch of the transactions topic to the sums.
-// The processor calls it after each commit, in commit order per
-// partition.
+// Commit adds a committed batch of the transactions topic. The processor
+// calls it after each commit, in commit order per partition.
 func (f *ProductFeed) Commit(b *store.Batch, _ time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.now().Sub(f.lastTake) > f.idle {
-		clear(f.parts)
+		f.dropAll()
 		return
 	}
 	for i := range b.Parts {
 		part := &b.Parts[i]
 		fp := f.parts[part.Partition]
 		if fp == nil || fp.to != part.From {
-			// The first commit seen, or one after a gap: sums start here.
-			fp = &feedPart{from: part.From, to: part.From, sums: &store.ProductAcc{}}
+			// The first commit seen, or one after a gap: a run starts here.
+			f.drop(part.Partition)
+			fp = &feedPart{from: part.From, to: part.From}
 			f.parts[part.Partition] = fp
 		}
-		var t store.ProductTx
 		for j := range part.Txs {
 			tx := &part.Txs[j]
-			t = store.ProductTx{CustomerID: tx.CustomerID, EventTime: tx.EventTime, Currency: tx.Currency, ItemsJSON: tx.ItemsJSON}
-			fp.sums.Add(&t)
+			fp.txs = append(fp.txs, store.ProductTx{Offset: tx.Offset, TransactionID: tx.TransactionID,
+				CustomerID: tx.CustomerID, EventTime: tx.EventTime, Currency: tx.Currency, ItemsJSON: tx.ItemsJSON})
 		}
-		fp.n += len(part.Txs)
+		f.pending += len(part.Txs)
 		fp.to = part.To
 		fp.lastID = ""
 		if k := len(part.Txs); k > 0 && part.Txs[k-1].Offset == part.To-1 {
 			fp.lastID = part.Txs[k-1].TransactionID
 		}
-		if fp.sums.Len() > f.maxRows {
-			delete(f.parts, part.Partition)
-		}
+	}
+	if f.pending > f.maxPending {
+		f.dropAll()
 	}
 }
 
+// drop forgets a partition's run.
+func (f *ProductFeed) drop(partition int32) {
+	if fp := f.parts[partition]; fp != nil {
+		f.pending -= len(fp.txs)
+		delete(f.parts, partition)
+	}
+}
+
+func (f *ProductFeed) dropAll() {
+	clear(f.parts)
+	f.pending = 0
+}
+
 // Take implements store.ProductFeed.
-func (f *ProductFeed) Take(partition int32, mark store.RowMark) store.ProductTake {
+func (f *ProductFeed) Take(partition int32, mark store.RowMark, max int) store.ProductTake {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastTake = f.now()
@@ -128,16 +147,26 @@ func (f *ProductFeed) Take(partition int32, mark store.RowMark) store.ProductTak
 		return store.ProductTake{}
 	}
 	if f.owns == nil || !f.owns(partition) {
-		delete(f.parts, partition)
+		f.drop(partition)
 		f.readBacks++
 		return store.ProductTake{}
 	}
 	next := mark.Offset + 1
 	switch {
+	case next == fp.from && len(fp.txs) > max:
+		// The first max: the run then starts after the last of them.
+		// (Commit appends past the end of fp.txs, never into them.)
+		t := store.ProductTake{Taken: true, Txs: fp.txs[:max:max], Through: fp.txs[max-1].Offset,
+			LastID: fp.txs[max-1].TransactionID, More: true}
+		fp.txs, fp.from = fp.txs[max:], t.Through+1
+		f.pending -= max
+		f.takes++
+		return t
 	case next == fp.from:
-		t := store.ProductTake{Taken: true, Sums: fp.sums, Transactions: fp.n, Through: fp.to - 1, LastID: fp.lastID}
-		f.parts[partition] = &feedPart{from: fp.to, to: fp.to, sums: &store.ProductAcc{}}
-		if fp.n > 0 {
+		t := store.ProductTake{Taken: true, Txs: fp.txs, Through: fp.to - 1, LastID: fp.lastID}
+		f.pending -= len(fp.txs)
+		f.parts[partition] = &feedPart{from: fp.to, to: fp.to}
+		if len(fp.txs) > 0 {
 			f.takes++
 		}
 		return t
@@ -145,10 +174,10 @@ func (f *ProductFeed) Take(partition int32, mark store.RowMark) store.ProductTak
 		f.readBacks++
 		return store.ProductTake{Bounded: true, Bound: fp.from}
 	default:
-		// The cursor is inside the sums or past them (a fold without
-		// this feed read them back): they are dropped, and summing
-		// starts again at the next commit.
-		delete(f.parts, partition)
+		// The cursor is inside the run or past it (a fold without this
+		// feed read it back): it is dropped, and a run starts again at
+		// the next commit.
+		f.drop(partition)
 		f.readBacks++
 		return store.ProductTake{}
 	}
@@ -161,8 +190,8 @@ func (f *ProductFeed) SetOwns(owns func(partition int32) bool) {
 	f.owns = owns
 }
 
-// Stats returns how many sums the feed handed over and how many answers
-// left a read-back to the fold.
+// Stats returns how many non-empty runs the feed handed over and how many
+// answers left a read-back to the fold.
 func (f *ProductFeed) Stats() (takes, readBacks int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -28,6 +28,7 @@ type feedShop struct {
 	next       map[int32]int64
 	rnd        *rand.Rand
 	start      time.Time
+	feedLimit  int // the fed fold's ProductFoldOptions.FeedLimit
 }
 
 func newFeedShop(t *testing.T, fed, plain testStore) *feedShop {
@@ -92,7 +93,7 @@ func (sh *feedShop) batch(p int32, n int, seen, quarantineLast bool) int {
 }
 
 // fold runs both folds to the end and checks that their rollups are the
-// same; it returns how many transactions the feed summed, and in how many
+// same; it returns how many transactions the feed handed over, and in how many
 // chunks the fold with the feed reached the end.
 func (sh *feedShop) fold(chunk int) (fed, chunks int) {
 	sh.t.Helper()
@@ -100,7 +101,7 @@ func (sh *feedShop) fold(chunk int) (fed, chunks int) {
 	for _, s := range []testStore{sh.fed, sh.plain} {
 		o := store.ProductFoldOptions{Limit: chunk, Now: time.Now()}
 		if s == sh.fed {
-			o.Feed = sh.feed
+			o.Feed, o.FeedLimit = sh.feed, sh.feedLimit
 		}
 		for i := 0; ; i++ {
 			if i == 1000 {
@@ -193,8 +194,8 @@ func compareStrings(a, b string) int {
 // transaction back adds, whatever the feed saw: from the first fold on, a
 // feed that started late, missed a commit, lost and regained a partition,
 // saw its sums folded by a fold without it, or handed over sums whose
-// fold then rolled back; and it sums what it can, so that the steady
-// stream is not read back.
+// fold then rolled back; and it hands over what it can, so that the
+// steady stream is not read back.
 func TestProductFeedFoldsWhatReadingBackFolds(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) testStore{
 		"SQLite":     func(t *testing.T) testStore { return openSQLite(t) },
@@ -213,22 +214,28 @@ func TestProductFeedFoldsWhatReadingBackFolds(t *testing.T) {
 			// takes the rest, in one chunk: reaching the end, it has
 			// folded everything committed before it began.
 			if fed, chunks := sh.fold(1000); fed != want || chunks != 1 {
-				t.Fatalf("the first fold summed %d transactions from the feed in %d chunks, want all %d committed after it started, in 1",
+				t.Fatalf("the first fold took %d transactions from the feed in %d chunks, want all %d committed after it started, in 1",
 					fed, chunks, want)
 			}
-			// The steady stream: everything from the feed, in chunks
-			// smaller than what it sums too.
+			// The steady stream: everything from the feed, in one chunk,
+			// or in chunks of FeedLimit (while the processor is behind).
 			want = sh.batch(0, 70, true, false) + sh.batch(1, 35, true, false)
-			if fed, _ := sh.fold(10); fed != want {
-				t.Fatalf("a steady fold summed %d from the feed, want %d", fed, want)
+			if fed, chunks := sh.fold(10); fed != want || chunks != 1 {
+				t.Fatalf("a steady fold took %d from the feed in %d chunks, want %d in 1", fed, chunks, want)
 			}
+			want = sh.batch(0, 70, true, false) + sh.batch(1, 35, true, false)
+			sh.feedLimit = 10
+			if fed, chunks := sh.fold(1000); fed != want || chunks < want/10 {
+				t.Fatalf("a steady fold took %d from the feed in %d chunks, want %d in chunks of 10", fed, chunks, want)
+			}
+			sh.feedLimit = 0
 
 			// A commit the feed missed: the fold reads back from the
 			// cursor to the next commit it saw, then takes the rest.
 			sh.batch(0, 20, false, false)
 			want = sh.batch(0, 30, true, false) + sh.batch(1, 14, true, true)
 			if fed, _ := sh.fold(1000); fed != want {
-				t.Fatalf("after a missed commit the fold summed %d from the feed, want %d", fed, want)
+				t.Fatalf("after a missed commit the fold took %d from the feed, want %d", fed, want)
 			}
 
 			// Partition 1 lost: its commits elsewhere are read back,
@@ -279,8 +286,8 @@ func TestProductFeedFoldsWhatReadingBackFolds(t *testing.T) {
 	}
 }
 
-// The feed stops summing while no fold takes (the fold runs in another
-// process) and drops a partition's sums past MaxRows; the fold then reads
+// The feed keeps nothing while no fold takes (the fold runs in another
+// process) and drops what it holds past MaxPending; the fold then reads
 // back, and adds the same.
 func TestProductFeedBounds(t *testing.T) {
 	sh := newFeedShop(t, openSQLite(t), openSQLite(t))
@@ -288,26 +295,26 @@ func TestProductFeedBounds(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	owns := sh.feed.owns
-	sh.feed = NewProductFeed(ProductFeedConfig{Owns: owns, Idle: time.Minute, MaxRows: 60, Now: clock})
+	sh.feed = NewProductFeed(ProductFeedConfig{Owns: owns, Idle: time.Minute, MaxPending: 50, Now: clock})
 	sh.batch(0, 14, true, false)
 	sh.fold(1000)
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
 	sh.batch(0, 14, true, false)
-	if n := len(sh.feed.parts); n != 0 {
-		t.Fatalf("an idle feed holds sums of %d partitions, want none", n)
+	if n := len(sh.feed.parts); n != 0 || sh.feed.pending != 0 {
+		t.Fatalf("an idle feed holds %d partitions, %d transactions; want none", n, sh.feed.pending)
 	}
 	if fed, _ := sh.fold(1000); fed != 0 {
-		t.Fatalf("after an idle spell the fold summed %d from the feed, want 0 (read back)", fed)
+		t.Fatalf("after an idle spell the feed handed over %d, want 0 (read back)", fed)
 	}
 	want := sh.batch(0, 7, true, false)
 	if fed, _ := sh.fold(1000); fed != want {
-		t.Fatalf("the fold summed %d from the feed, want %d", fed, want)
+		t.Fatalf("the fold took %d from the feed, want %d", fed, want)
 	}
-	sh.batch(0, 70, true, false) // 60 orders: past MaxRows
-	if n := len(sh.feed.parts); n != 0 {
-		t.Fatalf("sums past MaxRows kept: %d partitions", n)
+	sh.batch(0, 70, true, false) // 60 orders: past MaxPending
+	if n := len(sh.feed.parts); n != 0 || sh.feed.pending != 0 {
+		t.Fatalf("past MaxPending: %d partitions and %d transactions kept", n, sh.feed.pending)
 	}
 	sh.fold(1000)
 }

@@ -113,11 +113,17 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 	}
 	defer release()
 	start := time.Now()
+	// While the processor is behind, what the feed holds is taken a
+	// chunk at a time too, so that the run can give way.
+	feedLimit := 0
+	if f.cfg.Busy != nil && f.cfg.Busy() {
+		feedLimit = f.cfg.Chunk
+	}
 	for !rep.Done {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: f.cfg.Chunk, Now: f.cfg.Now(), Feed: f.cfg.Feed})
+		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: f.cfg.Chunk, Now: f.cfg.Now(), Feed: f.cfg.Feed, FeedLimit: feedLimit})
 		if errors.Is(err, store.ErrFoldRace) {
 			// Another fold committed since the cursor was read (a leader
 			// that lost its lock mid-chunk): read it again.

@@ -71,9 +71,15 @@ type ProductFoldOptions struct {
 	// Now is when the chunk's read begins: FoldedUntil when it reaches
 	// the end.
 	Now time.Time
-	// Feed, when set, gives the chunk what it sums of the stream
-	// partitions, instead of reading them back (ProductFeed).
+	// Feed, when set, gives the chunk the stream partitions'
+	// transactions this process committed, instead of reading them back
+	// (ProductFeed).
 	Feed ProductFeed
+	// FeedLimit, when above 0, is the most transactions the chunk takes
+	// from the feed; by default it takes all it holds (what it holds is
+	// in memory already, and one chunk rewrites each product's hour and
+	// day row once where chunks of Limit rewrite it once each).
+	FeedLimit int
 	// BeforeCommit, when set, is called in the chunk's transaction after
 	// its rows and cursor are written; an error rolls the chunk back
 	// (tests stop a fold in the middle of a chunk with it).
@@ -85,7 +91,7 @@ type ProductFoldChunk struct {
 	// Transactions is how many transactions it folded, Rows how many
 	// rollup rows it added to or created.
 	Transactions, Rows int
-	// Fed is how many of the Transactions the feed summed
+	// Fed is how many of the Transactions the feed handed over
 	// (ProductFoldOptions.Feed): the rest were read back.
 	Fed int
 	// Done is true when it reached the end of the stored transactions.
@@ -96,12 +102,13 @@ type ProductFoldChunk struct {
 }
 
 // ProductFeed hands the product fold what the processors of its own
-// process committed, summed as they committed it, so that the fold need
-// not read those transactions back from the store (jobs.ProductFeed).
+// process committed, as they committed it, so that the fold need not
+// read those transactions back from the store (jobs.ProductFeed).
 type ProductFeed interface {
 	// Take is asked for a stream partition (0 or more) with the fold's
-	// cursor there, mark, and answers with a ProductTake.
-	Take(partition int32, mark RowMark) ProductTake
+	// cursor there, mark, and answers with a ProductTake of at most max
+	// (at least 1) transactions.
+	Take(partition int32, mark RowMark, max int) ProductTake
 }
 
 // ProductTake is a ProductFeed's answer for one partition. Cursors of
@@ -109,17 +116,17 @@ type ProductFeed interface {
 // stored transaction up to that offset is folded, id being the one
 // stored at that offset or "" when none is.
 type ProductTake struct {
-	// Taken: Sums holds the Transactions stored in the partition from
-	// just after the mark's offset through Through (every offset in
+	// Taken: Txs are the transactions stored in the partition from just
+	// after the mark's offset through Through (every offset in
 	// between), and nothing else; the cursor then moves to (Through,
 	// LastID). The feed has handed them over: it does not give them
-	// again.
-	Taken        bool
-	Sums         *ProductAcc
-	Transactions int
-	Through      int64
-	LastID       string
-	// Bounded (when not Taken): the feed sums what is committed from
+	// again. More: it holds more after Through.
+	Taken   bool
+	Txs     []ProductTx
+	Through int64
+	LastID  string
+	More    bool
+	// Bounded (when not Taken): the feed holds what is committed from
 	// offset Bound on, and the fold is to read back from the store what
 	// lies between its cursor and Bound (offsets below Bound), then move
 	// its cursor to Bound-1. Neither: the fold reads back to the end.
@@ -157,11 +164,14 @@ func RangeParts(from, to time.Time) (dayFrom, dayTo time.Time) {
 }
 
 // ProductTx is what the product fold reads of a stored transaction: a
-// fifth of a Tx's size, so a chunk of 20,000 holds 1.6 MB, not 9.6.
+// fifth of a Tx's size.
 type ProductTx struct {
-	CustomerID string
-	EventTime  time.Time
-	Currency   string
+	// Offset and TransactionID place it in its partition.
+	Offset        int64
+	TransactionID string
+	CustomerID    string
+	EventTime     time.Time
+	Currency      string
 	// ItemsJSON is the transaction's items as stored (a JSON array).
 	ItemsJSON []byte
 }
@@ -242,30 +252,6 @@ func (a *ProductAcc) Add(tx *ProductTx) {
 			}
 		}
 	}
-}
-
-// Merge adds b's sums to a's; b is not to be used after.
-func (a *ProductAcc) Merge(b *ProductAcc) {
-	if b == nil || len(b.m) == 0 {
-		return
-	}
-	if a.m == nil {
-		a.m = b.m
-		b.m = nil
-		return
-	}
-	for k, r := range b.m {
-		x := a.m[k]
-		if x == nil {
-			a.m[k] = r
-			continue
-		}
-		x.Units += r.Units
-		x.Orders += r.Orders
-		x.RevenueMinor += r.RevenueMinor
-		x.sk.merge(&r.sk)
-	}
-	b.m = nil
 }
 
 // Len is how many rows the sums make.

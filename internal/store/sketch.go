@@ -132,34 +132,6 @@ func (s *smallSketch) Add(id string) {
 	s.set1(idx, rank)
 }
 
-// merge adds o's customers to s (the union of both).
-func (s *smallSketch) merge(o *smallSketch) {
-	if o.dense != nil {
-		if s.dense == nil {
-			s.dense = new(Sketch)
-			for _, e := range s.set {
-				s.dense.reg[e>>6] = uint8(e & 63)
-			}
-			s.set = nil
-		}
-		for i, r := range o.dense.reg {
-			if r > s.dense.reg[i] {
-				s.dense.reg[i] = r
-			}
-		}
-		return
-	}
-	for _, e := range o.set {
-		if s.dense != nil {
-			if r := uint8(e & 63); r > s.dense.reg[e>>6] {
-				s.dense.reg[e>>6] = r
-			}
-			continue
-		}
-		s.set1(e>>6, uint8(e&63))
-	}
-}
-
 // set1 raises register idx to rank.
 func (s *smallSketch) set1(idx uint16, rank uint8) {
 	if s.dense != nil {

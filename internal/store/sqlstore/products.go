@@ -185,25 +185,28 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 		if !ok {
 			mark = store.RowMark{Offset: math.MinInt64}
 		}
+		want := min(share, o.Limit-read) // read back
+		feedWant := math.MaxInt          // taken from the feed
+		if o.FeedLimit > 0 {
+			feedWant = o.FeedLimit - out.Fed
+		}
+		if want == 0 || feedWant == 0 {
+			out.Done = false
+			continue
+		}
 		var tk store.ProductTake
 		if o.Feed != nil && p >= 0 {
-			tk = o.Feed.Take(p, mark)
+			tk = o.Feed.Take(p, mark, feedWant)
 		}
 		if !tk.Taken {
-			want := min(share, o.Limit-read)
-			if want == 0 {
-				out.Done = false
-				continue
-			}
 			query, args := q, []any{p, mark.Offset, mark.TransactionID, want}
 			if tk.Bounded {
 				query, args = qBounded, append(args, tk.Bound)
 			}
 			n := 0
-			var last store.RowMark
 			var t store.ProductTx
 			err := each(ctx, s.d.DB(), query, args, func(r Rows) error {
-				if err := r.Scan(&last.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &t.ItemsJSON, &last.Offset); err != nil {
+				if err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &t.ItemsJSON, &t.Offset); err != nil {
 					return err
 				}
 				acc.Add(&t)
@@ -215,7 +218,7 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 			}
 			read += n
 			if n > 0 {
-				mark = last
+				mark = store.RowMark{Offset: t.Offset, TransactionID: t.TransactionID}
 				moved[p] = mark
 			}
 			if p == -1 {
@@ -229,20 +232,25 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 				continue
 			}
 			// Every offset below the bound is folded, the ones after the
-			// last stored transaction too; the feed's sums follow on.
+			// last stored transaction too; the feed's run follows on.
 			if tk.Bound-1 > mark.Offset {
 				mark = store.RowMark{Offset: tk.Bound - 1}
 				moved[p] = mark
 			}
-			if tk = o.Feed.Take(p, mark); !tk.Taken {
+			if tk = o.Feed.Take(p, mark, feedWant); !tk.Taken {
 				out.Done = false
 				continue
 			}
 		}
-		acc.Merge(tk.Sums)
-		out.Fed += tk.Transactions
+		for i := range tk.Txs {
+			acc.Add(&tk.Txs[i])
+		}
+		out.Fed += len(tk.Txs)
 		if tk.Through > mark.Offset {
 			moved[p] = store.RowMark{Offset: tk.Through, TransactionID: tk.LastID}
+		}
+		if tk.More {
+			out.Done = false
 		}
 	}
 	out.Transactions = read + out.Fed

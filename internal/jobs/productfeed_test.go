@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -146,9 +147,9 @@ func (sh *feedShop) same() {
 			}
 			slices.SortFunc(tot, func(a, b store.ProductTotal) int {
 				if a.ProductID != b.ProductID {
-					return compareStrings(a.ProductID, b.ProductID)
+					return cmp.Compare(a.ProductID, b.ProductID)
 				}
-				return compareStrings(a.Currency, b.Currency)
+				return cmp.Compare(a.Currency, b.Currency)
 			})
 			got[i] = tot
 			if cust[i], err = r.ProductCustomers(ctx, products, from, from.Add(time.Hour)); err != nil {
@@ -178,16 +179,6 @@ func (sh *feedShop) same() {
 	if n[0] != n[1] {
 		sh.t.Fatalf("the rollup holds %d transactions with the feed, %d read back", n[0], n[1])
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // A fold with a ProductFeed adds exactly what a fold that reads every

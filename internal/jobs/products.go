@@ -123,6 +123,7 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+		began := time.Now()
 		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: f.cfg.Chunk, Now: f.cfg.Now(), Feed: f.cfg.Feed, FeedLimit: feedLimit})
 		if errors.Is(err, store.ErrFoldRace) {
 			// Another fold committed since the cursor was read (a leader
@@ -132,6 +133,8 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 		if err != nil {
 			return rep, fmt.Errorf("product fold after %d chunks: %w", rep.Chunks, err)
 		}
+		f.log.Debug("product fold chunk", "transactions", c.Transactions, "fed", c.Fed, "rows", c.Rows,
+			"took", time.Since(began).Round(time.Millisecond))
 		rep.Chunks++
 		rep.Transactions += c.Transactions
 		rep.Fed += c.Fed

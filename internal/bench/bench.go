@@ -110,6 +110,10 @@ type Config struct {
 	// SkipDeployed leaves out the deployed phase (deployed.go): the
 	// pipeline as separate `broker`, `generate` and `process` processes.
 	SkipDeployed bool
+	// SkipSteadyLatency leaves out the deployed phase's second latency
+	// run, after the background jobs caught up (DeployedResult.SteadyP99Ms),
+	// and the wait for them.
+	SkipSteadyLatency bool
 	// DeployedRecords is the deployed phase's stream. Defaults to
 	// 1,000,000.
 	DeployedRecords int

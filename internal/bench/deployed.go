@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +57,19 @@ type DeployedResult struct {
 	P95Ms        float64 `json:"deployed_p95_ms"`
 	P99Ms        float64 `json:"deployed_p99_ms"`
 	AchievedRate float64 `json:"deployed_latency_achieved_rate"`
+	// SteadyP50Ms, SteadyP95Ms and SteadyP99Ms are the same latencies
+	// of a second run at LatencyRate (its own seed), once the background
+	// jobs that the backlog left work to have caught up with it: the
+	// product fold has folded every stored transaction and an analytics
+	// refresh has succeeded since the first latency run ended. The jobs
+	// still run on their schedules meanwhile, at their steady cost.
+	// SteadyWaitS is how long that took; SteadyCaughtUp is false when
+	// the wait ended at its bound (SteadyWaitMax) instead.
+	SteadyP50Ms    float64 `json:"deployed_steady_p50_ms"`
+	SteadyP95Ms    float64 `json:"deployed_steady_p95_ms"`
+	SteadyP99Ms    float64 `json:"deployed_steady_p99_ms"`
+	SteadyWaitS    float64 `json:"deployed_steady_wait_s"`
+	SteadyCaughtUp bool    `json:"deployed_steady_caught_up"`
 	// ProcessPeakRSSBytes is the `process` child's peak resident memory.
 	ProcessPeakRSSBytes int64 `json:"deployed_process_peak_rss_bytes"`
 	// Records and Customers are the throughput phase's stream and shop.
@@ -183,21 +198,47 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 
 	// Latency: the same processor and topic, a stream of its own at the
 	// offered rate once the backlog is stored.
-	if err := deployedLatency(ctx, cfg, exe, brokers, kafkaArgs, topics[0], proc, st, res, log); err != nil {
+	lat, err := deployedLatency(ctx, cfg, exe, brokers, kafkaArgs, topics[0], proc, st, cfg.Seed+1000, log)
+	if err != nil {
 		return nil, err
+	}
+	res.P50Ms, res.P95Ms, res.P99Ms, res.AchievedRate = lat.p50, lat.p95, lat.p99, lat.achieved
+	log.Info("deployed latency", "p50_ms", res.P50Ms, "p95_ms", res.P95Ms, "p99_ms", res.P99Ms, "achieved_rate", int(res.AchievedRate))
+
+	// Steady latency: the same again once the background jobs have
+	// caught up with the backlog.
+	if !cfg.SkipSteadyLatency {
+		waited, caughtUp, err := waitCaughtUp(ctx, st, "http://"+httpAddr+"/metrics", proc, time.Now(), SteadyWaitMax, log)
+		if err != nil {
+			return nil, err
+		}
+		res.SteadyWaitS, res.SteadyCaughtUp = waited.Seconds(), caughtUp
+		lat, err := deployedLatency(ctx, cfg, exe, brokers, kafkaArgs, topics[0], proc, st, cfg.Seed+2000, log)
+		if err != nil {
+			return nil, err
+		}
+		res.SteadyP50Ms, res.SteadyP95Ms, res.SteadyP99Ms = lat.p50, lat.p95, lat.p99
+		log.Info("deployed steady latency", "waited_s", res.SteadyWaitS, "caught_up", caughtUp, "p50_ms", lat.p50, "p95_ms", lat.p95,
+			"p99_ms", lat.p99, "achieved_rate", int(lat.achieved))
 	}
 	res.ProcessPeakRSSBytes = peakRSSOf(proc)
 	log.Info("deployed memory", "process_peak_rss_mib", res.ProcessPeakRSSBytes>>20)
 	return res, nil
 }
 
+// latencyFigures are the quantiles of one latency run and the rate it
+// achieved.
+type latencyFigures struct{ p50, p95, p99, achieved float64 }
+
 // deployedLatency offers cfg.LatencyRate for cfg.LatencyDuration on topic
-// to the running processor and fills the latency figures of res.
+// to the running processor, generated with seed, and returns the
+// latencies.
 func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafkaArgs []string, topic string, proc *child,
-	st *postgres.Store, res *DeployedResult, log *slog.Logger) error {
+	st *postgres.Store, seed int64, log *slog.Logger) (latencyFigures, error) {
+	var out latencyFigures
 	before, err := st.Offsets(ctx, deployedGroup, topic)
 	if err != nil {
-		return err
+		return out, err
 	}
 	type seen struct {
 		at   time.Time
@@ -207,9 +248,9 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 	start := time.Now()
 	gen, err := startChild(ctx, exe, append([]string{"generate", "--brokers", strings.Join(brokers, ","), "--topic", topic,
 		"--rate", fmt.Sprint(cfg.LatencyRate), "--duration", cfg.LatencyDuration.String(),
-		"--customers", fmt.Sprint(cfg.DeployedCustomers), "--seed", fmt.Sprint(cfg.Seed + 1000)}, kafkaArgs...), log, nil)
+		"--customers", fmt.Sprint(cfg.DeployedCustomers), "--seed", fmt.Sprint(seed)}, kafkaArgs...), log, nil)
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer gen.stop()
 	genDone := false
@@ -217,7 +258,7 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 	for {
 		offs, err := st.Offsets(ctx, deployedGroup, topic)
 		if err != nil {
-			return err
+			return out, err
 		}
 		now := time.Now()
 		moved := false
@@ -245,13 +286,13 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 			break
 		}
 		if now.Sub(start) > cfg.LatencyDuration+5*time.Minute {
-			return errors.New("the latency run did not settle")
+			return out, errors.New("the latency run did not settle")
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return out, ctx.Err()
 		case <-proc.done:
-			return fmt.Errorf("the processor exited: %s", proc.lastLines())
+			return out, fmt.Errorf("the processor exited: %s", proc.lastLines())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
@@ -262,14 +303,14 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 		rows, err := st.Pool().Query(ctx, `SELECT kafka_offset, produced_at FROM transactions
 			WHERE kafka_partition = $1 AND kafka_offset >= $2 ORDER BY kafka_offset`, p, before[p])
 		if err != nil {
-			return err
+			return out, err
 		}
 		for rows.Next() {
 			var off int64
 			var produced time.Time
 			if err := rows.Scan(&off, &produced); err != nil {
 				rows.Close()
-				return err
+				return out, err
 			}
 			offered++
 			if produced.Before(warm) {
@@ -287,17 +328,16 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return err
+			return out, err
 		}
 	}
 	if len(lats) == 0 {
-		return errors.New("the latency run stored nothing after its warm-up")
+		return out, errors.New("the latency run stored nothing after its warm-up")
 	}
 	q := quantiles(lats)
-	res.P50Ms, res.P95Ms, res.P99Ms = q[0], q[1], q[2]
-	res.AchievedRate = float64(offered) / cfg.LatencyDuration.Seconds()
-	log.Info("deployed latency", "p50_ms", res.P50Ms, "p95_ms", res.P95Ms, "p99_ms", res.P99Ms, "achieved_rate", int(res.AchievedRate))
-	return nil
+	out.p50, out.p95, out.p99 = q[0], q[1], q[2]
+	out.achieved = float64(offered) / cfg.LatencyDuration.Seconds()
+	return out, nil
 }
 
 // freshTopics creates, for run, a transactions topic of its own (a real
@@ -371,6 +411,71 @@ func waitHealthy(ctx context.Context, c *child, url string, limit time.Duration)
 		return int64(resp.StatusCode), nil
 	}, func(code int64) bool { return code == http.StatusOK }, limit)
 	return err
+}
+
+// SteadyWaitMax bounds the deployed phase's wait for the background jobs
+// to catch up before its steady latency run: two analytics intervals of
+// `process` (a run every minute), and a first refresh of a million
+// customers, with room.
+const SteadyWaitMax = 5 * time.Minute
+
+// waitCaughtUp waits until the processor's background jobs have caught up
+// with what it stored (the product fold's count of folded transactions at
+// least the stored transactions, and a success of the
+// analytics refresh, from the process's metrics at metricsURL, at or after
+// since), polling every second, for at most limit. It returns how long it
+// waited and whether they caught up; an error only when the processor
+// exits or ctx ends.
+func waitCaughtUp(ctx context.Context, st *postgres.Store, metricsURL string, proc *child, since time.Time, limit time.Duration,
+	log *slog.Logger) (time.Duration, bool, error) {
+	start := time.Now()
+	for {
+		ok, why, err := caughtUp(ctx, st, metricsURL, since)
+		if err != nil {
+			return 0, false, err
+		}
+		log.Debug("waiting for the background jobs", "caught_up", ok, "why", why)
+		if ok {
+			return time.Since(start), true, nil
+		}
+		if time.Since(start) >= limit {
+			return time.Since(start), false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-proc.done:
+			return 0, false, fmt.Errorf("the processor exited: %s", proc.lastLines())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// caughtUp is one look of waitCaughtUp, with what it saw.
+func caughtUp(ctx context.Context, st *postgres.Store, metricsURL string, since time.Time) (bool, string, error) {
+	var stored, folded int64
+	err := st.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM transactions), (SELECT transactions FROM product_fold WHERE id = 1)`).Scan(&stored, &folded)
+	if err != nil {
+		return false, "", fmt.Errorf("reading the product fold's progress: %w", err)
+	}
+	if folded < stored {
+		return false, fmt.Sprintf("product fold: %d of %d folded", folded, stored), nil
+	}
+	resp, err := healthClient.Get(metricsURL)
+	if err != nil {
+		return false, err.Error(), nil // not answering this second
+	}
+	defer resp.Body.Close()
+	const metric = `shopstream_job_last_success_timestamp_seconds{job="analytics-refresh"} `
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), metric); ok {
+			at, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && at >= float64(since.UnixMilli())/1000, "analytics refresh: last success " + v, nil
+		}
+	}
+	return false, "analytics refresh: no success yet", nil
 }
 
 // freeAddr returns a loopback address with a port free at the time.

@@ -44,6 +44,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	recShare := fs.Float64("recommend-cpu-share", 0.1, "with -with-recommend: the most of one core the service takes when behind (1: unpaced)")
 	recRebuild := fs.Duration("recommend-rebuild-interval", 5*time.Second, "with -with-recommend: how often the service rebuilds its model")
 	skipDeployed := fs.Bool("skip-deployed", false, "leave out the deployed phase (separate broker, generate and process processes)")
+	skipSteady := fs.Bool("skip-steady-latency", false, "in the deployed phase, leave out the second latency run, made once the background jobs have caught up with the backlog")
 	depRecords := fs.Int("deployed-records", 1_000_000, "records the deployed phase's generator produces at full speed")
 	depCustomers := fs.Int("deployed-customers", 1_000_000, "customers in the deployed phase's shop")
 	brokers := fs.String("brokers", "", "with the deployed phase: comma-separated host:port of a Kafka to use instead of a `shopstream broker` child")
@@ -147,7 +148,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
 		NewScorer: partitionScorers(det), Logger: logger,
 		RecoveryRecords: *recRecords, RecoveryCustomers: *recCustomers, SkipRecovery: *skipRecovery, OnlyRecovery: *onlyRecovery,
-		SkipDeployed: *skipDeployed || *onlyRecovery, DeployedRecords: *depRecords, DeployedCustomers: *depCustomers,
+		SkipDeployed: *skipDeployed || *onlyRecovery, SkipSteadyLatency: *skipSteady, DeployedRecords: *depRecords, DeployedCustomers: *depCustomers,
 		Brokers: bus.SplitBrokers(*brokers), KafkaOpts: kafkaOpts, KafkaArgs: ksf.args(),
 		WithRecommend: *withRec, Recommend: recsvc.Config{FoldEvery: *recFold, RebuildEvery: *recRebuild, CPUShare: *recShare},
 	})
@@ -218,6 +219,13 @@ func printDeployed(w io.Writer, res *bench.Result) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  latency at %.0f/s offered (%.0f/s achieved): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms  (target p99 < 100 ms)\n",
 		res.LatencyRate, d.AchievedRate, d.P50Ms, d.P95Ms, d.P99Ms)
+	if d.SteadyP99Ms > 0 {
+		caught := fmt.Sprintf("after %.0f s, once the background jobs had caught up with the backlog", d.SteadyWaitS)
+		if !d.SteadyCaughtUp {
+			caught = fmt.Sprintf("after %.0f s, the background jobs not yet caught up with the backlog", d.SteadyWaitS)
+		}
+		fmt.Fprintf(w, "  again %s: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", caught, d.SteadyP50Ms, d.SteadyP95Ms, d.SteadyP99Ms)
+	}
 	fmt.Fprintf(w, "  process peak RSS              %10.0f MiB     (target < 1024)\n\n", float64(d.ProcessPeakRSSBytes)/(1<<20))
 }
 

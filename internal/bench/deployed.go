@@ -61,7 +61,8 @@ type DeployedResult struct {
 	// of a second run at LatencyRate (its own seed), once the background
 	// jobs that the backlog left work to have caught up with it: the
 	// product fold has folded every stored transaction and an analytics
-	// refresh has succeeded since the first latency run ended. The jobs
+	// refresh as of the first latency run's last purchase has finished
+	// (waitCaughtUp). The jobs
 	// still run on their schedules meanwhile, at their steady cost.
 	// SteadyWaitS is how long that took; SteadyCaughtUp is false when
 	// the wait ended at its bound (SteadyWaitMax) instead.
@@ -208,7 +209,7 @@ func deployed(ctx context.Context, cfg Config, run int) (*DeployedResult, error)
 	// Steady latency: the same again once the background jobs have
 	// caught up with the backlog.
 	if !cfg.SkipSteadyLatency {
-		waited, caughtUp, err := waitCaughtUp(ctx, st, "http://"+httpAddr+"/metrics", proc, time.Now(), SteadyWaitMax, log)
+		waited, caughtUp, err := waitCaughtUp(ctx, st, "http://"+httpAddr+"/metrics", proc, SteadyWaitMax, log)
 		if err != nil {
 			return nil, err
 		}
@@ -420,17 +421,22 @@ func waitHealthy(ctx context.Context, c *child, url string, limit time.Duration)
 const SteadyWaitMax = 5 * time.Minute
 
 // waitCaughtUp waits until the processor's background jobs have caught up
-// with what it stored (the product fold's count of folded transactions at
-// least the stored transactions, and a success of the
-// analytics refresh, from the process's metrics at metricsURL, at or after
-// since), polling every second, for at most limit. It returns how long it
-// waited and whether they caught up; an error only when the processor
-// exits or ctx ends.
-func waitCaughtUp(ctx context.Context, st *postgres.Store, metricsURL string, proc *child, since time.Time, limit time.Duration,
+// with what it stored: the product fold's count of folded transactions
+// at least the stored transactions, and an analytics refresh as of the
+// latest purchase stored when the wait began (its cohorts' as_of) that has
+// finished (a success of the job, from the process's metrics at
+// metricsURL, at or after the cohorts' computed_at). It looks every second
+// for at most limit, and returns how long it waited and whether they
+// caught up; an error only when the processor exits or ctx ends.
+func waitCaughtUp(ctx context.Context, st *postgres.Store, metricsURL string, proc *child, limit time.Duration,
 	log *slog.Logger) (time.Duration, bool, error) {
 	start := time.Now()
+	var latest time.Time
+	if err := st.Pool().QueryRow(ctx, `SELECT coalesce(max(last_seen), now()) FROM customers`).Scan(&latest); err != nil {
+		return 0, false, fmt.Errorf("reading the latest purchase: %w", err)
+	}
 	for {
-		ok, why, err := caughtUp(ctx, st, metricsURL, since)
+		ok, why, err := caughtUp(ctx, st, metricsURL, latest)
 		if err != nil {
 			return 0, false, err
 		}
@@ -452,14 +458,19 @@ func waitCaughtUp(ctx context.Context, st *postgres.Store, metricsURL string, pr
 }
 
 // caughtUp is one look of waitCaughtUp, with what it saw.
-func caughtUp(ctx context.Context, st *postgres.Store, metricsURL string, since time.Time) (bool, string, error) {
+func caughtUp(ctx context.Context, st *postgres.Store, metricsURL string, latest time.Time) (bool, string, error) {
 	var stored, folded int64
-	err := st.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM transactions), (SELECT transactions FROM product_fold WHERE id = 1)`).Scan(&stored, &folded)
+	var asOf, computed *time.Time
+	err := st.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM transactions), (SELECT transactions FROM product_fold WHERE id = 1),
+		(SELECT max(as_of) FROM cohort_cells), (SELECT max(computed_at) FROM cohort_cells)`).Scan(&stored, &folded, &asOf, &computed)
 	if err != nil {
-		return false, "", fmt.Errorf("reading the product fold's progress: %w", err)
+		return false, "", fmt.Errorf("reading the background jobs' progress: %w", err)
 	}
 	if folded < stored {
 		return false, fmt.Sprintf("product fold: %d of %d folded", folded, stored), nil
+	}
+	if asOf == nil || computed == nil || asOf.Before(latest) {
+		return false, fmt.Sprintf("analytics refresh: as of %v, not yet %v", asOf, latest), nil
 	}
 	resp, err := healthClient.Get(metricsURL)
 	if err != nil {
@@ -472,7 +483,7 @@ func caughtUp(ctx context.Context, st *postgres.Store, metricsURL string, since 
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), metric); ok {
 			at, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return err == nil && at >= float64(since.UnixMilli())/1000, "analytics refresh: last success " + v, nil
+			return err == nil && at >= float64(computed.UnixMilli())/1000, "analytics refresh: as of the latest purchase, last success " + v, nil
 		}
 	}
 	return false, "analytics refresh: no success yet", nil

@@ -9,7 +9,10 @@
 # background jobs (the product fold, the analytics refresh, the model
 # training) are then still working through the backlog.
 #
-#   test/perf/burst.sh BIN SOCKETDIR PORT BACKLOG RATE SECONDS [process flags...]
+#   [BURST_WAIT=S] test/perf/burst.sh BIN SOCKETDIR PORT BACKLOG RATE SECONDS [process flags...]
+#
+# With BURST_WAIT, the paced part starts S seconds after the backlog was
+# stored instead of at once.
 #
 # It prints the latency (stored_at, the database's now() in the writing
 # transaction, minus produced_at, the record's Kafka timestamp) of the
@@ -40,6 +43,7 @@ while [ "$(committed)" -lt "$backlog" ]; do
 	fi
 	sleep 0.2
 done
+[ -z "${BURST_WAIT:-}" ] || sleep "$BURST_WAIT"
 psqlc -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 t0=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 "$bin" generate --brokers "$broker" --rate "$rate" --duration "${secs}s" --customers 1000000 --seed 3 >/dev/null 2>&1

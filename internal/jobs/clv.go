@@ -31,7 +31,10 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 		note    string
 		version int
 	)
-	if kept := r.kept; kept != nil {
+	if kept := r.kept; kept != nil && kept.clvDegenerate {
+		rep.CLVNote = fmt.Sprintf("model of the day kept: the population changed by less than 1%% since it was fitted; it (version %d) is degenerate: no CLV", kept.clvVersion)
+		return nil, 0, nil
+	} else if kept != nil {
 		model, version = kept.clv, kept.clvVersion
 		rep.CLVNote = "model of the day kept: the population changed by less than 1% since it was fitted"
 	} else {
@@ -53,6 +56,7 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 			}
 			r.log.Warn("CLV: the BG/NBD fit is degenerate; no CLV this run", "version", version, "problems", metrics.FitCheck.Problems)
 			rep.CLVFitted, rep.CLVVersion = true, version
+			r.fitted.clvVersion, r.fitted.clvDegenerate = version, true
 			return nil, version, nil
 		}
 	}

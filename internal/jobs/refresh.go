@@ -214,9 +214,15 @@ type dayModels struct {
 	purchaseDays int64
 	clv          *analytics.CLV
 	clvVersion   int
-	seg          *analytics.Segmentation
-	segNames     []string
-	segVersion   int
+	// clvDegenerate says that the day's CLV fit was degenerate (clv
+	// nil, clvVersion the stored model that says why): kept like a
+	// model, so that a young shop's every run does not fit it again,
+	// store another degenerate version, re-cluster and rewrite every
+	// customer's row.
+	clvDegenerate bool
+	seg           *analytics.Segmentation
+	segNames      []string
+	segVersion    int
 }
 
 // keeps says whether a run as of day over customers and purchase days
@@ -478,7 +484,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
-	if !keep && r.fitted.clv != nil && r.fitted.seg != nil {
+	if !keep && (r.fitted.clv != nil || r.fitted.clvDegenerate) && r.fitted.seg != nil {
 		fitted := r.fitted
 		r.last = &fitted
 	}

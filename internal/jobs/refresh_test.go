@@ -547,7 +547,8 @@ func TestRefreshDegenerateCLV(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLite(t)
 	fill(t, s, 3, 20_000, 4_000)
-	rep, err := newRefresh(t, RefreshConfig{Store: s, Seed: 1}).RunOnce(ctx)
+	r := newRefresh(t, RefreshConfig{Store: s, Seed: 1})
+	rep, err := r.RunOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,6 +579,19 @@ func TestRefreshDegenerateCLV(t *testing.T) {
 	}
 	if scored == 0 {
 		t.Fatal("no customers scored")
+	}
+	// The same process's next run, nothing stored since, keeps the day's
+	// models, the degenerate fit among them: no new version, no row
+	// written again.
+	again, err := r.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.ModelsKept || again.CLVFitted || again.CLVVersion != 0 || again.RowsWritten != 0 || !strings.Contains(again.CLVNote, "is degenerate") {
+		t.Fatalf("next run: %+v; want the day's models kept, no CLV, no row written", again)
+	}
+	if mv2, err := s.LatestModelVersion(ctx, store.ModelCLV); err != nil || mv2.Version != mv.Version {
+		t.Fatalf("latest CLV model after the next run: %+v, %v; want version %d still", mv2, err, mv.Version)
 	}
 	// The next refresh without a refit (too few customers for it) keeps
 	// saying so instead of using the degenerate model.

@@ -62,8 +62,8 @@ type DeployedResult struct {
 	// jobs that the backlog left work to have caught up with it: the
 	// product fold has folded every stored transaction and an analytics
 	// refresh as of the first latency run's last purchase has finished
-	// (waitCaughtUp). The jobs
-	// still run on their schedules meanwhile, at their steady cost.
+	// (waitCaughtUp). The jobs still run on their schedules meanwhile, at
+	// their steady cost.
 	// SteadyWaitS is how long that took; SteadyCaughtUp is false when
 	// the wait ended at its bound (SteadyWaitMax) instead.
 	SteadyP50Ms    float64 `json:"deployed_steady_p50_ms"`

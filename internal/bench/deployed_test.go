@@ -87,8 +87,8 @@ func TestDeployedPhase(t *testing.T) {
 		t.Errorf("process peak RSS %d, Kafka %q", d.ProcessPeakRSSBytes, d.Kafka)
 	}
 	// The steady run comes once the product fold has folded all 20,000 and
-	// more, and a refresh succeeded after the first latency run (the
-	// refresh runs 5 s after the start, then every minute).
+	// more, and a refresh as of the first latency run's last purchase has
+	// finished (the refresh runs 5 s after the start, then every minute).
 	if !d.SteadyCaughtUp || d.SteadyWaitS < 0 || d.SteadyWaitS > bench.SteadyWaitMax.Seconds() {
 		t.Errorf("steady run: caught up %v after %v s", d.SteadyCaughtUp, d.SteadyWaitS)
 	}

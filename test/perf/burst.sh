@@ -34,15 +34,7 @@ name=burst
 . "$(dirname "$0")/lib.sh"
 
 "$bin" generate --brokers "$broker" --rate 0 --count "$backlog" --start auto --customers 1000000 --seed 2 >/dev/null 2>&1
-i=0
-while [ "$(committed)" -lt "$backlog" ]; do
-	i=$((i + 1))
-	if [ $i -ge 3000 ]; then
-		echo "not all $backlog records stored after 10 minutes: see $log" >&2
-		exit 1
-	fi
-	sleep 0.2
-done
+wait_committed "$backlog" 600
 [ -z "${BURST_WAIT:-}" ] || sleep "$BURST_WAIT"
 psqlc -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 t0=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)

@@ -8,10 +8,11 @@
 # stops the generator ($gp, when the caller started one), `process` and the
 # broker and drops the database (kept with KEEPDB=1). It defines psqlc (psql
 # against the cluster), stored (the records committed, the sum of the
-# stored offsets) and committed (the same, from `process`'s metrics: a
-# psql costs about 25 ms of CPU a call, and the server a backend's start,
-# which polled every 0.1 s took a quarter of a core from the run it
-# measured). Binds only to 127.0.0.1.
+# stored offsets), committed (the records `process` committed, stored or
+# quarantined, from its metrics: cheaper to poll than a psql, about 25 ms
+# of CPU a call and a backend's start in the server) and wait_committed N
+# SECONDS (polls committed every 0.2 s until it reaches N; fails after
+# SECONDS). Binds only to 127.0.0.1.
 db=${name}_$$
 psqlc() { psql -X -q -At -h "$sock" -p "$port" -U postgres "$@"; }
 url="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
@@ -43,3 +44,14 @@ until curl -fs "http://$http/healthz" >/dev/null 2>&1; do
 done
 stored() { psqlc -d "$db" -c "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE topic = 'transactions'"; }
 committed() { curl -fs "http://$http/metrics" | awk '/^shopstream_records_total\{/ {n += $2} END {printf "%.0f\n", n}'; }
+wait_committed() {
+	_i=0
+	while [ "$(committed)" -lt "$1" ]; do
+		_i=$((_i + 1))
+		if [ $_i -ge $(($2 * 5)) ]; then
+			echo "not all $1 records stored after $2 s: see $log" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+}

@@ -43,15 +43,7 @@ pgticks() {
 
 pg0=$(pgticks)
 "$bin" generate --brokers "$broker" --rate "$rate" --count "$count" --customers 1000000 --seed 2 >/dev/null 2>&1
-i=0
-while [ "$(committed)" -lt "$count" ]; do
-	i=$((i + 1))
-	if [ $i -ge 1500 ]; then
-		echo "not all $count records stored after 5 minutes: see $log" >&2
-		exit 1
-	fi
-	sleep 0.2
-done
+wait_committed "$count" 300
 pg1=$(pgticks)
 proc=$(awk '{print $14 + $15}' "/proc/$pp/stat")
 hz=$(getconf CLK_TCK)

@@ -80,9 +80,8 @@ pg_cpu() {
 		sed 's/.*) //' "$s" 2>/dev/null | awk -v pm="$pm" '$2 == pm {print $12 + $13}'
 	done | awk -v t="$t" '{t += $1} END {print t}'
 }
-# The records `process` committed, from its metrics: a psql every 0.2 s
-# cost the run it measured a tenth of a core, and the server a backend's
-# start each.
+# The records `process` committed, from its metrics (as lib.sh's): a psql
+# per poll costs about 25 ms of CPU and a backend's start in the server.
 committed() { curl -fs "http://$http/metrics" | awk '/^shopstream_records_total\{/ {n += $2} END {printf "%.0f\n", n}'; }
 pending() { psqlc -d "$db" -c "SELECT count(*) FROM label_events WHERE state = 0"; }
 

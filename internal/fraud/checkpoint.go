@@ -65,41 +65,26 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = appendTable(b, &s.custs, appendCustomer)
 	b = appendTable(b, &s.devices, func(b []byte, d *device) []byte {
 		b = binary.AppendUvarint(b, uint64(d.last))
-		for _, e := range d.ring {
-			if e == (devEvent{}) {
-				b = append(b, 0)
-				continue
-			}
+		return s.devRings.appendRing(b, d, func(b []byte, e *devEvent) []byte {
 			b = appendSec(b, d.last, e.sec)
 			b = binary.AppendUvarint(b, uint64(e.card))
-			b = binary.AppendUvarint(b, uint64(e.cust))
-		}
-		return b
+			return binary.AppendUvarint(b, uint64(e.cust))
+		})
 	})
 	b = appendTable(b, &s.cards, func(b []byte, c *card) []byte {
 		b = binary.AppendUvarint(b, uint64(c.last))
-		for _, e := range c.ring {
-			if e == (cardEvent{}) {
-				b = append(b, 0)
-				continue
-			}
+		return s.cardRings.appendRing(b, c, func(b []byte, e *cardEvent) []byte {
 			b = appendSec(b, c.last, e.sec)
 			b = binary.AppendUvarint(b, uint64(e.cents))
-			b = binary.AppendUvarint(b, uint64(e.cust))
-		}
-		return b
+			return binary.AppendUvarint(b, uint64(e.cust))
+		})
 	})
 	b = appendTable(b, &s.ips, func(b []byte, n *network) []byte {
 		b = binary.AppendUvarint(b, uint64(n.last))
-		for _, e := range n.ring {
-			if e == (ipEvent{}) {
-				b = append(b, 0)
-				continue
-			}
+		return s.ipRings.appendRing(b, n, func(b []byte, e *ipEvent) []byte {
 			b = appendSec(b, n.last, e.sec)
-			b = binary.AppendUvarint(b, uint64(e.cust))
-		}
-		return b
+			return binary.AppendUvarint(b, uint64(e.cust))
+		})
 	})
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], stateCRC)), nil
 }
@@ -270,27 +255,33 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	})
 	readTable(r, &n.devices, "device", func(r *reader, d *device) {
 		d.last = r.u32()
-		for i := range d.ring {
-			if r.sec(d.last, &d.ring[i].sec) {
-				d.ring[i].card, d.ring[i].cust = r.u16(), r.u16()
+		var ring [entRing]devEvent
+		for i := range ring {
+			if r.sec(d.last, &ring[i].sec) {
+				ring[i].card, ring[i].cust = r.u16(), r.u16()
 			}
 		}
+		n.devRings.load(d, &ring)
 	})
 	readTable(r, &n.cards, "card", func(r *reader, c *card) {
 		c.last = r.u32()
-		for i := range c.ring {
-			if r.sec(c.last, &c.ring[i].sec) {
-				c.ring[i].cents, c.ring[i].cust = r.u32(), r.u16()
+		var ring [entRing]cardEvent
+		for i := range ring {
+			if r.sec(c.last, &ring[i].sec) {
+				ring[i].cents, ring[i].cust = r.u32(), r.u16()
 			}
 		}
+		n.cardRings.load(c, &ring)
 	})
-	readTable(r, &n.ips, "IP address", func(r *reader, n *network) {
-		n.last = r.u32()
-		for i := range n.ring {
-			if r.sec(n.last, &n.ring[i].sec) {
-				n.ring[i].cust = r.u16()
+	readTable(r, &n.ips, "IP address", func(r *reader, ip *network) {
+		ip.last = r.u32()
+		var ring [entRing]ipEvent
+		for i := range ring {
+			if r.sec(ip.last, &ring[i].sec) {
+				ring[i].cust = r.u16()
 			}
 		}
+		n.ipRings.load(ip, &ring)
 	})
 	if r.err == nil && len(r.b) > 0 {
 		r.fail("%d bytes after the last record", len(r.b))
@@ -299,8 +290,11 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		return r.err
 	}
 	n.cfg = s.cfg
+	n.hook()
 	n.bound() // a checkpoint of a state with wider bounds is cut to this one's
 	s.custs, s.devices, s.cards, s.ips = n.custs, n.devices, n.cards, n.ips
+	s.devRings, s.cardRings, s.ipRings = n.devRings, n.cardRings, n.ipRings
+	s.hook()
 	s.gN, s.gMeanLog, s.gVarLog, s.gMeanAmt = g[0], g[1], g[2], g[3]
 	return nil
 }

@@ -21,9 +21,6 @@ const (
 // flat value: a customer takes 240 bytes however busy it is.
 const (
 	custRing  = 8
-	devRing   = 8
-	cardRing  = 8
-	ipRing    = 8
 	knownKeys = 4 // devices, cards and shipping addresses remembered per customer
 	knownCCs  = 3 // shipping countries remembered per customer
 )
@@ -80,10 +77,13 @@ type custEvent struct {
 	dev   uint16
 }
 
-type device struct {
-	last uint32
-	ring [devRing]devEvent
-}
+// device, card and network are an entity's record (see entity): 16, 20
+// and 16 bytes, and a ring of 8 events in a pool once seen twice.
+type (
+	device  = entity[devEvent]
+	card    = entity[cardEvent]
+	network = entity[ipEvent]
+)
 
 type devEvent struct {
 	sec  uint32
@@ -91,20 +91,10 @@ type devEvent struct {
 	cust uint16
 }
 
-type card struct {
-	last uint32
-	ring [cardRing]cardEvent
-}
-
 type cardEvent struct {
 	sec   uint32
 	cents uint32
 	cust  uint16
-}
-
-type network struct {
-	last uint32
-	ring [ipRing]ipEvent
 }
 
 type ipEvent struct {
@@ -148,6 +138,11 @@ type State struct {
 	cards   table[card]
 	ips     table[network]
 
+	// The spilled rings of the devices, cards and IP addresses.
+	devRings  ringPool[devEvent]
+	cardRings ringPool[cardEvent]
+	ipRings   ringPool[ipEvent]
+
 	// The partition's amount statistics, the prior for new customers.
 	gN       float64
 	gMeanLog float64
@@ -165,8 +160,17 @@ func NewState(cfg StateConfig) (*State, error) {
 		// A typical order: about 40 with a log spread of 1, until the
 		// partition has seen some orders of its own.
 		gMeanLog: math.Log(40), gVarLog: 1, gMeanAmt: 60}
+	s.hook()
 	s.bound()
 	return s, nil
+}
+
+// hook has the entity tables return the rings of what they forget to the
+// state's pools.
+func (s *State) hook() {
+	s.devices.release = s.devRings.release
+	s.cards.release = s.cardRings.release
+	s.ips.release = s.ipRings.release
 }
 
 // bound bounds the tables by the configuration (see StateConfig), and
@@ -227,6 +231,9 @@ func (s *State) expire(now time.Time, slots int) int {
 	n += evictFrom(&s.devices, func(d *device) bool { return int64(d.last) < dayBefore }, slots)
 	n += evictFrom(&s.cards, func(c *card) bool { return int64(c.last) < dayBefore }, slots)
 	n += evictFrom(&s.ips, func(c *network) bool { return int64(c.last) < dayBefore }, slots)
+	s.devRings.compact(&s.devices)
+	s.cardRings.compact(&s.cards)
+	s.ipRings.compact(&s.ips)
 	return n
 }
 

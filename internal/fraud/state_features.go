@@ -128,8 +128,8 @@ func (s *State) FeaturesInto(t *event.Transaction, f *Features) {
 		v[CardsPerDevice1h], v[CardsPerDevice24h], v[CustomersPerDevice24h] = b2f(curCard != 0), b2f(curCard != 0), 1
 	}
 	if d := s.devices.get(k.dev); d != nil && k.dev != 0 {
-		var cards1h, cards24h, custs [devRing]uint16
-		for i, e := range d.ring {
+		var cards1h, cards24h, custs [entRing]uint16
+		for i, e := range s.devRings.view(d) {
 			if inWindow(e.sec, now, window24h) {
 				v[DeviceCount24h]++
 				cards24h[i], custs[i] = e.card, e.cust
@@ -149,12 +149,12 @@ func (s *State) FeaturesInto(t *event.Transaction, f *Features) {
 	if k.card != 0 {
 		v[CardCount1h], v[CardCount24h], v[CardAmount24h], v[CustomersPerCard24h] = 1, 1, amount, 1
 		if c := s.cards.get(k.card); c != nil {
-			var custs [cardRing]uint16
+			var custs [entRing]uint16
 			// Summed in whole cents, so the ring's slot order (which
 			// differs between a card record kept since long ago and one
 			// forgotten and made anew) cannot change the sum.
 			var cents int64
-			for i, e := range c.ring {
+			for i, e := range s.cardRings.view(c) {
 				if inWindow(e.sec, now, window24h) {
 					v[CardCount24h]++
 					cents += int64(e.cents)
@@ -171,8 +171,8 @@ func (s *State) FeaturesInto(t *event.Transaction, f *Features) {
 	if k.ip != 0 {
 		v[IPCount1h], v[CustomersPerIP24h] = 1, 1
 		if n := s.ips.get(k.ip); n != nil {
-			var custs [ipRing]uint16
-			for i, e := range n.ring {
+			var custs [entRing]uint16
+			for i, e := range s.ipRings.view(n) {
 				if inWindow(e.sec, now, window24h) {
 					custs[i] = e.cust
 					if inWindow(e.sec, now, window1h) {

@@ -179,7 +179,7 @@ func TestRingsSaturate(t *testing.T) {
 	f := feed(s, txs...)
 	checkFeatures(t, f, map[Feature]float64{
 		CustTxns: 19, CustCount10m: custRing + 1, CardsPerCustomer1h: custRing + 1,
-		DeviceCount10m: devRing + 1, CardsPerDevice1h: devRing + 1, IPCount1h: ipRing + 1,
+		DeviceCount10m: entRing + 1, CardsPerDevice1h: entRing + 1, IPCount1h: entRing + 1,
 	})
 }
 

@@ -80,24 +80,27 @@ func (s *State) Update(t *event.Transaction, f *Features) {
 	if k.dev != 0 {
 		d := s.devices.put(k.dev)
 		d.last = max(d.last, now)
-		if i := oldest(d.ring[:], now, func(e *devEvent) uint32 { return e.sec }); i >= 0 {
-			d.ring[i] = devEvent{sec: now, card: curCard, cust: curCust}
+		ring := s.devRings.room(d)
+		if i := oldest(ring, now, func(e *devEvent) uint32 { return e.sec }); i >= 0 {
+			ring[i] = devEvent{sec: now, card: curCard, cust: curCust}
 		}
 		s.devices.touched()
 	}
 	if k.card != 0 {
 		c := s.cards.put(k.card)
 		c.last = max(c.last, now)
-		if i := oldest(c.ring[:], now, func(e *cardEvent) uint32 { return e.sec }); i >= 0 {
-			c.ring[i] = cardEvent{sec: now, cents: cents, cust: curCust}
+		ring := s.cardRings.room(c)
+		if i := oldest(ring, now, func(e *cardEvent) uint32 { return e.sec }); i >= 0 {
+			ring[i] = cardEvent{sec: now, cents: cents, cust: curCust}
 		}
 		s.cards.touched()
 	}
 	if k.ip != 0 {
 		n := s.ips.put(k.ip)
 		n.last = max(n.last, now)
-		if i := oldest(n.ring[:], now, func(e *ipEvent) uint32 { return e.sec }); i >= 0 {
-			n.ring[i] = ipEvent{sec: now, cust: curCust}
+		ring := s.ipRings.room(n)
+		if i := oldest(ring, now, func(e *ipEvent) uint32 { return e.sec }); i >= 0 {
+			ring[i] = ipEvent{sec: now, cust: curCust}
 		}
 		s.ips.touched()
 	}

@@ -38,6 +38,11 @@ type table[T any] struct {
 	pos    []uint32        // each slot's index in heap
 	cur    uint32          // the slot put returned last
 	capped int             // records forgotten for max
+
+	// release, if set, is called with a record the table forgets, before
+	// its slot is cleared (an entity's spilled ring goes back to its
+	// pool).
+	release func(*T)
 }
 
 func (t *table[T]) get(k uint64) *T {
@@ -262,6 +267,9 @@ func (t *table[T]) remove(i int) {
 		if h != last {
 			t.fix(h)
 		}
+	}
+	if t.release != nil {
+		t.release(t.vals.at(i))
 	}
 	var zero T
 	delete(t.idx, t.keys[i])

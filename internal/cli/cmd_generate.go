@@ -40,6 +40,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	customers := fs.Int("customers", 1_000_000, "size of the active customer base (at a forced --rate, fewer customers means each orders unrealistically often)")
 	products := fs.Int("products", 2_000, "size of the catalogue (at least 50)")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and flags give the same records")
+	cont := fs.Int("continue", 0, "the `n`th generator (1, 2, ...) over a shop an earlier one made with the same --seed and --customers: the same customers, with their devices, cards and countries, new transaction IDs (the same purchases otherwise: another --seed is another shop whose every returning customer looks taken over)")
 	fraudRate := fs.Float64("fraud-rate", 0.01, "share of good records that are fraud (0 to 0.5)")
 	badRate := fs.Float64("bad-rate", 0, "share of records that are bad, one quality defect each (0 to 1)")
 	var gf geoFlags
@@ -61,6 +62,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return bad("rate", *rate, "must not be negative")
 	case *count < 0:
 		return bad("count", *count, "must not be negative")
+	case *cont < 0 || *cont >= 1<<31:
+		return bad("continue", *cont, "must be between 0 and 2147483647")
 	case *customers < 1:
 		return bad("customers", *customers, "must be at least 1")
 	case *products < 50:
@@ -76,6 +79,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	cfg := generate.Config{
 		Seed:      *seed,
+		SeqBase:   uint64(*cont) << 32,
 		Customers: *customers,
 		Products:  *products,
 		FraudRate: *fraudRate,

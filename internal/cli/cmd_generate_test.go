@@ -61,6 +61,67 @@ func TestGenerateToFileIsReproducible(t *testing.T) {
 	}
 }
 
+// TestGenerateContinue: a second generator with the same seed and
+// --continue 1 goes on in the same shop: none of its transaction IDs is
+// the first one's, and the customers both saw order on the same devices;
+// another seed is another shop, where they do not.
+func TestGenerateContinue(t *testing.T) {
+	dir := t.TempDir()
+	gen := func(name string, args ...string) []event.Transaction {
+		out := filepath.Join(dir, name+".jsonl")
+		var stdout, stderr bytes.Buffer
+		args = append([]string{"--out", out, "--rate", "0", "--count", "20000", "--customers", "2000", "--fraud-rate", "0"}, args...)
+		if err := runGenerate(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("generate %v: %v\n%s", args, err, stderr.String())
+		}
+		v, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var txs []event.Transaction
+		for _, line := range strings.Split(strings.TrimSuffix(string(v), "\n"), "\n") {
+			var tx event.Transaction
+			if err := event.Decode([]byte(line), &tx); err != nil {
+				t.Fatal(err)
+			}
+			txs = append(txs, tx)
+		}
+		return txs
+	}
+	first := gen("first", "--seed", "5")
+	ids := map[string]bool{}
+	devices := map[string]map[string]bool{}
+	for _, tx := range first {
+		ids[tx.TransactionID] = true
+		if devices[tx.CustomerID] == nil {
+			devices[tx.CustomerID] = map[string]bool{}
+		}
+		devices[tx.CustomerID][tx.DeviceID] = true
+	}
+	known := func(txs []event.Transaction) (returning, sameDevice int) {
+		for _, tx := range txs {
+			if ids[tx.TransactionID] {
+				t.Fatalf("transaction id %s repeats the first generator's", tx.TransactionID)
+			}
+			if d := devices[tx.CustomerID]; d != nil {
+				returning++
+				if d[tx.DeviceID] {
+					sameDevice++
+				}
+			}
+		}
+		return
+	}
+	r, same := known(gen("continued", "--seed", "5", "--continue", "1"))
+	if r < 10_000 || float64(same) < 0.8*float64(r) {
+		t.Errorf("continued: %d orders by the first run's customers, %d on a device they used there; want most", r, same)
+	}
+	r, same = known(gen("other", "--seed", "6"))
+	if float64(same) > 0.2*float64(r) {
+		t.Errorf("another seed: %d of %d returning customers' orders on a device of the first shop; want few", same, r)
+	}
+}
+
 func TestGenerateStartAndHistoryFlags(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "h.jsonl")
 	var stdout, stderr bytes.Buffer
@@ -134,6 +195,7 @@ func TestGenerateFlagErrors(t *testing.T) {
 		{[]string{"--out", "x", "--fraud-rate", "0.9"}, "-fraud-rate"},
 		{[]string{"--out", "x", "--bad-rate", "2"}, "-bad-rate"},
 		{[]string{"--out", "x", "--count", "-3"}, "-count"},
+		{[]string{"--out", "x", "--continue", "-1"}, "-continue"},
 		{[]string{"--out", "x", "--labels", "x"}, "-labels"},
 		{[]string{"--brokers", " , "}, "-brokers"},
 	}

@@ -5,7 +5,8 @@
 # follows a backlog, as in the bench's deployed phase: first BACKLOG
 # records at full speed (`generate --rate 0 --start auto`, a simulated
 # history ending within the day before now, over 1,000,000 customers),
-# and once they are stored, RATE/s for SECONDS (a second seed). The
+# and once they are stored, RATE/s for SECONDS (the same shop continued:
+# `generate --continue 1`, new transaction IDs). The
 # background jobs (the product fold, the analytics refresh, the model
 # training) are then still working through the backlog.
 #
@@ -38,7 +39,7 @@ wait_committed "$backlog" 600
 [ -z "${BURST_WAIT:-}" ] || sleep "$BURST_WAIT"
 psqlc -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 t0=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
-"$bin" generate --brokers "$broker" --rate "$rate" --duration "${secs}s" --customers 1000000 --seed 3 >/dev/null 2>&1
+"$bin" generate --brokers "$broker" --rate "$rate" --duration "${secs}s" --customers 1000000 --seed 2 --continue 1 >/dev/null 2>&1
 # Stored once the committed offsets stop moving for a second.
 prev=-1
 while :; do

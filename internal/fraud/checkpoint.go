@@ -63,29 +63,9 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 	}
 	b = appendTable(b, &s.custs, appendCustomer)
-	b = appendTable(b, &s.devices, func(b []byte, d *device) []byte {
-		b = binary.AppendUvarint(b, uint64(d.last))
-		return s.devRings.appendRing(b, d, func(b []byte, e *devEvent) []byte {
-			b = appendSec(b, d.last, e.sec)
-			b = binary.AppendUvarint(b, uint64(e.card))
-			return binary.AppendUvarint(b, uint64(e.cust))
-		})
-	})
-	b = appendTable(b, &s.cards, func(b []byte, c *card) []byte {
-		b = binary.AppendUvarint(b, uint64(c.last))
-		return s.cardRings.appendRing(b, c, func(b []byte, e *cardEvent) []byte {
-			b = appendSec(b, c.last, e.sec)
-			b = binary.AppendUvarint(b, uint64(e.cents))
-			return binary.AppendUvarint(b, uint64(e.cust))
-		})
-	})
-	b = appendTable(b, &s.ips, func(b []byte, n *network) []byte {
-		b = binary.AppendUvarint(b, uint64(n.last))
-		return s.ipRings.appendRing(b, n, func(b []byte, e *ipEvent) []byte {
-			b = appendSec(b, n.last, e.sec)
-			return binary.AppendUvarint(b, uint64(e.cust))
-		})
-	})
+	b = appendTable(b, &s.devices, func(b []byte, d *device) []byte { return s.devRings.appendEntity(b, d, &devCodec) })
+	b = appendTable(b, &s.cards, func(b []byte, c *card) []byte { return s.cardRings.appendEntity(b, c, &cardCodec) })
+	b = appendTable(b, &s.ips, func(b []byte, n *network) []byte { return s.ipRings.appendEntity(b, n, &ipCodec) })
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], stateCRC)), nil
 }
 
@@ -134,6 +114,36 @@ func appendCustomer(b []byte, c *customer) []byte {
 	}
 	return b
 }
+
+// eventCodec is how a checkpoint writes and reads the fields of one kind
+// of entity event besides its time (see appendSec), in that order.
+type eventCodec[E any] struct {
+	sec  func(*E) *uint32
+	put  func([]byte, *E) []byte
+	read func(*reader, *E)
+}
+
+var (
+	devCodec = eventCodec[devEvent]{
+		sec: func(e *devEvent) *uint32 { return &e.sec },
+		put: func(b []byte, e *devEvent) []byte {
+			return binary.AppendUvarint(binary.AppendUvarint(b, uint64(e.card)), uint64(e.cust))
+		},
+		read: func(r *reader, e *devEvent) { e.card, e.cust = r.u16(), r.u16() },
+	}
+	cardCodec = eventCodec[cardEvent]{
+		sec: func(e *cardEvent) *uint32 { return &e.sec },
+		put: func(b []byte, e *cardEvent) []byte {
+			return binary.AppendUvarint(binary.AppendUvarint(b, uint64(e.cents)), uint64(e.cust))
+		},
+		read: func(r *reader, e *cardEvent) { e.cents, e.cust = r.u32(), r.u16() },
+	}
+	ipCodec = eventCodec[ipEvent]{
+		sec:  func(e *ipEvent) *uint32 { return &e.sec },
+		put:  func(b []byte, e *ipEvent) []byte { return binary.AppendUvarint(b, uint64(e.cust)) },
+		read: func(r *reader, e *ipEvent) { e.cust = r.u16() },
+	}
+)
 
 // appendSec writes a ring event's time as its distance from the record's
 // latest time, plus one so that 0 can mark an empty slot.
@@ -253,36 +263,9 @@ func (s *State) UnmarshalBinary(data []byte) error {
 			}
 		}
 	})
-	readTable(r, &n.devices, "device", func(r *reader, d *device) {
-		d.last = r.u32()
-		var ring [entRing]devEvent
-		for i := range ring {
-			if r.sec(d.last, &ring[i].sec) {
-				ring[i].card, ring[i].cust = r.u16(), r.u16()
-			}
-		}
-		n.devRings.load(d, &ring)
-	})
-	readTable(r, &n.cards, "card", func(r *reader, c *card) {
-		c.last = r.u32()
-		var ring [entRing]cardEvent
-		for i := range ring {
-			if r.sec(c.last, &ring[i].sec) {
-				ring[i].cents, ring[i].cust = r.u32(), r.u16()
-			}
-		}
-		n.cardRings.load(c, &ring)
-	})
-	readTable(r, &n.ips, "IP address", func(r *reader, ip *network) {
-		ip.last = r.u32()
-		var ring [entRing]ipEvent
-		for i := range ring {
-			if r.sec(ip.last, &ring[i].sec) {
-				ring[i].cust = r.u16()
-			}
-		}
-		n.ipRings.load(ip, &ring)
-	})
+	readTable(r, &n.devices, "device", func(r *reader, d *device) { n.devRings.readEntity(r, d, &devCodec) })
+	readTable(r, &n.cards, "card", func(r *reader, c *card) { n.cardRings.readEntity(r, c, &cardCodec) })
+	readTable(r, &n.ips, "IP address", func(r *reader, ip *network) { n.ipRings.readEntity(r, ip, &ipCodec) })
 	if r.err == nil && len(r.b) > 0 {
 		r.fail("%d bytes after the last record", len(r.b))
 	}

@@ -1,5 +1,7 @@
 package fraud
 
+import "encoding/binary"
+
 // A device, card or IP address keeps up to entRing of its latest events.
 // Most are seen once within the 24 hours their features look back (a
 // million-customer shop's stream brings a new device, card and address
@@ -117,9 +119,11 @@ func (p *ringPool[E]) compact(t *table[entity[E]]) {
 	p.rings, p.free = rings, nil
 }
 
-// appendRing writes r's events as the fixed ring of entRing slots the
-// checkpoint lists, each by ev (empty slots as one 0 byte).
-func (p *ringPool[E]) appendRing(b []byte, r *entity[E], ev func([]byte, *E) []byte) []byte {
+// appendEntity writes r as a checkpoint lists an entity: its last seen,
+// then the fixed ring of entRing slots, an empty one as a 0 byte, an
+// event as its time (appendSec) and the fields c writes.
+func (p *ringPool[E]) appendEntity(b []byte, r *entity[E], c *eventCodec[E]) []byte {
+	b = binary.AppendUvarint(b, uint64(r.last))
 	var zero E
 	events := p.view(r)
 	for i := range entRing {
@@ -127,7 +131,20 @@ func (p *ringPool[E]) appendRing(b []byte, r *entity[E], ev func([]byte, *E) []b
 			b = append(b, 0)
 			continue
 		}
-		b = ev(b, &events[i])
+		b = appendSec(b, r.last, *c.sec(&events[i]))
+		b = c.put(b, &events[i])
 	}
 	return b
+}
+
+// readEntity reads into r what appendEntity wrote.
+func (p *ringPool[E]) readEntity(rd *reader, r *entity[E], c *eventCodec[E]) {
+	r.last = rd.u32()
+	var ring [entRing]E
+	for i := range ring {
+		if rd.sec(r.last, c.sec(&ring[i])) {
+			c.read(rd, &ring[i])
+		}
+	}
+	p.load(r, &ring)
 }

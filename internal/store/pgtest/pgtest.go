@@ -151,13 +151,21 @@ func Server(tb testing.TB) (adminURL string) {
 // makes a different database, so parallel tests never see each other's rows.
 func URL(tb testing.TB) string {
 	tb.Helper()
+	return URLWith(tb, "")
+}
+
+// URLWith is URL with options of CREATE DATABASE, e.g. "TEMPLATE template0
+// LOCALE_PROVIDER icu ICU_LOCALE 'en-US'" for a database whose default
+// collation is not the cluster's C.
+func URLWith(tb testing.TB, options string) string {
+	tb.Helper()
 	s := get()
 	s.check(tb)
 
 	name := dbName(tb.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := s.exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if err := s.exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" "+options); err != nil {
 		tb.Fatalf("pgtest: creating database %s: %v", name, err)
 	}
 	tb.Cleanup(func() {

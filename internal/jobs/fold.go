@@ -26,11 +26,12 @@ type foldStore interface {
 // so that a run reads only what was stored since the last one and
 // rebuilds the population from memory (see foldPopulation).
 type fold struct {
-	index    map[string]int32 // customer ID -> slot
-	ids      []string         // by slot; "" once dropped
-	cust     []custFold       // by slot
-	order    []int32          // slots in customer-ID byte order, as of the last population
-	added    []int32          // slots added since
+	ids      idTable    // customer IDs by slot, and each ID's slot
+	cust     []custFold // by slot
+	days     pool[foldDay]
+	cats     pool[foldCat]
+	order    []int32 // slots in customer-ID byte order, as of the last population
+	added    []int32 // slots added since
 	catOf    map[string]int32
 	catNames []string
 	cursor   store.PurchaseCursor
@@ -61,11 +62,12 @@ var errBehind = errors.New("transactions were imported behind the refresh's curs
 // errFoldFull says that the fold would hold more customers than its bound.
 var errFoldFull = errors.New("more customers than the refresh keeps in memory")
 
-// custFold is one customer's stored purchases.
+// custFold is one customer's stored purchases: purchase days (ascending)
+// and spend per category, runs of fold.days and fold.cats.
 type custFold struct {
-	days  []foldDay // ascending
-	cats  []foldCat
 	first int64 // earliest event time folded, Unix microseconds
+	days  run
+	cats  run
 }
 
 type foldDay struct {
@@ -80,33 +82,32 @@ type foldCat struct {
 }
 
 func newFold(max int) *fold {
-	return &fold{index: map[string]int32{}, catOf: map[string]int32{}, cursor: store.PurchaseCursor{}, max: max}
+	return &fold{ids: newIDTable(), catOf: map[string]int32{}, cursor: store.PurchaseCursor{}, max: max}
 }
 
 // full reports whether the fold holds more customers than its bound.
-func (f *fold) full() bool { return f.max > 0 && len(f.index) > f.max }
+func (f *fold) full() bool { return f.max > 0 && f.ids.len() > f.max }
 
 // compact frees the slots of the customers dropped (erased, or read again
 // after retention, which gives them a new slot), once they are as many as
 // the customers kept: otherwise a run with retention would leak a slot per
 // customer whose oldest purchase retention deleted, every pass.
+//
+// The days and categories are copied into new storage once a quarter of it is
+// room that runs left behind when they grew or were dropped.
 func (f *fold) compact() {
-	dead := len(f.ids) - len(f.index)
-	if dead < 1024 || dead < len(f.index) {
+	f.days.compact(len(f.cust), func(i int) *run { return &f.cust[i].days })
+	f.cats.compact(len(f.cust), func(i int) *run { return &f.cust[i].cats })
+	dead := f.ids.slots() - f.ids.len()
+	if dead < 1024 || dead < f.ids.len() {
 		return
 	}
-	slot := make([]int32, len(f.ids)) // old slot -> new, -1 when dropped
-	ids := make([]string, 0, len(f.index))
-	cust := make([]custFold, 0, len(f.index))
-	for i, id := range f.ids {
-		if id == "" {
-			slot[i] = -1
-			continue
+	slot := f.ids.compact() // old slot -> new, -1 when dropped
+	cust := make([]custFold, 0, f.ids.len())
+	for i, s := range slot {
+		if s >= 0 {
+			cust = append(cust, f.cust[i])
 		}
-		slot[i] = int32(len(ids))
-		f.index[id] = slot[i]
-		ids = append(ids, id)
-		cust = append(cust, f.cust[i])
 	}
 	remap := func(s []int32) []int32 {
 		out := s[:0]
@@ -117,17 +118,15 @@ func (f *fold) compact() {
 		}
 		return slices.Clip(out)
 	}
-	f.ids, f.cust = ids, cust
+	f.cust = cust
 	f.order, f.added = remap(f.order), remap(f.added)
 }
 
 // add folds in one stored transaction.
 func (f *fold) add(t *store.PurchaseTotal) {
-	i, ok := f.index[t.CustomerID]
+	i, ok := f.ids.get(t.CustomerID)
 	if !ok {
-		i = int32(len(f.ids))
-		f.index[t.CustomerID] = i
-		f.ids = append(f.ids, t.CustomerID)
+		i = f.ids.add(t.CustomerID)
 		f.cust = append(f.cust, custFold{first: t.EventTime.UnixMicro()})
 		f.added = append(f.added, i)
 	}
@@ -137,16 +136,18 @@ func (f *fold) add(t *store.PurchaseTotal) {
 	f.maxDay = max(f.maxDay, day)
 	d := int32(day)
 	// Usually the latest day or a new one after it.
-	k := len(c.days)
-	for k > 0 && c.days[k-1].day > d {
+	days := f.days.of(c.days)
+	k := len(days)
+	for k > 0 && days[k-1].day > d {
 		k--
 	}
-	if k == 0 || c.days[k-1].day != d {
-		c.days = slices.Insert(c.days, k, foldDay{day: d})
+	if k == 0 || days[k-1].day != d {
+		f.days.insert(&c.days, k, foldDay{day: d})
+		days = f.days.of(c.days)
 		k++
 	}
-	c.days[k-1].orders++
-	c.days[k-1].cents += t.TotalCents
+	days[k-1].orders++
+	days[k-1].cents += t.TotalCents
 	for _, l := range t.Lines {
 		cat, ok := f.catOf[l.Category]
 		if !ok {
@@ -154,24 +155,28 @@ func (f *fold) add(t *store.PurchaseTotal) {
 			f.catOf[l.Category] = cat
 			f.catNames = append(f.catNames, l.Category)
 		}
-		j := slices.IndexFunc(c.cats, func(e foldCat) bool { return e.cat == cat })
+		cats := f.cats.of(c.cats)
+		j := slices.IndexFunc(cats, func(e foldCat) bool { return e.cat == cat })
 		if j < 0 {
-			c.cats = append(c.cats, foldCat{cat: cat})
-			j = len(c.cats) - 1
+			j = len(cats)
+			f.cats.insert(&c.cats, j, foldCat{cat: cat})
+			cats = f.cats.of(c.cats)
 		}
-		c.cats[j].cents += l.Cents
+		cats[j].cents += l.Cents
 	}
 	f.txs++
 }
 
 // drop forgets a customer; it reports whether the fold had them.
 func (f *fold) drop(id string) bool {
-	i, ok := f.index[id]
+	i, ok := f.ids.get(id)
 	if !ok {
 		return false
 	}
-	delete(f.index, id)
-	f.ids[i], f.cust[i] = "", custFold{}
+	f.ids.drop(i)
+	f.days.free(&f.cust[i].days)
+	f.cats.free(&f.cust[i].cats)
+	f.cust[i] = custFold{}
 	return true
 }
 
@@ -192,17 +197,17 @@ func (f *fold) reread(ctx context.Context, st foldStore, ids []string) error {
 // live returns the slots of the customers the fold holds, in customer-ID
 // byte order, merging in those added since the last call.
 func (f *fold) live() []int32 {
-	slices.SortFunc(f.added, func(a, b int32) int { return cmp.Compare(f.ids[a], f.ids[b]) })
-	out := make([]int32, 0, len(f.index))
+	slices.SortFunc(f.added, f.ids.compare)
+	out := make([]int32, 0, f.ids.len())
 	i, j := 0, 0
 	for i < len(f.order) || j < len(f.added) {
 		var s int32
-		if j == len(f.added) || i < len(f.order) && f.ids[f.order[i]] < f.ids[f.added[j]] {
+		if j == len(f.added) || i < len(f.order) && f.ids.compare(f.order[i], f.added[j]) < 0 {
 			s, i = f.order[i], i+1
 		} else {
 			s, j = f.added[j], j+1
 		}
-		if f.ids[s] != "" && len(f.cust[s].days) > 0 && (len(out) == 0 || f.ids[out[len(out)-1]] != f.ids[s]) {
+		if f.ids.live(s) && f.cust[s].days.n > 0 && (len(out) == 0 || f.ids.compare(out[len(out)-1], s) != 0) {
 			out = append(out, s)
 		}
 	}
@@ -234,7 +239,7 @@ func (f *fold) catchUp(ctx context.Context, st foldStore, pace func(context.Cont
 			return nil, fmt.Errorf("reading the purchases stored since the last refresh: %w", err)
 		}
 		if f.full() {
-			return nil, fmt.Errorf("%w (%d, bound %d)", errFoldFull, len(f.index), f.max)
+			return nil, fmt.Errorf("%w (%d, bound %d)", errFoldFull, f.ids.len(), f.max)
 		}
 		if n == 0 {
 			break
@@ -308,8 +313,8 @@ func (f *fold) applyErasures(ctx context.Context, st foldStore) ([]string, error
 		return nil, nil
 	}
 	var erased []string
-	for id := range f.index {
-		if keys[store.ErasureKey(id)] {
+	for i := range int32(f.ids.slots()) {
+		if id := f.ids.name(i); f.ids.live(i) && keys[store.ErasureKey(id)] {
 			erased = append(erased, id)
 		}
 	}
@@ -334,7 +339,7 @@ func (f *fold) applyRetention(ctx context.Context, st foldStore) error {
 	for range 4 { // a retention pass under way may delete more meanwhile
 		oldest := int32(-1)
 		for i := range f.cust {
-			if len(f.cust[i].days) > 0 && (oldest < 0 || f.cust[i].first < f.cust[oldest].first) {
+			if f.cust[i].days.n > 0 && (oldest < 0 || f.cust[i].first < f.cust[oldest].first) {
 				oldest = int32(i)
 			}
 		}
@@ -344,14 +349,14 @@ func (f *fold) applyRetention(ctx context.Context, st foldStore) error {
 		if ok, err := f.stored(ctx, st, oldest); err != nil || ok {
 			return err
 		}
-		byFirst := make([]int32, 0, len(f.index))
+		byFirst := make([]int32, 0, f.ids.len())
 		for i := range f.cust {
-			if len(f.cust[i].days) > 0 {
+			if f.cust[i].days.n > 0 {
 				byFirst = append(byFirst, int32(i))
 			}
 		}
 		slices.SortFunc(byFirst, func(a, b int32) int {
-			return cmp.Or(cmp.Compare(f.cust[a].first, f.cust[b].first), cmp.Compare(f.ids[a], f.ids[b]))
+			return cmp.Or(cmp.Compare(f.cust[a].first, f.cust[b].first), f.ids.compare(a, b))
 		})
 		// The first customer whose first purchase is stored: every one
 		// before it lost theirs (and, it may be, more).
@@ -370,7 +375,7 @@ func (f *fold) applyRetention(ctx context.Context, st foldStore) error {
 		}
 		ids := make([]string, lo)
 		for k, i := range byFirst[:lo] {
-			ids[k] = f.ids[i]
+			ids[k] = f.ids.name(i)
 		}
 		if err := f.reread(ctx, st, ids); err != nil {
 			return fmt.Errorf("reading again the purchases of %d customers after retention: %w", len(ids), err)
@@ -382,7 +387,7 @@ func (f *fold) applyRetention(ctx context.Context, st foldStore) error {
 // stored reports whether the first folded purchase of the customer in
 // slot i is still stored.
 func (f *fold) stored(ctx context.Context, st foldStore, i int32) (bool, error) {
-	return st.HasPurchase(ctx, f.ids[i], time.UnixMicro(f.cust[i].first).UTC())
+	return st.HasPurchase(ctx, f.ids.name(i), time.UnixMicro(f.cust[i].first).UTC())
 }
 
 // population builds the population and the cohort matrix as of endDay
@@ -401,10 +406,10 @@ func (f *fold) population(endDay int64) (*population, []store.CohortCell, error)
 	var days []store.PurchaseDay
 	for _, i := range order {
 		c := &f.cust[i]
-		id := f.ids[i]
+		id := f.ids.name(i)
 		amounts, days = amounts[:0], days[:0]
 		var cents int64
-		for _, d := range c.days {
+		for _, d := range f.days.of(c.days) {
 			amounts = append(amounts, analytics.DayAmount{Day: int64(d.day), Amount: float64(d.cents) / 100})
 			days = append(days, store.PurchaseDay{CustomerID: id, Day: time.Unix(int64(d.day)*86400, 0).UTC(), Orders: int64(d.orders), AmountCents: d.cents})
 			cents += d.cents
@@ -415,8 +420,8 @@ func (f *fold) population(endDay int64) (*population, []store.CohortCell, error)
 		}
 		pop.sums = append(pop.sums, s)
 		pop.cents = append(pop.cents, cents)
-		pop.days += int64(len(c.days))
-		for _, e := range c.cats {
+		pop.days += int64(c.days.n)
+		for _, e := range f.cats.of(c.cats) {
 			pop.catIdx = append(pop.catIdx, e.cat)
 			pop.catCents = append(pop.catCents, e.cents)
 		}
@@ -479,7 +484,7 @@ func (r *Refresh) catchUp(ctx context.Context, rep *RefreshReport) error {
 		}
 	}
 	r.fold = f
-	r.foldCustomers.Store(int64(len(f.index)))
+	r.foldCustomers.Store(int64(f.ids.len()))
 	return nil
 }
 

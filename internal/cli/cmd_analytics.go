@@ -58,7 +58,7 @@ func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
 	f.foldMax = 1_000_000
 	if prefix != "" {
 		fs.IntVar(&f.foldMax, prefix+"fold-max-customers", f.foldMax,
-			"most customers whose purchase days the refresh keeps in memory between runs, to read only what was stored since (about 300 bytes each); beyond, it keeps none and reads every purchase from the store each run (0: no bound)")
+			"most customers whose purchase days the refresh keeps in memory between runs, to read only what was stored since (about 250 bytes each); beyond, it keeps none and reads every purchase from the store each run (0: no bound)")
 	}
 }
 

@@ -69,7 +69,7 @@ type RefreshConfig struct {
 	CatchUp time.Duration
 	// FoldMaxCustomers is the most customers whose purchase days the
 	// refresh keeps in memory between runs, to read only what was stored
-	// since the last (about 300 bytes a customer; see docs/analytics.md):
+	// since the last (about 250 bytes a customer; see docs/analytics.md):
 	// with more, it drops them and reads every purchase grouped in the
 	// store each run instead, as before it kept them. Defaults to
 	// 1,000,000; -1: no bound.

@@ -135,6 +135,42 @@ func (t *idTable) compact() []int32 {
 	return slot
 }
 
+// idList is customer IDs in the order added, back to back in one byte
+// slice: what a refresh keeps of its customers for the next run (the rows
+// it wrote, the segments it recorded) without a string per customer.
+type idList struct {
+	data []byte
+	end  []int // where each ID ends in data
+}
+
+func (l *idList) add(id string) {
+	l.data = append(l.data, id...)
+	l.end = append(l.end, len(l.data))
+}
+
+func (l *idList) len() int { return len(l.end) }
+
+// at is the i-th ID, to compare without a copy: not to be kept.
+func (l *idList) at(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = l.end[i-1]
+	}
+	return l.data[start:l.end[i]]
+}
+
+// strings returns the IDs as strings (nil when there are none).
+func (l *idList) strings() []string {
+	if l.len() == 0 {
+		return nil
+	}
+	out := make([]string, l.len())
+	for i := range out {
+		out[i] = string(l.at(i))
+	}
+	return out
+}
+
 // run is one customer's items in a pool: items[off:off+n], room for cap.
 type run struct{ off, n, cap uint32 }
 

@@ -120,3 +120,28 @@ func TestPoolRunsMatchSlices(t *testing.T) {
 		t.Fatal("the pool was never compacted")
 	}
 }
+
+// TestIDListKeepsIDs: IDs of any bytes, the empty one included, come back
+// as they were added, in order.
+func TestIDListKeepsIDs(t *testing.T) {
+	want := []string{"", "a", "B", "c\x00d", "\xff\xfe", "é", ""}
+	var l idList
+	for _, id := range want {
+		l.add(id)
+	}
+	if l.len() != len(want) {
+		t.Fatalf("len = %d, want %d", l.len(), len(want))
+	}
+	for i, id := range want {
+		if string(l.at(i)) != id {
+			t.Errorf("at(%d) = %q, want %q", i, l.at(i), id)
+		}
+	}
+	if got := l.strings(); !slices.Equal(got, want) {
+		t.Errorf("strings() = %q, want %q", got, want)
+	}
+	var empty idList
+	if empty.strings() != nil {
+		t.Error("an empty list's strings are not nil")
+	}
+}

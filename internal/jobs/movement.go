@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
@@ -10,23 +12,53 @@ import (
 )
 
 // ranSegments are the customers' segments as a refresh of this process
-// stored them, with the ID of the movement it recorded: IDs in byte order.
+// stored them, with the ID of the movement it recorded.
 type ranSegments struct {
 	movementID int64
-	ids        []string
-	segs       []analytics.Segment
+	list       segmentList
+}
+
+// segmentList is customers' segments, IDs in byte order, kept without a
+// pointer per customer (idList; each segment as its place in names).
+type segmentList struct {
+	ids   idList
+	segs  []uint16
+	names []analytics.Segment
+}
+
+func (l *segmentList) add(id string, seg analytics.Segment) {
+	k := slices.Index(l.names, seg)
+	if k < 0 {
+		k = len(l.names)
+		l.names = append(l.names, seg)
+	}
+	l.ids.add(id)
+	l.segs = append(l.segs, uint16(k))
+}
+
+// expand returns the IDs and segments as analytics.SegmentMovement takes
+// them (nil when there are none).
+func (l *segmentList) expand() ([]string, []analytics.Segment) {
+	if l == nil || l.ids.len() == 0 {
+		return nil, nil
+	}
+	segs := make([]analytics.Segment, len(l.segs))
+	for i, k := range l.segs {
+		segs[i] = l.names[k]
+	}
+	return l.ids.strings(), segs
 }
 
 // previousSegments returns the segments of the refresh before and when it
-// ran (nil when no movement was ever recorded): this process's own when
+// ran (empty when no movement was ever recorded): this process's own when
 // the newest stored movement is the one it recorded, otherwise (the first
 // run of a process, or another instance refreshed since) those stored,
 // read in customer-ID order before this run writes its own.
-func (r *Refresh) previousSegments(ctx context.Context) ([]string, []analytics.Segment, *time.Time, error) {
+func (r *Refresh) previousSegments(ctx context.Context) (*segmentList, *time.Time, error) {
 	st := r.cfg.Store
 	latest, err := st.SegmentMovements(ctx, 1)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	var at *time.Time
 	if len(latest) > 0 {
@@ -34,40 +66,33 @@ func (r *Refresh) previousSegments(ctx context.Context) ([]string, []analytics.S
 		at = &t
 	}
 	if p := r.ran; p != nil && len(latest) > 0 && latest[0].ID == p.movementID {
-		return p.ids, p.segs, at, nil
+		return &p.list, at, nil
 	}
-	// One string per segment, not one per customer.
-	names := make(map[string]analytics.Segment, len(analytics.Segments))
-	for _, s := range analytics.Segments {
-		names[string(s)] = s
-	}
-	var ids []string
-	var segs []analytics.Segment
+	var prev segmentList
 	err = st.CustomerSegments(ctx, func(id, seg string) error {
-		s, ok := names[seg]
-		if !ok {
-			s = analytics.Segment(seg)
-			names[seg] = s
+		if len(prev.names) > math.MaxUint16 && !slices.Contains(prev.names, analytics.Segment(seg)) {
+			return fmt.Errorf("more than %d segments stored (%q)", math.MaxUint16+1, seg)
 		}
-		ids, segs = append(ids, id), append(segs, s)
+		prev.add(id, analytics.Segment(seg))
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the stored segments: %w", err)
+		return nil, nil, fmt.Errorf("reading the stored segments: %w", err)
 	}
-	return ids, segs, at, nil
+	return &prev, at, nil
 }
 
 // recordMovement stores the movement from the previous segments to this
 // run's (the customers of pop, scored) and keeps this run's segments for
 // the next run.
-func (r *Refresh) recordMovement(ctx context.Context, prevIDs []string, prevSegs []analytics.Segment, prevAt *time.Time,
+func (r *Refresh) recordMovement(ctx context.Context, prev *segmentList, prevAt *time.Time,
 	pop *population, scores []analytics.RFMScore, asOf, now time.Time, rep *RefreshReport) error {
-	ids := make([]string, len(pop.sums))
-	segs := make([]analytics.Segment, len(pop.sums))
+	var cur segmentList
 	for i, s := range pop.sums {
-		ids[i], segs[i] = s.CustomerID, scores[i].Segment
+		cur.add(s.CustomerID, scores[i].Segment)
 	}
+	prevIDs, prevSegs := prev.expand()
+	ids, segs := cur.expand()
 	mv, err := analytics.SegmentMovement(prevIDs, prevSegs, ids, segs)
 	if err != nil {
 		return err
@@ -81,7 +106,7 @@ func (r *Refresh) recordMovement(ctx context.Context, prevIDs []string, prevSegs
 	if err != nil {
 		return err
 	}
-	r.ran = &ranSegments{movementID: id, ids: ids, segs: segs}
+	r.ran = &ranSegments{movementID: id, list: cur}
 	rep.CustomersNew, rep.CustomersMoved, rep.CustomersLeft = mv.Entered, mv.Moved, mv.Left
 	return nil
 }

@@ -182,14 +182,14 @@ type Refresh struct {
 
 	// Between runs of this process (runs never overlap: the leader lock):
 	// last is what the last run that fitted both models fitted, and
-	// wroteIDs/wroteFP the customer rows stored since, by customer ID in
+	// wrote/wroteFP the customer rows stored since, by customer ID in
 	// byte order, with a fingerprint of their values. During a run, kept
 	// is last when the run keeps its models, and fitted what it fits.
-	last     *dayModels
-	kept     *dayModels
-	fitted   dayModels
-	wroteIDs []string
-	wroteFP  []uint64
+	last    *dayModels
+	kept    *dayModels
+	fitted  dayModels
+	wrote   idList
+	wroteFP []uint64
 	// ran is the segments the last run stored and the movement it
 	// recorded (nil before: they are read from the store).
 	ran *ranSegments
@@ -449,7 +449,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		r.kept = r.last
 	} else {
 		// New models (or none): every customer's row is written again.
-		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil
+		r.last, r.wrote, r.wroteFP = nil, idList{}, nil
 	}
 	rep.ModelsKept = keep
 	if err := st.ReplaceCohorts(ctx, cells, now, asOf); err != nil {
@@ -480,7 +480,7 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 
 	// The segments of the refresh before, read (when this process does
 	// not hold them) before this run's are written over them.
-	prevIDs, prevSegs, prevAt, err := r.previousSegments(ctx)
+	prev, prevAt, err := r.previousSegments(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
@@ -489,10 +489,10 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		r.last = &fitted
 	}
 	if rep.RowsWritten, err = r.writeCustomers(ctx, pop, scores, preds, clvVersion, labels, now); err != nil {
-		r.last, r.wroteIDs, r.wroteFP = nil, nil, nil // what is stored is uncertain: all again next run
+		r.last, r.wrote, r.wroteFP = nil, idList{}, nil // what is stored is uncertain: all again next run
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
-	if err := r.recordMovement(ctx, prevIDs, prevSegs, prevAt, pop, scores, asOf, now, rep); err != nil {
+	if err := r.recordMovement(ctx, prev, prevAt, pop, scores, asOf, now, rep); err != nil {
 		return nil, fmt.Errorf("analytics refresh: segment movement: %w", err)
 	}
 	lap(&rep.WriteSeconds)

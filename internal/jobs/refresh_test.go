@@ -521,7 +521,7 @@ func testKeepsModels(t *testing.T, s testStore) {
 	}
 	// Writing every row (as if this process had written none) stores
 	// nothing different.
-	r.wroteIDs, r.wroteFP = nil, nil
+	r.wrote, r.wroteFP = idList{}, nil
 	all := run()
 	if !all.ModelsKept || all.RowsWritten != all.Customers {
 		t.Fatalf("run without the written rows' record: %+v; want the models kept and every row written", all)

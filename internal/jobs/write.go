@@ -50,8 +50,9 @@ func (r *Refresh) writeCustomers(ctx context.Context, pop *population, scores []
 	st := r.cfg.Store
 	n := len(pop.sums)
 	chunk := make([]store.CustomerAnalytics, 0, store.AnalyticsChunk)
-	ids, fps := make([]string, n), make([]uint64, n)
-	prevIDs, prevFP := r.wroteIDs, r.wroteFP
+	var ids idList
+	fps := make([]uint64, n)
+	prev, prevFP := &r.wrote, r.wroteFP
 	j, written := 0, 0
 	var buf []byte
 	for i, s := range pop.sums {
@@ -71,12 +72,13 @@ func (r *Refresh) writeCustomers(ctx context.Context, pop *population, scores []
 		}
 		var fp uint64
 		buf, fp = fingerprint(buf, &row)
-		ids[i], fps[i] = s.CustomerID, fp
+		ids.add(s.CustomerID)
+		fps[i] = fp
 		// Both lists are in customer-ID byte order: walk them together.
-		for j < len(prevIDs) && prevIDs[j] < s.CustomerID {
+		for j < prev.len() && string(prev.at(j)) < s.CustomerID {
 			j++
 		}
-		same := j < len(prevIDs) && prevIDs[j] == s.CustomerID && prevFP[j] == fp
+		same := j < prev.len() && string(prev.at(j)) == s.CustomerID && prevFP[j] == fp
 		if !same {
 			chunk = append(chunk, row)
 		}
@@ -92,6 +94,6 @@ func (r *Refresh) writeCustomers(ctx context.Context, pop *population, scores []
 			}
 		}
 	}
-	r.wroteIDs, r.wroteFP = ids, fps
+	r.wrote, r.wroteFP = ids, fps
 	return written, nil
 }

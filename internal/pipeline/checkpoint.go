@@ -188,9 +188,8 @@ func encodePartState(b []byte, dedup *quality.Dedup, sc StatefulScorer) []byte {
 	start := len(b)
 	b = append(b, partCheckpointMagic...)
 	b = append(b, partCheckpointVersion)
-	ids := dedup.AppendIDs(nil)
-	b = binary.AppendUvarint(b, uint64(len(ids)))
-	for _, id := range ids {
+	b = binary.AppendUvarint(b, uint64(dedup.Len()))
+	for id := range dedup.IDs() {
 		b = binary.AppendUvarint(b, uint64(len(id)))
 		b = append(b, id...)
 	}

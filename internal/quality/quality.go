@@ -162,25 +162,78 @@ func (c Config) Validate(t *event.Transaction, now time.Time) *Failure {
 // transaction_id is the final guard for repeats older than the ring.
 //
 // The ring holds the IDs; the index maps a 64-bit hash of an ID to its
-// slot, so a check reads one small fixed-size entry (and the ring's string
+// slot, so a check reads one small fixed-size entry (and the ring's ID
 // only on a hash match, to confirm), where a map keyed by the strings
 // compared keys through their pointers: 182 ns a check in a window of
-// 100,000 against 109 (BenchmarkDedup), and no pointers in the index for
-// the collector to scan. Two IDs of one hash (fewer than one pair in
-// 10^9 windows of 100,000) are told apart by a map of the later ones' strings.
+// 100,000 against 109 (BenchmarkDedup). Two IDs of one hash (fewer than
+// one pair in 10^9 windows of 100,000) are told apart by a map of the
+// later ones' strings.
+//
+// Nothing in it points at an ID: each slot keeps its ID's bytes in place,
+// up to dedupWidth of them (longer IDs, rare, in a map by slot), so that a
+// processor's windows (100,000 IDs a partition) are a few large objects
+// for the garbage collector to mark, not a string each.
 type Dedup struct {
-	seen map[uint64]int32    // hash of an ID → its slot in ring
+	seen map[uint64]int32    // hash of an ID → its slot in the ring
 	coll map[string]struct{} // IDs whose hash another ID in the ring held
-	ring []string
-	hs   []uint64 // each slot's ID's hash, so forgetting one reads no string
+	ids  []byte              // slot i's ID at ids[i*dedupWidth:], lens[i] bytes of it
+	lens []uint8             // 0: empty; longID: in long
+	long map[int32]string    // IDs longer than dedupWidth, by slot
+	hs   []uint64            // each slot's ID's hash, so forgetting one reads no ID
 	next int
 	seed maphash.Seed
 	hash func(maphash.Seed, string) uint64 // maphash.String; tests collide it
 }
 
+// dedupWidth is the bytes of an ID a Dedup slot holds in place: a UUID
+// (36) and shorter; longID marks a slot whose ID is longer.
+const (
+	dedupWidth = 36
+	longID     = 255
+)
+
 // NewDedup remembers the last size IDs.
 func NewDedup(size int) *Dedup {
-	return &Dedup{seen: make(map[uint64]int32, size), ring: make([]string, size), hs: make([]uint64, size), seed: maphash.MakeSeed(), hash: maphash.String}
+	return &Dedup{seen: make(map[uint64]int32, size), ids: make([]byte, size*dedupWidth), lens: make([]uint8, size),
+		hs: make([]uint64, size), seed: maphash.MakeSeed(), hash: maphash.String}
+}
+
+// at is the ID in slot i ("" when empty), to compare or copy: not to be kept.
+func (d *Dedup) at(i int) []byte {
+	switch n := d.lens[i]; n {
+	case 0:
+		return nil
+	case longID:
+		return []byte(d.long[int32(i)])
+	default:
+		return d.ids[i*dedupWidth : i*dedupWidth+int(n)]
+	}
+}
+
+// is reports whether slot i holds id.
+func (d *Dedup) is(i int32, id string) bool {
+	n := d.lens[i]
+	if n == longID {
+		return d.long[i] == id
+	}
+	return int(n) == len(id) && string(d.ids[int(i)*dedupWidth:int(i)*dedupWidth+int(n)]) == id
+}
+
+// put writes id into slot i.
+func (d *Dedup) put(i int, id string) {
+	if d.lens[i] == longID {
+		delete(d.long, int32(i))
+	}
+	if len(id) > dedupWidth {
+		if d.long == nil {
+			d.long = map[int32]string{}
+		}
+		d.long[int32(i)] = strings.Clone(id)
+		d.lens[i] = longID
+		return
+	}
+	copy(d.ids[i*dedupWidth:], id)
+	d.lens[i] = uint8(len(id))
 }
 
 // slotOf is the slot seen holds for hash h, or -1.
@@ -195,7 +248,7 @@ func (d *Dedup) slotOf(h uint64) int32 {
 func (d *Dedup) Check(id string) *Failure {
 	h := d.hash(d.seed, id)
 	slot, taken := d.seen[h]
-	if taken && d.ring[slot] == id {
+	if taken && d.is(slot, id) {
 		return fail(DuplicateID, "transaction_id %s seen before", id)
 	}
 	if len(d.coll) > 0 {
@@ -203,15 +256,16 @@ func (d *Dedup) Check(id string) *Failure {
 			return fail(DuplicateID, "transaction_id %s seen before", id)
 		}
 	}
-	if old := d.ring[d.next]; old != "" {
+	if d.lens[d.next] != 0 {
 		if oh := d.hs[d.next]; d.slotOf(oh) == int32(d.next) {
 			delete(d.seen, oh)
 			taken = taken && oh != h // h's entry was the one going
 		} else {
-			delete(d.coll, old)
+			delete(d.coll, string(d.at(d.next)))
 		}
 	}
-	d.ring[d.next], d.hs[d.next] = id, h
+	d.put(d.next, id)
+	d.hs[d.next] = h
 	if taken {
 		if d.coll == nil {
 			d.coll = map[string]struct{}{}
@@ -220,7 +274,7 @@ func (d *Dedup) Check(id string) *Failure {
 	} else {
 		d.seen[h] = int32(d.next)
 	}
-	d.next = (d.next + 1) % len(d.ring)
+	d.next = (d.next + 1) % len(d.lens)
 	return nil
 }
 

@@ -204,7 +204,9 @@ func TestDetailIsStorableText(t *testing.T) {
 // TestDedupMatchesWindow: Dedup rejects exactly the IDs among the last
 // size it accepted, as a plain list of them does, also when every ID
 // shares its hash with others (a hash of one byte), which makes the
-// collision path carry most of the IDs.
+// collision path carry most of the IDs. A fifth of the IDs are longer than
+// a slot holds in place (dedupWidth), so they live in the map of long
+// ones, and the slots they leave are reused by short ones and back.
 func TestDedupMatchesWindow(t *testing.T) {
 	hashes := map[string]func(maphash.Seed, string) uint64{
 		"maphash":  maphash.String,
@@ -217,7 +219,11 @@ func TestDedupMatchesWindow(t *testing.T) {
 			d.hash = hash
 			var window []string // the last size accepted, oldest first
 			for i := range 5000 {
-				id := fmt.Sprintf("tx%d", rng.IntN(3*size+2))
+				k := rng.IntN(3*size + 2)
+				id := fmt.Sprintf("tx%d", k)
+				if k%5 == 0 {
+					id = strings.Repeat("x", dedupWidth) + id
+				}
 				want := slices.Contains(window, id)
 				if got := d.Check(id) != nil; got != want {
 					t.Fatalf("%s hash, window %d, check %d of %s: duplicate %v, want %v (window %v)", name, size, i, id, got, want, window)
@@ -231,6 +237,18 @@ func TestDedupMatchesWindow(t *testing.T) {
 			}
 			if len(d.seen)+len(d.coll) != len(window) {
 				t.Errorf("%s hash, window %d: index holds %d+%d IDs, the window %d", name, size, len(d.seen), len(d.coll), len(window))
+			}
+			if got := d.AppendIDs(nil); !slices.Equal(got, window) {
+				t.Errorf("%s hash, window %d: remembers %q, want %q", name, size, got, window)
+			}
+			long := 0
+			for _, id := range window {
+				if len(id) > dedupWidth {
+					long++
+				}
+			}
+			if len(d.long) != long {
+				t.Errorf("%s hash, window %d: %d long IDs held, the window has %d", name, size, len(d.long), long)
 			}
 		}
 	}

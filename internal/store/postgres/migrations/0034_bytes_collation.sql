@@ -16,7 +16,9 @@
 -- a column as bytes and one in another non-default collation has no
 -- collation and fails, and an index serves a comparison only in its own
 -- collation. Orders by these columns are byte orders, as in SQLite. A
--- database created with locale C is unchanged in effect.
+-- database created with locale C is unchanged in effect. Later
+-- migrations declare their text columns COLLATE "C" too
+-- (TestTextColumnsCompareAsBytes checks every column).
 --
 -- Altering the collation of a text column rewrites no table but rebuilds
 -- every index on the column, holding the table's lock meanwhile: on a

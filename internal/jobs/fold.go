@@ -314,7 +314,10 @@ func (f *fold) applyErasures(ctx context.Context, st foldStore) ([]string, error
 	}
 	var erased []string
 	for i := range int32(f.ids.slots()) {
-		if id := f.ids.name(i); f.ids.live(i) && keys[store.ErasureKey(id)] {
+		if !f.ids.live(i) {
+			continue
+		}
+		if id := f.ids.name(i); keys[store.ErasureKey(id)] {
 			erased = append(erased, id)
 		}
 	}

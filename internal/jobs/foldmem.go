@@ -81,24 +81,32 @@ func (t *idTable) add(id string) int32 {
 	i := int32(len(t.at))
 	t.at = append(t.at, idSpan{off: len(t.data), n: int32(len(id))})
 	t.data = append(t.data, id...)
-	if h := t.hash(t.seed, id); t.hasSum(h) {
-		t.clash[id] = i
-	} else {
-		t.bySum[h] = i
-	}
+	t.index(id, i)
 	t.held++
 	return i
 }
 
-func (t *idTable) hasSum(h uint64) bool {
-	_, ok := t.bySum[h]
-	return ok
+// owns reports whether bySum files slot i under hash h.
+func (t *idTable) owns(h uint64, i int32) bool {
+	s, ok := t.bySum[h]
+	return ok && s == i
+}
+
+// index files slot i under id's hash, or under id in clash when another
+// ID holds that hash.
+func (t *idTable) index(id string, i int32) {
+	h := t.hash(t.seed, id)
+	if _, taken := t.bySum[h]; taken {
+		t.clash[id] = i
+	} else {
+		t.bySum[h] = i
+	}
 }
 
 // drop forgets slot i's ID; its bytes stay until compact.
 func (t *idTable) drop(i int32) {
 	id := t.bytesOf(i)
-	if h := t.hash(t.seed, string(id)); t.bySum[h] == i && t.hasSum(h) {
+	if h := t.hash(t.seed, string(id)); t.owns(h, i) {
 		delete(t.bySum, h)
 	} else {
 		delete(t.clash, string(id))
@@ -125,11 +133,7 @@ func (t *idTable) compact() []int32 {
 		slot[i] = n
 		at = append(at, idSpan{off: len(data), n: s.n})
 		data = append(data, id...)
-		if h := t.hash(t.seed, string(id)); t.hasSum(h) {
-			t.clash[string(id)] = n
-		} else {
-			t.bySum[h] = n
-		}
+		t.index(string(id), n)
 	}
 	t.data, t.at = data, at
 	return slot

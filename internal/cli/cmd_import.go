@@ -120,6 +120,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	qualityConfig := fs.String("quality-config", "", "data-quality contract file (YAML or JSON) the records are checked by, and whose country aliases map the country column (default: the built-in contract)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the import to this `file` (go tool pprof)")
+	// The minute rows a processor's retention job would delete are not
+	// written, as a processor with the same ages does not write them.
+	retainRollups, retainMinuteWindows := defaultRetainRollups, dayDuration(0)
+	fs.Var(&retainRollups, "retain-rollups", "write no per-minute fraud rollups for orders older than this (event time), only their hourly and daily rows, as a processor with the same --retain-rollups does; give your processors' value (0 writes every minute row)")
+	fs.Var(&retainMinuteWindows, "retain-minute-windows", "write no per-minute window metrics for orders older than this (event time), only their hourly rows, as a processor with the same --retain-minute-windows does; give your processors' value (0, the default, writes every minute row)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -184,6 +189,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
+	if h, ok := st.(store.MinuteHorizon); ok {
+		h.KeepMinutes(time.Duration(retainMinuteWindows), time.Duration(retainRollups))
+	}
 
 	job, err := importjob.New(importjob.Config{Store: st, Source: *source, Batch: *batch, Quality: contract})
 	if err != nil {

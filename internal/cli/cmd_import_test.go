@@ -103,6 +103,51 @@ func TestImportCSV(t *testing.T) {
 	}
 }
 
+// The import writes no minute rows that a processor's retention job would
+// delete: by default (--retain-rollups 30d, as on process) the orders of
+// 2010 get hourly and daily fraud rollups but no minute ones, and their
+// minute windows (--retain-minute-windows 0) are written; with the ages
+// set the other way round, the other way round. Hours and days hold every
+// stored order either way.
+func TestImportMinuteHorizon(t *testing.T) {
+	t.Parallel()
+	counts := func(dir string) map[string]int64 {
+		t.Helper()
+		st, err := sqlite.Open(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		got := map[string]int64{}
+		for _, q := range []struct{ name, sql string }{
+			{"rollup minutes", "SELECT count(*) FROM fraud_rollups WHERE granularity = 'minute'"},
+			{"rollup hour orders", "SELECT coalesce(sum(n), 0) FROM fraud_rollups WHERE granularity = 'hour' AND series = ''"},
+			{"rollup day orders", "SELECT coalesce(sum(n), 0) FROM fraud_rollups WHERE granularity = 'day' AND series = ''"},
+			{"window minutes", "SELECT count(*) FROM window_metrics WHERE granularity = 'minute'"},
+			{"window hour orders", "SELECT coalesce(sum(tx_count), 0) FROM window_metrics WHERE granularity = 'hour'"},
+		} {
+			var n int64
+			if err := st.DB().QueryRow(q.sql).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", q.name, err)
+			}
+			got[q.name] = n
+		}
+		return got
+	}
+	byDefault := t.TempDir()
+	importJSON(t, "--csv", importCSV, "--data-dir", byDefault)
+	got := counts(byDefault)
+	if got["rollup minutes"] != 0 || got["window minutes"] == 0 || got["rollup hour orders"] != 6 || got["rollup day orders"] != 6 || got["window hour orders"] != 6 {
+		t.Fatalf("default ages: %v; want no minute rollups, minute windows, and the 6 orders in the hours and days", got)
+	}
+	swapped := t.TempDir()
+	importJSON(t, "--csv", importCSV, "--data-dir", swapped, "--retain-rollups", "0", "--retain-minute-windows", "30d")
+	got = counts(swapped)
+	if got["rollup minutes"] == 0 || got["window minutes"] != 0 || got["rollup hour orders"] != 6 || got["rollup day orders"] != 6 || got["window hour orders"] != 6 {
+		t.Fatalf("--retain-rollups 0 --retain-minute-windows 30d: %v; want minute rollups, no minute windows, the 6 orders in the hours and days", got)
+	}
+}
+
 // A .csv.gz file is read directly, with the same result as the plain file.
 func TestImportGzip(t *testing.T) {
 	t.Parallel()

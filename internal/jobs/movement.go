@@ -87,12 +87,15 @@ func (r *Refresh) previousSegments(ctx context.Context) (*segmentList, *time.Tim
 // the next run.
 func (r *Refresh) recordMovement(ctx context.Context, prev *segmentList, prevAt *time.Time,
 	pop *population, scores []analytics.RFMScore, asOf, now time.Time, rep *RefreshReport) error {
+	// This run's IDs are the population's own strings; cur copies them
+	// for the next run.
 	var cur segmentList
+	ids, segs := make([]string, len(pop.sums)), make([]analytics.Segment, len(pop.sums))
 	for i, s := range pop.sums {
+		ids[i], segs[i] = s.CustomerID, scores[i].Segment
 		cur.add(s.CustomerID, scores[i].Segment)
 	}
 	prevIDs, prevSegs := prev.expand()
-	ids, segs := cur.expand()
 	mv, err := analytics.SegmentMovement(prevIDs, prevSegs, ids, segs)
 	if err != nil {
 		return err

@@ -22,7 +22,8 @@
 --
 -- Altering the collation of a text column rewrites no table but rebuilds
 -- every index on the column, holding the table's lock meanwhile: on a
--- large store this migration takes a while (docs/operations.md).
+-- large store this migration takes a while (docs/deploy.md, "Migrations
+-- that take a while").
 -- A trigger whose condition or column list names a column forbids
 -- altering it: a table's triggers are dropped and made again as they
 -- were, around the change.

@@ -3,9 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -20,24 +24,10 @@ import (
 // indexes, and a negative total is still refused as a data error.
 func TestTotalCheckMigrationKeepsRows(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), store.WithSchema(store.SchemaAsIs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt34(t, t.TempDir())
 	defer s.Close()
-	old := fstest.MapFS{}
 	entries, err := fs.ReadDir(migrationsFS, "migrations")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) < 35 || !strings.HasPrefix(entries[34].Name(), "0035_") {
-		t.Fatalf("migration 0035 is not the 35th: %v", entries)
-	}
-	for _, e := range entries[:34] {
-		b, _ := fs.ReadFile(migrationsFS, path.Join("migrations", e.Name()))
-		old[path.Join("migrations", e.Name())] = &fstest.MapFile{Data: b}
-	}
-	if _, err := s.Migrate(ctx, old, "migrations"); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -95,6 +85,78 @@ func TestTotalCheckMigrationKeepsRows(t *testing.T) {
 	var rowid int64
 	if err := s.db.QueryRowContext(ctx, "SELECT rowid FROM transactions WHERE transaction_id = 'next'").Scan(&rowid); err != nil || rowid != 51 {
 		t.Fatalf("the next row's rowid = %d (%v), want 51", rowid, err)
+	}
+}
+
+// openAt34 opens a store in dir migrated up to 0034, the schema before
+// the totals' check became a CHECK.
+func openAt34(tb testing.TB, dir string) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), dir, store.WithSchema(store.SchemaAsIs))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	entries, err := fs.ReadDir(migrationsFS, "migrations")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(entries) < 35 || !strings.HasPrefix(entries[34].Name(), "0035_") {
+		tb.Fatalf("migration 0035 is not the 35th: %v", entries)
+	}
+	old := fstest.MapFS{}
+	for _, e := range entries[:34] {
+		b, _ := fs.ReadFile(migrationsFS, path.Join("migrations", e.Name()))
+		old[path.Join("migrations", e.Name())] = &fstest.MapFile{Data: b}
+	}
+	if _, err := s.Migrate(context.Background(), old, "migrations"); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkTotalCheckMigration times migration 0035 on a store of
+// SHOPSTREAM_BENCH_ROWS transactions (100,000; docs/deploy.md quotes a
+// million), written at 0034 in batches of 20,000, over 300,000 customers.
+func BenchmarkTotalCheckMigration(b *testing.B) {
+	rows := 100_000
+	if v := os.Getenv("SHOPSTREAM_BENCH_ROWS"); v != "" {
+		var err error
+		if rows, err = strconv.Atoi(v); err != nil || rows < 1 {
+			b.Fatalf("SHOPSTREAM_BENCH_ROWS=%q: want a positive integer", v)
+		}
+	}
+	ctx := context.Background()
+	items := []byte(`[{"product_id":"P000123","category":"electronics","quantity":1,"unit_price":129.99},{"product_id":"P004567","category":"books","quantity":2,"unit_price":12.50}]`)
+	at := time.Now().Add(-24 * time.Hour)
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		s := openAt34(b, dir)
+		for from := 0; from < rows; from += 20_000 {
+			var txs []store.Tx
+			for n := from; n < min(rows, from+20_000); n++ {
+				tx := storetest.Tx(fmt.Sprintf("%032x", uint64(n)*0x9e3779b97f4a7c15), fmt.Sprintf("C%07d", n%300_000),
+					at.Add(time.Duration(n)*50*time.Millisecond), 100, 0, int64(n))
+				tx.ItemsJSON = items
+				txs = append(txs, tx)
+			}
+			if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t",
+				Parts: []store.Part{{Partition: 0, From: int64(from), To: int64(from + len(txs)), Txs: txs}}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+		if fi, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
+			b.ReportMetric(float64(fi.Size())/(1<<20), "db-MB")
+		}
+		b.StartTimer()
+		s, err := Open(ctx, dir) // applies 0035 (and any later)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
 	}
 }
 

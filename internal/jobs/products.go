@@ -30,8 +30,13 @@ type ProductFoldConfig struct {
 	// leaves the rest to the next, so one run of a long catch-up does not
 	// hold the database for minutes at a time.
 	Busy func() bool
-	// BusyRun is the longest run while Busy. Defaults to 1 second.
+	// BusyRun is the longest run while Busy. Defaults to 250 ms.
 	BusyRun time.Duration
+	// BusyChunk is the most transactions a chunk folds while Busy, so
+	// that a chunk's read and write, which compete with the processor's
+	// batches for the database and the CPU, are short. Defaults to a
+	// tenth of Chunk.
+	BusyChunk int
 	// Feed, if set, hands the fold what this process's processor
 	// committed (ProductFeed), instead of reading it back.
 	Feed store.ProductFeed
@@ -75,7 +80,13 @@ func NewProductFold(cfg ProductFoldConfig) (*ProductFold, error) {
 		return nil, fmt.Errorf("product fold: chunk %d, want at least 1", cfg.Chunk)
 	}
 	if cfg.BusyRun == 0 {
-		cfg.BusyRun = time.Second
+		cfg.BusyRun = 250 * time.Millisecond
+	}
+	if cfg.BusyChunk == 0 {
+		cfg.BusyChunk = max(1, cfg.Chunk/10)
+	}
+	if cfg.BusyChunk < 1 {
+		return nil, fmt.Errorf("product fold: busy chunk %d, want at least 1", cfg.BusyChunk)
 	}
 	if cfg.BusyRun < 0 {
 		return nil, fmt.Errorf("product fold: busy run %v must not be negative", cfg.BusyRun)
@@ -113,18 +124,19 @@ func (f *ProductFold) RunOnce(ctx context.Context) (ProductFoldReport, error) {
 	}
 	defer release()
 	start := time.Now()
-	// While the processor is behind, what the feed holds is taken a
-	// chunk at a time too, so that the run can give way.
-	feedLimit := 0
-	if f.cfg.Busy != nil && f.cfg.Busy() {
-		feedLimit = f.cfg.Chunk
-	}
 	for !rep.Done {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+		// While the processor is behind, chunks are small, and what the
+		// feed holds is taken a chunk at a time too, so that the run can
+		// give way soon.
+		limit, feedLimit := f.cfg.Chunk, 0
+		if f.cfg.Busy != nil && f.cfg.Busy() {
+			limit, feedLimit = f.cfg.BusyChunk, f.cfg.BusyChunk
+		}
 		began := time.Now()
-		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: f.cfg.Chunk, Now: f.cfg.Now(), Feed: f.cfg.Feed, FeedLimit: feedLimit})
+		c, err := f.cfg.Store.FoldProducts(ctx, store.ProductFoldOptions{Limit: limit, Now: f.cfg.Now(), Feed: f.cfg.Feed, FeedLimit: feedLimit})
 		if errors.Is(err, store.ErrFoldRace) {
 			// Another fold committed since the cursor was read (a leader
 			// that lost its lock mid-chunk): read it again.

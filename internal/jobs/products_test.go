@@ -62,26 +62,26 @@ func TestProductFold(t *testing.T) {
 	}
 }
 
-// While the processor is behind, a run stops once it has run BusyRun and
-// leaves the rest to the next; what it folded stays, and nothing is
-// folded twice.
+// While the processor is behind, a run folds chunks of BusyChunk and stops
+// once it has run BusyRun, leaving the rest to the next; what it folded
+// stays, and nothing is folded twice.
 func TestProductFoldGivesWay(t *testing.T) {
 	ctx := context.Background()
 	s, at := storeSevenOrders(t)
 	busy := true
-	f, err := NewProductFold(ProductFoldConfig{Store: s.(ProductFoldStore), Chunk: 3, Busy: func() bool { return busy }, BusyRun: time.Nanosecond,
+	f, err := NewProductFold(ProductFoldConfig{Store: s.(ProductFoldStore), Chunk: 3, BusyChunk: 2, Busy: func() bool { return busy }, BusyRun: time.Nanosecond,
 		Now: func() time.Time { return at.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := f.RunOnce(ctx)
-	if err != nil || rep.Done || !rep.GaveWay || rep.Chunks != 1 || rep.Transactions != 3 {
-		t.Fatalf("a run while busy = %+v, %v; want one chunk of 3, given way", rep, err)
+	if err != nil || rep.Done || !rep.GaveWay || rep.Chunks != 1 || rep.Transactions != 2 {
+		t.Fatalf("a run while busy = %+v, %v; want one chunk of 2, given way", rep, err)
 	}
 	busy = false
 	rep, err = f.RunOnce(ctx)
-	if err != nil || !rep.Done || rep.GaveWay || rep.Transactions != 4 {
-		t.Fatalf("the next run, caught up = %+v, %v; want the other 4, done", rep, err)
+	if err != nil || !rep.Done || rep.GaveWay || rep.Transactions != 5 || rep.Chunks != 2 {
+		t.Fatalf("the next run, caught up = %+v, %v; want the other 5 in chunks of 3, done", rep, err)
 	}
 	tot, err := s.(store.ProductRollups).ProductTotals(ctx, at.Truncate(time.Hour), at.Truncate(time.Hour).Add(time.Hour))
 	if err != nil || len(tot) != 1 || tot[0].Units != 7 {

@@ -190,6 +190,13 @@ type Config struct {
 	// before the processor reports itself stalled (Health, /readyz, the
 	// shopstream_pipeline_stalled gauge). Defaults to 30 s.
 	StallTimeout time.Duration
+	// BehindAfter is how long a writer may have batches to write without
+	// a pause before the processor counts as behind (Behind) although
+	// fewer than two batches' worth of records wait: the stream then
+	// arrives faster than it is written, and its records wait longer than
+	// a batch's write. Defaults to 250 ms; negative: only the records
+	// waiting count.
+	BehindAfter time.Duration
 	// RetryStuckAfter is how long a write may keep failing before its
 	// partitions count as stuck retrying. Defaults to 10 s.
 	RetryStuckAfter time.Duration
@@ -293,6 +300,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 30 * time.Second
+	}
+	if c.BehindAfter == 0 {
+		c.BehindAfter = 250 * time.Millisecond
 	}
 	if c.RetryStuckAfter == 0 {
 		c.RetryStuckAfter = 10 * time.Second

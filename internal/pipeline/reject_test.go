@@ -219,6 +219,45 @@ func TestHealthReportsStall(t *testing.T) {
 	}
 }
 
+// TestBehindWhileWriterBusy: a writer that has had a batch to write for
+// BehindAfter makes the processor Behind although far fewer than two
+// batches' worth of records wait, and it is no longer Behind once the
+// write went through.
+func TestBehindWhileWriterBusy(t *testing.T) {
+	t.Parallel()
+	brokers := embedded(t)
+	st := &faultyStore{Store: openSQLite(t), fence: -1}
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-behind", Logger: quiet, MaxBatch: 1000,
+		BehindAfter: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	produce(t, brokers, 50, 0)
+	waitCaughtUp(t, brokers, st, "g-behind")
+	waitFor(t, "health to note the last commit", func() bool { h := p.Health(); return h.Lag == 0 && h.PendingBatches == 0 })
+	if p.Behind() {
+		t.Fatal("Behind with nothing waiting")
+	}
+	st.setDown(true)
+	produce(t, brokers, 20, 1000)
+	waitFor(t, "Behind while a write is retried", p.Behind)
+	if h := p.Health(); h.Lag >= 2*1000 || h.PendingBatches == 0 {
+		t.Fatalf("health while Behind: lag %d, %d batches pending; want a batch pending and less than two batches' records", h.Lag, h.PendingBatches)
+	}
+	st.setDown(false)
+	waitCaughtUp(t, brokers, st, "g-behind")
+	waitFor(t, "no longer Behind", func() bool { return !p.Behind() })
+}
+
 // TestHealthReportsEndlessFence has the store refuse every batch of one
 // partition as fenced (as it would for a processor whose generation is
 // older than the stored one): the processor keeps the other partitions

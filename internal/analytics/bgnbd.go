@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"math/bits"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -225,7 +224,7 @@ func bgLogLikelihood(m BGNBD, d *bgData, grad []float64) float64 {
 		d.parts = make([][5]float64, len(d.chunks))
 	}
 	withGrad := grad != nil
-	if workers := min(runtime.GOMAXPROCS(0), len(d.chunks)); d.rows < parallelRows || workers < 2 {
+	if workers := min(goroutines(), len(d.chunks)); d.rows < parallelRows || workers < 2 {
 		for i, c := range d.chunks {
 			d.parts[i] = bgChunkLL(m, d, c, withGrad)
 		}

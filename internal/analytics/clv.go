@@ -3,7 +3,6 @@ package analytics
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -140,7 +139,7 @@ func (c *CLV) predict(s Summary, cum, disc float64) CLVPrediction {
 // loop.
 func (c *CLV) PredictAll(customers []Summary, dst []CLVPrediction) []CLVPrediction {
 	dst = slices.Grow(dst[:0], len(customers))[:len(customers)]
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(customers)/1000))
+	workers := min(goroutines(), max(1, len(customers)/1000))
 	chunk := (len(customers) + workers - 1) / max(workers, 1)
 	type key struct{ x, T float64 }
 	type val struct{ cum, disc float64 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sync"
 )
@@ -175,7 +174,7 @@ func FitSegments(features [][]float64, cfg SegmentConfig) (*Segmentation, error)
 		}
 		close(next)
 		var wg sync.WaitGroup
-		for range min(runtime.GOMAXPROCS(0), len(ks)) {
+		for range min(goroutines(), len(ks)) {
 			wg.Go(func() {
 				for i := range next {
 					k := ks[i]

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/alert"
+	"github.com/shopstream/shopstream/internal/analytics"
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
 	"github.com/shopstream/shopstream/internal/fraud"
@@ -409,10 +410,15 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	memProfileEvery := fs.Duration("memprofile-every", 0, "with --memprofile, also write a heap profile every this long while running, to FILE.<minutes> (e.g. heap.prof.2m)")
 	memLimit := memoryLimit{bytes: defaultMemoryLimit}
 	fs.Var(&memLimit, "memory-limit", "soft limit of the Go heap and runtime, a `size` as GOMEMLIMIT takes it (900MiB, 2GiB; 0: none); the collector works harder near it instead of growing; GOMEMLIMIT in the environment wins over the default, not over this flag")
-	backgroundShare := fs.Float64("background-share", 0.1, "while this processor is behind (two batches or more wait in its partitions), the analytics refresh and the product fold it leads take at most this `share` of the time, and catch up once the backlog is stored (1: no bound)")
+	backgroundShare := fs.Float64("background-share", 0.1, "while this processor is behind (two batches or more wait in its partitions, or a writer has had batches to write for 250 ms without a pause), the analytics refresh and the product fold it leads take at most this `share` of the time, and catch up once the backlog is stored (1: no bound)")
+	analyticsWorkers := fs.Int("analytics-workers", max(1, runtime.GOMAXPROCS(0)-1), "the most `goroutines` the analytics refresh fits and predicts on at once (default one fewer than the cores, at least 1, leaving the stream a core)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *analyticsWorkers < 1 {
+		return usageError{fmt.Errorf("invalid value %d for flag -analytics-workers: must be at least 1", *analyticsWorkers)}
+	}
+	analytics.SetParallelism(*analyticsWorkers)
 	if !(*backgroundShare > 0 && *backgroundShare <= 1) {
 		return usageError{fmt.Errorf("invalid value %v for flag -background-share: must be above 0 and at most 1", *backgroundShare)}
 	}

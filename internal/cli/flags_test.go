@@ -48,6 +48,7 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{args: []string{"serve", "--products-fold-chunk", "-1"}, want: "-products-fold-chunk"},
 		{args: []string{"process", "--background-share", "0"}, want: "-background-share"},
 		{args: []string{"process", "--background-share", "1.5"}, want: "-background-share"},
+		{args: []string{"process", "--analytics-workers", "0"}, want: "-analytics-workers"},
 		{args: []string{"process", "--memory-limit", "900MB"}, want: "-memory-limit"},
 		{args: []string{"run", "--retain-broker", "-1m"}, want: "-retain-broker"},
 		{args: []string{"run", "--fetch-max-wait", "5ms"}, want: "-fetch-max-wait"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -307,6 +308,7 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 	}
 	warm := start.Add(cfg.LatencyDuration / 5)
 	var lats []float64
+	bySec := map[int][]float64{} // by second of produce time since the start
 	var offered int64
 	for p, h := range history {
 		rows, err := st.Pool().Query(ctx, `SELECT kafka_offset, produced_at FROM transactions
@@ -332,7 +334,10 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 				return 1
 			})
 			if i < len(h) {
-				lats = append(lats, h[i].at.Sub(produced).Seconds()*1000)
+				ms := h[i].at.Sub(produced).Seconds() * 1000
+				lats = append(lats, ms)
+				sec := int(produced.Sub(start).Seconds())
+				bySec[sec] = append(bySec[sec], ms)
 			}
 		}
 		rows.Close()
@@ -342,6 +347,12 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 	}
 	if len(lats) == 0 {
 		return out, errors.New("the latency run stored nothing after its warm-up")
+	}
+	// Which seconds made the tail (--log-level debug).
+	for _, sec := range slices.Sorted(maps.Keys(bySec)) {
+		v := bySec[sec]
+		q := quantiles(v)
+		log.Debug("latency by second of produce time", "second", sec, "records", len(v), "p50_ms", q[0], "p99_ms", q[2], "max_ms", slices.Max(v))
 	}
 	q := quantiles(lats)
 	out.p50, out.p95, out.p99 = q[0], q[1], q[2]

@@ -382,7 +382,8 @@ type Processor struct {
 	fenced   map[int32]bool // partitions the store fenced; reset by the poll loop
 	wake     chan struct{}  // a writer's call to the poll loop to reset fenced partitions
 
-	writers     []*writer // partition mod len(writers) writes a partition's batches
+	writers     []*writer        // partition mod len(writers) writes a partition's batches
+	cps         *checkpointSaver // nil: checkpoints are written with their batches
 	groupCommit *groupCommitter
 	health      *healthState
 	quality     *qualityState
@@ -423,6 +424,9 @@ func New(cfg Config) (*Processor, error) {
 		p.writers = append(p.writers, newWriter(p))
 	}
 	p.groupCommit = newGroupCommitter(p)
+	if cs, ok := cfg.Store.(store.CheckpointSaver); ok {
+		p.cps = newCheckpointSaver(p, cs)
+	}
 	return p, nil
 }
 
@@ -518,6 +522,11 @@ func (p *Processor) Run(ctx context.Context) error {
 	var outer errgroup.Group
 	outer.Go(func() error { return p.groupCommit.Run(commitCtx) })
 	outer.Go(func() error { return p.monitor(commitCtx, time.Second) })
+	if p.cps != nil {
+		// It stores what the writers' last batches carried, within the
+		// grace period.
+		outer.Go(func() error { return p.cps.run(commitCtx, writeCtx) })
+	}
 	outer.Go(func() error {
 		defer stopCommit()
 		g, gctx := errgroup.WithContext(writeCtx)

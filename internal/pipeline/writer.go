@@ -67,6 +67,10 @@ func (w *writer) enqueue(ctx context.Context, b *store.Batch, bt *batchTrace) er
 func (w *writer) Run(ctx context.Context) error {
 	defer w.advance(0, true)
 	for wk := range w.ch {
+		var cps []pendingCheckpoint
+		if w.p.cps != nil {
+			cps = w.p.cps.take(wk.batch)
+		}
 		_, span := w.p.cfg.Tracer.Start(wk.trace.context(), "write",
 			trace.WithAttributes(attribute.Int("records", batchLen(wk.batch)), attribute.Int("partitions", len(wk.batch.Parts))))
 		err := w.p.commit(trace.ContextWithSpan(ctx, span), w, wk.batch)
@@ -78,6 +82,9 @@ func (w *writer) Run(ctx context.Context) error {
 		wk.trace.done()
 		if err != nil {
 			return err
+		}
+		if w.p.cps != nil {
+			w.p.cps.add(cps)
 		}
 		w.advance(1, false)
 	}

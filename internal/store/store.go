@@ -110,7 +110,9 @@ type Part struct {
 	Outbox      []OutboxMsg
 	// Checkpoint, when not nil, is the partition's processing state (fraud
 	// features, dedup window) as of offset To, stored with the offset in the
-	// same transaction and handed back by Store.Checkpoint.
+	// same transaction and handed back by Store.Checkpoint. (The processor
+	// takes it out of batches for a store that is a CheckpointSaver and
+	// stores it after the batch commits.)
 	Checkpoint []byte
 	// CheckedAt is when the part's records were checked: their minute in
 	// the quality counts (QualityDeltas). Zero means when stored.
@@ -125,6 +127,19 @@ type Checkpoint struct {
 	State []byte
 	// At is when it was stored.
 	At time.Time
+}
+
+// CheckpointSaver stores a partition's checkpoint apart from the batch it
+// was taken with: after that batch committed, in a transaction of its own,
+// so that writing tens of megabytes of state holds none of the writers
+// the stream's batches need.
+type CheckpointSaver interface {
+	// SaveCheckpoint stores state as the checkpoint of the group's
+	// partition as of offset, when owner and generation still hold the
+	// partition (a processor that lost it stores nothing), its stored
+	// offset is at least offset, and no checkpoint as of offset or later
+	// is stored. It reports whether it stored it.
+	SaveCheckpoint(ctx context.Context, group, topic string, partition int32, owner string, generation int32, offset int64, state []byte) (bool, error)
 }
 
 // Len is the number of records the part covers.

@@ -509,3 +509,5 @@ func (s *Store) StoreSize(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+var _ store.CheckpointSaver = (*Store)(nil)

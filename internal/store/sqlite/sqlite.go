@@ -435,3 +435,5 @@ func (s *Store) StoreSize(context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+var _ store.CheckpointSaver = (*Store)(nil)

@@ -524,6 +524,21 @@ func (s *Store) Checkpoint(ctx context.Context, group, topic string, partition i
 	return &cp, nil
 }
 
+// SaveCheckpoint implements store.CheckpointSaver.
+func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partition int32, owner string, generation int32, offset int64, state []byte) (bool, error) {
+	if state == nil {
+		state = []byte{}
+	}
+	n, err := s.d.DB().Exec(ctx, `UPDATE consumer_offsets SET checkpoint = $1, checkpoint_offset = $2, checkpoint_at = $3
+		WHERE group_id = $4 AND topic = $5 AND partition = $6 AND owner = $7 AND generation = $8
+		AND next_offset >= $2 AND (checkpoint_offset IS NULL OR checkpoint_offset < $2)`,
+		state, offset, time.Now().UTC(), group, topic, partition, owner, generation)
+	if err != nil {
+		return false, fmt.Errorf("storing the checkpoint of partition %d: %w", partition, err)
+	}
+	return n > 0, nil
+}
+
 // Summary implements store.Store. The last event time is the start of the
 // latest minute window (of the latest hour window once minute windows
 // have aged out), an index probe either way.

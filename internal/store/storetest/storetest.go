@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OwnLostReply", testOwnLostReply},
 		{"AnotherOwnersCommit", testAnotherOwnersCommit},
 		{"Checkpoints", testCheckpoints},
+		{"SavedCheckpoints", testSavedCheckpoints},
 		{"RevenuePerCurrency", testRevenuePerCurrency},
 		{"OutboxConcurrentDeliverers", testOutboxConcurrent},
 		{"OutboxExpiredLease", testOutboxExpiredLease},
@@ -694,6 +695,85 @@ func testCheckpoints(t *testing.T, s store.Store) {
 	}
 	if cp, err := s.Checkpoint(ctx, "other", "transactions", 0); err != nil || cp != nil {
 		t.Fatalf("checkpoint of another group = %+v, %v; want none", cp, err)
+	}
+}
+
+// A checkpoint stored after its batch (store.CheckpointSaver) is handed
+// back like one stored with it; it is refused for an offset beyond the
+// stored one, at or before the stored checkpoint's, and from an owner or
+// generation that no longer holds the partition.
+func testSavedCheckpoints(t *testing.T, s store.Store) {
+	cs, ok := s.(store.CheckpointSaver)
+	if !ok {
+		t.Skip("the store stores checkpoints with their batches only")
+	}
+	ctx := context.Background()
+	ea, err := s.Claim(ctx, "g", "transactions", "a", []int32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatch(ctx, owned("a", ea, part(0, 0, Tx("a1", "c1", base, 1, 0, 0), Tx("a2", "c1", base, 1, 0, 1)))); err != nil {
+		t.Fatal(err)
+	}
+	save := func(owner string, gen int32, offset int64, state string) bool {
+		t.Helper()
+		ok, err := cs.SaveCheckpoint(ctx, "g", "transactions", 0, owner, gen, offset, []byte(state))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	get := func() *store.Checkpoint {
+		t.Helper()
+		cp, err := s.Checkpoint(ctx, "g", "transactions", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	if save("a", ea, 3, "beyond") {
+		t.Fatal("stored a checkpoint beyond the stored offset 2")
+	}
+	before := time.Now().Add(-time.Minute)
+	if !save("a", ea, 2, "state at 2") {
+		t.Fatal("refused the owner's checkpoint at the stored offset")
+	}
+	if cp := get(); cp == nil || cp.Offset != 2 || string(cp.State) != "state at 2" || cp.At.Before(before) {
+		t.Fatalf("checkpoint = %+v, want the one at 2, stored now", cp)
+	}
+	if save("a", ea, 1, "older") || save("a", ea, 2, "again") {
+		t.Fatal("stored a checkpoint not newer than the stored one")
+	}
+	if save("b", ea, 2, "other owner") || save("a", ea-1, 2, "older generation") {
+		t.Fatal("stored a checkpoint of an owner or generation that does not hold the partition")
+	}
+	// a claims the partition again (a restart under the same id): what
+	// it took before is not its to store any more.
+	ea2, err := s.Claim(ctx, "g", "transactions", "a", []int32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatch(ctx, owned("a", ea2, part(0, 2, Tx("a3", "c1", base, 1, 0, 2)))); err != nil {
+		t.Fatal(err)
+	}
+	if save("a", ea, 3, "a's earlier generation") {
+		t.Fatal("stored the checkpoint of a generation older than the partition's")
+	}
+	eb, err := s.Claim(ctx, "g", "transactions", "b", []int32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatch(ctx, owned("b", eb, part(0, 3, Tx("b1", "c1", base, 1, 0, 3)))); err != nil {
+		t.Fatal(err)
+	}
+	if save("a", ea2, 4, "a's, after b claimed") {
+		t.Fatal("stored the checkpoint of an owner whose partition another claimed since")
+	}
+	if !save("b", eb, 4, "state at 4") {
+		t.Fatal("refused the new owner's checkpoint")
+	}
+	if cp := get(); cp == nil || cp.Offset != 4 || string(cp.State) != "state at 4" {
+		t.Fatalf("checkpoint = %+v, want b's at 4", cp)
 	}
 }
 

@@ -504,34 +504,51 @@ func (s *Store) Offsets(ctx context.Context, group, topic string) (map[int32]int
 	return out, nil
 }
 
-// Checkpoint implements store.Store.
+// Checkpoint implements store.Store: the later of the checkpoint a batch
+// stored with the offsets and the one stored after its batch
+// (SaveCheckpoint).
 func (s *Store) Checkpoint(ctx context.Context, group, topic string, partition int32) (*store.Checkpoint, error) {
 	var cp store.Checkpoint
 	var off *int64
 	var at *time.Time
 	err := s.d.DB().QueryRow(ctx, `SELECT checkpoint, checkpoint_offset, checkpoint_at FROM consumer_offsets
 		WHERE group_id = $1 AND topic = $2 AND partition = $3`, group, topic, partition).Scan(&cp.State, &off, &at)
-	if errors.Is(err, ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNoRows) {
 		return nil, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
 	}
-	if cp.State == nil || off == nil || at == nil {
-		return nil, nil
+	var out *store.Checkpoint
+	if err == nil && cp.State != nil && off != nil && at != nil {
+		cp.Offset, cp.At = *off, at.UTC()
+		out = &cp
 	}
-	cp.Offset, cp.At = *off, at.UTC()
-	return &cp, nil
+	var saved store.Checkpoint
+	err = s.d.DB().QueryRow(ctx, `SELECT state, checkpoint_offset, checkpoint_at FROM partition_checkpoints
+		WHERE group_id = $1 AND topic = $2 AND partition = $3`, group, topic, partition).Scan(&saved.State, &saved.Offset, &saved.At)
+	switch {
+	case errors.Is(err, ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("reading the checkpoint of partition %d: %w", partition, err)
+	case out == nil || saved.Offset > out.Offset:
+		saved.At = saved.At.UTC()
+		out = &saved
+	}
+	return out, nil
 }
 
-// SaveCheckpoint implements store.CheckpointSaver.
+// SaveCheckpoint implements store.CheckpointSaver. It reads the partition's
+// offset row without locking it, so that it never waits for a batch's
+// transaction, nor a batch for it.
 func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partition int32, owner string, generation int32, offset int64, state []byte) (bool, error) {
 	if state == nil {
 		state = []byte{}
 	}
-	n, err := s.d.DB().Exec(ctx, `UPDATE consumer_offsets SET checkpoint = $1, checkpoint_offset = $2, checkpoint_at = $3
-		WHERE group_id = $4 AND topic = $5 AND partition = $6 AND owner = $7 AND generation = $8
-		AND next_offset >= $2 AND (checkpoint_offset IS NULL OR checkpoint_offset < $2)`,
+	n, err := s.d.DB().Exec(ctx, `INSERT INTO partition_checkpoints (group_id, topic, partition, checkpoint_offset, checkpoint_at, state)
+		SELECT group_id, topic, partition, $2, $3, $1 FROM consumer_offsets
+		WHERE group_id = $4 AND topic = $5 AND partition = $6 AND owner = $7 AND generation = $8 AND next_offset >= $2
+			AND (checkpoint_offset IS NULL OR checkpoint_offset < $2)
+		ON CONFLICT (group_id, topic, partition) DO UPDATE SET checkpoint_offset = excluded.checkpoint_offset,
+			checkpoint_at = excluded.checkpoint_at, state = excluded.state
+		WHERE partition_checkpoints.checkpoint_offset < excluded.checkpoint_offset`,
 		state, offset, time.Now().UTC(), group, topic, partition, owner, generation)
 	if err != nil {
 		return false, fmt.Errorf("storing the checkpoint of partition %d: %w", partition, err)

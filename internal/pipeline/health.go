@@ -198,8 +198,9 @@ func (h *healthState) noteWritten(w *writer) {
 // stored in the topic and not yet committed (the processor is catching
 // up), or a writer has had batches to write without a pause for
 // Config.BehindAfter (the stream's records wait longer than a batch's
-// write: at 20,000 records a second, two batches of 10,000 are a second
-// of the stream, far above the latency a live stream should see).
+// write: at 20,000 records a second, two batches of 5,000, process's
+// default on PostgreSQL, are half a second of the stream, far above the
+// latency a live stream should see).
 func (p *Processor) Behind() bool {
 	if after := p.cfg.BehindAfter; after > 0 {
 		now := p.cfg.Now()

@@ -231,6 +231,20 @@ func (d dialect) KeyedReads(ctx context.Context, tx sqlstore.DB) error {
 	return err
 }
 
+// ReadInOrder implements sqlstore.OrderedReader: fn reads in a read-only
+// transaction that plans without explicit sorts (an incremental sort of
+// the ties on an index's order stays allowed), so a keyset read merges
+// the day tables' offset indexes and stops at its limit whatever their
+// statistics say.
+func (d dialect) ReadInOrder(ctx context.Context, fn func(sqlstore.DB) error) error {
+	return pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_sort = off"); err != nil {
+			return fmt.Errorf("keeping the read to index order: %w", err)
+		}
+		return fn(db{tx})
+	})
+}
+
 // LockErasures takes a transaction advisory lock, shared or exclusive.
 func (d dialect) LockErasures(ctx context.Context, tx sqlstore.DB, exclusive bool) error {
 	q := "SELECT pg_advisory_xact_lock_shared($1)"

@@ -13,15 +13,10 @@ import (
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-// totalsQuery reads one partition's transactions after a row mark, as
-// purchasesQuery does, with their totals; transaction ids compare in byte
-// order, as store.PurchaseCursor.Has does.
-func (s *Store) totalsQuery() string {
-	return `SELECT transaction_id, customer_id, event_time, total_cents, CAST(items AS TEXT), kafka_offset
-	FROM transactions
-	WHERE kafka_partition = $1 AND kafka_offset >= $2 AND (kafka_offset > $2 OR transaction_id` + s.q.Collate + ` > $3)
-	ORDER BY kafka_offset, transaction_id` + s.q.Collate + ` LIMIT $4`
-}
+// totalsCols are what PurchaseTotals reads of a transaction (AfterMark:
+// transaction IDs compare in byte order, as store.PurchaseCursor.Has
+// does).
+const totalsCols = `transaction_id, customer_id, event_time, total_cents, CAST(items AS TEXT), kafka_offset`
 
 // totalsReader scans transactions into a store.PurchaseTotal, parsing the
 // items with goccy/go-json and pricing each line exactly (lineCents).
@@ -59,15 +54,15 @@ func (s *Store) PurchaseTotals(ctx context.Context, after store.PurchaseCursor, 
 	if limit > 0 {
 		lim = int64(limit)
 	}
-	q := s.totalsQuery()
+	q := AfterMark(totalsCols, s.q.Collate, false)
 	var tr totalsReader
 	for _, p := range parts {
 		mark, ok := next[p]
 		if !ok {
 			mark = store.RowMark{Offset: math.MinInt64}
 		}
-		err := stream(ctx, s.d.DB(), fmt.Sprintf("purchase totals of partition %d", p), q,
-			[]any{p, mark.Offset, mark.TransactionID, lim}, func(r Rows) error {
+		err := s.inOrder(ctx, func(db DB) error {
+			return stream(ctx, db, fmt.Sprintf("purchase totals of partition %d", p), q, []any{p, mark.Offset, mark.TransactionID, lim}, func(r Rows) error {
 				if err := r.Scan(&tr.t.TransactionID, &tr.t.CustomerID, &tr.t.EventTime, &tr.t.TotalCents, &tr.items, &tr.t.Offset); err != nil {
 					return err
 				}
@@ -80,6 +75,7 @@ func (s *Store) PurchaseTotals(ctx context.Context, after store.PurchaseCursor, 
 				next[p] = store.RowMark{Offset: tr.t.Offset, TransactionID: tr.t.TransactionID}
 				return nil
 			})
+		})
 		if err != nil {
 			return next, err
 		}

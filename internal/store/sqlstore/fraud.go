@@ -37,9 +37,11 @@ func (s *Store) eachPartition(ctx context.Context, n int, query string, scan fun
 		if left <= 0 {
 			break
 		}
-		err := each(ctx, s.d.DB(), query, []any{p, min(share, left)}, func(r Rows) error {
-			left--
-			return scan(r)
+		err := s.inOrder(ctx, func(db DB) error {
+			return each(ctx, db, query, []any{p, min(share, left)}, func(r Rows) error {
+				left--
+				return scan(r)
+			})
 		})
 		if err != nil {
 			return err

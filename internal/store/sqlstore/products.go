@@ -107,20 +107,9 @@ func (s *Store) upsertProducts(ctx context.Context, tx DB, rows []store.ProductW
 	return nil
 }
 
-// productFoldQuery reads one partition's transactions after a row mark,
-// in the order of the (kafka_partition, kafka_offset) index, as the
-// analytics refresh reads them (totalsQuery).
-// Bounded, it reads the offsets below $5 only.
-func (s *Store) productFoldQuery(bounded bool) string {
-	bound := ""
-	if bounded {
-		bound = ` AND kafka_offset < $5`
-	}
-	return `SELECT transaction_id, customer_id, event_time, currency, CAST(items AS TEXT), kafka_offset
-	FROM transactions
-	WHERE kafka_partition = $1 AND kafka_offset >= $2 AND (kafka_offset > $2 OR transaction_id` + s.q.Collate + ` > $3)` + bound + `
-	ORDER BY kafka_offset, transaction_id` + s.q.Collate + ` LIMIT $4`
-}
+// productFoldCols are what the product fold reads of a transaction
+// (AfterMark, in the order the analytics refresh reads them).
+const productFoldCols = `transaction_id, customer_id, event_time, currency, CAST(items AS TEXT), kafka_offset`
 
 // productFoldRead is what a chunk read of the state and the stored
 // transactions.
@@ -172,7 +161,7 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 	var acc store.ProductAcc
 	moved := map[int32]store.RowMark{}
 	var importedRead int64
-	q, qBounded := s.productFoldQuery(false), s.productFoldQuery(true)
+	q, qBounded := AfterMark(productFoldCols, s.q.Collate, false), AfterMark(productFoldCols, s.q.Collate, true)
 	// Each partition gets its share of the chunk, so that a catch-up
 	// moves through event time on all of them together: reading one
 	// partition to its end before the next would add to every hour's
@@ -205,13 +194,15 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 			}
 			n := 0
 			var t store.ProductTx
-			err := each(ctx, s.d.DB(), query, args, func(r Rows) error {
-				if err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &t.ItemsJSON, &t.Offset); err != nil {
-					return err
-				}
-				acc.Add(&t)
-				n++
-				return nil
+			err := s.inOrder(ctx, func(db DB) error {
+				return each(ctx, db, query, args, func(r Rows) error {
+					if err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.Currency, &t.ItemsJSON, &t.Offset); err != nil {
+						return err
+					}
+					acc.Add(&t)
+					n++
+					return nil
+				})
 			})
 			if err != nil {
 				return out, fmt.Errorf("reading the transactions of partition %d after the product fold's cursor: %w", p, err)

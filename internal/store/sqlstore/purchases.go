@@ -19,13 +19,8 @@ const partitionsQuery = `WITH RECURSIVE p(x) AS (
 	SELECT (SELECT min(kafka_partition) FROM transactions WHERE kafka_partition > p.x) FROM p WHERE p.x IS NOT NULL
 ) SELECT x FROM p WHERE x IS NOT NULL`
 
-// purchasesQuery reads one partition's transactions after a row mark;
-// the range on kafka_offset lets it walk the (kafka_partition,
-// kafka_offset) index.
-const purchasesQuery = `SELECT transaction_id, customer_id, event_time, CAST(items AS TEXT), kafka_offset
-	FROM transactions
-	WHERE kafka_partition = $1 AND kafka_offset >= $2 AND (kafka_offset > $2 OR transaction_id > $3)
-	ORDER BY kafka_offset, transaction_id LIMIT $4`
+// purchaseCols are what PurchaseLines reads of a transaction (AfterMark).
+const purchaseCols = `transaction_id, customer_id, event_time, CAST(items AS TEXT), kafka_offset`
 
 // purchaseItem is what PurchaseLines reads of a stored item.
 type purchaseItem struct {
@@ -50,6 +45,7 @@ func (s *Store) PurchaseLines(ctx context.Context, after store.PurchaseCursor, l
 	if limit > 0 {
 		lim = int64(limit)
 	}
+	q := AfterMark(purchaseCols, s.q.Collate, false)
 	var (
 		line   store.PurchaseLine
 		items  string
@@ -60,8 +56,8 @@ func (s *Store) PurchaseLines(ctx context.Context, after store.PurchaseCursor, l
 		if !ok {
 			mark = store.RowMark{Offset: math.MinInt64}
 		}
-		err := stream(ctx, s.d.DB(), fmt.Sprintf("purchases of partition %d", p), purchasesQuery,
-			[]any{p, mark.Offset, mark.TransactionID, lim}, func(r Rows) error {
+		err := s.inOrder(ctx, func(db DB) error {
+			return stream(ctx, db, fmt.Sprintf("purchases of partition %d", p), q, []any{p, mark.Offset, mark.TransactionID, lim}, func(r Rows) error {
 				if err := r.Scan(&line.TransactionID, &line.CustomerID, &line.EventTime, &items, &line.Offset); err != nil {
 					return err
 				}
@@ -81,6 +77,7 @@ func (s *Store) PurchaseLines(ctx context.Context, after store.PurchaseCursor, l
 				next[p] = store.RowMark{Offset: line.Offset, TransactionID: line.TransactionID}
 				return nil
 			})
+		})
 		if err != nil {
 			return next, err
 		}

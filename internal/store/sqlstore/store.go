@@ -618,17 +618,19 @@ func (s *Store) Windows(ctx context.Context, g store.Granularity, since time.Tim
 func (s *Store) RecentTransactions(ctx context.Context, partition int32, fromOffset int64, since time.Time, fn func(*store.Tx) error) error {
 	var t store.Tx
 	var items string
-	return stream(ctx, s.d.DB(), fmt.Sprintf("recent transactions of partition %d", partition), `SELECT transaction_id, customer_id,
+	return s.inOrder(ctx, func(db DB) error {
+		return stream(ctx, db, fmt.Sprintf("recent transactions of partition %d", partition), `SELECT transaction_id, customer_id,
 		event_time, total_cents, currency, payment_method, channel, card_bin, card_last4, device_id, ip_address, billing_country,
 		shipping_country, CAST(items AS TEXT), kafka_offset, risk, decision, ip_country, ip_hosting, shipping_address
 		FROM transactions WHERE kafka_partition = $1 AND kafka_offset >= $2 AND event_time >= $3 ORDER BY kafka_offset`,
-		[]any{partition, fromOffset, since}, func(r Rows) error {
-			err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.TotalCents, &t.Currency, &t.PaymentMethod, &t.Channel,
-				&t.CardBIN, &t.CardLast4, &t.DeviceID, &t.IPAddress, &t.BillingCountry, &t.ShippingCountry, &items, &t.Offset, &t.Risk, &t.Decision,
-				&t.IPCountry, &t.IPHosting, &t.ShippingAddress)
-			t.EventTime, t.ItemsJSON, t.Partition = t.EventTime.UTC(), []byte(items), partition
-			return err
-		}, func() error { return fn(&t) })
+			[]any{partition, fromOffset, since}, func(r Rows) error {
+				err := r.Scan(&t.TransactionID, &t.CustomerID, &t.EventTime, &t.TotalCents, &t.Currency, &t.PaymentMethod, &t.Channel,
+					&t.CardBIN, &t.CardLast4, &t.DeviceID, &t.IPAddress, &t.BillingCountry, &t.ShippingCountry, &items, &t.Offset, &t.Risk, &t.Decision,
+					&t.IPCountry, &t.IPHosting, &t.ShippingAddress)
+				t.EventTime, t.ItemsJSON, t.Partition = t.EventTime.UTC(), []byte(items), partition
+				return err
+			}, func() error { return fn(&t) })
+	})
 }
 
 // FirstEventTime returns the earliest event time of the stored

@@ -428,6 +428,14 @@ func IsDuplicate(err error) (*DuplicateError, bool) {
 	return d, errors.As(err, &d)
 }
 
+// TransactionCounter is implemented by stores that read the total of
+// the stored transactions alone: Summary.TransactionsTotal without the
+// rest of the summary, whose count of the customers reads a million rows
+// at a million customers (130 to 330 ms of PostgreSQL's time).
+type TransactionCounter interface {
+	TransactionsTotal(ctx context.Context) (int64, error)
+}
+
 // Summary holds running totals.
 type Summary struct {
 	TransactionsTotal int64

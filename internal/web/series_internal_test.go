@@ -273,3 +273,63 @@ func TestSeriesDashboardReadings(t *testing.T) {
 		}
 	}
 }
+
+// summaryCounter is the SQLite store counting its Summary calls.
+type summaryCounter struct {
+	*sqlite.Store
+	summaries int
+}
+
+func (s *summaryCounter) Summary(ctx context.Context) (store.Summary, error) {
+	s.summaries++
+	return s.Store.Summary(ctx)
+}
+
+// TestSeriesStoredTotalAlone: the sampler reads the stored total by the
+// store's count alone while no live stream keeps the summary fresh, and
+// the summary's total while one does, not the whole summary (a count of
+// every customer) every sample.
+func TestSeriesStoredTotalAlone(t *testing.T) {
+	ctx := context.Background()
+	sq, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	st := &summaryCounter{Store: sq}
+	srv, err := New(Config{Store: st, Gatherer: prometheus.NewRegistry(), HistogramEvery: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txs []store.Tx
+	for i := range 30 {
+		txs = append(txs, storetest.Tx("t"+strconv.Itoa(i), "c", time.Now(), 100, 0, int64(i)))
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{{Partition: 0, From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv.sumAt = time.Time{}
+	st.summaries = 0
+	stored := func() float64 {
+		for _, e := range srv.dashboardReadings() {
+			if e.name == seriesStored {
+				return e.v
+			}
+		}
+		t.Fatal("no stored total among the readings")
+		return 0
+	}
+	if got := stored(); got != 30 || st.summaries != 0 {
+		t.Errorf("stored total %v with %d summaries read, want 30 from the store's count alone", got, st.summaries)
+	}
+	// A live stream's summary, fresh: its total, without another read.
+	if _, err := srv.cachedSummary(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.sumMu.Lock()
+	srv.sum.TransactionsTotal = 31 // told apart from the count
+	srv.sumMu.Unlock()
+	if got := stored(); got != 31 || st.summaries != 1 {
+		t.Errorf("stored total %v with %d summaries read, want the fresh summary's 31 and the one read", got, st.summaries)
+	}
+}

@@ -737,9 +737,12 @@ func summaryJSON(s store.Summary) SummaryResponse {
 		LastEventTime: s.LastEventTime}
 }
 
+// summaryFresh is how long cachedSummary answers from its last read.
+const summaryFresh = 500 * time.Millisecond
+
 func (s *Server) cachedSummary(ctx context.Context) (store.Summary, error) {
 	s.sumMu.Lock()
-	if time.Since(s.sumAt) < 500*time.Millisecond {
+	if time.Since(s.sumAt) < summaryFresh {
 		defer s.sumMu.Unlock()
 		return s.sum, nil
 	}

@@ -556,13 +556,26 @@ func (s *Store) SaveCheckpoint(ctx context.Context, group, topic string, partiti
 	return n > 0, nil
 }
 
+// transactionsTotal is Summary's total of stored transactions: the sum of
+// the hourly windows' counts (every stored transaction is in one).
+const transactionsTotal = `CAST(coalesce(sum(tx_count), 0) AS BIGINT)`
+
+// TransactionsTotal implements store.TransactionCounter.
+func (s *Store) TransactionsTotal(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.d.DB().QueryRow(ctx, `SELECT `+transactionsTotal+` FROM window_metrics WHERE granularity = 'hour'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reading the total of stored transactions: %w", err)
+	}
+	return n, nil
+}
+
 // Summary implements store.Store. The last event time is the start of the
 // latest minute window (of the latest hour window once minute windows
 // have aged out), an index probe either way.
 func (s *Store) Summary(ctx context.Context) (store.Summary, error) {
 	var sum store.Summary
 	db := s.d.DB()
-	err := db.QueryRow(ctx, `SELECT CAST(coalesce(sum(tx_count), 0) AS BIGINT), CAST(coalesce(sum(revenue_cents), 0) AS BIGINT),
+	err := db.QueryRow(ctx, `SELECT `+transactionsTotal+`, CAST(coalesce(sum(revenue_cents), 0) AS BIGINT),
 		CAST(coalesce(sum(alert_count), 0) AS BIGINT),
 		coalesce((SELECT max(window_start) FROM window_metrics WHERE granularity = 'minute'), max(window_start))
 		FROM window_metrics WHERE granularity = 'hour'`).

@@ -128,6 +128,11 @@ func testBatchAndOffsets(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c, ok := s.(store.TransactionCounter); ok {
+		if n, err := c.TransactionsTotal(ctx); err != nil || n != 3 {
+			t.Errorf("TransactionsTotal = %d, %v; want 3, as the summary's", n, err)
+		}
+	}
 	want := store.Summary{TransactionsTotal: 3, RevenueCents: 1349, RevenueByCurrency: map[string]int64{"EUR": 1349},
 		FraudAlertsTotal: 1, QuarantinedTotal: 1, CustomersTotal: 2}
 	// The latest event, to the minute (its minute window's start), not

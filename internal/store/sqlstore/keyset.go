@@ -23,7 +23,11 @@ func AfterMark(cols, collate string, bounded bool) string {
 
 // OrderedReader is implemented by dialects whose planner has to be kept
 // to an index's order for the keyset reads of transactions (AfterMark,
-// and the restore's read of a partition in offset order).
+// the restore's read of a partition in offset order, and the training
+// sample's backward walk of it). SQLite needs none: with or without
+// statistics it searches the (kafka_partition, kafka_offset) index and
+// sorts only an offset's ties (EXPLAIN QUERY PLAN: "USE TEMP B-TREE FOR
+// RIGHT PART OF ORDER BY").
 //
 // PostgreSQL stores transactions in a table per day and reads a
 // partition's rows by merging each day's (kafka_partition, kafka_offset)

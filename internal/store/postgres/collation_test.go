@@ -137,3 +137,59 @@ func TestConformanceInLinguisticCollation(t *testing.T) {
 	t.Run("Fraud", func(t *testing.T) { storetest.RunFraud(t, openLinguistic) })
 	t.Run("Labels", func(t *testing.T) { storetest.RunLabels(t, openLinguistic) })
 }
+
+// twinIndexes lists pairs of indexes of one table, in the store's
+// schema, with the same columns, collations, operator classes, orders,
+// included columns, expressions and predicate.
+const twinIndexes = `SELECT a.indexrelid::regclass::text || ' and ' || b.indexrelid::regclass::text
+	FROM pg_index a JOIN pg_index b ON a.indrelid = b.indrelid AND a.indexrelid < b.indexrelid
+		AND a.indkey::text = b.indkey::text AND a.indnkeyatts = b.indnkeyatts
+		AND a.indcollation::text = b.indcollation::text AND a.indclass::text = b.indclass::text
+		AND a.indoption::text = b.indoption::text
+		AND pg_get_expr(a.indexprs, a.indrelid) IS NOT DISTINCT FROM pg_get_expr(b.indexprs, b.indrelid)
+		AND pg_get_expr(a.indpred, a.indrelid) IS NOT DISTINCT FROM pg_get_expr(b.indpred, b.indrelid)
+	JOIN pg_class c ON c.oid = a.indrelid
+	WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+	ORDER BY 1`
+
+// TestNoTwinIndexes: once every text column compares as bytes (0034), an
+// index declared on the same columns in the "C" collation as another (as
+// 0032's customer list index was, beside the primary key) is the other's
+// twin, and every row written pays for both. No two indexes of a table
+// may be twins, in a database whose own collation is linguistic.
+func TestNoTwinIndexes(t *testing.T) {
+	ctx := context.Background()
+	url := linguisticURL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	twins := func() []string {
+		t.Helper()
+		rows, err := conn.Query(ctx, twinIndexes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, pair := range twins() {
+		t.Errorf("indexes %s index the same keys", pair)
+	}
+	// The query finds a twin made on purpose.
+	if _, err := conn.Exec(ctx, `CREATE INDEX twin_check ON customers (customer_id COLLATE "C")`); err != nil {
+		t.Fatal(err)
+	}
+	if got := twins(); len(got) != 1 || got[0] != "customers_pkey and twin_check" {
+		t.Errorf("twins with one made on purpose: %q, want [\"customers_pkey and twin_check\"]", got)
+	}
+}

@@ -324,9 +324,6 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 				return out, err
 			}
 			offered++
-			if produced.Before(warm) {
-				continue
-			}
 			i, _ := slices.BinarySearchFunc(h, off, func(s seen, off int64) int {
 				if s.next <= off {
 					return -1
@@ -335,9 +332,11 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 			})
 			if i < len(h) {
 				ms := h[i].at.Sub(produced).Seconds() * 1000
-				lats = append(lats, ms)
 				sec := int(produced.Sub(start).Seconds())
 				bySec[sec] = append(bySec[sec], ms)
+				if !produced.Before(warm) {
+					lats = append(lats, ms)
+				}
 			}
 		}
 		rows.Close()
@@ -348,11 +347,13 @@ func deployedLatency(ctx context.Context, cfg Config, exe string, brokers, kafka
 	if len(lats) == 0 {
 		return out, errors.New("the latency run stored nothing after its warm-up")
 	}
-	// Which seconds made the tail (--log-level debug).
+	// Which seconds made the tail (--log-level debug), the warm-up's
+	// seconds too (counted out of the figures).
 	for _, sec := range slices.Sorted(maps.Keys(bySec)) {
 		v := bySec[sec]
 		q := quantiles(v)
-		log.Debug("latency by second of produce time", "second", sec, "records", len(v), "p50_ms", q[0], "p99_ms", q[2], "max_ms", slices.Max(v))
+		log.Debug("latency by second of produce time", "second", sec, "counted", !start.Add(time.Duration(sec)*time.Second).Before(warm),
+			"records", len(v), "p50_ms", q[0], "p99_ms", q[2], "max_ms", slices.Max(v))
 	}
 	q := quantiles(lats)
 	out.p50, out.p95, out.p99 = q[0], q[1], q[2]

@@ -409,3 +409,47 @@ func TestLiveRingsFromTheStart(t *testing.T) {
 		t.Errorf("the default mix, without rings, caught up %+v", rec)
 	}
 }
+
+// primingClock is a fakeClock on which the live phase's priming takes
+// prime, as a generator of a large shop at a high rate spends before its
+// first live record: its second reading (Run's start, then the live
+// phase's) is followed by a jump of prime.
+type primingClock struct {
+	fakeClock
+	prime time.Duration
+	reads int
+}
+
+func (c *primingClock) Now() time.Time {
+	t := c.fakeClock.Now()
+	if c.reads++; c.reads == 2 {
+		c.t = c.t.Add(c.prime)
+	}
+	return t
+}
+
+// TestRunPaceStartsAfterPriming: the live pace counts from the end of the
+// priming, so the records due while it primed do not go out at once when
+// it ends, and a run of Duration sends Rate × Duration records.
+func TestRunPaceStartsAfterPriming(t *testing.T) {
+	t.Parallel()
+	const rate = 1000
+	clk := &primingClock{fakeClock: fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}, prime: 700 * time.Millisecond}
+	sink := &recorder{}
+	err := Run(context.Background(), smallShop(t, Config{Seed: 1}), sink,
+		RunConfig{Rate: rate, Duration: 2 * time.Second, Now: clk.Now, Sleep: clk.Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.recs) != 2*rate {
+		t.Fatalf("rate %d for 2s after priming: %d records, want %d", rate, len(sink.recs), 2*rate)
+	}
+	first := sink.recs[0].EventTime
+	for k, r := range sink.recs {
+		due := first.Add(time.Duration(k) * time.Second / rate)
+		if lag := r.EventTime.Sub(due); lag < -2*time.Millisecond || lag > 2*time.Millisecond {
+			t.Fatalf("record %d at %v, %v after the first; due %v after it: the pace counted the priming", k, r.EventTime,
+				r.EventTime.Sub(first), due.Sub(first))
+		}
+	}
+}

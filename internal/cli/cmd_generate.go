@@ -35,7 +35,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	rate := fs.Float64("rate", 1000, "live records per second; 0 = as fast as possible (in simulated time unless --history is set)")
 	count := fs.Int64("count", 0, "stop after this many records; 0 = no limit")
 	var duration, history dayDuration
-	fs.Var(&duration, "duration", "stop after this long, e.g. 90s, 2h or 1d; 0 = no limit")
+	fs.Var(&duration, "duration", "stop after this long, e.g. 90s, 2h or 1d (with --rate and no --history, of the paced stream, which starts once the live phase is primed); 0 = no limit")
 	fs.Var(&history, "history", "first emit this much past history as fast as possible, e.g. 365d or 72h")
 	customers := fs.Int("customers", 1_000_000, "size of the active customer base (at a forced --rate, fewer customers means each orders unrealistically often)")
 	products := fs.Int("products", 2_000, "size of the catalogue (at least 50)")

@@ -227,10 +227,10 @@ func (r *runner) run() error {
 		}
 		// The pace starts once the generator is ready. Priming takes a
 		// while at high rates (0.7 s at 20,000/s over a million
-		// customers, more on a busy host), and a pace counted from before
-		// it sent the records due meanwhile at once, at the start: 30,000
-		// in the first second of a run at 20,000/s. A run without history
-		// is Duration of the pace.
+		// customers, more on a busy host); counted from before it, the
+		// pace sent the records due meanwhile at once when it ended:
+		// 30,000 in the first second of a run at 20,000/s. A run without
+		// history lasts Duration from here.
 		liveStart = rc.Now()
 		if rc.History == 0 {
 			r.paceFrom = liveStart

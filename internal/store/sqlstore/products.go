@@ -336,9 +336,11 @@ func (s *Store) ProductFoldState(ctx context.Context) (store.ProductFoldState, e
 // starts), with its arguments from $1: the whole UTC days inside from the
 // daily rows, the hours at its ends from the hourly ones. A range of whole
 // days (the pages' ranges past two days) is one range of the
-// (granularity, window_start) indexes: the totals an index-only scan of
-// product_windows_totals (migration 0031), where an OR of empty hour
-// ranges beside it made PostgreSQL combine bitmaps and visit the table.
+// (granularity, window_start) prefix of the key, where an OR of empty
+// hour ranges beside it made PostgreSQL combine bitmaps. (On PostgreSQL
+// the totals were an index-only scan of a covering index from migration
+// 0031 to 0038, which dropped it so that the fold's updates stay in
+// place: a day's rows now stay on the pages they were first written to.)
 func productRange(from, to time.Time) (string, []any) {
 	dayFrom, dayTo := store.RangeParts(from, to)
 	if !dayTo.After(dayFrom) {

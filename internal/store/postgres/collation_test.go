@@ -63,11 +63,10 @@ func openLinguistic(t *testing.T) *postgres.Store {
 	return s
 }
 
-// TestTextColumnsCompareAsBytes: in a database whose collation is
-// linguistic, every text column of the schema, the transactions'
-// partitions' included, compares as bytes once the store has migrated it
-// (0034): its keys' B-trees compare by memcmp, not strcoll.
-func TestTextColumnsCompareAsBytes(t *testing.T) {
+// migratedLinguistic returns a connection to a new database in a
+// linguistic collation that the store has migrated.
+func migratedLinguistic(t *testing.T) *pgx.Conn {
+	t.Helper()
 	ctx := context.Background()
 	url := linguisticURL(t)
 	s, err := postgres.Open(ctx, url)
@@ -79,7 +78,17 @@ func TestTextColumnsCompareAsBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// TestTextColumnsCompareAsBytes: in a database whose collation is
+// linguistic, every text column of the schema, the transactions'
+// partitions' included, compares as bytes once the store has migrated it
+// (0034): its keys' B-trees compare by memcmp, not strcoll.
+func TestTextColumnsCompareAsBytes(t *testing.T) {
+	ctx := context.Background()
+	conn := migratedLinguistic(t)
 	rows, err := conn.Query(ctx, `SELECT c.relname, a.attname, a.attcollation = 'pg_catalog."C"'::regcollation
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
@@ -159,17 +168,7 @@ const twinIndexes = `SELECT a.indexrelid::regclass::text || ' and ' || b.indexre
 // may be twins, in a database whose own collation is linguistic.
 func TestNoTwinIndexes(t *testing.T) {
 	ctx := context.Background()
-	url := linguisticURL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := migratedLinguistic(t)
 	twins := func() []string {
 		t.Helper()
 		rows, err := conn.Query(ctx, twinIndexes)

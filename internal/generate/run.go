@@ -17,8 +17,8 @@ type RunConfig struct {
 	// means no limit.
 	Count int64
 	// Duration stops the run after this much time on Now; 0 means no limit.
-	// Without History it counts from the pace's start, after the live
-	// phase is primed.
+	// With Rate and without History it counts from the pace's start,
+	// after the live phase is primed; otherwise from Run's start.
 	Duration time.Duration
 	// History is how much past to emit first, on the simulated clock and as
 	// fast as possible: event times run from Config.Start (now − History

@@ -219,6 +219,17 @@ func TestProcessorFollowsTheReloadedContract(t *testing.T) {
 	if s := proc.Stats(); s.Stored != 20 || s.Quarantined != 20 {
 		t.Fatalf("after the reload: %+v, want the next 20 quarantined", s)
 	}
+	// The processor counts a batch's records before it calls OnCommit:
+	// wait for the callback of the batch that took the count to 40.
+	waitFor("the commit callbacks of the 20 quarantined", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range reasons {
+			n += c
+		}
+		return n >= 20
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if reasons[string(quality.UnknownChannel)] != 20 || len(reasons) != 1 {

@@ -201,7 +201,8 @@ type pipelineDeps struct {
 	// stored.
 	streamAfter <-chan struct{}
 	// feed, if set, is given every committed batch and told which
-	// partitions the processor owns (jobs.ProductFeed).
+	// partitions the processor owns, and sums the batches in g
+	// (jobs.ProductFeed).
 	feed *jobs.ProductFeed
 }
 
@@ -263,6 +264,9 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	}
 	if d.feed != nil {
 		d.feed.SetOwns(proc.Owns)
+		// The feed sums the committed batches for the product fold as
+		// they come, on its own goroutine.
+		g.Go(func() error { return d.feed.Run(ctx) })
 	}
 	d.reg.MustRegister(proc.Collector())
 	if f.qualityConfig != "" {

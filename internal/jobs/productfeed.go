@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,9 +15,15 @@ import (
 // holds), and hands them to the product fold (store.ProductFeed), which
 // then need not read them back from the store: reading them back was
 // about 4 µs of the database's CPU per transaction, in a burst every
-// fold that delayed the stream's batches. The fold decodes and sums them
-// on its own goroutine, so it still gives way while the processor is
-// behind (ProductFoldConfig.Busy).
+// fold that delayed the stream's batches.
+//
+// While Run runs, the feed sums what it keeps into the rollup's rows as
+// the commits come (Sum), on its own goroutine, and hands the fold the
+// sums: decoding and summing the items was the fold's own burst, half a
+// second of a core every ten seconds at 20,000 tx/s, which delayed the
+// batches of those seconds. Without Run the fold sums what it takes, on
+// its goroutine, and still gives way while the processor is behind
+// (ProductFoldConfig.Busy).
 //
 // A partition's transactions cover a run of consecutive offsets, [from,
 // to). The fold takes them when they start right after its cursor; when
@@ -26,29 +34,37 @@ import (
 // does not own, or whose commits the feed has not seen since it last lost
 // track, is read back as without a feed. The feed loses track on a gap
 // between commits (a partition lost and regained), when it holds more
-// than MaxPending transactions, and while no fold has taken anything for
-// Idle (the fold runs in another process): it then keeps nothing until
-// the next take.
+// than MaxPending transactions and rows, and while no fold has taken
+// anything for Idle (the fold runs in another process): it then keeps
+// nothing until the next take.
 type ProductFeed struct {
 	owns       func(partition int32) bool
 	maxPending int
 	idle       time.Duration
 	now        func() time.Time
+	wake       chan struct{}
 
 	mu        sync.Mutex
+	summed    *sync.Cond // a partition's summing ended (feedPart.summing)
 	parts     map[int32]*feedPart
-	pending   int // transactions held, all partitions
+	pending   int // transactions held unsummed and rows of sums, all partitions
 	lastTake  time.Time
 	takes     int64 // non-empty hand-overs
 	readBacks int64 // answers that left a read-back to the fold
+	sums      int64 // transactions summed ahead of a take
 }
 
 // feedPart is one partition's transactions: those stored at offsets
-// [from, to), the last one's id when it is at to-1.
+// [from, to), the last one's id when it is at to-1. The first n of them
+// are summed in sum (sumRows rows), and txs are the ones after them.
 type feedPart struct {
 	from, to int64
 	txs      []store.ProductTx
 	lastID   string
+	sum      *store.ProductAcc
+	n        int
+	sumRows  int
+	summing  bool // Sum is adding txs to sum outside the lock
 }
 
 // ProductFeedConfig configures a ProductFeed.
@@ -57,12 +73,13 @@ type ProductFeedConfig struct {
 	// (pipeline.Processor.Owns); it can be set later (SetOwns). While it
 	// is not set, every partition is read back.
 	Owns func(partition int32) bool
-	// MaxPending bounds the transactions held, all partitions together
-	// (80 bytes each, and the items JSON their batches wrote, which they
-	// keep from being freed): past it the feed drops what it holds and
-	// the fold reads it back. Defaults to 250,000 (about 60 MB), above
-	// ten seconds of the stream at 20,000 tx/s, the fold's default
-	// interval.
+	// MaxPending bounds the transactions held unsummed (80 bytes each,
+	// and the items JSON their batches wrote, which they keep from being
+	// freed) and the rows of the sums (about 200 bytes each), all
+	// partitions together: past it the feed drops what it holds and the
+	// fold reads it back. Defaults to 250,000 (about 60 MB), above ten
+	// seconds of the stream at 20,000 tx/s, the fold's default interval,
+	// when nothing is summed ahead.
 	MaxPending int
 	// Idle is how long the feed keeps transactions without a take.
 	// Defaults to 2 minutes.
@@ -84,8 +101,76 @@ func NewProductFeed(cfg ProductFeedConfig) *ProductFeed {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &ProductFeed{owns: cfg.Owns, maxPending: cfg.MaxPending, idle: cfg.Idle, now: cfg.Now,
-		parts: map[int32]*feedPart{}, lastTake: cfg.Now()}
+	f := &ProductFeed{owns: cfg.Owns, maxPending: cfg.MaxPending, idle: cfg.Idle, now: cfg.Now,
+		wake: make(chan struct{}, 1), parts: map[int32]*feedPart{}, lastTake: cfg.Now()}
+	f.summed = sync.NewCond(&f.mu)
+	return f
+}
+
+// Run sums what the feed keeps after each commit (Sum) until ctx ends.
+func (f *ProductFeed) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.wake:
+			f.Sum()
+		}
+	}
+}
+
+// Sum adds the transactions each partition holds unsummed to its sums,
+// one partition at a time, outside the lock that Commit takes: a take of
+// a partition being summed waits for its sum.
+func (f *ProductFeed) Sum() {
+	f.mu.Lock()
+	parts := make([]int32, 0, len(f.parts))
+	for p, fp := range f.parts {
+		if len(fp.txs) > 0 {
+			parts = append(parts, p)
+		}
+	}
+	f.mu.Unlock()
+	for _, p := range parts {
+		f.mu.Lock()
+		fp := f.parts[p]
+		if fp == nil || len(fp.txs) == 0 || fp.summing {
+			f.mu.Unlock()
+			continue
+		}
+		fp.summing = true
+		txs, acc := fp.txs, fp.sum
+		f.mu.Unlock()
+
+		if acc == nil {
+			acc = new(store.ProductAcc)
+		}
+		for i := range txs {
+			acc.Add(&txs[i])
+		}
+
+		f.mu.Lock()
+		fp.summing = false
+		f.summed.Broadcast()
+		if f.parts[p] != fp {
+			// Dropped meanwhile (a gap, an idle spell, MaxPending).
+			f.mu.Unlock()
+			continue
+		}
+		// Commit appended after txs (never into them), and only a take,
+		// which waited for the sum, moves the run's start.
+		k := len(txs)
+		if k == len(fp.txs) {
+			fp.txs = nil
+		} else {
+			fp.txs = slices.Clone(fp.txs[k:])
+		}
+		rows := acc.Len()
+		f.pending += rows - fp.sumRows - k
+		fp.sum, fp.n, fp.sumRows = acc, fp.n+k, rows
+		f.sums += int64(k)
+		f.mu.Unlock()
+	}
 }
 
 // Commit adds a committed batch of the transactions topic. The processor
@@ -120,13 +205,18 @@ func (f *ProductFeed) Commit(b *store.Batch, _ time.Time) {
 	}
 	if f.pending > f.maxPending {
 		f.dropAll()
+		return
+	}
+	select {
+	case f.wake <- struct{}{}:
+	default:
 	}
 }
 
 // drop forgets a partition's run.
 func (f *ProductFeed) drop(partition int32) {
 	if fp := f.parts[partition]; fp != nil {
-		f.pending -= len(fp.txs)
+		f.pending -= len(fp.txs) + fp.sumRows
 		delete(f.parts, partition)
 	}
 }
@@ -142,6 +232,10 @@ func (f *ProductFeed) Take(partition int32, mark store.RowMark, max int) store.P
 	defer f.mu.Unlock()
 	f.lastTake = f.now()
 	fp := f.parts[partition]
+	for fp != nil && fp.summing {
+		f.summed.Wait()
+		fp = f.parts[partition]
+	}
 	if fp == nil {
 		f.readBacks++
 		return store.ProductTake{}
@@ -154,19 +248,21 @@ func (f *ProductFeed) Take(partition int32, mark store.RowMark, max int) store.P
 	next := mark.Offset + 1
 	switch {
 	case next == fp.from && len(fp.txs) > max:
-		// The first max: the run then starts after the last of them.
-		// (Commit appends past the end of fp.txs, never into them.)
+		// The sums and the first max: the run then starts after the
+		// last of them. (Commit appends past the end of fp.txs, never
+		// into them.)
 		t := store.ProductTake{Taken: true, Txs: fp.txs[:max:max], Through: fp.txs[max-1].Offset,
-			LastID: fp.txs[max-1].TransactionID, More: true}
+			LastID: fp.txs[max-1].TransactionID, More: true, Sum: fp.sum, Summed: fp.n}
+		f.pending -= max + fp.sumRows
 		fp.txs, fp.from = fp.txs[max:], t.Through+1
-		f.pending -= max
+		fp.sum, fp.n, fp.sumRows = nil, 0, 0
 		f.takes++
 		return t
 	case next == fp.from:
-		t := store.ProductTake{Taken: true, Txs: fp.txs, Through: fp.to - 1, LastID: fp.lastID}
-		f.pending -= len(fp.txs)
+		t := store.ProductTake{Taken: true, Txs: fp.txs, Through: fp.to - 1, LastID: fp.lastID, Sum: fp.sum, Summed: fp.n}
+		f.pending -= len(fp.txs) + fp.sumRows
 		f.parts[partition] = &feedPart{from: fp.to, to: fp.to}
-		if len(fp.txs) > 0 {
+		if len(fp.txs) > 0 || fp.n > 0 {
 			f.takes++
 		}
 		return t
@@ -190,10 +286,11 @@ func (f *ProductFeed) SetOwns(owns func(partition int32) bool) {
 	f.owns = owns
 }
 
-// Stats returns how many non-empty runs the feed handed over and how many
-// answers left a read-back to the fold.
-func (f *ProductFeed) Stats() (takes, readBacks int64) {
+// Stats returns how many non-empty runs the feed handed over, how many
+// answers left a read-back to the fold, and how many transactions it
+// summed ahead of a take (Sum).
+func (f *ProductFeed) Stats() (takes, readBacks, summed int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.takes, f.readBacks
+	return f.takes, f.readBacks, f.sums
 }

@@ -30,6 +30,11 @@ type feedShop struct {
 	rnd        *rand.Rand
 	start      time.Time
 	feedLimit  int // the fed fold's ProductFoldOptions.FeedLimit
+	// sumEvery, when above 0, has the feed sum what it holds after
+	// every sumEvery-th commit it is given (ProductFeed.Sum, as Run
+	// does after each).
+	sumEvery int
+	commits  int
 }
 
 func newFeedShop(t *testing.T, fed, plain testStore) *feedShop {
@@ -88,6 +93,9 @@ func (sh *feedShop) batch(p int32, n int, seen, quarantineLast bool) int {
 		}
 		if s == sh.fed && seen {
 			sh.feed.Commit(b, time.Now())
+			if sh.commits++; sh.sumEvery > 0 && sh.commits%sh.sumEvery == 0 {
+				sh.feed.Sum()
+			}
 		}
 	}
 	return len(part.Txs)
@@ -123,6 +131,18 @@ func (sh *feedShop) fold(chunk int) (fed, chunks int) {
 	}
 	sh.same()
 	return fed, chunks
+}
+
+// unsummed is how many transactions the feed holds that it has not
+// summed.
+func (sh *feedShop) unsummed() int {
+	sh.feed.mu.Lock()
+	defer sh.feed.mu.Unlock()
+	n := 0
+	for _, fp := range sh.feed.parts {
+		n += len(fp.txs)
+	}
+	return n
 }
 
 // same fails unless both rollups hold the same totals and customer
@@ -186,94 +206,110 @@ func (sh *feedShop) same() {
 // feed that started late, missed a commit, lost and regained a partition,
 // saw its sums folded by a fold without it, or handed over sums whose
 // fold then rolled back; and it hands over what it can, so that the
-// steady stream is not read back.
+// steady stream is not read back. So too whether the feed summed what it
+// holds ahead of the takes after every commit, after every other one
+// (sums and unsummed transactions after them), or never.
 func TestProductFeedFoldsWhatReadingBackFolds(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) testStore{
 		"SQLite":     func(t *testing.T) testStore { return openSQLite(t) },
 		"PostgreSQL": func(t *testing.T) testStore { return openPostgres(t, pgtest.URL(t)) },
 	} {
-		t.Run(name, func(t *testing.T) {
-			sh := newFeedShop(t, open(t), open(t))
-			// Partition 2's first batch is committed before the feed
-			// started (a restart): its offsets are read back.
-			sh.batch(2, 40, false, false)
-			want := 0
-			for range 3 {
-				want += sh.batch(0, 50, true, false) + sh.batch(1, 30, true, true) + sh.batch(2, 20, true, false)
-			}
-			// The first fold reads back partition 2's first batch and
-			// takes the rest, in one chunk: reaching the end, it has
-			// folded everything committed before it began.
-			if fed, chunks := sh.fold(1000); fed != want || chunks != 1 {
-				t.Fatalf("the first fold took %d transactions from the feed in %d chunks, want all %d committed after it started, in 1",
-					fed, chunks, want)
-			}
-			// The steady stream: everything from the feed, in one chunk,
-			// or in chunks of FeedLimit (while the processor is behind).
-			want = sh.batch(0, 70, true, false) + sh.batch(1, 35, true, false)
-			if fed, chunks := sh.fold(10); fed != want || chunks != 1 {
-				t.Fatalf("a steady fold took %d from the feed in %d chunks, want %d in 1", fed, chunks, want)
-			}
-			want = sh.batch(0, 70, true, false) + sh.batch(1, 35, true, false)
-			sh.feedLimit = 10
-			if fed, chunks := sh.fold(1000); fed != want || chunks < want/10 {
-				t.Fatalf("a steady fold took %d from the feed in %d chunks, want %d in chunks of 10", fed, chunks, want)
-			}
-			sh.feedLimit = 0
+		for _, sumEvery := range []int{0, 1, 2} {
+			t.Run(fmt.Sprintf("%s/sum-every-%d", name, sumEvery), func(t *testing.T) {
+				testProductFeed(t, open, sumEvery)
+			})
+		}
+	}
+}
 
-			// A commit the feed missed: the fold reads back from the
-			// cursor to the next commit it saw, then takes the rest.
-			sh.batch(0, 20, false, false)
-			want = sh.batch(0, 30, true, false) + sh.batch(1, 14, true, true)
-			if fed, _ := sh.fold(1000); fed != want {
-				t.Fatalf("after a missed commit the fold took %d from the feed, want %d", fed, want)
-			}
+func testProductFeed(t *testing.T, open func(t *testing.T) testStore, sumEvery int) {
+	sh := newFeedShop(t, open(t), open(t))
+	sh.sumEvery = sumEvery
+	// Partition 2's first batch is committed before the feed
+	// started (a restart): its offsets are read back.
+	sh.batch(2, 40, false, false)
+	want := 0
+	for range 3 {
+		want += sh.batch(0, 50, true, false) + sh.batch(1, 30, true, true) + sh.batch(2, 20, true, false)
+	}
+	// The first fold reads back partition 2's first batch and
+	// takes the rest, in one chunk: reaching the end, it has
+	// folded everything committed before it began.
+	if fed, chunks := sh.fold(1000); fed != want || chunks != 1 {
+		t.Fatalf("the first fold took %d transactions from the feed in %d chunks, want all %d committed after it started, in 1",
+			fed, chunks, want)
+	}
+	// The steady stream: everything from the feed, in one chunk,
+	// or in chunks of FeedLimit (while the processor is behind).
+	want = sh.batch(0, 70, true, false) + sh.batch(1, 35, true, false)
+	if fed, chunks := sh.fold(10); fed != want || chunks != 1 {
+		t.Fatalf("a steady fold took %d from the feed in %d chunks, want %d in 1", fed, chunks, want)
+	}
+	want = sh.batch(0, 70, true, false) + sh.batch(1, 35, true, false)
+	sh.feedLimit = 10
+	// The sums come whole: the limit bounds what the fold sums.
+	if raw := sh.unsummed(); sumEvery == 1 && raw != 0 || sumEvery != 1 && raw == 0 {
+		t.Fatalf("summing after every %d commits left %d unsummed", sumEvery, raw)
+	} else if fed, chunks := sh.fold(1000); fed != want || chunks < raw/10 || chunks > raw/10+2 {
+		t.Fatalf("a steady fold took %d from the feed in %d chunks, want %d in chunks of 10 unsummed (%d of them)", fed, chunks, want, raw)
+	}
+	sh.feedLimit = 0
 
-			// Partition 1 lost: its commits elsewhere are read back,
-			// and when it comes back the feed starts again.
-			sh.own(1, false)
-			sh.batch(1, 21, false, false)
-			sh.fold(1000)
-			sh.own(1, true)
-			sh.batch(1, 21, true, false)
-			sh.fold(1000)
+	// A commit the feed missed: the fold reads back from the
+	// cursor to the next commit it saw, then takes the rest.
+	sh.batch(0, 20, false, false)
+	want = sh.batch(0, 30, true, false) + sh.batch(1, 14, true, true)
+	if fed, _ := sh.fold(1000); fed != want {
+		t.Fatalf("after a missed commit the fold took %d from the feed, want %d", fed, want)
+	}
 
-			// Another fold, without the feed, folds what the feed
-			// summed: the feed's sums are dropped, not added twice.
-			sh.batch(0, 40, true, false)
-			for {
-				c, err := sh.fed.(store.ProductFolder).FoldProducts(context.Background(), store.ProductFoldOptions{Limit: 1000, Now: time.Now()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if c.Done {
-					break
-				}
-			}
-			sh.batch(0, 10, true, false)
-			sh.fold(1000)
+	// Partition 1 lost: its commits elsewhere are read back,
+	// and when it comes back the feed starts again.
+	sh.own(1, false)
+	sh.batch(1, 21, false, false)
+	sh.fold(1000)
+	sh.own(1, true)
+	sh.batch(1, 21, true, false)
+	sh.fold(1000)
 
-			// A fold that takes the sums and then rolls back: nothing
-			// is lost, the next fold reads them back.
-			sh.batch(0, 28, true, false)
-			sh.batch(2, 28, true, true)
-			boom := errors.New("stopped before commit")
-			for {
-				_, err := sh.fed.(store.ProductFolder).FoldProducts(context.Background(),
-					store.ProductFoldOptions{Limit: 1000, Now: time.Now(), Feed: sh.feed, BeforeCommit: func() error { return boom }})
-				if errors.Is(err, boom) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			sh.batch(0, 7, true, false)
-			sh.fold(1000)
-			if takes, readBacks := sh.feed.Stats(); takes == 0 || readBacks == 0 {
-				t.Fatalf("feed stats: %d takes, %d read-backs; the steps above need both", takes, readBacks)
-			}
-		})
+	// Another fold, without the feed, folds what the feed
+	// summed: the feed's sums are dropped, not added twice.
+	sh.batch(0, 40, true, false)
+	for {
+		c, err := sh.fed.(store.ProductFolder).FoldProducts(context.Background(), store.ProductFoldOptions{Limit: 1000, Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Done {
+			break
+		}
+	}
+	sh.batch(0, 10, true, false)
+	sh.fold(1000)
+
+	// A fold that takes the sums and then rolls back: nothing
+	// is lost, the next fold reads them back.
+	sh.batch(0, 28, true, false)
+	sh.batch(2, 28, true, true)
+	boom := errors.New("stopped before commit")
+	for {
+		_, err := sh.fed.(store.ProductFolder).FoldProducts(context.Background(),
+			store.ProductFoldOptions{Limit: 1000, Now: time.Now(), Feed: sh.feed, BeforeCommit: func() error { return boom }})
+		if errors.Is(err, boom) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh.batch(0, 7, true, false)
+	sh.fold(1000)
+	takes, readBacks, summed := sh.feed.Stats()
+	if takes == 0 || readBacks == 0 {
+		t.Fatalf("feed stats: %d takes, %d read-backs; the steps above need both", takes, readBacks)
+	}
+	if (summed == 0) != (sumEvery == 0) {
+		t.Fatalf("summing after every %d commits: %d summed ahead", sumEvery, summed)
 	}
 }
 
@@ -308,4 +344,44 @@ func TestProductFeedBounds(t *testing.T) {
 		t.Fatalf("past MaxPending: %d partitions and %d transactions kept", n, sh.feed.pending)
 	}
 	sh.fold(1000)
+}
+
+// With Run summing after every commit while a fold takes at the same
+// time (as in process: the processor's commits, the feed's goroutine and
+// the fold's), the rollup is what reading everything back makes. Run
+// under -race, this is also the test of the feed's locking.
+func TestProductFeedSumsWhileTheStreamCommits(t *testing.T) {
+	sh := newFeedShop(t, openSQLite(t), openSQLite(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- sh.feed.Run(ctx) }()
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for i := range 60 {
+			sh.batch(int32(i%3), 40, true, false)
+		}
+	}()
+	folds := 0
+	for done := false; !done; {
+		select {
+		case <-committed:
+			done = true
+		default:
+		}
+		if _, err := sh.fed.(store.ProductFolder).FoldProducts(ctx, store.ProductFoldOptions{Limit: 1000, Now: time.Now(), Feed: sh.feed}); err != nil {
+			t.Fatal(err)
+		}
+		folds++
+	}
+	sh.fold(1000)
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	takes, _, summed := sh.feed.Stats()
+	t.Logf("%d folds during the stream, %d takes, %d transactions summed ahead", folds, takes, summed)
+	if takes == 0 {
+		t.Fatal("the feed handed nothing over")
+	}
 }

@@ -126,6 +126,14 @@ type ProductTake struct {
 	Through int64
 	LastID  string
 	More    bool
+	// Sum, when not nil, is the sums of the Summed transactions stored
+	// from just after the mark's offset on, which the feed summed ahead
+	// of the take as they were committed; Txs are then the ones after
+	// them. The fold adds Sum to its own (ProductAcc.Merge): it no longer
+	// belongs to the feed. A take's max bounds Txs only (the feed has
+	// done the summing of Sum).
+	Sum    *ProductAcc
+	Summed int
 	// Bounded (when not Taken): the feed holds what is committed from
 	// offset Bound on, and the fold is to read back from the store what
 	// lies between its cursor and Bound (offsets below Bound), then move
@@ -238,6 +246,8 @@ func (a *ProductAcc) Add(tx *ProductTx) {
 	a.items = items
 	if a.m == nil {
 		a.m = map[productAccKey]*productAccRow{}
+	}
+	if a.slots == nil {
 		a.slots = map[string]*productSlot{}
 	}
 	digits, _ := event.CurrencyDigits(tx.Currency)
@@ -287,6 +297,42 @@ func (a *ProductAcc) Add(tx *ProductTx) {
 
 // Len is how many rows the sums make.
 func (a *ProductAcc) Len() int { return len(a.m) }
+
+// Merge adds o's sums to a's: a then holds what adding both's
+// transactions to it would have made. o is a's afterwards (it may share
+// a's rows): it must not be used again.
+func (a *ProductAcc) Merge(o *ProductAcc) {
+	if len(o.m) == 0 {
+		return
+	}
+	if len(a.m) == 0 {
+		a.m, a.slots = o.m, o.slots
+		*o = ProductAcc{}
+		return
+	}
+	for k, r := range o.m {
+		d := a.m[k]
+		if d == nil {
+			a.m[k] = r
+			continue
+		}
+		d.Units += r.Units
+		d.Orders += r.Orders
+		d.RevenueMinor += r.RevenueMinor
+		if r.sk.dense != nil {
+			for idx, rank := range r.sk.dense.reg {
+				if rank != 0 {
+					d.sk.set1(uint16(idx), rank)
+				}
+			}
+			continue
+		}
+		for _, e := range r.sk.set {
+			d.sk.set1(e>>6, uint8(e&63))
+		}
+	}
+	*o = ProductAcc{}
+}
 
 // Rows returns the sums as rollup rows, in key order.
 func (a *ProductAcc) Rows() []ProductWindow {

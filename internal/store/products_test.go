@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,4 +128,51 @@ func BenchmarkProductAccAdd(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(txs)), "ns/tx")
+}
+
+// Sums made apart and merged are the sums of all the transactions
+// together, byte for byte, whichever way the transactions are split:
+// merged into an empty sum, into one holding other rows, rows with few
+// customers and rows with more than a small sketch lists.
+func TestProductAccMergeIsTheSumOfAll(t *testing.T) {
+	t.Parallel()
+	txs := productTxs(3000, 30, 4)
+	want := store.ProductDeltas(txs)
+	for _, cuts := range [][]int{{0, 3000}, {0, 1, 3000}, {0, 1000, 2000, 3000}, {0, 2999, 3000}, {0, 7, 1500, 1501, 2600, 3000}} {
+		var all store.ProductAcc
+		for i := 1; i < len(cuts); i++ {
+			var part store.ProductAcc
+			for j := cuts[i-1]; j < cuts[i]; j++ {
+				part.Add(&txs[j])
+			}
+			all.Merge(&part)
+			if part.Len() != 0 {
+				t.Fatalf("cuts %v: a merged sum still holds %d rows", cuts, part.Len())
+			}
+		}
+		// Adding to the merged sums works as adding to any.
+		extra := productTxs(50, 30, 5)
+		all.Add(&extra[0])
+		ref := store.ProductDeltas(append(slices.Clone(txs), extra[0]))
+		got := all.Rows()
+		if len(got) != len(ref) {
+			t.Fatalf("cuts %v: %d rows merged, want %d", cuts, len(got), len(ref))
+		}
+		for i := range ref {
+			g, w := got[i], ref[i]
+			if g.Granularity != w.Granularity || !g.Start.Equal(w.Start) || g.ProductID != w.ProductID || g.Currency != w.Currency ||
+				g.Units != w.Units || g.Orders != w.Orders || g.RevenueMinor != w.RevenueMinor || !bytes.Equal(g.Customers, w.Customers) {
+				t.Fatalf("cuts %v, row %d: merged %+v, want %+v", cuts, i, g, w)
+			}
+		}
+	}
+	dense := 0
+	for _, r := range want {
+		if r.Orders > 40 {
+			dense++
+		}
+	}
+	if dense == 0 {
+		t.Fatal("no row with more customers than a small sketch lists")
+	}
 }

@@ -168,7 +168,7 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 	// rows once per partition (each time a new row version).
 	share := max(1, o.Limit/max(1, len(parts)))
 	out.Done = true
-	read := 0
+	read, fedRaw := 0, 0 // fedRaw: taken from the feed unsummed
 	for _, p := range parts {
 		mark, ok := st.marks[p]
 		if !ok {
@@ -177,9 +177,9 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 		want := min(share, o.Limit-read) // read back
 		feedWant := math.MaxInt          // taken from the feed
 		if o.FeedLimit > 0 {
-			feedWant = o.FeedLimit - out.Fed
+			feedWant = o.FeedLimit - fedRaw
 		}
-		if want == 0 || feedWant == 0 {
+		if want == 0 || feedWant <= 0 {
 			out.Done = false
 			continue
 		}
@@ -233,10 +233,14 @@ func (s *Store) FoldProducts(ctx context.Context, o store.ProductFoldOptions) (s
 				continue
 			}
 		}
+		if tk.Sum != nil {
+			acc.Merge(tk.Sum)
+		}
 		for i := range tk.Txs {
 			acc.Add(&tk.Txs[i])
 		}
-		out.Fed += len(tk.Txs)
+		out.Fed += tk.Summed + len(tk.Txs)
+		fedRaw += len(tk.Txs)
 		if tk.Through > mark.Offset {
 			moved[p] = store.RowMark{Offset: tk.Through, TransactionID: tk.LastID}
 		}

@@ -264,8 +264,9 @@ func startPipeline(ctx context.Context, g *errgroup.Group, d pipelineDeps, f *pr
 	}
 	if d.feed != nil {
 		d.feed.SetOwns(proc.Owns)
+		d.feed.SetBusy(proc.Behind)
 		// The feed sums the committed batches for the product fold as
-		// they come, on its own goroutine.
+		// they come, on its own goroutine, while the processor keeps up.
 		g.Go(func() error { return d.feed.Run(ctx) })
 	}
 	d.reg.MustRegister(proc.Collector())

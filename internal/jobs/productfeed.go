@@ -21,9 +21,10 @@ import (
 // the commits come (Sum), on its own goroutine, and hands the fold the
 // sums: decoding and summing the items was the fold's own burst, half a
 // second of a core every ten seconds at 20,000 tx/s, which delayed the
-// batches of those seconds. Without Run the fold sums what it takes, on
-// its goroutine, and still gives way while the processor is behind
-// (ProductFoldConfig.Busy).
+// batches of those seconds. While the processor is behind (Busy) Run
+// sums nothing: the fold then sums what it takes, on its goroutine, and
+// gives way (ProductFoldConfig.Busy), so that the summing does not take
+// the stream's CPU when it has none to spare. So too without Run.
 //
 // A partition's transactions cover a run of consecutive offsets, [from,
 // to). The fold takes them when they start right after its cursor; when
@@ -38,6 +39,7 @@ import (
 // anything for Idle (the fold runs in another process): it then keeps
 // nothing until the next take.
 type ProductFeed struct {
+	busy       func() bool
 	owns       func(partition int32) bool
 	maxPending int
 	idle       time.Duration
@@ -73,6 +75,10 @@ type ProductFeedConfig struct {
 	// (pipeline.Processor.Owns); it can be set later (SetOwns). While it
 	// is not set, every partition is read back.
 	Owns func(partition int32) bool
+	// Busy, if set, says whether the processor is behind
+	// (pipeline.Processor.Behind): Run then sums nothing. It can be set
+	// later (SetBusy).
+	Busy func() bool
 	// MaxPending bounds the transactions held unsummed (80 bytes each,
 	// and the items JSON their batches wrote, which they keep from being
 	// freed) and the rows of the sums (about 200 bytes each), all
@@ -101,22 +107,36 @@ func NewProductFeed(cfg ProductFeedConfig) *ProductFeed {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	f := &ProductFeed{owns: cfg.Owns, maxPending: cfg.MaxPending, idle: cfg.Idle, now: cfg.Now,
+	f := &ProductFeed{busy: cfg.Busy, owns: cfg.Owns, maxPending: cfg.MaxPending, idle: cfg.Idle, now: cfg.Now,
 		wake: make(chan struct{}, 1), parts: map[int32]*feedPart{}, lastTake: cfg.Now()}
 	f.summed = sync.NewCond(&f.mu)
 	return f
 }
 
-// Run sums what the feed keeps after each commit (Sum) until ctx ends.
+// Run sums what the feed keeps after each commit (Sum), unless the
+// processor is behind, until ctx ends.
 func (f *ProductFeed) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-f.wake:
-			f.Sum()
+			f.sumUnlessBusy()
 		}
 	}
+}
+
+// sumUnlessBusy sums what the feed keeps unless the processor is behind;
+// it reports whether it did.
+func (f *ProductFeed) sumUnlessBusy() bool {
+	f.mu.Lock()
+	busy := f.busy
+	f.mu.Unlock()
+	if busy != nil && busy() {
+		return false
+	}
+	f.Sum()
+	return true
 }
 
 // Sum adds the transactions each partition holds unsummed to its sums,
@@ -277,6 +297,13 @@ func (f *ProductFeed) Take(partition int32, mark store.RowMark, max int) store.P
 		f.readBacks++
 		return store.ProductTake{}
 	}
+}
+
+// SetBusy sets Config.Busy.
+func (f *ProductFeed) SetBusy(busy func() bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.busy = busy
 }
 
 // SetOwns sets Config.Owns.

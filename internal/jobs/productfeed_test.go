@@ -385,3 +385,32 @@ func TestProductFeedSumsWhileTheStreamCommits(t *testing.T) {
 		t.Fatal("the feed handed nothing over")
 	}
 }
+
+// While the processor is behind, the feed's goroutine sums nothing: the
+// fold sums what it takes at the share it is given then; once the
+// processor keeps up, what was left is summed.
+func TestProductFeedSumsNothingWhileBehind(t *testing.T) {
+	sh := newFeedShop(t, openSQLite(t), openSQLite(t))
+	var mu sync.Mutex
+	behind := true
+	sh.feed.SetBusy(func() bool { mu.Lock(); defer mu.Unlock(); return behind })
+	want := sh.batch(0, 30, true, false) + sh.batch(1, 30, true, false)
+	if sh.feed.sumUnlessBusy() {
+		t.Fatal("the feed summed while the processor is behind")
+	}
+	if n := sh.unsummed(); n != want {
+		t.Fatalf("%d unsummed while behind, want all %d", n, want)
+	}
+	mu.Lock()
+	behind = false
+	mu.Unlock()
+	if !sh.feed.sumUnlessBusy() {
+		t.Fatal("the feed did not sum once the processor kept up")
+	}
+	if n := sh.unsummed(); n != 0 {
+		t.Fatalf("%d unsummed once the processor kept up, want 0", n)
+	}
+	if fed, _ := sh.fold(1000); fed != want {
+		t.Fatalf("the fold took %d from the feed, want %d", fed, want)
+	}
+}

@@ -59,6 +59,10 @@ type Config struct {
 	// PostgresURL is the server to measure; each run uses a schema of its
 	// own, dropped afterwards. Required.
 	PostgresURL string
+	// Commit is the measured binary's commit, as its build recorded it;
+	// empty: the working directory's git HEAD (as for `go test`, whose
+	// binaries record none).
+	Commit string
 	// Records per throughput run. Defaults to 200,000.
 	Records int
 	// Customers in the generated shop. Defaults to 100,000.
@@ -243,8 +247,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("bench: no PostgreSQL URL")
 	}
 	log := cfg.Logger
+	if cfg.Commit == "" {
+		cfg.Commit = commit()
+	}
 	res := &Result{Records: cfg.Records, Customers: cfg.Customers, Runs: cfg.Runs, Batch: cfg.Batch, Seed: cfg.Seed,
-		Commit: commit(), Machine: machine(), GoVersion: runtime.Version(), At: time.Now().UTC(), LatencyRate: cfg.LatencyRate}
+		Commit: cfg.Commit, Machine: machine(), GoVersion: runtime.Version(), At: time.Now().UTC(), LatencyRate: cfg.LatencyRate}
 
 	if cfg.OnlyRecovery {
 		res.Runs = 0

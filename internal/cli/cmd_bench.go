@@ -144,7 +144,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	res, err := bench.Run(ctx, bench.Config{
-		PostgresURL: url, Records: *records, Customers: *customers, Seed: *seed, Runs: *runs, Batch: *batch,
+		Commit: benchCommit(Build().Commit), PostgresURL: url, Records: *records, Customers: *customers, Seed: *seed, Runs: *runs, Batch: *batch,
 		LatencyRate: *latRate, LatencyDuration: *latDur, SkipEmbedded: *skipEmbedded, Writers: *writers,
 		NewScorer: partitionScorers(det), Logger: logger,
 		RecoveryRecords: *recRecords, RecoveryCustomers: *recCustomers, SkipRecovery: *skipRecovery, OnlyRecovery: *onlyRecovery,
@@ -293,4 +293,21 @@ func trainBenchModel(det *detector.Detector, seed int64) error {
 		return fmt.Errorf("training the benchmark's model: %w", err)
 	}
 	return det.SetModels(&detector.Model{Version: 1, Model: m}, nil)
+}
+
+// benchCommit is the commit a bench reports: the binary's, shortened to
+// 12 hex digits as git's short form, "-dirty" kept; "" when its build
+// recorded none (the bench then asks git in the working directory).
+func benchCommit(build string) string {
+	if build == "" || build == "unknown" {
+		return ""
+	}
+	c, dirty := strings.CutSuffix(build, "-dirty")
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	if dirty {
+		c += "-dirty"
+	}
+	return c
 }

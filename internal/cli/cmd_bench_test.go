@@ -30,3 +30,20 @@ func TestBenchRecommendFlags(t *testing.T) {
 		}
 	}
 }
+
+// The bench reports the commit of the binary it measures, as its build
+// recorded it, in git's short form: an older build run from a newer
+// checkout is not reported as the checkout.
+func TestBenchCommitIsTheBinarys(t *testing.T) {
+	for build, want := range map[string]string{
+		"aa1f98ace70c72faf35062b05e2728162dfe1a85":       "aa1f98ace70c",
+		"aa1f98ace70c72faf35062b05e2728162dfe1a85-dirty": "aa1f98ace70c-dirty",
+		"aa1f98a": "aa1f98a",
+		"unknown": "",
+		"":        "",
+	} {
+		if got := benchCommit(build); got != want {
+			t.Errorf("benchCommit(%q) = %q, want %q", build, got, want)
+		}
+	}
+}

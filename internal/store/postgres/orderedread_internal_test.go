@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
-	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/sqlstore"
 	"github.com/shopstream/shopstream/internal/store/storetest"
 )
@@ -21,11 +20,7 @@ import (
 // them.
 func TestReadInOrderWithoutStatistics(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMigrated(t)
 	// History ten days old (the default table) and today's (a day table).
 	if _, err := s.EnsurePartitions(ctx, time.Now(), 1); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
-	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/storetest"
 )
 
@@ -19,11 +18,7 @@ import (
 // update moved the row and logged all of it.
 func TestOutboxUpdatesStayOnTheirPage(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMigrated(t)
 	// Alerts' messages of the stream's size (about 850 bytes a row), in
 	// batches of transactions, as the processor queues them.
 	const batches, perBatch = 4, 100

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/store"
-	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/storetest"
 )
 
@@ -20,11 +19,7 @@ import (
 // place. With 0031's covering index, which held the sums, none did.
 func TestProductFoldUpdatesInPlace(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openMigrated(t)
 	const products, passes = 60, 5
 	hour := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	// The fold's connections report their counts within a second or two

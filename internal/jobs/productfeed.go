@@ -81,8 +81,9 @@ type ProductFeedConfig struct {
 	Busy func() bool
 	// MaxPending bounds the transactions held unsummed (80 bytes each,
 	// and the items JSON their batches wrote, which they keep from being
-	// freed) and the rows of the sums (about 200 bytes each), all
-	// partitions together: past it the feed drops what it holds and the
+	// freed) and the rows of the sums (a few hundred bytes each, over a
+	// KiB for a row of more than 32 customers, whose sketch is then the
+	// full 1,024 registers), all partitions together: past it the feed drops what it holds and the
 	// fold reads it back. Defaults to 250,000 (about 60 MB), above ten
 	// seconds of the stream at 20,000 tx/s, the fold's default interval,
 	// when nothing is summed ahead.

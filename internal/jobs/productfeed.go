@@ -54,6 +54,12 @@ type ProductFeed struct {
 	takes     int64 // non-empty hand-overs
 	readBacks int64 // answers that left a read-back to the fold
 	sums      int64 // transactions summed ahead of a take
+
+	// Tests' hooks, when set: summedHook is called by Sum after it
+	// summed a partition's transactions, before it takes the lock again;
+	// waitHook by Take, under the lock, when it waits for a sum.
+	summedHook func(partition int32)
+	waitHook   func()
 }
 
 // feedPart is one partition's transactions: those stored at offsets
@@ -169,6 +175,9 @@ func (f *ProductFeed) Sum() {
 		for i := range txs {
 			acc.Add(&txs[i])
 		}
+		if f.summedHook != nil {
+			f.summedHook(p)
+		}
 
 		f.mu.Lock()
 		fp.summing = false
@@ -254,6 +263,9 @@ func (f *ProductFeed) Take(partition int32, mark store.RowMark, max int) store.P
 	f.lastTake = f.now()
 	fp := f.parts[partition]
 	for fp != nil && fp.summing {
+		if f.waitHook != nil {
+			f.waitHook()
+		}
 		f.summed.Wait()
 		fp = f.parts[partition]
 	}

@@ -414,3 +414,36 @@ func TestProductFeedSumsNothingWhileBehind(t *testing.T) {
 		t.Fatalf("the fold took %d from the feed, want %d", fed, want)
 	}
 }
+
+// A take of a partition whose transactions the feed is summing waits for
+// the sum and hands it over whole: it neither hands over the transactions
+// being summed (they would be folded twice) nor a sum still being added
+// to.
+func TestProductFeedTakeWaitsForTheSum(t *testing.T) {
+	sh := newFeedShop(t, openSQLite(t), openSQLite(t))
+	want := sh.batch(0, 30, true, false)
+	inSum, release := make(chan struct{}), make(chan struct{})
+	sh.feed.summedHook = func(int32) { close(inSum); <-release }
+	summed := make(chan struct{})
+	go func() { defer close(summed); sh.feed.Sum() }()
+	<-inSum
+	waiting := make(chan struct{})
+	sh.feed.waitHook = func() { close(waiting) }
+	took := make(chan store.ProductTake, 1)
+	go func() { took <- sh.feed.Take(0, store.RowMark{Offset: -1}, 1000) }()
+	var tk store.ProductTake
+	select {
+	case <-waiting:
+		close(release)
+		<-summed
+		tk = <-took
+	case tk = <-took:
+		close(release)
+		<-summed
+		t.Errorf("the take returned while the partition was being summed")
+	}
+	if !tk.Taken || tk.Sum == nil || tk.Summed != want || len(tk.Txs) != 0 {
+		t.Fatalf("take during a sum: taken %v, sum %v of %d transactions, %d unsummed; want the sum of all %d and none unsummed",
+			tk.Taken, tk.Sum != nil, tk.Summed, len(tk.Txs), want)
+	}
+}

@@ -35,17 +35,39 @@ const maxMajor = 1e13
 // CurrencyDigits returns the ISO 4217 minor unit of code: the number of
 // decimals its amounts have (2 for EUR, 0 for JPY, 3 for BHD). For a code
 // it does not know it returns 2 and false.
+//
+// It is called several times for every record a processor decodes and
+// checks, so it looks the code up in a table indexed by its three letters
+// rather than hashing it into the maps below (two map lookups were 1.5%
+// of `process`'s CPU).
 func CurrencyDigits(code string) (int, bool) {
-	if d, ok := minorUnits[code]; ok {
-		return int(d), true
-	}
 	if len(code) == 3 && isUpper(code[0]) && isUpper(code[1]) && isUpper(code[2]) {
-		if _, ok := twoDigits[code]; ok {
-			return 2, true
+		if d := currencyTable[currencyIndex(code)]; d != 0 {
+			return int(d - 1), true
 		}
 	}
 	return 2, false
 }
+
+// currencyIndex is the place of a code of three letters A to Z in
+// currencyTable.
+func currencyIndex(code string) int {
+	return (int(code[0]-'A')*26+int(code[1]-'A'))*26 + int(code[2]-'A')
+}
+
+// currencyTable holds, per code of three letters, its minor unit plus one
+// (0 for a code ISO 4217 does not list), made from minorUnits and
+// twoDigits.
+var currencyTable = func() *[26 * 26 * 26]uint8 {
+	var t [26 * 26 * 26]uint8
+	for c := range twoDigits {
+		t[currencyIndex(c)] = 3
+	}
+	for c, d := range minorUnits {
+		t[currencyIndex(c)] = d + 1
+	}
+	return &t
+}()
 
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 

@@ -176,3 +176,54 @@ func FuzzExactLine(f *testing.F) {
 		}
 	})
 }
+
+// TestCurrencyDigitsTable checks the table CurrencyDigits reads against
+// the lists it is made from, for every code of three capital letters,
+// and that anything else is unknown.
+func TestCurrencyDigitsTable(t *testing.T) {
+	known := 0
+	for a := 'A'; a <= 'Z'; a++ {
+		for b := 'A'; b <= 'Z'; b++ {
+			for c := 'A'; c <= 'Z'; c++ {
+				code := string([]rune{a, b, c})
+				want, wantOK := 2, false
+				if d, ok := minorUnits[code]; ok {
+					want, wantOK = int(d), true
+				} else if _, ok := twoDigits[code]; ok {
+					wantOK = true
+				}
+				if wantOK {
+					known++
+				}
+				if got, ok := CurrencyDigits(code); got != want || ok != wantOK {
+					t.Fatalf("CurrencyDigits(%q) = %d, %v; want %d, %v", code, got, ok, want, wantOK)
+				}
+			}
+		}
+	}
+	if known != len(minorUnits)+len(twoDigits) || known < 150 {
+		t.Fatalf("%d codes known, the lists hold %d and %d", known, len(minorUnits), len(twoDigits))
+	}
+	for code, want := range map[string]int{"JPY": 0, "BHD": 3, "CLF": 4, "EUR": 2, "GBP": 2} {
+		if got, ok := CurrencyDigits(code); got != want || !ok {
+			t.Errorf("CurrencyDigits(%q) = %d, %v; want %d, true", code, got, ok, want)
+		}
+	}
+	for _, code := range []string{"", "EU", "EURO", "eur", "Eur", "E1R", "[UR", "@@@", "ZZZ", "EU\x00", "\xffUR"} {
+		if got, ok := CurrencyDigits(code); got != 2 || ok {
+			t.Errorf("CurrencyDigits(%q) = %d, %v; want 2, false", code, got, ok)
+		}
+	}
+}
+
+func BenchmarkCurrencyDigits(b *testing.B) {
+	codes := []string{"EUR", "GBP", "USD", "JPY", "XXX", "BHD"}
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		d, _ := CurrencyDigits(codes[i%len(codes)])
+		n += d
+	}
+	if n < 0 {
+		b.Fatal(n)
+	}
+}

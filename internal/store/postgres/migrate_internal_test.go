@@ -83,3 +83,103 @@ func copyTxsIntoOld(ctx context.Context, tx sqlstore.DB, txs []store.Tx) error {
 	}
 	return nil
 }
+
+// Migration 0040 drops the key of transactions and fills transaction_ids
+// with where each id's row is; the ids stored before it are still refused
+// again, and a search by id (here: the duplicates' kept copies) finds the
+// rows of a day partition and of the default one.
+func TestTransactionIDsMigrationLocatesRows(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	old := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrationsFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries[39].Name()[:4] != "0040" {
+		t.Fatalf("migration 40 is %s", entries[39].Name())
+	}
+	for _, e := range entries[:39] {
+		b, _ := fs.ReadFile(migrationsFS, path.Join("migrations", e.Name()))
+		old[path.Join("migrations", e.Name())] = &fstest.MapFile{Data: b}
+	}
+	s := &Store{Store: sqlstore.New(dialect{pool}), pool: pool}
+	if _, err := s.Migrate(ctx, old, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, err := s.EnsurePartitions(ctx, now, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Today's in its day partition, an old one in the default partition.
+	txs := []store.Tx{
+		storetest.Tx("a-today", "c1", now.Truncate(time.Microsecond), 100, 2, 17),
+		storetest.Tx("b-old", "c2", time.Date(2025, 3, 1, 12, 0, 0, 123456000, time.UTC), 200, 3, 40),
+	}
+	// Written as the build before 0040 wrote them: the id alone into
+	// transaction_ids; and an id whose transaction is gone.
+	err = pgxBegin(ctx, pool, func(tx sqlstore.DB) error {
+		for _, id := range []string{"a-today", "b-old", "orphan"} {
+			if _, err := tx.Exec(ctx, "INSERT INTO transaction_ids (transaction_id) VALUES ($1)", id); err != nil {
+				return err
+			}
+		}
+		return copyTxsInto(ctx, pgTx(tx), "transactions", []store.Part{{Partition: 2, Txs: txs}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Migrate(ctx, migrationsFS, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range txs {
+		var at time.Time
+		var p int32
+		var off int64
+		if err := pool.QueryRow(ctx, "SELECT event_time, kafka_partition, kafka_offset FROM transaction_ids WHERE transaction_id = $1",
+			want.TransactionID).Scan(&at, &p, &off); err != nil {
+			t.Fatal(err)
+		}
+		if !at.Equal(want.EventTime) || p != want.Partition || off != want.Offset {
+			t.Errorf("transaction_ids has %s at %v, partition %d, offset %d; want %v, %d, %d", want.TransactionID, at, p, off,
+				want.EventTime, want.Partition, want.Offset)
+		}
+	}
+	var orphan *time.Time
+	if err := pool.QueryRow(ctx, "SELECT event_time FROM transaction_ids WHERE transaction_id = 'orphan'").Scan(&orphan); err != nil || orphan != nil {
+		t.Errorf("the id without a transaction: %v, %v; want kept with no event time", orphan, err)
+	}
+	var keyed int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+		WHERE c.relname LIKE 'transactions%' AND a.attname = 'transaction_id'`).Scan(&keyed); err != nil {
+		t.Fatal(err)
+	}
+	if keyed != 0 {
+		t.Errorf("%d indexes of transactions start with the id after 0040; want none", keyed)
+	}
+	// Each id again, in another partition and at another time: refused, and
+	// the kept copy found where it is.
+	var again []store.Tx
+	for i, x := range txs {
+		again = append(again, storetest.Tx(x.TransactionID, x.CustomerID, now.Add(-time.Hour), 1, 0, int64(i)))
+	}
+	err = s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 2, Txs: again}}})
+	d, ok := store.IsDuplicate(err)
+	if !ok {
+		t.Fatalf("the ids stored before the migration, again: %v; want a *DuplicateError", err)
+	}
+	kept := map[string][2]int64{}
+	for _, c := range d.Copies {
+		kept[c.TransactionID] = [2]int64{int64(c.KeptPartition), c.KeptOffset}
+	}
+	for _, x := range txs {
+		if got, want := kept[x.TransactionID], [2]int64{int64(x.Partition), x.Offset}; got != want {
+			t.Errorf("the kept copy of %s at %v; want %v (copies %+v)", x.TransactionID, got, want, d.Copies)
+		}
+	}
+}

@@ -144,37 +144,50 @@ func (s *Store) PruneTransactions(ctx context.Context, before time.Time, batch i
 		if err := s.pool.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", partitionName(day)).Scan(&est); err != nil {
 			return out, fmt.Errorf("reading the size of partition %s: %w", name, err)
 		}
-		last := ""
-		for {
-			var n int64
-			err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-				var ids []string
-				rows, err := tx.Query(ctx, "SELECT transaction_id FROM "+name+" WHERE transaction_id > $1 ORDER BY transaction_id COLLATE \"C\" LIMIT $2", last, batch)
-				if err != nil {
-					return err
-				}
-				if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-					return err
-				}
-				if n = int64(len(ids)); n == 0 {
-					return nil
-				}
-				last = ids[len(ids)-1]
+		// The ids are read in one pass over the table (it has no index on
+		// them, and is dropped next) and deleted elsewhere in batches, each
+		// in a transaction of its own on another connection.
+		del := func(ids []string) error {
+			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 				if _, err := tx.Exec(ctx, "DELETE FROM labels WHERE transaction_id = ANY($1)", ids); err != nil {
 					return err
 				}
 				if _, err := tx.Exec(ctx, "DELETE FROM label_events WHERE transaction_id = ANY($1)", ids); err != nil {
 					return err
 				}
-				_, err = tx.Exec(ctx, "DELETE FROM transaction_ids WHERE transaction_id = ANY($1)", ids)
+				_, err := tx.Exec(ctx, "DELETE FROM transaction_ids WHERE transaction_id = ANY($1)", ids)
 				return err
 			})
+		}
+		err := func() error {
+			rows, err := s.pool.Query(ctx, "SELECT transaction_id FROM "+name)
 			if err != nil {
-				return out, fmt.Errorf("deleting the labels and ids of partition %s: %w", name, err)
+				return err
 			}
-			if n < int64(batch) {
-				break
+			defer rows.Close()
+			ids := make([]string, 0, batch)
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				if ids = append(ids, id); len(ids) == batch {
+					if err := del(ids); err != nil {
+						return err
+					}
+					ids = ids[:0]
+				}
 			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if len(ids) > 0 {
+				return del(ids)
+			}
+			return nil
+		}()
+		if err != nil {
+			return out, fmt.Errorf("deleting the labels and ids of partition %s: %w", name, err)
 		}
 		if _, err := s.pool.Exec(ctx, "DROP TABLE "+name); err != nil {
 			return out, fmt.Errorf("dropping partition %s: %w", name, err)
@@ -187,7 +200,8 @@ func (s *Store) PruneTransactions(ctx context.Context, before time.Time, batch i
 		`DELETE FROM labels WHERE transaction_id IN (` + pick + `)`,
 		`DELETE FROM label_events WHERE transaction_id IN (` + pick + `)`,
 		`DELETE FROM transaction_ids WHERE transaction_id IN (` + pick + `)`,
-		`DELETE FROM ` + defaultPart + ` WHERE transaction_id IN (` + pick + `)`,
+		// By their place: the table has no index on the id.
+		`DELETE FROM ` + defaultPart + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + defaultPart + ` WHERE event_time < $1 ORDER BY event_time LIMIT $2))`,
 	}, before)
 	out.Rows = n
 	return out, err

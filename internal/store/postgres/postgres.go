@@ -218,6 +218,9 @@ func (d dialect) SQL() sqlstore.Queries {
 		ForUpdate:    ` FOR UPDATE`,
 		BlobContains: `position(convert_to($1, 'UTF8') in %s) > 0`,
 		StoredIDs:    "transaction_ids",
+		TxByID: `transaction_ids k JOIN transactions t ON t.event_time = k.event_time AND t.kafka_partition = k.kafka_partition
+			AND t.kafka_offset = k.kafka_offset AND t.transaction_id = k.transaction_id`,
+		TxKey: "k.transaction_id",
 	}
 }
 
@@ -363,32 +366,41 @@ var txColumns = []string{"transaction_id", "customer_id", "event_time", "total_c
 	"ip_country", "ip_hosting", "shipping_address"}
 
 // CopyTxs copies the transactions' ids into transaction_ids first (its key
-// is what refuses an id stored already, whatever its event time), then the
-// rows into transactions.
+// is what refuses an id stored already, whatever its event time), each
+// with its row's event time, partition and offset (where a search by id
+// finds the row: transactions has no index on the id, Queries.TxByID),
+// then the rows into transactions.
 func (d dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Part) error {
 	t := pgTx(tx)
-	var ids []string
+	var txs []*store.Tx
 	for i := range parts {
 		for j := range parts[i].Txs {
-			ids = append(ids, parts[i].Txs[j].TransactionID)
+			txs = append(txs, &parts[i].Txs[j])
 		}
 	}
-	if len(ids) == 0 {
+	if len(txs) == 0 {
 		return nil
 	}
 	// In key order: the ids are random, so each one lands on another leaf
 	// of transaction_ids' key; sorted, consecutive ids descend to the same
 	// or the next leaf, which the previous insert left in the CPU's cache.
-	slices.Sort(ids)
-	row := make([]any, 1)
-	if _, err := t.CopyFrom(ctx, pgx.Identifier{"transaction_ids"}, []string{"transaction_id"}, pgx.CopyFromSlice(len(ids), func(i int) ([]any, error) {
-		row[0] = ids[i]
+	slices.SortFunc(txs, func(a, b *store.Tx) int { return strings.Compare(a.TransactionID, b.TransactionID) })
+	row := make([]any, 4)
+	if _, err := t.CopyFrom(ctx, pgx.Identifier{"transaction_ids"}, idColumns, pgx.CopyFromSlice(len(txs), func(i int) ([]any, error) {
+		x := txs[i]
+		// The event time as transactions stores it (copyTx: whole
+		// microseconds, the same as pgx's), so that the two join.
+		row[0], row[1], row[2], row[3] = x.TransactionID, time.UnixMicro(x.EventTime.UnixMicro()), x.Partition, x.Offset
 		return row, nil
 	})); err != nil {
 		return err
 	}
 	return copyTxsInto(ctx, t, "transactions", parts)
 }
+
+// idColumns are what CopyTxs writes of each transaction into
+// transaction_ids.
+var idColumns = []string{"transaction_id", "event_time", "kafka_partition", "kafka_offset"}
 
 func (d dialect) Insert(ctx context.Context, tx sqlstore.DB, table string, cols []string, rows [][]any) error {
 	_, err := pgTx(tx).CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))

@@ -298,6 +298,8 @@ func (d *dialect) SQL() sqlstore.Queries {
 			GROUP BY customer_id, day ORDER BY customer_id, day`,
 		BlobContains: `instr(%s, CAST($1 AS BLOB)) > 0`,
 		StoredIDs:    "transactions",
+		TxByID:       "transactions t",
+		TxKey:        "t.transaction_id",
 	}
 }
 

@@ -149,10 +149,10 @@ func (s *Store) AlertDetail(ctx context.Context, transactionID string) (*store.A
 	t := store.Tx{TransactionID: transactionID}
 	var shadow *float64
 	var reasons string
-	err = db.QueryRow(ctx, `SELECT customer_id, event_time, total_cents, currency, payment_method, channel, card_bin, card_last4,
-		device_id, ip_address, ip_country, ip_hosting, billing_country, shipping_country, kafka_partition, kafka_offset,
-		risk, decision, CAST(reasons AS TEXT), shadow_risk, features, produced_at
-		FROM transactions WHERE transaction_id = $1 AND event_time = $2`, transactionID, a.EventTime).Scan(
+	err = db.QueryRow(ctx, `SELECT t.customer_id, t.event_time, t.total_cents, t.currency, t.payment_method, t.channel,
+		t.card_bin, t.card_last4, t.device_id, t.ip_address, t.ip_country, t.ip_hosting, t.billing_country, t.shipping_country,
+		t.kafka_partition, t.kafka_offset, t.risk, t.decision, CAST(t.reasons AS TEXT), t.shadow_risk, t.features, t.produced_at
+		FROM `+s.q.TxByID+` WHERE `+s.q.TxKey+` = $1 AND t.event_time = $2`, transactionID, a.EventTime).Scan(
 		&t.CustomerID, &t.EventTime, &t.TotalCents, &t.Currency, &t.PaymentMethod, &t.Channel, &t.CardBIN, &t.CardLast4,
 		&t.DeviceID, &t.IPAddress, &t.IPCountry, &t.IPHosting, &t.BillingCountry, &t.ShippingCountry, &t.Partition, &t.Offset,
 		&t.Risk, &t.Decision, &reasons, &shadow, &t.Features, &t.ProducedAt)

@@ -126,4 +126,13 @@ type Queries struct {
 	// PostgreSQL's transaction_ids (transactions is partitioned by day,
 	// so a probe by id visits every day's index), else transactions.
 	StoredIDs string
+	// TxByID is a FROM item holding transactions as t, to be searched by
+	// transaction ID alone, and TxKey the ID column to compare (`WHERE
+	// `+TxKey+` IN (...)`). PostgreSQL's transactions has no key on the ID
+	// (migration 0040): its rows are found through transaction_ids, which
+	// holds each stored ID's event time, partition and offset, so a probe
+	// looks in the one day table that holds the row, by its
+	// (kafka_partition, kafka_offset) index. SQLite's key is the ID. Name
+	// the columns of t with the alias: transaction_ids has some of them.
+	TxByID, TxKey string
 }

@@ -53,8 +53,8 @@ func (s *Store) EntityTrainingSample(ctx context.Context, partition int32, n int
 			args = append(args, e.TransactionID)
 			in.WriteString("$" + strconv.Itoa(len(args)))
 		}
-		ids, err := collect(ctx, s.d.DB(), `SELECT transaction_id FROM transactions WHERE event_time >= $1 AND event_time <= $2
-			AND decision = 'approve' AND transaction_id IN (`+in.String()+`)`, args, func(r Rows) (string, error) {
+		ids, err := collect(ctx, s.d.DB(), `SELECT t.transaction_id FROM `+s.q.TxByID+` WHERE t.event_time >= $1 AND t.event_time <= $2
+			AND t.decision = 'approve' AND `+s.q.TxKey+` IN (`+in.String()+`)`, args, func(r Rows) (string, error) {
 			var id string
 			return id, r.Scan(&id)
 		})

@@ -81,17 +81,21 @@ func (s *Store) writeEntityUpgrades(ctx context.Context, tx DB, parts []store.En
 	}
 	for _, r := range refs {
 		u := up(r)
-		// By id and event time, so PostgreSQL looks in the one day
-		// partition that holds it; the record's time may carry more
-		// digits than the stored microseconds.
+		// By id (Queries.TxByID), and by event time, so that a row
+		// stored under the same id at another time is not taken; the
+		// record's time may carry more digits than the stored
+		// microseconds.
 		var o store.Outcome
 		var customer, reasons string
 		var amount int64
 		var shadow *float64
-		err := tx.QueryRow(ctx, `SELECT customer_id, event_time, total_cents, risk, decision, CAST(reasons AS TEXT), shadow_risk
-			FROM transactions WHERE transaction_id = $1 AND event_time >= $2 AND event_time <= $3`+forUpdate,
+		var part int32
+		var offset int64
+		err := tx.QueryRow(ctx, `SELECT t.customer_id, t.event_time, t.total_cents, t.risk, t.decision, CAST(t.reasons AS TEXT),
+			t.shadow_risk, t.kafka_partition, t.kafka_offset
+			FROM `+s.q.TxByID+` WHERE `+s.q.TxKey+` = $1 AND t.event_time >= $2 AND t.event_time <= $3`+lockOf(forUpdate, "t"),
 			u.TransactionID, u.EventTime.Add(-time.Microsecond), u.EventTime.Add(time.Microsecond)).
-			Scan(&customer, &o.EventTime, &amount, &o.Risk, &o.Decision, &reasons, &shadow)
+			Scan(&customer, &o.EventTime, &amount, &o.Risk, &o.Decision, &reasons, &shadow, &part, &offset)
 		if errors.Is(err, ErrNoRows) {
 			continue // erased or pruned meanwhile
 		}
@@ -125,8 +129,12 @@ func (s *Store) writeEntityUpgrades(ctx context.Context, tx DB, parts []store.En
 		before, after := o, o
 		after.Risk, after.Decision = max(o.Risk, u.Risk), u.Decision
 		newReasons := appendReasons(reasons, u.ReasonsJSON)
-		if _, err := tx.Exec(ctx, `UPDATE transactions SET risk = $1, decision = $2, reasons = $3 WHERE transaction_id = $4 AND event_time = $5`,
-			after.Risk, after.Decision, newReasons, u.TransactionID, o.EventTime); err != nil {
+		// By its day, partition and offset: the (kafka_partition,
+		// kafka_offset) index of the day's table in PostgreSQL, where no
+		// index has the id.
+		if _, err := tx.Exec(ctx, `UPDATE transactions SET risk = $1, decision = $2, reasons = $3
+			WHERE event_time = $5 AND kafka_partition = $6 AND kafka_offset = $7 AND transaction_id = $4`,
+			after.Risk, after.Decision, newReasons, u.TransactionID, o.EventTime, part, offset); err != nil {
 			return nil, fmt.Errorf("raising the decision of %s: %w", u.TransactionID, err)
 		}
 		if status != nil {

@@ -325,10 +325,10 @@ func (s *Store) applyLabels(ctx context.Context, tx DB, ids []string, res *store
 			return fmt.Errorf("locking alerts: %w", err)
 		}
 		err := each(ctx, tx, `SELECT t.transaction_id, t.event_time, t.risk, t.decision, t.shadow_risk, l.fraud, l.scenario, a.status
-			FROM transactions t
+			FROM `+s.q.TxByID+`
 			LEFT JOIN labels l ON l.transaction_id = t.transaction_id
 			LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
-			WHERE t.transaction_id IN (`+list+`)`+lockOf(s.d.SQL().ForUpdate, "t"), args, func(r Rows) error {
+			WHERE `+s.q.TxKey+` IN (`+list+`)`+lockOf(s.d.SQL().ForUpdate, "t"), args, func(r Rows) error {
 			var id string
 			var lb labelled
 			var shadow *float64

@@ -71,13 +71,13 @@ func upsertRollups(ctx context.Context, tx DB, slot int32, rows []store.FraudRol
 // outcomeOf reads a stored transaction's outcome, with its generator
 // label but without an analyst's verdict; ok is false when it is not
 // stored.
-func outcomeOf(ctx context.Context, tx DB, transactionID string) (o store.Outcome, ok bool, err error) {
+func outcomeOf(ctx context.Context, tx DB, q Queries, transactionID string) (o store.Outcome, ok bool, err error) {
 	var shadow *float64
 	var fraud *bool
 	var scenario *string
 	err = tx.QueryRow(ctx, `SELECT t.event_time, t.risk, t.decision, t.shadow_risk, l.fraud, l.scenario
-		FROM transactions t LEFT JOIN labels l ON l.transaction_id = t.transaction_id
-		WHERE t.transaction_id = $1`, transactionID).Scan(&o.EventTime, &o.Risk, &o.Decision, &shadow, &fraud, &scenario)
+		FROM `+q.TxByID+` LEFT JOIN labels l ON l.transaction_id = t.transaction_id
+		WHERE `+q.TxKey+` = $1`, transactionID).Scan(&o.EventTime, &o.Risk, &o.Decision, &shadow, &fraud, &scenario)
 	if errors.Is(err, ErrNoRows) {
 		return o, false, nil
 	}
@@ -103,7 +103,7 @@ func (s *Store) relabelRollups(ctx context.Context, tx DB, transactionID, oldSta
 	if oldStatus == newStatus {
 		return nil
 	}
-	o, ok, err := outcomeOf(ctx, tx, transactionID)
+	o, ok, err := outcomeOf(ctx, tx, s.q, transactionID)
 	if err != nil || !ok {
 		return err
 	}

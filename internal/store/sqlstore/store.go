@@ -404,7 +404,7 @@ func (s *Store) duplicates(ctx context.Context, parts []store.Part) error {
 	}
 	kept := map[string]loc{}
 	err := inChunks(ids, func(list string, args []any) error {
-		return each(ctx, s.d.DB(), "SELECT transaction_id, kafka_partition, kafka_offset FROM transactions WHERE transaction_id IN ("+list+")",
+		return each(ctx, s.d.DB(), "SELECT t.transaction_id, t.kafka_partition, t.kafka_offset FROM "+s.q.TxByID+" WHERE "+s.q.TxKey+" IN ("+list+")",
 			args, func(r Rows) error {
 				var id string
 				var l loc

@@ -101,11 +101,17 @@ func TestPartitionsByDay(t *testing.T) {
 }
 
 // BareCopy, the benchmark's yardstick, copies into a plain table shaped
-// like the partitioned transactions.
+// like the partitioned transactions, and the ids into a copy of
+// transaction_ids: the rows with the key that refuses an id stored again.
 func TestBareCopyLikePartitioned(t *testing.T) {
 	s := open(t)
-	rows := []store.Tx{storetest.Tx("x1", "c", time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 1, 0, 0)}
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	rows := []store.Tx{storetest.Tx("x1", "c", at, 1, 0, 0)}
 	if _, err := s.BareCopy(context.Background(), [][]store.Tx{rows}); err != nil {
 		t.Fatal(err)
+	}
+	again := []store.Tx{storetest.Tx("x1", "c", at.Add(time.Hour), 1, 0, 1)}
+	if _, err := s.BareCopy(context.Background(), [][]store.Tx{rows, again}); err == nil {
+		t.Fatal("BareCopy took an id twice, at two event times; want the ids' key to refuse it")
 	}
 }

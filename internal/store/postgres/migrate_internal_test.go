@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path"
 	"testing"
@@ -20,24 +21,7 @@ import (
 // default partition) and their ids' uniqueness.
 func TestPartitionMigrationKeepsRows(t *testing.T) {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	old := fstest.MapFS{}
-	entries, err := fs.ReadDir(migrationsFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries[:12] {
-		b, _ := fs.ReadFile(migrationsFS, path.Join("migrations", e.Name()))
-		old[path.Join("migrations", e.Name())] = &fstest.MapFile{Data: b}
-	}
-	s := &Store{Store: sqlstore.New(dialect{pool}), pool: pool}
-	if _, err := s.Migrate(ctx, old, "migrations"); err != nil {
-		t.Fatal(err)
-	}
+	s, pool := migratedTo(t, 12)
 	at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	var txs []store.Tx
 	for i, id := range []string{"old1", "old2", "old3"} {
@@ -58,10 +42,40 @@ func TestPartitionMigrationKeepsRows(t *testing.T) {
 		t.Fatalf("after the migration: %d rows in the default partition, %d ids; want 3 and 3", n, ids)
 	}
 	dup := storetest.Tx("old2", "c", at.AddDate(0, 1, 0), 100, 0, 0)
-	err = s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 1, Txs: []store.Tx{dup}}}})
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 1, Txs: []store.Tx{dup}}}})
 	if _, ok := store.IsDuplicate(err); !ok {
 		t.Fatalf("an id stored before the migration, again: %v; want a *DuplicateError", err)
 	}
+}
+
+// migratedTo returns a store on a fresh database with the first n
+// migrations applied, as a build of that schema left it, and its pool
+// (closed when the test ends).
+func migratedTo(t *testing.T, n int) (*Store, *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	entries, err := fs.ReadDir(migrationsFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fstest.MapFS{}
+	for _, e := range entries[:n] {
+		b, _ := fs.ReadFile(migrationsFS, path.Join("migrations", e.Name()))
+		old[path.Join("migrations", e.Name())] = &fstest.MapFile{Data: b}
+	}
+	if name := entries[n-1].Name(); name[:4] != fmt.Sprintf("%04d", n) {
+		t.Fatalf("migration %d is %s", n, name)
+	}
+	s := &Store{Store: sqlstore.New(dialect{pool}), pool: pool}
+	if _, err := s.Migrate(ctx, old, "migrations"); err != nil {
+		t.Fatal(err)
+	}
+	return s, pool
 }
 
 func pgxBegin(ctx context.Context, pool *pgxpool.Pool, fn func(tx sqlstore.DB) error) error {
@@ -90,27 +104,7 @@ func copyTxsIntoOld(ctx context.Context, tx sqlstore.DB, txs []store.Tx) error {
 // rows of a day partition and of the default one.
 func TestTransactionIDsMigrationLocatesRows(t *testing.T) {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	old := fstest.MapFS{}
-	entries, err := fs.ReadDir(migrationsFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if entries[39].Name()[:4] != "0040" {
-		t.Fatalf("migration 40 is %s", entries[39].Name())
-	}
-	for _, e := range entries[:39] {
-		b, _ := fs.ReadFile(migrationsFS, path.Join("migrations", e.Name()))
-		old[path.Join("migrations", e.Name())] = &fstest.MapFile{Data: b}
-	}
-	s := &Store{Store: sqlstore.New(dialect{pool}), pool: pool}
-	if _, err := s.Migrate(ctx, old, "migrations"); err != nil {
-		t.Fatal(err)
-	}
+	s, pool := migratedTo(t, 39)
 	now := time.Now().UTC()
 	if _, err := s.EnsurePartitions(ctx, now, 1); err != nil {
 		t.Fatal(err)
@@ -122,7 +116,7 @@ func TestTransactionIDsMigrationLocatesRows(t *testing.T) {
 	}
 	// Written as the build before 0040 wrote them: the id alone into
 	// transaction_ids; and an id whose transaction is gone.
-	err = pgxBegin(ctx, pool, func(tx sqlstore.DB) error {
+	err := pgxBegin(ctx, pool, func(tx sqlstore.DB) error {
 		for _, id := range []string{"a-today", "b-old", "orphan"} {
 			if _, err := tx.Exec(ctx, "INSERT INTO transaction_ids (transaction_id) VALUES ($1)", id); err != nil {
 				return err

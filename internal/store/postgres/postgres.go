@@ -285,7 +285,9 @@ func (d dialect) LockMigrations(ctx context.Context) (func(), error) {
 
 // isTransactionKey reports whether a unique constraint is one that a
 // transaction stored already violates: transaction_ids' key (the dedup),
-// or a key of transactions or one of its partitions.
+// or a key of transactions or one of its partitions (none since migration
+// 0040; a database a build before it wrote still reports its names until
+// it is migrated).
 func isTransactionKey(name string) bool {
 	return name == "transaction_ids_pkey" ||
 		strings.HasPrefix(name, "transactions_") && (strings.HasSuffix(name, "_pkey") || strings.HasSuffix(name, "_key"))

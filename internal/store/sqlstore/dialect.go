@@ -92,7 +92,8 @@ const (
 	// whatever the dialect does not know.
 	Transient ErrorClass = iota
 	// DuplicateKey is a unique violation that may be a transaction id
-	// stored already (PostgreSQL: of transactions_pkey only).
+	// stored already (PostgreSQL: of transaction_ids' key, or of a key of
+	// transactions, which has none since migration 0040).
 	DuplicateKey
 	// Data is a refusal for a reason in the data: a constraint, an
 	// encoding, a value out of range. The same rows fail again.

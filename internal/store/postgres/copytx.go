@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -171,6 +172,31 @@ func appendFloat4Array(b []byte, fs []float32) []byte {
 		b = binary.BigEndian.AppendUint32(b, math.Float32bits(f))
 	}
 	return b
+}
+
+// appendIDRow appends t's row of transaction_ids (idColumns): its id and
+// where its row of transactions is, each value encoded as appendTxRow
+// encodes it, so that the two tables join on equal values.
+func appendIDRow(b []byte, t *store.Tx) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(idColumns)))
+	b = appendText(b, t.TransactionID)
+	b = appendTime(b, t.EventTime.UnixMicro())
+	b = appendInt4(b, t.Partition)
+	return appendInt8(b, t.Offset)
+}
+
+// copyIDsInto copies the rows of transaction_ids (or the benchmark's copy
+// of it, table) of txs in one binary COPY, in their order.
+func copyIDsInto(ctx context.Context, tx pgx.Tx, table string, txs []*store.Tx) error {
+	b := make([]byte, 0, len(copyHeader)+64*len(txs)+2)
+	b = append(b, copyHeader...)
+	for _, t := range txs {
+		b = appendIDRow(b, t)
+	}
+	b = binary.BigEndian.AppendUint16(b, 0xffff) // the trailer
+	sql := "COPY " + pgx.Identifier{table}.Sanitize() + " (" + strings.Join(idColumns, ", ") + ") FROM STDIN BINARY"
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b), sql)
+	return err
 }
 
 // copyTxsInto copies the parts' transactions into table (transactions, or

@@ -115,3 +115,40 @@ func TestBareCopyLikePartitioned(t *testing.T) {
 		t.Fatal("BareCopy took an id twice, at two event times; want the ids' key to refuse it")
 	}
 }
+
+// A transaction stored by CopyTxs is found by its id (Queries.TxByID joins
+// transaction_ids to transactions on the event time, partition and
+// offset): times with digits below the microsecond, and before 2000,
+// PostgreSQL's epoch, included.
+func TestStoredFoundByID(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.EnsurePartitions(ctx, time.Now(), 1); err != nil {
+		t.Fatal(err)
+	}
+	txs := []store.Tx{
+		storetest.Tx("ns", "c1", time.Now().Add(-time.Minute).Truncate(time.Second).Add(123456789), 1, 0, 0),
+		storetest.Tx("old", "c2", time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC), 1, 0, 1),
+		storetest.Tx("neg", "c3", time.Date(1969, 7, 20, 20, 17, 40, 500, time.UTC), 1, 0, 2),
+	}
+	if err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 3, Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	var again []store.Tx
+	for i, x := range txs {
+		again = append(again, storetest.Tx(x.TransactionID, x.CustomerID, time.Now(), 1, 1, int64(i)))
+	}
+	err := s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 1, From: 0, To: 3, Txs: again}}})
+	d, ok := store.IsDuplicate(err)
+	if !ok {
+		t.Fatalf("the ids again: %v; want a *DuplicateError", err)
+	}
+	if len(d.Copies) != len(txs) {
+		t.Fatalf("%d copies named, want %d: %+v", len(d.Copies), len(txs), d.Copies)
+	}
+	for i, c := range d.Copies {
+		if want := txs[i]; c.KeptPartition != want.Partition || c.KeptOffset != want.Offset {
+			t.Errorf("the kept copy of %s at %d/%d, want %d/%d", c.TransactionID, c.KeptPartition, c.KeptOffset, want.Partition, want.Offset)
+		}
+	}
+}

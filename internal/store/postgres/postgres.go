@@ -395,14 +395,7 @@ func copyTxsWithIDs(ctx context.Context, t pgx.Tx, idsTable, txTable string, par
 	// of transaction_ids' key; sorted, consecutive ids descend to the same
 	// or the next leaf, which the previous insert left in the CPU's cache.
 	slices.SortFunc(txs, func(a, b *store.Tx) int { return strings.Compare(a.TransactionID, b.TransactionID) })
-	row := make([]any, 4)
-	if _, err := t.CopyFrom(ctx, pgx.Identifier{idsTable}, idColumns, pgx.CopyFromSlice(len(txs), func(i int) ([]any, error) {
-		x := txs[i]
-		// The event time as transactions stores it (copyTx: whole
-		// microseconds, the same as pgx's), so that the two join.
-		row[0], row[1], row[2], row[3] = x.TransactionID, time.UnixMicro(x.EventTime.UnixMicro()), x.Partition, x.Offset
-		return row, nil
-	})); err != nil {
+	if err := copyIDsInto(ctx, t, idsTable, txs); err != nil {
 		return err
 	}
 	return copyTxsInto(ctx, t, txTable, parts)

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -34,6 +35,15 @@ func TestProcessWithoutAddrSavesSamples(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	data := t.TempDir()
+	// The database made and migrated before process starts: the test's
+	// own store, opened below while process runs, must not race process's
+	// creation of the file (process then failed with SQLITE_BUSY
+	// "creating schema_migrations").
+	pre, err := sqlite.Open(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Close()
 	stderr := &watchWriter{}
 	pctx, stopProcess := context.WithCancel(ctx)
 	defer stopProcess()
@@ -51,7 +61,7 @@ func TestProcessWithoutAddrSavesSamples(t *testing.T) {
 		default:
 		}
 		if st == nil {
-			st, _ = sqlite.Open(ctx, data) // once process has created the database
+			st, _ = sqlite.Open(ctx, data, store.WithSchema(store.SchemaRequire)) // changing nothing process writes
 		}
 		if st != nil {
 			rows, err := st.SystemSamples(ctx, "proc-a", 15, time.Time{})

@@ -351,6 +351,9 @@ func (p *Processor) quarantineDuplicates(b *store.Batch, d *store.DuplicateError
 			return "transaction_id " + t.TransactionID + " is stored already", ids[t.TransactionID]
 		}
 		c, ok := copies[loc{t.Partition, t.Offset}]
+		if c.KeptOffset < 0 {
+			return "transaction_id " + t.TransactionID + " is stored already (where its copy was stored is not recorded)", ok
+		}
 		return fmt.Sprintf("transaction_id %s is stored already, at partition %d offset %d", t.TransactionID, c.KeptPartition, c.KeptOffset), ok
 	}
 	for i := range b.Parts {

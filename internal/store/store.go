@@ -325,7 +325,10 @@ type DuplicateCopy struct {
 	// Partition and Offset locate the copy in this batch.
 	Partition int32
 	Offset    int64
-	// KeptPartition and KeptOffset locate the copy that is stored.
+	// KeptPartition and KeptOffset locate the copy that is stored; both
+	// are -1 where the store refuses the id but does not know where its
+	// copy is (PostgreSQL: an id stored before migration 0040 whose
+	// transaction was gone by then).
 	KeptPartition int32
 	KeptOffset    int64
 }

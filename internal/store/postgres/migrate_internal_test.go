@@ -162,7 +162,11 @@ func TestTransactionIDsMigrationLocatesRows(t *testing.T) {
 	for i, x := range txs {
 		again = append(again, storetest.Tx(x.TransactionID, x.CustomerID, now.Add(-time.Hour), 1, 0, int64(i)))
 	}
-	err = s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 2, Txs: again}}})
+	// The id whose transaction was gone: refused too (not "a unique
+	// violation but no duplicate found", which would retry the batch
+	// forever), its kept copy nowhere known.
+	again = append(again, storetest.Tx("orphan", "c3", now.Add(-time.Hour), 1, 0, 2))
+	err = s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 3, Txs: again}}})
 	d, ok := store.IsDuplicate(err)
 	if !ok {
 		t.Fatalf("the ids stored before the migration, again: %v; want a *DuplicateError", err)
@@ -175,5 +179,8 @@ func TestTransactionIDsMigrationLocatesRows(t *testing.T) {
 		if got, want := kept[x.TransactionID], [2]int64{int64(x.Partition), x.Offset}; got != want {
 			t.Errorf("the kept copy of %s at %v; want %v (copies %+v)", x.TransactionID, got, want, d.Copies)
 		}
+	}
+	if got, ok := kept["orphan"]; !ok || got != [2]int64{-1, -1} {
+		t.Errorf("the id without a transaction: kept at %v (listed %v); want listed, at -1, -1", got, ok)
 	}
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -403,14 +404,25 @@ func (s *Store) duplicates(ctx context.Context, parts []store.Part) error {
 		}
 	}
 	kept := map[string]loc{}
+	// StoredIDs holds every refused id with where its copy is: PostgreSQL's
+	// transaction_ids has the partition and offset (NULL for an id stored
+	// before migration 0040 whose transaction was gone then), SQLite's
+	// transactions has them as columns of the row.
 	err := inChunks(ids, func(list string, args []any) error {
-		return each(ctx, s.d.DB(), "SELECT t.transaction_id, t.kafka_partition, t.kafka_offset FROM "+s.q.TxByID+" WHERE "+s.q.TxKey+" IN ("+list+")",
+		return each(ctx, s.d.DB(), "SELECT transaction_id, kafka_partition, kafka_offset FROM "+s.q.StoredIDs+" WHERE transaction_id IN ("+list+")",
 			args, func(r Rows) error {
 				var id string
-				var l loc
-				err := r.Scan(&id, &l.p, &l.off)
+				var p sql.NullInt32
+				var off sql.NullInt64
+				if err := r.Scan(&id, &p, &off); err != nil {
+					return err
+				}
+				l := loc{-1, -1} // stored, but where is not known
+				if p.Valid && off.Valid {
+					l = loc{p.Int32, off.Int64}
+				}
 				kept[id] = l
-				return err
+				return nil
 			})
 	})
 	if err != nil {

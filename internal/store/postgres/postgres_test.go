@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"net/url"
 	"testing"
 	"time"
@@ -180,5 +181,35 @@ func TestCheckpointStoredUncompressed(t *testing.T) {
 	cp, err := s.Checkpoint(ctx, "g", "transactions", 0)
 	if err != nil || cp == nil || !bytes.Equal(cp.State, state) || cp.Offset != 1 {
 		t.Fatalf("checkpoint read back: %v, %v", cp != nil && bytes.Equal(cp.State, state), err)
+	}
+}
+
+// TestPartitionCheckpointsUnlogged: the checkpoints stored after their
+// batches write no WAL (migration 0041), neither their rows nor their
+// TOAST, so the batches committing meanwhile do not wait for tens of
+// megabytes to be flushed; the offsets they go with stay logged.
+func TestPartitionCheckpointsUnlogged(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	rows, err := s.Pool().Query(ctx, `SELECT c.relname, c.relpersistence, coalesce(tc.relpersistence, '-')
+		FROM pg_class c LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
+		WHERE c.relname IN ('partition_checkpoints', 'consumer_offsets') AND c.relnamespace = current_schema()::regnamespace`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var name, p, tp string
+		if err := rows.Scan(&name, &p, &tp); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = p + tp
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// relpersistence: u unlogged, p permanent (the TOAST table follows).
+	if want := map[string]string{"partition_checkpoints": "uu", "consumer_offsets": "pp"}; !maps.Equal(got, want) {
+		t.Errorf("persistence of the table and its TOAST: %v; want %v", got, want)
 	}
 }

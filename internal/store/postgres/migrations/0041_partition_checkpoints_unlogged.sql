@@ -1,0 +1,12 @@
+-- A partition's checkpoint (tens of megabytes at a million customers)
+-- only shortens a restore: the offsets and every result are in logged
+-- tables, and a partition without a usable checkpoint is rebuilt by
+-- replaying its stored transactions. Logged, each checkpoint wrote its
+-- tens of megabytes to the WAL, and the batches of every partition
+-- committing meanwhile waited for them to be flushed before their own
+-- commit record (the stream's slowest seconds). Unlogged, it writes no
+-- WAL; PostgreSQL empties the table after a crash of the server, and a
+-- standby has none of its rows, so after either the partitions are
+-- rebuilt by replay (or from the checkpoints their batches carried,
+-- consumer_offsets.checkpoint, which stays logged).
+ALTER TABLE partition_checkpoints SET UNLOGGED;

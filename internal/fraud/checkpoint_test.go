@@ -2,11 +2,14 @@ package fraud
 
 import (
 	"bytes"
-	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,9 +100,10 @@ func TestCheckpointResumesExactly(t *testing.T) {
 					t.Fatalf("transaction %d scored differently after restore:\nlive     %v\nrestored %v", i, a.Values, b.Values)
 				}
 			}
-			x, _ := live.MarshalBinary()
-			y, _ := restored.MarshalBinary()
-			if !bytes.Equal(x, y) {
+			// Compared by contents: their slots differ (the restored
+			// tables are compact; the live one reuses the slots Expire
+			// freed).
+			if !bytes.Equal(sortedEncoding(live), sortedEncoding(restored)) {
 				t.Fatal("states differ at the end of the stream")
 			}
 			if lc, ld, lk, li := live.Len(); tc.cut > 0 && lc+ld+lk+li == 0 {
@@ -244,29 +248,103 @@ func BenchmarkCheckpoint(b *testing.B) {
 	})
 }
 
-// TestSortKeySlots: the radix sort orders keys as a comparison sort does,
-// keys that differ only in their highest or lowest 16 bits included.
-func TestSortKeySlots(t *testing.T) {
+// sortedEncoding is the state's encoding in version 2's layout: the
+// records of each table in ascending order of key, keys as deltas. Two
+// states hold the same contents exactly when these are equal, whatever
+// the order of their slots.
+func sortedEncoding(s *State) []byte {
+	b := append([]byte(checkpointMagic), checkpointSortedVersion)
+	for _, f := range [...]float64{s.gN, s.gMeanLog, s.gVarLog, s.gMeanAmt} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+	}
+	b = appendSorted(b, &s.custs, appendCustomer)
+	b = appendSorted(b, &s.devices, func(b []byte, d *device) []byte { return s.devRings.appendEntity(b, d, &devCodec) })
+	b = appendSorted(b, &s.cards, func(b []byte, c *card) []byte { return s.cardRings.appendEntity(b, c, &cardCodec) })
+	b = appendSorted(b, &s.ips, func(b []byte, n *network) []byte { return s.ipRings.appendEntity(b, n, &ipCodec) })
+	return binary.LittleEndian.AppendUint32(b, crc32Checksum(b))
+}
+
+func appendSorted[T any](b []byte, t *table[T], rec func([]byte, *T) []byte) []byte {
+	keys := slices.Sorted(maps.Keys(t.idx))
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	prev := uint64(0)
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, k-prev)
+		prev = k
+		b = rec(b, t.get(k))
+	}
+	return b
+}
+
+// TestCheckpointReadsSortedVersion: a version 2 checkpoint (records by
+// key, keys as deltas), as the builds before version 3 stored them,
+// restores the same state; one with a key twice is refused, as is a
+// version 3 one with a key twice.
+func TestCheckpointReadsSortedVersion(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{0, 1, 2, radixMin, 3*radixMin + 17} {
-		s := make([]keySlot, n)
-		for i := range s {
-			switch i % 3 {
-			case 0:
-				s[i].key = rng.Uint64()
-			case 1:
-				s[i].key = rng.Uint64() & 0xffff // low digit only
-			default:
-				s[i].key = rng.Uint64() &^ (1<<48 - 1) // high digit only
-			}
-			s[i].i = uint32(i)
-		}
-		want := slices.Clone(s)
-		slices.SortStableFunc(want, func(a, b keySlot) int { return cmp.Compare(a.key, b.key) })
-		sortKeySlots(s, make([]keySlot, n))
-		if !slices.Equal(s, want) {
-			t.Fatalf("%d keys: radix order differs from a stable comparison sort", n)
+	s := testState(t)
+	for _, tx := range checkpointStream(300) {
+		s.Update(tx, nil)
+	}
+	s.Expire(checkpointStream(300)[299].EventTime.Add(36 * time.Hour)) // free slots: slot order is not key order
+	for _, tx := range checkpointStream(300)[:50] {
+		s.Update(tx, nil)
+	}
+	old := sortedEncoding(s)
+	r := testState(t)
+	if err := r.UnmarshalBinary(old); err != nil {
+		t.Fatalf("restoring a version 2 checkpoint: %v", err)
+	}
+	if !bytes.Equal(sortedEncoding(r), old) {
+		t.Fatal("the state restored from version 2 differs")
+	}
+	cur, _ := s.MarshalBinary()
+	if bytes.Equal(cur[:len(checkpointMagic)+1], old[:len(checkpointMagic)+1]) || bytes.Equal(cur, old) {
+		t.Fatal("version 3 encodes as version 2")
+	}
+	// The same key twice: the first customer's key written again over the
+	// second's, in each layout, the checksum fixed.
+	for name, b := range map[string][]byte{"version 2": repeatFirstKey(t, old, true), "version 3": repeatFirstKey(t, cur, false)} {
+		if err := testState(t).UnmarshalBinary(b); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), "repeated") {
+			t.Errorf("%s with a customer's key twice: %v; want a repeated key refused", name, err)
 		}
 	}
+}
+
+// repeatFirstKey returns enc with its second customer's key made equal to
+// the first's: sorted, the second delta becomes 0 (the delta's varint is
+// rewritten in place when it shrinks); else the second 8 bytes become the
+// first's.
+func repeatFirstKey(t *testing.T, enc []byte, sorted bool) []byte {
+	t.Helper()
+	b := bytes.Clone(enc[:len(enc)-4])
+	at := len(checkpointMagic) + 1 + 32
+	n, w := binary.Uvarint(b[at:])
+	if n < 2 {
+		t.Fatalf("%d customers: the test needs two", n)
+	}
+	at += w
+	first := at
+	var second int
+	if sorted {
+		_, w = binary.Uvarint(b[at:])
+		at += w
+	} else {
+		at += 8
+	}
+	// Skip the first customer's record: decode it to find its end.
+	r := &reader{b: b[at:]}
+	var c customer
+	readCustomer(r, &c)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	second = len(b) - len(r.b)
+	if sorted {
+		_, w := binary.Uvarint(b[second:])
+		b = slices.Concat(b[:second], []byte{0}, b[second+w:])
+	} else {
+		copy(b[second:second+8], b[first:first+8])
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32Checksum(b))
 }

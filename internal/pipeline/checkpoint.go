@@ -89,14 +89,17 @@ func (p *Processor) maybeCheckpoint(ps *partState, part *store.Part, now time.Ti
 	// Room for the last checkpoint's size and an eighth: grown by append
 	// from nothing, a checkpoint of tens of megabytes is copied into each
 	// larger buffer in turn, and all of them are garbage at once.
+	began := time.Now()
 	part.Checkpoint = encodePartState(make([]byte, 0, ps.cp.size+ps.cp.size/8), ps.dedup, sc)
+	took := time.Since(began)
 	if ps.cp.at.IsZero() {
 		ps.cp = p.staggered(part.Partition, now, 0)
 	} else {
 		ps.cp = checkpointClock{at: now}
 	}
 	ps.cp.size = len(part.Checkpoint)
-	p.log.Debug("partition state checkpointed", "partition", part.Partition, "offset", part.To, "bytes", len(part.Checkpoint))
+	p.log.Debug("partition state checkpointed", "partition", part.Partition, "offset", part.To, "bytes", len(part.Checkpoint),
+		"dedup_ids", ps.dedup.Len(), "took", took)
 }
 
 // restoreCheckpoint builds a partition's state from its stored checkpoint

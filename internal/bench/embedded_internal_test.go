@@ -8,7 +8,9 @@ import (
 // BenchmarkEmbeddedThroughput runs the bench's embedded phase alone: the
 // records pre-loaded into an in-process broker, then processed end to end
 // into a fresh SQLite store; it reports the phase's tx/s (the bench's
-// embedded_tps). Size with SHOPSTREAM_BENCH_RECORDS (default 200,000).
+// embedded_tps), with the bench's defaults (200,000 records, 100,000
+// customers): `go test ./internal/bench/ -run '^$' -bench EmbeddedThroughput
+// -benchtime 3x -cpuprofile FILE`.
 func BenchmarkEmbeddedThroughput(b *testing.B) {
 	cfg := Config{}.withDefaults()
 	recs, err := prepare(cfg)

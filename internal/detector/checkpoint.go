@@ -27,6 +27,13 @@ func (p *PartitionScorer) AppendState(b []byte) []byte {
 	return b
 }
 
+// StateRecords implements pipeline.StateCounter: the customers, devices,
+// cards and IP addresses the feature state holds.
+func (p *PartitionScorer) StateRecords() int {
+	c, d, k, i := p.state.Len()
+	return c + d + k + i
+}
+
 // RestoreState implements pipeline.StatefulScorer. On error the scorer is
 // unchanged.
 func (p *PartitionScorer) RestoreState(b []byte) error {

@@ -185,3 +185,48 @@ func TestCheckpointsStaggered(t *testing.T) {
 		})
 	}
 }
+
+// countingScorer is a StatefulScorer of records whose state is perRecord
+// bytes a record, and that notes how much room the buffer it is asked to
+// append to had.
+type countingScorer struct {
+	blobScorer
+	records, perRecord int
+	room, wrote        int
+}
+
+func (c *countingScorer) StateRecords() int { return c.records }
+func (c *countingScorer) AppendState(dst []byte) []byte {
+	c.room = cap(dst) - len(dst)
+	c.wrote = c.records * c.perRecord
+	return append(dst, make([]byte, c.wrote)...)
+}
+
+// TestCheckpointBufferSizedByRecords: a partition's checkpoint is encoded
+// into a buffer with room for its state, sized by the bytes per record of
+// the last checkpoint, so a state that grew tenfold since is not copied
+// into larger and larger buffers; without a count of records the last
+// checkpoint's size sizes it.
+func TestCheckpointBufferSizedByRecords(t *testing.T) {
+	t.Parallel()
+	p := &Processor{cfg: Config{CheckpointRecords: 1, CheckpointInterval: time.Hour}, log: slog.New(slog.DiscardHandler)}
+	sc := &countingScorer{records: 100, perRecord: 40}
+	ps := &partState{dedup: quality.NewDedup(10), scorer: sc}
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	checkpoint := func(to int64) {
+		part := &store.Part{From: to - 1, To: to, Txs: []store.Tx{{}}}
+		p.maybeCheckpoint(ps, part, now)
+		if part.Checkpoint == nil {
+			t.Fatalf("no checkpoint at offset %d", to)
+		}
+	}
+	checkpoint(1)
+	sc.records = 1000
+	checkpoint(2)
+	if sc.room < sc.wrote {
+		t.Errorf("the state grew tenfold: its %d bytes were appended with room for %d", sc.wrote, sc.room)
+	}
+	if sc.room > sc.wrote*5/4 {
+		t.Errorf("room for %d bytes for a state of %d: more than a quarter spare", sc.room, sc.wrote)
+	}
+}

@@ -50,15 +50,30 @@ func (s *Store) eachPartition(ctx context.Context, n int, query string, scan fun
 	return nil
 }
 
+// TrainingSampleSQL and LabelledFeaturesSQL read a partition's ($1)
+// latest transactions with a feature vector, at most $2: the approved ones
+// without a reason (the fraud model's training sample), and every one with
+// its decision and truth. Both walk the index of the rows with a vector
+// (transactions_features_idx, migration 0042) backward.
+const (
+	TrainingSampleSQL = `SELECT features FROM transactions
+		WHERE kafka_partition = $1 AND features IS NOT NULL AND decision = 'approve' AND CAST(reasons AS TEXT) = '[]'
+		ORDER BY kafka_offset DESC LIMIT $2`
+	LabelledFeaturesSQL = `SELECT t.features, t.decision, coalesce(` + labelSQL + `, false)
+		FROM transactions t
+		LEFT JOIN labels l ON l.transaction_id = t.transaction_id
+		LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
+		WHERE t.kafka_partition = $1 AND t.features IS NOT NULL
+		ORDER BY t.kafka_offset DESC LIMIT $2`
+)
+
 // TrainingSample implements store.Fraud.
 func (s *Store) TrainingSample(ctx context.Context, n int) ([][]float32, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	var out [][]float32
-	err := s.eachPartition(ctx, n, `SELECT features FROM transactions
-		WHERE kafka_partition = $1 AND features IS NOT NULL AND decision = 'approve' AND CAST(reasons AS TEXT) = '[]'
-		ORDER BY kafka_offset DESC LIMIT $2`, func(r Rows) error {
+	err := s.eachPartition(ctx, n, TrainingSampleSQL, func(r Rows) error {
 		var f []float32
 		if err := r.Scan(&f); err != nil {
 			return err
@@ -84,12 +99,7 @@ func (s *Store) LabelledFeatures(ctx context.Context, n int) ([]store.LabelledVe
 	var out []store.LabelledVector
 	// A transaction with no label is presumed legitimate: labels exist
 	// only where fraud was reported or a verdict given (migration 0018).
-	err := s.eachPartition(ctx, n, `SELECT t.features, t.decision, coalesce(`+labelSQL+`, false)
-		FROM transactions t
-		LEFT JOIN labels l ON l.transaction_id = t.transaction_id
-		LEFT JOIN alerts a ON a.transaction_id = t.transaction_id
-		WHERE t.kafka_partition = $1 AND t.features IS NOT NULL
-		ORDER BY t.kafka_offset DESC LIMIT $2`, func(r Rows) error {
+	err := s.eachPartition(ctx, n, LabelledFeaturesSQL, func(r Rows) error {
 		var v store.LabelledVector
 		if err := r.Scan(&v.Features, &v.Decision, &v.Fraud); err != nil {
 			return err

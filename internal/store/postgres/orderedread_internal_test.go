@@ -99,11 +99,13 @@ func TestReadInOrderWithoutStatistics(t *testing.T) {
 	}
 }
 
-// planNode is what the test reads of EXPLAIN (FORMAT JSON).
+// planNode is what the tests read of EXPLAIN (ANALYZE, FORMAT JSON).
 type planNode struct {
-	NodeType   string     `json:"Node Type"`
-	ActualRows int        `json:"Actual Rows"`
-	Plans      []planNode `json:"Plans"`
+	NodeType        string     `json:"Node Type"`
+	Relation        string     `json:"Relation Name"`
+	ActualRows      int        `json:"Actual Rows"`
+	RemovedByFilter int        `json:"Rows Removed by Filter"`
+	Plans           []planNode `json:"Plans"`
 }
 
 // walk returns the rows the plan's table scans produced and whether a

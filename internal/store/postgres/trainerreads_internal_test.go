@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestTrainerReadsOnlyVectors(t *testing.T) {
 			if err := db.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q, int32(0), limit).Scan(&plan); err != nil {
 				return err
 			}
-			var doc []struct{ Plan scanNode }
+			var doc []struct{ Plan planNode }
 			if err := json.Unmarshal([]byte(plan), &doc); err != nil {
 				return err
 			}
@@ -64,20 +65,11 @@ func TestTrainerReadsOnlyVectors(t *testing.T) {
 	}
 }
 
-// scanNode is what the test reads of EXPLAIN (ANALYZE, FORMAT JSON).
-type scanNode struct {
-	NodeType        string     `json:"Node Type"`
-	Relation        string     `json:"Relation Name"`
-	ActualRows      int        `json:"Actual Rows"`
-	RemovedByFilter int        `json:"Rows Removed by Filter"`
-	Plans           []scanNode `json:"Plans"`
-}
-
 // transactionsRead is the rows the plan's scans of transactions' tables
 // read: those they returned and those their filter removed.
-func (p scanNode) transactionsRead() int {
+func (p planNode) transactionsRead() int {
 	n := 0
-	if len(p.Relation) >= len("transactions") && p.Relation[:len("transactions")] == "transactions" && p.NodeType != "Bitmap Index Scan" {
+	if strings.HasPrefix(p.Relation, "transactions") && p.NodeType != "Bitmap Index Scan" {
 		n = p.ActualRows + p.RemovedByFilter
 	}
 	for _, c := range p.Plans {

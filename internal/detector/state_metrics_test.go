@@ -74,6 +74,18 @@ func TestStateMetrics(t *testing.T) {
 	if got := value("shopstream_fraud_state_bounded_total", "customers"); got != 2*(512-100) {
 		t.Errorf("customers forgotten for the bound: %v, want %d", got, 2*(512-100))
 	}
+	// What the processor sizes a checkpoint's buffer by: the records each
+	// partition's state holds (100 customers, 4 devices, 512 cards and an
+	// IP address).
+	for p, ps := range scorers {
+		c, ok := ps.(pipeline.StateCounter)
+		if !ok {
+			t.Fatalf("the partition scorer is not a pipeline.StateCounter")
+		}
+		if got := c.StateRecords(); got != 100+4+512+1 {
+			t.Errorf("partition %d: StateRecords %d, want %d", p, got, 100+4+512+1)
+		}
+	}
 }
 
 func value(m *dto.Metric) float64 {

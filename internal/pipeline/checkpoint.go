@@ -104,10 +104,7 @@ func (p *Processor) maybeCheckpoint(ps *partState, part *store.Part, now time.Ti
 	// megabytes is copied into each larger buffer in turn, and all of
 	// them are garbage at once.
 	began := time.Now()
-	units := ps.dedup.Len()
-	if c, ok := sc.(StateCounter); ok {
-		units += c.StateRecords()
-	}
+	units := stateUnits(ps.dedup, ps.scorer)
 	want := ps.cp.size
 	if ps.cp.units > 0 && units > ps.cp.units {
 		want = int(int64(ps.cp.size) * int64(units) / int64(ps.cp.units))
@@ -122,6 +119,16 @@ func (p *Processor) maybeCheckpoint(ps *partState, part *store.Part, now time.Ti
 	ps.cp.size, ps.cp.units = len(part.Checkpoint), units
 	p.log.Debug("partition state checkpointed", "partition", part.Partition, "offset", part.To, "bytes", len(part.Checkpoint),
 		"dedup_ids", ps.dedup.Len(), "took", took)
+}
+
+// stateUnits is the records a partition's checkpoint holds: the dedup
+// window's ids, and the scorer's when it counts them (StateCounter).
+func stateUnits(dedup *quality.Dedup, scorer Scorer) int {
+	n := dedup.Len()
+	if c, ok := scorer.(StateCounter); ok {
+		n += c.StateRecords()
+	}
+	return n
 }
 
 // restoreCheckpoint builds a partition's state from its stored checkpoint
@@ -170,6 +177,7 @@ func (p *Processor) restoreCheckpoint(ctx context.Context, ps *partState, part i
 		}
 	}
 	decoded := time.Since(start)
+	units := stateUnits(dedup, scorer) // what cp.State holds, before the tail
 	n := 0
 	err = p.cfg.Store.RecentTransactions(ctx, part, cp.Offset, time.Time{}, func(t *store.Tx) error {
 		if t.Offset >= pos {
@@ -188,7 +196,7 @@ func (p *Processor) restoreCheckpoint(ctx context.Context, ps *partState, part i
 	}
 	ps.dedup, ps.scorer = dedup, scorer
 	ps.cp = p.staggered(part, p.cfg.Now(), int64(n))
-	ps.cp.size = len(cp.State)
+	ps.cp.size, ps.cp.units = len(cp.State), units
 	p.log.Info("partition state restored from checkpoint", "partition", part, "checkpoint_offset", cp.Offset,
 		"checkpoint_bytes", len(cp.State), "tail_transactions", n, "took", time.Since(start).Round(time.Millisecond),
 		"read", read.Round(time.Millisecond), "decode", (decoded - read).Round(time.Millisecond), "tail", time.Since(start.Add(decoded)).Round(time.Millisecond))

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/quality"
 	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
+	"github.com/shopstream/shopstream/internal/store/storetest"
 )
 
 // blobScorer is a StatefulScorer whose state is a byte string.
@@ -228,5 +231,40 @@ func TestCheckpointBufferSizedByRecords(t *testing.T) {
 	}
 	if sc.room > sc.wrote*5/4 {
 		t.Errorf("room for %d bytes for a state of %d: more than a quarter spare", sc.room, sc.wrote)
+	}
+}
+
+// TestCheckpointBufferSizedAfterRestore: the first checkpoint after a
+// restore is sized by the bytes per record of the checkpoint restored
+// (counted before the tail is replayed), not by its size alone.
+func TestCheckpointBufferSizedAfterRestore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stored := &countingScorer{records: 100, perRecord: 40}
+	cp := encodePartState(nil, quality.NewDedup(10), stored)
+	tx := storetest.Tx("t0", "c", time.Now(), 100, 0, 0)
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: 0, To: 1, Txs: []store.Tx{tx}, Checkpoint: cp}}}); err != nil {
+		t.Fatal(err)
+	}
+	sc := &countingScorer{records: 100, perRecord: 40} // what RestoreState leaves: the stored state's records
+	p := &Processor{cfg: Config{Store: st, Group: "g", Topic: "t", DedupWindow: 10, CheckpointRecords: 1, CheckpointInterval: time.Hour,
+		Now: time.Now, NewScorer: func(int32) Scorer { return sc }}, log: slog.New(slog.DiscardHandler)}
+	ps := &partState{}
+	if !p.restoreCheckpoint(ctx, ps, 0, 1) {
+		t.Fatal("the stored checkpoint was not restored")
+	}
+	sc.records = 1000
+	part := &store.Part{From: 1, To: 2, Txs: []store.Tx{{}}}
+	p.maybeCheckpoint(ps, part, time.Now())
+	if part.Checkpoint == nil {
+		t.Fatal("no checkpoint")
+	}
+	if sc.room < sc.wrote {
+		t.Errorf("the state grew tenfold since the restore: its %d bytes were appended with room for %d", sc.wrote, sc.room)
 	}
 }

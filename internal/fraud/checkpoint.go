@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"sync"
 )
 
 // A State's checkpoint lets a partition's new owner start from the state
@@ -64,18 +65,158 @@ func (s *State) MarshalBinary() ([]byte, error) {
 
 // AppendBinary appends the state's encoding to b. It never fails; the
 // error is there for encoding.BinaryAppender.
+//
+// A large state is encoded in two halves at once, the second on a
+// goroutine of its own into a buffer of its own, appended after the
+// first: the same bytes in about half the time when a core is free. A
+// partition's processor encodes its checkpoint on the partition's
+// goroutine and the whole batch waits for it, while the other
+// partitions' goroutines, done with the batch, leave a core idle. The
+// halves are cut where the last encoding's bytes per record of each
+// table put half the bytes (before a first encoding, those of a typical
+// checkpoint).
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
+	return s.appendBinary(b, parallelEncodeMin), nil
+}
+
+// parallelEncodeMin is the fewest records (customers, devices, cards and
+// IP addresses together) from which AppendBinary encodes in two halves.
+const parallelEncodeMin = 1 << 15
+
+// appendBinary is AppendBinary, encoding in two halves from parallelMin
+// records.
+func (s *State) appendBinary(b []byte, parallelMin int) []byte {
 	start := len(b)
 	b = append(b, checkpointMagic...)
 	b = append(b, CheckpointVersion)
 	for _, f := range [...]float64{s.gN, s.gMeanLog, s.gVarLog, s.gMeanAmt} {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 	}
-	b = appendTable(b, &s.custs, appendCustomer)
-	b = appendTable(b, &s.devices, func(b []byte, d *device) []byte { return s.devRings.appendEntity(b, d, &devCodec) })
-	b = appendTable(b, &s.cards, func(b []byte, c *card) []byte { return s.cardRings.appendEntity(b, c, &cardCodec) })
-	b = appendTable(b, &s.ips, func(b []byte, n *network) []byte { return s.ipRings.appendEntity(b, n, &ipCodec) })
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], stateCRC)), nil
+	ts := s.encTables()
+	var sizes [len(ts)]int
+	k, j, half, ok := s.halfway(&ts, parallelMin)
+	if !ok {
+		b = appendTables(b, &ts, 0, 0, len(ts), 0, &sizes)
+	} else {
+		var tail []byte
+		var tailSizes [len(ts)]int
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			tail = appendTables(make([]byte, 0, half+half/8), &ts, k, j, len(ts), 0, &tailSizes)
+		})
+		b = appendTables(b, &ts, 0, 0, k, j, &sizes)
+		wg.Wait()
+		b = append(b, tail...)
+		for i := range sizes {
+			sizes[i] += tailSizes[i]
+		}
+	}
+	for i, t := range ts {
+		if t.n > 0 {
+			s.recBytes[i] = float64(sizes[i]) / float64(t.n)
+		}
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], stateCRC))
+}
+
+// encTable is one of the State's tables as its encoding sees it: its
+// records, its slots, and the encoding of the records of slots [from, to).
+type encTable struct {
+	n, slots int
+	live     []bool
+	slotsOf  func(b []byte, from, to int) []byte
+}
+
+// encTables are the State's tables in the order of the encoding:
+// customers, devices, cards, IP addresses.
+func (s *State) encTables() [4]encTable {
+	return [4]encTable{
+		tableOf(&s.custs, appendCustomer),
+		tableOf(&s.devices, func(b []byte, d *device) []byte { return s.devRings.appendEntity(b, d, &devCodec) }),
+		tableOf(&s.cards, func(b []byte, c *card) []byte { return s.cardRings.appendEntity(b, c, &cardCodec) }),
+		tableOf(&s.ips, func(b []byte, n *network) []byte { return s.ipRings.appendEntity(b, n, &ipCodec) }),
+	}
+}
+
+func tableOf[T any](t *table[T], rec func([]byte, *T) []byte) encTable {
+	return encTable{n: t.len(), slots: len(t.live), live: t.live, slotsOf: func(b []byte, from, to int) []byte {
+		for i := from; i < to; i++ {
+			if t.live[i] {
+				b = binary.LittleEndian.AppendUint64(b, t.keys[i])
+				b = rec(b, t.vals.at(i))
+			}
+		}
+		return b
+	}}
+}
+
+// appendTables appends the encoding from slot j0 of table k0 to slot j1
+// of table k1 (k1 = len(ts): the end): a table's count comes before its
+// slot 0. sizes gets the bytes each table took.
+func appendTables(b []byte, ts *[4]encTable, k0, j0, k1, j1 int, sizes *[4]int) []byte {
+	for k := k0; k <= k1 && k < len(ts); k++ {
+		at := len(b)
+		from, to := 0, ts[k].slots
+		if k == k0 {
+			from = j0
+		}
+		if k == k1 {
+			to = j1
+		}
+		if from == 0 && (k < k1 || to > 0) {
+			b = binary.AppendUvarint(b, uint64(ts[k].n))
+		}
+		b = ts[k].slotsOf(b, from, to)
+		sizes[k] += len(b) - at
+	}
+	return b
+}
+
+// defaultRecBytes are the bytes per record of each table in a
+// partition's checkpoint of a paced run over a million customers (400,000
+// transactions, four partitions): what halfway assumes of a table not
+// encoded before.
+var defaultRecBytes = [4]float64{74, 26, 26, 24}
+
+// halfway is where the encoding is cut in two halves of about the same
+// bytes, by the last encoding's bytes per record of each table: the
+// second half starts at slot j of table k and takes about half bytes. ok
+// is false below parallelMin records.
+func (s *State) halfway(ts *[4]encTable, parallelMin int) (k, j, half int, ok bool) {
+	var per [4]float64
+	var total float64
+	n := 0
+	for i, t := range ts {
+		if per[i] = s.recBytes[i]; per[i] == 0 {
+			per[i] = defaultRecBytes[i]
+		}
+		total += per[i] * float64(t.n)
+		n += t.n
+	}
+	if n < parallelMin {
+		return 0, 0, 0, false
+	}
+	half = int(total / 2)
+	var acc float64
+	for k, t := range ts {
+		w := per[k] * float64(t.n)
+		if acc+w < total/2 || t.n == 0 {
+			acc += w
+			continue
+		}
+		need := int((total/2 - acc) / per[k])
+		seen := 0
+		for j := range t.slots {
+			if seen >= need {
+				return k, j, half, true
+			}
+			if t.live[j] {
+				seen++
+			}
+		}
+		return k, t.slots, half, true
+	}
+	return len(ts), 0, half, true
 }
 
 func appendCustomer(b []byte, c *customer) []byte {
@@ -159,17 +300,6 @@ var (
 func appendSec(b []byte, last, sec uint32) []byte {
 	d := int64(last) - int64(sec)
 	return binary.AppendUvarint(b, uint64(d<<1^d>>63)+1)
-}
-
-func appendTable[T any](b []byte, t *table[T], rec func([]byte, *T) []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(t.idx)))
-	for i, live := range t.live {
-		if live {
-			b = binary.LittleEndian.AppendUint64(b, t.keys[i])
-			b = rec(b, t.vals.at(i))
-		}
-	}
-	return b
 }
 
 // UnmarshalBinary replaces the state's contents by the encoded state in

@@ -134,6 +134,58 @@ func TestCheckpointIsDeterministic(t *testing.T) {
 	}
 }
 
+// TestCheckpointEncodesInParallelAlike: a large state is encoded in two
+// halves at once; cut anywhere, the two halves make the bytes of the
+// encoding in one piece, and AppendBinary's own cut (by the bytes per
+// record of the encoding before) does too, encoding after encoding.
+func TestCheckpointEncodesInParallelAlike(t *testing.T) {
+	t.Parallel()
+	s := testState(t)
+	for _, tx := range checkpointStream(2000) {
+		s.Update(tx, nil)
+	}
+	whole := s.appendBinary(nil, math.MaxInt)
+	body := whole[len(checkpointMagic)+1+32 : len(whole)-4] // the tables
+	ts := s.encTables()
+	for k := range len(ts) + 1 {
+		slots := 0
+		if k < len(ts) {
+			slots = ts[k].slots
+		}
+		for j := range slots + 1 {
+			var sizes [4]int
+			head := appendTables(nil, &ts, 0, 0, k, j, &sizes)
+			tail := appendTables(nil, &ts, k, j, len(ts), 0, &sizes)
+			if got := append(head, tail...); !bytes.Equal(got, body) {
+				t.Fatalf("cut at slot %d of table %d: %d bytes, want the %d of the whole", j, k, len(got), len(body))
+			}
+		}
+	}
+	k, j, _, ok := s.halfway(&ts, 1)
+	if !ok || k == 0 && j == 0 || k == len(ts) {
+		t.Fatalf("after an encoding, the halves are cut at slot %d of table %d (%v): not inside the tables", j, k, ok)
+	}
+	for round := range 2 {
+		par := s.appendBinary([]byte("prefix"), 1)
+		if !bytes.Equal(par[len("prefix"):], whole) {
+			t.Fatalf("round %d: the encoding in halves (%d bytes) differs from the whole (%d bytes)", round, len(par)-len("prefix"), len(whole))
+		}
+	}
+	r := testState(t)
+	if err := r.UnmarshalBinary(whole); err != nil {
+		t.Fatal(err)
+	}
+	rts := r.encTables()
+	if k, j, _, ok := r.halfway(&rts, 1); !ok || k == 0 && j == 0 || k == len(rts) {
+		t.Fatalf("a state never encoded is cut at slot %d of table %d (%v): not inside the tables", j, k, ok)
+	}
+	for round := range 2 {
+		if again := r.appendBinary(nil, 1); !bytes.Equal(again, whole) {
+			t.Fatalf("round %d: the restored state encodes differently in halves", round)
+		}
+	}
+}
+
 func TestCheckpointRejectsCorruption(t *testing.T) {
 	t.Parallel()
 	s := testState(t)

@@ -148,6 +148,11 @@ type State struct {
 	gMeanLog float64
 	gVarLog  float64
 	gMeanAmt float64
+
+	// Each table's bytes per record in the last encoding
+	// (AppendBinary), to cut the next one in halves and size their
+	// buffers.
+	recBytes [4]float64
 }
 
 // NewState returns an empty State.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
+	"sync"
 )
 
 // ReadLabelledCSV reads the outlier-benchmark format of ODDS and ADBench:
@@ -45,17 +47,113 @@ type Data struct {
 // number of fields. Errors give the line and column (1-based field) of the
 // first bad value; non-finite features are rejected, since no split can be
 // drawn between them.
+//
+// After the first line, the input is read in blocks of whole lines, parsed
+// on one goroutine per CPU, and put back in order: the rows, and the error
+// of the first bad line, are those a line-by-line reading gives
+// (TestReadCSVBlocksAlike).
 func ReadCSV(r io.Reader, labelled bool) (*Data, error) {
+	return readCSV(r, labelled, csvBlock, runtime.GOMAXPROCS(0))
+}
+
+const (
+	// csvBlock is how much of the input one parsing job reads.
+	csvBlock = 1 << 20
+	// csvMaxLine is the longest line, its end included, that is read.
+	csvMaxLine = 1 << 20
+)
+
+// csvRows is what reading some lines gives.
+type csvRows struct {
+	X   [][]float64
+	Y   []bool
+	err error
+}
+
+// rowParser parses the rows after the first line.
+type rowParser struct {
+	what      string
+	width, nf int
+	labelled  bool
+	fields    [][]byte
+	block     []float64 // rows are carved out of blocks, not allocated one by one
+	out       csvRows
+}
+
+// lines parses the lines of data, the first of them line first, into
+// p.out; it stops at the first bad line.
+func (p *rowParser) lines(data []byte, first int) {
+	line := first - 1
+	for len(data) > 0 && p.out.err == nil {
+		raw := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			raw, data = data[:i+1], data[i+1:]
+		} else {
+			data = nil
+		}
+		line++
+		if len(raw) > csvMaxLine {
+			p.out.err = fmt.Errorf("reading %s: line %d is longer than 1 MiB", p.what, line)
+			return
+		}
+		rec := bytes.TrimRight(raw, "\r\n")
+		if len(bytes.TrimSpace(rec)) == 0 {
+			continue // blank lines are not rows
+		}
+		p.out.err = p.row(rec, line)
+	}
+}
+
+// row parses one line's fields into p.out.
+func (p *rowParser) row(rec []byte, line int) error {
+	p.fields = splitFields(p.fields[:0], rec)
+	if len(p.fields) != p.width {
+		return fmt.Errorf("reading %s: line %d: wrong number of fields: %d, the first line has %d", p.what, line, len(p.fields), p.width)
+	}
+	nf := p.nf
+	if len(p.block) < nf {
+		p.block = make([]float64, nf*max(1, 4096/nf))
+	}
+	row := p.block[:nf:nf]
+	p.block = p.block[nf:]
+	for j, field := range p.fields[:nf] {
+		v, perr := parseFloat(field)
+		if perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			perr = errors.New("not a finite number")
+		}
+		if perr != nil {
+			return fmt.Errorf("reading %s: line %d, column %d: feature %q: %w", p.what, line, j+1, field, unwrapNum(perr))
+		}
+		row[j] = v
+	}
+	p.out.X = append(p.out.X, row)
+	if p.labelled {
+		switch string(p.fields[nf]) {
+		case "0", "0.0":
+			p.out.Y = append(p.out.Y, false)
+		case "1", "1.0":
+			p.out.Y = append(p.out.Y, true)
+		default:
+			return fmt.Errorf("reading %s: line %d, column %d: label %q is not 0 or 1", p.what, line, p.width, p.fields[nf])
+		}
+	}
+	return nil
+}
+
+// readCSV is ReadCSV with blocks of block bytes parsed on workers
+// goroutines.
+func readCSV(r io.Reader, labelled bool, block, workers int) (*Data, error) {
 	what := "CSV"
 	if labelled {
 		what = "labelled CSV"
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, csvMaxLine)
 	d := &Data{}
-	width, nf := 0, 0
-	var fields [][]byte
-	var block []float64 // rows are carved out of blocks, not allocated one by one
-	for line, first := 0, true; ; {
+	head := rowParser{what: what, labelled: labelled}
+	// The first line that is not blank: a header, or the first row, and
+	// either way the width of every row.
+	line := 0
+	for {
 		raw, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			return nil, fmt.Errorf("reading %s: line %d is longer than 1 MiB", what, line+1)
@@ -64,73 +162,180 @@ func ReadCSV(r io.Reader, labelled bool) (*Data, error) {
 			return nil, fmt.Errorf("reading %s: %w", what, err)
 		}
 		if len(raw) == 0 && err != nil {
-			break
+			return nil, fmt.Errorf("reading %s: no rows", what)
 		}
 		line++
 		rec := bytes.TrimRight(raw, "\r\n")
 		if len(bytes.TrimSpace(rec)) == 0 {
 			if err != nil {
-				break
+				return nil, fmt.Errorf("reading %s: no rows", what)
 			}
-			continue // blank lines are not rows
+			continue
 		}
-		fields = splitFields(fields[:0], rec)
-		if first {
-			first = false
-			width, nf = len(fields), len(fields)
-			if labelled {
-				nf--
-			}
-			if nf < 1 {
-				return nil, fmt.Errorf("reading %s: line %d: %d column(s), need at least one feature%s", what, line, len(fields), map[bool]string{true: " and the label"}[labelled])
-			}
-			if noNumbers(fields) {
-				for _, f := range fields {
-					d.Header = append(d.Header, string(f))
-				}
-				if err != nil {
-					break
-				}
-				continue
-			}
-		}
-		if len(fields) != width {
-			return nil, fmt.Errorf("reading %s: line %d: wrong number of fields: %d, the first line has %d", what, line, len(fields), width)
-		}
-		if len(block) < nf {
-			block = make([]float64, nf*max(1, 4096/nf))
-		}
-		row := block[:nf:nf]
-		block = block[nf:]
-		for j, field := range fields[:nf] {
-			v, perr := strconv.ParseFloat(string(field), 64)
-			if perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-				perr = errors.New("not a finite number")
-			}
-			if perr != nil {
-				return nil, fmt.Errorf("reading %s: line %d, column %d: feature %q: %w", what, line, j+1, field, unwrapNum(perr))
-			}
-			row[j] = v
-		}
-		d.X = append(d.X, row)
+		head.fields = splitFields(head.fields[:0], rec)
+		head.width, head.nf = len(head.fields), len(head.fields)
 		if labelled {
-			switch string(fields[nf]) {
-			case "0", "0.0":
-				d.Y = append(d.Y, false)
-			case "1", "1.0":
-				d.Y = append(d.Y, true)
-			default:
-				return nil, fmt.Errorf("reading %s: line %d, column %d: label %q is not 0 or 1", what, line, width, fields[nf])
+			head.nf--
+		}
+		if head.nf < 1 {
+			return nil, fmt.Errorf("reading %s: line %d: %d column(s), need at least one feature%s", what, line, len(head.fields), map[bool]string{true: " and the label"}[labelled])
+		}
+		if noNumbers(head.fields) {
+			for _, f := range head.fields {
+				d.Header = append(d.Header, string(f))
 			}
+		} else if err := head.row(rec, line); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			break
-		}
+		break
+	}
+	d.X, d.Y = head.out.X, head.out.Y
+	rest, err := readBlocks(br, head, line+1, block, max(workers, 1))
+	if err != nil {
+		return nil, err
+	}
+	n := len(d.X)
+	for _, b := range rest {
+		n += len(b.X)
+	}
+	d.X = append(make([][]float64, 0, n), d.X...)
+	if labelled {
+		d.Y = append(make([]bool, 0, n), d.Y...)
+	}
+	for _, b := range rest {
+		d.X = append(d.X, b.X...)
+		d.Y = append(d.Y, b.Y...)
 	}
 	if len(d.X) == 0 {
 		return nil, fmt.Errorf("reading %s: no rows", what)
 	}
 	return d, nil
+}
+
+// readBlocks parses what is left of br, its first line being line, in
+// blocks of whole lines on workers goroutines, and returns the blocks'
+// rows in input order, or the error of the first bad line.
+func readBlocks(br *bufio.Reader, head rowParser, line, block, workers int) ([]csvRows, error) {
+	type job struct {
+		seq, line int
+		data      []byte
+		err       error // a reading error, after the lines before it
+	}
+	type done struct {
+		seq  int
+		rows csvRows
+	}
+	jobs, results := make(chan job, workers), make(chan done, workers)
+	free := make(chan []byte, 2*workers+2) // blocks parsed, to be read into again
+	quit := make(chan struct{})
+	var reading, parsing sync.WaitGroup
+	// No goroutine outlives the call, even when a bad line ends it early.
+	defer func() {
+		close(quit)
+		reading.Wait()
+		parsing.Wait()
+	}()
+	reading.Add(1)
+	go func() {
+		defer reading.Done()
+		defer close(jobs)
+		send := func(j job) bool {
+			select {
+			case jobs <- j:
+				return true
+			case <-quit:
+				return false
+			}
+		}
+		var partial []byte // the start of a line, read but not yet sent
+		for seq := 0; ; seq++ {
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+			}
+			if cap(buf) < len(partial)+block {
+				buf = make([]byte, 0, len(partial)+block)
+			}
+			buf = append(buf[:0], partial...)
+			n, err := io.ReadFull(br, buf[len(partial):cap(buf)])
+			buf = buf[:len(partial)+n]
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				if len(buf) > 0 {
+					send(job{seq: seq, line: line, data: buf})
+				}
+				return
+			}
+			if err != nil {
+				send(job{seq: seq, line: line, err: fmt.Errorf("reading %s: %w", head.what, err)})
+				return
+			}
+			cut := bytes.LastIndexByte(buf[len(partial):], '\n')
+			if cut < 0 {
+				if len(buf) > csvMaxLine {
+					send(job{seq: seq, line: line, err: fmt.Errorf("reading %s: line %d is longer than 1 MiB", head.what, line)})
+					return
+				}
+				partial = buf
+				seq--
+				continue
+			}
+			cut += len(partial) + 1
+			if !send(job{seq: seq, line: line, data: buf[:cut]}) {
+				return
+			}
+			line += bytes.Count(buf[:cut], []byte{'\n'})
+			// The next buffer takes the partial line; this one is the
+			// job's until its worker hands it back.
+			partial = append(partial[:0:0], buf[cut:]...)
+		}
+	}()
+	for range workers {
+		parsing.Add(1)
+		go func() {
+			defer parsing.Done()
+			p := head
+			p.fields = nil
+			for j := range jobs {
+				p.out, p.block = csvRows{err: j.err}, nil
+				if j.err == nil {
+					p.lines(j.data, j.line)
+					// Nothing parsed refers to the block: the reader
+					// may fill it again.
+					select {
+					case free <- j.data:
+					default:
+					}
+				}
+				select {
+				case results <- done{seq: j.seq, rows: p.out}:
+				case <-quit:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		parsing.Wait()
+		close(results)
+	}()
+	var out []csvRows
+	pending := map[int]csvRows{}
+	for r := range results {
+		pending[r.seq] = r.rows
+		for {
+			b, ok := pending[len(out)]
+			if !ok {
+				break
+			}
+			delete(pending, len(out))
+			if b.err != nil {
+				return nil, b.err
+			}
+			out = append(out, b)
+		}
+	}
+	return out, nil
 }
 
 // splitFields splits a line at commas, each field trimmed of spaces and of

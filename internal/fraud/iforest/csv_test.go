@@ -1,6 +1,7 @@
 package iforest
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -120,6 +121,84 @@ func FuzzReadCSV(f *testing.F) {
 					t.Fatalf("feature %v", v)
 				}
 			}
+		}
+	})
+}
+
+// TestReadCSVBlocksAlike reads each input in blocks of every size from 1
+// byte (a line split across many blocks, a block ending anywhere in a
+// line) on several workers, and checks the rows, labels, header and error
+// are those of reading it (under 1 MiB) as one block on one goroutine, the line-by-line
+// reading.
+func TestReadCSVBlocksAlike(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"a,b,label\n1,2.5,0\n-3e2, 4 ,1\n\n0,0,1.0\r\n7,8,0",
+		"1,2,0\n3,4,1\n\n\n5,6,0\n",
+		"\n\nx,y\n1,2\n3,4\n",
+		"1,2,0\n3,4,1\n5,x,0\n7,8,1\n9,y,0\n",
+		"1,2,0\n3,4,1\n5,6\n7,8,1\n",
+		"1,2,0\n3,4,2\n5,6,0\n",
+		"1,2,0\n3,NaN,1\n",
+		"1,2,0\n3,1e999,1\n",
+		"h1,h2,h3\n",
+		"1,2,0\n\"3\",\"4.5\",1\n",
+	}
+	var big strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&big, "%d.%d,%g,%d\n", i, i*7%13, float64(i)*1.25e-3, i%2)
+	}
+	inputs = append(inputs, big.String(), big.String()+"1,2,3\n"+big.String())
+	for _, in := range inputs {
+		for _, labelled := range []bool{true, false} {
+			want, werr := readCSV(strings.NewReader(in), labelled, csvBlock, 1)
+			for _, block := range []int{1, 2, 3, 5, 7, 11, 64, 1000} {
+				if len(in) > 1000 && block < 64 {
+					continue // the long inputs are there for many blocks in flight
+				}
+				got, gerr := readCSV(strings.NewReader(in), labelled, block, 3)
+				if fmt.Sprint(gerr) != fmt.Sprint(werr) {
+					t.Fatalf("%q labelled=%v block %d: error %v, one block %v", in, labelled, block, gerr, werr)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%q labelled=%v block %d: %+v, one block %+v", in, labelled, block, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestReadCSVLongLine: a line longer than 1 MiB is refused with its line
+// number, whether it is the first line or a later one and however the
+// blocks fall.
+func TestReadCSVLongLine(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("1", csvMaxLine+1)
+	for _, tc := range []struct{ in, want string }{
+		{long + ",0\n", "line 1 is longer than 1 MiB"},
+		{"1,0\n2,1\n" + long + ",0\n3,0\n", "line 3 is longer than 1 MiB"},
+		{"1,0\n2,1\n" + long, "line 3 is longer than 1 MiB"},
+	} {
+		for _, block := range []int{4096, csvBlock} {
+			_, err := readCSV(strings.NewReader(tc.in), true, block, 2)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("block %d: error %v, want %q", block, err, tc.want)
+			}
+		}
+	}
+}
+
+// FuzzReadCSVBlocks: any input reads the same in small blocks on several
+// workers as in one block on one.
+func FuzzReadCSVBlocks(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n3,4\n", "1,2,0\n3,4,1\n\n5,x,0\n", "1\n2\n3,4\n"} {
+		f.Add(s, true, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, in string, labelled bool, block uint8) {
+		want, werr := readCSV(strings.NewReader(in), labelled, csvBlock, 1)
+		got, gerr := readCSV(strings.NewReader(in), labelled, int(block)+1, 3)
+		if fmt.Sprint(gerr) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("block %d: %+v, %v; one block: %+v, %v", int(block)+1, got, gerr, want, werr)
 		}
 	})
 }

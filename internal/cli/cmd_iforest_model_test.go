@@ -52,6 +52,10 @@ func TestIForestTrainScore(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Rows != len(X) || rep.ROCAUC == nil || *rep.ROCAUC < 0.95 {
 		t.Errorf("report %s (%v): want %d rows and a ROC-AUC above 0.95", stdout.String(), err, len(X))
 	}
+	// The phases' times are parts of the whole.
+	if rep.ReadSeconds <= 0 || rep.ScoreSeconds <= 0 || rep.WriteSeconds <= 0 || rep.ReadSeconds+rep.ScoreSeconds+rep.WriteSeconds > rep.Seconds {
+		t.Errorf("report %s: want read, score and write seconds above 0 and within seconds", stdout.String())
+	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

@@ -293,3 +293,24 @@ func gaussian(rng *rand.Rand, rows, features int) [][]float64 {
 	}
 	return X
 }
+
+// TestScoreParallelMatchesScore: every record of shares split at any
+// worker count scores as Score scores it alone.
+func TestScoreParallelMatchesScore(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 9))
+	X := gaussian(rng, 10_003, 4)
+	f, err := Train(X, Config{Trees: 20, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, workers := range []int{1, 2, 3, 7} {
+		out := make([]float64, len(X))
+		f.ScoreParallel(X, out, workers)
+		for i, x := range X {
+			if s := f.Score(x); out[i] != s {
+				t.Fatalf("%d workers: record %d: ScoreParallel %v, Score %v", workers, i, out[i], s)
+			}
+		}
+	}
+}

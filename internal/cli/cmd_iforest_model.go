@@ -230,7 +230,7 @@ func runIForestScore(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		rep.Anomalies = &n
 		if n > 0 && n < len(d.Y) {
-			roc, pr := eval.ROCAUC(scores, d.Y), eval.PRAUC(scores, d.Y)
+			roc, pr := eval.Ranking(scores, d.Y)
 			if !math.IsNaN(roc) && !math.IsNaN(pr) {
 				rep.ROCAUC, rep.PRAUC = &roc, &pr
 			}

@@ -251,3 +251,32 @@ func TestHistogramAUCMatchesBucketedScores(t *testing.T) {
 		t.Fatalf("ROC-AUC with one class = %v, want NaN", v)
 	}
 }
+
+// TestRankingAsROCAndPR: Ranking gives ROCAUC's and PRAUC's values to the
+// bit, with ties, NaN scores and one class.
+func TestRankingAsROCAndPR(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := range 300 {
+		n := 1 + rng.IntN(400)
+		scores, labels := make([]float64, n), make([]bool, n)
+		for i := range scores {
+			switch rng.IntN(10) {
+			case 0:
+				scores[i] = math.NaN()
+			case 1, 2, 3:
+				scores[i] = float64(rng.IntN(5)) / 4 // ties
+			default:
+				scores[i] = rng.Float64()
+			}
+			labels[i] = rng.IntN(4) == 0 || trial%50 == 1
+		}
+		roc, pr := Ranking(scores, labels)
+		wroc, wpr := ROCAUC(scores, labels), PRAUC(scores, labels)
+		same := func(a, b float64) bool {
+			return math.Float64bits(a) == math.Float64bits(b) || (math.IsNaN(a) && math.IsNaN(b))
+		}
+		if !same(roc, wroc) || !same(pr, wpr) {
+			t.Fatalf("trial %d: Ranking %v, %v; ROCAUC %v, PRAUC %v", trial, roc, pr, wroc, wpr)
+		}
+	}
+}

@@ -2,30 +2,74 @@ package cli
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/fraud/eval"
 	"github.com/shopstream/shopstream/internal/fraud/iforest"
 )
 
-// readFeatures reads --csv for train and score: a header line is
-// recognised, and with labelled the last column is the label.
-func readFeatures(path string, labelled bool) (*iforest.Data, error) {
+// columnFlags are train's and score's flags naming the CSV's columns.
+type columnFlags struct {
+	labelled  bool
+	label, id string
+	ignore    string
+}
+
+func (c *columnFlags) register(fs *flag.FlagSet, labelledUse string) {
+	fs.BoolVar(&c.labelled, "labelled", false, labelledUse)
+	fs.StringVar(&c.label, "label", "", "name of the header's 0/1 label column (1 anomaly), instead of --labelled's last column; not a feature")
+	fs.StringVar(&c.id, "id", "", "name of the header's ID column (an order or customer number): not a feature; score copies it to each row's output")
+	fs.StringVar(&c.ignore, "ignore", "", "comma-separated names of the header's columns that are neither features nor the label (text, dates)")
+}
+
+// options checks the flags and turns them into the reader's options.
+func (c *columnFlags) options() (iforest.CSVOptions, error) {
+	o := iforest.CSVOptions{Labelled: c.labelled, Label: c.label, ID: c.id}
+	if c.ignore != "" {
+		o.Ignore = strings.Split(c.ignore, ",")
+		for i, n := range o.Ignore {
+			if o.Ignore[i] = strings.TrimSpace(n); o.Ignore[i] == "" {
+				return o, usageError{fmt.Errorf("invalid value %q for flag -ignore: an empty column name", c.ignore)}
+			}
+		}
+	}
+	if c.labelled && c.label != "" {
+		return o, usageError{errors.New("flags -labelled and -label: give one: -labelled takes the last column as the label, -label names it")}
+	}
+	return o, nil
+}
+
+// readFeatures reads --csv for train and score, gzip-compressed when its
+// name ends in .gz: a header line is recognised (and required when o names
+// columns), and o says which columns are the label, the ID and ignored.
+func readFeatures(path string, o iforest.CSVOptions) (*iforest.Data, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening --csv: %w", err)
 	}
 	defer fh.Close()
-	d, err := iforest.ReadCSV(fh, labelled)
+	var in io.Reader = fh
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(fh)
+		if err != nil {
+			return nil, fmt.Errorf("--csv %s: %w", path, err)
+		}
+		defer zr.Close()
+		in = zr
+	}
+	d, err := iforest.ReadCSVWith(in, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -54,7 +98,8 @@ type iforestTrainReport struct {
 func runIForestTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("iforest train", stderr)
 	csvPath := fs.String("csv", "", "CSV of numeric features to train on, one row per line, an optional header line (required)")
-	labelled := fs.Bool("labelled", false, "the last column is a 0/1 label: left out of the features")
+	var cols columnFlags
+	cols.register(fs, "the last column is a 0/1 label: left out of the features")
 	model := fs.String("model", "", "file to write the trained model to (required)")
 	seed := fs.Int64("seed", 0, "seed of the forest")
 	trees := fs.Int("trees", iforest.DefaultTrees, "trees in the forest")
@@ -69,8 +114,12 @@ func runIForestTrain(ctx context.Context, args []string, stdout, stderr io.Write
 	case *model == "":
 		return usageError{errors.New("iforest train: flag -model is required: the file to write the model to")}
 	}
+	o, err := cols.options()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	d, err := readFeatures(*csvPath, *labelled)
+	d, err := readFeatures(*csvPath, o)
 	if err != nil {
 		return err
 	}
@@ -124,10 +173,11 @@ type iforestScoreReport struct {
 func runIForestScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("iforest score", stderr)
 	csvPath := fs.String("csv", "", "CSV of numeric features to score, one row per line, an optional header line (required)")
-	labelled := fs.Bool("labelled", false, "the last column is a 0/1 label: not a feature; the labels are copied to the output and ROC-AUC and PR-AUC reported")
+	var cols columnFlags
+	cols.register(fs, "the last column is a 0/1 label: not a feature; the labels are copied to the output and ROC-AUC and PR-AUC reported")
 	model := fs.String("model", "", "model file written by iforest train (required)")
 	out := fs.String("out", "-", "file to write the per-row scores to; - is standard output")
-	format := fs.String("format", "csv", "format of the scores: csv (row,score[,label] with a header) or jsonl (one JSON object per row)")
+	format := fs.String("format", "csv", "format of the scores: csv (row[,ID],score[,label] with a header) or jsonl (one JSON object per row)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON line (to standard error when the scores go to standard output)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -149,8 +199,12 @@ func runIForestScore(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := f.UnmarshalBinary(raw); err != nil {
 		return fmt.Errorf("--model %s: %w", *model, err)
 	}
+	o, err := cols.options()
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
-	d, err := readFeatures(*csvPath, *labelled)
+	d, err := readFeatures(*csvPath, o)
 	if err != nil {
 		return err
 	}
@@ -181,10 +235,15 @@ func runIForestScore(ctx context.Context, args []string, stdout, stderr io.Write
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var line []byte
 	if *format == "csv" {
+		bw.WriteString("row,")
+		if d.IDs != nil {
+			bw.Write(appendCSVField(nil, cols.id))
+			bw.WriteString(",")
+		}
 		if d.Y != nil {
-			bw.WriteString("row,score,label\n")
+			bw.WriteString("score,label\n")
 		} else {
-			bw.WriteString("row,score\n")
+			bw.WriteString("score\n")
 		}
 	}
 	for i, s := range scores {
@@ -193,6 +252,15 @@ func runIForestScore(ctx context.Context, args []string, stdout, stderr io.Write
 			line = append(line, `{"row":`...)
 		}
 		line = strconv.AppendInt(line, int64(i), 10)
+		if d.IDs != nil {
+			if *format == "jsonl" {
+				line = append(line, `,"id":`...)
+				line = appendJSONString(line, d.IDs[i])
+			} else {
+				line = append(line, ',')
+				line = appendCSVField(line, d.IDs[i])
+			}
+		}
 		if *format == "jsonl" {
 			line = append(line, `,"score":`...)
 		} else {
@@ -256,4 +324,21 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// appendCSVField appends v as one CSV field, quoted (quotes doubled) when
+// it holds a comma, a quote or a line break.
+func appendCSVField(b []byte, v string) []byte {
+	if !strings.ContainsAny(v, ",\"\r\n") {
+		return append(b, v...)
+	}
+	b = append(b, '"')
+	b = append(b, strings.ReplaceAll(v, `"`, `""`)...)
+	return append(b, '"')
+}
+
+// appendJSONString appends v as a JSON string.
+func appendJSONString(b []byte, v string) []byte {
+	q, _ := json.Marshal(v) // a string always marshals
+	return append(b, q...)
 }

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,5 +115,110 @@ func TestIForestTrainScore(t *testing.T) {
 	err = runIForest(ctx, []string{"score", "--model", model, "--csv", breastw}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "10 features a row") || !strings.Contains(err.Error(), "trained on 9") {
 		t.Errorf("scoring 10 columns with a 9-feature model: %v", err)
+	}
+}
+
+// TestIForestNamedColumns: an analyst's file with an order number, a text
+// column and the label in the middle, read by name, gzip-compressed or
+// not: the model is trained on the other columns alone (the scores are
+// those of a forest trained on them in memory), and each row's order
+// number and label go to the output.
+func TestIForestNamedColumns(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fh, err := os.Open(breastw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	X, y, err := iforest.ReadLabelledCSV(fh)
+	fh.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csv bytes.Buffer
+	csv.WriteString("f0,order,f1,f2,f3,note,Class,f4,f5,f6,f7,f8\n")
+	for i, x := range X {
+		fmt.Fprintf(&csv, "%g,\"ord %d, B\",%g,%g,%g,free text,%d,%g,%g,%g,%g,%g\n", x[0], i, x[1], x[2], x[3], b2i(y[i]), x[4], x[5], x[6], x[7], x[8])
+	}
+	plain := filepath.Join(dir, "orders.csv")
+	if err := os.WriteFile(plain, csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gz := filepath.Join(dir, "orders.csv.gz")
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(csv.Bytes())
+	zw.Close()
+	if err := os.WriteFile(gz, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	model := filepath.Join(dir, "m.model")
+	cols := []string{"--label", "Class", "--id", "order", "--ignore", "note"}
+	var stdout, stderr bytes.Buffer
+	if err := runIForest(ctx, append([]string{"train", "--csv", plain, "--model", model, "--seed", "3", "--trees", "40"}, cols...), &stdout, &stderr); err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr.String())
+	}
+	f, err := iforest.Train(X, iforest.Config{Trees: 40, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(X))
+	f.ScoreBatch(X, want)
+
+	for _, in := range []string{plain, gz} {
+		out := filepath.Join(dir, "scores.csv")
+		stdout.Reset()
+		if err := runIForest(ctx, append([]string{"score", "--csv", in, "--model", model, "--out", out}, cols...), &stdout, &stderr); err != nil {
+			t.Fatalf("score %s: %v\n%s", in, err, stderr.String())
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if lines[0] != "row,order,score,label" || len(lines) != len(X)+1 {
+			t.Fatalf("%s: header %q and %d lines, want row,order,score,label and %d", in, lines[0], len(lines), len(X)+1)
+		}
+		for i, l := range lines[1:] {
+			wantLine := fmt.Sprintf("%d,\"ord %d, B\",%s,%d", i, i, strconv.FormatFloat(want[i], 'g', -1, 64), b2i(y[i]))
+			if l != wantLine {
+				t.Fatalf("%s: line %d %q, want %q", in, i+2, l, wantLine)
+			}
+		}
+		if !strings.Contains(stdout.String(), "ROC-AUC") {
+			t.Errorf("%s: report %q names no ROC-AUC", in, stdout.String())
+		}
+	}
+
+	// JSON lines carry the ID as a string.
+	stdout.Reset()
+	if err := runIForest(ctx, append([]string{"score", "--csv", plain, "--model", model, "--format", "jsonl"}, cols...), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var first struct {
+		Row   int     `json:"row"`
+		ID    string  `json:"id"`
+		Score float64 `json:"score"`
+		Label int     `json:"label"`
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(stdout.String(), "\n", 2)[0]), &first); err != nil || first.ID != "ord 0, B" || first.Score != want[0] {
+		t.Errorf("first JSON line %+v (%v), want id \"ord 0, B\" and score %v", first, err, want[0])
+	}
+
+	// The flags' mistakes are named.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--labelled", "--label", "Class"}, "flags -labelled and -label"},
+		{[]string{"--label", "class"}, `no label column "class" in the header`},
+		{[]string{"--label", "Class", "--ignore", "note,"}, "invalid value \"note,\" for flag -ignore"},
+	} {
+		err := runIForest(ctx, append([]string{"score", "--csv", plain, "--model", model}, tc.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }

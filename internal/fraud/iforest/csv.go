@@ -9,6 +9,7 @@ import (
 	"math"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -30,15 +31,37 @@ func ReadLabelledCSV(r io.Reader) (X [][]float64, y []bool, err error) {
 	return d.X, d.Y, nil
 }
 
-// Data is a CSV read by [ReadCSV].
+// Data is a CSV read by [ReadCSV] or [ReadCSVWith].
 type Data struct {
-	// Header is the first line when it is not all numbers, else nil.
+	// Header is the first line when it is a header, else nil.
 	Header []string
+	// Features names the feature columns, in order, when there is a
+	// header.
+	Features []string
 	// X holds the features of each row.
 	X [][]float64
 	// Y holds the labels when the CSV is labelled, else nil.
 	Y []bool
+	// IDs holds each row's CSVOptions.ID column, else nil.
+	IDs []string
 }
+
+// CSVOptions says which columns of a CSV are what. By default every
+// column is a feature.
+type CSVOptions struct {
+	// Labelled makes the last column the 0/1 label (1 anomaly).
+	Labelled bool
+	// Label names the header's column holding the 0/1 label.
+	Label string
+	// ID names a column carried to Data.IDs as text (an order or customer
+	// number, to join the scores back), not a feature.
+	ID string
+	// Ignore names columns that are neither features nor the label.
+	Ignore []string
+}
+
+// named tells whether o names columns, and so needs a header.
+func (o CSVOptions) named() bool { return o.Label != "" || o.ID != "" || len(o.Ignore) > 0 }
 
 // ReadCSV reads comma-separated numeric features, one row per line, as
 // scored by shopstream iforest score: a first line without any number is
@@ -53,7 +76,14 @@ type Data struct {
 // of the first bad line, are those a line-by-line reading gives
 // (TestReadCSVBlocksAlike).
 func ReadCSV(r io.Reader, labelled bool) (*Data, error) {
-	return readCSV(r, labelled, csvBlock, runtime.GOMAXPROCS(0))
+	return ReadCSVWith(r, CSVOptions{Labelled: labelled})
+}
+
+// ReadCSVWith is ReadCSV with the columns o names: when o names any, the
+// first line is the header, every name must be in it, and the columns
+// not named are the features.
+func ReadCSVWith(r io.Reader, o CSVOptions) (*Data, error) {
+	return readCSV(r, o, csvBlock, runtime.GOMAXPROCS(0))
 }
 
 const (
@@ -67,14 +97,23 @@ const (
 type csvRows struct {
 	X   [][]float64
 	Y   []bool
+	IDs []string
 	err error
 }
+
+// What a column is to the reader.
+const (
+	roleFeature = iota
+	roleLabel
+	roleID
+	roleIgnore
+)
 
 // rowParser parses the rows after the first line.
 type rowParser struct {
 	what      string
 	width, nf int
-	labelled  bool
+	roles     []byte // by column
 	fields    [][]byte
 	block     []float64 // rows are carved out of blocks, not allocated one by one
 	out       csvRows
@@ -116,40 +155,47 @@ func (p *rowParser) row(rec []byte, line int) error {
 	}
 	row := p.block[:nf:nf]
 	p.block = p.block[nf:]
-	for j, field := range p.fields[:nf] {
-		v, perr := parseFloat(field)
-		if perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-			perr = errors.New("not a finite number")
+	k := 0
+	for j, field := range p.fields {
+		switch p.roles[j] {
+		case roleFeature:
+			v, perr := parseFloat(field)
+			if perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+				perr = errors.New("not a finite number")
+			}
+			if perr != nil {
+				return fmt.Errorf("reading %s: line %d, column %d: feature %q: %w", p.what, line, j+1, field, unwrapNum(perr))
+			}
+			row[k] = v
+			k++
+		case roleLabel:
+			switch string(field) {
+			case "0", "0.0":
+				p.out.Y = append(p.out.Y, false)
+			case "1", "1.0":
+				p.out.Y = append(p.out.Y, true)
+			default:
+				return fmt.Errorf("reading %s: line %d, column %d: label %q is not 0 or 1", p.what, line, j+1, field)
+			}
+		case roleID:
+			p.out.IDs = append(p.out.IDs, string(field))
 		}
-		if perr != nil {
-			return fmt.Errorf("reading %s: line %d, column %d: feature %q: %w", p.what, line, j+1, field, unwrapNum(perr))
-		}
-		row[j] = v
 	}
 	p.out.X = append(p.out.X, row)
-	if p.labelled {
-		switch string(p.fields[nf]) {
-		case "0", "0.0":
-			p.out.Y = append(p.out.Y, false)
-		case "1", "1.0":
-			p.out.Y = append(p.out.Y, true)
-		default:
-			return fmt.Errorf("reading %s: line %d, column %d: label %q is not 0 or 1", p.what, line, p.width, p.fields[nf])
-		}
-	}
 	return nil
 }
 
 // readCSV is ReadCSV with blocks of block bytes parsed on workers
 // goroutines.
-func readCSV(r io.Reader, labelled bool, block, workers int) (*Data, error) {
+func readCSV(r io.Reader, o CSVOptions, block, workers int) (*Data, error) {
+	labelled := o.Labelled || o.Label != ""
 	what := "CSV"
 	if labelled {
 		what = "labelled CSV"
 	}
 	br := bufio.NewReaderSize(r, csvMaxLine)
 	d := &Data{}
-	head := rowParser{what: what, labelled: labelled}
+	head := rowParser{what: what}
 	// The first line that is not blank: a header, or the first row, and
 	// either way the width of every row.
 	line := 0
@@ -173,23 +219,37 @@ func readCSV(r io.Reader, labelled bool, block, workers int) (*Data, error) {
 			continue
 		}
 		head.fields = splitFields(head.fields[:0], rec)
-		head.width, head.nf = len(head.fields), len(head.fields)
-		if labelled {
-			head.nf--
-		}
-		if head.nf < 1 {
-			return nil, fmt.Errorf("reading %s: line %d: %d column(s), need at least one feature%s", what, line, len(head.fields), map[bool]string{true: " and the label"}[labelled])
-		}
-		if noNumbers(head.fields) {
+		head.width = len(head.fields)
+		header := o.named() || noNumbers(head.fields)
+		if header {
 			for _, f := range head.fields {
 				d.Header = append(d.Header, string(f))
 			}
-		} else if err := head.row(rec, line); err != nil {
-			return nil, err
+		}
+		roles, rerr := o.roles(d.Header, head.width)
+		if rerr != nil {
+			return nil, fmt.Errorf("reading %s: line %d: %w", what, line, rerr)
+		}
+		head.roles = roles
+		for j, r := range head.roles {
+			if r == roleFeature {
+				head.nf++
+				if header {
+					d.Features = append(d.Features, d.Header[j])
+				}
+			}
+		}
+		if head.nf < 1 {
+			return nil, fmt.Errorf("reading %s: line %d: %d column(s), need at least one feature%s", what, line, head.width, map[bool]string{true: " and the label"}[labelled])
+		}
+		if !header {
+			if err := head.row(rec, line); err != nil {
+				return nil, err
+			}
 		}
 		break
 	}
-	d.X, d.Y = head.out.X, head.out.Y
+	d.X, d.Y, d.IDs = head.out.X, head.out.Y, head.out.IDs
 	rest, err := readBlocks(br, head, line+1, block, max(workers, 1))
 	if err != nil {
 		return nil, err
@@ -202,9 +262,13 @@ func readCSV(r io.Reader, labelled bool, block, workers int) (*Data, error) {
 	if labelled {
 		d.Y = append(make([]bool, 0, n), d.Y...)
 	}
+	if o.ID != "" {
+		d.IDs = append(make([]string, 0, n), d.IDs...)
+	}
 	for _, b := range rest {
 		d.X = append(d.X, b.X...)
 		d.Y = append(d.Y, b.Y...)
+		d.IDs = append(d.IDs, b.IDs...)
 	}
 	if len(d.X) == 0 {
 		return nil, fmt.Errorf("reading %s: no rows", what)
@@ -338,12 +402,74 @@ func readBlocks(br *bufio.Reader, head rowParser, line, block, workers int) ([]c
 	return out, nil
 }
 
-// splitFields splits a line at commas, each field trimmed of spaces and of
-// one pair of surrounding double quotes ("1.5"), as spreadsheets quote
-// numbers. A quoted field holding a comma splits at it and then fails to
-// parse as a number, which is the right answer for a numeric file.
+// roles gives each of width columns its role: by the names o gives,
+// looked up in header, or the last column the label when o.Labelled.
+func (o CSVOptions) roles(header []string, width int) ([]byte, error) {
+	roles := make([]byte, width)
+	if !o.named() {
+		if o.Labelled {
+			roles[width-1] = roleLabel
+		}
+		return roles, nil
+	}
+	if o.Labelled {
+		return nil, errors.New("the label is either the last column or a named one, not both")
+	}
+	find := func(what, name string, role byte) error {
+		for j, h := range header {
+			if h == name {
+				if roles[j] != roleFeature {
+					return fmt.Errorf("column %q is named twice (as %s and as something else)", name, what)
+				}
+				roles[j] = role
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s column %q in the header %q", what, name, strings.Join(header, ","))
+	}
+	if o.Label != "" {
+		if err := find("label", o.Label, roleLabel); err != nil {
+			return nil, err
+		}
+	}
+	if o.ID != "" {
+		if err := find("ID", o.ID, roleID); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range o.Ignore {
+		if err := find("ignored", name, roleIgnore); err != nil {
+			return nil, err
+		}
+	}
+	return roles, nil
+}
+
+// splitFields splits a line at commas, each field trimmed of spaces. A
+// field may be quoted as spreadsheets and pandas quote text: "a, ""b""" is
+// one field, a, "b" (a quoted field cannot hold a line break: lines are
+// rows). A quote that does not close a field ("2,0) is taken as a
+// character, so the field fails to parse as a number, which is the right
+// answer for a numeric file.
 func splitFields(dst [][]byte, rec []byte) [][]byte {
+	quotes := bytes.IndexByte(rec, '"') >= 0
 	for {
+		if quotes {
+			f := bytes.TrimLeft(rec, " \t")
+			if len(f) > 0 && f[0] == '"' {
+				if field, rest, ok := quotedField(f); ok {
+					rest = bytes.TrimLeft(rest, " \t")
+					if len(rest) == 0 {
+						return append(dst, field)
+					}
+					if rest[0] == ',' {
+						dst = append(dst, field)
+						rec = rest[1:]
+						continue
+					}
+				}
+			}
+		}
 		i := bytes.IndexByte(rec, ',')
 		f := rec
 		if i >= 0 {
@@ -359,6 +485,29 @@ func splitFields(dst [][]byte, rec []byte) [][]byte {
 		}
 		rec = rec[i+1:]
 	}
+}
+
+// quotedField reads the quoted field at the start of f (f[0] is the
+// quote): its text, trimmed of spaces and with doubled quotes made single,
+// and what follows its closing quote; ok is false when no quote closes it.
+func quotedField(f []byte) (field, rest []byte, ok bool) {
+	doubled := false
+	for j := 1; j < len(f); j++ {
+		if f[j] != '"' {
+			continue
+		}
+		if j+1 < len(f) && f[j+1] == '"' {
+			doubled = true
+			j++
+			continue
+		}
+		field = bytes.TrimSpace(f[1:j])
+		if doubled {
+			field = bytes.ReplaceAll(field, []byte(`""`), []byte(`"`))
+		}
+		return field, f[j+1:], true
+	}
+	return nil, nil, false
 }
 
 // noNumbers tells a header line: none of its fields is a number.

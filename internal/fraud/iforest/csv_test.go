@@ -151,12 +151,12 @@ func TestReadCSVBlocksAlike(t *testing.T) {
 	inputs = append(inputs, big.String(), big.String()+"1,2,3\n"+big.String())
 	for _, in := range inputs {
 		for _, labelled := range []bool{true, false} {
-			want, werr := readCSV(strings.NewReader(in), labelled, csvBlock, 1)
+			want, werr := readCSV(strings.NewReader(in), CSVOptions{Labelled: labelled}, csvBlock, 1)
 			for _, block := range []int{1, 2, 3, 5, 7, 11, 64, 1000} {
 				if len(in) > 1000 && block < 64 {
 					continue // the long inputs are there for many blocks in flight
 				}
-				got, gerr := readCSV(strings.NewReader(in), labelled, block, 3)
+				got, gerr := readCSV(strings.NewReader(in), CSVOptions{Labelled: labelled}, block, 3)
 				if fmt.Sprint(gerr) != fmt.Sprint(werr) {
 					t.Fatalf("%q labelled=%v block %d: error %v, one block %v", in, labelled, block, gerr, werr)
 				}
@@ -180,7 +180,7 @@ func TestReadCSVLongLine(t *testing.T) {
 		{"1,0\n2,1\n" + long, "line 3 is longer than 1 MiB"},
 	} {
 		for _, block := range []int{4096, csvBlock} {
-			_, err := readCSV(strings.NewReader(tc.in), true, block, 2)
+			_, err := readCSV(strings.NewReader(tc.in), CSVOptions{Labelled: true}, block, 2)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("block %d: error %v, want %q", block, err, tc.want)
 			}
@@ -189,16 +189,97 @@ func TestReadCSVLongLine(t *testing.T) {
 }
 
 // FuzzReadCSVBlocks: any input reads the same in small blocks on several
-// workers as in one block on one.
+// workers as in one block on one, its columns named or not.
 func FuzzReadCSVBlocks(f *testing.F) {
-	for _, s := range []string{"a,b\n1,2\n3,4\n", "1,2,0\n3,4,1\n\n5,x,0\n", "1\n2\n3,4\n"} {
-		f.Add(s, true, uint8(3))
+	for _, s := range []string{"a,b\n1,2\n3,4\n", "1,2,0\n3,4,1\n\n5,x,0\n", "1\n2\n3,4\n", "a,b,c\nx,1,2\ny,0,3\n"} {
+		f.Add(s, true, false, uint8(3))
+		f.Add(s, false, true, uint8(2))
 	}
-	f.Fuzz(func(t *testing.T, in string, labelled bool, block uint8) {
-		want, werr := readCSV(strings.NewReader(in), labelled, csvBlock, 1)
-		got, gerr := readCSV(strings.NewReader(in), labelled, int(block)+1, 3)
+	f.Fuzz(func(t *testing.T, in string, labelled, named bool, block uint8) {
+		o := CSVOptions{Labelled: labelled}
+		if named { // the first column an ID, the second the label
+			o = CSVOptions{ID: "a", Label: "b"}
+		}
+		want, werr := readCSV(strings.NewReader(in), o, csvBlock, 1)
+		got, gerr := readCSV(strings.NewReader(in), o, int(block)+1, 3)
 		if fmt.Sprint(gerr) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("block %d: %+v, %v; one block: %+v, %v", int(block)+1, got, gerr, want, werr)
 		}
 	})
+}
+
+// TestReadCSVNamedColumns: the label, an ID and ignored columns named
+// from the header, anywhere in the row; the rest are the features, in
+// order; read alike in any blocks.
+func TestReadCSVNamedColumns(t *testing.T) {
+	t.Parallel()
+	in := "order,amount,note,Class,items\nA1,1.5,gift,0,2\n\nB2, 3 ,,1,4\nC3,-2e1,x,0,0.5\n"
+	o := CSVOptions{Label: "Class", ID: "order", Ignore: []string{"note"}}
+	want := &Data{
+		Header:   []string{"order", "amount", "note", "Class", "items"},
+		Features: []string{"amount", "items"},
+		X:        [][]float64{{1.5, 2}, {3, 4}, {-20, 0.5}},
+		Y:        []bool{false, true, false},
+		IDs:      []string{"A1", "B2", "C3"},
+	}
+	for _, block := range []int{1, 4, 7, csvBlock} {
+		got, err := readCSV(strings.NewReader(in), o, block, 3)
+		if err != nil {
+			t.Fatalf("block %d: %v", block, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("block %d: %+v, want %+v", block, got, want)
+		}
+	}
+	// A header of numbers is a header when columns are named.
+	d, err := ReadCSVWith(strings.NewReader("1,2,3\n4,5,6\n"), CSVOptions{ID: "1"})
+	if err != nil || !reflect.DeepEqual(d.X, [][]float64{{5, 6}}) || !reflect.DeepEqual(d.IDs, []string{"4"}) {
+		t.Errorf("numeric header: %+v, %v", d, err)
+	}
+	for _, tc := range []struct {
+		in   string
+		o    CSVOptions
+		want string
+	}{
+		{in, CSVOptions{Label: "class"}, `line 1: no label column "class" in the header "order,amount,note,Class,items"`},
+		{in, CSVOptions{Label: "Class", ID: "Class"}, `column "Class" is named twice`},
+		{in, CSVOptions{Label: "Class", Labelled: true}, "either the last column or a named one"},
+		{in, CSVOptions{Label: "Class", Ignore: []string{"nope"}}, `no ignored column "nope"`},
+		{in, CSVOptions{Label: "Class", ID: "order"}, `line 2, column 3: feature "gift": invalid syntax`},
+		{"a,lbl,b\n1,2,3\n", CSVOptions{Label: "lbl"}, `line 2, column 2: label "2" is not 0 or 1`},
+		{"id,lbl\nx,1\n", CSVOptions{Label: "lbl", ID: "id"}, "line 1: 2 column(s), need at least one feature and the label"},
+		{"a,b\n", CSVOptions{ID: "a"}, "no rows"},
+	} {
+		for _, block := range []int{3, csvBlock} {
+			_, err := readCSV(strings.NewReader(tc.in), tc.o, block, 2)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%q %+v block %d: error %v, want %q", tc.in, tc.o, block, err, tc.want)
+			}
+		}
+	}
+}
+
+func TestSplitFields(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{`1, 2 ,3`, []string{"1", "2", "3"}},
+		{`"1.5",2`, []string{"1.5", "2"}},
+		{`a,"b, c", "d ""x"" e" ,4`, []string{"a", "b, c", `d "x" e`, "4"}},
+		{`"",x`, []string{"", "x"}},
+		{`1,"2,0`, []string{"1", `"2`, "0"}}, // no closing quote: a character
+		{`"a"b,c`, []string{`"a"b`, "c"}},    // text after the closing quote: a character
+		{`x"y,"z"`, []string{`x"y`, "z"}},    // a quote inside a field
+		{`,`, []string{"", ""}},
+	} {
+		var got []string
+		for _, f := range splitFields(nil, []byte(tc.in)) {
+			got = append(got, string(f))
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("splitFields(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }

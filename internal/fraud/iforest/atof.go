@@ -1,6 +1,7 @@
 package iforest
 
 import (
+	"encoding/binary"
 	"math"
 	"math/big"
 	"math/bits"
@@ -44,6 +45,19 @@ func parseDecimal(b []byte) (f float64, ok bool) {
 	}
 	var man uint64
 	digits, sig, exp10 := 0, 0, 0 // digits read, those from the first non-zero one, and the power of ten of man's last
+	for ; i+8 <= n; i += 8 {
+		v, lead, ok := eightDigits(b[i:])
+		if !ok {
+			break
+		}
+		man = man*1e8 + v
+		digits += 8
+		if sig > 0 {
+			sig += 8
+		} else {
+			sig = 8 - lead
+		}
+	}
 	for ; i < n && b[i]-'0' < 10; i++ {
 		man = man*10 + uint64(b[i]-'0')
 		digits++
@@ -52,7 +66,21 @@ func parseDecimal(b []byte) (f float64, ok bool) {
 		}
 	}
 	if i < n && b[i] == '.' {
-		for i++; i < n && b[i]-'0' < 10; i++ {
+		for i++; i+8 <= n; i += 8 {
+			v, lead, ok := eightDigits(b[i:])
+			if !ok {
+				break
+			}
+			man = man*1e8 + v
+			digits += 8
+			exp10 -= 8
+			if sig > 0 {
+				sig += 8
+			} else {
+				sig = 8 - lead
+			}
+		}
+		for ; i < n && b[i]-'0' < 10; i++ {
 			man = man*10 + uint64(b[i]-'0')
 			digits++
 			exp10--
@@ -109,6 +137,21 @@ func parseDecimal(b []byte) (f float64, ok bool) {
 		return f, true
 	}
 	return eiselLemire64(man, exp10, neg)
+}
+
+// eightDigits reads b[:8] as eight decimal digits at once (SWAR, as
+// Lemire's fast_float does): their value, how many of them lead with
+// zeros, and ok false if any byte is not a digit.
+func eightDigits(b []byte) (v uint64, lead int, ok bool) {
+	x := binary.LittleEndian.Uint64(b)
+	if (x&0xF0F0F0F0F0F0F0F0)|(((x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4) != 0x3333333333333333 {
+		return 0, 0, false
+	}
+	x -= 0x3030303030303030 // each byte its digit, the first digit lowest
+	lead = bits.TrailingZeros64(x) / 8
+	x = x*10 + x>>8 // pairs
+	x = ((x&0x000000FF000000FF)*(100+(1000000<<32)) + (x>>16&0x000000FF000000FF)*(1+(10000<<32))) >> 32
+	return x, lead, true
 }
 
 var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,

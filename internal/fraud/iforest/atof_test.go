@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -117,4 +118,40 @@ func BenchmarkParseFloat(b *testing.B) {
 		sum += v
 	}
 	sink += sum
+}
+
+// TestEightDigits: every byte value at every place of eight, against a
+// digit-by-digit reading.
+func TestEightDigits(t *testing.T) {
+	base := []byte("90817263")
+	for pos := range 8 {
+		for c := range 256 {
+			b := append([]byte(nil), base...)
+			b[pos] = byte(c)
+			v, lead, ok := eightDigits(b)
+			var want uint64
+			wantOK, wantLead := true, 0
+			for i, d := range b {
+				if d < '0' || d > '9' {
+					wantOK = false
+					break
+				}
+				want = want*10 + uint64(d-'0')
+				if want == 0 {
+					wantLead = i + 1
+				}
+			}
+			if ok != wantOK || (ok && (v != want || lead != wantLead)) {
+				t.Fatalf("eightDigits(%q) = %d, %d, %v; want %d, %d, %v", b, v, lead, ok, want, wantLead, wantOK)
+			}
+		}
+	}
+	for _, s := range []string{"00000000", "00000001", "00012345", "10000000", "99999999"} {
+		v, lead, ok := eightDigits([]byte(s))
+		want, _ := strconv.ParseUint(s, 10, 64)
+		wantLead := len(s) - len(strings.TrimLeft(s, "0"))
+		if !ok || v != want || lead != wantLead {
+			t.Errorf("eightDigits(%q) = %d, %d, %v; want %d, %d", s, v, lead, ok, want, wantLead)
+		}
+	}
 }

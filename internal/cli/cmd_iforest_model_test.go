@@ -29,15 +29,7 @@ func TestIForestTrainScore(t *testing.T) {
 		t.Fatalf("train: %v\n%s", err, stderr.String())
 	}
 
-	fh, err := os.Open(breastw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	X, y, err := iforest.ReadLabelledCSV(fh)
-	fh.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	X, y := readBreastw(t)
 	f, err := iforest.Train(X, iforest.Config{Trees: 50, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -126,15 +118,7 @@ func TestIForestTrainScore(t *testing.T) {
 func TestIForestNamedColumns(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	fh, err := os.Open(breastw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	X, y, err := iforest.ReadLabelledCSV(fh)
-	fh.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	X, y := readBreastw(t)
 	var csv bytes.Buffer
 	csv.WriteString("f0,order,f1,f2,f3,note,Class,f4,f5,f6,f7,f8\n")
 	for i, x := range X {
@@ -221,4 +205,19 @@ func TestIForestNamedColumns(t *testing.T) {
 			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// readBreastw reads the labelled breastw set the tests train on.
+func readBreastw(t *testing.T) ([][]float64, []bool) {
+	t.Helper()
+	fh, err := os.Open(breastw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	X, y, err := iforest.ReadLabelledCSV(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return X, y
 }

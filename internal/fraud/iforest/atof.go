@@ -45,49 +45,13 @@ func parseDecimal(b []byte) (f float64, ok bool) {
 	}
 	var man uint64
 	digits, sig, exp10 := 0, 0, 0 // digits read, those from the first non-zero one, and the power of ten of man's last
-	for ; i+8 <= n; i += 8 {
-		v, lead, ok := eightDigits(b[i:])
-		if !ok {
-			break
-		}
-		man = man*1e8 + v
-		digits += 8
-		if sig > 0 {
-			sig += 8
-		} else {
-			sig = 8 - lead
-		}
-	}
-	for ; i < n && b[i]-'0' < 10; i++ {
-		man = man*10 + uint64(b[i]-'0')
-		digits++
-		if sig > 0 || b[i] != '0' {
-			sig++
-		}
-	}
+	var nd int
+	i, man, sig, nd = readDigits(b, i, man, sig)
+	digits += nd
 	if i < n && b[i] == '.' {
-		for i++; i+8 <= n; i += 8 {
-			v, lead, ok := eightDigits(b[i:])
-			if !ok {
-				break
-			}
-			man = man*1e8 + v
-			digits += 8
-			exp10 -= 8
-			if sig > 0 {
-				sig += 8
-			} else {
-				sig = 8 - lead
-			}
-		}
-		for ; i < n && b[i]-'0' < 10; i++ {
-			man = man*10 + uint64(b[i]-'0')
-			digits++
-			exp10--
-			if sig > 0 || b[i] != '0' {
-				sig++
-			}
-		}
+		i, man, sig, nd = readDigits(b, i+1, man, sig)
+		digits += nd
+		exp10 -= nd
 	}
 	if digits == 0 || sig > 19 {
 		return 0, false
@@ -137,6 +101,34 @@ func parseDecimal(b []byte) (f float64, ok bool) {
 		return f, true
 	}
 	return eiselLemire64(man, exp10, neg)
+}
+
+// readDigits appends the run of decimal digits of b from i to man, eight
+// at a time where there are eight: it returns where the run ends, man,
+// sig (the digits counted from the first non-zero one, what they were
+// plus this run's) and how many digits the run held. man is meaningless
+// once sig passes 19.
+func readDigits(b []byte, i int, man uint64, sig int) (int, uint64, int, int) {
+	from := i
+	for ; i+8 <= len(b); i += 8 {
+		v, lead, ok := eightDigits(b[i:])
+		if !ok {
+			break
+		}
+		man = man*1e8 + v
+		if sig > 0 {
+			sig += 8
+		} else {
+			sig = 8 - lead
+		}
+	}
+	for ; i < len(b) && b[i]-'0' < 10; i++ {
+		man = man*10 + uint64(b[i]-'0')
+		if sig > 0 || b[i] != '0' {
+			sig++
+		}
+	}
+	return i, man, sig, i - from
 }
 
 // eightDigits reads b[:8] as eight decimal digits at once (SWAR, as

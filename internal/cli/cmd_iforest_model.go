@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,15 +59,11 @@ func readFeatures(path string, o iforest.CSVOptions) (*iforest.Data, error) {
 		return nil, fmt.Errorf("opening --csv: %w", err)
 	}
 	defer fh.Close()
-	var in io.Reader = fh
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(fh)
-		if err != nil {
-			return nil, fmt.Errorf("--csv %s: %w", path, err)
-		}
-		defer zr.Close()
-		in = zr
+	in, zclose, err := gunzipByName(path, fh)
+	if err != nil {
+		return nil, err
 	}
+	defer zclose()
 	d, err := iforest.ReadCSVWith(in, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -191,6 +191,23 @@ func TestIForestNamedColumns(t *testing.T) {
 		t.Errorf("first JSON line %+v (%v), want id \"ord 0, B\" and score %v", first, err, want[0])
 	}
 
+	// A name ending in .gz (any case) is read as gzip, and a file that is
+	// not one says so.
+	upper := filepath.Join(dir, "ORDERS.CSV.GZ")
+	if err := os.WriteFile(upper, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := runIForest(ctx, append([]string{"score", "--csv", upper, "--model", model, "--out", filepath.Join(dir, "u.csv")}, cols...), io.Discard, io.Discard); err != nil {
+		t.Errorf("score %s: %v", upper, err)
+	}
+	notGz := filepath.Join(dir, "plain.csv.gz")
+	if err := os.WriteFile(notGz, csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := runIForest(ctx, append([]string{"score", "--csv", notGz, "--model", model}, cols...), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "reading it as gzip (the name ends in .gz)") {
+		t.Errorf("a plain file named .gz: error %v", err)
+	}
+
 	// The flags' mistakes are named.
 	for _, tc := range []struct {
 		args []string

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,14 +173,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	counted := &byteCounter{r: f}
 	var in io.Reader = bufio.NewReaderSize(counted, 1<<20)
-	if strings.HasSuffix(strings.ToLower(*path), ".gz") {
-		// Read compressed files directly; progress is in compressed bytes.
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return fmt.Errorf("--csv %s: reading it as gzip (the name ends in .gz): %w", *path, err)
-		}
-		defer zr.Close()
-		in = bufio.NewReaderSize(zr, 1<<20)
+	// Read compressed files directly; progress is in compressed bytes.
+	zin, zclose, err := gunzipByName(*path, in)
+	if err != nil {
+		return err
+	}
+	defer zclose()
+	if zin != in {
+		in = bufio.NewReaderSize(zin, 1<<20)
 	}
 
 	st, err := sf.open(ctx)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
@@ -152,4 +153,18 @@ func parseWebhooks(vals []string) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// gunzipByName is r decompressed when path's name ends in .gz (any case),
+// else r itself, for --csv flags that read compressed files directly;
+// close releases the decompressor.
+func gunzipByName(path string, r io.Reader) (_ io.Reader, close func() error, _ error) {
+	if !strings.HasSuffix(strings.ToLower(path), ".gz") {
+		return r, func() error { return nil }, nil
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--csv %s: reading it as gzip (the name ends in .gz): %w", path, err)
+	}
+	return zr, zr.Close, nil
 }

@@ -1,8 +1,10 @@
 package eval
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -252,9 +254,11 @@ func TestHistogramAUCMatchesBucketedScores(t *testing.T) {
 	}
 }
 
-// TestRankingAsROCAndPR: Ranking gives ROCAUC's and PRAUC's values to the
-// bit, with ties, NaN scores and one class.
-func TestRankingAsROCAndPR(t *testing.T) {
+// TestRankingAsIndexSorts: ROCAUC and PRAUC (Ranking's two halves) give,
+// to the bit, what the rank sum and the precision-recall sum over an
+// index sort give, computed independently below, with ties, NaN scores
+// and one class.
+func TestRankingAsIndexSorts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for trial := range 300 {
 		n := 1 + rng.IntN(400)
@@ -271,12 +275,71 @@ func TestRankingAsROCAndPR(t *testing.T) {
 			labels[i] = rng.IntN(4) == 0 || trial%50 == 1
 		}
 		roc, pr := Ranking(scores, labels)
-		wroc, wpr := ROCAUC(scores, labels), PRAUC(scores, labels)
+		wroc, wpr := rocByIndices(scores, labels), prByIndices(scores, labels)
 		same := func(a, b float64) bool {
 			return math.Float64bits(a) == math.Float64bits(b) || (math.IsNaN(a) && math.IsNaN(b))
 		}
-		if !same(roc, wroc) || !same(pr, wpr) {
-			t.Fatalf("trial %d: Ranking %v, %v; ROCAUC %v, PRAUC %v", trial, roc, pr, wroc, wpr)
+		if !same(roc, wroc) || !same(pr, wpr) || !same(ROCAUC(scores, labels), wroc) || !same(PRAUC(scores, labels), wpr) {
+			t.Fatalf("trial %d: Ranking %v, %v; by index sorts %v, %v", trial, roc, pr, wroc, wpr)
 		}
 	}
+}
+
+// rocByIndices is ROCAUC as the Mann-Whitney rank sum over indices sorted
+// by score, NaN first.
+func rocByIndices(scores []float64, labels []bool) float64 {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(scores[a], scores[b]) })
+	var nPos, nNeg int
+	var posRankSum float64
+	for i := 0; i < len(idx); {
+		j := tieEnd(scores, idx, i)
+		// Ranks i+1..j (1-based) averaged.
+		avg := float64(i+1+j) / 2
+		for _, k := range idx[i:j] {
+			if labels[k] {
+				posRankSum += avg
+				nPos++
+			} else {
+				nNeg++
+			}
+		}
+		i = j
+	}
+	if nPos == 0 || nNeg == 0 {
+		return math.NaN()
+	}
+	p, n := float64(nPos), float64(nNeg)
+	return (posRankSum - p*(p+1)/2) / (p * n)
+}
+
+// prByIndices is PRAUC as average precision over indices sorted highest
+// first.
+func prByIndices(scores []float64, labels []bool) float64 {
+	nPos, nNeg := countClasses(labels)
+	if nPos == 0 || nNeg == 0 {
+		return math.NaN()
+	}
+	idx := orderDescending(scores)
+	var tp, fp int
+	var ap, prevRecall float64
+	for i := 0; i < len(idx); {
+		j := tieEnd(scores, idx, i)
+		for _, k := range idx[i:j] {
+			if labels[k] {
+				tp++
+			} else {
+				fp++
+			}
+		}
+		recall := float64(tp) / float64(nPos)
+		precision := float64(tp) / float64(tp+fp)
+		ap += (recall - prevRecall) * precision
+		prevRecall = recall
+		i = j
+	}
+	return ap
 }

@@ -16,28 +16,8 @@ import (
 // NaN scores rank below every number and tie with each other.
 func ROCAUC(scores []float64, labels []bool) float64 {
 	checkLengths("ROCAUC", scores, labels)
-	idx := orderAscending(scores)
-	var nPos, nNeg int
-	var posRankSum float64
-	for i := 0; i < len(idx); {
-		j := tieEnd(scores, idx, i)
-		// Ranks i+1..j (1-based) averaged.
-		avg := float64(i+1+j) / 2
-		for _, k := range idx[i:j] {
-			if labels[k] {
-				posRankSum += avg
-				nPos++
-			} else {
-				nNeg++
-			}
-		}
-		i = j
-	}
-	if nPos == 0 || nNeg == 0 {
-		return math.NaN()
-	}
-	p, n := float64(nPos), float64(nNeg)
-	return (posRankSum - p*(p+1)/2) / (p * n)
+	roc, _ := Ranking(scores, labels)
+	return roc
 }
 
 // PRAUC is the area under the precision-recall curve as average precision,
@@ -50,35 +30,16 @@ func ROCAUC(scores []float64, labels []bool) float64 {
 // scores.
 func PRAUC(scores []float64, labels []bool) float64 {
 	checkLengths("PRAUC", scores, labels)
-	nPos, nNeg := countClasses(labels)
-	if nPos == 0 || nNeg == 0 {
-		return math.NaN()
-	}
-	idx := orderDescending(scores)
-	var tp, fp int
-	var ap, prevRecall float64
-	for i := 0; i < len(idx); {
-		j := tieEnd(scores, idx, i)
-		for _, k := range idx[i:j] {
-			if labels[k] {
-				tp++
-			} else {
-				fp++
-			}
-		}
-		recall := float64(tp) / float64(nPos)
-		precision := float64(tp) / float64(tp+fp)
-		ap += (recall - prevRecall) * precision
-		prevRecall = recall
-		i = j
-	}
-	return ap
+	_, pr := Ranking(scores, labels)
+	return pr
 }
 
-// Ranking is ROCAUC and PRAUC of the same scores, the same values to the
-// bit, from one sort of (score, label) pairs held together: for scoring a
-// whole file, where sorting a million indices twice, each compared through
-// the scores, took longer than the scoring's share of a core.
+// Ranking is ROCAUC and PRAUC of the same scores from one sort of
+// (score, label) pairs held together: both metrics are computed here
+// (ROCAUC and PRAUC take their half), from the same tie groups. Sorting
+// the pairs rather than indices compared through the scores keeps the
+// sort in cache: a million scores of a file are ranked in a fraction of
+// the time.
 func Ranking(scores []float64, labels []bool) (roc, pr float64) {
 	checkLengths("Ranking", scores, labels)
 	type scored struct {
@@ -89,7 +50,7 @@ func Ranking(scores []float64, labels []bool) (roc, pr float64) {
 	for i, s := range scores {
 		v[i] = scored{s, labels[i]}
 	}
-	// Ascending, NaN first, as orderAscending; descending, as PRAUC walks
+	// Ascending, NaN first; descending, as the precision-recall sum walks
 	// it, is the same order backwards, ties in the same groups.
 	slices.SortFunc(v, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
 	type group struct{ from, to, pos int }
@@ -187,16 +148,6 @@ func countClasses(labels []bool) (pos, neg int) {
 		}
 	}
 	return pos, len(labels) - pos
-}
-
-// orderAscending returns the indices of scores sorted by score, NaN first.
-func orderAscending(scores []float64) []int {
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(scores[a], scores[b]) })
-	return idx
 }
 
 // orderDescending returns the indices of scores sorted highest first, NaN last.

@@ -14,9 +14,7 @@ import (
 	"github.com/shopstream/shopstream/internal/bench"
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/detector"
-	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/fraud"
-	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/shopgeo"
 )
@@ -140,7 +138,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Full processing includes the isolation forest, so the benchmark
 	// scores with a model trained as the training job would.
-	if err := trainBenchModel(det, *seed); err != nil {
+	if err := bench.TrainModel(det, *seed); err != nil {
 		return err
 	}
 	res, err := bench.Run(ctx, bench.Config{
@@ -259,40 +257,6 @@ func runsList(xs []float64) string {
 		s += fmt.Sprintf("%.0f", x)
 	}
 	return s
-}
-
-// trainBenchModel trains an isolation forest on the features of 20,000
-// transactions of a separately seeded shop that the rules approve, and
-// makes it the detector's active model.
-func trainBenchModel(det *detector.Detector, seed int64) error {
-	g, err := generate.New(generate.Config{Seed: seed + 1_000_003, Customers: 20_000})
-	if err != nil {
-		return err
-	}
-	st, err := fraud.NewState(det.StateConfig())
-	if err != nil {
-		return err
-	}
-	sc := det.Scorer()
-	var vecs [][]float64
-	var t event.Transaction
-	var f fraud.Features
-	for len(vecs) < 20_000 {
-		r := g.Next()
-		if r.Bad != "" || event.Decode(r.Value, &t) != nil {
-			continue
-		}
-		st.FeaturesInto(&t, &f)
-		if res := sc.Score(&f); res.Decision == fraud.Approve {
-			vecs = append(vecs, f.Vector(nil))
-		}
-		st.Update(&t, &f)
-	}
-	m, err := fraud.TrainModel(vecs, seed)
-	if err != nil {
-		return fmt.Errorf("training the benchmark's model: %w", err)
-	}
-	return det.SetModels(&detector.Model{Version: 1, Model: m}, nil)
 }
 
 // benchCommit is the commit a bench reports: the binary's, shortened to

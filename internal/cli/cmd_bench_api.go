@@ -107,7 +107,7 @@ func runAPIBench(ctx context.Context, f *apiBenchFlags, pg string, seed int64, b
 	if err != nil {
 		return err
 	}
-	if err := trainBenchModel(det, seed); err != nil {
+	if err := bench.TrainModel(det, seed); err != nil {
 		return err
 	}
 	cfg.Detector, cfg.NewScorer = det, partitionScorers(det)

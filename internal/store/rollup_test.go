@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -147,4 +148,45 @@ func TestRollupRanges(t *testing.T) {
 			}
 		}
 	}
+}
+
+// importPart is a batch of an import of one-line orders: 50,000
+// transactions (the import's batch), each in a minute of its own over
+// about a month, unscored, over 4,000 customers.
+func importPart() store.Part {
+	base := time.Date(2011, 1, 4, 8, 0, 0, 0, time.UTC)
+	var p store.Part
+	for i := range 50_000 {
+		p.Txs = append(p.Txs, store.Tx{
+			TransactionID: fmt.Sprintf("import-%06d", i), CustomerID: fmt.Sprintf("%05d", 12000+i*7919%4000),
+			EventTime: base.Add(time.Duration(i) * 53 * time.Second), TotalCents: int64(100 + i%5000),
+			Currency: "GBP", Channel: "web", PaymentMethod: "unknown",
+		})
+	}
+	return p
+}
+
+// BenchmarkDeriveOfImport derives the customer, window and rollup rows of
+// an import's batch of one-line orders, which the import's reader does
+// for every batch beside reading the file.
+func BenchmarkDeriveOfImport(b *testing.B) {
+	parts := []store.Part{importPart()}
+	var d *store.Derived
+	for b.Loop() {
+		d = store.DeriveOf(parts)
+	}
+	b.ReportMetric(float64(len(d.Rollups)), "rollups/batch")
+	b.ReportMetric(float64(len(d.Windows)), "windows/batch")
+}
+
+// BenchmarkCustomerDeltas folds a stream's batch of 5,000 labelled
+// transactions into its customers' rows, which the writer does inside
+// every batch's database transaction.
+func BenchmarkCustomerDeltas(b *testing.B) {
+	parts := []store.Part{storetest.LabelledPart(time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC), 0, 5000)}
+	var n int
+	for b.Loop() {
+		n = len(store.CustomerDeltas(parts))
+	}
+	b.ReportMetric(float64(n), "customers/batch")
 }

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -499,7 +501,7 @@ func WindowDeltas(parts []Part) []WindowRow {
 	}
 	// Minutes first, one map operation per transaction; the hours are
 	// then the sums of the minutes, far fewer.
-	m := map[key]*WindowRow{}
+	m := make(map[key]*WindowRow, minutesHint(parts))
 	for i := range parts {
 		for j := range parts[i].Txs {
 			tx := &parts[i].Txs[j]
@@ -532,30 +534,68 @@ func WindowDeltas(parts []Part) []WindowRow {
 		w.RevenueCents += mw.RevenueCents
 		w.Alerts += mw.Alerts
 	}
+	// Sorted as their keys and pointers, not as rows (sort.Slice moving
+	// rows of times and strings took longer than the folding).
+	type entry struct {
+		k key
+		w *WindowRow
+	}
+	entries := make([]entry, 0, len(m)+len(hours))
+	for k, w := range m {
+		entries = append(entries, entry{k, w})
+	}
 	for k, w := range hours {
-		m[k] = w
+		entries = append(entries, entry{k, w})
 	}
-	out := make([]WindowRow, 0, len(m))
-	for _, w := range m {
-		out = append(out, *w)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Granularity != b.Granularity {
-			return a.Granularity < b.Granularity
+	slices.SortFunc(entries, func(a, b entry) int {
+		if a.k.g != b.k.g {
+			return strings.Compare(string(a.k.g), string(b.k.g))
 		}
-		if !a.Start.Equal(b.Start) {
-			return a.Start.Before(b.Start)
+		if c := cmp.Compare(a.k.start, b.k.start); c != 0 {
+			return c
 		}
-		if a.Channel != b.Channel {
-			return a.Channel < b.Channel
+		if c := strings.Compare(a.k.ch, b.k.ch); c != 0 {
+			return c
 		}
-		if a.PaymentMethod != b.PaymentMethod {
-			return a.PaymentMethod < b.PaymentMethod
+		if c := strings.Compare(a.k.pm, b.k.pm); c != 0 {
+			return c
 		}
-		return a.Currency < b.Currency
+		return strings.Compare(a.k.cur, b.k.cur)
 	})
+	out := make([]WindowRow, len(entries))
+	for i := range entries {
+		out[i] = *entries[i].w
+	}
 	return out
+}
+
+// minutesHint is about how many event-time minutes a batch's
+// transactions fall in: at most one per transaction, at most the minutes
+// between its first and last. Maps keyed by minute are sized with it: a
+// stream's batch spans a few minutes, an import's batch of one-line
+// orders a month, a minute each.
+func minutesHint(parts []Part) int {
+	n := 0
+	var lo, hi int64
+	for i := range parts {
+		for j := range parts[i].Txs {
+			t := parts[i].Txs[j].EventTime.Unix()
+			if n == 0 || t < lo {
+				lo = t
+			}
+			if n == 0 || t > hi {
+				hi = t
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	if span := uint64(hi-lo)/60 + 1; span < uint64(n) {
+		return int(span)
+	}
+	return n
 }
 
 // CustomerDelta is the additive change one batch makes to a customer.
@@ -569,15 +609,24 @@ type CustomerDelta struct {
 
 // CustomerDeltas sums the transactions of parts per customer, sorted by id.
 func CustomerDeltas(parts []Part) []CustomerDelta {
-	m := map[string]*CustomerDelta{}
+	n := 0
+	for i := range parts {
+		n += len(parts[i].Txs)
+	}
+	// Each customer's row in one slice, found by an index: no allocation
+	// per customer, and sorted without reflection.
+	at := make(map[string]int32, n)
+	out := make([]CustomerDelta, 0, n)
 	for i := range parts {
 		for j := range parts[i].Txs {
 			tx := &parts[i].Txs[j]
-			c := m[tx.CustomerID]
-			if c == nil {
-				c = &CustomerDelta{CustomerID: tx.CustomerID, FirstSeen: tx.EventTime, LastSeen: tx.EventTime}
-				m[tx.CustomerID] = c
+			k, ok := at[tx.CustomerID]
+			if !ok {
+				k = int32(len(out))
+				at[tx.CustomerID] = k
+				out = append(out, CustomerDelta{CustomerID: tx.CustomerID, FirstSeen: tx.EventTime, LastSeen: tx.EventTime})
 			}
+			c := &out[k]
 			c.Orders++
 			c.RevenueCents += tx.TotalCents
 			if tx.EventTime.Before(c.FirstSeen) {
@@ -588,10 +637,6 @@ func CustomerDeltas(parts []Part) []CustomerDelta {
 			}
 		}
 	}
-	out := make([]CustomerDelta, 0, len(m))
-	for _, c := range m {
-		out = append(out, *c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CustomerID < out[j].CustomerID })
+	slices.SortFunc(out, func(a, b CustomerDelta) int { return strings.Compare(a.CustomerID, b.CustomerID) })
 	return out
 }

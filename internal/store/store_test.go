@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -87,5 +88,57 @@ func TestWindowDeltas(t *testing.T) {
 	}
 	if hours < 3 {
 		t.Errorf("%d hour rows: the test's events should span at least three hours", hours)
+	}
+}
+
+// A batch's customer rows: one per customer in ID order (as bytes), each
+// with its orders, revenue and earliest and latest event time over every
+// part, whatever the order of its transactions.
+func TestCustomerDeltas(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	ids := []string{"c1", "C1", "c10", "c2", "é", "", "c\x00", "zz"}
+	type want struct {
+		orders, revenue int64
+		first, last     time.Time
+	}
+	wants := map[string]*want{}
+	parts := make([]Part, 3)
+	for range 500 {
+		id := ids[rng.IntN(len(ids))]
+		at := base.Add(time.Duration(rng.IntN(100000)) * time.Second)
+		cents := int64(rng.IntN(10000))
+		p := &parts[rng.IntN(len(parts))]
+		p.Txs = append(p.Txs, Tx{CustomerID: id, EventTime: at, TotalCents: cents})
+		w := wants[id]
+		if w == nil {
+			w = &want{first: at, last: at}
+			wants[id] = w
+		}
+		w.orders++
+		w.revenue += cents
+		if at.Before(w.first) {
+			w.first = at
+		}
+		if at.After(w.last) {
+			w.last = at
+		}
+	}
+	got := CustomerDeltas(parts)
+	if len(got) != len(wants) {
+		t.Fatalf("%d customers, want %d", len(got), len(wants))
+	}
+	for i, c := range got {
+		if i > 0 && got[i-1].CustomerID >= c.CustomerID {
+			t.Fatalf("customers %q then %q: not in ID order", got[i-1].CustomerID, c.CustomerID)
+		}
+		w := wants[c.CustomerID]
+		if w == nil || c.Orders != w.orders || c.RevenueCents != w.revenue || !c.FirstSeen.Equal(w.first) || !c.LastSeen.Equal(w.last) {
+			t.Fatalf("customer %q: %+v, want %+v", c.CustomerID, c, w)
+		}
+	}
+	if got := CustomerDeltas(nil); len(got) != 0 {
+		t.Fatalf("no parts gave %d customers", len(got))
 	}
 }

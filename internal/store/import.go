@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Derived holds what a batch adds to the stored totals beside its rows:
 // the customers' running totals, the per-minute and per-hour windows and
@@ -14,16 +17,29 @@ type Derived struct {
 	Rollups   []FraudRollup
 }
 
-// DeriveOf is what WriteBatch would derive of parts.
-func DeriveOf(parts []Part) *Derived {
-	return &Derived{Customers: CustomerDeltas(parts), Windows: WindowDeltas(parts), Rollups: RollupDeltas(parts)}
+// DeriveOf is what WriteBatch would derive of parts, without the minute
+// rows before cut's times, which the store would not write (MinuteHorizon):
+// a batch of old history then sorts and hands over only its hours and days
+// (and, with windows kept, its minute windows).
+func DeriveOf(parts []Part, cut MinuteCutoffs) *Derived {
+	return &Derived{Customers: CustomerDeltas(parts), Windows: WindowDeltasSince(parts, cut.Windows), Rollups: RollupDeltasSince(parts, cut.Rollups)}
+}
+
+// MinuteCutoffs are the event times before which a store writes no minute
+// windows and no minute fraud rollups (MinuteHorizon), as of one moment by
+// its clock; a zero time leaves none out.
+type MinuteCutoffs struct {
+	Windows, Rollups time.Time
 }
 
 // Importer is a store with a write path for imported history: the same
 // rows, in one transaction with the offset, as WriteBatch writes, with the
-// batch's derived rows computed by the caller. d must be DeriveOf(b.Parts)
-// (a batch changed since, say by moving duplicates to the quarantine,
-// needs it again). Errors are those of WriteBatch.
+// batch's derived rows computed by the caller. d must be DeriveOf(b.Parts,
+// MinuteCutoffs()) (a batch changed since, say by moving duplicates to the
+// quarantine, needs it again). Errors are those of WriteBatch.
 type Importer interface {
 	WriteImport(ctx context.Context, b *Batch, d *Derived) error
+	// MinuteCutoffs are the store's now: rows left out by them are left
+	// out by WriteImport too, whose clock has only moved on since.
+	MinuteCutoffs() MinuteCutoffs
 }

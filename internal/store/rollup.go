@@ -110,6 +110,10 @@ func floorDiv(t, unit int64) int64 {
 type RollupFold struct {
 	m     map[rollupKey]int64
 	names rankedNames
+	// since, when cut, is the Unix microsecond before which Rows leaves
+	// minute rows out (their hours and days still count them).
+	since int64
+	cut   bool
 }
 
 // Add counts o (n = 1) or takes it away (n = -1).
@@ -164,20 +168,19 @@ func (f *RollupFold) Rows() []FraudRollup {
 	if len(f.m) == 0 {
 		return []FraudRollup{}
 	}
+	// Hours and days are the sums of the minutes, those left out
+	// included; a minute whose count is zero adds nothing to them.
 	entries := make([]rollupEntry, 0, len(f.m)+len(f.m)/4+16)
+	coarse := make(map[rollupEntry]int64, len(f.m)/8+16)
 	for k, n := range f.m {
-		if n != 0 {
+		if n == 0 {
+			continue
+		}
+		if !f.cut || k.start >= f.since {
 			entries = append(entries, rollupEntry{rollupKey: k, gran: 2, n: n})
 		}
-	}
-	// Hours and days are the sums of the minutes; a minute whose count
-	// is zero adds nothing to them.
-	minutes := len(entries)
-	coarse := make(map[rollupEntry]int64, minutes/8+16)
-	for _, e := range entries[:minutes] {
-		n := e.n
-		e.n = 0
-		e.gran, e.start = 1, floorDiv(e.start, hourMicros)
+		e := rollupEntry{rollupKey: k, gran: 1}
+		e.start = floorDiv(k.start, hourMicros)
 		coarse[e] += n
 		e.gran, e.start = 0, floorDiv(e.start, dayMicros)
 		coarse[e] += n
@@ -294,13 +297,27 @@ func (r *rankedNames) ranks() []uint32 {
 // no analyst has seen them yet) into rollup rows.
 func RollupDeltas(parts []Part) []FraudRollup { return RollupDeltasLate(parts, nil) }
 
+// RollupDeltasSince is RollupDeltas without the minute rows whose minute
+// starts before since (none left out when since is zero); the hour and
+// day rows still count their transactions.
+func RollupDeltasSince(parts []Part, since time.Time) []FraudRollup {
+	return rollupDeltas(parts, nil, since)
+}
+
 // RollupDeltasLate is RollupDeltas with the labels of late, by
 // transaction id, in place of the generator's: the truth of label events
 // that arrived before their transactions and are applied by the batch
 // that stores them.
 func RollupDeltasLate(parts []Part, late map[string]Label) []FraudRollup {
+	return rollupDeltas(parts, late, time.Time{})
+}
+
+func rollupDeltas(parts []Part, late map[string]Label, since time.Time) []FraudRollup {
 	// Two rows a minute at least: the outcomes and the active histogram.
 	f := RollupFold{m: make(map[rollupKey]int64, 2*minutesHint(parts))}
+	if !since.IsZero() {
+		f.since, f.cut = since.UnixMicro(), true
+	}
 	for i := range parts {
 		p := &parts[i]
 		// The processor appends labels in the order of their

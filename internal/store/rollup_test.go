@@ -3,6 +3,7 @@ package store_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -173,7 +174,7 @@ func BenchmarkDeriveOfImport(b *testing.B) {
 	parts := []store.Part{importPart()}
 	var d *store.Derived
 	for b.Loop() {
-		d = store.DeriveOf(parts)
+		d = store.DeriveOf(parts, store.MinuteCutoffs{})
 	}
 	b.ReportMetric(float64(len(d.Rollups)), "rollups/batch")
 	b.ReportMetric(float64(len(d.Windows)), "windows/batch")
@@ -189,4 +190,35 @@ func BenchmarkCustomerDeltas(b *testing.B) {
 		n = len(store.CustomerDeltas(parts))
 	}
 	b.ReportMetric(float64(n), "customers/batch")
+}
+
+// Deriving a batch with minute cutoffs gives the rows the store's own
+// filter (MinuteRollupsSince, MinuteWindowsSince) leaves of the whole
+// derivation: the same minute rows, and hour and day rows that still
+// count the minutes left out.
+func TestDeriveOfCutoffsAsFilter(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	labelled := storetest.LabelledPartEvery(base, 0, 3000, time.Second) // 50 minutes
+	imported := importPart()
+	for _, parts := range [][]store.Part{{labelled}, {imported}, {labelled, imported}} {
+		for _, cut := range []time.Time{{}, base.Add(-time.Hour), base.Add(2 * time.Minute), base.Add(17*time.Minute + 30*time.Second), base.AddDate(0, -1, 0).Add(-90 * time.Second), base.AddDate(1, 0, 0)} {
+			got := store.DeriveOf(parts, store.MinuteCutoffs{Windows: cut, Rollups: cut})
+			wantRollups := store.RollupDeltas(parts)
+			wantWindows := store.WindowDeltas(parts)
+			if !cut.IsZero() {
+				wantRollups = store.MinuteRollupsSince(wantRollups, cut)
+				wantWindows = store.MinuteWindowsSince(wantWindows, cut)
+			}
+			if !slices.Equal(got.Rollups, wantRollups) {
+				t.Fatalf("cut at %v: %d rollup rows, want the %d the filter leaves", cut, len(got.Rollups), len(wantRollups))
+			}
+			if !slices.Equal(got.Windows, wantWindows) {
+				t.Fatalf("cut at %v: %d window rows, want the %d the filter leaves", cut, len(got.Windows), len(wantWindows))
+			}
+			if len(got.Customers) == 0 {
+				t.Fatalf("cut at %v: no customer rows", cut)
+			}
+		}
+	}
 }

@@ -491,7 +491,12 @@ type WindowRow struct {
 // WindowDeltas sums the transactions of parts into per-minute and per-hour
 // increments by channel, payment method and currency, sorted by key so
 // concurrent writers lock rows in one order.
-func WindowDeltas(parts []Part) []WindowRow {
+func WindowDeltas(parts []Part) []WindowRow { return WindowDeltasSince(parts, time.Time{}) }
+
+// WindowDeltasSince is WindowDeltas without the minute rows that start
+// before since (none left out when since is zero); the hour rows still
+// count their transactions.
+func WindowDeltasSince(parts []Part, since time.Time) []WindowRow {
 	type key struct {
 		g     Granularity
 		start int64
@@ -542,7 +547,9 @@ func WindowDeltas(parts []Part) []WindowRow {
 	}
 	entries := make([]entry, 0, len(m)+len(hours))
 	for k, w := range m {
-		entries = append(entries, entry{k, w})
+		if since.IsZero() || !w.Start.Before(since) {
+			entries = append(entries, entry{k, w})
+		}
 	}
 	for k, w := range hours {
 		entries = append(entries, entry{k, w})

@@ -44,6 +44,20 @@ func (s *Store) KeepMinutes(windows, rollups time.Duration) {
 	s.keepRollups.Store(int64(max(rollups, 0)))
 }
 
+// MinuteCutoffs implements store.Importer: the minute rows minuteWindows
+// and minuteRollups leave out now.
+func (s *Store) MinuteCutoffs() store.MinuteCutoffs {
+	var c store.MinuteCutoffs
+	now := s.now()
+	if d := time.Duration(s.keepWindows.Load()); d > 0 {
+		c.Windows = now.Add(-d)
+	}
+	if d := time.Duration(s.keepRollups.Load()); d > 0 {
+		c.Rollups = now.Add(-d)
+	}
+	return c
+}
+
 // minuteWindows is ws without the minute rows retention would delete.
 func (s *Store) minuteWindows(ws []store.WindowRow) []store.WindowRow {
 	if d := time.Duration(s.keepWindows.Load()); d > 0 {

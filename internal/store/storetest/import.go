@@ -68,7 +68,7 @@ func RunImport(t *testing.T, open func(t *testing.T) store.Store, odd string) {
 		if err := plain.WriteBatch(ctx, batch()); err != nil {
 			t.Fatalf("WriteBatch: %v", err)
 		}
-		if err := importer.WriteImport(ctx, batch(), store.DeriveOf(batch().Parts)); err != nil {
+		if err := importer.WriteImport(ctx, batch(), store.DeriveOf(batch().Parts, importer.MinuteCutoffs())); err != nil {
 			t.Fatalf("WriteImport: %v", err)
 		}
 	}
@@ -133,7 +133,7 @@ func RunImport(t *testing.T, open func(t *testing.T) store.Store, odd string) {
 	// and nothing of its batch is written.
 	again := part(-1, 300, mk(300, "store"), mk(3, "store"))
 	again.Txs[1].Offset = 301
-	err = importer.WriteImport(ctx, &store.Batch{Group: "import", Topic: "import:x", Parts: []store.Part{again}}, store.DeriveOf([]store.Part{again}))
+	err = importer.WriteImport(ctx, &store.Batch{Group: "import", Topic: "import:x", Parts: []store.Part{again}}, store.DeriveOf([]store.Part{again}, importer.MinuteCutoffs()))
 	var d *store.DuplicateError
 	if !errors.As(err, &d) || len(d.Copies) != 1 || d.Copies[0].TransactionID != "imp3" || d.Copies[0].KeptOffset != 3 {
 		t.Fatalf("WriteImport of a stored id = %v, want a DuplicateError naming imp3 at offset 3", err)

@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +125,47 @@ func storeFlagsOf(t *testing.T, args []string) *storeFlags {
 		t.Fatal(err)
 	}
 	return &sf
+}
+
+// A customer erased before their order history is imported stays erased:
+// `shopstream import` stores their orders and their customer totals under
+// the pseudonym, and no row names the id (the import derives each batch's
+// customer totals before its writing transaction applies the erasures).
+func TestCustomerErasedBeforeImport(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := runCLI(t, "customer", "erase", "--data-dir", dir, "--json", "17850")
+	if err != nil {
+		t.Fatalf("customer erase: %v\n%s", err, errOut)
+	}
+	var erased struct{ Pseudonym string }
+	if err := json.Unmarshal([]byte(out), &erased); err != nil || !strings.HasPrefix(erased.Pseudonym, "erased-") {
+		t.Fatalf("erase output %q: %v", out, err)
+	}
+	csv := filepath.Join(t.TempDir(), "orders.csv")
+	if err := os.WriteFile(csv, []byte("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"+
+		"536365,85123A,MUG,6,12/1/2010 8:26,2.55,17850,United Kingdom\n"+
+		"536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,12583,France\n"+
+		"536367,22632,HAND WARMER RED,2,12/2/2010 9:01,1.85,17850,United Kingdom\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := runCLI(t, "import", "--csv", csv, "--currency", "GBP", "--data-dir", dir); err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut)
+	}
+	ctx := context.Background()
+	st, err := storeFlagsOf(t, []string{"--data-dir", dir}).open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := st.(store.Analytics)
+	if p, err := a.CustomerProfile(ctx, "17850"); !errors.Is(err, store.ErrUnknownCustomer) {
+		t.Fatalf("the erased id's profile after the import: %+v, %v", p, err)
+	}
+	p, err := a.CustomerProfile(ctx, erased.Pseudonym)
+	if err != nil || p.Orders != 2 || p.RevenueCents != 1530+370 {
+		t.Fatalf("the pseudonym's profile: %+v, %v; want 2 orders of 19.00", p, err)
+	}
+	if p, err := a.CustomerProfile(ctx, "12583"); err != nil || p.Orders != 1 {
+		t.Fatalf("another customer's profile: %+v, %v", p, err)
+	}
 }

@@ -232,23 +232,24 @@ func (s *Store) erasuresAfter(ctx context.Context, db DB, afterID int64, limit i
 }
 
 // applyErasures pseudonymises b against the erasures recorded after
-// b.ErasedUpTo, under the shared erasure lock (see store.Batch).
-func (s *Store) applyErasures(ctx context.Context, tx DB, b *store.Batch) error {
+// b.ErasedUpTo, under the shared erasure lock (see store.Batch), and
+// returns how many of its transactions it changed.
+func (s *Store) applyErasures(ctx context.Context, tx DB, b *store.Batch) (int, error) {
 	if err := s.d.LockErasures(ctx, tx, false); err != nil {
-		return fmt.Errorf("locking erasures: %w", err)
+		return 0, fmt.Errorf("locking erasures: %w", err)
 	}
 	var last int64
 	if err := tx.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM erasures").Scan(&last); err != nil {
-		return fmt.Errorf("reading erasures: %w", err)
+		return 0, fmt.Errorf("reading erasures: %w", err)
 	}
 	if last <= b.ErasedUpTo {
-		return nil
+		return 0, nil
 	}
 	list := map[string]string{}
 	for after := b.ErasedUpTo; after < last; {
 		es, err := s.erasuresAfter(ctx, tx, after, 10000)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if len(es) == 0 {
 			break
@@ -258,9 +259,9 @@ func (s *Store) applyErasures(ctx context.Context, tx DB, b *store.Batch) error 
 		}
 		after = es[len(es)-1].ID
 	}
-	store.Pseudonymise(b, list)
+	n := store.Pseudonymise(b, list)
 	b.ErasedUpTo = last
-	return nil
+	return n, nil
 }
 
 var _ store.Privacy = (*Store)(nil)

@@ -28,8 +28,15 @@ func (s *Store) WriteImport(ctx context.Context, b *store.Batch, d *store.Derive
 }
 
 func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store.Derived) error {
-	if err := s.writeTxRows(ctx, tx, b, nil); err != nil {
+	erased, err := s.writeTxRows(ctx, tx, b, nil)
+	if err != nil {
 		return err
+	}
+	if erased > 0 {
+		// d was derived before the erasures recorded since were applied
+		// to b: its customer totals still name the erased customers.
+		// (Windows and rollups hold no customer.)
+		d.Customers = store.CustomerDeltas(b.Parts)
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, d.Customers); err != nil {
 		return fmt.Errorf("upserting customers: %w", err)
@@ -47,7 +54,6 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 	} else if err := s.upsertRollups(ctx, tx, store.SlotOther, d.Rollups); err != nil {
 		return err
 	}
-	var err error
 	if fast && len(d.Windows) > 0 {
 		err = u.UpsertImportWindows(ctx, tx, d.Windows)
 	} else {

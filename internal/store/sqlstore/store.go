@@ -263,42 +263,44 @@ var errDuplicateKey = errors.New("duplicate transaction id")
 // writes the transactions with the rows that go with each of them. With j
 // (the stream's batches) it first applies the pending label events of
 // the batch's transactions (joinPendingLabels), whose truth the rows then
-// carry.
-func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch, j *labelJoin) error {
+// carry. It returns how many of b's transactions an erasure pseudonymised:
+// what was derived of b before (an import's customer totals) is stale then.
+func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch, j *labelJoin) (int, error) {
 	stored, err := s.d.LockOffsets(ctx, tx, b)
 	if err != nil {
-		return fmt.Errorf("locking offsets: %w", err)
+		return 0, fmt.Errorf("locking offsets: %w", err)
 	}
 	if err := store.Fence(b, stored); err != nil {
-		return err // nothing written: rolled back
+		return 0, err // nothing written: rolled back
 	}
-	if err := s.applyErasures(ctx, tx, b); err != nil {
-		return err
+	erased, err := s.applyErasures(ctx, tx, b)
+	if err != nil {
+		return 0, err
 	}
 	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
 		if c, _ := s.d.Classify(err); c == DuplicateKey {
-			return errDuplicateKey
+			return 0, errDuplicateKey
 		}
-		return fmt.Errorf("copying transactions: %w", err)
+		return 0, fmt.Errorf("copying transactions: %w", err)
 	}
 	var late map[string]store.Label
 	if j != nil {
 		if err := s.joinPendingLabels(ctx, tx, b.Parts, j); err != nil {
-			return err
+			return 0, err
 		}
 		late = j.late
 	}
 	if err := s.insertRest(ctx, tx, b.Topic, b.Parts, late); err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.markReplays(ctx, tx, b.Parts); err != nil {
-		return err
+		return 0, err
 	}
-	return nil
+	return erased, nil
 }
 
 func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJoin) error {
-	if err := s.writeTxRows(ctx, tx, b, j); err != nil {
+	if _, err := s.writeTxRows(ctx, tx, b, j); err != nil {
 		return err
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {

@@ -141,4 +141,36 @@ func RunImport(t *testing.T, open func(t *testing.T) store.Store, odd string) {
 	if s, err := imp.Summary(ctx); err != nil || s.TransactionsTotal != 300 {
 		t.Errorf("after the refused batch: %+v, %v; want 300 transactions still", s, err)
 	}
+
+	// A customer erased before the import: the batch's rows are
+	// pseudonymised as they are written, and so are its customer totals,
+	// derived before the writing transaction found the erasure.
+	var pseudonyms [2]string
+	for i, st := range []store.Store{plain, imp} {
+		e, err := st.(store.Privacy).EraseCustomer(ctx, "gone", "test")
+		if err != nil {
+			t.Fatalf("EraseCustomer: %v", err)
+		}
+		pseudonyms[i] = e.Pseudonym
+	}
+	gone := func() *store.Batch {
+		tx := mk(400, "store")
+		tx.TransactionID, tx.CustomerID = "imp-gone", "gone"
+		return &store.Batch{Group: "import", Topic: "import:x", Parts: []store.Part{part(-1, 300, tx)}}
+	}
+	if err := plain.WriteBatch(ctx, gone()); err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+	if err := importer.WriteImport(ctx, gone(), store.DeriveOf(gone().Parts, importer.MinuteCutoffs())); err != nil {
+		t.Fatalf("WriteImport: %v", err)
+	}
+	for i, st := range []store.Store{plain, imp} {
+		if p, err := st.(store.Analytics).CustomerProfile(ctx, "gone"); err == nil && p != nil && p.Orders > 0 {
+			t.Errorf("store %d: the erased customer has a profile under the id: %+v", i, p)
+		}
+		p, err := st.(store.Analytics).CustomerProfile(ctx, pseudonyms[i])
+		if err != nil || p == nil || p.Orders != 1 {
+			t.Errorf("store %d: the pseudonym's profile is %+v, %v; want its one order", i, p, err)
+		}
+	}
 }

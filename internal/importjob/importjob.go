@@ -179,7 +179,7 @@ func (j *Job) read(ctx context.Context, src Source, full chan<- batch) error {
 		}
 		b := batch{part: part}
 		if j.importer != nil {
-			b.derived = store.DeriveOf([]store.Part{part}, j.importer.MinuteCutoffs())
+			b.derived = j.importer.DeriveImport([]store.Part{part})
 		}
 		select {
 		case full <- b:
@@ -284,7 +284,7 @@ func (j *Job) write(ctx context.Context, bt batch) error {
 		if d, ok := store.IsDuplicate(err); ok {
 			quarantineDuplicates(&part, d.Copies)
 			if j.importer != nil {
-				derived = store.DeriveOf([]store.Part{part}, j.importer.MinuteCutoffs())
+				derived = j.importer.DeriveImport([]store.Part{part})
 			}
 			continue
 		}

@@ -9,12 +9,16 @@ import (
 // the customers' running totals, the per-minute and per-hour windows and
 // the detection-quality rollups, each row once. WriteBatch derives them
 // itself while it holds the database; an import derives them on its
-// reading goroutine instead (DeriveOf), while the batch before is
-// written, since the writer is what bounds an import.
+// reading goroutine instead (Importer.DeriveImport), while the batch
+// before is written, since the writer is what bounds an import.
 type Derived struct {
 	Customers []CustomerDelta
 	Windows   []WindowRow
 	Rollups   []FraudRollup
+	// Prepared is the store's own form of the batch's transactions for
+	// its insert (the values it binds), made with the rest; nil when the
+	// store makes it as it writes.
+	Prepared any
 }
 
 // DeriveOf is what WriteBatch would derive of parts, without the minute
@@ -34,12 +38,14 @@ type MinuteCutoffs struct {
 
 // Importer is a store with a write path for imported history: the same
 // rows, in one transaction with the offset, as WriteBatch writes, with the
-// batch's derived rows computed by the caller. d must be DeriveOf(b.Parts,
-// MinuteCutoffs()) (a batch changed since, say by moving duplicates to the
-// quarantine, needs it again). Errors are those of WriteBatch.
+// batch's derived rows computed by the caller. d must be
+// DeriveImport(b.Parts) (a batch changed since, say by moving duplicates
+// to the quarantine, needs it again). Errors are those of WriteBatch.
 type Importer interface {
 	WriteImport(ctx context.Context, b *Batch, d *Derived) error
-	// MinuteCutoffs are the store's now: rows left out by them are left
-	// out by WriteImport too, whose clock has only moved on since.
-	MinuteCutoffs() MinuteCutoffs
+	// DeriveImport is DeriveOf(parts) with the store's minute cutoffs of
+	// now (rows it leaves out, WriteImport, whose clock has only moved on
+	// since, leaves out too) and, where the store has one, the prepared
+	// form of the transactions.
+	DeriveImport(parts []Part) *Derived
 }

@@ -71,19 +71,62 @@ var txColumns = []txColumn{
 // able to undo a failed statement's own rows; any error here rolls the
 // whole transaction back anyway.
 func (d *dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Part) error {
-	now := time.Now().UnixMicro()
+	return d.CopyPrepared(ctx, tx, d.PrepareTxs(parts))
+}
+
+// preparedTxs is a call of CopyTxs made ready: each column's literal (""
+// for a column bound row by row, and for stored_at, the time of the
+// insert) and the bound values, row after row.
+type preparedTxs struct {
+	lits []string
+	vary []int // the bound columns
+	args []any
+	rows int
+}
+
+// PrepareTxs implements sqlstore.TxPreparer: the literals and the values
+// to bind of CopyTxs(parts), found off the writer for an import.
+func (d *dialect) PrepareTxs(parts []store.Part) any {
+	p := &preparedTxs{lits: make([]string, len(txColumns))}
 	rows := make([]*store.Tx, 0, 1024)
 	for i := range parts {
 		for j := range parts[i].Txs {
 			rows = append(rows, &parts[i].Txs[j])
 		}
 	}
-	if len(rows) == 0 {
+	if p.rows = len(rows); p.rows == 0 {
+		return p
+	}
+	for c := range txColumns {
+		col := &txColumns[c]
+		if col.storedAt() {
+			continue
+		}
+		if lit, ok := col.literal(rows, 0); ok {
+			p.lits[c] = lit
+			continue
+		}
+		p.vary = append(p.vary, c)
+	}
+	p.args = make([]any, 0, len(rows)*len(p.vary))
+	for _, t := range rows {
+		for _, c := range p.vary {
+			p.args = append(p.args, txColumns[c].value(t, 0))
+		}
+	}
+	return p
+}
+
+// CopyPrepared implements sqlstore.TxPreparer: it inserts what PrepareTxs
+// made, stored now.
+func (d *dialect) CopyPrepared(ctx context.Context, tx sqlstore.DB, prepared any) error {
+	p := prepared.(*preparedTxs)
+	if p.rows == 0 {
 		return nil
 	}
+	now := strconv.FormatInt(time.Now().UnixMicro(), 10)
 	var names []string
 	var one strings.Builder
-	var vary []int // indexes of the columns bound per row
 	one.WriteByte('(')
 	for c := range txColumns {
 		col := &txColumns[c]
@@ -91,23 +134,25 @@ func (d *dialect) CopyTxs(ctx context.Context, tx sqlstore.DB, parts []store.Par
 		if c > 0 {
 			one.WriteString(", ")
 		}
-		lit, ok := col.literal(rows, now)
-		if ok {
-			one.WriteString(lit)
-			continue
+		switch {
+		case col.storedAt():
+			one.WriteString(now)
+		case p.lits[c] != "":
+			one.WriteString(p.lits[c])
+		default:
+			one.WriteByte('?')
 		}
-		one.WriteByte('?')
-		vary = append(vary, c)
 	}
 	one.WriteByte(')')
-	return insertTemplate(ctx, tx, "INSERT OR FAIL INTO transactions ("+strings.Join(names, ", ")+")", one.String(), len(vary), "", len(rows),
-		func(args []any, k int) []any {
-			t := rows[k]
-			for _, c := range vary {
-				args = append(args, txColumns[c].value(t, now))
-			}
-			return args
-		})
+	nv := len(p.vary)
+	return insertTemplate(ctx, tx, "INSERT OR FAIL INTO transactions ("+strings.Join(names, ", ")+")", one.String(), nv, "", p.rows,
+		func(args []any, k int) []any { return append(args, p.args[k*nv:(k+1)*nv]...) })
+}
+
+// storedAt reports the stored_at column, the one without a value of its
+// row: the time of the insert.
+func (col *txColumn) storedAt() bool {
+	return col.str == nil && col.raw == nil && col.num == nil && col.real == nil && !col.blob
 }
 
 // value is the column's value of t, as bound (nil for SQL NULL).

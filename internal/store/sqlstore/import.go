@@ -18,6 +18,24 @@ type ImportUpserter interface {
 	UpsertImportRollups(ctx context.Context, tx DB, rows []store.FraudRollup) error
 }
 
+// TxPreparer is implemented by dialects that can make a batch's insert of
+// its transactions ready before the writing transaction (an import's
+// reading goroutine does, store.Importer.DeriveImport): PrepareTxs makes
+// it of parts, CopyPrepared writes it as CopyTxs would have written parts.
+type TxPreparer interface {
+	PrepareTxs(parts []store.Part) any
+	CopyPrepared(ctx context.Context, tx DB, prepared any) error
+}
+
+// DeriveImport implements store.Importer.
+func (s *Store) DeriveImport(parts []store.Part) *store.Derived {
+	d := store.DeriveOf(parts, s.minuteCutoffs())
+	if p, ok := s.d.(TxPreparer); ok {
+		d.Prepared = p.PrepareTxs(parts)
+	}
+	return d
+}
+
 // WriteImport implements store.Importer: WriteBatch's rows in WriteBatch's
 // order and transaction, with the customers, windows and rollups of d.
 func (s *Store) WriteImport(ctx context.Context, b *store.Batch, d *store.Derived) error {
@@ -28,15 +46,8 @@ func (s *Store) WriteImport(ctx context.Context, b *store.Batch, d *store.Derive
 }
 
 func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store.Derived) error {
-	erased, err := s.writeTxRows(ctx, tx, b, nil)
-	if err != nil {
+	if err := s.writeTxRows(ctx, tx, b, nil, d); err != nil {
 		return err
-	}
-	if erased > 0 {
-		// d was derived before the erasures recorded since were applied
-		// to b: its customer totals still name the erased customers.
-		// (Windows and rollups hold no customer.)
-		d.Customers = store.CustomerDeltas(b.Parts)
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, d.Customers); err != nil {
 		return fmt.Errorf("upserting customers: %w", err)
@@ -54,6 +65,7 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 	} else if err := s.upsertRollups(ctx, tx, store.SlotOther, d.Rollups); err != nil {
 		return err
 	}
+	var err error
 	if fast && len(d.Windows) > 0 {
 		err = u.UpsertImportWindows(ctx, tx, d.Windows)
 	} else {

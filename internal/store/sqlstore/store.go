@@ -44,9 +44,9 @@ func (s *Store) KeepMinutes(windows, rollups time.Duration) {
 	s.keepRollups.Store(int64(max(rollups, 0)))
 }
 
-// MinuteCutoffs implements store.Importer: the minute rows minuteWindows
-// and minuteRollups leave out now.
-func (s *Store) MinuteCutoffs() store.MinuteCutoffs {
+// minuteCutoffs are the minute rows minuteWindows and minuteRollups leave
+// out now.
+func (s *Store) minuteCutoffs() store.MinuteCutoffs {
 	var c store.MinuteCutoffs
 	now := s.now()
 	if d := time.Duration(s.keepWindows.Load()); d > 0 {
@@ -263,44 +263,53 @@ var errDuplicateKey = errors.New("duplicate transaction id")
 // writes the transactions with the rows that go with each of them. With j
 // (the stream's batches) it first applies the pending label events of
 // the batch's transactions (joinPendingLabels), whose truth the rows then
-// carry. It returns how many of b's transactions an erasure pseudonymised:
-// what was derived of b before (an import's customer totals) is stale then.
-func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch, j *labelJoin) (int, error) {
+// carry. With d (an import's batch, derived before this transaction) it
+// writes d's prepared transactions, unless an erasure recorded since has
+// pseudonymised some of them: d's customer totals are then derived again
+// of b and its prepared form dropped (CopyTxs writes b), and d keeps both
+// for a retry.
+func (s *Store) writeTxRows(ctx context.Context, tx DB, b *store.Batch, j *labelJoin, d *store.Derived) error {
 	stored, err := s.d.LockOffsets(ctx, tx, b)
 	if err != nil {
-		return 0, fmt.Errorf("locking offsets: %w", err)
+		return fmt.Errorf("locking offsets: %w", err)
 	}
 	if err := store.Fence(b, stored); err != nil {
-		return 0, err // nothing written: rolled back
+		return err // nothing written: rolled back
 	}
 	erased, err := s.applyErasures(ctx, tx, b)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if err := s.d.CopyTxs(ctx, tx, b.Parts); err != nil {
+	if erased > 0 && d != nil {
+		// Windows and rollups hold no customer.
+		d.Customers, d.Prepared = store.CustomerDeltas(b.Parts), nil
+	}
+	if p, ok := s.d.(TxPreparer); ok && d != nil && d.Prepared != nil {
+		err = p.CopyPrepared(ctx, tx, d.Prepared)
+	} else {
+		err = s.d.CopyTxs(ctx, tx, b.Parts)
+	}
+	if err != nil {
 		if c, _ := s.d.Classify(err); c == DuplicateKey {
-			return 0, errDuplicateKey
+			return errDuplicateKey
 		}
-		return 0, fmt.Errorf("copying transactions: %w", err)
+		return fmt.Errorf("copying transactions: %w", err)
 	}
 	var late map[string]store.Label
 	if j != nil {
 		if err := s.joinPendingLabels(ctx, tx, b.Parts, j); err != nil {
-			return 0, err
+			return err
 		}
 		late = j.late
 	}
 	if err := s.insertRest(ctx, tx, b.Topic, b.Parts, late); err != nil {
-		return 0, err
+		return err
 	}
-	if err := s.markReplays(ctx, tx, b.Parts); err != nil {
-		return 0, err
-	}
-	return erased, nil
+	return s.markReplays(ctx, tx, b.Parts)
 }
 
 func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJoin) error {
-	if _, err := s.writeTxRows(ctx, tx, b, j); err != nil {
+	if err := s.writeTxRows(ctx, tx, b, j, nil); err != nil {
 		return err
 	}
 	if err := s.d.UpsertCustomers(ctx, tx, store.CustomerDeltas(b.Parts)); err != nil {

@@ -68,7 +68,7 @@ func RunImport(t *testing.T, open func(t *testing.T) store.Store, odd string) {
 		if err := plain.WriteBatch(ctx, batch()); err != nil {
 			t.Fatalf("WriteBatch: %v", err)
 		}
-		if err := importer.WriteImport(ctx, batch(), store.DeriveOf(batch().Parts, importer.MinuteCutoffs())); err != nil {
+		if err := importer.WriteImport(ctx, batch(), importer.DeriveImport(batch().Parts)); err != nil {
 			t.Fatalf("WriteImport: %v", err)
 		}
 	}
@@ -133,7 +133,7 @@ func RunImport(t *testing.T, open func(t *testing.T) store.Store, odd string) {
 	// and nothing of its batch is written.
 	again := part(-1, 300, mk(300, "store"), mk(3, "store"))
 	again.Txs[1].Offset = 301
-	err = importer.WriteImport(ctx, &store.Batch{Group: "import", Topic: "import:x", Parts: []store.Part{again}}, store.DeriveOf([]store.Part{again}, importer.MinuteCutoffs()))
+	err = importer.WriteImport(ctx, &store.Batch{Group: "import", Topic: "import:x", Parts: []store.Part{again}}, importer.DeriveImport([]store.Part{again}))
 	var d *store.DuplicateError
 	if !errors.As(err, &d) || len(d.Copies) != 1 || d.Copies[0].TransactionID != "imp3" || d.Copies[0].KeptOffset != 3 {
 		t.Fatalf("WriteImport of a stored id = %v, want a DuplicateError naming imp3 at offset 3", err)
@@ -161,7 +161,7 @@ func RunImport(t *testing.T, open func(t *testing.T) store.Store, odd string) {
 	if err := plain.WriteBatch(ctx, gone()); err != nil {
 		t.Fatalf("WriteBatch: %v", err)
 	}
-	if err := importer.WriteImport(ctx, gone(), store.DeriveOf(gone().Parts, importer.MinuteCutoffs())); err != nil {
+	if err := importer.WriteImport(ctx, gone(), importer.DeriveImport(gone().Parts)); err != nil {
 		t.Fatalf("WriteImport: %v", err)
 	}
 	for i, st := range []store.Store{plain, imp} {
@@ -171,6 +171,12 @@ func RunImport(t *testing.T, open func(t *testing.T) store.Store, odd string) {
 		p, err := st.(store.Analytics).CustomerProfile(ctx, pseudonyms[i])
 		if err != nil || p == nil || p.Orders != 1 {
 			t.Errorf("store %d: the pseudonym's profile is %+v, %v; want its one order", i, p, err)
+		}
+		for id, want := range map[string]int{"gone": 0, pseudonyms[i]: 1} {
+			txs, err := st.(store.Analytics).CustomerTransactions(ctx, store.CustomerTxFilter{CustomerID: id})
+			if err != nil || len(txs) != want || (want == 1 && txs[0].TransactionID != "imp-gone") {
+				t.Errorf("store %d: transactions of %q: %+v, %v; want %d", i, id, txs, err, want)
+			}
 		}
 	}
 }

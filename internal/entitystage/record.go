@@ -51,7 +51,7 @@ func Messages(topic string) func(row *store.Tx, out []store.OutboxMsg) []store.O
 			b, _ := json.Marshal(Record{Entity: k, TransactionID: row.TransactionID, CustomerID: row.CustomerID, Card: card,
 				EventTime: row.EventTime, ProducedAt: row.ProducedAt, Risk: row.Risk, Decision: row.Decision,
 				AmountCents: row.TotalCents, Currency: row.Currency})
-			out = append(out, store.OutboxMsg{Kind: "kafka", Target: topic, Key: []byte(k), Payload: b, Ref: row.TransactionID})
+			out = append(out, store.OutboxMsg{Kind: "kafka", Target: topic, Key: []byte(k), Payload: b, Ref: row.TransactionID, Identifying: true})
 		}
 		return out
 	}

@@ -19,7 +19,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 		t.Fatalf("%d messages, want %d", len(msgs), len(want))
 	}
 	for i, m := range msgs {
-		if m.Target != DefaultTopic || m.Kind != "kafka" || string(m.Key) != want[i] || m.Ref != "t1" {
+		if m.Target != DefaultTopic || m.Kind != "kafka" || string(m.Key) != want[i] || m.Ref != "t1" || !m.Identifying {
 			t.Errorf("message %d: %+v", i, m)
 		}
 		var r Record

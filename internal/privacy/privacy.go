@@ -190,7 +190,7 @@ func (v view) Transaction(t *event.Transaction, raw []byte) []byte {
 	if len(v.l.m) > 0 {
 		if ps, ok := v.l.m[store.ErasureKey(t.CustomerID)]; ok {
 			raw, _ = store.ScrubJSON(raw, t.CustomerID, ps)
-			t.CustomerID, t.DeviceID, t.IPAddress, t.Card = ps, "", "", event.Card{}
+			t.CustomerID, t.DeviceID, t.IPAddress, t.Card, t.ShippingAddress = ps, "", "", event.Card{}, ""
 			return raw
 		}
 	}

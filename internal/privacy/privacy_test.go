@@ -148,9 +148,11 @@ func TestErasedCustomersArePseudonymised(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := f.View()
-	ev = event.Transaction{CustomerID: "alice", DeviceID: "d1", IPAddress: "10.0.0.9", Card: event.Card{BIN: "411111", Last4: "1111"}}
+	ev = event.Transaction{CustomerID: "alice", DeviceID: "d1", IPAddress: "10.0.0.9", Card: event.Card{BIN: "411111", Last4: "1111"},
+		ShippingAddress: "14 Mill Lane"}
 	out := v.Transaction(&ev, raw)
 	if v.ErasedUpTo() != e.ID || ev.CustomerID != e.Pseudonym || ev.DeviceID != "" || ev.IPAddress != "" || ev.Card != (event.Card{}) ||
+		ev.ShippingAddress != "" ||
 		bytes.Contains(out, []byte("alice")) || bytes.Contains(out, []byte("10.0.0.9")) {
 		t.Fatalf("after the erasure: %+v, raw %s", ev, out)
 	}

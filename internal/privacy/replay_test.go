@@ -77,7 +77,8 @@ func TestReplayAfterErasure(t *testing.T) {
 					EventTime:  now.Add(-time.Duration(200-i) * time.Second),
 					Items:      []event.Item{{ProductID: "P1", Category: "books", Quantity: 1, UnitPriceCents: 1000}},
 					TotalCents: 1000, Currency: "EUR", PaymentMethod: "card", Card: event.Card{BIN: "411111", Last4: "0001"},
-					DeviceID: "D-" + cust, IPAddress: fmt.Sprintf("10.1.2.%d", i%2), BillingCountry: "DE", ShippingCountry: "DE", Channel: "web"}
+					DeviceID: "D-" + cust, IPAddress: fmt.Sprintf("10.1.2.%d", i%2), BillingCountry: "DE", ShippingCountry: "DE", Channel: "web",
+					ShippingAddress: fmt.Sprintf("%d Mill Lane", 14+i%2)}
 				v, err := event.Marshal(&tx)
 				if err != nil {
 					t.Fatal(err)
@@ -124,7 +125,7 @@ func TestReplayAfterErasure(t *testing.T) {
 						return fmt.Errorf("%s stored as alice's", tx.TransactionID)
 					case tx.CustomerID == e.Pseudonym:
 						pseudonymised++
-						if tx.DeviceID != "" || tx.IPAddress != "" || tx.CardBIN != "" {
+						if tx.DeviceID != "" || tx.IPAddress != "" || tx.CardBIN != "" || tx.ShippingAddress != "" {
 							return fmt.Errorf("%s kept alice's fields: %+v", tx.TransactionID, tx)
 						}
 					case !event.IsHashedIP(tx.IPAddress):

@@ -99,8 +99,11 @@ func ScrubJSON(b []byte, id, pseudonym string) ([]byte, bool) {
 
 // Pseudonymise applies erasures (by ErasureKey) to what b would store:
 // each transaction of an erased customer gets the pseudonym and loses its
-// device, IP address and card fields; its alerts, queued messages and raw
-// bytes are scrubbed. It reports how many transactions it changed. The
+// device, IP address, card and shipping address fields (as EraseCustomer
+// clears them of the stored rows); its alerts, queued messages and raw
+// bytes are scrubbed, and its messages that carry those fields
+// (OutboxMsg.Identifying) are dropped. It reports how many transactions it
+// changed. The
 // processor does it before a record reaches the partition's state; the
 // stores do it again in WriteBatch for erasures recorded since
 // (Batch.ErasedUpTo), so no record stored after an erasure commits
@@ -113,6 +116,7 @@ func Pseudonymise(b *Batch, erased map[string]string) int {
 	for i := range b.Parts {
 		p := &b.Parts[i]
 		ids := map[string]string{} // customer id -> pseudonym, of this part
+		var txs map[string]bool    // the pseudonymised transactions, by id
 		for j := range p.Txs {
 			t := &p.Txs[j]
 			ps, ok := erased[ErasureKey(t.CustomerID)]
@@ -123,8 +127,24 @@ func Pseudonymise(b *Batch, erased map[string]string) int {
 			if t.Raw != nil {
 				t.Raw, _ = ScrubJSON(t.Raw, t.CustomerID, ps)
 			}
-			t.CustomerID, t.DeviceID, t.IPAddress, t.CardBIN, t.CardLast4 = ps, "", "", "", ""
+			t.CustomerID, t.DeviceID, t.IPAddress, t.CardBIN, t.CardLast4, t.ShippingAddress = ps, "", "", "", "", ""
+			if txs == nil {
+				txs = map[string]bool{}
+			}
+			txs[t.TransactionID] = true
 			n++
+		}
+		if txs != nil {
+			// Messages carrying a cleared field of their transaction
+			// (its device, card, IP or address) are not sent.
+			kept := p.Outbox[:0]
+			for _, o := range p.Outbox {
+				if !o.Identifying || !txs[o.Ref] {
+					kept = append(kept, o)
+				}
+			}
+			clear(p.Outbox[len(kept):])
+			p.Outbox = kept
 		}
 		for j := range p.Alerts {
 			if ps, ok := ids[p.Alerts[j].CustomerID]; ok {

@@ -257,6 +257,12 @@ type OutboxMsg struct {
 	CreatedAt time.Time
 	// Ref is the transaction the message is about. Not stored.
 	Ref string
+	// Identifying marks a message that carries Ref's device, card, IP
+	// address or shipping address (the entity stage's repartition
+	// records): an erasure that pseudonymises Ref as it is stored
+	// (Pseudonymise) drops it, as it clears those fields of the row.
+	// Not stored.
+	Identifying bool
 }
 
 // WriteShape is implemented by a store whose writes go fastest in another

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,17 +117,36 @@ func testErase(t *testing.T, s store.Store) {
 
 	// A batch built before the erasure was known (a replay, a processor
 	// that has not heard of it yet) is pseudonymised as it is stored.
+	// Its messages that carry the transaction's device, card, IP or
+	// address (the entity stage's repartition records) are not queued;
+	// the others are, naming the pseudonym.
 	late := Tx("a3", "alice", base.Add(2*time.Minute), 300, 0, 4)
 	late.Raw = []byte(`{"customer_id":"alice"}`)
-	write(t, s, part(0, 4, late))
+	if late.DeviceID == "" || late.IPAddress == "" || late.CardBIN == "" || late.ShippingAddress == "" {
+		t.Fatalf("the late record has no device, IP, card or address to clear: %+v", late)
+	}
+	lp := part(0, 4, late)
+	lp.Outbox = []store.OutboxMsg{
+		{Kind: "kafka", Target: "alerts", Key: []byte("alice"), Payload: []byte(`{"transaction_id":"a3","customer_id":"alice"}`), Ref: "a3"},
+		{Kind: "kafka", Target: "transactions.entities", Key: []byte("device:" + late.DeviceID), Ref: "a3", Identifying: true,
+			Payload: []byte(`{"entity":"device:` + late.DeviceID + `","transaction_id":"a3","customer_id":"alice"}`)},
+	}
+	write(t, s, lp)
 	err = s.RecentTransactions(ctx, 0, 4, time.Time{}, func(tx *store.Tx) error {
-		if tx.CustomerID != e.Pseudonym || tx.DeviceID != "" || tx.IPAddress != "" {
-			return errors.New("a record stored after the erasure names alice or kept her fields")
+		if tx.CustomerID != e.Pseudonym || tx.DeviceID != "" || tx.IPAddress != "" || tx.CardBIN != "" || tx.CardLast4 != "" || tx.ShippingAddress != "" {
+			return fmt.Errorf("a record stored after the erasure names alice or kept her fields: %+v", tx)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	sent = nil
+	if _, _, err := s.DeliverOutbox(ctx, 10, func(m *store.OutboxMsg) error { sent = append(sent, m); return nil }); err != nil || len(sent) != 1 {
+		t.Fatalf("messages queued by the late record: %d, %v; want its alert alone", len(sent), err)
+	}
+	if sent[0].Target != "alerts" || bytes.Contains(sent[0].Payload, []byte("alice")) || string(sent[0].Key) != e.Pseudonym {
+		t.Fatalf("the late record's alert: %s key %q, %s", sent[0].Target, sent[0].Key, sent[0].Payload)
 	}
 	again, err := ps.EraseCustomer(ctx, "alice", "test")
 	if err != nil || !again.Again || again.Pseudonym != e.Pseudonym || again.ID != e.ID {

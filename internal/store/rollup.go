@@ -295,21 +295,21 @@ func (r *rankedNames) ranks() []uint32 {
 
 // RollupDeltas folds a batch's transactions (with their generator labels;
 // no analyst has seen them yet) into rollup rows.
-func RollupDeltas(parts []Part) []FraudRollup { return RollupDeltasLate(parts, nil) }
+func RollupDeltas(parts []Part) []FraudRollup { return RollupDeltasLate(parts, nil, time.Time{}) }
 
 // RollupDeltasSince is RollupDeltas without the minute rows whose minute
 // starts before since (none left out when since is zero); the hour and
 // day rows still count their transactions.
 func RollupDeltasSince(parts []Part, since time.Time) []FraudRollup {
-	return rollupDeltas(parts, nil, since)
+	return RollupDeltasLate(parts, nil, since)
 }
 
-// RollupDeltasLate is RollupDeltas with the labels of late, by
+// RollupDeltasLate is RollupDeltasSince with the labels of late, by
 // transaction id, in place of the generator's: the truth of label events
 // that arrived before their transactions and are applied by the batch
 // that stores them.
-func RollupDeltasLate(parts []Part, late map[string]Label) []FraudRollup {
-	return rollupDeltas(parts, late, time.Time{})
+func RollupDeltasLate(parts []Part, late map[string]Label, since time.Time) []FraudRollup {
+	return rollupDeltas(parts, late, since)
 }
 
 func rollupDeltas(parts []Part, late map[string]Label, since time.Time) []FraudRollup {

@@ -102,7 +102,7 @@ func (d *dialect) PrepareTxs(parts []store.Part) any {
 		if col.storedAt() {
 			continue
 		}
-		if lit, ok := col.literal(rows, 0); ok {
+		if lit, ok := col.literal(rows); ok {
 			p.lits[c] = lit
 			continue
 		}
@@ -111,7 +111,7 @@ func (d *dialect) PrepareTxs(parts []store.Part) any {
 	p.args = make([]any, 0, len(rows)*len(p.vary))
 	for _, t := range rows {
 		for _, c := range p.vary {
-			p.args = append(p.args, txColumns[c].value(t, 0))
+			p.args = append(p.args, txColumns[c].value(t))
 		}
 	}
 	return p
@@ -156,7 +156,7 @@ func (col *txColumn) storedAt() bool {
 }
 
 // value is the column's value of t, as bound (nil for SQL NULL).
-func (col *txColumn) value(t *store.Tx, now int64) any {
+func (col *txColumn) value(t *store.Tx) any {
 	switch {
 	case col.str != nil:
 		return col.str(t)
@@ -175,14 +175,14 @@ func (col *txColumn) value(t *store.Tx, now int64) any {
 		}
 		return nil
 	}
-	return now // stored_at
+	return nil // stored_at: never bound (CopyPrepared writes the insert's time)
 }
 
 // literal returns the column's value as an SQL literal when every row
 // has the same one, and that value has a literal that stores exactly what
 // binding it would: text without NUL and valid UTF-8, an integer, a
 // whole real, NULL.
-func (col *txColumn) literal(rows []*store.Tx, now int64) (string, bool) {
+func (col *txColumn) literal(rows []*store.Tx) (string, bool) {
 	switch {
 	case col.str != nil:
 		v := col.str(rows[0])
@@ -236,7 +236,7 @@ func (col *txColumn) literal(rows []*store.Tx, now int64) (string, bool) {
 		}
 		return "NULL", true
 	}
-	return strconv.FormatInt(now, 10), true // stored_at
+	return "", false // stored_at: written by CopyPrepared, the insert's time
 }
 
 // textLiteral quotes v as an SQL string literal, unless it holds a NUL

@@ -56,7 +56,12 @@ func (s *Store) writeImport(ctx context.Context, tx DB, b *store.Batch, d *store
 	if err := s.upsertQuality(ctx, tx, store.SlotOther, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}
-	d.Rollups, d.Windows = s.minuteRollups(d.Rollups), s.minuteWindows(d.Windows)
+	// d was derived with the cutoffs of a moment before: those of now
+	// may leave out a minute more.
+	if cut := s.minuteCutoffs(); !cut.Rollups.IsZero() || !cut.Windows.IsZero() {
+		d.Rollups = store.MinuteRollupsSince(d.Rollups, cut.Rollups)
+		d.Windows = store.MinuteWindowsSince(d.Windows, cut.Windows)
+	}
 	u, fast := s.d.(ImportUpserter)
 	if fast && len(d.Rollups) > 0 {
 		if err := u.UpsertImportRollups(ctx, tx, d.Rollups); err != nil {

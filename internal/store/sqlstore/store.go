@@ -44,8 +44,10 @@ func (s *Store) KeepMinutes(windows, rollups time.Duration) {
 	s.keepRollups.Store(int64(max(rollups, 0)))
 }
 
-// minuteCutoffs are the minute rows minuteWindows and minuteRollups leave
-// out now.
+// minuteCutoffs are the event times before which the store writes no
+// minute windows and no minute rollups now (KeepMinutes): a batch derives
+// its rows with them, so the minutes left out are not sorted and written
+// only to be dropped.
 func (s *Store) minuteCutoffs() store.MinuteCutoffs {
 	var c store.MinuteCutoffs
 	now := s.now()
@@ -58,18 +60,12 @@ func (s *Store) minuteCutoffs() store.MinuteCutoffs {
 	return c
 }
 
-// minuteWindows is ws without the minute rows retention would delete.
-func (s *Store) minuteWindows(ws []store.WindowRow) []store.WindowRow {
-	if d := time.Duration(s.keepWindows.Load()); d > 0 {
-		return store.MinuteWindowsSince(ws, s.now().Add(-d))
-	}
-	return ws
-}
-
-// minuteRollups is rows without the minute rows retention would delete.
+// minuteRollups is rows without the minute rows retention would delete,
+// for rows not derived with minuteCutoffs (a label's or the entity
+// stage's fold) or derived before now (an import's batch).
 func (s *Store) minuteRollups(rows []store.FraudRollup) []store.FraudRollup {
-	if d := time.Duration(s.keepRollups.Load()); d > 0 {
-		return store.MinuteRollupsSince(rows, s.now().Add(-d))
+	if c := s.minuteCutoffs().Rollups; !c.IsZero() {
+		return store.MinuteRollupsSince(rows, c)
 	}
 	return rows
 }
@@ -322,10 +318,11 @@ func (s *Store) writeBatch(ctx context.Context, tx DB, b *store.Batch, j *labelJ
 	if err := s.upsertQuality(ctx, tx, slot, store.QualityDeltas(b.Parts, s.now())); err != nil {
 		return fmt.Errorf("upserting quality counts: %w", err)
 	}
-	if err := s.upsertRollups(ctx, tx, slot, store.RollupDeltasLate(b.Parts, j.late)); err != nil {
+	cut := s.minuteCutoffs()
+	if err := s.upsertRollups(ctx, tx, slot, store.RollupDeltasLate(b.Parts, j.late, cut.Rollups)); err != nil {
 		return err
 	}
-	if err := s.d.UpsertWindows(ctx, tx, slot, s.minuteWindows(store.WindowDeltas(b.Parts))); err != nil {
+	if err := s.d.UpsertWindows(ctx, tx, slot, store.WindowDeltasSince(b.Parts, cut.Windows)); err != nil {
 		return fmt.Errorf("upserting window metrics: %w", err)
 	}
 	if err := s.d.AdvanceOffsets(ctx, tx, b); err != nil {

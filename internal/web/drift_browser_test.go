@@ -53,3 +53,74 @@ func TestDriftTrendPainted(t *testing.T) {
 		t.Errorf("drill-down subtitle %q", sub)
 	}
 }
+
+// TestDriftFirstSample: a processor's first drift sample (15 minutes after
+// its first records) is charted in the range asked for, with the
+// thresholds as lines across it. uPlot ranged a time axis of one x over
+// the 1,000 days after it (2027 to 2029 under a range of an hour), and
+// drew the thresholds as two dots. Before any sample the findings do not
+// say "no drift".
+func TestDriftFirstSample(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/quality?range=1h&refresh=off")
+	h.loaded("quality")
+	h.wait("the findings say drift was not measured", `document.getElementById("q-findings").textContent.includes("drift was not measured")`, 0)
+	if txt := h.eval(`document.getElementById("q-findings").textContent`); strings.Contains(txt, "no drift") {
+		t.Errorf("findings with no drift sample: %q", txt)
+	}
+
+	at := h.base.Add(-5 * time.Minute)
+	if err := h.st.AddDriftSamples(h.ctx, []store.DriftSample{{At: at, Source: "p1", Field: "amount", PSI: 0.02, Ref: 4000, Cur: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	h.open("#/quality?range=1h&refresh=off&field=") // a new hash: the page loads again
+	h.wait("the drift chart has its sample", `driftChart.u.data[1].some((v) => v != null)`, 0)
+	var x struct{ Min, Max float64 }
+	h.evalJSON(`({Min: driftChart.u.scales.x.min, Max: driftChart.u.scales.x.max})`, &x)
+	if span := x.Max - x.Min; span < 3500 || span > 3800 {
+		t.Errorf("x axis from %v to %v: %.0f s for a range of an hour", time.Unix(int64(x.Min), 0), time.Unix(int64(x.Max), 0), span)
+	}
+	if s := float64(at.Unix()); s < x.Min || s > x.Max {
+		t.Errorf("the sample at %v is outside the axis %v–%v", at, time.Unix(int64(x.Min), 0), time.Unix(int64(x.Max), 0))
+	}
+	var cs []chartPixels
+	h.evalJSON(chartPixelsJS, &cs)
+	for _, c := range cs {
+		if c.ID != "chart-drift" {
+			continue
+		}
+		// A line across the plot paints hundreds of pixels; a dot of 7 px
+		// about 40.
+		for _, label := range []string{"warning", "critical"} {
+			if c.Series[label] < 300 {
+				t.Errorf("threshold %q painted %d pixels: %v", label, c.Series[label], c.Series)
+			}
+		}
+	}
+	if txt := h.eval(`document.getElementById("q-findings").textContent`); !strings.Contains(txt, "no drift") {
+		t.Errorf("findings with a drift sample under the thresholds: %q", txt)
+	}
+}
+
+// TestChartLonePointAxis: any time chart given one x shows it with half an
+// hour either side, not with the 1,000 days uPlot gives such an axis.
+func TestChartLonePointAxis(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/overview?range=15m&refresh=off")
+	h.loaded("overview")
+	h.eval(`(() => {
+		const div = document.createElement("div");
+		div.className = "chart";
+		div.innerHTML = '<div class="plot"></div>';
+		document.body.append(div);
+		window.lone = new Chart(div, { series: [{ label: "one", color: "--c0" }] });
+		lone.setData([[1796575200], [3]]);
+		return "";
+	})()`)
+	h.wait("the lone chart is ranged", `lone.u.scales.x.max != null && lone.u.scales.x.max - lone.u.scales.x.min < 86400`, 10*time.Second)
+	var x struct{ Min, Max float64 }
+	h.evalJSON(`({Min: lone.u.scales.x.min, Max: lone.u.scales.x.max})`, &x)
+	if x.Min != 1796575200-1800 || x.Max != 1796575200+1800 {
+		t.Errorf("x axis %v to %v, want half an hour either side of %v", x.Min, x.Max, 1796575200)
+	}
+}

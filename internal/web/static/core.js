@@ -247,6 +247,10 @@ class Chart {
         ticks: { stroke: grid }, size: axisSize, values: (u, vs) => vs.map(a.fmt || compact) });
     }
     const scales = { x: { time } };
+    // uPlot ranges a time axis with one x over 1,000 days after it (its
+    // 86,400 "seconds" counted in milliseconds): a lone point is shown
+    // with half an hour either side instead.
+    if (time) scales.x.range = (u, min, max) => (u.data[0].length === 1 && min != null ? [min - 1800, min + 1800] : [min, max]);
     if (spec.categories) scales.x.range = (u) => [-0.5, Math.max(1, u.data[0].length) - 0.5];
     else if (!time && spec.series.some((s) => s.bars)) {
       // A histogram's bars are centred on their x: the range reaches half

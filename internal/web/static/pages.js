@@ -1213,9 +1213,13 @@ async function loadDrift(from, to) {
   } catch (e) {
     driftChart.setData([[], [], [], [], [], []]);
     $("drift-sub").textContent = e.status === 404 ? "this server keeps no drift trend" : e.message;
-    return;
+    return null;
   }
-  const ts = [...new Set(d.fields.flatMap((f) => f.points.map((p) => Date.parse(p.at) / 1000)))].sort((a, b) => a - b);
+  const at = [...new Set(d.fields.flatMap((f) => f.points.map((p) => Date.parse(p.at) / 1000)))].sort((a, b) => a - b);
+  // The range's ends are xs of their own (no sample there), so the axis
+  // spans the range asked for however few samples fall in it (a fresh
+  // processor's first ones), and the thresholds are lines across it.
+  const ts = at.length ? [...new Set([from, ...at, to])].sort((a, b) => a - b) : [];
   const col = (name) => {
     const f = d.fields.find((x) => x.field === name);
     const by = new Map(f ? f.points.map((p) => [Date.parse(p.at) / 1000, p.psi]) : []);
@@ -1230,6 +1234,7 @@ async function loadDrift(from, to) {
       fmtInt.format(last.cur) + " records against " + fmtInt.format(last.ref) : "no sample in this range") + "; pick every field to compare";
   }
   $("drift-sub").textContent = sub;
+  return at.length;
 }
 
 page("quality", {
@@ -1245,8 +1250,11 @@ page("quality", {
       tr.append(el("td", f.severity, "sev-" + f.severity), el("td", f.detector + " · " + f.subject), el("td", f.message), el("td", f.source));
       return tr;
     });
-    $("q-findings").replaceChildren(...(fs.length ? fs : [emptyRow(4, "no findings: fresh, steady, no drift")]));
-    await loadDrift(from, to);
+    // "No drift" only where drift was measured: a processor's first
+    // sample comes 15 minutes after its first records.
+    const drift = await loadDrift(from, to);
+    const none = drift === 0 ? "no findings; drift was not measured in this range" : "no findings: fresh, steady, no drift";
+    $("q-findings").replaceChildren(...(fs.length ? fs : [emptyRow(4, none)]));
     await loadQuarantine(r);
   },
 });

@@ -101,26 +101,3 @@ func TestDriftFirstSample(t *testing.T) {
 		t.Errorf("findings with a drift sample under the thresholds: %q", txt)
 	}
 }
-
-// TestChartLonePointAxis: any time chart given one x shows it with half an
-// hour either side, not with the 1,000 days uPlot gives such an axis.
-func TestChartLonePointAxis(t *testing.T) {
-	h := newHabits(t, habitsConfig{})
-	h.open("#/overview?range=15m&refresh=off")
-	h.loaded("overview")
-	h.eval(`(() => {
-		const div = document.createElement("div");
-		div.className = "chart";
-		div.innerHTML = '<div class="plot"></div>';
-		document.body.append(div);
-		window.lone = new Chart(div, { series: [{ label: "one", color: "--c0" }] });
-		lone.setData([[1796575200], [3]]);
-		return "";
-	})()`)
-	h.wait("the lone chart is ranged", `lone.u.scales.x.max != null && lone.u.scales.x.max - lone.u.scales.x.min < 86400`, 10*time.Second)
-	var x struct{ Min, Max float64 }
-	h.evalJSON(`({Min: lone.u.scales.x.min, Max: lone.u.scales.x.max})`, &x)
-	if x.Min != 1796575200-1800 || x.Max != 1796575200+1800 {
-		t.Errorf("x axis %v to %v, want half an hour either side of %v", x.Min, x.Max, 1796575200)
-	}
-}

@@ -182,9 +182,12 @@ function lonePoints(u, si, show) {
   return out.length ? out : null;
 }
 
+// intIncrs are the tick steps of a count's axis: 1, 2, 5, 10, 20, 50…
+const intIncrs = Array.from({ length: 36 }, (_, i) => [1, 2, 5][i % 3] * 10 ** Math.floor(i / 3));
+
 // Chart draws series over time in a .chart element. spec: {height, series:
 // [{label, color, scale, fmt, bars, fill}], scales: {name: {min, max}},
-// axes: [{scale, fmt, side}], time (default true), bin (a histogram's bin
+// axes: [{scale, fmt, side, ints}], time (default true), bin (a histogram's bin
 // width, for the bars' x range)}. The legend shows the
 // value under the cursor, and the latest value when the cursor is away.
 class Chart {
@@ -243,8 +246,12 @@ class Chart {
       axes[0].size = 90;
     }
     for (const a of spec.axes || [{ scale: "y" }]) {
-      axes.push({ scale: a.scale, side: a.side || 3, stroke: a.color ? cssVar(a.color) : muted, grid: { show: !a.side, stroke: grid },
-        ticks: { stroke: grid }, size: axisSize, values: (u, vs) => vs.map(a.fmt || compact) });
+      const ax = { scale: a.scale, side: a.side || 3, stroke: a.color ? cssVar(a.color) : muted, grid: { show: !a.side, stroke: grid },
+        ticks: { stroke: grid }, size: axisSize, values: (u, vs) => vs.map(a.fmt || compact) };
+      // A count's axis (ints) ticks whole numbers only: under a lag of 1
+      // uPlot's own steps gave 0.25, shown rounded as 0.3 and 0.8.
+      if (a.ints) ax.incrs = intIncrs;
+      axes.push(ax);
     }
     const scales = { x: { time } };
     // uPlot ranges a time axis with one x over 1,000 days after it (its

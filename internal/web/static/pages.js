@@ -1328,7 +1328,7 @@ function drawLag() {
   const h = sys.hist[key] || [[], []], b = sys.back[key] || [[], []];
   if (h[0].length || b[0].length) lagChart.setData(withLive(b, h, timeRange()));
 }
-const lagChart = new Chart($("chart-lag"), { height: 220, series: [{ label: "lag", color: "--c2", fmt: (v) => fmtInt.format(v) }] });
+const lagChart = new Chart($("chart-lag"), { height: 220, series: [{ label: "lag", color: "--c2", fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] });
 
 // The dashboard's own series, which the server samples wherever it runs;
 // the pipeline's are in /metrics only where the pipeline runs.
@@ -1396,7 +1396,7 @@ const sysCharts = {
     axes: [{ scale: "y", fmt: fmtMs }] }),
   retries: new Chart($("chart-retries"), { height: 180, scales: sysX, series: [{ label: "retries/min", color: "--c3", fmt: (v) => fmt1.format(v) },
     { label: "stalls/min", color: "--c5", fmt: (v) => fmt1.format(v) }] }),
-  outbox: new Chart($("chart-outbox"), { height: 180, scales: sysX, series: [{ label: "pending", color: "--c2", fmt: (v) => fmtInt.format(v) }] }),
+  outbox: new Chart($("chart-outbox"), { height: 180, scales: sysX, series: [{ label: "pending", color: "--c2", fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] }),
   store: new Chart($("chart-store"), { height: 180, scales: sysX, series: [{ label: "size", color: "--c0", fmt: fmtBytes }], axes: [{ scale: "y", fmt: fmtBytes }] }),
   latencyDist: new Chart($("chart-latency-dist"), { height: 200, time: false, categories: true, xLabel: "produce to commit, at most", xFmt: String,
     series: [{ label: "records", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }] }),

@@ -183,7 +183,10 @@ func testTopProductsOfARange(t *testing.T, st rollupStore) {
 		t.Errorf("without a range: %s", raw)
 	}
 	for _, q := range []string{day1 + "&sort=price", "since=yesterday", "since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
-		"since=2024-01-01T00:00:00Z&until=2026-01-01T00:00:00Z"} {
+		"since=2024-01-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+		// sort and currency rank a range: without one they were ignored,
+		// and ?sort=revenue answered the popularity.
+		"sort=revenue", "n=3&sort=units", "currency=EUR"} {
 		_, raw := get(q, http.StatusBadRequest)
 		if !strings.Contains(raw, `"bad_request"`) {
 			t.Errorf("?%s: %s", q, raw)

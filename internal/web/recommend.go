@@ -58,6 +58,12 @@ func RegisterRecommendations(s *Server, r Recommender) {
 				s.productSales(w, r, pr, n)
 				return
 			}
+			if q.Has("sort") || q.Has("currency") {
+				// They rank the products of a range; answering the
+				// popularity instead would look like a ranking by them.
+				WriteError(w, fmt.Errorf("%w: sort and currency rank the products of a time range: give since or until (without them the answer is the recommender's popularity, ranked by customers)", ErrBadRequest))
+				return
+			}
 			res, err := p.Popular(n)
 			h.write(w, res, err, RecommendationsResponse{})
 		}))

@@ -145,6 +145,8 @@ func (l *loadTracker) snapshot() web.Loading {
 		}
 		if l.state == "done" {
 			out.Backfill.Seconds = l.took.Seconds()
+			at := l.begin.Add(l.took)
+			out.Backfill.StoredAt = &at
 		} else {
 			out.Backfill.Seconds = time.Since(l.begin).Seconds()
 		}

@@ -50,3 +50,22 @@ func TestLoadTrackerGates(t *testing.T) {
 		t.Fatal("no history: stored must be open at once, loaded wait for the refresh")
 	}
 }
+
+// TestLoadTrackerStoredAt: the snapshot says when the history was all
+// stored, and only once it was.
+func TestLoadTrackerStoredAt(t *testing.T) {
+	now := time.Date(2026, 12, 6, 16, 26, 37, 0, time.UTC)
+	l := newLoadTracker(time.Hour, now, true)
+	l.historyDone(10)
+	if s := l.snapshot(); s.Backfill.StoredAt != nil {
+		t.Fatalf("storing, yet stored at %v", s.Backfill.StoredAt)
+	}
+	l.backfillStored(now.Add(12500 * time.Millisecond))
+	s := l.snapshot()
+	if s.Backfill.StoredAt == nil || !s.Backfill.StoredAt.Equal(now.Add(12500*time.Millisecond)) || s.Backfill.Seconds != 12.5 {
+		t.Fatalf("stored 12.5 s after the start: stored_at %v, seconds %v", s.Backfill.StoredAt, s.Backfill.Seconds)
+	}
+	if s := newLoadTracker(0, now, true).snapshot(); s.Backfill.StoredAt != nil {
+		t.Fatalf("no history, yet stored at %v", s.Backfill.StoredAt)
+	}
+}

@@ -35,6 +35,11 @@ type LoadingBackfill struct {
 	Records int64 `json:"records"`
 	// Seconds is how long the backfill has taken so far, until stored.
 	Seconds float64 `json:"seconds"`
+	// StoredAt is when the history was all committed (state "done"):
+	// what commits after it is live. The dashboard's produce-to-commit
+	// p95 starts there, as the backfill's records were committed seconds
+	// after their produce by design.
+	StoredAt *time.Time `json:"stored_at,omitempty"`
 }
 
 // LoadingAnalytics is the state of the analytics refresh.

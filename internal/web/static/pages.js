@@ -150,11 +150,21 @@ async function p95Latency(r) {
     const list = await getJSON("api/v1/metrics/instances");
     merged = !list.server.pipeline && list.instances.length > 0;
   } catch (e) { /* an older server: its own samples only */ }
-  const q = (since, until) => getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" +
-    Math.floor(since) + (until == null ? "" : "&until=" + Math.ceil(until)) + (merged ? "&instance=*" : ""));
-  const [now, before] = await Promise.all([q(r.from, r.custom ? r.to : null), q(r.from - r.seconds, r.from)]);
+  const q = (since, until, exact) => getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" +
+    (exact ? iso(since) : Math.floor(since)) + (until == null ? "" : "&until=" + Math.ceil(until)) + (merged ? "&instance=*" : ""));
+  const until = r.custom ? r.to : null;
+  let [now, before] = await Promise.all([q(r.from, until), q(r.from - r.seconds, r.from)]);
+  // run's history backfill is committed in its first seconds, each record
+  // long after its produce: a range from before it was stored is read from
+  // the first sample after it (a sample's interval later), so the tile is
+  // the live stream's latency, with no previous period to compare with.
+  const s = live.summary || (await getJSON("api/v1/summary").catch(() => null));
+  const bf = s && s.loading && s.loading.backfill;
+  const stored = bf && bf.stored_at ? Date.parse(bf.stored_at) / 1000 : null;
+  const afterBackfill = stored != null && r.from < stored && (!r.custom || r.to > stored);
+  if (afterBackfill) now = await q(stored + (now.sample_seconds || 15), until, true);
   const h = (x) => (x.histograms.length ? x.histograms[0] : null);
-  return { now, merged, h: h(now), before: before.capped || !before.from ? null : h(before) };
+  return { now, merged, afterBackfill, h: h(now), before: afterBackfill || before.capped || !before.from ? null : h(before) };
 }
 
 // fmtQuantile shows a quantile in ms (seconds) or as is, "> bound" past
@@ -231,6 +241,9 @@ page("overview", {
       else if (!h.count) d.textContent = "nothing committed in the range";
       if (h && p.now.capped) {
         d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (" + (p.merged ? "the processes keep " : "the server keeps ") + fmtHeld(p.now.held_seconds) + ")";
+        d.className = "delta";
+      } else if (h && p.afterBackfill && p.now.from) {
+        d.textContent = "since " + fmtTime(p.now.from) + ", live: the history's backfill left out";
         d.className = "delta";
       }
       const n = p.merged ? p.now.instances.length : 0;

@@ -45,3 +45,21 @@ func TestCountAxesTickWholeNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestChartAllNullIsEmpty: a chart given times but no value in any series
+// (the Fraud page's recall by scenario over minutes nothing was labelled
+// in) shows its empty note, as one given no times does; a value shows the
+// plot alone.
+func TestChartAllNullIsEmpty(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/fraud?range=15m&refresh=off")
+	h.loaded("fraud")
+	h.eval(`(() => { const t = Math.floor(Date.now() / 1000); scenChart.setData([[t - 120, t - 60, t], [null, null, null]]); return ""; })()`)
+	if got := h.eval(`String(document.getElementById("chart-scenarios").classList.contains("no-data") && getComputedStyle(document.querySelector("#chart-scenarios .empty-note")).display !== "none")`); got != "true" {
+		t.Errorf("times with no value: the empty note is not shown")
+	}
+	h.eval(`(() => { const t = Math.floor(Date.now() / 1000); scenChart.setData([[t - 120, t - 60, t], [null, 0.5, null]]); return ""; })()`)
+	if got := h.eval(`String(document.getElementById("chart-scenarios").classList.contains("no-data"))`); got != "false" {
+		t.Errorf("a value: the chart still says it has no data")
+	}
+}

@@ -299,7 +299,9 @@ class Chart {
     this.data = data;
     this.el.dataset.points = String(data[0].length);
     this.u.setData(data);
-    this.el.classList.toggle("no-data", data[0].length === 0);
+    // Times with no value in any series (the minutes of a range nothing
+    // was labelled in) are no data either: the empty note says why.
+    this.el.classList.toggle("no-data", data[0].length === 0 || data.slice(1).every((s) => s.every((v) => v == null)));
   }
 
   resize() { this.u.setSize({ width: this.width(), height: this.spec.height || 240 }); }

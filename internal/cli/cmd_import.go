@@ -296,6 +296,11 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 			withThousands(r.SplitOrders), withThousands(r.LongOrders))
 	}
 	fmt.Fprintln(w)
+	if r.Records != r.Transactions {
+		// The long orders' parts: what is stored or quarantined, and what
+		// "stored now" counts, so that it can exceed the transactions.
+		fmt.Fprintf(w, "  records          %12s  (the transactions with the long orders in their parts: each stored or quarantined)\n", withThousands(r.Records))
+	}
 	if r.Previously > 0 {
 		fmt.Fprintf(w, "  stored before    %12s  (by an earlier import of this source; skipped)\n", withThousands(r.Previously))
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -294,6 +295,15 @@ func TestImportSplitsLongOrders(t *testing.T) {
 	rep, _ := importJSON(t, "--csv", path, "--data-dir", dir)
 	if rep.Transactions != 2 || rep.LongOrders != 2 || rep.Records != 6 || rep.Stored != 6 || rep.Quarantined != 0 {
 		t.Fatalf("report %+v: want 2 orders in 6 parts, all stored", rep)
+	}
+	// The text report says what the 6 stored are: without the records
+	// line it read "transactions 2 ... stored now 6".
+	var text bytes.Buffer
+	if err := runImport(context.Background(), []string{"--csv", path, "--data-dir", t.TempDir(), "--currency", "GBP"}, &text, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^  records +6  \(`).MatchString(text.String()) {
+		t.Errorf("text report without the 6 records:\n%s", text.String())
 	}
 	st, err := sqlite.Open(context.Background(), dir)
 	if err != nil {

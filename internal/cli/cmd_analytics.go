@@ -274,6 +274,10 @@ func printRefreshReport(w io.Writer, r *jobs.RefreshReport) {
 	}
 	fmt.Fprintf(w, "refresh: %s customers as of %s in %.1fs", withThousands(int64(r.Customers)), r.AsOf.Format(time.RFC3339), r.Seconds)
 	switch {
+	case r.CLVFitted && r.CLVNote != "":
+		// A degenerate fit is stored, so that the API says why there
+		// is no CLV: "fitted" alone read as a CLV.
+		fmt.Fprintf(w, "; CLV model %d fitted but degenerate, no CLV (%s)", r.CLVVersion, r.CLVNote)
 	case r.CLVFitted:
 		fmt.Fprintf(w, "; CLV model %d fitted", r.CLVVersion)
 	case r.CLVVersion > 0:

@@ -20,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/internal/analyticsview"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
+	"github.com/shopstream/shopstream/internal/jobs"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -261,4 +262,29 @@ func jobRuns(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestRefreshReportLine: the refresh's line says a degenerate CLV fit
+// gives no CLV (it said "CLV model 1 fitted" beside the log's "no CLV this
+// run" for the retail log's first half year), and a good fit, a kept model
+// and none as before.
+func TestRefreshReportLine(t *testing.T) {
+	at := time.Date(2011, 6, 30, 20, 8, 0, 0, time.UTC)
+	for _, c := range []struct {
+		rep  jobs.RefreshReport
+		want string
+	}{
+		{jobs.RefreshReport{Customers: 2960, AsOf: at, CLVFitted: true, CLVVersion: 1, CLVNote: "a = 4e-07 is at the edge", SegmentsVersion: 1, K: 2},
+			"; CLV model 1 fitted but degenerate, no CLV (a = 4e-07 is at the edge);"},
+		{jobs.RefreshReport{Customers: 2960, AsOf: at, CLVFitted: true, CLVVersion: 2, SegmentsVersion: 1, K: 2}, "; CLV model 2 fitted;"},
+		{jobs.RefreshReport{Customers: 2960, AsOf: at, CLVVersion: 2, CLVNote: "model of the day kept", SegmentsVersion: 1, K: 2},
+			"; CLV model 2 kept (model of the day kept);"},
+		{jobs.RefreshReport{Customers: 4, AsOf: at, CLVNote: "too few repeat customers", SegmentsNote: "too few"}, "; no CLV (too few repeat customers);"},
+	} {
+		var b bytes.Buffer
+		printRefreshReport(&b, &c.rep)
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("report %+v: %q, want %q in it", c.rep, b.String(), c.want)
+		}
+	}
 }

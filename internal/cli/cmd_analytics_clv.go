@@ -62,7 +62,11 @@ type clvFitReport struct {
 		LogLikelihood float64 `json:"log_likelihood"`
 		Seconds       float64 `json:"seconds"`
 	} `json:"bgnbd"`
-	GammaGamma *clvGGReport `json:"gamma_gamma,omitempty"`
+	// FitCheck is the BG/NBD fit's check, as the refresh makes it
+	// (analytics.CheckBGNBD): a degenerate fit's predictions are
+	// artefacts of the optimiser.
+	FitCheck   analytics.FitCheck `json:"fit_check"`
+	GammaGamma *clvGGReport       `json:"gamma_gamma,omitempty"`
 	// GammaGammaNote says why there is no Gamma-Gamma fit.
 	GammaGammaNote string  `json:"gamma_gamma_note,omitempty"`
 	ReadSeconds    float64 `json:"read_seconds"`
@@ -137,6 +141,10 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 	}
 	rep.BGNBD.Seconds = time.Since(t0).Seconds()
 	rep.BGNBD.R, rep.BGNBD.Alpha, rep.BGNBD.A, rep.BGNBD.B, rep.BGNBD.LogLikelihood = bg.R, bg.Alpha, bg.A, bg.B, bg.LogLikelihood
+	// Checked as the refresh checks its fits: before, a fit with a at its
+	// bound (the retail log's seven months: nobody ever drops out) was
+	// printed, and its predictions written, as any other.
+	rep.FitCheck = analytics.CheckBGNBD(bg.BGNBD, sums, analytics.Week)
 
 	var gg *analytics.GammaGammaFit
 	if hasMoney {
@@ -168,6 +176,12 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 	fmt.Fprintf(w, "CLV fitted on %s: %s customers, %s with a repeat purchase\n", src, withThousands(int64(rep.Customers)), withThousands(int64(rep.RepeatCustomers)))
 	fmt.Fprintf(w, "  BG/NBD        r = %.6g, α = %.6g, a = %.6g, b = %.6g (weeks); log-likelihood %.2f; %.3fs\n",
 		bg.R, bg.Alpha, bg.A, bg.B, bg.LogLikelihood, rep.BGNBD.Seconds)
+	if rep.FitCheck.Degenerate {
+		fmt.Fprintln(w, "  DEGENERATE FIT: its predictions are artefacts of the optimiser, not of the customers")
+		for _, p := range rep.FitCheck.Problems {
+			fmt.Fprintf(w, "    - %s\n", p)
+		}
+	}
 	if g := rep.GammaGamma; g != nil {
 		fmt.Fprintf(w, "  Gamma-Gamma   p = %.6g, q = %.6g, γ = %.6g on %s repeat customers", g.P, g.Q, g.Gamma, withThousands(int64(g.Customers)))
 		if g.FreeRepeatCustomers > 0 {
@@ -178,7 +192,11 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 		fmt.Fprintf(w, "  Gamma-Gamma   not fitted: %s\n", rep.GammaGammaNote)
 	}
 	if *f.predictions != "" {
-		fmt.Fprintf(w, "  predictions over %g weeks written to %s\n", *f.horizon, *f.predictions)
+		fmt.Fprintf(w, "  predictions over %g weeks written to %s", *f.horizon, *f.predictions)
+		if rep.FitCheck.Degenerate {
+			fmt.Fprint(w, " (of the degenerate fit above)")
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
 }

@@ -31,6 +31,42 @@ func checkCDNOW(t *testing.T, rep clvFitReport) {
 	if rep.Customers != 2357 || math.Abs(rep.BGNBD.LogLikelihood-(-9582.43)) > 0.01 {
 		t.Errorf("%d customers, log-likelihood %.2f; want 2,357 and -9582.43", rep.Customers, rep.BGNBD.LogLikelihood)
 	}
+	if rep.FitCheck.Degenerate || len(rep.FitCheck.LogSE) != 4 {
+		t.Errorf("CDNOW's fit checked as %+v, want sound with its four standard errors", rep.FitCheck)
+	}
+}
+
+// A fit the refresh would call degenerate is called so by --summary and
+// --as-of too (they printed it, and wrote its predictions, as any other):
+// 300 customers seen over 4 weeks.
+func TestCLVFitDegenerate(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "young.csv")
+	var b strings.Builder
+	b.WriteString("customer_id,x,t_x,T\n")
+	for i := range 300 {
+		x := i % 3
+		tx := 0.0
+		if x > 0 {
+			tx = float64(1 + i%3)
+		}
+		fmt.Fprintf(&b, "c%d,%d,%g,4\n", i, x, tx)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := clvJSON(t, "--summary", path)
+	if !rep.FitCheck.Degenerate || len(rep.FitCheck.Problems) == 0 || !strings.Contains(rep.FitCheck.Problems[0], "weeks of history") {
+		t.Fatalf("4 weeks of history: fit check %+v, want degenerate for want of history", rep.FitCheck)
+	}
+	var stdout, stderr bytes.Buffer
+	pred := filepath.Join(t.TempDir(), "pred.csv")
+	if err := runAnalytics(context.Background(), []string{"clv", "--summary", path, "--predictions", pred}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if out := stdout.String(); !strings.Contains(out, "DEGENERATE FIT") || !strings.Contains(out, "weeks of history") || !strings.Contains(out, "(of the degenerate fit above)") {
+		t.Errorf("text output does not say the fit is degenerate:\n%s", out)
+	}
 }
 
 func clvJSON(t *testing.T, args ...string) clvFitReport {
@@ -130,6 +166,7 @@ func TestCLVAsOfImportedCDNOW(t *testing.T) {
 	var fr clvFitReport
 	fr.Customers = val.Customers
 	fr.BGNBD.R, fr.BGNBD.Alpha, fr.BGNBD.A, fr.BGNBD.B, fr.BGNBD.LogLikelihood = val.Fit.R, val.Fit.Alpha, val.Fit.A, val.Fit.B, val.Fit.LogLikelihood
+	fr.FitCheck = val.Check
 	checkCDNOW(t, fr)
 	n := 0
 	for _, g := range val.Groups {

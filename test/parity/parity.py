@@ -31,6 +31,7 @@ import pandas as pd
 
 ROWS = []  # (check, figure, ours, peer, diff, tolerance, ok, ours_s, peer_s)
 NOTES = []  # deliberate differences, said explicitly
+UNCOMPARED = []  # figures neither side has, and why
 FAILED = []
 
 
@@ -320,6 +321,39 @@ def check_retail_import(binary, data, tmp):
     record(check, "transactions stored", ours["stored"], int(k.loc[~bad_part, "part"].nunique()), 0, exact=True, peer_s=peer_s)
     record(check, "quarantined", ours["quarantined"], int(k.loc[bad_part, "part"].nunique()), 0, exact=True)
     check_rfm_cohorts(binary, os.path.join(tmp, "retail"), purchases, tmp, "retail log")
+    check_retail_clv(binary, os.path.join(tmp, "retail"), purchases)
+
+
+def check_retail_clv(binary, db, purchases):
+    """BG/NBD on the retail log's seven months has no usable fit on either
+    side: ours runs to a at its bound (nobody ever drops out) and says the
+    fit is degenerate; lifetimes does not converge. The parameters are not
+    compared (neither side has any to give); the verdict and the summary
+    the fits are of are."""
+    from lifetimes import BetaGeoFitter
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    asof = purchases["date"].max().strftime("%Y-%m-%d")
+    out, ours_s = shopstream(binary, "analytics", "clv", "--data-dir", db, "--as-of", asof, "--json")
+    ours = json.loads(out)
+    t0 = time.perf_counter()
+    sm = summary_data_from_transaction_data(purchases, "id", "date", observation_period_end=asof, freq="D")
+    sm[["recency", "T"]] = sm[["recency", "T"]] / 7
+    peer_degenerate, why = False, ""
+    try:
+        bgf = BetaGeoFitter(penalizer_coef=0.0).fit(sm["frequency"], sm["recency"], sm["T"])
+        p = bgf.params_
+        peer_degenerate = not all(1e-4 < p[k] < 1e4 for k in ("r", "alpha", "a", "b"))
+        why = "converged to " + ", ".join(f"{k} = {p[k]:.3g}" for k in ("r", "alpha", "a", "b"))
+    except Exception as e:  # lifetimes' ConvergenceError
+        peer_degenerate, why = True, "lifetimes: " + str(e).strip().splitlines()[0]
+    peer_s = time.perf_counter() - t0
+    check = f"retail log: BG/NBD as of {asof} (lifetimes)"
+    record(check, "customers", ours["customers"], len(sm), 0, exact=True, ours_s=ours_s, peer_s=peer_s)
+    record(check, "repeat customers", ours["repeat_customers"], int((sm["frequency"] > 0).sum()), 0, exact=True)
+    record(check, "no usable fit (degenerate)", ours["fit_check"]["degenerate"], peer_degenerate, 0, exact=True)
+    UNCOMPARED.append(f"{check}: no parameters, neither side has a usable fit; ours: "
+                 + "; ".join(ours["fit_check"].get("problems", [])) + f"; peer: {why}")
 
 
 # ---------------------------------------------------------------- isolation forest
@@ -444,6 +478,8 @@ def main():
           "the peer's is the Python computation in this process, without interpreter start-up or imports.")
     for n in NOTES:
         print("Deliberate difference:", n)
+    for n in UNCOMPARED:
+        print("Not compared:", n)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")

@@ -1195,8 +1195,17 @@ function drawQuality(q) {
   $("q-checked").textContent = fmtInt.format(q.overall.checked);
   $("q-failed").textContent = fmtInt.format(q.overall.failed);
   $("q-warned").textContent = fmtInt.format(q.overall.warned);
-  const ts = q.minutes.map((m) => Date.parse(m.minute) / 1000);
-  qualityChart.setData([ts, q.minutes.map((m) => m.failed), q.minutes.map((m) => (m.score == null ? null : m.score))]);
+  // The range's ends are xs of their own (nothing checked there), so
+  // the axis spans the range however few minutes had records: a fresh
+  // shop's five minutes under "last 1 h" were drawn as the whole axis,
+  // ticked in seconds.
+  const mins = q.minutes.map((m) => [Date.parse(m.minute) / 1000, m.failed, m.score == null ? null : m.score]);
+  if (mins.length) {
+    const from = Date.parse(q.from) / 1000, to = Date.parse(q.to) / 1000;
+    if (from < mins[0][0]) mins.unshift([from, null, null]);
+    if (to - 60 > mins[mins.length - 1][0]) mins.push([to - 60, null, null]);
+  }
+  qualityChart.setData([mins.map((m) => m[0]), mins.map((m) => m[1]), mins.map((m) => m[2])]);
   const sel = state.params.get("check");
   const rows = q.checks.filter((c) => c.failed > 0 || c.warned > 0).map((c) => {
     const tr = el("tr", undefined, c.check === sel ? "selected" : "");

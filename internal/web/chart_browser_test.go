@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,5 +97,31 @@ func TestQualityChartSpansTheRange(t *testing.T) {
 	h.wait("the score chart has the five minutes", `qualityChart.u.data[2].filter((v) => v != null).length === 5`, 10*time.Second)
 	if s := span(); s < 3400 || s > 3800 {
 		t.Errorf("five minutes checked: the x axis spans %.0f s for a range of an hour", s)
+	}
+}
+
+// TestAlertRowRaisedLater: an alert the entity stage raised in its second
+// step, minutes after its order, says when it was raised, since it comes
+// above newer orders in the queue (newest raised first); one raised with
+// its order does not.
+func TestAlertRowRaisedLater(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/fraud?range=1h&refresh=off")
+	h.loaded("fraud")
+	row := func(step int) string {
+		return h.eval(`(() => { const tr = alertRow({id: 1, transaction_id: "t1", customer_id: "c1", event_time: "2026-12-06T17:24:59Z",
+			created_at: "2026-12-06T17:30:56Z", amount: 411.99, risk: 0.545, decision: "review", status: "open",
+			reasons: [{rule: "card_shared_pair", reason: "card used by 2 accounts", weight: 0.3, step: ` + strconv.Itoa(step) + `}]});
+			return tr.cells[0].textContent + "|" + tr.cells[0].dataset.csv; })()`)
+	}
+	got := row(2)
+	if !strings.Contains(got, " raised ") || !strings.HasSuffix(got, "|2026-12-06T17:24:59Z") {
+		t.Errorf("a second step's alert: event time cell %q, want it to say when it was raised, its CSV the event time", got)
+	}
+	if got := row(1); strings.Contains(got, "raised") {
+		t.Errorf("an alert raised with its order: event time cell %q says raised", got)
+	}
+	if sub := h.eval(`document.getElementById("alerts-sub").textContent`); sub != "newest raised first" && !strings.HasPrefix(sub, "newest raised first") {
+		t.Errorf("alert queue subtitle %q", sub)
 	}
 }

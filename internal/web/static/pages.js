@@ -363,6 +363,14 @@ function alertRow(a) {
   if (!a.scenario) sc.title = "no label has named a scenario yet: chargebacks and analysts' labels arrive after the alert";
   const at = el("td", fmtTime(a.event_time));
   at.dataset.csv = a.event_time; // RFC 3339, with the year and the zone
+  // An order raised by the entity stage's second step (a device, card, IP
+  // address or shipping address it shares seen again, often minutes
+  // later) is a newer alert of an older order: it comes above newer
+  // orders, and says so.
+  if (a.created_at && reasons.some((r) => r.step === 2)) {
+    at.append(el("small", " raised " + fmtTime(a.created_at), "who"));
+    at.title = "raised at " + fmtTime(a.created_at) + " by the entity stage: another account used a device, card, IP address or shipping address of this order";
+  }
   tr.append(at, el("td", a.customer_id), amount, el("td", a.risk.toFixed(3), "num"),
     el("td", a.decision, "decision-" + a.decision), sc, rs, st);
   tr.addEventListener("click", (ev) => { if (!ev.target.closest("button")) setParam("alert", a.transaction_id); });

@@ -101,3 +101,37 @@ func TestDriftFirstSample(t *testing.T) {
 		t.Errorf("findings with a drift sample under the thresholds: %q", txt)
 	}
 }
+
+// TestQualityChartSpansTheRange: the Data quality page's score chart spans
+// the range asked for when records were checked in a few of its minutes
+// (a fresh shop's first five under "last 1 h" were drawn as the whole
+// axis, ticked in seconds).
+func TestQualityChartSpansTheRange(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.write(h.minuteAgo(0), 20, 1000)
+	h.open("#/quality?range=1h&refresh=off")
+	h.loaded("quality")
+	h.wait("the score chart has the minute", `qualityChart.u.data[2].some((v) => v != null)`, 10*time.Second)
+	span := func() float64 {
+		t.Helper()
+		var x struct{ Min, Max float64 }
+		h.evalJSON(`({Min: qualityChart.u.scales.x.min, Max: qualityChart.u.scales.x.max})`, &x)
+		return x.Max - x.Min
+	}
+	if s := span(); s < 3400 || s > 3800 {
+		t.Errorf("one minute checked: the x axis spans %.0f s for a range of an hour", s)
+	}
+	if got := h.eval(`String(document.getElementById("chart-quality").classList.contains("no-data"))`); got != "false" {
+		t.Errorf("a checked minute, yet the chart says it has no data")
+	}
+	// Five minutes at the end of the hour, as the page gets them from the
+	// API.
+	h.eval(`(() => { const to = Math.floor(Date.now() / 60000) * 60, m = (k) => new Date((to - 60 * k) * 1000).toISOString();
+		drawQuality({from: m(60), to: m(0), overall: {score: 1, checked: 5, failed: 0, warned: 0}, checks: [],
+			minutes: [5, 4, 3, 2, 1].map((k) => ({minute: m(k), checked: 1, passed: 1, warned: 0, failed: 0, score: 1}))});
+		return ""; })()`)
+	h.wait("the score chart has the five minutes", `qualityChart.u.data[2].filter((v) => v != null).length === 5`, 10*time.Second)
+	if s := span(); s < 3400 || s > 3800 {
+		t.Errorf("five minutes checked: the x axis spans %.0f s for a range of an hour", s)
+	}
+}

@@ -242,7 +242,7 @@ page("overview", {
       if (h && p.now.capped) {
         d.textContent = "since " + fmtTime(p.now.from) + ", its oldest sample (" + (p.merged ? "the processes keep " : "the server keeps ") + fmtHeld(p.now.held_seconds) + ")";
         d.className = "delta";
-      } else if (h && p.afterBackfill && p.now.from) {
+      } else if (h && h.count && p.afterBackfill && p.now.from) {
         d.textContent = "since " + fmtTime(p.now.from) + ", live: the history's backfill left out";
         d.className = "delta";
       }

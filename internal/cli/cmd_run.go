@@ -367,6 +367,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	if err != nil {
 		return err
 	}
+	if history > 0 && pf.qualityConfig == "" {
+		if err := checkHistoryAsHistory(gctx, g, proc, history, loading.stored); err != nil {
+			return err
+		}
+	}
 	web.RegisterFraud(srv, fraudDeps)
 	registerDeliveries(srv, st)
 	registerErasure(srv, st)

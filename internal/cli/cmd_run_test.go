@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/fraud"
+	"github.com/shopstream/shopstream/internal/quality"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
@@ -142,6 +143,25 @@ func TestRunLoading(t *testing.T) {
 	mod, err := st.LatestModelVersion(context.Background(), "clv")
 	if err != nil || mod == nil {
 		t.Fatalf("no CLV model stored after the first refresh: %v", err)
+	}
+	// The history is old by design: checked with event_time_past widened
+	// to its length, none of it is warned stale (83% of a fresh run's
+	// records were, under the default 30 days).
+	qm, err := st.QualityMinutes(context.Background(), time.Now().Add(-24*time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checked, stale int64
+	for _, m := range qm {
+		switch m.Check {
+		case "all":
+			checked += m.Checked
+		case string(quality.StaleTimestamp):
+			stale += m.Warned + m.Failed
+		}
+	}
+	if checked < records || stale != 0 {
+		t.Fatalf("%d records checked (the history has %d), %d of them warned stale", checked, records, stale)
 	}
 	t.Logf("%d history records; CLV model %d", records, mod.Version)
 }

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -423,6 +424,13 @@ type container struct {
 			Port string `json:"port"`
 		} `json:"httpGet"`
 	}
+	StartupProbe *struct {
+		HTTPGet *struct {
+			Path string `json:"path"`
+		} `json:"httpGet"`
+		PeriodSeconds    int `json:"periodSeconds"`
+		FailureThreshold int `json:"failureThreshold"`
+	} `json:"startupProbe"`
 	VolumeMounts []struct {
 		Name      string `json:"name"`
 		MountPath string `json:"mountPath"`
@@ -533,6 +541,19 @@ func TestKubernetes(t *testing.T) {
 				}
 				if cmd != "process" && cmd != "serve" {
 					continue
+				}
+				// Start-up waits for the database up to --postgres-wait,
+				// serving nothing: the liveness probe must not count then.
+				wait := 5 * time.Minute
+				if v, ok := given["postgres-wait"]; ok {
+					var err error
+					if wait, err = time.ParseDuration(v); err != nil {
+						t.Errorf("%s: --postgres-wait %q: %v", where, v, err)
+					}
+				}
+				if sp := c.StartupProbe; sp == nil || sp.HTTPGet == nil || sp.HTTPGet.Path != "/healthz" ||
+					time.Duration(max(sp.PeriodSeconds, 10)*max(sp.FailureThreshold, 3))*time.Second < wait {
+					t.Errorf("%s: no startup probe of /healthz lasting the --postgres-wait of %v", where, wait)
 				}
 				_, port, _ := strings.Cut(given["addr"], ":")
 				ports := map[string]int{}

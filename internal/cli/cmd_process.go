@@ -399,6 +399,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var lf logFlags
 	kf.register(fs)
 	sf.register(fs)
+	sf.registerWait(fs)
 	pf.register(fs)
 	pf.entities.register(fs, false)
 	var af analyticsFlags
@@ -475,7 +476,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer stopTracing()
 	pf.resolveInstanceID(sf.location())
-	st, err := sf.open(ctx)
+	st, err := sf.openWaiting(ctx, logger)
 	if err != nil {
 		return err
 	}

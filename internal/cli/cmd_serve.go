@@ -21,6 +21,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var sf storeFlags
 	var lf logFlags
 	sf.register(fs)
+	sf.registerWait(fs)
 	lf.register(fs, "info")
 	var tf traceFlags
 	tf.register(fs)
@@ -73,7 +74,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stopTracing()
-	st, err := sf.open(ctx)
+	st, err := sf.openWaiting(ctx, logger)
 	if err != nil {
 		return err
 	}

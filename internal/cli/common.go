@@ -12,6 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/postgres"
@@ -28,6 +31,56 @@ type storeFlags struct {
 	// schema older than the build's (a newer one is refused either way).
 	autoMigrate bool
 	command     string // what holds the data dir's lock, e.g. "shopstream serve"
+	// wait is how long a service's start-up (openWaiting) retries a
+	// PostgreSQL it cannot reach yet; registered by registerWait.
+	wait time.Duration
+}
+
+// registerWait adds --postgres-wait, for the services (process, serve).
+func (f *storeFlags) registerWait(fs *flag.FlagSet) {
+	fs.DurationVar(&f.wait, "postgres-wait", 5*time.Minute, "how long start-up waits for a PostgreSQL it cannot reach yet (not started, starting up, out of connections), retrying with backoff and logging each attempt; 0 fails at once. A refused login or a missing database fails at once either way")
+}
+
+// openWaiting is open, retrying while PostgreSQL cannot be reached
+// (postgres.Unreachable) for up to --postgres-wait, with a jittered
+// backoff from 500 ms doubling to 15 s, each failure logged as a warning.
+// A container started beside its database, or a process restarted while
+// the database fails over, then starts once the database takes
+// connections instead of exiting.
+func (f *storeFlags) openWaiting(ctx context.Context, logger *slog.Logger) (store.Store, error) {
+	if f.postgres == "" || f.wait <= 0 {
+		return f.open(ctx)
+	}
+	b := &backoff.ExponentialBackOff{InitialInterval: 500 * time.Millisecond, RandomizationFactor: 0.3, Multiplier: 2, MaxInterval: 15 * time.Second}
+	b.Reset()
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		st, err := f.open(ctx)
+		if err == nil {
+			if attempt > 1 {
+				logger.Info("PostgreSQL reached", "attempts", attempt, "waited", time.Since(start).Round(time.Millisecond).String())
+			}
+			return st, nil
+		}
+		next := b.NextBackOff()
+		left := f.wait - time.Since(start)
+		if !postgres.Unreachable(err) || left <= 0 || ctx.Err() != nil {
+			if attempt > 1 && postgres.Unreachable(err) {
+				return nil, fmt.Errorf("%w (not reachable for %s, --postgres-wait)", err, time.Since(start).Round(time.Second))
+			}
+			return nil, err
+		}
+		next = min(next, left)
+		logger.Warn("PostgreSQL not reachable yet; retrying", "attempt", attempt, "retry_in", next.Round(time.Millisecond).String(),
+			"waiting_up_to", f.wait.String(), "err", err)
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {

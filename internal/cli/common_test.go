@@ -3,11 +3,17 @@ package cli
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/pgcluster"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
 )
 
 // TestPostgresPasswordFile puts the file's password, whatever its
@@ -89,4 +95,65 @@ func TestOTLPEndpointFlag(t *testing.T) {
 			t.Errorf("%s --otlp-endpoint collector:4318: err = %v, want one naming the flag", cmd, err)
 		}
 	}
+}
+
+// TestOpenWaitingForPostgres: a service started before its database
+// (process, serve) retries with backoff, logging each attempt, and opens
+// the store once the server takes connections; a missing database fails
+// at once, whatever --postgres-wait; a server that stays away fails once
+// the wait is over, saying so.
+func TestOpenWaitingForPostgres(t *testing.T) {
+	c, err := pgcluster.Start(context.Background(), pgcluster.Options{})
+	if err != nil {
+		if os.Getenv(pgtest.EnvSkip) == "1" && strings.Contains(err.Error(), "install") {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Destroy() })
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	t.Run("gone for good", func(t *testing.T) {
+		var logs bytes.Buffer
+		f := storeFlags{postgres: c.URL("postgres"), autoMigrate: true, wait: time.Second}
+		_, err := f.openWaiting(ctx, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err == nil || !strings.Contains(err.Error(), "--postgres-wait") || !strings.Contains(logs.String(), "PostgreSQL not reachable yet") {
+			t.Fatalf("err %v\nlogs:\n%s", err, logs.String())
+		}
+	})
+
+	t.Run("started later", func(t *testing.T) {
+		started := make(chan error, 1)
+		logs := &watchWriter{want: regexp.MustCompile(`PostgreSQL not reachable yet.*attempt=2`), found: func() {
+			go func() { started <- c.Start() }()
+		}}
+		f := storeFlags{postgres: c.URL("postgres"), autoMigrate: true, wait: 2 * time.Minute}
+		st, err := f.openWaiting(ctx, slog.New(slog.NewTextHandler(logs, nil)))
+		if err != nil {
+			t.Fatalf("%v\nlogs:\n%s", err, logs.String())
+		}
+		defer st.Close()
+		if err := <-started; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Summary(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), "PostgreSQL reached") {
+			t.Errorf("no line saying PostgreSQL was reached:\n%s", logs.String())
+		}
+	})
+
+	t.Run("no such database", func(t *testing.T) {
+		var logs bytes.Buffer
+		f := storeFlags{postgres: c.URL("nosuchdb"), autoMigrate: true, wait: 2 * time.Minute}
+		begin := time.Now()
+		_, err := f.openWaiting(ctx, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err == nil || !strings.Contains(err.Error(), "3D000") || logs.Len() != 0 {
+			t.Fatalf("err %v after %v\nlogs:\n%s", err, time.Since(begin), logs.String())
+		}
+	})
 }

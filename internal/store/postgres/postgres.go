@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -540,3 +541,29 @@ func (s *Store) StoreSize(ctx context.Context) (int64, error) {
 }
 
 var _ store.CheckpointSaver = (*Store)(nil)
+
+// Unreachable reports whether err, from Open, says the server could not be
+// reached or would not take a connection yet: a refused or timed-out dial,
+// a name not resolved (a container not started yet), a server starting up
+// or shutting down (57P03, 57P01, 57P02), out of connections (53300), or a
+// connection lost (class 08). A refused login, a missing database, a bad
+// URL or a TLS certificate refused are not: waiting does not mend them.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		switch e.Code {
+		case "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return strings.HasPrefix(e.Code, "08")
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" {
+		return false // a TLS alert: the server refused the handshake
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}

@@ -192,7 +192,11 @@ func (s *Server) productSales(w http.ResponseWriter, r *http.Request, pr store.P
 		return
 	}
 	for _, it := range items {
-		it.Customers = cust[it.ProductID]
+		// The sketch's estimate errs either way (about 3% at a thousand
+		// customers), and a product's orders bound its customers: an
+		// estimate above them (1,947 customers of 1,881 orders) is cut
+		// to them.
+		it.Customers = min(cust[it.ProductID], it.Orders)
 	}
 	if sortBy == "customers" {
 		rank(func(it *ProductSalesItem) int64 { return it.Customers })

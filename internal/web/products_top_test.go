@@ -193,3 +193,60 @@ func testTopProductsOfARange(t *testing.T, st rollupStore) {
 		}
 	}
 }
+
+// TestTopProductsCustomersAtMostOrders: a product's distinct customers
+// are estimated by a sketch, which estimates 300 customers as 311; a
+// product bought in 300 orders has at most 300 customers, and the answer
+// says so.
+func TestTopProductsCustomersAtMostOrders(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	at := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	var txs []store.Tx
+	for i := range 300 {
+		tx := storetest.Tx(fmt.Sprintf("many%d", i), fmt.Sprintf("c%05d", i), at.Add(time.Duration(i)*time.Second), 0, 0, int64(i))
+		tx.ItemsJSON = []byte(`[{"product_id":"Z","category":"c","quantity":1,"unit_price":1.00}]`)
+		txs = append(txs, tx)
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		c, err := st.FoldProducts(ctx, store.ProductFoldOptions{Limit: 100, Now: at.Add(24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done = c.Done
+	}
+	est, err := st.ProductCustomers(ctx, []string{"Z"}, at.Truncate(24*time.Hour), at.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := recsvc.New(recsvc.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterRecommendations(srv, svc)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	resp, err := http.Get(ts.URL + "/api/v1/products/top?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z&sort=customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var out web.ProductSalesResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Items) != 1 || out.Items[0].Orders != 300 || out.Items[0].Customers != 300 {
+		t.Fatalf("items %+v, want Z in 300 orders by 300 customers (the sketch estimates %d)", out.Items, est["Z"])
+	}
+	t.Logf("the sketch estimates %d customers of 300 orders", est["Z"])
+}

@@ -1004,14 +1004,16 @@ func TestChartAllNullIsEmpty(t *testing.T) {
 // TestAlertRowRaisedLater: an alert the entity stage raised in its second
 // step, minutes after its order, says when it was raised, since it comes
 // above newer orders in the queue (newest raised first); one raised with
-// its order does not.
+// its order does not, nor one the second step raised within the second of
+// its event time (the queue showed "07:11:50 PM raised 07:11:50 PM").
 func TestAlertRowRaisedLater(t *testing.T) {
 	h := newHabits(t, habitsConfig{})
 	h.open("#/fraud?range=1h&refresh=off")
 	h.loaded("fraud")
+	raised := "2026-12-06T17:30:56Z"
 	row := func(step int) string {
 		return h.eval(`(() => { const tr = alertRow({id: 1, transaction_id: "t1", customer_id: "c1", event_time: "2026-12-06T17:24:59Z",
-			created_at: "2026-12-06T17:30:56Z", amount: 411.99, risk: 0.545, decision: "review", status: "open",
+			created_at: "` + raised + `", amount: 411.99, risk: 0.545, decision: "review", status: "open",
 			reasons: [{rule: "card_shared_pair", reason: "card used by 2 accounts", weight: 0.3, step: ` + strconv.Itoa(step) + `}]});
 			return tr.cells[0].textContent + "|" + tr.cells[0].dataset.csv; })()`)
 	}
@@ -1021,6 +1023,10 @@ func TestAlertRowRaisedLater(t *testing.T) {
 	}
 	if got := row(1); strings.Contains(got, "raised") {
 		t.Errorf("an alert raised with its order: event time cell %q says raised", got)
+	}
+	raised = "2026-12-06T17:24:59.431Z"
+	if got := row(2); strings.Contains(got, "raised") {
+		t.Errorf("a second step's alert raised within the second of its order: event time cell %q says raised", got)
 	}
 	if sub := h.eval(`document.getElementById("alerts-sub").textContent`); sub != "newest raised first" && !strings.HasPrefix(sub, "newest raised first") {
 		t.Errorf("alert queue subtitle %q", sub)

@@ -366,8 +366,9 @@ function alertRow(a) {
   // An order raised by the entity stage's second step (a device, card, IP
   // address or shipping address it shares seen again, often minutes
   // later) is a newer alert of an older order: it comes above newer
-  // orders, and says so.
-  if (a.created_at && reasons.some((r) => r.step === 2)) {
+  // orders, and says so; when that was within the second of its event
+  // time, it is no later than it looks.
+  if (a.created_at && reasons.some((r) => r.step === 2) && fmtTime(a.created_at) !== fmtTime(a.event_time)) {
     at.append(el("small", " raised " + fmtTime(a.created_at), "who"));
     at.title = "raised at " + fmtTime(a.created_at) + " by the entity stage: another account used a device, card, IP address or shipping address of this order";
   }

@@ -1032,3 +1032,20 @@ func TestAlertRowRaisedLater(t *testing.T) {
 		t.Errorf("alert queue subtitle %q", sub)
 	}
 }
+
+// TestCustomerAlertsCount: the customer card counts one alert in the
+// singular ("1 alerts: 0 declined" before), several in the plural.
+func TestCustomerAlertsCount(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/customers?range=1h&refresh=off")
+	h.loaded("customers")
+	h.eval(`(() => { window.__dd = document.createElement("dd"); window.__real = getJSON;
+		const a = (d, r) => ({decision: d, risk: r, event_time: "2026-12-06T19:13:29Z"});
+		window.__answer = {alerts: [a("review", 0.41)]};
+		getJSON = async () => window.__answer; customerRisk("c1", window.__dd); return ""; })()`)
+	h.wait("one alert counted", `window.__dd.textContent.startsWith("1 alert: 0 declined, 1 in review")`, 0)
+	h.eval(`(() => { window.__answer = {alerts: [{decision: "decline", risk: 0.9, event_time: "2026-12-06T19:13:29Z"}, {decision: "review", risk: 0.41, event_time: "2026-12-06T19:10:00Z"}]};
+		customerRisk("c1", window.__dd); return ""; })()`)
+	h.wait("two alerts counted", `window.__dd.textContent.startsWith("2 alerts: 1 declined, 1 in review")`, 0)
+	h.eval(`(getJSON = window.__real, "")`)
+}

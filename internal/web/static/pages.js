@@ -842,7 +842,7 @@ async function customerRisk(id, dd) {
   }
   const n = (d) => as.filter((a) => a.decision === d).length;
   const top = Math.max(...as.map((a) => a.risk));
-  dd.textContent = (r.next_cursor ? as.length + "+" : String(as.length)) + " alerts: " + n("decline") + " declined, " + n("review") + " in review; highest risk " +
+  dd.textContent = (r.next_cursor ? as.length + "+" : String(as.length)) + (as.length === 1 && !r.next_cursor ? " alert: " : " alerts: ") + n("decline") + " declined, " + n("review") + " in review; highest risk " +
     top.toFixed(2) + "; latest " + as[0].decision + " " + as[0].risk.toFixed(2) + " at " + fmtTime(as[0].event_time);
 }
 

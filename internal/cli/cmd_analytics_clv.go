@@ -21,6 +21,7 @@ import (
 // of showing the stored model.
 type clvFitFlags struct {
 	summary     *string
+	summaryUnit *string
 	asOf        *string
 	predictions *string
 	horizon     *float64
@@ -36,7 +37,9 @@ func (f *clvFitFlags) register(fs interface {
 	Int(name string, value int, usage string) *int
 }) {
 	f.summary = fs.String("summary", "", "clv: fit BG/NBD (and Gamma-Gamma, given a monetary column) on a per-customer summary CSV like lifetimes': "+
-		"a header with frequency (or x), recency (or t_x), T, optionally monetary_value (or zbar) and an ID column, in weeks; nothing is read from the store")
+		"a header with frequency (or x), recency (or t_x), T, optionally monetary_value (or zbar) and an ID column, in --summary-unit; nothing is read from the store")
+	f.summaryUnit = fs.String("summary-unit", "weeks", "clv --summary: the unit of the file's recency and T, weeks or days (lifetimes' summary_data_from_transaction_data writes days unless given freq='W'); "+
+		"the parameters are then in it, and --horizon (weeks) is converted to it")
 	f.asOf = fs.String("as-of", "", "clv: fit on the stored purchases of the calibration period ending on this day (YYYY-MM-DD, inclusive), in weeks, instead of showing the stored model")
 	f.predictions = fs.String("predictions", "", "clv with --summary or --as-of: write each customer's P(alive), expected purchases over --horizon and expected spend to this CSV")
 	f.horizon = fs.Float64("horizon", 39, "clv with --predictions: the horizon of the expected purchases, in weeks")
@@ -50,8 +53,11 @@ func (f *clvFitFlags) active() bool { return *f.summary != "" || *f.asOf != "" |
 
 // clvFitReport is what `analytics clv --summary|--as-of --json` prints.
 type clvFitReport struct {
-	Source          string `json:"source"`
-	AsOf            string `json:"as_of,omitempty"`
+	Source string `json:"source"`
+	AsOf   string `json:"as_of,omitempty"`
+	// TimeUnit is the unit of recency, T and the BG/NBD parameters:
+	// "weeks", or "days" for a --summary in days.
+	TimeUnit        string `json:"time_unit"`
 	Customers       int    `json:"customers"`
 	RepeatCustomers int    `json:"repeat_customers"`
 	BGNBD           struct {
@@ -95,8 +101,20 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 	if !(*f.horizon >= 0) {
 		return usageError{fmt.Errorf("invalid value %v for flag -horizon: want a non-negative number of weeks", *f.horizon)}
 	}
+	unit, unitName := analytics.Week, "weeks"
+	if *f.summary != "" {
+		switch *f.summaryUnit {
+		case "weeks":
+		case "days":
+			unit, unitName = analytics.Day, "days"
+		default:
+			return usageError{fmt.Errorf("invalid value %q for flag -summary-unit: want weeks or days", *f.summaryUnit)}
+		}
+	} else if *f.summaryUnit != "weeks" {
+		return usageError{errors.New("flag -summary-unit goes with --summary (--as-of summarises the stored purchases in weeks)")}
+	}
 	start := time.Now()
-	rep := &clvFitReport{}
+	rep := &clvFitReport{TimeUnit: unitName}
 	var sums []analytics.Summary
 	hasMoney := true
 	if *f.summary != "" {
@@ -144,7 +162,7 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 	// Checked as the refresh checks its fits: before, a fit with a at its
 	// bound (the retail log's seven months: nobody ever drops out) was
 	// printed, and its predictions written, as any other.
-	rep.FitCheck = analytics.CheckBGNBD(bg.BGNBD, sums, analytics.Week)
+	rep.FitCheck = analytics.CheckBGNBD(bg.BGNBD, sums, unit)
 
 	var gg *analytics.GammaGammaFit
 	if hasMoney {
@@ -162,7 +180,7 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 	}
 
 	if *f.predictions != "" {
-		if err := writeCLVPredictions(*f.predictions, sums, bg.BGNBD, gg, *f.horizon); err != nil {
+		if err := writeCLVPredictions(*f.predictions, sums, bg.BGNBD, gg, *f.horizon*float64(analytics.Week)/float64(unit)); err != nil {
 			return err
 		}
 	}
@@ -174,8 +192,8 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 		src = "the stored purchases up to " + rep.AsOf
 	}
 	fmt.Fprintf(w, "CLV fitted on %s: %s customers, %s with a repeat purchase\n", src, withThousands(int64(rep.Customers)), withThousands(int64(rep.RepeatCustomers)))
-	fmt.Fprintf(w, "  BG/NBD        r = %.6g, α = %.6g, a = %.6g, b = %.6g (weeks); log-likelihood %.2f; %.3fs\n",
-		bg.R, bg.Alpha, bg.A, bg.B, bg.LogLikelihood, rep.BGNBD.Seconds)
+	fmt.Fprintf(w, "  BG/NBD        r = %.6g, α = %.6g, a = %.6g, b = %.6g (%s); log-likelihood %.2f; %.3fs\n",
+		bg.R, bg.Alpha, bg.A, bg.B, unitName, bg.LogLikelihood, rep.BGNBD.Seconds)
 	if rep.FitCheck.Degenerate {
 		fmt.Fprintln(w, "  DEGENERATE FIT: its predictions are artefacts of the optimiser, not of the customers")
 		for _, p := range rep.FitCheck.Problems {
@@ -192,7 +210,11 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 		fmt.Fprintf(w, "  Gamma-Gamma   not fitted: %s\n", rep.GammaGammaNote)
 	}
 	if *f.predictions != "" {
-		fmt.Fprintf(w, "  predictions over %g weeks written to %s", *f.horizon, *f.predictions)
+		fmt.Fprintf(w, "  predictions over %g weeks", *f.horizon)
+		if unit == analytics.Day {
+			fmt.Fprintf(w, " (%g days)", *f.horizon*7)
+		}
+		fmt.Fprintf(w, " written to %s", *f.predictions)
 		if rep.FitCheck.Degenerate {
 			fmt.Fprint(w, " (of the degenerate fit above)")
 		}
@@ -287,7 +309,7 @@ func readCLVSummary(path string) ([]analytics.Summary, bool, error) {
 }
 
 // writeCLVPredictions writes one line per customer: P(alive), expected
-// purchases in the next horizon weeks, and, with a Gamma-Gamma fit, the
+// purchases in the next horizon periods (the summaries' unit), and, with a Gamma-Gamma fit, the
 // expected spend per purchase.
 func writeCLVPredictions(path string, sums []analytics.Summary, bg analytics.BGNBD, gg *analytics.GammaGammaFit, horizon float64) error {
 	fh, err := os.Create(path)

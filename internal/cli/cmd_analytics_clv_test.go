@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -207,5 +208,83 @@ func TestCLVAsOfImportedCDNOW(t *testing.T) {
 			t.Errorf("recency %s days scored R%s and R%s", f[1], r, f[4])
 		}
 		rByRecency[f[1]] = f[4]
+	}
+}
+
+// --summary-unit days reads a summary in days, as lifetimes writes it by
+// default: CDNOW's weekly summary in days fits the same model (α seven
+// times the weekly one, the rest alike), predicts the same purchases over
+// the same 39 weeks, and its history is checked in weeks (four weeks
+// written as 28 days is still too young a history, not 28 weeks).
+func TestCLVSummaryInDays(t *testing.T) {
+	t.Parallel()
+	in, err := os.ReadFile(cdnowDir + "cdnow_customers_summary_with_transactions.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(in)), "\n")
+	header := strings.Split(lines[0], ",")
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.Trim(h, `"`)] = i
+	}
+	var b strings.Builder
+	b.WriteString(lines[0] + "\n")
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		for _, c := range []string{"t_x", "T"} {
+			v, err := strconv.ParseFloat(f[col[c]], 64)
+			if err != nil {
+				t.Fatalf("%q: %v", l, err)
+			}
+			f[col[c]] = strconv.FormatFloat(v*7, 'g', -1, 64)
+		}
+		b.WriteString(strings.Join(f, ",") + "\n")
+	}
+	dir := t.TempDir()
+	days := filepath.Join(dir, "days.csv")
+	if err := os.WriteFile(days, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pred := filepath.Join(dir, "pred.csv")
+	rep := clvJSON(t, "--summary", days, "--summary-unit", "days", "--predictions", pred)
+	if rep.TimeUnit != "days" || rep.FitCheck.Degenerate || math.Abs(rep.BGNBD.Alpha-7*cdnowBGNBD["alpha"]) > 1e-3*7*cdnowBGNBD["alpha"] ||
+		math.Abs(rep.BGNBD.R-cdnowBGNBD["r"]) > 1e-3*cdnowBGNBD["r"] || math.Abs(rep.BGNBD.A-cdnowBGNBD["a"]) > 1e-3*cdnowBGNBD["a"] ||
+		math.Abs(rep.BGNBD.B-cdnowBGNBD["b"]) > 1e-3*cdnowBGNBD["b"] {
+		t.Errorf("in days: %s r %.6f α %.6f a %.6f b %.6f, fit check %+v; want α %.4f and r, a, b as in weeks", rep.TimeUnit,
+			rep.BGNBD.R, rep.BGNBD.Alpha, rep.BGNBD.A, rep.BGNBD.B, rep.FitCheck, 7*cdnowBGNBD["alpha"])
+	}
+	p, err := os.ReadFile(pred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.Split(strings.Split(string(p), "\n")[1], ",")
+	if got, _ := strconv.ParseFloat(first[5], 64); first[0] != "1" || math.Abs(got-1.226) > 2e-3 {
+		t.Errorf("customer 1 over 39 weeks (273 days): %q, want 1.226 expected purchases", first)
+	}
+
+	young := filepath.Join(dir, "young.csv")
+	var y strings.Builder
+	y.WriteString("customer_id,x,t_x,T\n")
+	for i := range 300 {
+		x := i % 3
+		tx := 0.0
+		if x > 0 {
+			tx = float64(7 * (1 + i%3))
+		}
+		fmt.Fprintf(&y, "c%d,%d,%g,28\n", i, x, tx)
+	}
+	if err := os.WriteFile(young, []byte(y.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep := clvJSON(t, "--summary", young, "--summary-unit", "days"); !rep.FitCheck.Degenerate || rep.FitCheck.HistoryWeeks != 4 {
+		t.Errorf("28 days of history: fit check %+v, want degenerate, 4 weeks of history", rep.FitCheck)
+	}
+	var stdout, stderr bytes.Buffer
+	for _, args := range [][]string{{"--summary", young, "--summary-unit", "months"}, {"--as-of", "2026-01-01", "--summary-unit", "days"}} {
+		err := runAnalytics(context.Background(), append([]string{"clv"}, args...), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "summary-unit") {
+			t.Errorf("clv %v: %v, want an error naming -summary-unit", args, err)
+		}
 	}
 }

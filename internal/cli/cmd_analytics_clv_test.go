@@ -42,20 +42,7 @@ func checkCDNOW(t *testing.T, rep clvFitReport) {
 // 300 customers seen over 4 weeks.
 func TestCLVFitDegenerate(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "young.csv")
-	var b strings.Builder
-	b.WriteString("customer_id,x,t_x,T\n")
-	for i := range 300 {
-		x := i % 3
-		tx := 0.0
-		if x > 0 {
-			tx = float64(1 + i%3)
-		}
-		fmt.Fprintf(&b, "c%d,%d,%g,4\n", i, x, tx)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeYoungSummary(t, 1)
 	rep := clvJSON(t, "--summary", path)
 	if !rep.FitCheck.Degenerate || len(rep.FitCheck.Problems) == 0 || !strings.Contains(rep.FitCheck.Problems[0], "weeks of history") {
 		t.Fatalf("4 weeks of history: fit check %+v, want degenerate for want of history", rep.FitCheck)
@@ -68,6 +55,28 @@ func TestCLVFitDegenerate(t *testing.T) {
 	if out := stdout.String(); !strings.Contains(out, "DEGENERATE FIT") || !strings.Contains(out, "weeks of history") || !strings.Contains(out, "(of the degenerate fit above)") {
 		t.Errorf("text output does not say the fit is degenerate:\n%s", out)
 	}
+}
+
+// writeYoungSummary writes the summary of 300 customers seen over 4
+// weeks, in periods of perWeek a week (1: weeks, 7: days), and returns
+// its path.
+func writeYoungSummary(t *testing.T, perWeek float64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "young.csv")
+	var b strings.Builder
+	b.WriteString("customer_id,x,t_x,T\n")
+	for i := range 300 {
+		x := i % 3
+		tx := 0.0
+		if x > 0 {
+			tx = float64(1 + i%3)
+		}
+		fmt.Fprintf(&b, "c%d,%d,%g,%g\n", i, x, tx*perWeek, 4*perWeek)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func clvJSON(t *testing.T, args ...string) clvFitReport {
@@ -263,20 +272,7 @@ func TestCLVSummaryInDays(t *testing.T) {
 		t.Errorf("customer 1 over 39 weeks (273 days): %q, want 1.226 expected purchases", first)
 	}
 
-	young := filepath.Join(dir, "young.csv")
-	var y strings.Builder
-	y.WriteString("customer_id,x,t_x,T\n")
-	for i := range 300 {
-		x := i % 3
-		tx := 0.0
-		if x > 0 {
-			tx = float64(7 * (1 + i%3))
-		}
-		fmt.Fprintf(&y, "c%d,%d,%g,28\n", i, x, tx)
-	}
-	if err := os.WriteFile(young, []byte(y.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	young := writeYoungSummary(t, 7)
 	if rep := clvJSON(t, "--summary", young, "--summary-unit", "days"); !rep.FitCheck.Degenerate || rep.FitCheck.HistoryWeeks != 4 {
 		t.Errorf("28 days of history: fit check %+v, want degenerate, 4 weeks of history", rep.FitCheck)
 	}

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/internal/recsvc"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/postgres"
@@ -81,21 +79,7 @@ type rollupStore interface {
 func testTopProductsOfARange(t *testing.T, st rollupStore) {
 	ctx := context.Background()
 	writeTopFixture(t, st)
-	svc, err := recsvc.New(recsvc.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Fold(ctx); err != nil {
-		t.Fatal(err)
-	}
-	svc.Rebuild()
-	srv, err := web.New(web.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterRecommendations(srv, svc)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts := recsServer(t, st, true)
 	get := func(q string, want int) (web.ProductSalesResponse, string) {
 		t.Helper()
 		resp, err := http.Get(ts.URL + "/api/v1/products/top?" + q)
@@ -222,17 +206,7 @@ func TestTopProductsCustomersAtMostOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := recsvc.New(recsvc.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterRecommendations(srv, svc)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts := recsServer(t, st, false)
 	resp, err := http.Get(ts.URL + "/api/v1/products/top?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z&sort=customers")
 	if err != nil {
 		t.Fatal(err)

@@ -39,12 +39,22 @@ func recommendServer(t *testing.T, build bool) *httptest.Server {
 	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
 		t.Fatal(err)
 	}
+	return recsServer(t, st, build)
+}
+
+// recsServer serves st with the recommendation routes (and GET
+// /api/v1/products/top), the model built from st first when build.
+func recsServer(t *testing.T, st interface {
+	store.Store
+	store.Purchases
+}, build bool) *httptest.Server {
+	t.Helper()
 	svc, err := recsvc.New(recsvc.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if build {
-		if _, err := svc.Fold(ctx); err != nil {
+		if _, err := svc.Fold(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		svc.Rebuild()

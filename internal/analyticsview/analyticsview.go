@@ -7,6 +7,7 @@
 package analyticsview
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,6 +92,17 @@ func ReadSegments(ctx context.Context, a store.Analytics) (Segments, error) {
 			}
 		}
 		out.Notes = ScoreNotes(sc, empty)
+	}
+	if sr, ok := a.(interface {
+		Summary(context.Context) (store.Summary, error)
+	}); ok && out.Customers > 0 {
+		sum, err := sr.Summary(ctx)
+		if err != nil {
+			return Segments{}, err
+		}
+		if n := CurrencyNote(sum.RevenueByCurrency); n != "" {
+			out.Notes = append(out.Notes, n)
+		}
 	}
 	for _, name := range names {
 		s := by[name]
@@ -263,6 +275,28 @@ func CustomerOf(a *store.CustomerAnalytics) Customer {
 	return Customer{CustomerID: a.CustomerID, RecencyDays: a.RecencyDays, FrequencyDays: a.FrequencyDays,
 		MonetaryCents: a.MonetaryCents, R: a.R, F: a.F, M: a.M, Segment: a.Segment, Cluster: a.Cluster,
 		CLV: CLVOf(a.CLV), UpdatedAt: a.UpdatedAt}
+}
+
+// CurrencyNote says, when the store holds amounts in more than one
+// currency (revenue by currency, as the summary has it), that the
+// customer analytics add them as one: a customer's revenue, RFM monetary,
+// a segment's revenue and the CLV models sum minor units whatever their
+// currency, since the analytics assume the shop's one settlement
+// currency. Empty for one currency or none.
+func CurrencyNote(byCurrency map[string]int64) string {
+	if len(byCurrency) < 2 {
+		return ""
+	}
+	curs := make([]string, 0, len(byCurrency))
+	for c := range byCurrency {
+		curs = append(curs, c)
+	}
+	slices.SortFunc(curs, func(a, b string) int {
+		return cmp.Or(cmp.Compare(byCurrency[b], byCurrency[a]), strings.Compare(a, b))
+	})
+	return fmt.Sprintf("The store holds amounts in %d currencies (%s, by revenue): customer revenue, RFM monetary, "+
+		"segment revenue and CLV add their minor units as if they were one currency. The customer analytics assume "+
+		"one settlement currency; convert or split the stream by currency for them to mean money.", len(curs), strings.Join(curs, ", "))
 }
 
 // ScoreNotes says which R, F or M scores no customer has, and why: the

@@ -103,3 +103,16 @@ func TestScoreNotes(t *testing.T) {
 		t.Fatalf("no customers, notes %q", n)
 	}
 }
+
+func TestCurrencyNote(t *testing.T) {
+	if n := CurrencyNote(map[string]int64{"EUR": 5}); n != "" {
+		t.Errorf("one currency: %q", n)
+	}
+	if n := CurrencyNote(nil); n != "" {
+		t.Errorf("none: %q", n)
+	}
+	n := CurrencyNote(map[string]int64{"EUR": 5, "USD": 900, "GBP": 5})
+	if !strings.Contains(n, "3 currencies (USD, EUR, GBP, by revenue)") {
+		t.Errorf("three currencies: %q", n)
+	}
+}

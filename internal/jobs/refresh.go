@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -511,5 +514,15 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		"read_s", rep.ReadSeconds, "clv_s", rep.CLVSeconds, "segments_s", rep.SegmentsSeconds, "write_s", rep.WriteSeconds,
 		"models_kept", rep.ModelsKept, "rows_written", rep.RowsWritten,
 		"customers_new", rep.CustomersNew, "customers_moved", rep.CustomersMoved, "customers_left", rep.CustomersLeft)
+	// The customers' amounts are summed whatever their currency: say so
+	// when the store holds more than one (GET /api/v1/segments notes it).
+	if ss, ok := st.(interface {
+		Summary(context.Context) (store.Summary, error)
+	}); ok {
+		if sum, err := ss.Summary(ctx); err == nil && len(sum.RevenueByCurrency) > 1 {
+			curs := slices.Sorted(maps.Keys(sum.RevenueByCurrency))
+			r.log.Warn("customer analytics add the amounts of several currencies as one: they assume one settlement currency", "currencies", strings.Join(curs, ","))
+		}
+	}
 	return rep, nil
 }

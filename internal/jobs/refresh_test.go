@@ -679,3 +679,31 @@ func TestRefreshPacesReadsWhileBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshWarnsOfCurrencies: a refresh over a store holding EUR and
+// USD says that it adds their amounts as one; over one currency it does
+// not.
+func TestRefreshWarnsOfCurrencies(t *testing.T) {
+	t.Parallel()
+	for _, curs := range [][]string{{"EUR", "EUR"}, {"EUR", "USD"}} {
+		s := openSQLite(t)
+		ctx := context.Background()
+		var txs []store.Tx
+		for i, c := range curs {
+			tx := storetest.Tx(fmt.Sprintf("t%d", i), fmt.Sprintf("c%d", i), day(2026, 3, 1+i).Add(10*time.Hour), 1000, 0, int64(i))
+			tx.Currency = c
+			txs = append(txs, tx)
+		}
+		if err := s.WriteBatch(ctx, &store.Batch{Group: "test", Topic: "t", Parts: []store.Part{{From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		if _, err := newRefresh(t, RefreshConfig{Store: s, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(logs.String(), "several currencies as one") && strings.Contains(logs.String(), "currencies=EUR,USD")
+		if warned != (curs[1] == "USD") {
+			t.Errorf("currencies %v: warned %v\n%s", curs, warned, logs.String())
+		}
+	}
+}

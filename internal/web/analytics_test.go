@@ -426,3 +426,41 @@ func TestAnalyticsCustomerList(t *testing.T) {
 		getAnalyticsJSON(t, ts, "/api/v1/customers?"+q, http.StatusBadRequest, nil)
 	}
 }
+
+// TestAnalyticsSegmentsCurrencyNote: the segments say when the customers'
+// amounts add minor units of several currencies (the store holds EUR and
+// USD), and say nothing of it with one.
+func TestAnalyticsSegmentsCurrencyNote(t *testing.T) {
+	t.Parallel()
+	one := analyticsServer(t, false)
+	var s analyticsview.Segments
+	getAnalyticsJSON(t, one, "/api/v1/segments", http.StatusOK, &s)
+	for _, n := range s.Notes {
+		if strings.Contains(n, "currenc") {
+			t.Errorf("one currency stored, yet a note: %q", n)
+		}
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	analyticsFixture(t, st)
+	usd := storetest.Tx("t4", "carol", time.Date(2026, 2, 3, 9, 0, 0, 0, time.UTC), 5000, 0, 3)
+	usd.Currency = "USD"
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 3, To: 4, Txs: []store.Tx{usd}}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	getAnalyticsJSON(t, ts, "/api/v1/segments", http.StatusOK, &s)
+	if len(s.Notes) == 0 || !strings.Contains(s.Notes[len(s.Notes)-1], "2 currencies (EUR, USD, by revenue)") {
+		t.Errorf("EUR and USD stored: notes %q, want one naming both", s.Notes)
+	}
+}

@@ -965,7 +965,7 @@ func TestChartLonePointAxis(t *testing.T) {
 	}
 }
 
-// TestCountAxesTickWholeNumbers: the System page's lag chart, a count,
+// TestCountAxesTickWholeNumbers: the System page's lag chart, a count, and every other count axis,
 // ticks whole numbers under a lag of 1 (uPlot's own steps gave 0.25,
 // shown rounded as 0.3 and 0.8).
 func TestCountAxesTickWholeNumbers(t *testing.T) {
@@ -979,6 +979,31 @@ func TestCountAxesTickWholeNumbers(t *testing.T) {
 	for _, v := range splits {
 		if v != float64(int64(v)) {
 			t.Errorf("the lag axis ticks %v: %v is not a whole number", splits, v)
+		}
+	}
+	// The Data quality page's failed records a minute (0.5 and 1.5 between
+	// minutes of 1 and 2 failed), and the counts of the other pages.
+	h.open("#/quality?range=15m&refresh=off")
+	h.loaded("quality")
+	for _, c := range []struct{ chart, set string }{
+		{"qualityChart", `qualityChart.setData([[t - 120, t - 60, t], [0, 2, 1], [1, 0.998, 0.999]])`},
+		{"volumeChart", `volumeChart.setData([[t - 120, t - 60, t], [1, 2, 1], [10, 20, 10]])`},
+		{"scoreChart", `scoreChart.setData([[0.1, 0.5, 0.9], [1, 2, 1]])`},
+		{"segChart", `segChart.spec.xFmt = String, segChart.build(), segChart.setData([[0, 1, 2], [1, 2, 0]])`},
+		{"clvDistChart", `clvDistChart.setData([[0, 1, 2], [1, 2, 0]])`},
+		{"aliveChart", `aliveChart.setData([[0, 1, 2], [1, 2, 0]])`},
+		{"sysCharts.latencyDist", `sysCharts.latencyDist.setData([[0, 1, 2], [1, 2, 0]])`},
+	} {
+		h.eval(`(() => { const t = Math.floor(Date.now() / 1000); ` + c.set + `; return ""; })()`)
+		// The count axis: the last of the chart's y axes (the right one of two).
+		ax := c.chart + `.u.axes[` + c.chart + `.u.axes.length - 1]`
+		h.wait(c.chart+"'s count axis has ticks", `Array.isArray(`+ax+`._splits) && `+ax+`._splits.length > 1`, 10*time.Second)
+		var splits []float64
+		h.evalJSON(ax+`._splits`, &splits)
+		for _, v := range splits {
+			if v != float64(int64(v)) {
+				t.Errorf("%s's count axis ticks %v: %v is not a whole number", c.chart, splits, v)
+			}
 		}
 	}
 }

@@ -27,7 +27,7 @@ const volumeChart = new Chart($("chart-volume"), {
   // Volume first, revenue last: the revenue line is drawn over the bars.
   series: [{ label: "transactions", color: "--c2", scale: "n", bars: true }, { label: "revenue", color: "--c1", scale: "rev",
     fmt: (v) => money(v, ov.currency || "USD") }],
-  axes: [{ scale: "rev", color: "--c1", fmt: (v) => money(v, ov.currency || "USD").replace(/\.00$/, "") }, { scale: "n", side: 1, color: "--c2" }],
+  axes: [{ scale: "rev", color: "--c1", fmt: (v) => money(v, ov.currency || "USD").replace(/\.00$/, "") }, { scale: "n", side: 1, color: "--c2", ints: true }],
 });
 const tpsChart = new Chart($("chart-tps"), { height: 200, series: [{ label: "tx/s", color: "--c0", fill: true, fmt: (v) => fmt1.format(v) }] });
 
@@ -412,7 +412,7 @@ function fillStatus(td, a) {
 }
 
 const scoreChart = new Chart($("chart-scores"), { height: 200, time: false, xLabel: "risk", xFmt: (v) => v.toFixed(2), bin: 0.05,
-  series: [{ label: "alerts", color: "--c3", bars: true, fmt: (v) => fmtInt.format(v) }] });
+  series: [{ label: "alerts", color: "--c3", bars: true, fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] });
 
 const shownAlerts = () => fr.alerts.filter((a) => !state.params.get("customer") || a.customer_id === state.params.get("customer"));
 
@@ -775,14 +775,14 @@ $("fm-rollback").addEventListener("click", () => {
 
 const cu = { txID: null, txCursor: null, txPaged: false };
 const segChart = new Chart($("chart-segments"), { height: 260, time: false, categories: true, xLabel: "segment",
-  series: [{ label: "customers", color: "--c0", bars: true, fmt: (v) => fmtInt.format(v) }] });
+  series: [{ label: "customers", color: "--c0", bars: true, fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] });
 const clvChart = new Chart($("chart-clv"), { height: 260, time: false, categories: true, xLabel: "segment",
   series: [{ label: "mean CLV", color: "--c1", bars: true, fmt: (v) => fmt2.format(v) }] });
 
 const clvDistChart = new Chart($("chart-clv-dist"), { height: 240, time: false, categories: true, xLabel: "CLV", xFmt: String,
-  series: [{ label: "customers", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }] });
+  series: [{ label: "customers", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] });
 const aliveChart = new Chart($("chart-alive"), { height: 240, time: false, categories: true, xLabel: "P(alive)", xFmt: String,
-  series: [{ label: "customers", color: "--c5", bars: true, fmt: (v) => fmtInt.format(v) }] });
+  series: [{ label: "customers", color: "--c5", bars: true, fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] });
 
 // customerTxRow is one row of the purchase history; the CSV takes the
 // ISO event time and the plain amount.
@@ -1196,7 +1196,7 @@ $("sim-form").addEventListener("submit", (ev) => { ev.preventDefault(); setParam
 
 const qualityChart = new Chart($("chart-quality"), { height: 240,
   series: [{ label: "failed", color: "--c4", scale: "n", bars: true, fmt: (v) => fmtInt.format(v) }, { label: "score", color: "--c1", scale: "s", fmt: (v) => fmtPct(v, 2) }],
-  axes: [{ scale: "s", color: "--c1", fmt: (v) => fmtPct(v, 1) }, { scale: "n", side: 1, color: "--c4" }],
+  axes: [{ scale: "s", color: "--c1", fmt: (v) => fmtPct(v, 1) }, { scale: "n", side: 1, color: "--c4", ints: true }],
   scales: { s: { range: (u, min, max) => [Math.min(min == null ? 0.9 : min, 0.9), 1.002] } } });
 
 function drawQuality(q) {
@@ -1430,7 +1430,7 @@ const sysCharts = {
   outbox: new Chart($("chart-outbox"), { height: 180, scales: sysX, series: [{ label: "pending", color: "--c2", fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] }),
   store: new Chart($("chart-store"), { height: 180, scales: sysX, series: [{ label: "size", color: "--c0", fmt: fmtBytes }], axes: [{ scale: "y", fmt: fmtBytes }] }),
   latencyDist: new Chart($("chart-latency-dist"), { height: 200, time: false, categories: true, xLabel: "produce to commit, at most", xFmt: String,
-    series: [{ label: "records", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }] }),
+    series: [{ label: "records", color: "--c1", bars: true, fmt: (v) => fmtInt.format(v) }], axes: [{ scale: "y", ints: true }] }),
 };
 
 // sumOf is, at each time of metric m, the sum of its series that pick

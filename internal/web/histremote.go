@@ -241,7 +241,7 @@ const allInstances = "*"
 // read. From is the earliest instance's first sample, To the newest's
 // last; Capped is true when none reaches back to since; the resolution is
 // the coarsest of theirs.
-func (s *Server) mergedHistograms(ctx context.Context, since, until time.Time, name string, quant float64) (HistogramRange, error) {
+func (s *Server) mergedHistograms(ctx context.Context, since, until time.Time, after bool, name string, quant float64) (HistogramRange, error) {
 	all := allInstances
 	if since.IsZero() {
 		since = time.Now().Add(-time.Hour)
@@ -272,7 +272,7 @@ func (s *Server) mergedHistograms(ctx context.Context, since, until time.Time, n
 		if err != nil {
 			return out, err
 		}
-		v, a, b, c, ok := src.h.pick(since, until)
+		v, a, b, c, ok := src.h.pick(since, until, after)
 		if !ok {
 			continue
 		}

@@ -278,7 +278,7 @@ func (h *histRing) run(done <-chan struct{}) {
 // since precedes the tier: capped), and the newest at or before until, or
 // a fresh one when until is zero or after the newest held. ok is false
 // when there is no such pair.
-func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, capped, ok bool) {
+func (h *histRing) pick(since, until time.Time, after bool) (v histView, a, b histSample, capped, ok bool) {
 	// A ring of another instance's saved samples takes no fresh sample:
 	// its coarse tiers end with its newest saved fine one.
 	v = h.view(since, 0, h.gather == nil)
@@ -287,13 +287,28 @@ func (h *histRing) pick(since, until time.Time) (v histView, a, b histSample, ca
 		return v, a, b, false, false
 	}
 	ai := -1
-	for i, s := range samples {
-		if !s.at.After(since) {
-			ai = i
+	if after {
+		// The oldest sample at or after since: what was observed since
+		// then, whatever the samples' phase (since = a moment whose
+		// observations are to be left out, e.g. run's backfill stored).
+		for i, s := range samples {
+			if !s.at.Before(since) {
+				ai = i
+				break
+			}
 		}
-	}
-	if ai < 0 {
-		ai, capped = 0, true
+		if ai < 0 {
+			return v, a, b, false, false
+		}
+	} else {
+		for i, s := range samples {
+			if !s.at.After(since) {
+				ai = i
+			}
+		}
+		if ai < 0 {
+			ai, capped = 0, true
+		}
 	}
 	a = samples[ai]
 	if h.gather == nil && (until.IsZero() || until.After(samples[len(samples)-1].at)) {
@@ -493,9 +508,25 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	after, err := queryTime(q, "after")
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if !after.IsZero() {
+		if !since.IsZero() {
+			WriteError(w, fmt.Errorf("%w: give since or after, not both", ErrBadRequest))
+			return
+		}
+		if !until.IsZero() && !until.After(after) {
+			WriteError(w, fmt.Errorf("%w: until %s is not after after %s", ErrBadRequest, until.UTC().Format(time.RFC3339), after.UTC().Format(time.RFC3339)))
+			return
+		}
+		since = after
+	}
 	name := q.Get("name")
 	if q.Get("instance") == allInstances {
-		out, err := s.mergedHistograms(r.Context(), since, until, name, quant)
+		out, err := s.mergedHistograms(r.Context(), since, until, !after.IsZero(), name, quant)
 		if err != nil {
 			WriteError(w, err)
 			return
@@ -517,7 +548,7 @@ func (s *Server) histograms(w http.ResponseWriter, r *http.Request) {
 	if !until.IsZero() {
 		out.Until = &until
 	}
-	v, a, b, capped, ok := h.pick(since, until)
+	v, a, b, capped, ok := h.pick(since, until, !after.IsZero())
 	out.ResolutionSeconds, out.HeldSeconds = v.every.Seconds(), v.keep.Seconds()
 	if len(v.samples) > 0 {
 		held := v.samples[0].at

@@ -161,6 +161,27 @@ func TestHistogramRangeLeavesOutTheBackfill(t *testing.T) {
 	if r.From != nil || len(r.Histograms) != 0 {
 		t.Errorf("before the ring: from %v histograms %v, want none", r.From, r.Histograms)
 	}
+	// after=: from the first sample at or after it (06:10 for 06:00:01,
+	// where since= reads from 06:00), to the fresh one.
+	r = get(url.Values{"after": {"2026-12-03T06:00:01Z"}})
+	if r.From == nil || !r.From.Equal(time.Date(2026, 12, 3, 6, 10, 0, 0, time.UTC)) || r.Histograms[0].Count != 100 {
+		t.Errorf("after 06:00:01: from %v, %v, want from 06:10 the 100 of 0.5 s", r.From, r.Histograms)
+	}
+	if r = get(url.Values{"since": {"2026-12-03T06:00:01Z"}}); r.From == nil || !r.From.Equal(time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)) {
+		t.Errorf("since 06:00:01: from %v, want 06:00", r.From)
+	}
+	// After the newest sample: none yet.
+	if r = get(url.Values{"after": {"2026-12-03T06:10:01Z"}}); r.From != nil || len(r.Histograms) != 0 {
+		t.Errorf("after the newest sample: from %v histograms %v, want none", r.From, r.Histograms)
+	}
+	for _, q := range []url.Values{{"after": {"2026-12-03T06:00:01Z"}, "since": {"2026-12-03T06:00:00Z"}},
+		{"after": {"2026-12-03T06:10:00Z"}, "until": {"2026-12-03T06:00:00Z"}}, {"after": {"noon"}}} {
+		rec := httptest.NewRecorder()
+		s.histograms(rec, httptest.NewRequest(http.MethodGet, "/api/v1/metrics/histograms?"+q.Encode(), nil))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%v: %d %s, want 400", q, rec.Code, rec.Body)
+		}
+	}
 }
 
 // TestHistRingKeeps: the ring drops samples older than it keeps.

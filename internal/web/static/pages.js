@@ -138,6 +138,17 @@ function sumRange(by, from, to, cur) {
   return s;
 }
 
+// backfillStoredIn is when run's history backfill was stored (Unix
+// seconds, the summary's loading.backfill.stored_at) if that falls in the
+// range r, else null: the server's latency samples before it hold the
+// backfill's records, committed long after their produce.
+async function backfillStoredIn(r) {
+  const s = live.summary || (await getJSON("api/v1/summary").catch(() => null));
+  const bf = s && s.loading && s.loading.backfill;
+  const stored = bf && bf.stored_at ? Date.parse(bf.stored_at) / 1000 : null;
+  return stored != null && r.from < stored && (!r.custom || r.to > stored) ? stored : null;
+}
+
 // p95Latency is the produce-to-commit p95 of the range and of the one
 // before it, from the server's samples of the pipeline's histogram
 // (GET /api/v1/metrics/histograms): the histogram of /metrics counts since
@@ -150,19 +161,18 @@ async function p95Latency(r) {
     const list = await getJSON("api/v1/metrics/instances");
     merged = !list.server.pipeline && list.instances.length > 0;
   } catch (e) { /* an older server: its own samples only */ }
-  const q = (since, until, exact) => getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&since=" +
-    (exact ? iso(since) : Math.floor(since)) + (until == null ? "" : "&until=" + Math.ceil(until)) + (merged ? "&instance=*" : ""));
+  // after: from the first sample at or after since, not the newest before it.
+  const q = (since, until, after) => getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&quantile=0.95&" +
+    (after ? "after=" + iso(since) : "since=" + Math.floor(since)) + (until == null ? "" : "&until=" + Math.ceil(until)) + (merged ? "&instance=*" : ""));
   const until = r.custom ? r.to : null;
   let [now, before] = await Promise.all([q(r.from, until), q(r.from - r.seconds, r.from)]);
   // run's history backfill is committed in its first seconds, each record
   // long after its produce: a range from before it was stored is read from
-  // the first sample after it (a sample's interval later), so the tile is
-  // the live stream's latency, with no previous period to compare with.
-  const s = live.summary || (await getJSON("api/v1/summary").catch(() => null));
-  const bf = s && s.loading && s.loading.backfill;
-  const stored = bf && bf.stored_at ? Date.parse(bf.stored_at) / 1000 : null;
-  const afterBackfill = stored != null && r.from < stored && (!r.custom || r.to > stored);
-  if (afterBackfill) now = await q(stored + (now.sample_seconds || 15), until, true);
+  // the first sample after it, so the tile is the live stream's latency,
+  // with no previous period to compare with.
+  const stored = await backfillStoredIn(r);
+  const afterBackfill = stored != null;
+  if (afterBackfill) now = await q(stored, until, true);
   const h = (x) => (x.histograms.length ? x.histograms[0] : null);
   return { now, merged, afterBackfill, h: h(now), before: afterBackfill || before.capped || !before.from ? null : h(before) };
 }
@@ -1592,10 +1602,16 @@ async function loadLatencyDist(r, absent, none, instance) {
     empty.textContent = why;
     $("latency-dist-sub").textContent = "records per bucket of the histogram, over the range";
   };
-  let h;
+  let h, liveSince = null;
   try {
-    const out = await getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&since=" + Math.floor(r.from) + (r.custom ? "&until=" + Math.ceil(r.to) : "") +
+    // As the overview's p95 tile: under run, a range from before the
+    // history's backfill was stored is read from the first sample after
+    // it, so the distribution is the live stream's.
+    const stored = instance ? null : await backfillStoredIn(r);
+    const out = await getJSON("api/v1/metrics/histograms?name=shopstream_e2e_latency_seconds&" +
+      (stored != null ? "after=" + iso(stored) : "since=" + Math.floor(r.from)) + (r.custom ? "&until=" + Math.ceil(r.to) : "") +
       (instance ? "&instance=" + encodeURIComponent(instance) : ""));
+    if (stored != null && out.from) liveSince = out.from;
     h = out.histograms[0];
   } catch (e) {
     clear("No samples from the server: " + e.message);
@@ -1617,7 +1633,8 @@ async function loadLatencyDist(r, absent, none, instance) {
   c.build();
   c.setData([bs.map((_, i) => i), bs.map((b) => b.count)]);
   $("latency-dist-sub").textContent = fmtInt.format(h.count) + " records committed over the range, per bucket of the histogram" +
-    (h.value != null ? "; p95 " + fmtBound(h.value) : h.above != null ? "; p95 above " + fmtBound(h.above) : "");
+    (h.value != null ? "; p95 " + fmtBound(h.value) : h.above != null ? "; p95 above " + fmtBound(h.above) : "") +
+    (liveSince != null ? "; since " + fmtTime(liveSince) + ", live: the history's backfill left out" : "");
 }
 
 // histQuantile is the q-quantile of a histogram: bs its [upper bound,

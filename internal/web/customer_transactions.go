@@ -74,7 +74,7 @@ func (h *analyticsAPI) customerTransactions(w http.ResponseWriter, r *http.Reque
 			items, lines = json.RawMessage("[]"), nil
 		}
 		resp.Transactions[i] = CustomerTransactionJSON{TransactionID: t.TransactionID, EventTime: t.EventTime,
-			Amount: float64(t.TotalCents) / 100, AmountCents: t.TotalCents, Currency: t.Currency, ItemCount: len(lines), Items: items,
+			Amount: majorUnits(t.TotalCents, t.Currency), AmountCents: t.TotalCents, Currency: t.Currency, ItemCount: len(lines), Items: items,
 			Channel: t.Channel, PaymentMethod: t.PaymentMethod, Risk: round4(t.Risk), Decision: t.Decision}
 	}
 	if len(txs) == f.Limit {

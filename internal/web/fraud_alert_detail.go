@@ -109,7 +109,7 @@ func alertDetailJSON(d *store.AlertDetail) AlertDetailJSON {
 			}
 		}
 		out.Transaction = &AlertTxJSON{TransactionID: t.TransactionID, CustomerID: t.CustomerID, EventTime: t.EventTime,
-			Amount: float64(t.TotalCents) / 100, AmountCents: t.TotalCents, Currency: t.Currency, PaymentMethod: t.PaymentMethod,
+			Amount: majorUnits(t.TotalCents, t.Currency), AmountCents: t.TotalCents, Currency: t.Currency, PaymentMethod: t.PaymentMethod,
 			Channel: t.Channel, CardBIN: t.CardBIN, CardLast4: t.CardLast4, DeviceID: t.DeviceID, IPAddress: t.IPAddress,
 			IPCountry: t.IPCountry, IPHosting: t.IPHosting, BillingCountry: t.BillingCountry, ShippingCountry: t.ShippingCountry,
 			Partition: t.Partition, Offset: t.Offset, ProducedAt: t.ProducedAt}

@@ -1074,3 +1074,16 @@ func TestCustomerAlertsCount(t *testing.T) {
 	h.wait("two alerts counted", `window.__dd.textContent.startsWith("2 alerts: 1 declined, 1 in review")`, 0)
 	h.eval(`(getJSON = window.__real, "")`)
 }
+
+// TestMoneyOfCurrencyDecimals: a transaction's amount shows its
+// currency's own decimals (the purchase history showed ¥1,000.00).
+func TestMoneyOfCurrencyDecimals(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/customers?range=1h&refresh=off")
+	h.loaded("customers")
+	var got []string
+	h.evalJSON(`[moneyOf(1000, "JPY"), moneyOf(12.5, "USD"), moneyOf(1.234, "BHD")]`, &got)
+	if len(got) != 3 || got[0] != "¥1,000" || got[1] != "$12.50" || !strings.Contains(got[2], "1.234") {
+		t.Errorf("amounts %q, want ¥1,000, $12.50 and BHD 1.234", got)
+	}
+}

@@ -38,6 +38,11 @@ function minorPer(currency) {
     return 100;
   }
 }
+// moneyOf shows an amount with its currency's own decimals (ISO 4217 as
+// the browser knows it): $12.50, ¥1,000, BHD 1.234.
+function moneyOf(v, currency) {
+  return money(v, currency, Math.round(Math.log10(minorPer(currency))));
+}
 function fmtTime(t) {
   const d = new Date(t);
   return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });

@@ -476,7 +476,7 @@ async function showDetail() {
   const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
   add("customer", a.customer_id);
   add("event time", fmtTime(a.event_time));
-  add("amount", t ? money(t.amount, t.currency, 2) : fmt2.format(a.amount));
+  add("amount", t ? moneyOf(t.amount, t.currency) : fmt2.format(a.amount));
   if (t) {
     add("channel, payment", t.channel + ", " + t.payment_method);
     add("card", t.card_bin + "…" + t.card_last4);
@@ -801,7 +801,7 @@ function customerTxRow(x) {
   tr.dataset.id = x.transaction_id;
   const time = el("td", fmtTime(x.event_time));
   time.dataset.csv = x.event_time;
-  const amount = el("td", money(x.amount, x.currency, 2), "num");
+  const amount = el("td", moneyOf(x.amount, x.currency), "num");
   amount.dataset.csv = String(x.amount);
   tr.append(time, el("td", x.transaction_id), amount, el("td", x.currency), el("td", fmtInt.format(x.item_count), "num"),
     el("td", x.channel), el("td", x.payment_method), el("td", x.risk.toFixed(2), "num"), el("td", x.decision, "decision-" + x.decision));
@@ -1108,7 +1108,7 @@ function topRows(r) {
   const rows = r.items.map((it, i) => {
     const tr = el("tr");
     tr.dataset.product = it.product_id;
-    const rev = it.revenue.map((m) => money(m.amount_minor / minorPer(m.currency), m.currency, 2)).join(" · ");
+    const rev = it.revenue.map((m) => moneyOf(m.amount_minor / minorPer(m.currency), m.currency)).join(" · ");
     tr.append(el("td", String(i + 1)), el("td", it.product_id), el("td", fmtInt.format(it.units), "num"), el("td", fmtInt.format(it.orders), "num"),
       el("td", fmtInt.format(it.customers), "num"), el("td", rev, "num"));
     tr.addEventListener("click", () => setParam("product", it.product_id));

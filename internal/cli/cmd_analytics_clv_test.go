@@ -277,7 +277,7 @@ func TestCLVSummaryInDays(t *testing.T) {
 		t.Errorf("28 days of history: fit check %+v, want degenerate, 4 weeks of history", rep.FitCheck)
 	}
 	var stdout, stderr bytes.Buffer
-	for _, args := range [][]string{{"--summary", young, "--summary-unit", "months"}, {"--as-of", "2026-01-01", "--summary-unit", "days"}} {
+	for _, args := range [][]string{{"--summary", young, "--summary-unit", "months"}, {"--as-of", "2026-01-01", "--summary-unit", "days", "--data-dir", t.TempDir()}} {
 		err := runAnalytics(context.Background(), append([]string{"clv"}, args...), &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), "summary-unit") {
 			t.Errorf("clv %v: %v, want an error naming -summary-unit", args, err)

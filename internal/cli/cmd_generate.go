@@ -48,7 +48,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var fraudMix fraudMixFlag
 	fs.Var(&fraudMix, "fraud-mix", fraudMixUsage)
 	var start startFlag
-	fs.Var(&start, "start", "event time of the first simulated record, RFC 3339 (default 2026-01-01T00:00:00Z, or now − --history); auto (with --count and --rate 0): so that the --count records end within the day before now, found by generating them first")
+	fs.Var(&start, "start", "event time of the first simulated record, RFC 3339 (default 2026-01-01T00:00:00Z, or now − --history); auto (with --count and --rate 0): so that the --count records end within the day before now as a rule (within three days always), found by generating them first")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

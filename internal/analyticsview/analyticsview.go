@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/modeldoc"
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -93,20 +94,17 @@ func ReadSegments(ctx context.Context, a store.Analytics) (Segments, error) {
 		}
 		out.Notes = ScoreNotes(sc, empty)
 	}
-	if sr, ok := a.(interface {
-		Summary(context.Context) (store.Summary, error)
-	}); ok && out.Customers > 0 {
-		sum, err := sr.Summary(ctx)
-		if err != nil {
-			return Segments{}, err
-		}
-		if n := CurrencyNote(sum.RevenueByCurrency); n != "" {
-			out.Notes = append(out.Notes, n)
-		}
+	byCurrency, err := currencies(ctx, a)
+	if err != nil {
+		return Segments{}, err
 	}
+	if n := CurrencyNote(byCurrency); n != "" && out.Customers > 0 {
+		out.Notes = append(out.Notes, n)
+	}
+	minorPer := event.MinorPerMajor(byCurrency)
 	for _, name := range names {
 		s := by[name]
-		row := SegmentRow{Segment: name, Customers: s.Customers, Revenue: float64(s.RevenueCents) / 100, MeanCLV: s.MeanCLV}
+		row := SegmentRow{Segment: name, Customers: s.Customers, Revenue: float64(s.RevenueCents) / minorPer, MeanCLV: s.MeanCLV}
 		if out.Customers > 0 {
 			row.Share = float64(s.Customers) / float64(out.Customers)
 		}
@@ -171,8 +169,9 @@ type CohortRow struct {
 }
 
 // CohortMatrix arranges stored cohort cells (ordered by month and offset)
-// as rows, marking the cells of the unfinished month.
-func CohortMatrix(cells []store.CohortCell, at store.CohortTimes) Cohorts {
+// as rows, marking the cells of the unfinished month; revenue in major units
+// of minorPer minor units each (MinorPer).
+func CohortMatrix(cells []store.CohortCell, at store.CohortTimes, minorPer float64) Cohorts {
 	out := Cohorts{Cohorts: []CohortRow{}}
 	if !at.ComputedAt.IsZero() {
 		c := at.ComputedAt
@@ -201,7 +200,7 @@ func CohortMatrix(cells []store.CohortCell, at store.CohortTimes) Cohorts {
 		}
 		row.Active = append(row.Active, c.Active)
 		row.Retention = append(row.Retention, ret)
-		row.Revenue = append(row.Revenue, float64(c.RevenueCents)/100)
+		row.Revenue = append(row.Revenue, float64(c.RevenueCents)/minorPer)
 	}
 	return out
 }
@@ -275,6 +274,34 @@ func CustomerOf(a *store.CustomerAnalytics) Customer {
 	return Customer{CustomerID: a.CustomerID, RecencyDays: a.RecencyDays, FrequencyDays: a.FrequencyDays,
 		MonetaryCents: a.MonetaryCents, R: a.R, F: a.F, M: a.M, Segment: a.Segment, Cluster: a.Cluster,
 		CLV: CLVOf(a.CLV), UpdatedAt: a.UpdatedAt}
+}
+
+// currencies is the store's revenue by currency (its summary's), nil for
+// a store that does not say.
+func currencies(ctx context.Context, a any) (map[string]int64, error) {
+	sr, ok := a.(interface {
+		Summary(context.Context) (store.Summary, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	sum, err := sr.Summary(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the store's currencies: %w", err)
+	}
+	return sum.RevenueByCurrency, nil
+}
+
+// MinorPer is the minor units per major unit of the store's one currency
+// (event.MinorPerMajor: 100 for EUR, 1 for JPY; 100 with several): the
+// customer analytics' amounts, stored in minor units, are shown in major
+// units by it.
+func MinorPer(ctx context.Context, a any) (float64, error) {
+	by, err := currencies(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	return event.MinorPerMajor(by), nil
 }
 
 // CurrencyNote says, when the store holds amounts in more than one

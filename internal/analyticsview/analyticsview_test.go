@@ -42,12 +42,16 @@ func TestCohortMatrix(t *testing.T) {
 		{Month: feb, MonthOffset: 0, Size: 0, Active: 0},
 	}
 	asOf := feb.Add(9*24*time.Hour + 13*time.Hour) // 10 February, 13:00
-	m := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb, AsOf: asOf})
+	m := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb, AsOf: asOf}, 100)
 	if m.ComputedAt == nil || len(m.Cohorts) != 2 || m.Cohorts[0].Month != "2026-01" || m.Cohorts[1].Month != "2026-02" {
 		t.Fatalf("matrix = %+v", m)
 	}
 	if r := m.Cohorts[0]; len(r.Retention) != 2 || r.Retention[1] != 0.4 || r.Revenue[1] != 5 {
 		t.Errorf("january = %+v", r)
+	}
+	// In yen, a minor unit is a yen.
+	if r := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb, AsOf: asOf}, 1).Cohorts[0]; r.Revenue[1] != 500 {
+		t.Errorf("january in yen = %+v, want 500 in February", r)
 	}
 	if r := m.Cohorts[1]; r.Retention[0] != 0 {
 		t.Errorf("an empty cohort's retention must be 0, not NaN: %+v", r)
@@ -63,15 +67,15 @@ func TestCohortMatrix(t *testing.T) {
 		t.Errorf("february's partial offset = %v, want 0", p)
 	}
 	// A matrix as of a later month has no cell of it: nothing marked.
-	late := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb, AsOf: feb.AddDate(0, 1, 0)})
+	late := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb, AsOf: feb.AddDate(0, 1, 0)}, 100)
 	if late.Partial == nil || late.Partial.Month != "2026-03" || late.Cohorts[0].PartialOffset != nil || late.Cohorts[1].PartialOffset != nil {
 		t.Errorf("as of March: %+v", late)
 	}
 	// A matrix stored before the as-of was recorded marks nothing.
-	if old := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb}); old.Partial != nil || old.AsOf != nil || old.Cohorts[0].PartialOffset != nil {
+	if old := CohortMatrix(cells, store.CohortTimes{ComputedAt: feb}, 100); old.Partial != nil || old.AsOf != nil || old.Cohorts[0].PartialOffset != nil {
 		t.Errorf("without an as-of: %+v", old)
 	}
-	if e := CohortMatrix(nil, store.CohortTimes{}); e.ComputedAt != nil || e.Cohorts == nil {
+	if e := CohortMatrix(nil, store.CohortTimes{}, 100); e.ComputedAt != nil || e.Cohorts == nil {
 		t.Errorf("before the first refresh: %+v", e)
 	}
 }

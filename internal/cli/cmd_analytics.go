@@ -403,7 +403,11 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 	if err != nil {
 		return err
 	}
-	m := analyticsview.CohortMatrix(cells, at)
+	minorPer, err := analyticsview.MinorPer(ctx, a)
+	if err != nil {
+		return err
+	}
+	m := analyticsview.CohortMatrix(cells, at, minorPer)
 	if asJSON {
 		return writeJSONTo(w, m)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analytics"
+	"github.com/shopstream/shopstream/internal/analyticsview"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -129,9 +130,13 @@ func runCLVFit(ctx context.Context, f *clvFitFlags, a store.Analytics, w io.Writ
 			return usageError{fmt.Errorf("invalid value %q for flag -as-of: want a day YYYY-MM-DD", *f.asOf)}
 		}
 		rep.Source, rep.AsOf = "store", day.Format("2006-01-02")
+		minorPer, err := analyticsview.MinorPer(ctx, a)
+		if err != nil {
+			return err
+		}
 		var purchases []analytics.Purchase
 		err = a.PurchaseDays(ctx, day.AddDate(0, 0, 1), func(d *store.PurchaseDay) error {
-			purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / 100})
+			purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / minorPer})
 			return nil
 		})
 		if err != nil {
@@ -370,10 +375,14 @@ func writeRFMCustomers(ctx context.Context, a store.Analytics, asOf, path string
 		y, m, d := latest.UTC().Date()
 		day = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	}
+	minorPer, err := analyticsview.MinorPer(ctx, a)
+	if err != nil {
+		return err
+	}
 	var purchases []analytics.Purchase
 	cents := map[string]int64{}
-	err := a.PurchaseDays(ctx, day.AddDate(0, 0, 1), func(d *store.PurchaseDay) error {
-		purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / 100})
+	err = a.PurchaseDays(ctx, day.AddDate(0, 0, 1), func(d *store.PurchaseDay) error {
+		purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / minorPer})
 		cents[d.CustomerID] += d.AmountCents
 		return nil
 	})
@@ -453,9 +462,13 @@ func runCLVValidate(ctx context.Context, f *clvFitFlags, a store.Analytics, w io
 		return usageError{fmt.Errorf("analytics clv --validate: the holdout must end after --as-of %s (it ends %s)", cal.Format(time.DateOnly), hold.Format(time.DateOnly))}
 	}
 	start := time.Now()
+	minorPer, err := analyticsview.MinorPer(ctx, a)
+	if err != nil {
+		return err
+	}
 	var purchases []analytics.Purchase
 	err = a.PurchaseDays(ctx, hold.AddDate(0, 0, 1), func(d *store.PurchaseDay) error {
-		purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / 100})
+		purchases = append(purchases, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / minorPer})
 		return nil
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package event
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 )
@@ -355,4 +356,21 @@ func ExactMinor(price string, digits int) (Cents, string, error) {
 		return 0, "", fmt.Errorf("price %q is out of range", price)
 	}
 	return c, d.String(), nil
+}
+
+// MinorPerMajor is how many minor units make a major unit of the one
+// currency of byCurrency (amounts by currency, as a store's summary has
+// them): 100 for EUR, 1 for JPY, 1,000 for BHD. With several currencies,
+// none, or a code ISO 4217 does not list, 100. The customer analytics
+// (revenue, RFM monetary, CLV) assume the shop's one settlement currency
+// and show its minor units in major units by it.
+func MinorPerMajor(byCurrency map[string]int64) float64 {
+	if len(byCurrency) != 1 {
+		return 100
+	}
+	for c := range byCurrency {
+		d, _ := CurrencyDigits(c)
+		return math.Pow10(d)
+	}
+	return 100
 }

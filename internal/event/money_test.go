@@ -227,3 +227,17 @@ func BenchmarkCurrencyDigits(b *testing.B) {
 		b.Fatal(n)
 	}
 }
+
+func TestMinorPerMajor(t *testing.T) {
+	for _, c := range []struct {
+		by   map[string]int64
+		want float64
+	}{
+		{map[string]int64{"EUR": 5}, 100}, {map[string]int64{"JPY": 5}, 1}, {map[string]int64{"BHD": 5}, 1000},
+		{map[string]int64{"EUR": 5, "JPY": 9}, 100}, {nil, 100}, {map[string]int64{"XXQ": 1}, 100},
+	} {
+		if got := MinorPerMajor(c.by); got != c.want {
+			t.Errorf("MinorPerMajor(%v) = %v, want %v", c.by, got, c.want)
+		}
+	}
+}

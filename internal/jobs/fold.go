@@ -396,7 +396,7 @@ func (f *fold) stored(ctx context.Context, st foldStore, i int32) (bool, error) 
 // population builds the population and the cohort matrix as of endDay
 // (days since 1970-01-01) from the fold, as readDays does from the
 // store's purchase days: the same summaries, cents and category spend.
-func (f *fold) population(endDay int64) (*population, []store.CohortCell, error) {
+func (f *fold) population(endDay int64, minorPer float64) (*population, []store.CohortCell, error) {
 	order := f.live()
 	// Built anew each run, not kept to be reused: at a million customers
 	// the summaries and category sums are about 60 MB, which kept between
@@ -413,7 +413,7 @@ func (f *fold) population(endDay int64) (*population, []store.CohortCell, error)
 		amounts, days = amounts[:0], days[:0]
 		var cents int64
 		for _, d := range f.days.of(c.days) {
-			amounts = append(amounts, analytics.DayAmount{Day: int64(d.day), Amount: float64(d.cents) / 100})
+			amounts = append(amounts, analytics.DayAmount{Day: int64(d.day), Amount: float64(d.cents) / minorPer})
 			days = append(days, store.PurchaseDay{CustomerID: id, Day: time.Unix(int64(d.day)*86400, 0).UTC(), Orders: int64(d.orders), AmountCents: d.cents})
 			cents += d.cents
 		}
@@ -502,7 +502,7 @@ func (r *Refresh) load(ctx context.Context, asOf, until time.Time, rep *RefreshR
 		err   error
 	)
 	if f, end := r.fold, analytics.CivilDay(asOf); f != nil && f.maxDay <= end {
-		pop, cells, err = f.population(end)
+		pop, cells, err = f.population(end, r.minorPer)
 	} else {
 		rep.Read = "store"
 		pop, cells, err = r.read(ctx, asOf, until)

@@ -265,7 +265,7 @@ func BenchmarkFoldPopulation(b *testing.B) {
 	b.ResetTimer()
 	cpu0 = cpuSeconds(b)
 	for b.Loop() {
-		if _, _, err := f.population(end); err != nil {
+		if _, _, err := f.population(end, 100); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -370,11 +370,11 @@ func TestFoldCompact(t *testing.T) {
 		t.Errorf("after compacting, the days pool holds %d days, %d of them dead; want 2400 and none", len(f.days.items), f.days.dead)
 	}
 	end := analytics.CivilDay(start.AddDate(2, 0, 0))
-	gotPop, gotCells, err := f.population(end)
+	gotPop, gotCells, err := f.population(end, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantPop, wantCells, err := want.population(end)
+	wantPop, wantCells, err := want.population(end, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

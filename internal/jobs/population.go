@@ -134,7 +134,7 @@ func (r *Refresh) readDays(ctx context.Context, asOf, until time.Time, cats <-ch
 		buf = buf[:0]
 		var cents int64
 		for _, d := range cur {
-			buf = append(buf, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / 100})
+			buf = append(buf, analytics.Purchase{CustomerID: d.CustomerID, Time: d.Day, Amount: float64(d.AmountCents) / r.minorPer})
 			cents += d.AmountCents
 		}
 		s, err := analytics.Summarize(buf, asOf, analytics.Week)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/shopstream/shopstream/internal/analytics"
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -183,6 +184,11 @@ type Refresh struct {
 	mu   sync.Mutex
 	seen []seenRun // the last two runs that did the work, latest last
 
+	// minorPer is the minor units per major unit of the store's one
+	// currency (event.MinorPerMajor), read at the start of each run: the
+	// CLV models and the clusters' spend are in major units of it.
+	minorPer float64
+
 	// Between runs of this process (runs never overlap: the leader lock):
 	// last is what the last run that fitted both models fitted, and
 	// wrote/wroteFP the customer rows stored since, by customer ID in
@@ -268,7 +274,7 @@ func NewRefresh(cfg RefreshConfig) (*Refresh, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("analytics refresh: %w", err)
 	}
-	r := &Refresh{cfg: cfg, log: cfg.Logger.With("component", "analytics-refresh")}
+	r := &Refresh{cfg: cfg, log: cfg.Logger.With("component", "analytics-refresh"), minorPer: 100}
 	if cfg.Registerer != nil {
 		promauto.With(cfg.Registerer).NewGaugeFunc(prometheus.GaugeOpts{Name: "shopstream_analytics_fold_customers",
 			Help: "Customers whose purchase days the analytics refresh keeps in memory between runs (bounded by --analytics-fold-max-customers; 0 when it reads them from the store instead)."},
@@ -405,6 +411,16 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	defer release()
 	if r.testHookLeading != nil {
 		r.testHookLeading()
+	}
+	r.minorPer = 100
+	if ss, ok := st.(interface {
+		Summary(context.Context) (store.Summary, error)
+	}); ok {
+		sum, err := ss.Summary(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("analytics refresh: the store's currencies: %w", err)
+		}
+		r.minorPer = event.MinorPerMajor(sum.RevenueByCurrency)
 	}
 	start := time.Now()
 	now := r.cfg.Now().UTC()

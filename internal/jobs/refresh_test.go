@@ -707,3 +707,42 @@ func TestRefreshWarnsOfCurrencies(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshInTheShopsCurrency: the CLV models' spend is in major units
+// of the store's one currency: a repeat purchase of ¥3,000 (3,000 minor
+// units) is 3000, where €30.00 (3,000 minor units) is 30; read from the
+// store and from the fold alike.
+func TestRefreshInTheShopsCurrency(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		currency string
+		want     float64
+	}{{"JPY", 3000}, {"EUR", 30}} {
+		s := openSQLite(t)
+		ctx := context.Background()
+		var txs []store.Tx
+		for i, cents := range []int64{1000, 3000} {
+			tx := storetest.Tx(fmt.Sprintf("t%d", i), "c0", day(2026, 3, 1+7*i).Add(10*time.Hour), cents, 0, int64(i))
+			tx.Currency = c.currency
+			txs = append(txs, tx)
+		}
+		if err := s.WriteBatch(ctx, &store.Batch{Group: "test", Topic: "t", Parts: []store.Part{{From: 0, To: int64(len(txs)), Txs: txs}}}); err != nil {
+			t.Fatal(err)
+		}
+		r := newRefresh(t, RefreshConfig{Store: s})
+		var got []float64
+		r.testHookPopulation = func(p *population, _ []store.CohortCell) {
+			for _, s := range p.sums {
+				got = append(got, s.MonetaryMean)
+			}
+		}
+		for range 2 { // from the store, then from the fold
+			if _, err := r.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(got) != 2 || got[0] != c.want || got[1] != c.want {
+			t.Errorf("%s: repeat spend %v, want %v (read, then folded)", c.currency, got, c.want)
+		}
+	}
+}

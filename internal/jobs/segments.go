@@ -114,7 +114,7 @@ func (r *Refresh) segments(ctx context.Context, pop *population, asOf time.Time,
 		p.Size++
 		p.MeanRecencyDays += buf[0]
 		p.MeanFrequency += float64(pop.sums[i].Frequency + 1)
-		p.MeanMonetary += float64(pop.cents[i]) / 100
+		p.MeanMonetary += float64(pop.cents[i]) / r.minorPer
 		if preds != nil && preds[i].ok {
 			clvSum[c] += preds[i].p.Value
 			clvN[c]++

@@ -85,10 +85,15 @@ func (h *analyticsAPI) customer(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
+	minorPer, err := analyticsview.MinorPer(r.Context(), h.a)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
 	out := CustomerResponse{CustomerID: p.CustomerID, FirstSeen: p.FirstSeen, LastSeen: p.LastSeen, Orders: p.Orders,
-		Revenue: float64(p.RevenueCents) / 100, RevenueCents: p.RevenueCents}
+		Revenue: float64(p.RevenueCents) / minorPer, RevenueCents: p.RevenueCents}
 	if a := p.Analytics; a != nil {
-		out.RFM = &RFMResponse{RecencyDays: a.RecencyDays, Frequency: a.FrequencyDays, Monetary: float64(a.MonetaryCents) / 100,
+		out.RFM = &RFMResponse{RecencyDays: a.RecencyDays, Frequency: a.FrequencyDays, Monetary: float64(a.MonetaryCents) / minorPer,
 			R: a.R, F: a.F, M: a.M, Score: fmt.Sprintf("%d%d%d", a.R, a.F, a.M), Segment: a.Segment}
 		out.CLV, out.Cluster, out.UpdatedAt = analyticsview.CLVOf(a.CLV), a.Cluster, &a.UpdatedAt
 	}
@@ -113,7 +118,11 @@ func (h *analyticsAPI) cohorts(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		return analyticsview.CohortMatrix(cells, at), nil
+		minorPer, err := analyticsview.MinorPer(ctx, h.a)
+		if err != nil {
+			return nil, err
+		}
+		return analyticsview.CohortMatrix(cells, at, minorPer), nil
 	})
 	if err != nil {
 		WriteError(w, err)

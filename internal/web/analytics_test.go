@@ -464,3 +464,47 @@ func TestAnalyticsSegmentsCurrencyNote(t *testing.T) {
 		t.Errorf("EUR and USD stored: notes %q, want one naming both", s.Notes)
 	}
 }
+
+// TestAnalyticsInTheShopsCurrency: a yen shop's customer revenue, RFM
+// monetary and segment revenue are in yen (they read 150.5 for ¥15,050,
+// as if yen had cents).
+func TestAnalyticsInTheShopsCurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	jan := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+	var txs []store.Tx
+	for i, cents := range []int64{12000, 3050} {
+		tx := storetest.Tx(fmt.Sprintf("t%d", i), "alice", jan.AddDate(0, i, 0), cents, 0, int64(i))
+		tx.Currency = "JPY"
+		txs = append(txs, tx)
+	}
+	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: 2, Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteCustomerAnalytics(ctx, []store.CustomerAnalytics{{CustomerID: "alice", RecencyDays: 19, FrequencyDays: 2, MonetaryCents: 15050,
+		R: 5, F: 4, M: 5, Segment: "Champions", UpdatedAt: jan.AddDate(0, 2, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	var c web.CustomerResponse
+	getAnalyticsJSON(t, ts, "/api/v1/customers/alice", http.StatusOK, &c)
+	if c.Revenue != 15050 || c.RFM == nil || c.RFM.Monetary != 15050 {
+		t.Errorf("alice in yen: revenue %v, RFM %+v; want 15050 both", c.Revenue, c.RFM)
+	}
+	var s analyticsview.Segments
+	getAnalyticsJSON(t, ts, "/api/v1/segments", http.StatusOK, &s)
+	if s.RFM[0].Segment != "Champions" || s.RFM[0].Revenue != 15050 {
+		t.Errorf("segments in yen: %+v, want Champions with 15050", s.RFM[0])
+	}
+}

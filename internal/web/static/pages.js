@@ -930,6 +930,15 @@ function showMovement(mv, sel) {
 // /api/v1/customers): those of the selected segment (segment=), whose ID
 // starts with q=, or all; more appends the next page.
 const custList = { cursor: null, key: null, paged: false };
+// shopMinorPer is the minor units per major unit of the store's one
+// currency (the summary's revenue: 1 for JPY), 100 with several: the
+// customer analytics' amounts are in it (analyticsview.MinorPer).
+async function shopMinorPer() {
+  const s = live.summary || (await getJSON("api/v1/summary").catch(() => null));
+  const rev = (s && s.revenue) || [];
+  return rev.length === 1 ? minorPer(rev[0].currency) : 100;
+}
+
 async function loadCustomerList(more) {
   const seg = state.params.get("segment") || "", prefix = state.params.get("q") || "";
   const key = seg + "\u0000" + prefix;
@@ -946,11 +955,12 @@ async function loadCustomerList(more) {
     return;
   }
   if ((state.params.get("segment") || "") + "\u0000" + (state.params.get("q") || "") !== key) return; // asked for others meanwhile
+  const per = await shopMinorPer();
   const rows = r.customers.map((c) => {
     const tr = el("tr", undefined, c.customer_id === state.params.get("customer") ? "selected" : "");
     tr.dataset.customer = c.customer_id;
-    const spend = el("td", fmt2.format(c.monetary_cents / 100), "num");
-    spend.dataset.csv = String(c.monetary_cents / 100);
+    const spend = el("td", fmt2.format(c.monetary_cents / per), "num");
+    spend.dataset.csv = String(c.monetary_cents / per);
     tr.append(el("td", c.customer_id), el("td", c.segment), el("td", "" + c.r + c.f + c.m, "num"), el("td", fmtInt.format(c.frequency_days), "num"),
       el("td", fmtInt.format(c.recency_days), "num"), spend, el("td", c.clv ? fmt2.format(c.clv.value) : "–", "num"),
       el("td", c.clv ? fmtPct(c.clv.p_alive) : "–", "num"));

@@ -24,12 +24,17 @@ import (
 // models, as the refresh would have stored them.
 func analyticsServer(t *testing.T, empty bool) *httptest.Server {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	st := openStore(t)
+	ts := analyticsServerOf(t, st)
+	if !empty {
+		analyticsFixture(t, st)
 	}
-	t.Cleanup(func() { st.Close() })
+	return ts
+}
+
+// analyticsServerOf serves st with the analytics routes.
+func analyticsServerOf(t *testing.T, st *sqlite.Store) *httptest.Server {
+	t.Helper()
 	srv, err := web.New(web.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -37,10 +42,19 @@ func analyticsServer(t *testing.T, empty bool) *httptest.Server {
 	web.RegisterAnalytics(srv, st)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	if !empty {
-		analyticsFixture(t, st)
-	}
 	return ts
+}
+
+// storeIn writes txs in one batch of partition 0 from offset from, each
+// in currency.
+func storeIn(t *testing.T, st store.Store, currency string, from int64, txs ...store.Tx) {
+	t.Helper()
+	for i := range txs {
+		txs[i].Currency = currency
+	}
+	if err := st.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: from, To: from + int64(len(txs)), Txs: txs}}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // analyticsFixture stores three purchases of alice and bob, alice's
@@ -440,26 +454,10 @@ func TestAnalyticsSegmentsCurrencyNote(t *testing.T) {
 			t.Errorf("one currency stored, yet a note: %q", n)
 		}
 	}
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	analyticsFixture(t, st)
-	usd := storetest.Tx("t4", "carol", time.Date(2026, 2, 3, 9, 0, 0, 0, time.UTC), 5000, 0, 3)
-	usd.Currency = "USD"
-	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 3, To: 4, Txs: []store.Tx{usd}}}}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterAnalytics(srv, st)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	getAnalyticsJSON(t, ts, "/api/v1/segments", http.StatusOK, &s)
+	storeIn(t, st, "USD", 3, storetest.Tx("t4", "carol", time.Date(2026, 2, 3, 9, 0, 0, 0, time.UTC), 5000, 0, 3))
+	getAnalyticsJSON(t, analyticsServerOf(t, st), "/api/v1/segments", http.StatusOK, &s)
 	if len(s.Notes) == 0 || !strings.Contains(s.Notes[len(s.Notes)-1], "2 currencies (EUR, USD, by revenue)") {
 		t.Errorf("EUR and USD stored: notes %q, want one naming both", s.Notes)
 	}
@@ -470,33 +468,14 @@ func TestAnalyticsSegmentsCurrencyNote(t *testing.T) {
 // as if yen had cents).
 func TestAnalyticsInTheShopsCurrency(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	jan := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
-	var txs []store.Tx
-	for i, cents := range []int64{12000, 3050} {
-		tx := storetest.Tx(fmt.Sprintf("t%d", i), "alice", jan.AddDate(0, i, 0), cents, 0, int64(i))
-		tx.Currency = "JPY"
-		txs = append(txs, tx)
-	}
-	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: 2, Txs: txs}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.WriteCustomerAnalytics(ctx, []store.CustomerAnalytics{{CustomerID: "alice", RecencyDays: 19, FrequencyDays: 2, MonetaryCents: 15050,
+	storeIn(t, st, "JPY", 0, storetest.Tx("t0", "alice", jan, 12000, 0, 0), storetest.Tx("t1", "alice", jan.AddDate(0, 1, 0), 3050, 0, 1))
+	if err := st.WriteCustomerAnalytics(context.Background(), []store.CustomerAnalytics{{CustomerID: "alice", RecencyDays: 19, FrequencyDays: 2, MonetaryCents: 15050,
 		R: 5, F: 4, M: 5, Segment: "Champions", UpdatedAt: jan.AddDate(0, 2, 0)}}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterAnalytics(srv, st)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts := analyticsServerOf(t, st)
 	var c web.CustomerResponse
 	getAnalyticsJSON(t, ts, "/api/v1/customers/alice", http.StatusOK, &c)
 	if c.Revenue != 15050 || c.RFM == nil || c.RFM.Monetary != 15050 {

@@ -1,16 +1,12 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/internal/store"
-	"github.com/shopstream/shopstream/internal/store/sqlite"
 	"github.com/shopstream/shopstream/internal/store/storetest"
 	"github.com/shopstream/shopstream/internal/web"
 )
@@ -65,29 +61,12 @@ func TestCustomerTransactionsAPI(t *testing.T) {
 // units is 1000 (it was 10.00, as if yen had cents), 1.234 BHD is 1.234.
 func TestCustomerTransactionsInTheirCurrency(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	at := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
-	yen := storetest.Tx("y1", "kenji", at, 1000, 0, 0)
-	yen.Currency = "JPY"
-	dinar := storetest.Tx("y2", "kenji", at.Add(time.Hour), 1234, 0, 1)
-	dinar.Currency = "BHD"
-	if err := st.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{From: 0, To: 2, Txs: []store.Tx{yen, dinar}}}}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterAnalytics(srv, st)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	storeIn(t, st, "JPY", 0, storetest.Tx("y1", "kenji", at, 1000, 0, 0))
+	storeIn(t, st, "BHD", 1, storetest.Tx("y2", "kenji", at.Add(time.Hour), 1234, 0, 1))
 	var r web.CustomerTransactionsResponse
-	getAnalyticsJSON(t, ts, "/api/v1/customers/kenji/transactions", 200, &r)
+	getAnalyticsJSON(t, analyticsServerOf(t, st), "/api/v1/customers/kenji/transactions", 200, &r)
 	got := map[string]float64{}
 	for _, x := range r.Transactions {
 		got[x.Currency] = x.Amount

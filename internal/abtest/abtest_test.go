@@ -292,3 +292,33 @@ func TestResultsByHand(t *testing.T) {
 		t.Fatalf("unknown experiment: %v", err)
 	}
 }
+
+// TestResultsInTheShopsCurrency: a yen shop's revenue per exposed
+// customer is in yen (¥1,000 was 10).
+func TestResultsInTheShopsCurrency(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	c := &clock{t0}
+	s := newService(t, st, c)
+	if _, err := s.Create(context.Background(), ab("ab", 1)); err != nil {
+		t.Fatal(err)
+	}
+	x := store.Exposure{Experiment: "ab", CustomerID: "a1", ExposedAt: t0, WindowEnd: t0.Add(time.Hour), Items: []string{"p1"}}
+	if _, err := st.(store.Experiments).RecordExposure(context.Background(), &x); err != nil {
+		t.Fatal(err)
+	}
+	tx := storetest.Tx("t0", "a1", t0.Add(time.Minute), 1000, 0, 0)
+	tx.Currency = "JPY"
+	if err := st.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "transactions",
+		Parts: []store.Part{{Partition: 0, From: 0, To: 1, Txs: []store.Tx{tx}}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.t = t0.Add(2 * time.Hour)
+	res, err := s.Results(context.Background(), "ab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Variants[0]; v.Exposures != 1 || v.Revenue != 1000 || v.RevenuePerExposed != 1000 {
+		t.Errorf("control %+v, want ¥1,000 of one exposed customer", v)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/experiment"
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -41,8 +42,9 @@ type VariantResult struct {
 	Conversions    int64   `json:"conversions"`
 	ConversionRate float64 `json:"conversion_rate"`
 	// Revenue is the total of the exposed customers' transactions within
-	// their windows, in units of the transactions' currency (minor units
-	// / 100); RevenuePerExposed divides it by Exposures.
+	// their windows, in major units of the store's one currency (minor
+	// units / 100 with several: event.MinorPerMajor); RevenuePerExposed
+	// divides it by Exposures.
 	Revenue           float64 `json:"revenue"`
 	RevenuePerExposed float64 `json:"revenue_per_exposed"`
 
@@ -157,13 +159,25 @@ func (s *Service) Results(ctx context.Context, name string) (*Results, error) {
 	for i, v := range d.Variants {
 		res.Variants[i] = VariantResult{Name: v.Name, Recommender: v.Recommender, Weight: v.Weight}
 	}
+	// Revenue in major units of the store's one currency (¥1,000 is 1000,
+	// not 10), as the customer analytics show it.
+	minorPer := 100.0
+	if ss, ok := s.cfg.Store.(interface {
+		Summary(context.Context) (store.Summary, error)
+	}); ok {
+		sum, err := ss.Summary(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %q: the store's currencies: %w", name, err)
+		}
+		minorPer = event.MinorPerMajor(sum.RevenueByCurrency)
+	}
 	for _, u := range units {
 		v := &res.Variants[u.variant]
 		v.Exposures++
 		if u.converted {
 			v.Conversions++
 		}
-		r := float64(u.cents) / 100
+		r := float64(u.cents) / minorPer
 		v.Revenue += r
 		v.revenueSquares += r * r
 	}

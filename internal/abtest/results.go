@@ -42,9 +42,9 @@ type VariantResult struct {
 	Conversions    int64   `json:"conversions"`
 	ConversionRate float64 `json:"conversion_rate"`
 	// Revenue is the total of the exposed customers' transactions within
-	// their windows, in major units of the store's one currency (minor
-	// units / 100 with several: event.MinorPerMajor); RevenuePerExposed
-	// divides it by Exposures.
+	// their windows, in major units of their one currency (minor units /
+	// 100 with several: event.MinorPerMajor); RevenuePerExposed divides it
+	// by Exposures.
 	Revenue           float64 `json:"revenue"`
 	RevenuePerExposed float64 `json:"revenue_per_exposed"`
 
@@ -139,12 +139,14 @@ func (s *Service) Results(ctx context.Context, name string) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
+	currencies := map[string]int64{}
 	err = s.cfg.Store.ExposedPurchases(ctx, name, func(p *store.ExposedPurchase) error {
 		u := units[p.CustomerID]
 		if u == nil {
 			return nil // exposed after the exposures were read
 		}
 		u.cents += p.TotalCents
+		currencies[p.Currency] += p.TotalCents
 		for _, pr := range p.Products {
 			if _, ok := u.shown[pr]; ok {
 				u.converted = true
@@ -159,18 +161,9 @@ func (s *Service) Results(ctx context.Context, name string) (*Results, error) {
 	for i, v := range d.Variants {
 		res.Variants[i] = VariantResult{Name: v.Name, Recommender: v.Recommender, Weight: v.Weight}
 	}
-	// Revenue in major units of the store's one currency (¥1,000 is 1000,
-	// not 10), as the customer analytics show it.
-	minorPer := 100.0
-	if ss, ok := s.cfg.Store.(interface {
-		Summary(context.Context) (store.Summary, error)
-	}); ok {
-		sum, err := ss.Summary(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("experiment %q: the store's currencies: %w", name, err)
-		}
-		minorPer = event.MinorPerMajor(sum.RevenueByCurrency)
-	}
+	// Revenue in major units of the purchases' one currency (¥1,000 is
+	// 1000, not 10), as the customer analytics show the shop's.
+	minorPer := event.MinorPerMajor(currencies)
 	for _, u := range units {
 		v := &res.Variants[u.variant]
 		v.Exposures++

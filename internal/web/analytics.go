@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/analyticsview"
+	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/store"
 )
 
@@ -29,7 +30,7 @@ import (
 // they are kept and built again at most every ten seconds, in the
 // background (cached), however many dashboards poll.
 func RegisterAnalytics(s *Server, a store.Analytics) {
-	h := &analyticsAPI{a: a, answerCache: answerCache{ttl: 10 * time.Second, log: s.log}}
+	h := &analyticsAPI{a: a, srv: s, answerCache: answerCache{ttl: 10 * time.Second, log: s.log}}
 	s.Handle("GET /api/v1/customers", http.HandlerFunc(h.customers))
 	s.Handle("GET /api/v1/customers/{id}", http.HandlerFunc(h.customer))
 	s.Handle("GET /api/v1/customers/{id}/transactions", http.HandlerFunc(h.customerTransactions))
@@ -42,6 +43,9 @@ func RegisterAnalytics(s *Server, a store.Analytics) {
 
 type analyticsAPI struct {
 	a store.Analytics
+	// srv's summary, read at most twice a second however many customers
+	// are looked up, says the store's currencies.
+	srv *Server
 	answerCache
 }
 
@@ -85,11 +89,12 @@ func (h *analyticsAPI) customer(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	minorPer, err := analyticsview.MinorPer(r.Context(), h.a)
+	sum, err := h.srv.cachedSummary(r.Context())
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
+	minorPer := event.MinorPerMajor(sum.RevenueByCurrency)
 	out := CustomerResponse{CustomerID: p.CustomerID, FirstSeen: p.FirstSeen, LastSeen: p.LastSeen, Orders: p.Orders,
 		Revenue: float64(p.RevenueCents) / minorPer, RevenueCents: p.RevenueCents}
 	if a := p.Analytics; a != nil {

@@ -1087,3 +1087,22 @@ func TestMoneyOfCurrencyDecimals(t *testing.T) {
 		t.Errorf("amounts %q, want ¥1,000, $12.50 and BHD 1.234", got)
 	}
 }
+
+// TestOneTimeBuyerAlive: the customer list marks a one-time buyer's
+// P(alive) of 100% (BG/NBD's, however long ago they bought: "Lost, 539
+// days since last, 100.0%" read as a contradiction) and explains it;
+// a repeat buyer's, and its CSV, are as they were.
+func TestOneTimeBuyerAlive(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/customers?range=1h&refresh=off")
+	h.loaded("customers")
+	var got []string
+	h.evalJSON(`[aliveCell({frequency_days: 1, clv: {p_alive: 1}}), aliveCell({frequency_days: 3, clv: {p_alive: 0.431}}), aliveCell({frequency_days: 1, clv: null})]
+		.map((td) => td.textContent + "|" + (td.title ? "title" : "") + "|" + (td.dataset.csv || ""))`, &got)
+	if len(got) != 3 || got[0] != "100.0%*|title|100.0%" || got[1] != "43.1%||43.1%" || got[2] != "–||" {
+		t.Errorf("P(alive) cells %q", got)
+	}
+	if note := h.eval(`document.getElementById("cust-list-note").textContent`); !strings.Contains(note, "One purchase day") {
+		t.Errorf("the list's note %q", note)
+	}
+}

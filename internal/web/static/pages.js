@@ -930,6 +930,18 @@ function showMovement(mv, sel) {
 // /api/v1/customers): those of the selected segment (segment=), whose ID
 // starts with q=, or all; more appends the next page.
 const custList = { cursor: null, key: null, paged: false };
+// aliveCell is a listed customer's P(alive); a one-time buyer's, which
+// BG/NBD puts at 1 however long ago they bought, is marked and explained
+// (the list's note).
+function aliveCell(c) {
+  if (!c.clv) return el("td", "–", "num");
+  const one = c.frequency_days === 1 && c.clv.p_alive >= 0.9995;
+  const td = el("td", fmtPct(c.clv.p_alive) + (one ? "*" : ""), "num");
+  td.dataset.csv = fmtPct(c.clv.p_alive); // as before the mark
+  if (one) td.title = "one purchase day: BG/NBD's P(alive) is 1 until a repeat purchase; their expected purchases, and CLV, fall with the time since";
+  return td;
+}
+
 // shopMinorPer is the minor units per major unit of the store's one
 // currency (the summary's revenue: 1 for JPY), 100 with several: the
 // customer analytics' amounts are in it (analyticsview.MinorPer).
@@ -963,7 +975,7 @@ async function loadCustomerList(more) {
     spend.dataset.csv = String(c.monetary_cents / per);
     tr.append(el("td", c.customer_id), el("td", c.segment), el("td", "" + c.r + c.f + c.m, "num"), el("td", fmtInt.format(c.frequency_days), "num"),
       el("td", fmtInt.format(c.recency_days), "num"), spend, el("td", c.clv ? fmt2.format(c.clv.value) : "–", "num"),
-      el("td", c.clv ? fmtPct(c.clv.p_alive) : "–", "num"));
+      aliveCell(c));
     tr.addEventListener("click", () => setParam("customer", c.customer_id));
     return tr;
   });

@@ -175,14 +175,22 @@ func shown(items ...string) []recommend.Scored {
 	return out
 }
 
-func TestExposureExactlyOnce(t *testing.T) {
-	t.Parallel()
+// abService is a service over a fresh store with experiment "ab" (seed
+// 1) created, on a clock at t0.
+func abService(t *testing.T) (store.Store, *clock, *abtest.Service) {
+	t.Helper()
 	st := openStore(t)
 	c := &clock{t0}
 	s := newService(t, st, c)
 	if _, err := s.Create(context.Background(), ab("ab", 1)); err != nil {
 		t.Fatal(err)
 	}
+	return st, c, s
+}
+
+func TestExposureExactlyOnce(t *testing.T) {
+	t.Parallel()
+	st, c, s := abService(t)
 	a, _ := s.Assign("c1")
 	if err := s.Expose(a, "c1", shown("p1", "p2")); err != nil {
 		t.Fatal(err)
@@ -212,12 +220,7 @@ func TestExposureExactlyOnce(t *testing.T) {
 // out by hand.
 func TestResultsByHand(t *testing.T) {
 	t.Parallel()
-	st := openStore(t)
-	c := &clock{t0}
-	s := newService(t, st, c)
-	if _, err := s.Create(context.Background(), ab("ab", 1)); err != nil {
-		t.Fatal(err)
-	}
+	st, c, s := abService(t)
 	e := st.(store.Experiments)
 	// Control: a1..a4, shown p1; treatment: b1..b4, shown p2.
 	for i := 1; i <= 4; i++ {
@@ -297,12 +300,7 @@ func TestResultsByHand(t *testing.T) {
 // customer is in yen (¥1,000 was 10).
 func TestResultsInTheShopsCurrency(t *testing.T) {
 	t.Parallel()
-	st := openStore(t)
-	c := &clock{t0}
-	s := newService(t, st, c)
-	if _, err := s.Create(context.Background(), ab("ab", 1)); err != nil {
-		t.Fatal(err)
-	}
+	st, c, s := abService(t)
 	x := store.Exposure{Experiment: "ab", CustomerID: "a1", ExposedAt: t0, WindowEnd: t0.Add(time.Hour), Items: []string{"p1"}}
 	if _, err := st.(store.Experiments).RecordExposure(context.Background(), &x); err != nil {
 		t.Fatal(err)

@@ -365,12 +365,18 @@ func ExactMinor(price string, digits int) (Cents, string, error) {
 // (revenue, RFM monetary, CLV) assume the shop's one settlement currency
 // and show its minor units in major units by it.
 func MinorPerMajor(byCurrency map[string]int64) float64 {
-	if len(byCurrency) != 1 {
-		return 100
-	}
-	for c := range byCurrency {
-		d, _ := CurrencyDigits(c)
-		return math.Pow10(d)
+	if len(byCurrency) == 1 {
+		for c := range byCurrency {
+			return MinorPer(c)
+		}
 	}
 	return 100
+}
+
+// MinorPer is how many minor units make a major unit of currency: 100
+// for EUR, 1 for JPY, 1,000 for BHD; 100 for a code ISO 4217 does not
+// list (CurrencyDigits).
+func MinorPer(currency string) float64 {
+	d, _ := CurrencyDigits(currency)
+	return math.Pow10(d)
 }

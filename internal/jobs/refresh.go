@@ -412,7 +412,9 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 	if r.testHookLeading != nil {
 		r.testHookLeading()
 	}
-	r.minorPer = 100
+	// The store's currencies, read once: the amounts' major units, and
+	// the warning below when there are several.
+	var currencies map[string]int64
 	if ss, ok := st.(interface {
 		Summary(context.Context) (store.Summary, error)
 	}); ok {
@@ -420,8 +422,9 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("analytics refresh: the store's currencies: %w", err)
 		}
-		r.minorPer = event.MinorPerMajor(sum.RevenueByCurrency)
+		currencies = sum.RevenueByCurrency
 	}
+	r.minorPer = event.MinorPerMajor(currencies)
 	start := time.Now()
 	now := r.cfg.Now().UTC()
 	rep := &RefreshReport{}
@@ -532,13 +535,9 @@ func (r *Refresh) RunOnce(ctx context.Context) (*RefreshReport, error) {
 		"customers_new", rep.CustomersNew, "customers_moved", rep.CustomersMoved, "customers_left", rep.CustomersLeft)
 	// The customers' amounts are summed whatever their currency: say so
 	// when the store holds more than one (GET /api/v1/segments notes it).
-	if ss, ok := st.(interface {
-		Summary(context.Context) (store.Summary, error)
-	}); ok {
-		if sum, err := ss.Summary(ctx); err == nil && len(sum.RevenueByCurrency) > 1 {
-			curs := slices.Sorted(maps.Keys(sum.RevenueByCurrency))
-			r.log.Warn("customer analytics add the amounts of several currencies as one: they assume one settlement currency", "currencies", strings.Join(curs, ","))
-		}
+	if len(currencies) > 1 {
+		r.log.Warn("customer analytics add the amounts of several currencies as one: they assume one settlement currency",
+			"currencies", strings.Join(slices.Sorted(maps.Keys(currencies)), ","))
 	}
 	return rep, nil
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -733,14 +732,9 @@ func Amounts(byCurrency map[string]int64) []CurrencyAmount {
 }
 
 // majorUnits is an amount of minor units in its currency's major units:
-// cents / 100 for EUR, yen as they are for JPY (0 decimals), fils / 1,000
-// for BHD; 2 decimals for a code ISO 4217 does not list.
+// cents / 100 for EUR, yen as they are for JPY, fils / 1,000 for BHD.
 func majorUnits(minor int64, currency string) float64 {
-	digits, ok := event.CurrencyDigits(currency)
-	if !ok {
-		digits = 2
-	}
-	return float64(minor) / math.Pow10(digits)
+	return float64(minor) / event.MinorPer(currency)
 }
 
 func summaryJSON(s store.Summary) SummaryResponse {

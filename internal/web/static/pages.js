@@ -138,12 +138,18 @@ function sumRange(by, from, to, cur) {
   return s;
 }
 
+// summaryNow is the stream's latest summary, or GET /api/v1/summary
+// before the stream has sent one (null when that fails).
+async function summaryNow() {
+  return live.summary || (await getJSON("api/v1/summary").catch(() => null));
+}
+
 // backfillStoredIn is when run's history backfill was stored (Unix
 // seconds, the summary's loading.backfill.stored_at) if that falls in the
 // range r, else null: the server's latency samples before it hold the
 // backfill's records, committed long after their produce.
 async function backfillStoredIn(r) {
-  const s = live.summary || (await getJSON("api/v1/summary").catch(() => null));
+  const s = await summaryNow();
   const bf = s && s.loading && s.loading.backfill;
   const stored = bf && bf.stored_at ? Date.parse(bf.stored_at) / 1000 : null;
   return stored != null && r.from < stored && (!r.custom || r.to > stored) ? stored : null;
@@ -946,7 +952,7 @@ function aliveCell(c) {
 // currency (the summary's revenue: 1 for JPY), 100 with several: the
 // customer analytics' amounts are in it (analyticsview.MinorPer).
 async function shopMinorPer() {
-  const s = live.summary || (await getJSON("api/v1/summary").catch(() => null));
+  const s = await summaryNow();
   const rev = (s && s.revenue) || [];
   return rev.length === 1 ? minorPer(rev[0].currency) : 100;
 }

@@ -284,3 +284,64 @@ func TestCLVSummaryInDays(t *testing.T) {
 		}
 	}
 }
+
+// TestCDNOWInYen: CDNOW's log with its prices written in yen (¥1,234 for
+// $12.34, so the same minor units), imported with --currency JPY: the
+// BG/NBD fit is the published one, Gamma-Gamma's γ is a hundred times
+// the published 15.44 (its spend in yen), and the refresh's segment
+// revenue adds up to the log's yen. Divided by 100 as if yen had cents,
+// they read a hundredth.
+func TestCDNOWInYen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	raw, err := os.ReadFile(cdnowDir + "CDNOW_sample.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("order_id,customer_id,product_id,quantity,unit_price,timestamp,country\n")
+	var total int64
+	for n, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 5 {
+			t.Fatalf("CDNOW line %d: %q", n+1, line)
+		}
+		whole, frac, _ := strings.Cut(f[4], ".")
+		yen, err := strconv.ParseInt(whole+(frac + "00")[:2], 10, 64)
+		if err != nil {
+			t.Fatalf("CDNOW line %d: price %q", n+1, f[4])
+		}
+		total += yen
+		fmt.Fprintf(&b, "o%d,%s,cds,1,%d,%s-%s-%s,JP\n", n+1, f[0], yen, f[2][:4], f[2][4:6], f[2][6:])
+	}
+	csvPath := filepath.Join(dir, "cdnow-yen.csv")
+	if err := os.WriteFile(csvPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	if rep, _ := importJSON(t, "--csv", csvPath, "--data-dir", data, "--currency", "JPY"); rep.Quarantined != 0 || len(rep.Skipped) != 0 {
+		t.Fatalf("import: %+v; want every row stored", rep)
+	}
+	rep := clvJSON(t, "--data-dir", data, "--as-of", "1997-09-30")
+	checkCDNOW(t, rep)
+	if g := rep.GammaGamma; g == nil || math.Abs(g.Gamma-1544) > 1 || math.Abs(g.P-6.25) > 0.01 || math.Abs(g.Q-3.74) > 0.01 {
+		t.Errorf("Gamma-Gamma in yen %+v, want p 6.25, q 3.74 and γ 1,544 (100 × 15.44)", g)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runAnalytics(context.Background(), []string{"rfm", "--refresh", "--json", "--data-dir", data}, &stdout, &stderr); err != nil {
+		t.Fatalf("analytics rfm --refresh: %v\n%s", err, stderr.String())
+	}
+	var seg struct {
+		RFM []struct{ Revenue float64 }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &seg); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	var sum float64
+	for _, s := range seg.RFM {
+		sum += s.Revenue
+	}
+	if math.Abs(sum-float64(total)) > 0.5 {
+		t.Errorf("segment revenue adds up to %.2f, want the log's ¥%d", sum, total)
+	}
+}

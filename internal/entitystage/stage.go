@@ -596,7 +596,7 @@ func (s *Stage) score(rec *Record, f fraud.EntityFeatures, covered time.Duration
 		ReasonsJSON: reasons, ProducedAt: rec.ProducedAt}
 	if s.cfg.AlertsTopic != "-" {
 		payload, _ := json.Marshal(UpgradeAlert{Kind: UpgradeAlertKind, AlertPayload: pipeline.AlertPayload{TransactionID: rec.TransactionID,
-			CustomerID: rec.CustomerID, EventTime: rec.EventTime, Amount: event.Cents(rec.AmountCents), Currency: rec.Currency,
+			CustomerID: rec.CustomerID, EventTime: rec.EventTime, Amount: event.Cents(rec.AmountCents).Decimal(rec.Currency), Currency: rec.Currency,
 			Risk: risk, Decision: d.String(), Reasons: append(append([]byte{'['}, reasons...), ']')}, FirstDecision: first.String(), Step: 2})
 		u.Alert = &store.OutboxMsg{Kind: "kafka", Target: s.cfg.AlertsTopic, Key: []byte(rec.CustomerID), Payload: payload, Ref: rec.TransactionID}
 	}

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -265,6 +266,14 @@ func (d decimal) String() string {
 		b = append(b, m...)
 	}
 	return string(b)
+}
+
+// Decimal is c, an amount in minor units of currency, as a JSON number
+// with that currency's decimals (two for a code CurrencyDigits does not
+// know): 15050 is 15050 in JPY, 150.50 in EUR, 15.050 in BHD.
+func (c Cents) Decimal(currency string) json.Number {
+	digits, _ := CurrencyDigits(currency)
+	return json.Number(c.AppendDecimal(nil, digits))
 }
 
 // AppendDecimal appends c, an amount in minor units of a currency with

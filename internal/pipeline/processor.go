@@ -897,14 +897,16 @@ func (p *Processor) addQuarantined(part *store.Part, q store.Quarantined) {
 
 // AlertPayload is the JSON sent to the alerts topic and webhooks.
 type AlertPayload struct {
-	TransactionID string          `json:"transaction_id"`
-	CustomerID    string          `json:"customer_id"`
-	EventTime     time.Time       `json:"event_time"`
-	Amount        event.Cents     `json:"amount"`
-	Currency      string          `json:"currency"`
-	Risk          float64         `json:"risk"`
-	Decision      string          `json:"decision"`
-	Reasons       json.RawMessage `json:"reasons"`
+	TransactionID string    `json:"transaction_id"`
+	CustomerID    string    `json:"customer_id"`
+	EventTime     time.Time `json:"event_time"`
+	// Amount is in Currency's major units, with its decimals
+	// (event.Cents.Decimal): 150.50 EUR, 15050 JPY.
+	Amount   json.Number     `json:"amount"`
+	Currency string          `json:"currency"`
+	Risk     float64         `json:"risk"`
+	Decision string          `json:"decision"`
+	Reasons  json.RawMessage `json:"reasons"`
 }
 
 func (p *Processor) alert(part *store.Part, row *store.Tx) {
@@ -914,7 +916,7 @@ func (p *Processor) alert(part *store.Part, row *store.Tx) {
 		ModelVersion: row.ModelVersion,
 	})
 	payload, _ := json.Marshal(AlertPayload{TransactionID: row.TransactionID, CustomerID: row.CustomerID, EventTime: row.EventTime,
-		Amount: event.Cents(row.TotalCents), Currency: row.Currency, Risk: row.Risk, Decision: row.Decision, Reasons: row.ReasonsJSON})
+		Amount: event.Cents(row.TotalCents).Decimal(row.Currency), Currency: row.Currency, Risk: row.Risk, Decision: row.Decision, Reasons: row.ReasonsJSON})
 	part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "kafka", Target: p.cfg.AlertsTopic, Key: []byte(row.CustomerID), Payload: payload, Ref: row.TransactionID})
 	for _, w := range p.cfg.Webhooks {
 		part.Outbox = append(part.Outbox, store.OutboxMsg{Kind: "webhook", Target: w, Payload: payload, Ref: row.TransactionID})

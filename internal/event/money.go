@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 )
 
@@ -72,6 +73,22 @@ var currencyTable = func() *[26 * 26 * 26]uint8 {
 }()
 
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+// CurrenciesWithDigits lists, sorted, the ISO 4217 currencies whose minor
+// unit is digits decimals; nil for 2, which is every other code's.
+func CurrenciesWithDigits(digits int) []string {
+	if digits == 2 {
+		return nil
+	}
+	var out []string
+	for c, d := range minorUnits {
+		if int(d) == digits {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // minorUnits holds the ISO 4217 currencies whose minor unit is not 2
 // (ISO 4217 list one, as published in 2024).

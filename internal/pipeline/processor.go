@@ -913,7 +913,7 @@ func (p *Processor) alert(part *store.Part, row *store.Tx) {
 	part.Alerts = append(part.Alerts, store.Alert{
 		TransactionID: row.TransactionID, CustomerID: row.CustomerID, EventTime: row.EventTime,
 		Risk: row.Risk, Decision: row.Decision, ReasonsJSON: row.ReasonsJSON, AmountCents: row.TotalCents,
-		ModelVersion: row.ModelVersion,
+		Currency: row.Currency, ModelVersion: row.ModelVersion,
 	})
 	payload, _ := json.Marshal(AlertPayload{TransactionID: row.TransactionID, CustomerID: row.CustomerID, EventTime: row.EventTime,
 		Amount: event.Cents(row.TotalCents).Decimal(row.Currency), Currency: row.Currency, Risk: row.Risk, Decision: row.Decision, Reasons: row.ReasonsJSON})

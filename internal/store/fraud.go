@@ -186,9 +186,10 @@ type AlertFilter struct {
 	Rule string
 	// CustomerID keeps one customer's alerts; "" for all.
 	CustomerID string
-	// MinAmountCents and MaxAmountCents, when set, bound the amount:
-	// [min, max].
-	MinAmountCents, MaxAmountCents *int64
+	// MinAmount and MaxAmount, when set, bound the amount in major units
+	// of each alert's own currency: [min, max]; 1000 keeps 1,000.00 EUR
+	// and 1,000 JPY (event.CurrencyDigits).
+	MinAmount, MaxAmount *float64
 	// Since and Until, when not zero, bound the event time: [Since, Until).
 	Since, Until time.Time
 }
@@ -203,12 +204,16 @@ type AlertRecord struct {
 	CustomerID    string
 	EventTime     time.Time
 	AmountCents   int64
-	Risk          float64
-	Decision      string
-	ReasonsJSON   []byte
-	Status        string
-	CreatedAt     time.Time
-	LabelledAt    *time.Time
+	// Currency is the transaction's: AmountCents is in its minor units;
+	// "" for alerts raised before the store kept it (migration 0043),
+	// read as a currency of two decimals.
+	Currency    string
+	Risk        float64
+	Decision    string
+	ReasonsJSON []byte
+	Status      string
+	CreatedAt   time.Time
+	LabelledAt  *time.Time
 	// LabelledBy names who labelled it last ("" while open, and for
 	// labels recorded before who was kept).
 	LabelledBy string

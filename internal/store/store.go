@@ -238,6 +238,8 @@ type Alert struct {
 	Decision      string
 	ReasonsJSON   []byte
 	AmountCents   int64
+	// Currency is the transaction's: AmountCents is in its minor units.
+	Currency string
 	// ModelVersion is the active fraud model version that scored the
 	// transaction, 0 for the rules alone.
 	ModelVersion int

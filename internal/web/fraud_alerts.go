@@ -15,18 +15,23 @@ import (
 
 // AlertJSON is one alert of GET /api/v1/alerts.
 type AlertJSON struct {
-	ID            int64           `json:"id"`
-	TransactionID string          `json:"transaction_id"`
-	CustomerID    string          `json:"customer_id"`
-	EventTime     time.Time       `json:"event_time"`
-	Amount        float64         `json:"amount"`
-	AmountCents   int64           `json:"amount_cents"`
-	Risk          float64         `json:"risk"`
-	Decision      string          `json:"decision"`
-	Reasons       json.RawMessage `json:"reasons"`
-	Status        string          `json:"status"`
-	CreatedAt     time.Time       `json:"created_at"`
-	LabelledAt    *time.Time      `json:"labelled_at"`
+	ID            int64     `json:"id"`
+	TransactionID string    `json:"transaction_id"`
+	CustomerID    string    `json:"customer_id"`
+	EventTime     time.Time `json:"event_time"`
+	// Amount is in the major units of Currency (of two decimals when
+	// that is null): 150.5 EUR, 15050 JPY.
+	Amount      float64 `json:"amount"`
+	AmountCents int64   `json:"amount_cents"`
+	// Currency is the transaction's, null for alerts raised before the
+	// store kept it.
+	Currency   *string         `json:"currency"`
+	Risk       float64         `json:"risk"`
+	Decision   string          `json:"decision"`
+	Reasons    json.RawMessage `json:"reasons"`
+	Status     string          `json:"status"`
+	CreatedAt  time.Time       `json:"created_at"`
+	LabelledAt *time.Time      `json:"labelled_at"`
 	// LabelledBy names who labelled it last: the token's name and role,
 	// "local" without authentication; null while open.
 	LabelledBy *string `json:"labelled_by"`
@@ -45,7 +50,7 @@ func alertJSON(a *store.AlertRecord) AlertJSON {
 		reasons = json.RawMessage("[]")
 	}
 	out := AlertJSON{ID: a.ID, TransactionID: a.TransactionID, CustomerID: a.CustomerID, EventTime: a.EventTime,
-		Amount: float64(a.AmountCents) / 100, AmountCents: a.AmountCents, Risk: round4(a.Risk), Decision: a.Decision,
+		Amount: majorUnits(a.AmountCents, a.Currency), AmountCents: a.AmountCents, Risk: round4(a.Risk), Decision: a.Decision,
 		Reasons: reasons, Status: a.Status, CreatedAt: a.CreatedAt, LabelledAt: a.LabelledAt}
 	if a.LabelledAt != nil {
 		by := a.LabelledBy
@@ -53,6 +58,10 @@ func alertJSON(a *store.AlertRecord) AlertJSON {
 			by = "unknown"
 		}
 		out.LabelledBy = &by
+	}
+	if a.Currency != "" {
+		c := a.Currency
+		out.Currency = &c
 	}
 	if a.Scenario != "" {
 		sc := a.Scenario
@@ -163,13 +172,13 @@ func alertFilter(q url.Values) (store.AlertFilter, error) {
 		}
 		f.SinceID = n
 	}
-	if f.MinAmountCents, err = queryAmount(q, "min_amount"); err != nil {
+	if f.MinAmount, err = queryAmount(q, "min_amount"); err != nil {
 		return f, err
 	}
-	if f.MaxAmountCents, err = queryAmount(q, "max_amount"); err != nil {
+	if f.MaxAmount, err = queryAmount(q, "max_amount"); err != nil {
 		return f, err
 	}
-	if f.MinAmountCents != nil && f.MaxAmountCents != nil && *f.MaxAmountCents < *f.MinAmountCents {
+	if f.MinAmount != nil && f.MaxAmount != nil && *f.MaxAmount < *f.MinAmount {
 		return f, fmt.Errorf("%w: max_amount is below min_amount", ErrBadRequest)
 	}
 	if f.Since, err = queryTime(q, "since"); err != nil {
@@ -184,9 +193,9 @@ func alertFilter(q url.Values) (store.AlertFilter, error) {
 	return f, nil
 }
 
-// queryAmount reads an amount in the currency's units (12.5 for 12.50)
-// as cents; nil when the parameter is absent.
-func queryAmount(q url.Values, name string) (*int64, error) {
+// queryAmount reads an amount in major units (12.5 for 12.50 EUR, 1000
+// for 1,000 JPY); nil when the parameter is absent.
+func queryAmount(q url.Values, name string) (*float64, error) {
 	v := q.Get(name)
 	if v == "" {
 		return nil, nil
@@ -195,6 +204,5 @@ func queryAmount(q url.Values, name string) (*int64, error) {
 	if err != nil || math.IsNaN(x) || x < 0 || x > 1e13 {
 		return nil, fmt.Errorf("%w: %s %q is not a non-negative amount", ErrBadRequest, name, v)
 	}
-	c := int64(math.Round(x * 100))
-	return &c, nil
+	return &x, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -725,5 +726,55 @@ func testSeriesAPI(t *testing.T, e *fraudEnv) {
 	for _, q := range []string{"span=0", "span=1s", "span=1h&since=" + from, "step=30s", "step=x", "step=0", "step=90s", "since=" + to + "&until=" + from,
 		"since=1970-01-01T00:00:00Z&until=2030-01-01T00:00:00Z&step=1m", "since=yesterday"} {
 		e.call(t, "GET", "/api/v1/fraud/series?"+q, "", 400, nil)
+	}
+}
+
+// TestAlertsInTheirCurrency lists alerts in three currencies: each
+// alert's amount is in its own currency's major units, and min_amount
+// and max_amount bound it in those units (15,050 minor units are 150.50
+// EUR, 15,050 JPY and 15.050 BHD).
+func TestAlertsInTheirCurrency(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := store.Part{Partition: 0, From: 0, To: 3}
+	for i, cur := range []string{"EUR", "JPY", "BHD"} {
+		tx := storetest.Tx("t-"+cur, "alice", fraudBase.Add(time.Duration(i)*time.Minute), 15050, 0, int64(i))
+		tx.Currency, tx.Decision, tx.Risk = cur, "review", 0.5
+		tx.ReasonsJSON = []byte(`[{"rule":"order_velocity","reason":"fast","weight":0.95}]`)
+		p.Txs = append(p.Txs, tx)
+		p.Alerts = append(p.Alerts, store.Alert{TransactionID: tx.TransactionID, CustomerID: tx.CustomerID, EventTime: tx.EventTime,
+			Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents, Currency: cur})
+	}
+	if err := st.WriteBatch(context.Background(), &store.Batch{Group: "g", Topic: "transactions", Parts: []store.Part{p}}); err != nil {
+		t.Fatal(err)
+	}
+	e := newFraudEnv(t, st)
+	var r web.AlertsResponse
+	e.call(t, "GET", "/api/v1/alerts", "", 200, &r)
+	got := map[string]float64{}
+	for _, a := range r.Alerts {
+		if a.Currency == nil || "t-"+*a.Currency != a.TransactionID {
+			t.Errorf("alert %s has currency %v", a.TransactionID, a.Currency)
+			continue
+		}
+		got[*a.Currency] = a.Amount
+	}
+	if want := map[string]float64{"EUR": 150.5, "JPY": 15050, "BHD": 15.05}; !maps.Equal(got, want) {
+		t.Errorf("amounts = %v, want %v", got, want)
+	}
+	for _, c := range []struct{ q, want string }{
+		{"min_amount=1000", "t-JPY"},
+		{"min_amount=100&max_amount=200", "t-EUR"},
+		{"max_amount=15.05", "t-BHD"},
+		{"max_amount=15.049", ""},
+	} {
+		var p web.AlertsResponse
+		e.call(t, "GET", "/api/v1/alerts?"+c.q, "", 200, &p)
+		if got := alertIDs(p.Alerts); got != c.want {
+			t.Errorf("alerts?%s = %q, want %q", c.q, got, c.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/shopstream/shopstream/internal/store"
 )
 
-const alertCols = `id, transaction_id, customer_id, event_time, amount_cents, risk, decision, CAST(reasons AS TEXT), status, created_at, labelled_at, labelled_by, scenario, model_version`
+const alertCols = `id, transaction_id, customer_id, event_time, amount_cents, risk, decision, CAST(reasons AS TEXT), status, created_at, labelled_at, labelled_by, scenario, model_version, currency`
 
 func scanAlert(row Row) (store.AlertRecord, error) {
 	var a store.AlertRecord
@@ -19,7 +20,7 @@ func scanAlert(row Row) (store.AlertRecord, error) {
 	var by *string
 	var version *int
 	err := row.Scan(&a.ID, &a.TransactionID, &a.CustomerID, &a.EventTime, &a.AmountCents, &a.Risk, &a.Decision, &reasons,
-		&a.Status, &a.CreatedAt, &a.LabelledAt, &by, &a.Scenario, &version)
+		&a.Status, &a.CreatedAt, &a.LabelledAt, &by, &a.Scenario, &version, &a.Currency)
 	a.ReasonsJSON, a.EventTime, a.CreatedAt, a.LabelledAt = []byte(reasons), a.EventTime.UTC(), a.CreatedAt.UTC(), utcp(a.LabelledAt)
 	if by != nil {
 		a.LabelledBy = *by
@@ -58,11 +59,11 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]store.AlertR
 	if f.BeforeID > 0 {
 		where = append(where, "id < "+arg(f.BeforeID))
 	}
-	if f.MinAmountCents != nil {
-		where = append(where, "amount_cents >= "+arg(*f.MinAmountCents))
+	if f.MinAmount != nil {
+		where = append(where, "amount_cents >= "+minorBound(*f.MinAmount, true, arg))
 	}
-	if f.MaxAmountCents != nil {
-		where = append(where, "amount_cents <= "+arg(*f.MaxAmountCents))
+	if f.MaxAmount != nil {
+		where = append(where, "amount_cents <= "+minorBound(*f.MaxAmount, false, arg))
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "event_time >= "+arg(f.Since.UTC()))
@@ -182,4 +183,32 @@ func RuleReasonPattern(rule string) string {
 	js := string(event.AppendJSONString(nil, rule))
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(`{"rule":` + js + `,`)
 	return "%" + esc + "%"
+}
+
+// minorBound is the SQL of an amount in major units as minor units of
+// each alert's currency: a CASE over the currencies whose minor unit is
+// not 2 (event.CurrenciesWithDigits), each with the bound in its minor
+// units, rounded inward (a lower bound of 10.5 is 11 yen, an upper one
+// 10), and the bound in cents for every other currency and for ”.
+func minorBound(major float64, lower bool, arg func(any) string) string {
+	minor := func(digits int) int64 {
+		// Rounded to a millionth of a minor unit first, so that 0.29 is
+		// 29 cents, not 28.999999999999996.
+		v := math.Round(major*math.Pow10(digits)*1e6) / 1e6
+		if lower {
+			return int64(math.Ceil(v))
+		}
+		return int64(math.Floor(v))
+	}
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, d := range []int{0, 3, 4} {
+		codes := event.CurrenciesWithDigits(d)
+		if len(codes) == 0 {
+			continue
+		}
+		b.WriteString(" WHEN currency IN ('" + strings.Join(codes, "', '") + "') THEN CAST(" + arg(minor(d)) + " AS BIGINT)")
+	}
+	b.WriteString(" ELSE CAST(" + arg(minor(2)) + " AS BIGINT) END")
+	return b.String()
 }

@@ -86,16 +86,16 @@ func (s *Store) writeEntityUpgrades(ctx context.Context, tx DB, parts []store.En
 		// record's time may carry more digits than the stored
 		// microseconds.
 		var o store.Outcome
-		var customer, reasons string
+		var customer, reasons, currency string
 		var amount int64
 		var shadow *float64
 		var part int32
 		var offset int64
-		err := tx.QueryRow(ctx, `SELECT t.customer_id, t.event_time, t.total_cents, t.risk, t.decision, CAST(t.reasons AS TEXT),
+		err := tx.QueryRow(ctx, `SELECT t.customer_id, t.event_time, t.total_cents, t.currency, t.risk, t.decision, CAST(t.reasons AS TEXT),
 			t.shadow_risk, t.kafka_partition, t.kafka_offset
 			FROM `+s.q.TxByID+` WHERE `+s.q.TxKey+` = $1 AND t.event_time >= $2 AND t.event_time <= $3`+lockOf(forUpdate, "t"),
 			u.TransactionID, u.EventTime.Add(-time.Microsecond), u.EventTime.Add(time.Microsecond)).
-			Scan(&customer, &o.EventTime, &amount, &o.Risk, &o.Decision, &reasons, &shadow, &part, &offset)
+			Scan(&customer, &o.EventTime, &amount, &currency, &o.Risk, &o.Decision, &reasons, &shadow, &part, &offset)
 		if errors.Is(err, ErrNoRows) {
 			continue // erased or pruned meanwhile
 		}
@@ -148,8 +148,8 @@ func (s *Store) writeEntityUpgrades(ctx context.Context, tx DB, parts []store.En
 				sc = *scenario
 			}
 			err = s.d.Insert(ctx, tx, "alerts", []string{"transaction_id", "customer_id", "event_time", "risk", "decision", "reasons",
-				"amount_cents", "created_at", "scenario"}, [][]any{{u.TransactionID, customer, o.EventTime, after.Risk, after.Decision,
-				newReasons, amount, now, sc}})
+				"amount_cents", "created_at", "scenario", "currency"}, [][]any{{u.TransactionID, customer, o.EventTime, after.Risk, after.Decision,
+				newReasons, amount, now, sc, currency}})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("writing the alert of %s: %w", u.TransactionID, err)

@@ -380,7 +380,7 @@ func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []sto
 				version = a.ModelVersion
 			}
 			alerts = append(alerts, []any{a.TransactionID, a.CustomerID, a.EventTime, a.Risk, a.Decision, string(a.ReasonsJSON), a.AmountCents, now,
-				sc, version})
+				sc, version, a.Currency})
 		}
 		for _, o := range p.Outbox {
 			outbox = append(outbox, []any{o.Kind, o.Target, o.Key, o.Headers, o.Payload, now, now})
@@ -397,7 +397,7 @@ func (s *Store) insertRest(ctx context.Context, tx DB, topic string, parts []sto
 		{"labels", []string{"transaction_id", "fraud", "scenario"}, labels},
 		{"quarantine", []string{"reason", "detail", "raw", "kafka_partition", "kafka_offset", "expected", "quarantined_at", "source", "topic"}, quar},
 		{"alerts", []string{"transaction_id", "customer_id", "event_time", "risk", "decision", "reasons", "amount_cents", "created_at",
-			"scenario", "model_version"}, alerts},
+			"scenario", "model_version", "currency"}, alerts},
 		{"outbox", []string{"kind", "target", "msg_key", "headers", "payload", "created_at", "next_attempt_at"}, outbox},
 	}
 	for _, t := range tables {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,7 +102,7 @@ func writeParts(t *testing.T, s store.Store, parts map[int32][]store.Tx, labels 
 
 func alertOf(tx store.Tx) store.Alert {
 	return store.Alert{TransactionID: tx.TransactionID, CustomerID: tx.CustomerID, EventTime: tx.EventTime,
-		Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents}
+		Risk: tx.Risk, Decision: tx.Decision, ReasonsJSON: tx.ReasonsJSON, AmountCents: tx.TotalCents, Currency: tx.Currency}
 }
 
 func firsts(vs [][]float32) []float32 {
@@ -534,6 +535,12 @@ func testAlertFilters(t *testing.T, s store.Store, f store.Fraud) {
 		}
 		tx := scored(fmt.Sprintf("y%d", i), 0, int64(i), fbase.Add(time.Duration(i)*time.Hour), decision, reasons, 1)
 		tx.TotalCents = int64(1000 * (i + 1))
+		switch i {
+		case 5: // 40 yen: in the range of 30 to 50
+			tx.TotalCents, tx.Currency = 40, "JPY"
+		case 6: // 40.000 dinars
+			tx.TotalCents, tx.Currency = 40_000, "BHD"
+		}
 		if i%3 == 0 {
 			tx.CustomerID = "c-three"
 		}
@@ -556,7 +563,7 @@ func testAlertFilters(t *testing.T, s store.Store, f store.Fraud) {
 		}
 		return strings.Join(s, ",")
 	}
-	cents := func(n int64) *int64 { return &n }
+	major := func(x float64) *float64 { return &x }
 	for _, c := range []struct {
 		name string
 		f    store.AlertFilter
@@ -571,13 +578,29 @@ func testAlertFilters(t *testing.T, s store.Store, f store.Fraud) {
 		{"customer", store.AlertFilter{CustomerID: "c-three"}, "y6,y3,y0"},
 		{"customer and decision", store.AlertFilter{CustomerID: "c-three", Decision: "decline"}, "y3"},
 		{"no such customer", store.AlertFilter{CustomerID: "c-none"}, ""},
-		{"amount range", store.AlertFilter{MinAmountCents: cents(3000), MaxAmountCents: cents(5000)}, "y4,y3,y2"},
+		// In major units of each alert's currency: 30 to 50 EUR, yen or
+		// dinars.
+		{"amount range", store.AlertFilter{MinAmount: major(30), MaxAmount: major(50)}, "y6,y5,y4,y3,y2"},
+		// Rounded inward to each currency's minor unit: 39.5 yen is
+		// at least 40, 40.4 at most 40.
+		{"fractional amounts", store.AlertFilter{MinAmount: major(39.5), MaxAmount: major(40.4)}, "y6,y5,y3"},
+		{"above the amounts", store.AlertFilter{MinAmount: major(40.0001)}, "y7,y4"},
 		{"event time", store.AlertFilter{Since: fbase.Add(2 * time.Hour), Until: fbase.Add(5 * time.Hour)}, "y4,y3,y2"},
 		{"status", store.AlertFilter{Status: store.AlertOpen, Decision: "review", Scenario: "card_testing"}, "y2,y0"},
-		{"together", store.AlertFilter{Decision: "review", Rule: "order_velocity", MinAmountCents: cents(2000), Until: fbase.Add(7 * time.Hour)}, "y4,y2"},
+		{"together", store.AlertFilter{Decision: "review", Rule: "order_velocity", MinAmount: major(20), Until: fbase.Add(7 * time.Hour)}, "y4,y2"},
 	} {
 		if got := ids(f.Alerts(ctx, c.f)); got != c.want {
 			t.Errorf("%s: alerts = %q, want %q", c.name, got, c.want)
+		}
+	}
+	// Each alert reads back in its transaction's currency.
+	all, err := f.Alerts(ctx, store.AlertFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range all {
+		if want := map[string]string{"y5": "JPY", "y6": "BHD"}[a.TransactionID]; a.Currency != cmp.Or(want, "EUR") {
+			t.Errorf("alert %s reads currency %q, want %q", a.TransactionID, a.Currency, cmp.Or(want, "EUR"))
 		}
 	}
 	// Paging a filtered queue: each page's last ID is the next cursor.

@@ -373,7 +373,7 @@ function alertRow(a) {
   rs.title = reasons.map(reasonLong).join("\n");
   const st = el("td", undefined, "label-cell");
   fillStatus(st, a);
-  const amount = el("td", fmt2.format(a.amount), "num");
+  const amount = el("td", a.currency ? moneyOf(a.amount, a.currency) : fmt2.format(a.amount), "num");
   amount.dataset.csv = String(a.amount);
   const sc = el("td", a.scenario || "pending label", a.scenario ? "scenario" : "scenario pending");
   if (!a.scenario) sc.title = "no label has named a scenario yet: chargebacks and analysts' labels arrive after the alert";
@@ -482,7 +482,7 @@ async function showDetail() {
   const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
   add("customer", a.customer_id);
   add("event time", fmtTime(a.event_time));
-  add("amount", t ? moneyOf(t.amount, t.currency) : fmt2.format(a.amount));
+  add("amount", t ? moneyOf(t.amount, t.currency) : a.currency ? moneyOf(a.amount, a.currency) : fmt2.format(a.amount));
   if (t) {
     add("channel, payment", t.channel + ", " + t.payment_method);
     add("card", t.card_bin + "…" + t.card_last4);

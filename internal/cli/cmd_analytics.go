@@ -49,7 +49,7 @@ func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
 	f.prefix = prefix
 	if prefix != "" {
 		fs.DurationVar(&f.interval, prefix+"interval", time.Minute,
-			"how often the customer-analytics refresh (RFM, CLV, clusters, cohorts) runs (run and serve: sooner while it catches up with a growing population; process: every interval); one instance at a time; 0 turns it off")
+			"how often the customer-analytics refresh (RFM, CLV, clusters, cohorts) runs (run: sooner while it catches up with a growing population; process: every interval); one instance at a time; 0 turns it off")
 	}
 	fs.Uint64Var(&f.seed, prefix+"seed", 1, "seed of the k-means sample and starts (same data and seed, same clusters)")
 	fs.IntVar(&f.k, prefix+"k", 0, "number of behavioural clusters (0: choose 2..8 by silhouette)")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/importer"
 	"github.com/shopstream/shopstream/internal/importjob"
+	"github.com/shopstream/shopstream/internal/jobs"
 	"github.com/shopstream/shopstream/internal/qualityfile"
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -119,6 +121,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
 	qualityConfig := fs.String("quality-config", "", "data-quality contract file (YAML or JSON) the records are checked by, and whose country aliases map the country column (default: the built-in contract)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the import to this `file` (go tool pprof)")
+	refreshAnalytics := fs.Bool("analytics-refresh", true, "after storing, run the customer-analytics refresh once (RFM, cohorts, CLV, clusters), so that the dashboard and `shopstream analytics` show the imported customers; false leaves it to a running process's periodic refresh")
 	// The minute rows a processor's retention job would delete are not
 	// written, as a processor with the same ages does not write them.
 	retainRollups, retainMinuteWindows := defaultRetainRollups, dayDuration(0)
@@ -276,9 +279,43 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"Import it with --source <another name>", resume, *source, *path, rep.Records)
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(rep)
+		if err := json.NewEncoder(stdout).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printImportReport(stdout, rep, sf.describe())
 	}
-	printImportReport(stdout, rep, sf.describe())
+	if !*refreshAnalytics || rep.Stored+replayed.Stored == 0 {
+		return nil
+	}
+	return importRefresh(ctx, st, stderr)
+}
+
+// importRefresh runs the customer-analytics refresh once after an import
+// stored something: `serve` runs none, and on the embedded store no other
+// command may open it while `serve` does, so without it the imported
+// customers had no segments, cohorts or CLV until a `process` or `run`
+// refreshed them.
+func importRefresh(ctx context.Context, st store.Store, stderr io.Writer) error {
+	a, err := analyticsOf(st)
+	if err != nil {
+		return err
+	}
+	af := analyticsFlags{seed: 1, discount: 0.10, clvMonths: 12, foldMax: 1_000_000}
+	r, err := af.refresh(a, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "import: refreshing the customer analytics (--analytics-refresh=false skips it)")
+	rep, err := r.RunOnce(ctx)
+	switch {
+	case errors.Is(err, jobs.ErrSkipped):
+		fmt.Fprintln(stderr, "import: analytics refresh skipped: another instance is refreshing; its next refresh includes the imported customers")
+	case err != nil:
+		return fmt.Errorf("the import is stored, but its analytics refresh failed (run shopstream analytics rfm --refresh): %w", err)
+	default:
+		printRefreshReport(stderr, rep)
+	}
 	return nil
 }
 

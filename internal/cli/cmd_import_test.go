@@ -230,8 +230,14 @@ func TestImportTextReport(t *testing.T) {
 	if n := strings.Count(stderr.String(), "rows read"); n != 3 {
 		t.Errorf("%d progress lines, want 3:\n%s", n, stderr.String())
 	}
-	// The last line is printed after the last batch is stored, and says so.
-	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	// The last progress line is printed after the last batch is stored,
+	// and says so (the analytics refresh's lines follow it).
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.Contains(l, "rows read") {
+			lines = append(lines, l)
+		}
+	}
 	if last := lines[len(lines)-1]; !strings.Contains(last, "13 rows read") || !strings.Contains(last, "6 transactions stored, 2 quarantined") {
 		t.Errorf("last progress line %q, want 13 rows read, 6 transactions stored, 2 quarantined", last)
 	}
@@ -441,7 +447,9 @@ func BenchmarkImport(b *testing.B) {
 			var lastDir, lastURL string
 			i := 0
 			for b.Loop() {
-				args := []string{"--csv", csv, "--json", "--currency", "GBP", "--source", fmt.Sprintf("run%d", i)}
+				// The import alone: the analytics refresh after it is
+				// the refresh's own benchmark (internal/jobs).
+				args := []string{"--csv", csv, "--json", "--currency", "GBP", "--source", fmt.Sprintf("run%d", i), "--analytics-refresh=false"}
 				if pgURL != "" {
 					// A fresh database each run, so nothing is a duplicate.
 					db := fmt.Sprintf("import%d", i)
@@ -503,5 +511,46 @@ func BenchmarkImport(b *testing.B) {
 			b.Logf("%s: %d rows, %d transactions (%d long orders split), %d stored, %d quarantined %v, skipped %v; the stored transactions alone inserted in %v",
 				name, rep.Rows, rep.Transactions, rep.LongOrders, rep.Stored, rep.Quarantined, rep.QuarantinedBy, rep.Skipped, floor.Round(time.Millisecond))
 		})
+	}
+}
+
+// TestImportRefreshesAnalytics checks that an import ends with one
+// analytics refresh, so that `serve` (which runs none) shows the imported
+// customers' segments and cohorts, and that --analytics-refresh=false
+// leaves them to a process's periodic refresh.
+func TestImportRefreshesAnalytics(t *testing.T) {
+	t.Parallel()
+	scored := func(dir string) (customers int64, cohorts int) {
+		t.Helper()
+		st, err := sqlite.Open(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		segs, err := st.SegmentStats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range segs {
+			customers += s.Customers
+		}
+		cells, _, err := st.Cohorts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return customers, len(cells)
+	}
+	dir := t.TempDir()
+	_, stderr := importJSON(t, "--csv", importCSV, "--data-dir", dir)
+	if n, cells := scored(dir); n != 3 || cells == 0 {
+		t.Errorf("after the import: %d customers scored in segments and %d cohort cells, want the 3 stored customers and their cohorts\n%s", n, cells, stderr)
+	}
+	if !strings.Contains(stderr, "refresh: 3 customers as of") {
+		t.Errorf("the import's stderr does not report the refresh:\n%s", stderr)
+	}
+	off := t.TempDir()
+	_, stderr = importJSON(t, "--csv", importCSV, "--data-dir", off, "--analytics-refresh=false")
+	if n, cells := scored(off); n != 0 || cells != 0 || strings.Contains(stderr, "refresh:") {
+		t.Errorf("with --analytics-refresh=false: %d customers scored, %d cohort cells, stderr:\n%s", n, cells, stderr)
 	}
 }

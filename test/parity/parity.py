@@ -157,7 +157,7 @@ def check_cdnow_log(binary, data, tmp):
     path = os.path.join(tmp, "cdnow.csv")
     cdnow_csv(rows, path)
     db = os.path.join(tmp, "cdnow-data")
-    out, imp_s = shopstream(binary, "import", "--csv", path, "--currency", "USD", "--data-dir", db, "--json")
+    out, imp_s = shopstream(binary, "import", "--csv", path, "--currency", "USD", "--data-dir", db, "--json", "--analytics-refresh=false")
     imp = json.loads(out)
     check = "CDNOW log: import"
     record(check, "rows stored (every row, free ones too)", imp["stored"], len(rows), 0, exact=True, ours_s=imp_s)
@@ -276,7 +276,7 @@ def check_rfm_cohorts(binary, db, df, tmp, label, asof=None):
 
 def check_retail_import(binary, data, tmp):
     path = os.path.join(data, "retail", "online_retail_2010-12_2011-06.csv.gz")
-    out, ours_s = shopstream(binary, "import", "--csv", path, "--currency", "GBP", "--data-dir", os.path.join(tmp, "retail"), "--json")
+    out, ours_s = shopstream(binary, "import", "--csv", path, "--currency", "GBP", "--data-dir", os.path.join(tmp, "retail"), "--json", "--analytics-refresh=false")
     ours = json.loads(out)
     t0 = time.perf_counter()
     df = pd.read_csv(path, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": str, "UnitPrice": str})

@@ -67,3 +67,39 @@ func TestOverviewRevenuePerCurrency(t *testing.T) {
 	h.loaded("overview")
 	h.wait("the reloaded link is in dollars", `document.getElementById("volume-currency").value === "USD" && volumeChart.u.data[2].length === 10 && volumeChart.u.data[2][0] === 30`, 0)
 }
+
+// TestOverviewOfAnOldHistory shows the overview of a store whose newest
+// purchase is of 2011, in pounds (an import of the UCI log): the empty
+// chart says when the stored times end, with the year, and that only a
+// custom range reaches them; its revenue axis is in the store's currency
+// (it kept the labels of its first draw, in dollars whatever the store's)
+// and ticks whole units (0.2 and 0.4 read $0, $0). The fixture's own
+// purchases are of today, so the store's summary is the old one's.
+func TestOverviewOfAnOldHistory(t *testing.T) {
+	h := newHabits(t, habitsConfig{})
+	h.open("#/overview?range=15m&refresh=off")
+	h.loaded("overview")
+	h.eval(`(() => {
+		live.summary = { transactions_total: 8871, revenue: [{ currency: "GBP", minor: 399380565, amount: "3993805.65" }],
+			fraud_alerts_total: 0, quarantined_total: 0, customers_total: 2960, last_event_time: "2011-06-30T19:08:00Z" };
+		window.oldLoaded = false;
+		pageDefs.overview.load(timeRange()).then(() => { window.oldLoaded = true; });
+		return "";
+	})()`)
+	h.wait("the overview loaded again", `window.oldLoaded`, 10*time.Second)
+	note := h.eval(`document.querySelector("#chart-volume .empty-note").textContent`)
+	if !strings.Contains(note, "2011") || !strings.Contains(note, "custom range") {
+		t.Errorf("the volume chart's note %q, want the stored times' end with its year and a custom range", note)
+	}
+	var labels []string
+	h.evalJSON(`volumeChart.u.axes[1]._values`, &labels)
+	if len(labels) < 2 {
+		t.Fatalf("revenue axis labels %q", labels)
+	}
+	for i, l := range labels {
+		if !strings.HasPrefix(l, "£") || i > 0 && l == labels[i-1] {
+			t.Errorf("revenue axis labels %q: want each in pounds, none repeated", labels)
+			break
+		}
+	}
+}

@@ -1105,4 +1105,8 @@ func TestOneTimeBuyerAlive(t *testing.T) {
 	if note := h.eval(`document.getElementById("cust-list-note").textContent`); !strings.Contains(note, "One purchase day") {
 		t.Errorf("the list's note %q", note)
 	}
+	// The note is shown when the list has a marked cell, and only then.
+	if got := h.eval(`String(document.getElementById("cust-list-note").hidden) + " " + document.querySelectorAll("#cust-list-body td.one-day").length`); got != "true 0" && !strings.HasPrefix(got, "false ") || got == "false 0" {
+		t.Errorf("the list's note hidden, and its marked cells: %s", got)
+	}
 }

@@ -43,9 +43,12 @@ function minorPer(currency) {
 function moneyOf(v, currency) {
   return money(v, currency, Math.round(Math.log10(minorPer(currency))));
 }
+// fmtTime shows a time with its date, and the year when it is not this
+// year's (an imported order history of 2011 read "Jun 30" as this June).
 function fmtTime(t) {
   const d = new Date(t);
-  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const year = d.getFullYear() !== new Date().getFullYear() ? { year: "numeric" } : {};
+  return d.toLocaleDateString([], { month: "short", day: "numeric", ...year }) + " " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
 function el(tag, text, cls) {

@@ -27,7 +27,10 @@ const volumeChart = new Chart($("chart-volume"), {
   // Volume first, revenue last: the revenue line is drawn over the bars.
   series: [{ label: "transactions", color: "--c2", scale: "n", bars: true }, { label: "revenue", color: "--c1", scale: "rev",
     fmt: (v) => money(v, ov.currency || "USD") }],
-  axes: [{ scale: "rev", color: "--c1", fmt: (v) => money(v, ov.currency || "USD").replace(/\.00$/, "") }, { scale: "n", side: 1, color: "--c2", ints: true }],
+  // Whole units of the range's currency (the store's main one when the
+  // range has none; no symbol when nothing is stored): fractions of a
+  // unit shown without decimals read $0, $0, $1, $1.
+  axes: [{ scale: "rev", color: "--c1", ints: true, fmt: (v) => (ov.currency ? money(v, ov.currency) : compact(v)) }, { scale: "n", side: 1, color: "--c2", ints: true }],
 });
 const tpsChart = new Chart($("chart-tps"), { height: 200, series: [{ label: "tx/s", color: "--c0", fill: true, fmt: (v) => fmt1.format(v) }] });
 
@@ -74,6 +77,10 @@ async function backfillTps(r) {
   }
 }
 
+// noRefreshYet says who computes the customer analytics, when none is
+// stored: serve runs no refresh of its own.
+const noRefreshYet = "the analytics refresh of a running process or run computes them every minute, and an import when it ends (or: shopstream analytics rfm --refresh)";
+
 function drawVolume() {
   const r = timeRange();
   const now = Date.now() / 1000;
@@ -81,14 +88,23 @@ function drawVolume() {
   const ts = [...ov.by.keys()].filter((t) => t >= r.from - ov.step && t + ov.step <= Math.min(now, r.to + ov.step)).sort((a, b) => a - b);
   const cur = ov.currency;
   volumeChart.setData([ts, ts.map((t) => ov.by.get(t).n), ts.map((t) => (cur ? ov.by.get(t).rev[cur] || 0 : null))]);
+  // uPlot lays its axes out again only when a scale changes: an empty
+  // chart keeps the labels of its first draw, made before the currency
+  // was known.
+  if (ov.axisCurrency !== cur) {
+    ov.axisCurrency = cur;
+    volumeChart.u.redraw(false, true);
+  }
   if (!ts.length) {
     // Say why: during the history backfill, stored event times lag behind.
-    const last = live.summary && live.summary.last_event_time;
+    const sum = live.summary || ov.summary;
+    const last = sum && sum.last_event_time;
     const loading = loadingNote();
     $("chart-volume").querySelector(".empty-note").textContent = loading
       ? "No purchases in this range yet: " + loading + (last ? "; stored event times reach " + fmtTime(last) + " so far — pick a longer range, or wait." : ".")
       : last && Date.parse(last) / 1000 < r.from
-        ? "No purchases in this range: stored event times end at " + fmtTime(last) + " — pick a longer range."
+        ? "No purchases in this range: stored event times end at " + fmtTime(last) +
+          (Date.parse(last) / 1000 < Date.now() / 1000 - 30 * 86400 ? " — pick a custom range that reaches them." : " — pick a longer range.")
         : "No purchases in this range yet: once the generator or the pipeline stores some, they show here.";
   }
   const unit = ov.step === 60 ? "minute" : ov.step === 3600 ? "hour" : ov.step % 3600 === 0 ? ov.step / 3600 + " hours" : ov.step / 60 + " minutes";
@@ -209,7 +225,11 @@ page("overview", {
     // Amounts in different currencies are never added: the chart and the
     // tile show one, the largest in the range unless the URL names another.
     const want = state.params.get("currency");
-    ov.currency = cs.includes(want) ? want : cs[0] || (live.summary && live.summary.revenue[0] ? live.summary.revenue[0].currency : null);
+    // A range without purchases takes the store's main currency, and its
+    // chart's note the stored times' end, from the summary.
+    const sum = cs.length ? null : await summaryNow();
+    ov.summary = sum;
+    ov.currency = cs.includes(want) ? want : cs[0] || (sum && sum.revenue[0] ? sum.revenue[0].currency : null);
     ov.currencies = cs;
     ov.multi = cs.length > 1;
     currencyPicker(cs, ov.currency);
@@ -942,7 +962,7 @@ const custList = { cursor: null, key: null, paged: false };
 function aliveCell(c) {
   if (!c.clv) return el("td", "–", "num");
   const one = c.frequency_days === 1 && c.clv.p_alive >= 0.9995;
-  const td = el("td", fmtPct(c.clv.p_alive) + (one ? "*" : ""), "num");
+  const td = el("td", fmtPct(c.clv.p_alive) + (one ? "*" : ""), one ? "num one-day" : "num");
   td.dataset.csv = fmtPct(c.clv.p_alive); // as before the mark
   if (one) td.title = "one purchase day: BG/NBD's P(alive) is 1 until a repeat purchase; their expected purchases, and CLV, fall with the time since";
   return td;
@@ -989,9 +1009,12 @@ async function loadCustomerList(more) {
     $("cust-list-body").append(...rows);
   } else {
     const none = prefix ? "no customer" + (seg ? " in " + seg : "") + " has an ID starting with " + prefix
-      : seg ? "no customer in " + seg : "no customers scored yet: " + (loadingNote() || "the analytics job scores customers every few minutes");
+      : seg ? "no customer in " + seg : "no customers scored yet: " + (loadingNote() || noRefreshYet);
     $("cust-list-body").replaceChildren(...(rows.length ? rows : [emptyRow(8, none)]));
   }
+  // The note explains the marked cells: none marked, none shown (a shop
+  // without a CLV model lists no P(alive) at all).
+  $("cust-list-note").hidden = !$("cust-list-body").querySelector("td.one-day");
   [custList.cursor, custList.key, custList.paged] = [r.next_cursor || null, key, more || false];
   $("cust-list-more").disabled = !custList.cursor;
   const n = $("cust-list-body").querySelectorAll("tr[data-customer]").length;
@@ -1026,7 +1049,7 @@ page("customers", {
         tr.addEventListener("click", () => setParam("segment", g.segment === sel ? "" : g.segment));
         return tr;
       });
-      $("seg-body").replaceChildren(...(rows.length && s.customers ? rows : [emptyRow(6, "no segments yet: " + (loadingNote() || "the analytics job scores customers every few minutes"))]));
+      $("seg-body").replaceChildren(...(rows.length && s.customers ? rows : [emptyRow(6, "no segments yet: " + (loadingNote() || noRefreshYet))]));
       $("seg-sub").textContent = fmtInt.format(s.customers) + " customers scored; " +
         (!mv ? "change: none recorded yet" : mv.previous_computed_at ? "change since the refresh of " + fmtTime(mv.previous_computed_at) : "change: the first refresh recorded") +
         (sel ? "; " + sel + " selected" : "");
@@ -1080,7 +1103,7 @@ page("customers", {
         return tr;
       });
       $("coh-sub").textContent = "share of each month's new customers buying again, by months since" + (p ? "; hatched (MTD): " + mtd : "");
-      $("coh-body").replaceChildren(...(rows.length ? rows : [emptyRow(2, "no cohorts yet: the analytics job computes them")]));
+      $("coh-body").replaceChildren(...(rows.length ? rows : [emptyRow(2, "no cohorts yet: " + (loadingNote() || noRefreshYet))]));
     } catch (e) { /* no analytics API: the segments panel says so */ }
     try {
       const d = await getJSON("api/v1/clv/distribution");

@@ -73,7 +73,8 @@ func TestOverviewRevenuePerCurrency(t *testing.T) {
 // chart says when the stored times end, with the year, and that only a
 // custom range reaches them; its revenue axis is in the store's currency
 // (it kept the labels of its first draw, in dollars whatever the store's)
-// and ticks whole units (0.2 and 0.4 read $0, $0). The fixture's own
+// and ticks whole units (0.2 and 0.4 read $0, $0); a link to the custom
+// range that reaches it fills the range's inputs. The fixture's own
 // purchases are of today, so the store's summary is the old one's.
 func TestOverviewOfAnOldHistory(t *testing.T) {
 	h := newHabits(t, habitsConfig{})
@@ -91,6 +92,25 @@ func TestOverviewOfAnOldHistory(t *testing.T) {
 	if !strings.Contains(note, "2011") || !strings.Contains(note, "custom range") {
 		t.Errorf("the volume chart's note %q, want the stored times' end with its year and a custom range", note)
 	}
+	// The custom range that reaches it, given by a link in RFC 3339: the
+	// inputs show it (they showed nothing but mm/dd/yyyy).
+	h.open("#/overview?range=custom&from=2010-12-01T00:00:00Z&to=2011-07-01T00:00:00Z&refresh=off")
+	h.loaded("overview")
+	var inputs []string
+	h.evalJSON(`[$("from").value, $("to").value, localInput(Date.parse("2010-12-01T00:00:00Z")), localInput(Date.parse("2011-07-01T00:00:00Z"))]`, &inputs)
+	if inputs[0] == "" || inputs[0] != inputs[2] || inputs[1] != inputs[3] {
+		t.Errorf("the range inputs hold %q and %q, want %q and %q", inputs[0], inputs[1], inputs[2], inputs[3])
+	}
+	h.open("#/overview?range=15m&refresh=off")
+	h.loaded("overview")
+	h.eval(`(() => {
+		live.summary = { transactions_total: 8871, revenue: [{ currency: "GBP", minor: 399380565, amount: "3993805.65" }],
+			fraud_alerts_total: 0, quarantined_total: 0, customers_total: 2960, last_event_time: "2011-06-30T19:08:00Z" };
+		window.oldLoaded = false;
+		pageDefs.overview.load(timeRange()).then(() => { window.oldLoaded = true; });
+		return "";
+	})()`)
+	h.wait("the overview loaded again", `window.oldLoaded`, 10*time.Second)
 	var labels []string
 	h.evalJSON(`volumeChart.u.axes[1]._values`, &labels)
 	if len(labels) < 2 {

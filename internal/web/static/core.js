@@ -525,8 +525,11 @@ function render() {
   $("refresh").value = state.refresh;
   $("custom").classList.toggle("hidden", state.range !== "custom");
   if (state.range === "custom") {
-    $("from").value = state.params.get("from") || "";
-    $("to").value = state.params.get("to") || "";
+    // A URL may give any time Date.parse reads (RFC 3339, with seconds
+    // or a zone: 2011-06-30T00:00:00Z); the inputs hold local minutes.
+    const input = (v) => (Number.isFinite(Date.parse(v || "")) ? localInput(Date.parse(v)) : v || "");
+    $("from").value = input(state.params.get("from"));
+    $("to").value = input(state.params.get("to"));
   }
   document.title = "shopstream · " + document.querySelector('nav a[data-page="' + state.page + '"]').textContent;
   for (const c of charts) if (c.el.offsetParent) c.resize();

@@ -643,7 +643,7 @@ async function loadCost(win) {
       return tr;
     };
     $("fc-body").replaceChildren(row("in force", c.current), row("reviews ≤ " + fmtPct(c.target_review_rate, 1) + " of orders", c.target));
-    $("fc-sub").textContent = win.label + ": " + fmtInt.format(c.transactions) + " scored, " + fmtInt.format(c.known_fraud) + " known fraud";
+    $("fc-sub").textContent = win.label + ": " + fmtInt.format(c.transactions) + " transactions, " + fmtInt.format(c.known_fraud) + " known fraud";
     $("fc-pending").textContent = "Labels arrive late: " + fmtInt.format(m.pending.alerted) + " alerted and " + fmtInt.format(m.pending.unalerted) +
       " unalerted transactions of the window are still within the " + Math.round(m.label_window_days) + "-day label window (pending); " +
       fmtInt.format(m.presumed_legit) + " older unlabelled ones count as legitimate.";
@@ -1381,7 +1381,7 @@ async function loadQuarantine(r, more) {
   if (more) {
     $("qr-body").append(...rows);
   } else {
-    $("qr-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing quarantined in this range" + (check ? " by " + check : "") + ": every record passed")]));
+    $("qr-body").replaceChildren(...(rows.length ? rows : [emptyRow(6, "nothing quarantined" + (check ? " by " + check : "") + " in this range of check times (records are listed by when they were checked, not by their event time)")]));
   }
   [qr.cursor, qr.key, qr.paged] = [page.next_cursor || null, key, more || false];
   $("qr-more").disabled = !qr.cursor;

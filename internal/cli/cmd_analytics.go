@@ -223,7 +223,13 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	st, err := sf.open(ctx)
+	// Showing reads only: beside a `serve` or `run` holding the embedded
+	// store, it reads the store read-only; a refresh writes.
+	open := sf.open
+	if !*refresh {
+		open = func(ctx context.Context) (store.Store, error) { return sf.openToRead(ctx, stderr) }
+	}
+	st, err := open(ctx)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/analyticsview"
+	"github.com/shopstream/shopstream/internal/datadir"
 	"github.com/shopstream/shopstream/internal/event"
 	"github.com/shopstream/shopstream/internal/generate"
 	"github.com/shopstream/shopstream/internal/jobs"
@@ -287,5 +288,30 @@ func TestRefreshReportLine(t *testing.T) {
 		if !strings.Contains(b.String(), c.want) {
 			t.Errorf("report %+v: %q, want %q in it", c.rep, b.String(), c.want)
 		}
+	}
+}
+
+// TestAnalyticsBesideAHolder: with the embedded store's directory held by
+// another process (a `serve` the analyst has open), the analytics views
+// read it read-only beside it, and say so; a refresh, which writes, is
+// refused, naming the holder.
+func TestAnalyticsBesideAHolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	importJSON(t, "--csv", importCSV, "--data-dir", dir)
+	lock, err := datadir.Acquire(dir, "shopstream serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	out, errOut, err := runAnalyticsCmd(t, "rfm", "--data-dir", dir)
+	if err != nil {
+		t.Fatalf("rfm beside a holder: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "read-only") || !strings.Contains(errOut, "shopstream serve") || !strings.Contains(out, "RFM segments of 3 customers") {
+		t.Errorf("rfm beside a holder printed:\n%s\n%s", errOut, out)
+	}
+	if _, errOut, err := runAnalyticsCmd(t, "rfm", "--refresh", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "in use by") {
+		t.Errorf("rfm --refresh beside a holder: %v\n%s", err, errOut)
 	}
 }

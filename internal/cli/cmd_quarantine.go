@@ -134,7 +134,7 @@ func quarantineList(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usageError{fmt.Errorf("invalid value %q for flag -state: want one of %s", *state, strings.Join(store.QuarantineStates, ", "))}
 	}
 	f.State, f.Limit, f.Before = *state, *limit, *cursor
-	st, err := sf.open(ctx)
+	st, err := sf.openToRead(ctx, stderr) // reads only: beside a serve or run too
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func quarantineShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil || n < 1 || len(pos) != 1 {
 		return usageError{fmt.Errorf("quarantine show: give the record's id (shopstream quarantine show ID [flags]), not %q", pos)}
 	}
-	st, err := sf.open(ctx)
+	st, err := sf.openToRead(ctx, stderr) // reads only: beside a serve or run too
 	if err != nil {
 		return err
 	}

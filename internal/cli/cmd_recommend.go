@@ -151,7 +151,7 @@ func runRecommend(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *boot < 0 {
 		return usageError{fmt.Errorf("invalid value %d for flag -bootstrap: must not be negative", *boot)}
 	}
-	st, err := sf.open(ctx)
+	st, err := sf.openToRead(ctx, stderr) // reads only: beside a serve or run too
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,10 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/shopstream/shopstream/internal/datadir"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/postgres"
+	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
 // storeFlags are the flags of every command that reads or writes the store.
@@ -97,6 +99,29 @@ func (f *storeFlags) open(ctx context.Context) (store.Store, error) {
 		mode = store.SchemaRequire
 	}
 	return f.openWith(ctx, store.WithSchema(mode))
+}
+
+// openToRead opens the store for a command that only reads it. The
+// embedded store, when another process holds its directory (the `serve`
+// or `run` an analyst has open), is read beside that process, read-only,
+// with a note on stderr: the directory's lock keeps out a second writer,
+// and SQLite's log lets readers of other processes read while one writes.
+func (f *storeFlags) openToRead(ctx context.Context, stderr io.Writer) (store.Store, error) {
+	st, err := f.open(ctx)
+	var locked *datadir.LockedError
+	if f.postgres != "" || !errors.As(err, &locked) {
+		return st, err
+	}
+	ro, rerr := sqlite.OpenReadOnly(ctx, f.dataDir)
+	if rerr != nil {
+		return nil, fmt.Errorf("--data-dir: %w; reading beside it failed too: %w", err, rerr)
+	}
+	who := "another process"
+	if locked.Holder != nil {
+		who = locked.Holder.String()
+	}
+	fmt.Fprintf(stderr, "%s: reading %s beside %s, which holds it (read-only)\n", f.command, f.dataDir, who)
+	return ro, nil
 }
 
 // openWith opens the store with opts, ignoring --auto-migrate.

@@ -83,6 +83,32 @@ func Open(ctx context.Context, dataDir string, opts ...store.OpenOption) (*Store
 	return s, nil
 }
 
+// OpenReadOnly opens the database in dataDir to read it beside the
+// process that writes it (a `serve` or `run` holding the data
+// directory): SQLite's write-ahead log lets readers of other processes
+// read a committed snapshot while one writes. The connection is opened
+// read-only (mode=ro, query_only), its transactions deferred (they never
+// ask for the write lock), and it runs no checkpoints; the schema must be
+// the build's (store.SchemaRequire), since a reader migrates nothing.
+func OpenReadOnly(ctx context.Context, dataDir string) (*Store, error) {
+	path := filepath.Join(dataDir, FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening %s to read: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=query_only(1)&_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)")
+	if err != nil {
+		return nil, fmt.Errorf("opening %s to read: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	d := &dialect{db: db}
+	s := &Store{Store: sqlstore.New(d), db: db, d: d, path: path}
+	if err := s.Store.Open(ctx, migrationsFS, "migrations", store.NewOpenConfig(store.WithSchema(store.SchemaRequire))); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening %s to read: %w", path, err)
+	}
+	return s, nil
+}
+
 // Ping implements store.Store: it reads the schema's table count on a
 // connection of its own, a read transaction that WAL mode never makes
 // wait for the writer. Through db's pool (four connections) it would
@@ -91,6 +117,9 @@ func Open(ctx context.Context, dataDir string, opts ...store.OpenOption) (*Store
 // four, /readyz said the store was not answering while it was only busy.
 func (s *Store) Ping(ctx context.Context) error {
 	var n int
+	if s.probe == nil {
+		return s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&n)
+	}
 	return s.probe.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&n)
 }
 

@@ -302,3 +302,46 @@ func TestPingWhilePoolBusy(t *testing.T) {
 		t.Error("Ping after Close answered, want an error")
 	}
 }
+
+// TestOpenReadOnly reads a store beside the connection that writes it:
+// what the writer commits after the reader opened is read, and the reader
+// writes nothing, even when asked to.
+func TestOpenReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if _, err := sqlite.OpenReadOnly(ctx, dir); err == nil {
+		t.Fatal("opened an empty directory to read")
+	}
+	w, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write := func(s store.Store, id string, off int64) error {
+		tx := storetest.Tx(id, "c", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 5, 0, off)
+		return s.WriteBatch(ctx, &store.Batch{Group: "g", Topic: "t", Parts: []store.Part{{Partition: 0, From: off, To: off + 1, Txs: []store.Tx{tx}}}})
+	}
+	if err := write(w, "a", 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sqlite.OpenReadOnly(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := write(w, "b", 1); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := r.Summary(ctx); err != nil || sum.TransactionsTotal != 2 {
+		t.Fatalf("the reader's summary: %+v, %v; want the writer's 2 transactions", sum, err)
+	}
+	if err := r.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if err := write(r, "c", 2); err == nil {
+		t.Fatal("the read-only store wrote a batch")
+	}
+	if sum, _ := w.Summary(ctx); sum.TransactionsTotal != 2 {
+		t.Fatalf("after the reader's refused write the store holds %d transactions", sum.TransactionsTotal)
+	}
+}

@@ -418,7 +418,7 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 	at := func(m int) string {
 		return url.QueryEscape(fraudBase.Add(time.Duration(m) * time.Minute).Format(time.RFC3339))
 	}
-	for _, c := range []struct{ q, want string }{
+	e.checkQueue(t, []alertQuery{
 		{"decision=decline", "f8,f3"},
 		{"scenario=card_testing", "f8,f2"},
 		{"reason=order_velocity", "f8,f7,f5,f3,f2"},
@@ -429,13 +429,7 @@ func testAlertsAPI(t *testing.T, e *fraudEnv) {
 		{"customer=alice", "f8,f7,f5,f3,f2"},
 		{"customer=alice&decision=decline", "f8,f3"},
 		{"customer=bob", ""},
-	} {
-		var p web.AlertsResponse
-		e.call(t, "GET", "/api/v1/alerts?"+c.q, "", 200, &p)
-		if got := alertIDs(p.Alerts); got != c.want {
-			t.Errorf("alerts?%s = %q, want %q", c.q, got, c.want)
-		}
-	}
+	})
 	// A filtered queue pages by cursor too.
 	seen = nil
 	for cursor, n := "", 0; ; n++ {
@@ -765,12 +759,21 @@ func TestAlertsInTheirCurrency(t *testing.T) {
 	if want := map[string]float64{"EUR": 150.5, "JPY": 15050, "BHD": 15.05}; !maps.Equal(got, want) {
 		t.Errorf("amounts = %v, want %v", got, want)
 	}
-	for _, c := range []struct{ q, want string }{
+	e.checkQueue(t, []alertQuery{
 		{"min_amount=1000", "t-JPY"},
 		{"min_amount=100&max_amount=200", "t-EUR"},
 		{"max_amount=15.05", "t-BHD"},
 		{"max_amount=15.049", ""},
-	} {
+	})
+}
+
+// alertQuery is a query of the alert queue and the IDs it answers.
+type alertQuery struct{ q, want string }
+
+// checkQueue asks the alert queue each query.
+func (e *fraudEnv) checkQueue(t *testing.T, qs []alertQuery) {
+	t.Helper()
+	for _, c := range qs {
 		var p web.AlertsResponse
 		e.call(t, "GET", "/api/v1/alerts?"+c.q, "", 200, &p)
 		if got := alertIDs(p.Alerts); got != c.want {

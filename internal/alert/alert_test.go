@@ -2,11 +2,14 @@ package alert
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -265,5 +268,39 @@ func TestPrunesDeliveredMessages(t *testing.T) {
 	}
 	if len(ob.prunedBefore) != 1 {
 		t.Fatalf("pruned %d times within one prune interval of a frozen clock, want 1", len(ob.prunedBefore))
+	}
+}
+
+// TestWebhookTextInTheAlertsCurrency: the chat line names the amount as
+// the alert gives it, in its currency's decimals (it printed two for
+// every currency: 15050.00 JPY), and a records-lost alert says what was
+// lost (it read as a transaction of no one).
+func TestWebhookTextInTheAlertsCurrency(t *testing.T) {
+	t.Parallel()
+	texts := make(chan string, 3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m SlackMessage
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		texts <- m.Text
+	}))
+	defer srv.Close()
+	ob := newOutbox(
+		store.OutboxMsg{ID: 1, Kind: "webhook", Target: "ops", Payload: []byte(`{"transaction_id":"t1","customer_id":"c1","amount":15050,"currency":"JPY","risk":0.97,"decision":"decline","reasons":[]}`)},
+		store.OutboxMsg{ID: 2, Kind: "webhook", Target: "ops", Payload: []byte(`{"transaction_id":"t2","customer_id":"c2","amount":15.050,"currency":"BHD","risk":0.5,"decision":"review","reasons":[]}`)},
+		// A records-lost alert (pipeline.LossAlert) is no transaction.
+		store.OutboxMsg{ID: 3, Kind: "webhook", Target: "ops", Payload: []byte(`{"kind":"records_lost","reason":"retention","group":"shopstream","topic":"transactions","partition":2,"from_offset":100,"to_offset":150,"count":50}`)},
+	)
+	d, err := New(Config{Store: ob, Webhooks: map[string]string{"ops": srv.URL}, Interval: time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d, "both messages delivered", ob.allDelivered)
+	got := []string{<-texts, <-texts, <-texts}
+	slices.Sort(got)
+	if !strings.Contains(got[0], "transaction t1 of customer c1 (15050 JPY)") || !strings.Contains(got[2], "transaction t2 of customer c2 (15.050 BHD)") ||
+		!strings.Contains(got[1], "records lost: 50 offsets of transactions partition 2 (100 to 149) gone before group shopstream stored them (retention)") {
+		t.Errorf("webhook texts %q", got)
 	}
 }

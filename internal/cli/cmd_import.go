@@ -48,6 +48,9 @@ type importReport struct {
 	// QuarantinedBy and Skipped count by reason.
 	QuarantinedBy map[string]int64 `json:"quarantined_by_reason"`
 	Skipped       map[string]int64 `json:"skipped_rows_by_reason"`
+	// FirstSkipped is, per reason of Skipped, the first row skipped for
+	// it and the field that failed.
+	FirstSkipped map[string]importer.SkippedRow `json:"first_skipped_by_reason"`
 	// ZeroPriceItems are items worth nothing (free items), imported;
 	// SubMinorPrices are items whose unit price has more decimals than the
 	// currency, kept exact.
@@ -115,6 +118,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	zone := fs.String("timezone", "UTC", "time zone of timestamps that carry none (IANA name, e.g. Europe/London)")
 	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: common layouts, month first)")
 	sep := fs.String("separator", ",", "field separator, one character")
+	decimalComma := fs.Bool("decimal-comma", false, "unit prices are written with a decimal comma, as many European exports write them (2,55 and 1.234,50; dots or spaces between thousands only)")
 	source := fs.String("source", "", "name the import is stored under, so a re-import resumes (default: the file's base name)")
 	batch := fs.Int("batch", 50_000, "records per database transaction (a transaction also ends at this many order lines)")
 	every := fs.Int64("progress-every", 100_000, "print progress to stderr every this many rows")
@@ -149,7 +153,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("invalid value for flag -quality-config: %s: %w", *qualityConfig, err)}
 	}
 	cfg := importer.Config{Columns: cols, DefaultCurrency: strings.ToUpper(*currency), Location: loc, ProgressEvery: *every,
-		Countries: contract.Country}
+		Countries: contract.Country, DecimalComma: *decimalComma}
 	cfg.Comma, _ = utf8.DecodeRuneInString(*sep)
 	if *layout != "" {
 		cfg.TimeLayouts = []string{*layout}
@@ -261,9 +265,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		SplitOrders: rr.SplitOrders, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
 		Replayed: replayed, InQuarantine: inQuarantine,
-		Skipped: map[string]int64{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
+		Skipped: map[string]int64{}, FirstSkipped: map[string]importer.SkippedRow{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
 	for k, v := range rr.Skipped {
 		rep.Skipped[string(k)] = v
+	}
+	for k, v := range rr.FirstSkipped {
+		rep.FirstSkipped[string(k)] = v
 	}
 	if rep.UnknownCountries == nil {
 		rep.UnknownCountries = map[string]int64{}
@@ -284,6 +291,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	} else {
 		printImportReport(stdout, rep, sf.describe())
+	}
+	for _, h := range importHints(rep, *decimalComma, *layout != "") {
+		fmt.Fprintln(stderr, "import: hint: "+h)
+	}
+	if rep.Rows > 0 && rep.Items == 0 {
+		// Nothing of the file could be read as an order line: a script
+		// must not take that for an import.
+		return fmt.Errorf("none of the %s rows of %s could be imported: every one was skipped (skipped rows above, with the first of each reason)", withThousands(rep.Rows), *path)
 	}
 	if !*refreshAnalytics || rep.Stored+replayed.Stored == 0 {
 		return nil
@@ -343,6 +358,7 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 	}
 	fmt.Fprintf(w, "  stored now       %12s\n", withThousands(r.Stored))
 	printReasonCounts(w, "skipped rows", r.Skipped)
+	printFirstSkipped(w, r)
 	printReasonCounts(w, "quarantined", r.QuarantinedBy)
 	if rp := r.Replayed; rp.Replayed > 0 {
 		fmt.Fprintf(w, "  replayed         %12s  (quarantined by earlier imports, checked again: %s stored, %s duplicates, %s still failing)\n",
@@ -363,6 +379,22 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 	if r.Previously > 0 && r.Stored == 0 && r.Quarantined == 0 && r.Replayed.Stored == 0 {
 		fmt.Fprintf(w, "already imported: all %s records of %s are stored; nothing to do\n", withThousands(r.Records), r.File)
 	}
+}
+
+// importHints says what a flag would change about the rows skipped: a
+// decimal comma the prices were written with, timestamps in a layout not
+// tried.
+func importHints(r *importReport, decimalComma, layout bool) []string {
+	var out []string
+	if first, ok := r.FirstSkipped[string(importer.BadPrice)]; ok && !decimalComma && strings.Contains(first.Value, ",") {
+		out = append(out, fmt.Sprintf("%s rows skipped as bad_price, the first (row %d) with %q: if the prices have a decimal comma, import with --decimal-comma",
+			withThousands(r.Skipped[string(importer.BadPrice)]), first.Row, first.Value))
+	}
+	if first, ok := r.FirstSkipped[string(importer.BadTimestamp)]; ok && !layout && first.Value != "" {
+		out = append(out, fmt.Sprintf("%s rows skipped as bad_timestamp, the first (row %d) with %q, in none of the layouts tried: give the file's with --time-layout, written as Go writes 2 January 2006 15:04:05 (e.g. '02.01.2006 15:04' for 01.12.2010 08:26, '2/1/2006 15:04' for day-first slashes)",
+			withThousands(r.Skipped[string(importer.BadTimestamp)]), first.Row, first.Value))
+	}
+	return out
 }
 
 func printReasonCounts(w io.Writer, title string, m map[string]int64) {
@@ -438,4 +470,25 @@ func importQuarantine(ctx context.Context, st store.Quarantine, source string) (
 		out[c.Reason] += c.Count
 	}
 	return out, nil
+}
+
+// printFirstSkipped shows the first row skipped for each reason, with the
+// field that failed, so that the report says what the file holds.
+func printFirstSkipped(w io.Writer, r *importReport) {
+	keys := make([]string, 0, len(r.FirstSkipped))
+	for k := range r.FirstSkipped {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i == 0 {
+			fmt.Fprintln(w, "    first skipped, by reason:")
+		}
+		f := r.FirstSkipped[k]
+		if f.Value == "" {
+			fmt.Fprintf(w, "      %-22s row %d (empty)\n", k, f.Row)
+			continue
+		}
+		fmt.Fprintf(w, "      %-22s row %d: %q\n", k, f.Row, f.Value)
+	}
 }

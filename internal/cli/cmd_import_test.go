@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shopstream/shopstream/internal/importer"
 	"github.com/shopstream/shopstream/internal/importjob"
 	"github.com/shopstream/shopstream/internal/store"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -71,8 +72,11 @@ func TestImportCSV(t *testing.T) {
 	dir := t.TempDir()
 	rep, _ := importJSON(t, "--csv", importCSV, "--data-dir", dir)
 	want := importReport{File: importCSV, Source: "import_orders.csv", Rows: 13, Items: 10, Transactions: 8, Records: 8, Stored: 6, Quarantined: 2,
-		QuarantinedBy:    map[string]int64{"unknown_country": 1, "out_of_range": 1},
-		Skipped:          map[string]int64{"missing_customer_id": 1, "non_positive_quantity": 1, "bad_price": 1},
+		QuarantinedBy: map[string]int64{"unknown_country": 1, "out_of_range": 1},
+		Skipped:       map[string]int64{"missing_customer_id": 1, "non_positive_quantity": 1, "bad_price": 1},
+		// Data rows 5, 6 and 13 (lines 6, 7 and 14 of the file).
+		FirstSkipped: map[string]importer.SkippedRow{"missing_customer_id": {Row: 5}, "non_positive_quantity": {Row: 6, Value: "-1"},
+			"bad_price": {Row: 13, Value: "abc"}},
 		UnknownCountries: map[string]int64{"Atlantis": 1}, UnknownRegions: map[string]int64{}, WarnedBy: map[string]int64{},
 		Replayed:     importjob.ReplayResult{QuarantinedBy: map[string]int64{}},
 		InQuarantine: map[string]int64{"unknown_country": 1, "out_of_range": 1}}
@@ -552,5 +556,46 @@ func TestImportRefreshesAnalytics(t *testing.T) {
 	_, stderr = importJSON(t, "--csv", importCSV, "--data-dir", off, "--analytics-refresh=false")
 	if n, cells := scored(off); n != 0 || cells != 0 || strings.Contains(stderr, "refresh:") {
 		t.Errorf("with --analytics-refresh=false: %d customers scored, %d cohort cells, stderr:\n%s", n, cells, stderr)
+	}
+}
+
+// TestImportEuropeanExport imports an order log as a spreadsheet in a
+// European locale exports it: a byte-order mark, CRLF, semicolons,
+// day-first dotted dates and decimal commas. Without the flags that read
+// it, nothing is imported: the command fails (a script must not take it
+// for an import), shows the first row skipped for each reason and hints at
+// the flag; with them, every row is imported at its amount.
+func TestImportEuropeanExport(t *testing.T) {
+	t.Parallel()
+	csv := filepath.Join(t.TempDir(), "export.csv")
+	if err := os.WriteFile(csv, []byte("\xef\xbb\xbfInvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\r\n"+
+		"536365;85123A;WHITE HANGING HEART;6;01.12.2010 08:26;2,55;17850;Germany\r\n"+
+		"536366;71053;WHITE METAL LANTERN;6;01.12.2010 08:28;3,39;17850;Germany\r\n"+
+		"536367;84406B;CREAM CUPID;8;01.12.2010 08:34;1.234,50;13047;France\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		err := runImport(context.Background(), append([]string{"--csv", csv, "--separator", ";", "--currency", "EUR", "--data-dir", t.TempDir(),
+			"--analytics-refresh=false"}, args...), &stdout, &stderr)
+		return stdout.String(), stderr.String(), err
+	}
+	out, errOut, err := run()
+	if err == nil || !strings.Contains(err.Error(), "none of the 3 rows") || !strings.Contains(out, `bad_timestamp          row 1: "01.12.2010 08:26"`) ||
+		!strings.Contains(errOut, "--time-layout") {
+		t.Errorf("without --time-layout: %v\n%s\n%s", err, out, errOut)
+	}
+	out, errOut, err = run("--time-layout", "02.01.2006 15:04")
+	if err == nil || !strings.Contains(out, `bad_price              row 1: "2,55"`) || !strings.Contains(errOut, "--decimal-comma") {
+		t.Errorf("without --decimal-comma: %v\n%s\n%s", err, out, errOut)
+	}
+	dir := t.TempDir()
+	rep, errOut := importJSON(t, "--csv", csv, "--separator", ";", "--currency", "EUR", "--data-dir", dir, "--analytics-refresh=false",
+		"--time-layout", "02.01.2006 15:04", "--decimal-comma")
+	if rep.Stored != 3 || rep.Items != 3 || len(rep.Skipped) != 0 || strings.Contains(errOut, "hint") {
+		t.Fatalf("with both: %+v\n%s", rep, errOut)
+	}
+	if sum := storeSummary(t, dir); sum.RevenueCents != 6*255+6*339+8*123450 {
+		t.Errorf("revenue stored %d cents, want 15.30 + 20.34 + 9,876.00 EUR", sum.RevenueCents)
 	}
 }

@@ -91,6 +91,11 @@ type Config struct {
 	TimeLayouts []string
 	// Comma is the field separator. Defaults to ','.
 	Comma rune
+	// DecimalComma reads unit prices written with a decimal comma, as
+	// exports in many European locales write them ("2,55", "1.234,50"),
+	// with dots or spaces between thousands only. Defaults to false: a
+	// decimal point, and no thousands separator.
+	DecimalComma bool
 	// Progress, if set, is called with the number of data rows read every
 	// ProgressEvery rows and once at the end, for progress bars on large
 	// files. It runs on the goroutine calling Next. Defaults to nil.

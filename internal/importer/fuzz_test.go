@@ -25,13 +25,15 @@ func FuzzImport(f *testing.F) {
 		"order_id,customer_id,product_id,quantity,unit_price,timestamp,country\no,c,p,1,1,2024-01-01,GB\n",
 		"1,2,3,1,0001-01-01T00:30:00+01:00,1,7,GB\n",
 		"536365,85123A,X,1000000000,9999999999.99,12/1/2010 8:26,17850.0,EIRE\n536365,85123A,X,1,1,12/1/2010 8:26,17850,EIRE\n",
+		"1,A,X,6,12/1/2010 8:26,\"1.234,50\",17850,Germany\n2,B,Y,1,12/1/2010 8:27,\"1\u00a0234,5\",17851,France\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	const header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, in := range [][]byte{data, append([]byte(header), data...)} {
-			r, err := New(bytes.NewReader(in), Config{DefaultCurrency: "EUR"})
+		for i, in := range [][]byte{data, append([]byte(header), data...), append([]byte(header), data...)} {
+			// The last with prices read with a decimal comma.
+			r, err := New(bytes.NewReader(in), Config{DefaultCurrency: "EUR", DecimalComma: i == 2})
 			if err != nil {
 				continue // no usable header: nothing to account for
 			}

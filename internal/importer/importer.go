@@ -162,7 +162,7 @@ func (r *Reader) Next() (event.Transaction, error) {
 		r.report.Rows++
 		r.progress(false)
 		if err != nil {
-			r.skip(MalformedRow)
+			r.skip(MalformedRow, err.Error())
 			continue
 		}
 		if out, ok := r.row(rec); ok {
@@ -188,6 +188,7 @@ func isParseError(err error) bool {
 func (r *Reader) Report() Report {
 	rep := r.report
 	rep.Skipped = maps.Clone(r.report.Skipped)
+	rep.FirstSkipped = maps.Clone(r.report.FirstSkipped)
 	rep.UnknownCountries = maps.Clone(r.report.UnknownCountries)
 	rep.UnknownRegions = maps.Clone(r.report.UnknownRegions)
 	return rep
@@ -203,4 +204,17 @@ func (r *Reader) progress(final bool) {
 	}
 }
 
-func (r *Reader) skip(why SkipReason) { r.report.Skipped[why]++ }
+// skip counts the row under why, and keeps the first row skipped for it
+// with value, the field that failed (clipped), for the report.
+func (r *Reader) skip(why SkipReason, value string) {
+	r.report.Skipped[why]++
+	if r.report.Skipped[why] == 1 {
+		if r.report.FirstSkipped == nil {
+			r.report.FirstSkipped = map[SkipReason]SkippedRow{}
+		}
+		if len(value) > 64 {
+			value = strings.ToValidUTF8(value[:64], "") + "…"
+		}
+		r.report.FirstSkipped[why] = SkippedRow{Row: r.report.Rows, Value: strings.ToValidUTF8(value, "\uFFFD")}
+	}
+}

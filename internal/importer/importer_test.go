@@ -306,7 +306,9 @@ func TestGroupingIntoTransactions(t *testing.T) {
 	}
 	rep := r.Report()
 	wantRep := Report{Rows: 12, Items: 10, Transactions: 8, SplitOrders: 2,
-		Skipped:          map[SkipReason]int64{NonPositiveQuantity: 1, MissingCustomerID: 1},
+		Skipped: map[SkipReason]int64{NonPositiveQuantity: 1, MissingCustomerID: 1},
+		// The first row skipped for each reason, with the field that failed.
+		FirstSkipped:     map[SkipReason]SkippedRow{NonPositiveQuantity: {Row: 4, Value: "-1"}, MissingCustomerID: {Row: 5}},
 		UnknownCountries: map[string]int64{}, UnknownRegions: map[string]int64{"Unspecified": 1}}
 	if !reflect.DeepEqual(rep, wantRep) {
 		t.Errorf("report %+v, want %+v", rep, wantRep)
@@ -476,5 +478,39 @@ func TestZeroAndSubMinorPrices(t *testing.T) {
 	}
 	if rep.ZeroPriceItems != 1 || rep.SubMinorPrices != 2 || rep.Skipped[MissingCurrency] != 1 {
 		t.Errorf("report %+v: want 1 zero-price item, 2 sub-minor prices, 1 row missing its currency", rep)
+	}
+}
+
+// TestDecimalComma reads prices written with a decimal comma, as exports
+// in European locales write them, and refuses what is not one: a guess
+// never decides an amount.
+func TestDecimalComma(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"2,55", "2.55"}, {"1.234,50", "1234.50"}, {"1 234,50", "1234.50"}, {"1\u00a0234\u00a0567,5", "1234567.5"},
+		{"1\u202f234,5", "1234.5"}, {"-3,5", "-3.5"}, {"+3,5", "+3.5"}, {"1.234", "1234"}, {"12", "12"}, {"0,001", "0.001"},
+		{",5", ".5"}, {"12,", "12."},
+		// Not a price with a decimal comma: refused (empty).
+		{"2.55", ""}, {"1.23,4", ""}, {"1,2,3", ""}, {"1234.567,8", ""}, {".5", ""}, {"1..234,5", ""}, {"1.234 567,8", ""},
+		{"1.234.", ""}, {"€2,55", ""}, {"2,55 €", ""}, {"", ""},
+	} {
+		if got := fromDecimalComma(c.in); got != c.want {
+			t.Errorf("fromDecimalComma(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	in := "InvoiceNo;StockCode;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n" +
+		"1;A;6;2010-12-01 08:26;2,55;17850;Germany\n" +
+		"2;B;1;2010-12-01 08:27;1.234,50;17851;France\n" +
+		"3;C;1;2010-12-01 08:28;2.55;17852;France\n"
+	r, err := New(strings.NewReader(in), Config{DefaultCurrency: "EUR", Comma: ';', DecimalComma: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := readAll(t, r)
+	if len(txs) != 2 || txs[0].TotalCents != 6*255 || txs[1].TotalCents != 123450 {
+		t.Fatalf("transactions %+v, want 15.30 and 1,234.50 EUR", txs)
+	}
+	rep := r.Report()
+	if rep.Skipped[BadPrice] != 1 || rep.FirstSkipped[BadPrice] != (SkippedRow{Row: 3, Value: "2.55"}) {
+		t.Errorf("skipped %v, first %v: want the price 2.55 of row 3 refused", rep.Skipped, rep.FirstSkipped)
 	}
 }

@@ -18,7 +18,7 @@ const maxCents = 1e15
 // new run it returns the finished previous transaction.
 func (r *Reader) row(rec []string) (event.Transaction, bool) {
 	if len(rec) < r.minWidth {
-		r.skip(ShortRow)
+		r.skip(ShortRow, strings.Join(rec, string(r.cfg.Comma)))
 		return event.Transaction{}, false
 	}
 	field := func(c int) string {
@@ -30,52 +30,56 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 	order, customer, product := field(colOrder), normCustomerID(field(colCustomer)), field(colProduct)
 	switch {
 	case order == "":
-		r.skip(MissingOrderID)
+		r.skip(MissingOrderID, "")
 		return event.Transaction{}, false
 	case customer == "":
-		r.skip(MissingCustomerID)
+		r.skip(MissingCustomerID, "")
 		return event.Transaction{}, false
 	case product == "":
-		r.skip(MissingProductID)
+		r.skip(MissingProductID, "")
 		return event.Transaction{}, false
 	}
 	qty, err := parseQuantity(field(colQuantity))
 	if err != nil {
-		r.skip(BadQuantity)
+		r.skip(BadQuantity, field(colQuantity))
 		return event.Transaction{}, false
 	}
 	if qty <= 0 {
-		r.skip(NonPositiveQuantity)
+		r.skip(NonPositiveQuantity, field(colQuantity))
 		return event.Transaction{}, false
 	}
 	at, ok := r.parseTime(field(colTime))
 	if !ok {
-		r.skip(BadTimestamp)
+		r.skip(BadTimestamp, field(colTime))
 		return event.Transaction{}, false
 	}
 	currency := r.cfg.DefaultCurrency
 	if c := field(colCurrency); c != "" {
 		if currency, ok = normCurrency(c); !ok {
-			r.skip(BadCurrency)
+			r.skip(BadCurrency, field(colCurrency))
 			return event.Transaction{}, false
 		}
 	}
 	if currency == "" {
-		r.skip(MissingCurrency)
+		r.skip(MissingCurrency, "")
 		return event.Transaction{}, false
 	}
 	digits, _ := event.CurrencyDigits(currency)
-	price, exact, err := parsePrice(field(colPrice), digits)
+	rawPrice := field(colPrice)
+	if r.cfg.DecimalComma {
+		rawPrice = fromDecimalComma(rawPrice)
+	}
+	price, exact, err := parsePrice(rawPrice, digits)
 	if err != nil {
-		r.skip(BadPrice)
+		r.skip(BadPrice, field(colPrice))
 		return event.Transaction{}, false
 	}
 	if price < 0 || strings.HasPrefix(exact, "-") {
-		r.skip(NegativePrice)
+		r.skip(NegativePrice, field(colPrice))
 		return event.Transaction{}, false
 	}
 	if price > maxCents/event.Cents(qty) {
-		r.skip(AmountOutOfRange)
+		r.skip(AmountOutOfRange, field(colPrice))
 		return event.Transaction{}, false
 	}
 	category := field(colCategory)
@@ -94,7 +98,7 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 	key := runKey{order, customer, currency}
 	if r.pending != nil && key == r.key {
 		if r.pending.TotalCents > maxCents-line {
-			r.skip(AmountOutOfRange)
+			r.skip(AmountOutOfRange, field(colPrice))
 			return event.Transaction{}, false
 		}
 		r.pending.Items = append(r.pending.Items, item)
@@ -282,4 +286,51 @@ func parsePrice(s string, digits int) (event.Cents, string, error) {
 		}
 	}
 	return event.ExactMinor(lit, digits)
+}
+
+// fromDecimalComma rewrites a price written with a decimal comma
+// ("2,55", "1.234,50", "1 234,50") as parsePrice reads it ("2.55",
+// "1234.50"). A thousands separator (a dot, a space, a no-break or a
+// narrow no-break space, one kind in a price) must part groups of three
+// digits after a first group of one to three; a price that breaks that
+// ("2.55", "1.23,4", "1,2,3") comes back empty, which parsePrice refuses,
+// rather than a guess deciding the amount: "2.55" with a decimal comma is
+// neither 2.55 nor 255.
+func fromDecimalComma(s string) string {
+	sign := ""
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		sign, s = s[:1], s[1:]
+	}
+	whole, frac, comma := strings.Cut(s, ",")
+	if strings.Trim(frac, "0123456789") != "" {
+		return ""
+	}
+	var b strings.Builder
+	first, group := 0, -1 // digits before the first separator; since the last one (-1: none yet)
+	var sep rune
+	for _, c := range whole {
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteRune(c)
+			if group < 0 {
+				first++
+			} else {
+				group++
+			}
+		case c == '.' || c == ' ' || c == '\u00a0' || c == '\u202f':
+			if group < 0 && (first == 0 || first > 3) || group >= 0 && group != 3 || sep != 0 && c != sep {
+				return ""
+			}
+			sep, group = c, 0
+		default:
+			return ""
+		}
+	}
+	if group >= 0 && group != 3 {
+		return ""
+	}
+	if !comma {
+		return sign + b.String()
+	}
+	return sign + b.String() + "." + frac
 }

@@ -74,10 +74,24 @@ type Report struct {
 	// items, samples): imported, since the schema allows them, and counted
 	// because revenue models may want to leave them out.
 	ZeroPriceItems int64
+	// FirstSkipped is, per reason in Skipped, the first row skipped for
+	// it: its number among the data rows and the field that failed, so a
+	// report can show what the file holds (a price of "2,55" is a decimal
+	// comma; a timestamp of "01.12.2010 08:26" needs its layout).
+	FirstSkipped map[SkipReason]SkippedRow
 	// SubMinorPrices counts the items whose unit price has more decimals
 	// than the currency's minor unit (0.001 GBP), kept exact in
 	// event.Item.UnitPriceExact.
 	SubMinorPrices int64
+}
+
+// SkippedRow is a skipped row, for the report: its number among the data
+// rows (1 for the first after the header) and the field that failed ("" for
+// a missing one; the row itself for a short one; the reader's error for a
+// malformed one), at most 64 bytes of it.
+type SkippedRow struct {
+	Row   int64  `json:"row"`
+	Value string `json:"value"`
 }
 
 // SkippedRows is the total of Skipped.

@@ -116,7 +116,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"(names: order_id customer_id product_id quantity unit_price timestamp country category currency; unnamed ones are recognised from common headers)")
 	currency := fs.String("currency", "", "ISO 4217 currency of the amounts when the file has no currency column, or of rows with an empty one (required then: there is no default)")
 	zone := fs.String("timezone", "UTC", "time zone of timestamps that carry none (IANA name, e.g. Europe/London)")
-	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: common layouts, month first)")
+	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: RFC 3339 and ISO forms, slashed dates month first, dotted dates day first)")
 	sep := fs.String("separator", ",", "field separator, one character")
 	decimalComma := fs.Bool("decimal-comma", false, "unit prices are written with a decimal comma, as many European exports write them (2,55 and 1.234,50; dots or spaces between thousands only)")
 	source := fs.String("source", "", "name the import is stored under, so a re-import resumes (default: the file's base name)")
@@ -292,7 +292,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		printImportReport(stdout, rep, sf.describe())
 	}
-	for _, h := range importHints(rep, *decimalComma, *layout != "") {
+	for _, h := range importHints(rep, *decimalComma, *layout) {
 		fmt.Fprintln(stderr, "import: hint: "+h)
 	}
 	if rep.Rows > 0 && rep.Items == 0 {
@@ -384,15 +384,19 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 // importHints says what a flag would change about the rows skipped: a
 // decimal comma the prices were written with, timestamps in a layout not
 // tried.
-func importHints(r *importReport, decimalComma, layout bool) []string {
+func importHints(r *importReport, decimalComma bool, layout string) []string {
 	var out []string
 	if first, ok := r.FirstSkipped[string(importer.BadPrice)]; ok && !decimalComma && strings.Contains(first.Value, ",") {
 		out = append(out, fmt.Sprintf("%s rows skipped as bad_price, the first (row %d) with %q: if the prices have a decimal comma, import with --decimal-comma",
 			withThousands(r.Skipped[string(importer.BadPrice)]), first.Row, first.Value))
 	}
-	if first, ok := r.FirstSkipped[string(importer.BadTimestamp)]; ok && !layout && first.Value != "" {
-		out = append(out, fmt.Sprintf("%s rows skipped as bad_timestamp, the first (row %d) with %q, in none of the layouts tried: give the file's with --time-layout, written as Go writes 2 January 2006 15:04:05 (e.g. '02.01.2006 15:04' for 01.12.2010 08:26, '2/1/2006 15:04' for day-first slashes)",
-			withThousands(r.Skipped[string(importer.BadTimestamp)]), first.Row, first.Value))
+	if first, ok := r.FirstSkipped[string(importer.BadTimestamp)]; ok && first.Value != "" {
+		tried := "in none of the layouts tried"
+		if layout != "" {
+			tried = fmt.Sprintf("which --time-layout %q does not read", layout)
+		}
+		out = append(out, fmt.Sprintf("%s rows skipped as bad_timestamp, the first (row %d) with %q, %s: give the file's with --time-layout, written as Go writes 2 January 2006 15:04:05 (e.g. '2/1/2006 15:04' for day-first slashes, '2006-01-02T15:04:05Z07:00' for RFC 3339)",
+			withThousands(r.Skipped[string(importer.BadTimestamp)]), first.Row, first.Value, tried))
 	}
 	return out
 }

@@ -580,18 +580,22 @@ func TestImportEuropeanExport(t *testing.T) {
 			"--analytics-refresh=false"}, args...), &stdout, &stderr)
 		return stdout.String(), stderr.String(), err
 	}
+	// Its dotted dates are read as day first by default; its prices are
+	// not read without the flag.
 	out, errOut, err := run()
-	if err == nil || !strings.Contains(err.Error(), "none of the 3 rows") || !strings.Contains(out, `bad_timestamp          row 1: "01.12.2010 08:26"`) ||
-		!strings.Contains(errOut, "--time-layout") {
-		t.Errorf("without --time-layout: %v\n%s\n%s", err, out, errOut)
-	}
-	out, errOut, err = run("--time-layout", "02.01.2006 15:04")
-	if err == nil || !strings.Contains(out, `bad_price              row 1: "2,55"`) || !strings.Contains(errOut, "--decimal-comma") {
+	if err == nil || !strings.Contains(err.Error(), "none of the 3 rows") || !strings.Contains(out, `bad_price              row 1: "2,55"`) ||
+		!strings.Contains(errOut, "--decimal-comma") {
 		t.Errorf("without --decimal-comma: %v\n%s\n%s", err, out, errOut)
+	}
+	// A layout the file does not have: every timestamp refused, and the
+	// hint names --time-layout.
+	out, errOut, err = run("--decimal-comma", "--time-layout", "2006-01-02 15:04")
+	if err == nil || !strings.Contains(out, `bad_timestamp          row 1: "01.12.2010 08:26"`) || !strings.Contains(errOut, "hint") {
+		t.Errorf("with a wrong --time-layout: %v\n%s\n%s", err, out, errOut)
 	}
 	dir := t.TempDir()
 	rep, errOut := importJSON(t, "--csv", csv, "--separator", ";", "--currency", "EUR", "--data-dir", dir, "--analytics-refresh=false",
-		"--time-layout", "02.01.2006 15:04", "--decimal-comma")
+		"--decimal-comma")
 	if rep.Stored != 3 || rep.Items != 3 || len(rep.Skipped) != 0 || strings.Contains(errOut, "hint") {
 		t.Fatalf("with both: %+v\n%s", rep, errOut)
 	}

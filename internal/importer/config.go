@@ -54,9 +54,11 @@ var headerSynonyms = [numCols][]string{
 
 // DefaultTimeLayouts are the timestamp formats tried, in order, when
 // Config.TimeLayouts is empty. Slashed dates are month first, as in the UCI
-// Online Retail data ("12/1/2010 8:26"); a file with day-first dates needs
-// its own layout ("2/1/2006 15:04"). Fractional seconds after the seconds
-// are accepted by every layout that has seconds.
+// Online Retail data ("12/1/2010 8:26"); a file with day-first slashed
+// dates needs its own layout ("2/1/2006 15:04"). Dotted dates are day
+// first ("01.12.2010 08:26"), as every locale that writes them (German,
+// Russian, ...) orders them. Fractional seconds after the seconds are
+// accepted by every layout that has seconds.
 var DefaultTimeLayouts = []string{
 	time.RFC3339Nano, // also plain RFC 3339
 	"2006-01-02T15:04:05",
@@ -67,6 +69,9 @@ var DefaultTimeLayouts = []string{
 	"1/2/2006 15:04:05",
 	"01/02/2006 15:04",
 	"1/2/2006",
+	"2.1.2006 15:04:05",
+	"2.1.2006 15:04",
+	"2.1.2006",
 }
 
 // Config configures [New].

@@ -514,3 +514,24 @@ func TestDecimalComma(t *testing.T) {
 		t.Errorf("skipped %v, first %v: want the price 2.55 of row 3 refused", rep.Skipped, rep.FirstSkipped)
 	}
 }
+
+// TestDottedDatesDayFirst: a dotted date is day first by default, as the
+// locales that write them order it.
+func TestDottedDatesDayFirst(t *testing.T) {
+	in := "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
+		"1,A,1,01.12.2010 08:26,1,c1,DE\n2,A,1,2.3.2011 9:05:07,1,c2,DE\n3,A,1,31.12.2011,1,c3,DE\n"
+	r, err := New(strings.NewReader(in), Config{DefaultCurrency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := readAll(t, r)
+	want := []time.Time{time.Date(2010, 12, 1, 8, 26, 0, 0, time.UTC), time.Date(2011, 3, 2, 9, 5, 7, 0, time.UTC), time.Date(2011, 12, 31, 0, 0, 0, 0, time.UTC)}
+	if len(txs) != len(want) {
+		t.Fatalf("%d transactions, want %d: %+v", len(txs), len(want), r.Report())
+	}
+	for i, tx := range txs {
+		if !tx.EventTime.Equal(want[i]) {
+			t.Errorf("transaction %s at %v, want %v", tx.TransactionID, tx.EventTime, want[i])
+		}
+	}
+}

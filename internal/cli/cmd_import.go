@@ -37,7 +37,10 @@ type importReport struct {
 	// as "<order>#2" and so on; LongOrders counts orders of more than 100
 	// items, imported in parts "<order>", "<order>#p2", ...
 	SplitOrders int64 `json:"split_orders"`
-	LongOrders  int64 `json:"long_orders"`
+	// FilledDown counts the rows that took their order's customer, time,
+	// country or currency, left blank, from the row before.
+	FilledDown int64 `json:"filled_down"`
+	LongOrders int64 `json:"long_orders"`
 	// Records are transactions after splitting long orders: the unit of
 	// the stored offsets. Previously is how many an earlier import of the
 	// same source had stored already.
@@ -262,7 +265,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		progress(rr.Rows)
 	}
 	rep := &importReport{File: *path, Source: *source, Rows: rr.Rows, Items: rr.Items, Transactions: rr.Transactions,
-		SplitOrders: rr.SplitOrders, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
+		SplitOrders: rr.SplitOrders, FilledDown: rr.FilledDown, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
 		Replayed: replayed, InQuarantine: inQuarantine,
 		Skipped: map[string]int64{}, FirstSkipped: map[string]importer.SkippedRow{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
@@ -357,6 +360,9 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 		fmt.Fprintf(w, "  stored before    %12s  (by an earlier import of this source; skipped)\n", withThousands(r.Previously))
 	}
 	fmt.Fprintf(w, "  stored now       %12s\n", withThousands(r.Stored))
+	if r.FilledDown > 0 {
+		fmt.Fprintf(w, "  filled down      %12s  (rows whose customer, time, country or currency was blank, taken from the row before of the same order)\n", withThousands(r.FilledDown))
+	}
 	printReasonCounts(w, "skipped rows", r.Skipped)
 	printFirstSkipped(w, r)
 	printReasonCounts(w, "quarantined", r.QuarantinedBy)

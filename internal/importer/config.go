@@ -43,9 +43,9 @@ const requiredCols = colCategory
 var headerSynonyms = [numCols][]string{
 	colOrder:    {"orderid", "invoiceno", "invoice", "invoiceid", "ordernumber", "orderno", "transactionid"},
 	colCustomer: {"customerid", "customerno", "customernumber", "clientid"},
-	colProduct:  {"productid", "stockcode", "sku", "productcode", "itemid"},
-	colQuantity: {"quantity", "qty"},
-	colPrice:    {"unitprice", "price", "itemprice"},
+	colProduct:  {"productid", "stockcode", "sku", "productcode", "itemid", "lineitemsku"},
+	colQuantity: {"quantity", "qty", "lineitemquantity"},
+	colPrice:    {"unitprice", "price", "itemprice", "lineitemprice"},
 	colTime:     {"timestamp", "invoicedate", "orderdate", "datetime", "createdat", "date"},
 	colCountry:  {"country", "countrycode", "billingcountry", "shippingcountry"},
 	colCategory: {"category", "productcategory"},
@@ -63,6 +63,7 @@ var DefaultTimeLayouts = []string{
 	time.RFC3339Nano, // also plain RFC 3339
 	"2006-01-02T15:04:05",
 	"2006-01-02 15:04:05",
+	"2006-01-02 15:04:05 -0700", // Shopify's order export
 	"2006-01-02 15:04",
 	"2006-01-02",
 	"1/2/2006 15:04",

@@ -56,8 +56,10 @@ type Reader struct {
 	// countries caches the contract's mapping of country values.
 	countries map[string]countryMapping
 	layout    int // index of the last layout that parsed
-	nextTick  int64
-	err       error // sticky: io.EOF or a read error
+	// prev is the previous data row's fields (after its own fill-down).
+	prev     [numCols]string
+	nextTick int64
+	err      error // sticky: io.EOF or a read error
 }
 
 type runKey struct {
@@ -72,9 +74,9 @@ type runKey struct {
 //
 //	order_id     order_id, InvoiceNo, Invoice, order_number, transaction_id
 //	customer_id  customer_id, CustomerID, "Customer ID", client_id
-//	product_id   product_id, StockCode, sku, product_code, item_id
-//	quantity     quantity, Quantity, qty
-//	unit_price   unit_price, UnitPrice, Price, item_price
+//	product_id   product_id, StockCode, sku, product_code, item_id, "Lineitem sku"
+//	quantity     quantity, Quantity, qty, "Lineitem quantity"
+//	unit_price   unit_price, UnitPrice, Price, item_price, "Lineitem price"
 //	timestamp    timestamp, InvoiceDate, order_date, datetime, created_at, date
 //	country      country, Country, country_code, billing_country, shipping_country
 //	category     category, product_category              (optional)

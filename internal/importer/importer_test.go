@@ -320,7 +320,8 @@ func TestOptionalColumns(t *testing.T) {
 	in := "order_id,customer_id,product_id,quantity,unit_price,timestamp,country,category,currency\n" +
 		"o1,c1,p1,2,10.005,2024-01-01,de,Books,usd\n" +
 		"o1,c1,p2,1,+3,2024-01-01,de,,USD\n" +
-		"o1,c1,p3,1,4.5,2024-01-01,de,Toys,\n" // the default currency: a new run
+		"o1,c1,p3,1,4.5,2024-01-01,de,Toys,\n" + // the order's currency, from the row before
+		"o2,c1,p3,1,4.5,2024-01-01,de,Toys,\n" // another order: the default currency
 	r, err := New(strings.NewReader(in), Config{DefaultCurrency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
@@ -329,12 +330,42 @@ func TestOptionalColumns(t *testing.T) {
 	if len(txs) != 2 {
 		t.Fatalf("%d transactions: %+v", len(txs), txs)
 	}
-	want0 := []event.Item{{ProductID: "p1", Category: "Books", Quantity: 2, UnitPriceCents: 1001, UnitPriceExact: "10.005"}, {ProductID: "p2", Category: "unknown", Quantity: 1, UnitPriceCents: 300}}
-	if !reflect.DeepEqual(txs[0].Items, want0) || txs[0].Currency != "USD" || txs[0].TotalCents != 2301 || txs[0].BillingCountry != "DE" {
+	want0 := []event.Item{{ProductID: "p1", Category: "Books", Quantity: 2, UnitPriceCents: 1001, UnitPriceExact: "10.005"}, {ProductID: "p2", Category: "unknown", Quantity: 1, UnitPriceCents: 300},
+		{ProductID: "p3", Category: "Toys", Quantity: 1, UnitPriceCents: 450}}
+	if !reflect.DeepEqual(txs[0].Items, want0) || txs[0].Currency != "USD" || txs[0].TotalCents != 2751 || txs[0].BillingCountry != "DE" {
 		t.Errorf("first transaction %+v", txs[0])
 	}
-	if txs[1].Currency != "EUR" || txs[1].TransactionID != "o1#2" {
+	if txs[1].Currency != "EUR" || txs[1].TransactionID != "o2" {
 		t.Errorf("second transaction %+v", txs[1])
+	}
+	if rep := r.Report(); rep.FilledDown != 1 {
+		t.Errorf("%d rows filled down, want 1", rep.FilledDown)
+	}
+}
+
+// TestOrderFieldsOnTheFirstLine reads an export that writes an order's
+// own fields on its first line only, as Shopify's does: the lines after
+// take the customer, time, country and currency from the line before of
+// the same order, and are counted; a blank field of another order is not
+// filled.
+func TestOrderFieldsOnTheFirstLine(t *testing.T) {
+	t.Parallel()
+	in := "Name,Email,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Currency,Billing Country\n" +
+		"#1001,ann@example.com,2023-01-05 10:01:02 -0500,2,Tee,19.99,TEE-1,USD,US\n" +
+		"#1001,,,1,Cap,12.50,CAP-1,,\n" +
+		"#1001,,,3,Socks,4.00,SOCK-1,,\n" +
+		"#1002,,,1,Cap,12.50,CAP-1,,\n" // no first line of its own: skipped
+	r, err := New(strings.NewReader(in), Config{Columns: map[string]string{OrderID: "Name", CustomerID: "Email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := readAll(t, r)
+	if len(txs) != 1 || len(txs[0].Items) != 3 || txs[0].CustomerID != "ann@example.com" || txs[0].Currency != "USD" ||
+		txs[0].BillingCountry != "US" || !txs[0].EventTime.Equal(time.Date(2023, 1, 5, 15, 1, 2, 0, time.UTC)) || txs[0].TotalCents != 2*1999+1250+3*400 {
+		t.Fatalf("transactions %+v", txs)
+	}
+	if rep := r.Report(); rep.FilledDown != 2 || rep.Skipped[MissingCustomerID] != 1 {
+		t.Errorf("report %+v: want 2 rows filled down and #1002 skipped for its customer", rep)
 	}
 }
 

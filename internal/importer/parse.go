@@ -21,12 +21,28 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 		r.skip(ShortRow, strings.Join(rec, string(r.cfg.Comma)))
 		return event.Transaction{}, false
 	}
-	field := func(c int) string {
-		if r.col[c] < 0 {
-			return ""
+	var vals [numCols]string
+	for c := range vals {
+		if r.col[c] >= 0 {
+			vals[c] = strings.TrimSpace(rec[r.col[c]])
 		}
-		return strings.TrimSpace(rec[r.col[c]])
 	}
+	// Exports that write an order's own fields on its first line only
+	// (Shopify's: the customer, time, currency and country blank on the
+	// lines after) have them taken from the line before, of the same order.
+	if vals[colOrder] != "" && vals[colOrder] == r.prev[colOrder] {
+		filled := false
+		for _, c := range [...]int{colCustomer, colTime, colCountry, colCurrency} {
+			if vals[c] == "" && r.prev[c] != "" {
+				vals[c], filled = r.prev[c], true
+			}
+		}
+		if filled {
+			r.report.FilledDown++
+		}
+	}
+	r.prev = vals
+	field := func(c int) string { return vals[c] }
 	order, customer, product := field(colOrder), normCustomerID(field(colCustomer)), field(colProduct)
 	switch {
 	case order == "":

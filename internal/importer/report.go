@@ -74,6 +74,10 @@ type Report struct {
 	// items, samples): imported, since the schema allows them, and counted
 	// because revenue models may want to leave them out.
 	ZeroPriceItems int64
+	// FilledDown counts the rows that took their customer, time, country
+	// or currency, left blank, from the row before of the same order, as
+	// exports that write them on an order's first line only need.
+	FilledDown int64
 	// FirstSkipped is, per reason in Skipped, the first row skipped for
 	// it: its number among the data rows and the field that failed, so a
 	// report can show what the file holds (a price of "2,55" is a decimal

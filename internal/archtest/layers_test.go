@@ -35,6 +35,7 @@ var pureLibraries = []string{
 	"github.com/goccy/go-json", // the event codec
 	"gonum.org/v1/gonum",       // the analytics models' maths
 	"sigs.k8s.io/yaml",         // the data-quality contract, parsed from bytes
+	"golang.org/x/text",        // the country check's CLDR country names, tables in the binary
 }
 
 // ioStd are the standard library packages that talk to the world; the

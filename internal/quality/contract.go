@@ -222,10 +222,11 @@ func (c *Contract) ForImport() *Contract {
 }
 
 // Country maps a country value to the code the contract stores: an allowed
-// ISO 3166-1 alpha-2 code (any case), the unknown-region value, or a name
+// ISO 3166-1 alpha-2 code (any case), the unknown-region value, a name
 // or code the country aliases map to one of those (compared
-// case-insensitively, with runs of white space as one space). ok is false
-// when none applies.
+// case-insensitively, with runs of white space as one space), or a
+// country's name in one of countryNameLanguages (nativeCountryNames).
+// ok is false when none applies.
 func (c *Contract) Country(v string) (code string, ok bool) {
 	if c.countryOK(v) {
 		return v, true
@@ -236,6 +237,9 @@ func (c *Contract) Country(v string) (code string, ok bool) {
 	}
 	if up := strings.ToUpper(key); c.countryOK(up) {
 		return up, true
+	}
+	if code, ok := nativeCountryNames()[key]; ok {
+		return code, c.countryOK(code)
 	}
 	return "", false
 }

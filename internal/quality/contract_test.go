@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
 	"github.com/shopstream/shopstream/internal/event"
 )
 
@@ -436,4 +439,50 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the contract:\n%s", y)
 		}
 	})
+}
+
+// TestCountryNamesInTheirLanguages: an export in a shop's own language
+// names countries in it; the check reads those names as it reads the
+// English ones, and no name two countries share decides one.
+func TestCountryNamesInTheirLanguages(t *testing.T) {
+	c := Default()
+	for v, want := range map[string]string{
+		"Deutschland": "DE", "Österreich": "AT", "  österreich ": "AT", "Schweiz": "CH", "Suisse": "CH", "Frankreich": "FR",
+		"Espagne": "ES", "España": "ES", "Nederland": "NL", "België": "BE", "Polska": "PL", "Sverige": "SE", "Danmark": "DK",
+		"Suomi": "FI", "Česko": "CZ", "Magyarország": "HU", "Ελλάδα": "GR", "Россия": "RU", "ドイツ": "DE", "Vereinigtes Königreich": "GB",
+		"Royaume-Uni": "GB", "Estados Unidos": "US", "Brasil": "BR", "México": "MX", "Italia": "IT",
+	} {
+		if got, ok := c.Country(v); !ok || got != want {
+			t.Errorf("Country(%q) = %q, %v; want %s", v, got, ok, want)
+		}
+	}
+	for _, v := range []string{"Atlantis", "Deutschlandd", "", "Europa"} {
+		if got, ok := c.Country(v); ok {
+			t.Errorf("Country(%q) = %q: want none", v, got)
+		}
+	}
+	// Every name kept names one country in every language it is in.
+	byName := map[string]map[string]bool{}
+	for _, lang := range countryNameLanguages {
+		namer := display.Regions(language.MustParse(lang))
+		for code := range countries {
+			r, err := language.ParseRegion(code)
+			if err != nil {
+				continue
+			}
+			n := normName(namer.Name(r))
+			if byName[n] == nil {
+				byName[n] = map[string]bool{}
+			}
+			byName[n][code] = true
+		}
+	}
+	for name, code := range nativeCountryNames() {
+		if len(byName[name]) != 1 || !byName[name][code] {
+			t.Errorf("%q maps to %s but names %v", name, code, byName[name])
+		}
+	}
+	if n := len(nativeCountryNames()); n < 3000 {
+		t.Errorf("%d country names: the languages' names were not read", n)
+	}
 }

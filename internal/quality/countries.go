@@ -1,5 +1,12 @@
 package quality
 
+import (
+	"sync"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+)
+
 // defaultCountryAliases are the country check's default aliases: names
 // (and alpha-3 or informal codes) seen in order exports, lower-case, mapped
 // to ISO 3166-1 alpha-2, and the common names of regions that are no
@@ -29,3 +36,43 @@ var defaultCountryAliases = map[string]string{
 	"channel islands": "ZZ", "european community": "ZZ", "european union": "ZZ", "eu": "ZZ", "unspecified": "ZZ",
 	"unknown": "ZZ", "other": "ZZ", "n/a": "ZZ",
 }
+
+// countryNameLanguages are the languages whose names of the countries
+// the country check also reads (nativeCountryNames): those of the larger
+// markets, so that an export in a shop's own language ("Deutschland",
+// "Österreich", "Espagne", "ドイツ") maps as the English names do.
+var countryNameLanguages = []string{"en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "nb", "fi", "cs", "sk",
+	"hu", "ro", "bg", "el", "hr", "sl", "sr", "lt", "lv", "et", "tr", "ru", "uk", "ja", "zh", "zh-Hant", "ko", "ar",
+	"he", "id", "th", "vi", "hi", "ca", "ga", "is"}
+
+// nativeCountryNames maps the ISO 3166-1 countries' names in
+// countryNameLanguages, as normName writes them, to their codes, from the
+// CLDR names of golang.org/x/text/language/display. A name two
+// countries share across those languages is left out, so it never
+// decides a country. Built at its first use: the stream's country values
+// are codes, which the check reads without it.
+var nativeCountryNames = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	ambiguous := map[string]bool{}
+	for _, lang := range countryNameLanguages {
+		namer := display.Regions(language.MustParse(lang))
+		for code := range countries {
+			r, err := language.ParseRegion(code)
+			if err != nil {
+				continue
+			}
+			name := normName(namer.Name(r))
+			if name == "" {
+				continue
+			}
+			if prev, ok := out[name]; ok && prev != code {
+				ambiguous[name] = true
+			}
+			out[name] = code
+		}
+	}
+	for name := range ambiguous {
+		delete(out, name)
+	}
+	return out
+})

@@ -17,6 +17,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+
 	"github.com/shopstream/shopstream/internal/importer"
 	"github.com/shopstream/shopstream/internal/importjob"
 	"github.com/shopstream/shopstream/internal/jobs"
@@ -121,6 +125,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	zone := fs.String("timezone", "UTC", "time zone of timestamps that carry none (IANA name, e.g. Europe/London)")
 	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: RFC 3339 and ISO forms, slashed dates month first, dotted dates day first)")
 	sep := fs.String("separator", ",", "field separator, one character")
+	encoding := fs.String("encoding", "", "character encoding of the file when it is not UTF-8, by its WHATWG name: windows-1252 (Excel's in Western Europe; also for latin1 and iso-8859-1), iso-8859-15, windows-1250, shift_jis, gbk, ... (a file starting with a UTF-16 byte-order mark is read as UTF-16 whatever this says)")
 	decimalComma := fs.Bool("decimal-comma", false, "unit prices are written with a decimal comma, as many European exports write them (2,55 and 1.234,50; dots or spaces between thousands only)")
 	source := fs.String("source", "", "name the import is stored under, so a re-import resumes (default: the file's base name)")
 	batch := fs.Int("batch", 50_000, "records per database transaction (a transaction also ends at this many order lines)")
@@ -191,6 +196,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer zclose()
 	if zin != in {
 		in = bufio.NewReaderSize(zin, 1<<20)
+	}
+	if in, err = decodedCSV(in.(*bufio.Reader), *encoding, stderr); err != nil {
+		return err
 	}
 
 	st, err := sf.open(ctx)
@@ -501,4 +509,37 @@ func printFirstSkipped(w io.Writer, r *importReport) {
 		}
 		fmt.Fprintf(w, "      %-22s row %d: %q\n", k, f.Row, f.Value)
 	}
+}
+
+// decodedCSV returns the file's text as UTF-8, which the importer reads:
+// decoded from UTF-16 when it starts with a UTF-16 byte-order mark (Excel's
+// "Unicode text"), else from --encoding when given (htmlindex's WHATWG
+// names and labels), else as it is. A file read as it is whose first 64 KiB
+// are not UTF-8 gets a warning naming --encoding: its non-ASCII names and
+// countries would be stored as they are, and fail the country check.
+func decodedCSV(in *bufio.Reader, name string, stderr io.Writer) (io.Reader, error) {
+	head, _ := in.Peek(64 << 10)
+	if len(head) >= 2 && (head[0] == 0xFF && head[1] == 0xFE || head[0] == 0xFE && head[1] == 0xFF) {
+		return transform.NewReader(in, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()), nil
+	}
+	if name != "" {
+		enc, err := htmlindex.Get(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("invalid value %q for flag -encoding: %v (e.g. windows-1252, iso-8859-15, shift_jis)", name, err)}
+		}
+		if n, _ := htmlindex.Name(enc); n == "utf-8" {
+			return in, nil
+		}
+		return bufio.NewReaderSize(transform.NewReader(in, enc.NewDecoder()), 1<<20), nil
+	}
+	// A rune cut at the end of the window is no error.
+	for i := 0; i < len(head); {
+		r, size := utf8.DecodeRune(head[i:])
+		if r == utf8.RuneError && size == 1 && utf8.FullRune(head[i:]) {
+			fmt.Fprintf(stderr, "import: warning: the file is not UTF-8 (byte 0x%02X at offset %d): if it was written in another encoding, give it with --encoding (Excel in Western Europe writes windows-1252)\n", head[i], i)
+			break
+		}
+		i += size
+	}
+	return in, nil
 }

@@ -22,6 +22,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+
 	"github.com/shopstream/shopstream/internal/importer"
 	"github.com/shopstream/shopstream/internal/importjob"
 	"github.com/shopstream/shopstream/internal/store"
@@ -601,5 +604,60 @@ func TestImportEuropeanExport(t *testing.T) {
 	}
 	if sum := storeSummary(t, dir); sum.RevenueCents != 6*255+6*339+8*123450 {
 		t.Errorf("revenue stored %d cents, want 15.30 + 20.34 + 9,876.00 EUR", sum.RevenueCents)
+	}
+}
+
+// TestImportEncodings reads files that are not UTF-8, as spreadsheets
+// write them: windows-1252 (Excel's CSV in Western Europe), read with
+// --encoding, and a warning naming it without; UTF-16 with its byte-order
+// mark (Excel's "Unicode text", tab-separated), read without a flag.
+func TestImportEncodings(t *testing.T) {
+	t.Parallel()
+	const text = "InvoiceNo;StockCode;Quantity;InvoiceDate;UnitPrice;CustomerID;Country;Category\r\n" +
+		"1;A1;2;01.12.2010 08:26;2,55;17850;Österreich;Küche\r\n" +
+		"2;B2;1;01.12.2010 08:27;3,00;17851;Deutschland;Haus\r\n"
+	cp1252, err := charmap.Windows1252.NewEncoder().String(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	utf16, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().String(strings.ReplaceAll(text, ";", "\t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	args := func(csv, sep string, more ...string) []string {
+		return append([]string{"--csv", csv, "--separator", sep, "--currency", "EUR", "--decimal-comma", "--data-dir", t.TempDir(),
+			"--analytics-refresh=false"}, more...)
+	}
+	latin := write("latin.csv", cp1252)
+
+	// As it is: a warning, and the country that is not UTF-8 fails its check.
+	rep, errOut := importJSON(t, args(latin, ";")...)
+	if !strings.Contains(errOut, "not UTF-8 (byte 0xD6") || !strings.Contains(errOut, "--encoding") || rep.QuarantinedBy["unknown_country"] != 1 || rep.Stored != 1 {
+		t.Errorf("windows-1252 read as it is: %+v\n%s", rep, errOut)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"windows-1252 with --encoding", args(latin, ";", "--encoding", "windows-1252")},
+		{"latin1, a label of windows-1252", args(latin, ";", "--encoding", "latin1")},
+		{"UTF-16 with its mark", args(write("unicode.txt", utf16), "\t")},
+	} {
+		rep, errOut := importJSON(t, c.args...)
+		if rep.Stored != 2 || rep.Quarantined != 0 || len(rep.UnknownCountries) != 0 || strings.Contains(errOut, "warning") {
+			t.Errorf("%s: %+v\n%s", c.name, rep, errOut)
+		}
+	}
+	var stderr bytes.Buffer
+	if err := runImport(context.Background(), args(latin, ";", "--encoding", "klingon"), io.Discard, &stderr); err == nil || !strings.Contains(err.Error(), "flag -encoding") {
+		t.Errorf("--encoding klingon: %v", err)
 	}
 }

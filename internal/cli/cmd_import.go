@@ -41,6 +41,9 @@ type importReport struct {
 	// as "<order>#2" and so on; LongOrders counts orders of more than 100
 	// items, imported in parts "<order>", "<order>#p2", ...
 	SplitOrders int64 `json:"split_orders"`
+	// OrderLevel is true for a file read as an order-level log (no order,
+	// product or quantity column): each row an order of one line.
+	OrderLevel bool `json:"order_level"`
 	// FilledDown counts the rows that took their order's customer, time,
 	// country or currency, left blank, from the row before.
 	FilledDown int64 `json:"filled_down"`
@@ -244,8 +247,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usageError{fmt.Errorf("--csv %s has no currency column: give the currency of its amounts with --currency (ISO 4217, e.g. --currency GBP), or set %s", *path, EnvName("currency"))}
 		}
 		if errors.As(err, &he) {
-			return fmt.Errorf("--csv %s: no column for %s in header %q; name them with --columns, e.g. --columns %s=<header>",
-				*path, strings.Join(he.Missing, ", "), he.Header, strings.Fields(he.Missing[0])[0])
+			note := ""
+			if he.OrderLevel {
+				note = " (read as an order-level log, one order per row, since it has no order, product or quantity column; a file of order lines needs those too)"
+			}
+			return fmt.Errorf("--csv %s: no column for %s in header %q%s; name them with --columns, e.g. --columns %s=<header>",
+				*path, strings.Join(he.Missing, ", "), he.Header, note, strings.Fields(he.Missing[0])[0])
 		}
 		return fmt.Errorf("--csv %s: %w", *path, err)
 	}
@@ -273,7 +280,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		progress(rr.Rows)
 	}
 	rep := &importReport{File: *path, Source: *source, Rows: rr.Rows, Items: rr.Items, Transactions: rr.Transactions,
-		SplitOrders: rr.SplitOrders, FilledDown: rr.FilledDown, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
+		SplitOrders: rr.SplitOrders, OrderLevel: rr.OrderLevel, FilledDown: rr.FilledDown, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
 		Replayed: replayed, InQuarantine: inQuarantine,
 		Skipped: map[string]int64{}, FirstSkipped: map[string]importer.SkippedRow{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
@@ -353,6 +360,9 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 		fmt.Fprintf(w, "  (%s at a unit price of 0; %s with sub-minor-unit prices, kept exact)", withThousands(r.ZeroPriceItems), withThousands(r.SubMinorPrices))
 	}
 	fmt.Fprintln(w)
+	if r.OrderLevel {
+		fmt.Fprintln(w, "  (an order-level log: no order, product or quantity column, so each row is an order of one line of product \"unknown\", its ID made from the row, its country ZZ unless the file has one)")
+	}
 	fmt.Fprintf(w, "  transactions     %12s", withThousands(r.Transactions))
 	if r.SplitOrders > 0 || r.LongOrders > 0 {
 		fmt.Fprintf(w, "  (%s orders not contiguous, imported as <order>#2...; %s orders over 100 items, split into <order>#p2...)",

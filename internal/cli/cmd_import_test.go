@@ -661,3 +661,37 @@ func TestImportEncodings(t *testing.T) {
 		t.Errorf("--encoding klingon: %v", err)
 	}
 }
+
+// TestImportOrderLevelLog imports a transaction log as lifetimes reads
+// one (customer, date, amount) and fits the customer models on it: the
+// customers' revenue is the log's, and a second import of it stores
+// nothing twice.
+func TestImportOrderLevelLog(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("customer_id,date,amount\n")
+	var cents int64
+	for c := range 40 {
+		for k := range 1 + c%4 {
+			amount := int64(1000 + 37*c + 11*k)
+			cents += amount
+			fmt.Fprintf(&b, "c%02d,1997-%02d-%02d,%d.%02d\n", c, 1+(c+3*k)%12, 1+k, amount/100, amount%100)
+		}
+	}
+	csv := filepath.Join(t.TempDir(), "log.csv")
+	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rep, errOut := importJSON(t, "--csv", csv, "--currency", "USD", "--data-dir", dir)
+	if !rep.OrderLevel || rep.Stored != rep.Rows || rep.Quarantined != 0 || !strings.Contains(errOut, "refresh: 40 customers") {
+		t.Fatalf("import: %+v\n%s", rep, errOut)
+	}
+	if sum := storeSummary(t, dir); sum.RevenueCents != cents || sum.CustomersTotal != 40 {
+		t.Errorf("stored %d cents of %d customers, want %d of 40", sum.RevenueCents, sum.CustomersTotal, cents)
+	}
+	again, _ := importJSON(t, "--csv", csv, "--currency", "USD", "--data-dir", dir, "--source", "log-again.csv")
+	if again.Stored != 0 || again.Quarantined != again.Rows || again.QuarantinedBy["duplicate_id"] != again.Rows {
+		t.Errorf("the same log under another source: %+v, want every order a duplicate", again)
+	}
+}

@@ -52,6 +52,12 @@ var headerSynonyms = [numCols][]string{
 	colCurrency: {"currency", "currencycode"},
 }
 
+// amountSynonyms are the headers read as the amount of an order-level log
+// (one without product and quantity columns), after headerSynonyms'
+// unit_price ones: there, the line's price is the order's amount.
+var amountSynonyms = []string{"amount", "total", "totalamount", "ordertotal", "ordervalue", "orderamount", "revenue",
+	"sales", "value", "monetaryvalue", "spend"}
+
 // DefaultTimeLayouts are the timestamp formats tried, in order, when
 // Config.TimeLayouts is empty. Slashed dates are month first, as in the UCI
 // Online Retail data ("12/1/2010 8:26"); a file with day-first slashed

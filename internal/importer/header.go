@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -42,12 +43,37 @@ func (r *Reader) resolve() error {
 				}
 			}
 		}
-		if r.col[c] < 0 && c < requiredCols {
-			missing = append(missing, logicalNames[c])
+	}
+	// An order-level log (customer, date, amount: lifetimes' transaction
+	// log, CDNOW's) has no order, product or quantity column: each row is
+	// an order of one line, its amount under an amount's header, and its
+	// country is not required. A file with an order column is of order
+	// lines, and needs their product and quantity.
+	r.report.OrderLevel = r.col[colOrder] < 0 && r.col[colProduct] < 0 && r.col[colQuantity] < 0
+	if r.report.OrderLevel && r.col[colPrice] < 0 {
+		if _, mapped := r.cfg.Columns[UnitPrice]; !mapped {
+		amount:
+			for _, syn := range amountSynonyms {
+				for i, h := range norm {
+					if !claimed[i] && h == syn {
+						r.col[colPrice], claimed[i] = i, true
+						break amount
+					}
+				}
+			}
 		}
 	}
+	for c := range requiredCols {
+		if r.col[c] >= 0 || slices.ContainsFunc(missing, func(m string) bool { return strings.HasPrefix(m, logicalNames[c]+" ") }) {
+			continue
+		}
+		if r.report.OrderLevel && (c == colOrder || c == colProduct || c == colQuantity || c == colCountry) {
+			continue
+		}
+		missing = append(missing, logicalNames[c])
+	}
 	if len(missing) > 0 {
-		return &HeaderError{Missing: missing, Header: r.header}
+		return &HeaderError{Missing: missing, Header: r.header, OrderLevel: r.report.OrderLevel}
 	}
 	for _, i := range r.col {
 		r.minWidth = max(r.minWidth, i+1)

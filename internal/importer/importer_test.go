@@ -122,8 +122,15 @@ func TestHeaderRecognition(t *testing.T) {
 		})
 	}
 	var he *HeaderError
-	if _, err := New(strings.NewReader("a,b"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || len(he.Missing) != 7 {
-		t.Errorf("error %v is not a *HeaderError with 7 missing columns", err)
+	// No order, product or quantity column: read as an order-level log,
+	// which needs a customer, a time and an amount, and says so.
+	if _, err := New(strings.NewReader("a,b"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || len(he.Missing) != 3 || !he.OrderLevel ||
+		!strings.Contains(err.Error(), "order-level log") {
+		t.Errorf("error %v is not a *HeaderError of an order-level log with 3 missing columns", err)
+	}
+	// An order column: a file of order lines, which needs the rest.
+	if _, err := New(strings.NewReader("order_id,b"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || len(he.Missing) != 6 || he.OrderLevel {
+		t.Errorf("error %v is not a *HeaderError with 6 missing columns", err)
 	}
 }
 
@@ -563,6 +570,48 @@ func TestDottedDatesDayFirst(t *testing.T) {
 	for i, tx := range txs {
 		if !tx.EventTime.Equal(want[i]) {
 			t.Errorf("transaction %s at %v, want %v", tx.TransactionID, tx.EventTime, want[i])
+		}
+	}
+}
+
+// TestOrderLevelLog reads a transaction log as lifetimes takes one
+// (customer, date, amount): each row an order of one line worth its
+// amount, of product "unknown" and quantity 1, in the unknown region, its
+// ID made from the row, the same on a second read and not another row's.
+func TestOrderLevelLog(t *testing.T) {
+	t.Parallel()
+	in := "customer_id,date,amount\n" +
+		"c1,1997-01-01,29.33\n" +
+		"c1,1997-01-18,29.73\n" +
+		"c2,1997-01-01,0\n" +
+		"c1,1997-01-18,29.73\n" // the same purchase again, another row: another order
+	read := func() ([]event.Transaction, Report) {
+		r, err := New(strings.NewReader(in), Config{DefaultCurrency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readAll(t, r), r.Report()
+	}
+	txs, rep := read()
+	if !rep.OrderLevel || len(txs) != 4 || rep.Items != 4 || rep.UnknownRegions["ZZ"] != 4 {
+		t.Fatalf("report %+v, %d transactions", rep, len(txs))
+	}
+	ids := map[string]bool{}
+	for i, tx := range txs {
+		it := tx.Items[0]
+		if len(tx.Items) != 1 || it.ProductID != "unknown" || it.Quantity != 1 || tx.TotalCents != it.UnitPriceCents || tx.BillingCountry != "ZZ" ||
+			len(tx.TransactionID) != 17 || tx.TransactionID[0] != 'r' {
+			t.Errorf("row %d: %+v", i+1, tx)
+		}
+		ids[tx.TransactionID] = true
+	}
+	if len(ids) != 4 || txs[0].TotalCents != 2933 || txs[2].TotalCents != 0 || txs[1].CustomerID != "c1" {
+		t.Errorf("ids %v, transactions %+v", ids, txs)
+	}
+	again, _ := read()
+	for i := range again {
+		if again[i].TransactionID != txs[i].TransactionID {
+			t.Errorf("row %d named %s, then %s", i+1, txs[i].TransactionID, again[i].TransactionID)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 		if r.col[c] >= 0 {
 			vals[c] = strings.TrimSpace(rec[r.col[c]])
 		}
+	}
+	if r.report.OrderLevel {
+		r.orderLevelDefaults(&vals)
 	}
 	// Exports that write an order's own fields on its first line only
 	// (Shopify's: the customer, time, currency and country blank on the
@@ -349,4 +353,25 @@ func fromDecimalComma(s string) string {
 		return sign + b.String()
 	}
 	return sign + b.String() + "." + frac
+}
+
+// orderLevelDefaults fills the columns an order-level log has not: the
+// product ("unknown") and quantity (1) of its one line, the country (the
+// unknown region, ZZ) and the order ID, made from the row (its customer,
+// time, amount and number, hashed: "r" and 16 hex digits), so that the same
+// file imported again names the same orders, and another file's orders
+// are not taken for them.
+func (r *Reader) orderLevelDefaults(vals *[numCols]string) {
+	vals[colProduct], vals[colQuantity] = "unknown", "1"
+	if r.col[colCountry] < 0 {
+		vals[colCountry] = "ZZ"
+	}
+	if r.col[colOrder] < 0 {
+		h := fnv.New64a()
+		for _, v := range [...]string{vals[colCustomer], vals[colTime], vals[colPrice], strconv.FormatInt(r.report.Rows, 10)} {
+			h.Write([]byte(v))
+			h.Write([]byte{0})
+		}
+		vals[colOrder] = fmt.Sprintf("r%016x", h.Sum64())
+	}
 }

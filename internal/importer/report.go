@@ -74,6 +74,11 @@ type Report struct {
 	// items, samples): imported, since the schema allows them, and counted
 	// because revenue models may want to leave them out.
 	ZeroPriceItems int64
+	// OrderLevel is true for a file without product and quantity columns:
+	// each row is an order of one line worth its amount, of product
+	// "unknown" and quantity 1, its ID made from the row when the file has
+	// none, and its country the unknown region (ZZ) when the file has none.
+	OrderLevel bool
 	// FilledDown counts the rows that took their customer, time, country
 	// or currency, left blank, from the row before of the same order, as
 	// exports that write them on an order's first line only need.
@@ -114,9 +119,16 @@ type HeaderError struct {
 	Missing []string
 	// Header is the header line as read.
 	Header []string
+	// OrderLevel is true when the header was read as an order-level log's
+	// (no order, product or quantity column), which needs fewer columns.
+	OrderLevel bool
 }
 
 func (e *HeaderError) Error() string {
-	return fmt.Sprintf("importer: no column for %s in header %q; name the header of each in Config.Columns",
-		strings.Join(e.Missing, ", "), e.Header)
+	note := ""
+	if e.OrderLevel {
+		note = " (read as an order-level log, one order per row, since it has no order, product or quantity column; a file of order lines needs those too)"
+	}
+	return fmt.Sprintf("importer: no column for %s in header %q%s; name the header of each in Config.Columns",
+		strings.Join(e.Missing, ", "), e.Header, note)
 }

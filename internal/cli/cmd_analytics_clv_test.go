@@ -345,3 +345,40 @@ func TestCDNOWInYen(t *testing.T) {
 		t.Errorf("segment revenue adds up to %.2f, want the log's ¥%d", sum, total)
 	}
 }
+
+// TestCDNOWAsATransactionLog imports CDNOW's log as lifetimes users hold
+// it, customer, date and amount and nothing else (an order-level log,
+// CDNOW_sample.txt's fields 1, 3 and 5), and fits the published BG/NBD
+// and Gamma-Gamma parameters on it (checkCDNOW).
+func TestCDNOWAsATransactionLog(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	raw, err := os.ReadFile(cdnowDir + "CDNOW_sample.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("customer_id,date,amount\n")
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	for n, line := range lines {
+		f := strings.Fields(line)
+		if len(f) != 5 {
+			t.Fatalf("CDNOW line %d: %q", n+1, line)
+		}
+		fmt.Fprintf(&b, "%s,%s,%s\n", f[0], f[2], f[4])
+	}
+	csvPath := filepath.Join(dir, "cdnow-log.csv")
+	if err := os.WriteFile(csvPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	rep, _ := importJSON(t, "--csv", csvPath, "--data-dir", data, "--currency", "USD", "--time-layout", "20060102", "--analytics-refresh=false")
+	if !rep.OrderLevel || rep.Stored != int64(len(lines)) || rep.Quarantined != 0 || len(rep.Skipped) != 0 {
+		t.Fatalf("import: %+v; want every one of the %d rows an order, stored", rep, len(lines))
+	}
+	got := clvJSON(t, "--data-dir", data, "--as-of", "1997-09-30")
+	checkCDNOW(t, got)
+	if g := got.GammaGamma; g == nil || math.Abs(g.Gamma-15.44) > 0.01 || math.Abs(g.P-6.25) > 0.01 || math.Abs(g.Q-3.74) > 0.01 {
+		t.Errorf("Gamma-Gamma %+v, want p 6.25, q 3.74 and γ 15.44", g)
+	}
+}

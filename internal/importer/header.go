@@ -67,8 +67,8 @@ func (r *Reader) resolve() error {
 		if r.col[c] >= 0 || slices.ContainsFunc(missing, func(m string) bool { return strings.HasPrefix(m, logicalNames[c]+" ") }) {
 			continue
 		}
-		if r.report.OrderLevel && (c == colOrder || c == colProduct || c == colQuantity || c == colCountry) {
-			continue
+		if c == colCountry || r.report.OrderLevel && (c == colOrder || c == colProduct || c == colQuantity) {
+			continue // a file without countries: the unknown region (row)
 		}
 		missing = append(missing, logicalNames[c])
 	}

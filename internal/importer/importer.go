@@ -78,7 +78,7 @@ type runKey struct {
 //	quantity     quantity, Quantity, qty, "Lineitem quantity"
 //	unit_price   unit_price, UnitPrice, Price, item_price, "Lineitem price"
 //	timestamp    timestamp, InvoiceDate, order_date, datetime, created_at, date
-//	country      country, Country, country_code, billing_country, shipping_country
+//	country      country, Country, country_code, billing_country, shipping_country (optional: ZZ)
 //	category     category, product_category              (optional)
 //	currency     currency, currency_code                 (optional)
 func New(r io.Reader, cfg Config) (*Reader, error) {

@@ -128,9 +128,10 @@ func TestHeaderRecognition(t *testing.T) {
 		!strings.Contains(err.Error(), "order-level log") {
 		t.Errorf("error %v is not a *HeaderError of an order-level log with 3 missing columns", err)
 	}
-	// An order column: a file of order lines, which needs the rest.
-	if _, err := New(strings.NewReader("order_id,b"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || len(he.Missing) != 6 || he.OrderLevel {
-		t.Errorf("error %v is not a *HeaderError with 6 missing columns", err)
+	// An order column: a file of order lines, which needs the rest but a
+	// country.
+	if _, err := New(strings.NewReader("order_id,b"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || len(he.Missing) != 5 || he.OrderLevel {
+		t.Errorf("error %v is not a *HeaderError with 5 missing columns", err)
 	}
 }
 
@@ -613,5 +614,24 @@ func TestOrderLevelLog(t *testing.T) {
 		if again[i].TransactionID != txs[i].TransactionID {
 			t.Errorf("row %d named %s, then %s", i+1, txs[i].TransactionID, again[i].TransactionID)
 		}
+	}
+}
+
+// TestNoCountryColumn: a file of order lines without a country column is
+// read, its orders in the unknown region (ZZ), counted as such.
+func TestNoCountryColumn(t *testing.T) {
+	t.Parallel()
+	in := "order_id,customer_id,product_id,quantity,unit_price,timestamp\n" +
+		"o1,c1,p1,2,1.50,2024-01-01\no1,c1,p2,1,2,2024-01-01\no2,c2,p1,1,1.50,2024-01-02\n"
+	r, err := New(strings.NewReader(in), Config{DefaultCurrency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := readAll(t, r)
+	if len(txs) != 2 || txs[0].BillingCountry != "ZZ" || txs[1].ShippingCountry != "ZZ" || txs[0].TotalCents != 500 {
+		t.Fatalf("transactions %+v", txs)
+	}
+	if rep := r.Report(); rep.UnknownRegions["ZZ"] != 2 || rep.OrderLevel {
+		t.Errorf("report %+v: want the 2 orders in the unknown region", rep)
 	}
 }

@@ -31,6 +31,9 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 	if r.report.OrderLevel {
 		r.orderLevelDefaults(&vals)
 	}
+	if r.col[colCountry] < 0 {
+		vals[colCountry] = "ZZ" // no country column: the unknown region, counted as such
+	}
 	// Exports that write an order's own fields on its first line only
 	// (Shopify's: the customer, time, currency and country blank on the
 	// lines after) have them taken from the line before, of the same order.
@@ -356,16 +359,12 @@ func fromDecimalComma(s string) string {
 }
 
 // orderLevelDefaults fills the columns an order-level log has not: the
-// product ("unknown") and quantity (1) of its one line, the country (the
-// unknown region, ZZ) and the order ID, made from the row (its customer,
+// product ("unknown") and quantity (1) of its one line and the order ID, made from the row (its customer,
 // time, amount and number, hashed: "r" and 16 hex digits), so that the same
 // file imported again names the same orders, and another file's orders
 // are not taken for them.
 func (r *Reader) orderLevelDefaults(vals *[numCols]string) {
 	vals[colProduct], vals[colQuantity] = "unknown", "1"
-	if r.col[colCountry] < 0 {
-		vals[colCountry] = "ZZ"
-	}
 	if r.col[colOrder] < 0 {
 		h := fnv.New64a()
 		for _, v := range [...]string{vals[colCustomer], vals[colTime], vals[colPrice], strconv.FormatInt(r.report.Rows, 10)} {

@@ -77,7 +77,8 @@ type Report struct {
 	// OrderLevel is true for a file without product and quantity columns:
 	// each row is an order of one line worth its amount, of product
 	// "unknown" and quantity 1, its ID made from the row when the file has
-	// none, and its country the unknown region (ZZ) when the file has none.
+	// none. (A file without a country column, of either kind, has its
+	// orders in the unknown region, ZZ, counted in UnknownRegions.)
 	OrderLevel bool
 	// FilledDown counts the rows that took their customer, time, country
 	// or currency, left blank, from the row before of the same order, as

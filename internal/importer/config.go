@@ -32,7 +32,9 @@ const (
 
 var logicalNames = [numCols]string{OrderID, CustomerID, ProductID, Quantity, UnitPrice, Timestamp, Country, Category, Currency}
 
-// requiredCols is how many of logicalNames, from the start, are required.
+// requiredCols is how many of logicalNames, from the start, are required,
+// but for the country (the unknown region without it) and, in an
+// order-level log, the order, product and quantity (resolve).
 const requiredCols = colCategory
 
 // headerSynonyms are the header names recognised for each logical column

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -374,6 +376,10 @@ func showRFM(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) e
 	if err != nil {
 		return err
 	}
+	minorPer, err := analyticsview.MinorPer(ctx, a)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		return writeJSONTo(w, struct {
 			Customers int64                      `json:"customers"`
@@ -391,9 +397,9 @@ func showRFM(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool) e
 	for _, r := range s.RFM {
 		clv := "-"
 		if r.MeanCLV != nil {
-			clv = fmt.Sprintf("%.2f", *r.MeanCLV)
+			clv = amountText(*r.MeanCLV, minorPer)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%.2f\t%s\t\n", r.Segment, withThousands(r.Customers), 100*r.Share, r.Revenue, clv)
+		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s\t\n", r.Segment, withThousands(r.Customers), 100*r.Share, amountText(r.Revenue, minorPer), clv)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -448,7 +454,7 @@ func showCohorts(ctx context.Context, a store.Analytics, w io.Writer, asJSON boo
 		for k := len(c.Retention); k < months; k++ {
 			fmt.Fprint(tw, "\t")
 		}
-		fmt.Fprintf(tw, "%.2f\t\n", rev)
+		fmt.Fprintf(tw, "%s\t\n", amountText(rev, minorPer))
 	}
 	return tw.Flush()
 }
@@ -476,13 +482,17 @@ func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, t
 		fmt.Fprintln(w, "no CLV model fitted yet (it needs 100 customers, 20 with a repeat purchase); "+noRefreshYet)
 		return nil
 	}
+	minorPer, err := analyticsview.MinorPer(ctx, a)
+	if err != nil {
+		return err
+	}
 	p, met := m.Params, m.Metrics
 	fmt.Fprintf(w, "CLV model %d, fitted %s on %s customers as of %s\n", m.Version, m.CreatedAt.Format(time.RFC3339),
 		withThousands(int64(met.Customers)), met.AsOf.Format("2006-01-02"))
 	fmt.Fprintf(w, "  BG/NBD        r = %.4g, α = %.4g, a = %.4g, b = %.4g (weeks); log-likelihood %.1f\n",
 		p.BGNBD.R, p.BGNBD.Alpha, p.BGNBD.A, p.BGNBD.B, met.BGNBDLogLikelihood)
-	fmt.Fprintf(w, "  Gamma-Gamma   p = %.4g, q = %.4g, γ = %.4g on %s repeat customers; population mean order %.2f\n",
-		p.GammaGamma.P, p.GammaGamma.Q, p.GammaGamma.Gamma, withThousands(int64(met.RepeatCustomers)), met.PopulationMeanSpend)
+	fmt.Fprintf(w, "  Gamma-Gamma   p = %.4g, q = %.4g, γ = %.4g on %s repeat customers; population mean order %s\n",
+		p.GammaGamma.P, p.GammaGamma.Q, p.GammaGamma.Gamma, withThousands(int64(met.RepeatCustomers)), amountText(met.PopulationMeanSpend, minorPer))
 	fmt.Fprintf(w, "  frequency/spend correlation %.3f (Gamma-Gamma assumes about 0)\n", met.FrequencyMonetaryCorrelation)
 	if fc := met.FitCheck; fc != nil && fc.Degenerate {
 		fmt.Fprintf(w, "  DEGENERATE FIT: no CLV from this model\n")
@@ -491,12 +501,13 @@ func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, t
 		}
 		return nil
 	}
-	fmt.Fprintf(w, "  %d-month CLV at %.0f%% a year: mean %.2f, total %.2f; mean P(alive) %.3f\n\n",
-		met.HorizonMonths, 100*met.DiscountRate, met.MeanCLV, met.TotalCLV, met.MeanProbAlive)
+	fmt.Fprintf(w, "  %d-month CLV at %.0f%% a year: mean %s, total %s; mean P(alive) %.3f\n\n",
+		met.HorizonMonths, 100*met.DiscountRate, amountText(met.MeanCLV, minorPer), amountText(met.TotalCLV, minorPer), met.MeanProbAlive)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "customer\tP(alive)\tpurchases\tavg order\tCLV\tsegment\t")
 	for _, c := range customers {
-		fmt.Fprintf(tw, "%s\t%.3f\t%.2f\t%.2f\t%.2f\t%s\t\n", c.CustomerID, c.CLV.ProbAlive, c.CLV.ExpectedPurchases, c.CLV.ExpectedAOV, c.CLV.Value, c.Segment)
+		fmt.Fprintf(tw, "%s\t%.3f\t%.2f\t%s\t%s\t%s\t\n", c.CustomerID, c.CLV.ProbAlive, c.CLV.ExpectedPurchases, amountText(c.CLV.ExpectedAOV, minorPer),
+			amountText(c.CLV.Value, minorPer), c.Segment)
 	}
 	return tw.Flush()
 }
@@ -508,6 +519,10 @@ func showSegments(ctx context.Context, a store.Analytics, w io.Writer, asJSON bo
 	}
 	if asJSON {
 		return writeJSONTo(w, s.Clusters)
+	}
+	minorPer, err := analyticsview.MinorPer(ctx, a)
+	if err != nil {
+		return err
 	}
 	c := s.Clusters
 	if c == nil {
@@ -532,14 +547,32 @@ func showSegments(ctx context.Context, a store.Analytics, w io.Writer, asJSON bo
 	for _, p := range c.Profiles {
 		clv := "-"
 		if p.MeanCLV != nil {
-			clv = fmt.Sprintf("%.2f", *p.MeanCLV)
+			clv = amountText(*p.MeanCLV, minorPer)
 		}
 		var cats []string
 		for _, t := range p.TopCategories {
 			cats = append(cats, fmt.Sprintf("%s %.0f%%", t.Category, 100*t.Share))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1f%%\t%.0f\t%.1f\t%.2f\t%s\t%s\n", p.Cluster, withThousands(int64(p.Size)), 100*p.Share,
-			p.MeanRecencyDays, p.MeanFrequency, p.MeanMonetary, clv, strings.Join(cats, ", "))
+		fmt.Fprintf(tw, "%d\t%s\t%.1f%%\t%.0f\t%.1f\t%s\t%s\t%s\n", p.Cluster, withThousands(int64(p.Size)), 100*p.Share,
+			p.MeanRecencyDays, p.MeanFrequency, amountText(p.MeanMonetary, minorPer), clv, strings.Join(cats, ", "))
 	}
 	return tw.Flush()
+}
+
+// amountText writes an amount in major units of a currency of minorPer
+// minor units a major one, with that currency's decimals and thousands
+// separators: 1,744,238.40 for pounds, 15,050 for yen, 15.050 for dinars.
+func amountText(v, minorPer float64) string {
+	digits := max(0, int(math.Round(math.Log10(minorPer))))
+	s := strconv.FormatFloat(math.Abs(v), 'f', digits, 64)
+	whole, frac, _ := strings.Cut(s, ".")
+	n, _ := strconv.ParseInt(whole, 10, 64)
+	out := withThousands(n)
+	if frac != "" {
+		out += "." + frac
+	}
+	if v < 0 && strings.Trim(s, "0.") != "" {
+		out = "-" + out
+	}
+	return out
 }

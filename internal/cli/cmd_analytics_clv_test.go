@@ -344,6 +344,33 @@ func TestCDNOWInYen(t *testing.T) {
 	if math.Abs(sum-float64(total)) > 0.5 {
 		t.Errorf("segment revenue adds up to %.2f, want the log's ¥%d", sum, total)
 	}
+	// As text, the amounts are yen: whole, with thousands separators (they
+	// were written with two decimals, 3081640.00).
+	out, errOut, err := runAnalyticsCmd(t, "rfm", "--data-dir", data)
+	if err != nil {
+		t.Fatalf("analytics rfm: %v\n%s", err, errOut)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && strings.HasSuffix(f[len(f)-3], "%") {
+			if rev := f[len(f)-2]; strings.Contains(rev, ".") || len(rev) > 3 && !strings.Contains(rev, ",") {
+				t.Errorf("a segment's revenue in yen reads %q: %s", rev, line)
+			}
+		}
+	}
+}
+
+func TestAmountText(t *testing.T) {
+	for _, c := range []struct {
+		v, per float64
+		want   string
+	}{
+		{1744238.4, 100, "1,744,238.40"}, {15050, 1, "15,050"}, {15.05, 1000, "15.050"}, {0, 100, "0.00"}, {-1234.5, 100, "-1,234.50"},
+		{999.999, 100, "1,000.00"}, {-0.001, 100, "0.00"}, {12, 1, "12"},
+	} {
+		if got := amountText(c.v, c.per); got != c.want {
+			t.Errorf("amountText(%v, %v) = %q, want %q", c.v, c.per, got, c.want)
+		}
+	}
 }
 
 // TestCDNOWAsATransactionLog imports CDNOW's log as lifetimes users hold

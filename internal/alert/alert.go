@@ -38,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/alertroute"
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/store"
 )
@@ -437,27 +438,16 @@ type SlackMessage struct {
 
 func (d *Deliverer) sendWebhook(ctx context.Context, m *store.OutboxMsg) error {
 	url := d.cfg.Webhooks[m.Target]
+	// The line for people is the alert's summary, as routing writes it
+	// (alertroute.FromPayload): a fraud alert's decision, transaction,
+	// customer, amount as the alert carries it (15050 JPY) and risk; a
+	// records-lost alert's offsets and topic. The reasons follow.
+	text := ":rotating_light: alert"
+	if ra, err := alertroute.FromPayload(m.Payload); err == nil {
+		text = ":rotating_light: " + ra.Summary
+	}
 	var a struct {
-		// Kind, Reason, Group, Topic, Partition and the offsets are a
-		// records-lost alert's (pipeline.LossAlert).
-		Kind       string `json:"kind"`
-		Reason     string `json:"reason"`
-		Group      string `json:"group"`
-		Topic      string `json:"topic"`
-		Partition  int32  `json:"partition"`
-		FromOffset int64  `json:"from_offset"`
-		ToOffset   int64  `json:"to_offset"`
-		Count      int64  `json:"count"`
-
-		TransactionID string `json:"transaction_id"`
-		CustomerID    string `json:"customer_id"`
-		// Amount is as the alert wrote it: in Currency's major units
-		// with its decimals (15050 JPY, 150.50 EUR).
-		Amount   json.Number `json:"amount"`
-		Currency string      `json:"currency"`
-		Risk     float64     `json:"risk"`
-		Decision string      `json:"decision"`
-		Reasons  []struct {
+		Reasons []struct {
 			Rule    string  `json:"rule"`
 			Reason  string  `json:"reason"`
 			Feature string  `json:"feature"`
@@ -466,12 +456,6 @@ func (d *Deliverer) sendWebhook(ctx context.Context, m *store.OutboxMsg) error {
 		} `json:"reasons"`
 	}
 	_ = json.Unmarshal(m.Payload, &a)
-	text := fmt.Sprintf(":rotating_light: %s transaction %s of customer %s (%s %s), risk %.2f", a.Decision, a.TransactionID, a.CustomerID, a.Amount, a.Currency, a.Risk)
-	if a.Kind == "records_lost" {
-		// Not a transaction: it read "  transaction  of customer  (0.00 )".
-		text = fmt.Sprintf(":rotating_light: records lost: %d offsets of %s partition %d (%d to %d) gone before group %s stored them (%s)",
-			a.Count, a.Topic, a.Partition, a.FromOffset, a.ToOffset-1, a.Group, a.Reason)
-	}
 	for _, r := range a.Reasons {
 		switch {
 		case r.Rule != "":

@@ -52,27 +52,36 @@ var countryNameLanguages = []string{"en", "de", "fr", "es", "it", "nl", "pt", "p
 // decides a country. Built at its first use: the stream's country values
 // are codes, which the check reads without it.
 var nativeCountryNames = sync.OnceValue(func() map[string]string {
+	return countryNamesOf(countryNameLanguages, func(lang, code string) string {
+		r, err := language.ParseRegion(code)
+		if err != nil {
+			return ""
+		}
+		return display.Regions(language.MustParse(lang)).Name(r)
+	})
+})
+
+// countryNamesOf maps each name, in normName's form, that name gives a
+// country of countries in one of langs to that country's code, leaving out
+// a name two countries share (none does in CLDR's names of
+// countryNameLanguages today; a later table may).
+func countryNamesOf(langs []string, name func(lang, code string) string) map[string]string {
 	out := map[string]string{}
 	ambiguous := map[string]bool{}
-	for _, lang := range countryNameLanguages {
-		namer := display.Regions(language.MustParse(lang))
+	for _, lang := range langs {
 		for code := range countries {
-			r, err := language.ParseRegion(code)
-			if err != nil {
+			n := normName(name(lang, code))
+			if n == "" {
 				continue
 			}
-			name := normName(namer.Name(r))
-			if name == "" {
-				continue
+			if prev, ok := out[n]; ok && prev != code {
+				ambiguous[n] = true
 			}
-			if prev, ok := out[name]; ok && prev != code {
-				ambiguous[name] = true
-			}
-			out[name] = code
+			out[n] = code
 		}
 	}
-	for name := range ambiguous {
-		delete(out, name)
+	for n := range ambiguous {
+		delete(out, n)
 	}
 	return out
-})
+}

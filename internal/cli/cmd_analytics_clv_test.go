@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -128,21 +127,12 @@ func TestCLVSummary(t *testing.T) {
 func TestCLVAsOfImportedCDNOW(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	in, err := os.Open(cdnowDir + "CDNOW_sample.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
 	csvPath := filepath.Join(dir, "cdnow.csv")
 	var b strings.Builder
 	b.WriteString("order_id,customer_id,product_id,quantity,unit_price,timestamp,country\n")
-	sc := bufio.NewScanner(in)
 	free := map[string]bool{}
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if len(f) != 5 {
-			t.Fatalf("CDNOW line %d: %q", n, sc.Text())
-		}
+	for i, f := range cdnowLines(t) {
+		n := i + 1
 		day := f[2][:4] + "-" + f[2][4:6] + "-" + f[2][6:]
 		fmt.Fprintf(&b, "o%d,%s,cds,1,%s,%s,US\n", n, f[0], f[4], day)
 		if f[4] == "0.00" || f[4] == "0" {
@@ -294,18 +284,10 @@ func TestCLVSummaryInDays(t *testing.T) {
 func TestCDNOWInYen(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	raw, err := os.ReadFile(cdnowDir + "CDNOW_sample.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
 	b.WriteString("order_id,customer_id,product_id,quantity,unit_price,timestamp,country\n")
 	var total int64
-	for n, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 5 {
-			t.Fatalf("CDNOW line %d: %q", n+1, line)
-		}
+	for n, f := range cdnowLines(t) {
 		whole, frac, _ := strings.Cut(f[4], ".")
 		yen, err := strconv.ParseInt(whole+(frac + "00")[:2], 10, 64)
 		if err != nil {
@@ -380,18 +362,10 @@ func TestAmountText(t *testing.T) {
 func TestCDNOWAsATransactionLog(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	raw, err := os.ReadFile(cdnowDir + "CDNOW_sample.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
 	b.WriteString("customer_id,date,amount\n")
-	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	for n, line := range lines {
-		f := strings.Fields(line)
-		if len(f) != 5 {
-			t.Fatalf("CDNOW line %d: %q", n+1, line)
-		}
+	lines := cdnowLines(t)
+	for _, f := range lines {
 		fmt.Fprintf(&b, "%s,%s,%s\n", f[0], f[2], f[4])
 	}
 	csvPath := filepath.Join(dir, "cdnow-log.csv")
@@ -408,4 +382,24 @@ func TestCDNOWAsATransactionLog(t *testing.T) {
 	if g := got.GammaGamma; g == nil || math.Abs(g.Gamma-15.44) > 0.01 || math.Abs(g.P-6.25) > 0.01 || math.Abs(g.Q-3.74) > 0.01 {
 		t.Errorf("Gamma-Gamma %+v, want p 6.25, q 3.74 and γ 15.44", g)
 	}
+}
+
+// cdnowLines reads CDNOW_sample.txt's lines as their five fields: the
+// customer, the order's number, its day (yyyymmdd), its quantity and its
+// amount.
+func cdnowLines(t *testing.T) [][]string {
+	t.Helper()
+	raw, err := os.ReadFile(cdnowDir + "CDNOW_sample.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for n, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 5 {
+			t.Fatalf("CDNOW line %d: %q", n+1, line)
+		}
+		out = append(out, f)
+	}
+	return out
 }

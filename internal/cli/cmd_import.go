@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -334,7 +335,9 @@ func importRefresh(ctx context.Context, st store.Store, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	af := analyticsFlags{seed: 1, discount: 0.10, clvMonths: 12, foldMax: 1_000_000}
+	// The refresh with `shopstream analytics`' defaults, as registered.
+	var af analyticsFlags
+	af.register(flag.NewFlagSet("import", flag.ContinueOnError), "")
 	r, err := af.refresh(a, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
 	if err != nil {
 		return err

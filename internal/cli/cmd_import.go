@@ -48,7 +48,12 @@ type importReport struct {
 	// FilledDown counts the rows that took their order's customer, time,
 	// country or currency, left blank, from the row before.
 	FilledDown int64 `json:"filled_down"`
-	LongOrders int64 `json:"long_orders"`
+	// UnclosedQuotes counts the records that ran over the order lines
+	// after a quote not closed on its line; RereadLines their lines, each
+	// then read alone as a row.
+	UnclosedQuotes int64 `json:"unclosed_quotes"`
+	RereadLines    int64 `json:"reread_lines"`
+	LongOrders     int64 `json:"long_orders"`
 	// Records are transactions after splitting long orders: the unit of
 	// the stored offsets. Previously is how many an earlier import of the
 	// same source had stored already.
@@ -281,7 +286,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		progress(rr.Rows)
 	}
 	rep := &importReport{File: *path, Source: *source, Rows: rr.Rows, Items: rr.Items, Transactions: rr.Transactions,
-		SplitOrders: rr.SplitOrders, OrderLevel: rr.OrderLevel, FilledDown: rr.FilledDown, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
+		SplitOrders: rr.SplitOrders, OrderLevel: rr.OrderLevel, FilledDown: rr.FilledDown, UnclosedQuotes: rr.UnclosedQuotes, RereadLines: rr.RereadLines, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
 		Replayed: replayed, InQuarantine: inQuarantine,
 		Skipped: map[string]int64{}, FirstSkipped: map[string]importer.SkippedRow{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
@@ -383,6 +388,10 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 	fmt.Fprintf(w, "  stored now       %12s\n", withThousands(r.Stored))
 	if r.FilledDown > 0 {
 		fmt.Fprintf(w, "  filled down      %12s  (rows whose customer, time, country or currency was blank, taken from the row before of the same order)\n", withThousands(r.FilledDown))
+	}
+	if r.UnclosedQuotes > 0 {
+		fmt.Fprintf(w, "  unclosed quotes  %12s  (quotes not closed on their line ran over the order lines after them: those %s lines were read again one by one, each a row)\n",
+			withThousands(r.UnclosedQuotes), withThousands(r.RereadLines))
 	}
 	printReasonCounts(w, "skipped rows", r.Skipped)
 	printFirstSkipped(w, r)

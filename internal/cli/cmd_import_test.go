@@ -695,3 +695,34 @@ func TestImportOrderLevelLog(t *testing.T) {
 		t.Errorf("the same log under another source: %+v, want every order a duplicate", again)
 	}
 }
+
+// TestImportUnclosedQuote imports an export one of whose descriptions
+// opens a quote it never closes: every order line after it is stored, with
+// its own quantity, and the report says which lines were read again.
+func TestImportUnclosedQuote(t *testing.T) {
+	t.Parallel()
+	csv := filepath.Join(t.TempDir(), "export.csv")
+	body := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
+		"536365,85123A,\"WHITE HANGING HEART,6,12/1/2010 08:26,2.55,17850,United Kingdom\n" +
+		"536366,71053,WHITE METAL LANTERN,2,12/1/2010 08:28,3.39,17851,United Kingdom\n" +
+		"536367,84406B,CREAM CUPID,3,12/1/2010 08:34,2.75,13047,France\n" +
+		"536368,22728,ALARM CLOCK PINK\",24,12/1/2010 08:45,3.75,12583,France\n"
+	if err := os.WriteFile(csv, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rep, _ := importJSON(t, "--csv", csv, "--currency", "GBP", "--data-dir", dir, "--analytics-refresh=false")
+	if rep.Rows != 4 || rep.Stored != 4 || rep.UnclosedQuotes != 1 || rep.RereadLines != 4 || len(rep.Skipped) != 0 {
+		t.Fatalf("report %+v, want 4 rows stored, 1 unclosed quote over 4 lines", rep)
+	}
+	if sum := storeSummary(t, dir); sum.RevenueCents != 6*255+2*339+3*275+24*375 {
+		t.Errorf("revenue stored %d cents, want every line's", sum.RevenueCents)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runImport(context.Background(), []string{"--csv", csv, "--currency", "GBP", "--data-dir", t.TempDir(), "--analytics-refresh=false"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "unclosed quotes             1  (quotes not closed on their line ran over the order lines after them: those 4 lines") {
+		t.Errorf("the report does not say what was read again:\n%s", stdout.String())
+	}
+}

@@ -44,6 +44,9 @@ var ErrNoCurrency = errors.New("importer: the file has no currency column and no
 // rather than the importer guessing.
 type Reader struct {
 	cr       *csv.Reader
+	tee      *tee     // the input, kept until its records are read
+	queue    []queued // rows re-read from a record that spanned lines
+	openAt   int      // lineFields' unclosed quote
 	cfg      Config
 	header   []string
 	col      [numCols]int // field index per logical column, −1 if absent
@@ -110,7 +113,8 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 		}
 	}
 
-	cr := csv.NewReader(r)
+	t := &tee{r: r}
+	cr := csv.NewReader(t)
 	cr.Comma = cfg.Comma
 	cr.FieldsPerRecord = -1 // short rows are counted, not fatal
 	cr.LazyQuotes = true    // exports put bare quotes in descriptions
@@ -128,6 +132,7 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 	}
 	rd := &Reader{
 		cr:     cr,
+		tee:    t,
 		cfg:    cfg,
 		header: header,
 		runs:   make(map[string]int),
@@ -151,7 +156,7 @@ func New(r io.Reader, cfg Config) (*Reader, error) {
 // Report and reading goes on.
 func (r *Reader) Next() (event.Transaction, error) {
 	for r.err == nil {
-		rec, err := r.cr.Read()
+		rec, bad, value, err := r.read()
 		if errors.Is(err, io.EOF) {
 			r.err = io.EOF
 			r.progress(true)
@@ -163,6 +168,10 @@ func (r *Reader) Next() (event.Transaction, error) {
 		}
 		r.report.Rows++
 		r.progress(false)
+		if bad != "" {
+			r.skip(bad, value)
+			continue
+		}
 		if err != nil {
 			r.skip(MalformedRow, err.Error())
 			continue

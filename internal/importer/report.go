@@ -13,6 +13,10 @@ type SkipReason string
 const (
 	// MalformedRow: the CSV reader could not parse the line.
 	MalformedRow SkipReason = "malformed_row"
+	// UnclosedQuote: a line with a quote it does not close, re-read alone
+	// (Report.UnclosedQuotes), that is no row with the quote taken as a
+	// character either.
+	UnclosedQuote SkipReason = "unclosed_quote"
 	// ShortRow: the row has fewer fields than the header needs.
 	ShortRow SkipReason = "short_row"
 	// MissingOrderID, MissingCustomerID, MissingProductID: the field is
@@ -43,7 +47,7 @@ const (
 )
 
 // SkipReasons lists every reason, for reports and metrics.
-var SkipReasons = []SkipReason{MalformedRow, ShortRow, MissingOrderID, MissingCustomerID, MissingProductID,
+var SkipReasons = []SkipReason{MalformedRow, UnclosedQuote, ShortRow, MissingOrderID, MissingCustomerID, MissingProductID,
 	BadQuantity, NonPositiveQuantity, BadTimestamp, BadCurrency, MissingCurrency, BadPrice, NegativePrice, AmountOutOfRange}
 
 // Report accounts for every data row read so far: Rows = Items + the sum
@@ -93,6 +97,13 @@ type Report struct {
 	// than the currency's minor unit (0.001 GBP), kept exact in
 	// event.Item.UnitPriceExact.
 	SubMinorPrices int64
+	// UnclosedQuotes counts the records that ran over several lines from
+	// a quote not closed on its line, one or more of those lines being an
+	// order line by itself; RereadLines counts their lines, each then read
+	// alone as a row (see quotes.go). Without it the lines after such a
+	// quote were one row, skipped, or imported with a description of
+	// megabytes and the lines between lost.
+	UnclosedQuotes, RereadLines int64
 }
 
 // SkippedRow is a skipped row, for the report: its number among the data

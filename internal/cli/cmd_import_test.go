@@ -28,6 +28,7 @@ import (
 	"github.com/shopstream/shopstream/internal/importer"
 	"github.com/shopstream/shopstream/internal/importjob"
 	"github.com/shopstream/shopstream/internal/store"
+	"github.com/shopstream/shopstream/internal/store/pgtest"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
@@ -638,9 +639,10 @@ func TestImportEncodings(t *testing.T) {
 	}
 	latin := write("latin.csv", cp1252)
 
-	// As it is: a warning, and the country that is not UTF-8 fails its check.
+	// As it is: a warning, and the line whose country is not UTF-8 is
+	// quarantined as invalid_text (PostgreSQL would refuse the text).
 	rep, errOut := importJSON(t, args(latin, ";")...)
-	if !strings.Contains(errOut, "not UTF-8 (byte 0xD6") || !strings.Contains(errOut, "--encoding") || rep.QuarantinedBy["unknown_country"] != 1 || rep.Stored != 1 {
+	if !strings.Contains(errOut, "not UTF-8 (byte 0xD6") || !strings.Contains(errOut, "--encoding") || rep.QuarantinedBy["invalid_text"] != 1 || rep.Stored != 1 {
 		t.Errorf("windows-1252 read as it is: %+v\n%s", rep, errOut)
 	}
 	for _, c := range []struct {
@@ -724,5 +726,46 @@ func TestImportUnclosedQuote(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "unclosed quotes             1  (quotes not closed on their line ran over the order lines after them: those 4 lines") {
 		t.Errorf("the report does not say what was read again:\n%s", stdout.String())
+	}
+}
+
+// TestImportNULAndInvalidUTF8 imports order lines with a NUL byte in a
+// customer ID and bytes that are not UTF-8 in a country and a product ID
+// (a windows-1252 export read without --encoding) into both stores: each
+// such line is quarantined as invalid_text, naming its field, as the
+// stream quarantines such records, and the lines around it are stored.
+// Into PostgreSQL, which refuses a NUL in text, the batch failed before,
+// and the import with it, at every attempt.
+func TestImportNULAndInvalidUTF8(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "export.csv")
+	body := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
+		"536398,1,x,1,12/1/2010 08:00,1.00,1575,United Kingdom\n" +
+		"536399,1,x,1,12/1/2010 08:00,1.00,15\x0075,United Kingdom\n" +
+		"536400,1,x,1,12/1/2010 08:00,1.00,1576,\xd6sterreich\n" +
+		"536401,\xff1,x,1,12/1/2010 08:00,1.00,1577,United Kingdom\n" +
+		"536402,1,x,1,12/1/2010 08:00,1.00,1578,United Kingdom\n"
+	if err := os.WriteFile(csv, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, flags := range map[string]func(t *testing.T) []string{
+		"sqlite":   func(t *testing.T) []string { return []string{"--data-dir", t.TempDir()} },
+		"postgres": func(t *testing.T) []string { return []string{"--postgres", pgtest.URL(t)} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			storeArgs := flags(t)
+			rep, _ := importJSON(t, append([]string{"--csv", csv, "--analytics-refresh=false"}, storeArgs...)...)
+			if rep.Rows != 5 || rep.Stored != 2 || rep.Quarantined != 3 || rep.QuarantinedBy["invalid_text"] != 3 {
+				t.Fatalf("report %+v, want 2 stored and 3 quarantined as invalid_text", rep)
+			}
+			var stdout, stderr bytes.Buffer
+			if err := runQuarantine(context.Background(), append([]string{"list"}, storeArgs...), &stdout, &stderr); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"customer_id: NUL byte at byte 2", "billing_country: invalid UTF-8 at byte 0", "items[0].product_id: invalid UTF-8 at byte 0"} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("quarantine list lacks %q:\n%s", want, stdout.String())
+				}
+			}
+		})
 	}
 }

@@ -133,9 +133,15 @@ func (c *Contract) precision(t *event.Transaction, err error) *Failure {
 
 // Validate applies the field, range and consistency checks to a decoded t,
 // filling res (reset first). Checks with action warn may replace a value of
-// t (channel, payment_method, a country) as the contract says.
+// t (channel, payment_method, a country) as the contract says. It is for a
+// t that was not decoded from a record by Decode (an imported order line),
+// so it applies the text check to its fields, as Decode does to the record.
 func (c *Contract) Validate(t *event.Transaction, now time.Time, res *Result) {
 	res.reset()
+	if f := checkFieldsText(t); f != nil {
+		res.Failure = f
+		return
+	}
 	c.validate(t, now, res)
 }
 

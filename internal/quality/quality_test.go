@@ -191,6 +191,42 @@ func TestInvalidText(t *testing.T) {
 	}
 }
 
+// TestValidateText: a transaction not decoded from a record (an imported
+// order line) gets the text check of its fields that Decode gives a
+// record, naming the field, so that such a line is quarantined rather
+// than refused by PostgreSQL with its whole batch.
+func TestValidateText(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	tests := []struct {
+		name  string
+		edit  func(*event.Transaction)
+		field string // named in the detail; "" when accepted
+	}{
+		{"NUL in customer", func(tx *event.Transaction) { tx.CustomerID = "c\x001" }, "customer_id: NUL byte at byte 1"},
+		{"NUL in transaction id", func(tx *event.Transaction) { tx.TransactionID = "\x00" }, "transaction_id: NUL byte at byte 0"},
+		{"invalid UTF-8 in country", func(tx *event.Transaction) { tx.BillingCountry = "\xd6sterreich" }, "billing_country: invalid UTF-8 at byte 0"},
+		{"truncated UTF-8 in category", func(tx *event.Transaction) { tx.Items[0].Category = "bo\xc3" }, "items[0].category: invalid UTF-8 at byte 2"},
+		{"NUL in an exact price", func(tx *event.Transaction) { tx.Items[0].UnitPriceExact = "1\x00" }, "items[0].unit_price_exact: NUL byte at byte 1"},
+		{"valid UTF-8 is fine", func(tx *event.Transaction) { tx.Items[0].Category = "Bücher 本 🙂" }, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tx event.Transaction
+			if f := cfg.Decode([]byte(good), now, &tx); f != nil {
+				t.Fatal(f)
+			}
+			tc.edit(&tx)
+			f := cfg.Validate(&tx, now)
+			switch {
+			case tc.field == "" && f != nil:
+				t.Fatalf("refused: %v", f)
+			case tc.field != "" && (f == nil || f.Reason != InvalidText || f.Detail != tc.field):
+				t.Fatalf("failure %+v, want invalid_text %q", f, tc.field)
+			}
+		})
+	}
+}
+
 func TestDetailIsStorableText(t *testing.T) {
 	long := strings.Repeat("é", 150) // 300 bytes: a cut at 200 would split nothing, at 201 a rune
 	for _, msg := range []string{"x" + long, long, "a\x00b", "bad \xff byte"} {

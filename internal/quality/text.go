@@ -3,7 +3,10 @@ package quality
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/shopstream/shopstream/internal/event"
 )
 
 // nulEscape is how JSON writes the NUL character inside a string.
@@ -68,4 +71,49 @@ func fieldAt(raw []byte, i int) string {
 		return fmt.Sprintf("field %q", name)
 	}
 	return "record"
+}
+
+// checkFieldsText is checkText for a transaction not decoded from a record
+// (an imported order line): a NUL character or invalid UTF-8 in any of its
+// text fields, which PostgreSQL refuses (a whole batch with it) and SQLite
+// keeps, fails it as InvalidText, naming the field.
+func checkFieldsText(t *event.Transaction) *Failure {
+	if f := textFields(
+		"transaction_id", t.TransactionID, "customer_id", t.CustomerID, "currency", t.Currency,
+		"payment_method", t.PaymentMethod, "card.bin", t.Card.BIN, "card.last4", t.Card.Last4,
+		"device_id", t.DeviceID, "ip_address", t.IPAddress, "billing_country", t.BillingCountry,
+		"shipping_country", t.ShippingCountry, "channel", t.Channel, "shipping_address", t.ShippingAddress,
+	); f != nil {
+		return f
+	}
+	for i := range t.Items {
+		it := &t.Items[i]
+		if f := textFields("product_id", it.ProductID, "category", it.Category, "unit_price_exact", it.UnitPriceExact); f != nil {
+			f.Detail = fmt.Sprintf("items[%d].%s", i, f.Detail)
+			return f
+		}
+	}
+	return nil
+}
+
+// textFields checks name, value pairs.
+func textFields(kv ...string) *Failure {
+	for i := 0; i+1 < len(kv); i += 2 {
+		v := kv[i+1]
+		if j := strings.IndexByte(v, 0); j >= 0 {
+			return fail(InvalidText, "%s: NUL byte at byte %d", kv[i], j)
+		}
+		if !utf8.ValidString(v) {
+			j := 0
+			for j < len(v) {
+				r, n := utf8.DecodeRuneInString(v[j:])
+				if r == utf8.RuneError && n <= 1 {
+					break
+				}
+				j += n
+			}
+			return fail(InvalidText, "%s: invalid UTF-8 at byte %d", kv[i], j)
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func withField(t *testing.T, v []byte, path []string, s string, raw []byte) []by
 
 // TestHostileInput produces what real deployments send besides good
 // records (tombstones, empty values, NUL and invalid UTF-8 in every string
-// field, a full card number, oversized fields, the same transaction id on
+// field, a full card number, fields over 255 bytes, the same transaction id on
 // two partitions in one batch and in different batches) and checks on both
 // stores that nothing stalls, every record is stored or quarantined once
 // with the reason it must get, and no full card number is kept.
@@ -123,7 +124,19 @@ func hostileInput(t *testing.T, k *kafkaEnv, s *storeEnv) {
 	r = next()
 	cases = append(cases, hostileCase{name: "full card number as last4", key: r.Key, value: withField(t, r.Value, []string{"card", "last4"}, pan, nil), reason: "invalid_card", part: -1})
 	r = next()
-	cases = append(cases, hostileCase{name: "oversized device_id", key: r.Key, value: withField(t, r.Value, []string{"device_id"}, strings.Repeat("d", 200<<10), nil), reason: "?", part: -1})
+	cases = append(cases, hostileCase{name: "oversized device_id", key: r.Key, value: withField(t, r.Value, []string{"device_id"}, strings.Repeat("d", 200<<10), nil), reason: "field_too_long", part: -1})
+	// Long fields that do not compress: PostgreSQL refused their index
+	// entries (a product's windows, an entity's events) over 2,704 bytes,
+	// and with them every write of the product fold or the entity stage.
+	noise := rand.New(rand.NewPCG(1, 2))
+	for _, f := range [][]string{{"items", "0", "product_id"}, {"device_id"}, {"ip_address"}, {"items", "0", "category"}} {
+		b := make([]byte, 2000)
+		for i := range b {
+			b[i] = "0123456789abcdef"[noise.IntN(16)]
+		}
+		r = next()
+		cases = append(cases, hostileCase{name: "4,000 random bytes in " + strings.Join(f, "."), key: r.Key, value: withField(t, r.Value, f, string(b)+strings.ToUpper(string(b)), nil), reason: "field_too_long", part: -1})
+	}
 	// The same transaction on two partitions, produced together (one
 	// batch): the first stored wins, the other copy is a duplicate.
 	dup := next()

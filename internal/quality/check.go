@@ -194,6 +194,10 @@ func (c *Contract) validate(t *event.Transaction, now time.Time, res *Result) {
 	if !c.custID.ok(t.CustomerID) && c.failed(res, CheckCustomerID, func() *Failure { return c.custID.fail("customer_id", t.CustomerID) }) {
 		return
 	}
+	if f := fieldLengths(t); f != nil {
+		res.Failure = f
+		return
+	}
 	if len(t.Items) > c.maxItems && c.failed(res, CheckItemCount, func() *Failure {
 		return fail(OutOfRange, "%d items, at most %d (checks.item_count.max)", len(t.Items), c.maxItems)
 	}) {
@@ -317,4 +321,45 @@ func (r *idRule) fail(field, id string) *Failure {
 		return fail(InvalidID, "%s is %d bytes, at most %d (checks.%s.max_length)", field, len(id), r.maxLen, field)
 	}
 	return fail(InvalidID, "%s %q does not match checks.%s.pattern %s", field, id, field, r.pattern.String())
+}
+
+// MaxFieldLength bounds every text field of a record but the shipping
+// address (MaxAddressLength), in bytes: identifiers and codes, some of
+// which key the stores' indexes (a product's windows, an entity's events,
+// a customer), where PostgreSQL refuses an entry over 2,704 bytes, and
+// with it the whole write, at every retry. The ID checks' max_length is
+// at most this too.
+const (
+	MaxFieldLength   = 255
+	MaxAddressLength = 1024
+)
+
+// fieldLengths is the field_length check.
+func fieldLengths(t *event.Transaction) *Failure {
+	for _, f := range [...]struct {
+		name, v string
+	}{
+		{"transaction_id", t.TransactionID}, {"customer_id", t.CustomerID}, {"currency", t.Currency},
+		{"payment_method", t.PaymentMethod}, {"card.bin", t.Card.BIN}, {"card.last4", t.Card.Last4},
+		{"device_id", t.DeviceID}, {"ip_address", t.IPAddress}, {"billing_country", t.BillingCountry},
+		{"shipping_country", t.ShippingCountry}, {"channel", t.Channel},
+	} {
+		if len(f.v) > MaxFieldLength {
+			return fail(FieldTooLong, "%s is %d bytes, at most %d", f.name, len(f.v), MaxFieldLength)
+		}
+	}
+	if len(t.ShippingAddress) > MaxAddressLength {
+		return fail(FieldTooLong, "shipping_address is %d bytes, at most %d", len(t.ShippingAddress), MaxAddressLength)
+	}
+	for i := range t.Items {
+		it := &t.Items[i]
+		for _, f := range [...]struct {
+			name, v string
+		}{{"product_id", it.ProductID}, {"category", it.Category}, {"unit_price_exact", it.UnitPriceExact}} {
+			if len(f.v) > MaxFieldLength {
+				return fail(FieldTooLong, "items[%d].%s is %d bytes, at most %d", i, f.name, len(f.v), MaxFieldLength)
+			}
+		}
+	}
+	return nil
 }

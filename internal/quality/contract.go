@@ -31,6 +31,7 @@ const (
 	CheckTotalMismatch   CheckName = "total_mismatch"
 	CheckInvalidCard     CheckName = "invalid_card"
 	CheckDuplicateID     CheckName = "duplicate_id"
+	CheckFieldLength     CheckName = "field_length"
 
 	CheckTransactionID   CheckName = "transaction_id"
 	CheckCustomerID      CheckName = "customer_id"
@@ -77,6 +78,7 @@ var Checks = []CheckInfo{
 	{CheckVersion, UnsupportedVer, true},
 	{CheckTransactionID, InvalidID, false},
 	{CheckCustomerID, InvalidID, false},
+	{CheckFieldLength, FieldTooLong, true},
 	{CheckItemCount, OutOfRange, false},
 	{CheckNegativeAmount, NegativeAmount, true},
 	{CheckAmount, OutOfRange, false},

@@ -37,12 +37,13 @@ const (
 	InvalidCard     Reason = "invalid_card"
 	FutureTimestamp Reason = "future_timestamp"
 	DuplicateID     Reason = "duplicate_id"
+	FieldTooLong    Reason = "field_too_long"
 )
 
 // Reasons lists every failure reason, for metrics and documentation.
 var Reasons = []Reason{EmptyRecord, InvalidText, MalformedJSON, WrongType, MissingField, UnsupportedVer, TooManyDecimals,
 	NegativeAmount, OutOfRange, TotalMismatch, UnknownCurrency, UnknownCountry, InvalidCard, FutureTimestamp, DuplicateID,
-	InvalidID, UnknownChannel, UnknownPaymentMethod, StaleTimestamp, UnknownField}
+	InvalidID, UnknownChannel, UnknownPaymentMethod, StaleTimestamp, UnknownField, FieldTooLong}
 
 // Config holds the thresholds the checks had before the contract (see
 // Contract), for callers that need only those: it is the default contract

@@ -227,6 +227,50 @@ func TestValidateText(t *testing.T) {
 	}
 }
 
+// TestFieldLength: a text field longer than the stores' keys hold is
+// quarantined as field_too_long, naming the field, for a record (Decode)
+// and for an imported order line (Validate) alike; at the bound it passes.
+func TestFieldLength(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	long := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name   string
+		edit   func(*event.Transaction, int)
+		bound  int
+		detail string // for bound+1
+	}{
+		{"product", func(tx *event.Transaction, n int) { tx.Items[0].ProductID = long(n) }, MaxFieldLength, "items[0].product_id is 256 bytes, at most 255"},
+		{"category", func(tx *event.Transaction, n int) { tx.Items[0].Category = long(n) }, MaxFieldLength, "items[0].category is 256 bytes, at most 255"},
+		{"device", func(tx *event.Transaction, n int) { tx.DeviceID = long(n) }, MaxFieldLength, "device_id is 256 bytes, at most 255"},
+		{"ip", func(tx *event.Transaction, n int) { tx.IPAddress = long(n) }, MaxFieldLength, "ip_address is 256 bytes, at most 255"},
+		{"address", func(tx *event.Transaction, n int) { tx.ShippingAddress = long(n) }, MaxAddressLength, "shipping_address is 1025 bytes, at most 1024"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []int{tc.bound, tc.bound + 1} {
+				var tx event.Transaction
+				if f := cfg.Decode([]byte(good), now, &tx); f != nil {
+					t.Fatal(f)
+				}
+				tc.edit(&tx, n)
+				raw, err := event.Marshal(&tx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var back event.Transaction
+				for name, f := range map[string]*Failure{"Decode": cfg.Decode(raw, now, &back), "Validate": cfg.Validate(&tx, now)} {
+					switch {
+					case n == tc.bound && f != nil:
+						t.Errorf("%s at %d bytes: %v", name, n, f)
+					case n > tc.bound && (f == nil || f.Reason != FieldTooLong || f.Detail != tc.detail):
+						t.Errorf("%s at %d bytes: %+v, want field_too_long %q", name, n, f, tc.detail)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestDetailIsStorableText(t *testing.T) {
 	long := strings.Repeat("é", 150) // 300 bytes: a cut at 200 would split nothing, at 201 a rune
 	for _, msg := range []string{"x" + long, long, "a\x00b", "bad \xff byte"} {

@@ -448,8 +448,8 @@ func checkRenames(at string, m map[string]string, targets []string) error {
 }
 
 func (s IDSpec) compile(name string) (idRule, error) {
-	if s.MaxLength < 1 || s.MaxLength > 255 {
-		return idRule{}, fmt.Errorf("quality contract: checks.%s.max_length: %d, want 1 to 255 bytes", name, s.MaxLength)
+	if s.MaxLength < 1 || s.MaxLength > MaxFieldLength {
+		return idRule{}, fmt.Errorf("quality contract: checks.%s.max_length: %d, want 1 to %d bytes", name, s.MaxLength, MaxFieldLength)
 	}
 	r := idRule{maxLen: s.MaxLength}
 	if s.Pattern != "" {

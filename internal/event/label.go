@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 )
@@ -129,6 +131,11 @@ const maxLabelField = 200
 // so the record can be quarantined with that reason.
 func DecodeLabel(b []byte, l *Label) error {
 	*l = Label{}
+	// The decoder would turn bytes that are not UTF-8 into U+FFFD, and
+	// store another text than the producer's.
+	if !utf8.Valid(b) {
+		return fmt.Errorf("%w: the record is not valid UTF-8", ErrMalformedLabel)
+	}
 	var w wireLabel
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedLabel, err)
@@ -153,6 +160,15 @@ func DecodeLabel(b []byte, l *Label) error {
 		{"customer_id", w.CustomerID}, {"scenario", w.Scenario}, {"reason_code", w.ReasonCode}} {
 		if len(f.v) > maxLabelField {
 			return fmt.Errorf("%w: %s longer than %d bytes", ErrMalformedLabel, f.name, maxLabelField)
+		}
+		// PostgreSQL refuses both in text (and with them the batch the
+		// label came in), while SQLite keeps them: as for a transaction
+		// record's text (quality's invalid_text), refused in both.
+		if strings.IndexByte(f.v, 0) >= 0 {
+			return fmt.Errorf("%w: %s holds a NUL character", ErrMalformedLabel, f.name)
+		}
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("%w: %s is not valid UTF-8", ErrMalformedLabel, f.name)
 		}
 	}
 	*l = Label{SchemaVersion: w.SchemaVersion, LabelID: w.LabelID, TransactionID: w.TransactionID, CustomerID: w.CustomerID,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func sampleLabel() Label {
@@ -69,10 +70,17 @@ func FuzzDecodeLabel(f *testing.F) {
 	f.Add([]byte(`{"schema_version":1,"label_id":"a","transaction_id":"t","kind":"dispute","fraud":false,"event_time":"2026-01-01T00:00:00+02:00"}`))
 	f.Add([]byte(`{"fraud":null}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"schema_version":1,"label_id":"a\u0000","transaction_id":"t","kind":"dispute","fraud":false,"event_time":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte("{\"schema_version\":1,\"label_id\":\"a\xff\",\"transaction_id\":\"t\",\"kind\":\"dispute\",\"fraud\":false,\"event_time\":\"2026-01-01T00:00:00Z\"}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var l Label
 		if err := DecodeLabel(data, &l); err != nil {
 			return
+		}
+		for _, v := range []string{l.LabelID, l.TransactionID, l.CustomerID, l.Scenario, l.ReasonCode} {
+			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+				t.Fatalf("accepted a label whose text no store holds alike: %q", v)
+			}
 		}
 		again, err := MarshalLabel(&l)
 		if err != nil {

@@ -261,3 +261,36 @@ func counted(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
 	t.Fatalf("no shopstream_label_events_total{outcome=%q}", outcome)
 	return 0
 }
+
+// TestLabelsHostileText: a label whose text holds a NUL character (the
+// escape \u0000, which the decoder turns into the byte) or bytes that are
+// not UTF-8 is quarantined as malformed, as a transaction record is; the
+// labels around it are stored and the consumer does not stall.
+func TestLabelsHostileText(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokers := embedded(t)
+			st := open(t)
+			ids := []string{"T00000010", "T00000020", "T00000030"}
+			at := time.Now().UTC().Add(24 * time.Hour).Format(time.RFC3339)
+			hostile := [][]byte{
+				[]byte(`{"schema_version":1,"label_id":"cb-\u0000","transaction_id":"T00000040","kind":"chargeback","fraud":true,"event_time":"` + at + `"}`),
+				[]byte(`{"schema_version":1,"label_id":"cb-50","transaction_id":"T00000050","kind":"chargeback","fraud":true,"scenario":"a\u0000b","event_time":"` + at + `"}`),
+				[]byte("{\"schema_version\":1,\"label_id\":\"cb-60\",\"transaction_id\":\"T00000060\",\"kind\":\"chargeback\",\"fraud\":true,\"reason_code\":\"10\xff\xfe\",\"event_time\":\"" + at + "\"}"),
+				[]byte("{\"schema_version\":1,\"label_id\":\"cb-70\",\"transaction_id\":\"T0000\x0070\",\"kind\":\"chargeback\",\"fraud\":true,\"event_time\":\"" + at + "\"}"),
+			}
+			produceLabels(t, brokers, ids, hostile...)
+			startLabels(t, brokers, st, nil)
+			records := int64(2*len(ids) + len(hostile))
+			waitFor(t, "every label record stored or quarantined", func() bool { return labelOffsets(t, st) == records })
+			if s := labelStatus(t, st); s.Pending != int64(len(ids)) {
+				t.Errorf("label status %+v, want the %d good labels pending", s, len(ids))
+			}
+			q, err := st.ListQuarantine(context.Background(), store.QuarantineFilter{Reason: pipeline.ReasonMalformedLabel, Topic: bus.TopicLabels})
+			if err != nil || len(q) != len(hostile) {
+				t.Fatalf("quarantined malformed labels: %d (%v), want %d", len(q), err, len(hostile))
+			}
+		})
+	}
+}

@@ -45,6 +45,11 @@ func checkText(raw []byte) *Failure {
 	return nil
 }
 
+// TextOK reports whether raw, a JSON document, holds only text both stores
+// keep alike: valid UTF-8 without a NUL byte or the escape \u0000 (see
+// the invalid_text check).
+func TextOK(raw []byte) bool { return checkText(raw) == nil }
+
 // fieldAt names the JSON member whose value holds byte i of raw: the last
 // complete "key": before it. It is a best effort for the failure's detail,
 // not a parser; it returns "record" when it finds none.

@@ -59,7 +59,7 @@ func storeIn(t *testing.T, st store.Store, currency string, from int64, txs ...s
 
 // analyticsFixture stores three purchases of alice and bob, alice's
 // analytics, two cohort cells, a CLV model and a segmentation.
-func analyticsFixture(t testing.TB, st *sqlite.Store) {
+func analyticsFixture(t testing.TB, st envStore) {
 	t.Helper()
 	ctx := context.Background()
 	jan := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)

@@ -32,8 +32,23 @@ import (
 
 // authEnv is a server with every component's routes over an SQLite store
 // holding the fraud fixture (open alerts, an active and a shadow model).
+// envStore is a store the API tests' servers run on: SQLite's or
+// PostgreSQL's.
+type envStore interface {
+	store.Store
+	store.SystemSamples
+	store.Analytics
+	store.Auth
+	store.AlertDeliveries
+	store.Fraud
+	store.Experiments
+	store.Quality
+	store.Privacy
+	store.Purchases
+}
+
 type authEnv struct {
-	st  *sqlite.Store
+	st  envStore
 	srv *web.Server
 	ts  *httptest.Server
 }

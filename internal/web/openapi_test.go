@@ -303,12 +303,18 @@ func newAPIEnv(t *testing.T, cfg web.Config) *apiEnv {
 // (nil: the server cannot replay).
 func newAPIEnvReplay(t *testing.T, cfg web.Config, replayer func(store.Store) web.ReplayFunc) *apiEnv {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
+	st, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newAPIEnvOn(t, cfg, replayer, st)
+}
+
+// newAPIEnvOn is newAPIEnvReplay on st, SQLite's or PostgreSQL's.
+func newAPIEnvOn(t *testing.T, cfg web.Config, replayer func(store.Store) web.ReplayFunc, st envStore) *apiEnv {
+	t.Helper()
+	ctx := context.Background()
 	fraudFixture(t, st)
 	analyticsFixture(t, st)
 	// Quarantined records (ids 1 and 2) and routed alerts.

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -395,8 +396,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.noRoute(rw, r)
 			return
 		}
+		if err := textParams(r); err != nil {
+			WriteError(rw, err)
+			return
+		}
 	}
 	s.serve(rw, r)
+}
+
+// textParams refuses a request whose path or query holds a NUL character
+// or bytes that are not UTF-8: PostgreSQL refuses them in a text
+// comparison (a server error) where SQLite compares them, and no stored
+// value holds them, so both stores answer 400.
+func textParams(r *http.Request) error {
+	bad := func(s string) bool { return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) }
+	if bad(r.URL.Path) {
+		return fmt.Errorf("%w: the path holds a NUL character or bytes that are not UTF-8", ErrBadRequest)
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	for k, vs := range r.URL.Query() {
+		if bad(k) {
+			return fmt.Errorf("%w: a query parameter's name holds a NUL character or bytes that are not UTF-8", ErrBadRequest)
+		}
+		for _, v := range vs {
+			if bad(v) {
+				return fmt.Errorf("%w: query parameter %q holds a NUL character or bytes that are not UTF-8", ErrBadRequest, k)
+			}
+		}
+	}
+	return nil
 }
 
 // serve hands r to its route. An error the route or the mux writes as

@@ -75,6 +75,20 @@ func (r *Reader) resolve() error {
 	if len(missing) > 0 {
 		return &HeaderError{Missing: missing, Header: r.header, OrderLevel: r.report.OrderLevel}
 	}
+	// A column read under a header that another column has too (two
+	// "Quantity" columns) would be one of them, silently: refused.
+	for c := range numCols {
+		i := r.col[c]
+		if i < 0 {
+			continue
+		}
+		for j, h := range r.header {
+			if j != i && (norm[j] == norm[i] || strings.EqualFold(strings.TrimSpace(h), strings.TrimSpace(r.header[i]))) {
+				return fmt.Errorf("importer: the header has two columns %q (columns %d and %d), and %s would be read from either: rename one of them in the file",
+					strings.TrimSpace(r.header[i]), min(i, j)+1, max(i, j)+1, logicalNames[c])
+			}
+		}
+	}
 	for _, i := range r.col {
 		r.minWidth = max(r.minWidth, i+1)
 	}

@@ -635,3 +635,23 @@ func TestNoCountryColumn(t *testing.T) {
 		t.Errorf("report %+v: want the 2 orders in the unknown region", rep)
 	}
 }
+
+// TestDuplicateColumn: a header with two columns of the name a field is
+// read from is refused, naming both, rather than read from either.
+func TestDuplicateColumn(t *testing.T) {
+	t.Parallel()
+	for _, header := range []string{
+		"InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,Quantity\n",
+		"InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country, quantity \n",
+		"InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,unit_price\n", // UnitPrice normalised
+	} {
+		_, err := New(strings.NewReader(header+"536398,1,2,12/1/2010 08:00,1.00,1575,United Kingdom,5\n"), Config{DefaultCurrency: "GBP"})
+		if err == nil || !strings.Contains(err.Error(), "two columns") || !strings.Contains(err.Error(), "and 8") {
+			t.Errorf("%q: %v, want the two columns refused", header, err)
+		}
+	}
+	// Two columns of a name no field is read from are fine.
+	if _, err := New(strings.NewReader("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,Note,Note\n"), Config{DefaultCurrency: "GBP"}); err != nil {
+		t.Errorf("two Note columns: %v", err)
+	}
+}

@@ -3,10 +3,15 @@ package pipeline_test
 import (
 	"context"
 	"net"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/shopstream/shopstream/internal/bus"
+	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
 )
 
@@ -56,4 +61,59 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatalf("committed %d records, want exactly 4000", s.Stored+s.Quarantined)
 	}
 	checkTotals(t, st, want)
+}
+
+// TestHealthWithoutKafka: a processor whose brokers stop answering says
+// so in its health (not ready, naming Kafka and the last error) once the
+// stall timeout passes, and is ready again once they answer.
+func TestHealthWithoutKafka(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	start := func() *bus.Embedded {
+		b, err := bus.StartEmbedded(bus.EmbeddedConfig{Addr: addr, DataDir: dir, Partitions: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := start()
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	brokers := []string{addr}
+	produce(t, brokers, 500, 0)
+	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-health", Logger: quiet, MaxBatch: 300, StallTimeout: time.Second,
+		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, "the records stored", func() bool { s := p.Stats(); return s.Stored+s.Quarantined == 500 })
+	if h := p.Health(); !h.Ready {
+		t.Fatalf("not ready with Kafka answering: %v", h.Reasons)
+	}
+	b.Close()
+	waitFor(t, "not ready, naming Kafka", func() bool {
+		h := p.Health()
+		return !h.Ready && slices.ContainsFunc(h.Reasons, func(r string) bool {
+			return strings.HasPrefix(r, "no answer from Kafka for") && strings.Contains(r, addr)
+		})
+	})
+	b = start()
+	defer b.Close()
+	waitFor(t, "ready again", func() bool { return p.Health().Ready })
 }

@@ -38,7 +38,8 @@ type Health struct {
 	Ready bool `json:"ready"`
 	// Reasons say why the processor is not ready: nothing committed for
 	// the stall timeout while batches wait, a partition stuck retrying or
-	// fenced again and again, a failed state rebuild, or not running.
+	// fenced again and again, no answer from Kafka for the stall timeout,
+	// a failed state rebuild, or not running.
 	Reasons []string `json:"reasons,omitempty"`
 	// StalledSince is when the oldest reason began; zero when ready.
 	StalledSince time.Time `json:"stalled_since,omitzero"`
@@ -320,6 +321,14 @@ func (p *Processor) Health() Health {
 		slices.Sort(beyond)
 		out.Reasons = append(out.Reasons, "stored offsets past the log end (records the broker acknowledged are gone, or the topic was recreated) for partitions "+strings.Join(beyond, ", "))
 		since(now)
+	}
+	if d, fail := p.kafka.silence(now); out.Running && d >= p.cfg.StallTimeout {
+		r := fmt.Sprintf("no answer from Kafka for %s", d.Round(time.Second))
+		if fail != nil {
+			r += fmt.Sprintf("; the last error, at %s from %s: %s", fail.at.UTC().Format(time.TimeOnly), fail.addr, fail.err)
+		}
+		out.Reasons = append(out.Reasons, r)
+		since(now.Add(-d))
 	}
 	if len(out.RebuildFailed) > 0 {
 		parts := make([]string, 0, len(out.RebuildFailed))

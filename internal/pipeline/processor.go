@@ -386,6 +386,7 @@ type Processor struct {
 	cps         *checkpointSaver // nil: checkpoints are written with their batches
 	groupCommit *groupCommitter
 	health      *healthState
+	kafka       *kafkaContact
 	quality     *qualityState
 
 	stored, quarantined, batches, lostTotal atomic.Int64
@@ -413,6 +414,7 @@ func New(cfg Config) (*Processor, error) {
 		fenced:     map[int32]bool{},
 		owner:      cfg.InstanceID,
 		health:     newHealthState(),
+		kafka:      newKafkaContact(cfg.Now),
 		wake:       make(chan struct{}, 1),
 		quality:    newQualityState(cfg.Quality, cfg.Metrics),
 	}
@@ -478,7 +480,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(p.lost),
 		kgo.FetchMaxWait(p.cfg.FetchMaxWait),
 		kgo.FetchMinBytes(p.cfg.FetchMinBytes),
+		kgo.WithHooks(p.kafka),
 	)
+	p.kafka.ok.Store(p.cfg.Now().UnixNano())
 	if p.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(p.cfg.InstanceID))
 	}

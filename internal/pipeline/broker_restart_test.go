@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/shopstream/shopstream/internal/bus"
 	"github.com/shopstream/shopstream/internal/pipeline"
 	"github.com/shopstream/shopstream/internal/store/sqlite"
@@ -20,20 +18,7 @@ import (
 // processor retries, resumes, and every record is stored exactly once.
 func TestBrokerRestart(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	start := func() *bus.Embedded {
-		b, err := bus.StartEmbedded(bus.EmbeddedConfig{Addr: addr, DataDir: dir, Partitions: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	addr, start := restartableBroker(t)
 	b := start()
 	st, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -68,20 +53,7 @@ func TestBrokerRestart(t *testing.T) {
 // stall timeout passes, and is ready again once they answer.
 func TestHealthWithoutKafka(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	start := func() *bus.Embedded {
-		b, err := bus.StartEmbedded(bus.EmbeddedConfig{Addr: addr, DataDir: dir, Partitions: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	addr, start := restartableBroker(t)
 	b := start()
 	st, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -90,18 +62,7 @@ func TestHealthWithoutKafka(t *testing.T) {
 	defer st.Close()
 	brokers := []string{addr}
 	produce(t, brokers, 500, 0)
-	p, err := pipeline.New(pipeline.Config{Brokers: brokers, Store: st, Group: "g-health", Logger: quiet, MaxBatch: 300, StallTimeout: time.Second,
-		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	p, _ := startProcessorWith(t, pipeline.Config{Brokers: brokers, Store: st, Group: "g-health", StallTimeout: time.Second})
 	waitFor(t, "the records stored", func() bool { s := p.Stats(); return s.Stored+s.Quarantined == 500 })
 	if h := p.Health(); !h.Ready {
 		t.Fatalf("not ready with Kafka answering: %v", h.Reasons)
@@ -116,4 +77,24 @@ func TestHealthWithoutKafka(t *testing.T) {
 	b = start()
 	defer b.Close()
 	waitFor(t, "ready again", func() bool { return p.Health().Ready })
+}
+
+// restartableBroker returns the address of a persistent embedded broker
+// and a function that starts it there, again after a Close.
+func restartableBroker(t *testing.T) (string, func() *bus.Embedded) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	return addr, func() *bus.Embedded {
+		b, err := bus.StartEmbedded(bus.EmbeddedConfig{Addr: addr, DataDir: dir, Partitions: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 }

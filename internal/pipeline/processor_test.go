@@ -97,9 +97,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func startProcessor(t *testing.T, brokers []string, st store.Store, group string, m *pipeline.Metrics) (*pipeline.Processor, func()) {
 	t.Helper()
-	cfg := pipeline.Config{Brokers: brokers, Store: st, Group: group, Logger: quiet, MaxBatch: 300,
-		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}}
-	cfg.Metrics = m
+	return startProcessorWith(t, pipeline.Config{Brokers: brokers, Store: st, Group: group, Metrics: m})
+}
+
+// startProcessorWith is startProcessor of cfg, with the tests' logger,
+// batch and group timings where cfg has none.
+func startProcessorWith(t *testing.T, cfg pipeline.Config) (*pipeline.Processor, func()) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 300
+	}
+	if cfg.KafkaOpts == nil {
+		cfg.KafkaOpts = []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.RebalanceTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond)}
+	}
 	p, err := pipeline.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -26,15 +26,21 @@ var hostileValues = []string{"", "-1", "0", "abc", "1e400", "9999999999999999999
 // no answer is a server error, every refusal is the documented error
 // body, and every answer is valid by the document.
 func TestHostileParameters(t *testing.T) {
+	onBothStores(t, hostileParameters)
+}
+
+// onBothStores runs test against an API server on SQLite and one on
+// PostgreSQL, without rate limits.
+func onBothStores(t *testing.T, test func(*testing.T, *apiEnv)) {
 	cfg := web.Config{Limits: web.Limits{AddrRate: -1, TokenRate: -1}}
-	t.Run("sqlite", func(t *testing.T) { hostileParameters(t, newAPIEnv(t, cfg)) })
+	t.Run("sqlite", func(t *testing.T) { test(t, newAPIEnv(t, cfg)) })
 	t.Run("postgres", func(t *testing.T) {
 		st, err := postgres.Open(context.Background(), pgtest.URL(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		hostileParameters(t, newAPIEnvOn(t, cfg, nil, st))
+		test(t, newAPIEnvOn(t, cfg, nil, st))
 	})
 }
 
@@ -97,8 +103,7 @@ func hostileParameters(t *testing.T, e *apiEnv) {
 // to score says so itself (422 invalid_text), and an escaped backslash
 // before u0000 is text.
 func TestHostileBodies(t *testing.T) {
-	cfg := web.Config{Limits: web.Limits{AddrRate: -1, TokenRate: -1}}
-	run := func(t *testing.T, e *apiEnv) {
+	onBothStores(t, func(t *testing.T, e *apiEnv) {
 		for _, c := range []struct {
 			method, path, body string
 			want               int
@@ -128,14 +133,5 @@ func TestHostileBodies(t *testing.T) {
 				checkErrorBody(t, what, resp.StatusCode, b)
 			}
 		}
-	}
-	t.Run("sqlite", func(t *testing.T) { run(t, newAPIEnv(t, cfg)) })
-	t.Run("postgres", func(t *testing.T) {
-		st, err := postgres.Open(context.Background(), pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		run(t, newAPIEnvOn(t, cfg, nil, st))
 	})
 }

@@ -336,16 +336,10 @@ const (
 
 // fieldLengths is the field_length check.
 func fieldLengths(t *event.Transaction) *Failure {
-	for _, f := range [...]struct {
-		name, v string
-	}{
-		{"transaction_id", t.TransactionID}, {"customer_id", t.CustomerID}, {"currency", t.Currency},
-		{"payment_method", t.PaymentMethod}, {"card.bin", t.Card.BIN}, {"card.last4", t.Card.Last4},
-		{"device_id", t.DeviceID}, {"ip_address", t.IPAddress}, {"billing_country", t.BillingCountry},
-		{"shipping_country", t.ShippingCountry}, {"channel", t.Channel},
-	} {
-		if len(f.v) > MaxFieldLength {
-			return fail(FieldTooLong, "%s is %d bytes, at most %d", f.name, len(f.v), MaxFieldLength)
+	for i, v := range [...]string{t.TransactionID, t.CustomerID, t.Currency, t.PaymentMethod, t.Card.BIN, t.Card.Last4,
+		t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry, t.Channel} {
+		if len(v) > MaxFieldLength {
+			return fail(FieldTooLong, "%s is %d bytes, at most %d", textFieldNames[i], len(v), MaxFieldLength)
 		}
 	}
 	if len(t.ShippingAddress) > MaxAddressLength {
@@ -353,11 +347,9 @@ func fieldLengths(t *event.Transaction) *Failure {
 	}
 	for i := range t.Items {
 		it := &t.Items[i]
-		for _, f := range [...]struct {
-			name, v string
-		}{{"product_id", it.ProductID}, {"category", it.Category}, {"unit_price_exact", it.UnitPriceExact}} {
-			if len(f.v) > MaxFieldLength {
-				return fail(FieldTooLong, "items[%d].%s is %d bytes, at most %d", i, f.name, len(f.v), MaxFieldLength)
+		for j, v := range [...]string{it.ProductID, it.Category, it.UnitPriceExact} {
+			if len(v) > MaxFieldLength {
+				return fail(FieldTooLong, "items[%d].%s is %d bytes, at most %d", i, itemTextFieldNames[j], len(v), MaxFieldLength)
 			}
 		}
 	}

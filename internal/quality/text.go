@@ -83,42 +83,57 @@ func fieldAt(raw []byte, i int) string {
 // text fields, which PostgreSQL refuses (a whole batch with it) and SQLite
 // keeps, fails it as InvalidText, naming the field.
 func checkFieldsText(t *event.Transaction) *Failure {
-	if f := textFields(
-		"transaction_id", t.TransactionID, "customer_id", t.CustomerID, "currency", t.Currency,
-		"payment_method", t.PaymentMethod, "card.bin", t.Card.BIN, "card.last4", t.Card.Last4,
-		"device_id", t.DeviceID, "ip_address", t.IPAddress, "billing_country", t.BillingCountry,
-		"shipping_country", t.ShippingCountry, "channel", t.Channel, "shipping_address", t.ShippingAddress,
-	); f != nil {
-		return f
+	fields := [...]string{t.TransactionID, t.CustomerID, t.Currency, t.PaymentMethod, t.Card.BIN, t.Card.Last4,
+		t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry, t.Channel, t.ShippingAddress}
+	for i, v := range fields {
+		if !plainText(v) {
+			return textFailure(textFieldNames[i], v)
+		}
 	}
 	for i := range t.Items {
 		it := &t.Items[i]
-		if f := textFields("product_id", it.ProductID, "category", it.Category, "unit_price_exact", it.UnitPriceExact); f != nil {
-			f.Detail = fmt.Sprintf("items[%d].%s", i, f.Detail)
-			return f
+		for j, v := range [...]string{it.ProductID, it.Category, it.UnitPriceExact} {
+			if !plainText(v) {
+				f := textFailure(itemTextFieldNames[j], v)
+				f.Detail = fmt.Sprintf("items[%d].%s", i, f.Detail)
+				return f
+			}
 		}
 	}
 	return nil
 }
 
-// textFields checks name, value pairs.
-func textFields(kv ...string) *Failure {
-	for i := 0; i+1 < len(kv); i += 2 {
-		v := kv[i+1]
-		if j := strings.IndexByte(v, 0); j >= 0 {
-			return fail(InvalidText, "%s: NUL byte at byte %d", kv[i], j)
-		}
-		if !utf8.ValidString(v) {
-			j := 0
-			for j < len(v) {
-				r, n := utf8.DecodeRuneInString(v[j:])
-				if r == utf8.RuneError && n <= 1 {
-					break
-				}
-				j += n
-			}
-			return fail(InvalidText, "%s: invalid UTF-8 at byte %d", kv[i], j)
+// The names of the fields checkFieldsText checks, in its order.
+var (
+	textFieldNames = [...]string{"transaction_id", "customer_id", "currency", "payment_method", "card.bin", "card.last4",
+		"device_id", "ip_address", "billing_country", "shipping_country", "channel", "shipping_address"}
+	itemTextFieldNames = [...]string{"product_id", "category", "unit_price_exact"}
+)
+
+// plainText reports whether s is valid UTF-8 without a NUL byte, looking
+// at each byte of the ASCII text most fields are, and past the first byte
+// that is not, with the library's scans.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
+			return strings.IndexByte(s[i:], 0) < 0 && utf8.ValidString(s[i:])
 		}
 	}
-	return nil
+	return true
+}
+
+// textFailure says where in v, a field's value that is not plain text,
+// its first NUL byte or invalid UTF-8 is.
+func textFailure(name, v string) *Failure {
+	for j := 0; j < len(v); {
+		r, n := utf8.DecodeRuneInString(v[j:])
+		switch {
+		case v[j] == 0:
+			return fail(InvalidText, "%s: NUL byte at byte %d", name, j)
+		case r == utf8.RuneError && n <= 1:
+			return fail(InvalidText, "%s: invalid UTF-8 at byte %d", name, j)
+		}
+		j += n
+	}
+	return fail(InvalidText, "%s: not valid text", name)
 }

@@ -27,6 +27,8 @@ type webFlags struct {
 	addrRate       float64
 	tokenRate      float64
 	readCache      time.Duration
+	maxStreams     int
+	streamsPer     int
 }
 
 func (f *webFlags) register(fs *flag.FlagSet, defAddr, addrUsage string) {
@@ -41,6 +43,8 @@ func (f *webFlags) register(fs *flag.FlagSet, defAddr, addrUsage string) {
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "time limit of one API request, database calls included (503 past it)")
 	fs.Float64Var(&f.addrRate, "rate-limit-addr", 50, "API requests per second per client address, burst twice that (429 past it; 0 = no limit)")
 	fs.Float64Var(&f.tokenRate, "rate-limit-token", 100, "API requests per second per token, burst twice that (429 past it; 0 = no limit)")
+	fs.IntVar(&f.maxStreams, "max-streams", 256, "live streams (the dashboard's, one a tab) the server holds open at once (429 past it; 0 = no limit)")
+	fs.IntVar(&f.streamsPer, "max-streams-per-client", 16, "live streams one client (its token, else its address) may hold open at once (429 past it; 0 = no limit)")
 	fs.DurationVar(&f.readCache, "read-cache", time.Second, "reuse the answers of the read API this long (a change through this server forgets them at once; 0 = ask the store every time)")
 }
 
@@ -54,12 +58,24 @@ func (f *webFlags) validate() error {
 		return usageError{fmt.Errorf("invalid value %v for flag -rate-limit-addr: must not be negative", f.addrRate)}
 	case f.tokenRate < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -rate-limit-token: must not be negative", f.tokenRate)}
+	case f.maxStreams < 0:
+		return usageError{fmt.Errorf("invalid value %d for flag -max-streams: must not be negative", f.maxStreams)}
+	case f.streamsPer < 0:
+		return usageError{fmt.Errorf("invalid value %d for flag -max-streams-per-client: must not be negative", f.streamsPer)}
 	case f.readCache < 0:
 		return usageError{fmt.Errorf("invalid value %v for flag -read-cache: must not be negative", f.readCache)}
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return usageError{fmt.Errorf("flags -tls-cert and -tls-key go together: give both or neither")}
 	}
 	return nil
+}
+
+// noLimit turns a flag's "0 = no limit" into web.Limits' negative.
+func noLimit(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // rateOf turns a flag's "0 = no limit" into web.Limits' negative.
@@ -107,7 +123,7 @@ func (f *webFlags) config(ctx context.Context, st store.Store, command string) (
 	return web.Config{Addr: f.addr,
 		Auth: web.AuthConfig{Open: open, PublicRead: f.publicRead, SecureCookie: f.secureCookie},
 		Limits: web.Limits{MaxBody: f.maxBody, RequestTimeout: f.requestTimeout, AddrRate: addrRate, AddrBurst: addrBurst,
-			TokenRate: tokRate, TokenBurst: tokBurst},
+			TokenRate: tokRate, TokenBurst: tokBurst, MaxStreams: noLimit(f.maxStreams), MaxStreamsPerClient: noLimit(f.streamsPer)},
 		TLS: web.TLSConfig{CertFile: f.tlsCert, KeyFile: f.tlsKey}, ReadCache: f.readCache}, nil
 }
 

@@ -67,6 +67,14 @@ type Limits struct {
 	// net/http itself reads at most headerHardLimit of this (twice as
 	// much) and answers past that in plain text before any handler runs.
 	MaxHeaderBytes int
+	// MaxStreams bounds the live streams (GET /api/v1/stream) open at
+	// once, and MaxStreamsPerClient those of one client (its token or
+	// session, else its address): each holds a connection, and a file
+	// descriptor, for as long as it lasts, which no request rate bounds
+	// (429 with Retry-After past them). Default to 256 and 16; negative
+	// turns the bound off.
+	MaxStreams          int
+	MaxStreamsPerClient int
 }
 
 // WithDefaults fills in the zero fields.
@@ -98,6 +106,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = 64 << 10
+	}
+	if l.MaxStreams == 0 {
+		l.MaxStreams = 256
+	}
+	if l.MaxStreamsPerClient == 0 {
+		l.MaxStreamsPerClient = 16
 	}
 	return l
 }

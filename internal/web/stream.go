@@ -399,6 +399,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
+	client := streamClient(r)
+	if err := s.streams.take(client, s.limits.MaxStreams, s.limits.MaxStreamsPerClient); err != nil {
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, err)
+		return
+	}
+	defer s.streams.give(client)
 	rc := http.NewResponseController(w)
 	// Each write must finish within the server's write timeout; the
 	// deadline moves on with every event instead of lasting the stream.
@@ -471,4 +478,48 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// streamSlots counts the open streams, in all and per client.
+type streamSlots struct {
+	mu    sync.Mutex
+	total int
+	per   map[string]int
+}
+
+// take counts a stream of client, or says which bound it would pass (a
+// bound below 0 is off).
+func (l *streamSlots) take(client string, most, perClient int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case perClient >= 0 && l.per[client] >= perClient:
+		return fmt.Errorf("%w: this client has %d live streams open, the most one may; close a dashboard tab, or retry once one closed", ErrTooManyRequests, l.per[client])
+	case most >= 0 && l.total >= most:
+		return fmt.Errorf("%w: the server has %d live streams open, the most it serves; retry later", ErrTooManyRequests, l.total)
+	}
+	if l.per == nil {
+		l.per = map[string]int{}
+	}
+	l.per[client]++
+	l.total++
+	return nil
+}
+
+func (l *streamSlots) give(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.per[client]--; l.per[client] <= 0 {
+		delete(l.per, client)
+	}
+}
+
+// streamClient is whom a stream's slot counts against: its token or
+// session, else, open to this machine or anyone, its address.
+func streamClient(r *http.Request) string {
+	if p, ok := r.Context().Value(principalKey{}).(Principal); ok && p.TokenID != 0 {
+		return "token " + strconv.FormatInt(p.TokenID, 10)
+	}
+	return "address " + clientAddr(r)
 }

@@ -69,15 +69,21 @@ func next(t *testing.T, evs <-chan sseEvent, name string) sseEvent {
 
 func streamServer(t *testing.T) (*Server, *sqlite.Store, string, context.CancelFunc, <-chan error) {
 	t.Helper()
+	// A write timeout shorter than the tests' streams: each event must
+	// extend it.
+	return streamServerWith(t, Limits{WriteTimeout: time.Second})
+}
+
+// streamServerWith is streamServer with limits.
+func streamServerWith(t *testing.T, limits Limits) (*Server, *sqlite.Store, string, context.CancelFunc, <-chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	// A write timeout shorter than the tests' streams: each event must
-	// extend it.
-	srv, err := New(Config{Store: st, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Limits: Limits{WriteTimeout: time.Second}})
+	srv, err := New(Config{Store: st, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +320,65 @@ func TestStreamMinutes(t *testing.T) {
 	}
 	if got[1].Count != 2 || got[1].Alerts != 1 {
 		t.Errorf("10:05 = %+v, want 2 transactions and 1 alert", got[1])
+	}
+}
+
+// TestStreamSlots: the live streams one client (its token) may hold open
+// at once, and the server in all, are bounded; past either, 429 with
+// Retry-After naming the bound; a stream closed gives its slot back.
+func TestStreamSlots(t *testing.T) {
+	_, st, base, _, _ := streamServerWith(t, Limits{WriteTimeout: time.Second, MaxStreams: 3, MaxStreamsPerClient: 2})
+	token := func(name string) string {
+		c, err := CreateToken(context.Background(), st, name, store.RoleViewer, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Token
+	}
+	a, b, c := token("a"), token("b"), token("c")
+	open := func(token string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", base+"/api/v1/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			t.Cleanup(func() { resp.Body.Close() })
+			next(t, readEvents(resp.Body), "summary")
+			return resp, ""
+		}
+		var e ErrorResponse
+		json.NewDecoder(resp.Body).Decode(&e) //nolint:errcheck // checked below
+		resp.Body.Close()
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%d without Retry-After", resp.StatusCode)
+		}
+		return resp, e.Error.Code + ": " + e.Error.Message
+	}
+	a1, _ := open(a)
+	if r, _ := open(a); r.StatusCode != http.StatusOK {
+		t.Fatalf("a's second stream: %d", r.StatusCode)
+	}
+	if r, msg := open(a); r.StatusCode != http.StatusTooManyRequests || !strings.Contains(msg, "rate_limited: too many requests: this client has 2 live streams open") {
+		t.Errorf("a's third stream: %d %s, want 429 naming the client's bound", r.StatusCode, msg)
+	}
+	if r, _ := open(b); r.StatusCode != http.StatusOK {
+		t.Fatalf("b's stream: %d", r.StatusCode)
+	}
+	if r, msg := open(c); r.StatusCode != http.StatusTooManyRequests || !strings.Contains(msg, "the server has 3 live streams open") {
+		t.Errorf("c's stream with 3 open: %d %s, want 429 naming the server's bound", r.StatusCode, msg)
+	}
+	a1.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, _ := open(c)
+		if r.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c's stream after a's first closed: %d", r.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -205,6 +205,7 @@ type Server struct {
 	closeDone sync.Once
 	hubOnce   sync.Once
 	streamHub *streamHub
+	streams   streamSlots
 }
 
 // New returns a Server with its routes registered.

@@ -137,6 +137,9 @@ func hostileInput(t *testing.T, k *kafkaEnv, s *storeEnv) {
 		r = next()
 		cases = append(cases, hostileCase{name: "4,000 random bytes in " + strings.Join(f, "."), key: r.Key, value: withField(t, r.Value, f, string(b)+strings.ToUpper(string(b)), nil), reason: "field_too_long", part: -1})
 	}
+	// A year typed wrong: the monthly cohorts would span 1,800 years.
+	r = next()
+	cases = append(cases, hostileCase{name: "event time in year 211", key: r.Key, value: withField(t, r.Value, []string{"event_time"}, "0211-03-15T10:00:00Z", nil), reason: "out_of_range", part: -1})
 	// The same transaction on two partitions, produced together (one
 	// batch): the first stored wins, the other copy is a duplicate.
 	dup := next()

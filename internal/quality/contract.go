@@ -32,6 +32,7 @@ const (
 	CheckInvalidCard     CheckName = "invalid_card"
 	CheckDuplicateID     CheckName = "duplicate_id"
 	CheckFieldLength     CheckName = "field_length"
+	CheckEventTimeRange  CheckName = "event_time_range"
 
 	CheckTransactionID   CheckName = "transaction_id"
 	CheckCustomerID      CheckName = "customer_id"
@@ -79,6 +80,7 @@ var Checks = []CheckInfo{
 	{CheckTransactionID, InvalidID, false},
 	{CheckCustomerID, InvalidID, false},
 	{CheckFieldLength, FieldTooLong, true},
+	{CheckEventTimeRange, OutOfRange, true},
 	{CheckItemCount, OutOfRange, false},
 	{CheckNegativeAmount, NegativeAmount, true},
 	{CheckAmount, OutOfRange, false},

@@ -271,6 +271,54 @@ func TestFieldLength(t *testing.T) {
 	}
 }
 
+// TestEventTimeRange: an event time before 1970 or from 2100 on is
+// quarantined as out_of_range by the event_time_range check, for a record
+// and an imported order line alike, whatever the contract's past and
+// future checks say (off here); at the bounds' inside it passes.
+func TestEventTimeRange(t *testing.T) {
+	spec := DefaultSpec()
+	spec.Checks.EventTimePast.Action, spec.Checks.EventTimeFuture.Action = Off, Off
+	c, err := spec.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at   time.Time
+		want bool // accepted
+	}{
+		{time.Date(211, 3, 15, 0, 0, 0, 0, time.UTC), false},
+		{MinEventTime.Add(-time.Second), false},
+		{MinEventTime, true},
+		{MaxEventTime.Add(-time.Second), true},
+		{MaxEventTime, false},
+		{time.Date(9011, 3, 15, 0, 0, 0, 0, time.UTC), false},
+	} {
+		var tx event.Transaction
+		var res Result
+		if c.Decode([]byte(good), now, &tx, &res); res.Failure != nil {
+			t.Fatal(res.Failure)
+		}
+		tx.EventTime = tc.at
+		raw, err := event.Marshal(&tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back event.Transaction
+		var dres Result
+		c.Decode(raw, now, &back, &dres)
+		var vres Result
+		c.Validate(&tx, now, &vres)
+		for name, f := range map[string]*Failure{"Decode": dres.Failure, "Validate": vres.Failure} {
+			switch {
+			case tc.want && f != nil:
+				t.Errorf("%s of %s: %v", name, tc.at, f)
+			case !tc.want && (f == nil || f.Reason != OutOfRange || !strings.Contains(f.Detail, "event_time_range")):
+				t.Errorf("%s of %s: %+v, want out_of_range by event_time_range", name, tc.at, f)
+			}
+		}
+	}
+}
+
 func TestDetailIsStorableText(t *testing.T) {
 	long := strings.Repeat("é", 150) // 300 bytes: a cut at 200 would split nothing, at 201 a rune
 	for _, msg := range []string{"x" + long, long, "a\x00b", "bad \xff byte"} {

@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -429,6 +430,15 @@ func kafkaRecord(m *store.OutboxMsg) *kgo.Record {
 	return r
 }
 
+// slackEscapes are the characters Slack's message text reads as markup:
+// "<!channel>" would notify a whole channel, "<@U1>" a person, and
+// "<https://x|y>" make a link.
+var slackEscapes = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// SlackText is s as Slack's message text shows it as written: a record's
+// ids and a rule's reason (a customer "<!channel>") may hold markup.
+func SlackText(s string) string { return slackEscapes.Replace(s) }
+
 // SlackMessage is the webhook body: Slack's incoming-webhook format, which
 // many chat tools accept. The alert itself rides along under "alert".
 type SlackMessage struct {
@@ -464,7 +474,7 @@ func (d *Deliverer) sendWebhook(ctx context.Context, m *store.OutboxMsg) error {
 			text += fmt.Sprintf("\n• %s = %g stands out (z = %.1f)", r.Feature, r.Value, r.Z)
 		}
 	}
-	body, _ := json.Marshal(SlackMessage{Text: text, Alert: m.Payload})
+	body, _ := json.Marshal(SlackMessage{Text: SlackText(text), Alert: m.Payload})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", m.Target, err)

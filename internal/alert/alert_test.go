@@ -304,3 +304,29 @@ func TestWebhookTextInTheAlertsCurrency(t *testing.T) {
 		t.Errorf("webhook texts %q", got)
 	}
 }
+
+// TestSlackTextShowsMarkupAsWritten: a record's ids may hold what Slack's
+// text reads as markup ("<!channel>" notifies a whole channel); the chat
+// line of a --webhook shows them as written, escaped.
+func TestSlackTextShowsMarkupAsWritten(t *testing.T) {
+	t.Parallel()
+	texts := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m SlackMessage
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		texts <- m.Text
+	}))
+	defer srv.Close()
+	ob := newOutbox(store.OutboxMsg{ID: 1, Kind: "webhook", Target: "ops",
+		Payload: []byte(`{"transaction_id":"a&b","customer_id":"<!channel>","amount":12.50,"currency":"EUR","risk":0.97,"decision":"decline","reasons":[]}`)})
+	d, err := New(Config{Store: ob, Webhooks: map[string]string{"ops": srv.URL}, Interval: time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d, "the message delivered", ob.allDelivered)
+	if got := <-texts; !strings.Contains(got, "transaction a&amp;b of customer &lt;!channel&gt;") || strings.Contains(got, "<!") {
+		t.Errorf("webhook text %q, want the ids escaped", got)
+	}
+}

@@ -217,7 +217,7 @@ func (d *Deliverer) deliver(ctx context.Context, routes *Routes, dest *alertrout
 	case alertroute.TypeDashboard:
 		return nil // the record is what the dashboard shows
 	case alertroute.TypeSlack:
-		msg := map[string]any{"text": b.Text}
+		msg := map[string]any{"text": SlackText(b.Text)}
 		if del.Bundle == alertroute.Single && len(b.Alerts) == 1 {
 			msg["alert"] = b.Alerts[0]
 		} else if len(b.Alerts) > 0 {

@@ -497,3 +497,40 @@ func FuzzParseRoutes(f *testing.F) {
 		}
 	})
 }
+
+// TestRoutedSlackTextEscaped: the same for a routed slack destination.
+func TestRoutedSlackTextEscaped(t *testing.T) {
+	t.Parallel()
+	ch := &chat{}
+	ops := httptest.NewServer(ch)
+	defer ops.Close()
+	routes, err := ParseRoutes(fmt.Appendf(nil, `
+destinations:
+  - {name: ops, type: slack, url: %s/hook}
+rules:
+  - {name: all, match: {kind: [fraud]}, destinations: [ops]}
+`, ops.URL), func(string) (string, bool) { return "", false }, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openSQLite(t)
+	queue(t, s, []byte(`{"transaction_id":"t1","customer_id":"<@U024BE7LH>","event_time":"2026-03-01T12:00:00Z","amount":12.50,"currency":"EUR","risk":0.97,"decision":"decline","reasons":[]}`))
+	d, err := New(Config{Store: s, Routes: func() *Routes { return routes }, Interval: 2 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "the chat message", func() bool { return len(ch.all()) == 1 })
+	text, _ := ch.all()[0]["text"].(string)
+	if !strings.Contains(text, "customer &lt;@U024BE7LH&gt;") || strings.Contains(text, "<@") {
+		t.Errorf("slack text %q, want the customer escaped", text)
+	}
+}

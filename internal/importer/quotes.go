@@ -20,8 +20,9 @@ import (
 // character when it then has the header's fields, and skipped as
 // UnclosedQuote otherwise. A field that legitimately spans lines (a note
 // with line breaks, properly quoted) holds free text, not order lines, and
-// is left as it is. Each line of such a record is read alone, once, so a
-// file of many stray quotes costs no more than reading it twice.
+// is left as it is. Each line of such a record is parsed alone at most
+// twice (to find an order line among them, and as a row), so a file of
+// many stray quotes costs no more than reading it three times.
 
 // tee keeps the bytes the CSV reader has read from the input and not yet
 // consumed as records, so that a record's raw text can be looked at again.

@@ -277,15 +277,7 @@ func TestPrunesDeliveredMessages(t *testing.T) {
 // lost (it read as a transaction of no one).
 func TestWebhookTextInTheAlertsCurrency(t *testing.T) {
 	t.Parallel()
-	texts := make(chan string, 3)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m SlackMessage
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
-			t.Errorf("webhook body: %v", err)
-		}
-		texts <- m.Text
-	}))
-	defer srv.Close()
+	srv, texts := slackReceiver(t, 3)
 	ob := newOutbox(
 		store.OutboxMsg{ID: 1, Kind: "webhook", Target: "ops", Payload: []byte(`{"transaction_id":"t1","customer_id":"c1","amount":15050,"currency":"JPY","risk":0.97,"decision":"decline","reasons":[]}`)},
 		store.OutboxMsg{ID: 2, Kind: "webhook", Target: "ops", Payload: []byte(`{"transaction_id":"t2","customer_id":"c2","amount":15.050,"currency":"BHD","risk":0.5,"decision":"review","reasons":[]}`)},
@@ -310,15 +302,7 @@ func TestWebhookTextInTheAlertsCurrency(t *testing.T) {
 // line of a --webhook shows them as written, escaped.
 func TestSlackTextShowsMarkupAsWritten(t *testing.T) {
 	t.Parallel()
-	texts := make(chan string, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m SlackMessage
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
-			t.Errorf("webhook body: %v", err)
-		}
-		texts <- m.Text
-	}))
-	defer srv.Close()
+	srv, texts := slackReceiver(t, 1)
 	ob := newOutbox(store.OutboxMsg{ID: 1, Kind: "webhook", Target: "ops",
 		Payload: []byte(`{"transaction_id":"a&b","customer_id":"<!channel>","amount":12.50,"currency":"EUR","risk":0.97,"decision":"decline","reasons":[]}`)})
 	d, err := New(Config{Store: ob, Webhooks: map[string]string{"ops": srv.URL}, Interval: time.Millisecond, Logger: quiet})
@@ -329,4 +313,20 @@ func TestSlackTextShowsMarkupAsWritten(t *testing.T) {
 	if got := <-texts; !strings.Contains(got, "transaction a&amp;b of customer &lt;!channel&gt;") || strings.Contains(got, "<!") {
 		t.Errorf("webhook text %q, want the ids escaped", got)
 	}
+}
+
+// slackReceiver is a --webhook endpoint that sends the text of each
+// message it gets (up to n unread) to texts.
+func slackReceiver(t *testing.T, n int) (*httptest.Server, <-chan string) {
+	t.Helper()
+	texts := make(chan string, n)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m SlackMessage
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		texts <- m.Text
+	}))
+	t.Cleanup(srv.Close)
+	return srv, texts
 }

@@ -519,16 +519,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	waitFor(t, "the chat message", func() bool { return len(ch.all()) == 1 })
+	run(t, d, "the chat message", func() bool { return len(ch.all()) == 1 })
 	text, _ := ch.all()[0]["text"].(string)
 	if !strings.Contains(text, "customer &lt;@U024BE7LH&gt;") || strings.Contains(text, "<@") {
 		t.Errorf("slack text %q, want the customer escaped", text)

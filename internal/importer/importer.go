@@ -46,7 +46,6 @@ type Reader struct {
 	cr       *csv.Reader
 	tee      *tee     // the input, kept until its records are read
 	queue    []queued // rows re-read from a record that spanned lines
-	openAt   int      // lineFields' unclosed quote
 	cfg      Config
 	header   []string
 	col      [numCols]int // field index per logical column, −1 if absent

@@ -105,11 +105,11 @@ func (r *Reader) reread(body []byte) []queued {
 			continue // a blank line is no record
 		}
 		r.report.RereadLines++
-		f, open := r.lineFields(l)
-		if open && len(f) != len(r.header) {
+		f, openAt := r.lineFields(l)
+		if openAt >= 0 && len(f) != len(r.header) {
 			// The unclosed quote taken as a character: the fields before
 			// it, then the rest of the line split at each separator.
-			f = append(f[:len(f)-1], strings.Split(string(l[r.openAt:]), string(r.cfg.Comma))...)
+			f = append(f[:len(f)-1], strings.Split(string(l[openAt:]), string(r.cfg.Comma))...)
 			if len(f) != len(r.header) {
 				out = append(out, queued{bad: UnclosedQuote, value: string(l)})
 				continue
@@ -120,10 +120,10 @@ func (r *Reader) reread(body []byte) []queued {
 	return out
 }
 
-// lineFields reads line (no line break) alone as a CSV record. open is
-// true when its last field opens a quote the line does not close; r.openAt
-// is then the byte offset of that quote.
-func (r *Reader) lineFields(line []byte) (fields []string, open bool) {
+// lineFields reads line (no line break) alone as a CSV record. openAt is
+// the byte offset of the quote its last field opens and the line does not
+// close, -1 when there is none.
+func (r *Reader) lineFields(line []byte) (fields []string, openAt int) {
 	line = trimEOL(line)
 	cr := csv.NewReader(bytes.NewReader(line))
 	cr.Comma = r.cfg.Comma
@@ -131,12 +131,12 @@ func (r *Reader) lineFields(line []byte) (fields []string, open bool) {
 	cr.LazyQuotes = true
 	f, err := cr.Read()
 	if err != nil || len(f) == 0 {
-		return nil, false
+		return nil, -1
 	}
 	_, col := cr.FieldPos(len(f) - 1)
 	at := col - 1 // FieldPos counts columns in bytes from 1
 	if at < 0 || at >= len(line) || line[at] != '"' {
-		return f, false
+		return f, -1
 	}
 	// A quoted last field is closed when the line ends with its closing
 	// quote (an even run of quotes before it is escaped ones).
@@ -146,10 +146,9 @@ func (r *Reader) lineFields(line []byte) (fields []string, open bool) {
 		q++
 	}
 	if q%2 == 1 {
-		return f, false
+		return f, -1
 	}
-	r.openAt = at
-	return f, true
+	return f, at
 }
 
 // trimEOL drops a trailing line break (LF or CRLF).

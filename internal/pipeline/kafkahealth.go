@@ -32,11 +32,8 @@ var (
 	_ kgo.HookBrokerRead    = (*kafkaContact)(nil)
 )
 
-func newKafkaContact(now func() time.Time) *kafkaContact {
-	k := &kafkaContact{now: now}
-	k.ok.Store(now().UnixNano())
-	return k
-}
+// newKafkaContact's silence counts from the start of Processor.Run.
+func newKafkaContact(now func() time.Time) *kafkaContact { return &kafkaContact{now: now} }
 
 // OnBrokerConnect implements kgo.HookBrokerConnect.
 func (k *kafkaContact) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {

@@ -352,18 +352,19 @@ const (
 
 // fieldLengths is the field_length check.
 func fieldLengths(t *event.Transaction) *Failure {
-	for i, v := range [...]string{t.TransactionID, t.CustomerID, t.Currency, t.PaymentMethod, t.Card.BIN, t.Card.Last4,
-		t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry, t.Channel} {
-		if len(v) > MaxFieldLength {
-			return fail(FieldTooLong, "%s is %d bytes, at most %d", textFieldNames[i], len(v), MaxFieldLength)
+	fields := textFields(t)
+	for i, v := range fields {
+		most := MaxFieldLength
+		if i == len(fields)-1 { // the shipping address
+			most = MaxAddressLength
 		}
-	}
-	if len(t.ShippingAddress) > MaxAddressLength {
-		return fail(FieldTooLong, "shipping_address is %d bytes, at most %d", len(t.ShippingAddress), MaxAddressLength)
+		if len(v) > most {
+			return fail(FieldTooLong, "%s is %d bytes, at most %d", textFieldNames[i], len(v), most)
+		}
 	}
 	for i := range t.Items {
 		it := &t.Items[i]
-		for j, v := range [...]string{it.ProductID, it.Category, it.UnitPriceExact} {
+		for j, v := range itemTextFields(it) {
 			if len(v) > MaxFieldLength {
 				return fail(FieldTooLong, "items[%d].%s is %d bytes, at most %d", i, itemTextFieldNames[j], len(v), MaxFieldLength)
 			}

@@ -83,16 +83,14 @@ func fieldAt(raw []byte, i int) string {
 // text fields, which PostgreSQL refuses (a whole batch with it) and SQLite
 // keeps, fails it as InvalidText, naming the field.
 func checkFieldsText(t *event.Transaction) *Failure {
-	fields := [...]string{t.TransactionID, t.CustomerID, t.Currency, t.PaymentMethod, t.Card.BIN, t.Card.Last4,
-		t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry, t.Channel, t.ShippingAddress}
-	for i, v := range fields {
+	for i, v := range textFields(t) {
 		if !plainText(v) {
 			return textFailure(textFieldNames[i], v)
 		}
 	}
 	for i := range t.Items {
 		it := &t.Items[i]
-		for j, v := range [...]string{it.ProductID, it.Category, it.UnitPriceExact} {
+		for j, v := range itemTextFields(it) {
 			if !plainText(v) {
 				f := textFailure(itemTextFieldNames[j], v)
 				f.Detail = fmt.Sprintf("items[%d].%s", i, f.Detail)
@@ -103,7 +101,19 @@ func checkFieldsText(t *event.Transaction) *Failure {
 	return nil
 }
 
-// The names of the fields checkFieldsText checks, in its order.
+// textFields are t's text fields, named by textFieldNames; the shipping
+// address is the last.
+func textFields(t *event.Transaction) [12]string {
+	return [...]string{t.TransactionID, t.CustomerID, t.Currency, t.PaymentMethod, t.Card.BIN, t.Card.Last4,
+		t.DeviceID, t.IPAddress, t.BillingCountry, t.ShippingCountry, t.Channel, t.ShippingAddress}
+}
+
+// itemTextFields are an item's text fields, named by itemTextFieldNames.
+func itemTextFields(it *event.Item) [3]string {
+	return [...]string{it.ProductID, it.Category, it.UnitPriceExact}
+}
+
+// The names of textFields and itemTextFields.
 var (
 	textFieldNames = [...]string{"transaction_id", "customer_id", "currency", "payment_method", "card.bin", "card.last4",
 		"device_id", "ip_address", "billing_country", "shipping_country", "channel", "shipping_address"}

@@ -295,7 +295,7 @@ func (s *Server) guard(pattern string, acc Access, next http.Handler) http.Handl
 			}
 		}
 		if changing {
-			if err := checkChange(w, r, s.limits.MaxBody); err != nil {
+			if err := checkChange(w, r, s.limits.MaxBody, !acc.Query); err != nil {
 				WriteError(w, err)
 				return
 			}
@@ -344,8 +344,9 @@ func (s *Server) guard(pattern string, acc Access, next http.Handler) http.Handl
 // which this server never grants) and at most limit bytes. The body is read
 // here, so the handler gets all of it or nothing: handlers of changes read
 // r.Body without a limit of their own, so that --max-body is the one limit
-// and its breach always 413.
-func checkChange(w http.ResponseWriter, r *http.Request, limit int64) error {
+// and its breach always 413. With text, the body must hold no NUL and only
+// UTF-8.
+func checkChange(w http.ResponseWriter, r *http.Request, limit int64, text bool) error {
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || !strings.EqualFold(u.Host, r.Host) {
@@ -369,9 +370,10 @@ func checkChange(w http.ResponseWriter, r *http.Request, limit int64) error {
 		return fmt.Errorf("%w: reading the body: %v", ErrBadRequest, err)
 	}
 	// PostgreSQL refuses a NUL character and bytes that are not UTF-8 in
-	// text, where SQLite keeps them: refused here for both, but in a record
-	// to score, whose quality check says so itself (invalid_text).
-	if r.URL.Path != "/api/v1/score" && !quality.TextOK(body) {
+	// text, where SQLite keeps them: refused here for both (text), but in
+	// a query's body (a record to score), whose own checks say so
+	// (invalid_text).
+	if text && !quality.TextOK(body) {
 		return fmt.Errorf("%w: the body holds a NUL character (or its escape \\u0000) or bytes that are not UTF-8", ErrBadRequest)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

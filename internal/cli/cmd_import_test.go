@@ -514,10 +514,21 @@ func BenchmarkImport(b *testing.B) {
 			// inserting its stored transactions into the table, keys and
 			// indexes were all it did (importFloor), outside the timer.
 			b.StopTimer()
-			floor := importFloor(b, lastDir, lastURL)
+			floors := importFloor(b, lastDir, lastURL)
+			floor := floors[0].took
 			b.ReportMetric(float64(rep.Rows)/floor.Seconds(), "floor-rows/s")
 			b.Logf("%s: %d rows, %d transactions (%d long orders split), %d stored, %d quarantined %v, skipped %v; the stored transactions alone inserted in %v",
 				name, rep.Rows, rep.Transactions, rep.LongOrders, rep.Stored, rep.Quarantined, rep.QuarantinedBy, rep.Skipped, floor.Round(time.Millisecond))
+			for _, f := range floors[1:] {
+				b.Logf("%s: the same copied into %s in %v, %.0f rows/s, the server's CPU %.2f µs a row",
+					name, f.name, f.took.Round(time.Millisecond), float64(rep.Rows)/f.took.Seconds(), float64(f.serverCPU.Microseconds())/float64(rep.Rows))
+			}
+			if len(floors) > 1 {
+				b.ReportMetric(float64(floors[0].serverCPU.Microseconds())/float64(rep.Rows), "floor-server-µs/row")
+				b.ReportMetric(float64(rep.Rows)/floors[1].took.Seconds(), "floor2-rows/s")
+				b.ReportMetric(float64(rep.Rows)/floors[2].took.Seconds(), "heap-rows/s")
+				b.ReportMetric(float64(floors[2].serverCPU.Microseconds())/float64(rep.Rows), "heap-server-µs/row")
+			}
 		})
 	}
 }

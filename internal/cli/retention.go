@@ -18,7 +18,7 @@ import (
 // (0 keeps them), on the commands that run the leader's background jobs.
 type retentionFlags struct {
 	transactions, quarantine, outbox, minuteWindows, alerts dayDuration
-	rollups, quality, audit                                 dayDuration
+	rollups, quality, audit, models                         dayDuration
 	interval                                                time.Duration
 	batch                                                   int
 	// productsInterval and productsChunk run the product fold, which
@@ -36,11 +36,15 @@ type retentionFlags struct {
 
 // The ages of the aggregates every command keeps by default: the minute
 // rollups and the quality minutes and findings as long as the dashboard's
-// longest range (30 days), the audit trail a year.
+// longest range (30 days), the audit trail a year, retired model versions
+// a week (the fraud forest is retrained every 15 minutes, about 60 kB a
+// version: some 6 MB a day kept for ever before; the newest retired
+// versions of each kind stay whatever their age, jobs.ModelsKept).
 const (
 	defaultRetainRollups = dayDuration(30 * 24 * time.Hour)
 	defaultRetainQuality = dayDuration(30 * 24 * time.Hour)
 	defaultRetainAudit   = dayDuration(365 * 24 * time.Hour)
+	defaultRetainModels  = dayDuration(7 * 24 * time.Hour)
 )
 
 // runRetention is `shopstream run`'s default ages: the demo shop streams
@@ -51,21 +55,21 @@ const (
 // analytics (cohorts, CLV over the whole history) read, are kept.
 var runRetention = retentionFlags{quarantine: dayDuration(30 * 24 * time.Hour), outbox: dayDuration(time.Hour),
 	minuteWindows: dayDuration(2 * 24 * time.Hour), alerts: dayDuration(90 * 24 * time.Hour),
-	rollups: defaultRetainRollups, quality: defaultRetainQuality, audit: defaultRetainAudit}
+	rollups: defaultRetainRollups, quality: defaultRetainQuality, audit: defaultRetainAudit, models: defaultRetainModels}
 
 // register registers the flags with the default ages: 24 hours for the
 // delivered outbox, 30 days for the minute rollups and the quality
-// minutes and findings, a year for the audit trail; the raw data (and the
-// minute windows) are kept.
+// minutes and findings, a year for the audit trail, a week for retired
+// model versions; the raw data (and the minute windows) are kept.
 func (f *retentionFlags) register(fs *flag.FlagSet) {
 	f.registerWith(fs, retentionFlags{outbox: dayDuration(24 * time.Hour), rollups: defaultRetainRollups,
-		quality: defaultRetainQuality, audit: defaultRetainAudit})
+		quality: defaultRetainQuality, audit: defaultRetainAudit, models: defaultRetainModels})
 }
 
 // registerWith registers the flags with the ages of def as defaults.
 func (f *retentionFlags) registerWith(fs *flag.FlagSet, def retentionFlags) {
 	f.transactions, f.quarantine, f.outbox, f.minuteWindows, f.alerts = def.transactions, def.quarantine, def.outbox, def.minuteWindows, def.alerts
-	f.rollups, f.quality, f.audit = def.rollups, def.quality, def.audit
+	f.rollups, f.quality, f.audit, f.models = def.rollups, def.quality, def.audit, def.models
 	fs.Var(&f.transactions, "retain-transactions", "delete raw transactions (and their labels) this long after their event time, e.g. 30d; PostgreSQL drops whole days (0 keeps them)")
 	fs.Var(&f.quarantine, "retain-quarantine", "delete quarantined records this long after they were quarantined, e.g. 90d (0 keeps them)")
 	fs.Var(&f.outbox, "retain-outbox", "delete delivered outbox messages this long after delivery; pending ones are never deleted (0 keeps them)")
@@ -74,6 +78,7 @@ func (f *retentionFlags) registerWith(fs *flag.FlagSet, def retentionFlags) {
 	fs.Var(&f.rollups, "retain-rollups", "delete the per-minute fraud rollups this long after their minute (event time); the hourly and daily ones, which the detection metrics read for whole hours and days, are kept (0 keeps them)")
 	fs.Var(&f.quality, "retain-quality", "delete the per-minute data-quality counts and the quality findings this long after they were checked or found (0 keeps them)")
 	fs.Var(&f.audit, "retain-audit", "delete audit-trail entries this long after they were recorded, e.g. 730d (0 keeps them for ever)")
+	fs.Var(&f.models, "retain-models", fmt.Sprintf("delete retired model versions (fraud forests, CLV and segment models) this long after they were trained; the %d newest retired versions of each kind, and the %d newest once active (a rollback's targets), stay whatever their age; the active and shadow versions always stay (0 keeps them all)", jobs.ModelsKept, jobs.ModelsKept))
 	fs.DurationVar(&f.interval, "retention-interval", time.Minute, "how often the retention job runs (one instance at a time; it also checkpoints SQLite's write-ahead log and creates PostgreSQL's partitions ahead)")
 	fs.IntVar(&f.batch, "retention-batch", 1000, "most rows the retention job deletes per database transaction")
 	fs.DurationVar(&f.productsInterval, "products-fold-interval", 10*time.Second, "how often the product fold adds the transactions stored since its last run to the top products' rollup (one instance at a time)")
@@ -120,7 +125,7 @@ func (f *retentionFlags) startAfter(ctx context.Context, g *errgroup.Group, st s
 	r, err := jobs.NewRetention(jobs.RetentionConfig{Store: rs, Transactions: time.Duration(f.transactions),
 		Quarantine: time.Duration(f.quarantine), Outbox: time.Duration(f.outbox), MinuteWindows: time.Duration(f.minuteWindows),
 		Alerts: time.Duration(f.alerts), Rollups: time.Duration(f.rollups), Quality: time.Duration(f.quality), Audit: time.Duration(f.audit),
-		Batch: f.batch, Logger: logger, Registerer: reg})
+		Models: time.Duration(f.models), Batch: f.batch, Logger: logger, Registerer: reg})
 	if err != nil {
 		return usageError{err}
 	}

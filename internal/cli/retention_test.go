@@ -57,19 +57,20 @@ func TestRunRetentionDefaults(t *testing.T) {
 				out[m[1]] = d[1]
 			}
 		}
-		if len(out) != 8 {
-			t.Fatalf("%s -h: retention flags %v, want 8:\n%s", cmd, out, help)
+		if len(out) != 9 {
+			t.Fatalf("%s -h: retention flags %v, want 9:\n%s", cmd, out, help)
 		}
 		return out
 	}
 	want := map[string]map[string]string{
 		"run": {"retain-transactions": "", "retain-minute-windows": "48h0m0s", "retain-alerts": "2160h0m0s",
 			"retain-quarantine": "720h0m0s", "retain-outbox": "1h0m0s", "retain-rollups": "720h0m0s", "retain-quality": "720h0m0s",
-			"retain-audit": "8760h0m0s"},
+			"retain-audit": "8760h0m0s", "retain-models": "168h0m0s"},
 		"serve": {"retain-transactions": "", "retain-minute-windows": "", "retain-alerts": "", "retain-quarantine": "",
-			"retain-outbox": "24h0m0s", "retain-rollups": "720h0m0s", "retain-quality": "720h0m0s", "retain-audit": "8760h0m0s"},
+			"retain-outbox": "24h0m0s", "retain-rollups": "720h0m0s", "retain-quality": "720h0m0s", "retain-audit": "8760h0m0s",
+			"retain-models": "168h0m0s"},
 		"process": {"retain-transactions": "", "retain-outbox": "24h0m0s", "retain-rollups": "720h0m0s", "retain-quality": "720h0m0s",
-			"retain-audit": "8760h0m0s"},
+			"retain-audit": "8760h0m0s", "retain-models": "168h0m0s"},
 	}
 	for cmd, w := range want {
 		got := defaults(cmd)

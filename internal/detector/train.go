@@ -300,7 +300,14 @@ func (t *Trainer) TrainOnce(ctx context.Context) (int, error) {
 		t.trainings.WithLabelValues("error").Inc()
 		return 0, err
 	}
-	seed := t.cfg.Seed + int64(len(models)+1)
+	// The version this one will be (the newest, listed first, plus one:
+	// the leader lock makes this trainer the only one saving), not the
+	// number of versions, which the retention job's pruning lowers.
+	next := 1
+	if len(models) > 0 {
+		next = models[0].Version + 1
+	}
+	seed := t.cfg.Seed + int64(next)
 	start := time.Now()
 	model, err := fraud.TrainModel(vecs, seed)
 	if err != nil {

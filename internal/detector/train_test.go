@@ -246,6 +246,26 @@ func TestTrainerSchedule(t *testing.T) {
 	if got := versions(t, st); got != "3:shadow 2:retired 1:active" {
 		t.Fatalf("after the leader let go: %s", got)
 	}
+
+	// The retention job deletes the retired version 2: the next version
+	// is 4 all the same, grown with the seed of version 4 (Seed + v), not
+	// of the number of versions left.
+	if n, err := st.PruneModels(ctx, clk.Now().Add(time.Hour), 0, 10); err != nil || n != 1 {
+		t.Fatalf("pruned %d model versions, %v; want the retired one", n, err)
+	}
+	clk.Add(time.Hour)
+	if err := tr.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(t, st); got != "4:shadow 3:retired 1:active" {
+		t.Fatalf("after pruning and training again: %s", got)
+	}
+	if m, err = st.FraudModel(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(m.Metrics, &tm); err != nil || tm.Seed != 5 {
+		t.Fatalf("version 4 grown with seed %d (%v), want 5 (Seed 1 + version 4)", tm.Seed, err)
+	}
 }
 
 func TestTrainerRun(t *testing.T) {

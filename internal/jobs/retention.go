@@ -52,6 +52,12 @@ type RetentionConfig struct {
 	// Audit is the age, by the time recorded, of audit entries. Defaults
 	// to 0.
 	Audit time.Duration
+	// Models is the age, by the time trained, of retired model versions
+	// (the fraud forest's, retrained every 15 minutes, and the analytics
+	// refresh's CLV and segment models); the newest ModelsKept retired
+	// versions of each kind, and the newest ModelsKept once active, stay
+	// whatever their age. Defaults to 0.
+	Models time.Duration
 	// Batch is the most rows deleted per database transaction. Defaults
 	// to 1000.
 	Batch int
@@ -76,11 +82,16 @@ type Retention struct {
 	walBusy    prometheus.Counter
 }
 
+// ModelsKept is how many retired versions of each kind of model, and how
+// many of those once active, the retention job keeps whatever their age:
+// a fraud model's rollback goes back to the newest version once active.
+const ModelsKept = 10
+
 // RetentionReport is what one run did.
 type RetentionReport struct {
 	// Deleted counts the rows deleted one by one per table
 	// (transactions, quarantine, outbox, window_metrics, alerts,
-	// fraud_rollups, quality_minutes, quality_findings, audit).
+	// fraud_rollups, quality_minutes, quality_findings, audit, models).
 	Deleted map[string]int64
 	// PartitionsCreated and PartitionsDropped are PostgreSQL's day
 	// partitions of transactions; PartitionRows estimates the rows the
@@ -98,7 +109,7 @@ func NewRetention(cfg RetentionConfig) (*Retention, error) {
 	}
 	for name, d := range map[string]time.Duration{"transactions": cfg.Transactions, "quarantine": cfg.Quarantine,
 		"outbox": cfg.Outbox, "minute windows": cfg.MinuteWindows, "alerts": cfg.Alerts, "rollups": cfg.Rollups,
-		"quality": cfg.Quality, "audit": cfg.Audit} {
+		"quality": cfg.Quality, "audit": cfg.Audit, "models": cfg.Models} {
 		if d < 0 {
 			return nil, fmt.Errorf("retention: the age of %s is negative (%v)", name, d)
 		}
@@ -128,7 +139,7 @@ func NewRetention(cfg RetentionConfig) (*Retention, error) {
 			Help: "Write-ahead-log checkpoints (SQLite) that readers kept from finishing."}),
 	}
 	for _, t := range []string{"transactions", "quarantine", "outbox", "window_metrics", "alerts", "fraud_rollups",
-		"quality_minutes", "quality_findings", "audit"} {
+		"quality_minutes", "quality_findings", "audit", "models"} {
 		r.deleted.WithLabelValues(t)
 	}
 	r.partitions.WithLabelValues("created")
@@ -209,6 +220,10 @@ func (r *Retention) RunOnce(ctx context.Context) (*RetentionReport, error) {
 	if d := r.cfg.Audit; d > 0 {
 		n, err := st.PruneAudit(ctx, now.Add(-d), b)
 		count("audit", n, err)
+	}
+	if d := r.cfg.Models; d > 0 {
+		n, err := st.PruneModels(ctx, now.Add(-d), ModelsKept, b)
+		count("models", n, err)
 	}
 	if w, ok := st.(store.WALCheckpointer); ok {
 		busy, err := w.CheckpointWAL(ctx)

@@ -47,10 +47,18 @@ func TestRetention(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Fraud forests retrained a month ago, each a shadow retiring
+			// the one before: ModelsKept+2 retired, one shadow.
+			for i := range ModelsKept + 3 {
+				if _, err := s.(store.Fraud).SaveFraudModel(ctx, store.FraudModel{Status: store.StatusShadow, Params: []byte{1},
+					CreatedAt: now.Add(-30*24*time.Hour + time.Duration(i)*time.Minute)}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			reg := prometheus.NewRegistry()
 			r, err := NewRetention(RetentionConfig{Store: s.(RetentionStore), Transactions: 36 * time.Hour,
 				MinuteWindows: 30 * time.Minute, Rollups: 36 * time.Hour, Quality: 36 * time.Hour, Audit: 365 * 24 * time.Hour,
-				Batch: 1, Now: func() time.Time { return now }, Logger: quiet, Registerer: reg})
+				Models: 7 * 24 * time.Hour, Batch: 1, Now: func() time.Time { return now }, Logger: quiet, Registerer: reg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,6 +77,14 @@ func TestRetention(t *testing.T) {
 			if rep.Deleted["fraud_rollups"] != 4 || rep.Deleted["quality_minutes"] == 0 || rep.Deleted["quality_findings"] != 1 ||
 				rep.Deleted["audit"] != 1 {
 				t.Fatalf("report %+v; want 4 minute rollups, the quality minutes, 1 finding and 1 audit entry deleted", rep)
+			}
+			// The two oldest retired forests; the newest ModelsKept retired
+			// and the shadow stay.
+			if rep.Deleted["models"] != 2 {
+				t.Fatalf("report %+v; want the 2 oldest of %d retired model versions deleted", rep, ModelsKept+2)
+			}
+			if ms, err := s.(store.Fraud).FraudModels(ctx); err != nil || len(ms) != ModelsKept+1 || ms[len(ms)-1].Version != 3 {
+				t.Fatalf("fraud models left: %+v, %v; want versions 3 to %d", ms, err, ModelsKept+3)
 			}
 			if ms, err := q.QualityMinutes(ctx, now.Add(-72*time.Hour), now.Add(time.Hour)); err != nil || len(ms) != 0 {
 				t.Fatalf("quality minutes left: %+v, %v; want none", ms, err)

@@ -35,6 +35,12 @@ type Retention interface {
 	PruneQualityFindings(ctx context.Context, before time.Time, batch int) (int64, error)
 	// PruneAudit deletes the audit entries recorded before before.
 	PruneAudit(ctx context.Context, before time.Time, batch int) (int64, error)
+	// PruneModels deletes the retired model versions, of every kind,
+	// created before before, but keeps of each kind its keep newest
+	// retired versions and its keep newest retired versions that were
+	// ever active (those a fraud model's rollback goes back to). An
+	// active or shadow version is never deleted.
+	PruneModels(ctx context.Context, before time.Time, keep, batch int) (int64, error)
 }
 
 // Pruned is what PruneTransactions removed.

@@ -113,3 +113,44 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, batch int) (in
 		`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 ORDER BY id LIMIT $2)`,
 	}, before)
 }
+
+// PruneModels implements store.Retention. Each batch is deleted under the
+// model lock, so a promotion or rollback never looks for a version being
+// deleted, and the versions kept are counted again in every batch.
+func (s *Store) PruneModels(ctx context.Context, before time.Time, keep, batch int) (int64, error) {
+	if batch <= 0 {
+		batch = DefaultPruneBatch
+	}
+	if keep < 0 {
+		keep = 0
+	}
+	var total int64
+	for {
+		var n int64
+		err := s.modelTx(ctx, func(tx DB) error {
+			var err error
+			n, err = tx.Exec(ctx, pruneModelsSQL, before, keep, batch)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("deleting model versions created before %s: %w", before.UTC().Format(time.RFC3339), err)
+		}
+		total += n
+		if n < int64(batch) || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
+// pruneModelsSQL deletes the retired versions created before $1 that are
+// neither among their kind's $2 newest retired versions nor among its $2
+// newest retired versions once active, at most $3 of them.
+const pruneModelsSQL = `DELETE FROM models WHERE id IN (
+	SELECT id FROM (
+		SELECT id, created_at,
+			row_number() OVER (PARTITION BY kind ORDER BY version DESC) AS newest,
+			row_number() OVER (PARTITION BY kind, activated_at IS NULL ORDER BY version DESC) AS newest_alike,
+			activated_at IS NOT NULL AS was_active
+		FROM models WHERE status = 'retired') m
+	WHERE created_at < $1 AND newest > $2 AND NOT (was_active AND newest_alike <= $2)
+	ORDER BY id LIMIT $3)`

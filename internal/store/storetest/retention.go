@@ -299,3 +299,83 @@ func testMinuteHorizon(t *testing.T, s store.Store) {
 		t.Fatalf("minute windows with the horizon off: %+v, want old1's minute as well", ws)
 	}
 }
+
+// testPruneModels: PruneModels deletes retired model versions created
+// before the cutoff, of every kind, but never an active or shadow one,
+// and keeps of each kind the newest retired versions and the newest
+// retired versions once active, which a rollback goes back to.
+func testPruneModels(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := s.(store.Retention)
+	f, ok := s.(store.Fraud)
+	if !ok {
+		t.Fatalf("%T does not implement store.Fraud", s)
+	}
+	an, ok := s.(store.Analytics)
+	if !ok {
+		t.Fatalf("%T does not implement store.Analytics", s)
+	}
+	now := time.Now()
+	old := now.Add(-48 * time.Hour)
+	// Saving an active version retires the active one, a shadow the
+	// shadow: versions 1, 4, 6 and 8 are activated, 2, 3, 5, 7 and 9 never
+	// are. Version 2 is dated after the cutoff.
+	for v, status := range []string{store.StatusActive, store.StatusShadow, store.StatusShadow, store.StatusActive,
+		store.StatusShadow, store.StatusActive, store.StatusShadow, store.StatusActive, store.StatusShadow} {
+		at := old.Add(time.Duration(v) * time.Minute)
+		if v == 1 {
+			at = now.Add(2 * time.Hour)
+		}
+		got, err := f.SaveFraudModel(ctx, store.FraudModel{Status: status, Params: []byte{byte(v)}, CreatedAt: at})
+		if err != nil || got != v+1 {
+			t.Fatalf("saving fraud model %d: version %d, %v", v+1, got, err)
+		}
+	}
+	for v := 1; v <= 4; v++ {
+		if got, err := an.SaveModelVersion(ctx, store.ModelCLV, []byte("{}"), nil); err != nil || got != v {
+			t.Fatalf("saving CLV model %d: version %d, %v", v, got, err)
+		}
+	}
+	versions := func() []int {
+		t.Helper()
+		ms, err := f.FraudModels(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vs []int
+		for _, m := range ms {
+			vs = append(vs, m.Version)
+		}
+		return vs
+	}
+	cutoff := now.Add(time.Hour)
+	// Kept, two of each: retired 7 and 6 (the newest), 6 and 4 (the newest
+	// once active), 2 (too young); 8 and 9 are active and shadow. Of the
+	// CLV models, 3 and 2 (retired) and 4 (active). Deleted: fraud 1, 3
+	// and 5, CLV 1.
+	if n, err := r.PruneModels(ctx, cutoff, 2, 2); err != nil || n != 4 {
+		t.Fatalf("pruned %d model versions, %v; want 4", n, err)
+	}
+	if got, want := fmt.Sprint(versions()), "[9 8 7 6 4 2]"; got != want {
+		t.Fatalf("fraud model versions left %s, want %s", got, want)
+	}
+	if n, err := r.PruneModels(ctx, cutoff, 2, 2); err != nil || n != 0 {
+		t.Fatalf("pruned %d model versions again, %v; want none", n, err)
+	}
+	// A rollback still finds the version active before the current one.
+	if to, err := f.RollbackFraudModel(ctx, now); err != nil || to != 6 {
+		t.Fatalf("rolled back to %d, %v; want version 6", to, err)
+	}
+	// Keeping one: of the fraud models 8, retired by the rollback, is both
+	// the newest retired and the newest retired once active; 7 and 4 go,
+	// 2 is too young. Of the CLV models 3 stays, 2 goes.
+	if n, err := r.PruneModels(ctx, cutoff, 1, 10); err != nil || n != 3 {
+		t.Fatalf("pruned %d model versions keeping one, %v; want 3", n, err)
+	}
+	if got, want := fmt.Sprint(versions()), "[9 8 6 2]"; got != want {
+		t.Fatalf("fraud model versions left %s, want %s", got, want)
+	}
+	if m, err := an.LatestModelVersion(ctx, store.ModelCLV); err != nil || m.Version != 4 || m.Status != store.StatusActive {
+		t.Fatalf("latest CLV model %+v, %v; want version 4, active", m, err)
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TxPerMinute", testTxPerMinute},
 		{"QualityFindings", testQualityFindings},
 		{"Retention", testRetention},
+		{"PruneModels", testPruneModels},
 		{"RetentionAggregates", testRetentionAggregates},
 		{"MinuteHorizon", testMinuteHorizon},
 		{"RollupSlots", testRollupSlots},

@@ -501,8 +501,10 @@ func showCLV(ctx context.Context, a store.Analytics, w io.Writer, asJSON bool, t
 		}
 		return nil
 	}
-	fmt.Fprintf(w, "  %d-month CLV at %.0f%% a year: mean %s, total %s; mean P(alive) %.3f\n\n",
-		met.HorizonMonths, 100*met.DiscountRate, amountText(met.MeanCLV, minorPer), amountText(met.TotalCLV, minorPer), met.MeanProbAlive)
+	if met.MeanCLV != nil && met.TotalCLV != nil && met.MeanProbAlive != nil {
+		fmt.Fprintf(w, "  %d-month CLV at %.0f%% a year: mean %s, total %s; mean P(alive) %.3f\n\n",
+			met.HorizonMonths, 100*met.DiscountRate, amountText(*met.MeanCLV, minorPer), amountText(*met.TotalCLV, minorPer), *met.MeanProbAlive)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "customer\tP(alive)\tpurchases\tavg order\tCLV\tsegment\t")
 	for _, c := range customers {

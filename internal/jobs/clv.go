@@ -54,7 +54,7 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 			if version, err = st.SaveModelVersion(ctx, store.ModelCLV, pj, mj); err != nil {
 				return nil, 0, err
 			}
-			r.log.Warn("CLV: the BG/NBD fit is degenerate; no CLV this run", "version", version, "problems", metrics.FitCheck.Problems)
+			r.log.Warn("CLV: the BG/NBD fit is degenerate; no CLV this run", "version", version, "problems", strings.Join(metrics.FitCheck.Problems, "; "))
 			rep.CLVFitted, rep.CLVVersion = true, version
 			r.fitted.clvVersion, r.fitted.clvDegenerate = version, true
 			return nil, version, nil
@@ -104,7 +104,8 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 	}
 	if version == 0 {
 		good := float64(max(len(raw)-bad, 1))
-		metrics.MeanProbAlive, metrics.TotalCLV, metrics.MeanCLV = alive/good, total, total/good
+		meanAlive, meanCLV := alive/good, total/good
+		metrics.MeanProbAlive, metrics.TotalCLV, metrics.MeanCLV = &meanAlive, &total, &meanCLV
 		pj, err := json.Marshal(params)
 		if err != nil {
 			return nil, 0, err

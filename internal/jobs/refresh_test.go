@@ -234,6 +234,10 @@ func testRefresh(t *testing.T, s testStore) {
 	if p.BGNBD.R <= 0 || p.GammaGamma.Q <= 1 || met.Customers != customers || met.BGNBDLogLikelihood >= 0 || met.HorizonMonths != 12 || met.DiscountRate != 0.10 {
 		t.Fatalf("CLV model %s, metrics %s", m.Params, m.Metrics)
 	}
+	if met.MeanCLV == nil || *met.MeanCLV <= 0 || met.TotalCLV == nil || *met.TotalCLV < *met.MeanCLV ||
+		met.MeanProbAlive == nil || *met.MeanProbAlive <= 0 || *met.MeanProbAlive > 1 {
+		t.Fatalf("CLV metrics %s; want a positive mean and total CLV and a mean P(alive) in (0, 1]", m.Metrics)
+	}
 	seg1, err := s.LatestModelVersion(ctx, store.ModelSegments)
 	if err != nil {
 		t.Fatal(err)
@@ -565,6 +569,10 @@ func TestRefreshDegenerateCLV(t *testing.T) {
 	}
 	if m.FitCheck == nil || !m.FitCheck.Degenerate || m.FitCheck.HistoryWeeks > 1.2 {
 		t.Fatalf("stored metrics %s; want fit_check degenerate over about a week of history", mv.Metrics)
+	}
+	// It predicted nobody: no mean or total CLV to read as zero.
+	if m.MeanCLV != nil || m.TotalCLV != nil || m.MeanProbAlive != nil || !strings.Contains(string(mv.Metrics), `"mean_clv":null`) {
+		t.Fatalf("stored metrics %s; want mean_clv, total_clv and mean_p_alive null for a degenerate model", mv.Metrics)
 	}
 	stats, err := s.SegmentStats(ctx)
 	if err != nil {

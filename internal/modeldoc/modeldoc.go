@@ -41,10 +41,13 @@ type CLVMetrics struct {
 	PopulationMeanSpend float64 `json:"population_mean_spend"`
 	HorizonMonths       int     `json:"horizon_months"`
 	DiscountRate        float64 `json:"discount_rate"`
-	MeanProbAlive       float64 `json:"mean_p_alive"`
-	MeanCLV             float64 `json:"mean_clv"`
-	TotalCLV            float64 `json:"total_clv"`
-	FitSeconds          float64 `json:"fit_seconds"`
+	// MeanProbAlive, MeanCLV and TotalCLV are over the customers the
+	// model predicted; absent (null) for a degenerate model, which
+	// predicts none.
+	MeanProbAlive *float64 `json:"mean_p_alive"`
+	MeanCLV       *float64 `json:"mean_clv"`
+	TotalCLV      *float64 `json:"total_clv"`
+	FitSeconds    float64  `json:"fit_seconds"`
 	// FitCheck says whether the BG/NBD fit can be used (absent in models
 	// stored before it was checked). A degenerate model gives no CLV.
 	FitCheck *CLVFitCheck `json:"fit_check,omitempty"`

@@ -1118,15 +1118,21 @@ page("customers", {
       const m = d.model;
       if (!m) throw new Error("no CLV model yet");
       const mt = m.metrics || {};
-      const num = (v, f) => (typeof v === "number" && Number.isFinite(v) ? f(v) : "–");
+      // A degenerate fit predicts nobody: its means are not zeros (models
+      // stored before 2026-12-07 say 0), and the reasons are shown.
+      const fc = mt.fit_check;
+      const degenerate = fc && fc.degenerate ? "degenerate, no CLV: " + (fc.problems || []).join("; ") : "";
+      if (degenerate && !d.customers) $("cd-sub").textContent = "no CLV predicted: the latest model's fit is degenerate (CLV model, above)";
+      const num = (v, f) => (typeof v === "number" && Number.isFinite(v) && !(degenerate && v === 0) ? f(v) : "–");
       const corr = mt.frequency_monetary_correlation;
       const rows = [["model version", "v" + m.version], ["customers", num(mt.customers, fmtInt.format)], ["repeat customers", num(mt.repeat_customers, fmtInt.format)],
         ["BG/NBD log-likelihood", num(mt.bgnbd_log_likelihood, fmt2.format)], ["Gamma-Gamma log-likelihood", num(mt.gamma_gamma_log_likelihood, fmt2.format)],
         ["frequency–spend correlation", num(corr, (v) => v.toFixed(3) + (Math.abs(v) > 0.3 ? " (too high for Gamma-Gamma)" : " (independent enough)"))],
         ["mean P(alive)", num(mt.mean_p_alive, fmtPct)], ["mean CLV", num(mt.mean_clv, fmt2.format)], ["total CLV", num(mt.total_clv, fmt2.format)],
-        ["horizon", num(mt.horizon_months, (v) => v + " months") + num(mt.discount_rate, (v) => " at " + fmtPct(v, 0) + " a year")]].map(([k, v]) => {
+        ["horizon", num(mt.horizon_months, (v) => v + " months") + num(mt.discount_rate, (v) => " at " + fmtPct(v, 0) + " a year")]]
+        .concat(degenerate ? [["fit", degenerate]] : []).map(([k, v]) => {
         const tr = el("tr");
-        tr.append(el("td", k), el("td", v, "num"));
+        tr.append(el("td", k), el("td", v, k === "fit" ? "" : "num"));
         return tr;
       });
       $("clv-body").replaceChildren(...rows);

@@ -45,6 +45,9 @@ type analyticsFlags struct {
 	// process (not a flag), whose batches' latency each catch-up run of a
 	// growing shop held back.
 	catchUp time.Duration
+	// reported, set by the one-shot refreshes (not a flag), says that
+	// the caller prints the refresh's report (jobs.RefreshConfig.Reported).
+	reported bool
 }
 
 func (f *analyticsFlags) register(fs *flag.FlagSet, prefix string) {
@@ -87,7 +90,7 @@ func (f *analyticsFlags) refresh(a store.Analytics, logger *slog.Logger, reg pro
 	}
 	return jobs.NewRefresh(jobs.RefreshConfig{Store: a, Logger: logger, Seed: f.seed, K: f.k,
 		DiscountRate: f.discount, NoDiscount: f.discount == 0, CLVMonths: f.clvMonths,
-		FoldMaxCustomers: foldMax, Registerer: reg, Busy: f.busy, BusyShare: f.busyShare, CatchUp: f.catchUp})
+		FoldMaxCustomers: foldMax, Registerer: reg, Busy: f.busy, BusyShare: f.busyShare, CatchUp: f.catchUp, Reported: f.reported})
 }
 
 // analyticsOf returns the store's analytics side.
@@ -241,6 +244,7 @@ func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if *refresh {
+		af.reported = true
 		r, err := af.refresh(a, logger, nil)
 		if err != nil {
 			return usageError{err}

@@ -343,6 +343,7 @@ func importRefresh(ctx context.Context, st store.Store, stderr io.Writer) error 
 	// The refresh with `shopstream analytics`' defaults, as registered.
 	var af analyticsFlags
 	af.register(flag.NewFlagSet("import", flag.ContinueOnError), "")
+	af.reported = true
 	r, err := af.refresh(a, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
 	if err != nil {
 		return err

@@ -780,3 +780,34 @@ func TestImportNULAndInvalidUTF8(t *testing.T) {
 		})
 	}
 }
+
+// TestImportRefreshDegenerateCLVSaidOnce: an order history of a week gives
+// a degenerate CLV fit; the import's refresh says so once, in its report
+// line, with what the fit lacks, not also as a warning beside it.
+func TestImportRefreshDegenerateCLVSaidOnce(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n")
+	start := time.Date(2011, 3, 1, 9, 0, 0, 0, time.UTC)
+	order := 0
+	for c := range 400 {
+		// Every customer buys on the first day, every third again within
+		// the week.
+		for k := range 1 + c%3/2 {
+			order++
+			at := start.Add(time.Duration(c%7*24+k*50) * time.Hour)
+			fmt.Fprintf(&b, "%d,P%d,ITEM,%d,%s,%.2f,%d,United Kingdom\n", 500000+order, c%50, 1+c%4, at.Format("1/2/2006 15:04"), 1.5+float64(c%20), 12000+c)
+		}
+	}
+	csv := filepath.Join(t.TempDir(), "week.csv")
+	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := importJSON(t, "--csv", csv, "--data-dir", t.TempDir())
+	if !strings.Contains(stderr, "fitted but degenerate, no CLV (") || !strings.Contains(stderr, "needs at least 8 weeks") {
+		t.Fatalf("the import's refresh does not say the CLV fit is degenerate and why:\n%s", stderr)
+	}
+	if n := strings.Count(stderr, "needs at least 8 weeks"); n != 1 {
+		t.Errorf("the degenerate fit's problem is said %d times, want once (the report line):\n%s", n, stderr)
+	}
+}

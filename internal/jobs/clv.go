@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"time"
@@ -54,7 +55,11 @@ func (r *Refresh) clv(ctx context.Context, pop *population, asOf time.Time, rep 
 			if version, err = st.SaveModelVersion(ctx, store.ModelCLV, pj, mj); err != nil {
 				return nil, 0, err
 			}
-			r.log.Warn("CLV: the BG/NBD fit is degenerate; no CLV this run", "version", version, "problems", strings.Join(metrics.FitCheck.Problems, "; "))
+			level := slog.LevelWarn
+			if r.cfg.Reported {
+				level = slog.LevelDebug
+			}
+			r.log.Log(ctx, level, "CLV: the BG/NBD fit is degenerate; no CLV this run", "version", version, "problems", strings.Join(metrics.FitCheck.Problems, "; "))
 			rep.CLVFitted, rep.CLVVersion = true, version
 			r.fitted.clvVersion, r.fitted.clvDegenerate = version, true
 			return nil, version, nil

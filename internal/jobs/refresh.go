@@ -29,6 +29,11 @@ type RefreshConfig struct {
 	Store store.Analytics
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Reported says that the caller prints each run's RefreshReport (the
+	// one-shot refreshes of `import` and `analytics --refresh`): its CLV
+	// note says what a degenerate fit lacks, so the refresh logs that fit
+	// at debug level instead of as a warning printed beside it.
+	Reported bool
 	// Now is the clock. Defaults to time.Now. The refresh scores customers
 	// as of the earlier of now and the latest stored purchase, so an
 	// imported history is scored as of its own end rather than today.

@@ -299,8 +299,12 @@ func (p *Processor) committed(b *store.Batch, at time.Time, took time.Duration) 
 		}
 		for i := range b.Parts {
 			for j := range b.Parts[i].Txs {
-				if pt := b.Parts[i].Txs[j].ProducedAt; !pt.IsZero() {
-					m.Latency.Observe(at.Sub(pt).Seconds())
+				if pt := b.Parts[i].Txs[j].ProducedAt; pt.IsZero() {
+					continue
+				} else if d := at.Sub(pt); d >= 0 {
+					m.Latency.Observe(d.Seconds())
+				} else {
+					m.ProducedAhead.Inc()
 				}
 			}
 		}

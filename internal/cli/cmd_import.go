@@ -133,7 +133,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	currency := fs.String("currency", "", "ISO 4217 currency of the amounts when the file has no currency column, or of rows with an empty one (required then: there is no default)")
 	zone := fs.String("timezone", "UTC", "time zone of timestamps that carry none (IANA name, e.g. Europe/London)")
 	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: RFC 3339 and ISO forms, slashed dates month first, dotted dates day first)")
-	sep := fs.String("separator", ",", "field separator, one character")
+	sep := fs.String("separator", ",", `field separator, one character; \t or tab for a tab`)
 	encoding := fs.String("encoding", "", "character encoding of the file when it is not UTF-8, by its WHATWG name: windows-1252 (Excel's in Western Europe; also for latin1 and iso-8859-1), iso-8859-15, windows-1250, shift_jis, gbk, ... (a file starting with a UTF-16 byte-order mark is read as UTF-16 whatever this says)")
 	decimalComma := fs.Bool("decimal-comma", false, "unit prices are written with a decimal comma, as many European exports write them (2,55 and 1.234,50; dots or spaces between thousands only)")
 	source := fs.String("source", "", "name the import is stored under, so a re-import resumes (default: the file's base name)")
@@ -158,6 +158,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("invalid value %d for flag -batch: must be at least 1", *batch)}
 	case *every < 1:
 		return usageError{fmt.Errorf("invalid value %d for flag -progress-every: must be at least 1", *every)}
+	case *sep == `\t` || strings.EqualFold(*sep, "tab"):
+		*sep = "\t"
 	case utf8.RuneCountInString(*sep) != 1:
 		return usageError{fmt.Errorf("invalid value %q for flag -separator: want one character", *sep)}
 	}
@@ -256,6 +258,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			note := ""
 			if he.OrderLevel {
 				note = " (read as an order-level log, one order per row, since it has no order, product or quantity column; a file of order lines needs those too)"
+			}
+			if hint := he.SeparatorHint("--separator"); hint != "" {
+				return usageError{fmt.Errorf("--csv %s: no column for %s in header %q%s", *path, strings.Join(he.Missing, ", "), he.Header, hint)}
 			}
 			return fmt.Errorf("--csv %s: no column for %s in header %q%s; name them with --columns, e.g. --columns %s=<header>",
 				*path, strings.Join(he.Missing, ", "), he.Header, note, strings.Fields(he.Missing[0])[0])

@@ -178,6 +178,64 @@ func TestImportGzip(t *testing.T) {
 	if rep.Rows != 13 || rep.Stored != 6 || rep.Quarantined != 2 {
 		t.Errorf("gzip import: %+v; want 13 rows, 6 stored, 2 quarantined as from the plain file", rep)
 	}
+	// The same bytes under a name without .gz: read as gzip by their
+	// content, not as a header of binary bytes.
+	plain := filepath.Join(t.TempDir(), "import_orders.csv")
+	if err := os.WriteFile(plain, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := importJSON(t, "--csv", plain, "--data-dir", t.TempDir()); rep.Rows != 13 || rep.Stored != 6 || rep.Quarantined != 2 {
+		t.Errorf("gzip import under a .csv name: %+v; want 13 rows, 6 stored, 2 quarantined as from the plain file", rep)
+	}
+}
+
+// A file that is not CSV text (a workbook, an archive, a Parquet file,
+// another compression) is refused as a usage error that says what it is
+// and what to do, before any store is opened; so is a header written with
+// another separator than --separator's, which then imports with it.
+func TestImportNotCSV(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, c := range map[string]struct{ head, want string }{
+		"orders.xlsx":    {"PK\x03\x04\x14\x00\x00\x00\x08\x00", "a ZIP archive (an Excel .xlsx workbook is one): save the sheet as CSV"},
+		"orders.xls":     {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "an Excel 97-2003 workbook (.xls)"},
+		"orders.parquet": {"PAR1\x15\x04\x15", "a Parquet file"},
+		"orders.csv.zst": {"\x28\xb5\x2f\xfd\x04\x58", "zstd-compressed: decompress it first"},
+		"orders.db":      {"SQLite format 3\x00\x10\x00", "an SQLite database"},
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(c.head+strings.Repeat("\x00binary", 50)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		store := filepath.Join(dir, "store-"+name)
+		_, _, err := runCLI(t, "import", "--csv", path, "--currency", "GBP", "--data-dir", store)
+		if err == nil || !strings.Contains(err.Error(), "is not CSV text but "+c.want) || !IsUsage(err) {
+			t.Errorf("import of %s: %v; want a usage error saying it is not CSV text but %s", name, err, c.want)
+		}
+		if _, serr := os.Stat(store); serr == nil {
+			t.Errorf("import of %s opened a store before refusing the file", name)
+		}
+	}
+	for sep, header := range map[string]string{";": "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n" +
+		"536365;85123A;WHITE HANGING HEART;6;12/1/2010 8:26;2.55;17850;United Kingdom\n",
+		"tab": "InvoiceNo\tStockCode\tDescription\tQuantity\tInvoiceDate\tUnitPrice\tCustomerID\tCountry\n" +
+			"536365\t85123A\tWHITE HANGING HEART\t6\t12/1/2010 8:26\t2.55\t17850\tUnited Kingdom\n"} {
+		path := filepath.Join(dir, "sep-"+sep+".csv")
+		if err := os.WriteFile(path, []byte(header), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		shown := sep
+		if sep == "tab" {
+			shown = `\t`
+		}
+		_, _, err := runCLI(t, "import", "--csv", path, "--currency", "GBP", "--data-dir", filepath.Join(dir, "s-"+sep))
+		if err == nil || !strings.Contains(err.Error(), "give the separator with --separator '"+shown+"'") || !IsUsage(err) {
+			t.Errorf("import of a header separated by %q: %v; want a usage error naming --separator '%s'", sep, err, shown)
+		}
+		if rep, _ := importJSON(t, "--csv", path, "--separator", sep, "--data-dir", filepath.Join(dir, "ok-"+sep)); rep.Stored != 1 {
+			t.Errorf("import with --separator %s: %+v; want its one order stored", sep, rep)
+		}
+	}
 }
 
 // --quality-config: the same file under a contract that allows the

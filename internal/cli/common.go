@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -233,16 +235,55 @@ func parseWebhooks(vals []string) (map[string]string, error) {
 	return out, nil
 }
 
-// gunzipByName is r decompressed when path's name ends in .gz (any case),
-// else r itself, for --csv flags that read compressed files directly;
-// close releases the decompressor.
+// gunzipByName is r decompressed when path's name ends in .gz (any case)
+// or its content starts as gzip's does, else r itself, for --csv flags
+// that read compressed files directly; close releases the decompressor.
+// A file that is not text at all (a workbook, an archive, a Parquet file,
+// another compression) is refused here, naming what it is, instead of
+// its bytes being read as a CSV header.
 func gunzipByName(path string, r io.Reader) (_ io.Reader, close func() error, _ error) {
-	if !strings.HasSuffix(strings.ToLower(path), ".gz") {
-		return r, func() error { return nil }, nil
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReader(r)
 	}
-	zr, err := gzip.NewReader(r)
+	head, _ := br.Peek(16)
+	gz := strings.HasSuffix(strings.ToLower(path), ".gz")
+	if !gz && bytes.HasPrefix(head, gzipMagic) {
+		gz = true // a gzip file under another name
+	} else if !gz {
+		if what := binaryFormat(head); what != "" {
+			return nil, nil, usageError{fmt.Errorf("--csv %s is not CSV text but %s", path, what)}
+		}
+		return br, func() error { return nil }, nil
+	}
+	zr, err := gzip.NewReader(br)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--csv %s: reading it as gzip (the name ends in .gz): %w", path, err)
+		return nil, nil, fmt.Errorf("--csv %s: reading it as gzip: %w", path, err)
 	}
 	return zr, zr.Close, nil
+}
+
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// binaryFormat names the file format whose signature head starts with,
+// among those an export of orders or features is mistaken for a CSV in,
+// with what to do; "" for anything else.
+func binaryFormat(head []byte) string {
+	for _, f := range []struct {
+		magic, what string
+	}{
+		{"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one): save the sheet as CSV (in Excel: File, Save As, CSV UTF-8), or unzip the export"},
+		{"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls): save the sheet as CSV (in Excel: File, Save As, CSV UTF-8)"},
+		{"PAR1", "a Parquet file: write it out as CSV (with pandas: pandas.read_parquet(path).to_csv(out, index=False))"},
+		{"SQLite format 3\x00", "an SQLite database: export the table as CSV (sqlite3 -header -csv DB 'SELECT * FROM orders' > orders.csv)"},
+		{"%PDF-", "a PDF document"},
+		{"\x28\xb5\x2f\xfd", "zstd-compressed: decompress it first (unzstd); only gzip is read directly"},
+		{"BZh", "bzip2-compressed: decompress it first (bunzip2); only gzip is read directly"},
+		{"\xfd7zXZ\x00", "xz-compressed: decompress it first (unxz); only gzip is read directly"},
+	} {
+		if bytes.HasPrefix(head, []byte(f.magic)) {
+			return f.what
+		}
+	}
+	return ""
 }

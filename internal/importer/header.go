@@ -73,7 +73,16 @@ func (r *Reader) resolve() error {
 		missing = append(missing, logicalNames[c])
 	}
 	if len(missing) > 0 {
-		return &HeaderError{Missing: missing, Header: r.header, OrderLevel: r.report.OrderLevel}
+		he := &HeaderError{Missing: missing, Header: r.header, OrderLevel: r.report.OrderLevel}
+		if len(r.header) == 1 {
+			for _, sep := range []rune{';', '\t', '|'} {
+				if sep != r.cfg.Comma && strings.ContainsRune(r.header[0], sep) {
+					he.Separator = sep
+					break
+				}
+			}
+		}
+		return he
 	}
 	// A column read under a header that another column has too (two
 	// "Quantity" columns) would be one of them, silently: refused.

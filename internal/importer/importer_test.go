@@ -133,6 +133,15 @@ func TestHeaderRecognition(t *testing.T) {
 	if _, err := New(strings.NewReader("order_id,b"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || len(he.Missing) != 5 || he.OrderLevel {
 		t.Errorf("error %v is not a *HeaderError with 5 missing columns", err)
 	}
+	// A header of one column holding semicolons: written with another
+	// separator, which the error names; with a comma in it, none.
+	if _, err := New(strings.NewReader("order_id;customer_id;price\n1;2;3\n"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) ||
+		he.Separator != ';' || !strings.Contains(err.Error(), "give the separator with Config.Comma ';'") {
+		t.Errorf("error %v is not a *HeaderError naming the separator ';'", err)
+	}
+	if _, err := New(strings.NewReader("order_id;customer_id,price\n"), Config{DefaultCurrency: "EUR"}); !errors.As(err, &he) || he.Separator != 0 {
+		t.Errorf("error %v names a separator for a header of two columns", err)
+	}
 }
 
 const snakeHeader = "order_id,customer_id,product_id,quantity,unit_price,timestamp,country\n"

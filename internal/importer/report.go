@@ -134,6 +134,22 @@ type HeaderError struct {
 	// OrderLevel is true when the header was read as an order-level log's
 	// (no order, product or quantity column), which needs fewer columns.
 	OrderLevel bool
+	// Separator, when not 0, is the separator the header seems to be
+	// written with instead of Config.Comma: it was read as one column
+	// holding it (a European export separated by semicolons, say).
+	Separator rune
+}
+
+// SeparatorHint is what HeaderError says of its Separator, or "".
+func (e *HeaderError) SeparatorHint(flag string) string {
+	if e.Separator == 0 {
+		return ""
+	}
+	name := string(e.Separator)
+	if e.Separator == '\t' {
+		name = `\t`
+	}
+	return fmt.Sprintf("; the header was read as one column holding '%s': give the separator with %s '%s'", name, flag, name)
 }
 
 func (e *HeaderError) Error() string {
@@ -141,6 +157,6 @@ func (e *HeaderError) Error() string {
 	if e.OrderLevel {
 		note = " (read as an order-level log, one order per row, since it has no order, product or quantity column; a file of order lines needs those too)"
 	}
-	return fmt.Sprintf("importer: no column for %s in header %q%s; name the header of each in Config.Columns",
-		strings.Join(e.Missing, ", "), e.Header, note)
+	return fmt.Sprintf("importer: no column for %s in header %q%s%s; name the header of each in Config.Columns",
+		strings.Join(e.Missing, ", "), e.Header, note, e.SeparatorHint("Config.Comma"))
 }

@@ -63,8 +63,13 @@ func runIForest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("opening --csv: %w", err)
 	}
-	X, y, err := iforest.ReadLabelledCSV(fh)
-	fh.Close()
+	defer fh.Close()
+	in, zclose, err := gunzipByName(*csvPath, fh)
+	if err != nil {
+		return err
+	}
+	defer zclose()
+	X, y, err := iforest.ReadLabelledCSV(in)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *csvPath, err)
 	}

@@ -238,3 +238,45 @@ func readBreastw(t *testing.T) ([][]float64, []bool) {
 	}
 	return X, y
 }
+
+// TestIForestNotCSV: each way iforest reads a --csv (the labelled AUC run,
+// train, score) refuses a workbook as a usage error saying what it is,
+// and reads a gzip file whatever its name.
+func TestIForestNotCSV(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	xlsx := filepath.Join(dir, "features.xlsx")
+	if err := os.WriteFile(xlsx, []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00binary"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "m.iforest")
+	var stdout, stderr bytes.Buffer
+	if err := runIForest(ctx, []string{"train", "--csv", breastw, "--labelled", "--model", model, "--trees", "20"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--csv", xlsx}, {"train", "--csv", xlsx, "--model", filepath.Join(dir, "x.iforest")}, {"score", "--model", model, "--csv", xlsx}} {
+		err := runIForest(ctx, args, &stdout, &stderr)
+		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "is not CSV text but a ZIP archive") {
+			t.Errorf("iforest %v: %v; want a usage error saying it is a ZIP archive, not CSV text", args, err)
+		}
+	}
+	raw, err := os.ReadFile(breastw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(raw)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gz := filepath.Join(dir, "breastw.csv")
+	if err := os.WriteFile(gz, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if err := runIForest(ctx, []string{"--csv", gz, "--json"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), `"rows":`) {
+		t.Errorf("iforest of gzip bytes under a .csv name: %v\n%s", err, stdout.String())
+	}
+}

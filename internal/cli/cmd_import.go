@@ -132,7 +132,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"(names: order_id customer_id product_id quantity unit_price timestamp country category currency; unnamed ones are recognised from common headers)")
 	currency := fs.String("currency", "", "ISO 4217 currency of the amounts when the file has no currency column, or of rows with an empty one (required then: there is no default)")
 	zone := fs.String("timezone", "UTC", "time zone of timestamps that carry none (IANA name, e.g. Europe/London)")
-	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: RFC 3339 and ISO forms, slashed dates month first, dotted dates day first)")
+	layout := fs.String("time-layout", "", "Go layout of the timestamps, e.g. '2/1/2006 15:04' for day-first dates (default: RFC 3339 and ISO forms, dotted dates day first, slashed dates month first unless a date in the first 4 MiB only reads day first)")
 	sep := fs.String("separator", ",", `field separator, one character; \t or tab for a tab`)
 	encoding := fs.String("encoding", "", "character encoding of the file when it is not UTF-8, by its WHATWG name: windows-1252 (Excel's in Western Europe; also for latin1 and iso-8859-1), iso-8859-15, windows-1250, shift_jis, gbk, ... (a file starting with a UTF-16 byte-order mark is read as UTF-16 whatever this says)")
 	decimalComma := fs.Bool("decimal-comma", false, "unit prices are written with a decimal comma, as many European exports write them (2,55 and 1.234,50; dots or spaces between thousands only)")
@@ -210,6 +210,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if in, err = decodedCSV(in.(*bufio.Reader), *encoding, stderr); err != nil {
 		return err
+	}
+	if *layout == "" {
+		if in, err = sniffDateOrder(in, &cfg, *path, stderr); err != nil {
+			return err
+		}
 	}
 
 	st, err := sf.open(ctx)
@@ -570,4 +575,38 @@ func decodedCSV(in *bufio.Reader, name string, stderr io.Writer) (io.Reader, err
 		i += size
 	}
 	return in, nil
+}
+
+// dateSample is how much of a file sniffDateOrder reads ahead: at the UCI
+// log's 80 bytes a row, about 50,000 rows, two weeks of its orders.
+const dateSample = 4 << 20
+
+// sniffDateOrder reads ahead the first dateSample bytes of in (returning
+// the reader to use instead, which still holds them) and sets cfg's time
+// layouts by what its slashed dates say (importer.SniffDateOrder): read
+// day first when one can only be read so, refused when some can only be
+// read day first and others only month first, and month first, the
+// default, with a warning, when every one reads either way. Before, a
+// file of day-first dates had each of its dates up to the 12th stored
+// with day and month swapped, and the others skipped as bad timestamps.
+func sniffDateOrder(in io.Reader, cfg *importer.Config, path string, stderr io.Writer) (io.Reader, error) {
+	br := bufio.NewReaderSize(in, dateSample)
+	sample, _ := br.Peek(dateSample)
+	o, err := importer.SniffDateOrder(sample, *cfg)
+	if err != nil {
+		return br, nil // the header's own error comes from the import's reader
+	}
+	switch {
+	case o.Mixed():
+		return nil, usageError{fmt.Errorf("--csv %s mixes slashed dates that only read day first (row %d: %q) with dates that only read month first (row %d: %q): give the layout of the file's timestamps with --time-layout, e.g. '2/1/2006 15:04' for day first",
+			path, o.DayFirstRow, o.DayFirstValue, o.MonthFirstRow, o.MonthFirstValue)}
+	case o.DayFirst > 0:
+		cfg.TimeLayouts = importer.DayFirstTimeLayouts
+		fmt.Fprintf(stderr, "import: slashed dates read day first: row %d has %q, which reads no other way (%s of the first %s rows only day first, none only month first); --time-layout sets the layout instead\n",
+			o.DayFirstRow, o.DayFirstValue, withThousands(o.DayFirst), withThousands(o.Rows))
+	case o.Either > 0 && o.MonthFirst == 0:
+		fmt.Fprintf(stderr, "import: warning: in the first %s rows, each of the %s slashed dates reads either way (no day after the 12th of a month): read month first, the default; if the file writes the day first, give --time-layout '2/1/2006 15:04'\n",
+			withThousands(o.Rows), withThousands(o.Either))
+	}
+	return br, nil
 }

@@ -869,3 +869,72 @@ func TestImportRefreshDegenerateCLVSaidOnce(t *testing.T) {
 		t.Errorf("the degenerate fit's problem is said %d times, want once (the report line):\n%s", n, stderr)
 	}
 }
+
+// TestImportDayFirstDates: a file of day-first slashed dates, which the
+// default layouts read month first, is read day first once a date in its
+// first rows can only be read so: every order stored on its own day,
+// none swapped and none skipped. A file mixing dates that only read day
+// first with dates that only read month first is refused before a store
+// is opened; one whose dates all read either way is read month first,
+// with a warning naming --time-layout.
+func TestImportDayFirstDates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name string, dates ...string) string {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n")
+		for i, d := range dates {
+			fmt.Fprintf(&b, "%d,A,1,%s,2.50,%d,United Kingdom\n", 536000+i, d, 12000+i)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	dmyStore := filepath.Join(dir, "dmy")
+	rep, stderr := importJSON(t, "--csv", write("dmy.csv", "01/02/2011 10:00", "13/02/2011 11:00", "25/12/2011 12:00", "05/03/2011 13:00"),
+		"--data-dir", dmyStore, "--analytics-refresh=false")
+	if rep.Stored != 4 || rep.Skipped["bad_timestamp"] != 0 || !strings.Contains(stderr, `slashed dates read day first: row 2 has "13/02/2011 11:00"`) {
+		t.Fatalf("day-first import: %+v\n%s", rep, stderr)
+	}
+	st, err := sqlite.Open(context.Background(), dmyStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := map[string]string{}
+	want := map[string]string{"12000": "2011-02-01", "12001": "2011-02-13", "12002": "2011-12-25", "12003": "2011-03-05"}
+	for c := range want {
+		txs, err := st.CustomerTransactions(context.Background(), store.CustomerTxFilter{CustomerID: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tx := range txs {
+			days[c] = tx.EventTime.UTC().Format("2006-01-02")
+		}
+	}
+	st.Close()
+	if !reflect.DeepEqual(days, want) {
+		t.Errorf("stored days %v, want %v", days, want)
+	}
+
+	mixedStore := filepath.Join(dir, "mixed")
+	_, _, err = runCLI(t, "import", "--csv", write("mixed.csv", "01/02/2011 10:00", "02/13/2011 10:00", "25/12/2011 10:00"), "--currency", "GBP", "--data-dir", mixedStore)
+	if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), `only read day first (row 3: "25/12/2011 10:00")`) || !strings.Contains(err.Error(), `only read month first (row 2: "02/13/2011 10:00")`) {
+		t.Errorf("mixed dates: %v; want a usage error naming both rows", err)
+	}
+	if _, serr := os.Stat(mixedStore); serr == nil {
+		t.Error("the import of mixed dates opened a store before refusing them")
+	}
+
+	rep, stderr = importJSON(t, "--csv", write("either.csv", "01/02/2011 10:00", "03/04/2011 10:00"), "--data-dir", filepath.Join(dir, "either"), "--analytics-refresh=false")
+	if rep.Stored != 2 || !strings.Contains(stderr, "warning: in the first 2 rows, each of the 2 slashed dates reads either way") {
+		t.Errorf("dates that read either way: %+v\n%s", rep, stderr)
+	}
+	// Month-first dates with one after the 12th draw no note.
+	rep, stderr = importJSON(t, "--csv", write("mdy.csv", "12/1/2010 8:26", "12/13/2010 9:00"), "--data-dir", filepath.Join(dir, "mdy"), "--analytics-refresh=false")
+	if rep.Stored != 2 || strings.Contains(stderr, "day first:") || strings.Contains(stderr, "either way") {
+		t.Errorf("month-first dates: %+v\n%s", rep, stderr)
+	}
+}

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
+	"strings"
 )
 
 // DayFirstTimeLayouts are DefaultTimeLayouts with slashed dates read day
@@ -45,7 +44,34 @@ type DateOrder struct {
 // and dates that only read month first: no one layout reads the file.
 func (o DateOrder) Mixed() bool { return o.DayFirst > 0 && o.MonthFirst > 0 }
 
-var slashedDate = regexp.MustCompile(`^\s*(\d{1,2})/(\d{1,2})/\d{2,4}\b`)
+// slashedDayMonth reads the two numbers of a slashed date at the start of
+// s ("13/2/2011 10:00": 13 and 2), each of one or two digits, followed by
+// a slash and two to four digits of a year.
+func slashedDayMonth(s string) (first, second int, ok bool) {
+	s = strings.TrimLeft(s, " ")
+	num := func() (int, bool) {
+		n, i := 0, 0
+		for ; i < len(s) && i < 3 && s[i] >= '0' && s[i] <= '9'; i++ {
+			n = n*10 + int(s[i]-'0')
+		}
+		if i == 0 || i > 2 || i >= len(s) || s[i] != '/' {
+			return 0, false
+		}
+		s = s[i+1:]
+		return n, true
+	}
+	if first, ok = num(); !ok {
+		return 0, 0, false
+	}
+	if second, ok = num(); !ok {
+		return 0, 0, false
+	}
+	y := 0
+	for y < len(s) && y < 5 && s[y] >= '0' && s[y] <= '9' {
+		y++
+	}
+	return first, second, y >= 2 && y <= 4
+}
 
 // SniffDateOrder reads the timestamps of sample, the start of a file
 // (cut anywhere: a last line cut short is left out), with cfg's columns
@@ -74,12 +100,10 @@ func SniffDateOrder(sample []byte, cfg Config) (DateOrder, error) {
 		if err != nil || at >= len(rec) {
 			continue
 		}
-		m := slashedDate.FindStringSubmatch(rec[at])
-		if m == nil {
+		first, second, ok := slashedDayMonth(rec[at])
+		if !ok {
 			continue
 		}
-		first, _ := strconv.Atoi(m[1])
-		second, _ := strconv.Atoi(m[2])
 		switch {
 		case first > 12 && second >= 1 && second <= 12:
 			if o.DayFirst == 0 {

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -46,4 +47,41 @@ func TestSniffDateOrder(t *testing.T) {
 			t.Errorf("read day first: %s, want %s", got, want)
 		}
 	}
+}
+
+// BenchmarkSniffDateOrder reads a 4 MiB sample of UCI-like rows, what an
+// import reads ahead before its first row:
+//
+//	go test ./internal/importer -run '^$' -bench SniffDateOrder
+func BenchmarkSniffDateOrder(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n")
+	for i := 0; sb.Len() < 4<<20; i++ {
+		fmt.Fprintf(&sb, "%d,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/%d/2010 8:26,2.55,%d,United Kingdom\n", 536365+i/4, 1+i/2000%28, 17850+i%3000)
+	}
+	sample := []byte(sb.String())
+	b.SetBytes(int64(len(sample)))
+	for b.Loop() {
+		if _, err := SniffDateOrder(sample, Config{DefaultCurrency: "GBP"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzSniffDateOrder: any sample is read without a panic, and no more
+// dates are counted than rows read.
+func FuzzSniffDateOrder(f *testing.F) {
+	f.Add([]byte("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n1,A,1,13/02/2011 10:00,2.5,100,UK\n2,A,1,02/13/2011,2.5,101,UK\n"))
+	f.Add([]byte("order_id;customer_id;timestamp;price\n1;2;1/1/11;3\n"))
+	f.Add([]byte("timestamp,customer_id,amount\n\"12/\n13/2011\",c,1\n 7/8/99,c,2\n"))
+	f.Fuzz(func(t *testing.T, sample []byte) {
+		o, err := SniffDateOrder(sample, Config{DefaultCurrency: "GBP"})
+		if err != nil {
+			return
+		}
+		if o.DayFirst < 0 || o.MonthFirst < 0 || o.Either < 0 || o.DayFirst+o.MonthFirst+o.Either > o.Rows ||
+			(o.DayFirst > 0) != (o.DayFirstRow > 0) || (o.MonthFirst > 0) != (o.MonthFirstRow > 0) {
+			t.Fatalf("inconsistent %s", o)
+		}
+	})
 }

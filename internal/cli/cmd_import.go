@@ -76,10 +76,13 @@ type importReport struct {
 	Replayed importjob.ReplayResult `json:"replayed_from_quarantine"`
 	// InQuarantine counts the source's records still in quarantine (those
 	// a replay may still store), by reason, as stored.
-	InQuarantine     map[string]int64 `json:"in_quarantine_by_reason"`
-	ZeroPriceItems   int64            `json:"zero_price_items"`
-	SubMinorPrices   int64            `json:"sub_minor_unit_prices"`
-	UnknownCountries map[string]int64 `json:"unknown_countries"`
+	InQuarantine   map[string]int64 `json:"in_quarantine_by_reason"`
+	ZeroPriceItems int64            `json:"zero_price_items"`
+	SubMinorPrices int64            `json:"sub_minor_unit_prices"`
+	// CurrencySignPrices are items whose unit price came with a currency
+	// sign or code of the row's currency ("$2.50"), taken off.
+	CurrencySignPrices int64            `json:"currency_sign_prices"`
+	UnknownCountries   map[string]int64 `json:"unknown_countries"`
 	// UnknownRegions counts rows by country value the contract maps to
 	// its unknown-region value (ZZ); WarnedBy counts stored records by the
 	// check with action warn they failed.
@@ -299,7 +302,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		SplitOrders: rr.SplitOrders, OrderLevel: rr.OrderLevel, FilledDown: rr.FilledDown, UnclosedQuotes: rr.UnclosedQuotes, RereadLines: rr.RereadLines, LongOrders: res.LongOrders, Records: res.Records, Previously: res.Previously,
 		Stored: res.Stored, Quarantined: res.Quarantined, QuarantinedBy: res.QuarantinedBy,
 		Replayed: replayed, InQuarantine: inQuarantine,
-		Skipped: map[string]int64{}, FirstSkipped: map[string]importer.SkippedRow{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices}
+		Skipped: map[string]int64{}, FirstSkipped: map[string]importer.SkippedRow{}, UnknownCountries: rr.UnknownCountries, UnknownRegions: rr.UnknownRegions, WarnedBy: res.WarnedBy, ZeroPriceItems: rr.ZeroPriceItems, SubMinorPrices: rr.SubMinorPrices,
+		CurrencySignPrices: rr.CurrencySignPrices}
 	for k, v := range rr.Skipped {
 		rep.Skipped[string(k)] = v
 	}
@@ -378,6 +382,9 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 	if r.ZeroPriceItems > 0 || r.SubMinorPrices > 0 {
 		fmt.Fprintf(w, "  (%s at a unit price of 0; %s with sub-minor-unit prices, kept exact)", withThousands(r.ZeroPriceItems), withThousands(r.SubMinorPrices))
 	}
+	if r.CurrencySignPrices > 0 {
+		fmt.Fprintf(w, "  (%s with a currency sign, taken off)", withThousands(r.CurrencySignPrices))
+	}
 	fmt.Fprintln(w)
 	if r.OrderLevel {
 		fmt.Fprintln(w, "  (an order-level log: no order, product or quantity column, so each row is an order of one line of product \"unknown\", its ID made from the row, its country ZZ unless the file has one)")
@@ -433,9 +440,13 @@ func printImportReport(w io.Writer, r *importReport, where string) {
 // tried.
 func importHints(r *importReport, decimalComma bool, layout string) []string {
 	var out []string
-	if first, ok := r.FirstSkipped[string(importer.BadPrice)]; ok && !decimalComma && strings.Contains(first.Value, ",") {
-		out = append(out, fmt.Sprintf("%s rows skipped as bad_price, the first (row %d) with %q: if the prices have a decimal comma, import with --decimal-comma",
+	if first, ok := r.FirstSkipped[string(importer.BadPrice)]; ok && !decimalComma && strings.Contains(first.Value, ",") && !strings.Contains(first.Value, ".") {
+		out = append(out, fmt.Sprintf("%s rows skipped as bad_price, the first (row %d) with %q: a comma with no decimal point is read neither as a decimal comma nor as a thousands separator; if the prices have a decimal comma, import with --decimal-comma",
 			withThousands(r.Skipped[string(importer.BadPrice)]), first.Row, first.Value))
+	}
+	if first, ok := r.FirstSkipped[string(importer.BadCurrency)]; ok && first.Value != "" && strings.Trim(first.Value, "0123456789.,+- ") != first.Value {
+		out = append(out, fmt.Sprintf("%s rows skipped as bad_currency, the first (row %d) with %q: a price's currency sign or code must stand for its row's currency (the currency column, else --currency)",
+			withThousands(r.Skipped[string(importer.BadCurrency)]), first.Row, first.Value))
 	}
 	if first, ok := r.FirstSkipped[string(importer.BadTimestamp)]; ok && first.Value != "" {
 		tried := "in none of the layouts tried"

@@ -209,9 +209,11 @@ func TestSkipReasons(t *testing.T) {
 		{`C536379,c1,D,-1,27.50,2024-01-01,GB,`, NonPositiveQuantity}, // a cancellation
 		{`o1,c1,p1,0,1.00,2024-01-01,GB,`, NonPositiveQuantity},
 		{`o1,c1,p1,1,1e3,2024-01-01,GB,`, BadPrice},
-		{`o1,c1,p1,1,£1.00,2024-01-01,GB,`, BadPrice},
+		{`o1,c1,p1,1,£1.00,2024-01-01,GB,`, BadCurrency}, // pounds in a row in euros
+		{`o1,c1,p1,1,€1.00,2024-01-01,GB,`, ""},          // the row's own currency sign, taken off
 		{`o1,c1,p1,1,NaN,2024-01-01,GB,`, BadPrice},
-		{`o1,c1,p1,1,"1,000.00",2024-01-01,GB,`, BadPrice},
+		{`o1,c1,p1,1,"1,000.00",2024-01-01,GB,`, ""},   // thousands before a decimal point
+		{`o1,c1,p1,1,"1,000",2024-01-01,GB,`, BadPrice}, // a decimal comma? not guessed
 		{`o1,c1,p1,1,0,2024-01-01,GB,`, ""},     // free items are imported
 		{`o1,c1,p1,1,0.001,2024-01-01,GB,`, ""}, // kept exact, not rounded to 0
 		{`o1,c1,p1,1,-11062.06,2024-01-01,GB,`, NegativePrice},

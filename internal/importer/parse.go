@@ -88,9 +88,21 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 		return event.Transaction{}, false
 	}
 	digits, _ := event.CurrencyDigits(currency)
-	rawPrice := field(colPrice)
-	if r.cfg.DecimalComma {
+	rawPrice, signed, ok := stripCurrencySign(field(colPrice), currency)
+	if !ok {
+		// "$2.50" in a row in pounds: the amount is not in the row's
+		// currency, whatever its number.
+		r.skip(BadCurrency, field(colPrice))
+		return event.Transaction{}, false
+	}
+	if signed {
+		r.report.CurrencySignPrices++
+	}
+	switch {
+	case r.cfg.DecimalComma:
 		rawPrice = fromDecimalComma(rawPrice)
+	case strings.IndexByte(rawPrice, ',') >= 0:
+		rawPrice = fromThousandsCommas(rawPrice)
 	}
 	price, exact, err := parsePrice(rawPrice, digits)
 	if err != nil {
@@ -271,7 +283,10 @@ func parseQuantity(s string) (int, error) {
 // its exact literal for event.Item.UnitPriceExact, so that the line total
 // is computed from the price as given. Exponents, thousands separators,
 // currency signs, NaN and infinities are rejected, so that no float
-// rounding or locale guess decides an amount.
+// rounding or locale guess decides an amount (row takes off first a
+// currency sign of the row's currency, stripCurrencySign, and thousands
+// separators whose grouping leaves no doubt, fromThousandsCommas or
+// fromDecimalComma).
 func parsePrice(s string, digits int) (event.Cents, string, error) {
 	in := s
 	sign := ""

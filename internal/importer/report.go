@@ -97,6 +97,11 @@ type Report struct {
 	// than the currency's minor unit (0.001 GBP), kept exact in
 	// event.Item.UnitPriceExact.
 	SubMinorPrices int64
+	// CurrencySignPrices counts the items whose unit price was written
+	// with a currency sign or code ("$2.50", "12,00 EUR") standing for the
+	// row's currency, taken off; one standing for another currency skips
+	// the row as BadCurrency.
+	CurrencySignPrices int64
 	// UnclosedQuotes counts the records that ran over several lines from
 	// a quote not closed on its line, one or more of those lines being an
 	// order line by itself; RereadLines counts their lines, each then read

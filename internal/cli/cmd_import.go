@@ -448,6 +448,10 @@ func importHints(r *importReport, decimalComma bool, layout string) []string {
 		out = append(out, fmt.Sprintf("%s rows skipped as bad_currency, the first (row %d) with %q: a price's currency sign or code must stand for its row's currency (the currency column, else --currency)",
 			withThousands(r.Skipped[string(importer.BadCurrency)]), first.Row, first.Value))
 	}
+	if first, ok := r.FirstSkipped[string(importer.ScientificID)]; ok {
+		out = append(out, fmt.Sprintf("%s rows skipped as scientific_id, the first (row %d) with %q: a spreadsheet saved long numeric IDs in scientific notation, dropping their last digits; export the file again from the shop, or format the ID columns as text before saving",
+			withThousands(r.Skipped[string(importer.ScientificID)]), first.Row, first.Value))
+	}
 	if first, ok := r.FirstSkipped[string(importer.BadTimestamp)]; ok && first.Value != "" {
 		tried := "in none of the layouts tried"
 		if layout != "" {

@@ -203,6 +203,11 @@ func TestSkipReasons(t *testing.T) {
 		{`o1,,p1,1,1.00,2024-01-01,GB,`, MissingCustomerID},
 		{`o1,  ,p1,1,1.00,2024-01-01,GB,`, MissingCustomerID},
 		{`o1,c1,,1,1.00,2024-01-01,GB,`, MissingProductID},
+		{`o1,1.78502E+11,p1,1,1.00,2024-01-01,GB,`, ScientificID}, // an ID Excel cut
+		{`5.36365e+5,c1,p1,1,1.00,2024-01-01,GB,`, ScientificID},
+		{`o1,c1,8E+12,1,1.00,2024-01-01,GB,`, ScientificID},
+		{`o1,c1,85123E,1,1.00,2024-01-01,GB,`, ""}, // a stock code, not a number
+		{`o1,c1,1E+A,1,1.00,2024-01-01,GB,`, ""},
 		{`o1,c1,p1,two,1.00,2024-01-01,GB,`, BadQuantity},
 		{`o1,c1,p1,1.5,1.00,2024-01-01,GB,`, BadQuantity},
 		{`o1,c1,p1,99999999999,1.00,2024-01-01,GB,`, BadQuantity},
@@ -212,10 +217,10 @@ func TestSkipReasons(t *testing.T) {
 		{`o1,c1,p1,1,£1.00,2024-01-01,GB,`, BadCurrency}, // pounds in a row in euros
 		{`o1,c1,p1,1,€1.00,2024-01-01,GB,`, ""},          // the row's own currency sign, taken off
 		{`o1,c1,p1,1,NaN,2024-01-01,GB,`, BadPrice},
-		{`o1,c1,p1,1,"1,000.00",2024-01-01,GB,`, ""},   // thousands before a decimal point
+		{`o1,c1,p1,1,"1,000.00",2024-01-01,GB,`, ""},    // thousands before a decimal point
 		{`o1,c1,p1,1,"1,000",2024-01-01,GB,`, BadPrice}, // a decimal comma? not guessed
-		{`o1,c1,p1,1,0,2024-01-01,GB,`, ""},     // free items are imported
-		{`o1,c1,p1,1,0.001,2024-01-01,GB,`, ""}, // kept exact, not rounded to 0
+		{`o1,c1,p1,1,0,2024-01-01,GB,`, ""},             // free items are imported
+		{`o1,c1,p1,1,0.001,2024-01-01,GB,`, ""},         // kept exact, not rounded to 0
 		{`o1,c1,p1,1,-11062.06,2024-01-01,GB,`, NegativePrice},
 		{`o1,c1,p1,1,-0.001,2024-01-01,GB,`, NegativePrice},
 		{`o1,c1,p1,1,1.00,yesterday,GB,`, BadTimestamp},

@@ -51,7 +51,9 @@ func stripCurrencySign(price, currency string) (rest string, found, ok bool) {
 	// The currency's own code ("GBP 12.00", "12,00 EUR"), then a sign.
 	// A code is three letters apart from the number: followed (before
 	// it) or preceded (after it) by a space, a digit or a sign.
-	apart := func(b byte) bool { return b == ' ' || b >= '0' && b <= '9' || b == '-' || b == '+' || b == '.' || b == 0xc2 }
+	apart := func(b byte) bool {
+		return b == ' ' || b >= '0' && b <= '9' || b == '-' || b == '+' || b == '.' || b == 0xc2
+	}
 	if len(s) > 3 {
 		for i, c := range []string{s[:3], s[len(s)-3:]} {
 			if i == 0 && !apart(s[3]) || i == 1 && !apart(s[len(s)-4]) {

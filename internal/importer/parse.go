@@ -61,6 +61,15 @@ func (r *Reader) row(rec []string) (event.Transaction, bool) {
 	case product == "":
 		r.skip(MissingProductID, "")
 		return event.Transaction{}, false
+	case scientific(order):
+		r.skip(ScientificID, order)
+		return event.Transaction{}, false
+	case scientific(customer):
+		r.skip(ScientificID, customer)
+		return event.Transaction{}, false
+	case scientific(product):
+		r.skip(ScientificID, product)
+		return event.Transaction{}, false
 	}
 	qty, err := parseQuantity(field(colQuantity))
 	if err != nil {
@@ -388,4 +397,35 @@ func (r *Reader) orderLevelDefaults(vals *[numCols]string) {
 		}
 		vals[colOrder] = fmt.Sprintf("r%016x", h.Sum64())
 	}
+}
+
+// scientific reports whether id is a number in a spreadsheet's scientific
+// notation ("1.78502E+11", "1.2E+4", "3E+15"): a digit, optionally a point
+// and more digits, then E+ or e+ and the exponent. A long numeric ID that
+// Excel showed so was saved with its last digits gone.
+func scientific(id string) bool {
+	i := 0
+	if i >= len(id) || id[i] < '0' || id[i] > '9' {
+		return false
+	}
+	i++
+	if i < len(id) && id[i] == '.' {
+		i++
+		for i < len(id) && id[i] >= '0' && id[i] <= '9' {
+			i++
+		}
+	}
+	if i+2 > len(id) || id[i] != 'E' && id[i] != 'e' || id[i+1] != '+' {
+		return false
+	}
+	i += 2
+	if i == len(id) {
+		return false
+	}
+	for ; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -25,6 +25,11 @@ const (
 	MissingOrderID    SkipReason = "missing_order_id"
 	MissingCustomerID SkipReason = "missing_customer_id"
 	MissingProductID  SkipReason = "missing_product_id"
+	// ScientificID: an order, customer or product ID written in a
+	// spreadsheet's scientific notation ("1.78502E+11"): the digits it
+	// dropped made distinct IDs one, which would merge customers or
+	// orders.
+	ScientificID SkipReason = "scientific_id"
 	// BadQuantity: not an integer. NonPositiveQuantity: zero or negative,
 	// which is how exports record returns and cancellations.
 	BadQuantity         SkipReason = "bad_quantity"
@@ -47,7 +52,7 @@ const (
 )
 
 // SkipReasons lists every reason, for reports and metrics.
-var SkipReasons = []SkipReason{MalformedRow, UnclosedQuote, ShortRow, MissingOrderID, MissingCustomerID, MissingProductID,
+var SkipReasons = []SkipReason{MalformedRow, UnclosedQuote, ShortRow, MissingOrderID, MissingCustomerID, MissingProductID, ScientificID,
 	BadQuantity, NonPositiveQuantity, BadTimestamp, BadCurrency, MissingCurrency, BadPrice, NegativePrice, AmountOutOfRange}
 
 // Report accounts for every data row read so far: Rows = Items + the sum

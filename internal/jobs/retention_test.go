@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,7 +116,11 @@ func TestRetention(t *testing.T) {
 }
 
 func TestRetentionRefusesNegativeAges(t *testing.T) {
-	if _, err := NewRetention(RetentionConfig{Store: openSQLite(t).(RetentionStore), Alerts: -time.Hour}); err == nil {
+	st := openSQLite(t).(RetentionStore)
+	if _, err := NewRetention(RetentionConfig{Store: st, Alerts: -time.Hour}); err == nil {
 		t.Fatal("a negative age was accepted")
+	}
+	if _, err := NewRetention(RetentionConfig{Store: st, Models: -time.Hour}); err == nil || !strings.Contains(err.Error(), "models") {
+		t.Fatalf("a negative age of models: %v, want an error naming them", err)
 	}
 }

@@ -247,9 +247,9 @@ func gunzipByName(path string, r io.Reader) (_ io.Reader, close func() error, _ 
 		br = bufio.NewReader(r)
 	}
 	head, _ := br.Peek(16)
-	gz := strings.HasSuffix(strings.ToLower(path), ".gz")
+	gz, why := strings.HasSuffix(strings.ToLower(path), ".gz"), "the name ends in .gz"
 	if !gz && bytes.HasPrefix(head, gzipMagic) {
-		gz = true // a gzip file under another name
+		gz, why = true, "its first bytes are gzip's" // a gzip file under another name
 	} else if !gz {
 		if what := binaryFormat(head); what != "" {
 			return nil, nil, usageError{fmt.Errorf("--csv %s is not CSV text but %s", path, what)}
@@ -258,7 +258,7 @@ func gunzipByName(path string, r io.Reader) (_ io.Reader, close func() error, _ 
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--csv %s: reading it as gzip: %w", path, err)
+		return nil, nil, fmt.Errorf("--csv %s: reading it as gzip (%s): %w", path, why, err)
 	}
 	return zr, zr.Close, nil
 }

@@ -226,6 +226,11 @@ func ReadCLVModel(ctx context.Context, a store.Analytics) (*CLVModel, error) {
 	if err := errors.Join(json.Unmarshal(m.Params, &out.Params), json.Unmarshal(m.Metrics, &out.Metrics)); err != nil {
 		return nil, fmt.Errorf("decoding CLV model %d: %w", m.Version, err)
 	}
+	// A degenerate fit predicts nobody: no mean or total to show. Models
+	// stored before 2026-12-07 wrote 0 for them, which read as a CLV of 0.
+	if fc := out.Metrics.FitCheck; fc != nil && fc.Degenerate {
+		out.Metrics.MeanProbAlive, out.Metrics.MeanCLV, out.Metrics.TotalCLV = nil, nil, nil
+	}
 	return out, nil
 }
 

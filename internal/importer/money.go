@@ -52,7 +52,9 @@ func stripCurrencySign(price, currency string) (rest string, found, ok bool) {
 	// A code is three letters apart from the number: followed (before
 	// it) or preceded (after it) by a space, a digit or a sign.
 	apart := func(b byte) bool {
-		return b == ' ' || b >= '0' && b <= '9' || b == '-' || b == '+' || b == '.' || b == 0xc2
+		// A byte of a non-ASCII character: a no-break or narrow no-break
+		// space, as locales write between an amount and its code.
+		return b == ' ' || b >= '0' && b <= '9' || b == '-' || b == '+' || b == '.' || b >= 0x80
 	}
 	if len(s) > 3 {
 		for i, c := range []string{s[:3], s[len(s)-3:]} {

@@ -29,6 +29,8 @@ func TestStripCurrencySign(t *testing.T) {
 		{"GBP 12.00", "GBP", "12.00", true, true},
 		{"12.00 gbp", "GBP", "12.00", true, true},
 		{"12.00 EUR", "GBP", "12.00 EUR", true, false},
+		{"12,00\u202fEUR", "EUR", "12,00", true, true},
+		{"EUR\u00a012,00", "EUR", "12,00", true, true},
 		{"¥1500", "JPY", "1500", true, true},
 		{"¥1500", "CNY", "1500", true, true},
 		{"¥1500", "USD", "¥1500", true, false},

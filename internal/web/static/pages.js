@@ -1118,12 +1118,12 @@ page("customers", {
       const m = d.model;
       if (!m) throw new Error("no CLV model yet");
       const mt = m.metrics || {};
-      // A degenerate fit predicts nobody: its means are not zeros (models
-      // stored before 2026-12-07 say 0), and the reasons are shown.
+      // A degenerate fit predicts nobody (the API gives it no means): the
+      // reasons are shown.
       const fc = mt.fit_check;
       const degenerate = fc && fc.degenerate ? "degenerate, no CLV: " + (fc.problems || []).join("; ") : "";
       if (degenerate && !d.customers) $("cd-sub").textContent = "no CLV predicted: the latest model's fit is degenerate (CLV model, above)";
-      const num = (v, f) => (typeof v === "number" && Number.isFinite(v) && !(degenerate && v === 0) ? f(v) : "–");
+      const num = (v, f) => (typeof v === "number" && Number.isFinite(v) ? f(v) : "–");
       const corr = mt.frequency_monetary_correlation;
       const rows = [["model version", "v" + m.version], ["customers", num(mt.customers, fmtInt.format)], ["repeat customers", num(mt.repeat_customers, fmtInt.format)],
         ["BG/NBD log-likelihood", num(mt.bgnbd_log_likelihood, fmt2.format)], ["Gamma-Gamma log-likelihood", num(mt.gamma_gamma_log_likelihood, fmt2.format)],

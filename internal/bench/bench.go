@@ -42,6 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/bus"
@@ -205,14 +206,21 @@ type Result struct {
 
 	E2ETPS       float64 `json:"e2e_tps"`
 	CopyRowsPerS float64 `json:"copy_rows_per_s"`
-	Ratio        float64 `json:"ratio"`
-	P50Ms        float64 `json:"p50_ms"`
-	P95Ms        float64 `json:"p95_ms"`
-	P99Ms        float64 `json:"p99_ms"`
-	LatencyRate  float64 `json:"latency_offered_rate"`
-	AchievedRate float64 `json:"latency_achieved_rate"`
-	PeakRSSBytes int64   `json:"peak_rss_bytes"`
-	EmbeddedTPS  float64 `json:"embedded_tps,omitempty"`
+	// CopyGoUsPerRow and CopyPGUsPerRow are the CPU (user + system) of
+	// the bare COPY per row: this process's, which encodes the rows and
+	// sends them, and the PostgreSQL server's when it runs on this host
+	// (0 otherwise). Their sum is what storing a transaction's row and
+	// its id costs two cores before any processing.
+	CopyGoUsPerRow float64 `json:"copy_go_us_per_row"`
+	CopyPGUsPerRow float64 `json:"copy_pg_us_per_row"`
+	Ratio          float64 `json:"ratio"`
+	P50Ms          float64 `json:"p50_ms"`
+	P95Ms          float64 `json:"p95_ms"`
+	P99Ms          float64 `json:"p99_ms"`
+	LatencyRate    float64 `json:"latency_offered_rate"`
+	AchievedRate   float64 `json:"latency_achieved_rate"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
+	EmbeddedTPS    float64 `json:"embedded_tps,omitempty"`
 	// RecoveryS is SIGKILL to the restarted processor's first commit, with
 	// RecoveryRecords stored; 0 when the phase was skipped.
 	RecoveryS float64 `json:"recovery_s"`
@@ -236,6 +244,8 @@ type Result struct {
 	// Per-run figures, for the spread.
 	E2ERuns      []float64 `json:"e2e_tps_runs"`
 	CopyRuns     []float64 `json:"copy_rows_per_s_runs"`
+	copyGo       []float64
+	copyPG       []float64
 	EmbeddedRuns []float64 `json:"embedded_tps_runs,omitempty"`
 	P99Runs      []float64 `json:"p99_ms_runs"`
 }
@@ -280,13 +290,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		copyRate, err := bareCopy(ctx, cfg, rows, run)
+		cp, err := bareCopy(ctx, cfg, rows, run)
 		rows = nil
 		if err != nil {
 			return nil, err
 		}
+		copyRate := cp.rate
 		res.CopyRuns = append(res.CopyRuns, copyRate)
-		log.Info("bare COPY", "run", run, "rows_per_s", int(copyRate))
+		res.copyGo, res.copyPG = append(res.copyGo, cp.goUs), append(res.copyPG, cp.pgUs)
+		log.Info("bare COPY", "run", run, "rows_per_s", int(copyRate), "go_us_per_row", cp.goUs, "pg_us_per_row", cp.pgUs)
 		settle()
 
 		if !cfg.SkipDeployed {
@@ -347,6 +359,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.DeployedResult = deps[len(deps)/2]
 	}
 	res.E2ETPS, res.CopyRowsPerS = median(res.E2ERuns), median(res.CopyRuns)
+	res.CopyGoUsPerRow, res.CopyPGUsPerRow = median(res.copyGo), median(res.copyPG)
 	res.Ratio = res.E2ETPS / res.CopyRowsPerS
 	res.EmbeddedTPS = median(res.EmbeddedRuns)
 	if res.Recommend != nil {
@@ -460,22 +473,48 @@ func schemaURL(ctx context.Context, base, name string) (string, func(), error) {
 	return base + sep + "search_path=" + name, drop, nil
 }
 
-func bareCopy(ctx context.Context, cfg Config, rows [][]store.Tx, run int) (float64, error) {
+// copyCost is a bare COPY's rate and CPU per row.
+type copyCost struct{ rate, goUs, pgUs float64 }
+
+func bareCopy(ctx context.Context, cfg Config, rows [][]store.Tx, run int) (copyCost, error) {
 	url, drop, err := schemaURL(ctx, cfg.PostgresURL, fmt.Sprintf("bench_copy_%d", run))
 	if err != nil {
-		return 0, err
+		return copyCost{}, err
 	}
 	defer drop()
 	st, err := postgres.Open(ctx, url)
 	if err != nil {
-		return 0, err
+		return copyCost{}, err
 	}
 	defer st.Close()
+	pm := postmasterOf(ctx, st)
+	goBefore, pgBefore := selfCPU(), sampleCPU(nil, nil, pm).postgres
 	took, err := st.BareCopy(ctx, rows)
 	if err != nil {
-		return 0, err
+		return copyCost{}, err
 	}
-	return float64(cfg.Records) / took.Seconds(), nil
+	// BareCopy's table set-up is inside the window too: one CREATE of two
+	// tables, nothing beside a million rows.
+	n := float64(cfg.Records)
+	c := copyCost{rate: n / took.Seconds(), goUs: (selfCPU() - goBefore) / n * 1e6}
+	if pm != 0 {
+		c.pgUs = (sampleCPU(nil, nil, pm).postgres - pgBefore) / n * 1e6
+	}
+	return c, nil
+}
+
+// selfCPU is this process's CPU seconds (user + system) so far, 0 when
+// unknown.
+func selfCPU() float64 {
+	p, err := procfs.Self()
+	if err != nil {
+		return 0
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.CPUTime()
 }
 
 // preload starts a broker and fills its topic with recs.

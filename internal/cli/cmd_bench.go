@@ -169,6 +169,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		res.Records, res.Customers, res.Seed, res.Batch, res.Runs)
 	fmt.Fprintf(stdout, "  end to end, PostgreSQL    %10.0f tx/s     runs %s\n", res.E2ETPS, runsList(res.E2ERuns))
 	fmt.Fprintf(stdout, "  bare COPY, same rows      %10.0f rows/s   runs %s\n", res.CopyRowsPerS, runsList(res.CopyRuns))
+	if res.CopyPGUsPerRow > 0 {
+		fmt.Fprintf(stdout, "  bare COPY's CPU per row   %10.1f us       (this process %.1f, PostgreSQL %.1f)\n",
+			res.CopyGoUsPerRow+res.CopyPGUsPerRow, res.CopyGoUsPerRow, res.CopyPGUsPerRow)
+	}
 	fmt.Fprintf(stdout, "  ratio                     %10.2f          (target >= 0.5)\n", res.Ratio)
 	if r := res.Recommend; r != nil {
 		printRecommend(stdout, r)

@@ -585,7 +585,9 @@ func apiRoutes(now, latest time.Time, s apiSample, experiment bool) []apiRoute {
 		prefix := s.customer[:max(1, len(s.customer)-2)]
 		rs = append(rs, apiRoute{"customers", "/api/v1/customers?segment=Champions&limit=50"},
 			apiRoute{"customers", "/api/v1/customers?segment=" + url.QueryEscape("At Risk") + "&limit=50"},
-			apiRoute{"customers", "/api/v1/customers?prefix=" + url.QueryEscape(prefix) + "&limit=50"})
+			apiRoute{"customers", "/api/v1/customers?prefix=" + url.QueryEscape(prefix) + "&limit=50"},
+			apiRoute{"customers", "/api/v1/customers?sort=clv&limit=50"},
+			apiRoute{"customers", "/api/v1/customers?segment=" + url.QueryEscape("At Risk") + "&sort=clv&limit=50"})
 		rs = append(rs, apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer)},
 			apiRoute{"customers", "/api/v1/customers/" + url.PathEscape(s.customer) + "/transactions?limit=25"},
 			apiRoute{"customers", "/api/v1/alerts?customer=" + url.QueryEscape(s.customer) + "&limit=20"},

@@ -133,6 +133,14 @@ type CustomerListFilter struct {
 	// After, when set, is the ID the page starts after (the last of the
 	// page before).
 	After string
+	// ByCLV orders them by predicted CLV (CLVFigures.Value), highest
+	// first, ID in byte order breaking ties, and keeps only those with a
+	// CLV (none when no model was fitted, or its fit was degenerate);
+	// otherwise they are by ID.
+	ByCLV bool
+	// AfterCLV is, with ByCLV and After, the CLV of the customer the page
+	// starts after.
+	AfterCLV float64
 	// Limit is the most returned; at least 1.
 	Limit int
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -437,6 +438,71 @@ func TestAnalyticsCustomerList(t *testing.T) {
 		t.Fatalf("no match: %s", raw)
 	}
 	for _, q := range []string{"segment=Gold", "cursor=!!", "prefix=%FF", "limit=0", "prefix=" + strings.Repeat("c", 257)} {
+		getAnalyticsJSON(t, ts, "/api/v1/customers?"+q, http.StatusBadRequest, nil)
+	}
+}
+
+// TestAnalyticsCustomerListByCLV: sort=clv lists the customers with a CLV
+// highest first, in pages whose cursors carry the CLV exactly (equal CLVs
+// split across pages, a CLV no decimal writes exactly), leaves out those
+// without one, and refuses an unknown sort or a cursor of the other sort.
+func TestAnalyticsCustomerListByCLV(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var rows []store.CustomerAnalytics
+	var want []string
+	for i := range 25 {
+		r := store.CustomerAnalytics{CustomerID: fmt.Sprintf("c%03d", i), FrequencyDays: 2, R: 2, F: 3, M: 4, Segment: "Lost",
+			UpdatedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+		if i%5 != 4 { // every fifth has no CLV
+			// Three customers a CLV, each a sum no decimal writes exactly.
+			r.CLV = &store.CLVFigures{ProbAlive: 0.5, ExpectedPurchases: 1, Value: float64(10-i/3) + 0.1 + 0.2, ModelVersion: 1}
+			want = append(want, r.CustomerID)
+		}
+		rows = append(rows, r)
+	}
+	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+
+	// Highest first: the CLV falls every three IDs, so within equal CLVs
+	// the IDs go up; the list's order is want's.
+	var got []string
+	last := math.Inf(1)
+	cursor := ""
+	for range 20 {
+		var page web.CustomersResponse
+		getAnalyticsJSON(t, ts, "/api/v1/customers?sort=clv&limit=4&cursor="+cursor, http.StatusOK, &page)
+		for _, c := range page.Customers {
+			if c.CLV == nil || c.CLV.Value > last {
+				t.Fatalf("customer %s out of order or without a CLV: %+v after %v", c.CustomerID, c.CLV, last)
+			}
+			last = c.CLV.Value
+			got = append(got, c.CustomerID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("by CLV in pages of four:\n got %v\nwant %v", got, want)
+	}
+	var byID web.CustomersResponse
+	getAnalyticsJSON(t, ts, "/api/v1/customers?limit=4", http.StatusOK, &byID)
+	for _, q := range []string{"sort=value", "sort=clv&cursor=" + byID.NextCursor, "cursor=!!&sort=clv",
+		"sort=clv&cursor=" + base64.RawURLEncoding.EncodeToString([]byte("NaN c001"))} {
 		getAnalyticsJSON(t, ts, "/api/v1/customers?"+q, http.StatusBadRequest, nil)
 	}
 }

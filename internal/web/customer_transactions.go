@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -112,13 +114,21 @@ type CustomersResponse struct {
 }
 
 // customers serves the customers the analytics refresh scored, by ID in
-// byte order: ?segment=Champions&prefix=c0001&limit=50&cursor=. The list
-// is as of the latest refresh (a customer's first purchase since shows on
-// their page, by exact ID, not here yet).
+// byte order, or with sort=clv by predicted CLV, highest first (those
+// with one): ?segment=Champions&prefix=c0001&sort=clv&limit=50&cursor=.
+// The list is as of the latest refresh (a customer's first purchase since
+// shows on their page, by exact ID, not here yet).
 func (h *analyticsAPI) customers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, cursor, err := listQuery(q, 50)
 	f := store.CustomerListFilter{Limit: limit, Segment: q.Get("segment"), Prefix: q.Get("prefix")}
+	switch q.Get("sort") {
+	case "", "id":
+	case "clv":
+		f.ByCLV = true
+	default:
+		err = fmt.Errorf("%w: sort %q, want id or clv", ErrBadRequest, q.Get("sort"))
+	}
 	switch {
 	case err != nil:
 	case f.Segment != "" && !slices.Contains(analytics.Segments, analytics.Segment(f.Segment)):
@@ -126,11 +136,17 @@ func (h *analyticsAPI) customers(w http.ResponseWriter, r *http.Request) {
 	case !utf8.ValidString(f.Prefix) || len(f.Prefix) > maxCustomerPrefix:
 		err = fmt.Errorf("%w: prefix must be valid UTF-8 of at most %d bytes", ErrBadRequest, maxCustomerPrefix)
 	case cursor != "":
-		b, derr := base64.RawURLEncoding.DecodeString(cursor)
-		if derr != nil || len(b) == 0 || !utf8.Valid(b) {
-			err = fmt.Errorf("%w: cursor %q is not one this API gave", ErrBadRequest, cursor)
+		var ok bool
+		if f.ByCLV {
+			f.AfterCLV, f.After, ok = parseCLVCursor(cursor)
+		} else {
+			b, derr := base64.RawURLEncoding.DecodeString(cursor)
+			ok = derr == nil && len(b) > 0 && utf8.Valid(b)
+			f.After = string(b)
 		}
-		f.After = string(b)
+		if !ok {
+			err = fmt.Errorf("%w: cursor %q is not one this API gave for this sort", ErrBadRequest, cursor)
+		}
 	}
 	if err != nil {
 		WriteError(w, err)
@@ -146,9 +162,34 @@ func (h *analyticsAPI) customers(w http.ResponseWriter, r *http.Request) {
 		resp.Customers[i] = analyticsview.CustomerOf(&rows[i])
 	}
 	if len(rows) == f.Limit {
-		resp.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(rows[len(rows)-1].CustomerID))
+		last := &rows[len(rows)-1]
+		if f.ByCLV && last.CLV != nil {
+			resp.NextCursor = clvCursor(last.CLV.Value, last.CustomerID)
+		} else {
+			resp.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(last.CustomerID))
+		}
 	}
 	WriteJSON(w, http.StatusOK, resp)
+}
+
+// clvCursor encodes the place of a customer in the list by CLV: the CLV
+// (every bit of it: the shortest form that parses back to the same
+// float64) and the ID.
+func clvCursor(clv float64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatFloat(clv, 'g', -1, 64) + " " + id))
+}
+
+func parseCLVCursor(s string) (float64, string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || !utf8.Valid(b) {
+		return 0, "", false
+	}
+	v, id, ok := strings.Cut(string(b), " ")
+	clv, err := strconv.ParseFloat(v, 64)
+	if !ok || err != nil || id == "" || math.IsNaN(clv) || math.IsInf(clv, 0) {
+		return 0, "", false
+	}
+	return clv, id, true
 }
 
 // maxCustomerPrefix bounds a customer ID prefix, as IDs are bounded.

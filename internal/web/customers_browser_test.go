@@ -136,6 +136,51 @@ func TestCustomerListInBrowser(t *testing.T) {
 	p.noConsoleProblems()
 }
 
+// TestCustomerListByCLVInBrowser: the list's menu orders the customers by
+// predicted CLV, highest first (kept in the URL as cust_sort=clv), those
+// without a CLV left out; "more customers" goes on from the 50th across
+// equal CLVs; a search that finds only customers without a CLV says so;
+// back to "by ID" lists every customer from the first ID again.
+func TestCustomerListByCLVInBrowser(t *testing.T) {
+	p := newCustomersPage(t, `location.hash + " | " + document.getElementById("cust-list-count").textContent + " | " +
+		document.getElementById("cust-list-body").textContent.slice(0, 300)`)
+	var rows []store.CustomerAnalytics
+	var want []string
+	for i := range 70 {
+		r := store.CustomerAnalytics{CustomerID: fmt.Sprintf("c%03d", i), RecencyDays: 3, FrequencyDays: 2, MonetaryCents: 1000,
+			R: 3, F: 2, M: 4, Segment: "Lost", UpdatedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+		if i%7 != 0 {
+			// Two customers a CLV, falling with the ID: want is by ID.
+			r.CLV = &store.CLVFigures{ProbAlive: 0.5, ExpectedPurchases: 1, ExpectedAOV: 40, Value: float64(100-i/2) + 0.1 + 0.2, ModelVersion: 1}
+			want = append(want, r.CustomerID)
+		}
+		rows = append(rows, r)
+	}
+	if err := p.st.WriteCustomerAnalytics(p.ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	p.open("#/customers?range=1h&refresh=off")
+	wait, eval := p.wait, p.eval
+	ids := `[...document.querySelectorAll("#cust-list-body tr[data-customer]")].map((tr) => tr.dataset.customer).join(" ")`
+	wait("the list by ID", ids+`.startsWith("c000 c001 ")`)
+	eval(`(() => { const s = document.getElementById("cust-sort"); s.value = "clv"; s.dispatchEvent(new Event("change")); return ""; })()`)
+	first := strings.Join(want[:50], " ")
+	wait("the first 50 by CLV, more to come", `location.hash.includes("cust_sort=clv") && `+ids+` === "`+first+`" &&
+		document.getElementById("cust-list-count").textContent === "50 shown; more remain" &&
+		document.getElementById("cust-list-sub").textContent.includes("by 12-month CLV, highest first")`)
+	eval(`document.getElementById("cust-list-more").click(), ""`)
+	wait("the other 10 with a CLV appended", ids+` === "`+strings.Join(want, " ")+`" && document.getElementById("cust-list-more").disabled &&
+		document.getElementById("cust-list-count").textContent === "60 shown"`)
+	eval(`document.getElementById("cust-prefix").value = "c007", document.querySelector("#cust-find button").click(), ""`)
+	wait("a search for a customer without a CLV says so", `location.hash.includes("q=c007") &&
+		document.getElementById("cust-list-body").textContent === "no customer with an ID starting with c007 has a predicted CLV"`)
+	eval(`document.getElementById("cust-prefix").value = "", document.querySelector("#cust-find button").click(), ""`)
+	eval(`(() => { const s = document.getElementById("cust-sort"); s.value = "id"; s.dispatchEvent(new Event("change")); return ""; })()`)
+	wait("by ID again, from the first", `!location.hash.includes("cust_sort") && `+ids+`.startsWith("c000 c001 c002 ") &&
+		document.getElementById("cust-list-count").textContent === "50 shown; more remain"`)
+	p.noConsoleProblems()
+}
+
 // customersPage is a dashboard serving the analytics API over an empty
 // SQLite store in headless Chromium: fill the store, then open the page.
 type customersPage struct {

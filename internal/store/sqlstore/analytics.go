@@ -377,7 +377,8 @@ func (s *Store) TopCustomers(ctx context.Context, limit int) ([]store.CustomerAn
 }
 
 // Customers implements store.Analytics: one range of an index by ID
-// (within the segment's, when one is given; migration 0032).
+// (within the segment's, when one is given; migration 0032), or, by CLV,
+// of the index on clv (migration 0002), from the page's last CLV down.
 func (s *Store) Customers(ctx context.Context, f store.CustomerListFilter) ([]store.CustomerAnalytics, error) {
 	id := `a.customer_id` + s.q.Collate
 	var conds []string
@@ -395,14 +396,25 @@ func (s *Store) Customers(ctx context.Context, f store.CustomerListFilter) ([]st
 			conds = append(conds, id+` < `+arg(end))
 		}
 	}
-	if f.After != "" {
+	order := id
+	switch {
+	case f.ByCLV:
+		// NULLS LAST as the index has it on PostgreSQL, so the order is
+		// the index's; the rows without a CLV are not listed.
+		order = `a.clv DESC NULLS LAST, ` + id
+		conds = append(conds, `a.clv IS NOT NULL`)
+		if f.After != "" {
+			c := arg(f.AfterCLV)
+			conds = append(conds, `a.clv <= `+c, `(a.clv < `+c+` OR `+id+` > `+arg(f.After)+`)`)
+		}
+	case f.After != "":
 		conds = append(conds, id+` > `+arg(f.After))
 	}
 	where := ""
 	if len(conds) > 0 {
 		where = ` WHERE ` + strings.Join(conds, ` AND `)
 	}
-	out, err := collect(ctx, s.d.DB(), `SELECT `+anCols+` FROM customer_analytics a`+where+` ORDER BY `+id+` LIMIT `+arg(max(f.Limit, 1)),
+	out, err := collect(ctx, s.d.DB(), `SELECT `+anCols+` FROM customer_analytics a`+where+` ORDER BY `+order+` LIMIT `+arg(max(f.Limit, 1)),
 		args, func(r Rows) (store.CustomerAnalytics, error) {
 			var a anRow
 			if err := r.Scan(a.dest()...); err != nil {

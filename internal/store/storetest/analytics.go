@@ -34,6 +34,7 @@ func RunAnalytics(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EmptyAnalytics", testEmptyAnalytics},
 		{"CustomerTransactions", testCustomerTransactions},
 		{"CustomerList", testCustomerList},
+		{"CustomerListByCLV", testCustomerListByCLV},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -637,5 +638,82 @@ func testCustomerList(t *testing.T, _ store.Store, a store.Analytics) {
 	got, err := a.Customers(ctx, store.CustomerListFilter{Prefix: "d", Limit: 1})
 	if err != nil || len(got) != 1 || got[0].MonetaryCents != 600 || got[0].Segment != "Champions" || !got[0].UpdatedAt.Equal(when) {
 		t.Fatalf("customer d1 = %+v, %v", got, err)
+	}
+}
+
+// testCustomerListByCLV: by CLV the list is highest first, ID in byte
+// order breaking ties, without the customers that have no CLV; pages
+// after the last of the one before, ties split across pages included,
+// list each customer once; a segment and a prefix still select.
+func testCustomerListByCLV(t *testing.T, _ store.Store, a store.Analytics) {
+	ctx := context.Background()
+	when := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
+	clvs := map[string]float64{"c1": 12.5, "c2": 300, "c3": 12.5, "c4": 0, "c5": 12.5, "c6": 1e6, "c7": 0.1 + 0.2, "d1": 300}
+	var rows []store.CustomerAnalytics
+	for i, id := range []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "d1"} {
+		seg := "Lost"
+		if i%2 == 0 {
+			seg = "Champions"
+		}
+		r := store.CustomerAnalytics{CustomerID: id, FrequencyDays: 1, R: 1, F: 1, M: 1, Segment: seg, UpdatedAt: when}
+		if v, ok := clvs[id]; ok {
+			r.CLV = &store.CLVFigures{ProbAlive: 0.5, ExpectedPurchases: 1, ExpectedAOV: v, Value: v, ModelVersion: 1}
+		}
+		rows = append(rows, r)
+	}
+	if err := a.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	list := func(f store.CustomerListFilter) []store.CustomerAnalytics {
+		t.Helper()
+		f.ByCLV = true
+		got, err := a.Customers(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	ids := func(cs []store.CustomerAnalytics) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.CustomerID)
+		}
+		return out
+	}
+	all := []string{"c6", "c2", "d1", "c1", "c3", "c5", "c7", "c4"}
+	if got := ids(list(store.CustomerListFilter{Limit: 100})); !reflect.DeepEqual(got, all) {
+		t.Fatalf("every customer by CLV = %q, want %q", got, all)
+	}
+	for _, size := range []int{1, 2, 3} {
+		var paged []string
+		f := store.CustomerListFilter{Limit: size}
+		for range len(all) + 1 {
+			page := list(f)
+			paged = append(paged, ids(page)...)
+			if len(page) < size {
+				break
+			}
+			last := page[len(page)-1]
+			f.After, f.AfterCLV = last.CustomerID, last.CLV.Value
+		}
+		if !reflect.DeepEqual(paged, all) {
+			t.Errorf("by CLV in pages of %d: %q, want %q", size, paged, all)
+		}
+	}
+	for _, tc := range []struct {
+		f    store.CustomerListFilter
+		want []string
+	}{
+		{store.CustomerListFilter{Segment: "Champions"}, []string{"c1", "c3", "c5", "c7"}},
+		{store.CustomerListFilter{Segment: "Lost"}, []string{"c6", "c2", "d1", "c4"}},
+		{store.CustomerListFilter{Prefix: "d"}, []string{"d1"}},
+		{store.CustomerListFilter{Prefix: "c", After: "c2", AfterCLV: 300}, []string{"c1", "c3", "c5", "c7", "c4"}},
+		{store.CustomerListFilter{After: "c3", AfterCLV: 12.5}, []string{"c5", "c7", "c4"}},
+		{store.CustomerListFilter{Segment: "Champions", After: "c7", AfterCLV: 0.1 + 0.2}, []string{}},
+	} {
+		tc.f.Limit = 100
+		if got := ids(list(tc.f)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("customers by CLV %+v = %q, want %q", tc.f, got, tc.want)
+		}
 	}
 }

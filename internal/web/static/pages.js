@@ -952,9 +952,9 @@ function showMovement(mv, sel) {
   $("mv-body").replaceChildren(...(rows.length ? rows : [emptyRow(5, sel ? "no customer moved into or out of " + sel : "no customer changed segment")]));
 }
 
-// loadCustomerList shows the scored customers by ID (GET
-// /api/v1/customers): those of the selected segment (segment=), whose ID
-// starts with q=, or all; more appends the next page.
+// loadCustomerList shows the scored customers by ID, or by CLV with
+// cust_sort=clv (GET /api/v1/customers): those of the selected segment
+// (segment=), whose ID starts with q=, or all; more appends the next page.
 const custList = { cursor: null, key: null, paged: false };
 // aliveCell is a listed customer's P(alive); a one-time buyer's, which
 // BG/NBD puts at 1 however long ago they bought, is marked and explained
@@ -977,12 +977,21 @@ async function shopMinorPer() {
   return rev.length === 1 ? minorPer(rev[0].currency) : 100;
 }
 
+// custListKey names the list the URL asks for: its segment, prefix and
+// order.
+function custListKey() {
+  return [state.params.get("segment") || "", state.params.get("q") || "", state.params.get("cust_sort") === "clv" ? "clv" : ""].join("\u0000");
+}
+
 async function loadCustomerList(more) {
   const seg = state.params.get("segment") || "", prefix = state.params.get("q") || "";
-  const key = seg + "\u0000" + prefix;
+  const byCLV = state.params.get("cust_sort") === "clv";
+  const key = custListKey();
   const q = new URLSearchParams({ limit: "50" });
   if (seg) q.set("segment", seg);
   if (prefix) q.set("prefix", prefix);
+  if (byCLV) q.set("sort", "clv");
+  $("cust-sort").value = byCLV ? "clv" : "id";
   if (more && custList.cursor) q.set("cursor", custList.cursor);
   $("cust-prefix").value = prefix;
   let r;
@@ -992,7 +1001,7 @@ async function loadCustomerList(more) {
     $("cust-list-sub").textContent = e.status === 404 ? "this server lists no customers" : e.message;
     return;
   }
-  if ((state.params.get("segment") || "") + "\u0000" + (state.params.get("q") || "") !== key) return; // asked for others meanwhile
+  if (custListKey() !== key) return; // asked for others meanwhile
   const per = await shopMinorPer();
   const rows = r.customers.map((c) => {
     const tr = el("tr", undefined, c.customer_id === state.params.get("customer") ? "selected" : "");
@@ -1008,7 +1017,9 @@ async function loadCustomerList(more) {
   if (more) {
     $("cust-list-body").append(...rows);
   } else {
-    const none = prefix ? "no customer" + (seg ? " in " + seg : "") + " has an ID starting with " + prefix
+    const none = byCLV && (prefix || seg) ? "no customer" + (seg ? " in " + seg : "") + (prefix ? " with an ID starting with " + prefix : "") + " has a predicted CLV"
+      : byCLV ? "no customer has a predicted CLV: the CLV model is not fitted yet, or its fit is degenerate (see the CLV fit below)"
+      : prefix ? "no customer" + (seg ? " in " + seg : "") + " has an ID starting with " + prefix
       : seg ? "no customer in " + seg : "no customers scored yet: " + (loadingNote() || noRefreshYet);
     $("cust-list-body").replaceChildren(...(rows.length ? rows : [emptyRow(8, none)]));
   }
@@ -1020,16 +1031,17 @@ async function loadCustomerList(more) {
   const n = $("cust-list-body").querySelectorAll("tr[data-customer]").length;
   $("cust-list-count").textContent = fmtInt.format(n) + " shown" + (custList.cursor ? "; more remain" : "");
   $("cust-list-sub").textContent = (seg ? "in " + seg : "every segment") + (prefix ? ", ID starting with " + prefix : "") +
-    "; by ID, as of the latest analytics refresh";
+    (byCLV ? "; by 12-month CLV, highest first (customers with one)" : "; by ID") + ", as of the latest analytics refresh";
 }
 $("cust-list-more").addEventListener("click", () => loadCustomerList(true));
 $("cust-find").addEventListener("submit", (ev) => { ev.preventDefault(); setParam("q", $("cust-prefix").value.trim()); });
+$("cust-sort").addEventListener("change", (e) => setParam("cust_sort", e.target.value === "clv" ? "clv" : ""));
 
 page("customers", {
   async load() {
     showCustomer(state.params.get("customer"));
     // A refresh keeps the pages shown of the same list.
-    if (!(custList.paged && custList.key === (state.params.get("segment") || "") + "\u0000" + (state.params.get("q") || ""))) loadCustomerList(false);
+    if (!(custList.paged && custList.key === custListKey())) loadCustomerList(false);
     const sel = state.params.get("segment");
     try {
       // The movement of the latest refresh, recorded by the server

@@ -505,8 +505,12 @@ func bareCopy(ctx context.Context, cfg Config, rows [][]store.Tx, run int) (copy
 
 // selfCPU is this process's CPU seconds (user + system) so far, 0 when
 // unknown.
-func selfCPU() float64 {
-	p, err := procfs.Self()
+func selfCPU() float64 { return cpuOf(os.Getpid()) }
+
+// cpuOf is process pid's CPU seconds (user + system) so far, 0 when
+// unknown.
+func cpuOf(pid int) float64 {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0
 	}

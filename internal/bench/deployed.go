@@ -570,15 +570,7 @@ func sampleCPU(proc, broker *child, postmaster int) cpuSample {
 		if c == nil {
 			return 0
 		}
-		p, err := procfs.NewProc(c.cmd.Process.Pid)
-		if err != nil {
-			return 0
-		}
-		st, err := p.Stat()
-		if err != nil {
-			return 0
-		}
-		return st.CPUTime()
+		return cpuOf(c.cmd.Process.Pid)
 	}
 	s := cpuSample{process: of(proc), broker: of(broker)}
 	if postmaster == 0 {

@@ -371,12 +371,6 @@ func TestAnalyticsCLVDistribution(t *testing.T) {
 // follow one another, by segment and by prefix; bad filters are 400.
 func TestAnalyticsCustomerList(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	var rows []store.CustomerAnalytics
 	for i := range 25 {
 		seg := "Lost"
@@ -386,16 +380,7 @@ func TestAnalyticsCustomerList(t *testing.T) {
 		rows = append(rows, store.CustomerAnalytics{CustomerID: fmt.Sprintf("c%03d", i), RecencyDays: 3, FrequencyDays: 2, MonetaryCents: int64(100 + i),
 			R: 2, F: 3, M: 4, Segment: seg, UpdatedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
 	}
-	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterAnalytics(srv, st)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts := customerListServer(t, rows)
 
 	ids := func(r web.CustomersResponse) string {
 		var out []string
@@ -442,18 +427,35 @@ func TestAnalyticsCustomerList(t *testing.T) {
 	}
 }
 
-// TestAnalyticsCustomerListByCLV: sort=clv lists the customers with a CLV
-// highest first, in pages whose cursors carry the CLV exactly (equal CLVs
-// split across pages, a CLV no decimal writes exactly), leaves out those
-// without one, and refuses an unknown sort or a cursor of the other sort.
-func TestAnalyticsCustomerListByCLV(t *testing.T) {
-	t.Parallel()
+// customerListServer serves the analytics API over a fresh SQLite store
+// holding rows.
+func customerListServer(t *testing.T, rows []store.CustomerAnalytics) *httptest.Server {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RegisterAnalytics(srv, st)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// TestAnalyticsCustomerListByCLV: sort=clv lists the customers with a CLV
+// highest first, in pages whose cursors carry the CLV exactly (equal CLVs
+// split across pages, a CLV no decimal writes exactly), leaves out those
+// without one, and refuses an unknown sort or a cursor of the other sort.
+func TestAnalyticsCustomerListByCLV(t *testing.T) {
+	t.Parallel()
 	var rows []store.CustomerAnalytics
 	var want []string
 	for i := range 25 {
@@ -466,16 +468,7 @@ func TestAnalyticsCustomerListByCLV(t *testing.T) {
 		}
 		rows = append(rows, r)
 	}
-	if err := st.WriteCustomerAnalytics(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.RegisterAnalytics(srv, st)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts := customerListServer(t, rows)
 
 	// Highest first: the CLV falls every three IDs, so within equal CLVs
 	// the IDs go up; the list's order is want's.

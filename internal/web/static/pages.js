@@ -992,6 +992,7 @@ async function loadCustomerList(more) {
   if (prefix) q.set("prefix", prefix);
   if (byCLV) q.set("sort", "clv");
   $("cust-sort").value = byCLV ? "clv" : "id";
+  if (more && custList.key !== key) return; // the pages shown are of another list: its cursor is not this one's
   if (more && custList.cursor) q.set("cursor", custList.cursor);
   $("cust-prefix").value = prefix;
   let r;
